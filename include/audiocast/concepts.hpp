@@ -1,0 +1,121 @@
+// audiocast — the three policies of basic_multicast_stream.
+//
+// Each concept is a conjunction of small named requirements; the semantic
+// requirements, which no compiler checks, are written beside each one. Models:
+//   transport: loopback_transport, udp_multicast_transport (network issue)
+//   codec:     pcm_codec
+//   clock:     steady_clock, manual_clock
+#pragma once
+
+#include <audiocast/format.hpp>
+#include <audiocast/time.hpp>
+
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <system_error>
+
+namespace audiocast {
+
+namespace detail {
+
+/// Stands in for any callable the codec hands finished packet payloads to.
+struct payload_sink_archetype {
+    void operator()(std::span<const std::byte>) const noexcept {}
+};
+
+} // namespace detail
+
+// ---------------------------------------------------------------------------
+// transport: moves whole datagrams to and from one multicast group.
+//
+//   t.send(datagram, ec)          Sends one datagram to every member of the group.
+//                                 Never blocks; on failure sets ec and sends nothing.
+//   t.receive(buffer, ec) -> n    Copies the oldest datagram that has arrived into buffer
+//                                 and returns its size (0 is a valid size). With none
+//                                 waiting: returns 0, ec = std::errc::operation_would_block.
+//                                 A datagram larger than buffer is cut to fit and
+//                                 ec = std::errc::message_size.
+// A transport knows nothing of RTP: it carries bytes.
+// ---------------------------------------------------------------------------
+template <class T>
+concept datagram_sender = requires(T& t, std::span<const std::byte> datagram, std::error_code& ec) {
+    { t.send(datagram, ec) } -> std::same_as<void>;
+};
+
+template <class T>
+concept datagram_receiver = requires(T& t, std::span<std::byte> buffer, std::error_code& ec) {
+    { t.receive(buffer, ec) } -> std::same_as<std::size_t>;
+};
+
+template <class T>
+concept transport = std::move_constructible<T> && datagram_sender<T> && datagram_receiver<T>;
+
+// ---------------------------------------------------------------------------
+// codec: turns frames into packet payloads and payloads back into frames.
+//
+//   c.format()              The audio_format it carries; fixed at construction.
+//   c.packet_time()         Duration of one full packet; a whole number of frames.
+//   c.frames_per_packet()   Frames in one full packet.
+//   c.payload_bytes()       Bytes of one full packet's payload.
+//   c.encode(samples, out)  Converts whole frames of int16/int32/float samples to wire
+//                           bytes in out; returns the bytes written. Pure.
+//   c.decode(payload, out)  Converts wire bytes to int32 samples (24 significant bits
+//                           in the top); returns the samples written. Pure.
+//   c.write(samples, sink)  Chunking: appends whole frames, calls sink(payload) once
+//                           for each full packet, keeps the remainder for the next call.
+//   c.flush(sink)           Emits the remainder, if any, as one shorter packet.
+//   c.pending_frames()      Frames held for the next packet.
+//   c.reset()               Drops the remainder.
+// ---------------------------------------------------------------------------
+template <class C>
+concept codec_description = requires(const C& c) {
+    { c.format() } -> std::convertible_to<audio_format>;
+    { c.packet_time() } -> std::same_as<std::chrono::nanoseconds>;
+    { c.frames_per_packet() } -> std::same_as<std::size_t>;
+    { c.payload_bytes() } -> std::same_as<std::size_t>;
+};
+
+template <class C>
+concept pcm_converter =
+    requires(const C& c, std::span<const std::int16_t> s16, std::span<const std::int32_t> s32,
+             std::span<const float> sf, std::span<std::byte> out,
+             std::span<const std::byte> payload, std::span<std::int32_t> samples) {
+        { c.encode(s16, out) } -> std::same_as<std::size_t>;
+        { c.encode(s32, out) } -> std::same_as<std::size_t>;
+        { c.encode(sf, out) } -> std::same_as<std::size_t>;
+        { c.decode(payload, samples) } -> std::same_as<std::size_t>;
+    };
+
+template <class C>
+concept packet_chunker = requires(C& c, const C& cc, std::span<const std::int16_t> s16,
+                                  std::span<const std::int32_t> s32, std::span<const float> sf,
+                                  detail::payload_sink_archetype sink) {
+    c.write(s16, sink);
+    c.write(s32, sink);
+    c.write(sf, sink);
+    c.flush(sink);
+    { cc.pending_frames() } -> std::same_as<std::size_t>;
+    c.reset();
+};
+
+template <class C>
+concept codec =
+    std::copy_constructible<C> && codec_description<C> && pcm_converter<C> && packet_chunker<C>;
+
+// ---------------------------------------------------------------------------
+// clock: where the stream gets its time; sessions are handed what it returns.
+//
+//   c.now()        Monotonic time: never goes back. Pacing and playout use it.
+//   c.wall_now()   Wall time for send stamps; may step, so never used for pacing.
+// Copies of a clock tell the same time (manual_clock copies share one time).
+// ---------------------------------------------------------------------------
+template <class C>
+concept clock = std::copy_constructible<C> && requires(const C& c) {
+    { c.now() } -> std::same_as<time_point>;
+    { c.wall_now() } -> std::same_as<wall_time>;
+};
+
+} // namespace audiocast

@@ -1,0 +1,103 @@
+// audiocast — error codes.
+//
+// Every fallible call comes in two forms, as in Asio: one that takes a
+// `std::error_code&` and reports through it, and one that throws
+// `std::system_error`. The throwing form's what() names the offending value and
+// the limit it broke; the error_code form carries the condition only.
+#pragma once
+
+#include <audiocast/detail/config.hpp>
+
+#include <string>
+#include <system_error>
+#include <type_traits>
+
+namespace audiocast {
+
+enum class errc {
+    // Configuration, refused before anything is sent.
+    invalid_sample_rate = 1,
+    invalid_channel_count,
+    invalid_sample_format,
+    invalid_packet_time,
+    packet_exceeds_mtu,
+    invalid_mtu,
+    invalid_latency,
+    invalid_payload_type,
+
+    // Caller-supplied buffers.
+    buffer_too_small,
+    frames_not_whole,
+
+    // Received datagrams, counted and dropped.
+    packet_truncated,
+    unsupported_rtp_version,
+    invalid_padding,
+    invalid_header_extension,
+    unexpected_payload_type,
+    payload_not_whole_frames,
+
+    // Roles and state.
+    wrong_role,
+};
+
+namespace detail {
+
+class error_category_impl final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "audiocast"; }
+
+    std::string message(int value) const override
+    {
+        switch (static_cast<errc>(value)) {
+        case errc::invalid_sample_rate: return "sample rate out of range (8000-192000 Hz)";
+        case errc::invalid_channel_count: return "channel count out of range (1-64)";
+        case errc::invalid_sample_format: return "unknown sample format";
+        case errc::invalid_packet_time: return "packet time must be 1, 2, 5, 10 or 20 ms";
+        case errc::packet_exceeds_mtu: return "packet does not fit the MTU";
+        case errc::invalid_mtu: return "MTU out of range";
+        case errc::invalid_latency: return "playout latency out of range";
+        case errc::invalid_payload_type: return "RTP payload type out of range (0-127)";
+        case errc::buffer_too_small: return "buffer too small";
+        case errc::frames_not_whole: return "sample count is not a whole number of frames";
+        case errc::packet_truncated: return "packet shorter than its headers say";
+        case errc::unsupported_rtp_version: return "RTP version is not 2";
+        case errc::invalid_padding: return "invalid RTP padding";
+        case errc::invalid_header_extension: return "invalid RTP header extension";
+        case errc::unexpected_payload_type: return "unexpected RTP payload type";
+        case errc::payload_not_whole_frames: return "payload is not a whole number of frames";
+        case errc::wrong_role: return "operation not available in this stream role";
+        }
+        return "unknown audiocast error";
+    }
+};
+
+} // namespace detail
+
+/// The category of every `audiocast::errc`.
+inline const std::error_category& error_category() noexcept
+{
+    static const detail::error_category_impl instance;
+    return instance;
+}
+
+inline std::error_code make_error_code(errc e) noexcept
+{
+    return {static_cast<int>(e), error_category()};
+}
+
+namespace detail {
+
+/// Throws `std::system_error` for `ec` with a message that names the value and
+/// the limit, as the throwing overloads promise.
+[[noreturn]] inline void throw_error(std::error_code ec, const std::string& what)
+{
+    throw std::system_error(ec, what);
+}
+
+} // namespace detail
+
+} // namespace audiocast
+
+template <>
+struct std::is_error_code_enum<audiocast::errc> : std::true_type {};

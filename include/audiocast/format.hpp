@@ -1,0 +1,150 @@
+// audiocast — sample formats, audio formats and their arithmetic.
+//
+// Words, fixed once: a *sample* is one value of one channel; a *frame* is one
+// sample for every channel; a *packet* is one RTP datagram. Counts are in
+// frames; sizes come from bytes_per_sample() and bytes_per_frame().
+#pragma once
+
+#include <audiocast/detail/config.hpp>
+#include <audiocast/error.hpp>
+
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace audiocast {
+
+/// How samples travel on the wire: big-endian, interleaved, signed
+/// (RFC 3551 §4.5.11 for L16, RFC 3190 §4 for L24).
+enum class sample_format : std::uint8_t {
+    l16, ///< 16-bit
+    l24, ///< 24-bit
+};
+
+/// The sample types the API takes and gives: int16, int32 holding a 24-bit
+/// sample in its most significant bits (the low byte is ignored when encoding
+/// and zero when decoding, so full-scale int32 audio works unchanged), and
+/// float in [-1, 1] (clipped outside it).
+template <class T>
+concept pcm_sample =
+    std::same_as<T, std::int16_t> || std::same_as<T, std::int32_t> || std::same_as<T, float>;
+
+[[nodiscard]] constexpr std::size_t bytes_per_sample(sample_format f) noexcept
+{
+    return f == sample_format::l24 ? 3 : 2;
+}
+
+/// The RTP encoding name used in SDP `a=rtpmap` lines.
+[[nodiscard]] constexpr std::string_view encoding_name(sample_format f) noexcept
+{
+    return f == sample_format::l24 ? "L24" : "L16";
+}
+
+[[nodiscard]] constexpr std::size_t bytes_per_frame(sample_format f, unsigned channels) noexcept
+{
+    return bytes_per_sample(f) * channels;
+}
+
+inline constexpr std::uint32_t min_sample_rate = 8'000;
+inline constexpr std::uint32_t max_sample_rate = 192'000;
+inline constexpr unsigned min_channels = 1;
+inline constexpr unsigned max_channels = 64;
+
+/// What one stream carries: its wire encoding, frames per second and channels.
+/// Defaults are the design's: L16, 48 kHz, stereo.
+struct audio_format {
+    sample_format encoding = sample_format::l16;
+    std::uint32_t sample_rate = 48'000; ///< frames per second, Hz
+    unsigned channels = 2;
+
+    friend constexpr bool operator==(const audio_format&, const audio_format&) = default;
+};
+
+[[nodiscard]] constexpr std::size_t bytes_per_frame(const audio_format& f) noexcept
+{
+    return bytes_per_frame(f.encoding, f.channels);
+}
+
+/// "L16/48000/2": the rtpmap spelling, also used in messages.
+[[nodiscard]] inline std::string to_string(const audio_format& f)
+{
+    return std::string(encoding_name(f.encoding)) + '/' + std::to_string(f.sample_rate) + '/' +
+           std::to_string(f.channels);
+}
+
+/// Checks `f` against the limits above; sets `ec` to the first rule it breaks.
+inline void validate(const audio_format& f, std::error_code& ec) noexcept
+{
+    ec.clear();
+    if (f.encoding != sample_format::l16 && f.encoding != sample_format::l24)
+        ec = errc::invalid_sample_format;
+    else if (f.sample_rate < min_sample_rate || f.sample_rate > max_sample_rate)
+        ec = errc::invalid_sample_rate;
+    else if (f.channels < min_channels || f.channels > max_channels)
+        ec = errc::invalid_channel_count;
+}
+
+/// Throwing form of validate(); the message names the value and the limit.
+inline void validate(const audio_format& f)
+{
+    std::error_code ec;
+    validate(f, ec);
+    if (!ec) return;
+    if (ec == errc::invalid_sample_format)
+        detail::throw_error(ec, "sample format " +
+                                    std::to_string(static_cast<unsigned>(f.encoding)) +
+                                    " is neither L16 nor L24");
+    if (ec == errc::invalid_sample_rate)
+        detail::throw_error(ec, "sample rate " + std::to_string(f.sample_rate) + " Hz is outside " +
+                                    std::to_string(min_sample_rate) + "-" +
+                                    std::to_string(max_sample_rate) + " Hz");
+    detail::throw_error(ec, "channel count " + std::to_string(f.channels) + " is outside " +
+                                std::to_string(min_channels) + "-" + std::to_string(max_channels));
+}
+
+/// Frames in `d` at `sample_rate`, rounded down.
+[[nodiscard]] constexpr std::uint64_t frames_in(std::chrono::nanoseconds d,
+                                                std::uint32_t sample_rate) noexcept
+{
+    if (d.count() <= 0) return 0;
+    const auto ns = static_cast<std::uint64_t>(d.count());
+    // Split to avoid overflow: 2^63 ns * 192000 would not fit.
+    return ns / 1'000'000'000u * sample_rate + ns % 1'000'000'000u * sample_rate / 1'000'000'000u;
+}
+
+/// Frames in `d` for format `f`, rounded down.
+[[nodiscard]] constexpr std::uint64_t frames_in(std::chrono::nanoseconds d,
+                                                const audio_format& f) noexcept
+{
+    return frames_in(d, f.sample_rate);
+}
+
+/// How long `frames` frames play at `sample_rate`, rounded up to the
+/// nanosecond, so that frames_in(duration_of(n, rate), rate) == n.
+[[nodiscard]] constexpr std::chrono::nanoseconds duration_of(std::uint64_t frames,
+                                                             std::uint32_t sample_rate) noexcept
+{
+    if (sample_rate == 0) return std::chrono::nanoseconds{0};
+    const auto whole = frames / sample_rate;
+    const auto part = frames % sample_rate;
+    return std::chrono::nanoseconds{static_cast<std::int64_t>(
+        whole * 1'000'000'000u + (part * 1'000'000'000u + sample_rate - 1) / sample_rate)};
+}
+
+[[nodiscard]] constexpr std::chrono::nanoseconds duration_of(std::uint64_t frames,
+                                                             const audio_format& f) noexcept
+{
+    return duration_of(frames, f.sample_rate);
+}
+
+/// Bytes that `frames` frames take on the wire.
+[[nodiscard]] constexpr std::size_t bytes_for(std::uint64_t frames, const audio_format& f) noexcept
+{
+    return static_cast<std::size_t>(frames) * bytes_per_frame(f);
+}
+
+} // namespace audiocast
