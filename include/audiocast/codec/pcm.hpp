@@ -1,0 +1,553 @@
+// audiocast — the PCM codec: L16 / L24 on the wire, int16 / int32 / float in the API.
+//
+// Wire format: signed, big-endian, channels interleaved within each frame
+// (RFC 3551 §4.5.11 for L16, RFC 3190 §4 for L24). The codec turns the
+// application's frames into packet payloads of one packet each, the whole
+// frames that fit in the packet time, and payloads back into frames; RTP
+// headers are the session's business.
+#pragma once
+
+#include <audiocast/detail/config.hpp>
+#include <audiocast/detail/endian.hpp>
+#include <audiocast/error.hpp>
+#include <audiocast/format.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace audiocast {
+
+/// Ethernet's MTU, the default for every stream.
+inline constexpr std::size_t default_mtu = 1500;
+/// IPv4 (20) + UDP (8) + RTP fixed header (12) + send-time extension (16): the
+/// bytes of every packet that are not payload.
+inline constexpr std::size_t default_header_overhead = 56;
+/// 576 is the datagram size every IPv4 host must accept (RFC 791); 65535 is
+/// the largest an IPv4 datagram can be.
+inline constexpr std::size_t min_mtu = 576;
+inline constexpr std::size_t max_mtu = 65535;
+
+/// What a pcm_codec is made from. Checked by pcm_codec::validate().
+///
+/// `packet_time` is nominal: a packet holds floor(sample_rate * packet_time)
+/// frames, so where that product is not whole (44.1 kHz at 1, 2 or 5 ms) a
+/// packet plays slightly shorter than it says: 5 ms at 44.1 kHz is 220 frames,
+/// 4.988662 ms. Rounding down, not refusing, is what lets 44.1 kHz stereo L16,
+/// the rate of most music files, stream on the defaults: 220 frames are 880
+/// bytes, where the nearest whole-frame packet time, 10 ms, is 1764 bytes and
+/// does not fit a 1500-byte MTU.
+struct pcm_config {
+    audio_format format{};                                 ///< L16, 48 kHz, stereo
+    std::chrono::milliseconds packet_time{5};              ///< 1, 2, 5, 10 or 20 ms, nominal
+    std::size_t mtu = default_mtu;                         ///< min_mtu .. max_mtu
+    std::size_t header_overhead = default_header_overhead; ///< packet bytes that are not payload
+};
+
+namespace detail::pcm {
+
+/// The packet times a stream may use. RFC 3551 §4.2 makes 20 ms the default
+/// for telephony; live audio wants less delay, so shorter ones are allowed too.
+inline constexpr int allowed_packet_times_ms[] = {1, 2, 5, 10, 20};
+
+[[nodiscard]] constexpr bool is_allowed_packet_time(std::chrono::milliseconds t) noexcept
+{
+    for (int allowed : allowed_packet_times_ms)
+        if (t.count() == allowed) return true;
+    return false;
+}
+
+/// A packet time that passed is_allowed_packet_time() as a count of ms.
+[[nodiscard]] constexpr std::uint64_t packet_ms(std::chrono::milliseconds t) noexcept
+{
+    return static_cast<std::uint64_t>(t.count());
+}
+
+/// The whole frames that fit in an allowed packet time at `rate`, rounded
+/// down: 44 for 1 ms at 44.1 kHz. No overflow: 192000 * 20 is far below 2^64.
+[[nodiscard]] constexpr std::size_t frames_per_packet(std::uint32_t rate,
+                                                      std::chrono::milliseconds t) noexcept
+{
+    return static_cast<std::size_t>(std::uint64_t{rate} * packet_ms(t) / 1000);
+}
+
+[[nodiscard]] inline std::string describe_channels(unsigned channels)
+{
+    if (channels == 1) return "mono";
+    if (channels == 2) return "stereo";
+    return std::to_string(channels) + " channels";
+}
+
+// Sample conversions. L16 wire values are the 16-bit two's complement sample;
+// L24 wire values are carried "top-aligned", the 24-bit sample in bits 31..8
+// of a 32-bit word, which is also how the API's int32 samples hold them.
+
+[[nodiscard]] constexpr std::uint16_t to_l16(std::int16_t s) noexcept
+{
+    return static_cast<std::uint16_t>(s);
+}
+[[nodiscard]] constexpr std::uint16_t to_l16(std::int32_t s) noexcept
+{
+    return static_cast<std::uint16_t>(static_cast<std::uint32_t>(s) >> 16);
+}
+
+[[nodiscard]] constexpr std::uint32_t to_l24(std::int16_t s) noexcept
+{
+    return static_cast<std::uint32_t>(s) << 16;
+}
+[[nodiscard]] constexpr std::uint32_t to_l24(std::int32_t s) noexcept
+{
+    return static_cast<std::uint32_t>(s) & 0xFFFF'FF00u;
+}
+
+/// Rounds to nearest, ties away from zero; exact for |y| <= 2^23. By hand
+/// because std::lround is a library call that does not vectorise, and adding
+/// 0.5 before truncating is wrong for 0.49999997.
+[[nodiscard]] constexpr std::int32_t round_half_away(float y) noexcept
+{
+    const auto whole = static_cast<std::int32_t>(y);
+    const float fraction = y - static_cast<float>(whole);
+    return whole + static_cast<std::int32_t>(fraction >= 0.5f) -
+           static_cast<std::int32_t>(fraction <= -0.5f);
+}
+
+/// Floats are converted in chunks through int32 samples, so they share the
+/// integer kernels below.
+inline constexpr std::size_t float_chunk = 64;
+
+/// Converts float_chunk floats to int32 samples whose top `Bits` bits are the
+/// wire value: scales by 2^(Bits-1), clips to [-1, 1], rounds to nearest with
+/// ties away from zero, clamps to the largest wire value (+1.0 gives 0x7FFF)
+/// and maps NaN to 0, so that no input is undefined behaviour.
+template <int Bits>
+void floats_to_top(const float* in, std::int32_t* out) noexcept
+{
+    constexpr float scale = Bits == 24 ? 8388608.0f : 32768.0f;
+    // Two loops, not one: GCC -O2 vectorises each of them but not the two fused.
+    float clipped[float_chunk];
+    for (std::size_t i = 0; i < float_chunk; ++i) {
+        // Scaling by a power of two is exact, so clipping after it is clipping
+        // x to [-1, 1]; clipping at scale - 1 also does the final clamp.
+        float y = in[i] * scale;
+        y = y == y ? y : 0.0f;
+        y = y < -scale ? -scale : y;
+        clipped[i] = y > scale - 1.0f ? scale - 1.0f : y;
+    }
+    for (std::size_t i = 0; i < float_chunk; ++i)
+        out[i] = static_cast<std::int32_t>(static_cast<std::uint32_t>(round_half_away(clipped[i]))
+                                           << (32 - Bits));
+}
+
+template <pcm_sample T>
+[[nodiscard]] constexpr T from_l16(std::int16_t v) noexcept
+{
+    if constexpr (std::same_as<T, std::int16_t>)
+        return v;
+    else if constexpr (std::same_as<T, std::int32_t>)
+        return static_cast<std::int32_t>(static_cast<std::uint32_t>(v) << 16);
+    else
+        return static_cast<float>(v) * (1.0f / 32768.0f);
+}
+
+/// `top` is the 24-bit sample in bits 31..8, low byte zero.
+template <pcm_sample T>
+[[nodiscard]] constexpr T from_l24(std::int32_t top) noexcept
+{
+    if constexpr (std::same_as<T, std::int16_t>)
+        return static_cast<std::int16_t>(top >> 16);
+    else if constexpr (std::same_as<T, std::int32_t>)
+        return top;
+    else
+        return static_cast<float>(top) * (1.0f / 2147483648.0f);
+}
+
+[[nodiscard]] constexpr std::int32_t load_l24(const std::byte* p) noexcept
+{
+    return static_cast<std::int32_t>(static_cast<std::uint32_t>(load_be24(p)) << 8);
+}
+
+constexpr void store_l24(std::byte* p, std::uint32_t top) noexcept
+{
+    store_be24(p, static_cast<std::int32_t>(top >> 8));
+}
+
+// The kernels. Each is kept out of line and takes __restrict pointers because
+// GCC at -O2 vectorises only loops that need no runtime alias check and no
+// scalar epilogue, and the restrict promise is lost when a function is inlined;
+// the main loops therefore run over a multiple of `block` samples. L24 moves
+// four samples (12 bytes) per step through one 64-bit and one 32-bit word,
+// which beats byte-at-a-time code where the target has no byte shuffle.
+
+inline constexpr std::size_t block = 16;
+
+template <std::integral T>
+[[gnu::noinline]] void encode_l16(const T* __restrict in, std::size_t n,
+                                  std::byte* __restrict out) noexcept
+{
+    const std::size_t blocked = n / block * block;
+    for (std::size_t i = 0; i < blocked; ++i)
+        store_be16(out + 2 * i, to_l16(in[i]));
+    for (std::size_t i = blocked; i < n; ++i)
+        store_be16(out + 2 * i, to_l16(in[i]));
+}
+
+template <std::integral T>
+[[gnu::noinline]] void encode_l24(const T* __restrict in, std::size_t n,
+                                  std::byte* __restrict out) noexcept
+{
+    std::size_t i = 0;
+    for (; n - i >= 4; i += 4, out += 12) {
+        const std::uint32_t s0 = to_l24(in[i]);
+        const std::uint32_t s1 = to_l24(in[i + 1]);
+        const std::uint32_t s2 = to_l24(in[i + 2]);
+        const std::uint32_t s3 = to_l24(in[i + 3]);
+        store_be64(out, std::uint64_t{s0 >> 8} << 40 | std::uint64_t{s1 >> 8} << 16 | s2 >> 16);
+        store_be32(out + 8, (s2 << 16 & 0xFF00'0000u) | s3 >> 8);
+    }
+    for (; i < n; ++i, out += 3)
+        store_l24(out, to_l24(in[i]));
+}
+
+template <pcm_sample T>
+[[gnu::noinline]] void decode_l16(const std::byte* __restrict in, std::size_t n,
+                                  T* __restrict out) noexcept
+{
+    const std::size_t blocked = n / block * block;
+    for (std::size_t i = 0; i < blocked; ++i)
+        out[i] = from_l16<T>(static_cast<std::int16_t>(load_be16(in + 2 * i)));
+    for (std::size_t i = blocked; i < n; ++i)
+        out[i] = from_l16<T>(static_cast<std::int16_t>(load_be16(in + 2 * i)));
+}
+
+template <pcm_sample T>
+[[gnu::noinline]] void decode_l24(const std::byte* __restrict in, std::size_t n,
+                                  T* __restrict out) noexcept
+{
+    std::size_t i = 0;
+    for (; n - i >= 4; i += 4, in += 12) {
+        const std::uint64_t w0 = load_be64(in);
+        const std::uint32_t w1 = load_be32(in + 8);
+        out[i] = from_l24<T>(
+            static_cast<std::int32_t>(static_cast<std::uint32_t>(w0 >> 32) & 0xFFFF'FF00u));
+        out[i + 1] = from_l24<T>(
+            static_cast<std::int32_t>(static_cast<std::uint32_t>(w0 >> 8) & 0xFFFF'FF00u));
+        out[i + 2] = from_l24<T>(static_cast<std::int32_t>(static_cast<std::uint32_t>(w0 << 16) |
+                                                           (w1 >> 16 & 0x0000'FF00u)));
+        out[i + 3] = from_l24<T>(static_cast<std::int32_t>(w1 << 8));
+    }
+    for (; i < n; ++i, in += 3)
+        out[i] = from_l24<T>(load_l24(in));
+}
+
+template <sample_format F>
+void encode_floats(const float* in, std::size_t n, std::byte* out) noexcept
+{
+    constexpr std::size_t bytes_each = bytes_per_sample(F);
+    std::int32_t top[float_chunk];
+    for (std::size_t i = 0; i < n; i += float_chunk) {
+        const std::size_t count = std::min(float_chunk, n - i);
+        if (count == float_chunk) {
+            floats_to_top<bytes_each * 8>(in + i, top);
+        } else {
+            float last[float_chunk] = {};
+            std::copy_n(in + i, count, last);
+            floats_to_top<bytes_each * 8>(last, top);
+        }
+        if constexpr (F == sample_format::l24)
+            encode_l24(top, count, out + i * bytes_each);
+        else
+            encode_l16(top, count, out + i * bytes_each);
+    }
+}
+
+template <pcm_sample T>
+void encode(sample_format f, const T* in, std::size_t n, std::byte* out) noexcept
+{
+    if constexpr (std::same_as<T, float>) {
+        if (f == sample_format::l24)
+            encode_floats<sample_format::l24>(in, n, out);
+        else
+            encode_floats<sample_format::l16>(in, n, out);
+    } else if (f == sample_format::l24) {
+        encode_l24(in, n, out);
+    } else {
+        encode_l16(in, n, out);
+    }
+}
+
+template <pcm_sample T>
+void decode(sample_format f, const std::byte* in, std::size_t n, T* out) noexcept
+{
+    if (f == sample_format::l24)
+        decode_l24(in, n, out);
+    else
+        decode_l16(in, n, out);
+}
+
+} // namespace detail::pcm
+
+/// The PCM codec: a model of `codec` (requirements in concepts.hpp).
+///
+/// Conversions between the API's samples and the wire:
+///
+///   | API sample | to L16             | to L24     | from L16 | from L24  |
+///   |------------|--------------------|------------|----------|-----------|
+///   | int16      | as is              | value << 8 | as is    | >> 8      |
+///   | int32      | >> 16 (arithmetic) | >> 8       | << 16    | << 8      |
+///   | float      | * 32768            | * 8388608  | / 32768  | / 8388608 |
+///
+/// int32 carries 24 significant bits in its top; its low byte is ignored.
+/// float is clipped to [-1, 1], rounded to nearest with ties away from zero,
+/// clamped to the largest wire value (+1.0 gives 0x7FFF), and NaN encodes as 0.
+/// So int16 -> L16 -> int16, int32 -> L24 -> int32 (low byte zero) and
+/// float k/32768 -> L16 -> float are exact.
+///
+/// Packet size: a full packet holds frames_per_packet() frames, the whole
+/// frames in the configured packet time rounded down, floor(sample_rate *
+/// packet_time). Where that is not whole the packet time is only nominal:
+/// packet_time() is the exact duration of the frames a packet holds, which is
+/// what pacing follows, and the RTP timestamp advances by frames_per_packet()
+/// a packet (RFC 3550 §5.1); nominal_packet_time() is the configured value, which
+/// SDP's a=ptime states.
+///
+/// Chunking: write() stages whole frames in a buffer of one packet, allocated
+/// once at construction, and hands each full packet to the sink; flush() hands
+/// over what is left as one shorter packet. Nothing allocates after
+/// construction. A codec is a value: copies have their own buffer and pending
+/// frames. A moved-from codec may only be assigned to or destroyed.
+class pcm_codec {
+public:
+    /// L16, 48 kHz, stereo, 5 ms, 1500-byte MTU: 240 frames, 960 bytes a packet.
+    pcm_codec() : pcm_codec(pcm_config{}, validated) {}
+
+    /// Throws std::system_error with the codes of validate().
+    explicit pcm_codec(const pcm_config& config) : pcm_codec(checked(config), validated) {}
+
+    /// On an invalid configuration sets `ec` and returns a default codec.
+    /// Throws only std::bad_alloc.
+    [[nodiscard]] static pcm_codec make(const pcm_config& config, std::error_code& ec)
+    {
+        validate(config, ec);
+        if (ec) return pcm_codec{};
+        return pcm_codec{config, validated};
+    }
+
+    /// Checks, in this order: the audio format (format.hpp's validate); the
+    /// packet time is 1, 2, 5, 10 or 20 ms and holds at least one frame
+    /// (errc::invalid_packet_time; it need not be a whole number of frames,
+    /// see the class comment, and the fewest frames the allowed rates give is
+    /// 8, at 8 kHz and 1 ms); the MTU is within min_mtu..max_mtu
+    /// (errc::invalid_mtu); one packet's payload, its whole frames only, fits
+    /// mtu - header_overhead (errc::packet_exceeds_mtu).
+    static void validate(const pcm_config& config, std::error_code& ec) noexcept
+    {
+        audiocast::validate(config.format, ec);
+        if (ec) return;
+        if (!detail::pcm::is_allowed_packet_time(config.packet_time) ||
+            frames_per_packet_of(config) == 0)
+            ec = errc::invalid_packet_time;
+        else if (config.mtu < min_mtu || config.mtu > max_mtu)
+            ec = errc::invalid_mtu;
+        else if (payload_bytes_of(config) > max_payload_bytes_of(config))
+            ec = errc::packet_exceeds_mtu;
+    }
+
+    /// Throwing form of validate(); the message names the value and the limit,
+    /// e.g. "ptime 20 ms at 48000 Hz L24 stereo is 5760 bytes; the MTU allows 1444".
+    static void validate(const pcm_config& config)
+    {
+        audiocast::validate(config.format);
+        std::error_code ec;
+        validate(config, ec);
+        if (!ec) return;
+        const std::string ptime = "ptime " + std::to_string(config.packet_time.count()) + " ms";
+        if (ec == errc::invalid_packet_time &&
+            !detail::pcm::is_allowed_packet_time(config.packet_time))
+            detail::throw_error(ec, ptime + " is not one of 1, 2, 5, 10, 20 ms");
+        if (ec == errc::invalid_packet_time)
+            detail::throw_error(ec, ptime + " at " + std::to_string(config.format.sample_rate) +
+                                        " Hz holds no whole frame");
+        if (ec == errc::invalid_mtu)
+            detail::throw_error(ec, "MTU " + std::to_string(config.mtu) + " is outside " +
+                                        std::to_string(min_mtu) + "-" + std::to_string(max_mtu));
+        detail::throw_error(ec, ptime + " at " + std::to_string(config.format.sample_rate) +
+                                    " Hz " + std::string(encoding_name(config.format.encoding)) +
+                                    " " + detail::pcm::describe_channels(config.format.channels) +
+                                    " is " + std::to_string(payload_bytes_of(config)) +
+                                    " bytes; the MTU allows " +
+                                    std::to_string(max_payload_bytes_of(config)));
+    }
+
+    [[nodiscard]] const audio_format& format() const noexcept { return format_; }
+    /// How long a full packet plays: the exact duration of its
+    /// frames_per_packet() frames, rounded up to the nanosecond (4988663 ns
+    /// for 5 ms at 44.1 kHz). Adding it up packet after packet drifts by under
+    /// a nanosecond a packet; a sender that must not drift paces by
+    /// duration_of(frames sent, rate) instead.
+    [[nodiscard]] std::chrono::nanoseconds packet_time() const noexcept { return packet_time_; }
+    /// The packet time as configured, for SDP's a=ptime; equal to
+    /// packet_time() only where it is a whole number of frames.
+    [[nodiscard]] std::chrono::milliseconds nominal_packet_time() const noexcept
+    {
+        return nominal_packet_time_;
+    }
+    /// floor(sample_rate * nominal_packet_time()): 220 for 5 ms at 44.1 kHz.
+    [[nodiscard]] std::size_t frames_per_packet() const noexcept { return frames_per_packet_; }
+    /// Bytes of a full packet's payload: frames_per_packet() whole frames.
+    [[nodiscard]] std::size_t payload_bytes() const noexcept { return payload_bytes_; }
+    /// The largest payload the MTU allows after the header overhead.
+    [[nodiscard]] std::size_t max_payload_bytes() const noexcept { return max_payload_bytes_; }
+
+    /// Converts interleaved samples, whole frames, to wire bytes at the start of
+    /// `out`; returns the bytes written. Preconditions (asserted; if assertions
+    /// are off a violation writes nothing and returns 0): samples.size() is a
+    /// whole number of frames, `out` holds them, the two do not overlap.
+    template <pcm_sample T>
+    std::size_t encode(std::span<const T> samples, std::span<std::byte> out) const
+    {
+        const std::size_t bytes_each = bytes_per_sample(format_.encoding);
+        const bool whole_frames = samples.size() % format_.channels == 0;
+        const bool fits = samples.size() <= out.size() / bytes_each;
+        AUDIOCAST_ASSERT(whole_frames && "encode takes whole frames");
+        AUDIOCAST_ASSERT(fits && "encode output buffer too small");
+        if (!whole_frames || !fits) return 0;
+        detail::pcm::encode(format_.encoding, samples.data(), samples.size(), out.data());
+        return samples.size() * bytes_each;
+    }
+
+    /// Converts wire bytes to interleaved samples; returns the samples written:
+    /// the whole samples in `payload` (a trailing incomplete sample is not
+    /// produced) or as many whole frames as `out` holds, whichever is fewer.
+    /// A valid payload is whole frames; that is the receiver's check. `payload`
+    /// and `out` must not overlap.
+    template <pcm_sample T>
+    std::size_t decode(std::span<const std::byte> payload, std::span<T> out) const noexcept
+    {
+        const std::size_t n = std::min(payload.size() / bytes_per_sample(format_.encoding),
+                                       out.size() / format_.channels * format_.channels);
+        detail::pcm::decode(format_.encoding, payload.data(), n, out.data());
+        return n;
+    }
+
+    /// Appends whole frames and calls `sink(std::span<const std::byte>)` once
+    /// per full packet of payload_bytes(); keeps the remainder for the next
+    /// call. Returns the frames consumed, which is all of them. If samples.size()
+    /// is not a whole number of frames, sets errc::frames_not_whole and consumes
+    /// nothing. The sink must not call back into this codec; if it throws, the
+    /// packet it was given is gone, later frames are not consumed and the codec
+    /// stays usable.
+    template <pcm_sample T, class Sink>
+        requires std::invocable<Sink&, std::span<const std::byte>>
+    std::size_t write(std::span<const T> samples, Sink&& sink, std::error_code& ec)
+    {
+        if (samples.size() % format_.channels != 0) {
+            ec = errc::frames_not_whole;
+            return 0;
+        }
+        ec.clear();
+        return write_frames(samples, sink);
+    }
+
+    /// Throwing form: "7 samples is not a whole number of 2-channel frames".
+    template <pcm_sample T, class Sink>
+        requires std::invocable<Sink&, std::span<const std::byte>>
+    std::size_t write(std::span<const T> samples, Sink&& sink)
+    {
+        if (samples.size() % format_.channels != 0)
+            detail::throw_error(errc::frames_not_whole, std::to_string(samples.size()) +
+                                                            " samples is not a whole number of " +
+                                                            std::to_string(format_.channels) +
+                                                            "-channel frames");
+        return write_frames(samples, sink);
+    }
+
+    /// If frames are pending, hands them to `sink` as one shorter packet and
+    /// clears them.
+    template <class Sink>
+        requires std::invocable<Sink&, std::span<const std::byte>>
+    void flush(Sink&& sink)
+    {
+        if (pending_frames_ == 0) return;
+        const std::size_t bytes = pending_frames_ * bytes_per_frame(format_);
+        pending_frames_ = 0;
+        sink(std::span<const std::byte>(staging_.data(), bytes));
+    }
+
+    /// Frames staged for the next packet.
+    [[nodiscard]] std::size_t pending_frames() const noexcept { return pending_frames_; }
+
+    /// Drops the pending frames.
+    void reset() noexcept { pending_frames_ = 0; }
+
+private:
+    struct validated_t {};
+    static constexpr validated_t validated{};
+
+    pcm_codec(const pcm_config& config, validated_t)
+        : format_(config.format), nominal_packet_time_(config.packet_time),
+          frames_per_packet_(frames_per_packet_of(config)),
+          packet_time_(duration_of(frames_per_packet_, config.format.sample_rate)),
+          payload_bytes_(payload_bytes_of(config)),
+          max_payload_bytes_(max_payload_bytes_of(config)), staging_(payload_bytes_)
+    {}
+
+    static const pcm_config& checked(const pcm_config& config)
+    {
+        validate(config);
+        return config;
+    }
+
+    // Only for configurations whose format and packet time are valid.
+    static std::size_t frames_per_packet_of(const pcm_config& config) noexcept
+    {
+        return detail::pcm::frames_per_packet(config.format.sample_rate, config.packet_time);
+    }
+    static std::size_t payload_bytes_of(const pcm_config& config) noexcept
+    {
+        return frames_per_packet_of(config) * bytes_per_frame(config.format);
+    }
+    static std::size_t max_payload_bytes_of(const pcm_config& config) noexcept
+    {
+        return config.mtu > config.header_overhead ? config.mtu - config.header_overhead : 0;
+    }
+
+    template <pcm_sample T, class Sink>
+    std::size_t write_frames(std::span<const T> samples, Sink& sink)
+    {
+        const std::size_t channels = format_.channels;
+        const std::size_t frame_bytes = bytes_per_frame(format_);
+        const std::size_t frames = samples.size() / channels;
+        const T* next = samples.data();
+        for (std::size_t left = frames; left != 0;) {
+            const std::size_t take = std::min(left, frames_per_packet_ - pending_frames_);
+            detail::pcm::encode(format_.encoding, next, take * channels,
+                                staging_.data() + pending_frames_ * frame_bytes);
+            pending_frames_ += take;
+            next += take * channels;
+            left -= take;
+            if (pending_frames_ == frames_per_packet_) {
+                // Cleared before the call so that a throwing sink leaves a usable codec.
+                pending_frames_ = 0;
+                sink(std::span<const std::byte>(staging_.data(), payload_bytes_));
+            }
+        }
+        return frames;
+    }
+
+    audio_format format_;
+    std::chrono::milliseconds nominal_packet_time_;
+    std::size_t frames_per_packet_;
+    std::chrono::nanoseconds packet_time_; // from frames_per_packet_, so declared after it
+    std::size_t payload_bytes_;
+    std::size_t max_payload_bytes_;
+    std::vector<std::byte> staging_; // one full packet's payload
+    std::size_t pending_frames_ = 0;
+};
+
+} // namespace audiocast
