@@ -1,0 +1,36 @@
+// audiocast — the whole public API in one include.
+//
+// Includes every public header. Those that need Asio are included only when it
+// is available (AUDIOCAST_HAS_ASIO, detail/config.hpp), so the sans-I/O core and
+// the loopback stream work without it. Keep the Asio block last: a header first
+// met inside it would be missing from the single header when Asio is absent.
+#pragma once
+
+#include <audiocast/detail/config.hpp>
+
+#include <audiocast/concepts.hpp>
+#include <audiocast/error.hpp>
+#include <audiocast/format.hpp>
+#include <audiocast/time.hpp>
+
+#include <audiocast/wire/ntp.hpp>
+#include <audiocast/wire/rtp.hpp>
+
+#include <audiocast/codec/pcm.hpp>
+
+#include <audiocast/clock/manual_clock.hpp>
+#include <audiocast/clock/steady_clock.hpp>
+
+#include <audiocast/session/jitter_buffer.hpp>
+#include <audiocast/session/receiver_session.hpp>
+#include <audiocast/session/sender_session.hpp>
+#include <audiocast/session/source_tracker.hpp>
+#include <audiocast/stats.hpp>
+
+#include <audiocast/transport/loopback.hpp>
+
+#include <audiocast/basic_multicast_stream.hpp>
+
+#if AUDIOCAST_HAS_ASIO
+// Asio-based headers go here (transport/udp_multicast.hpp and the multicast_stream alias).
+#endif

@@ -1,0 +1,243 @@
+// audiocast — basic_multicast_stream: a session joined to a transport and a clock.
+//
+// The stream is a thin shell: it moves bytes between a sans-I/O session and its
+// Transport and asks its Clock for the time. It is the only place where those
+// three meet. A stream is either a sender or a receiver, chosen at construction.
+//
+//   auto tx = loopback_stream(as_sender, group.join(), pcm_codec{}, clock);
+//   tx.write(std::span<const std::int16_t>{samples}); tx.poll();
+//   auto rx = loopback_stream(as_receiver, group.join(), pcm_codec{}, clock);
+//   rx.poll(); rx.pull(std::span<std::int16_t>{out});
+//
+// The user owns the threads: nothing here starts one or sleeps. Whoever drives
+// the stream calls poll() at next_deadline() (a sender) or when datagrams may
+// have arrived (a receiver).
+#pragma once
+
+#include <audiocast/clock/manual_clock.hpp>
+#include <audiocast/clock/steady_clock.hpp>
+#include <audiocast/codec/pcm.hpp>
+#include <audiocast/concepts.hpp>
+#include <audiocast/error.hpp>
+#include <audiocast/session/receiver_session.hpp>
+#include <audiocast/session/sender_session.hpp>
+#include <audiocast/transport/loopback.hpp>
+
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <system_error>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace audiocast {
+
+/// Which end of the stream this is.
+enum class stream_role { sender, receiver };
+
+struct as_sender_t {
+    explicit as_sender_t() = default;
+};
+struct as_receiver_t {
+    explicit as_receiver_t() = default;
+};
+/// Tags that choose the role at construction.
+inline constexpr as_sender_t as_sender{};
+inline constexpr as_receiver_t as_receiver{};
+
+/// One end of a multicast audio stream over three policies:
+/// `Transport` moves datagrams (requirements: the `transport` concept),
+/// `Codec` turns frames into payloads and back (the `codec` concept),
+/// `Clock` tells monotonic and wall time (the `clock` concept).
+template <transport Transport, codec Codec = pcm_codec, clock Clock = steady_clock>
+class basic_multicast_stream {
+public:
+    using transport_type = Transport;
+    using codec_type = Codec;
+    using clock_type = Clock;
+
+    /// A sending stream.
+    basic_multicast_stream(as_sender_t, Transport transport, Codec codec, Clock clock,
+                           const sender_config& config = {})
+        : transport_{std::move(transport)}, clock_{std::move(clock)},
+          session_{std::in_place_type<sender_session<Codec>>, std::move(codec), config}
+    {
+        packet_.resize(std::get<sender_session<Codec>>(session_).max_packet_bytes());
+    }
+
+    /// A receiving stream.
+    basic_multicast_stream(as_receiver_t, Transport transport, Codec codec, Clock clock,
+                           const receiver_config& config = {})
+        : transport_{std::move(transport)}, clock_{std::move(clock)},
+          session_{std::in_place_type<receiver_session<Codec>>, std::move(codec), config}
+    {
+        packet_.resize(max_datagram_bytes);
+    }
+
+    [[nodiscard]] stream_role role() const noexcept
+    {
+        return std::holds_alternative<sender_session<Codec>>(session_) ? stream_role::sender
+                                                                       : stream_role::receiver;
+    }
+
+    [[nodiscard]] Transport& transport() noexcept { return transport_; }
+    [[nodiscard]] const Transport& transport() const noexcept { return transport_; }
+    [[nodiscard]] Clock& clock() noexcept { return clock_; }
+    [[nodiscard]] const Clock& clock() const noexcept { return clock_; }
+    [[nodiscard]] const Codec& codec() const noexcept
+    {
+        return std::visit([](const auto& s) -> const Codec& { return s.codec(); }, session_);
+    }
+    [[nodiscard]] const audio_format& format() const noexcept { return codec().format(); }
+
+    /// The sender's session; throws std::system_error (errc::wrong_role) on a receiver.
+    [[nodiscard]] sender_session<Codec>& sender() { return get<sender_session<Codec>>("sender"); }
+    [[nodiscard]] const sender_session<Codec>& sender() const
+    {
+        return const_cast<basic_multicast_stream*>(this)->sender();
+    }
+    /// The receiver's session; throws std::system_error (errc::wrong_role) on a sender.
+    [[nodiscard]] receiver_session<Codec>& receiver()
+    {
+        return get<receiver_session<Codec>>("receiver");
+    }
+    [[nodiscard]] const receiver_session<Codec>& receiver() const
+    {
+        return const_cast<basic_multicast_stream*>(this)->receiver();
+    }
+
+    // ---- sender ----------------------------------------------------------
+
+    /// Queues whole interleaved frames; returns the frames accepted (the queue
+    /// holds sender_config::queue_packets packets). Sends what is already due.
+    template <pcm_sample T>
+    std::size_t write(std::span<const T> samples, std::error_code& ec) noexcept
+    {
+        auto* s = std::get_if<sender_session<Codec>>(&session_);
+        if (s == nullptr) {
+            ec = errc::wrong_role;
+            return 0;
+        }
+        const std::size_t n = s->write(samples, clock_.now(), ec);
+        if (ec) return n;
+        poll(ec);
+        return n;
+    }
+
+    template <pcm_sample T>
+    std::size_t write(std::span<const T> samples)
+    {
+        const std::size_t n = sender().write(samples, clock_.now());
+        poll();
+        return n;
+    }
+
+    /// Emits the frames of an incomplete packet as a shorter packet.
+    void flush() { sender().flush(clock_.now()); }
+
+    /// Stops sending; the source position is kept. A no-op when paused.
+    void pause() { sender().pause(clock_.now()); }
+
+    /// Resumes from the same position. A no-op when playing.
+    void play() { sender().play(clock_.now()); }
+
+    [[nodiscard]] bool paused() const { return sender().paused(); }
+
+    /// When poll() next has work: the next packet's deadline for a sender
+    /// (nullopt when nothing is queued); a receiver is driven by arrivals.
+    [[nodiscard]] std::optional<time_point> next_deadline() const noexcept
+    {
+        if (const auto* s = std::get_if<sender_session<Codec>>(&session_)) return s->next_due();
+        return std::nullopt;
+    }
+
+    // ---- receiver --------------------------------------------------------
+
+    /// Playout at the clock's now(); see receiver_session::pull().
+    template <pcm_sample T>
+    std::size_t pull(std::span<T> out)
+    {
+        return receiver().pull(out, clock_.now());
+    }
+
+    [[nodiscard]] receiver_stats stats() const { return receiver().stats(); }
+
+    // ---- both ------------------------------------------------------------
+
+    /// Does the I/O that is due now: a sender sends every packet whose deadline
+    /// has come; a receiver takes every datagram waiting in the transport.
+    /// Returns the datagrams moved. Transport errors stop the poll and are
+    /// reported through ec; would_block is not an error.
+    std::size_t poll(std::error_code& ec) noexcept
+    {
+        ec.clear();
+        if (auto* s = std::get_if<sender_session<Codec>>(&session_)) return send_due(*s, ec);
+        return receive_waiting(std::get<receiver_session<Codec>>(session_), ec);
+    }
+
+    std::size_t poll()
+    {
+        std::error_code ec;
+        const std::size_t n = poll(ec);
+        if (ec) detail::throw_error(ec, "stream poll failed");
+        return n;
+    }
+
+private:
+    static constexpr std::size_t max_datagram_bytes = 65'536;
+
+    template <class Session>
+    Session& get(const char* wanted)
+    {
+        auto* s = std::get_if<Session>(&session_);
+        if (s == nullptr)
+            detail::throw_error(make_error_code(errc::wrong_role),
+                                std::string("this stream is not a ") + wanted);
+        return *s;
+    }
+
+    std::size_t send_due(sender_session<Codec>& s, std::error_code& ec) noexcept
+    {
+        std::size_t sent = 0;
+        const time_point now = clock_.now();
+        const wall_time wall = clock_.wall_now();
+        for (;;) {
+            const std::size_t size = s.next_packet(now, wall, packet_, ec);
+            if (ec || size == 0) break;
+            transport_.send(std::span<const std::byte>{packet_.data(), size}, ec);
+            if (ec) break;
+            ++sent;
+        }
+        return sent;
+    }
+
+    std::size_t receive_waiting(receiver_session<Codec>& r, std::error_code& ec) noexcept
+    {
+        std::size_t received = 0;
+        for (;;) {
+            const std::size_t size = transport_.receive(packet_, ec);
+            if (ec == std::errc::operation_would_block) {
+                ec.clear();
+                break;
+            }
+            if (ec == std::errc::message_size) ec.clear(); // truncated: the session refuses it
+            if (ec) break;
+            r.on_datagram(std::span<const std::byte>{packet_.data(), size}, clock_.now(),
+                          clock_.wall_now());
+            ++received;
+        }
+        return received;
+    }
+
+    Transport transport_;
+    Clock clock_;
+    std::variant<sender_session<Codec>, receiver_session<Codec>> session_;
+    std::vector<std::byte> packet_;
+};
+
+/// In-memory transport, PCM codec, manual clock: the deterministic stream
+/// tests use, and users can use to test their own code.
+using loopback_stream = basic_multicast_stream<loopback_transport, pcm_codec, manual_clock>;
+
+} // namespace audiocast

@@ -1,0 +1,163 @@
+// audiocast — the receiver's jitter buffer.
+//
+// Frames are stored by their position on the sender's media timeline (the
+// extended RTP timestamp), not by packet, so packets of any size, reordered or
+// duplicated, land where they belong and playout reads them back in order.
+// Memory is fixed at construction: `capacity` frames of int32 samples (24
+// significant bits in the top, lossless for L16 and L24) and one presence flag
+// per frame. Nothing here allocates after construction.
+#pragma once
+
+#include <audiocast/detail/config.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace audiocast {
+
+/// What became of a packet offered to the jitter buffer.
+enum class insert_result {
+    stored,      ///< every frame stored
+    partly_late, ///< its head was already played; the rest was stored
+    late,        ///< entirely before the read position: already played, dropped
+    too_early,   ///< ends beyond the window: dropped, the caller should re-anchor
+};
+
+/// A window of `capacity` frames on the media timeline, starting at the read
+/// position. Writers insert frames anywhere in the window; the reader takes
+/// them in order from the read position, run by run (present or missing).
+class jitter_buffer {
+public:
+    /// `channels` samples per frame; `capacity` frames in the window.
+    jitter_buffer(unsigned channels, std::size_t capacity)
+        : channels_{channels}, capacity_{capacity}, samples_(capacity * channels),
+          present_(capacity, 0)
+    {
+        AUDIOCAST_ASSERT(channels > 0 && capacity > 0);
+    }
+
+    [[nodiscard]] unsigned channels() const noexcept { return channels_; }
+    [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+
+    /// Position of the next frame the reader will take.
+    [[nodiscard]] std::uint64_t read_position() const noexcept { return read_; }
+
+    /// One past the highest frame ever stored since the last reset; equal to
+    /// read_position() when nothing is ahead of the reader.
+    [[nodiscard]] std::uint64_t end_position() const noexcept { return std::max(end_, read_); }
+
+    /// Frames stored and not yet read.
+    [[nodiscard]] std::size_t buffered_frames() const noexcept { return buffered_; }
+
+    /// True when frames are stored at or after the read position.
+    [[nodiscard]] bool has_data_ahead() const noexcept { return buffered_ > 0; }
+
+    /// Empties the buffer and moves the window to start at `position`.
+    void reset(std::uint64_t position) noexcept
+    {
+        std::fill(present_.begin(), present_.end(), std::uint8_t{0});
+        buffered_ = 0;
+        read_ = position;
+        end_ = position;
+    }
+
+    /// Moves the read position back to `position` when nothing has been read
+    /// yet, so a packet that arrives after a later one can still be played.
+    /// Returns false, and changes nothing, when the window cannot stretch that far.
+    bool rewind(std::uint64_t position) noexcept
+    {
+        if (position >= read_) return true;
+        if (end_position() - position > capacity_) return false;
+        read_ = position;
+        return true;
+    }
+
+    /// Stores `samples` (whole interleaved frames) starting at `position`.
+    insert_result insert(std::uint64_t position, std::span<const std::int32_t> samples) noexcept
+    {
+        const std::size_t frames = samples.size() / channels_;
+        if (frames == 0) return insert_result::stored;
+        const std::uint64_t last = position + frames;
+        if (last <= read_) return insert_result::late;
+        if (last > read_ + capacity_) return insert_result::too_early;
+
+        std::size_t skip = 0;
+        if (position < read_) skip = static_cast<std::size_t>(read_ - position);
+        for (std::size_t f = skip; f < frames; ++f) {
+            const std::size_t slot = slot_of(position + f);
+            std::copy_n(samples.data() + f * channels_, channels_,
+                        samples_.data() + slot * channels_);
+            if (present_[slot] == 0) {
+                present_[slot] = 1;
+                ++buffered_;
+            }
+        }
+        end_ = std::max(end_, last);
+        return skip > 0 ? insert_result::partly_late : insert_result::stored;
+    }
+
+    /// Marks [from, to) as present silence: frames the sender deliberately did
+    /// not send (a pause), which playout must not treat as loss. The part
+    /// outside the window is ignored.
+    void insert_silence(std::uint64_t from, std::uint64_t to) noexcept
+    {
+        from = std::max(from, read_);
+        to = std::min(to, read_ + capacity_);
+        for (std::uint64_t p = from; p < to; ++p) {
+            const std::size_t slot = slot_of(p);
+            std::fill_n(samples_.data() + slot * channels_, channels_, std::int32_t{0});
+            if (present_[slot] == 0) {
+                present_[slot] = 1;
+                ++buffered_;
+            }
+        }
+        if (to > from) end_ = std::max(end_, to);
+    }
+
+    /// Takes the run of frames at the read position that are all present or
+    /// all missing, at most out.size() / channels() frames, and advances past
+    /// them. Present frames are copied to `out`; missing ones leave it alone.
+    /// Returns the frames in the run; `present` says which kind it was.
+    std::size_t read_run(std::span<std::int32_t> out, bool& present) noexcept
+    {
+        const std::size_t max_frames = out.size() / channels_;
+        if (max_frames == 0) return 0;
+        const std::uint8_t kind = present_[slot_of(read_)];
+        present = kind != 0;
+        std::size_t n = 0;
+        while (n < max_frames && present_[slot_of(read_ + n)] == kind) {
+            const std::size_t slot = slot_of(read_ + n);
+            if (kind != 0) {
+                std::copy_n(samples_.data() + slot * channels_, channels_,
+                            out.data() + n * channels_);
+                present_[slot] = 0;
+                --buffered_;
+            }
+            ++n;
+            // A missing run never runs past the newest stored frame: beyond it
+            // the buffer is dry, which the caller handles differently from a gap.
+            if (kind == 0 && read_ + n >= end_) break;
+        }
+        read_ += n;
+        return n;
+    }
+
+private:
+    [[nodiscard]] std::size_t slot_of(std::uint64_t position) const noexcept
+    {
+        return static_cast<std::size_t>(position % capacity_);
+    }
+
+    unsigned channels_;
+    std::size_t capacity_;
+    std::vector<std::int32_t> samples_;
+    std::vector<std::uint8_t> present_;
+    std::size_t buffered_ = 0;
+    std::uint64_t read_ = 0;
+    std::uint64_t end_ = 0;
+};
+
+} // namespace audiocast

@@ -1,0 +1,480 @@
+// audiocast — the receiver's protocol state machine (sans-I/O).
+//
+// A receiver_session takes datagrams with their arrival times and gives back
+// frames on demand. It never touches a socket or a clock.
+//
+//   on_datagram(bytes, arrival) ─► RTP validation ─► source tracking (RFC 3550 A.1)
+//       ─► decode ─► jitter_buffer ─► pull(frames, now) ─► the application or audio device
+//
+// Playout: the first packet of a talkspurt is anchored to its arrival time plus
+// the target latency; from then on the reader advances by the frames pulled,
+// so the audio device's clock drives playout. A missing packet is concealed
+// (silence with a short fade, counted); a buffer that runs dry stops playout
+// until the next packet re-anchors it (an underrun, counted). A pause at the
+// sender is told apart from an underrun by the marker bit on the first packet
+// after it: the receiver drains, plays silence, and re-anchors without counting
+// anything lost.
+#pragma once
+
+#include <audiocast/concepts.hpp>
+#include <audiocast/error.hpp>
+#include <audiocast/format.hpp>
+#include <audiocast/session/jitter_buffer.hpp>
+#include <audiocast/session/source_tracker.hpp>
+#include <audiocast/stats.hpp>
+#include <audiocast/time.hpp>
+#include <audiocast/wire/ntp.hpp>
+#include <audiocast/wire/rtp.hpp>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace audiocast {
+
+inline constexpr std::chrono::nanoseconds min_playout_latency = std::chrono::milliseconds{1};
+inline constexpr std::chrono::nanoseconds max_playout_latency = std::chrono::seconds{5};
+
+/// Settings of a receiver_session.
+struct receiver_config {
+    /// Target playout latency: the time from a talkspurt's first arrival to its playout.
+    std::chrono::nanoseconds latency = std::chrono::milliseconds{40};
+    /// The payload type to accept; unset accepts the first one seen from the source.
+    std::optional<std::uint8_t> payload_type;
+    std::uint8_t send_time_extension_id = rtp::default_send_time_extension_id;
+    /// After this long without a packet from the current source, another SSRC
+    /// may take over (a restarted sender). Until then other SSRCs are ignored.
+    std::chrono::nanoseconds source_timeout = std::chrono::milliseconds{250};
+    /// Length of the fade out of a concealed gap and the fade back in after it.
+    std::chrono::nanoseconds fade = std::chrono::milliseconds{2};
+};
+
+/// Where playout stands.
+enum class playout_state {
+    idle,      ///< no source yet: silence
+    buffering, ///< anchored; silence until the first frame's playout time
+    playing,   ///< frames flow
+    drained,   ///< the buffer ran dry: silence until the next packet re-anchors
+};
+
+/// The receiver's half of the protocol; see the file comment. Not thread-safe:
+/// on_datagram() and pull() are called by one owner (the network issue's
+/// stream adds the lock-free hand-off to an audio thread).
+template <codec Codec>
+class receiver_session {
+public:
+    explicit receiver_session(Codec codec, const receiver_config& config = {})
+        : codec_{std::move(codec)}, config_{config},
+          buffer_{codec_.format().channels, buffer_capacity(codec_, config)},
+          decoded_(max_datagram_samples(codec_)),
+          scratch_(scratch_frames * codec_.format().channels)
+    {
+        std::error_code ec;
+        validate(config, ec);
+        if (ec)
+            detail::throw_error(ec, "playout latency " +
+                                        std::to_string(config.latency.count() / 1000) +
+                                        " us is outside 1 ms - 5 s");
+        fade_frames_ = std::max<std::uint64_t>(1, frames_in(config_.fade, format().sample_rate));
+    }
+
+    static void validate(const receiver_config& config, std::error_code& ec) noexcept
+    {
+        ec.clear();
+        if (config.latency < min_playout_latency || config.latency > max_playout_latency)
+            ec = errc::invalid_latency;
+        else if (config.payload_type && *config.payload_type > 127)
+            ec = errc::invalid_payload_type;
+    }
+
+    [[nodiscard]] const Codec& codec() const noexcept { return codec_; }
+    [[nodiscard]] const audio_format& format() const noexcept { return codec_.format(); }
+    [[nodiscard]] const receiver_config& config() const noexcept { return config_; }
+    [[nodiscard]] playout_state state() const noexcept { return state_; }
+    /// The SSRC being played, once there is one.
+    [[nodiscard]] std::optional<std::uint32_t> source() const noexcept
+    {
+        if (!has_source_) return std::nullopt;
+        return ssrc_;
+    }
+
+    /// Takes one datagram as it arrived. Never fails: what cannot be used is
+    /// counted (malformed, foreign, duplicate, late) and dropped.
+    void on_datagram(std::span<const std::byte> datagram, time_point arrival,
+                     wall_time arrival_wall) noexcept
+    {
+        std::error_code ec;
+        const rtp::packet_view packet = rtp::parse(datagram, ec, config_.send_time_extension_id);
+        if (ec) {
+            ++malformed_;
+            return;
+        }
+        const std::size_t frame_bytes = bytes_per_frame(format());
+        if (packet.payload.size() % frame_bytes != 0 ||
+            packet.payload.size() / frame_bytes * format().channels > decoded_.size()) {
+            ++malformed_;
+            return;
+        }
+
+        const rtp::header& h = packet.hdr;
+        bool new_source = false;
+        if (!has_source_ || h.ssrc != ssrc_) {
+            if (has_source_ && arrival - last_arrival_ < config_.source_timeout) {
+                ++foreign_;
+                return;
+            }
+            // A packet type this receiver cannot play must not capture the stream.
+            if (config_.payload_type && h.payload_type != *config_.payload_type) {
+                ++malformed_;
+                return;
+            }
+            adopt_source(h);
+            new_source = true;
+        } else if (h.payload_type != payload_type_) {
+            ++malformed_;
+            return;
+        }
+
+        const std::uint64_t received_so_far = tracker_.received();
+        const std::int64_t lost_so_far = tracker_.lost();
+        const auto verdict =
+            new_source ? sequence_tracker::verdict::probation : tracker_.update(h.sequence);
+        if (verdict == sequence_tracker::verdict::restarted) {
+            // A.1 starts counting afresh; keep what the old sequence counted.
+            received_before_ += received_so_far;
+            lost_before_ += lost_so_far;
+        }
+        if (verdict == sequence_tracker::verdict::duplicate) return;
+        if (verdict == sequence_tracker::verdict::bad) {
+            ++discarded_;
+            return;
+        }
+        last_arrival_ = arrival;
+
+        const std::uint64_t position = extend_timestamp(h.timestamp);
+        const std::size_t frames = packet.payload.size() / frame_bytes;
+        const std::size_t samples = codec_.decode(
+            packet.payload, std::span<std::int32_t>{decoded_.data(), frames * format().channels});
+
+        measure(packet, arrival, arrival_wall);
+
+        const bool restarted = verdict == sequence_tracker::verdict::restarted;
+        const std::uint64_t ext_seq = tracker_.extended_of(h.sequence);
+        const bool follows_last = have_last_in_order_ && ext_seq == last_in_order_seq_ + 1;
+        const std::uint64_t previous_end = last_in_order_end_;
+        if (!have_last_in_order_ || ext_seq > last_in_order_seq_) {
+            last_in_order_seq_ = ext_seq;
+            have_last_in_order_ = true;
+            last_in_order_end_ = position + frames;
+        }
+
+        const std::span<const std::int32_t> data{decoded_.data(), samples};
+        if (new_source || restarted || state_ == playout_state::idle) {
+            anchor(position, arrival);
+        } else if (state_ == playout_state::drained) {
+            // The sender went quiet on purpose (marker: a new talkspurt) or we ran dry.
+            if (!h.marker) ++underruns_;
+            anchor(position, arrival);
+        } else if (h.marker && follows_last && position > previous_end) {
+            // Resumed after a pause that has not drained us yet: the frames in
+            // between were never sent, so they are silence, not loss.
+            buffer_.insert_silence(previous_end, position);
+        } else if (state_ == playout_state::buffering && position < buffer_.read_position()) {
+            // Arrived after a later packet but before playout began: start earlier.
+            const auto earlier = duration_of(buffer_.read_position() - position, format());
+            if (start_time_ - earlier >= arrival && buffer_.rewind(position))
+                start_time_ -= earlier;
+        }
+
+        switch (buffer_.insert(position, data)) {
+        case insert_result::stored: break;
+        case insert_result::partly_late:
+        case insert_result::late: ++late_; break;
+        case insert_result::too_early:
+            // Far beyond the window (a jump the sequence numbers did not show):
+            // playing on would stall, so start over from this packet.
+            anchor(position, arrival);
+            buffer_.insert(position, data);
+            break;
+        }
+    }
+
+    /// Fills `out` (whole interleaved frames) with the frames due for playout
+    /// at `now` and returns the frames written, out.size() / channels. Never
+    /// blocks, allocates or fails: what is missing is silence.
+    template <pcm_sample T>
+    std::size_t pull(std::span<T> out, time_point now) noexcept
+    {
+        const unsigned channels = format().channels;
+        const std::size_t frames = out.size() / channels;
+        std::size_t done = 0;
+
+        if (state_ == playout_state::buffering) {
+            std::size_t lead = frames;
+            if (now >= start_time_)
+                lead = 0;
+            else
+                lead = static_cast<std::size_t>(
+                    std::min<std::uint64_t>(frames, frames_in(start_time_ - now, format())));
+            fill_silence(out.subspan(0, lead * channels));
+            done = lead;
+            if (done < frames) state_ = playout_state::playing;
+        }
+
+        while (done < frames && state_ == playout_state::playing) {
+            if (!buffer_.has_data_ahead()) {
+                state_ = playout_state::drained;
+                break;
+            }
+            const std::size_t want = std::min(frames - done, scratch_frames);
+            bool present = false;
+            const std::size_t n = buffer_.read_run(
+                std::span<std::int32_t>{scratch_.data(), want * channels}, present);
+            auto dest = out.subspan(done * channels, n * channels);
+            if (present) {
+                apply_fade_in(std::span<std::int32_t>{scratch_.data(), n * channels});
+                convert(std::span<const std::int32_t>{scratch_.data(), n * channels}, dest);
+                std::copy_n(scratch_.data() + (n - 1) * channels, channels, last_frame_.data());
+            } else {
+                conceal(dest, n);
+            }
+            done += n;
+        }
+
+        fill_silence(out.subspan(done * channels, (frames - done) * channels));
+        return frames;
+    }
+
+    /// A snapshot of every counter and measurement.
+    [[nodiscard]] receiver_stats stats() const noexcept
+    {
+        receiver_stats s;
+        s.packets_received = tracker_.received();
+        const std::int64_t lost = tracker_.lost() + lost_before_;
+        s.packets_lost = lost > 0 ? static_cast<std::uint64_t>(lost) : 0;
+        s.packets_received += received_before_;
+        s.packets_late = late_;
+        s.packets_duplicate = tracker_.duplicates() + duplicates_before_;
+        s.packets_reordered = tracker_.reordered() + reordered_before_;
+        s.packets_malformed = malformed_;
+        s.packets_foreign = foreign_;
+        s.bytes_received = throughput_.bytes();
+        s.throughput_bytes_per_s = throughput_.bytes_per_second();
+        s.packets_per_s = throughput_.packets_per_second();
+        s.jitter = jitter_.value_time(format().sample_rate);
+        s.latency_p50 = latency_.percentile(50);
+        s.latency_p99 = latency_.percentile(99);
+        s.latency_max = latency_.max();
+        s.latency_samples = latency_.count();
+        s.ipdv_p50 = ipdv_.histogram().percentile(50);
+        s.ipdv_p99 = ipdv_.histogram().percentile(99);
+        s.underruns = underruns_;
+        s.concealed_frames = concealed_;
+        s.source_changes = source_changes_;
+        s.buffered_frames = buffer_.buffered_frames();
+        return s;
+    }
+
+    /// Datagrams whose sequence number made no sense for the source (RFC 3550
+    /// A.1 "bad" jumps, or too old to place): counted and dropped.
+    [[nodiscard]] std::uint64_t packets_discarded() const noexcept { return discarded_; }
+
+    [[nodiscard]] const duration_histogram& latency_histogram() const noexcept { return latency_; }
+
+private:
+    static constexpr std::size_t scratch_frames = 256;
+    // The largest RTP payload (65507 bytes less the fixed header), in samples.
+    static std::size_t max_datagram_samples(const Codec& c) noexcept
+    {
+        return (65'507 - rtp::fixed_header_size) / bytes_per_sample(c.format().encoding);
+    }
+    // Room for the target latency twice over plus generous headroom for
+    // jitter and large packets; memory stays bounded by the latency.
+    static std::size_t buffer_capacity(const Codec& c, const receiver_config& config) noexcept
+    {
+        const auto latency = std::clamp(config.latency, min_playout_latency, max_playout_latency);
+        return static_cast<std::size_t>(
+            frames_in(2 * latency + std::chrono::milliseconds{200}, c.format().sample_rate));
+    }
+
+    void adopt_source(const rtp::header& h) noexcept
+    {
+        if (has_source_) {
+            received_before_ += tracker_.received();
+            lost_before_ += tracker_.lost();
+            duplicates_before_ += tracker_.duplicates();
+            reordered_before_ += tracker_.reordered();
+        }
+        has_source_ = true;
+        ssrc_ = h.ssrc;
+        payload_type_ = h.payload_type;
+        tracker_.reset(h.sequence);
+        ++source_changes_;
+        have_timestamp_ = false;
+        have_last_in_order_ = false;
+        have_transit_ = false;
+        jitter_.reset();
+    }
+
+    // Widens a 32-bit RTP timestamp to 64 bits around the last one seen, so a
+    // wrap at 2^32 is just the next frame. Starts at 2^32 to stay positive.
+    std::uint64_t extend_timestamp(std::uint32_t ts) noexcept
+    {
+        if (!have_timestamp_) {
+            have_timestamp_ = true;
+            last_timestamp_ = (std::uint64_t{1} << 32) + ts;
+            return last_timestamp_;
+        }
+        const auto delta =
+            static_cast<std::int32_t>(ts - static_cast<std::uint32_t>(last_timestamp_));
+        const std::uint64_t extended =
+            static_cast<std::uint64_t>(static_cast<std::int64_t>(last_timestamp_) + delta);
+        if (delta > 0) last_timestamp_ = extended;
+        return extended;
+    }
+
+    void measure(const rtp::packet_view& packet, time_point arrival,
+                 wall_time arrival_wall) noexcept
+    {
+        throughput_.record(packet.payload.size(), arrival);
+        // RFC 3550 A.8: arrival in timestamp units from any fixed origin.
+        if (!have_transit_) {
+            have_transit_ = true;
+            jitter_origin_ = arrival;
+        }
+        const auto arrival_units =
+            static_cast<std::uint32_t>(frames_in(arrival - jitter_origin_, format().sample_rate));
+        jitter_.update(arrival_units, packet.hdr.timestamp);
+        if (packet.hdr.send_time) {
+            const auto latency = arrival_wall - ntp::to_wall(*packet.hdr.send_time);
+            latency_.record(latency);
+            ipdv_.update(latency);
+        }
+    }
+
+    void anchor(std::uint64_t position, time_point arrival) noexcept
+    {
+        buffer_.reset(position);
+        start_time_ = arrival + config_.latency;
+        state_ = playout_state::buffering;
+    }
+
+    template <pcm_sample T>
+    static void fill_silence(std::span<T> out) noexcept
+    {
+        std::fill(out.begin(), out.end(), T{});
+    }
+
+    template <pcm_sample T>
+    static T from_int32(std::int32_t v) noexcept
+    {
+        if constexpr (std::is_same_v<T, std::int32_t>)
+            return v;
+        else if constexpr (std::is_same_v<T, std::int16_t>)
+            return static_cast<std::int16_t>(v >> 16);
+        else
+            return static_cast<float>(v) * (1.0f / 2147483648.0f);
+    }
+
+    template <pcm_sample T>
+    static void convert(std::span<const std::int32_t> in, std::span<T> out) noexcept
+    {
+        for (std::size_t i = 0; i < in.size(); ++i)
+            out[i] = from_int32<T>(in[i]);
+    }
+
+    // Silence for a missing run, faded from the last played frame so the gap
+    // does not click; the audio after it fades back in.
+    template <pcm_sample T>
+    void conceal(std::span<T> out, std::size_t frames) noexcept
+    {
+        const unsigned channels = format().channels;
+        concealed_ += frames;
+        for (std::size_t f = 0; f < frames; ++f) {
+            const std::uint64_t step = fade_out_done_ + f;
+            for (unsigned c = 0; c < channels; ++c) {
+                std::int32_t v = 0;
+                if (step < fade_frames_)
+                    v = static_cast<std::int32_t>(static_cast<std::int64_t>(last_frame_[c]) *
+                                                  static_cast<std::int64_t>(fade_frames_ - step) /
+                                                  static_cast<std::int64_t>(fade_frames_ + 1));
+                out[f * channels + c] = from_int32<T>(v);
+            }
+        }
+        fade_out_done_ += frames;
+        fade_in_done_ = 0;
+        fading_in_ = true;
+    }
+
+    void apply_fade_in(std::span<std::int32_t> samples) noexcept
+    {
+        fade_out_done_ = 0;
+        if (!fading_in_) return;
+        const unsigned channels = format().channels;
+        const std::size_t frames = samples.size() / channels;
+        for (std::size_t f = 0; f < frames && fade_in_done_ < fade_frames_; ++f, ++fade_in_done_) {
+            for (unsigned c = 0; c < channels; ++c) {
+                auto& v = samples[f * channels + c];
+                v = static_cast<std::int32_t>(static_cast<std::int64_t>(v) *
+                                              static_cast<std::int64_t>(fade_in_done_ + 1) /
+                                              static_cast<std::int64_t>(fade_frames_ + 1));
+            }
+        }
+        if (fade_in_done_ >= fade_frames_) fading_in_ = false;
+    }
+
+    Codec codec_;
+    receiver_config config_;
+    jitter_buffer buffer_;
+    std::vector<std::int32_t> decoded_;
+    std::vector<std::int32_t> scratch_;
+    std::array<std::int32_t, max_channels> last_frame_{};
+
+    bool has_source_ = false;
+    std::uint32_t ssrc_ = 0;
+    std::uint8_t payload_type_ = 0;
+    time_point last_arrival_{};
+    sequence_tracker tracker_;
+    bool have_timestamp_ = false;
+    std::uint64_t last_timestamp_ = 0;
+    bool have_last_in_order_ = false;
+    std::uint64_t last_in_order_seq_ = 0;
+    std::uint64_t last_in_order_end_ = 0;
+
+    playout_state state_ = playout_state::idle;
+    time_point start_time_{};
+    std::uint64_t fade_frames_ = 1;
+    std::uint64_t fade_out_done_ = 0;
+    std::uint64_t fade_in_done_ = 0;
+    bool fading_in_ = false;
+
+    // Counters of earlier sources, so a restart keeps the totals honest.
+    std::uint64_t received_before_ = 0;
+    std::int64_t lost_before_ = 0;
+    std::uint64_t duplicates_before_ = 0;
+    std::uint64_t reordered_before_ = 0;
+
+    std::uint64_t late_ = 0;
+    std::uint64_t malformed_ = 0;
+    std::uint64_t foreign_ = 0;
+    std::uint64_t discarded_ = 0;
+    std::uint64_t underruns_ = 0;
+    std::uint64_t concealed_ = 0;
+    std::uint64_t source_changes_ = 0;
+
+    bool have_transit_ = false;
+    time_point jitter_origin_{};
+    interarrival_jitter jitter_;
+    duration_histogram latency_;
+    ipdv_meter ipdv_;
+    throughput_meter throughput_;
+};
+
+} // namespace audiocast

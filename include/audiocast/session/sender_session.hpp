@@ -1,0 +1,323 @@
+// audiocast — the sender's protocol state machine (sans-I/O).
+//
+// A sender_session turns frames into RTP packets and says when each is due.
+// It never touches a socket or a clock: the caller hands it frames and time
+// points, asks for the next packet once it is due, and sends the bytes.
+//
+//   write(frames, now) ─► codec chunking ─► payload queue ─► next_packet(now, wall, out) ─► bytes
+//
+// Pause and resume follow DESIGN.md: PAUSE stops packets and keeps the source
+// position; PLAY resumes from it with the sequence number continuing, the RTP
+// timestamp advanced by the paused time, and the marker bit on the first packet.
+#pragma once
+
+#include <audiocast/concepts.hpp>
+#include <audiocast/error.hpp>
+#include <audiocast/format.hpp>
+#include <audiocast/stats.hpp>
+#include <audiocast/time.hpp>
+#include <audiocast/wire/ntp.hpp>
+#include <audiocast/wire/rtp.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <span>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace audiocast {
+
+/// When queued packets leave.
+enum class pacing_mode {
+    /// Each packet is due at an absolute deadline on the sender's timeline, so a
+    /// source that writes ahead of real time (a file, a tone) still goes out at
+    /// the audio rate and error never accumulates.
+    paced,
+    /// Each packet is due as soon as its frames are written: for a source that
+    /// is itself real time, such as a capture callback.
+    as_written,
+};
+
+/// The RTP payload type for `f`: the static types of RFC 3551 (10: L16 stereo
+/// 44.1 kHz, 11: L16 mono 44.1 kHz) where they apply, else dynamic 96.
+[[nodiscard]] constexpr std::uint8_t default_payload_type(const audio_format& f) noexcept
+{
+    if (f.encoding == sample_format::l16 && f.sample_rate == 44'100) {
+        if (f.channels == 2) return 10;
+        if (f.channels == 1) return 11;
+    }
+    return 96;
+}
+
+/// Settings of a sender_session. Unset identifiers are drawn at random, as
+/// RFC 3550 §5.1 asks for the sequence number and timestamp and §8 for the SSRC.
+struct sender_config {
+    std::optional<std::uint32_t> ssrc;
+    std::optional<std::uint16_t> initial_sequence;
+    std::optional<std::uint32_t> initial_timestamp;
+    std::optional<std::uint8_t> payload_type; ///< default_payload_type(format) when unset
+    bool send_time_extension = true;          ///< stamp each packet with its wall send time
+    std::uint8_t send_time_extension_id = rtp::default_send_time_extension_id;
+    pacing_mode pacing = pacing_mode::paced;
+    std::size_t queue_packets = 64; ///< packets written ahead and not yet due
+    /// A packet that would leave later than this after its deadline moves the
+    /// schedule forward instead of sending a burst to catch up.
+    std::chrono::nanoseconds max_lateness = std::chrono::milliseconds{20};
+};
+
+/// What a sender has done, cumulative.
+struct sender_stats {
+    std::uint64_t packets_sent = 0;
+    std::uint64_t payload_bytes_sent = 0;
+    std::uint64_t frames_sent = 0;
+    std::uint64_t schedule_slips = 0; ///< times the schedule moved forward (see max_lateness)
+    duration_histogram lateness;      ///< how late each packet was taken after its deadline
+};
+
+/// The sender's half of the protocol over a codec; see the file comment.
+/// Not thread-safe; one owner drives it.
+template <codec Codec>
+class sender_session {
+public:
+    explicit sender_session(Codec codec, const sender_config& config = {})
+        : codec_{std::move(codec)}, config_{config}
+    {
+        std::random_device rd;
+        const auto draw = [&rd] { return static_cast<std::uint32_t>(rd()); };
+        ssrc_ = config_.ssrc.value_or(draw());
+        sequence_ = config_.initial_sequence.value_or(static_cast<std::uint16_t>(draw()));
+        first_timestamp_ = config_.initial_timestamp.value_or(draw());
+        payload_type_ = config_.payload_type.value_or(default_payload_type(codec_.format()));
+        AUDIOCAST_ASSERT(payload_type_ <= 127);
+        const std::size_t slots = std::max<std::size_t>(config_.queue_packets, 1);
+        queue_.resize(slots);
+        for (auto& s : queue_)
+            s.payload.resize(codec_.payload_bytes());
+    }
+
+    [[nodiscard]] const Codec& codec() const noexcept { return codec_; }
+    [[nodiscard]] const sender_config& config() const noexcept { return config_; }
+    [[nodiscard]] std::uint32_t ssrc() const noexcept { return ssrc_; }
+    [[nodiscard]] std::uint8_t payload_type() const noexcept { return payload_type_; }
+    /// Sequence number the next packet will carry.
+    [[nodiscard]] std::uint16_t next_sequence() const noexcept { return sequence_; }
+    /// RTP timestamp of the next frame to leave.
+    [[nodiscard]] std::uint32_t next_timestamp() const noexcept
+    {
+        return static_cast<std::uint32_t>(first_timestamp_ + position_ + timestamp_shift_);
+    }
+    /// Frames that have left, i.e. the source position.
+    [[nodiscard]] std::uint64_t position() const noexcept { return position_; }
+    [[nodiscard]] bool paused() const noexcept { return paused_; }
+    [[nodiscard]] std::size_t queued_packets() const noexcept { return count_; }
+    [[nodiscard]] const sender_stats& stats() const noexcept { return stats_; }
+
+    /// Frames write() would accept now.
+    [[nodiscard]] std::size_t writable_frames() const noexcept
+    {
+        const std::size_t room = (queue_.size() - count_) * codec_.frames_per_packet();
+        return room > codec_.pending_frames() ? room - codec_.pending_frames() : 0;
+    }
+
+    /// Appends interleaved frames to the stream. Accepts as many whole frames
+    /// as the queue has room for and returns that count; the caller writes the
+    /// rest later, as with a socket's write_some. `samples` must hold whole
+    /// frames (errc::frames_not_whole otherwise).
+    template <pcm_sample T>
+    std::size_t write(std::span<const T> samples, time_point now, std::error_code& ec) noexcept
+    {
+        ec.clear();
+        const unsigned channels = codec_.format().channels;
+        if (samples.size() % channels != 0) {
+            ec = errc::frames_not_whole;
+            return 0;
+        }
+        const std::size_t frames = std::min(samples.size() / channels, writable_frames());
+        codec_.write(samples.first(frames * channels),
+                     [&](std::span<const std::byte> payload) { enqueue(payload, now); });
+        return frames;
+    }
+
+    template <pcm_sample T>
+    std::size_t write(std::span<const T> samples, time_point now)
+    {
+        std::error_code ec;
+        const std::size_t n = write(samples, now, ec);
+        if (ec)
+            detail::throw_error(
+                ec, std::to_string(samples.size()) + " samples is not a whole number of " +
+                        std::to_string(codec_.format().channels) + "-channel frames");
+        return n;
+    }
+
+    /// Sends the frames held for an incomplete packet as one shorter packet
+    /// (at the end of a file, say). Does nothing when the queue is full.
+    void flush(time_point now) noexcept
+    {
+        if (count_ == queue_.size()) return;
+        codec_.flush([&](std::span<const std::byte> payload) { enqueue(payload, now); });
+    }
+
+    /// Stops sending; queued packets wait. Pausing twice changes nothing.
+    void pause(time_point now) noexcept
+    {
+        if (paused_) return;
+        paused_ = true;
+        (void)now; // the jump is measured from the next deadline, see resume()
+    }
+
+    /// Resumes from the same source position. Playing while playing changes nothing.
+    void play(time_point now) noexcept
+    {
+        if (!paused_) return;
+        paused_ = false;
+        resume_pending_ = true;
+        resumed_at_ = now;
+        if (count_ > 0) resume();
+    }
+
+    /// When the next queued packet is due; nullopt when none is queued or paused.
+    [[nodiscard]] std::optional<time_point> next_due() const noexcept
+    {
+        if (paused_ || count_ == 0) return std::nullopt;
+        return due_of_front();
+    }
+
+    /// Builds the next packet into `out` if it is due at `now` and returns its
+    /// size; returns 0 when nothing is due. `wall_now` stamps the send time.
+    /// `out` must hold max_packet_bytes() (errc::buffer_too_small otherwise).
+    std::size_t next_packet(time_point now, wall_time wall_now, std::span<std::byte> out,
+                            std::error_code& ec) noexcept
+    {
+        ec.clear();
+        if (paused_ || count_ == 0) return 0;
+        time_point due = due_of_front();
+        if (due > now) return 0;
+        if (now - due > config_.max_lateness) {
+            // Sending every late packet at once would burst; move the schedule instead.
+            anchor_time_ = now;
+            anchor_position_ = position_;
+            ++stats_.schedule_slips;
+            due = now;
+        }
+
+        queued_packet& s = queue_[head_];
+        rtp::header h;
+        h.marker = marker_next_;
+        h.payload_type = payload_type_;
+        h.sequence = sequence_;
+        h.timestamp = next_timestamp();
+        h.ssrc = ssrc_;
+        h.send_time_extension_id = config_.send_time_extension_id;
+        if (config_.send_time_extension) h.send_time = ntp::from_wall(wall_now);
+        const std::size_t size =
+            rtp::serialize(h, std::span<const std::byte>{s.payload.data(), s.size}, out, ec);
+        if (ec) return 0;
+
+        marker_next_ = false;
+        ++sequence_;
+        position_ += s.frames;
+        stats_.packets_sent += 1;
+        stats_.payload_bytes_sent += s.size;
+        stats_.frames_sent += s.frames;
+        stats_.lateness.record(now - due);
+        head_ = (head_ + 1) % queue_.size();
+        --count_;
+        return size;
+    }
+
+    std::size_t next_packet(time_point now, wall_time wall_now, std::span<std::byte> out)
+    {
+        std::error_code ec;
+        const std::size_t n = next_packet(now, wall_now, out, ec);
+        if (ec)
+            detail::throw_error(ec, "packet buffer of " + std::to_string(out.size()) +
+                                        " bytes; a packet needs up to " +
+                                        std::to_string(max_packet_bytes()));
+        return n;
+    }
+
+    /// The largest packet this session builds.
+    [[nodiscard]] std::size_t max_packet_bytes() const noexcept
+    {
+        return rtp::fixed_header_size +
+               (config_.send_time_extension ? rtp::send_time_extension_size : 0) +
+               codec_.payload_bytes();
+    }
+
+private:
+    struct queued_packet {
+        std::vector<std::byte> payload;
+        std::size_t size = 0;
+        std::size_t frames = 0;
+        time_point written{};
+    };
+
+    void enqueue(std::span<const std::byte> payload, time_point now) noexcept
+    {
+        AUDIOCAST_ASSERT(count_ < queue_.size());
+        queued_packet& s = queue_[(head_ + count_) % queue_.size()];
+        std::copy(payload.begin(), payload.end(), s.payload.begin());
+        s.size = payload.size();
+        s.frames = payload.size() / bytes_per_frame(codec_.format());
+        s.written = now;
+        ++count_;
+        if (!anchored_) {
+            anchored_ = true;
+            anchor_time_ = now;
+            anchor_position_ = position_;
+        }
+        if (resume_pending_ && !paused_) resume();
+    }
+
+    [[nodiscard]] time_point due_of_front() const noexcept
+    {
+        if (config_.pacing == pacing_mode::as_written) return queue_[head_].written;
+        return anchor_time_ + duration_of(position_ - anchor_position_, codec_.format());
+    }
+
+    // Re-anchors the schedule at the resume and moves the RTP timestamp on by
+    // the time the stream stood still, so the media clock keeps wall time.
+    void resume() noexcept
+    {
+        resume_pending_ = false;
+        marker_next_ = true;
+        const time_point was_due = due_of_front();
+        const time_point start = std::max(resumed_at_, queue_[head_].written);
+        if (start > was_due)
+            timestamp_shift_ += frames_in(start - was_due, codec_.format().sample_rate);
+        anchor_time_ = start;
+        anchor_position_ = position_;
+    }
+
+    Codec codec_;
+    sender_config config_;
+    std::uint32_t ssrc_ = 0;
+    std::uint16_t sequence_ = 0;
+    std::uint32_t first_timestamp_ = 0;
+    std::uint8_t payload_type_ = 96;
+    std::uint64_t position_ = 0;
+    std::uint64_t timestamp_shift_ = 0;
+
+    std::vector<queued_packet> queue_;
+    std::size_t head_ = 0;
+    std::size_t count_ = 0;
+
+    bool anchored_ = false;
+    time_point anchor_time_{};
+    std::uint64_t anchor_position_ = 0;
+
+    bool paused_ = false;
+    bool resume_pending_ = false;
+    bool marker_next_ = true; // RFC 3551 §4.1: the first packet of a talkspurt
+    time_point resumed_at_{};
+
+    sender_stats stats_;
+};
+
+} // namespace audiocast

@@ -1,0 +1,207 @@
+#include <audiocast/session/receiver_session.hpp>
+
+#include <audiocast/codec/pcm.hpp>
+#include <audiocast/session/sender_session.hpp>
+#include <audiocast/wire/rtp.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+using namespace std::chrono_literals;
+using audiocast::pcm_codec;
+using audiocast::time_point;
+using audiocast::wall_time;
+using receiver = audiocast::receiver_session<pcm_codec>;
+
+namespace {
+
+const time_point t0{std::chrono::seconds{1000}};
+const wall_time w0{std::chrono::seconds{1'800'000'000}};
+
+// Packets of 240 stereo L16 frames, built by hand so each test controls every field.
+struct packet_maker {
+    std::uint16_t sequence = 500;
+    std::uint32_t timestamp = 90'000;
+    std::uint32_t ssrc = 0xABCD;
+    std::uint8_t payload_type = 96;
+    std::int16_t value = 1000;
+
+    std::vector<std::byte> next(bool marker = false, std::size_t frames = 240)
+    {
+        audiocast::rtp::header h;
+        h.marker = marker;
+        h.payload_type = payload_type;
+        h.sequence = sequence++;
+        h.timestamp = timestamp;
+        h.ssrc = ssrc;
+        timestamp += static_cast<std::uint32_t>(frames);
+        std::vector<std::int16_t> samples(frames * 2, value);
+        std::vector<std::byte> payload(frames * 4);
+        pcm_codec{}.encode(std::span<const std::int16_t>{samples}, payload);
+        std::vector<std::byte> out(audiocast::rtp::header_size(h) + payload.size());
+        out.resize(audiocast::rtp::serialize(h, payload, out));
+        return out;
+    }
+};
+
+std::vector<std::int16_t> pull(receiver& r, std::size_t frames, time_point now)
+{
+    std::vector<std::int16_t> out(frames * 2);
+    r.pull(std::span<std::int16_t>{out}, now);
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("receiver counts and drops each kind of malformed datagram, and the stream goes on")
+{
+    receiver r{pcm_codec{}};
+    packet_maker m;
+    r.on_datagram(m.next(true), t0, w0);
+    const auto good = m.next();
+
+    std::vector<std::vector<std::byte>> bad;
+    bad.emplace_back();                                // empty
+    bad.emplace_back(good.begin(), good.begin() + 11); // shorter than the fixed header
+    bad.push_back(good);
+    bad.back()[0] = std::byte{0x40}; // version 1
+    bad.push_back(good);
+    bad.back()[0] = std::byte{0x8F}; // 15 CSRCs run past a short packet
+    bad.back().resize(40);
+    bad.push_back(good);
+    bad.back()[0] = std::byte{0x90}; // extension header past the end
+    bad.back().resize(14);
+    bad.push_back(good);
+    bad.back()[0] = std::byte{0x90}; // extension length past the end
+    bad.back()[14] = std::byte{0xFF};
+    bad.back()[15] = std::byte{0xFF};
+    bad.push_back(good);
+    bad.back()[0] = std::byte{0xA0}; // padding count 0
+    bad.back().back() = std::byte{0};
+    bad.push_back(good);
+    bad.back()[0] = std::byte{0xA0}; // padding longer than the packet
+    bad.back().back() = std::byte{0xFF};
+    {
+        packet_maker other = m;
+        other.payload_type = 97; // wrong payload type
+        bad.push_back(other.next());
+    }
+    bad.push_back(good);
+    bad.back().push_back(std::byte{0}); // payload not whole frames
+
+    for (const auto& d : bad)
+        r.on_datagram(d, t0 + 1ms, w0);
+    CHECK(r.stats().packets_malformed == bad.size());
+
+    r.on_datagram(good, t0 + 5ms, w0);
+    for (int i = 0; i < 8; ++i)
+        r.on_datagram(m.next(), t0 + 10ms + i * 5ms, w0);
+    const auto s = r.stats();
+    CHECK(s.packets_received == 10);
+    CHECK(s.packets_lost == 0);
+    const auto out = pull(r, 2400, t0 + 40ms);
+    CHECK(std::all_of(out.begin(), out.end(), [](std::int16_t v) { return v == 1000; }));
+}
+
+TEST_CASE("receiver jitter is zero for a constant delay")
+{
+    receiver r{pcm_codec{}};
+    packet_maker m;
+    for (int i = 0; i < 50; ++i)
+        r.on_datagram(m.next(i == 0), t0 + 3ms + i * 5ms, w0);
+    CHECK(r.stats().jitter == 0ns);
+}
+
+TEST_CASE("receiver jitter follows RFC 3550 for an alternating delay")
+{
+    // Every other packet 1 ms (48 timestamp units) late: |D| = 48 for each pair.
+    // A.8's integer form keeps 16 J: 48, 48 + 48 - 3 = 93, 93 + 48 - 6 = 135, ...
+    // so J = 3, 5.8125, 8.4375 units, converging on 48 units = 1 ms.
+    receiver r{pcm_codec{}};
+    packet_maker m;
+    const auto arrive = [&](int i) {
+        r.on_datagram(m.next(i == 0), t0 + i * 5ms + (i % 2 == 1 ? 1ms : 0ms), w0);
+    };
+    arrive(0);
+    arrive(1);
+    CHECK(r.stats().jitter.count() == Approx(3 / 48e3 * 1e9).margin(1));
+    arrive(2);
+    CHECK(r.stats().jitter.count() == Approx(93.0 / 16 / 48e3 * 1e9).margin(1));
+    arrive(3);
+    CHECK(r.stats().jitter.count() == Approx(135.0 / 16 / 48e3 * 1e9).margin(1));
+    for (int i = 4; i < 300; ++i)
+        arrive(i);
+    CHECK(r.stats().jitter >= 47 * 1'000'000'000ns / 48'000);
+    CHECK(r.stats().jitter <= 1ms);
+    CHECK(r.stats().ipdv_p50 == 0ns); // no send-time extension on these packets
+}
+
+TEST_CASE("receiver conceals a lost packet with a fade and counts it")
+{
+    receiver r{pcm_codec{}};
+    packet_maker m;
+    for (int i = 0; i < 10; ++i) {
+        auto p = m.next(i == 0);
+        if (i != 4) r.on_datagram(p, t0 + i * 5ms, w0);
+    }
+    const auto out = pull(r, 2400, t0 + 40ms);
+    const auto s = r.stats();
+    CHECK(s.packets_lost == 1);
+    CHECK(s.concealed_frames == 240);
+    // Before the gap, the audio; the gap fades from it to silence, then silence.
+    CHECK(out[2 * 959] == 1000);
+    CHECK(out[2 * 960] > 0);
+    CHECK(out[2 * 960] < 1000);
+    CHECK(out[2 * 1100] == 0);
+    // After it the audio fades back in over 2 ms (96 frames).
+    CHECK(out[2 * 1200] > 0);
+    CHECK(out[2 * 1200] < 1000);
+    CHECK(out[2 * 1300] == 1000);
+}
+
+TEST_CASE("receiver drops a packet that arrives after its playout time as late")
+{
+    receiver r{pcm_codec{}};
+    packet_maker m;
+    const auto first = m.next(true);
+    const auto second = m.next();
+    const auto third = m.next();
+    r.on_datagram(first, t0, w0);
+    r.on_datagram(third, t0 + 10ms, w0);
+    pull(r, 480, t0 + 40ms); // plays the first packet and conceals the second
+    r.on_datagram(second, t0 + 50ms, w0);
+    const auto s = r.stats();
+    CHECK(s.packets_late == 1);
+    CHECK(s.packets_lost == 0);
+    CHECK(s.concealed_frames == 240);
+}
+
+TEST_CASE("receiver plays silence before any packet and while buffering")
+{
+    receiver r{pcm_codec{}};
+    CHECK(r.state() == audiocast::playout_state::idle);
+    auto out = pull(r, 480, t0);
+    CHECK(std::all_of(out.begin(), out.end(), [](std::int16_t v) { return v == 0; }));
+    packet_maker m;
+    r.on_datagram(m.next(true), t0, w0);
+    CHECK(r.state() == audiocast::playout_state::buffering);
+    // Pulled 30 ms after arrival: 10 ms (480 frames) of silence, then audio.
+    out = pull(r, 720, t0 + 30ms);
+    CHECK(out[2 * 479] == 0);
+    CHECK(out[2 * 480] == 1000);
+    CHECK(r.state() == audiocast::playout_state::playing);
+}
+
+TEST_CASE("receiver refuses a latency outside its limits")
+{
+    audiocast::receiver_config cfg;
+    cfg.latency = 0ms;
+    CHECK_THROWS_WITH((receiver{pcm_codec{}, cfg}), Catch::Contains("latency"));
+    std::error_code ec;
+    receiver::validate(cfg, ec);
+    CHECK(ec == audiocast::errc::invalid_latency);
+}
