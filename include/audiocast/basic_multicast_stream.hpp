@@ -12,18 +12,32 @@
 // The user owns the threads: nothing here starts one or sleeps. Whoever drives
 // the stream calls poll() at next_deadline() (a sender) or when datagrams may
 // have arrived (a receiver).
+//
+// Two threads may share a stream: a network thread that calls poll() (and
+// every other member), and an audio thread that calls only pull() (a
+// receiver) or push() (a sender). They meet in preallocated lock-free rings:
+// poll() copies each datagram into the receiver's inbox with its arrival
+// time, and pull() feeds the inbox to the session and plays out; push()
+// queues captured samples that poll() writes into the session. pull() and
+// push() take no lock, allocate nothing and make no system call (the clock
+// is read through the vDSO). stats() is the snapshot the last pull()
+// published, safe to read from one thread other than the audio thread.
 #pragma once
 
 #include <audiocast/clock/manual_clock.hpp>
 #include <audiocast/clock/steady_clock.hpp>
 #include <audiocast/codec/pcm.hpp>
 #include <audiocast/concepts.hpp>
+#include <audiocast/detail/datagram_ring.hpp>
+#include <audiocast/detail/spsc_ring.hpp>
+#include <audiocast/detail/triple_buffer.hpp>
 #include <audiocast/error.hpp>
 #include <audiocast/session/receiver_session.hpp>
 #include <audiocast/session/sender_session.hpp>
 #include <audiocast/transport/loopback.hpp>
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <span>
 #include <system_error>
@@ -50,8 +64,18 @@ inline constexpr as_receiver_t as_receiver{};
 /// `Transport` moves datagrams (requirements: the `transport` concept),
 /// `Codec` turns frames into payloads and back (the `codec` concept),
 /// `Clock` tells monotonic and wall time (the `clock` concept).
-template <transport Transport, codec Codec = pcm_codec, clock Clock = steady_clock>
+template <class Transport, class Codec = pcm_codec, class Clock = steady_clock>
 class basic_multicast_stream {
+    // The requirements are documented beside each concept in concepts.hpp.
+    // static_assert rather than a requires-clause, so that the first error
+    // line names the policy at fault.
+    static_assert(transport<Transport>,
+                  "Transport must model audiocast::transport: send(span<const byte>, "
+                  "error_code&) and receive(span<byte>, error_code&) -> size_t");
+    static_assert(codec<Codec>, "Codec must model audiocast::codec (see concepts.hpp)");
+    static_assert(clock<Clock>, "Clock must model audiocast::clock: now() -> time_point and "
+                                "wall_now() -> wall_time");
+
 public:
     using transport_type = Transport;
     using codec_type = Codec;
@@ -63,7 +87,12 @@ public:
         : transport_{std::move(transport)}, clock_{std::move(clock)},
           session_{std::in_place_type<sender_session<Codec>>, std::move(codec), config}
     {
-        packet_.resize(std::get<sender_session<Codec>>(session_).max_packet_bytes());
+        const auto& s = std::get<sender_session<Codec>>(session_);
+        packet_.resize(s.max_packet_bytes());
+        const std::size_t samples = std::max<std::size_t>(config.queue_packets, 1) *
+                                    s.codec().frames_per_packet() * s.codec().format().channels;
+        captured_ = std::make_unique<detail::spsc_ring<float>>(samples);
+        capture_scratch_.resize(s.codec().frames_per_packet() * s.codec().format().channels);
     }
 
     /// A receiving stream.
@@ -73,6 +102,16 @@ public:
           session_{std::in_place_type<receiver_session<Codec>>, std::move(codec), config}
     {
         packet_.resize(max_datagram_bytes);
+        const auto& r = std::get<receiver_session<Codec>>(session_);
+        // Room for the datagrams of twice the latency plus 100 ms at 1 ms
+        // packets, each up to the MTU with room for headers the codec never
+        // writes (CSRCs, other extensions).
+        const auto latency_ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(r.config().latency);
+        const auto slots = static_cast<std::size_t>(2 * latency_ms.count() + 100);
+        const std::size_t max_bytes = std::max<std::size_t>(2048, r.codec().payload_bytes() + 256);
+        inbox_ = std::make_unique<detail::datagram_ring>(slots, max_bytes);
+        published_ = std::make_unique<detail::triple_buffer<receiver_stats>>();
     }
 
     [[nodiscard]] stream_role role() const noexcept
@@ -144,6 +183,27 @@ public:
 
     [[nodiscard]] bool paused() const { return sender().paused(); }
 
+    /// Audio thread of a sender: queues captured whole frames for the next
+    /// poll(), which writes them into the session. Returns the frames taken;
+    /// fewer than given when the queue is full (the network side is behind).
+    /// Real-time safe; 0 on a receiver.
+    template <pcm_sample T>
+    std::size_t push(std::span<const T> samples) noexcept
+    {
+        if (!captured_) return 0;
+        const unsigned channels = format().channels;
+        // float holds every int16 and every 24-bit int32 sample exactly, so the
+        // codec's conversion from it is the same as from the original.
+        constexpr float scale = std::is_same_v<T, std::int16_t>   ? 1.0f / 32768.0f
+                                : std::is_same_v<T, std::int32_t> ? 1.0f / 2147483648.0f
+                                                                  : 1.0f;
+        const std::size_t room = (captured_->capacity() - captured_->size_approx()) / channels;
+        const std::size_t frames = std::min(samples.size() / channels, room);
+        for (std::size_t i = 0; i < frames * channels; ++i)
+            captured_->try_push(static_cast<float>(samples[i]) * scale);
+        return frames;
+    }
+
     /// When poll() next has work: the next packet's deadline for a sender
     /// (nullopt when nothing is queued); a receiver is driven by arrivals.
     [[nodiscard]] std::optional<time_point> next_deadline() const noexcept
@@ -155,13 +215,34 @@ public:
     // ---- receiver --------------------------------------------------------
 
     /// Playout at the clock's now(); see receiver_session::pull().
+    /// Audio thread of a receiver: takes what poll() handed over, then plays
+    /// out at the clock's now(); see receiver_session::pull(). Real-time safe.
+    /// Throws std::system_error (errc::wrong_role) on a sender.
     template <pcm_sample T>
     std::size_t pull(std::span<T> out)
     {
-        return receiver().pull(out, clock_.now());
+        auto& r = receiver();
+        while (inbox_->consume_one(
+            [&r](std::span<const std::byte> datagram, const detail::datagram_meta& meta) noexcept {
+                r.on_datagram(datagram, meta.arrival, meta.arrival_wall);
+            })) {
+        }
+        const std::size_t n = r.pull(out, clock_.now());
+        receiver_stats& s = published_->write_buffer();
+        s = r.stats();
+        s.packets_malformed += inbox_->dropped_too_big();
+        s.packets_overrun = inbox_->dropped_full();
+        published_->publish();
+        return n;
     }
 
-    [[nodiscard]] receiver_stats stats() const { return receiver().stats(); }
+    /// The receiver's figures as of the last pull(). Call from one thread at
+    /// a time (it may be the audio thread or another one).
+    [[nodiscard]] receiver_stats stats() const
+    {
+        (void)receiver(); // the role check
+        return published_->read();
+    }
 
     // ---- both ------------------------------------------------------------
 
@@ -173,7 +254,7 @@ public:
     {
         ec.clear();
         if (auto* s = std::get_if<sender_session<Codec>>(&session_)) return send_due(*s, ec);
-        return receive_waiting(std::get<receiver_session<Codec>>(session_), ec);
+        return receive_waiting(ec);
     }
 
     std::size_t poll()
@@ -201,6 +282,16 @@ private:
     {
         std::size_t sent = 0;
         const time_point now = clock_.now();
+        // What the audio thread captured, a packet at a time while the session has room.
+        const std::size_t channels = format().channels;
+        while (captured_->size_approx() >= channels &&
+               s.writable_frames() * channels >= capture_scratch_.size()) {
+            const std::size_t want =
+                std::min(capture_scratch_.size(), captured_->size_approx() / channels * channels);
+            const std::size_t got = captured_->pop(std::span<float>{capture_scratch_.data(), want});
+            std::error_code write_ec;
+            s.write(std::span<const float>{capture_scratch_.data(), got}, now, write_ec);
+        }
         const wall_time wall = clock_.wall_now();
         for (;;) {
             const std::size_t size = s.next_packet(now, wall, packet_, ec);
@@ -212,7 +303,7 @@ private:
         return sent;
     }
 
-    std::size_t receive_waiting(receiver_session<Codec>& r, std::error_code& ec) noexcept
+    std::size_t receive_waiting(std::error_code& ec) noexcept
     {
         std::size_t received = 0;
         for (;;) {
@@ -223,17 +314,24 @@ private:
             }
             if (ec == std::errc::message_size) ec.clear(); // truncated: the session refuses it
             if (ec) break;
-            r.on_datagram(std::span<const std::byte>{packet_.data(), size}, clock_.now(),
-                          clock_.wall_now());
+            // A refusal (inbox full or datagram too big) is counted by the inbox.
+            inbox_->push(std::span<const std::byte>{packet_.data(), size}, clock_.now(),
+                         clock_.wall_now());
             ++received;
         }
         return received;
     }
 
-    Transport transport_;
-    Clock clock_;
+    [[no_unique_address]] Transport transport_;
+    [[no_unique_address]] Clock clock_;
     std::variant<sender_session<Codec>, receiver_session<Codec>> session_;
     std::vector<std::byte> packet_;
+    // The hand-off between the network side and the audio side (see the file
+    // comment); held by pointer because atomics do not move.
+    std::unique_ptr<detail::datagram_ring> inbox_;
+    std::unique_ptr<detail::triple_buffer<receiver_stats>> published_;
+    std::unique_ptr<detail::spsc_ring<float>> captured_;
+    std::vector<float> capture_scratch_;
 };
 
 /// In-memory transport, PCM codec, manual clock: the deterministic stream

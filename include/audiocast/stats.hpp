@@ -291,7 +291,15 @@ struct receiver_stats {
     std::uint64_t packets_reordered = 0;
     std::uint64_t packets_malformed = 0; ///< failed validation, dropped
     std::uint64_t packets_foreign = 0;   ///< from other SSRCs, ignored
-    std::uint64_t bytes_received = 0;    ///< payload bytes
+    /// Valid RTP from the current source that could not be placed: a sequence
+    /// number A.1 calls a bad jump, or a timestamp far outside the buffer that
+    /// no following packet confirmed. Counted and dropped.
+    std::uint64_t packets_discarded = 0;
+    std::uint64_t packets_expected = 0; ///< RFC 3550 A.3; received ÷ expected is the delivery ratio
+    /// Dropped before the session saw them because the hand-off to the audio
+    /// side was full: the audio side stopped pulling.
+    std::uint64_t packets_overrun = 0;
+    std::uint64_t bytes_received = 0; ///< payload bytes
     double throughput_bytes_per_s = 0;
     double packets_per_s = 0;
     std::chrono::nanoseconds jitter{}; ///< RFC 3550 §6.4.1 interarrival jitter
@@ -304,6 +312,8 @@ struct receiver_stats {
     std::uint64_t underruns = 0;
     std::uint64_t concealed_frames = 0;
     std::uint64_t source_changes = 0;
+    std::uint64_t resyncs =
+        0; ///< playout restarted on a confirmed timeline jump or sequence restart
     std::size_t buffered_frames = 0; ///< buffer level now, not cumulative
 };
 

@@ -205,3 +205,81 @@ TEST_CASE("receiver refuses a latency outside its limits")
     receiver::validate(cfg, ec);
     CHECK(ec == audiocast::errc::invalid_latency);
 }
+
+TEST_CASE("a receiver pulled late for the first time still plays at the target latency")
+{
+    receiver r{pcm_codec{}};
+    packet_maker m;
+    for (int i = 0; i < 40; ++i) {
+        m.value = static_cast<std::int16_t>(i + 1);
+        r.on_datagram(m.next(i == 0), t0 + i * 5ms, w0);
+    }
+    // The device opens 150 ms after the first packet, 110 ms after its
+    // playout time: what should have played by now is dropped, so the frame
+    // due now (packet 22, value 23) plays now.
+    const auto out = pull(r, 240, t0 + 150ms);
+    CHECK(out[0] == 23);
+    CHECK(r.stats().buffered_frames == (40 - 23) * 240);
+}
+
+TEST_CASE("one stray packet with a far timestamp is discarded, not followed")
+{
+    receiver r{pcm_codec{}};
+    packet_maker m;
+    for (int i = 0; i < 10; ++i)
+        r.on_datagram(m.next(i == 0), t0 + i * 5ms, w0);
+    auto stray = m;
+    stray.timestamp += 48'000; // one second ahead
+    r.on_datagram(stray.next(), t0 + 50ms, w0);
+    m.sequence = stray.sequence;
+    for (int i = 11; i < 20; ++i)
+        r.on_datagram(m.next(), t0 + i * 5ms, w0);
+    const auto s = r.stats();
+    CHECK(s.packets_discarded == 1);
+    CHECK(s.resyncs == 0);
+    CHECK(s.packets_late == 0);
+    CHECK(s.buffered_frames == 19 * 240);
+}
+
+TEST_CASE("a timeline jump that the next packet confirms restarts playout there")
+{
+    receiver r{pcm_codec{}};
+    packet_maker m;
+    for (int i = 0; i < 10; ++i)
+        r.on_datagram(m.next(i == 0), t0 + i * 5ms, w0);
+    m.timestamp += 48'000;
+    r.on_datagram(m.next(), t0 + 50ms, w0);
+    r.on_datagram(m.next(), t0 + 55ms, w0);
+    const auto s = r.stats();
+    CHECK(s.packets_discarded == 1);
+    CHECK(s.resyncs == 1);
+    CHECK(r.state() == audiocast::playout_state::buffering);
+    CHECK(s.buffered_frames == 240);
+}
+
+TEST_CASE("a receiver refuses a packet with no audio in it")
+{
+    receiver r{pcm_codec{}};
+    packet_maker m;
+    r.on_datagram(m.next(true, 0), t0, w0);
+    CHECK(r.stats().packets_malformed == 1);
+    CHECK(r.state() == audiocast::playout_state::idle);
+}
+
+TEST_CASE("pull silences a trailing partial frame")
+{
+    receiver r{pcm_codec{}};
+    std::vector<std::int16_t> out(481, 12'345);
+    r.pull(std::span<std::int16_t>{out}, t0);
+    CHECK(out[480] == 0);
+}
+
+TEST_CASE("receiver configuration errors name the setting at fault")
+{
+    audiocast::receiver_config cfg;
+    cfg.payload_type = 200;
+    CHECK_THROWS_WITH((receiver{pcm_codec{}, cfg}), Catch::Contains("payload type 200"));
+    cfg = {};
+    cfg.latency = 6s;
+    CHECK_THROWS_WITH((receiver{pcm_codec{}, cfg}), Catch::Contains("6000000 us"));
+}

@@ -216,3 +216,40 @@ TEST_CASE("as-written pacing sends each packet as soon as its frames arrive")
     take(s, t0, buf);
     CHECK(s.next_due() == t0 + 1ms);
 }
+
+TEST_CASE(
+    "a live source's audio captured while paused is dropped, and the timestamp moves on by it")
+{
+    sender_config cfg = fixed();
+    cfg.pacing = audiocast::pacing_mode::as_written;
+    session s{pcm_codec{}, cfg};
+    const auto in = frames(240);
+    std::vector<std::byte> buf;
+    s.write(std::span<const std::int16_t>{in}, t0);
+    take(s, t0, buf);
+    s.write(std::span<const std::int16_t>{in}, t0 + 5ms);
+    s.pause(t0 + 7ms); // drops the queued packet
+    for (int i = 2; i < 100; ++i)
+        CHECK(s.write(std::span<const std::int16_t>{in}, t0 + i * 5ms) == 240);
+    CHECK(s.queued_packets() == 0);
+    s.play(t0 + 500ms);
+    s.write(std::span<const std::int16_t>{in}, t0 + 500ms);
+    const auto p = take(s, t0 + 500ms, buf);
+    CHECK(p.hdr.marker);
+    CHECK(p.hdr.sequence == 101);
+    CHECK(p.hdr.timestamp == 1000u + 100u * 240u);
+    CHECK(s.stats().schedule_slips == 0);
+}
+
+TEST_CASE("sender refuses an invalid configuration, naming the value")
+{
+    sender_config cfg = fixed();
+    cfg.payload_type = 128;
+    CHECK_THROWS_WITH((session{pcm_codec{}, cfg}), Catch::Contains("128"));
+    cfg = fixed();
+    cfg.send_time_extension_id = 15;
+    std::error_code ec;
+    session::validate(cfg, ec);
+    CHECK(ec == audiocast::errc::invalid_header_extension);
+    CHECK_THROWS_WITH((session{pcm_codec{}, cfg}), Catch::Contains("15"));
+}

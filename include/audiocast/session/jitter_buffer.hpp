@@ -117,6 +117,20 @@ public:
         if (to > from) end_ = std::max(end_, to);
     }
 
+    /// Drops `frames` frames at the read position, stored or not, as if played.
+    void skip(std::uint64_t frames) noexcept
+    {
+        const std::uint64_t n = std::min<std::uint64_t>(frames, capacity_);
+        for (std::uint64_t p = read_; p < read_ + n; ++p) {
+            const std::size_t slot = slot_of(p);
+            if (present_[slot] != 0) {
+                present_[slot] = 0;
+                --buffered_;
+            }
+        }
+        read_ += frames;
+    }
+
     /// Takes the run of frames at the read position that are all present or
     /// all missing, at most out.size() / channels() frames, and advances past
     /// them. Present frames are copied to `out`; missing ones leave it alone.

@@ -76,12 +76,7 @@ public:
           decoded_(max_datagram_samples(codec_)),
           scratch_(scratch_frames * codec_.format().channels)
     {
-        std::error_code ec;
-        validate(config, ec);
-        if (ec)
-            detail::throw_error(ec, "playout latency " +
-                                        std::to_string(config.latency.count() / 1000) +
-                                        " us is outside 1 ms - 5 s");
+        validate(config);
         fade_frames_ = std::max<std::uint64_t>(1, frames_in(config_.fade, format().sample_rate));
     }
 
@@ -92,6 +87,26 @@ public:
             ec = errc::invalid_latency;
         else if (config.payload_type && *config.payload_type > 127)
             ec = errc::invalid_payload_type;
+        else if (config.send_time_extension_id < 1 || config.send_time_extension_id > 14)
+            ec = errc::invalid_header_extension;
+    }
+
+    /// Throwing form; the message names the value and the limit.
+    static void validate(const receiver_config& config)
+    {
+        std::error_code ec;
+        validate(config, ec);
+        if (ec == errc::invalid_latency)
+            detail::throw_error(ec, "playout latency " +
+                                        std::to_string(config.latency.count() / 1'000) +
+                                        " us is outside 1000-5000000 us");
+        if (ec == errc::invalid_payload_type)
+            detail::throw_error(ec, "payload type " + std::to_string(*config.payload_type) +
+                                        " is above 127");
+        if (ec)
+            detail::throw_error(ec, "send-time extension id " +
+                                        std::to_string(config.send_time_extension_id) +
+                                        " is outside 1-14 (RFC 8285 one-byte elements)");
     }
 
     [[nodiscard]] const Codec& codec() const noexcept { return codec_; }
@@ -117,8 +132,10 @@ public:
             return;
         }
         const std::size_t frame_bytes = bytes_per_frame(format());
-        if (packet.payload.size() % frame_bytes != 0 ||
-            packet.payload.size() / frame_bytes * format().channels > decoded_.size()) {
+        // A packet must carry at least one whole frame and fit the buffer window.
+        if (packet.payload.empty() || packet.payload.size() % frame_bytes != 0 ||
+            packet.payload.size() / frame_bytes * format().channels > decoded_.size() ||
+            packet.payload.size() / frame_bytes > buffer_.capacity() / 2) {
             ++malformed_;
             return;
         }
@@ -150,6 +167,9 @@ public:
             // A.1 starts counting afresh; keep what the old sequence counted.
             received_before_ += received_so_far;
             lost_before_ += lost_so_far;
+            have_last_in_order_ = false;
+            pending_jump_ = false;
+            ++resyncs_;
         }
         if (verdict == sequence_tracker::verdict::duplicate) return;
         if (verdict == sequence_tracker::verdict::bad) {
@@ -168,42 +188,50 @@ public:
         const bool restarted = verdict == sequence_tracker::verdict::restarted;
         const std::uint64_t ext_seq = tracker_.extended_of(h.sequence);
         const bool follows_last = have_last_in_order_ && ext_seq == last_in_order_seq_ + 1;
-        const std::uint64_t previous_end = last_in_order_end_;
-        if (!have_last_in_order_ || ext_seq > last_in_order_seq_) {
-            last_in_order_seq_ = ext_seq;
-            have_last_in_order_ = true;
-            last_in_order_end_ = position + frames;
-        }
-
         const std::span<const std::int32_t> data{decoded_.data(), samples};
+
         if (new_source || restarted || state_ == playout_state::idle) {
             anchor(position, arrival);
         } else if (state_ == playout_state::drained) {
             // The sender went quiet on purpose (marker: a new talkspurt) or we ran dry.
             if (!h.marker) ++underruns_;
             anchor(position, arrival);
-        } else if (h.marker && follows_last && position > previous_end) {
-            // Resumed after a pause that has not drained us yet: the frames in
-            // between were never sent, so they are silence, not loss.
-            buffer_.insert_silence(previous_end, position);
+        } else if (position + frames > buffer_.read_position() + buffer_.capacity()) {
+            // Far beyond the window, a jump the sequence numbers did not show.
+            // One such packet may be a stray; a second that continues it means
+            // the timeline really moved (as A.1 treats sequence jumps), and
+            // playing on would stall, so playout starts over there.
+            if (!(pending_jump_ && ext_seq == pending_jump_seq_ + 1 &&
+                  position == pending_jump_end_)) {
+                pending_jump_ = true;
+                pending_jump_seq_ = ext_seq;
+                pending_jump_end_ = position + frames;
+                ++discarded_;
+                return;
+            }
+            ++resyncs_;
+            anchor(position, arrival);
+        } else if (follows_last && position > last_in_order_end_) {
+            // The sequence continues but the timeline jumped: resumed after a
+            // pause that has not drained us yet (marker), or a sender that
+            // skipped. The frames in between were never sent, so they are
+            // silence, not loss.
+            buffer_.insert_silence(last_in_order_end_, position);
         } else if (state_ == playout_state::buffering && position < buffer_.read_position()) {
-            // Arrived after a later packet but before playout began: start earlier.
-            const auto earlier = duration_of(buffer_.read_position() - position, format());
-            if (start_time_ - earlier >= arrival && buffer_.rewind(position))
-                start_time_ -= earlier;
+            // Sent before the packet that anchored playout but overtaken by it:
+            // start with it. The start time stays, so this talkspurt plays that
+            // much later than the target rather than losing the audio.
+            buffer_.rewind(position);
         }
 
-        switch (buffer_.insert(position, data)) {
-        case insert_result::stored: break;
-        case insert_result::partly_late:
-        case insert_result::late: ++late_; break;
-        case insert_result::too_early:
-            // Far beyond the window (a jump the sequence numbers did not show):
-            // playing on would stall, so start over from this packet.
-            anchor(position, arrival);
-            buffer_.insert(position, data);
-            break;
+        pending_jump_ = false;
+        if (!have_last_in_order_ || ext_seq > last_in_order_seq_) {
+            last_in_order_seq_ = ext_seq;
+            have_last_in_order_ = true;
+            last_in_order_end_ = position + frames;
         }
+        const insert_result placed = buffer_.insert(position, data);
+        if (placed == insert_result::late || placed == insert_result::partly_late) ++late_;
     }
 
     /// Fills `out` (whole interleaved frames) with the frames due for playout
@@ -218,11 +246,16 @@ public:
 
         if (state_ == playout_state::buffering) {
             std::size_t lead = frames;
-            if (now >= start_time_)
+            if (now >= start_time_) {
                 lead = 0;
-            else
+                // Pulled after the start time (the device opened late): the
+                // frames that should already have played are dropped, so
+                // playout sits at the target latency rather than behind it.
+                buffer_.skip(frames_in(now - start_time_, format()));
+            } else {
                 lead = static_cast<std::size_t>(
                     std::min<std::uint64_t>(frames, frames_in(start_time_ - now, format())));
+            }
             fill_silence(out.subspan(0, lead * channels));
             done = lead;
             if (done < frames) state_ = playout_state::playing;
@@ -248,7 +281,8 @@ public:
             done += n;
         }
 
-        fill_silence(out.subspan(done * channels, (frames - done) * channels));
+        // Silence after the last frame, and in a trailing partial frame.
+        fill_silence(out.subspan(done * channels));
         return frames;
     }
 
@@ -278,13 +312,12 @@ public:
         s.underruns = underruns_;
         s.concealed_frames = concealed_;
         s.source_changes = source_changes_;
+        s.resyncs = resyncs_;
+        s.packets_discarded = discarded_;
+        s.packets_expected = s.packets_received + s.packets_lost;
         s.buffered_frames = buffer_.buffered_frames();
         return s;
     }
-
-    /// Datagrams whose sequence number made no sense for the source (RFC 3550
-    /// A.1 "bad" jumps, or too old to place): counted and dropped.
-    [[nodiscard]] std::uint64_t packets_discarded() const noexcept { return discarded_; }
 
     [[nodiscard]] const duration_histogram& latency_histogram() const noexcept { return latency_; }
 
@@ -319,6 +352,7 @@ private:
         ++source_changes_;
         have_timestamp_ = false;
         have_last_in_order_ = false;
+        pending_jump_ = false;
         have_transit_ = false;
         jitter_.reset();
     }
@@ -468,6 +502,10 @@ private:
     std::uint64_t underruns_ = 0;
     std::uint64_t concealed_ = 0;
     std::uint64_t source_changes_ = 0;
+    std::uint64_t resyncs_ = 0;
+    bool pending_jump_ = false;
+    std::uint64_t pending_jump_seq_ = 0;
+    std::uint64_t pending_jump_end_ = 0;
 
     bool have_transit_ = false;
     time_point jitter_origin_{};

@@ -84,9 +84,11 @@ struct sender_stats {
 template <codec Codec>
 class sender_session {
 public:
+    /// Throws std::system_error when `config` is invalid (see validate()).
     explicit sender_session(Codec codec, const sender_config& config = {})
         : codec_{std::move(codec)}, config_{config}
     {
+        validate(config_);
         std::random_device rd;
         const auto draw = [&rd] { return static_cast<std::uint32_t>(rd()); };
         ssrc_ = config_.ssrc.value_or(draw());
@@ -94,10 +96,37 @@ public:
         first_timestamp_ = config_.initial_timestamp.value_or(draw());
         payload_type_ = config_.payload_type.value_or(default_payload_type(codec_.format()));
         AUDIOCAST_ASSERT(payload_type_ <= 127);
-        const std::size_t slots = std::max<std::size_t>(config_.queue_packets, 1);
-        queue_.resize(slots);
+        queue_.resize(config_.queue_packets);
         for (auto& s : queue_)
             s.payload.resize(codec_.payload_bytes());
+    }
+
+    /// Checks the payload type (0-127), the send-time extension id (1-14,
+    /// RFC 8285 §4.2) and the queue length (at least one packet).
+    static void validate(const sender_config& config, std::error_code& ec) noexcept
+    {
+        ec.clear();
+        if (config.payload_type && *config.payload_type > 127)
+            ec = errc::invalid_payload_type;
+        else if (config.send_time_extension_id < 1 || config.send_time_extension_id > 14)
+            ec = errc::invalid_header_extension;
+        else if (config.queue_packets == 0)
+            ec = errc::buffer_too_small;
+    }
+
+    /// Throwing form; the message names the value and the limit.
+    static void validate(const sender_config& config)
+    {
+        std::error_code ec;
+        validate(config, ec);
+        if (ec == errc::invalid_payload_type)
+            detail::throw_error(ec, "payload type " + std::to_string(*config.payload_type) +
+                                        " is above 127");
+        if (ec == errc::invalid_header_extension)
+            detail::throw_error(ec, "send-time extension id " +
+                                        std::to_string(config.send_time_extension_id) +
+                                        " is outside 1-14 (RFC 8285 one-byte elements)");
+        if (ec) detail::throw_error(ec, "a sender queue of 0 packets holds nothing");
     }
 
     [[nodiscard]] const Codec& codec() const noexcept { return codec_; }
@@ -137,6 +166,13 @@ public:
             ec = errc::frames_not_whole;
             return 0;
         }
+        if (paused_ && config_.pacing == pacing_mode::as_written) {
+            // A live source cannot wait for PLAY: what it captures while
+            // paused is dropped, so playback resumes with live audio, and the
+            // RTP timestamp moves on by it as the media clock did.
+            timestamp_shift_ += samples.size() / channels;
+            return samples.size() / channels;
+        }
         const std::size_t frames = std::min(samples.size() / channels, writable_frames());
         codec_.write(samples.first(frames * channels),
                      [&](std::span<const std::byte> payload) { enqueue(payload, now); });
@@ -163,12 +199,21 @@ public:
         codec_.flush([&](std::span<const std::byte> payload) { enqueue(payload, now); });
     }
 
-    /// Stops sending; queued packets wait. Pausing twice changes nothing.
+    /// Stops sending; queued packets wait (with as_written pacing, a live
+    /// source, they are dropped instead). Pausing twice changes nothing.
     void pause(time_point now) noexcept
     {
         if (paused_) return;
         paused_ = true;
         (void)now; // the jump is measured from the next deadline, see resume()
+        if (config_.pacing == pacing_mode::as_written) {
+            for (std::size_t i = 0; i < count_; ++i)
+                timestamp_shift_ += queue_[(head_ + i) % queue_.size()].frames;
+            timestamp_shift_ += codec_.pending_frames();
+            codec_.reset();
+            head_ = 0;
+            count_ = 0;
+        }
     }
 
     /// Resumes from the same source position. Playing while playing changes nothing.
