@@ -32,5 +32,6 @@
 #include <audiocast/basic_multicast_stream.hpp>
 
 #if AUDIOCAST_HAS_ASIO
-// Asio-based headers go here (transport/udp_multicast.hpp and the multicast_stream alias).
+#include <audiocast/transport/udp_multicast.hpp>
+#include <audiocast/multicast_stream.hpp>
 #endif

@@ -39,6 +39,16 @@ enum class errc {
 
     // Roles and state.
     wrong_role,
+
+    // Network: refused when a udp_multicast_transport is opened.
+    invalid_address,
+    not_multicast_address,
+    address_family_mismatch,
+    no_such_interface,
+    invalid_hops,
+    invalid_port,
+    invalid_buffer_size,
+    address_in_use,
 };
 
 namespace detail {
@@ -67,6 +77,14 @@ public:
         case errc::unexpected_payload_type: return "unexpected RTP payload type";
         case errc::payload_not_whole_frames: return "payload is not a whole number of frames";
         case errc::wrong_role: return "operation not available in this stream role";
+        case errc::invalid_address: return "not an IP address";
+        case errc::not_multicast_address: return "not a multicast address";
+        case errc::address_family_mismatch: return "group and interface are of different IP versions";
+        case errc::no_such_interface: return "no such network interface";
+        case errc::invalid_hops: return "multicast hops out of range (0-255)";
+        case errc::invalid_port: return "port out of range (1-65535)";
+        case errc::invalid_buffer_size: return "receive buffer size must be positive";
+        case errc::address_in_use: return "port in use and not shared (address reuse is off)";
         }
         return "unknown audiocast error";
     }

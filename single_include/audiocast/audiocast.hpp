@@ -105,6 +105,16 @@ enum class errc {
 
     // Roles and state.
     wrong_role,
+
+    // Network: refused when a udp_multicast_transport is opened.
+    invalid_address,
+    not_multicast_address,
+    address_family_mismatch,
+    no_such_interface,
+    invalid_hops,
+    invalid_port,
+    invalid_buffer_size,
+    address_in_use,
 };
 
 namespace detail {
@@ -133,6 +143,14 @@ public:
         case errc::unexpected_payload_type: return "unexpected RTP payload type";
         case errc::payload_not_whole_frames: return "payload is not a whole number of frames";
         case errc::wrong_role: return "operation not available in this stream role";
+        case errc::invalid_address: return "not an IP address";
+        case errc::not_multicast_address: return "not a multicast address";
+        case errc::address_family_mismatch: return "group and interface are of different IP versions";
+        case errc::no_such_interface: return "no such network interface";
+        case errc::invalid_hops: return "multicast hops out of range (0-255)";
+        case errc::invalid_port: return "port out of range (1-65535)";
+        case errc::invalid_buffer_size: return "receive buffer size must be positive";
+        case errc::address_in_use: return "port in use and not shared (address reuse is off)";
         }
         return "unknown audiocast error";
     }
@@ -1842,6 +1860,20 @@ public:
         if (to > from) end_ = std::max(end_, to);
     }
 
+    /// Drops `frames` frames at the read position, stored or not, as if played.
+    void skip(std::uint64_t frames) noexcept
+    {
+        const std::uint64_t n = std::min<std::uint64_t>(frames, capacity_);
+        for (std::uint64_t p = read_; p < read_ + n; ++p) {
+            const std::size_t slot = slot_of(p);
+            if (present_[slot] != 0) {
+                present_[slot] = 0;
+                --buffered_;
+            }
+        }
+        read_ += frames;
+    }
+
     /// Takes the run of frames at the read position that are all present or
     /// all missing, at most out.size() / channels() frames, and advances past
     /// them. Present frames are copied to `out`; missing ones leave it alone.
@@ -2508,7 +2540,15 @@ struct receiver_stats {
     std::uint64_t packets_reordered = 0;
     std::uint64_t packets_malformed = 0; ///< failed validation, dropped
     std::uint64_t packets_foreign = 0;   ///< from other SSRCs, ignored
-    std::uint64_t bytes_received = 0;    ///< payload bytes
+    /// Valid RTP from the current source that could not be placed: a sequence
+    /// number A.1 calls a bad jump, or a timestamp far outside the buffer that
+    /// no following packet confirmed. Counted and dropped.
+    std::uint64_t packets_discarded = 0;
+    std::uint64_t packets_expected = 0; ///< RFC 3550 A.3; received ÷ expected is the delivery ratio
+    /// Dropped before the session saw them because the hand-off to the audio
+    /// side was full: the audio side stopped pulling.
+    std::uint64_t packets_overrun = 0;
+    std::uint64_t bytes_received = 0; ///< payload bytes
     double throughput_bytes_per_s = 0;
     double packets_per_s = 0;
     std::chrono::nanoseconds jitter{}; ///< RFC 3550 §6.4.1 interarrival jitter
@@ -2521,6 +2561,8 @@ struct receiver_stats {
     std::uint64_t underruns = 0;
     std::uint64_t concealed_frames = 0;
     std::uint64_t source_changes = 0;
+    std::uint64_t resyncs =
+        0; ///< playout restarted on a confirmed timeline jump or sequence restart
     std::size_t buffered_frames = 0; ///< buffer level now, not cumulative
 };
 
@@ -2577,12 +2619,7 @@ public:
           decoded_(max_datagram_samples(codec_)),
           scratch_(scratch_frames * codec_.format().channels)
     {
-        std::error_code ec;
-        validate(config, ec);
-        if (ec)
-            detail::throw_error(ec, "playout latency " +
-                                        std::to_string(config.latency.count() / 1000) +
-                                        " us is outside 1 ms - 5 s");
+        validate(config);
         fade_frames_ = std::max<std::uint64_t>(1, frames_in(config_.fade, format().sample_rate));
     }
 
@@ -2593,6 +2630,26 @@ public:
             ec = errc::invalid_latency;
         else if (config.payload_type && *config.payload_type > 127)
             ec = errc::invalid_payload_type;
+        else if (config.send_time_extension_id < 1 || config.send_time_extension_id > 14)
+            ec = errc::invalid_header_extension;
+    }
+
+    /// Throwing form; the message names the value and the limit.
+    static void validate(const receiver_config& config)
+    {
+        std::error_code ec;
+        validate(config, ec);
+        if (ec == errc::invalid_latency)
+            detail::throw_error(ec, "playout latency " +
+                                        std::to_string(config.latency.count() / 1'000) +
+                                        " us is outside 1000-5000000 us");
+        if (ec == errc::invalid_payload_type)
+            detail::throw_error(ec, "payload type " + std::to_string(*config.payload_type) +
+                                        " is above 127");
+        if (ec)
+            detail::throw_error(ec, "send-time extension id " +
+                                        std::to_string(config.send_time_extension_id) +
+                                        " is outside 1-14 (RFC 8285 one-byte elements)");
     }
 
     [[nodiscard]] const Codec& codec() const noexcept { return codec_; }
@@ -2618,8 +2675,10 @@ public:
             return;
         }
         const std::size_t frame_bytes = bytes_per_frame(format());
-        if (packet.payload.size() % frame_bytes != 0 ||
-            packet.payload.size() / frame_bytes * format().channels > decoded_.size()) {
+        // A packet must carry at least one whole frame and fit the buffer window.
+        if (packet.payload.empty() || packet.payload.size() % frame_bytes != 0 ||
+            packet.payload.size() / frame_bytes * format().channels > decoded_.size() ||
+            packet.payload.size() / frame_bytes > buffer_.capacity() / 2) {
             ++malformed_;
             return;
         }
@@ -2651,6 +2710,9 @@ public:
             // A.1 starts counting afresh; keep what the old sequence counted.
             received_before_ += received_so_far;
             lost_before_ += lost_so_far;
+            have_last_in_order_ = false;
+            pending_jump_ = false;
+            ++resyncs_;
         }
         if (verdict == sequence_tracker::verdict::duplicate) return;
         if (verdict == sequence_tracker::verdict::bad) {
@@ -2669,42 +2731,50 @@ public:
         const bool restarted = verdict == sequence_tracker::verdict::restarted;
         const std::uint64_t ext_seq = tracker_.extended_of(h.sequence);
         const bool follows_last = have_last_in_order_ && ext_seq == last_in_order_seq_ + 1;
-        const std::uint64_t previous_end = last_in_order_end_;
-        if (!have_last_in_order_ || ext_seq > last_in_order_seq_) {
-            last_in_order_seq_ = ext_seq;
-            have_last_in_order_ = true;
-            last_in_order_end_ = position + frames;
-        }
-
         const std::span<const std::int32_t> data{decoded_.data(), samples};
+
         if (new_source || restarted || state_ == playout_state::idle) {
             anchor(position, arrival);
         } else if (state_ == playout_state::drained) {
             // The sender went quiet on purpose (marker: a new talkspurt) or we ran dry.
             if (!h.marker) ++underruns_;
             anchor(position, arrival);
-        } else if (h.marker && follows_last && position > previous_end) {
-            // Resumed after a pause that has not drained us yet: the frames in
-            // between were never sent, so they are silence, not loss.
-            buffer_.insert_silence(previous_end, position);
+        } else if (position + frames > buffer_.read_position() + buffer_.capacity()) {
+            // Far beyond the window, a jump the sequence numbers did not show.
+            // One such packet may be a stray; a second that continues it means
+            // the timeline really moved (as A.1 treats sequence jumps), and
+            // playing on would stall, so playout starts over there.
+            if (!(pending_jump_ && ext_seq == pending_jump_seq_ + 1 &&
+                  position == pending_jump_end_)) {
+                pending_jump_ = true;
+                pending_jump_seq_ = ext_seq;
+                pending_jump_end_ = position + frames;
+                ++discarded_;
+                return;
+            }
+            ++resyncs_;
+            anchor(position, arrival);
+        } else if (follows_last && position > last_in_order_end_) {
+            // The sequence continues but the timeline jumped: resumed after a
+            // pause that has not drained us yet (marker), or a sender that
+            // skipped. The frames in between were never sent, so they are
+            // silence, not loss.
+            buffer_.insert_silence(last_in_order_end_, position);
         } else if (state_ == playout_state::buffering && position < buffer_.read_position()) {
-            // Arrived after a later packet but before playout began: start earlier.
-            const auto earlier = duration_of(buffer_.read_position() - position, format());
-            if (start_time_ - earlier >= arrival && buffer_.rewind(position))
-                start_time_ -= earlier;
+            // Sent before the packet that anchored playout but overtaken by it:
+            // start with it. The start time stays, so this talkspurt plays that
+            // much later than the target rather than losing the audio.
+            buffer_.rewind(position);
         }
 
-        switch (buffer_.insert(position, data)) {
-        case insert_result::stored: break;
-        case insert_result::partly_late:
-        case insert_result::late: ++late_; break;
-        case insert_result::too_early:
-            // Far beyond the window (a jump the sequence numbers did not show):
-            // playing on would stall, so start over from this packet.
-            anchor(position, arrival);
-            buffer_.insert(position, data);
-            break;
+        pending_jump_ = false;
+        if (!have_last_in_order_ || ext_seq > last_in_order_seq_) {
+            last_in_order_seq_ = ext_seq;
+            have_last_in_order_ = true;
+            last_in_order_end_ = position + frames;
         }
+        const insert_result placed = buffer_.insert(position, data);
+        if (placed == insert_result::late || placed == insert_result::partly_late) ++late_;
     }
 
     /// Fills `out` (whole interleaved frames) with the frames due for playout
@@ -2719,11 +2789,16 @@ public:
 
         if (state_ == playout_state::buffering) {
             std::size_t lead = frames;
-            if (now >= start_time_)
+            if (now >= start_time_) {
                 lead = 0;
-            else
+                // Pulled after the start time (the device opened late): the
+                // frames that should already have played are dropped, so
+                // playout sits at the target latency rather than behind it.
+                buffer_.skip(frames_in(now - start_time_, format()));
+            } else {
                 lead = static_cast<std::size_t>(
                     std::min<std::uint64_t>(frames, frames_in(start_time_ - now, format())));
+            }
             fill_silence(out.subspan(0, lead * channels));
             done = lead;
             if (done < frames) state_ = playout_state::playing;
@@ -2749,7 +2824,8 @@ public:
             done += n;
         }
 
-        fill_silence(out.subspan(done * channels, (frames - done) * channels));
+        // Silence after the last frame, and in a trailing partial frame.
+        fill_silence(out.subspan(done * channels));
         return frames;
     }
 
@@ -2779,13 +2855,12 @@ public:
         s.underruns = underruns_;
         s.concealed_frames = concealed_;
         s.source_changes = source_changes_;
+        s.resyncs = resyncs_;
+        s.packets_discarded = discarded_;
+        s.packets_expected = s.packets_received + s.packets_lost;
         s.buffered_frames = buffer_.buffered_frames();
         return s;
     }
-
-    /// Datagrams whose sequence number made no sense for the source (RFC 3550
-    /// A.1 "bad" jumps, or too old to place): counted and dropped.
-    [[nodiscard]] std::uint64_t packets_discarded() const noexcept { return discarded_; }
 
     [[nodiscard]] const duration_histogram& latency_histogram() const noexcept { return latency_; }
 
@@ -2820,6 +2895,7 @@ private:
         ++source_changes_;
         have_timestamp_ = false;
         have_last_in_order_ = false;
+        pending_jump_ = false;
         have_transit_ = false;
         jitter_.reset();
     }
@@ -2969,6 +3045,10 @@ private:
     std::uint64_t underruns_ = 0;
     std::uint64_t concealed_ = 0;
     std::uint64_t source_changes_ = 0;
+    std::uint64_t resyncs_ = 0;
+    bool pending_jump_ = false;
+    std::uint64_t pending_jump_seq_ = 0;
+    std::uint64_t pending_jump_end_ = 0;
 
     bool have_transit_ = false;
     time_point jitter_origin_{};
@@ -3059,9 +3139,11 @@ struct sender_stats {
 template <codec Codec>
 class sender_session {
 public:
+    /// Throws std::system_error when `config` is invalid (see validate()).
     explicit sender_session(Codec codec, const sender_config& config = {})
         : codec_{std::move(codec)}, config_{config}
     {
+        validate(config_);
         std::random_device rd;
         const auto draw = [&rd] { return static_cast<std::uint32_t>(rd()); };
         ssrc_ = config_.ssrc.value_or(draw());
@@ -3069,10 +3151,37 @@ public:
         first_timestamp_ = config_.initial_timestamp.value_or(draw());
         payload_type_ = config_.payload_type.value_or(default_payload_type(codec_.format()));
         AUDIOCAST_ASSERT(payload_type_ <= 127);
-        const std::size_t slots = std::max<std::size_t>(config_.queue_packets, 1);
-        queue_.resize(slots);
+        queue_.resize(config_.queue_packets);
         for (auto& s : queue_)
             s.payload.resize(codec_.payload_bytes());
+    }
+
+    /// Checks the payload type (0-127), the send-time extension id (1-14,
+    /// RFC 8285 §4.2) and the queue length (at least one packet).
+    static void validate(const sender_config& config, std::error_code& ec) noexcept
+    {
+        ec.clear();
+        if (config.payload_type && *config.payload_type > 127)
+            ec = errc::invalid_payload_type;
+        else if (config.send_time_extension_id < 1 || config.send_time_extension_id > 14)
+            ec = errc::invalid_header_extension;
+        else if (config.queue_packets == 0)
+            ec = errc::buffer_too_small;
+    }
+
+    /// Throwing form; the message names the value and the limit.
+    static void validate(const sender_config& config)
+    {
+        std::error_code ec;
+        validate(config, ec);
+        if (ec == errc::invalid_payload_type)
+            detail::throw_error(ec, "payload type " + std::to_string(*config.payload_type) +
+                                        " is above 127");
+        if (ec == errc::invalid_header_extension)
+            detail::throw_error(ec, "send-time extension id " +
+                                        std::to_string(config.send_time_extension_id) +
+                                        " is outside 1-14 (RFC 8285 one-byte elements)");
+        if (ec) detail::throw_error(ec, "a sender queue of 0 packets holds nothing");
     }
 
     [[nodiscard]] const Codec& codec() const noexcept { return codec_; }
@@ -3112,6 +3221,13 @@ public:
             ec = errc::frames_not_whole;
             return 0;
         }
+        if (paused_ && config_.pacing == pacing_mode::as_written) {
+            // A live source cannot wait for PLAY: what it captures while
+            // paused is dropped, so playback resumes with live audio, and the
+            // RTP timestamp moves on by it as the media clock did.
+            timestamp_shift_ += samples.size() / channels;
+            return samples.size() / channels;
+        }
         const std::size_t frames = std::min(samples.size() / channels, writable_frames());
         codec_.write(samples.first(frames * channels),
                      [&](std::span<const std::byte> payload) { enqueue(payload, now); });
@@ -3138,12 +3254,21 @@ public:
         codec_.flush([&](std::span<const std::byte> payload) { enqueue(payload, now); });
     }
 
-    /// Stops sending; queued packets wait. Pausing twice changes nothing.
+    /// Stops sending; queued packets wait (with as_written pacing, a live
+    /// source, they are dropped instead). Pausing twice changes nothing.
     void pause(time_point now) noexcept
     {
         if (paused_) return;
         paused_ = true;
         (void)now; // the jump is measured from the next deadline, see resume()
+        if (config_.pacing == pacing_mode::as_written) {
+            for (std::size_t i = 0; i < count_; ++i)
+                timestamp_shift_ += queue_[(head_ + i) % queue_.size()].frames;
+            timestamp_shift_ += codec_.pending_frames();
+            codec_.reset();
+            head_ = 0;
+            count_ = 0;
+        }
     }
 
     /// Resumes from the same source position. Playing while playing changes nothing.
@@ -3860,9 +3985,512 @@ private:
 // The user owns the threads: nothing here starts one or sleeps. Whoever drives
 // the stream calls poll() at next_deadline() (a sender) or when datagrams may
 // have arrived (a receiver).
+//
+// Two threads may share a stream: a network thread that calls poll() (and
+// every other member), and an audio thread that calls only pull() (a
+// receiver) or push() (a sender). They meet in preallocated lock-free rings:
+// poll() copies each datagram into the receiver's inbox with its arrival
+// time, and pull() feeds the inbox to the session and plays out; push()
+// queues captured samples that poll() writes into the session. pull() and
+// push() take no lock, allocate nothing and make no system call (the clock
+// is read through the vDSO). stats() is the snapshot the last pull()
+// published, safe to read from one thread other than the audio thread.
 
+// begin include/audiocast/detail/datagram_ring.hpp
+// audiocast — a lock-free single-producer single-consumer queue of datagrams.
+//
+// The receive path: the network thread copies each datagram in, with the
+// times it arrived, and the audio thread takes them out in arrival order
+// without a lock, an allocation or a system call (DESIGN.md, Receiver 5).
+// Every slot holds up to `max_bytes`; a larger datagram is refused and
+// counted, never truncated, so the receiver never validates half a packet.
+//
+// Threading contract: one producer thread calls push(), one consumer thread
+// calls consume_one(), as in spsc_ring.hpp (a side may change threads only
+// after a hand-over that orders the old thread's calls before the new one's).
+// size_approx(), max_bytes(), capacity() and the drop counters may be read
+// from any thread. Construction and destruction must not race with anything.
+
+// begin include/audiocast/detail/spsc_ring.hpp
+// audiocast — a lock-free single-producer single-consumer ring.
+//
+// The network thread and the audio callback meet here: the callback must not
+// take a lock, allocate or make a system call (DESIGN.md, Receiver 5), so the
+// two sides share only preallocated slots and two atomic indices.
+//
+// Threading contract: one producer thread and one consumer thread at a time
+// (they may be the same thread). The producer calls only the push functions,
+// the consumer only the pop functions; a side may change threads only after a
+// hand-over that orders the old thread's calls before the new one's (a join, a
+// mutex, a release/acquire pair). size_approx() and capacity() may be called
+// from any thread. Construction and destruction must not race with anything.
+
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cstddef>
+#include <limits>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <type_traits>
+
+namespace audiocast::detail {
+
+/// Assumed size of a cache line. Fields written by different threads are kept
+/// this far apart, so one side's writes do not evict the other's line (false
+/// sharing). 64 bytes holds on x86-64 and most ARM cores; the standard's
+/// hardware_destructive_interference_size is avoided because GCC warns that
+/// its value may differ between translation units.
+inline constexpr std::size_t cache_line_size = 64;
+
+/// Rounds a requested slot count up to a power of two (0 becomes 1), so an
+/// index maps to its slot with a mask and the free-running indices may wrap.
+/// Throws std::length_error when no power of two that large fits std::size_t.
+[[nodiscard]] inline std::size_t spsc_slot_count(std::size_t requested)
+{
+    constexpr std::size_t largest = std::size_t{1}
+                                    << (std::numeric_limits<std::size_t>::digits - 1);
+    if (requested > largest) throw std::length_error("spsc ring: too many slots requested");
+    return std::bit_ceil(std::max(requested, std::size_t{1}));
+}
+
+/// The two indices of a single-producer single-consumer ring, without the
+/// storage: spsc_ring and datagram_ring put their own slots behind them.
+///
+/// Both indices run freely and are reduced with mask() only when a slot is
+/// addressed; `write - read` is the number of filled slots even after the
+/// indices wrap, because the slot count divides 2^N. The producer owns `write`
+/// and a cached copy of `read`; the consumer owns `read` and a cached copy of
+/// `write`. Each side refreshes its cache, an acquire load of the other's
+/// index, only when the cache says it is full (or empty), so in steady flow
+/// the sides rarely touch each other's cache line.
+class spsc_indices {
+public:
+    /// `slots` must be a power of two (see spsc_slot_count).
+    explicit spsc_indices(std::size_t slots) noexcept : mask_{slots - 1}
+    {
+        AUDIOCAST_ASSERT(std::has_single_bit(slots));
+    }
+
+    spsc_indices(const spsc_indices&) = delete;
+    spsc_indices& operator=(const spsc_indices&) = delete;
+
+    [[nodiscard]] std::size_t capacity() const noexcept { return mask_ + 1; }
+    [[nodiscard]] std::size_t mask() const noexcept { return mask_; }
+
+    /// Filled slots, from any thread. Exact when neither side is moving;
+    /// otherwise a value the ring held at some moment during the call, or the
+    /// capacity when the producer ran ahead meanwhile.
+    [[nodiscard]] std::size_t size_approx() const noexcept
+    {
+        // Acquire on `read`: the consumer stored it (release) after seeing a
+        // `write` at least as large, so the `write` loaded next is not older
+        // than that and the difference cannot underflow.
+        const std::size_t read = read_.load(std::memory_order_acquire);
+        // Relaxed: any value at or after the one just proven is good enough.
+        const std::size_t write = write_.load(std::memory_order_relaxed);
+        return std::min(write - read, capacity());
+    }
+
+    /// Producer: the index of the next slot to fill (unmasked).
+    [[nodiscard]] std::size_t write_index() const noexcept
+    {
+        // Relaxed: only the producer stores `write`, so it reads its own value.
+        return write_.load(std::memory_order_relaxed);
+    }
+
+    /// Producer: how many slots are free, looking at the consumer's index only
+    /// when the cached one shows fewer than `wanted` free.
+    [[nodiscard]] std::size_t writable(std::size_t wanted) noexcept
+    {
+        const std::size_t write = write_index();
+        std::size_t free = capacity() - (write - cached_read_);
+        if (free < wanted) {
+            // Acquire: the consumer's reads of the slots it released happen
+            // before this, so the producer cannot overwrite a slot still being read.
+            cached_read_ = read_.load(std::memory_order_acquire);
+            free = capacity() - (write - cached_read_);
+        }
+        return free;
+    }
+
+    /// Producer: hands the next `count` slots, now filled, to the consumer.
+    void commit_write(std::size_t count) noexcept
+    {
+        // Release: the slot contents written before this store are visible to
+        // the consumer once its acquire load sees the new index.
+        write_.store(write_index() + count, std::memory_order_release);
+    }
+
+    /// Consumer: the index of the oldest filled slot (unmasked).
+    [[nodiscard]] std::size_t read_index() const noexcept
+    {
+        // Relaxed: only the consumer stores `read`, so it reads its own value.
+        return read_.load(std::memory_order_relaxed);
+    }
+
+    /// Consumer: how many slots are filled, looking at the producer's index
+    /// only when the cached one shows fewer than `wanted` filled.
+    [[nodiscard]] std::size_t readable(std::size_t wanted) noexcept
+    {
+        const std::size_t read = read_index();
+        std::size_t filled = cached_write_ - read;
+        if (filled < wanted) {
+            // Acquire: pairs with commit_write's release, so the contents of
+            // every slot up to the loaded index are visible here.
+            cached_write_ = write_.load(std::memory_order_acquire);
+            filled = cached_write_ - read;
+        }
+        return filled;
+    }
+
+    /// Consumer: gives the oldest `count` slots, now read, back to the producer.
+    void commit_read(std::size_t count) noexcept
+    {
+        // Release: the consumer's reads of those slots happen before the
+        // producer, after its acquire load in writable(), overwrites them.
+        read_.store(read_index() + count, std::memory_order_release);
+    }
+
+private:
+    // Read by both sides, written by neither after construction.
+    alignas(cache_line_size) const std::size_t mask_;
+    // The producer's line: its index and its view of the consumer's.
+    alignas(cache_line_size) std::atomic<std::size_t> write_{0};
+    std::size_t cached_read_{0};
+    // The consumer's line: its index and its view of the producer's.
+    alignas(cache_line_size) std::atomic<std::size_t> read_{0};
+    std::size_t cached_write_{0};
+};
+
+/// A lock-free single-producer single-consumer queue of `T`, for handing
+/// samples or small records from one thread to another. The capacity is fixed
+/// at construction, rounded up to a power of two, and the storage allocated
+/// then; pushing and popping never allocate, lock or make a system call. Values
+/// are copied in and out, so `T` must be trivially copyable. See the threading
+/// contract at the top of this header.
+template <class T>
+class spsc_ring {
+    static_assert(std::is_trivially_copyable_v<T>, "spsc_ring copies values bytewise");
+    static_assert(std::is_default_constructible_v<T>, "spsc_ring value-initialises its slots");
+
+public:
+    /// Room for at least `capacity` values (a power of two; 0 becomes 1).
+    /// Throws std::length_error when that many cannot be addressed, or
+    /// std::bad_alloc.
+    explicit spsc_ring(std::size_t capacity)
+        : indices_{spsc_slot_count(capacity)}, slots_{allocate(indices_.capacity())}
+    {}
+
+    /// Producer: appends `value`; false, and nothing changes, when full.
+    bool try_push(const T& value) noexcept
+    {
+        if (indices_.writable(1) == 0) return false;
+        slots_[indices_.write_index() & indices_.mask()] = value;
+        indices_.commit_write(1);
+        return true;
+    }
+
+    /// Producer: appends as many of `values`, from the front, as fit; returns
+    /// how many.
+    std::size_t push(std::span<const T> values) noexcept
+    {
+        const std::size_t count = std::min(values.size(), indices_.writable(values.size()));
+        if (count == 0) return 0;
+        const std::size_t start = indices_.write_index() & indices_.mask();
+        const std::size_t first = std::min(count, indices_.capacity() - start);
+        std::copy_n(values.data(), first, slots_.get() + start);
+        std::copy_n(values.data() + first, count - first, slots_.get());
+        indices_.commit_write(count);
+        return count;
+    }
+
+    /// Consumer: moves the oldest value into `value`; false, and `value`
+    /// untouched, when empty.
+    bool try_pop(T& value) noexcept
+    {
+        if (indices_.readable(1) == 0) return false;
+        value = slots_[indices_.read_index() & indices_.mask()];
+        indices_.commit_read(1);
+        return true;
+    }
+
+    /// Consumer: moves the oldest values into the front of `values`, as many
+    /// as are there and fit; returns how many.
+    std::size_t pop(std::span<T> values) noexcept
+    {
+        const std::size_t count = std::min(values.size(), indices_.readable(values.size()));
+        if (count == 0) return 0;
+        const std::size_t start = indices_.read_index() & indices_.mask();
+        const std::size_t first = std::min(count, indices_.capacity() - start);
+        std::copy_n(slots_.get() + start, first, values.data());
+        std::copy_n(slots_.get(), count - first, values.data() + first);
+        indices_.commit_read(count);
+        return count;
+    }
+
+    /// Values queued, from any thread; approximate while either side moves.
+    [[nodiscard]] std::size_t size_approx() const noexcept { return indices_.size_approx(); }
+
+    /// The most values the ring holds at once.
+    [[nodiscard]] std::size_t capacity() const noexcept { return indices_.capacity(); }
+
+private:
+    static std::unique_ptr<T[]> allocate(std::size_t count)
+    {
+        if (count > std::numeric_limits<std::size_t>::max() / sizeof(T))
+            throw std::length_error("spsc_ring: capacity too large for its value type");
+        return std::make_unique<T[]>(count);
+    }
+
+    spsc_indices indices_;
+    std::unique_ptr<T[]> slots_;
+};
+
+} // namespace audiocast::detail
+// end include/audiocast/detail/spsc_ring.hpp
+
+#include <algorithm>
+#include <atomic>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <type_traits>
+
+namespace audiocast::detail {
+
+/// What the network thread knew about a datagram when it queued it.
+struct datagram_meta {
+    std::size_t size;       ///< bytes in the datagram
+    time_point arrival;     ///< monotonic arrival time
+    wall_time arrival_wall; ///< wall-clock arrival time, for one-way latency
+};
+
+/// A fixed number of fixed-size slots, each holding one whole datagram and
+/// its datagram_meta. Memory is allocated at construction; push() copies a
+/// datagram into the next free slot and consume_one() lends the oldest one to
+/// a visitor in place, then frees its slot. See the threading contract at the
+/// top of this header.
+class datagram_ring {
+public:
+    /// At least `slots` datagrams (rounded up to a power of two; 0 becomes 1)
+    /// of up to `max_bytes` each. Throws std::length_error when the storage
+    /// cannot be addressed, or std::bad_alloc.
+    datagram_ring(std::size_t slots, std::size_t max_bytes)
+        : max_bytes_{max_bytes}, indices_{spsc_slot_count(slots)},
+          bytes_{allocate_bytes(indices_.capacity(), max_bytes)},
+          meta_{std::make_unique<datagram_meta[]>(indices_.capacity())}
+    {}
+
+    /// Producer: queues a copy of `datagram` with its arrival times. Returns
+    /// false, counts the refusal (dropped_too_big() or dropped_full()) and
+    /// changes nothing else when it is larger than max_bytes() or every slot
+    /// is taken. A caller that retries a full refusal sees it counted each time.
+    bool push(std::span<const std::byte> datagram, time_point arrival,
+              wall_time arrival_wall) noexcept
+    {
+        if (datagram.size() > max_bytes_) {
+            count(dropped_too_big_);
+            return false;
+        }
+        if (indices_.writable(1) == 0) {
+            count(dropped_full_);
+            return false;
+        }
+        const std::size_t slot = indices_.write_index() & indices_.mask();
+        std::copy_n(datagram.data(), datagram.size(), bytes_.get() + slot * max_bytes_);
+        meta_[slot] = datagram_meta{datagram.size(), arrival, arrival_wall};
+        indices_.commit_write(1);
+        return true;
+    }
+
+    /// Consumer: calls `f(bytes, meta)` on the oldest datagram, where `bytes`
+    /// views it in the ring (valid only during the call) and `meta` is its
+    /// datagram_meta, then frees its slot, also when `f` throws. Returns false,
+    /// without calling `f`, when the ring is empty. Noexcept when `f` is.
+    // (Spelled with is_nothrow_invocable rather than noexcept(f(span{}, datagram_meta{})):
+    // time_point's default constructor is not noexcept, so clang would call that throwing.)
+    template <class F>
+        requires std::invocable<F&, std::span<const std::byte>, const datagram_meta&>
+    bool consume_one(F&& f) noexcept(
+        std::is_nothrow_invocable_v<F&, std::span<const std::byte>, const datagram_meta&>)
+    {
+        if (indices_.readable(1) == 0) return false;
+        const std::size_t slot = indices_.read_index() & indices_.mask();
+        const datagram_meta& meta = meta_[slot];
+        const release_on_exit release{indices_};
+        f(std::span<const std::byte>{bytes_.get() + slot * max_bytes_, meta.size}, meta);
+        return true;
+    }
+
+    /// Datagrams queued, from any thread; approximate while either side moves.
+    [[nodiscard]] std::size_t size_approx() const noexcept { return indices_.size_approx(); }
+
+    /// The most datagrams queued at once.
+    [[nodiscard]] std::size_t capacity() const noexcept { return indices_.capacity(); }
+
+    /// The largest datagram a slot holds.
+    [[nodiscard]] std::size_t max_bytes() const noexcept { return max_bytes_; }
+
+    /// Datagrams push() refused because every slot was taken, retries included.
+    [[nodiscard]] std::uint64_t dropped_full() const noexcept
+    {
+        // Relaxed: a statistic; it orders nothing else.
+        return dropped_full_.load(std::memory_order_relaxed);
+    }
+
+    /// Datagrams push() refused because they were larger than max_bytes().
+    [[nodiscard]] std::uint64_t dropped_too_big() const noexcept
+    {
+        // Relaxed: a statistic; it orders nothing else.
+        return dropped_too_big_.load(std::memory_order_relaxed);
+    }
+
+private:
+    // Frees the slot being visited however the visitor leaves.
+    struct release_on_exit {
+        spsc_indices& indices;
+        ~release_on_exit() { indices.commit_read(1); }
+    };
+
+    static std::unique_ptr<std::byte[]> allocate_bytes(std::size_t slots, std::size_t max_bytes)
+    {
+        if (max_bytes != 0 && slots > std::numeric_limits<std::size_t>::max() / max_bytes)
+            throw std::length_error("datagram_ring: slots * max_bytes does not fit std::size_t");
+        return std::make_unique<std::byte[]>(slots * max_bytes);
+    }
+
+    static void count(std::atomic<std::uint64_t>& counter) noexcept
+    {
+        // Only the producer writes the counters, so a relaxed load and store
+        // suffice (no read-modify-write); atomic so other threads may read them.
+        counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+
+    // Read by both sides, written by neither after construction.
+    const std::size_t max_bytes_;
+    spsc_indices indices_;
+    const std::unique_ptr<std::byte[]> bytes_;
+    const std::unique_ptr<datagram_meta[]> meta_;
+    // Written by the producer only when it refuses a datagram.
+    alignas(cache_line_size) std::atomic<std::uint64_t> dropped_full_{0};
+    std::atomic<std::uint64_t> dropped_too_big_{0};
+};
+
+} // namespace audiocast::detail
+// end include/audiocast/detail/datagram_ring.hpp
+// begin include/audiocast/detail/triple_buffer.hpp
+// audiocast — a wait-free latest-value hand-off between two threads.
+//
+// For state where only the newest value matters (statistics snapshots,
+// settings for the audio callback): the writer never waits for the reader
+// and the reader never waits for the writer, and neither allocates, locks or
+// makes a system call.
+//
+// Threading contract: one writer thread calls write_buffer() and publish(),
+// one reader thread calls read() and has_fresh(); a side may change threads
+// only after a hand-over that orders the old thread's calls before the new
+// one's. Construction and destruction must not race with anything.
+
+
+#include <array>
+#include <atomic>
+#include <type_traits>
+
+namespace audiocast::detail {
+
+/// The classic triple buffer: three values, one the writer is filling, one
+/// the reader is looking at, and one in the middle holding the latest
+/// published value. publish() swaps the writer's buffer with the middle one
+/// and marks it fresh; read() swaps the reader's buffer with the middle one
+/// when it is fresh. Both swaps are one atomic exchange of a small word (the
+/// middle buffer's index and the fresh bit), so both sides are wait-free and
+/// the writer and the reader never touch the same buffer.
+template <class T>
+class triple_buffer {
+    static_assert(std::is_default_constructible_v<T>,
+                  "triple_buffer value-initialises its buffers");
+
+public:
+    /// Every buffer holds T{}; read() gives T{} until the first publish().
+    triple_buffer() = default;
+
+    /// Every buffer holds a copy of `initial`; read() gives it until the first publish().
+    explicit triple_buffer(const T& initial) : buffers_{{{initial}, {initial}, {initial}}} {}
+
+    triple_buffer(const triple_buffer&) = delete;
+    triple_buffer& operator=(const triple_buffer&) = delete;
+
+    /// Writer: the buffer to fill before publish(). It holds an older value
+    /// (the one published two or more publishes ago, or the initial one), so
+    /// the writer must set every part it means to hand over.
+    [[nodiscard]] T& write_buffer() noexcept { return buffers_[write_].value; }
+
+    /// Writer: makes write_buffer()'s contents the latest value and hands the
+    /// writer another buffer. A value never read is replaced by the next publish.
+    void publish() noexcept
+    {
+        // Release: the writes into the buffer being published happen before
+        // the reader's acquire exchange that takes it. Acquire: the reader's
+        // reads of the buffer it gave back to the middle happen before the
+        // writer fills it again.
+        const unsigned previous = middle_.exchange(write_ | fresh_bit, std::memory_order_acq_rel);
+        write_ = previous & index_mask;
+    }
+
+    /// Reader: the latest published value, taking the middle buffer first
+    /// when it holds a value not yet read. The reference stays valid and
+    /// unchanged until the reader's next read().
+    [[nodiscard]] const T& read() noexcept
+    {
+        if (has_fresh()) {
+            // Acquire: pairs with publish()'s release, so the published
+            // contents are visible. Release: the reader's reads of the buffer
+            // it hands back happen before the writer reuses it.
+            const unsigned previous = middle_.exchange(read_, std::memory_order_acq_rel);
+            read_ = previous & index_mask;
+        }
+        return buffers_[read_].value;
+    }
+
+    /// Reader: true when a value has been published since the last read().
+    [[nodiscard]] bool has_fresh() const noexcept
+    {
+        // Relaxed: only a hint; read() takes the buffer with an acquire
+        // exchange, and a stale false just means the value arrives next time.
+        return (middle_.load(std::memory_order_relaxed) & fresh_bit) != 0;
+    }
+
+private:
+    static constexpr unsigned index_mask = 0b011;
+    static constexpr unsigned fresh_bit = 0b100;
+
+    // Each buffer on its own cache lines, so filling one does not disturb
+    // the reader of another.
+    struct alignas(cache_line_size) padded {
+        T value{};
+    };
+
+    std::array<padded, 3> buffers_{};
+    // Shared by both sides: the middle buffer's index and the fresh bit.
+    alignas(cache_line_size) std::atomic<unsigned> middle_{1};
+    // Owned by the writer.
+    alignas(cache_line_size) unsigned write_{0};
+    // Owned by the reader.
+    alignas(cache_line_size) unsigned read_{2};
+};
+
+} // namespace audiocast::detail
+// end include/audiocast/detail/triple_buffer.hpp
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <span>
 #include <system_error>
@@ -3889,8 +4517,18 @@ inline constexpr as_receiver_t as_receiver{};
 /// `Transport` moves datagrams (requirements: the `transport` concept),
 /// `Codec` turns frames into payloads and back (the `codec` concept),
 /// `Clock` tells monotonic and wall time (the `clock` concept).
-template <transport Transport, codec Codec = pcm_codec, clock Clock = steady_clock>
+template <class Transport, class Codec = pcm_codec, class Clock = steady_clock>
 class basic_multicast_stream {
+    // The requirements are documented beside each concept in concepts.hpp.
+    // static_assert rather than a requires-clause, so that the first error
+    // line names the policy at fault.
+    static_assert(transport<Transport>,
+                  "Transport must model audiocast::transport: send(span<const byte>, "
+                  "error_code&) and receive(span<byte>, error_code&) -> size_t");
+    static_assert(codec<Codec>, "Codec must model audiocast::codec (see concepts.hpp)");
+    static_assert(clock<Clock>, "Clock must model audiocast::clock: now() -> time_point and "
+                                "wall_now() -> wall_time");
+
 public:
     using transport_type = Transport;
     using codec_type = Codec;
@@ -3902,7 +4540,12 @@ public:
         : transport_{std::move(transport)}, clock_{std::move(clock)},
           session_{std::in_place_type<sender_session<Codec>>, std::move(codec), config}
     {
-        packet_.resize(std::get<sender_session<Codec>>(session_).max_packet_bytes());
+        const auto& s = std::get<sender_session<Codec>>(session_);
+        packet_.resize(s.max_packet_bytes());
+        const std::size_t samples = std::max<std::size_t>(config.queue_packets, 1) *
+                                    s.codec().frames_per_packet() * s.codec().format().channels;
+        captured_ = std::make_unique<detail::spsc_ring<float>>(samples);
+        capture_scratch_.resize(s.codec().frames_per_packet() * s.codec().format().channels);
     }
 
     /// A receiving stream.
@@ -3912,6 +4555,16 @@ public:
           session_{std::in_place_type<receiver_session<Codec>>, std::move(codec), config}
     {
         packet_.resize(max_datagram_bytes);
+        const auto& r = std::get<receiver_session<Codec>>(session_);
+        // Room for the datagrams of twice the latency plus 100 ms at 1 ms
+        // packets, each up to the MTU with room for headers the codec never
+        // writes (CSRCs, other extensions).
+        const auto latency_ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(r.config().latency);
+        const auto slots = static_cast<std::size_t>(2 * latency_ms.count() + 100);
+        const std::size_t max_bytes = std::max<std::size_t>(2048, r.codec().payload_bytes() + 256);
+        inbox_ = std::make_unique<detail::datagram_ring>(slots, max_bytes);
+        published_ = std::make_unique<detail::triple_buffer<receiver_stats>>();
     }
 
     [[nodiscard]] stream_role role() const noexcept
@@ -3983,6 +4636,27 @@ public:
 
     [[nodiscard]] bool paused() const { return sender().paused(); }
 
+    /// Audio thread of a sender: queues captured whole frames for the next
+    /// poll(), which writes them into the session. Returns the frames taken;
+    /// fewer than given when the queue is full (the network side is behind).
+    /// Real-time safe; 0 on a receiver.
+    template <pcm_sample T>
+    std::size_t push(std::span<const T> samples) noexcept
+    {
+        if (!captured_) return 0;
+        const unsigned channels = format().channels;
+        // float holds every int16 and every 24-bit int32 sample exactly, so the
+        // codec's conversion from it is the same as from the original.
+        constexpr float scale = std::is_same_v<T, std::int16_t>   ? 1.0f / 32768.0f
+                                : std::is_same_v<T, std::int32_t> ? 1.0f / 2147483648.0f
+                                                                  : 1.0f;
+        const std::size_t room = (captured_->capacity() - captured_->size_approx()) / channels;
+        const std::size_t frames = std::min(samples.size() / channels, room);
+        for (std::size_t i = 0; i < frames * channels; ++i)
+            captured_->try_push(static_cast<float>(samples[i]) * scale);
+        return frames;
+    }
+
     /// When poll() next has work: the next packet's deadline for a sender
     /// (nullopt when nothing is queued); a receiver is driven by arrivals.
     [[nodiscard]] std::optional<time_point> next_deadline() const noexcept
@@ -3994,13 +4668,34 @@ public:
     // ---- receiver --------------------------------------------------------
 
     /// Playout at the clock's now(); see receiver_session::pull().
+    /// Audio thread of a receiver: takes what poll() handed over, then plays
+    /// out at the clock's now(); see receiver_session::pull(). Real-time safe.
+    /// Throws std::system_error (errc::wrong_role) on a sender.
     template <pcm_sample T>
     std::size_t pull(std::span<T> out)
     {
-        return receiver().pull(out, clock_.now());
+        auto& r = receiver();
+        while (inbox_->consume_one(
+            [&r](std::span<const std::byte> datagram, const detail::datagram_meta& meta) noexcept {
+                r.on_datagram(datagram, meta.arrival, meta.arrival_wall);
+            })) {
+        }
+        const std::size_t n = r.pull(out, clock_.now());
+        receiver_stats& s = published_->write_buffer();
+        s = r.stats();
+        s.packets_malformed += inbox_->dropped_too_big();
+        s.packets_overrun = inbox_->dropped_full();
+        published_->publish();
+        return n;
     }
 
-    [[nodiscard]] receiver_stats stats() const { return receiver().stats(); }
+    /// The receiver's figures as of the last pull(). Call from one thread at
+    /// a time (it may be the audio thread or another one).
+    [[nodiscard]] receiver_stats stats() const
+    {
+        (void)receiver(); // the role check
+        return published_->read();
+    }
 
     // ---- both ------------------------------------------------------------
 
@@ -4012,7 +4707,7 @@ public:
     {
         ec.clear();
         if (auto* s = std::get_if<sender_session<Codec>>(&session_)) return send_due(*s, ec);
-        return receive_waiting(std::get<receiver_session<Codec>>(session_), ec);
+        return receive_waiting(ec);
     }
 
     std::size_t poll()
@@ -4040,6 +4735,16 @@ private:
     {
         std::size_t sent = 0;
         const time_point now = clock_.now();
+        // What the audio thread captured, a packet at a time while the session has room.
+        const std::size_t channels = format().channels;
+        while (captured_->size_approx() >= channels &&
+               s.writable_frames() * channels >= capture_scratch_.size()) {
+            const std::size_t want =
+                std::min(capture_scratch_.size(), captured_->size_approx() / channels * channels);
+            const std::size_t got = captured_->pop(std::span<float>{capture_scratch_.data(), want});
+            std::error_code write_ec;
+            s.write(std::span<const float>{capture_scratch_.data(), got}, now, write_ec);
+        }
         const wall_time wall = clock_.wall_now();
         for (;;) {
             const std::size_t size = s.next_packet(now, wall, packet_, ec);
@@ -4051,7 +4756,7 @@ private:
         return sent;
     }
 
-    std::size_t receive_waiting(receiver_session<Codec>& r, std::error_code& ec) noexcept
+    std::size_t receive_waiting(std::error_code& ec) noexcept
     {
         std::size_t received = 0;
         for (;;) {
@@ -4062,17 +4767,24 @@ private:
             }
             if (ec == std::errc::message_size) ec.clear(); // truncated: the session refuses it
             if (ec) break;
-            r.on_datagram(std::span<const std::byte>{packet_.data(), size}, clock_.now(),
-                          clock_.wall_now());
+            // A refusal (inbox full or datagram too big) is counted by the inbox.
+            inbox_->push(std::span<const std::byte>{packet_.data(), size}, clock_.now(),
+                         clock_.wall_now());
             ++received;
         }
         return received;
     }
 
-    Transport transport_;
-    Clock clock_;
+    [[no_unique_address]] Transport transport_;
+    [[no_unique_address]] Clock clock_;
     std::variant<sender_session<Codec>, receiver_session<Codec>> session_;
     std::vector<std::byte> packet_;
+    // The hand-off between the network side and the audio side (see the file
+    // comment); held by pointer because atomics do not move.
+    std::unique_ptr<detail::datagram_ring> inbox_;
+    std::unique_ptr<detail::triple_buffer<receiver_stats>> published_;
+    std::unique_ptr<detail::spsc_ring<float>> captured_;
+    std::vector<float> capture_scratch_;
 };
 
 /// In-memory transport, PCM codec, manual clock: the deterministic stream
@@ -4083,6 +4795,761 @@ using loopback_stream = basic_multicast_stream<loopback_transport, pcm_codec, ma
 // end include/audiocast/basic_multicast_stream.hpp
 
 #if AUDIOCAST_HAS_ASIO
-// Asio-based headers go here (transport/udp_multicast.hpp and the multicast_stream alias).
+// begin include/audiocast/transport/udp_multicast.hpp
+// audiocast — UDP multicast on a real network, with standalone Asio.
+//
+// udp_multicast_transport is the `transport` policy (requirements in
+// concepts.hpp) that carries datagrams over IP: it joins one multicast group
+// on one interface, sends to the group and receives from it, and never
+// blocks. It knows nothing of RTP; it moves bytes.
+//
+//     asio::io_context io;
+//     audiocast::udp_multicast_transport sender{io, {.interface = "eth0", .join = false}};
+//     audiocast::udp_multicast_transport listener{io, {.interface = "eth0"}};
+//
+//     sender.send(packet);                        // to 239.255.0.1:5004, TTL 1
+//     std::array<std::byte, 1500> buffer;
+//     std::error_code ec;
+//     auto n = listener.receive(buffer, ec);      // would_block until it has arrived
+//     listener.async_wait_readable([&](std::error_code) { /* receive until would_block */ });
+//
+// One socket per transport, bound to the group's address and port rather than
+// to the wildcard address: on Linux a wildcard-bound socket receives every
+// group any socket on the host has joined on that port (IP_MULTICAST_ALL,
+// ip(7)); binding to the group keeps other groups out. With reuse_address on
+// (SO_REUSEADDR, socket(7)) any number of listeners on one host share the port
+// and each gets its own copy of every datagram.
+//
+// Sender lock: a multicast group is open to anyone on the network. With
+// lock_sender on, the first source endpoint (address and port) a listener
+// hears becomes the only one it accepts; datagrams from any other source are
+// read, counted in foreign_datagrams() and dropped. A locked sender that is
+// silent for sender_timeout is released and the next source to be heard takes
+// its place, so a restarted sender (new port) is picked up again. Silence is
+// measured between receive() calls that hear the sender, on the steady clock:
+// a reader that stalls for longer than sender_timeout may hand the lock to a
+// stranger whose datagram it happens to read first. Two transports bound to
+// the same port on one host send from the same endpoint and cannot be told
+// apart; give a sender join = false (an ephemeral port of its own).
+//
+// IPv6 on Linux: a socket that joined a group receives it from every interface
+// on which any socket of the host joined it (the kernel matches the group, not
+// the interface); join and send on one interface when that matters.
+//
+// Threads: as with an Asio socket, one transport is used from one thread at a
+// time (or a strand); distinct transports are independent.
+//
+// Platforms: POSIX (Linux, macOS, the BSDs). Interfaces are resolved with
+// if_nametoindex(3), if_indextoname(3) and getifaddrs(3), and datagrams are
+// read with recvmsg(2), which reports truncation (MSG_TRUNC) where Asio's
+// receive_from does not.
+
+
+#if !AUDIOCAST_HAS_ASIO
+#error                                                                                             \
+    "audiocast/transport/udp_multicast.hpp needs standalone Asio (<asio.hpp>; Debian: libasio-dev)"
+#endif
+#if defined(_WIN32)
+#error "audiocast/transport/udp_multicast.hpp supports POSIX systems only"
+#endif
+
+#include <asio/any_io_executor.hpp>
+#include <asio/buffer.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/address.hpp>
+#include <asio/ip/multicast.hpp>
+#include <asio/ip/udp.hpp>
+#include <asio/socket_base.hpp>
+
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <string>
+#include <system_error>
+#include <utility>
+
+namespace audiocast {
+
+/// How a udp_multicast_transport joins and uses its group. Every field is
+/// checked when the transport is opened; a value out of range is refused with
+/// an audiocast::errc and a message that names it, nothing is clamped.
+struct udp_multicast_options {
+    /// The group: an IPv4 (224.0.0.0/4) or IPv6 (ff00::/8) multicast address.
+    /// 239.255.0.0/16 is the IPv4 local scope (RFC 2365); an IPv6 group may
+    /// carry its interface as a scope ("ff12::1%eth0").
+    std::string group = "239.255.0.1";
+    /// The group's UDP port, 1-65535; 5004 is RTP's (RFC 3551 section 8).
+    std::uint16_t port = 5004;
+    /// The interface to join and send on. Empty: the system chooses by its
+    /// routes. Otherwise one of the interface's addresses ("192.168.1.20",
+    /// "fe80::1%eth0"), its name ("eth0") or its index ("3"). IPv4 names the
+    /// interface by an IPv4 address (ip(7): IP_ADD_MEMBERSHIP, IP_MULTICAST_IF),
+    /// so an interface given by name or index needs one; IPv6 names it by
+    /// index (ipv6(7): IPV6_ADD_MEMBERSHIP, IPV6_MULTICAST_IF).
+    std::string interface{};
+    /// IPv4 TTL or IPv6 hop limit of what is sent, 0-255. 1 stays on the local
+    /// link; 0 stays on this host.
+    int hops = 1;
+    /// Whether this host's own members of the group receive what it sends
+    /// (IP_MULTICAST_LOOP, IPV6_MULTICAST_LOOP). A transport that joined
+    /// receives its own datagrams too when this is on.
+    bool loopback = true;
+    /// SO_REUSEADDR: lets many listeners on one host bind the group's port.
+    /// Off, a second transport on the same group and port is refused with
+    /// errc::address_in_use.
+    bool reuse_address = true;
+    /// SO_RCVBUF in bytes, > 0; unset keeps the system's default. The kernel
+    /// may round it (Linux doubles it and caps it at net.core.rmem_max).
+    std::optional<int> receive_buffer_bytes{};
+    /// Join the group and receive. false makes a send-only transport: bound to
+    /// an ephemeral port, a member of nothing, its receive() always says
+    /// would_block.
+    bool join = true;
+    /// Accept one source endpoint once it has been heard; see the header comment.
+    bool lock_sender = true;
+    /// A locked sender silent for this long is released. Zero (or less)
+    /// releases it at once, which makes the lock accept every source.
+    std::chrono::nanoseconds sender_timeout = std::chrono::milliseconds{500};
+};
+
+namespace detail {
+
+/// The interface a transport uses: an index for IPv6 (0: the system's
+/// choice) and, for IPv4, one of its addresses (unspecified: the system's).
+struct udp_interface {
+    unsigned int index = 0;
+    asio::ip::address_v4 ipv4{};
+};
+
+/// The system's interface addresses (getifaddrs(3)), freed on destruction.
+class interface_addresses {
+public:
+    interface_addresses() noexcept
+    {
+        if (::getifaddrs(&list_) != 0) list_ = nullptr;
+    }
+    interface_addresses(const interface_addresses&) = delete;
+    interface_addresses& operator=(const interface_addresses&) = delete;
+    ~interface_addresses()
+    {
+        if (list_ != nullptr) ::freeifaddrs(list_);
+    }
+
+    /// The name of the interface that holds `address`; empty when none does.
+    [[nodiscard]] std::string holding(const asio::ip::address& address) const
+    {
+        for (const ::ifaddrs* a = list_; a != nullptr; a = a->ifa_next) {
+            if (a->ifa_addr == nullptr) continue;
+            if (address.is_v4() && a->ifa_addr->sa_family == AF_INET) {
+                ::sockaddr_in in{};
+                std::memcpy(&in, a->ifa_addr, sizeof in);
+                const auto bytes = address.to_v4().to_bytes();
+                if (std::memcmp(&in.sin_addr, bytes.data(), bytes.size()) == 0) return a->ifa_name;
+            }
+            if (address.is_v6() && a->ifa_addr->sa_family == AF_INET6) {
+                ::sockaddr_in6 in6{};
+                std::memcpy(&in6, a->ifa_addr, sizeof in6);
+                const auto bytes = address.to_v6().to_bytes();
+                if (std::memcmp(&in6.sin6_addr, bytes.data(), bytes.size()) == 0)
+                    return a->ifa_name;
+            }
+        }
+        return {};
+    }
+
+    /// The first IPv4 address of the interface called `name`.
+    [[nodiscard]] std::optional<asio::ip::address_v4> ipv4_of(const std::string& name) const
+    {
+        for (const ::ifaddrs* a = list_; a != nullptr; a = a->ifa_next) {
+            if (a->ifa_addr == nullptr || a->ifa_addr->sa_family != AF_INET) continue;
+            if (name != a->ifa_name) continue;
+            ::sockaddr_in in{};
+            std::memcpy(&in, a->ifa_addr, sizeof in);
+            asio::ip::address_v4::bytes_type bytes{};
+            std::memcpy(bytes.data(), &in.sin_addr, bytes.size());
+            return asio::ip::address_v4{bytes};
+        }
+        return std::nullopt;
+    }
+
+private:
+    ::ifaddrs* list_ = nullptr;
+};
+
+inline const char* ip_version(const asio::ip::address& a) noexcept
+{
+    return a.is_v4() ? "IPv4" : "IPv6";
+}
+
+/// "239.255.0.1:5004" or "[ff15::1]:5004".
+inline std::string endpoint_text(const asio::ip::udp::endpoint& e)
+{
+    const std::string address = e.address().to_string();
+    const std::string port = std::to_string(e.port());
+    return e.address().is_v6() ? "[" + address + "]:" + port : address + ":" + port;
+}
+
+/// Asio's system errors in std::system_category, so that they compare equal
+/// to std::errc conditions: Asio 1.22 reports them in its own "asio.system"
+/// category, which maps to none. operation_would_block is made exact (EAGAIN
+/// and EWOULDBLOCK may differ).
+inline bool is_would_block(int error) noexcept
+{
+#if EAGAIN != EWOULDBLOCK
+    if (error == EAGAIN) return true;
+#endif
+    return error == EWOULDBLOCK;
+}
+
+inline std::error_code from_asio(std::error_code ec) noexcept
+{
+    if (!ec || ec.category() != asio::system_category()) return ec;
+    if (is_would_block(ec.value())) return std::make_error_code(std::errc::operation_would_block);
+    return {ec.value(), std::system_category()};
+}
+
+/// Resolves options.interface for `group`; on failure sets `what` to a
+/// message naming what was asked.
+inline std::error_code resolve_interface(const std::string& spec, const asio::ip::address& group,
+                                         udp_interface& out, std::string& what)
+{
+    out = {};
+    if (spec.empty()) {
+        if (group.is_v6()) out.index = static_cast<unsigned int>(group.to_v6().scope_id());
+        return {};
+    }
+    const interface_addresses addresses;
+    std::error_code parse_ec;
+    const asio::ip::address address = asio::ip::make_address(spec, parse_ec);
+    if (!parse_ec) {
+        if (address.is_v4() != group.is_v4()) {
+            what = "interface " + spec + " is an " + ip_version(address) + " address but group " +
+                   group.to_string() + " is " + ip_version(group);
+            return make_error_code(errc::address_family_mismatch);
+        }
+        if (address.is_unspecified()) return {};
+        const std::string name = addresses.holding(address);
+        if (name.empty()) {
+            what = "no interface has the address " + spec;
+            return make_error_code(errc::no_such_interface);
+        }
+        out.index = ::if_nametoindex(name.c_str());
+        if (address.is_v4()) out.ipv4 = address.to_v4();
+        return {};
+    }
+
+    std::string name;
+    const bool digits = spec.find_first_not_of("0123456789") == std::string::npos;
+    if (digits) {
+        unsigned int index = 0;
+        const auto [end, parse] = std::from_chars(spec.data(), spec.data() + spec.size(), index);
+        char buffer[IF_NAMESIZE] = {};
+        if (parse != std::errc{} || index == 0 || ::if_indextoname(index, buffer) == nullptr) {
+            what = "no interface with index " + spec;
+            return make_error_code(errc::no_such_interface);
+        }
+        out.index = index;
+        name = buffer;
+    } else {
+        out.index = ::if_nametoindex(spec.c_str());
+        if (out.index == 0) {
+            what = "no interface named " + spec;
+            return make_error_code(errc::no_such_interface);
+        }
+        name = spec;
+    }
+    if (group.is_v4()) {
+        const auto ipv4 = addresses.ipv4_of(name);
+        if (!ipv4) {
+            what = "interface " + name + " has no IPv4 address, which IPv4 group " +
+                   group.to_string() + " needs to be joined on it";
+            return make_error_code(errc::address_family_mismatch);
+        }
+        out.ipv4 = *ipv4;
+    }
+    return {};
+}
+
+} // namespace detail
+
+/// A UDP socket joined to one multicast group: sends to the group and receives
+/// from it without blocking. Models `transport` (concepts.hpp). Options and the
+/// sender lock are described in udp_multicast_options and at the top of this
+/// header.
+///
+/// Movable, not copyable: a transport is one socket. A moved-from transport,
+/// or one whose error_code constructor failed, has a closed socket; send() and
+/// receive() on it report std::errc::bad_file_descriptor.
+class udp_multicast_transport {
+public:
+    /// The largest UDP payload over IPv4: 65535 - 8 (UDP) - 20 (IP). Larger
+    /// datagrams fail with std::errc::message_size.
+    static constexpr std::size_t max_datagram_size = 65'507;
+
+    /// Opens the socket, binds it, joins the group and sets the options. On
+    /// failure sets `ec` (an audiocast::errc for a refused option, the system's
+    /// error otherwise) and leaves the socket closed.
+    udp_multicast_transport(asio::io_context& io, const udp_multicast_options& options,
+                            std::error_code& ec)
+        : socket_{io}
+    {
+        (void)open(options, ec);
+    }
+
+    /// Throwing form: std::system_error whose what() names the value refused
+    /// ("10.1.2.3 is not a multicast address", "no interface named eth7",
+    /// "port 5004 is in use and address reuse is off").
+    udp_multicast_transport(asio::io_context& io, const udp_multicast_options& options)
+        : socket_{io}
+    {
+        std::error_code ec;
+        const std::string what = open(options, ec);
+        if (ec) detail::throw_error(ec, what);
+    }
+
+    udp_multicast_transport(udp_multicast_transport&&) noexcept = default;
+    udp_multicast_transport& operator=(udp_multicast_transport&&) noexcept = default;
+    udp_multicast_transport(const udp_multicast_transport&) = delete;
+    udp_multicast_transport& operator=(const udp_multicast_transport&) = delete;
+    ~udp_multicast_transport() = default;
+
+    /// Sends one datagram to the group. Never blocks: a full send buffer sets
+    /// std::errc::operation_would_block and sends nothing; a datagram over
+    /// max_datagram_size (or the path's limit) sets std::errc::message_size.
+    void send(std::span<const std::byte> datagram, std::error_code& ec) noexcept
+    {
+        ec.clear();
+        socket_.send_to(asio::buffer(datagram.data(), datagram.size()), group_, 0, ec);
+        ec = detail::from_asio(ec);
+    }
+
+    /// Throwing form of send(): std::system_error names the size and the group.
+    void send(std::span<const std::byte> datagram)
+    {
+        std::error_code ec;
+        send(datagram, ec);
+        if (ec)
+            detail::throw_error(ec, "cannot send a " + std::to_string(datagram.size()) +
+                                        "-byte datagram to " + detail::endpoint_text(group_));
+    }
+
+    /// Copies the oldest datagram waiting from the accepted sender into
+    /// `buffer` and returns its size (0 is a valid size). With none waiting:
+    /// returns 0 and sets std::errc::operation_would_block, as does a
+    /// send-only transport always. A datagram larger than `buffer` is cut to
+    /// fit, consumed, and sets std::errc::message_size. Datagrams from other
+    /// sources while one is locked are consumed and counted; after
+    /// max_foreign_per_receive of them in one call it returns would_block, so
+    /// a flood cannot hold the caller (the socket stays readable).
+    /// Never allocates.
+    std::size_t receive(std::span<std::byte> buffer, std::error_code& ec) noexcept
+    {
+        ec.clear();
+        if (!socket_.is_open()) {
+            ec = std::make_error_code(std::errc::bad_file_descriptor);
+            return 0;
+        }
+        if (joined_) {
+            for (std::size_t dropped = 0; dropped < max_foreign_per_receive; ++dropped) {
+                bool truncated = false;
+                const std::size_t size = read_datagram(buffer, truncated, ec);
+                if (ec) return 0;
+                if (!admit(source_)) {
+                    ++foreign_;
+                    continue;
+                }
+                if (truncated) ec = std::make_error_code(std::errc::message_size);
+                return size;
+            }
+        }
+        ec = std::make_error_code(std::errc::operation_would_block);
+        return 0;
+    }
+
+    /// Throwing form of receive(), with Asio's semantics: every error throws
+    /// std::system_error, operation_would_block included, so poll with the
+    /// error_code form. On message_size the truncated bytes are in `buffer`.
+    std::size_t receive(std::span<std::byte> buffer)
+    {
+        std::error_code ec;
+        const std::size_t size = receive(buffer, ec);
+        if (ec == std::errc::message_size)
+            detail::throw_error(ec, "datagram from " + detail::endpoint_text(source_) +
+                                        " truncated to the " + std::to_string(buffer.size()) +
+                                        "-byte buffer");
+        if (ec == std::errc::operation_would_block)
+            detail::throw_error(ec, joined_ ? "no datagram waiting from group " +
+                                                  detail::endpoint_text(group_)
+                                            : std::string("a send-only transport (join = false) "
+                                                          "receives nothing"));
+        if (ec)
+            detail::throw_error(ec, "cannot receive from group " + detail::endpoint_text(group_));
+        return size;
+    }
+
+    /// Starts an asynchronous wait until the socket is readable
+    /// (socket.async_wait(wait_read)); the handler, or any Asio completion
+    /// token, gets a std::error_code. Then receive() until would_block. A
+    /// send-only transport's socket is readable only if something sends to its
+    /// ephemeral port, and even then receive() says would_block: do not wait
+    /// on one.
+    template <class WaitHandler>
+    auto async_wait_readable(WaitHandler&& handler)
+    {
+        return socket_.async_wait(asio::socket_base::wait_read, std::forward<WaitHandler>(handler));
+    }
+
+    /// The socket, for options this class does not cover and for cancel().
+    [[nodiscard]] asio::ip::udp::socket& socket() noexcept { return socket_; }
+
+    /// Where send() sends: the group's address and port (with the interface
+    /// as scope for link- and interface-local IPv6 groups).
+    [[nodiscard]] const asio::ip::udp::endpoint& group_endpoint() const noexcept { return group_; }
+
+    /// The sender accepted now: set once one has been heard with lock_sender
+    /// on, empty again after sender_timeout of silence or unlock_sender().
+    [[nodiscard]] std::optional<asio::ip::udp::endpoint> locked_sender() const noexcept
+    {
+        if (locked_ && std::chrono::steady_clock::now() - last_heard_ < sender_timeout_)
+            return locked_;
+        return std::nullopt;
+    }
+
+    /// Datagrams from other sources, consumed and dropped while one was locked.
+    [[nodiscard]] std::uint64_t foreign_datagrams() const noexcept { return foreign_; }
+
+    /// Releases the lock now: the next source heard is accepted and locked.
+    void unlock_sender() noexcept { locked_.reset(); }
+
+    [[nodiscard]] asio::any_io_executor get_executor() noexcept { return socket_.get_executor(); }
+
+    /// The most datagrams from other sources one receive() call drops.
+    static constexpr std::size_t max_foreign_per_receive = 64;
+
+private:
+    /// Validates the options, opens and configures the socket. Returns the
+    /// message for the throwing constructor; empty on success.
+    std::string open(const udp_multicast_options& options, std::error_code& ec)
+    {
+        ec.clear();
+        joined_ = options.join;
+        lock_sender_ = options.lock_sender;
+        sender_timeout_ = options.sender_timeout;
+
+        std::error_code parse_ec;
+        const asio::ip::address group = asio::ip::make_address(options.group, parse_ec);
+        if (parse_ec) {
+            ec = make_error_code(errc::invalid_address);
+            return "multicast group \"" + options.group + "\" is not an IP address";
+        }
+        if (!group.is_multicast()) {
+            ec = make_error_code(errc::not_multicast_address);
+            return options.group + " is not a multicast address" +
+                   (group.is_v4() ? " (IPv4 groups are 224.0.0.0/4; 239.0.0.0/8 is for local use, "
+                                    "RFC 2365)"
+                                  : " (IPv6 groups are ff00::/8, RFC 4291 section 2.7)");
+        }
+        if (options.port == 0) {
+            ec = make_error_code(errc::invalid_port);
+            return "port 0 cannot be a group's port (1-65535; RTP uses 5004)";
+        }
+        if (options.hops < 0 || options.hops > 255) {
+            ec = make_error_code(errc::invalid_hops);
+            return "hops " + std::to_string(options.hops) + " is out of range (0-255)";
+        }
+        if (options.receive_buffer_bytes && *options.receive_buffer_bytes <= 0) {
+            ec = make_error_code(errc::invalid_buffer_size);
+            return "receive buffer of " + std::to_string(*options.receive_buffer_bytes) +
+                   " bytes is not positive";
+        }
+        detail::udp_interface iface;
+        std::string what;
+        ec = detail::resolve_interface(options.interface, group, iface, what);
+        if (ec) return what;
+
+        // Link- and interface-local IPv6 groups mean nothing without an
+        // interface; the scope routes both the bind and sendto (ipv6(7)).
+        asio::ip::address group_address = group;
+        if (group.is_v6()) {
+            asio::ip::address_v6 v6 = group.to_v6();
+            v6.scope_id(v6.is_multicast_link_local() || v6.is_multicast_node_local() ? iface.index
+                                                                                     : 0);
+            group_address = v6;
+        }
+        group_ = asio::ip::udp::endpoint{group_address, options.port};
+        const std::string group_text = detail::endpoint_text(group_);
+        const std::string on =
+            options.interface.empty() ? "" : " on interface " + options.interface;
+
+        const auto fail = [&](std::string message) {
+            ec = detail::from_asio(ec);
+            std::error_code ignored;
+            socket_.close(ignored);
+            return message;
+        };
+
+        socket_.open(group_.protocol(), ec);
+        if (ec)
+            return fail(std::string("cannot open an ") + detail::ip_version(group) + " UDP socket");
+        if (options.join) {
+            socket_.set_option(asio::socket_base::reuse_address{options.reuse_address}, ec);
+            if (ec) return fail("cannot set address reuse on the socket for " + group_text);
+        }
+        if (options.receive_buffer_bytes) {
+            socket_.set_option(
+                asio::socket_base::receive_buffer_size{*options.receive_buffer_bytes}, ec);
+            if (ec)
+                return fail("cannot set a receive buffer of " +
+                            std::to_string(*options.receive_buffer_bytes) + " bytes");
+        }
+
+        const asio::ip::udp::endpoint local =
+            options.join ? group_ : asio::ip::udp::endpoint{group_.protocol(), 0};
+        socket_.bind(local, ec);
+        if (detail::from_asio(ec) == std::errc::address_in_use) {
+            ec = make_error_code(errc::address_in_use);
+            return fail("port " + std::to_string(options.port) +
+                        (options.reuse_address
+                             ? " is in use by a socket that does not share it (address reuse off)"
+                             : " is in use and address reuse is off"));
+        }
+        if (ec) return fail("cannot bind to " + detail::endpoint_text(local));
+
+        if (options.join) {
+            if (group.is_v4())
+                socket_.set_option(asio::ip::multicast::join_group{group.to_v4(), iface.ipv4}, ec);
+            else
+                socket_.set_option(asio::ip::multicast::join_group{group.to_v6(), iface.index}, ec);
+            if (ec) return fail("cannot join " + group.to_string() + on);
+        }
+        if (!options.interface.empty()) {
+            if (group.is_v4())
+                socket_.set_option(asio::ip::multicast::outbound_interface{iface.ipv4}, ec);
+            else
+                socket_.set_option(asio::ip::multicast::outbound_interface{iface.index}, ec);
+            if (ec)
+                return fail("cannot send to " + group.to_string() + " through interface " +
+                            options.interface);
+        }
+        socket_.set_option(asio::ip::multicast::hops{options.hops}, ec);
+        if (ec) return fail("cannot set multicast hops to " + std::to_string(options.hops));
+        socket_.set_option(asio::ip::multicast::enable_loopback{options.loopback}, ec);
+        if (ec)
+            return fail(std::string("cannot turn multicast loopback ") +
+                        (options.loopback ? "on" : "off"));
+        socket_.non_blocking(true, ec);
+        if (ec) return fail("cannot make the socket for " + group_text + " non-blocking");
+        return {};
+    }
+
+    /// Reads one datagram with recvmsg(2), which reports truncation in
+    /// msg_flags, into `buffer`; its source lands in source_.
+    std::size_t read_datagram(std::span<std::byte> buffer, bool& truncated,
+                              std::error_code& ec) noexcept
+    {
+        ::iovec vector{};
+        vector.iov_base = buffer.data();
+        vector.iov_len = buffer.size();
+        ::msghdr message{};
+        message.msg_iov = &vector;
+        message.msg_iovlen = 1;
+        // A signal can interrupt even a non-blocking call; a few retries suffice.
+        for (int attempt = 0; attempt < 8; ++attempt) {
+            message.msg_name = source_.data();
+            message.msg_namelen = static_cast<::socklen_t>(source_.capacity());
+            message.msg_flags = 0;
+            const ::ssize_t size = ::recvmsg(socket_.native_handle(), &message, MSG_DONTWAIT);
+            if (size >= 0) {
+                source_.resize(message.msg_namelen);
+                truncated = (message.msg_flags & MSG_TRUNC) != 0;
+                return static_cast<std::size_t>(size);
+            }
+            const int error = errno;
+            if (error == EINTR) continue;
+            ec = detail::is_would_block(error)
+                     ? std::make_error_code(std::errc::operation_would_block)
+                     : std::error_code{error, std::system_category()};
+            return 0;
+        }
+        ec = std::make_error_code(std::errc::interrupted);
+        return 0;
+    }
+
+    /// Applies the sender lock to a datagram from `source`.
+    bool admit(const asio::ip::udp::endpoint& source) noexcept
+    {
+        if (!lock_sender_) return true;
+        const auto now = std::chrono::steady_clock::now();
+        if (locked_ && *locked_ != source && now - last_heard_ < sender_timeout_) return false;
+        locked_ = source;
+        last_heard_ = now;
+        return true;
+    }
+
+    asio::ip::udp::socket socket_;
+    asio::ip::udp::endpoint group_;
+    asio::ip::udp::endpoint source_;
+    std::optional<asio::ip::udp::endpoint> locked_;
+    std::chrono::steady_clock::time_point last_heard_{};
+    std::chrono::nanoseconds sender_timeout_{};
+    std::uint64_t foreign_ = 0;
+    bool joined_ = false;
+    bool lock_sender_ = true;
+};
+
+} // namespace audiocast
+// end include/audiocast/transport/udp_multicast.hpp
+// begin include/audiocast/multicast_stream.hpp
+// audiocast — multicast_stream: the real network and real time.
+//
+// The alias joins the Asio UDP multicast transport, the PCM codec and the
+// steady clock. stream_runner drives one such stream on an asio executor:
+// a sender's packets leave at their absolute deadlines (an asio::steady_timer
+// set with expires_at, so error never accumulates), a receiver takes
+// datagrams as the socket becomes readable. Everything runs on the executor
+// given, so one thread or a strand serialises it; the audio side meets it
+// through pull()/push(), which are real-time safe (see basic_multicast_stream).
+
+
+
+#include <asio/any_io_executor.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <system_error>
+#include <utility>
+
+namespace audiocast {
+
+/// One end of a stream on real UDP multicast, paced by the steady clock.
+using multicast_stream = basic_multicast_stream<udp_multicast_transport, pcm_codec, steady_clock>;
+
+/// Drives a multicast_stream on an executor until stop(). Not copyable; the
+/// stream must outlive it. Handlers run on `executor`; so must every call to
+/// the stream other than pull() and push().
+template <class Stream>
+class stream_runner {
+public:
+    /// Called on the executor after each round of sending, so the source can
+    /// write more (a file or a tone writes until the queue is full).
+    using refill_handler = std::function<void(Stream&)>;
+    /// Called on the executor when the transport reports an error.
+    using error_handler = std::function<void(std::error_code)>;
+
+    stream_runner(Stream& stream, asio::any_io_executor executor)
+        : stream_{stream}, executor_{std::move(executor)}, timer_{executor_}
+    {}
+
+    stream_runner(const stream_runner&) = delete;
+    stream_runner& operator=(const stream_runner&) = delete;
+    ~stream_runner()
+    {
+        *alive_ = false;
+        stop();
+    }
+
+    void on_refill(refill_handler h) { refill_ = std::move(h); }
+    void on_error(error_handler h) { error_ = std::move(h); }
+
+    /// How often an idle sender looks for new frames (a capture source's
+    /// push() cannot wake the executor without a system call).
+    void set_idle_interval(std::chrono::nanoseconds d) noexcept { idle_ = d; }
+
+    void start()
+    {
+        running_ = true;
+        if (stream_.role() == stream_role::sender)
+            asio::post(executor_, [this, alive = alive_] {
+                if (*alive) send_round();
+            });
+        else
+            wait_readable();
+    }
+
+    /// Stops after the handler running now; cancels waits.
+    void stop() noexcept
+    {
+        running_ = false;
+        std::error_code ignored;
+        timer_.cancel();
+        stream_.transport().socket().cancel(ignored);
+    }
+
+    /// Re-arms a sender whose queue was empty after the application wrote.
+    /// Call on the executor.
+    void wake()
+    {
+        if (running_ && stream_.role() == stream_role::sender) arm(stream_.next_deadline());
+    }
+
+private:
+    void send_round()
+    {
+        if (!running_) return;
+        std::error_code ec;
+        stream_.poll(ec);
+        if (ec && error_) error_(ec);
+        if (refill_) {
+            refill_(stream_);
+            stream_.poll(ec); // what the refill made due now
+            if (ec && error_) error_(ec);
+        }
+        arm(stream_.next_deadline());
+    }
+
+    void arm(std::optional<time_point> deadline)
+    {
+        const auto when = deadline ? *deadline : stream_.clock().now() + idle_;
+        timer_.expires_at(std::chrono::steady_clock::time_point{
+            std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                when.time_since_epoch())});
+        timer_.async_wait([this, alive = alive_](std::error_code ec) {
+            if (!*alive || ec == asio::error::operation_aborted) return;
+            send_round();
+        });
+    }
+
+    void wait_readable()
+    {
+        if (!running_) return;
+        stream_.transport().async_wait_readable([this, alive = alive_](std::error_code ec) {
+            if (!*alive || !running_ || ec == asio::error::operation_aborted) return;
+            if (ec && error_) error_(ec);
+            std::error_code poll_ec;
+            stream_.poll(poll_ec);
+            if (poll_ec && error_) error_(poll_ec);
+            wait_readable();
+        });
+    }
+
+    Stream& stream_;
+    asio::any_io_executor executor_;
+    asio::steady_timer timer_;
+    refill_handler refill_;
+    error_handler error_;
+    std::chrono::nanoseconds idle_ = std::chrono::milliseconds{1};
+    bool running_ = false;
+    // Handlers still queued after destruction see false and do nothing.
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+} // namespace audiocast
+// end include/audiocast/multicast_stream.hpp
 #endif
 // end include/audiocast/audiocast.hpp

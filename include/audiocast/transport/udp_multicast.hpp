@@ -1,0 +1,617 @@
+// audiocast — UDP multicast on a real network, with standalone Asio.
+//
+// udp_multicast_transport is the `transport` policy (requirements in
+// concepts.hpp) that carries datagrams over IP: it joins one multicast group
+// on one interface, sends to the group and receives from it, and never
+// blocks. It knows nothing of RTP; it moves bytes.
+//
+//     asio::io_context io;
+//     audiocast::udp_multicast_transport sender{io, {.interface = "eth0", .join = false}};
+//     audiocast::udp_multicast_transport listener{io, {.interface = "eth0"}};
+//
+//     sender.send(packet);                        // to 239.255.0.1:5004, TTL 1
+//     std::array<std::byte, 1500> buffer;
+//     std::error_code ec;
+//     auto n = listener.receive(buffer, ec);      // would_block until it has arrived
+//     listener.async_wait_readable([&](std::error_code) { /* receive until would_block */ });
+//
+// One socket per transport, bound to the group's address and port rather than
+// to the wildcard address: on Linux a wildcard-bound socket receives every
+// group any socket on the host has joined on that port (IP_MULTICAST_ALL,
+// ip(7)); binding to the group keeps other groups out. With reuse_address on
+// (SO_REUSEADDR, socket(7)) any number of listeners on one host share the port
+// and each gets its own copy of every datagram.
+//
+// Sender lock: a multicast group is open to anyone on the network. With
+// lock_sender on, the first source endpoint (address and port) a listener
+// hears becomes the only one it accepts; datagrams from any other source are
+// read, counted in foreign_datagrams() and dropped. A locked sender that is
+// silent for sender_timeout is released and the next source to be heard takes
+// its place, so a restarted sender (new port) is picked up again. Silence is
+// measured between receive() calls that hear the sender, on the steady clock:
+// a reader that stalls for longer than sender_timeout may hand the lock to a
+// stranger whose datagram it happens to read first. Two transports bound to
+// the same port on one host send from the same endpoint and cannot be told
+// apart; give a sender join = false (an ephemeral port of its own).
+//
+// IPv6 on Linux: a socket that joined a group receives it from every interface
+// on which any socket of the host joined it (the kernel matches the group, not
+// the interface); join and send on one interface when that matters.
+//
+// Threads: as with an Asio socket, one transport is used from one thread at a
+// time (or a strand); distinct transports are independent.
+//
+// Platforms: POSIX (Linux, macOS, the BSDs). Interfaces are resolved with
+// if_nametoindex(3), if_indextoname(3) and getifaddrs(3), and datagrams are
+// read with recvmsg(2), which reports truncation (MSG_TRUNC) where Asio's
+// receive_from does not.
+#pragma once
+
+#include <audiocast/detail/config.hpp>
+#include <audiocast/error.hpp>
+
+#if !AUDIOCAST_HAS_ASIO
+#error                                                                                             \
+    "audiocast/transport/udp_multicast.hpp needs standalone Asio (<asio.hpp>; Debian: libasio-dev)"
+#endif
+#if defined(_WIN32)
+#error "audiocast/transport/udp_multicast.hpp supports POSIX systems only"
+#endif
+
+#include <asio/any_io_executor.hpp>
+#include <asio/buffer.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/address.hpp>
+#include <asio/ip/multicast.hpp>
+#include <asio/ip/udp.hpp>
+#include <asio/socket_base.hpp>
+
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <string>
+#include <system_error>
+#include <utility>
+
+namespace audiocast {
+
+/// How a udp_multicast_transport joins and uses its group. Every field is
+/// checked when the transport is opened; a value out of range is refused with
+/// an audiocast::errc and a message that names it, nothing is clamped.
+struct udp_multicast_options {
+    /// The group: an IPv4 (224.0.0.0/4) or IPv6 (ff00::/8) multicast address.
+    /// 239.255.0.0/16 is the IPv4 local scope (RFC 2365); an IPv6 group may
+    /// carry its interface as a scope ("ff12::1%eth0").
+    std::string group = "239.255.0.1";
+    /// The group's UDP port, 1-65535; 5004 is RTP's (RFC 3551 section 8).
+    std::uint16_t port = 5004;
+    /// The interface to join and send on. Empty: the system chooses by its
+    /// routes. Otherwise one of the interface's addresses ("192.168.1.20",
+    /// "fe80::1%eth0"), its name ("eth0") or its index ("3"). IPv4 names the
+    /// interface by an IPv4 address (ip(7): IP_ADD_MEMBERSHIP, IP_MULTICAST_IF),
+    /// so an interface given by name or index needs one; IPv6 names it by
+    /// index (ipv6(7): IPV6_ADD_MEMBERSHIP, IPV6_MULTICAST_IF).
+    std::string interface{};
+    /// IPv4 TTL or IPv6 hop limit of what is sent, 0-255. 1 stays on the local
+    /// link; 0 stays on this host.
+    int hops = 1;
+    /// Whether this host's own members of the group receive what it sends
+    /// (IP_MULTICAST_LOOP, IPV6_MULTICAST_LOOP). A transport that joined
+    /// receives its own datagrams too when this is on.
+    bool loopback = true;
+    /// SO_REUSEADDR: lets many listeners on one host bind the group's port.
+    /// Off, a second transport on the same group and port is refused with
+    /// errc::address_in_use.
+    bool reuse_address = true;
+    /// SO_RCVBUF in bytes, > 0; unset keeps the system's default. The kernel
+    /// may round it (Linux doubles it and caps it at net.core.rmem_max).
+    std::optional<int> receive_buffer_bytes{};
+    /// Join the group and receive. false makes a send-only transport: bound to
+    /// an ephemeral port, a member of nothing, its receive() always says
+    /// would_block.
+    bool join = true;
+    /// Accept one source endpoint once it has been heard; see the header comment.
+    bool lock_sender = true;
+    /// A locked sender silent for this long is released. Zero (or less)
+    /// releases it at once, which makes the lock accept every source.
+    std::chrono::nanoseconds sender_timeout = std::chrono::milliseconds{500};
+};
+
+namespace detail {
+
+/// The interface a transport uses: an index for IPv6 (0: the system's
+/// choice) and, for IPv4, one of its addresses (unspecified: the system's).
+struct udp_interface {
+    unsigned int index = 0;
+    asio::ip::address_v4 ipv4{};
+};
+
+/// The system's interface addresses (getifaddrs(3)), freed on destruction.
+class interface_addresses {
+public:
+    interface_addresses() noexcept
+    {
+        if (::getifaddrs(&list_) != 0) list_ = nullptr;
+    }
+    interface_addresses(const interface_addresses&) = delete;
+    interface_addresses& operator=(const interface_addresses&) = delete;
+    ~interface_addresses()
+    {
+        if (list_ != nullptr) ::freeifaddrs(list_);
+    }
+
+    /// The name of the interface that holds `address`; empty when none does.
+    [[nodiscard]] std::string holding(const asio::ip::address& address) const
+    {
+        for (const ::ifaddrs* a = list_; a != nullptr; a = a->ifa_next) {
+            if (a->ifa_addr == nullptr) continue;
+            if (address.is_v4() && a->ifa_addr->sa_family == AF_INET) {
+                ::sockaddr_in in{};
+                std::memcpy(&in, a->ifa_addr, sizeof in);
+                const auto bytes = address.to_v4().to_bytes();
+                if (std::memcmp(&in.sin_addr, bytes.data(), bytes.size()) == 0) return a->ifa_name;
+            }
+            if (address.is_v6() && a->ifa_addr->sa_family == AF_INET6) {
+                ::sockaddr_in6 in6{};
+                std::memcpy(&in6, a->ifa_addr, sizeof in6);
+                const auto bytes = address.to_v6().to_bytes();
+                if (std::memcmp(&in6.sin6_addr, bytes.data(), bytes.size()) == 0)
+                    return a->ifa_name;
+            }
+        }
+        return {};
+    }
+
+    /// The first IPv4 address of the interface called `name`.
+    [[nodiscard]] std::optional<asio::ip::address_v4> ipv4_of(const std::string& name) const
+    {
+        for (const ::ifaddrs* a = list_; a != nullptr; a = a->ifa_next) {
+            if (a->ifa_addr == nullptr || a->ifa_addr->sa_family != AF_INET) continue;
+            if (name != a->ifa_name) continue;
+            ::sockaddr_in in{};
+            std::memcpy(&in, a->ifa_addr, sizeof in);
+            asio::ip::address_v4::bytes_type bytes{};
+            std::memcpy(bytes.data(), &in.sin_addr, bytes.size());
+            return asio::ip::address_v4{bytes};
+        }
+        return std::nullopt;
+    }
+
+private:
+    ::ifaddrs* list_ = nullptr;
+};
+
+inline const char* ip_version(const asio::ip::address& a) noexcept
+{
+    return a.is_v4() ? "IPv4" : "IPv6";
+}
+
+/// "239.255.0.1:5004" or "[ff15::1]:5004".
+inline std::string endpoint_text(const asio::ip::udp::endpoint& e)
+{
+    const std::string address = e.address().to_string();
+    const std::string port = std::to_string(e.port());
+    return e.address().is_v6() ? "[" + address + "]:" + port : address + ":" + port;
+}
+
+/// Asio's system errors in std::system_category, so that they compare equal
+/// to std::errc conditions: Asio 1.22 reports them in its own "asio.system"
+/// category, which maps to none. operation_would_block is made exact (EAGAIN
+/// and EWOULDBLOCK may differ).
+inline bool is_would_block(int error) noexcept
+{
+#if EAGAIN != EWOULDBLOCK
+    if (error == EAGAIN) return true;
+#endif
+    return error == EWOULDBLOCK;
+}
+
+inline std::error_code from_asio(std::error_code ec) noexcept
+{
+    if (!ec || ec.category() != asio::system_category()) return ec;
+    if (is_would_block(ec.value())) return std::make_error_code(std::errc::operation_would_block);
+    return {ec.value(), std::system_category()};
+}
+
+/// Resolves options.interface for `group`; on failure sets `what` to a
+/// message naming what was asked.
+inline std::error_code resolve_interface(const std::string& spec, const asio::ip::address& group,
+                                         udp_interface& out, std::string& what)
+{
+    out = {};
+    if (spec.empty()) {
+        if (group.is_v6()) out.index = static_cast<unsigned int>(group.to_v6().scope_id());
+        return {};
+    }
+    const interface_addresses addresses;
+    std::error_code parse_ec;
+    const asio::ip::address address = asio::ip::make_address(spec, parse_ec);
+    if (!parse_ec) {
+        if (address.is_v4() != group.is_v4()) {
+            what = "interface " + spec + " is an " + ip_version(address) + " address but group " +
+                   group.to_string() + " is " + ip_version(group);
+            return make_error_code(errc::address_family_mismatch);
+        }
+        if (address.is_unspecified()) return {};
+        const std::string name = addresses.holding(address);
+        if (name.empty()) {
+            what = "no interface has the address " + spec;
+            return make_error_code(errc::no_such_interface);
+        }
+        out.index = ::if_nametoindex(name.c_str());
+        if (address.is_v4()) out.ipv4 = address.to_v4();
+        return {};
+    }
+
+    std::string name;
+    const bool digits = spec.find_first_not_of("0123456789") == std::string::npos;
+    if (digits) {
+        unsigned int index = 0;
+        const auto [end, parse] = std::from_chars(spec.data(), spec.data() + spec.size(), index);
+        char buffer[IF_NAMESIZE] = {};
+        if (parse != std::errc{} || index == 0 || ::if_indextoname(index, buffer) == nullptr) {
+            what = "no interface with index " + spec;
+            return make_error_code(errc::no_such_interface);
+        }
+        out.index = index;
+        name = buffer;
+    } else {
+        out.index = ::if_nametoindex(spec.c_str());
+        if (out.index == 0) {
+            what = "no interface named " + spec;
+            return make_error_code(errc::no_such_interface);
+        }
+        name = spec;
+    }
+    if (group.is_v4()) {
+        const auto ipv4 = addresses.ipv4_of(name);
+        if (!ipv4) {
+            what = "interface " + name + " has no IPv4 address, which IPv4 group " +
+                   group.to_string() + " needs to be joined on it";
+            return make_error_code(errc::address_family_mismatch);
+        }
+        out.ipv4 = *ipv4;
+    }
+    return {};
+}
+
+} // namespace detail
+
+/// A UDP socket joined to one multicast group: sends to the group and receives
+/// from it without blocking. Models `transport` (concepts.hpp). Options and the
+/// sender lock are described in udp_multicast_options and at the top of this
+/// header.
+///
+/// Movable, not copyable: a transport is one socket. A moved-from transport,
+/// or one whose error_code constructor failed, has a closed socket; send() and
+/// receive() on it report std::errc::bad_file_descriptor.
+class udp_multicast_transport {
+public:
+    /// The largest UDP payload over IPv4: 65535 - 8 (UDP) - 20 (IP). Larger
+    /// datagrams fail with std::errc::message_size.
+    static constexpr std::size_t max_datagram_size = 65'507;
+
+    /// Opens the socket, binds it, joins the group and sets the options. On
+    /// failure sets `ec` (an audiocast::errc for a refused option, the system's
+    /// error otherwise) and leaves the socket closed.
+    udp_multicast_transport(asio::io_context& io, const udp_multicast_options& options,
+                            std::error_code& ec)
+        : socket_{io}
+    {
+        (void)open(options, ec);
+    }
+
+    /// Throwing form: std::system_error whose what() names the value refused
+    /// ("10.1.2.3 is not a multicast address", "no interface named eth7",
+    /// "port 5004 is in use and address reuse is off").
+    udp_multicast_transport(asio::io_context& io, const udp_multicast_options& options)
+        : socket_{io}
+    {
+        std::error_code ec;
+        const std::string what = open(options, ec);
+        if (ec) detail::throw_error(ec, what);
+    }
+
+    udp_multicast_transport(udp_multicast_transport&&) noexcept = default;
+    udp_multicast_transport& operator=(udp_multicast_transport&&) noexcept = default;
+    udp_multicast_transport(const udp_multicast_transport&) = delete;
+    udp_multicast_transport& operator=(const udp_multicast_transport&) = delete;
+    ~udp_multicast_transport() = default;
+
+    /// Sends one datagram to the group. Never blocks: a full send buffer sets
+    /// std::errc::operation_would_block and sends nothing; a datagram over
+    /// max_datagram_size (or the path's limit) sets std::errc::message_size.
+    void send(std::span<const std::byte> datagram, std::error_code& ec) noexcept
+    {
+        ec.clear();
+        socket_.send_to(asio::buffer(datagram.data(), datagram.size()), group_, 0, ec);
+        ec = detail::from_asio(ec);
+    }
+
+    /// Throwing form of send(): std::system_error names the size and the group.
+    void send(std::span<const std::byte> datagram)
+    {
+        std::error_code ec;
+        send(datagram, ec);
+        if (ec)
+            detail::throw_error(ec, "cannot send a " + std::to_string(datagram.size()) +
+                                        "-byte datagram to " + detail::endpoint_text(group_));
+    }
+
+    /// Copies the oldest datagram waiting from the accepted sender into
+    /// `buffer` and returns its size (0 is a valid size). With none waiting:
+    /// returns 0 and sets std::errc::operation_would_block, as does a
+    /// send-only transport always. A datagram larger than `buffer` is cut to
+    /// fit, consumed, and sets std::errc::message_size. Datagrams from other
+    /// sources while one is locked are consumed and counted; after
+    /// max_foreign_per_receive of them in one call it returns would_block, so
+    /// a flood cannot hold the caller (the socket stays readable).
+    /// Never allocates.
+    std::size_t receive(std::span<std::byte> buffer, std::error_code& ec) noexcept
+    {
+        ec.clear();
+        if (!socket_.is_open()) {
+            ec = std::make_error_code(std::errc::bad_file_descriptor);
+            return 0;
+        }
+        if (joined_) {
+            for (std::size_t dropped = 0; dropped < max_foreign_per_receive; ++dropped) {
+                bool truncated = false;
+                const std::size_t size = read_datagram(buffer, truncated, ec);
+                if (ec) return 0;
+                if (!admit(source_)) {
+                    ++foreign_;
+                    continue;
+                }
+                if (truncated) ec = std::make_error_code(std::errc::message_size);
+                return size;
+            }
+        }
+        ec = std::make_error_code(std::errc::operation_would_block);
+        return 0;
+    }
+
+    /// Throwing form of receive(), with Asio's semantics: every error throws
+    /// std::system_error, operation_would_block included, so poll with the
+    /// error_code form. On message_size the truncated bytes are in `buffer`.
+    std::size_t receive(std::span<std::byte> buffer)
+    {
+        std::error_code ec;
+        const std::size_t size = receive(buffer, ec);
+        if (ec == std::errc::message_size)
+            detail::throw_error(ec, "datagram from " + detail::endpoint_text(source_) +
+                                        " truncated to the " + std::to_string(buffer.size()) +
+                                        "-byte buffer");
+        if (ec == std::errc::operation_would_block)
+            detail::throw_error(ec, joined_ ? "no datagram waiting from group " +
+                                                  detail::endpoint_text(group_)
+                                            : std::string("a send-only transport (join = false) "
+                                                          "receives nothing"));
+        if (ec)
+            detail::throw_error(ec, "cannot receive from group " + detail::endpoint_text(group_));
+        return size;
+    }
+
+    /// Starts an asynchronous wait until the socket is readable
+    /// (socket.async_wait(wait_read)); the handler, or any Asio completion
+    /// token, gets a std::error_code. Then receive() until would_block. A
+    /// send-only transport's socket is readable only if something sends to its
+    /// ephemeral port, and even then receive() says would_block: do not wait
+    /// on one.
+    template <class WaitHandler>
+    auto async_wait_readable(WaitHandler&& handler)
+    {
+        return socket_.async_wait(asio::socket_base::wait_read, std::forward<WaitHandler>(handler));
+    }
+
+    /// The socket, for options this class does not cover and for cancel().
+    [[nodiscard]] asio::ip::udp::socket& socket() noexcept { return socket_; }
+
+    /// Where send() sends: the group's address and port (with the interface
+    /// as scope for link- and interface-local IPv6 groups).
+    [[nodiscard]] const asio::ip::udp::endpoint& group_endpoint() const noexcept { return group_; }
+
+    /// The sender accepted now: set once one has been heard with lock_sender
+    /// on, empty again after sender_timeout of silence or unlock_sender().
+    [[nodiscard]] std::optional<asio::ip::udp::endpoint> locked_sender() const noexcept
+    {
+        if (locked_ && std::chrono::steady_clock::now() - last_heard_ < sender_timeout_)
+            return locked_;
+        return std::nullopt;
+    }
+
+    /// Datagrams from other sources, consumed and dropped while one was locked.
+    [[nodiscard]] std::uint64_t foreign_datagrams() const noexcept { return foreign_; }
+
+    /// Releases the lock now: the next source heard is accepted and locked.
+    void unlock_sender() noexcept { locked_.reset(); }
+
+    [[nodiscard]] asio::any_io_executor get_executor() noexcept { return socket_.get_executor(); }
+
+    /// The most datagrams from other sources one receive() call drops.
+    static constexpr std::size_t max_foreign_per_receive = 64;
+
+private:
+    /// Validates the options, opens and configures the socket. Returns the
+    /// message for the throwing constructor; empty on success.
+    std::string open(const udp_multicast_options& options, std::error_code& ec)
+    {
+        ec.clear();
+        joined_ = options.join;
+        lock_sender_ = options.lock_sender;
+        sender_timeout_ = options.sender_timeout;
+
+        std::error_code parse_ec;
+        const asio::ip::address group = asio::ip::make_address(options.group, parse_ec);
+        if (parse_ec) {
+            ec = make_error_code(errc::invalid_address);
+            return "multicast group \"" + options.group + "\" is not an IP address";
+        }
+        if (!group.is_multicast()) {
+            ec = make_error_code(errc::not_multicast_address);
+            return options.group + " is not a multicast address" +
+                   (group.is_v4() ? " (IPv4 groups are 224.0.0.0/4; 239.0.0.0/8 is for local use, "
+                                    "RFC 2365)"
+                                  : " (IPv6 groups are ff00::/8, RFC 4291 section 2.7)");
+        }
+        if (options.port == 0) {
+            ec = make_error_code(errc::invalid_port);
+            return "port 0 cannot be a group's port (1-65535; RTP uses 5004)";
+        }
+        if (options.hops < 0 || options.hops > 255) {
+            ec = make_error_code(errc::invalid_hops);
+            return "hops " + std::to_string(options.hops) + " is out of range (0-255)";
+        }
+        if (options.receive_buffer_bytes && *options.receive_buffer_bytes <= 0) {
+            ec = make_error_code(errc::invalid_buffer_size);
+            return "receive buffer of " + std::to_string(*options.receive_buffer_bytes) +
+                   " bytes is not positive";
+        }
+        detail::udp_interface iface;
+        std::string what;
+        ec = detail::resolve_interface(options.interface, group, iface, what);
+        if (ec) return what;
+
+        // Link- and interface-local IPv6 groups mean nothing without an
+        // interface; the scope routes both the bind and sendto (ipv6(7)).
+        asio::ip::address group_address = group;
+        if (group.is_v6()) {
+            asio::ip::address_v6 v6 = group.to_v6();
+            v6.scope_id(v6.is_multicast_link_local() || v6.is_multicast_node_local() ? iface.index
+                                                                                     : 0);
+            group_address = v6;
+        }
+        group_ = asio::ip::udp::endpoint{group_address, options.port};
+        const std::string group_text = detail::endpoint_text(group_);
+        const std::string on =
+            options.interface.empty() ? "" : " on interface " + options.interface;
+
+        const auto fail = [&](std::string message) {
+            ec = detail::from_asio(ec);
+            std::error_code ignored;
+            socket_.close(ignored);
+            return message;
+        };
+
+        socket_.open(group_.protocol(), ec);
+        if (ec)
+            return fail(std::string("cannot open an ") + detail::ip_version(group) + " UDP socket");
+        if (options.join) {
+            socket_.set_option(asio::socket_base::reuse_address{options.reuse_address}, ec);
+            if (ec) return fail("cannot set address reuse on the socket for " + group_text);
+        }
+        if (options.receive_buffer_bytes) {
+            socket_.set_option(
+                asio::socket_base::receive_buffer_size{*options.receive_buffer_bytes}, ec);
+            if (ec)
+                return fail("cannot set a receive buffer of " +
+                            std::to_string(*options.receive_buffer_bytes) + " bytes");
+        }
+
+        const asio::ip::udp::endpoint local =
+            options.join ? group_ : asio::ip::udp::endpoint{group_.protocol(), 0};
+        socket_.bind(local, ec);
+        if (detail::from_asio(ec) == std::errc::address_in_use) {
+            ec = make_error_code(errc::address_in_use);
+            return fail("port " + std::to_string(options.port) +
+                        (options.reuse_address
+                             ? " is in use by a socket that does not share it (address reuse off)"
+                             : " is in use and address reuse is off"));
+        }
+        if (ec) return fail("cannot bind to " + detail::endpoint_text(local));
+
+        if (options.join) {
+            if (group.is_v4())
+                socket_.set_option(asio::ip::multicast::join_group{group.to_v4(), iface.ipv4}, ec);
+            else
+                socket_.set_option(asio::ip::multicast::join_group{group.to_v6(), iface.index}, ec);
+            if (ec) return fail("cannot join " + group.to_string() + on);
+        }
+        if (!options.interface.empty()) {
+            if (group.is_v4())
+                socket_.set_option(asio::ip::multicast::outbound_interface{iface.ipv4}, ec);
+            else
+                socket_.set_option(asio::ip::multicast::outbound_interface{iface.index}, ec);
+            if (ec)
+                return fail("cannot send to " + group.to_string() + " through interface " +
+                            options.interface);
+        }
+        socket_.set_option(asio::ip::multicast::hops{options.hops}, ec);
+        if (ec) return fail("cannot set multicast hops to " + std::to_string(options.hops));
+        socket_.set_option(asio::ip::multicast::enable_loopback{options.loopback}, ec);
+        if (ec)
+            return fail(std::string("cannot turn multicast loopback ") +
+                        (options.loopback ? "on" : "off"));
+        socket_.non_blocking(true, ec);
+        if (ec) return fail("cannot make the socket for " + group_text + " non-blocking");
+        return {};
+    }
+
+    /// Reads one datagram with recvmsg(2), which reports truncation in
+    /// msg_flags, into `buffer`; its source lands in source_.
+    std::size_t read_datagram(std::span<std::byte> buffer, bool& truncated,
+                              std::error_code& ec) noexcept
+    {
+        ::iovec vector{};
+        vector.iov_base = buffer.data();
+        vector.iov_len = buffer.size();
+        ::msghdr message{};
+        message.msg_iov = &vector;
+        message.msg_iovlen = 1;
+        // A signal can interrupt even a non-blocking call; a few retries suffice.
+        for (int attempt = 0; attempt < 8; ++attempt) {
+            message.msg_name = source_.data();
+            message.msg_namelen = static_cast<::socklen_t>(source_.capacity());
+            message.msg_flags = 0;
+            const ::ssize_t size = ::recvmsg(socket_.native_handle(), &message, MSG_DONTWAIT);
+            if (size >= 0) {
+                source_.resize(message.msg_namelen);
+                truncated = (message.msg_flags & MSG_TRUNC) != 0;
+                return static_cast<std::size_t>(size);
+            }
+            const int error = errno;
+            if (error == EINTR) continue;
+            ec = detail::is_would_block(error)
+                     ? std::make_error_code(std::errc::operation_would_block)
+                     : std::error_code{error, std::system_category()};
+            return 0;
+        }
+        ec = std::make_error_code(std::errc::interrupted);
+        return 0;
+    }
+
+    /// Applies the sender lock to a datagram from `source`.
+    bool admit(const asio::ip::udp::endpoint& source) noexcept
+    {
+        if (!lock_sender_) return true;
+        const auto now = std::chrono::steady_clock::now();
+        if (locked_ && *locked_ != source && now - last_heard_ < sender_timeout_) return false;
+        locked_ = source;
+        last_heard_ = now;
+        return true;
+    }
+
+    asio::ip::udp::socket socket_;
+    asio::ip::udp::endpoint group_;
+    asio::ip::udp::endpoint source_;
+    std::optional<asio::ip::udp::endpoint> locked_;
+    std::chrono::steady_clock::time_point last_heard_{};
+    std::chrono::nanoseconds sender_timeout_{};
+    std::uint64_t foreign_ = 0;
+    bool joined_ = false;
+    bool lock_sender_ = true;
+};
+
+} // namespace audiocast

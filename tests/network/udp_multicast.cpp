@@ -1,0 +1,694 @@
+// The network suite: udp_multicast_transport on real sockets.
+//
+// Runs only inside a private network namespace made for it by
+// tests/network/netns-run (lo with 224.0.0.0/4 routed to it for IPv4, the
+// veth pair v0/v1 for IPv6). main() refuses to open a socket anywhere else:
+// without AUDIOCAST_NETNS=1, or when any interface but lo, v0 and v1 is
+// present, every test is skipped (exit 77). Every wait has a deadline.
+#include <audiocast/transport/udp_multicast.hpp>
+
+#define CATCH_CONFIG_RUNNER
+#include <catch2/catch.hpp>
+
+#include <audiocast/concepts.hpp>
+#include <audiocast/error.hpp>
+
+#include <asio/io_context.hpp>
+#include <asio/ip/multicast.hpp>
+#include <asio/ip/udp.hpp>
+#include <asio/socket_base.hpp>
+
+#include <net/if.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+using namespace std::chrono_literals;
+using audiocast::udp_multicast_options;
+using audiocast::udp_multicast_transport;
+
+static_assert(audiocast::transport<udp_multicast_transport>);
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+/// Why the suite must not run here; empty when this is a namespace made for it.
+std::string namespace_refusal()
+{
+    const char* flag = std::getenv("AUDIOCAST_NETNS");
+    if (flag == nullptr || std::string_view{flag} != "1")
+        return "AUDIOCAST_NETNS=1 is not set; run through tests/network/netns-run, which makes "
+               "a private network namespace";
+    struct ::if_nameindex* list = ::if_nameindex();
+    if (list == nullptr)
+        return "cannot list the network interfaces (if_nameindex failed), so cannot tell a "
+               "private namespace from the host";
+    std::string others;
+    bool loopback = false;
+    for (const struct ::if_nameindex* i = list; i->if_index != 0; ++i) {
+        const std::string_view name{i->if_name};
+        if (name == "lo")
+            loopback = true;
+        else if (name != "v0" && name != "v1")
+            others += (others.empty() ? "" : ", ") + std::string{name};
+    }
+    ::if_freenameindex(list);
+    if (!others.empty())
+        return "interfaces other than lo, v0 and v1 are present (" + others +
+               "): this is not a namespace made for the test";
+    if (!loopback) return "no lo interface";
+    return {};
+}
+
+/// Why the IPv6 tests cannot run; empty when v0 is there for them.
+std::string ipv6_refusal()
+{
+    const char* flag = std::getenv("AUDIOCAST_NETNS_IPV6");
+    if (flag != nullptr && std::string_view{flag} == "1" && ::if_nametoindex("v0") != 0) return {};
+    const char* why = std::getenv("AUDIOCAST_NETNS_IPV6_WHY");
+    return why != nullptr && *why != '\0' ? why : "the namespace has no veth pair v0/v1";
+}
+
+/// Datagram `index` of a run: a 4-byte big-endian index, then bytes drawn
+/// from the index, 4 to 1403 bytes in all, so no two are alike.
+std::vector<std::byte> datagram(std::uint32_t index)
+{
+    std::vector<std::byte> bytes(4 + (index * 37u) % 1400u);
+    for (std::size_t i = 0; i < 4; ++i)
+        bytes[i] = static_cast<std::byte>(index >> (24 - 8 * i));
+    std::uint32_t x = index * 2654435761u + 1u;
+    for (std::size_t i = 4; i < bytes.size(); ++i) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        bytes[i] = static_cast<std::byte>(x);
+    }
+    return bytes;
+}
+
+std::span<const std::byte> bytes_of(std::string_view text)
+{
+    return std::as_bytes(std::span<const char>{text.data(), text.size()});
+}
+
+std::string text_of(std::span<const std::byte> bytes)
+{
+    return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+
+/// Polls `t` until a datagram (or an error other than would_block) comes, or
+/// `limit` passes; then ec is still would_block.
+std::size_t receive_within(udp_multicast_transport& t, std::span<std::byte> buffer,
+                           std::error_code& ec, std::chrono::milliseconds limit = 2000ms)
+{
+    const auto end = steady::now() + limit;
+    do {
+        const std::size_t n = t.receive(buffer, ec);
+        if (ec != std::errc::operation_would_block) return n;
+        std::this_thread::yield();
+    } while (steady::now() < end);
+    return 0;
+}
+
+/// Waits on `io` until `t` is readable or `limit` passes.
+bool readable_within(asio::io_context& io, udp_multicast_transport& t,
+                     std::chrono::milliseconds limit = 2000ms)
+{
+    bool ready = false;
+    bool done = false;
+    t.async_wait_readable([&](std::error_code ec) {
+        ready = !ec;
+        done = true;
+    });
+    io.restart();
+    io.run_for(limit);
+    if (!done) {
+        // The handler refers to this frame: let it run, aborted, before returning.
+        t.socket().cancel();
+        io.restart();
+        io.run_for(1s);
+    }
+    return ready;
+}
+
+/// Receives one datagram within the deadline and returns it as text.
+std::string receive_text(udp_multicast_transport& t)
+{
+    std::array<std::byte, 2048> buffer{};
+    std::error_code ec;
+    const std::size_t n = receive_within(t, buffer, ec);
+    INFO("receive: " << ec.message());
+    REQUIRE_FALSE(ec);
+    return text_of(std::span<const std::byte>{buffer.data(), n});
+}
+
+/// Asserts nothing more is waiting.
+void require_empty(udp_multicast_transport& t)
+{
+    std::array<std::byte, 64> buffer{};
+    std::error_code ec;
+    t.receive(buffer, ec);
+    REQUIRE(ec == std::errc::operation_would_block);
+}
+
+/// Sends `count` datagrams from `sender` in batches and checks that every
+/// receiver gets each one, in order and bit-exact, within `limit` overall.
+/// Batches keep the receivers' socket buffers far from full, so the kernel
+/// has no reason to drop anything.
+void require_all_delivered(udp_multicast_transport& sender,
+                           std::vector<udp_multicast_transport>& receivers, std::uint32_t count,
+                           std::chrono::seconds limit)
+{
+    constexpr std::uint32_t batch = 25;
+    const auto end = steady::now() + limit;
+    std::vector<std::uint32_t> received(receivers.size(), 0);
+    std::vector<std::string> wrong;
+    std::array<std::byte, 2048> buffer{};
+    std::uint32_t sent = 0;
+    while (sent < count) {
+        const std::uint32_t batch_end = std::min(count, sent + batch);
+        for (; sent < batch_end; ++sent) {
+            std::error_code ec;
+            sender.send(datagram(sent), ec);
+            INFO("send " << sent << ": " << ec.message());
+            REQUIRE_FALSE(ec);
+        }
+        bool behind = true;
+        while (behind && steady::now() < end) {
+            behind = false;
+            for (std::size_t r = 0; r < receivers.size(); ++r) {
+                for (;;) {
+                    std::error_code ec;
+                    const std::size_t n = receivers[r].receive(buffer, ec);
+                    if (ec == std::errc::operation_would_block) break;
+                    const auto expected = datagram(received[r]);
+                    if (ec ||
+                        !std::equal(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(n),
+                                    expected.begin(), expected.end()))
+                        wrong.push_back("receiver " + std::to_string(r) + " datagram " +
+                                        std::to_string(received[r]) + ": " +
+                                        (ec ? ec.message() : "wrong bytes or order"));
+                    ++received[r];
+                }
+                behind = behind || received[r] < sent;
+            }
+            if (behind) std::this_thread::yield();
+        }
+        INFO("first problem: " << (wrong.empty() ? std::string{"none"} : wrong.front()));
+        REQUIRE(wrong.empty());
+        INFO("sent " << sent << ", deadline " << limit.count() << " s");
+        REQUIRE(std::all_of(received.begin(), received.end(),
+                            [&](std::uint32_t n) { return n == sent; }));
+    }
+    for (auto& r : receivers)
+        require_empty(r);
+}
+
+/// Runs `make` and checks it throws std::system_error whose code equals
+/// `code` (an audiocast::errc, or a std::errc condition) and whose what()
+/// contains `message`.
+template <class Make, class Code>
+void require_refused(Make&& make, Code code, const std::string& message)
+{
+    try {
+        make();
+        FAIL("no exception; expected one saying: " << message);
+    } catch (const std::system_error& e) {
+        INFO("what(): " << e.what());
+        CHECK(e.code() == code);
+        CHECK(std::string{e.what()}.find(message) != std::string::npos);
+    }
+}
+
+} // namespace
+
+/// Opens a transport with `options` and reads each option back from its socket.
+void require_options_round_trip(const udp_multicast_options& options)
+{
+    CAPTURE(options.group, options.interface, options.hops, options.loopback, options.reuse_address,
+            options.join);
+    asio::io_context io;
+    udp_multicast_transport t{io, options};
+    asio::ip::multicast::hops hops;
+    t.socket().get_option(hops);
+    CHECK(hops.value() == options.hops);
+    asio::ip::multicast::enable_loopback loopback;
+    t.socket().get_option(loopback);
+    CHECK(loopback.value() == options.loopback);
+    if (options.join) { // a send-only transport binds an ephemeral port: reuse is moot
+        asio::socket_base::reuse_address reuse;
+        t.socket().get_option(reuse);
+        CHECK(reuse.value() == options.reuse_address);
+    }
+    asio::socket_base::receive_buffer_size buffer;
+    t.socket().get_option(buffer);
+    CHECK(buffer.value() >= *options.receive_buffer_bytes); // Linux doubles what is asked
+    CHECK(t.socket().non_blocking());
+}
+
+TEST_CASE("IPv4 socket options round-trip: hops, loopback, address reuse, receive buffer")
+{
+    require_options_round_trip({.port = 5010,
+                                .interface = "lo",
+                                .hops = GENERATE(0, 1, 7, 255),
+                                .loopback = GENERATE(true, false),
+                                .reuse_address = GENERATE(true, false),
+                                .receive_buffer_bytes = 65536,
+                                .join = GENERATE(true, false)});
+}
+
+TEST_CASE("IPv6 socket options round-trip: hops, loopback, address reuse, receive buffer")
+{
+    if (const auto why = ipv6_refusal(); !why.empty()) {
+        WARN("IPv6 skipped: " << why);
+        return;
+    }
+    require_options_round_trip({.group = "ff15::1",
+                                .port = 5010,
+                                .interface = "v0",
+                                .hops = GENERATE(0, 1, 7, 255),
+                                .loopback = GENERATE(true, false),
+                                .reuse_address = GENERATE(true, false),
+                                .receive_buffer_bytes = 65536,
+                                .join = GENERATE(true, false)});
+}
+
+TEST_CASE("one sender reaches 20 receivers on 239.255.0.1 over lo: 1000 distinct datagrams "
+          "each, all in order and bit-exact")
+{
+    asio::io_context io;
+    // The interface named every way there is; "" leaves it to the route to lo.
+    const std::array<std::string, 4> interfaces{"lo", "127.0.0.1",
+                                                std::to_string(::if_nametoindex("lo")), ""};
+    std::vector<udp_multicast_transport> receivers;
+    receivers.reserve(20);
+    for (std::size_t i = 0; i < 20; ++i)
+        receivers.emplace_back(io, udp_multicast_options{.interface = interfaces[i % 4]});
+    udp_multicast_transport sender{io, {.interface = "lo", .join = false}};
+    REQUIRE(sender.group_endpoint() ==
+            asio::ip::udp::endpoint{asio::ip::make_address("239.255.0.1"), 5004});
+
+    require_all_delivered(sender, receivers, 1000, 8s);
+
+    const auto source = receivers.front().locked_sender();
+    REQUIRE(source);
+    CHECK(source->address() == asio::ip::make_address("127.0.0.1"));
+    CHECK(source->port() == sender.socket().local_endpoint().port());
+    for (const auto& r : receivers)
+        CHECK(r.foreign_datagrams() == 0);
+}
+
+TEST_CASE("IPv6 group ff15::1 on v0, joined and sent by interface index, reaches every receiver")
+{
+    if (const auto why = ipv6_refusal(); !why.empty()) {
+        WARN("IPv6 skipped: " << why);
+        return;
+    }
+    asio::io_context io;
+    const unsigned int v0 = ::if_nametoindex("v0");
+    const std::string index = std::to_string(v0);
+    std::vector<udp_multicast_transport> receivers;
+    for (int i = 0; i < 3; ++i)
+        receivers.emplace_back(
+            io, udp_multicast_options{.group = "ff15::1", .port = 5020, .interface = index});
+    receivers.emplace_back(
+        io, udp_multicast_options{.group = "ff15::1", .port = 5020, .interface = "v0"});
+    udp_multicast_transport sender{
+        io, {.group = "ff15::1", .port = 5020, .interface = index, .join = false}};
+    // ff15::1 is site-local: it needs no scope, so none is added.
+    CHECK(sender.group_endpoint().address().to_v6().scope_id() == 0);
+
+    require_all_delivered(sender, receivers, 200, 5s);
+
+    const auto source = receivers.front().locked_sender();
+    REQUIRE(source);
+    CHECK(source->address().to_v6().is_link_local()); // v0's fe80:: address
+    CHECK(source->port() == sender.socket().local_endpoint().port());
+}
+
+TEST_CASE("a link-local IPv6 group carries its interface as scope and works on it")
+{
+    if (const auto why = ipv6_refusal(); !why.empty()) {
+        WARN("IPv6 skipped: " << why);
+        return;
+    }
+    asio::io_context io;
+    const unsigned int v0 = ::if_nametoindex("v0");
+    std::vector<udp_multicast_transport> receivers;
+    receivers.emplace_back(
+        io, udp_multicast_options{.group = "ff12::1", .port = 5022, .interface = "v0"});
+    // The scope in the group's text stands for the interface.
+    receivers.emplace_back(io, udp_multicast_options{.group = "ff12::1%v0", .port = 5022});
+    udp_multicast_transport sender{
+        io, {.group = "ff12::1", .port = 5022, .interface = "v0", .join = false}};
+    CHECK(sender.group_endpoint().address().to_v6().scope_id() == v0);
+    CHECK(receivers.back().group_endpoint().address().to_v6().scope_id() == v0);
+
+    require_all_delivered(sender, receivers, 50, 5s);
+}
+
+TEST_CASE("a stranger is counted and dropped while the sender is locked, and takes over after "
+          "sender_timeout of silence")
+{
+    asio::io_context io;
+    udp_multicast_transport listener{io, {.port = 5030, .interface = "lo"}};
+    REQUIRE(listener.locked_sender() == std::nullopt);
+    udp_multicast_transport sender{io, {.port = 5030, .interface = "lo", .join = false}};
+
+    // The stranger: a plain socket on a port of its own, sending junk to the group.
+    asio::ip::udp::socket stranger{io,
+                                   asio::ip::udp::endpoint{asio::ip::make_address("127.0.0.1"), 0}};
+    stranger.set_option(
+        asio::ip::multicast::outbound_interface{asio::ip::make_address_v4("127.0.0.1")});
+    const auto junk = [&](std::string_view text) {
+        stranger.send_to(asio::buffer(text.data(), text.size()), listener.group_endpoint());
+    };
+
+    sender.send(bytes_of("A0"));
+    CHECK(receive_text(listener) == "A0");
+    const auto sender_endpoint = listener.locked_sender();
+    REQUIRE(sender_endpoint);
+    CHECK(sender_endpoint->port() == sender.socket().local_endpoint().port());
+
+    for (int i = 0; i < 5; ++i)
+        junk("junk");
+    sender.send(bytes_of("A1"));
+    CHECK(receive_text(listener) == "A1");
+    CHECK(listener.foreign_datagrams() == 5);
+    CHECK(listener.locked_sender() == sender_endpoint);
+    require_empty(listener);
+
+    // 500 ms (the default) of silence from the sender releases it.
+    std::this_thread::sleep_for(600ms);
+    CHECK(listener.locked_sender() == std::nullopt);
+    junk("B0");
+    CHECK(receive_text(listener) == "B0");
+    const auto stranger_endpoint = listener.locked_sender();
+    REQUIRE(stranger_endpoint);
+    CHECK(stranger_endpoint->port() == stranger.local_endpoint().port());
+    CHECK(listener.foreign_datagrams() == 5);
+
+    // Now the old sender is the stranger.
+    sender.send(bytes_of("A2"));
+    {
+        std::array<std::byte, 64> buffer{};
+        std::error_code ec;
+        const auto end = steady::now() + 2s;
+        while (listener.foreign_datagrams() < 6 && steady::now() < end) {
+            listener.receive(buffer, ec);
+            CHECK(ec == std::errc::operation_would_block);
+        }
+    }
+    CHECK(listener.foreign_datagrams() == 6);
+
+    // unlock_sender() lets the next one in at once.
+    listener.unlock_sender();
+    CHECK(listener.locked_sender() == std::nullopt);
+    sender.send(bytes_of("A3"));
+    CHECK(receive_text(listener) == "A3");
+    CHECK(listener.locked_sender() == sender_endpoint);
+}
+
+TEST_CASE("with lock_sender off every source is accepted and none is counted foreign")
+{
+    asio::io_context io;
+    udp_multicast_transport listener{io, {.port = 5032, .interface = "lo", .lock_sender = false}};
+    udp_multicast_transport a{io, {.port = 5032, .interface = "lo", .join = false}};
+    udp_multicast_transport b{io, {.port = 5032, .interface = "lo", .join = false}};
+    a.send(bytes_of("from a"));
+    CHECK(receive_text(listener) == "from a");
+    b.send(bytes_of("from b"));
+    CHECK(receive_text(listener) == "from b");
+    CHECK(listener.foreign_datagrams() == 0);
+    CHECK(listener.locked_sender() == std::nullopt);
+}
+
+TEST_CASE("receive cuts a datagram larger than the buffer, consumes it and reports message_size")
+{
+    asio::io_context io;
+    udp_multicast_transport listener{io, {.port = 5034, .interface = "lo"}};
+    udp_multicast_transport sender{io, {.port = 5034, .interface = "lo", .join = false}};
+    const auto big = datagram(99); // 4 + 99 * 37 % 1400 = 267 bytes
+    REQUIRE(big.size() > 40);
+
+    sender.send(big);
+    std::array<std::byte, 40> small{};
+    std::error_code ec;
+    const std::size_t n = receive_within(listener, small, ec);
+    CHECK(ec == std::errc::message_size);
+    CHECK(n == small.size());
+    CHECK(std::equal(small.begin(), small.end(), big.begin()));
+    require_empty(listener);
+
+    sender.send(big);
+    REQUIRE(readable_within(io, listener));
+    require_refused([&] { (void)listener.receive(small); }, std::errc::message_size,
+                    "truncated to the 40-byte buffer");
+}
+
+TEST_CASE("a zero-length datagram arrives with size 0 and no error")
+{
+    asio::io_context io;
+    udp_multicast_transport listener{io, {.port = 5036, .interface = "lo"}};
+    udp_multicast_transport sender{io, {.port = 5036, .interface = "lo", .join = false}};
+    sender.send(std::span<const std::byte>{});
+    std::array<std::byte, 16> buffer{};
+    std::error_code ec;
+    CHECK(receive_within(listener, buffer, ec) == 0);
+    CHECK_FALSE(ec);
+    require_empty(listener);
+}
+
+TEST_CASE("a send-only transport sends to the group and its receive always says would_block")
+{
+    asio::io_context io;
+    udp_multicast_transport listener{io, {.port = 5038, .interface = "lo"}};
+    udp_multicast_transport sender{io, {.port = 5038, .interface = "lo", .join = false}};
+    CHECK(sender.socket().local_endpoint().port() != 5038); // an ephemeral port of its own
+
+    sender.send(bytes_of("hello"));
+    CHECK(receive_text(listener) == "hello");
+
+    std::array<std::byte, 16> buffer{};
+    std::error_code ec;
+    CHECK(sender.receive(buffer, ec) == 0);
+    CHECK(ec == std::errc::operation_would_block);
+    require_refused([&] { (void)sender.receive(buffer); }, std::errc::operation_would_block,
+                    "send-only transport (join = false) receives nothing");
+}
+
+TEST_CASE("the throwing receive reports would_block naming the group")
+{
+    asio::io_context io;
+    udp_multicast_transport listener{io, {.port = 5040, .interface = "lo"}};
+    std::array<std::byte, 16> buffer{};
+    require_refused([&] { (void)listener.receive(buffer); }, std::errc::operation_would_block,
+                    "no datagram waiting from group 239.255.0.1:5040");
+}
+
+TEST_CASE("async_wait_readable drives a receiver on an io_context")
+{
+    asio::io_context io;
+    udp_multicast_transport listener{io, {.port = 5042, .interface = "lo"}};
+    udp_multicast_transport sender{io, {.port = 5042, .interface = "lo", .join = false}};
+    CHECK(listener.get_executor() == asio::any_io_executor{io.get_executor()});
+
+    constexpr std::uint32_t count = 100;
+    std::uint32_t received = 0;
+    std::uint32_t wrong = 0;
+    std::error_code failure;
+    std::array<std::byte, 2048> buffer{};
+    std::function<void(std::error_code)> on_readable = [&](std::error_code ec) {
+        if (ec) {
+            failure = ec;
+            return;
+        }
+        for (;;) {
+            const std::size_t n = listener.receive(buffer, ec);
+            if (ec == std::errc::operation_would_block) break;
+            const auto expected = datagram(received);
+            if (ec || !std::equal(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(n),
+                                  expected.begin(), expected.end()))
+                ++wrong;
+            ++received;
+        }
+        if (received < count) listener.async_wait_readable(on_readable);
+    };
+    listener.async_wait_readable(on_readable);
+    for (std::uint32_t i = 0; i < count; ++i) {
+        sender.send(datagram(i));
+        io.poll();
+    }
+    io.run_for(5s); // returns once the last handler has run without re-arming
+    CHECK_FALSE(failure);
+    CHECK(received == count);
+    CHECK(wrong == 0);
+}
+
+TEST_CASE("refused options name what was asked, with their audiocast::errc")
+{
+    using audiocast::errc;
+    struct refusal {
+        const char* what;
+        udp_multicast_options options;
+        errc code;
+        std::string message;
+    };
+    std::vector<refusal> refusals{
+        {"unicast group",
+         {.group = "10.1.2.3"},
+         errc::not_multicast_address,
+         "10.1.2.3 is not a multicast address"},
+        {"IPv6 unicast group",
+         {.group = "::1"},
+         errc::not_multicast_address,
+         "::1 is not a multicast address"},
+        {"unparsable group",
+         {.group = "239.255.0.300"},
+         errc::invalid_address,
+         "multicast group \"239.255.0.300\" is not an IP address"},
+        {"IPv4 group, IPv6 interface",
+         {.interface = "::1"},
+         errc::address_family_mismatch,
+         "interface ::1 is an IPv6 address but group 239.255.0.1 is IPv4"},
+        {"IPv6 group, IPv4 interface",
+         {.group = "ff15::1", .interface = "127.0.0.1"},
+         errc::address_family_mismatch,
+         "interface 127.0.0.1 is an IPv4 address but group ff15::1 is IPv6"},
+        {"missing interface name",
+         {.interface = "eth7"},
+         errc::no_such_interface,
+         "no interface named eth7"},
+        {"missing interface index",
+         {.interface = "4242"},
+         errc::no_such_interface,
+         "no interface with index 4242"},
+        {"address no interface has",
+         {.interface = "10.9.9.9"},
+         errc::no_such_interface,
+         "no interface has the address 10.9.9.9"},
+        {"hops too large", {.hops = 256}, errc::invalid_hops, "hops 256 is out of range (0-255)"},
+        {"hops negative", {.hops = -1}, errc::invalid_hops, "hops -1 is out of range (0-255)"},
+        {"port 0", {.port = 0}, errc::invalid_port, "port 0 cannot be a group's port"},
+        {"empty receive buffer",
+         {.receive_buffer_bytes = 0},
+         errc::invalid_buffer_size,
+         "receive buffer of 0 bytes is not positive"},
+    };
+    if (ipv6_refusal().empty())
+        refusals.push_back({"IPv4 group on an interface without IPv4",
+                            {.interface = "v0"},
+                            errc::address_family_mismatch,
+                            "interface v0 has no IPv4 address, which IPv4 group 239.255.0.1 "
+                            "needs to be joined on it"});
+
+    asio::io_context io;
+    for (const auto& r : refusals) {
+        INFO(r.what);
+        std::error_code ec;
+        udp_multicast_transport t{io, r.options, ec};
+        CHECK(ec == r.code);
+        CHECK_FALSE(t.socket().is_open());
+        require_refused([&] { udp_multicast_transport{io, r.options}; }, r.code, r.message);
+    }
+}
+
+TEST_CASE("a port in use is refused with address_in_use when reuse is off on either side")
+{
+    asio::io_context io;
+    udp_multicast_transport first{io, {.port = 5044, .interface = "lo", .reuse_address = false}};
+
+    SECTION("reuse off on both")
+    {
+        const udp_multicast_options second{.port = 5044, .interface = "lo", .reuse_address = false};
+        std::error_code ec;
+        udp_multicast_transport t{io, second, ec};
+        CHECK(ec == audiocast::errc::address_in_use);
+        require_refused([&] { udp_multicast_transport{io, second}; },
+                        audiocast::errc::address_in_use,
+                        "port 5044 is in use and address reuse is off");
+    }
+    SECTION("reuse on for the second only")
+    {
+        const udp_multicast_options second{.port = 5044, .interface = "lo"};
+        require_refused([&] { udp_multicast_transport{io, second}; },
+                        audiocast::errc::address_in_use,
+                        "port 5044 is in use by a socket that does not share it");
+    }
+}
+
+TEST_CASE("a datagram over the UDP limit is refused with message_size and reaches no one")
+{
+    asio::io_context io;
+    udp_multicast_transport listener{io, {.port = 5046, .interface = "lo"}};
+    udp_multicast_transport sender{io, {.port = 5046, .interface = "lo", .join = false}};
+    const std::vector<std::byte> huge(udp_multicast_transport::max_datagram_size + 1);
+    std::error_code ec;
+    sender.send(huge, ec);
+    CHECK(ec == std::errc::message_size);
+    require_refused([&] { sender.send(huge); }, std::errc::message_size,
+                    "cannot send a 65508-byte datagram to 239.255.0.1:5046");
+
+    const std::vector<std::byte> largest(udp_multicast_transport::max_datagram_size);
+    sender.send(largest, ec);
+    CHECK_FALSE(ec);
+    std::vector<std::byte> buffer(largest.size());
+    CHECK(receive_within(listener, buffer, ec) == largest.size());
+    CHECK_FALSE(ec);
+    require_empty(listener);
+}
+
+TEST_CASE("a moved-from or unopened transport reports bad_file_descriptor")
+{
+    asio::io_context io;
+    udp_multicast_transport original{io, {.port = 5048, .interface = "lo"}};
+    udp_multicast_transport moved{std::move(original)};
+    CHECK(moved.socket().is_open());
+
+    std::error_code failed_ec;
+    udp_multicast_transport failed{io, {.group = "10.1.2.3"}, failed_ec};
+    REQUIRE(failed_ec);
+
+    for (udp_multicast_transport* t : {&original, &failed}) {
+        std::array<std::byte, 16> buffer{};
+        std::error_code ec;
+        t->send(bytes_of("x"), ec);
+        CHECK(ec == std::errc::bad_file_descriptor);
+        CHECK(t->receive(buffer, ec) == 0);
+        CHECK(ec == std::errc::bad_file_descriptor);
+    }
+}
+
+int main(int argc, char* argv[])
+{
+    Catch::Session session;
+    if (const int status = session.applyCommandLine(argc, argv); status != 0) return status;
+    const auto& config = session.configData();
+    const bool listing = config.listTests || config.listTestNamesOnly || config.listTags ||
+                         config.listReporters || config.showHelp;
+    if (!listing) {
+        // Before any socket exists: never on the host's interfaces.
+        if (const std::string why = namespace_refusal(); !why.empty()) {
+            std::cout << "SKIP: every network test: " << why << '\n';
+            return 77;
+        }
+        if (const std::string why = ipv6_refusal(); !why.empty())
+            std::cout << "note: IPv6 tests will be skipped: " << why << '\n';
+    }
+    return session.run();
+}
