@@ -227,17 +227,26 @@ public:
                 r.on_datagram(datagram, meta.arrival, meta.arrival_wall);
             })) {
         }
-        const std::size_t n = r.pull(out, clock_.now());
+        const time_point now = clock_.now();
+        const std::size_t n = r.pull(out, now);
+        // Counters every time; the percentiles walk two histograms, so they
+        // are refreshed at most every stats_refresh of stream time.
+        if (now - percentiles_at_ >= stats_refresh) {
+            r.percentiles(percentiles_);
+            percentiles_at_ = now;
+        }
         receiver_stats& s = published_->write_buffer();
-        s = r.stats();
+        s = percentiles_;
+        r.counters(s);
         s.packets_malformed += inbox_->dropped_too_big();
         s.packets_overrun = inbox_->dropped_full();
         published_->publish();
         return n;
     }
 
-    /// The receiver's figures as of the last pull(). Call from one thread at
-    /// a time (it may be the audio thread or another one).
+    /// The receiver's figures as of the last pull(); the latency and IPDV
+    /// percentiles are at most stats_refresh older. Call from one thread at a
+    /// time (it may be the audio thread or another one).
     [[nodiscard]] receiver_stats stats() const
     {
         (void)receiver(); // the role check
@@ -268,6 +277,11 @@ public:
 private:
     static constexpr std::size_t max_datagram_bytes = 65'536;
 
+public:
+    /// How often pull() recomputes the percentiles it publishes.
+    static constexpr std::chrono::nanoseconds stats_refresh = std::chrono::milliseconds{20};
+
+private:
     template <class Session>
     Session& get(const char* wanted)
     {
@@ -330,6 +344,8 @@ private:
     // comment); held by pointer because atomics do not move.
     std::unique_ptr<detail::datagram_ring> inbox_;
     std::unique_ptr<detail::triple_buffer<receiver_stats>> published_;
+    receiver_stats percentiles_;
+    time_point percentiles_at_{};
     std::unique_ptr<detail::spsc_ring<float>> captured_;
     std::vector<float> capture_scratch_;
 };

@@ -41,7 +41,9 @@ public:
     /// Called on the executor after each round of sending, so the source can
     /// write more (a file or a tone writes until the queue is full).
     using refill_handler = std::function<void(Stream&)>;
-    /// Called on the executor when the transport reports an error.
+    /// Called on the executor when the transport reports an error. A receiver
+    /// whose wait for readability fails (its socket is closed) stops after
+    /// reporting it, rather than fail the same way in a loop.
     using error_handler = std::function<void(std::error_code)>;
 
     stream_runner(Stream& stream, asio::any_io_executor executor)
@@ -122,7 +124,16 @@ private:
         if (!running_) return;
         stream_.transport().async_wait_readable([this, alive = alive_](std::error_code ec) {
             if (!*alive || !running_ || ec == asio::error::operation_aborted) return;
-            if (ec && error_) error_(ec);
+            if (ec) {
+                // The wait itself failed (a closed socket, say): another wait
+                // would fail at once, and again, and hold the executor. Report
+                // it once and stop; start() tries again. Reported, as the
+                // transport reports its own errors, in std::system_category so
+                // that it compares equal to std::errc.
+                running_ = false;
+                if (error_) error_(detail::from_asio(ec));
+                return;
+            }
             std::error_code poll_ec;
             stream_.poll(poll_ec);
             if (poll_ec && error_) error_(poll_ec);

@@ -2791,10 +2791,13 @@ public:
             std::size_t lead = frames;
             if (now >= start_time_) {
                 lead = 0;
-                // Pulled after the start time (the device opened late): the
-                // frames that should already have played are dropped, so
+                // Pulled well after the start time (the device opened late):
+                // the frames that should already have played are dropped, so
                 // playout sits at the target latency rather than behind it.
-                buffer_.skip(frames_in(now - start_time_, format()));
+                // Lateness within half the latency is ordinary callback
+                // jitter and costs no audio.
+                if (now - start_time_ > config_.latency / 2)
+                    buffer_.skip(frames_in(now - start_time_, format()));
             } else {
                 lead = static_cast<std::size_t>(
                     std::min<std::uint64_t>(frames, frames_in(start_time_ - now, format())));
@@ -2833,6 +2836,15 @@ public:
     [[nodiscard]] receiver_stats stats() const noexcept
     {
         receiver_stats s;
+        counters(s);
+        percentiles(s);
+        return s;
+    }
+
+    /// Fills every field of `s` but the percentiles: constant time, cheap
+    /// enough for every audio callback.
+    void counters(receiver_stats& s) const noexcept
+    {
         s.packets_received = tracker_.received();
         const std::int64_t lost = tracker_.lost() + lost_before_;
         s.packets_lost = lost > 0 ? static_cast<std::uint64_t>(lost) : 0;
@@ -2846,12 +2858,8 @@ public:
         s.throughput_bytes_per_s = throughput_.bytes_per_second();
         s.packets_per_s = throughput_.packets_per_second();
         s.jitter = jitter_.value_time(format().sample_rate);
-        s.latency_p50 = latency_.percentile(50);
-        s.latency_p99 = latency_.percentile(99);
         s.latency_max = latency_.max();
         s.latency_samples = latency_.count();
-        s.ipdv_p50 = ipdv_.histogram().percentile(50);
-        s.ipdv_p99 = ipdv_.histogram().percentile(99);
         s.underruns = underruns_;
         s.concealed_frames = concealed_;
         s.source_changes = source_changes_;
@@ -2859,7 +2867,16 @@ public:
         s.packets_discarded = discarded_;
         s.packets_expected = s.packets_received + s.packets_lost;
         s.buffered_frames = buffer_.buffered_frames();
-        return s;
+    }
+
+    /// Fills the latency and IPDV percentiles of `s`: a walk over the
+    /// histograms, so callers on the audio thread do it now and then.
+    void percentiles(receiver_stats& s) const noexcept
+    {
+        s.latency_p50 = latency_.percentile(50);
+        s.latency_p99 = latency_.percentile(99);
+        s.ipdv_p50 = ipdv_.histogram().percentile(50);
+        s.ipdv_p99 = ipdv_.histogram().percentile(99);
     }
 
     [[nodiscard]] const duration_histogram& latency_histogram() const noexcept { return latency_; }
@@ -4680,17 +4697,26 @@ public:
                 r.on_datagram(datagram, meta.arrival, meta.arrival_wall);
             })) {
         }
-        const std::size_t n = r.pull(out, clock_.now());
+        const time_point now = clock_.now();
+        const std::size_t n = r.pull(out, now);
+        // Counters every time; the percentiles walk two histograms, so they
+        // are refreshed at most every stats_refresh of stream time.
+        if (now - percentiles_at_ >= stats_refresh) {
+            r.percentiles(percentiles_);
+            percentiles_at_ = now;
+        }
         receiver_stats& s = published_->write_buffer();
-        s = r.stats();
+        s = percentiles_;
+        r.counters(s);
         s.packets_malformed += inbox_->dropped_too_big();
         s.packets_overrun = inbox_->dropped_full();
         published_->publish();
         return n;
     }
 
-    /// The receiver's figures as of the last pull(). Call from one thread at
-    /// a time (it may be the audio thread or another one).
+    /// The receiver's figures as of the last pull(); the latency and IPDV
+    /// percentiles are at most stats_refresh older. Call from one thread at a
+    /// time (it may be the audio thread or another one).
     [[nodiscard]] receiver_stats stats() const
     {
         (void)receiver(); // the role check
@@ -4721,6 +4747,11 @@ public:
 private:
     static constexpr std::size_t max_datagram_bytes = 65'536;
 
+public:
+    /// How often pull() recomputes the percentiles it publishes.
+    static constexpr std::chrono::nanoseconds stats_refresh = std::chrono::milliseconds{20};
+
+private:
     template <class Session>
     Session& get(const char* wanted)
     {
@@ -4783,6 +4814,8 @@ private:
     // comment); held by pointer because atomics do not move.
     std::unique_ptr<detail::datagram_ring> inbox_;
     std::unique_ptr<detail::triple_buffer<receiver_stats>> published_;
+    receiver_stats percentiles_;
+    time_point percentiles_at_{};
     std::unique_ptr<detail::spsc_ring<float>> captured_;
     std::vector<float> capture_scratch_;
 };
@@ -5449,7 +5482,9 @@ public:
     /// Called on the executor after each round of sending, so the source can
     /// write more (a file or a tone writes until the queue is full).
     using refill_handler = std::function<void(Stream&)>;
-    /// Called on the executor when the transport reports an error.
+    /// Called on the executor when the transport reports an error. A receiver
+    /// whose wait for readability fails (its socket is closed) stops after
+    /// reporting it, rather than fail the same way in a loop.
     using error_handler = std::function<void(std::error_code)>;
 
     stream_runner(Stream& stream, asio::any_io_executor executor)
@@ -5530,7 +5565,16 @@ private:
         if (!running_) return;
         stream_.transport().async_wait_readable([this, alive = alive_](std::error_code ec) {
             if (!*alive || !running_ || ec == asio::error::operation_aborted) return;
-            if (ec && error_) error_(ec);
+            if (ec) {
+                // The wait itself failed (a closed socket, say): another wait
+                // would fail at once, and again, and hold the executor. Report
+                // it once and stop; start() tries again. Reported, as the
+                // transport reports its own errors, in std::system_category so
+                // that it compares equal to std::errc.
+                running_ = false;
+                if (error_) error_(detail::from_asio(ec));
+                return;
+            }
             std::error_code poll_ec;
             stream_.poll(poll_ec);
             if (poll_ec && error_) error_(poll_ec);

@@ -283,3 +283,15 @@ TEST_CASE("receiver configuration errors name the setting at fault")
     cfg.latency = 6s;
     CHECK_THROWS_WITH((receiver{pcm_codec{}, cfg}), Catch::Contains("6000000 us"));
 }
+
+TEST_CASE("a first pull a little after the start time loses no audio")
+{
+    receiver r{pcm_codec{}};
+    packet_maker m;
+    for (int i = 0; i < 10; ++i) {
+        m.value = static_cast<std::int16_t>(i + 1);
+        r.on_datagram(m.next(i == 0), t0 + i * 5ms, w0);
+    }
+    const auto out = pull(r, 240, t0 + 40ms + 3ms); // 3 ms of callback jitter
+    CHECK(out[0] == 1);
+}

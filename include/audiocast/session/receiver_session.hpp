@@ -248,10 +248,13 @@ public:
             std::size_t lead = frames;
             if (now >= start_time_) {
                 lead = 0;
-                // Pulled after the start time (the device opened late): the
-                // frames that should already have played are dropped, so
+                // Pulled well after the start time (the device opened late):
+                // the frames that should already have played are dropped, so
                 // playout sits at the target latency rather than behind it.
-                buffer_.skip(frames_in(now - start_time_, format()));
+                // Lateness within half the latency is ordinary callback
+                // jitter and costs no audio.
+                if (now - start_time_ > config_.latency / 2)
+                    buffer_.skip(frames_in(now - start_time_, format()));
             } else {
                 lead = static_cast<std::size_t>(
                     std::min<std::uint64_t>(frames, frames_in(start_time_ - now, format())));
@@ -290,6 +293,15 @@ public:
     [[nodiscard]] receiver_stats stats() const noexcept
     {
         receiver_stats s;
+        counters(s);
+        percentiles(s);
+        return s;
+    }
+
+    /// Fills every field of `s` but the percentiles: constant time, cheap
+    /// enough for every audio callback.
+    void counters(receiver_stats& s) const noexcept
+    {
         s.packets_received = tracker_.received();
         const std::int64_t lost = tracker_.lost() + lost_before_;
         s.packets_lost = lost > 0 ? static_cast<std::uint64_t>(lost) : 0;
@@ -303,12 +315,8 @@ public:
         s.throughput_bytes_per_s = throughput_.bytes_per_second();
         s.packets_per_s = throughput_.packets_per_second();
         s.jitter = jitter_.value_time(format().sample_rate);
-        s.latency_p50 = latency_.percentile(50);
-        s.latency_p99 = latency_.percentile(99);
         s.latency_max = latency_.max();
         s.latency_samples = latency_.count();
-        s.ipdv_p50 = ipdv_.histogram().percentile(50);
-        s.ipdv_p99 = ipdv_.histogram().percentile(99);
         s.underruns = underruns_;
         s.concealed_frames = concealed_;
         s.source_changes = source_changes_;
@@ -316,7 +324,16 @@ public:
         s.packets_discarded = discarded_;
         s.packets_expected = s.packets_received + s.packets_lost;
         s.buffered_frames = buffer_.buffered_frames();
-        return s;
+    }
+
+    /// Fills the latency and IPDV percentiles of `s`: a walk over the
+    /// histograms, so callers on the audio thread do it now and then.
+    void percentiles(receiver_stats& s) const noexcept
+    {
+        s.latency_p50 = latency_.percentile(50);
+        s.latency_p99 = latency_.percentile(99);
+        s.ipdv_p50 = ipdv_.histogram().percentile(50);
+        s.ipdv_p99 = ipdv_.histogram().percentile(99);
     }
 
     [[nodiscard]] const duration_histogram& latency_histogram() const noexcept { return latency_; }
