@@ -13,15 +13,16 @@
 // the stream calls poll() at next_deadline() (a sender) or when datagrams may
 // have arrived (a receiver).
 //
-// Two threads may share a stream: a network thread that calls poll() (and
-// every other member), and an audio thread that calls only pull() (a
-// receiver) or push() (a sender). They meet in preallocated lock-free rings:
-// poll() copies each datagram into the receiver's inbox with its arrival
-// time, and pull() feeds the inbox to the session and plays out; push()
-// queues captured samples that poll() writes into the session. pull() and
-// push() take no lock, allocate nothing and make no system call (the clock
-// is read through the vDSO). stats() is the snapshot the last pull()
-// published, safe to read from one thread other than the audio thread.
+// Two threads may share a stream: a network thread that calls poll() and the
+// sender-side members (write, flush, pause, play, next_deadline), and an audio
+// thread that calls only pull() (a receiver) or push() (a sender). A
+// receiver's session (receiver()) belongs to the audio thread once pull() is
+// in use; other threads read stats(), from one thread at a time. They meet in preallocated
+// lock-free rings: poll() copies each datagram into the receiver's inbox with its arrival time, and
+// pull() feeds the inbox to the session and plays out; push() queues captured samples that poll()
+// writes into the session. pull() and push() take no lock, allocate nothing and make no system call
+// (the clock is read through the vDSO). stats() is the snapshot the last pull() published, safe to
+// read from one thread other than the audio thread.
 #pragma once
 
 #include <audiocast/clock/manual_clock.hpp>
@@ -276,6 +277,7 @@ public:
 
 private:
     static constexpr std::size_t max_datagram_bytes = 65'536;
+    static constexpr std::size_t max_datagrams_per_poll = 256;
 
 public:
     /// How often pull() recomputes the percentiles it publishes.
@@ -311,7 +313,10 @@ private:
             const std::size_t size = s.next_packet(now, wall, packet_, ec);
             if (ec || size == 0) break;
             transport_.send(std::span<const std::byte>{packet_.data(), size}, ec);
-            if (ec) break;
+            if (ec) {
+                s.record_send_failure();
+                break;
+            }
             ++sent;
         }
         return sent;
@@ -320,7 +325,9 @@ private:
     std::size_t receive_waiting(std::error_code& ec) noexcept
     {
         std::size_t received = 0;
-        for (;;) {
+        // Bounded, so a flood on one stream cannot hold a thread that serves
+        // others; the socket stays readable and the next poll() goes on.
+        while (received < max_datagrams_per_poll) {
             const std::size_t size = transport_.receive(packet_, ec);
             if (ec == std::errc::operation_would_block) {
                 ec.clear();

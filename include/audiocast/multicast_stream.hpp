@@ -65,8 +65,10 @@ public:
     /// push() cannot wake the executor without a system call).
     void set_idle_interval(std::chrono::nanoseconds d) noexcept { idle_ = d; }
 
+    /// Starts driving the stream; a no-op while it runs.
     void start()
     {
+        if (running_) return;
         running_ = true;
         if (stream_.role() == stream_role::sender)
             asio::post(executor_, [this, alive = alive_] {

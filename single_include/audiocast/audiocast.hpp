@@ -3144,7 +3144,10 @@ struct sender_config {
 
 /// What a sender has done, cumulative.
 struct sender_stats {
-    std::uint64_t packets_sent = 0;
+    std::uint64_t packets_sent = 0; ///< built and handed out by next_packet()
+    /// Of those, the ones the caller reported its transport refused
+    /// (record_send_failure()); they left the schedule but not the host.
+    std::uint64_t packets_send_failed = 0;
     std::uint64_t payload_bytes_sent = 0;
     std::uint64_t frames_sent = 0;
     std::uint64_t schedule_slips = 0; ///< times the schedule moved forward (see max_lateness)
@@ -3358,6 +3361,11 @@ public:
                                         std::to_string(max_packet_bytes()));
         return n;
     }
+
+    /// Tells the session that the packet next_packet() last returned could not
+    /// be sent, so its statistics say so. The packet is not sent again: its
+    /// deadline has passed, and RTP receivers treat it as lost.
+    void record_send_failure() noexcept { ++stats_.packets_send_failed; }
 
     /// The largest packet this session builds.
     [[nodiscard]] std::size_t max_packet_bytes() const noexcept
@@ -4003,15 +4011,16 @@ private:
 // the stream calls poll() at next_deadline() (a sender) or when datagrams may
 // have arrived (a receiver).
 //
-// Two threads may share a stream: a network thread that calls poll() (and
-// every other member), and an audio thread that calls only pull() (a
-// receiver) or push() (a sender). They meet in preallocated lock-free rings:
-// poll() copies each datagram into the receiver's inbox with its arrival
-// time, and pull() feeds the inbox to the session and plays out; push()
-// queues captured samples that poll() writes into the session. pull() and
-// push() take no lock, allocate nothing and make no system call (the clock
-// is read through the vDSO). stats() is the snapshot the last pull()
-// published, safe to read from one thread other than the audio thread.
+// Two threads may share a stream: a network thread that calls poll() and the
+// sender-side members (write, flush, pause, play, next_deadline), and an audio
+// thread that calls only pull() (a receiver) or push() (a sender). A
+// receiver's session (receiver()) belongs to the audio thread once pull() is
+// in use; other threads read stats(), from one thread at a time. They meet in preallocated
+// lock-free rings: poll() copies each datagram into the receiver's inbox with its arrival time, and
+// pull() feeds the inbox to the session and plays out; push() queues captured samples that poll()
+// writes into the session. pull() and push() take no lock, allocate nothing and make no system call
+// (the clock is read through the vDSO). stats() is the snapshot the last pull() published, safe to
+// read from one thread other than the audio thread.
 
 // begin include/audiocast/detail/datagram_ring.hpp
 // audiocast — a lock-free single-producer single-consumer queue of datagrams.
@@ -4746,6 +4755,7 @@ public:
 
 private:
     static constexpr std::size_t max_datagram_bytes = 65'536;
+    static constexpr std::size_t max_datagrams_per_poll = 256;
 
 public:
     /// How often pull() recomputes the percentiles it publishes.
@@ -4781,7 +4791,10 @@ private:
             const std::size_t size = s.next_packet(now, wall, packet_, ec);
             if (ec || size == 0) break;
             transport_.send(std::span<const std::byte>{packet_.data(), size}, ec);
-            if (ec) break;
+            if (ec) {
+                s.record_send_failure();
+                break;
+            }
             ++sent;
         }
         return sent;
@@ -4790,7 +4803,9 @@ private:
     std::size_t receive_waiting(std::error_code& ec) noexcept
     {
         std::size_t received = 0;
-        for (;;) {
+        // Bounded, so a flood on one stream cannot hold a thread that serves
+        // others; the socket stays readable and the next poll() goes on.
+        while (received < max_datagrams_per_poll) {
             const std::size_t size = transport_.receive(packet_, ec);
             if (ec == std::errc::operation_would_block) {
                 ec.clear();
@@ -5506,8 +5521,10 @@ public:
     /// push() cannot wake the executor without a system call).
     void set_idle_interval(std::chrono::nanoseconds d) noexcept { idle_ = d; }
 
+    /// Starts driving the stream; a no-op while it runs.
     void start()
     {
+        if (running_) return;
         running_ = true;
         if (stream_.role() == stream_role::sender)
             asio::post(executor_, [this, alive = alive_] {

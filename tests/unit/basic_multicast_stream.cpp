@@ -335,3 +335,31 @@ TEST_CASE("a receiver follows a restarted sender")
     CHECK(r.stats().source_changes == 2);
     CHECK(r.stats().packets_lost == 0);
 }
+
+namespace {
+// A transport whose sends fail, as a full socket buffer would.
+struct refusing_transport {
+    void send(std::span<const std::byte>, std::error_code& ec)
+    {
+        ec = std::make_error_code(std::errc::no_buffer_space);
+    }
+    std::size_t receive(std::span<std::byte>, std::error_code& ec)
+    {
+        ec = std::make_error_code(std::errc::operation_would_block);
+        return 0;
+    }
+};
+} // namespace
+
+TEST_CASE("a packet the transport refuses is reported and counted as failed")
+{
+    audiocast::manual_clock clock;
+    audiocast::basic_multicast_stream<refusing_transport, audiocast::pcm_codec,
+                                      audiocast::manual_clock>
+        tx{audiocast::as_sender, refusing_transport{}, audiocast::pcm_codec{}, clock};
+    const auto source = make_source(240, 2);
+    std::error_code ec;
+    tx.write(std::span<const std::int16_t>{source}, ec);
+    CHECK(ec == std::errc::no_buffer_space);
+    CHECK(tx.sender().stats().packets_send_failed == 1);
+}

@@ -72,7 +72,10 @@ struct sender_config {
 
 /// What a sender has done, cumulative.
 struct sender_stats {
-    std::uint64_t packets_sent = 0;
+    std::uint64_t packets_sent = 0; ///< built and handed out by next_packet()
+    /// Of those, the ones the caller reported its transport refused
+    /// (record_send_failure()); they left the schedule but not the host.
+    std::uint64_t packets_send_failed = 0;
     std::uint64_t payload_bytes_sent = 0;
     std::uint64_t frames_sent = 0;
     std::uint64_t schedule_slips = 0; ///< times the schedule moved forward (see max_lateness)
@@ -286,6 +289,11 @@ public:
                                         std::to_string(max_packet_bytes()));
         return n;
     }
+
+    /// Tells the session that the packet next_packet() last returned could not
+    /// be sent, so its statistics say so. The packet is not sent again: its
+    /// deadline has passed, and RTP receivers treat it as lost.
+    void record_send_failure() noexcept { ++stats_.packets_send_failed; }
 
     /// The largest packet this session builds.
     [[nodiscard]] std::size_t max_packet_bytes() const noexcept
