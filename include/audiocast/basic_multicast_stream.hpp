@@ -112,6 +112,9 @@ public:
         const auto slots = static_cast<std::size_t>(2 * latency_ms.count() + 100);
         const std::size_t max_bytes = std::max<std::size_t>(2048, r.codec().payload_bytes() + 256);
         inbox_ = std::make_unique<detail::datagram_ring>(slots, max_bytes);
+        // A transport that locks onto one sender locks only on valid RTP.
+        if constexpr (requires { transport_.set_lock_filter(&is_valid_rtp); })
+            transport_.set_lock_filter(&is_valid_rtp);
         published_ = std::make_unique<detail::triple_buffer<receiver_stats>>();
     }
 
@@ -284,6 +287,13 @@ public:
     static constexpr std::chrono::nanoseconds stats_refresh = std::chrono::milliseconds{20};
 
 private:
+    static bool is_valid_rtp(std::span<const std::byte> datagram) noexcept
+    {
+        std::error_code ec;
+        (void)rtp::parse(datagram, ec);
+        return !ec;
+    }
+
     template <class Session>
     Session& get(const char* wanted)
     {

@@ -4590,6 +4590,9 @@ public:
         const auto slots = static_cast<std::size_t>(2 * latency_ms.count() + 100);
         const std::size_t max_bytes = std::max<std::size_t>(2048, r.codec().payload_bytes() + 256);
         inbox_ = std::make_unique<detail::datagram_ring>(slots, max_bytes);
+        // A transport that locks onto one sender locks only on valid RTP.
+        if constexpr (requires { transport_.set_lock_filter(&is_valid_rtp); })
+            transport_.set_lock_filter(&is_valid_rtp);
         published_ = std::make_unique<detail::triple_buffer<receiver_stats>>();
     }
 
@@ -4762,6 +4765,13 @@ public:
     static constexpr std::chrono::nanoseconds stats_refresh = std::chrono::milliseconds{20};
 
 private:
+    static bool is_valid_rtp(std::span<const std::byte> datagram) noexcept
+    {
+        std::error_code ec;
+        (void)rtp::parse(datagram, ec);
+        return !ec;
+    }
+
     template <class Session>
     Session& get(const char* wanted)
     {
@@ -5214,7 +5224,7 @@ public:
                 bool truncated = false;
                 const std::size_t size = read_datagram(buffer, truncated, ec);
                 if (ec) return 0;
-                if (!admit(source_)) {
+                if (!admit(source_, buffer.first(std::min(size, buffer.size())))) {
                     ++foreign_;
                     continue;
                 }
@@ -5280,6 +5290,12 @@ public:
 
     /// Releases the lock now: the next source heard is accepted and locked.
     void unlock_sender() noexcept { locked_.reset(); }
+
+    /// Decides which datagrams may take the sender lock (all of them when
+    /// unset). The transport knows nothing of what it carries; a stream
+    /// installs a check for its protocol (basic_multicast_stream: valid RTP).
+    using lock_filter = bool (*)(std::span<const std::byte> datagram) noexcept;
+    void set_lock_filter(lock_filter filter) noexcept { lock_filter_ = filter; }
 
     [[nodiscard]] asio::any_io_executor get_executor() noexcept { return socket_.get_executor(); }
 
@@ -5435,12 +5451,21 @@ private:
         return 0;
     }
 
-    /// Applies the sender lock to a datagram from `source`.
-    bool admit(const asio::ip::udp::endpoint& source) noexcept
+    /// Applies the sender lock to a datagram from `source`. While the lock
+    /// holds, only the locked sender passes. Without one, any datagram passes,
+    /// but only one the lock filter accepts takes the lock, so a stranger's
+    /// junk heard first cannot shut out the real sender.
+    bool admit(const asio::ip::udp::endpoint& source, std::span<const std::byte> datagram) noexcept
     {
         if (!lock_sender_) return true;
         const auto now = std::chrono::steady_clock::now();
-        if (locked_ && *locked_ != source && now - last_heard_ < sender_timeout_) return false;
+        if (locked_ && now - last_heard_ < sender_timeout_) {
+            if (*locked_ != source) return false;
+            last_heard_ = now;
+            return true;
+        }
+        locked_.reset();
+        if (lock_filter_ != nullptr && !lock_filter_(datagram)) return true;
         locked_ = source;
         last_heard_ = now;
         return true;
@@ -5455,6 +5480,7 @@ private:
     std::uint64_t foreign_ = 0;
     bool joined_ = false;
     bool lock_sender_ = true;
+    lock_filter lock_filter_ = nullptr;
 };
 
 } // namespace audiocast

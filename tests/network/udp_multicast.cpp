@@ -692,3 +692,38 @@ int main(int argc, char* argv[])
     }
     return session.run();
 }
+
+namespace {
+// Stands in for a protocol check: only datagrams that start with 'A' may lock.
+bool starts_with_a(std::span<const std::byte> datagram) noexcept
+{
+    return !datagram.empty() && datagram[0] == std::byte{'A'};
+}
+} // namespace
+
+TEST_CASE("a stranger heard first does not take the lock when its datagrams fail the lock filter")
+{
+    asio::io_context io;
+    udp_multicast_transport listener{io, {.port = 5031, .interface = "lo"}};
+    listener.set_lock_filter(&starts_with_a);
+    udp_multicast_transport sender{io, {.port = 5031, .interface = "lo", .join = false}};
+    asio::ip::udp::socket stranger{io,
+                                   asio::ip::udp::endpoint{asio::ip::make_address("127.0.0.1"), 0}};
+    stranger.set_option(
+        asio::ip::multicast::outbound_interface{asio::ip::make_address_v4("127.0.0.1")});
+    const auto junk = [&](std::string_view text) {
+        stranger.send_to(asio::buffer(text.data(), text.size()), listener.group_endpoint());
+    };
+
+    junk("junk");
+    CHECK(receive_text(listener) == "junk"); // passed on for the stream to judge
+    CHECK(listener.locked_sender() == std::nullopt);
+    sender.send(bytes_of("A0"));
+    CHECK(receive_text(listener) == "A0");
+    REQUIRE(listener.locked_sender());
+    CHECK(listener.locked_sender()->port() == sender.socket().local_endpoint().port());
+    junk("junk");
+    sender.send(bytes_of("A1"));
+    CHECK(receive_text(listener) == "A1");
+    CHECK(listener.foreign_datagrams() == 1);
+}

@@ -363,3 +363,34 @@ TEST_CASE("a packet the transport refuses is reported and counted as failed")
     CHECK(ec == std::errc::no_buffer_space);
     CHECK(tx.sender().stats().packets_send_failed == 1);
 }
+
+namespace {
+// A transport with a sender lock: records the filter the stream installs.
+struct locking_transport : refusing_transport {
+    using lock_filter = bool (*)(std::span<const std::byte>) noexcept;
+    lock_filter* installed = nullptr;
+    void set_lock_filter(lock_filter f) noexcept { *installed = f; }
+};
+} // namespace
+
+TEST_CASE("a receiving stream lets only valid RTP take its transport's sender lock")
+{
+    locking_transport::lock_filter filter = nullptr;
+    locking_transport t;
+    t.installed = &filter;
+    audiocast::manual_clock clock;
+    audiocast::basic_multicast_stream<locking_transport, audiocast::pcm_codec,
+                                      audiocast::manual_clock>
+        rx{audiocast::as_receiver, t, audiocast::pcm_codec{}, clock};
+    REQUIRE(filter != nullptr);
+
+    audiocast::sender_session<audiocast::pcm_codec> tx{audiocast::pcm_codec{},
+                                                       harness::fixed_ids()};
+    const auto source = make_source(240, 2);
+    tx.write(std::span<const std::int16_t>{source}, clock.now());
+    std::vector<std::byte> packet(tx.max_packet_bytes());
+    packet.resize(tx.next_packet(clock.now(), clock.wall_now(), packet));
+    CHECK(filter(packet));
+    const std::byte junk[3]{};
+    CHECK_FALSE(filter(std::span<const std::byte>{junk}));
+}
