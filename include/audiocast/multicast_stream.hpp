@@ -34,7 +34,8 @@ using multicast_stream = basic_multicast_stream<udp_multicast_transport, pcm_cod
 
 /// Drives a multicast_stream on an executor until stop(). Not copyable; the
 /// stream must outlive it. Handlers run on `executor`; so must every call to
-/// the stream other than pull() and push().
+/// the runner (start, stop, wake, destruction) and to the stream other than
+/// pull() and push(): neither is safe to call from another thread.
 template <class Stream>
 class stream_runner {
 public:

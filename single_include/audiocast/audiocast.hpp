@@ -4978,8 +4978,10 @@ struct udp_multicast_options {
     /// Accept one source endpoint once it has been heard; see the header comment.
     bool lock_sender = true;
     /// A locked sender silent for this long is released. Zero (or less)
-    /// releases it at once, which makes the lock accept every source.
-    std::chrono::nanoseconds sender_timeout = std::chrono::milliseconds{500};
+    /// releases it at once, which makes the lock accept every source. The
+    /// default matches receiver_config::source_timeout, so a restarted sender
+    /// is followed as soon as the session would take it.
+    std::chrono::nanoseconds sender_timeout = std::chrono::milliseconds{250};
 };
 
 namespace detail {
@@ -5516,7 +5518,8 @@ using multicast_stream = basic_multicast_stream<udp_multicast_transport, pcm_cod
 
 /// Drives a multicast_stream on an executor until stop(). Not copyable; the
 /// stream must outlive it. Handlers run on `executor`; so must every call to
-/// the stream other than pull() and push().
+/// the runner (start, stop, wake, destruction) and to the stream other than
+/// pull() and push(): neither is safe to call from another thread.
 template <class Stream>
 class stream_runner {
 public:

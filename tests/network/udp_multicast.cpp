@@ -393,7 +393,7 @@ TEST_CASE("a stranger is counted and dropped while the sender is locked, and tak
     CHECK(listener.locked_sender() == sender_endpoint);
     require_empty(listener);
 
-    // 500 ms (the default) of silence from the sender releases it.
+    // 250 ms (the default) of silence from the sender releases it.
     std::this_thread::sleep_for(600ms);
     CHECK(listener.locked_sender() == std::nullopt);
     junk("B0");

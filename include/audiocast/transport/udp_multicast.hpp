@@ -125,8 +125,10 @@ struct udp_multicast_options {
     /// Accept one source endpoint once it has been heard; see the header comment.
     bool lock_sender = true;
     /// A locked sender silent for this long is released. Zero (or less)
-    /// releases it at once, which makes the lock accept every source.
-    std::chrono::nanoseconds sender_timeout = std::chrono::milliseconds{500};
+    /// releases it at once, which makes the lock accept every source. The
+    /// default matches receiver_config::source_timeout, so a restarted sender
+    /// is followed as soon as the session would take it.
+    std::chrono::nanoseconds sender_timeout = std::chrono::milliseconds{250};
 };
 
 namespace detail {
