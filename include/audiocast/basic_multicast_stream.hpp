@@ -37,6 +37,7 @@
 #include <audiocast/session/sender_session.hpp>
 #include <audiocast/transport/loopback.hpp>
 
+#include <array>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -203,8 +204,15 @@ public:
                                                                   : 1.0f;
         const std::size_t room = (captured_->capacity() - captured_->size_approx()) / channels;
         const std::size_t frames = std::min(samples.size() / channels, room);
-        for (std::size_t i = 0; i < frames * channels; ++i)
-            captured_->try_push(static_cast<float>(samples[i]) * scale);
+        // Converted in blocks on the stack, then published a block at a time.
+        std::array<float, 256> block;
+        for (std::size_t done = 0; done < frames * channels;) {
+            const std::size_t n = std::min(block.size(), frames * channels - done);
+            for (std::size_t i = 0; i < n; ++i)
+                block[i] = static_cast<float>(samples[done + i]) * scale;
+            captured_->push(std::span<const float>{block.data(), n});
+            done += n;
+        }
         return frames;
     }
 

@@ -4515,6 +4515,7 @@ private:
 } // namespace audiocast::detail
 // end include/audiocast/detail/triple_buffer.hpp
 
+#include <array>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -4681,8 +4682,15 @@ public:
                                                                   : 1.0f;
         const std::size_t room = (captured_->capacity() - captured_->size_approx()) / channels;
         const std::size_t frames = std::min(samples.size() / channels, room);
-        for (std::size_t i = 0; i < frames * channels; ++i)
-            captured_->try_push(static_cast<float>(samples[i]) * scale);
+        // Converted in blocks on the stack, then published a block at a time.
+        std::array<float, 256> block;
+        for (std::size_t done = 0; done < frames * channels;) {
+            const std::size_t n = std::min(block.size(), frames * channels - done);
+            for (std::size_t i = 0; i < n; ++i)
+                block[i] = static_cast<float>(samples[done + i]) * scale;
+            captured_->push(std::span<const float>{block.data(), n});
+            done += n;
+        }
         return frames;
     }
 
@@ -5505,6 +5513,7 @@ private:
 #include <asio/steady_timer.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -5555,9 +5564,10 @@ public:
     {
         if (running_) return;
         running_ = true;
+        ++run_;
         if (stream_.role() == stream_role::sender)
-            asio::post(executor_, [this, alive = alive_] {
-                if (*alive) send_round();
+            asio::post(executor_, [this, alive = alive_, run = run_] {
+                if (*alive && run == run_) send_round();
             });
         else
             wait_readable();
@@ -5567,6 +5577,7 @@ public:
     void stop() noexcept
     {
         running_ = false;
+        ++run_; // completions already queued belong to the old run and do nothing
         std::error_code ignored;
         timer_.cancel();
         stream_.transport().socket().cancel(ignored);
@@ -5600,8 +5611,8 @@ private:
         timer_.expires_at(std::chrono::steady_clock::time_point{
             std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                 when.time_since_epoch())});
-        timer_.async_wait([this, alive = alive_](std::error_code ec) {
-            if (!*alive || ec == asio::error::operation_aborted) return;
+        timer_.async_wait([this, alive = alive_, run = run_](std::error_code ec) {
+            if (!*alive || run != run_ || ec == asio::error::operation_aborted) return;
             send_round();
         });
     }
@@ -5609,23 +5620,24 @@ private:
     void wait_readable()
     {
         if (!running_) return;
-        stream_.transport().async_wait_readable([this, alive = alive_](std::error_code ec) {
-            if (!*alive || !running_ || ec == asio::error::operation_aborted) return;
-            if (ec) {
-                // The wait itself failed (a closed socket, say): another wait
-                // would fail at once, and again, and hold the executor. Report
-                // it once and stop; start() tries again. Reported, as the
-                // transport reports its own errors, in std::system_category so
-                // that it compares equal to std::errc.
-                running_ = false;
-                if (error_) error_(detail::from_asio(ec));
-                return;
-            }
-            std::error_code poll_ec;
-            stream_.poll(poll_ec);
-            if (poll_ec && error_) error_(poll_ec);
-            wait_readable();
-        });
+        stream_.transport().async_wait_readable(
+            [this, alive = alive_, run = run_](std::error_code ec) {
+                if (!*alive || run != run_ || ec == asio::error::operation_aborted) return;
+                if (ec) {
+                    // The wait itself failed (a closed socket, say): another wait
+                    // would fail at once, and again, and hold the executor. Report
+                    // it once and stop; start() tries again. Reported, as the
+                    // transport reports its own errors, in std::system_category so
+                    // that it compares equal to std::errc.
+                    running_ = false;
+                    if (error_) error_(detail::from_asio(ec));
+                    return;
+                }
+                std::error_code poll_ec;
+                stream_.poll(poll_ec);
+                if (poll_ec && error_) error_(poll_ec);
+                wait_readable();
+            });
     }
 
     Stream& stream_;
@@ -5635,6 +5647,7 @@ private:
     error_handler error_;
     std::chrono::nanoseconds idle_ = std::chrono::milliseconds{1};
     bool running_ = false;
+    std::uint64_t run_ = 0; ///< which start() a queued completion belongs to
     // Handlers still queued after destruction see false and do nothing.
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
