@@ -32,6 +32,6 @@
 #include <audiocast/basic_multicast_stream.hpp>
 
 #if AUDIOCAST_HAS_ASIO
-#include <audiocast/transport/udp_multicast.hpp>
 #include <audiocast/multicast_stream.hpp>
+#include <audiocast/transport/udp_multicast.hpp>
 #endif

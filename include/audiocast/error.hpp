@@ -79,7 +79,8 @@ public:
         case errc::wrong_role: return "operation not available in this stream role";
         case errc::invalid_address: return "not an IP address";
         case errc::not_multicast_address: return "not a multicast address";
-        case errc::address_family_mismatch: return "group and interface are of different IP versions";
+        case errc::address_family_mismatch:
+            return "group and interface are of different IP versions";
         case errc::no_such_interface: return "no such network interface";
         case errc::invalid_hops: return "multicast hops out of range (0-255)";
         case errc::invalid_port: return "port out of range (1-65535)";

@@ -145,7 +145,8 @@ public:
         case errc::wrong_role: return "operation not available in this stream role";
         case errc::invalid_address: return "not an IP address";
         case errc::not_multicast_address: return "not a multicast address";
-        case errc::address_family_mismatch: return "group and interface are of different IP versions";
+        case errc::address_family_mismatch:
+            return "group and interface are of different IP versions";
         case errc::no_such_interface: return "no such network interface";
         case errc::invalid_hops: return "multicast hops out of range (0-255)";
         case errc::invalid_port: return "port out of range (1-65535)";
@@ -725,6 +726,13 @@ struct packet_view {
     return fixed_header_size + (h.send_time ? send_time_extension_size : 0);
 }
 
+/// Whether `id` can name an RFC 8285 one-byte header extension element:
+/// 1-14 (0 is padding, 15 stops parsing, §4.2).
+[[nodiscard]] constexpr bool is_valid_extension_id(std::uint8_t id) noexcept
+{
+    return id >= 1 && id <= 14;
+}
+
 namespace detail {
 
 inline constexpr std::uint8_t rtp_version = 2;            // RFC 3550 §5.1
@@ -733,17 +741,12 @@ inline constexpr unsigned one_byte_padding_id = 0;        // RFC 8285 §4.2: a l
 inline constexpr unsigned one_byte_stop_id = 15;          // RFC 8285 §4.2: stop parsing here
 inline constexpr std::size_t send_time_size = 8;          // RFC 6051 §3.3: 64-bit NTP
 
-[[nodiscard]] constexpr bool valid_one_byte_id(std::uint8_t id) noexcept
-{
-    return id >= 1 && id <= 14;
-}
-
 /// Checks what write_header() needs from `h` apart from buffer space;
 /// errc{} means nothing is wrong.
 [[nodiscard]] constexpr errc check_header(const header& h) noexcept
 {
     if (h.payload_type > max_payload_type) return errc::invalid_payload_type;
-    if (h.send_time && !valid_one_byte_id(h.send_time_extension_id))
+    if (h.send_time && !is_valid_extension_id(h.send_time_extension_id))
         return errc::invalid_header_extension;
     return errc{};
 }
@@ -1885,8 +1888,9 @@ public:
         const std::uint8_t kind = present_[slot_of(read_)];
         present = kind != 0;
         std::size_t n = 0;
-        while (n < max_frames && present_[slot_of(read_ + n)] == kind) {
+        while (n < max_frames) {
             const std::size_t slot = slot_of(read_ + n);
+            if (present_[slot] != kind) break;
             if (kind != 0) {
                 std::copy_n(samples_.data() + slot * channels_, channels_,
                             out.data() + n * channels_);
@@ -2630,7 +2634,7 @@ public:
             ec = errc::invalid_latency;
         else if (config.payload_type && *config.payload_type > 127)
             ec = errc::invalid_payload_type;
-        else if (config.send_time_extension_id < 1 || config.send_time_extension_id > 14)
+        else if (!rtp::is_valid_extension_id(config.send_time_extension_id))
             ec = errc::invalid_header_extension;
     }
 
@@ -3183,7 +3187,7 @@ public:
         ec.clear();
         if (config.payload_type && *config.payload_type > 127)
             ec = errc::invalid_payload_type;
-        else if (config.send_time_extension_id < 1 || config.send_time_extension_id > 14)
+        else if (!rtp::is_valid_extension_id(config.send_time_extension_id))
             ec = errc::invalid_header_extension;
         else if (config.queue_packets == 0)
             ec = errc::buffer_too_small;
@@ -4861,6 +4865,18 @@ using loopback_stream = basic_multicast_stream<loopback_transport, pcm_codec, ma
 // end include/audiocast/basic_multicast_stream.hpp
 
 #if AUDIOCAST_HAS_ASIO
+// begin include/audiocast/multicast_stream.hpp
+// audiocast — multicast_stream: the real network and real time.
+//
+// The alias joins the Asio UDP multicast transport, the PCM codec and the
+// steady clock. stream_runner drives one such stream on an asio executor:
+// a sender's packets leave at their absolute deadlines (an asio::steady_timer
+// set with expires_at, so error never accumulates), a receiver takes
+// datagrams as the socket becomes readable. Everything runs on the executor
+// given, so one thread or a strand serialises it; the audio side meets it
+// through pull()/push(), which are real-time safe (see basic_multicast_stream).
+
+
 // begin include/audiocast/transport/udp_multicast.hpp
 // audiocast — UDP multicast on a real network, with standalone Asio.
 //
@@ -5495,18 +5511,6 @@ private:
 
 } // namespace audiocast
 // end include/audiocast/transport/udp_multicast.hpp
-// begin include/audiocast/multicast_stream.hpp
-// audiocast — multicast_stream: the real network and real time.
-//
-// The alias joins the Asio UDP multicast transport, the PCM codec and the
-// steady clock. stream_runner drives one such stream on an asio executor:
-// a sender's packets leave at their absolute deadlines (an asio::steady_timer
-// set with expires_at, so error never accumulates), a receiver takes
-// datagrams as the socket becomes readable. Everything runs on the executor
-// given, so one thread or a strand serialises it; the audio side meets it
-// through pull()/push(), which are real-time safe (see basic_multicast_stream).
-
-
 
 #include <asio/any_io_executor.hpp>
 #include <asio/post.hpp>

@@ -142,8 +142,9 @@ public:
         const std::uint8_t kind = present_[slot_of(read_)];
         present = kind != 0;
         std::size_t n = 0;
-        while (n < max_frames && present_[slot_of(read_ + n)] == kind) {
+        while (n < max_frames) {
             const std::size_t slot = slot_of(read_ + n);
+            if (present_[slot] != kind) break;
             if (kind != 0) {
                 std::copy_n(samples_.data() + slot * channels_, channels_,
                             out.data() + n * channels_);

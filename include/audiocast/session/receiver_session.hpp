@@ -87,7 +87,7 @@ public:
             ec = errc::invalid_latency;
         else if (config.payload_type && *config.payload_type > 127)
             ec = errc::invalid_payload_type;
-        else if (config.send_time_extension_id < 1 || config.send_time_extension_id > 14)
+        else if (!rtp::is_valid_extension_id(config.send_time_extension_id))
             ec = errc::invalid_header_extension;
     }
 

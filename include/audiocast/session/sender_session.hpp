@@ -111,7 +111,7 @@ public:
         ec.clear();
         if (config.payload_type && *config.payload_type > 127)
             ec = errc::invalid_payload_type;
-        else if (config.send_time_extension_id < 1 || config.send_time_extension_id > 14)
+        else if (!rtp::is_valid_extension_id(config.send_time_extension_id))
             ec = errc::invalid_header_extension;
         else if (config.queue_packets == 0)
             ec = errc::buffer_too_small;

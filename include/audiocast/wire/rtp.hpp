@@ -87,6 +87,13 @@ struct packet_view {
     return fixed_header_size + (h.send_time ? send_time_extension_size : 0);
 }
 
+/// Whether `id` can name an RFC 8285 one-byte header extension element:
+/// 1-14 (0 is padding, 15 stops parsing, §4.2).
+[[nodiscard]] constexpr bool is_valid_extension_id(std::uint8_t id) noexcept
+{
+    return id >= 1 && id <= 14;
+}
+
 namespace detail {
 
 inline constexpr std::uint8_t rtp_version = 2;            // RFC 3550 §5.1
@@ -95,17 +102,12 @@ inline constexpr unsigned one_byte_padding_id = 0;        // RFC 8285 §4.2: a l
 inline constexpr unsigned one_byte_stop_id = 15;          // RFC 8285 §4.2: stop parsing here
 inline constexpr std::size_t send_time_size = 8;          // RFC 6051 §3.3: 64-bit NTP
 
-[[nodiscard]] constexpr bool valid_one_byte_id(std::uint8_t id) noexcept
-{
-    return id >= 1 && id <= 14;
-}
-
 /// Checks what write_header() needs from `h` apart from buffer space;
 /// errc{} means nothing is wrong.
 [[nodiscard]] constexpr errc check_header(const header& h) noexcept
 {
     if (h.payload_type > max_payload_type) return errc::invalid_payload_type;
-    if (h.send_time && !valid_one_byte_id(h.send_time_extension_id))
+    if (h.send_time && !is_valid_extension_id(h.send_time_extension_id))
         return errc::invalid_header_extension;
     return errc{};
 }
