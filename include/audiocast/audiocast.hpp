@@ -27,6 +27,8 @@
 #include <audiocast/session/source_tracker.hpp>
 #include <audiocast/stats.hpp>
 
+#include <audiocast/spsc_ring.hpp>
+
 #include <audiocast/transport/loopback.hpp>
 
 #include <audiocast/basic_multicast_stream.hpp>

@@ -1,0 +1,552 @@
+// audiocast-server: streams a tone, a sound file or a capture device to a
+// multicast group as RTP, paced at the audio rate, with PLAY, PAUSE, STATUS
+// and QUIT on its console.
+//
+//   audiocast-server                              a 440 Hz tone to 239.255.0.1:5004
+//   audiocast-server --file song.wav --loop       a file, again and again
+//   audiocast-server --capture --rate 44100       the default input device
+//
+// Run `audiocast-server --help` for every option. Pause semantics are the
+// library's (DESIGN.md, "Pause and resume"): PAUSE stops the packets and keeps
+// the source where it is; PLAY resumes from there, and listeners re-anchor
+// their playout on the first packet after it.
+#include "support/audio_device.hpp"
+#include "support/command_line.hpp"
+#include "support/console.hpp"
+#include "support/example_error.hpp"
+#include "support/sound_file.hpp"
+
+#include <audiocast/multicast_stream.hpp>
+
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <numbers>
+#include <optional>
+#include <span>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+using audiocast::multicast_stream;
+using namespace audiocast_examples;
+
+constexpr const char* program = "audiocast-server";
+
+struct server_options {
+    network_options network;
+    format_options format;
+    int packet_time_ms = 5;
+    int ttl = 1;
+    std::optional<double> tone_hz;
+    std::string file;
+    bool loop = false;
+    std::optional<std::string> capture; ///< a device index, or "" for the default
+    std::optional<double> duration_s;
+    bool quiet = false;
+};
+
+// ---- sources ---------------------------------------------------------------
+
+/// Where the audio comes from. fill() runs on the stream's executor after
+/// each round of sending and writes until the stream's queue is full.
+class source {
+public:
+    virtual ~source() = default;
+    [[nodiscard]] virtual std::string describe() const = 0;
+    [[nodiscard]] virtual audiocast::pacing_mode pacing() const
+    {
+        return audiocast::pacing_mode::paced;
+    }
+    virtual void start(multicast_stream&) {}
+    virtual void stop() noexcept {}
+    virtual void fill(multicast_stream& stream) = 0;
+    /// Everything the source will give has been written to the stream.
+    [[nodiscard]] virtual bool exhausted() const { return false; }
+};
+
+/// A sine at -12 dBFS on every channel, phase-continuous forever.
+class tone_source final : public source {
+public:
+    tone_source(double hz, const audiocast::audio_format& format, std::size_t block_frames)
+        : hz_{hz}, format_{format}, block_(block_frames * format.channels)
+    {}
+
+    [[nodiscard]] std::string describe() const override
+    {
+        char text[64];
+        std::snprintf(text, sizeof text, "a %g Hz tone", hz_);
+        return text;
+    }
+
+    void fill(multicast_stream& stream) override
+    {
+        const unsigned channels = format_.channels;
+        for (;;) {
+            if (!pending_) {
+                for (std::size_t f = 0; f < block_.size() / channels; ++f) {
+                    const auto v = static_cast<float>(amplitude * std::sin(phase_));
+                    std::fill_n(block_.begin() + static_cast<std::ptrdiff_t>(f * channels),
+                                channels, v);
+                    phase_ += 2.0 * std::numbers::pi * hz_ / format_.sample_rate;
+                    if (phase_ >= 2.0 * std::numbers::pi) phase_ -= 2.0 * std::numbers::pi;
+                }
+                pending_ = std::span<const float>{block_};
+            }
+            std::error_code ec;
+            const std::size_t frames = stream.write(*pending_, ec);
+            if (ec) return;
+            *pending_ = pending_->subspan(frames * channels);
+            if (!pending_->empty()) return; // the queue is full
+            pending_.reset();
+        }
+    }
+
+private:
+    static constexpr double amplitude = 0.25; // -12 dBFS
+
+    double hz_;
+    audiocast::audio_format format_;
+    std::vector<float> block_;
+    std::optional<std::span<const float>> pending_;
+    double phase_ = 0;
+};
+
+/// A sound file, read as it is sent, once or looping.
+template <class Sample>
+class file_source final : public source {
+public:
+    file_source(std::unique_ptr<sound_file_reader> reader, bool loop, std::size_t block_frames)
+        : reader_{std::move(reader)}, loop_{loop}, block_(block_frames * reader_->channels())
+    {}
+
+    [[nodiscard]] std::string describe() const override
+    {
+        const double seconds =
+            static_cast<double>(reader_->frames()) / static_cast<double>(reader_->sample_rate());
+        char text[64];
+        std::snprintf(text, sizeof text, " (%.3f s%s)", seconds, loop_ ? ", looping" : "");
+        return "'" + reader_->path() + "'" + text;
+    }
+
+    void fill(multicast_stream& stream) override
+    {
+        const std::size_t channels = reader_->channels();
+        while (!ended_) {
+            if (pending_.empty()) {
+                std::size_t frames = reader_->read(std::span<Sample>{block_});
+                if (frames == 0 && loop_) {
+                    reader_->rewind();
+                    frames = reader_->read(std::span<Sample>{block_});
+                }
+                if (frames == 0) {
+                    ended_ = true;
+                    break;
+                }
+                pending_ = std::span<const Sample>{block_.data(), frames * channels};
+            }
+            std::error_code ec;
+            const std::size_t written = stream.write(pending_, ec);
+            if (ec) return;
+            pending_ = pending_.subspan(written * channels);
+            if (!pending_.empty()) return; // the queue is full
+        }
+        // The last frames do not fill a packet: send them as a shorter one.
+        // flush() waits while the queue is full, so this repeats until it took them.
+        if (stream.sender().codec().pending_frames() > 0) stream.flush();
+        flushed_ = stream.sender().codec().pending_frames() == 0;
+    }
+
+    [[nodiscard]] bool exhausted() const override { return ended_ && flushed_; }
+
+private:
+    std::unique_ptr<sound_file_reader> reader_;
+    bool loop_;
+    std::vector<Sample> block_;
+    std::span<const Sample> pending_;
+    bool ended_ = false;
+    bool flushed_ = false;
+};
+
+/// An RtAudio input device. Its callback hands samples to the stream with
+/// push(), which is real-time safe; the stream sends each packet as soon as
+/// its frames are in (pacing_mode::as_written), since the device keeps time.
+class capture_source final : public source {
+public:
+    capture_source(std::optional<unsigned> device, const audiocast::audio_format& format,
+                   std::size_t block_frames)
+        : audio_{open_audio_system()}, format_{format},
+          block_frames_{static_cast<unsigned>(block_frames)}
+    {
+        const auto chosen = choose_device(*audio_, direction::input, device);
+        if (!chosen)
+            throw example_error{"no audio input device found (RtAudio APIs: " + compiled_apis() +
+                                "); stream a file (--file) or a tone (--tone) instead"};
+        device_ = *chosen;
+        name_ = audio_->getDeviceInfo(device_).name;
+    }
+
+    [[nodiscard]] std::string describe() const override
+    {
+        return "input device " + std::to_string(device_) + " (" + name_ + ")";
+    }
+
+    [[nodiscard]] audiocast::pacing_mode pacing() const override
+    {
+        return audiocast::pacing_mode::as_written;
+    }
+
+    void start(multicast_stream& stream) override
+    {
+        stream_ = &stream;
+        RtAudio::StreamParameters in;
+        in.deviceId = device_;
+        in.nChannels = format_.channels;
+        unsigned frames = block_frames_;
+        try {
+            audio_->openStream(nullptr, &in, RTAUDIO_FLOAT32, format_.sample_rate, &frames,
+                               &capture_source::on_audio, this);
+            audio_->startStream();
+        } catch (const RtAudioError& e) {
+            throw example_error{"cannot capture from " + describe() + " at " +
+                                audiocast::to_string(format_) + ": " + e.what()};
+        }
+    }
+
+    void stop() noexcept override
+    {
+        try {
+            if (audio_->isStreamRunning()) audio_->stopStream();
+            if (audio_->isStreamOpen()) audio_->closeStream();
+        } catch (const RtAudioError&) {
+        }
+    }
+
+    void fill(multicast_stream&) override {} // the callback pushes
+
+    [[nodiscard]] std::uint64_t dropped_frames() const noexcept { return dropped_.load(); }
+
+private:
+    // The audio thread: push() takes no lock, allocates nothing and makes no system call.
+    static int on_audio(void*, void* input, unsigned frames, double, RtAudioStreamStatus status,
+                        void* self_ptr)
+    {
+        auto& self = *static_cast<capture_source*>(self_ptr);
+        if (input == nullptr) return 0;
+        const std::span<const float> samples{static_cast<const float*>(input),
+                                             std::size_t{frames} * self.format_.channels};
+        const std::size_t taken = self.stream_->push(samples);
+        if (taken < frames || (status & RTAUDIO_INPUT_OVERFLOW) != 0)
+            self.dropped_.fetch_add(frames - taken, std::memory_order_relaxed);
+        return 0;
+    }
+
+    std::unique_ptr<RtAudio> audio_;
+    audiocast::audio_format format_;
+    unsigned block_frames_;
+    unsigned device_ = 0;
+    std::string name_;
+    multicast_stream* stream_ = nullptr;
+    std::atomic<std::uint64_t> dropped_{0};
+};
+
+// ---- the server ------------------------------------------------------------
+
+std::string clock_text(std::uint64_t frames, std::uint32_t rate)
+{
+    const std::uint64_t ms = frames * 1000 / rate;
+    char text[32];
+    std::snprintf(text, sizeof text, "%llu:%02llu:%02llu.%03llu",
+                  static_cast<unsigned long long>(ms / 3'600'000),
+                  static_cast<unsigned long long>(ms / 60'000 % 60),
+                  static_cast<unsigned long long>(ms / 1000 % 60),
+                  static_cast<unsigned long long>(ms % 1000));
+    return text;
+}
+
+double in_ms(std::chrono::nanoseconds d)
+{
+    return static_cast<double>(d.count()) / 1e6;
+}
+
+class server {
+public:
+    server(const server_options& opt, std::unique_ptr<source> src,
+           const audiocast::pcm_codec& codec)
+        : opt_{opt}, source_{std::move(src)},
+          stream_{audiocast::as_sender,
+                  open_transport(io_, {.group = opt.network.group,
+                                       .port = opt.network.port,
+                                       .interface = opt.network.interface,
+                                       .hops = opt.ttl,
+                                       .join = false}),
+                  codec, audiocast::steady_clock{}, sender_config_for(*source_)},
+          runner_{stream_, io_.get_executor()}, signals_{io_, SIGINT, SIGTERM}, duration_timer_{io_}
+    {}
+
+    int run()
+    {
+        const audiocast::audio_format& f = stream_.format();
+        if (!opt_.quiet) {
+            std::cout << program << ": streaming " << source_->describe() << " as "
+                      << audiocast::to_string(f) << " in "
+                      << stream_.codec().nominal_packet_time().count() << " ms packets (RTP PT "
+                      << int{stream_.sender().payload_type()} << ") to " << opt_.network.where()
+                      << ", TTL " << opt_.ttl << '\n'
+                      << "  listen with: audiocast-client --group " << opt_.network.group
+                      << " --port " << opt_.network.port << " --format "
+                      << audiocast::encoding_name(f.encoding) << " --rate " << f.sample_rate
+                      << " --channels " << f.channels << '\n'
+                      << "  console: PLAY, PAUSE, STATUS, QUIT" << std::endl;
+        }
+        runner_.on_refill([this](multicast_stream& s) {
+            source_->fill(s);
+            if (source_->exhausted() && s.sender().queued_packets() == 0)
+                finish("the file has been sent");
+        });
+        runner_.on_error([this](std::error_code ec) {
+            if (send_errors_++ == 0)
+                std::cerr << program << ": sending failed: " << ec.message()
+                          << " (further failures are counted in STATUS)" << std::endl;
+        });
+        signals_.async_wait([this](std::error_code ec, int signal) {
+            if (!ec) finish(signal == SIGINT ? "interrupted" : "terminated");
+        });
+        if (opt_.duration_s) {
+            duration_timer_.expires_after(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                std::chrono::duration<double>{*opt_.duration_s}));
+            duration_timer_.async_wait([this](std::error_code ec) {
+                if (!ec) finish("the duration has passed");
+            });
+        }
+        console_.emplace(
+            io_, [this](std::string line) { command(line); },
+            [this] {
+                if (!opt_.quiet && !finished_)
+                    std::cerr << program << ": the console closed; streaming on "
+                              << "(SIGINT or SIGTERM stops)" << std::endl;
+            });
+
+        source_->start(stream_);
+        runner_.start();
+        io_.run();
+
+        console_->stop();
+        source_->stop();
+        if (!opt_.quiet) std::cout << program << ": " << why_ << "; " << status() << std::endl;
+        return send_errors_ == 0 ? 0 : exit_failure;
+    }
+
+private:
+    static audiocast::sender_config sender_config_for(const source& s)
+    {
+        audiocast::sender_config c;
+        c.pacing = s.pacing();
+        return c;
+    }
+
+    void command(std::string line)
+    {
+        std::string word;
+        for (char c : line)
+            if (!std::isspace(static_cast<unsigned char>(c)))
+                word += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        const std::string at =
+            clock_text(stream_.sender().position(), stream_.format().sample_rate);
+        if (word == "PLAY") {
+            if (!stream_.paused()) {
+                std::cout << "already playing, at " << at << std::endl;
+                return;
+            }
+            stream_.play();
+            runner_.wake();
+            std::cout << "PLAYING from " << at << std::endl;
+        } else if (word == "PAUSE") {
+            if (stream_.paused()) {
+                std::cout << "already paused, at " << at << std::endl;
+                return;
+            }
+            stream_.pause();
+            std::cout << "PAUSED at " << at << std::endl;
+        } else if (word == "STATUS") {
+            std::cout << status() << std::endl;
+        } else if (word == "QUIT") {
+            finish("quit");
+        } else {
+            std::cout << "commands: PLAY, PAUSE, STATUS, QUIT (one per line, any case)"
+                      << std::endl;
+        }
+    }
+
+    [[nodiscard]] std::string status() const
+    {
+        const audiocast::sender_stats& s = stream_.sender().stats();
+        const char* state = finished_ && source_->exhausted() ? "finished"
+                            : stream_.paused()                ? "paused"
+                                                              : "playing";
+        char text[256];
+        std::snprintf(
+            text, sizeof text,
+            "%s at %s; sent %llu packets, %llu bytes; lateness p50 %.3f ms, p99 %.3f "
+            "ms, max %.3f ms",
+            state, clock_text(stream_.sender().position(), stream_.format().sample_rate).c_str(),
+            static_cast<unsigned long long>(s.packets_sent),
+            static_cast<unsigned long long>(s.payload_bytes_sent), in_ms(s.lateness.percentile(50)),
+            in_ms(s.lateness.percentile(99)), in_ms(s.lateness.max()));
+        std::string line = text;
+        if (s.packets_send_failed != 0)
+            line += "; " + std::to_string(s.packets_send_failed) + " sends failed";
+        if (s.schedule_slips != 0)
+            line += "; " + std::to_string(s.schedule_slips) + " schedule slips";
+        if (const auto* capture = dynamic_cast<const capture_source*>(source_.get());
+            capture != nullptr && capture->dropped_frames() != 0)
+            line += "; " + std::to_string(capture->dropped_frames()) + " captured frames dropped";
+        return line;
+    }
+
+    void finish(const char* why)
+    {
+        if (finished_) return;
+        finished_ = true;
+        why_ = why;
+        runner_.stop();
+        std::error_code ignored;
+        signals_.cancel(ignored);
+        duration_timer_.cancel();
+        io_.stop();
+    }
+
+    const server_options& opt_;
+    // Declared first so that it outlives every socket and timer on it.
+    asio::io_context io_{1};
+    std::unique_ptr<source> source_;
+    multicast_stream stream_;
+    audiocast::stream_runner<multicast_stream> runner_;
+    asio::signal_set signals_;
+    asio::steady_timer duration_timer_;
+    std::optional<console_reader> console_;
+    std::uint64_t send_errors_ = 0;
+    bool finished_ = false;
+    std::string why_ = "stopped";
+};
+
+/// The source the options name, and the stream format it sets.
+std::unique_ptr<source> make_source(const server_options& opt, audiocast::audio_format& format,
+                                    std::chrono::milliseconds packet_time)
+{
+    format = opt.format.format();
+    if (!opt.file.empty()) {
+        if (opt.format.rate_option->count() != 0 || opt.format.channels_option->count() != 0)
+            throw usage_error{"--rate and --channels do not apply to --file: a file keeps its "
+                              "own rate and channels"};
+        auto reader = std::make_unique<sound_file_reader>(opt.file);
+        format.sample_rate = reader->sample_rate();
+        format.channels = reader->channels();
+        if (opt.format.encoding_option->count() == 0) format.encoding = reader->natural_encoding();
+        const std::size_t block =
+            make_codec(format, packet_time).frames_per_packet() * 16; // a read every 16 packets
+        if (reader->is_float())
+            return std::make_unique<file_source<float>>(std::move(reader), opt.loop, block);
+        return std::make_unique<file_source<std::int32_t>>(std::move(reader), opt.loop, block);
+    }
+    const std::size_t packet_frames = make_codec(format, packet_time).frames_per_packet();
+    if (opt.capture) {
+        std::optional<unsigned> device;
+        if (!opt.capture->empty()) {
+            try {
+                std::size_t used = 0;
+                const unsigned long n = std::stoul(*opt.capture, &used);
+                if (used != opt.capture->size()) throw std::invalid_argument{"trailing text"};
+                device = static_cast<unsigned>(n);
+            } catch (const std::logic_error&) {
+                throw usage_error{"--capture: '" + *opt.capture +
+                                  "' is not a device number (see --list-devices)"};
+            }
+        }
+        return std::make_unique<capture_source>(device, format, packet_frames);
+    }
+    const double hz = opt.tone_hz.value_or(440.0);
+    if (!(hz > 0) || hz >= format.sample_rate / 2.0) {
+        char text[128];
+        std::snprintf(text, sizeof text,
+                      "--tone %g Hz is outside 0-%u Hz (below half the sample rate)", hz,
+                      format.sample_rate / 2);
+        throw usage_error{text};
+    }
+    return std::make_unique<tone_source>(hz, format, packet_frames);
+}
+
+} // namespace
+
+int main(int argc, char* argv[])
+{
+    // A closed listener must not kill the server with SIGPIPE; UDP never
+    // raises it, but the console's stdout may be a pipe.
+    std::signal(SIGPIPE, SIG_IGN);
+
+    server_options opt;
+    CLI::App app{"audiocast-server: streams a tone, a sound file or a capture device to an IP "
+                 "multicast group as RTP (L16/L24). Console: PLAY, PAUSE, STATUS, QUIT.",
+                 program};
+    opt.network.add_to(app);
+    opt.format.add_to(app);
+    add_packet_time(app, opt.packet_time_ms);
+    app.add_option("--ttl", opt.ttl, "IPv4 TTL or IPv6 hop limit (1: the local network)")
+        ->check(CLI::Range(0, 255))
+        ->capture_default_str();
+    auto* tone = app.add_option("--tone", opt.tone_hz,
+                                "Stream a sine of this frequency in Hz (the default source, 440)");
+    auto* file = app.add_option("--file", opt.file,
+                                "Stream a sound file (any format libsndfile reads); it keeps its "
+                                "rate and channels");
+    auto* capture =
+        app.add_option("--capture", opt.capture,
+                       "Stream an audio input device (RtAudio), the default one or number DEVICE")
+            ->expected(0, 1)
+            ->default_str("");
+    tone->excludes(file)->excludes(capture);
+    file->excludes(capture);
+    app.add_flag("--loop", opt.loop, "With --file: start again at the end")->needs(file);
+    app.add_option("--duration", opt.duration_s,
+                   "Stop after this many seconds (default: at the end of the file, or never)")
+        ->check(positive_seconds());
+    app.add_flag("--quiet", opt.quiet, "Print only errors and the replies to console commands");
+    bool list_devices = false;
+    app.add_flag("--list-devices", list_devices, "List the audio input devices and exit");
+
+    return run_main(program, app, [&] {
+        app.parse(argc, argv);
+        if (list_devices) {
+            const auto audio = open_audio_system();
+            const auto devices = describe_devices(*audio, direction::input);
+            std::cout << "audio input devices ("
+                      << RtAudio::getApiDisplayName(audio->getCurrentApi())
+                      << "):" << (devices.empty() ? " none" : "") << '\n';
+            for (const auto& d : devices)
+                std::cout << "  " << d << '\n';
+            return 0;
+        }
+        const std::chrono::milliseconds packet_time{opt.packet_time_ms};
+        audiocast::audio_format format;
+        std::unique_ptr<source> src = make_source(opt, format, packet_time);
+        const audiocast::pcm_codec codec = make_codec(format, packet_time);
+        server s{opt, std::move(src), codec};
+        return s.run();
+    });
+}

@@ -1,0 +1,164 @@
+// The command line the server and the client share (CLI11): where the group
+// is, what format the stream carries, and how a failure becomes one line on
+// stderr and an exit code.
+#pragma once
+
+#include "support/example_error.hpp"
+
+#include <audiocast/codec/pcm.hpp>
+#include <audiocast/error.hpp>
+#include <audiocast/format.hpp>
+#include <audiocast/transport/udp_multicast.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <iostream>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
+namespace audiocast_examples {
+
+/// Where the stream is: --group, --port, --interface.
+struct network_options {
+    std::string group = "239.255.0.1";
+    std::uint16_t port = 5004;
+    std::string interface;
+
+    void add_to(CLI::App& app)
+    {
+        app.add_option("--group", group, "Multicast group, IPv4 or IPv6")->capture_default_str();
+        app.add_option("--port", port, "UDP port of the group (RTP)")
+            ->check(CLI::Range(1, 65535))
+            ->capture_default_str();
+        app.add_option("--interface", interface,
+                       "Interface to use, by address or name (default: the system's choice)");
+    }
+
+    [[nodiscard]] std::string where() const
+    {
+        const bool v6 = group.find(':') != std::string::npos;
+        return (v6 ? "[" + group + "]" : group) + ":" + std::to_string(port) +
+               (interface.empty() ? "" : " on " + interface);
+    }
+};
+
+/// What the stream carries: --format, --rate, --channels.
+struct format_options {
+    std::string encoding = "L16";
+    std::uint32_t sample_rate = 48'000;
+    unsigned channels = 2;
+
+    CLI::Option* encoding_option = nullptr;
+    CLI::Option* rate_option = nullptr;
+    CLI::Option* channels_option = nullptr;
+
+    void add_to(CLI::App& app)
+    {
+        encoding_option =
+            app.add_option("--format", encoding, "Wire encoding: L16 or L24 (big-endian PCM)")
+                ->transform(CLI::IsMember({"L16", "L24"}, CLI::ignore_case))
+                ->capture_default_str();
+        rate_option =
+            app.add_option("--rate", sample_rate, "Sample rate in Hz")
+                ->check(CLI::Range(audiocast::min_sample_rate, audiocast::max_sample_rate))
+                ->capture_default_str();
+        channels_option = app.add_option("--channels", channels, "Channels")
+                              ->check(CLI::Range(audiocast::min_channels, audiocast::max_channels))
+                              ->capture_default_str();
+    }
+
+    [[nodiscard]] audiocast::audio_format format() const
+    {
+        return {.encoding = encoding == "L24" ? audiocast::sample_format::l24
+                                              : audiocast::sample_format::l16,
+                .sample_rate = sample_rate,
+                .channels = channels};
+    }
+};
+
+/// A positive number of seconds, for --duration.
+inline CLI::Validator positive_seconds()
+{
+    return CLI::Validator{[](std::string& text) -> std::string {
+                              try {
+                                  std::size_t used = 0;
+                                  const double v = std::stod(text, &used);
+                                  if (used == text.size() && v > 0 && v <= 1e9) return {};
+                              } catch (const std::logic_error&) {
+                              }
+                              return "'" + text + "' is not a number of seconds above 0";
+                          },
+                          "SECONDS>0"};
+}
+
+/// The packet time in ms, one of the codec's (--ptime-ms).
+inline CLI::Option* add_packet_time(CLI::App& app, int& ms)
+{
+    return app.add_option("--ptime-ms", ms, "Packet time in ms: 1, 2, 5, 10 or 20")
+        ->check(CLI::IsMember({1, 2, 5, 10, 20}))
+        ->capture_default_str();
+}
+
+/// The codec for `format` and `packet_time`, or a usage_error that says why
+/// not ("ptime 20 ms at 96000 Hz L24 stereo is 5760 bytes; the MTU allows 1444").
+inline audiocast::pcm_codec make_codec(const audiocast::audio_format& format,
+                                       std::chrono::milliseconds packet_time)
+{
+    try {
+        return audiocast::pcm_codec{{.format = format, .packet_time = packet_time}};
+    } catch (const std::system_error& e) {
+        throw usage_error{e.what()};
+    }
+}
+
+/// Errors of the transport that are the command line's fault: the group, the
+/// interface, the TTL. Anything else (the port is taken, the system refuses) is not.
+[[nodiscard]] inline bool is_bad_argument(const std::error_code& ec) noexcept
+{
+    using audiocast::errc;
+    return ec == errc::invalid_address || ec == errc::not_multicast_address ||
+           ec == errc::address_family_mismatch || ec == errc::no_such_interface ||
+           ec == errc::invalid_hops || ec == errc::invalid_port;
+}
+
+/// Opens the transport; a refusal that names a bad argument is a usage_error.
+inline audiocast::udp_multicast_transport
+open_transport(asio::io_context& io, const audiocast::udp_multicast_options& options)
+{
+    try {
+        return audiocast::udp_multicast_transport{io, options};
+    } catch (const std::system_error& e) {
+        if (is_bad_argument(e.code())) throw usage_error{e.what()};
+        throw example_error{std::string{"cannot open the multicast socket: "} + e.what()};
+    }
+}
+
+/// Runs `body` (which parses `app` and does the work) and turns what it
+/// throws into one line on stderr and the exit code: 0 for --help, 2 for a
+/// bad argument, 1 for any other failure.
+template <class Body>
+int run_main(const char* program, CLI::App& app, Body&& body)
+{
+    try {
+        return body();
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        std::cerr << program << ": " << e.what() << " (see --help)\n";
+        return exit_usage;
+    } catch (const usage_error& e) {
+        std::cerr << program << ": " << e.what() << " (see --help)\n";
+        return exit_usage;
+    } catch (const std::exception& e) {
+        std::cerr << program << ": " << e.what() << '\n';
+        return exit_failure;
+    }
+}
+
+} // namespace audiocast_examples

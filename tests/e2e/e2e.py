@@ -1,0 +1,345 @@
+#!/usr/bin/env python3
+"""End-to-end tests of audiocast-server and audiocast-client as a user runs
+them: real processes, real multicast on lo inside a private network namespace,
+real files, a real PulseAudio for playback.
+
+    tests/network/netns-run python3 tests/e2e/e2e.py --bin-dir DIR CASE
+
+CASE is one of the functions named in CASES; ctest runs each as its own test
+(label e2e). Exit 0: passed; 1: failed; 77: skipped, with the reason.
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import Children, Failure, expect_exit  # noqa: E402
+
+BIN = ""
+TMP = ""
+
+
+def on_lo(args):
+    """The interface is lo unless the arguments name one."""
+    return list(args) if "--interface" in args else ["--interface", "lo", *args]
+
+
+def server_cmd(*args):
+    return [os.path.join(BIN, "audiocast-server"), *on_lo(args)]
+
+
+def client_cmd(*args):
+    return [os.path.join(BIN, "audiocast-client"), *on_lo(args)]
+
+
+def tmp(name):
+    return os.path.join(TMP, name)
+
+
+def format_args(sound):
+    return ["--format", "L24" if sound.width == 3 else "L16", "--rate", str(sound.rate),
+            "--channels", str(sound.channels)]
+
+
+def start_clients(children, count, sound, seconds, playback=False, env=None, prefix="client",
+                  latency_ms=40):
+    """`count` recording clients, each listening before this returns."""
+    clients = []
+    for i in range(count):
+        args = client_cmd(*format_args(sound), "--duration", str(seconds),
+                          "--latency-ms", str(latency_ms),
+                          "--output", tmp(f"{prefix}{i}.wav"),
+                          "--stats-json", tmp(f"{prefix}{i}.json"))
+        if not playback:
+            args.append("--no-playback")
+        clients.append(children.start(args, f"{prefix}{i}", env=env))
+    for c in clients:
+        c.wait_for_line(r"listening on", 10)
+    return clients
+
+
+def expect_no_loss(stats, what):
+    for field in ("packets_lost", "packets_late", "packets_malformed", "packets_overrun",
+                  "concealed_frames", "frames_not_recorded"):
+        if stats[field] != 0:
+            raise Failure(f"{what}: {field} is {stats[field]}, expected 0: {stats}")
+    if stats["packets_received"] == 0:
+        raise Failure(f"{what}: received nothing")
+
+
+# ---- cases -----------------------------------------------------------------
+
+def file_to_three_clients(rate, channels, width):
+    source = harness.noise(rate, channels, width, 2.0, seed=rate + channels + width)
+    harness.write_wav(tmp("source.wav"), source)
+    with Children() as children:
+        clients = start_clients(children, 3, source, seconds=4.5)
+        server = children.start(server_cmd("--file", tmp("source.wav")), "server")
+        expect_exit(server, 0, 15)
+        for c in clients:
+            expect_exit(c, 0, 15)
+    sent = None
+    for i in range(3):
+        got = harness.read_wav(tmp(f"client{i}.wav"))
+        lead = harness.expect_starts_after_silence(got, source, f"client {i}'s WAV")
+        stats = harness.read_json(tmp(f"client{i}.json"))
+        expect_no_loss(stats, f"client {i}")
+        sent = sent or stats["packets_received"]
+        if stats["packets_received"] != sent:
+            raise Failure(f"client {i} received {stats['packets_received']} packets, "
+                          f"client 0 {sent}")
+        print(f"client {i}: {got.frames} frames, the source's {source.frames} bit-exact after "
+              f"{lead} frames of leading silence; {stats['packets_received']} packets, "
+              f"latency p99 {stats['latency_ms']['p99']:.3f} ms")
+
+
+def file_l16_48k_stereo():
+    file_to_three_clients(48000, 2, 2)
+
+
+def file_l24_44k1_mono():
+    file_to_three_clients(44100, 1, 3)
+
+
+def pause_and_play():
+    source = harness.noise(48000, 2, 2, 3.0, seed=7)
+    harness.write_wav(tmp("source.wav"), source)
+    with Children() as children:
+        clients = start_clients(children, 3, source, seconds=8.0)
+        server = children.start(server_cmd("--file", tmp("source.wav")), "server",
+                                stdin=subprocess.PIPE)
+        server.wait_for_line(r"console: PLAY, PAUSE", 10)
+        time.sleep(1.0)
+        server.send("pause\n")  # any case
+        paused_at = server.wait_for_line(r"^PAUSED at", 5)
+        server.send("PAUSE\n")
+        server.wait_for_line(r"^already paused", 5)
+        server.send("Status\n")
+        server.wait_for_line(r"^paused at .* sent \d+ packets", 5)
+        server.send("what\n")
+        server.wait_for_line(r"^commands: PLAY, PAUSE, STATUS, QUIT", 5)
+        time.sleep(2.0)
+        server.send("PLAY\n")
+        played_from = server.wait_for_line(r"^PLAYING from", 5)
+        server.send("play\n")
+        server.wait_for_line(r"^already playing", 5)
+        if paused_at.split()[-1] != played_from.split()[-1]:
+            raise Failure(f"the source moved while paused: '{paused_at}', then '{played_from}'")
+        expect_exit(server, 0, 15)
+        for c in clients:
+            expect_exit(c, 0, 15)
+    for i in range(3):
+        got = harness.read_wav(tmp(f"client{i}.wav"))
+        harness.expect_same_audio(harness.without_silence(got), source,
+                                  f"client {i}'s WAV without its silence")
+        runs = harness.runs_of_silence(got)
+        inner = [n for start, n in runs if start > 0 and start + n < got.frames]
+        if len(inner) != 1 or not 1.8 <= got.seconds(inner[0]) <= 2.6:
+            raise Failure(f"client {i}: expected one pause of about 2 s inside the audio, "
+                          f"found silent runs of {[round(got.seconds(n), 3) for n in inner]} s")
+        stats = harness.read_json(tmp(f"client{i}.json"))
+        expect_no_loss(stats, f"client {i}")
+        if stats["underruns"] != 0:
+            raise Failure(f"client {i}: the pause counted as {stats['underruns']} underruns")
+        print(f"client {i}: the source bit-exact around a pause of "
+              f"{got.seconds(inner[0]):.3f} s; {stats['packets_received']} packets, none lost")
+
+
+def start_pulseaudio(children):
+    """A private PulseAudio with one null sink, reachable on a socket in TMP."""
+    if shutil.which("pulseaudio") is None or shutil.which("parec") is None:
+        harness.skip("pulseaudio and parec are not installed (Debian: pulseaudio, "
+                     "pulseaudio-utils; scripts/setup installs them)")
+    home = tmp("pulse-home")
+    os.makedirs(os.path.join(home, "runtime"), exist_ok=True)
+    socket = tmp("pulse.sock")
+    env = dict(os.environ, HOME=home, XDG_RUNTIME_DIR=os.path.join(home, "runtime"),
+               XDG_CONFIG_HOME=home)
+    env.pop("PULSE_SERVER", None)
+    pulse = children.start([
+        "pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
+        "--use-pid-file=no", "--log-target=stderr", "--log-level=error",
+        f"--load=module-native-protocol-unix socket={socket} auth-anonymous=1",
+        "--load=module-null-sink sink_name=audiocast_test rate=48000 format=s16le channels=2",
+    ], "pulseaudio", env=env)
+    deadline = time.monotonic() + 10
+    while not os.path.exists(socket):
+        if pulse.proc.poll() is not None or time.monotonic() > deadline:
+            raise Failure(f"PulseAudio did not start\n{pulse.transcript()}")
+        time.sleep(0.05)
+    env["PULSE_SERVER"] = f"unix:{socket}"
+    return env
+
+
+def playback_through_pulseaudio():
+    source = harness.noise(48000, 2, 2, 2.0, seed=11)
+    harness.write_wav(tmp("source.wav"), source)
+    with Children() as children:
+        env = start_pulseaudio(children)
+        with open(tmp("monitor.raw"), "wb") as raw:
+            recorder = children.start(
+                ["parec", "--device=audiocast_test.monitor", "--format=s16le", "--rate=48000",
+                 "--channels=2", "--raw", "--latency-msec=20"], "parec", env=env,
+                stdout_file=raw)
+            time.sleep(0.5)
+            # PulseAudio's default buffering has RtAudio call back up to about
+            # 100 ms at a time, so playout needs well more than that in hand.
+            [client] = start_clients(children, 1, source, seconds=4.5, playback=True, env=env,
+                                     latency_ms=300)
+            line = client.wait_for_line(r"listening on", 1)
+            if "playing on" not in line or "Pulse" not in line:
+                raise Failure(f"the client does not play through PulseAudio: '{line}'")
+            server = children.start(server_cmd("--file", tmp("source.wav")), "server")
+            expect_exit(server, 0, 15)
+            expect_exit(client, 0, 15)
+            time.sleep(0.5)  # what the sink still holds reaches the monitor
+            recorder.end()
+    with open(tmp("monitor.raw"), "rb") as raw:
+        recorded = harness.Sound(48000, 2, 2, raw.read())
+    stats = harness.read_json(tmp("client0.json"))
+    expect_no_loss(stats, "the client")
+    played = harness.read_wav(tmp("client0.wav"))
+    harness.expect_starts_after_silence(played, source, "the client's WAV")
+    # PulseAudio inserts silence if the client's writes ever come late; the
+    # samples themselves must all arrive, unchanged and in order.
+    harness.expect_same_audio(harness.without_silence(recorded), source,
+                              "the null sink's monitor, silence removed")
+    gaps = [n for start, n in harness.runs_of_silence(recorded) if start > 0]
+    print(f"PulseAudio recorded {recorded.frames} frames: the source bit-exact, "
+          f"{len(gaps)} silent gaps inside or after it, device underflows "
+          f"{stats['device_underflows']}, latency p99 {stats['latency_ms']['p99']:.3f} ms")
+
+
+def no_audio_device():
+    """Without a device the client says so and suggests what to do instead."""
+    alsa_conf = tmp("empty-alsa.conf")
+    open(alsa_conf, "w").close()
+    env = dict(os.environ, PULSE_SERVER=f"unix:{tmp('no-such-pulse.sock')}",
+               ALSA_CONFIG_PATH=alsa_conf, JACK_NO_START_SERVER="1")
+    with Children() as children:
+        client = children.start(client_cmd("--duration", "1"), "client", env=env)
+        expect_exit(client, 1, 10)
+        message = " ".join(client.stderr_lines)
+        for words in ("no audio output device", "--no-playback", "--output"):
+            if words not in message:
+                raise Failure(f"the client's message lacks '{words}': {message!r}")
+        server = children.start(server_cmd("--capture", "--duration", "1"), "server", env=env)
+        expect_exit(server, 1, 10)
+        message = " ".join(server.stderr_lines)
+        if "no audio input device" not in message:
+            raise Failure(f"the server's message lacks 'no audio input device': {message!r}")
+    print(f"client: {client.stderr_lines[-1]}")
+    print(f"server: {server.stderr_lines[-1]}")
+
+
+def bad_arguments():
+    """Each bad argument: one line on stderr naming it, exit code 2. Each bad
+    file: a clear error, exit code 1."""
+    os.makedirs(tmp("a-directory.wav"), exist_ok=True)
+    open(tmp("empty.wav"), "wb").close()
+    with open(tmp("text.wav"), "w") as f:
+        f.write("this is not audio\n" * 100)
+    harness.write_wav(tmp("no-frames.wav"), harness.Sound(48000, 2, 2, b""))
+    good = harness.noise(48000, 2, 2, 0.1, seed=3)
+    harness.write_wav(tmp("good.wav"), good)
+    with open(tmp("good.wav"), "rb") as f:
+        header_only = f.read(44)
+    with open(tmp("header-only.wav"), "wb") as f:
+        f.write(header_only)
+
+    server, client = "audiocast-server", "audiocast-client"
+    cases = [
+        # (program, arguments, exit code, words the one line must hold)
+        (server, ["--port", "0"], 2, "--port"),
+        (server, ["--port", "70000"], 2, "--port"),
+        (server, ["--port", "five"], 2, "--port"),
+        (server, ["--format", "L32"], 2, "--format"),
+        (server, ["--rate", "1000"], 2, "--rate"),
+        (server, ["--channels", "0"], 2, "--channels"),
+        (server, ["--ptime-ms", "3"], 2, "--ptime-ms"),
+        (server, ["--ttl", "256"], 2, "--ttl"),
+        (server, ["--tone", "30000"], 2, "30000"),
+        (server, ["--tone", "440", "--file", tmp("good.wav")], 2, "excludes"),
+        (server, ["--loop"], 2, "--file"),
+        (server, ["--duration", "-1"], 2, "--duration"),
+        (server, ["--group", "10.1.2.3"], 2, "not a multicast address"),
+        (server, ["--group", "not-an-address"], 2, "not-an-address"),
+        (server, ["--interface", "eth7"], 2, "eth7"),
+        (server, ["--format", "L24", "--rate", "192000", "--channels", "8", "--ptime-ms", "5"],
+         2, "MTU"),
+        (server, ["--file", tmp("good.wav"), "--rate", "44100"], 2, "own rate"),
+        (server, ["--capture", "abc"], 2, "abc"),
+        (server, ["--volume", "3"], 2, "--volume"),
+        (server, ["--file", tmp("missing.wav")], 1, "missing.wav"),
+        (server, ["--file", tmp("a-directory.wav")], 1, "a-directory.wav"),
+        (server, ["--file", tmp("empty.wav")], 1, "empty.wav"),
+        (server, ["--file", tmp("text.wav")], 1, "text.wav"),
+        (server, ["--file", tmp("no-frames.wav")], 1, "no audio frames"),
+        (server, ["--file", tmp("header-only.wav")], 1, "header-only.wav"),
+        (client, ["--latency-ms", "0"], 2, "--latency-ms"),
+        (client, ["--latency-ms", "6000"], 2, "--latency-ms"),
+        (client, ["--no-playback", "--device", "3"], 2, "excludes"),
+        (client, ["--group", "239.255.0.1.7", "--no-playback"], 2, "239.255.0.1.7"),
+        (client, ["--group", "127.0.0.1", "--no-playback"], 2, "not a multicast address"),
+        (client, ["--interface", "eth7", "--no-playback"], 2, "eth7"),
+        (client, ["--duration", "0", "--no-playback"], 2, "--duration"),
+        (client, ["--port"], 2, "--port"),
+        (client, ["--rate", "500000", "--no-playback"], 2, "--rate"),
+        (client, ["--no-playback", "--output", tmp("no/such/dir/out.wav")], 1, "out.wav"),
+        (client, ["--no-playback", "--stats-json", tmp("no/such/dir/s.json")], 1, "s.json"),
+    ]
+    failures = []
+    with Children() as children:
+        for program, args, code, words in cases:
+            # A case accepted by mistake would stream: wait() ends it after 10 s.
+            p = children.start((server_cmd if program == server else client_cmd)(*args), program)
+            rc = p.wait(10)
+            err = [l for l in p.stderr_lines if l.strip()]
+            label = f"{program} {' '.join(args)}"
+            if rc != code:
+                failures.append(f"{label}: exit code {rc}, expected {code}; stderr {err}")
+            elif len(err) != 1 or words not in err[0]:
+                failures.append(f"{label}: expected one line holding '{words}', got {err}")
+            else:
+                print(f"ok  {label} -> {rc}: {err[0]}")
+    if failures:
+        raise Failure("\n".join(failures))
+
+
+CASES = {
+    "file_l16_48k_stereo": file_l16_48k_stereo,
+    "file_l24_44k1_mono": file_l24_44k1_mono,
+    "pause_and_play": pause_and_play,
+    "playback_through_pulseaudio": playback_through_pulseaudio,
+    "no_audio_device": no_audio_device,
+    "bad_arguments": bad_arguments,
+}
+
+
+def main():
+    global BIN, TMP
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bin-dir", required=True)
+    parser.add_argument("case", choices=sorted(CASES))
+    args = parser.parse_args()
+    BIN = args.bin_dir
+    harness.require_private_namespace()
+    with tempfile.TemporaryDirectory(prefix=f"audiocast-e2e-{args.case}-") as d:
+        TMP = d
+        try:
+            CASES[args.case]()
+        except Failure as e:
+            print(f"FAILED: {args.case}: {e}")
+            return 1
+    print(f"passed: {args.case}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,278 @@
+"""What the end-to-end tests share: the namespace check, sound files made and
+compared frame by frame, and child processes that are bounded in time and
+ended by PID.
+
+Every test here sends real multicast, so it runs only inside a private
+network namespace made by tests/network/netns-run; anywhere else it exits 77
+(skipped) before starting anything.
+"""
+
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import wave
+
+SKIP = 77
+
+
+class Failure(Exception):
+    """A check a user would notice failed."""
+
+
+def skip(why):
+    print(f"SKIP: {why}")
+    sys.exit(SKIP)
+
+
+def require_private_namespace():
+    """Refuses to run outside a namespace made by netns-run: nothing may reach
+    the host's interfaces, loopback included."""
+    if os.environ.get("AUDIOCAST_NETNS") != "1":
+        skip("AUDIOCAST_NETNS=1 is not set; run through tests/network/netns-run, "
+             "which makes a private network namespace")
+    names = [name for _, name in socket_if_nameindex()]
+    others = [n for n in names if n not in ("lo", "v0", "v1")]
+    if others:
+        skip(f"interfaces other than lo, v0, v1 are present ({', '.join(others)}): "
+             "not a private namespace")
+
+
+def socket_if_nameindex():
+    import socket
+    return socket.if_nameindex()
+
+
+# ---- sound files -----------------------------------------------------------
+
+class Sound:
+    """Interleaved PCM frames as bytes, as a WAV file holds them."""
+
+    def __init__(self, rate, channels, width, data):
+        self.rate, self.channels, self.width, self.data = rate, channels, width, data
+
+    @property
+    def frame_bytes(self):
+        return self.channels * self.width
+
+    @property
+    def frames(self):
+        return len(self.data) // self.frame_bytes
+
+    def frame(self, i):
+        fb = self.frame_bytes
+        return self.data[i * fb:(i + 1) * fb]
+
+    def seconds(self, frames):
+        return frames / self.rate
+
+
+def noise(rate, channels, width, seconds, seed):
+    """Seeded noise in which no sample is zero, so silence (leading, paused)
+    can be told from audio frame by frame."""
+    rng = random.Random(seed)
+    top = (1 << (8 * width - 1)) - 1
+    out = bytearray()
+    for _ in range(int(rate * seconds) * channels):
+        v = rng.randint(1, top // 4) * rng.choice((-1, 1))  # -12 dBFS, never 0
+        out += v.to_bytes(width, "little", signed=True)
+    return Sound(rate, channels, width, bytes(out))
+
+
+def write_wav(path, sound):
+    with wave.open(path, "wb") as w:
+        w.setnchannels(sound.channels)
+        w.setsampwidth(sound.width)
+        w.setframerate(sound.rate)
+        w.writeframes(sound.data)
+
+
+def read_wav(path):
+    with wave.open(path, "rb") as w:
+        return Sound(w.getframerate(), w.getnchannels(), w.getsampwidth(),
+                     w.readframes(w.getnframes()))
+
+
+def runs_of_silence(sound):
+    """[(first frame, length)] of every run of all-zero frames."""
+    zero = bytes(sound.frame_bytes)
+    runs, start = [], None
+    for i in range(sound.frames):
+        if sound.frame(i) == zero:
+            if start is None:
+                start = i
+        elif start is not None:
+            runs.append((start, i - start))
+            start = None
+    if start is not None:
+        runs.append((start, sound.frames - start))
+    return runs
+
+
+def without_silence(sound):
+    """The frames that are not all zero, in order."""
+    zero = bytes(sound.frame_bytes)
+    kept = bytearray()
+    for i in range(sound.frames):
+        f = sound.frame(i)
+        if f != zero:
+            kept += f
+    return Sound(sound.rate, sound.channels, sound.width, bytes(kept))
+
+
+def leading_silence(sound):
+    zero = bytes(sound.frame_bytes)
+    i = 0
+    while i < sound.frames and sound.frame(i) == zero:
+        i += 1
+    return i
+
+
+def expect_same_audio(got, want, what):
+    """`got` holds exactly `want`'s frames; says where they first differ."""
+    if (got.rate, got.channels, got.width) != (want.rate, want.channels, want.width):
+        raise Failure(f"{what}: {got.rate} Hz, {got.channels} ch, {8 * got.width} bit; "
+                      f"expected {want.rate} Hz, {want.channels} ch, {8 * want.width} bit")
+    if got.data == want.data:
+        return
+    n = min(got.frames, want.frames)
+    first = next((i for i in range(n) if got.frame(i) != want.frame(i)), n)
+    raise Failure(f"{what}: {got.frames} frames, expected {want.frames}; first difference at "
+                  f"frame {first} ({want.seconds(first):.3f} s)")
+
+
+def expect_starts_after_silence(got, want, what):
+    """`got` is silence, then exactly `want`, then silence only."""
+    lead = leading_silence(got)
+    body = Sound(got.rate, got.channels, got.width,
+                 got.data[lead * got.frame_bytes:(lead + want.frames) * got.frame_bytes])
+    expect_same_audio(body, want, what)
+    rest = got.data[(lead + want.frames) * got.frame_bytes:]
+    if rest.strip(b"\0"):
+        raise Failure(f"{what}: audio after the end of the source")
+    return lead
+
+
+# ---- processes -------------------------------------------------------------
+
+class Process:
+    """A child whose stdout lines are collected as they come; ended by PID."""
+
+    def __init__(self, args, name, stdin=subprocess.DEVNULL, env=None, stdout_file=None):
+        self.name = name
+        self.args = args
+        self.lines = []
+        self._eof = stdout_file is not None
+        self._cond = threading.Condition()
+        self.proc = subprocess.Popen(
+            args, stdin=stdin, stdout=stdout_file or subprocess.PIPE,
+            stderr=subprocess.PIPE, env=env, text=stdout_file is None)
+        self._readers = []
+        if stdout_file is None:
+            self._readers.append(threading.Thread(target=self._read, args=(self.proc.stdout,),
+                                                  daemon=True))
+        self.stderr_lines = []
+        self._readers.append(threading.Thread(target=self._read_err, args=(self.proc.stderr,),
+                                              daemon=True))
+        for r in self._readers:
+            r.start()
+
+    def _read(self, stream):
+        for line in stream:
+            with self._cond:
+                self.lines.append(line.rstrip("\n"))
+                self._cond.notify_all()
+        with self._cond:
+            self._eof = True
+            self._cond.notify_all()
+
+    def _read_err(self, stream):
+        for line in stream:
+            if isinstance(line, bytes):
+                line = line.decode(errors="replace")
+            self.stderr_lines.append(line.rstrip("\n"))
+
+    def wait_for_line(self, pattern, timeout):
+        """The first stdout line matching `pattern`, waiting `timeout` s at most."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        seen = 0
+        with self._cond:
+            while True:
+                for line in self.lines[seen:]:
+                    if regex.search(line):
+                        return line
+                seen = len(self.lines)
+                left = deadline - time.monotonic()
+                if self._eof or left <= 0:
+                    raise Failure(f"{self.name}: no line matching {pattern!r} within "
+                                  f"{timeout} s\n{self.transcript()}")
+                self._cond.wait(min(left, 0.1))
+
+    def send(self, text):
+        self.proc.stdin.write(text)
+        self.proc.stdin.flush()
+
+    def wait(self, timeout):
+        """The exit code; ends the child (by PID) and fails if it overstays."""
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.end()
+            raise Failure(f"{self.name}: still running after {timeout} s\n{self.transcript()}")
+        for r in self._readers:
+            r.join(2)
+        return rc
+
+    def end(self):
+        """SIGTERM, then SIGKILL after 3 s: only this child, by its PID."""
+        if self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(3)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(3)
+
+    def transcript(self):
+        out = "\n".join(f"  {self.name} | {l}" for l in self.lines[-20:])
+        err = "\n".join(f"  {self.name} ! {l}" for l in self.stderr_lines[-20:])
+        return "\n".join(x for x in (out, err) if x)
+
+
+class Children:
+    """Ends every child still running when the block exits, by PID."""
+
+    def __init__(self):
+        self.all = []
+
+    def start(self, *args, **kwargs):
+        p = Process(*args, **kwargs)
+        self.all.append(p)
+        return p
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for p in self.all:
+            p.end()
+        return False
+
+
+def expect_exit(process, code, timeout):
+    rc = process.wait(timeout)
+    if rc != code:
+        raise Failure(f"{process.name}: exit code {rc}, expected {code}\n"
+                      f"{process.transcript()}")
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
