@@ -18,6 +18,7 @@
 // absolute deadlines, as a device would.
 #include "support/audio_device.hpp"
 #include "support/command_line.hpp"
+#include "support/console.hpp"
 #include "support/example_error.hpp"
 #include "support/sound_file.hpp"
 
@@ -602,6 +603,7 @@ private:
 
 int main(int argc, char* argv[])
 {
+    ensure_standard_streams();
     client_options opt;
     CLI::App app{"audiocast-client: joins an IP multicast group, plays the RTP audio stream it "
                  "carries, and reports latency, jitter, loss and throughput.",

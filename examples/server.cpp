@@ -499,6 +499,7 @@ int main(int argc, char* argv[])
     // A closed listener must not kill the server with SIGPIPE; UDP never
     // raises it, but the console's stdout may be a pipe.
     std::signal(SIGPIPE, SIG_IGN);
+    ensure_standard_streams();
 
     server_options opt;
     CLI::App app{"audiocast-server: streams a tone, a sound file or a capture device to an IP "

@@ -10,6 +10,7 @@
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -22,6 +23,21 @@
 #include <utility>
 
 namespace audiocast_examples {
+
+/// Opens /dev/null on each of stdin, stdout and stderr that is closed, before
+/// anything else opens a file: otherwise the first socket would become fd 0
+/// and the console would read datagrams as commands.
+inline void ensure_standard_streams() noexcept
+{
+    for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; ++fd) {
+        if (::fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+        const int opened = ::open("/dev/null", fd == STDIN_FILENO ? O_RDONLY : O_WRONLY);
+        if (opened >= 0 && opened != fd) {
+            ::dup2(opened, fd);
+            ::close(opened);
+        }
+    }
+}
 
 class console_reader {
 public:

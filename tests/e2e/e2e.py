@@ -11,7 +11,9 @@ CASE is one of the functions named in CASES; ctest runs each as its own test
 
 import argparse
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -151,10 +153,40 @@ def pause_and_play():
               f"{got.seconds(inner[0]):.3f} s; {stats['packets_received']} packets, none lost")
 
 
+def signals_and_no_console():
+    """A server with stdin closed streams on; SIGINT stops it cleanly, and
+    SIGTERM stops a client cleanly, with its WAV and figures written."""
+    tone = harness.Sound(48000, 2, 2, b"")
+    with Children() as children:
+        [client] = start_clients(children, 1, tone, seconds=30)
+        server = children.start(server_cmd("--tone", "1000"), "server", close_stdin=True)
+        server.wait_for_line(r"streaming", 10)
+        time.sleep(1.5)
+        if server.proc.poll() is not None:
+            raise Failure(f"the server stopped without a console\n{server.transcript()}")
+        server.proc.send_signal(signal.SIGINT)
+        expect_exit(server, 0, 5)
+        final = server.wait_for_line(r"interrupted; playing at .* sent \d+ packets", 1)
+        time.sleep(0.3)
+        client.proc.send_signal(signal.SIGTERM)
+        expect_exit(client, 0, 5)
+    stats = harness.read_json(tmp("client0.json"))
+    expect_no_loss(stats, "the client")
+    sent = int(re.search(r"sent (\d+) packets", final).group(1))
+    if stats["packets_received"] != sent:
+        raise Failure(f"the client received {stats['packets_received']} of {sent} packets")
+    got = harness.read_wav(tmp("client0.wav"))
+    if got.frames != stats["frames_recorded"] or got.frames < 48000:
+        raise Failure(f"the client's WAV holds {got.frames} frames; its figures say "
+                      f"{stats['frames_recorded']}")
+    print(f"server: {final}")
+    print(f"client: {stats['packets_received']} packets, {got.frames} frames recorded")
+
+
 def start_pulseaudio(children):
     """A private PulseAudio with one null sink, reachable on a socket in TMP."""
-    if shutil.which("pulseaudio") is None or shutil.which("parec") is None:
-        harness.skip("pulseaudio and parec are not installed (Debian: pulseaudio, "
+    if not all(shutil.which(tool) for tool in ("pulseaudio", "parec", "paplay")):
+        harness.skip("pulseaudio, parec and paplay are not all installed (Debian: pulseaudio, "
                      "pulseaudio-utils; scripts/setup installs them)")
     home = tmp("pulse-home")
     os.makedirs(os.path.join(home, "runtime"), exist_ok=True)
@@ -166,7 +198,8 @@ def start_pulseaudio(children):
         "pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
         "--use-pid-file=no", "--log-target=stderr", "--log-level=error",
         f"--load=module-native-protocol-unix socket={socket} auth-anonymous=1",
-        "--load=module-null-sink sink_name=audiocast_test rate=48000 format=s16le channels=2",
+        "--load=module-null-sink sink_name=audiocast_test rate=48000 format=s16le channels=2"
+        " norewinds=1",
     ], "pulseaudio", env=env)
     deadline = time.monotonic() + 10
     while not os.path.exists(socket):
@@ -214,6 +247,34 @@ def playback_through_pulseaudio():
     print(f"PulseAudio recorded {recorded.frames} frames: the source bit-exact, "
           f"{len(gaps)} silent gaps inside or after it, device underflows "
           f"{stats['device_underflows']}, latency p99 {stats['latency_ms']['p99']:.3f} ms")
+
+
+def capture_through_pulseaudio():
+    """The server captures from an input device (the null sink's monitor,
+    into which paplay plays the source) and a client records the stream."""
+    source = harness.noise(48000, 2, 2, 2.0, seed=13)
+    harness.write_wav(tmp("source.wav"), source)
+    with Children() as children:
+        env = start_pulseaudio(children)
+        # The capture callback comes in bursts too, so packets do.
+        [client] = start_clients(children, 1, source, seconds=6.0, latency_ms=300)
+        server = children.start(server_cmd("--capture", "--duration", "4.5"), "server", env=env)
+        line = server.wait_for_line(r"streaming", 10)
+        if "input device" not in line:
+            raise Failure(f"the server does not capture: '{line}'")
+        time.sleep(0.5)
+        player = children.start(["paplay", "--device=audiocast_test", tmp("source.wav")],
+                                "paplay", env=env)
+        expect_exit(player, 0, 10)
+        expect_exit(server, 0, 10)
+        expect_exit(client, 0, 10)
+    stats = harness.read_json(tmp("client0.json"))
+    expect_no_loss(stats, "the client")
+    got = harness.read_wav(tmp("client0.wav"))
+    harness.expect_same_audio(harness.without_silence(got), source,
+                              "the client's WAV of the captured stream, silence removed")
+    print(f"captured, streamed and recorded: the source bit-exact; "
+          f"{stats['packets_received']} packets, latency p99 {stats['latency_ms']['p99']:.3f} ms")
 
 
 def no_audio_device():
@@ -317,6 +378,8 @@ CASES = {
     "file_l24_44k1_mono": file_l24_44k1_mono,
     "pause_and_play": pause_and_play,
     "playback_through_pulseaudio": playback_through_pulseaudio,
+    "capture_through_pulseaudio": capture_through_pulseaudio,
+    "signals_and_no_console": signals_and_no_console,
     "no_audio_device": no_audio_device,
     "bad_arguments": bad_arguments,
 }

@@ -19,6 +19,7 @@ import time
 import wave
 
 SKIP = 77
+PIPE = subprocess.PIPE
 
 
 class Failure(Exception):
@@ -163,7 +164,8 @@ def expect_starts_after_silence(got, want, what):
 class Process:
     """A child whose stdout lines are collected as they come; ended by PID."""
 
-    def __init__(self, args, name, stdin=subprocess.DEVNULL, env=None, stdout_file=None):
+    def __init__(self, args, name, stdin=subprocess.DEVNULL, env=None, stdout_file=None,
+                 close_stdin=False):
         self.name = name
         self.args = args
         self.lines = []
@@ -171,7 +173,8 @@ class Process:
         self._cond = threading.Condition()
         self.proc = subprocess.Popen(
             args, stdin=stdin, stdout=stdout_file or subprocess.PIPE,
-            stderr=subprocess.PIPE, env=env, text=stdout_file is None)
+            stderr=subprocess.PIPE, env=env, text=stdout_file is None,
+            preexec_fn=(lambda: os.close(0)) if close_stdin else None)
         self._readers = []
         if stdout_file is None:
             self._readers.append(threading.Thread(target=self._read, args=(self.proc.stdout,),
