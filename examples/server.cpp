@@ -534,13 +534,7 @@ int main(int argc, char* argv[])
     return run_main(program, app, [&] {
         app.parse(argc, argv);
         if (list_devices) {
-            const auto audio = open_audio_system();
-            const auto devices = describe_devices(*audio, direction::input);
-            std::cout << "audio input devices ("
-                      << RtAudio::getApiDisplayName(audio->getCurrentApi())
-                      << "):" << (devices.empty() ? " none" : "") << '\n';
-            for (const auto& d : devices)
-                std::cout << "  " << d << '\n';
+            print_devices(std::cout, direction::input);
             return 0;
         }
         const std::chrono::milliseconds packet_time{opt.packet_time_ms};

@@ -17,6 +17,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <iostream>
+#include <ostream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -94,6 +95,18 @@ inline std::vector<std::string> describe_devices(RtAudio& audio, direction dir)
                         " channels" + (is_default ? ", default" : "") + ")");
     }
     return lines;
+}
+
+/// Prints the devices of `dir` for --list-devices.
+inline void print_devices(std::ostream& out, direction dir)
+{
+    const auto audio = open_audio_system();
+    const auto devices = describe_devices(*audio, dir);
+    out << "audio " << (dir == direction::output ? "output" : "input") << " devices ("
+        << RtAudio::getApiDisplayName(audio->getCurrentApi())
+        << "):" << (devices.empty() ? " none" : "") << '\n';
+    for (const auto& d : devices)
+        out << "  " << d << '\n';
 }
 
 /// The device to use in `dir`: `wanted` when given (checked), else the
