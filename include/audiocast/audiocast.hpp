@@ -14,6 +14,7 @@
 #include <audiocast/time.hpp>
 
 #include <audiocast/wire/ntp.hpp>
+#include <audiocast/wire/rtcp.hpp>
 #include <audiocast/wire/rtp.hpp>
 
 #include <audiocast/codec/pcm.hpp>
@@ -28,6 +29,8 @@
 #include <audiocast/stats.hpp>
 
 #include <audiocast/spsc_ring.hpp>
+
+#include <audiocast/sdp.hpp>
 
 #include <audiocast/transport/loopback.hpp>
 

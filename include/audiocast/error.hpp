@@ -49,6 +49,12 @@ enum class errc {
     invalid_port,
     invalid_buffer_size,
     address_in_use,
+
+    // Stream descriptions (SDP), announcements (SAP) and control packets (RTCP).
+    invalid_sdp,
+    unsupported_sdp,
+    invalid_sap,
+    invalid_rtcp,
 };
 
 namespace detail {
@@ -86,6 +92,10 @@ public:
         case errc::invalid_port: return "port out of range (1-65535)";
         case errc::invalid_buffer_size: return "receive buffer size must be positive";
         case errc::address_in_use: return "port in use and not shared (address reuse is off)";
+        case errc::invalid_sdp: return "malformed SDP stream description";
+        case errc::unsupported_sdp: return "the SDP describes a stream audiocast cannot play";
+        case errc::invalid_sap: return "malformed SAP announcement";
+        case errc::invalid_rtcp: return "malformed RTCP packet";
         }
         return "unknown audiocast error";
     }

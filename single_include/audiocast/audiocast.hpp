@@ -115,6 +115,12 @@ enum class errc {
     invalid_port,
     invalid_buffer_size,
     address_in_use,
+
+    // Stream descriptions (SDP), announcements (SAP) and control packets (RTCP).
+    invalid_sdp,
+    unsupported_sdp,
+    invalid_sap,
+    invalid_rtcp,
 };
 
 namespace detail {
@@ -152,6 +158,10 @@ public:
         case errc::invalid_port: return "port out of range (1-65535)";
         case errc::invalid_buffer_size: return "receive buffer size must be positive";
         case errc::address_in_use: return "port in use and not shared (address reuse is off)";
+        case errc::invalid_sdp: return "malformed SDP stream description";
+        case errc::unsupported_sdp: return "the SDP describes a stream audiocast cannot play";
+        case errc::invalid_sap: return "malformed SAP announcement";
+        case errc::invalid_rtcp: return "malformed RTCP packet";
         }
         return "unknown audiocast error";
     }
@@ -568,33 +578,30 @@ struct timestamp {
 
 } // namespace audiocast::ntp
 // end include/audiocast/wire/ntp.hpp
-// begin include/audiocast/wire/rtp.hpp
-// audiocast — the RTP data packet: fixed header, header extension, payload.
+// begin include/audiocast/wire/rtcp.hpp
+// audiocast — RTCP control packets (RFC 3550 §6): sender and receiver
+// reports, source descriptions (CNAME) and BYE, in compound datagrams.
 //
-// Layout (RFC 3550 §5.1), all fields big-endian:
+// Every RTCP packet starts with the same word (RFC 3550 §6.4.1):
 //
 //    0                   1                   2                   3
 //    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
 //   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//   |V=2|P|X|  CC   |M|     PT      |       sequence number         |
-//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//   |                           timestamp                           |
-//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//   |                             SSRC                              |
-//   +=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+
-//   |                   CSRC list (CC x 32 bits)                    |
-//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//   |  profile-defined (0xBEDE)     |    length (32-bit words)      |  if X
-//   |  extension elements, zero-padded to a word boundary ...       |
-//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//   |  payload ...                  | padding ...   | pad count     |  count if P
+//   |V=2|P|   RC    |   PT=SR=200   |             length            |
 //   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //
-// audiocast sends no CSRCs and no padding; it may send one header extension
-// element, the sender's wall-clock send time (RFC 6051 §3.3, 64-bit NTP, in the
-// RFC 8285 one-byte form), so receivers on a shared clock can measure one-way
-// latency. The parser accepts everything RFC 3550 allows and validates every
-// length before reading; it never allocates and never reads outside the span.
+// `length` is the packet's size in 32-bit words minus one; a datagram holds
+// one or more packets back to back (a compound packet, §6.1). An SR carries
+// the sender's NTP time and the RTP timestamp of the same instant, with its
+// packet and octet counts; each report block (in an SR or RR) tells one
+// source's loss, highest sequence number, jitter, and the LSR/DLSR pair from
+// which the source computes the round trip.
+//
+// compound_writer builds a compound into a caller's buffer; parse_compound()
+// checks a datagram as Appendix A.2 does (version, lengths, padding only on
+// the last packet) and packet_view reads each packet. Neither allocates nor
+// reads outside the span. The first packet is not required to be an SR or
+// RR, so reduced-size RTCP (RFC 5506) is read too.
 
 // begin include/audiocast/detail/endian.hpp
 // audiocast — big-endian loads and stores for the wire.
@@ -669,6 +676,406 @@ constexpr void store_be64(std::byte* p, std::uint64_t v) noexcept
 
 } // namespace audiocast::detail
 // end include/audiocast/detail/endian.hpp
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <system_error>
+
+namespace audiocast::rtcp {
+
+/// Packet types (RFC 3550 §12.1).
+inline constexpr std::uint8_t type_sr = 200;
+inline constexpr std::uint8_t type_rr = 201;
+inline constexpr std::uint8_t type_sdes = 202;
+inline constexpr std::uint8_t type_bye = 203;
+inline constexpr std::uint8_t type_app = 204;
+
+/// SDES item types (RFC 3550 §6.5).
+inline constexpr std::uint8_t sdes_end = 0;
+inline constexpr std::uint8_t sdes_cname = 1;
+
+/// The five-bit count field.
+inline constexpr std::size_t max_report_blocks = 31;
+inline constexpr std::size_t max_bye_sources = 31;
+/// SDES items and the BYE reason carry an 8-bit length.
+inline constexpr std::size_t max_text = 255;
+
+inline constexpr std::size_t header_size = 4;
+inline constexpr std::size_t sender_info_size = 20;
+inline constexpr std::size_t report_block_size = 24;
+
+/// The sender information of an SR (RFC 3550 §6.4.1).
+struct sender_info {
+    ntp::timestamp ntp{};            ///< wall time when the report was sent
+    std::uint32_t rtp_timestamp = 0; ///< the RTP timestamp of that same instant
+    std::uint32_t packet_count = 0;  ///< RTP packets sent since the start
+    std::uint32_t octet_count = 0;   ///< payload octets sent since the start
+
+    friend constexpr bool operator==(const sender_info&, const sender_info&) = default;
+};
+
+/// One reception report block (RFC 3550 §6.4.1).
+struct report_block {
+    std::uint32_t ssrc = 0;                ///< the source reported on
+    std::uint8_t fraction_lost = 0;        ///< lost since the last report, in 1/256
+    std::int32_t cumulative_lost = 0;      ///< 24-bit signed: duplicates can make it negative
+    std::uint32_t highest_sequence = 0;    ///< extended highest sequence number received
+    std::uint32_t jitter = 0;              ///< interarrival jitter, timestamp units
+    std::uint32_t last_sr = 0;             ///< middle 32 bits of the last SR's NTP time; 0: none
+    std::uint32_t delay_since_last_sr = 0; ///< in 1/65536 s
+
+    friend constexpr bool operator==(const report_block&, const report_block&) = default;
+};
+
+/// The 24-bit signed range of cumulative_lost; values beyond it saturate.
+inline constexpr std::int32_t min_cumulative_lost = -0x80'0000;
+inline constexpr std::int32_t max_cumulative_lost = 0x7F'FFFF;
+
+/// Builds one compound RTCP datagram into a caller's buffer. Each call
+/// appends one packet; a packet that does not fit (or is invalid) is not
+/// written and the error sticks (errc::buffer_too_small, or
+/// errc::invalid_rtcp for a CNAME or reason over 255 bytes, or more than 31
+/// blocks or sources), so a sequence of calls is checked once at the end.
+class compound_writer {
+public:
+    explicit compound_writer(std::span<std::byte> out) noexcept : out_{out} {}
+
+    void sender_report(std::uint32_t ssrc, const sender_info& info,
+                       std::span<const report_block> blocks = {}) noexcept
+    {
+        if (!begin(blocks.size() <= max_report_blocks)) return;
+        const std::size_t n =
+            header_size + 4 + sender_info_size + blocks.size() * report_block_size;
+        if (!fits(n)) return;
+        std::byte* p = here();
+        write_header(p, static_cast<std::uint8_t>(blocks.size()), type_sr, n);
+        detail::store_be32(p + 4, ssrc);
+        detail::store_be64(p + 8, info.ntp.to_u64());
+        detail::store_be32(p + 16, info.rtp_timestamp);
+        detail::store_be32(p + 20, info.packet_count);
+        detail::store_be32(p + 24, info.octet_count);
+        write_blocks(p + 28, blocks);
+        size_ += n;
+    }
+
+    void receiver_report(std::uint32_t ssrc, std::span<const report_block> blocks = {}) noexcept
+    {
+        if (!begin(blocks.size() <= max_report_blocks)) return;
+        const std::size_t n = header_size + 4 + blocks.size() * report_block_size;
+        if (!fits(n)) return;
+        std::byte* p = here();
+        write_header(p, static_cast<std::uint8_t>(blocks.size()), type_rr, n);
+        detail::store_be32(p + 4, ssrc);
+        write_blocks(p + 8, blocks);
+        size_ += n;
+    }
+
+    /// An SDES packet with one chunk: `ssrc` and its CNAME (RFC 3550 §6.5.1).
+    void cname(std::uint32_t ssrc, std::string_view name) noexcept
+    {
+        if (!begin(name.size() <= max_text)) return;
+        // The chunk: SSRC, the item (type, length, text), then at least one
+        // null octet ending the item list, padded to a 32-bit boundary.
+        const std::size_t items = 2 + name.size();
+        const std::size_t chunk = 4 + (items + 4) / 4 * 4;
+        const std::size_t n = header_size + chunk;
+        if (!fits(n)) return;
+        std::byte* p = here();
+        std::memset(p, 0, n);
+        write_header(p, 1, type_sdes, n);
+        detail::store_be32(p + 4, ssrc);
+        p[8] = std::byte{sdes_cname};
+        p[9] = static_cast<std::byte>(name.size());
+        std::memcpy(p + 10, name.data(), name.size());
+        size_ += n;
+    }
+
+    /// A BYE for `sources`, with an optional reason (RFC 3550 §6.6).
+    void bye(std::span<const std::uint32_t> sources, std::string_view reason = {}) noexcept
+    {
+        if (!begin(sources.size() <= max_bye_sources && reason.size() <= max_text)) return;
+        const std::size_t text = reason.empty() ? 0 : (1 + reason.size() + 3) / 4 * 4;
+        const std::size_t n = header_size + 4 * sources.size() + text;
+        if (!fits(n)) return;
+        std::byte* p = here();
+        std::memset(p, 0, n);
+        write_header(p, static_cast<std::uint8_t>(sources.size()), type_bye, n);
+        for (std::size_t i = 0; i < sources.size(); ++i)
+            detail::store_be32(p + 4 + 4 * i, sources[i]);
+        if (!reason.empty()) {
+            std::byte* r = p + 4 + 4 * sources.size();
+            r[0] = static_cast<std::byte>(reason.size());
+            std::memcpy(r + 1, reason.data(), reason.size());
+        }
+        size_ += n;
+    }
+
+    /// Bytes written so far: the datagram to send.
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return out_.first(size_); }
+    /// The first failure, or none.
+    [[nodiscard]] std::error_code error() const noexcept { return error_; }
+
+private:
+    bool begin(bool valid) noexcept
+    {
+        if (error_) return false;
+        if (!valid) error_ = errc::invalid_rtcp;
+        return !error_;
+    }
+
+    bool fits(std::size_t n) noexcept
+    {
+        if (out_.size() - size_ < n) error_ = errc::buffer_too_small;
+        return !error_;
+    }
+
+    std::byte* here() noexcept { return out_.data() + size_; }
+
+    static void write_header(std::byte* p, std::uint8_t count, std::uint8_t type,
+                             std::size_t bytes) noexcept
+    {
+        p[0] = static_cast<std::byte>(0x80 | count); // V=2, no padding
+        p[1] = static_cast<std::byte>(type);
+        detail::store_be16(p + 2, static_cast<std::uint16_t>(bytes / 4 - 1));
+    }
+
+    static void write_blocks(std::byte* p, std::span<const report_block> blocks) noexcept
+    {
+        for (const report_block& b : blocks) {
+            detail::store_be32(p, b.ssrc);
+            const std::int32_t lost =
+                std::clamp(b.cumulative_lost, min_cumulative_lost, max_cumulative_lost);
+            detail::store_be32(p + 4, std::uint32_t{b.fraction_lost} << 24 |
+                                          (static_cast<std::uint32_t>(lost) & 0xFF'FFFFu));
+            detail::store_be32(p + 8, b.highest_sequence);
+            detail::store_be32(p + 12, b.jitter);
+            detail::store_be32(p + 16, b.last_sr);
+            detail::store_be32(p + 20, b.delay_since_last_sr);
+            p += report_block_size;
+        }
+    }
+
+    std::span<std::byte> out_;
+    std::size_t size_ = 0;
+    std::error_code error_;
+};
+
+/// One packet of a checked compound: its type, the five-bit count, and the
+/// bytes after the common header (without padding).
+class packet_view {
+public:
+    constexpr packet_view(std::uint8_t type, std::uint8_t count,
+                          std::span<const std::byte> body) noexcept
+        : type_{type}, count_{count}, body_{body}
+    {}
+
+    [[nodiscard]] constexpr std::uint8_t type() const noexcept { return type_; }
+    [[nodiscard]] constexpr std::uint8_t count() const noexcept { return count_; }
+    [[nodiscard]] constexpr std::span<const std::byte> body() const noexcept { return body_; }
+
+    /// The sender's SSRC of an SR or RR, or the first SSRC of SDES or BYE;
+    /// nullopt when the body is too short.
+    [[nodiscard]] std::optional<std::uint32_t> ssrc() const noexcept
+    {
+        if (body_.size() < 4) return std::nullopt;
+        return detail::load_be32(body_.data());
+    }
+
+    /// The sender information of an SR; nullopt for any other packet or a short one.
+    [[nodiscard]] std::optional<sender_info> sender() const noexcept
+    {
+        if (type_ != type_sr || body_.size() < 4 + sender_info_size) return std::nullopt;
+        const std::byte* p = body_.data() + 4;
+        return sender_info{ntp::timestamp::from_u64(detail::load_be64(p)), detail::load_be32(p + 8),
+                           detail::load_be32(p + 12), detail::load_be32(p + 16)};
+    }
+
+    /// The report blocks an SR or RR carries that fit its body.
+    [[nodiscard]] std::size_t block_count() const noexcept
+    {
+        const std::size_t offset = blocks_offset();
+        if (offset == 0 || body_.size() < offset) return 0;
+        return std::min<std::size_t>(count_, (body_.size() - offset) / report_block_size);
+    }
+
+    /// Report block `i` < block_count().
+    [[nodiscard]] report_block block(std::size_t i) const noexcept
+    {
+        AUDIOCAST_ASSERT(i < block_count());
+        const std::byte* p = body_.data() + blocks_offset() + i * report_block_size;
+        const std::uint32_t word = detail::load_be32(p + 4);
+        // Sign-extend the 24-bit cumulative loss.
+        std::int32_t lost = static_cast<std::int32_t>(word & 0xFF'FFFFu);
+        if ((lost & 0x80'0000) != 0) lost -= 0x100'0000;
+        return report_block{detail::load_be32(p),
+                            static_cast<std::uint8_t>(word >> 24),
+                            lost,
+                            detail::load_be32(p + 8),
+                            detail::load_be32(p + 12),
+                            detail::load_be32(p + 16),
+                            detail::load_be32(p + 20)};
+    }
+
+    /// Calls f(ssrc, cname) for each SDES chunk that carries a CNAME; stops at
+    /// the first chunk that overruns the packet. Returns false then.
+    template <class F>
+    bool for_each_cname(F&& f) const
+    {
+        if (type_ != type_sdes) return true;
+        std::size_t at = 0;
+        for (unsigned chunk = 0; chunk < count_; ++chunk) {
+            if (body_.size() - at < 4) return false;
+            const std::uint32_t ssrc = detail::load_be32(body_.data() + at);
+            at += 4;
+            for (;;) {
+                if (at >= body_.size()) return false;
+                const auto type = static_cast<std::uint8_t>(body_[at]);
+                if (type == sdes_end) {
+                    at = (at + 4) / 4 * 4; // past the null octets to the next word
+                    break;
+                }
+                if (body_.size() - at < 2) return false;
+                const auto len = static_cast<std::size_t>(body_[at + 1]);
+                if (body_.size() - at - 2 < len) return false;
+                if (type == sdes_cname)
+                    f(ssrc,
+                      std::string_view{reinterpret_cast<const char*>(body_.data() + at + 2), len});
+                at += 2 + len;
+            }
+        }
+        return true;
+    }
+
+    /// The SSRCs a BYE names that fit its body.
+    [[nodiscard]] std::size_t bye_count() const noexcept
+    {
+        if (type_ != type_bye) return 0;
+        return std::min<std::size_t>(count_, body_.size() / 4);
+    }
+
+    /// SSRC `i` < bye_count() of a BYE.
+    [[nodiscard]] std::uint32_t bye_source(std::size_t i) const noexcept
+    {
+        AUDIOCAST_ASSERT(i < bye_count());
+        return detail::load_be32(body_.data() + 4 * i);
+    }
+
+    /// The reason a BYE gives; empty when none (or it overruns the packet).
+    [[nodiscard]] std::string_view bye_reason() const noexcept
+    {
+        if (type_ != type_bye) return {};
+        const std::size_t at = 4 * std::size_t{count_};
+        if (body_.size() <= at) return {};
+        const auto len = static_cast<std::size_t>(body_[at]);
+        if (body_.size() - at - 1 < len) return {};
+        return {reinterpret_cast<const char*>(body_.data() + at + 1), len};
+    }
+
+private:
+    [[nodiscard]] std::size_t blocks_offset() const noexcept
+    {
+        if (type_ == type_sr) return 4 + sender_info_size;
+        if (type_ == type_rr) return 4;
+        return 0;
+    }
+
+    std::uint8_t type_;
+    std::uint8_t count_;
+    std::span<const std::byte> body_;
+};
+
+/// Checks a compound datagram (RFC 3550 Appendix A.2: version 2 in every
+/// packet, each length within the datagram and the lengths adding up to it,
+/// padding only in the last packet and no more than its body) and calls
+/// f(packet_view) for each packet, but only once all of them have passed.
+/// Sets errc::invalid_rtcp (and calls nothing) otherwise. Returns the packets.
+template <class F>
+std::size_t parse_compound(std::span<const std::byte> datagram, std::error_code& ec, F&& f)
+{
+    ec.clear();
+    const auto walk = [&datagram](auto&& visit) -> bool {
+        std::size_t at = 0;
+        if (datagram.size() < header_size || datagram.size() % 4 != 0) return false;
+        while (at < datagram.size()) {
+            if (datagram.size() - at < header_size) return false;
+            const auto b0 = static_cast<std::uint8_t>(datagram[at]);
+            if ((b0 >> 6) != 2) return false;
+            const std::size_t size =
+                (std::size_t{detail::load_be16(datagram.data() + at + 2)} + 1) * 4;
+            if (datagram.size() - at < size) return false;
+            std::size_t body = size - header_size;
+            const bool padded = (b0 & 0x20) != 0;
+            if (padded) {
+                if (at + size != datagram.size()) return false; // padding only in the last
+                const auto pad = static_cast<std::size_t>(datagram[at + size - 1]);
+                if (pad == 0 || pad > body) return false;
+                body -= pad;
+            }
+            visit(packet_view{static_cast<std::uint8_t>(datagram[at + 1]),
+                              static_cast<std::uint8_t>(b0 & 0x1F),
+                              datagram.subspan(at + header_size, body)});
+            at += size;
+        }
+        return true;
+    };
+    if (!walk([](const packet_view&) {})) {
+        ec = errc::invalid_rtcp;
+        return 0;
+    }
+    std::size_t packets = 0;
+    walk([&](const packet_view& p) {
+        ++packets;
+        f(p);
+    });
+    return packets;
+}
+
+/// Whether `datagram` looks like RTCP rather than RTP (RFC 5761 §4): its
+/// second byte is an RTCP packet type (192-223 cannot be an RTP marker and
+/// payload type that anyone uses).
+[[nodiscard]] constexpr bool looks_like_rtcp(std::span<const std::byte> datagram) noexcept
+{
+    if (datagram.size() < 2) return false;
+    const auto type = static_cast<std::uint8_t>(datagram[1]);
+    return type >= 192 && type <= 223;
+}
+
+} // namespace audiocast::rtcp
+// end include/audiocast/wire/rtcp.hpp
+// begin include/audiocast/wire/rtp.hpp
+// audiocast — the RTP data packet: fixed header, header extension, payload.
+//
+// Layout (RFC 3550 §5.1), all fields big-endian:
+//
+//    0                   1                   2                   3
+//    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//   |V=2|P|X|  CC   |M|     PT      |       sequence number         |
+//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//   |                           timestamp                           |
+//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//   |                             SSRC                              |
+//   +=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+
+//   |                   CSRC list (CC x 32 bits)                    |
+//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//   |  profile-defined (0xBEDE)     |    length (32-bit words)      |  if X
+//   |  extension elements, zero-padded to a word boundary ...       |
+//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//   |  payload ...                  | padding ...   | pad count     |  count if P
+//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//
+// audiocast sends no CSRCs and no padding; it may send one header extension
+// element, the sender's wall-clock send time (RFC 6051 §3.3, 64-bit NTP, in the
+// RFC 8285 one-byte form), so receivers on a shared clock can measure one-way
+// latency. The parser accepts everything RFC 3550 allows and validates every
+// length before reading; it never allocates and never reads outside the span.
+
 
 #include <cstddef>
 #include <cstdint>
@@ -3718,6 +4125,541 @@ using detail::spsc_ring;
 
 } // namespace audiocast
 // end include/audiocast/spsc_ring.hpp
+
+// begin include/audiocast/sdp.hpp
+// audiocast — SDP (RFC 8866) stream descriptions: write one for a stream,
+// read one that audiocast or another tool (ffmpeg, GStreamer, PipeWire, VLC)
+// wrote.
+//
+//   audiocast::stream_description d;          // the design's defaults
+//   d.name = "studio"; d.format = {sample_format::l24, 48'000, 2};
+//   std::string text = audiocast::to_sdp(d);  // v=0, o=, s=, c=, t=, m=audio, a=rtpmap, ...
+//   audiocast::stream_description back = audiocast::parse_sdp(text);
+//
+// What is written, beyond what RFC 8866 requires: a=rtpmap (RFC 3551 §4.5.11
+// L16, RFC 3190 L24, with the channel count), a=ptime, a=recvonly (a
+// broadcast: receivers only receive), a=extmap for the send-time extension
+// (RFC 6051's ntp-64), and what AES67 receivers look for where it costs
+// nothing: a=ts-refclk:local and a=mediaclk:direct (RFC 7273).
+//
+// The parser takes the first audio media section it can play (RTP/AVP, an
+// L16 or L24 payload type, or the static types 10 and 11 of RFC 3551) and
+// ignores what it does not need. What it cannot honour (no audio, another
+// encoding, an encrypted profile, no connection address, a format out of
+// audiocast's limits) is refused with errc::unsupported_sdp; text that is not
+// SDP with errc::invalid_sdp. The throwing form's message names the line.
+
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace audiocast {
+
+/// The SDP direction attribute, from the point of view of whoever reads the
+/// description (RFC 8866 §6.7). A multicast broadcast is `recvonly`.
+enum class media_direction { recvonly, sendonly, sendrecv, inactive };
+
+/// RFC 6051's 64-bit NTP send-time header extension, as a=extmap names it.
+inline constexpr std::string_view ntp64_extension_uri = "urn:ietf:params:rtp-hdrext:ntp-64";
+
+/// Everything a receiver needs to join and play a stream, and what SDP says of it.
+struct stream_description {
+    std::string name = "audiocast";    ///< s=
+    std::string origin_address{};      ///< o= unicast address; empty writes 0.0.0.0 or ::
+    std::uint64_t session_id = 0;      ///< o= sess-id
+    std::uint64_t session_version = 0; ///< o= sess-version
+    std::string group = "239.255.0.1"; ///< c= connection address (the multicast group)
+    int ttl = 1;                       ///< c= TTL of an IPv4 group (RFC 8866 §5.7)
+    std::uint16_t port = 5004;         ///< m= port; RTCP is on port + 1
+    std::uint8_t payload_type = 96;    ///< m= format, 0-127
+    audio_format format{};             ///< a=rtpmap
+    std::optional<std::chrono::microseconds> packet_time{}; ///< a=ptime, which may be fractional
+    /// a=extmap id of the ntp-64 send-time extension; unset when packets carry none.
+    std::optional<std::uint8_t> send_time_extension_id{};
+    /// a=mediaclk:direct offset: the RTP timestamp at the media clock's epoch.
+    std::optional<std::uint32_t> media_clock_offset{};
+    media_direction direction = media_direction::recvonly;
+    std::string tool{}; ///< a=tool, when the writer named itself
+
+    friend bool operator==(const stream_description&, const stream_description&) = default;
+};
+
+namespace detail::sdp {
+
+inline bool is_ipv6(std::string_view address) noexcept
+{
+    return address.find(':') != std::string_view::npos;
+}
+
+// SDP text is UTF-8 without CR or LF inside a value (RFC 8866 §5); anything
+// that would break a line becomes a space.
+inline std::string clean(std::string_view value)
+{
+    std::string out{value};
+    for (char& c : out)
+        if (c == '\r' || c == '\n' || c == '\0') c = ' ';
+    return out;
+}
+
+inline std::string_view trim(std::string_view s) noexcept
+{
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+        s.remove_suffix(1);
+    return s;
+}
+
+/// Splits on runs of spaces.
+inline std::vector<std::string_view> fields(std::string_view s)
+{
+    std::vector<std::string_view> out;
+    while (true) {
+        s = trim(s);
+        if (s.empty()) return out;
+        const std::size_t end = s.find_first_of(" \t");
+        out.push_back(s.substr(0, end));
+        if (end == std::string_view::npos) return out;
+        s.remove_prefix(end);
+    }
+}
+
+template <class Int>
+bool to_int(std::string_view s, Int& out) noexcept
+{
+    if (s.empty()) return false;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    return ec == std::errc{} && end == s.data() + s.size();
+}
+
+inline bool iequals(std::string_view a, std::string_view b) noexcept
+{
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+/// "5", "0.125", "4.988": a=ptime in ms, to microseconds.
+inline bool to_packet_time(std::string_view s, std::chrono::microseconds& out) noexcept
+{
+    const std::size_t dot = s.find('.');
+    std::uint64_t whole = 0;
+    if (!to_int(s.substr(0, dot), whole) || whole > 60'000) return false;
+    std::uint64_t micro = whole * 1000;
+    if (dot != std::string_view::npos) {
+        const std::string_view frac = s.substr(dot + 1);
+        if (frac.empty() || frac.size() > 9) return false;
+        std::uint64_t f = 0, scale = 1;
+        if (!to_int(frac, f)) return false;
+        for (std::size_t i = 0; i < frac.size(); ++i)
+            scale *= 10;
+        micro += f * 1000 / scale;
+    }
+    out = std::chrono::microseconds{static_cast<std::int64_t>(micro)};
+    return true;
+}
+
+/// One failure: the code and a message that names the line.
+struct failure {
+    std::error_code code;
+    std::string message;
+};
+
+/// An rtpmap entry: "L16/48000/2".
+struct rtpmap {
+    std::uint8_t payload_type = 0;
+    std::string encoding;
+    std::uint32_t rate = 0;
+    unsigned channels = 1;
+};
+
+struct media_section {
+    std::uint16_t port = 0;
+    std::string protocol;
+    std::vector<std::uint8_t> payload_types;
+    std::optional<std::string> connection; // "IN IP4 239.255.0.1/1"
+    std::vector<rtpmap> maps;
+    std::optional<std::chrono::microseconds> ptime;
+    std::optional<std::uint8_t> ntp64_id;
+    std::optional<std::uint32_t> mediaclk;
+    std::optional<media_direction> direction;
+    std::size_t line = 0;
+};
+
+class parser {
+public:
+    std::optional<failure> run(std::string_view text, stream_description& out)
+    {
+        std::size_t number = 0;
+        bool saw_version = false;
+        while (!text.empty()) {
+            const std::size_t eol = text.find('\n');
+            std::string_view line = text.substr(0, eol);
+            text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
+            ++number;
+            if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+            if (line.empty()) continue; // tolerated, as most readers do
+            if (line.size() < 2 || line[1] != '=' ||
+                !std::islower(static_cast<unsigned char>(line[0])))
+                return bad(number, "is not of the form <type>=<value>", line);
+            if (!saw_version) {
+                if (line != "v=0") return bad(number, "must be v=0, the first line of SDP", line);
+                saw_version = true;
+                continue;
+            }
+            if (auto f = take(line[0], line.substr(2), number)) return f;
+        }
+        if (!saw_version) return failure{errc::invalid_sdp, "empty SDP: no v=0 line"};
+        return choose(out);
+    }
+
+private:
+    static failure bad(std::size_t line, const std::string& what, std::string_view text)
+    {
+        return {errc::invalid_sdp,
+                "SDP line " + std::to_string(line) + " '" + std::string{text} + "' " + what};
+    }
+    static failure unsupported(std::size_t line, const std::string& what)
+    {
+        return {errc::unsupported_sdp,
+                (line != 0 ? "SDP line " + std::to_string(line) + ": " : std::string{"SDP: "}) +
+                    what};
+    }
+
+    std::optional<failure> take(char type, std::string_view value, std::size_t number)
+    {
+        media_section* m = media_.empty() ? nullptr : &media_.back();
+        switch (type) {
+        case 'o': {
+            const auto f = fields(value);
+            if (f.size() != 6) return bad(number, "needs 6 fields (RFC 8866 §5.2)", value);
+            origin_id_ = 0;
+            origin_version_ = 0;
+            (void)to_int(f[1], origin_id_);
+            (void)to_int(f[2], origin_version_);
+            origin_address_ = std::string{f[5]};
+            return std::nullopt;
+        }
+        case 's': name_ = std::string{value}; return std::nullopt;
+        case 'c':
+            if (m != nullptr)
+                m->connection = std::string{value};
+            else
+                session_connection_ = std::string{value};
+            return std::nullopt;
+        case 'm': {
+            const auto f = fields(value);
+            if (f.size() < 4) return bad(number, "needs <media> <port> <proto> <fmt> ...", value);
+            media_section s;
+            s.line = number;
+            if (f[0] != "audio") {
+                s.protocol = "(not audio)";
+                media_.push_back(std::move(s));
+                return std::nullopt;
+            }
+            const std::string_view port = f[1].substr(0, f[1].find('/'));
+            if (!to_int(port, s.port) || s.port == 0)
+                return bad(number, "has no valid port (1-65535)", value);
+            s.protocol = std::string{f[2]};
+            for (std::size_t i = 3; i < f.size(); ++i) {
+                unsigned pt = 0;
+                if (!to_int(f[i], pt) || pt > 127)
+                    return bad(number, "has a payload type outside 0-127", value);
+                s.payload_types.push_back(static_cast<std::uint8_t>(pt));
+            }
+            media_.push_back(std::move(s));
+            return std::nullopt;
+        }
+        case 'a': return attribute(value, m, number);
+        default: return std::nullopt; // v t r z k b i u e p: nothing a receiver needs
+        }
+    }
+
+    std::optional<failure> attribute(std::string_view value, media_section* m, std::size_t number)
+    {
+        const std::size_t colon = value.find(':');
+        const std::string_view name = value.substr(0, colon);
+        const std::string_view arg =
+            colon == std::string_view::npos ? std::string_view{} : trim(value.substr(colon + 1));
+        if (name == "tool") {
+            tool_ = std::string{arg};
+            return std::nullopt;
+        }
+        std::optional<media_direction> dir;
+        if (name == "recvonly") dir = media_direction::recvonly;
+        if (name == "sendonly") dir = media_direction::sendonly;
+        if (name == "sendrecv") dir = media_direction::sendrecv;
+        if (name == "inactive") dir = media_direction::inactive;
+        if (dir) {
+            if (m != nullptr)
+                m->direction = dir;
+            else
+                session_direction_ = dir;
+            return std::nullopt;
+        }
+        if (m == nullptr) return std::nullopt; // other session-level attributes
+        if (name == "rtpmap") {
+            const auto f = fields(arg);
+            unsigned pt = 0;
+            if (f.size() != 2 || !to_int(f[0], pt) || pt > 127)
+                return bad(number, "is not rtpmap:<payload type> <encoding>/<rate>[/<channels>]",
+                           value);
+            const auto parts = split(f[1], '/');
+            rtpmap r;
+            r.payload_type = static_cast<std::uint8_t>(pt);
+            r.encoding = std::string{parts[0]};
+            if (parts.size() < 2 || parts.size() > 3 || !to_int(parts[1], r.rate) ||
+                (parts.size() == 3 && !to_int(parts[2], r.channels)))
+                return bad(number, "is not rtpmap:<payload type> <encoding>/<rate>[/<channels>]",
+                           value);
+            m->maps.push_back(std::move(r));
+        } else if (name == "ptime") {
+            std::chrono::microseconds t{};
+            if (!to_packet_time(arg, t) || t.count() == 0)
+                return bad(number, "is not ptime:<milliseconds>", value);
+            m->ptime = t;
+        } else if (name == "extmap") {
+            const auto f = fields(arg);
+            unsigned id = 0;
+            if (f.size() >= 2 && to_int(f[0].substr(0, f[0].find('/')), id) && id >= 1 &&
+                id <= 14 && f[1] == ntp64_extension_uri)
+                m->ntp64_id = static_cast<std::uint8_t>(id);
+        } else if (name == "mediaclk") {
+            // "direct=<offset>", optionally followed by " rate=..." (RFC 7273 §5).
+            std::uint32_t offset = 0;
+            if (arg.starts_with("direct=")) {
+                std::string_view v = arg.substr(7);
+                v = v.substr(0, v.find(' '));
+                if (to_int(v, offset)) m->mediaclk = offset;
+            }
+        }
+        return std::nullopt;
+    }
+
+    static std::vector<std::string_view> split(std::string_view s, char sep)
+    {
+        std::vector<std::string_view> out;
+        while (true) {
+            const std::size_t at = s.find(sep);
+            out.push_back(s.substr(0, at));
+            if (at == std::string_view::npos) return out;
+            s.remove_prefix(at + 1);
+        }
+    }
+
+    /// The format of payload type `pt` in section `m`, if audiocast plays it.
+    static std::optional<audio_format> format_of(const media_section& m, std::uint8_t pt)
+    {
+        for (const rtpmap& r : m.maps) {
+            if (r.payload_type != pt) continue;
+            audio_format f;
+            if (iequals(r.encoding, "L16"))
+                f.encoding = sample_format::l16;
+            else if (iequals(r.encoding, "L24"))
+                f.encoding = sample_format::l24;
+            else
+                return std::nullopt;
+            f.sample_rate = r.rate;
+            f.channels = r.channels;
+            return f;
+        }
+        // RFC 3551 §6, table 4: the static L16 types need no rtpmap.
+        if (pt == 10) return audio_format{sample_format::l16, 44'100, 2};
+        if (pt == 11) return audio_format{sample_format::l16, 44'100, 1};
+        return std::nullopt;
+    }
+
+    static std::string encodings_of(const media_section& m)
+    {
+        std::string list;
+        for (std::uint8_t pt : m.payload_types) {
+            std::string name = "payload type " + std::to_string(pt);
+            for (const rtpmap& r : m.maps)
+                if (r.payload_type == pt) name = r.encoding + "/" + std::to_string(r.rate);
+            list += (list.empty() ? "" : ", ") + name;
+        }
+        return list;
+    }
+
+    std::optional<failure> connection(const std::string& value, std::size_t line,
+                                      stream_description& out) const
+    {
+        const auto f = fields(value);
+        if (f.size() != 3 || f[0] != "IN" || (f[1] != "IP4" && f[1] != "IP6"))
+            return failure{errc::invalid_sdp,
+                           "SDP connection line '" + value + "' is not c=IN IP4|IP6 <address>"};
+        const auto parts = split(f[2], '/');
+        out.group = std::string{parts[0]};
+        out.ttl = 1;
+        if (f[1] == "IP4" && parts.size() >= 2) {
+            int ttl = 0;
+            if (!to_int(parts[1], ttl) || ttl < 0 || ttl > 255)
+                return failure{errc::invalid_sdp,
+                               "SDP connection line '" + value + "' has a TTL outside 0-255"};
+            out.ttl = ttl;
+        }
+        const std::size_t count_at = f[1] == "IP4" ? 2 : 1;
+        if (parts.size() > count_at && parts[count_at] != "1")
+            return unsupported(line, "the stream spans " + std::string{parts[count_at]} +
+                                         " addresses (layered encoding); audiocast takes one");
+        return std::nullopt;
+    }
+
+    std::optional<failure> choose(stream_description& out) const
+    {
+        const media_section* audio = nullptr;
+        std::string why = "no audio media (m=audio)";
+        for (const media_section& m : media_) {
+            if (m.protocol == "(not audio)") continue;
+            if (m.protocol != "RTP/AVP" && m.protocol != "RTP/AVPF") {
+                why = "media line " + std::to_string(m.line) + " uses " + m.protocol +
+                      "; audiocast plays RTP/AVP (no SRTP)";
+                continue;
+            }
+            for (std::uint8_t pt : m.payload_types) {
+                if (const auto f = format_of(m, pt)) {
+                    audio = &m;
+                    out.payload_type = pt;
+                    out.format = *f;
+                    break;
+                }
+            }
+            if (audio != nullptr) break;
+            why = "media line " + std::to_string(m.line) + " carries " + encodings_of(m) +
+                  "; audiocast plays L16 and L24";
+        }
+        if (audio == nullptr) return unsupported(0, why);
+
+        std::error_code ec;
+        validate(out.format, ec);
+        if (ec)
+            return unsupported(audio->line, "the stream is " + to_string(out.format) +
+                                                ", outside audiocast's limits (" +
+                                                std::to_string(min_sample_rate) + "-" +
+                                                std::to_string(max_sample_rate) + " Hz, " +
+                                                std::to_string(min_channels) + "-" +
+                                                std::to_string(max_channels) + " channels)");
+        const std::optional<std::string>& c =
+            audio->connection ? audio->connection : session_connection_;
+        if (!c) return unsupported(audio->line, "no connection address (c=) for the audio");
+        if (auto f = connection(*c, audio->line, out)) return f;
+
+        out.name = name_;
+        out.origin_address = origin_address_;
+        out.session_id = origin_id_;
+        out.session_version = origin_version_;
+        out.port = audio->port;
+        out.packet_time = audio->ptime;
+        out.send_time_extension_id = audio->ntp64_id;
+        out.media_clock_offset = audio->mediaclk;
+        out.direction = audio->direction.value_or(session_direction_.value_or(
+            media_direction::sendrecv)); // RFC 8866 §6.7: sendrecv when unsaid
+        out.tool = tool_;
+        return std::nullopt;
+    }
+
+    std::string name_;
+    std::string origin_address_;
+    std::uint64_t origin_id_ = 0;
+    std::uint64_t origin_version_ = 0;
+    std::string tool_;
+    std::optional<std::string> session_connection_;
+    std::optional<media_direction> session_direction_;
+    std::vector<media_section> media_;
+};
+
+inline const char* direction_name(media_direction d) noexcept
+{
+    switch (d) {
+    case media_direction::recvonly: return "recvonly";
+    case media_direction::sendonly: return "sendonly";
+    case media_direction::sendrecv: return "sendrecv";
+    case media_direction::inactive: return "inactive";
+    }
+    return "recvonly";
+}
+
+} // namespace detail::sdp
+
+/// The SDP text of `d`, lines ending in CRLF (RFC 8866 §5).
+[[nodiscard]] inline std::string to_sdp(const stream_description& d)
+{
+    namespace s = detail::sdp;
+    const bool v6 = s::is_ipv6(d.group);
+    const std::string ip = v6 ? "IP6" : "IP4";
+    const std::string origin =
+        d.origin_address.empty() ? (s::is_ipv6(d.group) ? "::" : "0.0.0.0") : d.origin_address;
+    const std::string origin_ip = s::is_ipv6(origin) ? "IP6" : "IP4";
+    std::string t;
+    const auto line = [&t](const std::string& l) { t += l + "\r\n"; };
+    line("v=0");
+    line("o=- " + std::to_string(d.session_id) + " " + std::to_string(d.session_version) + " IN " +
+         origin_ip + " " + s::clean(origin));
+    line("s=" + (d.name.empty() ? std::string{" "} : s::clean(d.name))); // s= may not be empty
+    // RFC 8866 §5.7: an IPv4 multicast address carries its TTL; IPv6 has none.
+    line("c=IN " + ip + " " + s::clean(d.group) + (v6 ? "" : "/" + std::to_string(d.ttl)));
+    line("t=0 0");
+    if (!d.tool.empty()) line("a=tool:" + s::clean(d.tool));
+    line(std::string{"a="} + s::direction_name(d.direction));
+    line("m=audio " + std::to_string(d.port) + " RTP/AVP " + std::to_string(d.payload_type));
+    line("a=rtpmap:" + std::to_string(d.payload_type) + " " +
+         std::string{encoding_name(d.format.encoding)} + "/" +
+         std::to_string(d.format.sample_rate) + "/" + std::to_string(d.format.channels));
+    if (d.packet_time) {
+        const auto us = d.packet_time->count();
+        std::string ms = std::to_string(us / 1000);
+        if (us % 1000 != 0) {
+            std::string frac = std::to_string(1000 + us % 1000).substr(1);
+            while (frac.back() == '0')
+                frac.pop_back();
+            ms += "." + frac;
+        }
+        line("a=ptime:" + ms);
+    }
+    if (d.send_time_extension_id)
+        line("a=extmap:" + std::to_string(*d.send_time_extension_id) + " " +
+             std::string{ntp64_extension_uri});
+    if (d.media_clock_offset) {
+        line("a=ts-refclk:local");
+        line("a=mediaclk:direct=" + std::to_string(*d.media_clock_offset));
+    }
+    return t;
+}
+
+/// Reads an SDP stream description; see the file comment for what is refused.
+[[nodiscard]] inline stream_description parse_sdp(std::string_view text, std::error_code& ec)
+{
+    stream_description d;
+    detail::sdp::parser p;
+    if (auto f = p.run(text, d)) {
+        ec = f->code;
+        return {};
+    }
+    ec.clear();
+    return d;
+}
+
+/// Throwing form: std::system_error whose what() names the line at fault.
+[[nodiscard]] inline stream_description parse_sdp(std::string_view text)
+{
+    stream_description d;
+    detail::sdp::parser p;
+    if (auto f = p.run(text, d)) detail::throw_error(f->code, f->message);
+    return d;
+}
+
+} // namespace audiocast
+// end include/audiocast/sdp.hpp
 
 // begin include/audiocast/transport/loopback.hpp
 // audiocast — an in-memory multicast group with seeded, reproducible faults.

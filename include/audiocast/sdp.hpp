@@ -1,0 +1,536 @@
+// audiocast — SDP (RFC 8866) stream descriptions: write one for a stream,
+// read one that audiocast or another tool (ffmpeg, GStreamer, PipeWire, VLC)
+// wrote.
+//
+//   audiocast::stream_description d;          // the design's defaults
+//   d.name = "studio"; d.format = {sample_format::l24, 48'000, 2};
+//   std::string text = audiocast::to_sdp(d);  // v=0, o=, s=, c=, t=, m=audio, a=rtpmap, ...
+//   audiocast::stream_description back = audiocast::parse_sdp(text);
+//
+// What is written, beyond what RFC 8866 requires: a=rtpmap (RFC 3551 §4.5.11
+// L16, RFC 3190 L24, with the channel count), a=ptime, a=recvonly (a
+// broadcast: receivers only receive), a=extmap for the send-time extension
+// (RFC 6051's ntp-64), and what AES67 receivers look for where it costs
+// nothing: a=ts-refclk:local and a=mediaclk:direct (RFC 7273).
+//
+// The parser takes the first audio media section it can play (RTP/AVP, an
+// L16 or L24 payload type, or the static types 10 and 11 of RFC 3551) and
+// ignores what it does not need. What it cannot honour (no audio, another
+// encoding, an encrypted profile, no connection address, a format out of
+// audiocast's limits) is refused with errc::unsupported_sdp; text that is not
+// SDP with errc::invalid_sdp. The throwing form's message names the line.
+#pragma once
+
+#include <audiocast/detail/config.hpp>
+#include <audiocast/error.hpp>
+#include <audiocast/format.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace audiocast {
+
+/// The SDP direction attribute, from the point of view of whoever reads the
+/// description (RFC 8866 §6.7). A multicast broadcast is `recvonly`.
+enum class media_direction { recvonly, sendonly, sendrecv, inactive };
+
+/// RFC 6051's 64-bit NTP send-time header extension, as a=extmap names it.
+inline constexpr std::string_view ntp64_extension_uri = "urn:ietf:params:rtp-hdrext:ntp-64";
+
+/// Everything a receiver needs to join and play a stream, and what SDP says of it.
+struct stream_description {
+    std::string name = "audiocast";    ///< s=
+    std::string origin_address{};      ///< o= unicast address; empty writes 0.0.0.0 or ::
+    std::uint64_t session_id = 0;      ///< o= sess-id
+    std::uint64_t session_version = 0; ///< o= sess-version
+    std::string group = "239.255.0.1"; ///< c= connection address (the multicast group)
+    int ttl = 1;                       ///< c= TTL of an IPv4 group (RFC 8866 §5.7)
+    std::uint16_t port = 5004;         ///< m= port; RTCP is on port + 1
+    std::uint8_t payload_type = 96;    ///< m= format, 0-127
+    audio_format format{};             ///< a=rtpmap
+    std::optional<std::chrono::microseconds> packet_time{}; ///< a=ptime, which may be fractional
+    /// a=extmap id of the ntp-64 send-time extension; unset when packets carry none.
+    std::optional<std::uint8_t> send_time_extension_id{};
+    /// a=mediaclk:direct offset: the RTP timestamp at the media clock's epoch.
+    std::optional<std::uint32_t> media_clock_offset{};
+    media_direction direction = media_direction::recvonly;
+    std::string tool{}; ///< a=tool, when the writer named itself
+
+    friend bool operator==(const stream_description&, const stream_description&) = default;
+};
+
+namespace detail::sdp {
+
+inline bool is_ipv6(std::string_view address) noexcept
+{
+    return address.find(':') != std::string_view::npos;
+}
+
+// SDP text is UTF-8 without CR or LF inside a value (RFC 8866 §5); anything
+// that would break a line becomes a space.
+inline std::string clean(std::string_view value)
+{
+    std::string out{value};
+    for (char& c : out)
+        if (c == '\r' || c == '\n' || c == '\0') c = ' ';
+    return out;
+}
+
+inline std::string_view trim(std::string_view s) noexcept
+{
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+        s.remove_suffix(1);
+    return s;
+}
+
+/// Splits on runs of spaces.
+inline std::vector<std::string_view> fields(std::string_view s)
+{
+    std::vector<std::string_view> out;
+    while (true) {
+        s = trim(s);
+        if (s.empty()) return out;
+        const std::size_t end = s.find_first_of(" \t");
+        out.push_back(s.substr(0, end));
+        if (end == std::string_view::npos) return out;
+        s.remove_prefix(end);
+    }
+}
+
+template <class Int>
+bool to_int(std::string_view s, Int& out) noexcept
+{
+    if (s.empty()) return false;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    return ec == std::errc{} && end == s.data() + s.size();
+}
+
+inline bool iequals(std::string_view a, std::string_view b) noexcept
+{
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+/// "5", "0.125", "4.988": a=ptime in ms, to microseconds.
+inline bool to_packet_time(std::string_view s, std::chrono::microseconds& out) noexcept
+{
+    const std::size_t dot = s.find('.');
+    std::uint64_t whole = 0;
+    if (!to_int(s.substr(0, dot), whole) || whole > 60'000) return false;
+    std::uint64_t micro = whole * 1000;
+    if (dot != std::string_view::npos) {
+        const std::string_view frac = s.substr(dot + 1);
+        if (frac.empty() || frac.size() > 9) return false;
+        std::uint64_t f = 0, scale = 1;
+        if (!to_int(frac, f)) return false;
+        for (std::size_t i = 0; i < frac.size(); ++i)
+            scale *= 10;
+        micro += f * 1000 / scale;
+    }
+    out = std::chrono::microseconds{static_cast<std::int64_t>(micro)};
+    return true;
+}
+
+/// One failure: the code and a message that names the line.
+struct failure {
+    std::error_code code;
+    std::string message;
+};
+
+/// An rtpmap entry: "L16/48000/2".
+struct rtpmap {
+    std::uint8_t payload_type = 0;
+    std::string encoding;
+    std::uint32_t rate = 0;
+    unsigned channels = 1;
+};
+
+struct media_section {
+    std::uint16_t port = 0;
+    std::string protocol;
+    std::vector<std::uint8_t> payload_types;
+    std::optional<std::string> connection; // "IN IP4 239.255.0.1/1"
+    std::vector<rtpmap> maps;
+    std::optional<std::chrono::microseconds> ptime;
+    std::optional<std::uint8_t> ntp64_id;
+    std::optional<std::uint32_t> mediaclk;
+    std::optional<media_direction> direction;
+    std::size_t line = 0;
+};
+
+class parser {
+public:
+    std::optional<failure> run(std::string_view text, stream_description& out)
+    {
+        std::size_t number = 0;
+        bool saw_version = false;
+        while (!text.empty()) {
+            const std::size_t eol = text.find('\n');
+            std::string_view line = text.substr(0, eol);
+            text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
+            ++number;
+            if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+            if (line.empty()) continue; // tolerated, as most readers do
+            if (line.size() < 2 || line[1] != '=' ||
+                !std::islower(static_cast<unsigned char>(line[0])))
+                return bad(number, "is not of the form <type>=<value>", line);
+            if (!saw_version) {
+                if (line != "v=0") return bad(number, "must be v=0, the first line of SDP", line);
+                saw_version = true;
+                continue;
+            }
+            if (auto f = take(line[0], line.substr(2), number)) return f;
+        }
+        if (!saw_version) return failure{errc::invalid_sdp, "empty SDP: no v=0 line"};
+        return choose(out);
+    }
+
+private:
+    static failure bad(std::size_t line, const std::string& what, std::string_view text)
+    {
+        return {errc::invalid_sdp,
+                "SDP line " + std::to_string(line) + " '" + std::string{text} + "' " + what};
+    }
+    static failure unsupported(std::size_t line, const std::string& what)
+    {
+        return {errc::unsupported_sdp,
+                (line != 0 ? "SDP line " + std::to_string(line) + ": " : std::string{"SDP: "}) +
+                    what};
+    }
+
+    std::optional<failure> take(char type, std::string_view value, std::size_t number)
+    {
+        media_section* m = media_.empty() ? nullptr : &media_.back();
+        switch (type) {
+        case 'o': {
+            const auto f = fields(value);
+            if (f.size() != 6) return bad(number, "needs 6 fields (RFC 8866 §5.2)", value);
+            origin_id_ = 0;
+            origin_version_ = 0;
+            (void)to_int(f[1], origin_id_);
+            (void)to_int(f[2], origin_version_);
+            origin_address_ = std::string{f[5]};
+            return std::nullopt;
+        }
+        case 's': name_ = std::string{value}; return std::nullopt;
+        case 'c':
+            if (m != nullptr)
+                m->connection = std::string{value};
+            else
+                session_connection_ = std::string{value};
+            return std::nullopt;
+        case 'm': {
+            const auto f = fields(value);
+            if (f.size() < 4) return bad(number, "needs <media> <port> <proto> <fmt> ...", value);
+            media_section s;
+            s.line = number;
+            if (f[0] != "audio") {
+                s.protocol = "(not audio)";
+                media_.push_back(std::move(s));
+                return std::nullopt;
+            }
+            const std::string_view port = f[1].substr(0, f[1].find('/'));
+            if (!to_int(port, s.port) || s.port == 0)
+                return bad(number, "has no valid port (1-65535)", value);
+            s.protocol = std::string{f[2]};
+            for (std::size_t i = 3; i < f.size(); ++i) {
+                unsigned pt = 0;
+                if (!to_int(f[i], pt) || pt > 127)
+                    return bad(number, "has a payload type outside 0-127", value);
+                s.payload_types.push_back(static_cast<std::uint8_t>(pt));
+            }
+            media_.push_back(std::move(s));
+            return std::nullopt;
+        }
+        case 'a': return attribute(value, m, number);
+        default: return std::nullopt; // v t r z k b i u e p: nothing a receiver needs
+        }
+    }
+
+    std::optional<failure> attribute(std::string_view value, media_section* m, std::size_t number)
+    {
+        const std::size_t colon = value.find(':');
+        const std::string_view name = value.substr(0, colon);
+        const std::string_view arg =
+            colon == std::string_view::npos ? std::string_view{} : trim(value.substr(colon + 1));
+        if (name == "tool") {
+            tool_ = std::string{arg};
+            return std::nullopt;
+        }
+        std::optional<media_direction> dir;
+        if (name == "recvonly") dir = media_direction::recvonly;
+        if (name == "sendonly") dir = media_direction::sendonly;
+        if (name == "sendrecv") dir = media_direction::sendrecv;
+        if (name == "inactive") dir = media_direction::inactive;
+        if (dir) {
+            if (m != nullptr)
+                m->direction = dir;
+            else
+                session_direction_ = dir;
+            return std::nullopt;
+        }
+        if (m == nullptr) return std::nullopt; // other session-level attributes
+        if (name == "rtpmap") {
+            const auto f = fields(arg);
+            unsigned pt = 0;
+            if (f.size() != 2 || !to_int(f[0], pt) || pt > 127)
+                return bad(number, "is not rtpmap:<payload type> <encoding>/<rate>[/<channels>]",
+                           value);
+            const auto parts = split(f[1], '/');
+            rtpmap r;
+            r.payload_type = static_cast<std::uint8_t>(pt);
+            r.encoding = std::string{parts[0]};
+            if (parts.size() < 2 || parts.size() > 3 || !to_int(parts[1], r.rate) ||
+                (parts.size() == 3 && !to_int(parts[2], r.channels)))
+                return bad(number, "is not rtpmap:<payload type> <encoding>/<rate>[/<channels>]",
+                           value);
+            m->maps.push_back(std::move(r));
+        } else if (name == "ptime") {
+            std::chrono::microseconds t{};
+            if (!to_packet_time(arg, t) || t.count() == 0)
+                return bad(number, "is not ptime:<milliseconds>", value);
+            m->ptime = t;
+        } else if (name == "extmap") {
+            const auto f = fields(arg);
+            unsigned id = 0;
+            if (f.size() >= 2 && to_int(f[0].substr(0, f[0].find('/')), id) && id >= 1 &&
+                id <= 14 && f[1] == ntp64_extension_uri)
+                m->ntp64_id = static_cast<std::uint8_t>(id);
+        } else if (name == "mediaclk") {
+            // "direct=<offset>", optionally followed by " rate=..." (RFC 7273 §5).
+            std::uint32_t offset = 0;
+            if (arg.starts_with("direct=")) {
+                std::string_view v = arg.substr(7);
+                v = v.substr(0, v.find(' '));
+                if (to_int(v, offset)) m->mediaclk = offset;
+            }
+        }
+        return std::nullopt;
+    }
+
+    static std::vector<std::string_view> split(std::string_view s, char sep)
+    {
+        std::vector<std::string_view> out;
+        while (true) {
+            const std::size_t at = s.find(sep);
+            out.push_back(s.substr(0, at));
+            if (at == std::string_view::npos) return out;
+            s.remove_prefix(at + 1);
+        }
+    }
+
+    /// The format of payload type `pt` in section `m`, if audiocast plays it.
+    static std::optional<audio_format> format_of(const media_section& m, std::uint8_t pt)
+    {
+        for (const rtpmap& r : m.maps) {
+            if (r.payload_type != pt) continue;
+            audio_format f;
+            if (iequals(r.encoding, "L16"))
+                f.encoding = sample_format::l16;
+            else if (iequals(r.encoding, "L24"))
+                f.encoding = sample_format::l24;
+            else
+                return std::nullopt;
+            f.sample_rate = r.rate;
+            f.channels = r.channels;
+            return f;
+        }
+        // RFC 3551 §6, table 4: the static L16 types need no rtpmap.
+        if (pt == 10) return audio_format{sample_format::l16, 44'100, 2};
+        if (pt == 11) return audio_format{sample_format::l16, 44'100, 1};
+        return std::nullopt;
+    }
+
+    static std::string encodings_of(const media_section& m)
+    {
+        std::string list;
+        for (std::uint8_t pt : m.payload_types) {
+            std::string name = "payload type " + std::to_string(pt);
+            for (const rtpmap& r : m.maps)
+                if (r.payload_type == pt) name = r.encoding + "/" + std::to_string(r.rate);
+            list += (list.empty() ? "" : ", ") + name;
+        }
+        return list;
+    }
+
+    std::optional<failure> connection(const std::string& value, std::size_t line,
+                                      stream_description& out) const
+    {
+        const auto f = fields(value);
+        if (f.size() != 3 || f[0] != "IN" || (f[1] != "IP4" && f[1] != "IP6"))
+            return failure{errc::invalid_sdp,
+                           "SDP connection line '" + value + "' is not c=IN IP4|IP6 <address>"};
+        const auto parts = split(f[2], '/');
+        out.group = std::string{parts[0]};
+        out.ttl = 1;
+        if (f[1] == "IP4" && parts.size() >= 2) {
+            int ttl = 0;
+            if (!to_int(parts[1], ttl) || ttl < 0 || ttl > 255)
+                return failure{errc::invalid_sdp,
+                               "SDP connection line '" + value + "' has a TTL outside 0-255"};
+            out.ttl = ttl;
+        }
+        const std::size_t count_at = f[1] == "IP4" ? 2 : 1;
+        if (parts.size() > count_at && parts[count_at] != "1")
+            return unsupported(line, "the stream spans " + std::string{parts[count_at]} +
+                                         " addresses (layered encoding); audiocast takes one");
+        return std::nullopt;
+    }
+
+    std::optional<failure> choose(stream_description& out) const
+    {
+        const media_section* audio = nullptr;
+        std::string why = "no audio media (m=audio)";
+        for (const media_section& m : media_) {
+            if (m.protocol == "(not audio)") continue;
+            if (m.protocol != "RTP/AVP" && m.protocol != "RTP/AVPF") {
+                why = "media line " + std::to_string(m.line) + " uses " + m.protocol +
+                      "; audiocast plays RTP/AVP (no SRTP)";
+                continue;
+            }
+            for (std::uint8_t pt : m.payload_types) {
+                if (const auto f = format_of(m, pt)) {
+                    audio = &m;
+                    out.payload_type = pt;
+                    out.format = *f;
+                    break;
+                }
+            }
+            if (audio != nullptr) break;
+            why = "media line " + std::to_string(m.line) + " carries " + encodings_of(m) +
+                  "; audiocast plays L16 and L24";
+        }
+        if (audio == nullptr) return unsupported(0, why);
+
+        std::error_code ec;
+        validate(out.format, ec);
+        if (ec)
+            return unsupported(audio->line, "the stream is " + to_string(out.format) +
+                                                ", outside audiocast's limits (" +
+                                                std::to_string(min_sample_rate) + "-" +
+                                                std::to_string(max_sample_rate) + " Hz, " +
+                                                std::to_string(min_channels) + "-" +
+                                                std::to_string(max_channels) + " channels)");
+        const std::optional<std::string>& c =
+            audio->connection ? audio->connection : session_connection_;
+        if (!c) return unsupported(audio->line, "no connection address (c=) for the audio");
+        if (auto f = connection(*c, audio->line, out)) return f;
+
+        out.name = name_;
+        out.origin_address = origin_address_;
+        out.session_id = origin_id_;
+        out.session_version = origin_version_;
+        out.port = audio->port;
+        out.packet_time = audio->ptime;
+        out.send_time_extension_id = audio->ntp64_id;
+        out.media_clock_offset = audio->mediaclk;
+        out.direction = audio->direction.value_or(session_direction_.value_or(
+            media_direction::sendrecv)); // RFC 8866 §6.7: sendrecv when unsaid
+        out.tool = tool_;
+        return std::nullopt;
+    }
+
+    std::string name_;
+    std::string origin_address_;
+    std::uint64_t origin_id_ = 0;
+    std::uint64_t origin_version_ = 0;
+    std::string tool_;
+    std::optional<std::string> session_connection_;
+    std::optional<media_direction> session_direction_;
+    std::vector<media_section> media_;
+};
+
+inline const char* direction_name(media_direction d) noexcept
+{
+    switch (d) {
+    case media_direction::recvonly: return "recvonly";
+    case media_direction::sendonly: return "sendonly";
+    case media_direction::sendrecv: return "sendrecv";
+    case media_direction::inactive: return "inactive";
+    }
+    return "recvonly";
+}
+
+} // namespace detail::sdp
+
+/// The SDP text of `d`, lines ending in CRLF (RFC 8866 §5).
+[[nodiscard]] inline std::string to_sdp(const stream_description& d)
+{
+    namespace s = detail::sdp;
+    const bool v6 = s::is_ipv6(d.group);
+    const std::string ip = v6 ? "IP6" : "IP4";
+    const std::string origin =
+        d.origin_address.empty() ? (s::is_ipv6(d.group) ? "::" : "0.0.0.0") : d.origin_address;
+    const std::string origin_ip = s::is_ipv6(origin) ? "IP6" : "IP4";
+    std::string t;
+    const auto line = [&t](const std::string& l) { t += l + "\r\n"; };
+    line("v=0");
+    line("o=- " + std::to_string(d.session_id) + " " + std::to_string(d.session_version) + " IN " +
+         origin_ip + " " + s::clean(origin));
+    line("s=" + (d.name.empty() ? std::string{" "} : s::clean(d.name))); // s= may not be empty
+    // RFC 8866 §5.7: an IPv4 multicast address carries its TTL; IPv6 has none.
+    line("c=IN " + ip + " " + s::clean(d.group) + (v6 ? "" : "/" + std::to_string(d.ttl)));
+    line("t=0 0");
+    if (!d.tool.empty()) line("a=tool:" + s::clean(d.tool));
+    line(std::string{"a="} + s::direction_name(d.direction));
+    line("m=audio " + std::to_string(d.port) + " RTP/AVP " + std::to_string(d.payload_type));
+    line("a=rtpmap:" + std::to_string(d.payload_type) + " " +
+         std::string{encoding_name(d.format.encoding)} + "/" +
+         std::to_string(d.format.sample_rate) + "/" + std::to_string(d.format.channels));
+    if (d.packet_time) {
+        const auto us = d.packet_time->count();
+        std::string ms = std::to_string(us / 1000);
+        if (us % 1000 != 0) {
+            std::string frac = std::to_string(1000 + us % 1000).substr(1);
+            while (frac.back() == '0')
+                frac.pop_back();
+            ms += "." + frac;
+        }
+        line("a=ptime:" + ms);
+    }
+    if (d.send_time_extension_id)
+        line("a=extmap:" + std::to_string(*d.send_time_extension_id) + " " +
+             std::string{ntp64_extension_uri});
+    if (d.media_clock_offset) {
+        line("a=ts-refclk:local");
+        line("a=mediaclk:direct=" + std::to_string(*d.media_clock_offset));
+    }
+    return t;
+}
+
+/// Reads an SDP stream description; see the file comment for what is refused.
+[[nodiscard]] inline stream_description parse_sdp(std::string_view text, std::error_code& ec)
+{
+    stream_description d;
+    detail::sdp::parser p;
+    if (auto f = p.run(text, d)) {
+        ec = f->code;
+        return {};
+    }
+    ec.clear();
+    return d;
+}
+
+/// Throwing form: std::system_error whose what() names the line at fault.
+[[nodiscard]] inline stream_description parse_sdp(std::string_view text)
+{
+    stream_description d;
+    detail::sdp::parser p;
+    if (auto f = p.run(text, d)) detail::throw_error(f->code, f->message);
+    return d;
+}
+
+} // namespace audiocast

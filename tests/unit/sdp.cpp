@@ -1,0 +1,257 @@
+#include <audiocast/sdp.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <string>
+#include <system_error>
+
+using namespace std::chrono_literals;
+using audiocast::errc;
+using audiocast::media_direction;
+using audiocast::sample_format;
+using audiocast::stream_description;
+
+namespace {
+
+std::error_code refusal(const std::string& text)
+{
+    std::error_code ec;
+    (void)audiocast::parse_sdp(text, ec);
+    return ec;
+}
+
+std::string message_of(const std::string& text)
+{
+    try {
+        (void)audiocast::parse_sdp(text);
+    } catch (const std::system_error& e) {
+        return e.what();
+    }
+    return "(accepted)";
+}
+
+} // namespace
+
+TEST_CASE("an audiocast stream is described line by line as RFC 8866 orders them")
+{
+    stream_description d;
+    d.name = "studio A";
+    d.origin_address = "192.0.2.10";
+    d.session_id = 42;
+    d.session_version = 7;
+    d.ttl = 4;
+    d.payload_type = 97;
+    d.format = {sample_format::l24, 48'000, 2};
+    d.packet_time = 5ms;
+    d.send_time_extension_id = 1;
+    d.media_clock_offset = 123456;
+    d.tool = "audiocast 0.1.0";
+    CHECK(audiocast::to_sdp(d) == "v=0\r\n"
+                                  "o=- 42 7 IN IP4 192.0.2.10\r\n"
+                                  "s=studio A\r\n"
+                                  "c=IN IP4 239.255.0.1/4\r\n"
+                                  "t=0 0\r\n"
+                                  "a=tool:audiocast 0.1.0\r\n"
+                                  "a=recvonly\r\n"
+                                  "m=audio 5004 RTP/AVP 97\r\n"
+                                  "a=rtpmap:97 L24/48000/2\r\n"
+                                  "a=ptime:5\r\n"
+                                  "a=extmap:1 urn:ietf:params:rtp-hdrext:ntp-64\r\n"
+                                  "a=ts-refclk:local\r\n"
+                                  "a=mediaclk:direct=123456\r\n");
+}
+
+TEST_CASE("what audiocast writes it reads back unchanged")
+{
+    stream_description d;
+    d.origin_address = "192.0.2.1"; // an empty origin is written as 0.0.0.0
+    SECTION("the defaults") {}
+    SECTION("IPv6, mono L16 at 44.1 kHz, fractional packet time")
+    {
+        d.group = "ff15::1";
+        d.origin_address = "fe80::1";
+        d.format = {sample_format::l16, 44'100, 1};
+        d.payload_type = 11;
+        d.packet_time = 4988us;
+        d.ttl = 1;
+    }
+    SECTION("every optional field")
+    {
+        d.packet_time = 20ms;
+        d.send_time_extension_id = 14;
+        d.media_clock_offset = 0;
+        d.tool = "a tool";
+        d.direction = media_direction::sendonly;
+    }
+    CHECK(audiocast::parse_sdp(audiocast::to_sdp(d)) == d);
+}
+
+TEST_CASE("an IPv6 group is written without a TTL")
+{
+    stream_description d;
+    d.group = "ff15::1";
+    const std::string text = audiocast::to_sdp(d);
+    CHECK(text.find("c=IN IP6 ff15::1\r\n") != std::string::npos);
+    CHECK(text.find("o=- 0 0 IN IP6 ::\r\n") != std::string::npos);
+}
+
+TEST_CASE("values cannot break a line of the description")
+{
+    stream_description d;
+    d.name = "two\r\nlines";
+    const std::string text = audiocast::to_sdp(d);
+    CHECK(text.find("s=two  lines\r\n") != std::string::npos);
+    CHECK(audiocast::parse_sdp(text).name == "two  lines");
+}
+
+TEST_CASE("an SDP as ffmpeg's RTP muxer writes it is read")
+{
+    // The shape of `ffmpeg ... -f rtp -sdp_file`: LF line ends, session-level
+    // connection without a TTL, a bandwidth line, no ptime.
+    const stream_description d = audiocast::parse_sdp("v=0\n"
+                                                      "o=- 0 0 IN IP4 127.0.0.1\n"
+                                                      "s=No Name\n"
+                                                      "c=IN IP4 239.255.0.1\n"
+                                                      "t=0 0\n"
+                                                      "a=tool:libavformat 59.27.100\n"
+                                                      "m=audio 5004 RTP/AVP 97\n"
+                                                      "b=AS:1536\n"
+                                                      "a=rtpmap:97 L16/48000/2\n");
+    CHECK(d.name == "No Name");
+    CHECK(d.group == "239.255.0.1");
+    CHECK(d.ttl == 1);
+    CHECK(d.port == 5004);
+    CHECK(d.payload_type == 97);
+    CHECK(d.format == audiocast::audio_format{sample_format::l16, 48'000, 2});
+    CHECK_FALSE(d.packet_time);
+    CHECK_FALSE(d.send_time_extension_id);
+    CHECK(d.direction == media_direction::sendrecv); // RFC 8866 §6.7: unsaid is sendrecv
+    CHECK(d.tool == "libavformat 59.27.100");
+}
+
+TEST_CASE("an SDP as PipeWire and AES67 devices announce it is read")
+{
+    const stream_description d =
+        audiocast::parse_sdp("v=0\r\n"
+                             "o=- 1311738121 1311738121 IN IP4 192.168.1.20\r\n"
+                             "s=living room\r\n"
+                             "c=IN IP4 239.69.1.2/32\r\n"
+                             "t=0 0\r\n"
+                             "a=recvonly\r\n"
+                             "m=audio 5004 RTP/AVP 98\r\n"
+                             "i=2 channels: left, right\r\n"
+                             "a=rtpmap:98 L24/48000/2\r\n"
+                             "a=ptime:1\r\n"
+                             "a=ts-refclk:ptp=IEEE1588-2008:00-1D-C1-FF-FE-12-34-56:0\r\n"
+                             "a=mediaclk:direct=963214424\r\n");
+    CHECK(d.name == "living room");
+    CHECK(d.origin_address == "192.168.1.20");
+    CHECK(d.session_id == 1311738121);
+    CHECK(d.group == "239.69.1.2");
+    CHECK(d.ttl == 32);
+    CHECK(d.payload_type == 98);
+    CHECK(d.format == audiocast::audio_format{sample_format::l24, 48'000, 2});
+    CHECK(d.packet_time == 1ms);
+    CHECK(d.media_clock_offset == 963214424u);
+    CHECK(d.direction == media_direction::recvonly);
+}
+
+TEST_CASE("the static L16 payload types need no rtpmap")
+{
+    const auto read = [](const char* pt) {
+        return audiocast::parse_sdp(std::string{"v=0\ns=x\nc=IN IP4 239.255.0.9/1\nt=0 0\n"
+                                                "m=audio 6000 RTP/AVP "} +
+                                    pt + "\n");
+    };
+    CHECK(read("10").format == audiocast::audio_format{sample_format::l16, 44'100, 2});
+    CHECK(read("11").format == audiocast::audio_format{sample_format::l16, 44'100, 1});
+}
+
+TEST_CASE("the first payload type audiocast can play is chosen")
+{
+    const stream_description d = audiocast::parse_sdp("v=0\ns=x\nc=IN IP4 239.255.0.9/1\nt=0 0\n"
+                                                      "m=audio 6000 RTP/AVP 0 111 96\n"
+                                                      "a=rtpmap:111 opus/48000/2\n"
+                                                      "a=rtpmap:96 l16/32000\n");
+    CHECK(d.payload_type == 96);
+    CHECK(d.format ==
+          audiocast::audio_format{sample_format::l16, 32'000, 1}); // one channel by default
+}
+
+TEST_CASE("a media-level connection overrides the session's")
+{
+    const stream_description d = audiocast::parse_sdp("v=0\ns=x\nc=IN IP4 239.255.0.9/1\nt=0 0\n"
+                                                      "m=video 7000 RTP/AVP 96\n"
+                                                      "c=IN IP4 239.255.0.7/2\n"
+                                                      "m=audio 6000 RTP/AVP 96\n"
+                                                      "c=IN IP4 239.255.0.8/3\n"
+                                                      "a=rtpmap:96 L16/48000/2\n");
+    CHECK(d.group == "239.255.0.8");
+    CHECK(d.ttl == 3);
+    CHECK(d.port == 6000);
+}
+
+TEST_CASE("the send-time extension is found by its URI, with or without a direction")
+{
+    const auto id = [](const char* extmap) {
+        return audiocast::parse_sdp(std::string{"v=0\ns=x\nc=IN IP4 239.255.0.9/1\nt=0 0\n"
+                                                "m=audio 6000 RTP/AVP 96\n"
+                                                "a=rtpmap:96 L16/48000/2\n"} +
+                                    extmap + "\n")
+            .send_time_extension_id;
+    };
+    CHECK(id("a=extmap:3 urn:ietf:params:rtp-hdrext:ntp-64") == 3);
+    CHECK(id("a=extmap:4/sendonly urn:ietf:params:rtp-hdrext:ntp-64") == 4);
+    CHECK_FALSE(id("a=extmap:2 urn:ietf:params:rtp-hdrext:ssrc-audio-level"));
+    CHECK_FALSE(id("a=extmap:15 urn:ietf:params:rtp-hdrext:ntp-64")); // not a one-byte id
+}
+
+TEST_CASE("text that is not SDP is refused as invalid")
+{
+    CHECK(refusal("") == errc::invalid_sdp);
+    CHECK(refusal("hello\n") == errc::invalid_sdp);
+    CHECK(refusal("v=1\ns=x\n") == errc::invalid_sdp);
+    CHECK(refusal("v=0\nthis is not a line\n") == errc::invalid_sdp);
+    CHECK(refusal("v=0\no=- 1 IN IP4\n") == errc::invalid_sdp);
+    CHECK(refusal("v=0\nc=IN IP4 239.255.0.1/1\nm=audio 0 RTP/AVP 96\n") == errc::invalid_sdp);
+    CHECK(refusal("v=0\nc=IN IP4 239.255.0.1/1\nm=audio 5004 RTP/AVP 200\n") == errc::invalid_sdp);
+    CHECK(refusal("v=0\nc=IN IP4 239.255.0.1/1\nm=audio 5004 RTP/AVP 96\na=rtpmap:96 L16\n") ==
+          errc::invalid_sdp);
+    CHECK(refusal("v=0\nc=IN IP4 239.255.0.1/300\nm=audio 5004 RTP/AVP 96\n"
+                  "a=rtpmap:96 L16/48000/2\n") == errc::invalid_sdp);
+}
+
+TEST_CASE("a stream audiocast cannot play is refused as unsupported, saying why")
+{
+    const std::string head = "v=0\ns=x\nc=IN IP4 239.255.0.9/1\nt=0 0\n";
+    CHECK(refusal(head) == errc::unsupported_sdp);
+    CHECK(message_of(head).find("no audio media") != std::string::npos);
+
+    const std::string opus = head + "m=audio 6000 RTP/AVP 111\na=rtpmap:111 opus/48000/2\n";
+    CHECK(refusal(opus) == errc::unsupported_sdp);
+    CHECK(message_of(opus).find("opus/48000; audiocast plays L16 and L24") != std::string::npos);
+
+    const std::string srtp = head + "m=audio 6000 RTP/SAVP 96\na=rtpmap:96 L16/48000/2\n";
+    CHECK(message_of(srtp).find("RTP/SAVP") != std::string::npos);
+
+    const std::string too_fast = head + "m=audio 6000 RTP/AVP 96\na=rtpmap:96 L16/384000/2\n";
+    CHECK(refusal(too_fast) == errc::unsupported_sdp);
+    CHECK(message_of(too_fast).find("L16/384000/2") != std::string::npos);
+
+    const std::string no_connection =
+        "v=0\ns=x\nt=0 0\nm=audio 6000 RTP/AVP 96\na=rtpmap:96 L16/48000/2\n";
+    CHECK(message_of(no_connection).find("no connection address") != std::string::npos);
+
+    const std::string layered =
+        "v=0\ns=x\nc=IN IP4 239.255.0.9/1/3\nt=0 0\nm=audio 6000 RTP/AVP 96\n"
+        "a=rtpmap:96 L16/48000/2\n";
+    CHECK(refusal(layered) == errc::unsupported_sdp);
+}
+
+TEST_CASE("the throwing form names the line at fault")
+{
+    CHECK(message_of("v=0\ns=x\nbroken\n") ==
+          "SDP line 3 'broken' is not of the form <type>=<value>: malformed SDP stream "
+          "description");
+}

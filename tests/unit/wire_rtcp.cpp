@@ -1,0 +1,259 @@
+#include <audiocast/wire/rtcp.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+using audiocast::errc;
+namespace rtcp = audiocast::rtcp;
+
+namespace {
+
+std::vector<std::byte> bytes(std::initializer_list<int> values)
+{
+    std::vector<std::byte> out;
+    for (int v : values)
+        out.push_back(static_cast<std::byte>(v));
+    return out;
+}
+
+struct seen {
+    std::vector<rtcp::packet_view> packets;
+    std::error_code ec;
+};
+
+seen parse(std::span<const std::byte> datagram)
+{
+    seen s;
+    rtcp::parse_compound(datagram, s.ec,
+                         [&s](const rtcp::packet_view& p) { s.packets.push_back(p); });
+    return s;
+}
+
+const rtcp::report_block sample_block{
+    .ssrc = 0x11223344,
+    .fraction_lost = 25,
+    .cumulative_lost = -3,
+    .highest_sequence = 0x0001'FFFF,
+    .jitter = 96,
+    .last_sr = 0xABCD'1234,
+    .delay_since_last_sr = 0x0001'8000,
+};
+
+} // namespace
+
+TEST_CASE("a sender report is laid out as RFC 3550 section 6.4.1 shows")
+{
+    std::array<std::byte, 64> out{};
+    rtcp::compound_writer w{out};
+    w.sender_report(0xDEADBEEF, {.ntp = {0x01020304, 0x05060708},
+                                 .rtp_timestamp = 0x090A0B0C,
+                                 .packet_count = 7,
+                                 .octet_count = 0x100});
+    REQUIRE_FALSE(w.error());
+    CHECK(std::vector<std::byte>(w.bytes().begin(), w.bytes().end()) ==
+          bytes({0x80, 200,  0x00, 0x06,                         // V=2, RC=0, SR, 7 words
+                 0xDE, 0xAD, 0xBE, 0xEF,                         // SSRC
+                 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, // NTP
+                 0x09, 0x0A, 0x0B, 0x0C,                         // RTP timestamp
+                 0x00, 0x00, 0x00, 0x07,                         // packets
+                 0x00, 0x00, 0x01, 0x00}));                      // octets
+}
+
+TEST_CASE("a compound of SR, SDES and BYE reads back field for field")
+{
+    std::array<std::byte, 256> out{};
+    rtcp::compound_writer w{out};
+    const rtcp::sender_info info{.ntp = {3'900'000'000u, 0x8000'0000u},
+                                 .rtp_timestamp = 123'456,
+                                 .packet_count = 1000,
+                                 .octet_count = 960'000};
+    const std::array blocks{sample_block};
+    w.sender_report(42, info, blocks);
+    w.cname(42, "listener@example");
+    const std::array<std::uint32_t, 2> gone{42, 43};
+    w.bye(gone, "stream ended");
+    REQUIRE_FALSE(w.error());
+    CHECK(w.size() % 4 == 0);
+
+    const seen s = parse(w.bytes());
+    REQUIRE_FALSE(s.ec);
+    REQUIRE(s.packets.size() == 3);
+
+    const rtcp::packet_view& sr = s.packets[0];
+    CHECK(sr.type() == rtcp::type_sr);
+    CHECK(sr.ssrc() == 42u);
+    CHECK(sr.sender() == info);
+    REQUIRE(sr.block_count() == 1);
+    CHECK(sr.block(0) == sample_block);
+
+    std::vector<std::pair<std::uint32_t, std::string>> names;
+    CHECK(s.packets[1].for_each_cname(
+        [&](std::uint32_t ssrc, std::string_view n) { names.emplace_back(ssrc, n); }));
+    CHECK(names == std::vector<std::pair<std::uint32_t, std::string>>{{42, "listener@example"}});
+
+    const rtcp::packet_view& bye = s.packets[2];
+    REQUIRE(bye.bye_count() == 2);
+    CHECK(bye.bye_source(0) == 42);
+    CHECK(bye.bye_source(1) == 43);
+    CHECK(bye.bye_reason() == "stream ended");
+}
+
+TEST_CASE("a receiver report carries its blocks and the CNAME pads to a word")
+{
+    for (std::size_t length : {0u, 1u, 2u, 3u, 4u, 5u, 255u}) {
+        std::array<std::byte, 512> out{};
+        rtcp::compound_writer w{out};
+        std::array<rtcp::report_block, 2> blocks{sample_block, sample_block};
+        blocks[1].ssrc = 99;
+        w.receiver_report(7, blocks);
+        const std::string name(length, 'n');
+        w.cname(7, name);
+        REQUIRE_FALSE(w.error());
+        const seen s = parse(w.bytes());
+        REQUIRE_FALSE(s.ec);
+        REQUIRE(s.packets.size() == 2);
+        CHECK(s.packets[0].type() == rtcp::type_rr);
+        REQUIRE(s.packets[0].block_count() == 2);
+        CHECK(s.packets[0].block(1).ssrc == 99);
+        std::string got = "(none)";
+        s.packets[1].for_each_cname([&](std::uint32_t, std::string_view n) { got = n; });
+        CHECK(got == name);
+    }
+}
+
+TEST_CASE("cumulative loss saturates at the 24-bit range and keeps its sign")
+{
+    std::array<std::byte, 64> out{};
+    rtcp::compound_writer w{out};
+    std::array<rtcp::report_block, 2> blocks{sample_block, sample_block};
+    blocks[0].cumulative_lost = 50'000'000;
+    blocks[1].cumulative_lost = -50'000'000;
+    w.receiver_report(1, blocks);
+    const seen s = parse(w.bytes());
+    REQUIRE(s.packets.size() == 1);
+    CHECK(s.packets[0].block(0).cumulative_lost == rtcp::max_cumulative_lost);
+    CHECK(s.packets[0].block(1).cumulative_lost == rtcp::min_cumulative_lost);
+}
+
+TEST_CASE("the writer refuses what does not fit and what RTCP cannot say")
+{
+    SECTION("a buffer too small")
+    {
+        std::array<std::byte, 20> out{};
+        rtcp::compound_writer w{out};
+        w.receiver_report(1); // 8 bytes: fits
+        w.cname(1, "a-long-cname-that-does-not-fit");
+        w.receiver_report(2); // after a failure nothing more is written
+        CHECK(w.error() == errc::buffer_too_small);
+        CHECK(w.size() == 8);
+    }
+    SECTION("a CNAME over 255 bytes")
+    {
+        std::array<std::byte, 1024> out{};
+        rtcp::compound_writer w{out};
+        w.cname(1, std::string(256, 'x'));
+        CHECK(w.error() == errc::invalid_rtcp);
+        CHECK(w.size() == 0);
+    }
+    SECTION("more than 31 report blocks")
+    {
+        std::array<std::byte, 2048> out{};
+        rtcp::compound_writer w{out};
+        std::vector<rtcp::report_block> blocks(32);
+        w.receiver_report(1, blocks);
+        CHECK(w.error() == errc::invalid_rtcp);
+    }
+}
+
+TEST_CASE("malformed compounds are refused whole, and nothing is reported from them")
+{
+    std::array<std::byte, 64> out{};
+    rtcp::compound_writer w{out};
+    w.receiver_report(1);
+    w.cname(1, "x");
+    const std::vector<std::byte> good(w.bytes().begin(), w.bytes().end());
+    REQUIRE_FALSE(parse(good).ec);
+
+    const auto refused = [](std::vector<std::byte> d) {
+        const seen s = parse(d);
+        return s.ec == errc::invalid_rtcp && s.packets.empty();
+    };
+    SECTION("empty, or not whole words")
+    {
+        CHECK(refused({}));
+        CHECK(refused(std::vector<std::byte>(good.begin(), good.end() - 1)));
+    }
+    SECTION("version 1 in the second packet")
+    {
+        auto d = good;
+        d[8] = std::byte{0x41};
+        CHECK(refused(d));
+    }
+    SECTION("a length past the end")
+    {
+        auto d = good;
+        d[3] = std::byte{0x09};
+        CHECK(refused(d));
+    }
+    SECTION("lengths that leave bytes over")
+    {
+        auto d = good;
+        d.insert(d.end(), 4, std::byte{0});
+        CHECK(refused(d));
+    }
+    SECTION("padding in a packet that is not the last")
+    {
+        auto d = good;
+        d[0] |= std::byte{0x20};
+        CHECK(refused(d));
+    }
+    SECTION("a pad count larger than the packet")
+    {
+        auto d = good;
+        d[8] |= std::byte{0x20};
+        d.back() = std::byte{40};
+        CHECK(refused(d));
+    }
+}
+
+TEST_CASE("counts that claim more than a packet holds read only what is there")
+{
+    // An RR whose count says 3 blocks but whose length holds one.
+    auto d = bytes({0x83, 201, 0x00, 0x07, 0, 0, 0, 1});
+    d.resize(8 + rtcp::report_block_size);
+    const seen s = parse(d);
+    REQUIRE_FALSE(s.ec);
+    CHECK(s.packets[0].block_count() == 1);
+
+    // An SDES chunk whose item length runs past the packet.
+    const auto sdes = bytes({0x81, 202, 0x00, 0x02, 0, 0, 0, 9, 1, 200, 'a', 'b'});
+    const seen t = parse(sdes);
+    REQUIRE_FALSE(t.ec);
+    bool called = false;
+    CHECK_FALSE(
+        t.packets[0].for_each_cname([&](std::uint32_t, std::string_view) { called = true; }));
+    CHECK_FALSE(called);
+
+    // A BYE whose reason length runs past the packet has no reason.
+    const auto bye = bytes({0x81, 203, 0x00, 0x02, 0, 0, 0, 9, 50, 'a', 'b', 'c'});
+    const seen u = parse(bye);
+    REQUIRE_FALSE(u.ec);
+    CHECK(u.packets[0].bye_count() == 1);
+    CHECK(u.packets[0].bye_reason().empty());
+}
+
+TEST_CASE("RTCP is told from RTP by its packet type")
+{
+    CHECK(rtcp::looks_like_rtcp(bytes({0x80, 200})));
+    CHECK(rtcp::looks_like_rtcp(bytes({0x80, 203})));
+    CHECK_FALSE(rtcp::looks_like_rtcp(bytes({0x80, 96})));   // RTP, PT 96
+    CHECK_FALSE(rtcp::looks_like_rtcp(bytes({0x80, 0xE0}))); // RTP, marker + PT 96
+    CHECK_FALSE(rtcp::looks_like_rtcp(bytes({0x80})));
+}
