@@ -21,6 +21,7 @@
 #include "support/console.hpp"
 #include "support/example_error.hpp"
 #include "support/sound_file.hpp"
+#include "support/text.hpp"
 
 #include <audiocast/multicast_stream.hpp>
 #include <audiocast/spsc_ring.hpp>
@@ -63,6 +64,7 @@ struct client_options {
     network_options network;
     format_options format;
     int latency_ms = 40;
+    bool latency_given = false; ///< --latency-ms was on the command line
     std::optional<unsigned> device;
     bool no_playback = false;
     std::string output;
@@ -70,11 +72,6 @@ struct client_options {
     bool quiet = false;
     std::string stats_json;
 };
-
-double in_ms(std::chrono::nanoseconds d)
-{
-    return static_cast<double>(d.count()) / 1e6;
-}
 
 /// Writes what playout produced to a WAV file, off the audio thread: the
 /// audio side pushes into a lock-free ring, a writer thread empties it.
@@ -96,7 +93,11 @@ public:
     /// the recording is reported incomplete.
     void push(std::span<const std::int32_t> samples) noexcept
     {
-        const std::size_t taken = ring_.push(samples);
+        // Whole frames only: the ring's power-of-two capacity need not be a
+        // multiple of the channel count, and half a frame would shift every
+        // later one across channels.
+        const std::size_t room = (ring_.capacity() - ring_.size_approx()) / channels_ * channels_;
+        const std::size_t taken = ring_.push(samples.first(std::min(room, samples.size())));
         if (taken < samples.size())
             dropped_.fetch_add((samples.size() - taken) / channels_, std::memory_order_relaxed);
     }
@@ -155,20 +156,24 @@ private:
     std::thread writer_;
 };
 
-/// Calls pull() like an audio device: `block` frames at absolute deadlines on
-/// the io_context; a late round pulls every block it missed.
+/// Calls pull() like an audio device: a block of frames each time the audio
+/// of the blocks before it has had time to play. Deadlines come from the
+/// frame count (start + duration_of(frames pulled)), so a block that is not a
+/// whole number of nanoseconds (220.5 frames of 5 ms at 44.1 kHz) costs
+/// nothing over time. A late round pulls every block it missed, up to
+/// max_catch_up; beyond that the missed time is skipped, as a device would.
 class timer_playout {
 public:
     timer_playout(asio::io_context& io, multicast_stream& stream, recorder* rec,
-                  std::chrono::nanoseconds block)
-        : timer_{io}, stream_{stream}, recorder_{rec}, block_{block},
-          block_frames_{audiocast::frames_in(block, stream.format().sample_rate)},
-          samples_(max_catch_up * block_frames_ * stream.format().channels)
+                  std::size_t block_frames)
+        : timer_{io}, stream_{stream}, recorder_{rec}, block_frames_{block_frames},
+          samples_(block_frames * stream.format().channels)
     {}
 
     void start()
     {
-        next_ = std::chrono::steady_clock::now() + block_;
+        start_ = std::chrono::steady_clock::now();
+        pulled_ = 0;
         arm();
     }
 
@@ -177,9 +182,15 @@ public:
 private:
     static constexpr std::size_t max_catch_up = 20;
 
+    [[nodiscard]] std::chrono::steady_clock::time_point due(std::uint64_t frames) const
+    {
+        return start_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                            audiocast::duration_of(frames, stream_.format().sample_rate));
+    }
+
     void arm()
     {
-        timer_.expires_at(next_);
+        timer_.expires_at(due(pulled_ + block_frames_));
         timer_.async_wait([this](std::error_code ec) {
             if (ec) return;
             round();
@@ -190,132 +201,132 @@ private:
     void round()
     {
         const auto now = std::chrono::steady_clock::now();
-        auto due = static_cast<std::size_t>((now - next_) / block_) + 1;
-        // Far behind (the process was stopped): skip the time, as a device would.
-        if (due > max_catch_up) {
-            next_ += (due - max_catch_up) * block_;
-            due = max_catch_up;
+        std::size_t rounds = 0;
+        while (due(pulled_ + block_frames_) <= now && rounds < max_catch_up) {
+            stream_.pull(std::span<std::int32_t>{samples_});
+            if (recorder_ != nullptr) recorder_->push(samples_);
+            pulled_ += block_frames_;
+            ++rounds;
         }
-        for (std::size_t i = 0; i < due; ++i) {
-            const std::span<std::int32_t> out{samples_.data(),
-                                              block_frames_ * stream_.format().channels};
-            stream_.pull(out);
-            if (recorder_ != nullptr) recorder_->push(out);
-        }
-        next_ += due * block_;
+        // Still behind (the process was stopped): skip to now.
+        const std::uint64_t elapsed =
+            audiocast::frames_in(now - start_, stream_.format().sample_rate);
+        if (elapsed > pulled_ + block_frames_) pulled_ = elapsed / block_frames_ * block_frames_;
     }
 
     asio::steady_timer timer_;
     multicast_stream& stream_;
     recorder* recorder_;
-    std::chrono::steady_clock::duration block_;
     std::size_t block_frames_;
     std::vector<std::int32_t> samples_;
-    std::chrono::steady_clock::time_point next_{};
+    std::chrono::steady_clock::time_point start_{};
+    std::uint64_t pulled_ = 0;
 };
 
-/// Plays through an RtAudio output device; its callback pulls.
+/// Plays through an RtAudio output device. The device starts before the
+/// stream exists and plays silence until attach(); meanwhile its callbacks
+/// show how it asks for audio: a first burst that fills its own buffer, then
+/// bursts at its playing pace (PulseAudio: up to about 100 ms at a time).
+/// Playout latency must cover those bursts, or each one drains the jitter
+/// buffer; burst() is the largest seen once the device is pacing.
 class device_playout {
 public:
-    device_playout(std::unique_ptr<RtAudio> audio, unsigned device, multicast_stream& stream,
-                   recorder* rec, unsigned block_frames)
-        : audio_{std::move(audio)}, device_{device}, stream_{stream}, recorder_{rec},
-          block_frames_{block_frames}
-    {
-        name_ = audio_->getDeviceInfo(device_).name;
-    }
+    device_playout(std::unique_ptr<RtAudio> audio, unsigned device,
+                   const audiocast::audio_format& format, recorder* rec)
+        : stream_{std::move(audio), device, direction::output}, format_{format}, recorder_{rec}
+    {}
 
-    ~device_playout() { stop(); }
-
-    [[nodiscard]] std::string describe() const
-    {
-        return "device " + std::to_string(device_) + " (" + name_ + ", " +
-               RtAudio::getApiDisplayName(audio_->getCurrentApi()) + ")";
-    }
+    [[nodiscard]] std::string describe() const { return stream_.describe(); }
 
     void start()
     {
-        RtAudio::StreamParameters out;
-        out.deviceId = device_;
-        out.nChannels = stream_.format().channels;
-        unsigned frames = block_frames_;
-        try {
-            // int32 carries L16 and L24 samples exactly to the device.
-            audio_->openStream(&out, nullptr, RTAUDIO_SINT32, stream_.format().sample_rate, &frames,
-                               &device_playout::on_audio, this);
-            audio_->startStream();
-        } catch (const RtAudioError& e) {
-            throw example_error{"cannot play on " + describe() + " at " +
-                                audiocast::to_string(stream_.format()) + ": " + e.what() +
-                                " (try --no-playback)"};
+        // int32 carries L16 and L24 samples to the device exactly.
+        stream_.start(format_.channels, format_.sample_rate, RTAUDIO_SINT32,
+                      format_.sample_rate / 200, &device_playout::on_audio, this); // 5 ms
+    }
+
+    /// From now on the callback plays `s`. The release pairs with the
+    /// callback's acquire, so it sees `s` fully built.
+    void attach(multicast_stream& s) noexcept { playing_.store(&s, std::memory_order_release); }
+
+    /// Waits, 3 s at most, until the device has been pacing for `observe`,
+    /// so that burst() has seen its bursts. Joining the group before that
+    /// would let the first packets wait in the inbox through the device's
+    /// quiet spell after its first fill, and playout would skip them.
+    void warm_up(std::chrono::nanoseconds observe) const
+    {
+        const auto deadline = std::chrono::steady_clock::now() + 3s;
+        while (std::chrono::steady_clock::now() < deadline) {
+            const std::int64_t since = pacing_since_ns_.load(std::memory_order_relaxed);
+            if (since != 0 &&
+                last_call_ns_.load(std::memory_order_relaxed) - since >= observe.count())
+                return;
+            std::this_thread::sleep_for(5ms);
         }
     }
 
-    void stop() noexcept
+    /// The most audio the device asked for at once while pacing.
+    [[nodiscard]] std::chrono::nanoseconds burst() const noexcept
     {
-        try {
-            if (audio_->isStreamRunning()) audio_->stopStream();
-            if (audio_->isStreamOpen()) audio_->closeStream();
-        } catch (const RtAudioError&) {
-        }
+        return audiocast::duration_of(max_burst_frames_.load(std::memory_order_relaxed),
+                                      format_.sample_rate);
     }
+
+    void stop() noexcept { stream_.stop(); }
 
     [[nodiscard]] std::uint64_t device_underflows() const noexcept { return underflows_.load(); }
 
-    /// Whether the device has begun to ask for audio at its playing pace. A
-    /// device first fills its own buffer in one burst (PulseAudio: some
-    /// hundreds of ms), then may go quiet for about as long; a stream that
-    /// arrived meanwhile would wait in the inbox, and its first pull would
-    /// come so late that playout skips what should already have played.
-    [[nodiscard]] bool pacing() const noexcept
-    {
-        const std::int64_t first = first_call_ns_.load(std::memory_order_relaxed);
-        return first != 0 &&
-               last_call_ns_.load(std::memory_order_relaxed) - first >= warm_up.count();
-    }
-
-    /// Waits (bounded) until pacing(); joining the group before that would
-    /// skip the start of a stream that begins meanwhile.
-    void wait_until_pacing() const
-    {
-        const auto deadline = std::chrono::steady_clock::now() + 3s;
-        while (!pacing() && std::chrono::steady_clock::now() < deadline)
-            std::this_thread::sleep_for(5ms);
-    }
-
 private:
-    // The audio thread: pull() and recorder::push() are real-time safe.
+    // Calls closer together than this are one burst.
+    static constexpr std::int64_t burst_gap_ns = 1'000'000;
+
+    // The audio thread: pull() and recorder::push() are real-time safe, and the
+    // steady clock is read through the vDSO (no system call).
     static int on_audio(void* output, void*, unsigned frames, double, RtAudioStreamStatus status,
                         void* self_ptr)
     {
         auto& self = *static_cast<device_playout*>(self_ptr);
-        // The steady clock is read through the vDSO: no system call.
-        const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                     std::chrono::steady_clock::now().time_since_epoch())
-                                     .count();
-        if (self.first_call_ns_.load(std::memory_order_relaxed) == 0)
-            self.first_call_ns_.store(now, std::memory_order_relaxed);
-        self.last_call_ns_.store(now, std::memory_order_relaxed);
+        self.measure(frames);
         if ((status & RTAUDIO_OUTPUT_UNDERFLOW) != 0)
             self.underflows_.fetch_add(1, std::memory_order_relaxed);
         const std::span<std::int32_t> out{static_cast<std::int32_t*>(output),
-                                          std::size_t{frames} * self.stream_.format().channels};
-        self.stream_.pull(out);
+                                          std::size_t{frames} * self.format_.channels};
+        if (multicast_stream* s = self.playing_.load(std::memory_order_acquire))
+            s->pull(out);
+        else
+            std::fill(out.begin(), out.end(), 0);
         if (self.recorder_ != nullptr) self.recorder_->push(out);
         return 0;
     }
 
-    std::unique_ptr<RtAudio> audio_;
-    unsigned device_;
-    multicast_stream& stream_;
-    recorder* recorder_;
-    unsigned block_frames_;
-    std::string name_;
-    static constexpr std::chrono::nanoseconds warm_up = 50ms;
+    void measure(unsigned frames) noexcept
+    {
+        const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     std::chrono::steady_clock::now().time_since_epoch())
+                                     .count();
+        const std::int64_t last = last_call_ns_.load(std::memory_order_relaxed);
+        last_call_ns_.store(now, std::memory_order_relaxed);
+        const bool same_burst = last != 0 && now - last < burst_gap_ns;
+        burst_frames_ = same_burst ? burst_frames_ + frames : frames;
+        // The first fill ends at the first quiet spell; bursts count after it.
+        std::int64_t since = pacing_since_ns_.load(std::memory_order_relaxed);
+        if (since == 0 && last != 0 && !same_burst) {
+            since = now;
+            pacing_since_ns_.store(now, std::memory_order_relaxed);
+        }
+        if (since != 0 && burst_frames_ > max_burst_frames_.load(std::memory_order_relaxed))
+            max_burst_frames_.store(burst_frames_, std::memory_order_relaxed);
+    }
 
+    audio_stream stream_;
+    audiocast::audio_format format_;
+    recorder* recorder_;
+    std::atomic<multicast_stream*> playing_{nullptr};
     std::atomic<std::uint64_t> underflows_{0};
-    std::atomic<std::int64_t> first_call_ns_{0};
     std::atomic<std::int64_t> last_call_ns_{0};
+    std::atomic<std::int64_t> pacing_since_ns_{0};
+    std::atomic<std::uint64_t> max_burst_frames_{0};
+    std::uint64_t burst_frames_ = 0; // the audio thread's own
 };
 
 std::string json_number(double v)
@@ -345,27 +356,30 @@ std::string json_string(const std::string& s)
 
 class client {
 public:
-    explicit client(const client_options& opt) : opt_{opt}
+    explicit client(const client_options& opt)
+        : opt_{opt}, format_{opt.format.format()},
+          // The receiver takes packets of any length; the packet time only
+          // sizes the codec's buffers, so the shortest one fits every format.
+          codec_{make_codec(format_, 1ms)}
     {
-        const audiocast::audio_format format = opt.format.format();
-        // The receiver takes packets of any length; the packet time only sizes
-        // the codec's own buffers, so the shortest one fits every format.
-        const audiocast::pcm_codec codec = make_codec(format, 1ms);
-        audiocast::receiver_config config;
-        config.latency = std::chrono::milliseconds{opt.latency_ms};
-
+        // What the command line can get wrong is checked before any file is
+        // touched, so a refused run leaves existing outputs as they were.
+        transport_.emplace(open_transport(io_, {.group = opt.network.group,
+                                                .port = opt.network.port,
+                                                .interface = opt.network.interface,
+                                                .receive_buffer_bytes = 1 << 20}));
+        std::unique_ptr<RtAudio> audio;
+        std::optional<unsigned> device;
         if (!opt.no_playback) {
-            auto audio = open_audio_system();
-            const auto device = choose_device(*audio, direction::output, opt.device);
+            audio = open_audio_system();
+            device = choose_device(*audio, direction::output, opt.device);
             if (!device)
                 throw example_error{
                     "no audio output device found (RtAudio APIs: " + compiled_apis() +
                     "); use --no-playback, with --output PATH.wav to record "
                     "what would have played"};
-            audio_ = std::move(audio);
-            device_ = *device;
         }
-        if (!opt.output.empty()) recorder_.emplace(opt.output, format);
+        if (!opt.output.empty()) recorder_.emplace(opt.output, format_);
         // Opened now, so a path that cannot be written fails before the run, not after it.
         if (!opt.stats_json.empty()) {
             stats_out_.open(opt.stats_json, std::ios::trunc);
@@ -373,36 +387,40 @@ public:
                 throw example_error{"cannot write '" + opt.stats_json +
                                     "': " + std::strerror(errno)};
         }
-
-        stream_.emplace(audiocast::as_receiver,
-                        open_transport(io_, {.group = opt.network.group,
-                                             .port = opt.network.port,
-                                             .interface = opt.network.interface,
-                                             .receive_buffer_bytes = 1 << 20}),
-                        codec, audiocast::steady_clock{}, config);
-        runner_.emplace(*stream_, io_.get_executor());
-
-        recorder* rec = recorder_ ? &*recorder_ : nullptr;
-        const unsigned block_frames = format.sample_rate / 200; // 5 ms
-        if (audio_)
-            device_playout_.emplace(std::move(audio_), device_, *stream_, rec, block_frames);
-        else
-            timer_playout_.emplace(io_, *stream_, rec, 5ms);
+        if (audio)
+            device_playout_.emplace(std::move(audio), *device, format_,
+                                    recorder_ ? &*recorder_ : nullptr);
     }
 
     int run()
     {
-        const auto& f = stream_->format();
-        // The device first, so that it plays at its own pace before the
-        // stream's packets are taken in.
+        audiocast::receiver_config config;
+        config.latency = std::chrono::milliseconds{opt_.latency_ms};
+        std::string latency_note;
         if (device_playout_) {
+            // The device first, so that it plays at its own pace before the
+            // stream's packets are taken in, and its bursts are known.
             device_playout_->start();
-            device_playout_->wait_until_pacing();
+            device_playout_->warm_up(300ms);
+            latency_note = fit_latency_to_device(config.latency);
         }
+        stream_.emplace(audiocast::as_receiver, std::move(*transport_), codec_,
+                        audiocast::steady_clock{}, config);
+        transport_.reset();
+        runner_.emplace(*stream_, io_.get_executor());
+        if (device_playout_)
+            device_playout_->attach(*stream_);
+        else
+            timer_playout_.emplace(io_, *stream_, recorder_ ? &*recorder_ : nullptr,
+                                   format_.sample_rate / 200); // 5 ms blocks
+
+        const auto& f = stream_->format();
+        const auto latency_ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(config.latency).count();
         if (!opt_.quiet)
             std::cout << program << ": listening on " << opt_.network.where() << " for "
-                      << audiocast::to_string(f) << ", playout latency " << opt_.latency_ms
-                      << " ms, "
+                      << audiocast::to_string(f) << ", playout latency " << latency_ms << " ms"
+                      << latency_note << ", "
                       << (device_playout_ ? "playing on " + device_playout_->describe()
                                           : std::string{"no playback"})
                       << (opt_.output.empty() ? "" : ", recording to '" + opt_.output + "'")
@@ -455,6 +473,28 @@ public:
     }
 
 private:
+    /// Playout latency must hold more than the device takes in one burst,
+    /// and twice that so a first pull late by one burst skips nothing
+    /// (receiver_session::pull). The default is raised to fit; a latency
+    /// given on the command line is kept, with a warning.
+    std::string fit_latency_to_device(std::chrono::nanoseconds& latency) const
+    {
+        const std::chrono::nanoseconds burst = device_playout_->burst();
+        const auto needed = std::chrono::ceil<std::chrono::milliseconds>(2 * burst + 10ms);
+        if (latency >= needed) return {};
+        const auto burst_ms = std::chrono::round<std::chrono::milliseconds>(burst).count();
+        if (opt_.latency_given) {
+            std::cerr << program << ": warning: the audio device takes " << burst_ms
+                      << " ms at a time; playout latency " << opt_.latency_ms
+                      << " ms will underrun (use --latency-ms " << needed.count() << " or more)"
+                      << std::endl;
+            return {};
+        }
+        latency = std::min<std::chrono::nanoseconds>(needed, audiocast::max_playout_latency);
+        return " (raised from " + std::to_string(opt_.latency_ms) + " ms: the device takes " +
+               std::to_string(burst_ms) + " ms at a time)";
+    }
+
     void finish()
     {
         std::error_code ignored;
@@ -581,9 +621,10 @@ private:
     }
 
     const client_options& opt_;
+    audiocast::audio_format format_;
+    audiocast::pcm_codec codec_;
     asio::io_context io_{1};
-    std::unique_ptr<RtAudio> audio_;
-    unsigned device_ = 0;
+    std::optional<audiocast::udp_multicast_transport> transport_; ///< until the stream takes it
     std::optional<recorder> recorder_;
     std::ofstream stats_out_;
     std::optional<multicast_stream> stream_;
@@ -603,6 +644,9 @@ private:
 
 int main(int argc, char* argv[])
 {
+    // stdout may be a pipe that closes (| head); the WAV and the figures are
+    // still written.
+    std::signal(SIGPIPE, SIG_IGN);
     ensure_standard_streams();
     client_options opt;
     CLI::App app{"audiocast-client: joins an IP multicast group, plays the RTP audio stream it "
@@ -610,10 +654,12 @@ int main(int argc, char* argv[])
                  program};
     opt.network.add_to(app);
     opt.format.add_to(app);
-    app.add_option("--latency-ms", opt.latency_ms,
-                   "Playout latency in ms: from a packet's arrival to its playout")
-        ->check(CLI::Range(1, 5000))
-        ->capture_default_str();
+    auto* latency =
+        app.add_option("--latency-ms", opt.latency_ms,
+                       "Playout latency in ms: from a packet's arrival to its playout (raised "
+                       "to fit an audio device that asks for more at a time, unless given)")
+            ->check(CLI::Range(1, 5000))
+            ->capture_default_str();
     auto* device =
         app.add_option("--device", opt.device, "Audio output device number (see --list-devices)");
     auto* no_playback =
@@ -630,6 +676,7 @@ int main(int argc, char* argv[])
 
     return run_main(program, app, [&] {
         app.parse(argc, argv);
+        opt.latency_given = latency->count() != 0;
         if (list_devices) {
             print_devices(std::cout, direction::output);
             return 0;

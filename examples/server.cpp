@@ -15,6 +15,7 @@
 #include "support/console.hpp"
 #include "support/example_error.hpp"
 #include "support/sound_file.hpp"
+#include "support/text.hpp"
 
 #include <audiocast/multicast_stream.hpp>
 
@@ -79,6 +80,8 @@ public:
     virtual void fill(multicast_stream& stream) = 0;
     /// Everything the source will give has been written to the stream.
     [[nodiscard]] virtual bool exhausted() const { return false; }
+    /// What the status line adds for this source ("; 3 device overflows").
+    [[nodiscard]] virtual std::string status() const { return {}; }
 };
 
 /// A sine at -12 dBFS on every channel, phase-continuous forever.
@@ -168,7 +171,7 @@ public:
             if (!pending_.empty()) return; // the queue is full
         }
         // The last frames do not fill a packet: send them as a shorter one.
-        // flush() waits while the queue is full, so this repeats until it took them.
+        // flush() does nothing while the queue is full; the next refill tries again.
         if (stream.sender().codec().pending_frames() > 0) stream.flush();
         flushed_ = stream.sender().codec().pending_frames() == 0;
     }
@@ -191,21 +194,17 @@ class capture_source final : public source {
 public:
     capture_source(std::optional<unsigned> device, const audiocast::audio_format& format,
                    std::size_t block_frames)
-        : audio_{open_audio_system()}, format_{format},
-          block_frames_{static_cast<unsigned>(block_frames)}
+        : format_{format}, block_frames_{static_cast<unsigned>(block_frames)}
     {
-        const auto chosen = choose_device(*audio_, direction::input, device);
+        auto audio = open_audio_system();
+        const auto chosen = choose_device(*audio, direction::input, device);
         if (!chosen)
             throw example_error{"no audio input device found (RtAudio APIs: " + compiled_apis() +
                                 "); stream a file (--file) or a tone (--tone) instead"};
-        device_ = *chosen;
-        name_ = audio_->getDeviceInfo(device_).name;
+        audio_.emplace(std::move(audio), *chosen, direction::input);
     }
 
-    [[nodiscard]] std::string describe() const override
-    {
-        return "input device " + std::to_string(device_) + " (" + name_ + ")";
-    }
+    [[nodiscard]] std::string describe() const override { return "input " + audio_->describe(); }
 
     [[nodiscard]] audiocast::pacing_mode pacing() const override
     {
@@ -215,32 +214,24 @@ public:
     void start(multicast_stream& stream) override
     {
         stream_ = &stream;
-        RtAudio::StreamParameters in;
-        in.deviceId = device_;
-        in.nChannels = format_.channels;
-        unsigned frames = block_frames_;
-        try {
-            audio_->openStream(nullptr, &in, RTAUDIO_FLOAT32, format_.sample_rate, &frames,
-                               &capture_source::on_audio, this);
-            audio_->startStream();
-        } catch (const RtAudioError& e) {
-            throw example_error{"cannot capture from " + describe() + " at " +
-                                audiocast::to_string(format_) + ": " + e.what()};
-        }
+        audio_->start(format_.channels, format_.sample_rate, RTAUDIO_FLOAT32, block_frames_,
+                      &capture_source::on_audio, this);
     }
 
-    void stop() noexcept override
-    {
-        try {
-            if (audio_->isStreamRunning()) audio_->stopStream();
-            if (audio_->isStreamOpen()) audio_->closeStream();
-        } catch (const RtAudioError&) {
-        }
-    }
+    void stop() noexcept override { audio_->stop(); }
 
     void fill(multicast_stream&) override {} // the callback pushes
 
-    [[nodiscard]] std::uint64_t dropped_frames() const noexcept { return dropped_.load(); }
+    [[nodiscard]] std::string status() const override
+    {
+        std::string text;
+        if (const auto n = dropped_.load(); n != 0)
+            text += "; " + std::to_string(n) +
+                    " captured frames dropped (the network side fell behind)";
+        if (const auto n = overflows_.load(); n != 0)
+            text += "; " + std::to_string(n) + " device overflows";
+        return text;
+    }
 
 private:
     // The audio thread: push() takes no lock, allocates nothing and makes no system call.
@@ -248,42 +239,25 @@ private:
                         void* self_ptr)
     {
         auto& self = *static_cast<capture_source*>(self_ptr);
+        if ((status & RTAUDIO_INPUT_OVERFLOW) != 0)
+            self.overflows_.fetch_add(1, std::memory_order_relaxed);
         if (input == nullptr) return 0;
         const std::span<const float> samples{static_cast<const float*>(input),
                                              std::size_t{frames} * self.format_.channels};
         const std::size_t taken = self.stream_->push(samples);
-        if (taken < frames || (status & RTAUDIO_INPUT_OVERFLOW) != 0)
-            self.dropped_.fetch_add(frames - taken, std::memory_order_relaxed);
+        if (taken < frames) self.dropped_.fetch_add(frames - taken, std::memory_order_relaxed);
         return 0;
     }
 
-    std::unique_ptr<RtAudio> audio_;
     audiocast::audio_format format_;
     unsigned block_frames_;
-    unsigned device_ = 0;
-    std::string name_;
+    std::optional<audio_stream> audio_;
     multicast_stream* stream_ = nullptr;
     std::atomic<std::uint64_t> dropped_{0};
+    std::atomic<std::uint64_t> overflows_{0};
 };
 
 // ---- the server ------------------------------------------------------------
-
-std::string clock_text(std::uint64_t frames, std::uint32_t rate)
-{
-    const std::uint64_t ms = frames * 1000 / rate;
-    char text[32];
-    std::snprintf(text, sizeof text, "%llu:%02llu:%02llu.%03llu",
-                  static_cast<unsigned long long>(ms / 3'600'000),
-                  static_cast<unsigned long long>(ms / 60'000 % 60),
-                  static_cast<unsigned long long>(ms / 1000 % 60),
-                  static_cast<unsigned long long>(ms % 1000));
-    return text;
-}
-
-double in_ms(std::chrono::nanoseconds d)
-{
-    return static_cast<double>(d.count()) / 1e6;
-}
 
 class server {
 public:
@@ -310,9 +284,11 @@ public:
                       << int{stream_.sender().payload_type()} << ") to " << opt_.network.where()
                       << ", TTL " << opt_.ttl << '\n'
                       << "  listen with: audiocast-client --group " << opt_.network.group
-                      << " --port " << opt_.network.port << " --format "
-                      << audiocast::encoding_name(f.encoding) << " --rate " << f.sample_rate
-                      << " --channels " << f.channels << '\n'
+                      << " --port " << opt_.network.port
+                      << (opt_.network.interface.empty() ? ""
+                                                         : " --interface " + opt_.network.interface)
+                      << " --format " << audiocast::encoding_name(f.encoding) << " --rate "
+                      << f.sample_rate << " --channels " << f.channels << '\n'
                       << "  console: PLAY, PAUSE, STATUS, QUIT" << std::endl;
         }
         runner_.on_refill([this](multicast_stream& s) {
@@ -350,8 +326,19 @@ public:
         console_->stop();
         source_->stop();
         if (!opt_.quiet) std::cout << program << ": " << why_ << "; " << status() << std::endl;
-        return send_errors_ == 0 ? 0 : exit_failure;
+        // Failed sends are reported as they happen and in the status line; the
+        // run failed only if nothing at all could be sent.
+        const auto& sent = stream_.sender().stats();
+        return sent.packets_send_failed != 0 && sent.packets_send_failed == sent.packets_sent
+                   ? exit_failure
+                   : 0;
     }
+
+    server(const server&) = delete;
+    server& operator=(const server&) = delete;
+    // The source's device stops first, so no callback pushes into a stream
+    // being destroyed, whatever path left run().
+    ~server() { source_->stop(); }
 
 private:
     static audiocast::sender_config sender_config_for(const source& s)
@@ -363,10 +350,13 @@ private:
 
     void command(std::string line)
     {
+        // Surrounding blanks are ignored; the word itself is taken in any case.
+        const auto blank = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+        const auto first = std::find_if_not(line.begin(), line.end(), blank);
+        const auto last = std::find_if_not(line.rbegin(), line.rend(), blank).base();
         std::string word;
-        for (char c : line)
-            if (!std::isspace(static_cast<unsigned char>(c)))
-                word += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        for (auto c = first; c < last; ++c)
+            word += static_cast<char>(std::toupper(static_cast<unsigned char>(*c)));
         const std::string at =
             clock_text(stream_.sender().position(), stream_.format().sample_rate);
         if (word == "PLAY") {
@@ -403,7 +393,7 @@ private:
         char text[256];
         std::snprintf(
             text, sizeof text,
-            "%s at %s; sent %llu packets, %llu bytes; lateness p50 %.3f ms, p99 %.3f "
+            "%s at %s; sent %llu packets, %llu payload bytes; lateness p50 %.3f ms, p99 %.3f "
             "ms, max %.3f ms",
             state, clock_text(stream_.sender().position(), stream_.format().sample_rate).c_str(),
             static_cast<unsigned long long>(s.packets_sent),
@@ -414,10 +404,7 @@ private:
             line += "; " + std::to_string(s.packets_send_failed) + " sends failed";
         if (s.schedule_slips != 0)
             line += "; " + std::to_string(s.schedule_slips) + " schedule slips";
-        if (const auto* capture = dynamic_cast<const capture_source*>(source_.get());
-            capture != nullptr && capture->dropped_frames() != 0)
-            line += "; " + std::to_string(capture->dropped_frames()) + " captured frames dropped";
-        return line;
+        return line + source_->status();
     }
 
     void finish(const char* why)
@@ -496,9 +483,12 @@ std::unique_ptr<source> make_source(const server_options& opt, audiocast::audio_
 
 int main(int argc, char* argv[])
 {
-    // A closed listener must not kill the server with SIGPIPE; UDP never
-    // raises it, but the console's stdout may be a pipe.
+    // stdout may be a pipe that closes; the stream goes on.
     std::signal(SIGPIPE, SIG_IGN);
+    // Started in the background of a terminal, a read of the console would
+    // stop the whole process (SIGTTIN); ignored, the read fails and the
+    // console ends, and streaming goes on.
+    std::signal(SIGTTIN, SIG_IGN);
     ensure_standard_streams();
 
     server_options opt;

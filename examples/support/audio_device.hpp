@@ -15,11 +15,12 @@
 #include <unistd.h>
 
 #include <cstdarg>
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
-#include <ostream>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -122,6 +123,8 @@ inline std::optional<unsigned> choose_device(RtAudio& audio, direction dir,
         return dir == direction::output ? info.outputChannels : info.inputChannels;
     };
     const char* what = dir == direction::output ? "output" : "input";
+    // No device at all is "no audio device" whatever was asked for.
+    if (count == 0) return std::nullopt;
     if (wanted) {
         if (*wanted >= count)
             throw usage_error{"audio device " + std::to_string(*wanted) + " does not exist (" +
@@ -132,7 +135,6 @@ inline std::optional<unsigned> choose_device(RtAudio& audio, direction dir,
                               " channels"};
         return wanted;
     }
-    if (count == 0) return std::nullopt;
     const unsigned preferred =
         dir == direction::output ? audio.getDefaultOutputDevice() : audio.getDefaultInputDevice();
     if (preferred < count && channels_of(preferred) > 0) return preferred;
@@ -140,6 +142,68 @@ inline std::optional<unsigned> choose_device(RtAudio& audio, direction dir,
         if (channels_of(i) > 0) return i;
     return std::nullopt;
 }
+
+/// One open RtAudio stream on one device, stopped and closed on destruction,
+/// so its callback never outlives what it feeds.
+class audio_stream {
+public:
+    audio_stream(std::unique_ptr<RtAudio> audio, unsigned device, direction dir)
+        : audio_{std::move(audio)}, device_{device}, direction_{dir}
+    {
+        name_ = audio_->getDeviceInfo(device_).name;
+    }
+
+    audio_stream(const audio_stream&) = delete;
+    audio_stream& operator=(const audio_stream&) = delete;
+    ~audio_stream() { stop(); }
+
+    /// "device 1 (Null Output, Pulse)".
+    [[nodiscard]] std::string describe() const
+    {
+        return "device " + std::to_string(device_) + " (" + name_ + ", " +
+               RtAudio::getApiDisplayName(audio_->getCurrentApi()) + ")";
+    }
+
+    /// Opens and starts the stream at `rate` with `channels` in `format`,
+    /// asking for callbacks of `block_frames`; `callback` gets `user`.
+    void start(unsigned channels, std::uint32_t rate, RtAudioFormat format, unsigned block_frames,
+               RtAudioCallback callback, void* user)
+    {
+        RtAudio::StreamParameters params;
+        params.deviceId = device_;
+        params.nChannels = channels;
+        unsigned frames = block_frames;
+        try {
+            audio_->openStream(direction_ == direction::output ? &params : nullptr,
+                               direction_ == direction::input ? &params : nullptr, format, rate,
+                               &frames, callback, user);
+            audio_->startStream();
+        } catch (const RtAudioError& e) {
+            stop();
+            throw example_error{
+                "cannot " +
+                std::string{direction_ == direction::output ? "play on " : "capture from "} +
+                describe() + " at " + std::to_string(rate) + " Hz, " + std::to_string(channels) +
+                " channels: " + e.what()};
+        }
+    }
+
+    /// Stops the callbacks (when this returns, none runs) and closes the device.
+    void stop() noexcept
+    {
+        try {
+            if (audio_->isStreamRunning()) audio_->stopStream();
+            if (audio_->isStreamOpen()) audio_->closeStream();
+        } catch (const RtAudioError&) {
+        }
+    }
+
+private:
+    std::unique_ptr<RtAudio> audio_;
+    unsigned device_;
+    direction direction_;
+    std::string name_;
+};
 
 /// The compiled APIs, for messages: "JACK, PulseAudio, ALSA".
 inline std::string compiled_apis()

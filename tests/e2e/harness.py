@@ -126,6 +126,13 @@ def without_silence(sound):
     return Sound(sound.rate, sound.channels, sound.width, bytes(kept))
 
 
+def samples(sound, first_frame=0):
+    """The signed samples from `first_frame` on, interleaved."""
+    w = sound.width
+    data = sound.data[first_frame * sound.frame_bytes:]
+    return [int.from_bytes(data[i:i + w], "little", signed=True) for i in range(0, len(data), w)]
+
+
 def leading_silence(sound):
     zero = bytes(sound.frame_bytes)
     i = 0
@@ -166,6 +173,10 @@ class Process:
 
     def __init__(self, args, name, stdin=subprocess.DEVNULL, env=None, stdout_file=None,
                  close_stdin=False):
+        if close_stdin:
+            # The shell closes fd 0 and execs: no preexec_fn, which may
+            # deadlock a child forked while this process runs threads.
+            args = ["sh", "-c", 'exec 0<&- "$@"', "sh", *args]
         self.name = name
         self.args = args
         self.lines = []
@@ -173,8 +184,7 @@ class Process:
         self._cond = threading.Condition()
         self.proc = subprocess.Popen(
             args, stdin=stdin, stdout=stdout_file or subprocess.PIPE,
-            stderr=subprocess.PIPE, env=env, text=stdout_file is None,
-            preexec_fn=(lambda: os.close(0)) if close_stdin else None)
+            stderr=subprocess.PIPE, env=env, text=stdout_file is None)
         self._readers = []
         if stdout_file is None:
             self._readers.append(threading.Thread(target=self._read, args=(self.proc.stdout,),
@@ -200,11 +210,17 @@ class Process:
                 line = line.decode(errors="replace")
             self.stderr_lines.append(line.rstrip("\n"))
 
-    def wait_for_line(self, pattern, timeout):
-        """The first stdout line matching `pattern`, waiting `timeout` s at most."""
+    def mark(self):
+        """How many stdout lines have come so far, for wait_for_line(after=)."""
+        with self._cond:
+            return len(self.lines)
+
+    def wait_for_line(self, pattern, timeout, after=0):
+        """The first stdout line from line `after` on that matches `pattern`,
+        waiting `timeout` s at most."""
         regex = re.compile(pattern)
         deadline = time.monotonic() + timeout
-        seen = 0
+        seen = after
         with self._cond:
             while True:
                 for line in self.lines[seen:]:
@@ -218,8 +234,12 @@ class Process:
                 self._cond.wait(min(left, 0.1))
 
     def send(self, text):
+        """Writes to the child's stdin; returns mark() from before, so the
+        reply can be waited for with wait_for_line(after=)."""
+        before = self.mark()
         self.proc.stdin.write(text)
         self.proc.stdin.flush()
+        return before
 
     def wait(self, timeout):
         """The exit code; ends the child (by PID) and fails if it overstays."""
