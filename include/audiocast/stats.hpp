@@ -314,7 +314,13 @@ struct receiver_stats {
     std::uint64_t source_changes = 0;
     std::uint64_t resyncs =
         0; ///< playout restarted on a confirmed timeline jump or sequence restart
-    std::size_t buffered_frames = 0; ///< buffer level now, not cumulative
+    std::size_t buffered_frames = 0;     ///< buffer level now, not cumulative
+    std::uint64_t sender_reports = 0;    ///< RTCP SRs from the source
+    std::uint64_t reports_sent = 0;      ///< RTCP RRs this receiver wrote
+    std::uint64_t control_malformed = 0; ///< RTCP datagrams that failed validation
+    bool source_left = false;            ///< the source said BYE (RFC 3550 §6.6)
+    /// Latency was measured from sender reports (packets carried no send time).
+    bool latency_from_sender_reports = false;
 };
 
 } // namespace audiocast

@@ -2348,6 +2348,260 @@ private:
 // after it: the receiver drains, plays silence, and re-anchors without counting
 // anything lost.
 
+// begin include/audiocast/detail/cname.hpp
+// audiocast — RTCP canonical names for participants that were given none.
+
+#include <cstdint>
+#include <random>
+#include <string>
+
+namespace audiocast::detail {
+
+/// A CNAME of 96 random bits in hex, as RFC 7022 §4.2 recommends for
+/// short-term persistent names: unique in the session, and saying nothing
+/// about the host or the user.
+inline std::string random_cname(std::random_device& rd)
+{
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string name;
+    for (int word = 0; word < 3; ++word) {
+        const auto v = static_cast<std::uint32_t>(rd());
+        for (int nibble = 7; nibble >= 0; --nibble)
+            name += digits[(v >> (4 * nibble)) & 0xF];
+    }
+    return name;
+}
+
+} // namespace audiocast::detail
+// end include/audiocast/detail/cname.hpp
+// begin include/audiocast/session/participant_table.hpp
+// audiocast — the other members of a session, as their RTCP tells them.
+//
+// A sender learns its listeners from their receiver reports: who they are
+// (SSRC, CNAME), what they lose, their jitter and the round trip. A receiver
+// counts the members it hears, for the report interval. The table has a fixed
+// capacity chosen at construction, so a report never allocates; members silent
+// for too long (RFC 3550 §6.3.5) or that said BYE (§6.3.7) leave it, and when
+// it is full a newcomer is counted and not kept.
+
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+namespace audiocast {
+
+/// One member heard on RTCP.
+struct participant {
+    std::uint32_t ssrc = 0;
+    time_point last_heard{};
+    std::uint64_t reports = 0; ///< SRs or RRs from it
+    /// Its last report block about us (a listener's view of our stream).
+    std::optional<rtcp::report_block> about_us{};
+    /// Round trip from that block's LSR and DLSR (RFC 3550 §6.4.1), when it had them.
+    std::optional<std::chrono::nanoseconds> round_trip{};
+
+    [[nodiscard]] std::string_view cname() const noexcept { return {cname_.data(), cname_length_}; }
+    void set_cname(std::string_view name) noexcept
+    {
+        cname_length_ = static_cast<std::uint8_t>(std::min(name.size(), cname_.size()));
+        std::copy_n(name.data(), cname_length_, cname_.data());
+    }
+
+private:
+    std::array<char, rtcp::max_text> cname_{};
+    std::uint8_t cname_length_ = 0;
+};
+
+class participant_table {
+public:
+    explicit participant_table(std::size_t capacity) : capacity_{capacity}
+    {
+        members_.reserve(capacity);
+    }
+
+    [[nodiscard]] std::size_t size() const noexcept { return members_.size(); }
+    [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+    [[nodiscard]] bool empty() const noexcept { return members_.empty(); }
+    /// Members that could not be kept because the table was full.
+    [[nodiscard]] std::uint64_t turned_away() const noexcept { return turned_away_; }
+
+    [[nodiscard]] auto begin() const noexcept { return members_.begin(); }
+    [[nodiscard]] auto end() const noexcept { return members_.end(); }
+
+    [[nodiscard]] const participant* find(std::uint32_t ssrc) const noexcept
+    {
+        const auto it = std::find_if(members_.begin(), members_.end(),
+                                     [ssrc](const participant& p) { return p.ssrc == ssrc; });
+        return it == members_.end() ? nullptr : &*it;
+    }
+
+    /// The member `ssrc`, added when new; nullptr when new and the table is full.
+    participant* heard(std::uint32_t ssrc, time_point now) noexcept
+    {
+        participant* p = const_cast<participant*>(find(ssrc));
+        if (p == nullptr) {
+            if (members_.size() >= capacity_) {
+                ++turned_away_;
+                return nullptr;
+            }
+            members_.emplace_back(); // within the reserved capacity: no allocation
+            p = &members_.back();
+            p->ssrc = ssrc;
+        }
+        p->last_heard = now;
+        return p;
+    }
+
+    /// A BYE: the member leaves at once.
+    void remove(std::uint32_t ssrc) noexcept
+    {
+        std::erase_if(members_, [ssrc](const participant& p) { return p.ssrc == ssrc; });
+    }
+
+    /// Members not heard for `timeout` leave.
+    void expire(time_point now, std::chrono::nanoseconds timeout) noexcept
+    {
+        std::erase_if(members_, [&](const participant& p) { return now - p.last_heard > timeout; });
+    }
+
+private:
+    std::size_t capacity_;
+    std::vector<participant> members_;
+    std::uint64_t turned_away_ = 0;
+};
+
+} // namespace audiocast
+// end include/audiocast/session/participant_table.hpp
+// begin include/audiocast/session/rtcp_schedule.hpp
+// audiocast — when RTCP reports go out (RFC 3550 §6.2, §6.3, Appendix A.7).
+//
+// RTCP is held to a share of the session bandwidth (5 %, a quarter of it for
+// senders while they are few), so the interval between one participant's
+// reports grows with the number of members. The interval is randomized over
+// [0.5, 1.5] times its value, so reports of many receivers do not synchronize,
+// and divided by e - 3/2 to make up for the timer reconsideration that A.7
+// assumes (§6.3.1). The first report after joining waits half the minimum.
+// Sans-I/O: it takes time points and gives time points.
+
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <random>
+
+namespace audiocast {
+
+/// The inputs of RFC 3550's interval computation that do not change per report.
+struct rtcp_timing {
+    /// The session's bandwidth: the RTP rate of every sender, headers included.
+    double session_bytes_per_s = 200'000;
+    /// RFC 3550 §6.2: the fixed minimum between reports is RECOMMENDED at 5 s.
+    std::chrono::nanoseconds minimum = std::chrono::seconds{5};
+};
+
+/// The deterministic interval Td of RFC 3550 A.7 (before randomization).
+[[nodiscard]] inline std::chrono::nanoseconds
+rtcp_deterministic_interval(const rtcp_timing& t, std::size_t members, std::size_t senders,
+                            bool we_sent, double avg_rtcp_bytes, bool initial) noexcept
+{
+    constexpr double rtcp_fraction = 0.05;
+    constexpr double sender_share = 0.25;
+    double bandwidth = t.session_bytes_per_s * rtcp_fraction;
+    double n = static_cast<double>(std::max<std::size_t>(members, 1));
+    // Senders share a quarter of the RTCP bandwidth while they are at most a
+    // quarter of the members, so their reports (the NTP/RTP mapping) stay frequent.
+    if (senders > 0 && static_cast<double>(senders) <= n * sender_share) {
+        if (we_sent) {
+            bandwidth *= sender_share;
+            n = static_cast<double>(senders);
+        } else {
+            bandwidth *= 1 - sender_share;
+            n -= static_cast<double>(senders);
+        }
+    }
+    const double minimum_s = std::chrono::duration<double>(t.minimum).count() / (initial ? 2 : 1);
+    const double interval_s =
+        bandwidth > 0 ? std::max(minimum_s, avg_rtcp_bytes * n / bandwidth) : minimum_s;
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::duration<double>{interval_s});
+}
+
+/// One participant's report timer.
+class rtcp_schedule {
+public:
+    /// `seed` makes the randomization reproducible (tests); a participant
+    /// should draw it at random.
+    explicit rtcp_schedule(const rtcp_timing& timing, std::uint64_t seed) noexcept
+        : timing_{timing}, random_{seed}
+    {}
+
+    [[nodiscard]] bool started() const noexcept { return started_; }
+    [[nodiscard]] const rtcp_timing& timing() const noexcept { return timing_; }
+
+    /// Joins at `now`: the first report is due after the initial interval.
+    void start(time_point now, std::size_t members, std::size_t senders, bool we_sent) noexcept
+    {
+        started_ = true;
+        initial_ = true;
+        next_ = now + randomized(members, senders, we_sent);
+    }
+
+    /// When the next report is due.
+    [[nodiscard]] time_point next() const noexcept { return next_; }
+    [[nodiscard]] bool due(time_point now) const noexcept { return started_ && now >= next_; }
+
+    /// A report of `bytes` (its UDP payload) went out at `now`: folds its size
+    /// into the average (§6.3.3) and sets the next deadline.
+    void sent(time_point now, std::size_t bytes, std::size_t members, std::size_t senders,
+              bool we_sent) noexcept
+    {
+        // IPv4 and UDP headers count too (A.7 uses packet sizes on the wire).
+        const double size = static_cast<double>(bytes + 28);
+        avg_bytes_ = have_avg_ ? size / 16 + avg_bytes_ * 15 / 16 : size;
+        have_avg_ = true;
+        initial_ = false;
+        next_ = now + randomized(members, senders, we_sent);
+    }
+
+    /// Td for the present state: what a member's silence is measured in
+    /// (§6.3.5 times a member out after 5 Td of silence).
+    [[nodiscard]] std::chrono::nanoseconds deterministic(std::size_t members, std::size_t senders,
+                                                         bool we_sent) const noexcept
+    {
+        return rtcp_deterministic_interval(timing_, members, senders, we_sent, avg_bytes_, false);
+    }
+
+private:
+    std::chrono::nanoseconds randomized(std::size_t members, std::size_t senders,
+                                        bool we_sent) noexcept
+    {
+        const auto td =
+            rtcp_deterministic_interval(timing_, members, senders, we_sent, avg_bytes_, initial_);
+        // A.7: t = Td * U[0.5, 1.5] / (e - 3/2).
+        constexpr double compensation = 2.71828182845904523536 - 1.5;
+        const double factor = std::uniform_real_distribution<double>{0.5, 1.5}(random_);
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>{
+            std::chrono::duration<double>(td).count() * factor / compensation});
+    }
+
+    rtcp_timing timing_;
+    std::mt19937_64 random_;
+    time_point next_{};
+    double avg_bytes_ = 128; // a first guess until the first report (SR + SDES ~ 80 B + headers)
+    bool have_avg_ = false;
+    bool initial_ = true;
+    bool started_ = false;
+};
+
+} // namespace audiocast
+// end include/audiocast/session/rtcp_schedule.hpp
 // begin include/audiocast/session/source_tracker.hpp
 // audiocast — per-source RTP sequence tracking: RFC 3550 Appendix A.1
 // validation, A.3 loss accounting, and duplicate and reorder detection.
@@ -2974,7 +3228,13 @@ struct receiver_stats {
     std::uint64_t source_changes = 0;
     std::uint64_t resyncs =
         0; ///< playout restarted on a confirmed timeline jump or sequence restart
-    std::size_t buffered_frames = 0; ///< buffer level now, not cumulative
+    std::size_t buffered_frames = 0;     ///< buffer level now, not cumulative
+    std::uint64_t sender_reports = 0;    ///< RTCP SRs from the source
+    std::uint64_t reports_sent = 0;      ///< RTCP RRs this receiver wrote
+    std::uint64_t control_malformed = 0; ///< RTCP datagrams that failed validation
+    bool source_left = false;            ///< the source said BYE (RFC 3550 §6.6)
+    /// Latency was measured from sender reports (packets carried no send time).
+    bool latency_from_sender_reports = false;
 };
 
 } // namespace audiocast
@@ -2986,8 +3246,10 @@ struct receiver_stats {
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <random>
 #include <span>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -3008,6 +3270,14 @@ struct receiver_config {
     std::chrono::nanoseconds source_timeout = std::chrono::milliseconds{250};
     /// Length of the fade out of a concealed gap and the fade back in after it.
     std::chrono::nanoseconds fade = std::chrono::milliseconds{2};
+    /// RTCP: this receiver's own SSRC in its reports; random when unset.
+    std::optional<std::uint32_t> ssrc{};
+    /// RTCP: its canonical name; empty draws 96 random bits (RFC 7022). At most 255 bytes.
+    std::string cname{};
+    /// RTCP: the fixed minimum between reports (RFC 3550 §6.2 recommends 5 s).
+    std::chrono::nanoseconds rtcp_minimum_interval = std::chrono::seconds{5};
+    /// RTCP: other members counted at once, for the report interval.
+    std::size_t max_members = 1024;
 };
 
 /// Where playout stands.
@@ -3028,10 +3298,14 @@ public:
         : codec_{std::move(codec)}, config_{config},
           buffer_{codec_.format().channels, buffer_capacity(codec_, config)},
           decoded_(max_datagram_samples(codec_)),
-          scratch_(scratch_frames * codec_.format().channels)
+          scratch_(scratch_frames * codec_.format().channels),
+          schedule_{timing_of(codec_, config), std::random_device{}()}, members_{config.max_members}
     {
         validate(config);
         fade_frames_ = std::max<std::uint64_t>(1, frames_in(config_.fade, format().sample_rate));
+        std::random_device rd;
+        own_ssrc_ = config_.ssrc.value_or(static_cast<std::uint32_t>(rd()));
+        cname_ = config_.cname.empty() ? detail::random_cname(rd) : config_.cname;
     }
 
     static void validate(const receiver_config& config, std::error_code& ec) noexcept
@@ -3043,6 +3317,8 @@ public:
             ec = errc::invalid_payload_type;
         else if (!rtp::is_valid_extension_id(config.send_time_extension_id))
             ec = errc::invalid_header_extension;
+        else if (config.cname.size() > rtcp::max_text || config.rtcp_minimum_interval.count() <= 0)
+            ec = errc::invalid_rtcp;
     }
 
     /// Throwing form; the message names the value and the limit.
@@ -3057,6 +3333,12 @@ public:
         if (ec == errc::invalid_payload_type)
             detail::throw_error(ec, "payload type " + std::to_string(*config.payload_type) +
                                         " is above 127");
+        if (ec == errc::invalid_rtcp)
+            detail::throw_error(ec,
+                                config.cname.size() > rtcp::max_text
+                                    ? "CNAME of " + std::to_string(config.cname.size()) +
+                                          " bytes; RTCP carries at most 255"
+                                    : std::string{"the RTCP minimum interval must be positive"});
         if (ec)
             detail::throw_error(ec, "send-time extension id " +
                                         std::to_string(config.send_time_extension_id) +
@@ -3079,6 +3361,7 @@ public:
     void on_datagram(std::span<const std::byte> datagram, time_point arrival,
                      wall_time arrival_wall) noexcept
     {
+        if (!schedule_.started()) schedule_.start(arrival, members_.size() + 1, 1, false);
         std::error_code ec;
         const rtp::packet_view packet = rtp::parse(datagram, ec, config_.send_time_extension_id);
         if (ec) {
@@ -3131,6 +3414,7 @@ public:
             return;
         }
         last_arrival_ = arrival;
+        heard_since_report_ = true;
 
         const std::uint64_t position = extend_timestamp(h.timestamp);
         const std::size_t frames = packet.payload.size() / frame_bytes;
@@ -3243,6 +3527,101 @@ public:
         return frames;
     }
 
+    // ---- RTCP (RFC 3550 §6) -------------------------------------------
+
+    /// This receiver's SSRC and canonical name in its reports. Fixed at
+    /// construction, so another thread may read them (and call write_bye()).
+    [[nodiscard]] std::uint32_t own_ssrc() const noexcept { return own_ssrc_; }
+    [[nodiscard]] std::string_view cname() const noexcept { return cname_; }
+
+    /// Takes one RTCP datagram from the group: the source's sender reports
+    /// (the NTP time of an RTP timestamp, for latency without the send-time
+    /// extension, and LSR for its round trip), its BYE, and the other members
+    /// (for the report interval). Malformed ones are counted and dropped.
+    void on_control(std::span<const std::byte> datagram, time_point arrival,
+                    wall_time arrival_wall) noexcept
+    {
+        (void)arrival_wall;
+        if (!schedule_.started()) schedule_.start(arrival, members_.size() + 1, 1, false);
+        std::error_code ec;
+        rtcp::parse_compound(datagram, ec, [&](const rtcp::packet_view& p) {
+            const auto from = p.ssrc();
+            if (!from || *from == own_ssrc_) return;
+            const bool from_source = has_source_ && *from == ssrc_;
+            if (p.type() == rtcp::type_sr || p.type() == rtcp::type_rr) {
+                (void)members_.heard(*from, arrival);
+                if (const auto info = p.sender(); info && from_source) {
+                    ++sender_reports_;
+                    last_sr_ = ntp::short_form(info->ntp);
+                    last_sr_arrival_ = arrival;
+                    sr_wall_ = ntp::to_wall(info->ntp);
+                    sr_timestamp_ = info->rtp_timestamp;
+                    have_sr_ = true;
+                }
+            } else if (p.type() == rtcp::type_bye) {
+                for (std::size_t i = 0; i < p.bye_count(); ++i) {
+                    const std::uint32_t gone = p.bye_source(i);
+                    members_.remove(gone);
+                    if (has_source_ && gone == ssrc_) source_left_ = true;
+                }
+            }
+        });
+        if (ec) ++control_malformed_;
+    }
+
+    /// When the next receiver report is due; nullopt before anything arrived.
+    [[nodiscard]] std::optional<time_point> next_report_due() const noexcept
+    {
+        if (!schedule_.started()) return std::nullopt;
+        return schedule_.next();
+    }
+
+    /// If a report is due at `now`, writes it (an RR with a block about the
+    /// source when it sent since the last report, then SDES with the CNAME)
+    /// into `out` and returns its size; 0 otherwise. errc::buffer_too_small
+    /// when `out` cannot hold rtcp_report_bytes().
+    std::size_t write_report(time_point now, std::span<std::byte> out, std::error_code& ec) noexcept
+    {
+        ec.clear();
+        if (!schedule_.due(now)) return 0;
+        members_.expire(now, 5 * schedule_.deterministic(members_.size() + 1, 1, false));
+        rtcp::compound_writer w{out};
+        if (has_source_ && heard_since_report_ && tracker_.valid()) {
+            const rtcp::report_block b = report_block_at(now);
+            w.receiver_report(own_ssrc_, std::span<const rtcp::report_block>{&b, 1});
+        } else {
+            w.receiver_report(own_ssrc_);
+        }
+        w.cname(own_ssrc_, cname_);
+        if ((ec = w.error())) return 0;
+        heard_since_report_ = false;
+        ++reports_sent_;
+        schedule_.sent(now, w.size(), members_.size() + 1, 1, false);
+        return w.size();
+    }
+
+    /// RR, SDES and BYE, for a receiver that leaves (RFC 3550 §6.6). Reads
+    /// only what is fixed at construction: safe from any thread.
+    std::size_t write_bye(std::span<std::byte> out, std::error_code& ec,
+                          std::string_view reason = {}) const noexcept
+    {
+        ec.clear();
+        rtcp::compound_writer w{out};
+        w.receiver_report(own_ssrc_);
+        w.cname(own_ssrc_, cname_);
+        const std::uint32_t self = own_ssrc_;
+        w.bye(std::span<const std::uint32_t>{&self, 1}, reason);
+        ec = w.error();
+        return ec ? 0 : w.size();
+    }
+
+    /// Bytes write_report() and write_bye() need at most.
+    [[nodiscard]] static constexpr std::size_t rtcp_report_bytes() noexcept
+    {
+        // RR with one block (32) + SDES with a 255-byte CNAME (264) + BYE (264).
+        return 32 + 264 + 264;
+    }
+
     /// A snapshot of every counter and measurement.
     [[nodiscard]] receiver_stats stats() const noexcept
     {
@@ -3278,6 +3657,11 @@ public:
         s.packets_discarded = discarded_;
         s.packets_expected = s.packets_received + s.packets_lost;
         s.buffered_frames = buffer_.buffered_frames();
+        s.sender_reports = sender_reports_;
+        s.reports_sent = reports_sent_;
+        s.control_malformed = control_malformed_;
+        s.source_left = source_left_;
+        s.latency_from_sender_reports = latency_from_reports_;
     }
 
     /// Fills the latency and IPDV percentiles of `s`: a walk over the
@@ -3326,6 +3710,11 @@ private:
         pending_jump_ = false;
         have_transit_ = false;
         jitter_.reset();
+        have_sr_ = false;
+        last_sr_ = 0;
+        source_left_ = false;
+        expected_prior_ = 0;
+        received_prior_ = 0;
     }
 
     // Widens a 32-bit RTP timestamp to 64 bits around the last one seen, so a
@@ -3361,7 +3750,63 @@ private:
             const auto latency = arrival_wall - ntp::to_wall(*packet.hdr.send_time);
             latency_.record(latency);
             ipdv_.update(latency);
+        } else if (have_sr_) {
+            // No send time in the packet (ffmpeg, GStreamer): the last sender
+            // report maps RTP time to the sender's wall clock (RFC 3550
+            // §6.4.1), so the packet's first frame was sampled at
+            // SR time + (its timestamp - the SR's) / rate.
+            const auto since_sr = static_cast<std::int32_t>(packet.hdr.timestamp - sr_timestamp_);
+            const auto offset =
+                since_sr >= 0
+                    ? duration_of(static_cast<std::uint64_t>(since_sr), format())
+                    : -duration_of(static_cast<std::uint64_t>(-std::int64_t{since_sr}), format());
+            const auto latency = arrival_wall - (sr_wall_ + offset);
+            latency_.record(latency);
+            ipdv_.update(latency);
+            latency_from_reports_ = true;
         }
+    }
+
+    // RFC 3550 §6.4.1 and A.3: loss over the interval since the last report,
+    // cumulative loss, the extended highest sequence number, jitter, and the
+    // LSR/DLSR pair from which the source computes the round trip.
+    rtcp::report_block report_block_at(time_point now) noexcept
+    {
+        rtcp::report_block b;
+        b.ssrc = ssrc_;
+        const std::uint64_t expected = tracker_.expected();
+        const std::uint64_t received = tracker_.received();
+        const std::int64_t expected_interval =
+            static_cast<std::int64_t>(expected) - static_cast<std::int64_t>(expected_prior_);
+        const std::int64_t received_interval =
+            static_cast<std::int64_t>(received) - static_cast<std::int64_t>(received_prior_);
+        expected_prior_ = expected;
+        received_prior_ = received;
+        const std::int64_t lost_interval = expected_interval - received_interval;
+        b.fraction_lost = expected_interval <= 0 || lost_interval <= 0
+                              ? 0
+                              : static_cast<std::uint8_t>(std::min<std::int64_t>(
+                                    255, (lost_interval << 8) / expected_interval));
+        b.cumulative_lost = static_cast<std::int32_t>(std::clamp<std::int64_t>(
+            tracker_.lost(), rtcp::min_cumulative_lost, rtcp::max_cumulative_lost));
+        b.highest_sequence = static_cast<std::uint32_t>(tracker_.extended_max());
+        b.jitter = jitter_.value();
+        if (have_sr_) {
+            b.last_sr = last_sr_;
+            b.delay_since_last_sr = ntp::to_short_duration(now - last_sr_arrival_);
+        }
+        return b;
+    }
+
+    static rtcp_timing timing_of(const Codec& c, const receiver_config& config) noexcept
+    {
+        // The sender's rate as the format implies it, headers included.
+        const double packets_per_s =
+            static_cast<double>(c.format().sample_rate) /
+            static_cast<double>(std::max<std::size_t>(c.frames_per_packet(), 1));
+        return {.session_bytes_per_s =
+                    packets_per_s * (static_cast<double>(c.payload_bytes()) + 20 + 8 + 12 + 16),
+                .minimum = config.rtcp_minimum_interval};
     }
 
     void anchor(std::uint64_t position, time_point arrival) noexcept
@@ -3484,6 +3929,24 @@ private:
     duration_histogram latency_;
     ipdv_meter ipdv_;
     throughput_meter throughput_;
+
+    rtcp_schedule schedule_;
+    participant_table members_;
+    std::uint32_t own_ssrc_ = 0;
+    std::string cname_;
+    bool heard_since_report_ = false;
+    std::uint64_t expected_prior_ = 0;
+    std::uint64_t received_prior_ = 0;
+    bool have_sr_ = false;
+    std::uint32_t last_sr_ = 0;
+    time_point last_sr_arrival_{};
+    wall_time sr_wall_{};
+    std::uint32_t sr_timestamp_ = 0;
+    bool source_left_ = false;
+    bool latency_from_reports_ = false;
+    std::uint64_t sender_reports_ = 0;
+    std::uint64_t reports_sent_ = 0;
+    std::uint64_t control_malformed_ = 0;
 };
 
 } // namespace audiocast
@@ -3510,6 +3973,7 @@ private:
 #include <random>
 #include <span>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -3551,6 +4015,26 @@ struct sender_config {
     /// A packet that would leave later than this after its deadline moves the
     /// schedule forward instead of sending a burst to catch up.
     std::chrono::nanoseconds max_lateness = std::chrono::milliseconds{20};
+    /// RTCP: the canonical name in this sender's reports (RFC 3550 §6.5.1);
+    /// empty draws 96 random bits (RFC 7022). At most 255 bytes.
+    std::string cname{};
+    /// RTCP: the fixed minimum between reports (RFC 3550 §6.2 recommends 5 s).
+    std::chrono::nanoseconds rtcp_minimum_interval = std::chrono::seconds{5};
+    /// RTCP: listeners remembered at once; reports from more are counted, not kept.
+    std::size_t max_listeners = 1024;
+};
+
+/// What the sender's listeners report, summed up (RFC 3550 §6.4.1 blocks).
+struct listener_summary {
+    std::size_t listeners = 0;
+    /// The largest fraction lost any listener reported for its last interval, 0-1.
+    double worst_fraction_lost = 0;
+    /// The largest cumulative loss any listener reported, in packets.
+    std::int64_t worst_cumulative_lost = 0;
+    /// The largest interarrival jitter any listener reported.
+    std::chrono::nanoseconds worst_jitter{};
+    /// The longest round trip measured from a listener's LSR/DLSR.
+    std::optional<std::chrono::nanoseconds> worst_round_trip{};
 };
 
 /// What a sender has done, cumulative.
@@ -3561,8 +4045,11 @@ struct sender_stats {
     std::uint64_t packets_send_failed = 0;
     std::uint64_t payload_bytes_sent = 0;
     std::uint64_t frames_sent = 0;
-    std::uint64_t schedule_slips = 0; ///< times the schedule moved forward (see max_lateness)
-    duration_histogram lateness;      ///< how late each packet was taken after its deadline
+    std::uint64_t schedule_slips = 0;    ///< times the schedule moved forward (see max_lateness)
+    duration_histogram lateness;         ///< how late each packet was taken after its deadline
+    std::uint64_t reports_sent = 0;      ///< RTCP compounds written (SR + SDES, or with BYE)
+    std::uint64_t reports_received = 0;  ///< RRs and SRs from others
+    std::uint64_t control_malformed = 0; ///< RTCP datagrams that failed validation
 };
 
 /// The sender's half of the protocol over a codec; see the file comment.
@@ -3572,11 +4059,14 @@ class sender_session {
 public:
     /// Throws std::system_error when `config` is invalid (see validate()).
     explicit sender_session(Codec codec, const sender_config& config = {})
-        : codec_{std::move(codec)}, config_{config}
+        : codec_{std::move(codec)}, config_{config},
+          schedule_{timing_of(codec_, config), std::random_device{}()},
+          listeners_{config.max_listeners}
     {
         validate(config_);
         std::random_device rd;
         const auto draw = [&rd] { return static_cast<std::uint32_t>(rd()); };
+        cname_ = config_.cname.empty() ? detail::random_cname(rd) : config_.cname;
         ssrc_ = config_.ssrc.value_or(draw());
         sequence_ = config_.initial_sequence.value_or(static_cast<std::uint16_t>(draw()));
         first_timestamp_ = config_.initial_timestamp.value_or(draw());
@@ -3598,6 +4088,8 @@ public:
             ec = errc::invalid_header_extension;
         else if (config.queue_packets == 0)
             ec = errc::buffer_too_small;
+        else if (config.cname.size() > rtcp::max_text || config.rtcp_minimum_interval.count() <= 0)
+            ec = errc::invalid_rtcp;
     }
 
     /// Throwing form; the message names the value and the limit.
@@ -3612,6 +4104,12 @@ public:
             detail::throw_error(ec, "send-time extension id " +
                                         std::to_string(config.send_time_extension_id) +
                                         " is outside 1-14 (RFC 8285 one-byte elements)");
+        if (ec == errc::invalid_rtcp)
+            detail::throw_error(ec,
+                                config.cname.size() > rtcp::max_text
+                                    ? "CNAME of " + std::to_string(config.cname.size()) +
+                                          " bytes; RTCP carries at most 255"
+                                    : std::string{"the RTCP minimum interval must be positive"});
         if (ec) detail::throw_error(ec, "a sender queue of 0 packets holds nothing");
     }
 
@@ -3751,6 +4249,9 @@ public:
         if (ec) return 0;
 
         marker_next_ = false;
+        last_sent_timestamp_ = h.timestamp;
+        last_sent_due_ = due;
+        if (!schedule_.started()) schedule_.start(now, listeners_.size() + 1, 1, true);
         ++sequence_;
         position_ += s.frames;
         stats_.packets_sent += 1;
@@ -3777,6 +4278,124 @@ public:
     /// be sent, so its statistics say so. The packet is not sent again: its
     /// deadline has passed, and RTP receivers treat it as lost.
     void record_send_failure() noexcept { ++stats_.packets_send_failed; }
+
+    // ---- RTCP (RFC 3550 §6) -------------------------------------------
+
+    /// The canonical name in this sender's reports.
+    [[nodiscard]] std::string_view cname() const noexcept { return cname_; }
+
+    /// When the next sender report is due; nullopt until the first packet left.
+    [[nodiscard]] std::optional<time_point> next_report_due() const noexcept
+    {
+        if (!schedule_.started()) return std::nullopt;
+        return schedule_.next();
+    }
+
+    /// If a report is due at `now`, writes it (an SR whose NTP time is
+    /// `wall_now` and whose RTP timestamp is the media clock at `now`, then
+    /// SDES with the CNAME) into `out` and returns its size; 0 otherwise.
+    /// errc::buffer_too_small when `out` cannot hold it (rtcp_report_bytes()).
+    std::size_t write_report(time_point now, wall_time wall_now, std::span<std::byte> out,
+                             std::error_code& ec) noexcept
+    {
+        ec.clear();
+        if (!schedule_.due(now)) return 0;
+        listeners_.expire(now, listener_timeout());
+        rtcp::compound_writer w{out};
+        w.sender_report(ssrc_, sender_info_at(now, wall_now));
+        w.cname(ssrc_, cname_);
+        if ((ec = w.error())) return 0;
+        ++stats_.reports_sent;
+        schedule_.sent(now, w.size(), listeners_.size() + 1, 1, true);
+        return w.size();
+    }
+
+    /// A last report with BYE (RFC 3550 §6.6), for when the sender stops:
+    /// listeners learn at once that the stream ended. `reason` is at most
+    /// 255 bytes. Returns the size written into `out`.
+    std::size_t write_bye(time_point now, wall_time wall_now, std::span<std::byte> out,
+                          std::error_code& ec, std::string_view reason = {}) noexcept
+    {
+        ec.clear();
+        rtcp::compound_writer w{out};
+        if (schedule_.started())
+            w.sender_report(ssrc_, sender_info_at(now, wall_now));
+        else
+            w.receiver_report(ssrc_); // sent nothing: no sender information to give
+        w.cname(ssrc_, cname_);
+        const std::uint32_t self = ssrc_;
+        w.bye(std::span<const std::uint32_t>{&self, 1}, reason);
+        if ((ec = w.error())) return 0;
+        ++stats_.reports_sent;
+        return w.size();
+    }
+
+    /// Bytes write_report() and write_bye() need at most.
+    [[nodiscard]] static constexpr std::size_t rtcp_report_bytes() noexcept
+    {
+        // SR (28) + SDES with a 255-byte CNAME (264) + BYE with a 255-byte reason (264).
+        return 28 + 264 + 264;
+    }
+
+    /// Takes one RTCP datagram from the group: listeners' receiver reports
+    /// about this sender, their CNAMEs, their BYEs. Its own reports, heard
+    /// back, and reports about other sources are ignored; malformed ones are
+    /// counted and dropped.
+    void on_control(std::span<const std::byte> datagram, time_point arrival,
+                    wall_time arrival_wall) noexcept
+    {
+        std::error_code ec;
+        rtcp::parse_compound(datagram, ec, [&](const rtcp::packet_view& p) {
+            const auto from = p.ssrc();
+            if (!from || *from == ssrc_) return;
+            if (p.type() == rtcp::type_rr || p.type() == rtcp::type_sr) {
+                ++stats_.reports_received;
+                participant* l = listeners_.heard(*from, arrival);
+                if (l == nullptr) return;
+                ++l->reports;
+                for (std::size_t i = 0; i < p.block_count(); ++i) {
+                    const rtcp::report_block b = p.block(i);
+                    if (b.ssrc != ssrc_) continue;
+                    l->about_us = b;
+                    l->round_trip = round_trip(b, arrival_wall);
+                }
+            } else if (p.type() == rtcp::type_sdes) {
+                p.for_each_cname([&](std::uint32_t who, std::string_view name) {
+                    if (who == ssrc_) return;
+                    if (participant* l = listeners_.heard(who, arrival)) l->set_cname(name);
+                });
+            } else if (p.type() == rtcp::type_bye) {
+                for (std::size_t i = 0; i < p.bye_count(); ++i)
+                    listeners_.remove(p.bye_source(i));
+            }
+        });
+        if (ec) ++stats_.control_malformed;
+    }
+
+    /// The listeners heard lately (RFC 3550 §6.3.5 times them out after five
+    /// report intervals of silence).
+    [[nodiscard]] const participant_table& listeners() const noexcept { return listeners_; }
+
+    /// The listeners still heard at `now`, and the worst of what they report.
+    [[nodiscard]] listener_summary summarize(time_point now) noexcept
+    {
+        listeners_.expire(now, listener_timeout());
+        listener_summary sum;
+        sum.listeners = listeners_.size();
+        for (const participant& l : listeners_) {
+            if (!l.about_us) continue;
+            sum.worst_fraction_lost =
+                std::max(sum.worst_fraction_lost, l.about_us->fraction_lost / 256.0);
+            sum.worst_cumulative_lost =
+                std::max<std::int64_t>(sum.worst_cumulative_lost, l.about_us->cumulative_lost);
+            sum.worst_jitter = std::max(
+                sum.worst_jitter, duration_of(l.about_us->jitter, codec_.format().sample_rate));
+            if (l.round_trip)
+                sum.worst_round_trip =
+                    std::max(sum.worst_round_trip.value_or(*l.round_trip), *l.round_trip);
+        }
+        return sum;
+    }
 
     /// The largest packet this session builds.
     [[nodiscard]] std::size_t max_packet_bytes() const noexcept
@@ -3831,8 +4450,61 @@ private:
         anchor_position_ = position_;
     }
 
+    // RFC 3550 §6.2: the session bandwidth counts every packet's headers
+    // (IPv4 20, UDP 8, RTP 12, the send-time extension).
+    static rtcp_timing timing_of(const Codec& c, const sender_config& config) noexcept
+    {
+        const double packets_per_s =
+            static_cast<double>(c.format().sample_rate) /
+            static_cast<double>(std::max<std::size_t>(c.frames_per_packet(), 1));
+        const double header = 20 + 8 + rtp::fixed_header_size +
+                              (config.send_time_extension ? rtp::send_time_extension_size : 0);
+        return {.session_bytes_per_s =
+                    packets_per_s * (static_cast<double>(c.payload_bytes()) + header),
+                .minimum = config.rtcp_minimum_interval};
+    }
+
+    // The RTP timestamp of `now` on the media clock: the last packet's, moved
+    // on by the time since its deadline, which is when its first frame was due.
+    rtcp::sender_info sender_info_at(time_point now, wall_time wall_now) const noexcept
+    {
+        std::uint32_t ts = next_timestamp();
+        if (schedule_.started()) {
+            ts = last_sent_timestamp_;
+            if (now > last_sent_due_)
+                ts += static_cast<std::uint32_t>(
+                    frames_in(now - last_sent_due_, codec_.format().sample_rate));
+        }
+        return {.ntp = ntp::from_wall(wall_now),
+                .rtp_timestamp = ts,
+                .packet_count = static_cast<std::uint32_t>(stats_.packets_sent),
+                .octet_count = static_cast<std::uint32_t>(stats_.payload_bytes_sent)};
+    }
+
+    // RFC 3550 §6.4.1: round trip = arrival - LSR - DLSR, in 1/65536 s.
+    static std::optional<std::chrono::nanoseconds> round_trip(const rtcp::report_block& b,
+                                                              wall_time arrival_wall) noexcept
+    {
+        if (b.last_sr == 0) return std::nullopt;
+        const std::uint32_t a = ntp::short_form(ntp::from_wall(arrival_wall));
+        const std::uint32_t rtt = a - b.last_sr - b.delay_since_last_sr;
+        if ((rtt & 0x8000'0000u) != 0) return std::nullopt; // clocks or fields disagree
+        return ntp::from_short_duration(rtt);
+    }
+
+    // §6.3.5: a member silent for five of its report intervals has left.
+    std::chrono::nanoseconds listener_timeout() const noexcept
+    {
+        return 5 * schedule_.deterministic(listeners_.size() + 1, 1, false);
+    }
+
     Codec codec_;
     sender_config config_;
+    rtcp_schedule schedule_;
+    participant_table listeners_;
+    std::string cname_;
+    std::uint32_t last_sent_timestamp_ = 0;
+    time_point last_sent_due_{};
     std::uint32_t ssrc_ = 0;
     std::uint16_t sequence_ = 0;
     std::uint32_t first_timestamp_ = 0;

@@ -17,13 +17,17 @@
 #pragma once
 
 #include <audiocast/concepts.hpp>
+#include <audiocast/detail/cname.hpp>
 #include <audiocast/error.hpp>
 #include <audiocast/format.hpp>
 #include <audiocast/session/jitter_buffer.hpp>
+#include <audiocast/session/participant_table.hpp>
+#include <audiocast/session/rtcp_schedule.hpp>
 #include <audiocast/session/source_tracker.hpp>
 #include <audiocast/stats.hpp>
 #include <audiocast/time.hpp>
 #include <audiocast/wire/ntp.hpp>
+#include <audiocast/wire/rtcp.hpp>
 #include <audiocast/wire/rtp.hpp>
 
 #include <algorithm>
@@ -32,8 +36,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <random>
 #include <span>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -54,6 +60,14 @@ struct receiver_config {
     std::chrono::nanoseconds source_timeout = std::chrono::milliseconds{250};
     /// Length of the fade out of a concealed gap and the fade back in after it.
     std::chrono::nanoseconds fade = std::chrono::milliseconds{2};
+    /// RTCP: this receiver's own SSRC in its reports; random when unset.
+    std::optional<std::uint32_t> ssrc{};
+    /// RTCP: its canonical name; empty draws 96 random bits (RFC 7022). At most 255 bytes.
+    std::string cname{};
+    /// RTCP: the fixed minimum between reports (RFC 3550 §6.2 recommends 5 s).
+    std::chrono::nanoseconds rtcp_minimum_interval = std::chrono::seconds{5};
+    /// RTCP: other members counted at once, for the report interval.
+    std::size_t max_members = 1024;
 };
 
 /// Where playout stands.
@@ -74,10 +88,14 @@ public:
         : codec_{std::move(codec)}, config_{config},
           buffer_{codec_.format().channels, buffer_capacity(codec_, config)},
           decoded_(max_datagram_samples(codec_)),
-          scratch_(scratch_frames * codec_.format().channels)
+          scratch_(scratch_frames * codec_.format().channels),
+          schedule_{timing_of(codec_, config), std::random_device{}()}, members_{config.max_members}
     {
         validate(config);
         fade_frames_ = std::max<std::uint64_t>(1, frames_in(config_.fade, format().sample_rate));
+        std::random_device rd;
+        own_ssrc_ = config_.ssrc.value_or(static_cast<std::uint32_t>(rd()));
+        cname_ = config_.cname.empty() ? detail::random_cname(rd) : config_.cname;
     }
 
     static void validate(const receiver_config& config, std::error_code& ec) noexcept
@@ -89,6 +107,8 @@ public:
             ec = errc::invalid_payload_type;
         else if (!rtp::is_valid_extension_id(config.send_time_extension_id))
             ec = errc::invalid_header_extension;
+        else if (config.cname.size() > rtcp::max_text || config.rtcp_minimum_interval.count() <= 0)
+            ec = errc::invalid_rtcp;
     }
 
     /// Throwing form; the message names the value and the limit.
@@ -103,6 +123,12 @@ public:
         if (ec == errc::invalid_payload_type)
             detail::throw_error(ec, "payload type " + std::to_string(*config.payload_type) +
                                         " is above 127");
+        if (ec == errc::invalid_rtcp)
+            detail::throw_error(ec,
+                                config.cname.size() > rtcp::max_text
+                                    ? "CNAME of " + std::to_string(config.cname.size()) +
+                                          " bytes; RTCP carries at most 255"
+                                    : std::string{"the RTCP minimum interval must be positive"});
         if (ec)
             detail::throw_error(ec, "send-time extension id " +
                                         std::to_string(config.send_time_extension_id) +
@@ -125,6 +151,7 @@ public:
     void on_datagram(std::span<const std::byte> datagram, time_point arrival,
                      wall_time arrival_wall) noexcept
     {
+        if (!schedule_.started()) schedule_.start(arrival, members_.size() + 1, 1, false);
         std::error_code ec;
         const rtp::packet_view packet = rtp::parse(datagram, ec, config_.send_time_extension_id);
         if (ec) {
@@ -177,6 +204,7 @@ public:
             return;
         }
         last_arrival_ = arrival;
+        heard_since_report_ = true;
 
         const std::uint64_t position = extend_timestamp(h.timestamp);
         const std::size_t frames = packet.payload.size() / frame_bytes;
@@ -289,6 +317,101 @@ public:
         return frames;
     }
 
+    // ---- RTCP (RFC 3550 §6) -------------------------------------------
+
+    /// This receiver's SSRC and canonical name in its reports. Fixed at
+    /// construction, so another thread may read them (and call write_bye()).
+    [[nodiscard]] std::uint32_t own_ssrc() const noexcept { return own_ssrc_; }
+    [[nodiscard]] std::string_view cname() const noexcept { return cname_; }
+
+    /// Takes one RTCP datagram from the group: the source's sender reports
+    /// (the NTP time of an RTP timestamp, for latency without the send-time
+    /// extension, and LSR for its round trip), its BYE, and the other members
+    /// (for the report interval). Malformed ones are counted and dropped.
+    void on_control(std::span<const std::byte> datagram, time_point arrival,
+                    wall_time arrival_wall) noexcept
+    {
+        (void)arrival_wall;
+        if (!schedule_.started()) schedule_.start(arrival, members_.size() + 1, 1, false);
+        std::error_code ec;
+        rtcp::parse_compound(datagram, ec, [&](const rtcp::packet_view& p) {
+            const auto from = p.ssrc();
+            if (!from || *from == own_ssrc_) return;
+            const bool from_source = has_source_ && *from == ssrc_;
+            if (p.type() == rtcp::type_sr || p.type() == rtcp::type_rr) {
+                (void)members_.heard(*from, arrival);
+                if (const auto info = p.sender(); info && from_source) {
+                    ++sender_reports_;
+                    last_sr_ = ntp::short_form(info->ntp);
+                    last_sr_arrival_ = arrival;
+                    sr_wall_ = ntp::to_wall(info->ntp);
+                    sr_timestamp_ = info->rtp_timestamp;
+                    have_sr_ = true;
+                }
+            } else if (p.type() == rtcp::type_bye) {
+                for (std::size_t i = 0; i < p.bye_count(); ++i) {
+                    const std::uint32_t gone = p.bye_source(i);
+                    members_.remove(gone);
+                    if (has_source_ && gone == ssrc_) source_left_ = true;
+                }
+            }
+        });
+        if (ec) ++control_malformed_;
+    }
+
+    /// When the next receiver report is due; nullopt before anything arrived.
+    [[nodiscard]] std::optional<time_point> next_report_due() const noexcept
+    {
+        if (!schedule_.started()) return std::nullopt;
+        return schedule_.next();
+    }
+
+    /// If a report is due at `now`, writes it (an RR with a block about the
+    /// source when it sent since the last report, then SDES with the CNAME)
+    /// into `out` and returns its size; 0 otherwise. errc::buffer_too_small
+    /// when `out` cannot hold rtcp_report_bytes().
+    std::size_t write_report(time_point now, std::span<std::byte> out, std::error_code& ec) noexcept
+    {
+        ec.clear();
+        if (!schedule_.due(now)) return 0;
+        members_.expire(now, 5 * schedule_.deterministic(members_.size() + 1, 1, false));
+        rtcp::compound_writer w{out};
+        if (has_source_ && heard_since_report_ && tracker_.valid()) {
+            const rtcp::report_block b = report_block_at(now);
+            w.receiver_report(own_ssrc_, std::span<const rtcp::report_block>{&b, 1});
+        } else {
+            w.receiver_report(own_ssrc_);
+        }
+        w.cname(own_ssrc_, cname_);
+        if ((ec = w.error())) return 0;
+        heard_since_report_ = false;
+        ++reports_sent_;
+        schedule_.sent(now, w.size(), members_.size() + 1, 1, false);
+        return w.size();
+    }
+
+    /// RR, SDES and BYE, for a receiver that leaves (RFC 3550 §6.6). Reads
+    /// only what is fixed at construction: safe from any thread.
+    std::size_t write_bye(std::span<std::byte> out, std::error_code& ec,
+                          std::string_view reason = {}) const noexcept
+    {
+        ec.clear();
+        rtcp::compound_writer w{out};
+        w.receiver_report(own_ssrc_);
+        w.cname(own_ssrc_, cname_);
+        const std::uint32_t self = own_ssrc_;
+        w.bye(std::span<const std::uint32_t>{&self, 1}, reason);
+        ec = w.error();
+        return ec ? 0 : w.size();
+    }
+
+    /// Bytes write_report() and write_bye() need at most.
+    [[nodiscard]] static constexpr std::size_t rtcp_report_bytes() noexcept
+    {
+        // RR with one block (32) + SDES with a 255-byte CNAME (264) + BYE (264).
+        return 32 + 264 + 264;
+    }
+
     /// A snapshot of every counter and measurement.
     [[nodiscard]] receiver_stats stats() const noexcept
     {
@@ -324,6 +447,11 @@ public:
         s.packets_discarded = discarded_;
         s.packets_expected = s.packets_received + s.packets_lost;
         s.buffered_frames = buffer_.buffered_frames();
+        s.sender_reports = sender_reports_;
+        s.reports_sent = reports_sent_;
+        s.control_malformed = control_malformed_;
+        s.source_left = source_left_;
+        s.latency_from_sender_reports = latency_from_reports_;
     }
 
     /// Fills the latency and IPDV percentiles of `s`: a walk over the
@@ -372,6 +500,11 @@ private:
         pending_jump_ = false;
         have_transit_ = false;
         jitter_.reset();
+        have_sr_ = false;
+        last_sr_ = 0;
+        source_left_ = false;
+        expected_prior_ = 0;
+        received_prior_ = 0;
     }
 
     // Widens a 32-bit RTP timestamp to 64 bits around the last one seen, so a
@@ -407,7 +540,63 @@ private:
             const auto latency = arrival_wall - ntp::to_wall(*packet.hdr.send_time);
             latency_.record(latency);
             ipdv_.update(latency);
+        } else if (have_sr_) {
+            // No send time in the packet (ffmpeg, GStreamer): the last sender
+            // report maps RTP time to the sender's wall clock (RFC 3550
+            // §6.4.1), so the packet's first frame was sampled at
+            // SR time + (its timestamp - the SR's) / rate.
+            const auto since_sr = static_cast<std::int32_t>(packet.hdr.timestamp - sr_timestamp_);
+            const auto offset =
+                since_sr >= 0
+                    ? duration_of(static_cast<std::uint64_t>(since_sr), format())
+                    : -duration_of(static_cast<std::uint64_t>(-std::int64_t{since_sr}), format());
+            const auto latency = arrival_wall - (sr_wall_ + offset);
+            latency_.record(latency);
+            ipdv_.update(latency);
+            latency_from_reports_ = true;
         }
+    }
+
+    // RFC 3550 §6.4.1 and A.3: loss over the interval since the last report,
+    // cumulative loss, the extended highest sequence number, jitter, and the
+    // LSR/DLSR pair from which the source computes the round trip.
+    rtcp::report_block report_block_at(time_point now) noexcept
+    {
+        rtcp::report_block b;
+        b.ssrc = ssrc_;
+        const std::uint64_t expected = tracker_.expected();
+        const std::uint64_t received = tracker_.received();
+        const std::int64_t expected_interval =
+            static_cast<std::int64_t>(expected) - static_cast<std::int64_t>(expected_prior_);
+        const std::int64_t received_interval =
+            static_cast<std::int64_t>(received) - static_cast<std::int64_t>(received_prior_);
+        expected_prior_ = expected;
+        received_prior_ = received;
+        const std::int64_t lost_interval = expected_interval - received_interval;
+        b.fraction_lost = expected_interval <= 0 || lost_interval <= 0
+                              ? 0
+                              : static_cast<std::uint8_t>(std::min<std::int64_t>(
+                                    255, (lost_interval << 8) / expected_interval));
+        b.cumulative_lost = static_cast<std::int32_t>(std::clamp<std::int64_t>(
+            tracker_.lost(), rtcp::min_cumulative_lost, rtcp::max_cumulative_lost));
+        b.highest_sequence = static_cast<std::uint32_t>(tracker_.extended_max());
+        b.jitter = jitter_.value();
+        if (have_sr_) {
+            b.last_sr = last_sr_;
+            b.delay_since_last_sr = ntp::to_short_duration(now - last_sr_arrival_);
+        }
+        return b;
+    }
+
+    static rtcp_timing timing_of(const Codec& c, const receiver_config& config) noexcept
+    {
+        // The sender's rate as the format implies it, headers included.
+        const double packets_per_s =
+            static_cast<double>(c.format().sample_rate) /
+            static_cast<double>(std::max<std::size_t>(c.frames_per_packet(), 1));
+        return {.session_bytes_per_s =
+                    packets_per_s * (static_cast<double>(c.payload_bytes()) + 20 + 8 + 12 + 16),
+                .minimum = config.rtcp_minimum_interval};
     }
 
     void anchor(std::uint64_t position, time_point arrival) noexcept
@@ -530,6 +719,24 @@ private:
     duration_histogram latency_;
     ipdv_meter ipdv_;
     throughput_meter throughput_;
+
+    rtcp_schedule schedule_;
+    participant_table members_;
+    std::uint32_t own_ssrc_ = 0;
+    std::string cname_;
+    bool heard_since_report_ = false;
+    std::uint64_t expected_prior_ = 0;
+    std::uint64_t received_prior_ = 0;
+    bool have_sr_ = false;
+    std::uint32_t last_sr_ = 0;
+    time_point last_sr_arrival_{};
+    wall_time sr_wall_{};
+    std::uint32_t sr_timestamp_ = 0;
+    bool source_left_ = false;
+    bool latency_from_reports_ = false;
+    std::uint64_t sender_reports_ = 0;
+    std::uint64_t reports_sent_ = 0;
+    std::uint64_t control_malformed_ = 0;
 };
 
 } // namespace audiocast

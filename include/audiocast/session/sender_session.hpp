@@ -12,11 +12,15 @@
 #pragma once
 
 #include <audiocast/concepts.hpp>
+#include <audiocast/detail/cname.hpp>
 #include <audiocast/error.hpp>
 #include <audiocast/format.hpp>
+#include <audiocast/session/participant_table.hpp>
+#include <audiocast/session/rtcp_schedule.hpp>
 #include <audiocast/stats.hpp>
 #include <audiocast/time.hpp>
 #include <audiocast/wire/ntp.hpp>
+#include <audiocast/wire/rtcp.hpp>
 #include <audiocast/wire/rtp.hpp>
 
 #include <algorithm>
@@ -27,6 +31,7 @@
 #include <random>
 #include <span>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -68,6 +73,26 @@ struct sender_config {
     /// A packet that would leave later than this after its deadline moves the
     /// schedule forward instead of sending a burst to catch up.
     std::chrono::nanoseconds max_lateness = std::chrono::milliseconds{20};
+    /// RTCP: the canonical name in this sender's reports (RFC 3550 §6.5.1);
+    /// empty draws 96 random bits (RFC 7022). At most 255 bytes.
+    std::string cname{};
+    /// RTCP: the fixed minimum between reports (RFC 3550 §6.2 recommends 5 s).
+    std::chrono::nanoseconds rtcp_minimum_interval = std::chrono::seconds{5};
+    /// RTCP: listeners remembered at once; reports from more are counted, not kept.
+    std::size_t max_listeners = 1024;
+};
+
+/// What the sender's listeners report, summed up (RFC 3550 §6.4.1 blocks).
+struct listener_summary {
+    std::size_t listeners = 0;
+    /// The largest fraction lost any listener reported for its last interval, 0-1.
+    double worst_fraction_lost = 0;
+    /// The largest cumulative loss any listener reported, in packets.
+    std::int64_t worst_cumulative_lost = 0;
+    /// The largest interarrival jitter any listener reported.
+    std::chrono::nanoseconds worst_jitter{};
+    /// The longest round trip measured from a listener's LSR/DLSR.
+    std::optional<std::chrono::nanoseconds> worst_round_trip{};
 };
 
 /// What a sender has done, cumulative.
@@ -78,8 +103,11 @@ struct sender_stats {
     std::uint64_t packets_send_failed = 0;
     std::uint64_t payload_bytes_sent = 0;
     std::uint64_t frames_sent = 0;
-    std::uint64_t schedule_slips = 0; ///< times the schedule moved forward (see max_lateness)
-    duration_histogram lateness;      ///< how late each packet was taken after its deadline
+    std::uint64_t schedule_slips = 0;    ///< times the schedule moved forward (see max_lateness)
+    duration_histogram lateness;         ///< how late each packet was taken after its deadline
+    std::uint64_t reports_sent = 0;      ///< RTCP compounds written (SR + SDES, or with BYE)
+    std::uint64_t reports_received = 0;  ///< RRs and SRs from others
+    std::uint64_t control_malformed = 0; ///< RTCP datagrams that failed validation
 };
 
 /// The sender's half of the protocol over a codec; see the file comment.
@@ -89,11 +117,14 @@ class sender_session {
 public:
     /// Throws std::system_error when `config` is invalid (see validate()).
     explicit sender_session(Codec codec, const sender_config& config = {})
-        : codec_{std::move(codec)}, config_{config}
+        : codec_{std::move(codec)}, config_{config},
+          schedule_{timing_of(codec_, config), std::random_device{}()},
+          listeners_{config.max_listeners}
     {
         validate(config_);
         std::random_device rd;
         const auto draw = [&rd] { return static_cast<std::uint32_t>(rd()); };
+        cname_ = config_.cname.empty() ? detail::random_cname(rd) : config_.cname;
         ssrc_ = config_.ssrc.value_or(draw());
         sequence_ = config_.initial_sequence.value_or(static_cast<std::uint16_t>(draw()));
         first_timestamp_ = config_.initial_timestamp.value_or(draw());
@@ -115,6 +146,8 @@ public:
             ec = errc::invalid_header_extension;
         else if (config.queue_packets == 0)
             ec = errc::buffer_too_small;
+        else if (config.cname.size() > rtcp::max_text || config.rtcp_minimum_interval.count() <= 0)
+            ec = errc::invalid_rtcp;
     }
 
     /// Throwing form; the message names the value and the limit.
@@ -129,6 +162,12 @@ public:
             detail::throw_error(ec, "send-time extension id " +
                                         std::to_string(config.send_time_extension_id) +
                                         " is outside 1-14 (RFC 8285 one-byte elements)");
+        if (ec == errc::invalid_rtcp)
+            detail::throw_error(ec,
+                                config.cname.size() > rtcp::max_text
+                                    ? "CNAME of " + std::to_string(config.cname.size()) +
+                                          " bytes; RTCP carries at most 255"
+                                    : std::string{"the RTCP minimum interval must be positive"});
         if (ec) detail::throw_error(ec, "a sender queue of 0 packets holds nothing");
     }
 
@@ -268,6 +307,9 @@ public:
         if (ec) return 0;
 
         marker_next_ = false;
+        last_sent_timestamp_ = h.timestamp;
+        last_sent_due_ = due;
+        if (!schedule_.started()) schedule_.start(now, listeners_.size() + 1, 1, true);
         ++sequence_;
         position_ += s.frames;
         stats_.packets_sent += 1;
@@ -294,6 +336,124 @@ public:
     /// be sent, so its statistics say so. The packet is not sent again: its
     /// deadline has passed, and RTP receivers treat it as lost.
     void record_send_failure() noexcept { ++stats_.packets_send_failed; }
+
+    // ---- RTCP (RFC 3550 §6) -------------------------------------------
+
+    /// The canonical name in this sender's reports.
+    [[nodiscard]] std::string_view cname() const noexcept { return cname_; }
+
+    /// When the next sender report is due; nullopt until the first packet left.
+    [[nodiscard]] std::optional<time_point> next_report_due() const noexcept
+    {
+        if (!schedule_.started()) return std::nullopt;
+        return schedule_.next();
+    }
+
+    /// If a report is due at `now`, writes it (an SR whose NTP time is
+    /// `wall_now` and whose RTP timestamp is the media clock at `now`, then
+    /// SDES with the CNAME) into `out` and returns its size; 0 otherwise.
+    /// errc::buffer_too_small when `out` cannot hold it (rtcp_report_bytes()).
+    std::size_t write_report(time_point now, wall_time wall_now, std::span<std::byte> out,
+                             std::error_code& ec) noexcept
+    {
+        ec.clear();
+        if (!schedule_.due(now)) return 0;
+        listeners_.expire(now, listener_timeout());
+        rtcp::compound_writer w{out};
+        w.sender_report(ssrc_, sender_info_at(now, wall_now));
+        w.cname(ssrc_, cname_);
+        if ((ec = w.error())) return 0;
+        ++stats_.reports_sent;
+        schedule_.sent(now, w.size(), listeners_.size() + 1, 1, true);
+        return w.size();
+    }
+
+    /// A last report with BYE (RFC 3550 §6.6), for when the sender stops:
+    /// listeners learn at once that the stream ended. `reason` is at most
+    /// 255 bytes. Returns the size written into `out`.
+    std::size_t write_bye(time_point now, wall_time wall_now, std::span<std::byte> out,
+                          std::error_code& ec, std::string_view reason = {}) noexcept
+    {
+        ec.clear();
+        rtcp::compound_writer w{out};
+        if (schedule_.started())
+            w.sender_report(ssrc_, sender_info_at(now, wall_now));
+        else
+            w.receiver_report(ssrc_); // sent nothing: no sender information to give
+        w.cname(ssrc_, cname_);
+        const std::uint32_t self = ssrc_;
+        w.bye(std::span<const std::uint32_t>{&self, 1}, reason);
+        if ((ec = w.error())) return 0;
+        ++stats_.reports_sent;
+        return w.size();
+    }
+
+    /// Bytes write_report() and write_bye() need at most.
+    [[nodiscard]] static constexpr std::size_t rtcp_report_bytes() noexcept
+    {
+        // SR (28) + SDES with a 255-byte CNAME (264) + BYE with a 255-byte reason (264).
+        return 28 + 264 + 264;
+    }
+
+    /// Takes one RTCP datagram from the group: listeners' receiver reports
+    /// about this sender, their CNAMEs, their BYEs. Its own reports, heard
+    /// back, and reports about other sources are ignored; malformed ones are
+    /// counted and dropped.
+    void on_control(std::span<const std::byte> datagram, time_point arrival,
+                    wall_time arrival_wall) noexcept
+    {
+        std::error_code ec;
+        rtcp::parse_compound(datagram, ec, [&](const rtcp::packet_view& p) {
+            const auto from = p.ssrc();
+            if (!from || *from == ssrc_) return;
+            if (p.type() == rtcp::type_rr || p.type() == rtcp::type_sr) {
+                ++stats_.reports_received;
+                participant* l = listeners_.heard(*from, arrival);
+                if (l == nullptr) return;
+                ++l->reports;
+                for (std::size_t i = 0; i < p.block_count(); ++i) {
+                    const rtcp::report_block b = p.block(i);
+                    if (b.ssrc != ssrc_) continue;
+                    l->about_us = b;
+                    l->round_trip = round_trip(b, arrival_wall);
+                }
+            } else if (p.type() == rtcp::type_sdes) {
+                p.for_each_cname([&](std::uint32_t who, std::string_view name) {
+                    if (who == ssrc_) return;
+                    if (participant* l = listeners_.heard(who, arrival)) l->set_cname(name);
+                });
+            } else if (p.type() == rtcp::type_bye) {
+                for (std::size_t i = 0; i < p.bye_count(); ++i)
+                    listeners_.remove(p.bye_source(i));
+            }
+        });
+        if (ec) ++stats_.control_malformed;
+    }
+
+    /// The listeners heard lately (RFC 3550 §6.3.5 times them out after five
+    /// report intervals of silence).
+    [[nodiscard]] const participant_table& listeners() const noexcept { return listeners_; }
+
+    /// The listeners still heard at `now`, and the worst of what they report.
+    [[nodiscard]] listener_summary summarize(time_point now) noexcept
+    {
+        listeners_.expire(now, listener_timeout());
+        listener_summary sum;
+        sum.listeners = listeners_.size();
+        for (const participant& l : listeners_) {
+            if (!l.about_us) continue;
+            sum.worst_fraction_lost =
+                std::max(sum.worst_fraction_lost, l.about_us->fraction_lost / 256.0);
+            sum.worst_cumulative_lost =
+                std::max<std::int64_t>(sum.worst_cumulative_lost, l.about_us->cumulative_lost);
+            sum.worst_jitter = std::max(
+                sum.worst_jitter, duration_of(l.about_us->jitter, codec_.format().sample_rate));
+            if (l.round_trip)
+                sum.worst_round_trip =
+                    std::max(sum.worst_round_trip.value_or(*l.round_trip), *l.round_trip);
+        }
+        return sum;
+    }
 
     /// The largest packet this session builds.
     [[nodiscard]] std::size_t max_packet_bytes() const noexcept
@@ -348,8 +508,61 @@ private:
         anchor_position_ = position_;
     }
 
+    // RFC 3550 §6.2: the session bandwidth counts every packet's headers
+    // (IPv4 20, UDP 8, RTP 12, the send-time extension).
+    static rtcp_timing timing_of(const Codec& c, const sender_config& config) noexcept
+    {
+        const double packets_per_s =
+            static_cast<double>(c.format().sample_rate) /
+            static_cast<double>(std::max<std::size_t>(c.frames_per_packet(), 1));
+        const double header = 20 + 8 + rtp::fixed_header_size +
+                              (config.send_time_extension ? rtp::send_time_extension_size : 0);
+        return {.session_bytes_per_s =
+                    packets_per_s * (static_cast<double>(c.payload_bytes()) + header),
+                .minimum = config.rtcp_minimum_interval};
+    }
+
+    // The RTP timestamp of `now` on the media clock: the last packet's, moved
+    // on by the time since its deadline, which is when its first frame was due.
+    rtcp::sender_info sender_info_at(time_point now, wall_time wall_now) const noexcept
+    {
+        std::uint32_t ts = next_timestamp();
+        if (schedule_.started()) {
+            ts = last_sent_timestamp_;
+            if (now > last_sent_due_)
+                ts += static_cast<std::uint32_t>(
+                    frames_in(now - last_sent_due_, codec_.format().sample_rate));
+        }
+        return {.ntp = ntp::from_wall(wall_now),
+                .rtp_timestamp = ts,
+                .packet_count = static_cast<std::uint32_t>(stats_.packets_sent),
+                .octet_count = static_cast<std::uint32_t>(stats_.payload_bytes_sent)};
+    }
+
+    // RFC 3550 §6.4.1: round trip = arrival - LSR - DLSR, in 1/65536 s.
+    static std::optional<std::chrono::nanoseconds> round_trip(const rtcp::report_block& b,
+                                                              wall_time arrival_wall) noexcept
+    {
+        if (b.last_sr == 0) return std::nullopt;
+        const std::uint32_t a = ntp::short_form(ntp::from_wall(arrival_wall));
+        const std::uint32_t rtt = a - b.last_sr - b.delay_since_last_sr;
+        if ((rtt & 0x8000'0000u) != 0) return std::nullopt; // clocks or fields disagree
+        return ntp::from_short_duration(rtt);
+    }
+
+    // §6.3.5: a member silent for five of its report intervals has left.
+    std::chrono::nanoseconds listener_timeout() const noexcept
+    {
+        return 5 * schedule_.deterministic(listeners_.size() + 1, 1, false);
+    }
+
     Codec codec_;
     sender_config config_;
+    rtcp_schedule schedule_;
+    participant_table listeners_;
+    std::string cname_;
+    std::uint32_t last_sent_timestamp_ = 0;
+    time_point last_sent_due_{};
     std::uint32_t ssrc_ = 0;
     std::uint16_t sequence_ = 0;
     std::uint32_t first_timestamp_ = 0;
