@@ -49,7 +49,8 @@ public:
     using error_handler = std::function<void(std::error_code)>;
 
     stream_runner(Stream& stream, asio::any_io_executor executor)
-        : stream_{stream}, executor_{std::move(executor)}, timer_{executor_}
+        : stream_{stream}, executor_{std::move(executor)}, timer_{executor_},
+          report_timer_{executor_}
     {}
 
     stream_runner(const stream_runner&) = delete;
@@ -77,8 +78,13 @@ public:
             asio::post(executor_, [this, alive = alive_, run = run_] {
                 if (*alive && run == run_) send_round();
             });
-        else
+        else {
             wait_readable();
+            if (stream_.has_control()) {
+                wait_control_readable();
+                arm_report_flush();
+            }
+        }
     }
 
     /// Stops after the handler running now; cancels waits.
@@ -88,7 +94,9 @@ public:
         ++run_; // completions already queued belong to the old run and do nothing
         std::error_code ignored;
         timer_.cancel();
+        report_timer_.cancel();
         stream_.transport().socket().cancel(ignored);
+        if (stream_.has_control()) stream_.control_transport().socket().cancel(ignored);
     }
 
     /// Re-arms a sender whose queue was empty after the application wrote.
@@ -148,9 +156,44 @@ private:
             });
     }
 
+    // RTCP of a receiver: the group's reports as they arrive, and, every
+    // report_flush, the receiver reports pull() wrote on the audio thread
+    // (which cannot wake the executor without a system call).
+    void wait_control_readable()
+    {
+        if (!running_) return;
+        stream_.control_transport().async_wait_readable(
+            [this, alive = alive_, run = run_](std::error_code ec) {
+                if (!*alive || run != run_ || ec == asio::error::operation_aborted) return;
+                if (ec) {
+                    if (error_) error_(detail::from_asio(ec));
+                    return; // the control socket failed; media goes on
+                }
+                std::error_code poll_ec;
+                stream_.poll(poll_ec);
+                if (poll_ec && error_) error_(poll_ec);
+                wait_control_readable();
+            });
+    }
+
+    void arm_report_flush()
+    {
+        report_timer_.expires_after(report_flush);
+        report_timer_.async_wait([this, alive = alive_, run = run_](std::error_code ec) {
+            if (!*alive || run != run_ || ec == asio::error::operation_aborted || !running_) return;
+            std::error_code poll_ec;
+            stream_.poll(poll_ec);
+            if (poll_ec && error_) error_(poll_ec);
+            arm_report_flush();
+        });
+    }
+
+    static constexpr std::chrono::milliseconds report_flush{100};
+
     Stream& stream_;
     asio::any_io_executor executor_;
     asio::steady_timer timer_;
+    asio::steady_timer report_timer_;
     refill_handler refill_;
     error_handler error_;
     std::chrono::nanoseconds idle_ = std::chrono::milliseconds{1};

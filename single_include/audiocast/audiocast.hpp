@@ -6165,6 +6165,7 @@ private:
 #include <memory>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <system_error>
 #include <utility>
 #include <variant>
@@ -6212,6 +6213,51 @@ public:
         : transport_{std::move(transport)}, clock_{std::move(clock)},
           session_{std::in_place_type<sender_session<Codec>>, std::move(codec), config}
     {
+        init_sender(config);
+    }
+
+    /// A sending stream with RTCP on `control` (the group's port + 1, RFC
+    /// 3550 §11): sender reports go out on schedule, listeners' reports come
+    /// in, and leave() says BYE. `control` must accept datagrams from every
+    /// source (no sender lock): every listener reports.
+    basic_multicast_stream(as_sender_t, Transport transport, Transport control, Codec codec,
+                           Clock clock, const sender_config& config = {})
+        : transport_{std::move(transport)}, control_{std::move(control)}, clock_{std::move(clock)},
+          session_{std::in_place_type<sender_session<Codec>>, std::move(codec), config}
+    {
+        init_sender(config);
+        control_packet_.resize(
+            std::max<std::size_t>(sender_session<Codec>::rtcp_report_bytes(), max_control_bytes));
+    }
+
+    /// A receiving stream.
+    basic_multicast_stream(as_receiver_t, Transport transport, Codec codec, Clock clock,
+                           const receiver_config& config = {})
+        : transport_{std::move(transport)}, clock_{std::move(clock)},
+          session_{std::in_place_type<receiver_session<Codec>>, std::move(codec), config}
+    {
+        init_receiver();
+    }
+
+    /// A receiving stream with RTCP on `control`: the source's sender
+    /// reports reach the session (latency without the send-time extension,
+    /// the round trip, BYE), and pull() writes receiver reports on schedule,
+    /// which poll() sends. `control` must accept datagrams from every source.
+    basic_multicast_stream(as_receiver_t, Transport transport, Transport control, Codec codec,
+                           Clock clock, const receiver_config& config = {})
+        : transport_{std::move(transport)}, control_{std::move(control)}, clock_{std::move(clock)},
+          session_{std::in_place_type<receiver_session<Codec>>, std::move(codec), config}
+    {
+        init_receiver();
+        control_packet_.resize(max_control_bytes);
+        report_scratch_.resize(receiver_session<Codec>::rtcp_report_bytes());
+        control_inbox_ = std::make_unique<detail::datagram_ring>(control_slots, max_control_bytes);
+        outbox_ = std::make_unique<detail::datagram_ring>(control_slots, max_control_bytes);
+    }
+
+private:
+    void init_sender(const sender_config& config)
+    {
         const auto& s = std::get<sender_session<Codec>>(session_);
         packet_.resize(s.max_packet_bytes());
         const std::size_t samples = std::max<std::size_t>(config.queue_packets, 1) *
@@ -6220,11 +6266,7 @@ public:
         capture_scratch_.resize(s.codec().frames_per_packet() * s.codec().format().channels);
     }
 
-    /// A receiving stream.
-    basic_multicast_stream(as_receiver_t, Transport transport, Codec codec, Clock clock,
-                           const receiver_config& config = {})
-        : transport_{std::move(transport)}, clock_{std::move(clock)},
-          session_{std::in_place_type<receiver_session<Codec>>, std::move(codec), config}
+    void init_receiver()
     {
         packet_.resize(max_datagram_bytes);
         const auto& r = std::get<receiver_session<Codec>>(session_);
@@ -6242,6 +6284,7 @@ public:
         published_ = std::make_unique<detail::triple_buffer<receiver_stats>>();
     }
 
+public:
     [[nodiscard]] stream_role role() const noexcept
     {
         return std::holds_alternative<sender_session<Codec>>(session_) ? stream_role::sender
@@ -6250,6 +6293,11 @@ public:
 
     [[nodiscard]] Transport& transport() noexcept { return transport_; }
     [[nodiscard]] const Transport& transport() const noexcept { return transport_; }
+    /// Whether the stream speaks RTCP (it was given a control transport).
+    [[nodiscard]] bool has_control() const noexcept { return control_.has_value(); }
+    /// The control transport; has_control() must be true.
+    [[nodiscard]] Transport& control_transport() noexcept { return *control_; }
+    [[nodiscard]] const Transport& control_transport() const noexcept { return *control_; }
     [[nodiscard]] Clock& clock() noexcept { return clock_; }
     [[nodiscard]] const Clock& clock() const noexcept { return clock_; }
     [[nodiscard]] const Codec& codec() const noexcept
@@ -6357,6 +6405,12 @@ public:
     std::size_t pull(std::span<T> out)
     {
         auto& r = receiver();
+        if (control_inbox_)
+            while (control_inbox_->consume_one([&r](std::span<const std::byte> datagram,
+                                                    const detail::datagram_meta& meta) noexcept {
+                r.on_control(datagram, meta.arrival, meta.arrival_wall);
+            })) {
+            }
         while (inbox_->consume_one(
             [&r](std::span<const std::byte> datagram, const detail::datagram_meta& meta) noexcept {
                 r.on_datagram(datagram, meta.arrival, meta.arrival_wall);
@@ -6364,6 +6418,14 @@ public:
         }
         const time_point now = clock_.now();
         const std::size_t n = r.pull(out, now);
+        // A receiver report that fell due is written here, where the session
+        // lives, and handed to poll() to send: no system call on this thread.
+        if (outbox_) {
+            std::error_code report_ec;
+            if (const std::size_t size = r.write_report(now, report_scratch_, report_ec); size > 0)
+                outbox_->push(std::span<const std::byte>{report_scratch_.data(), size}, now,
+                              wall_time{});
+        }
         // Counters every time; the percentiles walk two histograms, so they
         // are refreshed at most every stats_refresh of stream time.
         if (now - percentiles_at_ >= stats_refresh) {
@@ -6397,8 +6459,39 @@ public:
     std::size_t poll(std::error_code& ec) noexcept
     {
         ec.clear();
-        if (auto* s = std::get_if<sender_session<Codec>>(&session_)) return send_due(*s, ec);
-        return receive_waiting(ec);
+        if (auto* s = std::get_if<sender_session<Codec>>(&session_)) {
+            const std::size_t sent = send_due(*s, ec);
+            if (!ec && control_) control_sender(*s, ec);
+            return sent;
+        }
+        const std::size_t received = receive_waiting(ec);
+        if (!ec && control_) control_receiver(ec);
+        return received;
+    }
+
+    /// Says BYE on the control transport (RFC 3550 §6.6), so listeners learn
+    /// at once that the sender stopped, or the sender that a listener left.
+    /// Call it once, when done; the stream may still be used. Does nothing
+    /// without a control transport. `reason` is at most 255 bytes.
+    void leave(std::error_code& ec, std::string_view reason = {}) noexcept
+    {
+        ec.clear();
+        if (!control_) return;
+        std::size_t size = 0;
+        if (auto* s = std::get_if<sender_session<Codec>>(&session_))
+            size = s->write_bye(clock_.now(), clock_.wall_now(), control_packet_, ec, reason);
+        else
+            size =
+                std::get<receiver_session<Codec>>(session_).write_bye(control_packet_, ec, reason);
+        if (ec) return;
+        control_->send(std::span<const std::byte>{control_packet_.data(), size}, ec);
+    }
+
+    void leave(std::string_view reason = {})
+    {
+        std::error_code ec;
+        leave(ec, reason);
+        if (ec) detail::throw_error(ec, "sending RTCP BYE failed");
     }
 
     std::size_t poll()
@@ -6412,6 +6505,10 @@ public:
 private:
     static constexpr std::size_t max_datagram_bytes = 65'536;
     static constexpr std::size_t max_datagrams_per_poll = 256;
+    // RTCP compounds are small (an SR or RR with a few blocks, SDES, BYE);
+    // anything larger than an MTU is not one audiocast needs to read.
+    static constexpr std::size_t max_control_bytes = 1'500;
+    static constexpr std::size_t control_slots = 32;
 
 public:
     /// How often pull() recomputes the percentiles it publishes.
@@ -6463,6 +6560,56 @@ private:
         return sent;
     }
 
+    // Listeners' reports in, the sender's own report out when due.
+    void control_sender(sender_session<Codec>& s, std::error_code& ec) noexcept
+    {
+        for (std::size_t i = 0; i < max_datagrams_per_poll; ++i) {
+            const std::size_t size = control_->receive(control_packet_, ec);
+            if (ec == std::errc::operation_would_block) {
+                ec.clear();
+                break;
+            }
+            if (ec == std::errc::message_size) {
+                ec.clear(); // too big to be a report: counted by the session as malformed
+                s.on_control({}, clock_.now(), clock_.wall_now());
+                continue;
+            }
+            if (ec) return;
+            s.on_control(std::span<const std::byte>{control_packet_.data(), size}, clock_.now(),
+                         clock_.wall_now());
+        }
+        const std::size_t size =
+            s.write_report(clock_.now(), clock_.wall_now(), control_packet_, ec);
+        if (ec || size == 0) return;
+        control_->send(std::span<const std::byte>{control_packet_.data(), size}, ec);
+    }
+
+    // The group's reports in, to the audio side; the reports pull() wrote, out.
+    void control_receiver(std::error_code& ec) noexcept
+    {
+        for (std::size_t i = 0; i < max_datagrams_per_poll; ++i) {
+            const std::size_t size = control_->receive(control_packet_, ec);
+            if (ec == std::errc::operation_would_block) {
+                ec.clear();
+                break;
+            }
+            if (ec == std::errc::message_size) {
+                ec.clear();
+                continue;
+            }
+            if (ec) return;
+            control_inbox_->push(std::span<const std::byte>{control_packet_.data(), size},
+                                 clock_.now(), clock_.wall_now());
+        }
+        while (outbox_->consume_one(
+            [this, &ec](std::span<const std::byte> report, const detail::datagram_meta&) noexcept {
+                std::error_code send_ec;
+                control_->send(report, send_ec);
+                if (send_ec && !ec) ec = send_ec;
+            })) {
+        }
+    }
+
     std::size_t receive_waiting(std::error_code& ec) noexcept
     {
         std::size_t received = 0;
@@ -6485,6 +6632,7 @@ private:
     }
 
     [[no_unique_address]] Transport transport_;
+    std::optional<Transport> control_;
     [[no_unique_address]] Clock clock_;
     std::variant<sender_session<Codec>, receiver_session<Codec>> session_;
     std::vector<std::byte> packet_;
@@ -6496,6 +6644,12 @@ private:
     time_point percentiles_at_{};
     std::unique_ptr<detail::spsc_ring<float>> captured_;
     std::vector<float> capture_scratch_;
+    // RTCP: the network side's buffer, and a receiver's hand-offs both ways
+    // (reports from the group to the audio side, its own reports back).
+    std::vector<std::byte> control_packet_;
+    std::vector<std::byte> report_scratch_;
+    std::unique_ptr<detail::datagram_ring> control_inbox_;
+    std::unique_ptr<detail::datagram_ring> outbox_;
 };
 
 /// In-memory transport, PCM codec, manual clock: the deterministic stream
@@ -7186,7 +7340,8 @@ public:
     using error_handler = std::function<void(std::error_code)>;
 
     stream_runner(Stream& stream, asio::any_io_executor executor)
-        : stream_{stream}, executor_{std::move(executor)}, timer_{executor_}
+        : stream_{stream}, executor_{std::move(executor)}, timer_{executor_},
+          report_timer_{executor_}
     {}
 
     stream_runner(const stream_runner&) = delete;
@@ -7214,8 +7369,13 @@ public:
             asio::post(executor_, [this, alive = alive_, run = run_] {
                 if (*alive && run == run_) send_round();
             });
-        else
+        else {
             wait_readable();
+            if (stream_.has_control()) {
+                wait_control_readable();
+                arm_report_flush();
+            }
+        }
     }
 
     /// Stops after the handler running now; cancels waits.
@@ -7225,7 +7385,9 @@ public:
         ++run_; // completions already queued belong to the old run and do nothing
         std::error_code ignored;
         timer_.cancel();
+        report_timer_.cancel();
         stream_.transport().socket().cancel(ignored);
+        if (stream_.has_control()) stream_.control_transport().socket().cancel(ignored);
     }
 
     /// Re-arms a sender whose queue was empty after the application wrote.
@@ -7285,9 +7447,44 @@ private:
             });
     }
 
+    // RTCP of a receiver: the group's reports as they arrive, and, every
+    // report_flush, the receiver reports pull() wrote on the audio thread
+    // (which cannot wake the executor without a system call).
+    void wait_control_readable()
+    {
+        if (!running_) return;
+        stream_.control_transport().async_wait_readable(
+            [this, alive = alive_, run = run_](std::error_code ec) {
+                if (!*alive || run != run_ || ec == asio::error::operation_aborted) return;
+                if (ec) {
+                    if (error_) error_(detail::from_asio(ec));
+                    return; // the control socket failed; media goes on
+                }
+                std::error_code poll_ec;
+                stream_.poll(poll_ec);
+                if (poll_ec && error_) error_(poll_ec);
+                wait_control_readable();
+            });
+    }
+
+    void arm_report_flush()
+    {
+        report_timer_.expires_after(report_flush);
+        report_timer_.async_wait([this, alive = alive_, run = run_](std::error_code ec) {
+            if (!*alive || run != run_ || ec == asio::error::operation_aborted || !running_) return;
+            std::error_code poll_ec;
+            stream_.poll(poll_ec);
+            if (poll_ec && error_) error_(poll_ec);
+            arm_report_flush();
+        });
+    }
+
+    static constexpr std::chrono::milliseconds report_flush{100};
+
     Stream& stream_;
     asio::any_io_executor executor_;
     asio::steady_timer timer_;
+    asio::steady_timer report_timer_;
     refill_handler refill_;
     error_handler error_;
     std::chrono::nanoseconds idle_ = std::chrono::milliseconds{1};
