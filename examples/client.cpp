@@ -24,6 +24,7 @@
 #include "support/text.hpp"
 
 #include <audiocast/multicast_stream.hpp>
+#include <audiocast/sdp.hpp>
 #include <audiocast/spsc_ring.hpp>
 
 #include <asio/io_context.hpp>
@@ -44,6 +45,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <span>
@@ -71,7 +73,33 @@ struct client_options {
     std::optional<double> duration_s;
     bool quiet = false;
     std::string stats_json;
+    std::string sdp;
+    std::optional<audiocast::stream_description> described; ///< read from --sdp
 };
+
+/// Reads --sdp into the options: group, port and format come from it, so the
+/// command line may not give them too.
+void take_description(client_options& opt, const std::vector<const CLI::Option*>& given)
+{
+    for (const CLI::Option* o : given)
+        if (o->count() != 0)
+            throw usage_error{"--sdp gives the group, port and format; " + o->get_name() +
+                              " cannot be given with it"};
+    std::ifstream in{opt.sdp};
+    if (!in) throw example_error{"cannot read '" + opt.sdp + "': " + std::strerror(errno)};
+    const std::string text{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+    try {
+        opt.described = audiocast::parse_sdp(text);
+    } catch (const std::system_error& e) {
+        throw example_error{"'" + opt.sdp + "': " + e.what()};
+    }
+    const audiocast::stream_description& d = *opt.described;
+    opt.network.group = d.group;
+    opt.network.port = d.port;
+    opt.format.encoding = std::string{audiocast::encoding_name(d.format.encoding)};
+    opt.format.sample_rate = d.format.sample_rate;
+    opt.format.channels = d.format.channels;
+}
 
 /// Writes what playout produced to a WAV file, off the audio thread: the
 /// audio side pushes into a lock-free ring, a writer thread empties it.
@@ -364,10 +392,10 @@ public:
     {
         // What the command line can get wrong is checked before any file is
         // touched, so a refused run leaves existing outputs as they were.
-        transport_.emplace(open_transport(io_, {.group = opt.network.group,
-                                                .port = opt.network.port,
-                                                .interface = opt.network.interface,
-                                                .receive_buffer_bytes = 1 << 20}));
+        auto media = opt.network.media(true);
+        media.receive_buffer_bytes = 1 << 20;
+        transport_.emplace(open_transport(io_, media));
+        control_.emplace(open_transport(io_, opt.network.control()));
         std::unique_ptr<RtAudio> audio;
         std::optional<unsigned> device;
         if (!opt.no_playback) {
@@ -396,6 +424,12 @@ public:
     {
         audiocast::receiver_config config;
         config.latency = std::chrono::milliseconds{opt_.latency_ms};
+        if (opt_.described) {
+            // An SDP names the payload type, and the send-time extension's id if any.
+            config.payload_type = opt_.described->payload_type;
+            if (opt_.described->send_time_extension_id)
+                config.send_time_extension_id = *opt_.described->send_time_extension_id;
+        }
         std::string latency_note;
         if (device_playout_) {
             // The device first, so that it plays at its own pace before the
@@ -404,9 +438,10 @@ public:
             device_playout_->warm_up(300ms);
             latency_note = fit_latency_to_device(config.latency);
         }
-        stream_.emplace(audiocast::as_receiver, std::move(*transport_), codec_,
-                        audiocast::steady_clock{}, config);
+        stream_.emplace(audiocast::as_receiver, std::move(*transport_), std::move(*control_),
+                        codec_, audiocast::steady_clock{}, config);
         transport_.reset();
+        control_.reset();
         runner_.emplace(*stream_, io_.get_executor());
         if (device_playout_)
             device_playout_->attach(*stream_);
@@ -450,6 +485,8 @@ public:
         // The audio side stops first, so what it played last is in the stats and the file.
         if (device_playout_) device_playout_->stop();
         runner_->stop();
+        std::error_code bye_ec;
+        stream_->leave(bye_ec, "listener leaving"); // the sender's STATUS drops it at once
         const double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
         int rc = receive_errors_ == 0 ? 0 : exit_failure;
@@ -511,8 +548,9 @@ private:
         status_timer_.expires_at(started_ + (++status_count_) * 1s);
         status_timer_.async_wait([this](std::error_code ec) {
             if (ec) return;
-            const std::string line =
-                std::to_string(status_count_) + " s  " + live(stream_->stats());
+            const audiocast::receiver_stats stats = stream_->stats();
+            note_the_end(stats);
+            const std::string line = std::to_string(status_count_) + " s  " + live(stats);
             if (tty_)
                 std::cout << '\r' << line << "\033[K" << std::flush;
             else
@@ -522,10 +560,37 @@ private:
     }
 
     /// The live one-line status.
+    /// Says once that the stream ended: the sender said BYE, or nothing
+    /// has come for silence_limit after packets did.
+    void note_the_end(const audiocast::receiver_stats& s)
+    {
+        if (s.packets_received != last_received_) {
+            last_received_ = s.packets_received;
+            quiet_seconds_ = 0;
+            said_silent_ = false;
+        } else if (s.packets_received != 0) {
+            ++quiet_seconds_;
+        }
+        if (s.source_left && !said_bye_) {
+            said_bye_ = true;
+            if (!opt_.quiet)
+                std::cout << (tty_ ? "\n" : "") << program
+                          << ": the sender said BYE: the stream has ended" << std::endl;
+        } else if (!s.source_left && quiet_seconds_ >= silence_limit && !said_silent_) {
+            said_silent_ = true;
+            if (!opt_.quiet)
+                std::cout << (tty_ ? "\n" : "") << program << ": no packets for " << quiet_seconds_
+                          << " s and no BYE: the stream stopped or was cut off" << std::endl;
+        }
+    }
+
     [[nodiscard]] std::string live(const audiocast::receiver_stats& s) const
     {
         const auto& f = stream_->format();
         char text[320];
+        if (s.source_left) return "the stream has ended (BYE)";
+        if (quiet_seconds_ >= silence_limit)
+            return "no packets for " + std::to_string(quiet_seconds_) + " s";
         if (s.packets_received == 0) {
             std::snprintf(text, sizeof text, "waiting for the stream on %s",
                           opt_.network.where().c_str());
@@ -610,6 +675,13 @@ private:
         field("source_changes", count(s.source_changes));
         field("resyncs", count(s.resyncs));
         field("buffered_frames", count(s.buffered_frames));
+        field("sender_reports", count(s.sender_reports));
+        field("receiver_reports_sent", count(s.reports_sent));
+        field("stream_ended_by_bye", s.source_left ? "true" : "false");
+        field("latency_source",
+              json_string(s.latency_samples == 0          ? "none"
+                          : s.latency_from_sender_reports ? "sender reports"
+                                                          : "send-time extension"));
         field("device_underflows",
               count(device_playout_ ? device_playout_->device_underflows() : 0));
         field("frames_recorded", count(frames_written));
@@ -624,7 +696,9 @@ private:
     audiocast::audio_format format_;
     audiocast::pcm_codec codec_;
     asio::io_context io_{1};
-    std::optional<audiocast::udp_multicast_transport> transport_; ///< until the stream takes it
+    // Until the stream takes them: RTP on the group's port, RTCP on port + 1.
+    std::optional<audiocast::udp_multicast_transport> transport_;
+    std::optional<audiocast::udp_multicast_transport> control_;
     std::optional<recorder> recorder_;
     std::ofstream stats_out_;
     std::optional<multicast_stream> stream_;
@@ -636,6 +710,11 @@ private:
     asio::steady_timer status_timer_{io_};
     std::chrono::steady_clock::time_point started_{};
     std::uint64_t status_count_ = 0;
+    static constexpr std::uint64_t silence_limit = 3; ///< seconds without packets that are news
+    std::uint64_t last_received_ = 0;
+    std::uint64_t quiet_seconds_ = 0;
+    bool said_bye_ = false;
+    bool said_silent_ = false;
     std::uint64_t receive_errors_ = 0;
     bool tty_ = ::isatty(STDOUT_FILENO) == 1;
 };
@@ -671,12 +750,19 @@ int main(int argc, char* argv[])
         ->check(positive_seconds());
     app.add_flag("--quiet", opt.quiet, "No live status and no summary");
     app.add_option("--stats-json", opt.stats_json, "Write the figures as JSON here at exit");
+    auto* sdp = app.add_option("--sdp", opt.sdp,
+                               "Take the group, port and format from this SDP file (audiocast's, "
+                               "ffmpeg's, or any RTP L16/L24 stream's)");
     bool list_devices = false;
     app.add_flag("--list-devices", list_devices, "List the audio output devices and exit");
 
     return run_main(program, app, [&] {
         app.parse(argc, argv);
         opt.latency_given = latency->count() != 0;
+        if (sdp->count() != 0)
+            take_description(opt, {app.get_option("--group"), app.get_option("--port"),
+                                   opt.format.encoding_option, opt.format.rate_option,
+                                   opt.format.channels_option});
         if (list_devices) {
             print_devices(std::cout, direction::output);
             return 0;

@@ -18,8 +18,11 @@
 #include "support/text.hpp"
 
 #include <audiocast/multicast_stream.hpp>
+#include <audiocast/sdp.hpp>
 
 #include <asio/io_context.hpp>
+#include <asio/ip/address.hpp>
+#include <asio/ip/host_name.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 
@@ -28,15 +31,19 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <numbers>
 #include <optional>
+#include <random>
 #include <span>
 #include <string>
 #include <system_error>
@@ -61,6 +68,8 @@ struct server_options {
     std::optional<std::string> capture; ///< a device index, or "" for the default
     std::optional<double> duration_s;
     bool quiet = false;
+    std::string name;
+    std::string sdp;
 };
 
 // ---- sources ---------------------------------------------------------------
@@ -265,18 +274,43 @@ public:
            const audiocast::pcm_codec& codec)
         : opt_{opt}, source_{std::move(src)},
           stream_{audiocast::as_sender,
-                  open_transport(io_, {.group = opt.network.group,
-                                       .port = opt.network.port,
-                                       .interface = opt.network.interface,
-                                       .hops = opt.ttl,
-                                       .join = false}),
-                  codec, audiocast::steady_clock{}, sender_config_for(*source_)},
+                  open_transport(io_, opt.network.media(false, opt.ttl)),
+                  open_transport(io_, opt.network.control(opt.ttl)),
+                  codec,
+                  audiocast::steady_clock{},
+                  sender_config_for(*source_)},
           runner_{stream_, io_.get_executor()}, signals_{io_, SIGINT, SIGTERM}, duration_timer_{io_}
     {}
+
+    /// The stream as SDP describes it (RFC 8866), for --sdp and SAP.
+    [[nodiscard]] audiocast::stream_description description() const
+    {
+        audiocast::stream_description d;
+        d.name = opt_.name;
+        // The origin's address: the interface when it was given as one.
+        std::error_code ec;
+        const auto iface = asio::ip::make_address(opt_.network.interface, ec);
+        d.origin_address = !ec ? iface.to_string() : std::string{};
+        d.session_id = session_id_;
+        d.group = opt_.network.group;
+        d.ttl = opt_.ttl;
+        d.port = opt_.network.port;
+        d.payload_type = stream_.sender().payload_type();
+        d.format = stream_.format();
+        d.packet_time = stream_.codec().nominal_packet_time();
+        if (stream_.sender().config().send_time_extension)
+            d.send_time_extension_id = stream_.sender().config().send_time_extension_id;
+        d.media_clock_offset = stream_.sender().initial_timestamp();
+        d.tool = "audiocast " + std::to_string(AUDIOCAST_VERSION_MAJOR) + "." +
+                 std::to_string(AUDIOCAST_VERSION_MINOR) + "." +
+                 std::to_string(AUDIOCAST_VERSION_PATCH);
+        return d;
+    }
 
     int run()
     {
         const audiocast::audio_format& f = stream_.format();
+        if (!opt_.sdp.empty()) write_sdp();
         if (!opt_.quiet) {
             std::cout << program << ": streaming " << source_->describe() << " as "
                       << audiocast::to_string(f) << " in "
@@ -325,6 +359,9 @@ public:
 
         console_->stop();
         source_->stop();
+        // BYE: listeners learn at once that the stream ended (RFC 3550 §6.6).
+        std::error_code bye_ec;
+        stream_.leave(bye_ec, why_);
         if (!opt_.quiet) std::cout << program << ": " << why_ << "; " << status() << std::endl;
         // Failed sends are reported as they happen and in the status line; the
         // run failed only if nothing at all could be sent.
@@ -384,7 +421,7 @@ private:
         }
     }
 
-    [[nodiscard]] std::string status() const
+    [[nodiscard]] std::string status()
     {
         const audiocast::sender_stats& s = stream_.sender().stats();
         const char* state = finished_ && source_->exhausted() ? "finished"
@@ -400,11 +437,42 @@ private:
             static_cast<unsigned long long>(s.payload_bytes_sent), in_ms(s.lateness.percentile(50)),
             in_ms(s.lateness.percentile(99)), in_ms(s.lateness.max()));
         std::string line = text;
+        line += "; " + listeners();
         if (s.packets_send_failed != 0)
             line += "; " + std::to_string(s.packets_send_failed) + " sends failed";
         if (s.schedule_slips != 0)
             line += "; " + std::to_string(s.schedule_slips) + " schedule slips";
         return line + source_->status();
+    }
+
+    /// What the listeners' RTCP reports say: "3 listeners (worst loss 0.0 %,
+    /// worst jitter 0.021 ms, round trip up to 0.4 ms)".
+    [[nodiscard]] std::string listeners()
+    {
+        const audiocast::listener_summary sum = stream_.sender().summarize(stream_.clock().now());
+        std::string text =
+            std::to_string(sum.listeners) + (sum.listeners == 1 ? " listener" : " listeners");
+        if (sum.listeners == 0) return text + " reporting";
+        char figures[160];
+        std::snprintf(figures, sizeof figures,
+                      " (worst loss %.1f %%, %lld lost; worst jitter %.3f ms",
+                      100.0 * sum.worst_fraction_lost,
+                      static_cast<long long>(sum.worst_cumulative_lost), in_ms(sum.worst_jitter));
+        text += figures;
+        if (sum.worst_round_trip) {
+            std::snprintf(figures, sizeof figures, "; round trip up to %.3f ms",
+                          in_ms(*sum.worst_round_trip));
+            text += figures;
+        }
+        return text + ")";
+    }
+
+    void write_sdp() const
+    {
+        std::ofstream out{opt_.sdp, std::ios::trunc};
+        out << audiocast::to_sdp(description());
+        out.close();
+        if (!out) throw example_error{"cannot write '" + opt_.sdp + "': " + std::strerror(errno)};
     }
 
     void finish(const char* why)
@@ -429,6 +497,7 @@ private:
     asio::steady_timer duration_timer_;
     std::optional<console_reader> console_;
     std::uint64_t send_errors_ = 0;
+    std::uint64_t session_id_ = std::random_device{}();
     bool finished_ = false;
     std::string why_ = "stopped";
 };
@@ -518,6 +587,12 @@ int main(int argc, char* argv[])
                    "Stop after this many seconds (default: at the end of the file, or never)")
         ->check(positive_seconds());
     app.add_flag("--quiet", opt.quiet, "Print only errors and the replies to console commands");
+    opt.name = "audiocast on " + asio::ip::host_name();
+    app.add_option("--name", opt.name, "The stream's name in its SDP (s=) and SAP announcement")
+        ->capture_default_str();
+    app.add_option("--sdp", opt.sdp,
+                   "Write the stream's SDP description here (for ffmpeg, GStreamer, VLC, "
+                   "audiocast-client --sdp)");
     bool list_devices = false;
     app.add_flag("--list-devices", list_devices, "List the audio input devices and exit");
 

@@ -38,6 +38,27 @@ struct network_options {
                        "Interface to use, by address or name (default: the system's choice)");
     }
 
+    /// The transport options of the group's RTP port.
+    [[nodiscard]] audiocast::udp_multicast_options media(bool join, int hops = 1) const
+    {
+        return {.group = group, .port = port, .interface = interface, .hops = hops, .join = join};
+    }
+
+    /// The group's RTCP port, port + 1 (RFC 3550 §11): joined, and open to
+    /// every source, since every member reports.
+    [[nodiscard]] audiocast::udp_multicast_options control(int hops = 1) const
+    {
+        if (port == 65535)
+            throw usage_error{"--port 65535 leaves no port + 1 for RTCP; use an even port "
+                              "below it (RFC 3550 section 11)"};
+        return {.group = group,
+                .port = static_cast<std::uint16_t>(port + 1),
+                .interface = interface,
+                .hops = hops,
+                .join = true,
+                .lock_sender = false};
+    }
+
     [[nodiscard]] std::string where() const
     {
         const bool v6 = group.find(':') != std::string::npos;

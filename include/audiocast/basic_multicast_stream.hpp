@@ -478,12 +478,17 @@ private:
             control_inbox_->push(std::span<const std::byte>{control_packet_.data(), size},
                                  clock_.now(), clock_.wall_now());
         }
-        while (outbox_->consume_one(
-            [this, &ec](std::span<const std::byte> report, const detail::datagram_meta&) noexcept {
-                std::error_code send_ec;
-                control_->send(report, send_ec);
-                if (send_ec && !ec) ec = send_ec;
-            })) {
+        const time_point now = clock_.now();
+        while (outbox_->consume_one([this, now, &ec](std::span<const std::byte> report,
+                                                     const detail::datagram_meta& meta) noexcept {
+            // The report waited here since pull() wrote it: its DLSR must say so.
+            std::copy(report.begin(), report.end(), control_packet_.begin());
+            const std::span<std::byte> copy{control_packet_.data(), report.size()};
+            rtcp::add_report_delay(copy, now - meta.arrival);
+            std::error_code send_ec;
+            control_->send(copy, send_ec);
+            if (send_ec && !ec) ec = send_ec;
+        })) {
         }
     }
 

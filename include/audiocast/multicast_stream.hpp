@@ -74,11 +74,14 @@ public:
         if (running_) return;
         running_ = true;
         ++run_;
-        if (stream_.role() == stream_role::sender)
+        if (stream_.role() == stream_role::sender) {
             asio::post(executor_, [this, alive = alive_, run = run_] {
                 if (*alive && run == run_) send_round();
             });
-        else {
+            // Listeners' reports are read as they come, so their arrival
+            // times (and the round trips from them) are not a round late.
+            if (stream_.has_control()) wait_control_readable();
+        } else {
             wait_readable();
             if (stream_.has_control()) {
                 wait_control_readable();
@@ -156,7 +159,7 @@ private:
             });
     }
 
-    // RTCP of a receiver: the group's reports as they arrive, and, every
+    // RTCP: the group's reports as they arrive, and, for a receiver, every
     // report_flush, the receiver reports pull() wrote on the audio thread
     // (which cannot wake the executor without a system call).
     void wait_control_readable()

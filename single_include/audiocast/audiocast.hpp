@@ -678,6 +678,7 @@ constexpr void store_be64(std::byte* p, std::uint64_t v) noexcept
 // end include/audiocast/detail/endian.hpp
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -1034,6 +1035,32 @@ std::size_t parse_compound(std::span<const std::byte> datagram, std::error_code&
         f(p);
     });
     return packets;
+}
+
+/// Adds `waited` to the DLSR of every report block (with an LSR) in the
+/// first packet of a compound written by compound_writer: for a report that
+/// waited between being written and being sent, so the source's round-trip
+/// figure does not count the wait (RFC 3550 §6.4.1 measures DLSR to the
+/// sending). Does nothing to a compound that does not start with an SR or RR.
+inline void add_report_delay(std::span<std::byte> compound,
+                             std::chrono::nanoseconds waited) noexcept
+{
+    if (compound.size() < header_size + 4 || waited.count() <= 0) return;
+    const auto type = static_cast<std::uint8_t>(compound[1]);
+    const std::size_t first = type == type_sr   ? header_size + 4 + sender_info_size
+                              : type == type_rr ? header_size + 4
+                                                : 0;
+    if (first == 0) return;
+    const std::size_t size = (std::size_t{detail::load_be16(compound.data() + 2)} + 1) * 4;
+    const std::size_t count = static_cast<std::uint8_t>(compound[0]) & 0x1F;
+    const std::uint32_t extra = ntp::to_short_duration(waited);
+    for (std::size_t i = 0; i < count; ++i) {
+        const std::size_t at = first + i * report_block_size;
+        if (at + report_block_size > std::min(size, compound.size())) return;
+        if (detail::load_be32(compound.data() + at + 16) == 0) continue; // no LSR: no DLSR
+        std::byte* dlsr = compound.data() + at + 20;
+        detail::store_be32(dlsr, detail::load_be32(dlsr) + extra);
+    }
 }
 
 /// Whether `datagram` looks like RTCP rather than RTP (RFC 5761 §4): its
@@ -4117,6 +4144,8 @@ public:
     [[nodiscard]] const sender_config& config() const noexcept { return config_; }
     [[nodiscard]] std::uint32_t ssrc() const noexcept { return ssrc_; }
     [[nodiscard]] std::uint8_t payload_type() const noexcept { return payload_type_; }
+    /// The RTP timestamp of the first frame (SDP's a=mediaclk:direct offset).
+    [[nodiscard]] std::uint32_t initial_timestamp() const noexcept { return first_timestamp_; }
     /// Sequence number the next packet will carry.
     [[nodiscard]] std::uint16_t next_sequence() const noexcept { return sequence_; }
     /// RTP timestamp of the next frame to leave.
@@ -6601,12 +6630,17 @@ private:
             control_inbox_->push(std::span<const std::byte>{control_packet_.data(), size},
                                  clock_.now(), clock_.wall_now());
         }
-        while (outbox_->consume_one(
-            [this, &ec](std::span<const std::byte> report, const detail::datagram_meta&) noexcept {
-                std::error_code send_ec;
-                control_->send(report, send_ec);
-                if (send_ec && !ec) ec = send_ec;
-            })) {
+        const time_point now = clock_.now();
+        while (outbox_->consume_one([this, now, &ec](std::span<const std::byte> report,
+                                                     const detail::datagram_meta& meta) noexcept {
+            // The report waited here since pull() wrote it: its DLSR must say so.
+            std::copy(report.begin(), report.end(), control_packet_.begin());
+            const std::span<std::byte> copy{control_packet_.data(), report.size()};
+            rtcp::add_report_delay(copy, now - meta.arrival);
+            std::error_code send_ec;
+            control_->send(copy, send_ec);
+            if (send_ec && !ec) ec = send_ec;
+        })) {
         }
     }
 
@@ -7365,11 +7399,14 @@ public:
         if (running_) return;
         running_ = true;
         ++run_;
-        if (stream_.role() == stream_role::sender)
+        if (stream_.role() == stream_role::sender) {
             asio::post(executor_, [this, alive = alive_, run = run_] {
                 if (*alive && run == run_) send_round();
             });
-        else {
+            // Listeners' reports are read as they come, so their arrival
+            // times (and the round trips from them) are not a round late.
+            if (stream_.has_control()) wait_control_readable();
+        } else {
             wait_readable();
             if (stream_.has_control()) {
                 wait_control_readable();
@@ -7447,7 +7484,7 @@ private:
             });
     }
 
-    // RTCP of a receiver: the group's reports as they arrive, and, every
+    // RTCP: the group's reports as they arrive, and, for a receiver, every
     // report_flush, the receiver reports pull() wrote on the audio thread
     // (which cannot wake the executor without a system call).
     void wait_control_readable()

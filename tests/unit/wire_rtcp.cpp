@@ -257,3 +257,20 @@ TEST_CASE("RTCP is told from RTP by its packet type")
     CHECK_FALSE(rtcp::looks_like_rtcp(bytes({0x80, 0xE0}))); // RTP, marker + PT 96
     CHECK_FALSE(rtcp::looks_like_rtcp(bytes({0x80})));
 }
+
+TEST_CASE("a report that waited before it was sent has its DLSR moved on by the wait")
+{
+    std::array<std::byte, 128> out{};
+    rtcp::compound_writer w{out};
+    std::array<rtcp::report_block, 2> blocks{sample_block, sample_block};
+    blocks[1].last_sr = 0; // no SR heard from this source: DLSR stays 0
+    blocks[1].delay_since_last_sr = 0;
+    w.receiver_report(1, blocks);
+    w.cname(1, "x");
+    rtcp::add_report_delay(std::span<std::byte>{out.data(), w.size()},
+                           std::chrono::milliseconds{500});
+    const seen s = parse(w.bytes());
+    REQUIRE_FALSE(s.ec);
+    CHECK(s.packets[0].block(0).delay_since_last_sr == sample_block.delay_since_last_sr + 0x8000);
+    CHECK(s.packets[0].block(1).delay_since_last_sr == 0);
+}

@@ -175,6 +175,8 @@ public:
     [[nodiscard]] const sender_config& config() const noexcept { return config_; }
     [[nodiscard]] std::uint32_t ssrc() const noexcept { return ssrc_; }
     [[nodiscard]] std::uint8_t payload_type() const noexcept { return payload_type_; }
+    /// The RTP timestamp of the first frame (SDP's a=mediaclk:direct offset).
+    [[nodiscard]] std::uint32_t initial_timestamp() const noexcept { return first_timestamp_; }
     /// Sequence number the next packet will carry.
     [[nodiscard]] std::uint16_t next_sequence() const noexcept { return sequence_; }
     /// RTP timestamp of the next frame to leave.

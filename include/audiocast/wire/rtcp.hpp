@@ -29,6 +29,7 @@
 #include <audiocast/wire/ntp.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -385,6 +386,32 @@ std::size_t parse_compound(std::span<const std::byte> datagram, std::error_code&
         f(p);
     });
     return packets;
+}
+
+/// Adds `waited` to the DLSR of every report block (with an LSR) in the
+/// first packet of a compound written by compound_writer: for a report that
+/// waited between being written and being sent, so the source's round-trip
+/// figure does not count the wait (RFC 3550 §6.4.1 measures DLSR to the
+/// sending). Does nothing to a compound that does not start with an SR or RR.
+inline void add_report_delay(std::span<std::byte> compound,
+                             std::chrono::nanoseconds waited) noexcept
+{
+    if (compound.size() < header_size + 4 || waited.count() <= 0) return;
+    const auto type = static_cast<std::uint8_t>(compound[1]);
+    const std::size_t first = type == type_sr   ? header_size + 4 + sender_info_size
+                              : type == type_rr ? header_size + 4
+                                                : 0;
+    if (first == 0) return;
+    const std::size_t size = (std::size_t{detail::load_be16(compound.data() + 2)} + 1) * 4;
+    const std::size_t count = static_cast<std::uint8_t>(compound[0]) & 0x1F;
+    const std::uint32_t extra = ntp::to_short_duration(waited);
+    for (std::size_t i = 0; i < count; ++i) {
+        const std::size_t at = first + i * report_block_size;
+        if (at + report_block_size > std::min(size, compound.size())) return;
+        if (detail::load_be32(compound.data() + at + 16) == 0) continue; // no LSR: no DLSR
+        std::byte* dlsr = compound.data() + at + 20;
+        detail::store_be32(dlsr, detail::load_be32(dlsr) + extra);
+    }
 }
 
 /// Whether `datagram` looks like RTCP rather than RTP (RFC 5761 §4): its
