@@ -98,9 +98,11 @@ def file_to_three_clients(rate, channels, width):
             expect_exit(c, 0, 15)
     for c in clients:
         live = [l for l in c.lines if re.match(r"^\d+ s  (latency p50 .* \| lost 0 of \d+ \||"
-                                                r"waiting for the stream)", l)]
+                                                r"waiting for the stream|the stream has ended)", l)]
         if len(live) < 3:
             raise Failure(f"{c.name}: {len(live)} live status lines in 4.5 s\n{c.transcript()}")
+        # The server's BYE at the end of the file (RTCP) reaches every client.
+        c.wait_for_line(r"the sender said BYE: the stream has ended", 0)
     sent = None
     for i in range(3):
         got = harness.read_wav(tmp(f"client{i}.wav"))
