@@ -24,6 +24,7 @@
 #include "support/text.hpp"
 
 #include <audiocast/multicast_stream.hpp>
+#include <audiocast/sap.hpp>
 #include <audiocast/sdp.hpp>
 #include <audiocast/spsc_ring.hpp>
 
@@ -44,8 +45,10 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -74,31 +77,123 @@ struct client_options {
     bool quiet = false;
     std::string stats_json;
     std::string sdp;
-    std::optional<audiocast::stream_description> described; ///< read from --sdp
+    std::string sap_name;
+    std::optional<audiocast::stream_description> described; ///< read from --sdp or --sap
 };
 
-/// Reads --sdp into the options: group, port and format come from it, so the
+/// A stream heard on SAP.
+struct announced {
+    std::string origin;
+    audiocast::stream_description description;
+};
+
+/// Listens to SAP (RFC 2974) on 239.255.255.255:9875 for `listen`, or until
+/// a stream called `name` is heard, and returns what is announced then;
+/// withdrawn streams are forgotten and announcements that are not SAP or
+/// carry SDP audiocast cannot play are passed over.
+std::vector<announced> listen_for_announcements(const network_options& net,
+                                                std::chrono::nanoseconds listen,
+                                                const std::string* name)
+{
+    asio::io_context io{1};
+    audiocast::udp_multicast_options o = net.media(true);
+    o.group = std::string{audiocast::sap::ipv4_group};
+    o.port = audiocast::sap::port;
+    o.lock_sender = false;
+    audiocast::udp_multicast_transport sap = open_transport(io, o);
+    std::map<std::pair<std::string, std::uint16_t>, announced> streams;
+    asio::steady_timer deadline{io};
+    deadline.expires_after(listen);
+    deadline.async_wait([&io](std::error_code ec) {
+        if (!ec) io.stop();
+    });
+    std::vector<std::byte> buffer(65'536);
+    std::function<void()> wait = [&] {
+        sap.async_wait_readable([&](std::error_code ec) {
+            if (ec) return;
+            for (;;) {
+                std::error_code rx;
+                const std::size_t n = sap.receive(buffer, rx);
+                if (rx) break; // would_block, or a datagram too big to be ours
+                std::error_code bad;
+                const auto a =
+                    audiocast::sap::parse(std::span<const std::byte>{buffer.data(), n}, bad);
+                if (bad) continue;
+                const std::pair key{a.origin_text(), a.message_id_hash};
+                if (a.deletion) {
+                    streams.erase(key);
+                    continue;
+                }
+                auto d = audiocast::parse_sdp(a.payload, bad);
+                if (bad) continue;
+                const bool wanted = name != nullptr && d.name == *name;
+                streams[key] = announced{key.first, std::move(d)};
+                if (wanted) {
+                    io.stop();
+                    return;
+                }
+            }
+            wait();
+        });
+    };
+    wait();
+    io.run_for(listen + 1s);
+    std::vector<announced> out;
+    for (auto& [key, a] : streams)
+        out.push_back(std::move(a));
+    return out;
+}
+
+/// `--discover`: what SAP announces, one stream a line.
+int discover(const client_options& opt, std::chrono::nanoseconds listen)
+{
+    std::cout << program << ": listening for SAP announcements on " << audiocast::sap::ipv4_group
+              << ":" << audiocast::sap::port << " for "
+              << std::chrono::duration<double>(listen).count() << " s" << std::endl;
+    const auto streams = listen_for_announcements(opt.network, listen, nullptr);
+    if (streams.empty()) std::cout << "no streams announced" << std::endl;
+    for (const announced& a : streams) {
+        const auto& d = a.description;
+        std::cout << "\"" << d.name << "\"  "
+                  << (d.group.find(':') != std::string::npos ? "[" + d.group + "]" : d.group) << ":"
+                  << d.port << "  " << audiocast::to_string(d.format);
+        if (d.packet_time)
+            std::cout << "  " << std::chrono::duration<double, std::milli>(*d.packet_time).count()
+                      << " ms";
+        std::cout << "  from " << a.origin << (d.tool.empty() ? "" : " (" + d.tool + ")") << '\n';
+    }
+    return 0;
+}
+
+/// Fills group, port and format from a description (--sdp or --sap), so the
 /// command line may not give them too.
-void take_description(client_options& opt, const std::vector<const CLI::Option*>& given)
+void take_description(client_options& opt, audiocast::stream_description d, const char* source,
+                      const std::vector<const CLI::Option*>& given)
 {
     for (const CLI::Option* o : given)
         if (o->count() != 0)
-            throw usage_error{"--sdp gives the group, port and format; " + o->get_name() +
-                              " cannot be given with it"};
-    std::ifstream in{opt.sdp};
-    if (!in) throw example_error{"cannot read '" + opt.sdp + "': " + std::strerror(errno)};
+            throw usage_error{std::string{source} + " gives the group, port and format; " +
+                              o->get_name() + " cannot be given with it"};
+    opt.described = std::move(d);
+    const audiocast::stream_description& d2 = *opt.described;
+    opt.network.group = d2.group;
+    opt.network.port = d2.port;
+    opt.format.encoding = std::string{audiocast::encoding_name(d2.format.encoding)};
+    opt.format.sample_rate = d2.format.sample_rate;
+    opt.format.channels = d2.format.channels;
+}
+
+/// Reads --sdp.
+audiocast::stream_description read_sdp_file(const std::string& path)
+{
+    std::ifstream in{path};
+    if (!in) throw example_error{"cannot read '" + path + "': " + std::strerror(errno)};
     const std::string text{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
     try {
-        opt.described = audiocast::parse_sdp(text);
+        return audiocast::parse_sdp(text);
     } catch (const std::system_error& e) {
-        throw example_error{"'" + opt.sdp + "': " + e.what()};
+        throw example_error{"'" + path + "': " + e.what()};
     }
-    const audiocast::stream_description& d = *opt.described;
-    opt.network.group = d.group;
-    opt.network.port = d.port;
-    opt.format.encoding = std::string{audiocast::encoding_name(d.format.encoding)};
-    opt.format.sample_rate = d.format.sample_rate;
-    opt.format.channels = d.format.channels;
 }
 
 /// Writes what playout produced to a WAV file, off the audio thread: the
@@ -750,19 +845,42 @@ int main(int argc, char* argv[])
         ->check(positive_seconds());
     app.add_flag("--quiet", opt.quiet, "No live status and no summary");
     app.add_option("--stats-json", opt.stats_json, "Write the figures as JSON here at exit");
+    bool discover_flag = false;
+    auto* discover_option =
+        app.add_flag("--discover", discover_flag,
+                     "List the streams announced on SAP (239.255.255.255:9875) during "
+                     "--duration (default 6 s) and exit");
+    auto* sap_name = app.add_option("--sap", opt.sap_name,
+                                    "Play the stream announced on SAP under this name (s=)");
     auto* sdp = app.add_option("--sdp", opt.sdp,
                                "Take the group, port and format from this SDP file (audiocast's, "
                                "ffmpeg's, or any RTP L16/L24 stream's)");
     bool list_devices = false;
     app.add_flag("--list-devices", list_devices, "List the audio output devices and exit");
+    sdp->excludes(sap_name);
+    discover_option->excludes(sdp)->excludes(sap_name);
 
     return run_main(program, app, [&] {
         app.parse(argc, argv);
         opt.latency_given = latency->count() != 0;
+        const std::vector<const CLI::Option*> described_by_sdp{
+            app.get_option("--group"), app.get_option("--port"), opt.format.encoding_option,
+            opt.format.rate_option, opt.format.channels_option};
+        const auto listen = std::chrono::duration_cast<std::chrono::nanoseconds>(
+            std::chrono::duration<double>{opt.duration_s.value_or(6.0)});
+        if (discover_flag) return discover(opt, listen);
         if (sdp->count() != 0)
-            take_description(opt, {app.get_option("--group"), app.get_option("--port"),
-                                   opt.format.encoding_option, opt.format.rate_option,
-                                   opt.format.channels_option});
+            take_description(opt, read_sdp_file(opt.sdp), "--sdp", described_by_sdp);
+        if (sap_name->count() != 0) {
+            const auto streams = listen_for_announcements(opt.network, 10s, &opt.sap_name);
+            const auto it = std::find_if(streams.begin(), streams.end(), [&](const announced& a) {
+                return a.description.name == opt.sap_name;
+            });
+            if (it == streams.end())
+                throw example_error{"no stream called \"" + opt.sap_name +
+                                    "\" was announced on SAP within 10 s (see --discover)"};
+            take_description(opt, it->description, "--sap", described_by_sdp);
+        }
         if (list_devices) {
             print_devices(std::cout, direction::output);
             return 0;

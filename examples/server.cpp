@@ -18,6 +18,7 @@
 #include "support/text.hpp"
 
 #include <audiocast/multicast_stream.hpp>
+#include <audiocast/sap.hpp>
 #include <audiocast/sdp.hpp>
 
 #include <asio/io_context.hpp>
@@ -29,6 +30,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <cerrno>
@@ -70,6 +72,8 @@ struct server_options {
     bool quiet = false;
     std::string name;
     std::string sdp;
+    bool sap = false;
+    double sap_interval_s = 5;
 };
 
 // ---- sources ---------------------------------------------------------------
@@ -345,6 +349,7 @@ public:
                 if (!ec) finish("the duration has passed");
             });
         }
+        if (opt_.sap) start_announcing();
         console_.emplace(
             io_, [this](std::string line) { command(line); },
             [this] {
@@ -359,9 +364,11 @@ public:
 
         console_->stop();
         source_->stop();
-        // BYE: listeners learn at once that the stream ended (RFC 3550 §6.6).
+        // BYE: listeners learn at once that the stream ended (RFC 3550 §6.6),
+        // and the announcement is withdrawn (RFC 2974 §3.2.1).
         std::error_code bye_ec;
         stream_.leave(bye_ec, why_);
+        if (sap_) announce(true);
         if (!opt_.quiet) std::cout << program << ": " << why_ << "; " << status() << std::endl;
         // Failed sends are reported as they happen and in the status line; the
         // run failed only if nothing at all could be sent.
@@ -467,6 +474,65 @@ private:
         return text + ")";
     }
 
+    /// SAP (RFC 2974): the stream's SDP on the well-known group of its
+    /// family and scope, repeated every --sap-interval, withdrawn at the end.
+    void start_announcing()
+    {
+        std::error_code ec;
+        const auto group = asio::ip::make_address(opt_.network.group, ec);
+        audiocast::udp_multicast_options o = opt_.network.media(false, opt_.ttl);
+        o.port = audiocast::sap::port;
+        o.group = std::string{audiocast::sap::ipv4_group};
+        if (!ec && group.is_v6())
+            o.group = audiocast::sap::ipv6_group(group.to_v6().to_bytes()[1] & 0x0F);
+        sap_.emplace(open_transport(io_, o));
+        sap_text_ = audiocast::to_sdp(description());
+        const auto iface = asio::ip::make_address(opt_.network.interface, ec);
+        if (!ec && iface.is_v4()) {
+            const auto b = iface.to_v4().to_bytes();
+            std::memcpy(sap_origin_.data(), b.data(), 4);
+            sap_origin_size_ = 4;
+        } else if (!ec && iface.is_v6()) {
+            const auto b = iface.to_v6().to_bytes();
+            std::memcpy(sap_origin_.data(), b.data(), 16);
+            sap_origin_size_ = 16;
+        } else {
+            sap_origin_size_ = group.is_v6() ? 16 : 4; // unknown: all zeros
+        }
+        announcer_.emplace(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::duration<double>{opt_.sap_interval_s}),
+                           session_id_);
+        announcer_->start(stream_.clock().now());
+        announce_round();
+    }
+
+    void announce_round()
+    {
+        if (announcer_->due(stream_.clock().now())) {
+            announce(false);
+            announcer_->sent(stream_.clock().now());
+        }
+        sap_timer_.expires_at(std::chrono::steady_clock::time_point{
+            std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                announcer_->next().time_since_epoch())});
+        sap_timer_.async_wait([this](std::error_code ec) {
+            if (!ec) announce_round();
+        });
+    }
+
+    void announce(bool deletion)
+    {
+        std::vector<std::byte> packet(sap_text_.size() + 64);
+        std::error_code ec;
+        const std::size_t n = audiocast::sap::write(
+            packet, deletion, static_cast<std::uint16_t>(session_id_),
+            std::span<const std::byte>{sap_origin_.data(), sap_origin_size_}, sap_text_, ec);
+        if (!ec) sap_->send(std::span<const std::byte>{packet.data(), n}, ec);
+        if (ec && sap_errors_++ == 0)
+            std::cerr << program << ": the SAP announcement could not be sent: " << ec.message()
+                      << std::endl;
+    }
+
     void write_sdp() const
     {
         std::ofstream out{opt_.sdp, std::ios::trunc};
@@ -484,6 +550,7 @@ private:
         std::error_code ignored;
         signals_.cancel(ignored);
         duration_timer_.cancel();
+        sap_timer_.cancel();
         io_.stop();
     }
 
@@ -495,6 +562,13 @@ private:
     audiocast::stream_runner<multicast_stream> runner_;
     asio::signal_set signals_;
     asio::steady_timer duration_timer_;
+    asio::steady_timer sap_timer_{io_};
+    std::optional<audiocast::udp_multicast_transport> sap_;
+    std::optional<audiocast::sap::sap_announcer> announcer_;
+    std::string sap_text_;
+    std::array<std::byte, 16> sap_origin_{};
+    std::size_t sap_origin_size_ = 4;
+    std::uint64_t sap_errors_ = 0;
     std::optional<console_reader> console_;
     std::uint64_t send_errors_ = 0;
     std::uint64_t session_id_ = std::random_device{}();
@@ -589,6 +663,13 @@ int main(int argc, char* argv[])
     app.add_flag("--quiet", opt.quiet, "Print only errors and the replies to console commands");
     opt.name = "audiocast on " + asio::ip::host_name();
     app.add_option("--name", opt.name, "The stream's name in its SDP (s=) and SAP announcement")
+        ->capture_default_str();
+    app.add_flag("--sap", opt.sap,
+                 "Announce the stream with SAP (RFC 2974) on 239.255.255.255:9875 (IPv6: "
+                 "ff0X::2:7ffe), for audiocast-client --discover and other SAP listeners");
+    app.add_option("--sap-interval", opt.sap_interval_s,
+                   "Seconds between SAP announcements (randomized by a third)")
+        ->check(CLI::Range(1.0, 3600.0))
         ->capture_default_str();
     app.add_option("--sdp", opt.sdp,
                    "Write the stream's SDP description here (for ffmpeg, GStreamer, VLC, "

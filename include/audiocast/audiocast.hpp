@@ -30,6 +30,7 @@
 
 #include <audiocast/spsc_ring.hpp>
 
+#include <audiocast/sap.hpp>
 #include <audiocast/sdp.hpp>
 
 #include <audiocast/transport/loopback.hpp>
