@@ -49,6 +49,7 @@
 #include <span>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -366,6 +367,10 @@ public:
         source_->stop();
         // BYE: listeners learn at once that the stream ended (RFC 3550 §6.6),
         // and the announcement is withdrawn (RFC 2974 §3.2.1).
+        // The BYE waits for the last packet to be read: a receiver that reads
+        // RTCP and RTP from two sockets (ffmpeg) may take a BYE that overtook
+        // the last packet for the end and drop that packet.
+        if (stream_.sender().stats().packets_sent != 0) std::this_thread::sleep_for(50ms);
         std::error_code bye_ec;
         stream_.leave(bye_ec, why_);
         if (sap_) announce(true);

@@ -3577,13 +3577,11 @@ public:
             const bool from_source = has_source_ && *from == ssrc_;
             if (p.type() == rtcp::type_sr || p.type() == rtcp::type_rr) {
                 (void)members_.heard(*from, arrival);
-                if (const auto info = p.sender(); info && from_source) {
-                    ++sender_reports_;
-                    last_sr_ = ntp::short_form(info->ntp);
-                    last_sr_arrival_ = arrival;
-                    sr_wall_ = ntp::to_wall(info->ntp);
-                    sr_timestamp_ = info->rtp_timestamp;
-                    have_sr_ = true;
+                if (const auto info = p.sender()) {
+                    // A sender may report before its first packet (ffmpeg
+                    // does): kept until its packets make it the source.
+                    pending_sr_ = {*from, *info, arrival};
+                    if (from_source) take_sender_report();
                 }
             } else if (p.type() == rtcp::type_bye) {
                 for (std::size_t i = 0; i < p.bye_count(); ++i) {
@@ -3742,6 +3740,7 @@ private:
         source_left_ = false;
         expected_prior_ = 0;
         received_prior_ = 0;
+        take_sender_report(); // one that came before the source's first packet
     }
 
     // Widens a 32-bit RTP timestamp to 64 bits around the last one seen, so a
@@ -3792,6 +3791,18 @@ private:
             ipdv_.update(latency);
             latency_from_reports_ = true;
         }
+    }
+
+    void take_sender_report() noexcept
+    {
+        if (!pending_sr_ || !has_source_ || pending_sr_->ssrc != ssrc_) return;
+        ++sender_reports_;
+        last_sr_ = ntp::short_form(pending_sr_->info.ntp);
+        last_sr_arrival_ = pending_sr_->arrival;
+        sr_wall_ = ntp::to_wall(pending_sr_->info.ntp);
+        sr_timestamp_ = pending_sr_->info.rtp_timestamp;
+        have_sr_ = true;
+        pending_sr_.reset();
     }
 
     // RFC 3550 §6.4.1 and A.3: loss over the interval since the last report,
@@ -3964,6 +3975,12 @@ private:
     bool heard_since_report_ = false;
     std::uint64_t expected_prior_ = 0;
     std::uint64_t received_prior_ = 0;
+    struct sender_report_seen {
+        std::uint32_t ssrc;
+        rtcp::sender_info info;
+        time_point arrival;
+    };
+    std::optional<sender_report_seen> pending_sr_;
     bool have_sr_ = false;
     std::uint32_t last_sr_ = 0;
     time_point last_sr_arrival_{};

@@ -369,3 +369,34 @@ TEST_CASE("RTCP settings out of range are refused, naming the value")
     receiver::validate(r, ec);
     CHECK(ec == audiocast::errc::invalid_rtcp);
 }
+
+TEST_CASE("a sender report that comes before the sender's first packet is not lost")
+{
+    direct_link l;
+    l.tx = sender{pcm_codec{}, sender_ids(false)};
+    l.packet.resize(l.tx.max_packet_bytes());
+    receiver rx{pcm_codec{}, receiver_ids()};
+    const auto keep = [](std::uint64_t) { return false; };
+    // The SR reaches the receiver before any packet does (as ffmpeg's first
+    // SR does), then the packets.
+    l.run(t0, t0 + 5ms, [](auto, auto) {}, keep);
+    const time_point sr_time = *l.tx.next_report_due();
+    l.run(t0 + 5ms, t0 + ((sr_time - t0) / 5ms + 1) * 5ms, [](auto, auto) {}, keep);
+    std::array<std::byte, sender::rtcp_report_bytes()> sr{};
+    std::error_code ec;
+    const std::size_t n = l.tx.write_report(sr_time, wall_at(sr_time), sr, ec);
+    rx.on_control(std::span<const std::byte>{sr.data(), n}, sr_time, wall_at(sr_time));
+    CHECK(rx.stats().sender_reports == 0); // not yet the source
+    const time_point next = t0 + ((sr_time - t0) / 5ms + 1) * 5ms;
+    l.run(
+        next, next + 500ms,
+        [&](std::span<const std::byte> p, time_point sent) {
+            rx.on_datagram(p, sent + 2ms, wall_at(sent + 2ms));
+        },
+        keep);
+    const audiocast::receiver_stats s = rx.stats();
+    CHECK(s.sender_reports == 1);
+    CHECK(s.latency_from_sender_reports);
+    CHECK(s.latency_p50 > 1900us);
+    CHECK(s.latency_p50 < 2100us);
+}

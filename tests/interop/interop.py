@@ -1,0 +1,260 @@
+#!/usr/bin/env python3
+"""audiocast against real third-party RTP tools, both ways, bit for bit:
+ffmpeg and GStreamer receive from audiocast-server, and send to
+audiocast-client. Also: three clients' RTCP reports in the server's STATUS.
+
+    tests/network/netns-run python3 tests/interop/interop.py --bin-dir DIR CASE
+
+Each case runs inside a private network namespace (multicast on lo only);
+ctest runs each as its own test (label interop). Exit 0 passed, 1 failed,
+77 skipped with the reason (a tool that is not installed).
+"""
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+import harness  # noqa: E402
+from harness import Children, Failure, expect_exit  # noqa: E402
+
+BIN = ""
+TMP = ""
+GROUP, PORT = "239.255.0.1", 5004
+
+# (encoding, rate, channels): every value the issue names, in two formats.
+FORMATS = {
+    "l16_48k_stereo": ("L16", 48000, 2),
+    "l24_44k1_mono": ("L24", 44100, 1),
+}
+
+
+def tmp(name):
+    return os.path.join(TMP, name)
+
+
+def need(*tools):
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing:
+        harness.skip(f"{', '.join(missing)} not installed (Debian: ffmpeg, gstreamer1.0-tools, "
+                     "gstreamer1.0-plugins-base, gstreamer1.0-plugins-good; scripts/setup "
+                     "installs them)")
+
+
+def source_for(fmt, seconds=2.0, seed=5):
+    encoding, rate, channels = FORMATS[fmt]
+    sound = harness.noise(rate, channels, 3 if encoding == "L24" else 2, seconds, seed)
+    harness.write_wav(tmp("source.wav"), sound)
+    return sound
+
+
+def wait_until_bound(port, timeout=15):
+    """Waits until some socket in the namespace is bound to UDP `port`: the
+    tool has started and joined (its start-up can take seconds, cold)."""
+    wanted = f":{port:04X} "
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open("/proc/net/udp") as f:
+            if any(wanted in line.split("->")[0] for line in f.readlines()[1:]):
+                time.sleep(0.3)  # and is past its first reads
+                return
+        time.sleep(0.05)
+    raise Failure(f"nothing bound UDP port {port} within {timeout} s")
+
+
+def server(children, *args):
+    return children.start([os.path.join(BIN, "audiocast-server"), "--interface", "lo",
+                           "--group", GROUP, "--port", str(PORT), *args], "server")
+
+
+def client(children, *args):
+    return children.start([os.path.join(BIN, "audiocast-client"), "--interface", "lo",
+                           "--no-playback", "--latency-ms", "150", "--output", tmp("client.wav"),
+                           "--stats-json", tmp("client.json"), *args], "client")
+
+
+def check_received(got, source, what):
+    lead = harness.expect_starts_after_silence(got, source, what)
+    print(f"{what}: {got.frames} frames, the source's {source.frames} bit-exact"
+          + (f" after {lead} frames of silence" if lead else ""))
+
+
+# ---- audiocast-server -> third-party receivers -----------------------------
+
+def server_to_ffmpeg(fmt):
+    need("ffmpeg")
+    source = source_for(fmt)
+    with Children() as children:
+        # The SDP first: ffmpeg reads group, port and format from it.
+        writer = server(children, "--file", tmp("source.wav"), "--sdp", tmp("stream.sdp"),
+                        "--duration", "0.001", "--quiet")
+        expect_exit(writer, 0, 10)
+        # Raw PCM out: ffmpeg writes 24-bit WAV as WAVE_FORMAT_EXTENSIBLE,
+        # which Python's wave module does not read.
+        raw = "s24le" if source.width == 3 else "s16le"
+        ffmpeg = children.start(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "warning",
+                                 "-y", "-protocol_whitelist", "file,udp,rtp",
+                                 "-i", tmp("stream.sdp"), "-c:a", f"pcm_{raw}", "-f", raw,
+                                 tmp("ffmpeg.raw")], "ffmpeg")
+        wait_until_bound(PORT)
+        expect_exit(server(children, "--file", tmp("source.wav"), "--quiet"), 0, 15)
+        # ffmpeg ends the input at the server's RTCP BYE.
+        expect_exit(ffmpeg, 0, 15)
+    with open(tmp("ffmpeg.raw"), "rb") as f:
+        got = harness.Sound(source.rate, source.channels, source.width, f.read())
+    check_received(got, source, "ffmpeg's output")
+
+
+def server_to_gstreamer(fmt):
+    need("gst-launch-1.0")
+    encoding, rate, channels = FORMATS[fmt]
+    source = source_for(fmt)
+    caps = (f"application/x-rtp,media=audio,clock-rate={rate},encoding-name={encoding},"
+            f"channels={channels}")
+    with Children() as children:
+        gst = children.start([
+            "gst-launch-1.0", "-e", "-q",
+            "udpsrc", f"address={GROUP}", f"port={PORT}", "multicast-iface=lo", f"caps={caps}",
+            "!", "rtpjitterbuffer", "latency=100",
+            "!", f"rtp{encoding}depay", "!", "audioconvert", "!", "wavenc",
+            "!", "filesink", f"location={tmp('gst.wav')}"], "gstreamer")
+        wait_until_bound(PORT)
+        expect_exit(server(children, "--file", tmp("source.wav"), "--quiet"), 0, 15)
+        time.sleep(0.5)  # past the jitter buffer
+        gst.proc.send_signal(signal.SIGINT)  # -e: end of stream, so wavenc finishes the file
+        expect_exit(gst, 0, 10)
+    check_received(harness.read_wav(tmp("gst.wav")), source, "GStreamer's WAV")
+
+
+# ---- third-party senders -> audiocast-client -------------------------------
+
+def ffmpeg_to_client(fmt):
+    need("ffmpeg")
+    encoding, rate, channels = FORMATS[fmt]
+    source = source_for(fmt)
+    codec = "pcm_s24be" if encoding == "L24" else "pcm_s16be"
+    url = f"rtp://{GROUP}:{PORT}?ttl=1&localaddr=127.0.0.1"
+    ffmpeg_args = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "warning", "-re",
+                   "-i", tmp("source.wav"), "-c:a", codec, "-f", "rtp",
+                   "-sdp_file", tmp("ffmpeg.sdp"), url]
+    with Children() as children:
+        # A first, short run writes ffmpeg's SDP, for the client to start from.
+        dry = children.start(ffmpeg_args[:-1] + ["-t", "0.01", url], "ffmpeg (SDP)")
+        expect_exit(dry, 0, 15)
+        c = client(children, "--sdp", tmp("ffmpeg.sdp"), "--duration", "12")
+        c.wait_for_line(r"listening on", 10)
+        expect_exit(children.start(ffmpeg_args, "ffmpeg"), 0, 15)
+        # ffmpeg's RTP muxer sends no BYE: the client notices the silence.
+        c.wait_for_line(r"no packets for \d+ s and no BYE", 6)
+        c.proc.send_signal(signal.SIGINT)
+        expect_exit(c, 0, 10)
+    stats = harness.read_json(tmp("client.json"))
+    check_received(harness.read_wav(tmp("client.wav")), source, "the client's WAV")
+    if stats["packets_lost"] or stats["packets_late"] or stats["concealed_frames"]:
+        raise Failure(f"the client lost audio: {stats}")
+    if stats["latency_source"] != "sender reports":
+        raise Failure(f"latency was measured from {stats['latency_source']}, not from ffmpeg's "
+                      "sender reports")
+    print(f"latency from ffmpeg's sender reports: p50 {stats['latency_ms']['p50']:.3f} ms, "
+          f"p99 {stats['latency_ms']['p99']:.3f} ms")
+
+
+def gstreamer_to_client(fmt):
+    need("gst-launch-1.0")
+    encoding, rate, channels = FORMATS[fmt]
+    source = source_for(fmt)
+    raw = "S24BE" if encoding == "L24" else "S16BE"
+    with Children() as children:
+        c = client(children, "--format", encoding, "--rate", str(rate), "--channels",
+                   str(channels), "--duration", "6")
+        c.wait_for_line(r"listening on", 10)
+        gst = children.start([
+            "gst-launch-1.0", "-q",
+            "filesrc", f"location={tmp('source.wav')}", "!", "wavparse",
+            "!", "audioconvert", "!", f"audio/x-raw,format={raw}",
+            "!", f"rtp{encoding}pay",
+            "!", "udpsink", f"host={GROUP}", f"port={PORT}", "multicast-iface=lo",
+            "auto-multicast=true", "ttl-mc=1"], "gstreamer")
+        expect_exit(gst, 0, 15)  # udpsink syncs to the clock: real time
+        time.sleep(0.5)
+        c.proc.send_signal(signal.SIGINT)
+        expect_exit(c, 0, 10)
+    stats = harness.read_json(tmp("client.json"))
+    check_received(harness.read_wav(tmp("client.wav")), source, "the client's WAV")
+    if stats["packets_lost"] or stats["packets_late"] or stats["concealed_frames"]:
+        raise Failure(f"the client lost audio: {stats}")
+
+
+# ---- RTCP among audiocast's own -------------------------------------------
+
+def listener_reports():
+    """Three clients report over RTCP; the server's STATUS lists them."""
+    with Children() as children:
+        clients = [children.start([os.path.join(BIN, "audiocast-client"), "--interface", "lo",
+                                   "--no-playback", "--duration", "30", "--quiet"],
+                                  f"client{i}") for i in range(3)]
+        time.sleep(0.5)
+        srv = children.start([os.path.join(BIN, "audiocast-server"), "--interface", "lo",
+                              "--quiet"], "server", stdin=subprocess.PIPE)
+        # Receivers report first after 1-3 s (RFC 3550 A.7), then every 2-6 s.
+        deadline = time.monotonic() + 15
+        line = ""
+        while time.monotonic() < deadline:
+            time.sleep(1)
+            line = srv.wait_for_line(r"^playing at", 5, after=srv.send("STATUS\n"))
+            if "; 3 listeners (" in line:
+                break
+        if "; 3 listeners (worst loss 0.0 %, 0 lost; worst jitter" not in line:
+            raise Failure(f"the server's STATUS does not show three listeners: '{line}'")
+        print(f"server: {line}")
+        # One leaves: its BYE takes it off the list at once.
+        clients[0].proc.send_signal(signal.SIGINT)
+        expect_exit(clients[0], 0, 5)
+        time.sleep(0.2)
+        line = srv.wait_for_line(r"^playing at", 5, after=srv.send("STATUS\n"))
+        if "; 2 listeners (" not in line:
+            raise Failure(f"after one client left, STATUS says: '{line}'")
+        print(f"after one left: {line}")
+        srv.send("QUIT\n")
+        expect_exit(srv, 0, 5)
+
+
+CASES = {"listener_reports": listener_reports}
+for _name, _f in (("server_to_ffmpeg", server_to_ffmpeg),
+                  ("server_to_gstreamer", server_to_gstreamer),
+                  ("ffmpeg_to_client", ffmpeg_to_client),
+                  ("gstreamer_to_client", gstreamer_to_client)):
+    for _fmt in FORMATS:
+        CASES[f"{_name}_{_fmt}"] = (lambda f, fmt: lambda: f(fmt))(_f, _fmt)
+
+
+def main():
+    global BIN, TMP
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bin-dir", required=True)
+    parser.add_argument("--list", action="store_true")
+    parser.add_argument("case", nargs="?", choices=sorted(CASES))
+    args = parser.parse_args()
+    if args.list:
+        print("\n".join(sorted(CASES)))
+        return 0
+    BIN = args.bin_dir
+    harness.require_private_namespace()
+    with tempfile.TemporaryDirectory(prefix=f"audiocast-interop-{args.case}-") as d:
+        TMP = d
+        try:
+            CASES[args.case]()
+        except Failure as e:
+            print(f"FAILED: {args.case}: {e}")
+            return 1
+    print(f"passed: {args.case}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
