@@ -436,6 +436,12 @@ def bad_arguments():
         header_only = f.read(44)
     with open(tmp("header-only.wav"), "wb") as f:
         f.write(header_only)
+    with open(tmp("good.sdp"), "w") as f:
+        f.write("v=0\ns=x\nc=IN IP4 239.255.0.1/1\nt=0 0\nm=audio 5004 RTP/AVP 96\n"
+                "a=rtpmap:96 L16/48000/2\n")
+    with open(tmp("opus.sdp"), "w") as f:
+        f.write("v=0\ns=x\nc=IN IP4 239.255.0.1/1\nt=0 0\nm=audio 5004 RTP/AVP 111\n"
+                "a=rtpmap:111 opus/48000/2\n")
 
     server, client = "audiocast-server", "audiocast-client"
     cases = [
@@ -475,6 +481,13 @@ def bad_arguments():
         (client, ["--duration", "0", "--no-playback"], 2, "--duration"),
         (client, ["--port"], 2, "--port"),
         (client, ["--rate", "500000", "--no-playback"], 2, "--rate"),
+        (client, ["--sdp", tmp("good.sdp"), "--group", "239.255.0.2"], 2, "--group"),
+        (client, ["--sdp", tmp("good.sdp"), "--discover"], 2, "excludes"),
+        (client, ["--sdp", tmp("missing.sdp"), "--no-playback"], 1, "missing.sdp"),
+        (client, ["--sdp", tmp("text.wav"), "--no-playback"], 1, "is not of the form"),
+        (client, ["--sdp", tmp("opus.sdp"), "--no-playback"], 1, "audiocast plays L16 and L24"),
+        (server, ["--port", "65535"], 2, "RTCP"),
+        (server, ["--sap-interval", "0"], 2, "--sap-interval"),
         (client, ["--no-playback", "--output", tmp("no/such/dir/out.wav")], 1, "out.wav"),
         (client, ["--no-playback", "--stats-json", tmp("no/such/dir/s.json")], 1, "s.json"),
     ]

@@ -224,7 +224,48 @@ def listener_reports():
         expect_exit(srv, 0, 5)
 
 
-CASES = {"listener_reports": listener_reports}
+def own_sdp_and_sap():
+    """audiocast's own SDP and SAP: a client plays a stream from the server's
+    SDP file and another finds it by name on SAP; --discover lists it while it
+    runs and not after the server withdrew it."""
+    source = source_for("l24_44k1_mono", seconds=6.0)
+    client_bin = os.path.join(BIN, "audiocast-client")
+    with Children() as children:
+        writer = server(children, "--file", tmp("source.wav"), "--sdp", tmp("own.sdp"),
+                        "--duration", "0.001", "--quiet")
+        expect_exit(writer, 0, 10)
+        by_sdp = client(children, "--sdp", tmp("own.sdp"), "--duration", "10")
+        by_sdp.wait_for_line(r"listening on .* for L24/44100/1", 10)
+        srv = server(children, "--file", tmp("source.wav"), "--sap", "--sap-interval", "1",
+                     "--name", "studio B", "--quiet")
+        listing = children.start([client_bin, "--interface", "lo", "--discover", "--duration",
+                                  "1.5"], "discover")
+        expect_exit(listing, 0, 10)
+        line = next((l for l in listing.lines if l.startswith('"studio B"')), None)
+        if line is None or "239.255.0.1:5004  L24/44100/1" not in line:
+            raise Failure(f"--discover did not list the stream: {listing.lines}")
+        print(f"--discover: {line}")
+        by_name = children.start([client_bin, "--interface", "lo", "--sap", "studio B",
+                                  "--no-playback", "--duration", "2", "--quiet",
+                                  "--stats-json", tmp("by_name.json")], "by name")
+        expect_exit(by_name, 0, 15)
+        expect_exit(srv, 0, 15)
+        expect_exit(by_sdp, 0, 15)
+        after = children.start([client_bin, "--interface", "lo", "--discover", "--duration",
+                                "1.5"], "discover after")
+        expect_exit(after, 0, 10)
+        if any(l.startswith('"studio B"') for l in after.lines):
+            raise Failure(f"the withdrawn stream is still listed: {after.lines}")
+    check_received(harness.read_wav(tmp("client.wav")), source, "the --sdp client's WAV")
+    named = harness.read_json(tmp("by_name.json"))
+    if named["packets_received"] < 300 or named["packets_lost"] != 0:
+        raise Failure(f"the --sap client received {named['packets_received']} packets, "
+                      f"lost {named['packets_lost']}")
+    print(f"--sap 'studio B': {named['packets_received']} packets, none lost; "
+          "withdrawn at the end")
+
+
+CASES = {"listener_reports": listener_reports, "own_sdp_and_sap": own_sdp_and_sap}
 for _name, _f in (("server_to_ffmpeg", server_to_ffmpeg),
                   ("server_to_gstreamer", server_to_gstreamer),
                   ("ffmpeg_to_client", ffmpeg_to_client),
