@@ -437,24 +437,34 @@ private:
         return sent;
     }
 
-    // Listeners' reports in, the sender's own report out when due.
-    void control_sender(sender_session<Codec>& s, std::error_code& ec) noexcept
+    // Calls take(datagram) for each control datagram waiting, a bounded
+    // number; one too big to be a report is passed on empty, to be counted.
+    template <class Take>
+    void read_control(std::error_code& ec, Take&& take) noexcept
     {
         for (std::size_t i = 0; i < max_datagrams_per_poll; ++i) {
             const std::size_t size = control_->receive(control_packet_, ec);
             if (ec == std::errc::operation_would_block) {
                 ec.clear();
-                break;
+                return;
             }
             if (ec == std::errc::message_size) {
-                ec.clear(); // too big to be a report: counted by the session as malformed
-                s.on_control({}, clock_.now(), clock_.wall_now());
+                ec.clear();
+                take(std::span<const std::byte>{});
                 continue;
             }
             if (ec) return;
-            s.on_control(std::span<const std::byte>{control_packet_.data(), size}, clock_.now(),
-                         clock_.wall_now());
+            take(std::span<const std::byte>{control_packet_.data(), size});
         }
+    }
+
+    // Listeners' reports in, the sender's own report out when due.
+    void control_sender(sender_session<Codec>& s, std::error_code& ec) noexcept
+    {
+        read_control(ec, [this, &s](std::span<const std::byte> datagram) {
+            s.on_control(datagram, clock_.now(), clock_.wall_now());
+        });
+        if (ec) return;
         const std::size_t size =
             s.write_report(clock_.now(), clock_.wall_now(), control_packet_, ec);
         if (ec || size == 0) return;
@@ -464,20 +474,10 @@ private:
     // The group's reports in, to the audio side; the reports pull() wrote, out.
     void control_receiver(std::error_code& ec) noexcept
     {
-        for (std::size_t i = 0; i < max_datagrams_per_poll; ++i) {
-            const std::size_t size = control_->receive(control_packet_, ec);
-            if (ec == std::errc::operation_would_block) {
-                ec.clear();
-                break;
-            }
-            if (ec == std::errc::message_size) {
-                ec.clear();
-                continue;
-            }
-            if (ec) return;
-            control_inbox_->push(std::span<const std::byte>{control_packet_.data(), size},
-                                 clock_.now(), clock_.wall_now());
-        }
+        read_control(ec, [this](std::span<const std::byte> datagram) {
+            if (!datagram.empty()) control_inbox_->push(datagram, clock_.now(), clock_.wall_now());
+        });
+        if (ec) return;
         const time_point now = clock_.now();
         while (outbox_->consume_one([this, now, &ec](std::span<const std::byte> report,
                                                      const detail::datagram_meta& meta) noexcept {

@@ -2522,6 +2522,8 @@ private:
 #include <cstddef>
 #include <cstdint>
 #include <random>
+#include <string>
+#include <string_view>
 
 namespace audiocast {
 
@@ -2559,6 +2561,27 @@ rtcp_deterministic_interval(const rtcp_timing& t, std::size_t members, std::size
     return std::chrono::duration_cast<std::chrono::nanoseconds>(
         std::chrono::duration<double>{interval_s});
 }
+
+namespace detail {
+
+/// The RTCP settings both sessions take: a CNAME RTCP can carry, a positive minimum.
+[[nodiscard]] inline bool valid_rtcp_settings(std::string_view cname,
+                                              std::chrono::nanoseconds minimum) noexcept
+{
+    return cname.size() <= rtcp::max_text && minimum.count() > 0;
+}
+
+/// The throwing form's message for settings valid_rtcp_settings() refused.
+[[noreturn]] inline void throw_rtcp_settings(std::string_view cname)
+{
+    throw_error(make_error_code(errc::invalid_rtcp),
+                cname.size() > rtcp::max_text
+                    ? "CNAME of " + std::to_string(cname.size()) + " bytes; RTCP carries at most " +
+                          std::to_string(rtcp::max_text)
+                    : std::string{"the RTCP minimum interval must be positive"});
+}
+
+} // namespace detail
 
 /// One participant's report timer.
 class rtcp_schedule {
@@ -3344,7 +3367,7 @@ public:
             ec = errc::invalid_payload_type;
         else if (!rtp::is_valid_extension_id(config.send_time_extension_id))
             ec = errc::invalid_header_extension;
-        else if (config.cname.size() > rtcp::max_text || config.rtcp_minimum_interval.count() <= 0)
+        else if (!detail::valid_rtcp_settings(config.cname, config.rtcp_minimum_interval))
             ec = errc::invalid_rtcp;
     }
 
@@ -3360,12 +3383,7 @@ public:
         if (ec == errc::invalid_payload_type)
             detail::throw_error(ec, "payload type " + std::to_string(*config.payload_type) +
                                         " is above 127");
-        if (ec == errc::invalid_rtcp)
-            detail::throw_error(ec,
-                                config.cname.size() > rtcp::max_text
-                                    ? "CNAME of " + std::to_string(config.cname.size()) +
-                                          " bytes; RTCP carries at most 255"
-                                    : std::string{"the RTCP minimum interval must be positive"});
+        if (ec == errc::invalid_rtcp) detail::throw_rtcp_settings(config.cname);
         if (ec)
             detail::throw_error(ec, "send-time extension id " +
                                         std::to_string(config.send_time_extension_id) +
@@ -4132,7 +4150,7 @@ public:
             ec = errc::invalid_header_extension;
         else if (config.queue_packets == 0)
             ec = errc::buffer_too_small;
-        else if (config.cname.size() > rtcp::max_text || config.rtcp_minimum_interval.count() <= 0)
+        else if (!detail::valid_rtcp_settings(config.cname, config.rtcp_minimum_interval))
             ec = errc::invalid_rtcp;
     }
 
@@ -4148,12 +4166,7 @@ public:
             detail::throw_error(ec, "send-time extension id " +
                                         std::to_string(config.send_time_extension_id) +
                                         " is outside 1-14 (RFC 8285 one-byte elements)");
-        if (ec == errc::invalid_rtcp)
-            detail::throw_error(ec,
-                                config.cname.size() > rtcp::max_text
-                                    ? "CNAME of " + std::to_string(config.cname.size()) +
-                                          " bytes; RTCP carries at most 255"
-                                    : std::string{"the RTCP minimum interval must be positive"});
+        if (ec == errc::invalid_rtcp) detail::throw_rtcp_settings(config.cname);
         if (ec) detail::throw_error(ec, "a sender queue of 0 packets holds nothing");
     }
 
@@ -6790,24 +6803,34 @@ private:
         return sent;
     }
 
-    // Listeners' reports in, the sender's own report out when due.
-    void control_sender(sender_session<Codec>& s, std::error_code& ec) noexcept
+    // Calls take(datagram) for each control datagram waiting, a bounded
+    // number; one too big to be a report is passed on empty, to be counted.
+    template <class Take>
+    void read_control(std::error_code& ec, Take&& take) noexcept
     {
         for (std::size_t i = 0; i < max_datagrams_per_poll; ++i) {
             const std::size_t size = control_->receive(control_packet_, ec);
             if (ec == std::errc::operation_would_block) {
                 ec.clear();
-                break;
+                return;
             }
             if (ec == std::errc::message_size) {
-                ec.clear(); // too big to be a report: counted by the session as malformed
-                s.on_control({}, clock_.now(), clock_.wall_now());
+                ec.clear();
+                take(std::span<const std::byte>{});
                 continue;
             }
             if (ec) return;
-            s.on_control(std::span<const std::byte>{control_packet_.data(), size}, clock_.now(),
-                         clock_.wall_now());
+            take(std::span<const std::byte>{control_packet_.data(), size});
         }
+    }
+
+    // Listeners' reports in, the sender's own report out when due.
+    void control_sender(sender_session<Codec>& s, std::error_code& ec) noexcept
+    {
+        read_control(ec, [this, &s](std::span<const std::byte> datagram) {
+            s.on_control(datagram, clock_.now(), clock_.wall_now());
+        });
+        if (ec) return;
         const std::size_t size =
             s.write_report(clock_.now(), clock_.wall_now(), control_packet_, ec);
         if (ec || size == 0) return;
@@ -6817,20 +6840,10 @@ private:
     // The group's reports in, to the audio side; the reports pull() wrote, out.
     void control_receiver(std::error_code& ec) noexcept
     {
-        for (std::size_t i = 0; i < max_datagrams_per_poll; ++i) {
-            const std::size_t size = control_->receive(control_packet_, ec);
-            if (ec == std::errc::operation_would_block) {
-                ec.clear();
-                break;
-            }
-            if (ec == std::errc::message_size) {
-                ec.clear();
-                continue;
-            }
-            if (ec) return;
-            control_inbox_->push(std::span<const std::byte>{control_packet_.data(), size},
-                                 clock_.now(), clock_.wall_now());
-        }
+        read_control(ec, [this](std::span<const std::byte> datagram) {
+            if (!datagram.empty()) control_inbox_->push(datagram, clock_.now(), clock_.wall_now());
+        });
+        if (ec) return;
         const time_point now = clock_.now();
         while (outbox_->consume_one([this, now, &ec](std::span<const std::byte> report,
                                                      const detail::datagram_meta& meta) noexcept {

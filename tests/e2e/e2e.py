@@ -9,14 +9,12 @@ CASE is one of the functions named in CASES; ctest runs each as its own test
 (label e2e). Exit 0: passed; 1: failed; 77: skipped, with the reason.
 """
 
-import argparse
 import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -524,29 +522,15 @@ CASES = {
 }
 
 
-def main():
+def set_up(bin_dir, tmp_dir):
     global BIN, TMP
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--bin-dir", required=True)
-    parser.add_argument("case", choices=sorted(CASES))
-    args = parser.parse_args()
-    BIN = args.bin_dir
-    harness.require_private_namespace()
+    BIN, TMP = bin_dir, tmp_dir
     # RtAudio tries JACK first, and JACK is reached through /dev/shm, which
     # the namespace does not isolate: a JACK server on this machine must not
     # become the tests' audio device.
     os.environ["JACK_DEFAULT_SERVER"] = "audiocast-e2e-no-such-server"
     os.environ["JACK_NO_START_SERVER"] = "1"
-    with tempfile.TemporaryDirectory(prefix=f"audiocast-e2e-{args.case}-") as d:
-        TMP = d
-        try:
-            CASES[args.case]()
-        except Failure as e:
-            print(f"FAILED: {args.case}: {e}")
-            return 1
-    print(f"passed: {args.case}")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.run_cases(CASES, "e2e", set_up))

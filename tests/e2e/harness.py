@@ -299,3 +299,32 @@ def expect_exit(process, code, timeout):
 def read_json(path):
     with open(path) as f:
         return json.load(f)
+
+
+def run_cases(cases, prefix, set_up):
+    """The command line of a case script: `--bin-dir DIR CASE`, or `--list`.
+    `set_up(bin_dir, tmp_dir)` runs inside the private namespace before the
+    case, in a temporary directory removed after it. Returns the exit code:
+    0 passed, 1 failed (the Failure printed), 77 skipped."""
+    import argparse
+    import tempfile
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bin-dir", required=True)
+    parser.add_argument("--list", action="store_true")
+    parser.add_argument("case", nargs="?", choices=sorted(cases))
+    args = parser.parse_args()
+    if args.list:
+        print("\n".join(sorted(cases)))
+        return 0
+    if args.case is None:
+        parser.error("a case is needed (see --list)")
+    require_private_namespace()
+    with tempfile.TemporaryDirectory(prefix=f"audiocast-{prefix}-{args.case}-") as d:
+        set_up(args.bin_dir, d)
+        try:
+            cases[args.case]()
+        except Failure as e:
+            print(f"FAILED: {args.case}: {e}")
+            return 1
+    print(f"passed: {args.case}")
+    return 0

@@ -10,13 +10,11 @@ ctest runs each as its own test (label interop). Exit 0 passed, 1 failed,
 77 skipped with the reason (a tool that is not installed).
 """
 
-import argparse
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
@@ -274,28 +272,10 @@ for _name, _f in (("server_to_ffmpeg", server_to_ffmpeg),
         CASES[f"{_name}_{_fmt}"] = (lambda f, fmt: lambda: f(fmt))(_f, _fmt)
 
 
-def main():
+def set_up(bin_dir, tmp_dir):
     global BIN, TMP
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--bin-dir", required=True)
-    parser.add_argument("--list", action="store_true")
-    parser.add_argument("case", nargs="?", choices=sorted(CASES))
-    args = parser.parse_args()
-    if args.list:
-        print("\n".join(sorted(CASES)))
-        return 0
-    BIN = args.bin_dir
-    harness.require_private_namespace()
-    with tempfile.TemporaryDirectory(prefix=f"audiocast-interop-{args.case}-") as d:
-        TMP = d
-        try:
-            CASES[args.case]()
-        except Failure as e:
-            print(f"FAILED: {args.case}: {e}")
-            return 1
-    print(f"passed: {args.case}")
-    return 0
+    BIN, TMP = bin_dir, tmp_dir
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.run_cases(CASES, "interop", set_up))

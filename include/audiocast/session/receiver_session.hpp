@@ -107,7 +107,7 @@ public:
             ec = errc::invalid_payload_type;
         else if (!rtp::is_valid_extension_id(config.send_time_extension_id))
             ec = errc::invalid_header_extension;
-        else if (config.cname.size() > rtcp::max_text || config.rtcp_minimum_interval.count() <= 0)
+        else if (!detail::valid_rtcp_settings(config.cname, config.rtcp_minimum_interval))
             ec = errc::invalid_rtcp;
     }
 
@@ -123,12 +123,7 @@ public:
         if (ec == errc::invalid_payload_type)
             detail::throw_error(ec, "payload type " + std::to_string(*config.payload_type) +
                                         " is above 127");
-        if (ec == errc::invalid_rtcp)
-            detail::throw_error(ec,
-                                config.cname.size() > rtcp::max_text
-                                    ? "CNAME of " + std::to_string(config.cname.size()) +
-                                          " bytes; RTCP carries at most 255"
-                                    : std::string{"the RTCP minimum interval must be positive"});
+        if (ec == errc::invalid_rtcp) detail::throw_rtcp_settings(config.cname);
         if (ec)
             detail::throw_error(ec, "send-time extension id " +
                                         std::to_string(config.send_time_extension_id) +

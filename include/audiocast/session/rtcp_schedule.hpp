@@ -9,13 +9,17 @@
 // Sans-I/O: it takes time points and gives time points.
 #pragma once
 
+#include <audiocast/error.hpp>
 #include <audiocast/time.hpp>
+#include <audiocast/wire/rtcp.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <random>
+#include <string>
+#include <string_view>
 
 namespace audiocast {
 
@@ -53,6 +57,27 @@ rtcp_deterministic_interval(const rtcp_timing& t, std::size_t members, std::size
     return std::chrono::duration_cast<std::chrono::nanoseconds>(
         std::chrono::duration<double>{interval_s});
 }
+
+namespace detail {
+
+/// The RTCP settings both sessions take: a CNAME RTCP can carry, a positive minimum.
+[[nodiscard]] inline bool valid_rtcp_settings(std::string_view cname,
+                                              std::chrono::nanoseconds minimum) noexcept
+{
+    return cname.size() <= rtcp::max_text && minimum.count() > 0;
+}
+
+/// The throwing form's message for settings valid_rtcp_settings() refused.
+[[noreturn]] inline void throw_rtcp_settings(std::string_view cname)
+{
+    throw_error(make_error_code(errc::invalid_rtcp),
+                cname.size() > rtcp::max_text
+                    ? "CNAME of " + std::to_string(cname.size()) + " bytes; RTCP carries at most " +
+                          std::to_string(rtcp::max_text)
+                    : std::string{"the RTCP minimum interval must be positive"});
+}
+
+} // namespace detail
 
 /// One participant's report timer.
 class rtcp_schedule {

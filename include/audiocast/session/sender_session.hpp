@@ -146,7 +146,7 @@ public:
             ec = errc::invalid_header_extension;
         else if (config.queue_packets == 0)
             ec = errc::buffer_too_small;
-        else if (config.cname.size() > rtcp::max_text || config.rtcp_minimum_interval.count() <= 0)
+        else if (!detail::valid_rtcp_settings(config.cname, config.rtcp_minimum_interval))
             ec = errc::invalid_rtcp;
     }
 
@@ -162,12 +162,7 @@ public:
             detail::throw_error(ec, "send-time extension id " +
                                         std::to_string(config.send_time_extension_id) +
                                         " is outside 1-14 (RFC 8285 one-byte elements)");
-        if (ec == errc::invalid_rtcp)
-            detail::throw_error(ec,
-                                config.cname.size() > rtcp::max_text
-                                    ? "CNAME of " + std::to_string(config.cname.size()) +
-                                          " bytes; RTCP carries at most 255"
-                                    : std::string{"the RTCP minimum interval must be positive"});
+        if (ec == errc::invalid_rtcp) detail::throw_rtcp_settings(config.cname);
         if (ec) detail::throw_error(ec, "a sender queue of 0 packets holds nothing");
     }
 
