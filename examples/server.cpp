@@ -465,10 +465,11 @@ private:
         std::string text =
             std::to_string(sum.listeners) + (sum.listeners == 1 ? " listener" : " listeners");
         if (sum.listeners == 0) return text + " reporting";
-        char figures[160];
+        if (sum.reporting == 0) return text + " (no reports on this stream yet)";
+        char figures[200];
         std::snprintf(figures, sizeof figures,
-                      " (worst loss %.1f %%, %lld lost; worst jitter %.3f ms",
-                      100.0 * sum.worst_fraction_lost,
+                      " (%zu reporting: worst loss %.1f %%, %lld lost; worst jitter %.3f ms",
+                      sum.reporting, 100.0 * sum.worst_fraction_lost,
                       static_cast<long long>(sum.worst_cumulative_lost), in_ms(sum.worst_jitter));
         text += figures;
         if (sum.worst_round_trip) {

@@ -282,12 +282,16 @@ public:
     std::size_t pull(std::span<T> out)
     {
         auto& r = receiver();
+        // A few control datagrams a pull, so a flood of them cannot take the
+        // audio thread's time; the rest wait for the next pull (reports come
+        // seconds apart, so a real session never queues them).
         if (control_inbox_)
-            while (control_inbox_->consume_one([&r](std::span<const std::byte> datagram,
-                                                    const detail::datagram_meta& meta) noexcept {
-                r.on_control(datagram, meta.arrival, meta.arrival_wall);
-            })) {
-            }
+            for (std::size_t i = 0; i < max_control_per_pull; ++i)
+                if (!control_inbox_->consume_one([&r](std::span<const std::byte> datagram,
+                                                      const detail::datagram_meta& meta) noexcept {
+                        r.on_control(datagram, meta.arrival, meta.arrival_wall);
+                    }))
+                    break;
         while (inbox_->consume_one(
             [&r](std::span<const std::byte> datagram, const detail::datagram_meta& meta) noexcept {
                 r.on_datagram(datagram, meta.arrival, meta.arrival_wall);
@@ -336,31 +340,43 @@ public:
     std::size_t poll(std::error_code& ec) noexcept
     {
         ec.clear();
+        // RTCP goes on when media fails (its socket stays readable, and an
+        // unread one would wake the runner again at once); the first error is
+        // the one reported.
+        std::error_code control_ec;
         if (auto* s = std::get_if<sender_session<Codec>>(&session_)) {
             const std::size_t sent = send_due(*s, ec);
-            if (!ec && control_) control_sender(*s, ec);
+            if (control_) control_sender(*s, control_ec);
+            if (!ec) ec = control_ec;
             return sent;
         }
         const std::size_t received = receive_waiting(ec);
-        if (!ec && control_) control_receiver(ec);
+        if (control_) control_receiver(control_ec);
+        if (!ec) ec = control_ec;
         return received;
     }
 
     /// Says BYE on the control transport (RFC 3550 §6.6), so listeners learn
     /// at once that the sender stopped, or the sender that a listener left.
-    /// Call it once, when done; the stream may still be used. Does nothing
-    /// without a control transport. `reason` is at most 255 bytes.
+    /// Call it once, when done, on the thread that calls poll() (they share
+    /// the control socket and buffer); the stream may still be used. Does
+    /// nothing without a control transport, or when this end never sent RTP
+    /// or RTCP (nobody knows its SSRC, §6.3.7). `reason` is at most 255 bytes.
     void leave(std::error_code& ec, std::string_view reason = {}) noexcept
     {
         ec.clear();
         if (!control_) return;
         std::size_t size = 0;
-        if (auto* s = std::get_if<sender_session<Codec>>(&session_))
+        if (auto* s = std::get_if<sender_session<Codec>>(&session_)) {
             size = s->write_bye(clock_.now(), clock_.wall_now(), control_packet_, ec, reason);
-        else
-            size =
-                std::get<receiver_session<Codec>>(session_).write_bye(control_packet_, ec, reason);
-        if (ec) return;
+        } else if (reported_) {
+            // The session belongs to the audio thread: its identity is fixed,
+            // and whether it reported is known here, where reports are sent.
+            const auto& r = std::get<receiver_session<Codec>>(session_);
+            size = receiver_session<Codec>::bye_for(r.own_ssrc(), r.cname(), control_packet_, ec,
+                                                    reason);
+        }
+        if (ec || size == 0) return;
         control_->send(std::span<const std::byte>{control_packet_.data(), size}, ec);
     }
 
@@ -386,6 +402,7 @@ private:
     // anything larger than an MTU is not one audiocast needs to read.
     static constexpr std::size_t max_control_bytes = 1'500;
     static constexpr std::size_t control_slots = 32;
+    static constexpr std::size_t max_control_per_pull = 2;
 
 public:
     /// How often pull() recomputes the percentiles it publishes.
@@ -474,8 +491,9 @@ private:
     // The group's reports in, to the audio side; the reports pull() wrote, out.
     void control_receiver(std::error_code& ec) noexcept
     {
+        // Empty stands for too big to be a report: the session counts it.
         read_control(ec, [this](std::span<const std::byte> datagram) {
-            if (!datagram.empty()) control_inbox_->push(datagram, clock_.now(), clock_.wall_now());
+            control_inbox_->push(datagram, clock_.now(), clock_.wall_now());
         });
         if (ec) return;
         const time_point now = clock_.now();
@@ -488,6 +506,7 @@ private:
             std::error_code send_ec;
             control_->send(copy, send_ec);
             if (send_ec && !ec) ec = send_ec;
+            if (!send_ec) reported_ = true;
         })) {
         }
     }
@@ -532,6 +551,7 @@ private:
     std::vector<std::byte> report_scratch_;
     std::unique_ptr<detail::datagram_ring> control_inbox_;
     std::unique_ptr<detail::datagram_ring> outbox_;
+    bool reported_ = false; ///< a receiver's report has gone out (network side)
 };
 
 /// In-memory transport, PCM codec, manual clock: the deterministic stream

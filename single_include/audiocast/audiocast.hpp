@@ -710,6 +710,25 @@ inline constexpr std::size_t header_size = 4;
 inline constexpr std::size_t sender_info_size = 20;
 inline constexpr std::size_t report_block_size = 24;
 
+/// Bytes compound_writer takes for each packet (RFC 3550 §6.4-6.6).
+[[nodiscard]] constexpr std::size_t sender_report_size(std::size_t blocks) noexcept
+{
+    return header_size + 4 + sender_info_size + blocks * report_block_size;
+}
+[[nodiscard]] constexpr std::size_t receiver_report_size(std::size_t blocks) noexcept
+{
+    return header_size + 4 + blocks * report_block_size;
+}
+/// SDES with one chunk: SSRC, the CNAME item, at least one null octet, to a word.
+[[nodiscard]] constexpr std::size_t cname_size(std::size_t name) noexcept
+{
+    return header_size + 4 + (2 + name + 4) / 4 * 4;
+}
+[[nodiscard]] constexpr std::size_t bye_size(std::size_t sources, std::size_t reason) noexcept
+{
+    return header_size + 4 * sources + (reason == 0 ? 0 : (1 + reason + 3) / 4 * 4);
+}
+
 /// The sender information of an SR (RFC 3550 §6.4.1).
 struct sender_info {
     ntp::timestamp ntp{};            ///< wall time when the report was sent
@@ -767,7 +786,7 @@ public:
     void receiver_report(std::uint32_t ssrc, std::span<const report_block> blocks = {}) noexcept
     {
         if (!begin(blocks.size() <= max_report_blocks)) return;
-        const std::size_t n = header_size + 4 + blocks.size() * report_block_size;
+        const std::size_t n = receiver_report_size(blocks.size());
         if (!fits(n)) return;
         std::byte* p = here();
         write_header(p, static_cast<std::uint8_t>(blocks.size()), type_rr, n);
@@ -782,9 +801,7 @@ public:
         if (!begin(name.size() <= max_text)) return;
         // The chunk: SSRC, the item (type, length, text), then at least one
         // null octet ending the item list, padded to a 32-bit boundary.
-        const std::size_t items = 2 + name.size();
-        const std::size_t chunk = 4 + (items + 4) / 4 * 4;
-        const std::size_t n = header_size + chunk;
+        const std::size_t n = cname_size(name.size());
         if (!fits(n)) return;
         std::byte* p = here();
         std::memset(p, 0, n);
@@ -800,8 +817,7 @@ public:
     void bye(std::span<const std::uint32_t> sources, std::string_view reason = {}) noexcept
     {
         if (!begin(sources.size() <= max_bye_sources && reason.size() <= max_text)) return;
-        const std::size_t text = reason.empty() ? 0 : (1 + reason.size() + 3) / 4 * 4;
-        const std::size_t n = header_size + 4 * sources.size() + text;
+        const std::size_t n = bye_size(sources.size(), reason.size());
         if (!fits(n)) return;
         std::byte* p = here();
         std::memset(p, 0, n);
@@ -931,7 +947,8 @@ public:
         if (type_ != type_sdes) return true;
         std::size_t at = 0;
         for (unsigned chunk = 0; chunk < count_; ++chunk) {
-            if (body_.size() - at < 4) return false;
+            // Rounding up past a null octet may pass the end of a padded body.
+            if (at > body_.size() || body_.size() - at < 4) return false;
             const std::uint32_t ssrc = detail::load_be32(body_.data() + at);
             at += 4;
             for (;;) {
@@ -2512,9 +2529,10 @@ private:
 // senders while they are few), so the interval between one participant's
 // reports grows with the number of members. The interval is randomized over
 // [0.5, 1.5] times its value, so reports of many receivers do not synchronize,
-// and divided by e - 3/2 to make up for the timer reconsideration that A.7
-// assumes (§6.3.1). The first report after joining waits half the minimum.
-// Sans-I/O: it takes time points and gives time points.
+// and divided by e - 3/2 as A.7 does. That factor compensates for timer
+// reconsideration (§6.3.6), which audiocast does not do, so a session that
+// grows fast may overshoot its RTCP share for a while. The first report after joining waits half
+// the minimum. Sans-I/O: it takes time points and gives time points.
 
 
 #include <algorithm>
@@ -2564,21 +2582,35 @@ rtcp_deterministic_interval(const rtcp_timing& t, std::size_t members, std::size
 
 namespace detail {
 
-/// The RTCP settings both sessions take: a CNAME RTCP can carry, a positive minimum.
+/// The most members a session's table may be asked to hold.
+inline constexpr std::size_t max_rtcp_members = 65'536;
+
+/// The RTCP settings both sessions take: a CNAME RTCP can carry, a positive
+/// minimum interval, a member table of 1 to max_rtcp_members.
 [[nodiscard]] inline bool valid_rtcp_settings(std::string_view cname,
-                                              std::chrono::nanoseconds minimum) noexcept
+                                              std::chrono::nanoseconds minimum,
+                                              std::size_t members) noexcept
 {
-    return cname.size() <= rtcp::max_text && minimum.count() > 0;
+    return cname.size() <= rtcp::max_text && minimum.count() > 0 && members >= 1 &&
+           members <= max_rtcp_members;
 }
 
 /// The throwing form's message for settings valid_rtcp_settings() refused.
-[[noreturn]] inline void throw_rtcp_settings(std::string_view cname)
+[[noreturn]] inline void throw_rtcp_settings(std::string_view cname,
+                                             std::chrono::nanoseconds minimum, std::size_t members,
+                                             const char* what)
 {
-    throw_error(make_error_code(errc::invalid_rtcp),
-                cname.size() > rtcp::max_text
-                    ? "CNAME of " + std::to_string(cname.size()) + " bytes; RTCP carries at most " +
-                          std::to_string(rtcp::max_text)
-                    : std::string{"the RTCP minimum interval must be positive"});
+    std::string message;
+    if (cname.size() > rtcp::max_text)
+        message = "CNAME of " + std::to_string(cname.size()) + " bytes; RTCP carries at most " +
+                  std::to_string(rtcp::max_text);
+    else if (minimum.count() <= 0)
+        message = "RTCP minimum interval of " + std::to_string(minimum.count()) +
+                  " ns; it must be positive";
+    else
+        message = std::to_string(members) + " " + what + " to remember; 1-" +
+                  std::to_string(max_rtcp_members) + " are allowed";
+    throw_error(make_error_code(errc::invalid_rtcp), message);
 }
 
 } // namespace detail
@@ -3326,8 +3358,10 @@ struct receiver_config {
     std::string cname{};
     /// RTCP: the fixed minimum between reports (RFC 3550 §6.2 recommends 5 s).
     std::chrono::nanoseconds rtcp_minimum_interval = std::chrono::seconds{5};
-    /// RTCP: other members counted at once, for the report interval.
-    std::size_t max_members = 1024;
+    /// RTCP: other members counted at once, for the report interval. Each
+    /// report is looked up among them on the audio thread, so this bounds
+    /// that work too; beyond it members are counted as turned away.
+    std::size_t max_members = 256;
 };
 
 /// Where playout stands.
@@ -3345,13 +3379,12 @@ template <codec Codec>
 class receiver_session {
 public:
     explicit receiver_session(Codec codec, const receiver_config& config = {})
-        : codec_{std::move(codec)}, config_{config},
+        : codec_{std::move(codec)}, config_{checked(config)},
           buffer_{codec_.format().channels, buffer_capacity(codec_, config)},
           decoded_(max_datagram_samples(codec_)),
           scratch_(scratch_frames * codec_.format().channels),
           schedule_{timing_of(codec_, config), std::random_device{}()}, members_{config.max_members}
     {
-        validate(config);
         fade_frames_ = std::max<std::uint64_t>(1, frames_in(config_.fade, format().sample_rate));
         std::random_device rd;
         own_ssrc_ = config_.ssrc.value_or(static_cast<std::uint32_t>(rd()));
@@ -3367,7 +3400,8 @@ public:
             ec = errc::invalid_payload_type;
         else if (!rtp::is_valid_extension_id(config.send_time_extension_id))
             ec = errc::invalid_header_extension;
-        else if (!detail::valid_rtcp_settings(config.cname, config.rtcp_minimum_interval))
+        else if (!detail::valid_rtcp_settings(config.cname, config.rtcp_minimum_interval,
+                                              config.max_members))
             ec = errc::invalid_rtcp;
     }
 
@@ -3383,7 +3417,9 @@ public:
         if (ec == errc::invalid_payload_type)
             detail::throw_error(ec, "payload type " + std::to_string(*config.payload_type) +
                                         " is above 127");
-        if (ec == errc::invalid_rtcp) detail::throw_rtcp_settings(config.cname);
+        if (ec == errc::invalid_rtcp)
+            detail::throw_rtcp_settings(config.cname, config.rtcp_minimum_interval,
+                                        config.max_members, "members");
         if (ec)
             detail::throw_error(ec, "send-time extension id " +
                                         std::to_string(config.send_time_extension_id) +
@@ -3460,6 +3496,8 @@ public:
         }
         last_arrival_ = arrival;
         heard_since_report_ = true;
+        // Packets well after its BYE: the source came back with the same SSRC.
+        if (source_left_ && arrival - left_at_ > config_.source_timeout) source_left_ = false;
 
         const std::uint64_t position = extend_timestamp(h.timestamp);
         const std::size_t frames = packet.payload.size() / frame_bytes;
@@ -3575,7 +3613,7 @@ public:
     // ---- RTCP (RFC 3550 §6) -------------------------------------------
 
     /// This receiver's SSRC and canonical name in its reports. Fixed at
-    /// construction, so another thread may read them (and call write_bye()).
+    /// construction, so another thread may read them (see bye_for()).
     [[nodiscard]] std::uint32_t own_ssrc() const noexcept { return own_ssrc_; }
     [[nodiscard]] std::string_view cname() const noexcept { return cname_; }
 
@@ -3589,7 +3627,11 @@ public:
         (void)arrival_wall;
         if (!schedule_.started()) schedule_.start(arrival, members_.size() + 1, 1, false);
         std::error_code ec;
+        std::size_t packets = 0;
         rtcp::parse_compound(datagram, ec, [&](const rtcp::packet_view& p) {
+            // A real compound holds a handful of packets; a datagram stuffed
+            // with hundreds must not buy that many lookups on this thread.
+            if (++packets > max_packets_per_compound) return;
             const auto from = p.ssrc();
             if (!from || *from == own_ssrc_) return;
             const bool from_source = has_source_ && *from == ssrc_;
@@ -3605,7 +3647,10 @@ public:
                 for (std::size_t i = 0; i < p.bye_count(); ++i) {
                     const std::uint32_t gone = p.bye_source(i);
                     members_.remove(gone);
-                    if (has_source_ && gone == ssrc_) source_left_ = true;
+                    if (has_source_ && gone == ssrc_) {
+                        source_left_ = true;
+                        left_at_ = arrival;
+                    }
                 }
             }
         });
@@ -3643,26 +3688,37 @@ public:
         return w.size();
     }
 
-    /// RR, SDES and BYE, for a receiver that leaves (RFC 3550 §6.6). Reads
-    /// only what is fixed at construction: safe from any thread.
+    /// RR, SDES and BYE, for a receiver that leaves (RFC 3550 §6.6); 0 when
+    /// it never sent a report, since nobody knows its SSRC (§6.3.7).
     std::size_t write_bye(std::span<std::byte> out, std::error_code& ec,
                           std::string_view reason = {}) const noexcept
     {
         ec.clear();
+        if (reports_sent_ == 0) return 0;
+        return bye_for(own_ssrc_, cname_, out, ec, reason);
+    }
+
+    /// The BYE compound of the receiver `ssrc` called `cname`, for a caller
+    /// on another thread than the session's (own_ssrc() and cname() are
+    /// fixed at construction) that knows it has reported.
+    static std::size_t bye_for(std::uint32_t ssrc, std::string_view cname, std::span<std::byte> out,
+                               std::error_code& ec, std::string_view reason = {}) noexcept
+    {
+        ec.clear();
         rtcp::compound_writer w{out};
-        w.receiver_report(own_ssrc_);
-        w.cname(own_ssrc_, cname_);
-        const std::uint32_t self = own_ssrc_;
-        w.bye(std::span<const std::uint32_t>{&self, 1}, reason);
+        w.receiver_report(ssrc);
+        w.cname(ssrc, cname);
+        w.bye(std::span<const std::uint32_t>{&ssrc, 1}, reason);
         ec = w.error();
         return ec ? 0 : w.size();
     }
 
-    /// Bytes write_report() and write_bye() need at most.
+    /// Bytes write_report() and write_bye() need at most: an RR with one
+    /// block, SDES with a 255-byte CNAME, a BYE with a 255-byte reason.
     [[nodiscard]] static constexpr std::size_t rtcp_report_bytes() noexcept
     {
-        // RR with one block (32) + SDES with a 255-byte CNAME (264) + BYE (264).
-        return 32 + 264 + 264;
+        return rtcp::receiver_report_size(1) + rtcp::cname_size(rtcp::max_text) +
+               rtcp::bye_size(1, rtcp::max_text);
     }
 
     /// A snapshot of every counter and measurement.
@@ -3756,8 +3812,6 @@ private:
         have_sr_ = false;
         last_sr_ = 0;
         source_left_ = false;
-        expected_prior_ = 0;
-        received_prior_ = 0;
         take_sender_report(); // one that came before the source's first packet
     }
 
@@ -3830,19 +3884,7 @@ private:
     {
         rtcp::report_block b;
         b.ssrc = ssrc_;
-        const std::uint64_t expected = tracker_.expected();
-        const std::uint64_t received = tracker_.received();
-        const std::int64_t expected_interval =
-            static_cast<std::int64_t>(expected) - static_cast<std::int64_t>(expected_prior_);
-        const std::int64_t received_interval =
-            static_cast<std::int64_t>(received) - static_cast<std::int64_t>(received_prior_);
-        expected_prior_ = expected;
-        received_prior_ = received;
-        const std::int64_t lost_interval = expected_interval - received_interval;
-        b.fraction_lost = expected_interval <= 0 || lost_interval <= 0
-                              ? 0
-                              : static_cast<std::uint8_t>(std::min<std::int64_t>(
-                                    255, (lost_interval << 8) / expected_interval));
+        b.fraction_lost = tracker_.fraction_lost(); // A.3, the interval since the last call
         b.cumulative_lost = static_cast<std::int32_t>(std::clamp<std::int64_t>(
             tracker_.lost(), rtcp::min_cumulative_lost, rtcp::max_cumulative_lost));
         b.highest_sequence = static_cast<std::uint32_t>(tracker_.extended_max());
@@ -3852,6 +3894,12 @@ private:
             b.delay_since_last_sr = ntp::to_short_duration(now - last_sr_arrival_);
         }
         return b;
+    }
+
+    static const receiver_config& checked(const receiver_config& config)
+    {
+        validate(config);
+        return config;
     }
 
     static rtcp_timing timing_of(const Codec& c, const receiver_config& config) noexcept
@@ -3991,8 +4039,7 @@ private:
     std::uint32_t own_ssrc_ = 0;
     std::string cname_;
     bool heard_since_report_ = false;
-    std::uint64_t expected_prior_ = 0;
-    std::uint64_t received_prior_ = 0;
+    static constexpr std::size_t max_packets_per_compound = 16;
     struct sender_report_seen {
         std::uint32_t ssrc;
         rtcp::sender_info info;
@@ -4005,6 +4052,7 @@ private:
     wall_time sr_wall_{};
     std::uint32_t sr_timestamp_ = 0;
     bool source_left_ = false;
+    time_point left_at_{};
     bool latency_from_reports_ = false;
     std::uint64_t sender_reports_ = 0;
     std::uint64_t reports_sent_ = 0;
@@ -4088,7 +4136,8 @@ struct sender_config {
 
 /// What the sender's listeners report, summed up (RFC 3550 §6.4.1 blocks).
 struct listener_summary {
-    std::size_t listeners = 0;
+    std::size_t listeners = 0; ///< members heard on RTCP lately
+    std::size_t reporting = 0; ///< of those, the ones whose reports cover this stream
     /// The largest fraction lost any listener reported for its last interval, 0-1.
     double worst_fraction_lost = 0;
     /// The largest cumulative loss any listener reported, in packets.
@@ -4121,11 +4170,10 @@ class sender_session {
 public:
     /// Throws std::system_error when `config` is invalid (see validate()).
     explicit sender_session(Codec codec, const sender_config& config = {})
-        : codec_{std::move(codec)}, config_{config},
+        : codec_{std::move(codec)}, config_{checked(config)},
           schedule_{timing_of(codec_, config), std::random_device{}()},
           listeners_{config.max_listeners}
     {
-        validate(config_);
         std::random_device rd;
         const auto draw = [&rd] { return static_cast<std::uint32_t>(rd()); };
         cname_ = config_.cname.empty() ? detail::random_cname(rd) : config_.cname;
@@ -4150,7 +4198,8 @@ public:
             ec = errc::invalid_header_extension;
         else if (config.queue_packets == 0)
             ec = errc::buffer_too_small;
-        else if (!detail::valid_rtcp_settings(config.cname, config.rtcp_minimum_interval))
+        else if (!detail::valid_rtcp_settings(config.cname, config.rtcp_minimum_interval,
+                                              config.max_listeners))
             ec = errc::invalid_rtcp;
     }
 
@@ -4166,7 +4215,9 @@ public:
             detail::throw_error(ec, "send-time extension id " +
                                         std::to_string(config.send_time_extension_id) +
                                         " is outside 1-14 (RFC 8285 one-byte elements)");
-        if (ec == errc::invalid_rtcp) detail::throw_rtcp_settings(config.cname);
+        if (ec == errc::invalid_rtcp)
+            detail::throw_rtcp_settings(config.cname, config.rtcp_minimum_interval,
+                                        config.max_listeners, "listeners");
         if (ec) detail::throw_error(ec, "a sender queue of 0 packets holds nothing");
     }
 
@@ -4371,16 +4422,15 @@ public:
 
     /// A last report with BYE (RFC 3550 §6.6), for when the sender stops:
     /// listeners learn at once that the stream ended. `reason` is at most
-    /// 255 bytes. Returns the size written into `out`.
+    /// 255 bytes. Returns the size written into `out`: 0 when nothing was
+    /// ever sent, since nobody knows this SSRC to say goodbye to (§6.3.7).
     std::size_t write_bye(time_point now, wall_time wall_now, std::span<std::byte> out,
                           std::error_code& ec, std::string_view reason = {}) noexcept
     {
         ec.clear();
+        if (!schedule_.started()) return 0;
         rtcp::compound_writer w{out};
-        if (schedule_.started())
-            w.sender_report(ssrc_, sender_info_at(now, wall_now));
-        else
-            w.receiver_report(ssrc_); // sent nothing: no sender information to give
+        w.sender_report(ssrc_, sender_info_at(now, wall_now));
         w.cname(ssrc_, cname_);
         const std::uint32_t self = ssrc_;
         w.bye(std::span<const std::uint32_t>{&self, 1}, reason);
@@ -4389,11 +4439,12 @@ public:
         return w.size();
     }
 
-    /// Bytes write_report() and write_bye() need at most.
+    /// Bytes write_report() and write_bye() need at most: an SR, SDES with a
+    /// 255-byte CNAME, and a BYE with a 255-byte reason.
     [[nodiscard]] static constexpr std::size_t rtcp_report_bytes() noexcept
     {
-        // SR (28) + SDES with a 255-byte CNAME (264) + BYE with a 255-byte reason (264).
-        return 28 + 264 + 264;
+        return rtcp::sender_report_size(0) + rtcp::cname_size(rtcp::max_text) +
+               rtcp::bye_size(1, rtcp::max_text);
     }
 
     /// Takes one RTCP datagram from the group: listeners' receiver reports
@@ -4443,6 +4494,7 @@ public:
         sum.listeners = listeners_.size();
         for (const participant& l : listeners_) {
             if (!l.about_us) continue;
+            ++sum.reporting;
             sum.worst_fraction_lost =
                 std::max(sum.worst_fraction_lost, l.about_us->fraction_lost / 256.0);
             sum.worst_cumulative_lost =
@@ -4509,6 +4561,12 @@ private:
         anchor_position_ = position_;
     }
 
+    static const sender_config& checked(const sender_config& config)
+    {
+        validate(config);
+        return config;
+    }
+
     // RFC 3550 §6.2: the session bandwidth counts every packet's headers
     // (IPv4 20, UDP 8, RTP 12, the send-time extension).
     static rtcp_timing timing_of(const Codec& c, const sender_config& config) noexcept
@@ -4536,7 +4594,9 @@ private:
         }
         return {.ntp = ntp::from_wall(wall_now),
                 .rtp_timestamp = ts,
-                .packet_count = static_cast<std::uint32_t>(stats_.packets_sent),
+                // What left the host: packets the transport refused are not counted.
+                .packet_count =
+                    static_cast<std::uint32_t>(stats_.packets_sent - stats_.packets_send_failed),
                 .octet_count = static_cast<std::uint32_t>(stats_.payload_bytes_sent)};
     }
 
@@ -6648,12 +6708,16 @@ public:
     std::size_t pull(std::span<T> out)
     {
         auto& r = receiver();
+        // A few control datagrams a pull, so a flood of them cannot take the
+        // audio thread's time; the rest wait for the next pull (reports come
+        // seconds apart, so a real session never queues them).
         if (control_inbox_)
-            while (control_inbox_->consume_one([&r](std::span<const std::byte> datagram,
-                                                    const detail::datagram_meta& meta) noexcept {
-                r.on_control(datagram, meta.arrival, meta.arrival_wall);
-            })) {
-            }
+            for (std::size_t i = 0; i < max_control_per_pull; ++i)
+                if (!control_inbox_->consume_one([&r](std::span<const std::byte> datagram,
+                                                      const detail::datagram_meta& meta) noexcept {
+                        r.on_control(datagram, meta.arrival, meta.arrival_wall);
+                    }))
+                    break;
         while (inbox_->consume_one(
             [&r](std::span<const std::byte> datagram, const detail::datagram_meta& meta) noexcept {
                 r.on_datagram(datagram, meta.arrival, meta.arrival_wall);
@@ -6702,31 +6766,43 @@ public:
     std::size_t poll(std::error_code& ec) noexcept
     {
         ec.clear();
+        // RTCP goes on when media fails (its socket stays readable, and an
+        // unread one would wake the runner again at once); the first error is
+        // the one reported.
+        std::error_code control_ec;
         if (auto* s = std::get_if<sender_session<Codec>>(&session_)) {
             const std::size_t sent = send_due(*s, ec);
-            if (!ec && control_) control_sender(*s, ec);
+            if (control_) control_sender(*s, control_ec);
+            if (!ec) ec = control_ec;
             return sent;
         }
         const std::size_t received = receive_waiting(ec);
-        if (!ec && control_) control_receiver(ec);
+        if (control_) control_receiver(control_ec);
+        if (!ec) ec = control_ec;
         return received;
     }
 
     /// Says BYE on the control transport (RFC 3550 §6.6), so listeners learn
     /// at once that the sender stopped, or the sender that a listener left.
-    /// Call it once, when done; the stream may still be used. Does nothing
-    /// without a control transport. `reason` is at most 255 bytes.
+    /// Call it once, when done, on the thread that calls poll() (they share
+    /// the control socket and buffer); the stream may still be used. Does
+    /// nothing without a control transport, or when this end never sent RTP
+    /// or RTCP (nobody knows its SSRC, §6.3.7). `reason` is at most 255 bytes.
     void leave(std::error_code& ec, std::string_view reason = {}) noexcept
     {
         ec.clear();
         if (!control_) return;
         std::size_t size = 0;
-        if (auto* s = std::get_if<sender_session<Codec>>(&session_))
+        if (auto* s = std::get_if<sender_session<Codec>>(&session_)) {
             size = s->write_bye(clock_.now(), clock_.wall_now(), control_packet_, ec, reason);
-        else
-            size =
-                std::get<receiver_session<Codec>>(session_).write_bye(control_packet_, ec, reason);
-        if (ec) return;
+        } else if (reported_) {
+            // The session belongs to the audio thread: its identity is fixed,
+            // and whether it reported is known here, where reports are sent.
+            const auto& r = std::get<receiver_session<Codec>>(session_);
+            size = receiver_session<Codec>::bye_for(r.own_ssrc(), r.cname(), control_packet_, ec,
+                                                    reason);
+        }
+        if (ec || size == 0) return;
         control_->send(std::span<const std::byte>{control_packet_.data(), size}, ec);
     }
 
@@ -6752,6 +6828,7 @@ private:
     // anything larger than an MTU is not one audiocast needs to read.
     static constexpr std::size_t max_control_bytes = 1'500;
     static constexpr std::size_t control_slots = 32;
+    static constexpr std::size_t max_control_per_pull = 2;
 
 public:
     /// How often pull() recomputes the percentiles it publishes.
@@ -6840,8 +6917,9 @@ private:
     // The group's reports in, to the audio side; the reports pull() wrote, out.
     void control_receiver(std::error_code& ec) noexcept
     {
+        // Empty stands for too big to be a report: the session counts it.
         read_control(ec, [this](std::span<const std::byte> datagram) {
-            if (!datagram.empty()) control_inbox_->push(datagram, clock_.now(), clock_.wall_now());
+            control_inbox_->push(datagram, clock_.now(), clock_.wall_now());
         });
         if (ec) return;
         const time_point now = clock_.now();
@@ -6854,6 +6932,7 @@ private:
             std::error_code send_ec;
             control_->send(copy, send_ec);
             if (send_ec && !ec) ec = send_ec;
+            if (!send_ec) reported_ = true;
         })) {
         }
     }
@@ -6898,6 +6977,7 @@ private:
     std::vector<std::byte> report_scratch_;
     std::unique_ptr<detail::datagram_ring> control_inbox_;
     std::unique_ptr<detail::datagram_ring> outbox_;
+    bool reported_ = false; ///< a receiver's report has gone out (network side)
 };
 
 /// In-memory transport, PCM codec, manual clock: the deterministic stream

@@ -163,11 +163,14 @@ TEST_CASE("a receiver reports loss, the highest sequence, jitter and LSR/DLSR of
 {
     direct_link l;
     receiver rx{pcm_codec{}, receiver_ids()};
-    // 400 packets over 2 s, every 10th lost, each arriving 3 ms after it left.
+    // 400 packets over 2 s, every 10th lost, each arriving 3 or 4 ms after it
+    // left in turn, so the jitter is not zero.
+    int turn = 0;
     l.run(
         t0, t0 + 2s,
         [&](std::span<const std::byte> p, time_point sent) {
-            rx.on_datagram(p, sent + 3ms, wall_at(sent + 3ms));
+            const auto delay = (turn++ % 2 == 0) ? 3ms : 4ms;
+            rx.on_datagram(p, sent + delay, wall_at(sent + delay));
         },
         [](std::uint64_t i) { return i % 10 == 5; });
 
@@ -190,10 +193,14 @@ TEST_CASE("a receiver reports loss, the highest sequence, jitter and LSR/DLSR of
     REQUIRE(packets[0].block_count() == 1);
     const rtcp::report_block b = packets[0].block(0);
     CHECK(b.ssrc == 0x5E5E5E5Eu);
-    CHECK(b.highest_sequence == 100 + 399);   // no wrap: cycles 0
-    CHECK(b.cumulative_lost == 40);           // every 10th of 400
-    CHECK(b.fraction_lost == 40 * 256 / 400); // the first report: the whole run
-    CHECK(b.jitter <= 1);                     // constant delay
+    CHECK(b.highest_sequence == 100 + 399); // no wrap: cycles 0
+    CHECK(b.cumulative_lost == 40);         // every 10th of 400
+    CHECK(b.fraction_lost ==
+          40 * 256 /
+              400); // the first report: the whole run
+                    // The same jitter the receiver's figures show, in timestamp units (48 a ms).
+    CHECK(b.jitter > 0);
+    CHECK(b.jitter == static_cast<std::uint32_t>(audiocast::frames_in(rx.stats().jitter, 48'000)));
     const auto sr_ntp = audiocast::ntp::from_wall(wall_at(sr_time));
     CHECK(b.last_sr == audiocast::ntp::short_form(sr_ntp));
     const auto dlsr = audiocast::ntp::from_short_duration(b.delay_since_last_sr);
@@ -399,4 +406,31 @@ TEST_CASE("a sender report that comes before the sender's first packet is not lo
     CHECK(s.latency_from_sender_reports);
     CHECK(s.latency_p50 > 1900us);
     CHECK(s.latency_p50 < 2100us);
+}
+
+TEST_CASE("nobody says BYE for an SSRC that never sent anything (RFC 3550 6.3.7)")
+{
+    sender tx{pcm_codec{}, sender_ids()};
+    receiver rx{pcm_codec{}, receiver_ids()};
+    std::array<std::byte, sender::rtcp_report_bytes()> out{};
+    std::error_code ec;
+    CHECK(tx.write_bye(t0, w0, out, ec) == 0);
+    CHECK_FALSE(ec);
+    CHECK(rx.write_bye(out, ec) == 0);
+    CHECK_FALSE(ec);
+}
+
+TEST_CASE("a BYE with the longest CNAME and reason fits rtcp_report_bytes()")
+{
+    audiocast::sender_config c = sender_ids();
+    c.cname = std::string(255, 'c');
+    direct_link l;
+    l.tx = sender{pcm_codec{}, c};
+    l.packet.resize(l.tx.max_packet_bytes());
+    l.run(t0, t0 + 10ms, [](auto, auto) {}, [](std::uint64_t) { return false; });
+    std::array<std::byte, sender::rtcp_report_bytes()> out{};
+    std::error_code ec;
+    CHECK(l.tx.write_bye(t0 + 10ms, wall_at(t0 + 10ms), out, ec, std::string(255, 'r')) ==
+          out.size());
+    CHECK_FALSE(ec);
 }

@@ -274,3 +274,32 @@ TEST_CASE("a report that waited before it was sent has its DLSR moved on by the 
     CHECK(s.packets[0].block(0).delay_since_last_sr == sample_block.delay_since_last_sr + 0x8000);
     CHECK(s.packets[0].block(1).delay_since_last_sr == 0);
 }
+
+TEST_CASE("an SDES chunk that ends in the padding stops there, inside the datagram")
+{
+    // Two chunks claimed; the first's CNAME ends at body offset 8 and the
+    // packet's padding (3 bytes) leaves a body whose length is not whole words.
+    const auto d = bytes({0xA2, 202, 0x00, 0x03,      // V=2, P, SC=2, SDES, 16 bytes
+                          0, 0, 0, 7, 1, 2, 'a', 'b', // chunk 1: SSRC 7, CNAME "ab"
+                          0, 0, 0, 3});               // a null octet, then 3 bytes of padding
+    const seen s = parse(d);
+    REQUIRE_FALSE(s.ec);
+    std::vector<std::string> names;
+    CHECK_FALSE(s.packets[0].for_each_cname(
+        [&](std::uint32_t, std::string_view n) { names.emplace_back(n); }));
+    CHECK(names == std::vector<std::string>{"ab"});
+}
+
+TEST_CASE("the packet sizes the writer reports are the sizes it writes")
+{
+    std::array<std::byte, 1024> out{};
+    rtcp::compound_writer w{out};
+    const std::string longest(rtcp::max_text, 'x');
+    w.cname(1, longest);
+    CHECK(w.size() == rtcp::cname_size(rtcp::max_text));
+    const std::uint32_t self = 1;
+    w.bye(std::span<const std::uint32_t>{&self, 1}, longest);
+    CHECK(w.size() == rtcp::cname_size(rtcp::max_text) + rtcp::bye_size(1, rtcp::max_text));
+    REQUIRE_FALSE(w.error());
+    CHECK_FALSE(parse(w.bytes()).ec);
+}

@@ -66,8 +66,10 @@ struct receiver_config {
     std::string cname{};
     /// RTCP: the fixed minimum between reports (RFC 3550 §6.2 recommends 5 s).
     std::chrono::nanoseconds rtcp_minimum_interval = std::chrono::seconds{5};
-    /// RTCP: other members counted at once, for the report interval.
-    std::size_t max_members = 1024;
+    /// RTCP: other members counted at once, for the report interval. Each
+    /// report is looked up among them on the audio thread, so this bounds
+    /// that work too; beyond it members are counted as turned away.
+    std::size_t max_members = 256;
 };
 
 /// Where playout stands.
@@ -85,13 +87,12 @@ template <codec Codec>
 class receiver_session {
 public:
     explicit receiver_session(Codec codec, const receiver_config& config = {})
-        : codec_{std::move(codec)}, config_{config},
+        : codec_{std::move(codec)}, config_{checked(config)},
           buffer_{codec_.format().channels, buffer_capacity(codec_, config)},
           decoded_(max_datagram_samples(codec_)),
           scratch_(scratch_frames * codec_.format().channels),
           schedule_{timing_of(codec_, config), std::random_device{}()}, members_{config.max_members}
     {
-        validate(config);
         fade_frames_ = std::max<std::uint64_t>(1, frames_in(config_.fade, format().sample_rate));
         std::random_device rd;
         own_ssrc_ = config_.ssrc.value_or(static_cast<std::uint32_t>(rd()));
@@ -107,7 +108,8 @@ public:
             ec = errc::invalid_payload_type;
         else if (!rtp::is_valid_extension_id(config.send_time_extension_id))
             ec = errc::invalid_header_extension;
-        else if (!detail::valid_rtcp_settings(config.cname, config.rtcp_minimum_interval))
+        else if (!detail::valid_rtcp_settings(config.cname, config.rtcp_minimum_interval,
+                                              config.max_members))
             ec = errc::invalid_rtcp;
     }
 
@@ -123,7 +125,9 @@ public:
         if (ec == errc::invalid_payload_type)
             detail::throw_error(ec, "payload type " + std::to_string(*config.payload_type) +
                                         " is above 127");
-        if (ec == errc::invalid_rtcp) detail::throw_rtcp_settings(config.cname);
+        if (ec == errc::invalid_rtcp)
+            detail::throw_rtcp_settings(config.cname, config.rtcp_minimum_interval,
+                                        config.max_members, "members");
         if (ec)
             detail::throw_error(ec, "send-time extension id " +
                                         std::to_string(config.send_time_extension_id) +
@@ -200,6 +204,8 @@ public:
         }
         last_arrival_ = arrival;
         heard_since_report_ = true;
+        // Packets well after its BYE: the source came back with the same SSRC.
+        if (source_left_ && arrival - left_at_ > config_.source_timeout) source_left_ = false;
 
         const std::uint64_t position = extend_timestamp(h.timestamp);
         const std::size_t frames = packet.payload.size() / frame_bytes;
@@ -315,7 +321,7 @@ public:
     // ---- RTCP (RFC 3550 §6) -------------------------------------------
 
     /// This receiver's SSRC and canonical name in its reports. Fixed at
-    /// construction, so another thread may read them (and call write_bye()).
+    /// construction, so another thread may read them (see bye_for()).
     [[nodiscard]] std::uint32_t own_ssrc() const noexcept { return own_ssrc_; }
     [[nodiscard]] std::string_view cname() const noexcept { return cname_; }
 
@@ -329,7 +335,11 @@ public:
         (void)arrival_wall;
         if (!schedule_.started()) schedule_.start(arrival, members_.size() + 1, 1, false);
         std::error_code ec;
+        std::size_t packets = 0;
         rtcp::parse_compound(datagram, ec, [&](const rtcp::packet_view& p) {
+            // A real compound holds a handful of packets; a datagram stuffed
+            // with hundreds must not buy that many lookups on this thread.
+            if (++packets > max_packets_per_compound) return;
             const auto from = p.ssrc();
             if (!from || *from == own_ssrc_) return;
             const bool from_source = has_source_ && *from == ssrc_;
@@ -345,7 +355,10 @@ public:
                 for (std::size_t i = 0; i < p.bye_count(); ++i) {
                     const std::uint32_t gone = p.bye_source(i);
                     members_.remove(gone);
-                    if (has_source_ && gone == ssrc_) source_left_ = true;
+                    if (has_source_ && gone == ssrc_) {
+                        source_left_ = true;
+                        left_at_ = arrival;
+                    }
                 }
             }
         });
@@ -383,26 +396,37 @@ public:
         return w.size();
     }
 
-    /// RR, SDES and BYE, for a receiver that leaves (RFC 3550 §6.6). Reads
-    /// only what is fixed at construction: safe from any thread.
+    /// RR, SDES and BYE, for a receiver that leaves (RFC 3550 §6.6); 0 when
+    /// it never sent a report, since nobody knows its SSRC (§6.3.7).
     std::size_t write_bye(std::span<std::byte> out, std::error_code& ec,
                           std::string_view reason = {}) const noexcept
     {
         ec.clear();
+        if (reports_sent_ == 0) return 0;
+        return bye_for(own_ssrc_, cname_, out, ec, reason);
+    }
+
+    /// The BYE compound of the receiver `ssrc` called `cname`, for a caller
+    /// on another thread than the session's (own_ssrc() and cname() are
+    /// fixed at construction) that knows it has reported.
+    static std::size_t bye_for(std::uint32_t ssrc, std::string_view cname, std::span<std::byte> out,
+                               std::error_code& ec, std::string_view reason = {}) noexcept
+    {
+        ec.clear();
         rtcp::compound_writer w{out};
-        w.receiver_report(own_ssrc_);
-        w.cname(own_ssrc_, cname_);
-        const std::uint32_t self = own_ssrc_;
-        w.bye(std::span<const std::uint32_t>{&self, 1}, reason);
+        w.receiver_report(ssrc);
+        w.cname(ssrc, cname);
+        w.bye(std::span<const std::uint32_t>{&ssrc, 1}, reason);
         ec = w.error();
         return ec ? 0 : w.size();
     }
 
-    /// Bytes write_report() and write_bye() need at most.
+    /// Bytes write_report() and write_bye() need at most: an RR with one
+    /// block, SDES with a 255-byte CNAME, a BYE with a 255-byte reason.
     [[nodiscard]] static constexpr std::size_t rtcp_report_bytes() noexcept
     {
-        // RR with one block (32) + SDES with a 255-byte CNAME (264) + BYE (264).
-        return 32 + 264 + 264;
+        return rtcp::receiver_report_size(1) + rtcp::cname_size(rtcp::max_text) +
+               rtcp::bye_size(1, rtcp::max_text);
     }
 
     /// A snapshot of every counter and measurement.
@@ -496,8 +520,6 @@ private:
         have_sr_ = false;
         last_sr_ = 0;
         source_left_ = false;
-        expected_prior_ = 0;
-        received_prior_ = 0;
         take_sender_report(); // one that came before the source's first packet
     }
 
@@ -570,19 +592,7 @@ private:
     {
         rtcp::report_block b;
         b.ssrc = ssrc_;
-        const std::uint64_t expected = tracker_.expected();
-        const std::uint64_t received = tracker_.received();
-        const std::int64_t expected_interval =
-            static_cast<std::int64_t>(expected) - static_cast<std::int64_t>(expected_prior_);
-        const std::int64_t received_interval =
-            static_cast<std::int64_t>(received) - static_cast<std::int64_t>(received_prior_);
-        expected_prior_ = expected;
-        received_prior_ = received;
-        const std::int64_t lost_interval = expected_interval - received_interval;
-        b.fraction_lost = expected_interval <= 0 || lost_interval <= 0
-                              ? 0
-                              : static_cast<std::uint8_t>(std::min<std::int64_t>(
-                                    255, (lost_interval << 8) / expected_interval));
+        b.fraction_lost = tracker_.fraction_lost(); // A.3, the interval since the last call
         b.cumulative_lost = static_cast<std::int32_t>(std::clamp<std::int64_t>(
             tracker_.lost(), rtcp::min_cumulative_lost, rtcp::max_cumulative_lost));
         b.highest_sequence = static_cast<std::uint32_t>(tracker_.extended_max());
@@ -592,6 +602,12 @@ private:
             b.delay_since_last_sr = ntp::to_short_duration(now - last_sr_arrival_);
         }
         return b;
+    }
+
+    static const receiver_config& checked(const receiver_config& config)
+    {
+        validate(config);
+        return config;
     }
 
     static rtcp_timing timing_of(const Codec& c, const receiver_config& config) noexcept
@@ -731,8 +747,7 @@ private:
     std::uint32_t own_ssrc_ = 0;
     std::string cname_;
     bool heard_since_report_ = false;
-    std::uint64_t expected_prior_ = 0;
-    std::uint64_t received_prior_ = 0;
+    static constexpr std::size_t max_packets_per_compound = 16;
     struct sender_report_seen {
         std::uint32_t ssrc;
         rtcp::sender_info info;
@@ -745,6 +760,7 @@ private:
     wall_time sr_wall_{};
     std::uint32_t sr_timestamp_ = 0;
     bool source_left_ = false;
+    time_point left_at_{};
     bool latency_from_reports_ = false;
     std::uint64_t sender_reports_ = 0;
     std::uint64_t reports_sent_ = 0;

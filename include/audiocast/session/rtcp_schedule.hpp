@@ -4,9 +4,10 @@
 // senders while they are few), so the interval between one participant's
 // reports grows with the number of members. The interval is randomized over
 // [0.5, 1.5] times its value, so reports of many receivers do not synchronize,
-// and divided by e - 3/2 to make up for the timer reconsideration that A.7
-// assumes (§6.3.1). The first report after joining waits half the minimum.
-// Sans-I/O: it takes time points and gives time points.
+// and divided by e - 3/2 as A.7 does. That factor compensates for timer
+// reconsideration (§6.3.6), which audiocast does not do, so a session that
+// grows fast may overshoot its RTCP share for a while. The first report after joining waits half
+// the minimum. Sans-I/O: it takes time points and gives time points.
 #pragma once
 
 #include <audiocast/error.hpp>
@@ -60,21 +61,35 @@ rtcp_deterministic_interval(const rtcp_timing& t, std::size_t members, std::size
 
 namespace detail {
 
-/// The RTCP settings both sessions take: a CNAME RTCP can carry, a positive minimum.
+/// The most members a session's table may be asked to hold.
+inline constexpr std::size_t max_rtcp_members = 65'536;
+
+/// The RTCP settings both sessions take: a CNAME RTCP can carry, a positive
+/// minimum interval, a member table of 1 to max_rtcp_members.
 [[nodiscard]] inline bool valid_rtcp_settings(std::string_view cname,
-                                              std::chrono::nanoseconds minimum) noexcept
+                                              std::chrono::nanoseconds minimum,
+                                              std::size_t members) noexcept
 {
-    return cname.size() <= rtcp::max_text && minimum.count() > 0;
+    return cname.size() <= rtcp::max_text && minimum.count() > 0 && members >= 1 &&
+           members <= max_rtcp_members;
 }
 
 /// The throwing form's message for settings valid_rtcp_settings() refused.
-[[noreturn]] inline void throw_rtcp_settings(std::string_view cname)
+[[noreturn]] inline void throw_rtcp_settings(std::string_view cname,
+                                             std::chrono::nanoseconds minimum, std::size_t members,
+                                             const char* what)
 {
-    throw_error(make_error_code(errc::invalid_rtcp),
-                cname.size() > rtcp::max_text
-                    ? "CNAME of " + std::to_string(cname.size()) + " bytes; RTCP carries at most " +
-                          std::to_string(rtcp::max_text)
-                    : std::string{"the RTCP minimum interval must be positive"});
+    std::string message;
+    if (cname.size() > rtcp::max_text)
+        message = "CNAME of " + std::to_string(cname.size()) + " bytes; RTCP carries at most " +
+                  std::to_string(rtcp::max_text);
+    else if (minimum.count() <= 0)
+        message = "RTCP minimum interval of " + std::to_string(minimum.count()) +
+                  " ns; it must be positive";
+    else
+        message = std::to_string(members) + " " + what + " to remember; 1-" +
+                  std::to_string(max_rtcp_members) + " are allowed";
+    throw_error(make_error_code(errc::invalid_rtcp), message);
 }
 
 } // namespace detail

@@ -84,7 +84,8 @@ struct sender_config {
 
 /// What the sender's listeners report, summed up (RFC 3550 §6.4.1 blocks).
 struct listener_summary {
-    std::size_t listeners = 0;
+    std::size_t listeners = 0; ///< members heard on RTCP lately
+    std::size_t reporting = 0; ///< of those, the ones whose reports cover this stream
     /// The largest fraction lost any listener reported for its last interval, 0-1.
     double worst_fraction_lost = 0;
     /// The largest cumulative loss any listener reported, in packets.
@@ -117,11 +118,10 @@ class sender_session {
 public:
     /// Throws std::system_error when `config` is invalid (see validate()).
     explicit sender_session(Codec codec, const sender_config& config = {})
-        : codec_{std::move(codec)}, config_{config},
+        : codec_{std::move(codec)}, config_{checked(config)},
           schedule_{timing_of(codec_, config), std::random_device{}()},
           listeners_{config.max_listeners}
     {
-        validate(config_);
         std::random_device rd;
         const auto draw = [&rd] { return static_cast<std::uint32_t>(rd()); };
         cname_ = config_.cname.empty() ? detail::random_cname(rd) : config_.cname;
@@ -146,7 +146,8 @@ public:
             ec = errc::invalid_header_extension;
         else if (config.queue_packets == 0)
             ec = errc::buffer_too_small;
-        else if (!detail::valid_rtcp_settings(config.cname, config.rtcp_minimum_interval))
+        else if (!detail::valid_rtcp_settings(config.cname, config.rtcp_minimum_interval,
+                                              config.max_listeners))
             ec = errc::invalid_rtcp;
     }
 
@@ -162,7 +163,9 @@ public:
             detail::throw_error(ec, "send-time extension id " +
                                         std::to_string(config.send_time_extension_id) +
                                         " is outside 1-14 (RFC 8285 one-byte elements)");
-        if (ec == errc::invalid_rtcp) detail::throw_rtcp_settings(config.cname);
+        if (ec == errc::invalid_rtcp)
+            detail::throw_rtcp_settings(config.cname, config.rtcp_minimum_interval,
+                                        config.max_listeners, "listeners");
         if (ec) detail::throw_error(ec, "a sender queue of 0 packets holds nothing");
     }
 
@@ -367,16 +370,15 @@ public:
 
     /// A last report with BYE (RFC 3550 §6.6), for when the sender stops:
     /// listeners learn at once that the stream ended. `reason` is at most
-    /// 255 bytes. Returns the size written into `out`.
+    /// 255 bytes. Returns the size written into `out`: 0 when nothing was
+    /// ever sent, since nobody knows this SSRC to say goodbye to (§6.3.7).
     std::size_t write_bye(time_point now, wall_time wall_now, std::span<std::byte> out,
                           std::error_code& ec, std::string_view reason = {}) noexcept
     {
         ec.clear();
+        if (!schedule_.started()) return 0;
         rtcp::compound_writer w{out};
-        if (schedule_.started())
-            w.sender_report(ssrc_, sender_info_at(now, wall_now));
-        else
-            w.receiver_report(ssrc_); // sent nothing: no sender information to give
+        w.sender_report(ssrc_, sender_info_at(now, wall_now));
         w.cname(ssrc_, cname_);
         const std::uint32_t self = ssrc_;
         w.bye(std::span<const std::uint32_t>{&self, 1}, reason);
@@ -385,11 +387,12 @@ public:
         return w.size();
     }
 
-    /// Bytes write_report() and write_bye() need at most.
+    /// Bytes write_report() and write_bye() need at most: an SR, SDES with a
+    /// 255-byte CNAME, and a BYE with a 255-byte reason.
     [[nodiscard]] static constexpr std::size_t rtcp_report_bytes() noexcept
     {
-        // SR (28) + SDES with a 255-byte CNAME (264) + BYE with a 255-byte reason (264).
-        return 28 + 264 + 264;
+        return rtcp::sender_report_size(0) + rtcp::cname_size(rtcp::max_text) +
+               rtcp::bye_size(1, rtcp::max_text);
     }
 
     /// Takes one RTCP datagram from the group: listeners' receiver reports
@@ -439,6 +442,7 @@ public:
         sum.listeners = listeners_.size();
         for (const participant& l : listeners_) {
             if (!l.about_us) continue;
+            ++sum.reporting;
             sum.worst_fraction_lost =
                 std::max(sum.worst_fraction_lost, l.about_us->fraction_lost / 256.0);
             sum.worst_cumulative_lost =
@@ -505,6 +509,12 @@ private:
         anchor_position_ = position_;
     }
 
+    static const sender_config& checked(const sender_config& config)
+    {
+        validate(config);
+        return config;
+    }
+
     // RFC 3550 §6.2: the session bandwidth counts every packet's headers
     // (IPv4 20, UDP 8, RTP 12, the send-time extension).
     static rtcp_timing timing_of(const Codec& c, const sender_config& config) noexcept
@@ -532,7 +542,9 @@ private:
         }
         return {.ntp = ntp::from_wall(wall_now),
                 .rtp_timestamp = ts,
-                .packet_count = static_cast<std::uint32_t>(stats_.packets_sent),
+                // What left the host: packets the transport refused are not counted.
+                .packet_count =
+                    static_cast<std::uint32_t>(stats_.packets_sent - stats_.packets_send_failed),
                 .octet_count = static_cast<std::uint32_t>(stats_.payload_bytes_sent)};
     }
 

@@ -61,6 +61,25 @@ inline constexpr std::size_t header_size = 4;
 inline constexpr std::size_t sender_info_size = 20;
 inline constexpr std::size_t report_block_size = 24;
 
+/// Bytes compound_writer takes for each packet (RFC 3550 §6.4-6.6).
+[[nodiscard]] constexpr std::size_t sender_report_size(std::size_t blocks) noexcept
+{
+    return header_size + 4 + sender_info_size + blocks * report_block_size;
+}
+[[nodiscard]] constexpr std::size_t receiver_report_size(std::size_t blocks) noexcept
+{
+    return header_size + 4 + blocks * report_block_size;
+}
+/// SDES with one chunk: SSRC, the CNAME item, at least one null octet, to a word.
+[[nodiscard]] constexpr std::size_t cname_size(std::size_t name) noexcept
+{
+    return header_size + 4 + (2 + name + 4) / 4 * 4;
+}
+[[nodiscard]] constexpr std::size_t bye_size(std::size_t sources, std::size_t reason) noexcept
+{
+    return header_size + 4 * sources + (reason == 0 ? 0 : (1 + reason + 3) / 4 * 4);
+}
+
 /// The sender information of an SR (RFC 3550 §6.4.1).
 struct sender_info {
     ntp::timestamp ntp{};            ///< wall time when the report was sent
@@ -118,7 +137,7 @@ public:
     void receiver_report(std::uint32_t ssrc, std::span<const report_block> blocks = {}) noexcept
     {
         if (!begin(blocks.size() <= max_report_blocks)) return;
-        const std::size_t n = header_size + 4 + blocks.size() * report_block_size;
+        const std::size_t n = receiver_report_size(blocks.size());
         if (!fits(n)) return;
         std::byte* p = here();
         write_header(p, static_cast<std::uint8_t>(blocks.size()), type_rr, n);
@@ -133,9 +152,7 @@ public:
         if (!begin(name.size() <= max_text)) return;
         // The chunk: SSRC, the item (type, length, text), then at least one
         // null octet ending the item list, padded to a 32-bit boundary.
-        const std::size_t items = 2 + name.size();
-        const std::size_t chunk = 4 + (items + 4) / 4 * 4;
-        const std::size_t n = header_size + chunk;
+        const std::size_t n = cname_size(name.size());
         if (!fits(n)) return;
         std::byte* p = here();
         std::memset(p, 0, n);
@@ -151,8 +168,7 @@ public:
     void bye(std::span<const std::uint32_t> sources, std::string_view reason = {}) noexcept
     {
         if (!begin(sources.size() <= max_bye_sources && reason.size() <= max_text)) return;
-        const std::size_t text = reason.empty() ? 0 : (1 + reason.size() + 3) / 4 * 4;
-        const std::size_t n = header_size + 4 * sources.size() + text;
+        const std::size_t n = bye_size(sources.size(), reason.size());
         if (!fits(n)) return;
         std::byte* p = here();
         std::memset(p, 0, n);
@@ -282,7 +298,8 @@ public:
         if (type_ != type_sdes) return true;
         std::size_t at = 0;
         for (unsigned chunk = 0; chunk < count_; ++chunk) {
-            if (body_.size() - at < 4) return false;
+            // Rounding up past a null octet may pass the end of a padded body.
+            if (at > body_.size() || body_.size() - at < 4) return false;
             const std::uint32_t ssrc = detail::load_be32(body_.data() + at);
             at += 4;
             for (;;) {
