@@ -27,6 +27,10 @@
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -273,6 +277,33 @@ private:
 
 // ---- the server ------------------------------------------------------------
 
+/// The first address of the family of `group` on the interface called
+/// `name` (getifaddrs(3)), for SDP's and SAP's origin; nullopt when none.
+std::optional<asio::ip::address> address_of_interface(const std::string& name, bool v6)
+{
+    ::ifaddrs* list = nullptr;
+    if (name.empty() || ::getifaddrs(&list) != 0) return std::nullopt;
+    std::optional<asio::ip::address> found;
+    for (const ::ifaddrs* a = list; a != nullptr && !found; a = a->ifa_next) {
+        if (a->ifa_addr == nullptr || name != a->ifa_name) continue;
+        if (!v6 && a->ifa_addr->sa_family == AF_INET) {
+            ::sockaddr_in in{};
+            std::memcpy(&in, a->ifa_addr, sizeof in);
+            asio::ip::address_v4::bytes_type b{};
+            std::memcpy(b.data(), &in.sin_addr, b.size());
+            found = asio::ip::address_v4{b};
+        } else if (v6 && a->ifa_addr->sa_family == AF_INET6) {
+            ::sockaddr_in6 in6{};
+            std::memcpy(&in6, a->ifa_addr, sizeof in6);
+            asio::ip::address_v6::bytes_type b{};
+            std::memcpy(b.data(), &in6.sin6_addr, b.size());
+            found = asio::ip::address_v6{b};
+        }
+    }
+    ::freeifaddrs(list);
+    return found;
+}
+
 class server {
 public:
     server(const server_options& opt, std::unique_ptr<source> src,
@@ -292,10 +323,7 @@ public:
     {
         audiocast::stream_description d;
         d.name = opt_.name;
-        // The origin's address: the interface when it was given as one.
-        std::error_code ec;
-        const auto iface = asio::ip::make_address(opt_.network.interface, ec);
-        d.origin_address = !ec ? iface.to_string() : std::string{};
+        d.origin_address = origin() ? origin()->to_string() : std::string{};
         d.session_id = session_id_;
         d.group = opt_.network.group;
         d.ttl = opt_.ttl;
@@ -488,18 +516,21 @@ private:
         const auto group = asio::ip::make_address(opt_.network.group, ec);
         audiocast::udp_multicast_options o = opt_.network.media(false, opt_.ttl);
         o.port = audiocast::sap::port;
-        o.group = std::string{audiocast::sap::ipv4_group};
-        if (!ec && group.is_v6())
+        if (!ec && group.is_v4()) {
+            const auto b = group.to_v4().to_bytes();
+            o.group = audiocast::sap::ipv4_group_for({b[0], b[1], b[2], b[3]});
+        } else if (!ec) {
             o.group = audiocast::sap::ipv6_group(group.to_v6().to_bytes()[1] & 0x0F);
+        }
         sap_.emplace(open_transport(io_, o));
         sap_text_ = audiocast::to_sdp(description());
-        const auto iface = asio::ip::make_address(opt_.network.interface, ec);
-        if (!ec && iface.is_v4()) {
-            const auto b = iface.to_v4().to_bytes();
+        const std::optional<asio::ip::address> from = origin();
+        if (from && from->is_v4()) {
+            const auto b = from->to_v4().to_bytes();
             std::memcpy(sap_origin_.data(), b.data(), 4);
             sap_origin_size_ = 4;
-        } else if (!ec && iface.is_v6()) {
-            const auto b = iface.to_v6().to_bytes();
+        } else if (from) {
+            const auto b = from->to_v6().to_bytes();
             std::memcpy(sap_origin_.data(), b.data(), 16);
             sap_origin_size_ = 16;
         } else {
@@ -531,12 +562,32 @@ private:
         std::vector<std::byte> packet(sap_text_.size() + 64);
         std::error_code ec;
         const std::size_t n = audiocast::sap::write(
-            packet, deletion, static_cast<std::uint16_t>(session_id_),
+            packet, deletion, sap_hash(),
             std::span<const std::byte>{sap_origin_.data(), sap_origin_size_}, sap_text_, ec);
         if (!ec) sap_->send(std::span<const std::byte>{packet.data(), n}, ec);
         if (ec && sap_errors_++ == 0)
             std::cerr << program << ": the SAP announcement could not be sent: " << ec.message()
                       << std::endl;
+    }
+
+    /// Where the stream comes from, for SDP's o= and SAP's origin: the
+    /// interface's address (given as one, or looked up by its name) in the
+    /// group's family; nullopt when it is the system's choice.
+    [[nodiscard]] std::optional<asio::ip::address> origin() const
+    {
+        std::error_code ec;
+        const auto group = asio::ip::make_address(opt_.network.group, ec);
+        const bool v6 = !ec && group.is_v6();
+        const auto given = asio::ip::make_address(opt_.network.interface, ec);
+        if (!ec) return given;
+        return address_of_interface(opt_.network.interface, v6);
+    }
+
+    /// The message id hash, never 0 (RFC 2974 §5 lets listeners ignore 0).
+    [[nodiscard]] std::uint16_t sap_hash() const noexcept
+    {
+        const auto h = static_cast<std::uint16_t>(session_id_ ^ (session_id_ >> 16));
+        return h == 0 ? 1 : h;
     }
 
     void write_sdp() const

@@ -47,6 +47,17 @@ inline constexpr std::string_view ipv4_group = "239.255.255.255";
 inline constexpr std::uint16_t port = 9875;
 inline constexpr std::string_view sdp_type = "application/sdp";
 
+/// The SAP group for an IPv4 session on `group` (RFC 2974 §3): the highest
+/// address of its administrative scope, 239.255.255.255 for the local scope
+/// 239.255.0.0/16 and 239.195.255.255 for the organization-local
+/// 239.192.0.0/14; 224.2.127.254 for the global scope.
+[[nodiscard]] inline std::string ipv4_group_for(const std::array<std::uint8_t, 4>& group)
+{
+    if (group[0] == 239 && group[1] == 255) return std::string{ipv4_group};
+    if (group[0] == 239 && (group[1] & 0xFC) == 192) return "239.195.255.255";
+    return "224.2.127.254";
+}
+
 /// The SAP group for an IPv6 session of multicast scope `scope` (the fourth
 /// hex digit of its group, ff15::1 -> 5): FF0X::2:7FFE (RFC 2974 §3).
 [[nodiscard]] inline std::string ipv6_group(unsigned scope)

@@ -2553,6 +2553,19 @@ struct rtcp_timing {
     std::chrono::nanoseconds minimum = std::chrono::seconds{5};
 };
 
+/// RFC 3550 §6.2's session bandwidth of a stream in `format` sent in packets
+/// of `frames_per_packet` frames and `payload_bytes` bytes, each with
+/// `header_bytes` of RTP header and extensions, plus IPv4 and UDP.
+[[nodiscard]] inline double rtcp_session_bandwidth(std::uint32_t sample_rate,
+                                                   std::size_t frames_per_packet,
+                                                   std::size_t payload_bytes,
+                                                   std::size_t header_bytes) noexcept
+{
+    const double packets_per_s = static_cast<double>(sample_rate) /
+                                 static_cast<double>(std::max<std::size_t>(frames_per_packet, 1));
+    return packets_per_s * static_cast<double>(payload_bytes + header_bytes + 20 + 8);
+}
+
 /// The deterministic interval Td of RFC 3550 A.7 (before randomization).
 [[nodiscard]] inline std::chrono::nanoseconds
 rtcp_deterministic_interval(const rtcp_timing& t, std::size_t members, std::size_t senders,
@@ -3904,12 +3917,10 @@ private:
 
     static rtcp_timing timing_of(const Codec& c, const receiver_config& config) noexcept
     {
-        // The sender's rate as the format implies it, headers included.
-        const double packets_per_s =
-            static_cast<double>(c.format().sample_rate) /
-            static_cast<double>(std::max<std::size_t>(c.frames_per_packet(), 1));
-        return {.session_bytes_per_s =
-                    packets_per_s * (static_cast<double>(c.payload_bytes()) + 20 + 8 + 12 + 16),
+        // The sender's rate as the format implies it, with audiocast's headers.
+        return {.session_bytes_per_s = rtcp_session_bandwidth(
+                    c.format().sample_rate, c.frames_per_packet(), c.payload_bytes(),
+                    rtp::fixed_header_size + rtp::send_time_extension_size),
                 .minimum = config.rtcp_minimum_interval};
     }
 
@@ -4567,17 +4578,13 @@ private:
         return config;
     }
 
-    // RFC 3550 §6.2: the session bandwidth counts every packet's headers
-    // (IPv4 20, UDP 8, RTP 12, the send-time extension).
+    // RFC 3550 §6.2: the session bandwidth counts every packet's headers.
     static rtcp_timing timing_of(const Codec& c, const sender_config& config) noexcept
     {
-        const double packets_per_s =
-            static_cast<double>(c.format().sample_rate) /
-            static_cast<double>(std::max<std::size_t>(c.frames_per_packet(), 1));
-        const double header = 20 + 8 + rtp::fixed_header_size +
-                              (config.send_time_extension ? rtp::send_time_extension_size : 0);
-        return {.session_bytes_per_s =
-                    packets_per_s * (static_cast<double>(c.payload_bytes()) + header),
+        const std::size_t header = rtp::fixed_header_size +
+                                   (config.send_time_extension ? rtp::send_time_extension_size : 0);
+        return {.session_bytes_per_s = rtcp_session_bandwidth(
+                    c.format().sample_rate, c.frames_per_packet(), c.payload_bytes(), header),
                 .minimum = config.rtcp_minimum_interval};
     }
 
@@ -4961,6 +4968,17 @@ namespace audiocast::sap {
 inline constexpr std::string_view ipv4_group = "239.255.255.255";
 inline constexpr std::uint16_t port = 9875;
 inline constexpr std::string_view sdp_type = "application/sdp";
+
+/// The SAP group for an IPv4 session on `group` (RFC 2974 §3): the highest
+/// address of its administrative scope, 239.255.255.255 for the local scope
+/// 239.255.0.0/16 and 239.195.255.255 for the organization-local
+/// 239.192.0.0/14; 224.2.127.254 for the global scope.
+[[nodiscard]] inline std::string ipv4_group_for(const std::array<std::uint8_t, 4>& group)
+{
+    if (group[0] == 239 && group[1] == 255) return std::string{ipv4_group};
+    if (group[0] == 239 && (group[1] & 0xFC) == 192) return "239.195.255.255";
+    return "224.2.127.254";
+}
 
 /// The SAP group for an IPv6 session of multicast scope `scope` (the fourth
 /// hex digit of its group, ff15::1 -> 5): FF0X::2:7FFE (RFC 2974 §3).

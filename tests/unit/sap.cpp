@@ -129,3 +129,10 @@ TEST_CASE("announcements repeat at the interval, offset by up to a third of it")
         now = a.next();
     }
 }
+
+TEST_CASE("an IPv4 session is announced on the highest address of its scope")
+{
+    CHECK(sap::ipv4_group_for({239, 255, 0, 1}) == "239.255.255.255");
+    CHECK(sap::ipv4_group_for({239, 193, 4, 5}) == "239.195.255.255");
+    CHECK(sap::ipv4_group_for({224, 2, 1, 1}) == "224.2.127.254");
+}

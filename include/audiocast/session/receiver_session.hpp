@@ -612,12 +612,10 @@ private:
 
     static rtcp_timing timing_of(const Codec& c, const receiver_config& config) noexcept
     {
-        // The sender's rate as the format implies it, headers included.
-        const double packets_per_s =
-            static_cast<double>(c.format().sample_rate) /
-            static_cast<double>(std::max<std::size_t>(c.frames_per_packet(), 1));
-        return {.session_bytes_per_s =
-                    packets_per_s * (static_cast<double>(c.payload_bytes()) + 20 + 8 + 12 + 16),
+        // The sender's rate as the format implies it, with audiocast's headers.
+        return {.session_bytes_per_s = rtcp_session_bandwidth(
+                    c.format().sample_rate, c.frames_per_packet(), c.payload_bytes(),
+                    rtp::fixed_header_size + rtp::send_time_extension_size),
                 .minimum = config.rtcp_minimum_interval};
     }
 

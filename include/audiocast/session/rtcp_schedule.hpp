@@ -32,6 +32,19 @@ struct rtcp_timing {
     std::chrono::nanoseconds minimum = std::chrono::seconds{5};
 };
 
+/// RFC 3550 §6.2's session bandwidth of a stream in `format` sent in packets
+/// of `frames_per_packet` frames and `payload_bytes` bytes, each with
+/// `header_bytes` of RTP header and extensions, plus IPv4 and UDP.
+[[nodiscard]] inline double rtcp_session_bandwidth(std::uint32_t sample_rate,
+                                                   std::size_t frames_per_packet,
+                                                   std::size_t payload_bytes,
+                                                   std::size_t header_bytes) noexcept
+{
+    const double packets_per_s = static_cast<double>(sample_rate) /
+                                 static_cast<double>(std::max<std::size_t>(frames_per_packet, 1));
+    return packets_per_s * static_cast<double>(payload_bytes + header_bytes + 20 + 8);
+}
+
 /// The deterministic interval Td of RFC 3550 A.7 (before randomization).
 [[nodiscard]] inline std::chrono::nanoseconds
 rtcp_deterministic_interval(const rtcp_timing& t, std::size_t members, std::size_t senders,

@@ -515,17 +515,13 @@ private:
         return config;
     }
 
-    // RFC 3550 §6.2: the session bandwidth counts every packet's headers
-    // (IPv4 20, UDP 8, RTP 12, the send-time extension).
+    // RFC 3550 §6.2: the session bandwidth counts every packet's headers.
     static rtcp_timing timing_of(const Codec& c, const sender_config& config) noexcept
     {
-        const double packets_per_s =
-            static_cast<double>(c.format().sample_rate) /
-            static_cast<double>(std::max<std::size_t>(c.frames_per_packet(), 1));
-        const double header = 20 + 8 + rtp::fixed_header_size +
-                              (config.send_time_extension ? rtp::send_time_extension_size : 0);
-        return {.session_bytes_per_s =
-                    packets_per_s * (static_cast<double>(c.payload_bytes()) + header),
+        const std::size_t header = rtp::fixed_header_size +
+                                   (config.send_time_extension ? rtp::send_time_extension_size : 0);
+        return {.session_bytes_per_s = rtcp_session_bandwidth(
+                    c.format().sample_rate, c.frames_per_packet(), c.payload_bytes(), header),
                 .minimum = config.rtcp_minimum_interval};
     }
 
