@@ -153,6 +153,25 @@ struct listener {
           output(steps * block_samples)
     {}
 
+    /// With RTCP on `control`, reporting every `report_interval` or so.
+    listener(audiocast::loopback_group& group, audiocast::loopback_group& control,
+             std::chrono::nanoseconds report_interval)
+        : rx{audiocast::as_receiver,
+             group.join(),
+             control.join(),
+             audiocast::pcm_codec{},
+             audiocast::steady_clock{},
+             reporting_every(report_interval)},
+          output(steps * block_samples)
+    {}
+
+    static audiocast::receiver_config reporting_every(std::chrono::nanoseconds interval)
+    {
+        audiocast::receiver_config c;
+        c.rtcp_minimum_interval = interval;
+        return c;
+    }
+
     /// Audio thread: waits for step `k` and plays one block into the output;
     /// false past the deadline.
     bool pull_at(const schedule& when, std::size_t k)
@@ -273,6 +292,68 @@ TEST_CASE("stream hand-off: a network thread writes and polls while an audio thr
         CHECK(tx.sender().queued_packets() == 0);
         CHECK(tx.sender().stats().packets_sent == 200);
         require_played_bit_exact(l, source, tx.sender().stats().packets_sent);
+        return {};
+    });
+}
+
+TEST_CASE("stream hand-off with RTCP: reports cross between the network and audio threads "
+          "both ways, and the audio thread still plays bit-exact without allocating")
+{
+    const auto source = audiocast_test::make_source(source_frames, channels);
+    run_attempts([&source](bool last) -> std::string {
+        audiocast::manual_clock network_clock;
+        audiocast::loopback_group group{network_clock};
+        audiocast::loopback_group control{network_clock};
+        audiocast::sender_config config = audiocast_test::harness::fixed_ids();
+        config.rtcp_minimum_interval = 100ms; // several reports in 1.5 s
+        stream tx{audiocast::as_sender,      group.join(), control.join(), audiocast::pcm_codec{},
+                  audiocast::steady_clock{}, config};
+        listener l{group, control, 100ms};
+        const schedule when;
+
+        std::size_t written = 0;
+        std::error_code first_error;
+        std::thread network{[&] {
+            for (std::size_t k = 0; k < steps && when.wait_for_step(k); ++k) {
+                std::error_code ec;
+                if (written < source_frames)
+                    written += tx.write(
+                        std::span<const std::int16_t>{source}.subspan(written * channels), ec);
+                // The sender reads receiver reports and sends its own; the
+                // receiver hands the group's reports to the audio thread and
+                // sends the ones pull() wrote.
+                if (!ec) tx.poll(ec);
+                if (!ec) l.rx.poll(ec);
+                if (ec && !first_error) first_error = ec;
+                network_clock.advance(step);
+            }
+        }};
+        std::thread audio{[&] {
+            steady_state_allocations counted;
+            for (std::size_t k = 0; k < steps; ++k) {
+                counted.at_step(k);
+                if (!l.pull_at(when, k)) break;
+            }
+            l.allocations = counted.finish();
+        }};
+        network.join();
+        audio.join();
+        if (auto again = l.retry_reason(source); !last && !again.empty()) return again;
+
+        REQUIRE_FALSE(when.timed_out());
+        INFO("first network error: " << first_error.message());
+        CHECK_FALSE(first_error);
+        require_played_bit_exact(l, source, tx.sender().stats().packets_sent);
+        const auto s = l.rx.stats();
+        CHECK(s.sender_reports >= 3);
+        CHECK(s.reports_sent >= 3);
+        CHECK(s.control_malformed == 0);
+        const audiocast::participant* heard =
+            tx.sender().listeners().find(l.rx.receiver().own_ssrc());
+        REQUIRE(heard != nullptr);
+        REQUIRE(heard->about_us);
+        CHECK(heard->about_us->cumulative_lost == 0);
+        CHECK(heard->round_trip);
         return {};
     });
 }
