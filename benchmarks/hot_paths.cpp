@@ -1,0 +1,252 @@
+// audiocast-bench-hot-paths: the per-packet paths, each beside its physical
+// baseline in the same run (Google Benchmark).
+//
+//   PCM encode and decode, L16 and L24, from and to int16, int32 and float,
+//   in bytes of wire data per second, beside memcpy of the same bytes; the
+//   ratio to memcpy is printed at the end (issue 7's target: at least 0.5).
+//   RTP serialize and parse+validate, ns per packet.
+//   receiver_session, per packet: on_datagram() and the pull() that plays it.
+//   jitter_buffer insert + read of one packet.
+//
+// Run it optimised: scripts/bench builds the release preset, or
+//   cmake --build --preset release --target audiocast-bench-hot-paths
+//   build/release/benchmarks/audiocast-bench-hot-paths
+// No network, no threads: it runs anywhere.
+#include <audiocast/codec/pcm.hpp>
+#include <audiocast/session/jitter_buffer.hpp>
+#include <audiocast/session/receiver_session.hpp>
+#include <audiocast/session/sender_session.hpp>
+#include <audiocast/wire/rtp.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+using audiocast::sample_format;
+
+// One 5 ms packet of 48 kHz stereo, the design's default: 240 frames.
+constexpr std::size_t frames = 240;
+constexpr unsigned channels = 2;
+constexpr std::size_t samples = frames * channels;
+
+template <class T>
+std::vector<T> signal()
+{
+    std::vector<T> v(samples);
+    for (std::size_t i = 0; i < samples; ++i) {
+        const double x = 0.5 * std::sin(static_cast<double>(i) * 0.01);
+        if constexpr (std::is_same_v<T, float>)
+            v[i] = static_cast<float>(x);
+        else if constexpr (std::is_same_v<T, std::int16_t>)
+            v[i] = static_cast<std::int16_t>(x * 32767);
+        else
+            v[i] = static_cast<std::int32_t>(x * 2147483647.0);
+    }
+    return v;
+}
+
+audiocast::pcm_codec codec_for(sample_format f)
+{
+    return audiocast::pcm_codec{{.format = {f, 48'000, channels}}};
+}
+
+std::size_t wire_bytes(sample_format f)
+{
+    return samples * audiocast::bytes_per_sample(f);
+}
+
+void memcpy_baseline(benchmark::State& state, sample_format f)
+{
+    std::vector<std::byte> from(wire_bytes(f), std::byte{1}), to(wire_bytes(f));
+    for (auto _ : state) {
+        std::memcpy(to.data(), from.data(), from.size());
+        benchmark::DoNotOptimize(to.data());
+        benchmark::ClobberMemory();
+    }
+    state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(from.size()));
+}
+
+template <class T>
+void encode(benchmark::State& state, sample_format f)
+{
+    const auto codec = codec_for(f);
+    const auto in = signal<T>();
+    std::vector<std::byte> out(wire_bytes(f));
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(codec.encode(std::span<const T>{in}, out));
+        benchmark::ClobberMemory();
+    }
+    state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(out.size()));
+}
+
+template <class T>
+void decode(benchmark::State& state, sample_format f)
+{
+    const auto codec = codec_for(f);
+    const auto in = signal<T>();
+    std::vector<std::byte> wire(wire_bytes(f));
+    (void)codec.encode(std::span<const T>{in}, wire);
+    std::vector<T> out(samples);
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(codec.decode(wire, std::span<T>{out}));
+        benchmark::ClobberMemory();
+    }
+    state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(wire.size()));
+}
+
+audiocast::rtp::header packet_header()
+{
+    audiocast::rtp::header h;
+    h.payload_type = 96;
+    h.sequence = 1000;
+    h.timestamp = 123'456;
+    h.ssrc = 0xABCDEF01;
+    h.send_time = audiocast::ntp::timestamp{3'900'000'000u, 12345};
+    return h;
+}
+
+void rtp_serialize(benchmark::State& state)
+{
+    const auto h = packet_header();
+    std::vector<std::byte> payload(960), out(1500);
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(audiocast::rtp::serialize(h, payload, out));
+        benchmark::ClobberMemory();
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+
+void rtp_parse(benchmark::State& state)
+{
+    const auto h = packet_header();
+    std::vector<std::byte> payload(960), out(1500);
+    out.resize(audiocast::rtp::serialize(h, payload, out));
+    for (auto _ : state) {
+        std::error_code ec;
+        benchmark::DoNotOptimize(audiocast::rtp::parse(out, ec));
+        benchmark::DoNotOptimize(ec);
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+
+// A receiver fed the sender's packets in order, one pull of a packet's
+// frames after each: the steady state of a stream, per packet.
+void receiver_per_packet(benchmark::State& state)
+{
+    audiocast::sender_session<audiocast::pcm_codec> tx{audiocast::pcm_codec{}};
+    audiocast::receiver_session<audiocast::pcm_codec> rx{audiocast::pcm_codec{}};
+    const auto in = signal<std::int16_t>();
+    std::vector<std::byte> packet(tx.max_packet_bytes());
+    std::vector<std::int16_t> out(samples);
+    audiocast::time_point now{1000s};
+    const audiocast::wall_time wall{1'800'000'000s};
+    // Past the playout latency, so each pull plays the packet before.
+    for (int i = 0; i < 20; ++i) {
+        tx.write(std::span<const std::int16_t>{in}, now);
+        const std::size_t n = tx.next_packet(now, wall, packet);
+        rx.on_datagram(std::span<const std::byte>{packet.data(), n}, now, wall);
+        rx.pull(std::span<std::int16_t>{out}, now);
+        now += 5ms;
+    }
+    for (auto _ : state) {
+        state.PauseTiming();
+        tx.write(std::span<const std::int16_t>{in}, now);
+        const std::size_t n = tx.next_packet(now, wall, packet);
+        state.ResumeTiming();
+        rx.on_datagram(std::span<const std::byte>{packet.data(), n}, now, wall);
+        rx.pull(std::span<std::int16_t>{out}, now);
+        benchmark::DoNotOptimize(out.data());
+        now += 5ms;
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+
+void jitter_buffer_insert_and_read(benchmark::State& state)
+{
+    audiocast::jitter_buffer buffer{channels, 48'000};
+    const auto in = signal<std::int32_t>();
+    std::vector<std::int32_t> out(samples);
+    std::uint64_t position = 1'000'000;
+    buffer.reset(position);
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(buffer.insert(position, in));
+        bool present = false;
+        std::size_t got = 0;
+        while (got < frames)
+            got += buffer.read_run(
+                std::span<std::int32_t>{out.data() + got * channels, (frames - got) * channels},
+                present);
+        benchmark::DoNotOptimize(out.data());
+        position += frames;
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+
+/// The console report, then each codec run's bytes/s as a fraction of the
+/// memcpy of the same wire bytes measured in the same run.
+class ratio_reporter : public benchmark::ConsoleReporter {
+public:
+    void ReportRuns(const std::vector<Run>& runs) override
+    {
+        ConsoleReporter::ReportRuns(runs);
+        for (const Run& r : runs) {
+            const auto it = r.counters.find("bytes_per_second");
+            if (it != r.counters.end()) rates_[r.benchmark_name()] = it->second.value;
+        }
+    }
+
+    void Finalize() override
+    {
+        ConsoleReporter::Finalize();
+        std::printf("\nPCM codec against memcpy of the same wire bytes (target >= 0.5):\n");
+        for (const auto& [name, rate] : rates_) {
+            if (name.rfind("memcpy", 0) == 0) continue;
+            const std::string encoding = name.find("L24") != std::string::npos ? "L24" : "L16";
+            const auto base = rates_.find("memcpy/" + encoding);
+            if (base == rates_.end() || base->second <= 0) continue;
+            std::printf("  %-22s %8.2f GB/s  %5.2f x memcpy (%.2f GB/s)\n", name.c_str(),
+                        rate / 1e9, rate / base->second, base->second / 1e9);
+        }
+    }
+
+private:
+    std::map<std::string, double> rates_;
+};
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    for (const auto f : {sample_format::l16, sample_format::l24}) {
+        const std::string e = f == sample_format::l24 ? "L24" : "L16";
+        benchmark::RegisterBenchmark(("memcpy/" + e).c_str(), memcpy_baseline, f);
+        benchmark::RegisterBenchmark(("encode/" + e + "/int16").c_str(), encode<std::int16_t>, f);
+        benchmark::RegisterBenchmark(("encode/" + e + "/int32").c_str(), encode<std::int32_t>, f);
+        benchmark::RegisterBenchmark(("encode/" + e + "/float").c_str(), encode<float>, f);
+        benchmark::RegisterBenchmark(("decode/" + e + "/int16").c_str(), decode<std::int16_t>, f);
+        benchmark::RegisterBenchmark(("decode/" + e + "/int32").c_str(), decode<std::int32_t>, f);
+        benchmark::RegisterBenchmark(("decode/" + e + "/float").c_str(), decode<float>, f);
+    }
+    benchmark::RegisterBenchmark("rtp/serialize", rtp_serialize);
+    benchmark::RegisterBenchmark("rtp/parse+validate", rtp_parse);
+    benchmark::RegisterBenchmark("receiver_session/packet", receiver_per_packet);
+    benchmark::RegisterBenchmark("jitter_buffer/insert+read", jitter_buffer_insert_and_read);
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    ratio_reporter reporter;
+    benchmark::RunSpecifiedBenchmarks(&reporter);
+    benchmark::Shutdown();
+    return 0;
+}
