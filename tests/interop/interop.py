@@ -82,6 +82,16 @@ def check_received(got, source, what):
           + (f" after {lead} frames of silence" if lead else ""))
 
 
+def check_client(source):
+    """The client's WAV holds the source bit-exact and its figures show no
+    loss; returns the figures."""
+    stats = harness.read_json(tmp("client.json"))
+    check_received(harness.read_wav(tmp("client.wav")), source, "the client's WAV")
+    if stats["packets_lost"] or stats["packets_late"] or stats["concealed_frames"]:
+        raise Failure(f"the client lost audio: {stats}")
+    return stats
+
+
 # ---- audiocast-server -> third-party receivers -----------------------------
 
 def server_to_ffmpeg(fmt):
@@ -151,10 +161,7 @@ def ffmpeg_to_client(fmt):
         c.wait_for_line(r"no packets for \d+ s and no BYE", 6)
         c.proc.send_signal(signal.SIGINT)
         expect_exit(c, 0, 10)
-    stats = harness.read_json(tmp("client.json"))
-    check_received(harness.read_wav(tmp("client.wav")), source, "the client's WAV")
-    if stats["packets_lost"] or stats["packets_late"] or stats["concealed_frames"]:
-        raise Failure(f"the client lost audio: {stats}")
+    stats = check_client(source)
     if stats["latency_source"] != "sender reports":
         raise Failure(f"latency was measured from {stats['latency_source']}, not from ffmpeg's "
                       "sender reports")
@@ -182,10 +189,7 @@ def gstreamer_to_client(fmt):
         time.sleep(0.5)
         c.proc.send_signal(signal.SIGINT)
         expect_exit(c, 0, 10)
-    stats = harness.read_json(tmp("client.json"))
-    check_received(harness.read_wav(tmp("client.wav")), source, "the client's WAV")
-    if stats["packets_lost"] or stats["packets_late"] or stats["concealed_frames"]:
-        raise Failure(f"the client lost audio: {stats}")
+    check_client(source)
 
 
 # ---- RTCP among audiocast's own -------------------------------------------
