@@ -201,9 +201,11 @@ public:
     void ReportRuns(const std::vector<Run>& runs) override
     {
         ConsoleReporter::ReportRuns(runs);
+        // With --benchmark_repetitions, the median of the repetitions.
         for (const Run& r : runs) {
+            if (r.run_type == Run::RT_Aggregate && r.aggregate_name != "median") continue;
             const auto it = r.counters.find("bytes_per_second");
-            if (it != r.counters.end()) rates_[r.benchmark_name()] = it->second.value;
+            if (it != r.counters.end()) rates_[r.run_name.str()] = it->second.value;
         }
     }
 

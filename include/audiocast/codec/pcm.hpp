@@ -9,6 +9,7 @@
 
 #include <audiocast/detail/config.hpp>
 #include <audiocast/detail/endian.hpp>
+#include <audiocast/detail/pcm_avx2.hpp>
 #include <audiocast/error.hpp>
 #include <audiocast/format.hpp>
 
@@ -266,8 +267,9 @@ void encode_floats(const float* in, std::size_t n, std::byte* out) noexcept
     }
 }
 
+/// The portable kernels alone: what the AVX2 ones must match bit for bit.
 template <pcm_sample T>
-void encode(sample_format f, const T* in, std::size_t n, std::byte* out) noexcept
+void portable_encode(sample_format f, const T* in, std::size_t n, std::byte* out) noexcept
 {
     if constexpr (std::same_as<T, float>) {
         if (f == sample_format::l24)
@@ -282,12 +284,34 @@ void encode(sample_format f, const T* in, std::size_t n, std::byte* out) noexcep
 }
 
 template <pcm_sample T>
-void decode(sample_format f, const std::byte* in, std::size_t n, T* out) noexcept
+void portable_decode(sample_format f, const std::byte* in, std::size_t n, T* out) noexcept
 {
     if (f == sample_format::l24)
         decode_l24(in, n, out);
     else
         decode_l16(in, n, out);
+}
+
+/// The AVX2 kernels where the CPU has them, for all but a short tail, which
+/// the portable ones finish.
+template <pcm_sample T>
+void encode(sample_format f, const T* in, std::size_t n, std::byte* out) noexcept
+{
+    std::size_t done = 0;
+    if (avx2::available())
+        done =
+            f == sample_format::l24 ? avx2::encode_l24(in, n, out) : avx2::encode_l16(in, n, out);
+    portable_encode(f, in + done, n - done, out + done * bytes_per_sample(f));
+}
+
+template <pcm_sample T>
+void decode(sample_format f, const std::byte* in, std::size_t n, T* out) noexcept
+{
+    std::size_t done = 0;
+    if (avx2::available())
+        done =
+            f == sample_format::l24 ? avx2::decode_l24(in, n, out) : avx2::decode_l16(in, n, out);
+    portable_decode(f, in + done * bytes_per_sample(f), n - done, out + done);
 }
 
 } // namespace detail::pcm

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <vector>
 
@@ -86,15 +87,12 @@ public:
 
         std::size_t skip = 0;
         if (position < read_) skip = static_cast<std::size_t>(read_ - position);
-        for (std::size_t f = skip; f < frames; ++f) {
-            const std::size_t slot = slot_of(position + f);
-            std::copy_n(samples.data() + f * channels_, channels_,
-                        samples_.data() + slot * channels_);
-            if (present_[slot] == 0) {
-                present_[slot] = 1;
-                ++buffered_;
-            }
-        }
+        const std::int32_t* from = samples.data() + skip * channels_;
+        for_each_segment(position + skip, frames - skip, [&](std::size_t slot, std::size_t n) {
+            std::copy_n(from, n * channels_, samples_.data() + slot * channels_);
+            from += n * channels_;
+            mark(slot, n, 1);
+        });
         end_ = std::max(end_, last);
         return skip > 0 ? insert_result::partly_late : insert_result::stored;
     }
@@ -106,28 +104,21 @@ public:
     {
         from = std::max(from, read_);
         to = std::min(to, read_ + capacity_);
-        for (std::uint64_t p = from; p < to; ++p) {
-            const std::size_t slot = slot_of(p);
-            std::fill_n(samples_.data() + slot * channels_, channels_, std::int32_t{0});
-            if (present_[slot] == 0) {
-                present_[slot] = 1;
-                ++buffered_;
-            }
-        }
-        if (to > from) end_ = std::max(end_, to);
+        if (to <= from) return;
+        for_each_segment(
+            from, static_cast<std::size_t>(to - from), [&](std::size_t slot, std::size_t n) {
+                std::fill_n(samples_.data() + slot * channels_, n * channels_, std::int32_t{0});
+                mark(slot, n, 1);
+            });
+        end_ = std::max(end_, to);
     }
 
     /// Drops `frames` frames at the read position, stored or not, as if played.
     void skip(std::uint64_t frames) noexcept
     {
-        const std::uint64_t n = std::min<std::uint64_t>(frames, capacity_);
-        for (std::uint64_t p = read_; p < read_ + n; ++p) {
-            const std::size_t slot = slot_of(p);
-            if (present_[slot] != 0) {
-                present_[slot] = 0;
-                --buffered_;
-            }
-        }
+        const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(frames, capacity_));
+        for_each_segment(read_, n,
+                         [&](std::size_t slot, std::size_t count) { mark(slot, count, 0); });
         read_ += frames;
     }
 
@@ -137,30 +128,65 @@ public:
     /// Returns the frames in the run; `present` says which kind it was.
     std::size_t read_run(std::span<std::int32_t> out, bool& present) noexcept
     {
-        const std::size_t max_frames = out.size() / channels_;
-        if (max_frames == 0) return 0;
+        std::size_t limit = out.size() / channels_;
+        if (limit == 0) return 0;
         const std::uint8_t kind = present_[slot_of(read_)];
         present = kind != 0;
+        // A missing run never runs past the newest stored frame: beyond it the
+        // buffer is dry, which the caller handles differently from a gap.
+        if (kind == 0) limit = end_ > read_ ? std::min<std::uint64_t>(limit, end_ - read_) : 1;
         std::size_t n = 0;
-        while (n < max_frames) {
+        while (n < limit) {
             const std::size_t slot = slot_of(read_ + n);
-            if (present_[slot] != kind) break;
+            const std::size_t segment = std::min(limit - n, capacity_ - slot);
+            // Flags are 0 or 1, so the run ends at the first byte equal to kind ^ 1.
+            const std::uint8_t* flags = present_.data() + slot;
+            const void* end = std::memchr(flags, kind ^ 1, segment);
+            const std::size_t run =
+                end == nullptr
+                    ? segment
+                    : static_cast<std::size_t>(static_cast<const std::uint8_t*>(end) - flags);
             if (kind != 0) {
-                std::copy_n(samples_.data() + slot * channels_, channels_,
+                std::copy_n(samples_.data() + slot * channels_, run * channels_,
                             out.data() + n * channels_);
-                present_[slot] = 0;
-                --buffered_;
+                mark(slot, run, 0);
             }
-            ++n;
-            // A missing run never runs past the newest stored frame: beyond it
-            // the buffer is dry, which the caller handles differently from a gap.
-            if (kind == 0 && read_ + n >= end_) break;
+            n += run;
+            if (run < segment) break;
         }
         read_ += n;
         return n;
     }
 
 private:
+    /// Calls fn(slot, n) for the one or two runs of slots that frames
+    /// [position, position + count) occupy, count <= capacity: the ring wraps
+    /// at most once, and whole runs copy faster than frames one by one.
+    template <class Fn>
+    void for_each_segment(std::uint64_t position, std::size_t count, Fn&& fn) const
+    {
+        while (count > 0) {
+            const std::size_t slot = slot_of(position);
+            const std::size_t n = std::min(count, capacity_ - slot);
+            fn(slot, n);
+            position += n;
+            count -= n;
+        }
+    }
+
+    /// Sets the presence flags of slots [slot, slot + n) to `flag`, keeping
+    /// buffered_ the count of present slots.
+    void mark(std::size_t slot, std::size_t n, std::uint8_t flag) noexcept
+    {
+        std::uint8_t* flags = present_.data() + slot;
+        const auto changed = static_cast<std::size_t>(std::count(flags, flags + n, flag ^ 1));
+        std::fill_n(flags, n, flag);
+        if (flag != 0)
+            buffered_ += changed;
+        else
+            buffered_ -= changed;
+    }
+
     [[nodiscard]] std::size_t slot_of(std::uint64_t position) const noexcept
     {
         return static_cast<std::size_t>(position % capacity_);
