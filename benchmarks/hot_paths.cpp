@@ -20,6 +20,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstddef>
@@ -198,6 +200,9 @@ void jitter_buffer_insert_and_read(benchmark::State& state)
 /// memcpy of the same wire bytes measured in the same run.
 class ratio_reporter : public benchmark::ConsoleReporter {
 public:
+    // Colour only on a terminal: scripts/bench keeps the output as text.
+    ratio_reporter() : ConsoleReporter(::isatty(1) != 0 ? OO_ColorTabular : OO_Tabular) {}
+
     void ReportRuns(const std::vector<Run>& runs) override
     {
         ConsoleReporter::ReportRuns(runs);
