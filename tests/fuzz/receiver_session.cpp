@@ -1,0 +1,41 @@
+// libFuzzer target: a receiver_session fed an arbitrary sequence of datagrams
+// at arbitrary arrival times, pulled between them. The input is a list of
+// records: 2 bytes of arrival step (µs), 2 bytes of length, then the datagram;
+// a zero length means "pull a block". Nothing may crash or hang, pull() must
+// fill exactly what it is asked, and the counts must add up.
+#include <audiocast/codec/pcm.hpp>
+#include <audiocast/session/receiver_session.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <span>
+#include <vector>
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+{
+    using namespace std::chrono_literals;
+    audiocast::receiver_session<audiocast::pcm_codec> rx{audiocast::pcm_codec{}};
+    audiocast::time_point now{1000s};
+    audiocast::wall_time wall{1'800'000'000s};
+    std::vector<std::int16_t> out(240 * 2);
+    std::size_t at = 0;
+    while (size - at >= 4) {
+        const auto step = std::chrono::microseconds{data[at] | data[at + 1] << 8};
+        const std::size_t length = static_cast<std::size_t>(data[at + 2] | data[at + 3] << 8);
+        at += 4;
+        now += step;
+        wall += step;
+        if (length == 0) {
+            if (rx.pull(std::span<std::int16_t>{out}, now) != out.size() / 2) std::abort();
+            continue;
+        }
+        const std::size_t n = std::min(length, size - at);
+        rx.on_datagram(std::span<const std::byte>{reinterpret_cast<const std::byte*>(data + at), n},
+                       now, wall);
+        at += n;
+    }
+    (void)rx.stats();
+    return 0;
+}
