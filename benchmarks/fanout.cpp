@@ -243,6 +243,18 @@ T median(std::vector<T> v)
     return *mid;
 }
 
+/// How many errors a receiver's runner reported, and the first one's text.
+struct error_note {
+    std::uint64_t count = 0;
+    char first[96] = {};
+
+    void add(const char* what)
+    {
+        if (count++ == 0) std::snprintf(first, sizeof first, "%s", what);
+    }
+    void add(std::error_code ec) { add(ec.message().c_str()); }
+};
+
 /// What one receiver reports, in either mode. Trivially copyable: a receiver
 /// process writes it to its parent as bytes, in one write(2) of less than
 /// PIPE_BUF, which the kernel keeps whole among the other processes' writes.
@@ -252,14 +264,13 @@ struct receiver_summary {
     std::int64_t latency_p50_ns = 0, latency_p99_ns = 0, ipdv_p99_ns = 0;
     std::uint64_t rounds = 0, late_rounds = 0, skipped_blocks = 0;
     std::int64_t cpu_ns = 0; ///< a receiver process's CPU time while the sender sent
-    std::uint64_t errors = 0;
-    char first_error[96] = {};
+    error_note errors;
 };
 static_assert(sizeof(receiver_summary) < PIPE_BUF);
 
-receiver_summary summarize(const audiocast::receiver_stats& s, const playout& player)
+/// Adds a receiver session's figures to `r`.
+void add_stats(receiver_summary& r, const audiocast::receiver_stats& s)
 {
-    receiver_summary r;
     r.lost = s.packets_lost;
     r.received = s.packets_received;
     r.overruns = s.packets_overrun;
@@ -270,16 +281,14 @@ receiver_summary summarize(const audiocast::receiver_stats& s, const playout& pl
     r.latency_p50_ns = s.latency_p50.count();
     r.latency_p99_ns = s.latency_p99.count();
     r.ipdv_p99_ns = s.ipdv_p99.count();
+}
+
+/// Adds a playout loop's counts to `r`.
+void add_playout(receiver_summary& r, const playout& player)
+{
     r.rounds = player.rounds();
     r.late_rounds = player.late_rounds();
     r.skipped_blocks = player.skipped_blocks();
-    return r;
-}
-
-void note_error(receiver_summary& r, std::error_code ec)
-{
-    if (r.errors++ == 0)
-        std::snprintf(r.first_error, sizeof r.first_error, "%s", ec.message().c_str());
 }
 
 struct run_plan {
@@ -351,8 +360,8 @@ int report(const options& opt, const run_plan& plan, const std::vector<receiver_
         all.rounds += r.rounds;
         all.late_rounds += r.late_rounds;
         all.skipped_blocks += r.skipped_blocks;
-        if (r.errors != 0 && receive_errors == 0) first_receive_error = r.first_error;
-        receive_errors += r.errors;
+        if (r.errors.count != 0 && receive_errors == 0) first_receive_error = r.errors.first;
+        receive_errors += r.errors.count;
     }
     const auto n = static_cast<double>(std::max<std::size_t>(rx.size(), 1));
     const double throughput = all.throughput / n;
@@ -475,9 +484,9 @@ int run_in_process(const options& opt)
     listeners.reserve(static_cast<std::size_t>(opt.receivers));
     for (long i = 0; i < opt.receivers; ++i)
         listeners.push_back(std::make_unique<listener>(receive_io, plan.codec));
-    receiver_summary errors;
+    error_note errors;
     for (auto& l : listeners)
-        l->runner.on_error([&](std::error_code ec) { note_error(errors, ec); });
+        l->runner.on_error([&](std::error_code ec) { errors.add(ec); });
     playout player{receive_io, listeners, plan.block};
     sender_side tx{send_io, plan.codec};
 
@@ -534,16 +543,13 @@ int run_in_process(const options& opt)
     const auto kernel_drops =
         audiocast_bench::growth(udp_before, audiocast_bench::udp_counters(), "InErrors");
 
-    std::vector<receiver_summary> rx;
-    rx.reserve(listeners.size());
-    for (const auto& l : listeners)
-        rx.push_back(summarize(l->stream.stats(), player));
-    // One playout loop served them all: count its rounds once, and the errors once.
-    for (std::size_t i = 1; i < rx.size(); ++i)
-        rx[i].rounds = rx[i].late_rounds = rx[i].skipped_blocks = 0;
+    std::vector<receiver_summary> rx(listeners.size());
+    for (std::size_t i = 0; i < listeners.size(); ++i)
+        add_stats(rx[i], listeners[i]->stream.stats());
+    // One playout loop and one error handler served them all: count each once.
     if (!rx.empty()) {
-        rx[0].errors = errors.errors;
-        std::memcpy(rx[0].first_error, errors.first_error, sizeof errors.first_error);
+        add_playout(rx[0], player);
+        rx[0].errors = errors;
     }
     return report(opt, plan, rx, tx, c, kernel_drops);
 }
@@ -597,12 +603,12 @@ int receiver_process(const run_plan& plan, int ready_fd, int go_fd, int result_f
     // take only what the sender leaves, which is what is measured.
     const ::sched_param idle{};
     if (::sched_setscheduler(0, SCHED_IDLE, &idle) != 0)
-        note_error(r, {errno, std::generic_category()});
+        r.errors.add(std::error_code{errno, std::generic_category()});
     try {
         asio::io_context io{1};
         std::vector<std::unique_ptr<listener>> one;
         one.push_back(std::make_unique<listener>(io, plan.codec));
-        one[0]->runner.on_error([&](std::error_code ec) { note_error(r, ec); });
+        one[0]->runner.on_error([&](std::error_code ec) { r.errors.add(ec); });
         playout player{io, one, plan.block};
         const char ready = 'r';
         if (!write_all(ready_fd, &ready, 1)) return 1;
@@ -627,14 +633,11 @@ int receiver_process(const run_plan& plan, int ready_fd, int go_fd, int result_f
         one[0]->runner.start();
         player.start(start);
         io.run_for(plan.duration + drain_time + 20s);
-        const receiver_summary errors = r;
-        r = summarize(one[0]->stream.stats(), player);
-        r.errors = errors.errors;
-        std::memcpy(r.first_error, errors.first_error, sizeof r.first_error);
+        add_stats(r, one[0]->stream.stats());
+        add_playout(r, player);
         r.cpu_ns = cpu.count();
     } catch (const std::exception& e) {
-        ++r.errors;
-        std::snprintf(r.first_error, sizeof r.first_error, "%s", e.what());
+        r.errors.add(e.what());
     }
     return write_all(result_fd, &r, sizeof r) ? 0 : 1;
 }
