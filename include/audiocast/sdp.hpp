@@ -49,7 +49,7 @@ inline constexpr std::string_view ntp64_extension_uri = "urn:ietf:params:rtp-hdr
 /// Everything a receiver needs to join and play a stream, and what SDP says of it.
 struct stream_description {
     std::string name = "audiocast";    ///< s=
-    std::string origin_address{};      ///< o= unicast address; empty writes 0.0.0.0 or ::
+    std::string origin_address{};      ///< o= unicast address; empty writes and reads 0.0.0.0 or ::
     std::uint64_t session_id = 0;      ///< o= sess-id
     std::uint64_t session_version = 0; ///< o= sess-version
     std::string group = "239.255.0.1"; ///< c= connection address (the multicast group)
@@ -184,6 +184,10 @@ public:
             ++number;
             if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
             if (line.empty()) continue; // tolerated, as most readers do
+            // RFC 8866 §9: no value holds NUL, CR or LF. to_sdp() writes them
+            // as spaces, so accepting them would not survive a round trip.
+            if (line.find_first_of(std::string_view{"\0\r", 2}) != std::string_view::npos)
+                return bad(number, "holds a NUL or CR byte, which SDP forbids", clean(line));
             if (line.size() < 2 || line[1] != '=' ||
                 !std::islower(static_cast<unsigned char>(line[0])))
                 return bad(number, "is not of the form <type>=<value>", line);
@@ -222,10 +226,13 @@ private:
             origin_version_ = 0;
             (void)to_int(f[1], origin_id_);
             (void)to_int(f[2], origin_version_);
-            origin_address_ = std::string{f[5]};
+            // The unspecified address is what to_sdp() writes for none.
+            origin_address_ = f[5] == "0.0.0.0" || f[5] == "::" ? std::string{} : std::string{f[5]};
             return std::nullopt;
         }
-        case 's': name_ = std::string{value}; return std::nullopt;
+        case 's': // "s= " is RFC 8866's "no name", which to_sdp() writes for an empty one
+            name_ = value == " " ? std::string{} : std::string{value};
+            return std::nullopt;
         case 'c':
             if (m != nullptr)
                 m->connection = std::string{value};

@@ -1,7 +1,8 @@
 // libFuzzer target: a receiver_session fed an arbitrary sequence of datagrams
 // at arbitrary arrival times, pulled between them. The input is a list of
-// records: 2 bytes of arrival step (µs), 2 bytes of length, then the datagram;
-// a zero length means "pull a block". Nothing may crash or hang, pull() must
+// records: 2 bytes of arrival step (µs, little-endian), 2 bytes of length,
+// then the datagram; a length with its top bit set is an RTCP datagram for
+// on_control(), and a length of zero means "pull a block". Nothing may crash or hang, pull() must
 // fill exactly what it is asked, and the counts must add up.
 #include <audiocast/codec/pcm.hpp>
 #include <audiocast/session/receiver_session.hpp>
@@ -23,7 +24,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::size_t at = 0;
     while (size - at >= 4) {
         const auto step = std::chrono::microseconds{data[at] | data[at + 1] << 8};
-        const std::size_t length = static_cast<std::size_t>(data[at + 2] | data[at + 3] << 8);
+        const auto word = static_cast<std::size_t>(data[at + 2] | data[at + 3] << 8);
+        const bool control = (word & 0x8000u) != 0;
+        const std::size_t length = word & 0x7FFFu;
         at += 4;
         now += step;
         wall += step;
@@ -32,8 +35,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             continue;
         }
         const std::size_t n = std::min(length, size - at);
-        rx.on_datagram(std::span<const std::byte>{reinterpret_cast<const std::byte*>(data + at), n},
-                       now, wall);
+        const std::span<const std::byte> datagram{reinterpret_cast<const std::byte*>(data + at), n};
+        if (control)
+            rx.on_control(datagram, now, wall);
+        else
+            rx.on_datagram(datagram, now, wall);
         at += n;
     }
     (void)rx.stats();

@@ -65,8 +65,18 @@ TEST_CASE("an audiocast stream is described line by line as RFC 8866 orders them
 TEST_CASE("what audiocast writes it reads back unchanged")
 {
     stream_description d;
-    d.origin_address = "192.0.2.1"; // an empty origin is written as 0.0.0.0
+    d.origin_address = "192.0.2.1";
     SECTION("the defaults") {}
+    SECTION("no origin address, no name: written as 0.0.0.0 and s= , read as none")
+    {
+        d.origin_address.clear();
+        d.name.clear();
+    }
+    SECTION("no origin address on IPv6: written as ::, read as none")
+    {
+        d.group = "ff15::1";
+        d.origin_address.clear();
+    }
     SECTION("IPv6, mono L16 at 44.1 kHz, fractional packet time")
     {
         d.group = "ff15::1";
@@ -220,6 +230,32 @@ TEST_CASE("text that is not SDP is refused as invalid")
           errc::invalid_sdp);
     CHECK(refusal("v=0\nc=IN IP4 239.255.0.1/300\nm=audio 5004 RTP/AVP 96\n"
                   "a=rtpmap:96 L16/48000/2\n") == errc::invalid_sdp);
+}
+
+TEST_CASE("a NUL or a stray CR inside a line is refused, as RFC 8866 forbids them")
+{
+    // Found by the sdp_parse fuzzer: to_sdp() writes such bytes as spaces, so a
+    // description read with them would not survive writing and reading again.
+    const std::string good = audiocast::to_sdp(audiocast::stream_description{});
+    std::string with_nul = good;
+    with_nul.insert(with_nul.find("s=audiocast") + 5, std::string{"\0", 1});
+    std::string with_cr = good;
+    with_cr.insert(with_cr.find("s=audiocast") + 5, "\r");
+    CHECK(refusal(with_nul) == errc::invalid_sdp);
+    CHECK(refusal(with_cr) == errc::invalid_sdp);
+    CHECK(message_of(with_nul).find("SDP line 3 's=aud iocast' holds a NUL or CR byte") !=
+          std::string::npos);
+    CHECK(refusal(good) == std::error_code{});
+}
+
+TEST_CASE("a stream without a name is written as s= and read back without one")
+{
+    // Found by the sdp_parse fuzzer: "s= " read back as a name of one space.
+    audiocast::stream_description d;
+    d.name.clear();
+    const std::string text = audiocast::to_sdp(d);
+    CHECK(text.find("\r\ns= \r\n") != std::string::npos);
+    CHECK(audiocast::parse_sdp(text) == d);
 }
 
 TEST_CASE("a stream audiocast cannot play is refused as unsupported, saying why")
