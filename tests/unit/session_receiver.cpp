@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <span>
@@ -178,6 +179,38 @@ TEST_CASE("receiver drops a packet that arrives after its playout time as late")
     CHECK(s.packets_late == 1);
     CHECK(s.packets_lost == 0);
     CHECK(s.concealed_frames == 240);
+}
+
+TEST_CASE("a packet that arrives after the receiver ran dry is late, not played after newer audio")
+{
+    // Found by the day-long soak: a packet held back past a pause re-anchored
+    // playout at its own, older, position, so it played after frames that
+    // followed it.
+    receiver r{pcm_codec{}};
+    packet_maker m;
+    const auto first = m.next(true);
+    m.value = 2000;
+    const auto held = m.next();
+    m.value = 3000;
+    const auto third = m.next();
+    r.on_datagram(first, t0, w0);
+    r.on_datagram(third, t0 + 10ms, w0);
+    pull(r, 720, t0 + 40ms); // plays the first, conceals the held one, plays the third
+    pull(r, 240, t0 + 55ms); // runs dry
+    REQUIRE(r.state() == audiocast::playout_state::drained);
+    r.on_datagram(held, t0 + 60ms, w0);
+    CHECK(r.stats().packets_late == 1);
+    m.value = 4000;
+    for (int i = 0; i < 4; ++i)
+        r.on_datagram(m.next(i == 0), t0 + 70ms + i * 5ms, w0);
+    // From here on the held packet's value never plays; the newest packets' does.
+    std::vector<std::int16_t> played;
+    for (int i = 0; i < 16; ++i) {
+        const auto out = pull(r, 240, t0 + 70ms + i * 5ms);
+        played.insert(played.end(), out.begin(), out.end());
+    }
+    CHECK(std::find(played.begin(), played.end(), std::int16_t{2000}) == played.end());
+    CHECK(std::find(played.begin(), played.end(), std::int16_t{4000}) != played.end());
 }
 
 TEST_CASE("receiver plays silence before any packet and while buffering")

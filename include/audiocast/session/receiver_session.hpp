@@ -138,6 +138,10 @@ public:
     [[nodiscard]] const audio_format& format() const noexcept { return codec_.format(); }
     [[nodiscard]] const receiver_config& config() const noexcept { return config_; }
     [[nodiscard]] playout_state state() const noexcept { return state_; }
+    /// Frames stored and not yet played: stats().buffered_frames without the
+    /// cost of the rest of stats() (its percentiles), for a caller that
+    /// watches the buffer every block.
+    [[nodiscard]] std::size_t buffered_frames() const noexcept { return buffer_.buffered_frames(); }
     /// The SSRC being played, once there is one.
     [[nodiscard]] std::optional<std::uint32_t> source() const noexcept
     {
@@ -220,11 +224,20 @@ public:
         const std::span<const std::int32_t> data{decoded_.data(), samples};
 
         if (new_source || restarted || state_ == playout_state::idle) {
+            played_end_ = 0; // a new timeline: nothing on it was played
             anchor(position, arrival);
         } else if (state_ == playout_state::drained) {
+            // Frames before what was played come too late, whatever the state:
+            // playing them now would put older audio after newer (a packet held
+            // back past a pause, say).
+            if (position + frames <= buffer_.read_position()) {
+                ++late_;
+                return;
+            }
             // The sender went quiet on purpose (marker: a new talkspurt) or we ran dry.
             if (!h.marker) ++underruns_;
-            anchor(position, arrival);
+            played_end_ = buffer_.read_position();
+            anchor(std::max(position, played_end_), arrival);
         } else if (position + frames > buffer_.read_position() + buffer_.capacity()) {
             // Far beyond the window, a jump the sequence numbers did not show.
             // One such packet may be a stray; a second that continues it means
@@ -246,11 +259,13 @@ public:
             // skipped. The frames in between were never sent, so they are
             // silence, not loss.
             buffer_.insert_silence(last_in_order_end_, position);
-        } else if (state_ == playout_state::buffering && position < buffer_.read_position()) {
+        } else if (state_ == playout_state::buffering && position < buffer_.read_position() &&
+                   buffer_.read_position() > played_end_) {
             // Sent before the packet that anchored playout but overtaken by it:
-            // start with it. The start time stays, so this talkspurt plays that
-            // much later than the target rather than losing the audio.
-            buffer_.rewind(position);
+            // start with it, though never before what was already played. The
+            // start time stays, so this talkspurt plays that much later than
+            // the target rather than losing the audio.
+            buffer_.rewind(std::max(position, played_end_));
         }
 
         pending_jump_ = false;
@@ -709,6 +724,9 @@ private:
     std::uint64_t last_in_order_end_ = 0;
 
     playout_state state_ = playout_state::idle;
+    /// On the current timeline, the position after the last frame played
+    /// before playout last re-anchored: nothing before it may play again.
+    std::uint64_t played_end_ = 0;
     time_point start_time_{};
     std::uint64_t fade_frames_ = 1;
     std::uint64_t fade_out_done_ = 0;
