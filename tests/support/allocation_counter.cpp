@@ -28,9 +28,11 @@ void set_counting(bool on) noexcept
 }
 } // namespace audiocast_test
 
-// Replaceable global allocation functions ([new.delete]). Every plain and array
-// form is replaced, so each allocation and its release go through malloc and
-// free together (AddressSanitizer reports a mix of its own and ours).
+// Replaceable global allocation functions ([new.delete]). Every plain, array and
+// nothrow form is replaced, so each allocation and its release go through
+// malloc and free together (AddressSanitizer reports a mix of its own and
+// ours: Catch2 allocates with new (std::nothrow)). The aligned forms are left
+// to the library, which pairs them with its own aligned delete.
 void* operator new(std::size_t size)
 {
     return counted_allocation(size);
@@ -52,6 +54,30 @@ void operator delete(void* p, std::size_t) noexcept
     std::free(p);
 }
 void operator delete[](void* p, std::size_t) noexcept
+{
+    std::free(p);
+}
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept
+{
+    try {
+        return counted_allocation(size);
+    } catch (const std::bad_alloc&) {
+        return nullptr;
+    }
+}
+void* operator new[](std::size_t size, const std::nothrow_t&) noexcept
+{
+    try {
+        return counted_allocation(size);
+    } catch (const std::bad_alloc&) {
+        return nullptr;
+    }
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept
+{
+    std::free(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept
 {
     std::free(p);
 }
