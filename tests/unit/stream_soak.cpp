@@ -10,7 +10,6 @@
 #include <cstdint>
 #include <optional>
 #include <span>
-#include <utility>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -29,6 +28,42 @@ std::int16_t right(std::uint64_t f)
 {
     return static_cast<std::int16_t>(modulus + 1 - left(f));
 }
+
+/// Follows what a receiver plays, block by block: counts the frames that are
+/// the source's and those that come out of order. The source runs no faster
+/// than playout, so over a stretch of output shorter than half the modulus
+/// (less the latency, `slack`) a later frame is less than half the modulus
+/// ahead; over a longer gap (a pause, a long burst of loss) the index cannot
+/// tell, and the order is not checked.
+class order_check {
+public:
+    explicit order_check(std::uint64_t slack) : slack_{slack} {}
+
+    void block(std::span<const std::int16_t> stereo)
+    {
+        for (std::size_t f = 0; f + 1 < stereo.size(); f += 2, ++position_) {
+            const std::int32_t l = stereo[f];
+            if (l <= 0 || l + stereo[f + 1] != modulus + 1) continue;
+            ++played;
+            const std::int64_t index = l - 1;
+            if (last_index_ >= 0 && position_ - last_position_ + slack_ < modulus / 2) {
+                const auto ahead = (index - last_index_ + modulus) % modulus;
+                if (ahead == 0 || ahead > modulus / 2) ++out_of_order;
+            }
+            last_index_ = index;
+            last_position_ = position_;
+        }
+    }
+
+    std::uint64_t played = 0;
+    std::uint64_t out_of_order = 0;
+
+private:
+    std::uint64_t slack_;
+    std::int64_t last_index_ = -1;
+    std::uint64_t position_ = 0;
+    std::uint64_t last_position_ = 0;
+};
 
 struct soak_result {
     std::uint64_t out_of_order = 0;
@@ -60,7 +95,7 @@ soak_result soak_run::run(std::chrono::seconds length)
     std::vector<std::int16_t> in(step_frames * 2);
     std::vector<std::int16_t> out(step_frames * 2);
     std::uint64_t next_frame = 0;
-    std::int64_t last_index = -1;
+    order_check order{1920};
     soak_result r;
     const auto steps = static_cast<std::uint64_t>(length / 5ms);
     const std::uint64_t warmup = 2'000;
@@ -84,23 +119,14 @@ soak_result soak_run::run(std::chrono::seconds length)
         if (tx.write(std::span<const std::int16_t>{in}) != step_frames) ++r.refused_writes;
         rx.poll();
         rx.pull(std::span<std::int16_t>{out});
-        for (std::size_t f = 0; f < step_frames; ++f) {
-            const std::int32_t l = out[2 * f];
-            if (l <= 0 || l + out[2 * f + 1] != modulus + 1) continue;
-            ++r.played;
-            // Each played frame is a later source frame than the one before it.
-            const std::int64_t index = l - 1;
-            if (last_index >= 0) {
-                const auto ahead = (index - last_index + modulus) % modulus;
-                if (ahead == 0 || ahead > modulus / 2) ++r.out_of_order;
-            }
-            last_index = index;
-        }
+        order.block(out);
         const auto buffered = rx.receiver().buffered_frames();
         r.max_buffered = std::max(r.max_buffered, buffered);
         clock.advance(5ms);
     }
     r.final_buffered = rx.receiver().buffered_frames();
+    r.played = order.played;
+    r.out_of_order = order.out_of_order;
     return r;
 }
 
@@ -200,12 +226,10 @@ TEST_CASE("a simulated day of harsh networks, pauses and sender restarts keeps e
     tx.emplace(audiocast::as_sender, group.join(), audiocast::pcm_codec{config}, clock);
 
     std::vector<std::int16_t> in(frames * 2), out(frames * 2);
-    std::uint64_t next_frame = 0, sent = 0, out_of_order = 0, played = 0, allocations = 0;
+    std::uint64_t next_frame = 0, sent = 0, allocations = 0;
     std::uint64_t latency_misses = 0, hours_checked = 0, counted_from = 0, refused_writes = 0;
-    std::uint64_t out_position = 0, last_position = 0;
-    std::pair<std::uint64_t, std::uint64_t> first_out_of_order{};
+    order_check order{target};
     std::uint64_t accounting_misses = 0;
-    std::int64_t last_index = -1;
     std::size_t max_buffered = 0;
     const auto step = config.packet_time;
     const auto steps_per_hour = static_cast<std::uint64_t>(3600s / step);
@@ -240,26 +264,7 @@ TEST_CASE("a simulated day of harsh networks, pauses and sender restarts keeps e
             }
             rx.poll();
             rx.pull(std::span<std::int16_t>{out});
-            for (std::size_t f = 0; f < frames; ++f, ++out_position) {
-                const std::int32_t l = out[2 * f];
-                if (l <= 0 || l + out[2 * f + 1] != modulus + 1) continue;
-                ++played;
-                const std::int64_t index = l - 1;
-                // The source runs no faster than playout, so over a stretch of
-                // output shorter than half the modulus (less the latency) a
-                // later frame is less than half the modulus ahead; over a
-                // longer gap (a pause, a long burst of loss) the index cannot
-                // tell, and is not checked.
-                if (last_index >= 0 && out_position - last_position + target < modulus / 2) {
-                    const auto ahead = (index - last_index + modulus) % modulus;
-                    if (ahead == 0 || ahead > modulus / 2) {
-                        if (out_of_order == 0) first_out_of_order = {hour, s};
-                        ++out_of_order;
-                    }
-                }
-                last_index = index;
-                last_position = out_position;
-            }
+            order.block(out);
             const auto buffered = rx.receiver().buffered_frames();
             max_buffered = std::max(max_buffered, buffered);
             clock.advance(step);
@@ -290,12 +295,11 @@ TEST_CASE("a simulated day of harsh networks, pauses and sender restarts keeps e
     audiocast_test::set_counting(false);
 
     const auto s = rx.stats();
-    CAPTURE(first_out_of_order.first, first_out_of_order.second);
     CAPTURE(sent, s.packets_received, s.packets_lost, s.packets_late, s.packets_duplicate,
             s.packets_foreign, s.packets_discarded, s.resyncs, s.source_changes, s.underruns,
-            played, max_buffered);
+            order.played, max_buffered);
     CHECK(refused_writes == 0);
-    CHECK(out_of_order == 0);
+    CHECK(order.out_of_order == 0);
     CHECK(s.packets_received + s.packets_lost == sent);
     CHECK(accounting_misses == 0);
     CHECK(s.source_changes == 24);
@@ -308,5 +312,5 @@ TEST_CASE("a simulated day of harsh networks, pauses and sender restarts keeps e
     CHECK(max_buffered <= target + largest_delay_drop + 2 * frames);
     CHECK(allocations == 0);
     // Most of the day plays: at least 80 % of the frames sent.
-    CHECK(played > sent * frames * 8 / 10);
+    CHECK(order.played > sent * frames * 8 / 10);
 }
