@@ -143,3 +143,39 @@ TEST_CASE("a stream of another format on the same group is ignored once a stream
     CHECK(s.source_changes == 1);
     CHECK(s.packets_lost == 0);
 }
+
+TEST_CASE("a receiver told its payload type is not captured by a stream of another type")
+{
+    // Without the type (from the SDP), the first source heard is played; with
+    // it, a stranger's packets of another type are malformed and never lock.
+    audiocast::receiver_config rx_cfg;
+    rx_cfg.payload_type = 96;
+    harness h{1, {}, 1, harness::fixed_ids(), rx_cfg};
+    h.source = make_source(48'000, 2);
+    auto stranger = h.group.join();
+    audiocast::rtp::header other;
+    other.payload_type = 97;
+    other.ssrc = 0xBEEF;
+    other.sequence = 7;
+    const std::vector<std::byte> payload(960, std::byte{0x33});
+    std::vector<std::byte> buf(2048);
+    // The stranger is first on the group, and stays.
+    for (int i = 0; i < 1200; ++i) {
+        if (i % 5 == 0) {
+            stranger.send(std::span<const std::byte>{
+                buf.data(), audiocast::rtp::serialize(other, payload, buf)});
+            ++other.sequence;
+            other.timestamp += 240;
+        }
+        h.tick(i >= 50);
+    }
+    h.run(300ms);
+    require_bit_exact(h);
+    const auto s = h.receivers[0].stats();
+    // Malformed while it was alone (the wrong type), foreign once the stream
+    // had locked (the wrong SSRC): each of its 240 packets counted once.
+    CHECK(s.packets_malformed == 11);
+    CHECK(s.packets_malformed + s.packets_foreign == 240);
+    CHECK(s.source_changes == 1);
+    CHECK(s.packets_lost == 0);
+}
