@@ -16,12 +16,15 @@
 // The parser takes the first audio media section it can play (RTP/AVP, an
 // L16 or L24 payload type, or the static types 10 and 11 of RFC 3551) and
 // ignores what it does not need. What it cannot honour (no audio, another
-// encoding, an encrypted profile, no connection address, a format out of
-// audiocast's limits) is refused with errc::unsupported_sdp; text that is not
-// SDP with errc::invalid_sdp. The throwing form's message names the line.
+// encoding, an encrypted profile, no connection address or a host name for
+// one, a format out of audiocast's limits) is refused with
+// errc::unsupported_sdp; text that is not SDP, or an address of the other
+// family than its line says, with errc::invalid_sdp. The throwing form's
+// message names the line.
 #pragma once
 
 #include <audiocast/detail/config.hpp>
+#include <audiocast/detail/ip_literal.hpp>
 #include <audiocast/error.hpp>
 #include <audiocast/format.hpp>
 
@@ -112,8 +115,11 @@ template <class Int>
 bool to_int(std::string_view s, Int& out) noexcept
 {
     if (s.empty()) return false;
-    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-    return ec == std::errc{} && end == s.data() + s.size();
+    Int value{};
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+    if (ec != std::errc{} || end != s.data() + s.size()) return false; // "12abc" is not 12
+    out = value;
+    return true;
 }
 
 inline bool iequals(std::string_view a, std::string_view b) noexcept
@@ -381,6 +387,16 @@ private:
             return failure{errc::invalid_sdp,
                            "SDP connection line '" + value + "' is not c=IN IP4|IP6 <address>"};
         const auto parts = split(f[2], '/');
+        const bool v6 = f[1] == "IP6";
+        // to_sdp() tells the family by the address, so it must be the family the line says.
+        if (v6 ? is_ipv4_literal(parts[0]) : is_ipv6_literal(parts[0]))
+            return failure{errc::invalid_sdp, "SDP connection line '" + value + "' gives an IPv" +
+                                                  (v6 ? "4" : "6") + " address under " +
+                                                  std::string{f[1]}};
+        if (!(v6 ? is_ipv6_literal(parts[0]) : is_ipv4_literal(parts[0])))
+            return unsupported(line, "the connection address '" + std::string{parts[0]} +
+                                         "' is not an IPv" + (v6 ? "6" : "4") +
+                                         " address; audiocast does not resolve host names");
         out.group = std::string{parts[0]};
         out.ttl = 1;
         if (f[1] == "IP4" && parts.size() >= 2) {

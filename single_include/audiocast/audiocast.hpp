@@ -5485,10 +5485,87 @@ private:
 // The parser takes the first audio media section it can play (RTP/AVP, an
 // L16 or L24 payload type, or the static types 10 and 11 of RFC 3551) and
 // ignores what it does not need. What it cannot honour (no audio, another
-// encoding, an encrypted profile, no connection address, a format out of
-// audiocast's limits) is refused with errc::unsupported_sdp; text that is not
-// SDP with errc::invalid_sdp. The throwing form's message names the line.
+// encoding, an encrypted profile, no connection address or a host name for
+// one, a format out of audiocast's limits) is refused with
+// errc::unsupported_sdp; text that is not SDP, or an address of the other
+// family than its line says, with errc::invalid_sdp. The throwing form's
+// message names the line.
 
+// begin include/audiocast/detail/ip_literal.hpp
+// audiocast — whether text is an IPv4 or IPv6 address literal.
+//
+// The sans-I/O core reads addresses out of SDP and has to know an address's
+// family without a socket library. These accept exactly what inet_pton(3)
+// accepts for AF_INET and AF_INET6 (tests/unit/detail_ip_literal.cpp holds
+// them to it): dotted quads without leading zeros, and RFC 4291 §2.2 text with
+// at most one "::" and an optional dotted quad in the last 32 bits. No zone
+// ("%eth0"), no prefix length, no brackets.
+
+#include <cstddef>
+#include <string_view>
+
+namespace audiocast::detail {
+
+[[nodiscard]] constexpr bool is_ipv4_literal(std::string_view s) noexcept
+{
+    int octets = 0;
+    std::size_t i = 0;
+    while (true) {
+        const std::size_t start = i;
+        unsigned value = 0;
+        while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i - start < 3)
+            value = value * 10 + static_cast<unsigned>(s[i++] - '0');
+        const std::size_t digits = i - start;
+        if (digits == 0 || value > 255 || (digits > 1 && s[start] == '0')) return false;
+        ++octets;
+        if (i == s.size()) return octets == 4;
+        if (s[i] != '.' || octets == 4) return false;
+        ++i;
+    }
+}
+
+[[nodiscard]] constexpr bool is_ipv6_literal(std::string_view s) noexcept
+{
+    const auto is_hex = [](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    };
+    int groups = 0; // 16-bit groups written out; a dotted quad counts two
+    bool compressed = false;
+    std::size_t i = 0;
+    if (s.starts_with("::")) {
+        compressed = true;
+        i = 2;
+        if (i == s.size()) return true;
+    }
+    while (true) {
+        std::size_t end = i;
+        while (end < s.size() && is_hex(s[end]))
+            ++end;
+        if (end < s.size() && s[end] == '.') { // a dotted quad ends the address
+            if (!is_ipv4_literal(s.substr(i))) return false;
+            groups += 2;
+            break;
+        }
+        if (end == i || end - i > 4) return false;
+        ++groups;
+        if (end == s.size()) break;
+        if (s[end] != ':') return false;
+        i = end + 1;
+        if (i < s.size() && s[i] == ':') {
+            if (compressed) return false;
+            compressed = true;
+            ++i;
+            if (i == s.size()) break;
+        } else if (i == s.size()) {
+            return false; // a lone trailing colon
+        }
+    }
+    // "::" stands for at least one zero group.
+    return compressed ? groups <= 7 : groups == 8;
+}
+
+} // namespace audiocast::detail
+// end include/audiocast/detail/ip_literal.hpp
 
 #include <algorithm>
 #include <cctype>
@@ -5577,8 +5654,11 @@ template <class Int>
 bool to_int(std::string_view s, Int& out) noexcept
 {
     if (s.empty()) return false;
-    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-    return ec == std::errc{} && end == s.data() + s.size();
+    Int value{};
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+    if (ec != std::errc{} || end != s.data() + s.size()) return false; // "12abc" is not 12
+    out = value;
+    return true;
 }
 
 inline bool iequals(std::string_view a, std::string_view b) noexcept
@@ -5846,6 +5926,16 @@ private:
             return failure{errc::invalid_sdp,
                            "SDP connection line '" + value + "' is not c=IN IP4|IP6 <address>"};
         const auto parts = split(f[2], '/');
+        const bool v6 = f[1] == "IP6";
+        // to_sdp() tells the family by the address, so it must be the family the line says.
+        if (v6 ? is_ipv4_literal(parts[0]) : is_ipv6_literal(parts[0]))
+            return failure{errc::invalid_sdp, "SDP connection line '" + value + "' gives an IPv" +
+                                                  (v6 ? "4" : "6") + " address under " +
+                                                  std::string{f[1]}};
+        if (!(v6 ? is_ipv6_literal(parts[0]) : is_ipv4_literal(parts[0])))
+            return unsupported(line, "the connection address '" + std::string{parts[0]} +
+                                         "' is not an IPv" + (v6 ? "6" : "4") +
+                                         " address; audiocast does not resolve host names");
         out.group = std::string{parts[0]};
         out.ttl = 1;
         if (f[1] == "IP4" && parts.size() >= 2) {

@@ -248,6 +248,43 @@ TEST_CASE("a NUL or a stray CR inside a line is refused, as RFC 8866 forbids the
     CHECK(refusal(good) == std::error_code{});
 }
 
+TEST_CASE("a connection address must be a literal of the family its line names")
+{
+    // Found by the sdp_parse fuzzer in CI: "c=IN IP4 ff:1/5" was read as the
+    // group "ff:1" with TTL 5, which to_sdp() writes back as IP6 without a TTL.
+    const auto with = [](const std::string& c) {
+        return "v=0\ns=x\nc=" + c + "\nt=0 0\nm=audio 6000 RTP/AVP 96\na=rtpmap:96 L16/48000/2\n";
+    };
+    CHECK(refusal(with("IN IP4 ff15::1/5")) == errc::invalid_sdp);
+    CHECK(message_of(with("IN IP4 ff15::1/5"))
+              .find("'IN IP4 ff15::1/5' gives an IPv6 address under IP4") != std::string::npos);
+    CHECK(refusal(with("IN IP6 239.255.0.1")) == errc::invalid_sdp);
+
+    // RFC 8866 lets c= name a host, but audiocast joins groups and resolves nothing.
+    CHECK(refusal(with("IN IP4 studio.example.net/1")) == errc::unsupported_sdp);
+    CHECK(message_of(with("IN IP4 studio.example.net/1"))
+              .find("'studio.example.net' is not an IPv4 address") != std::string::npos);
+    CHECK(refusal(with("IN IP4 /1")) == errc::unsupported_sdp);
+    CHECK(refusal(with("IN IP4 239.255.0.256/1")) == errc::unsupported_sdp);
+    CHECK(refusal(with("IN IP6 ff15::1::2")) == errc::unsupported_sdp);
+
+    CHECK(audiocast::parse_sdp(with("IN IP6 ff15::1")).group == "ff15::1");
+    CHECK(audiocast::parse_sdp(with("IN IP4 239.255.0.1/5")).ttl == 5);
+    for (const char* c : {"IN IP4 239.255.0.1/5", "IN IP6 ff15::1", "IN IP6 ::ffff:239.255.0.1"}) {
+        const stream_description d = audiocast::parse_sdp(with(c));
+        CHECK(audiocast::parse_sdp(audiocast::to_sdp(d)) == d);
+    }
+}
+
+TEST_CASE("a number with trailing text is not read as its leading digits")
+{
+    const stream_description d =
+        audiocast::parse_sdp("v=0\no=- 12abc 7x IN IP4 192.0.2.1\ns=x\nc=IN IP4 239.255.0.1/1\n"
+                             "t=0 0\nm=audio 6000 RTP/AVP 96\na=rtpmap:96 L16/48000/2\n");
+    CHECK(d.session_id == 0);
+    CHECK(d.session_version == 0);
+}
+
 TEST_CASE("a stream without a name is written as s= and read back without one")
 {
     // Found by the sdp_parse fuzzer: "s= " read back as a name of one space.
