@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
@@ -18,6 +19,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string written = audiocast::to_sdp(d);
     std::error_code again_ec;
     const audiocast::stream_description again = audiocast::parse_sdp(written, again_ec);
-    if (again_ec || !(again == d)) std::abort();
+    if (again_ec || !(again == d)) {
+        std::fprintf(stderr, "sdp_parse: what to_sdp() wrote %s:\n%s\n", //
+                     again_ec ? "was refused" : "reads back otherwise", written.c_str());
+        if (!again_ec) std::fprintf(stderr, "and reads back as:\n%s\n", to_sdp(again).c_str());
+        std::abort();
+    }
     return 0;
 }
