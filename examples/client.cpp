@@ -767,6 +767,8 @@ private:
                              ", \"p99\": " + json_number(in_ms(s.ipdv_p99)) + "}");
         field("underruns", count(s.underruns));
         field("concealed_frames", count(s.concealed_frames));
+        field("playout_rate_adjustment_ppm", json_number(s.playout_rate_adjustment * 1e6));
+        field("resampled_frames", count(s.resampled_frames));
         field("source_changes", count(s.source_changes));
         field("resyncs", count(s.resyncs));
         field("buffered_frames", count(s.buffered_frames));

@@ -24,6 +24,7 @@ enum class errc {
     invalid_mtu,
     invalid_latency,
     invalid_payload_type,
+    invalid_rate_adjustment,
 
     // Caller-supplied buffers.
     buffer_too_small,
@@ -74,6 +75,7 @@ public:
         case errc::invalid_mtu: return "MTU out of range";
         case errc::invalid_latency: return "playout latency out of range";
         case errc::invalid_payload_type: return "RTP payload type out of range (0-127)";
+        case errc::invalid_rate_adjustment: return "playout rate adjustment out of range (0-0.01)";
         case errc::buffer_too_small: return "buffer too small";
         case errc::frames_not_whole: return "sample count is not a whole number of frames";
         case errc::packet_truncated: return "packet shorter than its headers say";

@@ -311,6 +311,13 @@ struct receiver_stats {
     std::chrono::nanoseconds ipdv_p99{};
     std::uint64_t underruns = 0;
     std::uint64_t concealed_frames = 0;
+    /// Frames of the stream taken per frame pulled, less 1, now: how playout
+    /// holds its target latency against clock drift. 0.0001 takes the stream
+    /// 100 ppm faster than the device plays it (a slow device, or latency to
+    /// shed); negative, slower.
+    double playout_rate_adjustment = 0;
+    /// Frames played that were interpolated to run at that rate.
+    std::uint64_t resampled_frames = 0;
     std::uint64_t source_changes = 0;
     std::uint64_t resyncs =
         0; ///< playout restarted on a confirmed timeline jump or sequence restart

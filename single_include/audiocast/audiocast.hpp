@@ -90,6 +90,7 @@ enum class errc {
     invalid_mtu,
     invalid_latency,
     invalid_payload_type,
+    invalid_rate_adjustment,
 
     // Caller-supplied buffers.
     buffer_too_small,
@@ -140,6 +141,7 @@ public:
         case errc::invalid_mtu: return "MTU out of range";
         case errc::invalid_latency: return "playout latency out of range";
         case errc::invalid_payload_type: return "RTP payload type out of range (0-127)";
+        case errc::invalid_rate_adjustment: return "playout rate adjustment out of range (0-0.01)";
         case errc::buffer_too_small: return "buffer too small";
         case errc::frames_not_whole: return "sample count is not a whole number of frames";
         case errc::packet_truncated: return "packet shorter than its headers say";
@@ -2719,7 +2721,9 @@ private:
 // until the next packet re-anchors it (an underrun, counted). A pause at the
 // sender is told apart from an underrun by the marker bit on the first packet
 // after it: the receiver drains, plays silence, and re-anchors without counting
-// anything lost.
+// anything lost. Between re-anchors, playout is kept at the target latency
+// against clock drift by resampling within ±max_rate_adjustment
+// (session/playout_rate.hpp).
 
 // begin include/audiocast/detail/cname.hpp
 // audiocast — RTCP canonical names for participants that were given none.
@@ -2851,6 +2855,317 @@ private:
 
 } // namespace audiocast
 // end include/audiocast/session/participant_table.hpp
+// begin include/audiocast/session/playout_rate.hpp
+// audiocast — playout that stays at its target latency when clocks disagree.
+//
+// The sender's clock paces the packets and the audio device's clock paces
+// pull(), and no two crystals agree: 50 ppm apart, a 40 ms buffer runs dry
+// (or overflows) within 15 minutes, and the receiver would glitch there and
+// re-anchor. A persistent change in network delay does the same more slowly.
+// So the receiver watches how far playout has moved from its target and
+// plays a little faster or slower to close the gap, resampling by at most
+// receiver_config::max_rate_adjustment (0.1 % by default, 1.7 cents of pitch).
+//
+// What is measured, in time since playout was anchored:
+//   arrival lateness  = arrival − when the packet was due if it came as fast
+//                       as the anchoring packet (network delay and sender clock)
+//   playout lateness  = pull time − when the frame at the read position was
+//                       due to play (the device clock, and callbacks run late)
+// Each is taken as its minimum over a sliding one-to-two-second window: the
+// fastest packet and the most punctual callback, so jitter within the
+// window costs nothing. Their difference, when the first window is full, is
+// the latency playout started with (a sender that sends in bursts, as ffmpeg
+// does, makes the fastest packets early by design); the error is how far it
+// has moved since. A proportional controller with hysteresis turns it into a
+// rate adjustment once it passes an eighth of the target latency.
+//
+// The resampler is a four-point cubic (Catmull-Rom) interpolator that sits in
+// front of the jitter buffer's reader. While the rate is exactly 1 and the
+// phase 0 it is out of the way and playout is bit-exact; when the controller
+// lets go, it carries on in the same direction until the phase comes round
+// to a whole frame, then hands back.
+
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <span>
+#include <vector>
+
+namespace audiocast {
+
+/// The largest receiver_config::max_rate_adjustment: 1 %, about 17 cents.
+inline constexpr double max_playout_rate_adjustment = 0.01;
+
+/// The smallest value added over the last one to two `bucket`s of time: a
+/// sliding minimum in two buckets, constant time and memory.
+class windowed_minimum {
+public:
+    explicit windowed_minimum(std::chrono::nanoseconds bucket) noexcept : bucket_{bucket} {}
+
+    void reset() noexcept { has_current_ = has_previous_ = false; }
+
+    void add(std::int64_t value, time_point t) noexcept
+    {
+        if (has_current_ && t - start_ < bucket_) {
+            current_ = std::min(current_, value);
+            return;
+        }
+        // A bucket is complete. One older than a bucket ago is stale: after a
+        // gap (a pause) the window starts again.
+        has_previous_ = has_current_ && t - start_ < 2 * bucket_;
+        previous_ = current_;
+        current_ = value;
+        start_ = t;
+        has_current_ = true;
+    }
+
+    /// Unset until a whole bucket has been seen.
+    [[nodiscard]] std::optional<std::int64_t> value() const noexcept
+    {
+        if (!has_previous_) return std::nullopt;
+        return std::min(previous_, current_);
+    }
+
+private:
+    std::chrono::nanoseconds bucket_;
+    bool has_current_ = false;
+    bool has_previous_ = false;
+    std::int64_t current_ = 0;
+    std::int64_t previous_ = 0;
+    time_point start_{};
+};
+
+/// Turns arrival and playout lateness into a rate adjustment; see the file comment.
+class playout_rate_controller {
+public:
+    /// The window buckets: minima are over the last one to two of them.
+    static constexpr std::chrono::nanoseconds window = std::chrono::seconds{1};
+    /// An error of e plays e / time_constant faster (or slower), up to the limit.
+    static constexpr double time_constant_s = 5.0;
+
+    /// Corrections start when the error passes an eighth of the target
+    /// latency (1 ms at least) and stop within a quarter of that: smaller
+    /// errors cost nothing audible, and playout stays bit-exact meanwhile.
+    playout_rate_controller(double max_adjustment, std::chrono::nanoseconds latency) noexcept
+        : max_adjustment_{std::clamp(max_adjustment, 0.0, max_playout_rate_adjustment)},
+          engage_{std::max<std::chrono::nanoseconds>(std::chrono::milliseconds{1}, latency / 8)},
+          release_{engage_ / 4}
+    {}
+
+    [[nodiscard]] std::chrono::nanoseconds engage() const noexcept { return engage_; }
+    [[nodiscard]] std::chrono::nanoseconds release() const noexcept { return release_; }
+
+    void reset() noexcept
+    {
+        arrival_.reset();
+        playout_.reset();
+        reference_.reset();
+        engaged_ = false;
+        adjustment_ = 0;
+    }
+
+    void on_arrival(std::chrono::nanoseconds lateness, time_point t) noexcept
+    {
+        arrival_.add(lateness.count(), t);
+    }
+
+    /// Once a pull, with how late the read position plays; updates adjustment().
+    void on_playout(std::chrono::nanoseconds lateness, time_point t) noexcept
+    {
+        playout_.add(lateness.count(), t);
+        if (!reference_)
+            if (const auto playout = playout_.value(), arrival = arrival_.value();
+                playout && arrival)
+                reference_ = std::chrono::nanoseconds{*playout - *arrival};
+        const std::optional<std::chrono::nanoseconds> e = error();
+        if (!e || max_adjustment_ == 0) {
+            engaged_ = false;
+            adjustment_ = 0;
+            return;
+        }
+        const auto size = e->count() < 0 ? -*e : *e;
+        if (!engaged_ && size > engage_) engaged_ = true;
+        if (engaged_ && size < release_) engaged_ = false;
+        adjustment_ = engaged_
+                          ? std::clamp(std::chrono::duration<double>(*e).count() / time_constant_s,
+                                       -max_adjustment_, max_adjustment_)
+                          : 0.0;
+    }
+
+    /// How much later the fastest packets play than they did when the first
+    /// window was full (negative: earlier); unset until both windows are.
+    [[nodiscard]] std::optional<std::chrono::nanoseconds> error() const noexcept
+    {
+        const auto playout = playout_.value();
+        const auto arrival = arrival_.value();
+        if (!playout || !arrival || !reference_) return std::nullopt;
+        return std::chrono::nanoseconds{*playout - *arrival} - *reference_;
+    }
+
+    /// Playout speed − 1: positive plays faster and sheds latency.
+    [[nodiscard]] double adjustment() const noexcept { return adjustment_; }
+
+private:
+    double max_adjustment_;
+    std::chrono::nanoseconds engage_;
+    std::chrono::nanoseconds release_;
+    windowed_minimum arrival_{window};
+    windowed_minimum playout_{window};
+    std::optional<std::chrono::nanoseconds> reference_;
+    bool engaged_ = false;
+    double adjustment_ = 0;
+};
+
+/// Reads source frames at a rate a little off 1 with four-point cubic
+/// interpolation; exact copies while the rate is 1 and the phase 0.
+class playout_resampler {
+public:
+    explicit playout_resampler(unsigned channels)
+        : channels_{channels}, history_(std::size_t{4} * channels)
+    {}
+
+    /// Forgets the frames taken and the phase (a re-anchor, a drain).
+    void reset() noexcept
+    {
+        pending_ = 0;
+        phase_ = 0;
+        fresh_ = true;
+    }
+
+    /// The rate from now on: 1 + adjustment source frames per frame played.
+    void set_adjustment(double adjustment) noexcept
+    {
+        adjustment_ = static_cast<std::int64_t>(std::llround(adjustment * one));
+        if (adjustment_ != 0) {
+            settle_up_ = adjustment_ > 0;
+            settle_ = std::max(adjustment_ < 0 ? -adjustment_ : adjustment_, min_settle);
+        }
+    }
+
+    /// False when pull() may read the jitter buffer directly: rate 1, phase 0
+    /// and no frame taken ahead.
+    [[nodiscard]] bool active() const noexcept
+    {
+        return adjustment_ != 0 || phase_ != 0 || pending_ != 0;
+    }
+
+    /// Source frames taken and not yet played past: 0-3.
+    [[nodiscard]] std::size_t pending() const noexcept { return pending_; }
+    /// The read position's fraction of a frame, 0 to below 1.
+    [[nodiscard]] double phase() const noexcept { return static_cast<double>(phase_) / one; }
+    /// Frames played that were interpolated, not copied.
+    [[nodiscard]] std::uint64_t interpolated() const noexcept { return interpolated_; }
+
+    /// Fills `out` (whole frames) and returns the frames written. `next`,
+    /// called as next(std::span<std::int32_t> frame) -> bool, gives the next
+    /// source frame; when it has none, the frames taken are played out at
+    /// whole positions and fewer frames than asked are returned.
+    template <class Next>
+    std::size_t process(std::span<std::int32_t> out, Next&& next) noexcept
+    {
+        const std::size_t frames = out.size() / channels_;
+        for (std::size_t n = 0; n < frames; ++n) {
+            const std::size_t need = phase_ == 0 ? 1 : 3;
+            while (pending_ < need && take(next))
+                ;
+            const bool dry = pending_ < need;
+            if (dry) {
+                if (pending_ == 0) return n;
+                phase_ = 0; // no interpolating past the source's end: play out what was taken
+            }
+            std::int32_t* dest = out.data() + n * channels_;
+            if (phase_ == 0) {
+                std::copy_n(frame(1), channels_, dest);
+            } else {
+                interpolate(dest);
+                ++interpolated_;
+            }
+            advance(next, dry);
+        }
+        return frames;
+    }
+
+private:
+    static constexpr std::int64_t one = std::int64_t{1} << 32;
+    // Settling after a small adjustment still ends within about 0.4 s at 48 kHz.
+    static constexpr std::int64_t min_settle = one / 20'000; // 50 ppm
+
+    // Frame i of the history ring: 0 the one before the read position, 1 at
+    // it, 2 and 3 after it.
+    std::int32_t* frame(std::size_t i) noexcept
+    {
+        return history_.data() + ((base_ + i) & 3) * channels_;
+    }
+
+    template <class Next>
+    bool take(Next& next) noexcept
+    {
+        std::int32_t* slot = frame(1 + pending_);
+        if (!next(std::span<std::int32_t>{slot, channels_})) return false;
+        // The frame before the first has never been seen; repeating the
+        // first costs a fraction of one frame's accuracy.
+        if (fresh_) std::copy_n(slot, channels_, frame(0));
+        fresh_ = false;
+        ++pending_;
+        return true;
+    }
+
+    void interpolate(std::int32_t* dest) noexcept
+    {
+        const double t = static_cast<double>(phase_) / one;
+        const std::int32_t *p0 = frame(0), *p1 = frame(1), *p2 = frame(2), *p3 = frame(3);
+        for (unsigned c = 0; c < channels_; ++c) {
+            const double a = p0[c], b = p1[c], d = p2[c], e = p3[c];
+            const double y =
+                b + 0.5 * t * (d - a + t * (2 * a - 5 * b + 4 * d - e + t * (3 * (b - d) + e - a)));
+            // The cubic overshoots near full scale; clip rather than wrap.
+            dest[c] = static_cast<std::int32_t>(
+                std::clamp(std::nearbyint(y), double{std::numeric_limits<std::int32_t>::min()},
+                           double{std::numeric_limits<std::int32_t>::max()}));
+        }
+    }
+
+    template <class Next>
+    void advance(Next& next, bool dry) noexcept
+    {
+        std::int64_t step = dry ? one : one + adjustment_;
+        bool snap = false;
+        if (!dry && adjustment_ == 0 && phase_ != 0) {
+            // Let go: keep moving the same way until the phase reaches a whole frame.
+            step = settle_up_ ? one + settle_ : one - settle_;
+            const std::int64_t end = static_cast<std::int64_t>(phase_) + step;
+            snap = settle_up_ ? end >= 2 * one : end < one;
+        }
+        std::int64_t position = static_cast<std::int64_t>(phase_) + step;
+        if (snap) position = settle_up_ ? 2 * one : one;
+        for (std::int64_t whole = position >> 32; whole > 0; --whole) {
+            if (pending_ == 0 && !take(next)) break;
+            base_ = (base_ + 1) & 3;
+            --pending_;
+        }
+        phase_ = static_cast<std::uint32_t>(position & (one - 1));
+    }
+
+    unsigned channels_;
+    std::vector<std::int32_t> history_;
+    std::size_t base_ = 0;
+    std::size_t pending_ = 0;
+    std::uint32_t phase_ = 0;
+    bool fresh_ = true;
+    std::int64_t adjustment_ = 0;
+    bool settle_up_ = true;
+    std::int64_t settle_ = min_settle;
+    std::uint64_t interpolated_ = 0;
+};
+
+} // namespace audiocast
+// end include/audiocast/session/playout_rate.hpp
 // begin include/audiocast/session/rtcp_schedule.hpp
 // audiocast — when RTCP reports go out (RFC 3550 §6.2, §6.3, Appendix A.7).
 //
@@ -3649,6 +3964,13 @@ struct receiver_stats {
     std::chrono::nanoseconds ipdv_p99{};
     std::uint64_t underruns = 0;
     std::uint64_t concealed_frames = 0;
+    /// Frames of the stream taken per frame pulled, less 1, now: how playout
+    /// holds its target latency against clock drift. 0.0001 takes the stream
+    /// 100 ppm faster than the device plays it (a slow device, or latency to
+    /// shed); negative, slower.
+    double playout_rate_adjustment = 0;
+    /// Frames played that were interpolated to run at that rate.
+    std::uint64_t resampled_frames = 0;
     std::uint64_t source_changes = 0;
     std::uint64_t resyncs =
         0; ///< playout restarted on a confirmed timeline jump or sequence restart
@@ -3694,6 +4016,11 @@ struct receiver_config {
     std::chrono::nanoseconds source_timeout = std::chrono::milliseconds{250};
     /// Length of the fade out of a concealed gap and the fade back in after it.
     std::chrono::nanoseconds fade = std::chrono::milliseconds{2};
+    /// How far playout may run faster or slower than the stream to stay at the
+    /// target latency when the sender's and the audio device's clocks drift
+    /// apart (session/playout_rate.hpp): 0.001 is 0.1 %, 1.7 cents of pitch.
+    /// 0 turns it off; at most max_playout_rate_adjustment.
+    double max_rate_adjustment = 0.001;
     /// RTCP: this receiver's own SSRC in its reports; random when unset.
     std::optional<std::uint32_t> ssrc{};
     /// RTCP: its canonical name; empty draws 96 random bits (RFC 7022). At most 255 bytes.
@@ -3725,6 +4052,7 @@ public:
           buffer_{codec_.format().channels, buffer_capacity(codec_, config)},
           decoded_(max_datagram_samples(codec_)),
           scratch_(scratch_frames * codec_.format().channels),
+          rate_{config_.max_rate_adjustment, config_.latency}, resampler_{codec_.format().channels},
           schedule_{timing_of(codec_, config), std::random_device{}()}, members_{config.max_members}
     {
         fade_frames_ = std::max<std::uint64_t>(1, frames_in(config_.fade, format().sample_rate));
@@ -3740,6 +4068,9 @@ public:
             ec = errc::invalid_latency;
         else if (config.payload_type && *config.payload_type > 127)
             ec = errc::invalid_payload_type;
+        else if (!(config.max_rate_adjustment >= 0 &&
+                   config.max_rate_adjustment <= max_playout_rate_adjustment))
+            ec = errc::invalid_rate_adjustment; // NaN too
         else if (!rtp::is_valid_extension_id(config.send_time_extension_id))
             ec = errc::invalid_header_extension;
         else if (!detail::valid_rtcp_settings(config.cname, config.rtcp_minimum_interval,
@@ -3759,6 +4090,10 @@ public:
         if (ec == errc::invalid_payload_type)
             detail::throw_error(ec, "payload type " + std::to_string(*config.payload_type) +
                                         " is above 127");
+        if (ec == errc::invalid_rate_adjustment)
+            detail::throw_error(
+                ec, "playout rate adjustment " + std::to_string(config.max_rate_adjustment) +
+                        " is outside 0-" + std::to_string(max_playout_rate_adjustment));
         if (ec == errc::invalid_rtcp)
             detail::throw_rtcp_settings(config.cname, config.rtcp_minimum_interval,
                                         config.max_members, "members");
@@ -3899,7 +4234,8 @@ public:
             // start with it, though never before what was already played. The
             // start time stays, so this talkspurt plays that much later than
             // the target rather than losing the audio.
-            buffer_.rewind(std::max(position, played_end_));
+            if (buffer_.rewind(std::max(position, played_end_)))
+                anchor_position_ = std::min(anchor_position_, buffer_.read_position());
         }
 
         pending_jump_ = false;
@@ -3910,6 +4246,8 @@ public:
         }
         const insert_result placed = buffer_.insert(position, data);
         if (placed == insert_result::late || placed == insert_result::partly_late) ++late_;
+        if (placed == insert_result::stored && state_ != playout_state::drained)
+            rate_.on_arrival(arrival - anchor_arrival_ - since_anchor(position), arrival);
     }
 
     /// Fills `out` (whole interleaved frames) with the frames due for playout
@@ -3921,6 +4259,15 @@ public:
         const unsigned channels = format().channels;
         const std::size_t frames = out.size() / channels;
         std::size_t done = 0;
+
+        if (state_ == playout_state::playing) {
+            // How late the frame at the read position plays, for the rate controller.
+            const std::uint64_t at = buffer_.read_position() - resampler_.pending();
+            const auto phase = std::chrono::nanoseconds{
+                std::llround(resampler_.phase() * 1e9 / format().sample_rate)};
+            rate_.on_playout(now - start_time_ - since_anchor(at) - phase, now);
+            resampler_.set_adjustment(rate_.adjustment());
+        }
 
         if (state_ == playout_state::buffering) {
             std::size_t lead = frames;
@@ -3943,6 +4290,22 @@ public:
         }
 
         while (done < frames && state_ == playout_state::playing) {
+            if (resampler_.active()) {
+                const std::size_t want = std::min(frames - done, scratch_frames);
+                const std::size_t n =
+                    resampler_.process(std::span<std::int32_t>{scratch_.data(), want * channels},
+                                       [this](std::span<std::int32_t> frame) noexcept {
+                                           return next_source_frame(frame);
+                                       });
+                convert(std::span<const std::int32_t>{scratch_.data(), n * channels},
+                        out.subspan(done * channels, n * channels));
+                done += n;
+                if (n < want) {
+                    state_ = playout_state::drained;
+                    resampler_.reset();
+                }
+                continue;
+            }
             if (!buffer_.has_data_ahead()) {
                 state_ = playout_state::drained;
                 break;
@@ -4108,6 +4471,8 @@ public:
         s.latency_samples = latency_.count();
         s.underruns = underruns_;
         s.concealed_frames = concealed_;
+        s.playout_rate_adjustment = rate_.adjustment();
+        s.resampled_frames = resampler_.interpolated();
         s.source_changes = source_changes_;
         s.resyncs = resyncs_;
         s.packets_discarded = discarded_;
@@ -4273,6 +4638,35 @@ private:
         buffer_.reset(position);
         start_time_ = arrival + config_.latency;
         state_ = playout_state::buffering;
+        anchor_position_ = position;
+        anchor_arrival_ = arrival;
+        rate_.reset();
+        resampler_.reset();
+        resampler_.set_adjustment(0);
+    }
+
+    // How long after the anchoring frame `position` is due, at the stream's rate.
+    [[nodiscard]] std::chrono::nanoseconds since_anchor(std::uint64_t position) const noexcept
+    {
+        const std::uint32_t rate = format().sample_rate;
+        return position >= anchor_position_ ? duration_of(position - anchor_position_, rate)
+                                            : -duration_of(anchor_position_ - position, rate);
+    }
+
+    // One frame for the resampler: stored audio, faded in after a gap, or
+    // concealment for a missing one. False when the buffer has run dry.
+    bool next_source_frame(std::span<std::int32_t> frame) noexcept
+    {
+        if (!buffer_.has_data_ahead()) return false;
+        bool present = false;
+        (void)buffer_.read_run(frame, present);
+        if (present) {
+            apply_fade_in(frame);
+            std::copy_n(frame.data(), frame.size(), last_frame_.data());
+        } else {
+            conceal(frame, 1);
+        }
+        return true;
     }
 
     template <pcm_sample T>
@@ -4362,6 +4756,12 @@ private:
     /// before playout last re-anchored: nothing before it may play again.
     std::uint64_t played_end_ = 0;
     time_point start_time_{};
+    // The frame playout was anchored on, and when it arrived: the origin of
+    // the rate controller's measurements.
+    std::uint64_t anchor_position_ = 0;
+    time_point anchor_arrival_{};
+    playout_rate_controller rate_;
+    playout_resampler resampler_;
     std::uint64_t fade_frames_ = 1;
     std::uint64_t fade_out_done_ = 0;
     std::uint64_t fade_in_done_ = 0;

@@ -13,7 +13,9 @@
 // until the next packet re-anchors it (an underrun, counted). A pause at the
 // sender is told apart from an underrun by the marker bit on the first packet
 // after it: the receiver drains, plays silence, and re-anchors without counting
-// anything lost.
+// anything lost. Between re-anchors, playout is kept at the target latency
+// against clock drift by resampling within ±max_rate_adjustment
+// (session/playout_rate.hpp).
 #pragma once
 
 #include <audiocast/concepts.hpp>
@@ -22,6 +24,7 @@
 #include <audiocast/format.hpp>
 #include <audiocast/session/jitter_buffer.hpp>
 #include <audiocast/session/participant_table.hpp>
+#include <audiocast/session/playout_rate.hpp>
 #include <audiocast/session/rtcp_schedule.hpp>
 #include <audiocast/session/source_tracker.hpp>
 #include <audiocast/stats.hpp>
@@ -60,6 +63,11 @@ struct receiver_config {
     std::chrono::nanoseconds source_timeout = std::chrono::milliseconds{250};
     /// Length of the fade out of a concealed gap and the fade back in after it.
     std::chrono::nanoseconds fade = std::chrono::milliseconds{2};
+    /// How far playout may run faster or slower than the stream to stay at the
+    /// target latency when the sender's and the audio device's clocks drift
+    /// apart (session/playout_rate.hpp): 0.001 is 0.1 %, 1.7 cents of pitch.
+    /// 0 turns it off; at most max_playout_rate_adjustment.
+    double max_rate_adjustment = 0.001;
     /// RTCP: this receiver's own SSRC in its reports; random when unset.
     std::optional<std::uint32_t> ssrc{};
     /// RTCP: its canonical name; empty draws 96 random bits (RFC 7022). At most 255 bytes.
@@ -91,6 +99,7 @@ public:
           buffer_{codec_.format().channels, buffer_capacity(codec_, config)},
           decoded_(max_datagram_samples(codec_)),
           scratch_(scratch_frames * codec_.format().channels),
+          rate_{config_.max_rate_adjustment, config_.latency}, resampler_{codec_.format().channels},
           schedule_{timing_of(codec_, config), std::random_device{}()}, members_{config.max_members}
     {
         fade_frames_ = std::max<std::uint64_t>(1, frames_in(config_.fade, format().sample_rate));
@@ -106,6 +115,9 @@ public:
             ec = errc::invalid_latency;
         else if (config.payload_type && *config.payload_type > 127)
             ec = errc::invalid_payload_type;
+        else if (!(config.max_rate_adjustment >= 0 &&
+                   config.max_rate_adjustment <= max_playout_rate_adjustment))
+            ec = errc::invalid_rate_adjustment; // NaN too
         else if (!rtp::is_valid_extension_id(config.send_time_extension_id))
             ec = errc::invalid_header_extension;
         else if (!detail::valid_rtcp_settings(config.cname, config.rtcp_minimum_interval,
@@ -125,6 +137,10 @@ public:
         if (ec == errc::invalid_payload_type)
             detail::throw_error(ec, "payload type " + std::to_string(*config.payload_type) +
                                         " is above 127");
+        if (ec == errc::invalid_rate_adjustment)
+            detail::throw_error(
+                ec, "playout rate adjustment " + std::to_string(config.max_rate_adjustment) +
+                        " is outside 0-" + std::to_string(max_playout_rate_adjustment));
         if (ec == errc::invalid_rtcp)
             detail::throw_rtcp_settings(config.cname, config.rtcp_minimum_interval,
                                         config.max_members, "members");
@@ -265,7 +281,8 @@ public:
             // start with it, though never before what was already played. The
             // start time stays, so this talkspurt plays that much later than
             // the target rather than losing the audio.
-            buffer_.rewind(std::max(position, played_end_));
+            if (buffer_.rewind(std::max(position, played_end_)))
+                anchor_position_ = std::min(anchor_position_, buffer_.read_position());
         }
 
         pending_jump_ = false;
@@ -276,6 +293,8 @@ public:
         }
         const insert_result placed = buffer_.insert(position, data);
         if (placed == insert_result::late || placed == insert_result::partly_late) ++late_;
+        if (placed == insert_result::stored && state_ != playout_state::drained)
+            rate_.on_arrival(arrival - anchor_arrival_ - since_anchor(position), arrival);
     }
 
     /// Fills `out` (whole interleaved frames) with the frames due for playout
@@ -287,6 +306,15 @@ public:
         const unsigned channels = format().channels;
         const std::size_t frames = out.size() / channels;
         std::size_t done = 0;
+
+        if (state_ == playout_state::playing) {
+            // How late the frame at the read position plays, for the rate controller.
+            const std::uint64_t at = buffer_.read_position() - resampler_.pending();
+            const auto phase = std::chrono::nanoseconds{
+                std::llround(resampler_.phase() * 1e9 / format().sample_rate)};
+            rate_.on_playout(now - start_time_ - since_anchor(at) - phase, now);
+            resampler_.set_adjustment(rate_.adjustment());
+        }
 
         if (state_ == playout_state::buffering) {
             std::size_t lead = frames;
@@ -309,6 +337,22 @@ public:
         }
 
         while (done < frames && state_ == playout_state::playing) {
+            if (resampler_.active()) {
+                const std::size_t want = std::min(frames - done, scratch_frames);
+                const std::size_t n =
+                    resampler_.process(std::span<std::int32_t>{scratch_.data(), want * channels},
+                                       [this](std::span<std::int32_t> frame) noexcept {
+                                           return next_source_frame(frame);
+                                       });
+                convert(std::span<const std::int32_t>{scratch_.data(), n * channels},
+                        out.subspan(done * channels, n * channels));
+                done += n;
+                if (n < want) {
+                    state_ = playout_state::drained;
+                    resampler_.reset();
+                }
+                continue;
+            }
             if (!buffer_.has_data_ahead()) {
                 state_ = playout_state::drained;
                 break;
@@ -474,6 +518,8 @@ public:
         s.latency_samples = latency_.count();
         s.underruns = underruns_;
         s.concealed_frames = concealed_;
+        s.playout_rate_adjustment = rate_.adjustment();
+        s.resampled_frames = resampler_.interpolated();
         s.source_changes = source_changes_;
         s.resyncs = resyncs_;
         s.packets_discarded = discarded_;
@@ -639,6 +685,35 @@ private:
         buffer_.reset(position);
         start_time_ = arrival + config_.latency;
         state_ = playout_state::buffering;
+        anchor_position_ = position;
+        anchor_arrival_ = arrival;
+        rate_.reset();
+        resampler_.reset();
+        resampler_.set_adjustment(0);
+    }
+
+    // How long after the anchoring frame `position` is due, at the stream's rate.
+    [[nodiscard]] std::chrono::nanoseconds since_anchor(std::uint64_t position) const noexcept
+    {
+        const std::uint32_t rate = format().sample_rate;
+        return position >= anchor_position_ ? duration_of(position - anchor_position_, rate)
+                                            : -duration_of(anchor_position_ - position, rate);
+    }
+
+    // One frame for the resampler: stored audio, faded in after a gap, or
+    // concealment for a missing one. False when the buffer has run dry.
+    bool next_source_frame(std::span<std::int32_t> frame) noexcept
+    {
+        if (!buffer_.has_data_ahead()) return false;
+        bool present = false;
+        (void)buffer_.read_run(frame, present);
+        if (present) {
+            apply_fade_in(frame);
+            std::copy_n(frame.data(), frame.size(), last_frame_.data());
+        } else {
+            conceal(frame, 1);
+        }
+        return true;
     }
 
     template <pcm_sample T>
@@ -728,6 +803,12 @@ private:
     /// before playout last re-anchored: nothing before it may play again.
     std::uint64_t played_end_ = 0;
     time_point start_time_{};
+    // The frame playout was anchored on, and when it arrived: the origin of
+    // the rate controller's measurements.
+    std::uint64_t anchor_position_ = 0;
+    time_point anchor_arrival_{};
+    playout_rate_controller rate_;
+    playout_resampler resampler_;
     std::uint64_t fade_frames_ = 1;
     std::uint64_t fade_out_done_ = 0;
     std::uint64_t fade_in_done_ = 0;
