@@ -7,6 +7,8 @@
 //   RTP serialize and parse+validate, ns per packet.
 //   receiver_session, per packet: on_datagram() and the pull() that plays it.
 //   jitter_buffer insert + read of one packet.
+//   playout_resampler: a packet's frames at rate 1 (exact copies) and at
+//   ±0.1 % (cubic interpolation), beside memcpy of the same int32 frames.
 //
 // Run it optimised: scripts/bench builds the release preset, or
 //   cmake --build --preset release --target audiocast-bench-hot-paths
@@ -14,6 +16,7 @@
 // No network, no threads: it runs anywhere.
 #include <audiocast/codec/pcm.hpp>
 #include <audiocast/session/jitter_buffer.hpp>
+#include <audiocast/session/playout_rate.hpp>
 #include <audiocast/session/receiver_session.hpp>
 #include <audiocast/session/sender_session.hpp>
 #include <audiocast/wire/rtp.hpp>
@@ -196,6 +199,40 @@ void jitter_buffer_insert_and_read(benchmark::State& state)
     state.SetItemsProcessed(state.iterations());
 }
 
+// A packet's frames through the resampler that holds playout against clock
+// drift, from a source of int32 frames; bytes are those of the frames played.
+void playout_resampler_packet(benchmark::State& state, double adjustment)
+{
+    audiocast::playout_resampler resampler{channels};
+    resampler.set_adjustment(adjustment);
+    const auto in = signal<std::int32_t>();
+    std::vector<std::int32_t> out(samples);
+    std::size_t next = 0;
+    const auto source = [&](std::span<std::int32_t> frame) noexcept {
+        std::copy_n(in.data() + next * channels, channels, frame.data());
+        next = next + 1 == frames ? 0 : next + 1;
+        return true;
+    };
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(resampler.process(std::span<std::int32_t>{out}, source));
+        benchmark::DoNotOptimize(out.data());
+    }
+    state.SetBytesProcessed(state.iterations() *
+                            static_cast<std::int64_t>(samples * sizeof(std::int32_t)));
+}
+
+void memcpy_int32_frames(benchmark::State& state)
+{
+    std::vector<std::int32_t> from(samples, 1), to(samples);
+    for (auto _ : state) {
+        std::memcpy(to.data(), from.data(), samples * sizeof(std::int32_t));
+        benchmark::DoNotOptimize(to.data());
+        benchmark::ClobberMemory();
+    }
+    state.SetBytesProcessed(state.iterations() *
+                            static_cast<std::int64_t>(samples * sizeof(std::int32_t)));
+}
+
 /// The console report, then each codec run's bytes/s as a fraction of the
 /// memcpy of the same wire bytes measured in the same run.
 class ratio_reporter : public benchmark::ConsoleReporter {
@@ -217,11 +254,14 @@ public:
     void Finalize() override
     {
         ConsoleReporter::Finalize();
-        std::printf("\nPCM codec against memcpy of the same wire bytes (target >= 0.5):\n");
+        std::printf("\nPCM codec against memcpy of the same wire bytes (target >= 0.5), and\n"
+                    "the playout resampler against memcpy of the int32 frames it plays:\n");
         for (const auto& [name, rate] : rates_) {
             if (name.rfind("memcpy", 0) == 0) continue;
             const std::string encoding = name.find("L24") != std::string::npos ? "L24" : "L16";
-            const auto base = rates_.find("memcpy/" + encoding);
+            const auto base = rates_.find(name.rfind("playout_resampler", 0) == 0
+                                              ? std::string{"memcpy/int32_frames"}
+                                              : "memcpy/" + encoding);
             if (base == rates_.end() || base->second <= 0) continue;
             std::printf("  %-22s %8.2f GB/s  %5.2f x memcpy (%.2f GB/s)\n", name.c_str(),
                         rate / 1e9, rate / base->second, base->second / 1e9);
@@ -250,6 +290,10 @@ int main(int argc, char** argv)
     benchmark::RegisterBenchmark("rtp/parse+validate", rtp_parse);
     benchmark::RegisterBenchmark("receiver_session/packet", receiver_per_packet);
     benchmark::RegisterBenchmark("jitter_buffer/insert+read", jitter_buffer_insert_and_read);
+    benchmark::RegisterBenchmark("memcpy/int32_frames", memcpy_int32_frames);
+    benchmark::RegisterBenchmark("playout_resampler/rate_1", playout_resampler_packet, 0.0);
+    benchmark::RegisterBenchmark("playout_resampler/+0.1%", playout_resampler_packet, 0.001);
+    benchmark::RegisterBenchmark("playout_resampler/-0.1%", playout_resampler_packet, -0.001);
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
     ratio_reporter reporter;

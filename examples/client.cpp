@@ -70,6 +70,7 @@ struct client_options {
     format_options format;
     int latency_ms = 40;
     bool latency_given = false; ///< --latency-ms was on the command line
+    int max_rate_ppm = 1'000;   ///< receiver_config::max_rate_adjustment, in ppm
     std::optional<unsigned> device;
     bool no_playback = false;
     std::string output;
@@ -519,6 +520,7 @@ public:
     {
         audiocast::receiver_config config;
         config.latency = std::chrono::milliseconds{opt_.latency_ms};
+        config.max_rate_adjustment = opt_.max_rate_ppm * 1e-6;
         if (opt_.described) {
             // An SDP names the payload type, and the send-time extension's id if any.
             config.payload_type = opt_.described->payload_type;
@@ -836,6 +838,12 @@ int main(int argc, char* argv[])
                        "to fit an audio device that asks for more at a time, unless given)")
             ->check(CLI::Range(1, 5000))
             ->capture_default_str();
+    app.add_option("--max-rate-ppm", opt.max_rate_ppm,
+                   "How much faster or slower than the stream playout may run to hold its "
+                   "latency when the sender's and the device's clocks drift apart, in ppm; "
+                   "0 keeps playout bit-exact (and lets the buffer drift)")
+        ->check(CLI::Range(0, 10'000))
+        ->capture_default_str();
     auto* device =
         app.add_option("--device", opt.device, "Audio output device number (see --list-devices)");
     auto* no_playback =

@@ -53,7 +53,11 @@ def start_clients(children, count, sound, seconds, playback=False, env=None, pre
     clients = []
     for i in range(count):
         latency = [] if latency_ms is None else ["--latency-ms", str(latency_ms)]
-        args = client_cmd(*format_args(sound), "--duration", str(seconds), *latency, *extra,
+        # The recordings are compared with the source sample by sample, so
+        # playout must not resample to follow clock drift (the default; its
+        # tests are in tests/unit/playout_rate.cpp).
+        args = client_cmd(*format_args(sound), "--duration", str(seconds), *latency,
+                          "--max-rate-ppm", "0", *extra,
                           "--output", tmp(f"{prefix}{i}.wav"),
                           "--stats-json", tmp(f"{prefix}{i}.json"))
         if not playback:
@@ -472,6 +476,8 @@ def bad_arguments():
         (server, ["--file", tmp("header-only.wav")], 1, "header-only.wav"),
         (client, ["--latency-ms", "0"], 2, "--latency-ms"),
         (client, ["--latency-ms", "6000"], 2, "--latency-ms"),
+        (client, ["--max-rate-ppm", "20000", "--no-playback"], 2, "--max-rate-ppm"),
+        (client, ["--max-rate-ppm", "-1", "--no-playback"], 2, "--max-rate-ppm"),
         (client, ["--no-playback", "--device", "3"], 2, "excludes"),
         (client, ["--group", "239.255.0.1.7", "--no-playback"], 2, "239.255.0.1.7"),
         (client, ["--group", "127.0.0.1", "--no-playback"], 2, "not a multicast address"),

@@ -312,10 +312,10 @@ TEST_CASE("a simulated day of harsh networks, pauses and sender restarts keeps e
             order.played, max_buffered);
     CHECK(refused_writes == 0);
     CHECK(order.out_of_order == 0);
-    // Playout resamples while delay changes last (the 30 ms spike), and is
-    // bit-exact the rest of the day.
+    // Playout resamples while it takes up and sheds the 30 ms delay spike of
+    // each hour (about 100 s at 0.1 %), and is bit-exact the rest of the day.
     CAPTURE(order.resampled_blocks, s.resampled_frames);
-    CHECK(order.resampled_blocks < 24 * steps_per_hour / 10);
+    CHECK(order.resampled_blocks < 24 * steps_per_hour * 15 / 100);
     CHECK(s.packets_received + s.packets_lost == sent);
     CHECK(accounting_misses == 0);
     CHECK(s.source_changes == 24);

@@ -1,12 +1,13 @@
-// audiocast — playout that stays at its target latency when clocks disagree.
+// audiocast — playout that stays at its latency when clocks disagree.
 //
 // The sender's clock paces the packets and the audio device's clock paces
-// pull(), and no two crystals agree: 50 ppm apart, a 40 ms buffer runs dry
-// (or overflows) within 15 minutes, and the receiver would glitch there and
-// re-anchor. A persistent change in network delay does the same more slowly.
-// So the receiver watches how far playout has moved from its target and
-// plays a little faster or slower to close the gap, resampling by at most
-// receiver_config::max_rate_adjustment (0.1 % by default, 1.7 cents of pitch).
+// pull(), and no two crystals agree. 50 ppm apart, a fast device runs a
+// 40 ms buffer dry within 15 minutes (an underrun, silence, a re-anchor); a
+// slow one adds 180 ms of latency an hour until the window overflows. A
+// lasting change in network delay does the same at once. So the receiver
+// watches how far playout has moved from where it started and takes the
+// stream a little faster or slower to bring it back, by resampling within
+// receiver_config::max_rate_adjustment (0.1 % by default, 1.7 cents).
 //
 // What is measured, in time since playout was anchored:
 //   arrival lateness  = arrival − when the packet was due if it came as fast
@@ -21,11 +22,15 @@
 // has moved since. A proportional controller with hysteresis turns it into a
 // rate adjustment once it passes an eighth of the target latency.
 //
-// The resampler is a four-point cubic (Catmull-Rom) interpolator that sits in
-// front of the jitter buffer's reader. While the rate is exactly 1 and the
-// phase 0 it is out of the way and playout is bit-exact; when the controller
-// lets go, it carries on in the same direction until the phase comes round
-// to a whole frame, then hands back.
+// The resampler sits in front of the jitter buffer's reader: a 32-point
+// Kaiser-windowed sinc whose error on a tone is below -95 dB up to 0.8 of the
+// Nyquist frequency (tests/unit/playout_rate.cpp), so interpolated frames
+// sound like copied ones.
+// While the rate is exactly 1 and the phase 0 it is out of the way and
+// playout is bit-exact; when the controller lets go, it carries on in the
+// same direction until the phase comes round to a whole frame, then hands
+// back. With clocks that really disagree (any two crystals) it never lets
+// go: the integral term holds their drift, and playout resamples at it.
 #pragma once
 
 #include <audiocast/time.hpp>
@@ -37,6 +42,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <numbers>
 #include <optional>
 #include <span>
 #include <vector>
@@ -90,11 +96,16 @@ class playout_rate_controller {
 public:
     /// The window buckets: minima are over the last one to two of them.
     static constexpr std::chrono::nanoseconds window = std::chrono::seconds{1};
-    /// An error of e plays e / time_constant faster (or slower), up to the limit.
-    static constexpr double time_constant_s = 5.0;
+    /// Proportional and integral time constants: an error e plays e / 5 s
+    /// faster at once, and the integral learns the clocks' drift over 20 s,
+    /// so that a steady drift leaves no steady error.
+    static constexpr double proportional_s = 5.0;
+    static constexpr double integral_s = 20.0;
+    /// The integral may let go when the drift it holds is below this.
+    static constexpr double negligible_drift = 5e-6;
 
     /// Corrections start when the error passes an eighth of the target
-    /// latency (1 ms at least) and stop within a quarter of that: smaller
+    /// latency (1 ms at least) and may stop within a quarter of that: smaller
     /// errors cost nothing audible, and playout stays bit-exact meanwhile.
     playout_rate_controller(double max_adjustment, std::chrono::nanoseconds latency) noexcept
         : max_adjustment_{std::clamp(max_adjustment, 0.0, max_playout_rate_adjustment)},
@@ -110,7 +121,9 @@ public:
         arrival_.reset();
         playout_.reset();
         reference_.reset();
+        has_last_ = false;
         engaged_ = false;
+        integral_ = 0;
         adjustment_ = 0;
     }
 
@@ -123,6 +136,11 @@ public:
     void on_playout(std::chrono::nanoseconds lateness, time_point t) noexcept
     {
         playout_.add(lateness.count(), t);
+        const double dt =
+            has_last_ ? std::clamp(std::chrono::duration<double>(t - last_).count(), 0.0, 0.1)
+                      : 0.0;
+        last_ = t;
+        has_last_ = true;
         if (!reference_)
             if (const auto playout = playout_.value(), arrival = arrival_.value();
                 playout && arrival)
@@ -130,16 +148,26 @@ public:
         const std::optional<std::chrono::nanoseconds> e = error();
         if (!e || max_adjustment_ == 0) {
             engaged_ = false;
+            integral_ = 0;
             adjustment_ = 0;
             return;
         }
         const auto size = e->count() < 0 ? -*e : *e;
         if (!engaged_ && size > engage_) engaged_ = true;
-        if (engaged_ && size < release_) engaged_ = false;
-        adjustment_ = engaged_
-                          ? std::clamp(std::chrono::duration<double>(*e).count() / time_constant_s,
-                                       -max_adjustment_, max_adjustment_)
-                          : 0.0;
+        if (engaged_ && size < release_ && std::abs(integral_) < negligible_drift) {
+            engaged_ = false;
+            integral_ = 0;
+        }
+        if (!engaged_) {
+            adjustment_ = 0;
+            return;
+        }
+        const double error_s = std::chrono::duration<double>(*e).count();
+        // The integral is clamped to the limit, so it cannot wind up.
+        integral_ = std::clamp(integral_ + error_s * dt / (proportional_s * integral_s),
+                               -max_adjustment_, max_adjustment_);
+        adjustment_ =
+            std::clamp(error_s / proportional_s + integral_, -max_adjustment_, max_adjustment_);
     }
 
     /// How much later the fastest packets play than they did when the first
@@ -152,8 +180,10 @@ public:
         return std::chrono::nanoseconds{*playout - *arrival} - *reference_;
     }
 
-    /// Playout speed − 1: positive plays faster and sheds latency.
+    /// Frames of the stream per frame played, less 1: positive sheds latency.
     [[nodiscard]] double adjustment() const noexcept { return adjustment_; }
+    /// The drift the integral has learned, in the same units.
+    [[nodiscard]] double drift() const noexcept { return integral_; }
 
 private:
     double max_adjustment_;
@@ -162,24 +192,90 @@ private:
     windowed_minimum arrival_{window};
     windowed_minimum playout_{window};
     std::optional<std::chrono::nanoseconds> reference_;
+    time_point last_{};
+    bool has_last_ = false;
     bool engaged_ = false;
+    double integral_ = 0;
     double adjustment_ = 0;
 };
 
-/// Reads source frames at a rate a little off 1 with four-point cubic
-/// interpolation; exact copies while the rate is 1 and the phase 0.
+namespace detail {
+
+/// The interpolation filter: a Kaiser-windowed sinc of `taps` points at
+/// `phases` fractions of a frame (and one more, for interpolating between
+/// rows), each row summing to 1. Its cut-off is the Nyquist frequency, so at
+/// phase 0 it is the identity and interpolated frames sound like copied ones.
+struct sinc_table {
+    static constexpr int taps = 32; // frames k-15 ... k+16 around position k + phase
+    static constexpr int phases = 512;
+    static constexpr double beta = 10.0; // Kaiser: sidelobes near -100 dB
+
+    std::array<float, std::size_t{taps} * (phases + 1)> weights{};
+
+    static double bessel_i0(double x) noexcept
+    {
+        double sum = 1, term = 1;
+        for (int k = 1; k < 40; ++k) {
+            term *= (x / (2 * k)) * (x / (2 * k));
+            sum += term;
+        }
+        return sum;
+    }
+
+    sinc_table() noexcept
+    {
+        const double half = taps / 2.0;
+        for (int p = 0; p <= phases; ++p) {
+            const double phase = static_cast<double>(p) / phases;
+            double row[taps];
+            double sum = 0;
+            for (int j = 0; j < taps; ++j) {
+                const double x = (j - (half - 1)) - phase; // distance from k + phase
+                const double r = x / half;
+                const double window =
+                    std::abs(r) >= 1 ? 0.0
+                                     : bessel_i0(beta * std::sqrt(1 - r * r)) / bessel_i0(beta);
+                const double sinc =
+                    x == 0 ? 1.0 : std::sin(std::numbers::pi * x) / (std::numbers::pi * x);
+                row[j] = sinc * window;
+                sum += row[j];
+            }
+            for (int j = 0; j < taps; ++j)
+                weights[static_cast<std::size_t>(p * taps + j)] = static_cast<float>(row[j] / sum);
+        }
+    }
+
+    /// Built once, on first use (a receiver's construction, not its audio thread).
+    static const sinc_table& get() noexcept
+    {
+        static const sinc_table table;
+        return table;
+    }
+};
+
+} // namespace detail
+
+/// Reads source frames at a rate a little off 1 through a 32-point
+/// windowed-sinc interpolator; exact copies while the rate is 1 and the phase
+/// 0. It remembers the frames played either way, so it can start
+/// interpolating at any frame without a discontinuity.
 class playout_resampler {
 public:
+    /// Frames of lookahead the filter needs past the read position.
+    static constexpr std::size_t lookahead = detail::sinc_table::taps / 2;
+
     explicit playout_resampler(unsigned channels)
-        : channels_{channels}, history_(std::size_t{4} * channels)
+        : channels_{channels}, history_(ring * channels), table_{&detail::sinc_table::get()},
+          accumulator_(channels)
     {}
 
-    /// Forgets the frames taken and the phase (a re-anchor, a drain).
+    /// Forgets the frames taken and the phase (a re-anchor, a drain): what
+    /// played before is silence.
     void reset() noexcept
     {
         pending_ = 0;
         phase_ = 0;
-        fresh_ = true;
+        std::fill(history_.begin(), history_.end(), std::int32_t{0});
     }
 
     /// The rate from now on: 1 + adjustment source frames per frame played.
@@ -199,12 +295,24 @@ public:
         return adjustment_ != 0 || phase_ != 0 || pending_ != 0;
     }
 
-    /// Source frames taken and not yet played past: 0-3.
+    /// Source frames taken and not yet played past: 0 to lookahead + 1.
     [[nodiscard]] std::size_t pending() const noexcept { return pending_; }
     /// The read position's fraction of a frame, 0 to below 1.
     [[nodiscard]] double phase() const noexcept { return static_cast<double>(phase_) / one; }
     /// Frames played that were interpolated, not copied.
     [[nodiscard]] std::uint64_t interpolated() const noexcept { return interpolated_; }
+
+    /// While inactive: the frames pull() played directly (whole frames), of
+    /// which the last are kept for when interpolation starts.
+    void remember(std::span<const std::int32_t> played) noexcept
+    {
+        const std::size_t frames = played.size() / channels_;
+        const std::size_t keep = std::min(frames, ring - 1);
+        for (std::size_t f = frames - keep; f < frames; ++f) {
+            std::copy_n(played.data() + f * channels_, channels_, frame_at(0));
+            base_ = (base_ + 1) & (ring - 1);
+        }
+    }
 
     /// Fills `out` (whole frames) and returns the frames written. `next`,
     /// called as next(std::span<std::int32_t> frame) -> bool, gives the next
@@ -215,7 +323,7 @@ public:
     {
         const std::size_t frames = out.size() / channels_;
         for (std::size_t n = 0; n < frames; ++n) {
-            const std::size_t need = phase_ == 0 ? 1 : 3;
+            const std::size_t need = phase_ == 0 ? 1 : lookahead + 1;
             while (pending_ < need && take(next))
                 ;
             const bool dry = pending_ < need;
@@ -225,12 +333,12 @@ public:
             }
             std::int32_t* dest = out.data() + n * channels_;
             if (phase_ == 0) {
-                std::copy_n(frame(1), channels_, dest);
+                std::copy_n(frame_at(0), channels_, dest);
             } else {
                 interpolate(dest);
                 ++interpolated_;
             }
-            advance(next, dry);
+            advance(dry);
         }
         return frames;
     }
@@ -239,44 +347,50 @@ private:
     static constexpr std::int64_t one = std::int64_t{1} << 32;
     // Settling after a small adjustment still ends within about 0.4 s at 48 kHz.
     static constexpr std::int64_t min_settle = one / 20'000; // 50 ppm
+    static constexpr std::size_t ring = 64; // a power of two above taps + lookahead
 
-    // Frame i of the history ring: 0 the one before the read position, 1 at
-    // it, 2 and 3 after it.
-    std::int32_t* frame(std::size_t i) noexcept
+    // The frame `offset` frames from the read position (negative: played).
+    std::int32_t* frame_at(std::ptrdiff_t offset) noexcept
     {
-        return history_.data() + ((base_ + i) & 3) * channels_;
+        const auto slot =
+            static_cast<std::size_t>(static_cast<std::ptrdiff_t>(base_) + offset) & (ring - 1);
+        return history_.data() + slot * channels_;
     }
 
     template <class Next>
     bool take(Next& next) noexcept
     {
-        std::int32_t* slot = frame(1 + pending_);
+        std::int32_t* slot = frame_at(static_cast<std::ptrdiff_t>(pending_));
         if (!next(std::span<std::int32_t>{slot, channels_})) return false;
-        // The frame before the first has never been seen; repeating the
-        // first costs a fraction of one frame's accuracy.
-        if (fresh_) std::copy_n(slot, channels_, frame(0));
-        fresh_ = false;
         ++pending_;
         return true;
     }
 
     void interpolate(std::int32_t* dest) noexcept
     {
-        const double t = static_cast<double>(phase_) / one;
-        const std::int32_t *p0 = frame(0), *p1 = frame(1), *p2 = frame(2), *p3 = frame(3);
-        for (unsigned c = 0; c < channels_; ++c) {
-            const double a = p0[c], b = p1[c], d = p2[c], e = p3[c];
-            const double y =
-                b + 0.5 * t * (d - a + t * (2 * a - 5 * b + 4 * d - e + t * (3 * (b - d) + e - a)));
-            // The cubic overshoots near full scale; clip rather than wrap.
-            dest[c] = static_cast<std::int32_t>(
-                std::clamp(std::nearbyint(y), double{std::numeric_limits<std::int32_t>::min()},
-                           double{std::numeric_limits<std::int32_t>::max()}));
+        constexpr int taps = detail::sinc_table::taps;
+        constexpr int phases = detail::sinc_table::phases;
+        // Between two rows of the table, linearly.
+        const std::uint64_t scaled = std::uint64_t{phase_} * phases;
+        const auto row = static_cast<std::size_t>(scaled >> 32);
+        const double between = static_cast<double>(scaled & (one - 1)) / one;
+        const float* low = table_->weights.data() + row * taps;
+        const float* high = low + taps;
+        std::fill(accumulator_.begin(), accumulator_.end(), 0.0);
+        for (int j = 0; j < taps; ++j) {
+            const double w = low[j] + between * (high[j] - low[j]);
+            const std::int32_t* f = frame_at(j - (taps / 2 - 1));
+            for (unsigned c = 0; c < channels_; ++c)
+                accumulator_[c] += w * f[c];
         }
+        // A full-scale signal can ring past the limits; clip rather than wrap.
+        for (unsigned c = 0; c < channels_; ++c)
+            dest[c] = static_cast<std::int32_t>(std::clamp(
+                std::nearbyint(accumulator_[c]), double{std::numeric_limits<std::int32_t>::min()},
+                double{std::numeric_limits<std::int32_t>::max()}));
     }
 
-    template <class Next>
-    void advance(Next& next, bool dry) noexcept
+    void advance(bool dry) noexcept
     {
         std::int64_t step = dry ? one : one + adjustment_;
         bool snap = false;
@@ -288,9 +402,10 @@ private:
         }
         std::int64_t position = static_cast<std::int64_t>(phase_) + step;
         if (snap) position = settle_up_ ? 2 * one : one;
-        for (std::int64_t whole = position >> 32; whole > 0; --whole) {
-            if (pending_ == 0 && !take(next)) break;
-            base_ = (base_ + 1) & 3;
+        // At most two whole frames; the first is always taken, the second
+        // only if the source had one.
+        for (std::int64_t whole = position >> 32; whole > 0 && pending_ > 0; --whole) {
+            base_ = (base_ + 1) & (ring - 1);
             --pending_;
         }
         phase_ = static_cast<std::uint32_t>(position & (one - 1));
@@ -298,10 +413,11 @@ private:
 
     unsigned channels_;
     std::vector<std::int32_t> history_;
+    const detail::sinc_table* table_;
+    std::vector<double> accumulator_;
     std::size_t base_ = 0;
     std::size_t pending_ = 0;
     std::uint32_t phase_ = 0;
-    bool fresh_ = true;
     std::int64_t adjustment_ = 0;
     bool settle_up_ = true;
     std::int64_t settle_ = min_settle;

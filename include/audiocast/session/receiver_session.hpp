@@ -238,10 +238,15 @@ public:
         const std::uint64_t ext_seq = tracker_.extended_of(h.sequence);
         const bool follows_last = have_last_in_order_ && ext_seq == last_in_order_seq_ + 1;
         const std::span<const std::int32_t> data{decoded_.data(), samples};
+        // Only a packet that continues the stream where the last left off, in
+        // sequence and timeline, tells the rate controller how fast packets
+        // come: one stray or forged packet stamped far ahead must not steer it.
+        bool paces = follows_last && position == last_in_order_end_;
 
         if (new_source || restarted || state_ == playout_state::idle) {
             played_end_ = 0; // a new timeline: nothing on it was played
             anchor(position, arrival);
+            paces = true;
         } else if (state_ == playout_state::drained) {
             // Frames before what was played come too late, whatever the state:
             // playing them now would put older audio after newer (a packet held
@@ -254,6 +259,7 @@ public:
             if (!h.marker) ++underruns_;
             played_end_ = buffer_.read_position();
             anchor(std::max(position, played_end_), arrival);
+            paces = position >= played_end_;
         } else if (position + frames > buffer_.read_position() + buffer_.capacity()) {
             // Far beyond the window, a jump the sequence numbers did not show.
             // One such packet may be a stray; a second that continues it means
@@ -269,6 +275,7 @@ public:
             }
             ++resyncs_;
             anchor(position, arrival);
+            paces = true; // confirmed by the packet before
         } else if (follows_last && position > last_in_order_end_) {
             // The sequence continues but the timeline jumped: resumed after a
             // pause that has not drained us yet (marker), or a sender that
@@ -293,7 +300,7 @@ public:
         }
         const insert_result placed = buffer_.insert(position, data);
         if (placed == insert_result::late || placed == insert_result::partly_late) ++late_;
-        if (placed == insert_result::stored && state_ != playout_state::drained)
+        if (paces && placed == insert_result::stored && state_ != playout_state::drained)
             rate_.on_arrival(arrival - anchor_arrival_ - since_anchor(position), arrival);
     }
 
@@ -362,13 +369,16 @@ public:
             const std::size_t n = buffer_.read_run(
                 std::span<std::int32_t>{scratch_.data(), want * channels}, present);
             auto dest = out.subspan(done * channels, n * channels);
+            const std::span<std::int32_t> run{scratch_.data(), n * channels};
             if (present) {
-                apply_fade_in(std::span<std::int32_t>{scratch_.data(), n * channels});
-                convert(std::span<const std::int32_t>{scratch_.data(), n * channels}, dest);
+                apply_fade_in(run);
                 std::copy_n(scratch_.data() + (n - 1) * channels, channels, last_frame_.data());
             } else {
-                conceal(dest, n);
+                conceal(run, n);
             }
+            convert(std::span<const std::int32_t>{run}, dest);
+            // What played, for the resampler to start from should the rate change.
+            if (config_.max_rate_adjustment > 0) resampler_.remember(run);
             done += n;
         }
 
