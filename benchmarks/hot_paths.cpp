@@ -148,10 +148,14 @@ void rtp_parse(benchmark::State& state)
 
 // A receiver fed the sender's packets in order, one pull of a packet's
 // frames after each: the steady state of a stream, per packet.
-void receiver_per_packet(benchmark::State& state)
+// With `rate_control` off (max_rate_adjustment 0), the cost of watching for
+// clock drift shows as the difference.
+void receiver_per_packet(benchmark::State& state, bool rate_control)
 {
+    audiocast::receiver_config config;
+    if (!rate_control) config.max_rate_adjustment = 0;
     audiocast::sender_session<audiocast::pcm_codec> tx{audiocast::pcm_codec{}};
-    audiocast::receiver_session<audiocast::pcm_codec> rx{audiocast::pcm_codec{}};
+    audiocast::receiver_session<audiocast::pcm_codec> rx{audiocast::pcm_codec{}, config};
     const auto in = signal<std::int16_t>();
     std::vector<std::byte> packet(tx.max_packet_bytes());
     std::vector<std::int16_t> out(samples);
@@ -288,7 +292,9 @@ int main(int argc, char** argv)
     }
     benchmark::RegisterBenchmark("rtp/serialize", rtp_serialize);
     benchmark::RegisterBenchmark("rtp/parse+validate", rtp_parse);
-    benchmark::RegisterBenchmark("receiver_session/packet", receiver_per_packet);
+    benchmark::RegisterBenchmark("receiver_session/packet", receiver_per_packet, true);
+    benchmark::RegisterBenchmark("receiver_session/packet_without_rate_control",
+                                 receiver_per_packet, false);
     benchmark::RegisterBenchmark("jitter_buffer/insert+read", jitter_buffer_insert_and_read);
     benchmark::RegisterBenchmark("memcpy/int32_frames", memcpy_int32_frames);
     benchmark::RegisterBenchmark("playout_resampler/rate_1", playout_resampler_packet, 0.0);
