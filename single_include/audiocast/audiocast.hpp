@@ -3163,7 +3163,8 @@ public:
     void remember(std::span<const std::int32_t> played) noexcept
     {
         const std::size_t frames = played.size() / channels_;
-        const std::size_t keep = std::min(frames, ring - 1);
+        // Only the frames the filter reaches back to; this runs on every direct read.
+        const std::size_t keep = std::min(frames, lookahead - 1);
         for (std::size_t f = frames - keep; f < frames; ++f) {
             std::copy_n(played.data() + f * channels_, channels_, frame_at(0));
             base_ = (base_ + 1) & (ring - 1);
