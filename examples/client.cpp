@@ -100,7 +100,6 @@ std::vector<announced> listen_for_announcements(const network_options& net,
     audiocast::udp_multicast_options o = net.media(true);
     o.group = std::string{audiocast::sap::ipv4_group};
     o.port = audiocast::sap::port;
-    o.lock_sender = false;
     audiocast::udp_multicast_transport sap = open_transport(io, o);
     std::map<std::pair<std::string, std::uint16_t>, announced> streams;
     asio::steady_timer deadline{io};

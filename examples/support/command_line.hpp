@@ -44,8 +44,8 @@ struct network_options {
         return {.group = group, .port = port, .interface = interface, .hops = hops, .join = join};
     }
 
-    /// The group's RTCP port, port + 1 (RFC 3550 §11): joined, and open to
-    /// every source, since every member reports.
+    /// The group's RTCP port, port + 1 (RFC 3550 §11): joined, since every
+    /// member reports.
     [[nodiscard]] audiocast::udp_multicast_options control(int hops = 1) const
     {
         if (port == 65535)
@@ -55,8 +55,7 @@ struct network_options {
                 .port = static_cast<std::uint16_t>(port + 1),
                 .interface = interface,
                 .hops = hops,
-                .join = true,
-                .lock_sender = false};
+                .join = true};
     }
 
     [[nodiscard]] std::string where() const

@@ -155,9 +155,6 @@ private:
         const auto slots = static_cast<std::size_t>(2 * latency_ms.count() + 100);
         const std::size_t max_bytes = std::max<std::size_t>(2048, r.codec().payload_bytes() + 256);
         inbox_ = std::make_unique<detail::datagram_ring>(slots, max_bytes);
-        // A transport that locks onto one sender locks only on valid RTP.
-        if constexpr (requires { transport_.set_lock_filter(&is_valid_rtp); })
-            transport_.set_lock_filter(&is_valid_rtp);
         published_ = std::make_unique<detail::triple_buffer<receiver_stats>>();
     }
 
@@ -289,12 +286,12 @@ public:
             for (std::size_t i = 0; i < max_control_per_pull; ++i)
                 if (!control_inbox_->consume_one([&r](std::span<const std::byte> datagram,
                                                       const detail::datagram_meta& meta) noexcept {
-                        r.on_control(datagram, meta.arrival, meta.arrival_wall);
+                        r.on_control(datagram, meta.arrival, meta.arrival_wall, meta.from);
                     }))
                     break;
         while (inbox_->consume_one(
             [&r](std::span<const std::byte> datagram, const detail::datagram_meta& meta) noexcept {
-                r.on_datagram(datagram, meta.arrival, meta.arrival_wall);
+                r.on_datagram(datagram, meta.arrival, meta.arrival_wall, meta.from);
             })) {
         }
         const time_point now = clock_.now();
@@ -318,6 +315,7 @@ public:
         r.counters(s);
         s.packets_malformed += inbox_->dropped_too_big();
         s.packets_overrun = inbox_->dropped_full();
+        if (control_inbox_) s.control_overrun = control_inbox_->dropped_full();
         published_->publish();
         return n;
     }
@@ -409,13 +407,6 @@ public:
     static constexpr std::chrono::nanoseconds stats_refresh = std::chrono::milliseconds{20};
 
 private:
-    static bool is_valid_rtp(std::span<const std::byte> datagram) noexcept
-    {
-        std::error_code ec;
-        (void)rtp::parse(datagram, ec);
-        return !ec;
-    }
-
     template <class Session>
     Session& get(const char* wanted)
     {
@@ -454,32 +445,47 @@ private:
         return sent;
     }
 
-    // Calls take(datagram) for each control datagram waiting, a bounded
-    // number; one too big to be a report is passed on empty, to be counted.
+    // Reads one datagram from `t` into `buffer`, with its origin when the
+    // transport tells it.
+    template <class T>
+    static std::size_t receive_from(T& t, std::span<std::byte> buffer, datagram_origin& origin,
+                                    std::error_code& ec) noexcept
+    {
+        origin = {};
+        if constexpr (origin_reporting_receiver<T>)
+            return t.receive(buffer, origin, ec);
+        else
+            return t.receive(buffer, ec);
+    }
+
+    // Calls take(datagram, origin) for each control datagram waiting, a
+    // bounded number; one too big to be a report is passed on empty, to be counted.
     template <class Take>
     void read_control(std::error_code& ec, Take&& take) noexcept
     {
         for (std::size_t i = 0; i < max_datagrams_per_poll; ++i) {
-            const std::size_t size = control_->receive(control_packet_, ec);
+            datagram_origin origin;
+            const std::size_t size = receive_from(*control_, control_packet_, origin, ec);
             if (ec == std::errc::operation_would_block) {
                 ec.clear();
                 return;
             }
             if (ec == std::errc::message_size) {
                 ec.clear();
-                take(std::span<const std::byte>{});
+                take(std::span<const std::byte>{}, origin);
                 continue;
             }
             if (ec) return;
-            take(std::span<const std::byte>{control_packet_.data(), size});
+            take(std::span<const std::byte>{control_packet_.data(), size}, origin);
         }
     }
 
     // Listeners' reports in, the sender's own report out when due.
     void control_sender(sender_session<Codec>& s, std::error_code& ec) noexcept
     {
-        read_control(ec, [this, &s](std::span<const std::byte> datagram) {
-            s.on_control(datagram, clock_.now(), clock_.wall_now());
+        read_control(ec, [this, &s](std::span<const std::byte> datagram,
+                                    const datagram_origin& origin) {
+            s.on_control(datagram, clock_.now() - origin.waited, clock_.wall_now() - origin.waited);
         });
         if (ec) return;
         const std::size_t size =
@@ -492,8 +498,10 @@ private:
     void control_receiver(std::error_code& ec) noexcept
     {
         // Empty stands for too big to be a report: the session counts it.
-        read_control(ec, [this](std::span<const std::byte> datagram) {
-            control_inbox_->push(datagram, clock_.now(), clock_.wall_now());
+        read_control(ec, [this](std::span<const std::byte> datagram,
+                                const datagram_origin& origin) {
+            control_inbox_->push(datagram, clock_.now() - origin.waited,
+                                 clock_.wall_now() - origin.waited, origin.from);
         });
         if (ec) return;
         const time_point now = clock_.now();
@@ -517,16 +525,20 @@ private:
         // Bounded, so a flood on one stream cannot hold a thread that serves
         // others; the socket stays readable and the next poll() goes on.
         while (received < max_datagrams_per_poll) {
-            const std::size_t size = transport_.receive(packet_, ec);
+            datagram_origin origin;
+            const std::size_t size = receive_from(transport_, packet_, origin, ec);
             if (ec == std::errc::operation_would_block) {
                 ec.clear();
                 break;
             }
             if (ec == std::errc::message_size) ec.clear(); // truncated: the session refuses it
             if (ec) break;
+            // Dated when it arrived, not when it was read: a backlog read at
+            // once (a listener that joined before it was ready) is old.
             // A refusal (inbox full or datagram too big) is counted by the inbox.
-            inbox_->push(std::span<const std::byte>{packet_.data(), size}, clock_.now(),
-                         clock_.wall_now());
+            inbox_->push(std::span<const std::byte>{packet_.data(), size},
+                         clock_.now() - origin.waited, clock_.wall_now() - origin.waited,
+                         origin.from);
             ++received;
         }
         return received;

@@ -7,6 +7,7 @@
 //   clock:     steady_clock, manual_clock
 #pragma once
 
+#include <audiocast/endpoint.hpp>
 #include <audiocast/format.hpp>
 #include <audiocast/time.hpp>
 
@@ -39,6 +40,13 @@ struct payload_sink_archetype {
 //                                 A datagram larger than buffer is cut to fit and
 //                                 ec = std::errc::message_size.
 // A transport knows nothing of RTP: it carries bytes.
+//
+// Optionally (origin_reporting_receiver):
+//   t.receive(buffer, origin, ec) -> n
+//                                 As receive(buffer, ec), and fills origin (endpoint.hpp)
+//                                 with the datagram's source and how long it waited.
+//                                 The receiver chooses its sender by address as well as
+//                                 SSRC only with a transport that tells it.
 // ---------------------------------------------------------------------------
 template <class T>
 concept datagram_sender = requires(T& t, std::span<const std::byte> datagram, std::error_code& ec) {
@@ -52,6 +60,12 @@ concept datagram_receiver = requires(T& t, std::span<std::byte> buffer, std::err
 
 template <class T>
 concept transport = std::move_constructible<T> && datagram_sender<T> && datagram_receiver<T>;
+
+template <class T>
+concept origin_reporting_receiver =
+    requires(T& t, std::span<std::byte> buffer, datagram_origin& origin, std::error_code& ec) {
+        { t.receive(buffer, origin, ec) } -> std::same_as<std::size_t>;
+    };
 
 // ---------------------------------------------------------------------------
 // codec: turns frames into packet payloads and payloads back into frames.

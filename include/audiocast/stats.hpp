@@ -6,6 +6,7 @@
 #pragma once
 
 #include <audiocast/detail/config.hpp>
+#include <audiocast/endpoint.hpp>
 #include <audiocast/time.hpp>
 
 #include <algorithm>
@@ -290,10 +291,13 @@ struct receiver_stats {
     std::uint64_t packets_duplicate = 0;
     std::uint64_t packets_reordered = 0;
     std::uint64_t packets_malformed = 0; ///< failed validation, dropped
-    std::uint64_t packets_foreign = 0;   ///< from other SSRCs, ignored
-    /// Valid RTP from the current source that could not be placed: a sequence
-    /// number A.1 calls a bad jump, or a timestamp far outside the buffer that
-    /// no following packet confirmed. Counted and dropped.
+    /// From a source other than the one played (another SSRC or address, or
+    /// one still on probation), ignored.
+    std::uint64_t packets_foreign = 0;
+    /// Valid RTP from the source that could not be believed: a jump in
+    /// sequence or timeline that no following packet confirmed (RFC 3550
+    /// A.1's "two in a row"), or an older packet placed where none can be.
+    /// Counted and dropped; the one still waiting for confirmation too.
     std::uint64_t packets_discarded = 0;
     std::uint64_t packets_expected = 0; ///< RFC 3550 A.3; received ÷ expected is the delivery ratio
     /// Dropped before the session saw them because the hand-off to the audio
@@ -311,6 +315,9 @@ struct receiver_stats {
     std::chrono::nanoseconds ipdv_p99{};
     std::uint64_t underruns = 0;
     std::uint64_t concealed_frames = 0;
+    /// Frames stored and never played because playout started over: a new
+    /// source took over, a confirmed jump, or playout fell a window behind.
+    std::uint64_t frames_discarded = 0;
     /// Frames of the stream taken per frame pulled, less 1, now: how playout
     /// holds its target latency against clock drift. 0.0001 takes the stream
     /// 100 ppm faster than the device plays it (a slow device, or latency to
@@ -325,7 +332,12 @@ struct receiver_stats {
     std::uint64_t sender_reports = 0;    ///< RTCP SRs from the source
     std::uint64_t reports_sent = 0;      ///< RTCP RRs this receiver wrote
     std::uint64_t control_malformed = 0; ///< RTCP datagrams that failed validation
-    bool source_left = false;            ///< the source said BYE (RFC 3550 §6.6)
+    /// RTCP datagrams dropped before the session saw them: the audio side
+    /// takes a few a pull, so a flood of them waits and the rest are dropped.
+    std::uint64_t control_overrun = 0;
+    bool source_left = false; ///< the source said BYE (RFC 3550 §6.6) and sent nothing since
+    std::uint32_t source_ssrc = 0; ///< the SSRC played, once source_changes > 0
+    endpoint source{};             ///< where its packets come from
     /// Latency was measured from sender reports (packets carried no send time).
     bool latency_from_sender_reports = false;
 };

@@ -58,6 +58,104 @@
 //   codec:     pcm_codec
 //   clock:     steady_clock, manual_clock
 
+// begin include/audiocast/endpoint.hpp
+// audiocast — where a datagram came from, without a socket library.
+//
+// The receiver chooses its source by SSRC *and* by the address and port the
+// packets come from (docs/architecture.md, Source selection), so a host that
+// borrows the stream's SSRC from another address is a stranger. The protocol
+// core is sans-I/O, so the transport reports the sender as this plain value:
+// an IPv4 or IPv6 address and a UDP port, or `unknown` from a transport that
+// cannot tell (then every datagram looks as if it came from the same place and
+// the choice falls back to the SSRC alone).
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+namespace audiocast {
+
+/// A datagram's source address and port.
+struct endpoint {
+    enum class family_type : std::uint8_t { unknown, ipv4, ipv6 };
+
+    family_type family = family_type::unknown;
+    /// IPv4 in the first 4 bytes, network order; IPv6 in all 16.
+    std::array<std::uint8_t, 16> address{};
+    std::uint16_t port = 0;
+
+    [[nodiscard]] static endpoint ipv4(std::array<std::uint8_t, 4> a, std::uint16_t port) noexcept
+    {
+        endpoint e;
+        e.family = family_type::ipv4;
+        for (std::size_t i = 0; i < a.size(); ++i)
+            e.address[i] = a[i];
+        e.port = port;
+        return e;
+    }
+
+    [[nodiscard]] static endpoint ipv6(const std::array<std::uint8_t, 16>& a,
+                                       std::uint16_t port) noexcept
+    {
+        endpoint e;
+        e.family = family_type::ipv6;
+        e.address = a;
+        e.port = port;
+        return e;
+    }
+
+    [[nodiscard]] bool known() const noexcept { return family != family_type::unknown; }
+
+    /// Same address, any port: RTCP comes from another port of the host that
+    /// sends the media (RFC 3550 §11). Unknown matches every address, so a
+    /// transport that cannot tell loses no function.
+    [[nodiscard]] bool same_host(const endpoint& other) const noexcept
+    {
+        if (!known() || !other.known()) return true;
+        return family == other.family && address == other.address;
+    }
+
+    /// "192.0.2.1:5004", "[2001:db8::1]:5004", or "unknown".
+    [[nodiscard]] std::string to_string() const
+    {
+        char text[64];
+        if (family == family_type::ipv4) {
+            std::snprintf(text, sizeof text, "%u.%u.%u.%u:%u", address[0], address[1], address[2],
+                          address[3], static_cast<unsigned>(port));
+            return text;
+        }
+        if (family == family_type::ipv6) {
+            // The uncompressed form: unambiguous, and no socket library needed.
+            std::string s = "[";
+            for (std::size_t i = 0; i < 16; i += 2) {
+                std::snprintf(text, sizeof text, "%x", (address[i] << 8) | address[i + 1]);
+                s += text;
+                if (i < 14) s += ':';
+            }
+            return s + "]:" + std::to_string(port);
+        }
+        return "unknown";
+    }
+
+    friend bool operator==(const endpoint&, const endpoint&) = default;
+};
+
+/// What a transport knows of a datagram besides its bytes (concepts.hpp,
+/// origin_reporting_receiver).
+struct datagram_origin {
+    /// Its source address and port; unknown when the transport cannot tell.
+    endpoint from{};
+    /// How long it had waited in the transport (a socket's receive queue)
+    /// when receive() returned it: the receiver dates its arrival that much
+    /// earlier, so a backlog read at once is not mistaken for fresh packets.
+    /// Zero when unknown.
+    std::chrono::nanoseconds waited{};
+};
+
+} // namespace audiocast
+// end include/audiocast/endpoint.hpp
 // begin include/audiocast/format.hpp
 // audiocast — sample formats, audio formats and their arithmetic.
 //
@@ -391,6 +489,13 @@ struct payload_sink_archetype {
 //                                 A datagram larger than buffer is cut to fit and
 //                                 ec = std::errc::message_size.
 // A transport knows nothing of RTP: it carries bytes.
+//
+// Optionally (origin_reporting_receiver):
+//   t.receive(buffer, origin, ec) -> n
+//                                 As receive(buffer, ec), and fills origin (endpoint.hpp)
+//                                 with the datagram's source and how long it waited.
+//                                 The receiver chooses its sender by address as well as
+//                                 SSRC only with a transport that tells it.
 // ---------------------------------------------------------------------------
 template <class T>
 concept datagram_sender = requires(T& t, std::span<const std::byte> datagram, std::error_code& ec) {
@@ -404,6 +509,12 @@ concept datagram_receiver = requires(T& t, std::span<std::byte> buffer, std::err
 
 template <class T>
 concept transport = std::move_constructible<T> && datagram_sender<T> && datagram_receiver<T>;
+
+template <class T>
+concept origin_reporting_receiver =
+    requires(T& t, std::span<std::byte> buffer, datagram_origin& origin, std::error_code& ec) {
+        { t.receive(buffer, origin, ec) } -> std::same_as<std::size_t>;
+    };
 
 // ---------------------------------------------------------------------------
 // codec: turns frames into packet payloads and payloads back into frames.
@@ -2508,8 +2619,15 @@ public:
 // extended RTP timestamp), not by packet, so packets of any size, reordered or
 // duplicated, land where they belong and playout reads them back in order.
 // Memory is fixed at construction: `capacity` frames of int32 samples (24
-// significant bits in the top, lossless for L16 and L24) and one presence flag
-// per frame. Nothing here allocates after construction.
+// significant bits in the top, lossless for L16 and L24) and two flags per
+// frame: present, and whether it is filler silence. Nothing here allocates
+// after construction.
+//
+// Audio that is stored stays: a later packet for the same frames (a forged
+// one, or a duplicate the sequence numbers did not show) never overwrites it,
+// and silence filled into a gap (insert_silence) gives way to any audio that
+// arrives for it. So whatever a stranger sends costs at most the frames it
+// claims that were not yet stored.
 
 
 #include <algorithm>
@@ -2537,7 +2655,7 @@ public:
     /// `channels` samples per frame; `capacity` frames in the window.
     jitter_buffer(unsigned channels, std::size_t capacity)
         : channels_{channels}, capacity_{capacity}, samples_(capacity * channels),
-          present_(capacity, 0)
+          present_(capacity, 0), filler_(capacity, 0)
     {
         AUDIOCAST_ASSERT(channels > 0 && capacity > 0);
     }
@@ -2562,6 +2680,7 @@ public:
     void reset(std::uint64_t position) noexcept
     {
         std::fill(present_.begin(), present_.end(), std::uint8_t{0});
+        std::fill(filler_.begin(), filler_.end(), std::uint8_t{0});
         buffered_ = 0;
         read_ = position;
         end_ = position;
@@ -2578,7 +2697,8 @@ public:
         return true;
     }
 
-    /// Stores `samples` (whole interleaved frames) starting at `position`.
+    /// Stores `samples` (whole interleaved frames) starting at `position`,
+    /// in the frames that hold no audio yet: missing ones and filler silence.
     insert_result insert(std::uint64_t position, std::span<const std::int32_t> samples) noexcept
     {
         const std::size_t frames = samples.size() / channels_;
@@ -2591,17 +2711,30 @@ public:
         if (position < read_) skip = static_cast<std::size_t>(read_ - position);
         const std::int32_t* from = samples.data() + skip * channels_;
         for_each_segment(position + skip, frames - skip, [&](std::size_t slot, std::size_t n) {
-            std::copy_n(from, n * channels_, samples_.data() + slot * channels_);
+            if (std::memchr(present_.data() + slot, 1, n) == nullptr) {
+                // The common case: all missing, one copy.
+                std::copy_n(from, n * channels_, samples_.data() + slot * channels_);
+                mark(slot, n, 1);
+            } else {
+                for (std::size_t i = 0; i < n; ++i) {
+                    const std::size_t s = slot + i;
+                    if (present_[s] != 0 && filler_[s] == 0) continue; // audio stays
+                    std::copy_n(from + i * channels_, channels_, samples_.data() + s * channels_);
+                    if (present_[s] == 0) ++buffered_;
+                    present_[s] = 1;
+                    filler_[s] = 0;
+                }
+            }
             from += n * channels_;
-            mark(slot, n, 1);
         });
         end_ = std::max(end_, last);
         return skip > 0 ? insert_result::partly_late : insert_result::stored;
     }
 
-    /// Marks [from, to) as present silence: frames the sender deliberately did
-    /// not send (a pause), which playout must not treat as loss. The part
-    /// outside the window is ignored.
+    /// Fills the missing frames of [from, to) with silence: frames the sender
+    /// deliberately did not send (a pause), which playout must not treat as
+    /// loss. Stored audio is left alone, and audio that arrives later for
+    /// these frames replaces the silence. The part outside the window is ignored.
     void insert_silence(std::uint64_t from, std::uint64_t to) noexcept
     {
         from = std::max(from, read_);
@@ -2609,8 +2742,13 @@ public:
         if (to <= from) return;
         for_each_segment(
             from, static_cast<std::size_t>(to - from), [&](std::size_t slot, std::size_t n) {
-                std::fill_n(samples_.data() + slot * channels_, n * channels_, std::int32_t{0});
-                mark(slot, n, 1);
+                for (std::size_t s = slot; s < slot + n; ++s) {
+                    if (present_[s] != 0) continue;
+                    std::fill_n(samples_.data() + s * channels_, channels_, std::int32_t{0});
+                    present_[s] = 1;
+                    filler_[s] = 1;
+                    ++buffered_;
+                }
             });
         end_ = std::max(end_, to);
     }
@@ -2676,13 +2814,14 @@ private:
         }
     }
 
-    /// Sets the presence flags of slots [slot, slot + n) to `flag`, keeping
-    /// buffered_ the count of present slots.
+    /// Sets the presence flags of slots [slot, slot + n) to `flag` (as audio,
+    /// not filler), keeping buffered_ the count of present slots.
     void mark(std::size_t slot, std::size_t n, std::uint8_t flag) noexcept
     {
         std::uint8_t* flags = present_.data() + slot;
         const auto changed = static_cast<std::size_t>(std::count(flags, flags + n, flag ^ 1));
         std::fill_n(flags, n, flag);
+        std::fill_n(filler_.data() + slot, n, std::uint8_t{0});
         if (flag != 0)
             buffered_ += changed;
         else
@@ -2698,6 +2837,7 @@ private:
     std::size_t capacity_;
     std::vector<std::int32_t> samples_;
     std::vector<std::uint8_t> present_;
+    std::vector<std::uint8_t> filler_; ///< 1 where a present frame is filler silence
     std::size_t buffered_ = 0;
     std::uint64_t read_ = 0;
     std::uint64_t end_ = 0;
@@ -2711,8 +2851,11 @@ private:
 // A receiver_session takes datagrams with their arrival times and gives back
 // frames on demand. It never touches a socket or a clock.
 //
-//   on_datagram(bytes, arrival) ─► RTP validation ─► source tracking (RFC 3550 A.1)
-//       ─► decode ─► jitter_buffer ─► pull(frames, now) ─► the application or audio device
+//   on_datagram(bytes, arrival, from) ─► RTP validation
+//       ─► source_selector: which sender plays (probation, lock, hand-over)
+//       ─► source_timeline: where the packet belongs, and whether to believe it
+//       ─► reception_meter (jitter, latency, throughput) ─► decode ─► jitter_buffer
+//       ─► pull(frames, now) ─► the application or audio device
 //
 // Playout: the first packet of a talkspurt is anchored to its arrival time plus
 // the target latency; from then on the reader advances by the frames pulled,
@@ -3458,6 +3601,800 @@ private:
 
 } // namespace audiocast
 // end include/audiocast/session/rtcp_schedule.hpp
+// begin include/audiocast/session/reception_meter.hpp
+// audiocast — what a receiver measures of the packets it plays
+// (docs/architecture.md, Reception measurement).
+//
+// Per packet of the source: throughput, RFC 3550 interarrival jitter (A.8),
+// one-way latency and IPDV. Latency comes from the send time the packet
+// carries (audiocast's RFC 8285 extension) or, for senders that stamp none
+// (ffmpeg, GStreamer), from the source's last RTCP sender report, which maps
+// RTP time to the sender's wall clock (RFC 3550 §6.4.1). The sender report is
+// also what a receiver report's LSR and DLSR refer to.
+//
+// Sans-I/O: it is handed arrival times. Fixed memory, noexcept.
+
+// begin include/audiocast/stats.hpp
+// audiocast — receiver measurements: RFC 3550 interarrival jitter, duration
+// histograms for latency and RFC 3393 IPDV, throughput, and the snapshot a
+// receiver reports.
+//
+// The meters run once per packet: fixed memory, no allocation, noexcept.
+
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+
+namespace audiocast {
+
+/// RFC 3550 §6.4.1 interarrival jitter of one source, in RTP timestamp units,
+/// kept in Appendix A.8's integer form (the estimate scaled by 16 to reduce
+/// round-off). With D(i-1,i) = (R_i - S_i) - (R_{i-1} - S_{i-1}), the
+/// difference of relative transit times of consecutive packets in arrival
+/// order, each packet does J += (|D| - J) / 16.
+class interarrival_jitter {
+public:
+    /// One arriving packet. `arrival_ts_units` is the arrival time already in
+    /// timestamp units (the caller's `frames_in(arrival - epoch, rate)`,
+    /// truncated to 32 bits); any fixed epoch works, because only differences of
+    /// transit times matter. Both counters may wrap at 2^32. The first call
+    /// only records the transit time.
+    void update(std::uint32_t arrival_ts_units, std::uint32_t rtp_timestamp) noexcept
+    {
+        // A.8 computes `int transit = arrival - r->ts; int d = transit - s->transit;`.
+        // Unsigned subtraction gives the same bits with no overflow, and the
+        // difference read as signed is the short way round a 2^32 wrap.
+        const std::uint32_t transit = arrival_ts_units - rtp_timestamp;
+        if (!has_transit_) {
+            transit_ = transit;
+            has_transit_ = true;
+            return;
+        }
+        const std::uint32_t diff = transit - transit_;
+        transit_ = transit;
+        // |d|, also for d == INT32_MIN, whose negation does not fit an int.
+        const std::uint64_t d = (diff & 0x8000'0000u) != 0 ? std::uint64_t{0u - diff} : diff;
+        // A.8 integer form: `s->jitter += d - ((s->jitter + 8) >> 4);`. 64 bits hold
+        // the scaled value for any |d| < 2^32 (it stays below 16 * 2^32).
+        scaled_ = scaled_ - ((scaled_ + 8) >> 4) + d;
+    }
+
+    /// J in timestamp units, as an RTCP reception report carries it
+    /// (A.8: `rr->jitter = s->jitter >> 4`).
+    [[nodiscard]] std::uint32_t value() const noexcept
+    {
+        return static_cast<std::uint32_t>(
+            std::min<std::uint64_t>(scaled_ >> 4, std::numeric_limits<std::uint32_t>::max()));
+    }
+
+    /// J in timestamp units with the fraction the integer form keeps (scaled / 16).
+    [[nodiscard]] double value_units() const noexcept
+    {
+        return static_cast<double>(scaled_) / 16.0;
+    }
+
+    /// J as a duration at `sample_rate` (timestamp units per second), truncated
+    /// to the nanosecond; 0 for a zero rate.
+    [[nodiscard]] std::chrono::nanoseconds value_time(std::uint32_t sample_rate) const noexcept
+    {
+        if (sample_rate == 0) return std::chrono::nanoseconds{0};
+        // scaled * 10^9 would overflow 64 bits; split into whole and partial seconds.
+        const std::uint64_t per_second = std::uint64_t{16} * sample_rate;
+        const std::uint64_t whole = scaled_ / per_second;
+        const std::uint64_t part = scaled_ % per_second;
+        return std::chrono::nanoseconds{
+            static_cast<std::int64_t>(whole * 1'000'000'000u + part * 1'000'000'000u / per_second)};
+    }
+
+    /// Forgets the source: the next update() is a first packet again.
+    void reset() noexcept { *this = interarrival_jitter{}; }
+
+private:
+    std::uint64_t scaled_ = 0;  ///< A.8 s->jitter, J * 16
+    std::uint32_t transit_ = 0; ///< A.8 s->transit, of the previous packet
+    bool has_transit_ = false;
+};
+
+/// Log-linear histogram of non-negative durations in fixed memory (about
+/// 17 KiB), for per-packet latency and IPDV. Durations below 128 ns are counted
+/// exactly; above, each power-of-two range is split into 64 equal buckets, so a
+/// bucket's lower bound is within 1/64 (1.6 %) below any value in it. Durations
+/// of 2^39 ns (about 9.2 minutes) or more share the top bucket; min(), max()
+/// and mean() stay exact for them.
+class duration_histogram {
+public:
+    /// Durations below this are counted exactly (one bucket per nanosecond).
+    static constexpr std::int64_t exact_below_ns = 128;
+    /// Durations at or above this share the top bucket.
+    static constexpr std::int64_t top_ns = std::int64_t{1} << 39;
+
+    /// Counts `d`; a negative duration (a clock step between the hosts, say)
+    /// is counted as 0 and also in negative_count().
+    void record(std::chrono::nanoseconds d) noexcept
+    {
+        std::int64_t ns = d.count();
+        if (ns < 0) {
+            ++negatives_;
+            ns = 0;
+        }
+        const auto v = static_cast<std::uint64_t>(ns);
+        ++counts_[index_of(v)];
+        if (count_ == 0 || v < min_) min_ = v;
+        if (count_ == 0 || v > max_) max_ = v;
+        ++count_;
+        sum_ = v > std::numeric_limits<std::uint64_t>::max() - sum_
+                   ? std::numeric_limits<std::uint64_t>::max()
+                   : sum_ + v;
+    }
+
+    [[nodiscard]] std::uint64_t count() const noexcept { return count_; }
+
+    /// The p-th percentile, p in [0, 100] (clamped), by nearest rank: the value
+    /// of rank ceil(p / 100 * count()), at least 1. Reports the lower bound of
+    /// the bucket that holds it, so at most 1.6 % low, except that the top rank
+    /// (p = 100) reports max() exactly and no result exceeds max(). 0 when
+    /// empty. Walks the buckets: call it for a report, not per packet.
+    [[nodiscard]] std::chrono::nanoseconds percentile(double p) const noexcept
+    {
+        if (count_ == 0) return std::chrono::nanoseconds{0};
+        if (!(p > 0.0)) p = 0.0; // also NaN
+        if (p > 100.0) p = 100.0;
+        // p * count is exact for whole p and any realistic count, so a rank that
+        // is a whole number is not pushed up by a rounding error in p / 100.
+        auto rank = static_cast<std::uint64_t>(std::ceil(p * static_cast<double>(count_) / 100.0));
+        rank = std::clamp<std::uint64_t>(rank, 1, count_);
+        if (rank == count_) return as_duration(max_);
+        std::uint64_t seen = 0;
+        for (std::size_t i = 0; i < bucket_count; ++i) {
+            seen += counts_[i];
+            if (seen >= rank) return as_duration(std::min(lower_bound_of(i), max_));
+        }
+        return as_duration(max_); // not reached: the counts sum to count_
+    }
+
+    /// Smallest duration recorded (negatives as 0); 0 when empty.
+    [[nodiscard]] std::chrono::nanoseconds min() const noexcept
+    {
+        return as_duration(count_ == 0 ? 0 : min_);
+    }
+    /// Largest duration recorded; 0 when empty.
+    [[nodiscard]] std::chrono::nanoseconds max() const noexcept
+    {
+        return as_duration(count_ == 0 ? 0 : max_);
+    }
+    /// Mean of the durations recorded (negatives as 0), truncated; 0 when empty.
+    [[nodiscard]] std::chrono::nanoseconds mean() const noexcept
+    {
+        return as_duration(count_ == 0 ? 0 : sum_ / count_);
+    }
+
+    /// How many of the recorded durations were negative.
+    [[nodiscard]] std::uint64_t negative_count() const noexcept { return negatives_; }
+
+    void reset() noexcept { *this = duration_histogram{}; }
+
+private:
+    static constexpr int sub_bucket_bits = 6; ///< 64 buckets per power of two
+    static constexpr std::uint64_t sub_buckets = std::uint64_t{1} << sub_bucket_bits;
+    static constexpr int top_exponent = 38; ///< the last power-of-two range is [2^38, 2^39)
+    // Indices 0..127 are the exact values; range [2^k, 2^(k+1)), k >= 7, takes
+    // indices (k - 5) * 64 up to (k - 4) * 64 - 1.
+    static constexpr std::size_t bucket_count =
+        static_cast<std::size_t>((top_exponent - 4) * sub_buckets);
+
+    static constexpr std::size_t index_of(std::uint64_t v) noexcept
+    {
+        if (v < static_cast<std::uint64_t>(exact_below_ns)) return static_cast<std::size_t>(v);
+        if (v >= static_cast<std::uint64_t>(top_ns)) return bucket_count - 1;
+        const int shift = static_cast<int>(std::bit_width(v)) - 1 - sub_bucket_bits; // >= 1
+        // v >> shift is in [64, 128): the bucket within the range, offset by 64.
+        return static_cast<std::size_t>(static_cast<std::uint64_t>(shift) * sub_buckets +
+                                        (v >> shift));
+    }
+
+    static constexpr std::uint64_t lower_bound_of(std::size_t index) noexcept
+    {
+        if (index < static_cast<std::size_t>(exact_below_ns)) return index;
+        const auto shift = index / sub_buckets - 1;
+        return (index % sub_buckets + sub_buckets) << shift;
+    }
+
+    static constexpr std::chrono::nanoseconds as_duration(std::uint64_t ns) noexcept
+    {
+        return std::chrono::nanoseconds{static_cast<std::int64_t>(
+            std::min<std::uint64_t>(ns, std::numeric_limits<std::int64_t>::max()))};
+    }
+
+    std::array<std::uint64_t, bucket_count> counts_{};
+    std::uint64_t count_ = 0;
+    std::uint64_t sum_ = 0; ///< saturates rather than wraps
+    std::uint64_t min_ = 0;
+    std::uint64_t max_ = 0;
+    std::uint64_t negatives_ = 0;
+};
+
+/// IP packet delay variation (RFC 3393) between consecutive packets of one
+/// source, in arrival order: for packets i then j, |(R_j - R_i) - (S_j - S_i)|
+/// = |latency_j - latency_i| in wall time. RFC 3393 §2.4 defines the signed
+/// difference of one-way delays and §3.4 samples it with a selection function;
+/// the selection here is "each packet and the one that arrived before it", and
+/// the sign is dropped because early and late are equally bad for playout.
+/// A constant clock offset between the hosts cancels, so the hosts need not
+/// share a clock for IPDV, only for latency itself (RFC 3393 §5.1).
+class ipdv_meter {
+public:
+    /// One packet's one-way latency (arrival wall time − send wall time).
+    void update(std::chrono::nanoseconds one_way_latency) noexcept
+    {
+        if (has_previous_) {
+            const auto delta = one_way_latency - previous_;
+            histogram_.record(delta < delta.zero() ? -delta : delta);
+        }
+        previous_ = one_way_latency;
+        has_previous_ = true;
+    }
+
+    [[nodiscard]] const duration_histogram& histogram() const noexcept { return histogram_; }
+
+    /// Forgets the histogram and the previous packet.
+    void reset() noexcept
+    {
+        histogram_.reset();
+        previous_ = std::chrono::nanoseconds{0};
+        has_previous_ = false;
+    }
+
+private:
+    duration_histogram histogram_;
+    std::chrono::nanoseconds previous_{0};
+    bool has_previous_ = false;
+};
+
+/// Payload bytes and packets received, and their rates over the time between
+/// the first and the last arrival. Every packet counts, the first one too, so
+/// n packets evenly spaced by T give n / ((n - 1) T) packets per second; over
+/// a long run the difference vanishes. Rates are 0 until two arrivals differ.
+class throughput_meter {
+public:
+    void record(std::size_t payload_bytes, time_point arrival) noexcept
+    {
+        if (packets_ == 0) {
+            first_ = last_ = arrival;
+        } else {
+            first_ = std::min(first_, arrival);
+            last_ = std::max(last_, arrival);
+        }
+        bytes_ += payload_bytes;
+        ++packets_;
+    }
+
+    [[nodiscard]] std::uint64_t bytes() const noexcept { return bytes_; }
+    [[nodiscard]] std::uint64_t packets() const noexcept { return packets_; }
+    [[nodiscard]] double bytes_per_second() const noexcept { return per_second(bytes_); }
+    [[nodiscard]] double packets_per_second() const noexcept { return per_second(packets_); }
+
+    void reset() noexcept { *this = throughput_meter{}; }
+
+private:
+    [[nodiscard]] double per_second(std::uint64_t amount) const noexcept
+    {
+        const auto span = (last_ - first_).count();
+        if (span <= 0) return 0.0;
+        return static_cast<double>(amount) * 1e9 / static_cast<double>(span);
+    }
+
+    std::uint64_t bytes_ = 0;
+    std::uint64_t packets_ = 0;
+    time_point first_{};
+    time_point last_{};
+};
+
+/// What a receiver reports: plain data, every counter cumulative since the
+/// stream began. The names are the ones the tools print (DESIGN.md, Measurements).
+struct receiver_stats {
+    std::uint64_t packets_received = 0;
+    std::uint64_t packets_lost = 0; ///< RFC 3550 A.3 expected − received, clamped at 0
+    std::uint64_t packets_late = 0; ///< arrived after their playout time
+    std::uint64_t packets_duplicate = 0;
+    std::uint64_t packets_reordered = 0;
+    std::uint64_t packets_malformed = 0; ///< failed validation, dropped
+    /// From a source other than the one played (another SSRC or address, or
+    /// one still on probation), ignored.
+    std::uint64_t packets_foreign = 0;
+    /// Valid RTP from the source that could not be believed: a jump in
+    /// sequence or timeline that no following packet confirmed (RFC 3550
+    /// A.1's "two in a row"), or an older packet placed where none can be.
+    /// Counted and dropped; the one still waiting for confirmation too.
+    std::uint64_t packets_discarded = 0;
+    std::uint64_t packets_expected = 0; ///< RFC 3550 A.3; received ÷ expected is the delivery ratio
+    /// Dropped before the session saw them because the hand-off to the audio
+    /// side was full: the audio side stopped pulling.
+    std::uint64_t packets_overrun = 0;
+    std::uint64_t bytes_received = 0; ///< payload bytes
+    double throughput_bytes_per_s = 0;
+    double packets_per_s = 0;
+    std::chrono::nanoseconds jitter{}; ///< RFC 3550 §6.4.1 interarrival jitter
+    std::chrono::nanoseconds latency_p50{};
+    std::chrono::nanoseconds latency_p99{};
+    std::chrono::nanoseconds latency_max{};
+    std::uint64_t latency_samples = 0; ///< packets that carried a send time
+    std::chrono::nanoseconds ipdv_p50{};
+    std::chrono::nanoseconds ipdv_p99{};
+    std::uint64_t underruns = 0;
+    std::uint64_t concealed_frames = 0;
+    /// Frames stored and never played because playout started over: a new
+    /// source took over, a confirmed jump, or playout fell a window behind.
+    std::uint64_t frames_discarded = 0;
+    /// Frames of the stream taken per frame pulled, less 1, now: how playout
+    /// holds its target latency against clock drift. 0.0001 takes the stream
+    /// 100 ppm faster than the device plays it (a slow device, or latency to
+    /// shed); negative, slower.
+    double playout_rate_adjustment = 0;
+    /// Frames played that were interpolated to run at that rate.
+    std::uint64_t resampled_frames = 0;
+    std::uint64_t source_changes = 0;
+    std::uint64_t resyncs =
+        0; ///< playout restarted on a confirmed timeline jump or sequence restart
+    std::size_t buffered_frames = 0;     ///< buffer level now, not cumulative
+    std::uint64_t sender_reports = 0;    ///< RTCP SRs from the source
+    std::uint64_t reports_sent = 0;      ///< RTCP RRs this receiver wrote
+    std::uint64_t control_malformed = 0; ///< RTCP datagrams that failed validation
+    /// RTCP datagrams dropped before the session saw them: the audio side
+    /// takes a few a pull, so a flood of them waits and the rest are dropped.
+    std::uint64_t control_overrun = 0;
+    bool source_left = false; ///< the source said BYE (RFC 3550 §6.6) and sent nothing since
+    std::uint32_t source_ssrc = 0; ///< the SSRC played, once source_changes > 0
+    endpoint source{};             ///< where its packets come from
+    /// Latency was measured from sender reports (packets carried no send time).
+    bool latency_from_sender_reports = false;
+};
+
+} // namespace audiocast
+// end include/audiocast/stats.hpp
+
+#include <chrono>
+#include <cstdint>
+
+namespace audiocast {
+
+class reception_meter {
+public:
+    explicit reception_meter(std::uint32_t sample_rate) noexcept : sample_rate_{sample_rate} {}
+
+    /// A new source: its jitter and its sender reports start afresh. The
+    /// throughput and the latency distributions go on across sources.
+    void new_source() noexcept
+    {
+        have_transit_ = false;
+        jitter_.reset();
+        have_sr_ = false;
+        last_sr_ = 0;
+    }
+
+    /// One packet of the source, as it arrived.
+    void on_packet(const rtp::packet_view& packet, time_point arrival,
+                   wall_time arrival_wall) noexcept
+    {
+        throughput_.record(packet.payload.size(), arrival);
+        // RFC 3550 A.8: arrival in timestamp units from any fixed origin.
+        if (!have_transit_) {
+            have_transit_ = true;
+            jitter_origin_ = arrival;
+        }
+        const auto arrival_units =
+            static_cast<std::uint32_t>(frames_in(arrival - jitter_origin_, sample_rate_));
+        jitter_.update(arrival_units, packet.hdr.timestamp);
+        if (packet.hdr.send_time) {
+            record_latency(arrival_wall - ntp::to_wall(*packet.hdr.send_time));
+        } else if (have_sr_) {
+            // The packet's first frame was sampled at SR time + (its
+            // timestamp - the SR's) / rate, on the sender's wall clock.
+            const auto since_sr = static_cast<std::int32_t>(packet.hdr.timestamp - sr_timestamp_);
+            const auto offset =
+                since_sr >= 0 ? duration_of(static_cast<std::uint64_t>(since_sr), sample_rate_)
+                              : -duration_of(static_cast<std::uint64_t>(-std::int64_t{since_sr}),
+                                             sample_rate_);
+            record_latency(arrival_wall - (sr_wall_ + offset));
+            latency_from_reports_ = true;
+        }
+    }
+
+    /// A sender report from the source.
+    void on_sender_report(const rtcp::sender_info& info, time_point arrival) noexcept
+    {
+        ++sender_reports_;
+        last_sr_ = ntp::short_form(info.ntp);
+        last_sr_arrival_ = arrival;
+        sr_wall_ = ntp::to_wall(info.ntp);
+        sr_timestamp_ = info.rtp_timestamp;
+        have_sr_ = true;
+    }
+
+    /// The jitter, LSR and DLSR fields of a reception report sent at `now`.
+    void fill(rtcp::report_block& b, time_point now) const noexcept
+    {
+        b.jitter = jitter_.value();
+        if (have_sr_) {
+            b.last_sr = last_sr_;
+            b.delay_since_last_sr = ntp::to_short_duration(now - last_sr_arrival_);
+        }
+    }
+
+    /// The constant-time fields of `s`.
+    void counters(receiver_stats& s) const noexcept
+    {
+        s.bytes_received = throughput_.bytes();
+        s.throughput_bytes_per_s = throughput_.bytes_per_second();
+        s.packets_per_s = throughput_.packets_per_second();
+        s.jitter = jitter_.value_time(sample_rate_);
+        s.latency_max = latency_.max();
+        s.latency_samples = latency_.count();
+        s.sender_reports = sender_reports_;
+        s.latency_from_sender_reports = latency_from_reports_;
+    }
+
+    /// The percentiles of `s`: a walk over two histograms.
+    void percentiles(receiver_stats& s) const noexcept
+    {
+        s.latency_p50 = latency_.percentile(50);
+        s.latency_p99 = latency_.percentile(99);
+        s.ipdv_p50 = ipdv_.histogram().percentile(50);
+        s.ipdv_p99 = ipdv_.histogram().percentile(99);
+    }
+
+    [[nodiscard]] const duration_histogram& latency() const noexcept { return latency_; }
+
+private:
+    void record_latency(std::chrono::nanoseconds latency) noexcept
+    {
+        latency_.record(latency);
+        ipdv_.update(latency);
+    }
+
+    std::uint32_t sample_rate_;
+    bool have_transit_ = false;
+    time_point jitter_origin_{};
+    interarrival_jitter jitter_;
+    duration_histogram latency_;
+    ipdv_meter ipdv_;
+    throughput_meter throughput_;
+
+    bool have_sr_ = false;
+    std::uint32_t last_sr_ = 0;
+    time_point last_sr_arrival_{};
+    wall_time sr_wall_{};
+    std::uint32_t sr_timestamp_ = 0;
+    bool latency_from_reports_ = false;
+    std::uint64_t sender_reports_ = 0;
+};
+
+} // namespace audiocast
+// end include/audiocast/session/reception_meter.hpp
+// begin include/audiocast/session/source_selector.hpp
+// audiocast — which sender a receiver plays (docs/architecture.md, Source selection).
+//
+// A multicast group is open to every host on the network, so the receiver
+// decides for itself whose packets are the stream. A source is an SSRC *and*
+// the address and port its packets come from. The rules:
+//
+// 1. Probation (RFC 3550 A.1): no source is played until it has sent
+//    MIN_SEQUENTIAL (2) packets in sequence from one SSRC and one endpoint.
+//    As in sequence_tracker, "in sequence" tolerates the network: two
+//    distinct numbers at most probation_window apart, either way, so a
+//    source whose first packets arrive reordered or with one lost still
+//    validates at its second. A flood of packets with random SSRCs never
+//    passes it, nor, but by chance, one with random sequence numbers.
+// 2. First validated wins, and keeps the stream while it keeps sending:
+//    packets from anyone else are counted as foreign and dropped. Strangers go
+//    on being tracked, so one that has validated can take over at once when
+//    the source leaves.
+// 3. The source leaves when it says BYE (from its own host) or falls silent
+//    for `timeout`; the next packet from a validated source then takes over.
+//    A source that goes on sending after its BYE (a forged BYE, or a sender
+//    that came back) is simply still the source: its packets sent more than
+//    bye_grace after the BYE arrived take the BYE back.
+// 4. Nothing a source on probation sent is lost by the wait: its packets are
+//    held, and handed back in arrival order when it validates. The hold is
+//    small and fixed; one endpoint may keep only a few packets in it, so a
+//    flood from one host cannot push out the real sender's first packet.
+//
+// Memory is fixed at construction; every call is noexcept and allocates
+// nothing, so the selector runs on the audio thread.
+
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+namespace audiocast {
+
+class source_selector {
+public:
+    /// RFC 3550 A.1 MIN_SEQUENTIAL.
+    static constexpr int min_sequential = 2;
+    /// How far apart two packets of a probation run may be numbered.
+    static constexpr std::uint16_t probation_window = 16;
+    /// Sources on probation tracked at once (a direct-mapped table, keyed by a
+    /// secret hash so that a stranger cannot aim at the real sender's entry).
+    static constexpr std::size_t candidate_slots = 256;
+    /// Datagrams held for sources on probation, and how many of them one
+    /// endpoint may hold.
+    static constexpr std::size_t held_slots = 32;
+    static constexpr std::size_t max_held_per_endpoint = 4;
+    /// Packets of the source that arrive this soon after its BYE were on
+    /// their way when it was sent; later ones mean it is still sending.
+    static constexpr std::chrono::nanoseconds bye_grace = std::chrono::milliseconds{20};
+
+    /// What on_packet() decided.
+    enum class verdict {
+        source,  ///< from the source being played
+        adopted, ///< it validated a new source, now the one played; take the held packets first
+        held,    ///< from a source on probation, held until it validates
+        foreign, ///< from another source while one plays (or too big to hold): dropped
+    };
+
+    /// `max_held_bytes`: the largest datagram held during probation. `key`
+    /// seeds the table's hash; give a random one outside tests.
+    source_selector(std::chrono::nanoseconds timeout, std::size_t max_held_bytes, std::uint64_t key)
+        : timeout_{timeout}, max_held_bytes_{max_held_bytes}, key_{key},
+          held_bytes_(held_slots * max_held_bytes)
+    {}
+
+    /// Decides about one valid RTP packet. A held packet is copied; the
+    /// caller may reuse `datagram` at once.
+    verdict on_packet(std::uint32_t ssrc, std::uint16_t sequence, const endpoint& from,
+                      std::span<const std::byte> datagram, time_point arrival,
+                      wall_time arrival_wall) noexcept
+    {
+        if (has_source_ && ssrc == ssrc_ && from == from_) {
+            last_heard_ = arrival;
+            if (left_ && arrival - left_at_ >= bye_grace) left_ = false;
+            return verdict::source;
+        }
+        const bool validated = track(ssrc, sequence, from);
+        if (live(arrival)) {
+            ++foreign_;
+            return verdict::foreign;
+        }
+        if (validated) {
+            adopt(ssrc, from, arrival);
+            return verdict::adopted;
+        }
+        if (!hold(ssrc, from, datagram, arrival, arrival_wall)) {
+            ++foreign_;
+            return verdict::foreign;
+        }
+        return verdict::held;
+    }
+
+    /// After verdict::adopted: hands each datagram the new source sent while
+    /// on probation to `f(datagram, arrival, arrival_wall)`, oldest first, and
+    /// forgets every held datagram (those of other sources count as foreign).
+    template <class F>
+    void release_held(F&& f) noexcept
+    {
+        for (;;) {
+            std::size_t next = held_slots;
+            for (std::size_t i = 0; i < held_slots; ++i)
+                if (held_[i].used && held_[i].ssrc == ssrc_ && held_[i].from == from_ &&
+                    (next == held_slots || held_[i].order < held_[next].order))
+                    next = i;
+            if (next == held_slots) break;
+            held_[next].used = false;
+            --held_count_;
+            f(std::span<const std::byte>{held_bytes_.data() + next * max_held_bytes_,
+                                         held_[next].size},
+              held_[next].arrival, held_[next].arrival_wall);
+        }
+        for (auto& h : held_)
+            if (h.used) {
+                h.used = false;
+                ++foreign_;
+            }
+        held_count_ = 0;
+    }
+
+    /// An RTCP BYE for `ssrc` from `from`, arrived at `arrival`: the source
+    /// leaves, if it is the source and the BYE comes from its host (RTCP uses
+    /// another port). Returns whether it did.
+    bool on_bye(std::uint32_t ssrc, const endpoint& from, time_point arrival) noexcept
+    {
+        if (!has_source_ || ssrc != ssrc_ || !from.same_host(from_)) return false;
+        if (!left_) left_at_ = arrival;
+        left_ = true;
+        return true;
+    }
+
+    /// Whether an RTCP packet from `ssrc` at `from` speaks for the source.
+    [[nodiscard]] bool is_source(std::uint32_t ssrc, const endpoint& from) const noexcept
+    {
+        return has_source_ && ssrc == ssrc_ && from.same_host(from_);
+    }
+
+    [[nodiscard]] bool has_source() const noexcept { return has_source_; }
+    [[nodiscard]] std::uint32_t ssrc() const noexcept { return ssrc_; }
+    [[nodiscard]] const endpoint& source_endpoint() const noexcept { return from_; }
+    /// The source said BYE and has sent nothing since.
+    [[nodiscard]] bool left() const noexcept { return left_; }
+
+    /// Datagrams not played because they came from another source: dropped
+    /// while one played, pushed out of the hold, or held now for a source
+    /// that has not validated. Each datagram is in it at most once, and
+    /// leaves it if its source validates and plays it.
+    [[nodiscard]] std::uint64_t foreign() const noexcept { return foreign_ + held_count_; }
+
+private:
+    struct candidate {
+        std::uint32_t ssrc = 0;
+        endpoint from{};
+        std::uint16_t last_sequence = 0;
+        std::uint8_t run = 0; ///< consecutive packets, up to min_sequential; 0: empty
+    };
+
+    struct held_datagram {
+        bool used = false;
+        std::uint32_t ssrc = 0;
+        endpoint from{};
+        std::size_t size = 0;
+        std::uint64_t order = 0;
+        time_point arrival{};
+        wall_time arrival_wall{};
+    };
+
+    [[nodiscard]] bool live(time_point now) const noexcept
+    {
+        return has_source_ && !left_ && now - last_heard_ < timeout_;
+    }
+
+    // Updates the candidate entry of (ssrc, from); true once it has sent
+    // min_sequential consecutive packets.
+    bool track(std::uint32_t ssrc, std::uint16_t sequence, const endpoint& from) noexcept
+    {
+        candidate& c = candidates_[slot_of(ssrc, from)];
+        if (c.run == 0 || c.ssrc != ssrc || c.from != from) {
+            c = candidate{ssrc, from, sequence, 1};
+            return false;
+        }
+        const auto ahead = static_cast<std::uint16_t>(sequence - c.last_sequence);
+        const auto behind = static_cast<std::uint16_t>(c.last_sequence - sequence);
+        if (ahead == 0) return c.run >= min_sequential; // a duplicate proves nothing
+        if (ahead <= probation_window || behind <= probation_window) {
+            if (ahead <= probation_window) c.last_sequence = sequence;
+            if (c.run < min_sequential) ++c.run;
+        } else {
+            // Far from the run: it starts again at this packet (A.1).
+            c.last_sequence = sequence;
+            c.run = 1;
+        }
+        return c.run >= min_sequential;
+    }
+
+    void adopt(std::uint32_t ssrc, const endpoint& from, time_point arrival) noexcept
+    {
+        has_source_ = true;
+        ssrc_ = ssrc;
+        from_ = from;
+        last_heard_ = arrival;
+        left_ = false;
+    }
+
+    bool hold(std::uint32_t ssrc, const endpoint& from, std::span<const std::byte> datagram,
+              time_point arrival, wall_time arrival_wall) noexcept
+    {
+        if (datagram.size() > max_held_bytes_) return false;
+        std::size_t from_same = 0;
+        std::size_t oldest_same = held_slots, oldest = held_slots, free = held_slots;
+        for (std::size_t i = 0; i < held_slots; ++i) {
+            const held_datagram& h = held_[i];
+            if (!h.used) {
+                if (free == held_slots) free = i;
+                continue;
+            }
+            if (oldest == held_slots || h.order < held_[oldest].order) oldest = i;
+            if (h.from == from) {
+                ++from_same;
+                if (oldest_same == held_slots || h.order < held_[oldest_same].order)
+                    oldest_same = i;
+            }
+        }
+        // One endpoint's flood replaces its own packets, never another's.
+        std::size_t slot = from_same >= max_held_per_endpoint ? oldest_same
+                           : free != held_slots               ? free
+                                                              : oldest;
+        if (held_[slot].used) {
+            ++foreign_;
+        } else {
+            ++held_count_;
+        }
+        std::copy(datagram.begin(), datagram.end(), held_bytes_.data() + slot * max_held_bytes_);
+        held_[slot] =
+            held_datagram{true, ssrc, from, datagram.size(), next_order_++, arrival, arrival_wall};
+        return true;
+    }
+
+    // A keyed mix (splitmix64's finaliser over the key and the fields), so
+    // that which entries collide cannot be known from outside.
+    [[nodiscard]] std::size_t slot_of(std::uint32_t ssrc, const endpoint& from) const noexcept
+    {
+        std::uint64_t h = key_ ^ ssrc;
+        const auto mix = [&h](std::uint64_t v) {
+            h ^= v + 0x9E3779B97F4A7C15u + (h << 6) + (h >> 2);
+            h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9u;
+            h = (h ^ (h >> 27)) * 0x94D049BB133111EBu;
+            h ^= h >> 31;
+        };
+        std::uint64_t a = 0, b = 0;
+        for (std::size_t i = 0; i < 8; ++i) {
+            a = (a << 8) | from.address[i];
+            b = (b << 8) | from.address[8 + i];
+        }
+        mix(a);
+        mix(b);
+        mix((std::uint64_t{from.port} << 8) | static_cast<std::uint64_t>(from.family));
+        return static_cast<std::size_t>(h % candidate_slots);
+    }
+
+    std::chrono::nanoseconds timeout_;
+    std::size_t max_held_bytes_;
+    std::uint64_t key_;
+
+    bool has_source_ = false;
+    std::uint32_t ssrc_ = 0;
+    endpoint from_{};
+    time_point last_heard_{};
+    bool left_ = false;
+    time_point left_at_{};
+
+    std::array<candidate, candidate_slots> candidates_{};
+    std::array<held_datagram, held_slots> held_{};
+    std::vector<std::byte> held_bytes_;
+    std::size_t held_count_ = 0;
+    std::uint64_t next_order_ = 0;
+    std::uint64_t foreign_ = 0;
+};
+
+} // namespace audiocast
+// end include/audiocast/session/source_selector.hpp
+// begin include/audiocast/session/source_timeline.hpp
+// audiocast — where each packet of the source belongs, and which ones to
+// believe (docs/architecture.md, Source timeline).
+//
+// A packet carries two positions: its sequence number and its RTP timestamp.
+// For a packet of the source being played this class decides whether both
+// agree with the stream so far, and widens them to 64 bits (sequence cycles,
+// timestamp wraps). The rule is A.1's "two in a row", applied to timestamps
+// as well as sequence numbers:
+//
+// - A packet close to the newest one, in sequence and on the timeline, is
+//   believed at once: the next one (`continues`), one after a few lost
+//   (`after_gap`, when its timestamp is no further on than the packets
+//   between would take), or an older one not seen before (`reordered`).
+// - Anything else is a jump: far in sequence, or on a timeline that does not
+//   follow (the sequence continues but the timestamp moved, as after a
+//   pause, a sender's restart, or a forged packet). A jump changes nothing
+//   until the next packet confirms it, by following it in both sequence and
+//   timeline (`confirmed_jump`). Until then it is `held_jump`, and the caller
+//   keeps it aside; another jump replaces it.
+//
+// So a stranger who sends one packet with the stream's SSRC, the next
+// sequence number and any timestamp costs at most that packet's frames: it is
+// held, the real packet with the same number is believed, and the held one is
+// dropped. Loss accounting is RFC 3550 A.3 through sequence_tracker, which
+// sees only the packets believed.
+//
+// Fixed memory, no allocation, noexcept.
+
 // begin include/audiocast/session/source_tracker.hpp
 // audiocast — per-source RTP sequence tracking: RFC 3550 Appendix A.1
 // validation, A.3 loss accounting, and duplicate and reorder detection.
@@ -3770,338 +4707,204 @@ private:
 
 } // namespace audiocast
 // end include/audiocast/session/source_tracker.hpp
-// begin include/audiocast/stats.hpp
-// audiocast — receiver measurements: RFC 3550 interarrival jitter, duration
-// histograms for latency and RFC 3393 IPDV, throughput, and the snapshot a
-// receiver reports.
-//
-// The meters run once per packet: fixed memory, no allocation, noexcept.
 
-
-#include <algorithm>
-#include <array>
-#include <bit>
-#include <chrono>
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
 
 namespace audiocast {
 
-/// RFC 3550 §6.4.1 interarrival jitter of one source, in RTP timestamp units,
-/// kept in Appendix A.8's integer form (the estimate scaled by 16 to reduce
-/// round-off). With D(i-1,i) = (R_i - S_i) - (R_{i-1} - S_{i-1}), the
-/// difference of relative transit times of consecutive packets in arrival
-/// order, each packet does J += (|D| - J) / 16.
-class interarrival_jitter {
+class source_timeline {
 public:
-    /// One arriving packet. `arrival_ts_units` is the arrival time already in
-    /// timestamp units (the caller's `frames_in(arrival - epoch, rate)`,
-    /// truncated to 32 bits); any fixed epoch works, because only differences of
-    /// transit times matter. Both counters may wrap at 2^32. The first call
-    /// only records the transit time.
-    void update(std::uint32_t arrival_ts_units, std::uint32_t rtp_timestamp) noexcept
-    {
-        // A.8 computes `int transit = arrival - r->ts; int d = transit - s->transit;`.
-        // Unsigned subtraction gives the same bits with no overflow, and the
-        // difference read as signed is the short way round a 2^32 wrap.
-        const std::uint32_t transit = arrival_ts_units - rtp_timestamp;
-        if (!has_transit_) {
-            transit_ = transit;
-            has_transit_ = true;
-            return;
-        }
-        const std::uint32_t diff = transit - transit_;
-        transit_ = transit;
-        // |d|, also for d == INT32_MIN, whose negation does not fit an int.
-        const std::uint64_t d = (diff & 0x8000'0000u) != 0 ? std::uint64_t{0u - diff} : diff;
-        // A.8 integer form: `s->jitter += d - ((s->jitter + 8) >> 4);`. 64 bits hold
-        // the scaled value for any |d| < 2^32 (it stays below 16 * 2^32).
-        scaled_ = scaled_ - ((scaled_ + 8) >> 4) + d;
-    }
+    /// What on_packet() decided.
+    enum class verdict {
+        first,          ///< the source's first packet: starts the timeline
+        continues,      ///< the next packet, where the last one ended
+        after_gap,      ///< ahead by a few packets, consistent with their loss
+        reordered,      ///< older than the newest, not seen before
+        duplicate,      ///< seen before; counted by the tracker
+        held_jump,      ///< an unconfirmed jump: keep it aside, play nothing yet
+        confirmed_jump, ///< confirms the held jump: place it, then this one
+        discarded,      ///< older than the newest but placed where no older packet can be
+    };
 
-    /// J in timestamp units, as an RTCP reception report carries it
-    /// (A.8: `rr->jitter = s->jitter >> 4`).
-    [[nodiscard]] std::uint32_t value() const noexcept
-    {
-        return static_cast<std::uint32_t>(
-            std::min<std::uint64_t>(scaled_ >> 4, std::numeric_limits<std::uint32_t>::max()));
-    }
+    /// Where a packet lies: its extended sequence number and the extended RTP
+    /// timestamp of its first frame (64-bit, starting at 2^32 so that a
+    /// packet just before the first stays positive).
+    struct placement {
+        std::uint64_t sequence = 0;
+        std::uint64_t position = 0;
+    };
 
-    /// J in timestamp units with the fraction the integer form keeps (scaled / 16).
-    [[nodiscard]] double value_units() const noexcept
-    {
-        return static_cast<double>(scaled_) / 16.0;
-    }
+    /// `max_step`: how far, in frames, a packet may lie from the newest one
+    /// and still be believed on its own (the jitter buffer's window).
+    explicit source_timeline(std::uint64_t max_step) noexcept : max_step_{max_step} {}
 
-    /// J as a duration at `sample_rate` (timestamp units per second), truncated
-    /// to the nanosecond; 0 for a zero rate.
-    [[nodiscard]] std::chrono::nanoseconds value_time(std::uint32_t sample_rate) const noexcept
-    {
-        if (sample_rate == 0) return std::chrono::nanoseconds{0};
-        // scaled * 10^9 would overflow 64 bits; split into whole and partial seconds.
-        const std::uint64_t per_second = std::uint64_t{16} * sample_rate;
-        const std::uint64_t whole = scaled_ / per_second;
-        const std::uint64_t part = scaled_ % per_second;
-        return std::chrono::nanoseconds{
-            static_cast<std::int64_t>(whole * 1'000'000'000u + part * 1'000'000'000u / per_second)};
-    }
-
-    /// Forgets the source: the next update() is a first packet again.
-    void reset() noexcept { *this = interarrival_jitter{}; }
-
-private:
-    std::uint64_t scaled_ = 0;  ///< A.8 s->jitter, J * 16
-    std::uint32_t transit_ = 0; ///< A.8 s->transit, of the previous packet
-    bool has_transit_ = false;
-};
-
-/// Log-linear histogram of non-negative durations in fixed memory (about
-/// 17 KiB), for per-packet latency and IPDV. Durations below 128 ns are counted
-/// exactly; above, each power-of-two range is split into 64 equal buckets, so a
-/// bucket's lower bound is within 1/64 (1.6 %) below any value in it. Durations
-/// of 2^39 ns (about 9.2 minutes) or more share the top bucket; min(), max()
-/// and mean() stay exact for them.
-class duration_histogram {
-public:
-    /// Durations below this are counted exactly (one bucket per nanosecond).
-    static constexpr std::int64_t exact_below_ns = 128;
-    /// Durations at or above this share the top bucket.
-    static constexpr std::int64_t top_ns = std::int64_t{1} << 39;
-
-    /// Counts `d`; a negative duration (a clock step between the hosts, say)
-    /// is counted as 0 and also in negative_count().
-    void record(std::chrono::nanoseconds d) noexcept
-    {
-        std::int64_t ns = d.count();
-        if (ns < 0) {
-            ++negatives_;
-            ns = 0;
-        }
-        const auto v = static_cast<std::uint64_t>(ns);
-        ++counts_[index_of(v)];
-        if (count_ == 0 || v < min_) min_ = v;
-        if (count_ == 0 || v > max_) max_ = v;
-        ++count_;
-        sum_ = v > std::numeric_limits<std::uint64_t>::max() - sum_
-                   ? std::numeric_limits<std::uint64_t>::max()
-                   : sum_ + v;
-    }
-
-    [[nodiscard]] std::uint64_t count() const noexcept { return count_; }
-
-    /// The p-th percentile, p in [0, 100] (clamped), by nearest rank: the value
-    /// of rank ceil(p / 100 * count()), at least 1. Reports the lower bound of
-    /// the bucket that holds it, so at most 1.6 % low, except that the top rank
-    /// (p = 100) reports max() exactly and no result exceeds max(). 0 when
-    /// empty. Walks the buckets: call it for a report, not per packet.
-    [[nodiscard]] std::chrono::nanoseconds percentile(double p) const noexcept
-    {
-        if (count_ == 0) return std::chrono::nanoseconds{0};
-        if (!(p > 0.0)) p = 0.0; // also NaN
-        if (p > 100.0) p = 100.0;
-        // p * count is exact for whole p and any realistic count, so a rank that
-        // is a whole number is not pushed up by a rounding error in p / 100.
-        auto rank = static_cast<std::uint64_t>(std::ceil(p * static_cast<double>(count_) / 100.0));
-        rank = std::clamp<std::uint64_t>(rank, 1, count_);
-        if (rank == count_) return as_duration(max_);
-        std::uint64_t seen = 0;
-        for (std::size_t i = 0; i < bucket_count; ++i) {
-            seen += counts_[i];
-            if (seen >= rank) return as_duration(std::min(lower_bound_of(i), max_));
-        }
-        return as_duration(max_); // not reached: the counts sum to count_
-    }
-
-    /// Smallest duration recorded (negatives as 0); 0 when empty.
-    [[nodiscard]] std::chrono::nanoseconds min() const noexcept
-    {
-        return as_duration(count_ == 0 ? 0 : min_);
-    }
-    /// Largest duration recorded; 0 when empty.
-    [[nodiscard]] std::chrono::nanoseconds max() const noexcept
-    {
-        return as_duration(count_ == 0 ? 0 : max_);
-    }
-    /// Mean of the durations recorded (negatives as 0), truncated; 0 when empty.
-    [[nodiscard]] std::chrono::nanoseconds mean() const noexcept
-    {
-        return as_duration(count_ == 0 ? 0 : sum_ / count_);
-    }
-
-    /// How many of the recorded durations were negative.
-    [[nodiscard]] std::uint64_t negative_count() const noexcept { return negatives_; }
-
-    void reset() noexcept { *this = duration_histogram{}; }
-
-private:
-    static constexpr int sub_bucket_bits = 6; ///< 64 buckets per power of two
-    static constexpr std::uint64_t sub_buckets = std::uint64_t{1} << sub_bucket_bits;
-    static constexpr int top_exponent = 38; ///< the last power-of-two range is [2^38, 2^39)
-    // Indices 0..127 are the exact values; range [2^k, 2^(k+1)), k >= 7, takes
-    // indices (k - 5) * 64 up to (k - 4) * 64 - 1.
-    static constexpr std::size_t bucket_count =
-        static_cast<std::size_t>((top_exponent - 4) * sub_buckets);
-
-    static constexpr std::size_t index_of(std::uint64_t v) noexcept
-    {
-        if (v < static_cast<std::uint64_t>(exact_below_ns)) return static_cast<std::size_t>(v);
-        if (v >= static_cast<std::uint64_t>(top_ns)) return bucket_count - 1;
-        const int shift = static_cast<int>(std::bit_width(v)) - 1 - sub_bucket_bits; // >= 1
-        // v >> shift is in [64, 128): the bucket within the range, offset by 64.
-        return static_cast<std::size_t>(static_cast<std::uint64_t>(shift) * sub_buckets +
-                                        (v >> shift));
-    }
-
-    static constexpr std::uint64_t lower_bound_of(std::size_t index) noexcept
-    {
-        if (index < static_cast<std::size_t>(exact_below_ns)) return index;
-        const auto shift = index / sub_buckets - 1;
-        return (index % sub_buckets + sub_buckets) << shift;
-    }
-
-    static constexpr std::chrono::nanoseconds as_duration(std::uint64_t ns) noexcept
-    {
-        return std::chrono::nanoseconds{static_cast<std::int64_t>(
-            std::min<std::uint64_t>(ns, std::numeric_limits<std::int64_t>::max()))};
-    }
-
-    std::array<std::uint64_t, bucket_count> counts_{};
-    std::uint64_t count_ = 0;
-    std::uint64_t sum_ = 0; ///< saturates rather than wraps
-    std::uint64_t min_ = 0;
-    std::uint64_t max_ = 0;
-    std::uint64_t negatives_ = 0;
-};
-
-/// IP packet delay variation (RFC 3393) between consecutive packets of one
-/// source, in arrival order: for packets i then j, |(R_j - R_i) - (S_j - S_i)|
-/// = |latency_j - latency_i| in wall time. RFC 3393 §2.4 defines the signed
-/// difference of one-way delays and §3.4 samples it with a selection function;
-/// the selection here is "each packet and the one that arrived before it", and
-/// the sign is dropped because early and late are equally bad for playout.
-/// A constant clock offset between the hosts cancels, so the hosts need not
-/// share a clock for IPDV, only for latency itself (RFC 3393 §5.1).
-class ipdv_meter {
-public:
-    /// One packet's one-way latency (arrival wall time − send wall time).
-    void update(std::chrono::nanoseconds one_way_latency) noexcept
-    {
-        if (has_previous_) {
-            const auto delta = one_way_latency - previous_;
-            histogram_.record(delta < delta.zero() ? -delta : delta);
-        }
-        previous_ = one_way_latency;
-        has_previous_ = true;
-    }
-
-    [[nodiscard]] const duration_histogram& histogram() const noexcept { return histogram_; }
-
-    /// Forgets the histogram and the previous packet.
+    /// A new source: the next packet starts the timeline. The tracker's
+    /// counts begin afresh (the caller keeps the old ones).
     void reset() noexcept
     {
-        histogram_.reset();
-        previous_ = std::chrono::nanoseconds{0};
-        has_previous_ = false;
+        started_ = false;
+        held_ = false;
+        tracker_ = sequence_tracker{};
+        received_before_ = 0;
+        lost_before_ = 0;
+        discarded_ = 0;
     }
 
-private:
-    duration_histogram histogram_;
-    std::chrono::nanoseconds previous_{0};
-    bool has_previous_ = false;
-};
-
-/// Payload bytes and packets received, and their rates over the time between
-/// the first and the last arrival. Every packet counts, the first one too, so
-/// n packets evenly spaced by T give n / ((n - 1) T) packets per second; over
-/// a long run the difference vanishes. Rates are 0 until two arrivals differ.
-class throughput_meter {
-public:
-    void record(std::size_t payload_bytes, time_point arrival) noexcept
+    /// Decides about one packet of `frames` frames; `where` gets its placement
+    /// (for confirmed_jump, the placement of this packet; held() has the
+    /// held one's).
+    verdict on_packet(std::uint16_t sequence, std::uint32_t timestamp, std::size_t frames,
+                      placement& where) noexcept
     {
-        if (packets_ == 0) {
-            first_ = last_ = arrival;
-        } else {
-            first_ = std::min(first_, arrival);
-            last_ = std::max(last_, arrival);
+        if (!started_) {
+            started_ = true;
+            (void)tracker_.update(sequence);
+            newest_timestamp_ = (std::uint64_t{1} << 32) + timestamp;
+            where = {tracker_.extended_of(sequence), newest_timestamp_};
+            commit_newest(where, frames);
+            return verdict::first;
         }
-        bytes_ += payload_bytes;
-        ++packets_;
+        const std::uint64_t position = extend(timestamp);
+        const auto ahead = static_cast<std::uint16_t>(sequence - newest_sequence_low());
+        where = {tracker_.extended_of(sequence), position};
+
+        if (ahead != 0 && ahead <= max_gap) {
+            // (ahead - 1) packets lost between: at most twice the newest one's
+            // frames each, which allows a sender whose packets vary in size.
+            const std::uint64_t room = (std::uint64_t{ahead} - 1) * 2 * newest_frames_;
+            if (position >= newest_end_ && position - newest_end_ <= room &&
+                position - newest_end_ <= max_step_) {
+                const auto v = tracker_.update(sequence);
+                if (v == sequence_tracker::verdict::duplicate) return verdict::duplicate;
+                drop_held();
+                commit_newest(where, frames);
+                return ahead == 1 ? verdict::continues : verdict::after_gap;
+            }
+        } else if (ahead == 0 || ahead > seq_mod - sequence_tracker::max_misorder) {
+            // At or just behind the newest: a duplicate, or an older packet,
+            // which must lie on the timeline before the newest one ends.
+            const bool placed_before =
+                position + frames <= newest_end_ && newest_end_ - position <= max_step_;
+            if (ahead == 0 || placed_before) {
+                const auto v = tracker_.update(sequence);
+                if (v == sequence_tracker::verdict::duplicate) return verdict::duplicate;
+                // In probation the tracker takes an older packet into its run.
+                if (placed_before && v != sequence_tracker::verdict::bad) return verdict::reordered;
+            }
+            ++discarded_; // placed after the newest, or before the tracker's base
+            return verdict::discarded;
+        }
+
+        // A jump: believed only when the next packet follows it.
+        if (held_ && sequence == static_cast<std::uint16_t>(held_sequence_ + 1) &&
+            position == held_position_ + held_frames_) {
+            held_ = false;
+            // Through the tracker in order, so A.1 decides what the jump
+            // means: loss below MAX_DROPOUT, a restarted sequence beyond it.
+            (void)tracker_.update(held_sequence_);
+            const std::uint64_t received = tracker_.received();
+            const std::int64_t lost = tracker_.lost();
+            const auto v = tracker_.update(sequence);
+            restarted_ = v == sequence_tracker::verdict::restarted;
+            if (restarted_) {
+                // A.1 counts afresh from here; the totals keep what came before.
+                received_before_ += received;
+                lost_before_ += lost;
+            }
+            held_placement_ = {tracker_.extended_of(held_sequence_), held_position_};
+            where = {tracker_.extended_of(sequence), position};
+            newest_timestamp_ = position;
+            commit_newest(where, frames);
+            return verdict::confirmed_jump;
+        }
+        drop_held();
+        held_ = true;
+        held_sequence_ = sequence;
+        held_position_ = position;
+        held_frames_ = frames;
+        return verdict::held_jump;
     }
 
-    [[nodiscard]] std::uint64_t bytes() const noexcept { return bytes_; }
-    [[nodiscard]] std::uint64_t packets() const noexcept { return packets_; }
-    [[nodiscard]] double bytes_per_second() const noexcept { return per_second(bytes_); }
-    [[nodiscard]] double packets_per_second() const noexcept { return per_second(packets_); }
+    /// After confirmed_jump: where the held packet lies, and whether the
+    /// sequence restarted (A.1: counts began again) rather than jumped.
+    [[nodiscard]] placement held() const noexcept { return held_placement_; }
+    [[nodiscard]] bool restarted() const noexcept { return restarted_; }
 
-    void reset() noexcept { *this = throughput_meter{}; }
+    /// One past the newest packet's last frame.
+    [[nodiscard]] std::uint64_t newest_end() const noexcept { return newest_end_; }
+
+    /// Packets dropped as jumps no packet confirmed, or as older packets
+    /// placed where none can be; the held one is counted until it is confirmed.
+    [[nodiscard]] std::uint64_t discarded() const noexcept { return discarded_ + (held_ ? 1 : 0); }
+
+    /// Packets believed, and lost (RFC 3550 A.3), since reset(), across
+    /// sequence restarts.
+    [[nodiscard]] std::uint64_t received() const noexcept
+    {
+        return received_before_ + tracker_.received();
+    }
+    [[nodiscard]] std::int64_t lost() const noexcept { return lost_before_ + tracker_.lost(); }
+
+    /// RFC 3550 A.1/A.3 accounting of the packets believed, since the last
+    /// reset() or sequence restart: what receiver reports carry.
+    [[nodiscard]] const sequence_tracker& tracker() const noexcept { return tracker_; }
+    [[nodiscard]] sequence_tracker& tracker() noexcept { return tracker_; }
 
 private:
-    [[nodiscard]] double per_second(std::uint64_t amount) const noexcept
+    static constexpr std::uint32_t seq_mod = 1u << 16;
+    /// A packet further ahead than this in sequence is a jump to confirm.
+    static constexpr std::uint16_t max_gap = sequence_tracker::max_misorder;
+
+    [[nodiscard]] std::uint16_t newest_sequence_low() const noexcept
     {
-        const auto span = (last_ - first_).count();
-        if (span <= 0) return 0.0;
-        return static_cast<double>(amount) * 1e9 / static_cast<double>(span);
+        return static_cast<std::uint16_t>(newest_sequence_);
     }
 
-    std::uint64_t bytes_ = 0;
-    std::uint64_t packets_ = 0;
-    time_point first_{};
-    time_point last_{};
-};
+    // Widens a 32-bit timestamp around the newest one believed: the nearer
+    // candidate within 2^31 either way.
+    [[nodiscard]] std::uint64_t extend(std::uint32_t ts) const noexcept
+    {
+        const auto delta =
+            static_cast<std::int32_t>(ts - static_cast<std::uint32_t>(newest_timestamp_));
+        return static_cast<std::uint64_t>(static_cast<std::int64_t>(newest_timestamp_) + delta);
+    }
 
-/// What a receiver reports: plain data, every counter cumulative since the
-/// stream began. The names are the ones the tools print (DESIGN.md, Measurements).
-struct receiver_stats {
-    std::uint64_t packets_received = 0;
-    std::uint64_t packets_lost = 0; ///< RFC 3550 A.3 expected − received, clamped at 0
-    std::uint64_t packets_late = 0; ///< arrived after their playout time
-    std::uint64_t packets_duplicate = 0;
-    std::uint64_t packets_reordered = 0;
-    std::uint64_t packets_malformed = 0; ///< failed validation, dropped
-    std::uint64_t packets_foreign = 0;   ///< from other SSRCs, ignored
-    /// Valid RTP from the current source that could not be placed: a sequence
-    /// number A.1 calls a bad jump, or a timestamp far outside the buffer that
-    /// no following packet confirmed. Counted and dropped.
-    std::uint64_t packets_discarded = 0;
-    std::uint64_t packets_expected = 0; ///< RFC 3550 A.3; received ÷ expected is the delivery ratio
-    /// Dropped before the session saw them because the hand-off to the audio
-    /// side was full: the audio side stopped pulling.
-    std::uint64_t packets_overrun = 0;
-    std::uint64_t bytes_received = 0; ///< payload bytes
-    double throughput_bytes_per_s = 0;
-    double packets_per_s = 0;
-    std::chrono::nanoseconds jitter{}; ///< RFC 3550 §6.4.1 interarrival jitter
-    std::chrono::nanoseconds latency_p50{};
-    std::chrono::nanoseconds latency_p99{};
-    std::chrono::nanoseconds latency_max{};
-    std::uint64_t latency_samples = 0; ///< packets that carried a send time
-    std::chrono::nanoseconds ipdv_p50{};
-    std::chrono::nanoseconds ipdv_p99{};
-    std::uint64_t underruns = 0;
-    std::uint64_t concealed_frames = 0;
-    /// Frames of the stream taken per frame pulled, less 1, now: how playout
-    /// holds its target latency against clock drift. 0.0001 takes the stream
-    /// 100 ppm faster than the device plays it (a slow device, or latency to
-    /// shed); negative, slower.
-    double playout_rate_adjustment = 0;
-    /// Frames played that were interpolated to run at that rate.
-    std::uint64_t resampled_frames = 0;
-    std::uint64_t source_changes = 0;
-    std::uint64_t resyncs =
-        0; ///< playout restarted on a confirmed timeline jump or sequence restart
-    std::size_t buffered_frames = 0;     ///< buffer level now, not cumulative
-    std::uint64_t sender_reports = 0;    ///< RTCP SRs from the source
-    std::uint64_t reports_sent = 0;      ///< RTCP RRs this receiver wrote
-    std::uint64_t control_malformed = 0; ///< RTCP datagrams that failed validation
-    bool source_left = false;            ///< the source said BYE (RFC 3550 §6.6)
-    /// Latency was measured from sender reports (packets carried no send time).
-    bool latency_from_sender_reports = false;
+    void commit_newest(const placement& where, std::size_t frames) noexcept
+    {
+        newest_sequence_ = where.sequence;
+        newest_timestamp_ = where.position;
+        newest_end_ = where.position + frames;
+        newest_frames_ = frames;
+    }
+
+    void drop_held() noexcept
+    {
+        if (held_) ++discarded_;
+        held_ = false;
+    }
+
+    std::uint64_t max_step_;
+    bool started_ = false;
+    sequence_tracker tracker_;
+    std::uint64_t newest_sequence_ = 0;
+    std::uint64_t newest_timestamp_ = 0;
+    std::uint64_t newest_end_ = 0;
+    std::size_t newest_frames_ = 0;
+
+    bool held_ = false;
+    std::uint16_t held_sequence_ = 0;
+    std::uint64_t held_position_ = 0;
+    std::size_t held_frames_ = 0;
+    placement held_placement_{};
+    bool restarted_ = false;
+    std::uint64_t discarded_ = 0;
+    std::uint64_t received_before_ = 0;
+    std::int64_t lost_before_ = 0;
 };
 
 } // namespace audiocast
-// end include/audiocast/stats.hpp
+// end include/audiocast/session/source_timeline.hpp
 
 #include <algorithm>
 #include <array>
@@ -4128,8 +4931,10 @@ struct receiver_config {
     /// The payload type to accept; unset accepts the first one seen from the source.
     std::optional<std::uint8_t> payload_type;
     std::uint8_t send_time_extension_id = rtp::default_send_time_extension_id;
-    /// After this long without a packet from the current source, another SSRC
-    /// may take over (a restarted sender). Until then other SSRCs are ignored.
+    /// After this long without a packet from the source being played, another
+    /// validated source may take over (a restarted sender); after its BYE, at
+    /// once. Until then every other source is counted as foreign and ignored
+    /// (session/source_selector.hpp).
     std::chrono::nanoseconds source_timeout = std::chrono::milliseconds{250};
     /// Length of the fade out of a concealed gap and the fade back in after it.
     std::chrono::nanoseconds fade = std::chrono::milliseconds{2};
@@ -4169,7 +4974,10 @@ public:
           buffer_{codec_.format().channels, buffer_capacity(codec_, config)},
           decoded_(max_datagram_samples(codec_)),
           scratch_(scratch_frames * codec_.format().channels),
-          rate_{config_.max_rate_adjustment, config_.latency}, resampler_{codec_.format().channels},
+          selector_{config_.source_timeout, max_held_bytes(codec_), random_key()},
+          timeline_{believable_step(codec_, config_)}, jump_payload_(max_payload_bytes),
+          meter_{codec_.format().sample_rate}, rate_{config_.max_rate_adjustment, config_.latency},
+          resampler_{codec_.format().channels},
           schedule_{timing_of(codec_, config), std::random_device{}()}, members_{config.max_members}
     {
         fade_frames_ = std::max<std::uint64_t>(1, frames_in(config_.fade, format().sample_rate));
@@ -4231,147 +5039,51 @@ public:
     /// The SSRC being played, once there is one.
     [[nodiscard]] std::optional<std::uint32_t> source() const noexcept
     {
-        if (!has_source_) return std::nullopt;
-        return ssrc_;
+        if (!selector_.has_source()) return std::nullopt;
+        return selector_.ssrc();
+    }
+    /// Where the source's packets come from, once there is one.
+    [[nodiscard]] std::optional<endpoint> source_endpoint() const noexcept
+    {
+        if (!selector_.has_source()) return std::nullopt;
+        return selector_.source_endpoint();
     }
 
-    /// Takes one datagram as it arrived. Never fails: what cannot be used is
-    /// counted (malformed, foreign, duplicate, late) and dropped.
+    /// Takes one datagram as it arrived from `from` (see endpoint.hpp; the
+    /// overload without it is for transports that cannot tell). Never fails:
+    /// what cannot be used is counted (malformed, foreign, duplicate,
+    /// discarded, late) and dropped.
     void on_datagram(std::span<const std::byte> datagram, time_point arrival,
-                     wall_time arrival_wall) noexcept
+                     wall_time arrival_wall, const endpoint& from = {}) noexcept
     {
         if (!schedule_.started()) schedule_.start(arrival, members_.size() + 1, 1, false);
         std::error_code ec;
         const rtp::packet_view packet = rtp::parse(datagram, ec, config_.send_time_extension_id);
-        if (ec) {
+        if (ec || !playable(packet)) {
             ++malformed_;
             return;
         }
-        const std::size_t frame_bytes = bytes_per_frame(format());
-        // A packet must carry at least one whole frame and fit the buffer window.
-        if (packet.payload.empty() || packet.payload.size() % frame_bytes != 0 ||
-            packet.payload.size() / frame_bytes * format().channels > decoded_.size() ||
-            packet.payload.size() / frame_bytes > buffer_.capacity() / 2) {
-            ++malformed_;
-            return;
-        }
-
         const rtp::header& h = packet.hdr;
-        bool new_source = false;
-        if (!has_source_ || h.ssrc != ssrc_) {
-            if (has_source_ && arrival - last_arrival_ < config_.source_timeout) {
-                ++foreign_;
-                return;
-            }
-            // A packet type this receiver cannot play must not capture the stream.
-            if (config_.payload_type && h.payload_type != *config_.payload_type) {
-                ++malformed_;
-                return;
-            }
-            adopt_source(h);
-            new_source = true;
-        } else if (h.payload_type != payload_type_) {
+        // A packet type this receiver cannot play must not capture the stream.
+        if (config_.payload_type && h.payload_type != *config_.payload_type) {
             ++malformed_;
             return;
         }
-
-        const std::uint64_t received_so_far = tracker_.received();
-        const std::int64_t lost_so_far = tracker_.lost();
-        const auto verdict =
-            new_source ? sequence_tracker::verdict::probation : tracker_.update(h.sequence);
-        if (verdict == sequence_tracker::verdict::restarted) {
-            // A.1 starts counting afresh; keep what the old sequence counted.
-            received_before_ += received_so_far;
-            lost_before_ += lost_so_far;
-            have_last_in_order_ = false;
-            pending_jump_ = false;
-            ++resyncs_;
+        switch (selector_.on_packet(h.ssrc, h.sequence, from, datagram, arrival, arrival_wall)) {
+        case source_selector::verdict::held:
+        case source_selector::verdict::foreign: return;
+        case source_selector::verdict::adopted:
+            begin_source(h);
+            // What it sent while on probation, oldest first, then this packet.
+            selector_.release_held([this](std::span<const std::byte> held, time_point at,
+                                          wall_time at_wall) noexcept {
+                std::error_code held_ec;
+                play(rtp::parse(held, held_ec, config_.send_time_extension_id), at, at_wall);
+            });
+            break;
+        case source_selector::verdict::source: break;
         }
-        if (verdict == sequence_tracker::verdict::duplicate) return;
-        if (verdict == sequence_tracker::verdict::bad) {
-            ++discarded_;
-            return;
-        }
-        last_arrival_ = arrival;
-        heard_since_report_ = true;
-        // Packets well after its BYE: the source came back with the same SSRC.
-        if (source_left_ && arrival - left_at_ > config_.source_timeout) source_left_ = false;
-
-        const std::uint64_t position = extend_timestamp(h.timestamp);
-        const std::size_t frames = packet.payload.size() / frame_bytes;
-        const std::size_t samples = codec_.decode(
-            packet.payload, std::span<std::int32_t>{decoded_.data(), frames * format().channels});
-
-        measure(packet, arrival, arrival_wall);
-
-        const bool restarted = verdict == sequence_tracker::verdict::restarted;
-        const std::uint64_t ext_seq = tracker_.extended_of(h.sequence);
-        const bool follows_last = have_last_in_order_ && ext_seq == last_in_order_seq_ + 1;
-        const std::span<const std::int32_t> data{decoded_.data(), samples};
-        // Only a packet that continues the stream where the last left off, in
-        // sequence and timeline, tells the rate controller how fast packets
-        // come: one stray or forged packet stamped far ahead must not steer it.
-        bool paces = follows_last && position == last_in_order_end_;
-
-        if (new_source || restarted || state_ == playout_state::idle) {
-            played_end_ = 0; // a new timeline: nothing on it was played
-            anchor(position, arrival);
-            paces = true;
-        } else if (state_ == playout_state::drained) {
-            // Frames before what was played come too late, whatever the state:
-            // playing them now would put older audio after newer (a packet held
-            // back past a pause, say).
-            if (position + frames <= buffer_.read_position()) {
-                ++late_;
-                return;
-            }
-            // The sender went quiet on purpose (marker: a new talkspurt) or we ran dry.
-            if (!h.marker) ++underruns_;
-            played_end_ = buffer_.read_position();
-            anchor(std::max(position, played_end_), arrival);
-            paces = position >= played_end_;
-        } else if (position + frames > buffer_.read_position() + buffer_.capacity()) {
-            // Far beyond the window, a jump the sequence numbers did not show.
-            // One such packet may be a stray; a second that continues it means
-            // the timeline really moved (as A.1 treats sequence jumps), and
-            // playing on would stall, so playout starts over there.
-            if (!(pending_jump_ && ext_seq == pending_jump_seq_ + 1 &&
-                  position == pending_jump_end_)) {
-                pending_jump_ = true;
-                pending_jump_seq_ = ext_seq;
-                pending_jump_end_ = position + frames;
-                ++discarded_;
-                return;
-            }
-            ++resyncs_;
-            anchor(position, arrival);
-            paces = true; // confirmed by the packet before
-        } else if (follows_last && position > last_in_order_end_) {
-            // The sequence continues but the timeline jumped: resumed after a
-            // pause that has not drained us yet (marker), or a sender that
-            // skipped. The frames in between were never sent, so they are
-            // silence, not loss.
-            buffer_.insert_silence(last_in_order_end_, position);
-        } else if (state_ == playout_state::buffering && position < buffer_.read_position() &&
-                   buffer_.read_position() > played_end_) {
-            // Sent before the packet that anchored playout but overtaken by it:
-            // start with it, though never before what was already played. The
-            // start time stays, so this talkspurt plays that much later than
-            // the target rather than losing the audio.
-            if (buffer_.rewind(std::max(position, played_end_)))
-                anchor_position_ = std::min(anchor_position_, buffer_.read_position());
-        }
-
-        pending_jump_ = false;
-        if (!have_last_in_order_ || ext_seq > last_in_order_seq_) {
-            last_in_order_seq_ = ext_seq;
-            have_last_in_order_ = true;
-            last_in_order_end_ = position + frames;
-        }
-        const insert_result placed = buffer_.insert(position, data);
-        if (placed == insert_result::late || placed == insert_result::partly_late) ++late_;
-        if (paces && placed == insert_result::stored && state_ != playout_state::drained)
-            rate_.on_arrival(arrival - anchor_arrival_ - since_anchor(position), arrival);
+        play(packet, arrival, arrival_wall);
     }
 
     /// Fills `out` (whole interleaved frames) with the frames due for playout
@@ -4464,12 +5176,14 @@ public:
     [[nodiscard]] std::uint32_t own_ssrc() const noexcept { return own_ssrc_; }
     [[nodiscard]] std::string_view cname() const noexcept { return cname_; }
 
-    /// Takes one RTCP datagram from the group: the source's sender reports
-    /// (the NTP time of an RTP timestamp, for latency without the send-time
-    /// extension, and LSR for its round trip), its BYE, and the other members
-    /// (for the report interval). Malformed ones are counted and dropped.
+    /// Takes one RTCP datagram from the group, sent from `from`: the
+    /// source's sender reports (the NTP time of an RTP timestamp, for latency
+    /// without the send-time extension, and LSR for its round trip), its BYE,
+    /// and the other members (for the report interval). Reports and BYEs for
+    /// the source count only from its host. Malformed ones are counted and
+    /// dropped.
     void on_control(std::span<const std::byte> datagram, time_point arrival,
-                    wall_time arrival_wall) noexcept
+                    wall_time arrival_wall, const endpoint& from = {}) noexcept
     {
         (void)arrival_wall;
         if (!schedule_.started()) schedule_.start(arrival, members_.size() + 1, 1, false);
@@ -4479,25 +5193,24 @@ public:
             // A real compound holds a handful of packets; a datagram stuffed
             // with hundreds must not buy that many lookups on this thread.
             if (++packets > max_packets_per_compound) return;
-            const auto from = p.ssrc();
-            if (!from || *from == own_ssrc_) return;
-            const bool from_source = has_source_ && *from == ssrc_;
+            const auto ssrc = p.ssrc();
+            if (!ssrc || *ssrc == own_ssrc_) return;
             if (p.type() == rtcp::type_sr || p.type() == rtcp::type_rr) {
-                (void)members_.heard(*from, arrival);
+                (void)members_.heard(*ssrc, arrival);
                 if (const auto info = p.sender()) {
-                    // A sender may report before its first packet (ffmpeg
-                    // does): kept until its packets make it the source.
-                    pending_sr_ = {*from, *info, arrival};
-                    if (from_source) take_sender_report();
+                    if (selector_.is_source(*ssrc, from)) {
+                        meter_.on_sender_report(*info, arrival);
+                    } else if (!selector_.has_source() || *ssrc != selector_.ssrc()) {
+                        // A sender may report before its first packet (ffmpeg
+                        // does): kept until its packets make it the source.
+                        pending_sr_ = {*ssrc, *info, arrival, from};
+                    }
                 }
             } else if (p.type() == rtcp::type_bye) {
                 for (std::size_t i = 0; i < p.bye_count(); ++i) {
                     const std::uint32_t gone = p.bye_source(i);
                     members_.remove(gone);
-                    if (has_source_ && gone == ssrc_) {
-                        source_left_ = true;
-                        left_at_ = arrival;
-                    }
+                    (void)selector_.on_bye(gone, from, arrival);
                 }
             }
         });
@@ -4521,7 +5234,7 @@ public:
         if (!schedule_.due(now)) return 0;
         members_.expire(now, 5 * schedule_.deterministic(members_.size() + 1, 1, false));
         rtcp::compound_writer w{out};
-        if (has_source_ && heard_since_report_ && tracker_.valid()) {
+        if (selector_.has_source() && heard_since_report_ && timeline_.tracker().valid()) {
             const rtcp::report_block b = report_block_at(now);
             w.receiver_report(own_ssrc_, std::span<const rtcp::report_block>{&b, 1});
         } else {
@@ -4581,55 +5294,50 @@ public:
     /// enough for every audio callback.
     void counters(receiver_stats& s) const noexcept
     {
-        s.packets_received = tracker_.received();
-        const std::int64_t lost = tracker_.lost() + lost_before_;
+        s.packets_received = timeline_.received() + received_before_;
+        const std::int64_t lost = timeline_.lost() + lost_before_;
         s.packets_lost = lost > 0 ? static_cast<std::uint64_t>(lost) : 0;
-        s.packets_received += received_before_;
         s.packets_late = late_;
-        s.packets_duplicate = tracker_.duplicates() + duplicates_before_;
-        s.packets_reordered = tracker_.reordered() + reordered_before_;
+        s.packets_duplicate = timeline_.tracker().duplicates() + duplicates_before_;
+        s.packets_reordered = timeline_.tracker().reordered() + reordered_before_;
         s.packets_malformed = malformed_;
-        s.packets_foreign = foreign_;
-        s.bytes_received = throughput_.bytes();
-        s.throughput_bytes_per_s = throughput_.bytes_per_second();
-        s.packets_per_s = throughput_.packets_per_second();
-        s.jitter = jitter_.value_time(format().sample_rate);
-        s.latency_max = latency_.max();
-        s.latency_samples = latency_.count();
+        s.packets_foreign = selector_.foreign();
+        s.packets_discarded = timeline_.discarded() + discarded_before_;
+        meter_.counters(s);
         s.underruns = underruns_;
         s.concealed_frames = concealed_;
+        s.frames_discarded = frames_discarded_;
         s.playout_rate_adjustment = rate_.adjustment();
         s.resampled_frames = resampler_.interpolated();
         s.source_changes = source_changes_;
         s.resyncs = resyncs_;
-        s.packets_discarded = discarded_;
         s.packets_expected = s.packets_received + s.packets_lost;
         s.buffered_frames = buffer_.buffered_frames();
-        s.sender_reports = sender_reports_;
         s.reports_sent = reports_sent_;
         s.control_malformed = control_malformed_;
-        s.source_left = source_left_;
-        s.latency_from_sender_reports = latency_from_reports_;
+        s.source_left = selector_.left();
+        if (selector_.has_source()) {
+            s.source_ssrc = selector_.ssrc();
+            s.source = selector_.source_endpoint();
+        }
     }
 
     /// Fills the latency and IPDV percentiles of `s`: a walk over the
     /// histograms, so callers on the audio thread do it now and then.
-    void percentiles(receiver_stats& s) const noexcept
-    {
-        s.latency_p50 = latency_.percentile(50);
-        s.latency_p99 = latency_.percentile(99);
-        s.ipdv_p50 = ipdv_.histogram().percentile(50);
-        s.ipdv_p99 = ipdv_.histogram().percentile(99);
-    }
+    void percentiles(receiver_stats& s) const noexcept { meter_.percentiles(s); }
 
-    [[nodiscard]] const duration_histogram& latency_histogram() const noexcept { return latency_; }
+    [[nodiscard]] const duration_histogram& latency_histogram() const noexcept
+    {
+        return meter_.latency();
+    }
 
 private:
     static constexpr std::size_t scratch_frames = 256;
-    // The largest RTP payload (65507 bytes less the fixed header), in samples.
+    // The largest RTP payload (65507 bytes less the fixed header).
+    static constexpr std::size_t max_payload_bytes = 65'507 - rtp::fixed_header_size;
     static std::size_t max_datagram_samples(const Codec& c) noexcept
     {
-        return (65'507 - rtp::fixed_header_size) / bytes_per_sample(c.format().encoding);
+        return max_payload_bytes / bytes_per_sample(c.format().encoding);
     }
     // Room for the target latency twice over plus generous headroom for
     // jitter and large packets; memory stays bounded by the latency.
@@ -4639,110 +5347,179 @@ private:
         return static_cast<std::size_t>(
             frames_in(2 * latency + std::chrono::milliseconds{200}, c.format().sample_rate));
     }
-
-    void adopt_source(const rtp::header& h) noexcept
+    // How far from the newest packet another may lie and be believed alone:
+    // a lone packet that far ahead still fits the buffer's window behind the
+    // latency's worth of frames already stored, so it can never force playout
+    // to start over (source_timeline.hpp).
+    static std::uint64_t believable_step(const Codec& c, const receiver_config& config) noexcept
     {
-        if (has_source_) {
-            received_before_ += tracker_.received();
-            lost_before_ += tracker_.lost();
-            duplicates_before_ += tracker_.duplicates();
-            reordered_before_ += tracker_.reordered();
-        }
-        has_source_ = true;
-        ssrc_ = h.ssrc;
+        const auto latency = std::clamp(config.latency, min_playout_latency, max_playout_latency);
+        return frames_in(latency + std::chrono::milliseconds{100}, c.format().sample_rate);
+    }
+    // Datagrams held while their source is on probation: the size the
+    // receive hand-off takes too (basic_multicast_stream).
+    static std::size_t max_held_bytes(const Codec& c) noexcept
+    {
+        return std::max<std::size_t>(2048, c.payload_bytes() + 256);
+    }
+
+    /// Whether a parsed packet could be played: whole frames, at least one,
+    /// within what the buffers hold.
+    [[nodiscard]] bool playable(const rtp::packet_view& packet) const noexcept
+    {
+        const std::size_t frame_bytes = bytes_per_frame(format());
+        const std::size_t size = packet.payload.size();
+        return size != 0 && size % frame_bytes == 0 &&
+               size / frame_bytes * format().channels <= decoded_.size() &&
+               size / frame_bytes <= buffer_.capacity() / 2;
+    }
+
+    // The selector chose a new source: counts, timeline and reports start
+    // afresh; the totals keep what the old source counted.
+    void begin_source(const rtp::header& h) noexcept
+    {
+        received_before_ += timeline_.received();
+        lost_before_ += timeline_.lost();
+        duplicates_before_ += timeline_.tracker().duplicates();
+        reordered_before_ += timeline_.tracker().reordered();
+        discarded_before_ += timeline_.discarded();
+        timeline_.reset();
         payload_type_ = h.payload_type;
-        tracker_.reset(h.sequence);
         ++source_changes_;
-        have_timestamp_ = false;
-        have_last_in_order_ = false;
-        pending_jump_ = false;
-        have_transit_ = false;
-        jitter_.reset();
-        have_sr_ = false;
-        last_sr_ = 0;
-        source_left_ = false;
-        take_sender_report(); // one that came before the source's first packet
-    }
-
-    // Widens a 32-bit RTP timestamp to 64 bits around the last one seen, so a
-    // wrap at 2^32 is just the next frame. Starts at 2^32 to stay positive.
-    std::uint64_t extend_timestamp(std::uint32_t ts) noexcept
-    {
-        if (!have_timestamp_) {
-            have_timestamp_ = true;
-            last_timestamp_ = (std::uint64_t{1} << 32) + ts;
-            return last_timestamp_;
-        }
-        const auto delta =
-            static_cast<std::int32_t>(ts - static_cast<std::uint32_t>(last_timestamp_));
-        const std::uint64_t extended =
-            static_cast<std::uint64_t>(static_cast<std::int64_t>(last_timestamp_) + delta);
-        if (delta > 0) last_timestamp_ = extended;
-        return extended;
-    }
-
-    void measure(const rtp::packet_view& packet, time_point arrival,
-                 wall_time arrival_wall) noexcept
-    {
-        throughput_.record(packet.payload.size(), arrival);
-        // RFC 3550 A.8: arrival in timestamp units from any fixed origin.
-        if (!have_transit_) {
-            have_transit_ = true;
-            jitter_origin_ = arrival;
-        }
-        const auto arrival_units =
-            static_cast<std::uint32_t>(frames_in(arrival - jitter_origin_, format().sample_rate));
-        jitter_.update(arrival_units, packet.hdr.timestamp);
-        if (packet.hdr.send_time) {
-            const auto latency = arrival_wall - ntp::to_wall(*packet.hdr.send_time);
-            latency_.record(latency);
-            ipdv_.update(latency);
-        } else if (have_sr_) {
-            // No send time in the packet (ffmpeg, GStreamer): the last sender
-            // report maps RTP time to the sender's wall clock (RFC 3550
-            // §6.4.1), so the packet's first frame was sampled at
-            // SR time + (its timestamp - the SR's) / rate.
-            const auto since_sr = static_cast<std::int32_t>(packet.hdr.timestamp - sr_timestamp_);
-            const auto offset =
-                since_sr >= 0
-                    ? duration_of(static_cast<std::uint64_t>(since_sr), format())
-                    : -duration_of(static_cast<std::uint64_t>(-std::int64_t{since_sr}), format());
-            const auto latency = arrival_wall - (sr_wall_ + offset);
-            latency_.record(latency);
-            ipdv_.update(latency);
-            latency_from_reports_ = true;
-        }
-    }
-
-    void take_sender_report() noexcept
-    {
-        if (!pending_sr_ || !has_source_ || pending_sr_->ssrc != ssrc_) return;
-        ++sender_reports_;
-        last_sr_ = ntp::short_form(pending_sr_->info.ntp);
-        last_sr_arrival_ = pending_sr_->arrival;
-        sr_wall_ = ntp::to_wall(pending_sr_->info.ntp);
-        sr_timestamp_ = pending_sr_->info.rtp_timestamp;
-        have_sr_ = true;
+        meter_.new_source();
+        // A report that came before the source's first packet, from its host.
+        if (pending_sr_ && pending_sr_->ssrc == selector_.ssrc() &&
+            pending_sr_->from.same_host(selector_.source_endpoint()))
+            meter_.on_sender_report(pending_sr_->info, pending_sr_->arrival);
         pending_sr_.reset();
     }
 
-    // RFC 3550 §6.4.1 and A.3: loss over the interval since the last report,
-    // cumulative loss, the extended highest sequence number, jitter, and the
-    // LSR/DLSR pair from which the source computes the round trip.
-    rtcp::report_block report_block_at(time_point now) noexcept
+    enum class placing { start, jump, continues, other };
+
+    // One packet of the source: source_timeline says where it belongs and
+    // whether to believe it; place() puts it in the buffer.
+    void play(const rtp::packet_view& packet, time_point arrival, wall_time arrival_wall) noexcept
     {
-        rtcp::report_block b;
-        b.ssrc = ssrc_;
-        b.fraction_lost = tracker_.fraction_lost(); // A.3, the interval since the last call
-        b.cumulative_lost = static_cast<std::int32_t>(std::clamp<std::int64_t>(
-            tracker_.lost(), rtcp::min_cumulative_lost, rtcp::max_cumulative_lost));
-        b.highest_sequence = static_cast<std::uint32_t>(tracker_.extended_max());
-        b.jitter = jitter_.value();
-        if (have_sr_) {
-            b.last_sr = last_sr_;
-            b.delay_since_last_sr = ntp::to_short_duration(now - last_sr_arrival_);
+        if (packet.hdr.payload_type != payload_type_) {
+            ++malformed_;
+            return;
         }
-        return b;
+        const std::size_t frames = packet.payload.size() / bytes_per_frame(format());
+        source_timeline::placement where;
+        switch (timeline_.on_packet(packet.hdr.sequence, packet.hdr.timestamp, frames, where)) {
+        case source_timeline::verdict::duplicate:
+        case source_timeline::verdict::discarded: return;
+        case source_timeline::verdict::held_jump: hold_jump(packet, arrival, arrival_wall); return;
+        case source_timeline::verdict::confirmed_jump:
+            place(jump_packet_, timeline_.held().position, jump_arrival_, jump_arrival_wall_,
+                  placing::jump);
+            place(packet, where.position, arrival, arrival_wall, placing::continues);
+            return;
+        case source_timeline::verdict::first:
+            place(packet, where.position, arrival, arrival_wall, placing::start);
+            return;
+        case source_timeline::verdict::continues:
+            place(packet, where.position, arrival, arrival_wall, placing::continues);
+            return;
+        case source_timeline::verdict::after_gap:
+        case source_timeline::verdict::reordered:
+            place(packet, where.position, arrival, arrival_wall, placing::other);
+            return;
+        }
+    }
+
+    // Keeps an unconfirmed jump aside, with where the timeline stood.
+    void hold_jump(const rtp::packet_view& packet, time_point arrival,
+                   wall_time arrival_wall) noexcept
+    {
+        std::copy(packet.payload.begin(), packet.payload.end(), jump_payload_.begin());
+        jump_packet_ = packet;
+        jump_packet_.payload =
+            std::span<const std::byte>{jump_payload_.data(), packet.payload.size()};
+        jump_arrival_ = arrival;
+        jump_arrival_wall_ = arrival_wall;
+        jump_from_ = timeline_.newest_end();
+    }
+
+    void place(const rtp::packet_view& packet, std::uint64_t position, time_point arrival,
+               wall_time arrival_wall, placing how) noexcept
+    {
+        const std::size_t frames = packet.payload.size() / bytes_per_frame(format());
+        const std::size_t samples = codec_.decode(
+            packet.payload, std::span<std::int32_t>{decoded_.data(), frames * format().channels});
+        meter_.on_packet(packet, arrival, arrival_wall);
+        heard_since_report_ = true;
+        const std::span<const std::int32_t> data{decoded_.data(), samples};
+        // Only a packet that continues the stream where the last left off, in
+        // sequence and timeline, tells the rate controller how fast packets
+        // come: one stray or forged packet stamped far ahead must not steer it.
+        bool paces = how == placing::continues;
+
+        if (how == placing::start || state_ == playout_state::idle) {
+            played_end_ = 0; // a new timeline: nothing on it was played
+            anchor(position, arrival);
+            paces = true;
+        } else if (how == placing::jump) {
+            // A jump the next packet confirmed. Forward and within the window
+            // while playing (resumed after a short pause, or a sender that
+            // skipped): the frames between were never sent, so they are
+            // filler silence, not loss. Otherwise playout starts over there.
+            if (state_ != playout_state::drained && position >= jump_from_ &&
+                position + frames <= buffer_.read_position() + buffer_.capacity()) {
+                buffer_.insert_silence(jump_from_, position);
+            } else {
+                if (state_ == playout_state::drained) {
+                    if (!packet.hdr.marker) ++underruns_;
+                } else {
+                    ++resyncs_;
+                }
+                played_end_ = 0;
+                anchor(position, arrival);
+                paces = true;
+            }
+        } else if (state_ == playout_state::drained) {
+            // Frames before what was played come too late, whatever the state:
+            // playing them now would put older audio after newer (a packet held
+            // back past a pause, say).
+            if (position + frames <= buffer_.read_position()) {
+                ++late_;
+                return;
+            }
+            // The sender went quiet on purpose (marker: a new talkspurt) or we ran dry.
+            if (!packet.hdr.marker) ++underruns_;
+            played_end_ = buffer_.read_position();
+            anchor(std::max(position, played_end_), arrival);
+            paces = position >= played_end_;
+        } else if (state_ == playout_state::buffering && position < buffer_.read_position() &&
+                   buffer_.read_position() > played_end_) {
+            // Sent before the packet that anchored playout but overtaken by it:
+            // start with it, though never before what was already played. The
+            // start time stays, so this talkspurt plays that much later than
+            // the target rather than losing the audio.
+            if (buffer_.rewind(std::max(position, played_end_)))
+                anchor_position_ = std::min(anchor_position_, buffer_.read_position());
+        }
+
+        insert_result placed = buffer_.insert(position, data);
+        if (placed == insert_result::too_early) {
+            // A packet believed on its timeline that lies beyond the window:
+            // playout has fallen that far behind (the reader stalled), so it
+            // starts over at the live edge.
+            ++resyncs_;
+            played_end_ = 0;
+            anchor(position, arrival);
+            placed = buffer_.insert(position, data);
+            paces = true;
+        }
+        if (placed == insert_result::late || placed == insert_result::partly_late) ++late_;
+        if (paces && placed == insert_result::stored && state_ != playout_state::drained)
+            rate_.on_arrival(arrival - anchor_arrival_ - since_anchor(position), arrival);
+    }
+
+    static std::uint64_t random_key()
+    {
+        std::random_device rd;
+        return (std::uint64_t{rd()} << 32) ^ rd();
     }
 
     static const receiver_config& checked(const receiver_config& config)
@@ -4760,8 +5537,27 @@ private:
                 .minimum = config.rtcp_minimum_interval};
     }
 
+    // RFC 3550 §6.4.1 and A.3: loss over the interval since the last report,
+    // cumulative loss, the extended highest sequence number, jitter, and the
+    // LSR/DLSR pair from which the source computes the round trip.
+    rtcp::report_block report_block_at(time_point now) noexcept
+    {
+        sequence_tracker& tracker = timeline_.tracker();
+        rtcp::report_block b;
+        b.ssrc = selector_.ssrc();
+        b.fraction_lost = tracker.fraction_lost(); // A.3, the interval since the last call
+        b.cumulative_lost = static_cast<std::int32_t>(std::clamp<std::int64_t>(
+            tracker.lost(), rtcp::min_cumulative_lost, rtcp::max_cumulative_lost));
+        b.highest_sequence = static_cast<std::uint32_t>(tracker.extended_max());
+        meter_.fill(b, now);
+        return b;
+    }
+
+    // Playout starts over at `position`, due `latency` after `arrival`; what
+    // was buffered and not played is counted as discarded.
     void anchor(std::uint64_t position, time_point arrival) noexcept
     {
+        frames_discarded_ += buffer_.buffered_frames();
         buffer_.reset(position);
         start_time_ = arrival + config_.latency;
         state_ = playout_state::buffering;
@@ -4867,16 +5663,18 @@ private:
     std::vector<std::int32_t> scratch_;
     std::array<std::int32_t, max_channels> last_frame_{};
 
-    bool has_source_ = false;
-    std::uint32_t ssrc_ = 0;
+    // Which source plays, and where its packets belong.
+    source_selector selector_;
+    source_timeline timeline_;
     std::uint8_t payload_type_ = 0;
-    time_point last_arrival_{};
-    sequence_tracker tracker_;
-    bool have_timestamp_ = false;
-    std::uint64_t last_timestamp_ = 0;
-    bool have_last_in_order_ = false;
-    std::uint64_t last_in_order_seq_ = 0;
-    std::uint64_t last_in_order_end_ = 0;
+    // An unconfirmed jump, kept aside until the next packet confirms it.
+    std::vector<std::byte> jump_payload_;
+    rtp::packet_view jump_packet_{};
+    time_point jump_arrival_{};
+    wall_time jump_arrival_wall_{};
+    std::uint64_t jump_from_ = 0; ///< where the timeline stood before the jump
+
+    reception_meter meter_;
 
     playout_state state_ = playout_state::idle;
     /// On the current timeline, the position after the last frame played
@@ -4894,30 +5692,20 @@ private:
     std::uint64_t fade_in_done_ = 0;
     bool fading_in_ = false;
 
-    // Counters of earlier sources, so a restart keeps the totals honest.
+    // Counters of earlier sources, so a new source keeps the totals honest.
     std::uint64_t received_before_ = 0;
     std::int64_t lost_before_ = 0;
     std::uint64_t duplicates_before_ = 0;
     std::uint64_t reordered_before_ = 0;
+    std::uint64_t discarded_before_ = 0;
 
     std::uint64_t late_ = 0;
     std::uint64_t malformed_ = 0;
-    std::uint64_t foreign_ = 0;
-    std::uint64_t discarded_ = 0;
     std::uint64_t underruns_ = 0;
     std::uint64_t concealed_ = 0;
+    std::uint64_t frames_discarded_ = 0;
     std::uint64_t source_changes_ = 0;
     std::uint64_t resyncs_ = 0;
-    bool pending_jump_ = false;
-    std::uint64_t pending_jump_seq_ = 0;
-    std::uint64_t pending_jump_end_ = 0;
-
-    bool have_transit_ = false;
-    time_point jitter_origin_{};
-    interarrival_jitter jitter_;
-    duration_histogram latency_;
-    ipdv_meter ipdv_;
-    throughput_meter throughput_;
 
     rtcp_schedule schedule_;
     participant_table members_;
@@ -4929,17 +5717,9 @@ private:
         std::uint32_t ssrc;
         rtcp::sender_info info;
         time_point arrival;
+        endpoint from;
     };
     std::optional<sender_report_seen> pending_sr_;
-    bool have_sr_ = false;
-    std::uint32_t last_sr_ = 0;
-    time_point last_sr_arrival_{};
-    wall_time sr_wall_{};
-    std::uint32_t sr_timestamp_ = 0;
-    bool source_left_ = false;
-    time_point left_at_{};
-    bool latency_from_reports_ = false;
-    std::uint64_t sender_reports_ = 0;
     std::uint64_t reports_sent_ = 0;
     std::uint64_t control_malformed_ = 0;
 };
@@ -6812,6 +7592,7 @@ struct loopback_entry {
     time_point due;
     std::uint64_t order; ///< arrival order at this member; breaks ties in due
     std::size_t buffer;  ///< index into loopback_member::buffers
+    endpoint from;       ///< the sender's endpoint, as it claimed
 };
 
 /// A member's receive side: its generator, burst state, counters and queue.
@@ -6822,9 +7603,12 @@ struct loopback_entry {
 /// receiving allocate nothing. Invariant: free.capacity() >= buffers.size(),
 /// so returning a buffer to the pool cannot allocate either.
 struct loopback_member {
-    loopback_member(std::uint64_t seed, std::uint64_t index) noexcept : random(seed, index) {}
+    loopback_member(std::uint64_t seed, std::uint64_t index, const endpoint& address) noexcept
+        : random(seed, index), local(address)
+    {}
 
     loopback_random random;
+    endpoint local; ///< what receivers see as this member's source
     bool joined = true;
     bool in_burst = false;
     std::uint64_t next_order = 0;
@@ -6839,8 +7623,8 @@ struct loopback_member {
         return a.due != b.due ? a.due > b.due : a.order > b.order;
     }
 
-    void offer(std::span<const std::byte> datagram, time_point now, const network_faults& f,
-               std::size_t capacity)
+    void offer(std::span<const std::byte> datagram, const endpoint& from, time_point now,
+               const network_faults& f, std::size_t capacity)
     {
         // Always the same five draws, in this order (see the header comment).
         const double burst_draw = random.uniform();
@@ -6860,10 +7644,10 @@ struct loopback_member {
             due += f.reorder_delay;
             ++counters.reordered;
         }
-        enqueue(datagram, due, capacity);
+        enqueue(datagram, from, due, capacity);
         if (duplicate_draw < f.duplicate) {
             ++counters.duplicated;
-            enqueue(datagram, due + f.duplicate_delay, capacity);
+            enqueue(datagram, from, due + f.duplicate_delay, capacity);
         }
     }
 
@@ -6880,7 +7664,8 @@ struct loopback_member {
         }
     }
 
-    void enqueue(std::span<const std::byte> datagram, time_point due, std::size_t capacity)
+    void enqueue(std::span<const std::byte> datagram, const endpoint& from, time_point due,
+                 std::size_t capacity)
     {
         // A full socket buffer drops what arrives, not what it holds.
         if (queue.size() >= capacity) {
@@ -6896,7 +7681,7 @@ struct loopback_member {
         // and the pool as they were.
         const std::size_t index = free.back();
         buffers[index].assign(datagram.begin(), datagram.end());
-        queue.push_back(loopback_entry{due, next_order, index});
+        queue.push_back(loopback_entry{due, next_order, index, from});
         free.pop_back();
         ++next_order;
         std::push_heap(queue.begin(), queue.end(), later);
@@ -6904,7 +7689,7 @@ struct loopback_member {
 
     /// Copies the earliest due datagram into `out`; `size` gets its full size.
     std::size_t take(std::span<std::byte> out, time_point now, std::size_t& size,
-                     std::error_code& ec) noexcept
+                     datagram_origin& origin, std::error_code& ec) noexcept
     {
         size = 0;
         if (queue.empty() || queue.front().due > now) {
@@ -6913,6 +7698,8 @@ struct loopback_member {
         }
         std::pop_heap(queue.begin(), queue.end(), later);
         const std::size_t index = queue.back().buffer;
+        origin.from = queue.back().from;
+        origin.waited = now - queue.back().due;
         queue.pop_back();
         const auto& bytes = buffers[index];
         size = bytes.size();
@@ -6945,12 +7732,13 @@ struct loopback_state {
     std::uint64_t next_index = 0;
     std::vector<loopback_member*> members; ///< joined members, in join order
 
-    void send_from(loopback_member& sender, std::span<const std::byte> datagram)
+    void send_from(loopback_member& sender, const endpoint& from,
+                   std::span<const std::byte> datagram)
     {
         const time_point now = clock.now();
         ++sender.counters.sent;
         for (loopback_member* m : members)
-            if (m != &sender) m->offer(datagram, now, faults, capacity);
+            if (m != &sender) m->offer(datagram, from, now, faults, capacity);
     }
 };
 
@@ -7006,7 +7794,29 @@ public:
             ec = std::make_error_code(std::errc::message_size);
             return;
         }
-        state_->send_from(*member_, datagram);
+        state_->send_from(*member_, member_->local, datagram);
+    }
+
+    /// As send(), but the datagram claims to come from `from`: a host that
+    /// forges another's address and port, as any host on a LAN can. For tests.
+    void send_as(const endpoint& from, std::span<const std::byte> datagram, std::error_code& ec)
+    {
+        ec.clear();
+        if (!state_) {
+            ec = std::make_error_code(std::errc::bad_file_descriptor);
+            return;
+        }
+        if (datagram.size() > max_datagram_size) {
+            ec = std::make_error_code(std::errc::message_size);
+            return;
+        }
+        state_->send_from(*member_, from, datagram);
+    }
+
+    /// The address and port the other members see this one send from.
+    [[nodiscard]] endpoint local_endpoint() const noexcept
+    {
+        return member_ ? member_->local : endpoint{};
     }
 
     /// Throwing form of send(): std::system_error names the size and the limit.
@@ -7029,7 +7839,17 @@ public:
     std::size_t receive(std::span<std::byte> buffer, std::error_code& ec) noexcept
     {
         std::size_t size = 0;
-        return receive(buffer, size, ec);
+        datagram_origin origin;
+        return receive(buffer, size, origin, ec);
+    }
+
+    /// As receive(buffer, ec), and tells where the datagram came from and how
+    /// long it was due before this call (origin_reporting_receiver).
+    std::size_t receive(std::span<std::byte> buffer, datagram_origin& origin,
+                        std::error_code& ec) noexcept
+    {
+        std::size_t size = 0;
+        return receive(buffer, size, origin, ec);
     }
 
     /// Throwing form of receive(), with Asio's semantics: every error throws
@@ -7040,7 +7860,8 @@ public:
     {
         std::error_code ec;
         std::size_t size = 0;
-        const std::size_t n = receive(buffer, size, ec);
+        datagram_origin origin;
+        const std::size_t n = receive(buffer, size, origin, ec);
         if (ec == std::errc::operation_would_block)
             detail::throw_error(ec, "no loopback datagram due yet (" + std::to_string(pending()) +
                                         " queued)");
@@ -7092,16 +7913,17 @@ private:
         : state_(std::move(state)), member_(std::move(member))
     {}
 
-    std::size_t receive(std::span<std::byte> buffer, std::size_t& size,
+    std::size_t receive(std::span<std::byte> buffer, std::size_t& size, datagram_origin& origin,
                         std::error_code& ec) noexcept
     {
         ec.clear();
         size = 0;
+        origin = {};
         if (!state_) {
             ec = std::make_error_code(std::errc::bad_file_descriptor);
             return 0;
         }
-        return member_->take(buffer, state_->clock.now(), size, ec);
+        return member_->take(buffer, state_->clock.now(), size, origin, ec);
     }
 
     [[noreturn]] static void throw_not_in_group(std::error_code ec)
@@ -7139,9 +7961,19 @@ public:
 
     /// A new member, receiving from now on. Its random stream is fixed by the
     /// seed and how many members joined before it (members that left count).
+    /// Others see it send from 127.0.0.1, port 49152 + that count, as if every
+    /// member were a socket of one host.
     [[nodiscard]] loopback_transport join()
     {
-        auto member = std::make_unique<detail::loopback_member>(state_->seed, state_->next_index);
+        return join(endpoint::ipv4({127, 0, 0, 1},
+                                   static_cast<std::uint16_t>(49'152 + state_->next_index % 16'384)));
+    }
+
+    /// A new member that others see send from `address`: another host.
+    [[nodiscard]] loopback_transport join(const endpoint& address)
+    {
+        auto member = std::make_unique<detail::loopback_member>(state_->seed, state_->next_index,
+                                                                address);
         // Enough for 64 packets of a 1500-byte MTU in flight: 100 ms of 1 ms packets.
         member->reserve(std::min<std::size_t>(state_->capacity, 64), 1500);
         state_->members.push_back(member.get());
@@ -7233,6 +8065,7 @@ struct datagram_meta {
     std::size_t size;       ///< bytes in the datagram
     time_point arrival;     ///< monotonic arrival time
     wall_time arrival_wall; ///< wall-clock arrival time, for one-way latency
+    endpoint from{};        ///< its source, when the transport told
 };
 
 /// A fixed number of fixed-size slots, each holding one whole datagram and
@@ -7255,8 +8088,8 @@ public:
     /// false, counts the refusal (dropped_too_big() or dropped_full()) and
     /// changes nothing else when it is larger than max_bytes() or every slot
     /// is taken. A caller that retries a full refusal sees it counted each time.
-    bool push(std::span<const std::byte> datagram, time_point arrival,
-              wall_time arrival_wall) noexcept
+    bool push(std::span<const std::byte> datagram, time_point arrival, wall_time arrival_wall,
+              const endpoint& from = {}) noexcept
     {
         if (datagram.size() > max_bytes_) {
             count(dropped_too_big_);
@@ -7268,7 +8101,7 @@ public:
         }
         const std::size_t slot = indices_.write_index() & indices_.mask();
         std::copy_n(datagram.data(), datagram.size(), bytes_.get() + slot * max_bytes_);
-        meta_[slot] = datagram_meta{datagram.size(), arrival, arrival_wall};
+        meta_[slot] = datagram_meta{datagram.size(), arrival, arrival_wall, from};
         indices_.commit_write(1);
         return true;
     }
@@ -7570,9 +8403,6 @@ private:
         const auto slots = static_cast<std::size_t>(2 * latency_ms.count() + 100);
         const std::size_t max_bytes = std::max<std::size_t>(2048, r.codec().payload_bytes() + 256);
         inbox_ = std::make_unique<detail::datagram_ring>(slots, max_bytes);
-        // A transport that locks onto one sender locks only on valid RTP.
-        if constexpr (requires { transport_.set_lock_filter(&is_valid_rtp); })
-            transport_.set_lock_filter(&is_valid_rtp);
         published_ = std::make_unique<detail::triple_buffer<receiver_stats>>();
     }
 
@@ -7704,12 +8534,12 @@ public:
             for (std::size_t i = 0; i < max_control_per_pull; ++i)
                 if (!control_inbox_->consume_one([&r](std::span<const std::byte> datagram,
                                                       const detail::datagram_meta& meta) noexcept {
-                        r.on_control(datagram, meta.arrival, meta.arrival_wall);
+                        r.on_control(datagram, meta.arrival, meta.arrival_wall, meta.from);
                     }))
                     break;
         while (inbox_->consume_one(
             [&r](std::span<const std::byte> datagram, const detail::datagram_meta& meta) noexcept {
-                r.on_datagram(datagram, meta.arrival, meta.arrival_wall);
+                r.on_datagram(datagram, meta.arrival, meta.arrival_wall, meta.from);
             })) {
         }
         const time_point now = clock_.now();
@@ -7733,6 +8563,7 @@ public:
         r.counters(s);
         s.packets_malformed += inbox_->dropped_too_big();
         s.packets_overrun = inbox_->dropped_full();
+        if (control_inbox_) s.control_overrun = control_inbox_->dropped_full();
         published_->publish();
         return n;
     }
@@ -7824,13 +8655,6 @@ public:
     static constexpr std::chrono::nanoseconds stats_refresh = std::chrono::milliseconds{20};
 
 private:
-    static bool is_valid_rtp(std::span<const std::byte> datagram) noexcept
-    {
-        std::error_code ec;
-        (void)rtp::parse(datagram, ec);
-        return !ec;
-    }
-
     template <class Session>
     Session& get(const char* wanted)
     {
@@ -7869,32 +8693,47 @@ private:
         return sent;
     }
 
-    // Calls take(datagram) for each control datagram waiting, a bounded
-    // number; one too big to be a report is passed on empty, to be counted.
+    // Reads one datagram from `t` into `buffer`, with its origin when the
+    // transport tells it.
+    template <class T>
+    static std::size_t receive_from(T& t, std::span<std::byte> buffer, datagram_origin& origin,
+                                    std::error_code& ec) noexcept
+    {
+        origin = {};
+        if constexpr (origin_reporting_receiver<T>)
+            return t.receive(buffer, origin, ec);
+        else
+            return t.receive(buffer, ec);
+    }
+
+    // Calls take(datagram, origin) for each control datagram waiting, a
+    // bounded number; one too big to be a report is passed on empty, to be counted.
     template <class Take>
     void read_control(std::error_code& ec, Take&& take) noexcept
     {
         for (std::size_t i = 0; i < max_datagrams_per_poll; ++i) {
-            const std::size_t size = control_->receive(control_packet_, ec);
+            datagram_origin origin;
+            const std::size_t size = receive_from(*control_, control_packet_, origin, ec);
             if (ec == std::errc::operation_would_block) {
                 ec.clear();
                 return;
             }
             if (ec == std::errc::message_size) {
                 ec.clear();
-                take(std::span<const std::byte>{});
+                take(std::span<const std::byte>{}, origin);
                 continue;
             }
             if (ec) return;
-            take(std::span<const std::byte>{control_packet_.data(), size});
+            take(std::span<const std::byte>{control_packet_.data(), size}, origin);
         }
     }
 
     // Listeners' reports in, the sender's own report out when due.
     void control_sender(sender_session<Codec>& s, std::error_code& ec) noexcept
     {
-        read_control(ec, [this, &s](std::span<const std::byte> datagram) {
-            s.on_control(datagram, clock_.now(), clock_.wall_now());
+        read_control(ec, [this, &s](std::span<const std::byte> datagram,
+                                    const datagram_origin& origin) {
+            s.on_control(datagram, clock_.now() - origin.waited, clock_.wall_now() - origin.waited);
         });
         if (ec) return;
         const std::size_t size =
@@ -7907,8 +8746,10 @@ private:
     void control_receiver(std::error_code& ec) noexcept
     {
         // Empty stands for too big to be a report: the session counts it.
-        read_control(ec, [this](std::span<const std::byte> datagram) {
-            control_inbox_->push(datagram, clock_.now(), clock_.wall_now());
+        read_control(ec, [this](std::span<const std::byte> datagram,
+                                const datagram_origin& origin) {
+            control_inbox_->push(datagram, clock_.now() - origin.waited,
+                                 clock_.wall_now() - origin.waited, origin.from);
         });
         if (ec) return;
         const time_point now = clock_.now();
@@ -7932,16 +8773,20 @@ private:
         // Bounded, so a flood on one stream cannot hold a thread that serves
         // others; the socket stays readable and the next poll() goes on.
         while (received < max_datagrams_per_poll) {
-            const std::size_t size = transport_.receive(packet_, ec);
+            datagram_origin origin;
+            const std::size_t size = receive_from(transport_, packet_, origin, ec);
             if (ec == std::errc::operation_would_block) {
                 ec.clear();
                 break;
             }
             if (ec == std::errc::message_size) ec.clear(); // truncated: the session refuses it
             if (ec) break;
+            // Dated when it arrived, not when it was read: a backlog read at
+            // once (a listener that joined before it was ready) is old.
             // A refusal (inbox full or datagram too big) is counted by the inbox.
-            inbox_->push(std::span<const std::byte>{packet_.data(), size}, clock_.now(),
-                         clock_.wall_now());
+            inbox_->push(std::span<const std::byte>{packet_.data(), size},
+                         clock_.now() - origin.waited, clock_.wall_now() - origin.waited,
+                         origin.from);
             ++received;
         }
         return received;
@@ -8014,17 +8859,14 @@ using loopback_stream = basic_multicast_stream<loopback_transport, pcm_codec, ma
 // (SO_REUSEADDR, socket(7)) any number of listeners on one host share the port
 // and each gets its own copy of every datagram.
 //
-// Sender lock: a multicast group is open to anyone on the network. With
-// lock_sender on, the first source endpoint (address and port) a listener
-// hears becomes the only one it accepts; datagrams from any other source are
-// read, counted in foreign_datagrams() and dropped. A locked sender that is
-// silent for sender_timeout is released and the next source to be heard takes
-// its place, so a restarted sender (new port) is picked up again. Silence is
-// measured between receive() calls that hear the sender, on the steady clock:
-// a reader that stalls for longer than sender_timeout may hand the lock to a
-// stranger whose datagram it happens to read first. Two transports bound to
-// the same port on one host send from the same endpoint and cannot be told
-// apart; give a sender join = false (an ephemeral port of its own).
+// Every datagram is accepted, whoever sent it: a transport knows nothing of
+// RTP, so choosing the sender is the receiver session's job
+// (session/source_selector.hpp), which it can do by address because
+// receive(buffer, origin, ec) reports each datagram's source. With a source
+// set in the options, the kernel itself filters (source-specific multicast).
+// The same call reports how long the datagram waited in the socket's queue
+// (SO_TIMESTAMPNS, socket(7)), so that a backlog read at once is dated when it
+// arrived.
 //
 // IPv6 on Linux: a socket that joined a group receives it from every interface
 // on which any socket of the host joined it (the kernel matches the group, not
@@ -8061,7 +8903,9 @@ using loopback_stream = basic_multicast_stream<loopback_transport, pcm_codec, ma
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -8111,13 +8955,6 @@ struct udp_multicast_options {
     /// an ephemeral port, a member of nothing, its receive() always says
     /// would_block.
     bool join = true;
-    /// Accept one source endpoint once it has been heard; see the header comment.
-    bool lock_sender = true;
-    /// A locked sender silent for this long is released. Zero (or less)
-    /// releases it at once, which makes the lock accept every source. The
-    /// default matches receiver_config::source_timeout, so a restarted sender
-    /// is followed as soon as the session would take it.
-    std::chrono::nanoseconds sender_timeout = std::chrono::milliseconds{250};
 };
 
 namespace detail {
@@ -8209,6 +9046,14 @@ inline bool is_would_block(int error) noexcept
     return error == EWOULDBLOCK;
 }
 
+/// The sans-I/O form of an Asio endpoint (endpoint.hpp).
+inline endpoint to_endpoint(const asio::ip::udp::endpoint& e) noexcept
+{
+    const asio::ip::address a = e.address();
+    if (a.is_v4()) return endpoint::ipv4(a.to_v4().to_bytes(), e.port());
+    return endpoint::ipv6(a.to_v6().to_bytes(), e.port());
+}
+
 inline std::error_code from_asio(std::error_code ec) noexcept
 {
     if (!ec || ec.category() != asio::system_category()) return ec;
@@ -8281,9 +9126,9 @@ inline std::error_code resolve_interface(const std::string& spec, const asio::ip
 } // namespace detail
 
 /// A UDP socket joined to one multicast group: sends to the group and receives
-/// from it without blocking. Models `transport` (concepts.hpp). Options and the
-/// sender lock are described in udp_multicast_options and at the top of this
-/// header.
+/// from it without blocking. Models `transport` and `origin_reporting_receiver`
+/// (concepts.hpp). Options are described in udp_multicast_options and at the
+/// top of this header.
 ///
 /// Movable, not copyable: a transport is one socket. A moved-from transport,
 /// or one whose error_code constructor failed, has a closed socket; send() and
@@ -8341,37 +9186,38 @@ public:
                                         "-byte datagram to " + detail::endpoint_text(group_));
     }
 
-    /// Copies the oldest datagram waiting from the accepted sender into
-    /// `buffer` and returns its size (0 is a valid size). With none waiting:
-    /// returns 0 and sets std::errc::operation_would_block, as does a
-    /// send-only transport always. A datagram larger than `buffer` is cut to
-    /// fit, consumed, and sets std::errc::message_size. Datagrams from other
-    /// sources while one is locked are consumed and counted; after
-    /// max_foreign_per_receive of them in one call it returns would_block, so
-    /// a flood cannot hold the caller (the socket stays readable).
-    /// Never allocates.
+    /// Copies the oldest datagram waiting into `buffer` and returns its size
+    /// (0 is a valid size). With none waiting: returns 0 and sets
+    /// std::errc::operation_would_block, as does a send-only transport
+    /// always. A datagram larger than `buffer` is cut to fit, consumed, and
+    /// sets std::errc::message_size. Never allocates.
     std::size_t receive(std::span<std::byte> buffer, std::error_code& ec) noexcept
     {
+        datagram_origin origin;
+        return receive(buffer, origin, ec);
+    }
+
+    /// As receive(buffer, ec), and fills `origin` with the datagram's source
+    /// address and port and how long it waited in the socket's queue
+    /// (origin_reporting_receiver in concepts.hpp).
+    std::size_t receive(std::span<std::byte> buffer, datagram_origin& origin,
+                        std::error_code& ec) noexcept
+    {
         ec.clear();
+        origin = {};
         if (!socket_.is_open()) {
             ec = std::make_error_code(std::errc::bad_file_descriptor);
             return 0;
         }
-        if (joined_) {
-            for (std::size_t dropped = 0; dropped < max_foreign_per_receive; ++dropped) {
-                bool truncated = false;
-                const std::size_t size = read_datagram(buffer, truncated, ec);
-                if (ec) return 0;
-                if (!admit(source_, buffer.first(std::min(size, buffer.size())))) {
-                    ++foreign_;
-                    continue;
-                }
-                if (truncated) ec = std::make_error_code(std::errc::message_size);
-                return size;
-            }
+        if (!joined_) {
+            ec = std::make_error_code(std::errc::operation_would_block);
+            return 0;
         }
-        ec = std::make_error_code(std::errc::operation_would_block);
-        return 0;
+        bool truncated = false;
+        const std::size_t size = read_datagram(buffer, truncated, origin, ec);
+        if (ec) return 0;
+        if (truncated) ec = std::make_error_code(std::errc::message_size);
+        return size;
     }
 
     /// Throwing form of receive(), with Asio's semantics: every error throws
@@ -8414,31 +9260,7 @@ public:
     /// as scope for link- and interface-local IPv6 groups).
     [[nodiscard]] const asio::ip::udp::endpoint& group_endpoint() const noexcept { return group_; }
 
-    /// The sender accepted now: set once one has been heard with lock_sender
-    /// on, empty again after sender_timeout of silence or unlock_sender().
-    [[nodiscard]] std::optional<asio::ip::udp::endpoint> locked_sender() const noexcept
-    {
-        if (locked_ && std::chrono::steady_clock::now() - last_heard_ < sender_timeout_)
-            return locked_;
-        return std::nullopt;
-    }
-
-    /// Datagrams from other sources, consumed and dropped while one was locked.
-    [[nodiscard]] std::uint64_t foreign_datagrams() const noexcept { return foreign_; }
-
-    /// Releases the lock now: the next source heard is accepted and locked.
-    void unlock_sender() noexcept { locked_.reset(); }
-
-    /// Decides which datagrams may take the sender lock (all of them when
-    /// unset). The transport knows nothing of what it carries; a stream
-    /// installs a check for its protocol (basic_multicast_stream: valid RTP).
-    using lock_filter = bool (*)(std::span<const std::byte> datagram) noexcept;
-    void set_lock_filter(lock_filter filter) noexcept { lock_filter_ = filter; }
-
     [[nodiscard]] asio::any_io_executor get_executor() noexcept { return socket_.get_executor(); }
-
-    /// The most datagrams from other sources one receive() call drops.
-    static constexpr std::size_t max_foreign_per_receive = 64;
 
 private:
     /// Validates the options, opens and configures the socket. Returns the
@@ -8447,8 +9269,6 @@ private:
     {
         ec.clear();
         joined_ = options.join;
-        lock_sender_ = options.lock_sender;
-        sender_timeout_ = options.sender_timeout;
 
         std::error_code parse_ec;
         const asio::ip::address group = asio::ip::make_address(options.group, parse_ec);
@@ -8553,13 +9373,21 @@ private:
                         (options.loopback ? "on" : "off"));
         socket_.non_blocking(true, ec);
         if (ec) return fail("cannot make the socket for " + group_text + " non-blocking");
+        if (options.join) {
+            // Arrival times from the kernel; without them (an old kernel)
+            // waited stays 0, which only makes a backlog look fresh.
+            const int enable = 1;
+            timestamps_ = ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_TIMESTAMPNS,
+                                       &enable, sizeof enable) == 0;
+        }
         return {};
     }
 
     /// Reads one datagram with recvmsg(2), which reports truncation in
-    /// msg_flags, into `buffer`; its source lands in source_.
+    /// msg_flags and the kernel's arrival time in a control message, into
+    /// `buffer`; its source lands in source_ and `origin`.
     std::size_t read_datagram(std::span<std::byte> buffer, bool& truncated,
-                              std::error_code& ec) noexcept
+                              datagram_origin& origin, std::error_code& ec) noexcept
     {
         ::iovec vector{};
         vector.iov_base = buffer.data();
@@ -8567,15 +9395,20 @@ private:
         ::msghdr message{};
         message.msg_iov = &vector;
         message.msg_iovlen = 1;
+        alignas(::cmsghdr) char control[CMSG_SPACE(sizeof(::timespec))];
         // A signal can interrupt even a non-blocking call; a few retries suffice.
         for (int attempt = 0; attempt < 8; ++attempt) {
             message.msg_name = source_.data();
             message.msg_namelen = static_cast<::socklen_t>(source_.capacity());
+            message.msg_control = timestamps_ ? control : nullptr;
+            message.msg_controllen = timestamps_ ? sizeof control : 0;
             message.msg_flags = 0;
             const ::ssize_t size = ::recvmsg(socket_.native_handle(), &message, MSG_DONTWAIT);
             if (size >= 0) {
                 source_.resize(message.msg_namelen);
                 truncated = (message.msg_flags & MSG_TRUNC) != 0;
+                origin.from = detail::to_endpoint(source_);
+                origin.waited = waited(message);
                 return static_cast<std::size_t>(size);
             }
             const int error = errno;
@@ -8589,36 +9422,29 @@ private:
         return 0;
     }
 
-    /// Applies the sender lock to a datagram from `source`. While the lock
-    /// holds, only the locked sender passes. Without one, any datagram passes,
-    /// but only one the lock filter accepts takes the lock, so a stranger's
-    /// junk heard first cannot shut out the real sender.
-    bool admit(const asio::ip::udp::endpoint& source, std::span<const std::byte> datagram) noexcept
+    /// How long ago the kernel queued the datagram (SCM_TIMESTAMPNS is wall
+    /// time, so it is compared with the wall clock now); 0 when unknown or
+    /// when the wall clock stepped back in between.
+    static std::chrono::nanoseconds waited(::msghdr& message) noexcept
     {
-        if (!lock_sender_) return true;
-        const auto now = std::chrono::steady_clock::now();
-        if (locked_ && now - last_heard_ < sender_timeout_) {
-            if (*locked_ != source) return false;
-            last_heard_ = now;
-            return true;
+        for (::cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+            ::timespec stamp{};
+            std::memcpy(&stamp, CMSG_DATA(c), sizeof stamp);
+            ::timespec now{};
+            ::clock_gettime(CLOCK_REALTIME, &now);
+            const auto age = std::chrono::seconds{now.tv_sec - stamp.tv_sec} +
+                             std::chrono::nanoseconds{now.tv_nsec - stamp.tv_nsec};
+            return std::max(age, std::chrono::nanoseconds::zero());
         }
-        locked_.reset();
-        if (lock_filter_ != nullptr && !lock_filter_(datagram)) return true;
-        locked_ = source;
-        last_heard_ = now;
-        return true;
+        return {};
     }
 
     asio::ip::udp::socket socket_;
     asio::ip::udp::endpoint group_;
     asio::ip::udp::endpoint source_;
-    std::optional<asio::ip::udp::endpoint> locked_;
-    std::chrono::steady_clock::time_point last_heard_{};
-    std::chrono::nanoseconds sender_timeout_{};
-    std::uint64_t foreign_ = 0;
     bool joined_ = false;
-    bool lock_sender_ = true;
-    lock_filter lock_filter_ = nullptr;
+    bool timestamps_ = false;
 };
 
 } // namespace audiocast

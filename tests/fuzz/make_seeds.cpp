@@ -103,10 +103,13 @@ bytes receiver_report()
     return out;
 }
 
-/// The receiver_session target's records: step (µs), length (top bit: RTCP), bytes.
-void record(bytes& out, std::uint16_t step_us, std::span<const std::byte> datagram, bool control)
+/// The receiver_session target's records: step (µs), length (top bit: RTCP;
+/// bit 14: from a second host), bytes.
+void record(bytes& out, std::uint16_t step_us, std::span<const std::byte> datagram, bool control,
+            bool stranger = false)
 {
-    const auto length = static_cast<std::uint16_t>(datagram.size() | (control ? 0x8000u : 0u));
+    const auto length = static_cast<std::uint16_t>(datagram.size() | (control ? 0x8000u : 0u) |
+                                                   (stranger ? 0x4000u : 0u));
     for (const std::uint16_t v : {step_us, length}) {
         out.push_back(static_cast<std::byte>(v & 0xFF));
         out.push_back(static_cast<std::byte>(v >> 8));
@@ -157,6 +160,19 @@ try {
         record(in, 100, sender_report(true), true);
         record(in, 0, none, false);
         save(root / "receiver_session", "stream_with_reports", in);
+    }
+    // receiver_session: a second host replays the stream's own packets,
+    // shifted, before and while the stream plays, and says BYE for it.
+    {
+        bytes in;
+        const std::array<std::byte, 0> none{};
+        for (std::size_t i = 0; i < stream.size(); ++i) {
+            record(in, 1000, stream[(i + 7) % stream.size()], false, true);
+            if (i >= 3) record(in, 4000, stream[i - 3], false);
+            record(in, 0, none, false);
+            if (i == 20) record(in, 10, sender_report(true), true, true);
+        }
+        save(root / "receiver_session", "stranger_replays_the_stream", in);
     }
 
     // rtcp_parse: the compounds a sender and a listener send.

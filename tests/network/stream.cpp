@@ -397,20 +397,6 @@ void require_bit_exact(listening& listeners, const sending& sent)
     CHECK(sent.errors().empty());
 }
 
-using locked_list = std::vector<std::optional<asio::ip::udp::endpoint>>;
-
-/// Records, when `sent` has sent its last packet, the sender each receiver's
-/// transport has locked onto then.
-std::shared_ptr<locked_list> locked_senders_at_finish(listening& listeners, sending& sent)
-{
-    auto locked = std::make_shared<locked_list>(listeners.size());
-    sent.on_finished([&listeners, locked] {
-        for (std::size_t r = 0; r < listeners.size(); ++r)
-            (*locked)[r] = listeners.stream(r).transport().locked_sender();
-    });
-    return locked;
-}
-
 /// Pull blocks needed for `source_frames` of audio plus `slack`.
 std::size_t blocks_for(std::size_t source_frames, std::chrono::milliseconds slack)
 {
@@ -429,9 +415,6 @@ TEST_CASE("multicast_stream: one sender reaches 20 receivers on one io_context, 
         listening listeners{io, options, blocks_for(frames, 500ms)};
         sending sender{
             io, {.port = 5100, .interface = "lo", .join = false}, make_source(frames), 0x5EED'0001};
-        // Whom each receiver's transport had locked onto while the sender was
-        // live (the lock lapses sender_timeout after its last packet).
-        const auto locked = locked_senders_at_finish(listeners, sender);
 
         const auto first_pull = steady::now() + 20ms;
         listeners.start(first_pull, [&] { io.stop(); });
@@ -449,10 +432,9 @@ TEST_CASE("multicast_stream: one sender reaches 20 receivers on one io_context, 
         const auto sender_port = sender.stream().transport().socket().local_endpoint().port();
         for (std::size_t r = 0; r < listeners.size(); ++r) {
             INFO("receiver " << r);
-            CHECK(listeners.stream(r).transport().foreign_datagrams() == 0);
-            REQUIRE((*locked)[r].has_value());
-            CHECK((*locked)[r]->address() == asio::ip::make_address("127.0.0.1"));
-            CHECK((*locked)[r]->port() == sender_port);
+            CHECK(listeners.stream(r).stats().packets_foreign == 0);
+            CHECK(listeners.stream(r).receiver().source_endpoint() ==
+                  audiocast::endpoint::ipv4({127, 0, 0, 1}, sender_port));
             CHECK(listeners.stream(r).receiver().source() == 0x5EED'0001u);
         }
         return {};
@@ -466,15 +448,9 @@ TEST_CASE("multicast_stream: a stranger's junk and a second sender on the group 
         asio::io_context io;
         constexpr std::uint16_t port = 5102;
         constexpr std::size_t frames = 72'000; // 1.5 s
-        // Two receivers lock onto the first sender they hear, so the transport
-        // drops the intruders; two accept every source, so their sessions see
-        // the intruders and must refuse them.
-        std::vector<udp_multicast_options> options{
-            {.port = port, .interface = "lo"},
-            {.port = port, .interface = "lo"},
-            {.port = port, .interface = "lo", .lock_sender = false},
-            {.port = port, .interface = "lo", .lock_sender = false},
-        };
+        // The transports pass everything on; each session must refuse the
+        // intruders.
+        std::vector<udp_multicast_options> options(4, {.port = port, .interface = "lo"});
         listening listeners{io, options, blocks_for(frames, 500ms)};
         sending sender{
             io, {.port = port, .interface = "lo", .join = false}, make_source(frames), 0x5EED'0002};
@@ -555,25 +531,16 @@ TEST_CASE("multicast_stream: a stranger's junk and a second sender on the group 
         require_bit_exact(listeners, sender);
         const std::uint64_t intruding = junk_sent + intruder.packets_sent();
         for (std::size_t r = 0; r < listeners.size(); ++r) {
-            INFO("receiver " << r << (r < 2 ? " (sender lock on)" : " (sender lock off)"));
-            const auto& t = listeners.stream(r).transport();
+            INFO("receiver " << r);
             const auto s = listeners.stream(r).stats();
             CHECK(listeners.stream(r).receiver().source() == 0x5EED'0002u);
             CHECK(s.source_changes == 1);
-            if (r < 2) {
-                // Read and dropped by the transport: the session never saw them.
-                CHECK(t.foreign_datagrams() == intruding);
-                CHECK(s.packets_foreign == 0);
-                CHECK(s.packets_malformed == 0);
-            } else {
-                // Every intruding datagram is refused by the session, as not
-                // RTP (or too large for the hand-off) or as another SSRC.
-                CHECK(t.foreign_datagrams() == 0);
-                CHECK(s.packets_malformed + s.packets_foreign == intruding);
-                CHECK(s.packets_foreign >= intruder.packets_sent());
-                CHECK(s.packets_malformed >= junk_short + junk_large);
-                CHECK(s.packets_discarded == 0);
-            }
+            // Every intruding datagram is refused by the session, as not RTP
+            // (or too large for the hand-off) or as another source.
+            CHECK(s.packets_malformed + s.packets_foreign == intruding);
+            CHECK(s.packets_foreign >= intruder.packets_sent());
+            CHECK(s.packets_malformed >= junk_short + junk_large);
+            CHECK(s.packets_discarded == 0);
         }
         return {};
     });
@@ -585,15 +552,11 @@ TEST_CASE("multicast_stream: a receiver follows a restarted sender with no call,
     run_attempts([](bool last) -> std::string {
         asio::io_context io;
         constexpr std::uint16_t port = 5104;
-        // The transport lets a new source in after sender_timeout of silence
-        // from the locked one, the session after source_timeout (both 250 ms
-        // by default). The new sender starts 300 ms after the old one's last
-        // packet. One receiver keeps the defaults; one without the lock shows
-        // the session's part alone.
-        std::vector<udp_multicast_options> options{
-            {.port = port, .interface = "lo"},
-            {.port = port, .interface = "lo", .lock_sender = false},
-        };
+        // The session lets a new source in after source_timeout (250 ms by
+        // default) of silence from the one it plays. The new sender starts
+        // 300 ms after the old one's last packet, says no BYE, and has a new
+        // port and SSRC.
+        std::vector<udp_multicast_options> options(2, {.port = port, .interface = "lo"});
         listening listeners{io, options, blocks_for(48'000 + 24'100, 1000ms)};
         const udp_multicast_options sender_options{.port = port, .interface = "lo", .join = false};
         const auto source_a = make_source(48'000);
@@ -604,7 +567,6 @@ TEST_CASE("multicast_stream: a receiver follows a restarted sender with no call,
         std::uint64_t sent_by_a = 0;
         const auto port_a = a->stream().transport().socket().local_endpoint().port();
         std::optional<std::uint16_t> port_b;
-        std::optional<asio::ip::udp::endpoint> locked_at_b;
 
         asio::steady_timer restart{io};
         a->on_finished([&] {
@@ -616,8 +578,6 @@ TEST_CASE("multicast_stream: a receiver follows a restarted sender with no call,
                 if (ec) return;
                 b = std::make_unique<sending>(io, sender_options, source_b, 0xB0B);
                 port_b = b->stream().transport().socket().local_endpoint().port();
-                b->on_finished(
-                    [&] { locked_at_b = listeners.stream(0).transport().locked_sender(); });
                 b->start();
             });
         });
@@ -665,11 +625,9 @@ TEST_CASE("multicast_stream: a receiver follows a restarted sender with no call,
             CHECK(s.packets_foreign == 0);
             CHECK(s.underruns == 0);
             CHECK(s.concealed_frames == 0);
-            CHECK(listeners.stream(r).transport().foreign_datagrams() == 0);
+            CHECK(listeners.stream(r).receiver().source_endpoint() ==
+                  audiocast::endpoint::ipv4({127, 0, 0, 1}, *port_b));
         }
-        // The locked receiver's transport had moved its lock to the new sender.
-        REQUIRE(locked_at_b.has_value());
-        CHECK(locked_at_b->port() == *port_b);
         CHECK(listeners.errors().empty());
         CHECK(b->errors().empty());
         return {};
@@ -695,7 +653,6 @@ TEST_CASE("multicast_stream: IPv6 group ff15::1 on v0 by interface index reaches
                        {.group = "ff15::1", .port = port, .interface = v0, .join = false},
                        make_source(frames),
                        0x5EED'0006};
-        const auto locked = locked_senders_at_finish(listeners, sender);
 
         const auto first_pull = steady::now() + 20ms;
         listeners.start(first_pull, [&] { io.stop(); });
@@ -713,10 +670,12 @@ TEST_CASE("multicast_stream: IPv6 group ff15::1 on v0 by interface index reaches
         const auto sender_port = sender.stream().transport().socket().local_endpoint().port();
         for (std::size_t r = 0; r < listeners.size(); ++r) {
             INFO("receiver " << r);
-            REQUIRE((*locked)[r].has_value());
-            CHECK((*locked)[r]->address().to_v6().is_link_local()); // v0's fe80:: address
-            CHECK((*locked)[r]->port() == sender_port);
-            CHECK(listeners.stream(r).transport().foreign_datagrams() == 0);
+            const auto from = listeners.stream(r).receiver().source_endpoint();
+            REQUIRE(from.has_value());
+            CHECK(from->family == audiocast::endpoint::family_type::ipv6);
+            CHECK(from->address[0] == 0xfe); // v0's fe80:: address
+            CHECK(from->port == sender_port);
+            CHECK(listeners.stream(r).stats().packets_foreign == 0);
         }
         return {};
     });

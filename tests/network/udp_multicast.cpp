@@ -157,6 +157,21 @@ std::string receive_text(udp_multicast_transport& t)
     return text_of(std::span<const std::byte>{buffer.data(), n});
 }
 
+/// Sends one more datagram and tells where `listener` says it came from.
+audiocast::datagram_origin origin_of_next(udp_multicast_transport& sender,
+                                          udp_multicast_transport& listener)
+{
+    sender.send(bytes_of("whence"));
+    std::array<std::byte, 64> buffer{};
+    audiocast::datagram_origin origin;
+    std::error_code ec = std::make_error_code(std::errc::operation_would_block);
+    const auto end = steady::now() + 2s;
+    while (ec == std::errc::operation_would_block && steady::now() < end)
+        listener.receive(buffer, origin, ec);
+    REQUIRE_FALSE(ec);
+    return origin;
+}
+
 /// Asserts nothing more is waiting.
 void require_empty(udp_multicast_transport& t)
 {
@@ -305,12 +320,9 @@ TEST_CASE("one sender reaches 20 receivers on 239.255.0.1 over lo: 1000 distinct
 
     require_all_delivered(sender, receivers, 1000, 8s);
 
-    const auto source = receivers.front().locked_sender();
-    REQUIRE(source);
-    CHECK(source->address() == asio::ip::make_address("127.0.0.1"));
-    CHECK(source->port() == sender.socket().local_endpoint().port());
-    for (const auto& r : receivers)
-        CHECK(r.foreign_datagrams() == 0);
+    const auto origin = origin_of_next(sender, receivers.front());
+    CHECK(origin.from == audiocast::endpoint::ipv4({127, 0, 0, 1},
+                                                   sender.socket().local_endpoint().port()));
 }
 
 TEST_CASE("IPv6 group ff15::1 on v0, joined and sent by interface index, reaches every receiver")
@@ -335,10 +347,11 @@ TEST_CASE("IPv6 group ff15::1 on v0, joined and sent by interface index, reaches
 
     require_all_delivered(sender, receivers, 200, 5s);
 
-    const auto source = receivers.front().locked_sender();
-    REQUIRE(source);
-    CHECK(source->address().to_v6().is_link_local()); // v0's fe80:: address
-    CHECK(source->port() == sender.socket().local_endpoint().port());
+    const auto origin = origin_of_next(sender, receivers.front());
+    REQUIRE(origin.from.family == audiocast::endpoint::family_type::ipv6);
+    CHECK(origin.from.address[0] == 0xfe); // v0's fe80:: address
+    CHECK((origin.from.address[1] & 0xc0) == 0x80);
+    CHECK(origin.from.port == sender.socket().local_endpoint().port());
 }
 
 TEST_CASE("a link-local IPv6 group carries its interface as scope and works on it")
@@ -362,80 +375,60 @@ TEST_CASE("a link-local IPv6 group carries its interface as scope and works on i
     require_all_delivered(sender, receivers, 50, 5s);
 }
 
-TEST_CASE("a stranger is counted and dropped while the sender is locked, and takes over after "
-          "sender_timeout of silence")
+TEST_CASE("receive accepts every sender and tells each datagram's address and port")
 {
+    // Choosing the sender is the receiver session's job (source_selector.hpp):
+    // the transport passes everything on, saying where it came from.
     asio::io_context io;
     udp_multicast_transport listener{io, {.port = 5030, .interface = "lo"}};
-    REQUIRE(listener.locked_sender() == std::nullopt);
-    udp_multicast_transport sender{io, {.port = 5030, .interface = "lo", .join = false}};
-
-    // The stranger: a plain socket on a port of its own, sending junk to the group.
+    udp_multicast_transport a{io, {.port = 5030, .interface = "lo", .join = false}};
     asio::ip::udp::socket stranger{io,
-                                   asio::ip::udp::endpoint{asio::ip::make_address("127.0.0.1"), 0}};
+                                   asio::ip::udp::endpoint{asio::ip::make_address("127.0.0.2"), 0}};
     stranger.set_option(
         asio::ip::multicast::outbound_interface{asio::ip::make_address_v4("127.0.0.1")});
-    const auto junk = [&](std::string_view text) {
-        stranger.send_to(asio::buffer(text.data(), text.size()), listener.group_endpoint());
-    };
+    const std::string junk = "junk";
+    stranger.send_to(asio::buffer(junk), listener.group_endpoint());
+    a.send(bytes_of("from a"));
 
-    sender.send(bytes_of("A0"));
-    CHECK(receive_text(listener) == "A0");
-    const auto sender_endpoint = listener.locked_sender();
-    REQUIRE(sender_endpoint);
-    CHECK(sender_endpoint->port() == sender.socket().local_endpoint().port());
-
-    for (int i = 0; i < 5; ++i)
-        junk("junk");
-    sender.send(bytes_of("A1"));
-    CHECK(receive_text(listener) == "A1");
-    CHECK(listener.foreign_datagrams() == 5);
-    CHECK(listener.locked_sender() == sender_endpoint);
-    require_empty(listener);
-
-    // 250 ms (the default) of silence from the sender releases it.
-    std::this_thread::sleep_for(600ms);
-    CHECK(listener.locked_sender() == std::nullopt);
-    junk("B0");
-    CHECK(receive_text(listener) == "B0");
-    const auto stranger_endpoint = listener.locked_sender();
-    REQUIRE(stranger_endpoint);
-    CHECK(stranger_endpoint->port() == stranger.local_endpoint().port());
-    CHECK(listener.foreign_datagrams() == 5);
-
-    // Now the old sender is the stranger.
-    sender.send(bytes_of("A2"));
-    {
-        std::array<std::byte, 64> buffer{};
+    std::array<std::byte, 64> buffer{};
+    std::vector<std::pair<std::string, audiocast::endpoint>> got;
+    const auto end = steady::now() + 2s;
+    while (got.size() < 2 && steady::now() < end) {
+        audiocast::datagram_origin origin;
         std::error_code ec;
-        const auto end = steady::now() + 2s;
-        while (listener.foreign_datagrams() < 6 && steady::now() < end) {
-            listener.receive(buffer, ec);
-            CHECK(ec == std::errc::operation_would_block);
-        }
+        const std::size_t n = listener.receive(buffer, origin, ec);
+        if (ec == std::errc::operation_would_block) continue;
+        REQUIRE_FALSE(ec);
+        got.emplace_back(text_of(std::span<const std::byte>{buffer.data(), n}), origin.from);
     }
-    CHECK(listener.foreign_datagrams() == 6);
-
-    // unlock_sender() lets the next one in at once.
-    listener.unlock_sender();
-    CHECK(listener.locked_sender() == std::nullopt);
-    sender.send(bytes_of("A3"));
-    CHECK(receive_text(listener) == "A3");
-    CHECK(listener.locked_sender() == sender_endpoint);
+    REQUIRE(got.size() == 2);
+    CHECK(got[0].first == "junk");
+    CHECK(got[0].second ==
+          audiocast::endpoint::ipv4({127, 0, 0, 2}, stranger.local_endpoint().port()));
+    CHECK(got[1].first == "from a");
+    CHECK(got[1].second ==
+          audiocast::endpoint::ipv4({127, 0, 0, 1}, a.socket().local_endpoint().port()));
 }
 
-TEST_CASE("with lock_sender off every source is accepted and none is counted foreign")
+TEST_CASE("receive tells how long a datagram waited in the socket, so a backlog is not taken "
+          "for fresh packets")
 {
     asio::io_context io;
-    udp_multicast_transport listener{io, {.port = 5032, .interface = "lo", .lock_sender = false}};
+    udp_multicast_transport listener{io, {.port = 5032, .interface = "lo"}};
     udp_multicast_transport a{io, {.port = 5032, .interface = "lo", .join = false}};
-    udp_multicast_transport b{io, {.port = 5032, .interface = "lo", .join = false}};
-    a.send(bytes_of("from a"));
-    CHECK(receive_text(listener) == "from a");
-    b.send(bytes_of("from b"));
-    CHECK(receive_text(listener) == "from b");
-    CHECK(listener.foreign_datagrams() == 0);
-    CHECK(listener.locked_sender() == std::nullopt);
+    a.send(bytes_of("old"));
+    std::this_thread::sleep_for(300ms);
+    a.send(bytes_of("new"));
+    std::array<std::byte, 64> buffer{};
+    audiocast::datagram_origin old_origin, new_origin;
+    std::error_code ec;
+    listener.receive(buffer, old_origin, ec);
+    REQUIRE_FALSE(ec);
+    listener.receive(buffer, new_origin, ec);
+    REQUIRE_FALSE(ec);
+    CHECK(old_origin.waited >= 250ms);
+    CHECK(old_origin.waited < 5s);
+    CHECK(new_origin.waited < 100ms);
 }
 
 TEST_CASE("receive cuts a datagram larger than the buffer, consumes it and reports message_size")
@@ -693,37 +686,3 @@ int main(int argc, char* argv[])
     return session.run();
 }
 
-namespace {
-// Stands in for a protocol check: only datagrams that start with 'A' may lock.
-bool starts_with_a(std::span<const std::byte> datagram) noexcept
-{
-    return !datagram.empty() && datagram[0] == std::byte{'A'};
-}
-} // namespace
-
-TEST_CASE("a stranger heard first does not take the lock when its datagrams fail the lock filter")
-{
-    asio::io_context io;
-    udp_multicast_transport listener{io, {.port = 5031, .interface = "lo"}};
-    listener.set_lock_filter(&starts_with_a);
-    udp_multicast_transport sender{io, {.port = 5031, .interface = "lo", .join = false}};
-    asio::ip::udp::socket stranger{io,
-                                   asio::ip::udp::endpoint{asio::ip::make_address("127.0.0.1"), 0}};
-    stranger.set_option(
-        asio::ip::multicast::outbound_interface{asio::ip::make_address_v4("127.0.0.1")});
-    const auto junk = [&](std::string_view text) {
-        stranger.send_to(asio::buffer(text.data(), text.size()), listener.group_endpoint());
-    };
-
-    junk("junk");
-    CHECK(receive_text(listener) == "junk"); // passed on for the stream to judge
-    CHECK(listener.locked_sender() == std::nullopt);
-    sender.send(bytes_of("A0"));
-    CHECK(receive_text(listener) == "A0");
-    REQUIRE(listener.locked_sender());
-    CHECK(listener.locked_sender()->port() == sender.socket().local_endpoint().port());
-    junk("junk");
-    sender.send(bytes_of("A1"));
-    CHECK(receive_text(listener) == "A1");
-    CHECK(listener.foreign_datagrams() == 1);
-}

@@ -62,7 +62,9 @@ TEST_CASE("receiver counts and drops each kind of malformed datagram, and the st
 {
     receiver r{pcm_codec{}};
     packet_maker m;
+    // Two packets in sequence make it the source (RFC 3550 A.1 probation).
     r.on_datagram(m.next(true), t0, w0);
+    r.on_datagram(m.next(), t0, w0);
     const auto good = m.next();
 
     std::vector<std::vector<std::byte>> bad;
@@ -99,7 +101,7 @@ TEST_CASE("receiver counts and drops each kind of malformed datagram, and the st
     CHECK(r.stats().packets_malformed == bad.size());
 
     r.on_datagram(good, t0 + 5ms, w0);
-    for (int i = 0; i < 8; ++i)
+    for (int i = 0; i < 7; ++i)
         r.on_datagram(m.next(), t0 + 10ms + i * 5ms, w0);
     const auto s = r.stats();
     CHECK(s.packets_received == 10);
@@ -171,10 +173,12 @@ TEST_CASE("receiver drops a packet that arrives after its playout time as late")
     const auto first = m.next(true);
     const auto second = m.next();
     const auto third = m.next();
+    const auto fourth = m.next();
     r.on_datagram(first, t0, w0);
-    r.on_datagram(third, t0 + 10ms, w0);
-    pull(r, 480, t0 + 40ms); // plays the first packet and conceals the second
-    r.on_datagram(second, t0 + 50ms, w0);
+    r.on_datagram(second, t0 + 5ms, w0);
+    r.on_datagram(fourth, t0 + 15ms, w0);
+    pull(r, 720, t0 + 40ms); // plays the first two packets and conceals the third
+    r.on_datagram(third, t0 + 50ms, w0);
     const auto s = r.stats();
     CHECK(s.packets_late == 1);
     CHECK(s.packets_lost == 0);
@@ -189,14 +193,16 @@ TEST_CASE("a packet that arrives after the receiver ran dry is late, not played 
     receiver r{pcm_codec{}};
     packet_maker m;
     const auto first = m.next(true);
+    const auto second = m.next();
     m.value = 2000;
     const auto held = m.next();
     m.value = 3000;
-    const auto third = m.next();
+    const auto fourth = m.next();
     r.on_datagram(first, t0, w0);
-    r.on_datagram(third, t0 + 10ms, w0);
-    pull(r, 720, t0 + 40ms); // plays the first, conceals the held one, plays the third
-    pull(r, 240, t0 + 55ms); // runs dry
+    r.on_datagram(second, t0 + 5ms, w0);
+    r.on_datagram(fourth, t0 + 15ms, w0);
+    pull(r, 960, t0 + 40ms); // plays two, conceals the held one, plays the fourth
+    pull(r, 240, t0 + 60ms); // runs dry
     REQUIRE(r.state() == audiocast::playout_state::drained);
     r.on_datagram(held, t0 + 60ms, w0);
     CHECK(r.stats().packets_late == 1);
@@ -221,6 +227,9 @@ TEST_CASE("receiver plays silence before any packet and while buffering")
     CHECK(std::all_of(out.begin(), out.end(), [](std::int16_t v) { return v == 0; }));
     packet_maker m;
     r.on_datagram(m.next(true), t0, w0);
+    // One packet proves nothing (RFC 3550 A.1 probation); it is held.
+    CHECK(r.state() == audiocast::playout_state::idle);
+    r.on_datagram(m.next(), t0, w0);
     CHECK(r.state() == audiocast::playout_state::buffering);
     // Pulled 30 ms after arrival: 10 ms (480 frames) of silence, then audio.
     out = pull(r, 720, t0 + 30ms);
@@ -274,7 +283,7 @@ TEST_CASE("one stray packet with a far timestamp is discarded, not followed")
     CHECK(s.buffered_frames == 19 * 240);
 }
 
-TEST_CASE("a timeline jump that the next packet confirms restarts playout there")
+TEST_CASE("a timeline jump that the next packet confirms restarts playout there, with both")
 {
     receiver r{pcm_codec{}};
     packet_maker m;
@@ -282,12 +291,15 @@ TEST_CASE("a timeline jump that the next packet confirms restarts playout there"
         r.on_datagram(m.next(i == 0), t0 + i * 5ms, w0);
     m.timestamp += 48'000;
     r.on_datagram(m.next(), t0 + 50ms, w0);
+    CHECK(r.stats().packets_discarded == 1); // held, until the next packet confirms it
+    CHECK(r.stats().resyncs == 0);
     r.on_datagram(m.next(), t0 + 55ms, w0);
     const auto s = r.stats();
-    CHECK(s.packets_discarded == 1);
+    CHECK(s.packets_discarded == 0);
     CHECK(s.resyncs == 1);
+    CHECK(s.frames_discarded == 10 * 240); // what the old timeline had buffered
     CHECK(r.state() == audiocast::playout_state::buffering);
-    CHECK(s.buffered_frames == 240);
+    CHECK(s.buffered_frames == 2 * 240);
 }
 
 TEST_CASE("a receiver refuses a packet with no audio in it")

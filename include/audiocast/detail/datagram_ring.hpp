@@ -15,6 +15,7 @@
 
 #include <audiocast/detail/config.hpp>
 #include <audiocast/detail/spsc_ring.hpp>
+#include <audiocast/endpoint.hpp>
 #include <audiocast/time.hpp>
 
 #include <algorithm>
@@ -35,6 +36,7 @@ struct datagram_meta {
     std::size_t size;       ///< bytes in the datagram
     time_point arrival;     ///< monotonic arrival time
     wall_time arrival_wall; ///< wall-clock arrival time, for one-way latency
+    endpoint from{};        ///< its source, when the transport told
 };
 
 /// A fixed number of fixed-size slots, each holding one whole datagram and
@@ -57,8 +59,8 @@ public:
     /// false, counts the refusal (dropped_too_big() or dropped_full()) and
     /// changes nothing else when it is larger than max_bytes() or every slot
     /// is taken. A caller that retries a full refusal sees it counted each time.
-    bool push(std::span<const std::byte> datagram, time_point arrival,
-              wall_time arrival_wall) noexcept
+    bool push(std::span<const std::byte> datagram, time_point arrival, wall_time arrival_wall,
+              const endpoint& from = {}) noexcept
     {
         if (datagram.size() > max_bytes_) {
             count(dropped_too_big_);
@@ -70,7 +72,7 @@ public:
         }
         const std::size_t slot = indices_.write_index() & indices_.mask();
         std::copy_n(datagram.data(), datagram.size(), bytes_.get() + slot * max_bytes_);
-        meta_[slot] = datagram_meta{datagram.size(), arrival, arrival_wall};
+        meta_[slot] = datagram_meta{datagram.size(), arrival, arrival_wall, from};
         indices_.commit_write(1);
         return true;
     }

@@ -4,8 +4,15 @@
 // extended RTP timestamp), not by packet, so packets of any size, reordered or
 // duplicated, land where they belong and playout reads them back in order.
 // Memory is fixed at construction: `capacity` frames of int32 samples (24
-// significant bits in the top, lossless for L16 and L24) and one presence flag
-// per frame. Nothing here allocates after construction.
+// significant bits in the top, lossless for L16 and L24) and two flags per
+// frame: present, and whether it is filler silence. Nothing here allocates
+// after construction.
+//
+// Audio that is stored stays: a later packet for the same frames (a forged
+// one, or a duplicate the sequence numbers did not show) never overwrites it,
+// and silence filled into a gap (insert_silence) gives way to any audio that
+// arrives for it. So whatever a stranger sends costs at most the frames it
+// claims that were not yet stored.
 #pragma once
 
 #include <audiocast/detail/config.hpp>
@@ -35,7 +42,7 @@ public:
     /// `channels` samples per frame; `capacity` frames in the window.
     jitter_buffer(unsigned channels, std::size_t capacity)
         : channels_{channels}, capacity_{capacity}, samples_(capacity * channels),
-          present_(capacity, 0)
+          present_(capacity, 0), filler_(capacity, 0)
     {
         AUDIOCAST_ASSERT(channels > 0 && capacity > 0);
     }
@@ -60,6 +67,7 @@ public:
     void reset(std::uint64_t position) noexcept
     {
         std::fill(present_.begin(), present_.end(), std::uint8_t{0});
+        std::fill(filler_.begin(), filler_.end(), std::uint8_t{0});
         buffered_ = 0;
         read_ = position;
         end_ = position;
@@ -76,7 +84,8 @@ public:
         return true;
     }
 
-    /// Stores `samples` (whole interleaved frames) starting at `position`.
+    /// Stores `samples` (whole interleaved frames) starting at `position`,
+    /// in the frames that hold no audio yet: missing ones and filler silence.
     insert_result insert(std::uint64_t position, std::span<const std::int32_t> samples) noexcept
     {
         const std::size_t frames = samples.size() / channels_;
@@ -89,17 +98,30 @@ public:
         if (position < read_) skip = static_cast<std::size_t>(read_ - position);
         const std::int32_t* from = samples.data() + skip * channels_;
         for_each_segment(position + skip, frames - skip, [&](std::size_t slot, std::size_t n) {
-            std::copy_n(from, n * channels_, samples_.data() + slot * channels_);
+            if (std::memchr(present_.data() + slot, 1, n) == nullptr) {
+                // The common case: all missing, one copy.
+                std::copy_n(from, n * channels_, samples_.data() + slot * channels_);
+                mark(slot, n, 1);
+            } else {
+                for (std::size_t i = 0; i < n; ++i) {
+                    const std::size_t s = slot + i;
+                    if (present_[s] != 0 && filler_[s] == 0) continue; // audio stays
+                    std::copy_n(from + i * channels_, channels_, samples_.data() + s * channels_);
+                    if (present_[s] == 0) ++buffered_;
+                    present_[s] = 1;
+                    filler_[s] = 0;
+                }
+            }
             from += n * channels_;
-            mark(slot, n, 1);
         });
         end_ = std::max(end_, last);
         return skip > 0 ? insert_result::partly_late : insert_result::stored;
     }
 
-    /// Marks [from, to) as present silence: frames the sender deliberately did
-    /// not send (a pause), which playout must not treat as loss. The part
-    /// outside the window is ignored.
+    /// Fills the missing frames of [from, to) with silence: frames the sender
+    /// deliberately did not send (a pause), which playout must not treat as
+    /// loss. Stored audio is left alone, and audio that arrives later for
+    /// these frames replaces the silence. The part outside the window is ignored.
     void insert_silence(std::uint64_t from, std::uint64_t to) noexcept
     {
         from = std::max(from, read_);
@@ -107,8 +129,13 @@ public:
         if (to <= from) return;
         for_each_segment(
             from, static_cast<std::size_t>(to - from), [&](std::size_t slot, std::size_t n) {
-                std::fill_n(samples_.data() + slot * channels_, n * channels_, std::int32_t{0});
-                mark(slot, n, 1);
+                for (std::size_t s = slot; s < slot + n; ++s) {
+                    if (present_[s] != 0) continue;
+                    std::fill_n(samples_.data() + s * channels_, channels_, std::int32_t{0});
+                    present_[s] = 1;
+                    filler_[s] = 1;
+                    ++buffered_;
+                }
             });
         end_ = std::max(end_, to);
     }
@@ -174,13 +201,14 @@ private:
         }
     }
 
-    /// Sets the presence flags of slots [slot, slot + n) to `flag`, keeping
-    /// buffered_ the count of present slots.
+    /// Sets the presence flags of slots [slot, slot + n) to `flag` (as audio,
+    /// not filler), keeping buffered_ the count of present slots.
     void mark(std::size_t slot, std::size_t n, std::uint8_t flag) noexcept
     {
         std::uint8_t* flags = present_.data() + slot;
         const auto changed = static_cast<std::size_t>(std::count(flags, flags + n, flag ^ 1));
         std::fill_n(flags, n, flag);
+        std::fill_n(filler_.data() + slot, n, std::uint8_t{0});
         if (flag != 0)
             buffered_ += changed;
         else
@@ -196,6 +224,7 @@ private:
     std::size_t capacity_;
     std::vector<std::int32_t> samples_;
     std::vector<std::uint8_t> present_;
+    std::vector<std::uint8_t> filler_; ///< 1 where a present frame is filler silence
     std::size_t buffered_ = 0;
     std::uint64_t read_ = 0;
     std::uint64_t end_ = 0;

@@ -3,8 +3,11 @@
 // A receiver_session takes datagrams with their arrival times and gives back
 // frames on demand. It never touches a socket or a clock.
 //
-//   on_datagram(bytes, arrival) ─► RTP validation ─► source tracking (RFC 3550 A.1)
-//       ─► decode ─► jitter_buffer ─► pull(frames, now) ─► the application or audio device
+//   on_datagram(bytes, arrival, from) ─► RTP validation
+//       ─► source_selector: which sender plays (probation, lock, hand-over)
+//       ─► source_timeline: where the packet belongs, and whether to believe it
+//       ─► reception_meter (jitter, latency, throughput) ─► decode ─► jitter_buffer
+//       ─► pull(frames, now) ─► the application or audio device
 //
 // Playout: the first packet of a talkspurt is anchored to its arrival time plus
 // the target latency; from then on the reader advances by the frames pulled,
@@ -20,13 +23,16 @@
 
 #include <audiocast/concepts.hpp>
 #include <audiocast/detail/cname.hpp>
+#include <audiocast/endpoint.hpp>
 #include <audiocast/error.hpp>
 #include <audiocast/format.hpp>
 #include <audiocast/session/jitter_buffer.hpp>
 #include <audiocast/session/participant_table.hpp>
 #include <audiocast/session/playout_rate.hpp>
 #include <audiocast/session/rtcp_schedule.hpp>
-#include <audiocast/session/source_tracker.hpp>
+#include <audiocast/session/reception_meter.hpp>
+#include <audiocast/session/source_selector.hpp>
+#include <audiocast/session/source_timeline.hpp>
 #include <audiocast/stats.hpp>
 #include <audiocast/time.hpp>
 #include <audiocast/wire/ntp.hpp>
@@ -58,8 +64,10 @@ struct receiver_config {
     /// The payload type to accept; unset accepts the first one seen from the source.
     std::optional<std::uint8_t> payload_type;
     std::uint8_t send_time_extension_id = rtp::default_send_time_extension_id;
-    /// After this long without a packet from the current source, another SSRC
-    /// may take over (a restarted sender). Until then other SSRCs are ignored.
+    /// After this long without a packet from the source being played, another
+    /// validated source may take over (a restarted sender); after its BYE, at
+    /// once. Until then every other source is counted as foreign and ignored
+    /// (session/source_selector.hpp).
     std::chrono::nanoseconds source_timeout = std::chrono::milliseconds{250};
     /// Length of the fade out of a concealed gap and the fade back in after it.
     std::chrono::nanoseconds fade = std::chrono::milliseconds{2};
@@ -99,7 +107,10 @@ public:
           buffer_{codec_.format().channels, buffer_capacity(codec_, config)},
           decoded_(max_datagram_samples(codec_)),
           scratch_(scratch_frames * codec_.format().channels),
-          rate_{config_.max_rate_adjustment, config_.latency}, resampler_{codec_.format().channels},
+          selector_{config_.source_timeout, max_held_bytes(codec_), random_key()},
+          timeline_{believable_step(codec_, config_)}, jump_payload_(max_payload_bytes),
+          meter_{codec_.format().sample_rate}, rate_{config_.max_rate_adjustment, config_.latency},
+          resampler_{codec_.format().channels},
           schedule_{timing_of(codec_, config), std::random_device{}()}, members_{config.max_members}
     {
         fade_frames_ = std::max<std::uint64_t>(1, frames_in(config_.fade, format().sample_rate));
@@ -161,147 +172,51 @@ public:
     /// The SSRC being played, once there is one.
     [[nodiscard]] std::optional<std::uint32_t> source() const noexcept
     {
-        if (!has_source_) return std::nullopt;
-        return ssrc_;
+        if (!selector_.has_source()) return std::nullopt;
+        return selector_.ssrc();
+    }
+    /// Where the source's packets come from, once there is one.
+    [[nodiscard]] std::optional<endpoint> source_endpoint() const noexcept
+    {
+        if (!selector_.has_source()) return std::nullopt;
+        return selector_.source_endpoint();
     }
 
-    /// Takes one datagram as it arrived. Never fails: what cannot be used is
-    /// counted (malformed, foreign, duplicate, late) and dropped.
+    /// Takes one datagram as it arrived from `from` (see endpoint.hpp; the
+    /// overload without it is for transports that cannot tell). Never fails:
+    /// what cannot be used is counted (malformed, foreign, duplicate,
+    /// discarded, late) and dropped.
     void on_datagram(std::span<const std::byte> datagram, time_point arrival,
-                     wall_time arrival_wall) noexcept
+                     wall_time arrival_wall, const endpoint& from = {}) noexcept
     {
         if (!schedule_.started()) schedule_.start(arrival, members_.size() + 1, 1, false);
         std::error_code ec;
         const rtp::packet_view packet = rtp::parse(datagram, ec, config_.send_time_extension_id);
-        if (ec) {
+        if (ec || !playable(packet)) {
             ++malformed_;
             return;
         }
-        const std::size_t frame_bytes = bytes_per_frame(format());
-        // A packet must carry at least one whole frame and fit the buffer window.
-        if (packet.payload.empty() || packet.payload.size() % frame_bytes != 0 ||
-            packet.payload.size() / frame_bytes * format().channels > decoded_.size() ||
-            packet.payload.size() / frame_bytes > buffer_.capacity() / 2) {
-            ++malformed_;
-            return;
-        }
-
         const rtp::header& h = packet.hdr;
-        bool new_source = false;
-        if (!has_source_ || h.ssrc != ssrc_) {
-            if (has_source_ && arrival - last_arrival_ < config_.source_timeout) {
-                ++foreign_;
-                return;
-            }
-            // A packet type this receiver cannot play must not capture the stream.
-            if (config_.payload_type && h.payload_type != *config_.payload_type) {
-                ++malformed_;
-                return;
-            }
-            adopt_source(h);
-            new_source = true;
-        } else if (h.payload_type != payload_type_) {
+        // A packet type this receiver cannot play must not capture the stream.
+        if (config_.payload_type && h.payload_type != *config_.payload_type) {
             ++malformed_;
             return;
         }
-
-        const std::uint64_t received_so_far = tracker_.received();
-        const std::int64_t lost_so_far = tracker_.lost();
-        const auto verdict =
-            new_source ? sequence_tracker::verdict::probation : tracker_.update(h.sequence);
-        if (verdict == sequence_tracker::verdict::restarted) {
-            // A.1 starts counting afresh; keep what the old sequence counted.
-            received_before_ += received_so_far;
-            lost_before_ += lost_so_far;
-            have_last_in_order_ = false;
-            pending_jump_ = false;
-            ++resyncs_;
+        switch (selector_.on_packet(h.ssrc, h.sequence, from, datagram, arrival, arrival_wall)) {
+        case source_selector::verdict::held:
+        case source_selector::verdict::foreign: return;
+        case source_selector::verdict::adopted:
+            begin_source(h);
+            // What it sent while on probation, oldest first, then this packet.
+            selector_.release_held([this](std::span<const std::byte> held, time_point at,
+                                          wall_time at_wall) noexcept {
+                std::error_code held_ec;
+                play(rtp::parse(held, held_ec, config_.send_time_extension_id), at, at_wall);
+            });
+            break;
+        case source_selector::verdict::source: break;
         }
-        if (verdict == sequence_tracker::verdict::duplicate) return;
-        if (verdict == sequence_tracker::verdict::bad) {
-            ++discarded_;
-            return;
-        }
-        last_arrival_ = arrival;
-        heard_since_report_ = true;
-        // Packets well after its BYE: the source came back with the same SSRC.
-        if (source_left_ && arrival - left_at_ > config_.source_timeout) source_left_ = false;
-
-        const std::uint64_t position = extend_timestamp(h.timestamp);
-        const std::size_t frames = packet.payload.size() / frame_bytes;
-        const std::size_t samples = codec_.decode(
-            packet.payload, std::span<std::int32_t>{decoded_.data(), frames * format().channels});
-
-        measure(packet, arrival, arrival_wall);
-
-        const bool restarted = verdict == sequence_tracker::verdict::restarted;
-        const std::uint64_t ext_seq = tracker_.extended_of(h.sequence);
-        const bool follows_last = have_last_in_order_ && ext_seq == last_in_order_seq_ + 1;
-        const std::span<const std::int32_t> data{decoded_.data(), samples};
-        // Only a packet that continues the stream where the last left off, in
-        // sequence and timeline, tells the rate controller how fast packets
-        // come: one stray or forged packet stamped far ahead must not steer it.
-        bool paces = follows_last && position == last_in_order_end_;
-
-        if (new_source || restarted || state_ == playout_state::idle) {
-            played_end_ = 0; // a new timeline: nothing on it was played
-            anchor(position, arrival);
-            paces = true;
-        } else if (state_ == playout_state::drained) {
-            // Frames before what was played come too late, whatever the state:
-            // playing them now would put older audio after newer (a packet held
-            // back past a pause, say).
-            if (position + frames <= buffer_.read_position()) {
-                ++late_;
-                return;
-            }
-            // The sender went quiet on purpose (marker: a new talkspurt) or we ran dry.
-            if (!h.marker) ++underruns_;
-            played_end_ = buffer_.read_position();
-            anchor(std::max(position, played_end_), arrival);
-            paces = position >= played_end_;
-        } else if (position + frames > buffer_.read_position() + buffer_.capacity()) {
-            // Far beyond the window, a jump the sequence numbers did not show.
-            // One such packet may be a stray; a second that continues it means
-            // the timeline really moved (as A.1 treats sequence jumps), and
-            // playing on would stall, so playout starts over there.
-            if (!(pending_jump_ && ext_seq == pending_jump_seq_ + 1 &&
-                  position == pending_jump_end_)) {
-                pending_jump_ = true;
-                pending_jump_seq_ = ext_seq;
-                pending_jump_end_ = position + frames;
-                ++discarded_;
-                return;
-            }
-            ++resyncs_;
-            anchor(position, arrival);
-            paces = true; // confirmed by the packet before
-        } else if (follows_last && position > last_in_order_end_) {
-            // The sequence continues but the timeline jumped: resumed after a
-            // pause that has not drained us yet (marker), or a sender that
-            // skipped. The frames in between were never sent, so they are
-            // silence, not loss.
-            buffer_.insert_silence(last_in_order_end_, position);
-        } else if (state_ == playout_state::buffering && position < buffer_.read_position() &&
-                   buffer_.read_position() > played_end_) {
-            // Sent before the packet that anchored playout but overtaken by it:
-            // start with it, though never before what was already played. The
-            // start time stays, so this talkspurt plays that much later than
-            // the target rather than losing the audio.
-            if (buffer_.rewind(std::max(position, played_end_)))
-                anchor_position_ = std::min(anchor_position_, buffer_.read_position());
-        }
-
-        pending_jump_ = false;
-        if (!have_last_in_order_ || ext_seq > last_in_order_seq_) {
-            last_in_order_seq_ = ext_seq;
-            have_last_in_order_ = true;
-            last_in_order_end_ = position + frames;
-        }
-        const insert_result placed = buffer_.insert(position, data);
-        if (placed == insert_result::late || placed == insert_result::partly_late) ++late_;
-        if (paces && placed == insert_result::stored && state_ != playout_state::drained)
-            rate_.on_arrival(arrival - anchor_arrival_ - since_anchor(position), arrival);
+        play(packet, arrival, arrival_wall);
     }
 
     /// Fills `out` (whole interleaved frames) with the frames due for playout
@@ -394,12 +309,14 @@ public:
     [[nodiscard]] std::uint32_t own_ssrc() const noexcept { return own_ssrc_; }
     [[nodiscard]] std::string_view cname() const noexcept { return cname_; }
 
-    /// Takes one RTCP datagram from the group: the source's sender reports
-    /// (the NTP time of an RTP timestamp, for latency without the send-time
-    /// extension, and LSR for its round trip), its BYE, and the other members
-    /// (for the report interval). Malformed ones are counted and dropped.
+    /// Takes one RTCP datagram from the group, sent from `from`: the
+    /// source's sender reports (the NTP time of an RTP timestamp, for latency
+    /// without the send-time extension, and LSR for its round trip), its BYE,
+    /// and the other members (for the report interval). Reports and BYEs for
+    /// the source count only from its host. Malformed ones are counted and
+    /// dropped.
     void on_control(std::span<const std::byte> datagram, time_point arrival,
-                    wall_time arrival_wall) noexcept
+                    wall_time arrival_wall, const endpoint& from = {}) noexcept
     {
         (void)arrival_wall;
         if (!schedule_.started()) schedule_.start(arrival, members_.size() + 1, 1, false);
@@ -409,25 +326,24 @@ public:
             // A real compound holds a handful of packets; a datagram stuffed
             // with hundreds must not buy that many lookups on this thread.
             if (++packets > max_packets_per_compound) return;
-            const auto from = p.ssrc();
-            if (!from || *from == own_ssrc_) return;
-            const bool from_source = has_source_ && *from == ssrc_;
+            const auto ssrc = p.ssrc();
+            if (!ssrc || *ssrc == own_ssrc_) return;
             if (p.type() == rtcp::type_sr || p.type() == rtcp::type_rr) {
-                (void)members_.heard(*from, arrival);
+                (void)members_.heard(*ssrc, arrival);
                 if (const auto info = p.sender()) {
-                    // A sender may report before its first packet (ffmpeg
-                    // does): kept until its packets make it the source.
-                    pending_sr_ = {*from, *info, arrival};
-                    if (from_source) take_sender_report();
+                    if (selector_.is_source(*ssrc, from)) {
+                        meter_.on_sender_report(*info, arrival);
+                    } else if (!selector_.has_source() || *ssrc != selector_.ssrc()) {
+                        // A sender may report before its first packet (ffmpeg
+                        // does): kept until its packets make it the source.
+                        pending_sr_ = {*ssrc, *info, arrival, from};
+                    }
                 }
             } else if (p.type() == rtcp::type_bye) {
                 for (std::size_t i = 0; i < p.bye_count(); ++i) {
                     const std::uint32_t gone = p.bye_source(i);
                     members_.remove(gone);
-                    if (has_source_ && gone == ssrc_) {
-                        source_left_ = true;
-                        left_at_ = arrival;
-                    }
+                    (void)selector_.on_bye(gone, from, arrival);
                 }
             }
         });
@@ -451,7 +367,7 @@ public:
         if (!schedule_.due(now)) return 0;
         members_.expire(now, 5 * schedule_.deterministic(members_.size() + 1, 1, false));
         rtcp::compound_writer w{out};
-        if (has_source_ && heard_since_report_ && tracker_.valid()) {
+        if (selector_.has_source() && heard_since_report_ && timeline_.tracker().valid()) {
             const rtcp::report_block b = report_block_at(now);
             w.receiver_report(own_ssrc_, std::span<const rtcp::report_block>{&b, 1});
         } else {
@@ -511,55 +427,50 @@ public:
     /// enough for every audio callback.
     void counters(receiver_stats& s) const noexcept
     {
-        s.packets_received = tracker_.received();
-        const std::int64_t lost = tracker_.lost() + lost_before_;
+        s.packets_received = timeline_.received() + received_before_;
+        const std::int64_t lost = timeline_.lost() + lost_before_;
         s.packets_lost = lost > 0 ? static_cast<std::uint64_t>(lost) : 0;
-        s.packets_received += received_before_;
         s.packets_late = late_;
-        s.packets_duplicate = tracker_.duplicates() + duplicates_before_;
-        s.packets_reordered = tracker_.reordered() + reordered_before_;
+        s.packets_duplicate = timeline_.tracker().duplicates() + duplicates_before_;
+        s.packets_reordered = timeline_.tracker().reordered() + reordered_before_;
         s.packets_malformed = malformed_;
-        s.packets_foreign = foreign_;
-        s.bytes_received = throughput_.bytes();
-        s.throughput_bytes_per_s = throughput_.bytes_per_second();
-        s.packets_per_s = throughput_.packets_per_second();
-        s.jitter = jitter_.value_time(format().sample_rate);
-        s.latency_max = latency_.max();
-        s.latency_samples = latency_.count();
+        s.packets_foreign = selector_.foreign();
+        s.packets_discarded = timeline_.discarded() + discarded_before_;
+        meter_.counters(s);
         s.underruns = underruns_;
         s.concealed_frames = concealed_;
+        s.frames_discarded = frames_discarded_;
         s.playout_rate_adjustment = rate_.adjustment();
         s.resampled_frames = resampler_.interpolated();
         s.source_changes = source_changes_;
         s.resyncs = resyncs_;
-        s.packets_discarded = discarded_;
         s.packets_expected = s.packets_received + s.packets_lost;
         s.buffered_frames = buffer_.buffered_frames();
-        s.sender_reports = sender_reports_;
         s.reports_sent = reports_sent_;
         s.control_malformed = control_malformed_;
-        s.source_left = source_left_;
-        s.latency_from_sender_reports = latency_from_reports_;
+        s.source_left = selector_.left();
+        if (selector_.has_source()) {
+            s.source_ssrc = selector_.ssrc();
+            s.source = selector_.source_endpoint();
+        }
     }
 
     /// Fills the latency and IPDV percentiles of `s`: a walk over the
     /// histograms, so callers on the audio thread do it now and then.
-    void percentiles(receiver_stats& s) const noexcept
-    {
-        s.latency_p50 = latency_.percentile(50);
-        s.latency_p99 = latency_.percentile(99);
-        s.ipdv_p50 = ipdv_.histogram().percentile(50);
-        s.ipdv_p99 = ipdv_.histogram().percentile(99);
-    }
+    void percentiles(receiver_stats& s) const noexcept { meter_.percentiles(s); }
 
-    [[nodiscard]] const duration_histogram& latency_histogram() const noexcept { return latency_; }
+    [[nodiscard]] const duration_histogram& latency_histogram() const noexcept
+    {
+        return meter_.latency();
+    }
 
 private:
     static constexpr std::size_t scratch_frames = 256;
-    // The largest RTP payload (65507 bytes less the fixed header), in samples.
+    // The largest RTP payload (65507 bytes less the fixed header).
+    static constexpr std::size_t max_payload_bytes = 65'507 - rtp::fixed_header_size;
     static std::size_t max_datagram_samples(const Codec& c) noexcept
     {
-        return (65'507 - rtp::fixed_header_size) / bytes_per_sample(c.format().encoding);
+        return max_payload_bytes / bytes_per_sample(c.format().encoding);
     }
     // Room for the target latency twice over plus generous headroom for
     // jitter and large packets; memory stays bounded by the latency.
@@ -569,110 +480,179 @@ private:
         return static_cast<std::size_t>(
             frames_in(2 * latency + std::chrono::milliseconds{200}, c.format().sample_rate));
     }
-
-    void adopt_source(const rtp::header& h) noexcept
+    // How far from the newest packet another may lie and be believed alone:
+    // a lone packet that far ahead still fits the buffer's window behind the
+    // latency's worth of frames already stored, so it can never force playout
+    // to start over (source_timeline.hpp).
+    static std::uint64_t believable_step(const Codec& c, const receiver_config& config) noexcept
     {
-        if (has_source_) {
-            received_before_ += tracker_.received();
-            lost_before_ += tracker_.lost();
-            duplicates_before_ += tracker_.duplicates();
-            reordered_before_ += tracker_.reordered();
-        }
-        has_source_ = true;
-        ssrc_ = h.ssrc;
+        const auto latency = std::clamp(config.latency, min_playout_latency, max_playout_latency);
+        return frames_in(latency + std::chrono::milliseconds{100}, c.format().sample_rate);
+    }
+    // Datagrams held while their source is on probation: the size the
+    // receive hand-off takes too (basic_multicast_stream).
+    static std::size_t max_held_bytes(const Codec& c) noexcept
+    {
+        return std::max<std::size_t>(2048, c.payload_bytes() + 256);
+    }
+
+    /// Whether a parsed packet could be played: whole frames, at least one,
+    /// within what the buffers hold.
+    [[nodiscard]] bool playable(const rtp::packet_view& packet) const noexcept
+    {
+        const std::size_t frame_bytes = bytes_per_frame(format());
+        const std::size_t size = packet.payload.size();
+        return size != 0 && size % frame_bytes == 0 &&
+               size / frame_bytes * format().channels <= decoded_.size() &&
+               size / frame_bytes <= buffer_.capacity() / 2;
+    }
+
+    // The selector chose a new source: counts, timeline and reports start
+    // afresh; the totals keep what the old source counted.
+    void begin_source(const rtp::header& h) noexcept
+    {
+        received_before_ += timeline_.received();
+        lost_before_ += timeline_.lost();
+        duplicates_before_ += timeline_.tracker().duplicates();
+        reordered_before_ += timeline_.tracker().reordered();
+        discarded_before_ += timeline_.discarded();
+        timeline_.reset();
         payload_type_ = h.payload_type;
-        tracker_.reset(h.sequence);
         ++source_changes_;
-        have_timestamp_ = false;
-        have_last_in_order_ = false;
-        pending_jump_ = false;
-        have_transit_ = false;
-        jitter_.reset();
-        have_sr_ = false;
-        last_sr_ = 0;
-        source_left_ = false;
-        take_sender_report(); // one that came before the source's first packet
-    }
-
-    // Widens a 32-bit RTP timestamp to 64 bits around the last one seen, so a
-    // wrap at 2^32 is just the next frame. Starts at 2^32 to stay positive.
-    std::uint64_t extend_timestamp(std::uint32_t ts) noexcept
-    {
-        if (!have_timestamp_) {
-            have_timestamp_ = true;
-            last_timestamp_ = (std::uint64_t{1} << 32) + ts;
-            return last_timestamp_;
-        }
-        const auto delta =
-            static_cast<std::int32_t>(ts - static_cast<std::uint32_t>(last_timestamp_));
-        const std::uint64_t extended =
-            static_cast<std::uint64_t>(static_cast<std::int64_t>(last_timestamp_) + delta);
-        if (delta > 0) last_timestamp_ = extended;
-        return extended;
-    }
-
-    void measure(const rtp::packet_view& packet, time_point arrival,
-                 wall_time arrival_wall) noexcept
-    {
-        throughput_.record(packet.payload.size(), arrival);
-        // RFC 3550 A.8: arrival in timestamp units from any fixed origin.
-        if (!have_transit_) {
-            have_transit_ = true;
-            jitter_origin_ = arrival;
-        }
-        const auto arrival_units =
-            static_cast<std::uint32_t>(frames_in(arrival - jitter_origin_, format().sample_rate));
-        jitter_.update(arrival_units, packet.hdr.timestamp);
-        if (packet.hdr.send_time) {
-            const auto latency = arrival_wall - ntp::to_wall(*packet.hdr.send_time);
-            latency_.record(latency);
-            ipdv_.update(latency);
-        } else if (have_sr_) {
-            // No send time in the packet (ffmpeg, GStreamer): the last sender
-            // report maps RTP time to the sender's wall clock (RFC 3550
-            // §6.4.1), so the packet's first frame was sampled at
-            // SR time + (its timestamp - the SR's) / rate.
-            const auto since_sr = static_cast<std::int32_t>(packet.hdr.timestamp - sr_timestamp_);
-            const auto offset =
-                since_sr >= 0
-                    ? duration_of(static_cast<std::uint64_t>(since_sr), format())
-                    : -duration_of(static_cast<std::uint64_t>(-std::int64_t{since_sr}), format());
-            const auto latency = arrival_wall - (sr_wall_ + offset);
-            latency_.record(latency);
-            ipdv_.update(latency);
-            latency_from_reports_ = true;
-        }
-    }
-
-    void take_sender_report() noexcept
-    {
-        if (!pending_sr_ || !has_source_ || pending_sr_->ssrc != ssrc_) return;
-        ++sender_reports_;
-        last_sr_ = ntp::short_form(pending_sr_->info.ntp);
-        last_sr_arrival_ = pending_sr_->arrival;
-        sr_wall_ = ntp::to_wall(pending_sr_->info.ntp);
-        sr_timestamp_ = pending_sr_->info.rtp_timestamp;
-        have_sr_ = true;
+        meter_.new_source();
+        // A report that came before the source's first packet, from its host.
+        if (pending_sr_ && pending_sr_->ssrc == selector_.ssrc() &&
+            pending_sr_->from.same_host(selector_.source_endpoint()))
+            meter_.on_sender_report(pending_sr_->info, pending_sr_->arrival);
         pending_sr_.reset();
     }
 
-    // RFC 3550 §6.4.1 and A.3: loss over the interval since the last report,
-    // cumulative loss, the extended highest sequence number, jitter, and the
-    // LSR/DLSR pair from which the source computes the round trip.
-    rtcp::report_block report_block_at(time_point now) noexcept
+    enum class placing { start, jump, continues, other };
+
+    // One packet of the source: source_timeline says where it belongs and
+    // whether to believe it; place() puts it in the buffer.
+    void play(const rtp::packet_view& packet, time_point arrival, wall_time arrival_wall) noexcept
     {
-        rtcp::report_block b;
-        b.ssrc = ssrc_;
-        b.fraction_lost = tracker_.fraction_lost(); // A.3, the interval since the last call
-        b.cumulative_lost = static_cast<std::int32_t>(std::clamp<std::int64_t>(
-            tracker_.lost(), rtcp::min_cumulative_lost, rtcp::max_cumulative_lost));
-        b.highest_sequence = static_cast<std::uint32_t>(tracker_.extended_max());
-        b.jitter = jitter_.value();
-        if (have_sr_) {
-            b.last_sr = last_sr_;
-            b.delay_since_last_sr = ntp::to_short_duration(now - last_sr_arrival_);
+        if (packet.hdr.payload_type != payload_type_) {
+            ++malformed_;
+            return;
         }
-        return b;
+        const std::size_t frames = packet.payload.size() / bytes_per_frame(format());
+        source_timeline::placement where;
+        switch (timeline_.on_packet(packet.hdr.sequence, packet.hdr.timestamp, frames, where)) {
+        case source_timeline::verdict::duplicate:
+        case source_timeline::verdict::discarded: return;
+        case source_timeline::verdict::held_jump: hold_jump(packet, arrival, arrival_wall); return;
+        case source_timeline::verdict::confirmed_jump:
+            place(jump_packet_, timeline_.held().position, jump_arrival_, jump_arrival_wall_,
+                  placing::jump);
+            place(packet, where.position, arrival, arrival_wall, placing::continues);
+            return;
+        case source_timeline::verdict::first:
+            place(packet, where.position, arrival, arrival_wall, placing::start);
+            return;
+        case source_timeline::verdict::continues:
+            place(packet, where.position, arrival, arrival_wall, placing::continues);
+            return;
+        case source_timeline::verdict::after_gap:
+        case source_timeline::verdict::reordered:
+            place(packet, where.position, arrival, arrival_wall, placing::other);
+            return;
+        }
+    }
+
+    // Keeps an unconfirmed jump aside, with where the timeline stood.
+    void hold_jump(const rtp::packet_view& packet, time_point arrival,
+                   wall_time arrival_wall) noexcept
+    {
+        std::copy(packet.payload.begin(), packet.payload.end(), jump_payload_.begin());
+        jump_packet_ = packet;
+        jump_packet_.payload =
+            std::span<const std::byte>{jump_payload_.data(), packet.payload.size()};
+        jump_arrival_ = arrival;
+        jump_arrival_wall_ = arrival_wall;
+        jump_from_ = timeline_.newest_end();
+    }
+
+    void place(const rtp::packet_view& packet, std::uint64_t position, time_point arrival,
+               wall_time arrival_wall, placing how) noexcept
+    {
+        const std::size_t frames = packet.payload.size() / bytes_per_frame(format());
+        const std::size_t samples = codec_.decode(
+            packet.payload, std::span<std::int32_t>{decoded_.data(), frames * format().channels});
+        meter_.on_packet(packet, arrival, arrival_wall);
+        heard_since_report_ = true;
+        const std::span<const std::int32_t> data{decoded_.data(), samples};
+        // Only a packet that continues the stream where the last left off, in
+        // sequence and timeline, tells the rate controller how fast packets
+        // come: one stray or forged packet stamped far ahead must not steer it.
+        bool paces = how == placing::continues;
+
+        if (how == placing::start || state_ == playout_state::idle) {
+            played_end_ = 0; // a new timeline: nothing on it was played
+            anchor(position, arrival);
+            paces = true;
+        } else if (how == placing::jump) {
+            // A jump the next packet confirmed. Forward and within the window
+            // while playing (resumed after a short pause, or a sender that
+            // skipped): the frames between were never sent, so they are
+            // filler silence, not loss. Otherwise playout starts over there.
+            if (state_ != playout_state::drained && position >= jump_from_ &&
+                position + frames <= buffer_.read_position() + buffer_.capacity()) {
+                buffer_.insert_silence(jump_from_, position);
+            } else {
+                if (state_ == playout_state::drained) {
+                    if (!packet.hdr.marker) ++underruns_;
+                } else {
+                    ++resyncs_;
+                }
+                played_end_ = 0;
+                anchor(position, arrival);
+                paces = true;
+            }
+        } else if (state_ == playout_state::drained) {
+            // Frames before what was played come too late, whatever the state:
+            // playing them now would put older audio after newer (a packet held
+            // back past a pause, say).
+            if (position + frames <= buffer_.read_position()) {
+                ++late_;
+                return;
+            }
+            // The sender went quiet on purpose (marker: a new talkspurt) or we ran dry.
+            if (!packet.hdr.marker) ++underruns_;
+            played_end_ = buffer_.read_position();
+            anchor(std::max(position, played_end_), arrival);
+            paces = position >= played_end_;
+        } else if (state_ == playout_state::buffering && position < buffer_.read_position() &&
+                   buffer_.read_position() > played_end_) {
+            // Sent before the packet that anchored playout but overtaken by it:
+            // start with it, though never before what was already played. The
+            // start time stays, so this talkspurt plays that much later than
+            // the target rather than losing the audio.
+            if (buffer_.rewind(std::max(position, played_end_)))
+                anchor_position_ = std::min(anchor_position_, buffer_.read_position());
+        }
+
+        insert_result placed = buffer_.insert(position, data);
+        if (placed == insert_result::too_early) {
+            // A packet believed on its timeline that lies beyond the window:
+            // playout has fallen that far behind (the reader stalled), so it
+            // starts over at the live edge.
+            ++resyncs_;
+            played_end_ = 0;
+            anchor(position, arrival);
+            placed = buffer_.insert(position, data);
+            paces = true;
+        }
+        if (placed == insert_result::late || placed == insert_result::partly_late) ++late_;
+        if (paces && placed == insert_result::stored && state_ != playout_state::drained)
+            rate_.on_arrival(arrival - anchor_arrival_ - since_anchor(position), arrival);
+    }
+
+    static std::uint64_t random_key()
+    {
+        std::random_device rd;
+        return (std::uint64_t{rd()} << 32) ^ rd();
     }
 
     static const receiver_config& checked(const receiver_config& config)
@@ -690,8 +670,27 @@ private:
                 .minimum = config.rtcp_minimum_interval};
     }
 
+    // RFC 3550 §6.4.1 and A.3: loss over the interval since the last report,
+    // cumulative loss, the extended highest sequence number, jitter, and the
+    // LSR/DLSR pair from which the source computes the round trip.
+    rtcp::report_block report_block_at(time_point now) noexcept
+    {
+        sequence_tracker& tracker = timeline_.tracker();
+        rtcp::report_block b;
+        b.ssrc = selector_.ssrc();
+        b.fraction_lost = tracker.fraction_lost(); // A.3, the interval since the last call
+        b.cumulative_lost = static_cast<std::int32_t>(std::clamp<std::int64_t>(
+            tracker.lost(), rtcp::min_cumulative_lost, rtcp::max_cumulative_lost));
+        b.highest_sequence = static_cast<std::uint32_t>(tracker.extended_max());
+        meter_.fill(b, now);
+        return b;
+    }
+
+    // Playout starts over at `position`, due `latency` after `arrival`; what
+    // was buffered and not played is counted as discarded.
     void anchor(std::uint64_t position, time_point arrival) noexcept
     {
+        frames_discarded_ += buffer_.buffered_frames();
         buffer_.reset(position);
         start_time_ = arrival + config_.latency;
         state_ = playout_state::buffering;
@@ -797,16 +796,18 @@ private:
     std::vector<std::int32_t> scratch_;
     std::array<std::int32_t, max_channels> last_frame_{};
 
-    bool has_source_ = false;
-    std::uint32_t ssrc_ = 0;
+    // Which source plays, and where its packets belong.
+    source_selector selector_;
+    source_timeline timeline_;
     std::uint8_t payload_type_ = 0;
-    time_point last_arrival_{};
-    sequence_tracker tracker_;
-    bool have_timestamp_ = false;
-    std::uint64_t last_timestamp_ = 0;
-    bool have_last_in_order_ = false;
-    std::uint64_t last_in_order_seq_ = 0;
-    std::uint64_t last_in_order_end_ = 0;
+    // An unconfirmed jump, kept aside until the next packet confirms it.
+    std::vector<std::byte> jump_payload_;
+    rtp::packet_view jump_packet_{};
+    time_point jump_arrival_{};
+    wall_time jump_arrival_wall_{};
+    std::uint64_t jump_from_ = 0; ///< where the timeline stood before the jump
+
+    reception_meter meter_;
 
     playout_state state_ = playout_state::idle;
     /// On the current timeline, the position after the last frame played
@@ -824,30 +825,20 @@ private:
     std::uint64_t fade_in_done_ = 0;
     bool fading_in_ = false;
 
-    // Counters of earlier sources, so a restart keeps the totals honest.
+    // Counters of earlier sources, so a new source keeps the totals honest.
     std::uint64_t received_before_ = 0;
     std::int64_t lost_before_ = 0;
     std::uint64_t duplicates_before_ = 0;
     std::uint64_t reordered_before_ = 0;
+    std::uint64_t discarded_before_ = 0;
 
     std::uint64_t late_ = 0;
     std::uint64_t malformed_ = 0;
-    std::uint64_t foreign_ = 0;
-    std::uint64_t discarded_ = 0;
     std::uint64_t underruns_ = 0;
     std::uint64_t concealed_ = 0;
+    std::uint64_t frames_discarded_ = 0;
     std::uint64_t source_changes_ = 0;
     std::uint64_t resyncs_ = 0;
-    bool pending_jump_ = false;
-    std::uint64_t pending_jump_seq_ = 0;
-    std::uint64_t pending_jump_end_ = 0;
-
-    bool have_transit_ = false;
-    time_point jitter_origin_{};
-    interarrival_jitter jitter_;
-    duration_histogram latency_;
-    ipdv_meter ipdv_;
-    throughput_meter throughput_;
 
     rtcp_schedule schedule_;
     participant_table members_;
@@ -859,17 +850,9 @@ private:
         std::uint32_t ssrc;
         rtcp::sender_info info;
         time_point arrival;
+        endpoint from;
     };
     std::optional<sender_report_seen> pending_sr_;
-    bool have_sr_ = false;
-    std::uint32_t last_sr_ = 0;
-    time_point last_sr_arrival_{};
-    wall_time sr_wall_{};
-    std::uint32_t sr_timestamp_ = 0;
-    bool source_left_ = false;
-    time_point left_at_{};
-    bool latency_from_reports_ = false;
-    std::uint64_t sender_reports_ = 0;
     std::uint64_t reports_sent_ = 0;
     std::uint64_t control_malformed_ = 0;
 };

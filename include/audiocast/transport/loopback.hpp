@@ -38,6 +38,7 @@
 
 #include <audiocast/clock/manual_clock.hpp>
 #include <audiocast/detail/config.hpp>
+#include <audiocast/endpoint.hpp>
 #include <audiocast/error.hpp>
 #include <audiocast/time.hpp>
 
@@ -189,6 +190,7 @@ struct loopback_entry {
     time_point due;
     std::uint64_t order; ///< arrival order at this member; breaks ties in due
     std::size_t buffer;  ///< index into loopback_member::buffers
+    endpoint from;       ///< the sender's endpoint, as it claimed
 };
 
 /// A member's receive side: its generator, burst state, counters and queue.
@@ -199,9 +201,12 @@ struct loopback_entry {
 /// receiving allocate nothing. Invariant: free.capacity() >= buffers.size(),
 /// so returning a buffer to the pool cannot allocate either.
 struct loopback_member {
-    loopback_member(std::uint64_t seed, std::uint64_t index) noexcept : random(seed, index) {}
+    loopback_member(std::uint64_t seed, std::uint64_t index, const endpoint& address) noexcept
+        : random(seed, index), local(address)
+    {}
 
     loopback_random random;
+    endpoint local; ///< what receivers see as this member's source
     bool joined = true;
     bool in_burst = false;
     std::uint64_t next_order = 0;
@@ -216,8 +221,8 @@ struct loopback_member {
         return a.due != b.due ? a.due > b.due : a.order > b.order;
     }
 
-    void offer(std::span<const std::byte> datagram, time_point now, const network_faults& f,
-               std::size_t capacity)
+    void offer(std::span<const std::byte> datagram, const endpoint& from, time_point now,
+               const network_faults& f, std::size_t capacity)
     {
         // Always the same five draws, in this order (see the header comment).
         const double burst_draw = random.uniform();
@@ -237,10 +242,10 @@ struct loopback_member {
             due += f.reorder_delay;
             ++counters.reordered;
         }
-        enqueue(datagram, due, capacity);
+        enqueue(datagram, from, due, capacity);
         if (duplicate_draw < f.duplicate) {
             ++counters.duplicated;
-            enqueue(datagram, due + f.duplicate_delay, capacity);
+            enqueue(datagram, from, due + f.duplicate_delay, capacity);
         }
     }
 
@@ -257,7 +262,8 @@ struct loopback_member {
         }
     }
 
-    void enqueue(std::span<const std::byte> datagram, time_point due, std::size_t capacity)
+    void enqueue(std::span<const std::byte> datagram, const endpoint& from, time_point due,
+                 std::size_t capacity)
     {
         // A full socket buffer drops what arrives, not what it holds.
         if (queue.size() >= capacity) {
@@ -273,7 +279,7 @@ struct loopback_member {
         // and the pool as they were.
         const std::size_t index = free.back();
         buffers[index].assign(datagram.begin(), datagram.end());
-        queue.push_back(loopback_entry{due, next_order, index});
+        queue.push_back(loopback_entry{due, next_order, index, from});
         free.pop_back();
         ++next_order;
         std::push_heap(queue.begin(), queue.end(), later);
@@ -281,7 +287,7 @@ struct loopback_member {
 
     /// Copies the earliest due datagram into `out`; `size` gets its full size.
     std::size_t take(std::span<std::byte> out, time_point now, std::size_t& size,
-                     std::error_code& ec) noexcept
+                     datagram_origin& origin, std::error_code& ec) noexcept
     {
         size = 0;
         if (queue.empty() || queue.front().due > now) {
@@ -290,6 +296,8 @@ struct loopback_member {
         }
         std::pop_heap(queue.begin(), queue.end(), later);
         const std::size_t index = queue.back().buffer;
+        origin.from = queue.back().from;
+        origin.waited = now - queue.back().due;
         queue.pop_back();
         const auto& bytes = buffers[index];
         size = bytes.size();
@@ -322,12 +330,13 @@ struct loopback_state {
     std::uint64_t next_index = 0;
     std::vector<loopback_member*> members; ///< joined members, in join order
 
-    void send_from(loopback_member& sender, std::span<const std::byte> datagram)
+    void send_from(loopback_member& sender, const endpoint& from,
+                   std::span<const std::byte> datagram)
     {
         const time_point now = clock.now();
         ++sender.counters.sent;
         for (loopback_member* m : members)
-            if (m != &sender) m->offer(datagram, now, faults, capacity);
+            if (m != &sender) m->offer(datagram, from, now, faults, capacity);
     }
 };
 
@@ -383,7 +392,29 @@ public:
             ec = std::make_error_code(std::errc::message_size);
             return;
         }
-        state_->send_from(*member_, datagram);
+        state_->send_from(*member_, member_->local, datagram);
+    }
+
+    /// As send(), but the datagram claims to come from `from`: a host that
+    /// forges another's address and port, as any host on a LAN can. For tests.
+    void send_as(const endpoint& from, std::span<const std::byte> datagram, std::error_code& ec)
+    {
+        ec.clear();
+        if (!state_) {
+            ec = std::make_error_code(std::errc::bad_file_descriptor);
+            return;
+        }
+        if (datagram.size() > max_datagram_size) {
+            ec = std::make_error_code(std::errc::message_size);
+            return;
+        }
+        state_->send_from(*member_, from, datagram);
+    }
+
+    /// The address and port the other members see this one send from.
+    [[nodiscard]] endpoint local_endpoint() const noexcept
+    {
+        return member_ ? member_->local : endpoint{};
     }
 
     /// Throwing form of send(): std::system_error names the size and the limit.
@@ -406,7 +437,17 @@ public:
     std::size_t receive(std::span<std::byte> buffer, std::error_code& ec) noexcept
     {
         std::size_t size = 0;
-        return receive(buffer, size, ec);
+        datagram_origin origin;
+        return receive(buffer, size, origin, ec);
+    }
+
+    /// As receive(buffer, ec), and tells where the datagram came from and how
+    /// long it was due before this call (origin_reporting_receiver).
+    std::size_t receive(std::span<std::byte> buffer, datagram_origin& origin,
+                        std::error_code& ec) noexcept
+    {
+        std::size_t size = 0;
+        return receive(buffer, size, origin, ec);
     }
 
     /// Throwing form of receive(), with Asio's semantics: every error throws
@@ -417,7 +458,8 @@ public:
     {
         std::error_code ec;
         std::size_t size = 0;
-        const std::size_t n = receive(buffer, size, ec);
+        datagram_origin origin;
+        const std::size_t n = receive(buffer, size, origin, ec);
         if (ec == std::errc::operation_would_block)
             detail::throw_error(ec, "no loopback datagram due yet (" + std::to_string(pending()) +
                                         " queued)");
@@ -469,16 +511,17 @@ private:
         : state_(std::move(state)), member_(std::move(member))
     {}
 
-    std::size_t receive(std::span<std::byte> buffer, std::size_t& size,
+    std::size_t receive(std::span<std::byte> buffer, std::size_t& size, datagram_origin& origin,
                         std::error_code& ec) noexcept
     {
         ec.clear();
         size = 0;
+        origin = {};
         if (!state_) {
             ec = std::make_error_code(std::errc::bad_file_descriptor);
             return 0;
         }
-        return member_->take(buffer, state_->clock.now(), size, ec);
+        return member_->take(buffer, state_->clock.now(), size, origin, ec);
     }
 
     [[noreturn]] static void throw_not_in_group(std::error_code ec)
@@ -516,9 +559,19 @@ public:
 
     /// A new member, receiving from now on. Its random stream is fixed by the
     /// seed and how many members joined before it (members that left count).
+    /// Others see it send from 127.0.0.1, port 49152 + that count, as if every
+    /// member were a socket of one host.
     [[nodiscard]] loopback_transport join()
     {
-        auto member = std::make_unique<detail::loopback_member>(state_->seed, state_->next_index);
+        return join(endpoint::ipv4({127, 0, 0, 1},
+                                   static_cast<std::uint16_t>(49'152 + state_->next_index % 16'384)));
+    }
+
+    /// A new member that others see send from `address`: another host.
+    [[nodiscard]] loopback_transport join(const endpoint& address)
+    {
+        auto member = std::make_unique<detail::loopback_member>(state_->seed, state_->next_index,
+                                                                address);
         // Enough for 64 packets of a 1500-byte MTU in flight: 100 ms of 1 ms packets.
         member->reserve(std::min<std::size_t>(state_->capacity, 64), 1500);
         state_->members.push_back(member.get());

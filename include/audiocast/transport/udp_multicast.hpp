@@ -22,17 +22,14 @@
 // (SO_REUSEADDR, socket(7)) any number of listeners on one host share the port
 // and each gets its own copy of every datagram.
 //
-// Sender lock: a multicast group is open to anyone on the network. With
-// lock_sender on, the first source endpoint (address and port) a listener
-// hears becomes the only one it accepts; datagrams from any other source are
-// read, counted in foreign_datagrams() and dropped. A locked sender that is
-// silent for sender_timeout is released and the next source to be heard takes
-// its place, so a restarted sender (new port) is picked up again. Silence is
-// measured between receive() calls that hear the sender, on the steady clock:
-// a reader that stalls for longer than sender_timeout may hand the lock to a
-// stranger whose datagram it happens to read first. Two transports bound to
-// the same port on one host send from the same endpoint and cannot be told
-// apart; give a sender join = false (an ephemeral port of its own).
+// Every datagram is accepted, whoever sent it: a transport knows nothing of
+// RTP, so choosing the sender is the receiver session's job
+// (session/source_selector.hpp), which it can do by address because
+// receive(buffer, origin, ec) reports each datagram's source. With a source
+// set in the options, the kernel itself filters (source-specific multicast).
+// The same call reports how long the datagram waited in the socket's queue
+// (SO_TIMESTAMPNS, socket(7)), so that a backlog read at once is dated when it
+// arrived.
 //
 // IPv6 on Linux: a socket that joined a group receives it from every interface
 // on which any socket of the host joined it (the kernel matches the group, not
@@ -48,6 +45,7 @@
 #pragma once
 
 #include <audiocast/detail/config.hpp>
+#include <audiocast/endpoint.hpp>
 #include <audiocast/error.hpp>
 
 #if !AUDIOCAST_HAS_ASIO
@@ -72,7 +70,9 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -122,13 +122,6 @@ struct udp_multicast_options {
     /// an ephemeral port, a member of nothing, its receive() always says
     /// would_block.
     bool join = true;
-    /// Accept one source endpoint once it has been heard; see the header comment.
-    bool lock_sender = true;
-    /// A locked sender silent for this long is released. Zero (or less)
-    /// releases it at once, which makes the lock accept every source. The
-    /// default matches receiver_config::source_timeout, so a restarted sender
-    /// is followed as soon as the session would take it.
-    std::chrono::nanoseconds sender_timeout = std::chrono::milliseconds{250};
 };
 
 namespace detail {
@@ -220,6 +213,14 @@ inline bool is_would_block(int error) noexcept
     return error == EWOULDBLOCK;
 }
 
+/// The sans-I/O form of an Asio endpoint (endpoint.hpp).
+inline endpoint to_endpoint(const asio::ip::udp::endpoint& e) noexcept
+{
+    const asio::ip::address a = e.address();
+    if (a.is_v4()) return endpoint::ipv4(a.to_v4().to_bytes(), e.port());
+    return endpoint::ipv6(a.to_v6().to_bytes(), e.port());
+}
+
 inline std::error_code from_asio(std::error_code ec) noexcept
 {
     if (!ec || ec.category() != asio::system_category()) return ec;
@@ -292,9 +293,9 @@ inline std::error_code resolve_interface(const std::string& spec, const asio::ip
 } // namespace detail
 
 /// A UDP socket joined to one multicast group: sends to the group and receives
-/// from it without blocking. Models `transport` (concepts.hpp). Options and the
-/// sender lock are described in udp_multicast_options and at the top of this
-/// header.
+/// from it without blocking. Models `transport` and `origin_reporting_receiver`
+/// (concepts.hpp). Options are described in udp_multicast_options and at the
+/// top of this header.
 ///
 /// Movable, not copyable: a transport is one socket. A moved-from transport,
 /// or one whose error_code constructor failed, has a closed socket; send() and
@@ -352,37 +353,38 @@ public:
                                         "-byte datagram to " + detail::endpoint_text(group_));
     }
 
-    /// Copies the oldest datagram waiting from the accepted sender into
-    /// `buffer` and returns its size (0 is a valid size). With none waiting:
-    /// returns 0 and sets std::errc::operation_would_block, as does a
-    /// send-only transport always. A datagram larger than `buffer` is cut to
-    /// fit, consumed, and sets std::errc::message_size. Datagrams from other
-    /// sources while one is locked are consumed and counted; after
-    /// max_foreign_per_receive of them in one call it returns would_block, so
-    /// a flood cannot hold the caller (the socket stays readable).
-    /// Never allocates.
+    /// Copies the oldest datagram waiting into `buffer` and returns its size
+    /// (0 is a valid size). With none waiting: returns 0 and sets
+    /// std::errc::operation_would_block, as does a send-only transport
+    /// always. A datagram larger than `buffer` is cut to fit, consumed, and
+    /// sets std::errc::message_size. Never allocates.
     std::size_t receive(std::span<std::byte> buffer, std::error_code& ec) noexcept
     {
+        datagram_origin origin;
+        return receive(buffer, origin, ec);
+    }
+
+    /// As receive(buffer, ec), and fills `origin` with the datagram's source
+    /// address and port and how long it waited in the socket's queue
+    /// (origin_reporting_receiver in concepts.hpp).
+    std::size_t receive(std::span<std::byte> buffer, datagram_origin& origin,
+                        std::error_code& ec) noexcept
+    {
         ec.clear();
+        origin = {};
         if (!socket_.is_open()) {
             ec = std::make_error_code(std::errc::bad_file_descriptor);
             return 0;
         }
-        if (joined_) {
-            for (std::size_t dropped = 0; dropped < max_foreign_per_receive; ++dropped) {
-                bool truncated = false;
-                const std::size_t size = read_datagram(buffer, truncated, ec);
-                if (ec) return 0;
-                if (!admit(source_, buffer.first(std::min(size, buffer.size())))) {
-                    ++foreign_;
-                    continue;
-                }
-                if (truncated) ec = std::make_error_code(std::errc::message_size);
-                return size;
-            }
+        if (!joined_) {
+            ec = std::make_error_code(std::errc::operation_would_block);
+            return 0;
         }
-        ec = std::make_error_code(std::errc::operation_would_block);
-        return 0;
+        bool truncated = false;
+        const std::size_t size = read_datagram(buffer, truncated, origin, ec);
+        if (ec) return 0;
+        if (truncated) ec = std::make_error_code(std::errc::message_size);
+        return size;
     }
 
     /// Throwing form of receive(), with Asio's semantics: every error throws
@@ -425,31 +427,7 @@ public:
     /// as scope for link- and interface-local IPv6 groups).
     [[nodiscard]] const asio::ip::udp::endpoint& group_endpoint() const noexcept { return group_; }
 
-    /// The sender accepted now: set once one has been heard with lock_sender
-    /// on, empty again after sender_timeout of silence or unlock_sender().
-    [[nodiscard]] std::optional<asio::ip::udp::endpoint> locked_sender() const noexcept
-    {
-        if (locked_ && std::chrono::steady_clock::now() - last_heard_ < sender_timeout_)
-            return locked_;
-        return std::nullopt;
-    }
-
-    /// Datagrams from other sources, consumed and dropped while one was locked.
-    [[nodiscard]] std::uint64_t foreign_datagrams() const noexcept { return foreign_; }
-
-    /// Releases the lock now: the next source heard is accepted and locked.
-    void unlock_sender() noexcept { locked_.reset(); }
-
-    /// Decides which datagrams may take the sender lock (all of them when
-    /// unset). The transport knows nothing of what it carries; a stream
-    /// installs a check for its protocol (basic_multicast_stream: valid RTP).
-    using lock_filter = bool (*)(std::span<const std::byte> datagram) noexcept;
-    void set_lock_filter(lock_filter filter) noexcept { lock_filter_ = filter; }
-
     [[nodiscard]] asio::any_io_executor get_executor() noexcept { return socket_.get_executor(); }
-
-    /// The most datagrams from other sources one receive() call drops.
-    static constexpr std::size_t max_foreign_per_receive = 64;
 
 private:
     /// Validates the options, opens and configures the socket. Returns the
@@ -458,8 +436,6 @@ private:
     {
         ec.clear();
         joined_ = options.join;
-        lock_sender_ = options.lock_sender;
-        sender_timeout_ = options.sender_timeout;
 
         std::error_code parse_ec;
         const asio::ip::address group = asio::ip::make_address(options.group, parse_ec);
@@ -564,13 +540,21 @@ private:
                         (options.loopback ? "on" : "off"));
         socket_.non_blocking(true, ec);
         if (ec) return fail("cannot make the socket for " + group_text + " non-blocking");
+        if (options.join) {
+            // Arrival times from the kernel; without them (an old kernel)
+            // waited stays 0, which only makes a backlog look fresh.
+            const int enable = 1;
+            timestamps_ = ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_TIMESTAMPNS,
+                                       &enable, sizeof enable) == 0;
+        }
         return {};
     }
 
     /// Reads one datagram with recvmsg(2), which reports truncation in
-    /// msg_flags, into `buffer`; its source lands in source_.
+    /// msg_flags and the kernel's arrival time in a control message, into
+    /// `buffer`; its source lands in source_ and `origin`.
     std::size_t read_datagram(std::span<std::byte> buffer, bool& truncated,
-                              std::error_code& ec) noexcept
+                              datagram_origin& origin, std::error_code& ec) noexcept
     {
         ::iovec vector{};
         vector.iov_base = buffer.data();
@@ -578,15 +562,20 @@ private:
         ::msghdr message{};
         message.msg_iov = &vector;
         message.msg_iovlen = 1;
+        alignas(::cmsghdr) char control[CMSG_SPACE(sizeof(::timespec))];
         // A signal can interrupt even a non-blocking call; a few retries suffice.
         for (int attempt = 0; attempt < 8; ++attempt) {
             message.msg_name = source_.data();
             message.msg_namelen = static_cast<::socklen_t>(source_.capacity());
+            message.msg_control = timestamps_ ? control : nullptr;
+            message.msg_controllen = timestamps_ ? sizeof control : 0;
             message.msg_flags = 0;
             const ::ssize_t size = ::recvmsg(socket_.native_handle(), &message, MSG_DONTWAIT);
             if (size >= 0) {
                 source_.resize(message.msg_namelen);
                 truncated = (message.msg_flags & MSG_TRUNC) != 0;
+                origin.from = detail::to_endpoint(source_);
+                origin.waited = waited(message);
                 return static_cast<std::size_t>(size);
             }
             const int error = errno;
@@ -600,36 +589,29 @@ private:
         return 0;
     }
 
-    /// Applies the sender lock to a datagram from `source`. While the lock
-    /// holds, only the locked sender passes. Without one, any datagram passes,
-    /// but only one the lock filter accepts takes the lock, so a stranger's
-    /// junk heard first cannot shut out the real sender.
-    bool admit(const asio::ip::udp::endpoint& source, std::span<const std::byte> datagram) noexcept
+    /// How long ago the kernel queued the datagram (SCM_TIMESTAMPNS is wall
+    /// time, so it is compared with the wall clock now); 0 when unknown or
+    /// when the wall clock stepped back in between.
+    static std::chrono::nanoseconds waited(::msghdr& message) noexcept
     {
-        if (!lock_sender_) return true;
-        const auto now = std::chrono::steady_clock::now();
-        if (locked_ && now - last_heard_ < sender_timeout_) {
-            if (*locked_ != source) return false;
-            last_heard_ = now;
-            return true;
+        for (::cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+            ::timespec stamp{};
+            std::memcpy(&stamp, CMSG_DATA(c), sizeof stamp);
+            ::timespec now{};
+            ::clock_gettime(CLOCK_REALTIME, &now);
+            const auto age = std::chrono::seconds{now.tv_sec - stamp.tv_sec} +
+                             std::chrono::nanoseconds{now.tv_nsec - stamp.tv_nsec};
+            return std::max(age, std::chrono::nanoseconds::zero());
         }
-        locked_.reset();
-        if (lock_filter_ != nullptr && !lock_filter_(datagram)) return true;
-        locked_ = source;
-        last_heard_ = now;
-        return true;
+        return {};
     }
 
     asio::ip::udp::socket socket_;
     asio::ip::udp::endpoint group_;
     asio::ip::udp::endpoint source_;
-    std::optional<asio::ip::udp::endpoint> locked_;
-    std::chrono::steady_clock::time_point last_heard_{};
-    std::chrono::nanoseconds sender_timeout_{};
-    std::uint64_t foreign_ = 0;
     bool joined_ = false;
-    bool lock_sender_ = true;
-    lock_filter lock_filter_ = nullptr;
+    bool timestamps_ = false;
 };
 
 } // namespace audiocast
