@@ -4125,8 +4125,10 @@ public:
     static constexpr int min_sequential = 2;
     /// How far apart two packets of a probation run may be numbered.
     static constexpr std::uint16_t probation_window = 16;
-    /// Sources on probation tracked at once (a direct-mapped table, keyed by a
-    /// secret hash so that a stranger cannot aim at the real sender's entry).
+    /// Sources on probation tracked at once: a table where each source may sit
+    /// in one of two places (a secret hash chooses them, so a stranger cannot
+    /// aim at the real sender's). A newcomer takes the place of a source from
+    /// its own endpoint first, so a flood from one host mostly replaces itself.
     static constexpr std::size_t candidate_slots = 256;
     /// Datagrams held for sources on probation, and how many of them one
     /// endpoint may hold.
@@ -4239,7 +4241,8 @@ private:
         std::uint32_t ssrc = 0;
         endpoint from{};
         std::uint16_t last_sequence = 0;
-        std::uint8_t run = 0; ///< consecutive packets, up to min_sequential; 0: empty
+        std::uint8_t run = 0;   ///< packets in sequence, up to min_sequential; 0: empty
+        std::uint64_t used = 0; ///< when it was last heard, in packets
     };
 
     struct held_datagram {
@@ -4261,11 +4264,27 @@ private:
     // min_sequential consecutive packets.
     bool track(std::uint32_t ssrc, std::uint16_t sequence, const endpoint& from) noexcept
     {
-        candidate& c = candidates_[slot_of(ssrc, from)];
-        if (c.run == 0 || c.ssrc != ssrc || c.from != from) {
-            c = candidate{ssrc, from, sequence, 1};
+        const std::uint64_t h = hash(ssrc, from);
+        candidate& first = candidates_[h % candidate_slots];
+        candidate& second = candidates_[(h >> 32) % candidate_slots];
+        const auto holds = [&](const candidate& c) {
+            return c.run != 0 && c.ssrc == ssrc && c.from == from;
+        };
+        ++clock_;
+        if (!holds(first) && !holds(second)) {
+            const auto rank = [&](const candidate& c) {
+                // Empty first, then one from the same endpoint, then the least recent.
+                return c.run == 0 ? 0u : c.from == from ? 1u : 2u;
+            };
+            candidate& victim = rank(first) != rank(second)
+                                    ? (rank(first) < rank(second) ? first : second)
+                                : first.used <= second.used ? first
+                                                            : second;
+            victim = candidate{ssrc, from, sequence, 1, clock_};
             return false;
         }
+        candidate& c = holds(first) ? first : second;
+        c.used = clock_;
         const auto ahead = static_cast<std::uint16_t>(sequence - c.last_sequence);
         const auto behind = static_cast<std::uint16_t>(c.last_sequence - sequence);
         if (ahead == 0) return c.run >= min_sequential; // a duplicate proves nothing
@@ -4325,7 +4344,7 @@ private:
 
     // A keyed mix (splitmix64's finaliser over the key and the fields), so
     // that which entries collide cannot be known from outside.
-    [[nodiscard]] std::size_t slot_of(std::uint32_t ssrc, const endpoint& from) const noexcept
+    [[nodiscard]] std::uint64_t hash(std::uint32_t ssrc, const endpoint& from) const noexcept
     {
         std::uint64_t h = key_ ^ ssrc;
         const auto mix = [&h](std::uint64_t v) {
@@ -4342,7 +4361,7 @@ private:
         mix(a);
         mix(b);
         mix((std::uint64_t{from.port} << 8) | static_cast<std::uint64_t>(from.family));
-        return static_cast<std::size_t>(h % candidate_slots);
+        return h;
     }
 
     std::chrono::nanoseconds timeout_;
@@ -4357,6 +4376,7 @@ private:
     time_point left_at_{};
 
     std::array<candidate, candidate_slots> candidates_{};
+    std::uint64_t clock_ = 0;
     std::array<held_datagram, held_slots> held_{};
     std::vector<std::byte> held_bytes_;
     std::size_t held_count_ = 0;

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <numeric>
 #include <span>
@@ -115,4 +116,46 @@ TEST_CASE("jitter buffer wraps around its storage without mixing frames")
         REQUIRE(jb.read_run(out, present) == 3);
         REQUIRE(out == frames_from(p, 3, 1));
     }
+}
+
+TEST_CASE("stored audio is never overwritten, by a second packet for its frames or by silence")
+{
+    jitter_buffer jb{2, 64};
+    jb.reset(0);
+    CHECK(jb.insert(0, frames_from(0, 20, 2)) == insert_result::stored);
+    // A forged packet over frames 10-29: only 20-29, which held nothing, take it.
+    const auto forged = std::vector<std::int32_t>(40, -7);
+    CHECK(jb.insert(10, forged) == insert_result::stored);
+    // Silence over all of it changes nothing stored.
+    jb.insert_silence(0, 40);
+    CHECK(jb.buffered_frames() == 40);
+
+    std::vector<std::int32_t> out(80);
+    bool present = false;
+    CHECK(jb.read_run(out, present) == 40);
+    CHECK(present);
+    const auto first = frames_from(0, 20, 2);
+    CHECK(std::equal(first.begin(), first.end(), out.begin()));
+    CHECK(std::all_of(out.begin() + 40, out.begin() + 60, [](std::int32_t v) { return v == -7; }));
+    CHECK(std::all_of(out.begin() + 60, out.end(), [](std::int32_t v) { return v == 0; }));
+}
+
+TEST_CASE("filler silence gives way to audio that arrives for its frames")
+{
+    jitter_buffer jb{2, 64};
+    jb.reset(0);
+    jb.insert_silence(0, 30);
+    CHECK(jb.buffered_frames() == 30);
+    CHECK(jb.insert(10, frames_from(10, 10, 2)) == insert_result::stored);
+    CHECK(jb.buffered_frames() == 30);
+    std::vector<std::int32_t> out(60);
+    bool present = false;
+    CHECK(jb.read_run(out, present) == 30);
+    CHECK(std::all_of(out.begin(), out.begin() + 20, [](std::int32_t v) { return v == 0; }));
+    const auto audio = frames_from(10, 10, 2);
+    CHECK(std::equal(audio.begin(), audio.end(), out.begin() + 20));
+    CHECK(std::all_of(out.begin() + 40, out.end(), [](std::int32_t v) { return v == 0; }));
+    // Once read, a slot is empty again: neither audio nor filler.
+    CHECK(jb.insert(70, frames_from(70, 10, 2)) == insert_result::stored);
+    CHECK(jb.buffered_frames() == 10);
 }
