@@ -707,15 +707,18 @@ private:
         if (s.packets_late != 0) line += " | late " + std::to_string(s.packets_late);
         if (s.underruns != 0) line += " | underruns " + std::to_string(s.underruns);
         if (s.packets_malformed != 0) line += " | malformed " + std::to_string(s.packets_malformed);
+        if (s.packets_foreign != 0) line += " | foreign " + std::to_string(s.packets_foreign);
+        if (s.packets_discarded != 0) line += " | discarded " + std::to_string(s.packets_discarded);
         return line;
     }
 
     [[nodiscard]] static std::string summary(const audiocast::receiver_stats& s)
     {
-        char text[400];
+        char text[480];
         std::snprintf(text, sizeof text,
                       "received %llu packets, %llu bytes (%.0f B/s); lost %llu, late %llu, "
-                      "duplicate %llu, reordered %llu, malformed %llu; jitter %.3f ms; latency "
+                      "duplicate %llu, reordered %llu, malformed %llu, foreign %llu, discarded "
+                      "%llu; jitter %.3f ms; latency "
                       "p50 %.3f ms, p99 %.3f ms, max %.3f ms; IPDV p50 %.3f ms, p99 %.3f ms; "
                       "underruns %llu, concealed frames %llu",
                       static_cast<unsigned long long>(s.packets_received),
@@ -724,7 +727,9 @@ private:
                       static_cast<unsigned long long>(s.packets_late),
                       static_cast<unsigned long long>(s.packets_duplicate),
                       static_cast<unsigned long long>(s.packets_reordered),
-                      static_cast<unsigned long long>(s.packets_malformed), in_ms(s.jitter),
+                      static_cast<unsigned long long>(s.packets_malformed),
+                      static_cast<unsigned long long>(s.packets_foreign),
+                      static_cast<unsigned long long>(s.packets_discarded), in_ms(s.jitter),
                       in_ms(s.latency_p50), in_ms(s.latency_p99), in_ms(s.latency_max),
                       in_ms(s.ipdv_p50), in_ms(s.ipdv_p99),
                       static_cast<unsigned long long>(s.underruns),
@@ -756,6 +761,7 @@ private:
         field("packets_foreign", count(s.packets_foreign));
         field("packets_discarded", count(s.packets_discarded));
         field("packets_overrun", count(s.packets_overrun));
+        field("control_overrun", count(s.control_overrun));
         field("bytes_received", count(s.bytes_received));
         field("throughput_bytes_per_s", json_number(s.throughput_bytes_per_s));
         field("packets_per_s", json_number(s.packets_per_s));
@@ -768,6 +774,7 @@ private:
                              ", \"p99\": " + json_number(in_ms(s.ipdv_p99)) + "}");
         field("underruns", count(s.underruns));
         field("concealed_frames", count(s.concealed_frames));
+        field("frames_discarded", count(s.frames_discarded));
         field("playout_rate_adjustment_ppm", json_number(s.playout_rate_adjustment * 1e6));
         field("resampled_frames", count(s.resampled_frames));
         field("source_changes", count(s.source_changes));

@@ -36,8 +36,10 @@
 #include <audiocast/session/receiver_session.hpp>
 #include <audiocast/session/sender_session.hpp>
 #include <audiocast/transport/loopback.hpp>
+#include <audiocast/wire/rtcp.hpp>
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -129,6 +131,7 @@ public:
         control_packet_.resize(max_control_bytes);
         report_scratch_.resize(receiver_session<Codec>::rtcp_report_bytes());
         control_inbox_ = std::make_unique<detail::datagram_ring>(control_slots, max_control_bytes);
+        control_refused_ = std::make_unique<std::atomic<std::uint64_t>>(0);
         outbox_ = std::make_unique<detail::datagram_ring>(control_slots, max_control_bytes);
     }
 
@@ -281,7 +284,8 @@ public:
         auto& r = receiver();
         // A few control datagrams a pull, so a flood of them cannot take the
         // audio thread's time; the rest wait for the next pull (reports come
-        // seconds apart, so a real session never queues them).
+        // seconds apart, so a real session never queues them). poll() has
+        // already dropped what is not RTCP.
         if (control_inbox_)
             for (std::size_t i = 0; i < max_control_per_pull; ++i)
                 if (!control_inbox_->consume_one([&r](std::span<const std::byte> datagram,
@@ -315,7 +319,10 @@ public:
         r.counters(s);
         s.packets_malformed += inbox_->dropped_too_big();
         s.packets_overrun = inbox_->dropped_full();
-        if (control_inbox_) s.control_overrun = control_inbox_->dropped_full();
+        if (control_inbox_) {
+            s.control_overrun = control_inbox_->dropped_full();
+            s.control_malformed += control_refused_->load(std::memory_order_relaxed);
+        }
         published_->publish();
         return n;
     }
@@ -400,7 +407,7 @@ private:
     // anything larger than an MTU is not one audiocast needs to read.
     static constexpr std::size_t max_control_bytes = 1'500;
     static constexpr std::size_t control_slots = 32;
-    static constexpr std::size_t max_control_per_pull = 2;
+    static constexpr std::size_t max_control_per_pull = 8;
 
 public:
     /// How often pull() recomputes the percentiles it publishes.
@@ -497,9 +504,17 @@ private:
     // The group's reports in, to the audio side; the reports pull() wrote, out.
     void control_receiver(std::error_code& ec) noexcept
     {
-        // Empty stands for too big to be a report: the session counts it.
+        // Only RTCP crosses to the audio side, so that junk on the control
+        // port cannot fill the hand-off and push out the source's reports
+        // and BYE; it is counted here (empty stands for too big to be one).
         read_control(ec, [this](std::span<const std::byte> datagram,
                                 const datagram_origin& origin) {
+            std::error_code invalid;
+            (void)rtcp::parse_compound(datagram, invalid, [](const rtcp::packet_view&) {});
+            if (invalid) {
+                control_refused_->fetch_add(1, std::memory_order_relaxed);
+                return;
+            }
             control_inbox_->push(datagram, clock_.now() - origin.waited,
                                  clock_.wall_now() - origin.waited, origin.from);
         });
@@ -564,6 +579,8 @@ private:
     std::unique_ptr<detail::datagram_ring> control_inbox_;
     std::unique_ptr<detail::datagram_ring> outbox_;
     bool reported_ = false; ///< a receiver's report has gone out (network side)
+    /// Control datagrams the network side refused as not RTCP; read by pull().
+    std::unique_ptr<std::atomic<std::uint64_t>> control_refused_;
 };
 
 /// In-memory transport, PCM codec, manual clock: the deterministic stream

@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""End-to-end tests of audiocast-client against a hostile host on the group:
+real processes, real multicast on lo inside a private network namespace, and
+an attacker that floods the group before and while the real server streams
+and forges packets from the server's own address and port (a raw socket, as
+any host on a LAN can), with the next sequence number, far sequence numbers,
+timestamps 2^31 ahead, and RTCP BYEs in the server's name.
+
+    tests/network/netns-run python3 tests/e2e/hostile.py --bin-dir DIR CASE
+
+Exit 0: passed; 1: failed; 77: skipped, with the reason.
+"""
+
+import os
+import random
+import socket
+import struct
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2e  # noqa: E402
+import harness  # noqa: E402
+from harness import Children, Failure, expect_exit  # noqa: E402
+
+GROUP = "239.255.0.1"
+PORT = 5004
+STRANGER = "127.0.0.2"  # another host: lo answers for all of 127/8
+
+
+def checksum16(data):
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+class Forger:
+    """Sends UDP datagrams with any source address and port (IP_HDRINCL)."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+
+    def send(self, src, sport, dst, dport, payload):
+        udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+        header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 1, 17, 0,
+                             socket.inet_aton(src), socket.inet_aton(dst))
+        header = header[:10] + struct.pack("!H", checksum16(header)) + header[12:]
+        self.sock.sendto(header + udp, (dst, 0))
+
+
+def rtp(pt, seq, ts, ssrc, payload, marker=False):
+    return struct.pack("!BBHII", 0x80, (0x80 if marker else 0) | pt, seq & 0xFFFF,
+                       ts & 0xFFFFFFFF, ssrc) + payload
+
+
+def rtcp_bye(ssrc):
+    rr = struct.pack("!BBHI", 0x80, 201, 1, 0x5EE)  # an empty RR from some SSRC
+    bye = struct.pack("!BBHI", 0x81, 203, 1, ssrc)
+    return rr + bye
+
+
+class Flood(threading.Thread):
+    """From another host: half random bytes, half valid-looking RTP with
+    random SSRCs and sequence numbers, `rate` datagrams a second, and junk on
+    the RTCP port, until stopped."""
+
+    def __init__(self, rate):
+        super().__init__(daemon=True)
+        self.rate = rate
+        self.sent = 0
+        self.sent_control = 0
+        self.stop = threading.Event()
+        self.rng = random.Random(0xF100D)
+
+    def run(self):
+        media = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        media.bind((STRANGER, 0))
+        media.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("127.0.0.1"))
+        control = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        control.bind((STRANGER, 0))
+        control.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF,
+                           socket.inet_aton("127.0.0.1"))
+        junk = bytes(self.rng.getrandbits(8) for _ in range(960))
+        per_ms = self.rate / 1000
+        start = time.monotonic()
+        while not self.stop.is_set():
+            due = int((time.monotonic() - start) * 1000 * per_ms)
+            while self.sent < due:
+                if self.sent % 2:
+                    d = rtp(96, self.rng.getrandbits(16), self.rng.getrandbits(32),
+                            self.rng.getrandbits(32), junk)
+                else:
+                    d = junk[:self.rng.randrange(0, 960)]
+                media.sendto(d, (GROUP, PORT))
+                self.sent += 1
+                if self.sent % 20 == 0:
+                    control.sendto(junk[:self.rng.randrange(0, 200)], (GROUP, PORT + 1))
+                    self.sent_control += 1
+            time.sleep(0.0005)
+
+
+class Listener(threading.Thread):
+    """Joins the group as any host can and notes the real sender's address,
+    port, SSRC and newest sequence number and timestamp."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((GROUP, PORT))
+        self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+                             socket.inet_aton(GROUP) + socket.inet_aton("127.0.0.1"))
+        self.sock.settimeout(0.2)
+        self.lock = threading.Lock()
+        self.sender = None  # (address, port, ssrc, payload type)
+        self.newest = None  # (sequence, timestamp)
+        self.stop = threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                data, (addr, port) = self.sock.recvfrom(4096)
+            except socket.timeout:
+                continue
+            if addr == STRANGER or len(data) < 12:
+                continue
+            _, pt, seq, ts, ssrc = struct.unpack("!BBHII", data[:12])
+            with self.lock:
+                self.sender = (addr, port, ssrc, pt & 0x7F)
+                self.newest = (seq, ts)
+
+    def wait_for_sender(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.sender:
+                    return self.sender
+            time.sleep(0.01)
+        raise Failure("the attacker never heard the server")
+
+    def now(self):
+        with self.lock:
+            return self.newest
+
+
+def hostile_sender_on_the_group():
+    """The issue's attack, end to end: a host floods the group from half a
+    second before the server starts, then forges packets from the server's own
+    address and port and says BYE in its name. The client's recording is the
+    source bit-exact, and every datagram it dropped is counted."""
+    source = harness.noise(48000, 2, 2, 4.0, seed=14)
+    harness.write_wav(e2e.tmp("source.wav"), source)
+    flood = Flood(rate=18000)
+    listener = Listener()
+    forger = Forger()
+    forged_media = 0
+    with Children() as children:
+        client = e2e.start_clients(children, 1, source, seconds=8.0, latency_ms=200)[0]
+        listener.start()
+        flood.start()
+        time.sleep(0.5)
+        server = children.start(e2e.server_cmd("--file", e2e.tmp("source.wav")), "server")
+        addr, port, ssrc, pt = listener.wait_for_sender(5)
+        time.sleep(0.5)
+        junk = bytes(960)
+        # The next sequence number, a timestamp 2^31 ahead: three times.
+        for _ in range(3):
+            seq, ts = listener.now()
+            forger.send(addr, port, GROUP, PORT, rtp(pt, seq + 1, ts + 240 + (1 << 31), ssrc, junk))
+            forged_media += 1
+            time.sleep(0.3)
+        # Six lone packets 500 ahead, with a timestamp to match.
+        for _ in range(6):
+            seq, ts = listener.now()
+            forger.send(addr, port, GROUP, PORT, rtp(pt, seq + 500, ts + 500 * 240, ssrc, junk))
+            forged_media += 1
+            time.sleep(0.1)
+        # BYE in the server's name: from another host (ignored), then from
+        # the server's own host (believed, and taken back by its next packets).
+        forger.send(STRANGER, 40001, GROUP, PORT + 1, rtcp_bye(ssrc))
+        time.sleep(0.2)
+        forger.send(addr, port + 1, GROUP, PORT + 1, rtcp_bye(ssrc))
+        expect_exit(server, 0, 15)
+        expect_exit(client, 0, 15)
+        flood.stop.set()
+        listener.stop.set()
+    flood.join(2)
+    listener.join(2)
+
+    got = harness.read_wav(e2e.tmp("client0.wav"))
+    harness.expect_starts_after_silence(got, source, "the client's recording")
+    stats = harness.read_json(e2e.tmp("client0.json"))
+    for field, want in (("packets_lost", 0), ("packets_late", 0), ("concealed_frames", 0),
+                        ("source_changes", 1), ("resyncs", 0), ("frames_discarded", 0)):
+        if stats.get(field) != want:
+            raise Failure(f"{field} is {stats.get(field)}, expected {want}: {stats}")
+    if stats["packets_discarded"] != forged_media:
+        raise Failure(f"packets_discarded is {stats['packets_discarded']}, expected the "
+                      f"{forged_media} forged packets: {stats}")
+    if not stats["stream_ended_by_bye"]:
+        raise Failure(f"the server's own BYE at the end was not seen: {stats}")
+    counted = stats["packets_foreign"] + stats["packets_malformed"]
+    # What the kernel dropped from a full socket buffer never reached the
+    # client; everything else the flood sent is counted, once.
+    if counted > flood.sent or counted < flood.sent * 0.95:
+        raise Failure(f"the flood sent {flood.sent} datagrams; the client counted {counted} "
+                      f"(foreign {stats['packets_foreign']}, malformed "
+                      f"{stats['packets_malformed']}, overrun {stats['packets_overrun']})")
+    print(f"recording bit-exact; flood {flood.sent} datagrams ({flood.sent_control} on RTCP), "
+          f"counted {counted}; {forged_media} forged packets discarded; "
+          f"{stats['packets_received']} packets of the server played")
+
+
+CASES = {
+    "hostile_sender_on_the_group": hostile_sender_on_the_group,
+}
+
+if __name__ == "__main__":
+    sys.exit(harness.run_cases(CASES, "hostile", e2e.set_up))
