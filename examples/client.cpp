@@ -487,10 +487,7 @@ public:
     {
         // What the command line can get wrong is checked before any file is
         // touched, so a refused run leaves existing outputs as they were.
-        auto media = opt.network.media(true);
-        media.receive_buffer_bytes = 1 << 20;
-        transport_.emplace(open_transport(io_, media));
-        control_.emplace(open_transport(io_, opt.network.control()));
+        open_sockets();
         std::unique_ptr<RtAudio> audio;
         std::optional<unsigned> device;
         if (!opt.no_playback) {
@@ -529,10 +526,17 @@ public:
         std::string latency_note;
         if (device_playout_) {
             // The device first, so that it plays at its own pace before the
-            // stream's packets are taken in, and its bursts are known.
+            // stream's packets are taken in, and its bursts are known. The
+            // sockets opened to check the arguments are closed meanwhile and
+            // the group joined again after: a member queues what the group
+            // carries, and a listener that joins a running stream must not
+            // start with the backlog of its own start-up.
+            transport_.reset();
+            control_.reset();
             device_playout_->start();
             device_playout_->warm_up(300ms);
             latency_note = fit_latency_to_device(config.latency);
+            open_sockets();
         }
         stream_.emplace(audiocast::as_receiver, std::move(*transport_), std::move(*control_),
                         codec_, audiocast::steady_clock{}, config);
@@ -606,6 +610,15 @@ public:
     }
 
 private:
+    /// Joins the group: RTP on its port, RTCP on port + 1.
+    void open_sockets()
+    {
+        auto media = opt_.network.media(true);
+        media.receive_buffer_bytes = 1 << 20;
+        transport_.emplace(open_transport(io_, media));
+        control_.emplace(open_transport(io_, opt_.network.control()));
+    }
+
     /// Playout latency must hold more than the device takes in one burst,
     /// and twice that so a first pull late by one burst skips nothing
     /// (receiver_session::pull). The default is raised to fit; a latency

@@ -633,6 +633,8 @@ private:
                 anchor_position_ = std::min(anchor_position_, buffer_.read_position());
         }
 
+        if (state_ == playout_state::buffering && arrival - start_time_ > config_.latency / 2)
+            skip_backlog(arrival);
         insert_result placed = buffer_.insert(position, data);
         if (placed == insert_result::too_early) {
             // A packet believed on its timeline that lies beyond the window:
@@ -684,6 +686,25 @@ private:
         b.highest_sequence = static_cast<std::uint32_t>(tracker.extended_max());
         meter_.fill(b, now);
         return b;
+    }
+
+    // Still buffering, and the frame playout was anchored on was due before
+    // this packet arrived, by more than callback jitter: what is buffered is a
+    // backlog (a listener that joined the group before it was ready and read
+    // what queued meanwhile at once), not the live stream. Playout starts with
+    // the frame due now, as a late first pull would (pull()); the stale frames
+    // are counted as discarded.
+    void skip_backlog(time_point arrival) noexcept
+    {
+        const std::uint64_t overdue = frames_in(arrival - start_time_, format());
+        const std::size_t before = buffer_.buffered_frames();
+        buffer_.skip(overdue);
+        frames_discarded_ += before - buffer_.buffered_frames();
+        const auto moved = duration_of(overdue, format().sample_rate);
+        start_time_ += moved;
+        anchor_position_ += overdue;
+        anchor_arrival_ += moved;
+        played_end_ = std::max(played_end_, buffer_.read_position());
     }
 
     // Playout starts over at `position`, due `latency` after `arrival`; what
