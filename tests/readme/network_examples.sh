@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs the README's network receiver and sender (tests/readme/extract.py)
+# against each other. Run through tests/network/netns-run, which makes the
+# private network namespace; anywhere else it skips.
+#
+#   tests/readme/network_examples.sh RECEIVER SENDER
+set -u
+[[ ${AUDIOCAST_NETNS:-} == 1 ]] || { echo "SKIP: not inside tests/network/netns-run"; exit 77; }
+receiver=$1
+sender=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+timeout 20 "$receiver" >receiver.out 2>&1 &
+receiver_pid=$!
+sleep 0.3
+timeout 20 "$sender" || { echo "FAILED: the sender exited $?"; kill "$receiver_pid"; exit 1; }
+wait "$receiver_pid" || { echo "FAILED: the receiver exited $?"; cat receiver.out; exit 1; }
+cat receiver.out
+grep -q "^m=audio 5004 RTP/AVP 96" stream.sdp || { echo "FAILED: stream.sdp"; cat stream.sdp; exit 1; }
+# 5 s of 5 ms packets, each played; 0.3 s of silence before the sender starts.
+line=$(cat receiver.out)
+[[ $line =~ played\ ([0-9]+)\ audible.*received\ ([0-9]+)\ packets,\ lost\ 0,.*the\ sender\ said\ BYE ]] ||
+    { echo "FAILED: the receiver's report is not as expected"; exit 1; }
+(( BASH_REMATCH[1] >= 230000 && BASH_REMATCH[2] >= 990 )) ||
+    { echo "FAILED: too little was played (${BASH_REMATCH[1]} frames, ${BASH_REMATCH[2]} packets)"; exit 1; }
+echo "passed: the README's network sender and receiver"
