@@ -21,6 +21,12 @@
 //     clock.advance(5ms);
 //     auto n = listener.receive(buffer, ec); // the packet, unless the 1 % loss took it
 //
+// Addresses: a member sends from 127.0.0.1 and a port of its own (49152 + its
+// join index) unless it joined with an address (join(endpoint)), and
+// receive(buffer, origin, ec) reports it, as the UDP transport does; a test
+// plays a host that forges another's address with send_as(). Nothing here is a
+// socket: the addresses are labels.
+//
 // Reproducibility: the same seed and the same sequence of calls (joins, sends,
 // receives, clock steps, set_faults) give the same deliveries on every
 // platform. The generators are the library's own (xoshiro256** seeded by
@@ -383,16 +389,7 @@ public:
     /// have warmed up (see loopback_group); may then throw std::bad_alloc.
     void send(std::span<const std::byte> datagram, std::error_code& ec)
     {
-        ec.clear();
-        if (!state_) {
-            ec = std::make_error_code(std::errc::bad_file_descriptor);
-            return;
-        }
-        if (datagram.size() > max_datagram_size) {
-            ec = std::make_error_code(std::errc::message_size);
-            return;
-        }
-        state_->send_from(*member_, member_->local, datagram);
+        send_as(local_endpoint(), datagram, ec);
     }
 
     /// As send(), but the datagram claims to come from `from`: a host that
