@@ -119,7 +119,7 @@ TEST_CASE("the same SSRC from another address is another source", "[source_selec
     CHECK(s.source_endpoint() == sender);
 }
 
-TEST_CASE("a validated source that keeps sending is never displaced; one silent for the timeout "
+TEST_CASE("a validated source that keeps sending is never displaced, and one silent for the timeout "
           "is, by the next validated source at once",
           "[source_selector]")
 {
@@ -142,7 +142,7 @@ TEST_CASE("a validated source that keeps sending is never displaced; one silent 
     CHECK(offer(s, 1, 200, sender, last + 251ms) == verdict::foreign);
 }
 
-TEST_CASE("a BYE from the source's host hands over at once; one from another host is ignored",
+TEST_CASE("a BYE from the source's host hands over at once, and one from another host is ignored",
           "[source_selector]")
 {
     auto s = make();

@@ -94,7 +94,7 @@ TEST_CASE("the next sequence number with a timestamp that does not follow is hel
     }
 }
 
-TEST_CASE("a lone packet far ahead in sequence changes nothing; a confirmed one counts its gap as "
+TEST_CASE("a lone packet far ahead in sequence changes nothing, and a confirmed one counts its gap as "
           "loss, or restarts the count beyond MAX_DROPOUT",
           "[source_timeline]")
 {
