@@ -5,7 +5,10 @@
 //   in bytes of wire data per second, beside memcpy of the same bytes; the
 //   ratio to memcpy is printed at the end (issue 7's target: at least 0.5).
 //   RTP serialize and parse+validate, ns per packet.
-//   receiver_session, per packet: on_datagram() and the pull() that plays it.
+//   receiver_session, per packet: on_datagram() and the pull() that plays it;
+//   and per datagram of a flood while a stream plays: valid-looking RTP with a
+//   random SSRC from another host, and random bytes (the price of each on the
+//   audio thread, which source selection keeps small).
 //   jitter_buffer insert + read of one packet.
 //   playout_resampler: a packet's frames at rate 1 (exact copies) and at
 //   ±0.1 % (cubic interpolation), beside memcpy of the same int32 frames.
@@ -182,6 +185,62 @@ void receiver_per_packet(benchmark::State& state, bool rate_control)
     state.SetItemsProcessed(state.iterations());
 }
 
+// What one datagram of a stranger's flood costs the receiver while a stream
+// plays: `rtp` valid-looking packets with random SSRCs and numbers, else random
+// bytes. One real packet and its pull every 90 datagrams keep the stream live
+// (18,000 datagrams a second against 200 packets); their cost is excluded.
+void receiver_per_foreign_datagram(benchmark::State& state, bool rtp)
+{
+    audiocast::sender_session<audiocast::pcm_codec> tx{audiocast::pcm_codec{}};
+    audiocast::receiver_session<audiocast::pcm_codec> rx{audiocast::pcm_codec{}};
+    const auto in = signal<std::int16_t>();
+    std::vector<std::byte> packet(tx.max_packet_bytes());
+    std::vector<std::int16_t> out(samples);
+    audiocast::time_point now{1000s};
+    const audiocast::wall_time wall{1'800'000'000s};
+    const auto sender = audiocast::endpoint::ipv4({192, 0, 2, 1}, 5000);
+    const auto stranger = audiocast::endpoint::ipv4({192, 0, 2, 66}, 6000);
+    const auto real_packet = [&] {
+        tx.write(std::span<const std::int16_t>{in}, now);
+        const std::size_t n = tx.next_packet(now, wall, packet);
+        rx.on_datagram(std::span<const std::byte>{packet.data(), n}, now, wall, sender);
+        rx.pull(std::span<std::int16_t>{out}, now);
+        now += 5ms;
+    };
+    for (int i = 0; i < 20; ++i)
+        real_packet();
+    std::vector<std::byte> junk(packet.size());
+    std::uint64_t x = 0x9E37'79B9'7F4A'7C15u;
+    const auto next = [&x] {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        return x;
+    };
+    for (auto& b : junk)
+        b = static_cast<std::byte>(next());
+    std::size_t count = 0;
+    for (auto _ : state) {
+        if (++count % 90 == 0) {
+            state.PauseTiming();
+            real_packet();
+            state.ResumeTiming();
+        }
+        if (rtp) {
+            audiocast::rtp::header h;
+            h.payload_type = 96;
+            h.ssrc = static_cast<std::uint32_t>(next());
+            h.sequence = static_cast<std::uint16_t>(next());
+            h.timestamp = static_cast<std::uint32_t>(next());
+            audiocast::rtp::write_header(h, junk);
+        }
+        rx.on_datagram(std::span<const std::byte>{junk.data(), 12 + samples * 2}, now, wall,
+                       stranger);
+    }
+    benchmark::DoNotOptimize(rx.stats().packets_foreign);
+    state.SetItemsProcessed(state.iterations());
+}
+
 void jitter_buffer_insert_and_read(benchmark::State& state)
 {
     audiocast::jitter_buffer buffer{channels, 48'000};
@@ -295,6 +354,10 @@ int main(int argc, char** argv)
     benchmark::RegisterBenchmark("receiver_session/packet", receiver_per_packet, true);
     benchmark::RegisterBenchmark("receiver_session/packet_without_rate_control",
                                  receiver_per_packet, false);
+    benchmark::RegisterBenchmark("receiver_session/foreign_rtp", receiver_per_foreign_datagram,
+                                 true);
+    benchmark::RegisterBenchmark("receiver_session/foreign_junk", receiver_per_foreign_datagram,
+                                 false);
     benchmark::RegisterBenchmark("jitter_buffer/insert+read", jitter_buffer_insert_and_read);
     benchmark::RegisterBenchmark("memcpy/int32_frames", memcpy_int32_frames);
     benchmark::RegisterBenchmark("playout_resampler/rate_1", playout_resampler_packet, 0.0);
