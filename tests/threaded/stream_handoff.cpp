@@ -314,6 +314,17 @@ TEST_CASE("stream hand-off with RTCP: reports cross between the network and audi
         std::size_t written = 0;
         std::error_code first_error;
         std::thread network{[&] {
+            // The streams date a datagram by their steady clock less the time
+            // the group says it waited, and a round trip mixes both: so the
+            // group's clock follows the steady clock here, read just before
+            // each poll, or a late step would make a report seem to wait
+            // longer than it did and its round trip less than nothing.
+            const auto real_start = steady::now();
+            const auto group_start = network_clock.now();
+            const auto follow_real_time = [&] {
+                const auto target = group_start + (steady::now() - real_start);
+                if (target > network_clock.now()) network_clock.advance_to(target);
+            };
             for (std::size_t k = 0; k < steps && when.wait_for_step(k); ++k) {
                 std::error_code ec;
                 if (written < source_frames)
@@ -322,10 +333,11 @@ TEST_CASE("stream hand-off with RTCP: reports cross between the network and audi
                 // The sender reads receiver reports and sends its own; the
                 // receiver hands the group's reports to the audio thread and
                 // sends the ones pull() wrote.
+                follow_real_time();
                 if (!ec) tx.poll(ec);
+                follow_real_time();
                 if (!ec) l.rx.poll(ec);
                 if (ec && !first_error) first_error = ec;
-                network_clock.advance(step);
             }
         }};
         std::thread audio{[&] {

@@ -226,6 +226,37 @@ TEST_CASE("a receiver reports loss, the highest sequence, jitter and LSR/DLSR of
     }
 }
 
+TEST_CASE("a round trip shorter than RTCP's 1/65536 s resolution is zero, and one far below zero "
+          "is unknown")
+{
+    direct_link l;
+    receiver r{pcm_codec{}, receiver_ids(1)};
+    l.run(
+        t0, t0 + 1s,
+        [&](std::span<const std::byte> p, time_point sent) { r.on_datagram(p, sent, wall_at(sent)); },
+        [](std::uint64_t) { return false; });
+    std::array<std::byte, sender::rtcp_report_bytes()> sr{};
+    std::error_code ec;
+    const time_point sr_time = *l.tx.next_report_due();
+    const std::size_t sr_size = l.tx.write_report(sr_time, wall_at(sr_time), sr, ec);
+    r.on_control(std::span<const std::byte>{sr.data(), sr_size}, sr_time, wall_at(sr_time));
+    const time_point when = std::max(*r.next_report_due(), sr_time + 1s);
+    std::array<std::byte, receiver::rtcp_report_bytes()> rr{};
+    const std::size_t n = r.write_report(when, rr, ec);
+    REQUIRE(n > 0);
+    const auto round_trip_when_read_at = [&](wall_time arrival_wall) {
+        l.tx.on_control(std::span<const std::byte>{rr.data(), n}, when, arrival_wall);
+        const audiocast::participant* p = l.tx.listeners().find(1);
+        REQUIRE(p != nullptr);
+        return p->round_trip;
+    };
+    // The listener timed its delay on its own clock, a few microseconds
+    // longer than the sender's wall clock saw: still no time on the wire.
+    CHECK(round_trip_when_read_at(wall_at(when) - 20us) == std::chrono::nanoseconds::zero());
+    CHECK(round_trip_when_read_at(wall_at(when) + 3ms) > 2900us);
+    CHECK_FALSE(round_trip_when_read_at(wall_at(when) - 5ms).has_value());
+}
+
 TEST_CASE("a sender learns its listeners, their CNAMEs, loss and round trip, and forgets them")
 {
     direct_link l;

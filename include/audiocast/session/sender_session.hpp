@@ -544,6 +544,8 @@ private:
                 .octet_count = static_cast<std::uint32_t>(stats_.payload_bytes_sent)};
     }
 
+    static constexpr std::uint32_t round_trip_rounding_units = 2;
+
     // RFC 3550 §6.4.1: round trip = arrival - LSR - DLSR, in 1/65536 s.
     static std::optional<std::chrono::nanoseconds> round_trip(const rtcp::report_block& b,
                                                               wall_time arrival_wall) noexcept
@@ -551,8 +553,13 @@ private:
         if (b.last_sr == 0) return std::nullopt;
         const std::uint32_t a = ntp::short_form(ntp::from_wall(arrival_wall));
         const std::uint32_t rtt = a - b.last_sr - b.delay_since_last_sr;
-        if ((rtt & 0x8000'0000u) != 0) return std::nullopt; // clocks or fields disagree
-        return ntp::from_short_duration(rtt);
+        if ((rtt & 0x8000'0000u) == 0) return ntp::from_short_duration(rtt);
+        // Three fields each cut to 1/65536 s, and the listener's delay timed
+        // on its own clock, can put a round trip shorter than that resolution
+        // (a LAN's, loopback's) a unit or two below zero: that is zero. More
+        // than that, the clocks or the fields disagree, and it is unknown.
+        if (0u - rtt <= round_trip_rounding_units) return std::chrono::nanoseconds::zero();
+        return std::nullopt;
     }
 
     // §6.3.5: a member silent for five of its report intervals has left.
