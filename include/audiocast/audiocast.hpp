@@ -9,6 +9,7 @@
 #include <audiocast/detail/config.hpp>
 
 #include <audiocast/concepts.hpp>
+#include <audiocast/endpoint.hpp>
 #include <audiocast/error.hpp>
 #include <audiocast/format.hpp>
 #include <audiocast/time.hpp>
@@ -36,8 +37,10 @@
 #include <audiocast/transport/loopback.hpp>
 
 #include <audiocast/basic_multicast_stream.hpp>
+#include <audiocast/loopback_stream.hpp>
 
 #if AUDIOCAST_HAS_ASIO
 #include <audiocast/multicast_stream.hpp>
+#include <audiocast/transport/stream_runner.hpp>
 #include <audiocast/transport/udp_multicast.hpp>
 #endif

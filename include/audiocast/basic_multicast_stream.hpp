@@ -9,6 +9,10 @@
 //   auto rx = loopback_stream(as_receiver, group.join(), pcm_codec{}, clock);
 //   rx.poll(); rx.pull(std::span<std::int16_t>{out});
 //
+// (loopback_stream.hpp and multicast_stream.hpp name the two compositions the
+// library ships; this header includes no transport, and no clock but the
+// default one.)
+//
 // The user owns the threads: nothing here starts one or sleeps. Whoever drives
 // the stream calls poll() at next_deadline() (a sender) or when datagrams may
 // have arrived (a receiver).
@@ -25,7 +29,6 @@
 // read from one thread other than the audio thread.
 #pragma once
 
-#include <audiocast/clock/manual_clock.hpp>
 #include <audiocast/clock/steady_clock.hpp>
 #include <audiocast/codec/pcm.hpp>
 #include <audiocast/concepts.hpp>
@@ -35,7 +38,6 @@
 #include <audiocast/error.hpp>
 #include <audiocast/session/receiver_session.hpp>
 #include <audiocast/session/sender_session.hpp>
-#include <audiocast/transport/loopback.hpp>
 #include <audiocast/wire/rtcp.hpp>
 
 #include <array>
@@ -582,9 +584,5 @@ private:
     /// Control datagrams the network side refused as not RTCP; read by pull().
     std::unique_ptr<std::atomic<std::uint64_t>> control_refused_;
 };
-
-/// In-memory transport, PCM codec, manual clock: the deterministic stream
-/// tests use, and users can use to test their own code.
-using loopback_stream = basic_multicast_stream<loopback_transport, pcm_codec, manual_clock>;
 
 } // namespace audiocast

@@ -67,6 +67,16 @@ concept origin_reporting_receiver =
         { t.receive(buffer, origin, ec) } -> std::same_as<std::size_t>;
     };
 
+/// A transport an event loop can wait on: async_wait_readable(handler) calls
+/// handler(std::error_code) once a datagram may be received (then receive()
+/// until would_block), and cancel_waits() ends every wait, whose handlers then
+/// see operation_canceled. transport/stream_runner.hpp drives such a transport.
+template <class T>
+concept readiness_waiting_transport = transport<T> && requires(T& t) {
+    t.async_wait_readable([](std::error_code) {});
+    { t.cancel_waits() } noexcept;
+};
+
 // ---------------------------------------------------------------------------
 // codec: turns frames into packet payloads and payloads back into frames.
 //

@@ -516,6 +516,16 @@ concept origin_reporting_receiver =
         { t.receive(buffer, origin, ec) } -> std::same_as<std::size_t>;
     };
 
+/// A transport an event loop can wait on: async_wait_readable(handler) calls
+/// handler(std::error_code) once a datagram may be received (then receive()
+/// until would_block), and cancel_waits() ends every wait, whose handlers then
+/// see operation_canceled. transport/stream_runner.hpp drives such a transport.
+template <class T>
+concept readiness_waiting_transport = transport<T> && requires(T& t) {
+    t.async_wait_readable([](std::error_code) {});
+    { t.cancel_waits() } noexcept;
+};
+
 // ---------------------------------------------------------------------------
 // codec: turns frames into packet payloads and payloads back into frames.
 //
@@ -8061,6 +8071,10 @@ private:
 //   auto rx = loopback_stream(as_receiver, group.join(), pcm_codec{}, clock);
 //   rx.poll(); rx.pull(std::span<std::int16_t>{out});
 //
+// (loopback_stream.hpp and multicast_stream.hpp name the two compositions the
+// library ships; this header includes no transport, and no clock but the
+// default one.)
+//
 // The user owns the threads: nothing here starts one or sleeps. Whoever drives
 // the stream calls poll() at next_deadline() (a sender) or when datagrams may
 // have arrived (a receiver).
@@ -8875,24 +8889,60 @@ private:
     std::unique_ptr<std::atomic<std::uint64_t>> control_refused_;
 };
 
-/// In-memory transport, PCM codec, manual clock: the deterministic stream
-/// tests use, and users can use to test their own code.
+} // namespace audiocast
+// end include/audiocast/basic_multicast_stream.hpp
+// begin include/audiocast/loopback_stream.hpp
+// audiocast — loopback_stream: a whole stream with no network and no real time.
+//
+// The in-memory loopback transport, the PCM codec and the manual clock: the
+// composition the library's own tests use, and that users can use to test
+// code built on audiocast deterministically (seeded loss, reordering and
+// delay; time moves only when the test advances it).
+//
+//   audiocast::manual_clock clock;
+//   audiocast::loopback_group group{clock};
+//   audiocast::loopback_stream tx{audiocast::as_sender, group.join(), audiocast::pcm_codec{}, clock};
+//   audiocast::loopback_stream rx{audiocast::as_receiver, group.join(), audiocast::pcm_codec{}, clock};
+//
+// It is the one public header that brings in the test transport and clock
+// (docs/architecture.md, Layers); basic_multicast_stream.hpp does not.
+
+
+namespace audiocast {
+
+/// In-memory transport, PCM codec, manual clock.
 using loopback_stream = basic_multicast_stream<loopback_transport, pcm_codec, manual_clock>;
 
 } // namespace audiocast
-// end include/audiocast/basic_multicast_stream.hpp
+// end include/audiocast/loopback_stream.hpp
 
 #if AUDIOCAST_HAS_ASIO
 // begin include/audiocast/multicast_stream.hpp
 // audiocast — multicast_stream: the real network and real time.
 //
 // The alias joins the Asio UDP multicast transport, the PCM codec and the
-// steady clock. stream_runner drives one such stream on an asio executor:
-// a sender's packets leave at their absolute deadlines (an asio::steady_timer
-// set with expires_at, so error never accumulates), a receiver takes
-// datagrams as the socket becomes readable. Everything runs on the executor
-// given, so one thread or a strand serialises it; the audio side meets it
-// through pull()/push(), which are real-time safe (see basic_multicast_stream).
+// steady clock; stream_runner (transport/stream_runner.hpp, included here)
+// drives one such stream on an Asio executor. A complete sender and receiver
+// are in the README, "On a real network".
+
+
+// begin include/audiocast/transport/stream_runner.hpp
+// audiocast — stream_runner: a stream driven by an Asio executor.
+//
+// A sender's packets leave at their absolute deadlines (an asio::steady_timer
+// set with expires_at, so error never accumulates); a receiver takes datagrams
+// as its transport becomes readable, and its RTCP as the control transport
+// does. Everything runs on the executor given, so one thread or a strand
+// serialises it; the audio side meets the stream through pull()/push(), which
+// are real-time safe (basic_multicast_stream.hpp). The runner knows the
+// transport only through readiness_waiting_transport (concepts.hpp), so any
+// transport that can say when it is readable can be driven by it.
+//
+//   asio::io_context io;
+//   audiocast::stream_runner runner{stream, io.get_executor()};
+//   runner.on_refill([&](auto& s) { /* write more frames */ });
+//   runner.start();
+//   io.run();
 
 
 // begin include/audiocast/transport/udp_multicast.hpp
@@ -9314,7 +9364,15 @@ public:
         return socket_.async_wait(asio::socket_base::wait_read, std::forward<WaitHandler>(handler));
     }
 
-    /// The socket, for options this class does not cover and for cancel().
+    /// Ends every asynchronous wait on the socket; their handlers see
+    /// operation_aborted.
+    void cancel_waits() noexcept
+    {
+        std::error_code ignored;
+        socket_.cancel(ignored);
+    }
+
+    /// The socket, for options this class does not cover.
     [[nodiscard]] asio::ip::udp::socket& socket() noexcept { return socket_; }
 
     /// Where send() sends: the group's address and port (with the interface
@@ -9512,6 +9570,7 @@ private:
 // end include/audiocast/transport/udp_multicast.hpp
 
 #include <asio/any_io_executor.hpp>
+#include <asio/error.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 
@@ -9525,15 +9584,15 @@ private:
 
 namespace audiocast {
 
-/// One end of a stream on real UDP multicast, paced by the steady clock.
-using multicast_stream = basic_multicast_stream<udp_multicast_transport, pcm_codec, steady_clock>;
-
-/// Drives a multicast_stream on an executor until stop(). Not copyable; the
-/// stream must outlive it. Handlers run on `executor`; so must every call to
+/// Drives a stream over a readiness_waiting_transport (multicast_stream, say)
+/// on an executor until stop(). Not copyable; the stream must outlive it. Handlers run on `executor`; so must every call to
 /// the runner (start, stop, wake, destruction) and to the stream other than
 /// pull() and push(): neither is safe to call from another thread.
 template <class Stream>
+    requires readiness_waiting_transport<typename Stream::transport_type>
 class stream_runner {
+    using role = decltype(std::declval<const Stream&>().role());
+
 public:
     /// Called on the executor after each round of sending, so the source can
     /// write more (a file or a tone writes until the queue is full).
@@ -9569,7 +9628,7 @@ public:
         if (running_) return;
         running_ = true;
         ++run_;
-        if (stream_.role() == stream_role::sender) {
+        if (stream_.role() == role::sender) {
             asio::post(executor_, [this, alive = alive_, run = run_] {
                 if (*alive && run == run_) send_round();
             });
@@ -9590,18 +9649,17 @@ public:
     {
         running_ = false;
         ++run_; // completions already queued belong to the old run and do nothing
-        std::error_code ignored;
         timer_.cancel();
         report_timer_.cancel();
-        stream_.transport().socket().cancel(ignored);
-        if (stream_.has_control()) stream_.control_transport().socket().cancel(ignored);
+        stream_.transport().cancel_waits();
+        if (stream_.has_control()) stream_.control_transport().cancel_waits();
     }
 
     /// Re-arms a sender whose queue was empty after the application wrote.
     /// Call on the executor.
     void wake()
     {
-        if (running_ && stream_.role() == stream_role::sender) arm(stream_.next_deadline());
+        if (running_ && stream_.role() == role::sender) arm(stream_.next_deadline());
     }
 
 private:
@@ -9700,6 +9758,14 @@ private:
     // Handlers still queued after destruction see false and do nothing.
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
+
+} // namespace audiocast
+// end include/audiocast/transport/stream_runner.hpp
+
+namespace audiocast {
+
+/// One end of a stream on real UDP multicast, paced by the steady clock.
+using multicast_stream = basic_multicast_stream<udp_multicast_transport, pcm_codec, steady_clock>;
 
 } // namespace audiocast
 // end include/audiocast/multicast_stream.hpp

@@ -2,7 +2,7 @@
 // loopback group, driven in fixed steps of a manual clock. No threads, no sleeps.
 #pragma once
 
-#include <audiocast/basic_multicast_stream.hpp>
+#include <audiocast/loopback_stream.hpp>
 
 #include <algorithm>
 #include <chrono>

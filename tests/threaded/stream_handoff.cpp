@@ -10,7 +10,7 @@
 // threads record what they saw and the test thread checks it after joining.
 // Meant to run under ThreadSanitizer too, which proves the memory orders of
 // the hand-off, not only the values.
-#include <audiocast/basic_multicast_stream.hpp>
+#include <audiocast/loopback_stream.hpp>
 
 #include "../support/allocation_counter.hpp"
 #include "../support/stream_harness.hpp"

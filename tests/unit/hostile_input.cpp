@@ -2,7 +2,7 @@
 // the group can send, and what the stream does with it. Manual clock,
 // loopback transport; the rows about files, arguments and devices are in
 // tests/e2e.
-#include <audiocast/basic_multicast_stream.hpp>
+#include <audiocast/loopback_stream.hpp>
 #include <audiocast/wire/rtp.hpp>
 
 #include "../support/stream_harness.hpp"

@@ -1,6 +1,6 @@
 // Playout against clock drift: the sliding minimum, the controller, the
 // resampler, and a receiver whose audio device runs fast, slow or on time.
-#include <audiocast/basic_multicast_stream.hpp>
+#include <audiocast/loopback_stream.hpp>
 #include <audiocast/session/playout_rate.hpp>
 #include <audiocast/wire/rtp.hpp>
 

@@ -1,7 +1,7 @@
 // Who owns the stream: the rows of docs/robustness.md about strangers that
 // send RTP to the group, forge the sender's own address, flood it before the
 // sender starts, or say BYE in its name. Manual clock, loopback transport.
-#include <audiocast/basic_multicast_stream.hpp>
+#include <audiocast/loopback_stream.hpp>
 #include <audiocast/wire/rtcp.hpp>
 #include <audiocast/wire/rtp.hpp>
 

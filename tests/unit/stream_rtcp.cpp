@@ -1,4 +1,4 @@
-#include <audiocast/basic_multicast_stream.hpp>
+#include <audiocast/loopback_stream.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -1,6 +1,6 @@
 // A simulated hour on a lossy network, and the allocation check, in one pass:
 // manual clock, loopback transport, nothing real.
-#include <audiocast/basic_multicast_stream.hpp>
+#include <audiocast/loopback_stream.hpp>
 
 #include "../support/allocation_counter.hpp"
 

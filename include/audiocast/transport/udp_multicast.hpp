@@ -420,7 +420,15 @@ public:
         return socket_.async_wait(asio::socket_base::wait_read, std::forward<WaitHandler>(handler));
     }
 
-    /// The socket, for options this class does not cover and for cancel().
+    /// Ends every asynchronous wait on the socket; their handlers see
+    /// operation_aborted.
+    void cancel_waits() noexcept
+    {
+        std::error_code ignored;
+        socket_.cancel(ignored);
+    }
+
+    /// The socket, for options this class does not cover.
     [[nodiscard]] asio::ip::udp::socket& socket() noexcept { return socket_; }
 
     /// Where send() sends: the group's address and port (with the interface
