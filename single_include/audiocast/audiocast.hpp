@@ -2878,136 +2878,6 @@ private:
 // against clock drift by resampling within ±max_rate_adjustment
 // (session/playout_rate.hpp).
 
-// begin include/audiocast/detail/cname.hpp
-// audiocast — RTCP canonical names for participants that were given none.
-
-#include <cstdint>
-#include <random>
-#include <string>
-
-namespace audiocast::detail {
-
-/// A CNAME of 96 random bits in hex, as RFC 7022 §4.2 recommends for
-/// short-term persistent names: unique in the session, and saying nothing
-/// about the host or the user.
-inline std::string random_cname(std::random_device& rd)
-{
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string name;
-    for (int word = 0; word < 3; ++word) {
-        const auto v = static_cast<std::uint32_t>(rd());
-        for (int nibble = 7; nibble >= 0; --nibble)
-            name += digits[(v >> (4 * nibble)) & 0xF];
-    }
-    return name;
-}
-
-} // namespace audiocast::detail
-// end include/audiocast/detail/cname.hpp
-// begin include/audiocast/session/participant_table.hpp
-// audiocast — the other members of a session, as their RTCP tells them.
-//
-// A sender learns its listeners from their receiver reports: who they are
-// (SSRC, CNAME), what they lose, their jitter and the round trip. A receiver
-// counts the members it hears, for the report interval. The table has a fixed
-// capacity chosen at construction, so a report never allocates; members silent
-// for too long (RFC 3550 §6.3.5) or that said BYE (§6.3.7) leave it, and when
-// it is full a newcomer is counted and not kept.
-
-
-#include <algorithm>
-#include <array>
-#include <chrono>
-#include <cstddef>
-#include <cstdint>
-#include <optional>
-#include <string_view>
-#include <vector>
-
-namespace audiocast {
-
-/// One member heard on RTCP.
-struct participant {
-    std::uint32_t ssrc = 0;
-    time_point last_heard{};
-    std::uint64_t reports = 0; ///< SRs or RRs from it
-    /// Its last report block about us (a listener's view of our stream).
-    std::optional<rtcp::report_block> about_us{};
-    /// Round trip from that block's LSR and DLSR (RFC 3550 §6.4.1), when it had them.
-    std::optional<std::chrono::nanoseconds> round_trip{};
-
-    [[nodiscard]] std::string_view cname() const noexcept { return {cname_.data(), cname_length_}; }
-    void set_cname(std::string_view name) noexcept
-    {
-        cname_length_ = static_cast<std::uint8_t>(std::min(name.size(), cname_.size()));
-        std::copy_n(name.data(), cname_length_, cname_.data());
-    }
-
-private:
-    std::array<char, rtcp::max_text> cname_{};
-    std::uint8_t cname_length_ = 0;
-};
-
-class participant_table {
-public:
-    explicit participant_table(std::size_t capacity) : capacity_{capacity}
-    {
-        members_.reserve(capacity);
-    }
-
-    [[nodiscard]] std::size_t size() const noexcept { return members_.size(); }
-    [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
-    [[nodiscard]] bool empty() const noexcept { return members_.empty(); }
-    /// Members that could not be kept because the table was full.
-    [[nodiscard]] std::uint64_t turned_away() const noexcept { return turned_away_; }
-
-    [[nodiscard]] auto begin() const noexcept { return members_.begin(); }
-    [[nodiscard]] auto end() const noexcept { return members_.end(); }
-
-    [[nodiscard]] const participant* find(std::uint32_t ssrc) const noexcept
-    {
-        const auto it = std::find_if(members_.begin(), members_.end(),
-                                     [ssrc](const participant& p) { return p.ssrc == ssrc; });
-        return it == members_.end() ? nullptr : &*it;
-    }
-
-    /// The member `ssrc`, added when new; nullptr when new and the table is full.
-    participant* heard(std::uint32_t ssrc, time_point now) noexcept
-    {
-        participant* p = const_cast<participant*>(find(ssrc));
-        if (p == nullptr) {
-            if (members_.size() >= capacity_) {
-                ++turned_away_;
-                return nullptr;
-            }
-            members_.emplace_back(); // within the reserved capacity: no allocation
-            p = &members_.back();
-            p->ssrc = ssrc;
-        }
-        p->last_heard = now;
-        return p;
-    }
-
-    /// A BYE: the member leaves at once.
-    void remove(std::uint32_t ssrc) noexcept
-    {
-        std::erase_if(members_, [ssrc](const participant& p) { return p.ssrc == ssrc; });
-    }
-
-    /// Members not heard for `timeout` leave.
-    void expire(time_point now, std::chrono::nanoseconds timeout) noexcept
-    {
-        std::erase_if(members_, [&](const participant& p) { return now - p.last_heard > timeout; });
-    }
-
-private:
-    std::size_t capacity_;
-    std::vector<participant> members_;
-    std::uint64_t turned_away_ = 0;
-};
-
-} // namespace audiocast
-// end include/audiocast/session/participant_table.hpp
 // begin include/audiocast/session/playout_rate.hpp
 // audiocast — playout that stays at its latency when clocks disagree.
 //
@@ -3436,6 +3306,154 @@ private:
 
 } // namespace audiocast
 // end include/audiocast/session/playout_rate.hpp
+// begin include/audiocast/session/rtcp_participant.hpp
+// audiocast — one RTCP participant: who we are, whom we hear, when we report.
+//
+// Both sessions take part in RTCP the same way (RFC 3550 §6): an SSRC and a
+// CNAME of their own, a table of the other members, a report schedule that
+// grows with the group, and compounds that start with a report, carry SDES
+// with the CNAME and may end with BYE. This class is that common part; the
+// sessions add what differs: a sender writes SRs and reads listeners' report
+// blocks about itself, a receiver writes RRs about its source and reads the
+// source's SRs and BYE (docs/architecture.md, RTCP).
+//
+//   rtcp_participant me{rtcp_participant::role::sender, timing, 1024, ssrc, cname};
+//   me.on_compound(datagram, arrival, [&](const rtcp::packet_view& p, participant* from) {...});
+//   me.write_report(now, out, ec, [&](rtcp::compound_writer& w) { w.sender_report(...); });
+//
+// Sans-I/O and allocation-free after construction: a receiver's part runs on
+// the audio thread.
+
+// begin include/audiocast/detail/cname.hpp
+// audiocast — RTCP canonical names for participants that were given none.
+
+#include <cstdint>
+#include <random>
+#include <string>
+
+namespace audiocast::detail {
+
+/// A CNAME of 96 random bits in hex, as RFC 7022 §4.2 recommends for
+/// short-term persistent names: unique in the session, and saying nothing
+/// about the host or the user.
+inline std::string random_cname(std::random_device& rd)
+{
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string name;
+    for (int word = 0; word < 3; ++word) {
+        const auto v = static_cast<std::uint32_t>(rd());
+        for (int nibble = 7; nibble >= 0; --nibble)
+            name += digits[(v >> (4 * nibble)) & 0xF];
+    }
+    return name;
+}
+
+} // namespace audiocast::detail
+// end include/audiocast/detail/cname.hpp
+// begin include/audiocast/session/participant_table.hpp
+// audiocast — the other members of a session, as their RTCP tells them.
+//
+// A sender learns its listeners from their receiver reports: who they are
+// (SSRC, CNAME), what they lose, their jitter and the round trip. A receiver
+// counts the members it hears, for the report interval. The table has a fixed
+// capacity chosen at construction, so a report never allocates; members silent
+// for too long (RFC 3550 §6.3.5) or that said BYE (§6.3.7) leave it, and when
+// it is full a newcomer is counted and not kept.
+
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+namespace audiocast {
+
+/// One member heard on RTCP.
+struct participant {
+    std::uint32_t ssrc = 0;
+    time_point last_heard{};
+    std::uint64_t reports = 0; ///< SRs or RRs from it
+    /// Its last report block about us (a listener's view of our stream).
+    std::optional<rtcp::report_block> about_us{};
+    /// Round trip from that block's LSR and DLSR (RFC 3550 §6.4.1), when it had them.
+    std::optional<std::chrono::nanoseconds> round_trip{};
+
+    [[nodiscard]] std::string_view cname() const noexcept { return {cname_.data(), cname_length_}; }
+    void set_cname(std::string_view name) noexcept
+    {
+        cname_length_ = static_cast<std::uint8_t>(std::min(name.size(), cname_.size()));
+        std::copy_n(name.data(), cname_length_, cname_.data());
+    }
+
+private:
+    std::array<char, rtcp::max_text> cname_{};
+    std::uint8_t cname_length_ = 0;
+};
+
+class participant_table {
+public:
+    explicit participant_table(std::size_t capacity) : capacity_{capacity}
+    {
+        members_.reserve(capacity);
+    }
+
+    [[nodiscard]] std::size_t size() const noexcept { return members_.size(); }
+    [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+    [[nodiscard]] bool empty() const noexcept { return members_.empty(); }
+    /// Members that could not be kept because the table was full.
+    [[nodiscard]] std::uint64_t turned_away() const noexcept { return turned_away_; }
+
+    [[nodiscard]] auto begin() const noexcept { return members_.begin(); }
+    [[nodiscard]] auto end() const noexcept { return members_.end(); }
+
+    [[nodiscard]] const participant* find(std::uint32_t ssrc) const noexcept
+    {
+        const auto it = std::find_if(members_.begin(), members_.end(),
+                                     [ssrc](const participant& p) { return p.ssrc == ssrc; });
+        return it == members_.end() ? nullptr : &*it;
+    }
+
+    /// The member `ssrc`, added when new; nullptr when new and the table is full.
+    participant* heard(std::uint32_t ssrc, time_point now) noexcept
+    {
+        participant* p = const_cast<participant*>(find(ssrc));
+        if (p == nullptr) {
+            if (members_.size() >= capacity_) {
+                ++turned_away_;
+                return nullptr;
+            }
+            members_.emplace_back(); // within the reserved capacity: no allocation
+            p = &members_.back();
+            p->ssrc = ssrc;
+        }
+        p->last_heard = now;
+        return p;
+    }
+
+    /// A BYE: the member leaves at once.
+    void remove(std::uint32_t ssrc) noexcept
+    {
+        std::erase_if(members_, [ssrc](const participant& p) { return p.ssrc == ssrc; });
+    }
+
+    /// Members not heard for `timeout` leave.
+    void expire(time_point now, std::chrono::nanoseconds timeout) noexcept
+    {
+        std::erase_if(members_, [&](const participant& p) { return now - p.last_heard > timeout; });
+    }
+
+private:
+    std::size_t capacity_;
+    std::vector<participant> members_;
+    std::uint64_t turned_away_ = 0;
+};
+
+} // namespace audiocast
+// end include/audiocast/session/participant_table.hpp
 // begin include/audiocast/session/rtcp_schedule.hpp
 // audiocast — when RTCP reports go out (RFC 3550 §6.2, §6.3, Appendix A.7).
 //
@@ -3611,6 +3629,157 @@ private:
 
 } // namespace audiocast
 // end include/audiocast/session/rtcp_schedule.hpp
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace audiocast {
+
+class rtcp_participant {
+public:
+    /// A sender's reports share a quarter of the RTCP bandwidth with the
+    /// other senders; a receiver's share the rest (RFC 3550 §6.2).
+    enum class role { sender, receiver };
+
+    /// Packets of one compound looked at, at most: a real compound holds a
+    /// handful, and one stuffed with hundreds must not buy that many lookups.
+    static constexpr std::size_t max_packets_per_compound = 16;
+
+    /// `ssrc` and `cname` are drawn at random when unset or empty (RFC 3550
+    /// §8, RFC 7022). Settings are the sessions' to check (they say which
+    /// setting was wrong): `max_members` >= 1, `cname` at most 255 bytes.
+    rtcp_participant(role r, const rtcp_timing& timing, std::size_t max_members,
+                     std::optional<std::uint32_t> ssrc, std::string_view cname)
+        : role_{r}, schedule_{timing, std::random_device{}()}, members_{max_members}
+    {
+        std::random_device rd;
+        ssrc_ = ssrc.value_or(static_cast<std::uint32_t>(rd()));
+        cname_ = cname.empty() ? detail::random_cname(rd) : std::string{cname};
+    }
+
+    [[nodiscard]] std::uint32_t ssrc() const noexcept { return ssrc_; }
+    [[nodiscard]] std::string_view cname() const noexcept { return cname_; }
+    [[nodiscard]] const participant_table& members() const noexcept { return members_; }
+
+    /// Joins the group's RTCP at `now` (a sender at its first packet, a
+    /// receiver at its first datagram); later calls do nothing.
+    void join(time_point now) noexcept
+    {
+        if (!schedule_.started()) schedule_.start(now, members_.size() + 1, 1, we_send());
+    }
+    [[nodiscard]] bool joined() const noexcept { return schedule_.started(); }
+
+    /// When the next report is due; nullopt before join().
+    [[nodiscard]] std::optional<time_point> next_report_due() const noexcept
+    {
+        if (!schedule_.started()) return std::nullopt;
+        return schedule_.next();
+    }
+
+    /// Parses one compound and hands each packet from another member to
+    /// `visit(packet, member)`: `member` is its entry in the table for an SR
+    /// or RR (nullptr when the table is full), nullptr for the rest. Members
+    /// that say BYE leave the table before `visit` sees the BYE. Returns false
+    /// when the compound is malformed (what came before the fault was still
+    /// visited).
+    template <class Visit>
+    bool on_compound(std::span<const std::byte> datagram, time_point arrival, Visit&& visit) noexcept
+    {
+        std::error_code ec;
+        std::size_t packets = 0;
+        rtcp::parse_compound(datagram, ec, [&](const rtcp::packet_view& p) {
+            if (++packets > max_packets_per_compound) return;
+            const auto from = p.ssrc();
+            if (!from || *from == ssrc_) return; // our own, heard back
+            participant* member = nullptr;
+            if (p.type() == rtcp::type_sr || p.type() == rtcp::type_rr) {
+                member = members_.heard(*from, arrival);
+            } else if (p.type() == rtcp::type_bye) {
+                for (std::size_t i = 0; i < p.bye_count(); ++i)
+                    members_.remove(p.bye_source(i));
+            }
+            visit(p, member);
+        });
+        return !ec;
+    }
+
+    /// The member `ssrc`, now heard at `now` (an SDES, say); nullptr when the
+    /// table is full.
+    participant* heard(std::uint32_t ssrc, time_point now) noexcept
+    {
+        return members_.heard(ssrc, now);
+    }
+
+    /// If a report is due at `now`: forgets members silent for five report
+    /// intervals (§6.3.5), lets `report(writer)` write the SR or RR, adds
+    /// SDES with the CNAME, and returns the compound's size; 0 otherwise, or
+    /// with errc::buffer_too_small in `ec` when `out` is too small.
+    template <class WriteReport>
+    std::size_t write_report(time_point now, std::span<std::byte> out, std::error_code& ec,
+                             WriteReport&& report) noexcept
+    {
+        ec.clear();
+        if (!schedule_.due(now)) return 0;
+        expire(now);
+        rtcp::compound_writer w{out};
+        report(w);
+        w.cname(ssrc_, cname_);
+        if ((ec = w.error())) return 0;
+        schedule_.sent(now, w.size(), members_.size() + 1, 1, we_send());
+        return w.size();
+    }
+
+    /// The compound that leaves the group (§6.6): `report(writer)` writes the
+    /// SR or RR, then SDES with the CNAME, then BYE with `reason` (at most 255
+    /// bytes). Returns its size, 0 with `ec` set when `out` is too small.
+    template <class WriteReport>
+    std::size_t write_bye(std::span<std::byte> out, std::error_code& ec, WriteReport&& report,
+                          std::string_view reason = {}) const noexcept
+    {
+        return bye_for(ssrc_, cname_, out, ec, report, reason);
+    }
+
+    /// write_bye() for a caller on another thread than the participant's,
+    /// which knows the (fixed) SSRC and CNAME.
+    template <class WriteReport>
+    static std::size_t bye_for(std::uint32_t ssrc, std::string_view cname, std::span<std::byte> out,
+                               std::error_code& ec, WriteReport&& report,
+                               std::string_view reason = {}) noexcept
+    {
+        ec.clear();
+        rtcp::compound_writer w{out};
+        report(w);
+        w.cname(ssrc, cname);
+        w.bye(std::span<const std::uint32_t>{&ssrc, 1}, reason);
+        ec = w.error();
+        return ec ? 0 : w.size();
+    }
+
+    /// Forgets members silent for five report intervals (§6.3.5).
+    void expire(time_point now) noexcept
+    {
+        members_.expire(now, 5 * schedule_.deterministic(members_.size() + 1, 1, false));
+    }
+
+private:
+    [[nodiscard]] bool we_send() const noexcept { return role_ == role::sender; }
+
+    role role_;
+    rtcp_schedule schedule_;
+    participant_table members_;
+    std::uint32_t ssrc_ = 0;
+    std::string cname_;
+};
+
+} // namespace audiocast
+// end include/audiocast/session/rtcp_participant.hpp
 // begin include/audiocast/session/reception_meter.hpp
 // audiocast — what a receiver measures of the packets it plays
 // (docs/architecture.md, Reception measurement).
@@ -5008,12 +5177,10 @@ public:
           timeline_{believable_step(codec_, config_)}, jump_payload_(max_payload_bytes),
           meter_{codec_.format().sample_rate}, rate_{config_.max_rate_adjustment, config_.latency},
           resampler_{codec_.format().channels},
-          schedule_{timing_of(codec_, config), std::random_device{}()}, members_{config.max_members}
+          rtcp_{rtcp_participant::role::receiver, timing_of(codec_, config_), config_.max_members,
+                config_.ssrc, config_.cname}
     {
         fade_frames_ = std::max<std::uint64_t>(1, frames_in(config_.fade, format().sample_rate));
-        std::random_device rd;
-        own_ssrc_ = config_.ssrc.value_or(static_cast<std::uint32_t>(rd()));
-        cname_ = config_.cname.empty() ? detail::random_cname(rd) : config_.cname;
     }
 
     static void validate(const receiver_config& config, std::error_code& ec) noexcept
@@ -5086,7 +5253,7 @@ public:
     void on_datagram(std::span<const std::byte> datagram, time_point arrival,
                      wall_time arrival_wall, const endpoint& from = {}) noexcept
     {
-        if (!schedule_.started()) schedule_.start(arrival, members_.size() + 1, 1, false);
+        rtcp_.join(arrival);
         std::error_code ec;
         const rtp::packet_view packet = rtp::parse(datagram, ec, config_.send_time_extension_id);
         if (ec || !playable(packet)) {
@@ -5203,8 +5370,8 @@ public:
 
     /// This receiver's SSRC and canonical name in its reports. Fixed at
     /// construction, so another thread may read them (see bye_for()).
-    [[nodiscard]] std::uint32_t own_ssrc() const noexcept { return own_ssrc_; }
-    [[nodiscard]] std::string_view cname() const noexcept { return cname_; }
+    [[nodiscard]] std::uint32_t own_ssrc() const noexcept { return rtcp_.ssrc(); }
+    [[nodiscard]] std::string_view cname() const noexcept { return rtcp_.cname(); }
 
     /// Takes one RTCP datagram from the group, sent from `from`: the
     /// source's sender reports (the NTP time of an RTP timestamp, for latency
@@ -5216,42 +5383,33 @@ public:
                     wall_time arrival_wall, const endpoint& from = {}) noexcept
     {
         (void)arrival_wall;
-        if (!schedule_.started()) schedule_.start(arrival, members_.size() + 1, 1, false);
-        std::error_code ec;
-        std::size_t packets = 0;
-        rtcp::parse_compound(datagram, ec, [&](const rtcp::packet_view& p) {
-            // A real compound holds a handful of packets; a datagram stuffed
-            // with hundreds must not buy that many lookups on this thread.
-            if (++packets > max_packets_per_compound) return;
-            const auto ssrc = p.ssrc();
-            if (!ssrc || *ssrc == own_ssrc_) return;
-            if (p.type() == rtcp::type_sr || p.type() == rtcp::type_rr) {
-                (void)members_.heard(*ssrc, arrival);
-                if (const auto info = p.sender()) {
-                    if (selector_.is_source(*ssrc, from)) {
-                        meter_.on_sender_report(*info, arrival);
-                    } else if (!selector_.has_source() || *ssrc != selector_.ssrc()) {
-                        // A sender may report before its first packet (ffmpeg
-                        // does): kept until its packets make it the source.
-                        pending_sr_ = {*ssrc, *info, arrival, from};
+        rtcp_.join(arrival);
+        const bool well_formed = rtcp_.on_compound(
+            datagram, arrival, [&](const rtcp::packet_view& p, const participant*) {
+                const std::uint32_t ssrc = *p.ssrc();
+                if (p.type() == rtcp::type_sr) {
+                    if (const auto info = p.sender()) {
+                        if (selector_.is_source(ssrc, from)) {
+                            meter_.on_sender_report(*info, arrival);
+                        } else if (!selector_.has_source() || ssrc != selector_.ssrc()) {
+                            // A sender may report before its first packet
+                            // (ffmpeg does): kept until its packets make it
+                            // the source.
+                            pending_sr_ = {ssrc, *info, arrival, from};
+                        }
                     }
+                } else if (p.type() == rtcp::type_bye) {
+                    for (std::size_t i = 0; i < p.bye_count(); ++i)
+                        (void)selector_.on_bye(p.bye_source(i), from, arrival);
                 }
-            } else if (p.type() == rtcp::type_bye) {
-                for (std::size_t i = 0; i < p.bye_count(); ++i) {
-                    const std::uint32_t gone = p.bye_source(i);
-                    members_.remove(gone);
-                    (void)selector_.on_bye(gone, from, arrival);
-                }
-            }
-        });
-        if (ec) ++control_malformed_;
+            });
+        if (!well_formed) ++control_malformed_;
     }
 
     /// When the next receiver report is due; nullopt before anything arrived.
     [[nodiscard]] std::optional<time_point> next_report_due() const noexcept
     {
-        if (!schedule_.started()) return std::nullopt;
-        return schedule_.next();
+        return rtcp_.next_report_due();
     }
 
     /// If a report is due at `now`, writes it (an RR with a block about the
@@ -5260,22 +5418,21 @@ public:
     /// when `out` cannot hold rtcp_report_bytes().
     std::size_t write_report(time_point now, std::span<std::byte> out, std::error_code& ec) noexcept
     {
-        ec.clear();
-        if (!schedule_.due(now)) return 0;
-        members_.expire(now, 5 * schedule_.deterministic(members_.size() + 1, 1, false));
-        rtcp::compound_writer w{out};
-        if (selector_.has_source() && heard_since_report_ && timeline_.tracker().valid()) {
-            const rtcp::report_block b = report_block_at(now);
-            w.receiver_report(own_ssrc_, std::span<const rtcp::report_block>{&b, 1});
-        } else {
-            w.receiver_report(own_ssrc_);
-        }
-        w.cname(own_ssrc_, cname_);
-        if ((ec = w.error())) return 0;
+        const bool about_source =
+            selector_.has_source() && heard_since_report_ && timeline_.tracker().valid();
+        const std::uint32_t self = rtcp_.ssrc();
+        const std::size_t size = rtcp_.write_report(now, out, ec, [&](rtcp::compound_writer& w) {
+            if (about_source) {
+                const rtcp::report_block b = report_block_at(now);
+                w.receiver_report(self, std::span<const rtcp::report_block>{&b, 1});
+            } else {
+                w.receiver_report(self);
+            }
+        });
+        if (size == 0) return 0;
         heard_since_report_ = false;
         ++reports_sent_;
-        schedule_.sent(now, w.size(), members_.size() + 1, 1, false);
-        return w.size();
+        return size;
     }
 
     /// RR, SDES and BYE, for a receiver that leaves (RFC 3550 §6.6); 0 when
@@ -5285,7 +5442,7 @@ public:
     {
         ec.clear();
         if (reports_sent_ == 0) return 0;
-        return bye_for(own_ssrc_, cname_, out, ec, reason);
+        return bye_for(rtcp_.ssrc(), rtcp_.cname(), out, ec, reason);
     }
 
     /// The BYE compound of the receiver `ssrc` called `cname`, for a caller
@@ -5294,13 +5451,9 @@ public:
     static std::size_t bye_for(std::uint32_t ssrc, std::string_view cname, std::span<std::byte> out,
                                std::error_code& ec, std::string_view reason = {}) noexcept
     {
-        ec.clear();
-        rtcp::compound_writer w{out};
-        w.receiver_report(ssrc);
-        w.cname(ssrc, cname);
-        w.bye(std::span<const std::uint32_t>{&ssrc, 1}, reason);
-        ec = w.error();
-        return ec ? 0 : w.size();
+        return rtcp_participant::bye_for(
+            ssrc, cname, out, ec, [ssrc](rtcp::compound_writer& w) { w.receiver_report(ssrc); },
+            reason);
     }
 
     /// Bytes write_report() and write_bye() need at most: an RR with one
@@ -5758,12 +5911,8 @@ private:
     std::uint64_t source_changes_ = 0;
     std::uint64_t resyncs_ = 0;
 
-    rtcp_schedule schedule_;
-    participant_table members_;
-    std::uint32_t own_ssrc_ = 0;
-    std::string cname_;
+    rtcp_participant rtcp_;
     bool heard_since_report_ = false;
-    static constexpr std::size_t max_packets_per_compound = 16;
     struct sender_report_seen {
         std::uint32_t ssrc;
         rtcp::sender_info info;
@@ -5887,13 +6036,12 @@ public:
     /// Throws std::system_error when `config` is invalid (see validate()).
     explicit sender_session(Codec codec, const sender_config& config = {})
         : codec_{std::move(codec)}, config_{checked(config)},
-          schedule_{timing_of(codec_, config), std::random_device{}()},
-          listeners_{config.max_listeners}
+          rtcp_{rtcp_participant::role::sender, timing_of(codec_, config_), config_.max_listeners,
+                config_.ssrc, config_.cname},
+          ssrc_{rtcp_.ssrc()}
     {
         std::random_device rd;
         const auto draw = [&rd] { return static_cast<std::uint32_t>(rd()); };
-        cname_ = config_.cname.empty() ? detail::random_cname(rd) : config_.cname;
-        ssrc_ = config_.ssrc.value_or(draw());
         sequence_ = config_.initial_sequence.value_or(static_cast<std::uint16_t>(draw()));
         first_timestamp_ = config_.initial_timestamp.value_or(draw());
         payload_type_ = config_.payload_type.value_or(default_payload_type(codec_.format()));
@@ -6077,7 +6225,7 @@ public:
         marker_next_ = false;
         last_sent_timestamp_ = h.timestamp;
         last_sent_due_ = due;
-        if (!schedule_.started()) schedule_.start(now, listeners_.size() + 1, 1, true);
+        rtcp_.join(now);
         ++sequence_;
         position_ += s.frames;
         stats_.packets_sent += 1;
@@ -6108,13 +6256,12 @@ public:
     // ---- RTCP (RFC 3550 §6) -------------------------------------------
 
     /// The canonical name in this sender's reports.
-    [[nodiscard]] std::string_view cname() const noexcept { return cname_; }
+    [[nodiscard]] std::string_view cname() const noexcept { return rtcp_.cname(); }
 
     /// When the next sender report is due; nullopt until the first packet left.
     [[nodiscard]] std::optional<time_point> next_report_due() const noexcept
     {
-        if (!schedule_.started()) return std::nullopt;
-        return schedule_.next();
+        return rtcp_.next_report_due();
     }
 
     /// If a report is due at `now`, writes it (an SR whose NTP time is
@@ -6124,16 +6271,11 @@ public:
     std::size_t write_report(time_point now, wall_time wall_now, std::span<std::byte> out,
                              std::error_code& ec) noexcept
     {
-        ec.clear();
-        if (!schedule_.due(now)) return 0;
-        listeners_.expire(now, listener_timeout());
-        rtcp::compound_writer w{out};
-        w.sender_report(ssrc_, sender_info_at(now, wall_now));
-        w.cname(ssrc_, cname_);
-        if ((ec = w.error())) return 0;
-        ++stats_.reports_sent;
-        schedule_.sent(now, w.size(), listeners_.size() + 1, 1, true);
-        return w.size();
+        const std::size_t size = rtcp_.write_report(now, out, ec, [&](rtcp::compound_writer& w) {
+            w.sender_report(ssrc_, sender_info_at(now, wall_now));
+        });
+        if (size != 0) ++stats_.reports_sent;
+        return size;
     }
 
     /// A last report with BYE (RFC 3550 §6.6), for when the sender stops:
@@ -6144,15 +6286,13 @@ public:
                           std::error_code& ec, std::string_view reason = {}) noexcept
     {
         ec.clear();
-        if (!schedule_.started()) return 0;
-        rtcp::compound_writer w{out};
-        w.sender_report(ssrc_, sender_info_at(now, wall_now));
-        w.cname(ssrc_, cname_);
-        const std::uint32_t self = ssrc_;
-        w.bye(std::span<const std::uint32_t>{&self, 1}, reason);
-        if ((ec = w.error())) return 0;
-        ++stats_.reports_sent;
-        return w.size();
+        if (!rtcp_.joined()) return 0;
+        const std::size_t size = rtcp_.write_bye(
+            out, ec,
+            [&](rtcp::compound_writer& w) { w.sender_report(ssrc_, sender_info_at(now, wall_now)); },
+            reason);
+        if (size != 0) ++stats_.reports_sent;
+        return size;
     }
 
     /// Bytes write_report() and write_bye() need at most: an SR, SDES with a
@@ -6170,45 +6310,39 @@ public:
     void on_control(std::span<const std::byte> datagram, time_point arrival,
                     wall_time arrival_wall) noexcept
     {
-        std::error_code ec;
-        rtcp::parse_compound(datagram, ec, [&](const rtcp::packet_view& p) {
-            const auto from = p.ssrc();
-            if (!from || *from == ssrc_) return;
-            if (p.type() == rtcp::type_rr || p.type() == rtcp::type_sr) {
-                ++stats_.reports_received;
-                participant* l = listeners_.heard(*from, arrival);
-                if (l == nullptr) return;
-                ++l->reports;
-                for (std::size_t i = 0; i < p.block_count(); ++i) {
-                    const rtcp::report_block b = p.block(i);
-                    if (b.ssrc != ssrc_) continue;
-                    l->about_us = b;
-                    l->round_trip = round_trip(b, arrival_wall);
+        const bool well_formed = rtcp_.on_compound(
+            datagram, arrival, [&](const rtcp::packet_view& p, participant* listener) {
+                if (p.type() == rtcp::type_rr || p.type() == rtcp::type_sr) {
+                    ++stats_.reports_received;
+                    if (listener == nullptr) return; // the table is full
+                    ++listener->reports;
+                    for (std::size_t i = 0; i < p.block_count(); ++i) {
+                        const rtcp::report_block b = p.block(i);
+                        if (b.ssrc != ssrc_) continue;
+                        listener->about_us = b;
+                        listener->round_trip = round_trip(b, arrival_wall);
+                    }
+                } else if (p.type() == rtcp::type_sdes) {
+                    p.for_each_cname([&](std::uint32_t who, std::string_view name) {
+                        if (who == ssrc_) return;
+                        if (participant* l = rtcp_.heard(who, arrival)) l->set_cname(name);
+                    });
                 }
-            } else if (p.type() == rtcp::type_sdes) {
-                p.for_each_cname([&](std::uint32_t who, std::string_view name) {
-                    if (who == ssrc_) return;
-                    if (participant* l = listeners_.heard(who, arrival)) l->set_cname(name);
-                });
-            } else if (p.type() == rtcp::type_bye) {
-                for (std::size_t i = 0; i < p.bye_count(); ++i)
-                    listeners_.remove(p.bye_source(i));
-            }
-        });
-        if (ec) ++stats_.control_malformed;
+            });
+        if (!well_formed) ++stats_.control_malformed;
     }
 
     /// The listeners heard lately (RFC 3550 §6.3.5 times them out after five
     /// report intervals of silence).
-    [[nodiscard]] const participant_table& listeners() const noexcept { return listeners_; }
+    [[nodiscard]] const participant_table& listeners() const noexcept { return rtcp_.members(); }
 
     /// The listeners still heard at `now`, and the worst of what they report.
     [[nodiscard]] listener_summary summarize(time_point now) noexcept
     {
-        listeners_.expire(now, listener_timeout());
+        rtcp_.expire(now);
         listener_summary sum;
-        sum.listeners = listeners_.size();
-        for (const participant& l : listeners_) {
+        sum.listeners = rtcp_.members().size();
+        for (const participant& l : rtcp_.members()) {
             if (!l.about_us) continue;
             ++sum.reporting;
             sum.worst_fraction_lost =
@@ -6298,7 +6432,7 @@ private:
     rtcp::sender_info sender_info_at(time_point now, wall_time wall_now) const noexcept
     {
         std::uint32_t ts = next_timestamp();
-        if (schedule_.started()) {
+        if (rtcp_.joined()) {
             ts = last_sent_timestamp_;
             if (now > last_sent_due_)
                 ts += static_cast<std::uint32_t>(
@@ -6330,17 +6464,9 @@ private:
         return std::nullopt;
     }
 
-    // §6.3.5: a member silent for five of its report intervals has left.
-    std::chrono::nanoseconds listener_timeout() const noexcept
-    {
-        return 5 * schedule_.deterministic(listeners_.size() + 1, 1, false);
-    }
-
     Codec codec_;
     sender_config config_;
-    rtcp_schedule schedule_;
-    participant_table listeners_;
-    std::string cname_;
+    rtcp_participant rtcp_;
     std::uint32_t last_sent_timestamp_ = 0;
     time_point last_sent_due_{};
     std::uint32_t ssrc_ = 0;

@@ -465,3 +465,19 @@ TEST_CASE("a BYE with the longest CNAME and reason fits rtcp_report_bytes()")
           out.size());
     CHECK_FALSE(ec);
 }
+
+TEST_CASE("a compound stuffed with reports from many members buys a sender no more than 16 "
+          "lookups, the same bound as a receiver's")
+{
+    direct_link l;
+    l.run(t0, t0 + 100ms, [](auto, auto) {}, [](std::uint64_t) { return false; });
+    std::vector<std::byte> stuffed(64 * rtcp::receiver_report_size(0));
+    rtcp::compound_writer w{stuffed};
+    for (std::uint32_t member = 1; member <= 64; ++member)
+        w.receiver_report(member);
+    REQUIRE_FALSE(w.error());
+    l.tx.on_control(std::span<const std::byte>{stuffed.data(), w.size()}, t0 + 100ms,
+                    wall_at(t0 + 100ms));
+    CHECK(l.tx.listeners().size() == audiocast::rtcp_participant::max_packets_per_compound);
+    CHECK(l.tx.stats().control_malformed == 0);
+}

@@ -22,14 +22,12 @@
 #pragma once
 
 #include <audiocast/concepts.hpp>
-#include <audiocast/detail/cname.hpp>
 #include <audiocast/endpoint.hpp>
 #include <audiocast/error.hpp>
 #include <audiocast/format.hpp>
 #include <audiocast/session/jitter_buffer.hpp>
-#include <audiocast/session/participant_table.hpp>
 #include <audiocast/session/playout_rate.hpp>
-#include <audiocast/session/rtcp_schedule.hpp>
+#include <audiocast/session/rtcp_participant.hpp>
 #include <audiocast/session/reception_meter.hpp>
 #include <audiocast/session/source_selector.hpp>
 #include <audiocast/session/source_timeline.hpp>
@@ -111,12 +109,10 @@ public:
           timeline_{believable_step(codec_, config_)}, jump_payload_(max_payload_bytes),
           meter_{codec_.format().sample_rate}, rate_{config_.max_rate_adjustment, config_.latency},
           resampler_{codec_.format().channels},
-          schedule_{timing_of(codec_, config), std::random_device{}()}, members_{config.max_members}
+          rtcp_{rtcp_participant::role::receiver, timing_of(codec_, config_), config_.max_members,
+                config_.ssrc, config_.cname}
     {
         fade_frames_ = std::max<std::uint64_t>(1, frames_in(config_.fade, format().sample_rate));
-        std::random_device rd;
-        own_ssrc_ = config_.ssrc.value_or(static_cast<std::uint32_t>(rd()));
-        cname_ = config_.cname.empty() ? detail::random_cname(rd) : config_.cname;
     }
 
     static void validate(const receiver_config& config, std::error_code& ec) noexcept
@@ -189,7 +185,7 @@ public:
     void on_datagram(std::span<const std::byte> datagram, time_point arrival,
                      wall_time arrival_wall, const endpoint& from = {}) noexcept
     {
-        if (!schedule_.started()) schedule_.start(arrival, members_.size() + 1, 1, false);
+        rtcp_.join(arrival);
         std::error_code ec;
         const rtp::packet_view packet = rtp::parse(datagram, ec, config_.send_time_extension_id);
         if (ec || !playable(packet)) {
@@ -306,8 +302,8 @@ public:
 
     /// This receiver's SSRC and canonical name in its reports. Fixed at
     /// construction, so another thread may read them (see bye_for()).
-    [[nodiscard]] std::uint32_t own_ssrc() const noexcept { return own_ssrc_; }
-    [[nodiscard]] std::string_view cname() const noexcept { return cname_; }
+    [[nodiscard]] std::uint32_t own_ssrc() const noexcept { return rtcp_.ssrc(); }
+    [[nodiscard]] std::string_view cname() const noexcept { return rtcp_.cname(); }
 
     /// Takes one RTCP datagram from the group, sent from `from`: the
     /// source's sender reports (the NTP time of an RTP timestamp, for latency
@@ -319,42 +315,33 @@ public:
                     wall_time arrival_wall, const endpoint& from = {}) noexcept
     {
         (void)arrival_wall;
-        if (!schedule_.started()) schedule_.start(arrival, members_.size() + 1, 1, false);
-        std::error_code ec;
-        std::size_t packets = 0;
-        rtcp::parse_compound(datagram, ec, [&](const rtcp::packet_view& p) {
-            // A real compound holds a handful of packets; a datagram stuffed
-            // with hundreds must not buy that many lookups on this thread.
-            if (++packets > max_packets_per_compound) return;
-            const auto ssrc = p.ssrc();
-            if (!ssrc || *ssrc == own_ssrc_) return;
-            if (p.type() == rtcp::type_sr || p.type() == rtcp::type_rr) {
-                (void)members_.heard(*ssrc, arrival);
-                if (const auto info = p.sender()) {
-                    if (selector_.is_source(*ssrc, from)) {
-                        meter_.on_sender_report(*info, arrival);
-                    } else if (!selector_.has_source() || *ssrc != selector_.ssrc()) {
-                        // A sender may report before its first packet (ffmpeg
-                        // does): kept until its packets make it the source.
-                        pending_sr_ = {*ssrc, *info, arrival, from};
+        rtcp_.join(arrival);
+        const bool well_formed = rtcp_.on_compound(
+            datagram, arrival, [&](const rtcp::packet_view& p, const participant*) {
+                const std::uint32_t ssrc = *p.ssrc();
+                if (p.type() == rtcp::type_sr) {
+                    if (const auto info = p.sender()) {
+                        if (selector_.is_source(ssrc, from)) {
+                            meter_.on_sender_report(*info, arrival);
+                        } else if (!selector_.has_source() || ssrc != selector_.ssrc()) {
+                            // A sender may report before its first packet
+                            // (ffmpeg does): kept until its packets make it
+                            // the source.
+                            pending_sr_ = {ssrc, *info, arrival, from};
+                        }
                     }
+                } else if (p.type() == rtcp::type_bye) {
+                    for (std::size_t i = 0; i < p.bye_count(); ++i)
+                        (void)selector_.on_bye(p.bye_source(i), from, arrival);
                 }
-            } else if (p.type() == rtcp::type_bye) {
-                for (std::size_t i = 0; i < p.bye_count(); ++i) {
-                    const std::uint32_t gone = p.bye_source(i);
-                    members_.remove(gone);
-                    (void)selector_.on_bye(gone, from, arrival);
-                }
-            }
-        });
-        if (ec) ++control_malformed_;
+            });
+        if (!well_formed) ++control_malformed_;
     }
 
     /// When the next receiver report is due; nullopt before anything arrived.
     [[nodiscard]] std::optional<time_point> next_report_due() const noexcept
     {
-        if (!schedule_.started()) return std::nullopt;
-        return schedule_.next();
+        return rtcp_.next_report_due();
     }
 
     /// If a report is due at `now`, writes it (an RR with a block about the
@@ -363,22 +350,21 @@ public:
     /// when `out` cannot hold rtcp_report_bytes().
     std::size_t write_report(time_point now, std::span<std::byte> out, std::error_code& ec) noexcept
     {
-        ec.clear();
-        if (!schedule_.due(now)) return 0;
-        members_.expire(now, 5 * schedule_.deterministic(members_.size() + 1, 1, false));
-        rtcp::compound_writer w{out};
-        if (selector_.has_source() && heard_since_report_ && timeline_.tracker().valid()) {
-            const rtcp::report_block b = report_block_at(now);
-            w.receiver_report(own_ssrc_, std::span<const rtcp::report_block>{&b, 1});
-        } else {
-            w.receiver_report(own_ssrc_);
-        }
-        w.cname(own_ssrc_, cname_);
-        if ((ec = w.error())) return 0;
+        const bool about_source =
+            selector_.has_source() && heard_since_report_ && timeline_.tracker().valid();
+        const std::uint32_t self = rtcp_.ssrc();
+        const std::size_t size = rtcp_.write_report(now, out, ec, [&](rtcp::compound_writer& w) {
+            if (about_source) {
+                const rtcp::report_block b = report_block_at(now);
+                w.receiver_report(self, std::span<const rtcp::report_block>{&b, 1});
+            } else {
+                w.receiver_report(self);
+            }
+        });
+        if (size == 0) return 0;
         heard_since_report_ = false;
         ++reports_sent_;
-        schedule_.sent(now, w.size(), members_.size() + 1, 1, false);
-        return w.size();
+        return size;
     }
 
     /// RR, SDES and BYE, for a receiver that leaves (RFC 3550 §6.6); 0 when
@@ -388,7 +374,7 @@ public:
     {
         ec.clear();
         if (reports_sent_ == 0) return 0;
-        return bye_for(own_ssrc_, cname_, out, ec, reason);
+        return bye_for(rtcp_.ssrc(), rtcp_.cname(), out, ec, reason);
     }
 
     /// The BYE compound of the receiver `ssrc` called `cname`, for a caller
@@ -397,13 +383,9 @@ public:
     static std::size_t bye_for(std::uint32_t ssrc, std::string_view cname, std::span<std::byte> out,
                                std::error_code& ec, std::string_view reason = {}) noexcept
     {
-        ec.clear();
-        rtcp::compound_writer w{out};
-        w.receiver_report(ssrc);
-        w.cname(ssrc, cname);
-        w.bye(std::span<const std::uint32_t>{&ssrc, 1}, reason);
-        ec = w.error();
-        return ec ? 0 : w.size();
+        return rtcp_participant::bye_for(
+            ssrc, cname, out, ec, [ssrc](rtcp::compound_writer& w) { w.receiver_report(ssrc); },
+            reason);
     }
 
     /// Bytes write_report() and write_bye() need at most: an RR with one
@@ -861,12 +843,8 @@ private:
     std::uint64_t source_changes_ = 0;
     std::uint64_t resyncs_ = 0;
 
-    rtcp_schedule schedule_;
-    participant_table members_;
-    std::uint32_t own_ssrc_ = 0;
-    std::string cname_;
+    rtcp_participant rtcp_;
     bool heard_since_report_ = false;
-    static constexpr std::size_t max_packets_per_compound = 16;
     struct sender_report_seen {
         std::uint32_t ssrc;
         rtcp::sender_info info;

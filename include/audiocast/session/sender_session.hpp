@@ -12,11 +12,9 @@
 #pragma once
 
 #include <audiocast/concepts.hpp>
-#include <audiocast/detail/cname.hpp>
 #include <audiocast/error.hpp>
 #include <audiocast/format.hpp>
-#include <audiocast/session/participant_table.hpp>
-#include <audiocast/session/rtcp_schedule.hpp>
+#include <audiocast/session/rtcp_participant.hpp>
 #include <audiocast/stats.hpp>
 #include <audiocast/time.hpp>
 #include <audiocast/wire/ntp.hpp>
@@ -119,13 +117,12 @@ public:
     /// Throws std::system_error when `config` is invalid (see validate()).
     explicit sender_session(Codec codec, const sender_config& config = {})
         : codec_{std::move(codec)}, config_{checked(config)},
-          schedule_{timing_of(codec_, config), std::random_device{}()},
-          listeners_{config.max_listeners}
+          rtcp_{rtcp_participant::role::sender, timing_of(codec_, config_), config_.max_listeners,
+                config_.ssrc, config_.cname},
+          ssrc_{rtcp_.ssrc()}
     {
         std::random_device rd;
         const auto draw = [&rd] { return static_cast<std::uint32_t>(rd()); };
-        cname_ = config_.cname.empty() ? detail::random_cname(rd) : config_.cname;
-        ssrc_ = config_.ssrc.value_or(draw());
         sequence_ = config_.initial_sequence.value_or(static_cast<std::uint16_t>(draw()));
         first_timestamp_ = config_.initial_timestamp.value_or(draw());
         payload_type_ = config_.payload_type.value_or(default_payload_type(codec_.format()));
@@ -309,7 +306,7 @@ public:
         marker_next_ = false;
         last_sent_timestamp_ = h.timestamp;
         last_sent_due_ = due;
-        if (!schedule_.started()) schedule_.start(now, listeners_.size() + 1, 1, true);
+        rtcp_.join(now);
         ++sequence_;
         position_ += s.frames;
         stats_.packets_sent += 1;
@@ -340,13 +337,12 @@ public:
     // ---- RTCP (RFC 3550 §6) -------------------------------------------
 
     /// The canonical name in this sender's reports.
-    [[nodiscard]] std::string_view cname() const noexcept { return cname_; }
+    [[nodiscard]] std::string_view cname() const noexcept { return rtcp_.cname(); }
 
     /// When the next sender report is due; nullopt until the first packet left.
     [[nodiscard]] std::optional<time_point> next_report_due() const noexcept
     {
-        if (!schedule_.started()) return std::nullopt;
-        return schedule_.next();
+        return rtcp_.next_report_due();
     }
 
     /// If a report is due at `now`, writes it (an SR whose NTP time is
@@ -356,16 +352,11 @@ public:
     std::size_t write_report(time_point now, wall_time wall_now, std::span<std::byte> out,
                              std::error_code& ec) noexcept
     {
-        ec.clear();
-        if (!schedule_.due(now)) return 0;
-        listeners_.expire(now, listener_timeout());
-        rtcp::compound_writer w{out};
-        w.sender_report(ssrc_, sender_info_at(now, wall_now));
-        w.cname(ssrc_, cname_);
-        if ((ec = w.error())) return 0;
-        ++stats_.reports_sent;
-        schedule_.sent(now, w.size(), listeners_.size() + 1, 1, true);
-        return w.size();
+        const std::size_t size = rtcp_.write_report(now, out, ec, [&](rtcp::compound_writer& w) {
+            w.sender_report(ssrc_, sender_info_at(now, wall_now));
+        });
+        if (size != 0) ++stats_.reports_sent;
+        return size;
     }
 
     /// A last report with BYE (RFC 3550 §6.6), for when the sender stops:
@@ -376,15 +367,13 @@ public:
                           std::error_code& ec, std::string_view reason = {}) noexcept
     {
         ec.clear();
-        if (!schedule_.started()) return 0;
-        rtcp::compound_writer w{out};
-        w.sender_report(ssrc_, sender_info_at(now, wall_now));
-        w.cname(ssrc_, cname_);
-        const std::uint32_t self = ssrc_;
-        w.bye(std::span<const std::uint32_t>{&self, 1}, reason);
-        if ((ec = w.error())) return 0;
-        ++stats_.reports_sent;
-        return w.size();
+        if (!rtcp_.joined()) return 0;
+        const std::size_t size = rtcp_.write_bye(
+            out, ec,
+            [&](rtcp::compound_writer& w) { w.sender_report(ssrc_, sender_info_at(now, wall_now)); },
+            reason);
+        if (size != 0) ++stats_.reports_sent;
+        return size;
     }
 
     /// Bytes write_report() and write_bye() need at most: an SR, SDES with a
@@ -402,45 +391,39 @@ public:
     void on_control(std::span<const std::byte> datagram, time_point arrival,
                     wall_time arrival_wall) noexcept
     {
-        std::error_code ec;
-        rtcp::parse_compound(datagram, ec, [&](const rtcp::packet_view& p) {
-            const auto from = p.ssrc();
-            if (!from || *from == ssrc_) return;
-            if (p.type() == rtcp::type_rr || p.type() == rtcp::type_sr) {
-                ++stats_.reports_received;
-                participant* l = listeners_.heard(*from, arrival);
-                if (l == nullptr) return;
-                ++l->reports;
-                for (std::size_t i = 0; i < p.block_count(); ++i) {
-                    const rtcp::report_block b = p.block(i);
-                    if (b.ssrc != ssrc_) continue;
-                    l->about_us = b;
-                    l->round_trip = round_trip(b, arrival_wall);
+        const bool well_formed = rtcp_.on_compound(
+            datagram, arrival, [&](const rtcp::packet_view& p, participant* listener) {
+                if (p.type() == rtcp::type_rr || p.type() == rtcp::type_sr) {
+                    ++stats_.reports_received;
+                    if (listener == nullptr) return; // the table is full
+                    ++listener->reports;
+                    for (std::size_t i = 0; i < p.block_count(); ++i) {
+                        const rtcp::report_block b = p.block(i);
+                        if (b.ssrc != ssrc_) continue;
+                        listener->about_us = b;
+                        listener->round_trip = round_trip(b, arrival_wall);
+                    }
+                } else if (p.type() == rtcp::type_sdes) {
+                    p.for_each_cname([&](std::uint32_t who, std::string_view name) {
+                        if (who == ssrc_) return;
+                        if (participant* l = rtcp_.heard(who, arrival)) l->set_cname(name);
+                    });
                 }
-            } else if (p.type() == rtcp::type_sdes) {
-                p.for_each_cname([&](std::uint32_t who, std::string_view name) {
-                    if (who == ssrc_) return;
-                    if (participant* l = listeners_.heard(who, arrival)) l->set_cname(name);
-                });
-            } else if (p.type() == rtcp::type_bye) {
-                for (std::size_t i = 0; i < p.bye_count(); ++i)
-                    listeners_.remove(p.bye_source(i));
-            }
-        });
-        if (ec) ++stats_.control_malformed;
+            });
+        if (!well_formed) ++stats_.control_malformed;
     }
 
     /// The listeners heard lately (RFC 3550 §6.3.5 times them out after five
     /// report intervals of silence).
-    [[nodiscard]] const participant_table& listeners() const noexcept { return listeners_; }
+    [[nodiscard]] const participant_table& listeners() const noexcept { return rtcp_.members(); }
 
     /// The listeners still heard at `now`, and the worst of what they report.
     [[nodiscard]] listener_summary summarize(time_point now) noexcept
     {
-        listeners_.expire(now, listener_timeout());
+        rtcp_.expire(now);
         listener_summary sum;
-        sum.listeners = listeners_.size();
-        for (const participant& l : listeners_) {
+        sum.listeners = rtcp_.members().size();
+        for (const participant& l : rtcp_.members()) {
             if (!l.about_us) continue;
             ++sum.reporting;
             sum.worst_fraction_lost =
@@ -530,7 +513,7 @@ private:
     rtcp::sender_info sender_info_at(time_point now, wall_time wall_now) const noexcept
     {
         std::uint32_t ts = next_timestamp();
-        if (schedule_.started()) {
+        if (rtcp_.joined()) {
             ts = last_sent_timestamp_;
             if (now > last_sent_due_)
                 ts += static_cast<std::uint32_t>(
@@ -562,17 +545,9 @@ private:
         return std::nullopt;
     }
 
-    // §6.3.5: a member silent for five of its report intervals has left.
-    std::chrono::nanoseconds listener_timeout() const noexcept
-    {
-        return 5 * schedule_.deterministic(listeners_.size() + 1, 1, false);
-    }
-
     Codec codec_;
     sender_config config_;
-    rtcp_schedule schedule_;
-    participant_table listeners_;
-    std::string cname_;
+    rtcp_participant rtcp_;
     std::uint32_t last_sent_timestamp_ = 0;
     time_point last_sent_due_{};
     std::uint32_t ssrc_ = 0;
