@@ -5802,15 +5802,12 @@ private:
         std::fill(out.begin(), out.end(), T{});
     }
 
+    // Decoded samples hold 24 bits in the top of an int32 (the codec
+    // concept), as L24 does: the codec's own conversion serves.
     template <pcm_sample T>
     static T from_int32(std::int32_t v) noexcept
     {
-        if constexpr (std::is_same_v<T, std::int32_t>)
-            return v;
-        else if constexpr (std::is_same_v<T, std::int16_t>)
-            return static_cast<std::int16_t>(v >> 16);
-        else
-            return static_cast<float>(v) * (1.0f / 2147483648.0f);
+        return detail::pcm::from_l24<T>(v);
     }
 
     template <pcm_sample T>
