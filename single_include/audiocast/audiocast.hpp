@@ -9189,6 +9189,14 @@ struct udp_multicast_options {
     /// an ephemeral port, a member of nothing, its receive() always says
     /// would_block.
     bool join = true;
+    /// The one sender to hear ("192.0.2.7", "fe80::1"), for a source-specific
+    /// join (RFC 4607: IP_ADD_SOURCE_MEMBERSHIP for IPv4,
+    /// MCAST_JOIN_SOURCE_GROUP for IPv6): the kernel then drops every
+    /// datagram from any other address before it reaches the socket. Empty:
+    /// any source. Its family must be the group's. For a sender (join =
+    /// false), the address to send from: the socket is bound to it, so that
+    /// what it sends can pass its listeners' source filters.
+    std::string source{};
 };
 
 namespace detail {
@@ -9355,6 +9363,45 @@ inline std::error_code resolve_interface(const std::string& spec, const asio::ip
         out.ipv4 = *ipv4;
     }
     return {};
+}
+
+/// A source-specific join (RFC 4607) of `group` for datagrams from `source`
+/// alone, on `iface`. IPv4 names the interface by address
+/// (IP_ADD_SOURCE_MEMBERSHIP, ip(7)); IPv6 by index (MCAST_JOIN_SOURCE_GROUP,
+/// RFC 3678). The kernel leaves the group when the socket closes.
+inline std::error_code join_source_group(int fd, const asio::ip::address& group,
+                                         const asio::ip::address& source,
+                                         const udp_interface& iface) noexcept
+{
+    int result = 0;
+    if (group.is_v4()) {
+        ::ip_mreq_source req{};
+        const auto g = group.to_v4().to_bytes();
+        const auto s = source.to_v4().to_bytes();
+        const auto i = iface.ipv4.to_bytes();
+        std::memcpy(&req.imr_multiaddr, g.data(), g.size());
+        std::memcpy(&req.imr_sourceaddr, s.data(), s.size());
+        std::memcpy(&req.imr_interface, i.data(), i.size());
+        result = ::setsockopt(fd, IPPROTO_IP, IP_ADD_SOURCE_MEMBERSHIP, &req, sizeof req);
+    } else {
+        ::group_source_req req{};
+        req.gsr_interface = iface.index;
+        ::sockaddr_in6 g{};
+        g.sin6_family = AF_INET6;
+        const auto gb = group.to_v6().to_bytes();
+        std::memcpy(&g.sin6_addr, gb.data(), gb.size());
+        g.sin6_scope_id = group.to_v6().scope_id();
+        ::sockaddr_in6 s{};
+        s.sin6_family = AF_INET6;
+        const auto sb = source.to_v6().to_bytes();
+        std::memcpy(&s.sin6_addr, sb.data(), sb.size());
+        s.sin6_scope_id = source.to_v6().scope_id();
+        std::memcpy(&req.gsr_group, &g, sizeof g);
+        std::memcpy(&req.gsr_source, &s, sizeof s);
+        result = ::setsockopt(fd, IPPROTO_IPV6, MCAST_JOIN_SOURCE_GROUP, &req, sizeof req);
+    }
+    if (result == 0) return {};
+    return {errno, std::system_category()};
 }
 
 } // namespace detail
@@ -9538,6 +9585,26 @@ private:
             return "receive buffer of " + std::to_string(*options.receive_buffer_bytes) +
                    " bytes is not positive";
         }
+        std::optional<asio::ip::address> source;
+        if (!options.source.empty()) {
+            const asio::ip::address a = asio::ip::make_address(options.source, parse_ec);
+            if (parse_ec) {
+                ec = make_error_code(errc::invalid_address);
+                return "source \"" + options.source + "\" is not an IP address";
+            }
+            if (a.is_multicast() || a.is_unspecified()) {
+                ec = make_error_code(errc::invalid_address);
+                return "source " + options.source + " is not a sender's address (" +
+                       (a.is_multicast() ? "it is a multicast group" : "it is unspecified") +
+                       ")";
+            }
+            if (a.is_v4() != group.is_v4()) {
+                ec = make_error_code(errc::address_family_mismatch);
+                return std::string("source ") + options.source + " is " + detail::ip_version(a) +
+                       " and group " + options.group + " is " + detail::ip_version(group);
+            }
+            source = a;
+        }
         detail::udp_interface iface;
         std::string what;
         ec = detail::resolve_interface(options.interface, group, iface, what);
@@ -9580,7 +9647,9 @@ private:
         }
 
         const asio::ip::udp::endpoint local =
-            options.join ? group_ : asio::ip::udp::endpoint{group_.protocol(), 0};
+            options.join ? group_
+            : source     ? asio::ip::udp::endpoint{*source, 0}
+                         : asio::ip::udp::endpoint{group_.protocol(), 0};
         socket_.bind(local, ec);
         if (detail::from_asio(ec) == std::errc::address_in_use) {
             ec = make_error_code(errc::address_in_use);
@@ -9591,7 +9660,12 @@ private:
         }
         if (ec) return fail("cannot bind to " + detail::endpoint_text(local));
 
-        if (options.join) {
+        if (options.join && source) {
+            ec = detail::join_source_group(socket_.native_handle(), group, *source, iface);
+            if (ec)
+                return fail("cannot join " + group.to_string() + " for source " +
+                            source->to_string() + on);
+        } else if (options.join) {
             if (group.is_v4())
                 socket_.set_option(asio::ip::multicast::join_group{group.to_v4(), iface.ipv4}, ec);
             else

@@ -410,6 +410,113 @@ TEST_CASE("receive accepts every sender and tells each datagram's address and po
           audiocast::endpoint::ipv4({127, 0, 0, 1}, a.socket().local_endpoint().port()));
 }
 
+/// What `listener` receives within `limit`, each datagram's text with the
+/// address it came from.
+std::vector<std::pair<std::string, audiocast::endpoint>>
+received_within(udp_multicast_transport& listener, std::chrono::milliseconds limit)
+{
+    std::array<std::byte, 256> buffer{};
+    std::vector<std::pair<std::string, audiocast::endpoint>> got;
+    const auto end = steady::now() + limit;
+    while (steady::now() < end) {
+        audiocast::datagram_origin origin;
+        std::error_code ec;
+        const std::size_t n = listener.receive(buffer, origin, ec);
+        if (ec == std::errc::operation_would_block) {
+            std::this_thread::sleep_for(1ms);
+            continue;
+        }
+        REQUIRE_FALSE(ec);
+        got.emplace_back(text_of(std::span<const std::byte>{buffer.data(), n}), origin.from);
+    }
+    return got;
+}
+
+std::size_t count_text(const std::vector<std::pair<std::string, audiocast::endpoint>>& got,
+                       std::string_view text)
+{
+    return static_cast<std::size_t>(
+        std::count_if(got.begin(), got.end(), [&](const auto& g) { return g.first == text; }));
+}
+
+TEST_CASE("a receiver joined for source 127.0.0.1 hears the sender there and never the one at "
+          "127.0.0.2 on the same group and port")
+{
+    asio::io_context io;
+    udp_multicast_transport only_real{
+        io, {.port = 5032, .interface = "lo", .source = "127.0.0.1"}};
+    udp_multicast_transport anyone{io, {.port = 5032, .interface = "lo"}};
+    udp_multicast_transport real{
+        io, {.port = 5032, .interface = "lo", .join = false, .source = "127.0.0.1"}};
+    udp_multicast_transport stranger{
+        io, {.port = 5032, .interface = "lo", .join = false, .source = "127.0.0.2"}};
+    for (int i = 0; i < 20; ++i) {
+        stranger.send(bytes_of("stranger"));
+        real.send(bytes_of("real"));
+    }
+    const auto filtered = received_within(only_real, 300ms);
+    const auto all = received_within(anyone, 50ms);
+    CHECK(count_text(filtered, "real") == 20);
+    CHECK(count_text(filtered, "stranger") == 0);
+    for (const auto& [text, from] : filtered)
+        CHECK(from == audiocast::endpoint::ipv4({127, 0, 0, 1}, real.socket().local_endpoint().port()));
+    // Without the source filter the same socket options hear both.
+    CHECK(count_text(all, "real") == 20);
+    CHECK(count_text(all, "stranger") == 20);
+}
+
+TEST_CASE("a source-specific IPv6 receiver on v1 hears v0's sender and not a sender on v1 "
+          "itself")
+{
+    if (const auto why = ipv6_refusal(); !why.empty()) {
+        WARN("IPv6 skipped: " << why);
+        return;
+    }
+    asio::io_context io;
+    // v0's link-local address, which a sender out of v0 sends from.
+    udp_multicast_transport probe{io, {.group = "ff12::7", .port = 5034, .interface = "v1"}};
+    udp_multicast_transport out_v0{
+        io, {.group = "ff12::7", .port = 5034, .interface = "v0", .join = false}};
+    const auto origin = origin_of_next(out_v0, probe);
+    REQUIRE(origin.from.family == audiocast::endpoint::family_type::ipv6);
+    asio::ip::address_v6::bytes_type bytes{};
+    std::copy(origin.from.address.begin(), origin.from.address.begin() + 16, bytes.begin());
+    const std::string v0_address = asio::ip::address_v6{bytes}.to_string();
+
+    udp_multicast_transport only_v0{
+        io, {.group = "ff12::7", .port = 5034, .interface = "v1", .source = v0_address}};
+    udp_multicast_transport out_v1{
+        io, {.group = "ff12::7", .port = 5034, .interface = "v1", .join = false}};
+    for (int i = 0; i < 20; ++i) {
+        out_v1.send(bytes_of("v1"));
+        out_v0.send(bytes_of("v0"));
+    }
+    const auto filtered = received_within(only_v0, 300ms);
+    const auto all = received_within(probe, 50ms);
+    CHECK(count_text(filtered, "v0") == 20);
+    CHECK(count_text(filtered, "v1") == 0);
+    CHECK(count_text(all, "v1") == 20); // it does reach v1's members that take any source
+}
+
+TEST_CASE("a source must be a sender's address of the group's family")
+{
+    asio::io_context io;
+    std::error_code ec;
+    udp_multicast_transport bad{io, {.port = 5036, .source = "not-an-address"}, ec};
+    CHECK(ec == audiocast::errc::invalid_address);
+    udp_multicast_transport group_as_source{io, {.port = 5036, .source = "239.1.2.3"}, ec};
+    CHECK(ec == audiocast::errc::invalid_address);
+    udp_multicast_transport mixed{io, {.port = 5036, .source = "::1"}, ec};
+    CHECK(ec == audiocast::errc::address_family_mismatch);
+    try {
+        udp_multicast_transport thrown{io, {.port = 5036, .source = "::1"}};
+        FAIL("a source of the other family was accepted");
+    } catch (const std::system_error& e) {
+        CHECK(std::string{e.what()}.find("source ::1 is IPv6 and group 239.255.0.1 is IPv4") !=
+              std::string::npos);
+    }
+}
+
 TEST_CASE("receive tells how long a datagram waited in the socket, so a backlog is not taken "
           "for fresh packets")
 {
