@@ -98,6 +98,7 @@ std::vector<announced> listen_for_announcements(const network_options& net,
 {
     asio::io_context io{1};
     audiocast::udp_multicast_options o = net.media(true);
+    o.source.clear(); // announcements come from anyone; --source names the stream's sender
     o.group = std::string{audiocast::sap::ipv4_group};
     o.port = audiocast::sap::port;
     audiocast::udp_multicast_transport sap = open_transport(io, o);
@@ -178,6 +179,8 @@ void take_description(client_options& opt, audiocast::stream_description d, cons
     const audiocast::stream_description& d2 = *opt.described;
     opt.network.group = d2.group;
     opt.network.port = d2.port;
+    if (opt.network.source_option == nullptr || opt.network.source_option->count() == 0)
+        opt.network.source = d2.source;
     opt.format.encoding = std::string{audiocast::encoding_name(d2.format.encoding)};
     opt.format.sample_rate = d2.format.sample_rate;
     opt.format.channels = d2.format.channels;
@@ -850,6 +853,10 @@ int main(int argc, char* argv[])
                  "carries, and reports latency, jitter, loss and throughput.",
                  program};
     opt.network.add_to(app);
+    opt.network.add_source_to(
+        app, "Hear only the sender at this address: the kernel drops every other sender's "
+             "packets (a source-specific join, RFC 4607). An SDP's a=source-filter sets it too; "
+             "this wins");
     opt.format.add_to(app);
     auto* latency =
         app.add_option("--latency-ms", opt.latency_ms,

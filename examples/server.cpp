@@ -326,6 +326,7 @@ public:
         d.origin_address = origin() ? origin()->to_string() : std::string{};
         d.session_id = session_id_;
         d.group = opt_.network.group;
+        d.source = opt_.network.source;
         d.ttl = opt_.ttl;
         d.port = opt_.network.port;
         d.payload_type = stream_.sender().payload_type();
@@ -576,6 +577,10 @@ private:
     [[nodiscard]] std::optional<asio::ip::address> origin() const
     {
         std::error_code ec;
+        if (!opt_.network.source.empty()) {
+            const auto source = asio::ip::make_address(opt_.network.source, ec);
+            if (!ec) return source; // packets and announcements leave from it
+        }
         const auto group = asio::ip::make_address(opt_.network.group, ec);
         const bool v6 = !ec && group.is_v6();
         const auto given = asio::ip::make_address(opt_.network.interface, ec);
@@ -696,6 +701,9 @@ int main(int argc, char* argv[])
                  "multicast group as RTP (L16/L24). Console: PLAY, PAUSE, STATUS, QUIT.",
                  program};
     opt.network.add_to(app);
+    opt.network.add_source_to(
+        app, "Send from this address of the host, and name it in the SDP and SAP announcement "
+             "(a=source-filter, RFC 4570), so that listeners can join for this sender alone");
     opt.format.add_to(app);
     add_packet_time(app, opt.packet_time_ms);
     app.add_option("--ttl", opt.ttl, "IPv4 TTL or IPv6 hop limit (1: the local network)")

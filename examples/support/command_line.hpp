@@ -22,11 +22,15 @@
 
 namespace audiocast_examples {
 
-/// Where the stream is: --group, --port, --interface.
+/// Where the stream is: --group, --port, --interface, --source.
 struct network_options {
     std::string group = "239.255.0.1";
     std::uint16_t port = 5004;
     std::string interface;
+    /// The sender's address: a listener hears no one else (a source-specific
+    /// join, RFC 4607); a sender sends from it and names it in its SDP.
+    std::string source;
+    CLI::Option* source_option = nullptr;
 
     void add_to(CLI::App& app)
     {
@@ -38,14 +42,26 @@ struct network_options {
                        "Interface to use, by address or name (default: the system's choice)");
     }
 
+    /// --source, whose meaning differs between sender and listener.
+    void add_source_to(CLI::App& app, const std::string& help)
+    {
+        source_option = app.add_option("--source", source, help);
+    }
+
     /// The transport options of the group's RTP port.
     [[nodiscard]] audiocast::udp_multicast_options media(bool join, int hops = 1) const
     {
-        return {.group = group, .port = port, .interface = interface, .hops = hops, .join = join};
+        return {.group = group,
+                .port = port,
+                .interface = interface,
+                .hops = hops,
+                .join = join,
+                .source = source};
     }
 
     /// The group's RTCP port, port + 1 (RFC 3550 §11): joined, since every
-    /// member reports.
+    /// member reports, from any source: listeners report to the group too,
+    /// and the session takes the sender's reports only from its host.
     [[nodiscard]] audiocast::udp_multicast_options control(int hops = 1) const
     {
         if (port == 65535)

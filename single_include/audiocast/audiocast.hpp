@@ -6968,7 +6968,16 @@ private:
 // L16, RFC 3190 L24, with the channel count), a=ptime, a=recvonly (a
 // broadcast: receivers only receive), a=extmap for the send-time extension
 // (RFC 6051's ntp-64), and what AES67 receivers look for where it costs
-// nothing: a=ts-refclk:local and a=mediaclk:direct (RFC 7273).
+// nothing: a=ts-refclk:local and a=mediaclk:direct (RFC 7273); and, when the
+// stream names its sender, a=source-filter (RFC 4570) so that receivers can
+// join source-specifically (RFC 4607) and hear no one else.
+//
+// a=source-filter is read at session or media level (media wins): an `incl`
+// filter for the stream's group, or for `*`, names the sender (the first of
+// its list). `excl` filters and filters for other addresses are ignored: a
+// receiver that cannot exclude still plays, and source selection in the
+// session keeps strangers out. A filter that is not RFC 4570's form, or whose
+// address is not of the family it says, is refused with errc::invalid_sdp.
 //
 // The parser takes the first audio media section it can play (RTP/AVP, an
 // L16 or L24 payload type, or the static types 10 and 11 of RFC 3551) and
@@ -7065,6 +7074,7 @@ namespace audiocast::detail {
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 namespace audiocast {
@@ -7094,6 +7104,9 @@ struct stream_description {
     std::optional<std::uint32_t> media_clock_offset{};
     media_direction direction = media_direction::recvonly;
     std::string tool{}; ///< a=tool, when the writer named itself
+    /// a=source-filter incl: the address the stream is sent from, for a
+    /// source-specific join; empty when the description names none.
+    std::string source{};
 
     friend bool operator==(const stream_description&, const stream_description&) = default;
 };
@@ -7201,6 +7214,7 @@ struct media_section {
     std::optional<std::uint8_t> ntp64_id;
     std::optional<std::uint32_t> mediaclk;
     std::optional<media_direction> direction;
+    std::vector<std::pair<std::string, std::string>> source_filters; // (group or "*", source)
     std::size_t line = 0;
 };
 
@@ -7320,6 +7334,26 @@ private:
                 m->direction = dir;
             else
                 session_direction_ = dir;
+            return std::nullopt;
+        }
+        if (name == "source-filter") {
+            // RFC 4570: <mode> <nettype> <addrtype> <dest-address> <src-list>
+            const auto f = fields(arg);
+            const bool v6 = f.size() >= 3 && f[2] == "IP6";
+            const auto is_family = [v6](std::string_view a) {
+                return v6 ? is_ipv6_literal(a) : is_ipv4_literal(a);
+            };
+            if (f.size() < 5 || (f[0] != "incl" && f[0] != "excl") || f[1] != "IN" ||
+                (f[2] != "IP4" && f[2] != "IP6" && f[2] != "*") ||
+                (f[3] != "*" && f[2] != "*" && !is_family(f[3])) ||
+                (f[2] != "*" && !is_family(f[4])))
+                return bad(number,
+                           "is not source-filter: incl|excl IN IP4|IP6 <group> <source>...",
+                           value);
+            if (f[0] == "incl" && f[2] != "*") {
+                auto& filters = m != nullptr ? m->source_filters : session_source_filters_;
+                filters.emplace_back(std::string{f[3]}, std::string{f[4]});
+            }
             return std::nullopt;
         }
         if (m == nullptr) return std::nullopt; // other session-level attributes
@@ -7490,6 +7524,16 @@ private:
         out.direction = audio->direction.value_or(session_direction_.value_or(
             media_direction::sendrecv)); // RFC 8866 §6.7: sendrecv when unsaid
         out.tool = tool_;
+        out.source.clear();
+        for (const auto* filters : {&audio->source_filters, &session_source_filters_}) {
+            for (const auto& [group, source] : *filters) {
+                if (group != "*" && group != out.group) continue;
+                if (is_ipv6_literal(source) != is_ipv6_literal(out.group)) continue;
+                out.source = source;
+                break;
+            }
+            if (!out.source.empty()) break;
+        }
         return std::nullopt;
     }
 
@@ -7500,6 +7544,7 @@ private:
     std::string tool_;
     std::optional<std::string> session_connection_;
     std::optional<media_direction> session_direction_;
+    std::vector<std::pair<std::string, std::string>> session_source_filters_;
     std::vector<media_section> media_;
 };
 
@@ -7536,6 +7581,8 @@ inline const char* direction_name(media_direction d) noexcept
     line("t=0 0");
     if (!d.tool.empty()) line("a=tool:" + s::clean(d.tool));
     line(std::string{"a="} + s::direction_name(d.direction));
+    if (!d.source.empty())
+        line("a=source-filter: incl IN " + ip + " " + s::clean(d.group) + " " + s::clean(d.source));
     line("m=audio " + std::to_string(d.port) + " RTP/AVP " + std::to_string(d.payload_type));
     line("a=rtpmap:" + std::to_string(d.payload_type) + " " +
          std::string{encoding_name(d.format.encoding)} + "/" +

@@ -221,8 +221,46 @@ def hostile_sender_on_the_group():
           f"{stats['packets_received']} packets of the server played")
 
 
+def source_specific_listener_never_sees_the_stranger():
+    """The server sends from 127.0.0.1 and names it in its SDP
+    (a=source-filter); a client that joins for that source alone (--source)
+    never receives the flood from 127.0.0.2: the kernel drops it before the
+    socket, so the client has nothing to count, and the recording is exact."""
+    source = harness.noise(48000, 2, 2, 3.0, seed=15)
+    harness.write_wav(e2e.tmp("source.wav"), source)
+    flood = Flood(rate=18000)
+    with Children() as children:
+        client = e2e.start_clients(children, 1, source, seconds=6.0, latency_ms=200,
+                                   extra=("--source", "127.0.0.1"))[0]
+        flood.start()
+        time.sleep(0.5)
+        server = children.start(e2e.server_cmd("--file", e2e.tmp("source.wav"), "--source",
+                                               "127.0.0.1", "--sdp", e2e.tmp("stream.sdp")),
+                                "server")
+        expect_exit(server, 0, 15)
+        expect_exit(client, 0, 15)
+        flood.stop.set()
+    flood.join(2)
+    with open(e2e.tmp("stream.sdp"), encoding="utf-8") as f:
+        sdp = f.read()
+    if "a=source-filter: incl IN IP4 239.255.0.1 127.0.0.1" not in sdp:
+        raise Failure(f"the server's SDP does not name its source:\n{sdp}")
+    got = harness.read_wav(e2e.tmp("client0.wav"))
+    stats = harness.read_json(e2e.tmp("client0.json"))
+    try:
+        harness.expect_starts_after_silence(got, source, "the client's recording")
+    except Failure as f:
+        raise Failure(f"{f}; the client's figures: {stats}") from None
+    for field in ("packets_foreign", "packets_malformed", "packets_lost"):
+        if stats[field] != 0:
+            raise Failure(f"{field} is {stats[field]} while the kernel filters by source "
+                          f"(the flood sent {flood.sent}): {stats}")
+    print(f"recording bit-exact; the flood sent {flood.sent} datagrams, the client saw none")
+
+
 CASES = {
     "hostile_sender_on_the_group": hostile_sender_on_the_group,
+    "source_specific_listener_never_sees_the_stranger": source_specific_listener_never_sees_the_stranger,
 }
 
 if __name__ == "__main__":

@@ -328,3 +328,66 @@ TEST_CASE("the throwing form names the line at fault")
           "SDP line 3 'broken' is not of the form <type>=<value>: malformed SDP stream "
           "description");
 }
+
+namespace {
+
+std::string with_filter(const std::string& session_filter, const std::string& media_filter,
+                        const std::string& group = "239.255.0.1", const std::string& ip = "IP4")
+{
+    std::string t = "v=0\r\no=- 1 1 IN " + ip + " " + (ip == "IP4" ? "0.0.0.0" : "::") +
+                    "\r\ns=s\r\nc=IN " + ip + " " + group + (ip == "IP4" ? "/1" : "") +
+                    "\r\nt=0 0\r\n";
+    if (!session_filter.empty()) t += "a=source-filter: " + session_filter + "\r\n";
+    t += "m=audio 5004 RTP/AVP 96\r\na=rtpmap:96 L16/48000/2\r\n";
+    if (!media_filter.empty()) t += "a=source-filter: " + media_filter + "\r\n";
+    return t;
+}
+
+} // namespace
+
+TEST_CASE("a stream that names its sender says so in a=source-filter and reads it back")
+{
+    stream_description d;
+    d.source = "192.0.2.7";
+    const std::string text = audiocast::to_sdp(d);
+    CHECK(text.find("a=source-filter: incl IN IP4 239.255.0.1 192.0.2.7\r\n") != std::string::npos);
+    CHECK(audiocast::parse_sdp(text) == d);
+
+    stream_description v6;
+    v6.group = "ff0e::1:5";
+    v6.source = "2001:db8::7";
+    const std::string text6 = audiocast::to_sdp(v6);
+    CHECK(text6.find("a=source-filter: incl IN IP6 ff0e::1:5 2001:db8::7\r\n") != std::string::npos);
+    CHECK(audiocast::parse_sdp(text6) == v6);
+
+    CHECK(audiocast::to_sdp(stream_description{}).find("source-filter") == std::string::npos);
+}
+
+TEST_CASE("a=source-filter is read at session or media level, for the group or any, include "
+          "filters only")
+{
+    CHECK(audiocast::parse_sdp(with_filter("incl IN IP4 239.255.0.1 192.0.2.1", "")).source ==
+          "192.0.2.1");
+    CHECK(audiocast::parse_sdp(with_filter("incl IN IP4 * 192.0.2.2", "")).source == "192.0.2.2");
+    // Media level wins; the first source of a list is the sender.
+    CHECK(audiocast::parse_sdp(with_filter("incl IN IP4 * 192.0.2.1",
+                                           "incl IN IP4 239.255.0.1 192.0.2.3 192.0.2.4"))
+              .source == "192.0.2.3");
+    // A filter for another group, or one that excludes, names no sender.
+    CHECK(audiocast::parse_sdp(with_filter("incl IN IP4 239.9.9.9 192.0.2.1", "")).source.empty());
+    CHECK(audiocast::parse_sdp(with_filter("excl IN IP4 239.255.0.1 192.0.2.1", "")).source.empty());
+    CHECK(audiocast::parse_sdp(with_filter("", "incl IN IP6 ff0e::1 2001:db8::1", "ff0e::1", "IP6"))
+              .source == "2001:db8::1");
+}
+
+TEST_CASE("a malformed a=source-filter is refused as invalid, naming the line")
+{
+    for (const char* bad : {"incl IN IP4 239.255.0.1", "include IN IP4 239.255.0.1 192.0.2.1",
+                            "incl IN IP4 239.255.0.1 2001:db8::1", "incl IN IP6 ff0e::1 192.0.2.1",
+                            "incl XX IP4 239.255.0.1 192.0.2.1", "incl IN IP4 239.255.0.1 host"}) {
+        INFO(bad);
+        CHECK(refusal(with_filter(bad, "")) == errc::invalid_sdp);
+    }
+    CHECK(message_of(with_filter("incl IN IP4 239.255.0.1", "")).find("SDP line 6") !=
+          std::string::npos);
+}
