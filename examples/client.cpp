@@ -20,12 +20,15 @@
 #include "support/command_line.hpp"
 #include "support/console.hpp"
 #include "support/example_error.hpp"
+#include "support/small_file.hpp"
 #include "support/sound_file.hpp"
 #include "support/text.hpp"
+#include "support/untrusted_text.hpp"
 
 #include <audiocast/multicast_stream.hpp>
 #include <audiocast/sap.hpp>
 #include <audiocast/sdp.hpp>
+#include <audiocast/session/announcement_directory.hpp>
 #include <audiocast/spsc_ring.hpp>
 
 #include <asio/io_context.hpp>
@@ -64,6 +67,12 @@ using audiocast::multicast_stream;
 using namespace audiocast_examples;
 
 constexpr const char* program = "audiocast-client";
+/// An SDP description is a few hundred bytes; anything past this is not one.
+constexpr std::size_t max_sdp_bytes = 64 * 1024;
+/// --discover's default window, in seconds: longer than the longest gap
+/// between announcements at the server's default --sap-interval (5 s, up to a
+/// third later).
+constexpr double default_discovery_s = 8.0;
 
 struct client_options {
     network_options network;
@@ -79,90 +88,135 @@ struct client_options {
     std::string stats_json;
     std::string sdp;
     std::string sap_name;
+    std::optional<sap_address> sap_group; ///< --sap-group
+    bool group_given = false;             ///< --group was on the command line
     std::optional<audiocast::stream_description> described; ///< read from --sdp or --sap
 };
 
-/// A stream heard on SAP.
-struct announced {
-    std::string origin;
-    audiocast::stream_description description;
-};
+/// Where to listen for SAP: --sap-group alone when given; else the SAP group
+/// of --group's scope when --group was given (and PipeWire's for IPv4);
+/// else every IPv4 scope's, PipeWire's, and the IPv6 scopes' (docs/architecture.md,
+/// Discovery).
+std::vector<sap_address> sap_groups_to_hear(const client_options& opt)
+{
+    if (opt.sap_group) return {*opt.sap_group};
+    std::vector<sap_address> out;
+    if (opt.group_given) {
+        std::error_code ec;
+        const auto g = asio::ip::make_address(opt.network.group, ec);
+        if (!ec && g.is_v4()) {
+            const auto b = g.to_v4().to_bytes();
+            out.push_back({audiocast::sap::ipv4_group_for({b[0], b[1], b[2], b[3]})});
+            out.push_back({std::string{audiocast::sap::pipewire_ipv4_group}});
+        } else if (!ec) {
+            out.push_back({audiocast::sap::ipv6_group(g.to_v6().to_bytes()[1] & 0x0F)});
+        }
+        return out;
+    }
+    for (std::string_view g : audiocast::sap::ipv4_listening_groups)
+        out.push_back({std::string{g}});
+    for (unsigned scope : audiocast::sap::ipv6_listening_scopes)
+        out.push_back({audiocast::sap::ipv6_group(scope)});
+    return out;
+}
 
-/// Listens to SAP (RFC 2974) on 239.255.255.255:9875 for `listen`, or until
-/// a stream called `name` is heard, and returns what is announced then;
-/// withdrawn streams are forgotten and announcements that are not SAP or
-/// carry SDP audiocast cannot play are passed over.
-std::vector<announced> listen_for_announcements(const network_options& net,
-                                                std::chrono::nanoseconds listen,
-                                                const std::string* name)
+/// Listens to SAP (RFC 2974) on every group sap_groups_to_hear() names for
+/// `listen`, or until a stream called `name` is heard, and returns the
+/// directory of what was announced. The directory is bounded
+/// (session/announcement_directory.hpp) and each wake-up reads a bounded
+/// number of datagrams, so a flood of announcements costs neither memory nor
+/// the deadline.
+audiocast::announcement_directory listen_for_announcements(const client_options& opt,
+                                                           std::chrono::nanoseconds listen,
+                                                           const std::string* name,
+                                                           bool say_where)
 {
     asio::io_context io{1};
-    audiocast::udp_multicast_options o = net.media(true);
-    o.source.clear(); // announcements come from anyone; --source names the stream's sender
-    o.group = std::string{audiocast::sap::ipv4_group};
-    o.port = audiocast::sap::port;
-    audiocast::udp_multicast_transport sap = open_transport(io, o);
-    std::map<std::pair<std::string, std::uint16_t>, announced> streams;
+    std::vector<audiocast::udp_multicast_transport> sockets;
+    std::string heard_on;
+    for (const sap_address& where : sap_groups_to_hear(opt)) {
+        audiocast::udp_multicast_options o = opt.network.media(true);
+        o.source.clear(); // announcements come from anyone; --source names the stream's sender
+        o.group = where.group;
+        o.port = where.port;
+        std::error_code ec;
+        audiocast::udp_multicast_transport t{io, o, ec};
+        const bool v6 = where.group.find(':') != std::string::npos;
+        const std::string text = (v6 ? "[" + where.group + "]" : where.group) + ":" +
+                                 std::to_string(where.port);
+        if (ec) {
+            // An IPv6 scope the host has no route for, say: the others still serve.
+            if (opt.sap_group || opt.group_given) (void)open_transport(io, o); // says why, exits
+            continue;
+        }
+        heard_on += (heard_on.empty() ? "" : ", ") + text;
+        sockets.push_back(std::move(t));
+    }
+    if (sockets.empty())
+        throw example_error{"cannot listen on any SAP group (give --interface or --sap-group)"};
+    if (say_where)
+        std::cout << program << ": listening for SAP announcements on " << heard_on << " for "
+                  << std::chrono::duration<double>(listen).count() << " s" << std::endl;
+
+    audiocast::announcement_directory directory;
     asio::steady_timer deadline{io};
     deadline.expires_after(listen);
     deadline.async_wait([&io](std::error_code ec) {
         if (!ec) io.stop();
     });
     std::vector<std::byte> buffer(65'536);
-    std::function<void()> wait = [&] {
-        sap.async_wait_readable([&](std::error_code ec) {
-            if (ec) return;
-            for (;;) {
-                std::error_code rx;
-                const std::size_t n = sap.receive(buffer, rx);
-                if (rx) break; // would_block, or a datagram too big to be ours
-                std::error_code bad;
-                const auto a =
-                    audiocast::sap::parse(std::span<const std::byte>{buffer.data(), n}, bad);
-                if (bad) continue;
-                const std::pair key{a.origin_text(), a.message_id_hash};
-                if (a.deletion) {
-                    streams.erase(key);
-                    continue;
+    constexpr int max_datagrams_per_wake = 64;
+    std::function<void(audiocast::udp_multicast_transport&)> wait =
+        [&](audiocast::udp_multicast_transport& sap) {
+            sap.async_wait_readable([&](std::error_code ec) {
+                if (ec) return;
+                for (int k = 0; k < max_datagrams_per_wake; ++k) {
+                    std::error_code rx;
+                    audiocast::datagram_origin from;
+                    const std::size_t n = sap.receive(buffer, from, rx);
+                    if (rx == std::errc::operation_would_block) break;
+                    if (rx) continue; // a datagram too big to be ours: consumed, skipped
+                    const auto* s = directory.on_datagram(
+                        std::span<const std::byte>{buffer.data(), n}, from.from,
+                        audiocast::steady_clock{}.now());
+                    if (s != nullptr && name != nullptr && s->description.name == *name) {
+                        io.stop();
+                        return;
+                    }
                 }
-                auto d = audiocast::parse_sdp(a.payload, bad);
-                if (bad) continue;
-                const bool wanted = name != nullptr && d.name == *name;
-                streams[key] = announced{key.first, std::move(d)};
-                if (wanted) {
-                    io.stop();
-                    return;
-                }
-            }
-            wait();
-        });
-    };
-    wait();
+                wait(sap); // more may be waiting: after the other handlers and the deadline
+            });
+        };
+    for (auto& sap : sockets)
+        wait(sap);
     io.run_for(listen + 1s);
-    std::vector<announced> out;
-    for (auto& [key, a] : streams)
-        out.push_back(std::move(a));
-    return out;
+    return directory;
 }
 
-/// `--discover`: what SAP announces, one stream a line.
+/// `--discover`: what SAP announces, one stream a line. Names and tools are
+/// the announcer's text: printed escaped and cut (support/untrusted_text.hpp).
 int discover(const client_options& opt, std::chrono::nanoseconds listen)
 {
-    std::cout << program << ": listening for SAP announcements on " << audiocast::sap::ipv4_group
-              << ":" << audiocast::sap::port << " for "
-              << std::chrono::duration<double>(listen).count() << " s" << std::endl;
-    const auto streams = listen_for_announcements(opt.network, listen, nullptr);
-    if (streams.empty()) std::cout << "no streams announced" << std::endl;
-    for (const announced& a : streams) {
+    const auto directory = listen_for_announcements(opt, listen, nullptr, true);
+    if (directory.streams().empty()) std::cout << "no streams announced" << std::endl;
+    for (const audiocast::announced_stream& a : directory.streams()) {
         const auto& d = a.description;
-        std::cout << "\"" << d.name << "\"  "
+        std::cout << "\"" << printable(d.name) << "\"  "
                   << (d.group.find(':') != std::string::npos ? "[" + d.group + "]" : d.group) << ":"
                   << d.port << "  " << audiocast::to_string(d.format);
         if (d.packet_time)
             std::cout << "  " << std::chrono::duration<double, std::milli>(*d.packet_time).count()
                       << " ms";
-        std::cout << "  from " << a.origin << (d.tool.empty() ? "" : " (" + d.tool + ")") << '\n';
+        if (!d.source.empty()) std::cout << "  source " << d.source;
+        std::cout << "  from " << a.from.to_string()
+                  << (d.tool.empty() ? "" : " (" + printable(d.tool) + ")") << '\n';
     }
+    const auto& c = directory.counts();
+    if (c.malformed + c.refused + c.displaced != 0)
+        std::cout << program << ": passed over " << c.malformed << " datagrams that were not "
+                  << "playable announcements, " << c.displaced + c.refused
+                  << " beyond the directory's bounds (" << directory.bounds().max_per_host
+                  << " a host, " << directory.bounds().max_streams << " in all)" << std::endl;
     return 0;
 }
 
@@ -190,12 +244,11 @@ void take_description(client_options& opt, audiocast::stream_description d, cons
 audiocast::stream_description read_sdp_file(const std::string& path)
 {
     std::ifstream in{path};
-    if (!in) throw example_error{"cannot read '" + path + "': " + std::strerror(errno)};
-    const std::string text{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+    const std::string text = read_small_file(path, max_sdp_bytes, "an SDP description");
     try {
         return audiocast::parse_sdp(text);
     } catch (const std::system_error& e) {
-        throw example_error{"'" + path + "': " + e.what()};
+        throw example_error{"'" + printable(path) + "': " + printable(e.what(), 200)};
     }
 }
 
@@ -884,8 +937,14 @@ int main(int argc, char* argv[])
     bool discover_flag = false;
     auto* discover_option =
         app.add_flag("--discover", discover_flag,
-                     "List the streams announced on SAP (239.255.255.255:9875) during "
-                     "--duration (default 6 s) and exit");
+                     "List the streams announced on SAP during --duration (default 8 s) and "
+                     "exit: on every IPv4 scope's SAP group, PipeWire's 224.0.0.56 and the IPv6 "
+                     "scopes' ff0X::2:7ffe; on --group's scope alone when it is given");
+    std::string sap_group_text;
+    auto* sap_group = app.add_option(
+        "--sap-group", sap_group_text,
+        "Listen for SAP (--discover, --sap) only on this group, ADDR[:PORT] or [IPv6]:PORT "
+        "(default port 9875)");
     auto* sap_name = app.add_option("--sap", opt.sap_name,
                                     "Play the stream announced on SAP under this name (s=)");
     auto* sdp = app.add_option("--sdp", opt.sdp,
@@ -899,23 +958,25 @@ int main(int argc, char* argv[])
     return run_main(program, app, [&] {
         app.parse(argc, argv);
         opt.latency_given = latency->count() != 0;
+        opt.group_given = app.get_option("--group")->count() != 0;
+        if (sap_group->count() != 0) opt.sap_group = parse_sap_address(sap_group_text);
         const std::vector<const CLI::Option*> described_by_sdp{
             app.get_option("--group"), app.get_option("--port"), opt.format.encoding_option,
             opt.format.rate_option, opt.format.channels_option};
+        // Longer than the longest gap between a server's announcements at the
+        // default --sap-interval (5 s, randomized up to a third later).
         const auto listen = std::chrono::duration_cast<std::chrono::nanoseconds>(
-            std::chrono::duration<double>{opt.duration_s.value_or(6.0)});
+            std::chrono::duration<double>{opt.duration_s.value_or(default_discovery_s)});
         if (discover_flag) return discover(opt, listen);
         if (sdp->count() != 0)
             take_description(opt, read_sdp_file(opt.sdp), "--sdp", described_by_sdp);
         if (sap_name->count() != 0) {
-            const auto streams = listen_for_announcements(opt.network, 10s, &opt.sap_name);
-            const auto it = std::find_if(streams.begin(), streams.end(), [&](const announced& a) {
-                return a.description.name == opt.sap_name;
-            });
-            if (it == streams.end())
-                throw example_error{"no stream called \"" + opt.sap_name +
+            const auto directory = listen_for_announcements(opt, 10s, &opt.sap_name, false);
+            const audiocast::announced_stream* found = directory.find(opt.sap_name);
+            if (found == nullptr)
+                throw example_error{"no stream called \"" + printable(opt.sap_name) +
                                     "\" was announced on SAP within 10 s (see --discover)"};
-            take_description(opt, it->description, "--sap", described_by_sdp);
+            take_description(opt, found->description, "--sap", described_by_sdp);
         }
         if (list_devices) {
             print_devices(std::cout, direction::output);

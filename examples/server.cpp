@@ -79,6 +79,7 @@ struct server_options {
     std::string sdp;
     bool sap = false;
     double sap_interval_s = 5;
+    std::optional<sap_address> sap_group; ///< --sap-group; unset: the scope's own
 };
 
 // ---- sources ---------------------------------------------------------------
@@ -523,6 +524,10 @@ private:
         } else if (!ec) {
             o.group = audiocast::sap::ipv6_group(group.to_v6().to_bytes()[1] & 0x0F);
         }
+        if (opt_.sap_group) {
+            o.group = opt_.sap_group->group;
+            o.port = opt_.sap_group->port;
+        }
         sap_.emplace(open_transport(io_, o));
         sap_text_ = audiocast::to_sdp(description());
         const std::optional<asio::ip::address> from = origin();
@@ -732,6 +737,11 @@ int main(int argc, char* argv[])
     app.add_flag("--sap", opt.sap,
                  "Announce the stream with SAP (RFC 2974) on 239.255.255.255:9875 (IPv6: "
                  "ff0X::2:7ffe), for audiocast-client --discover and other SAP listeners");
+    std::string sap_group_text;
+    auto* sap_group = app.add_option(
+        "--sap-group", sap_group_text,
+        "Announce on this SAP group instead, ADDR[:PORT] or [IPv6]:PORT (default port 9875): "
+        "224.0.0.56 is where PipeWire's RTP modules listen. Implies --sap");
     app.add_option("--sap-interval", opt.sap_interval_s,
                    "Seconds between SAP announcements (randomized by a third)")
         ->check(CLI::Range(1.0, 3600.0))
@@ -744,6 +754,10 @@ int main(int argc, char* argv[])
 
     return run_main(program, app, [&] {
         app.parse(argc, argv);
+        if (sap_group->count() != 0) {
+            opt.sap_group = parse_sap_address(sap_group_text);
+            opt.sap = true;
+        }
         if (list_devices) {
             print_devices(std::cout, direction::input);
             return 0;

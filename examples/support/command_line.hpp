@@ -8,10 +8,15 @@
 #include <audiocast/codec/pcm.hpp>
 #include <audiocast/error.hpp>
 #include <audiocast/format.hpp>
+#include <audiocast/sap.hpp>
 #include <audiocast/transport/udp_multicast.hpp>
+
+#include <asio/ip/address.hpp>
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -115,6 +120,44 @@ struct format_options {
                 .channels = channels};
     }
 };
+
+/// Where SAP is sent or heard: --sap-group ADDR[:PORT] ("239.255.255.255",
+/// "224.0.0.56:9875", "ff05::2:7ffe", "[ff05::2:7ffe]:9875").
+struct sap_address {
+    std::string group;
+    std::uint16_t port = audiocast::sap::port;
+};
+
+[[nodiscard]] inline sap_address parse_sap_address(const std::string& text)
+{
+    sap_address out;
+    std::string port;
+    if (!text.empty() && text.front() == '[') {
+        const auto close = text.find(']');
+        if (close == std::string::npos || (close + 1 < text.size() && text[close + 1] != ':'))
+            throw usage_error{"--sap-group '" + text + "' is not ADDR, ADDR:PORT or [IPv6]:PORT"};
+        out.group = text.substr(1, close - 1);
+        if (close + 1 < text.size()) port = text.substr(close + 2);
+    } else if (std::count(text.begin(), text.end(), ':') == 1) {
+        out.group = text.substr(0, text.find(':'));
+        port = text.substr(text.find(':') + 1);
+    } else {
+        out.group = text; // IPv4 without a port, or a bare IPv6 address
+    }
+    if (!port.empty()) {
+        unsigned value = 0;
+        const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+        if (ec != std::errc{} || end != port.data() + port.size() || value == 0 || value > 65535)
+            throw usage_error{"--sap-group '" + text + "': port '" + port + "' is not 1-65535"};
+        out.port = static_cast<std::uint16_t>(value);
+    }
+    std::error_code ec;
+    const auto a = asio::ip::make_address(out.group, ec);
+    if (ec || !a.is_multicast())
+        throw usage_error{"--sap-group '" + text + "': '" + out.group +
+                          "' is not a multicast address"};
+    return out;
+}
 
 /// A positive number of seconds, for --duration.
 inline CLI::Validator positive_seconds()

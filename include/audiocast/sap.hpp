@@ -47,6 +47,19 @@ inline constexpr std::string_view ipv4_group = "239.255.255.255";
 inline constexpr std::uint16_t port = 9875;
 inline constexpr std::string_view sdp_type = "application/sdp";
 
+/// PipeWire's RTP modules announce and listen here by default
+/// (module-rtp-sap's sap.ip), a link-local group outside RFC 2974's list.
+inline constexpr std::string_view pipewire_ipv4_group = "224.0.0.56";
+
+/// The SAP groups of every IPv4 scope (RFC 2974 §3: local, organization-local,
+/// global), then PipeWire's: where a listener for any IPv4 stream listens.
+inline constexpr std::array<std::string_view, 4> ipv4_listening_groups{
+    ipv4_group, "239.195.255.255", "224.2.127.254", pipewire_ipv4_group};
+
+/// The IPv6 multicast scopes a listener hears announcements in: link,
+/// site, organization and global (FF0X::2:7FFE, RFC 2974 §3).
+inline constexpr std::array<unsigned, 4> ipv6_listening_scopes{0x2, 0x5, 0x8, 0xE};
+
 /// The SAP group for an IPv4 session on `group` (RFC 2974 §3): the highest
 /// address of its administrative scope, 239.255.255.255 for the local scope
 /// 239.255.0.0/16 and 239.195.255.255 for the organization-local

@@ -2622,6 +2622,1060 @@ public:
 } // namespace audiocast
 // end include/audiocast/clock/steady_clock.hpp
 
+// begin include/audiocast/session/announcement_directory.hpp
+// audiocast — the streams heard on SAP, kept within fixed bounds.
+//
+// A listener for SAP announcements (RFC 2974) hears whatever any host sends to
+// the SAP groups, and a host can send thousands of distinct announcements a
+// second. The directory keeps what was announced under three bounds, so that
+// such a flood costs counted drops, never memory, and never pushes out the
+// announcements of other hosts:
+//
+// - at most `max_streams` streams in all, and at most `max_per_host` from one
+//   sending host (the UDP source address, which the SAP origin field inside
+//   the datagram cannot change); a host over its share replaces its own
+//   oldest entry, never another host's;
+// - an entry not heard again for `max_age` is forgotten (RFC 2974 §4 lets a
+//   cache drop a session after ten announcement intervals or an hour);
+// - a withdrawal (deletion) counts only from the host that announced.
+//
+//   announcement_directory dir;
+//   dir.on_datagram(bytes, from, now);          // each datagram on a SAP group
+//   if (const auto* s = dir.find("studio")) ... // s->description is its SDP
+//
+// Sans-I/O: bytes, the sender's endpoint and a time point in; no socket, no
+// clock. Not thread-safe.
+
+// begin include/audiocast/sap.hpp
+// audiocast — SAP (RFC 2974): announcing streams on a well-known group so
+// that receivers find them, and withdrawing them when they stop.
+//
+//    0                   1                   2                   3
+//    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//   | V=1 |A|R|T|E|C|   auth len    |         msg id hash           |
+//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//   :            originating source (32 bits IPv4, 128 bits IPv6)   :
+//   :            authentication data (auth len words), optional     :
+//   :            payload type "application/sdp\0", optional         :
+//   :            payload: the SDP                                   :
+//
+// A: the source is IPv6; T: 1 withdraws (deletes) the announcement; E and C:
+// encrypted and compressed payloads, which audiocast does not read. The
+// stream is known by (originating source, msg id hash); an announcement
+// without the payload type carries SDP (RFC 2974 §6, "v=0" first).
+//
+// sap_announcer is the sans-I/O timer of one announcement (§3.1: repeat it,
+// with a random offset of up to a third of the interval, so announcers do not
+// synchronize); parse() reads one from the wire.
+
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace audiocast::sap {
+
+/// The IPv4 group and port of SAP on the administratively scoped range
+/// (RFC 2974 §3: the highest address of 239.255.0.0/16).
+inline constexpr std::string_view ipv4_group = "239.255.255.255";
+inline constexpr std::uint16_t port = 9875;
+inline constexpr std::string_view sdp_type = "application/sdp";
+
+/// PipeWire's RTP modules announce and listen here by default
+/// (module-rtp-sap's sap.ip), a link-local group outside RFC 2974's list.
+inline constexpr std::string_view pipewire_ipv4_group = "224.0.0.56";
+
+/// The SAP groups of every IPv4 scope (RFC 2974 §3: local, organization-local,
+/// global), then PipeWire's: where a listener for any IPv4 stream listens.
+inline constexpr std::array<std::string_view, 4> ipv4_listening_groups{
+    ipv4_group, "239.195.255.255", "224.2.127.254", pipewire_ipv4_group};
+
+/// The IPv6 multicast scopes a listener hears announcements in: link,
+/// site, organization and global (FF0X::2:7FFE, RFC 2974 §3).
+inline constexpr std::array<unsigned, 4> ipv6_listening_scopes{0x2, 0x5, 0x8, 0xE};
+
+/// The SAP group for an IPv4 session on `group` (RFC 2974 §3): the highest
+/// address of its administrative scope, 239.255.255.255 for the local scope
+/// 239.255.0.0/16 and 239.195.255.255 for the organization-local
+/// 239.192.0.0/14; 224.2.127.254 for the global scope.
+[[nodiscard]] inline std::string ipv4_group_for(const std::array<std::uint8_t, 4>& group)
+{
+    if (group[0] == 239 && group[1] == 255) return std::string{ipv4_group};
+    if (group[0] == 239 && (group[1] & 0xFC) == 192) return "239.195.255.255";
+    return "224.2.127.254";
+}
+
+/// The SAP group for an IPv6 session of multicast scope `scope` (the fourth
+/// hex digit of its group, ff15::1 -> 5): FF0X::2:7FFE (RFC 2974 §3).
+[[nodiscard]] inline std::string ipv6_group(unsigned scope)
+{
+    static constexpr char digits[] = "0123456789abcdef";
+    return std::string{"ff0"} + digits[scope & 0xF] + "::2:7ffe";
+}
+
+/// One announcement read from the wire; the views point into the datagram.
+struct announcement_view {
+    bool deletion = false;
+    std::uint16_t message_id_hash = 0;
+    bool ipv6_origin = false;
+    std::array<std::byte, 16> origin{}; ///< 4 or 16 bytes used
+    std::string_view payload;           ///< the SDP
+
+    /// The origin as text ("192.0.2.1", "fe80::1").
+    [[nodiscard]] std::string origin_text() const
+    {
+        char text[64];
+        if (!ipv6_origin) {
+            std::snprintf(text, sizeof text, "%u.%u.%u.%u", unsigned(origin[0]),
+                          unsigned(origin[1]), unsigned(origin[2]), unsigned(origin[3]));
+            return text;
+        }
+        std::string out;
+        for (std::size_t i = 0; i < 16; i += 2) {
+            std::snprintf(text, sizeof text, "%s%x", i == 0 ? "" : ":",
+                          unsigned(origin[i]) << 8 | unsigned(origin[i + 1]));
+            out += text;
+        }
+        return out;
+    }
+};
+
+/// Writes an announcement (or with `deletion`, its withdrawal) of `sdp` from
+/// `origin` (4 bytes for IPv4, 16 for IPv6) into `out`; returns its size.
+/// errc::buffer_too_small when `out` cannot hold it, errc::invalid_sap for
+/// an origin of another size.
+inline std::size_t write(std::span<std::byte> out, bool deletion, std::uint16_t message_id_hash,
+                         std::span<const std::byte> origin, std::string_view sdp,
+                         std::error_code& ec) noexcept
+{
+    ec.clear();
+    if (origin.size() != 4 && origin.size() != 16) {
+        ec = errc::invalid_sap;
+        return 0;
+    }
+    const std::size_t n = 4 + origin.size() + sdp_type.size() + 1 + sdp.size();
+    if (out.size() < n) {
+        ec = errc::buffer_too_small;
+        return 0;
+    }
+    const bool v6 = origin.size() == 16;
+    out[0] = static_cast<std::byte>(1 << 5 | (v6 ? 0x10 : 0) | (deletion ? 0x04 : 0));
+    out[1] = std::byte{0}; // no authentication
+    detail::store_be16(out.data() + 2, message_id_hash);
+    std::memcpy(out.data() + 4, origin.data(), origin.size());
+    std::byte* p = out.data() + 4 + origin.size();
+    std::memcpy(p, sdp_type.data(), sdp_type.size());
+    p[sdp_type.size()] = std::byte{0};
+    std::memcpy(p + sdp_type.size() + 1, sdp.data(), sdp.size());
+    return n;
+}
+
+/// Reads one announcement. errc::invalid_sap for what is not SAP version 1,
+/// is cut short, is encrypted or compressed (audiocast reads neither), or
+/// carries something other than SDP.
+[[nodiscard]] inline announcement_view parse(std::span<const std::byte> datagram,
+                                             std::error_code& ec) noexcept
+{
+    ec = errc::invalid_sap;
+    announcement_view a;
+    if (datagram.size() < 4) return {};
+    const auto b0 = static_cast<std::uint8_t>(datagram[0]);
+    if ((b0 >> 5) != 1) return {};
+    if ((b0 & 0x03) != 0) return {}; // E or C
+    a.ipv6_origin = (b0 & 0x10) != 0;
+    a.deletion = (b0 & 0x04) != 0;
+    a.message_id_hash = detail::load_be16(datagram.data() + 2);
+    const std::size_t origin = a.ipv6_origin ? 16 : 4;
+    const std::size_t auth = std::size_t{static_cast<std::uint8_t>(datagram[1])} * 4;
+    std::size_t at = 4 + origin + auth;
+    if (datagram.size() < at) return {};
+    std::memcpy(a.origin.data(), datagram.data() + 4, origin);
+    std::string_view rest{reinterpret_cast<const char*>(datagram.data() + at),
+                          datagram.size() - at};
+    if (!rest.starts_with("v=0")) {
+        // A payload type: a MIME type ending in a null octet.
+        const std::size_t end = rest.find('\0');
+        if (end == std::string_view::npos || rest.substr(0, end) != sdp_type) return {};
+        rest.remove_prefix(end + 1);
+    }
+    a.payload = rest;
+    ec.clear();
+    return a;
+}
+
+/// When one stream's announcements go out. RFC 2974 §3.1 limits all of a
+/// scope's announcements to a bandwidth (4 kbit/s by default) and puts at
+/// least 300 s between repeats; on a LAN streams are announced far more often
+/// (PulseAudio's RTP sender does every 5 s), and receivers wait that long
+/// to find one, so the interval is the caller's choice.
+class sap_announcer {
+public:
+    sap_announcer(std::chrono::nanoseconds interval, std::uint64_t seed) noexcept
+        : interval_{interval}, random_{seed}
+    {}
+
+    /// The first announcement is due at once.
+    void start(time_point now) noexcept
+    {
+        next_ = now;
+        started_ = true;
+    }
+
+    [[nodiscard]] bool due(time_point now) const noexcept { return started_ && now >= next_; }
+    [[nodiscard]] time_point next() const noexcept { return next_; }
+
+    /// One went out at `now`: the next is due an interval later, offset at
+    /// random by up to a third of it either way (§3.1).
+    void sent(time_point now) noexcept
+    {
+        const double third = std::chrono::duration<double>(interval_).count() / 3;
+        const double offset = std::uniform_real_distribution<double>{-third, third}(random_);
+        next_ = now + interval_ +
+                std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    std::chrono::duration<double>{offset});
+    }
+
+private:
+    std::chrono::nanoseconds interval_;
+    std::mt19937_64 random_;
+    time_point next_{};
+    bool started_ = false;
+};
+
+} // namespace audiocast::sap
+// end include/audiocast/sap.hpp
+// begin include/audiocast/sdp.hpp
+// audiocast — SDP (RFC 8866) stream descriptions: write one for a stream,
+// read one that audiocast or another tool (ffmpeg, GStreamer, PipeWire, VLC)
+// wrote.
+//
+//   audiocast::stream_description d;          // the design's defaults
+//   d.name = "studio"; d.format = {sample_format::l24, 48'000, 2};
+//   std::string text = audiocast::to_sdp(d);  // v=0, o=, s=, c=, t=, m=audio, a=rtpmap, ...
+//   audiocast::stream_description back = audiocast::parse_sdp(text);
+//
+// What is written, beyond what RFC 8866 requires: a=rtpmap (RFC 3551 §4.5.11
+// L16, RFC 3190 L24, with the channel count), a=ptime, a=recvonly (a
+// broadcast: receivers only receive), a=extmap for the send-time extension
+// (RFC 6051's ntp-64), and what AES67 receivers look for where it costs
+// nothing: a=ts-refclk:local and a=mediaclk:direct (RFC 7273); and, when the
+// stream names its sender, a=source-filter (RFC 4570) so that receivers can
+// join source-specifically (RFC 4607) and hear no one else.
+//
+// a=source-filter is read at session or media level (media wins): an `incl`
+// filter for the stream's group, or for `*`, names the sender (the first of
+// its list). `excl` filters and filters for other addresses are ignored: a
+// receiver that cannot exclude still plays, and source selection in the
+// session keeps strangers out. A filter that is not RFC 4570's form, or whose
+// address is not of the family it says, is refused with errc::invalid_sdp.
+//
+// The parser takes the first audio media section it can play (RTP/AVP, an
+// L16 or L24 payload type, or the static types 10 and 11 of RFC 3551) and
+// ignores what it does not need. What it cannot honour (no audio, another
+// encoding, an encrypted profile, no connection address or a host name for
+// one, a format out of audiocast's limits) is refused with
+// errc::unsupported_sdp; text that is not SDP, or an address of the other
+// family than its line says, with errc::invalid_sdp. The throwing form's
+// message names the line.
+
+// begin include/audiocast/detail/ip_literal.hpp
+// audiocast — whether text is an IPv4 or IPv6 address literal.
+//
+// The sans-I/O core reads addresses out of SDP and has to know an address's
+// family without a socket library. These accept exactly what inet_pton(3)
+// accepts for AF_INET and AF_INET6 (tests/unit/detail_ip_literal.cpp holds
+// them to it): dotted quads without leading zeros, and RFC 4291 §2.2 text with
+// at most one "::" and an optional dotted quad in the last 32 bits. No zone
+// ("%eth0"), no prefix length, no brackets.
+
+#include <cstddef>
+#include <string_view>
+
+namespace audiocast::detail {
+
+[[nodiscard]] constexpr bool is_ipv4_literal(std::string_view s) noexcept
+{
+    int octets = 0;
+    std::size_t i = 0;
+    while (true) {
+        const std::size_t start = i;
+        unsigned value = 0;
+        while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i - start < 3)
+            value = value * 10 + static_cast<unsigned>(s[i++] - '0');
+        const std::size_t digits = i - start;
+        if (digits == 0 || value > 255 || (digits > 1 && s[start] == '0')) return false;
+        ++octets;
+        if (i == s.size()) return octets == 4;
+        if (s[i] != '.' || octets == 4) return false;
+        ++i;
+    }
+}
+
+[[nodiscard]] constexpr bool is_ipv6_literal(std::string_view s) noexcept
+{
+    const auto is_hex = [](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    };
+    int groups = 0; // 16-bit groups written out; a dotted quad counts two
+    bool compressed = false;
+    std::size_t i = 0;
+    if (s.starts_with("::")) {
+        compressed = true;
+        i = 2;
+        if (i == s.size()) return true;
+    }
+    while (true) {
+        std::size_t end = i;
+        while (end < s.size() && is_hex(s[end]))
+            ++end;
+        if (end < s.size() && s[end] == '.') { // a dotted quad ends the address
+            if (!is_ipv4_literal(s.substr(i))) return false;
+            groups += 2;
+            break;
+        }
+        if (end == i || end - i > 4) return false;
+        ++groups;
+        if (end == s.size()) break;
+        if (s[end] != ':') return false;
+        i = end + 1;
+        if (i < s.size() && s[i] == ':') {
+            if (compressed) return false;
+            compressed = true;
+            ++i;
+            if (i == s.size()) break;
+        } else if (i == s.size()) {
+            return false; // a lone trailing colon
+        }
+    }
+    // "::" stands for at least one zero group.
+    return compressed ? groups <= 7 : groups == 8;
+}
+
+} // namespace audiocast::detail
+// end include/audiocast/detail/ip_literal.hpp
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace audiocast {
+
+/// The SDP direction attribute, from the point of view of whoever reads the
+/// description (RFC 8866 §6.7). A multicast broadcast is `recvonly`.
+enum class media_direction { recvonly, sendonly, sendrecv, inactive };
+
+/// RFC 6051's 64-bit NTP send-time header extension, as a=extmap names it.
+inline constexpr std::string_view ntp64_extension_uri = "urn:ietf:params:rtp-hdrext:ntp-64";
+
+/// Everything a receiver needs to join and play a stream, and what SDP says of it.
+struct stream_description {
+    std::string name = "audiocast";    ///< s=
+    std::string origin_address{};      ///< o= unicast address; empty writes and reads 0.0.0.0 or ::
+    std::uint64_t session_id = 0;      ///< o= sess-id
+    std::uint64_t session_version = 0; ///< o= sess-version
+    std::string group = "239.255.0.1"; ///< c= connection address (the multicast group)
+    int ttl = 1;                       ///< c= TTL of an IPv4 group (RFC 8866 §5.7)
+    std::uint16_t port = 5004;         ///< m= port; RTCP is on port + 1
+    std::uint8_t payload_type = 96;    ///< m= format, 0-127
+    audio_format format{};             ///< a=rtpmap
+    std::optional<std::chrono::microseconds> packet_time{}; ///< a=ptime, which may be fractional
+    /// a=extmap id of the ntp-64 send-time extension; unset when packets carry none.
+    std::optional<std::uint8_t> send_time_extension_id{};
+    /// a=mediaclk:direct offset: the RTP timestamp at the media clock's epoch.
+    std::optional<std::uint32_t> media_clock_offset{};
+    media_direction direction = media_direction::recvonly;
+    std::string tool{}; ///< a=tool, when the writer named itself
+    /// a=source-filter incl: the address the stream is sent from, for a
+    /// source-specific join; empty when the description names none.
+    std::string source{};
+
+    friend bool operator==(const stream_description&, const stream_description&) = default;
+};
+
+namespace detail::sdp {
+
+inline bool is_ipv6(std::string_view address) noexcept
+{
+    return address.find(':') != std::string_view::npos;
+}
+
+// SDP text is UTF-8 without CR or LF inside a value (RFC 8866 §5); anything
+// that would break a line becomes a space.
+inline std::string clean(std::string_view value)
+{
+    std::string out{value};
+    for (char& c : out)
+        if (c == '\r' || c == '\n' || c == '\0') c = ' ';
+    return out;
+}
+
+inline std::string_view trim(std::string_view s) noexcept
+{
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+        s.remove_suffix(1);
+    return s;
+}
+
+/// Splits on runs of spaces.
+inline std::vector<std::string_view> fields(std::string_view s)
+{
+    std::vector<std::string_view> out;
+    while (true) {
+        s = trim(s);
+        if (s.empty()) return out;
+        const std::size_t end = s.find_first_of(" \t");
+        out.push_back(s.substr(0, end));
+        if (end == std::string_view::npos) return out;
+        s.remove_prefix(end);
+    }
+}
+
+template <class Int>
+bool to_int(std::string_view s, Int& out) noexcept
+{
+    if (s.empty()) return false;
+    Int value{};
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+    if (ec != std::errc{} || end != s.data() + s.size()) return false; // "12abc" is not 12
+    out = value;
+    return true;
+}
+
+inline bool iequals(std::string_view a, std::string_view b) noexcept
+{
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+/// "5", "0.125", "4.988": a=ptime in ms, to microseconds.
+inline bool to_packet_time(std::string_view s, std::chrono::microseconds& out) noexcept
+{
+    const std::size_t dot = s.find('.');
+    std::uint64_t whole = 0;
+    if (!to_int(s.substr(0, dot), whole) || whole > 60'000) return false;
+    std::uint64_t micro = whole * 1000;
+    if (dot != std::string_view::npos) {
+        const std::string_view frac = s.substr(dot + 1);
+        if (frac.empty() || frac.size() > 9) return false;
+        std::uint64_t f = 0, scale = 1;
+        if (!to_int(frac, f)) return false;
+        for (std::size_t i = 0; i < frac.size(); ++i)
+            scale *= 10;
+        micro += f * 1000 / scale;
+    }
+    out = std::chrono::microseconds{static_cast<std::int64_t>(micro)};
+    return true;
+}
+
+/// One failure: the code and a message that names the line.
+struct failure {
+    std::error_code code;
+    std::string message;
+};
+
+/// An rtpmap entry: "L16/48000/2".
+struct rtpmap {
+    std::uint8_t payload_type = 0;
+    std::string encoding;
+    std::uint32_t rate = 0;
+    unsigned channels = 1;
+};
+
+struct media_section {
+    std::uint16_t port = 0;
+    std::string protocol;
+    std::vector<std::uint8_t> payload_types;
+    std::optional<std::string> connection; // "IN IP4 239.255.0.1/1"
+    std::vector<rtpmap> maps;
+    std::optional<std::chrono::microseconds> ptime;
+    std::optional<std::uint8_t> ntp64_id;
+    std::optional<std::uint32_t> mediaclk;
+    std::optional<media_direction> direction;
+    std::vector<std::pair<std::string, std::string>> source_filters; // (group or "*", source)
+    std::size_t line = 0;
+};
+
+class parser {
+public:
+    std::optional<failure> run(std::string_view text, stream_description& out)
+    {
+        std::size_t number = 0;
+        bool saw_version = false;
+        while (!text.empty()) {
+            const std::size_t eol = text.find('\n');
+            std::string_view line = text.substr(0, eol);
+            text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
+            ++number;
+            if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+            if (line.empty()) continue; // tolerated, as most readers do
+            // RFC 8866 §9: no value holds NUL, CR or LF. to_sdp() writes them
+            // as spaces, so accepting them would not survive a round trip.
+            if (line.find_first_of(std::string_view{"\0\r", 2}) != std::string_view::npos)
+                return bad(number, "holds a NUL or CR byte, which SDP forbids", clean(line));
+            if (line.size() < 2 || line[1] != '=' ||
+                !std::islower(static_cast<unsigned char>(line[0])))
+                return bad(number, "is not of the form <type>=<value>", line);
+            if (!saw_version) {
+                if (line != "v=0") return bad(number, "must be v=0, the first line of SDP", line);
+                saw_version = true;
+                continue;
+            }
+            if (auto f = take(line[0], line.substr(2), number)) return f;
+        }
+        if (!saw_version) return failure{errc::invalid_sdp, "empty SDP: no v=0 line"};
+        return choose(out);
+    }
+
+private:
+    static failure bad(std::size_t line, const std::string& what, std::string_view text)
+    {
+        return {errc::invalid_sdp,
+                "SDP line " + std::to_string(line) + " '" + std::string{text} + "' " + what};
+    }
+    static failure unsupported(std::size_t line, const std::string& what)
+    {
+        return {errc::unsupported_sdp,
+                (line != 0 ? "SDP line " + std::to_string(line) + ": " : std::string{"SDP: "}) +
+                    what};
+    }
+
+    std::optional<failure> take(char type, std::string_view value, std::size_t number)
+    {
+        media_section* m = media_.empty() ? nullptr : &media_.back();
+        switch (type) {
+        case 'o': {
+            const auto f = fields(value);
+            if (f.size() != 6) return bad(number, "needs 6 fields (RFC 8866 §5.2)", value);
+            origin_id_ = 0;
+            origin_version_ = 0;
+            (void)to_int(f[1], origin_id_);
+            (void)to_int(f[2], origin_version_);
+            // The unspecified address is what to_sdp() writes for none.
+            origin_address_ = f[5] == "0.0.0.0" || f[5] == "::" ? std::string{} : std::string{f[5]};
+            return std::nullopt;
+        }
+        case 's': // "s= " is RFC 8866's "no name", which to_sdp() writes for an empty one
+            name_ = value == " " ? std::string{} : std::string{value};
+            return std::nullopt;
+        case 'c':
+            if (m != nullptr)
+                m->connection = std::string{value};
+            else
+                session_connection_ = std::string{value};
+            return std::nullopt;
+        case 'm': {
+            const auto f = fields(value);
+            if (f.size() < 4) return bad(number, "needs <media> <port> <proto> <fmt> ...", value);
+            media_section s;
+            s.line = number;
+            if (f[0] != "audio") {
+                s.protocol = "(not audio)";
+                media_.push_back(std::move(s));
+                return std::nullopt;
+            }
+            const std::string_view port = f[1].substr(0, f[1].find('/'));
+            if (!to_int(port, s.port) || s.port == 0)
+                return bad(number, "has no valid port (1-65535)", value);
+            s.protocol = std::string{f[2]};
+            for (std::size_t i = 3; i < f.size(); ++i) {
+                unsigned pt = 0;
+                if (!to_int(f[i], pt) || pt > 127)
+                    return bad(number, "has a payload type outside 0-127", value);
+                s.payload_types.push_back(static_cast<std::uint8_t>(pt));
+            }
+            media_.push_back(std::move(s));
+            return std::nullopt;
+        }
+        case 'a': return attribute(value, m, number);
+        default: return std::nullopt; // v t r z k b i u e p: nothing a receiver needs
+        }
+    }
+
+    std::optional<failure> attribute(std::string_view value, media_section* m, std::size_t number)
+    {
+        const std::size_t colon = value.find(':');
+        const std::string_view name = value.substr(0, colon);
+        const std::string_view arg =
+            colon == std::string_view::npos ? std::string_view{} : trim(value.substr(colon + 1));
+        if (name == "tool") {
+            tool_ = std::string{arg};
+            return std::nullopt;
+        }
+        std::optional<media_direction> dir;
+        if (name == "recvonly") dir = media_direction::recvonly;
+        if (name == "sendonly") dir = media_direction::sendonly;
+        if (name == "sendrecv") dir = media_direction::sendrecv;
+        if (name == "inactive") dir = media_direction::inactive;
+        if (dir) {
+            if (m != nullptr)
+                m->direction = dir;
+            else
+                session_direction_ = dir;
+            return std::nullopt;
+        }
+        if (name == "source-filter") {
+            // RFC 4570: <mode> <nettype> <addrtype> <dest-address> <src-list>
+            const auto f = fields(arg);
+            const bool v6 = f.size() >= 3 && f[2] == "IP6";
+            const auto is_family = [v6](std::string_view a) {
+                return v6 ? is_ipv6_literal(a) : is_ipv4_literal(a);
+            };
+            if (f.size() < 5 || (f[0] != "incl" && f[0] != "excl") || f[1] != "IN" ||
+                (f[2] != "IP4" && f[2] != "IP6" && f[2] != "*") ||
+                (f[3] != "*" && f[2] != "*" && !is_family(f[3])) ||
+                (f[2] != "*" && !is_family(f[4])))
+                return bad(number,
+                           "is not source-filter: incl|excl IN IP4|IP6 <group> <source>...",
+                           value);
+            if (f[0] == "incl" && f[2] != "*") {
+                auto& filters = m != nullptr ? m->source_filters : session_source_filters_;
+                filters.emplace_back(std::string{f[3]}, std::string{f[4]});
+            }
+            return std::nullopt;
+        }
+        if (m == nullptr) return std::nullopt; // other session-level attributes
+        if (name == "rtpmap") {
+            const auto f = fields(arg);
+            unsigned pt = 0;
+            if (f.size() != 2 || !to_int(f[0], pt) || pt > 127)
+                return bad(number, "is not rtpmap:<payload type> <encoding>/<rate>[/<channels>]",
+                           value);
+            const auto parts = split(f[1], '/');
+            rtpmap r;
+            r.payload_type = static_cast<std::uint8_t>(pt);
+            r.encoding = std::string{parts[0]};
+            if (parts.size() < 2 || parts.size() > 3 || !to_int(parts[1], r.rate) ||
+                (parts.size() == 3 && !to_int(parts[2], r.channels)))
+                return bad(number, "is not rtpmap:<payload type> <encoding>/<rate>[/<channels>]",
+                           value);
+            m->maps.push_back(std::move(r));
+        } else if (name == "ptime") {
+            std::chrono::microseconds t{};
+            if (!to_packet_time(arg, t) || t.count() == 0)
+                return bad(number, "is not ptime:<milliseconds>", value);
+            m->ptime = t;
+        } else if (name == "extmap") {
+            const auto f = fields(arg);
+            unsigned id = 0;
+            if (f.size() >= 2 && to_int(f[0].substr(0, f[0].find('/')), id) && id >= 1 &&
+                id <= 14 && f[1] == ntp64_extension_uri)
+                m->ntp64_id = static_cast<std::uint8_t>(id);
+        } else if (name == "mediaclk") {
+            // "direct=<offset>", optionally followed by " rate=..." (RFC 7273 §5).
+            std::uint32_t offset = 0;
+            if (arg.starts_with("direct=")) {
+                std::string_view v = arg.substr(7);
+                v = v.substr(0, v.find(' '));
+                if (to_int(v, offset)) m->mediaclk = offset;
+            }
+        }
+        return std::nullopt;
+    }
+
+    static std::vector<std::string_view> split(std::string_view s, char sep)
+    {
+        std::vector<std::string_view> out;
+        while (true) {
+            const std::size_t at = s.find(sep);
+            out.push_back(s.substr(0, at));
+            if (at == std::string_view::npos) return out;
+            s.remove_prefix(at + 1);
+        }
+    }
+
+    /// The format of payload type `pt` in section `m`, if audiocast plays it.
+    static std::optional<audio_format> format_of(const media_section& m, std::uint8_t pt)
+    {
+        for (const rtpmap& r : m.maps) {
+            if (r.payload_type != pt) continue;
+            audio_format f;
+            if (iequals(r.encoding, "L16"))
+                f.encoding = sample_format::l16;
+            else if (iequals(r.encoding, "L24"))
+                f.encoding = sample_format::l24;
+            else
+                return std::nullopt;
+            f.sample_rate = r.rate;
+            f.channels = r.channels;
+            return f;
+        }
+        // RFC 3551 §6, table 4: the static L16 types need no rtpmap.
+        if (pt == 10) return audio_format{sample_format::l16, 44'100, 2};
+        if (pt == 11) return audio_format{sample_format::l16, 44'100, 1};
+        return std::nullopt;
+    }
+
+    static std::string encodings_of(const media_section& m)
+    {
+        std::string list;
+        for (std::uint8_t pt : m.payload_types) {
+            std::string name = "payload type " + std::to_string(pt);
+            for (const rtpmap& r : m.maps)
+                if (r.payload_type == pt) name = r.encoding + "/" + std::to_string(r.rate);
+            list += (list.empty() ? "" : ", ") + name;
+        }
+        return list;
+    }
+
+    std::optional<failure> connection(const std::string& value, std::size_t line,
+                                      stream_description& out) const
+    {
+        const auto f = fields(value);
+        if (f.size() != 3 || f[0] != "IN" || (f[1] != "IP4" && f[1] != "IP6"))
+            return failure{errc::invalid_sdp,
+                           "SDP connection line '" + value + "' is not c=IN IP4|IP6 <address>"};
+        const auto parts = split(f[2], '/');
+        const bool v6 = f[1] == "IP6";
+        // to_sdp() tells the family by the address, so it must be the family the line says.
+        if (v6 ? is_ipv4_literal(parts[0]) : is_ipv6_literal(parts[0]))
+            return failure{errc::invalid_sdp, "SDP connection line '" + value + "' gives an IPv" +
+                                                  (v6 ? "4" : "6") + " address under " +
+                                                  std::string{f[1]}};
+        if (!(v6 ? is_ipv6_literal(parts[0]) : is_ipv4_literal(parts[0])))
+            return unsupported(line, "the connection address '" + std::string{parts[0]} +
+                                         "' is not an IPv" + (v6 ? "6" : "4") +
+                                         " address; audiocast does not resolve host names");
+        out.group = std::string{parts[0]};
+        out.ttl = 1;
+        if (f[1] == "IP4" && parts.size() >= 2) {
+            int ttl = 0;
+            if (!to_int(parts[1], ttl) || ttl < 0 || ttl > 255)
+                return failure{errc::invalid_sdp,
+                               "SDP connection line '" + value + "' has a TTL outside 0-255"};
+            out.ttl = ttl;
+        }
+        const std::size_t count_at = f[1] == "IP4" ? 2 : 1;
+        if (parts.size() > count_at && parts[count_at] != "1")
+            return unsupported(line, "the stream spans " + std::string{parts[count_at]} +
+                                         " addresses (layered encoding); audiocast takes one");
+        return std::nullopt;
+    }
+
+    std::optional<failure> choose(stream_description& out) const
+    {
+        const media_section* audio = nullptr;
+        std::string why = "no audio media (m=audio)";
+        for (const media_section& m : media_) {
+            if (m.protocol == "(not audio)") continue;
+            if (m.protocol != "RTP/AVP" && m.protocol != "RTP/AVPF") {
+                why = "media line " + std::to_string(m.line) + " uses " + m.protocol +
+                      "; audiocast plays RTP/AVP (no SRTP)";
+                continue;
+            }
+            for (std::uint8_t pt : m.payload_types) {
+                if (const auto f = format_of(m, pt)) {
+                    audio = &m;
+                    out.payload_type = pt;
+                    out.format = *f;
+                    break;
+                }
+            }
+            if (audio != nullptr) break;
+            why = "media line " + std::to_string(m.line) + " carries " + encodings_of(m) +
+                  "; audiocast plays L16 and L24";
+        }
+        if (audio == nullptr) return unsupported(0, why);
+
+        std::error_code ec;
+        validate(out.format, ec);
+        if (ec)
+            return unsupported(audio->line, "the stream is " + to_string(out.format) +
+                                                ", outside audiocast's limits (" +
+                                                std::to_string(min_sample_rate) + "-" +
+                                                std::to_string(max_sample_rate) + " Hz, " +
+                                                std::to_string(min_channels) + "-" +
+                                                std::to_string(max_channels) + " channels)");
+        const std::optional<std::string>& c =
+            audio->connection ? audio->connection : session_connection_;
+        if (!c) return unsupported(audio->line, "no connection address (c=) for the audio");
+        if (auto f = connection(*c, audio->line, out)) return f;
+
+        out.name = name_;
+        out.origin_address = origin_address_;
+        out.session_id = origin_id_;
+        out.session_version = origin_version_;
+        out.port = audio->port;
+        out.packet_time = audio->ptime;
+        out.send_time_extension_id = audio->ntp64_id;
+        out.media_clock_offset = audio->mediaclk;
+        out.direction = audio->direction.value_or(session_direction_.value_or(
+            media_direction::sendrecv)); // RFC 8866 §6.7: sendrecv when unsaid
+        out.tool = tool_;
+        out.source.clear();
+        for (const auto* filters : {&audio->source_filters, &session_source_filters_}) {
+            for (const auto& [group, source] : *filters) {
+                if (group != "*" && group != out.group) continue;
+                if (is_ipv6_literal(source) != is_ipv6_literal(out.group)) continue;
+                out.source = source;
+                break;
+            }
+            if (!out.source.empty()) break;
+        }
+        return std::nullopt;
+    }
+
+    std::string name_;
+    std::string origin_address_;
+    std::uint64_t origin_id_ = 0;
+    std::uint64_t origin_version_ = 0;
+    std::string tool_;
+    std::optional<std::string> session_connection_;
+    std::optional<media_direction> session_direction_;
+    std::vector<std::pair<std::string, std::string>> session_source_filters_;
+    std::vector<media_section> media_;
+};
+
+inline const char* direction_name(media_direction d) noexcept
+{
+    switch (d) {
+    case media_direction::recvonly: return "recvonly";
+    case media_direction::sendonly: return "sendonly";
+    case media_direction::sendrecv: return "sendrecv";
+    case media_direction::inactive: return "inactive";
+    }
+    return "recvonly";
+}
+
+} // namespace detail::sdp
+
+/// The SDP text of `d`, lines ending in CRLF (RFC 8866 §5).
+[[nodiscard]] inline std::string to_sdp(const stream_description& d)
+{
+    namespace s = detail::sdp;
+    const bool v6 = s::is_ipv6(d.group);
+    const std::string ip = v6 ? "IP6" : "IP4";
+    const std::string origin =
+        d.origin_address.empty() ? (s::is_ipv6(d.group) ? "::" : "0.0.0.0") : d.origin_address;
+    const std::string origin_ip = s::is_ipv6(origin) ? "IP6" : "IP4";
+    std::string t;
+    const auto line = [&t](const std::string& l) { t += l + "\r\n"; };
+    line("v=0");
+    line("o=- " + std::to_string(d.session_id) + " " + std::to_string(d.session_version) + " IN " +
+         origin_ip + " " + s::clean(origin));
+    line("s=" + (d.name.empty() ? std::string{" "} : s::clean(d.name))); // s= may not be empty
+    // RFC 8866 §5.7: an IPv4 multicast address carries its TTL; IPv6 has none.
+    line("c=IN " + ip + " " + s::clean(d.group) + (v6 ? "" : "/" + std::to_string(d.ttl)));
+    line("t=0 0");
+    if (!d.tool.empty()) line("a=tool:" + s::clean(d.tool));
+    line(std::string{"a="} + s::direction_name(d.direction));
+    if (!d.source.empty())
+        line("a=source-filter: incl IN " + ip + " " + s::clean(d.group) + " " + s::clean(d.source));
+    line("m=audio " + std::to_string(d.port) + " RTP/AVP " + std::to_string(d.payload_type));
+    line("a=rtpmap:" + std::to_string(d.payload_type) + " " +
+         std::string{encoding_name(d.format.encoding)} + "/" +
+         std::to_string(d.format.sample_rate) + "/" + std::to_string(d.format.channels));
+    if (d.packet_time) {
+        const auto us = d.packet_time->count();
+        std::string ms = std::to_string(us / 1000);
+        if (us % 1000 != 0) {
+            std::string frac = std::to_string(1000 + us % 1000).substr(1);
+            while (frac.back() == '0')
+                frac.pop_back();
+            ms += "." + frac;
+        }
+        line("a=ptime:" + ms);
+    }
+    if (d.send_time_extension_id)
+        line("a=extmap:" + std::to_string(*d.send_time_extension_id) + " " +
+             std::string{ntp64_extension_uri});
+    if (d.media_clock_offset) {
+        line("a=ts-refclk:local");
+        line("a=mediaclk:direct=" + std::to_string(*d.media_clock_offset));
+    }
+    return t;
+}
+
+/// Reads an SDP stream description; see the file comment for what is refused.
+[[nodiscard]] inline stream_description parse_sdp(std::string_view text, std::error_code& ec)
+{
+    stream_description d;
+    detail::sdp::parser p;
+    if (auto f = p.run(text, d)) {
+        ec = f->code;
+        return {};
+    }
+    ec.clear();
+    return d;
+}
+
+/// Throwing form: std::system_error whose what() names the line at fault.
+[[nodiscard]] inline stream_description parse_sdp(std::string_view text)
+{
+    stream_description d;
+    detail::sdp::parser p;
+    if (auto f = p.run(text, d)) detail::throw_error(f->code, f->message);
+    return d;
+}
+
+} // namespace audiocast
+// end include/audiocast/sdp.hpp
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace audiocast {
+
+/// One stream announced on SAP.
+struct announced_stream {
+    endpoint from;                    ///< the host whose datagram carried it
+    std::string origin;               ///< the SAP header's originating source, as text
+    std::uint16_t message_id_hash = 0;
+    stream_description description;   ///< its SDP
+    time_point first_heard{};
+    time_point last_heard{};
+};
+
+class announcement_directory {
+public:
+    struct limits {
+        std::size_t max_streams = 256;
+        std::size_t max_per_host = 16;
+        std::chrono::nanoseconds max_age = std::chrono::hours{1};
+    };
+
+    /// What was dropped, and why.
+    struct counters {
+        std::uint64_t announcements = 0; ///< valid announcements taken (new or repeated)
+        std::uint64_t withdrawn = 0;     ///< streams removed by their host's deletion
+        std::uint64_t malformed = 0;     ///< not SAP, or SDP that cannot be read or played
+        std::uint64_t displaced = 0;     ///< entries pushed out by their own host's newer ones
+        std::uint64_t refused = 0;       ///< new streams turned away: the directory was full
+        std::uint64_t expired = 0;       ///< entries forgotten after max_age of silence
+    };
+
+    announcement_directory() : announcement_directory(limits{}) {}
+    explicit announcement_directory(const limits& l) : limits_{l}
+    {
+        limits_.max_streams = std::max<std::size_t>(1, limits_.max_streams);
+        limits_.max_per_host = std::clamp<std::size_t>(limits_.max_per_host, 1, limits_.max_streams);
+        streams_.reserve(limits_.max_streams);
+    }
+
+    /// Takes one datagram received on a SAP group from `from` at `now`.
+    /// Returns the stream it announced (valid until the next call), or
+    /// nullptr when it announced nothing that is kept.
+    const announced_stream* on_datagram(std::span<const std::byte> datagram, const endpoint& from,
+                                        time_point now)
+    {
+        expire(now);
+        std::error_code ec;
+        const sap::announcement_view a = sap::parse(datagram, ec);
+        if (ec) {
+            ++counters_.malformed;
+            return nullptr;
+        }
+        const std::string origin = a.origin_text();
+        const auto same = [&](const announced_stream& s) {
+            return s.message_id_hash == a.message_id_hash && s.origin == origin &&
+                   s.from.same_host(from);
+        };
+        const auto it = std::find_if(streams_.begin(), streams_.end(), same);
+        if (a.deletion) {
+            if (it != streams_.end()) {
+                streams_.erase(it);
+                ++counters_.withdrawn;
+            }
+            return nullptr;
+        }
+        stream_description d = parse_sdp(a.payload, ec);
+        if (ec) {
+            ++counters_.malformed;
+            return nullptr;
+        }
+        ++counters_.announcements;
+        if (it != streams_.end()) {
+            it->description = std::move(d);
+            it->last_heard = now;
+            return &*it;
+        }
+        if (!make_room_for(from)) {
+            ++counters_.refused;
+            return nullptr;
+        }
+        streams_.push_back(announced_stream{from, origin, a.message_id_hash, std::move(d), now, now});
+        return &streams_.back();
+    }
+
+    /// Forgets what has not been heard for max_age.
+    void expire(time_point now)
+    {
+        const auto old = [&](const announced_stream& s) { return now - s.last_heard > limits_.max_age; };
+        const auto gone = std::remove_if(streams_.begin(), streams_.end(), old);
+        counters_.expired += static_cast<std::uint64_t>(streams_.end() - gone);
+        streams_.erase(gone, streams_.end());
+    }
+
+    /// The first stream announced under `name` (SDP s=), or nullptr.
+    [[nodiscard]] const announced_stream* find(std::string_view name) const noexcept
+    {
+        const auto it = std::find_if(streams_.begin(), streams_.end(), [&](const announced_stream& s) {
+            return s.description.name == name;
+        });
+        return it == streams_.end() ? nullptr : &*it;
+    }
+
+    /// Every stream kept, in the order first heard.
+    [[nodiscard]] const std::vector<announced_stream>& streams() const noexcept { return streams_; }
+    [[nodiscard]] const counters& counts() const noexcept { return counters_; }
+    [[nodiscard]] const limits& bounds() const noexcept { return limits_; }
+
+private:
+    // A host at its share gives up its own oldest entry; otherwise a full
+    // directory turns the newcomer away, so no host can push out another's.
+    bool make_room_for(const endpoint& from)
+    {
+        std::size_t mine = 0;
+        auto oldest = streams_.end();
+        for (auto s = streams_.begin(); s != streams_.end(); ++s) {
+            if (!s->from.same_host(from)) continue;
+            ++mine;
+            if (oldest == streams_.end() || s->last_heard < oldest->last_heard) oldest = s;
+        }
+        if (mine >= limits_.max_per_host) {
+            streams_.erase(oldest);
+            ++counters_.displaced;
+            return true;
+        }
+        return streams_.size() < limits_.max_streams;
+    }
+
+    limits limits_;
+    std::vector<announced_stream> streams_;
+    counters counters_;
+};
+
+} // namespace audiocast
+// end include/audiocast/session/announcement_directory.hpp
 // begin include/audiocast/session/jitter_buffer.hpp
 // audiocast — the receiver's jitter buffer.
 //
@@ -6759,879 +7813,6 @@ using detail::spsc_ring;
 } // namespace audiocast
 // end include/audiocast/spsc_ring.hpp
 
-// begin include/audiocast/sap.hpp
-// audiocast — SAP (RFC 2974): announcing streams on a well-known group so
-// that receivers find them, and withdrawing them when they stop.
-//
-//    0                   1                   2                   3
-//    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
-//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//   | V=1 |A|R|T|E|C|   auth len    |         msg id hash           |
-//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//   :            originating source (32 bits IPv4, 128 bits IPv6)   :
-//   :            authentication data (auth len words), optional     :
-//   :            payload type "application/sdp\0", optional         :
-//   :            payload: the SDP                                   :
-//
-// A: the source is IPv6; T: 1 withdraws (deletes) the announcement; E and C:
-// encrypted and compressed payloads, which audiocast does not read. The
-// stream is known by (originating source, msg id hash); an announcement
-// without the payload type carries SDP (RFC 2974 §6, "v=0" first).
-//
-// sap_announcer is the sans-I/O timer of one announcement (§3.1: repeat it,
-// with a random offset of up to a third of the interval, so announcers do not
-// synchronize); parse() reads one from the wire.
-
-
-#include <algorithm>
-#include <array>
-#include <chrono>
-#include <cstddef>
-#include <cstdint>
-#include <cstdio>
-#include <cstring>
-#include <random>
-#include <span>
-#include <string>
-#include <string_view>
-#include <system_error>
-
-namespace audiocast::sap {
-
-/// The IPv4 group and port of SAP on the administratively scoped range
-/// (RFC 2974 §3: the highest address of 239.255.0.0/16).
-inline constexpr std::string_view ipv4_group = "239.255.255.255";
-inline constexpr std::uint16_t port = 9875;
-inline constexpr std::string_view sdp_type = "application/sdp";
-
-/// The SAP group for an IPv4 session on `group` (RFC 2974 §3): the highest
-/// address of its administrative scope, 239.255.255.255 for the local scope
-/// 239.255.0.0/16 and 239.195.255.255 for the organization-local
-/// 239.192.0.0/14; 224.2.127.254 for the global scope.
-[[nodiscard]] inline std::string ipv4_group_for(const std::array<std::uint8_t, 4>& group)
-{
-    if (group[0] == 239 && group[1] == 255) return std::string{ipv4_group};
-    if (group[0] == 239 && (group[1] & 0xFC) == 192) return "239.195.255.255";
-    return "224.2.127.254";
-}
-
-/// The SAP group for an IPv6 session of multicast scope `scope` (the fourth
-/// hex digit of its group, ff15::1 -> 5): FF0X::2:7FFE (RFC 2974 §3).
-[[nodiscard]] inline std::string ipv6_group(unsigned scope)
-{
-    static constexpr char digits[] = "0123456789abcdef";
-    return std::string{"ff0"} + digits[scope & 0xF] + "::2:7ffe";
-}
-
-/// One announcement read from the wire; the views point into the datagram.
-struct announcement_view {
-    bool deletion = false;
-    std::uint16_t message_id_hash = 0;
-    bool ipv6_origin = false;
-    std::array<std::byte, 16> origin{}; ///< 4 or 16 bytes used
-    std::string_view payload;           ///< the SDP
-
-    /// The origin as text ("192.0.2.1", "fe80::1").
-    [[nodiscard]] std::string origin_text() const
-    {
-        char text[64];
-        if (!ipv6_origin) {
-            std::snprintf(text, sizeof text, "%u.%u.%u.%u", unsigned(origin[0]),
-                          unsigned(origin[1]), unsigned(origin[2]), unsigned(origin[3]));
-            return text;
-        }
-        std::string out;
-        for (std::size_t i = 0; i < 16; i += 2) {
-            std::snprintf(text, sizeof text, "%s%x", i == 0 ? "" : ":",
-                          unsigned(origin[i]) << 8 | unsigned(origin[i + 1]));
-            out += text;
-        }
-        return out;
-    }
-};
-
-/// Writes an announcement (or with `deletion`, its withdrawal) of `sdp` from
-/// `origin` (4 bytes for IPv4, 16 for IPv6) into `out`; returns its size.
-/// errc::buffer_too_small when `out` cannot hold it, errc::invalid_sap for
-/// an origin of another size.
-inline std::size_t write(std::span<std::byte> out, bool deletion, std::uint16_t message_id_hash,
-                         std::span<const std::byte> origin, std::string_view sdp,
-                         std::error_code& ec) noexcept
-{
-    ec.clear();
-    if (origin.size() != 4 && origin.size() != 16) {
-        ec = errc::invalid_sap;
-        return 0;
-    }
-    const std::size_t n = 4 + origin.size() + sdp_type.size() + 1 + sdp.size();
-    if (out.size() < n) {
-        ec = errc::buffer_too_small;
-        return 0;
-    }
-    const bool v6 = origin.size() == 16;
-    out[0] = static_cast<std::byte>(1 << 5 | (v6 ? 0x10 : 0) | (deletion ? 0x04 : 0));
-    out[1] = std::byte{0}; // no authentication
-    detail::store_be16(out.data() + 2, message_id_hash);
-    std::memcpy(out.data() + 4, origin.data(), origin.size());
-    std::byte* p = out.data() + 4 + origin.size();
-    std::memcpy(p, sdp_type.data(), sdp_type.size());
-    p[sdp_type.size()] = std::byte{0};
-    std::memcpy(p + sdp_type.size() + 1, sdp.data(), sdp.size());
-    return n;
-}
-
-/// Reads one announcement. errc::invalid_sap for what is not SAP version 1,
-/// is cut short, is encrypted or compressed (audiocast reads neither), or
-/// carries something other than SDP.
-[[nodiscard]] inline announcement_view parse(std::span<const std::byte> datagram,
-                                             std::error_code& ec) noexcept
-{
-    ec = errc::invalid_sap;
-    announcement_view a;
-    if (datagram.size() < 4) return {};
-    const auto b0 = static_cast<std::uint8_t>(datagram[0]);
-    if ((b0 >> 5) != 1) return {};
-    if ((b0 & 0x03) != 0) return {}; // E or C
-    a.ipv6_origin = (b0 & 0x10) != 0;
-    a.deletion = (b0 & 0x04) != 0;
-    a.message_id_hash = detail::load_be16(datagram.data() + 2);
-    const std::size_t origin = a.ipv6_origin ? 16 : 4;
-    const std::size_t auth = std::size_t{static_cast<std::uint8_t>(datagram[1])} * 4;
-    std::size_t at = 4 + origin + auth;
-    if (datagram.size() < at) return {};
-    std::memcpy(a.origin.data(), datagram.data() + 4, origin);
-    std::string_view rest{reinterpret_cast<const char*>(datagram.data() + at),
-                          datagram.size() - at};
-    if (!rest.starts_with("v=0")) {
-        // A payload type: a MIME type ending in a null octet.
-        const std::size_t end = rest.find('\0');
-        if (end == std::string_view::npos || rest.substr(0, end) != sdp_type) return {};
-        rest.remove_prefix(end + 1);
-    }
-    a.payload = rest;
-    ec.clear();
-    return a;
-}
-
-/// When one stream's announcements go out. RFC 2974 §3.1 limits all of a
-/// scope's announcements to a bandwidth (4 kbit/s by default) and puts at
-/// least 300 s between repeats; on a LAN streams are announced far more often
-/// (PulseAudio's RTP sender does every 5 s), and receivers wait that long
-/// to find one, so the interval is the caller's choice.
-class sap_announcer {
-public:
-    sap_announcer(std::chrono::nanoseconds interval, std::uint64_t seed) noexcept
-        : interval_{interval}, random_{seed}
-    {}
-
-    /// The first announcement is due at once.
-    void start(time_point now) noexcept
-    {
-        next_ = now;
-        started_ = true;
-    }
-
-    [[nodiscard]] bool due(time_point now) const noexcept { return started_ && now >= next_; }
-    [[nodiscard]] time_point next() const noexcept { return next_; }
-
-    /// One went out at `now`: the next is due an interval later, offset at
-    /// random by up to a third of it either way (§3.1).
-    void sent(time_point now) noexcept
-    {
-        const double third = std::chrono::duration<double>(interval_).count() / 3;
-        const double offset = std::uniform_real_distribution<double>{-third, third}(random_);
-        next_ = now + interval_ +
-                std::chrono::duration_cast<std::chrono::nanoseconds>(
-                    std::chrono::duration<double>{offset});
-    }
-
-private:
-    std::chrono::nanoseconds interval_;
-    std::mt19937_64 random_;
-    time_point next_{};
-    bool started_ = false;
-};
-
-} // namespace audiocast::sap
-// end include/audiocast/sap.hpp
-// begin include/audiocast/sdp.hpp
-// audiocast — SDP (RFC 8866) stream descriptions: write one for a stream,
-// read one that audiocast or another tool (ffmpeg, GStreamer, PipeWire, VLC)
-// wrote.
-//
-//   audiocast::stream_description d;          // the design's defaults
-//   d.name = "studio"; d.format = {sample_format::l24, 48'000, 2};
-//   std::string text = audiocast::to_sdp(d);  // v=0, o=, s=, c=, t=, m=audio, a=rtpmap, ...
-//   audiocast::stream_description back = audiocast::parse_sdp(text);
-//
-// What is written, beyond what RFC 8866 requires: a=rtpmap (RFC 3551 §4.5.11
-// L16, RFC 3190 L24, with the channel count), a=ptime, a=recvonly (a
-// broadcast: receivers only receive), a=extmap for the send-time extension
-// (RFC 6051's ntp-64), and what AES67 receivers look for where it costs
-// nothing: a=ts-refclk:local and a=mediaclk:direct (RFC 7273); and, when the
-// stream names its sender, a=source-filter (RFC 4570) so that receivers can
-// join source-specifically (RFC 4607) and hear no one else.
-//
-// a=source-filter is read at session or media level (media wins): an `incl`
-// filter for the stream's group, or for `*`, names the sender (the first of
-// its list). `excl` filters and filters for other addresses are ignored: a
-// receiver that cannot exclude still plays, and source selection in the
-// session keeps strangers out. A filter that is not RFC 4570's form, or whose
-// address is not of the family it says, is refused with errc::invalid_sdp.
-//
-// The parser takes the first audio media section it can play (RTP/AVP, an
-// L16 or L24 payload type, or the static types 10 and 11 of RFC 3551) and
-// ignores what it does not need. What it cannot honour (no audio, another
-// encoding, an encrypted profile, no connection address or a host name for
-// one, a format out of audiocast's limits) is refused with
-// errc::unsupported_sdp; text that is not SDP, or an address of the other
-// family than its line says, with errc::invalid_sdp. The throwing form's
-// message names the line.
-
-// begin include/audiocast/detail/ip_literal.hpp
-// audiocast — whether text is an IPv4 or IPv6 address literal.
-//
-// The sans-I/O core reads addresses out of SDP and has to know an address's
-// family without a socket library. These accept exactly what inet_pton(3)
-// accepts for AF_INET and AF_INET6 (tests/unit/detail_ip_literal.cpp holds
-// them to it): dotted quads without leading zeros, and RFC 4291 §2.2 text with
-// at most one "::" and an optional dotted quad in the last 32 bits. No zone
-// ("%eth0"), no prefix length, no brackets.
-
-#include <cstddef>
-#include <string_view>
-
-namespace audiocast::detail {
-
-[[nodiscard]] constexpr bool is_ipv4_literal(std::string_view s) noexcept
-{
-    int octets = 0;
-    std::size_t i = 0;
-    while (true) {
-        const std::size_t start = i;
-        unsigned value = 0;
-        while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i - start < 3)
-            value = value * 10 + static_cast<unsigned>(s[i++] - '0');
-        const std::size_t digits = i - start;
-        if (digits == 0 || value > 255 || (digits > 1 && s[start] == '0')) return false;
-        ++octets;
-        if (i == s.size()) return octets == 4;
-        if (s[i] != '.' || octets == 4) return false;
-        ++i;
-    }
-}
-
-[[nodiscard]] constexpr bool is_ipv6_literal(std::string_view s) noexcept
-{
-    const auto is_hex = [](char c) {
-        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-    };
-    int groups = 0; // 16-bit groups written out; a dotted quad counts two
-    bool compressed = false;
-    std::size_t i = 0;
-    if (s.starts_with("::")) {
-        compressed = true;
-        i = 2;
-        if (i == s.size()) return true;
-    }
-    while (true) {
-        std::size_t end = i;
-        while (end < s.size() && is_hex(s[end]))
-            ++end;
-        if (end < s.size() && s[end] == '.') { // a dotted quad ends the address
-            if (!is_ipv4_literal(s.substr(i))) return false;
-            groups += 2;
-            break;
-        }
-        if (end == i || end - i > 4) return false;
-        ++groups;
-        if (end == s.size()) break;
-        if (s[end] != ':') return false;
-        i = end + 1;
-        if (i < s.size() && s[i] == ':') {
-            if (compressed) return false;
-            compressed = true;
-            ++i;
-            if (i == s.size()) break;
-        } else if (i == s.size()) {
-            return false; // a lone trailing colon
-        }
-    }
-    // "::" stands for at least one zero group.
-    return compressed ? groups <= 7 : groups == 8;
-}
-
-} // namespace audiocast::detail
-// end include/audiocast/detail/ip_literal.hpp
-
-#include <algorithm>
-#include <cctype>
-#include <charconv>
-#include <chrono>
-#include <cstddef>
-#include <cstdint>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <system_error>
-#include <utility>
-#include <vector>
-
-namespace audiocast {
-
-/// The SDP direction attribute, from the point of view of whoever reads the
-/// description (RFC 8866 §6.7). A multicast broadcast is `recvonly`.
-enum class media_direction { recvonly, sendonly, sendrecv, inactive };
-
-/// RFC 6051's 64-bit NTP send-time header extension, as a=extmap names it.
-inline constexpr std::string_view ntp64_extension_uri = "urn:ietf:params:rtp-hdrext:ntp-64";
-
-/// Everything a receiver needs to join and play a stream, and what SDP says of it.
-struct stream_description {
-    std::string name = "audiocast";    ///< s=
-    std::string origin_address{};      ///< o= unicast address; empty writes and reads 0.0.0.0 or ::
-    std::uint64_t session_id = 0;      ///< o= sess-id
-    std::uint64_t session_version = 0; ///< o= sess-version
-    std::string group = "239.255.0.1"; ///< c= connection address (the multicast group)
-    int ttl = 1;                       ///< c= TTL of an IPv4 group (RFC 8866 §5.7)
-    std::uint16_t port = 5004;         ///< m= port; RTCP is on port + 1
-    std::uint8_t payload_type = 96;    ///< m= format, 0-127
-    audio_format format{};             ///< a=rtpmap
-    std::optional<std::chrono::microseconds> packet_time{}; ///< a=ptime, which may be fractional
-    /// a=extmap id of the ntp-64 send-time extension; unset when packets carry none.
-    std::optional<std::uint8_t> send_time_extension_id{};
-    /// a=mediaclk:direct offset: the RTP timestamp at the media clock's epoch.
-    std::optional<std::uint32_t> media_clock_offset{};
-    media_direction direction = media_direction::recvonly;
-    std::string tool{}; ///< a=tool, when the writer named itself
-    /// a=source-filter incl: the address the stream is sent from, for a
-    /// source-specific join; empty when the description names none.
-    std::string source{};
-
-    friend bool operator==(const stream_description&, const stream_description&) = default;
-};
-
-namespace detail::sdp {
-
-inline bool is_ipv6(std::string_view address) noexcept
-{
-    return address.find(':') != std::string_view::npos;
-}
-
-// SDP text is UTF-8 without CR or LF inside a value (RFC 8866 §5); anything
-// that would break a line becomes a space.
-inline std::string clean(std::string_view value)
-{
-    std::string out{value};
-    for (char& c : out)
-        if (c == '\r' || c == '\n' || c == '\0') c = ' ';
-    return out;
-}
-
-inline std::string_view trim(std::string_view s) noexcept
-{
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-        s.remove_suffix(1);
-    return s;
-}
-
-/// Splits on runs of spaces.
-inline std::vector<std::string_view> fields(std::string_view s)
-{
-    std::vector<std::string_view> out;
-    while (true) {
-        s = trim(s);
-        if (s.empty()) return out;
-        const std::size_t end = s.find_first_of(" \t");
-        out.push_back(s.substr(0, end));
-        if (end == std::string_view::npos) return out;
-        s.remove_prefix(end);
-    }
-}
-
-template <class Int>
-bool to_int(std::string_view s, Int& out) noexcept
-{
-    if (s.empty()) return false;
-    Int value{};
-    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-    if (ec != std::errc{} || end != s.data() + s.size()) return false; // "12abc" is not 12
-    out = value;
-    return true;
-}
-
-inline bool iequals(std::string_view a, std::string_view b) noexcept
-{
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
-/// "5", "0.125", "4.988": a=ptime in ms, to microseconds.
-inline bool to_packet_time(std::string_view s, std::chrono::microseconds& out) noexcept
-{
-    const std::size_t dot = s.find('.');
-    std::uint64_t whole = 0;
-    if (!to_int(s.substr(0, dot), whole) || whole > 60'000) return false;
-    std::uint64_t micro = whole * 1000;
-    if (dot != std::string_view::npos) {
-        const std::string_view frac = s.substr(dot + 1);
-        if (frac.empty() || frac.size() > 9) return false;
-        std::uint64_t f = 0, scale = 1;
-        if (!to_int(frac, f)) return false;
-        for (std::size_t i = 0; i < frac.size(); ++i)
-            scale *= 10;
-        micro += f * 1000 / scale;
-    }
-    out = std::chrono::microseconds{static_cast<std::int64_t>(micro)};
-    return true;
-}
-
-/// One failure: the code and a message that names the line.
-struct failure {
-    std::error_code code;
-    std::string message;
-};
-
-/// An rtpmap entry: "L16/48000/2".
-struct rtpmap {
-    std::uint8_t payload_type = 0;
-    std::string encoding;
-    std::uint32_t rate = 0;
-    unsigned channels = 1;
-};
-
-struct media_section {
-    std::uint16_t port = 0;
-    std::string protocol;
-    std::vector<std::uint8_t> payload_types;
-    std::optional<std::string> connection; // "IN IP4 239.255.0.1/1"
-    std::vector<rtpmap> maps;
-    std::optional<std::chrono::microseconds> ptime;
-    std::optional<std::uint8_t> ntp64_id;
-    std::optional<std::uint32_t> mediaclk;
-    std::optional<media_direction> direction;
-    std::vector<std::pair<std::string, std::string>> source_filters; // (group or "*", source)
-    std::size_t line = 0;
-};
-
-class parser {
-public:
-    std::optional<failure> run(std::string_view text, stream_description& out)
-    {
-        std::size_t number = 0;
-        bool saw_version = false;
-        while (!text.empty()) {
-            const std::size_t eol = text.find('\n');
-            std::string_view line = text.substr(0, eol);
-            text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
-            ++number;
-            if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-            if (line.empty()) continue; // tolerated, as most readers do
-            // RFC 8866 §9: no value holds NUL, CR or LF. to_sdp() writes them
-            // as spaces, so accepting them would not survive a round trip.
-            if (line.find_first_of(std::string_view{"\0\r", 2}) != std::string_view::npos)
-                return bad(number, "holds a NUL or CR byte, which SDP forbids", clean(line));
-            if (line.size() < 2 || line[1] != '=' ||
-                !std::islower(static_cast<unsigned char>(line[0])))
-                return bad(number, "is not of the form <type>=<value>", line);
-            if (!saw_version) {
-                if (line != "v=0") return bad(number, "must be v=0, the first line of SDP", line);
-                saw_version = true;
-                continue;
-            }
-            if (auto f = take(line[0], line.substr(2), number)) return f;
-        }
-        if (!saw_version) return failure{errc::invalid_sdp, "empty SDP: no v=0 line"};
-        return choose(out);
-    }
-
-private:
-    static failure bad(std::size_t line, const std::string& what, std::string_view text)
-    {
-        return {errc::invalid_sdp,
-                "SDP line " + std::to_string(line) + " '" + std::string{text} + "' " + what};
-    }
-    static failure unsupported(std::size_t line, const std::string& what)
-    {
-        return {errc::unsupported_sdp,
-                (line != 0 ? "SDP line " + std::to_string(line) + ": " : std::string{"SDP: "}) +
-                    what};
-    }
-
-    std::optional<failure> take(char type, std::string_view value, std::size_t number)
-    {
-        media_section* m = media_.empty() ? nullptr : &media_.back();
-        switch (type) {
-        case 'o': {
-            const auto f = fields(value);
-            if (f.size() != 6) return bad(number, "needs 6 fields (RFC 8866 §5.2)", value);
-            origin_id_ = 0;
-            origin_version_ = 0;
-            (void)to_int(f[1], origin_id_);
-            (void)to_int(f[2], origin_version_);
-            // The unspecified address is what to_sdp() writes for none.
-            origin_address_ = f[5] == "0.0.0.0" || f[5] == "::" ? std::string{} : std::string{f[5]};
-            return std::nullopt;
-        }
-        case 's': // "s= " is RFC 8866's "no name", which to_sdp() writes for an empty one
-            name_ = value == " " ? std::string{} : std::string{value};
-            return std::nullopt;
-        case 'c':
-            if (m != nullptr)
-                m->connection = std::string{value};
-            else
-                session_connection_ = std::string{value};
-            return std::nullopt;
-        case 'm': {
-            const auto f = fields(value);
-            if (f.size() < 4) return bad(number, "needs <media> <port> <proto> <fmt> ...", value);
-            media_section s;
-            s.line = number;
-            if (f[0] != "audio") {
-                s.protocol = "(not audio)";
-                media_.push_back(std::move(s));
-                return std::nullopt;
-            }
-            const std::string_view port = f[1].substr(0, f[1].find('/'));
-            if (!to_int(port, s.port) || s.port == 0)
-                return bad(number, "has no valid port (1-65535)", value);
-            s.protocol = std::string{f[2]};
-            for (std::size_t i = 3; i < f.size(); ++i) {
-                unsigned pt = 0;
-                if (!to_int(f[i], pt) || pt > 127)
-                    return bad(number, "has a payload type outside 0-127", value);
-                s.payload_types.push_back(static_cast<std::uint8_t>(pt));
-            }
-            media_.push_back(std::move(s));
-            return std::nullopt;
-        }
-        case 'a': return attribute(value, m, number);
-        default: return std::nullopt; // v t r z k b i u e p: nothing a receiver needs
-        }
-    }
-
-    std::optional<failure> attribute(std::string_view value, media_section* m, std::size_t number)
-    {
-        const std::size_t colon = value.find(':');
-        const std::string_view name = value.substr(0, colon);
-        const std::string_view arg =
-            colon == std::string_view::npos ? std::string_view{} : trim(value.substr(colon + 1));
-        if (name == "tool") {
-            tool_ = std::string{arg};
-            return std::nullopt;
-        }
-        std::optional<media_direction> dir;
-        if (name == "recvonly") dir = media_direction::recvonly;
-        if (name == "sendonly") dir = media_direction::sendonly;
-        if (name == "sendrecv") dir = media_direction::sendrecv;
-        if (name == "inactive") dir = media_direction::inactive;
-        if (dir) {
-            if (m != nullptr)
-                m->direction = dir;
-            else
-                session_direction_ = dir;
-            return std::nullopt;
-        }
-        if (name == "source-filter") {
-            // RFC 4570: <mode> <nettype> <addrtype> <dest-address> <src-list>
-            const auto f = fields(arg);
-            const bool v6 = f.size() >= 3 && f[2] == "IP6";
-            const auto is_family = [v6](std::string_view a) {
-                return v6 ? is_ipv6_literal(a) : is_ipv4_literal(a);
-            };
-            if (f.size() < 5 || (f[0] != "incl" && f[0] != "excl") || f[1] != "IN" ||
-                (f[2] != "IP4" && f[2] != "IP6" && f[2] != "*") ||
-                (f[3] != "*" && f[2] != "*" && !is_family(f[3])) ||
-                (f[2] != "*" && !is_family(f[4])))
-                return bad(number,
-                           "is not source-filter: incl|excl IN IP4|IP6 <group> <source>...",
-                           value);
-            if (f[0] == "incl" && f[2] != "*") {
-                auto& filters = m != nullptr ? m->source_filters : session_source_filters_;
-                filters.emplace_back(std::string{f[3]}, std::string{f[4]});
-            }
-            return std::nullopt;
-        }
-        if (m == nullptr) return std::nullopt; // other session-level attributes
-        if (name == "rtpmap") {
-            const auto f = fields(arg);
-            unsigned pt = 0;
-            if (f.size() != 2 || !to_int(f[0], pt) || pt > 127)
-                return bad(number, "is not rtpmap:<payload type> <encoding>/<rate>[/<channels>]",
-                           value);
-            const auto parts = split(f[1], '/');
-            rtpmap r;
-            r.payload_type = static_cast<std::uint8_t>(pt);
-            r.encoding = std::string{parts[0]};
-            if (parts.size() < 2 || parts.size() > 3 || !to_int(parts[1], r.rate) ||
-                (parts.size() == 3 && !to_int(parts[2], r.channels)))
-                return bad(number, "is not rtpmap:<payload type> <encoding>/<rate>[/<channels>]",
-                           value);
-            m->maps.push_back(std::move(r));
-        } else if (name == "ptime") {
-            std::chrono::microseconds t{};
-            if (!to_packet_time(arg, t) || t.count() == 0)
-                return bad(number, "is not ptime:<milliseconds>", value);
-            m->ptime = t;
-        } else if (name == "extmap") {
-            const auto f = fields(arg);
-            unsigned id = 0;
-            if (f.size() >= 2 && to_int(f[0].substr(0, f[0].find('/')), id) && id >= 1 &&
-                id <= 14 && f[1] == ntp64_extension_uri)
-                m->ntp64_id = static_cast<std::uint8_t>(id);
-        } else if (name == "mediaclk") {
-            // "direct=<offset>", optionally followed by " rate=..." (RFC 7273 §5).
-            std::uint32_t offset = 0;
-            if (arg.starts_with("direct=")) {
-                std::string_view v = arg.substr(7);
-                v = v.substr(0, v.find(' '));
-                if (to_int(v, offset)) m->mediaclk = offset;
-            }
-        }
-        return std::nullopt;
-    }
-
-    static std::vector<std::string_view> split(std::string_view s, char sep)
-    {
-        std::vector<std::string_view> out;
-        while (true) {
-            const std::size_t at = s.find(sep);
-            out.push_back(s.substr(0, at));
-            if (at == std::string_view::npos) return out;
-            s.remove_prefix(at + 1);
-        }
-    }
-
-    /// The format of payload type `pt` in section `m`, if audiocast plays it.
-    static std::optional<audio_format> format_of(const media_section& m, std::uint8_t pt)
-    {
-        for (const rtpmap& r : m.maps) {
-            if (r.payload_type != pt) continue;
-            audio_format f;
-            if (iequals(r.encoding, "L16"))
-                f.encoding = sample_format::l16;
-            else if (iequals(r.encoding, "L24"))
-                f.encoding = sample_format::l24;
-            else
-                return std::nullopt;
-            f.sample_rate = r.rate;
-            f.channels = r.channels;
-            return f;
-        }
-        // RFC 3551 §6, table 4: the static L16 types need no rtpmap.
-        if (pt == 10) return audio_format{sample_format::l16, 44'100, 2};
-        if (pt == 11) return audio_format{sample_format::l16, 44'100, 1};
-        return std::nullopt;
-    }
-
-    static std::string encodings_of(const media_section& m)
-    {
-        std::string list;
-        for (std::uint8_t pt : m.payload_types) {
-            std::string name = "payload type " + std::to_string(pt);
-            for (const rtpmap& r : m.maps)
-                if (r.payload_type == pt) name = r.encoding + "/" + std::to_string(r.rate);
-            list += (list.empty() ? "" : ", ") + name;
-        }
-        return list;
-    }
-
-    std::optional<failure> connection(const std::string& value, std::size_t line,
-                                      stream_description& out) const
-    {
-        const auto f = fields(value);
-        if (f.size() != 3 || f[0] != "IN" || (f[1] != "IP4" && f[1] != "IP6"))
-            return failure{errc::invalid_sdp,
-                           "SDP connection line '" + value + "' is not c=IN IP4|IP6 <address>"};
-        const auto parts = split(f[2], '/');
-        const bool v6 = f[1] == "IP6";
-        // to_sdp() tells the family by the address, so it must be the family the line says.
-        if (v6 ? is_ipv4_literal(parts[0]) : is_ipv6_literal(parts[0]))
-            return failure{errc::invalid_sdp, "SDP connection line '" + value + "' gives an IPv" +
-                                                  (v6 ? "4" : "6") + " address under " +
-                                                  std::string{f[1]}};
-        if (!(v6 ? is_ipv6_literal(parts[0]) : is_ipv4_literal(parts[0])))
-            return unsupported(line, "the connection address '" + std::string{parts[0]} +
-                                         "' is not an IPv" + (v6 ? "6" : "4") +
-                                         " address; audiocast does not resolve host names");
-        out.group = std::string{parts[0]};
-        out.ttl = 1;
-        if (f[1] == "IP4" && parts.size() >= 2) {
-            int ttl = 0;
-            if (!to_int(parts[1], ttl) || ttl < 0 || ttl > 255)
-                return failure{errc::invalid_sdp,
-                               "SDP connection line '" + value + "' has a TTL outside 0-255"};
-            out.ttl = ttl;
-        }
-        const std::size_t count_at = f[1] == "IP4" ? 2 : 1;
-        if (parts.size() > count_at && parts[count_at] != "1")
-            return unsupported(line, "the stream spans " + std::string{parts[count_at]} +
-                                         " addresses (layered encoding); audiocast takes one");
-        return std::nullopt;
-    }
-
-    std::optional<failure> choose(stream_description& out) const
-    {
-        const media_section* audio = nullptr;
-        std::string why = "no audio media (m=audio)";
-        for (const media_section& m : media_) {
-            if (m.protocol == "(not audio)") continue;
-            if (m.protocol != "RTP/AVP" && m.protocol != "RTP/AVPF") {
-                why = "media line " + std::to_string(m.line) + " uses " + m.protocol +
-                      "; audiocast plays RTP/AVP (no SRTP)";
-                continue;
-            }
-            for (std::uint8_t pt : m.payload_types) {
-                if (const auto f = format_of(m, pt)) {
-                    audio = &m;
-                    out.payload_type = pt;
-                    out.format = *f;
-                    break;
-                }
-            }
-            if (audio != nullptr) break;
-            why = "media line " + std::to_string(m.line) + " carries " + encodings_of(m) +
-                  "; audiocast plays L16 and L24";
-        }
-        if (audio == nullptr) return unsupported(0, why);
-
-        std::error_code ec;
-        validate(out.format, ec);
-        if (ec)
-            return unsupported(audio->line, "the stream is " + to_string(out.format) +
-                                                ", outside audiocast's limits (" +
-                                                std::to_string(min_sample_rate) + "-" +
-                                                std::to_string(max_sample_rate) + " Hz, " +
-                                                std::to_string(min_channels) + "-" +
-                                                std::to_string(max_channels) + " channels)");
-        const std::optional<std::string>& c =
-            audio->connection ? audio->connection : session_connection_;
-        if (!c) return unsupported(audio->line, "no connection address (c=) for the audio");
-        if (auto f = connection(*c, audio->line, out)) return f;
-
-        out.name = name_;
-        out.origin_address = origin_address_;
-        out.session_id = origin_id_;
-        out.session_version = origin_version_;
-        out.port = audio->port;
-        out.packet_time = audio->ptime;
-        out.send_time_extension_id = audio->ntp64_id;
-        out.media_clock_offset = audio->mediaclk;
-        out.direction = audio->direction.value_or(session_direction_.value_or(
-            media_direction::sendrecv)); // RFC 8866 §6.7: sendrecv when unsaid
-        out.tool = tool_;
-        out.source.clear();
-        for (const auto* filters : {&audio->source_filters, &session_source_filters_}) {
-            for (const auto& [group, source] : *filters) {
-                if (group != "*" && group != out.group) continue;
-                if (is_ipv6_literal(source) != is_ipv6_literal(out.group)) continue;
-                out.source = source;
-                break;
-            }
-            if (!out.source.empty()) break;
-        }
-        return std::nullopt;
-    }
-
-    std::string name_;
-    std::string origin_address_;
-    std::uint64_t origin_id_ = 0;
-    std::uint64_t origin_version_ = 0;
-    std::string tool_;
-    std::optional<std::string> session_connection_;
-    std::optional<media_direction> session_direction_;
-    std::vector<std::pair<std::string, std::string>> session_source_filters_;
-    std::vector<media_section> media_;
-};
-
-inline const char* direction_name(media_direction d) noexcept
-{
-    switch (d) {
-    case media_direction::recvonly: return "recvonly";
-    case media_direction::sendonly: return "sendonly";
-    case media_direction::sendrecv: return "sendrecv";
-    case media_direction::inactive: return "inactive";
-    }
-    return "recvonly";
-}
-
-} // namespace detail::sdp
-
-/// The SDP text of `d`, lines ending in CRLF (RFC 8866 §5).
-[[nodiscard]] inline std::string to_sdp(const stream_description& d)
-{
-    namespace s = detail::sdp;
-    const bool v6 = s::is_ipv6(d.group);
-    const std::string ip = v6 ? "IP6" : "IP4";
-    const std::string origin =
-        d.origin_address.empty() ? (s::is_ipv6(d.group) ? "::" : "0.0.0.0") : d.origin_address;
-    const std::string origin_ip = s::is_ipv6(origin) ? "IP6" : "IP4";
-    std::string t;
-    const auto line = [&t](const std::string& l) { t += l + "\r\n"; };
-    line("v=0");
-    line("o=- " + std::to_string(d.session_id) + " " + std::to_string(d.session_version) + " IN " +
-         origin_ip + " " + s::clean(origin));
-    line("s=" + (d.name.empty() ? std::string{" "} : s::clean(d.name))); // s= may not be empty
-    // RFC 8866 §5.7: an IPv4 multicast address carries its TTL; IPv6 has none.
-    line("c=IN " + ip + " " + s::clean(d.group) + (v6 ? "" : "/" + std::to_string(d.ttl)));
-    line("t=0 0");
-    if (!d.tool.empty()) line("a=tool:" + s::clean(d.tool));
-    line(std::string{"a="} + s::direction_name(d.direction));
-    if (!d.source.empty())
-        line("a=source-filter: incl IN " + ip + " " + s::clean(d.group) + " " + s::clean(d.source));
-    line("m=audio " + std::to_string(d.port) + " RTP/AVP " + std::to_string(d.payload_type));
-    line("a=rtpmap:" + std::to_string(d.payload_type) + " " +
-         std::string{encoding_name(d.format.encoding)} + "/" +
-         std::to_string(d.format.sample_rate) + "/" + std::to_string(d.format.channels));
-    if (d.packet_time) {
-        const auto us = d.packet_time->count();
-        std::string ms = std::to_string(us / 1000);
-        if (us % 1000 != 0) {
-            std::string frac = std::to_string(1000 + us % 1000).substr(1);
-            while (frac.back() == '0')
-                frac.pop_back();
-            ms += "." + frac;
-        }
-        line("a=ptime:" + ms);
-    }
-    if (d.send_time_extension_id)
-        line("a=extmap:" + std::to_string(*d.send_time_extension_id) + " " +
-             std::string{ntp64_extension_uri});
-    if (d.media_clock_offset) {
-        line("a=ts-refclk:local");
-        line("a=mediaclk:direct=" + std::to_string(*d.media_clock_offset));
-    }
-    return t;
-}
-
-/// Reads an SDP stream description; see the file comment for what is refused.
-[[nodiscard]] inline stream_description parse_sdp(std::string_view text, std::error_code& ec)
-{
-    stream_description d;
-    detail::sdp::parser p;
-    if (auto f = p.run(text, d)) {
-        ec = f->code;
-        return {};
-    }
-    ec.clear();
-    return d;
-}
-
-/// Throwing form: std::system_error whose what() names the line at fault.
-[[nodiscard]] inline stream_description parse_sdp(std::string_view text)
-{
-    stream_description d;
-    detail::sdp::parser p;
-    if (auto f = p.run(text, d)) detail::throw_error(f->code, f->message);
-    return d;
-}
-
-} // namespace audiocast
-// end include/audiocast/sdp.hpp
 
 // begin include/audiocast/transport/loopback.hpp
 // audiocast — an in-memory multicast group with seeded, reproducible faults.
