@@ -51,6 +51,7 @@
 #include <optional>
 #include <random>
 #include <span>
+#include <sstream>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -347,7 +348,10 @@ public:
         const audiocast::audio_format& f = stream_.format();
         if (!opt_.sdp.empty()) write_sdp();
         if (!opt_.quiet) {
-            std::cout << program << ": streaming " << source_->describe() << " as "
+            // Through the console's writer, like every line while streaming:
+            // a stdout nobody reads must not hold the stream or its end.
+            std::ostringstream out;
+            out << program << ": streaming " << source_->describe() << " as "
                       << audiocast::to_string(f) << " in "
                       << stream_.codec().nominal_packet_time().count() << " ms packets (RTP PT "
                       << int{stream_.sender().payload_type()} << ") to " << opt_.network.where()
@@ -358,7 +362,8 @@ public:
                                                          : " --interface " + opt_.network.interface)
                       << " --format " << audiocast::encoding_name(f.encoding) << " --rate "
                       << f.sample_rate << " --channels " << f.channels << '\n'
-                      << "  console: PLAY, PAUSE, STATUS, QUIT" << std::endl;
+                      << "  console: PLAY, PAUSE, STATUS, QUIT";
+            replies_.reply(out.str());
         }
         runner_.on_refill([this](multicast_stream& s) {
             source_->fill(s);
@@ -404,7 +409,7 @@ public:
         std::error_code bye_ec;
         stream_.leave(bye_ec, why_);
         if (sap_) announce(true);
-        if (!opt_.quiet) std::cout << program << ": " << why_ << "; " << status() << std::endl;
+        if (!opt_.quiet) replies_.reply(std::string{program} + ": " + why_ + "; " + status());
         // Failed sends are reported as they happen and in the status line; the
         // run failed only if nothing at all could be sent.
         const auto& sent = stream_.sender().stats();
@@ -440,26 +445,25 @@ private:
             clock_text(stream_.sender().position(), stream_.format().sample_rate);
         if (word == "PLAY") {
             if (!stream_.paused()) {
-                std::cout << "already playing, at " << at << std::endl;
+                replies_.reply("already playing, at " + at);
                 return;
             }
             stream_.play();
             runner_.wake();
-            std::cout << "PLAYING from " << at << std::endl;
+            replies_.reply("PLAYING from " + at);
         } else if (word == "PAUSE") {
             if (stream_.paused()) {
-                std::cout << "already paused, at " << at << std::endl;
+                replies_.reply("already paused, at " + at);
                 return;
             }
             stream_.pause();
-            std::cout << "PAUSED at " << at << std::endl;
+            replies_.reply("PAUSED at " + at);
         } else if (word == "STATUS") {
-            std::cout << status() << std::endl;
+            replies_.reply(status());
         } else if (word == "QUIT") {
             finish("quit");
         } else {
-            std::cout << "commands: PLAY, PAUSE, STATUS, QUIT (one per line, any case)"
-                      << std::endl;
+            replies_.reply("commands: PLAY, PAUSE, STATUS, QUIT (one per line, any case)");
         }
     }
 
@@ -637,6 +641,7 @@ private:
     std::size_t sap_origin_size_ = 4;
     std::uint64_t sap_errors_ = 0;
     std::optional<console_reader> console_;
+    console_writer replies_;
     std::uint64_t send_errors_ = 0;
     std::uint64_t session_id_ = std::random_device{}();
     bool finished_ = false;

@@ -5,6 +5,13 @@
 // with a timeout, so stop() returns within one poll interval whatever stdin
 // is doing; at end of input (or when stdin is not open) the reader says so
 // once and ends, and the program goes on without a console.
+//
+// Neither direction can cost the stream: at most max_pending lines wait for
+// the io_context at once, and the reader reads no more of stdin until one is
+// taken (`yes STATUS | audiocast-server` blocks `yes`, not the server); the
+// replies go to a writer thread through a bounded queue, so a terminal or
+// pipe that is not read fills that queue (whose overflow is dropped and
+// counted), never blocks the thread that paces packets.
 #pragma once
 
 #include <asio/io_context.hpp>
@@ -14,11 +21,18 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 
@@ -63,6 +77,9 @@ public:
         if (thread_.joinable()) thread_.join();
     }
 
+    /// Lines handed to the io_context and not yet handled, at most.
+    static constexpr int max_pending = 4;
+
 private:
     static constexpr int poll_interval_ms = 100;
     static constexpr std::size_t max_line = 4096;
@@ -72,6 +89,11 @@ private:
         std::string line;
         char chunk[512];
         while (!stopping_) {
+            if (pending_->load(std::memory_order_acquire) >= max_pending) {
+                // Back-pressure: the writer of stdin waits, not the server.
+                std::this_thread::sleep_for(std::chrono::milliseconds{5});
+                continue;
+            }
             ::pollfd in{.fd = STDIN_FILENO, .events = POLLIN, .revents = 0};
             const int ready = ::poll(&in, 1, poll_interval_ms);
             if (ready < 0 && errno == EINTR) continue;
@@ -84,6 +106,9 @@ private:
                 if (chunk[i] == '\n') {
                     post_line(std::move(line));
                     line.clear();
+                    // A chunk may hold many lines: wait for room between them.
+                    while (pending_->load(std::memory_order_acquire) >= max_pending && !stopping_)
+                        std::this_thread::sleep_for(std::chrono::milliseconds{5});
                 } else if (line.size() < max_line) {
                     line += chunk[i];
                 }
@@ -98,13 +123,111 @@ private:
     void post_line(std::string line)
     {
         if (!line.empty() && line.back() == '\r') line.pop_back();
-        asio::post(io_, [this, l = std::move(line)]() mutable { on_line_(std::move(l)); });
+        pending_->fetch_add(1, std::memory_order_acq_rel);
+        asio::post(io_, [this, pending = pending_, l = std::move(line)]() mutable {
+            pending->fetch_sub(1, std::memory_order_acq_rel);
+            on_line_(std::move(l));
+        });
     }
 
     asio::io_context& io_;
     line_handler on_line_;
     end_handler on_end_;
     std::atomic<bool> stopping_{false};
+    // Shared with posted handlers, which may outlive the reader in the queue.
+    std::shared_ptr<std::atomic<int>> pending_ = std::make_shared<std::atomic<int>>(0);
+    std::thread thread_;
+};
+
+/// Replies to console commands, written to stdout by a thread of its own.
+/// It writes only when stdout can take a line (poll), so it never blocks in
+/// a write, and at the end it gives what is queued a moment to go out, then
+/// drops it: a stdout nobody reads holds neither the stream nor its end.
+class console_writer {
+public:
+    /// Replies waiting to be written, at most; more are dropped and counted.
+    static constexpr std::size_t max_queued = 64;
+
+    console_writer() { thread_ = std::thread{[this] { write_all(); }}; }
+    console_writer(const console_writer&) = delete;
+    console_writer& operator=(const console_writer&) = delete;
+    ~console_writer()
+    {
+        {
+            const std::lock_guard lock{mutex_};
+            closing_ = true;
+        }
+        wake_.notify_one();
+        thread_.join();
+    }
+
+    /// Queues one reply (one or more lines); never blocks on stdout.
+    void reply(std::string text)
+    {
+        {
+            const std::lock_guard lock{mutex_};
+            if (lines_.size() >= max_queued) {
+                ++dropped_;
+                return;
+            }
+            lines_.push_back(std::move(text) + "\n");
+        }
+        wake_.notify_one();
+    }
+
+private:
+    static constexpr int poll_interval_ms = 50;
+    /// After closing, how long queued replies may wait for stdout.
+    static constexpr std::chrono::milliseconds closing_grace{300};
+
+    void write_all()
+    {
+        std::unique_lock lock{mutex_};
+        std::chrono::steady_clock::time_point give_up{};
+        for (;;) {
+            wake_.wait(lock, [this] { return closing_ || !lines_.empty(); });
+            if (closing_ && give_up == std::chrono::steady_clock::time_point{})
+                give_up = std::chrono::steady_clock::now() + closing_grace;
+            if (lines_.empty()) return; // closing, all written
+            if (closing_ && std::chrono::steady_clock::now() > give_up) return;
+            std::string text = lines_.front();
+            const std::uint64_t dropped = std::exchange(dropped_, 0);
+            lock.unlock();
+            if (dropped != 0)
+                text = "(" + std::to_string(dropped) +
+                       " replies dropped: the console's output was not read)\n" + text;
+            const bool written = write_when_ready(text);
+            lock.lock();
+            if (written) lines_.pop_front();
+        }
+    }
+
+    // Writes `text` once stdout is ready for it; false when it was not ready
+    // within one poll interval (the caller tries again, or gives up).
+    static bool write_when_ready(std::string_view text)
+    {
+        while (!text.empty()) {
+            ::pollfd out{.fd = STDOUT_FILENO, .events = POLLOUT, .revents = 0};
+            const int ready = ::poll(&out, 1, poll_interval_ms);
+            if (ready < 0 && errno == EINTR) continue;
+            if (ready <= 0) return false;
+            if ((out.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0) return true; // gone: drop
+            // One page at most: a pipe that polls writable takes that much
+            // without blocking.
+            const std::size_t chunk = std::min<std::size_t>(text.size(), 4096);
+            const ssize_t n = ::write(STDOUT_FILENO, text.data(), chunk);
+            if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+            if (n <= 0) return true; // an error: the reply is lost, not retried forever
+            text.remove_prefix(static_cast<std::size_t>(n));
+        }
+        return true;
+    }
+
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::deque<std::string> lines_;
+    std::uint64_t dropped_ = 0;
+    bool closing_ = false;
     std::thread thread_;
 };
 
