@@ -86,6 +86,7 @@ struct client_options {
     std::optional<double> duration_s;
     bool quiet = false;
     std::string stats_json;
+    bool stop_at_end = false; ///< --stop-at-end
     std::string sdp;
     std::string sap_name;
     std::optional<sap_address> sap_group; ///< --sap-group
@@ -281,14 +282,33 @@ public:
             dropped_.fetch_add((samples.size() - taken) / channels_, std::memory_order_relaxed);
     }
 
-    /// Writes what is left and closes the file; call after the audio side stopped.
-    void finish()
+    /// Writes what is left and closes the file, so that its header says how
+    /// much it holds even after a failed write; call after the audio side
+    /// stopped. Returns the first failure, empty when there was none.
+    std::string finish()
     {
         stop_writer();
-        drain();
-        file_.close();
-        if (error_) std::rethrow_exception(error_);
+        if (!failed()) {
+            try {
+                drain();
+            } catch (const std::exception& e) {
+                failure_ = e.what();
+                failed_.store(true, std::memory_order_release);
+            }
+        }
+        try {
+            file_.close();
+        } catch (const std::exception& e) {
+            if (!failed()) failure_ = e.what();
+            failed_.store(true, std::memory_order_release);
+        }
+        return failed() ? failure_ : std::string{};
     }
+
+    /// Whether writing the file failed (a full disk, say); failure() says how.
+    /// Safe from any thread.
+    [[nodiscard]] bool failed() const noexcept { return failed_.load(std::memory_order_acquire); }
+    [[nodiscard]] const std::string& failure() const noexcept { return failure_; }
 
     [[nodiscard]] std::uint64_t frames_written() const noexcept { return file_.frames(); }
     [[nodiscard]] std::uint64_t frames_dropped() const noexcept { return dropped_.load(); }
@@ -299,8 +319,9 @@ private:
         while (!stopping_.load(std::memory_order_acquire)) {
             try {
                 drain();
-            } catch (...) {
-                error_ = std::current_exception();
+            } catch (const std::exception& e) {
+                failure_ = e.what();
+                failed_.store(true, std::memory_order_release);
                 return;
             }
             std::this_thread::sleep_for(10ms);
@@ -331,7 +352,8 @@ private:
     std::vector<std::int32_t> block_;
     std::atomic<std::uint64_t> dropped_{0};
     std::atomic<bool> stopping_{false};
-    std::exception_ptr error_;
+    std::string failure_;           ///< written before failed_ is set
+    std::atomic<bool> failed_{false};
     std::thread writer_;
 };
 
@@ -555,14 +577,11 @@ public:
                     "); use --no-playback, with --output PATH.wav to record "
                     "what would have played"};
         }
+        // Every output is checked before any is touched: a run refused for
+        // its --stats-json leaves an existing --output as it was.
+        if (!opt.output.empty()) check_writable(opt.output, "--output");
+        if (!opt.stats_json.empty()) check_writable(opt.stats_json, "--stats-json");
         if (!opt.output.empty()) recorder_.emplace(opt.output, format_);
-        // Opened now, so a path that cannot be written fails before the run, not after it.
-        if (!opt.stats_json.empty()) {
-            stats_out_.open(opt.stats_json, std::ios::trunc);
-            if (!stats_out_)
-                throw example_error{"cannot write '" + opt.stats_json +
-                                    "': " + std::strerror(errno)};
-        }
         if (audio)
             device_playout_.emplace(std::move(audio), *device, format_,
                                     recorder_ ? &*recorder_ : nullptr);
@@ -608,6 +627,7 @@ public:
         const auto& f = stream_->format();
         const auto latency_ms =
             std::chrono::duration_cast<std::chrono::milliseconds>(config.latency).count();
+        latency_used_ms_ = latency_ms;
         if (!opt_.quiet)
             std::cout << program << ": listening on " << opt_.network.where() << " for "
                       << audiocast::to_string(f) << ", playout latency " << latency_ms << " ms"
@@ -632,7 +652,7 @@ public:
             });
         }
         started_ = std::chrono::steady_clock::now();
-        if (!opt_.quiet) arm_status();
+        arm_watch();
 
         runner_->start();
         if (timer_playout_) timer_playout_->start();
@@ -648,7 +668,12 @@ public:
         int rc = receive_errors_ == 0 ? 0 : exit_failure;
         std::uint64_t frames_written = 0, frames_dropped = 0;
         if (recorder_) {
-            recorder_->finish();
+            const std::string failure = recorder_->finish();
+            if (!failure.empty()) {
+                if (!recording_failed_)
+                    std::cerr << program << ": " << failure << std::endl;
+                rc = exit_failure;
+            }
             frames_written = recorder_->frames_written();
             frames_dropped = recorder_->frames_dropped();
             if (frames_dropped != 0) {
@@ -669,10 +694,20 @@ private:
     /// Joins the group: RTP on its port, RTCP on port + 1.
     void open_sockets()
     {
-        auto media = opt_.network.media(true);
-        media.receive_buffer_bytes = 1 << 20;
-        transport_.emplace(open_transport(io_, media));
-        control_.emplace(open_transport(io_, opt_.network.control()));
+        try {
+            auto media = opt_.network.media(true);
+            media.receive_buffer_bytes = 1 << 20;
+            transport_.emplace(open_transport(io_, media));
+            control_.emplace(open_transport(io_, opt_.network.control()));
+        } catch (const usage_error& e) {
+            // What a description got wrong is the file's fault, not the
+            // command line's: exit 1, naming the file.
+            if (!opt_.described) throw;
+            const std::string from = opt_.sdp.empty() ? "the SAP announcement of \"" +
+                                                            printable(opt_.sap_name) + "\""
+                                                      : "'" + printable(opt_.sdp) + "'";
+            throw example_error{from + " describes a stream that cannot be joined: " + e.what()};
+        }
     }
 
     /// Playout latency must hold more than the device takes in one burst,
@@ -702,49 +737,74 @@ private:
         std::error_code ignored;
         signals_.cancel(ignored);
         duration_timer_.cancel();
-        status_timer_.cancel();
+        watch_timer_.cancel();
         if (timer_playout_) timer_playout_->stop();
         runner_->stop();
         io_.stop();
     }
 
-    void arm_status()
+    // Every watch_tick: a recording that cannot be written stops the run at
+    // once (a full disk), the end of the stream is noticed, and each second
+    // the live status is printed. It runs with --quiet too.
+    void arm_watch()
     {
-        status_timer_.expires_at(started_ + (++status_count_) * 1s);
-        status_timer_.async_wait([this](std::error_code ec) {
+        watch_timer_.expires_at(started_ + (++watch_ticks_) * watch_tick);
+        watch_timer_.async_wait([this](std::error_code ec) {
             if (ec) return;
+            if (recorder_ && recorder_->failed()) {
+                std::cerr << program << ": " << recorder_->failure()
+                          << "; stopping (the figures are still written)" << std::endl;
+                recording_failed_ = true;
+                finish();
+                return;
+            }
             const audiocast::receiver_stats stats = stream_->stats();
             note_the_end(stats);
-            const std::string line = std::to_string(status_count_) + " s  " + live(stats);
-            if (tty_)
-                std::cout << '\r' << line << "\033[K" << std::flush;
-            else
-                std::cout << line << std::endl;
-            arm_status();
+            if (opt_.stop_at_end && stream_ended_) {
+                finish();
+                return;
+            }
+            if (!opt_.quiet && watch_ticks_ % ticks_per_status == 0) {
+                const std::string line =
+                    std::to_string(watch_ticks_ / ticks_per_status) + " s  " + live(stats);
+                if (tty_)
+                    std::cout << '\r' << line << "\033[K" << std::flush;
+                else
+                    std::cout << line << std::endl;
+            }
+            arm_watch();
         });
     }
 
-    /// The live one-line status.
-    /// Says once that the stream ended: the sender said BYE, or nothing
-    /// has come for silence_limit after packets did.
+    /// Says once that the stream ended: the sender said BYE and nothing came
+    /// after it for a bye_grace (a BYE forged in its name is followed by its
+    /// packets, and is no end), or nothing has come for silence_limit after
+    /// packets did.
     void note_the_end(const audiocast::receiver_stats& s)
     {
+        const auto now = std::chrono::steady_clock::now();
         if (s.packets_received != last_received_) {
             last_received_ = s.packets_received;
-            quiet_seconds_ = 0;
+            last_packet_seen_ = now;
+            if (stream_ended_ && !opt_.quiet)
+                std::cout << (tty_ ? "\n" : "") << program << ": packets again" << std::endl;
+            stream_ended_ = false;
             said_silent_ = false;
-        } else if (s.packets_received != 0) {
-            ++quiet_seconds_;
+            return;
         }
-        if (s.source_left && !said_bye_) {
-            said_bye_ = true;
+        if (s.packets_received == 0 || stream_ended_) return;
+        const auto quiet = now - last_packet_seen_;
+        if (s.source_left && quiet >= bye_grace) {
+            stream_ended_ = true;
             if (!opt_.quiet)
                 std::cout << (tty_ ? "\n" : "") << program
                           << ": the sender said BYE: the stream has ended" << std::endl;
-        } else if (!s.source_left && quiet_seconds_ >= silence_limit && !said_silent_) {
+        } else if (!s.source_left && quiet >= silence_limit && !said_silent_) {
             said_silent_ = true;
+            stream_ended_ = true;
             if (!opt_.quiet)
-                std::cout << (tty_ ? "\n" : "") << program << ": no packets for " << quiet_seconds_
+                std::cout << (tty_ ? "\n" : "") << program << ": no packets for "
+                          << std::chrono::duration_cast<std::chrono::seconds>(quiet).count()
                           << " s and no BYE: the stream stopped or was cut off" << std::endl;
         }
     }
@@ -753,9 +813,13 @@ private:
     {
         const auto& f = stream_->format();
         char text[320];
-        if (s.source_left) return "the stream has ended (BYE)";
-        if (quiet_seconds_ >= silence_limit)
-            return "no packets for " + std::to_string(quiet_seconds_) + " s";
+        if (stream_ended_ && s.source_left) return "the stream has ended (BYE)";
+        if (stream_ended_)
+            return "no packets for " +
+                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                      std::chrono::steady_clock::now() - last_packet_seen_)
+                                      .count()) +
+                   " s";
         if (s.packets_received == 0) {
             std::snprintf(text, sizeof text, "waiting for the stream on %s",
                           opt_.network.where().c_str());
@@ -766,9 +830,8 @@ private:
             return line;
         }
         std::snprintf(text, sizeof text,
-                      "latency p50 %.3f ms p99 %.3f ms | jitter %.3f ms | lost %llu of %llu | "
-                      "%.0f B/s | buffer %.1f ms",
-                      in_ms(s.latency_p50), in_ms(s.latency_p99), in_ms(s.jitter),
+                      "latency %s | jitter %.3f ms | lost %llu of %llu | %.0f B/s | buffer %.1f ms",
+                      latency_text(s, false).c_str(), in_ms(s.jitter),
                       static_cast<unsigned long long>(s.packets_lost),
                       static_cast<unsigned long long>(s.packets_expected), s.throughput_bytes_per_s,
                       in_ms(audiocast::duration_of(s.buffered_frames, f.sample_rate)));
@@ -781,14 +844,28 @@ private:
         return line;
     }
 
+    /// "p50 0.120 ms p99 0.340 ms", or "n/a" when it was never measured (a
+    /// sender with neither the send-time extension nor sender reports).
+    [[nodiscard]] static std::string latency_text(const audiocast::receiver_stats& s, bool with_max)
+    {
+        if (s.latency_samples == 0) return "n/a (the sender gives no send times or reports)";
+        char text[96];
+        if (with_max)
+            std::snprintf(text, sizeof text, "p50 %.3f ms, p99 %.3f ms, max %.3f ms",
+                          in_ms(s.latency_p50), in_ms(s.latency_p99), in_ms(s.latency_max));
+        else
+            std::snprintf(text, sizeof text, "p50 %.3f ms p99 %.3f ms", in_ms(s.latency_p50),
+                          in_ms(s.latency_p99));
+        return text;
+    }
+
     [[nodiscard]] static std::string summary(const audiocast::receiver_stats& s)
     {
         char text[480];
         std::snprintf(text, sizeof text,
                       "received %llu packets, %llu bytes (%.0f B/s); lost %llu, late %llu, "
                       "duplicate %llu, reordered %llu, malformed %llu, foreign %llu, discarded "
-                      "%llu; jitter %.3f ms; latency "
-                      "p50 %.3f ms, p99 %.3f ms, max %.3f ms; IPDV p50 %.3f ms, p99 %.3f ms; "
+                      "%llu; jitter %.3f ms; latency %s; IPDV p50 %.3f ms, p99 %.3f ms; "
                       "underruns %llu, concealed frames %llu",
                       static_cast<unsigned long long>(s.packets_received),
                       static_cast<unsigned long long>(s.bytes_received), s.throughput_bytes_per_s,
@@ -799,8 +876,7 @@ private:
                       static_cast<unsigned long long>(s.packets_malformed),
                       static_cast<unsigned long long>(s.packets_foreign),
                       static_cast<unsigned long long>(s.packets_discarded), in_ms(s.jitter),
-                      in_ms(s.latency_p50), in_ms(s.latency_p99), in_ms(s.latency_max),
-                      in_ms(s.ipdv_p50), in_ms(s.ipdv_p99),
+                      latency_text(s, true).c_str(), in_ms(s.ipdv_p50), in_ms(s.ipdv_p99),
                       static_cast<unsigned long long>(s.underruns),
                       static_cast<unsigned long long>(s.concealed_frames));
         return text;
@@ -818,7 +894,7 @@ private:
         field("group", json_string(opt_.network.group));
         field("port", count(opt_.network.port));
         field("format", json_string(audiocast::to_string(f)));
-        field("latency_target_ms", count(static_cast<std::uint64_t>(opt_.latency_ms)));
+        field("latency_target_ms", count(static_cast<std::uint64_t>(latency_used_ms_)));
         field("duration_s", json_number(seconds));
         field("packets_received", count(s.packets_received));
         field("packets_expected", count(s.packets_expected));
@@ -835,9 +911,13 @@ private:
         field("throughput_bytes_per_s", json_number(s.throughput_bytes_per_s));
         field("packets_per_s", json_number(s.packets_per_s));
         field("jitter_ms", json_number(in_ms(s.jitter)));
-        field("latency_ms", "{\"p50\": " + json_number(in_ms(s.latency_p50)) +
-                                ", \"p99\": " + json_number(in_ms(s.latency_p99)) +
-                                ", \"max\": " + json_number(in_ms(s.latency_max)) + "}");
+        // Never measured (a sender without the send-time extension or
+        // reports): null, not a latency of 0.
+        field("latency_ms", s.latency_samples == 0
+                                ? std::string{"null"}
+                                : "{\"p50\": " + json_number(in_ms(s.latency_p50)) +
+                                      ", \"p99\": " + json_number(in_ms(s.latency_p99)) +
+                                      ", \"max\": " + json_number(in_ms(s.latency_max)) + "}");
         field("latency_samples", count(s.latency_samples));
         field("ipdv_ms", "{\"p50\": " + json_number(in_ms(s.ipdv_p50)) +
                              ", \"p99\": " + json_number(in_ms(s.ipdv_p99)) + "}");
@@ -859,11 +939,10 @@ private:
         field("device_underflows",
               count(device_playout_ ? device_playout_->device_underflows() : 0));
         field("frames_recorded", count(frames_written));
+        field("recording_failed", recording_failed_ ? "true" : "false");
         field("frames_not_recorded", count(frames_dropped), true);
         j += "}\n";
-        stats_out_ << j;
-        stats_out_.close();
-        if (!stats_out_) throw example_error{"cannot write '" + opt_.stats_json + "'"};
+        write_whole_file(opt_.stats_json, j);
     }
 
     const client_options& opt_;
@@ -874,21 +953,29 @@ private:
     std::optional<audiocast::udp_multicast_transport> transport_;
     std::optional<audiocast::udp_multicast_transport> control_;
     std::optional<recorder> recorder_;
-    std::ofstream stats_out_;
     std::optional<multicast_stream> stream_;
     std::optional<audiocast::stream_runner<multicast_stream>> runner_;
     std::optional<device_playout> device_playout_;
     std::optional<timer_playout> timer_playout_;
-    asio::signal_set signals_{io_, SIGINT, SIGTERM};
+    // SIGHUP (a closed terminal or ssh session) ends the run as cleanly as
+    // SIGTERM: the recording and the figures are finished, BYE is sent.
+    asio::signal_set signals_{io_, SIGINT, SIGTERM, SIGHUP};
     asio::steady_timer duration_timer_{io_};
-    asio::steady_timer status_timer_{io_};
+    asio::steady_timer watch_timer_{io_};
     std::chrono::steady_clock::time_point started_{};
-    std::uint64_t status_count_ = 0;
-    static constexpr std::uint64_t silence_limit = 3; ///< seconds without packets that are news
+    static constexpr std::chrono::milliseconds watch_tick{250};
+    static constexpr std::uint64_t ticks_per_status = 4; // a status line each second
+    std::uint64_t watch_ticks_ = 0;
+    /// Without packets this long after some came, the stream has stopped.
+    static constexpr std::chrono::seconds silence_limit{3};
+    /// After the sender's BYE, this long without its packets ends the stream.
+    static constexpr std::chrono::milliseconds bye_grace{500};
     std::uint64_t last_received_ = 0;
-    std::uint64_t quiet_seconds_ = 0;
-    bool said_bye_ = false;
+    std::chrono::steady_clock::time_point last_packet_seen_{};
+    bool stream_ended_ = false;
     bool said_silent_ = false;
+    bool recording_failed_ = false;
+    std::int64_t latency_used_ms_ = 0; ///< the playout latency in force, after fitting the device
     std::uint64_t receive_errors_ = 0;
     bool tty_ = ::isatty(STDOUT_FILENO) == 1;
 };
@@ -929,11 +1016,17 @@ int main(int argc, char* argv[])
         app.add_flag("--no-playback", opt.no_playback, "Play nothing; pull on a timer instead");
     device->excludes(no_playback);
     app.add_option("--output", opt.output,
-                   "Write exactly what playout produces to this WAV file (16- or 24-bit)");
+                   "Write exactly what playout produces to this WAV file (16- or 24-bit)")
+        ->check(non_empty_path());
     app.add_option("--duration", opt.duration_s, "Stop after this many seconds (default: never)")
         ->check(positive_seconds());
     app.add_flag("--quiet", opt.quiet, "No live status and no summary");
-    app.add_option("--stats-json", opt.stats_json, "Write the figures as JSON here at exit");
+    app.add_flag("--stop-at-end", opt.stop_at_end,
+                 "Stop when the stream ends: the sender said BYE and sent nothing for 0.5 s "
+                 "after it, or nothing came for 3 s after packets did (without it, and without "
+                 "--duration, the client listens, and records silence, until stopped)");
+    app.add_option("--stats-json", opt.stats_json, "Write the figures as JSON here at exit")
+        ->check(non_empty_path());
     bool discover_flag = false;
     auto* discover_option =
         app.add_flag("--discover", discover_flag,
@@ -949,12 +1042,14 @@ int main(int argc, char* argv[])
                                     "Play the stream announced on SAP under this name (s=)");
     auto* sdp = app.add_option("--sdp", opt.sdp,
                                "Take the group, port and format from this SDP file (audiocast's, "
-                               "ffmpeg's, or any RTP L16/L24 stream's)");
+                               "ffmpeg's, or any RTP L16/L24 stream's)")
+                    ->check(non_empty_path());
     bool list_devices = false;
     app.add_flag("--list-devices", list_devices, "List the audio output devices and exit");
     sdp->excludes(sap_name);
     discover_option->excludes(sdp)->excludes(sap_name);
 
+    if (const auto rc = help_or_version(program, app, argc, argv)) return *rc;
     return run_main(program, app, [&] {
         app.parse(argc, argv);
         opt.latency_given = latency->count() != 0;

@@ -16,6 +16,7 @@
 #include "support/example_error.hpp"
 #include "support/sound_file.hpp"
 #include "support/text.hpp"
+#include "support/untrusted_text.hpp"
 
 #include <audiocast/multicast_stream.hpp>
 #include <audiocast/sap.hpp>
@@ -317,7 +318,7 @@ public:
                   codec,
                   audiocast::steady_clock{},
                   sender_config_for(*source_)},
-          runner_{stream_, io_.get_executor()}, signals_{io_, SIGINT, SIGTERM}, duration_timer_{io_}
+          runner_{stream_, io_.get_executor()}, signals_{io_, SIGINT, SIGTERM, SIGHUP}, duration_timer_{io_}
     {}
 
     /// The stream as SDP describes it (RFC 8866), for --sdp and SAP.
@@ -366,7 +367,17 @@ public:
             replies_.reply(out.str());
         }
         runner_.on_refill([this](multicast_stream& s) {
-            source_->fill(s);
+            // A source that fails (a corrupt or truncated file) ends the run
+            // like any other end: what was queued goes out, then BYE and the
+            // SAP withdrawal, and the program says why and exits 1.
+            try {
+                source_->fill(s);
+            } catch (const std::exception& e) {
+                source_error_ = printable(e.what(), 200);
+                std::cerr << program << ": " << source_error_ << std::endl;
+                finish("the source failed");
+                return;
+            }
             if (source_->exhausted() && s.sender().queued_packets() == 0)
                 finish("the file has been sent");
         });
@@ -376,7 +387,11 @@ public:
                           << " (further failures are counted in STATUS)" << std::endl;
         });
         signals_.async_wait([this](std::error_code ec, int signal) {
-            if (!ec) finish(signal == SIGINT ? "interrupted" : "terminated");
+            // SIGHUP: the terminal or ssh session closed; stop as cleanly.
+            if (!ec)
+                finish(signal == SIGINT   ? "interrupted"
+                       : signal == SIGHUP ? "hung up"
+                                          : "terminated");
         });
         if (opt_.duration_s) {
             duration_timer_.expires_after(std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -391,7 +406,7 @@ public:
             [this] {
                 if (!opt_.quiet && !finished_)
                     std::cerr << program << ": the console closed; streaming on "
-                              << "(SIGINT or SIGTERM stops)" << std::endl;
+                              << "(SIGINT, SIGTERM or SIGHUP stops)" << std::endl;
             });
 
         source_->start(stream_);
@@ -413,6 +428,7 @@ public:
         // Failed sends are reported as they happen and in the status line; the
         // run failed only if nothing at all could be sent.
         const auto& sent = stream_.sender().stats();
+        if (!source_error_.empty()) return exit_failure;
         return sent.packets_send_failed != 0 && sent.packets_send_failed == sent.packets_sent
                    ? exit_failure
                    : 0;
@@ -642,6 +658,7 @@ private:
     std::uint64_t sap_errors_ = 0;
     std::optional<console_reader> console_;
     console_writer replies_;
+    std::string source_error_; ///< why the source failed; empty while it works
     std::uint64_t send_errors_ = 0;
     std::uint64_t session_id_ = std::random_device{}();
     bool finished_ = false;
@@ -723,7 +740,8 @@ int main(int argc, char* argv[])
                                 "Stream a sine of this frequency in Hz (the default source, 440)");
     auto* file = app.add_option("--file", opt.file,
                                 "Stream a sound file (any format libsndfile reads); it keeps its "
-                                "rate and channels");
+                                "rate and channels")
+                     ->check(non_empty_path());
     auto* capture =
         app.add_option("--capture", opt.capture,
                        "Stream an audio input device (RtAudio), the default one or number DEVICE")
@@ -749,14 +767,16 @@ int main(int argc, char* argv[])
         "224.0.0.56 is where PipeWire's RTP modules listen. Implies --sap");
     app.add_option("--sap-interval", opt.sap_interval_s,
                    "Seconds between SAP announcements (randomized by a third)")
-        ->check(CLI::Range(1.0, 3600.0))
+        ->check(finite_range(1.0, 3600.0))
         ->capture_default_str();
     app.add_option("--sdp", opt.sdp,
                    "Write the stream's SDP description here (for ffmpeg, GStreamer, VLC, "
-                   "audiocast-client --sdp)");
+                   "audiocast-client --sdp)")
+        ->check(non_empty_path());
     bool list_devices = false;
     app.add_flag("--list-devices", list_devices, "List the audio input devices and exit");
 
+    if (const auto rc = help_or_version(program, app, argc, argv)) return *rc;
     return run_main(program, app, [&] {
         app.parse(argc, argv);
         if (sap_group->count() != 0) {

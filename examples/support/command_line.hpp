@@ -18,11 +18,15 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <exception>
 #include <iostream>
+#include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 namespace audiocast_examples {
@@ -159,6 +163,58 @@ struct sap_address {
     return out;
 }
 
+/// --help and --version win over every other argument, valid or not: a user
+/// who asks for help gets it, not a complaint about --port 0. Returns the
+/// exit code when one of them was given (before any "--"), else nullopt.
+[[nodiscard]] inline std::optional<int> help_or_version(const char* program, CLI::App& app,
+                                                        int argc, char* argv[])
+{
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg{argv[i]};
+        if (arg == "--") break;
+        if (arg == "--help" || arg == "-h") {
+            std::cout << app.help();
+            return 0;
+        }
+        if (arg == "--version") {
+            std::cout << program << " " << AUDIOCAST_VERSION_MAJOR << "." << AUDIOCAST_VERSION_MINOR
+                      << "." << AUDIOCAST_VERSION_PATCH << " (audiocast)" << std::endl;
+            return 0;
+        }
+    }
+    return std::nullopt;
+}
+
+/// A path that names something: "" is refused (it named the default tone,
+/// or recorded nothing, without a word).
+inline CLI::Validator non_empty_path()
+{
+    return CLI::Validator{[](std::string& text) -> std::string {
+                              return text.empty() ? "an empty path names no file" : std::string{};
+                          },
+                          "PATH"};
+}
+
+/// A finite number in [low, high]: CLI11's Range lets NaN through, since
+/// every comparison with NaN is false.
+inline CLI::Validator finite_range(double low, double high)
+{
+    return CLI::Validator{[low, high](std::string& text) -> std::string {
+                              try {
+                                  std::size_t used = 0;
+                                  const double v = std::stod(text, &used);
+                                  if (used == text.size() && std::isfinite(v) && v >= low &&
+                                      v <= high)
+                                      return {};
+                              } catch (const std::logic_error&) {
+                              }
+                              std::ostringstream range;
+                              range << low << " to " << high;
+                              return "'" + text + "' is not a number from " + range.str();
+                          },
+                          "NUMBER"};
+}
+
 /// A positive number of seconds, for --duration.
 inline CLI::Validator positive_seconds()
 {
@@ -166,7 +222,8 @@ inline CLI::Validator positive_seconds()
                               try {
                                   std::size_t used = 0;
                                   const double v = std::stod(text, &used);
-                                  if (used == text.size() && v > 0 && v <= 1e9) return {};
+                                  if (used == text.size() && std::isfinite(v) && v > 0 && v <= 1e9)
+                                      return {};
                               } catch (const std::logic_error&) {
                               }
                               return "'" + text + "' is not a number of seconds above 0";

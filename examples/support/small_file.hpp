@@ -6,7 +6,9 @@
 #include "support/example_error.hpp"
 #include "support/untrusted_text.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstddef>
@@ -17,13 +19,16 @@
 
 namespace audiocast_examples {
 
+/// A path the user typed is shown whole (escaped) up to this length.
+inline constexpr std::size_t max_path_chars = 1024;
+
 /// The whole of `path`, which must be a file of at most `limit` bytes;
 /// otherwise an example_error naming the path (escaped), what it should hold
 /// (`what`) and the reason: missing, a directory, unreadable, too large.
 [[nodiscard]] inline std::string read_small_file(const std::string& path, std::size_t limit,
                                                  const char* what)
 {
-    const std::string shown = "'" + printable(path) + "'";
+    const std::string shown = "'" + printable(path, max_path_chars) + "'";
     struct ::stat st {};
     if (::stat(path.c_str(), &st) != 0) {
         const int error = errno;
@@ -53,6 +58,62 @@ namespace audiocast_examples {
                             " KiB, more than " + what + " can be; is it the right file?"};
     text.resize(got);
     return text;
+}
+
+/// Refuses, with the reason, an output path that cannot be written (a
+/// directory, a missing folder, no permission), without truncating or
+/// keeping anything: a file that exists is opened for writing and left as it
+/// is; one that does not is created and removed again.
+inline void check_writable(const std::string& path, const char* option)
+{
+    const std::string shown = "'" + printable(path, max_path_chars) + "'";
+    struct ::stat st {};
+    if (::stat(path.c_str(), &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            throw usage_error{std::string{option} + " " + shown + " is a directory; give a file"};
+        const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+        if (fd < 0) {
+            const int error = errno;
+            throw example_error{"cannot write " + shown + " (" + option + "): " +
+                                std::strerror(error)};
+        }
+        ::close(fd);
+        return;
+    }
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        const int error = errno;
+        throw example_error{"cannot write " + shown + " (" + option + "): " + std::strerror(error)};
+    }
+    ::close(fd);
+    ::unlink(path.c_str());
+}
+
+/// Writes `text` to `path` whole, replacing it; an example_error with the
+/// system's reason, read when the failure happened, otherwise.
+inline void write_whole_file(const std::string& path, const std::string& text)
+{
+    const std::string shown = "'" + printable(path, max_path_chars) + "'";
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        const int error = errno;
+        throw example_error{"cannot write " + shown + ": " + std::strerror(error)};
+    }
+    std::size_t done = 0;
+    while (done < text.size()) {
+        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            const int error = errno;
+            ::close(fd);
+            throw example_error{"cannot write " + shown + ": " + std::strerror(error)};
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    if (::close(fd) != 0) {
+        const int error = errno;
+        throw example_error{"cannot write " + shown + ": " + std::strerror(error)};
+    }
 }
 
 } // namespace audiocast_examples

@@ -164,6 +164,28 @@ inline bool to_packet_time(std::string_view s, std::chrono::microseconds& out) n
 }
 
 /// One failure: the code and a message that names the line.
+/// `text` as an error message may quote it: control bytes as \xNN, cut
+/// after 80 characters, so that a hostile description cannot reach a
+/// terminal raw or fill a log.
+inline std::string excerpt(std::string_view text)
+{
+    static constexpr std::size_t limit = 80;
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    for (std::size_t i = 0; i < text.size() && i < limit; ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c < 0x20 || c == 0x7F) {
+            out += "\\x";
+            out += hex[c >> 4];
+            out += hex[c & 0xF];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    if (text.size() > limit) out += "... (" + std::to_string(text.size()) + " bytes)";
+    return out;
+}
+
 struct failure {
     std::error_code code;
     std::string message;
@@ -226,7 +248,7 @@ private:
     static failure bad(std::size_t line, const std::string& what, std::string_view text)
     {
         return {errc::invalid_sdp,
-                "SDP line " + std::to_string(line) + " '" + std::string{text} + "' " + what};
+                "SDP line " + std::to_string(line) + " '" + excerpt(text) + "' " + what};
     }
     static failure unsupported(std::size_t line, const std::string& what)
     {
@@ -419,16 +441,16 @@ private:
         const auto f = fields(value);
         if (f.size() != 3 || f[0] != "IN" || (f[1] != "IP4" && f[1] != "IP6"))
             return failure{errc::invalid_sdp,
-                           "SDP connection line '" + value + "' is not c=IN IP4|IP6 <address>"};
+                           "SDP connection line '" + excerpt(value) + "' is not c=IN IP4|IP6 <address>"};
         const auto parts = split(f[2], '/');
         const bool v6 = f[1] == "IP6";
         // to_sdp() tells the family by the address, so it must be the family the line says.
         if (v6 ? is_ipv4_literal(parts[0]) : is_ipv6_literal(parts[0]))
-            return failure{errc::invalid_sdp, "SDP connection line '" + value + "' gives an IPv" +
+            return failure{errc::invalid_sdp, "SDP connection line '" + excerpt(value) + "' gives an IPv" +
                                                   (v6 ? "4" : "6") + " address under " +
                                                   std::string{f[1]}};
         if (!(v6 ? is_ipv6_literal(parts[0]) : is_ipv4_literal(parts[0])))
-            return unsupported(line, "the connection address '" + std::string{parts[0]} +
+            return unsupported(line, "the connection address '" + excerpt(parts[0]) +
                                          "' is not an IPv" + (v6 ? "6" : "4") +
                                          " address; audiocast does not resolve host names");
         out.group = std::string{parts[0]};
@@ -437,7 +459,7 @@ private:
             int ttl = 0;
             if (!to_int(parts[1], ttl) || ttl < 0 || ttl > 255)
                 return failure{errc::invalid_sdp,
-                               "SDP connection line '" + value + "' has a TTL outside 0-255"};
+                               "SDP connection line '" + excerpt(value) + "' has a TTL outside 0-255"};
             out.ttl = ttl;
         }
         const std::size_t count_at = f[1] == "IP4" ? 2 : 1;

@@ -10,7 +10,12 @@ Exit 0: passed; 1: failed; 77: skipped, with the reason.
 """
 
 import os
+import random
+import re
+import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -64,8 +69,294 @@ def yes_status_into_the_console():
           f"latency p99 {stats['latency_ms']['p99']} ms")
 
 
+def sighup_ends_both_cleanly():
+    """A closed terminal (SIGHUP) ends the client and the server like SIGTERM:
+    the client's WAV header is finished and its figures written, and the
+    server says BYE (it killed both, leaving a WAV of data size 0 and an
+    empty JSON)."""
+    source = harness.noise(48000, 2, 2, 10.0, seed=22)
+    harness.write_wav(e2e.tmp("source.wav"), source)
+    with Children() as children:
+        watcher = e2e.start_clients(children, 1, source, seconds=20.0, prefix="watcher")[0]
+        client = e2e.start_clients(children, 1, source, seconds=20.0)[0]
+        server = children.start(e2e.server_cmd("--file", e2e.tmp("source.wav")), "server",
+                                stdin=subprocess.PIPE)
+        time.sleep(1.5)
+        client.proc.send_signal(signal.SIGHUP)
+        expect_exit(client, 0, 10)
+        server.proc.send_signal(signal.SIGHUP)
+        expect_exit(server, 0, 10)
+        watcher.proc.send_signal(signal.SIGTERM)
+        expect_exit(watcher, 0, 10)
+    got = harness.read_wav(e2e.tmp("client0.wav"))
+    if got.frames < 48000 // 2:
+        raise Failure(f"the client's WAV holds {got.frames} frames after 1.5 s")
+    stats = harness.read_json(e2e.tmp("client0.json"))
+    if stats["frames_recorded"] != got.frames:
+        raise Failure(f"the figures say {stats['frames_recorded']} frames, the WAV holds "
+                      f"{got.frames}")
+    seen = harness.read_json(e2e.tmp("watcher0.json"))
+    if not seen["stream_ended_by_bye"]:
+        raise Failure(f"the server hung up without BYE: {seen}")
+    print(f"SIGHUP: the client's WAV holds {got.frames} frames and its figures agree; "
+          "the server said BYE")
+
+
+def outputs_checked_before_any_is_touched():
+    """A --stats-json that cannot be written refuses the run before the
+    --output WAV, which already exists, is touched (it was truncated)."""
+    wav = e2e.tmp("keep.wav")
+    with open(wav, "wb") as f:
+        f.write(b"precious recording")
+    with Children() as children:
+        c = children.start(e2e.client_cmd("--no-playback", "--output", wav, "--stats-json",
+                                          e2e.tmp("no/such/folder/figures.json")), "client")
+        expect_exit(c, 1, 10)
+        d = children.start(e2e.client_cmd("--no-playback", "--output", wav, "--stats-json",
+                                          e2e.tmp("")), "client to a directory")
+        expect_exit(d, 2, 10)
+    with open(wav, "rb") as f:
+        if f.read() != b"precious recording":
+            raise Failure("the existing --output file was changed by a refused run")
+    said = " ".join(c.stderr_lines)
+    if "No such file or directory" not in said or "no/such/folder/figures.json" not in said:
+        raise Failure(f"the refusal does not name the path and the reason: {said}")
+    if not any("is a directory" in l for l in d.stderr_lines):
+        raise Failure(f"a directory as --stats-json is not explained: {d.stderr_lines}")
+    print(f"refused before touching anything: {said}")
+
+
+def a_full_disk_stops_the_recording_at_once():
+    """The recording's disk fills (a 256 KiB tmpfs): the client says so at
+    once, stops, exits 1, and still writes its figures elsewhere (it went on
+    and lost the JSON)."""
+    disk = e2e.tmp("small-disk")
+    os.makedirs(disk)
+    probe = subprocess.run(["unshare", "-m", "sh", "-c",
+                            f"mount -t tmpfs -o size=256k tmpfs {disk} && echo ok"],
+                           capture_output=True, text=True, timeout=20)
+    if probe.returncode != 0 or "ok" not in probe.stdout:
+        harness.skip(f"cannot mount a small tmpfs in a mount namespace: {probe.stderr.strip()}")
+    source = harness.noise(48000, 2, 2, 8.0, seed=23)
+    harness.write_wav(e2e.tmp("source.wav"), source)
+    client_args = e2e.client_cmd(*e2e.format_args(source), "--no-playback", "--duration", "20",
+                                 "--output", f"{disk}/full.wav", "--stats-json",
+                                 e2e.tmp("figures.json"))
+    with Children() as children:
+        client = children.start(["unshare", "-m", "sh", "-c",
+                                 f"mount -t tmpfs -o size=256k tmpfs {disk} && exec \"$@\"",
+                                 "sh", *client_args], "client")
+        time.sleep(0.5)
+        server = children.start(e2e.server_cmd("--file", e2e.tmp("source.wav")), "server")
+        started = time.monotonic()
+        expect_exit(client, 1, 15)
+        took = time.monotonic() - started
+        server.end()
+    said = " ".join(client.stderr_lines)
+    if "No space left" not in said and "space" not in said.lower():
+        raise Failure(f"the client does not say the disk is full: {client.transcript()}")
+    if took > 4:
+        raise Failure(f"the client took {took:.1f} s to stop after the disk filled")
+    stats = harness.read_json(e2e.tmp("figures.json"))
+    if not stats.get("recording_failed") or stats["packets_received"] == 0:
+        raise Failure(f"the figures do not tell the failed recording: {stats}")
+    print(f"full disk: stopped {took:.1f} s after the stream started; figures written")
+
+
+def empty_paths_and_numbers_that_are_not():
+    """An empty path or a number that is not one (NaN, inf) is a bad argument,
+    exit 2 with the option named: `--file ""` streamed the default tone,
+    `--output ""` recorded nothing, `--sap-interval nan` was taken."""
+    cases = [
+        (e2e.server_cmd("--file", ""), "--file"),
+        (e2e.server_cmd("--sdp", ""), "--sdp"),
+        (e2e.server_cmd("--sap-interval", "nan"), "--sap-interval"),
+        (e2e.server_cmd("--sap-interval", "inf"), "--sap-interval"),
+        (e2e.server_cmd("--duration", "nan"), "--duration"),
+        (e2e.client_cmd("--output", "", "--no-playback"), "--output"),
+        (e2e.client_cmd("--stats-json", "", "--no-playback"), "--stats-json"),
+        (e2e.client_cmd("--sdp", ""), "--sdp"),
+    ]
+    with Children() as children:
+        for args, option in cases:
+            p = children.start(args, " ".join(args[-3:]))
+            expect_exit(p, 2, 10)
+            if not any(option in l for l in p.stderr_lines):
+                raise Failure(f"{args}: the message does not name {option}: {p.stderr_lines}")
+    print(f"{len(cases)} empty paths and non-numbers refused with exit 2")
+
+
+def help_and_version_win():
+    """--help prints the help whatever else is wrong on the line (it printed
+    the port's error); --version prints the version."""
+    with Children() as children:
+        for program in (e2e.server_cmd, e2e.client_cmd):
+            h = children.start(program("--help", "--port", "0"), "help")
+            expect_exit(h, 0, 10)
+            if not any("--port" in l for l in h.lines) or h.stderr_lines:
+                raise Failure(f"--help with --port 0: {h.transcript()}")
+            v = children.start(program("--version", "--port", "0"), "version")
+            expect_exit(v, 0, 10)
+            if not v.lines or not re.search(r"audiocast-(server|client) \d+\.\d+\.\d+", v.lines[0]):
+                raise Failure(f"--version: {v.transcript()}")
+    print("--help and --version win over a bad --port")
+
+
+def sdp_files_that_are_not():
+    """--sdp /dev/zero is refused at 64 KiB (it read 1.85 GB in 8 s) and
+    --sdp DIR says it is a directory; both exit 1, naming the file."""
+    with Children() as children:
+        z = children.start(e2e.client_cmd("--sdp", "/dev/zero", "--no-playback"), "zero")
+        expect_exit(z, 1, 10)
+        d = children.start(e2e.client_cmd("--sdp", e2e.tmp(""), "--no-playback"), "dir")
+        expect_exit(d, 1, 10)
+    if not any("/dev/zero" in l and "64 KiB" in l for l in z.stderr_lines):
+        raise Failure(f"--sdp /dev/zero: {z.stderr_lines}")
+    if not any("is a directory" in l for l in d.stderr_lines):
+        raise Failure(f"--sdp DIR: {d.stderr_lines}")
+    print(f"{z.stderr_lines[0]} / {d.stderr_lines[0]}")
+
+
+def escape_codes_in_an_sdp_stay_escaped():
+    """An SDP whose bad line is 1 MB of text with escape codes: the error
+    echoes it escaped and cut, not raw and whole."""
+    with open(e2e.tmp("evil.sdp"), "w", encoding="utf-8") as f:
+        f.write("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=x\r\n"
+                "c=IN IP4 239.255.0.1 \x1b]0;pwned\x07\x1b[2J " + "A" * 60000 + "\r\n"
+                "t=0 0\r\nm=audio 5004 RTP/AVP 96\r\na=rtpmap:96 L16/48000/2\r\n")
+    with Children() as children:
+        p = children.start(e2e.client_cmd("--sdp", e2e.tmp("evil.sdp"), "--no-playback"), "evil")
+        expect_exit(p, 1, 10)
+    said = "\n".join(p.stderr_lines)
+    if "\x1b" in said or "\x07" in said:
+        raise Failure(f"raw control characters reached the terminal: {said[:200]!r}")
+    if len(said) > 1000:
+        raise Failure(f"the error echoes {len(said)} characters")
+    print(f"escaped and cut: {said}")
+
+
+def link_local_group_asks_for_an_interface():
+    """--group ff02::1 without --interface is a link-local group on no link:
+    the message asks for --interface (it said 'Invalid argument')."""
+    with Children() as children:
+        p = children.start([os.path.join(e2e.BIN, "audiocast-client"), "--group", "ff02::1",
+                            "--no-playback", "--duration", "1"], "client")
+        expect_exit(p, 2, 10)
+    if not any("--interface" in l or "interface" in l for l in p.stderr_lines):
+        raise Failure(f"ff02::1 without --interface: {p.stderr_lines}")
+    print(p.stderr_lines[0])
+
+
+def corrupt_file_ends_with_bye():
+    """A file that fails to decode halfway: the server says why, says BYE,
+    withdraws nothing it did not announce, and exits 1 (it left without BYE)."""
+    if not shutil.which("ffmpeg"):
+        harness.skip("ffmpeg is not installed (scripts/setup installs it)")
+    source = harness.noise(48000, 2, 2, 4.0, seed=24)
+    harness.write_wav(e2e.tmp("source.wav"), source)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", e2e.tmp("source.wav"),
+                    e2e.tmp("good.flac")], check=True, timeout=60)
+    data = bytearray(open(e2e.tmp("good.flac"), "rb").read())
+    rng = random.Random(24)
+    for at in range(len(data) // 2, len(data), 97):
+        data[at] = rng.getrandbits(8)
+    with open(e2e.tmp("bad.flac"), "wb") as f:
+        f.write(data)
+    with Children() as children:
+        watcher = e2e.start_clients(children, 1, source, seconds=10.0)[0]
+        server = children.start(e2e.server_cmd("--file", e2e.tmp("bad.flac")), "server")
+        rc = server.wait(15)
+        watcher.proc.send_signal(signal.SIGTERM)
+        expect_exit(watcher, 0, 10)
+    seen = harness.read_json(e2e.tmp("client0.json"))
+    if rc == 0:
+        # libsndfile may take the damage as the file's end; then the run is whole.
+        if not seen["stream_ended_by_bye"]:
+            raise Failure(f"the server ended without BYE: {seen}")
+        print("libsndfile read the damaged FLAC to an early end; BYE was said")
+        return
+    if rc != 1 or not any("bad.flac" in l for l in server.stderr_lines):
+        raise Failure(f"the server's exit {rc}: {server.transcript()}")
+    if not seen["stream_ended_by_bye"]:
+        raise Failure(f"the server failed without BYE: {seen}")
+    print(f"{server.stderr_lines[0]}; BYE said")
+
+
+def latency_never_measured_is_na():
+    """A sender whose packets carry no send time and who sends no reports (a
+    bare RTP sender): the client says latency n/a and writes null, not 0."""
+    source = harness.noise(48000, 2, 2, 1.0, seed=25)
+    with Children() as children:
+        client = e2e.start_clients(children, 1, source, seconds=2.5)[0]
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("127.0.0.1"))
+        frame_bytes = 4
+        for k in range(200):
+            payload = source.data[k * 240 * frame_bytes:(k + 1) * 240 * frame_bytes]
+            payload = bytes(b for i in range(0, len(payload), 2)
+                            for b in (payload[i + 1], payload[i]))  # L16 is big-endian
+            s.sendto(struct.pack("!BBHII", 0x80, 96, k, k * 240, 0xC0FFEE) + payload,
+                     ("239.255.0.1", 5004))
+            time.sleep(0.005)
+        expect_exit(client, 0, 10)
+    stats = harness.read_json(e2e.tmp("client0.json"))
+    if stats["packets_received"] < 150:
+        raise Failure(f"the client received {stats['packets_received']} packets: {stats}")
+    if stats["latency_ms"] is not None or stats["latency_samples"] != 0:
+        raise Failure(f"latency_ms is {stats['latency_ms']}, expected null: {stats}")
+    if not any("latency n/a" in l for l in client.lines):
+        raise Failure(f"the client does not say latency n/a:\n{client.transcript()}")
+    print("latency n/a, null in the JSON")
+
+
+def forged_bye_is_no_end():
+    """A BYE forged in the server's name while it streams: a client run with
+    --stop-at-end neither stops nor says the stream ended; the real BYE at the
+    end stops it before its --duration (it recorded silence forever)."""
+    import hostile
+    source = harness.noise(48000, 2, 2, 3.0, seed=26)
+    harness.write_wav(e2e.tmp("source.wav"), source)
+    listener = hostile.Listener()
+    forger = hostile.Forger()
+    with Children() as children:
+        client = e2e.start_clients(children, 1, source, seconds=30.0, latency_ms=200,
+                                   extra=("--stop-at-end",))[0]
+        listener.start()
+        server = children.start(e2e.server_cmd("--file", e2e.tmp("source.wav")), "server")
+        addr, port, ssrc, _ = listener.wait_for_sender(5)
+        time.sleep(1.0)
+        forger.send(addr, port + 1, hostile.GROUP, hostile.PORT + 1, hostile.rtcp_bye(ssrc))
+        expect_exit(server, 0, 15)
+        started = time.monotonic()
+        expect_exit(client, 0, 10)
+        took = time.monotonic() - started
+        listener.stop.set()
+    listener.join(2)
+    ended = [i for i, l in enumerate(client.lines) if "the stream has ended" in l]
+    if len(ended) != 1 or any("packets again" in l for l in client.lines):
+        raise Failure(f"the client said the stream ended {len(ended)} times:\n"
+                      f"{client.transcript()}")
+    got = harness.read_wav(e2e.tmp("client0.wav"))
+    harness.expect_starts_after_silence(got, source, "the client's recording")
+    if took > 3:
+        raise Failure(f"--stop-at-end took {took:.1f} s after the server's BYE")
+    print(f"a forged BYE mid-stream changed nothing; the real one stopped the client in "
+          f"{took:.1f} s")
+
+
 CASES = {
     "yes_status_into_the_console": yes_status_into_the_console,
+    "sighup_ends_both_cleanly": sighup_ends_both_cleanly,
+    "outputs_checked_before_any_is_touched": outputs_checked_before_any_is_touched,
+    "a_full_disk_stops_the_recording_at_once": a_full_disk_stops_the_recording_at_once,
+    "empty_paths_and_numbers_that_are_not": empty_paths_and_numbers_that_are_not,
+    "help_and_version_win": help_and_version_win,
+    "sdp_files_that_are_not": sdp_files_that_are_not,
+    "escape_codes_in_an_sdp_stay_escaped": escape_codes_in_an_sdp_stay_escaped,
+    "link_local_group_asks_for_an_interface": link_local_group_asks_for_an_interface,
+    "corrupt_file_ends_with_bye": corrupt_file_ends_with_bye,
+    "latency_never_measured_is_na": latency_never_measured_is_na,
+    "forged_bye_is_no_end": forged_bye_is_no_end,
 }
 
 if __name__ == "__main__":

@@ -351,6 +351,7 @@ def playback_through_pulseaudio():
             if "playing on" not in line or "Pulse" not in line:
                 raise Failure(f"the client does not play through PulseAudio: '{line}'")
             print(f"client: {line}")
+            used = re.search(r"playout latency (\d+) ms", line)
             server = children.start(server_cmd("--file", tmp("source.wav")), "server")
             expect_exit(server, 0, 15)
             expect_exit(client, 0, 15)
@@ -360,6 +361,10 @@ def playback_through_pulseaudio():
         recorded = harness.Sound(48000, 2, 2, raw.read())
     stats = harness.read_json(tmp("client0.json"))
     expect_no_loss(stats, "the client")
+    # The figures give the latency in force, raised to fit the device or not.
+    if used is None or stats["latency_target_ms"] != int(used.group(1)):
+        raise Failure(f"latency_target_ms is {stats['latency_target_ms']}, while the client "
+                      f"said: '{line}'")
     played = harness.read_wav(tmp("client0.wav"))
     harness.expect_starts_after_silence(played, source, "the client's WAV")
     # PulseAudio inserts silence if the client's writes ever come late; the

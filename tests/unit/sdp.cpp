@@ -391,3 +391,15 @@ TEST_CASE("a malformed a=source-filter is refused as invalid, naming the line")
     CHECK(message_of(with_filter("incl IN IP4 239.255.0.1", "")).find("SDP line 6") !=
           std::string::npos);
 }
+
+TEST_CASE("an error quotes a hostile line escaped and cut, never raw or whole")
+{
+    const std::string evil = "\x1b]0;pwned\x07\x1b[2J" + std::string(100'000, 'A');
+    const std::string message =
+        message_of("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=x\r\nc=IN IP4 239.255.0.1 " + evil +
+                   "\r\nt=0 0\r\nm=audio 5004 RTP/AVP 96\r\na=rtpmap:96 L16/48000/2\r\n");
+    CHECK(message.find('\x1b') == std::string::npos);
+    CHECK(message.find('\x07') == std::string::npos);
+    CHECK(message.find("\\x1b]0;pwned\\x07") != std::string::npos);
+    CHECK(message.size() < 300);
+}

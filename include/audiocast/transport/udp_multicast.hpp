@@ -542,6 +542,16 @@ private:
         std::string what;
         ec = detail::resolve_interface(options.interface, group, iface, what);
         if (ec) return what;
+        // A link- or interface-local group exists on one link only: without an
+        // interface the kernel can join it on none ("Invalid argument").
+        if (group.is_v6() && iface.index == 0 &&
+            (group.to_v6().is_multicast_link_local() || group.to_v6().is_multicast_node_local())) {
+            ec = make_error_code(errc::no_such_interface);
+            return options.group + " is " +
+                   (group.to_v6().is_multicast_link_local() ? "link-local" : "interface-local") +
+                   ": it needs an interface (name one, or give the group one as its scope: " +
+                   options.group + "%eth0)";
+        }
 
         // Link- and interface-local IPv6 groups mean nothing without an
         // interface; the scope routes both the bind and sendto (ipv6(7)).
