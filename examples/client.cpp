@@ -80,13 +80,14 @@ struct client_options {
     int latency_ms = 40;
     bool latency_given = false; ///< --latency-ms was on the command line
     int max_rate_ppm = 1'000;   ///< receiver_config::max_rate_adjustment, in ppm
-    std::optional<unsigned> device;
+    std::optional<std::string> device; ///< --device: a number or (part of) a name
     bool no_playback = false;
     std::string output;
     std::optional<double> duration_s;
     bool quiet = false;
     std::string stats_json;
     bool stop_at_end = false; ///< --stop-at-end
+    std::size_t mtu = audiocast::default_mtu; ///< --mtu: the largest packet taken, with headers
     std::string sdp;
     std::string sap_name;
     std::optional<sap_address> sap_group; ///< --sap-group
@@ -234,6 +235,15 @@ void take_description(client_options& opt, audiocast::stream_description d, cons
     const audiocast::stream_description& d2 = *opt.described;
     opt.network.group = d2.group;
     opt.network.port = d2.port;
+    if (d2.packet_time) {
+        // Packets of the described length must fit what the client takes.
+        const auto frames = static_cast<std::size_t>(
+            static_cast<double>(d2.format.sample_rate) *
+            std::chrono::duration<double>(*d2.packet_time).count());
+        const std::size_t needed = frames * audiocast::bytes_per_frame(d2.format.encoding, d2.format.channels) +
+                                   audiocast::default_header_overhead;
+        opt.mtu = std::clamp(std::max(opt.mtu, needed), audiocast::min_mtu, audiocast::max_mtu);
+    }
     if (opt.network.source_option == nullptr || opt.network.source_option->count() == 0)
         opt.network.source = d2.source;
     opt.format.encoding = std::string{audiocast::encoding_name(d2.format.encoding)};
@@ -561,7 +571,7 @@ public:
         : opt_{opt}, format_{opt.format.format()},
           // The receiver takes packets of any length; the packet time only
           // sizes the codec's buffers, so the shortest one fits every format.
-          codec_{make_codec(format_, 1ms)}
+          codec_{make_codec(format_, 1ms, opt.mtu)}
     {
         // What the command line can get wrong is checked before any file is
         // touched, so a refused run leaves existing outputs as they were.
@@ -1011,7 +1021,10 @@ int main(int argc, char* argv[])
         ->check(CLI::Range(0, 10'000))
         ->capture_default_str();
     auto* device =
-        app.add_option("--device", opt.device, "Audio output device number (see --list-devices)");
+        app.add_option("--device", opt.device,
+                       "Audio output device, by number or by (part of) its name (see "
+                       "--list-devices); without it the system's default, which PulseAudio "
+                       "takes from PULSE_SINK when it is set");
     auto* no_playback =
         app.add_flag("--no-playback", opt.no_playback, "Play nothing; pull on a timer instead");
     device->excludes(no_playback);
@@ -1021,6 +1034,11 @@ int main(int argc, char* argv[])
     app.add_option("--duration", opt.duration_s, "Stop after this many seconds (default: never)")
         ->check(positive_seconds());
     app.add_flag("--quiet", opt.quiet, "No live status and no summary");
+    app.add_option("--mtu", opt.mtu,
+                   "The largest packet to take, in bytes with IP, UDP and RTP headers: the "
+                   "network path's MTU (9000 on a jumbo-frame LAN); raised to fit an SDP's ptime")
+        ->check(CLI::Range(audiocast::min_mtu, audiocast::max_mtu))
+        ->capture_default_str();
     app.add_flag("--stop-at-end", opt.stop_at_end,
                  "Stop when the stream ends: the sender said BYE and sent nothing for 0.5 s "
                  "after it, or nothing came for 3 s after packets did (without it, and without "

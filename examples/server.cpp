@@ -70,6 +70,7 @@ struct server_options {
     network_options network;
     format_options format;
     int packet_time_ms = 5;
+    std::size_t mtu = audiocast::default_mtu; ///< --mtu: the path's, in bytes
     int ttl = 1;
     std::optional<double> tone_hz;
     std::string file;
@@ -158,7 +159,22 @@ class file_source final : public source {
 public:
     file_source(std::unique_ptr<sound_file_reader> reader, bool loop, std::size_t block_frames)
         : reader_{std::move(reader)}, loop_{loop}, block_(block_frames * reader_->channels())
-    {}
+    {
+        // A short file that loops is read once and played from memory: read
+        // and rewound for every block, a one-frame file cost a fifth of a core.
+        const auto frames = static_cast<std::size_t>(reader_->frames());
+        if (loop_ && frames * reader_->channels() * sizeof(Sample) <= max_loop_in_memory) {
+            whole_.resize(frames * reader_->channels());
+            std::size_t got = 0;
+            while (got < whole_.size()) {
+                const std::size_t n =
+                    reader_->read(std::span<Sample>{whole_}.subspan(got)) * reader_->channels();
+                if (n == 0) break;
+                got += n;
+            }
+            whole_.resize(got);
+        }
+    }
 
     [[nodiscard]] std::string describe() const override
     {
@@ -173,6 +189,14 @@ public:
     {
         const std::size_t channels = reader_->channels();
         while (!ended_) {
+            if (pending_.empty() && !whole_.empty()) {
+                // From memory, around and around: a whole block every time.
+                for (std::size_t i = 0; i < block_.size(); ++i) {
+                    block_[i] = whole_[at_];
+                    at_ = at_ + 1 == whole_.size() ? 0 : at_ + 1;
+                }
+                pending_ = std::span<const Sample>{block_};
+            }
             if (pending_.empty()) {
                 std::size_t frames = reader_->read(std::span<Sample>{block_});
                 if (frames == 0 && loop_) {
@@ -206,6 +230,9 @@ private:
     std::span<const Sample> pending_;
     bool ended_ = false;
     bool flushed_ = false;
+    static constexpr std::size_t max_loop_in_memory = 16u << 20; ///< bytes
+    std::vector<Sample> whole_; ///< a short looping file, whole; empty otherwise
+    std::size_t at_ = 0;        ///< where in whole_ the next block starts
 };
 
 /// An RtAudio input device. Its callback hands samples to the stream with
@@ -213,7 +240,7 @@ private:
 /// its frames are in (pacing_mode::as_written), since the device keeps time.
 class capture_source final : public source {
 public:
-    capture_source(std::optional<unsigned> device, const audiocast::audio_format& format,
+    capture_source(const std::optional<std::string>& device, const audiocast::audio_format& format,
                    std::size_t block_frames)
         : format_{format}, block_frames_{static_cast<unsigned>(block_frames)}
     {
@@ -679,25 +706,16 @@ std::unique_ptr<source> make_source(const server_options& opt, audiocast::audio_
         format.channels = reader->channels();
         if (opt.format.encoding_option->count() == 0) format.encoding = reader->natural_encoding();
         const std::size_t block =
-            make_codec(format, packet_time).frames_per_packet() * 16; // a read every 16 packets
+            make_codec(format, packet_time, opt.mtu).frames_per_packet() * 16; // a read every 16 packets
         if (reader->is_float())
             return std::make_unique<file_source<float>>(std::move(reader), opt.loop, block);
         return std::make_unique<file_source<std::int32_t>>(std::move(reader), opt.loop, block);
     }
-    const std::size_t packet_frames = make_codec(format, packet_time).frames_per_packet();
+    const std::size_t packet_frames = make_codec(format, packet_time, opt.mtu).frames_per_packet();
     if (opt.capture) {
-        std::optional<unsigned> device;
-        if (!opt.capture->empty()) {
-            try {
-                std::size_t used = 0;
-                const unsigned long n = std::stoul(*opt.capture, &used);
-                if (used != opt.capture->size()) throw std::invalid_argument{"trailing text"};
-                device = static_cast<unsigned>(n);
-            } catch (const std::logic_error&) {
-                throw usage_error{"--capture: '" + *opt.capture +
-                                  "' is not a device number (see --list-devices)"};
-            }
-        }
+        // A number or a name (see --list-devices); "" is the default device.
+        const std::optional<std::string> device =
+            opt.capture->empty() ? std::nullopt : std::optional<std::string>{*opt.capture};
         return std::make_unique<capture_source>(device, format, packet_frames);
     }
     const double hz = opt.tone_hz.value_or(440.0);
@@ -733,6 +751,11 @@ int main(int argc, char* argv[])
              "(a=source-filter, RFC 4570), so that listeners can join for this sender alone");
     opt.format.add_to(app);
     add_packet_time(app, opt.packet_time_ms);
+    app.add_option("--mtu", opt.mtu,
+                   "The network path's MTU in bytes: a packet (audio + 56 bytes of IP, UDP and "
+                   "RTP headers) must fit it. 9000 on a jumbo-frame LAN")
+        ->check(CLI::Range(audiocast::min_mtu, audiocast::max_mtu))
+        ->capture_default_str();
     app.add_option("--ttl", opt.ttl, "IPv4 TTL or IPv6 hop limit (1: the local network)")
         ->check(CLI::Range(0, 255))
         ->capture_default_str();
@@ -744,7 +767,8 @@ int main(int argc, char* argv[])
                      ->check(non_empty_path());
     auto* capture =
         app.add_option("--capture", opt.capture,
-                       "Stream an audio input device (RtAudio), the default one or number DEVICE")
+                       "Stream an audio input device (RtAudio): the default one, or DEVICE by number "
+                       "or by (part of) its name (see --list-devices)")
             ->expected(0, 1)
             ->default_str("");
     tone->excludes(file)->excludes(capture);
@@ -790,7 +814,7 @@ int main(int argc, char* argv[])
         const std::chrono::milliseconds packet_time{opt.packet_time_ms};
         audiocast::audio_format format;
         std::unique_ptr<source> src = make_source(opt, format, packet_time);
-        const audiocast::pcm_codec codec = make_codec(format, packet_time);
+        const audiocast::pcm_codec codec = make_codec(format, packet_time, opt.mtu);
         server s{opt, std::move(src), codec};
         return s.run();
     });

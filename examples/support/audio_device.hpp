@@ -14,6 +14,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
@@ -21,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <ostream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -110,11 +113,39 @@ inline void print_devices(std::ostream& out, direction dir)
         out << "  " << d << '\n';
 }
 
-/// The device to use in `dir`: `wanted` when given (checked), else the
-/// default one, else the first with channels in `dir`. nullopt when the
-/// system has none.
+/// Which of `names` a --device NAME means: the one equal to it, ignoring
+/// case, else the only one that contains it; "" when none does. Several
+/// that contain it are refused, naming them.
+[[nodiscard]] inline std::optional<unsigned> device_by_name(const std::vector<std::string>& names,
+                                                           const std::string& wanted,
+                                                           std::string& ambiguous)
+{
+    const auto lower = [](std::string t) {
+        for (char& c : t)
+            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        return t;
+    };
+    const std::string w = lower(wanted);
+    std::vector<unsigned> containing;
+    for (unsigned i = 0; i < names.size(); ++i) {
+        if (names[i].empty()) continue; // not a candidate
+        const std::string n = lower(names[i]);
+        if (n == w) return i;
+        if (!w.empty() && n.find(w) != std::string::npos) containing.push_back(i);
+    }
+    if (containing.size() == 1) return containing.front();
+    for (unsigned i : containing)
+        ambiguous += (ambiguous.empty() ? "" : ", ") + std::to_string(i) + " \"" + names[i] + "\"";
+    return std::nullopt;
+}
+
+/// The device to use: `wanted` by number or by name (see device_by_name),
+/// else the system's default for the direction (PulseAudio's default follows
+/// PULSE_SINK / PULSE_SOURCE), else the first that has channels for it;
+/// nullopt when there is none. A device asked for that does not exist or
+/// lacks such channels is a usage_error that lists what there is.
 inline std::optional<unsigned> choose_device(RtAudio& audio, direction dir,
-                                             std::optional<unsigned> wanted)
+                                             const std::optional<std::string>& wanted)
 {
     const unsigned count = audio.getDeviceCount();
     const auto channels_of = [&](unsigned i) {
@@ -126,14 +157,46 @@ inline std::optional<unsigned> choose_device(RtAudio& audio, direction dir,
     // No device at all is "no audio device" whatever was asked for.
     if (count == 0) return std::nullopt;
     if (wanted) {
-        if (*wanted >= count)
-            throw usage_error{"audio device " + std::to_string(*wanted) + " does not exist (" +
-                              std::to_string(count) + " devices on " +
-                              RtAudio::getApiDisplayName(audio.getCurrentApi()) + ")"};
-        if (channels_of(*wanted) == 0)
-            throw usage_error{"audio device " + std::to_string(*wanted) + " has no " + what +
-                              " channels"};
-        return wanted;
+        std::optional<unsigned> index;
+        const bool number = !wanted->empty() && std::all_of(wanted->begin(), wanted->end(), [](char c) {
+            return std::isdigit(static_cast<unsigned char>(c)) != 0;
+        });
+        // Only devices with channels for the direction are candidates for a
+        // name ("Null Output" is not matched by its input "Monitor of ...").
+        std::vector<std::string> names;
+        std::string listing;
+        for (unsigned i = 0; i < count; ++i) {
+            const bool usable = channels_of(i) > 0;
+            names.push_back(usable ? audio.getDeviceInfo(i).name : std::string{});
+            if (usable)
+                listing += (listing.empty() ? "" : ", ") + std::to_string(i) + " \"" + names[i] + "\"";
+        }
+        if (number) {
+            try {
+                index = static_cast<unsigned>(std::stoul(*wanted));
+            } catch (const std::logic_error&) {
+                index = count; // too large to be one
+            }
+            if (*index >= count)
+                throw usage_error{"audio device " + *wanted + " does not exist (" +
+                                  std::to_string(count) + " devices on " +
+                                  RtAudio::getApiDisplayName(audio.getCurrentApi()) + ": " +
+                                  listing + ")"};
+        } else {
+            std::string ambiguous;
+            index = device_by_name(names, *wanted, ambiguous);
+            if (!index)
+                throw usage_error{
+                    ambiguous.empty()
+                        ? "no audio device is called \"" + *wanted + "\" (" + what + " devices: " +
+                              listing + ")"
+                        : "\"" + *wanted + "\" names several audio devices: " + ambiguous +
+                              "; give more of the name, or the number"};
+        }
+        if (channels_of(*index) == 0)
+            throw usage_error{"audio device " + std::to_string(*index) + " \"" + names[*index] +
+                              "\" has no " + what + " channels"};
+        return index;
     }
     const unsigned preferred =
         dir == direction::output ? audio.getDefaultOutputDevice() : audio.getDefaultInputDevice();

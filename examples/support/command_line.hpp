@@ -234,18 +234,48 @@ inline CLI::Validator positive_seconds()
 /// The packet time in ms, one of the codec's (--ptime-ms).
 inline CLI::Option* add_packet_time(CLI::App& app, int& ms)
 {
-    return app.add_option("--ptime-ms", ms, "Packet time in ms: 1, 2, 5, 10 or 20")
+    return app.add_option("--ptime-ms", ms,
+                          "Packet time in ms: 1, 2, 5, 10 or 20. A packet must fit the MTU "
+                          "(--mtu): at 1500 bytes, 48 kHz stereo L16 fits 5 ms at most")
         ->check(CLI::IsMember({1, 2, 5, 10, 20}))
         ->capture_default_str();
 }
 
-/// The codec for `format` and `packet_time`, or a usage_error that says why
-/// not ("ptime 20 ms at 96000 Hz L24 stereo is 5760 bytes; the MTU allows 1444").
+/// The codec for `format`, `packet_time` and `mtu`, or a usage_error that
+/// says the numbers and what would fit: "10 ms of L16/48000/2 is 1920 bytes;
+/// a 1500-byte MTU carries 1444; use --ptime-ms 5 or --mtu 1976".
 inline audiocast::pcm_codec make_codec(const audiocast::audio_format& format,
-                                       std::chrono::milliseconds packet_time)
+                                       std::chrono::milliseconds packet_time,
+                                       std::size_t mtu = audiocast::default_mtu)
 {
+    const audiocast::pcm_config config{.format = format, .packet_time = packet_time, .mtu = mtu};
+    std::error_code ec;
+    audiocast::pcm_codec::validate(config, ec);
+    if (ec == audiocast::errc::packet_exceeds_mtu) {
+        auto roomy = config;
+        roomy.mtu = audiocast::max_mtu;
+        const std::size_t payload = audiocast::pcm_codec{roomy}.payload_bytes();
+        std::string advice;
+        for (const int ms : {20, 10, 5, 2, 1}) {
+            auto shorter = config;
+            shorter.packet_time = std::chrono::milliseconds{ms};
+            std::error_code fits;
+            audiocast::pcm_codec::validate(shorter, fits);
+            if (!fits) {
+                advice = "use --ptime-ms " + std::to_string(ms) + " or ";
+                break;
+            }
+        }
+        const std::size_t needed = payload + config.header_overhead;
+        throw usage_error{
+            std::to_string(packet_time.count()) + " ms of " + audiocast::to_string(format) +
+            " is " + std::to_string(payload) + " bytes; a " + std::to_string(mtu) +
+            "-byte MTU carries " + std::to_string(mtu - config.header_overhead) + "; " + advice +
+            (needed <= audiocast::max_mtu ? "--mtu " + std::to_string(needed) + " (jumbo frames)"
+                                          : std::string{"a shorter packet"})};
+    }
     try {
-        return audiocast::pcm_codec{{.format = format, .packet_time = packet_time}};
+        return audiocast::pcm_codec{config};
     } catch (const std::system_error& e) {
         throw usage_error{e.what()};
     }

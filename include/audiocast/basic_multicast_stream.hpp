@@ -148,6 +148,16 @@ private:
         capture_scratch_.resize(s.codec().frames_per_packet() * s.codec().format().channels);
     }
 
+    // The largest payload a packet of the codec may carry: up to its MTU when
+    // it says (another sender's packets may be longer than ours would be).
+    static std::size_t largest_payload(const Codec& c) noexcept
+    {
+        if constexpr (requires { c.max_payload_bytes(); })
+            return std::max(c.payload_bytes(), c.max_payload_bytes());
+        else
+            return c.payload_bytes();
+    }
+
     void init_receiver()
     {
         packet_.resize(max_datagram_bytes);
@@ -158,7 +168,7 @@ private:
         const auto latency_ms =
             std::chrono::duration_cast<std::chrono::milliseconds>(r.config().latency);
         const auto slots = static_cast<std::size_t>(2 * latency_ms.count() + 100);
-        const std::size_t max_bytes = std::max<std::size_t>(2048, r.codec().payload_bytes() + 256);
+        const std::size_t max_bytes = std::max<std::size_t>(2048, largest_payload(r.codec()) + 256);
         inbox_ = std::make_unique<detail::datagram_ring>(slots, max_bytes);
         published_ = std::make_unique<detail::triple_buffer<receiver_stats>>();
     }

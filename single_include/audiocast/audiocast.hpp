@@ -6619,7 +6619,11 @@ private:
     // receive hand-off takes too (basic_multicast_stream).
     static std::size_t max_held_bytes(const Codec& c) noexcept
     {
-        return std::max<std::size_t>(2048, c.payload_bytes() + 256);
+        std::size_t payload = c.payload_bytes();
+        // Up to the codec's MTU when it says: a sender's packets may be longer.
+        if constexpr (requires { c.max_payload_bytes(); })
+            payload = std::max(payload, c.max_payload_bytes());
+        return std::max<std::size_t>(2048, payload + 256);
     }
 
     /// Whether a parsed packet could be played: whole frames, at least one,
@@ -8825,6 +8829,16 @@ private:
         capture_scratch_.resize(s.codec().frames_per_packet() * s.codec().format().channels);
     }
 
+    // The largest payload a packet of the codec may carry: up to its MTU when
+    // it says (another sender's packets may be longer than ours would be).
+    static std::size_t largest_payload(const Codec& c) noexcept
+    {
+        if constexpr (requires { c.max_payload_bytes(); })
+            return std::max(c.payload_bytes(), c.max_payload_bytes());
+        else
+            return c.payload_bytes();
+    }
+
     void init_receiver()
     {
         packet_.resize(max_datagram_bytes);
@@ -8835,7 +8849,7 @@ private:
         const auto latency_ms =
             std::chrono::duration_cast<std::chrono::milliseconds>(r.config().latency);
         const auto slots = static_cast<std::size_t>(2 * latency_ms.count() + 100);
-        const std::size_t max_bytes = std::max<std::size_t>(2048, r.codec().payload_bytes() + 256);
+        const std::size_t max_bytes = std::max<std::size_t>(2048, largest_payload(r.codec()) + 256);
         inbox_ = std::make_unique<detail::datagram_ring>(slots, max_bytes);
         published_ = std::make_unique<detail::triple_buffer<receiver_stats>>();
     }

@@ -344,7 +344,114 @@ def forged_bye_is_no_end():
           f"{took:.1f} s")
 
 
+def packets_too_big_for_the_mtu():
+    """--ptime-ms 10 at 48 kHz stereo L16 does not fit a 1500-byte MTU: the
+    server says the numbers and what fits (it said only "see --help"); with
+    --mtu 9000 (lo carries it) 20 ms packets reach the client bit-exact."""
+    source = harness.noise(48000, 2, 2, 1.0, seed=27)
+    harness.write_wav(e2e.tmp("source.wav"), source)
+    with Children() as children:
+        refused = children.start(e2e.server_cmd("--tone", "440", "--ptime-ms", "10"), "refused")
+        expect_exit(refused, 2, 10)
+        said = " ".join(refused.stderr_lines)
+        for part in ("10 ms of L16/48000/2 is 1920 bytes", "1500-byte MTU carries 1444",
+                     "--ptime-ms 5", "--mtu 1976"):
+            if part not in said:
+                raise Failure(f"the refusal lacks '{part}': {said}")
+        client = e2e.start_clients(children, 1, source, seconds=3.0, extra=("--mtu", "9000"))[0]
+        server = children.start(e2e.server_cmd("--file", e2e.tmp("source.wav"), "--ptime-ms",
+                                               "20", "--mtu", "9000"), "server")
+        expect_exit(server, 0, 10)
+        expect_exit(client, 0, 10)
+    got = harness.read_wav(e2e.tmp("client0.wav"))
+    harness.expect_starts_after_silence(got, source, "the client's recording")
+    stats = harness.read_json(e2e.tmp("client0.json"))
+    e2e.expect_no_loss(stats, "the client")
+    print(f"{said}; 20 ms packets with --mtu 9000: {stats['packets_received']} packets, exact")
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def a_one_frame_file_on_loop_costs_what_a_tone_costs():
+    """--file with one frame and --loop (it read and rewound the file for every
+    frame: 22 % of a core) costs about what --tone does, measured in one run."""
+    harness.write_wav(e2e.tmp("one.wav"), harness.noise(48000, 2, 2, 1 / 48000, seed=28))
+    used = {}
+    with Children() as children:
+        for name, args in (("tone", ("--tone", "440")),
+                           ("loop", ("--file", e2e.tmp("one.wav"), "--loop"))):
+            server = children.start(e2e.server_cmd(*args, "--quiet"), name, stdin=subprocess.PIPE)
+            time.sleep(3.0)
+            used[name] = cpu_seconds(server.proc.pid)
+            server.send("QUIT\n")
+            expect_exit(server, 0, 10)
+    if used["loop"] > 2 * used["tone"] + 0.1:
+        raise Failure(f"3 s of a one-frame file on loop took {used['loop']:.2f} s of CPU; "
+                      f"the tone {used['tone']:.2f} s")
+    print(f"3 s: one-frame loop {used['loop']:.2f} s of CPU, tone {used['tone']:.2f} s")
+
+
+def output_device_by_name_and_pulse_sink():
+    """An output device is chosen by (part of) its name, a name that matches
+    none is refused listing the devices, and without --device the client
+    plays where PULSE_SINK says."""
+    source = harness.noise(48000, 2, 2, 1.5, seed=29)
+    harness.write_wav(e2e.tmp("source.wav"), source)
+    with Children() as children:
+        env = e2e.start_pulseaudio(children)
+        subprocess.run(["pactl", "load-module", "module-null-sink", "sink_name=second",
+                        "rate=48000", "format=s16le", "channels=2"], env=env, check=True,
+                       timeout=10, capture_output=True)
+        listing = children.start(e2e.client_cmd("--list-devices"), "list", env=env)
+        expect_exit(listing, 0, 10)
+        names = [l.strip() for l in listing.lines[1:] if l.strip()]
+        if not names:
+            raise Failure(f"no output device listed:\n{listing.transcript()}")
+        wrong = children.start(e2e.client_cmd("--device", "no such speaker", "--duration", "1"),
+                               "wrong", env=env)
+        expect_exit(wrong, 2, 10)
+        if not any("no audio device is called" in l for l in wrong.stderr_lines):
+            raise Failure(f"an unknown device name: {wrong.transcript()}")
+        # The first listed device, by its name in another case.
+        first = re.sub(r"^\d+:?\s*", "", names[0])
+        first = re.sub(r"\s*\(.*$", "", first)
+        part = first.upper()
+        by_name = children.start(e2e.client_cmd("--device", part, "--duration", "1"), "by name",
+                                 env=env)
+        line = by_name.wait_for_line(r"listening on", 10)
+        expect_exit(by_name, 0, 10)
+        if "playing on" not in line:
+            raise Failure(f"--device {part}: {line}")
+        with open(e2e.tmp("second.raw"), "wb") as raw:
+            recorder = children.start(
+                ["parec", "--device=second.monitor", "--format=s16le", "--rate=48000",
+                 "--channels=2", "--raw", "--latency-msec=20"], "parec", env=env,
+                stdout_file=raw)
+            time.sleep(0.5)
+            sink_env = dict(env, PULSE_SINK="second")
+            client = e2e.start_clients(children, 1, source, seconds=3.0, playback=True,
+                                       env=sink_env, latency_ms=None)[0]
+            server = children.start(e2e.server_cmd("--file", e2e.tmp("source.wav")), "server")
+            expect_exit(server, 0, 10)
+            expect_exit(client, 0, 10)
+            time.sleep(0.5)
+            recorder.end()
+    with open(e2e.tmp("second.raw"), "rb") as raw:
+        heard = harness.Sound(48000, 2, 2, raw.read())
+    if heard.data.strip(b"\0") == b"":
+        raise Failure("nothing reached the sink PULSE_SINK names")
+    print(f"--device {part} plays on \"{first}\"; PULSE_SINK=second received the stream")
+
+
 CASES = {
+    "output_device_by_name_and_pulse_sink": output_device_by_name_and_pulse_sink,
+    "a_one_frame_file_on_loop_costs_what_a_tone_costs":
+        a_one_frame_file_on_loop_costs_what_a_tone_costs,
+    "packets_too_big_for_the_mtu": packets_too_big_for_the_mtu,
     "yes_status_into_the_console": yes_status_into_the_console,
     "sighup_ends_both_cleanly": sighup_ends_both_cleanly,
     "outputs_checked_before_any_is_touched": outputs_checked_before_any_is_touched,

@@ -65,10 +65,11 @@ def start_clients(children, count, sound, seconds, playback=False, env=None, pre
         clients.append(children.start(args, f"{prefix}{i}", env=env))
     for i, c in enumerate(clients):
         if "--quiet" in extra:
-            # A quiet client says nothing; it creates its stats file once it
-            # has joined the group (the socket is opened first).
+            # A quiet client says nothing; it creates its recording once it
+            # has joined the group (the sockets are opened first, and the
+            # figures are written only at the end).
             deadline = time.monotonic() + 10
-            while not os.path.exists(tmp(f"{prefix}{i}.json")):
+            while not os.path.exists(tmp(f"{prefix}{i}.wav")):
                 if time.monotonic() > deadline or c.proc.poll() is not None:
                     raise Failure(f"{c.name} did not start\n{c.transcript()}")
                 time.sleep(0.02)
@@ -471,7 +472,8 @@ def bad_arguments():
         (server, ["--format", "L24", "--rate", "192000", "--channels", "8", "--ptime-ms", "5"],
          2, "MTU"),
         (server, ["--file", tmp("good.wav"), "--rate", "44100"], 2, "own rate"),
-        (server, ["--capture", "abc"], 2, "abc"),
+        # A device is named or numbered; with no audio device at all, any is missing.
+        (server, ["--capture", "abc"], 1, "no audio input device"),
         (server, ["--volume", "3"], 2, "--volume"),
         (server, ["--file", tmp("missing.wav")], 1, "missing.wav"),
         (server, ["--file", tmp("a-directory.wav")], 1, "a-directory.wav"),

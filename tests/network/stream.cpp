@@ -276,10 +276,21 @@ private:
 /// Receivers, each driven by its own stream_runner, and the audio device that
 /// pulls them all: a timer at absolute 1 ms steps that pulls one block from
 /// each into a preallocated output, `blocks` times.
+/// The receivers' settings: playout does not resample to follow clock drift
+/// (sender and receivers share one clock, and a pull held up on a loaded
+/// machine would otherwise look like drift and stretch the audio a few
+/// frames: not bit-exact). Its tests are in tests/unit/playout_rate.cpp.
+audiocast::receiver_config bit_exact_playout()
+{
+    audiocast::receiver_config c;
+    c.max_rate_adjustment = 0;
+    return c;
+}
+
 class listening {
 public:
     listening(asio::io_context& io, const std::vector<udp_multicast_options>& options,
-              std::size_t blocks, const audiocast::receiver_config& config = {})
+              std::size_t blocks, const audiocast::receiver_config& config = bit_exact_playout())
         : timer_{io}, blocks_{blocks}
     {
         streams_.reserve(options.size()); // runners refer to the streams: no reallocation

@@ -476,7 +476,11 @@ private:
     // receive hand-off takes too (basic_multicast_stream).
     static std::size_t max_held_bytes(const Codec& c) noexcept
     {
-        return std::max<std::size_t>(2048, c.payload_bytes() + 256);
+        std::size_t payload = c.payload_bytes();
+        // Up to the codec's MTU when it says: a sender's packets may be longer.
+        if constexpr (requires { c.max_payload_bytes(); })
+            payload = std::max(payload, c.max_payload_bytes());
+        return std::max<std::size_t>(2048, payload + 256);
     }
 
     /// Whether a parsed packet could be played: whole frames, at least one,
