@@ -81,6 +81,7 @@ struct server_options {
     std::string name;
     std::string sdp;
     bool sap = false;
+    bool plain_rtp = false; ///< --plain-rtp: no header extension, no a=extmap
     double sap_interval_s = 5;
     std::optional<sap_address> sap_group; ///< --sap-group; unset: the scope's own
 };
@@ -344,7 +345,7 @@ public:
                   open_transport(io_, opt.network.control(opt.ttl)),
                   codec,
                   audiocast::steady_clock{},
-                  sender_config_for(*source_)},
+                  sender_config_for(*source_, opt)},
           runner_{stream_, io_.get_executor()}, signals_{io_, SIGINT, SIGTERM, SIGHUP}, duration_timer_{io_}
     {}
 
@@ -468,10 +469,13 @@ public:
     ~server() { source_->stop(); }
 
 private:
-    static audiocast::sender_config sender_config_for(const source& s)
+    static audiocast::sender_config sender_config_for(const source& s, const server_options& opt)
     {
         audiocast::sender_config c;
         c.pacing = s.pacing();
+        // Plain RTP: receivers that ignore the X bit (PipeWire 0.3) would
+        // read the send-time extension as audio.
+        c.send_time_extension = !opt.plain_rtp;
         return c;
     }
 
@@ -793,6 +797,10 @@ int main(int argc, char* argv[])
                    "Seconds between SAP announcements (randomized by a third)")
         ->check(finite_range(1.0, 3600.0))
         ->capture_default_str();
+    app.add_flag("--plain-rtp", opt.plain_rtp,
+                 "Send plain RTP, without the send-time header extension (and no a=extmap in the "
+                 "SDP), for receivers that mishandle extensions, such as PipeWire 0.3 (it plays "
+                 "them as audio); listeners then measure latency from the sender reports");
     app.add_option("--sdp", opt.sdp,
                    "Write the stream's SDP description here (for ffmpeg, GStreamer, VLC, "
                    "audiocast-client --sdp)")

@@ -274,7 +274,33 @@ def own_sdp_and_sap():
           "withdrawn at the end")
 
 
-CASES = {"listener_reports": listener_reports, "own_sdp_and_sap": own_sdp_and_sap}
+def plain_rtp_to_client():
+    """--plain-rtp: packets without the send-time extension and an SDP without
+    a=extmap (for receivers that mishandle extensions, PipeWire 0.3 among
+    them); audiocast-client still plays it bit-exact and measures latency
+    from the sender's reports."""
+    source = source_for("l16_48k_stereo", seconds=6.0)
+    with Children() as children:
+        writer = server(children, "--file", tmp("source.wav"), "--plain-rtp", "--sdp",
+                        tmp("plain.sdp"), "--duration", "0.001", "--quiet")
+        expect_exit(writer, 0, 10)
+        with open(tmp("plain.sdp"), encoding="utf-8") as f:
+            sdp = f.read()
+        if "a=extmap" in sdp:
+            raise Failure(f"--plain-rtp still announces the extension:\n{sdp}")
+        c = client(children, "--sdp", tmp("plain.sdp"), "--duration", "9")
+        c.wait_for_line(r"listening on", 10)
+        srv = server(children, "--file", tmp("source.wav"), "--plain-rtp", "--quiet")
+        expect_exit(srv, 0, 15)
+        expect_exit(c, 0, 15)
+    stats = check_client(source)
+    if stats["latency_source"] != "sender reports" or stats["latency_samples"] == 0:
+        raise Failure(f"latency without the extension: {stats}")
+    print(f"plain RTP: bit-exact, latency p99 {stats['latency_ms']['p99']} ms from sender reports")
+
+
+CASES = {"listener_reports": listener_reports, "own_sdp_and_sap": own_sdp_and_sap,
+         "plain_rtp_to_client": plain_rtp_to_client}
 for _name, _f in (("server_to_ffmpeg", server_to_ffmpeg),
                   ("server_to_gstreamer", server_to_gstreamer),
                   ("ffmpeg_to_client", ffmpeg_to_client),
