@@ -299,8 +299,158 @@ def plain_rtp_to_client():
     print(f"plain RTP: bit-exact, latency p99 {stats['latency_ms']['p99']} ms from sender reports")
 
 
+# ---- PipeWire (module-rtp-source) ------------------------------------------
+
+PIPEWIRE_CONF = """
+context.objects = [
+  { factory = adapter args = { factory.name = support.null-audio-sink node.name = "test-sink"
+      media.class = "Audio/Sink" audio.position = [ FL FR ] audio.rate = 48000 } }
+]
+context.modules = [
+  { name = libpipewire-module-rtp-source
+    args = { sap.ip = "224.0.0.56" sap.port = 9875 local.ifname = "lo" } }
+]
+"""
+
+
+def start_pipewire(children):
+    """A private D-Bus session, PipeWire with a null sink and its RTP
+    receiver (module-rtp-source, listening for SAP on 224.0.0.56), and
+    WirePlumber to link what appears to the sink; returns their environment."""
+    need("pipewire", "wireplumber", "pw-record", "dbus-daemon")
+    home = tmp("pw-home")
+    os.makedirs(os.path.join(home, ".config", "pipewire", "pipewire.conf.d"), exist_ok=True)
+    runtime = os.path.join(home, "runtime")
+    os.makedirs(runtime, mode=0o700, exist_ok=True)
+    with open(os.path.join(home, ".config", "pipewire", "pipewire.conf.d", "test.conf"),
+              "w") as f:
+        f.write(PIPEWIRE_CONF)
+    env = dict(os.environ, HOME=home, XDG_RUNTIME_DIR=runtime, XDG_CONFIG_HOME=os.path.join(
+        home, ".config"))
+    bus = children.start(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+                         "dbus", env=env)
+    env["DBUS_SESSION_BUS_ADDRESS"] = bus.wait_for_line(r"^unix:", 10).strip()
+    pw = children.start(["pipewire"], "pipewire", env=env)
+    deadline = time.monotonic() + 10
+    while not os.path.exists(os.path.join(runtime, "pipewire-0")):
+        if pw.proc.poll() is not None or time.monotonic() > deadline:
+            raise Failure(f"PipeWire did not start\n{pw.transcript()}")
+        time.sleep(0.05)
+    children.start(["wireplumber"], "wireplumber", env=env)
+    time.sleep(1.0)
+    return env
+
+
+def correlated_share(got, source, block=240, threshold=0.95):
+    """How many of `got`'s audible 5 ms blocks (left channel, 16-bit) follow
+    `source`: (audible, correlated), a block counting when its normalized
+    correlation with the source at the best lag near the last one found is
+    above `threshold`. PipeWire resamples a little to follow its own clock,
+    so the recording is the source slowly sliding in time, not bit-exact."""
+    import math
+    import struct as st
+    g = st.unpack(f"<{len(got.data) // 2}h", got.data)[0::got.channels]
+    s = st.unpack(f"<{len(source.data) // 2}h", source.data)[0::source.channels]
+
+    def corr(a0, b0):
+        ab = aa = bb = 0
+        for x, y in zip(g[a0:a0 + block], s[b0:b0 + block]):
+            ab += x * y
+            aa += x * x
+            bb += y * y
+        return ab / math.sqrt(aa * bb) if aa and bb else 0.0
+
+    starts = [k for k in range(0, len(g) - block, block)
+              if max(abs(v) for v in g[k:k + block]) > 1000]
+    if not starts:
+        return 0, 0
+    def acquire(k):
+        # The block's place in the source: least squared error over its
+        # first 32 samples, with an early exit.
+        probe = g[k:k + 32]
+        best, found = None, 0
+        for j in range(0, len(s) - block):
+            e = 0
+            for x, y in zip(probe, s[j:j + 32]):
+                e += (x - y) * (x - y)
+                if best is not None and e >= best:
+                    break
+            if best is None or e < best:
+                best, found = e, j - k
+        return found
+
+    lag = None
+    correlated = reacquired = 0
+    for k in starts:
+        if lag is not None:
+            candidates = [d for d in range(lag - 6, lag + 7) if 0 <= k + d <= len(s) - block]
+            c, d = max((corr(k, k + d), d) for d in candidates) if candidates else (0.0, lag)
+            if c > threshold:
+                correlated += 1
+                lag = d
+                continue
+        if reacquired >= 20:
+            continue
+        reacquired += 1
+        lag = acquire(k)
+        if 0 <= k + lag <= len(s) - block and corr(k, k + lag) > threshold:
+            correlated += 1
+    return len(starts), correlated
+
+
+def tones(rate, seconds):
+    """Three tones that share no period (311, 733 and 1297 Hz), the left and
+    right channels apart: band-limited, so a recording resampled by a
+    fraction of a frame still correlates with it, unlike white noise."""
+    import math
+    import struct as st
+    frames = int(rate * seconds)
+    data = bytearray()
+    for i in range(frames):
+        t = i / rate
+        left = 0.3 * (math.sin(2 * math.pi * 311 * t) + math.sin(2 * math.pi * 733 * t) +
+                      math.sin(2 * math.pi * 1297 * t))
+        right = 0.5 * math.sin(2 * math.pi * 523 * t)
+        data += st.pack("<hh", int(left * 32767 / 1.0 * 0.9), int(right * 32767 * 0.9))
+    return harness.Sound(rate, 2, 2, bytes(data))
+
+
+def server_to_pipewire():
+    """PipeWire 0.3's RTP receiver finds audiocast-server on SAP (224.0.0.56,
+    --sap-group) and plays it into a null sink, recorded from the sink's
+    monitor. With --plain-rtp the recording is the source, in pieces (PipeWire
+    drops or repeats a frame now and then to follow its clock); with the
+    send-time extension PipeWire reads the extension as audio (the figure is
+    printed)."""
+    source = tones(48000, 3.0)
+    harness.write_wav(tmp("source.wav"), source)
+    results = {}
+    with Children() as children:
+        env = start_pipewire(children)
+        for mode, extra in (("extension", []), ("plain", ["--plain-rtp"])):
+            got_path = tmp(f"pipewire-{mode}.wav")
+            rec = children.start(["pw-record", "-P", "{ stream.capture.sink = true }",
+                                  "--target", "test-sink", "--rate", "48000", "--channels", "2",
+                                  "--format", "s16", got_path], f"pw-record {mode}", env=env)
+            time.sleep(0.5)
+            srv = server(children, "--file", tmp("source.wav"), "--sap-group", "224.0.0.56",
+                         "--sap-interval", "1", "--quiet", *extra)
+            expect_exit(srv, 0, 20)
+            time.sleep(1.0)
+            rec.end()
+            got = harness.read_wav(got_path)
+            results[mode] = correlated_share(got, source)
+    share = {m: (matched / audible if audible else 0.0) for m, (audible, matched) in results.items()}
+    print(f"PipeWire recorded audiocast-server: with --plain-rtp {results['plain'][1]} of "
+          f"{results['plain'][0]} audible 5 ms blocks follow the source (correlation > 0.95) "
+          f"({share['plain']:.0%}); with the send-time extension {results['extension'][1]} of "
+          f"{results['extension'][0]} ({share['extension']:.0%})")
+    if results["plain"][0] < 400 or share["plain"] < 0.9:
+        raise Failure(f"PipeWire's recording of the plain RTP stream: {results['plain']}")
+
+
 CASES = {"listener_reports": listener_reports, "own_sdp_and_sap": own_sdp_and_sap,
-         "plain_rtp_to_client": plain_rtp_to_client}
+         "plain_rtp_to_client": plain_rtp_to_client, "server_to_pipewire": server_to_pipewire}
 for _name, _f in (("server_to_ffmpeg", server_to_ffmpeg),
                   ("server_to_gstreamer", server_to_gstreamer),
                   ("ffmpeg_to_client", ffmpeg_to_client),
