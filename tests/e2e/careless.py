@@ -214,7 +214,19 @@ def sdp_files_that_are_not():
         raise Failure(f"--sdp /dev/zero: {z.stderr_lines}")
     if not any("is a directory" in l for l in d.stderr_lines):
         raise Failure(f"--sdp DIR: {d.stderr_lines}")
-    print(f"{z.stderr_lines[0]} / {d.stderr_lines[0]}")
+    # An SDP that parses but names a group that is not multicast: the file's
+    # fault (exit 1, naming it), not the command line's (it said "see --help").
+    with open(e2e.tmp("unicast.sdp"), "w", encoding="utf-8") as f:
+        f.write("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=x\r\nc=IN IP4 10.0.0.1/1\r\nt=0 0\r\n"
+                "m=audio 5004 RTP/AVP 96\r\na=rtpmap:96 L16/48000/2\r\n")
+    with Children() as children:
+        u = children.start(e2e.client_cmd("--sdp", e2e.tmp("unicast.sdp"), "--no-playback"),
+                           "unicast")
+        expect_exit(u, 1, 10)
+    said = " ".join(u.stderr_lines)
+    if "unicast.sdp" not in said or "not a multicast address" not in said or "--help" in said:
+        raise Failure(f"an SDP naming a unicast group: {said}")
+    print(f"{z.stderr_lines[0]} / {d.stderr_lines[0]} / {said}")
 
 
 def escape_codes_in_an_sdp_stay_escaped():
