@@ -313,7 +313,7 @@ context.modules = [
 """
 
 
-def start_pipewire(children):
+def start_pipewire(children, conf=None):
     """A private D-Bus session, PipeWire with a null sink and its RTP
     receiver (module-rtp-source, listening for SAP on 224.0.0.56), and
     WirePlumber to link what appears to the sink; returns their environment."""
@@ -324,7 +324,7 @@ def start_pipewire(children):
     os.makedirs(runtime, mode=0o700, exist_ok=True)
     with open(os.path.join(home, ".config", "pipewire", "pipewire.conf.d", "test.conf"),
               "w") as f:
-        f.write(PIPEWIRE_CONF)
+        f.write(conf or PIPEWIRE_CONF)
     env = dict(os.environ, HOME=home, XDG_RUNTIME_DIR=runtime, XDG_CONFIG_HOME=os.path.join(
         home, ".config"))
     bus = children.start(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
@@ -449,8 +449,93 @@ def server_to_pipewire():
         raise Failure(f"PipeWire's recording of the plain RTP stream: {results['plain']}")
 
 
+PIPEWIRE_SINK_CONF = """
+context.modules = [
+  { name = libpipewire-module-rtp-sink
+    args = { destination.ip = "239.255.0.9" destination.port = 5010 local.ifname = "lo"
+             net.loop = true sap.ip = "224.0.0.56" sap.port = 9875 sess.name = "from pipewire"
+             audio.format = "S16BE" audio.rate = 48000 audio.channels = 2
+             audio.position = [ FL FR ] stream.props = { node.name = "rtp-sink" } } }
+]
+"""
+
+
+def source_in_pieces(got, source):
+    """Checks that `got` (16-bit stereo) is silence, then the source in
+    order, bit-exact, in one or more pieces separated by runs of silence
+    (PipeWire fills its own under-runs with silence: the client, which
+    conceals nothing here, records what was sent); frames of the source may
+    be missing between pieces or at the end. Returns (pieces, silent frames
+    inserted, source frames missing)."""
+    g, s = got.data, source.data
+    # The source starts with a silent frame (every tone at phase 0): find
+    # its opening rather than the end of the recording's leading silence.
+    i = g.find(s[:4 * 64])
+    if i < 0 or i % 4 or g[:i].strip(b"\0"):
+        raise Failure("the source's first 64 frames are not in the client's WAV after silence")
+    pos = pieces = inserted = skipped = 0
+    while True:
+        n = 0
+        while pos + n < len(s) and i + n < len(g) and g[i + n:i + n + 4] == s[pos + n:pos + n + 4]:
+            n += 4
+        pieces += 1
+        i, pos = i + n, pos + n
+        zeros = len(g[i:]) - len(g[i:].lstrip(b"\0"))
+        zeros -= zeros % 4
+        i += zeros
+        if i >= len(g) or pos >= len(s):
+            break
+        # The next piece starts at the same place in the source or a
+        # little later (frames PipeWire dropped), never earlier.
+        j = s.find(g[i:i + 4 * 64], pos)
+        while j >= 0 and j % 4:
+            j = s.find(g[i:i + 4 * 64], j + 1)
+        if zeros == 0 or j < 0 or j - pos > 4 * 4096:
+            raise Failure(f"the client's WAV departs from the source at its frame {pos // 4} "
+                          f"(recording frame {i // 4}) and does not resume it in order")
+        inserted += zeros // 4
+        skipped += (j - pos) // 4
+        pos = j
+    if g[i:].strip(b"\0"):
+        raise Failure("audio after the end of the source in the client's WAV")
+    return pieces, inserted, skipped + (len(s) - pos) // 4
+
+
+def pipewire_to_client():
+    """PipeWire 0.3's RTP sender (module-rtp-sink, announcing on SAP at
+    224.0.0.56) plays a file; audiocast-client finds the session by its SAP
+    name and records it. PipeWire passes 48 kHz L16 through untouched, so
+    the recording is the source bit-exact and in order, except where
+    PipeWire itself under-runs on a busy machine (it sends silence there)
+    and at the end, which it drops when the stream stops within its last
+    quantum (1024 frames)."""
+    source = tones(48000, 3.0)
+    harness.write_wav(tmp("source.wav"), source)
+    with Children() as children:
+        env = start_pipewire(children, PIPEWIRE_SINK_CONF)
+        c = client(children, "--sap", "from pipewire", "--sap-group", "224.0.0.56",
+                   "--duration", "7")
+        c.wait_for_line(r"listening on", 15)
+        play = children.start(["pw-play", "--target", "rtp-sink", tmp("source.wav")],
+                              "pw-play", env=env)
+        expect_exit(play, 0, 20)
+        expect_exit(c, 0, 20)
+    stats = harness.read_json(tmp("client.json"))
+    if stats["packets_received"] < 400 or stats["packets_lost"] or stats["concealed_frames"]:
+        raise Failure(f"the client lost audio from PipeWire: {stats}")
+    pieces, inserted, skipped = source_in_pieces(harness.read_wav(tmp("client.wav")), source)
+    delivered = source.frames - skipped
+    if skipped > 1024 + 256 * (pieces - 1):
+        raise Failure(f"PipeWire's stream in the client's WAV: {skipped} of the source's "
+                      f"{source.frames} frames missing")
+    print(f"PipeWire -> audiocast-client (found on SAP): {stats['packets_received']} packets, "
+          f"0 lost; {delivered} of the source's {source.frames} frames bit-exact and in order, "
+          f"in {pieces} piece(s) with {inserted} frames of PipeWire's silence between them")
+
+
 CASES = {"listener_reports": listener_reports, "own_sdp_and_sap": own_sdp_and_sap,
-         "plain_rtp_to_client": plain_rtp_to_client, "server_to_pipewire": server_to_pipewire}
+         "plain_rtp_to_client": plain_rtp_to_client, "server_to_pipewire": server_to_pipewire,
+         "pipewire_to_client": pipewire_to_client}
 for _name, _f in (("server_to_ffmpeg", server_to_ffmpeg),
                   ("server_to_gstreamer", server_to_gstreamer),
                   ("ffmpeg_to_client", ffmpeg_to_client),
