@@ -63,14 +63,22 @@ def rtcp_bye(ssrc):
     return rr + bye
 
 
+def sender_report(ssrc, ntp, rtp_timestamp):
+    return struct.pack("!BBHIQIII", 0x80, 200, 6, ssrc, ntp, rtp_timestamp, 1, 1)
+
+
 class Flood(threading.Thread):
     """From another host: half random bytes, half valid-looking RTP with
     random SSRCs and sequence numbers, `rate` datagrams a second, and junk on
-    the RTCP port, until stopped."""
+    the RTCP port, until stopped. Given a Listener that has heard the real
+    sender (`impersonate`), every fourth datagram is instead RTP with the
+    sender's SSRC, payload type and next sequence number and timestamp, and
+    every other RTCP datagram a sender report in its name with a wild clock."""
 
-    def __init__(self, rate):
+    def __init__(self, rate, impersonate=None):
         super().__init__(daemon=True)
         self.rate = rate
+        self.impersonate = impersonate
         self.sent = 0
         self.sent_control = 0
         self.stop = threading.Event()
@@ -90,7 +98,11 @@ class Flood(threading.Thread):
         while not self.stop.is_set():
             due = int((time.monotonic() - start) * 1000 * per_ms)
             while self.sent < due:
-                if self.sent % 2:
+                real = self.impersonate.sender if self.impersonate else None
+                if real and self.sent % 4 == 1:
+                    seq, ts = self.impersonate.now()
+                    d = rtp(real[3], seq + 1, ts + 240, real[2], junk)
+                elif self.sent % 2:
                     d = rtp(96, self.rng.getrandbits(16), self.rng.getrandbits(32),
                             self.rng.getrandbits(32), junk)
                 else:
@@ -98,7 +110,12 @@ class Flood(threading.Thread):
                 media.sendto(d, (GROUP, PORT))
                 self.sent += 1
                 if self.sent % 20 == 0:
-                    control.sendto(junk[:self.rng.randrange(0, 200)], (GROUP, PORT + 1))
+                    if real and self.sent % 40 == 0:
+                        c = sender_report(real[2], self.rng.getrandbits(64),
+                                          self.rng.getrandbits(32))
+                    else:
+                        c = junk[:self.rng.randrange(0, 200)]
+                    control.sendto(c, (GROUP, PORT + 1))
                     self.sent_control += 1
             time.sleep(0.0005)
         self.seconds = time.monotonic() - start
@@ -231,6 +248,71 @@ def hostile_sender_on_the_group():
           f"{stats['packets_received']} packets of the server played")
 
 
+def hostile_sender_after_the_real_one():
+    """A host that has listened to a running stream floods the group at
+    20,000 datagrams/s: junk, random SSRCs, and (a quarter of it) RTP with
+    the real SSRC and the next sequence number and timestamp, with sender
+    reports in the real sender's name on the RTCP port. The validated source
+    keeps the stream: the recording is the source bit-exact, the latency
+    figures are the real ones, and every datagram of the flood is counted.
+    After the real sender's BYE the forger, which has passed probation with
+    its "next" packets, takes over as any new sender would (only SRTP tells
+    them apart): once the source has played out in full, it costs at most one
+    packet's frames, since its later packets repeat one sequence number."""
+    source = harness.noise(48000, 2, 2, 4.0, seed=16)
+    harness.write_wav(e2e.tmp("source.wav"), source)
+    listener = Listener()
+    flood = Flood(rate=20000, impersonate=listener)
+    with Children() as children:
+        client = e2e.start_clients(children, 1, source, seconds=8.0, latency_ms=200)[0]
+        listener.start()
+        server = children.start(e2e.server_cmd("--file", e2e.tmp("source.wav")), "server")
+        listener.wait_for_sender(5)
+        time.sleep(0.5)
+        flood.start()
+        expect_exit(server, 0, 15)
+        expect_exit(client, 0, 15)
+        flood.stop.set()
+        listener.stop.set()
+    flood.join(2)
+    listener.join(2)
+    got = harness.read_wav(e2e.tmp("client0.wav"))
+    stats = harness.read_json(e2e.tmp("client0.json"))
+    lead = harness.leading_silence(got)
+    end = (lead + source.frames) * got.frame_bytes
+    try:
+        harness.expect_same_audio(harness.Sound(got.rate, got.channels, got.width,
+                                                got.data[lead * got.frame_bytes:end]),
+                                  source, "the client's recording")
+    except Failure as f:
+        raise Failure(f"{f}; the client's figures: {stats}; the flood sent {flood.sent}") from None
+    after = [got.data[i:i + 4] for i in range(end, len(got.data), 4)]
+    forged_frames = sum(1 for frame in after if frame != bytes(4))
+    if forged_frames > 240 * (stats["source_changes"] - 1):
+        raise Failure(f"{forged_frames} frames of audio after the source, from "
+                      f"{stats['source_changes'] - 1} sources after the real one: {stats}")
+    for field, want in (("packets_lost", 0), ("packets_late", 0), ("concealed_frames", 0),
+                        ("resyncs", 0), ("frames_discarded", 0)):
+        if stats.get(field) != want:
+            raise Failure(f"{field} is {stats.get(field)}, expected {want}: {stats}")
+    if not stats["latency_ms"] or stats["latency_ms"]["p99"] > 200:
+        raise Failure(f"the latency figures are not the real sender's: {stats['latency_ms']}")
+    counted = (stats["packets_foreign"] + stats["packets_malformed"] +
+               stats["packets_discarded"] + stats["packets_duplicate"])
+    if counted > flood.sent or counted < flood.sent * 0.95:
+        raise Failure(f"the flood sent {flood.sent} datagrams; the client counted {counted}: "
+                      f"{stats}")
+    if flood.achieved() < 0.95 * flood.rate:
+        raise Failure(f"the flood reached only {flood.achieved():.0f} datagrams/s of "
+                      f"{flood.rate}: the machine is too busy for this test's claim")
+    print(f"recording bit-exact; flood {flood.sent} datagrams at {flood.achieved():.0f}/s, a "
+          f"quarter in the sender's name, counted {counted} (foreign "
+          f"{stats['packets_foreign']}, malformed {stats['packets_malformed']}, discarded "
+          f"{stats['packets_discarded']}, duplicate {stats['packets_duplicate']}); latency p99 "
+          f"{stats['latency_ms']['p99']} ms; after the real sender's BYE the forger played "
+          f"{forged_frames} frames")
+
+
 def source_specific_listener_never_sees_the_stranger():
     """The server sends from 127.0.0.1 and names it in its SDP
     (a=source-filter); a client that joins for that source alone (--source)
@@ -271,6 +353,7 @@ def source_specific_listener_never_sees_the_stranger():
 
 CASES = {
     "hostile_sender_on_the_group": hostile_sender_on_the_group,
+    "hostile_sender_after_the_real_one": hostile_sender_after_the_real_one,
     "source_specific_listener_never_sees_the_stranger": source_specific_listener_never_sees_the_stranger,
 }
 

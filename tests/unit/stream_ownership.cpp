@@ -297,6 +297,38 @@ TEST_CASE("after the source's BYE the next sender takes over at once and none of
     CHECK_FALSE(s.source_left);
 }
 
+TEST_CASE("a sender that takes over at once after a BYE plays after the old source's last "
+          "buffered audio, which is not erased")
+{
+    // The hand-over used to start playout over at the new source's first
+    // packet: the old source's last latency's worth of audio, still in the
+    // buffer, was discarded (a stranger that validated while the real sender
+    // played took over at its BYE and cut its last 151 ms).
+    bye_harness h;
+    auto first = h.sender(0xA);
+    std::size_t left = 24'000;
+    int ticks = 0;
+    while (left > 0 && ticks++ < 1'000)
+        h.tick(&first, 1111, left);
+    h.tick(&first, 1111, left); // sends what the last write left pending
+    first.leave("done");
+    auto second = h.sender(0xB);
+    std::size_t second_left = 24'000;
+    for (int i = 0; i < 800; ++i)
+        h.tick(&second, 2222, second_left);
+    const auto s = h.rx.stats();
+    CHECK(h.frames_of(1111) == 24'000);
+    CHECK(h.frames_of(2222) == 24'000);
+    CHECK(s.frames_discarded == 0);
+    CHECK(s.concealed_frames == 0);
+    CHECK(s.source_changes == 2);
+    // In order, the new source's first frame due one latency after it came.
+    const auto last_old = std::find(h.played.rbegin(), h.played.rend(), std::int16_t{1111});
+    const auto first_new = std::find(h.played.begin(), h.played.end(), std::int16_t{2222});
+    REQUIRE(first_new != h.played.end());
+    CHECK(static_cast<std::ptrdiff_t>(h.played.rend() - last_old) <= first_new - h.played.begin());
+}
+
 TEST_CASE("a sender that takes over from a silent one without a BYE has the wait counted")
 {
     bye_harness h;

@@ -504,6 +504,12 @@ private:
         reordered_before_ += timeline_.tracker().reordered();
         discarded_before_ += timeline_.discarded();
         timeline_.reset();
+        // The last source's audio still to play (it said BYE and this one
+        // took over at once): this source follows it rather than erasing it.
+        follows_previous_ = (state_ == playout_state::playing ||
+                             state_ == playout_state::buffering) &&
+                            buffer_.has_data_ahead();
+        position_offset_ = 0;
         payload_type_ = h.payload_type;
         ++source_changes_;
         meter_.new_source();
@@ -514,7 +520,7 @@ private:
         pending_sr_.reset();
     }
 
-    enum class placing { start, jump, continues, other };
+    enum class placing { start, follows, jump, continues, other };
 
     // One packet of the source: source_timeline says where it belongs and
     // whether to believe it; place() puts it in the buffer.
@@ -531,19 +537,29 @@ private:
         case source_timeline::verdict::discarded: return;
         case source_timeline::verdict::held_jump: hold_jump(packet, arrival, arrival_wall); return;
         case source_timeline::verdict::confirmed_jump:
-            place(jump_packet_, timeline_.held().position, jump_arrival_, jump_arrival_wall_,
-                  placing::jump);
-            place(packet, where.position, arrival, arrival_wall, placing::continues);
+            place(jump_packet_, timeline_.held().position + position_offset_, jump_arrival_,
+                  jump_arrival_wall_, placing::jump);
+            place(packet, where.position + position_offset_, arrival, arrival_wall,
+                  placing::continues);
             return;
         case source_timeline::verdict::first:
-            place(packet, where.position, arrival, arrival_wall, placing::start);
+            if (follows_previous_) {
+                // Wraps modulo 2^64, as positions do: only differences count.
+                position_offset_ = following_position(arrival) - where.position;
+                place(packet, where.position + position_offset_, arrival, arrival_wall,
+                      placing::follows);
+            } else {
+                place(packet, where.position, arrival, arrival_wall, placing::start);
+            }
             return;
         case source_timeline::verdict::continues:
-            place(packet, where.position, arrival, arrival_wall, placing::continues);
+            place(packet, where.position + position_offset_, arrival, arrival_wall,
+                  placing::continues);
             return;
         case source_timeline::verdict::after_gap:
         case source_timeline::verdict::reordered:
-            place(packet, where.position, arrival, arrival_wall, placing::other);
+            place(packet, where.position + position_offset_, arrival, arrival_wall,
+                  placing::other);
             return;
         }
     }
@@ -558,7 +574,7 @@ private:
             std::span<const std::byte>{jump_payload_.data(), packet.payload.size()};
         jump_arrival_ = arrival;
         jump_arrival_wall_ = arrival_wall;
-        jump_from_ = timeline_.newest_end();
+        jump_from_ = timeline_.newest_end() + position_offset_;
     }
 
     void place(const rtp::packet_view& packet, std::uint64_t position, time_point arrival,
@@ -575,7 +591,16 @@ private:
         // come: one stray or forged packet stamped far ahead must not steer it.
         bool paces = how == placing::continues;
 
-        if (how == placing::start || state_ == playout_state::idle) {
+        if (how == placing::follows) {
+            // On the schedule the last source played to: silence (not loss)
+            // from its last frame to this one's, which is due one latency
+            // after it arrived. The new sender's clock is its own, so the
+            // rate controller learns it afresh.
+            follows_previous_ = false;
+            buffer_.insert_silence(buffer_.end_position(), position);
+            rate_.reset();
+            paces = true;
+        } else if (how == placing::start || state_ == playout_state::idle) {
             played_end_ = 0; // a new timeline: nothing on it was played
             anchor(position, arrival);
             paces = true;
@@ -707,6 +732,17 @@ private:
         rate_.reset();
         resampler_.reset();
         resampler_.set_adjustment(0);
+    }
+
+    // Where the first frame of a source that follows the last one's buffered
+    // audio goes: one latency after `arrival` on the current schedule, or
+    // right after that audio when it plays later than that.
+    [[nodiscard]] std::uint64_t following_position(time_point arrival) const noexcept
+    {
+        const std::uint64_t end = buffer_.end_position();
+        const time_point end_due = start_time_ + since_anchor(end);
+        const time_point due = arrival + config_.latency;
+        return due > end_due ? end + frames_in(due - end_due, format()) : end;
     }
 
     // How long after the anchoring frame `position` is due, at the stream's rate.
@@ -854,6 +890,10 @@ private:
         endpoint from;
     };
     std::optional<sender_report_seen> pending_sr_;
+    // A source that took over while the last one's audio was still buffered
+    // plays on its schedule: its timeline's positions, shifted.
+    bool follows_previous_ = false;
+    std::uint64_t position_offset_ = 0;
     std::uint64_t reports_sent_ = 0;
     std::uint64_t control_malformed_ = 0;
 };
