@@ -778,10 +778,11 @@ int main(int argc, char* argv[])
             throw audiocast_bench::usage_error{
                 "--threads is for in-process runs; with --processes the sender has the "
                 "parent process to itself"};
-        if (!audiocast::detail::pcm::is_allowed_packet_time(
+        if (!audiocast::is_allowed_packet_time(
                 std::chrono::milliseconds{opt.ptime_ms}))
             throw audiocast_bench::usage_error{"--ptime-ms " + std::to_string(opt.ptime_ms) +
-                                               " is not one of 1, 2, 5, 10, 20"};
+                                               " is not one of " +
+                                               audiocast::pcm_packet_times_text()};
     } catch (const audiocast_bench::usage_error& e) {
         std::cerr << "audiocast-bench-fanout: " << e.what() << '\n' << usage;
         return 2;

@@ -11,7 +11,8 @@
 //   audio thread, which source selection keeps small).
 //   jitter_buffer insert + read of one packet.
 //   playout_resampler: a packet's frames at rate 1 (exact copies) and at
-//   ±0.1 % (cubic interpolation), beside memcpy of the same int32 frames.
+//   ±0.1 % (32-point windowed-sinc interpolation), beside memcpy of the same
+//   int32 frames.
 //
 // Run it optimised: scripts/bench builds the release preset, or
 //   cmake --build --preset release --target audiocast-bench-hot-paths

@@ -164,10 +164,11 @@ int main(int argc, char* argv[])
         opt.seconds = args.number("seconds", 10, 0, 3600);
         opt.csv = args.text("csv", "");
         // The codec's rule, checked here so the message is a usage line.
-        if (!audiocast::detail::pcm::is_allowed_packet_time(
+        if (!audiocast::is_allowed_packet_time(
                 std::chrono::milliseconds{opt.ptime_ms}))
             throw audiocast_bench::usage_error{"--ptime-ms " + std::to_string(opt.ptime_ms) +
-                                               " is not one of 1, 2, 5, 10, 20"};
+                                               " is not one of " +
+                                               audiocast::pcm_packet_times_text()};
     } catch (const audiocast_bench::usage_error& e) {
         std::cerr << "audiocast-bench-pacing: " << e.what() << '\n' << usage;
         return 2;

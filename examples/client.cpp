@@ -26,8 +26,8 @@
 #include "support/untrusted_text.hpp"
 
 #include <audiocast/multicast_stream.hpp>
-#include <audiocast/sap.hpp>
-#include <audiocast/sdp.hpp>
+#include <audiocast/wire/sap.hpp>
+#include <audiocast/wire/sdp.hpp>
 #include <audiocast/session/announcement_directory.hpp>
 #include <audiocast/spsc_ring.hpp>
 

@@ -7,7 +7,7 @@
 //   audiocast-server --capture --rate 44100       the default input device
 //
 // Run `audiocast-server --help` for every option. Pause semantics are the
-// library's (DESIGN.md, "Pause and resume"): PAUSE stops the packets and keeps
+// library's (docs/architecture.md, "Pause and resume"): PAUSE stops the packets and keeps
 // the source where it is; PLAY resumes from there, and listeners re-anchor
 // their playout on the first packet after it.
 #include "support/audio_device.hpp"
@@ -19,8 +19,8 @@
 #include "support/untrusted_text.hpp"
 
 #include <audiocast/multicast_stream.hpp>
-#include <audiocast/sap.hpp>
-#include <audiocast/sdp.hpp>
+#include <audiocast/wire/sap.hpp>
+#include <audiocast/wire/sdp.hpp>
 
 #include <asio/io_context.hpp>
 #include <asio/ip/address.hpp>

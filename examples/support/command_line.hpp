@@ -8,7 +8,7 @@
 #include <audiocast/codec/pcm.hpp>
 #include <audiocast/error.hpp>
 #include <audiocast/format.hpp>
-#include <audiocast/sap.hpp>
+#include <audiocast/wire/sap.hpp>
 #include <audiocast/transport/udp_multicast.hpp>
 
 #include <asio/ip/address.hpp>
@@ -235,9 +235,11 @@ inline CLI::Validator positive_seconds()
 inline CLI::Option* add_packet_time(CLI::App& app, int& ms)
 {
     return app.add_option("--ptime-ms", ms,
-                          "Packet time in ms: 1, 2, 5, 10 or 20. A packet must fit the MTU "
-                          "(--mtu): at 1500 bytes, 48 kHz stereo L16 fits 5 ms at most")
-        ->check(CLI::IsMember({1, 2, 5, 10, 20}))
+                          "Packet time in ms: one of " + audiocast::pcm_packet_times_text() +
+                              ". A packet must fit the MTU (--mtu): at 1500 bytes, 48 kHz "
+                              "stereo L16 fits 5 ms at most")
+        ->check(CLI::IsMember(std::vector<int>(audiocast::pcm_packet_times_ms.begin(),
+                                               audiocast::pcm_packet_times_ms.end())))
         ->capture_default_str();
 }
 

@@ -27,13 +27,13 @@
 #include <audiocast/session/jitter_buffer.hpp>
 #include <audiocast/session/receiver_session.hpp>
 #include <audiocast/session/sender_session.hpp>
-#include <audiocast/session/source_tracker.hpp>
-#include <audiocast/stats.hpp>
+#include <audiocast/session/sequence_tracker.hpp>
+#include <audiocast/session/stats.hpp>
 
 #include <audiocast/spsc_ring.hpp>
 
-#include <audiocast/sap.hpp>
-#include <audiocast/sdp.hpp>
+#include <audiocast/wire/sap.hpp>
+#include <audiocast/wire/sdp.hpp>
 
 #include <audiocast/transport/loopback.hpp>
 

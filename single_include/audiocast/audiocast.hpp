@@ -817,7 +817,6 @@ inline constexpr std::uint8_t type_sr = 200;
 inline constexpr std::uint8_t type_rr = 201;
 inline constexpr std::uint8_t type_sdes = 202;
 inline constexpr std::uint8_t type_bye = 203;
-inline constexpr std::uint8_t type_app = 204;
 
 /// SDES item types (RFC 3550 §6.5).
 inline constexpr std::uint8_t sdes_end = 0;
@@ -1943,6 +1942,7 @@ std::size_t decode_l24(const std::byte*, std::size_t, T*) noexcept
 // end include/audiocast/detail/pcm_avx2.hpp
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <concepts>
 #include <cstddef>
@@ -1980,18 +1980,29 @@ struct pcm_config {
     std::size_t header_overhead = default_header_overhead; ///< packet bytes that are not payload
 };
 
-namespace detail::pcm {
+/// The packet times a PCM stream may use, in ms. RFC 3551 §4.2 makes 20 ms
+/// the default for telephony; live audio wants less delay, so shorter ones
+/// are allowed too.
+inline constexpr std::array<int, 5> pcm_packet_times_ms{1, 2, 5, 10, 20};
 
-/// The packet times a stream may use. RFC 3551 §4.2 makes 20 ms the default
-/// for telephony; live audio wants less delay, so shorter ones are allowed too.
-inline constexpr int allowed_packet_times_ms[] = {1, 2, 5, 10, 20};
-
+/// Whether `t` is one of pcm_packet_times_ms.
 [[nodiscard]] constexpr bool is_allowed_packet_time(std::chrono::milliseconds t) noexcept
 {
-    for (int allowed : allowed_packet_times_ms)
+    for (int allowed : pcm_packet_times_ms)
         if (t.count() == allowed) return true;
     return false;
 }
+
+/// pcm_packet_times_ms as text, "1, 2, 5, 10, 20", for messages.
+[[nodiscard]] inline std::string pcm_packet_times_text()
+{
+    std::string text;
+    for (int ms : pcm_packet_times_ms)
+        text += (text.empty() ? "" : ", ") + std::to_string(ms);
+    return text;
+}
+
+namespace detail::pcm {
 
 /// A packet time that passed is_allowed_packet_time() as a count of ms.
 [[nodiscard]] constexpr std::uint64_t packet_ms(std::chrono::milliseconds t) noexcept
@@ -2302,7 +2313,7 @@ public:
     {
         audiocast::validate(config.format, ec);
         if (ec) return;
-        if (!detail::pcm::is_allowed_packet_time(config.packet_time) ||
+        if (!is_allowed_packet_time(config.packet_time) ||
             frames_per_packet_of(config) == 0)
             ec = errc::invalid_packet_time;
         else if (config.mtu < min_mtu || config.mtu > max_mtu)
@@ -2321,8 +2332,8 @@ public:
         if (!ec) return;
         const std::string ptime = "ptime " + std::to_string(config.packet_time.count()) + " ms";
         if (ec == errc::invalid_packet_time &&
-            !detail::pcm::is_allowed_packet_time(config.packet_time))
-            detail::throw_error(ec, ptime + " is not one of 1, 2, 5, 10, 20 ms");
+            !is_allowed_packet_time(config.packet_time))
+            detail::throw_error(ec, ptime + " is not one of " + pcm_packet_times_text() + " ms");
         if (ec == errc::invalid_packet_time)
             detail::throw_error(ec, ptime + " at " + std::to_string(config.format.sample_rate) +
                                         " Hz holds no whole frame");
@@ -2646,7 +2657,7 @@ public:
 // Sans-I/O: bytes, the sender's endpoint and a time point in; no socket, no
 // clock. Not thread-safe.
 
-// begin include/audiocast/sap.hpp
+// begin include/audiocast/wire/sap.hpp
 // audiocast — SAP (RFC 2974): announcing streams on a well-known group so
 // that receivers find them, and withdrawing them when they stop.
 //
@@ -2853,8 +2864,8 @@ private:
 };
 
 } // namespace audiocast::sap
-// end include/audiocast/sap.hpp
-// begin include/audiocast/sdp.hpp
+// end include/audiocast/wire/sap.hpp
+// begin include/audiocast/wire/sdp.hpp
 // audiocast — SDP (RFC 8866) stream descriptions: write one for a stream,
 // read one that audiocast or another tool (ffmpeg, GStreamer, PipeWire, VLC)
 // wrote.
@@ -3553,7 +3564,7 @@ inline const char* direction_name(media_direction d) noexcept
 }
 
 } // namespace audiocast
-// end include/audiocast/sdp.hpp
+// end include/audiocast/wire/sdp.hpp
 
 #include <algorithm>
 #include <chrono>
@@ -3932,27 +3943,47 @@ private:
 } // namespace audiocast
 // end include/audiocast/session/jitter_buffer.hpp
 // begin include/audiocast/session/receiver_session.hpp
-// audiocast — the receiver's protocol state machine (sans-I/O).
+// audiocast — the receiver's protocol state machine (sans-I/O): wiring
+// (docs/architecture.md, Receiver).
 //
 // A receiver_session takes datagrams with their arrival times and gives back
-// frames on demand. It never touches a socket or a clock.
+// frames on demand. It never touches a socket or a clock. Each step is a part
+// of its own, testable alone:
 //
 //   on_datagram(bytes, arrival, from) ─► RTP validation
 //       ─► source_selector: which sender plays (probation, lock, hand-over)
 //       ─► source_timeline: where the packet belongs, and whether to believe it
-//       ─► reception_meter (jitter, latency, throughput) ─► decode ─► jitter_buffer
+//       ─► reception_meter: jitter, latency, IPDV, throughput
+//       ─► the codec's decode ─► playout_timeline: jitter buffer, anchoring,
+//          concealment, rate control
 //       ─► pull(frames, now) ─► the application or audio device
+//   on_control(bytes, arrival, from) ─► rtcp_participant: members, the
+//       source's sender reports and BYE; write_report() for receiver reports
+
+// begin include/audiocast/session/playout.hpp
+// audiocast — the playout timeline: when each frame of the source plays
+// (docs/architecture.md, Playout timeline).
 //
-// Playout: the first packet of a talkspurt is anchored to its arrival time plus
-// the target latency; from then on the reader advances by the frames pulled,
-// so the audio device's clock drives playout. A missing packet is concealed
+// receiver_session decides which packets to believe and where they lie on
+// the source's timeline; this class turns them into sound at the right time:
+//
+//   place(samples, position, arrival, how) ─► jitter_buffer ─► pull(out, now)
+//
+// The first packet of a talkspurt is anchored to its arrival time plus the
+// target latency; from then on the reader advances by the frames pulled, so
+// the audio device's clock drives playout. A missing frame is concealed
 // (silence with a short fade, counted); a buffer that runs dry stops playout
-// until the next packet re-anchors it (an underrun, counted). A pause at the
-// sender is told apart from an underrun by the marker bit on the first packet
-// after it: the receiver drains, plays silence, and re-anchors without counting
-// anything lost. Between re-anchors, playout is kept at the target latency
-// against clock drift by resampling within ±max_rate_adjustment
-// (session/playout_rate.hpp).
+// until the next packet re-anchors it (an underrun, counted, unless the
+// packet's marker bit says the sender paused on purpose). Between re-anchors,
+// playout is kept at the target latency against clock drift by resampling
+// within ±max_rate_adjustment (session/playout_rate.hpp). A source that takes
+// over while the last one's audio is still buffered follows that audio on the
+// same schedule (follows) instead of erasing it.
+//
+// Samples are the codec concept's: 24 bits in the top of an int32. pull()
+// converts them to the application's sample type. Fixed memory after
+// construction, no allocation, every call noexcept: pull() runs on the audio
+// thread.
 
 // begin include/audiocast/session/playout_rate.hpp
 // audiocast — playout that stays at its latency when clocks disagree.
@@ -4382,494 +4413,7 @@ private:
 
 } // namespace audiocast
 // end include/audiocast/session/playout_rate.hpp
-// begin include/audiocast/session/rtcp_participant.hpp
-// audiocast — one RTCP participant: who we are, whom we hear, when we report.
-//
-// Both sessions take part in RTCP the same way (RFC 3550 §6): an SSRC and a
-// CNAME of their own, a table of the other members, a report schedule that
-// grows with the group, and compounds that start with a report, carry SDES
-// with the CNAME and may end with BYE. This class is that common part; the
-// sessions add what differs: a sender writes SRs and reads listeners' report
-// blocks about itself, a receiver writes RRs about its source and reads the
-// source's SRs and BYE (docs/architecture.md, RTCP).
-//
-//   rtcp_participant me{rtcp_participant::role::sender, timing, 1024, ssrc, cname};
-//   me.on_compound(datagram, arrival, [&](const rtcp::packet_view& p, participant* from) {...});
-//   me.write_report(now, out, ec, [&](rtcp::compound_writer& w) { w.sender_report(...); });
-//
-// Sans-I/O and allocation-free after construction: a receiver's part runs on
-// the audio thread.
-
-// begin include/audiocast/detail/cname.hpp
-// audiocast — RTCP canonical names for participants that were given none.
-
-#include <cstdint>
-#include <random>
-#include <string>
-
-namespace audiocast::detail {
-
-/// A CNAME of 96 random bits in hex, as RFC 7022 §4.2 recommends for
-/// short-term persistent names: unique in the session, and saying nothing
-/// about the host or the user.
-inline std::string random_cname(std::random_device& rd)
-{
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string name;
-    for (int word = 0; word < 3; ++word) {
-        const auto v = static_cast<std::uint32_t>(rd());
-        for (int nibble = 7; nibble >= 0; --nibble)
-            name += digits[(v >> (4 * nibble)) & 0xF];
-    }
-    return name;
-}
-
-} // namespace audiocast::detail
-// end include/audiocast/detail/cname.hpp
-// begin include/audiocast/session/participant_table.hpp
-// audiocast — the other members of a session, as their RTCP tells them.
-//
-// A sender learns its listeners from their receiver reports: who they are
-// (SSRC, CNAME), what they lose, their jitter and the round trip. A receiver
-// counts the members it hears, for the report interval. The table has a fixed
-// capacity chosen at construction, so a report never allocates; members silent
-// for too long (RFC 3550 §6.3.5) or that said BYE (§6.3.7) leave it, and when
-// it is full a newcomer is counted and not kept.
-
-
-#include <algorithm>
-#include <array>
-#include <chrono>
-#include <cstddef>
-#include <cstdint>
-#include <optional>
-#include <string_view>
-#include <vector>
-
-namespace audiocast {
-
-/// One member heard on RTCP.
-struct participant {
-    std::uint32_t ssrc = 0;
-    time_point last_heard{};
-    std::uint64_t reports = 0; ///< SRs or RRs from it
-    /// Its last report block about us (a listener's view of our stream).
-    std::optional<rtcp::report_block> about_us{};
-    /// Round trip from that block's LSR and DLSR (RFC 3550 §6.4.1), when it had them.
-    std::optional<std::chrono::nanoseconds> round_trip{};
-
-    [[nodiscard]] std::string_view cname() const noexcept { return {cname_.data(), cname_length_}; }
-    void set_cname(std::string_view name) noexcept
-    {
-        cname_length_ = static_cast<std::uint8_t>(std::min(name.size(), cname_.size()));
-        std::copy_n(name.data(), cname_length_, cname_.data());
-    }
-
-private:
-    std::array<char, rtcp::max_text> cname_{};
-    std::uint8_t cname_length_ = 0;
-};
-
-class participant_table {
-public:
-    explicit participant_table(std::size_t capacity) : capacity_{capacity}
-    {
-        members_.reserve(capacity);
-    }
-
-    [[nodiscard]] std::size_t size() const noexcept { return members_.size(); }
-    [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
-    [[nodiscard]] bool empty() const noexcept { return members_.empty(); }
-    /// Members that could not be kept because the table was full.
-    [[nodiscard]] std::uint64_t turned_away() const noexcept { return turned_away_; }
-
-    [[nodiscard]] auto begin() const noexcept { return members_.begin(); }
-    [[nodiscard]] auto end() const noexcept { return members_.end(); }
-
-    [[nodiscard]] const participant* find(std::uint32_t ssrc) const noexcept
-    {
-        const auto it = std::find_if(members_.begin(), members_.end(),
-                                     [ssrc](const participant& p) { return p.ssrc == ssrc; });
-        return it == members_.end() ? nullptr : &*it;
-    }
-
-    /// The member `ssrc`, added when new; nullptr when new and the table is full.
-    participant* heard(std::uint32_t ssrc, time_point now) noexcept
-    {
-        participant* p = const_cast<participant*>(find(ssrc));
-        if (p == nullptr) {
-            if (members_.size() >= capacity_) {
-                ++turned_away_;
-                return nullptr;
-            }
-            members_.emplace_back(); // within the reserved capacity: no allocation
-            p = &members_.back();
-            p->ssrc = ssrc;
-        }
-        p->last_heard = now;
-        return p;
-    }
-
-    /// A BYE: the member leaves at once.
-    void remove(std::uint32_t ssrc) noexcept
-    {
-        std::erase_if(members_, [ssrc](const participant& p) { return p.ssrc == ssrc; });
-    }
-
-    /// Members not heard for `timeout` leave.
-    void expire(time_point now, std::chrono::nanoseconds timeout) noexcept
-    {
-        std::erase_if(members_, [&](const participant& p) { return now - p.last_heard > timeout; });
-    }
-
-private:
-    std::size_t capacity_;
-    std::vector<participant> members_;
-    std::uint64_t turned_away_ = 0;
-};
-
-} // namespace audiocast
-// end include/audiocast/session/participant_table.hpp
-// begin include/audiocast/session/rtcp_schedule.hpp
-// audiocast — when RTCP reports go out (RFC 3550 §6.2, §6.3, Appendix A.7).
-//
-// RTCP is held to a share of the session bandwidth (5 %, a quarter of it for
-// senders while they are few), so the interval between one participant's
-// reports grows with the number of members. The interval is randomized over
-// [0.5, 1.5] times its value, so reports of many receivers do not synchronize,
-// and divided by e - 3/2 as A.7 does. That factor compensates for timer
-// reconsideration (§6.3.6), which audiocast does not do, so a session that
-// grows fast may overshoot its RTCP share for a while. The first report after joining waits half
-// the minimum. Sans-I/O: it takes time points and gives time points.
-
-
-#include <algorithm>
-#include <chrono>
-#include <cstddef>
-#include <cstdint>
-#include <random>
-#include <string>
-#include <string_view>
-
-namespace audiocast {
-
-/// The inputs of RFC 3550's interval computation that do not change per report.
-struct rtcp_timing {
-    /// The session's bandwidth: the RTP rate of every sender, headers included.
-    double session_bytes_per_s = 200'000;
-    /// RFC 3550 §6.2: the fixed minimum between reports is RECOMMENDED at 5 s.
-    std::chrono::nanoseconds minimum = std::chrono::seconds{5};
-};
-
-/// RFC 3550 §6.2's session bandwidth of a stream in `format` sent in packets
-/// of `frames_per_packet` frames and `payload_bytes` bytes, each with
-/// `header_bytes` of RTP header and extensions, plus IPv4 and UDP.
-[[nodiscard]] inline double rtcp_session_bandwidth(std::uint32_t sample_rate,
-                                                   std::size_t frames_per_packet,
-                                                   std::size_t payload_bytes,
-                                                   std::size_t header_bytes) noexcept
-{
-    const double packets_per_s = static_cast<double>(sample_rate) /
-                                 static_cast<double>(std::max<std::size_t>(frames_per_packet, 1));
-    return packets_per_s * static_cast<double>(payload_bytes + header_bytes + 20 + 8);
-}
-
-/// The deterministic interval Td of RFC 3550 A.7 (before randomization).
-[[nodiscard]] inline std::chrono::nanoseconds
-rtcp_deterministic_interval(const rtcp_timing& t, std::size_t members, std::size_t senders,
-                            bool we_sent, double avg_rtcp_bytes, bool initial) noexcept
-{
-    constexpr double rtcp_fraction = 0.05;
-    constexpr double sender_share = 0.25;
-    double bandwidth = t.session_bytes_per_s * rtcp_fraction;
-    double n = static_cast<double>(std::max<std::size_t>(members, 1));
-    // Senders share a quarter of the RTCP bandwidth while they are at most a
-    // quarter of the members, so their reports (the NTP/RTP mapping) stay frequent.
-    if (senders > 0 && static_cast<double>(senders) <= n * sender_share) {
-        if (we_sent) {
-            bandwidth *= sender_share;
-            n = static_cast<double>(senders);
-        } else {
-            bandwidth *= 1 - sender_share;
-            n -= static_cast<double>(senders);
-        }
-    }
-    const double minimum_s = std::chrono::duration<double>(t.minimum).count() / (initial ? 2 : 1);
-    const double interval_s =
-        bandwidth > 0 ? std::max(minimum_s, avg_rtcp_bytes * n / bandwidth) : minimum_s;
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-        std::chrono::duration<double>{interval_s});
-}
-
-namespace detail {
-
-/// The most members a session's table may be asked to hold.
-inline constexpr std::size_t max_rtcp_members = 65'536;
-
-/// The RTCP settings both sessions take: a CNAME RTCP can carry, a positive
-/// minimum interval, a member table of 1 to max_rtcp_members.
-[[nodiscard]] inline bool valid_rtcp_settings(std::string_view cname,
-                                              std::chrono::nanoseconds minimum,
-                                              std::size_t members) noexcept
-{
-    return cname.size() <= rtcp::max_text && minimum.count() > 0 && members >= 1 &&
-           members <= max_rtcp_members;
-}
-
-/// The throwing form's message for settings valid_rtcp_settings() refused.
-[[noreturn]] inline void throw_rtcp_settings(std::string_view cname,
-                                             std::chrono::nanoseconds minimum, std::size_t members,
-                                             const char* what)
-{
-    std::string message;
-    if (cname.size() > rtcp::max_text)
-        message = "CNAME of " + std::to_string(cname.size()) + " bytes; RTCP carries at most " +
-                  std::to_string(rtcp::max_text);
-    else if (minimum.count() <= 0)
-        message = "RTCP minimum interval of " + std::to_string(minimum.count()) +
-                  " ns; it must be positive";
-    else
-        message = std::to_string(members) + " " + what + " to remember; 1-" +
-                  std::to_string(max_rtcp_members) + " are allowed";
-    throw_error(make_error_code(errc::invalid_rtcp), message);
-}
-
-} // namespace detail
-
-/// One participant's report timer.
-class rtcp_schedule {
-public:
-    /// `seed` makes the randomization reproducible (tests); a participant
-    /// should draw it at random.
-    explicit rtcp_schedule(const rtcp_timing& timing, std::uint64_t seed) noexcept
-        : timing_{timing}, random_{seed}
-    {}
-
-    [[nodiscard]] bool started() const noexcept { return started_; }
-    [[nodiscard]] const rtcp_timing& timing() const noexcept { return timing_; }
-
-    /// Joins at `now`: the first report is due after the initial interval.
-    void start(time_point now, std::size_t members, std::size_t senders, bool we_sent) noexcept
-    {
-        started_ = true;
-        initial_ = true;
-        next_ = now + randomized(members, senders, we_sent);
-    }
-
-    /// When the next report is due.
-    [[nodiscard]] time_point next() const noexcept { return next_; }
-    [[nodiscard]] bool due(time_point now) const noexcept { return started_ && now >= next_; }
-
-    /// A report of `bytes` (its UDP payload) went out at `now`: folds its size
-    /// into the average (§6.3.3) and sets the next deadline.
-    void sent(time_point now, std::size_t bytes, std::size_t members, std::size_t senders,
-              bool we_sent) noexcept
-    {
-        // IPv4 and UDP headers count too (A.7 uses packet sizes on the wire).
-        const double size = static_cast<double>(bytes + 28);
-        avg_bytes_ = have_avg_ ? size / 16 + avg_bytes_ * 15 / 16 : size;
-        have_avg_ = true;
-        initial_ = false;
-        next_ = now + randomized(members, senders, we_sent);
-    }
-
-    /// Td for the present state: what a member's silence is measured in
-    /// (§6.3.5 times a member out after 5 Td of silence).
-    [[nodiscard]] std::chrono::nanoseconds deterministic(std::size_t members, std::size_t senders,
-                                                         bool we_sent) const noexcept
-    {
-        return rtcp_deterministic_interval(timing_, members, senders, we_sent, avg_bytes_, false);
-    }
-
-private:
-    std::chrono::nanoseconds randomized(std::size_t members, std::size_t senders,
-                                        bool we_sent) noexcept
-    {
-        const auto td =
-            rtcp_deterministic_interval(timing_, members, senders, we_sent, avg_bytes_, initial_);
-        // A.7: t = Td * U[0.5, 1.5] / (e - 3/2).
-        constexpr double compensation = 2.71828182845904523536 - 1.5;
-        const double factor = std::uniform_real_distribution<double>{0.5, 1.5}(random_);
-        return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>{
-            std::chrono::duration<double>(td).count() * factor / compensation});
-    }
-
-    rtcp_timing timing_;
-    std::mt19937_64 random_;
-    time_point next_{};
-    double avg_bytes_ = 128; // a first guess until the first report (SR + SDES ~ 80 B + headers)
-    bool have_avg_ = false;
-    bool initial_ = true;
-    bool started_ = false;
-};
-
-} // namespace audiocast
-// end include/audiocast/session/rtcp_schedule.hpp
-
-#include <chrono>
-#include <cstddef>
-#include <cstdint>
-#include <optional>
-#include <random>
-#include <span>
-#include <string>
-#include <string_view>
-#include <system_error>
-
-namespace audiocast {
-
-class rtcp_participant {
-public:
-    /// A sender's reports share a quarter of the RTCP bandwidth with the
-    /// other senders; a receiver's share the rest (RFC 3550 §6.2).
-    enum class role { sender, receiver };
-
-    /// Packets of one compound looked at, at most: a real compound holds a
-    /// handful, and one stuffed with hundreds must not buy that many lookups.
-    static constexpr std::size_t max_packets_per_compound = 16;
-
-    /// `ssrc` and `cname` are drawn at random when unset or empty (RFC 3550
-    /// §8, RFC 7022). Settings are the sessions' to check (they say which
-    /// setting was wrong): `max_members` >= 1, `cname` at most 255 bytes.
-    rtcp_participant(role r, const rtcp_timing& timing, std::size_t max_members,
-                     std::optional<std::uint32_t> ssrc, std::string_view cname)
-        : role_{r}, schedule_{timing, std::random_device{}()}, members_{max_members}
-    {
-        std::random_device rd;
-        ssrc_ = ssrc.value_or(static_cast<std::uint32_t>(rd()));
-        cname_ = cname.empty() ? detail::random_cname(rd) : std::string{cname};
-    }
-
-    [[nodiscard]] std::uint32_t ssrc() const noexcept { return ssrc_; }
-    [[nodiscard]] std::string_view cname() const noexcept { return cname_; }
-    [[nodiscard]] const participant_table& members() const noexcept { return members_; }
-
-    /// Joins the group's RTCP at `now` (a sender at its first packet, a
-    /// receiver at its first datagram); later calls do nothing.
-    void join(time_point now) noexcept
-    {
-        if (!schedule_.started()) schedule_.start(now, members_.size() + 1, 1, we_send());
-    }
-    [[nodiscard]] bool joined() const noexcept { return schedule_.started(); }
-
-    /// When the next report is due; nullopt before join().
-    [[nodiscard]] std::optional<time_point> next_report_due() const noexcept
-    {
-        if (!schedule_.started()) return std::nullopt;
-        return schedule_.next();
-    }
-
-    /// Parses one compound and hands each packet from another member to
-    /// `visit(packet, member)`: `member` is its entry in the table for an SR
-    /// or RR (nullptr when the table is full), nullptr for the rest. Members
-    /// that say BYE leave the table before `visit` sees the BYE. Returns false
-    /// when the compound is malformed (what came before the fault was still
-    /// visited).
-    template <class Visit>
-    bool on_compound(std::span<const std::byte> datagram, time_point arrival, Visit&& visit) noexcept
-    {
-        std::error_code ec;
-        std::size_t packets = 0;
-        rtcp::parse_compound(datagram, ec, [&](const rtcp::packet_view& p) {
-            if (++packets > max_packets_per_compound) return;
-            const auto from = p.ssrc();
-            if (!from || *from == ssrc_) return; // our own, heard back
-            participant* member = nullptr;
-            if (p.type() == rtcp::type_sr || p.type() == rtcp::type_rr) {
-                member = members_.heard(*from, arrival);
-            } else if (p.type() == rtcp::type_bye) {
-                for (std::size_t i = 0; i < p.bye_count(); ++i)
-                    members_.remove(p.bye_source(i));
-            }
-            visit(p, member);
-        });
-        return !ec;
-    }
-
-    /// The member `ssrc`, now heard at `now` (an SDES, say); nullptr when the
-    /// table is full.
-    participant* heard(std::uint32_t ssrc, time_point now) noexcept
-    {
-        return members_.heard(ssrc, now);
-    }
-
-    /// If a report is due at `now`: forgets members silent for five report
-    /// intervals (§6.3.5), lets `report(writer)` write the SR or RR, adds
-    /// SDES with the CNAME, and returns the compound's size; 0 otherwise, or
-    /// with errc::buffer_too_small in `ec` when `out` is too small.
-    template <class WriteReport>
-    std::size_t write_report(time_point now, std::span<std::byte> out, std::error_code& ec,
-                             WriteReport&& report) noexcept
-    {
-        ec.clear();
-        if (!schedule_.due(now)) return 0;
-        expire(now);
-        rtcp::compound_writer w{out};
-        report(w);
-        w.cname(ssrc_, cname_);
-        if ((ec = w.error())) return 0;
-        schedule_.sent(now, w.size(), members_.size() + 1, 1, we_send());
-        return w.size();
-    }
-
-    /// The compound that leaves the group (§6.6): `report(writer)` writes the
-    /// SR or RR, then SDES with the CNAME, then BYE with `reason` (at most 255
-    /// bytes). Returns its size, 0 with `ec` set when `out` is too small.
-    template <class WriteReport>
-    std::size_t write_bye(std::span<std::byte> out, std::error_code& ec, WriteReport&& report,
-                          std::string_view reason = {}) const noexcept
-    {
-        return bye_for(ssrc_, cname_, out, ec, report, reason);
-    }
-
-    /// write_bye() for a caller on another thread than the participant's,
-    /// which knows the (fixed) SSRC and CNAME.
-    template <class WriteReport>
-    static std::size_t bye_for(std::uint32_t ssrc, std::string_view cname, std::span<std::byte> out,
-                               std::error_code& ec, WriteReport&& report,
-                               std::string_view reason = {}) noexcept
-    {
-        ec.clear();
-        rtcp::compound_writer w{out};
-        report(w);
-        w.cname(ssrc, cname);
-        w.bye(std::span<const std::uint32_t>{&ssrc, 1}, reason);
-        ec = w.error();
-        return ec ? 0 : w.size();
-    }
-
-    /// Forgets members silent for five report intervals (§6.3.5).
-    void expire(time_point now) noexcept
-    {
-        members_.expire(now, 5 * schedule_.deterministic(members_.size() + 1, 1, false));
-    }
-
-private:
-    [[nodiscard]] bool we_send() const noexcept { return role_ == role::sender; }
-
-    role role_;
-    rtcp_schedule schedule_;
-    participant_table members_;
-    std::uint32_t ssrc_ = 0;
-    std::string cname_;
-};
-
-} // namespace audiocast
-// end include/audiocast/session/rtcp_participant.hpp
-// begin include/audiocast/session/reception_meter.hpp
-// audiocast — what a receiver measures of the packets it plays
-// (docs/architecture.md, Reception measurement).
-//
-// Per packet of the source: throughput, RFC 3550 interarrival jitter (A.8),
-// one-way latency and IPDV. Latency comes from the send time the packet
-// carries (audiocast's RFC 8285 extension) or, for senders that stamp none
-// (ffmpeg, GStreamer), from the source's last RTCP sender report, which maps
-// RTP time to the sender's wall clock (RFC 3550 §6.4.1). The sender report is
-// also what a receiver report's LSR and DLSR refer to.
-//
-// Sans-I/O: it is handed arrival times. Fixed memory, noexcept.
-
-// begin include/audiocast/stats.hpp
+// begin include/audiocast/session/stats.hpp
 // audiocast — receiver measurements: RFC 3550 interarrival jitter, duration
 // histograms for latency and RFC 3393 IPDV, throughput, and the snapshot a
 // receiver reports.
@@ -5151,7 +4695,7 @@ private:
 };
 
 /// What a receiver reports: plain data, every counter cumulative since the
-/// stream began. The names are the ones the tools print (DESIGN.md, Measurements).
+/// stream began. The names are the ones the tools print (docs/architecture.md, Measurements).
 struct receiver_stats {
     std::uint64_t packets_received = 0;
     std::uint64_t packets_lost = 0; ///< RFC 3550 A.3 expected − received, clamped at 0
@@ -5211,7 +4755,884 @@ struct receiver_stats {
 };
 
 } // namespace audiocast
-// end include/audiocast/stats.hpp
+// end include/audiocast/session/stats.hpp
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace audiocast {
+
+/// Where playout stands.
+enum class playout_state {
+    idle,      ///< no source yet: silence
+    buffering, ///< anchored; silence until the first frame's playout time
+    playing,   ///< frames flow
+    drained,   ///< the buffer ran dry: silence until the next packet re-anchors
+};
+
+class playout_timeline {
+public:
+    /// How a packet relates to what is buffered, as the source's timeline
+    /// (session/source_timeline.hpp) decided.
+    enum class placing {
+        start,     ///< a new source's first packet: playout starts over
+        follows,   ///< a new source's first packet, after the last one's buffered audio
+        jump,      ///< a confirmed jump in the timeline, from `jump_from`
+        continues, ///< the next packet, where the last one ended: it paces the rate control
+        other,     ///< after a gap, or reordered
+    };
+
+    struct settings {
+        audio_format format;
+        std::chrono::nanoseconds latency;
+        std::chrono::nanoseconds fade;
+        double max_rate_adjustment;
+        std::size_t capacity_frames;
+    };
+
+    explicit playout_timeline(const settings& s)
+        : format_{s.format}, latency_{s.latency}, rate_limit_{s.max_rate_adjustment},
+          buffer_{s.format.channels, s.capacity_frames},
+          scratch_(scratch_frames * s.format.channels), rate_{s.max_rate_adjustment, s.latency},
+          resampler_{s.format.channels},
+          fade_frames_{std::max<std::uint64_t>(1, frames_in(s.fade, s.format.sample_rate))}
+    {
+    }
+
+    [[nodiscard]] playout_state state() const noexcept { return state_; }
+    [[nodiscard]] std::size_t buffered_frames() const noexcept { return buffer_.buffered_frames(); }
+    [[nodiscard]] std::size_t capacity() const noexcept { return buffer_.capacity(); }
+
+    /// True while audio of the current source is still to play: a source
+    /// that takes over now should follow it.
+    [[nodiscard]] bool has_audio_to_play() const noexcept
+    {
+        return (state_ == playout_state::playing || state_ == playout_state::buffering) &&
+               buffer_.has_data_ahead();
+    }
+
+    /// Where the first frame of a source that follows the buffered audio
+    /// goes: one latency after `arrival` on the current schedule, or right
+    /// after that audio when it plays later than that.
+    [[nodiscard]] std::uint64_t following_position(time_point arrival) const noexcept
+    {
+        const std::uint64_t end = buffer_.end_position();
+        const time_point end_due = start_time_ + since_anchor(end);
+        const time_point due = arrival + latency_;
+        return due > end_due ? end + frames_in(due - end_due, format_) : end;
+    }
+
+    /// Puts a packet's decoded `samples` at `position`. `marker` is its RTP
+    /// marker bit (the first packet after a pause); `jump_from`, for a jump,
+    /// is where the timeline stood before it.
+    void place(std::span<const std::int32_t> samples, std::uint64_t position, time_point arrival,
+               placing how, bool marker, std::uint64_t jump_from = 0) noexcept
+    {
+        const std::size_t frames = samples.size() / format_.channels;
+        // Only a packet that continues the stream where the last left off, in
+        // sequence and timeline, tells the rate controller how fast packets
+        // come: one stray or forged packet stamped far ahead must not steer it.
+        bool paces = how == placing::continues;
+
+        if (how == placing::follows) {
+            // On the schedule the last source played to: silence (not loss)
+            // from its last frame to this one's. The new sender's clock is
+            // its own, so the rate controller learns it afresh.
+            buffer_.insert_silence(buffer_.end_position(), position);
+            rate_.reset();
+            paces = true;
+        } else if (how == placing::start || state_ == playout_state::idle) {
+            played_end_ = 0; // a new timeline: nothing on it was played
+            anchor(position, arrival);
+            paces = true;
+        } else if (how == placing::jump) {
+            // A jump the next packet confirmed. Forward and within the window
+            // while playing (resumed after a short pause, or a sender that
+            // skipped): the frames between were never sent, so they are
+            // filler silence, not loss. Otherwise playout starts over there.
+            if (state_ != playout_state::drained && position >= jump_from &&
+                position + frames <= buffer_.read_position() + buffer_.capacity()) {
+                buffer_.insert_silence(jump_from, position);
+            } else {
+                if (state_ == playout_state::drained) {
+                    if (!marker) ++underruns_;
+                } else {
+                    ++resyncs_;
+                }
+                played_end_ = 0;
+                anchor(position, arrival);
+                paces = true;
+            }
+        } else if (state_ == playout_state::drained) {
+            // Frames before what was played come too late, whatever the state:
+            // playing them now would put older audio after newer (a packet held
+            // back past a pause, say).
+            if (position + frames <= buffer_.read_position()) {
+                ++late_;
+                return;
+            }
+            // The sender went quiet on purpose (marker: a new talkspurt) or we ran dry.
+            if (!marker) ++underruns_;
+            played_end_ = buffer_.read_position();
+            anchor(std::max(position, played_end_), arrival);
+            paces = position >= played_end_;
+        } else if (state_ == playout_state::buffering && position < buffer_.read_position() &&
+                   buffer_.read_position() > played_end_) {
+            // Sent before the packet that anchored playout but overtaken by it:
+            // start with it, though never before what was already played. The
+            // start time stays, so this talkspurt plays that much later than
+            // the target rather than losing the audio.
+            if (buffer_.rewind(std::max(position, played_end_)))
+                anchor_position_ = std::min(anchor_position_, buffer_.read_position());
+        }
+
+        if (state_ == playout_state::buffering && arrival - start_time_ > latency_ / 2)
+            skip_backlog(arrival);
+        insert_result placed = buffer_.insert(position, samples);
+        if (placed == insert_result::too_early) {
+            // A packet believed on its timeline that lies beyond the window:
+            // playout has fallen that far behind (the reader stalled), so it
+            // starts over at the live edge.
+            ++resyncs_;
+            played_end_ = 0;
+            anchor(position, arrival);
+            placed = buffer_.insert(position, samples);
+            paces = true;
+        }
+        if (placed == insert_result::late || placed == insert_result::partly_late) ++late_;
+        if (paces && placed == insert_result::stored && state_ != playout_state::drained)
+            rate_.on_arrival(arrival - anchor_arrival_ - since_anchor(position), arrival);
+    }
+
+    /// Fills `out` (whole interleaved frames) with the frames due for playout
+    /// at `now` and returns the frames written, out.size() / channels. Never
+    /// blocks, allocates or fails: what is missing is silence.
+    template <pcm_sample T>
+    std::size_t pull(std::span<T> out, time_point now) noexcept
+    {
+        const unsigned channels = format_.channels;
+        const std::size_t frames = out.size() / channels;
+        std::size_t done = 0;
+
+        if (state_ == playout_state::playing) {
+            // How late the frame at the read position plays, for the rate controller.
+            const std::uint64_t at = buffer_.read_position() - resampler_.pending();
+            const auto phase = std::chrono::nanoseconds{
+                std::llround(resampler_.phase() * 1e9 / format_.sample_rate)};
+            rate_.on_playout(now - start_time_ - since_anchor(at) - phase, now);
+            resampler_.set_adjustment(rate_.adjustment());
+        }
+
+        if (state_ == playout_state::buffering) {
+            std::size_t lead = frames;
+            if (now >= start_time_) {
+                lead = 0;
+                // Pulled well after the start time (the device opened late):
+                // the frames that should already have played are dropped, so
+                // playout sits at the target latency rather than behind it.
+                // Lateness within half the latency is ordinary callback
+                // jitter and costs no audio.
+                if (now - start_time_ > latency_ / 2)
+                    buffer_.skip(frames_in(now - start_time_, format_));
+            } else {
+                lead = static_cast<std::size_t>(
+                    std::min<std::uint64_t>(frames, frames_in(start_time_ - now, format_)));
+            }
+            fill_silence(out.subspan(0, lead * channels));
+            done = lead;
+            if (done < frames) state_ = playout_state::playing;
+        }
+
+        while (done < frames && state_ == playout_state::playing) {
+            if (resampler_.active()) {
+                const std::size_t want = std::min(frames - done, scratch_frames);
+                const std::size_t n =
+                    resampler_.process(std::span<std::int32_t>{scratch_.data(), want * channels},
+                                       [this](std::span<std::int32_t> frame) noexcept {
+                                           return next_source_frame(frame);
+                                       });
+                convert(std::span<const std::int32_t>{scratch_.data(), n * channels},
+                        out.subspan(done * channels, n * channels));
+                done += n;
+                if (n < want) {
+                    state_ = playout_state::drained;
+                    resampler_.reset();
+                }
+                continue;
+            }
+            if (!buffer_.has_data_ahead()) {
+                state_ = playout_state::drained;
+                break;
+            }
+            const std::size_t want = std::min(frames - done, scratch_frames);
+            bool present = false;
+            const std::size_t n = buffer_.read_run(
+                std::span<std::int32_t>{scratch_.data(), want * channels}, present);
+            auto dest = out.subspan(done * channels, n * channels);
+            const std::span<std::int32_t> run{scratch_.data(), n * channels};
+            if (present) {
+                apply_fade_in(run);
+                std::copy_n(scratch_.data() + (n - 1) * channels, channels, last_frame_.data());
+            } else {
+                conceal(run, n);
+            }
+            convert(std::span<const std::int32_t>{run}, dest);
+            // What played, for the resampler to start from should the rate change.
+            if (rate_limit_ > 0) resampler_.remember(run);
+            done += n;
+        }
+
+        // Silence after the last frame, and in a trailing partial frame.
+        fill_silence(out.subspan(done * channels));
+        return frames;
+    }
+
+    /// Fills the playout fields of `s`: underruns, concealment, frames
+    /// discarded, late packets, resyncs, the rate adjustment and the buffer.
+    void counters(receiver_stats& s) const noexcept
+    {
+        s.packets_late = late_;
+        s.underruns = underruns_;
+        s.concealed_frames = concealed_;
+        s.frames_discarded = frames_discarded_;
+        s.playout_rate_adjustment = rate_.adjustment();
+        s.resampled_frames = resampler_.interpolated();
+        s.resyncs = resyncs_;
+        s.buffered_frames = buffer_.buffered_frames();
+    }
+
+private:
+    static constexpr std::size_t scratch_frames = 256;
+
+    // Still buffering, and the frame playout was anchored on was due before
+    // this packet arrived, by more than callback jitter: what is buffered is a
+    // backlog (a listener that joined the group before it was ready and read
+    // what queued meanwhile at once), not the live stream. Playout starts with
+    // the frame due now, as a late first pull would (pull()); the stale frames
+    // are counted as discarded.
+    void skip_backlog(time_point arrival) noexcept
+    {
+        const std::uint64_t overdue = frames_in(arrival - start_time_, format_);
+        const std::size_t before = buffer_.buffered_frames();
+        buffer_.skip(overdue);
+        frames_discarded_ += before - buffer_.buffered_frames();
+        const auto moved = duration_of(overdue, format_.sample_rate);
+        start_time_ += moved;
+        anchor_position_ += overdue;
+        anchor_arrival_ += moved;
+        played_end_ = std::max(played_end_, buffer_.read_position());
+    }
+
+    // Playout starts over at `position`, due `latency` after `arrival`; what
+    // was buffered and not played is counted as discarded.
+    void anchor(std::uint64_t position, time_point arrival) noexcept
+    {
+        frames_discarded_ += buffer_.buffered_frames();
+        buffer_.reset(position);
+        start_time_ = arrival + latency_;
+        state_ = playout_state::buffering;
+        anchor_position_ = position;
+        anchor_arrival_ = arrival;
+        rate_.reset();
+        resampler_.reset();
+        resampler_.set_adjustment(0);
+    }
+
+    // How long after the anchoring frame `position` is due, at the stream's rate.
+    [[nodiscard]] std::chrono::nanoseconds since_anchor(std::uint64_t position) const noexcept
+    {
+        const std::uint32_t rate = format_.sample_rate;
+        return position >= anchor_position_ ? duration_of(position - anchor_position_, rate)
+                                            : -duration_of(anchor_position_ - position, rate);
+    }
+
+    // One frame for the resampler: stored audio, faded in after a gap, or
+    // concealment for a missing one. False when the buffer has run dry.
+    bool next_source_frame(std::span<std::int32_t> frame) noexcept
+    {
+        if (!buffer_.has_data_ahead()) return false;
+        bool present = false;
+        (void)buffer_.read_run(frame, present);
+        if (present) {
+            apply_fade_in(frame);
+            std::copy_n(frame.data(), frame.size(), last_frame_.data());
+        } else {
+            conceal(frame, 1);
+        }
+        return true;
+    }
+
+    template <pcm_sample T>
+    static void fill_silence(std::span<T> out) noexcept
+    {
+        std::fill(out.begin(), out.end(), T{});
+    }
+
+    // Decoded samples hold 24 bits in the top of an int32 (the codec
+    // concept), as L24 does: the codec's own conversion serves.
+    template <pcm_sample T>
+    static void convert(std::span<const std::int32_t> in, std::span<T> out) noexcept
+    {
+        for (std::size_t i = 0; i < in.size(); ++i)
+            out[i] = detail::pcm::from_l24<T>(in[i]);
+    }
+
+    // Silence for a missing run, faded from the last played frame so the gap
+    // does not click; the audio after it fades back in.
+    void conceal(std::span<std::int32_t> out, std::size_t frames) noexcept
+    {
+        const unsigned channels = format_.channels;
+        concealed_ += frames;
+        for (std::size_t f = 0; f < frames; ++f) {
+            const std::uint64_t step = fade_out_done_ + f;
+            for (unsigned c = 0; c < channels; ++c) {
+                std::int32_t v = 0;
+                if (step < fade_frames_)
+                    v = static_cast<std::int32_t>(static_cast<std::int64_t>(last_frame_[c]) *
+                                                  static_cast<std::int64_t>(fade_frames_ - step) /
+                                                  static_cast<std::int64_t>(fade_frames_ + 1));
+                out[f * channels + c] = v;
+            }
+        }
+        fade_out_done_ += frames;
+        fade_in_done_ = 0;
+        fading_in_ = true;
+    }
+
+    void apply_fade_in(std::span<std::int32_t> samples) noexcept
+    {
+        fade_out_done_ = 0;
+        if (!fading_in_) return;
+        const unsigned channels = format_.channels;
+        const std::size_t frames = samples.size() / channels;
+        for (std::size_t f = 0; f < frames && fade_in_done_ < fade_frames_; ++f, ++fade_in_done_) {
+            for (unsigned c = 0; c < channels; ++c) {
+                auto& v = samples[f * channels + c];
+                v = static_cast<std::int32_t>(static_cast<std::int64_t>(v) *
+                                              static_cast<std::int64_t>(fade_in_done_ + 1) /
+                                              static_cast<std::int64_t>(fade_frames_ + 1));
+            }
+        }
+        if (fade_in_done_ >= fade_frames_) fading_in_ = false;
+    }
+
+    audio_format format_;
+    std::chrono::nanoseconds latency_;
+    double rate_limit_;
+    jitter_buffer buffer_;
+    std::vector<std::int32_t> scratch_;
+    std::array<std::int32_t, max_channels> last_frame_{};
+
+    playout_state state_ = playout_state::idle;
+    /// On the current timeline, the position after the last frame played
+    /// before playout last re-anchored: nothing before it may play again.
+    std::uint64_t played_end_ = 0;
+    time_point start_time_{};
+    // The frame playout was anchored on, and when it arrived: the origin of
+    // the rate controller's measurements.
+    std::uint64_t anchor_position_ = 0;
+    time_point anchor_arrival_{};
+    playout_rate_controller rate_;
+    playout_resampler resampler_;
+    std::uint64_t fade_frames_;
+    std::uint64_t fade_out_done_ = 0;
+    std::uint64_t fade_in_done_ = 0;
+    bool fading_in_ = false;
+
+    std::uint64_t late_ = 0;
+    std::uint64_t underruns_ = 0;
+    std::uint64_t concealed_ = 0;
+    std::uint64_t frames_discarded_ = 0;
+    std::uint64_t resyncs_ = 0;
+};
+
+} // namespace audiocast
+// end include/audiocast/session/playout.hpp
+// begin include/audiocast/session/rtcp_participant.hpp
+// audiocast — one RTCP participant: who we are, whom we hear, when we report.
+//
+// Both sessions take part in RTCP the same way (RFC 3550 §6): an SSRC and a
+// CNAME of their own, a table of the other members, a report schedule that
+// grows with the group, and compounds that start with a report, carry SDES
+// with the CNAME and may end with BYE. This class is that common part; the
+// sessions add what differs: a sender writes SRs and reads listeners' report
+// blocks about itself, a receiver writes RRs about its source and reads the
+// source's SRs and BYE (docs/architecture.md, RTCP).
+//
+//   rtcp_participant me{rtcp_participant::role::sender, timing, 1024, ssrc, cname};
+//   me.on_compound(datagram, arrival, [&](const rtcp::packet_view& p, participant* from) {...});
+//   me.write_report(now, out, ec, [&](rtcp::compound_writer& w) { w.sender_report(...); });
+//
+// Sans-I/O and allocation-free after construction: a receiver's part runs on
+// the audio thread.
+
+// begin include/audiocast/detail/cname.hpp
+// audiocast — RTCP canonical names for participants that were given none.
+
+#include <cstdint>
+#include <random>
+#include <string>
+
+namespace audiocast::detail {
+
+/// A CNAME of 96 random bits in hex, as RFC 7022 §4.2 recommends for
+/// short-term persistent names: unique in the session, and saying nothing
+/// about the host or the user.
+inline std::string random_cname(std::random_device& rd)
+{
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string name;
+    for (int word = 0; word < 3; ++word) {
+        const auto v = static_cast<std::uint32_t>(rd());
+        for (int nibble = 7; nibble >= 0; --nibble)
+            name += digits[(v >> (4 * nibble)) & 0xF];
+    }
+    return name;
+}
+
+} // namespace audiocast::detail
+// end include/audiocast/detail/cname.hpp
+// begin include/audiocast/session/participant_table.hpp
+// audiocast — the other members of a session, as their RTCP tells them.
+//
+// A sender learns its listeners from their receiver reports: who they are
+// (SSRC, CNAME), what they lose, their jitter and the round trip. A receiver
+// counts the members it hears, for the report interval. The table has a fixed
+// capacity chosen at construction, so a report never allocates; members silent
+// for too long (RFC 3550 §6.3.5) or that said BYE (§6.3.7) leave it, and when
+// it is full a newcomer is counted and not kept.
+
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+namespace audiocast {
+
+/// One member heard on RTCP.
+struct participant {
+    std::uint32_t ssrc = 0;
+    time_point last_heard{};
+    std::uint64_t reports = 0; ///< SRs or RRs from it
+    /// Its last report block about us (a listener's view of our stream).
+    std::optional<rtcp::report_block> about_us{};
+    /// Round trip from that block's LSR and DLSR (RFC 3550 §6.4.1), when it had them.
+    std::optional<std::chrono::nanoseconds> round_trip{};
+
+    [[nodiscard]] std::string_view cname() const noexcept { return {cname_.data(), cname_length_}; }
+    void set_cname(std::string_view name) noexcept
+    {
+        cname_length_ = static_cast<std::uint8_t>(std::min(name.size(), cname_.size()));
+        std::copy_n(name.data(), cname_length_, cname_.data());
+    }
+
+private:
+    std::array<char, rtcp::max_text> cname_{};
+    std::uint8_t cname_length_ = 0;
+};
+
+class participant_table {
+public:
+    explicit participant_table(std::size_t capacity) : capacity_{capacity}
+    {
+        members_.reserve(capacity);
+    }
+
+    [[nodiscard]] std::size_t size() const noexcept { return members_.size(); }
+    [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+    [[nodiscard]] bool empty() const noexcept { return members_.empty(); }
+
+    [[nodiscard]] auto begin() const noexcept { return members_.begin(); }
+    [[nodiscard]] auto end() const noexcept { return members_.end(); }
+
+    [[nodiscard]] const participant* find(std::uint32_t ssrc) const noexcept
+    {
+        const auto it = std::find_if(members_.begin(), members_.end(),
+                                     [ssrc](const participant& p) { return p.ssrc == ssrc; });
+        return it == members_.end() ? nullptr : &*it;
+    }
+
+    /// The member `ssrc`, added when new; nullptr when new and the table is full.
+    participant* heard(std::uint32_t ssrc, time_point now) noexcept
+    {
+        participant* p = const_cast<participant*>(find(ssrc));
+        if (p == nullptr) {
+            if (members_.size() >= capacity_) return nullptr;
+            members_.emplace_back(); // within the reserved capacity: no allocation
+            p = &members_.back();
+            p->ssrc = ssrc;
+        }
+        p->last_heard = now;
+        return p;
+    }
+
+    /// A BYE: the member leaves at once.
+    void remove(std::uint32_t ssrc) noexcept
+    {
+        std::erase_if(members_, [ssrc](const participant& p) { return p.ssrc == ssrc; });
+    }
+
+    /// Members not heard for `timeout` leave.
+    void expire(time_point now, std::chrono::nanoseconds timeout) noexcept
+    {
+        std::erase_if(members_, [&](const participant& p) { return now - p.last_heard > timeout; });
+    }
+
+private:
+    std::size_t capacity_;
+    std::vector<participant> members_;
+};
+
+} // namespace audiocast
+// end include/audiocast/session/participant_table.hpp
+// begin include/audiocast/session/rtcp_schedule.hpp
+// audiocast — when RTCP reports go out (RFC 3550 §6.2, §6.3, Appendix A.7).
+//
+// RTCP is held to a share of the session bandwidth (5 %, a quarter of it for
+// senders while they are few), so the interval between one participant's
+// reports grows with the number of members. The interval is randomized over
+// [0.5, 1.5] times its value, so reports of many receivers do not synchronize,
+// and divided by e - 3/2 as A.7 does. That factor compensates for timer
+// reconsideration (§6.3.6), which audiocast does not do, so a session that
+// grows fast may overshoot its RTCP share for a while. The first report after joining waits half
+// the minimum. Sans-I/O: it takes time points and gives time points.
+
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <string_view>
+
+namespace audiocast {
+
+/// The inputs of RFC 3550's interval computation that do not change per report.
+struct rtcp_timing {
+    /// The session's bandwidth: the RTP rate of every sender, headers included.
+    double session_bytes_per_s = 200'000;
+    /// RFC 3550 §6.2: the fixed minimum between reports is RECOMMENDED at 5 s.
+    std::chrono::nanoseconds minimum = std::chrono::seconds{5};
+};
+
+/// RFC 3550 §6.2's session bandwidth of a stream in `format` sent in packets
+/// of `frames_per_packet` frames and `payload_bytes` bytes, each with
+/// `header_bytes` of RTP header and extensions, plus IPv4 and UDP.
+[[nodiscard]] inline double rtcp_session_bandwidth(std::uint32_t sample_rate,
+                                                   std::size_t frames_per_packet,
+                                                   std::size_t payload_bytes,
+                                                   std::size_t header_bytes) noexcept
+{
+    const double packets_per_s = static_cast<double>(sample_rate) /
+                                 static_cast<double>(std::max<std::size_t>(frames_per_packet, 1));
+    return packets_per_s * static_cast<double>(payload_bytes + header_bytes + 20 + 8);
+}
+
+/// The deterministic interval Td of RFC 3550 A.7 (before randomization).
+[[nodiscard]] inline std::chrono::nanoseconds
+rtcp_deterministic_interval(const rtcp_timing& t, std::size_t members, std::size_t senders,
+                            bool we_sent, double avg_rtcp_bytes, bool initial) noexcept
+{
+    constexpr double rtcp_fraction = 0.05;
+    constexpr double sender_share = 0.25;
+    double bandwidth = t.session_bytes_per_s * rtcp_fraction;
+    double n = static_cast<double>(std::max<std::size_t>(members, 1));
+    // Senders share a quarter of the RTCP bandwidth while they are at most a
+    // quarter of the members, so their reports (the NTP/RTP mapping) stay frequent.
+    if (senders > 0 && static_cast<double>(senders) <= n * sender_share) {
+        if (we_sent) {
+            bandwidth *= sender_share;
+            n = static_cast<double>(senders);
+        } else {
+            bandwidth *= 1 - sender_share;
+            n -= static_cast<double>(senders);
+        }
+    }
+    const double minimum_s = std::chrono::duration<double>(t.minimum).count() / (initial ? 2 : 1);
+    const double interval_s =
+        bandwidth > 0 ? std::max(minimum_s, avg_rtcp_bytes * n / bandwidth) : minimum_s;
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::duration<double>{interval_s});
+}
+
+namespace detail {
+
+/// The most members a session's table may be asked to hold.
+inline constexpr std::size_t max_rtcp_members = 65'536;
+
+/// The RTCP settings both sessions take: a CNAME RTCP can carry, a positive
+/// minimum interval, a member table of 1 to max_rtcp_members.
+[[nodiscard]] inline bool valid_rtcp_settings(std::string_view cname,
+                                              std::chrono::nanoseconds minimum,
+                                              std::size_t members) noexcept
+{
+    return cname.size() <= rtcp::max_text && minimum.count() > 0 && members >= 1 &&
+           members <= max_rtcp_members;
+}
+
+/// The throwing form's message for settings valid_rtcp_settings() refused.
+[[noreturn]] inline void throw_rtcp_settings(std::string_view cname,
+                                             std::chrono::nanoseconds minimum, std::size_t members,
+                                             const char* what)
+{
+    std::string message;
+    if (cname.size() > rtcp::max_text)
+        message = "CNAME of " + std::to_string(cname.size()) + " bytes; RTCP carries at most " +
+                  std::to_string(rtcp::max_text);
+    else if (minimum.count() <= 0)
+        message = "RTCP minimum interval of " + std::to_string(minimum.count()) +
+                  " ns; it must be positive";
+    else
+        message = std::to_string(members) + " " + what + " to remember; 1-" +
+                  std::to_string(max_rtcp_members) + " are allowed";
+    throw_error(make_error_code(errc::invalid_rtcp), message);
+}
+
+} // namespace detail
+
+/// One participant's report timer.
+class rtcp_schedule {
+public:
+    /// `seed` makes the randomization reproducible (tests); a participant
+    /// should draw it at random.
+    explicit rtcp_schedule(const rtcp_timing& timing, std::uint64_t seed) noexcept
+        : timing_{timing}, random_{seed}
+    {}
+
+    [[nodiscard]] bool started() const noexcept { return started_; }
+
+    /// Joins at `now`: the first report is due after the initial interval.
+    void start(time_point now, std::size_t members, std::size_t senders, bool we_sent) noexcept
+    {
+        started_ = true;
+        initial_ = true;
+        next_ = now + randomized(members, senders, we_sent);
+    }
+
+    /// When the next report is due.
+    [[nodiscard]] time_point next() const noexcept { return next_; }
+    [[nodiscard]] bool due(time_point now) const noexcept { return started_ && now >= next_; }
+
+    /// A report of `bytes` (its UDP payload) went out at `now`: folds its size
+    /// into the average (§6.3.3) and sets the next deadline.
+    void sent(time_point now, std::size_t bytes, std::size_t members, std::size_t senders,
+              bool we_sent) noexcept
+    {
+        // IPv4 and UDP headers count too (A.7 uses packet sizes on the wire).
+        const double size = static_cast<double>(bytes + 28);
+        avg_bytes_ = have_avg_ ? size / 16 + avg_bytes_ * 15 / 16 : size;
+        have_avg_ = true;
+        initial_ = false;
+        next_ = now + randomized(members, senders, we_sent);
+    }
+
+    /// Td for the present state: what a member's silence is measured in
+    /// (§6.3.5 times a member out after 5 Td of silence).
+    [[nodiscard]] std::chrono::nanoseconds deterministic(std::size_t members, std::size_t senders,
+                                                         bool we_sent) const noexcept
+    {
+        return rtcp_deterministic_interval(timing_, members, senders, we_sent, avg_bytes_, false);
+    }
+
+private:
+    std::chrono::nanoseconds randomized(std::size_t members, std::size_t senders,
+                                        bool we_sent) noexcept
+    {
+        const auto td =
+            rtcp_deterministic_interval(timing_, members, senders, we_sent, avg_bytes_, initial_);
+        // A.7: t = Td * U[0.5, 1.5] / (e - 3/2).
+        constexpr double compensation = 2.71828182845904523536 - 1.5;
+        const double factor = std::uniform_real_distribution<double>{0.5, 1.5}(random_);
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>{
+            std::chrono::duration<double>(td).count() * factor / compensation});
+    }
+
+    rtcp_timing timing_;
+    std::mt19937_64 random_;
+    time_point next_{};
+    double avg_bytes_ = 128; // a first guess until the first report (SR + SDES ~ 80 B + headers)
+    bool have_avg_ = false;
+    bool initial_ = true;
+    bool started_ = false;
+};
+
+} // namespace audiocast
+// end include/audiocast/session/rtcp_schedule.hpp
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace audiocast {
+
+class rtcp_participant {
+public:
+    /// A sender's reports share a quarter of the RTCP bandwidth with the
+    /// other senders; a receiver's share the rest (RFC 3550 §6.2).
+    enum class role { sender, receiver };
+
+    /// Packets of one compound looked at, at most: a real compound holds a
+    /// handful, and one stuffed with hundreds must not buy that many lookups.
+    static constexpr std::size_t max_packets_per_compound = 16;
+
+    /// `ssrc` and `cname` are drawn at random when unset or empty (RFC 3550
+    /// §8, RFC 7022). Settings are the sessions' to check (they say which
+    /// setting was wrong): `max_members` >= 1, `cname` at most 255 bytes.
+    rtcp_participant(role r, const rtcp_timing& timing, std::size_t max_members,
+                     std::optional<std::uint32_t> ssrc, std::string_view cname)
+        : role_{r}, schedule_{timing, std::random_device{}()}, members_{max_members}
+    {
+        std::random_device rd;
+        ssrc_ = ssrc.value_or(static_cast<std::uint32_t>(rd()));
+        cname_ = cname.empty() ? detail::random_cname(rd) : std::string{cname};
+    }
+
+    [[nodiscard]] std::uint32_t ssrc() const noexcept { return ssrc_; }
+    [[nodiscard]] std::string_view cname() const noexcept { return cname_; }
+    [[nodiscard]] const participant_table& members() const noexcept { return members_; }
+
+    /// Joins the group's RTCP at `now` (a sender at its first packet, a
+    /// receiver at its first datagram); later calls do nothing.
+    void join(time_point now) noexcept
+    {
+        if (!schedule_.started()) schedule_.start(now, members_.size() + 1, 1, we_send());
+    }
+    [[nodiscard]] bool joined() const noexcept { return schedule_.started(); }
+
+    /// When the next report is due; nullopt before join().
+    [[nodiscard]] std::optional<time_point> next_report_due() const noexcept
+    {
+        if (!schedule_.started()) return std::nullopt;
+        return schedule_.next();
+    }
+
+    /// Parses one compound and hands each packet from another member to
+    /// `visit(packet, member)`: `member` is its entry in the table for an SR
+    /// or RR (nullptr when the table is full), nullptr for the rest. Members
+    /// that say BYE leave the table before `visit` sees the BYE. Returns false
+    /// when the compound is malformed (what came before the fault was still
+    /// visited).
+    template <class Visit>
+    bool on_compound(std::span<const std::byte> datagram, time_point arrival, Visit&& visit) noexcept
+    {
+        std::error_code ec;
+        std::size_t packets = 0;
+        rtcp::parse_compound(datagram, ec, [&](const rtcp::packet_view& p) {
+            if (++packets > max_packets_per_compound) return;
+            const auto from = p.ssrc();
+            if (!from || *from == ssrc_) return; // our own, heard back
+            participant* member = nullptr;
+            if (p.type() == rtcp::type_sr || p.type() == rtcp::type_rr) {
+                member = members_.heard(*from, arrival);
+            } else if (p.type() == rtcp::type_bye) {
+                for (std::size_t i = 0; i < p.bye_count(); ++i)
+                    members_.remove(p.bye_source(i));
+            }
+            visit(p, member);
+        });
+        return !ec;
+    }
+
+    /// The member `ssrc`, now heard at `now` (an SDES, say); nullptr when the
+    /// table is full.
+    participant* heard(std::uint32_t ssrc, time_point now) noexcept
+    {
+        return members_.heard(ssrc, now);
+    }
+
+    /// If a report is due at `now`: forgets members silent for five report
+    /// intervals (§6.3.5), lets `report(writer)` write the SR or RR, adds
+    /// SDES with the CNAME, and returns the compound's size; 0 otherwise, or
+    /// with errc::buffer_too_small in `ec` when `out` is too small.
+    template <class WriteReport>
+    std::size_t write_report(time_point now, std::span<std::byte> out, std::error_code& ec,
+                             WriteReport&& report) noexcept
+    {
+        ec.clear();
+        if (!schedule_.due(now)) return 0;
+        expire(now);
+        rtcp::compound_writer w{out};
+        report(w);
+        w.cname(ssrc_, cname_);
+        if ((ec = w.error())) return 0;
+        schedule_.sent(now, w.size(), members_.size() + 1, 1, we_send());
+        return w.size();
+    }
+
+    /// The compound that leaves the group (§6.6): `report(writer)` writes the
+    /// SR or RR, then SDES with the CNAME, then BYE with `reason` (at most 255
+    /// bytes). Returns its size, 0 with `ec` set when `out` is too small.
+    template <class WriteReport>
+    std::size_t write_bye(std::span<std::byte> out, std::error_code& ec, WriteReport&& report,
+                          std::string_view reason = {}) const noexcept
+    {
+        return bye_for(ssrc_, cname_, out, ec, report, reason);
+    }
+
+    /// write_bye() for a caller on another thread than the participant's,
+    /// which knows the (fixed) SSRC and CNAME.
+    template <class WriteReport>
+    static std::size_t bye_for(std::uint32_t ssrc, std::string_view cname, std::span<std::byte> out,
+                               std::error_code& ec, WriteReport&& report,
+                               std::string_view reason = {}) noexcept
+    {
+        ec.clear();
+        rtcp::compound_writer w{out};
+        report(w);
+        w.cname(ssrc, cname);
+        w.bye(std::span<const std::uint32_t>{&ssrc, 1}, reason);
+        ec = w.error();
+        return ec ? 0 : w.size();
+    }
+
+    /// Forgets members silent for five report intervals (§6.3.5).
+    void expire(time_point now) noexcept
+    {
+        members_.expire(now, 5 * schedule_.deterministic(members_.size() + 1, 1, false));
+    }
+
+private:
+    [[nodiscard]] bool we_send() const noexcept { return role_ == role::sender; }
+
+    role role_;
+    rtcp_schedule schedule_;
+    participant_table members_;
+    std::uint32_t ssrc_ = 0;
+    std::string cname_;
+};
+
+} // namespace audiocast
+// end include/audiocast/session/rtcp_participant.hpp
+// begin include/audiocast/session/reception_meter.hpp
+// audiocast — what a receiver measures of the packets it plays
+// (docs/architecture.md, Reception measurement).
+//
+// Per packet of the source: throughput, RFC 3550 interarrival jitter (A.8),
+// one-way latency and IPDV. Latency comes from the send time the packet
+// carries (audiocast's RFC 8285 extension) or, for senders that stamp none
+// (ffmpeg, GStreamer), from the source's last RTCP sender report, which maps
+// RTP time to the sender's wall clock (RFC 3550 §6.4.1). The sender report is
+// also what a receiver report's LSR and DLSR refer to.
+//
+// Sans-I/O: it is handed arrival times. Fixed memory, noexcept.
+
 
 #include <chrono>
 #include <cstdint>
@@ -5670,7 +6091,7 @@ private:
 //
 // Fixed memory, no allocation, noexcept.
 
-// begin include/audiocast/session/source_tracker.hpp
+// begin include/audiocast/session/sequence_tracker.hpp
 // audiocast — per-source RTP sequence tracking: RFC 3550 Appendix A.1
 // validation, A.3 loss accounting, and duplicate and reorder detection.
 //
@@ -5981,7 +6402,7 @@ private:
 };
 
 } // namespace audiocast
-// end include/audiocast/session/source_tracker.hpp
+// end include/audiocast/session/sequence_tracker.hpp
 
 #include <cstddef>
 #include <cstdint>
@@ -6226,16 +6647,8 @@ struct receiver_config {
     std::chrono::nanoseconds rtcp_minimum_interval = std::chrono::seconds{5};
     /// RTCP: other members counted at once, for the report interval. Each
     /// report is looked up among them on the audio thread, so this bounds
-    /// that work too; beyond it members are counted as turned away.
+    /// that work too; members beyond it are not tracked.
     std::size_t max_members = 256;
-};
-
-/// Where playout stands.
-enum class playout_state {
-    idle,      ///< no source yet: silence
-    buffering, ///< anchored; silence until the first frame's playout time
-    playing,   ///< frames flow
-    drained,   ///< the buffer ran dry: silence until the next packet re-anchors
 };
 
 /// The receiver's half of the protocol; see the file comment. Not thread-safe:
@@ -6246,17 +6659,18 @@ class receiver_session {
 public:
     explicit receiver_session(Codec codec, const receiver_config& config = {})
         : codec_{std::move(codec)}, config_{checked(config)},
-          buffer_{codec_.format().channels, buffer_capacity(codec_, config)},
           decoded_(max_datagram_samples(codec_)),
-          scratch_(scratch_frames * codec_.format().channels),
           selector_{config_.source_timeout, max_held_bytes(codec_), random_key()},
           timeline_{believable_step(codec_, config_)}, jump_payload_(max_payload_bytes),
-          meter_{codec_.format().sample_rate}, rate_{config_.max_rate_adjustment, config_.latency},
-          resampler_{codec_.format().channels},
+          meter_{codec_.format().sample_rate},
+          playout_{{.format = codec_.format(),
+                    .latency = config_.latency,
+                    .fade = config_.fade,
+                    .max_rate_adjustment = config_.max_rate_adjustment,
+                    .capacity_frames = buffer_capacity(codec_, config_)}},
           rtcp_{rtcp_participant::role::receiver, timing_of(codec_, config_), config_.max_members,
                 config_.ssrc, config_.cname}
     {
-        fade_frames_ = std::max<std::uint64_t>(1, frames_in(config_.fade, format().sample_rate));
     }
 
     static void validate(const receiver_config& config, std::error_code& ec) noexcept
@@ -6304,11 +6718,11 @@ public:
     [[nodiscard]] const Codec& codec() const noexcept { return codec_; }
     [[nodiscard]] const audio_format& format() const noexcept { return codec_.format(); }
     [[nodiscard]] const receiver_config& config() const noexcept { return config_; }
-    [[nodiscard]] playout_state state() const noexcept { return state_; }
+    [[nodiscard]] playout_state state() const noexcept { return playout_.state(); }
     /// Frames stored and not yet played: stats().buffered_frames without the
     /// cost of the rest of stats() (its percentiles), for a caller that
     /// watches the buffer every block.
-    [[nodiscard]] std::size_t buffered_frames() const noexcept { return buffer_.buffered_frames(); }
+    [[nodiscard]] std::size_t buffered_frames() const noexcept { return playout_.buffered_frames(); }
     /// The SSRC being played, once there is one.
     [[nodiscard]] std::optional<std::uint32_t> source() const noexcept
     {
@@ -6365,81 +6779,7 @@ public:
     template <pcm_sample T>
     std::size_t pull(std::span<T> out, time_point now) noexcept
     {
-        const unsigned channels = format().channels;
-        const std::size_t frames = out.size() / channels;
-        std::size_t done = 0;
-
-        if (state_ == playout_state::playing) {
-            // How late the frame at the read position plays, for the rate controller.
-            const std::uint64_t at = buffer_.read_position() - resampler_.pending();
-            const auto phase = std::chrono::nanoseconds{
-                std::llround(resampler_.phase() * 1e9 / format().sample_rate)};
-            rate_.on_playout(now - start_time_ - since_anchor(at) - phase, now);
-            resampler_.set_adjustment(rate_.adjustment());
-        }
-
-        if (state_ == playout_state::buffering) {
-            std::size_t lead = frames;
-            if (now >= start_time_) {
-                lead = 0;
-                // Pulled well after the start time (the device opened late):
-                // the frames that should already have played are dropped, so
-                // playout sits at the target latency rather than behind it.
-                // Lateness within half the latency is ordinary callback
-                // jitter and costs no audio.
-                if (now - start_time_ > config_.latency / 2)
-                    buffer_.skip(frames_in(now - start_time_, format()));
-            } else {
-                lead = static_cast<std::size_t>(
-                    std::min<std::uint64_t>(frames, frames_in(start_time_ - now, format())));
-            }
-            fill_silence(out.subspan(0, lead * channels));
-            done = lead;
-            if (done < frames) state_ = playout_state::playing;
-        }
-
-        while (done < frames && state_ == playout_state::playing) {
-            if (resampler_.active()) {
-                const std::size_t want = std::min(frames - done, scratch_frames);
-                const std::size_t n =
-                    resampler_.process(std::span<std::int32_t>{scratch_.data(), want * channels},
-                                       [this](std::span<std::int32_t> frame) noexcept {
-                                           return next_source_frame(frame);
-                                       });
-                convert(std::span<const std::int32_t>{scratch_.data(), n * channels},
-                        out.subspan(done * channels, n * channels));
-                done += n;
-                if (n < want) {
-                    state_ = playout_state::drained;
-                    resampler_.reset();
-                }
-                continue;
-            }
-            if (!buffer_.has_data_ahead()) {
-                state_ = playout_state::drained;
-                break;
-            }
-            const std::size_t want = std::min(frames - done, scratch_frames);
-            bool present = false;
-            const std::size_t n = buffer_.read_run(
-                std::span<std::int32_t>{scratch_.data(), want * channels}, present);
-            auto dest = out.subspan(done * channels, n * channels);
-            const std::span<std::int32_t> run{scratch_.data(), n * channels};
-            if (present) {
-                apply_fade_in(run);
-                std::copy_n(scratch_.data() + (n - 1) * channels, channels, last_frame_.data());
-            } else {
-                conceal(run, n);
-            }
-            convert(std::span<const std::int32_t>{run}, dest);
-            // What played, for the resampler to start from should the rate change.
-            if (config_.max_rate_adjustment > 0) resampler_.remember(run);
-            done += n;
-        }
-
-        // Silence after the last frame, and in a trailing partial frame.
-        fill_silence(out.subspan(done * channels));
-        return frames;
+        return playout_.pull(out, now);
     }
 
     // ---- RTCP (RFC 3550 §6) -------------------------------------------
@@ -6556,22 +6896,15 @@ public:
         s.packets_received = timeline_.received() + received_before_;
         const std::int64_t lost = timeline_.lost() + lost_before_;
         s.packets_lost = lost > 0 ? static_cast<std::uint64_t>(lost) : 0;
-        s.packets_late = late_;
         s.packets_duplicate = timeline_.tracker().duplicates() + duplicates_before_;
         s.packets_reordered = timeline_.tracker().reordered() + reordered_before_;
         s.packets_malformed = malformed_;
         s.packets_foreign = selector_.foreign();
         s.packets_discarded = timeline_.discarded() + discarded_before_;
         meter_.counters(s);
-        s.underruns = underruns_;
-        s.concealed_frames = concealed_;
-        s.frames_discarded = frames_discarded_;
-        s.playout_rate_adjustment = rate_.adjustment();
-        s.resampled_frames = resampler_.interpolated();
+        playout_.counters(s);
         s.source_changes = source_changes_;
-        s.resyncs = resyncs_;
         s.packets_expected = s.packets_received + s.packets_lost;
-        s.buffered_frames = buffer_.buffered_frames();
         s.reports_sent = reports_sent_;
         s.control_malformed = control_malformed_;
         s.source_left = selector_.left();
@@ -6585,13 +6918,7 @@ public:
     /// histograms, so callers on the audio thread do it now and then.
     void percentiles(receiver_stats& s) const noexcept { meter_.percentiles(s); }
 
-    [[nodiscard]] const duration_histogram& latency_histogram() const noexcept
-    {
-        return meter_.latency();
-    }
-
 private:
-    static constexpr std::size_t scratch_frames = 256;
     // The largest RTP payload (65507 bytes less the fixed header).
     static constexpr std::size_t max_payload_bytes = 65'507 - rtp::fixed_header_size;
     static std::size_t max_datagram_samples(const Codec& c) noexcept
@@ -6634,7 +6961,7 @@ private:
         const std::size_t size = packet.payload.size();
         return size != 0 && size % frame_bytes == 0 &&
                size / frame_bytes * format().channels <= decoded_.size() &&
-               size / frame_bytes <= buffer_.capacity() / 2;
+               size / frame_bytes <= playout_.capacity() / 2;
     }
 
     // The selector chose a new source: counts, timeline and reports start
@@ -6647,6 +6974,10 @@ private:
         reordered_before_ += timeline_.tracker().reordered();
         discarded_before_ += timeline_.discarded();
         timeline_.reset();
+        // The last source's audio still to play (it said BYE and this one
+        // took over at once): this source follows it rather than erasing it.
+        follows_previous_ = playout_.has_audio_to_play();
+        position_offset_ = 0;
         payload_type_ = h.payload_type;
         ++source_changes_;
         meter_.new_source();
@@ -6657,7 +6988,7 @@ private:
         pending_sr_.reset();
     }
 
-    enum class placing { start, jump, continues, other };
+    using placing = playout_timeline::placing;
 
     // One packet of the source: source_timeline says where it belongs and
     // whether to believe it; place() puts it in the buffer.
@@ -6674,19 +7005,29 @@ private:
         case source_timeline::verdict::discarded: return;
         case source_timeline::verdict::held_jump: hold_jump(packet, arrival, arrival_wall); return;
         case source_timeline::verdict::confirmed_jump:
-            place(jump_packet_, timeline_.held().position, jump_arrival_, jump_arrival_wall_,
-                  placing::jump);
-            place(packet, where.position, arrival, arrival_wall, placing::continues);
+            place(jump_packet_, timeline_.held().position + position_offset_, jump_arrival_,
+                  jump_arrival_wall_, placing::jump);
+            place(packet, where.position + position_offset_, arrival, arrival_wall,
+                  placing::continues);
             return;
         case source_timeline::verdict::first:
-            place(packet, where.position, arrival, arrival_wall, placing::start);
+            if (follows_previous_) {
+                // Wraps modulo 2^64, as positions do: only differences count.
+                position_offset_ = playout_.following_position(arrival) - where.position;
+                place(packet, where.position + position_offset_, arrival, arrival_wall,
+                      placing::follows);
+            } else {
+                place(packet, where.position, arrival, arrival_wall, placing::start);
+            }
             return;
         case source_timeline::verdict::continues:
-            place(packet, where.position, arrival, arrival_wall, placing::continues);
+            place(packet, where.position + position_offset_, arrival, arrival_wall,
+                  placing::continues);
             return;
         case source_timeline::verdict::after_gap:
         case source_timeline::verdict::reordered:
-            place(packet, where.position, arrival, arrival_wall, placing::other);
+            place(packet, where.position + position_offset_, arrival, arrival_wall,
+                  placing::other);
             return;
         }
     }
@@ -6701,7 +7042,7 @@ private:
             std::span<const std::byte>{jump_payload_.data(), packet.payload.size()};
         jump_arrival_ = arrival;
         jump_arrival_wall_ = arrival_wall;
-        jump_from_ = timeline_.newest_end();
+        jump_from_ = timeline_.newest_end() + position_offset_;
     }
 
     void place(const rtp::packet_view& packet, std::uint64_t position, time_point arrival,
@@ -6712,73 +7053,9 @@ private:
             packet.payload, std::span<std::int32_t>{decoded_.data(), frames * format().channels});
         meter_.on_packet(packet, arrival, arrival_wall);
         heard_since_report_ = true;
-        const std::span<const std::int32_t> data{decoded_.data(), samples};
-        // Only a packet that continues the stream where the last left off, in
-        // sequence and timeline, tells the rate controller how fast packets
-        // come: one stray or forged packet stamped far ahead must not steer it.
-        bool paces = how == placing::continues;
-
-        if (how == placing::start || state_ == playout_state::idle) {
-            played_end_ = 0; // a new timeline: nothing on it was played
-            anchor(position, arrival);
-            paces = true;
-        } else if (how == placing::jump) {
-            // A jump the next packet confirmed. Forward and within the window
-            // while playing (resumed after a short pause, or a sender that
-            // skipped): the frames between were never sent, so they are
-            // filler silence, not loss. Otherwise playout starts over there.
-            if (state_ != playout_state::drained && position >= jump_from_ &&
-                position + frames <= buffer_.read_position() + buffer_.capacity()) {
-                buffer_.insert_silence(jump_from_, position);
-            } else {
-                if (state_ == playout_state::drained) {
-                    if (!packet.hdr.marker) ++underruns_;
-                } else {
-                    ++resyncs_;
-                }
-                played_end_ = 0;
-                anchor(position, arrival);
-                paces = true;
-            }
-        } else if (state_ == playout_state::drained) {
-            // Frames before what was played come too late, whatever the state:
-            // playing them now would put older audio after newer (a packet held
-            // back past a pause, say).
-            if (position + frames <= buffer_.read_position()) {
-                ++late_;
-                return;
-            }
-            // The sender went quiet on purpose (marker: a new talkspurt) or we ran dry.
-            if (!packet.hdr.marker) ++underruns_;
-            played_end_ = buffer_.read_position();
-            anchor(std::max(position, played_end_), arrival);
-            paces = position >= played_end_;
-        } else if (state_ == playout_state::buffering && position < buffer_.read_position() &&
-                   buffer_.read_position() > played_end_) {
-            // Sent before the packet that anchored playout but overtaken by it:
-            // start with it, though never before what was already played. The
-            // start time stays, so this talkspurt plays that much later than
-            // the target rather than losing the audio.
-            if (buffer_.rewind(std::max(position, played_end_)))
-                anchor_position_ = std::min(anchor_position_, buffer_.read_position());
-        }
-
-        if (state_ == playout_state::buffering && arrival - start_time_ > config_.latency / 2)
-            skip_backlog(arrival);
-        insert_result placed = buffer_.insert(position, data);
-        if (placed == insert_result::too_early) {
-            // A packet believed on its timeline that lies beyond the window:
-            // playout has fallen that far behind (the reader stalled), so it
-            // starts over at the live edge.
-            ++resyncs_;
-            played_end_ = 0;
-            anchor(position, arrival);
-            placed = buffer_.insert(position, data);
-            paces = true;
-        }
-        if (placed == insert_result::late || placed == insert_result::partly_late) ++late_;
-        if (paces && placed == insert_result::stored && state_ != playout_state::drained)
-            rate_.on_arrival(arrival - anchor_arrival_ - since_anchor(position), arrival);
+        if (how == placing::follows) follows_previous_ = false;
+        playout_.place(std::span<const std::int32_t>{decoded_.data(), samples}, position, arrival,
+                       how, packet.hdr.marker, jump_from_);
     }
 
     static std::uint64_t random_key()
@@ -6818,131 +7095,9 @@ private:
         return b;
     }
 
-    // Still buffering, and the frame playout was anchored on was due before
-    // this packet arrived, by more than callback jitter: what is buffered is a
-    // backlog (a listener that joined the group before it was ready and read
-    // what queued meanwhile at once), not the live stream. Playout starts with
-    // the frame due now, as a late first pull would (pull()); the stale frames
-    // are counted as discarded.
-    void skip_backlog(time_point arrival) noexcept
-    {
-        const std::uint64_t overdue = frames_in(arrival - start_time_, format());
-        const std::size_t before = buffer_.buffered_frames();
-        buffer_.skip(overdue);
-        frames_discarded_ += before - buffer_.buffered_frames();
-        const auto moved = duration_of(overdue, format().sample_rate);
-        start_time_ += moved;
-        anchor_position_ += overdue;
-        anchor_arrival_ += moved;
-        played_end_ = std::max(played_end_, buffer_.read_position());
-    }
-
-    // Playout starts over at `position`, due `latency` after `arrival`; what
-    // was buffered and not played is counted as discarded.
-    void anchor(std::uint64_t position, time_point arrival) noexcept
-    {
-        frames_discarded_ += buffer_.buffered_frames();
-        buffer_.reset(position);
-        start_time_ = arrival + config_.latency;
-        state_ = playout_state::buffering;
-        anchor_position_ = position;
-        anchor_arrival_ = arrival;
-        rate_.reset();
-        resampler_.reset();
-        resampler_.set_adjustment(0);
-    }
-
-    // How long after the anchoring frame `position` is due, at the stream's rate.
-    [[nodiscard]] std::chrono::nanoseconds since_anchor(std::uint64_t position) const noexcept
-    {
-        const std::uint32_t rate = format().sample_rate;
-        return position >= anchor_position_ ? duration_of(position - anchor_position_, rate)
-                                            : -duration_of(anchor_position_ - position, rate);
-    }
-
-    // One frame for the resampler: stored audio, faded in after a gap, or
-    // concealment for a missing one. False when the buffer has run dry.
-    bool next_source_frame(std::span<std::int32_t> frame) noexcept
-    {
-        if (!buffer_.has_data_ahead()) return false;
-        bool present = false;
-        (void)buffer_.read_run(frame, present);
-        if (present) {
-            apply_fade_in(frame);
-            std::copy_n(frame.data(), frame.size(), last_frame_.data());
-        } else {
-            conceal(frame, 1);
-        }
-        return true;
-    }
-
-    template <pcm_sample T>
-    static void fill_silence(std::span<T> out) noexcept
-    {
-        std::fill(out.begin(), out.end(), T{});
-    }
-
-    // Decoded samples hold 24 bits in the top of an int32 (the codec
-    // concept), as L24 does: the codec's own conversion serves.
-    template <pcm_sample T>
-    static T from_int32(std::int32_t v) noexcept
-    {
-        return detail::pcm::from_l24<T>(v);
-    }
-
-    template <pcm_sample T>
-    static void convert(std::span<const std::int32_t> in, std::span<T> out) noexcept
-    {
-        for (std::size_t i = 0; i < in.size(); ++i)
-            out[i] = from_int32<T>(in[i]);
-    }
-
-    // Silence for a missing run, faded from the last played frame so the gap
-    // does not click; the audio after it fades back in.
-    template <pcm_sample T>
-    void conceal(std::span<T> out, std::size_t frames) noexcept
-    {
-        const unsigned channels = format().channels;
-        concealed_ += frames;
-        for (std::size_t f = 0; f < frames; ++f) {
-            const std::uint64_t step = fade_out_done_ + f;
-            for (unsigned c = 0; c < channels; ++c) {
-                std::int32_t v = 0;
-                if (step < fade_frames_)
-                    v = static_cast<std::int32_t>(static_cast<std::int64_t>(last_frame_[c]) *
-                                                  static_cast<std::int64_t>(fade_frames_ - step) /
-                                                  static_cast<std::int64_t>(fade_frames_ + 1));
-                out[f * channels + c] = from_int32<T>(v);
-            }
-        }
-        fade_out_done_ += frames;
-        fade_in_done_ = 0;
-        fading_in_ = true;
-    }
-
-    void apply_fade_in(std::span<std::int32_t> samples) noexcept
-    {
-        fade_out_done_ = 0;
-        if (!fading_in_) return;
-        const unsigned channels = format().channels;
-        const std::size_t frames = samples.size() / channels;
-        for (std::size_t f = 0; f < frames && fade_in_done_ < fade_frames_; ++f, ++fade_in_done_) {
-            for (unsigned c = 0; c < channels; ++c) {
-                auto& v = samples[f * channels + c];
-                v = static_cast<std::int32_t>(static_cast<std::int64_t>(v) *
-                                              static_cast<std::int64_t>(fade_in_done_ + 1) /
-                                              static_cast<std::int64_t>(fade_frames_ + 1));
-            }
-        }
-        if (fade_in_done_ >= fade_frames_) fading_in_ = false;
-    }
-
     Codec codec_;
     receiver_config config_;
-    jitter_buffer buffer_;
     std::vector<std::int32_t> decoded_;
-    std::vector<std::int32_t> scratch_;
-    std::array<std::int32_t, max_channels> last_frame_{};
 
     // Which source plays, and where its packets belong.
     source_selector selector_;
@@ -6957,21 +7112,7 @@ private:
 
     reception_meter meter_;
 
-    playout_state state_ = playout_state::idle;
-    /// On the current timeline, the position after the last frame played
-    /// before playout last re-anchored: nothing before it may play again.
-    std::uint64_t played_end_ = 0;
-    time_point start_time_{};
-    // The frame playout was anchored on, and when it arrived: the origin of
-    // the rate controller's measurements.
-    std::uint64_t anchor_position_ = 0;
-    time_point anchor_arrival_{};
-    playout_rate_controller rate_;
-    playout_resampler resampler_;
-    std::uint64_t fade_frames_ = 1;
-    std::uint64_t fade_out_done_ = 0;
-    std::uint64_t fade_in_done_ = 0;
-    bool fading_in_ = false;
+    playout_timeline playout_;
 
     // Counters of earlier sources, so a new source keeps the totals honest.
     std::uint64_t received_before_ = 0;
@@ -6980,13 +7121,8 @@ private:
     std::uint64_t reordered_before_ = 0;
     std::uint64_t discarded_before_ = 0;
 
-    std::uint64_t late_ = 0;
     std::uint64_t malformed_ = 0;
-    std::uint64_t underruns_ = 0;
-    std::uint64_t concealed_ = 0;
-    std::uint64_t frames_discarded_ = 0;
     std::uint64_t source_changes_ = 0;
-    std::uint64_t resyncs_ = 0;
 
     rtcp_participant rtcp_;
     bool heard_since_report_ = false;
@@ -6997,6 +7133,10 @@ private:
         endpoint from;
     };
     std::optional<sender_report_seen> pending_sr_;
+    // A source that took over while the last one's audio was still buffered
+    // plays on its schedule: its timeline's positions, shifted.
+    bool follows_previous_ = false;
+    std::uint64_t position_offset_ = 0;
     std::uint64_t reports_sent_ = 0;
     std::uint64_t control_malformed_ = 0;
 };
@@ -7012,7 +7152,7 @@ private:
 //
 //   write(frames, now) ─► codec chunking ─► payload queue ─► next_packet(now, wall, out) ─► bytes
 //
-// Pause and resume follow DESIGN.md: PAUSE stops packets and keeps the source
+// Pause and resume follow docs/architecture.md, Pause and resume: PAUSE stops packets and keeps the source
 // position; PLAY resumes from it with the sequence number continuing, the RTP
 // timestamp advanced by the paused time, and the marker bit on the first packet.
 
@@ -7593,7 +7733,7 @@ private:
 // audiocast — a lock-free single-producer single-consumer ring.
 //
 // The network thread and the audio callback meet here: the callback must not
-// take a lock, allocate or make a system call (DESIGN.md, Receiver 5), so the
+// take a lock, allocate or make a system call (docs/architecture.md, Threads), so the
 // two sides share only preallocated slots and two atomic indices.
 //
 // Threading contract: one producer thread and one consumer thread at a time
@@ -8472,7 +8612,7 @@ private:
 //
 // The receive path: the network thread copies each datagram in, with the
 // times it arrived, and the audio thread takes them out in arrival order
-// without a lock, an allocation or a system call (DESIGN.md, Receiver 5).
+// without a lock, an allocation or a system call (docs/architecture.md, Threads).
 // Every slot holds up to `max_bytes`; a larger datagram is refused and
 // counted, never truncated, so the receiver never validates half a packet.
 //
@@ -10089,10 +10229,6 @@ public:
     void on_refill(refill_handler h) { refill_ = std::move(h); }
     void on_error(error_handler h) { error_ = std::move(h); }
 
-    /// How often an idle sender looks for new frames (a capture source's
-    /// push() cannot wake the executor without a system call).
-    void set_idle_interval(std::chrono::nanoseconds d) noexcept { idle_ = d; }
-
     /// Starts driving the stream; a no-op while it runs.
     void start()
     {
@@ -10223,7 +10359,9 @@ private:
     asio::steady_timer report_timer_;
     refill_handler refill_;
     error_handler error_;
-    std::chrono::nanoseconds idle_ = std::chrono::milliseconds{1};
+    // How often an idle sender looks for new frames: a capture source's
+    // push() cannot wake the executor without a system call.
+    static constexpr std::chrono::nanoseconds idle_ = std::chrono::milliseconds{1};
     bool running_ = false;
     std::uint64_t run_ = 0; ///< which start() a queued completion belongs to
     // Handlers still queued after destruction see false and do nothing.

@@ -4,8 +4,8 @@
 //
 //   make_seeds DIR
 #include <audiocast/codec/pcm.hpp>
-#include <audiocast/sap.hpp>
-#include <audiocast/sdp.hpp>
+#include <audiocast/wire/sap.hpp>
+#include <audiocast/wire/sdp.hpp>
 #include <audiocast/session/sender_session.hpp>
 #include <audiocast/wire/rtcp.hpp>
 #include <audiocast/wire/rtp.hpp>

@@ -1,6 +1,6 @@
 // libFuzzer target: the SAP parser on any datagram. An accepted announcement's
 // SDP must lie inside the datagram; its origin must print.
-#include <audiocast/sap.hpp>
+#include <audiocast/wire/sap.hpp>
 
 #include <cstddef>
 #include <cstdint>

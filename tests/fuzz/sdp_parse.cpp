@@ -1,6 +1,6 @@
 // libFuzzer target: the SDP parser on any text. What it accepts must come
 // back unchanged through to_sdp() and parse_sdp() again.
-#include <audiocast/sdp.hpp>
+#include <audiocast/wire/sdp.hpp>
 
 #include <cstddef>
 #include <cstdint>

@@ -1,4 +1,4 @@
-#include <audiocast/sap.hpp>
+#include <audiocast/wire/sap.hpp>
 
 #include <catch2/catch.hpp>
 

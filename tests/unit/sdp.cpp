@@ -1,4 +1,4 @@
-#include <audiocast/sdp.hpp>
+#include <audiocast/wire/sdp.hpp>
 
 #include <catch2/catch.hpp>
 

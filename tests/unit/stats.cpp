@@ -1,4 +1,4 @@
-#include <audiocast/stats.hpp>
+#include <audiocast/session/stats.hpp>
 
 #include <catch2/catch.hpp>
 

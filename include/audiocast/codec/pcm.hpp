@@ -14,6 +14,7 @@
 #include <audiocast/format.hpp>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <concepts>
 #include <cstddef>
@@ -51,18 +52,29 @@ struct pcm_config {
     std::size_t header_overhead = default_header_overhead; ///< packet bytes that are not payload
 };
 
-namespace detail::pcm {
+/// The packet times a PCM stream may use, in ms. RFC 3551 §4.2 makes 20 ms
+/// the default for telephony; live audio wants less delay, so shorter ones
+/// are allowed too.
+inline constexpr std::array<int, 5> pcm_packet_times_ms{1, 2, 5, 10, 20};
 
-/// The packet times a stream may use. RFC 3551 §4.2 makes 20 ms the default
-/// for telephony; live audio wants less delay, so shorter ones are allowed too.
-inline constexpr int allowed_packet_times_ms[] = {1, 2, 5, 10, 20};
-
+/// Whether `t` is one of pcm_packet_times_ms.
 [[nodiscard]] constexpr bool is_allowed_packet_time(std::chrono::milliseconds t) noexcept
 {
-    for (int allowed : allowed_packet_times_ms)
+    for (int allowed : pcm_packet_times_ms)
         if (t.count() == allowed) return true;
     return false;
 }
+
+/// pcm_packet_times_ms as text, "1, 2, 5, 10, 20", for messages.
+[[nodiscard]] inline std::string pcm_packet_times_text()
+{
+    std::string text;
+    for (int ms : pcm_packet_times_ms)
+        text += (text.empty() ? "" : ", ") + std::to_string(ms);
+    return text;
+}
+
+namespace detail::pcm {
 
 /// A packet time that passed is_allowed_packet_time() as a count of ms.
 [[nodiscard]] constexpr std::uint64_t packet_ms(std::chrono::milliseconds t) noexcept
@@ -373,7 +385,7 @@ public:
     {
         audiocast::validate(config.format, ec);
         if (ec) return;
-        if (!detail::pcm::is_allowed_packet_time(config.packet_time) ||
+        if (!is_allowed_packet_time(config.packet_time) ||
             frames_per_packet_of(config) == 0)
             ec = errc::invalid_packet_time;
         else if (config.mtu < min_mtu || config.mtu > max_mtu)
@@ -392,8 +404,8 @@ public:
         if (!ec) return;
         const std::string ptime = "ptime " + std::to_string(config.packet_time.count()) + " ms";
         if (ec == errc::invalid_packet_time &&
-            !detail::pcm::is_allowed_packet_time(config.packet_time))
-            detail::throw_error(ec, ptime + " is not one of 1, 2, 5, 10, 20 ms");
+            !is_allowed_packet_time(config.packet_time))
+            detail::throw_error(ec, ptime + " is not one of " + pcm_packet_times_text() + " ms");
         if (ec == errc::invalid_packet_time)
             detail::throw_error(ec, ptime + " at " + std::to_string(config.format.sample_rate) +
                                         " Hz holds no whole frame");

@@ -2,7 +2,7 @@
 //
 // The receive path: the network thread copies each datagram in, with the
 // times it arrived, and the audio thread takes them out in arrival order
-// without a lock, an allocation or a system call (DESIGN.md, Receiver 5).
+// without a lock, an allocation or a system call (docs/architecture.md, Threads).
 // Every slot holds up to `max_bytes`; a larger datagram is refused and
 // counted, never truncated, so the receiver never validates half a packet.
 //

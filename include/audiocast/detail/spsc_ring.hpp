@@ -1,7 +1,7 @@
 // audiocast — a lock-free single-producer single-consumer ring.
 //
 // The network thread and the audio callback meet here: the callback must not
-// take a lock, allocate or make a system call (DESIGN.md, Receiver 5), so the
+// take a lock, allocate or make a system call (docs/architecture.md, Threads), so the
 // two sides share only preallocated slots and two atomic indices.
 //
 // Threading contract: one producer thread and one consumer thread at a time

@@ -23,8 +23,8 @@
 #pragma once
 
 #include <audiocast/endpoint.hpp>
-#include <audiocast/sap.hpp>
-#include <audiocast/sdp.hpp>
+#include <audiocast/wire/sap.hpp>
+#include <audiocast/wire/sdp.hpp>
 #include <audiocast/time.hpp>
 
 #include <algorithm>

@@ -54,8 +54,6 @@ public:
     [[nodiscard]] std::size_t size() const noexcept { return members_.size(); }
     [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
     [[nodiscard]] bool empty() const noexcept { return members_.empty(); }
-    /// Members that could not be kept because the table was full.
-    [[nodiscard]] std::uint64_t turned_away() const noexcept { return turned_away_; }
 
     [[nodiscard]] auto begin() const noexcept { return members_.begin(); }
     [[nodiscard]] auto end() const noexcept { return members_.end(); }
@@ -72,10 +70,7 @@ public:
     {
         participant* p = const_cast<participant*>(find(ssrc));
         if (p == nullptr) {
-            if (members_.size() >= capacity_) {
-                ++turned_away_;
-                return nullptr;
-            }
+            if (members_.size() >= capacity_) return nullptr;
             members_.emplace_back(); // within the reserved capacity: no allocation
             p = &members_.back();
             p->ssrc = ssrc;
@@ -99,7 +94,6 @@ public:
 private:
     std::size_t capacity_;
     std::vector<participant> members_;
-    std::uint64_t turned_away_ = 0;
 };
 
 } // namespace audiocast

@@ -1,24 +1,19 @@
-// audiocast — the receiver's protocol state machine (sans-I/O).
+// audiocast — the receiver's protocol state machine (sans-I/O): wiring
+// (docs/architecture.md, Receiver).
 //
 // A receiver_session takes datagrams with their arrival times and gives back
-// frames on demand. It never touches a socket or a clock.
+// frames on demand. It never touches a socket or a clock. Each step is a part
+// of its own, testable alone:
 //
 //   on_datagram(bytes, arrival, from) ─► RTP validation
 //       ─► source_selector: which sender plays (probation, lock, hand-over)
 //       ─► source_timeline: where the packet belongs, and whether to believe it
-//       ─► reception_meter (jitter, latency, throughput) ─► decode ─► jitter_buffer
+//       ─► reception_meter: jitter, latency, IPDV, throughput
+//       ─► the codec's decode ─► playout_timeline: jitter buffer, anchoring,
+//          concealment, rate control
 //       ─► pull(frames, now) ─► the application or audio device
-//
-// Playout: the first packet of a talkspurt is anchored to its arrival time plus
-// the target latency; from then on the reader advances by the frames pulled,
-// so the audio device's clock drives playout. A missing packet is concealed
-// (silence with a short fade, counted); a buffer that runs dry stops playout
-// until the next packet re-anchors it (an underrun, counted). A pause at the
-// sender is told apart from an underrun by the marker bit on the first packet
-// after it: the receiver drains, plays silence, and re-anchors without counting
-// anything lost. Between re-anchors, playout is kept at the target latency
-// against clock drift by resampling within ±max_rate_adjustment
-// (session/playout_rate.hpp).
+//   on_control(bytes, arrival, from) ─► rtcp_participant: members, the
+//       source's sender reports and BYE; write_report() for receiver reports
 #pragma once
 
 #include <audiocast/codec/pcm.hpp>
@@ -26,13 +21,12 @@
 #include <audiocast/endpoint.hpp>
 #include <audiocast/error.hpp>
 #include <audiocast/format.hpp>
-#include <audiocast/session/jitter_buffer.hpp>
-#include <audiocast/session/playout_rate.hpp>
+#include <audiocast/session/playout.hpp>
 #include <audiocast/session/rtcp_participant.hpp>
 #include <audiocast/session/reception_meter.hpp>
 #include <audiocast/session/source_selector.hpp>
 #include <audiocast/session/source_timeline.hpp>
-#include <audiocast/stats.hpp>
+#include <audiocast/session/stats.hpp>
 #include <audiocast/time.hpp>
 #include <audiocast/wire/ntp.hpp>
 #include <audiocast/wire/rtcp.hpp>
@@ -83,16 +77,8 @@ struct receiver_config {
     std::chrono::nanoseconds rtcp_minimum_interval = std::chrono::seconds{5};
     /// RTCP: other members counted at once, for the report interval. Each
     /// report is looked up among them on the audio thread, so this bounds
-    /// that work too; beyond it members are counted as turned away.
+    /// that work too; members beyond it are not tracked.
     std::size_t max_members = 256;
-};
-
-/// Where playout stands.
-enum class playout_state {
-    idle,      ///< no source yet: silence
-    buffering, ///< anchored; silence until the first frame's playout time
-    playing,   ///< frames flow
-    drained,   ///< the buffer ran dry: silence until the next packet re-anchors
 };
 
 /// The receiver's half of the protocol; see the file comment. Not thread-safe:
@@ -103,17 +89,18 @@ class receiver_session {
 public:
     explicit receiver_session(Codec codec, const receiver_config& config = {})
         : codec_{std::move(codec)}, config_{checked(config)},
-          buffer_{codec_.format().channels, buffer_capacity(codec_, config)},
           decoded_(max_datagram_samples(codec_)),
-          scratch_(scratch_frames * codec_.format().channels),
           selector_{config_.source_timeout, max_held_bytes(codec_), random_key()},
           timeline_{believable_step(codec_, config_)}, jump_payload_(max_payload_bytes),
-          meter_{codec_.format().sample_rate}, rate_{config_.max_rate_adjustment, config_.latency},
-          resampler_{codec_.format().channels},
+          meter_{codec_.format().sample_rate},
+          playout_{{.format = codec_.format(),
+                    .latency = config_.latency,
+                    .fade = config_.fade,
+                    .max_rate_adjustment = config_.max_rate_adjustment,
+                    .capacity_frames = buffer_capacity(codec_, config_)}},
           rtcp_{rtcp_participant::role::receiver, timing_of(codec_, config_), config_.max_members,
                 config_.ssrc, config_.cname}
     {
-        fade_frames_ = std::max<std::uint64_t>(1, frames_in(config_.fade, format().sample_rate));
     }
 
     static void validate(const receiver_config& config, std::error_code& ec) noexcept
@@ -161,11 +148,11 @@ public:
     [[nodiscard]] const Codec& codec() const noexcept { return codec_; }
     [[nodiscard]] const audio_format& format() const noexcept { return codec_.format(); }
     [[nodiscard]] const receiver_config& config() const noexcept { return config_; }
-    [[nodiscard]] playout_state state() const noexcept { return state_; }
+    [[nodiscard]] playout_state state() const noexcept { return playout_.state(); }
     /// Frames stored and not yet played: stats().buffered_frames without the
     /// cost of the rest of stats() (its percentiles), for a caller that
     /// watches the buffer every block.
-    [[nodiscard]] std::size_t buffered_frames() const noexcept { return buffer_.buffered_frames(); }
+    [[nodiscard]] std::size_t buffered_frames() const noexcept { return playout_.buffered_frames(); }
     /// The SSRC being played, once there is one.
     [[nodiscard]] std::optional<std::uint32_t> source() const noexcept
     {
@@ -222,81 +209,7 @@ public:
     template <pcm_sample T>
     std::size_t pull(std::span<T> out, time_point now) noexcept
     {
-        const unsigned channels = format().channels;
-        const std::size_t frames = out.size() / channels;
-        std::size_t done = 0;
-
-        if (state_ == playout_state::playing) {
-            // How late the frame at the read position plays, for the rate controller.
-            const std::uint64_t at = buffer_.read_position() - resampler_.pending();
-            const auto phase = std::chrono::nanoseconds{
-                std::llround(resampler_.phase() * 1e9 / format().sample_rate)};
-            rate_.on_playout(now - start_time_ - since_anchor(at) - phase, now);
-            resampler_.set_adjustment(rate_.adjustment());
-        }
-
-        if (state_ == playout_state::buffering) {
-            std::size_t lead = frames;
-            if (now >= start_time_) {
-                lead = 0;
-                // Pulled well after the start time (the device opened late):
-                // the frames that should already have played are dropped, so
-                // playout sits at the target latency rather than behind it.
-                // Lateness within half the latency is ordinary callback
-                // jitter and costs no audio.
-                if (now - start_time_ > config_.latency / 2)
-                    buffer_.skip(frames_in(now - start_time_, format()));
-            } else {
-                lead = static_cast<std::size_t>(
-                    std::min<std::uint64_t>(frames, frames_in(start_time_ - now, format())));
-            }
-            fill_silence(out.subspan(0, lead * channels));
-            done = lead;
-            if (done < frames) state_ = playout_state::playing;
-        }
-
-        while (done < frames && state_ == playout_state::playing) {
-            if (resampler_.active()) {
-                const std::size_t want = std::min(frames - done, scratch_frames);
-                const std::size_t n =
-                    resampler_.process(std::span<std::int32_t>{scratch_.data(), want * channels},
-                                       [this](std::span<std::int32_t> frame) noexcept {
-                                           return next_source_frame(frame);
-                                       });
-                convert(std::span<const std::int32_t>{scratch_.data(), n * channels},
-                        out.subspan(done * channels, n * channels));
-                done += n;
-                if (n < want) {
-                    state_ = playout_state::drained;
-                    resampler_.reset();
-                }
-                continue;
-            }
-            if (!buffer_.has_data_ahead()) {
-                state_ = playout_state::drained;
-                break;
-            }
-            const std::size_t want = std::min(frames - done, scratch_frames);
-            bool present = false;
-            const std::size_t n = buffer_.read_run(
-                std::span<std::int32_t>{scratch_.data(), want * channels}, present);
-            auto dest = out.subspan(done * channels, n * channels);
-            const std::span<std::int32_t> run{scratch_.data(), n * channels};
-            if (present) {
-                apply_fade_in(run);
-                std::copy_n(scratch_.data() + (n - 1) * channels, channels, last_frame_.data());
-            } else {
-                conceal(run, n);
-            }
-            convert(std::span<const std::int32_t>{run}, dest);
-            // What played, for the resampler to start from should the rate change.
-            if (config_.max_rate_adjustment > 0) resampler_.remember(run);
-            done += n;
-        }
-
-        // Silence after the last frame, and in a trailing partial frame.
-        fill_silence(out.subspan(done * channels));
-        return frames;
+        return playout_.pull(out, now);
     }
 
     // ---- RTCP (RFC 3550 §6) -------------------------------------------
@@ -413,22 +326,15 @@ public:
         s.packets_received = timeline_.received() + received_before_;
         const std::int64_t lost = timeline_.lost() + lost_before_;
         s.packets_lost = lost > 0 ? static_cast<std::uint64_t>(lost) : 0;
-        s.packets_late = late_;
         s.packets_duplicate = timeline_.tracker().duplicates() + duplicates_before_;
         s.packets_reordered = timeline_.tracker().reordered() + reordered_before_;
         s.packets_malformed = malformed_;
         s.packets_foreign = selector_.foreign();
         s.packets_discarded = timeline_.discarded() + discarded_before_;
         meter_.counters(s);
-        s.underruns = underruns_;
-        s.concealed_frames = concealed_;
-        s.frames_discarded = frames_discarded_;
-        s.playout_rate_adjustment = rate_.adjustment();
-        s.resampled_frames = resampler_.interpolated();
+        playout_.counters(s);
         s.source_changes = source_changes_;
-        s.resyncs = resyncs_;
         s.packets_expected = s.packets_received + s.packets_lost;
-        s.buffered_frames = buffer_.buffered_frames();
         s.reports_sent = reports_sent_;
         s.control_malformed = control_malformed_;
         s.source_left = selector_.left();
@@ -442,13 +348,7 @@ public:
     /// histograms, so callers on the audio thread do it now and then.
     void percentiles(receiver_stats& s) const noexcept { meter_.percentiles(s); }
 
-    [[nodiscard]] const duration_histogram& latency_histogram() const noexcept
-    {
-        return meter_.latency();
-    }
-
 private:
-    static constexpr std::size_t scratch_frames = 256;
     // The largest RTP payload (65507 bytes less the fixed header).
     static constexpr std::size_t max_payload_bytes = 65'507 - rtp::fixed_header_size;
     static std::size_t max_datagram_samples(const Codec& c) noexcept
@@ -491,7 +391,7 @@ private:
         const std::size_t size = packet.payload.size();
         return size != 0 && size % frame_bytes == 0 &&
                size / frame_bytes * format().channels <= decoded_.size() &&
-               size / frame_bytes <= buffer_.capacity() / 2;
+               size / frame_bytes <= playout_.capacity() / 2;
     }
 
     // The selector chose a new source: counts, timeline and reports start
@@ -506,9 +406,7 @@ private:
         timeline_.reset();
         // The last source's audio still to play (it said BYE and this one
         // took over at once): this source follows it rather than erasing it.
-        follows_previous_ = (state_ == playout_state::playing ||
-                             state_ == playout_state::buffering) &&
-                            buffer_.has_data_ahead();
+        follows_previous_ = playout_.has_audio_to_play();
         position_offset_ = 0;
         payload_type_ = h.payload_type;
         ++source_changes_;
@@ -520,7 +418,7 @@ private:
         pending_sr_.reset();
     }
 
-    enum class placing { start, follows, jump, continues, other };
+    using placing = playout_timeline::placing;
 
     // One packet of the source: source_timeline says where it belongs and
     // whether to believe it; place() puts it in the buffer.
@@ -545,7 +443,7 @@ private:
         case source_timeline::verdict::first:
             if (follows_previous_) {
                 // Wraps modulo 2^64, as positions do: only differences count.
-                position_offset_ = following_position(arrival) - where.position;
+                position_offset_ = playout_.following_position(arrival) - where.position;
                 place(packet, where.position + position_offset_, arrival, arrival_wall,
                       placing::follows);
             } else {
@@ -585,82 +483,9 @@ private:
             packet.payload, std::span<std::int32_t>{decoded_.data(), frames * format().channels});
         meter_.on_packet(packet, arrival, arrival_wall);
         heard_since_report_ = true;
-        const std::span<const std::int32_t> data{decoded_.data(), samples};
-        // Only a packet that continues the stream where the last left off, in
-        // sequence and timeline, tells the rate controller how fast packets
-        // come: one stray or forged packet stamped far ahead must not steer it.
-        bool paces = how == placing::continues;
-
-        if (how == placing::follows) {
-            // On the schedule the last source played to: silence (not loss)
-            // from its last frame to this one's, which is due one latency
-            // after it arrived. The new sender's clock is its own, so the
-            // rate controller learns it afresh.
-            follows_previous_ = false;
-            buffer_.insert_silence(buffer_.end_position(), position);
-            rate_.reset();
-            paces = true;
-        } else if (how == placing::start || state_ == playout_state::idle) {
-            played_end_ = 0; // a new timeline: nothing on it was played
-            anchor(position, arrival);
-            paces = true;
-        } else if (how == placing::jump) {
-            // A jump the next packet confirmed. Forward and within the window
-            // while playing (resumed after a short pause, or a sender that
-            // skipped): the frames between were never sent, so they are
-            // filler silence, not loss. Otherwise playout starts over there.
-            if (state_ != playout_state::drained && position >= jump_from_ &&
-                position + frames <= buffer_.read_position() + buffer_.capacity()) {
-                buffer_.insert_silence(jump_from_, position);
-            } else {
-                if (state_ == playout_state::drained) {
-                    if (!packet.hdr.marker) ++underruns_;
-                } else {
-                    ++resyncs_;
-                }
-                played_end_ = 0;
-                anchor(position, arrival);
-                paces = true;
-            }
-        } else if (state_ == playout_state::drained) {
-            // Frames before what was played come too late, whatever the state:
-            // playing them now would put older audio after newer (a packet held
-            // back past a pause, say).
-            if (position + frames <= buffer_.read_position()) {
-                ++late_;
-                return;
-            }
-            // The sender went quiet on purpose (marker: a new talkspurt) or we ran dry.
-            if (!packet.hdr.marker) ++underruns_;
-            played_end_ = buffer_.read_position();
-            anchor(std::max(position, played_end_), arrival);
-            paces = position >= played_end_;
-        } else if (state_ == playout_state::buffering && position < buffer_.read_position() &&
-                   buffer_.read_position() > played_end_) {
-            // Sent before the packet that anchored playout but overtaken by it:
-            // start with it, though never before what was already played. The
-            // start time stays, so this talkspurt plays that much later than
-            // the target rather than losing the audio.
-            if (buffer_.rewind(std::max(position, played_end_)))
-                anchor_position_ = std::min(anchor_position_, buffer_.read_position());
-        }
-
-        if (state_ == playout_state::buffering && arrival - start_time_ > config_.latency / 2)
-            skip_backlog(arrival);
-        insert_result placed = buffer_.insert(position, data);
-        if (placed == insert_result::too_early) {
-            // A packet believed on its timeline that lies beyond the window:
-            // playout has fallen that far behind (the reader stalled), so it
-            // starts over at the live edge.
-            ++resyncs_;
-            played_end_ = 0;
-            anchor(position, arrival);
-            placed = buffer_.insert(position, data);
-            paces = true;
-        }
-        if (placed == insert_result::late || placed == insert_result::partly_late) ++late_;
-        if (paces && placed == insert_result::stored && state_ != playout_state::drained)
-            rate_.on_arrival(arrival - anchor_arrival_ - since_anchor(position), arrival);
+        if (how == placing::follows) follows_previous_ = false;
+        playout_.place(std::span<const std::int32_t>{decoded_.data(), samples}, position, arrival,
+                       how, packet.hdr.marker, jump_from_);
     }
 
     static std::uint64_t random_key()
@@ -700,142 +525,9 @@ private:
         return b;
     }
 
-    // Still buffering, and the frame playout was anchored on was due before
-    // this packet arrived, by more than callback jitter: what is buffered is a
-    // backlog (a listener that joined the group before it was ready and read
-    // what queued meanwhile at once), not the live stream. Playout starts with
-    // the frame due now, as a late first pull would (pull()); the stale frames
-    // are counted as discarded.
-    void skip_backlog(time_point arrival) noexcept
-    {
-        const std::uint64_t overdue = frames_in(arrival - start_time_, format());
-        const std::size_t before = buffer_.buffered_frames();
-        buffer_.skip(overdue);
-        frames_discarded_ += before - buffer_.buffered_frames();
-        const auto moved = duration_of(overdue, format().sample_rate);
-        start_time_ += moved;
-        anchor_position_ += overdue;
-        anchor_arrival_ += moved;
-        played_end_ = std::max(played_end_, buffer_.read_position());
-    }
-
-    // Playout starts over at `position`, due `latency` after `arrival`; what
-    // was buffered and not played is counted as discarded.
-    void anchor(std::uint64_t position, time_point arrival) noexcept
-    {
-        frames_discarded_ += buffer_.buffered_frames();
-        buffer_.reset(position);
-        start_time_ = arrival + config_.latency;
-        state_ = playout_state::buffering;
-        anchor_position_ = position;
-        anchor_arrival_ = arrival;
-        rate_.reset();
-        resampler_.reset();
-        resampler_.set_adjustment(0);
-    }
-
-    // Where the first frame of a source that follows the last one's buffered
-    // audio goes: one latency after `arrival` on the current schedule, or
-    // right after that audio when it plays later than that.
-    [[nodiscard]] std::uint64_t following_position(time_point arrival) const noexcept
-    {
-        const std::uint64_t end = buffer_.end_position();
-        const time_point end_due = start_time_ + since_anchor(end);
-        const time_point due = arrival + config_.latency;
-        return due > end_due ? end + frames_in(due - end_due, format()) : end;
-    }
-
-    // How long after the anchoring frame `position` is due, at the stream's rate.
-    [[nodiscard]] std::chrono::nanoseconds since_anchor(std::uint64_t position) const noexcept
-    {
-        const std::uint32_t rate = format().sample_rate;
-        return position >= anchor_position_ ? duration_of(position - anchor_position_, rate)
-                                            : -duration_of(anchor_position_ - position, rate);
-    }
-
-    // One frame for the resampler: stored audio, faded in after a gap, or
-    // concealment for a missing one. False when the buffer has run dry.
-    bool next_source_frame(std::span<std::int32_t> frame) noexcept
-    {
-        if (!buffer_.has_data_ahead()) return false;
-        bool present = false;
-        (void)buffer_.read_run(frame, present);
-        if (present) {
-            apply_fade_in(frame);
-            std::copy_n(frame.data(), frame.size(), last_frame_.data());
-        } else {
-            conceal(frame, 1);
-        }
-        return true;
-    }
-
-    template <pcm_sample T>
-    static void fill_silence(std::span<T> out) noexcept
-    {
-        std::fill(out.begin(), out.end(), T{});
-    }
-
-    // Decoded samples hold 24 bits in the top of an int32 (the codec
-    // concept), as L24 does: the codec's own conversion serves.
-    template <pcm_sample T>
-    static T from_int32(std::int32_t v) noexcept
-    {
-        return detail::pcm::from_l24<T>(v);
-    }
-
-    template <pcm_sample T>
-    static void convert(std::span<const std::int32_t> in, std::span<T> out) noexcept
-    {
-        for (std::size_t i = 0; i < in.size(); ++i)
-            out[i] = from_int32<T>(in[i]);
-    }
-
-    // Silence for a missing run, faded from the last played frame so the gap
-    // does not click; the audio after it fades back in.
-    template <pcm_sample T>
-    void conceal(std::span<T> out, std::size_t frames) noexcept
-    {
-        const unsigned channels = format().channels;
-        concealed_ += frames;
-        for (std::size_t f = 0; f < frames; ++f) {
-            const std::uint64_t step = fade_out_done_ + f;
-            for (unsigned c = 0; c < channels; ++c) {
-                std::int32_t v = 0;
-                if (step < fade_frames_)
-                    v = static_cast<std::int32_t>(static_cast<std::int64_t>(last_frame_[c]) *
-                                                  static_cast<std::int64_t>(fade_frames_ - step) /
-                                                  static_cast<std::int64_t>(fade_frames_ + 1));
-                out[f * channels + c] = from_int32<T>(v);
-            }
-        }
-        fade_out_done_ += frames;
-        fade_in_done_ = 0;
-        fading_in_ = true;
-    }
-
-    void apply_fade_in(std::span<std::int32_t> samples) noexcept
-    {
-        fade_out_done_ = 0;
-        if (!fading_in_) return;
-        const unsigned channels = format().channels;
-        const std::size_t frames = samples.size() / channels;
-        for (std::size_t f = 0; f < frames && fade_in_done_ < fade_frames_; ++f, ++fade_in_done_) {
-            for (unsigned c = 0; c < channels; ++c) {
-                auto& v = samples[f * channels + c];
-                v = static_cast<std::int32_t>(static_cast<std::int64_t>(v) *
-                                              static_cast<std::int64_t>(fade_in_done_ + 1) /
-                                              static_cast<std::int64_t>(fade_frames_ + 1));
-            }
-        }
-        if (fade_in_done_ >= fade_frames_) fading_in_ = false;
-    }
-
     Codec codec_;
     receiver_config config_;
-    jitter_buffer buffer_;
     std::vector<std::int32_t> decoded_;
-    std::vector<std::int32_t> scratch_;
-    std::array<std::int32_t, max_channels> last_frame_{};
 
     // Which source plays, and where its packets belong.
     source_selector selector_;
@@ -850,21 +542,7 @@ private:
 
     reception_meter meter_;
 
-    playout_state state_ = playout_state::idle;
-    /// On the current timeline, the position after the last frame played
-    /// before playout last re-anchored: nothing before it may play again.
-    std::uint64_t played_end_ = 0;
-    time_point start_time_{};
-    // The frame playout was anchored on, and when it arrived: the origin of
-    // the rate controller's measurements.
-    std::uint64_t anchor_position_ = 0;
-    time_point anchor_arrival_{};
-    playout_rate_controller rate_;
-    playout_resampler resampler_;
-    std::uint64_t fade_frames_ = 1;
-    std::uint64_t fade_out_done_ = 0;
-    std::uint64_t fade_in_done_ = 0;
-    bool fading_in_ = false;
+    playout_timeline playout_;
 
     // Counters of earlier sources, so a new source keeps the totals honest.
     std::uint64_t received_before_ = 0;
@@ -873,13 +551,8 @@ private:
     std::uint64_t reordered_before_ = 0;
     std::uint64_t discarded_before_ = 0;
 
-    std::uint64_t late_ = 0;
     std::uint64_t malformed_ = 0;
-    std::uint64_t underruns_ = 0;
-    std::uint64_t concealed_ = 0;
-    std::uint64_t frames_discarded_ = 0;
     std::uint64_t source_changes_ = 0;
-    std::uint64_t resyncs_ = 0;
 
     rtcp_participant rtcp_;
     bool heard_since_report_ = false;

@@ -12,7 +12,7 @@
 #pragma once
 
 #include <audiocast/format.hpp>
-#include <audiocast/stats.hpp>
+#include <audiocast/session/stats.hpp>
 #include <audiocast/time.hpp>
 #include <audiocast/wire/ntp.hpp>
 #include <audiocast/wire/rtcp.hpp>

@@ -117,7 +117,6 @@ public:
     {}
 
     [[nodiscard]] bool started() const noexcept { return started_; }
-    [[nodiscard]] const rtcp_timing& timing() const noexcept { return timing_; }
 
     /// Joins at `now`: the first report is due after the initial interval.
     void start(time_point now, std::size_t members, std::size_t senders, bool we_sent) noexcept

@@ -6,7 +6,7 @@
 //
 //   write(frames, now) ─► codec chunking ─► payload queue ─► next_packet(now, wall, out) ─► bytes
 //
-// Pause and resume follow DESIGN.md: PAUSE stops packets and keeps the source
+// Pause and resume follow docs/architecture.md, Pause and resume: PAUSE stops packets and keeps the source
 // position; PLAY resumes from it with the sequence number continuing, the RTP
 // timestamp advanced by the paused time, and the marker bit on the first packet.
 #pragma once
@@ -15,7 +15,7 @@
 #include <audiocast/error.hpp>
 #include <audiocast/format.hpp>
 #include <audiocast/session/rtcp_participant.hpp>
-#include <audiocast/stats.hpp>
+#include <audiocast/session/stats.hpp>
 #include <audiocast/time.hpp>
 #include <audiocast/wire/ntp.hpp>
 #include <audiocast/wire/rtcp.hpp>

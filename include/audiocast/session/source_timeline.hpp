@@ -28,7 +28,7 @@
 #pragma once
 
 #include <audiocast/detail/config.hpp>
-#include <audiocast/session/source_tracker.hpp>
+#include <audiocast/session/sequence_tracker.hpp>
 
 #include <cstddef>
 #include <cstdint>

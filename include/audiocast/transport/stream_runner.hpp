@@ -71,10 +71,6 @@ public:
     void on_refill(refill_handler h) { refill_ = std::move(h); }
     void on_error(error_handler h) { error_ = std::move(h); }
 
-    /// How often an idle sender looks for new frames (a capture source's
-    /// push() cannot wake the executor without a system call).
-    void set_idle_interval(std::chrono::nanoseconds d) noexcept { idle_ = d; }
-
     /// Starts driving the stream; a no-op while it runs.
     void start()
     {
@@ -205,7 +201,9 @@ private:
     asio::steady_timer report_timer_;
     refill_handler refill_;
     error_handler error_;
-    std::chrono::nanoseconds idle_ = std::chrono::milliseconds{1};
+    // How often an idle sender looks for new frames: a capture source's
+    // push() cannot wake the executor without a system call.
+    static constexpr std::chrono::nanoseconds idle_ = std::chrono::milliseconds{1};
     bool running_ = false;
     std::uint64_t run_ = 0; ///< which start() a queued completion belongs to
     // Handlers still queued after destruction see false and do nothing.

@@ -45,7 +45,6 @@ inline constexpr std::uint8_t type_sr = 200;
 inline constexpr std::uint8_t type_rr = 201;
 inline constexpr std::uint8_t type_sdes = 202;
 inline constexpr std::uint8_t type_bye = 203;
-inline constexpr std::uint8_t type_app = 204;
 
 /// SDES item types (RFC 3550 §6.5).
 inline constexpr std::uint8_t sdes_end = 0;

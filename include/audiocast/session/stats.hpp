@@ -283,7 +283,7 @@ private:
 };
 
 /// What a receiver reports: plain data, every counter cumulative since the
-/// stream began. The names are the ones the tools print (DESIGN.md, Measurements).
+/// stream began. The names are the ones the tools print (docs/architecture.md, Measurements).
 struct receiver_stats {
     std::uint64_t packets_received = 0;
     std::uint64_t packets_lost = 0; ///< RFC 3550 A.3 expected − received, clamped at 0

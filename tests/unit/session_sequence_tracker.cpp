@@ -1,4 +1,4 @@
-#include <audiocast/session/source_tracker.hpp>
+#include <audiocast/session/sequence_tracker.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -31,7 +31,7 @@ sequence_tracker started_at(std::uint16_t first)
 
 } // namespace
 
-TEST_CASE("a source is in probation until two consecutive packets arrive", "[source_tracker]")
+TEST_CASE("a source is in probation until two consecutive packets arrive", "[sequence_tracker]")
 {
     sequence_tracker t;
     CHECK_FALSE(t.valid());
@@ -53,7 +53,7 @@ TEST_CASE("a source is in probation until two consecutive packets arrive", "[sou
 }
 
 TEST_CASE("reset takes the first packet, and updating with it again is a duplicate",
-          "[source_tracker]")
+          "[sequence_tracker]")
 {
     sequence_tracker t;
     t.reset(7);
@@ -64,7 +64,7 @@ TEST_CASE("reset takes the first packet, and updating with it again is a duplica
     CHECK(t.expected() == 2u);
 }
 
-TEST_CASE("probation tolerates a gap and counts the loss from the first packet", "[source_tracker]")
+TEST_CASE("probation tolerates a gap and counts the loss from the first packet", "[sequence_tracker]")
 {
     sequence_tracker t;
     CHECK(t.update(500) == verdict::probation);
@@ -75,7 +75,7 @@ TEST_CASE("probation tolerates a gap and counts the loss from the first packet",
 }
 
 TEST_CASE("probation tolerates reordering and takes the lowest packet as the base",
-          "[source_tracker]")
+          "[sequence_tracker]")
 {
     sequence_tracker t;
     CHECK(t.update(503) == verdict::probation);
@@ -87,7 +87,7 @@ TEST_CASE("probation tolerates reordering and takes the lowest packet as the bas
     CHECK(t.lost() == 0);
 }
 
-TEST_CASE("a packet far from the probation run starts the run again", "[source_tracker]")
+TEST_CASE("a packet far from the probation run starts the run again", "[sequence_tracker]")
 {
     sequence_tracker t;
     CHECK(t.update(500) == verdict::probation);
@@ -98,7 +98,7 @@ TEST_CASE("a packet far from the probation run starts the run again", "[source_t
     CHECK(t.lost() == 0);
 }
 
-TEST_CASE("a probation run may cross the sequence wrap", "[source_tracker]")
+TEST_CASE("a probation run may cross the sequence wrap", "[sequence_tracker]")
 {
     sequence_tracker t;
     CHECK(t.update(65535) == verdict::probation);
@@ -108,7 +108,7 @@ TEST_CASE("a probation run may cross the sequence wrap", "[source_tracker]")
     CHECK(t.extended_max() == 65536u); // one cycle, sequence number 0
 }
 
-TEST_CASE("received plus lost equals sent under a seeded drop pattern", "[source_tracker]")
+TEST_CASE("received plus lost equals sent under a seeded drop pattern", "[sequence_tracker]")
 {
     constexpr std::uint16_t first = 65000; // the run crosses the wrap at packet 536
     constexpr std::uint32_t sent = 5000;
@@ -143,7 +143,7 @@ TEST_CASE("received plus lost equals sent under a seeded drop pattern", "[source
     CHECK(t.duplicates() == 0u);
 }
 
-TEST_CASE("received plus lost equals sent under seeded drops and reordering", "[source_tracker]")
+TEST_CASE("received plus lost equals sent under seeded drops and reordering", "[sequence_tracker]")
 {
     constexpr std::uint16_t first = 40000;
     constexpr std::uint32_t sent = 3000;
@@ -187,7 +187,7 @@ TEST_CASE("received plus lost equals sent under seeded drops and reordering", "[
     CHECK(t.lost() >= 0);
 }
 
-TEST_CASE("the sequence wrap from 65535 to 0 is in order and loses nothing", "[source_tracker]")
+TEST_CASE("the sequence wrap from 65535 to 0 is in order and loses nothing", "[sequence_tracker]")
 {
     auto t = started_at(65533);
     CHECK(t.update(65535) == verdict::in_order);
@@ -200,7 +200,7 @@ TEST_CASE("the sequence wrap from 65535 to 0 is in order and loses nothing", "[s
     CHECK(t.extended_max() == 65538u); // 1 << 16 plus 2
 }
 
-TEST_CASE("duplicates are reported and not counted as received", "[source_tracker]")
+TEST_CASE("duplicates are reported and not counted as received", "[sequence_tracker]")
 {
     auto t = started_at(10); // 10, 11
     CHECK(t.update(12) == verdict::in_order);
@@ -212,7 +212,7 @@ TEST_CASE("duplicates are reported and not counted as received", "[source_tracke
     CHECK(t.lost() == 0);
 }
 
-TEST_CASE("a reordered packet counts once as reordered and not as lost", "[source_tracker]")
+TEST_CASE("a reordered packet counts once as reordered and not as lost", "[sequence_tracker]")
 {
     auto t = started_at(10);
     CHECK(t.update(13) == verdict::in_order); // 12 not here yet
@@ -227,7 +227,7 @@ TEST_CASE("a reordered packet counts once as reordered and not as lost", "[sourc
     CHECK(t.extended_max() == 13u);
 }
 
-TEST_CASE("a packet 99 behind is reordered, one 100 behind is bad", "[source_tracker]")
+TEST_CASE("a packet 99 behind is reordered, one 100 behind is bad", "[sequence_tracker]")
 {
     auto t = started_at(1000);
     // Skip 1002 and 1003 so that two old, unseen numbers exist.
@@ -239,7 +239,7 @@ TEST_CASE("a packet 99 behind is reordered, one 100 behind is bad", "[source_tra
     CHECK(t.lost() == 1);
 }
 
-TEST_CASE("a packet overtaken by the first counted one moves the base down", "[source_tracker]")
+TEST_CASE("a packet overtaken by the first counted one moves the base down", "[sequence_tracker]")
 {
     auto t = started_at(10);
     CHECK(t.update(8) == verdict::reordered);
@@ -249,14 +249,14 @@ TEST_CASE("a packet overtaken by the first counted one moves the base down", "[s
     CHECK(t.lost() == 0);
 }
 
-TEST_CASE("a packet from before the first cycle is refused", "[source_tracker]")
+TEST_CASE("a packet from before the first cycle is refused", "[sequence_tracker]")
 {
     auto t = started_at(2);
     CHECK(t.update(65'530) == verdict::bad);
     CHECK(t.received() == 2u);
 }
 
-TEST_CASE("a large jump followed by its successor restarts the sequence", "[source_tracker]")
+TEST_CASE("a large jump followed by its successor restarts the sequence", "[sequence_tracker]")
 {
     auto t = started_at(10); // 10, 11
     CHECK(t.update(12) == verdict::in_order);
@@ -274,7 +274,7 @@ TEST_CASE("a large jump followed by its successor restarts the sequence", "[sour
     CHECK(t.lost() == 1);
 }
 
-TEST_CASE("a single stray far packet is refused and changes nothing", "[source_tracker]")
+TEST_CASE("a single stray far packet is refused and changes nothing", "[sequence_tracker]")
 {
     auto t = started_at(10);
     CHECK(t.update(12) == verdict::in_order);
@@ -287,7 +287,7 @@ TEST_CASE("a single stray far packet is refused and changes nothing", "[source_t
     CHECK(t.duplicates() == 0u);
 }
 
-TEST_CASE("a jump of exactly max_dropout is a large jump, one less is in order", "[source_tracker]")
+TEST_CASE("a jump of exactly max_dropout is a large jump, one less is in order", "[sequence_tracker]")
 {
     auto t = started_at(0);
     CHECK(t.update(1 + 2999) == verdict::in_order); // udelta 2999
@@ -295,7 +295,7 @@ TEST_CASE("a jump of exactly max_dropout is a large jump, one less is in order",
     CHECK(t.update(3000 + 3000) == verdict::bad); // udelta 3000
 }
 
-TEST_CASE("fraction lost of one packet in four is 64", "[source_tracker]")
+TEST_CASE("fraction lost of one packet in four is 64", "[sequence_tracker]")
 {
     auto t = started_at(10);
     CHECK(t.fraction_lost() == 0); // 2 expected, 2 received
@@ -307,7 +307,7 @@ TEST_CASE("fraction lost of one packet in four is 64", "[source_tracker]")
     CHECK(t.lost() == 1);          // the cumulative count is not reset
 }
 
-TEST_CASE("fraction lost is 0 when a late packet makes up an earlier loss", "[source_tracker]")
+TEST_CASE("fraction lost is 0 when a late packet makes up an earlier loss", "[sequence_tracker]")
 {
     auto t = started_at(10);
     CHECK(t.update(13) == verdict::in_order);
@@ -317,7 +317,7 @@ TEST_CASE("fraction lost is 0 when a late packet makes up an earlier loss", "[so
 }
 
 TEST_CASE("extended_of places a reordered packet from before a wrap in the previous cycle",
-          "[source_tracker]")
+          "[sequence_tracker]")
 {
     auto t = started_at(65533);              // 65533, 65534
     CHECK(t.update(0) == verdict::in_order); // 65535 is late
@@ -333,7 +333,7 @@ TEST_CASE("extended_of places a reordered packet from before a wrap in the previ
     CHECK(t.extended_max() == 65537u); // a reordered packet does not move the max
 }
 
-TEST_CASE("extended_of looks forward across a wrap", "[source_tracker]")
+TEST_CASE("extended_of looks forward across a wrap", "[sequence_tracker]")
 {
     auto t = started_at(65530); // 65530, 65531
     CHECK(t.extended_of(65531) == 65531u);
@@ -341,7 +341,7 @@ TEST_CASE("extended_of looks forward across a wrap", "[source_tracker]")
     CHECK(t.extended_of(65520) == 65520u);
 }
 
-TEST_CASE("reset begins a new source and clears every counter", "[source_tracker]")
+TEST_CASE("reset begins a new source and clears every counter", "[sequence_tracker]")
 {
     auto t = started_at(10);
     CHECK(t.update(12) == verdict::in_order);

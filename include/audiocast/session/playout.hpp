@@ -1,0 +1,427 @@
+// audiocast — the playout timeline: when each frame of the source plays
+// (docs/architecture.md, Playout timeline).
+//
+// receiver_session decides which packets to believe and where they lie on
+// the source's timeline; this class turns them into sound at the right time:
+//
+//   place(samples, position, arrival, how) ─► jitter_buffer ─► pull(out, now)
+//
+// The first packet of a talkspurt is anchored to its arrival time plus the
+// target latency; from then on the reader advances by the frames pulled, so
+// the audio device's clock drives playout. A missing frame is concealed
+// (silence with a short fade, counted); a buffer that runs dry stops playout
+// until the next packet re-anchors it (an underrun, counted, unless the
+// packet's marker bit says the sender paused on purpose). Between re-anchors,
+// playout is kept at the target latency against clock drift by resampling
+// within ±max_rate_adjustment (session/playout_rate.hpp). A source that takes
+// over while the last one's audio is still buffered follows that audio on the
+// same schedule (follows) instead of erasing it.
+//
+// Samples are the codec concept's: 24 bits in the top of an int32. pull()
+// converts them to the application's sample type. Fixed memory after
+// construction, no allocation, every call noexcept: pull() runs on the audio
+// thread.
+#pragma once
+
+#include <audiocast/codec/pcm.hpp>
+#include <audiocast/format.hpp>
+#include <audiocast/session/jitter_buffer.hpp>
+#include <audiocast/session/playout_rate.hpp>
+#include <audiocast/session/stats.hpp>
+#include <audiocast/time.hpp>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace audiocast {
+
+/// Where playout stands.
+enum class playout_state {
+    idle,      ///< no source yet: silence
+    buffering, ///< anchored; silence until the first frame's playout time
+    playing,   ///< frames flow
+    drained,   ///< the buffer ran dry: silence until the next packet re-anchors
+};
+
+class playout_timeline {
+public:
+    /// How a packet relates to what is buffered, as the source's timeline
+    /// (session/source_timeline.hpp) decided.
+    enum class placing {
+        start,     ///< a new source's first packet: playout starts over
+        follows,   ///< a new source's first packet, after the last one's buffered audio
+        jump,      ///< a confirmed jump in the timeline, from `jump_from`
+        continues, ///< the next packet, where the last one ended: it paces the rate control
+        other,     ///< after a gap, or reordered
+    };
+
+    struct settings {
+        audio_format format;
+        std::chrono::nanoseconds latency;
+        std::chrono::nanoseconds fade;
+        double max_rate_adjustment;
+        std::size_t capacity_frames;
+    };
+
+    explicit playout_timeline(const settings& s)
+        : format_{s.format}, latency_{s.latency}, rate_limit_{s.max_rate_adjustment},
+          buffer_{s.format.channels, s.capacity_frames},
+          scratch_(scratch_frames * s.format.channels), rate_{s.max_rate_adjustment, s.latency},
+          resampler_{s.format.channels},
+          fade_frames_{std::max<std::uint64_t>(1, frames_in(s.fade, s.format.sample_rate))}
+    {
+    }
+
+    [[nodiscard]] playout_state state() const noexcept { return state_; }
+    [[nodiscard]] std::size_t buffered_frames() const noexcept { return buffer_.buffered_frames(); }
+    [[nodiscard]] std::size_t capacity() const noexcept { return buffer_.capacity(); }
+
+    /// True while audio of the current source is still to play: a source
+    /// that takes over now should follow it.
+    [[nodiscard]] bool has_audio_to_play() const noexcept
+    {
+        return (state_ == playout_state::playing || state_ == playout_state::buffering) &&
+               buffer_.has_data_ahead();
+    }
+
+    /// Where the first frame of a source that follows the buffered audio
+    /// goes: one latency after `arrival` on the current schedule, or right
+    /// after that audio when it plays later than that.
+    [[nodiscard]] std::uint64_t following_position(time_point arrival) const noexcept
+    {
+        const std::uint64_t end = buffer_.end_position();
+        const time_point end_due = start_time_ + since_anchor(end);
+        const time_point due = arrival + latency_;
+        return due > end_due ? end + frames_in(due - end_due, format_) : end;
+    }
+
+    /// Puts a packet's decoded `samples` at `position`. `marker` is its RTP
+    /// marker bit (the first packet after a pause); `jump_from`, for a jump,
+    /// is where the timeline stood before it.
+    void place(std::span<const std::int32_t> samples, std::uint64_t position, time_point arrival,
+               placing how, bool marker, std::uint64_t jump_from = 0) noexcept
+    {
+        const std::size_t frames = samples.size() / format_.channels;
+        // Only a packet that continues the stream where the last left off, in
+        // sequence and timeline, tells the rate controller how fast packets
+        // come: one stray or forged packet stamped far ahead must not steer it.
+        bool paces = how == placing::continues;
+
+        if (how == placing::follows) {
+            // On the schedule the last source played to: silence (not loss)
+            // from its last frame to this one's. The new sender's clock is
+            // its own, so the rate controller learns it afresh.
+            buffer_.insert_silence(buffer_.end_position(), position);
+            rate_.reset();
+            paces = true;
+        } else if (how == placing::start || state_ == playout_state::idle) {
+            played_end_ = 0; // a new timeline: nothing on it was played
+            anchor(position, arrival);
+            paces = true;
+        } else if (how == placing::jump) {
+            // A jump the next packet confirmed. Forward and within the window
+            // while playing (resumed after a short pause, or a sender that
+            // skipped): the frames between were never sent, so they are
+            // filler silence, not loss. Otherwise playout starts over there.
+            if (state_ != playout_state::drained && position >= jump_from &&
+                position + frames <= buffer_.read_position() + buffer_.capacity()) {
+                buffer_.insert_silence(jump_from, position);
+            } else {
+                if (state_ == playout_state::drained) {
+                    if (!marker) ++underruns_;
+                } else {
+                    ++resyncs_;
+                }
+                played_end_ = 0;
+                anchor(position, arrival);
+                paces = true;
+            }
+        } else if (state_ == playout_state::drained) {
+            // Frames before what was played come too late, whatever the state:
+            // playing them now would put older audio after newer (a packet held
+            // back past a pause, say).
+            if (position + frames <= buffer_.read_position()) {
+                ++late_;
+                return;
+            }
+            // The sender went quiet on purpose (marker: a new talkspurt) or we ran dry.
+            if (!marker) ++underruns_;
+            played_end_ = buffer_.read_position();
+            anchor(std::max(position, played_end_), arrival);
+            paces = position >= played_end_;
+        } else if (state_ == playout_state::buffering && position < buffer_.read_position() &&
+                   buffer_.read_position() > played_end_) {
+            // Sent before the packet that anchored playout but overtaken by it:
+            // start with it, though never before what was already played. The
+            // start time stays, so this talkspurt plays that much later than
+            // the target rather than losing the audio.
+            if (buffer_.rewind(std::max(position, played_end_)))
+                anchor_position_ = std::min(anchor_position_, buffer_.read_position());
+        }
+
+        if (state_ == playout_state::buffering && arrival - start_time_ > latency_ / 2)
+            skip_backlog(arrival);
+        insert_result placed = buffer_.insert(position, samples);
+        if (placed == insert_result::too_early) {
+            // A packet believed on its timeline that lies beyond the window:
+            // playout has fallen that far behind (the reader stalled), so it
+            // starts over at the live edge.
+            ++resyncs_;
+            played_end_ = 0;
+            anchor(position, arrival);
+            placed = buffer_.insert(position, samples);
+            paces = true;
+        }
+        if (placed == insert_result::late || placed == insert_result::partly_late) ++late_;
+        if (paces && placed == insert_result::stored && state_ != playout_state::drained)
+            rate_.on_arrival(arrival - anchor_arrival_ - since_anchor(position), arrival);
+    }
+
+    /// Fills `out` (whole interleaved frames) with the frames due for playout
+    /// at `now` and returns the frames written, out.size() / channels. Never
+    /// blocks, allocates or fails: what is missing is silence.
+    template <pcm_sample T>
+    std::size_t pull(std::span<T> out, time_point now) noexcept
+    {
+        const unsigned channels = format_.channels;
+        const std::size_t frames = out.size() / channels;
+        std::size_t done = 0;
+
+        if (state_ == playout_state::playing) {
+            // How late the frame at the read position plays, for the rate controller.
+            const std::uint64_t at = buffer_.read_position() - resampler_.pending();
+            const auto phase = std::chrono::nanoseconds{
+                std::llround(resampler_.phase() * 1e9 / format_.sample_rate)};
+            rate_.on_playout(now - start_time_ - since_anchor(at) - phase, now);
+            resampler_.set_adjustment(rate_.adjustment());
+        }
+
+        if (state_ == playout_state::buffering) {
+            std::size_t lead = frames;
+            if (now >= start_time_) {
+                lead = 0;
+                // Pulled well after the start time (the device opened late):
+                // the frames that should already have played are dropped, so
+                // playout sits at the target latency rather than behind it.
+                // Lateness within half the latency is ordinary callback
+                // jitter and costs no audio.
+                if (now - start_time_ > latency_ / 2)
+                    buffer_.skip(frames_in(now - start_time_, format_));
+            } else {
+                lead = static_cast<std::size_t>(
+                    std::min<std::uint64_t>(frames, frames_in(start_time_ - now, format_)));
+            }
+            fill_silence(out.subspan(0, lead * channels));
+            done = lead;
+            if (done < frames) state_ = playout_state::playing;
+        }
+
+        while (done < frames && state_ == playout_state::playing) {
+            if (resampler_.active()) {
+                const std::size_t want = std::min(frames - done, scratch_frames);
+                const std::size_t n =
+                    resampler_.process(std::span<std::int32_t>{scratch_.data(), want * channels},
+                                       [this](std::span<std::int32_t> frame) noexcept {
+                                           return next_source_frame(frame);
+                                       });
+                convert(std::span<const std::int32_t>{scratch_.data(), n * channels},
+                        out.subspan(done * channels, n * channels));
+                done += n;
+                if (n < want) {
+                    state_ = playout_state::drained;
+                    resampler_.reset();
+                }
+                continue;
+            }
+            if (!buffer_.has_data_ahead()) {
+                state_ = playout_state::drained;
+                break;
+            }
+            const std::size_t want = std::min(frames - done, scratch_frames);
+            bool present = false;
+            const std::size_t n = buffer_.read_run(
+                std::span<std::int32_t>{scratch_.data(), want * channels}, present);
+            auto dest = out.subspan(done * channels, n * channels);
+            const std::span<std::int32_t> run{scratch_.data(), n * channels};
+            if (present) {
+                apply_fade_in(run);
+                std::copy_n(scratch_.data() + (n - 1) * channels, channels, last_frame_.data());
+            } else {
+                conceal(run, n);
+            }
+            convert(std::span<const std::int32_t>{run}, dest);
+            // What played, for the resampler to start from should the rate change.
+            if (rate_limit_ > 0) resampler_.remember(run);
+            done += n;
+        }
+
+        // Silence after the last frame, and in a trailing partial frame.
+        fill_silence(out.subspan(done * channels));
+        return frames;
+    }
+
+    /// Fills the playout fields of `s`: underruns, concealment, frames
+    /// discarded, late packets, resyncs, the rate adjustment and the buffer.
+    void counters(receiver_stats& s) const noexcept
+    {
+        s.packets_late = late_;
+        s.underruns = underruns_;
+        s.concealed_frames = concealed_;
+        s.frames_discarded = frames_discarded_;
+        s.playout_rate_adjustment = rate_.adjustment();
+        s.resampled_frames = resampler_.interpolated();
+        s.resyncs = resyncs_;
+        s.buffered_frames = buffer_.buffered_frames();
+    }
+
+private:
+    static constexpr std::size_t scratch_frames = 256;
+
+    // Still buffering, and the frame playout was anchored on was due before
+    // this packet arrived, by more than callback jitter: what is buffered is a
+    // backlog (a listener that joined the group before it was ready and read
+    // what queued meanwhile at once), not the live stream. Playout starts with
+    // the frame due now, as a late first pull would (pull()); the stale frames
+    // are counted as discarded.
+    void skip_backlog(time_point arrival) noexcept
+    {
+        const std::uint64_t overdue = frames_in(arrival - start_time_, format_);
+        const std::size_t before = buffer_.buffered_frames();
+        buffer_.skip(overdue);
+        frames_discarded_ += before - buffer_.buffered_frames();
+        const auto moved = duration_of(overdue, format_.sample_rate);
+        start_time_ += moved;
+        anchor_position_ += overdue;
+        anchor_arrival_ += moved;
+        played_end_ = std::max(played_end_, buffer_.read_position());
+    }
+
+    // Playout starts over at `position`, due `latency` after `arrival`; what
+    // was buffered and not played is counted as discarded.
+    void anchor(std::uint64_t position, time_point arrival) noexcept
+    {
+        frames_discarded_ += buffer_.buffered_frames();
+        buffer_.reset(position);
+        start_time_ = arrival + latency_;
+        state_ = playout_state::buffering;
+        anchor_position_ = position;
+        anchor_arrival_ = arrival;
+        rate_.reset();
+        resampler_.reset();
+        resampler_.set_adjustment(0);
+    }
+
+    // How long after the anchoring frame `position` is due, at the stream's rate.
+    [[nodiscard]] std::chrono::nanoseconds since_anchor(std::uint64_t position) const noexcept
+    {
+        const std::uint32_t rate = format_.sample_rate;
+        return position >= anchor_position_ ? duration_of(position - anchor_position_, rate)
+                                            : -duration_of(anchor_position_ - position, rate);
+    }
+
+    // One frame for the resampler: stored audio, faded in after a gap, or
+    // concealment for a missing one. False when the buffer has run dry.
+    bool next_source_frame(std::span<std::int32_t> frame) noexcept
+    {
+        if (!buffer_.has_data_ahead()) return false;
+        bool present = false;
+        (void)buffer_.read_run(frame, present);
+        if (present) {
+            apply_fade_in(frame);
+            std::copy_n(frame.data(), frame.size(), last_frame_.data());
+        } else {
+            conceal(frame, 1);
+        }
+        return true;
+    }
+
+    template <pcm_sample T>
+    static void fill_silence(std::span<T> out) noexcept
+    {
+        std::fill(out.begin(), out.end(), T{});
+    }
+
+    // Decoded samples hold 24 bits in the top of an int32 (the codec
+    // concept), as L24 does: the codec's own conversion serves.
+    template <pcm_sample T>
+    static void convert(std::span<const std::int32_t> in, std::span<T> out) noexcept
+    {
+        for (std::size_t i = 0; i < in.size(); ++i)
+            out[i] = detail::pcm::from_l24<T>(in[i]);
+    }
+
+    // Silence for a missing run, faded from the last played frame so the gap
+    // does not click; the audio after it fades back in.
+    void conceal(std::span<std::int32_t> out, std::size_t frames) noexcept
+    {
+        const unsigned channels = format_.channels;
+        concealed_ += frames;
+        for (std::size_t f = 0; f < frames; ++f) {
+            const std::uint64_t step = fade_out_done_ + f;
+            for (unsigned c = 0; c < channels; ++c) {
+                std::int32_t v = 0;
+                if (step < fade_frames_)
+                    v = static_cast<std::int32_t>(static_cast<std::int64_t>(last_frame_[c]) *
+                                                  static_cast<std::int64_t>(fade_frames_ - step) /
+                                                  static_cast<std::int64_t>(fade_frames_ + 1));
+                out[f * channels + c] = v;
+            }
+        }
+        fade_out_done_ += frames;
+        fade_in_done_ = 0;
+        fading_in_ = true;
+    }
+
+    void apply_fade_in(std::span<std::int32_t> samples) noexcept
+    {
+        fade_out_done_ = 0;
+        if (!fading_in_) return;
+        const unsigned channels = format_.channels;
+        const std::size_t frames = samples.size() / channels;
+        for (std::size_t f = 0; f < frames && fade_in_done_ < fade_frames_; ++f, ++fade_in_done_) {
+            for (unsigned c = 0; c < channels; ++c) {
+                auto& v = samples[f * channels + c];
+                v = static_cast<std::int32_t>(static_cast<std::int64_t>(v) *
+                                              static_cast<std::int64_t>(fade_in_done_ + 1) /
+                                              static_cast<std::int64_t>(fade_frames_ + 1));
+            }
+        }
+        if (fade_in_done_ >= fade_frames_) fading_in_ = false;
+    }
+
+    audio_format format_;
+    std::chrono::nanoseconds latency_;
+    double rate_limit_;
+    jitter_buffer buffer_;
+    std::vector<std::int32_t> scratch_;
+    std::array<std::int32_t, max_channels> last_frame_{};
+
+    playout_state state_ = playout_state::idle;
+    /// On the current timeline, the position after the last frame played
+    /// before playout last re-anchored: nothing before it may play again.
+    std::uint64_t played_end_ = 0;
+    time_point start_time_{};
+    // The frame playout was anchored on, and when it arrived: the origin of
+    // the rate controller's measurements.
+    std::uint64_t anchor_position_ = 0;
+    time_point anchor_arrival_{};
+    playout_rate_controller rate_;
+    playout_resampler resampler_;
+    std::uint64_t fade_frames_;
+    std::uint64_t fade_out_done_ = 0;
+    std::uint64_t fade_in_done_ = 0;
+    bool fading_in_ = false;
+
+    std::uint64_t late_ = 0;
+    std::uint64_t underruns_ = 0;
+    std::uint64_t concealed_ = 0;
+    std::uint64_t frames_discarded_ = 0;
+    std::uint64_t resyncs_ = 0;
+};
+
+} // namespace audiocast
