@@ -1,9 +1,11 @@
-// What the network benchmarks share: the refusal to run outside a private
-// network namespace, a strict command line, CPU time, the namespace's UDP
-// counters, and CSV rows appended under a header.
+// What the network benchmarks share: a strict command line, CPU time, the
+// namespace's UDP counters, and CSV rows appended under a header. The refusal
+// to run outside a private network namespace is the tests' own guard.
 #pragma once
 
 #include <audiocast/format.hpp>
+
+#include "../tests/support/private_namespace.hpp"
 
 #include <net/if.h>
 #include <sys/resource.h>
@@ -32,36 +34,6 @@
 
 namespace audiocast_bench {
 
-/// Why multicast must not be sent from here; empty inside a namespace made by
-/// tests/network/netns-run (AUDIOCAST_NETNS=1 and no interface but lo, v0, v1).
-/// The same test as the network suite's, made before any socket exists.
-inline std::string namespace_refusal()
-{
-    const char* flag = std::getenv("AUDIOCAST_NETNS");
-    if (flag == nullptr || std::string_view{flag} != "1")
-        return "AUDIOCAST_NETNS=1 is not set; run through scripts/bench or "
-               "tests/network/netns-run, "
-               "which make a private network namespace";
-    struct ::if_nameindex* list = ::if_nameindex();
-    if (list == nullptr)
-        return "cannot list the network interfaces (if_nameindex failed), so cannot tell a "
-               "private namespace from the host";
-    std::string others;
-    bool loopback = false;
-    for (const struct ::if_nameindex* i = list; i->if_index != 0; ++i) {
-        const std::string_view name{i->if_name};
-        if (name == "lo")
-            loopback = true;
-        else if (name != "v0" && name != "v1")
-            others += (others.empty() ? "" : ", ") + std::string{name};
-    }
-    ::if_freenameindex(list);
-    if (!others.empty())
-        return "interfaces other than lo, v0 and v1 are present (" + others +
-               "): this is not a private namespace made for the benchmark";
-    if (!loopback) return "no lo interface";
-    return {};
-}
 
 /// A command line error: main() prints it with the usage and exits 2.
 struct usage_error : std::runtime_error {

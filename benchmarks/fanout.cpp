@@ -788,7 +788,7 @@ int main(int argc, char* argv[])
         return 2;
     }
     // Before any socket exists: never on the host's interfaces.
-    if (const std::string why = audiocast_bench::namespace_refusal(); !why.empty()) {
+    if (const std::string why = audiocast_test::namespace_refusal("scripts/bench or tests/network/netns-run"); !why.empty()) {
         std::cout << "SKIP: audiocast-bench-fanout: " << why << '\n';
         return 77;
     }

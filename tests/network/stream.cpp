@@ -51,6 +51,10 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 using runner = audiocast::stream_runner<multicast_stream>;
+using audiocast_test::head_skipped;
+using audiocast_test::make_source;
+using audiocast_test::silent_frame;
+using audiocast_test::trimmed;
 
 constexpr unsigned channels = 2;
 constexpr std::size_t block_frames = 48; // 1 ms at 48 kHz, what the "device" pulls each time
@@ -86,22 +90,7 @@ std::string ipv6_refusal()
     return why != nullptr && *why != '\0' ? why : "the namespace has no veth pair v0/v1";
 }
 
-/// `frames` frames of a source whose samples are all non-zero; `first` picks
-/// where in source_sample's sequence it starts, so two sources differ.
-std::vector<std::int16_t> make_source(std::uint64_t frames, std::uint64_t first = 0)
-{
-    std::vector<std::int16_t> s(static_cast<std::size_t>(frames) * channels);
-    for (std::uint64_t f = 0; f < frames; ++f)
-        for (unsigned c = 0; c < channels; ++c)
-            s[static_cast<std::size_t>(f) * channels + c] =
-                audiocast_test::source_sample(first + f, c);
-    return s;
-}
 
-bool silent_frame(const std::int16_t* frame)
-{
-    return std::all_of(frame, frame + channels, [](std::int16_t v) { return v == 0; });
-}
 
 /// The runs of non-silent frames in `out`, in order.
 std::vector<std::vector<std::int16_t>> sounding_runs(const std::vector<std::int16_t>& out)
@@ -109,7 +98,7 @@ std::vector<std::vector<std::int16_t>> sounding_runs(const std::vector<std::int1
     std::vector<std::vector<std::int16_t>> runs;
     bool in_run = false;
     for (std::size_t at = 0; at + channels <= out.size(); at += channels) {
-        const bool silent = silent_frame(out.data() + at);
+        const bool silent = silent_frame(out.data() + at, channels);
         if (!silent && !in_run) runs.emplace_back();
         if (!silent)
             runs.back().insert(runs.back().end(), out.begin() + static_cast<std::ptrdiff_t>(at),
@@ -119,31 +108,7 @@ std::vector<std::vector<std::int16_t>> sounding_runs(const std::vector<std::int1
     return runs;
 }
 
-/// `out` without the silence before its first and after its last sounding frame.
-std::vector<std::int16_t> trimmed(const std::vector<std::int16_t>& out)
-{
-    std::size_t first = 0;
-    while (first + channels <= out.size() && silent_frame(out.data() + first))
-        first += channels;
-    std::size_t end = out.size() / channels * channels;
-    while (end > first && silent_frame(out.data() + end - channels))
-        end -= channels;
-    return {out.begin() + static_cast<std::ptrdiff_t>(first),
-            out.begin() + static_cast<std::ptrdiff_t>(end)};
-}
 
-/// The frames missing from the head of `played` when it is `source` without
-/// its first few; 0 when they are equal; nullopt when they differ otherwise.
-std::optional<std::size_t> head_skipped(const std::vector<std::int16_t>& played,
-                                        const std::vector<std::int16_t>& source)
-{
-    if (played.size() > source.size() || played.size() % channels != 0) return std::nullopt;
-    const std::size_t skipped = source.size() - played.size();
-    if (!std::equal(played.begin(), played.end(),
-                    source.begin() + static_cast<std::ptrdiff_t>(skipped)))
-        return std::nullopt;
-    return skipped / channels;
-}
 
 /// Says how `played` differs from `source`, in frames, for the failure message.
 std::string difference(const std::vector<std::int16_t>& played,
@@ -154,7 +119,7 @@ std::string difference(const std::vector<std::int16_t>& played,
     const auto [p, q] = std::mismatch(played.begin(), played.end(), source.begin(), source.end());
     if (p == played.end() && q == source.end()) return s.str() + ", identical";
     s << "; first difference at frame " << (p - played.begin()) / channels;
-    if (const auto skipped = head_skipped(played, source); skipped && *skipped > 0)
+    if (const auto skipped = head_skipped(played, source, channels); skipped && *skipped > 0)
         s << "; it is the source without its first " << *skipped
           << " frames (receiver_session's late-start rule)";
     return s.str();
@@ -170,7 +135,7 @@ public:
     void add(std::size_t receiver, const std::vector<std::int16_t>& played,
              const std::vector<std::int16_t>& source)
     {
-        const auto skipped = head_skipped(played, source);
+        const auto skipped = head_skipped(played, source, channels);
         const auto late_by = audiocast::frames_in(worst_lateness_, 48'000);
         if (!skipped || *skipped > late_by) {
             other_fault_ = true;
@@ -334,7 +299,7 @@ public:
     {
         late_start_review review{worst_lateness_};
         for (std::size_t r = 0; r < size(); ++r)
-            review.add(r, trimmed(outputs_[r]), source);
+            review.add(r, trimmed(outputs_[r], channels), source);
         return review.retry_reason();
     }
 
@@ -392,7 +357,7 @@ void require_bit_exact(listening& listeners, const sending& sent)
 {
     for (std::size_t r = 0; r < listeners.size(); ++r) {
         INFO("receiver " << r);
-        const auto played = trimmed(listeners.output(r));
+        const auto played = trimmed(listeners.output(r), channels);
         INFO(difference(played, sent.source()));
         const bool bit_exact = played == sent.source(); // not printed: 192'000 samples
         CHECK(bit_exact);
@@ -425,7 +390,7 @@ TEST_CASE("multicast_stream: one sender reaches 20 receivers on one io_context, 
         std::vector<udp_multicast_options> options(20, {.port = 5100, .interface = "lo"});
         listening listeners{io, options, blocks_for(frames, 500ms)};
         sending sender{
-            io, {.port = 5100, .interface = "lo", .join = false}, make_source(frames), 0x5EED'0001};
+            io, {.port = 5100, .interface = "lo", .join = false}, make_source(frames, channels), 0x5EED'0001};
 
         const auto first_pull = steady::now() + 20ms;
         listeners.start(first_pull, [&] { io.stop(); });
@@ -464,11 +429,11 @@ TEST_CASE("multicast_stream: a stranger's junk and a second sender on the group 
         std::vector<udp_multicast_options> options(4, {.port = port, .interface = "lo"});
         listening listeners{io, options, blocks_for(frames, 500ms)};
         sending sender{
-            io, {.port = port, .interface = "lo", .join = false}, make_source(frames), 0x5EED'0002};
+            io, {.port = port, .interface = "lo", .join = false}, make_source(frames, channels), 0x5EED'0002};
         // The second sender: its own ephemeral port, its own SSRC, 0.8 s of other audio.
         sending intruder{io,
                          {.port = port, .interface = "lo", .join = false},
-                         make_source(38'400, 1'000'000),
+                         make_source(38'400, channels, 1'000'000),
                          0xBAD'5EED};
 
         // The stranger: a plain socket sending junk to the group from 0.2 s to
@@ -570,10 +535,10 @@ TEST_CASE("multicast_stream: a receiver follows a restarted sender with no call,
         std::vector<udp_multicast_options> options(2, {.port = port, .interface = "lo"});
         listening listeners{io, options, blocks_for(48'000 + 24'100, 1000ms)};
         const udp_multicast_options sender_options{.port = port, .interface = "lo", .join = false};
-        const auto source_a = make_source(48'000);
+        const auto source_a = make_source(48'000, channels);
         auto a = std::make_unique<sending>(io, sender_options, source_a, 0xA11CE);
         // 24'100 frames: the last packet is a short one, sent by flush().
-        const auto source_b = make_source(24'100, 2'000'000);
+        const auto source_b = make_source(24'100, channels, 2'000'000);
         std::unique_ptr<sending> b;
         std::uint64_t sent_by_a = 0;
         const auto port_a = a->stream().transport().socket().local_endpoint().port();
@@ -662,7 +627,7 @@ TEST_CASE("multicast_stream: IPv6 group ff15::1 on v0 by interface index reaches
         listening listeners{io, options, blocks_for(frames, 500ms)};
         sending sender{io,
                        {.group = "ff15::1", .port = port, .interface = v0, .join = false},
-                       make_source(frames),
+                       make_source(frames, channels),
                        0x5EED'0006};
 
         const auto first_pull = steady::now() + 20ms;

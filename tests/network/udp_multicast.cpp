@@ -8,6 +8,8 @@
 #include <audiocast/transport/udp_multicast.hpp>
 
 #define CATCH_CONFIG_RUNNER
+#include "../support/private_namespace.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <audiocast/concepts.hpp>
@@ -47,33 +49,6 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 
-/// Why the suite must not run here; empty when this is a namespace made for it.
-std::string namespace_refusal()
-{
-    const char* flag = std::getenv("AUDIOCAST_NETNS");
-    if (flag == nullptr || std::string_view{flag} != "1")
-        return "AUDIOCAST_NETNS=1 is not set; run through tests/network/netns-run, which makes "
-               "a private network namespace";
-    struct ::if_nameindex* list = ::if_nameindex();
-    if (list == nullptr)
-        return "cannot list the network interfaces (if_nameindex failed), so cannot tell a "
-               "private namespace from the host";
-    std::string others;
-    bool loopback = false;
-    for (const struct ::if_nameindex* i = list; i->if_index != 0; ++i) {
-        const std::string_view name{i->if_name};
-        if (name == "lo")
-            loopback = true;
-        else if (name != "v0" && name != "v1")
-            others += (others.empty() ? "" : ", ") + std::string{name};
-    }
-    ::if_freenameindex(list);
-    if (!others.empty())
-        return "interfaces other than lo, v0 and v1 are present (" + others +
-               "): this is not a namespace made for the test";
-    if (!loopback) return "no lo interface";
-    return {};
-}
 
 /// Why the IPv6 tests cannot run; empty when v0 is there for them.
 std::string ipv6_refusal()
@@ -783,7 +758,7 @@ int main(int argc, char* argv[])
                          config.listReporters || config.showHelp;
     if (!listing) {
         // Before any socket exists: never on the host's interfaces.
-        if (const std::string why = namespace_refusal(); !why.empty()) {
+        if (const std::string why = audiocast_test::namespace_refusal(); !why.empty()) {
             std::cout << "SKIP: every network test: " << why << '\n';
             return 77;
         }

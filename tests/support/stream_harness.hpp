@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -23,13 +24,48 @@ inline std::int16_t source_sample(std::uint64_t frame, unsigned channel)
     return static_cast<std::int16_t>(frame % 2 == 0 ? v : -v);
 }
 
-inline std::vector<std::int16_t> make_source(std::uint64_t frames, unsigned channels)
+/// `frames` frames of source_sample's sequence from frame `first` on: every
+/// sample non-zero, and two sources that start apart differ.
+inline std::vector<std::int16_t> make_source(std::uint64_t frames, unsigned channels,
+                                             std::uint64_t first = 0)
 {
     std::vector<std::int16_t> s(static_cast<std::size_t>(frames) * channels);
     for (std::uint64_t f = 0; f < frames; ++f)
         for (unsigned c = 0; c < channels; ++c)
-            s[static_cast<std::size_t>(f) * channels + c] = source_sample(f, c);
+            s[static_cast<std::size_t>(f) * channels + c] = source_sample(first + f, c);
     return s;
+}
+
+inline bool silent_frame(const std::int16_t* frame, unsigned channels)
+{
+    return std::all_of(frame, frame + channels, [](std::int16_t v) { return v == 0; });
+}
+
+/// `out` without the silent frames before its first and after its last sound.
+inline std::vector<std::int16_t> trimmed(const std::vector<std::int16_t>& out, unsigned channels)
+{
+    std::size_t first = 0;
+    while (first + channels <= out.size() && silent_frame(out.data() + first, channels))
+        first += channels;
+    std::size_t end = out.size() / channels * channels;
+    while (end > first && silent_frame(out.data() + end - channels, channels))
+        end -= channels;
+    return {out.begin() + static_cast<std::ptrdiff_t>(first),
+            out.begin() + static_cast<std::ptrdiff_t>(end)};
+}
+
+/// The frames missing from the head of `played` when it is `source` without
+/// its first few; 0 when they are equal; nullopt when they differ otherwise.
+inline std::optional<std::size_t> head_skipped(const std::vector<std::int16_t>& played,
+                                               const std::vector<std::int16_t>& source,
+                                               unsigned channels)
+{
+    if (played.size() > source.size() || played.size() % channels != 0) return std::nullopt;
+    const std::size_t skipped = source.size() - played.size();
+    if (!std::equal(played.begin(), played.end(),
+                    source.begin() + static_cast<std::ptrdiff_t>(skipped)))
+        return std::nullopt;
+    return skipped / channels;
 }
 
 struct harness {

@@ -34,6 +34,8 @@ using namespace std::chrono_literals;
 namespace {
 
 using steady = std::chrono::steady_clock;
+using audiocast_test::head_skipped;
+using audiocast_test::trimmed;
 using stream = audiocast::basic_multicast_stream<audiocast::loopback_transport,
                                                  audiocast::pcm_codec, audiocast::steady_clock>;
 
@@ -65,36 +67,7 @@ constexpr auto audio_phase = 500us;
 // to this many times in all; anything else fails at once.
 constexpr int max_attempts = 3;
 
-/// `out` without the silent frames before the first and after the last sound.
-std::vector<std::int16_t> trimmed(const std::vector<std::int16_t>& out)
-{
-    const auto silent = [&out](std::size_t at) {
-        return std::all_of(out.begin() + static_cast<std::ptrdiff_t>(at),
-                           out.begin() + static_cast<std::ptrdiff_t>(at + channels),
-                           [](std::int16_t v) { return v == 0; });
-    };
-    std::size_t first = 0;
-    while (first + channels <= out.size() && silent(first))
-        first += channels;
-    std::size_t end = out.size() / channels * channels;
-    while (end > first && silent(end - channels))
-        end -= channels;
-    return {out.begin() + static_cast<std::ptrdiff_t>(first),
-            out.begin() + static_cast<std::ptrdiff_t>(end)};
-}
 
-/// The frames missing from the head of `played` when it is `source` without
-/// its first few; 0 when they are equal; nullopt when they differ otherwise.
-std::optional<std::size_t> head_skipped(const std::vector<std::int16_t>& played,
-                                        const std::vector<std::int16_t>& source)
-{
-    if (played.size() > source.size() || played.size() % channels != 0) return std::nullopt;
-    const std::size_t skipped = source.size() - played.size();
-    if (!std::equal(played.begin(), played.end(),
-                    source.begin() + static_cast<std::ptrdiff_t>(skipped)))
-        return std::nullopt;
-    return skipped / channels;
-}
 
 /// What the two threads share besides the streams: the start, the deadline,
 /// and a flag either raises when the deadline passes.
@@ -187,7 +160,7 @@ struct listener {
     /// bit-exact or something else went wrong (the checks then say what).
     [[nodiscard]] std::string retry_reason(const std::vector<std::int16_t>& source) const
     {
-        const auto skipped = head_skipped(trimmed(output), source);
+        const auto skipped = head_skipped(trimmed(output, channels), source, channels);
         if (!skipped || *skipped == 0 || *skipped > audiocast::frames_in(worst_lateness, 48'000))
             return {};
         return "the first " + std::to_string(*skipped) +
@@ -222,8 +195,8 @@ void require_played_bit_exact(const listener& l, const std::vector<std::int16_t>
 {
     INFO("audio thread pulled " << l.blocks_pulled << " blocks");
     CHECK(l.blocks_pulled == steps);
-    const auto played = trimmed(l.output);
-    const auto skipped = head_skipped(played, source);
+    const auto played = trimmed(l.output, channels);
+    const auto skipped = head_skipped(played, source, channels);
     INFO("played " << played.size() / channels << " frames of " << source.size() / channels
                    << (skipped && *skipped > 0 ? ", all but the first " + std::to_string(*skipped) +
                                                      " (receiver_session's late-start rule)"
