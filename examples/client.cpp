@@ -19,9 +19,13 @@
 #include "support/audio_device.hpp"
 #include "support/command_line.hpp"
 #include "support/console.hpp"
+#include "support/discovery.hpp"
 #include "support/example_error.hpp"
+#include "support/playout_drivers.hpp"
+#include "support/recorder.hpp"
 #include "support/small_file.hpp"
 #include "support/sound_file.hpp"
+#include "support/stats_json.hpp"
 #include "support/text.hpp"
 #include "support/untrusted_text.hpp"
 
@@ -95,131 +99,9 @@ struct client_options {
     std::optional<audiocast::stream_description> described; ///< read from --sdp or --sap
 };
 
-/// Where to listen for SAP: --sap-group alone when given; else the SAP group
-/// of --group's scope when --group was given (and PipeWire's for IPv4);
-/// else every IPv4 scope's, PipeWire's, and the IPv6 scopes' (docs/architecture.md,
-/// Discovery).
-std::vector<sap_address> sap_groups_to_hear(const client_options& opt)
+sap_choice sap_choice_of(const client_options& opt)
 {
-    if (opt.sap_group) return {*opt.sap_group};
-    std::vector<sap_address> out;
-    if (opt.group_given) {
-        std::error_code ec;
-        const auto g = asio::ip::make_address(opt.network.group, ec);
-        if (!ec && g.is_v4()) {
-            const auto b = g.to_v4().to_bytes();
-            out.push_back({audiocast::sap::ipv4_group_for({b[0], b[1], b[2], b[3]})});
-            out.push_back({std::string{audiocast::sap::pipewire_ipv4_group}});
-        } else if (!ec) {
-            out.push_back({audiocast::sap::ipv6_group(g.to_v6().to_bytes()[1] & 0x0F)});
-        }
-        return out;
-    }
-    for (std::string_view g : audiocast::sap::ipv4_listening_groups)
-        out.push_back({std::string{g}});
-    for (unsigned scope : audiocast::sap::ipv6_listening_scopes)
-        out.push_back({audiocast::sap::ipv6_group(scope)});
-    return out;
-}
-
-/// Listens to SAP (RFC 2974) on every group sap_groups_to_hear() names for
-/// `listen`, or until a stream called `name` is heard, and returns the
-/// directory of what was announced. The directory is bounded
-/// (session/announcement_directory.hpp) and each wake-up reads a bounded
-/// number of datagrams, so a flood of announcements costs neither memory nor
-/// the deadline.
-audiocast::announcement_directory listen_for_announcements(const client_options& opt,
-                                                           std::chrono::nanoseconds listen,
-                                                           const std::string* name,
-                                                           bool say_where)
-{
-    asio::io_context io{1};
-    std::vector<audiocast::udp_multicast_transport> sockets;
-    std::string heard_on;
-    for (const sap_address& where : sap_groups_to_hear(opt)) {
-        audiocast::udp_multicast_options o = opt.network.media(true);
-        o.source.clear(); // announcements come from anyone; --source names the stream's sender
-        o.group = where.group;
-        o.port = where.port;
-        std::error_code ec;
-        audiocast::udp_multicast_transport t{io, o, ec};
-        const bool v6 = where.group.find(':') != std::string::npos;
-        const std::string text = (v6 ? "[" + where.group + "]" : where.group) + ":" +
-                                 std::to_string(where.port);
-        if (ec) {
-            // An IPv6 scope the host has no route for, say: the others still serve.
-            if (opt.sap_group || opt.group_given) (void)open_transport(io, o); // says why, exits
-            continue;
-        }
-        heard_on += (heard_on.empty() ? "" : ", ") + text;
-        sockets.push_back(std::move(t));
-    }
-    if (sockets.empty())
-        throw example_error{"cannot listen on any SAP group (give --interface or --sap-group)"};
-    if (say_where)
-        std::cout << program << ": listening for SAP announcements on " << heard_on << " for "
-                  << std::chrono::duration<double>(listen).count() << " s" << std::endl;
-
-    audiocast::announcement_directory directory;
-    asio::steady_timer deadline{io};
-    deadline.expires_after(listen);
-    deadline.async_wait([&io](std::error_code ec) {
-        if (!ec) io.stop();
-    });
-    std::vector<std::byte> buffer(65'536);
-    constexpr int max_datagrams_per_wake = 64;
-    std::function<void(audiocast::udp_multicast_transport&)> wait =
-        [&](audiocast::udp_multicast_transport& sap) {
-            sap.async_wait_readable([&](std::error_code ec) {
-                if (ec) return;
-                for (int k = 0; k < max_datagrams_per_wake; ++k) {
-                    std::error_code rx;
-                    audiocast::datagram_origin from;
-                    const std::size_t n = sap.receive(buffer, from, rx);
-                    if (rx == std::errc::operation_would_block) break;
-                    if (rx) continue; // a datagram too big to be ours: consumed, skipped
-                    const auto* s = directory.on_datagram(
-                        std::span<const std::byte>{buffer.data(), n}, from.from,
-                        audiocast::steady_clock{}.now());
-                    if (s != nullptr && name != nullptr && s->description.name == *name) {
-                        io.stop();
-                        return;
-                    }
-                }
-                wait(sap); // more may be waiting: after the other handlers and the deadline
-            });
-        };
-    for (auto& sap : sockets)
-        wait(sap);
-    io.run_for(listen + 1s);
-    return directory;
-}
-
-/// `--discover`: what SAP announces, one stream a line. Names and tools are
-/// the announcer's text: printed escaped and cut (support/untrusted_text.hpp).
-int discover(const client_options& opt, std::chrono::nanoseconds listen)
-{
-    const auto directory = listen_for_announcements(opt, listen, nullptr, true);
-    if (directory.streams().empty()) std::cout << "no streams announced" << std::endl;
-    for (const audiocast::announced_stream& a : directory.streams()) {
-        const auto& d = a.description;
-        std::cout << "\"" << printable(d.name) << "\"  "
-                  << (d.group.find(':') != std::string::npos ? "[" + d.group + "]" : d.group) << ":"
-                  << d.port << "  " << audiocast::to_string(d.format);
-        if (d.packet_time)
-            std::cout << "  " << std::chrono::duration<double, std::milli>(*d.packet_time).count()
-                      << " ms";
-        if (!d.source.empty()) std::cout << "  source " << d.source;
-        std::cout << "  from " << a.from.to_string()
-                  << (d.tool.empty() ? "" : " (" + printable(d.tool) + ")") << '\n';
-    }
-    const auto& c = directory.counts();
-    if (c.malformed + c.refused + c.displaced != 0)
-        std::cout << program << ": passed over " << c.malformed << " datagrams that were not "
-                  << "playable announcements, " << c.displaced + c.refused
-                  << " beyond the directory's bounds (" << directory.bounds().max_per_host
-                  << " a host, " << directory.bounds().max_streams << " in all)" << std::endl;
-    return 0;
+    return {program, opt.network, opt.sap_group, opt.group_given};
 }
 
 /// Fills group, port and format from a description (--sdp or --sap), so the
@@ -261,308 +143,6 @@ audiocast::stream_description read_sdp_file(const std::string& path)
     } catch (const std::system_error& e) {
         throw example_error{"'" + printable(path) + "': " + printable(e.what(), 200)};
     }
-}
-
-/// Writes what playout produced to a WAV file, off the audio thread: the
-/// audio side pushes into a lock-free ring, a writer thread empties it.
-class recorder {
-public:
-    recorder(const std::string& path, const audiocast::audio_format& format)
-        : file_{path, format}, channels_{format.channels},
-          ring_{std::size_t{2} * format.sample_rate * format.channels},  // 2 s
-          block_(std::size_t{format.sample_rate / 50} * format.channels) // 20 ms
-    {
-        writer_ = std::thread{[this] { run(); }};
-    }
-
-    recorder(const recorder&) = delete;
-    recorder& operator=(const recorder&) = delete;
-    ~recorder() { stop_writer(); }
-
-    /// Audio side: real-time safe. Frames that do not fit are counted, and
-    /// the recording is reported incomplete.
-    void push(std::span<const std::int32_t> samples) noexcept
-    {
-        // Whole frames only: the ring's power-of-two capacity need not be a
-        // multiple of the channel count, and half a frame would shift every
-        // later one across channels.
-        const std::size_t room = (ring_.capacity() - ring_.size_approx()) / channels_ * channels_;
-        const std::size_t taken = ring_.push(samples.first(std::min(room, samples.size())));
-        if (taken < samples.size())
-            dropped_.fetch_add((samples.size() - taken) / channels_, std::memory_order_relaxed);
-    }
-
-    /// Writes what is left and closes the file, so that its header says how
-    /// much it holds even after a failed write; call after the audio side
-    /// stopped. Returns the first failure, empty when there was none.
-    std::string finish()
-    {
-        stop_writer();
-        if (!failed()) {
-            try {
-                drain();
-            } catch (const std::exception& e) {
-                failure_ = e.what();
-                failed_.store(true, std::memory_order_release);
-            }
-        }
-        try {
-            file_.close();
-        } catch (const std::exception& e) {
-            if (!failed()) failure_ = e.what();
-            failed_.store(true, std::memory_order_release);
-        }
-        return failed() ? failure_ : std::string{};
-    }
-
-    /// Whether writing the file failed (a full disk, say); failure() says how.
-    /// Safe from any thread.
-    [[nodiscard]] bool failed() const noexcept { return failed_.load(std::memory_order_acquire); }
-    [[nodiscard]] const std::string& failure() const noexcept { return failure_; }
-
-    [[nodiscard]] std::uint64_t frames_written() const noexcept { return file_.frames(); }
-    [[nodiscard]] std::uint64_t frames_dropped() const noexcept { return dropped_.load(); }
-
-private:
-    void run()
-    {
-        while (!stopping_.load(std::memory_order_acquire)) {
-            try {
-                drain();
-            } catch (const std::exception& e) {
-                failure_ = e.what();
-                failed_.store(true, std::memory_order_release);
-                return;
-            }
-            std::this_thread::sleep_for(10ms);
-        }
-    }
-
-    void drain()
-    {
-        for (;;) {
-            // Whole frames only, so a frame never straddles two writes.
-            const std::size_t want =
-                std::min(block_.size(), ring_.size_approx() / channels_ * channels_);
-            if (want == 0) return;
-            const std::size_t n = ring_.pop(std::span<std::int32_t>{block_.data(), want});
-            file_.write(std::span<const std::int32_t>{block_.data(), n});
-        }
-    }
-
-    void stop_writer()
-    {
-        stopping_.store(true, std::memory_order_release);
-        if (writer_.joinable()) writer_.join();
-    }
-
-    wav_writer file_;
-    std::size_t channels_;
-    audiocast::spsc_ring<std::int32_t> ring_;
-    std::vector<std::int32_t> block_;
-    std::atomic<std::uint64_t> dropped_{0};
-    std::atomic<bool> stopping_{false};
-    std::string failure_;           ///< written before failed_ is set
-    std::atomic<bool> failed_{false};
-    std::thread writer_;
-};
-
-/// Calls pull() like an audio device: a block of frames each time the audio
-/// of the blocks before it has had time to play. Deadlines come from the
-/// frame count (start + duration_of(frames pulled)), so a block that is not a
-/// whole number of nanoseconds (220.5 frames of 5 ms at 44.1 kHz) costs
-/// nothing over time. A late round pulls every block it missed, up to
-/// max_catch_up; beyond that the missed time is skipped, as a device would.
-class timer_playout {
-public:
-    timer_playout(asio::io_context& io, multicast_stream& stream, recorder* rec,
-                  std::size_t block_frames)
-        : timer_{io}, stream_{stream}, recorder_{rec}, block_frames_{block_frames},
-          samples_(block_frames * stream.format().channels)
-    {}
-
-    void start()
-    {
-        start_ = std::chrono::steady_clock::now();
-        pulled_ = 0;
-        arm();
-    }
-
-    void stop() { timer_.cancel(); }
-
-private:
-    static constexpr std::size_t max_catch_up = 20;
-
-    [[nodiscard]] std::chrono::steady_clock::time_point due(std::uint64_t frames) const
-    {
-        return start_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                            audiocast::duration_of(frames, stream_.format().sample_rate));
-    }
-
-    void arm()
-    {
-        timer_.expires_at(due(pulled_ + block_frames_));
-        timer_.async_wait([this](std::error_code ec) {
-            if (ec) return;
-            round();
-            arm();
-        });
-    }
-
-    void round()
-    {
-        const auto now = std::chrono::steady_clock::now();
-        std::size_t rounds = 0;
-        while (due(pulled_ + block_frames_) <= now && rounds < max_catch_up) {
-            stream_.pull(std::span<std::int32_t>{samples_});
-            if (recorder_ != nullptr) recorder_->push(samples_);
-            pulled_ += block_frames_;
-            ++rounds;
-        }
-        // Still behind (the process was stopped): skip to now.
-        const std::uint64_t elapsed =
-            audiocast::frames_in(now - start_, stream_.format().sample_rate);
-        if (elapsed > pulled_ + block_frames_) pulled_ = elapsed / block_frames_ * block_frames_;
-    }
-
-    asio::steady_timer timer_;
-    multicast_stream& stream_;
-    recorder* recorder_;
-    std::size_t block_frames_;
-    std::vector<std::int32_t> samples_;
-    std::chrono::steady_clock::time_point start_{};
-    std::uint64_t pulled_ = 0;
-};
-
-/// Plays through an RtAudio output device. The device starts before the
-/// stream exists and plays silence until attach(); meanwhile its callbacks
-/// show how it asks for audio: a first burst that fills its own buffer, then
-/// bursts at its playing pace (PulseAudio: up to about 100 ms at a time).
-/// Playout latency must cover those bursts, or each one drains the jitter
-/// buffer; burst() is the largest seen once the device is pacing.
-class device_playout {
-public:
-    device_playout(std::unique_ptr<RtAudio> audio, unsigned device,
-                   const audiocast::audio_format& format, recorder* rec)
-        : stream_{std::move(audio), device, direction::output}, format_{format}, recorder_{rec}
-    {}
-
-    [[nodiscard]] std::string describe() const { return stream_.describe(); }
-
-    void start()
-    {
-        // int32 carries L16 and L24 samples to the device exactly.
-        stream_.start(format_.channels, format_.sample_rate, RTAUDIO_SINT32,
-                      format_.sample_rate / 200, &device_playout::on_audio, this); // 5 ms
-    }
-
-    /// From now on the callback plays `s`. The release pairs with the
-    /// callback's acquire, so it sees `s` fully built.
-    void attach(multicast_stream& s) noexcept { playing_.store(&s, std::memory_order_release); }
-
-    /// Waits, 3 s at most, until the device has been pacing for `observe`,
-    /// so that burst() has seen its bursts. Joining the group before that
-    /// would let the first packets wait in the inbox through the device's
-    /// quiet spell after its first fill, and playout would skip them.
-    void warm_up(std::chrono::nanoseconds observe) const
-    {
-        const auto deadline = std::chrono::steady_clock::now() + 3s;
-        while (std::chrono::steady_clock::now() < deadline) {
-            const std::int64_t since = pacing_since_ns_.load(std::memory_order_relaxed);
-            if (since != 0 &&
-                last_call_ns_.load(std::memory_order_relaxed) - since >= observe.count())
-                return;
-            std::this_thread::sleep_for(5ms);
-        }
-    }
-
-    /// The most audio the device asked for at once while pacing.
-    [[nodiscard]] std::chrono::nanoseconds burst() const noexcept
-    {
-        return audiocast::duration_of(max_burst_frames_.load(std::memory_order_relaxed),
-                                      format_.sample_rate);
-    }
-
-    void stop() noexcept { stream_.stop(); }
-
-    [[nodiscard]] std::uint64_t device_underflows() const noexcept { return underflows_.load(); }
-
-private:
-    // Calls closer together than this are one burst.
-    static constexpr std::int64_t burst_gap_ns = 1'000'000;
-
-    // The audio thread: pull() and recorder::push() are real-time safe, and the
-    // steady clock is read through the vDSO (no system call).
-    static int on_audio(void* output, void*, unsigned frames, double, RtAudioStreamStatus status,
-                        void* self_ptr)
-    {
-        auto& self = *static_cast<device_playout*>(self_ptr);
-        self.measure(frames);
-        if ((status & RTAUDIO_OUTPUT_UNDERFLOW) != 0)
-            self.underflows_.fetch_add(1, std::memory_order_relaxed);
-        const std::span<std::int32_t> out{static_cast<std::int32_t*>(output),
-                                          std::size_t{frames} * self.format_.channels};
-        if (multicast_stream* s = self.playing_.load(std::memory_order_acquire))
-            s->pull(out);
-        else
-            std::fill(out.begin(), out.end(), 0);
-        if (self.recorder_ != nullptr) self.recorder_->push(out);
-        return 0;
-    }
-
-    void measure(unsigned frames) noexcept
-    {
-        const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                     std::chrono::steady_clock::now().time_since_epoch())
-                                     .count();
-        const std::int64_t last = last_call_ns_.load(std::memory_order_relaxed);
-        last_call_ns_.store(now, std::memory_order_relaxed);
-        const bool same_burst = last != 0 && now - last < burst_gap_ns;
-        burst_frames_ = same_burst ? burst_frames_ + frames : frames;
-        // The first fill ends at the first quiet spell; bursts count after it.
-        std::int64_t since = pacing_since_ns_.load(std::memory_order_relaxed);
-        if (since == 0 && last != 0 && !same_burst) {
-            since = now;
-            pacing_since_ns_.store(now, std::memory_order_relaxed);
-        }
-        if (since != 0 && burst_frames_ > max_burst_frames_.load(std::memory_order_relaxed))
-            max_burst_frames_.store(burst_frames_, std::memory_order_relaxed);
-    }
-
-    audio_stream stream_;
-    audiocast::audio_format format_;
-    recorder* recorder_;
-    std::atomic<multicast_stream*> playing_{nullptr};
-    std::atomic<std::uint64_t> underflows_{0};
-    std::atomic<std::int64_t> last_call_ns_{0};
-    std::atomic<std::int64_t> pacing_since_ns_{0};
-    std::atomic<std::uint64_t> max_burst_frames_{0};
-    std::uint64_t burst_frames_ = 0; // the audio thread's own
-};
-
-std::string json_number(double v)
-{
-    char text[32];
-    std::snprintf(text, sizeof text, "%.6f", v);
-    return text;
-}
-
-std::string json_string(const std::string& s)
-{
-    std::string out = "\"";
-    for (char c : s) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (static_cast<unsigned char>(c) < 0x20) {
-            char esc[8];
-            std::snprintf(esc, sizeof esc, "\\u%04x", c);
-            out += esc;
-        } else {
-            out += c;
-        }
-    }
-    return out + "\"";
 }
 
 class client {
@@ -895,64 +475,21 @@ private:
     void write_json(const audiocast::receiver_stats& s, double seconds,
                     std::uint64_t frames_written, std::uint64_t frames_dropped)
     {
-        const auto& f = stream_->format();
-        const auto count = [](std::uint64_t v) { return std::to_string(v); };
-        std::string j = "{\n";
-        const auto field = [&j](const char* name, const std::string& value, bool last = false) {
-            j += "  \"" + std::string{name} + "\": " + value + (last ? "\n" : ",\n");
-        };
-        field("group", json_string(opt_.network.group));
-        field("port", count(opt_.network.port));
-        field("format", json_string(audiocast::to_string(f)));
-        field("latency_target_ms", count(static_cast<std::uint64_t>(latency_used_ms_)));
-        field("duration_s", json_number(seconds));
-        field("packets_received", count(s.packets_received));
-        field("packets_expected", count(s.packets_expected));
-        field("packets_lost", count(s.packets_lost));
-        field("packets_late", count(s.packets_late));
-        field("packets_duplicate", count(s.packets_duplicate));
-        field("packets_reordered", count(s.packets_reordered));
-        field("packets_malformed", count(s.packets_malformed));
-        field("packets_foreign", count(s.packets_foreign));
-        field("packets_discarded", count(s.packets_discarded));
-        field("packets_overrun", count(s.packets_overrun));
-        field("control_overrun", count(s.control_overrun));
-        field("bytes_received", count(s.bytes_received));
-        field("throughput_bytes_per_s", json_number(s.throughput_bytes_per_s));
-        field("packets_per_s", json_number(s.packets_per_s));
-        field("jitter_ms", json_number(in_ms(s.jitter)));
-        // Never measured (a sender without the send-time extension or
-        // reports): null, not a latency of 0.
-        field("latency_ms", s.latency_samples == 0
-                                ? std::string{"null"}
-                                : "{\"p50\": " + json_number(in_ms(s.latency_p50)) +
-                                      ", \"p99\": " + json_number(in_ms(s.latency_p99)) +
-                                      ", \"max\": " + json_number(in_ms(s.latency_max)) + "}");
-        field("latency_samples", count(s.latency_samples));
-        field("ipdv_ms", "{\"p50\": " + json_number(in_ms(s.ipdv_p50)) +
-                             ", \"p99\": " + json_number(in_ms(s.ipdv_p99)) + "}");
-        field("underruns", count(s.underruns));
-        field("concealed_frames", count(s.concealed_frames));
-        field("frames_discarded", count(s.frames_discarded));
-        field("playout_rate_adjustment_ppm", json_number(s.playout_rate_adjustment * 1e6));
-        field("resampled_frames", count(s.resampled_frames));
-        field("source_changes", count(s.source_changes));
-        field("resyncs", count(s.resyncs));
-        field("buffered_frames", count(s.buffered_frames));
-        field("sender_reports", count(s.sender_reports));
-        field("receiver_reports_sent", count(s.reports_sent));
-        field("stream_ended_by_bye", s.source_left ? "true" : "false");
-        field("latency_source",
-              json_string(s.latency_samples == 0          ? "none"
-                          : s.latency_from_sender_reports ? "sender reports"
-                                                          : "send-time extension"));
-        field("device_underflows",
-              count(device_playout_ ? device_playout_->device_underflows() : 0));
-        field("frames_recorded", count(frames_written));
-        field("recording_failed", recording_failed_ ? "true" : "false");
-        field("frames_not_recorded", count(frames_dropped), true);
-        j += "}\n";
-        write_whole_file(opt_.stats_json, j);
+        nlohmann::ordered_json j;
+        j["group"] = opt_.network.group;
+        j["port"] = opt_.network.port;
+        j["format"] = audiocast::to_string(stream_->format());
+        j["latency_target_ms"] = latency_used_ms_;
+        j["duration_s"] = seconds;
+        j.update(audiocast_examples::receiver_figures(s));
+        j["device_underflows"] = device_playout_ ? device_playout_->device_underflows() : 0;
+        j["frames_recorded"] = frames_written;
+        j["recording_failed"] = recording_failed_;
+        j["frames_not_recorded"] = frames_dropped;
+        // Replaced, not thrown: a name from the network is not valid UTF-8
+        // by promise.
+        write_whole_file(opt_.stats_json,
+                         j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
     }
 
     const client_options& opt_;
@@ -1080,11 +617,11 @@ int main(int argc, char* argv[])
         // default --sap-interval (5 s, randomized up to a third later).
         const auto listen = std::chrono::duration_cast<std::chrono::nanoseconds>(
             std::chrono::duration<double>{opt.duration_s.value_or(default_discovery_s)});
-        if (discover_flag) return discover(opt, listen);
+        if (discover_flag) return discover(sap_choice_of(opt), listen);
         if (sdp->count() != 0)
             take_description(opt, read_sdp_file(opt.sdp), "--sdp", described_by_sdp);
         if (sap_name->count() != 0) {
-            const auto directory = listen_for_announcements(opt, 10s, &opt.sap_name, false);
+            const auto directory = listen_for_announcements(sap_choice_of(opt), 10s, &opt.sap_name, false);
             const audiocast::announced_stream* found = directory.find(opt.sap_name);
             if (found == nullptr)
                 throw example_error{"no stream called \"" + printable(opt.sap_name) +
