@@ -69,7 +69,6 @@
 namespace {
 
 using namespace std::chrono_literals;
-using audiocast::multicast_stream;
 using audiocast::stream_runner;
 using audiocast_bench::in_ms;
 
@@ -108,12 +107,11 @@ struct options {
 };
 
 struct listener {
-    multicast_stream stream;
-    stream_runner<multicast_stream> runner;
+    audiocast::multicast_receiver stream;
+    stream_runner<audiocast::multicast_receiver> runner;
 
     listener(asio::io_context& io, const audiocast::pcm_config& codec)
-        : stream{audiocast::as_receiver,
-                 audiocast::udp_multicast_transport{
+        : stream{audiocast::udp_multicast_transport{
                      io, {.interface = "lo", .receive_buffer_bytes = receive_buffer_bytes}},
                  audiocast::pcm_codec{codec}, audiocast::steady_clock{}},
           runner{stream, io.get_executor()}
@@ -306,19 +304,18 @@ struct run_plan {
 
 /// The sender's side of a run, on its own io_context.
 struct sender_side {
-    multicast_stream stream;
-    stream_runner<multicast_stream> runner;
+    audiocast::multicast_sender stream;
+    stream_runner<audiocast::multicast_sender> runner;
     audiocast_bench::tone source;
     std::uint64_t errors = 0;
     std::error_code first_error;
 
     sender_side(asio::io_context& io, const audiocast::pcm_config& codec)
-        : stream{audiocast::as_sender,
-                 audiocast::udp_multicast_transport{io, {.interface = "lo", .join = false}},
+        : stream{audiocast::udp_multicast_transport{io, {.interface = "lo", .join = false}},
                  audiocast::pcm_codec{codec}, audiocast::steady_clock{}},
           runner{stream, io.get_executor()}
     {
-        runner.on_refill([this](multicast_stream& s) { source.fill(s); });
+        runner.on_refill([this](audiocast::multicast_sender& s) { source.fill(s); });
         runner.on_error([this](std::error_code ec) {
             if (errors++ == 0) first_error = ec;
         });
@@ -778,8 +775,7 @@ int main(int argc, char* argv[])
             throw audiocast_bench::usage_error{
                 "--threads is for in-process runs; with --processes the sender has the "
                 "parent process to itself"};
-        if (!audiocast::is_allowed_packet_time(
-                std::chrono::milliseconds{opt.ptime_ms}))
+        if (!audiocast::is_allowed_packet_time(std::chrono::milliseconds{opt.ptime_ms}))
             throw audiocast_bench::usage_error{"--ptime-ms " + std::to_string(opt.ptime_ms) +
                                                " is not one of " +
                                                audiocast::pcm_packet_times_text()};
@@ -788,7 +784,9 @@ int main(int argc, char* argv[])
         return 2;
     }
     // Before any socket exists: never on the host's interfaces.
-    if (const std::string why = audiocast_test::namespace_refusal("scripts/bench or tests/network/netns-run"); !why.empty()) {
+    if (const std::string why =
+            audiocast_test::namespace_refusal("scripts/bench or tests/network/netns-run");
+        !why.empty()) {
         std::cout << "SKIP: audiocast-bench-fanout: " << why << '\n';
         return 77;
     }

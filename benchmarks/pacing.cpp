@@ -51,11 +51,10 @@ int run(const options& opt)
     asio::io_context io{1};
     const audiocast::pcm_config codec_config{.packet_time =
                                                  std::chrono::milliseconds{opt.ptime_ms}};
-    audiocast::multicast_stream sender{
-        audiocast::as_sender,
+    audiocast::multicast_sender sender{
         audiocast::udp_multicast_transport{io, {.interface = "lo", .join = false}},
         audiocast::pcm_codec{codec_config}, audiocast::steady_clock{}};
-    audiocast::stream_runner<audiocast::multicast_stream> runner{sender, io.get_executor()};
+    audiocast::stream_runner<audiocast::multicast_sender> runner{sender, io.get_executor()};
 
     // The refill runs right after poll() has sent what was due, so `now` there
     // is after the datagram was handed to the kernel: an outside check on the
@@ -64,7 +63,7 @@ int run(const options& opt)
     audiocast::duration_histogram sent_by;
     std::optional<audiocast::time_point> due;
     std::uint64_t seen = 0;
-    runner.on_refill([&](audiocast::multicast_stream& s) {
+    runner.on_refill([&](audiocast::multicast_sender& s) {
         const audiocast::time_point now = s.clock().now();
         if (s.sender().stats().packets_sent > seen && due) sent_by.record(now - *due);
         seen = s.sender().stats().packets_sent;
@@ -164,8 +163,7 @@ int main(int argc, char* argv[])
         opt.seconds = args.number("seconds", 10, 0, 3600);
         opt.csv = args.text("csv", "");
         // The codec's rule, checked here so the message is a usage line.
-        if (!audiocast::is_allowed_packet_time(
-                std::chrono::milliseconds{opt.ptime_ms}))
+        if (!audiocast::is_allowed_packet_time(std::chrono::milliseconds{opt.ptime_ms}))
             throw audiocast_bench::usage_error{"--ptime-ms " + std::to_string(opt.ptime_ms) +
                                                " is not one of " +
                                                audiocast::pcm_packet_times_text()};
@@ -174,7 +172,9 @@ int main(int argc, char* argv[])
         return 2;
     }
     // Before any socket exists: never on the host's interfaces.
-    if (const std::string why = audiocast_test::namespace_refusal("scripts/bench or tests/network/netns-run"); !why.empty()) {
+    if (const std::string why =
+            audiocast_test::namespace_refusal("scripts/bench or tests/network/netns-run");
+        !why.empty()) {
         std::cout << "SKIP: audiocast-bench-pacing: " << why << '\n';
         return 77;
     }

@@ -30,10 +30,10 @@
 #include "support/untrusted_text.hpp"
 
 #include <audiocast/multicast_stream.hpp>
-#include <audiocast/wire/sap.hpp>
-#include <audiocast/wire/sdp.hpp>
 #include <audiocast/session/announcement_directory.hpp>
 #include <audiocast/spsc_ring.hpp>
+#include <audiocast/wire/sap.hpp>
+#include <audiocast/wire/sdp.hpp>
 
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
@@ -67,7 +67,7 @@
 namespace {
 
 using namespace std::chrono_literals;
-using audiocast::multicast_stream;
+using audiocast::multicast_receiver;
 using namespace audiocast_examples;
 
 constexpr const char* program = "audiocast-client";
@@ -82,20 +82,20 @@ struct client_options {
     network_options network;
     format_options format;
     int latency_ms = 40;
-    bool latency_given = false; ///< --latency-ms was on the command line
-    int max_rate_ppm = 1'000;   ///< receiver_config::max_rate_adjustment, in ppm
+    bool latency_given = false;        ///< --latency-ms was on the command line
+    int max_rate_ppm = 1'000;          ///< receiver_config::max_rate_adjustment, in ppm
     std::optional<std::string> device; ///< --device: a number or (part of) a name
     bool no_playback = false;
     std::string output;
     std::optional<double> duration_s;
     bool quiet = false;
     std::string stats_json;
-    bool stop_at_end = false; ///< --stop-at-end
+    bool stop_at_end = false;                 ///< --stop-at-end
     std::size_t mtu = audiocast::default_mtu; ///< --mtu: the largest packet taken, with headers
     std::string sdp;
     std::string sap_name;
-    std::optional<sap_address> sap_group; ///< --sap-group
-    bool group_given = false;             ///< --group was on the command line
+    std::optional<sap_address> sap_group;                   ///< --sap-group
+    bool group_given = false;                               ///< --group was on the command line
     std::optional<audiocast::stream_description> described; ///< read from --sdp or --sap
 };
 
@@ -119,11 +119,12 @@ void take_description(client_options& opt, audiocast::stream_description d, cons
     opt.network.port = d2.port;
     if (d2.packet_time) {
         // Packets of the described length must fit what the client takes.
-        const auto frames = static_cast<std::size_t>(
-            static_cast<double>(d2.format.sample_rate) *
-            std::chrono::duration<double>(*d2.packet_time).count());
-        const std::size_t needed = frames * audiocast::bytes_per_frame(d2.format.encoding, d2.format.channels) +
-                                   audiocast::default_header_overhead;
+        const auto frames =
+            static_cast<std::size_t>(static_cast<double>(d2.format.sample_rate) *
+                                     std::chrono::duration<double>(*d2.packet_time).count());
+        const std::size_t needed =
+            frames * audiocast::bytes_per_frame(d2.format.encoding, d2.format.channels) +
+            audiocast::default_header_overhead;
         opt.mtu = std::clamp(std::max(opt.mtu, needed), audiocast::min_mtu, audiocast::max_mtu);
     }
     if (opt.network.source_option == nullptr || opt.network.source_option->count() == 0)
@@ -203,8 +204,8 @@ public:
             latency_note = fit_latency_to_device(config.latency);
             open_sockets();
         }
-        stream_.emplace(audiocast::as_receiver, std::move(*transport_), std::move(*control_),
-                        codec_, audiocast::steady_clock{}, config);
+        stream_.emplace(std::move(*transport_), std::move(*control_), codec_,
+                        audiocast::steady_clock{}, config);
         transport_.reset();
         control_.reset();
         runner_.emplace(*stream_, io_.get_executor());
@@ -260,8 +261,7 @@ public:
         if (recorder_) {
             const std::string failure = recorder_->finish();
             if (!failure.empty()) {
-                if (!recording_failed_)
-                    std::cerr << program << ": " << failure << std::endl;
+                if (!recording_failed_) std::cerr << program << ": " << failure << std::endl;
                 rc = exit_failure;
             }
             frames_written = recorder_->frames_written();
@@ -293,9 +293,9 @@ private:
             // What a description got wrong is the file's fault, not the
             // command line's: exit 1, naming the file.
             if (!opt_.described) throw;
-            const std::string from = opt_.sdp.empty() ? "the SAP announcement of \"" +
-                                                            printable(opt_.sap_name) + "\""
-                                                      : "'" + printable(opt_.sdp) + "'";
+            const std::string from =
+                opt_.sdp.empty() ? "the SAP announcement of \"" + printable(opt_.sap_name) + "\""
+                                 : "'" + printable(opt_.sdp) + "'";
             throw example_error{from + " describes a stream that cannot be joined: " + e.what()};
         }
     }
@@ -500,8 +500,8 @@ private:
     std::optional<audiocast::udp_multicast_transport> transport_;
     std::optional<audiocast::udp_multicast_transport> control_;
     std::optional<recorder> recorder_;
-    std::optional<multicast_stream> stream_;
-    std::optional<audiocast::stream_runner<multicast_stream>> runner_;
+    std::optional<multicast_receiver> stream_;
+    std::optional<audiocast::stream_runner<multicast_receiver>> runner_;
     std::optional<device_playout> device_playout_;
     std::optional<timer_playout> timer_playout_;
     // SIGHUP (a closed terminal or ssh session) ends the run as cleanly as
@@ -621,7 +621,8 @@ int main(int argc, char* argv[])
         if (sdp->count() != 0)
             take_description(opt, read_sdp_file(opt.sdp), "--sdp", described_by_sdp);
         if (sap_name->count() != 0) {
-            const auto directory = listen_for_announcements(sap_choice_of(opt), 10s, &opt.sap_name, false);
+            const auto directory =
+                listen_for_announcements(sap_choice_of(opt), 10s, &opt.sap_name, false);
             const audiocast::announced_stream* found = directory.find(opt.sap_name);
             if (found == nullptr)
                 throw example_error{"no stream called \"" + printable(opt.sap_name) +

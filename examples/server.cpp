@@ -15,8 +15,8 @@
 #include "support/console.hpp"
 #include "support/example_error.hpp"
 #include "support/interface_address.hpp"
-#include "support/sources.hpp"
 #include "support/sound_file.hpp"
+#include "support/sources.hpp"
 #include "support/text.hpp"
 #include "support/untrusted_text.hpp"
 
@@ -56,7 +56,7 @@
 namespace {
 
 using namespace std::chrono_literals;
-using audiocast::multicast_stream;
+using audiocast::multicast_sender;
 using namespace audiocast_examples;
 
 constexpr const char* program = "audiocast-server";
@@ -88,13 +88,11 @@ public:
     server(const server_options& opt, std::unique_ptr<source> src,
            const audiocast::pcm_codec& codec)
         : opt_{opt}, source_{std::move(src)},
-          stream_{audiocast::as_sender,
-                  open_transport(io_, opt.network.media(false, opt.ttl)),
-                  open_transport(io_, opt.network.control(opt.ttl)),
-                  codec,
-                  audiocast::steady_clock{},
-                  sender_config_for(*source_, opt)},
-          runner_{stream_, io_.get_executor()}, signals_{io_, SIGINT, SIGTERM, SIGHUP}, duration_timer_{io_}
+          stream_{open_transport(io_, opt.network.media(false, opt.ttl)),
+                  open_transport(io_, opt.network.control(opt.ttl)), codec,
+                  audiocast::steady_clock{}, sender_config_for(*source_, opt)},
+          runner_{stream_, io_.get_executor()}, signals_{io_, SIGINT, SIGTERM, SIGHUP},
+          duration_timer_{io_}
     {}
 
     /// The stream as SDP describes it (RFC 8866), for --sdp and SAP.
@@ -129,20 +127,19 @@ public:
             // a stdout nobody reads must not hold the stream or its end.
             std::ostringstream out;
             out << program << ": streaming " << source_->describe() << " as "
-                      << audiocast::to_string(f) << " in "
-                      << stream_.codec().nominal_packet_time().count() << " ms packets (RTP PT "
-                      << int{stream_.sender().payload_type()} << ") to " << opt_.network.where()
-                      << ", TTL " << opt_.ttl << '\n'
-                      << "  listen with: audiocast-client --group " << opt_.network.group
-                      << " --port " << opt_.network.port
-                      << (opt_.network.interface.empty() ? ""
-                                                         : " --interface " + opt_.network.interface)
-                      << " --format " << audiocast::encoding_name(f.encoding) << " --rate "
-                      << f.sample_rate << " --channels " << f.channels << '\n'
-                      << "  console: PLAY, PAUSE, STATUS, QUIT";
+                << audiocast::to_string(f) << " in "
+                << stream_.codec().nominal_packet_time().count() << " ms packets (RTP PT "
+                << int{stream_.sender().payload_type()} << ") to " << opt_.network.where()
+                << ", TTL " << opt_.ttl << '\n'
+                << "  listen with: audiocast-client --group " << opt_.network.group << " --port "
+                << opt_.network.port
+                << (opt_.network.interface.empty() ? "" : " --interface " + opt_.network.interface)
+                << " --format " << audiocast::encoding_name(f.encoding) << " --rate "
+                << f.sample_rate << " --channels " << f.channels << '\n'
+                << "  console: PLAY, PAUSE, STATUS, QUIT";
             replies_.reply(out.str());
         }
-        runner_.on_refill([this](multicast_stream& s) {
+        runner_.on_refill([this](multicast_sender& s) {
             // A source that fails (a corrupt or truncated file) ends the run
             // like any other end: what was queued goes out, then BYE and the
             // SAP withdrawal, and the program says why and exits 1.
@@ -424,8 +421,8 @@ private:
     // Declared first so that it outlives every socket and timer on it.
     asio::io_context io_{1};
     std::unique_ptr<source> source_;
-    multicast_stream stream_;
-    audiocast::stream_runner<multicast_stream> runner_;
+    multicast_sender stream_;
+    audiocast::stream_runner<multicast_sender> runner_;
     asio::signal_set signals_;
     asio::steady_timer duration_timer_;
     asio::steady_timer sap_timer_{io_};
@@ -457,8 +454,8 @@ std::unique_ptr<source> make_source(const server_options& opt, audiocast::audio_
         format.sample_rate = reader->sample_rate();
         format.channels = reader->channels();
         if (opt.format.encoding_option->count() == 0) format.encoding = reader->natural_encoding();
-        const std::size_t block =
-            make_codec(format, packet_time, opt.mtu).frames_per_packet() * 16; // a read every 16 packets
+        const std::size_t block = make_codec(format, packet_time, opt.mtu).frames_per_packet() *
+                                  16; // a read every 16 packets
         if (reader->is_float())
             return std::make_unique<file_source<float>>(std::move(reader), opt.loop, block);
         return std::make_unique<file_source<std::int32_t>>(std::move(reader), opt.loop, block);
@@ -518,9 +515,10 @@ int main(int argc, char* argv[])
                                 "rate and channels")
                      ->check(non_empty_path());
     auto* capture =
-        app.add_option("--capture", opt.capture,
-                       "Stream an audio input device (RtAudio): the default one, or DEVICE by number "
-                       "or by (part of) its name (see --list-devices)")
+        app.add_option(
+               "--capture", opt.capture,
+               "Stream an audio input device (RtAudio): the default one, or DEVICE by number "
+               "or by (part of) its name (see --list-devices)")
             ->expected(0, 1)
             ->default_str("");
     tone->excludes(file)->excludes(capture);

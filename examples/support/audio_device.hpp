@@ -117,8 +117,8 @@ inline void print_devices(std::ostream& out, direction dir)
 /// case, else the only one that contains it; "" when none does. Several
 /// that contain it are refused, naming them.
 [[nodiscard]] inline std::optional<unsigned> device_by_name(const std::vector<std::string>& names,
-                                                           const std::string& wanted,
-                                                           std::string& ambiguous)
+                                                            const std::string& wanted,
+                                                            std::string& ambiguous)
 {
     const auto lower = [](std::string t) {
         for (char& c : t)
@@ -158,9 +158,10 @@ inline std::optional<unsigned> choose_device(RtAudio& audio, direction dir,
     if (count == 0) return std::nullopt;
     if (wanted) {
         std::optional<unsigned> index;
-        const bool number = !wanted->empty() && std::all_of(wanted->begin(), wanted->end(), [](char c) {
-            return std::isdigit(static_cast<unsigned char>(c)) != 0;
-        });
+        const bool number =
+            !wanted->empty() && std::all_of(wanted->begin(), wanted->end(), [](char c) {
+                return std::isdigit(static_cast<unsigned char>(c)) != 0;
+            });
         // Only devices with channels for the direction are candidates for a
         // name ("Null Output" is not matched by its input "Monitor of ...").
         std::vector<std::string> names;
@@ -169,7 +170,8 @@ inline std::optional<unsigned> choose_device(RtAudio& audio, direction dir,
             const bool usable = channels_of(i) > 0;
             names.push_back(usable ? audio.getDeviceInfo(i).name : std::string{});
             if (usable)
-                listing += (listing.empty() ? "" : ", ") + std::to_string(i) + " \"" + names[i] + "\"";
+                listing +=
+                    (listing.empty() ? "" : ", ") + std::to_string(i) + " \"" + names[i] + "\"";
         }
         if (number) {
             try {
@@ -186,12 +188,11 @@ inline std::optional<unsigned> choose_device(RtAudio& audio, direction dir,
             std::string ambiguous;
             index = device_by_name(names, *wanted, ambiguous);
             if (!index)
-                throw usage_error{
-                    ambiguous.empty()
-                        ? "no audio device is called \"" + *wanted + "\" (" + what + " devices: " +
-                              listing + ")"
-                        : "\"" + *wanted + "\" names several audio devices: " + ambiguous +
-                              "; give more of the name, or the number"};
+                throw usage_error{ambiguous.empty()
+                                      ? "no audio device is called \"" + *wanted + "\" (" + what +
+                                            " devices: " + listing + ")"
+                                      : "\"" + *wanted + "\" names several audio devices: " +
+                                            ambiguous + "; give more of the name, or the number"};
         }
         if (channels_of(*index) == 0)
             throw usage_error{"audio device " + std::to_string(*index) + " \"" + names[*index] +

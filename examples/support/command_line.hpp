@@ -8,8 +8,8 @@
 #include <audiocast/codec/pcm.hpp>
 #include <audiocast/error.hpp>
 #include <audiocast/format.hpp>
-#include <audiocast/wire/sap.hpp>
 #include <audiocast/transport/udp_multicast.hpp>
+#include <audiocast/wire/sap.hpp>
 
 #include <asio/ip/address.hpp>
 
@@ -234,10 +234,11 @@ inline CLI::Validator positive_seconds()
 /// The packet time in ms, one of the codec's (--ptime-ms).
 inline CLI::Option* add_packet_time(CLI::App& app, int& ms)
 {
-    return app.add_option("--ptime-ms", ms,
-                          "Packet time in ms: one of " + audiocast::pcm_packet_times_text() +
-                              ". A packet must fit the MTU (--mtu): at 1500 bytes, 48 kHz "
-                              "stereo L16 fits 5 ms at most")
+    return app
+        .add_option("--ptime-ms", ms,
+                    "Packet time in ms: one of " + audiocast::pcm_packet_times_text() +
+                        ". A packet must fit the MTU (--mtu): at 1500 bytes, 48 kHz "
+                        "stereo L16 fits 5 ms at most")
         ->check(CLI::IsMember(std::vector<int>(audiocast::pcm_packet_times_ms.begin(),
                                                audiocast::pcm_packet_times_ms.end())))
         ->capture_default_str();

@@ -148,7 +148,10 @@ public:
     /// Replies waiting to be written, at most; more are dropped and counted.
     static constexpr std::size_t max_queued = 64;
 
-    console_writer() { thread_ = std::thread{[this] { write_all(); }}; }
+    console_writer()
+    {
+        thread_ = std::thread{[this] { write_all(); }};
+    }
     console_writer(const console_writer&) = delete;
     console_writer& operator=(const console_writer&) = delete;
     ~console_writer()

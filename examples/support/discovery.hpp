@@ -87,8 +87,8 @@ inline audiocast::announcement_directory listen_for_announcements(const sap_choi
         std::error_code ec;
         audiocast::udp_multicast_transport t{io, o, ec};
         const bool v6 = where.group.find(':') != std::string::npos;
-        const std::string text = (v6 ? "[" + where.group + "]" : where.group) + ":" +
-                                 std::to_string(where.port);
+        const std::string text =
+            (v6 ? "[" + where.group + "]" : where.group) + ":" + std::to_string(where.port);
         if (ec) {
             // An IPv6 scope the host has no route for, say: the others still serve.
             if (opt.sap_group || opt.group_given) (void)open_transport(io, o); // says why, exits
@@ -121,9 +121,9 @@ inline audiocast::announcement_directory listen_for_announcements(const sap_choi
                     const std::size_t n = sap.receive(buffer, from, rx);
                     if (rx == std::errc::operation_would_block) break;
                     if (rx) continue; // a datagram too big to be ours: consumed, skipped
-                    const auto* s = directory.on_datagram(
-                        std::span<const std::byte>{buffer.data(), n}, from.from,
-                        audiocast::steady_clock{}.now());
+                    const auto* s =
+                        directory.on_datagram(std::span<const std::byte>{buffer.data(), n},
+                                              from.from, audiocast::steady_clock{}.now());
                     if (s != nullptr && name != nullptr && s->description.name == *name) {
                         io.stop();
                         return;

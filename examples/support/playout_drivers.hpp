@@ -25,7 +25,7 @@
 
 namespace audiocast_examples {
 
-using audiocast::multicast_stream;
+using audiocast::multicast_receiver;
 
 /// Calls pull() like an audio device: a block of frames each time the audio
 /// of the blocks before it has had time to play. Deadlines come from the
@@ -35,7 +35,7 @@ using audiocast::multicast_stream;
 /// max_catch_up; beyond that the missed time is skipped, as a device would.
 class timer_playout {
 public:
-    timer_playout(asio::io_context& io, multicast_stream& stream, recorder* rec,
+    timer_playout(asio::io_context& io, multicast_receiver& stream, recorder* rec,
                   std::size_t block_frames)
         : timer_{io}, stream_{stream}, recorder_{rec}, block_frames_{block_frames},
           samples_(block_frames * stream.format().channels)
@@ -86,7 +86,7 @@ private:
     }
 
     asio::steady_timer timer_;
-    multicast_stream& stream_;
+    multicast_receiver& stream_;
     recorder* recorder_;
     std::size_t block_frames_;
     std::vector<std::int32_t> samples_;
@@ -118,7 +118,7 @@ public:
 
     /// From now on the callback plays `s`. The release pairs with the
     /// callback's acquire, so it sees `s` fully built.
-    void attach(multicast_stream& s) noexcept { playing_.store(&s, std::memory_order_release); }
+    void attach(multicast_receiver& s) noexcept { playing_.store(&s, std::memory_order_release); }
 
     /// Waits, 3 s at most, until the device has been pacing for `observe`,
     /// so that burst() has seen its bursts. Joining the group before that
@@ -162,7 +162,7 @@ private:
             self.underflows_.fetch_add(1, std::memory_order_relaxed);
         const std::span<std::int32_t> out{static_cast<std::int32_t*>(output),
                                           std::size_t{frames} * self.format_.channels};
-        if (multicast_stream* s = self.playing_.load(std::memory_order_acquire))
+        if (multicast_receiver* s = self.playing_.load(std::memory_order_acquire))
             s->pull(out);
         else
             std::fill(out.begin(), out.end(), 0);
@@ -192,7 +192,7 @@ private:
     audio_stream stream_;
     audiocast::audio_format format_;
     recorder* recorder_;
-    std::atomic<multicast_stream*> playing_{nullptr};
+    std::atomic<multicast_receiver*> playing_{nullptr};
     std::atomic<std::uint64_t> underflows_{0};
     std::atomic<std::int64_t> last_call_ns_{0};
     std::atomic<std::int64_t> pacing_since_ns_{0};

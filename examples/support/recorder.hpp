@@ -120,7 +120,7 @@ private:
     std::vector<std::int32_t> block_;
     std::atomic<std::uint64_t> dropped_{0};
     std::atomic<bool> stopping_{false};
-    std::string failure_;           ///< written before failed_ is set
+    std::string failure_; ///< written before failed_ is set
     std::atomic<bool> failed_{false};
     std::thread writer_;
 };

@@ -29,7 +29,7 @@ inline constexpr std::size_t max_path_chars = 1024;
                                                  const char* what)
 {
     const std::string shown = "'" + printable(path, max_path_chars) + "'";
-    struct ::stat st {};
+    struct ::stat st{};
     if (::stat(path.c_str(), &st) != 0) {
         const int error = errno;
         throw example_error{"cannot read " + shown + ": " + std::strerror(error)};
@@ -67,15 +67,15 @@ inline constexpr std::size_t max_path_chars = 1024;
 inline void check_writable(const std::string& path, const char* option)
 {
     const std::string shown = "'" + printable(path, max_path_chars) + "'";
-    struct ::stat st {};
+    struct ::stat st{};
     if (::stat(path.c_str(), &st) == 0) {
         if (S_ISDIR(st.st_mode))
             throw usage_error{std::string{option} + " " + shown + " is a directory; give a file"};
         const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
         if (fd < 0) {
             const int error = errno;
-            throw example_error{"cannot write " + shown + " (" + option + "): " +
-                                std::strerror(error)};
+            throw example_error{"cannot write " + shown + " (" + option +
+                                "): " + std::strerror(error)};
         }
         ::close(fd);
         return;

@@ -25,7 +25,7 @@
 
 namespace audiocast_examples {
 
-using audiocast::multicast_stream;
+using audiocast::multicast_sender;
 
 /// Where the audio comes from. fill() runs on the stream's executor after
 /// each round of sending and writes until the stream's queue is full.
@@ -37,9 +37,9 @@ public:
     {
         return audiocast::pacing_mode::paced;
     }
-    virtual void start(multicast_stream&) {}
+    virtual void start(multicast_sender&) {}
     virtual void stop() noexcept {}
-    virtual void fill(multicast_stream& stream) = 0;
+    virtual void fill(multicast_sender& stream) = 0;
     /// Everything the source will give has been written to the stream.
     [[nodiscard]] virtual bool exhausted() const { return false; }
     /// What the status line adds for this source ("; 3 device overflows").
@@ -60,7 +60,7 @@ public:
         return text;
     }
 
-    void fill(multicast_stream& stream) override
+    void fill(multicast_sender& stream) override
     {
         const unsigned channels = format_.channels;
         for (;;) {
@@ -125,7 +125,7 @@ public:
         return "'" + reader_->path() + "'" + text;
     }
 
-    void fill(multicast_stream& stream) override
+    void fill(multicast_sender& stream) override
     {
         const std::size_t channels = reader_->channels();
         while (!ended_) {
@@ -199,7 +199,7 @@ public:
         return audiocast::pacing_mode::as_written;
     }
 
-    void start(multicast_stream& stream) override
+    void start(multicast_sender& stream) override
     {
         stream_ = &stream;
         audio_->start(format_.channels, format_.sample_rate, RTAUDIO_FLOAT32, block_frames_,
@@ -208,7 +208,7 @@ public:
 
     void stop() noexcept override { audio_->stop(); }
 
-    void fill(multicast_stream&) override {} // the callback pushes
+    void fill(multicast_sender&) override {} // the callback pushes
 
     [[nodiscard]] std::string status() const override
     {
@@ -240,7 +240,7 @@ private:
     audiocast::audio_format format_;
     unsigned block_frames_;
     std::optional<audio_stream> audio_;
-    multicast_stream* stream_ = nullptr;
+    multicast_sender* stream_ = nullptr;
     std::atomic<std::uint64_t> dropped_{0};
     std::atomic<std::uint64_t> overflows_{0};
 };

@@ -38,9 +38,6 @@ enum class errc {
     unexpected_payload_type,
     payload_not_whole_frames,
 
-    // Roles and state.
-    wrong_role,
-
     // Network: refused when a udp_multicast_transport is opened.
     invalid_address,
     not_multicast_address,
@@ -84,7 +81,6 @@ public:
         case errc::invalid_header_extension: return "invalid RTP header extension";
         case errc::unexpected_payload_type: return "unexpected RTP payload type";
         case errc::payload_not_whole_frames: return "payload is not a whole number of frames";
-        case errc::wrong_role: return "operation not available in this stream role";
         case errc::invalid_address: return "not an IP address";
         case errc::not_multicast_address: return "not a multicast address";
         case errc::address_family_mismatch:

@@ -7,8 +7,8 @@
 //
 //   audiocast::manual_clock clock;
 //   audiocast::loopback_group group{clock};
-//   audiocast::loopback_stream tx{audiocast::as_sender, group.join(), audiocast::pcm_codec{}, clock};
-//   audiocast::loopback_stream rx{audiocast::as_receiver, group.join(), audiocast::pcm_codec{}, clock};
+//   audiocast::loopback_stream::sender tx{group.join(), audiocast::pcm_codec{}, clock};
+//   audiocast::loopback_stream::receiver rx{group.join(), audiocast::pcm_codec{}, clock};
 //
 // It is the one public header that brings in the test transport and clock
 // (docs/architecture.md, Layers); basic_multicast_stream.hpp does not.
@@ -23,5 +23,7 @@ namespace audiocast {
 
 /// In-memory transport, PCM codec, manual clock.
 using loopback_stream = basic_multicast_stream<loopback_transport, pcm_codec, manual_clock>;
+using loopback_sender = loopback_stream::sender;
+using loopback_receiver = loopback_stream::receiver;
 
 } // namespace audiocast

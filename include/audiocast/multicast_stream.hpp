@@ -1,9 +1,10 @@
 // audiocast — multicast_stream: the real network and real time.
 //
 // The alias joins the Asio UDP multicast transport, the PCM codec and the
-// steady clock; stream_runner (transport/stream_runner.hpp, included here)
-// drives one such stream on an Asio executor. A complete sender and receiver
-// are in the README, "On a real network".
+// steady clock: multicast_stream::sender and multicast_stream::receiver are
+// the two ends. stream_runner (transport/stream_runner.hpp, included here)
+// drives either on an Asio executor. A complete sender and receiver are in
+// the README, "On a real network".
 #pragma once
 
 #include <audiocast/detail/config.hpp>
@@ -16,7 +17,9 @@
 
 namespace audiocast {
 
-/// One end of a stream on real UDP multicast, paced by the steady clock.
+/// A stream on real UDP multicast, paced by the steady clock.
 using multicast_stream = basic_multicast_stream<udp_multicast_transport, pcm_codec, steady_clock>;
+using multicast_sender = multicast_stream::sender;
+using multicast_receiver = multicast_stream::receiver;
 
 } // namespace audiocast

@@ -202,9 +202,6 @@ enum class errc {
     unexpected_payload_type,
     payload_not_whole_frames,
 
-    // Roles and state.
-    wrong_role,
-
     // Network: refused when a udp_multicast_transport is opened.
     invalid_address,
     not_multicast_address,
@@ -248,7 +245,6 @@ public:
         case errc::invalid_header_extension: return "invalid RTP header extension";
         case errc::unexpected_payload_type: return "unexpected RTP payload type";
         case errc::payload_not_whole_frames: return "payload is not a whole number of frames";
-        case errc::wrong_role: return "operation not available in this stream role";
         case errc::invalid_address: return "not an IP address";
         case errc::not_multicast_address: return "not a multicast address";
         case errc::address_family_mismatch:
@@ -4801,8 +4797,7 @@ public:
           scratch_(scratch_frames * s.format.channels), rate_{s.max_rate_adjustment, s.latency},
           resampler_{s.format.channels},
           fade_frames_{std::max<std::uint64_t>(1, frames_in(s.fade, s.format.sample_rate))}
-    {
-    }
+    {}
 
     [[nodiscard]] playout_state state() const noexcept { return state_; }
     [[nodiscard]] std::size_t buffered_frames() const noexcept { return buffer_.buffered_frames(); }
@@ -8577,35 +8572,46 @@ private:
 // end include/audiocast/transport/loopback.hpp
 
 // begin include/audiocast/basic_multicast_stream.hpp
-// audiocast — basic_multicast_stream: a session joined to a transport and a clock.
+// audiocast — basic_multicast_stream: a transport, a codec and a clock
+// composed at compile time into the two ends of a stream.
 //
-// The stream is a thin shell: it moves bytes between a sans-I/O session and its
-// Transport and asks its Clock for the time. It is the only place where those
-// three meet. A stream is either a sender or a receiver, chosen at construction.
+//   using stream = audiocast::basic_multicast_stream<Transport, Codec, Clock>;
+//   stream::sender tx{media, control, codec, clock};    // write(), poll(), leave()
+//   stream::receiver rx{media, control, codec, clock};  // poll(), pull(), stats()
 //
-//   auto tx = loopback_stream(as_sender, group.join(), pcm_codec{}, clock);
-//   tx.write(std::span<const std::int16_t>{samples}); tx.poll();
-//   auto rx = loopback_stream(as_receiver, group.join(), pcm_codec{}, clock);
-//   rx.poll(); rx.pull(std::span<std::int16_t>{out});
+// `Transport` moves datagrams (the `transport` concept), `Codec` turns frames
+// into payloads and back (the `codec` concept), `Clock` tells monotonic and
+// wall time (the `clock` concept); concepts.hpp documents each. The role is
+// part of the type: a sender has no pull() and a receiver no write(), so
+// using the wrong one does not compile, and nothing on the audio thread can
+// fail for it. stream/sender_stream.hpp and stream/receiver_stream.hpp hold
+// the two ends, with their threading rules.
 //
-// (loopback_stream.hpp and multicast_stream.hpp name the two compositions the
-// library ships; this header includes no transport, and no clock but the
-// default one.)
+// multicast_stream.hpp names the real composition (UDP multicast, PCM, the
+// steady clock) and loopback_stream.hpp the one for tests (the in-memory
+// transport and the manual clock); this header includes no transport and no
+// clock but the default one.
+
+// begin include/audiocast/stream/receiver_stream.hpp
+// audiocast — the receiving end of a stream: a receiver_session joined to a
+// transport and a clock. Named basic_multicast_stream<Transport, Codec,
+// Clock>::receiver (basic_multicast_stream.hpp); multicast_stream::receiver
+// is the real one, loopback_stream::receiver the one for tests.
 //
-// The user owns the threads: nothing here starts one or sleeps. Whoever drives
-// the stream calls poll() at next_deadline() (a sender) or when datagrams may
-// have arrived (a receiver).
+//   audiocast::multicast_stream::receiver rx{std::move(media), std::move(control),
+//                                            audiocast::pcm_codec{}, {}};
+//   rx.poll();                                  // network thread: when readable
+//   rx.pull(std::span<std::int16_t>{out});     // audio thread: plays out
+//   auto s = rx.stats();                        // another thread: the figures
 //
-// Two threads may share a stream: a network thread that calls poll() and the
-// sender-side members (write, flush, pause, play, next_deadline), and an audio
-// thread that calls only pull() (a receiver) or push() (a sender). A
-// receiver's session (receiver()) belongs to the audio thread once pull() is
-// in use; other threads read stats(), from one thread at a time. They meet in preallocated
-// lock-free rings: poll() copies each datagram into the receiver's inbox with its arrival time, and
-// pull() feeds the inbox to the session and plays out; push() queues captured samples that poll()
-// writes into the session. pull() and push() take no lock, allocate nothing and make no system call
-// (the clock is read through the vDSO). stats() is the snapshot the last pull() published, safe to
-// read from one thread other than the audio thread.
+// Two threads share a receiver: a network thread calls poll() (and leave());
+// the audio thread calls pull() alone, which takes no lock, allocates nothing
+// and makes no system call (the clock is read through the vDSO). They meet in
+// preallocated lock-free rings: poll() copies each datagram into the inbox
+// with its arrival time, and pull() feeds the inbox to the session and plays
+// out. The session (receiver()) belongs to the audio thread once pull() is in
+// use; stats() is the snapshot the last pull() published, safe to read from
+// one other thread at a time.
 
 // begin include/audiocast/detail/datagram_ring.hpp
 // audiocast — a lock-free single-producer single-consumer queue of datagrams.
@@ -8860,40 +8866,31 @@ private:
 
 } // namespace audiocast::detail
 // end include/audiocast/detail/triple_buffer.hpp
+// begin include/audiocast/stream/stream_base.hpp
+// audiocast — what both ends of a stream share: the transports, the clock,
+// and reading the control transport (docs/architecture.md, The shape).
+//
+// Not used directly: basic_multicast_stream<Transport, Codec, Clock>::sender
+// and ::receiver (basic_multicast_stream.hpp) derive from it. A stream is the
+// only place where a sans-I/O session meets a Transport and a Clock.
 
-#include <array>
-#include <atomic>
+
 #include <cstddef>
-#include <memory>
 #include <optional>
 #include <span>
-#include <string_view>
 #include <system_error>
 #include <utility>
-#include <variant>
 #include <vector>
 
 namespace audiocast {
 
-/// Which end of the stream this is.
+/// Which end of a stream a type is (a compile-time property of it).
 enum class stream_role { sender, receiver };
 
-struct as_sender_t {
-    explicit as_sender_t() = default;
-};
-struct as_receiver_t {
-    explicit as_receiver_t() = default;
-};
-/// Tags that choose the role at construction.
-inline constexpr as_sender_t as_sender{};
-inline constexpr as_receiver_t as_receiver{};
+namespace detail {
 
-/// One end of a multicast audio stream over three policies:
-/// `Transport` moves datagrams (requirements: the `transport` concept),
-/// `Codec` turns frames into payloads and back (the `codec` concept),
-/// `Clock` tells monotonic and wall time (the `clock` concept).
-template <class Transport, class Codec = pcm_codec, class Clock = steady_clock>
-class basic_multicast_stream {
+template <class Transport, class Codec, class Clock>
+class stream_base {
     // The requirements are documented beside each concept in concepts.hpp.
     // static_assert rather than a requires-clause, so that the first error
     // line names the policy at fault.
@@ -8909,98 +8906,6 @@ public:
     using codec_type = Codec;
     using clock_type = Clock;
 
-    /// A sending stream.
-    basic_multicast_stream(as_sender_t, Transport transport, Codec codec, Clock clock,
-                           const sender_config& config = {})
-        : transport_{std::move(transport)}, clock_{std::move(clock)},
-          session_{std::in_place_type<sender_session<Codec>>, std::move(codec), config}
-    {
-        init_sender(config);
-    }
-
-    /// A sending stream with RTCP on `control` (the group's port + 1, RFC
-    /// 3550 §11): sender reports go out on schedule, listeners' reports come
-    /// in, and leave() says BYE. `control` must accept datagrams from every
-    /// source (no sender lock): every listener reports.
-    basic_multicast_stream(as_sender_t, Transport transport, Transport control, Codec codec,
-                           Clock clock, const sender_config& config = {})
-        : transport_{std::move(transport)}, control_{std::move(control)}, clock_{std::move(clock)},
-          session_{std::in_place_type<sender_session<Codec>>, std::move(codec), config}
-    {
-        init_sender(config);
-        control_packet_.resize(
-            std::max<std::size_t>(sender_session<Codec>::rtcp_report_bytes(), max_control_bytes));
-    }
-
-    /// A receiving stream.
-    basic_multicast_stream(as_receiver_t, Transport transport, Codec codec, Clock clock,
-                           const receiver_config& config = {})
-        : transport_{std::move(transport)}, clock_{std::move(clock)},
-          session_{std::in_place_type<receiver_session<Codec>>, std::move(codec), config}
-    {
-        init_receiver();
-    }
-
-    /// A receiving stream with RTCP on `control`: the source's sender
-    /// reports reach the session (latency without the send-time extension,
-    /// the round trip, BYE), and pull() writes receiver reports on schedule,
-    /// which poll() sends. `control` must accept datagrams from every source.
-    basic_multicast_stream(as_receiver_t, Transport transport, Transport control, Codec codec,
-                           Clock clock, const receiver_config& config = {})
-        : transport_{std::move(transport)}, control_{std::move(control)}, clock_{std::move(clock)},
-          session_{std::in_place_type<receiver_session<Codec>>, std::move(codec), config}
-    {
-        init_receiver();
-        control_packet_.resize(max_control_bytes);
-        report_scratch_.resize(receiver_session<Codec>::rtcp_report_bytes());
-        control_inbox_ = std::make_unique<detail::datagram_ring>(control_slots, max_control_bytes);
-        control_refused_ = std::make_unique<std::atomic<std::uint64_t>>(0);
-        outbox_ = std::make_unique<detail::datagram_ring>(control_slots, max_control_bytes);
-    }
-
-private:
-    void init_sender(const sender_config& config)
-    {
-        const auto& s = std::get<sender_session<Codec>>(session_);
-        packet_.resize(s.max_packet_bytes());
-        const std::size_t samples = std::max<std::size_t>(config.queue_packets, 1) *
-                                    s.codec().frames_per_packet() * s.codec().format().channels;
-        captured_ = std::make_unique<detail::spsc_ring<float>>(samples);
-        capture_scratch_.resize(s.codec().frames_per_packet() * s.codec().format().channels);
-    }
-
-    // The largest payload a packet of the codec may carry: up to its MTU when
-    // it says (another sender's packets may be longer than ours would be).
-    static std::size_t largest_payload(const Codec& c) noexcept
-    {
-        if constexpr (requires { c.max_payload_bytes(); })
-            return std::max(c.payload_bytes(), c.max_payload_bytes());
-        else
-            return c.payload_bytes();
-    }
-
-    void init_receiver()
-    {
-        packet_.resize(max_datagram_bytes);
-        const auto& r = std::get<receiver_session<Codec>>(session_);
-        // Room for the datagrams of twice the latency plus 100 ms at 1 ms
-        // packets, each up to the MTU with room for headers the codec never
-        // writes (CSRCs, other extensions).
-        const auto latency_ms =
-            std::chrono::duration_cast<std::chrono::milliseconds>(r.config().latency);
-        const auto slots = static_cast<std::size_t>(2 * latency_ms.count() + 100);
-        const std::size_t max_bytes = std::max<std::size_t>(2048, largest_payload(r.codec()) + 256);
-        inbox_ = std::make_unique<detail::datagram_ring>(slots, max_bytes);
-        published_ = std::make_unique<detail::triple_buffer<receiver_stats>>();
-    }
-
-public:
-    [[nodiscard]] stream_role role() const noexcept
-    {
-        return std::holds_alternative<sender_session<Codec>>(session_) ? stream_role::sender
-                                                                       : stream_role::receiver;
-    }
-
     [[nodiscard]] Transport& transport() noexcept { return transport_; }
     [[nodiscard]] const Transport& transport() const noexcept { return transport_; }
     /// Whether the stream speaks RTCP (it was given a control transport).
@@ -9010,279 +8915,17 @@ public:
     [[nodiscard]] const Transport& control_transport() const noexcept { return *control_; }
     [[nodiscard]] Clock& clock() noexcept { return clock_; }
     [[nodiscard]] const Clock& clock() const noexcept { return clock_; }
-    [[nodiscard]] const Codec& codec() const noexcept
-    {
-        return std::visit([](const auto& s) -> const Codec& { return s.codec(); }, session_);
-    }
-    [[nodiscard]] const audio_format& format() const noexcept { return codec().format(); }
 
-    /// The sender's session; throws std::system_error (errc::wrong_role) on a receiver.
-    [[nodiscard]] sender_session<Codec>& sender() { return get<sender_session<Codec>>("sender"); }
-    [[nodiscard]] const sender_session<Codec>& sender() const
-    {
-        return const_cast<basic_multicast_stream*>(this)->sender();
-    }
-    /// The receiver's session; throws std::system_error (errc::wrong_role) on a sender.
-    [[nodiscard]] receiver_session<Codec>& receiver()
-    {
-        return get<receiver_session<Codec>>("receiver");
-    }
-    [[nodiscard]] const receiver_session<Codec>& receiver() const
-    {
-        return const_cast<basic_multicast_stream*>(this)->receiver();
-    }
-
-    // ---- sender ----------------------------------------------------------
-
-    /// Queues whole interleaved frames; returns the frames accepted (the queue
-    /// holds sender_config::queue_packets packets). Sends what is already due.
-    template <pcm_sample T>
-    std::size_t write(std::span<const T> samples, std::error_code& ec) noexcept
-    {
-        auto* s = std::get_if<sender_session<Codec>>(&session_);
-        if (s == nullptr) {
-            ec = errc::wrong_role;
-            return 0;
-        }
-        const std::size_t n = s->write(samples, clock_.now(), ec);
-        if (ec) return n;
-        poll(ec);
-        return n;
-    }
-
-    template <pcm_sample T>
-    std::size_t write(std::span<const T> samples)
-    {
-        const std::size_t n = sender().write(samples, clock_.now());
-        poll();
-        return n;
-    }
-
-    /// Emits the frames of an incomplete packet as a shorter packet.
-    void flush() { sender().flush(clock_.now()); }
-
-    /// Stops sending; the source position is kept. A no-op when paused.
-    void pause() { sender().pause(clock_.now()); }
-
-    /// Resumes from the same position. A no-op when playing.
-    void play() { sender().play(clock_.now()); }
-
-    [[nodiscard]] bool paused() const { return sender().paused(); }
-
-    /// Audio thread of a sender: queues captured whole frames for the next
-    /// poll(), which writes them into the session. Returns the frames taken;
-    /// fewer than given when the queue is full (the network side is behind).
-    /// Real-time safe; 0 on a receiver.
-    template <pcm_sample T>
-    std::size_t push(std::span<const T> samples) noexcept
-    {
-        if (!captured_) return 0;
-        const unsigned channels = format().channels;
-        // float holds every int16 and every 24-bit int32 sample exactly, so the
-        // codec's conversion from it is the same as from the original.
-        constexpr float scale = std::is_same_v<T, std::int16_t>   ? 1.0f / 32768.0f
-                                : std::is_same_v<T, std::int32_t> ? 1.0f / 2147483648.0f
-                                                                  : 1.0f;
-        const std::size_t room = (captured_->capacity() - captured_->size_approx()) / channels;
-        const std::size_t frames = std::min(samples.size() / channels, room);
-        // Converted in blocks on the stack, then published a block at a time.
-        std::array<float, 256> block;
-        for (std::size_t done = 0; done < frames * channels;) {
-            const std::size_t n = std::min(block.size(), frames * channels - done);
-            for (std::size_t i = 0; i < n; ++i)
-                block[i] = static_cast<float>(samples[done + i]) * scale;
-            captured_->push(std::span<const float>{block.data(), n});
-            done += n;
-        }
-        return frames;
-    }
-
-    /// When poll() next has work: the next packet's deadline for a sender
-    /// (nullopt when nothing is queued); a receiver is driven by arrivals.
-    [[nodiscard]] std::optional<time_point> next_deadline() const noexcept
-    {
-        if (const auto* s = std::get_if<sender_session<Codec>>(&session_)) return s->next_due();
-        return std::nullopt;
-    }
-
-    // ---- receiver --------------------------------------------------------
-
-    /// Playout at the clock's now(); see receiver_session::pull().
-    /// Audio thread of a receiver: takes what poll() handed over, then plays
-    /// out at the clock's now(); see receiver_session::pull(). Real-time safe.
-    /// Throws std::system_error (errc::wrong_role) on a sender.
-    template <pcm_sample T>
-    std::size_t pull(std::span<T> out)
-    {
-        auto& r = receiver();
-        // A few control datagrams a pull, so a flood of them cannot take the
-        // audio thread's time; the rest wait for the next pull (reports come
-        // seconds apart, so a real session never queues them). poll() has
-        // already dropped what is not RTCP.
-        if (control_inbox_)
-            for (std::size_t i = 0; i < max_control_per_pull; ++i)
-                if (!control_inbox_->consume_one([&r](std::span<const std::byte> datagram,
-                                                      const detail::datagram_meta& meta) noexcept {
-                        r.on_control(datagram, meta.arrival, meta.arrival_wall, meta.from);
-                    }))
-                    break;
-        while (inbox_->consume_one(
-            [&r](std::span<const std::byte> datagram, const detail::datagram_meta& meta) noexcept {
-                r.on_datagram(datagram, meta.arrival, meta.arrival_wall, meta.from);
-            })) {
-        }
-        const time_point now = clock_.now();
-        const std::size_t n = r.pull(out, now);
-        // A receiver report that fell due is written here, where the session
-        // lives, and handed to poll() to send: no system call on this thread.
-        if (outbox_) {
-            std::error_code report_ec;
-            if (const std::size_t size = r.write_report(now, report_scratch_, report_ec); size > 0)
-                outbox_->push(std::span<const std::byte>{report_scratch_.data(), size}, now,
-                              wall_time{});
-        }
-        // Counters every time; the percentiles walk two histograms, so they
-        // are refreshed at most every stats_refresh of stream time.
-        if (now - percentiles_at_ >= stats_refresh) {
-            r.percentiles(percentiles_);
-            percentiles_at_ = now;
-        }
-        receiver_stats& s = published_->write_buffer();
-        s = percentiles_;
-        r.counters(s);
-        s.packets_malformed += inbox_->dropped_too_big();
-        s.packets_overrun = inbox_->dropped_full();
-        if (control_inbox_) {
-            s.control_overrun = control_inbox_->dropped_full();
-            s.control_malformed += control_refused_->load(std::memory_order_relaxed);
-        }
-        published_->publish();
-        return n;
-    }
-
-    /// The receiver's figures as of the last pull(); the latency and IPDV
-    /// percentiles are at most stats_refresh older. Call from one thread at a
-    /// time (it may be the audio thread or another one).
-    [[nodiscard]] receiver_stats stats() const
-    {
-        (void)receiver(); // the role check
-        return published_->read();
-    }
-
-    // ---- both ------------------------------------------------------------
-
-    /// Does the I/O that is due now: a sender sends every packet whose deadline
-    /// has come; a receiver takes every datagram waiting in the transport.
-    /// Returns the datagrams moved. Transport errors stop the poll and are
-    /// reported through ec; would_block is not an error.
-    std::size_t poll(std::error_code& ec) noexcept
-    {
-        ec.clear();
-        // RTCP goes on when media fails (its socket stays readable, and an
-        // unread one would wake the runner again at once); the first error is
-        // the one reported.
-        std::error_code control_ec;
-        if (auto* s = std::get_if<sender_session<Codec>>(&session_)) {
-            const std::size_t sent = send_due(*s, ec);
-            if (control_) control_sender(*s, control_ec);
-            if (!ec) ec = control_ec;
-            return sent;
-        }
-        const std::size_t received = receive_waiting(ec);
-        if (control_) control_receiver(control_ec);
-        if (!ec) ec = control_ec;
-        return received;
-    }
-
-    /// Says BYE on the control transport (RFC 3550 §6.6), so listeners learn
-    /// at once that the sender stopped, or the sender that a listener left.
-    /// Call it once, when done, on the thread that calls poll() (they share
-    /// the control socket and buffer); the stream may still be used. Does
-    /// nothing without a control transport, or when this end never sent RTP
-    /// or RTCP (nobody knows its SSRC, §6.3.7). `reason` is at most 255 bytes.
-    void leave(std::error_code& ec, std::string_view reason = {}) noexcept
-    {
-        ec.clear();
-        if (!control_) return;
-        std::size_t size = 0;
-        if (auto* s = std::get_if<sender_session<Codec>>(&session_)) {
-            size = s->write_bye(clock_.now(), clock_.wall_now(), control_packet_, ec, reason);
-        } else if (reported_) {
-            // The session belongs to the audio thread: its identity is fixed,
-            // and whether it reported is known here, where reports are sent.
-            const auto& r = std::get<receiver_session<Codec>>(session_);
-            size = receiver_session<Codec>::bye_for(r.own_ssrc(), r.cname(), control_packet_, ec,
-                                                    reason);
-        }
-        if (ec || size == 0) return;
-        control_->send(std::span<const std::byte>{control_packet_.data(), size}, ec);
-    }
-
-    void leave(std::string_view reason = {})
-    {
-        std::error_code ec;
-        leave(ec, reason);
-        if (ec) detail::throw_error(ec, "sending RTCP BYE failed");
-    }
-
-    std::size_t poll()
-    {
-        std::error_code ec;
-        const std::size_t n = poll(ec);
-        if (ec) detail::throw_error(ec, "stream poll failed");
-        return n;
-    }
-
-private:
-    static constexpr std::size_t max_datagram_bytes = 65'536;
+protected:
     static constexpr std::size_t max_datagrams_per_poll = 256;
     // RTCP compounds are small (an SR or RR with a few blocks, SDES, BYE);
     // anything larger than an MTU is not one audiocast needs to read.
     static constexpr std::size_t max_control_bytes = 1'500;
-    static constexpr std::size_t control_slots = 32;
-    static constexpr std::size_t max_control_per_pull = 8;
 
-public:
-    /// How often pull() recomputes the percentiles it publishes.
-    static constexpr std::chrono::nanoseconds stats_refresh = std::chrono::milliseconds{20};
-
-private:
-    template <class Session>
-    Session& get(const char* wanted)
+    stream_base(Transport transport, std::optional<Transport> control, Clock clock)
+        : transport_{std::move(transport)}, control_{std::move(control)}, clock_{std::move(clock)}
     {
-        auto* s = std::get_if<Session>(&session_);
-        if (s == nullptr)
-            detail::throw_error(make_error_code(errc::wrong_role),
-                                std::string("this stream is not a ") + wanted);
-        return *s;
-    }
-
-    std::size_t send_due(sender_session<Codec>& s, std::error_code& ec) noexcept
-    {
-        std::size_t sent = 0;
-        const time_point now = clock_.now();
-        // What the audio thread captured, a packet at a time while the session has room.
-        const std::size_t channels = format().channels;
-        while (captured_->size_approx() >= channels &&
-               s.writable_frames() * channels >= capture_scratch_.size()) {
-            const std::size_t want =
-                std::min(capture_scratch_.size(), captured_->size_approx() / channels * channels);
-            const std::size_t got = captured_->pop(std::span<float>{capture_scratch_.data(), want});
-            std::error_code write_ec;
-            s.write(std::span<const float>{capture_scratch_.data(), got}, now, write_ec);
-        }
-        const wall_time wall = clock_.wall_now();
-        for (;;) {
-            const std::size_t size = s.next_packet(now, wall, packet_, ec);
-            if (ec || size == 0) break;
-            transport_.send(std::span<const std::byte>{packet_.data(), size}, ec);
-            if (ec) {
-                s.record_send_failure();
-                break;
-            }
-            ++sent;
-        }
-        return sent;
+        if (control_) control_packet_.resize(max_control_bytes);
     }
 
     // Reads one datagram from `t` into `buffer`, with its origin when the
@@ -9320,47 +8963,245 @@ private:
         }
     }
 
-    // Listeners' reports in, the sender's own report out when due.
-    void control_sender(sender_session<Codec>& s, std::error_code& ec) noexcept
+    // Sends the first `size` bytes of the control buffer on the control transport.
+    void send_control(std::size_t size, std::error_code& ec) noexcept
     {
-        read_control(ec, [this, &s](std::span<const std::byte> datagram,
-                                    const datagram_origin& origin) {
-            s.on_control(datagram, clock_.now() - origin.waited, clock_.wall_now() - origin.waited);
-        });
-        if (ec) return;
-        const std::size_t size =
-            s.write_report(clock_.now(), clock_.wall_now(), control_packet_, ec);
-        if (ec || size == 0) return;
         control_->send(std::span<const std::byte>{control_packet_.data(), size}, ec);
     }
 
+    [[no_unique_address]] Transport transport_;
+    std::optional<Transport> control_;
+    [[no_unique_address]] Clock clock_;
+    // The network side's RTCP buffer.
+    std::vector<std::byte> control_packet_;
+};
+
+} // namespace detail
+} // namespace audiocast
+// end include/audiocast/stream/stream_base.hpp
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace audiocast {
+
+template <class Transport, class Codec = pcm_codec, class Clock = steady_clock>
+class basic_multicast_receiver : public detail::stream_base<Transport, Codec, Clock> {
+    using base = detail::stream_base<Transport, Codec, Clock>;
+
+public:
+    [[nodiscard]] static constexpr stream_role role() noexcept { return stream_role::receiver; }
+
+    /// A receiving stream without RTCP.
+    basic_multicast_receiver(Transport transport, Codec codec, Clock clock,
+                             const receiver_config& config = {})
+        : base{std::move(transport), std::nullopt, std::move(clock)},
+          session_{std::move(codec), config}
+    {
+        init();
+    }
+
+    /// A receiving stream with RTCP on `control`: the source's sender
+    /// reports reach the session (latency without the send-time extension,
+    /// the round trip, BYE), and pull() writes receiver reports on schedule,
+    /// which poll() sends. `control` must accept datagrams from every source.
+    basic_multicast_receiver(Transport transport, Transport control, Codec codec, Clock clock,
+                             const receiver_config& config = {})
+        : base{std::move(transport), std::move(control), std::move(clock)},
+          session_{std::move(codec), config}
+    {
+        init();
+        report_scratch_.resize(receiver_session<Codec>::rtcp_report_bytes());
+        control_inbox_ =
+            std::make_unique<detail::datagram_ring>(control_slots, base::max_control_bytes);
+        control_refused_ = std::make_unique<std::atomic<std::uint64_t>>(0);
+        outbox_ = std::make_unique<detail::datagram_ring>(control_slots, base::max_control_bytes);
+    }
+
+    [[nodiscard]] const Codec& codec() const noexcept { return session_.codec(); }
+    [[nodiscard]] const audio_format& format() const noexcept { return codec().format(); }
+
+    /// The session. It belongs to the audio thread once pull() is in use.
+    [[nodiscard]] receiver_session<Codec>& receiver() noexcept { return session_; }
+    [[nodiscard]] const receiver_session<Codec>& receiver() const noexcept { return session_; }
+
+    /// Audio thread: takes what poll() handed over, then plays out at the
+    /// clock's now(); see receiver_session::pull(). Real-time safe.
+    template <pcm_sample T>
+    std::size_t pull(std::span<T> out) noexcept
+    {
+        auto& r = session_;
+        // A few control datagrams a pull, so a flood of them cannot take the
+        // audio thread's time; the rest wait for the next pull (reports come
+        // seconds apart, so a real session never queues them). poll() has
+        // already dropped what is not RTCP.
+        if (control_inbox_)
+            for (std::size_t i = 0; i < max_control_per_pull; ++i)
+                if (!control_inbox_->consume_one([&r](std::span<const std::byte> datagram,
+                                                      const detail::datagram_meta& meta) noexcept {
+                        r.on_control(datagram, meta.arrival, meta.arrival_wall, meta.from);
+                    }))
+                    break;
+        while (inbox_->consume_one(
+            [&r](std::span<const std::byte> datagram, const detail::datagram_meta& meta) noexcept {
+                r.on_datagram(datagram, meta.arrival, meta.arrival_wall, meta.from);
+            })) {
+        }
+        const time_point now = this->clock_.now();
+        const std::size_t n = r.pull(out, now);
+        // A receiver report that fell due is written here, where the session
+        // lives, and handed to poll() to send: no system call on this thread.
+        if (outbox_) {
+            std::error_code report_ec;
+            if (const std::size_t size = r.write_report(now, report_scratch_, report_ec); size > 0)
+                outbox_->push(std::span<const std::byte>{report_scratch_.data(), size}, now,
+                              wall_time{});
+        }
+        // Counters every time; the percentiles walk two histograms, so they
+        // are refreshed at most every stats_refresh of stream time.
+        if (now - percentiles_at_ >= stats_refresh) {
+            r.percentiles(percentiles_);
+            percentiles_at_ = now;
+        }
+        receiver_stats& s = published_->write_buffer();
+        s = percentiles_;
+        r.counters(s);
+        s.packets_malformed += inbox_->dropped_too_big();
+        s.packets_overrun = inbox_->dropped_full();
+        if (control_inbox_) {
+            s.control_overrun = control_inbox_->dropped_full();
+            s.control_malformed += control_refused_->load(std::memory_order_relaxed);
+        }
+        published_->publish();
+        return n;
+    }
+
+    /// The figures as of the last pull(); the latency and IPDV percentiles
+    /// are at most stats_refresh older. Call from one thread at a time (it
+    /// may be the audio thread or another one).
+    [[nodiscard]] receiver_stats stats() const { return published_->read(); }
+
+    /// How often pull() recomputes the percentiles it publishes.
+    static constexpr std::chrono::nanoseconds stats_refresh = std::chrono::milliseconds{20};
+
+    /// A receiver is driven by arrivals, not deadlines: always nullopt.
+    [[nodiscard]] std::optional<time_point> next_deadline() const noexcept { return std::nullopt; }
+
+    /// Takes every datagram waiting in the transport (a bounded number) and
+    /// the control transport's RTCP, and sends the reports pull() wrote.
+    /// Returns the media datagrams moved. Transport errors stop the poll and
+    /// are reported through ec; would_block is not an error.
+    std::size_t poll(std::error_code& ec) noexcept
+    {
+        ec.clear();
+        const std::size_t received = receive_waiting(ec);
+        // RTCP goes on when media fails (its socket stays readable, and an
+        // unread one would wake the runner again at once); the first error is
+        // the one reported.
+        std::error_code control_ec;
+        if (this->control_) control(control_ec);
+        if (!ec) ec = control_ec;
+        return received;
+    }
+
+    std::size_t poll()
+    {
+        std::error_code ec;
+        const std::size_t n = poll(ec);
+        if (ec) detail::throw_error(ec, "stream poll failed");
+        return n;
+    }
+
+    /// Says BYE on the control transport (RFC 3550 §6.6), so the sender
+    /// learns at once that this listener left. Call it once, when done, on
+    /// the thread that calls poll() (they share the control socket and
+    /// buffer). Does nothing without a control transport, or before this
+    /// receiver's first report went out (nobody knows its SSRC, §6.3.7).
+    void leave(std::error_code& ec, std::string_view reason = {}) noexcept
+    {
+        ec.clear();
+        if (!this->control_ || !reported_) return;
+        // The session belongs to the audio thread: its identity is fixed,
+        // and whether it reported is known here, where reports are sent.
+        const std::size_t size = receiver_session<Codec>::bye_for(
+            session_.own_ssrc(), session_.cname(), this->control_packet_, ec, reason);
+        if (ec || size == 0) return;
+        this->send_control(size, ec);
+    }
+
+    void leave(std::string_view reason = {})
+    {
+        std::error_code ec;
+        leave(ec, reason);
+        if (ec) detail::throw_error(ec, "sending RTCP BYE failed");
+    }
+
+private:
+    static constexpr std::size_t max_datagram_bytes = 65'536;
+    static constexpr std::size_t control_slots = 32;
+    static constexpr std::size_t max_control_per_pull = 8;
+
+    // The largest payload a packet of the codec may carry: up to its MTU when
+    // it says (another sender's packets may be longer than ours would be).
+    static std::size_t largest_payload(const Codec& c) noexcept
+    {
+        if constexpr (requires { c.max_payload_bytes(); })
+            return std::max(c.payload_bytes(), c.max_payload_bytes());
+        else
+            return c.payload_bytes();
+    }
+
+    void init()
+    {
+        packet_.resize(max_datagram_bytes);
+        // Room for the datagrams of twice the latency plus 100 ms at 1 ms
+        // packets, each up to the MTU with room for headers the codec never
+        // writes (CSRCs, other extensions).
+        const auto latency_ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(session_.config().latency);
+        const auto slots = static_cast<std::size_t>(2 * latency_ms.count() + 100);
+        const std::size_t max_bytes =
+            std::max<std::size_t>(2048, largest_payload(session_.codec()) + 256);
+        inbox_ = std::make_unique<detail::datagram_ring>(slots, max_bytes);
+        published_ = std::make_unique<detail::triple_buffer<receiver_stats>>();
+    }
+
     // The group's reports in, to the audio side; the reports pull() wrote, out.
-    void control_receiver(std::error_code& ec) noexcept
+    void control(std::error_code& ec) noexcept
     {
         // Only RTCP crosses to the audio side, so that junk on the control
         // port cannot fill the hand-off and push out the source's reports
         // and BYE; it is counted here (empty stands for too big to be one).
-        read_control(ec, [this](std::span<const std::byte> datagram,
-                                const datagram_origin& origin) {
-            std::error_code invalid;
-            (void)rtcp::parse_compound(datagram, invalid, [](const rtcp::packet_view&) {});
-            if (invalid) {
-                control_refused_->fetch_add(1, std::memory_order_relaxed);
-                return;
-            }
-            control_inbox_->push(datagram, clock_.now() - origin.waited,
-                                 clock_.wall_now() - origin.waited, origin.from);
-        });
+        this->read_control(
+            ec, [this](std::span<const std::byte> datagram, const datagram_origin& origin) {
+                std::error_code invalid;
+                (void)rtcp::parse_compound(datagram, invalid, [](const rtcp::packet_view&) {});
+                if (invalid) {
+                    control_refused_->fetch_add(1, std::memory_order_relaxed);
+                    return;
+                }
+                control_inbox_->push(datagram, this->clock_.now() - origin.waited,
+                                     this->clock_.wall_now() - origin.waited, origin.from);
+            });
         if (ec) return;
-        const time_point now = clock_.now();
+        const time_point now = this->clock_.now();
         while (outbox_->consume_one([this, now, &ec](std::span<const std::byte> report,
                                                      const detail::datagram_meta& meta) noexcept {
             // The report waited here since pull() wrote it: its DLSR must say so.
-            std::copy(report.begin(), report.end(), control_packet_.begin());
-            const std::span<std::byte> copy{control_packet_.data(), report.size()};
+            std::copy(report.begin(), report.end(), this->control_packet_.begin());
+            const std::span<std::byte> copy{this->control_packet_.data(), report.size()};
             rtcp::add_report_delay(copy, now - meta.arrival);
             std::error_code send_ec;
-            control_->send(copy, send_ec);
+            this->control_->send(copy, send_ec);
             if (send_ec && !ec) ec = send_ec;
             if (!send_ec) reported_ = true;
         })) {
@@ -9372,9 +9213,9 @@ private:
         std::size_t received = 0;
         // Bounded, so a flood on one stream cannot hold a thread that serves
         // others; the socket stays readable and the next poll() goes on.
-        while (received < max_datagrams_per_poll) {
+        while (received < base::max_datagrams_per_poll) {
             datagram_origin origin;
-            const std::size_t size = receive_from(transport_, packet_, origin, ec);
+            const std::size_t size = this->receive_from(this->transport_, packet_, origin, ec);
             if (ec == std::errc::operation_would_block) {
                 ec.clear();
                 break;
@@ -9385,17 +9226,14 @@ private:
             // once (a listener that joined before it was ready) is old.
             // A refusal (inbox full or datagram too big) is counted by the inbox.
             inbox_->push(std::span<const std::byte>{packet_.data(), size},
-                         clock_.now() - origin.waited, clock_.wall_now() - origin.waited,
-                         origin.from);
+                         this->clock_.now() - origin.waited,
+                         this->clock_.wall_now() - origin.waited, origin.from);
             ++received;
         }
         return received;
     }
 
-    [[no_unique_address]] Transport transport_;
-    std::optional<Transport> control_;
-    [[no_unique_address]] Clock clock_;
-    std::variant<sender_session<Codec>, receiver_session<Codec>> session_;
+    receiver_session<Codec> session_;
     std::vector<std::byte> packet_;
     // The hand-off between the network side and the audio side (see the file
     // comment); held by pointer because atomics do not move.
@@ -9403,17 +9241,272 @@ private:
     std::unique_ptr<detail::triple_buffer<receiver_stats>> published_;
     receiver_stats percentiles_;
     time_point percentiles_at_{};
-    std::unique_ptr<detail::spsc_ring<float>> captured_;
-    std::vector<float> capture_scratch_;
-    // RTCP: the network side's buffer, and a receiver's hand-offs both ways
-    // (reports from the group to the audio side, its own reports back).
-    std::vector<std::byte> control_packet_;
+    // RTCP hand-offs both ways: reports from the group to the audio side,
+    // this receiver's own reports back.
     std::vector<std::byte> report_scratch_;
     std::unique_ptr<detail::datagram_ring> control_inbox_;
     std::unique_ptr<detail::datagram_ring> outbox_;
-    bool reported_ = false; ///< a receiver's report has gone out (network side)
+    bool reported_ = false; ///< a report has gone out (network side)
     /// Control datagrams the network side refused as not RTCP; read by pull().
     std::unique_ptr<std::atomic<std::uint64_t>> control_refused_;
+};
+
+} // namespace audiocast
+// end include/audiocast/stream/receiver_stream.hpp
+// begin include/audiocast/stream/sender_stream.hpp
+// audiocast — the sending end of a stream: a sender_session joined to a
+// transport and a clock. Named basic_multicast_stream<Transport, Codec,
+// Clock>::sender (basic_multicast_stream.hpp); multicast_stream::sender is the
+// real one, loopback_stream::sender the one for tests.
+//
+//   audiocast::multicast_stream::sender tx{std::move(media), std::move(control),
+//                                          audiocast::pcm_codec{}, {}};
+//   tx.write(std::span<const std::int16_t>{samples});  // queues, sends what is due
+//   tx.poll();                                          // at tx.next_deadline()
+//   tx.leave("done");                                   // RTCP BYE
+//
+// The user owns the threads: nothing here starts one or sleeps. A network
+// thread calls poll() at next_deadline() and the other members; an audio
+// thread (a capture device) may call push() alone, which takes no lock,
+// allocates nothing and makes no system call. Captured frames wait in a
+// preallocated lock-free ring until poll() writes them into the session.
+
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <vector>
+
+namespace audiocast {
+
+template <class Transport, class Codec = pcm_codec, class Clock = steady_clock>
+class basic_multicast_sender : public detail::stream_base<Transport, Codec, Clock> {
+    using base = detail::stream_base<Transport, Codec, Clock>;
+
+public:
+    [[nodiscard]] static constexpr stream_role role() noexcept { return stream_role::sender; }
+
+    /// A sending stream without RTCP.
+    basic_multicast_sender(Transport transport, Codec codec, Clock clock,
+                           const sender_config& config = {})
+        : base{std::move(transport), std::nullopt, std::move(clock)},
+          session_{std::move(codec), config}
+    {
+        init(config);
+    }
+
+    /// A sending stream with RTCP on `control` (the group's port + 1, RFC
+    /// 3550 §11): sender reports go out on schedule, listeners' reports come
+    /// in, and leave() says BYE. `control` must accept datagrams from every
+    /// source: every listener reports.
+    basic_multicast_sender(Transport transport, Transport control, Codec codec, Clock clock,
+                           const sender_config& config = {})
+        : base{std::move(transport), std::move(control), std::move(clock)},
+          session_{std::move(codec), config}
+    {
+        init(config);
+        this->control_packet_.resize(std::max<std::size_t>(
+            sender_session<Codec>::rtcp_report_bytes(), base::max_control_bytes));
+    }
+
+    [[nodiscard]] const Codec& codec() const noexcept { return session_.codec(); }
+    [[nodiscard]] const audio_format& format() const noexcept { return codec().format(); }
+
+    /// The session, for what the stream does not forward (statistics,
+    /// listeners, the SDP it describes).
+    [[nodiscard]] sender_session<Codec>& sender() noexcept { return session_; }
+    [[nodiscard]] const sender_session<Codec>& sender() const noexcept { return session_; }
+
+    /// Queues whole interleaved frames; returns the frames accepted (the queue
+    /// holds sender_config::queue_packets packets). Sends what is already due.
+    template <pcm_sample T>
+    std::size_t write(std::span<const T> samples, std::error_code& ec) noexcept
+    {
+        const std::size_t n = session_.write(samples, this->clock_.now(), ec);
+        if (ec) return n;
+        poll(ec);
+        return n;
+    }
+
+    template <pcm_sample T>
+    std::size_t write(std::span<const T> samples)
+    {
+        const std::size_t n = session_.write(samples, this->clock_.now());
+        poll();
+        return n;
+    }
+
+    /// Emits the frames of an incomplete packet as a shorter packet.
+    void flush() { session_.flush(this->clock_.now()); }
+
+    /// Stops sending; the source position is kept. A no-op when paused.
+    void pause() { session_.pause(this->clock_.now()); }
+
+    /// Resumes from the same position. A no-op when playing.
+    void play() { session_.play(this->clock_.now()); }
+
+    [[nodiscard]] bool paused() const noexcept { return session_.paused(); }
+
+    /// Audio thread: queues captured whole frames for the next poll(), which
+    /// writes them into the session. Returns the frames taken; fewer than
+    /// given when the queue is full (the network side is behind). Real-time safe.
+    template <pcm_sample T>
+    std::size_t push(std::span<const T> samples) noexcept
+    {
+        const unsigned channels = format().channels;
+        // float holds every int16 and every 24-bit int32 sample exactly, so the
+        // codec's conversion from it is the same as from the original.
+        constexpr float scale = std::is_same_v<T, std::int16_t>   ? 1.0f / 32768.0f
+                                : std::is_same_v<T, std::int32_t> ? 1.0f / 2147483648.0f
+                                                                  : 1.0f;
+        const std::size_t room = (captured_->capacity() - captured_->size_approx()) / channels;
+        const std::size_t frames = std::min(samples.size() / channels, room);
+        // Converted in blocks on the stack, then published a block at a time.
+        std::array<float, 256> block;
+        for (std::size_t done = 0; done < frames * channels;) {
+            const std::size_t n = std::min(block.size(), frames * channels - done);
+            for (std::size_t i = 0; i < n; ++i)
+                block[i] = static_cast<float>(samples[done + i]) * scale;
+            captured_->push(std::span<const float>{block.data(), n});
+            done += n;
+        }
+        return frames;
+    }
+
+    /// When poll() next has work: the next packet's deadline; nullopt when
+    /// nothing is queued.
+    [[nodiscard]] std::optional<time_point> next_deadline() const noexcept
+    {
+        return session_.next_due();
+    }
+
+    /// Sends every packet whose deadline has come, reads the listeners'
+    /// reports and sends this sender's when due. Returns the packets sent.
+    /// Transport errors stop the poll and are reported through ec;
+    /// would_block is not an error.
+    std::size_t poll(std::error_code& ec) noexcept
+    {
+        ec.clear();
+        const std::size_t sent = send_due(ec);
+        // RTCP goes on when media fails; the first error is the one reported.
+        std::error_code control_ec;
+        if (this->control_) control(control_ec);
+        if (!ec) ec = control_ec;
+        return sent;
+    }
+
+    std::size_t poll()
+    {
+        std::error_code ec;
+        const std::size_t n = poll(ec);
+        if (ec) detail::throw_error(ec, "stream poll failed");
+        return n;
+    }
+
+    /// Says BYE on the control transport (RFC 3550 §6.6), so listeners learn
+    /// at once that the sender stopped. Call it once, when done, on the
+    /// thread that calls poll(); the stream may still be used. Does nothing
+    /// without a control transport, or when it never sent RTP or RTCP
+    /// (nobody knows its SSRC, §6.3.7). `reason` is at most 255 bytes.
+    void leave(std::error_code& ec, std::string_view reason = {}) noexcept
+    {
+        ec.clear();
+        if (!this->control_) return;
+        const std::size_t size = session_.write_bye(this->clock_.now(), this->clock_.wall_now(),
+                                                    this->control_packet_, ec, reason);
+        if (ec || size == 0) return;
+        this->send_control(size, ec);
+    }
+
+    void leave(std::string_view reason = {})
+    {
+        std::error_code ec;
+        leave(ec, reason);
+        if (ec) detail::throw_error(ec, "sending RTCP BYE failed");
+    }
+
+private:
+    void init(const sender_config& config)
+    {
+        packet_.resize(session_.max_packet_bytes());
+        const std::size_t packet_samples =
+            session_.codec().frames_per_packet() * session_.codec().format().channels;
+        captured_ = std::make_unique<detail::spsc_ring<float>>(
+            std::max<std::size_t>(config.queue_packets, 1) * packet_samples);
+        capture_scratch_.resize(packet_samples);
+    }
+
+    std::size_t send_due(std::error_code& ec) noexcept
+    {
+        std::size_t sent = 0;
+        const time_point now = this->clock_.now();
+        // What the audio thread captured, a packet at a time while the session has room.
+        const std::size_t channels = format().channels;
+        while (captured_->size_approx() >= channels &&
+               session_.writable_frames() * channels >= capture_scratch_.size()) {
+            const std::size_t want =
+                std::min(capture_scratch_.size(), captured_->size_approx() / channels * channels);
+            const std::size_t got = captured_->pop(std::span<float>{capture_scratch_.data(), want});
+            std::error_code write_ec;
+            session_.write(std::span<const float>{capture_scratch_.data(), got}, now, write_ec);
+        }
+        const wall_time wall = this->clock_.wall_now();
+        for (;;) {
+            const std::size_t size = session_.next_packet(now, wall, packet_, ec);
+            if (ec || size == 0) break;
+            this->transport_.send(std::span<const std::byte>{packet_.data(), size}, ec);
+            if (ec) {
+                session_.record_send_failure();
+                break;
+            }
+            ++sent;
+        }
+        return sent;
+    }
+
+    // Listeners' reports in, the sender's own report out when due.
+    void control(std::error_code& ec) noexcept
+    {
+        this->read_control(
+            ec, [this](std::span<const std::byte> datagram, const datagram_origin& origin) {
+                session_.on_control(datagram, this->clock_.now() - origin.waited,
+                                    this->clock_.wall_now() - origin.waited);
+            });
+        if (ec) return;
+        const std::size_t size = session_.write_report(this->clock_.now(), this->clock_.wall_now(),
+                                                       this->control_packet_, ec);
+        if (ec || size == 0) return;
+        this->send_control(size, ec);
+    }
+
+    sender_session<Codec> session_;
+    std::vector<std::byte> packet_;
+    // The hand-off from a capture thread (push) to the network side (poll);
+    // held by pointer because atomics do not move.
+    std::unique_ptr<detail::spsc_ring<float>> captured_;
+    std::vector<float> capture_scratch_;
+};
+
+} // namespace audiocast
+// end include/audiocast/stream/sender_stream.hpp
+
+namespace audiocast {
+
+/// The two ends of a stream over three policies (see the file comment).
+template <class Transport, class Codec = pcm_codec, class Clock = steady_clock>
+struct basic_multicast_stream {
+    using transport_type = Transport;
+    using codec_type = Codec;
+    using clock_type = Clock;
+    using sender = basic_multicast_sender<Transport, Codec, Clock>;
+    using receiver = basic_multicast_receiver<Transport, Codec, Clock>;
 };
 
 } // namespace audiocast
@@ -9428,8 +9521,8 @@ private:
 //
 //   audiocast::manual_clock clock;
 //   audiocast::loopback_group group{clock};
-//   audiocast::loopback_stream tx{audiocast::as_sender, group.join(), audiocast::pcm_codec{}, clock};
-//   audiocast::loopback_stream rx{audiocast::as_receiver, group.join(), audiocast::pcm_codec{}, clock};
+//   audiocast::loopback_stream::sender tx{group.join(), audiocast::pcm_codec{}, clock};
+//   audiocast::loopback_stream::receiver rx{group.join(), audiocast::pcm_codec{}, clock};
 //
 // It is the one public header that brings in the test transport and clock
 // (docs/architecture.md, Layers); basic_multicast_stream.hpp does not.
@@ -9439,6 +9532,8 @@ namespace audiocast {
 
 /// In-memory transport, PCM codec, manual clock.
 using loopback_stream = basic_multicast_stream<loopback_transport, pcm_codec, manual_clock>;
+using loopback_sender = loopback_stream::sender;
+using loopback_receiver = loopback_stream::receiver;
 
 } // namespace audiocast
 // end include/audiocast/loopback_stream.hpp
@@ -9448,9 +9543,10 @@ using loopback_stream = basic_multicast_stream<loopback_transport, pcm_codec, ma
 // audiocast — multicast_stream: the real network and real time.
 //
 // The alias joins the Asio UDP multicast transport, the PCM codec and the
-// steady clock; stream_runner (transport/stream_runner.hpp, included here)
-// drives one such stream on an Asio executor. A complete sender and receiver
-// are in the README, "On a real network".
+// steady clock: multicast_stream::sender and multicast_stream::receiver are
+// the two ends. stream_runner (transport/stream_runner.hpp, included here)
+// drives either on an Asio executor. A complete sender and receiver are in
+// the README, "On a real network".
 
 
 // begin include/audiocast/transport/stream_runner.hpp
@@ -10196,13 +10292,13 @@ private:
 namespace audiocast {
 
 /// Drives a stream over a readiness_waiting_transport (multicast_stream, say)
-/// on an executor until stop(). Not copyable; the stream must outlive it. Handlers run on `executor`; so must every call to
-/// the runner (start, stop, wake, destruction) and to the stream other than
-/// pull() and push(): neither is safe to call from another thread.
+/// on an executor until stop(). Not copyable; the stream must outlive it. Handlers run on
+/// `executor`; so must every call to the runner (start, stop, wake, destruction) and to the stream
+/// other than pull() and push(): neither is safe to call from another thread.
 template <class Stream>
     requires readiness_waiting_transport<typename Stream::transport_type>
 class stream_runner {
-    using role = decltype(std::declval<const Stream&>().role());
+    static constexpr bool is_sender = Stream::role() == decltype(Stream::role())::sender;
 
 public:
     /// Called on the executor after each round of sending, so the source can
@@ -10235,7 +10331,7 @@ public:
         if (running_) return;
         running_ = true;
         ++run_;
-        if (stream_.role() == role::sender) {
+        if constexpr (is_sender) {
             asio::post(executor_, [this, alive = alive_, run = run_] {
                 if (*alive && run == run_) send_round();
             });
@@ -10266,7 +10362,8 @@ public:
     /// Call on the executor.
     void wake()
     {
-        if (running_ && stream_.role() == role::sender) arm(stream_.next_deadline());
+        if constexpr (is_sender)
+            if (running_) arm(stream_.next_deadline());
     }
 
 private:
@@ -10373,8 +10470,10 @@ private:
 
 namespace audiocast {
 
-/// One end of a stream on real UDP multicast, paced by the steady clock.
+/// A stream on real UDP multicast, paced by the steady clock.
 using multicast_stream = basic_multicast_stream<udp_multicast_transport, pcm_codec, steady_clock>;
+using multicast_sender = multicast_stream::sender;
+using multicast_receiver = multicast_stream::receiver;
 
 } // namespace audiocast
 // end include/audiocast/multicast_stream.hpp

@@ -39,10 +39,8 @@ int main()
     using namespace std::chrono_literals;
     audiocast::manual_clock clock;
     audiocast::loopback_group group{clock};
-    audiocast::loopback_stream tx{audiocast::as_sender, group.join(), audiocast::pcm_codec{},
-                                  clock};
-    audiocast::loopback_stream rx{audiocast::as_receiver, group.join(), audiocast::pcm_codec{},
-                                  clock};
+    audiocast::loopback_sender tx{group.join(), audiocast::pcm_codec{}, clock};
+    audiocast::loopback_receiver rx{group.join(), audiocast::pcm_codec{}, clock};
     std::vector<std::int16_t> tone(4800 * 2);
     for (std::size_t f = 0; f < 4800; ++f)
         tone[2 * f] = tone[2 * f + 1] = static_cast<std::int16_t>(

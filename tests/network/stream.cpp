@@ -43,14 +43,16 @@
 #include <vector>
 
 using namespace std::chrono_literals;
-using audiocast::multicast_stream;
+using audiocast::multicast_receiver;
+using audiocast::multicast_sender;
 using audiocast::udp_multicast_options;
 using audiocast::udp_multicast_transport;
 
 namespace {
 
 using steady = std::chrono::steady_clock;
-using runner = audiocast::stream_runner<multicast_stream>;
+using sender_runner = audiocast::stream_runner<multicast_sender>;
+using receiver_runner = audiocast::stream_runner<multicast_receiver>;
 using audiocast_test::head_skipped;
 using audiocast_test::make_source;
 using audiocast_test::silent_frame;
@@ -90,8 +92,6 @@ std::string ipv6_refusal()
     return why != nullptr && *why != '\0' ? why : "the namespace has no veth pair v0/v1";
 }
 
-
-
 /// The runs of non-silent frames in `out`, in order.
 std::vector<std::vector<std::int16_t>> sounding_runs(const std::vector<std::int16_t>& out)
 {
@@ -107,8 +107,6 @@ std::vector<std::vector<std::int16_t>> sounding_runs(const std::vector<std::int1
     }
     return runs;
 }
-
-
 
 /// Says how `played` differs from `source`, in frames, for the failure message.
 std::string difference(const std::vector<std::int16_t>& played,
@@ -182,11 +180,11 @@ public:
     sending(asio::io_context& io, const udp_multicast_options& options,
             std::vector<std::int16_t> source, std::uint32_t ssrc)
         : source_{std::move(source)},
-          stream_{audiocast::as_sender, udp_multicast_transport{io, options},
-                  audiocast::pcm_codec{}, audiocast::steady_clock{}, config(ssrc)},
+          stream_{udp_multicast_transport{io, options}, audiocast::pcm_codec{},
+                  audiocast::steady_clock{}, config(ssrc)},
           runner_{stream_, io.get_executor()}
     {
-        runner_.on_refill([this](multicast_stream& s) { refill(s); });
+        runner_.on_refill([this](multicast_sender& s) { refill(s); });
         runner_.on_error([this](std::error_code ec) { errors_.push_back(ec); });
     }
 
@@ -201,7 +199,7 @@ public:
                stream_.sender().codec().pending_frames() == 0;
     }
     [[nodiscard]] const std::vector<std::int16_t>& source() const { return source_; }
-    [[nodiscard]] multicast_stream& stream() { return stream_; }
+    [[nodiscard]] multicast_sender& stream() { return stream_; }
     [[nodiscard]] std::uint64_t packets_sent() const
     {
         return stream_.sender().stats().packets_sent;
@@ -216,7 +214,7 @@ private:
         return c;
     }
 
-    void refill(multicast_stream& s)
+    void refill(multicast_sender& s)
     {
         const std::size_t left = source_.size() / channels - written_;
         if (left > 0)
@@ -230,8 +228,8 @@ private:
     }
 
     std::vector<std::int16_t> source_;
-    multicast_stream stream_;
-    runner runner_;
+    multicast_sender stream_;
+    sender_runner runner_;
     std::size_t written_ = 0;
     bool reported_ = false;
     std::function<void()> on_finished_;
@@ -260,12 +258,12 @@ public:
     {
         streams_.reserve(options.size()); // runners refer to the streams: no reallocation
         for (const auto& o : options) {
-            streams_.emplace_back(audiocast::as_receiver, udp_multicast_transport{io, o},
-                                  audiocast::pcm_codec{}, audiocast::steady_clock{}, config);
+            streams_.emplace_back(udp_multicast_transport{io, o}, audiocast::pcm_codec{},
+                                  audiocast::steady_clock{}, config);
             outputs_.emplace_back(blocks * block_samples);
         }
         for (auto& s : streams_) {
-            runners_.push_back(std::make_unique<runner>(s, io.get_executor()));
+            runners_.push_back(std::make_unique<receiver_runner>(s, io.get_executor()));
             runners_.back()->on_error([this](std::error_code ec) { errors_.push_back(ec); });
         }
     }
@@ -284,7 +282,7 @@ public:
     [[nodiscard]] std::size_t size() const { return streams_.size(); }
     [[nodiscard]] bool done() const { return pulled_ == blocks_; }
     [[nodiscard]] std::size_t blocks_pulled() const { return pulled_; }
-    [[nodiscard]] multicast_stream& stream(std::size_t i) { return streams_[i]; }
+    [[nodiscard]] multicast_receiver& stream(std::size_t i) { return streams_[i]; }
     [[nodiscard]] const std::vector<std::int16_t>& output(std::size_t i) const
     {
         return outputs_[i];
@@ -328,8 +326,8 @@ private:
         arm();
     }
 
-    std::vector<multicast_stream> streams_;
-    std::vector<std::unique_ptr<runner>> runners_;
+    std::vector<multicast_receiver> streams_;
+    std::vector<std::unique_ptr<receiver_runner>> runners_;
     std::vector<std::vector<std::int16_t>> outputs_;
     std::vector<std::error_code> errors_;
     asio::steady_timer timer_;
@@ -389,8 +387,10 @@ TEST_CASE("multicast_stream: one sender reaches 20 receivers on one io_context, 
         constexpr std::size_t frames = 96'000;
         std::vector<udp_multicast_options> options(20, {.port = 5100, .interface = "lo"});
         listening listeners{io, options, blocks_for(frames, 500ms)};
-        sending sender{
-            io, {.port = 5100, .interface = "lo", .join = false}, make_source(frames, channels), 0x5EED'0001};
+        sending sender{io,
+                       {.port = 5100, .interface = "lo", .join = false},
+                       make_source(frames, channels),
+                       0x5EED'0001};
 
         const auto first_pull = steady::now() + 20ms;
         listeners.start(first_pull, [&] { io.stop(); });
@@ -428,8 +428,10 @@ TEST_CASE("multicast_stream: a stranger's junk and a second sender on the group 
         // intruders.
         std::vector<udp_multicast_options> options(4, {.port = port, .interface = "lo"});
         listening listeners{io, options, blocks_for(frames, 500ms)};
-        sending sender{
-            io, {.port = port, .interface = "lo", .join = false}, make_source(frames, channels), 0x5EED'0002};
+        sending sender{io,
+                       {.port = port, .interface = "lo", .join = false},
+                       make_source(frames, channels),
+                       0x5EED'0002};
         // The second sender: its own ephemeral port, its own SSRC, 0.8 s of other audio.
         sending intruder{io,
                          {.port = port, .interface = "lo", .join = false},
@@ -665,9 +667,8 @@ TEST_CASE("stream_runner: a receiver whose socket is closed reports the failed w
     // Refused before any socket is opened: the transport's socket stays closed.
     udp_multicast_transport closed{io, {.group = "10.1.2.3"}, open_ec};
     REQUIRE(open_ec == audiocast::errc::not_multicast_address);
-    multicast_stream rx{audiocast::as_receiver, std::move(closed), audiocast::pcm_codec{},
-                        audiocast::steady_clock{}};
-    runner r{rx, io.get_executor()};
+    multicast_receiver rx{std::move(closed), audiocast::pcm_codec{}, audiocast::steady_clock{}};
+    receiver_runner r{rx, io.get_executor()};
     std::vector<std::error_code> errors;
     r.on_error([&](std::error_code ec) { errors.push_back(ec); });
     r.start();

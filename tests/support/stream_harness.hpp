@@ -71,8 +71,8 @@ inline std::optional<std::size_t> head_skipped(const std::vector<std::int16_t>& 
 struct harness {
     audiocast::manual_clock clock;
     audiocast::loopback_group group;
-    audiocast::loopback_stream sender;
-    std::vector<audiocast::loopback_stream> receivers;
+    audiocast::loopback_sender sender;
+    std::vector<audiocast::loopback_receiver> receivers;
     std::vector<std::vector<std::int16_t>> outputs;
     std::vector<std::int16_t> source;
     std::size_t written_frames = 0;
@@ -82,13 +82,13 @@ struct harness {
     harness(std::size_t receiver_count, audiocast::network_faults faults = {},
             std::uint64_t seed = 1, audiocast::sender_config sender_cfg = fixed_ids(),
             audiocast::receiver_config receiver_cfg = {}, audiocast::pcm_config codec_cfg = {})
-        : group{clock, faults, seed}, sender{audiocast::as_sender, group.join(),
-                                             audiocast::pcm_codec{codec_cfg}, clock, sender_cfg}
+        : group{clock, faults, seed},
+          sender{group.join(), audiocast::pcm_codec{codec_cfg}, clock, sender_cfg}
     {
         receivers.reserve(receiver_count);
         for (std::size_t i = 0; i < receiver_count; ++i)
-            receivers.emplace_back(audiocast::as_receiver, group.join(),
-                                   audiocast::pcm_codec{codec_cfg}, clock, receiver_cfg);
+            receivers.emplace_back(group.join(), audiocast::pcm_codec{codec_cfg}, clock,
+                                   receiver_cfg);
         outputs.resize(receiver_count);
     }
 

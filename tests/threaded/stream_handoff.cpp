@@ -38,6 +38,8 @@ using audiocast_test::head_skipped;
 using audiocast_test::trimmed;
 using stream = audiocast::basic_multicast_stream<audiocast::loopback_transport,
                                                  audiocast::pcm_codec, audiocast::steady_clock>;
+using sender = stream::sender;
+using receiver = stream::receiver;
 
 constexpr unsigned channels = 2;
 constexpr std::size_t block_frames = 48; // 1 ms at 48 kHz
@@ -66,8 +68,6 @@ constexpr auto audio_phase = 500us;
 // no more frames than the audio thread's worst pull was late, is run again, up
 // to this many times in all; anything else fails at once.
 constexpr int max_attempts = 3;
-
-
 
 /// What the two threads share besides the streams: the start, the deadline,
 /// and a flag either raises when the deadline passes.
@@ -121,19 +121,14 @@ private:
 /// The receiving end, its preallocated output, and what the audio thread saw.
 struct listener {
     explicit listener(audiocast::loopback_group& group)
-        : rx{audiocast::as_receiver, group.join(), audiocast::pcm_codec{},
-             audiocast::steady_clock{}},
+        : rx{group.join(), audiocast::pcm_codec{}, audiocast::steady_clock{}},
           output(steps * block_samples)
     {}
 
     /// With RTCP on `control`, reporting every `report_interval` or so.
     listener(audiocast::loopback_group& group, audiocast::loopback_group& control,
              std::chrono::nanoseconds report_interval)
-        : rx{audiocast::as_receiver,
-             group.join(),
-             control.join(),
-             audiocast::pcm_codec{},
-             audiocast::steady_clock{},
+        : rx{group.join(), control.join(), audiocast::pcm_codec{}, audiocast::steady_clock{},
              reporting_every(report_interval)},
           output(steps * block_samples)
     {}
@@ -170,7 +165,7 @@ struct listener {
                " us late";
     }
 
-    stream rx;
+    receiver rx;
     std::vector<std::int16_t> output;
     std::uint64_t allocations = 0;
     std::size_t blocks_pulled = 0;
@@ -223,8 +218,8 @@ TEST_CASE("stream hand-off: a network thread writes and polls while an audio thr
     run_attempts([&source](bool last) -> std::string {
         audiocast::manual_clock network_clock;
         audiocast::loopback_group group{network_clock};
-        stream tx{audiocast::as_sender, group.join(), audiocast::pcm_codec{},
-                  audiocast::steady_clock{}, audiocast_test::harness::fixed_ids()};
+        sender tx{group.join(), audiocast::pcm_codec{}, audiocast::steady_clock{},
+                  audiocast_test::harness::fixed_ids()};
         listener l{group};
         const schedule when;
 
@@ -279,8 +274,8 @@ TEST_CASE("stream hand-off with RTCP: reports cross between the network and audi
         audiocast::loopback_group control{network_clock};
         audiocast::sender_config config = audiocast_test::harness::fixed_ids();
         config.rtcp_minimum_interval = 100ms; // several reports in 1.5 s
-        stream tx{audiocast::as_sender,      group.join(), control.join(), audiocast::pcm_codec{},
-                  audiocast::steady_clock{}, config};
+        sender tx{group.join(), control.join(), audiocast::pcm_codec{}, audiocast::steady_clock{},
+                  config};
         listener l{group, control, 100ms};
         const schedule when;
 
@@ -353,8 +348,7 @@ TEST_CASE("stream hand-off: an audio thread push()es captured 1 ms blocks into a
         audiocast::loopback_group group{network_clock};
         auto config = audiocast_test::harness::fixed_ids();
         config.pacing = audiocast::pacing_mode::as_written;
-        stream tx{audiocast::as_sender, group.join(), audiocast::pcm_codec{},
-                  audiocast::steady_clock{}, config};
+        sender tx{group.join(), audiocast::pcm_codec{}, audiocast::steady_clock{}, config};
         listener l{group};
         const schedule when;
 

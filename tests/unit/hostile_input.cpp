@@ -128,8 +128,8 @@ TEST_CASE("a stream of another format on the same group is ignored once a stream
     audiocast::pcm_config other_format{.format = {audiocast::sample_format::l24, 44'100, 1}};
     audiocast::sender_config cfg;
     cfg.ssrc = 0xF00D;
-    audiocast::loopback_stream other{audiocast::as_sender, h.group.join(),
-                                     audiocast::pcm_codec{other_format}, h.clock, cfg};
+    audiocast::loopback_sender other{h.group.join(), audiocast::pcm_codec{other_format}, h.clock,
+                                     cfg};
     const auto tone = make_source(44'100, 1);
     std::size_t written = 0;
     for (int i = 0; i < 900; ++i) {

@@ -248,16 +248,14 @@ namespace {
 struct drift_run {
     audiocast::manual_clock clock;
     audiocast::loopback_group group;
-    audiocast::loopback_stream tx;
-    audiocast::loopback_stream rx;
+    audiocast::loopback_sender tx;
+    audiocast::loopback_receiver rx;
     double device_drift;
 
     drift_run(double drift, audiocast::receiver_config config = {},
               audiocast::network_faults faults = {})
-        : group{clock, faults, 3},
-          tx{audiocast::as_sender, group.join(), audiocast::pcm_codec{}, clock},
-          rx{audiocast::as_receiver, group.join(), audiocast::pcm_codec{}, clock, config},
-          device_drift{drift}
+        : group{clock, faults, 3}, tx{group.join(), audiocast::pcm_codec{}, clock},
+          rx{group.join(), audiocast::pcm_codec{}, clock, config}, device_drift{drift}
     {}
 
     struct result {
@@ -401,10 +399,8 @@ TEST_CASE("through drift that changes sign and a pause, playout never skips or r
                                        .packet_time = 5ms};
     audiocast::manual_clock clock;
     audiocast::loopback_group group{clock, {}, 5};
-    audiocast::loopback_stream tx{audiocast::as_sender, group.join(), audiocast::pcm_codec{config},
-                                  clock};
-    audiocast::loopback_stream rx{audiocast::as_receiver, group.join(),
-                                  audiocast::pcm_codec{config}, clock};
+    audiocast::loopback_sender tx{group.join(), audiocast::pcm_codec{config}, clock};
+    audiocast::loopback_receiver rx{group.join(), audiocast::pcm_codec{config}, clock};
     std::vector<std::int32_t> in(40), out(41), played;
     played.reserve(4'900'000);
     std::int32_t next = -4'000'000;

@@ -37,7 +37,10 @@ std::vector<std::int32_t> packet_of(std::int16_t value)
     return std::vector<std::int32_t>(packet_frames, std::int32_t{value} * 65'536);
 }
 
-audiocast::time_point at(std::chrono::nanoseconds t) { return audiocast::time_point{t}; }
+audiocast::time_point at(std::chrono::nanoseconds t)
+{
+    return audiocast::time_point{t};
+}
 
 /// Pulls `frames` frames at `now`.
 std::vector<std::int16_t> pull(playout_timeline& p, std::size_t frames,

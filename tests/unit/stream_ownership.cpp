@@ -215,8 +215,7 @@ TEST_CASE("a validated source that keeps sending is never displaced by another t
     h.run(200ms);
     audiocast::sender_config other;
     other.ssrc = 0xBAD;
-    audiocast::loopback_stream rival{audiocast::as_sender, h.group.join(), audiocast::pcm_codec{},
-                                     h.clock, other};
+    audiocast::loopback_sender rival{h.group.join(), audiocast::pcm_codec{}, h.clock, other};
     const auto noise = std::vector<std::int16_t>(480, 7);
     for (int i = 0; i < 2000; ++i) {
         (void)rival.write(std::span<const std::int16_t>{noise});
@@ -239,20 +238,18 @@ struct bye_harness {
     audiocast::loopback_group control{clock};
     std::vector<std::int16_t> played;
     std::vector<std::int16_t> block = std::vector<std::int16_t>(96);
-    audiocast::loopback_stream rx{audiocast::as_receiver, media.join(), control.join(),
-                                  audiocast::pcm_codec{}, clock};
+    audiocast::loopback_receiver rx{media.join(), control.join(), audiocast::pcm_codec{}, clock};
 
-    audiocast::loopback_stream sender(std::uint32_t ssrc)
+    audiocast::loopback_sender sender(std::uint32_t ssrc)
     {
         audiocast::sender_config c;
         c.ssrc = ssrc;
-        return {audiocast::as_sender,   media.join(), control.join(),
-                audiocast::pcm_codec{}, clock,        c};
+        return {media.join(), control.join(), audiocast::pcm_codec{}, clock, c};
     }
 
     /// 1 ms: `tx` writes `value` frames while it has `frames` left, sends
     /// what is due; the receiver plays 1 ms.
-    void tick(audiocast::loopback_stream* tx, std::int16_t value, std::size_t& frames)
+    void tick(audiocast::loopback_sender* tx, std::int16_t value, std::size_t& frames)
     {
         if (tx != nullptr) {
             const std::vector<std::int16_t> samples(std::min<std::size_t>(frames, 48) * 2, value);

@@ -19,21 +19,20 @@ struct rtcp_harness {
     audiocast::manual_clock clock;
     audiocast::loopback_group media{clock};
     audiocast::loopback_group control{clock};
-    audiocast::loopback_stream sender;
-    std::vector<audiocast::loopback_stream> receivers;
+    audiocast::loopback_sender sender;
+    std::vector<audiocast::loopback_receiver> receivers;
     std::vector<std::int16_t> tone = std::vector<std::int16_t>(480, 1000);
     std::vector<std::int16_t> block = std::vector<std::int16_t>(96, 0);
 
     explicit rtcp_harness(std::size_t count, bool send_time = true)
-        : sender{audiocast::as_sender,   media.join(), control.join(),
-                 audiocast::pcm_codec{}, clock,        sender_config(send_time)}
+        : sender{media.join(), control.join(), audiocast::pcm_codec{}, clock,
+                 sender_config(send_time)}
     {
         receivers.reserve(count);
         for (std::size_t i = 0; i < count; ++i) {
             audiocast::receiver_config c;
             c.cname = "listener-" + std::to_string(i);
-            receivers.emplace_back(audiocast::as_receiver, media.join(), control.join(),
-                                   audiocast::pcm_codec{}, clock, c);
+            receivers.emplace_back(media.join(), control.join(), audiocast::pcm_codec{}, clock, c);
         }
     }
 
@@ -128,8 +127,7 @@ TEST_CASE("a stream without a control transport sends no RTCP and leave() does n
 {
     audiocast::manual_clock clock;
     audiocast::loopback_group media{clock};
-    audiocast::loopback_stream tx{audiocast::as_sender, media.join(), audiocast::pcm_codec{},
-                                  clock};
+    audiocast::loopback_sender tx{media.join(), audiocast::pcm_codec{}, clock};
     CHECK_FALSE(tx.has_control());
     std::error_code ec;
     tx.leave(ec);

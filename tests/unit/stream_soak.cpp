@@ -86,13 +86,12 @@ struct soak_result {
 struct soak_run {
     audiocast::manual_clock clock;
     audiocast::loopback_group group;
-    audiocast::loopback_stream tx;
-    audiocast::loopback_stream rx;
+    audiocast::loopback_sender tx;
+    audiocast::loopback_receiver rx;
 
     explicit soak_run(const audiocast::network_faults& faults)
-        : group{clock, faults, 42},
-          tx{audiocast::as_sender, group.join(), audiocast::pcm_codec{}, clock},
-          rx{audiocast::as_receiver, group.join(), audiocast::pcm_codec{}, clock}
+        : group{clock, faults, 42}, tx{group.join(), audiocast::pcm_codec{}, clock},
+          rx{group.join(), audiocast::pcm_codec{}, clock}
     {}
 
     soak_result run(std::chrono::seconds length);
@@ -229,10 +228,9 @@ TEST_CASE("a simulated day of harsh networks, pauses and sender restarts keeps e
     const std::size_t largest_delay_drop = 240 + 40; // 30 ms, and 5 ms of jitter
     audiocast::manual_clock clock;
     audiocast::loopback_group group{clock, {}, 7};
-    audiocast::loopback_stream rx{audiocast::as_receiver, group.join(),
-                                  audiocast::pcm_codec{config}, clock};
-    std::optional<audiocast::loopback_stream> tx;
-    tx.emplace(audiocast::as_sender, group.join(), audiocast::pcm_codec{config}, clock);
+    audiocast::loopback_receiver rx{group.join(), audiocast::pcm_codec{config}, clock};
+    std::optional<audiocast::loopback_sender> tx;
+    tx.emplace(group.join(), audiocast::pcm_codec{config}, clock);
 
     std::vector<std::int16_t> in(frames * 2), out(frames * 2);
     std::uint64_t next_frame = 0, sent = 0, allocations = 0;
@@ -300,7 +298,7 @@ TEST_CASE("a simulated day of harsh networks, pauses and sender restarts keeps e
             rx.pull(std::span<std::int16_t>{out});
             clock.advance(step);
         }
-        tx.emplace(audiocast::as_sender, group.join(), audiocast::pcm_codec{config}, clock);
+        tx.emplace(group.join(), audiocast::pcm_codec{config}, clock);
         counted_from = audiocast_test::allocations_counted();
         audiocast_test::set_counting(true);
     }

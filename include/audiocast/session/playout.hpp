@@ -74,8 +74,7 @@ public:
           scratch_(scratch_frames * s.format.channels), rate_{s.max_rate_adjustment, s.latency},
           resampler_{s.format.channels},
           fade_frames_{std::max<std::uint64_t>(1, frames_in(s.fade, s.format.sample_rate))}
-    {
-    }
+    {}
 
     [[nodiscard]] playout_state state() const noexcept { return state_; }
     [[nodiscard]] std::size_t buffered_frames() const noexcept { return buffer_.buffered_frames(); }

@@ -38,13 +38,13 @@
 namespace audiocast {
 
 /// Drives a stream over a readiness_waiting_transport (multicast_stream, say)
-/// on an executor until stop(). Not copyable; the stream must outlive it. Handlers run on `executor`; so must every call to
-/// the runner (start, stop, wake, destruction) and to the stream other than
-/// pull() and push(): neither is safe to call from another thread.
+/// on an executor until stop(). Not copyable; the stream must outlive it. Handlers run on
+/// `executor`; so must every call to the runner (start, stop, wake, destruction) and to the stream
+/// other than pull() and push(): neither is safe to call from another thread.
 template <class Stream>
     requires readiness_waiting_transport<typename Stream::transport_type>
 class stream_runner {
-    using role = decltype(std::declval<const Stream&>().role());
+    static constexpr bool is_sender = Stream::role() == decltype(Stream::role())::sender;
 
 public:
     /// Called on the executor after each round of sending, so the source can
@@ -77,7 +77,7 @@ public:
         if (running_) return;
         running_ = true;
         ++run_;
-        if (stream_.role() == role::sender) {
+        if constexpr (is_sender) {
             asio::post(executor_, [this, alive = alive_, run = run_] {
                 if (*alive && run == run_) send_round();
             });
@@ -108,7 +108,8 @@ public:
     /// Call on the executor.
     void wake()
     {
-        if (running_ && stream_.role() == role::sender) arm(stream_.next_deadline());
+        if constexpr (is_sender)
+            if (running_) arm(stream_.next_deadline());
     }
 
 private:
