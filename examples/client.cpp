@@ -549,13 +549,14 @@ int main(int argc, char* argv[])
         app.add_option("--latency-ms", opt.latency_ms,
                        "Playout latency in ms: from a packet's arrival to its playout (raised "
                        "to fit an audio device that asks for more at a time, unless given)")
-            ->check(CLI::Range(1, 5000))
+            ->check(within(audiocast::playout_latency_limit))
             ->capture_default_str();
     app.add_option("--max-rate-ppm", opt.max_rate_ppm,
                    "How much faster or slower than the stream playout may run to hold its "
                    "latency when the sender's and the device's clocks drift apart, in ppm; "
                    "0 keeps playout bit-exact (and lets the buffer drift)")
-        ->check(CLI::Range(0, 10'000))
+        // The library's limit, in ppm.
+        ->check(CLI::Range(0.0, audiocast::max_playout_rate_adjustment * 1e6))
         ->capture_default_str();
     auto* device =
         app.add_option("--device", opt.device,
@@ -574,7 +575,7 @@ int main(int argc, char* argv[])
     app.add_option("--mtu", opt.mtu,
                    "The largest packet to take, in bytes with IP, UDP and RTP headers: the "
                    "network path's MTU (9000 on a jumbo-frame LAN); raised to fit an SDP's ptime")
-        ->check(CLI::Range(audiocast::min_mtu, audiocast::max_mtu))
+        ->check(within(audiocast::mtu_limit))
         ->capture_default_str();
     app.add_flag("--stop-at-end", opt.stop_at_end,
                  "Stop when the stream ends: the sender said BYE and sent nothing for 0.5 s "

@@ -503,7 +503,7 @@ int main(int argc, char* argv[])
     app.add_option("--mtu", opt.mtu,
                    "The network path's MTU in bytes: a packet (audio + 56 bytes of IP, UDP and "
                    "RTP headers) must fit it. 9000 on a jumbo-frame LAN")
-        ->check(CLI::Range(audiocast::min_mtu, audiocast::max_mtu))
+        ->check(within(audiocast::mtu_limit))
         ->capture_default_str();
     app.add_option("--ttl", opt.ttl, "IPv4 TTL or IPv6 hop limit (1: the local network)")
         ->check(CLI::Range(0, 255))

@@ -8,6 +8,7 @@
 #include <audiocast/codec/pcm.hpp>
 #include <audiocast/error.hpp>
 #include <audiocast/format.hpp>
+#include <audiocast/limits.hpp>
 #include <audiocast/transport/udp_multicast.hpp>
 #include <audiocast/wire/sap.hpp>
 
@@ -30,6 +31,24 @@
 #include <system_error>
 
 namespace audiocast_examples {
+
+/// A CLI11 check against one of the library's named limits (limits.hpp), in
+/// the limit's own unit: the program refuses what the library would, with
+/// the library's message ("playout latency 9000 ms is outside 1-5000 ms").
+inline CLI::Validator within(const audiocast::setting_limit& limit)
+{
+    return CLI::Validator(
+        [limit](std::string& text) -> std::string {
+            double value = 0;
+            const auto [end, error] =
+                std::from_chars(text.data(), text.data() + text.size(), value);
+            if (error != std::errc{} || end != text.data() + text.size())
+                return "'" + text + "' is not a number";
+            const audiocast::setting_problem p = limit.check(value);
+            return p ? p.describe() : std::string{};
+        },
+        std::string{"within "} + limit.setting + " limits");
+}
 
 /// Where the stream is: --group, --port, --interface, --source.
 struct network_options {
@@ -107,12 +126,11 @@ struct format_options {
             app.add_option("--format", encoding, "Wire encoding: L16 or L24 (big-endian PCM)")
                 ->transform(CLI::IsMember({"L16", "L24"}, CLI::ignore_case))
                 ->capture_default_str();
-        rate_option =
-            app.add_option("--rate", sample_rate, "Sample rate in Hz")
-                ->check(CLI::Range(audiocast::min_sample_rate, audiocast::max_sample_rate))
-                ->capture_default_str();
+        rate_option = app.add_option("--rate", sample_rate, "Sample rate in Hz")
+                          ->check(within(audiocast::sample_rate_limit))
+                          ->capture_default_str();
         channels_option = app.add_option("--channels", channels, "Channels")
-                              ->check(CLI::Range(audiocast::min_channels, audiocast::max_channels))
+                              ->check(within(audiocast::channel_count_limit))
                               ->capture_default_str();
     }
 

@@ -7,6 +7,7 @@
 
 #include <audiocast/detail/config.hpp>
 #include <audiocast/error.hpp>
+#include <audiocast/limits.hpp>
 
 #include <chrono>
 #include <concepts>
@@ -76,34 +77,31 @@ struct audio_format {
            std::to_string(f.channels);
 }
 
-/// Checks `f` against the limits above; sets `ec` to the first rule it breaks.
+inline constexpr setting_limit sample_format_limit{
+    "sample format", 0, 1, "", errc::invalid_sample_format, "0 is L16, 1 is L24"};
+inline constexpr setting_limit sample_rate_limit{"sample rate", min_sample_rate, max_sample_rate,
+                                                 "Hz", errc::invalid_sample_rate};
+inline constexpr setting_limit channel_count_limit{"channel count", min_channels, max_channels, "",
+                                                   errc::invalid_channel_count};
+
+/// The first limit above that `f` breaks.
+[[nodiscard]] constexpr setting_problem check(const audio_format& f) noexcept
+{
+    if (auto p = sample_format_limit.check(static_cast<double>(f.encoding))) return p;
+    if (auto p = sample_rate_limit.check(f.sample_rate)) return p;
+    return channel_count_limit.check(f.channels);
+}
+
+/// Sets `ec` to the first rule `f` breaks (check()), or clears it.
 inline void validate(const audio_format& f, std::error_code& ec) noexcept
 {
-    ec.clear();
-    if (f.encoding != sample_format::l16 && f.encoding != sample_format::l24)
-        ec = errc::invalid_sample_format;
-    else if (f.sample_rate < min_sample_rate || f.sample_rate > max_sample_rate)
-        ec = errc::invalid_sample_rate;
-    else if (f.channels < min_channels || f.channels > max_channels)
-        ec = errc::invalid_channel_count;
+    detail::assign(ec, check(f));
 }
 
 /// Throwing form of validate(); the message names the value and the limit.
 inline void validate(const audio_format& f)
 {
-    std::error_code ec;
-    validate(f, ec);
-    if (!ec) return;
-    if (ec == errc::invalid_sample_format)
-        detail::throw_error(ec, "sample format " +
-                                    std::to_string(static_cast<unsigned>(f.encoding)) +
-                                    " is neither L16 nor L24");
-    if (ec == errc::invalid_sample_rate)
-        detail::throw_error(ec, "sample rate " + std::to_string(f.sample_rate) + " Hz is outside " +
-                                    std::to_string(min_sample_rate) + "-" +
-                                    std::to_string(max_sample_rate) + " Hz");
-    detail::throw_error(ec, "channel count " + std::to_string(f.channels) + " is outside " +
-                                std::to_string(min_channels) + "-" + std::to_string(max_channels));
+    detail::throw_if(check(f));
 }
 
 /// Frames in `d` at `sample_rate`, rounded down.

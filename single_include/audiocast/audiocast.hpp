@@ -293,6 +293,121 @@ namespace detail {
 template <>
 struct std::is_error_code_enum<audiocast::errc> : std::true_type {};
 // end include/audiocast/error.hpp
+// begin include/audiocast/limits.hpp
+// audiocast — one way to check a setting against its limit and say what is
+// wrong: the value, the limit and the unit (docs/architecture.md, Errors).
+//
+// Each bounded setting has one named setting_limit, and a configuration's
+// check() returns the first setting_problem it finds. The two forms every
+// constructor offers come from it:
+//
+//   static setting_problem check(const receiver_config&) noexcept;  // the first problem
+//   validate(config, ec);   // ec = check(config).code, no allocation
+//   validate(config);       // throws std::system_error with check(config).describe()
+//
+// "playout latency 7000 ms is outside 1-5000 ms". The examples check their
+// command lines against the same limits, so a program and the library say the
+// same thing about the same value.
+
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <string>
+#include <system_error>
+
+namespace audiocast {
+
+/// What is wrong with one setting: its name, its value, and the limit it
+/// breaks. A default-constructed one (code 0) means nothing is wrong.
+struct setting_problem {
+    errc code{};
+    const char* setting = "";
+    double value = 0;
+    double min = 0;
+    double max = 0;
+    const char* unit = ""; ///< "ms", "Hz", "bytes", or "" for a count
+    const char* note = ""; ///< what the limit comes from, when it helps
+
+    [[nodiscard]] constexpr explicit operator bool() const noexcept { return code != errc{}; }
+
+    /// "payload type 200 is outside 0-127"; "RTCP minimum interval 0 ms is below 1 ms".
+    [[nodiscard]] std::string describe() const
+    {
+        std::string out = std::string{setting} + " " + number(value) + with_unit();
+        if (min == -std::numeric_limits<double>::infinity())
+            out += " is above " + number(max) + with_unit();
+        else if (max == std::numeric_limits<double>::infinity())
+            out += " is below " + number(min) + with_unit();
+        else
+            out += " is outside " + number(min) + "-" + number(max) + with_unit();
+        if (*note != '\0') out += std::string{" ("} + note + ")";
+        return out;
+    }
+
+private:
+    [[nodiscard]] std::string with_unit() const
+    {
+        return *unit == '\0' ? std::string{} : std::string{" "} + unit;
+    }
+
+    // Whole numbers as integers, others with up to 6 significant digits.
+    [[nodiscard]] static std::string number(double v)
+    {
+        char text[32];
+        if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e15)
+            std::snprintf(text, sizeof text, "%.0f", v);
+        else
+            std::snprintf(text, sizeof text, "%g", v);
+        return text;
+    }
+};
+
+/// The bounds of one setting, inclusive, in its unit.
+struct setting_limit {
+    const char* setting;
+    double min;
+    double max;
+    const char* unit;
+    errc code;
+    const char* note = "";
+
+    /// Whether `value` is within the bounds; NaN never is.
+    [[nodiscard]] constexpr bool holds(double value) const noexcept
+    {
+        return value >= min && value <= max;
+    }
+
+    /// No problem when `value` holds, else the problem that says so.
+    [[nodiscard]] constexpr setting_problem check(double value) const noexcept
+    {
+        if (holds(value)) return {};
+        return {code, setting, value, min, max, unit, note};
+    }
+};
+
+inline constexpr double unbounded = std::numeric_limits<double>::infinity();
+
+namespace detail {
+
+/// The error_code form: `ec` is the problem's code, or cleared when there is none.
+inline void assign(std::error_code& ec, const setting_problem& p) noexcept
+{
+    if (p)
+        ec = p.code;
+    else
+        ec.clear();
+}
+
+/// Throws the problem, if there is one, with the message that names it.
+inline void throw_if(const setting_problem& p)
+{
+    if (p) throw_error(make_error_code(p.code), p.describe());
+}
+
+} // namespace detail
+} // namespace audiocast
+// end include/audiocast/limits.hpp
 
 #include <chrono>
 #include <concepts>
@@ -362,34 +477,31 @@ struct audio_format {
            std::to_string(f.channels);
 }
 
-/// Checks `f` against the limits above; sets `ec` to the first rule it breaks.
+inline constexpr setting_limit sample_format_limit{
+    "sample format", 0, 1, "", errc::invalid_sample_format, "0 is L16, 1 is L24"};
+inline constexpr setting_limit sample_rate_limit{"sample rate", min_sample_rate, max_sample_rate,
+                                                 "Hz", errc::invalid_sample_rate};
+inline constexpr setting_limit channel_count_limit{"channel count", min_channels, max_channels, "",
+                                                   errc::invalid_channel_count};
+
+/// The first limit above that `f` breaks.
+[[nodiscard]] constexpr setting_problem check(const audio_format& f) noexcept
+{
+    if (auto p = sample_format_limit.check(static_cast<double>(f.encoding))) return p;
+    if (auto p = sample_rate_limit.check(f.sample_rate)) return p;
+    return channel_count_limit.check(f.channels);
+}
+
+/// Sets `ec` to the first rule `f` breaks (check()), or clears it.
 inline void validate(const audio_format& f, std::error_code& ec) noexcept
 {
-    ec.clear();
-    if (f.encoding != sample_format::l16 && f.encoding != sample_format::l24)
-        ec = errc::invalid_sample_format;
-    else if (f.sample_rate < min_sample_rate || f.sample_rate > max_sample_rate)
-        ec = errc::invalid_sample_rate;
-    else if (f.channels < min_channels || f.channels > max_channels)
-        ec = errc::invalid_channel_count;
+    detail::assign(ec, check(f));
 }
 
 /// Throwing form of validate(); the message names the value and the limit.
 inline void validate(const audio_format& f)
 {
-    std::error_code ec;
-    validate(f, ec);
-    if (!ec) return;
-    if (ec == errc::invalid_sample_format)
-        detail::throw_error(ec, "sample format " +
-                                    std::to_string(static_cast<unsigned>(f.encoding)) +
-                                    " is neither L16 nor L24");
-    if (ec == errc::invalid_sample_rate)
-        detail::throw_error(ec, "sample rate " + std::to_string(f.sample_rate) + " Hz is outside " +
-                                    std::to_string(min_sample_rate) + "-" +
-                                    std::to_string(max_sample_rate) + " Hz");
-    detail::throw_error(ec, "channel count " + std::to_string(f.channels) + " is outside " +
-                                std::to_string(min_channels) + "-" + std::to_string(max_channels));
+    detail::throw_if(check(f));
 }
 
 /// Frames in `d` at `sample_rate`, rounded down.
@@ -1295,11 +1407,20 @@ struct packet_view {
     return fixed_header_size + (h.send_time ? send_time_extension_size : 0);
 }
 
-/// Whether `id` can name an RFC 8285 one-byte header extension element:
-/// 1-14 (0 is padding, 15 stops parsing, §4.2).
+/// The ids an RFC 8285 one-byte header extension element can have: 1-14
+/// (0 is padding, 15 stops parsing, §4.2).
+inline constexpr setting_limit extension_id_limit{
+    "send-time extension id",    1, 14, "", errc::invalid_header_extension,
+    "RFC 8285 one-byte elements"};
+
+/// The 7-bit payload type field (RFC 3550 §5.1).
+inline constexpr setting_limit payload_type_limit{"payload type", 0, 127, "",
+                                                  errc::invalid_payload_type};
+
+/// Whether `id` can name an RFC 8285 one-byte header extension element.
 [[nodiscard]] constexpr bool is_valid_extension_id(std::uint8_t id) noexcept
 {
-    return id >= 1 && id <= 14;
+    return extension_id_limit.holds(id);
 }
 
 namespace detail {
@@ -1959,6 +2080,7 @@ inline constexpr std::size_t default_header_overhead = 56;
 /// the largest an IPv4 datagram can be.
 inline constexpr std::size_t min_mtu = 576;
 inline constexpr std::size_t max_mtu = 65535;
+inline constexpr setting_limit mtu_limit{"MTU", min_mtu, max_mtu, "bytes", errc::invalid_mtu};
 
 /// What a pcm_codec is made from. Checked by pcm_codec::validate().
 ///
@@ -2309,10 +2431,9 @@ public:
     {
         audiocast::validate(config.format, ec);
         if (ec) return;
-        if (!is_allowed_packet_time(config.packet_time) ||
-            frames_per_packet_of(config) == 0)
+        if (!is_allowed_packet_time(config.packet_time) || frames_per_packet_of(config) == 0)
             ec = errc::invalid_packet_time;
-        else if (config.mtu < min_mtu || config.mtu > max_mtu)
+        else if (!mtu_limit.holds(static_cast<double>(config.mtu)))
             ec = errc::invalid_mtu;
         else if (payload_bytes_of(config) > max_payload_bytes_of(config))
             ec = errc::packet_exceeds_mtu;
@@ -2327,15 +2448,13 @@ public:
         validate(config, ec);
         if (!ec) return;
         const std::string ptime = "ptime " + std::to_string(config.packet_time.count()) + " ms";
-        if (ec == errc::invalid_packet_time &&
-            !is_allowed_packet_time(config.packet_time))
+        if (ec == errc::invalid_packet_time && !is_allowed_packet_time(config.packet_time))
             detail::throw_error(ec, ptime + " is not one of " + pcm_packet_times_text() + " ms");
         if (ec == errc::invalid_packet_time)
             detail::throw_error(ec, ptime + " at " + std::to_string(config.format.sample_rate) +
                                         " Hz holds no whole frame");
         if (ec == errc::invalid_mtu)
-            detail::throw_error(ec, "MTU " + std::to_string(config.mtu) + " is outside " +
-                                        std::to_string(min_mtu) + "-" + std::to_string(max_mtu));
+            detail::throw_if(mtu_limit.check(static_cast<double>(config.mtu)));
         detail::throw_error(ec, ptime + " at " + std::to_string(config.format.sample_rate) +
                                     " Hz " + std::string(encoding_name(config.format.encoding)) +
                                     " " + detail::pcm::describe_channels(config.format.channels) +
@@ -5148,6 +5267,374 @@ private:
 
 } // namespace audiocast
 // end include/audiocast/session/playout.hpp
+// begin include/audiocast/session/receiver_config.hpp
+// audiocast — the settings of a receiver, their limits, and the check that
+// names the first one broken (limits.hpp). receiver_session and the stream's
+// receiver are built from a receiver_config; the examples check their
+// command lines against the same limits.
+
+// begin include/audiocast/session/rtcp_schedule.hpp
+// audiocast — when RTCP reports go out (RFC 3550 §6.2, §6.3, Appendix A.7).
+//
+// RTCP is held to a share of the session bandwidth (5 %, a quarter of it for
+// senders while they are few), so the interval between one participant's
+// reports grows with the number of members. The interval is randomized over
+// [0.5, 1.5] times its value, so reports of many receivers do not synchronize,
+// and divided by e - 3/2 as A.7 does. That factor compensates for timer
+// reconsideration (§6.3.6), which audiocast does not do, so a session that
+// grows fast may overshoot its RTCP share for a while. The first report after joining waits half
+// the minimum. Sans-I/O: it takes time points and gives time points.
+
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <string_view>
+
+namespace audiocast {
+
+/// The inputs of RFC 3550's interval computation that do not change per report.
+struct rtcp_timing {
+    /// The session's bandwidth: the RTP rate of every sender, headers included.
+    double session_bytes_per_s = 200'000;
+    /// RFC 3550 §6.2: the fixed minimum between reports is RECOMMENDED at 5 s.
+    std::chrono::nanoseconds minimum = std::chrono::seconds{5};
+};
+
+/// RFC 3550 §6.2's session bandwidth of a stream in `format` sent in packets
+/// of `frames_per_packet` frames and `payload_bytes` bytes, each with
+/// `header_bytes` of RTP header and extensions, plus IPv4 and UDP.
+[[nodiscard]] inline double rtcp_session_bandwidth(std::uint32_t sample_rate,
+                                                   std::size_t frames_per_packet,
+                                                   std::size_t payload_bytes,
+                                                   std::size_t header_bytes) noexcept
+{
+    const double packets_per_s = static_cast<double>(sample_rate) /
+                                 static_cast<double>(std::max<std::size_t>(frames_per_packet, 1));
+    return packets_per_s * static_cast<double>(payload_bytes + header_bytes + 20 + 8);
+}
+
+/// The deterministic interval Td of RFC 3550 A.7 (before randomization).
+[[nodiscard]] inline std::chrono::nanoseconds
+rtcp_deterministic_interval(const rtcp_timing& t, std::size_t members, std::size_t senders,
+                            bool we_sent, double avg_rtcp_bytes, bool initial) noexcept
+{
+    constexpr double rtcp_fraction = 0.05;
+    constexpr double sender_share = 0.25;
+    double bandwidth = t.session_bytes_per_s * rtcp_fraction;
+    double n = static_cast<double>(std::max<std::size_t>(members, 1));
+    // Senders share a quarter of the RTCP bandwidth while they are at most a
+    // quarter of the members, so their reports (the NTP/RTP mapping) stay frequent.
+    if (senders > 0 && static_cast<double>(senders) <= n * sender_share) {
+        if (we_sent) {
+            bandwidth *= sender_share;
+            n = static_cast<double>(senders);
+        } else {
+            bandwidth *= 1 - sender_share;
+            n -= static_cast<double>(senders);
+        }
+    }
+    const double minimum_s = std::chrono::duration<double>(t.minimum).count() / (initial ? 2 : 1);
+    const double interval_s =
+        bandwidth > 0 ? std::max(minimum_s, avg_rtcp_bytes * n / bandwidth) : minimum_s;
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::duration<double>{interval_s});
+}
+
+namespace detail {
+
+/// The most members a session's table may be asked to hold.
+inline constexpr std::size_t max_rtcp_members = 65'536;
+
+inline constexpr setting_limit rtcp_cname_limit{
+    "CNAME of", 0, rtcp::max_text, "bytes", errc::invalid_rtcp, "what RTCP carries"};
+inline constexpr setting_limit rtcp_minimum_interval_limit{"RTCP minimum interval", 1, unbounded,
+                                                           "ns", errc::invalid_rtcp};
+
+/// The first of the RTCP settings both sessions take that breaks its limit:
+/// a CNAME RTCP can carry, a positive minimum interval, and a member table
+/// within `members_limit`.
+[[nodiscard]] constexpr setting_problem
+check_rtcp_settings(std::string_view cname, std::chrono::nanoseconds minimum, std::size_t members,
+                    const setting_limit& members_limit) noexcept
+{
+    if (auto p = rtcp_cname_limit.check(static_cast<double>(cname.size()))) return p;
+    if (auto p = rtcp_minimum_interval_limit.check(static_cast<double>(minimum.count()))) return p;
+    return members_limit.check(static_cast<double>(members));
+}
+
+} // namespace detail
+
+/// One participant's report timer.
+class rtcp_schedule {
+public:
+    /// `seed` makes the randomization reproducible (tests); a participant
+    /// should draw it at random.
+    explicit rtcp_schedule(const rtcp_timing& timing, std::uint64_t seed) noexcept
+        : timing_{timing}, random_{seed}
+    {}
+
+    [[nodiscard]] bool started() const noexcept { return started_; }
+
+    /// Joins at `now`: the first report is due after the initial interval.
+    void start(time_point now, std::size_t members, std::size_t senders, bool we_sent) noexcept
+    {
+        started_ = true;
+        initial_ = true;
+        next_ = now + randomized(members, senders, we_sent);
+    }
+
+    /// When the next report is due.
+    [[nodiscard]] time_point next() const noexcept { return next_; }
+    [[nodiscard]] bool due(time_point now) const noexcept { return started_ && now >= next_; }
+
+    /// A report of `bytes` (its UDP payload) went out at `now`: folds its size
+    /// into the average (§6.3.3) and sets the next deadline.
+    void sent(time_point now, std::size_t bytes, std::size_t members, std::size_t senders,
+              bool we_sent) noexcept
+    {
+        // IPv4 and UDP headers count too (A.7 uses packet sizes on the wire).
+        const double size = static_cast<double>(bytes + 28);
+        avg_bytes_ = have_avg_ ? size / 16 + avg_bytes_ * 15 / 16 : size;
+        have_avg_ = true;
+        initial_ = false;
+        next_ = now + randomized(members, senders, we_sent);
+    }
+
+    /// Td for the present state: what a member's silence is measured in
+    /// (§6.3.5 times a member out after 5 Td of silence).
+    [[nodiscard]] std::chrono::nanoseconds deterministic(std::size_t members, std::size_t senders,
+                                                         bool we_sent) const noexcept
+    {
+        return rtcp_deterministic_interval(timing_, members, senders, we_sent, avg_bytes_, false);
+    }
+
+private:
+    std::chrono::nanoseconds randomized(std::size_t members, std::size_t senders,
+                                        bool we_sent) noexcept
+    {
+        const auto td =
+            rtcp_deterministic_interval(timing_, members, senders, we_sent, avg_bytes_, initial_);
+        // A.7: t = Td * U[0.5, 1.5] / (e - 3/2).
+        constexpr double compensation = 2.71828182845904523536 - 1.5;
+        const double factor = std::uniform_real_distribution<double>{0.5, 1.5}(random_);
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>{
+            std::chrono::duration<double>(td).count() * factor / compensation});
+    }
+
+    rtcp_timing timing_;
+    std::mt19937_64 random_;
+    time_point next_{};
+    double avg_bytes_ = 128; // a first guess until the first report (SR + SDES ~ 80 B + headers)
+    bool have_avg_ = false;
+    bool initial_ = true;
+    bool started_ = false;
+};
+
+} // namespace audiocast
+// end include/audiocast/session/rtcp_schedule.hpp
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace audiocast {
+
+inline constexpr std::chrono::nanoseconds min_playout_latency = std::chrono::milliseconds{1};
+inline constexpr std::chrono::nanoseconds max_playout_latency = std::chrono::seconds{5};
+
+/// Settings of a receiver_session.
+struct receiver_config {
+    /// Target playout latency: the time from a talkspurt's first arrival to its playout.
+    std::chrono::nanoseconds latency = std::chrono::milliseconds{40};
+    /// The payload type to accept; unset accepts the first one seen from the source.
+    std::optional<std::uint8_t> payload_type;
+    std::uint8_t send_time_extension_id = rtp::default_send_time_extension_id;
+    /// After this long without a packet from the source being played, another
+    /// validated source may take over (a restarted sender); after its BYE, at
+    /// once. Until then every other source is counted as foreign and ignored
+    /// (session/source_selector.hpp).
+    std::chrono::nanoseconds source_timeout = std::chrono::milliseconds{250};
+    /// Length of the fade out of a concealed gap and the fade back in after it.
+    std::chrono::nanoseconds fade = std::chrono::milliseconds{2};
+    /// How far playout may run faster or slower than the stream to stay at the
+    /// target latency when the sender's and the audio device's clocks drift
+    /// apart (session/playout_rate.hpp): 0.001 is 0.1 %, 1.7 cents of pitch.
+    /// 0 turns it off; at most max_playout_rate_adjustment.
+    double max_rate_adjustment = 0.001;
+    /// RTCP: this receiver's own SSRC in its reports; random when unset.
+    std::optional<std::uint32_t> ssrc{};
+    /// RTCP: its canonical name; empty draws 96 random bits (RFC 7022). At most 255 bytes.
+    std::string cname{};
+    /// RTCP: the fixed minimum between reports (RFC 3550 §6.2 recommends 5 s).
+    std::chrono::nanoseconds rtcp_minimum_interval = std::chrono::seconds{5};
+    /// RTCP: other members counted at once, for the report interval. Each
+    /// report is looked up among them on the audio thread, so this bounds
+    /// that work too; members beyond it are not tracked.
+    std::size_t max_members = 256;
+};
+
+inline constexpr setting_limit playout_latency_limit{
+    "playout latency", std::chrono::duration<double, std::milli>(min_playout_latency).count(),
+    std::chrono::duration<double, std::milli>(max_playout_latency).count(), "ms",
+    errc::invalid_latency};
+inline constexpr setting_limit playout_rate_adjustment_limit{
+    "playout rate adjustment", 0, max_playout_rate_adjustment, "", errc::invalid_rate_adjustment};
+inline constexpr setting_limit receiver_members_limit{
+    "RTCP members to remember", 1, detail::max_rtcp_members, "", errc::invalid_rtcp};
+
+/// The first setting of `config` that breaks its limit; none when all hold.
+[[nodiscard]] constexpr setting_problem check(const receiver_config& config) noexcept
+{
+    const double latency_ms = std::chrono::duration<double, std::milli>(config.latency).count();
+    if (auto p = playout_latency_limit.check(latency_ms)) return p;
+    if (config.payload_type)
+        if (auto p = rtp::payload_type_limit.check(*config.payload_type)) return p;
+    if (auto p = playout_rate_adjustment_limit.check(config.max_rate_adjustment)) return p;
+    if (auto p = rtp::extension_id_limit.check(config.send_time_extension_id)) return p;
+    return detail::check_rtcp_settings(config.cname, config.rtcp_minimum_interval,
+                                       config.max_members, receiver_members_limit);
+}
+
+} // namespace audiocast
+// end include/audiocast/session/receiver_config.hpp
+// begin include/audiocast/session/reception_meter.hpp
+// audiocast — what a receiver measures of the packets it plays
+// (docs/architecture.md, Reception measurement).
+//
+// Per packet of the source: throughput, RFC 3550 interarrival jitter (A.8),
+// one-way latency and IPDV. Latency comes from the send time the packet
+// carries (audiocast's RFC 8285 extension) or, for senders that stamp none
+// (ffmpeg, GStreamer), from the source's last RTCP sender report, which maps
+// RTP time to the sender's wall clock (RFC 3550 §6.4.1). The sender report is
+// also what a receiver report's LSR and DLSR refer to.
+//
+// Sans-I/O: it is handed arrival times. Fixed memory, noexcept.
+
+
+#include <chrono>
+#include <cstdint>
+
+namespace audiocast {
+
+class reception_meter {
+public:
+    explicit reception_meter(std::uint32_t sample_rate) noexcept : sample_rate_{sample_rate} {}
+
+    /// A new source: its jitter and its sender reports start afresh. The
+    /// throughput and the latency distributions go on across sources.
+    void new_source() noexcept
+    {
+        have_transit_ = false;
+        jitter_.reset();
+        have_sr_ = false;
+        last_sr_ = 0;
+    }
+
+    /// One packet of the source, as it arrived.
+    void on_packet(const rtp::packet_view& packet, time_point arrival,
+                   wall_time arrival_wall) noexcept
+    {
+        throughput_.record(packet.payload.size(), arrival);
+        // RFC 3550 A.8: arrival in timestamp units from any fixed origin.
+        if (!have_transit_) {
+            have_transit_ = true;
+            jitter_origin_ = arrival;
+        }
+        const auto arrival_units =
+            static_cast<std::uint32_t>(frames_in(arrival - jitter_origin_, sample_rate_));
+        jitter_.update(arrival_units, packet.hdr.timestamp);
+        if (packet.hdr.send_time) {
+            record_latency(arrival_wall - ntp::to_wall(*packet.hdr.send_time));
+        } else if (have_sr_) {
+            // The packet's first frame was sampled at SR time + (its
+            // timestamp - the SR's) / rate, on the sender's wall clock.
+            const auto since_sr = static_cast<std::int32_t>(packet.hdr.timestamp - sr_timestamp_);
+            const auto offset =
+                since_sr >= 0 ? duration_of(static_cast<std::uint64_t>(since_sr), sample_rate_)
+                              : -duration_of(static_cast<std::uint64_t>(-std::int64_t{since_sr}),
+                                             sample_rate_);
+            record_latency(arrival_wall - (sr_wall_ + offset));
+            latency_from_reports_ = true;
+        }
+    }
+
+    /// A sender report from the source.
+    void on_sender_report(const rtcp::sender_info& info, time_point arrival) noexcept
+    {
+        ++sender_reports_;
+        last_sr_ = ntp::short_form(info.ntp);
+        last_sr_arrival_ = arrival;
+        sr_wall_ = ntp::to_wall(info.ntp);
+        sr_timestamp_ = info.rtp_timestamp;
+        have_sr_ = true;
+    }
+
+    /// The jitter, LSR and DLSR fields of a reception report sent at `now`.
+    void fill(rtcp::report_block& b, time_point now) const noexcept
+    {
+        b.jitter = jitter_.value();
+        if (have_sr_) {
+            b.last_sr = last_sr_;
+            b.delay_since_last_sr = ntp::to_short_duration(now - last_sr_arrival_);
+        }
+    }
+
+    /// The constant-time fields of `s`.
+    void counters(receiver_stats& s) const noexcept
+    {
+        s.bytes_received = throughput_.bytes();
+        s.throughput_bytes_per_s = throughput_.bytes_per_second();
+        s.packets_per_s = throughput_.packets_per_second();
+        s.jitter = jitter_.value_time(sample_rate_);
+        s.latency_max = latency_.max();
+        s.latency_samples = latency_.count();
+        s.sender_reports = sender_reports_;
+        s.latency_from_sender_reports = latency_from_reports_;
+    }
+
+    /// The percentiles of `s`: a walk over two histograms.
+    void percentiles(receiver_stats& s) const noexcept
+    {
+        s.latency_p50 = latency_.percentile(50);
+        s.latency_p99 = latency_.percentile(99);
+        s.ipdv_p50 = ipdv_.histogram().percentile(50);
+        s.ipdv_p99 = ipdv_.histogram().percentile(99);
+    }
+
+    [[nodiscard]] const duration_histogram& latency() const noexcept { return latency_; }
+
+private:
+    void record_latency(std::chrono::nanoseconds latency) noexcept
+    {
+        latency_.record(latency);
+        ipdv_.update(latency);
+    }
+
+    std::uint32_t sample_rate_;
+    bool have_transit_ = false;
+    time_point jitter_origin_{};
+    interarrival_jitter jitter_;
+    duration_histogram latency_;
+    ipdv_meter ipdv_;
+    throughput_meter throughput_;
+
+    bool have_sr_ = false;
+    std::uint32_t last_sr_ = 0;
+    time_point last_sr_arrival_{};
+    wall_time sr_wall_{};
+    std::uint32_t sr_timestamp_ = 0;
+    bool latency_from_reports_ = false;
+    std::uint64_t sender_reports_ = 0;
+};
+
+} // namespace audiocast
+// end include/audiocast/session/reception_meter.hpp
 // begin include/audiocast/session/rtcp_participant.hpp
 // audiocast — one RTCP participant: who we are, whom we hear, when we report.
 //
@@ -5290,180 +5777,6 @@ private:
 
 } // namespace audiocast
 // end include/audiocast/session/participant_table.hpp
-// begin include/audiocast/session/rtcp_schedule.hpp
-// audiocast — when RTCP reports go out (RFC 3550 §6.2, §6.3, Appendix A.7).
-//
-// RTCP is held to a share of the session bandwidth (5 %, a quarter of it for
-// senders while they are few), so the interval between one participant's
-// reports grows with the number of members. The interval is randomized over
-// [0.5, 1.5] times its value, so reports of many receivers do not synchronize,
-// and divided by e - 3/2 as A.7 does. That factor compensates for timer
-// reconsideration (§6.3.6), which audiocast does not do, so a session that
-// grows fast may overshoot its RTCP share for a while. The first report after joining waits half
-// the minimum. Sans-I/O: it takes time points and gives time points.
-
-
-#include <algorithm>
-#include <chrono>
-#include <cstddef>
-#include <cstdint>
-#include <random>
-#include <string>
-#include <string_view>
-
-namespace audiocast {
-
-/// The inputs of RFC 3550's interval computation that do not change per report.
-struct rtcp_timing {
-    /// The session's bandwidth: the RTP rate of every sender, headers included.
-    double session_bytes_per_s = 200'000;
-    /// RFC 3550 §6.2: the fixed minimum between reports is RECOMMENDED at 5 s.
-    std::chrono::nanoseconds minimum = std::chrono::seconds{5};
-};
-
-/// RFC 3550 §6.2's session bandwidth of a stream in `format` sent in packets
-/// of `frames_per_packet` frames and `payload_bytes` bytes, each with
-/// `header_bytes` of RTP header and extensions, plus IPv4 and UDP.
-[[nodiscard]] inline double rtcp_session_bandwidth(std::uint32_t sample_rate,
-                                                   std::size_t frames_per_packet,
-                                                   std::size_t payload_bytes,
-                                                   std::size_t header_bytes) noexcept
-{
-    const double packets_per_s = static_cast<double>(sample_rate) /
-                                 static_cast<double>(std::max<std::size_t>(frames_per_packet, 1));
-    return packets_per_s * static_cast<double>(payload_bytes + header_bytes + 20 + 8);
-}
-
-/// The deterministic interval Td of RFC 3550 A.7 (before randomization).
-[[nodiscard]] inline std::chrono::nanoseconds
-rtcp_deterministic_interval(const rtcp_timing& t, std::size_t members, std::size_t senders,
-                            bool we_sent, double avg_rtcp_bytes, bool initial) noexcept
-{
-    constexpr double rtcp_fraction = 0.05;
-    constexpr double sender_share = 0.25;
-    double bandwidth = t.session_bytes_per_s * rtcp_fraction;
-    double n = static_cast<double>(std::max<std::size_t>(members, 1));
-    // Senders share a quarter of the RTCP bandwidth while they are at most a
-    // quarter of the members, so their reports (the NTP/RTP mapping) stay frequent.
-    if (senders > 0 && static_cast<double>(senders) <= n * sender_share) {
-        if (we_sent) {
-            bandwidth *= sender_share;
-            n = static_cast<double>(senders);
-        } else {
-            bandwidth *= 1 - sender_share;
-            n -= static_cast<double>(senders);
-        }
-    }
-    const double minimum_s = std::chrono::duration<double>(t.minimum).count() / (initial ? 2 : 1);
-    const double interval_s =
-        bandwidth > 0 ? std::max(minimum_s, avg_rtcp_bytes * n / bandwidth) : minimum_s;
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-        std::chrono::duration<double>{interval_s});
-}
-
-namespace detail {
-
-/// The most members a session's table may be asked to hold.
-inline constexpr std::size_t max_rtcp_members = 65'536;
-
-/// The RTCP settings both sessions take: a CNAME RTCP can carry, a positive
-/// minimum interval, a member table of 1 to max_rtcp_members.
-[[nodiscard]] inline bool valid_rtcp_settings(std::string_view cname,
-                                              std::chrono::nanoseconds minimum,
-                                              std::size_t members) noexcept
-{
-    return cname.size() <= rtcp::max_text && minimum.count() > 0 && members >= 1 &&
-           members <= max_rtcp_members;
-}
-
-/// The throwing form's message for settings valid_rtcp_settings() refused.
-[[noreturn]] inline void throw_rtcp_settings(std::string_view cname,
-                                             std::chrono::nanoseconds minimum, std::size_t members,
-                                             const char* what)
-{
-    std::string message;
-    if (cname.size() > rtcp::max_text)
-        message = "CNAME of " + std::to_string(cname.size()) + " bytes; RTCP carries at most " +
-                  std::to_string(rtcp::max_text);
-    else if (minimum.count() <= 0)
-        message = "RTCP minimum interval of " + std::to_string(minimum.count()) +
-                  " ns; it must be positive";
-    else
-        message = std::to_string(members) + " " + what + " to remember; 1-" +
-                  std::to_string(max_rtcp_members) + " are allowed";
-    throw_error(make_error_code(errc::invalid_rtcp), message);
-}
-
-} // namespace detail
-
-/// One participant's report timer.
-class rtcp_schedule {
-public:
-    /// `seed` makes the randomization reproducible (tests); a participant
-    /// should draw it at random.
-    explicit rtcp_schedule(const rtcp_timing& timing, std::uint64_t seed) noexcept
-        : timing_{timing}, random_{seed}
-    {}
-
-    [[nodiscard]] bool started() const noexcept { return started_; }
-
-    /// Joins at `now`: the first report is due after the initial interval.
-    void start(time_point now, std::size_t members, std::size_t senders, bool we_sent) noexcept
-    {
-        started_ = true;
-        initial_ = true;
-        next_ = now + randomized(members, senders, we_sent);
-    }
-
-    /// When the next report is due.
-    [[nodiscard]] time_point next() const noexcept { return next_; }
-    [[nodiscard]] bool due(time_point now) const noexcept { return started_ && now >= next_; }
-
-    /// A report of `bytes` (its UDP payload) went out at `now`: folds its size
-    /// into the average (§6.3.3) and sets the next deadline.
-    void sent(time_point now, std::size_t bytes, std::size_t members, std::size_t senders,
-              bool we_sent) noexcept
-    {
-        // IPv4 and UDP headers count too (A.7 uses packet sizes on the wire).
-        const double size = static_cast<double>(bytes + 28);
-        avg_bytes_ = have_avg_ ? size / 16 + avg_bytes_ * 15 / 16 : size;
-        have_avg_ = true;
-        initial_ = false;
-        next_ = now + randomized(members, senders, we_sent);
-    }
-
-    /// Td for the present state: what a member's silence is measured in
-    /// (§6.3.5 times a member out after 5 Td of silence).
-    [[nodiscard]] std::chrono::nanoseconds deterministic(std::size_t members, std::size_t senders,
-                                                         bool we_sent) const noexcept
-    {
-        return rtcp_deterministic_interval(timing_, members, senders, we_sent, avg_bytes_, false);
-    }
-
-private:
-    std::chrono::nanoseconds randomized(std::size_t members, std::size_t senders,
-                                        bool we_sent) noexcept
-    {
-        const auto td =
-            rtcp_deterministic_interval(timing_, members, senders, we_sent, avg_bytes_, initial_);
-        // A.7: t = Td * U[0.5, 1.5] / (e - 3/2).
-        constexpr double compensation = 2.71828182845904523536 - 1.5;
-        const double factor = std::uniform_real_distribution<double>{0.5, 1.5}(random_);
-        return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>{
-            std::chrono::duration<double>(td).count() * factor / compensation});
-    }
-
-    rtcp_timing timing_;
-    std::mt19937_64 random_;
-    time_point next_{};
-    double avg_bytes_ = 128; // a first guess until the first report (SR + SDES ~ 80 B + headers)
-    bool have_avg_ = false;
-    bool initial_ = true;
-    bool started_ = false;
-};
-
-} // namespace audiocast
-// end include/audiocast/session/rtcp_schedule.hpp
 
 #include <chrono>
 #include <cstddef>
@@ -5615,138 +5928,6 @@ private:
 
 } // namespace audiocast
 // end include/audiocast/session/rtcp_participant.hpp
-// begin include/audiocast/session/reception_meter.hpp
-// audiocast — what a receiver measures of the packets it plays
-// (docs/architecture.md, Reception measurement).
-//
-// Per packet of the source: throughput, RFC 3550 interarrival jitter (A.8),
-// one-way latency and IPDV. Latency comes from the send time the packet
-// carries (audiocast's RFC 8285 extension) or, for senders that stamp none
-// (ffmpeg, GStreamer), from the source's last RTCP sender report, which maps
-// RTP time to the sender's wall clock (RFC 3550 §6.4.1). The sender report is
-// also what a receiver report's LSR and DLSR refer to.
-//
-// Sans-I/O: it is handed arrival times. Fixed memory, noexcept.
-
-
-#include <chrono>
-#include <cstdint>
-
-namespace audiocast {
-
-class reception_meter {
-public:
-    explicit reception_meter(std::uint32_t sample_rate) noexcept : sample_rate_{sample_rate} {}
-
-    /// A new source: its jitter and its sender reports start afresh. The
-    /// throughput and the latency distributions go on across sources.
-    void new_source() noexcept
-    {
-        have_transit_ = false;
-        jitter_.reset();
-        have_sr_ = false;
-        last_sr_ = 0;
-    }
-
-    /// One packet of the source, as it arrived.
-    void on_packet(const rtp::packet_view& packet, time_point arrival,
-                   wall_time arrival_wall) noexcept
-    {
-        throughput_.record(packet.payload.size(), arrival);
-        // RFC 3550 A.8: arrival in timestamp units from any fixed origin.
-        if (!have_transit_) {
-            have_transit_ = true;
-            jitter_origin_ = arrival;
-        }
-        const auto arrival_units =
-            static_cast<std::uint32_t>(frames_in(arrival - jitter_origin_, sample_rate_));
-        jitter_.update(arrival_units, packet.hdr.timestamp);
-        if (packet.hdr.send_time) {
-            record_latency(arrival_wall - ntp::to_wall(*packet.hdr.send_time));
-        } else if (have_sr_) {
-            // The packet's first frame was sampled at SR time + (its
-            // timestamp - the SR's) / rate, on the sender's wall clock.
-            const auto since_sr = static_cast<std::int32_t>(packet.hdr.timestamp - sr_timestamp_);
-            const auto offset =
-                since_sr >= 0 ? duration_of(static_cast<std::uint64_t>(since_sr), sample_rate_)
-                              : -duration_of(static_cast<std::uint64_t>(-std::int64_t{since_sr}),
-                                             sample_rate_);
-            record_latency(arrival_wall - (sr_wall_ + offset));
-            latency_from_reports_ = true;
-        }
-    }
-
-    /// A sender report from the source.
-    void on_sender_report(const rtcp::sender_info& info, time_point arrival) noexcept
-    {
-        ++sender_reports_;
-        last_sr_ = ntp::short_form(info.ntp);
-        last_sr_arrival_ = arrival;
-        sr_wall_ = ntp::to_wall(info.ntp);
-        sr_timestamp_ = info.rtp_timestamp;
-        have_sr_ = true;
-    }
-
-    /// The jitter, LSR and DLSR fields of a reception report sent at `now`.
-    void fill(rtcp::report_block& b, time_point now) const noexcept
-    {
-        b.jitter = jitter_.value();
-        if (have_sr_) {
-            b.last_sr = last_sr_;
-            b.delay_since_last_sr = ntp::to_short_duration(now - last_sr_arrival_);
-        }
-    }
-
-    /// The constant-time fields of `s`.
-    void counters(receiver_stats& s) const noexcept
-    {
-        s.bytes_received = throughput_.bytes();
-        s.throughput_bytes_per_s = throughput_.bytes_per_second();
-        s.packets_per_s = throughput_.packets_per_second();
-        s.jitter = jitter_.value_time(sample_rate_);
-        s.latency_max = latency_.max();
-        s.latency_samples = latency_.count();
-        s.sender_reports = sender_reports_;
-        s.latency_from_sender_reports = latency_from_reports_;
-    }
-
-    /// The percentiles of `s`: a walk over two histograms.
-    void percentiles(receiver_stats& s) const noexcept
-    {
-        s.latency_p50 = latency_.percentile(50);
-        s.latency_p99 = latency_.percentile(99);
-        s.ipdv_p50 = ipdv_.histogram().percentile(50);
-        s.ipdv_p99 = ipdv_.histogram().percentile(99);
-    }
-
-    [[nodiscard]] const duration_histogram& latency() const noexcept { return latency_; }
-
-private:
-    void record_latency(std::chrono::nanoseconds latency) noexcept
-    {
-        latency_.record(latency);
-        ipdv_.update(latency);
-    }
-
-    std::uint32_t sample_rate_;
-    bool have_transit_ = false;
-    time_point jitter_origin_{};
-    interarrival_jitter jitter_;
-    duration_histogram latency_;
-    ipdv_meter ipdv_;
-    throughput_meter throughput_;
-
-    bool have_sr_ = false;
-    std::uint32_t last_sr_ = 0;
-    time_point last_sr_arrival_{};
-    wall_time sr_wall_{};
-    std::uint32_t sr_timestamp_ = 0;
-    bool latency_from_reports_ = false;
-    std::uint64_t sender_reports_ = 0;
-};
-
-} // namespace audiocast
-// end include/audiocast/session/reception_meter.hpp
 // begin include/audiocast/session/source_selector.hpp
 // audiocast — which sender a receiver plays (docs/architecture.md, Source selection).
 //
@@ -6612,43 +6793,9 @@ private:
 
 namespace audiocast {
 
-inline constexpr std::chrono::nanoseconds min_playout_latency = std::chrono::milliseconds{1};
-inline constexpr std::chrono::nanoseconds max_playout_latency = std::chrono::seconds{5};
-
-/// Settings of a receiver_session.
-struct receiver_config {
-    /// Target playout latency: the time from a talkspurt's first arrival to its playout.
-    std::chrono::nanoseconds latency = std::chrono::milliseconds{40};
-    /// The payload type to accept; unset accepts the first one seen from the source.
-    std::optional<std::uint8_t> payload_type;
-    std::uint8_t send_time_extension_id = rtp::default_send_time_extension_id;
-    /// After this long without a packet from the source being played, another
-    /// validated source may take over (a restarted sender); after its BYE, at
-    /// once. Until then every other source is counted as foreign and ignored
-    /// (session/source_selector.hpp).
-    std::chrono::nanoseconds source_timeout = std::chrono::milliseconds{250};
-    /// Length of the fade out of a concealed gap and the fade back in after it.
-    std::chrono::nanoseconds fade = std::chrono::milliseconds{2};
-    /// How far playout may run faster or slower than the stream to stay at the
-    /// target latency when the sender's and the audio device's clocks drift
-    /// apart (session/playout_rate.hpp): 0.001 is 0.1 %, 1.7 cents of pitch.
-    /// 0 turns it off; at most max_playout_rate_adjustment.
-    double max_rate_adjustment = 0.001;
-    /// RTCP: this receiver's own SSRC in its reports; random when unset.
-    std::optional<std::uint32_t> ssrc{};
-    /// RTCP: its canonical name; empty draws 96 random bits (RFC 7022). At most 255 bytes.
-    std::string cname{};
-    /// RTCP: the fixed minimum between reports (RFC 3550 §6.2 recommends 5 s).
-    std::chrono::nanoseconds rtcp_minimum_interval = std::chrono::seconds{5};
-    /// RTCP: other members counted at once, for the report interval. Each
-    /// report is looked up among them on the audio thread, so this bounds
-    /// that work too; members beyond it are not tracked.
-    std::size_t max_members = 256;
-};
-
 /// The receiver's half of the protocol; see the file comment. Not thread-safe:
-/// on_datagram() and pull() are called by one owner (the network issue's
-/// stream adds the lock-free hand-off to an audio thread).
+/// on_datagram() and pull() are called by one owner (the stream's receiver,
+/// stream/receiver_stream.hpp, adds the lock-free hand-off to an audio thread).
 template <codec Codec>
 class receiver_session {
 public:
@@ -6665,50 +6812,21 @@ public:
                     .capacity_frames = buffer_capacity(codec_, config_)}},
           rtcp_{rtcp_participant::role::receiver, timing_of(codec_, config_), config_.max_members,
                 config_.ssrc, config_.cname}
+    {}
+
+    /// The first setting of `config` that breaks its limit (receiver_config.hpp).
+    [[nodiscard]] static setting_problem check(const receiver_config& config) noexcept
     {
+        return audiocast::check(config);
     }
 
     static void validate(const receiver_config& config, std::error_code& ec) noexcept
     {
-        ec.clear();
-        if (config.latency < min_playout_latency || config.latency > max_playout_latency)
-            ec = errc::invalid_latency;
-        else if (config.payload_type && *config.payload_type > 127)
-            ec = errc::invalid_payload_type;
-        else if (!(config.max_rate_adjustment >= 0 &&
-                   config.max_rate_adjustment <= max_playout_rate_adjustment))
-            ec = errc::invalid_rate_adjustment; // NaN too
-        else if (!rtp::is_valid_extension_id(config.send_time_extension_id))
-            ec = errc::invalid_header_extension;
-        else if (!detail::valid_rtcp_settings(config.cname, config.rtcp_minimum_interval,
-                                              config.max_members))
-            ec = errc::invalid_rtcp;
+        detail::assign(ec, check(config));
     }
 
-    /// Throwing form; the message names the value and the limit.
-    static void validate(const receiver_config& config)
-    {
-        std::error_code ec;
-        validate(config, ec);
-        if (ec == errc::invalid_latency)
-            detail::throw_error(ec, "playout latency " +
-                                        std::to_string(config.latency.count() / 1'000) +
-                                        " us is outside 1000-5000000 us");
-        if (ec == errc::invalid_payload_type)
-            detail::throw_error(ec, "payload type " + std::to_string(*config.payload_type) +
-                                        " is above 127");
-        if (ec == errc::invalid_rate_adjustment)
-            detail::throw_error(
-                ec, "playout rate adjustment " + std::to_string(config.max_rate_adjustment) +
-                        " is outside 0-" + std::to_string(max_playout_rate_adjustment));
-        if (ec == errc::invalid_rtcp)
-            detail::throw_rtcp_settings(config.cname, config.rtcp_minimum_interval,
-                                        config.max_members, "members");
-        if (ec)
-            detail::throw_error(ec, "send-time extension id " +
-                                        std::to_string(config.send_time_extension_id) +
-                                        " is outside 1-14 (RFC 8285 one-byte elements)");
-    }
+    /// Throwing form; the message names the setting, the value and the limit.
+    static void validate(const receiver_config& config) { detail::throw_if(check(config)); }
 
     [[nodiscard]] const Codec& codec() const noexcept { return codec_; }
     [[nodiscard]] const audio_format& format() const noexcept { return codec_.format(); }
@@ -6717,7 +6835,10 @@ public:
     /// Frames stored and not yet played: stats().buffered_frames without the
     /// cost of the rest of stats() (its percentiles), for a caller that
     /// watches the buffer every block.
-    [[nodiscard]] std::size_t buffered_frames() const noexcept { return playout_.buffered_frames(); }
+    [[nodiscard]] std::size_t buffered_frames() const noexcept
+    {
+        return playout_.buffered_frames();
+    }
     /// The SSRC being played, once there is one.
     [[nodiscard]] std::optional<std::uint32_t> source() const noexcept
     {
@@ -6757,11 +6878,11 @@ public:
         case source_selector::verdict::adopted:
             begin_source(h);
             // What it sent while on probation, oldest first, then this packet.
-            selector_.release_held([this](std::span<const std::byte> held, time_point at,
-                                          wall_time at_wall) noexcept {
-                std::error_code held_ec;
-                play(rtp::parse(held, held_ec, config_.send_time_extension_id), at, at_wall);
-            });
+            selector_.release_held(
+                [this](std::span<const std::byte> held, time_point at, wall_time at_wall) noexcept {
+                    std::error_code held_ec;
+                    play(rtp::parse(held, held_ec, config_.send_time_extension_id), at, at_wall);
+                });
             break;
         case source_selector::verdict::source: break;
         }
@@ -6790,8 +6911,8 @@ public:
     /// and the other members (for the report interval). Reports and BYEs for
     /// the source count only from its host. Malformed ones are counted and
     /// dropped.
-    void on_control(std::span<const std::byte> datagram, time_point arrival,
-                    wall_time arrival_wall, const endpoint& from = {}) noexcept
+    void on_control(std::span<const std::byte> datagram, time_point arrival, wall_time arrival_wall,
+                    const endpoint& from = {}) noexcept
     {
         (void)arrival_wall;
         rtcp_.join(arrival);
@@ -7021,8 +7142,7 @@ private:
             return;
         case source_timeline::verdict::after_gap:
         case source_timeline::verdict::reordered:
-            place(packet, where.position + position_offset_, arrival, arrival_wall,
-                  placing::other);
+            place(packet, where.position + position_offset_, arrival, arrival_wall, placing::other);
             return;
         }
     }
@@ -7147,22 +7267,21 @@ private:
 //
 //   write(frames, now) ─► codec chunking ─► payload queue ─► next_packet(now, wall, out) ─► bytes
 //
-// Pause and resume follow docs/architecture.md, Pause and resume: PAUSE stops packets and keeps the source
-// position; PLAY resumes from it with the sequence number continuing, the RTP
-// timestamp advanced by the paused time, and the marker bit on the first packet.
+// Pause and resume follow docs/architecture.md, Pause and resume: PAUSE stops packets and keeps the
+// source position; PLAY resumes from it with the sequence number continuing, the RTP timestamp
+// advanced by the paused time, and the marker bit on the first packet.
+
+// begin include/audiocast/session/sender_config.hpp
+// audiocast — the settings of a sender, their limits, and the check that
+// names the first one broken (limits.hpp). sender_session and the stream's
+// sender are built from a sender_config.
 
 
-#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
-#include <random>
-#include <span>
 #include <string>
-#include <string_view>
-#include <system_error>
-#include <vector>
 
 namespace audiocast {
 
@@ -7210,6 +7329,39 @@ struct sender_config {
     /// RTCP: listeners remembered at once; reports from more are counted, not kept.
     std::size_t max_listeners = 1024;
 };
+
+inline constexpr setting_limit sender_queue_limit{"sender queue", 1, unbounded, "packets",
+                                                  errc::buffer_too_small};
+inline constexpr setting_limit sender_listeners_limit{
+    "RTCP listeners to remember", 1, detail::max_rtcp_members, "", errc::invalid_rtcp};
+
+/// The first setting of `config` that breaks its limit; none when all hold.
+[[nodiscard]] constexpr setting_problem check(const sender_config& config) noexcept
+{
+    if (config.payload_type)
+        if (auto p = rtp::payload_type_limit.check(*config.payload_type)) return p;
+    if (auto p = rtp::extension_id_limit.check(config.send_time_extension_id)) return p;
+    if (auto p = sender_queue_limit.check(static_cast<double>(config.queue_packets))) return p;
+    return detail::check_rtcp_settings(config.cname, config.rtcp_minimum_interval,
+                                       config.max_listeners, sender_listeners_limit);
+}
+
+} // namespace audiocast
+// end include/audiocast/session/sender_config.hpp
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace audiocast {
 
 /// What the sender's listeners report, summed up (RFC 3550 §6.4.1 blocks).
 struct listener_summary {
@@ -7265,37 +7417,19 @@ public:
 
     /// Checks the payload type (0-127), the send-time extension id (1-14,
     /// RFC 8285 §4.2) and the queue length (at least one packet).
-    static void validate(const sender_config& config, std::error_code& ec) noexcept
+    /// The first setting of `config` that breaks its limit (sender_config.hpp).
+    [[nodiscard]] static setting_problem check(const sender_config& config) noexcept
     {
-        ec.clear();
-        if (config.payload_type && *config.payload_type > 127)
-            ec = errc::invalid_payload_type;
-        else if (!rtp::is_valid_extension_id(config.send_time_extension_id))
-            ec = errc::invalid_header_extension;
-        else if (config.queue_packets == 0)
-            ec = errc::buffer_too_small;
-        else if (!detail::valid_rtcp_settings(config.cname, config.rtcp_minimum_interval,
-                                              config.max_listeners))
-            ec = errc::invalid_rtcp;
+        return audiocast::check(config);
     }
 
-    /// Throwing form; the message names the value and the limit.
-    static void validate(const sender_config& config)
+    static void validate(const sender_config& config, std::error_code& ec) noexcept
     {
-        std::error_code ec;
-        validate(config, ec);
-        if (ec == errc::invalid_payload_type)
-            detail::throw_error(ec, "payload type " + std::to_string(*config.payload_type) +
-                                        " is above 127");
-        if (ec == errc::invalid_header_extension)
-            detail::throw_error(ec, "send-time extension id " +
-                                        std::to_string(config.send_time_extension_id) +
-                                        " is outside 1-14 (RFC 8285 one-byte elements)");
-        if (ec == errc::invalid_rtcp)
-            detail::throw_rtcp_settings(config.cname, config.rtcp_minimum_interval,
-                                        config.max_listeners, "listeners");
-        if (ec) detail::throw_error(ec, "a sender queue of 0 packets holds nothing");
+        detail::assign(ec, check(config));
     }
+
+    /// Throwing form; the message names the setting, the value and the limit.
+    static void validate(const sender_config& config) { detail::throw_if(check(config)); }
 
     [[nodiscard]] const Codec& codec() const noexcept { return codec_; }
     [[nodiscard]] const sender_config& config() const noexcept { return config_; }
@@ -7501,7 +7635,9 @@ public:
         if (!rtcp_.joined()) return 0;
         const std::size_t size = rtcp_.write_bye(
             out, ec,
-            [&](rtcp::compound_writer& w) { w.sender_report(ssrc_, sender_info_at(now, wall_now)); },
+            [&](rtcp::compound_writer& w) {
+                w.sender_report(ssrc_, sender_info_at(now, wall_now));
+            },
             reason);
         if (size != 0) ++stats_.reports_sent;
         return size;
@@ -7720,12 +7856,12 @@ private:
 //     // audio callback:  stream.pull(out); recorded.push(out);
 //     // writer thread:   n = recorded.pop(block); file.write(block.first(n));
 //
-// The threading contract is at the top of detail/spsc_ring.hpp: one producer
-// thread and one consumer thread at a time; size_approx() and capacity() from
-// any thread.
+// The threading contract is at the top of detail/spsc_indices.hpp: one
+// producer thread and one consumer thread at a time; size_approx() and
+// capacity() from any thread.
 
-// begin include/audiocast/detail/spsc_ring.hpp
-// audiocast — a lock-free single-producer single-consumer ring.
+// begin include/audiocast/detail/spsc_indices.hpp
+// audiocast — the indices of a lock-free single-producer single-consumer ring.
 //
 // The network thread and the audio callback meet here: the callback must not
 // take a lock, allocate or make a system call (docs/architecture.md, Threads), so the
@@ -7737,6 +7873,9 @@ private:
 // hand-over that orders the old thread's calls before the new one's (a join, a
 // mutex, a release/acquire pair). size_approx() and capacity() may be called
 // from any thread. Construction and destruction must not race with anything.
+//
+// spsc_ring (spsc_ring.hpp) and datagram_ring (detail/datagram_ring.hpp) put
+// their own slots behind these indices.
 
 
 #include <algorithm>
@@ -7878,12 +8017,23 @@ private:
     std::size_t cached_write_{0};
 };
 
+} // namespace audiocast::detail
+// end include/audiocast/detail/spsc_indices.hpp
+
+#include <algorithm>
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <type_traits>
+
+namespace audiocast {
+
 /// A lock-free single-producer single-consumer queue of `T`, for handing
 /// samples or small records from one thread to another. The capacity is fixed
 /// at construction, rounded up to a power of two, and the storage allocated
 /// then; pushing and popping never allocate, lock or make a system call. Values
 /// are copied in and out, so `T` must be trivially copyable. See the threading
-/// contract at the top of this header.
+/// contract at the top of detail/spsc_indices.hpp.
 template <class T>
 class spsc_ring {
     static_assert(std::is_trivially_copyable_v<T>, "spsc_ring copies values bytewise");
@@ -7894,7 +8044,7 @@ public:
     /// Throws std::length_error when that many cannot be addressed, or
     /// std::bad_alloc.
     explicit spsc_ring(std::size_t capacity)
-        : indices_{spsc_slot_count(capacity)}, slots_{allocate(indices_.capacity())}
+        : indices_{detail::spsc_slot_count(capacity)}, slots_{allocate(indices_.capacity())}
     {}
 
     /// Producer: appends `value`; false, and nothing changes, when full.
@@ -7958,18 +8108,9 @@ private:
         return std::make_unique<T[]>(count);
     }
 
-    spsc_indices indices_;
+    detail::spsc_indices indices_;
     std::unique_ptr<T[]> slots_;
 };
-
-} // namespace audiocast::detail
-// end include/audiocast/detail/spsc_ring.hpp
-
-namespace audiocast {
-
-/// A lock-free single-producer single-consumer queue of trivially copyable
-/// values with a capacity fixed at construction (rounded up to a power of two).
-using detail::spsc_ring;
 
 } // namespace audiocast
 // end include/audiocast/spsc_ring.hpp
@@ -8623,7 +8764,7 @@ private:
 // counted, never truncated, so the receiver never validates half a packet.
 //
 // Threading contract: one producer thread calls push(), one consumer thread
-// calls consume_one(), as in spsc_ring.hpp (a side may change threads only
+// calls consume_one(), as in detail/spsc_indices.hpp (a side may change threads only
 // after a hand-over that orders the old thread's calls before the new one's).
 // size_approx(), max_bytes(), capacity() and the drop counters may be read
 // from any thread. Construction and destruction must not race with anything.
@@ -9438,7 +9579,7 @@ private:
         packet_.resize(session_.max_packet_bytes());
         const std::size_t packet_samples =
             session_.codec().frames_per_packet() * session_.codec().format().channels;
-        captured_ = std::make_unique<detail::spsc_ring<float>>(
+        captured_ = std::make_unique<spsc_ring<float>>(
             std::max<std::size_t>(config.queue_packets, 1) * packet_samples);
         capture_scratch_.resize(packet_samples);
     }
@@ -9490,7 +9631,7 @@ private:
     std::vector<std::byte> packet_;
     // The hand-off from a capture thread (push) to the network side (poll);
     // held by pointer because atomics do not move.
-    std::unique_ptr<detail::spsc_ring<float>> captured_;
+    std::unique_ptr<spsc_ring<float>> captured_;
     std::vector<float> capture_scratch_;
 };
 

@@ -8,7 +8,7 @@
 // instead of hanging it. Catch2 is not thread-safe, so the threads only record
 // what they saw and the test thread checks it after joining them.
 #include <audiocast/detail/datagram_ring.hpp>
-#include <audiocast/detail/spsc_ring.hpp>
+#include <audiocast/spsc_ring.hpp>
 #include <audiocast/detail/triple_buffer.hpp>
 #include <audiocast/time.hpp>
 
@@ -30,7 +30,7 @@ using audiocast::time_point;
 using audiocast::wall_time;
 using audiocast::detail::datagram_meta;
 using audiocast::detail::datagram_ring;
-using audiocast::detail::spsc_ring;
+using audiocast::spsc_ring;
 using audiocast::detail::triple_buffer;
 
 namespace {

@@ -319,7 +319,7 @@ TEST_CASE("validation refuses an MTU outside 576-65535")
     CHECK(validation_error(c) == errc::invalid_mtu);
     const thrown t = system_error_from([&] { pcm_codec::validate(c); });
     CHECK(t.code == errc::invalid_mtu);
-    const std::string expected = "MTU " + std::to_string(mtu) + " is outside 576-65535";
+    const std::string expected = "MTU " + std::to_string(mtu) + " bytes is outside 576-65535 bytes";
     CHECK(message_part(t.what, expected.size()) == expected);
 }
 

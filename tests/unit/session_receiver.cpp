@@ -8,8 +8,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -327,10 +329,21 @@ TEST_CASE("receiver configuration errors name the setting at fault")
 {
     audiocast::receiver_config cfg;
     cfg.payload_type = 200;
-    CHECK_THROWS_WITH((receiver{pcm_codec{}, cfg}), Catch::Contains("payload type 200"));
+    CHECK_THROWS_WITH((receiver{pcm_codec{}, cfg}),
+                      Catch::Contains("payload type 200 is outside 0-127"));
     cfg = {};
     cfg.latency = 6s;
-    CHECK_THROWS_WITH((receiver{pcm_codec{}, cfg}), Catch::Contains("6000000 us"));
+    CHECK_THROWS_WITH((receiver{pcm_codec{}, cfg}),
+                      Catch::Contains("playout latency 6000 ms is outside 1-5000 ms"));
+    // The code and the message come from one check: they name the same setting.
+    CHECK(audiocast::check(cfg).code == audiocast::errc::invalid_latency);
+    cfg = {};
+    cfg.cname = std::string(300, 'x');
+    CHECK_THROWS_WITH((receiver{pcm_codec{}, cfg}),
+                      Catch::Contains("CNAME of 300 bytes is outside 0-255 bytes"));
+    cfg = {};
+    cfg.max_rate_adjustment = std::nan("");
+    CHECK(audiocast::check(cfg).code == audiocast::errc::invalid_rate_adjustment);
 }
 
 TEST_CASE("a first pull a little after the start time loses no audio")

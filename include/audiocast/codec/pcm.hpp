@@ -12,6 +12,7 @@
 #include <audiocast/detail/pcm_avx2.hpp>
 #include <audiocast/error.hpp>
 #include <audiocast/format.hpp>
+#include <audiocast/limits.hpp>
 
 #include <algorithm>
 #include <array>
@@ -35,6 +36,7 @@ inline constexpr std::size_t default_header_overhead = 56;
 /// the largest an IPv4 datagram can be.
 inline constexpr std::size_t min_mtu = 576;
 inline constexpr std::size_t max_mtu = 65535;
+inline constexpr setting_limit mtu_limit{"MTU", min_mtu, max_mtu, "bytes", errc::invalid_mtu};
 
 /// What a pcm_codec is made from. Checked by pcm_codec::validate().
 ///
@@ -385,10 +387,9 @@ public:
     {
         audiocast::validate(config.format, ec);
         if (ec) return;
-        if (!is_allowed_packet_time(config.packet_time) ||
-            frames_per_packet_of(config) == 0)
+        if (!is_allowed_packet_time(config.packet_time) || frames_per_packet_of(config) == 0)
             ec = errc::invalid_packet_time;
-        else if (config.mtu < min_mtu || config.mtu > max_mtu)
+        else if (!mtu_limit.holds(static_cast<double>(config.mtu)))
             ec = errc::invalid_mtu;
         else if (payload_bytes_of(config) > max_payload_bytes_of(config))
             ec = errc::packet_exceeds_mtu;
@@ -403,15 +404,13 @@ public:
         validate(config, ec);
         if (!ec) return;
         const std::string ptime = "ptime " + std::to_string(config.packet_time.count()) + " ms";
-        if (ec == errc::invalid_packet_time &&
-            !is_allowed_packet_time(config.packet_time))
+        if (ec == errc::invalid_packet_time && !is_allowed_packet_time(config.packet_time))
             detail::throw_error(ec, ptime + " is not one of " + pcm_packet_times_text() + " ms");
         if (ec == errc::invalid_packet_time)
             detail::throw_error(ec, ptime + " at " + std::to_string(config.format.sample_rate) +
                                         " Hz holds no whole frame");
         if (ec == errc::invalid_mtu)
-            detail::throw_error(ec, "MTU " + std::to_string(config.mtu) + " is outside " +
-                                        std::to_string(min_mtu) + "-" + std::to_string(max_mtu));
+            detail::throw_if(mtu_limit.check(static_cast<double>(config.mtu)));
         detail::throw_error(ec, ptime + " at " + std::to_string(config.format.sample_rate) +
                                     " Hz " + std::string(encoding_name(config.format.encoding)) +
                                     " " + detail::pcm::describe_channels(config.format.channels) +

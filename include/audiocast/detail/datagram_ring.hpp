@@ -7,14 +7,14 @@
 // counted, never truncated, so the receiver never validates half a packet.
 //
 // Threading contract: one producer thread calls push(), one consumer thread
-// calls consume_one(), as in spsc_ring.hpp (a side may change threads only
+// calls consume_one(), as in detail/spsc_indices.hpp (a side may change threads only
 // after a hand-over that orders the old thread's calls before the new one's).
 // size_approx(), max_bytes(), capacity() and the drop counters may be read
 // from any thread. Construction and destruction must not race with anything.
 #pragma once
 
 #include <audiocast/detail/config.hpp>
-#include <audiocast/detail/spsc_ring.hpp>
+#include <audiocast/detail/spsc_indices.hpp>
 #include <audiocast/endpoint.hpp>
 #include <audiocast/time.hpp>
 

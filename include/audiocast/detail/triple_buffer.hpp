@@ -12,7 +12,7 @@
 #pragma once
 
 #include <audiocast/detail/config.hpp>
-#include <audiocast/detail/spsc_ring.hpp>
+#include <audiocast/detail/spsc_indices.hpp>
 
 #include <array>
 #include <atomic>

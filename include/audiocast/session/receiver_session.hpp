@@ -22,8 +22,9 @@
 #include <audiocast/error.hpp>
 #include <audiocast/format.hpp>
 #include <audiocast/session/playout.hpp>
-#include <audiocast/session/rtcp_participant.hpp>
+#include <audiocast/session/receiver_config.hpp>
 #include <audiocast/session/reception_meter.hpp>
+#include <audiocast/session/rtcp_participant.hpp>
 #include <audiocast/session/source_selector.hpp>
 #include <audiocast/session/source_timeline.hpp>
 #include <audiocast/session/stats.hpp>
@@ -47,43 +48,9 @@
 
 namespace audiocast {
 
-inline constexpr std::chrono::nanoseconds min_playout_latency = std::chrono::milliseconds{1};
-inline constexpr std::chrono::nanoseconds max_playout_latency = std::chrono::seconds{5};
-
-/// Settings of a receiver_session.
-struct receiver_config {
-    /// Target playout latency: the time from a talkspurt's first arrival to its playout.
-    std::chrono::nanoseconds latency = std::chrono::milliseconds{40};
-    /// The payload type to accept; unset accepts the first one seen from the source.
-    std::optional<std::uint8_t> payload_type;
-    std::uint8_t send_time_extension_id = rtp::default_send_time_extension_id;
-    /// After this long without a packet from the source being played, another
-    /// validated source may take over (a restarted sender); after its BYE, at
-    /// once. Until then every other source is counted as foreign and ignored
-    /// (session/source_selector.hpp).
-    std::chrono::nanoseconds source_timeout = std::chrono::milliseconds{250};
-    /// Length of the fade out of a concealed gap and the fade back in after it.
-    std::chrono::nanoseconds fade = std::chrono::milliseconds{2};
-    /// How far playout may run faster or slower than the stream to stay at the
-    /// target latency when the sender's and the audio device's clocks drift
-    /// apart (session/playout_rate.hpp): 0.001 is 0.1 %, 1.7 cents of pitch.
-    /// 0 turns it off; at most max_playout_rate_adjustment.
-    double max_rate_adjustment = 0.001;
-    /// RTCP: this receiver's own SSRC in its reports; random when unset.
-    std::optional<std::uint32_t> ssrc{};
-    /// RTCP: its canonical name; empty draws 96 random bits (RFC 7022). At most 255 bytes.
-    std::string cname{};
-    /// RTCP: the fixed minimum between reports (RFC 3550 §6.2 recommends 5 s).
-    std::chrono::nanoseconds rtcp_minimum_interval = std::chrono::seconds{5};
-    /// RTCP: other members counted at once, for the report interval. Each
-    /// report is looked up among them on the audio thread, so this bounds
-    /// that work too; members beyond it are not tracked.
-    std::size_t max_members = 256;
-};
-
 /// The receiver's half of the protocol; see the file comment. Not thread-safe:
-/// on_datagram() and pull() are called by one owner (the network issue's
-/// stream adds the lock-free hand-off to an audio thread).
+/// on_datagram() and pull() are called by one owner (the stream's receiver,
+/// stream/receiver_stream.hpp, adds the lock-free hand-off to an audio thread).
 template <codec Codec>
 class receiver_session {
 public:
@@ -100,50 +67,21 @@ public:
                     .capacity_frames = buffer_capacity(codec_, config_)}},
           rtcp_{rtcp_participant::role::receiver, timing_of(codec_, config_), config_.max_members,
                 config_.ssrc, config_.cname}
+    {}
+
+    /// The first setting of `config` that breaks its limit (receiver_config.hpp).
+    [[nodiscard]] static setting_problem check(const receiver_config& config) noexcept
     {
+        return audiocast::check(config);
     }
 
     static void validate(const receiver_config& config, std::error_code& ec) noexcept
     {
-        ec.clear();
-        if (config.latency < min_playout_latency || config.latency > max_playout_latency)
-            ec = errc::invalid_latency;
-        else if (config.payload_type && *config.payload_type > 127)
-            ec = errc::invalid_payload_type;
-        else if (!(config.max_rate_adjustment >= 0 &&
-                   config.max_rate_adjustment <= max_playout_rate_adjustment))
-            ec = errc::invalid_rate_adjustment; // NaN too
-        else if (!rtp::is_valid_extension_id(config.send_time_extension_id))
-            ec = errc::invalid_header_extension;
-        else if (!detail::valid_rtcp_settings(config.cname, config.rtcp_minimum_interval,
-                                              config.max_members))
-            ec = errc::invalid_rtcp;
+        detail::assign(ec, check(config));
     }
 
-    /// Throwing form; the message names the value and the limit.
-    static void validate(const receiver_config& config)
-    {
-        std::error_code ec;
-        validate(config, ec);
-        if (ec == errc::invalid_latency)
-            detail::throw_error(ec, "playout latency " +
-                                        std::to_string(config.latency.count() / 1'000) +
-                                        " us is outside 1000-5000000 us");
-        if (ec == errc::invalid_payload_type)
-            detail::throw_error(ec, "payload type " + std::to_string(*config.payload_type) +
-                                        " is above 127");
-        if (ec == errc::invalid_rate_adjustment)
-            detail::throw_error(
-                ec, "playout rate adjustment " + std::to_string(config.max_rate_adjustment) +
-                        " is outside 0-" + std::to_string(max_playout_rate_adjustment));
-        if (ec == errc::invalid_rtcp)
-            detail::throw_rtcp_settings(config.cname, config.rtcp_minimum_interval,
-                                        config.max_members, "members");
-        if (ec)
-            detail::throw_error(ec, "send-time extension id " +
-                                        std::to_string(config.send_time_extension_id) +
-                                        " is outside 1-14 (RFC 8285 one-byte elements)");
-    }
+    /// Throwing form; the message names the setting, the value and the limit.
+    static void validate(const receiver_config& config) { detail::throw_if(check(config)); }
 
     [[nodiscard]] const Codec& codec() const noexcept { return codec_; }
     [[nodiscard]] const audio_format& format() const noexcept { return codec_.format(); }
@@ -152,7 +90,10 @@ public:
     /// Frames stored and not yet played: stats().buffered_frames without the
     /// cost of the rest of stats() (its percentiles), for a caller that
     /// watches the buffer every block.
-    [[nodiscard]] std::size_t buffered_frames() const noexcept { return playout_.buffered_frames(); }
+    [[nodiscard]] std::size_t buffered_frames() const noexcept
+    {
+        return playout_.buffered_frames();
+    }
     /// The SSRC being played, once there is one.
     [[nodiscard]] std::optional<std::uint32_t> source() const noexcept
     {
@@ -192,11 +133,11 @@ public:
         case source_selector::verdict::adopted:
             begin_source(h);
             // What it sent while on probation, oldest first, then this packet.
-            selector_.release_held([this](std::span<const std::byte> held, time_point at,
-                                          wall_time at_wall) noexcept {
-                std::error_code held_ec;
-                play(rtp::parse(held, held_ec, config_.send_time_extension_id), at, at_wall);
-            });
+            selector_.release_held(
+                [this](std::span<const std::byte> held, time_point at, wall_time at_wall) noexcept {
+                    std::error_code held_ec;
+                    play(rtp::parse(held, held_ec, config_.send_time_extension_id), at, at_wall);
+                });
             break;
         case source_selector::verdict::source: break;
         }
@@ -225,8 +166,8 @@ public:
     /// and the other members (for the report interval). Reports and BYEs for
     /// the source count only from its host. Malformed ones are counted and
     /// dropped.
-    void on_control(std::span<const std::byte> datagram, time_point arrival,
-                    wall_time arrival_wall, const endpoint& from = {}) noexcept
+    void on_control(std::span<const std::byte> datagram, time_point arrival, wall_time arrival_wall,
+                    const endpoint& from = {}) noexcept
     {
         (void)arrival_wall;
         rtcp_.join(arrival);
@@ -456,8 +397,7 @@ private:
             return;
         case source_timeline::verdict::after_gap:
         case source_timeline::verdict::reordered:
-            place(packet, where.position + position_offset_, arrival, arrival_wall,
-                  placing::other);
+            place(packet, where.position + position_offset_, arrival, arrival_wall, placing::other);
             return;
         }
     }

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <audiocast/error.hpp>
+#include <audiocast/limits.hpp>
 #include <audiocast/time.hpp>
 #include <audiocast/wire/rtcp.hpp>
 
@@ -77,32 +78,21 @@ namespace detail {
 /// The most members a session's table may be asked to hold.
 inline constexpr std::size_t max_rtcp_members = 65'536;
 
-/// The RTCP settings both sessions take: a CNAME RTCP can carry, a positive
-/// minimum interval, a member table of 1 to max_rtcp_members.
-[[nodiscard]] inline bool valid_rtcp_settings(std::string_view cname,
-                                              std::chrono::nanoseconds minimum,
-                                              std::size_t members) noexcept
-{
-    return cname.size() <= rtcp::max_text && minimum.count() > 0 && members >= 1 &&
-           members <= max_rtcp_members;
-}
+inline constexpr setting_limit rtcp_cname_limit{
+    "CNAME of", 0, rtcp::max_text, "bytes", errc::invalid_rtcp, "what RTCP carries"};
+inline constexpr setting_limit rtcp_minimum_interval_limit{"RTCP minimum interval", 1, unbounded,
+                                                           "ns", errc::invalid_rtcp};
 
-/// The throwing form's message for settings valid_rtcp_settings() refused.
-[[noreturn]] inline void throw_rtcp_settings(std::string_view cname,
-                                             std::chrono::nanoseconds minimum, std::size_t members,
-                                             const char* what)
+/// The first of the RTCP settings both sessions take that breaks its limit:
+/// a CNAME RTCP can carry, a positive minimum interval, and a member table
+/// within `members_limit`.
+[[nodiscard]] constexpr setting_problem
+check_rtcp_settings(std::string_view cname, std::chrono::nanoseconds minimum, std::size_t members,
+                    const setting_limit& members_limit) noexcept
 {
-    std::string message;
-    if (cname.size() > rtcp::max_text)
-        message = "CNAME of " + std::to_string(cname.size()) + " bytes; RTCP carries at most " +
-                  std::to_string(rtcp::max_text);
-    else if (minimum.count() <= 0)
-        message = "RTCP minimum interval of " + std::to_string(minimum.count()) +
-                  " ns; it must be positive";
-    else
-        message = std::to_string(members) + " " + what + " to remember; 1-" +
-                  std::to_string(max_rtcp_members) + " are allowed";
-    throw_error(make_error_code(errc::invalid_rtcp), message);
+    if (auto p = rtcp_cname_limit.check(static_cast<double>(cname.size()))) return p;
+    if (auto p = rtcp_minimum_interval_limit.check(static_cast<double>(minimum.count()))) return p;
+    return members_limit.check(static_cast<double>(members));
 }
 
 } // namespace detail

@@ -6,15 +6,16 @@
 //
 //   write(frames, now) ─► codec chunking ─► payload queue ─► next_packet(now, wall, out) ─► bytes
 //
-// Pause and resume follow docs/architecture.md, Pause and resume: PAUSE stops packets and keeps the source
-// position; PLAY resumes from it with the sequence number continuing, the RTP
-// timestamp advanced by the paused time, and the marker bit on the first packet.
+// Pause and resume follow docs/architecture.md, Pause and resume: PAUSE stops packets and keeps the
+// source position; PLAY resumes from it with the sequence number continuing, the RTP timestamp
+// advanced by the paused time, and the marker bit on the first packet.
 #pragma once
 
 #include <audiocast/concepts.hpp>
 #include <audiocast/error.hpp>
 #include <audiocast/format.hpp>
 #include <audiocast/session/rtcp_participant.hpp>
+#include <audiocast/session/sender_config.hpp>
 #include <audiocast/session/stats.hpp>
 #include <audiocast/time.hpp>
 #include <audiocast/wire/ntp.hpp>
@@ -34,51 +35,6 @@
 #include <vector>
 
 namespace audiocast {
-
-/// When queued packets leave.
-enum class pacing_mode {
-    /// Each packet is due at an absolute deadline on the sender's timeline, so a
-    /// source that writes ahead of real time (a file, a tone) still goes out at
-    /// the audio rate and error never accumulates.
-    paced,
-    /// Each packet is due as soon as its frames are written: for a source that
-    /// is itself real time, such as a capture callback.
-    as_written,
-};
-
-/// The RTP payload type for `f`: the static types of RFC 3551 (10: L16 stereo
-/// 44.1 kHz, 11: L16 mono 44.1 kHz) where they apply, else dynamic 96.
-[[nodiscard]] constexpr std::uint8_t default_payload_type(const audio_format& f) noexcept
-{
-    if (f.encoding == sample_format::l16 && f.sample_rate == 44'100) {
-        if (f.channels == 2) return 10;
-        if (f.channels == 1) return 11;
-    }
-    return 96;
-}
-
-/// Settings of a sender_session. Unset identifiers are drawn at random, as
-/// RFC 3550 §5.1 asks for the sequence number and timestamp and §8 for the SSRC.
-struct sender_config {
-    std::optional<std::uint32_t> ssrc;
-    std::optional<std::uint16_t> initial_sequence;
-    std::optional<std::uint32_t> initial_timestamp;
-    std::optional<std::uint8_t> payload_type; ///< default_payload_type(format) when unset
-    bool send_time_extension = true;          ///< stamp each packet with its wall send time
-    std::uint8_t send_time_extension_id = rtp::default_send_time_extension_id;
-    pacing_mode pacing = pacing_mode::paced;
-    std::size_t queue_packets = 64; ///< packets written ahead and not yet due
-    /// A packet that would leave later than this after its deadline moves the
-    /// schedule forward instead of sending a burst to catch up.
-    std::chrono::nanoseconds max_lateness = std::chrono::milliseconds{20};
-    /// RTCP: the canonical name in this sender's reports (RFC 3550 §6.5.1);
-    /// empty draws 96 random bits (RFC 7022). At most 255 bytes.
-    std::string cname{};
-    /// RTCP: the fixed minimum between reports (RFC 3550 §6.2 recommends 5 s).
-    std::chrono::nanoseconds rtcp_minimum_interval = std::chrono::seconds{5};
-    /// RTCP: listeners remembered at once; reports from more are counted, not kept.
-    std::size_t max_listeners = 1024;
-};
 
 /// What the sender's listeners report, summed up (RFC 3550 §6.4.1 blocks).
 struct listener_summary {
@@ -134,37 +90,19 @@ public:
 
     /// Checks the payload type (0-127), the send-time extension id (1-14,
     /// RFC 8285 §4.2) and the queue length (at least one packet).
-    static void validate(const sender_config& config, std::error_code& ec) noexcept
+    /// The first setting of `config` that breaks its limit (sender_config.hpp).
+    [[nodiscard]] static setting_problem check(const sender_config& config) noexcept
     {
-        ec.clear();
-        if (config.payload_type && *config.payload_type > 127)
-            ec = errc::invalid_payload_type;
-        else if (!rtp::is_valid_extension_id(config.send_time_extension_id))
-            ec = errc::invalid_header_extension;
-        else if (config.queue_packets == 0)
-            ec = errc::buffer_too_small;
-        else if (!detail::valid_rtcp_settings(config.cname, config.rtcp_minimum_interval,
-                                              config.max_listeners))
-            ec = errc::invalid_rtcp;
+        return audiocast::check(config);
     }
 
-    /// Throwing form; the message names the value and the limit.
-    static void validate(const sender_config& config)
+    static void validate(const sender_config& config, std::error_code& ec) noexcept
     {
-        std::error_code ec;
-        validate(config, ec);
-        if (ec == errc::invalid_payload_type)
-            detail::throw_error(ec, "payload type " + std::to_string(*config.payload_type) +
-                                        " is above 127");
-        if (ec == errc::invalid_header_extension)
-            detail::throw_error(ec, "send-time extension id " +
-                                        std::to_string(config.send_time_extension_id) +
-                                        " is outside 1-14 (RFC 8285 one-byte elements)");
-        if (ec == errc::invalid_rtcp)
-            detail::throw_rtcp_settings(config.cname, config.rtcp_minimum_interval,
-                                        config.max_listeners, "listeners");
-        if (ec) detail::throw_error(ec, "a sender queue of 0 packets holds nothing");
+        detail::assign(ec, check(config));
     }
+
+    /// Throwing form; the message names the setting, the value and the limit.
+    static void validate(const sender_config& config) { detail::throw_if(check(config)); }
 
     [[nodiscard]] const Codec& codec() const noexcept { return codec_; }
     [[nodiscard]] const sender_config& config() const noexcept { return config_; }
@@ -370,7 +308,9 @@ public:
         if (!rtcp_.joined()) return 0;
         const std::size_t size = rtcp_.write_bye(
             out, ec,
-            [&](rtcp::compound_writer& w) { w.sender_report(ssrc_, sender_info_at(now, wall_now)); },
+            [&](rtcp::compound_writer& w) {
+                w.sender_report(ssrc_, sender_info_at(now, wall_now));
+            },
             reason);
         if (size != 0) ++stats_.reports_sent;
         return size;

@@ -16,9 +16,9 @@
 // preallocated lock-free ring until poll() writes them into the session.
 #pragma once
 
-#include <audiocast/detail/spsc_ring.hpp>
 #include <audiocast/error.hpp>
 #include <audiocast/session/sender_session.hpp>
+#include <audiocast/spsc_ring.hpp>
 #include <audiocast/stream/stream_base.hpp>
 
 #include <algorithm>
@@ -187,7 +187,7 @@ private:
         packet_.resize(session_.max_packet_bytes());
         const std::size_t packet_samples =
             session_.codec().frames_per_packet() * session_.codec().format().channels;
-        captured_ = std::make_unique<detail::spsc_ring<float>>(
+        captured_ = std::make_unique<spsc_ring<float>>(
             std::max<std::size_t>(config.queue_packets, 1) * packet_samples);
         capture_scratch_.resize(packet_samples);
     }
@@ -239,7 +239,7 @@ private:
     std::vector<std::byte> packet_;
     // The hand-off from a capture thread (push) to the network side (poll);
     // held by pointer because atomics do not move.
-    std::unique_ptr<detail::spsc_ring<float>> captured_;
+    std::unique_ptr<spsc_ring<float>> captured_;
     std::vector<float> capture_scratch_;
 };
 

@@ -29,6 +29,7 @@
 #include <audiocast/detail/config.hpp>
 #include <audiocast/detail/endian.hpp>
 #include <audiocast/error.hpp>
+#include <audiocast/limits.hpp>
 #include <audiocast/wire/ntp.hpp>
 
 #include <cstddef>
@@ -87,11 +88,20 @@ struct packet_view {
     return fixed_header_size + (h.send_time ? send_time_extension_size : 0);
 }
 
-/// Whether `id` can name an RFC 8285 one-byte header extension element:
-/// 1-14 (0 is padding, 15 stops parsing, §4.2).
+/// The ids an RFC 8285 one-byte header extension element can have: 1-14
+/// (0 is padding, 15 stops parsing, §4.2).
+inline constexpr setting_limit extension_id_limit{
+    "send-time extension id",    1, 14, "", errc::invalid_header_extension,
+    "RFC 8285 one-byte elements"};
+
+/// The 7-bit payload type field (RFC 3550 §5.1).
+inline constexpr setting_limit payload_type_limit{"payload type", 0, 127, "",
+                                                  errc::invalid_payload_type};
+
+/// Whether `id` can name an RFC 8285 one-byte header extension element.
 [[nodiscard]] constexpr bool is_valid_extension_id(std::uint8_t id) noexcept
 {
-    return id >= 1 && id <= 14;
+    return extension_id_limit.holds(id);
 }
 
 namespace detail {

@@ -1,4 +1,4 @@
-#include <audiocast/detail/spsc_ring.hpp>
+#include <audiocast/spsc_ring.hpp>
 
 #include <audiocast/detail/datagram_ring.hpp>
 #include <audiocast/detail/triple_buffer.hpp>
@@ -24,7 +24,7 @@ using audiocast::time_point;
 using audiocast::wall_time;
 using audiocast::detail::datagram_meta;
 using audiocast::detail::datagram_ring;
-using audiocast::detail::spsc_ring;
+using audiocast::spsc_ring;
 using audiocast::detail::triple_buffer;
 
 namespace {
