@@ -34,7 +34,6 @@
 
 namespace audiocast_bench {
 
-
 /// A command line error: main() prints it with the usage and exits 2.
 struct usage_error : std::runtime_error {
     using std::runtime_error::runtime_error;

@@ -3,18 +3,13 @@
 // gives, times in ms, and a latency never measured is null, not 0.
 #pragma once
 
+#include "support/text.hpp"
+
 #include <audiocast/session/stats.hpp>
 
 #include <nlohmann/json.hpp>
 
-#include <chrono>
-
 namespace audiocast_examples {
-
-[[nodiscard]] inline double milliseconds(std::chrono::nanoseconds d)
-{
-    return std::chrono::duration<double, std::milli>(d).count();
-}
 
 /// Every figure of `s`, in the order a reader scans them: packets, bytes and
 /// rates, timing, playout, the source. Keys keep that order in the file.
@@ -35,16 +30,16 @@ namespace audiocast_examples {
     j["bytes_received"] = s.bytes_received;
     j["throughput_bytes_per_s"] = s.throughput_bytes_per_s;
     j["packets_per_s"] = s.packets_per_s;
-    j["jitter_ms"] = milliseconds(s.jitter);
+    j["jitter_ms"] = in_ms(s.jitter);
     // Never measured (a sender without the send-time extension or reports).
     if (s.latency_samples == 0)
         j["latency_ms"] = nullptr;
     else
-        j["latency_ms"] = {{"p50", milliseconds(s.latency_p50)},
-                           {"p99", milliseconds(s.latency_p99)},
-                           {"max", milliseconds(s.latency_max)}};
+        j["latency_ms"] = {{"p50", in_ms(s.latency_p50)},
+                           {"p99", in_ms(s.latency_p99)},
+                           {"max", in_ms(s.latency_max)}};
     j["latency_samples"] = s.latency_samples;
-    j["ipdv_ms"] = {{"p50", milliseconds(s.ipdv_p50)}, {"p99", milliseconds(s.ipdv_p99)}};
+    j["ipdv_ms"] = {{"p50", in_ms(s.ipdv_p50)}, {"p99", in_ms(s.ipdv_p99)}};
     j["underruns"] = s.underruns;
     j["concealed_frames"] = s.concealed_frames;
     j["frames_discarded"] = s.frames_discarded;

@@ -3695,10 +3695,10 @@ namespace audiocast {
 
 /// One stream announced on SAP.
 struct announced_stream {
-    endpoint from;                    ///< the host whose datagram carried it
-    std::string origin;               ///< the SAP header's originating source, as text
+    endpoint from;      ///< the host whose datagram carried it
+    std::string origin; ///< the SAP header's originating source, as text
     std::uint16_t message_id_hash = 0;
-    stream_description description;   ///< its SDP
+    stream_description description; ///< its SDP
     time_point first_heard{};
     time_point last_heard{};
 };
@@ -3725,7 +3725,8 @@ public:
     explicit announcement_directory(const limits& l) : limits_{l}
     {
         limits_.max_streams = std::max<std::size_t>(1, limits_.max_streams);
-        limits_.max_per_host = std::clamp<std::size_t>(limits_.max_per_host, 1, limits_.max_streams);
+        limits_.max_per_host =
+            std::clamp<std::size_t>(limits_.max_per_host, 1, limits_.max_streams);
         streams_.reserve(limits_.max_streams);
     }
 
@@ -3770,14 +3771,17 @@ public:
             ++counters_.refused;
             return nullptr;
         }
-        streams_.push_back(announced_stream{from, origin, a.message_id_hash, std::move(d), now, now});
+        streams_.push_back(
+            announced_stream{from, origin, a.message_id_hash, std::move(d), now, now});
         return &streams_.back();
     }
 
     /// Forgets what has not been heard for max_age.
     void expire(time_point now)
     {
-        const auto old = [&](const announced_stream& s) { return now - s.last_heard > limits_.max_age; };
+        const auto old = [&](const announced_stream& s) {
+            return now - s.last_heard > limits_.max_age;
+        };
         const auto gone = std::remove_if(streams_.begin(), streams_.end(), old);
         counters_.expired += static_cast<std::uint64_t>(streams_.end() - gone);
         streams_.erase(gone, streams_.end());
@@ -3786,9 +3790,9 @@ public:
     /// The first stream announced under `name` (SDP s=), or nullptr.
     [[nodiscard]] const announced_stream* find(std::string_view name) const noexcept
     {
-        const auto it = std::find_if(streams_.begin(), streams_.end(), [&](const announced_stream& s) {
-            return s.description.name == name;
-        });
+        const auto it =
+            std::find_if(streams_.begin(), streams_.end(),
+                         [&](const announced_stream& s) { return s.description.name == name; });
         return it == streams_.end() ? nullptr : &*it;
     }
 
