@@ -469,7 +469,18 @@ private:
                       latency_text(s, true).c_str(), in_ms(s.ipdv_p50), in_ms(s.ipdv_p99),
                       static_cast<unsigned long long>(s.underruns),
                       static_cast<unsigned long long>(s.concealed_frames));
-        return text;
+        std::string line = text;
+        // Only when it happened: what this host dropped before the stream saw it.
+        if (s.socket_overflow + s.packets_overrun > 0) {
+            std::snprintf(text, sizeof text,
+                          "; dropped by this host %llu (socket buffer full %llu, hand-off to "
+                          "the audio thread full %llu)",
+                          static_cast<unsigned long long>(s.socket_overflow + s.packets_overrun),
+                          static_cast<unsigned long long>(s.socket_overflow),
+                          static_cast<unsigned long long>(s.packets_overrun));
+            line += text;
+        }
+        return line;
     }
 
     void write_json(const audiocast::receiver_stats& s, double seconds,

@@ -26,6 +26,7 @@ namespace audiocast_examples {
     j["packets_foreign"] = s.packets_foreign;
     j["packets_discarded"] = s.packets_discarded;
     j["packets_overrun"] = s.packets_overrun;
+    j["socket_overflow"] = s.socket_overflow;
     j["control_overrun"] = s.control_overrun;
     j["bytes_received"] = s.bytes_received;
     j["throughput_bytes_per_s"] = s.throughput_bytes_per_s;

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 namespace audiocast {
@@ -92,6 +93,11 @@ struct datagram_origin {
     /// earlier, so a backlog read at once is not mistaken for fresh packets.
     /// Zero when unknown.
     std::chrono::nanoseconds waited{};
+    /// How many datagrams the transport had dropped for want of room in its
+    /// receive queue, in all, when this one was queued (Linux SO_RXQ_OVFL,
+    /// socket(7): the socket's count since it opened, modulo 2^32). Unset
+    /// when the transport cannot tell.
+    std::optional<std::uint32_t> dropped_before{};
 };
 
 } // namespace audiocast

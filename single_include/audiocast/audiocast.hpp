@@ -73,6 +73,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 namespace audiocast {
@@ -152,6 +153,11 @@ struct datagram_origin {
     /// earlier, so a backlog read at once is not mistaken for fresh packets.
     /// Zero when unknown.
     std::chrono::nanoseconds waited{};
+    /// How many datagrams the transport had dropped for want of room in its
+    /// receive queue, in all, when this one was queued (Linux SO_RXQ_OVFL,
+    /// socket(7): the socket's count since it opened, modulo 2^32). Unset
+    /// when the transport cannot tell.
+    std::optional<std::uint32_t> dropped_before{};
 };
 
 } // namespace audiocast
@@ -4079,6 +4085,62 @@ private:
 //   on_control(bytes, arrival, from) ─► rtcp_participant: members, the
 //       source's sender reports and BYE; write_report() for receiver reports
 
+// begin include/audiocast/session/packet_screen.hpp
+// audiocast — whether a datagram could be the stream's RTP at all
+// (docs/architecture.md, The path of a packet).
+//
+// The test is stateless: the datagram parses as RTP (wire/rtp.hpp), carries
+// the payload type the receiver was told to expect, and holds a whole number
+// of frames that the receiver's buffers can take. The receiver session counts
+// what fails it as malformed; the receiver stream applies the same screen on
+// its network thread, so that such datagrams never take a place in the
+// hand-off to the audio side. Being immutable after construction, one screen
+// may be read from any number of threads.
+
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <system_error>
+
+namespace audiocast {
+
+class packet_screen {
+public:
+    /// `payload_type`: the one to accept, or any when unset. `max_frames`:
+    /// the most frames one packet may carry.
+    packet_screen(const audio_format& format, std::optional<std::uint8_t> payload_type,
+                  std::uint8_t send_time_extension_id, std::size_t max_frames) noexcept
+        : frame_bytes_{bytes_per_frame(format)}, max_frames_{max_frames},
+          payload_type_{payload_type}, send_time_extension_id_{send_time_extension_id}
+    {}
+
+    /// The parsed packet when `datagram` passes; nothing when it does not.
+    /// The view points into `datagram`.
+    [[nodiscard]] std::optional<rtp::packet_view>
+    screen(std::span<const std::byte> datagram) const noexcept
+    {
+        std::error_code ec;
+        const rtp::packet_view packet = rtp::parse(datagram, ec, send_time_extension_id_);
+        if (ec) return std::nullopt;
+        const std::size_t size = packet.payload.size();
+        if (size == 0 || size % frame_bytes_ != 0 || size / frame_bytes_ > max_frames_)
+            return std::nullopt;
+        // A packet type this receiver cannot play must not capture the stream.
+        if (payload_type_ && packet.hdr.payload_type != *payload_type_) return std::nullopt;
+        return packet;
+    }
+
+private:
+    std::size_t frame_bytes_;
+    std::size_t max_frames_;
+    std::optional<std::uint8_t> payload_type_;
+    std::uint8_t send_time_extension_id_;
+};
+
+} // namespace audiocast
+// end include/audiocast/session/packet_screen.hpp
 // begin include/audiocast/session/playout.hpp
 // audiocast — the playout timeline: when each frame of the source plays
 // (docs/architecture.md, Playout timeline).
@@ -4834,6 +4896,12 @@ struct receiver_stats {
     /// Dropped before the session saw them because the hand-off to the audio
     /// side was full: the audio side stopped pulling.
     std::uint64_t packets_overrun = 0;
+    /// Datagrams the operating system dropped because the media socket's
+    /// receive buffer was full: the network thread read too late, or a flood
+    /// outran it. Any of them may have been the source's; each such loss is
+    /// also in packets_lost. Known where the transport reports it (Linux,
+    /// datagram_origin::dropped_before), learnt with the next datagram read.
+    std::uint64_t socket_overflow = 0;
     std::uint64_t bytes_received = 0; ///< payload bytes
     double throughput_bytes_per_s = 0;
     double packets_per_s = 0;
@@ -4866,7 +4934,7 @@ struct receiver_stats {
     /// RTCP datagrams dropped before the session saw them: the audio side
     /// takes a few a pull, so a flood of them waits and the rest are dropped.
     std::uint64_t control_overrun = 0;
-    bool source_left = false; ///< the source said BYE (RFC 3550 §6.6) and sent nothing since
+    bool source_left = false;      ///< the source said BYE (RFC 3550 §6.6) and sent nothing since
     std::uint32_t source_ssrc = 0; ///< the SSRC played, once source_changes > 0
     endpoint source{};             ///< where its packets come from
     /// Latency was measured from sender reports (packets carried no send time).
@@ -6815,7 +6883,9 @@ public:
                     .max_rate_adjustment = config_.max_rate_adjustment,
                     .capacity_frames = buffer_capacity(codec_, config_)}},
           rtcp_{rtcp_participant::role::receiver, timing_of(codec_, config_), config_.max_members,
-                config_.ssrc, config_.cname}
+                config_.ssrc, config_.cname},
+          screen_{codec_.format(), config_.payload_type, config_.send_time_extension_id,
+                  std::min(decoded_.size() / codec_.format().channels, playout_.capacity() / 2)}
     {}
 
     /// The first setting of `config` that breaks its limit (receiver_config.hpp).
@@ -6835,6 +6905,8 @@ public:
     [[nodiscard]] const Codec& codec() const noexcept { return codec_; }
     [[nodiscard]] const audio_format& format() const noexcept { return codec_.format(); }
     [[nodiscard]] const receiver_config& config() const noexcept { return config_; }
+    /// What a datagram must be for on_datagram() to consider it at all.
+    [[nodiscard]] const packet_screen& screen() const noexcept { return screen_; }
     [[nodiscard]] playout_state state() const noexcept { return playout_.state(); }
     /// Frames stored and not yet played: stats().buffered_frames without the
     /// cost of the rest of stats() (its percentiles), for a caller that
@@ -6864,18 +6936,13 @@ public:
                      wall_time arrival_wall, const endpoint& from = {}) noexcept
     {
         rtcp_.join(arrival);
-        std::error_code ec;
-        const rtp::packet_view packet = rtp::parse(datagram, ec, config_.send_time_extension_id);
-        if (ec || !playable(packet)) {
+        const std::optional<rtp::packet_view> screened = screen_.screen(datagram);
+        if (!screened) {
             ++malformed_;
             return;
         }
+        const rtp::packet_view& packet = *screened;
         const rtp::header& h = packet.hdr;
-        // A packet type this receiver cannot play must not capture the stream.
-        if (config_.payload_type && h.payload_type != *config_.payload_type) {
-            ++malformed_;
-            return;
-        }
         switch (selector_.on_packet(h.ssrc, h.sequence, from, datagram, arrival, arrival_wall)) {
         case source_selector::verdict::held:
         case source_selector::verdict::foreign: return;
@@ -7075,14 +7142,6 @@ private:
 
     /// Whether a parsed packet could be played: whole frames, at least one,
     /// within what the buffers hold.
-    [[nodiscard]] bool playable(const rtp::packet_view& packet) const noexcept
-    {
-        const std::size_t frame_bytes = bytes_per_frame(format());
-        const std::size_t size = packet.payload.size();
-        return size != 0 && size % frame_bytes == 0 &&
-               size / frame_bytes * format().channels <= decoded_.size() &&
-               size / frame_bytes <= playout_.capacity() / 2;
-    }
 
     // The selector chose a new source: counts, timeline and reports start
     // afresh; the totals keep what the old source counted.
@@ -7244,6 +7303,8 @@ private:
     std::uint64_t source_changes_ = 0;
 
     rtcp_participant rtcp_;
+    // Built from the sizes above, so declared after them.
+    packet_screen screen_;
     bool heard_since_report_ = false;
     struct sender_report_seen {
         std::uint32_t ssrc;
@@ -8754,9 +8815,10 @@ private:
 // and makes no system call (the clock is read through the vDSO). They meet in
 // preallocated lock-free rings: poll() copies each datagram into the inbox
 // with its arrival time, and pull() feeds the inbox to the session and plays
-// out. The session (receiver()) belongs to the audio thread once pull() is in
-// use; stats() is the snapshot the last pull() published, safe to read from
-// one other thread at a time.
+// out. What could never be the stream, and under a flood anything but the
+// source being played, is kept out of the inbox (stream/inbox_admission.hpp). The session
+// (receiver()) belongs to the audio thread once pull() is in use; stats() is the snapshot the last
+// pull() published, safe to read from one other thread at a time.
 
 // begin include/audiocast/detail/datagram_ring.hpp
 // audiocast — a lock-free single-producer single-consumer queue of datagrams.
@@ -9011,6 +9073,117 @@ private:
 
 } // namespace audiocast::detail
 // end include/audiocast/detail/triple_buffer.hpp
+// begin include/audiocast/stream/inbox_admission.hpp
+// audiocast — which datagrams the network thread lets into a receiver's
+// hand-off to the audio side (docs/architecture.md, The path of a packet).
+//
+// The hand-off has a fixed number of slots, and the audio side empties it
+// only when it pulls. A host flooding the group (20,000 datagrams a second in
+// tests/e2e/hostile.py) fills those slots whenever the audio side is a few
+// milliseconds late, and the real source's next packet then finds no room:
+// audio lost to traffic that was never the stream. So the network thread
+// looks at each datagram before it crosses:
+//
+// 1. What the session would count as malformed (session/packet_screen.hpp)
+//    is counted here and never crosses.
+// 2. Once the hand-off is half full, only the source the session plays
+//    (its SSRC from its address and port, published by the audio side after
+//    each pull) may take the other half; every other datagram is counted as
+//    foreign and dropped. Below half everything crosses, so a new sender
+//    passes probation and takes over exactly as the session decides.
+//
+// Threading contract: publish_source() is called by the audio side, admit()
+// by the network side, each from one thread at a time; the counters may be
+// read from any thread. Nothing here locks, allocates or makes a system call.
+
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+
+namespace audiocast::detail {
+
+/// The source a receiver session plays, as the audio side tells the network side.
+struct source_identity {
+    bool known = false;
+    std::uint32_t ssrc = 0;
+    endpoint from{};
+    friend bool operator==(const source_identity&, const source_identity&) = default;
+};
+
+class inbox_admission {
+public:
+    explicit inbox_admission(const packet_screen& screen) noexcept : screen_{screen} {}
+
+    inbox_admission(const inbox_admission&) = delete;
+    inbox_admission& operator=(const inbox_admission&) = delete;
+
+    /// Audio side: the source the session now plays, or none.
+    void publish_source(std::optional<std::uint32_t> ssrc,
+                        const std::optional<endpoint>& from) noexcept
+    {
+        const source_identity now{ssrc.has_value(), ssrc.value_or(0), from.value_or(endpoint{})};
+        if (now == published_) return;
+        published_ = now;
+        source_.write_buffer() = now;
+        source_.publish();
+    }
+
+    /// Network side: whether `datagram` from `from` may enter a hand-off that
+    /// holds `queued` of `capacity` datagrams. A refusal is counted.
+    [[nodiscard]] bool admit(std::span<const std::byte> datagram, const endpoint& from,
+                             std::size_t queued, std::size_t capacity) noexcept
+    {
+        const std::optional<rtp::packet_view> packet = screen_.screen(datagram);
+        if (!packet) {
+            count(malformed_);
+            return false;
+        }
+        if (queued < capacity / 2) return true;
+        const source_identity& source = source_.read();
+        if (source.known && packet->hdr.ssrc == source.ssrc && from == source.from) return true;
+        count(shed_);
+        return false;
+    }
+
+    /// Network side: counts a datagram refused before it could be screened
+    /// (one larger than the receive buffer).
+    void refuse_malformed() noexcept { count(malformed_); }
+
+    /// Datagrams refused as what the session would count as malformed.
+    [[nodiscard]] std::uint64_t malformed() const noexcept
+    {
+        // Relaxed: a statistic; it orders nothing else.
+        return malformed_.load(std::memory_order_relaxed);
+    }
+
+    /// Datagrams from anyone but the source, refused while the hand-off was
+    /// half full or more.
+    [[nodiscard]] std::uint64_t shed() const noexcept
+    {
+        // Relaxed: a statistic; it orders nothing else.
+        return shed_.load(std::memory_order_relaxed);
+    }
+
+private:
+    static void count(std::atomic<std::uint64_t>& counter) noexcept
+    {
+        // Only the network side writes the counters, so a relaxed load and
+        // store suffice (no read-modify-write); atomic so others may read them.
+        counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+
+    const packet_screen screen_;
+    source_identity published_{}; // the audio side's own copy of what it last published
+    triple_buffer<source_identity> source_;
+    std::atomic<std::uint64_t> malformed_{0};
+    std::atomic<std::uint64_t> shed_{0};
+};
+
+} // namespace audiocast::detail
+// end include/audiocast/stream/inbox_admission.hpp
 // begin include/audiocast/stream/stream_base.hpp
 // audiocast — what both ends of a stream share: the transports, the clock,
 // and reading the control transport (docs/architecture.md, The shape).
@@ -9201,6 +9374,8 @@ public:
                 r.on_datagram(datagram, meta.arrival, meta.arrival_wall, meta.from);
             })) {
         }
+        // The network side keeps room in the inbox for the source now played.
+        admission_->publish_source(r.source(), r.source_endpoint());
         const time_point now = this->clock_.now();
         const std::size_t n = r.pull(out, now);
         // A receiver report that fell due is written here, where the session
@@ -9220,8 +9395,11 @@ public:
         receiver_stats& s = published_->write_buffer();
         s = percentiles_;
         r.counters(s);
-        s.packets_malformed += inbox_->dropped_too_big();
+        s.packets_malformed += inbox_->dropped_too_big() + admission_->malformed();
+        s.packets_foreign += admission_->shed();
         s.packets_overrun = inbox_->dropped_full();
+        // Relaxed: a statistic; it orders nothing else.
+        s.socket_overflow = socket_overflow_->load(std::memory_order_relaxed);
         if (control_inbox_) {
             s.control_overrun = control_inbox_->dropped_full();
             s.control_malformed += control_refused_->load(std::memory_order_relaxed);
@@ -9256,6 +9434,17 @@ public:
         if (this->control_) control(control_ec);
         if (!ec) ec = control_ec;
         return received;
+    }
+
+    // The socket's drop count is its total since it opened, modulo 2^32.
+    void count_socket_drops(std::uint32_t dropped_before) noexcept
+    {
+        const auto more = static_cast<std::uint32_t>(dropped_before - socket_drops_seen_);
+        if (more == 0) return;
+        socket_drops_seen_ = dropped_before;
+        // Only the network side writes it: a relaxed load and store suffice.
+        socket_overflow_->store(socket_overflow_->load(std::memory_order_relaxed) + more,
+                                std::memory_order_relaxed);
     }
 
     std::size_t poll()
@@ -9317,6 +9506,8 @@ private:
         const std::size_t max_bytes =
             std::max<std::size_t>(2048, largest_payload(session_.codec()) + 256);
         inbox_ = std::make_unique<detail::datagram_ring>(slots, max_bytes);
+        admission_ = std::make_unique<detail::inbox_admission>(session_.screen());
+        socket_overflow_ = std::make_unique<std::atomic<std::uint64_t>>(0);
         published_ = std::make_unique<detail::triple_buffer<receiver_stats>>();
     }
 
@@ -9365,15 +9556,24 @@ private:
                 ec.clear();
                 break;
             }
-            if (ec == std::errc::message_size) ec.clear(); // truncated: the session refuses it
+            if (ec == std::errc::message_size) { // truncated: it cannot be a packet of ours
+                ec.clear();
+                admission_->refuse_malformed();
+                ++received;
+                continue;
+            }
             if (ec) break;
+            ++received;
+            if (origin.dropped_before) count_socket_drops(*origin.dropped_before);
+            const std::span<const std::byte> datagram{packet_.data(), size};
+            if (!admission_->admit(datagram, origin.from, inbox_->size_approx(),
+                                   inbox_->capacity()))
+                continue; // counted by the admission
             // Dated when it arrived, not when it was read: a backlog read at
             // once (a listener that joined before it was ready) is old.
             // A refusal (inbox full or datagram too big) is counted by the inbox.
-            inbox_->push(std::span<const std::byte>{packet_.data(), size},
-                         this->clock_.now() - origin.waited,
+            inbox_->push(datagram, this->clock_.now() - origin.waited,
                          this->clock_.wall_now() - origin.waited, origin.from);
-            ++received;
         }
         return received;
     }
@@ -9383,6 +9583,9 @@ private:
     // The hand-off between the network side and the audio side (see the file
     // comment); held by pointer because atomics do not move.
     std::unique_ptr<detail::datagram_ring> inbox_;
+    std::unique_ptr<detail::inbox_admission> admission_;
+    std::uint32_t socket_drops_seen_ = 0; ///< network side
+    std::unique_ptr<std::atomic<std::uint64_t>> socket_overflow_;
     std::unique_ptr<detail::triple_buffer<receiver_stats>> published_;
     receiver_stats percentiles_;
     time_point percentiles_at_{};
@@ -10240,8 +10443,7 @@ private:
             if (a.is_multicast() || a.is_unspecified()) {
                 ec = make_error_code(errc::invalid_address);
                 return "source " + options.source + " is not a sender's address (" +
-                       (a.is_multicast() ? "it is a multicast group" : "it is unspecified") +
-                       ")";
+                       (a.is_multicast() ? "it is a multicast group" : "it is unspecified") + ")";
             }
             if (a.is_v4() != group.is_v4()) {
                 ec = make_error_code(errc::address_family_mismatch);
@@ -10301,10 +10503,10 @@ private:
                             std::to_string(*options.receive_buffer_bytes) + " bytes");
         }
 
-        const asio::ip::udp::endpoint local =
-            options.join ? group_
-            : source     ? asio::ip::udp::endpoint{*source, 0}
-                         : asio::ip::udp::endpoint{group_.protocol(), 0};
+        const asio::ip::udp::endpoint local = options.join ? group_
+                                              : source
+                                                  ? asio::ip::udp::endpoint{*source, 0}
+                                                  : asio::ip::udp::endpoint{group_.protocol(), 0};
         socket_.bind(local, ec);
         if (detail::from_asio(ec) == std::errc::address_in_use) {
             ec = make_error_code(errc::address_in_use);
@@ -10348,8 +10550,15 @@ private:
             // Arrival times from the kernel; without them (an old kernel)
             // waited stays 0, which only makes a backlog look fresh.
             const int enable = 1;
-            timestamps_ = ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_TIMESTAMPNS,
-                                       &enable, sizeof enable) == 0;
+            timestamps_ = ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_TIMESTAMPNS, &enable,
+                                       sizeof enable) == 0;
+#if defined(SO_RXQ_OVFL)
+            // The socket's count of datagrams dropped for a full receive
+            // buffer, with every datagram read, so that the receiver can say
+            // what the host lost (Linux only).
+            drop_counts_ = ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RXQ_OVFL, &enable,
+                                        sizeof enable) == 0;
+#endif
         }
         return {};
     }
@@ -10357,8 +10566,8 @@ private:
     /// Reads one datagram with recvmsg(2), which reports truncation in
     /// msg_flags and the kernel's arrival time in a control message, into
     /// `buffer`; its source lands in source_ and `origin`.
-    std::size_t read_datagram(std::span<std::byte> buffer, bool& truncated,
-                              datagram_origin& origin, std::error_code& ec) noexcept
+    std::size_t read_datagram(std::span<std::byte> buffer, bool& truncated, datagram_origin& origin,
+                              std::error_code& ec) noexcept
     {
         ::iovec vector{};
         vector.iov_base = buffer.data();
@@ -10366,13 +10575,15 @@ private:
         ::msghdr message{};
         message.msg_iov = &vector;
         message.msg_iovlen = 1;
-        alignas(::cmsghdr) char control[CMSG_SPACE(sizeof(::timespec))];
+        alignas(::cmsghdr) char
+            control[CMSG_SPACE(sizeof(::timespec)) + CMSG_SPACE(sizeof(std::uint32_t))];
+        const bool ancillary = timestamps_ || drop_counts_;
         // A signal can interrupt even a non-blocking call; a few retries suffice.
         for (int attempt = 0; attempt < 8; ++attempt) {
             message.msg_name = source_.data();
             message.msg_namelen = static_cast<::socklen_t>(source_.capacity());
-            message.msg_control = timestamps_ ? control : nullptr;
-            message.msg_controllen = timestamps_ ? sizeof control : 0;
+            message.msg_control = ancillary ? control : nullptr;
+            message.msg_controllen = ancillary ? sizeof control : 0;
             message.msg_flags = 0;
             const ::ssize_t size = ::recvmsg(socket_.native_handle(), &message, MSG_DONTWAIT);
             if (size >= 0) {
@@ -10380,6 +10591,7 @@ private:
                 truncated = (message.msg_flags & MSG_TRUNC) != 0;
                 origin.from = detail::to_endpoint(source_);
                 origin.waited = waited(message);
+                if (drop_counts_) origin.dropped_before = dropped_before(message);
                 return static_cast<std::size_t>(size);
             }
             const int error = errno;
@@ -10411,11 +10623,27 @@ private:
         return {};
     }
 
+    /// The socket's drop count (SO_RXQ_OVFL); the kernel sends none until
+    /// the first drop, so its absence means 0.
+    static std::uint32_t dropped_before([[maybe_unused]] ::msghdr& message) noexcept
+    {
+#if defined(SO_RXQ_OVFL)
+        for (::cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL) continue;
+            std::uint32_t count = 0;
+            std::memcpy(&count, CMSG_DATA(c), sizeof count);
+            return count;
+        }
+#endif
+        return 0;
+    }
+
     asio::ip::udp::socket socket_;
     asio::ip::udp::endpoint group_;
     asio::ip::udp::endpoint source_;
     bool joined_ = false;
     bool timestamps_ = false;
+    bool drop_counts_ = false;
 };
 
 } // namespace audiocast

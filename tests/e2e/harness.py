@@ -154,6 +154,42 @@ def expect_same_audio(got, want, what):
                   f"frame {first} ({want.seconds(first):.3f} s)")
 
 
+def differing_spans(got, want):
+    """[(first frame, length)] of every run of frames where `got` and `want`
+    differ; runs closer than 480 frames are one span."""
+    fb, n = got.frame_bytes, min(got.frames, want.frames)
+    spans, block = [], 240
+    for start in range(0, n, block):
+        end = min(start + block, n)
+        if got.data[start * fb:end * fb] == want.data[start * fb:end * fb]:
+            continue
+        for i in range(start, end):
+            if got.frame(i) == want.frame(i):
+                continue
+            if spans and i - (spans[-1][0] + spans[-1][1]) < 480:
+                spans[-1] = (spans[-1][0], i + 1 - spans[-1][0])
+            else:
+                spans.append((i, 1))
+    return spans
+
+
+def expect_same_audio_but_for_lost_packets(got, want, what, lost, packet_frames, fade_frames):
+    """`got` holds `want`'s frames, except where `lost` packets were
+    concealed: a span of k lost packets in a row changes at most their frames
+    and the fades either side, so the spans must add up to no more than
+    `lost` packets."""
+    if (got.rate, got.channels, got.width, got.frames) != (want.rate, want.channels, want.width,
+                                                           want.frames):
+        expect_same_audio(got, want, what)
+    spans = differing_spans(got, want)
+    packets = sum(-(-max(length - 2 * fade_frames, 1) // packet_frames) for _, length in spans)
+    if packets > lost:
+        raise Failure(f"{what}: it differs from the source in {len(spans)} spans "
+                      f"(first frame, frames) {spans[:8]}, which take at least {packets} lost "
+                      f"packets of {packet_frames} frames (and fades of {fade_frames}); "
+                      f"{lost} were lost")
+
+
 def expect_starts_after_silence(got, want, what):
     """`got` is silence, then exactly `want`, then silence only."""
     lead = leading_silence(got)

@@ -27,6 +27,8 @@ from harness import Children, Failure, expect_exit  # noqa: E402
 GROUP = "239.255.0.1"
 PORT = 5004
 STRANGER = "127.0.0.2"  # another host: lo answers for all of 127/8
+PACKET_FRAMES = 240  # the server's default 5 ms at 48 kHz
+FADE_FRAMES = 96  # receiver_config::fade, 2 ms at 48 kHz
 
 
 def checksum16(data):
@@ -170,6 +172,48 @@ class Listener(threading.Thread):
             return self.newest
 
 
+def expect_source_played(got, source, stats, flood, then_silence):
+    """The recording holds the source after leading silence, bit-exact (and,
+    if `then_silence`, silence after it). The flood may cost the client
+    packets only where this host dropped datagrams before the client could
+    judge them: the kernel, for a full socket buffer (socket_overflow; a host
+    too busy to read 20,000 datagrams/s in time, which CI machines are at
+    times). The hand-off to the audio thread keeps its second half for the
+    source (packets_overrun counts what found it full). Each lost packet then
+    costs at most its own frames and the fades around its concealment, and
+    nothing else moves. Returns what to print about it."""
+    lead = harness.leading_silence(got)
+    fb = got.frame_bytes
+    body = harness.Sound(got.rate, got.channels, got.width,
+                         got.data[lead * fb:(lead + source.frames) * fb])
+    lost = stats["packets_lost"]
+    dropped = stats["socket_overflow"] + stats["packets_overrun"]
+    try:
+        if lost == 0:
+            harness.expect_same_audio(body, source, "the client's recording")
+        elif lost <= dropped:
+            harness.expect_same_audio_but_for_lost_packets(
+                body, source, "the client's recording", lost, PACKET_FRAMES,
+                FADE_FRAMES)
+        else:
+            raise Failure(f"{lost} packets of the real sender were lost, and this host dropped "
+                          f"only {dropped} datagrams before the client saw them: the flood "
+                          f"took them")
+    except Failure as f:
+        raise Failure(f"{f}; the client's figures: {stats}; the flood sent {flood.sent}") from None
+    after = got.data[(lead + source.frames) * fb:]
+    if then_silence and after != bytes(len(after)):
+        raise Failure(f"the client's recording goes on after the source with audio: {stats}")
+    if stats["concealed_frames"] > lost * PACKET_FRAMES:
+        raise Failure(f"concealed_frames is {stats['concealed_frames']} for {lost} lost "
+                      f"packets of {PACKET_FRAMES} frames: {stats}")
+    if lost == 0:
+        return "recording bit-exact"
+    return (f"recording bit-exact but for {lost} packets, which this host dropped with "
+            f"{dropped} datagrams of the flood (socket_overflow {stats['socket_overflow']}, "
+            f"packets_overrun {stats['packets_overrun']})")
+
+
 def hostile_sender_on_the_group():
     """The issue's attack, end to end: a host floods the group from half a
     second before the server starts, then forges packets from the server's own
@@ -216,25 +260,25 @@ def hostile_sender_on_the_group():
 
     got = harness.read_wav(e2e.tmp("client0.wav"))
     stats = harness.read_json(e2e.tmp("client0.json"))
-    try:
-        harness.expect_starts_after_silence(got, source, "the client's recording")
-    except Failure as f:
-        raise Failure(f"{f}; the client's figures: {stats}; the flood sent {flood.sent}") from None
-    for field, want in (("packets_lost", 0), ("packets_late", 0), ("concealed_frames", 0),
-                        ("source_changes", 1), ("resyncs", 0), ("frames_discarded", 0)):
+    played = expect_source_played(got, source, stats, flood, then_silence=True)
+    for field, want in (("packets_late", 0), ("source_changes", 1), ("resyncs", 0),
+                        ("frames_discarded", 0)):
         if stats.get(field) != want:
             raise Failure(f"{field} is {stats.get(field)}, expected {want}: {stats}")
     # A forged "next" packet that reaches the client after the real packet
     # of that number (the attacker's listener ran late) is a duplicate.
+    # This host may have dropped some of them with the flood.
     forged_seen = stats["packets_discarded"] + stats["packets_duplicate"]
-    if forged_seen != forged_media:
+    dropped = stats["socket_overflow"] + stats["packets_overrun"]
+    if not forged_media - dropped <= forged_seen <= forged_media:
         raise Failure(f"packets_discarded + packets_duplicate is {forged_seen}, expected the "
                       f"{forged_media} forged packets: {stats}")
     if not stats["stream_ended_by_bye"]:
         raise Failure(f"the server's own BYE at the end was not seen: {stats}")
     counted = stats["packets_foreign"] + stats["packets_malformed"]
     # What the kernel dropped from a full socket buffer never reached the
-    # client; everything else the flood sent is counted, once.
+    # client (socket_overflow counts it); everything else the flood sent is
+    # counted, once.
     if counted > flood.sent or counted < flood.sent * 0.95:
         raise Failure(f"the flood sent {flood.sent} datagrams; the client counted {counted} "
                       f"(foreign {stats['packets_foreign']}, malformed "
@@ -242,7 +286,7 @@ def hostile_sender_on_the_group():
     if flood.achieved() < 0.95 * flood.rate:
         raise Failure(f"the flood reached only {flood.achieved():.0f} datagrams/s of "
                       f"{flood.rate}: the machine is too busy for this test's claim")
-    print(f"recording bit-exact; flood {flood.sent} datagrams at {flood.achieved():.0f}/s "
+    print(f"{played}; flood {flood.sent} datagrams at {flood.achieved():.0f}/s "
           f"({flood.sent_control} on RTCP), "
           f"counted {counted}; {forged_media} forged packets discarded; "
           f"{stats['packets_received']} packets of the server played")
@@ -278,21 +322,14 @@ def hostile_sender_after_the_real_one():
     listener.join(2)
     got = harness.read_wav(e2e.tmp("client0.wav"))
     stats = harness.read_json(e2e.tmp("client0.json"))
-    lead = harness.leading_silence(got)
-    end = (lead + source.frames) * got.frame_bytes
-    try:
-        harness.expect_same_audio(harness.Sound(got.rate, got.channels, got.width,
-                                                got.data[lead * got.frame_bytes:end]),
-                                  source, "the client's recording")
-    except Failure as f:
-        raise Failure(f"{f}; the client's figures: {stats}; the flood sent {flood.sent}") from None
+    played = expect_source_played(got, source, stats, flood, then_silence=False)
+    end = (harness.leading_silence(got) + source.frames) * got.frame_bytes
     after = [got.data[i:i + 4] for i in range(end, len(got.data), 4)]
     forged_frames = sum(1 for frame in after if frame != bytes(4))
     if forged_frames > 240 * (stats["source_changes"] - 1):
         raise Failure(f"{forged_frames} frames of audio after the source, from "
                       f"{stats['source_changes'] - 1} sources after the real one: {stats}")
-    for field, want in (("packets_lost", 0), ("packets_late", 0), ("concealed_frames", 0),
-                        ("resyncs", 0), ("frames_discarded", 0)):
+    for field, want in (("packets_late", 0), ("resyncs", 0), ("frames_discarded", 0)):
         if stats.get(field) != want:
             raise Failure(f"{field} is {stats.get(field)}, expected {want}: {stats}")
     if not stats["latency_ms"] or stats["latency_ms"]["p99"] > 200:
@@ -305,7 +342,7 @@ def hostile_sender_after_the_real_one():
     if flood.achieved() < 0.95 * flood.rate:
         raise Failure(f"the flood reached only {flood.achieved():.0f} datagrams/s of "
                       f"{flood.rate}: the machine is too busy for this test's claim")
-    print(f"recording bit-exact; flood {flood.sent} datagrams at {flood.achieved():.0f}/s, a "
+    print(f"{played}; flood {flood.sent} datagrams at {flood.achieved():.0f}/s, a "
           f"quarter in the sender's name, counted {counted} (foreign "
           f"{stats['packets_foreign']}, malformed {stats['packets_malformed']}, discarded "
           f"{stats['packets_discarded']}, duplicate {stats['packets_duplicate']}); latency p99 "

@@ -524,6 +524,38 @@ TEST_CASE("multicast_stream: a stranger's junk and a second sender on the group 
     });
 }
 
+TEST_CASE("multicast_stream: datagrams the kernel dropped for a full socket buffer are counted "
+          "in socket_overflow")
+{
+    asio::io_context io;
+    // The smallest receive buffer Linux grants: a burst read late overflows it.
+    multicast_receiver rx{
+        udp_multicast_transport{io, {.port = 5108, .interface = "lo", .receive_buffer_bytes = 1}},
+        audiocast::pcm_codec{}, audiocast::steady_clock{}};
+    asio::ip::udp::socket stranger{io,
+                                   asio::ip::udp::endpoint{asio::ip::make_address("127.0.0.1"), 0}};
+    stranger.set_option(
+        asio::ip::multicast::outbound_interface{asio::ip::make_address_v4("127.0.0.1")});
+    const auto group = rx.transport().group_endpoint();
+    const std::vector<std::byte> junk(1000, std::byte{0x42});
+    constexpr std::size_t burst = 200;
+    for (std::size_t i = 0; i < burst; ++i)
+        stranger.send_to(asio::buffer(junk), group);
+    std::size_t read = 0;
+    while (const std::size_t n = rx.poll())
+        read += n;
+    REQUIRE(read > 0);
+    REQUIRE(read < burst);
+    // The kernel tells the count with the next datagram queued.
+    stranger.send_to(asio::buffer(junk), group);
+    read += rx.poll();
+    std::vector<std::int16_t> out(96);
+    (void)rx.pull(std::span<std::int16_t>{out});
+    const auto s = rx.stats();
+    CHECK(s.socket_overflow == burst + 1 - read);
+    CHECK(s.packets_malformed == read); // what did arrive is not RTP
+}
+
 TEST_CASE("multicast_stream: a receiver follows a restarted sender with no call, playing the "
           "first sender's audio and then the second's, each bit-exact")
 {

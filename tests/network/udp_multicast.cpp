@@ -49,7 +49,6 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 
-
 /// Why the IPv6 tests cannot run; empty when v0 is there for them.
 std::string ipv6_refusal()
 {
@@ -296,8 +295,8 @@ TEST_CASE("one sender reaches 20 receivers on 239.255.0.1 over lo: 1000 distinct
     require_all_delivered(sender, receivers, 1000, 8s);
 
     const auto origin = origin_of_next(sender, receivers.front());
-    CHECK(origin.from == audiocast::endpoint::ipv4({127, 0, 0, 1},
-                                                   sender.socket().local_endpoint().port()));
+    CHECK(origin.from ==
+          audiocast::endpoint::ipv4({127, 0, 0, 1}, sender.socket().local_endpoint().port()));
 }
 
 TEST_CASE("IPv6 group ff15::1 on v0, joined and sent by interface index, reaches every receiver")
@@ -418,8 +417,7 @@ TEST_CASE("a receiver joined for source 127.0.0.1 hears the sender there and nev
           "127.0.0.2 on the same group and port")
 {
     asio::io_context io;
-    udp_multicast_transport only_real{
-        io, {.port = 5032, .interface = "lo", .source = "127.0.0.1"}};
+    udp_multicast_transport only_real{io, {.port = 5032, .interface = "lo", .source = "127.0.0.1"}};
     udp_multicast_transport anyone{io, {.port = 5032, .interface = "lo"}};
     udp_multicast_transport real{
         io, {.port = 5032, .interface = "lo", .join = false, .source = "127.0.0.1"}};
@@ -434,7 +432,8 @@ TEST_CASE("a receiver joined for source 127.0.0.1 hears the sender there and nev
     CHECK(count_text(filtered, "real") == 20);
     CHECK(count_text(filtered, "stranger") == 0);
     for (const auto& [text, from] : filtered)
-        CHECK(from == audiocast::endpoint::ipv4({127, 0, 0, 1}, real.socket().local_endpoint().port()));
+        CHECK(from ==
+              audiocast::endpoint::ipv4({127, 0, 0, 1}, real.socket().local_endpoint().port()));
     // Without the source filter the same socket options hear both.
     CHECK(count_text(all, "real") == 20);
     CHECK(count_text(all, "stranger") == 20);
@@ -511,6 +510,39 @@ TEST_CASE("receive tells how long a datagram waited in the socket, so a backlog 
     CHECK(old_origin.waited >= 250ms);
     CHECK(old_origin.waited < 5s);
     CHECK(new_origin.waited < 100ms);
+}
+
+TEST_CASE("receive tells how many datagrams the socket dropped for a full buffer, so a receiver "
+          "can count what this host lost")
+{
+    asio::io_context io;
+    // The smallest buffer Linux grants holds a few of these; the rest of the
+    // burst is dropped, as when a flood outruns the network thread.
+    udp_multicast_transport listener{io,
+                                     {.port = 5034, .interface = "lo", .receive_buffer_bytes = 1}};
+    udp_multicast_transport a{io, {.port = 5034, .interface = "lo", .join = false}};
+    constexpr std::uint32_t burst = 200;
+    for (std::uint32_t i = 0; i < burst; ++i)
+        a.send(datagram(i * 1000 + 999)); // about 1 KiB each
+    std::array<std::byte, 2048> buffer{};
+    audiocast::datagram_origin origin;
+    std::error_code ec;
+    std::uint32_t read = 0;
+    for (;;) {
+        (void)listener.receive(buffer, origin, ec);
+        if (ec) break;
+        ++read;
+        REQUIRE(origin.dropped_before.has_value());
+    }
+    REQUIRE(ec == std::errc::operation_would_block);
+    REQUIRE(read > 0);
+    REQUIRE(read < burst);
+    // The count comes with the next datagram queued after the drops.
+    a.send(bytes_of("after"));
+    (void)listener.receive(buffer, origin, ec);
+    REQUIRE_FALSE(ec);
+    REQUIRE(origin.dropped_before.has_value());
+    CHECK(*origin.dropped_before == burst - read);
 }
 
 TEST_CASE("receive cuts a datagram larger than the buffer, consumes it and reports message_size")
@@ -767,4 +799,3 @@ int main(int argc, char* argv[])
     }
     return session.run();
 }
-

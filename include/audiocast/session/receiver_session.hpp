@@ -21,6 +21,7 @@
 #include <audiocast/endpoint.hpp>
 #include <audiocast/error.hpp>
 #include <audiocast/format.hpp>
+#include <audiocast/session/packet_screen.hpp>
 #include <audiocast/session/playout.hpp>
 #include <audiocast/session/receiver_config.hpp>
 #include <audiocast/session/reception_meter.hpp>
@@ -66,7 +67,9 @@ public:
                     .max_rate_adjustment = config_.max_rate_adjustment,
                     .capacity_frames = buffer_capacity(codec_, config_)}},
           rtcp_{rtcp_participant::role::receiver, timing_of(codec_, config_), config_.max_members,
-                config_.ssrc, config_.cname}
+                config_.ssrc, config_.cname},
+          screen_{codec_.format(), config_.payload_type, config_.send_time_extension_id,
+                  std::min(decoded_.size() / codec_.format().channels, playout_.capacity() / 2)}
     {}
 
     /// The first setting of `config` that breaks its limit (receiver_config.hpp).
@@ -86,6 +89,8 @@ public:
     [[nodiscard]] const Codec& codec() const noexcept { return codec_; }
     [[nodiscard]] const audio_format& format() const noexcept { return codec_.format(); }
     [[nodiscard]] const receiver_config& config() const noexcept { return config_; }
+    /// What a datagram must be for on_datagram() to consider it at all.
+    [[nodiscard]] const packet_screen& screen() const noexcept { return screen_; }
     [[nodiscard]] playout_state state() const noexcept { return playout_.state(); }
     /// Frames stored and not yet played: stats().buffered_frames without the
     /// cost of the rest of stats() (its percentiles), for a caller that
@@ -115,18 +120,13 @@ public:
                      wall_time arrival_wall, const endpoint& from = {}) noexcept
     {
         rtcp_.join(arrival);
-        std::error_code ec;
-        const rtp::packet_view packet = rtp::parse(datagram, ec, config_.send_time_extension_id);
-        if (ec || !playable(packet)) {
+        const std::optional<rtp::packet_view> screened = screen_.screen(datagram);
+        if (!screened) {
             ++malformed_;
             return;
         }
+        const rtp::packet_view& packet = *screened;
         const rtp::header& h = packet.hdr;
-        // A packet type this receiver cannot play must not capture the stream.
-        if (config_.payload_type && h.payload_type != *config_.payload_type) {
-            ++malformed_;
-            return;
-        }
         switch (selector_.on_packet(h.ssrc, h.sequence, from, datagram, arrival, arrival_wall)) {
         case source_selector::verdict::held:
         case source_selector::verdict::foreign: return;
@@ -326,14 +326,6 @@ private:
 
     /// Whether a parsed packet could be played: whole frames, at least one,
     /// within what the buffers hold.
-    [[nodiscard]] bool playable(const rtp::packet_view& packet) const noexcept
-    {
-        const std::size_t frame_bytes = bytes_per_frame(format());
-        const std::size_t size = packet.payload.size();
-        return size != 0 && size % frame_bytes == 0 &&
-               size / frame_bytes * format().channels <= decoded_.size() &&
-               size / frame_bytes <= playout_.capacity() / 2;
-    }
 
     // The selector chose a new source: counts, timeline and reports start
     // afresh; the totals keep what the old source counted.
@@ -495,6 +487,8 @@ private:
     std::uint64_t source_changes_ = 0;
 
     rtcp_participant rtcp_;
+    // Built from the sizes above, so declared after them.
+    packet_screen screen_;
     bool heard_since_report_ = false;
     struct sender_report_seen {
         std::uint32_t ssrc;

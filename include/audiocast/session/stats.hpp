@@ -303,6 +303,12 @@ struct receiver_stats {
     /// Dropped before the session saw them because the hand-off to the audio
     /// side was full: the audio side stopped pulling.
     std::uint64_t packets_overrun = 0;
+    /// Datagrams the operating system dropped because the media socket's
+    /// receive buffer was full: the network thread read too late, or a flood
+    /// outran it. Any of them may have been the source's; each such loss is
+    /// also in packets_lost. Known where the transport reports it (Linux,
+    /// datagram_origin::dropped_before), learnt with the next datagram read.
+    std::uint64_t socket_overflow = 0;
     std::uint64_t bytes_received = 0; ///< payload bytes
     double throughput_bytes_per_s = 0;
     double packets_per_s = 0;
@@ -335,7 +341,7 @@ struct receiver_stats {
     /// RTCP datagrams dropped before the session saw them: the audio side
     /// takes a few a pull, so a flood of them waits and the rest are dropped.
     std::uint64_t control_overrun = 0;
-    bool source_left = false; ///< the source said BYE (RFC 3550 §6.6) and sent nothing since
+    bool source_left = false;      ///< the source said BYE (RFC 3550 §6.6) and sent nothing since
     std::uint32_t source_ssrc = 0; ///< the SSRC played, once source_changes > 0
     endpoint source{};             ///< where its packets come from
     /// Latency was measured from sender reports (packets carried no send time).

@@ -14,15 +14,17 @@
 // and makes no system call (the clock is read through the vDSO). They meet in
 // preallocated lock-free rings: poll() copies each datagram into the inbox
 // with its arrival time, and pull() feeds the inbox to the session and plays
-// out. The session (receiver()) belongs to the audio thread once pull() is in
-// use; stats() is the snapshot the last pull() published, safe to read from
-// one other thread at a time.
+// out. What could never be the stream, and under a flood anything but the
+// source being played, is kept out of the inbox (stream/inbox_admission.hpp). The session
+// (receiver()) belongs to the audio thread once pull() is in use; stats() is the snapshot the last
+// pull() published, safe to read from one other thread at a time.
 #pragma once
 
 #include <audiocast/detail/datagram_ring.hpp>
 #include <audiocast/detail/triple_buffer.hpp>
 #include <audiocast/error.hpp>
 #include <audiocast/session/receiver_session.hpp>
+#include <audiocast/stream/inbox_admission.hpp>
 #include <audiocast/stream/stream_base.hpp>
 #include <audiocast/wire/rtcp.hpp>
 
@@ -102,6 +104,8 @@ public:
                 r.on_datagram(datagram, meta.arrival, meta.arrival_wall, meta.from);
             })) {
         }
+        // The network side keeps room in the inbox for the source now played.
+        admission_->publish_source(r.source(), r.source_endpoint());
         const time_point now = this->clock_.now();
         const std::size_t n = r.pull(out, now);
         // A receiver report that fell due is written here, where the session
@@ -121,8 +125,11 @@ public:
         receiver_stats& s = published_->write_buffer();
         s = percentiles_;
         r.counters(s);
-        s.packets_malformed += inbox_->dropped_too_big();
+        s.packets_malformed += inbox_->dropped_too_big() + admission_->malformed();
+        s.packets_foreign += admission_->shed();
         s.packets_overrun = inbox_->dropped_full();
+        // Relaxed: a statistic; it orders nothing else.
+        s.socket_overflow = socket_overflow_->load(std::memory_order_relaxed);
         if (control_inbox_) {
             s.control_overrun = control_inbox_->dropped_full();
             s.control_malformed += control_refused_->load(std::memory_order_relaxed);
@@ -157,6 +164,17 @@ public:
         if (this->control_) control(control_ec);
         if (!ec) ec = control_ec;
         return received;
+    }
+
+    // The socket's drop count is its total since it opened, modulo 2^32.
+    void count_socket_drops(std::uint32_t dropped_before) noexcept
+    {
+        const auto more = static_cast<std::uint32_t>(dropped_before - socket_drops_seen_);
+        if (more == 0) return;
+        socket_drops_seen_ = dropped_before;
+        // Only the network side writes it: a relaxed load and store suffice.
+        socket_overflow_->store(socket_overflow_->load(std::memory_order_relaxed) + more,
+                                std::memory_order_relaxed);
     }
 
     std::size_t poll()
@@ -218,6 +236,8 @@ private:
         const std::size_t max_bytes =
             std::max<std::size_t>(2048, largest_payload(session_.codec()) + 256);
         inbox_ = std::make_unique<detail::datagram_ring>(slots, max_bytes);
+        admission_ = std::make_unique<detail::inbox_admission>(session_.screen());
+        socket_overflow_ = std::make_unique<std::atomic<std::uint64_t>>(0);
         published_ = std::make_unique<detail::triple_buffer<receiver_stats>>();
     }
 
@@ -266,15 +286,24 @@ private:
                 ec.clear();
                 break;
             }
-            if (ec == std::errc::message_size) ec.clear(); // truncated: the session refuses it
+            if (ec == std::errc::message_size) { // truncated: it cannot be a packet of ours
+                ec.clear();
+                admission_->refuse_malformed();
+                ++received;
+                continue;
+            }
             if (ec) break;
+            ++received;
+            if (origin.dropped_before) count_socket_drops(*origin.dropped_before);
+            const std::span<const std::byte> datagram{packet_.data(), size};
+            if (!admission_->admit(datagram, origin.from, inbox_->size_approx(),
+                                   inbox_->capacity()))
+                continue; // counted by the admission
             // Dated when it arrived, not when it was read: a backlog read at
             // once (a listener that joined before it was ready) is old.
             // A refusal (inbox full or datagram too big) is counted by the inbox.
-            inbox_->push(std::span<const std::byte>{packet_.data(), size},
-                         this->clock_.now() - origin.waited,
+            inbox_->push(datagram, this->clock_.now() - origin.waited,
                          this->clock_.wall_now() - origin.waited, origin.from);
-            ++received;
         }
         return received;
     }
@@ -284,6 +313,9 @@ private:
     // The hand-off between the network side and the audio side (see the file
     // comment); held by pointer because atomics do not move.
     std::unique_ptr<detail::datagram_ring> inbox_;
+    std::unique_ptr<detail::inbox_admission> admission_;
+    std::uint32_t socket_drops_seen_ = 0; ///< network side
+    std::unique_ptr<std::atomic<std::uint64_t>> socket_overflow_;
     std::unique_ptr<detail::triple_buffer<receiver_stats>> published_;
     receiver_stats percentiles_;
     time_point percentiles_at_{};

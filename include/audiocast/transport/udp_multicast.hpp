@@ -528,8 +528,7 @@ private:
             if (a.is_multicast() || a.is_unspecified()) {
                 ec = make_error_code(errc::invalid_address);
                 return "source " + options.source + " is not a sender's address (" +
-                       (a.is_multicast() ? "it is a multicast group" : "it is unspecified") +
-                       ")";
+                       (a.is_multicast() ? "it is a multicast group" : "it is unspecified") + ")";
             }
             if (a.is_v4() != group.is_v4()) {
                 ec = make_error_code(errc::address_family_mismatch);
@@ -589,10 +588,10 @@ private:
                             std::to_string(*options.receive_buffer_bytes) + " bytes");
         }
 
-        const asio::ip::udp::endpoint local =
-            options.join ? group_
-            : source     ? asio::ip::udp::endpoint{*source, 0}
-                         : asio::ip::udp::endpoint{group_.protocol(), 0};
+        const asio::ip::udp::endpoint local = options.join ? group_
+                                              : source
+                                                  ? asio::ip::udp::endpoint{*source, 0}
+                                                  : asio::ip::udp::endpoint{group_.protocol(), 0};
         socket_.bind(local, ec);
         if (detail::from_asio(ec) == std::errc::address_in_use) {
             ec = make_error_code(errc::address_in_use);
@@ -636,8 +635,15 @@ private:
             // Arrival times from the kernel; without them (an old kernel)
             // waited stays 0, which only makes a backlog look fresh.
             const int enable = 1;
-            timestamps_ = ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_TIMESTAMPNS,
-                                       &enable, sizeof enable) == 0;
+            timestamps_ = ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_TIMESTAMPNS, &enable,
+                                       sizeof enable) == 0;
+#if defined(SO_RXQ_OVFL)
+            // The socket's count of datagrams dropped for a full receive
+            // buffer, with every datagram read, so that the receiver can say
+            // what the host lost (Linux only).
+            drop_counts_ = ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RXQ_OVFL, &enable,
+                                        sizeof enable) == 0;
+#endif
         }
         return {};
     }
@@ -645,8 +651,8 @@ private:
     /// Reads one datagram with recvmsg(2), which reports truncation in
     /// msg_flags and the kernel's arrival time in a control message, into
     /// `buffer`; its source lands in source_ and `origin`.
-    std::size_t read_datagram(std::span<std::byte> buffer, bool& truncated,
-                              datagram_origin& origin, std::error_code& ec) noexcept
+    std::size_t read_datagram(std::span<std::byte> buffer, bool& truncated, datagram_origin& origin,
+                              std::error_code& ec) noexcept
     {
         ::iovec vector{};
         vector.iov_base = buffer.data();
@@ -654,13 +660,15 @@ private:
         ::msghdr message{};
         message.msg_iov = &vector;
         message.msg_iovlen = 1;
-        alignas(::cmsghdr) char control[CMSG_SPACE(sizeof(::timespec))];
+        alignas(::cmsghdr) char
+            control[CMSG_SPACE(sizeof(::timespec)) + CMSG_SPACE(sizeof(std::uint32_t))];
+        const bool ancillary = timestamps_ || drop_counts_;
         // A signal can interrupt even a non-blocking call; a few retries suffice.
         for (int attempt = 0; attempt < 8; ++attempt) {
             message.msg_name = source_.data();
             message.msg_namelen = static_cast<::socklen_t>(source_.capacity());
-            message.msg_control = timestamps_ ? control : nullptr;
-            message.msg_controllen = timestamps_ ? sizeof control : 0;
+            message.msg_control = ancillary ? control : nullptr;
+            message.msg_controllen = ancillary ? sizeof control : 0;
             message.msg_flags = 0;
             const ::ssize_t size = ::recvmsg(socket_.native_handle(), &message, MSG_DONTWAIT);
             if (size >= 0) {
@@ -668,6 +676,7 @@ private:
                 truncated = (message.msg_flags & MSG_TRUNC) != 0;
                 origin.from = detail::to_endpoint(source_);
                 origin.waited = waited(message);
+                if (drop_counts_) origin.dropped_before = dropped_before(message);
                 return static_cast<std::size_t>(size);
             }
             const int error = errno;
@@ -699,11 +708,27 @@ private:
         return {};
     }
 
+    /// The socket's drop count (SO_RXQ_OVFL); the kernel sends none until
+    /// the first drop, so its absence means 0.
+    static std::uint32_t dropped_before([[maybe_unused]] ::msghdr& message) noexcept
+    {
+#if defined(SO_RXQ_OVFL)
+        for (::cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL) continue;
+            std::uint32_t count = 0;
+            std::memcpy(&count, CMSG_DATA(c), sizeof count);
+            return count;
+        }
+#endif
+        return 0;
+    }
+
     asio::ip::udp::socket socket_;
     asio::ip::udp::endpoint group_;
     asio::ip::udp::endpoint source_;
     bool joined_ = false;
     bool timestamps_ = false;
+    bool drop_counts_ = false;
 };
 
 } // namespace audiocast
