@@ -566,8 +566,7 @@ int main(int argc, char* argv[])
                    "How much faster or slower than the stream playout may run to hold its "
                    "latency when the sender's and the device's clocks drift apart, in ppm; "
                    "0 keeps playout bit-exact (and lets the buffer drift)")
-        // The library's limit, in ppm.
-        ->check(CLI::Range(0.0, audiocast::max_playout_rate_adjustment * 1e6))
+        ->check(within(audiocast::playout_rate_adjustment_limit, 1e6, "ppm"))
         ->capture_default_str();
     auto* device =
         app.add_option("--device", opt.device,

@@ -506,7 +506,7 @@ int main(int argc, char* argv[])
         ->check(within(audiocast::mtu_limit))
         ->capture_default_str();
     app.add_option("--ttl", opt.ttl, "IPv4 TTL or IPv6 hop limit (1: the local network)")
-        ->check(CLI::Range(0, 255))
+        ->check(within(audiocast::multicast_hops_limit))
         ->capture_default_str();
     auto* tone = app.add_option("--tone", opt.tone_hz,
                                 "Stream a sine of this frequency in Hz (the default source, 440)");

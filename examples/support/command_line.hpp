@@ -50,6 +50,14 @@ inline CLI::Validator within(const audiocast::setting_limit& limit)
         std::string{"within "} + limit.setting + " limits");
 }
 
+/// within() for an option given in another unit than the limit's: `scale`
+/// of it per unit of the limit (1e6 for a ratio given in ppm).
+inline CLI::Validator within(const audiocast::setting_limit& limit, double scale, const char* unit)
+{
+    return within(audiocast::setting_limit{limit.setting, limit.min * scale, limit.max * scale,
+                                           unit, limit.code, limit.note});
+}
+
 /// Where the stream is: --group, --port, --interface, --source.
 struct network_options {
     std::string group = "239.255.0.1";
@@ -64,7 +72,7 @@ struct network_options {
     {
         app.add_option("--group", group, "Multicast group, IPv4 or IPv6")->capture_default_str();
         app.add_option("--port", port, "UDP port of the group (RTP)")
-            ->check(CLI::Range(1, 65535))
+            ->check(within(audiocast::group_port_limit))
             ->capture_default_str();
         app.add_option("--interface", interface,
                        "Interface to use, by address or name (default: the system's choice)");

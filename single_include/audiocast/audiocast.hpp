@@ -1783,10 +1783,17 @@ parse(std::span<const std::byte> datagram,
 // frames that fit in the packet time, and payloads back into frames; RTP
 // headers are the session's business.
 
+// begin include/audiocast/detail/pcm_kernels.hpp
+// audiocast — the PCM codec's sample kernels: int16, int32 and float to L16
+// and L24 on the wire and back, portable, with the AVX2 kernels
+// (detail/pcm_avx2.hpp) taking the bulk of a buffer where the CPU has them.
+// Internal to codec/pcm.hpp, whose pcm_codec comment gives the conversion
+// table these implement.
+
 // begin include/audiocast/detail/pcm_avx2.hpp
 // audiocast — AVX2 kernels for the PCM codec, chosen at run time.
 //
-// The portable kernels in codec/pcm.hpp reach a third of memcpy's speed for
+// The portable kernels in detail/pcm_kernels.hpp reach a third of memcpy's speed for
 // L16 and a fiftieth for L24: baseline x86-64 (SSE2) has no byte shuffle, and
 // 3-byte samples defeat the compiler's vectoriser. These do the bulk of a
 // buffer with one vpshufb per 8 or 16 samples and return how many samples they
@@ -1863,7 +1870,7 @@ namespace audiocast::detail::pcm::avx2 {
                                reinterpret_cast<const __m128i*>(low));
 }
 
-/// Eight floats as in floats_to_top() of codec/pcm.hpp, before its final
+/// Eight floats as in floats_to_top() of detail/pcm_kernels.hpp, before its final
 /// shift: whole numbers in [-2^(Bits-1), 2^(Bits-1) - 1], NaN as INT32_MIN,
 /// which the shift to the top makes 0. Clipping keeps NaN because vmaxps and
 /// vminps return their second operand when either is NaN. Rounding half away
@@ -2065,89 +2072,11 @@ std::size_t decode_l24(const std::byte*, std::size_t, T*) noexcept
 // end include/audiocast/detail/pcm_avx2.hpp
 
 #include <algorithm>
-#include <array>
-#include <chrono>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
-#include <span>
-#include <string>
-#include <system_error>
-#include <vector>
 
-namespace audiocast {
-
-/// Ethernet's MTU, the default for every stream.
-inline constexpr std::size_t default_mtu = 1500;
-/// IPv4 (20) + UDP (8) + RTP fixed header (12) + send-time extension (16): the
-/// bytes of every packet that are not payload.
-inline constexpr std::size_t default_header_overhead = 56;
-/// 576 is the datagram size every IPv4 host must accept (RFC 791); 65535 is
-/// the largest an IPv4 datagram can be.
-inline constexpr std::size_t min_mtu = 576;
-inline constexpr std::size_t max_mtu = 65535;
-inline constexpr setting_limit mtu_limit{"MTU", min_mtu, max_mtu, "bytes", errc::invalid_mtu};
-
-/// What a pcm_codec is made from. Checked by pcm_codec::validate().
-///
-/// `packet_time` is nominal: a packet holds floor(sample_rate * packet_time)
-/// frames, so where that product is not whole (44.1 kHz at 1, 2 or 5 ms) a
-/// packet plays slightly shorter than it says: 5 ms at 44.1 kHz is 220 frames,
-/// 4.988662 ms. Rounding down, not refusing, is what lets 44.1 kHz stereo L16,
-/// the rate of most music files, stream on the defaults: 220 frames are 880
-/// bytes, where the nearest whole-frame packet time, 10 ms, is 1764 bytes and
-/// does not fit a 1500-byte MTU.
-struct pcm_config {
-    audio_format format{};                                 ///< L16, 48 kHz, stereo
-    std::chrono::milliseconds packet_time{5};              ///< 1, 2, 5, 10 or 20 ms, nominal
-    std::size_t mtu = default_mtu;                         ///< min_mtu .. max_mtu
-    std::size_t header_overhead = default_header_overhead; ///< packet bytes that are not payload
-};
-
-/// The packet times a PCM stream may use, in ms. RFC 3551 §4.2 makes 20 ms
-/// the default for telephony; live audio wants less delay, so shorter ones
-/// are allowed too.
-inline constexpr std::array<int, 5> pcm_packet_times_ms{1, 2, 5, 10, 20};
-
-/// Whether `t` is one of pcm_packet_times_ms.
-[[nodiscard]] constexpr bool is_allowed_packet_time(std::chrono::milliseconds t) noexcept
-{
-    for (int allowed : pcm_packet_times_ms)
-        if (t.count() == allowed) return true;
-    return false;
-}
-
-/// pcm_packet_times_ms as text, "1, 2, 5, 10, 20", for messages.
-[[nodiscard]] inline std::string pcm_packet_times_text()
-{
-    std::string text;
-    for (int ms : pcm_packet_times_ms)
-        text += (text.empty() ? "" : ", ") + std::to_string(ms);
-    return text;
-}
-
-namespace detail::pcm {
-
-/// A packet time that passed is_allowed_packet_time() as a count of ms.
-[[nodiscard]] constexpr std::uint64_t packet_ms(std::chrono::milliseconds t) noexcept
-{
-    return static_cast<std::uint64_t>(t.count());
-}
-
-/// The whole frames that fit in an allowed packet time at `rate`, rounded
-/// down: 44 for 1 ms at 44.1 kHz. No overflow: 192000 * 20 is far below 2^64.
-[[nodiscard]] constexpr std::size_t frames_per_packet(std::uint32_t rate,
-                                                      std::chrono::milliseconds t) noexcept
-{
-    return static_cast<std::size_t>(std::uint64_t{rate} * packet_ms(t) / 1000);
-}
-
-[[nodiscard]] inline std::string describe_channels(unsigned channels)
-{
-    if (channels == 1) return "mono";
-    if (channels == 2) return "stereo";
-    return std::to_string(channels) + " channels";
-}
+namespace audiocast::detail::pcm {
 
 // Sample conversions. L16 wire values are the 16-bit two's complement sample;
 // L24 wire values are carried "top-aligned", the 24-bit sample in bits 31..8
@@ -2376,6 +2305,94 @@ void decode(sample_format f, const std::byte* in, std::size_t n, T* out) noexcep
         done =
             f == sample_format::l24 ? avx2::decode_l24(in, n, out) : avx2::decode_l16(in, n, out);
     portable_decode(f, in + done * bytes_per_sample(f), n - done, out + done);
+}
+
+} // namespace audiocast::detail::pcm
+// end include/audiocast/detail/pcm_kernels.hpp
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace audiocast {
+
+/// Ethernet's MTU, the default for every stream.
+inline constexpr std::size_t default_mtu = 1500;
+/// IPv4 (20) + UDP (8) + RTP fixed header (12) + send-time extension (16): the
+/// bytes of every packet that are not payload.
+inline constexpr std::size_t default_header_overhead = 56;
+/// 576 is the datagram size every IPv4 host must accept (RFC 791); 65535 is
+/// the largest an IPv4 datagram can be.
+inline constexpr std::size_t min_mtu = 576;
+inline constexpr std::size_t max_mtu = 65535;
+inline constexpr setting_limit mtu_limit{"MTU", min_mtu, max_mtu, "bytes", errc::invalid_mtu};
+
+/// What a pcm_codec is made from. Checked by pcm_codec::validate().
+///
+/// `packet_time` is nominal: a packet holds floor(sample_rate * packet_time)
+/// frames, so where that product is not whole (44.1 kHz at 1, 2 or 5 ms) a
+/// packet plays slightly shorter than it says: 5 ms at 44.1 kHz is 220 frames,
+/// 4.988662 ms. Rounding down, not refusing, is what lets 44.1 kHz stereo L16,
+/// the rate of most music files, stream on the defaults: 220 frames are 880
+/// bytes, where the nearest whole-frame packet time, 10 ms, is 1764 bytes and
+/// does not fit a 1500-byte MTU.
+struct pcm_config {
+    audio_format format{};                                 ///< L16, 48 kHz, stereo
+    std::chrono::milliseconds packet_time{5};              ///< 1, 2, 5, 10 or 20 ms, nominal
+    std::size_t mtu = default_mtu;                         ///< min_mtu .. max_mtu
+    std::size_t header_overhead = default_header_overhead; ///< packet bytes that are not payload
+};
+
+/// The packet times a PCM stream may use, in ms. RFC 3551 §4.2 makes 20 ms
+/// the default for telephony; live audio wants less delay, so shorter ones
+/// are allowed too.
+inline constexpr std::array<int, 5> pcm_packet_times_ms{1, 2, 5, 10, 20};
+
+/// Whether `t` is one of pcm_packet_times_ms.
+[[nodiscard]] constexpr bool is_allowed_packet_time(std::chrono::milliseconds t) noexcept
+{
+    for (int allowed : pcm_packet_times_ms)
+        if (t.count() == allowed) return true;
+    return false;
+}
+
+/// pcm_packet_times_ms as text, "1, 2, 5, 10, 20", for messages.
+[[nodiscard]] inline std::string pcm_packet_times_text()
+{
+    std::string text;
+    for (int ms : pcm_packet_times_ms)
+        text += (text.empty() ? "" : ", ") + std::to_string(ms);
+    return text;
+}
+
+namespace detail::pcm {
+
+/// A packet time that passed is_allowed_packet_time() as a count of ms.
+[[nodiscard]] constexpr std::uint64_t packet_ms(std::chrono::milliseconds t) noexcept
+{
+    return static_cast<std::uint64_t>(t.count());
+}
+
+/// The whole frames that fit in an allowed packet time at `rate`, rounded
+/// down: 44 for 1 ms at 44.1 kHz. No overflow: 192000 * 20 is far below 2^64.
+[[nodiscard]] constexpr std::size_t frames_per_packet(std::uint32_t rate,
+                                                      std::chrono::milliseconds t) noexcept
+{
+    return static_cast<std::size_t>(std::uint64_t{rate} * packet_ms(t) / 1000);
+}
+
+[[nodiscard]] inline std::string describe_channels(unsigned channels)
+{
+    if (channels == 1) return "mono";
+    if (channels == 2) return "stereo";
+    return std::to_string(channels) + " channels";
 }
 
 } // namespace detail::pcm
@@ -3020,6 +3037,12 @@ private:
 // family than its line says, with errc::invalid_sdp. The throwing form's
 // message names the line.
 
+// begin include/audiocast/wire/detail/sdp_parser.hpp
+// audiocast — the SDP parser's internals: field splitting, number and
+// ptime reading, and the line-by-line parser that fills a stream_description.
+// Internal to wire/sdp.hpp, whose file comment states what is accepted and
+// what is refused.
+
 // begin include/audiocast/detail/ip_literal.hpp
 // audiocast — whether text is an IPv4 or IPv6 address literal.
 //
@@ -3095,19 +3118,23 @@ namespace audiocast::detail {
 
 } // namespace audiocast::detail
 // end include/audiocast/detail/ip_literal.hpp
+// begin include/audiocast/wire/detail/sdp_text.hpp
+// audiocast — the small text tools SDP reading and writing share: field
+// splitting, trimming, numbers, ptime, cleaning a value for a line, and the
+// excerpt an error quotes. Internal to wire/sdp.hpp.
 
-#include <algorithm>
-#include <cctype>
-#include <charconv>
+// begin include/audiocast/wire/stream_description.hpp
+// audiocast — what a receiver needs to join and play a stream: the value
+// that SDP (wire/sdp.hpp) writes and reads, and SAP (wire/sap.hpp) announces.
+// A server fills one from its stream; a client gets one from a file or an
+// announcement and opens its stream from it.
+
+
 #include <chrono>
-#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <system_error>
-#include <utility>
-#include <vector>
 
 namespace audiocast {
 
@@ -3143,7 +3170,21 @@ struct stream_description {
     friend bool operator==(const stream_description&, const stream_description&) = default;
 };
 
-namespace detail::sdp {
+} // namespace audiocast
+// end include/audiocast/wire/stream_description.hpp
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace audiocast::detail::sdp {
 
 inline bool is_ipv6(std::string_view address) noexcept
 {
@@ -3244,6 +3285,35 @@ inline std::string excerpt(std::string_view text)
     if (text.size() > limit) out += "... (" + std::to_string(text.size()) + " bytes)";
     return out;
 }
+
+inline const char* direction_name(media_direction d) noexcept
+{
+    switch (d) {
+    case media_direction::recvonly: return "recvonly";
+    case media_direction::sendonly: return "sendonly";
+    case media_direction::sendrecv: return "sendrecv";
+    case media_direction::inactive: return "inactive";
+    }
+    return "recvonly";
+}
+
+} // namespace audiocast::detail::sdp
+// end include/audiocast/wire/detail/sdp_text.hpp
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace audiocast::detail::sdp {
 
 struct failure {
     std::error_code code;
@@ -3401,8 +3471,7 @@ private:
                 (f[2] != "IP4" && f[2] != "IP6" && f[2] != "*") ||
                 (f[3] != "*" && f[2] != "*" && !is_family(f[3])) ||
                 (f[2] != "*" && !is_family(f[4])))
-                return bad(number,
-                           "is not source-filter: incl|excl IN IP4|IP6 <group> <source>...",
+                return bad(number, "is not source-filter: incl|excl IN IP4|IP6 <group> <source>...",
                            value);
             if (f[0] == "incl" && f[2] != "*") {
                 auto& filters = m != nullptr ? m->source_filters : session_source_filters_;
@@ -3499,15 +3568,15 @@ private:
     {
         const auto f = fields(value);
         if (f.size() != 3 || f[0] != "IN" || (f[1] != "IP4" && f[1] != "IP6"))
-            return failure{errc::invalid_sdp,
-                           "SDP connection line '" + excerpt(value) + "' is not c=IN IP4|IP6 <address>"};
+            return failure{errc::invalid_sdp, "SDP connection line '" + excerpt(value) +
+                                                  "' is not c=IN IP4|IP6 <address>"};
         const auto parts = split(f[2], '/');
         const bool v6 = f[1] == "IP6";
         // to_sdp() tells the family by the address, so it must be the family the line says.
         if (v6 ? is_ipv4_literal(parts[0]) : is_ipv6_literal(parts[0]))
-            return failure{errc::invalid_sdp, "SDP connection line '" + excerpt(value) + "' gives an IPv" +
-                                                  (v6 ? "4" : "6") + " address under " +
-                                                  std::string{f[1]}};
+            return failure{errc::invalid_sdp, "SDP connection line '" + excerpt(value) +
+                                                  "' gives an IPv" + (v6 ? "4" : "6") +
+                                                  " address under " + std::string{f[1]}};
         if (!(v6 ? is_ipv6_literal(parts[0]) : is_ipv4_literal(parts[0])))
             return unsupported(line, "the connection address '" + excerpt(parts[0]) +
                                          "' is not an IPv" + (v6 ? "6" : "4") +
@@ -3517,8 +3586,8 @@ private:
         if (f[1] == "IP4" && parts.size() >= 2) {
             int ttl = 0;
             if (!to_int(parts[1], ttl) || ttl < 0 || ttl > 255)
-                return failure{errc::invalid_sdp,
-                               "SDP connection line '" + excerpt(value) + "' has a TTL outside 0-255"};
+                return failure{errc::invalid_sdp, "SDP connection line '" + excerpt(value) +
+                                                      "' has a TTL outside 0-255"};
             out.ttl = ttl;
         }
         const std::size_t count_at = f[1] == "IP4" ? 2 : 1;
@@ -3602,18 +3671,14 @@ private:
     std::vector<media_section> media_;
 };
 
-inline const char* direction_name(media_direction d) noexcept
-{
-    switch (d) {
-    case media_direction::recvonly: return "recvonly";
-    case media_direction::sendonly: return "sendonly";
-    case media_direction::sendrecv: return "sendrecv";
-    case media_direction::inactive: return "inactive";
-    }
-    return "recvonly";
-}
+} // namespace audiocast::detail::sdp
+// end include/audiocast/wire/detail/sdp_parser.hpp
 
-} // namespace detail::sdp
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace audiocast {
 
 /// The SDP text of `d`, lines ending in CRLF (RFC 8866 §5).
 [[nodiscard]] inline std::string to_sdp(const stream_description& d)
@@ -4075,14 +4140,15 @@ private:
 // frames on demand. It never touches a socket or a clock. Each step is a part
 // of its own, testable alone:
 //
-//   on_datagram(bytes, arrival, from) ─► RTP validation
+//   on_datagram(bytes, arrival, from) ─► packet_screen: could it be our RTP
 //       ─► source_selector: which sender plays (probation, lock, hand-over)
-//       ─► source_timeline: where the packet belongs, and whether to believe it
+//       ─► source_feed: where the packet belongs, and whether to believe it
+//          (source_timeline), a held jump, a source that follows another
 //       ─► reception_meter: jitter, latency, IPDV, throughput
 //       ─► the codec's decode ─► playout_timeline: jitter buffer, anchoring,
 //          concealment, rate control
 //       ─► pull(frames, now) ─► the application or audio device
-//   on_control(bytes, arrival, from) ─► rtcp_participant: members, the
+//   on_control(bytes, arrival, from) ─► receiver_reports: members, the
 //       source's sender reports and BYE; write_report() for receiver reports
 
 // begin include/audiocast/session/packet_screen.hpp
@@ -4941,6 +5007,21 @@ struct receiver_stats {
     bool latency_from_sender_reports = false;
 };
 
+/// What a sender has done, cumulative.
+struct sender_stats {
+    std::uint64_t packets_sent = 0; ///< built and handed out by next_packet()
+    /// Of those, the ones the caller reported its transport refused
+    /// (record_send_failure()); they left the schedule but not the host.
+    std::uint64_t packets_send_failed = 0;
+    std::uint64_t payload_bytes_sent = 0;
+    std::uint64_t frames_sent = 0;
+    std::uint64_t schedule_slips = 0;    ///< times the schedule moved forward (see max_lateness)
+    duration_histogram lateness;         ///< how late each packet was taken after its deadline
+    std::uint64_t reports_sent = 0;      ///< RTCP compounds written (SR + SDES, or with BYE)
+    std::uint64_t reports_received = 0;  ///< RRs and SRs from others
+    std::uint64_t control_malformed = 0; ///< RTCP datagrams that failed validation
+};
+
 } // namespace audiocast
 // end include/audiocast/session/stats.hpp
 
@@ -5575,6 +5656,24 @@ inline constexpr setting_limit receiver_members_limit{
 
 } // namespace audiocast
 // end include/audiocast/session/receiver_config.hpp
+// begin include/audiocast/session/receiver_reports.hpp
+// audiocast — a receiver's side of RTCP (RFC 3550 §6; docs/architecture.md,
+// RTCP): what it learns from the group's compounds, and the receiver reports
+// it writes about its source.
+//
+// In: the source's sender reports (the NTP time of an RTP timestamp, for
+// latency without the send-time extension, and LSR for the source's round
+// trip), BYEs, and the other members (for the report interval). Reports and
+// BYEs about the source count only from the source's host. A sender may
+// report before its first packet (ffmpeg does): the report is kept until its
+// packets make it the source.
+// Out: on schedule, an RR with a block about the source when it sent since
+// the last report, SDES with the CNAME; BYE when the receiver leaves.
+//
+// The receiver session owns one and hands it the parts it reads: the source
+// selector, the reception meter and the source's sequence tracker. Sans-I/O
+// and allocation-free after construction, like the session.
+
 // begin include/audiocast/session/reception_meter.hpp
 // audiocast — what a receiver measures of the packets it plays
 // (docs/architecture.md, Reception measurement).
@@ -6000,345 +6099,6 @@ private:
 
 } // namespace audiocast
 // end include/audiocast/session/rtcp_participant.hpp
-// begin include/audiocast/session/source_selector.hpp
-// audiocast — which sender a receiver plays (docs/architecture.md, Source selection).
-//
-// A multicast group is open to every host on the network, so the receiver
-// decides for itself whose packets are the stream. A source is an SSRC *and*
-// the address and port its packets come from. The rules:
-//
-// 1. Probation (RFC 3550 A.1): no source is played until it has sent
-//    MIN_SEQUENTIAL (2) packets in sequence from one SSRC and one endpoint.
-//    As in sequence_tracker, "in sequence" tolerates the network: two
-//    distinct numbers at most probation_window apart, either way, so a
-//    source whose first packets arrive reordered or with one lost still
-//    validates at its second. A flood of packets with random SSRCs never
-//    passes it, nor, but by chance, one with random sequence numbers.
-// 2. First validated wins, and keeps the stream while it keeps sending:
-//    packets from anyone else are counted as foreign and dropped. Strangers go
-//    on being tracked, so one that has validated can take over at once when
-//    the source leaves.
-// 3. The source leaves when it says BYE (from its own host) or falls silent
-//    for `timeout`; the next packet from a validated source then takes over.
-//    A source that goes on sending after its BYE (a forged BYE, or a sender
-//    that came back) is simply still the source: its packets sent more than
-//    bye_grace after the BYE arrived take the BYE back.
-// 4. Nothing a source on probation sent is lost by the wait: its packets are
-//    held, and handed back in arrival order when it validates. The hold is
-//    small and fixed; one endpoint may keep only a few packets in it, so a
-//    flood from one host cannot push out the real sender's first packet.
-//
-// Memory is fixed at construction; every call is noexcept and allocates
-// nothing, so the selector runs on the audio thread.
-
-
-#include <algorithm>
-#include <array>
-#include <chrono>
-#include <cstddef>
-#include <cstdint>
-#include <optional>
-#include <span>
-#include <vector>
-
-namespace audiocast {
-
-class source_selector {
-public:
-    /// RFC 3550 A.1 MIN_SEQUENTIAL.
-    static constexpr int min_sequential = 2;
-    /// How far apart two packets of a probation run may be numbered.
-    static constexpr std::uint16_t probation_window = 16;
-    /// Sources on probation tracked at once: a table where each source may sit
-    /// in one of two places (a secret hash chooses them, so a stranger cannot
-    /// aim at the real sender's). A newcomer takes the place of a source from
-    /// its own endpoint first, so a flood from one host mostly replaces itself.
-    static constexpr std::size_t candidate_slots = 256;
-    /// Datagrams held for sources on probation, and how many of them one
-    /// endpoint may hold.
-    static constexpr std::size_t held_slots = 32;
-    static constexpr std::size_t max_held_per_endpoint = 4;
-    /// Packets of the source that arrive this soon after its BYE were on
-    /// their way when it was sent; later ones mean it is still sending.
-    static constexpr std::chrono::nanoseconds bye_grace = std::chrono::milliseconds{20};
-
-    /// What on_packet() decided.
-    enum class verdict {
-        source,  ///< from the source being played
-        adopted, ///< it validated a new source, now the one played; take the held packets first
-        held,    ///< from a source on probation, held until it validates
-        foreign, ///< from another source while one plays (or too big to hold): dropped
-    };
-
-    /// `max_held_bytes`: the largest datagram held during probation. `key`
-    /// seeds the table's hash; give a random one outside tests.
-    source_selector(std::chrono::nanoseconds timeout, std::size_t max_held_bytes, std::uint64_t key)
-        : timeout_{timeout}, max_held_bytes_{max_held_bytes}, key_{key},
-          held_bytes_(held_slots * max_held_bytes)
-    {}
-
-    /// Decides about one valid RTP packet. A held packet is copied; the
-    /// caller may reuse `datagram` at once.
-    verdict on_packet(std::uint32_t ssrc, std::uint16_t sequence, const endpoint& from,
-                      std::span<const std::byte> datagram, time_point arrival,
-                      wall_time arrival_wall) noexcept
-    {
-        if (has_source_ && ssrc == ssrc_ && from == from_) {
-            last_heard_ = arrival;
-            if (left_ && arrival - left_at_ >= bye_grace) left_ = false;
-            return verdict::source;
-        }
-        const bool validated = track(ssrc, sequence, from);
-        if (live(arrival)) {
-            ++foreign_;
-            return verdict::foreign;
-        }
-        if (validated) {
-            adopt(ssrc, from, arrival);
-            return verdict::adopted;
-        }
-        if (!hold(ssrc, from, datagram, arrival, arrival_wall)) {
-            ++foreign_;
-            return verdict::foreign;
-        }
-        return verdict::held;
-    }
-
-    /// After verdict::adopted: hands each datagram the new source sent while
-    /// on probation to `f(datagram, arrival, arrival_wall)`, oldest first, and
-    /// forgets every held datagram (those of other sources count as foreign).
-    template <class F>
-    void release_held(F&& f) noexcept
-    {
-        for (;;) {
-            std::size_t next = held_slots;
-            for (std::size_t i = 0; i < held_slots; ++i)
-                if (held_[i].used && held_[i].ssrc == ssrc_ && held_[i].from == from_ &&
-                    (next == held_slots || held_[i].order < held_[next].order))
-                    next = i;
-            if (next == held_slots) break;
-            held_[next].used = false;
-            --held_count_;
-            f(std::span<const std::byte>{held_bytes_.data() + next * max_held_bytes_,
-                                         held_[next].size},
-              held_[next].arrival, held_[next].arrival_wall);
-        }
-        for (auto& h : held_)
-            if (h.used) {
-                h.used = false;
-                ++foreign_;
-            }
-        held_count_ = 0;
-    }
-
-    /// An RTCP BYE for `ssrc` from `from`, arrived at `arrival`: the source
-    /// leaves, if it is the source and the BYE comes from its host (RTCP uses
-    /// another port). Returns whether it did.
-    bool on_bye(std::uint32_t ssrc, const endpoint& from, time_point arrival) noexcept
-    {
-        if (!has_source_ || ssrc != ssrc_ || !from.same_host(from_)) return false;
-        if (!left_) left_at_ = arrival;
-        left_ = true;
-        return true;
-    }
-
-    /// Whether an RTCP packet from `ssrc` at `from` speaks for the source.
-    [[nodiscard]] bool is_source(std::uint32_t ssrc, const endpoint& from) const noexcept
-    {
-        return has_source_ && ssrc == ssrc_ && from.same_host(from_);
-    }
-
-    [[nodiscard]] bool has_source() const noexcept { return has_source_; }
-    [[nodiscard]] std::uint32_t ssrc() const noexcept { return ssrc_; }
-    [[nodiscard]] const endpoint& source_endpoint() const noexcept { return from_; }
-    /// The source said BYE and has sent nothing since.
-    [[nodiscard]] bool left() const noexcept { return left_; }
-
-    /// Datagrams not played because they came from another source: dropped
-    /// while one played, pushed out of the hold, or held now for a source
-    /// that has not validated. Each datagram is in it at most once, and
-    /// leaves it if its source validates and plays it.
-    [[nodiscard]] std::uint64_t foreign() const noexcept { return foreign_ + held_count_; }
-
-private:
-    struct candidate {
-        std::uint32_t ssrc = 0;
-        endpoint from{};
-        std::uint16_t last_sequence = 0;
-        std::uint8_t run = 0;   ///< packets in sequence, up to min_sequential; 0: empty
-        std::uint64_t used = 0; ///< when it was last heard, in packets
-    };
-
-    struct held_datagram {
-        bool used = false;
-        std::uint32_t ssrc = 0;
-        endpoint from{};
-        std::size_t size = 0;
-        std::uint64_t order = 0;
-        time_point arrival{};
-        wall_time arrival_wall{};
-    };
-
-    [[nodiscard]] bool live(time_point now) const noexcept
-    {
-        return has_source_ && !left_ && now - last_heard_ < timeout_;
-    }
-
-    // Updates the candidate entry of (ssrc, from); true once it has sent
-    // min_sequential consecutive packets.
-    bool track(std::uint32_t ssrc, std::uint16_t sequence, const endpoint& from) noexcept
-    {
-        const std::uint64_t h = hash(ssrc, from);
-        candidate& first = candidates_[h % candidate_slots];
-        candidate& second = candidates_[(h >> 32) % candidate_slots];
-        const auto holds = [&](const candidate& c) {
-            return c.run != 0 && c.ssrc == ssrc && c.from == from;
-        };
-        ++clock_;
-        if (!holds(first) && !holds(second)) {
-            const auto rank = [&](const candidate& c) {
-                // Empty first, then one from the same endpoint, then the least recent.
-                return c.run == 0 ? 0u : c.from == from ? 1u : 2u;
-            };
-            candidate& victim = rank(first) != rank(second)
-                                    ? (rank(first) < rank(second) ? first : second)
-                                : first.used <= second.used ? first
-                                                            : second;
-            victim = candidate{ssrc, from, sequence, 1, clock_};
-            return false;
-        }
-        candidate& c = holds(first) ? first : second;
-        c.used = clock_;
-        const auto ahead = static_cast<std::uint16_t>(sequence - c.last_sequence);
-        const auto behind = static_cast<std::uint16_t>(c.last_sequence - sequence);
-        if (ahead == 0) return c.run >= min_sequential; // a duplicate proves nothing
-        if (ahead <= probation_window || behind <= probation_window) {
-            if (ahead <= probation_window) c.last_sequence = sequence;
-            if (c.run < min_sequential) ++c.run;
-        } else {
-            // Far from the run: it starts again at this packet (A.1).
-            c.last_sequence = sequence;
-            c.run = 1;
-        }
-        return c.run >= min_sequential;
-    }
-
-    void adopt(std::uint32_t ssrc, const endpoint& from, time_point arrival) noexcept
-    {
-        has_source_ = true;
-        ssrc_ = ssrc;
-        from_ = from;
-        last_heard_ = arrival;
-        left_ = false;
-    }
-
-    bool hold(std::uint32_t ssrc, const endpoint& from, std::span<const std::byte> datagram,
-              time_point arrival, wall_time arrival_wall) noexcept
-    {
-        if (datagram.size() > max_held_bytes_) return false;
-        std::size_t from_same = 0;
-        std::size_t oldest_same = held_slots, oldest = held_slots, free = held_slots;
-        for (std::size_t i = 0; i < held_slots; ++i) {
-            const held_datagram& h = held_[i];
-            if (!h.used) {
-                if (free == held_slots) free = i;
-                continue;
-            }
-            if (oldest == held_slots || h.order < held_[oldest].order) oldest = i;
-            if (h.from == from) {
-                ++from_same;
-                if (oldest_same == held_slots || h.order < held_[oldest_same].order)
-                    oldest_same = i;
-            }
-        }
-        // One endpoint's flood replaces its own packets, never another's.
-        std::size_t slot = from_same >= max_held_per_endpoint ? oldest_same
-                           : free != held_slots               ? free
-                                                              : oldest;
-        if (held_[slot].used) {
-            ++foreign_;
-        } else {
-            ++held_count_;
-        }
-        std::copy(datagram.begin(), datagram.end(), held_bytes_.data() + slot * max_held_bytes_);
-        held_[slot] =
-            held_datagram{true, ssrc, from, datagram.size(), next_order_++, arrival, arrival_wall};
-        return true;
-    }
-
-    // A keyed mix (splitmix64's finaliser over the key and the fields), so
-    // that which entries collide cannot be known from outside.
-    [[nodiscard]] std::uint64_t hash(std::uint32_t ssrc, const endpoint& from) const noexcept
-    {
-        std::uint64_t h = key_ ^ ssrc;
-        const auto mix = [&h](std::uint64_t v) {
-            h ^= v + 0x9E3779B97F4A7C15u + (h << 6) + (h >> 2);
-            h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9u;
-            h = (h ^ (h >> 27)) * 0x94D049BB133111EBu;
-            h ^= h >> 31;
-        };
-        std::uint64_t a = 0, b = 0;
-        for (std::size_t i = 0; i < 8; ++i) {
-            a = (a << 8) | from.address[i];
-            b = (b << 8) | from.address[8 + i];
-        }
-        mix(a);
-        mix(b);
-        mix((std::uint64_t{from.port} << 8) | static_cast<std::uint64_t>(from.family));
-        return h;
-    }
-
-    std::chrono::nanoseconds timeout_;
-    std::size_t max_held_bytes_;
-    std::uint64_t key_;
-
-    bool has_source_ = false;
-    std::uint32_t ssrc_ = 0;
-    endpoint from_{};
-    time_point last_heard_{};
-    bool left_ = false;
-    time_point left_at_{};
-
-    std::array<candidate, candidate_slots> candidates_{};
-    std::uint64_t clock_ = 0;
-    std::array<held_datagram, held_slots> held_{};
-    std::vector<std::byte> held_bytes_;
-    std::size_t held_count_ = 0;
-    std::uint64_t next_order_ = 0;
-    std::uint64_t foreign_ = 0;
-};
-
-} // namespace audiocast
-// end include/audiocast/session/source_selector.hpp
-// begin include/audiocast/session/source_timeline.hpp
-// audiocast — where each packet of the source belongs, and which ones to
-// believe (docs/architecture.md, Source timeline).
-//
-// A packet carries two positions: its sequence number and its RTP timestamp.
-// For a packet of the source being played this class decides whether both
-// agree with the stream so far, and widens them to 64 bits (sequence cycles,
-// timestamp wraps). The rule is A.1's "two in a row", applied to timestamps
-// as well as sequence numbers:
-//
-// - A packet close to the newest one, in sequence and on the timeline, is
-//   believed at once: the next one (`continues`), one after a few lost
-//   (`after_gap`, when its timestamp is no further on than the packets
-//   between would take), or an older one not seen before (`reordered`).
-// - Anything else is a jump: far in sequence, or on a timeline that does not
-//   follow (the sequence continues but the timestamp moved, as after a
-//   pause, a sender's restart, or a forged packet). A jump changes nothing
-//   until the next packet confirms it, by following it in both sequence and
-//   timeline (`confirmed_jump`). Until then it is `held_jump`, and the caller
-//   keeps it aside; another jump replaces it.
-//
-// So a stranger who sends one packet with the stream's SSRC, the next
-// sequence number and any timestamp costs at most that packet's frames: it is
-// held, the real packet with the same number is believed, and the held one is
-// dropped. Loss accounting is RFC 3550 A.3 through sequence_tracker, which
-// sees only the packets believed.
-//
-// Fixed memory, no allocation, noexcept.
-
 // begin include/audiocast/session/sequence_tracker.hpp
 // audiocast — per-source RTP sequence tracking: RFC 3550 Appendix A.1
 // validation, A.3 loss accounting, and duplicate and reorder detection.
@@ -6651,6 +6411,579 @@ private:
 
 } // namespace audiocast
 // end include/audiocast/session/sequence_tracker.hpp
+// begin include/audiocast/session/source_selector.hpp
+// audiocast — which sender a receiver plays (docs/architecture.md, Source selection).
+//
+// A multicast group is open to every host on the network, so the receiver
+// decides for itself whose packets are the stream. A source is an SSRC *and*
+// the address and port its packets come from. The rules:
+//
+// 1. Probation (RFC 3550 A.1): no source is played until it has sent
+//    MIN_SEQUENTIAL (2) packets in sequence from one SSRC and one endpoint.
+//    As in sequence_tracker, "in sequence" tolerates the network: two
+//    distinct numbers at most probation_window apart, either way, so a
+//    source whose first packets arrive reordered or with one lost still
+//    validates at its second. A flood of packets with random SSRCs never
+//    passes it, nor, but by chance, one with random sequence numbers.
+// 2. First validated wins, and keeps the stream while it keeps sending:
+//    packets from anyone else are counted as foreign and dropped. Strangers go
+//    on being tracked, so one that has validated can take over at once when
+//    the source leaves.
+// 3. The source leaves when it says BYE (from its own host) or falls silent
+//    for `timeout`; the next packet from a validated source then takes over.
+//    A source that goes on sending after its BYE (a forged BYE, or a sender
+//    that came back) is simply still the source: its packets sent more than
+//    bye_grace after the BYE arrived take the BYE back.
+// 4. Nothing a source on probation sent is lost by the wait: its packets are
+//    held, and handed back in arrival order when it validates. The hold is
+//    small and fixed; one endpoint may keep only a few packets in it, so a
+//    flood from one host cannot push out the real sender's first packet.
+//
+// Memory is fixed at construction; every call is noexcept and allocates
+// nothing, so the selector runs on the audio thread.
+
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+namespace audiocast {
+
+class source_selector {
+public:
+    /// RFC 3550 A.1 MIN_SEQUENTIAL.
+    static constexpr int min_sequential = 2;
+    /// How far apart two packets of a probation run may be numbered.
+    static constexpr std::uint16_t probation_window = 16;
+    /// Sources on probation tracked at once: a table where each source may sit
+    /// in one of two places (a secret hash chooses them, so a stranger cannot
+    /// aim at the real sender's). A newcomer takes the place of a source from
+    /// its own endpoint first, so a flood from one host mostly replaces itself.
+    static constexpr std::size_t candidate_slots = 256;
+    /// Datagrams held for sources on probation, and how many of them one
+    /// endpoint may hold.
+    static constexpr std::size_t held_slots = 32;
+    static constexpr std::size_t max_held_per_endpoint = 4;
+    /// Packets of the source that arrive this soon after its BYE were on
+    /// their way when it was sent; later ones mean it is still sending.
+    static constexpr std::chrono::nanoseconds bye_grace = std::chrono::milliseconds{20};
+
+    /// What on_packet() decided.
+    enum class verdict {
+        source,  ///< from the source being played
+        adopted, ///< it validated a new source, now the one played; take the held packets first
+        held,    ///< from a source on probation, held until it validates
+        foreign, ///< from another source while one plays (or too big to hold): dropped
+    };
+
+    /// `max_held_bytes`: the largest datagram held during probation. `key`
+    /// seeds the table's hash; give a random one outside tests.
+    source_selector(std::chrono::nanoseconds timeout, std::size_t max_held_bytes, std::uint64_t key)
+        : timeout_{timeout}, max_held_bytes_{max_held_bytes}, key_{key},
+          held_bytes_(held_slots * max_held_bytes)
+    {}
+
+    /// Decides about one valid RTP packet. A held packet is copied; the
+    /// caller may reuse `datagram` at once.
+    verdict on_packet(std::uint32_t ssrc, std::uint16_t sequence, const endpoint& from,
+                      std::span<const std::byte> datagram, time_point arrival,
+                      wall_time arrival_wall) noexcept
+    {
+        if (has_source_ && ssrc == ssrc_ && from == from_) {
+            last_heard_ = arrival;
+            if (left_ && arrival - left_at_ >= bye_grace) left_ = false;
+            return verdict::source;
+        }
+        const bool validated = track(ssrc, sequence, from);
+        if (live(arrival)) {
+            ++foreign_;
+            return verdict::foreign;
+        }
+        if (validated) {
+            adopt(ssrc, from, arrival);
+            return verdict::adopted;
+        }
+        if (!hold(ssrc, from, datagram, arrival, arrival_wall)) {
+            ++foreign_;
+            return verdict::foreign;
+        }
+        return verdict::held;
+    }
+
+    /// After verdict::adopted: hands each datagram the new source sent while
+    /// on probation to `f(datagram, arrival, arrival_wall)`, oldest first, and
+    /// forgets every held datagram (those of other sources count as foreign).
+    template <class F>
+    void release_held(F&& f) noexcept
+    {
+        for (;;) {
+            std::size_t next = held_slots;
+            for (std::size_t i = 0; i < held_slots; ++i)
+                if (held_[i].used && held_[i].ssrc == ssrc_ && held_[i].from == from_ &&
+                    (next == held_slots || held_[i].order < held_[next].order))
+                    next = i;
+            if (next == held_slots) break;
+            held_[next].used = false;
+            --held_count_;
+            f(std::span<const std::byte>{held_bytes_.data() + next * max_held_bytes_,
+                                         held_[next].size},
+              held_[next].arrival, held_[next].arrival_wall);
+        }
+        for (auto& h : held_)
+            if (h.used) {
+                h.used = false;
+                ++foreign_;
+            }
+        held_count_ = 0;
+    }
+
+    /// An RTCP BYE for `ssrc` from `from`, arrived at `arrival`: the source
+    /// leaves, if it is the source and the BYE comes from its host (RTCP uses
+    /// another port). Returns whether it did.
+    bool on_bye(std::uint32_t ssrc, const endpoint& from, time_point arrival) noexcept
+    {
+        if (!has_source_ || ssrc != ssrc_ || !from.same_host(from_)) return false;
+        if (!left_) left_at_ = arrival;
+        left_ = true;
+        return true;
+    }
+
+    /// Whether an RTCP packet from `ssrc` at `from` speaks for the source.
+    [[nodiscard]] bool is_source(std::uint32_t ssrc, const endpoint& from) const noexcept
+    {
+        return has_source_ && ssrc == ssrc_ && from.same_host(from_);
+    }
+
+    [[nodiscard]] bool has_source() const noexcept { return has_source_; }
+    [[nodiscard]] std::uint32_t ssrc() const noexcept { return ssrc_; }
+    [[nodiscard]] const endpoint& source_endpoint() const noexcept { return from_; }
+    /// The source said BYE and has sent nothing since.
+    [[nodiscard]] bool left() const noexcept { return left_; }
+
+    /// Datagrams not played because they came from another source: dropped
+    /// while one played, pushed out of the hold, or held now for a source
+    /// that has not validated. Each datagram is in it at most once, and
+    /// leaves it if its source validates and plays it.
+    [[nodiscard]] std::uint64_t foreign() const noexcept { return foreign_ + held_count_; }
+
+private:
+    struct candidate {
+        std::uint32_t ssrc = 0;
+        endpoint from{};
+        std::uint16_t last_sequence = 0;
+        std::uint8_t run = 0;   ///< packets in sequence, up to min_sequential; 0: empty
+        std::uint64_t used = 0; ///< when it was last heard, in packets
+    };
+
+    struct held_datagram {
+        bool used = false;
+        std::uint32_t ssrc = 0;
+        endpoint from{};
+        std::size_t size = 0;
+        std::uint64_t order = 0;
+        time_point arrival{};
+        wall_time arrival_wall{};
+    };
+
+    [[nodiscard]] bool live(time_point now) const noexcept
+    {
+        return has_source_ && !left_ && now - last_heard_ < timeout_;
+    }
+
+    // Updates the candidate entry of (ssrc, from); true once it has sent
+    // min_sequential consecutive packets.
+    bool track(std::uint32_t ssrc, std::uint16_t sequence, const endpoint& from) noexcept
+    {
+        const std::uint64_t h = hash(ssrc, from);
+        candidate& first = candidates_[h % candidate_slots];
+        candidate& second = candidates_[(h >> 32) % candidate_slots];
+        const auto holds = [&](const candidate& c) {
+            return c.run != 0 && c.ssrc == ssrc && c.from == from;
+        };
+        ++clock_;
+        if (!holds(first) && !holds(second)) {
+            const auto rank = [&](const candidate& c) {
+                // Empty first, then one from the same endpoint, then the least recent.
+                return c.run == 0 ? 0u : c.from == from ? 1u : 2u;
+            };
+            candidate& victim = rank(first) != rank(second)
+                                    ? (rank(first) < rank(second) ? first : second)
+                                : first.used <= second.used ? first
+                                                            : second;
+            victim = candidate{ssrc, from, sequence, 1, clock_};
+            return false;
+        }
+        candidate& c = holds(first) ? first : second;
+        c.used = clock_;
+        const auto ahead = static_cast<std::uint16_t>(sequence - c.last_sequence);
+        const auto behind = static_cast<std::uint16_t>(c.last_sequence - sequence);
+        if (ahead == 0) return c.run >= min_sequential; // a duplicate proves nothing
+        if (ahead <= probation_window || behind <= probation_window) {
+            if (ahead <= probation_window) c.last_sequence = sequence;
+            if (c.run < min_sequential) ++c.run;
+        } else {
+            // Far from the run: it starts again at this packet (A.1).
+            c.last_sequence = sequence;
+            c.run = 1;
+        }
+        return c.run >= min_sequential;
+    }
+
+    void adopt(std::uint32_t ssrc, const endpoint& from, time_point arrival) noexcept
+    {
+        has_source_ = true;
+        ssrc_ = ssrc;
+        from_ = from;
+        last_heard_ = arrival;
+        left_ = false;
+    }
+
+    bool hold(std::uint32_t ssrc, const endpoint& from, std::span<const std::byte> datagram,
+              time_point arrival, wall_time arrival_wall) noexcept
+    {
+        if (datagram.size() > max_held_bytes_) return false;
+        std::size_t from_same = 0;
+        std::size_t oldest_same = held_slots, oldest = held_slots, free = held_slots;
+        for (std::size_t i = 0; i < held_slots; ++i) {
+            const held_datagram& h = held_[i];
+            if (!h.used) {
+                if (free == held_slots) free = i;
+                continue;
+            }
+            if (oldest == held_slots || h.order < held_[oldest].order) oldest = i;
+            if (h.from == from) {
+                ++from_same;
+                if (oldest_same == held_slots || h.order < held_[oldest_same].order)
+                    oldest_same = i;
+            }
+        }
+        // One endpoint's flood replaces its own packets, never another's.
+        std::size_t slot = from_same >= max_held_per_endpoint ? oldest_same
+                           : free != held_slots               ? free
+                                                              : oldest;
+        if (held_[slot].used) {
+            ++foreign_;
+        } else {
+            ++held_count_;
+        }
+        std::copy(datagram.begin(), datagram.end(), held_bytes_.data() + slot * max_held_bytes_);
+        held_[slot] =
+            held_datagram{true, ssrc, from, datagram.size(), next_order_++, arrival, arrival_wall};
+        return true;
+    }
+
+    // A keyed mix (splitmix64's finaliser over the key and the fields), so
+    // that which entries collide cannot be known from outside.
+    [[nodiscard]] std::uint64_t hash(std::uint32_t ssrc, const endpoint& from) const noexcept
+    {
+        std::uint64_t h = key_ ^ ssrc;
+        const auto mix = [&h](std::uint64_t v) {
+            h ^= v + 0x9E3779B97F4A7C15u + (h << 6) + (h >> 2);
+            h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9u;
+            h = (h ^ (h >> 27)) * 0x94D049BB133111EBu;
+            h ^= h >> 31;
+        };
+        std::uint64_t a = 0, b = 0;
+        for (std::size_t i = 0; i < 8; ++i) {
+            a = (a << 8) | from.address[i];
+            b = (b << 8) | from.address[8 + i];
+        }
+        mix(a);
+        mix(b);
+        mix((std::uint64_t{from.port} << 8) | static_cast<std::uint64_t>(from.family));
+        return h;
+    }
+
+    std::chrono::nanoseconds timeout_;
+    std::size_t max_held_bytes_;
+    std::uint64_t key_;
+
+    bool has_source_ = false;
+    std::uint32_t ssrc_ = 0;
+    endpoint from_{};
+    time_point last_heard_{};
+    bool left_ = false;
+    time_point left_at_{};
+
+    std::array<candidate, candidate_slots> candidates_{};
+    std::uint64_t clock_ = 0;
+    std::array<held_datagram, held_slots> held_{};
+    std::vector<std::byte> held_bytes_;
+    std::size_t held_count_ = 0;
+    std::uint64_t next_order_ = 0;
+    std::uint64_t foreign_ = 0;
+};
+
+} // namespace audiocast
+// end include/audiocast/session/source_selector.hpp
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <system_error>
+
+namespace audiocast {
+
+class receiver_reports {
+public:
+    /// `ssrc` and `cname` are drawn at random when unset or empty.
+    receiver_reports(const rtcp_timing& timing, std::size_t max_members,
+                     std::optional<std::uint32_t> ssrc, std::string_view cname)
+        : rtcp_{rtcp_participant::role::receiver, timing, max_members, ssrc, cname}
+    {}
+
+    /// This receiver's SSRC and canonical name, fixed at construction.
+    [[nodiscard]] std::uint32_t ssrc() const noexcept { return rtcp_.ssrc(); }
+    [[nodiscard]] std::string_view cname() const noexcept { return rtcp_.cname(); }
+
+    /// Starts the report schedule at the first datagram, media or control.
+    void join(time_point arrival) noexcept { rtcp_.join(arrival); }
+
+    /// When the next report is due; nullopt before anything arrived.
+    [[nodiscard]] std::optional<time_point> next_report_due() const noexcept
+    {
+        return rtcp_.next_report_due();
+    }
+
+    /// One RTCP datagram from `from`; see the file comment. Malformed ones
+    /// are counted and change nothing.
+    void on_control(std::span<const std::byte> datagram, time_point arrival, const endpoint& from,
+                    source_selector& selector, reception_meter& meter) noexcept
+    {
+        join(arrival);
+        const bool well_formed = rtcp_.on_compound(
+            datagram, arrival, [&](const rtcp::packet_view& p, const participant*) {
+                const std::uint32_t ssrc = *p.ssrc();
+                if (p.type() == rtcp::type_sr) {
+                    const auto info = p.sender();
+                    if (!info) return;
+                    if (selector.is_source(ssrc, from))
+                        meter.on_sender_report(*info, arrival);
+                    else if (!selector.has_source() || ssrc != selector.ssrc())
+                        pending_sr_ = {ssrc, *info, arrival, from};
+                } else if (p.type() == rtcp::type_bye) {
+                    for (std::size_t i = 0; i < p.bye_count(); ++i)
+                        (void)selector.on_bye(p.bye_source(i), from, arrival);
+                }
+            });
+        if (!well_formed) ++malformed_;
+    }
+
+    /// The selector has chosen a new source: a report it sent before its
+    /// first packet, from its host, now counts.
+    void on_new_source(const source_selector& selector, reception_meter& meter) noexcept
+    {
+        if (pending_sr_ && pending_sr_->ssrc == selector.ssrc() &&
+            pending_sr_->from.same_host(selector.source_endpoint()))
+            meter.on_sender_report(pending_sr_->info, pending_sr_->arrival);
+        pending_sr_.reset();
+    }
+
+    /// A packet of the source was played: the next report has news of it.
+    void heard_from_source() noexcept { heard_since_report_ = true; }
+
+    /// If a report is due at `now`, writes it into `out` and returns its
+    /// size; 0 otherwise. errc::buffer_too_small when `out` cannot hold
+    /// max_bytes().
+    std::size_t write_report(time_point now, std::span<std::byte> out, std::error_code& ec,
+                             const source_selector& selector, sequence_tracker& tracker,
+                             const reception_meter& meter) noexcept
+    {
+        const bool about_source = selector.has_source() && heard_since_report_ && tracker.valid();
+        const std::uint32_t self = rtcp_.ssrc();
+        const std::size_t size = rtcp_.write_report(now, out, ec, [&](rtcp::compound_writer& w) {
+            if (about_source) {
+                const rtcp::report_block b = block_about(selector.ssrc(), tracker, meter, now);
+                w.receiver_report(self, std::span<const rtcp::report_block>{&b, 1});
+            } else {
+                w.receiver_report(self);
+            }
+        });
+        if (size == 0) return 0;
+        heard_since_report_ = false;
+        ++sent_;
+        return size;
+    }
+
+    /// RR, SDES and BYE, for a receiver that leaves (RFC 3550 §6.6); 0 when
+    /// it never sent a report, since nobody knows its SSRC (§6.3.7).
+    std::size_t write_bye(std::span<std::byte> out, std::error_code& ec,
+                          std::string_view reason = {}) const noexcept
+    {
+        ec.clear();
+        if (sent_ == 0) return 0;
+        return bye_for(rtcp_.ssrc(), rtcp_.cname(), out, ec, reason);
+    }
+
+    /// The BYE compound of the receiver `ssrc` called `cname`, for a caller
+    /// on another thread than the session's that knows it has reported.
+    static std::size_t bye_for(std::uint32_t ssrc, std::string_view cname, std::span<std::byte> out,
+                               std::error_code& ec, std::string_view reason = {}) noexcept
+    {
+        return rtcp_participant::bye_for(
+            ssrc, cname, out, ec, [ssrc](rtcp::compound_writer& w) { w.receiver_report(ssrc); },
+            reason);
+    }
+
+    /// Bytes write_report() and write_bye() need at most: an RR with one
+    /// block, SDES with a 255-byte CNAME, a BYE with a 255-byte reason.
+    [[nodiscard]] static constexpr std::size_t max_bytes() noexcept
+    {
+        return rtcp::receiver_report_size(1) + rtcp::cname_size(rtcp::max_text) +
+               rtcp::bye_size(1, rtcp::max_text);
+    }
+
+    [[nodiscard]] std::uint64_t sent() const noexcept { return sent_; }
+    /// Control datagrams that were not valid RTCP.
+    [[nodiscard]] std::uint64_t malformed() const noexcept { return malformed_; }
+
+private:
+    // RFC 3550 §6.4.1 and A.3: loss over the interval since the last report,
+    // cumulative loss, the extended highest sequence number, jitter, and the
+    // LSR/DLSR pair from which the source computes the round trip.
+    static rtcp::report_block block_about(std::uint32_t source, sequence_tracker& tracker,
+                                          const reception_meter& meter, time_point now) noexcept
+    {
+        rtcp::report_block b;
+        b.ssrc = source;
+        b.fraction_lost = tracker.fraction_lost(); // A.3, the interval since the last call
+        b.cumulative_lost = static_cast<std::int32_t>(std::clamp<std::int64_t>(
+            tracker.lost(), rtcp::min_cumulative_lost, rtcp::max_cumulative_lost));
+        b.highest_sequence = static_cast<std::uint32_t>(tracker.extended_max());
+        meter.fill(b, now);
+        return b;
+    }
+
+    struct sender_report_seen {
+        std::uint32_t ssrc;
+        rtcp::sender_info info;
+        time_point arrival;
+        endpoint from;
+    };
+
+    rtcp_participant rtcp_;
+    bool heard_since_report_ = false;
+    std::optional<sender_report_seen> pending_sr_;
+    std::uint64_t sent_ = 0;
+    std::uint64_t malformed_ = 0;
+};
+
+} // namespace audiocast
+// end include/audiocast/session/receiver_reports.hpp
+// begin include/audiocast/session/receiver_sizes.hpp
+// audiocast — the sizes a receiver session fixes at construction, from its
+// codec and its configuration. After construction the session allocates
+// nothing, so each buffer must be as large as anything it will be asked to
+// hold; each size says here why it is what it is.
+
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace audiocast {
+
+struct receiver_sizes {
+    /// The largest RTP payload: 65507 bytes (the UDP limit) less the fixed header.
+    static constexpr std::size_t max_payload_bytes = 65'507 - rtp::fixed_header_size;
+
+    /// Samples of the largest payload, decoded.
+    std::size_t decoded_samples = 0;
+    /// The playout buffer: the target latency twice over plus generous
+    /// headroom for jitter and large packets; memory stays bounded by the latency.
+    std::size_t buffer_frames = 0;
+    /// How far from the newest packet another may lie and be believed alone:
+    /// a lone packet that far ahead still fits the buffer's window behind the
+    /// latency's worth of frames already stored, so it can never force
+    /// playout to start over (session/source_timeline.hpp).
+    std::uint64_t believable_step = 0;
+    /// Each datagram held while its source is on probation: up to the codec's
+    /// MTU when it says (a sender's packets may be longer than its own).
+    std::size_t max_held_bytes = 0;
+    /// The RTCP schedule's bandwidth: the sender's rate as the format implies
+    /// it, with audiocast's headers.
+    rtcp_timing rtcp{};
+
+    template <codec Codec>
+    [[nodiscard]] static receiver_sizes of(const Codec& c, const receiver_config& config) noexcept
+    {
+        const audio_format& f = c.format();
+        const auto latency = std::clamp(config.latency, min_playout_latency, max_playout_latency);
+        std::size_t payload = c.payload_bytes();
+        if constexpr (requires { c.max_payload_bytes(); })
+            payload = std::max(payload, c.max_payload_bytes());
+        return {
+            .decoded_samples = max_payload_bytes / bytes_per_sample(f.encoding),
+            .buffer_frames = static_cast<std::size_t>(
+                frames_in(2 * latency + std::chrono::milliseconds{200}, f.sample_rate)),
+            .believable_step = frames_in(latency + std::chrono::milliseconds{100}, f.sample_rate),
+            .max_held_bytes = std::max<std::size_t>(2048, payload + 256),
+            .rtcp = {.session_bytes_per_s = rtcp_session_bandwidth(
+                         f.sample_rate, c.frames_per_packet(), c.payload_bytes(),
+                         rtp::fixed_header_size + rtp::send_time_extension_size),
+                     .minimum = config.rtcp_minimum_interval},
+        };
+    }
+};
+
+} // namespace audiocast
+// end include/audiocast/session/receiver_sizes.hpp
+// begin include/audiocast/session/source_feed.hpp
+// audiocast — the played source's packets onto the playout timeline
+// (docs/architecture.md, Source timeline and Playout).
+//
+// Between choosing the source (session/source_selector.hpp) and playing its
+// frames (session/playout.hpp) each packet needs a position.
+// session/source_timeline.hpp says where it belongs and whether to believe
+// it; this part acts on the answer:
+// - it keeps an unconfirmed jump aside, a copy of its payload, until the next
+//   packet confirms it;
+// - a source that took over while the last one's audio was still buffered
+//   (after a BYE) follows that audio: its positions are shifted, so that
+//   nothing buffered is erased;
+// - it keeps the counts of earlier sources, so that the totals stay honest
+//   across source changes.
+//
+// Sans-I/O; memory is fixed at construction and nothing allocates after it.
+
+// begin include/audiocast/session/source_timeline.hpp
+// audiocast — where each packet of the source belongs, and which ones to
+// believe (docs/architecture.md, Source timeline).
+//
+// A packet carries two positions: its sequence number and its RTP timestamp.
+// For a packet of the source being played this class decides whether both
+// agree with the stream so far, and widens them to 64 bits (sequence cycles,
+// timestamp wraps). The rule is A.1's "two in a row", applied to timestamps
+// as well as sequence numbers:
+//
+// - A packet close to the newest one, in sequence and on the timeline, is
+//   believed at once: the next one (`continues`), one after a few lost
+//   (`after_gap`, when its timestamp is no further on than the packets
+//   between would take), or an older one not seen before (`reordered`).
+// - Anything else is a jump: far in sequence, or on a timeline that does not
+//   follow (the sequence continues but the timestamp moved, as after a
+//   pause, a sender's restart, or a forged packet). A jump changes nothing
+//   until the next packet confirms it, by following it in both sequence and
+//   timeline (`confirmed_jump`). Until then it is `held_jump`, and the caller
+//   keeps it aside; another jump replaces it.
+//
+// So a stranger who sends one packet with the stream's SSRC, the next
+// sequence number and any timestamp costs at most that packet's frames: it is
+// held, the real packet with the same number is believed, and the held one is
+// dropped. Loss accounting is RFC 3550 A.3 through sequence_tracker, which
+// sees only the packets believed.
+//
+// Fixed memory, no allocation, noexcept.
+
 
 #include <cstddef>
 #include <cstdint>
@@ -6851,14 +7184,144 @@ private:
 // end include/audiocast/session/source_timeline.hpp
 
 #include <algorithm>
-#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace audiocast {
+
+class source_feed {
+public:
+    using placing = playout_timeline::placing;
+
+    /// `believable_step`: how far from the newest packet another may lie and
+    /// be believed alone (source_timeline). `max_payload_bytes`: the largest
+    /// payload a held jump may need.
+    source_feed(std::uint64_t believable_step, std::size_t max_payload_bytes)
+        : timeline_{believable_step}, jump_payload_(max_payload_bytes)
+    {}
+
+    /// The selector chose a new source whose first packet has header `h`:
+    /// its counts and timeline start afresh. `last_still_playing`: the last
+    /// source's audio is still to play, so this one follows it.
+    void begin(const rtp::header& h, bool last_still_playing) noexcept
+    {
+        received_before_ += timeline_.received();
+        lost_before_ += timeline_.lost();
+        duplicates_before_ += timeline_.tracker().duplicates();
+        reordered_before_ += timeline_.tracker().reordered();
+        discarded_before_ += timeline_.discarded();
+        timeline_.reset();
+        follows_previous_ = last_still_playing;
+        position_offset_ = 0;
+        payload_type_ = h.payload_type;
+        ++source_changes_;
+    }
+
+    /// One packet of the source, `frames` long. Calls
+    /// `place(packet, position, arrival, arrival_wall, how, jump_from)` for
+    /// each packet to put in the buffer now: none (a duplicate, a packet
+    /// discarded or held), one, or two (a held jump and the packet that
+    /// confirms it). `jump_from` is where the timeline stood before a jump.
+    /// Returns false, placing nothing, for a payload type the source did not
+    /// start with.
+    template <class Place>
+    bool on_packet(const rtp::packet_view& packet, std::size_t frames, time_point arrival,
+                   wall_time arrival_wall, const playout_timeline& playout, Place&& place) noexcept
+    {
+        if (packet.hdr.payload_type != payload_type_) return false;
+        source_timeline::placement where;
+        const auto at = [&](std::uint64_t position, placing how) {
+            place(packet, position + position_offset_, arrival, arrival_wall, how, jump_from_);
+        };
+        switch (timeline_.on_packet(packet.hdr.sequence, packet.hdr.timestamp, frames, where)) {
+        case source_timeline::verdict::duplicate:
+        case source_timeline::verdict::discarded: break;
+        case source_timeline::verdict::held_jump: hold_jump(packet, arrival, arrival_wall); break;
+        case source_timeline::verdict::confirmed_jump:
+            place(jump_packet_, timeline_.held().position + position_offset_, jump_arrival_,
+                  jump_arrival_wall_, placing::jump, jump_from_);
+            at(where.position, placing::continues);
+            break;
+        case source_timeline::verdict::first:
+            if (follows_previous_) {
+                // Wraps modulo 2^64, as positions do: only differences count.
+                position_offset_ = playout.following_position(arrival) - where.position;
+                follows_previous_ = false;
+                at(where.position, placing::follows);
+            } else {
+                place(packet, where.position, arrival, arrival_wall, placing::start, jump_from_);
+            }
+            break;
+        case source_timeline::verdict::continues: at(where.position, placing::continues); break;
+        case source_timeline::verdict::after_gap:
+        case source_timeline::verdict::reordered: at(where.position, placing::other); break;
+        }
+        return true;
+    }
+
+    /// The source's sequence numbers, for its receiver reports.
+    [[nodiscard]] sequence_tracker& tracker() noexcept { return timeline_.tracker(); }
+
+    /// Fills the packet counts of `s`, over every source so far.
+    void counters(receiver_stats& s) const noexcept
+    {
+        s.packets_received = timeline_.received() + received_before_;
+        const std::int64_t lost = timeline_.lost() + lost_before_;
+        s.packets_lost = lost > 0 ? static_cast<std::uint64_t>(lost) : 0;
+        s.packets_duplicate = timeline_.tracker().duplicates() + duplicates_before_;
+        s.packets_reordered = timeline_.tracker().reordered() + reordered_before_;
+        s.packets_discarded = timeline_.discarded() + discarded_before_;
+        s.packets_expected = s.packets_received + s.packets_lost;
+        s.source_changes = source_changes_;
+    }
+
+private:
+    // Keeps an unconfirmed jump aside, with where the timeline stood.
+    void hold_jump(const rtp::packet_view& packet, time_point arrival,
+                   wall_time arrival_wall) noexcept
+    {
+        std::copy(packet.payload.begin(), packet.payload.end(), jump_payload_.begin());
+        jump_packet_ = packet;
+        jump_packet_.payload =
+            std::span<const std::byte>{jump_payload_.data(), packet.payload.size()};
+        jump_arrival_ = arrival;
+        jump_arrival_wall_ = arrival_wall;
+        jump_from_ = timeline_.newest_end() + position_offset_;
+    }
+
+    source_timeline timeline_;
+    std::uint8_t payload_type_ = 0;
+    // An unconfirmed jump, kept aside until the next packet confirms it.
+    std::vector<std::byte> jump_payload_;
+    rtp::packet_view jump_packet_{};
+    time_point jump_arrival_{};
+    wall_time jump_arrival_wall_{};
+    std::uint64_t jump_from_ = 0;
+    // A source that took over while the last one's audio was still buffered
+    // plays on its schedule: its timeline's positions, shifted.
+    bool follows_previous_ = false;
+    std::uint64_t position_offset_ = 0;
+    // Counts of earlier sources.
+    std::uint64_t received_before_ = 0;
+    std::int64_t lost_before_ = 0;
+    std::uint64_t duplicates_before_ = 0;
+    std::uint64_t reordered_before_ = 0;
+    std::uint64_t discarded_before_ = 0;
+    std::uint64_t source_changes_ = 0;
+};
+
+} // namespace audiocast
+// end include/audiocast/session/source_feed.hpp
+
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <random>
 #include <span>
-#include <string>
 #include <string_view>
 #include <system_error>
 #include <vector>
@@ -6872,35 +7335,21 @@ template <codec Codec>
 class receiver_session {
 public:
     explicit receiver_session(Codec codec, const receiver_config& config = {})
-        : codec_{std::move(codec)}, config_{checked(config)},
-          decoded_(max_datagram_samples(codec_)),
-          selector_{config_.source_timeout, max_held_bytes(codec_), random_key()},
-          timeline_{believable_step(codec_, config_)}, jump_payload_(max_payload_bytes),
-          meter_{codec_.format().sample_rate},
-          playout_{{.format = codec_.format(),
-                    .latency = config_.latency,
-                    .fade = config_.fade,
-                    .max_rate_adjustment = config_.max_rate_adjustment,
-                    .capacity_frames = buffer_capacity(codec_, config_)}},
-          rtcp_{rtcp_participant::role::receiver, timing_of(codec_, config_), config_.max_members,
-                config_.ssrc, config_.cname},
-          screen_{codec_.format(), config_.payload_type, config_.send_time_extension_id,
-                  std::min(decoded_.size() / codec_.format().channels, playout_.capacity() / 2)}
+        : receiver_session{std::move(codec), checked(config), receiver_sizes::of(codec, config)}
     {}
 
-    /// The first setting of `config` that breaks its limit (receiver_config.hpp).
-    [[nodiscard]] static setting_problem check(const receiver_config& config) noexcept
-    {
-        return audiocast::check(config);
-    }
-
+    /// Sets `ec` for the first setting of `config` that breaks its limit
+    /// (audiocast::check(), receiver_config.hpp).
     static void validate(const receiver_config& config, std::error_code& ec) noexcept
     {
-        detail::assign(ec, check(config));
+        detail::assign(ec, audiocast::check(config));
     }
 
     /// Throwing form; the message names the setting, the value and the limit.
-    static void validate(const receiver_config& config) { detail::throw_if(check(config)); }
+    static void validate(const receiver_config& config)
+    {
+        detail::throw_if(audiocast::check(config));
+    }
 
     [[nodiscard]] const Codec& codec() const noexcept { return codec_; }
     [[nodiscard]] const audio_format& format() const noexcept { return codec_.format(); }
@@ -6935,7 +7384,7 @@ public:
     void on_datagram(std::span<const std::byte> datagram, time_point arrival,
                      wall_time arrival_wall, const endpoint& from = {}) noexcept
     {
-        rtcp_.join(arrival);
+        reports_.join(arrival);
         const std::optional<rtp::packet_view> screened = screen_.screen(datagram);
         if (!screened) {
             ++malformed_;
@@ -6972,47 +7421,23 @@ public:
     // ---- RTCP (RFC 3550 §6) -------------------------------------------
 
     /// This receiver's SSRC and canonical name in its reports. Fixed at
-    /// construction, so another thread may read them (see bye_for()).
-    [[nodiscard]] std::uint32_t own_ssrc() const noexcept { return rtcp_.ssrc(); }
-    [[nodiscard]] std::string_view cname() const noexcept { return rtcp_.cname(); }
+    /// construction, so another thread may read them (receiver_reports::bye_for()).
+    [[nodiscard]] std::uint32_t own_ssrc() const noexcept { return reports_.ssrc(); }
+    [[nodiscard]] std::string_view cname() const noexcept { return reports_.cname(); }
 
-    /// Takes one RTCP datagram from the group, sent from `from`: the
-    /// source's sender reports (the NTP time of an RTP timestamp, for latency
-    /// without the send-time extension, and LSR for its round trip), its BYE,
-    /// and the other members (for the report interval). Reports and BYEs for
-    /// the source count only from its host. Malformed ones are counted and
-    /// dropped.
-    void on_control(std::span<const std::byte> datagram, time_point arrival, wall_time arrival_wall,
+    /// Takes one RTCP datagram from the group, sent from `from`
+    /// (session/receiver_reports.hpp says what counts). Malformed ones are
+    /// counted and dropped.
+    void on_control(std::span<const std::byte> datagram, time_point arrival, wall_time,
                     const endpoint& from = {}) noexcept
     {
-        (void)arrival_wall;
-        rtcp_.join(arrival);
-        const bool well_formed = rtcp_.on_compound(
-            datagram, arrival, [&](const rtcp::packet_view& p, const participant*) {
-                const std::uint32_t ssrc = *p.ssrc();
-                if (p.type() == rtcp::type_sr) {
-                    if (const auto info = p.sender()) {
-                        if (selector_.is_source(ssrc, from)) {
-                            meter_.on_sender_report(*info, arrival);
-                        } else if (!selector_.has_source() || ssrc != selector_.ssrc()) {
-                            // A sender may report before its first packet
-                            // (ffmpeg does): kept until its packets make it
-                            // the source.
-                            pending_sr_ = {ssrc, *info, arrival, from};
-                        }
-                    }
-                } else if (p.type() == rtcp::type_bye) {
-                    for (std::size_t i = 0; i < p.bye_count(); ++i)
-                        (void)selector_.on_bye(p.bye_source(i), from, arrival);
-                }
-            });
-        if (!well_formed) ++control_malformed_;
+        reports_.on_control(datagram, arrival, from, selector_, meter_);
     }
 
     /// When the next receiver report is due; nullopt before anything arrived.
     [[nodiscard]] std::optional<time_point> next_report_due() const noexcept
     {
-        return rtcp_.next_report_due();
+        return reports_.next_report_due();
     }
 
     /// If a report is due at `now`, writes it (an RR with a block about the
@@ -7021,21 +7446,7 @@ public:
     /// when `out` cannot hold rtcp_report_bytes().
     std::size_t write_report(time_point now, std::span<std::byte> out, std::error_code& ec) noexcept
     {
-        const bool about_source =
-            selector_.has_source() && heard_since_report_ && timeline_.tracker().valid();
-        const std::uint32_t self = rtcp_.ssrc();
-        const std::size_t size = rtcp_.write_report(now, out, ec, [&](rtcp::compound_writer& w) {
-            if (about_source) {
-                const rtcp::report_block b = report_block_at(now);
-                w.receiver_report(self, std::span<const rtcp::report_block>{&b, 1});
-            } else {
-                w.receiver_report(self);
-            }
-        });
-        if (size == 0) return 0;
-        heard_since_report_ = false;
-        ++reports_sent_;
-        return size;
+        return reports_.write_report(now, out, ec, selector_, feed_.tracker(), meter_);
     }
 
     /// RR, SDES and BYE, for a receiver that leaves (RFC 3550 §6.6); 0 when
@@ -7043,28 +7454,13 @@ public:
     std::size_t write_bye(std::span<std::byte> out, std::error_code& ec,
                           std::string_view reason = {}) const noexcept
     {
-        ec.clear();
-        if (reports_sent_ == 0) return 0;
-        return bye_for(rtcp_.ssrc(), rtcp_.cname(), out, ec, reason);
+        return reports_.write_bye(out, ec, reason);
     }
 
-    /// The BYE compound of the receiver `ssrc` called `cname`, for a caller
-    /// on another thread than the session's (own_ssrc() and cname() are
-    /// fixed at construction) that knows it has reported.
-    static std::size_t bye_for(std::uint32_t ssrc, std::string_view cname, std::span<std::byte> out,
-                               std::error_code& ec, std::string_view reason = {}) noexcept
-    {
-        return rtcp_participant::bye_for(
-            ssrc, cname, out, ec, [ssrc](rtcp::compound_writer& w) { w.receiver_report(ssrc); },
-            reason);
-    }
-
-    /// Bytes write_report() and write_bye() need at most: an RR with one
-    /// block, SDES with a 255-byte CNAME, a BYE with a 255-byte reason.
+    /// Bytes write_report() and write_bye() need at most.
     [[nodiscard]] static constexpr std::size_t rtcp_report_bytes() noexcept
     {
-        return rtcp::receiver_report_size(1) + rtcp::cname_size(rtcp::max_text) +
-               rtcp::bye_size(1, rtcp::max_text);
+        return receiver_reports::max_bytes();
     }
 
     /// A snapshot of every counter and measurement.
@@ -7080,20 +7476,13 @@ public:
     /// enough for every audio callback.
     void counters(receiver_stats& s) const noexcept
     {
-        s.packets_received = timeline_.received() + received_before_;
-        const std::int64_t lost = timeline_.lost() + lost_before_;
-        s.packets_lost = lost > 0 ? static_cast<std::uint64_t>(lost) : 0;
-        s.packets_duplicate = timeline_.tracker().duplicates() + duplicates_before_;
-        s.packets_reordered = timeline_.tracker().reordered() + reordered_before_;
+        feed_.counters(s);
         s.packets_malformed = malformed_;
         s.packets_foreign = selector_.foreign();
-        s.packets_discarded = timeline_.discarded() + discarded_before_;
         meter_.counters(s);
         playout_.counters(s);
-        s.source_changes = source_changes_;
-        s.packets_expected = s.packets_received + s.packets_lost;
-        s.reports_sent = reports_sent_;
-        s.control_malformed = control_malformed_;
+        s.reports_sent = reports_.sent();
+        s.control_malformed = reports_.malformed();
         s.source_left = selector_.left();
         if (selector_.has_source()) {
             s.source_ssrc = selector_.ssrc();
@@ -7106,134 +7495,53 @@ public:
     void percentiles(receiver_stats& s) const noexcept { meter_.percentiles(s); }
 
 private:
-    // The largest RTP payload (65507 bytes less the fixed header).
-    static constexpr std::size_t max_payload_bytes = 65'507 - rtp::fixed_header_size;
-    static std::size_t max_datagram_samples(const Codec& c) noexcept
-    {
-        return max_payload_bytes / bytes_per_sample(c.format().encoding);
-    }
-    // Room for the target latency twice over plus generous headroom for
-    // jitter and large packets; memory stays bounded by the latency.
-    static std::size_t buffer_capacity(const Codec& c, const receiver_config& config) noexcept
-    {
-        const auto latency = std::clamp(config.latency, min_playout_latency, max_playout_latency);
-        return static_cast<std::size_t>(
-            frames_in(2 * latency + std::chrono::milliseconds{200}, c.format().sample_rate));
-    }
-    // How far from the newest packet another may lie and be believed alone:
-    // a lone packet that far ahead still fits the buffer's window behind the
-    // latency's worth of frames already stored, so it can never force playout
-    // to start over (source_timeline.hpp).
-    static std::uint64_t believable_step(const Codec& c, const receiver_config& config) noexcept
-    {
-        const auto latency = std::clamp(config.latency, min_playout_latency, max_playout_latency);
-        return frames_in(latency + std::chrono::milliseconds{100}, c.format().sample_rate);
-    }
-    // Datagrams held while their source is on probation: the size the
-    // receive hand-off takes too (basic_multicast_stream).
-    static std::size_t max_held_bytes(const Codec& c) noexcept
-    {
-        std::size_t payload = c.payload_bytes();
-        // Up to the codec's MTU when it says: a sender's packets may be longer.
-        if constexpr (requires { c.max_payload_bytes(); })
-            payload = std::max(payload, c.max_payload_bytes());
-        return std::max<std::size_t>(2048, payload + 256);
-    }
-
-    /// Whether a parsed packet could be played: whole frames, at least one,
-    /// within what the buffers hold.
+    // `codec` is moved from only once `sizes` has been taken from it.
+    receiver_session(Codec&& codec, const receiver_config& config, const receiver_sizes& sizes)
+        : codec_{std::move(codec)}, config_{config}, decoded_(sizes.decoded_samples),
+          selector_{config_.source_timeout, sizes.max_held_bytes, random_key()},
+          feed_{sizes.believable_step, receiver_sizes::max_payload_bytes},
+          meter_{codec_.format().sample_rate},
+          playout_{{.format = codec_.format(),
+                    .latency = config_.latency,
+                    .fade = config_.fade,
+                    .max_rate_adjustment = config_.max_rate_adjustment,
+                    .capacity_frames = sizes.buffer_frames}},
+          reports_{sizes.rtcp, config_.max_members, config_.ssrc, config_.cname},
+          screen_{codec_.format(), config_.payload_type, config_.send_time_extension_id,
+                  std::min(decoded_.size() / codec_.format().channels, playout_.capacity() / 2)}
+    {}
 
     // The selector chose a new source: counts, timeline and reports start
-    // afresh; the totals keep what the old source counted.
+    // afresh; the totals keep what the old source counted. The last source's
+    // audio still to play (it said BYE and this one took over at once) is
+    // followed, not erased.
     void begin_source(const rtp::header& h) noexcept
     {
-        received_before_ += timeline_.received();
-        lost_before_ += timeline_.lost();
-        duplicates_before_ += timeline_.tracker().duplicates();
-        reordered_before_ += timeline_.tracker().reordered();
-        discarded_before_ += timeline_.discarded();
-        timeline_.reset();
-        // The last source's audio still to play (it said BYE and this one
-        // took over at once): this source follows it rather than erasing it.
-        follows_previous_ = playout_.has_audio_to_play();
-        position_offset_ = 0;
-        payload_type_ = h.payload_type;
-        ++source_changes_;
+        feed_.begin(h, playout_.has_audio_to_play());
         meter_.new_source();
-        // A report that came before the source's first packet, from its host.
-        if (pending_sr_ && pending_sr_->ssrc == selector_.ssrc() &&
-            pending_sr_->from.same_host(selector_.source_endpoint()))
-            meter_.on_sender_report(pending_sr_->info, pending_sr_->arrival);
-        pending_sr_.reset();
+        reports_.on_new_source(selector_, meter_);
     }
 
-    using placing = playout_timeline::placing;
-
-    // One packet of the source: source_timeline says where it belongs and
-    // whether to believe it; place() puts it in the buffer.
+    // One packet of the source: the feed says where it goes, if anywhere;
+    // there it is decoded into the playout buffer.
     void play(const rtp::packet_view& packet, time_point arrival, wall_time arrival_wall) noexcept
     {
-        if (packet.hdr.payload_type != payload_type_) {
+        const std::size_t frame_bytes = bytes_per_frame(format());
+        const auto place = [this, frame_bytes](const rtp::packet_view& p, std::uint64_t position,
+                                               time_point at, wall_time at_wall,
+                                               source_feed::placing how,
+                                               std::uint64_t jump_from) noexcept {
+            const std::size_t samples = codec_.decode(
+                p.payload, std::span<std::int32_t>{decoded_.data(), p.payload.size() / frame_bytes *
+                                                                        format().channels});
+            meter_.on_packet(p, at, at_wall);
+            reports_.heard_from_source();
+            playout_.place(std::span<const std::int32_t>{decoded_.data(), samples}, position, at,
+                           how, p.hdr.marker, jump_from);
+        };
+        if (!feed_.on_packet(packet, packet.payload.size() / frame_bytes, arrival, arrival_wall,
+                             playout_, place))
             ++malformed_;
-            return;
-        }
-        const std::size_t frames = packet.payload.size() / bytes_per_frame(format());
-        source_timeline::placement where;
-        switch (timeline_.on_packet(packet.hdr.sequence, packet.hdr.timestamp, frames, where)) {
-        case source_timeline::verdict::duplicate:
-        case source_timeline::verdict::discarded: return;
-        case source_timeline::verdict::held_jump: hold_jump(packet, arrival, arrival_wall); return;
-        case source_timeline::verdict::confirmed_jump:
-            place(jump_packet_, timeline_.held().position + position_offset_, jump_arrival_,
-                  jump_arrival_wall_, placing::jump);
-            place(packet, where.position + position_offset_, arrival, arrival_wall,
-                  placing::continues);
-            return;
-        case source_timeline::verdict::first:
-            if (follows_previous_) {
-                // Wraps modulo 2^64, as positions do: only differences count.
-                position_offset_ = playout_.following_position(arrival) - where.position;
-                place(packet, where.position + position_offset_, arrival, arrival_wall,
-                      placing::follows);
-            } else {
-                place(packet, where.position, arrival, arrival_wall, placing::start);
-            }
-            return;
-        case source_timeline::verdict::continues:
-            place(packet, where.position + position_offset_, arrival, arrival_wall,
-                  placing::continues);
-            return;
-        case source_timeline::verdict::after_gap:
-        case source_timeline::verdict::reordered:
-            place(packet, where.position + position_offset_, arrival, arrival_wall, placing::other);
-            return;
-        }
-    }
-
-    // Keeps an unconfirmed jump aside, with where the timeline stood.
-    void hold_jump(const rtp::packet_view& packet, time_point arrival,
-                   wall_time arrival_wall) noexcept
-    {
-        std::copy(packet.payload.begin(), packet.payload.end(), jump_payload_.begin());
-        jump_packet_ = packet;
-        jump_packet_.payload =
-            std::span<const std::byte>{jump_payload_.data(), packet.payload.size()};
-        jump_arrival_ = arrival;
-        jump_arrival_wall_ = arrival_wall;
-        jump_from_ = timeline_.newest_end() + position_offset_;
-    }
-
-    void place(const rtp::packet_view& packet, std::uint64_t position, time_point arrival,
-               wall_time arrival_wall, placing how) noexcept
-    {
-        const std::size_t frames = packet.payload.size() / bytes_per_frame(format());
-        const std::size_t samples = codec_.decode(
-            packet.payload, std::span<std::int32_t>{decoded_.data(), frames * format().channels});
-        meter_.on_packet(packet, arrival, arrival_wall);
-        heard_since_report_ = true;
-        if (how == placing::follows) follows_previous_ = false;
-        playout_.place(std::span<const std::int32_t>{decoded_.data(), samples}, position, arrival,
-                       how, packet.hdr.marker, jump_from_);
     }
 
     static std::uint64_t random_key()
@@ -7248,77 +7556,20 @@ private:
         return config;
     }
 
-    static rtcp_timing timing_of(const Codec& c, const receiver_config& config) noexcept
-    {
-        // The sender's rate as the format implies it, with audiocast's headers.
-        return {.session_bytes_per_s = rtcp_session_bandwidth(
-                    c.format().sample_rate, c.frames_per_packet(), c.payload_bytes(),
-                    rtp::fixed_header_size + rtp::send_time_extension_size),
-                .minimum = config.rtcp_minimum_interval};
-    }
-
-    // RFC 3550 §6.4.1 and A.3: loss over the interval since the last report,
-    // cumulative loss, the extended highest sequence number, jitter, and the
-    // LSR/DLSR pair from which the source computes the round trip.
-    rtcp::report_block report_block_at(time_point now) noexcept
-    {
-        sequence_tracker& tracker = timeline_.tracker();
-        rtcp::report_block b;
-        b.ssrc = selector_.ssrc();
-        b.fraction_lost = tracker.fraction_lost(); // A.3, the interval since the last call
-        b.cumulative_lost = static_cast<std::int32_t>(std::clamp<std::int64_t>(
-            tracker.lost(), rtcp::min_cumulative_lost, rtcp::max_cumulative_lost));
-        b.highest_sequence = static_cast<std::uint32_t>(tracker.extended_max());
-        meter_.fill(b, now);
-        return b;
-    }
-
     Codec codec_;
     receiver_config config_;
     std::vector<std::int32_t> decoded_;
 
-    // Which source plays, and where its packets belong.
+    // Which source plays, and where its packets go.
     source_selector selector_;
-    source_timeline timeline_;
-    std::uint8_t payload_type_ = 0;
-    // An unconfirmed jump, kept aside until the next packet confirms it.
-    std::vector<std::byte> jump_payload_;
-    rtp::packet_view jump_packet_{};
-    time_point jump_arrival_{};
-    wall_time jump_arrival_wall_{};
-    std::uint64_t jump_from_ = 0; ///< where the timeline stood before the jump
-
+    source_feed feed_;
     reception_meter meter_;
-
     playout_timeline playout_;
-
-    // Counters of earlier sources, so a new source keeps the totals honest.
-    std::uint64_t received_before_ = 0;
-    std::int64_t lost_before_ = 0;
-    std::uint64_t duplicates_before_ = 0;
-    std::uint64_t reordered_before_ = 0;
-    std::uint64_t discarded_before_ = 0;
-
     std::uint64_t malformed_ = 0;
-    std::uint64_t source_changes_ = 0;
 
-    rtcp_participant rtcp_;
+    receiver_reports reports_;
     // Built from the sizes above, so declared after them.
     packet_screen screen_;
-    bool heard_since_report_ = false;
-    struct sender_report_seen {
-        std::uint32_t ssrc;
-        rtcp::sender_info info;
-        time_point arrival;
-        endpoint from;
-    };
-    std::optional<sender_report_seen> pending_sr_;
-    // A source that took over while the last one's audio was still buffered
-    // plays on its schedule: its timeline's positions, shifted.
-    bool follows_previous_ = false;
-    std::uint64_t position_offset_ = 0;
-    std::uint64_t reports_sent_ = 0;
-    std::uint64_t control_malformed_ = 0;
 };
 
 } // namespace audiocast
@@ -7413,18 +7664,31 @@ inline constexpr setting_limit sender_listeners_limit{
 
 } // namespace audiocast
 // end include/audiocast/session/sender_config.hpp
+// begin include/audiocast/session/sender_reports.hpp
+// audiocast — a sender's side of RTCP (RFC 3550 §6; docs/architecture.md,
+// RTCP): the sender reports it writes, and what its listeners report back.
+//
+// Out: on schedule, an SR (the NTP time of an RTP timestamp, so that
+// listeners can measure latency and their round trip) with SDES and the
+// CNAME; BYE when the stream ends. In: the listeners' receiver reports about
+// this stream (loss, jitter, and the LSR/DLSR pair from which the round trip
+// follows), their CNAMEs and BYEs; its own reports heard back and reports
+// about other sources are ignored. summarize() gives the worst of them, which
+// is what a sender's operator wants to see.
+//
+// The sender session owns one and passes in what only it knows: the sender
+// info of `now` and its statistics to count into. Sans-I/O and
+// allocation-free after construction.
+
 
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
-#include <random>
 #include <span>
-#include <string>
 #include <string_view>
 #include <system_error>
-#include <vector>
 
 namespace audiocast {
 
@@ -7442,20 +7706,155 @@ struct listener_summary {
     std::optional<std::chrono::nanoseconds> worst_round_trip{};
 };
 
-/// What a sender has done, cumulative.
-struct sender_stats {
-    std::uint64_t packets_sent = 0; ///< built and handed out by next_packet()
-    /// Of those, the ones the caller reported its transport refused
-    /// (record_send_failure()); they left the schedule but not the host.
-    std::uint64_t packets_send_failed = 0;
-    std::uint64_t payload_bytes_sent = 0;
-    std::uint64_t frames_sent = 0;
-    std::uint64_t schedule_slips = 0;    ///< times the schedule moved forward (see max_lateness)
-    duration_histogram lateness;         ///< how late each packet was taken after its deadline
-    std::uint64_t reports_sent = 0;      ///< RTCP compounds written (SR + SDES, or with BYE)
-    std::uint64_t reports_received = 0;  ///< RRs and SRs from others
-    std::uint64_t control_malformed = 0; ///< RTCP datagrams that failed validation
+class sender_reports {
+public:
+    /// `ssrc` and `cname` are drawn at random when unset or empty.
+    sender_reports(const rtcp_timing& timing, std::size_t max_listeners,
+                   std::optional<std::uint32_t> ssrc, std::string_view cname)
+        : rtcp_{rtcp_participant::role::sender, timing, max_listeners, ssrc, cname}
+    {}
+
+    [[nodiscard]] std::uint32_t ssrc() const noexcept { return rtcp_.ssrc(); }
+    [[nodiscard]] std::string_view cname() const noexcept { return rtcp_.cname(); }
+
+    /// Starts the report schedule when the first packet leaves.
+    void join(time_point now) noexcept { rtcp_.join(now); }
+    /// Whether a packet has left, so that listeners may know this SSRC.
+    [[nodiscard]] bool joined() const noexcept { return rtcp_.joined(); }
+
+    /// When the next report is due; nullopt until the first packet left.
+    [[nodiscard]] std::optional<time_point> next_report_due() const noexcept
+    {
+        return rtcp_.next_report_due();
+    }
+
+    /// If a report is due at `now`, writes an SR with `info`, then SDES,
+    /// into `out` and returns its size; 0 otherwise.
+    std::size_t write_report(time_point now, const rtcp::sender_info& info,
+                             std::span<std::byte> out, std::error_code& ec,
+                             sender_stats& stats) noexcept
+    {
+        const std::size_t size = rtcp_.write_report(
+            now, out, ec, [&](rtcp::compound_writer& w) { w.sender_report(ssrc(), info); });
+        if (size != 0) ++stats.reports_sent;
+        return size;
+    }
+
+    /// A last SR with `info`, SDES and BYE; 0 when no packet ever left,
+    /// since nobody knows this SSRC to say goodbye to (RFC 3550 §6.3.7).
+    std::size_t write_bye(const rtcp::sender_info& info, std::span<std::byte> out,
+                          std::error_code& ec, std::string_view reason,
+                          sender_stats& stats) noexcept
+    {
+        ec.clear();
+        if (!joined()) return 0;
+        const std::size_t size = rtcp_.write_bye(
+            out, ec, [&](rtcp::compound_writer& w) { w.sender_report(ssrc(), info); }, reason);
+        if (size != 0) ++stats.reports_sent;
+        return size;
+    }
+
+    /// Bytes write_report() and write_bye() need at most: an SR, SDES with a
+    /// 255-byte CNAME, and a BYE with a 255-byte reason.
+    [[nodiscard]] static constexpr std::size_t max_bytes() noexcept
+    {
+        return rtcp::sender_report_size(0) + rtcp::cname_size(rtcp::max_text) +
+               rtcp::bye_size(1, rtcp::max_text);
+    }
+
+    /// One RTCP datagram from the group; see the file comment. Malformed ones
+    /// are counted and change nothing.
+    void on_control(std::span<const std::byte> datagram, time_point arrival, wall_time arrival_wall,
+                    sender_stats& stats) noexcept
+    {
+        const std::uint32_t self = ssrc();
+        const bool well_formed = rtcp_.on_compound(
+            datagram, arrival, [&](const rtcp::packet_view& p, participant* listener) {
+                if (p.type() == rtcp::type_rr || p.type() == rtcp::type_sr) {
+                    ++stats.reports_received;
+                    if (listener == nullptr) return; // the table is full
+                    ++listener->reports;
+                    for (std::size_t i = 0; i < p.block_count(); ++i) {
+                        const rtcp::report_block b = p.block(i);
+                        if (b.ssrc != self) continue;
+                        listener->about_us = b;
+                        listener->round_trip = round_trip(b, arrival_wall);
+                    }
+                } else if (p.type() == rtcp::type_sdes) {
+                    p.for_each_cname([&](std::uint32_t who, std::string_view name) {
+                        if (who == self) return;
+                        if (participant* l = rtcp_.heard(who, arrival)) l->set_cname(name);
+                    });
+                }
+            });
+        if (!well_formed) ++stats.control_malformed;
+    }
+
+    /// The listeners heard lately (RFC 3550 §6.3.5 times them out after five
+    /// report intervals of silence).
+    [[nodiscard]] const participant_table& listeners() const noexcept { return rtcp_.members(); }
+
+    /// The listeners still heard at `now`, and the worst of what they report;
+    /// jitter comes in RTP timestamp units of `sample_rate`.
+    [[nodiscard]] listener_summary summarize(time_point now, std::uint32_t sample_rate) noexcept
+    {
+        rtcp_.expire(now);
+        listener_summary sum;
+        sum.listeners = rtcp_.members().size();
+        for (const participant& l : rtcp_.members()) {
+            if (!l.about_us) continue;
+            ++sum.reporting;
+            sum.worst_fraction_lost =
+                std::max(sum.worst_fraction_lost, l.about_us->fraction_lost / 256.0);
+            sum.worst_cumulative_lost =
+                std::max<std::int64_t>(sum.worst_cumulative_lost, l.about_us->cumulative_lost);
+            sum.worst_jitter =
+                std::max(sum.worst_jitter, duration_of(l.about_us->jitter, sample_rate));
+            if (l.round_trip)
+                sum.worst_round_trip =
+                    std::max(sum.worst_round_trip.value_or(*l.round_trip), *l.round_trip);
+        }
+        return sum;
+    }
+
+private:
+    static constexpr std::uint32_t round_trip_rounding_units = 2;
+
+    // RFC 3550 §6.4.1: round trip = arrival - LSR - DLSR, in 1/65536 s.
+    static std::optional<std::chrono::nanoseconds> round_trip(const rtcp::report_block& b,
+                                                              wall_time arrival_wall) noexcept
+    {
+        if (b.last_sr == 0) return std::nullopt;
+        const std::uint32_t a = ntp::short_form(ntp::from_wall(arrival_wall));
+        const std::uint32_t rtt = a - b.last_sr - b.delay_since_last_sr;
+        if ((rtt & 0x8000'0000u) == 0) return ntp::from_short_duration(rtt);
+        // Three fields each cut to 1/65536 s, and the listener's delay timed
+        // on its own clock, can put a round trip shorter than that resolution
+        // (a LAN's, loopback's) a unit or two below zero: that is zero. More
+        // than that, the clocks or the fields disagree, and it is unknown.
+        if (0u - rtt <= round_trip_rounding_units) return std::chrono::nanoseconds::zero();
+        return std::nullopt;
+    }
+
+    rtcp_participant rtcp_;
 };
+
+} // namespace audiocast
+// end include/audiocast/session/sender_reports.hpp
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace audiocast {
 
 /// The sender's half of the protocol over a codec; see the file comment.
 /// Not thread-safe; one owner drives it.
@@ -7465,9 +7864,8 @@ public:
     /// Throws std::system_error when `config` is invalid (see validate()).
     explicit sender_session(Codec codec, const sender_config& config = {})
         : codec_{std::move(codec)}, config_{checked(config)},
-          rtcp_{rtcp_participant::role::sender, timing_of(codec_, config_), config_.max_listeners,
-                config_.ssrc, config_.cname},
-          ssrc_{rtcp_.ssrc()}
+          reports_{timing_of(codec_, config_), config_.max_listeners, config_.ssrc, config_.cname},
+          ssrc_{reports_.ssrc()}
     {
         std::random_device rd;
         const auto draw = [&rd] { return static_cast<std::uint32_t>(rd()); };
@@ -7480,21 +7878,19 @@ public:
             s.payload.resize(codec_.payload_bytes());
     }
 
-    /// Checks the payload type (0-127), the send-time extension id (1-14,
-    /// RFC 8285 §4.2) and the queue length (at least one packet).
-    /// The first setting of `config` that breaks its limit (sender_config.hpp).
-    [[nodiscard]] static setting_problem check(const sender_config& config) noexcept
-    {
-        return audiocast::check(config);
-    }
-
+    /// Sets `ec` for the first setting of `config` that breaks its limit
+    /// (audiocast::check(), sender_config.hpp): the payload type, the
+    /// send-time extension id, the queue length and the RTCP settings.
     static void validate(const sender_config& config, std::error_code& ec) noexcept
     {
-        detail::assign(ec, check(config));
+        detail::assign(ec, audiocast::check(config));
     }
 
     /// Throwing form; the message names the setting, the value and the limit.
-    static void validate(const sender_config& config) { detail::throw_if(check(config)); }
+    static void validate(const sender_config& config)
+    {
+        detail::throw_if(audiocast::check(config));
+    }
 
     [[nodiscard]] const Codec& codec() const noexcept { return codec_; }
     [[nodiscard]] const sender_config& config() const noexcept { return config_; }
@@ -7636,7 +8032,7 @@ public:
         marker_next_ = false;
         last_sent_timestamp_ = h.timestamp;
         last_sent_due_ = due;
-        rtcp_.join(now);
+        reports_.join(now);
         ++sequence_;
         position_ += s.frames;
         stats_.packets_sent += 1;
@@ -7667,12 +8063,12 @@ public:
     // ---- RTCP (RFC 3550 §6) -------------------------------------------
 
     /// The canonical name in this sender's reports.
-    [[nodiscard]] std::string_view cname() const noexcept { return rtcp_.cname(); }
+    [[nodiscard]] std::string_view cname() const noexcept { return reports_.cname(); }
 
     /// When the next sender report is due; nullopt until the first packet left.
     [[nodiscard]] std::optional<time_point> next_report_due() const noexcept
     {
-        return rtcp_.next_report_due();
+        return reports_.next_report_due();
     }
 
     /// If a report is due at `now`, writes it (an SR whose NTP time is
@@ -7682,11 +8078,7 @@ public:
     std::size_t write_report(time_point now, wall_time wall_now, std::span<std::byte> out,
                              std::error_code& ec) noexcept
     {
-        const std::size_t size = rtcp_.write_report(now, out, ec, [&](rtcp::compound_writer& w) {
-            w.sender_report(ssrc_, sender_info_at(now, wall_now));
-        });
-        if (size != 0) ++stats_.reports_sent;
-        return size;
+        return reports_.write_report(now, sender_info_at(now, wall_now), out, ec, stats_);
     }
 
     /// A last report with BYE (RFC 3550 §6.6), for when the sender stops:
@@ -7696,79 +8088,34 @@ public:
     std::size_t write_bye(time_point now, wall_time wall_now, std::span<std::byte> out,
                           std::error_code& ec, std::string_view reason = {}) noexcept
     {
-        ec.clear();
-        if (!rtcp_.joined()) return 0;
-        const std::size_t size = rtcp_.write_bye(
-            out, ec,
-            [&](rtcp::compound_writer& w) {
-                w.sender_report(ssrc_, sender_info_at(now, wall_now));
-            },
-            reason);
-        if (size != 0) ++stats_.reports_sent;
-        return size;
+        return reports_.write_bye(sender_info_at(now, wall_now), out, ec, reason, stats_);
     }
 
-    /// Bytes write_report() and write_bye() need at most: an SR, SDES with a
-    /// 255-byte CNAME, and a BYE with a 255-byte reason.
+    /// Bytes write_report() and write_bye() need at most.
     [[nodiscard]] static constexpr std::size_t rtcp_report_bytes() noexcept
     {
-        return rtcp::sender_report_size(0) + rtcp::cname_size(rtcp::max_text) +
-               rtcp::bye_size(1, rtcp::max_text);
+        return sender_reports::max_bytes();
     }
 
-    /// Takes one RTCP datagram from the group: listeners' receiver reports
-    /// about this sender, their CNAMEs, their BYEs. Its own reports, heard
-    /// back, and reports about other sources are ignored; malformed ones are
-    /// counted and dropped.
+    /// Takes one RTCP datagram from the group (session/sender_reports.hpp
+    /// says what counts); malformed ones are counted and dropped.
     void on_control(std::span<const std::byte> datagram, time_point arrival,
                     wall_time arrival_wall) noexcept
     {
-        const bool well_formed = rtcp_.on_compound(
-            datagram, arrival, [&](const rtcp::packet_view& p, participant* listener) {
-                if (p.type() == rtcp::type_rr || p.type() == rtcp::type_sr) {
-                    ++stats_.reports_received;
-                    if (listener == nullptr) return; // the table is full
-                    ++listener->reports;
-                    for (std::size_t i = 0; i < p.block_count(); ++i) {
-                        const rtcp::report_block b = p.block(i);
-                        if (b.ssrc != ssrc_) continue;
-                        listener->about_us = b;
-                        listener->round_trip = round_trip(b, arrival_wall);
-                    }
-                } else if (p.type() == rtcp::type_sdes) {
-                    p.for_each_cname([&](std::uint32_t who, std::string_view name) {
-                        if (who == ssrc_) return;
-                        if (participant* l = rtcp_.heard(who, arrival)) l->set_cname(name);
-                    });
-                }
-            });
-        if (!well_formed) ++stats_.control_malformed;
+        reports_.on_control(datagram, arrival, arrival_wall, stats_);
     }
 
     /// The listeners heard lately (RFC 3550 §6.3.5 times them out after five
     /// report intervals of silence).
-    [[nodiscard]] const participant_table& listeners() const noexcept { return rtcp_.members(); }
+    [[nodiscard]] const participant_table& listeners() const noexcept
+    {
+        return reports_.listeners();
+    }
 
     /// The listeners still heard at `now`, and the worst of what they report.
     [[nodiscard]] listener_summary summarize(time_point now) noexcept
     {
-        rtcp_.expire(now);
-        listener_summary sum;
-        sum.listeners = rtcp_.members().size();
-        for (const participant& l : rtcp_.members()) {
-            if (!l.about_us) continue;
-            ++sum.reporting;
-            sum.worst_fraction_lost =
-                std::max(sum.worst_fraction_lost, l.about_us->fraction_lost / 256.0);
-            sum.worst_cumulative_lost =
-                std::max<std::int64_t>(sum.worst_cumulative_lost, l.about_us->cumulative_lost);
-            sum.worst_jitter = std::max(
-                sum.worst_jitter, duration_of(l.about_us->jitter, codec_.format().sample_rate));
-            if (l.round_trip)
-                sum.worst_round_trip =
-                    std::max(sum.worst_round_trip.value_or(*l.round_trip), *l.round_trip);
-        }
-        return sum;
+        return reports_.summarize(now, codec_.format().sample_rate);
     }
 
     /// The largest packet this session builds.
@@ -7845,7 +8192,7 @@ private:
     rtcp::sender_info sender_info_at(time_point now, wall_time wall_now) const noexcept
     {
         std::uint32_t ts = next_timestamp();
-        if (rtcp_.joined()) {
+        if (reports_.joined()) {
             ts = last_sent_timestamp_;
             if (now > last_sent_due_)
                 ts += static_cast<std::uint32_t>(
@@ -7859,27 +8206,9 @@ private:
                 .octet_count = static_cast<std::uint32_t>(stats_.payload_bytes_sent)};
     }
 
-    static constexpr std::uint32_t round_trip_rounding_units = 2;
-
-    // RFC 3550 §6.4.1: round trip = arrival - LSR - DLSR, in 1/65536 s.
-    static std::optional<std::chrono::nanoseconds> round_trip(const rtcp::report_block& b,
-                                                              wall_time arrival_wall) noexcept
-    {
-        if (b.last_sr == 0) return std::nullopt;
-        const std::uint32_t a = ntp::short_form(ntp::from_wall(arrival_wall));
-        const std::uint32_t rtt = a - b.last_sr - b.delay_since_last_sr;
-        if ((rtt & 0x8000'0000u) == 0) return ntp::from_short_duration(rtt);
-        // Three fields each cut to 1/65536 s, and the listener's delay timed
-        // on its own clock, can put a round trip shorter than that resolution
-        // (a LAN's, loopback's) a unit or two below zero: that is zero. More
-        // than that, the clocks or the fields disagree, and it is unknown.
-        if (0u - rtt <= round_trip_rounding_units) return std::chrono::nanoseconds::zero();
-        return std::nullopt;
-    }
-
     Codec codec_;
     sender_config config_;
-    rtcp_participant rtcp_;
+    sender_reports reports_;
     std::uint32_t last_sent_timestamp_ = 0;
     time_point last_sent_due_{};
     std::uint32_t ssrc_ = 0;
@@ -8225,19 +8554,20 @@ private:
 // Single-threaded: a group, its members and its clock are used from one
 // thread. No locks are taken; concurrent use is a data race.
 
+// begin include/audiocast/transport/detail/loopback_member.hpp
+// audiocast — one member's path in a loopback_group: the seeded generator,
+// the fault draws and the queue of datagrams due. Internal to
+// transport/loopback.hpp, whose file comment states what is drawn and in what
+// order, so that every run and every platform see the same deliveries.
 
-#include <algorithm>
+// begin include/audiocast/transport/network_faults.hpp
+// audiocast — what a loopback_group's network does to datagrams, and what
+// each member saw (transport/loopback.hpp). Plain values: a test builds
+// network_faults to describe a bad network and compares loopback_counters
+// with what its receivers counted.
+
 #include <chrono>
-#include <cstddef>
 #include <cstdint>
-#include <limits>
-#include <memory>
-#include <optional>
-#include <span>
-#include <string>
-#include <system_error>
-#include <utility>
-#include <vector>
 
 namespace audiocast {
 
@@ -8290,9 +8620,20 @@ struct loopback_counters {
     friend constexpr bool operator==(const loopback_counters&, const loopback_counters&) = default;
 };
 
-class loopback_group;
+} // namespace audiocast
+// end include/audiocast/transport/network_faults.hpp
 
-namespace detail {
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace audiocast::detail {
 
 /// splitmix64's output function; also the seeder xoshiro's authors recommend.
 constexpr std::uint64_t loopback_splitmix64(std::uint64_t& state) noexcept
@@ -8501,6 +8842,28 @@ struct loopback_member {
         std::vector<std::size_t>().swap(free);
     }
 };
+
+} // namespace audiocast::detail
+// end include/audiocast/transport/detail/loopback_member.hpp
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace audiocast {
+
+class loopback_group;
+
+namespace detail {
 
 struct loopback_state {
     loopback_state(manual_clock c, const network_faults& f, std::uint64_t s, std::size_t cap)
@@ -8738,15 +9101,15 @@ public:
     /// member were a socket of one host.
     [[nodiscard]] loopback_transport join()
     {
-        return join(endpoint::ipv4({127, 0, 0, 1},
-                                   static_cast<std::uint16_t>(49'152 + state_->next_index % 16'384)));
+        return join(endpoint::ipv4(
+            {127, 0, 0, 1}, static_cast<std::uint16_t>(49'152 + state_->next_index % 16'384)));
     }
 
     /// A new member that others see send from `address`: another host.
     [[nodiscard]] loopback_transport join(const endpoint& address)
     {
-        auto member = std::make_unique<detail::loopback_member>(state_->seed, state_->next_index,
-                                                                address);
+        auto member =
+            std::make_unique<detail::loopback_member>(state_->seed, state_->next_index, address);
         // Enough for 64 packets of a 1500-byte MTU in flight: 100 ms of 1 ms packets.
         member->reserve(std::min<std::size_t>(state_->capacity, 64), 1500);
         state_->members.push_back(member.get());
@@ -9466,8 +9829,8 @@ public:
         if (!this->control_ || !reported_) return;
         // The session belongs to the audio thread: its identity is fixed,
         // and whether it reported is known here, where reports are sent.
-        const std::size_t size = receiver_session<Codec>::bye_for(
-            session_.own_ssrc(), session_.cname(), this->control_packet_, ec, reason);
+        const std::size_t size = receiver_reports::bye_for(session_.own_ssrc(), session_.cname(),
+                                                           this->control_packet_, ec, reason);
         if (ec || size == 0) return;
         this->send_control(size, ec);
     }
@@ -9958,9 +10321,10 @@ using loopback_receiver = loopback_stream::receiver;
 // time (or a strand); distinct transports are independent.
 //
 // Platforms: POSIX (Linux, macOS, the BSDs). Interfaces are resolved with
-// if_nametoindex(3), if_indextoname(3) and getifaddrs(3), and datagrams are
-// read with recvmsg(2), which reports truncation (MSG_TRUNC) where Asio's
-// receive_from does not.
+// if_nametoindex(3), if_indextoname(3) and getifaddrs(3)
+// (transport/detail/multicast_interface.hpp), and datagrams are read with
+// recvmsg(2), which reports truncation (MSG_TRUNC) where Asio's receive_from
+// does not (transport/detail/datagram_reader.hpp).
 
 
 #if !AUDIOCAST_HAS_ASIO
@@ -9979,73 +10343,41 @@ using loopback_receiver = loopback_stream::receiver;
 #include <asio/ip/udp.hpp>
 #include <asio/socket_base.hpp>
 
+// begin include/audiocast/transport/detail/datagram_reader.hpp
+// audiocast — reading one datagram from a non-blocking UDP socket with what
+// the kernel knows about it. Internal to transport/udp_multicast.hpp.
+//
+// recvmsg(2) rather than Asio's receive_from: it reports truncation
+// (MSG_TRUNC), and control messages carry the datagram's arrival time
+// (SO_TIMESTAMPNS, socket(7)), so that a backlog read at once is dated when it
+// arrived, and the socket's count of datagrams dropped for a full receive
+// buffer (SO_RXQ_OVFL, Linux), so that a receiver can say what the host lost.
+
+// begin include/audiocast/transport/detail/multicast_interface.hpp
+// audiocast — the platform side of udp_multicast_transport: finding an
+// interface by name, index or address, Asio's errors as std::errc, and the
+// source-specific join Asio has no option for. Internal to
+// transport/udp_multicast.hpp.
+
+
+#include <asio/ip/address.hpp>
+#include <asio/ip/udp.hpp>
+
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/types.h>
-#include <sys/uio.h>
-#include <time.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
-#include <chrono>
-#include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <optional>
-#include <span>
 #include <string>
 #include <system_error>
-#include <utility>
 
 namespace audiocast {
-
-/// How a udp_multicast_transport joins and uses its group. Every field is
-/// checked when the transport is opened; a value out of range is refused with
-/// an audiocast::errc and a message that names it, nothing is clamped.
-struct udp_multicast_options {
-    /// The group: an IPv4 (224.0.0.0/4) or IPv6 (ff00::/8) multicast address.
-    /// 239.255.0.0/16 is the IPv4 local scope (RFC 2365); an IPv6 group may
-    /// carry its interface as a scope ("ff12::1%eth0").
-    std::string group = "239.255.0.1";
-    /// The group's UDP port, 1-65535; 5004 is RTP's (RFC 3551 section 8).
-    std::uint16_t port = 5004;
-    /// The interface to join and send on. Empty: the system chooses by its
-    /// routes. Otherwise one of the interface's addresses ("192.168.1.20",
-    /// "fe80::1%eth0"), its name ("eth0") or its index ("3"). IPv4 names the
-    /// interface by an IPv4 address (ip(7): IP_ADD_MEMBERSHIP, IP_MULTICAST_IF),
-    /// so an interface given by name or index needs one; IPv6 names it by
-    /// index (ipv6(7): IPV6_ADD_MEMBERSHIP, IPV6_MULTICAST_IF).
-    std::string interface{};
-    /// IPv4 TTL or IPv6 hop limit of what is sent, 0-255. 1 stays on the local
-    /// link; 0 stays on this host.
-    int hops = 1;
-    /// Whether this host's own members of the group receive what it sends
-    /// (IP_MULTICAST_LOOP, IPV6_MULTICAST_LOOP). A transport that joined
-    /// receives its own datagrams too when this is on.
-    bool loopback = true;
-    /// SO_REUSEADDR: lets many listeners on one host bind the group's port.
-    /// Off, a second transport on the same group and port is refused with
-    /// errc::address_in_use.
-    bool reuse_address = true;
-    /// SO_RCVBUF in bytes, > 0; unset keeps the system's default. The kernel
-    /// may round it (Linux doubles it and caps it at net.core.rmem_max).
-    std::optional<int> receive_buffer_bytes{};
-    /// Join the group and receive. false makes a send-only transport: bound to
-    /// an ephemeral port, a member of nothing, its receive() always says
-    /// would_block.
-    bool join = true;
-    /// The one sender to hear ("192.0.2.7", "fe80::1"), for a source-specific
-    /// join (RFC 4607: IP_ADD_SOURCE_MEMBERSHIP for IPv4,
-    /// MCAST_JOIN_SOURCE_GROUP for IPv6): the kernel then drops every
-    /// datagram from any other address before it reaches the socket. Empty:
-    /// any source. Its family must be the group's. For a sender (join =
-    /// false), the address to send from: the socket is bound to it, so that
-    /// what it sends can pass its listeners' source filters.
-    std::string source{};
-};
 
 namespace detail {
 
@@ -10254,6 +10586,189 @@ inline std::error_code join_source_group(int fd, const asio::ip::address& group,
 
 } // namespace detail
 
+} // namespace audiocast
+// end include/audiocast/transport/detail/multicast_interface.hpp
+
+#include <asio/ip/udp.hpp>
+
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <system_error>
+
+namespace audiocast::detail {
+
+class datagram_reader {
+public:
+    /// Asks the kernel to attach an arrival time and a drop count to every
+    /// datagram `fd` receives; a kernel without either simply leaves it out.
+    void enable(int fd) noexcept
+    {
+        const int on = 1;
+        // Without arrival times waited stays 0, which only makes a backlog look fresh.
+        timestamps_ = ::setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) == 0;
+#if defined(SO_RXQ_OVFL)
+        drop_counts_ = ::setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof on) == 0;
+#endif
+    }
+
+    /// Reads one datagram from `fd` into `buffer` and returns its size; its
+    /// sender lands in `source` and `origin`, with how long it waited and the
+    /// socket's drop count. `truncated`: it was larger than `buffer`. With
+    /// nothing waiting, sets operation_would_block.
+    std::size_t read(int fd, std::span<std::byte> buffer, asio::ip::udp::endpoint& source,
+                     bool& truncated, datagram_origin& origin, std::error_code& ec) const noexcept
+    {
+        ::iovec vector{};
+        vector.iov_base = buffer.data();
+        vector.iov_len = buffer.size();
+        ::msghdr message{};
+        message.msg_iov = &vector;
+        message.msg_iovlen = 1;
+        alignas(::cmsghdr) char
+            control[CMSG_SPACE(sizeof(::timespec)) + CMSG_SPACE(sizeof(std::uint32_t))];
+        const bool ancillary = timestamps_ || drop_counts_;
+        // A signal can interrupt even a non-blocking call; a few retries suffice.
+        for (int attempt = 0; attempt < 8; ++attempt) {
+            message.msg_name = source.data();
+            message.msg_namelen = static_cast<::socklen_t>(source.capacity());
+            message.msg_control = ancillary ? control : nullptr;
+            message.msg_controllen = ancillary ? sizeof control : 0;
+            message.msg_flags = 0;
+            const ::ssize_t size = ::recvmsg(fd, &message, MSG_DONTWAIT);
+            if (size >= 0) {
+                source.resize(message.msg_namelen);
+                truncated = (message.msg_flags & MSG_TRUNC) != 0;
+                origin.from = to_endpoint(source);
+                origin.waited = waited(message);
+                if (drop_counts_) origin.dropped_before = dropped_before(message);
+                return static_cast<std::size_t>(size);
+            }
+            const int error = errno;
+            if (error == EINTR) continue;
+            ec = is_would_block(error) ? std::make_error_code(std::errc::operation_would_block)
+                                       : std::error_code{error, std::system_category()};
+            return 0;
+        }
+        ec = std::make_error_code(std::errc::interrupted);
+        return 0;
+    }
+
+private:
+    /// How long ago the kernel queued the datagram (SCM_TIMESTAMPNS is wall
+    /// time, so it is compared with the wall clock now); 0 when unknown or
+    /// when the wall clock stepped back in between.
+    static std::chrono::nanoseconds waited(::msghdr& message) noexcept
+    {
+        for (::cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+            ::timespec stamp{};
+            std::memcpy(&stamp, CMSG_DATA(c), sizeof stamp);
+            ::timespec now{};
+            ::clock_gettime(CLOCK_REALTIME, &now);
+            const auto age = std::chrono::seconds{now.tv_sec - stamp.tv_sec} +
+                             std::chrono::nanoseconds{now.tv_nsec - stamp.tv_nsec};
+            return std::max(age, std::chrono::nanoseconds::zero());
+        }
+        return {};
+    }
+
+    /// The socket's drop count since it opened, modulo 2^32; the kernel
+    /// attaches none until the first drop, so its absence means 0.
+    static std::uint32_t dropped_before([[maybe_unused]] ::msghdr& message) noexcept
+    {
+#if defined(SO_RXQ_OVFL)
+        for (::cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL) continue;
+            std::uint32_t count = 0;
+            std::memcpy(&count, CMSG_DATA(c), sizeof count);
+            return count;
+        }
+#endif
+        return 0;
+    }
+
+    bool timestamps_ = false;
+    bool drop_counts_ = false;
+};
+
+} // namespace audiocast::detail
+// end include/audiocast/transport/detail/datagram_reader.hpp
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <system_error>
+#include <utility>
+
+namespace audiocast {
+
+/// The group's port: RTP on it, RTCP on the next one.
+inline constexpr setting_limit group_port_limit{"port",         1, 65535, "", errc::invalid_port,
+                                                "RTP uses 5004"};
+/// IPv4 TTL or IPv6 hop limit.
+inline constexpr setting_limit multicast_hops_limit{
+    "hops", 0, 255, "", errc::invalid_hops, "1 stays on the local link"};
+/// SO_RCVBUF as asked; the kernel may round it.
+inline constexpr setting_limit receive_buffer_limit{"receive buffer", 1, 2'147'483'647, "bytes",
+                                                    errc::invalid_buffer_size};
+
+/// How a udp_multicast_transport joins and uses its group. Every field is
+/// checked when the transport is opened; a value out of range is refused with
+/// an audiocast::errc and a message that names it, nothing is clamped.
+struct udp_multicast_options {
+    /// The group: an IPv4 (224.0.0.0/4) or IPv6 (ff00::/8) multicast address.
+    /// 239.255.0.0/16 is the IPv4 local scope (RFC 2365); an IPv6 group may
+    /// carry its interface as a scope ("ff12::1%eth0").
+    std::string group = "239.255.0.1";
+    /// The group's UDP port, 1-65535; 5004 is RTP's (RFC 3551 section 8).
+    std::uint16_t port = 5004;
+    /// The interface to join and send on. Empty: the system chooses by its
+    /// routes. Otherwise one of the interface's addresses ("192.168.1.20",
+    /// "fe80::1%eth0"), its name ("eth0") or its index ("3"). IPv4 names the
+    /// interface by an IPv4 address (ip(7): IP_ADD_MEMBERSHIP, IP_MULTICAST_IF),
+    /// so an interface given by name or index needs one; IPv6 names it by
+    /// index (ipv6(7): IPV6_ADD_MEMBERSHIP, IPV6_MULTICAST_IF).
+    std::string interface{};
+    /// IPv4 TTL or IPv6 hop limit of what is sent, 0-255. 1 stays on the local
+    /// link; 0 stays on this host.
+    int hops = 1;
+    /// Whether this host's own members of the group receive what it sends
+    /// (IP_MULTICAST_LOOP, IPV6_MULTICAST_LOOP). A transport that joined
+    /// receives its own datagrams too when this is on.
+    bool loopback = true;
+    /// SO_REUSEADDR: lets many listeners on one host bind the group's port.
+    /// Off, a second transport on the same group and port is refused with
+    /// errc::address_in_use.
+    bool reuse_address = true;
+    /// SO_RCVBUF in bytes, > 0; unset keeps the system's default. The kernel
+    /// may round it (Linux doubles it and caps it at net.core.rmem_max).
+    std::optional<int> receive_buffer_bytes{};
+    /// Join the group and receive. false makes a send-only transport: bound to
+    /// an ephemeral port, a member of nothing, its receive() always says
+    /// would_block.
+    bool join = true;
+    /// The one sender to hear ("192.0.2.7", "fe80::1"), for a source-specific
+    /// join (RFC 4607: IP_ADD_SOURCE_MEMBERSHIP for IPv4,
+    /// MCAST_JOIN_SOURCE_GROUP for IPv6): the kernel then drops every
+    /// datagram from any other address before it reaches the socket. Empty:
+    /// any source. Its family must be the group's. For a sender (join =
+    /// false), the address to send from: the socket is bound to it, so that
+    /// what it sends can pass its listeners' source filters.
+    std::string source{};
+};
+
 /// A UDP socket joined to one multicast group: sends to the group and receives
 /// from it without blocking. Models `transport` and `origin_reporting_receiver`
 /// (concepts.hpp). Options are described in udp_multicast_options and at the
@@ -10343,7 +10858,8 @@ public:
             return 0;
         }
         bool truncated = false;
-        const std::size_t size = read_datagram(buffer, truncated, origin, ec);
+        const std::size_t size =
+            reader_.read(socket_.native_handle(), buffer, source_, truncated, origin, ec);
         if (ec) return 0;
         if (truncated) ec = std::make_error_code(std::errc::message_size);
         return size;
@@ -10420,18 +10936,14 @@ private:
                                     "RFC 2365)"
                                   : " (IPv6 groups are ff00::/8, RFC 4291 section 2.7)");
         }
-        if (options.port == 0) {
-            ec = make_error_code(errc::invalid_port);
-            return "port 0 cannot be a group's port (1-65535; RTP uses 5004)";
-        }
-        if (options.hops < 0 || options.hops > 255) {
-            ec = make_error_code(errc::invalid_hops);
-            return "hops " + std::to_string(options.hops) + " is out of range (0-255)";
-        }
-        if (options.receive_buffer_bytes && *options.receive_buffer_bytes <= 0) {
-            ec = make_error_code(errc::invalid_buffer_size);
-            return "receive buffer of " + std::to_string(*options.receive_buffer_bytes) +
-                   " bytes is not positive";
+        for (const setting_problem& p :
+             {group_port_limit.check(options.port), multicast_hops_limit.check(options.hops),
+              options.receive_buffer_bytes
+                  ? receive_buffer_limit.check(*options.receive_buffer_bytes)
+                  : setting_problem{}}) {
+            if (!p) continue;
+            ec = make_error_code(p.code);
+            return p.describe();
         }
         std::optional<asio::ip::address> source;
         if (!options.source.empty()) {
@@ -10546,104 +11058,15 @@ private:
                         (options.loopback ? "on" : "off"));
         socket_.non_blocking(true, ec);
         if (ec) return fail("cannot make the socket for " + group_text + " non-blocking");
-        if (options.join) {
-            // Arrival times from the kernel; without them (an old kernel)
-            // waited stays 0, which only makes a backlog look fresh.
-            const int enable = 1;
-            timestamps_ = ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_TIMESTAMPNS, &enable,
-                                       sizeof enable) == 0;
-#if defined(SO_RXQ_OVFL)
-            // The socket's count of datagrams dropped for a full receive
-            // buffer, with every datagram read, so that the receiver can say
-            // what the host lost (Linux only).
-            drop_counts_ = ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RXQ_OVFL, &enable,
-                                        sizeof enable) == 0;
-#endif
-        }
+        if (options.join) reader_.enable(socket_.native_handle());
         return {};
-    }
-
-    /// Reads one datagram with recvmsg(2), which reports truncation in
-    /// msg_flags and the kernel's arrival time in a control message, into
-    /// `buffer`; its source lands in source_ and `origin`.
-    std::size_t read_datagram(std::span<std::byte> buffer, bool& truncated, datagram_origin& origin,
-                              std::error_code& ec) noexcept
-    {
-        ::iovec vector{};
-        vector.iov_base = buffer.data();
-        vector.iov_len = buffer.size();
-        ::msghdr message{};
-        message.msg_iov = &vector;
-        message.msg_iovlen = 1;
-        alignas(::cmsghdr) char
-            control[CMSG_SPACE(sizeof(::timespec)) + CMSG_SPACE(sizeof(std::uint32_t))];
-        const bool ancillary = timestamps_ || drop_counts_;
-        // A signal can interrupt even a non-blocking call; a few retries suffice.
-        for (int attempt = 0; attempt < 8; ++attempt) {
-            message.msg_name = source_.data();
-            message.msg_namelen = static_cast<::socklen_t>(source_.capacity());
-            message.msg_control = ancillary ? control : nullptr;
-            message.msg_controllen = ancillary ? sizeof control : 0;
-            message.msg_flags = 0;
-            const ::ssize_t size = ::recvmsg(socket_.native_handle(), &message, MSG_DONTWAIT);
-            if (size >= 0) {
-                source_.resize(message.msg_namelen);
-                truncated = (message.msg_flags & MSG_TRUNC) != 0;
-                origin.from = detail::to_endpoint(source_);
-                origin.waited = waited(message);
-                if (drop_counts_) origin.dropped_before = dropped_before(message);
-                return static_cast<std::size_t>(size);
-            }
-            const int error = errno;
-            if (error == EINTR) continue;
-            ec = detail::is_would_block(error)
-                     ? std::make_error_code(std::errc::operation_would_block)
-                     : std::error_code{error, std::system_category()};
-            return 0;
-        }
-        ec = std::make_error_code(std::errc::interrupted);
-        return 0;
-    }
-
-    /// How long ago the kernel queued the datagram (SCM_TIMESTAMPNS is wall
-    /// time, so it is compared with the wall clock now); 0 when unknown or
-    /// when the wall clock stepped back in between.
-    static std::chrono::nanoseconds waited(::msghdr& message) noexcept
-    {
-        for (::cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
-            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
-            ::timespec stamp{};
-            std::memcpy(&stamp, CMSG_DATA(c), sizeof stamp);
-            ::timespec now{};
-            ::clock_gettime(CLOCK_REALTIME, &now);
-            const auto age = std::chrono::seconds{now.tv_sec - stamp.tv_sec} +
-                             std::chrono::nanoseconds{now.tv_nsec - stamp.tv_nsec};
-            return std::max(age, std::chrono::nanoseconds::zero());
-        }
-        return {};
-    }
-
-    /// The socket's drop count (SO_RXQ_OVFL); the kernel sends none until
-    /// the first drop, so its absence means 0.
-    static std::uint32_t dropped_before([[maybe_unused]] ::msghdr& message) noexcept
-    {
-#if defined(SO_RXQ_OVFL)
-        for (::cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
-            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL) continue;
-            std::uint32_t count = 0;
-            std::memcpy(&count, CMSG_DATA(c), sizeof count);
-            return count;
-        }
-#endif
-        return 0;
     }
 
     asio::ip::udp::socket socket_;
     asio::ip::udp::endpoint group_;
     asio::ip::udp::endpoint source_;
     bool joined_ = false;
-    bool timestamps_ = false;
-    bool drop_counts_ = false;
+    detail::datagram_reader reader_;
 };
 
 } // namespace audiocast

@@ -163,6 +163,17 @@ def a_full_disk_stops_the_recording_at_once():
     print(f"full disk: stopped {took:.1f} s after the stream started; figures written")
 
 
+def expect_refused(cases):
+    """Each (command, text): the command exits 2, a bad argument, and a line
+    of its stderr holds the text."""
+    with Children() as children:
+        for args, text in cases:
+            p = children.start(args, " ".join(args[-3:]))
+            expect_exit(p, 2, 10)
+            if not any(text in line for line in p.stderr_lines):
+                raise Failure(f"{args}: no line of stderr says \"{text}\": {p.stderr_lines}")
+
+
 def empty_paths_and_numbers_that_are_not():
     """An empty path or a number that is not one (NaN, inf) is a bad argument,
     exit 2 with the option named: `--file ""` streamed the default tone,
@@ -177,13 +188,28 @@ def empty_paths_and_numbers_that_are_not():
         (e2e.client_cmd("--stats-json", "", "--no-playback"), "--stats-json"),
         (e2e.client_cmd("--sdp", ""), "--sdp"),
     ]
-    with Children() as children:
-        for args, option in cases:
-            p = children.start(args, " ".join(args[-3:]))
-            expect_exit(p, 2, 10)
-            if not any(option in l for l in p.stderr_lines):
-                raise Failure(f"{args}: the message does not name {option}: {p.stderr_lines}")
+    expect_refused(cases)
     print(f"{len(cases)} empty paths and non-numbers refused with exit 2")
+
+
+def settings_out_of_range_name_the_limit():
+    """A setting out of its limit is refused with exit 2 and the library's own
+    message: the option, the value, the limit and its unit, the same words
+    the library's validate() uses (limits.hpp), whatever the option's unit."""
+    cases = [
+        (e2e.client_cmd("--latency-ms", "9000", "--no-playback"),
+         "--latency-ms: playout latency 9000 ms is outside 1-5000 ms"),
+        (e2e.client_cmd("--max-rate-ppm", "20000", "--no-playback"),
+         "--max-rate-ppm: playout rate adjustment 20000 ppm is outside 0-10000 ppm"),
+        (e2e.client_cmd("--rate", "1000", "--no-playback"),
+         "--rate: sample rate 1000 Hz is outside 8000-192000 Hz"),
+        (e2e.server_cmd("--channels", "0"), "--channels: channel count 0 is outside 1-64"),
+        (e2e.server_cmd("--mtu", "100"), "--mtu: MTU 100 bytes is outside 576-65535 bytes"),
+        (e2e.server_cmd("--ttl", "300"), "--ttl: hops 300 is outside 0-255"),
+        (e2e.server_cmd("--port", "0"), "--port: port 0 is outside 1-65535"),
+    ]
+    expect_refused(cases)
+    print(f"{len(cases)} settings out of range refused with the library's message")
 
 
 def help_and_version_win():
@@ -470,6 +496,7 @@ CASES = {
     "a_full_disk_stops_the_recording_at_once": a_full_disk_stops_the_recording_at_once,
     "empty_paths_and_numbers_that_are_not": empty_paths_and_numbers_that_are_not,
     "help_and_version_win": help_and_version_win,
+    "settings_out_of_range_name_the_limit": settings_out_of_range_name_the_limit,
     "sdp_files_that_are_not": sdp_files_that_are_not,
     "escape_codes_in_an_sdp_stay_escaped": escape_codes_in_an_sdp_stay_escaped,
     "link_local_group_asks_for_an_interface": link_local_group_asks_for_an_interface,

@@ -45,6 +45,27 @@ std::vector<std::byte> rtp_packet(const audiocast::rtp::header& h, std::size_t p
     return out;
 }
 
+/// 960 random bytes: as good as never RTP.
+std::vector<std::byte> random_junk(draws& random)
+{
+    std::vector<std::byte> junk(960);
+    for (auto& b : junk)
+        b = static_cast<std::byte>(random.next());
+    return junk;
+}
+
+/// Valid-looking RTP of 240 stereo L16 frames with a random SSRC, sequence
+/// number and timestamp.
+std::vector<std::byte> random_rtp(draws& random, std::uint8_t payload_type)
+{
+    audiocast::rtp::header f;
+    f.payload_type = payload_type;
+    f.ssrc = static_cast<std::uint32_t>(random.next());
+    f.sequence = static_cast<std::uint16_t>(random.next());
+    f.timestamp = static_cast<std::uint32_t>(random.next());
+    return rtp_packet(f, 960, std::byte{0x33});
+}
+
 /// A packet as the harness's sender would send next, with `ahead` packets
 /// more on its sequence number and `timestamp_offset` more on its timestamp.
 std::vector<std::byte> forged_next(const harness& h, std::uint16_t ahead,
@@ -171,23 +192,10 @@ TEST_CASE("a host flooding junk and random-SSRC RTP from before the sender start
     h.source = make_source(48'000 * 2, 2);
     auto chatty = h.group.join(audiocast::endpoint::ipv4({127, 0, 0, 2}, 40'000));
     draws random{0xF100D};
-    std::vector<std::byte> junk(960);
     std::uint64_t flooded = 0;
     const auto flood = [&] {
-        for (int i = 0; i < 18; ++i, ++flooded) {
-            if (i % 2 == 0) {
-                for (auto& b : junk)
-                    b = static_cast<std::byte>(random.next());
-                chatty.send(junk);
-            } else {
-                audiocast::rtp::header f;
-                f.payload_type = 96;
-                f.ssrc = static_cast<std::uint32_t>(random.next());
-                f.sequence = static_cast<std::uint16_t>(random.next());
-                f.timestamp = static_cast<std::uint32_t>(random.next());
-                chatty.send(rtp_packet(f, 960, std::byte{0x33}));
-            }
-        }
+        for (int i = 0; i < 18; ++i, ++flooded)
+            chatty.send(i % 2 == 0 ? random_junk(random) : random_rtp(random, 96));
     };
     for (int i = 0; i < 500; ++i) {
         flood();
@@ -220,27 +228,18 @@ TEST_CASE("a flood while the audio side is late fills at most half the hand-off,
     h.source = make_source(48'000 * 2, 2);
     auto chatty = h.group.join(audiocast::endpoint::ipv4({127, 0, 0, 2}, 40'000));
     draws random{0x5EED};
-    std::vector<std::byte> junk(960);
     std::uint64_t flooded = 0;
     // Junk, RTP with random SSRCs, and RTP in the source's name with its next
     // sequence number (from another host), in turn; the RTP has the stream's
     // payload type and size, so it passes the screen.
     const auto flood = [&](int datagrams) {
         for (int i = 0; i < datagrams; ++i, ++flooded) {
-            if (i % 3 == 0) {
-                for (auto& b : junk)
-                    b = static_cast<std::byte>(random.next());
-                chatty.send(junk);
-            } else if (i % 3 == 1) {
-                audiocast::rtp::header f;
-                f.payload_type = h.sender.sender().payload_type();
-                f.ssrc = static_cast<std::uint32_t>(random.next());
-                f.sequence = static_cast<std::uint16_t>(random.next());
-                f.timestamp = static_cast<std::uint32_t>(random.next());
-                chatty.send(rtp_packet(f, 960, std::byte{0x33}));
-            } else {
+            if (i % 3 == 0)
+                chatty.send(random_junk(random));
+            else if (i % 3 == 1)
+                chatty.send(random_rtp(random, h.sender.sender().payload_type()));
+            else
                 chatty.send(forged_next(h, 0, 0));
-            }
         }
     };
     h.run(100ms); // the source validates first, as in hostile_sender_after_the_real_one

@@ -1,6 +1,6 @@
 // audiocast — AVX2 kernels for the PCM codec, chosen at run time.
 //
-// The portable kernels in codec/pcm.hpp reach a third of memcpy's speed for
+// The portable kernels in detail/pcm_kernels.hpp reach a third of memcpy's speed for
 // L16 and a fiftieth for L24: baseline x86-64 (SSE2) has no byte shuffle, and
 // 3-byte samples defeat the compiler's vectoriser. These do the bulk of a
 // buffer with one vpshufb per 8 or 16 samples and return how many samples they
@@ -79,7 +79,7 @@ namespace audiocast::detail::pcm::avx2 {
                                reinterpret_cast<const __m128i*>(low));
 }
 
-/// Eight floats as in floats_to_top() of codec/pcm.hpp, before its final
+/// Eight floats as in floats_to_top() of detail/pcm_kernels.hpp, before its final
 /// shift: whole numbers in [-2^(Bits-1), 2^(Bits-1) - 1], NaN as INT32_MIN,
 /// which the shift to the top makes 0. Clipping keeps NaN because vmaxps and
 /// vminps return their second operand when either is NaN. Rounding half away

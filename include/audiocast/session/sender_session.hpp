@@ -14,8 +14,8 @@
 #include <audiocast/concepts.hpp>
 #include <audiocast/error.hpp>
 #include <audiocast/format.hpp>
-#include <audiocast/session/rtcp_participant.hpp>
 #include <audiocast/session/sender_config.hpp>
+#include <audiocast/session/sender_reports.hpp>
 #include <audiocast/session/stats.hpp>
 #include <audiocast/time.hpp>
 #include <audiocast/wire/ntp.hpp>
@@ -36,35 +36,6 @@
 
 namespace audiocast {
 
-/// What the sender's listeners report, summed up (RFC 3550 §6.4.1 blocks).
-struct listener_summary {
-    std::size_t listeners = 0; ///< members heard on RTCP lately
-    std::size_t reporting = 0; ///< of those, the ones whose reports cover this stream
-    /// The largest fraction lost any listener reported for its last interval, 0-1.
-    double worst_fraction_lost = 0;
-    /// The largest cumulative loss any listener reported, in packets.
-    std::int64_t worst_cumulative_lost = 0;
-    /// The largest interarrival jitter any listener reported.
-    std::chrono::nanoseconds worst_jitter{};
-    /// The longest round trip measured from a listener's LSR/DLSR.
-    std::optional<std::chrono::nanoseconds> worst_round_trip{};
-};
-
-/// What a sender has done, cumulative.
-struct sender_stats {
-    std::uint64_t packets_sent = 0; ///< built and handed out by next_packet()
-    /// Of those, the ones the caller reported its transport refused
-    /// (record_send_failure()); they left the schedule but not the host.
-    std::uint64_t packets_send_failed = 0;
-    std::uint64_t payload_bytes_sent = 0;
-    std::uint64_t frames_sent = 0;
-    std::uint64_t schedule_slips = 0;    ///< times the schedule moved forward (see max_lateness)
-    duration_histogram lateness;         ///< how late each packet was taken after its deadline
-    std::uint64_t reports_sent = 0;      ///< RTCP compounds written (SR + SDES, or with BYE)
-    std::uint64_t reports_received = 0;  ///< RRs and SRs from others
-    std::uint64_t control_malformed = 0; ///< RTCP datagrams that failed validation
-};
-
 /// The sender's half of the protocol over a codec; see the file comment.
 /// Not thread-safe; one owner drives it.
 template <codec Codec>
@@ -73,9 +44,8 @@ public:
     /// Throws std::system_error when `config` is invalid (see validate()).
     explicit sender_session(Codec codec, const sender_config& config = {})
         : codec_{std::move(codec)}, config_{checked(config)},
-          rtcp_{rtcp_participant::role::sender, timing_of(codec_, config_), config_.max_listeners,
-                config_.ssrc, config_.cname},
-          ssrc_{rtcp_.ssrc()}
+          reports_{timing_of(codec_, config_), config_.max_listeners, config_.ssrc, config_.cname},
+          ssrc_{reports_.ssrc()}
     {
         std::random_device rd;
         const auto draw = [&rd] { return static_cast<std::uint32_t>(rd()); };
@@ -88,21 +58,19 @@ public:
             s.payload.resize(codec_.payload_bytes());
     }
 
-    /// Checks the payload type (0-127), the send-time extension id (1-14,
-    /// RFC 8285 §4.2) and the queue length (at least one packet).
-    /// The first setting of `config` that breaks its limit (sender_config.hpp).
-    [[nodiscard]] static setting_problem check(const sender_config& config) noexcept
-    {
-        return audiocast::check(config);
-    }
-
+    /// Sets `ec` for the first setting of `config` that breaks its limit
+    /// (audiocast::check(), sender_config.hpp): the payload type, the
+    /// send-time extension id, the queue length and the RTCP settings.
     static void validate(const sender_config& config, std::error_code& ec) noexcept
     {
-        detail::assign(ec, check(config));
+        detail::assign(ec, audiocast::check(config));
     }
 
     /// Throwing form; the message names the setting, the value and the limit.
-    static void validate(const sender_config& config) { detail::throw_if(check(config)); }
+    static void validate(const sender_config& config)
+    {
+        detail::throw_if(audiocast::check(config));
+    }
 
     [[nodiscard]] const Codec& codec() const noexcept { return codec_; }
     [[nodiscard]] const sender_config& config() const noexcept { return config_; }
@@ -244,7 +212,7 @@ public:
         marker_next_ = false;
         last_sent_timestamp_ = h.timestamp;
         last_sent_due_ = due;
-        rtcp_.join(now);
+        reports_.join(now);
         ++sequence_;
         position_ += s.frames;
         stats_.packets_sent += 1;
@@ -275,12 +243,12 @@ public:
     // ---- RTCP (RFC 3550 §6) -------------------------------------------
 
     /// The canonical name in this sender's reports.
-    [[nodiscard]] std::string_view cname() const noexcept { return rtcp_.cname(); }
+    [[nodiscard]] std::string_view cname() const noexcept { return reports_.cname(); }
 
     /// When the next sender report is due; nullopt until the first packet left.
     [[nodiscard]] std::optional<time_point> next_report_due() const noexcept
     {
-        return rtcp_.next_report_due();
+        return reports_.next_report_due();
     }
 
     /// If a report is due at `now`, writes it (an SR whose NTP time is
@@ -290,11 +258,7 @@ public:
     std::size_t write_report(time_point now, wall_time wall_now, std::span<std::byte> out,
                              std::error_code& ec) noexcept
     {
-        const std::size_t size = rtcp_.write_report(now, out, ec, [&](rtcp::compound_writer& w) {
-            w.sender_report(ssrc_, sender_info_at(now, wall_now));
-        });
-        if (size != 0) ++stats_.reports_sent;
-        return size;
+        return reports_.write_report(now, sender_info_at(now, wall_now), out, ec, stats_);
     }
 
     /// A last report with BYE (RFC 3550 §6.6), for when the sender stops:
@@ -304,79 +268,34 @@ public:
     std::size_t write_bye(time_point now, wall_time wall_now, std::span<std::byte> out,
                           std::error_code& ec, std::string_view reason = {}) noexcept
     {
-        ec.clear();
-        if (!rtcp_.joined()) return 0;
-        const std::size_t size = rtcp_.write_bye(
-            out, ec,
-            [&](rtcp::compound_writer& w) {
-                w.sender_report(ssrc_, sender_info_at(now, wall_now));
-            },
-            reason);
-        if (size != 0) ++stats_.reports_sent;
-        return size;
+        return reports_.write_bye(sender_info_at(now, wall_now), out, ec, reason, stats_);
     }
 
-    /// Bytes write_report() and write_bye() need at most: an SR, SDES with a
-    /// 255-byte CNAME, and a BYE with a 255-byte reason.
+    /// Bytes write_report() and write_bye() need at most.
     [[nodiscard]] static constexpr std::size_t rtcp_report_bytes() noexcept
     {
-        return rtcp::sender_report_size(0) + rtcp::cname_size(rtcp::max_text) +
-               rtcp::bye_size(1, rtcp::max_text);
+        return sender_reports::max_bytes();
     }
 
-    /// Takes one RTCP datagram from the group: listeners' receiver reports
-    /// about this sender, their CNAMEs, their BYEs. Its own reports, heard
-    /// back, and reports about other sources are ignored; malformed ones are
-    /// counted and dropped.
+    /// Takes one RTCP datagram from the group (session/sender_reports.hpp
+    /// says what counts); malformed ones are counted and dropped.
     void on_control(std::span<const std::byte> datagram, time_point arrival,
                     wall_time arrival_wall) noexcept
     {
-        const bool well_formed = rtcp_.on_compound(
-            datagram, arrival, [&](const rtcp::packet_view& p, participant* listener) {
-                if (p.type() == rtcp::type_rr || p.type() == rtcp::type_sr) {
-                    ++stats_.reports_received;
-                    if (listener == nullptr) return; // the table is full
-                    ++listener->reports;
-                    for (std::size_t i = 0; i < p.block_count(); ++i) {
-                        const rtcp::report_block b = p.block(i);
-                        if (b.ssrc != ssrc_) continue;
-                        listener->about_us = b;
-                        listener->round_trip = round_trip(b, arrival_wall);
-                    }
-                } else if (p.type() == rtcp::type_sdes) {
-                    p.for_each_cname([&](std::uint32_t who, std::string_view name) {
-                        if (who == ssrc_) return;
-                        if (participant* l = rtcp_.heard(who, arrival)) l->set_cname(name);
-                    });
-                }
-            });
-        if (!well_formed) ++stats_.control_malformed;
+        reports_.on_control(datagram, arrival, arrival_wall, stats_);
     }
 
     /// The listeners heard lately (RFC 3550 §6.3.5 times them out after five
     /// report intervals of silence).
-    [[nodiscard]] const participant_table& listeners() const noexcept { return rtcp_.members(); }
+    [[nodiscard]] const participant_table& listeners() const noexcept
+    {
+        return reports_.listeners();
+    }
 
     /// The listeners still heard at `now`, and the worst of what they report.
     [[nodiscard]] listener_summary summarize(time_point now) noexcept
     {
-        rtcp_.expire(now);
-        listener_summary sum;
-        sum.listeners = rtcp_.members().size();
-        for (const participant& l : rtcp_.members()) {
-            if (!l.about_us) continue;
-            ++sum.reporting;
-            sum.worst_fraction_lost =
-                std::max(sum.worst_fraction_lost, l.about_us->fraction_lost / 256.0);
-            sum.worst_cumulative_lost =
-                std::max<std::int64_t>(sum.worst_cumulative_lost, l.about_us->cumulative_lost);
-            sum.worst_jitter = std::max(
-                sum.worst_jitter, duration_of(l.about_us->jitter, codec_.format().sample_rate));
-            if (l.round_trip)
-                sum.worst_round_trip =
-                    std::max(sum.worst_round_trip.value_or(*l.round_trip), *l.round_trip);
-        }
-        return sum;
+        return reports_.summarize(now, codec_.format().sample_rate);
     }
 
     /// The largest packet this session builds.
@@ -453,7 +372,7 @@ private:
     rtcp::sender_info sender_info_at(time_point now, wall_time wall_now) const noexcept
     {
         std::uint32_t ts = next_timestamp();
-        if (rtcp_.joined()) {
+        if (reports_.joined()) {
             ts = last_sent_timestamp_;
             if (now > last_sent_due_)
                 ts += static_cast<std::uint32_t>(
@@ -467,27 +386,9 @@ private:
                 .octet_count = static_cast<std::uint32_t>(stats_.payload_bytes_sent)};
     }
 
-    static constexpr std::uint32_t round_trip_rounding_units = 2;
-
-    // RFC 3550 §6.4.1: round trip = arrival - LSR - DLSR, in 1/65536 s.
-    static std::optional<std::chrono::nanoseconds> round_trip(const rtcp::report_block& b,
-                                                              wall_time arrival_wall) noexcept
-    {
-        if (b.last_sr == 0) return std::nullopt;
-        const std::uint32_t a = ntp::short_form(ntp::from_wall(arrival_wall));
-        const std::uint32_t rtt = a - b.last_sr - b.delay_since_last_sr;
-        if ((rtt & 0x8000'0000u) == 0) return ntp::from_short_duration(rtt);
-        // Three fields each cut to 1/65536 s, and the listener's delay timed
-        // on its own clock, can put a round trip shorter than that resolution
-        // (a LAN's, loopback's) a unit or two below zero: that is zero. More
-        // than that, the clocks or the fields disagree, and it is unknown.
-        if (0u - rtt <= round_trip_rounding_units) return std::chrono::nanoseconds::zero();
-        return std::nullopt;
-    }
-
     Codec codec_;
     sender_config config_;
-    rtcp_participant rtcp_;
+    sender_reports reports_;
     std::uint32_t last_sent_timestamp_ = 0;
     time_point last_sent_due_{};
     std::uint32_t ssrc_ = 0;

@@ -348,4 +348,19 @@ struct receiver_stats {
     bool latency_from_sender_reports = false;
 };
 
+/// What a sender has done, cumulative.
+struct sender_stats {
+    std::uint64_t packets_sent = 0; ///< built and handed out by next_packet()
+    /// Of those, the ones the caller reported its transport refused
+    /// (record_send_failure()); they left the schedule but not the host.
+    std::uint64_t packets_send_failed = 0;
+    std::uint64_t payload_bytes_sent = 0;
+    std::uint64_t frames_sent = 0;
+    std::uint64_t schedule_slips = 0;    ///< times the schedule moved forward (see max_lateness)
+    duration_histogram lateness;         ///< how late each packet was taken after its deadline
+    std::uint64_t reports_sent = 0;      ///< RTCP compounds written (SR + SDES, or with BYE)
+    std::uint64_t reports_received = 0;  ///< RRs and SRs from others
+    std::uint64_t control_malformed = 0; ///< RTCP datagrams that failed validation
+};
+
 } // namespace audiocast

@@ -196,8 +196,8 @@ public:
         if (!this->control_ || !reported_) return;
         // The session belongs to the audio thread: its identity is fixed,
         // and whether it reported is known here, where reports are sent.
-        const std::size_t size = receiver_session<Codec>::bye_for(
-            session_.own_ssrc(), session_.cname(), this->control_packet_, ec, reason);
+        const std::size_t size = receiver_reports::bye_for(session_.own_ssrc(), session_.cname(),
+                                                           this->control_packet_, ec, reason);
         if (ec || size == 0) return;
         this->send_control(size, ec);
     }

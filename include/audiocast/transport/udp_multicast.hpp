@@ -39,14 +39,16 @@
 // time (or a strand); distinct transports are independent.
 //
 // Platforms: POSIX (Linux, macOS, the BSDs). Interfaces are resolved with
-// if_nametoindex(3), if_indextoname(3) and getifaddrs(3), and datagrams are
-// read with recvmsg(2), which reports truncation (MSG_TRUNC) where Asio's
-// receive_from does not.
+// if_nametoindex(3), if_indextoname(3) and getifaddrs(3)
+// (transport/detail/multicast_interface.hpp), and datagrams are read with
+// recvmsg(2), which reports truncation (MSG_TRUNC) where Asio's receive_from
+// does not (transport/detail/datagram_reader.hpp).
 #pragma once
 
 #include <audiocast/detail/config.hpp>
 #include <audiocast/endpoint.hpp>
 #include <audiocast/error.hpp>
+#include <audiocast/limits.hpp>
 
 #if !AUDIOCAST_HAS_ASIO
 #error                                                                                             \
@@ -64,21 +66,11 @@
 #include <asio/ip/udp.hpp>
 #include <asio/socket_base.hpp>
 
-#include <ifaddrs.h>
-#include <net/if.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/types.h>
-#include <sys/uio.h>
-#include <time.h>
+#include <audiocast/transport/detail/datagram_reader.hpp>
+#include <audiocast/transport/detail/multicast_interface.hpp>
 
-#include <algorithm>
-#include <cerrno>
-#include <charconv>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <optional>
 #include <span>
 #include <string>
@@ -86,6 +78,16 @@
 #include <utility>
 
 namespace audiocast {
+
+/// The group's port: RTP on it, RTCP on the next one.
+inline constexpr setting_limit group_port_limit{"port",         1, 65535, "", errc::invalid_port,
+                                                "RTP uses 5004"};
+/// IPv4 TTL or IPv6 hop limit.
+inline constexpr setting_limit multicast_hops_limit{
+    "hops", 0, 255, "", errc::invalid_hops, "1 stays on the local link"};
+/// SO_RCVBUF as asked; the kernel may round it.
+inline constexpr setting_limit receive_buffer_limit{"receive buffer", 1, 2'147'483'647, "bytes",
+                                                    errc::invalid_buffer_size};
 
 /// How a udp_multicast_transport joins and uses its group. Every field is
 /// checked when the transport is opened; a value out of range is refused with
@@ -131,213 +133,6 @@ struct udp_multicast_options {
     /// what it sends can pass its listeners' source filters.
     std::string source{};
 };
-
-namespace detail {
-
-/// The interface a transport uses: an index for IPv6 (0: the system's
-/// choice) and, for IPv4, one of its addresses (unspecified: the system's).
-struct udp_interface {
-    unsigned int index = 0;
-    asio::ip::address_v4 ipv4{};
-};
-
-/// The system's interface addresses (getifaddrs(3)), freed on destruction.
-class interface_addresses {
-public:
-    interface_addresses() noexcept
-    {
-        if (::getifaddrs(&list_) != 0) list_ = nullptr;
-    }
-    interface_addresses(const interface_addresses&) = delete;
-    interface_addresses& operator=(const interface_addresses&) = delete;
-    ~interface_addresses()
-    {
-        if (list_ != nullptr) ::freeifaddrs(list_);
-    }
-
-    /// The name of the interface that holds `address`; empty when none does.
-    [[nodiscard]] std::string holding(const asio::ip::address& address) const
-    {
-        for (const ::ifaddrs* a = list_; a != nullptr; a = a->ifa_next) {
-            if (a->ifa_addr == nullptr) continue;
-            if (address.is_v4() && a->ifa_addr->sa_family == AF_INET) {
-                ::sockaddr_in in{};
-                std::memcpy(&in, a->ifa_addr, sizeof in);
-                const auto bytes = address.to_v4().to_bytes();
-                if (std::memcmp(&in.sin_addr, bytes.data(), bytes.size()) == 0) return a->ifa_name;
-            }
-            if (address.is_v6() && a->ifa_addr->sa_family == AF_INET6) {
-                ::sockaddr_in6 in6{};
-                std::memcpy(&in6, a->ifa_addr, sizeof in6);
-                const auto bytes = address.to_v6().to_bytes();
-                if (std::memcmp(&in6.sin6_addr, bytes.data(), bytes.size()) == 0)
-                    return a->ifa_name;
-            }
-        }
-        return {};
-    }
-
-    /// The first IPv4 address of the interface called `name`.
-    [[nodiscard]] std::optional<asio::ip::address_v4> ipv4_of(const std::string& name) const
-    {
-        for (const ::ifaddrs* a = list_; a != nullptr; a = a->ifa_next) {
-            if (a->ifa_addr == nullptr || a->ifa_addr->sa_family != AF_INET) continue;
-            if (name != a->ifa_name) continue;
-            ::sockaddr_in in{};
-            std::memcpy(&in, a->ifa_addr, sizeof in);
-            asio::ip::address_v4::bytes_type bytes{};
-            std::memcpy(bytes.data(), &in.sin_addr, bytes.size());
-            return asio::ip::address_v4{bytes};
-        }
-        return std::nullopt;
-    }
-
-private:
-    ::ifaddrs* list_ = nullptr;
-};
-
-inline const char* ip_version(const asio::ip::address& a) noexcept
-{
-    return a.is_v4() ? "IPv4" : "IPv6";
-}
-
-/// "239.255.0.1:5004" or "[ff15::1]:5004".
-inline std::string endpoint_text(const asio::ip::udp::endpoint& e)
-{
-    const std::string address = e.address().to_string();
-    const std::string port = std::to_string(e.port());
-    return e.address().is_v6() ? "[" + address + "]:" + port : address + ":" + port;
-}
-
-/// Asio's system errors in std::system_category, so that they compare equal
-/// to std::errc conditions: Asio 1.22 reports them in its own "asio.system"
-/// category, which maps to none. operation_would_block is made exact (EAGAIN
-/// and EWOULDBLOCK may differ).
-inline bool is_would_block(int error) noexcept
-{
-#if EAGAIN != EWOULDBLOCK
-    if (error == EAGAIN) return true;
-#endif
-    return error == EWOULDBLOCK;
-}
-
-/// The sans-I/O form of an Asio endpoint (endpoint.hpp).
-inline endpoint to_endpoint(const asio::ip::udp::endpoint& e) noexcept
-{
-    const asio::ip::address a = e.address();
-    if (a.is_v4()) return endpoint::ipv4(a.to_v4().to_bytes(), e.port());
-    return endpoint::ipv6(a.to_v6().to_bytes(), e.port());
-}
-
-inline std::error_code from_asio(std::error_code ec) noexcept
-{
-    if (!ec || ec.category() != asio::system_category()) return ec;
-    if (is_would_block(ec.value())) return std::make_error_code(std::errc::operation_would_block);
-    return {ec.value(), std::system_category()};
-}
-
-/// Resolves options.interface for `group`; on failure sets `what` to a
-/// message naming what was asked.
-inline std::error_code resolve_interface(const std::string& spec, const asio::ip::address& group,
-                                         udp_interface& out, std::string& what)
-{
-    out = {};
-    if (spec.empty()) {
-        if (group.is_v6()) out.index = static_cast<unsigned int>(group.to_v6().scope_id());
-        return {};
-    }
-    const interface_addresses addresses;
-    std::error_code parse_ec;
-    const asio::ip::address address = asio::ip::make_address(spec, parse_ec);
-    if (!parse_ec) {
-        if (address.is_v4() != group.is_v4()) {
-            what = "interface " + spec + " is an " + ip_version(address) + " address but group " +
-                   group.to_string() + " is " + ip_version(group);
-            return make_error_code(errc::address_family_mismatch);
-        }
-        if (address.is_unspecified()) return {};
-        const std::string name = addresses.holding(address);
-        if (name.empty()) {
-            what = "no interface has the address " + spec;
-            return make_error_code(errc::no_such_interface);
-        }
-        out.index = ::if_nametoindex(name.c_str());
-        if (address.is_v4()) out.ipv4 = address.to_v4();
-        return {};
-    }
-
-    std::string name;
-    const bool digits = spec.find_first_not_of("0123456789") == std::string::npos;
-    if (digits) {
-        unsigned int index = 0;
-        const auto [end, parse] = std::from_chars(spec.data(), spec.data() + spec.size(), index);
-        char buffer[IF_NAMESIZE] = {};
-        if (parse != std::errc{} || index == 0 || ::if_indextoname(index, buffer) == nullptr) {
-            what = "no interface with index " + spec;
-            return make_error_code(errc::no_such_interface);
-        }
-        out.index = index;
-        name = buffer;
-    } else {
-        out.index = ::if_nametoindex(spec.c_str());
-        if (out.index == 0) {
-            what = "no interface named " + spec;
-            return make_error_code(errc::no_such_interface);
-        }
-        name = spec;
-    }
-    if (group.is_v4()) {
-        const auto ipv4 = addresses.ipv4_of(name);
-        if (!ipv4) {
-            what = "interface " + name + " has no IPv4 address, which IPv4 group " +
-                   group.to_string() + " needs to be joined on it";
-            return make_error_code(errc::address_family_mismatch);
-        }
-        out.ipv4 = *ipv4;
-    }
-    return {};
-}
-
-/// A source-specific join (RFC 4607) of `group` for datagrams from `source`
-/// alone, on `iface`. IPv4 names the interface by address
-/// (IP_ADD_SOURCE_MEMBERSHIP, ip(7)); IPv6 by index (MCAST_JOIN_SOURCE_GROUP,
-/// RFC 3678). The kernel leaves the group when the socket closes.
-inline std::error_code join_source_group(int fd, const asio::ip::address& group,
-                                         const asio::ip::address& source,
-                                         const udp_interface& iface) noexcept
-{
-    int result = 0;
-    if (group.is_v4()) {
-        ::ip_mreq_source req{};
-        const auto g = group.to_v4().to_bytes();
-        const auto s = source.to_v4().to_bytes();
-        const auto i = iface.ipv4.to_bytes();
-        std::memcpy(&req.imr_multiaddr, g.data(), g.size());
-        std::memcpy(&req.imr_sourceaddr, s.data(), s.size());
-        std::memcpy(&req.imr_interface, i.data(), i.size());
-        result = ::setsockopt(fd, IPPROTO_IP, IP_ADD_SOURCE_MEMBERSHIP, &req, sizeof req);
-    } else {
-        ::group_source_req req{};
-        req.gsr_interface = iface.index;
-        ::sockaddr_in6 g{};
-        g.sin6_family = AF_INET6;
-        const auto gb = group.to_v6().to_bytes();
-        std::memcpy(&g.sin6_addr, gb.data(), gb.size());
-        g.sin6_scope_id = group.to_v6().scope_id();
-        ::sockaddr_in6 s{};
-        s.sin6_family = AF_INET6;
-        const auto sb = source.to_v6().to_bytes();
-        std::memcpy(&s.sin6_addr, sb.data(), sb.size());
-        s.sin6_scope_id = source.to_v6().scope_id();
-        std::memcpy(&req.gsr_group, &g, sizeof g);
-        std::memcpy(&req.gsr_source, &s, sizeof s);
-        result = ::setsockopt(fd, IPPROTO_IPV6, MCAST_JOIN_SOURCE_GROUP, &req, sizeof req);
-    }
-    if (result == 0) return {};
-    return {errno, std::system_category()};
-}
-
-} // namespace detail
 
 /// A UDP socket joined to one multicast group: sends to the group and receives
 /// from it without blocking. Models `transport` and `origin_reporting_receiver`
@@ -428,7 +223,8 @@ public:
             return 0;
         }
         bool truncated = false;
-        const std::size_t size = read_datagram(buffer, truncated, origin, ec);
+        const std::size_t size =
+            reader_.read(socket_.native_handle(), buffer, source_, truncated, origin, ec);
         if (ec) return 0;
         if (truncated) ec = std::make_error_code(std::errc::message_size);
         return size;
@@ -505,18 +301,14 @@ private:
                                     "RFC 2365)"
                                   : " (IPv6 groups are ff00::/8, RFC 4291 section 2.7)");
         }
-        if (options.port == 0) {
-            ec = make_error_code(errc::invalid_port);
-            return "port 0 cannot be a group's port (1-65535; RTP uses 5004)";
-        }
-        if (options.hops < 0 || options.hops > 255) {
-            ec = make_error_code(errc::invalid_hops);
-            return "hops " + std::to_string(options.hops) + " is out of range (0-255)";
-        }
-        if (options.receive_buffer_bytes && *options.receive_buffer_bytes <= 0) {
-            ec = make_error_code(errc::invalid_buffer_size);
-            return "receive buffer of " + std::to_string(*options.receive_buffer_bytes) +
-                   " bytes is not positive";
+        for (const setting_problem& p :
+             {group_port_limit.check(options.port), multicast_hops_limit.check(options.hops),
+              options.receive_buffer_bytes
+                  ? receive_buffer_limit.check(*options.receive_buffer_bytes)
+                  : setting_problem{}}) {
+            if (!p) continue;
+            ec = make_error_code(p.code);
+            return p.describe();
         }
         std::optional<asio::ip::address> source;
         if (!options.source.empty()) {
@@ -631,104 +423,15 @@ private:
                         (options.loopback ? "on" : "off"));
         socket_.non_blocking(true, ec);
         if (ec) return fail("cannot make the socket for " + group_text + " non-blocking");
-        if (options.join) {
-            // Arrival times from the kernel; without them (an old kernel)
-            // waited stays 0, which only makes a backlog look fresh.
-            const int enable = 1;
-            timestamps_ = ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_TIMESTAMPNS, &enable,
-                                       sizeof enable) == 0;
-#if defined(SO_RXQ_OVFL)
-            // The socket's count of datagrams dropped for a full receive
-            // buffer, with every datagram read, so that the receiver can say
-            // what the host lost (Linux only).
-            drop_counts_ = ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RXQ_OVFL, &enable,
-                                        sizeof enable) == 0;
-#endif
-        }
+        if (options.join) reader_.enable(socket_.native_handle());
         return {};
-    }
-
-    /// Reads one datagram with recvmsg(2), which reports truncation in
-    /// msg_flags and the kernel's arrival time in a control message, into
-    /// `buffer`; its source lands in source_ and `origin`.
-    std::size_t read_datagram(std::span<std::byte> buffer, bool& truncated, datagram_origin& origin,
-                              std::error_code& ec) noexcept
-    {
-        ::iovec vector{};
-        vector.iov_base = buffer.data();
-        vector.iov_len = buffer.size();
-        ::msghdr message{};
-        message.msg_iov = &vector;
-        message.msg_iovlen = 1;
-        alignas(::cmsghdr) char
-            control[CMSG_SPACE(sizeof(::timespec)) + CMSG_SPACE(sizeof(std::uint32_t))];
-        const bool ancillary = timestamps_ || drop_counts_;
-        // A signal can interrupt even a non-blocking call; a few retries suffice.
-        for (int attempt = 0; attempt < 8; ++attempt) {
-            message.msg_name = source_.data();
-            message.msg_namelen = static_cast<::socklen_t>(source_.capacity());
-            message.msg_control = ancillary ? control : nullptr;
-            message.msg_controllen = ancillary ? sizeof control : 0;
-            message.msg_flags = 0;
-            const ::ssize_t size = ::recvmsg(socket_.native_handle(), &message, MSG_DONTWAIT);
-            if (size >= 0) {
-                source_.resize(message.msg_namelen);
-                truncated = (message.msg_flags & MSG_TRUNC) != 0;
-                origin.from = detail::to_endpoint(source_);
-                origin.waited = waited(message);
-                if (drop_counts_) origin.dropped_before = dropped_before(message);
-                return static_cast<std::size_t>(size);
-            }
-            const int error = errno;
-            if (error == EINTR) continue;
-            ec = detail::is_would_block(error)
-                     ? std::make_error_code(std::errc::operation_would_block)
-                     : std::error_code{error, std::system_category()};
-            return 0;
-        }
-        ec = std::make_error_code(std::errc::interrupted);
-        return 0;
-    }
-
-    /// How long ago the kernel queued the datagram (SCM_TIMESTAMPNS is wall
-    /// time, so it is compared with the wall clock now); 0 when unknown or
-    /// when the wall clock stepped back in between.
-    static std::chrono::nanoseconds waited(::msghdr& message) noexcept
-    {
-        for (::cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
-            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
-            ::timespec stamp{};
-            std::memcpy(&stamp, CMSG_DATA(c), sizeof stamp);
-            ::timespec now{};
-            ::clock_gettime(CLOCK_REALTIME, &now);
-            const auto age = std::chrono::seconds{now.tv_sec - stamp.tv_sec} +
-                             std::chrono::nanoseconds{now.tv_nsec - stamp.tv_nsec};
-            return std::max(age, std::chrono::nanoseconds::zero());
-        }
-        return {};
-    }
-
-    /// The socket's drop count (SO_RXQ_OVFL); the kernel sends none until
-    /// the first drop, so its absence means 0.
-    static std::uint32_t dropped_before([[maybe_unused]] ::msghdr& message) noexcept
-    {
-#if defined(SO_RXQ_OVFL)
-        for (::cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
-            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL) continue;
-            std::uint32_t count = 0;
-            std::memcpy(&count, CMSG_DATA(c), sizeof count);
-            return count;
-        }
-#endif
-        return 0;
     }
 
     asio::ip::udp::socket socket_;
     asio::ip::udp::endpoint group_;
     asio::ip::udp::endpoint source_;
     bool joined_ = false;
-    bool timestamps_ = false;
-    bool drop_counts_ = false;
+    detail::datagram_reader reader_;
 };
 
 } // namespace audiocast

@@ -1,0 +1,49 @@
+// audiocast — what a receiver needs to join and play a stream: the value
+// that SDP (wire/sdp.hpp) writes and reads, and SAP (wire/sap.hpp) announces.
+// A server fills one from its stream; a client gets one from a file or an
+// announcement and opens its stream from it.
+#pragma once
+
+#include <audiocast/format.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace audiocast {
+
+/// The SDP direction attribute, from the point of view of whoever reads the
+/// description (RFC 8866 §6.7). A multicast broadcast is `recvonly`.
+enum class media_direction { recvonly, sendonly, sendrecv, inactive };
+
+/// RFC 6051's 64-bit NTP send-time header extension, as a=extmap names it.
+inline constexpr std::string_view ntp64_extension_uri = "urn:ietf:params:rtp-hdrext:ntp-64";
+
+/// Everything a receiver needs to join and play a stream, and what SDP says of it.
+struct stream_description {
+    std::string name = "audiocast";    ///< s=
+    std::string origin_address{};      ///< o= unicast address; empty writes and reads 0.0.0.0 or ::
+    std::uint64_t session_id = 0;      ///< o= sess-id
+    std::uint64_t session_version = 0; ///< o= sess-version
+    std::string group = "239.255.0.1"; ///< c= connection address (the multicast group)
+    int ttl = 1;                       ///< c= TTL of an IPv4 group (RFC 8866 §5.7)
+    std::uint16_t port = 5004;         ///< m= port; RTCP is on port + 1
+    std::uint8_t payload_type = 96;    ///< m= format, 0-127
+    audio_format format{};             ///< a=rtpmap
+    std::optional<std::chrono::microseconds> packet_time{}; ///< a=ptime, which may be fractional
+    /// a=extmap id of the ntp-64 send-time extension; unset when packets carry none.
+    std::optional<std::uint8_t> send_time_extension_id{};
+    /// a=mediaclk:direct offset: the RTP timestamp at the media clock's epoch.
+    std::optional<std::uint32_t> media_clock_offset{};
+    media_direction direction = media_direction::recvonly;
+    std::string tool{}; ///< a=tool, when the writer named itself
+    /// a=source-filter incl: the address the stream is sent from, for a
+    /// source-specific join; empty when the description names none.
+    std::string source{};
+
+    friend bool operator==(const stream_description&, const stream_description&) = default;
+};
+
+} // namespace audiocast
