@@ -4182,19 +4182,20 @@ public:
           payload_type_{payload_type}, send_time_extension_id_{send_time_extension_id}
     {}
 
-    /// The parsed packet when `datagram` passes; nothing when it does not.
-    /// The view points into `datagram`.
-    [[nodiscard]] std::optional<rtp::packet_view>
-    screen(std::span<const std::byte> datagram) const noexcept
+    /// The parsed packet, and in `passed` whether `datagram` passes; when it
+    /// does not, the packet means nothing. The view points into `datagram`.
+    /// (A flag rather than std::optional: the packet is returned in place on
+    /// a path every datagram of a flood takes.)
+    [[nodiscard]] rtp::packet_view screen(std::span<const std::byte> datagram,
+                                          bool& passed) const noexcept
     {
         std::error_code ec;
-        const rtp::packet_view packet = rtp::parse(datagram, ec, send_time_extension_id_);
-        if (ec) return std::nullopt;
+        rtp::packet_view packet = rtp::parse(datagram, ec, send_time_extension_id_);
         const std::size_t size = packet.payload.size();
-        if (size == 0 || size % frame_bytes_ != 0 || size / frame_bytes_ > max_frames_)
-            return std::nullopt;
         // A packet type this receiver cannot play must not capture the stream.
-        if (payload_type_ && packet.hdr.payload_type != *payload_type_) return std::nullopt;
+        passed = !ec && size != 0 && size % frame_bytes_ == 0 &&
+                 size / frame_bytes_ <= max_frames_ &&
+                 (!payload_type_ || packet.hdr.payload_type == *payload_type_);
         return packet;
     }
 
@@ -7385,12 +7386,12 @@ public:
                      wall_time arrival_wall, const endpoint& from = {}) noexcept
     {
         reports_.join(arrival);
-        const std::optional<rtp::packet_view> screened = screen_.screen(datagram);
-        if (!screened) {
+        bool passed = false;
+        const rtp::packet_view packet = screen_.screen(datagram, passed);
+        if (!passed) {
             ++malformed_;
             return;
         }
-        const rtp::packet_view& packet = *screened;
         const rtp::header& h = packet.hdr;
         switch (selector_.on_packet(h.ssrc, h.sequence, from, datagram, arrival, arrival_wall)) {
         case source_selector::verdict::held:
@@ -9499,14 +9500,15 @@ public:
     [[nodiscard]] bool admit(std::span<const std::byte> datagram, const endpoint& from,
                              std::size_t queued, std::size_t capacity) noexcept
     {
-        const std::optional<rtp::packet_view> packet = screen_.screen(datagram);
-        if (!packet) {
+        bool passed = false;
+        const rtp::packet_view packet = screen_.screen(datagram, passed);
+        if (!passed) {
             count(malformed_);
             return false;
         }
         if (queued < capacity / 2) return true;
         const source_identity& source = source_.read();
-        if (source.known && packet->hdr.ssrc == source.ssrc && from == source.from) return true;
+        if (source.known && packet.hdr.ssrc == source.ssrc && from == source.from) return true;
         count(shed_);
         return false;
     }

@@ -105,12 +105,12 @@ public:
                      wall_time arrival_wall, const endpoint& from = {}) noexcept
     {
         reports_.join(arrival);
-        const std::optional<rtp::packet_view> screened = screen_.screen(datagram);
-        if (!screened) {
+        bool passed = false;
+        const rtp::packet_view packet = screen_.screen(datagram, passed);
+        if (!passed) {
             ++malformed_;
             return;
         }
-        const rtp::packet_view& packet = *screened;
         const rtp::header& h = packet.hdr;
         switch (selector_.on_packet(h.ssrc, h.sequence, from, datagram, arrival, arrival_wall)) {
         case source_selector::verdict::held:

@@ -64,14 +64,15 @@ public:
     [[nodiscard]] bool admit(std::span<const std::byte> datagram, const endpoint& from,
                              std::size_t queued, std::size_t capacity) noexcept
     {
-        const std::optional<rtp::packet_view> packet = screen_.screen(datagram);
-        if (!packet) {
+        bool passed = false;
+        const rtp::packet_view packet = screen_.screen(datagram, passed);
+        if (!passed) {
             count(malformed_);
             return false;
         }
         if (queued < capacity / 2) return true;
         const source_identity& source = source_.read();
-        if (source.known && packet->hdr.ssrc == source.ssrc && from == source.from) return true;
+        if (source.known && packet.hdr.ssrc == source.ssrc && from == source.from) return true;
         count(shed_);
         return false;
     }
