@@ -6450,6 +6450,7 @@ private:
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <random>
 #include <span>
 #include <vector>
 
@@ -6483,10 +6484,15 @@ public:
     };
 
     /// `max_held_bytes`: the largest datagram held during probation. `key`
-    /// seeds the table's hash; give a random one outside tests.
+    /// seeds the table's hash, so that a stranger cannot aim at a slot; the
+    /// overload without it draws one at random, as a real receiver should.
     source_selector(std::chrono::nanoseconds timeout, std::size_t max_held_bytes, std::uint64_t key)
         : timeout_{timeout}, max_held_bytes_{max_held_bytes}, key_{key},
           held_bytes_(held_slots * max_held_bytes)
+    {}
+
+    source_selector(std::chrono::nanoseconds timeout, std::size_t max_held_bytes)
+        : source_selector{timeout, max_held_bytes, random_key()}
     {}
 
     /// Decides about one valid RTP packet. A held packet is copied; the
@@ -6680,6 +6686,12 @@ private:
 
     // A keyed mix (splitmix64's finaliser over the key and the fields), so
     // that which entries collide cannot be known from outside.
+    static std::uint64_t random_key()
+    {
+        std::random_device rd;
+        return (std::uint64_t{rd()} << 32) ^ rd();
+    }
+
     [[nodiscard]] std::uint64_t hash(std::uint32_t ssrc, const endpoint& from) const noexcept
     {
         std::uint64_t h = key_ ^ ssrc;
@@ -7317,11 +7329,9 @@ private:
 // end include/audiocast/session/source_feed.hpp
 
 #include <algorithm>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
-#include <random>
 #include <span>
 #include <string_view>
 #include <system_error>
@@ -7499,7 +7509,7 @@ private:
     // `codec` is moved from only once `sizes` has been taken from it.
     receiver_session(Codec&& codec, const receiver_config& config, const receiver_sizes& sizes)
         : codec_{std::move(codec)}, config_{config}, decoded_(sizes.decoded_samples),
-          selector_{config_.source_timeout, sizes.max_held_bytes, random_key()},
+          selector_{config_.source_timeout, sizes.max_held_bytes},
           feed_{sizes.believable_step, receiver_sizes::max_payload_bytes},
           meter_{codec_.format().sample_rate},
           playout_{{.format = codec_.format(),
@@ -7543,12 +7553,6 @@ private:
         if (!feed_.on_packet(packet, packet.payload.size() / frame_bytes, arrival, arrival_wall,
                              playout_, place))
             ++malformed_;
-    }
-
-    static std::uint64_t random_key()
-    {
-        std::random_device rd;
-        return (std::uint64_t{rd()} << 32) ^ rd();
     }
 
     static const receiver_config& checked(const receiver_config& config)

@@ -32,15 +32,12 @@
 #include <audiocast/session/source_selector.hpp>
 #include <audiocast/session/stats.hpp>
 #include <audiocast/time.hpp>
-#include <audiocast/wire/rtcp.hpp>
 #include <audiocast/wire/rtp.hpp>
 
 #include <algorithm>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
-#include <random>
 #include <span>
 #include <string_view>
 #include <system_error>
@@ -218,7 +215,7 @@ private:
     // `codec` is moved from only once `sizes` has been taken from it.
     receiver_session(Codec&& codec, const receiver_config& config, const receiver_sizes& sizes)
         : codec_{std::move(codec)}, config_{config}, decoded_(sizes.decoded_samples),
-          selector_{config_.source_timeout, sizes.max_held_bytes, random_key()},
+          selector_{config_.source_timeout, sizes.max_held_bytes},
           feed_{sizes.believable_step, receiver_sizes::max_payload_bytes},
           meter_{codec_.format().sample_rate},
           playout_{{.format = codec_.format(),
@@ -262,12 +259,6 @@ private:
         if (!feed_.on_packet(packet, packet.payload.size() / frame_bytes, arrival, arrival_wall,
                              playout_, place))
             ++malformed_;
-    }
-
-    static std::uint64_t random_key()
-    {
-        std::random_device rd;
-        return (std::uint64_t{rd()} << 32) ^ rd();
     }
 
     static const receiver_config& checked(const receiver_config& config)

@@ -39,6 +39,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <random>
 #include <span>
 #include <vector>
 
@@ -72,10 +73,15 @@ public:
     };
 
     /// `max_held_bytes`: the largest datagram held during probation. `key`
-    /// seeds the table's hash; give a random one outside tests.
+    /// seeds the table's hash, so that a stranger cannot aim at a slot; the
+    /// overload without it draws one at random, as a real receiver should.
     source_selector(std::chrono::nanoseconds timeout, std::size_t max_held_bytes, std::uint64_t key)
         : timeout_{timeout}, max_held_bytes_{max_held_bytes}, key_{key},
           held_bytes_(held_slots * max_held_bytes)
+    {}
+
+    source_selector(std::chrono::nanoseconds timeout, std::size_t max_held_bytes)
+        : source_selector{timeout, max_held_bytes, random_key()}
     {}
 
     /// Decides about one valid RTP packet. A held packet is copied; the
@@ -269,6 +275,12 @@ private:
 
     // A keyed mix (splitmix64's finaliser over the key and the fields), so
     // that which entries collide cannot be known from outside.
+    static std::uint64_t random_key()
+    {
+        std::random_device rd;
+        return (std::uint64_t{rd()} << 32) ^ rd();
+    }
+
     [[nodiscard]] std::uint64_t hash(std::uint32_t ssrc, const endpoint& from) const noexcept
     {
         std::uint64_t h = key_ ^ ssrc;
