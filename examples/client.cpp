@@ -82,9 +82,10 @@ struct client_options {
     network_options network;
     format_options format;
     int latency_ms = 40;
-    bool latency_given = false;        ///< --latency-ms was on the command line
-    int max_rate_ppm = 1'000;          ///< receiver_config::max_rate_adjustment, in ppm
-    std::optional<std::string> device; ///< --device: a number or (part of) a name
+    bool latency_given = false;             ///< --latency-ms was on the command line
+    int max_rate_ppm = 1'000;               ///< receiver_config::max_rate_adjustment, in ppm
+    std::optional<int> receive_interval_ms; ///< --receive-interval-ms; unset: from the latency
+    std::optional<std::string> device;      ///< --device: a number or (part of) a name
     bool no_playback = false;
     std::string output;
     std::optional<double> duration_s;
@@ -208,12 +209,24 @@ public:
                         audiocast::steady_clock{}, config);
         transport_.reset();
         control_.reset();
-        runner_.emplace(*stream_, io_.get_executor());
+        // Packets gather for a receive interval and are taken in one wake-up
+        // (transport/stream_thread.hpp): a quarter of the latency at most, so
+        // none is handed to the audio side late, and 10 ms at most.
+        const auto interval =
+            opt_.receive_interval_ms
+                ? std::chrono::nanoseconds{std::chrono::milliseconds{*opt_.receive_interval_ms}}
+                : std::min<std::chrono::nanoseconds>(config.latency / 4, 10ms);
+        thread_.emplace(*stream_, audiocast::stream_thread_options{.receive_interval = interval});
         if (device_playout_)
             device_playout_->attach(*stream_);
         else
-            timer_playout_.emplace(io_, *stream_, recorder_ ? &*recorder_ : nullptr,
-                                   format_.sample_rate / 200); // 5 ms blocks
+            // Blocks of a quarter of the latency, 10 ms at most, as a device
+            // would take them: fewer wake-ups, none late for the latency.
+            timer_playout_.emplace(
+                *stream_, recorder_ ? &*recorder_ : nullptr,
+                std::max<std::size_t>(1, audiocast::frames_in(std::min<std::chrono::nanoseconds>(
+                                                                  config.latency / 4, 10ms),
+                                                              format_.sample_rate)));
 
         const auto& f = stream_->format();
         const auto latency_ms =
@@ -228,7 +241,7 @@ public:
                       << (opt_.output.empty() ? "" : ", recording to '" + opt_.output + "'")
                       << std::endl;
 
-        runner_->on_error([this](std::error_code ec) {
+        thread_->on_error([this](std::error_code ec) { // on the stream's thread
             if (receive_errors_++ == 0)
                 std::cerr << program << ": receiving failed: " << ec.message() << std::endl;
         });
@@ -245,13 +258,14 @@ public:
         started_ = std::chrono::steady_clock::now();
         arm_watch();
 
-        runner_->start();
+        thread_->start();
         if (timer_playout_) timer_playout_->start();
         io_.run();
 
         // The audio side stops first, so what it played last is in the stats and the file.
         if (device_playout_) device_playout_->stop();
-        runner_->stop();
+        if (timer_playout_) timer_playout_->stop();
+        thread_->stop();
         std::error_code bye_ec;
         stream_->leave(bye_ec, "listener leaving"); // the sender's STATUS drops it at once
         const double seconds =
@@ -287,8 +301,8 @@ private:
         try {
             auto media = opt_.network.media(true);
             media.receive_buffer_bytes = 1 << 20;
-            transport_.emplace(open_transport(io_, media));
-            control_.emplace(open_transport(io_, opt_.network.control()));
+            transport_.emplace(open_transport(sockets_io_, media));
+            control_.emplace(open_transport(sockets_io_, opt_.network.control()));
         } catch (const usage_error& e) {
             // What a description got wrong is the file's fault, not the
             // command line's: exit 1, naming the file.
@@ -328,9 +342,7 @@ private:
         signals_.cancel(ignored);
         duration_timer_.cancel();
         watch_timer_.cancel();
-        if (timer_playout_) timer_playout_->stop();
-        runner_->stop();
-        io_.stop();
+        io_.stop(); // run() then stops the playout and the stream's thread
     }
 
     // Every watch_tick: a recording that cannot be written stops the run at
@@ -507,12 +519,15 @@ private:
     audiocast::audio_format format_;
     audiocast::pcm_codec codec_;
     asio::io_context io_{1};
+    // The stream's sockets, which its own thread waits on. Their io_context is
+    // never run: were they on io_, its thread would wake for every datagram.
+    asio::io_context sockets_io_{1};
     // Until the stream takes them: RTP on the group's port, RTCP on port + 1.
     std::optional<audiocast::udp_multicast_transport> transport_;
     std::optional<audiocast::udp_multicast_transport> control_;
     std::optional<recorder> recorder_;
     std::optional<multicast_receiver> stream_;
-    std::optional<audiocast::stream_runner<multicast_receiver>> runner_;
+    std::optional<audiocast::stream_thread<multicast_receiver>> thread_;
     std::optional<device_playout> device_playout_;
     std::optional<timer_playout> timer_playout_;
     // SIGHUP (a closed terminal or ssh session) ends the run as cleanly as
@@ -568,6 +583,11 @@ int main(int argc, char* argv[])
                    "0 keeps playout bit-exact (and lets the buffer drift)")
         ->check(within(audiocast::playout_rate_adjustment_limit, 1e6, "ppm"))
         ->capture_default_str();
+    app.add_option("--receive-interval-ms", opt.receive_interval_ms,
+                   "Let packets gather this long between reads, so that one wake-up takes "
+                   "many (arrival times stay exact); 0 wakes for every packet. Default: a "
+                   "quarter of the playout latency, at most 10")
+        ->check(within(audiocast::receive_interval_limit));
     auto* device =
         app.add_option("--device", opt.device,
                        "Audio output device, by number or by (part of) its name (see "

@@ -27,6 +27,7 @@
 #include <asio/io_context.hpp>
 #include <asio/ip/address.hpp>
 #include <asio/ip/host_name.hpp>
+#include <asio/post.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 
@@ -78,7 +79,8 @@ struct server_options {
     bool sap = false;
     bool plain_rtp = false; ///< --plain-rtp: no header extension, no a=extmap
     double sap_interval_s = 5;
-    std::optional<sap_address> sap_group; ///< --sap-group; unset: the scope's own
+    std::optional<sap_address> sap_group;    ///< --sap-group; unset: the scope's own
+    audiocast::stream_thread_options pacing; ///< --timer-slack-us, --spin-us, --realtime-priority
 };
 
 // ---- the server ------------------------------------------------------------
@@ -88,11 +90,10 @@ public:
     server(const server_options& opt, std::unique_ptr<source> src,
            const audiocast::pcm_codec& codec)
         : opt_{opt}, source_{std::move(src)},
-          stream_{open_transport(io_, opt.network.media(false, opt.ttl)),
-                  open_transport(io_, opt.network.control(opt.ttl)), codec,
+          stream_{open_transport(sockets_io_, opt.network.media(false, opt.ttl)),
+                  open_transport(sockets_io_, opt.network.control(opt.ttl)), codec,
                   audiocast::steady_clock{}, sender_config_for(*source_, opt)},
-          runner_{stream_, io_.get_executor()}, signals_{io_, SIGINT, SIGTERM, SIGHUP},
-          duration_timer_{io_}
+          thread_{stream_, opt.pacing}, signals_{io_, SIGINT, SIGTERM, SIGHUP}, duration_timer_{io_}
     {}
 
     /// The stream as SDP describes it (RFC 8866), for --sdp and SAP.
@@ -139,7 +140,10 @@ public:
                 << "  console: PLAY, PAUSE, STATUS, QUIT";
             replies_.reply(out.str());
         }
-        runner_.on_refill([this](multicast_sender& s) {
+        // The stream's thread runs the refill and everything else the stream
+        // does; what ends the run is handed back to the io_context.
+        thread_.on_refill([this](multicast_sender& s) {
+            if (end_posted_) return;
             // A source that fails (a corrupt or truncated file) ends the run
             // like any other end: what was queued goes out, then BYE and the
             // SAP withdrawal, and the program says why and exits 1.
@@ -148,13 +152,13 @@ public:
             } catch (const std::exception& e) {
                 source_error_ = printable(e.what(), 200);
                 std::cerr << program << ": " << source_error_ << std::endl;
-                finish("the source failed");
+                end_from_stream("the source failed");
                 return;
             }
             if (source_->exhausted() && s.sender().queued_packets() == 0)
-                finish("the file has been sent");
+                end_from_stream("the file has been sent");
         });
-        runner_.on_error([this](std::error_code ec) {
+        thread_.on_error([this](std::error_code ec) {
             if (send_errors_++ == 0)
                 std::cerr << program << ": sending failed: " << ec.message()
                           << " (further failures are counted in STATUS)" << std::endl;
@@ -183,8 +187,9 @@ public:
             });
 
         source_->start(stream_);
-        runner_.start();
+        thread_.start(); // throws when the options or the real-time priority are refused
         io_.run();
+        thread_.stop();
 
         console_->stop();
         source_->stop();
@@ -233,25 +238,23 @@ private:
         std::string word;
         for (auto c = first; c < last; ++c)
             word += static_cast<char>(std::toupper(static_cast<unsigned char>(*c)));
-        const std::string at =
-            clock_text(stream_.sender().position(), stream_.format().sample_rate);
-        if (word == "PLAY") {
-            if (!stream_.paused()) {
-                replies_.reply("already playing, at " + at);
-                return;
-            }
-            stream_.play();
-            runner_.wake();
-            replies_.reply("PLAYING from " + at);
-        } else if (word == "PAUSE") {
-            if (stream_.paused()) {
-                replies_.reply("already paused, at " + at);
-                return;
-            }
-            stream_.pause();
-            replies_.reply("PAUSED at " + at);
-        } else if (word == "STATUS") {
-            replies_.reply(status());
+        if (word == "PLAY" || word == "PAUSE" || word == "STATUS") {
+            // The stream belongs to its thread: the command runs there, and
+            // the reply goes to the console's writer, which any thread may use.
+            thread_.post([this, word](multicast_sender& s) {
+                const std::string at = clock_text(s.sender().position(), s.format().sample_rate);
+                if (word == "STATUS") {
+                    replies_.reply(status());
+                } else if (word == "PLAY") {
+                    if (!s.paused()) return replies_.reply("already playing, at " + at);
+                    s.play();
+                    replies_.reply("PLAYING from " + at);
+                } else {
+                    if (s.paused()) return replies_.reply("already paused, at " + at);
+                    s.pause();
+                    replies_.reply("PAUSED at " + at);
+                }
+            });
         } else if (word == "QUIT") {
             finish("quit");
         } else {
@@ -259,6 +262,7 @@ private:
         }
     }
 
+    /// On the stream's thread, or after it stopped.
     [[nodiscard]] std::string status()
     {
         const audiocast::sender_stats& s = stream_.sender().stats();
@@ -404,12 +408,18 @@ private:
         if (!out) throw example_error{"cannot write '" + opt_.sdp + "': " + std::strerror(errno)};
     }
 
+    // From the stream's thread: the end is the io_context's to carry out.
+    void end_from_stream(const char* why)
+    {
+        end_posted_ = true;
+        asio::post(io_, [this, why] { finish(why); });
+    }
+
     void finish(const char* why)
     {
         if (finished_) return;
         finished_ = true;
         why_ = why;
-        runner_.stop();
         std::error_code ignored;
         signals_.cancel(ignored);
         duration_timer_.cancel();
@@ -420,9 +430,12 @@ private:
     const server_options& opt_;
     // Declared first so that it outlives every socket and timer on it.
     asio::io_context io_{1};
+    // The stream's sockets, which its own thread waits on. Their io_context is
+    // never run: were they on io_, its thread would wake for every listener's report.
+    asio::io_context sockets_io_{1};
     std::unique_ptr<source> source_;
     multicast_sender stream_;
-    audiocast::stream_runner<multicast_sender> runner_;
+    audiocast::stream_thread<multicast_sender> thread_;
     asio::signal_set signals_;
     asio::steady_timer duration_timer_;
     asio::steady_timer sap_timer_{io_};
@@ -437,7 +450,8 @@ private:
     std::string source_error_; ///< why the source failed; empty while it works
     std::uint64_t send_errors_ = 0;
     std::uint64_t session_id_ = std::random_device{}();
-    bool finished_ = false;
+    std::atomic<bool> finished_{false}; ///< set on the io_context, read by status()
+    bool end_posted_ = false;           ///< the stream's thread asked for the end
     std::string why_ = "stopped";
 };
 
@@ -551,12 +565,33 @@ int main(int argc, char* argv[])
                    "Write the stream's SDP description here (for ffmpeg, GStreamer, VLC, "
                    "audiocast-client --sdp)")
         ->check(non_empty_path());
+    // How punctually packets leave (transport/stream_thread.hpp); the README's
+    // Performance section has what each costs.
+    int timer_slack_us = 1;
+    int spin_us = 0;
+    app.add_option("--timer-slack-us", timer_slack_us,
+                   "How late, in microseconds, the kernel may wake the sending thread (Linux "
+                   "timer slack; 0 keeps the system's 50)")
+        ->check(within(audiocast::timer_slack_limit))
+        ->capture_default_str();
+    app.add_option("--spin-us", spin_us,
+                   "Wake this many microseconds before each packet's time and wait for it on the "
+                   "clock: more punctual, at up to that much CPU a packet")
+        ->check(within(audiocast::spin_limit))
+        ->capture_default_str();
+    app.add_option("--realtime-priority", opt.pacing.realtime_priority,
+                   "Run the sending thread at this SCHED_FIFO priority, 1-99 (needs CAP_SYS_NICE "
+                   "or an rtprio limit); 0: the normal scheduler")
+        ->check(within(audiocast::realtime_priority_limit))
+        ->capture_default_str();
     bool list_devices = false;
     app.add_flag("--list-devices", list_devices, "List the audio input devices and exit");
 
     if (const auto rc = help_or_version(program, app, argc, argv)) return *rc;
     return run_main(program, app, [&] {
         app.parse(argc, argv);
+        opt.pacing.timer_slack = std::chrono::microseconds{timer_slack_us};
+        opt.pacing.spin = std::chrono::microseconds{spin_us};
         if (sap_group->count() != 0) {
             opt.sap_group = parse_sap_address(sap_group_text);
             opt.sap = true;

@@ -8,9 +8,6 @@
 
 #include <audiocast/multicast_stream.hpp>
 
-#include <asio/io_context.hpp>
-#include <asio/steady_timer.hpp>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -28,27 +25,37 @@ namespace audiocast_examples {
 using audiocast::multicast_receiver;
 
 /// Calls pull() like an audio device: a block of frames each time the audio
-/// of the blocks before it has had time to play. Deadlines come from the
-/// frame count (start + duration_of(frames pulled)), so a block that is not a
-/// whole number of nanoseconds (220.5 frames of 5 ms at 44.1 kHz) costs
-/// nothing over time. A late round pulls every block it missed, up to
-/// max_catch_up; beyond that the missed time is skipped, as a device would.
+/// of the blocks before it has had time to play, on a thread of its own, as a
+/// device's callback runs. Deadlines come from the frame count (start +
+/// duration_of(frames pulled)), so a block that is not a whole number of
+/// nanoseconds (220.5 frames of 5 ms at 44.1 kHz) costs nothing over time. A
+/// late round pulls every block it missed, up to max_catch_up; beyond that the
+/// missed time is skipped, as a device would. One sleep a block is its only
+/// system call.
 class timer_playout {
 public:
-    timer_playout(asio::io_context& io, multicast_receiver& stream, recorder* rec,
-                  std::size_t block_frames)
-        : timer_{io}, stream_{stream}, recorder_{rec}, block_frames_{block_frames},
+    timer_playout(multicast_receiver& stream, recorder* rec, std::size_t block_frames)
+        : stream_{stream}, recorder_{rec}, block_frames_{block_frames},
           samples_(block_frames * stream.format().channels)
     {}
+    timer_playout(const timer_playout&) = delete;
+    timer_playout& operator=(const timer_playout&) = delete;
+    ~timer_playout() { stop(); }
 
     void start()
     {
         start_ = std::chrono::steady_clock::now();
         pulled_ = 0;
-        arm();
+        stopping_.store(false);
+        thread_ = std::thread{[this] { run(); }};
     }
 
-    void stop() { timer_.cancel(); }
+    /// Stops after the block it is in; from the thread that called start().
+    void stop()
+    {
+        stopping_.store(true);
+        if (thread_.joinable()) thread_.join();
+    }
 
 private:
     static constexpr std::size_t max_catch_up = 20;
@@ -59,14 +66,12 @@ private:
                             audiocast::duration_of(frames, stream_.format().sample_rate));
     }
 
-    void arm()
+    void run()
     {
-        timer_.expires_at(due(pulled_ + block_frames_));
-        timer_.async_wait([this](std::error_code ec) {
-            if (ec) return;
+        while (!stopping_.load(std::memory_order_relaxed)) {
+            std::this_thread::sleep_until(due(pulled_ + block_frames_));
             round();
-            arm();
-        });
+        }
     }
 
     void round()
@@ -85,13 +90,14 @@ private:
         if (elapsed > pulled_ + block_frames_) pulled_ = elapsed / block_frames_ * block_frames_;
     }
 
-    asio::steady_timer timer_;
     multicast_receiver& stream_;
     recorder* recorder_;
     std::size_t block_frames_;
     std::vector<std::int32_t> samples_;
     std::chrono::steady_clock::time_point start_{};
     std::uint64_t pulled_ = 0;
+    std::atomic<bool> stopping_{false};
+    std::thread thread_;
 };
 
 /// Plays through an RtAudio output device. The device starts before the

@@ -92,7 +92,8 @@ private:
                 failed_.store(true, std::memory_order_release);
                 return;
             }
-            std::this_thread::sleep_for(std::chrono::milliseconds{10});
+            // The ring holds 2 s: waking ten times a second costs little and keeps up.
+            std::this_thread::sleep_for(std::chrono::milliseconds{100});
         }
     }
 

@@ -43,5 +43,6 @@
 #if AUDIOCAST_HAS_ASIO
 #include <audiocast/multicast_stream.hpp>
 #include <audiocast/transport/stream_runner.hpp>
+#include <audiocast/transport/stream_thread.hpp>
 #include <audiocast/transport/udp_multicast.hpp>
 #endif

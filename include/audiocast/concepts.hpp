@@ -47,6 +47,14 @@ struct payload_sink_archetype {
 //                                 with the datagram's source and how long it waited.
 //                                 The receiver chooses its sender by address as well as
 //                                 SSRC only with a transport that tells it.
+//   t.receive_batch(slots, ec) -> n
+//                                 (batch_receiver) Fills slots[0..n) with the datagrams
+//                                 waiting, in one system call where the platform has one
+//                                 (recvmmsg). n < slots.size() means none is left waiting,
+//                                 so the caller need not call again to learn it. None
+//                                 waiting: 0 and ec = operation_would_block.
+//   t.native_handle() -> int      (descriptor_transport) A descriptor that poll(2)
+//                                 reports readable when receive() has a datagram.
 // ---------------------------------------------------------------------------
 template <class T>
 concept datagram_sender = requires(T& t, std::span<const std::byte> datagram, std::error_code& ec) {
@@ -66,6 +74,16 @@ concept origin_reporting_receiver =
     requires(T& t, std::span<std::byte> buffer, datagram_origin& origin, std::error_code& ec) {
         { t.receive(buffer, origin, ec) } -> std::same_as<std::size_t>;
     };
+
+template <class T>
+concept batch_receiver = requires(T& t, std::span<received_datagram> slots, std::error_code& ec) {
+    { t.receive_batch(slots, ec) } -> std::same_as<std::size_t>;
+};
+
+template <class T>
+concept descriptor_transport = transport<T> && requires(T& t) {
+    { t.native_handle() } noexcept -> std::same_as<int>;
+};
 
 /// A transport an event loop can wait on: async_wait_readable(handler) calls
 /// handler(std::error_code) once a datagram may be received (then receive()

@@ -11,9 +11,11 @@
 
 #include <array>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <optional>
+#include <span>
 #include <string>
 
 namespace audiocast {
@@ -98,6 +100,17 @@ struct datagram_origin {
     /// socket(7): the socket's count since it opened, modulo 2^32). Unset
     /// when the transport cannot tell.
     std::optional<std::uint32_t> dropped_before{};
+};
+
+/// One datagram of a batch (batch_receiver in concepts.hpp): the caller gives
+/// `buffer`; the transport fills the rest.
+struct received_datagram {
+    std::span<std::byte> buffer{};
+    /// The datagram's size, at most buffer.size().
+    std::size_t size = 0;
+    /// It was larger than `buffer`, and cut to fit.
+    bool truncated = false;
+    datagram_origin origin{};
 };
 
 } // namespace audiocast

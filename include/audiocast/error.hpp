@@ -53,6 +53,10 @@ enum class errc {
     unsupported_sdp,
     invalid_sap,
     invalid_rtcp,
+
+    // Threads: refused when a stream_thread starts.
+    invalid_thread_option,
+    thread_priority_refused,
 };
 
 namespace detail {
@@ -94,6 +98,8 @@ public:
         case errc::unsupported_sdp: return "the SDP describes a stream audiocast cannot play";
         case errc::invalid_sap: return "malformed SAP announcement";
         case errc::invalid_rtcp: return "malformed RTCP packet";
+        case errc::invalid_thread_option: return "stream thread option out of range";
+        case errc::thread_priority_refused: return "real-time thread priority refused";
         }
         return "unknown audiocast error";
     }

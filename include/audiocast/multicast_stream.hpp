@@ -13,6 +13,7 @@
 #include <audiocast/clock/steady_clock.hpp>
 #include <audiocast/codec/pcm.hpp>
 #include <audiocast/transport/stream_runner.hpp>
+#include <audiocast/transport/stream_thread.hpp>
 #include <audiocast/transport/udp_multicast.hpp>
 
 namespace audiocast {

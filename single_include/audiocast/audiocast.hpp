@@ -71,9 +71,11 @@
 
 #include <array>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <optional>
+#include <span>
 #include <string>
 
 namespace audiocast {
@@ -160,6 +162,17 @@ struct datagram_origin {
     std::optional<std::uint32_t> dropped_before{};
 };
 
+/// One datagram of a batch (batch_receiver in concepts.hpp): the caller gives
+/// `buffer`; the transport fills the rest.
+struct received_datagram {
+    std::span<std::byte> buffer{};
+    /// The datagram's size, at most buffer.size().
+    std::size_t size = 0;
+    /// It was larger than `buffer`, and cut to fit.
+    bool truncated = false;
+    datagram_origin origin{};
+};
+
 } // namespace audiocast
 // end include/audiocast/endpoint.hpp
 // begin include/audiocast/format.hpp
@@ -223,6 +236,10 @@ enum class errc {
     unsupported_sdp,
     invalid_sap,
     invalid_rtcp,
+
+    // Threads: refused when a stream_thread starts.
+    invalid_thread_option,
+    thread_priority_refused,
 };
 
 namespace detail {
@@ -264,6 +281,8 @@ public:
         case errc::unsupported_sdp: return "the SDP describes a stream audiocast cannot play";
         case errc::invalid_sap: return "malformed SAP announcement";
         case errc::invalid_rtcp: return "malformed RTCP packet";
+        case errc::invalid_thread_option: return "stream thread option out of range";
+        case errc::thread_priority_refused: return "real-time thread priority refused";
         }
         return "unknown audiocast error";
     }
@@ -610,6 +629,14 @@ struct payload_sink_archetype {
 //                                 with the datagram's source and how long it waited.
 //                                 The receiver chooses its sender by address as well as
 //                                 SSRC only with a transport that tells it.
+//   t.receive_batch(slots, ec) -> n
+//                                 (batch_receiver) Fills slots[0..n) with the datagrams
+//                                 waiting, in one system call where the platform has one
+//                                 (recvmmsg). n < slots.size() means none is left waiting,
+//                                 so the caller need not call again to learn it. None
+//                                 waiting: 0 and ec = operation_would_block.
+//   t.native_handle() -> int      (descriptor_transport) A descriptor that poll(2)
+//                                 reports readable when receive() has a datagram.
 // ---------------------------------------------------------------------------
 template <class T>
 concept datagram_sender = requires(T& t, std::span<const std::byte> datagram, std::error_code& ec) {
@@ -629,6 +656,16 @@ concept origin_reporting_receiver =
     requires(T& t, std::span<std::byte> buffer, datagram_origin& origin, std::error_code& ec) {
         { t.receive(buffer, origin, ec) } -> std::same_as<std::size_t>;
     };
+
+template <class T>
+concept batch_receiver = requires(T& t, std::span<received_datagram> slots, std::error_code& ec) {
+    { t.receive_batch(slots, ec) } -> std::same_as<std::size_t>;
+};
+
+template <class T>
+concept descriptor_transport = transport<T> && requires(T& t) {
+    { t.native_handle() } noexcept -> std::same_as<int>;
+};
 
 /// A transport an event loop can wait on: async_wait_readable(handler) calls
 /// handler(std::error_code) once a datagram may be received (then receive()
@@ -9562,6 +9599,7 @@ private:
 // only place where a sans-I/O session meets a Transport and a Clock.
 
 
+#include <array>
 #include <cstddef>
 #include <optional>
 #include <span>
@@ -9612,7 +9650,14 @@ protected:
     stream_base(Transport transport, std::optional<Transport> control, Clock clock)
         : transport_{std::move(transport)}, control_{std::move(control)}, clock_{std::move(clock)}
     {
-        if (control_) control_packet_.resize(max_control_bytes);
+        if (!control_) return;
+        control_packet_.resize(max_control_bytes);
+        if constexpr (batch_receiver<Transport>) {
+            control_batch_bytes_.resize(control_batch * max_control_bytes);
+            for (std::size_t i = 0; i < control_batch; ++i)
+                control_batch_[i].buffer = std::span<std::byte>{
+                    control_batch_bytes_.data() + i * max_control_bytes, max_control_bytes};
+        }
     }
 
     // Reads one datagram from `t` into `buffer`, with its origin when the
@@ -9633,6 +9678,23 @@ protected:
     template <class Take>
     void read_control(std::error_code& ec, Take&& take) noexcept
     {
+        if constexpr (batch_receiver<Transport>) {
+            // A batch that comes back short emptied the socket: no call to learn it.
+            for (std::size_t read = 0; read < max_datagrams_per_poll;) {
+                const std::size_t got = control_->receive_batch(control_batch_, ec);
+                if (ec == std::errc::operation_would_block) ec.clear();
+                if (ec || got == 0) return;
+                read += got;
+                for (std::size_t i = 0; i < got; ++i) {
+                    const received_datagram& d = control_batch_[i];
+                    take(d.truncated ? std::span<const std::byte>{}
+                                     : std::span<const std::byte>{d.buffer.data(), d.size},
+                         d.origin);
+                }
+                if (got < control_batch_.size()) return;
+            }
+            return;
+        }
         for (std::size_t i = 0; i < max_datagrams_per_poll; ++i) {
             datagram_origin origin;
             const std::size_t size = receive_from(*control_, control_packet_, origin, ec);
@@ -9661,6 +9723,10 @@ protected:
     [[no_unique_address]] Clock clock_;
     // The network side's RTCP buffer.
     std::vector<std::byte> control_packet_;
+    // A batch_receiver's control batch: the slots, and the bytes they point into.
+    static constexpr std::size_t control_batch = 4;
+    std::array<received_datagram, control_batch> control_batch_{};
+    std::vector<std::byte> control_batch_bytes_;
 };
 
 } // namespace detail
@@ -9668,6 +9734,7 @@ protected:
 // end include/audiocast/stream/stream_base.hpp
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -9794,15 +9861,43 @@ public:
     /// are reported through ec; would_block is not an error.
     std::size_t poll(std::error_code& ec) noexcept
     {
-        ec.clear();
-        const std::size_t received = receive_waiting(ec);
+        const std::size_t received = poll_media(ec);
         // RTCP goes on when media fails (its socket stays readable, and an
         // unread one would wake the runner again at once); the first error is
         // the one reported.
         std::error_code control_ec;
-        if (this->control_) control(control_ec);
+        poll_control(control_ec);
         if (!ec) ec = control_ec;
         return received;
+    }
+
+    /// poll()'s first half, for a loop that knows the media transport is
+    /// readable: takes the datagrams waiting (a bounded number), with a
+    /// batch_receiver one system call per batch, and no call that is
+    /// expected to find nothing. Returns the datagrams moved.
+    std::size_t poll_media(std::error_code& ec) noexcept
+    {
+        ec.clear();
+        if constexpr (batch_receiver<Transport>)
+            return receive_batches(ec);
+        else
+            return receive_waiting(ec);
+    }
+
+    /// poll()'s second half, for a loop that knows the control transport is
+    /// readable: reads the group's RTCP, then sends what send_reports() sends.
+    void poll_control(std::error_code& ec) noexcept
+    {
+        ec.clear();
+        if (this->control_) control(ec);
+    }
+
+    /// Sends the receiver reports pull() wrote; no read. A loop calls it on a
+    /// timer (pull() cannot wake it without a system call).
+    void send_reports(std::error_code& ec) noexcept
+    {
+        ec.clear();
+        if (this->control_) flush_reports(ec);
     }
 
     // The socket's drop count is its total since it opened, modulo 2^32.
@@ -9865,7 +9960,6 @@ private:
 
     void init()
     {
-        packet_.resize(max_datagram_bytes);
         // Room for the datagrams of twice the latency plus 100 ms at 1 ms
         // packets, each up to the MTU with room for headers the codec never
         // writes (CSRCs, other extensions).
@@ -9875,6 +9969,15 @@ private:
         const std::size_t max_bytes =
             std::max<std::size_t>(2048, largest_payload(session_.codec()) + 256);
         inbox_ = std::make_unique<detail::datagram_ring>(slots, max_bytes);
+        if constexpr (batch_receiver<Transport>) {
+            // A datagram that does not fit a slot would not fit the inbox either.
+            batch_bytes_.resize(batch_size * max_bytes);
+            for (std::size_t i = 0; i < batch_size; ++i)
+                batch_[i].buffer =
+                    std::span<std::byte>{batch_bytes_.data() + i * max_bytes, max_bytes};
+        } else {
+            packet_.resize(max_datagram_bytes);
+        }
         admission_ = std::make_unique<detail::inbox_admission>(session_.screen());
         socket_overflow_ = std::make_unique<std::atomic<std::uint64_t>>(0);
         published_ = std::make_unique<detail::triple_buffer<receiver_stats>>();
@@ -9898,6 +10001,11 @@ private:
                                      this->clock_.wall_now() - origin.waited, origin.from);
             });
         if (ec) return;
+        flush_reports(ec);
+    }
+
+    void flush_reports(std::error_code& ec) noexcept
+    {
         const time_point now = this->clock_.now();
         while (outbox_->consume_one([this, now, &ec](std::span<const std::byte> report,
                                                      const detail::datagram_meta& meta) noexcept {
@@ -9911,6 +10019,33 @@ private:
             if (!send_ec) reported_ = true;
         })) {
         }
+    }
+
+    // One system call a batch; a batch that came back short emptied the queue.
+    std::size_t receive_batches(std::error_code& ec) noexcept
+    {
+        std::size_t received = 0;
+        while (received < base::max_datagrams_per_poll) {
+            const std::size_t got = this->transport_.receive_batch(batch_, ec);
+            if (ec == std::errc::operation_would_block) {
+                ec.clear();
+                break;
+            }
+            if (ec) break;
+            received += got;
+            const time_point now = this->clock_.now();
+            const wall_time wall = this->clock_.wall_now();
+            for (std::size_t i = 0; i < got; ++i) {
+                const received_datagram& d = batch_[i];
+                if (d.truncated) { // it cannot be a packet of ours
+                    admission_->refuse_malformed();
+                    continue;
+                }
+                take(std::span<const std::byte>{d.buffer.data(), d.size}, d.origin, now, wall);
+            }
+            if (got < batch_.size()) break;
+        }
+        return received;
     }
 
     std::size_t receive_waiting(std::error_code& ec) noexcept
@@ -9933,22 +10068,31 @@ private:
             }
             if (ec) break;
             ++received;
-            if (origin.dropped_before) count_socket_drops(*origin.dropped_before);
-            const std::span<const std::byte> datagram{packet_.data(), size};
-            if (!admission_->admit(datagram, origin.from, inbox_->size_approx(),
-                                   inbox_->capacity()))
-                continue; // counted by the admission
-            // Dated when it arrived, not when it was read: a backlog read at
-            // once (a listener that joined before it was ready) is old.
-            // A refusal (inbox full or datagram too big) is counted by the inbox.
-            inbox_->push(datagram, this->clock_.now() - origin.waited,
-                         this->clock_.wall_now() - origin.waited, origin.from);
+            take(std::span<const std::byte>{packet_.data(), size}, origin, this->clock_.now(),
+                 this->clock_.wall_now());
         }
         return received;
     }
 
+    // One datagram read at `now`, to the audio side if the admission lets it.
+    void take(std::span<const std::byte> datagram, const datagram_origin& origin, time_point now,
+              wall_time wall) noexcept
+    {
+        if (origin.dropped_before) count_socket_drops(*origin.dropped_before);
+        if (!admission_->admit(datagram, origin.from, inbox_->size_approx(), inbox_->capacity()))
+            return; // counted by the admission
+        // Dated when it arrived, not when it was read: a backlog read at
+        // once (a listener that joined before it was ready) is old.
+        // A refusal (inbox full or datagram too big) is counted by the inbox.
+        inbox_->push(datagram, now - origin.waited, wall - origin.waited, origin.from);
+    }
+
     receiver_session<Codec> session_;
-    std::vector<std::byte> packet_;
+    std::vector<std::byte> packet_; ///< one datagram, from a transport that reads one at a time
+    // A batch_receiver's batch: the slots, and the bytes they point into.
+    static constexpr std::size_t batch_size = 16;
+    std::array<received_datagram, batch_size> batch_{};
+    std::vector<std::byte> batch_bytes_;
     // The hand-off between the network side and the audio side (see the file
     // comment); held by pointer because atomics do not move.
     std::unique_ptr<detail::datagram_ring> inbox_;
@@ -10048,7 +10192,7 @@ public:
     {
         const std::size_t n = session_.write(samples, this->clock_.now(), ec);
         if (ec) return n;
-        poll(ec);
+        poll_media(ec);
         return n;
     }
 
@@ -10056,7 +10200,9 @@ public:
     std::size_t write(std::span<const T> samples)
     {
         const std::size_t n = session_.write(samples, this->clock_.now());
-        poll();
+        std::error_code ec;
+        poll_media(ec);
+        if (ec) detail::throw_error(ec, "sending what was due failed");
         return n;
     }
 
@@ -10110,13 +10256,37 @@ public:
     /// would_block is not an error.
     std::size_t poll(std::error_code& ec) noexcept
     {
-        ec.clear();
-        const std::size_t sent = send_due(ec);
+        const std::size_t sent = poll_media(ec);
         // RTCP goes on when media fails; the first error is the one reported.
         std::error_code control_ec;
-        if (this->control_) control(control_ec);
+        poll_control(control_ec);
         if (!ec) ec = control_ec;
         return sent;
+    }
+
+    /// poll()'s part that runs at a deadline: sends the packets due, and this
+    /// sender's report when due; reads nothing. Returns the packets sent.
+    std::size_t poll_media(std::error_code& ec) noexcept
+    {
+        ec.clear();
+        const std::size_t sent = send_due(ec);
+        std::error_code report_ec;
+        if (this->control_) send_report(report_ec);
+        if (!ec) ec = report_ec;
+        return sent;
+    }
+
+    /// poll()'s part for a loop that knows the control transport is readable:
+    /// reads the listeners' reports.
+    void poll_control(std::error_code& ec) noexcept
+    {
+        ec.clear();
+        if (!this->control_) return;
+        this->read_control(
+            ec, [this](std::span<const std::byte> datagram, const datagram_origin& origin) {
+                session_.on_control(datagram, this->clock_.now() - origin.waited,
+                                    this->clock_.wall_now() - origin.waited);
+            });
     }
 
     std::size_t poll()
@@ -10188,15 +10358,9 @@ private:
         return sent;
     }
 
-    // Listeners' reports in, the sender's own report out when due.
-    void control(std::error_code& ec) noexcept
+    // The sender's own report, when due.
+    void send_report(std::error_code& ec) noexcept
     {
-        this->read_control(
-            ec, [this](std::span<const std::byte> datagram, const datagram_origin& origin) {
-                session_.on_control(datagram, this->clock_.now() - origin.waited,
-                                    this->clock_.wall_now() - origin.waited);
-            });
-        if (ec) return;
         const std::size_t size = session_.write_report(this->clock_.now(), this->clock_.wall_now(),
                                                        this->control_packet_, ec);
         if (ec || size == 0) return;
@@ -10603,6 +10767,7 @@ inline std::error_code join_source_group(int fd, const asio::ip::address& group,
 #include <time.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
@@ -10634,77 +10799,152 @@ public:
     std::size_t read(int fd, std::span<std::byte> buffer, asio::ip::udp::endpoint& source,
                      bool& truncated, datagram_origin& origin, std::error_code& ec) const noexcept
     {
-        ::iovec vector{};
-        vector.iov_base = buffer.data();
-        vector.iov_len = buffer.size();
-        ::msghdr message{};
-        message.msg_iov = &vector;
-        message.msg_iovlen = 1;
-        alignas(::cmsghdr) char
-            control[CMSG_SPACE(sizeof(::timespec)) + CMSG_SPACE(sizeof(std::uint32_t))];
-        const bool ancillary = timestamps_ || drop_counts_;
-        // A signal can interrupt even a non-blocking call; a few retries suffice.
-        for (int attempt = 0; attempt < 8; ++attempt) {
-            message.msg_name = source.data();
-            message.msg_namelen = static_cast<::socklen_t>(source.capacity());
-            message.msg_control = ancillary ? control : nullptr;
-            message.msg_controllen = ancillary ? sizeof control : 0;
-            message.msg_flags = 0;
-            const ::ssize_t size = ::recvmsg(fd, &message, MSG_DONTWAIT);
-            if (size >= 0) {
-                source.resize(message.msg_namelen);
-                truncated = (message.msg_flags & MSG_TRUNC) != 0;
-                origin.from = to_endpoint(source);
-                origin.waited = waited(message);
-                if (drop_counts_) origin.dropped_before = dropped_before(message);
-                return static_cast<std::size_t>(size);
-            }
-            const int error = errno;
-            if (error == EINTR) continue;
-            ec = is_would_block(error) ? std::make_error_code(std::errc::operation_would_block)
-                                       : std::error_code{error, std::system_category()};
-            return 0;
-        }
-        ec = std::make_error_code(std::errc::interrupted);
-        return 0;
+        received_datagram slot{.buffer = buffer};
+        const std::size_t n = read_up_to<1>(fd, std::span<received_datagram>{&slot, 1}, ec);
+        if (n == 0) return 0;
+        source = last_source_;
+        truncated = slot.truncated;
+        origin = slot.origin;
+        return slot.size;
+    }
+
+    /// The most datagrams read_batch() takes in one call.
+    static constexpr std::size_t max_batch = 64;
+
+    /// Reads up to slots.size() (at most max_batch) waiting datagrams in one
+    /// recvmmsg(2), and returns how many; with none waiting, sets
+    /// operation_would_block. Fewer than asked means the queue was empty when
+    /// the kernel looked. Elsewhere than Linux, one recvmsg(2) a datagram.
+    std::size_t read_batch(int fd, std::span<received_datagram> slots,
+                           std::error_code& ec) const noexcept
+    {
+        return read_up_to<max_batch>(fd, slots, ec);
     }
 
 private:
-    /// How long ago the kernel queued the datagram (SCM_TIMESTAMPNS is wall
-    /// time, so it is compared with the wall clock now); 0 when unknown or
-    /// when the wall clock stepped back in between.
-    static std::chrono::nanoseconds waited(::msghdr& message) noexcept
+    // The headers live on the stack, sized for at most Max datagrams.
+    template <std::size_t Max>
+    std::size_t read_up_to(int fd, std::span<received_datagram> slots,
+                           std::error_code& ec) const noexcept
     {
-        for (::cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
-            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
-            ::timespec stamp{};
-            std::memcpy(&stamp, CMSG_DATA(c), sizeof stamp);
-            ::timespec now{};
-            ::clock_gettime(CLOCK_REALTIME, &now);
-            const auto age = std::chrono::seconds{now.tv_sec - stamp.tv_sec} +
-                             std::chrono::nanoseconds{now.tv_nsec - stamp.tv_nsec};
-            return std::max(age, std::chrono::nanoseconds::zero());
+        const std::size_t n = std::min(slots.size(), Max);
+        if (n == 0) return 0;
+        std::array<::iovec, Max> vectors;
+        std::array<message_header, Max> messages;
+        std::array<asio::ip::udp::endpoint, Max> sources;
+        alignas(::cmsghdr) std::array<std::array<char, control_bytes>, Max> control;
+        const bool ancillary = timestamps_ || drop_counts_;
+        const auto prepare = [&](std::size_t i) {
+            vectors[i].iov_base = slots[i].buffer.data();
+            vectors[i].iov_len = slots[i].buffer.size();
+            ::msghdr& m = header(messages[i]);
+            m = ::msghdr{};
+            m.msg_iov = &vectors[i];
+            m.msg_iovlen = 1;
+            m.msg_name = sources[i].data();
+            m.msg_namelen = static_cast<::socklen_t>(sources[i].capacity());
+            m.msg_control = ancillary ? control[i].data() : nullptr;
+            m.msg_controllen = ancillary ? control_bytes : 0;
+        };
+        std::size_t got = 0;
+        // A signal can interrupt even a non-blocking call; a few retries suffice.
+        int attempts = 0;
+        while (got < n) {
+            for (std::size_t i = got; i < n; ++i)
+                prepare(i);
+#if defined(__linux__)
+            const int r = ::recvmmsg(fd, &messages[got], static_cast<unsigned>(n - got),
+                                     MSG_DONTWAIT, nullptr);
+            const ::ssize_t count = r;
+#else
+            const ::ssize_t size = ::recvmsg(fd, &messages[got].msg_hdr, MSG_DONTWAIT);
+            if (size >= 0) messages[got].msg_len = static_cast<unsigned>(size);
+            const ::ssize_t count = size >= 0 ? 1 : -1;
+#endif
+            if (count > 0) {
+                got += static_cast<std::size_t>(count);
+#if defined(__linux__)
+                break; // recvmmsg took what was waiting
+#else
+                continue;
+#endif
+            }
+            const int error = errno;
+            if (count < 0 && error == EINTR && ++attempts < 8) continue;
+            if (got > 0) break; // what was read is returned; the error comes again
+            ec = count < 0 && !is_would_block(error)
+                     ? std::error_code{error, std::system_category()}
+                     : std::make_error_code(std::errc::operation_would_block);
+            return 0;
         }
-        return {};
+        const std::chrono::nanoseconds now = wall_now();
+        for (std::size_t i = 0; i < got; ++i) {
+            ::msghdr& m = header(messages[i]);
+            sources[i].resize(m.msg_namelen);
+            received_datagram& slot = slots[i];
+            slot.size = std::min<std::size_t>(messages[i].msg_len, slot.buffer.size());
+            slot.truncated = (m.msg_flags & MSG_TRUNC) != 0;
+            slot.origin = {};
+            slot.origin.from = to_endpoint(sources[i]);
+            if (ancillary) read_ancillary(m, now, slot.origin);
+        }
+        last_source_ = sources[got - 1];
+        return got;
     }
 
-    /// The socket's drop count since it opened, modulo 2^32; the kernel
-    /// attaches none until the first drop, so its absence means 0.
-    static std::uint32_t dropped_before([[maybe_unused]] ::msghdr& message) noexcept
-    {
-#if defined(SO_RXQ_OVFL)
-        for (::cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
-            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL) continue;
-            std::uint32_t count = 0;
-            std::memcpy(&count, CMSG_DATA(c), sizeof count);
-            return count;
-        }
+#if defined(__linux__)
+    using message_header = ::mmsghdr;
+    static ::msghdr& header(::mmsghdr& m) noexcept { return m.msg_hdr; }
+#else
+    struct message_header {
+        ::msghdr msg_hdr;
+        unsigned msg_len;
+    };
+    static ::msghdr& header(message_header& m) noexcept { return m.msg_hdr; }
 #endif
-        return 0;
+    static constexpr std::size_t control_bytes =
+        CMSG_SPACE(sizeof(::timespec)) + CMSG_SPACE(sizeof(std::uint32_t));
+
+    static std::chrono::nanoseconds wall_now() noexcept
+    {
+        ::timespec now{};
+        ::clock_gettime(CLOCK_REALTIME, &now);
+        return std::chrono::seconds{now.tv_sec} + std::chrono::nanoseconds{now.tv_nsec};
+    }
+
+    /// The arrival time and the drop count the kernel attached. How long ago
+    /// the kernel queued the datagram: SCM_TIMESTAMPNS is wall time, so it is
+    /// compared with the wall clock `now`; 0 when unknown or when the wall
+    /// clock stepped back in between. The drop count is the socket's since it
+    /// opened, modulo 2^32; the kernel attaches none until the first drop, so
+    /// its absence means 0.
+    void read_ancillary(::msghdr& message, std::chrono::nanoseconds now,
+                        datagram_origin& origin) const noexcept
+    {
+        if (drop_counts_) origin.dropped_before = 0;
+        for (::cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
+            if (c->cmsg_level != SOL_SOCKET) continue;
+            if (c->cmsg_type == SCM_TIMESTAMPNS) {
+                ::timespec stamp{};
+                std::memcpy(&stamp, CMSG_DATA(c), sizeof stamp);
+                const auto at =
+                    std::chrono::seconds{stamp.tv_sec} + std::chrono::nanoseconds{stamp.tv_nsec};
+                origin.waited = std::max(now - at, std::chrono::nanoseconds::zero());
+            }
+#if defined(SO_RXQ_OVFL)
+            if (c->cmsg_type == SO_RXQ_OVFL) {
+                std::uint32_t count = 0;
+                std::memcpy(&count, CMSG_DATA(c), sizeof count);
+                origin.dropped_before = count;
+            }
+#endif
+        }
     }
 
     bool timestamps_ = false;
     bool drop_counts_ = false;
+    // Where read() finds the source of the datagram it returns.
+    mutable asio::ip::udp::endpoint last_source_;
 };
 
 } // namespace audiocast::detail
@@ -10871,6 +11111,26 @@ public:
         return size;
     }
 
+    /// Reads the datagrams waiting, up to slots.size() (at most 64), in one
+    /// system call (recvmmsg(2) on Linux) and returns how many; each slot gets
+    /// its size, whether it was cut to fit its buffer, and its origin as
+    /// receive(buffer, origin, ec) reports it. Fewer than asked means none was
+    /// left: a caller need not call again to learn it (batch_receiver in
+    /// concepts.hpp). With none waiting: 0 and operation_would_block.
+    std::size_t receive_batch(std::span<received_datagram> slots, std::error_code& ec) noexcept
+    {
+        ec.clear();
+        if (!socket_.is_open()) {
+            ec = std::make_error_code(std::errc::bad_file_descriptor);
+            return 0;
+        }
+        if (!joined_) {
+            ec = std::make_error_code(std::errc::operation_would_block);
+            return 0;
+        }
+        return reader_.read_batch(socket_.native_handle(), slots, ec);
+    }
+
     /// Throwing form of receive(), with Asio's semantics: every error throws
     /// std::system_error, operation_would_block included, so poll with the
     /// error_code form. On message_size the truncated bytes are in `buffer`.
@@ -10910,6 +11170,13 @@ public:
     {
         std::error_code ignored;
         socket_.cancel(ignored);
+    }
+
+    /// The socket's descriptor, for a poll(2) loop (transport/stream_thread.hpp);
+    /// -1 when closed.
+    [[nodiscard]] int native_handle() noexcept
+    {
+        return socket_.is_open() ? socket_.native_handle() : -1;
     }
 
     /// The socket, for options this class does not cover.
@@ -11173,11 +11440,11 @@ private:
     {
         if (!running_) return;
         std::error_code ec;
-        stream_.poll(ec);
+        stream_.poll_media(ec);
         if (ec && error_) error_(ec);
         if (refill_) {
             refill_(stream_);
-            stream_.poll(ec); // what the refill made due now
+            stream_.poll_media(ec); // what the refill made due now
             if (ec && error_) error_(ec);
         }
         arm(stream_.next_deadline());
@@ -11212,7 +11479,7 @@ private:
                     return;
                 }
                 std::error_code poll_ec;
-                stream_.poll(poll_ec);
+                stream_.poll_media(poll_ec);
                 if (poll_ec && error_) error_(poll_ec);
                 wait_readable();
             });
@@ -11232,7 +11499,7 @@ private:
                     return; // the control socket failed; media goes on
                 }
                 std::error_code poll_ec;
-                stream_.poll(poll_ec);
+                stream_.poll_control(poll_ec);
                 if (poll_ec && error_) error_(poll_ec);
                 wait_control_readable();
             });
@@ -11244,7 +11511,7 @@ private:
         report_timer_.async_wait([this, alive = alive_, run = run_](std::error_code ec) {
             if (!*alive || run != run_ || ec == asio::error::operation_aborted || !running_) return;
             std::error_code poll_ec;
-            stream_.poll(poll_ec);
+            stream_.send_reports(poll_ec);
             if (poll_ec && error_) error_(poll_ec);
             arm_report_flush();
         });
@@ -11269,6 +11536,514 @@ private:
 
 } // namespace audiocast
 // end include/audiocast/transport/stream_runner.hpp
+// begin include/audiocast/transport/stream_thread.hpp
+// audiocast — stream_thread: a stream driven by a thread of its own, at the
+// fewest system calls a packet (docs/architecture.md, The edges).
+//
+// stream_runner (stream_runner.hpp) shares an Asio executor with the rest of a
+// program; its timers cost two timerfd_settime(2) a packet besides the wait
+// and the send. A stream_thread owns one thread that waits in one ppoll(2) on
+// the stream's sockets, a wake-up descriptor and the next deadline:
+//   - a sender makes two system calls a packet, the wait and the send; it reads
+//     its listeners' reports only when their socket is readable;
+//   - a receiver makes one wait and one batched receive a wake-up (recvmmsg(2)
+//     through batch_receiver, concepts.hpp); nothing is read to learn that
+//     nothing is there. With a receive interval it wakes at most once an
+//     interval and takes every packet that came meanwhile in one batch: at 1 ms
+//     packets and a 5 ms interval, a fifth of the wake-ups. Arrival times are
+//     the kernel's (datagram_origin::waited), so latency and jitter figures
+//     do not change; the interval must stay well inside the playout latency.
+// How punctually a sender wakes is in the options: the thread's timer slack,
+// an optional spin before each deadline, an optional real-time priority;
+// benchmarks/pacing.cpp measures each with its CPU cost.
+//
+// Handlers (on_refill, on_error) and posted work run on the thread; so does
+// everything the stream does but pull() and push(). Another thread reaches
+// the stream only through post().
+//
+//   audiocast::stream_thread<audiocast::multicast_sender> thread{stream};
+//   thread.on_refill([&](auto& s) { /* write more frames */ });
+//   thread.start();
+//   thread.post([](auto& s) { s.pause(); });
+//   thread.stop();
+
+// begin include/audiocast/transport/detail/deadline_wait.hpp
+// audiocast — what a thread that waits on sockets and deadlines needs from the
+// platform: one wait that ends at a deadline or when a descriptor is
+// readable, a descriptor another thread can make readable, and the thread's
+// timer slack and scheduling. Internal to transport/stream_thread.hpp.
+//
+// The wait is ppoll(2) with a nanosecond timeout where the platform has it
+// (Linux, FreeBSD); elsewhere poll(2), whose millisecond timeout is rounded
+// down, then clock_nanosleep(2) to the deadline when nothing became readable.
+
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <time.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#endif
+
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <system_error>
+
+namespace audiocast::detail {
+
+/// A descriptor that becomes readable when notify() is called from any
+/// thread: an eventfd on Linux, a pipe elsewhere.
+class wake_signal {
+public:
+    wake_signal() noexcept
+    {
+#if defined(__linux__)
+        read_fd_ = write_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+#else
+        int fds[2];
+        if (::pipe(fds) == 0) {
+            for (int fd : fds) {
+                ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+                ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+            }
+            read_fd_ = fds[0];
+            write_fd_ = fds[1];
+        }
+#endif
+    }
+    wake_signal(const wake_signal&) = delete;
+    wake_signal& operator=(const wake_signal&) = delete;
+    ~wake_signal()
+    {
+        if (read_fd_ >= 0) ::close(read_fd_);
+        if (write_fd_ >= 0 && write_fd_ != read_fd_) ::close(write_fd_);
+    }
+
+    /// Whether the descriptor could be made (else the system is out of them).
+    [[nodiscard]] bool valid() const noexcept { return read_fd_ >= 0; }
+    [[nodiscard]] int fd() const noexcept { return read_fd_; }
+
+    void notify() const noexcept
+    {
+        const std::uint64_t one = 1;
+        // Full means already readable, which is all a notification is for.
+        [[maybe_unused]] const auto written = ::write(write_fd_, &one, sizeof one);
+    }
+
+    /// Makes the descriptor unreadable again.
+    void drain() const noexcept
+    {
+        std::uint64_t value[8];
+        while (::read(read_fd_, value, sizeof value) > 0) {
+        }
+    }
+
+private:
+    int read_fd_ = -1;
+    int write_fd_ = -1;
+};
+
+/// Waits until one of `fds` is readable (their revents say which) or
+/// `timeout` has passed; returns how many are ready, 0 at the timeout, -1 on
+/// an error other than a signal (errno says which).
+inline int wait_readable_for(std::span<::pollfd> fds, std::chrono::nanoseconds timeout) noexcept
+{
+    if (timeout < std::chrono::nanoseconds::zero()) timeout = {};
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout);
+#if defined(__linux__) || defined(__FreeBSD__)
+    ::timespec t{};
+    t.tv_sec = static_cast<::time_t>(seconds.count());
+    t.tv_nsec = static_cast<long>((timeout - seconds).count());
+    const int ready = ::ppoll(fds.data(), static_cast<::nfds_t>(fds.size()), &t, nullptr);
+    return ready < 0 && errno == EINTR ? 0 : ready;
+#else
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
+    const int ready = ::poll(fds.data(), static_cast<::nfds_t>(fds.size()),
+                             static_cast<int>(std::min<long long>(ms.count(), 1'000'000)));
+    if (ready != 0) return ready < 0 && errno == EINTR ? 0 : ready;
+    const auto rest = timeout - ms;
+    ::timespec t{};
+    t.tv_nsec = static_cast<long>(rest.count());
+    ::nanosleep(&t, nullptr);
+    return 0;
+#endif
+}
+
+/// Sets how late the kernel may wake the calling thread from a timed wait
+/// (Linux's timer slack, prctl(2) PR_SET_TIMERSLACK; 50 µs by default). A
+/// no-op elsewhere, and for 0.
+inline void set_timer_slack([[maybe_unused]] std::chrono::nanoseconds slack) noexcept
+{
+#if defined(__linux__)
+    if (slack > std::chrono::nanoseconds::zero())
+        ::prctl(PR_SET_TIMERSLACK, static_cast<unsigned long>(slack.count()), 0, 0, 0);
+#endif
+}
+
+/// Gives `thread` SCHED_FIFO at `priority` (1-99); the error and a message
+/// that says what a user can do when the system refuses.
+inline std::error_code set_realtime_priority(::pthread_t thread, int priority,
+                                             std::string& what) noexcept
+{
+    ::sched_param param{};
+    param.sched_priority = priority;
+    const int error = ::pthread_setschedparam(thread, SCHED_FIFO, &param);
+    if (error == 0) return {};
+    try {
+        what = "real-time priority " + std::to_string(priority) +
+               " (SCHED_FIFO) refused: " + std::system_category().message(error) +
+               (error == EPERM ? " (it needs CAP_SYS_NICE, or an rtprio limit of at least " +
+                                     std::to_string(priority) + " in limits.conf)"
+                               : std::string{});
+    } catch (...) {
+    }
+    return make_error_code(errc::thread_priority_refused);
+}
+
+} // namespace audiocast::detail
+// end include/audiocast/transport/detail/deadline_wait.hpp
+
+#include <poll.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace audiocast {
+
+/// Timer slack, in µs: how late the kernel may wake the thread.
+inline constexpr setting_limit timer_slack_limit{
+    "timer slack", 0, 10'000, "us", errc::invalid_thread_option, "0 keeps the system's, 50 us"};
+/// How long before each deadline a sender stops sleeping and spins, in µs.
+inline constexpr setting_limit spin_limit{
+    "spin", 0, 2'000, "us", errc::invalid_thread_option, "each costs that much CPU a packet"};
+/// How long a receiver lets packets gather between reads, in ms.
+inline constexpr setting_limit receive_interval_limit{
+    "receive interval",
+    0,
+    100,
+    "ms",
+    errc::invalid_thread_option,
+    "it must stay well inside the playout latency"};
+/// SCHED_FIFO priority; 0 is the normal scheduler.
+inline constexpr setting_limit realtime_priority_limit{"real-time priority", 0, 99, "",
+                                                       errc::invalid_thread_option};
+
+/// How a stream_thread waits; each is checked when it starts.
+struct stream_thread_options {
+    /// The thread's timer slack (Linux PR_SET_TIMERSLACK): a wait may end this
+    /// much late, so the kernel can merge wake-ups. 0 keeps the system's, 50 µs
+    /// for a normal thread.
+    std::chrono::nanoseconds timer_slack = std::chrono::microseconds{1};
+    /// A sender wakes this long before each deadline and reads the clock until
+    /// it comes: lateness falls to the clock's resolution, at the cost of up
+    /// to `spin` of CPU a packet. 0: no spin.
+    std::chrono::nanoseconds spin{};
+    /// SCHED_FIFO priority 1-99 for the thread (it then preempts every normal
+    /// thread, and its wake-up is not delayed by them); 0 keeps the normal
+    /// scheduler. Refused without CAP_SYS_NICE or an rtprio limit:
+    /// start() then fails with errc::thread_priority_refused.
+    int realtime_priority = 0;
+    /// A receiver, after reading, waits this long before it reads again, so
+    /// that packets gather and one wake-up takes many. 0: every arrival wakes
+    /// it. Keep it under a quarter of the playout latency: a packet is handed
+    /// to the audio side up to this much later than it arrived.
+    std::chrono::nanoseconds receive_interval{};
+};
+
+/// What a stream_thread has done, for a count of system calls a packet.
+struct stream_thread_counts {
+    /// Waits (ppoll calls), whatever ended them.
+    std::uint64_t waits = 0;
+    /// Waits that ended because the media transport was readable (a receiver).
+    std::uint64_t media_wakeups = 0;
+    /// Waits that ended because the control transport was readable.
+    std::uint64_t control_wakeups = 0;
+    /// Reads a receiver made at the end of a receive interval, without a wait
+    /// for the socket.
+    std::uint64_t gathered_reads = 0;
+};
+
+/// Drives a stream (multicast_stream::sender or ::receiver) on a thread of its
+/// own from start() to stop(). The stream must outlive it; not copyable.
+template <class Stream>
+    requires descriptor_transport<typename Stream::transport_type>
+class stream_thread {
+    static constexpr bool is_sender = Stream::role() == decltype(Stream::role())::sender;
+
+public:
+    /// Sender: runs on the thread after each round of sending, so the source
+    /// can write more.
+    using refill_handler = std::function<void(Stream&)>;
+    /// Runs on the thread when the transport reports an error; a receiver
+    /// whose socket cannot be waited on (closed) stops after reporting it.
+    using error_handler = std::function<void(std::error_code)>;
+
+    explicit stream_thread(Stream& stream, const stream_thread_options& options = {})
+        : stream_{stream}, options_{options}
+    {}
+    stream_thread(const stream_thread&) = delete;
+    stream_thread& operator=(const stream_thread&) = delete;
+    ~stream_thread() { stop(); }
+
+    /// Set before start().
+    void on_refill(refill_handler h) { refill_ = std::move(h); }
+    void on_error(error_handler h) { error_ = std::move(h); }
+
+    /// Checks the options and starts the thread; a no-op while it runs. On
+    /// failure no thread runs and `ec` says why (an option out of range, a
+    /// real-time priority the system refused, no descriptor left).
+    void start(std::error_code& ec) { (void)start_thread(ec); }
+
+    /// Throwing form: std::system_error that names the option and its limit,
+    /// or why the system refused the priority.
+    void start()
+    {
+        std::error_code ec;
+        const std::string what = start_thread(ec);
+        if (ec) detail::throw_error(ec, what);
+    }
+
+    /// Stops the thread after the round it is in, and waits for it. Work
+    /// still posted is dropped. Call from any thread but this one's handlers.
+    void stop() noexcept
+    {
+        if (!thread_.joinable()) return;
+        stopping_.store(true, std::memory_order_relaxed);
+        wake_.notify();
+        thread_.join();
+        std::lock_guard lock{posted_mutex_};
+        posted_.clear();
+    }
+
+    [[nodiscard]] bool running() const noexcept { return thread_.joinable(); }
+
+    /// What the thread has done since it was made; from any thread.
+    [[nodiscard]] stream_thread_counts counts() const noexcept
+    {
+        // Relaxed: statistics, written by the thread alone.
+        return {waits_.load(std::memory_order_relaxed),
+                media_wakeups_.load(std::memory_order_relaxed),
+                control_wakeups_.load(std::memory_order_relaxed),
+                gathered_reads_.load(std::memory_order_relaxed)};
+    }
+
+    /// Runs `work(stream)` on the thread at its next wake-up, which this
+    /// brings about at once. From any thread; it allocates and takes a lock,
+    /// so not from an audio callback (that one has push() and pull()).
+    void post(std::function<void(Stream&)> work)
+    {
+        {
+            std::lock_guard lock{posted_mutex_};
+            posted_.push_back(std::move(work));
+        }
+        wake_.notify();
+    }
+
+private:
+    std::string start_thread(std::error_code& ec)
+    {
+        ec.clear();
+        if (thread_.joinable()) return {};
+        using us = std::chrono::duration<double, std::micro>;
+        for (const setting_problem& p :
+             {timer_slack_limit.check(us{options_.timer_slack}.count()),
+              spin_limit.check(us{options_.spin}.count()),
+              realtime_priority_limit.check(options_.realtime_priority),
+              receive_interval_limit.check(
+                  std::chrono::duration<double, std::milli>{options_.receive_interval}.count())}) {
+            if (!p) continue;
+            ec = make_error_code(p.code);
+            return p.describe();
+        }
+        if (!wake_.valid()) {
+            ec = std::error_code{EMFILE, std::system_category()};
+            return "cannot make the stream thread's wake-up descriptor";
+        }
+        stopping_.store(false, std::memory_order_relaxed);
+        wake_.drain();
+        thread_ = std::thread{[this] { run(); }};
+        if (options_.realtime_priority > 0) {
+            std::string what;
+            ec = detail::set_realtime_priority(thread_.native_handle(), options_.realtime_priority,
+                                               what);
+            if (ec) {
+                const std::error_code refused = ec;
+                stop();
+                ec = refused;
+                return what;
+            }
+        }
+        return {};
+    }
+
+    void run()
+    {
+        detail::set_timer_slack(options_.timer_slack);
+        std::array<::pollfd, 3> fds{};
+        std::size_t count = 0;
+        fds[count++] = {wake_.fd(), POLLIN, 0};
+        const std::size_t media = is_sender ? fds.size() : count;
+        if constexpr (!is_sender) fds[count++] = {stream_.transport().native_handle(), POLLIN, 0};
+        const std::size_t control = stream_.has_control() ? count : fds.size();
+        if (stream_.has_control())
+            fds[count++] = {stream_.control_transport().native_handle(), POLLIN, 0};
+
+        time_point next_flush = stream_.clock().now() + report_flush;
+        // A receiver with a receive interval reads on a timer while packets
+        // keep coming, and waits for the socket again when one finds none.
+        bool gathering = false;
+        time_point read_at{};
+        if constexpr (is_sender) send_round();
+        while (!stopping_.load(std::memory_order_relaxed)) {
+            time_point deadline;
+            if constexpr (is_sender) {
+                const std::optional<time_point> due = stream_.next_deadline();
+                // Paused, only post() (which wakes the thread) can bring work.
+                deadline = due ? *due : stream_.clock().now() + (stream_.paused() ? paused : idle);
+            } else {
+                deadline = gathering ? std::min(next_flush, read_at) : next_flush;
+                fds[media].events = gathering ? 0 : POLLIN;
+            }
+            const time_point wake_at = is_sender ? deadline - options_.spin : deadline;
+            for (std::size_t i = 0; i < count; ++i)
+                fds[i].revents = 0;
+            const int ready = detail::wait_readable_for(std::span<::pollfd>{fds.data(), count},
+                                                        wake_at - stream_.clock().now());
+            bump(waits_);
+            if (ready < 0) {
+                report(std::error_code{errno, std::system_category()});
+                return;
+            }
+            if (fds[0].revents != 0) run_posted();
+            if (media < count && fds[media].revents != 0) {
+                if ((fds[media].revents & POLLNVAL) != 0) {
+                    // A closed socket: every wait would end at once. Say so once and stop.
+                    report(std::make_error_code(std::errc::bad_file_descriptor));
+                    return;
+                }
+                bump(media_wakeups_);
+                std::error_code ec;
+                if constexpr (!is_sender) {
+                    stream_.poll_media(ec);
+                    if (options_.receive_interval > std::chrono::nanoseconds::zero()) {
+                        gathering = true;
+                        read_at = stream_.clock().now() + options_.receive_interval;
+                    }
+                }
+                if (ec) report(ec);
+            }
+            if (control < count && fds[control].revents != 0) {
+                if ((fds[control].revents & POLLNVAL) != 0) {
+                    fds[control].fd = -1; // poll(2) ignores it from now on; media goes on
+                    report(std::make_error_code(std::errc::bad_file_descriptor));
+                } else {
+                    bump(control_wakeups_);
+                    std::error_code ec;
+                    stream_.poll_control(ec);
+                    if (ec) report(ec);
+                }
+            }
+            if constexpr (is_sender) {
+                if (stream_.clock().now() < wake_at) continue; // woken by a descriptor
+                while (stream_.clock().now() < deadline) {
+                    // The spin: the clock is read from user space (vDSO).
+                }
+                send_round();
+            } else {
+                if (gathering && stream_.clock().now() >= read_at) {
+                    bump(gathered_reads_);
+                    std::error_code ec;
+                    gathering = stream_.poll_media(ec) > 0; // none came: wait for the socket
+                    read_at = stream_.clock().now() + options_.receive_interval;
+                    if (ec) report(ec);
+                }
+                if (stream_.clock().now() >= next_flush) {
+                    std::error_code ec;
+                    stream_.send_reports(ec);
+                    if (ec) report(ec);
+                    next_flush = stream_.clock().now() + report_flush;
+                }
+            }
+        }
+    }
+
+    void send_round()
+    {
+        std::error_code ec;
+        stream_.poll_media(ec);
+        if (ec) report(ec);
+        if (refill_) {
+            refill_(stream_);
+            stream_.poll_media(ec); // what the refill made due now
+            if (ec) report(ec);
+        }
+    }
+
+    void run_posted()
+    {
+        wake_.drain();
+        std::vector<std::function<void(Stream&)>> work;
+        {
+            std::lock_guard lock{posted_mutex_};
+            work.swap(posted_);
+        }
+        for (auto& w : work)
+            w(stream_);
+    }
+
+    static void bump(std::atomic<std::uint64_t>& counter) noexcept
+    {
+        counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+
+    void report(std::error_code ec)
+    {
+        if (error_) error_(ec);
+    }
+
+    // How often a receiver sends the reports pull() wrote (pull() cannot wake
+    // the thread without a system call), and how often an idle sender looks
+    // for frames a capture callback pushed.
+    static constexpr std::chrono::nanoseconds report_flush = std::chrono::milliseconds{100};
+    static constexpr std::chrono::nanoseconds idle = std::chrono::milliseconds{1};
+    static constexpr std::chrono::nanoseconds paused = std::chrono::milliseconds{100};
+
+    Stream& stream_;
+    stream_thread_options options_;
+    refill_handler refill_;
+    error_handler error_;
+    detail::wake_signal wake_;
+    std::atomic<bool> stopping_{false};
+    std::mutex posted_mutex_;
+    std::vector<std::function<void(Stream&)>> posted_;
+    std::atomic<std::uint64_t> waits_{0};
+    std::atomic<std::uint64_t> media_wakeups_{0};
+    std::atomic<std::uint64_t> control_wakeups_{0};
+    std::atomic<std::uint64_t> gathered_reads_{0};
+    std::thread thread_;
+};
+
+} // namespace audiocast
+// end include/audiocast/transport/stream_thread.hpp
 
 namespace audiocast {
 

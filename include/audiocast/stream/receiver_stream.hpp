@@ -29,6 +29,7 @@
 #include <audiocast/wire/rtcp.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -155,15 +156,43 @@ public:
     /// are reported through ec; would_block is not an error.
     std::size_t poll(std::error_code& ec) noexcept
     {
-        ec.clear();
-        const std::size_t received = receive_waiting(ec);
+        const std::size_t received = poll_media(ec);
         // RTCP goes on when media fails (its socket stays readable, and an
         // unread one would wake the runner again at once); the first error is
         // the one reported.
         std::error_code control_ec;
-        if (this->control_) control(control_ec);
+        poll_control(control_ec);
         if (!ec) ec = control_ec;
         return received;
+    }
+
+    /// poll()'s first half, for a loop that knows the media transport is
+    /// readable: takes the datagrams waiting (a bounded number), with a
+    /// batch_receiver one system call per batch, and no call that is
+    /// expected to find nothing. Returns the datagrams moved.
+    std::size_t poll_media(std::error_code& ec) noexcept
+    {
+        ec.clear();
+        if constexpr (batch_receiver<Transport>)
+            return receive_batches(ec);
+        else
+            return receive_waiting(ec);
+    }
+
+    /// poll()'s second half, for a loop that knows the control transport is
+    /// readable: reads the group's RTCP, then sends what send_reports() sends.
+    void poll_control(std::error_code& ec) noexcept
+    {
+        ec.clear();
+        if (this->control_) control(ec);
+    }
+
+    /// Sends the receiver reports pull() wrote; no read. A loop calls it on a
+    /// timer (pull() cannot wake it without a system call).
+    void send_reports(std::error_code& ec) noexcept
+    {
+        ec.clear();
+        if (this->control_) flush_reports(ec);
     }
 
     // The socket's drop count is its total since it opened, modulo 2^32.
@@ -226,7 +255,6 @@ private:
 
     void init()
     {
-        packet_.resize(max_datagram_bytes);
         // Room for the datagrams of twice the latency plus 100 ms at 1 ms
         // packets, each up to the MTU with room for headers the codec never
         // writes (CSRCs, other extensions).
@@ -236,6 +264,15 @@ private:
         const std::size_t max_bytes =
             std::max<std::size_t>(2048, largest_payload(session_.codec()) + 256);
         inbox_ = std::make_unique<detail::datagram_ring>(slots, max_bytes);
+        if constexpr (batch_receiver<Transport>) {
+            // A datagram that does not fit a slot would not fit the inbox either.
+            batch_bytes_.resize(batch_size * max_bytes);
+            for (std::size_t i = 0; i < batch_size; ++i)
+                batch_[i].buffer =
+                    std::span<std::byte>{batch_bytes_.data() + i * max_bytes, max_bytes};
+        } else {
+            packet_.resize(max_datagram_bytes);
+        }
         admission_ = std::make_unique<detail::inbox_admission>(session_.screen());
         socket_overflow_ = std::make_unique<std::atomic<std::uint64_t>>(0);
         published_ = std::make_unique<detail::triple_buffer<receiver_stats>>();
@@ -259,6 +296,11 @@ private:
                                      this->clock_.wall_now() - origin.waited, origin.from);
             });
         if (ec) return;
+        flush_reports(ec);
+    }
+
+    void flush_reports(std::error_code& ec) noexcept
+    {
         const time_point now = this->clock_.now();
         while (outbox_->consume_one([this, now, &ec](std::span<const std::byte> report,
                                                      const detail::datagram_meta& meta) noexcept {
@@ -272,6 +314,33 @@ private:
             if (!send_ec) reported_ = true;
         })) {
         }
+    }
+
+    // One system call a batch; a batch that came back short emptied the queue.
+    std::size_t receive_batches(std::error_code& ec) noexcept
+    {
+        std::size_t received = 0;
+        while (received < base::max_datagrams_per_poll) {
+            const std::size_t got = this->transport_.receive_batch(batch_, ec);
+            if (ec == std::errc::operation_would_block) {
+                ec.clear();
+                break;
+            }
+            if (ec) break;
+            received += got;
+            const time_point now = this->clock_.now();
+            const wall_time wall = this->clock_.wall_now();
+            for (std::size_t i = 0; i < got; ++i) {
+                const received_datagram& d = batch_[i];
+                if (d.truncated) { // it cannot be a packet of ours
+                    admission_->refuse_malformed();
+                    continue;
+                }
+                take(std::span<const std::byte>{d.buffer.data(), d.size}, d.origin, now, wall);
+            }
+            if (got < batch_.size()) break;
+        }
+        return received;
     }
 
     std::size_t receive_waiting(std::error_code& ec) noexcept
@@ -294,22 +363,31 @@ private:
             }
             if (ec) break;
             ++received;
-            if (origin.dropped_before) count_socket_drops(*origin.dropped_before);
-            const std::span<const std::byte> datagram{packet_.data(), size};
-            if (!admission_->admit(datagram, origin.from, inbox_->size_approx(),
-                                   inbox_->capacity()))
-                continue; // counted by the admission
-            // Dated when it arrived, not when it was read: a backlog read at
-            // once (a listener that joined before it was ready) is old.
-            // A refusal (inbox full or datagram too big) is counted by the inbox.
-            inbox_->push(datagram, this->clock_.now() - origin.waited,
-                         this->clock_.wall_now() - origin.waited, origin.from);
+            take(std::span<const std::byte>{packet_.data(), size}, origin, this->clock_.now(),
+                 this->clock_.wall_now());
         }
         return received;
     }
 
+    // One datagram read at `now`, to the audio side if the admission lets it.
+    void take(std::span<const std::byte> datagram, const datagram_origin& origin, time_point now,
+              wall_time wall) noexcept
+    {
+        if (origin.dropped_before) count_socket_drops(*origin.dropped_before);
+        if (!admission_->admit(datagram, origin.from, inbox_->size_approx(), inbox_->capacity()))
+            return; // counted by the admission
+        // Dated when it arrived, not when it was read: a backlog read at
+        // once (a listener that joined before it was ready) is old.
+        // A refusal (inbox full or datagram too big) is counted by the inbox.
+        inbox_->push(datagram, now - origin.waited, wall - origin.waited, origin.from);
+    }
+
     receiver_session<Codec> session_;
-    std::vector<std::byte> packet_;
+    std::vector<std::byte> packet_; ///< one datagram, from a transport that reads one at a time
+    // A batch_receiver's batch: the slots, and the bytes they point into.
+    static constexpr std::size_t batch_size = 16;
+    std::array<received_datagram, batch_size> batch_{};
+    std::vector<std::byte> batch_bytes_;
     // The hand-off between the network side and the audio side (see the file
     // comment); held by pointer because atomics do not move.
     std::unique_ptr<detail::datagram_ring> inbox_;

@@ -80,7 +80,7 @@ public:
     {
         const std::size_t n = session_.write(samples, this->clock_.now(), ec);
         if (ec) return n;
-        poll(ec);
+        poll_media(ec);
         return n;
     }
 
@@ -88,7 +88,9 @@ public:
     std::size_t write(std::span<const T> samples)
     {
         const std::size_t n = session_.write(samples, this->clock_.now());
-        poll();
+        std::error_code ec;
+        poll_media(ec);
+        if (ec) detail::throw_error(ec, "sending what was due failed");
         return n;
     }
 
@@ -142,13 +144,37 @@ public:
     /// would_block is not an error.
     std::size_t poll(std::error_code& ec) noexcept
     {
-        ec.clear();
-        const std::size_t sent = send_due(ec);
+        const std::size_t sent = poll_media(ec);
         // RTCP goes on when media fails; the first error is the one reported.
         std::error_code control_ec;
-        if (this->control_) control(control_ec);
+        poll_control(control_ec);
         if (!ec) ec = control_ec;
         return sent;
+    }
+
+    /// poll()'s part that runs at a deadline: sends the packets due, and this
+    /// sender's report when due; reads nothing. Returns the packets sent.
+    std::size_t poll_media(std::error_code& ec) noexcept
+    {
+        ec.clear();
+        const std::size_t sent = send_due(ec);
+        std::error_code report_ec;
+        if (this->control_) send_report(report_ec);
+        if (!ec) ec = report_ec;
+        return sent;
+    }
+
+    /// poll()'s part for a loop that knows the control transport is readable:
+    /// reads the listeners' reports.
+    void poll_control(std::error_code& ec) noexcept
+    {
+        ec.clear();
+        if (!this->control_) return;
+        this->read_control(
+            ec, [this](std::span<const std::byte> datagram, const datagram_origin& origin) {
+                session_.on_control(datagram, this->clock_.now() - origin.waited,
+                                    this->clock_.wall_now() - origin.waited);
+            });
     }
 
     std::size_t poll()
@@ -220,15 +246,9 @@ private:
         return sent;
     }
 
-    // Listeners' reports in, the sender's own report out when due.
-    void control(std::error_code& ec) noexcept
+    // The sender's own report, when due.
+    void send_report(std::error_code& ec) noexcept
     {
-        this->read_control(
-            ec, [this](std::span<const std::byte> datagram, const datagram_origin& origin) {
-                session_.on_control(datagram, this->clock_.now() - origin.waited,
-                                    this->clock_.wall_now() - origin.waited);
-            });
-        if (ec) return;
         const std::size_t size = session_.write_report(this->clock_.now(), this->clock_.wall_now(),
                                                        this->control_packet_, ec);
         if (ec || size == 0) return;

@@ -117,11 +117,11 @@ private:
     {
         if (!running_) return;
         std::error_code ec;
-        stream_.poll(ec);
+        stream_.poll_media(ec);
         if (ec && error_) error_(ec);
         if (refill_) {
             refill_(stream_);
-            stream_.poll(ec); // what the refill made due now
+            stream_.poll_media(ec); // what the refill made due now
             if (ec && error_) error_(ec);
         }
         arm(stream_.next_deadline());
@@ -156,7 +156,7 @@ private:
                     return;
                 }
                 std::error_code poll_ec;
-                stream_.poll(poll_ec);
+                stream_.poll_media(poll_ec);
                 if (poll_ec && error_) error_(poll_ec);
                 wait_readable();
             });
@@ -176,7 +176,7 @@ private:
                     return; // the control socket failed; media goes on
                 }
                 std::error_code poll_ec;
-                stream_.poll(poll_ec);
+                stream_.poll_control(poll_ec);
                 if (poll_ec && error_) error_(poll_ec);
                 wait_control_readable();
             });
@@ -188,7 +188,7 @@ private:
         report_timer_.async_wait([this, alive = alive_, run = run_](std::error_code ec) {
             if (!*alive || run != run_ || ec == asio::error::operation_aborted || !running_) return;
             std::error_code poll_ec;
-            stream_.poll(poll_ec);
+            stream_.send_reports(poll_ec);
             if (poll_ec && error_) error_(poll_ec);
             arm_report_flush();
         });

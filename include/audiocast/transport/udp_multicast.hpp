@@ -230,6 +230,26 @@ public:
         return size;
     }
 
+    /// Reads the datagrams waiting, up to slots.size() (at most 64), in one
+    /// system call (recvmmsg(2) on Linux) and returns how many; each slot gets
+    /// its size, whether it was cut to fit its buffer, and its origin as
+    /// receive(buffer, origin, ec) reports it. Fewer than asked means none was
+    /// left: a caller need not call again to learn it (batch_receiver in
+    /// concepts.hpp). With none waiting: 0 and operation_would_block.
+    std::size_t receive_batch(std::span<received_datagram> slots, std::error_code& ec) noexcept
+    {
+        ec.clear();
+        if (!socket_.is_open()) {
+            ec = std::make_error_code(std::errc::bad_file_descriptor);
+            return 0;
+        }
+        if (!joined_) {
+            ec = std::make_error_code(std::errc::operation_would_block);
+            return 0;
+        }
+        return reader_.read_batch(socket_.native_handle(), slots, ec);
+    }
+
     /// Throwing form of receive(), with Asio's semantics: every error throws
     /// std::system_error, operation_would_block included, so poll with the
     /// error_code form. On message_size the truncated bytes are in `buffer`.
@@ -269,6 +289,13 @@ public:
     {
         std::error_code ignored;
         socket_.cancel(ignored);
+    }
+
+    /// The socket's descriptor, for a poll(2) loop (transport/stream_thread.hpp);
+    /// -1 when closed.
+    [[nodiscard]] int native_handle() noexcept
+    {
+        return socket_.is_open() ? socket_.native_handle() : -1;
     }
 
     /// The socket, for options this class does not cover.

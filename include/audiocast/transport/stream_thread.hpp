@@ -1,0 +1,370 @@
+// audiocast — stream_thread: a stream driven by a thread of its own, at the
+// fewest system calls a packet (docs/architecture.md, The edges).
+//
+// stream_runner (stream_runner.hpp) shares an Asio executor with the rest of a
+// program; its timers cost two timerfd_settime(2) a packet besides the wait
+// and the send. A stream_thread owns one thread that waits in one ppoll(2) on
+// the stream's sockets, a wake-up descriptor and the next deadline:
+//   - a sender makes two system calls a packet, the wait and the send; it reads
+//     its listeners' reports only when their socket is readable;
+//   - a receiver makes one wait and one batched receive a wake-up (recvmmsg(2)
+//     through batch_receiver, concepts.hpp); nothing is read to learn that
+//     nothing is there. With a receive interval it wakes at most once an
+//     interval and takes every packet that came meanwhile in one batch: at 1 ms
+//     packets and a 5 ms interval, a fifth of the wake-ups. Arrival times are
+//     the kernel's (datagram_origin::waited), so latency and jitter figures
+//     do not change; the interval must stay well inside the playout latency.
+// How punctually a sender wakes is in the options: the thread's timer slack,
+// an optional spin before each deadline, an optional real-time priority;
+// benchmarks/pacing.cpp measures each with its CPU cost.
+//
+// Handlers (on_refill, on_error) and posted work run on the thread; so does
+// everything the stream does but pull() and push(). Another thread reaches
+// the stream only through post().
+//
+//   audiocast::stream_thread<audiocast::multicast_sender> thread{stream};
+//   thread.on_refill([&](auto& s) { /* write more frames */ });
+//   thread.start();
+//   thread.post([](auto& s) { s.pause(); });
+//   thread.stop();
+#pragma once
+
+#include <audiocast/concepts.hpp>
+#include <audiocast/error.hpp>
+#include <audiocast/limits.hpp>
+#include <audiocast/time.hpp>
+#include <audiocast/transport/detail/deadline_wait.hpp>
+
+#include <poll.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace audiocast {
+
+/// Timer slack, in µs: how late the kernel may wake the thread.
+inline constexpr setting_limit timer_slack_limit{
+    "timer slack", 0, 10'000, "us", errc::invalid_thread_option, "0 keeps the system's, 50 us"};
+/// How long before each deadline a sender stops sleeping and spins, in µs.
+inline constexpr setting_limit spin_limit{
+    "spin", 0, 2'000, "us", errc::invalid_thread_option, "each costs that much CPU a packet"};
+/// How long a receiver lets packets gather between reads, in ms.
+inline constexpr setting_limit receive_interval_limit{
+    "receive interval",
+    0,
+    100,
+    "ms",
+    errc::invalid_thread_option,
+    "it must stay well inside the playout latency"};
+/// SCHED_FIFO priority; 0 is the normal scheduler.
+inline constexpr setting_limit realtime_priority_limit{"real-time priority", 0, 99, "",
+                                                       errc::invalid_thread_option};
+
+/// How a stream_thread waits; each is checked when it starts.
+struct stream_thread_options {
+    /// The thread's timer slack (Linux PR_SET_TIMERSLACK): a wait may end this
+    /// much late, so the kernel can merge wake-ups. 0 keeps the system's, 50 µs
+    /// for a normal thread.
+    std::chrono::nanoseconds timer_slack = std::chrono::microseconds{1};
+    /// A sender wakes this long before each deadline and reads the clock until
+    /// it comes: lateness falls to the clock's resolution, at the cost of up
+    /// to `spin` of CPU a packet. 0: no spin.
+    std::chrono::nanoseconds spin{};
+    /// SCHED_FIFO priority 1-99 for the thread (it then preempts every normal
+    /// thread, and its wake-up is not delayed by them); 0 keeps the normal
+    /// scheduler. Refused without CAP_SYS_NICE or an rtprio limit:
+    /// start() then fails with errc::thread_priority_refused.
+    int realtime_priority = 0;
+    /// A receiver, after reading, waits this long before it reads again, so
+    /// that packets gather and one wake-up takes many. 0: every arrival wakes
+    /// it. Keep it under a quarter of the playout latency: a packet is handed
+    /// to the audio side up to this much later than it arrived.
+    std::chrono::nanoseconds receive_interval{};
+};
+
+/// What a stream_thread has done, for a count of system calls a packet.
+struct stream_thread_counts {
+    /// Waits (ppoll calls), whatever ended them.
+    std::uint64_t waits = 0;
+    /// Waits that ended because the media transport was readable (a receiver).
+    std::uint64_t media_wakeups = 0;
+    /// Waits that ended because the control transport was readable.
+    std::uint64_t control_wakeups = 0;
+    /// Reads a receiver made at the end of a receive interval, without a wait
+    /// for the socket.
+    std::uint64_t gathered_reads = 0;
+};
+
+/// Drives a stream (multicast_stream::sender or ::receiver) on a thread of its
+/// own from start() to stop(). The stream must outlive it; not copyable.
+template <class Stream>
+    requires descriptor_transport<typename Stream::transport_type>
+class stream_thread {
+    static constexpr bool is_sender = Stream::role() == decltype(Stream::role())::sender;
+
+public:
+    /// Sender: runs on the thread after each round of sending, so the source
+    /// can write more.
+    using refill_handler = std::function<void(Stream&)>;
+    /// Runs on the thread when the transport reports an error; a receiver
+    /// whose socket cannot be waited on (closed) stops after reporting it.
+    using error_handler = std::function<void(std::error_code)>;
+
+    explicit stream_thread(Stream& stream, const stream_thread_options& options = {})
+        : stream_{stream}, options_{options}
+    {}
+    stream_thread(const stream_thread&) = delete;
+    stream_thread& operator=(const stream_thread&) = delete;
+    ~stream_thread() { stop(); }
+
+    /// Set before start().
+    void on_refill(refill_handler h) { refill_ = std::move(h); }
+    void on_error(error_handler h) { error_ = std::move(h); }
+
+    /// Checks the options and starts the thread; a no-op while it runs. On
+    /// failure no thread runs and `ec` says why (an option out of range, a
+    /// real-time priority the system refused, no descriptor left).
+    void start(std::error_code& ec) { (void)start_thread(ec); }
+
+    /// Throwing form: std::system_error that names the option and its limit,
+    /// or why the system refused the priority.
+    void start()
+    {
+        std::error_code ec;
+        const std::string what = start_thread(ec);
+        if (ec) detail::throw_error(ec, what);
+    }
+
+    /// Stops the thread after the round it is in, and waits for it. Work
+    /// still posted is dropped. Call from any thread but this one's handlers.
+    void stop() noexcept
+    {
+        if (!thread_.joinable()) return;
+        stopping_.store(true, std::memory_order_relaxed);
+        wake_.notify();
+        thread_.join();
+        std::lock_guard lock{posted_mutex_};
+        posted_.clear();
+    }
+
+    [[nodiscard]] bool running() const noexcept { return thread_.joinable(); }
+
+    /// What the thread has done since it was made; from any thread.
+    [[nodiscard]] stream_thread_counts counts() const noexcept
+    {
+        // Relaxed: statistics, written by the thread alone.
+        return {waits_.load(std::memory_order_relaxed),
+                media_wakeups_.load(std::memory_order_relaxed),
+                control_wakeups_.load(std::memory_order_relaxed),
+                gathered_reads_.load(std::memory_order_relaxed)};
+    }
+
+    /// Runs `work(stream)` on the thread at its next wake-up, which this
+    /// brings about at once. From any thread; it allocates and takes a lock,
+    /// so not from an audio callback (that one has push() and pull()).
+    void post(std::function<void(Stream&)> work)
+    {
+        {
+            std::lock_guard lock{posted_mutex_};
+            posted_.push_back(std::move(work));
+        }
+        wake_.notify();
+    }
+
+private:
+    std::string start_thread(std::error_code& ec)
+    {
+        ec.clear();
+        if (thread_.joinable()) return {};
+        using us = std::chrono::duration<double, std::micro>;
+        for (const setting_problem& p :
+             {timer_slack_limit.check(us{options_.timer_slack}.count()),
+              spin_limit.check(us{options_.spin}.count()),
+              realtime_priority_limit.check(options_.realtime_priority),
+              receive_interval_limit.check(
+                  std::chrono::duration<double, std::milli>{options_.receive_interval}.count())}) {
+            if (!p) continue;
+            ec = make_error_code(p.code);
+            return p.describe();
+        }
+        if (!wake_.valid()) {
+            ec = std::error_code{EMFILE, std::system_category()};
+            return "cannot make the stream thread's wake-up descriptor";
+        }
+        stopping_.store(false, std::memory_order_relaxed);
+        wake_.drain();
+        thread_ = std::thread{[this] { run(); }};
+        if (options_.realtime_priority > 0) {
+            std::string what;
+            ec = detail::set_realtime_priority(thread_.native_handle(), options_.realtime_priority,
+                                               what);
+            if (ec) {
+                const std::error_code refused = ec;
+                stop();
+                ec = refused;
+                return what;
+            }
+        }
+        return {};
+    }
+
+    void run()
+    {
+        detail::set_timer_slack(options_.timer_slack);
+        std::array<::pollfd, 3> fds{};
+        std::size_t count = 0;
+        fds[count++] = {wake_.fd(), POLLIN, 0};
+        const std::size_t media = is_sender ? fds.size() : count;
+        if constexpr (!is_sender) fds[count++] = {stream_.transport().native_handle(), POLLIN, 0};
+        const std::size_t control = stream_.has_control() ? count : fds.size();
+        if (stream_.has_control())
+            fds[count++] = {stream_.control_transport().native_handle(), POLLIN, 0};
+
+        time_point next_flush = stream_.clock().now() + report_flush;
+        // A receiver with a receive interval reads on a timer while packets
+        // keep coming, and waits for the socket again when one finds none.
+        bool gathering = false;
+        time_point read_at{};
+        if constexpr (is_sender) send_round();
+        while (!stopping_.load(std::memory_order_relaxed)) {
+            time_point deadline;
+            if constexpr (is_sender) {
+                const std::optional<time_point> due = stream_.next_deadline();
+                // Paused, only post() (which wakes the thread) can bring work.
+                deadline = due ? *due : stream_.clock().now() + (stream_.paused() ? paused : idle);
+            } else {
+                deadline = gathering ? std::min(next_flush, read_at) : next_flush;
+                fds[media].events = gathering ? 0 : POLLIN;
+            }
+            const time_point wake_at = is_sender ? deadline - options_.spin : deadline;
+            for (std::size_t i = 0; i < count; ++i)
+                fds[i].revents = 0;
+            const int ready = detail::wait_readable_for(std::span<::pollfd>{fds.data(), count},
+                                                        wake_at - stream_.clock().now());
+            bump(waits_);
+            if (ready < 0) {
+                report(std::error_code{errno, std::system_category()});
+                return;
+            }
+            if (fds[0].revents != 0) run_posted();
+            if (media < count && fds[media].revents != 0) {
+                if ((fds[media].revents & POLLNVAL) != 0) {
+                    // A closed socket: every wait would end at once. Say so once and stop.
+                    report(std::make_error_code(std::errc::bad_file_descriptor));
+                    return;
+                }
+                bump(media_wakeups_);
+                std::error_code ec;
+                if constexpr (!is_sender) {
+                    stream_.poll_media(ec);
+                    if (options_.receive_interval > std::chrono::nanoseconds::zero()) {
+                        gathering = true;
+                        read_at = stream_.clock().now() + options_.receive_interval;
+                    }
+                }
+                if (ec) report(ec);
+            }
+            if (control < count && fds[control].revents != 0) {
+                if ((fds[control].revents & POLLNVAL) != 0) {
+                    fds[control].fd = -1; // poll(2) ignores it from now on; media goes on
+                    report(std::make_error_code(std::errc::bad_file_descriptor));
+                } else {
+                    bump(control_wakeups_);
+                    std::error_code ec;
+                    stream_.poll_control(ec);
+                    if (ec) report(ec);
+                }
+            }
+            if constexpr (is_sender) {
+                if (stream_.clock().now() < wake_at) continue; // woken by a descriptor
+                while (stream_.clock().now() < deadline) {
+                    // The spin: the clock is read from user space (vDSO).
+                }
+                send_round();
+            } else {
+                if (gathering && stream_.clock().now() >= read_at) {
+                    bump(gathered_reads_);
+                    std::error_code ec;
+                    gathering = stream_.poll_media(ec) > 0; // none came: wait for the socket
+                    read_at = stream_.clock().now() + options_.receive_interval;
+                    if (ec) report(ec);
+                }
+                if (stream_.clock().now() >= next_flush) {
+                    std::error_code ec;
+                    stream_.send_reports(ec);
+                    if (ec) report(ec);
+                    next_flush = stream_.clock().now() + report_flush;
+                }
+            }
+        }
+    }
+
+    void send_round()
+    {
+        std::error_code ec;
+        stream_.poll_media(ec);
+        if (ec) report(ec);
+        if (refill_) {
+            refill_(stream_);
+            stream_.poll_media(ec); // what the refill made due now
+            if (ec) report(ec);
+        }
+    }
+
+    void run_posted()
+    {
+        wake_.drain();
+        std::vector<std::function<void(Stream&)>> work;
+        {
+            std::lock_guard lock{posted_mutex_};
+            work.swap(posted_);
+        }
+        for (auto& w : work)
+            w(stream_);
+    }
+
+    static void bump(std::atomic<std::uint64_t>& counter) noexcept
+    {
+        counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+
+    void report(std::error_code ec)
+    {
+        if (error_) error_(ec);
+    }
+
+    // How often a receiver sends the reports pull() wrote (pull() cannot wake
+    // the thread without a system call), and how often an idle sender looks
+    // for frames a capture callback pushed.
+    static constexpr std::chrono::nanoseconds report_flush = std::chrono::milliseconds{100};
+    static constexpr std::chrono::nanoseconds idle = std::chrono::milliseconds{1};
+    static constexpr std::chrono::nanoseconds paused = std::chrono::milliseconds{100};
+
+    Stream& stream_;
+    stream_thread_options options_;
+    refill_handler refill_;
+    error_handler error_;
+    detail::wake_signal wake_;
+    std::atomic<bool> stopping_{false};
+    std::mutex posted_mutex_;
+    std::vector<std::function<void(Stream&)>> posted_;
+    std::atomic<std::uint64_t> waits_{0};
+    std::atomic<std::uint64_t> media_wakeups_{0};
+    std::atomic<std::uint64_t> control_wakeups_{0};
+    std::atomic<std::uint64_t> gathered_reads_{0};
+    std::thread thread_;
+};
+
+} // namespace audiocast

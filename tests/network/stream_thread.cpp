@@ -1,0 +1,313 @@
+// The network suite: multicast streams driven by stream_thread on real
+// sockets and real time, and what each packet costs in system calls.
+//
+// Part of audiocast_network_tests, whose main() (udp_multicast.cpp) refuses to
+// run outside the private network namespace that tests/network/netns-run
+// makes. The transports are udp_multicast_transport wrapped in a counter of
+// every call that reaches the socket; the thread counts its own waits. So the
+// system calls a packet are counted here exactly: a wait (ppoll), a send
+// (sendto), a receive (recvmsg) or a batch (recvmmsg) is one each.
+#include <audiocast/multicast_stream.hpp>
+
+#include "../support/stream_harness.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <asio/io_context.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <span>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+using audiocast_test::make_source;
+using audiocast_test::trimmed;
+
+constexpr unsigned channels = 2;
+
+/// Calls that reached the socket, by kind, and those that found nothing.
+struct socket_calls {
+    std::uint64_t sends = 0;
+    std::uint64_t receives = 0; ///< one datagram a call
+    std::uint64_t batches = 0;  ///< any number a call
+    std::uint64_t found_nothing = 0;
+};
+
+/// udp_multicast_transport, counting. The counts are written on the stream's
+/// thread and read after it stopped.
+class counting_transport {
+public:
+    counting_transport(asio::io_context& io, const audiocast::udp_multicast_options& options)
+        : inner_{io, options}
+    {}
+
+    void send(std::span<const std::byte> datagram, std::error_code& ec) noexcept
+    {
+        ++calls_.sends;
+        inner_.send(datagram, ec);
+    }
+    std::size_t receive(std::span<std::byte> buffer, std::error_code& ec) noexcept
+    {
+        audiocast::datagram_origin origin;
+        return receive(buffer, origin, ec);
+    }
+    std::size_t receive(std::span<std::byte> buffer, audiocast::datagram_origin& origin,
+                        std::error_code& ec) noexcept
+    {
+        ++calls_.receives;
+        const std::size_t n = inner_.receive(buffer, origin, ec);
+        if (ec == std::errc::operation_would_block) ++calls_.found_nothing;
+        return n;
+    }
+    std::size_t receive_batch(std::span<audiocast::received_datagram> slots,
+                              std::error_code& ec) noexcept
+    {
+        ++calls_.batches;
+        const std::size_t n = inner_.receive_batch(slots, ec);
+        if (ec == std::errc::operation_would_block) ++calls_.found_nothing;
+        return n;
+    }
+    [[nodiscard]] int native_handle() noexcept { return inner_.native_handle(); }
+
+    [[nodiscard]] const socket_calls& calls() const { return calls_; }
+
+private:
+    audiocast::udp_multicast_transport inner_;
+    socket_calls calls_;
+};
+
+using counted_stream = audiocast::basic_multicast_stream<counting_transport, audiocast::pcm_codec,
+                                                         audiocast::steady_clock>;
+using counted_sender = counted_stream::sender;
+using counted_receiver = counted_stream::receiver;
+
+audiocast::udp_multicast_options media(bool join)
+{
+    return {.group = "239.255.0.61", .port = 5460, .interface = "lo", .join = join};
+}
+audiocast::udp_multicast_options control()
+{
+    return {.group = "239.255.0.61", .port = 5461, .interface = "lo"};
+}
+
+/// The audio side: pulls 1 ms blocks at absolute steps from now + `delay`
+/// for `blocks` blocks, as a device's callback would, on the calling thread.
+std::vector<std::int16_t> play(counted_receiver& rx, std::size_t blocks)
+{
+    constexpr std::size_t block_samples = 48 * channels;
+    std::vector<std::int16_t> out(blocks * block_samples);
+    steady::time_point next = steady::now() + 1ms;
+    for (std::size_t b = 0; b < blocks; ++b) {
+        std::this_thread::sleep_until(next);
+        rx.pull(std::span<std::int16_t>{out.data() + b * block_samples, block_samples});
+        next += 1ms;
+    }
+    return out;
+}
+
+/// What one run through a sending and a receiving stream_thread did.
+struct threaded_run {
+    std::vector<std::int16_t> source;
+    std::vector<std::int16_t> played;
+    std::vector<std::error_code> errors;
+    bool all_sent = false;
+    std::uint64_t packets = 0;
+    std::uint64_t packets_lost = 0;
+    // The sender's, when its last packet left (after that it idles).
+    audiocast::stream_thread_counts tx_counts{};
+    socket_calls tx_media{};
+    socket_calls tx_control{};
+    // The receiver's, at the end.
+    audiocast::stream_thread_counts rx_counts{};
+    socket_calls rx_media{};
+    socket_calls rx_control{};
+};
+
+/// Streams 1.5 s of audio in `ptime` packets from a sending stream_thread to
+/// a receiving one (with `receiving_options`), both with RTCP, and plays it
+/// for 2 s on this thread.
+threaded_run stream_through_threads(std::chrono::milliseconds ptime,
+                                    const audiocast::stream_thread_options& receiving_options)
+{
+    threaded_run run;
+    asio::io_context io; // owns the sockets' Asio state; never run: the threads wait in ppoll
+    const audiocast::pcm_codec codec{audiocast::pcm_config{.packet_time = ptime}};
+    audiocast::receiver_config rx_config;
+    rx_config.max_rate_adjustment = 0; // shared clock: bit-exact playout
+    counted_receiver rx{counting_transport{io, media(true)}, counting_transport{io, control()},
+                        codec, audiocast::steady_clock{}, rx_config};
+    audiocast::sender_config tx_config;
+    tx_config.ssrc = 0x5EED'0001;
+    counted_sender tx{counting_transport{io, media(false)}, counting_transport{io, control()},
+                      codec, audiocast::steady_clock{}, tx_config};
+
+    run.source = make_source(72'000, channels, 61);
+    std::size_t written = 0;
+    audiocast::stream_thread<counted_receiver> receiving{rx, receiving_options};
+    audiocast::stream_thread<counted_sender> sending{tx};
+    std::mutex errors_mutex; // both threads report; read after they stop
+    std::atomic<bool> all_sent{false};
+    const auto on_error = [&](std::error_code ec) {
+        std::lock_guard lock{errors_mutex};
+        run.errors.push_back(ec);
+    };
+    receiving.on_error(on_error);
+    sending.on_error(on_error);
+    sending.on_refill([&](counted_sender& s) {
+        const std::size_t left = run.source.size() / channels - written;
+        if (left > 0)
+            written += s.write(std::span<const std::int16_t>{run.source.data() + written * channels,
+                                                             left * channels});
+        if (written * channels == run.source.size()) {
+            s.flush();
+            if (s.sender().queued_packets() == 0 && !all_sent.load()) {
+                run.tx_counts = sending.counts();
+                run.tx_media = s.transport().calls();
+                run.tx_control = s.control_transport().calls();
+                all_sent.store(true);
+            }
+        }
+    });
+    receiving.start();
+    sending.start();
+    run.played = play(rx, 2'000); // 2 s
+    sending.stop();
+    receiving.stop();
+    run.all_sent = all_sent.load();
+    run.packets = tx.sender().stats().packets_sent;
+    run.packets_lost = rx.receiver().stats().packets_lost;
+    run.rx_counts = receiving.counts();
+    run.rx_media = rx.transport().calls();
+    run.rx_control = rx.control_transport().calls();
+    return run;
+}
+
+} // namespace
+
+TEST_CASE("stream_thread: a sender and a receiver on threads of their own play the source "
+          "bit-exact, at two system calls a packet for the sender and one wait and one batch a "
+          "wake-up for the receiver",
+          "[network][stream_thread]")
+{
+    const threaded_run run = stream_through_threads(5ms, {});
+    REQUIRE(run.errors.empty());
+    REQUIRE(run.all_sent);
+    CHECK(trimmed(run.played, channels) == run.source);
+    CHECK(run.packets == 300); // 1.5 s in 5 ms packets
+    CHECK(run.packets_lost == 0);
+
+    const std::uint64_t tx_syscalls = run.tx_counts.waits + run.tx_media.sends +
+                                      run.tx_control.sends + run.tx_control.receives +
+                                      run.tx_control.batches;
+    INFO("sender: " << run.tx_counts.waits << " waits, " << run.tx_media.sends << " sends, "
+                    << run.tx_control.sends << " reports sent, " << run.tx_control.batches
+                    << " report reads, " << run.packets << " packets");
+    // The sender's own reports and the listener's are the only calls besides
+    // a wait and a send a packet; waking for a listener's report is one wait
+    // more each.
+    CHECK(run.tx_media.sends == run.packets);
+    CHECK(tx_syscalls <=
+          2 * run.packets + 2 * run.tx_control.sends + 2 * run.tx_counts.control_wakeups + 2);
+    CHECK(run.tx_control.found_nothing == 0);
+    CHECK(run.tx_control.receives == 0);
+
+    INFO("receiver: " << run.rx_counts.waits << " waits, " << run.rx_counts.media_wakeups
+                      << " media wake-ups, " << run.rx_media.batches << " batches, "
+                      << run.rx_media.found_nothing << " found nothing");
+    CHECK(run.rx_media.receives == 0);
+    CHECK(run.rx_media.batches == run.rx_counts.media_wakeups); // one batch a wake-up
+    CHECK(run.rx_media.found_nothing == 0);                     // and none that finds nothing
+    CHECK(run.rx_control.found_nothing == 0);
+    CHECK(run.rx_control.batches == run.rx_counts.control_wakeups);
+    // A wake-up for each packet at most, plus the report timer's.
+    CHECK(run.rx_counts.waits <= run.packets + run.rx_counts.control_wakeups + 2s / 100ms + 2);
+}
+
+TEST_CASE("stream_thread: with a receive interval, a receiver at 1 ms packets wakes and reads "
+          "about once an interval, and still plays the source bit-exact",
+          "[network][stream_thread]")
+{
+    const threaded_run run = stream_through_threads(1ms, {.receive_interval = 5ms});
+    REQUIRE(run.errors.empty());
+    REQUIRE(run.all_sent);
+    CHECK(trimmed(run.played, channels) == run.source);
+    CHECK(run.packets == 1'500);
+    CHECK(run.packets_lost == 0);
+    INFO("receiver: " << run.rx_counts.waits << " waits, " << run.rx_counts.media_wakeups
+                      << " media wake-ups, " << run.rx_counts.gathered_reads
+                      << " reads after an interval, " << run.rx_media.batches << " batches, "
+                      << run.rx_media.found_nothing << " found nothing, " << run.packets
+                      << " packets");
+    // 1.5 s of packets is 300 intervals; a busy machine may stretch some.
+    CHECK(run.rx_media.batches <= run.packets / 4);
+    CHECK(run.rx_counts.waits <= run.packets / 4 + 2s / 100ms + run.rx_counts.control_wakeups);
+    // A read that finds nothing only when the stream stops (or pauses).
+    CHECK(run.rx_media.found_nothing <= 2);
+}
+
+TEST_CASE("stream_thread: work posted from another thread runs on the stream's thread, and a "
+          "paused sender sends nothing until PLAY",
+          "[network][stream_thread]")
+{
+    asio::io_context io;
+    counted_sender tx{counting_transport{io, media(false)}, audiocast::pcm_codec{},
+                      audiocast::steady_clock{}};
+    audiocast::stream_thread<counted_sender> sending{tx};
+    std::atomic<std::thread::id> ran_on{};
+    const std::vector<std::int16_t> tone = make_source(4'800, channels, 7); // 100 ms
+    sending.start();
+    sending.post([&](counted_sender& s) {
+        ran_on.store(std::this_thread::get_id());
+        s.pause();
+        s.write(std::span<const std::int16_t>{tone});
+    });
+    std::this_thread::sleep_for(100ms);
+    std::uint64_t sent_while_paused = 0;
+    std::atomic<std::uint64_t> seen{0};
+    sending.post([&](counted_sender& s) { seen.store(s.sender().stats().packets_sent); });
+    std::this_thread::sleep_for(20ms);
+    sent_while_paused = seen.load();
+    sending.post([](counted_sender& s) { s.play(); });
+    std::this_thread::sleep_for(200ms);
+    sending.stop();
+
+    CHECK(ran_on.load() != std::thread::id{});
+    CHECK(ran_on.load() != std::this_thread::get_id());
+    CHECK(sent_while_paused == 0);
+    CHECK(tx.sender().stats().packets_sent == 20); // 100 ms in 5 ms packets
+}
+
+TEST_CASE("stream_thread: options out of range are refused with the limit named, and no "
+          "thread starts",
+          "[network][stream_thread]")
+{
+    asio::io_context io;
+    counted_sender tx{counting_transport{io, media(false)}, audiocast::pcm_codec{},
+                      audiocast::steady_clock{}};
+    {
+        audiocast::stream_thread<counted_sender> t{tx, {.spin = 5ms}};
+        std::error_code ec;
+        t.start(ec);
+        CHECK(ec == audiocast::errc::invalid_thread_option);
+        CHECK_FALSE(t.running());
+        CHECK_THROWS_WITH(t.start(), Catch::Contains("spin 5000 us") && Catch::Contains("0-2000") &&
+                                         Catch::Contains("us"));
+    }
+    {
+        audiocast::stream_thread<counted_sender> t{tx, {.realtime_priority = 100}};
+        CHECK_THROWS_WITH(t.start(), Catch::Contains("real-time priority 100"));
+        CHECK_FALSE(t.running());
+    }
+}
