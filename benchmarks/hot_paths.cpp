@@ -10,9 +10,9 @@
 //   random SSRC from another host, and random bytes (the price of each on the
 //   audio thread, which source selection keeps small).
 //   jitter_buffer insert + read of one packet.
-//   playout_resampler: a packet's frames at rate 1 (exact copies) and at
-//   ±0.1 % (32-point windowed-sinc interpolation), beside memcpy of the same
-//   int32 frames.
+//   playout_resampler: a packet's frames at rate 1 (what playout does then:
+//   a copy, and remember() of the last frames) and at ±0.1 % (32-point
+//   windowed-sinc interpolation), beside memcpy of the same int32 frames.
 //
 // Run it optimised: scripts/bench builds the release preset, or
 //   cmake --build --preset release --target audiocast-bench-hot-paths
@@ -21,6 +21,7 @@
 #include <audiocast/codec/pcm.hpp>
 #include <audiocast/session/jitter_buffer.hpp>
 #include <audiocast/session/playout_rate.hpp>
+#include <audiocast/session/playout_resampler.hpp>
 #include <audiocast/session/receiver_session.hpp>
 #include <audiocast/session/sender_session.hpp>
 #include <audiocast/wire/rtp.hpp>
@@ -285,6 +286,24 @@ void playout_resampler_packet(benchmark::State& state, double adjustment)
                             static_cast<std::int64_t>(samples * sizeof(std::int32_t)));
 }
 
+// At rate 1 playout does not go through process(): it copies the frames the
+// jitter buffer holds and hands them to remember(), which keeps the last few
+// for when interpolation starts (session/playout.hpp). That copy and
+// remember() are what the resampler costs while the clocks agree.
+void playout_resampler_rate_1(benchmark::State& state)
+{
+    audiocast::playout_resampler resampler{channels};
+    const auto in = signal<std::int32_t>();
+    std::vector<std::int32_t> out(samples);
+    for (auto _ : state) {
+        std::copy_n(in.data(), samples, out.data());
+        resampler.remember(std::span<const std::int32_t>{out});
+        benchmark::DoNotOptimize(out.data());
+    }
+    state.SetBytesProcessed(state.iterations() *
+                            static_cast<std::int64_t>(samples * sizeof(std::int32_t)));
+}
+
 void memcpy_int32_frames(benchmark::State& state)
 {
     std::vector<std::int32_t> from(samples, 1), to(samples);
@@ -361,7 +380,7 @@ int main(int argc, char** argv)
                                  false);
     benchmark::RegisterBenchmark("jitter_buffer/insert+read", jitter_buffer_insert_and_read);
     benchmark::RegisterBenchmark("memcpy/int32_frames", memcpy_int32_frames);
-    benchmark::RegisterBenchmark("playout_resampler/rate_1", playout_resampler_packet, 0.0);
+    benchmark::RegisterBenchmark("playout_resampler/rate_1", playout_resampler_rate_1);
     benchmark::RegisterBenchmark("playout_resampler/+0.1%", playout_resampler_packet, 0.001);
     benchmark::RegisterBenchmark("playout_resampler/-0.1%", playout_resampler_packet, -0.001);
     benchmark::Initialize(&argc, argv);

@@ -1,7 +1,15 @@
-// audiocast-bench-pacing: how punctually a multicast_stream sender, driven by
-// stream_runner on an io_context, takes each packet at its deadline.
+// audiocast-bench-pacing: how punctually a multicast_stream sender takes each
+// packet at its deadline, driven by stream_thread (the default) or by
+// stream_runner on an io_context, and what the punctuality costs.
 //
 //   audiocast-bench-pacing [--ptime-ms P] [--seconds S] [--csv FILE]
+//                          [--driver thread|runner] [--timer-slack-us N]
+//                          [--spin-us N] [--realtime-priority N]
+//
+// The stream_thread options (transport/stream_thread.hpp): the thread's timer
+// slack (default 1 us; 0 keeps the system's 50 us), a spin before each
+// deadline, a SCHED_FIFO priority (refused without CAP_SYS_NICE: the run
+// then fails and says why).
 //
 // One sender sends a 1 kHz tone, 48 kHz stereo L16, to 239.255.0.1:5004 on lo
 // for S seconds (default 10) at packet time P (default 1 ms). The source writes
@@ -34,16 +42,24 @@ namespace {
 using namespace std::chrono_literals;
 using audiocast_bench::in_us;
 
-constexpr const char* usage = "usage: audiocast-bench-pacing [--ptime-ms 1|2|5|10|20] "
-                              "[--seconds S (default 10)] [--csv FILE]\n";
+constexpr const char* usage =
+    "usage: audiocast-bench-pacing [--ptime-ms 1|2|5|10|20] [--seconds S (default 10)] "
+    "[--csv FILE]\n"
+    "                              [--driver thread|runner] [--timer-slack-us N (default 1)]\n"
+    "                              [--spin-us N] [--realtime-priority N]\n";
 
-constexpr const char* csv_header = "ptime_ms,seconds,packets,lateness_p50_us,lateness_p99_us,"
-                                   "lateness_max_us,schedule_slips,cpu_percent";
+constexpr const char* csv_header =
+    "driver,timer_slack_us,spin_us,realtime_priority,ptime_ms,seconds,packets,lateness_p50_us,"
+    "lateness_p99_us,lateness_max_us,schedule_slips,cpu_percent";
 
 struct options {
     long ptime_ms = 1;
     double seconds = 10;
     std::string csv;
+    std::string driver = "thread";
+    long timer_slack_us = 1;
+    long spin_us = 0;
+    long realtime_priority = 0;
 };
 
 int run(const options& opt)
@@ -55,6 +71,12 @@ int run(const options& opt)
         audiocast::udp_multicast_transport{io, {.interface = "lo", .join = false}},
         audiocast::pcm_codec{codec_config}, audiocast::steady_clock{}};
     audiocast::stream_runner<audiocast::multicast_sender> runner{sender, io.get_executor()};
+    audiocast::stream_thread<audiocast::multicast_sender> thread{
+        sender,
+        {.timer_slack = std::chrono::microseconds{opt.timer_slack_us},
+         .spin = std::chrono::microseconds{opt.spin_us},
+         .realtime_priority = static_cast<int>(opt.realtime_priority)}};
+    const bool on_thread = opt.driver == "thread";
 
     // The refill runs right after poll() has sent what was due, so `now` there
     // is after the datagram was handed to the kernel: an outside check on the
@@ -63,18 +85,22 @@ int run(const options& opt)
     audiocast::duration_histogram sent_by;
     std::optional<audiocast::time_point> due;
     std::uint64_t seen = 0;
-    runner.on_refill([&](audiocast::multicast_sender& s) {
+    const auto refill = [&](audiocast::multicast_sender& s) {
         const audiocast::time_point now = s.clock().now();
         if (s.sender().stats().packets_sent > seen && due) sent_by.record(now - *due);
         seen = s.sender().stats().packets_sent;
         source.fill(s);
         due = s.next_deadline();
-    });
+    };
     std::uint64_t send_errors = 0;
     std::error_code first_error;
-    runner.on_error([&](std::error_code ec) {
+    const auto on_error = [&](std::error_code ec) {
         if (send_errors++ == 0) first_error = ec;
-    });
+    };
+    runner.on_refill(refill);
+    runner.on_error(on_error);
+    thread.on_refill(refill);
+    thread.on_error(on_error);
 
     const auto duration = std::chrono::duration_cast<std::chrono::nanoseconds>(
         std::chrono::duration<double>{opt.seconds});
@@ -91,13 +117,26 @@ int run(const options& opt)
     stop.expires_at(start + duration);
     stop.async_wait([&](std::error_code) {
         runner.stop();
+        thread.stop();
         cpu_used = audiocast_bench::cpu_time() - cpu_start;
         if (const auto busy = audiocast_bench::machine_busy_time(); busy && machine_start)
             machine_used = *busy - *machine_start;
         wall = std::chrono::steady_clock::now() - start;
         stopped = true;
     });
-    runner.start();
+    if (on_thread) {
+        std::error_code start_ec;
+        thread.start(start_ec);
+        if (start_ec == audiocast::errc::thread_priority_refused) {
+            // Not this machine's to give (no CAP_SYS_NICE, no rtprio limit).
+            std::cout << "SKIP: audiocast-bench-pacing: real-time priority "
+                      << opt.realtime_priority << " refused: " << start_ec.message() << '\n';
+            return 77;
+        }
+        if (start_ec) thread.start(); // throws, naming the option refused
+    } else {
+        runner.start();
+    }
     // Bounded: the stop timer ends the run; this is the backstop.
     io.run_for(duration + 10s);
     if (!stopped) {
@@ -113,8 +152,14 @@ int run(const options& opt)
         100.0 * static_cast<double>(cpu_used.count()) * 1e3 / static_cast<double>(wall.count());
     const double expected = opt.seconds * 1000.0 / static_cast<double>(opt.ptime_ms);
 
-    std::printf("pacing: ptime %ld ms, %.1f s, 48000 Hz stereo L16 to 239.255.0.1:5004 on lo\n",
-                opt.ptime_ms, opt.seconds);
+    std::printf("pacing: ptime %ld ms, %.1f s, 48000 Hz stereo L16 to 239.255.0.1:5004 on lo; "
+                "%s\n",
+                opt.ptime_ms, opt.seconds,
+                on_thread ? ("stream_thread, timer slack " + std::to_string(opt.timer_slack_us) +
+                             " us, spin " + std::to_string(opt.spin_us) + " us, priority " +
+                             std::to_string(opt.realtime_priority))
+                                .c_str()
+                          : "stream_runner");
     std::printf("  packets sent   %llu (%.0f expected; the kernel counted %s)\n",
                 static_cast<unsigned long long>(stats.packets_sent), expected,
                 udp_sent ? std::to_string(*udp_sent).c_str() : "?");
@@ -142,11 +187,13 @@ int run(const options& opt)
 
     if (!opt.csv.empty()) {
         char row[256];
-        std::snprintf(row, sizeof row, "%ld,%g,%llu,%.1f,%.1f,%.1f,%llu,%.2f", opt.ptime_ms,
-                      opt.seconds, static_cast<unsigned long long>(stats.packets_sent),
-                      in_us(lateness.percentile(50)), in_us(lateness.percentile(99)),
-                      in_us(lateness.max()), static_cast<unsigned long long>(stats.schedule_slips),
-                      cpu_percent);
+        std::snprintf(
+            row, sizeof row, "%s,%ld,%ld,%ld,%ld,%g,%llu,%.1f,%.1f,%.1f,%llu,%.2f",
+            opt.driver.c_str(), on_thread ? opt.timer_slack_us : 50L, on_thread ? opt.spin_us : 0L,
+            on_thread ? opt.realtime_priority : 0L, opt.ptime_ms, opt.seconds,
+            static_cast<unsigned long long>(stats.packets_sent), in_us(lateness.percentile(50)),
+            in_us(lateness.percentile(99)), in_us(lateness.max()),
+            static_cast<unsigned long long>(stats.schedule_slips), cpu_percent);
         audiocast_bench::append_csv(opt.csv, csv_header, row);
     }
     return send_errors == 0 ? 0 : 1;
@@ -158,7 +205,18 @@ int main(int argc, char* argv[])
 {
     options opt;
     try {
-        const audiocast_bench::command_line args{argc, argv, {"ptime-ms", "seconds", "csv"}, {}};
+        const audiocast_bench::command_line args{argc,
+                                                 argv,
+                                                 {"ptime-ms", "seconds", "csv", "driver",
+                                                  "timer-slack-us", "spin-us", "realtime-priority"},
+                                                 {}};
+        opt.driver = args.text("driver", opt.driver);
+        if (opt.driver != "thread" && opt.driver != "runner")
+            throw audiocast_bench::usage_error{"--driver \"" + opt.driver +
+                                               "\" is not thread or runner"};
+        opt.timer_slack_us = args.integer("timer-slack-us", 1, 0, 10'000);
+        opt.spin_us = args.integer("spin-us", 0, 0, 2'000);
+        opt.realtime_priority = args.integer("realtime-priority", 0, 0, 99);
         opt.ptime_ms = args.integer("ptime-ms", 1, 1, 20);
         opt.seconds = args.number("seconds", 10, 0, 3600);
         opt.csv = args.text("csv", "");

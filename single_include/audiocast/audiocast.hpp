@@ -4295,14 +4295,8 @@ private:
 // has moved since. A proportional controller with hysteresis turns it into a
 // rate adjustment once it passes an eighth of the target latency.
 //
-// The resampler sits in front of the jitter buffer's reader: a 32-point
-// Kaiser-windowed sinc whose error on a tone is below -95 dB up to 0.8 of the
-// Nyquist frequency (tests/unit/playout_rate.cpp), so interpolated frames
-// sound like copied ones.
-// While the rate is exactly 1 and the phase 0 it is out of the way and
-// playout is bit-exact; when the controller lets go, it carries on in the
-// same direction until the phase comes round to a whole frame, then hands
-// back. With clocks that really disagree (any two crystals) it never lets
+// The adjustment drives the resampler (session/playout_resampler.hpp). With
+// clocks that really disagree (any two crystals) the controller never lets
 // go: the integral term holds their drift, and playout resamples at it.
 
 
@@ -4470,6 +4464,116 @@ private:
     double adjustment_ = 0;
 };
 
+} // namespace audiocast
+// end include/audiocast/session/playout_rate.hpp
+// begin include/audiocast/session/playout_resampler.hpp
+// audiocast — the playout resampler: the stream read a little faster or
+// slower than it was sent, for the rate controller (session/playout_rate.hpp).
+//
+// It sits in front of the jitter buffer's reader: a 32-point Kaiser-windowed
+// sinc whose error on a tone is below -95 dB up to 0.8 of the Nyquist
+// frequency (tests/unit/playout_rate.cpp), so interpolated frames sound like
+// copied ones. While the rate is exactly 1 and the phase 0 it is out of the
+// way and playout is bit-exact; when the controller lets go, it carries on in
+// the same direction until the phase comes round to a whole frame, then hands
+// back. Stereo is filtered with AVX2 and FMA where the CPU has them
+// (detail/sinc_avx2.hpp).
+
+// begin include/audiocast/detail/sinc_avx2.hpp
+// audiocast — the playout resampler's stereo filter in AVX2 and FMA, chosen
+// at run time (session/playout_rate.hpp).
+//
+// One output frame is 32 weighted input frames: 64 multiply-adds, and the 32
+// weights themselves interpolated between two rows of the filter table.
+// Baseline x86-64 (SSE2) does two at a time; these do four at a time into
+// four independent sums, so no multiply-add waits for the one before it. The
+// portable filter stays the reference: results differ from it only in the
+// last bits of a double before rounding (tests/unit/playout_rate.cpp holds
+// both to the same bounds).
+
+
+#include <cstddef>
+#include <cstdint>
+
+#if !defined(AUDIOCAST_NO_SIMD) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define AUDIOCAST_HAS_SINC_AVX2 1
+#include <immintrin.h>
+#else
+#define AUDIOCAST_HAS_SINC_AVX2 0
+#endif
+
+namespace audiocast::detail::sinc_avx2 {
+
+#if AUDIOCAST_HAS_SINC_AVX2
+
+/// Whether this CPU runs stereo(); reads a word the runtime filled before
+/// main(), so the audio thread may ask.
+[[nodiscard]] inline bool available() noexcept
+{
+    return __builtin_cpu_supports("avx2") != 0 && __builtin_cpu_supports("fma") != 0;
+}
+
+/// The two channels' sums over `Taps` frames (a multiple of 8) of
+/// w[j] * window[2j + c], where w[j] = low[j] + between * (high[j] - low[j]),
+/// into sums[0] and sums[1].
+template <int Taps>
+[[gnu::target("avx2,fma")]] inline void stereo(const float* low, const float* high, double between,
+                                               const std::int32_t* window, double* sums) noexcept
+{
+    static_assert(Taps % 8 == 0);
+    const __m256d t = _mm256_set1_pd(between);
+    __m256d sum[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(),
+                      _mm256_setzero_pd()};
+    for (int j = 0; j < Taps; j += 8) {
+        for (int half = 0; half < 2; ++half) {
+            const int k = j + 4 * half;
+            const __m256d lo = _mm256_cvtps_pd(_mm_loadu_ps(low + k));
+            const __m256d hi = _mm256_cvtps_pd(_mm_loadu_ps(high + k));
+            const __m256d w = _mm256_fmadd_pd(t, _mm256_sub_pd(hi, lo), lo);
+            // Frames k, k+1 (L R L R) and k+2, k+3, as doubles, with their weights.
+            const __m256d a = _mm256_cvtepi32_pd(
+                _mm_loadu_si128(reinterpret_cast<const __m128i*>(window + 2 * k)));
+            const __m256d b = _mm256_cvtepi32_pd(
+                _mm_loadu_si128(reinterpret_cast<const __m128i*>(window + 2 * k + 4)));
+            sum[2 * half] = _mm256_fmadd_pd(_mm256_permute4x64_pd(w, 0b01010000), a, sum[2 * half]);
+            sum[2 * half + 1] =
+                _mm256_fmadd_pd(_mm256_permute4x64_pd(w, 0b11111010), b, sum[2 * half + 1]);
+        }
+    }
+    const __m256d total =
+        _mm256_add_pd(_mm256_add_pd(sum[0], sum[1]), _mm256_add_pd(sum[2], sum[3])); // L R L R
+    const __m128d pair = _mm_add_pd(_mm256_castpd256_pd128(total), _mm256_extractf128_pd(total, 1));
+    _mm_storeu_pd(sums, pair);
+}
+
+#else
+
+[[nodiscard]] inline bool available() noexcept
+{
+    return false;
+}
+
+template <int Taps>
+void stereo(const float*, const float*, double, const std::int32_t*, double*) noexcept
+{}
+
+#endif
+
+} // namespace audiocast::detail::sinc_avx2
+// end include/audiocast/detail/sinc_avx2.hpp
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <numbers>
+#include <span>
+#include <vector>
+
+namespace audiocast {
+
 namespace detail {
 
 /// The interpolation filter: a Kaiser-windowed sinc of `taps` points at
@@ -4536,7 +4640,7 @@ public:
     static constexpr std::size_t lookahead = detail::sinc_table::taps / 2;
 
     explicit playout_resampler(unsigned channels)
-        : channels_{channels}, history_(ring * channels), table_{&detail::sinc_table::get()},
+        : channels_{channels}, history_(2 * ring * channels), table_{&detail::sinc_table::get()},
           accumulator_(channels)
     {}
 
@@ -4580,9 +4684,15 @@ public:
         const std::size_t frames = played.size() / channels_;
         // Only the frames the filter reaches back to; this runs on every direct read.
         const std::size_t keep = std::min(frames, lookahead - 1);
-        for (std::size_t f = frames - keep; f < frames; ++f) {
-            std::copy_n(played.data() + f * channels_, channels_, frame_at(0));
-            base_ = (base_ + 1) & (ring - 1);
+        // In at most two runs of slots, each copied to both its places.
+        const std::int32_t* from = played.data() + (frames - keep) * channels_;
+        for (std::size_t done = 0; done < keep;) {
+            const std::size_t run = std::min(keep - done, ring - base_);
+            std::int32_t* slot = history_.data() + base_ * channels_;
+            std::copy_n(from + done * channels_, run * channels_, slot);
+            std::copy_n(from + done * channels_, run * channels_, slot + ring * channels_);
+            base_ = (base_ + run) & (ring - 1);
+            done += run;
         }
     }
 
@@ -4622,6 +4732,8 @@ private:
     static constexpr std::size_t ring = 64; // a power of two above taps + lookahead
 
     // The frame `offset` frames from the read position (negative: played).
+    // Every frame is kept twice, at its slot and `ring` frames on, so the
+    // filter's window is contiguous wherever it starts.
     std::int32_t* frame_at(std::ptrdiff_t offset) noexcept
     {
         const auto slot =
@@ -4629,18 +4741,28 @@ private:
         return history_.data() + slot * channels_;
     }
 
+    void mirror(std::int32_t* slot) noexcept
+    {
+        std::copy_n(slot, channels_, slot + ring * channels_);
+    }
+
     template <class Next>
     bool take(Next& next) noexcept
     {
         std::int32_t* slot = frame_at(static_cast<std::ptrdiff_t>(pending_));
         if (!next(std::span<std::int32_t>{slot, channels_})) return false;
+        mirror(slot);
         ++pending_;
         return true;
     }
 
+    static constexpr int taps = detail::sinc_table::taps;
+    // Taps summed in parallel: independent partial sums, so the additions do
+    // not wait on each other (and the compiler may use vector registers).
+    static constexpr int taps_per_step = 4;
+
     void interpolate(std::int32_t* dest) noexcept
     {
-        constexpr int taps = detail::sinc_table::taps;
         constexpr int phases = detail::sinc_table::phases;
         // Between two rows of the table, linearly.
         const std::uint64_t scaled = std::uint64_t{phase_} * phases;
@@ -4648,18 +4770,63 @@ private:
         const double between = static_cast<double>(scaled & (one - 1)) / one;
         const float* low = table_->weights.data() + row * taps;
         const float* high = low + taps;
+        const std::int32_t* window = frame_at(-(taps / 2 - 1));
+        if (channels_ == 2 && simd_) {
+            double sums[2];
+            detail::sinc_avx2::stereo<taps>(low, high, between, window, sums);
+            dest[0] = clipped(sums[0]);
+            dest[1] = clipped(sums[1]);
+            return;
+        }
+        std::array<double, taps> weight;
+        for (int j = 0; j < taps; ++j)
+            weight[static_cast<std::size_t>(j)] = low[j] + between * (high[j] - low[j]);
+        if (channels_ == 2)
+            interpolate_fixed<2>(weight, window, dest);
+        else if (channels_ == 1)
+            interpolate_fixed<1>(weight, window, dest);
+        else
+            interpolate_any(weight, window, dest);
+    }
+
+    template <unsigned Channels>
+    static void interpolate_fixed(const std::array<double, taps>& weight,
+                                  const std::int32_t* window, std::int32_t* dest) noexcept
+    {
+        constexpr unsigned lanes = taps_per_step * Channels;
+        std::array<double, lanes> partial{};
+        for (int j = 0; j < taps; j += taps_per_step) {
+            const std::int32_t* f = window + static_cast<std::size_t>(j) * Channels;
+            for (unsigned l = 0; l < lanes; ++l)
+                partial[l] += weight[static_cast<std::size_t>(j) + l / Channels] * f[l];
+        }
+        for (unsigned c = 0; c < Channels; ++c) {
+            double sum = 0;
+            for (unsigned t = 0; t < taps_per_step; ++t)
+                sum += partial[t * Channels + c];
+            dest[c] = clipped(sum);
+        }
+    }
+
+    void interpolate_any(const std::array<double, taps>& weight, const std::int32_t* window,
+                         std::int32_t* dest) noexcept
+    {
         std::fill(accumulator_.begin(), accumulator_.end(), 0.0);
         for (int j = 0; j < taps; ++j) {
-            const double w = low[j] + between * (high[j] - low[j]);
-            const std::int32_t* f = frame_at(j - (taps / 2 - 1));
+            const std::int32_t* f = window + static_cast<std::size_t>(j) * channels_;
             for (unsigned c = 0; c < channels_; ++c)
-                accumulator_[c] += w * f[c];
+                accumulator_[c] += weight[static_cast<std::size_t>(j)] * f[c];
         }
-        // A full-scale signal can ring past the limits; clip rather than wrap.
         for (unsigned c = 0; c < channels_; ++c)
-            dest[c] = static_cast<std::int32_t>(std::clamp(
-                std::nearbyint(accumulator_[c]), double{std::numeric_limits<std::int32_t>::min()},
-                double{std::numeric_limits<std::int32_t>::max()}));
+            dest[c] = clipped(accumulator_[c]);
+    }
+
+    // A full-scale signal can ring past the limits; clip rather than wrap.
+    static std::int32_t clipped(double v) noexcept
+    {
+        return static_cast<std::int32_t>(
+            std::clamp(std::nearbyint(v), double{std::numeric_limits<std::int32_t>::min()},
+                       double{std::numeric_limits<std::int32_t>::max()}));
     }
 
     void advance(bool dry) noexcept
@@ -4684,6 +4851,7 @@ private:
     }
 
     unsigned channels_;
+    bool simd_ = detail::sinc_avx2::available();
     std::vector<std::int32_t> history_;
     const detail::sinc_table* table_;
     std::vector<double> accumulator_;
@@ -4697,7 +4865,7 @@ private:
 };
 
 } // namespace audiocast
-// end include/audiocast/session/playout_rate.hpp
+// end include/audiocast/session/playout_resampler.hpp
 // begin include/audiocast/session/stats.hpp
 // audiocast — receiver measurements: RFC 3550 interarrival jitter, duration
 // histograms for latency and RFC 3393 IPDV, throughput, and the snapshot a

@@ -27,6 +27,7 @@
 #include <audiocast/format.hpp>
 #include <audiocast/session/jitter_buffer.hpp>
 #include <audiocast/session/playout_rate.hpp>
+#include <audiocast/session/playout_resampler.hpp>
 #include <audiocast/session/stats.hpp>
 #include <audiocast/time.hpp>
 
