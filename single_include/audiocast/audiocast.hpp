@@ -10999,7 +10999,9 @@ private:
         if (n == 0) return 0;
         std::array<::iovec, Max> vectors;
         std::array<message_header, Max> messages;
-        std::array<asio::ip::udp::endpoint, Max> sources;
+        // The source addresses land in a member: an array of endpoints here
+        // would be zeroed on every call (64 of them, for one datagram).
+        auto& sources = sources_;
         alignas(::cmsghdr) std::array<std::array<char, control_bytes>, Max> control;
         const bool ancillary = timestamps_ || drop_counts_;
         const auto prepare = [&](std::size_t i) {
@@ -11113,6 +11115,7 @@ private:
     bool drop_counts_ = false;
     // Where read() finds the source of the datagram it returns.
     mutable asio::ip::udp::endpoint last_source_;
+    mutable std::array<asio::ip::udp::endpoint, max_batch> sources_;
 };
 
 } // namespace audiocast::detail
