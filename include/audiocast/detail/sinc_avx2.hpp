@@ -2,7 +2,8 @@
 // at run time (session/playout_rate.hpp).
 //
 // One output frame is 32 weighted input frames: 64 multiply-adds, and the 32
-// weights themselves interpolated between two rows of the filter table.
+// weights themselves interpolated between two rows of the filter table, then
+// rounded in a register (std::nearbyint is a library call).
 // Baseline x86-64 (SSE2) does two at a time; these do four at a time into
 // four independent sums, so no multiply-add waits for the one before it. The
 // portable filter stays the reference: results differ from it only in the
@@ -35,10 +36,12 @@ namespace audiocast::detail::sinc_avx2 {
 
 /// The two channels' sums over `Taps` frames (a multiple of 8) of
 /// w[j] * window[2j + c], where w[j] = low[j] + between * (high[j] - low[j]),
-/// into sums[0] and sums[1].
+/// clipped to int32 and rounded to nearest (ties to even, as std::nearbyint
+/// in the default rounding mode), into out[0] and out[1].
 template <int Taps>
 [[gnu::target("avx2,fma")]] inline void stereo(const float* low, const float* high, double between,
-                                               const std::int32_t* window, double* sums) noexcept
+                                               const std::int32_t* window,
+                                               std::int32_t* out) noexcept
 {
     static_assert(Taps % 8 == 0);
     const __m256d t = _mm256_set1_pd(between);
@@ -62,8 +65,10 @@ template <int Taps>
     }
     const __m256d total =
         _mm256_add_pd(_mm256_add_pd(sum[0], sum[1]), _mm256_add_pd(sum[2], sum[3])); // L R L R
-    const __m128d pair = _mm_add_pd(_mm256_castpd256_pd128(total), _mm256_extractf128_pd(total, 1));
-    _mm_storeu_pd(sums, pair);
+    __m128d pair = _mm_add_pd(_mm256_castpd256_pd128(total), _mm256_extractf128_pd(total, 1));
+    // A full-scale signal can ring past the limits; clip rather than wrap.
+    pair = _mm_min_pd(_mm_max_pd(pair, _mm_set1_pd(-2147483648.0)), _mm_set1_pd(2147483647.0));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(out), _mm_cvtpd_epi32(pair));
 }
 
 #else
@@ -74,7 +79,7 @@ template <int Taps>
 }
 
 template <int Taps>
-void stereo(const float*, const float*, double, const std::int32_t*, double*) noexcept
+void stereo(const float*, const float*, double, const std::int32_t*, std::int32_t*) noexcept
 {}
 
 #endif

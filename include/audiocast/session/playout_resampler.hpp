@@ -223,10 +223,7 @@ private:
         const float* high = low + taps;
         const std::int32_t* window = frame_at(-(taps / 2 - 1));
         if (channels_ == 2 && simd_) {
-            double sums[2];
-            detail::sinc_avx2::stereo<taps>(low, high, between, window, sums);
-            dest[0] = clipped(sums[0]);
-            dest[1] = clipped(sums[1]);
+            detail::sinc_avx2::stereo<taps>(low, high, between, window, dest);
             return;
         }
         std::array<double, taps> weight;

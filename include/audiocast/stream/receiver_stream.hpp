@@ -195,17 +195,6 @@ public:
         if (this->control_) flush_reports(ec);
     }
 
-    // The socket's drop count is its total since it opened, modulo 2^32.
-    void count_socket_drops(std::uint32_t dropped_before) noexcept
-    {
-        const auto more = static_cast<std::uint32_t>(dropped_before - socket_drops_seen_);
-        if (more == 0) return;
-        socket_drops_seen_ = dropped_before;
-        // Only the network side writes it: a relaxed load and store suffice.
-        socket_overflow_->store(socket_overflow_->load(std::memory_order_relaxed) + more,
-                                std::memory_order_relaxed);
-    }
-
     std::size_t poll()
     {
         std::error_code ec;
@@ -367,6 +356,17 @@ private:
                  this->clock_.wall_now());
         }
         return received;
+    }
+
+    // The socket's drop count is its total since it opened, modulo 2^32.
+    void count_socket_drops(std::uint32_t dropped_before) noexcept
+    {
+        const auto more = static_cast<std::uint32_t>(dropped_before - socket_drops_seen_);
+        if (more == 0) return;
+        socket_drops_seen_ = dropped_before;
+        // Only the network side writes it: a relaxed load and store suffice.
+        socket_overflow_->store(socket_overflow_->load(std::memory_order_relaxed) + more,
+                                std::memory_order_relaxed);
     }
 
     // One datagram read at `now`, to the audio side if the admission lets it.
