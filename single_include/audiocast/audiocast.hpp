@@ -12052,7 +12052,6 @@ private:
             return "cannot make the stream thread's wake-up descriptor";
         }
         stopping_.store(false, std::memory_order_relaxed);
-        wake_.drain();
         thread_ = std::thread{[this] { run(); }};
         if (options_.realtime_priority > 0) {
             std::string what;
@@ -12085,6 +12084,9 @@ private:
         // keep coming, and waits for the socket again when one finds none.
         bool gathering = false;
         time_point read_at{};
+        // Work posted before start() comes first (a sender paused before it
+        // sends anything sends nothing).
+        run_posted();
         if constexpr (is_sender) send_round();
         while (!stopping_.load(std::memory_order_relaxed)) {
             time_point deadline;
