@@ -9410,6 +9410,26 @@ private:
 // size_approx(), max_bytes(), capacity() and the drop counters may be read
 // from any thread. Construction and destruction must not race with anything.
 
+// begin include/audiocast/detail/single_writer_counter.hpp
+// audiocast — a statistic one thread writes and others read.
+//
+// Only its one writer changes it, so a relaxed load and store suffice (no
+// read-modify-write, no lock prefix on the hot path); it is atomic so that
+// other threads may read it.
+
+#include <atomic>
+#include <cstdint>
+
+namespace audiocast::detail {
+
+inline void add_from_single_writer(std::atomic<std::uint64_t>& counter,
+                                   std::uint64_t n = 1) noexcept
+{
+    counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+} // namespace audiocast::detail
+// end include/audiocast/detail/single_writer_counter.hpp
 
 #include <algorithm>
 #include <atomic>
@@ -9526,11 +9546,10 @@ private:
         return std::make_unique<std::byte[]>(slots * max_bytes);
     }
 
+    // Only the producer writes the counters.
     static void count(std::atomic<std::uint64_t>& counter) noexcept
     {
-        // Only the producer writes the counters, so a relaxed load and store
-        // suffice (no read-modify-write); atomic so other threads may read them.
-        counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        add_from_single_writer(counter);
     }
 
     // Read by both sides, written by neither after construction.
@@ -9744,11 +9763,10 @@ public:
     }
 
 private:
+    // Only the network side writes the counters.
     static void count(std::atomic<std::uint64_t>& counter) noexcept
     {
-        // Only the network side writes the counters, so a relaxed load and
-        // store suffice (no read-modify-write); atomic so others may read them.
-        counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        add_from_single_writer(counter);
     }
 
     const packet_screen screen_;
@@ -9768,6 +9786,59 @@ private:
 // and ::receiver (basic_multicast_stream.hpp) derive from it. A stream is the
 // only place where a sans-I/O session meets a Transport and a Clock.
 
+// begin include/audiocast/stream/datagram_batch.hpp
+// audiocast — the slots a stream reads a batch_receiver into (concepts.hpp),
+// and the loop that reads until the transport is empty.
+//
+// Internal to the streams (stream_base.hpp for RTCP, receiver_stream.hpp for
+// media). The buffers are allocated once; reading allocates nothing.
+
+
+#include <array>
+#include <cstddef>
+#include <span>
+#include <system_error>
+#include <vector>
+
+namespace audiocast::detail {
+
+template <std::size_t Slots>
+class datagram_batch {
+public:
+    /// Gives every slot a buffer of `bytes_each` bytes.
+    void allocate(std::size_t bytes_each)
+    {
+        bytes_.resize(Slots * bytes_each);
+        for (std::size_t i = 0; i < Slots; ++i)
+            slots_[i].buffer = std::span<std::byte>{bytes_.data() + i * bytes_each, bytes_each};
+    }
+
+    /// Reads batches from `transport` until one comes back short (the
+    /// transport had no more: no call is made to learn it) or `limit`
+    /// datagrams were read, calling take(std::span<const received_datagram>)
+    /// with each batch. Returns the datagrams read; would_block is not an error.
+    template <batch_receiver T, class Take>
+    std::size_t drain(T& transport, std::size_t limit, std::error_code& ec, Take&& take) noexcept
+    {
+        std::size_t read = 0;
+        while (read < limit) {
+            const std::size_t got = transport.receive_batch(slots_, ec);
+            if (ec == std::errc::operation_would_block) ec.clear();
+            if (ec || got == 0) break;
+            read += got;
+            take(std::span<const received_datagram>{slots_.data(), got});
+            if (got < Slots) break;
+        }
+        return read;
+    }
+
+private:
+    std::array<received_datagram, Slots> slots_{};
+    std::vector<std::byte> bytes_;
+};
+
+} // namespace audiocast::detail
+// end include/audiocast/stream/datagram_batch.hpp
 
 #include <array>
 #include <cstddef>
@@ -9822,12 +9893,7 @@ protected:
     {
         if (!control_) return;
         control_packet_.resize(max_control_bytes);
-        if constexpr (batch_receiver<Transport>) {
-            control_batch_bytes_.resize(control_batch * max_control_bytes);
-            for (std::size_t i = 0; i < control_batch; ++i)
-                control_batch_[i].buffer = std::span<std::byte>{
-                    control_batch_bytes_.data() + i * max_control_bytes, max_control_bytes};
-        }
+        if constexpr (batch_receiver<Transport>) control_batch_.allocate(max_control_bytes);
     }
 
     // Reads one datagram from `t` into `buffer`, with its origin when the
@@ -9849,20 +9915,14 @@ protected:
     void read_control(std::error_code& ec, Take&& take) noexcept
     {
         if constexpr (batch_receiver<Transport>) {
-            // A batch that comes back short emptied the socket: no call to learn it.
-            for (std::size_t read = 0; read < max_datagrams_per_poll;) {
-                const std::size_t got = control_->receive_batch(control_batch_, ec);
-                if (ec == std::errc::operation_would_block) ec.clear();
-                if (ec || got == 0) return;
-                read += got;
-                for (std::size_t i = 0; i < got; ++i) {
-                    const received_datagram& d = control_batch_[i];
-                    take(d.truncated ? std::span<const std::byte>{}
-                                     : std::span<const std::byte>{d.buffer.data(), d.size},
-                         d.origin);
-                }
-                if (got < control_batch_.size()) return;
-            }
+            control_batch_.drain(
+                *control_, max_datagrams_per_poll, ec,
+                [&take](std::span<const received_datagram> batch) {
+                    for (const received_datagram& d : batch)
+                        take(d.truncated ? std::span<const std::byte>{}
+                                         : std::span<const std::byte>{d.buffer.data(), d.size},
+                             d.origin);
+                });
             return;
         }
         for (std::size_t i = 0; i < max_datagrams_per_poll; ++i) {
@@ -9893,10 +9953,8 @@ protected:
     [[no_unique_address]] Clock clock_;
     // The network side's RTCP buffer.
     std::vector<std::byte> control_packet_;
-    // A batch_receiver's control batch: the slots, and the bytes they point into.
-    static constexpr std::size_t control_batch = 4;
-    std::array<received_datagram, control_batch> control_batch_{};
-    std::vector<std::byte> control_batch_bytes_;
+    // What a batch_receiver's RTCP is read into.
+    detail::datagram_batch<4> control_batch_;
 };
 
 } // namespace detail
@@ -10130,10 +10188,7 @@ private:
         inbox_ = std::make_unique<detail::datagram_ring>(slots, max_bytes);
         if constexpr (batch_receiver<Transport>) {
             // A datagram that does not fit a slot would not fit the inbox either.
-            batch_bytes_.resize(batch_size * max_bytes);
-            for (std::size_t i = 0; i < batch_size; ++i)
-                batch_[i].buffer =
-                    std::span<std::byte>{batch_bytes_.data() + i * max_bytes, max_bytes};
+            batch_.allocate(max_bytes);
         } else {
             packet_.resize(max_datagram_bytes);
         }
@@ -10180,31 +10235,22 @@ private:
         }
     }
 
-    // One system call a batch; a batch that came back short emptied the queue.
+    // One system call a batch, the clock read once a batch.
     std::size_t receive_batches(std::error_code& ec) noexcept
     {
-        std::size_t received = 0;
-        while (received < base::max_datagrams_per_poll) {
-            const std::size_t got = this->transport_.receive_batch(batch_, ec);
-            if (ec == std::errc::operation_would_block) {
-                ec.clear();
-                break;
-            }
-            if (ec) break;
-            received += got;
-            const time_point now = this->clock_.now();
-            const wall_time wall = this->clock_.wall_now();
-            for (std::size_t i = 0; i < got; ++i) {
-                const received_datagram& d = batch_[i];
-                if (d.truncated) { // it cannot be a packet of ours
-                    admission_->refuse_malformed();
-                    continue;
-                }
-                take(std::span<const std::byte>{d.buffer.data(), d.size}, d.origin, now, wall);
-            }
-            if (got < batch_.size()) break;
-        }
-        return received;
+        return batch_.drain(this->transport_, base::max_datagrams_per_poll, ec,
+                            [this](std::span<const received_datagram> batch) {
+                                const time_point now = this->clock_.now();
+                                const wall_time wall = this->clock_.wall_now();
+                                for (const received_datagram& d : batch) {
+                                    if (d.truncated) { // it cannot be a packet of ours
+                                        admission_->refuse_malformed();
+                                        continue;
+                                    }
+                                    take(std::span<const std::byte>{d.buffer.data(), d.size},
+                                         d.origin, now, wall);
+                                }
+                            });
     }
 
     std::size_t receive_waiting(std::error_code& ec) noexcept
@@ -10239,9 +10285,7 @@ private:
         const auto more = static_cast<std::uint32_t>(dropped_before - socket_drops_seen_);
         if (more == 0) return;
         socket_drops_seen_ = dropped_before;
-        // Only the network side writes it: a relaxed load and store suffice.
-        socket_overflow_->store(socket_overflow_->load(std::memory_order_relaxed) + more,
-                                std::memory_order_relaxed);
+        detail::add_from_single_writer(*socket_overflow_, more); // the network side alone
     }
 
     // One datagram read at `now`, to the audio side if the admission lets it.
@@ -10258,11 +10302,8 @@ private:
     }
 
     receiver_session<Codec> session_;
-    std::vector<std::byte> packet_; ///< one datagram, from a transport that reads one at a time
-    // A batch_receiver's batch: the slots, and the bytes they point into.
-    static constexpr std::size_t batch_size = 16;
-    std::array<received_datagram, batch_size> batch_{};
-    std::vector<std::byte> batch_bytes_;
+    std::vector<std::byte> packet_;    ///< one datagram, from a transport that reads one at a time
+    detail::datagram_batch<16> batch_; ///< what a batch_receiver's media is read into
     // The hand-off between the network side and the audio side (see the file
     // comment); held by pointer because atomics do not move.
     std::unique_ptr<detail::datagram_ring> inbox_;
@@ -11814,8 +11855,13 @@ public:
     void drain() const noexcept
     {
         std::uint64_t value[8];
+#if defined(__linux__)
+        // One read empties an eventfd: its counter goes back to 0.
+        [[maybe_unused]] const auto n = ::read(read_fd_, value, sizeof value);
+#else
         while (::read(read_fd_, value, sizeof value) > 0) {
         }
+#endif
     }
 
 private:
@@ -12185,9 +12231,10 @@ private:
             w(stream_);
     }
 
+    // The counters are the thread's alone to write.
     static void bump(std::atomic<std::uint64_t>& counter) noexcept
     {
-        counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        detail::add_from_single_writer(counter);
     }
 
     void report(std::error_code ec)

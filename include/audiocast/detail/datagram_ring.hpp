@@ -14,6 +14,7 @@
 #pragma once
 
 #include <audiocast/detail/config.hpp>
+#include <audiocast/detail/single_writer_counter.hpp>
 #include <audiocast/detail/spsc_indices.hpp>
 #include <audiocast/endpoint.hpp>
 #include <audiocast/time.hpp>
@@ -133,11 +134,10 @@ private:
         return std::make_unique<std::byte[]>(slots * max_bytes);
     }
 
+    // Only the producer writes the counters.
     static void count(std::atomic<std::uint64_t>& counter) noexcept
     {
-        // Only the producer writes the counters, so a relaxed load and store
-        // suffice (no read-modify-write); atomic so other threads may read them.
-        counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        add_from_single_writer(counter);
     }
 
     // Read by both sides, written by neither after construction.

@@ -21,6 +21,7 @@
 // read from any thread. Nothing here locks, allocates or makes a system call.
 #pragma once
 
+#include <audiocast/detail/single_writer_counter.hpp>
 #include <audiocast/detail/triple_buffer.hpp>
 #include <audiocast/endpoint.hpp>
 #include <audiocast/session/packet_screen.hpp>
@@ -97,11 +98,10 @@ public:
     }
 
 private:
+    // Only the network side writes the counters.
     static void count(std::atomic<std::uint64_t>& counter) noexcept
     {
-        // Only the network side writes the counters, so a relaxed load and
-        // store suffice (no read-modify-write); atomic so others may read them.
-        counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        add_from_single_writer(counter);
     }
 
     const packet_screen screen_;

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <audiocast/detail/datagram_ring.hpp>
+#include <audiocast/detail/single_writer_counter.hpp>
 #include <audiocast/detail/triple_buffer.hpp>
 #include <audiocast/error.hpp>
 #include <audiocast/session/receiver_session.hpp>
@@ -255,10 +256,7 @@ private:
         inbox_ = std::make_unique<detail::datagram_ring>(slots, max_bytes);
         if constexpr (batch_receiver<Transport>) {
             // A datagram that does not fit a slot would not fit the inbox either.
-            batch_bytes_.resize(batch_size * max_bytes);
-            for (std::size_t i = 0; i < batch_size; ++i)
-                batch_[i].buffer =
-                    std::span<std::byte>{batch_bytes_.data() + i * max_bytes, max_bytes};
+            batch_.allocate(max_bytes);
         } else {
             packet_.resize(max_datagram_bytes);
         }
@@ -305,31 +303,22 @@ private:
         }
     }
 
-    // One system call a batch; a batch that came back short emptied the queue.
+    // One system call a batch, the clock read once a batch.
     std::size_t receive_batches(std::error_code& ec) noexcept
     {
-        std::size_t received = 0;
-        while (received < base::max_datagrams_per_poll) {
-            const std::size_t got = this->transport_.receive_batch(batch_, ec);
-            if (ec == std::errc::operation_would_block) {
-                ec.clear();
-                break;
-            }
-            if (ec) break;
-            received += got;
-            const time_point now = this->clock_.now();
-            const wall_time wall = this->clock_.wall_now();
-            for (std::size_t i = 0; i < got; ++i) {
-                const received_datagram& d = batch_[i];
-                if (d.truncated) { // it cannot be a packet of ours
-                    admission_->refuse_malformed();
-                    continue;
-                }
-                take(std::span<const std::byte>{d.buffer.data(), d.size}, d.origin, now, wall);
-            }
-            if (got < batch_.size()) break;
-        }
-        return received;
+        return batch_.drain(this->transport_, base::max_datagrams_per_poll, ec,
+                            [this](std::span<const received_datagram> batch) {
+                                const time_point now = this->clock_.now();
+                                const wall_time wall = this->clock_.wall_now();
+                                for (const received_datagram& d : batch) {
+                                    if (d.truncated) { // it cannot be a packet of ours
+                                        admission_->refuse_malformed();
+                                        continue;
+                                    }
+                                    take(std::span<const std::byte>{d.buffer.data(), d.size},
+                                         d.origin, now, wall);
+                                }
+                            });
     }
 
     std::size_t receive_waiting(std::error_code& ec) noexcept
@@ -364,9 +353,7 @@ private:
         const auto more = static_cast<std::uint32_t>(dropped_before - socket_drops_seen_);
         if (more == 0) return;
         socket_drops_seen_ = dropped_before;
-        // Only the network side writes it: a relaxed load and store suffice.
-        socket_overflow_->store(socket_overflow_->load(std::memory_order_relaxed) + more,
-                                std::memory_order_relaxed);
+        detail::add_from_single_writer(*socket_overflow_, more); // the network side alone
     }
 
     // One datagram read at `now`, to the audio side if the admission lets it.
@@ -383,11 +370,8 @@ private:
     }
 
     receiver_session<Codec> session_;
-    std::vector<std::byte> packet_; ///< one datagram, from a transport that reads one at a time
-    // A batch_receiver's batch: the slots, and the bytes they point into.
-    static constexpr std::size_t batch_size = 16;
-    std::array<received_datagram, batch_size> batch_{};
-    std::vector<std::byte> batch_bytes_;
+    std::vector<std::byte> packet_;    ///< one datagram, from a transport that reads one at a time
+    detail::datagram_batch<16> batch_; ///< what a batch_receiver's media is read into
     // The hand-off between the network side and the audio side (see the file
     // comment); held by pointer because atomics do not move.
     std::unique_ptr<detail::datagram_ring> inbox_;

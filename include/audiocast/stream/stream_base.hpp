@@ -10,6 +10,7 @@
 #include <audiocast/codec/pcm.hpp>
 #include <audiocast/concepts.hpp>
 #include <audiocast/endpoint.hpp>
+#include <audiocast/stream/datagram_batch.hpp>
 #include <audiocast/time.hpp>
 
 #include <array>
@@ -65,12 +66,7 @@ protected:
     {
         if (!control_) return;
         control_packet_.resize(max_control_bytes);
-        if constexpr (batch_receiver<Transport>) {
-            control_batch_bytes_.resize(control_batch * max_control_bytes);
-            for (std::size_t i = 0; i < control_batch; ++i)
-                control_batch_[i].buffer = std::span<std::byte>{
-                    control_batch_bytes_.data() + i * max_control_bytes, max_control_bytes};
-        }
+        if constexpr (batch_receiver<Transport>) control_batch_.allocate(max_control_bytes);
     }
 
     // Reads one datagram from `t` into `buffer`, with its origin when the
@@ -92,20 +88,14 @@ protected:
     void read_control(std::error_code& ec, Take&& take) noexcept
     {
         if constexpr (batch_receiver<Transport>) {
-            // A batch that comes back short emptied the socket: no call to learn it.
-            for (std::size_t read = 0; read < max_datagrams_per_poll;) {
-                const std::size_t got = control_->receive_batch(control_batch_, ec);
-                if (ec == std::errc::operation_would_block) ec.clear();
-                if (ec || got == 0) return;
-                read += got;
-                for (std::size_t i = 0; i < got; ++i) {
-                    const received_datagram& d = control_batch_[i];
-                    take(d.truncated ? std::span<const std::byte>{}
-                                     : std::span<const std::byte>{d.buffer.data(), d.size},
-                         d.origin);
-                }
-                if (got < control_batch_.size()) return;
-            }
+            control_batch_.drain(
+                *control_, max_datagrams_per_poll, ec,
+                [&take](std::span<const received_datagram> batch) {
+                    for (const received_datagram& d : batch)
+                        take(d.truncated ? std::span<const std::byte>{}
+                                         : std::span<const std::byte>{d.buffer.data(), d.size},
+                             d.origin);
+                });
             return;
         }
         for (std::size_t i = 0; i < max_datagrams_per_poll; ++i) {
@@ -136,10 +126,8 @@ protected:
     [[no_unique_address]] Clock clock_;
     // The network side's RTCP buffer.
     std::vector<std::byte> control_packet_;
-    // A batch_receiver's control batch: the slots, and the bytes they point into.
-    static constexpr std::size_t control_batch = 4;
-    std::array<received_datagram, control_batch> control_batch_{};
-    std::vector<std::byte> control_batch_bytes_;
+    // What a batch_receiver's RTCP is read into.
+    detail::datagram_batch<4> control_batch_;
 };
 
 } // namespace detail

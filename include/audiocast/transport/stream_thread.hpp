@@ -30,6 +30,7 @@
 #pragma once
 
 #include <audiocast/concepts.hpp>
+#include <audiocast/detail/single_writer_counter.hpp>
 #include <audiocast/error.hpp>
 #include <audiocast/limits.hpp>
 #include <audiocast/time.hpp>
@@ -337,9 +338,10 @@ private:
             w(stream_);
     }
 
+    // The counters are the thread's alone to write.
     static void bump(std::atomic<std::uint64_t>& counter) noexcept
     {
-        counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        detail::add_from_single_writer(counter);
     }
 
     void report(std::error_code ec)

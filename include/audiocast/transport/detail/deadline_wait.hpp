@@ -73,8 +73,13 @@ public:
     void drain() const noexcept
     {
         std::uint64_t value[8];
+#if defined(__linux__)
+        // One read empties an eventfd: its counter goes back to 0.
+        [[maybe_unused]] const auto n = ::read(read_fd_, value, sizeof value);
+#else
         while (::read(read_fd_, value, sizeof value) > 0) {
         }
+#endif
     }
 
 private:
