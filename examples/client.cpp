@@ -639,6 +639,15 @@ int main(int argc, char* argv[])
     return run_main(program, app, [&] {
         app.parse(argc, argv);
         opt.latency_given = latency->count() != 0;
+        // Packets gathered for half the latency or more would reach playout
+        // after their time, every one of them.
+        if (opt.receive_interval_ms && *opt.receive_interval_ms > 0 &&
+            2 * *opt.receive_interval_ms >= opt.latency_ms)
+            throw usage_error{"--receive-interval-ms " + std::to_string(*opt.receive_interval_ms) +
+                              " must be below half the playout latency (" +
+                              std::to_string(opt.latency_ms) +
+                              " ms): packets gathered that long "
+                              "would reach playout after their time"};
         opt.group_given = app.get_option("--group")->count() != 0;
         if (sap_group->count() != 0) opt.sap_group = parse_sap_address(sap_group_text);
         const std::vector<const CLI::Option*> described_by_sdp{

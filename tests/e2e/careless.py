@@ -207,6 +207,17 @@ def settings_out_of_range_name_the_limit():
         (e2e.server_cmd("--mtu", "100"), "--mtu: MTU 100 bytes is outside 576-65535 bytes"),
         (e2e.server_cmd("--ttl", "300"), "--ttl: hops 300 is outside 0-255"),
         (e2e.server_cmd("--port", "0"), "--port: port 0 is outside 1-65535"),
+        (e2e.server_cmd("--spin-us", "5000"), "--spin-us: spin 5000 us is outside 0-2000 us"),
+        (e2e.server_cmd("--timer-slack-us", "20000"),
+         "--timer-slack-us: timer slack 20000 us is outside 0-10000 us"),
+        (e2e.server_cmd("--realtime-priority", "100"),
+         "--realtime-priority: real-time priority 100 is outside 0-99"),
+        (e2e.client_cmd("--receive-interval-ms", "101", "--no-playback"),
+         "--receive-interval-ms: receive interval 101 ms is outside 0-100 ms"),
+        # Within its own limit, but packets gathered that long would all reach
+        # playout after their time: refused, naming both.
+        (e2e.client_cmd("--receive-interval-ms", "30", "--latency-ms", "40", "--no-playback"),
+         "--receive-interval-ms 30 must be below half the playout latency (40 ms)"),
     ]
     expect_refused(cases)
     print(f"{len(cases)} settings out of range refused with the library's message")
