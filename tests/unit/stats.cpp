@@ -308,3 +308,34 @@ TEST_CASE("receiver_stats starts at zero", "[stats]")
     CHECK(s.buffered_frames == 0u);
     STATIC_REQUIRE(std::is_aggregate_v<audiocast::receiver_stats>);
 }
+
+TEST_CASE("histograms added together report what one histogram of every duration would",
+          "[stats][histogram]")
+{
+    duration_histogram first, second, together;
+    for (int i = 1; i <= 60; ++i) {
+        first.record(std::chrono::microseconds{i * 7});
+        together.record(std::chrono::microseconds{i * 7});
+    }
+    for (int i = 1; i <= 40; ++i) {
+        second.record(std::chrono::milliseconds{i});
+        together.record(std::chrono::milliseconds{i});
+    }
+    second.record(-1ms);
+    together.record(-1ms);
+    duration_histogram empty;
+    first += empty; // adding nothing changes nothing
+    first += second;
+    CHECK(first.count() == together.count());
+    for (const double p : {0.0, 1.0, 50.0, 90.0, 99.0, 100.0})
+        CHECK(first.percentile(p) == together.percentile(p));
+    CHECK(first.min() == 0ns);
+    CHECK(first.max() == 40ms);
+    CHECK(first.mean() == together.mean());
+    CHECK(first.negative_count() == 1u);
+
+    duration_histogram from_empty;
+    from_empty += second;
+    CHECK(from_empty.min() == second.min());
+    CHECK(from_empty.max() == second.max());
+}

@@ -35,6 +35,7 @@
 #include <audiocast/limits.hpp>
 #include <audiocast/time.hpp>
 #include <audiocast/transport/detail/deadline_wait.hpp>
+#include <audiocast/transport/detail/readiness_set.hpp>
 
 #include <poll.h>
 
@@ -47,6 +48,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -108,24 +110,43 @@ struct stream_thread_counts {
     std::uint64_t gathered_reads = 0;
 };
 
-/// Drives a stream (multicast_stream::sender or ::receiver) on a thread of its
-/// own from start() to stop(). The stream must outlive it; not copyable.
+/// Drives one stream (multicast_stream::sender or ::receiver), or many of one
+/// kind, on a thread of its own from start() to stop(). The streams must
+/// outlive it; not copyable.
+///
+/// Many streams share the thread's waits, in one epoll set on Linux
+/// (detail/readiness_set.hpp): senders whose deadlines fall within 20 µs send
+/// in one wake-up (a schedule starts when the stream's first frames are
+/// written), and receivers with a receive interval are all read at the end of
+/// the same interval, so a thousand receivers cost a wait an interval and a
+/// batched receive each (benchmarks/fanout.cpp). One slow stream delays the
+/// others: its refill and its reads run on the same thread.
 template <class Stream>
     requires descriptor_transport<typename Stream::transport_type>
 class stream_thread {
     static constexpr bool is_sender = Stream::role() == decltype(Stream::role())::sender;
 
 public:
-    /// Sender: runs on the thread after each round of sending, so the source
-    /// can write more.
+    /// Sender: runs on the thread after each round a stream sends, so its
+    /// source can write more.
     using refill_handler = std::function<void(Stream&)>;
-    /// Runs on the thread when the transport reports an error; a receiver
-    /// whose socket cannot be waited on (closed) stops after reporting it.
+    /// Runs on the thread when a transport reports an error. A stream whose
+    /// socket cannot be waited on (closed) is reported once and dropped; a
+    /// receiving thread with no stream left stops.
     using error_handler = std::function<void(std::error_code)>;
 
     explicit stream_thread(Stream& stream, const stream_thread_options& options = {})
-        : stream_{stream}, options_{options}
+        : streams_{driven{&stream}}, options_{options}
     {}
+    /// One thread for every stream in `streams` (none may be null).
+    explicit stream_thread(std::span<Stream* const> streams,
+                           const stream_thread_options& options = {})
+        : options_{options}
+    {
+        streams_.reserve(streams.size());
+        for (Stream* s : streams)
+            streams_.push_back(driven{s});
+    }
     stream_thread(const stream_thread&) = delete;
     stream_thread& operator=(const stream_thread&) = delete;
     ~stream_thread() { stop(); }
@@ -172,9 +193,10 @@ public:
                 gathered_reads_.load(std::memory_order_relaxed)};
     }
 
-    /// Runs `work(stream)` on the thread at its next wake-up, which this
-    /// brings about at once. From any thread; it allocates and takes a lock,
-    /// so not from an audio callback (that one has push() and pull()).
+    /// Runs `work(stream)` on the thread, for each stream it drives, at its
+    /// next wake-up, which this brings about at once. From any thread; it
+    /// allocates and takes a lock, so not from an audio callback (that one
+    /// has push() and pull()).
     void post(std::function<void(Stream&)> work)
     {
         {
@@ -185,6 +207,24 @@ public:
     }
 
 private:
+    struct driven {
+        Stream* stream;
+        bool waited_on = false; ///< its media socket is in the set
+        bool gathering = false; ///< a receiver read at the end of each interval
+        bool due = false;       ///< a sender with work in this round
+    };
+
+    // Tags in the readiness set: 0 the wake-up descriptor, then two a stream.
+    static constexpr std::uint32_t wake_tag = 0;
+    static std::uint32_t media_tag(std::size_t i) noexcept
+    {
+        return static_cast<std::uint32_t>(1 + 2 * i);
+    }
+    static std::uint32_t control_tag(std::size_t i) noexcept
+    {
+        return static_cast<std::uint32_t>(2 + 2 * i);
+    }
+
     std::string start_thread(std::error_code& ec)
     {
         ec.clear();
@@ -200,9 +240,10 @@ private:
             ec = make_error_code(p.code);
             return p.describe();
         }
-        if (!wake_.valid()) {
+        ready_.emplace(); // afresh: a restart adds every descriptor again
+        if (!wake_.valid() || !ready_->valid()) {
             ec = std::error_code{EMFILE, std::system_category()};
-            return "cannot make the stream thread's wake-up descriptor";
+            return "cannot make the stream thread's wake-up or readiness descriptor";
         }
         stopping_.store(false, std::memory_order_relaxed);
         thread_ = std::thread{[this] { run(); }};
@@ -220,110 +261,224 @@ private:
         return {};
     }
 
+    /// Puts every descriptor in the set; a stream whose media socket cannot
+    /// be is reported and dropped.
+    void add_descriptors()
+    {
+        if (const std::error_code ec = ready_->add(wake_.fd(), wake_tag, true)) report(ec);
+        for (std::size_t i = 0; i < streams_.size(); ++i) {
+            driven& d = streams_[i];
+            d.waited_on = d.gathering = false;
+            if constexpr (!is_sender) {
+                if (const std::error_code ec =
+                        ready_->add(d.stream->transport().native_handle(), media_tag(i), true)) {
+                    report(ec);
+                    continue;
+                }
+                d.waited_on = true;
+                ++live_;
+            } else {
+                d.waited_on = true;
+            }
+            if (d.stream->has_control()) {
+                if (const std::error_code ec = ready_->add(
+                        d.stream->control_transport().native_handle(), control_tag(i), true))
+                    report(ec); // media goes on without reports
+            }
+        }
+    }
+
     void run()
     {
         detail::set_timer_slack(options_.timer_slack);
-        std::array<::pollfd, 3> fds{};
-        std::size_t count = 0;
-        fds[count++] = {wake_.fd(), POLLIN, 0};
-        const std::size_t media = is_sender ? fds.size() : count;
-        if constexpr (!is_sender) fds[count++] = {stream_.transport().native_handle(), POLLIN, 0};
-        const std::size_t control = stream_.has_control() ? count : fds.size();
-        if (stream_.has_control())
-            fds[count++] = {stream_.control_transport().native_handle(), POLLIN, 0};
+        if (streams_.empty()) return;
+        live_ = 0;
+        add_descriptors();
+        const auto now = [this] { return streams_.front().stream->clock().now(); };
 
-        time_point next_flush = stream_.clock().now() + report_flush;
-        // A receiver with a receive interval reads on a timer while packets
-        // keep coming, and waits for the socket again when one finds none.
-        bool gathering = false;
+        time_point next_flush = now() + report_flush;
+        // Receivers with a receive interval are read on a timer while packets
+        // keep coming, and waited for again when a read finds none.
+        std::size_t gathering = 0;
         time_point read_at{};
         // Work posted before start() comes first (a sender paused before it
         // sends anything sends nothing).
         run_posted();
-        if constexpr (is_sender) send_round();
+        if constexpr (is_sender) send_due(now());
         while (!stopping_.load(std::memory_order_relaxed)) {
-            time_point deadline;
-            if constexpr (is_sender) {
-                const std::optional<time_point> due = stream_.next_deadline();
-                // Paused, only post() (which wakes the thread) can bring work.
-                deadline = due ? *due : stream_.clock().now() + (stream_.paused() ? paused : idle);
-            } else {
-                deadline = gathering ? std::min(next_flush, read_at) : next_flush;
-                fds[media].events = gathering ? 0 : POLLIN;
+            if constexpr (!is_sender) {
+                if (live_ == 0) return; // every socket closed: nothing to wait for
             }
+            time_point deadline;
+            if constexpr (is_sender)
+                deadline = next_send_deadline(now());
+            else
+                deadline = gathering > 0 ? std::min(next_flush, read_at) : next_flush;
             const time_point wake_at = is_sender ? deadline - options_.spin : deadline;
-            for (std::size_t i = 0; i < count; ++i)
-                fds[i].revents = 0;
-            const int ready = detail::wait_readable_for(std::span<::pollfd>{fds.data(), count},
-                                                        wake_at - stream_.clock().now());
+            bool posted = false;
+            const int ready =
+                ready_->wait_for(wake_at - now(), [&](std::uint32_t tag, bool closed) {
+                    if (tag == wake_tag) {
+                        posted = true;
+                        return;
+                    }
+                    const std::size_t i = (tag - 1) / 2;
+                    if (i >= streams_.size()) return;
+                    Stream& s = *streams_[i].stream;
+                    if (tag == media_tag(i)) {
+                        if (closed) {
+                            drop_media(i);
+                            return;
+                        }
+                        bump(media_wakeups_);
+                        std::error_code ec;
+                        if constexpr (!is_sender) {
+                            s.poll_media(ec);
+                            if (options_.receive_interval > std::chrono::nanoseconds::zero()) {
+                                if (gathering == 0) read_at = now() + options_.receive_interval;
+                                if (start_gathering(i)) ++gathering;
+                            }
+                        }
+                        if (ec) report(ec);
+                    } else if (closed) {
+                        ready_->remove(s.control_transport().native_handle(), tag);
+                        report(std::make_error_code(std::errc::bad_file_descriptor));
+                    } else {
+                        bump(control_wakeups_);
+                        std::error_code ec;
+                        s.poll_control(ec);
+                        if (ec) report(ec);
+                    }
+                });
             bump(waits_);
             if (ready < 0) {
                 report(std::error_code{errno, std::system_category()});
                 return;
             }
-            if (fds[0].revents != 0) run_posted();
-            if (media < count && fds[media].revents != 0) {
-                if ((fds[media].revents & POLLNVAL) != 0) {
-                    // A closed socket: every wait would end at once. Say so once and stop.
-                    report(std::make_error_code(std::errc::bad_file_descriptor));
-                    return;
-                }
-                bump(media_wakeups_);
-                std::error_code ec;
-                if constexpr (!is_sender) {
-                    stream_.poll_media(ec);
-                    if (options_.receive_interval > std::chrono::nanoseconds::zero()) {
-                        gathering = true;
-                        read_at = stream_.clock().now() + options_.receive_interval;
-                    }
-                }
-                if (ec) report(ec);
-            }
-            if (control < count && fds[control].revents != 0) {
-                if ((fds[control].revents & POLLNVAL) != 0) {
-                    fds[control].fd = -1; // poll(2) ignores it from now on; media goes on
-                    report(std::make_error_code(std::errc::bad_file_descriptor));
-                } else {
-                    bump(control_wakeups_);
-                    std::error_code ec;
-                    stream_.poll_control(ec);
-                    if (ec) report(ec);
-                }
-            }
+            if (posted) run_posted();
             if constexpr (is_sender) {
-                if (stream_.clock().now() < wake_at) continue; // woken by a descriptor
-                while (stream_.clock().now() < deadline) {
+                if (now() < wake_at) continue; // woken by a descriptor
+                while (now() < deadline) {
                     // The spin: the clock is read from user space (vDSO).
                 }
-                send_round();
-            } else {
-                if (gathering && stream_.clock().now() >= read_at) {
-                    bump(gathered_reads_);
-                    std::error_code ec;
-                    gathering = stream_.poll_media(ec) > 0; // none came: wait for the socket
-                    read_at = stream_.clock().now() + options_.receive_interval;
-                    if (ec) report(ec);
+                send_due(now());
+                // Streams whose deadlines follow within a few µs (they started
+                // a few µs apart) are waited for here: a wake-up costs more.
+                for (time_point next = next_send_deadline(now());
+                     next - now() <= send_together_within; next = next_send_deadline(now())) {
+                    while (now() < next) {
+                    }
+                    send_due(now());
                 }
-                if (stream_.clock().now() >= next_flush) {
-                    std::error_code ec;
-                    stream_.send_reports(ec);
-                    if (ec) report(ec);
-                    next_flush = stream_.clock().now() + report_flush;
+            } else {
+                if (gathering > 0 && now() >= read_at) {
+                    for (std::size_t i = 0; i < streams_.size(); ++i) {
+                        if (!streams_[i].gathering) continue;
+                        bump(gathered_reads_);
+                        std::error_code ec;
+                        if (streams_[i].stream->poll_media(ec) == 0) {
+                            // None came: wait for the socket again.
+                            if (stop_gathering(i)) --gathering;
+                        }
+                        if (ec) report(ec);
+                    }
+                    read_at = now() + options_.receive_interval;
+                }
+                if (now() >= next_flush) {
+                    for (driven& d : streams_) {
+                        std::error_code ec;
+                        d.stream->send_reports(ec);
+                        if (ec) report(ec);
+                    }
+                    next_flush = now() + report_flush;
                 }
             }
         }
     }
 
-    void send_round()
+    /// Sends for every stream whose deadline has come (one with nothing
+    /// queued looks for frames pushed meanwhile): first what is due, then
+    /// every refill, then what the refills made due. A stream's schedule
+    /// starts when its first frames are written, so streams whose first
+    /// refills run together keep deadlines that fall together, not a send
+    /// apart.
+    void send_due(time_point t)
+        requires is_sender
     {
         std::error_code ec;
-        stream_.poll_media(ec);
-        if (ec) report(ec);
-        if (refill_) {
-            refill_(stream_);
-            stream_.poll_media(ec); // what the refill made due now
+        for (driven& d : streams_) {
+            const std::optional<time_point> due = d.stream->next_deadline();
+            d.due = !due || *due <= t;
+            if (!d.due) continue;
+            d.stream->poll_media(ec);
             if (ec) report(ec);
         }
+        if (!refill_) return;
+        for (driven& d : streams_)
+            if (d.due) refill_(*d.stream);
+        for (driven& d : streams_) {
+            if (!d.due) continue;
+            d.stream->poll_media(ec); // what the refill made due now
+            if (ec) report(ec);
+        }
+    }
+
+    /// The earliest deadline of any sender; paused, only post() (which wakes
+    /// the thread) can bring work, and a sender with nothing queued looks for
+    /// frames a capture callback pushed once a millisecond.
+    time_point next_send_deadline(time_point now) const
+        requires is_sender
+    {
+        std::optional<time_point> earliest;
+        bool idle_unpaused = false;
+        for (const driven& d : streams_) {
+            if (const std::optional<time_point> due = d.stream->next_deadline())
+                earliest = earliest ? std::min(*earliest, *due) : *due;
+            else if (!d.stream->paused())
+                idle_unpaused = true;
+        }
+        const time_point fallback = now + (idle_unpaused ? idle : paused);
+        return earliest ? std::min(*earliest, fallback) : fallback;
+    }
+
+    /// A receiver stops waiting for its socket until a read finds it empty;
+    /// false if it could not (it is then waited for as before).
+    bool start_gathering(std::size_t i)
+    {
+        driven& d = streams_[i];
+        if (d.gathering) return false;
+        if (const std::error_code ec =
+                ready_->watch(d.stream->transport().native_handle(), media_tag(i), false)) {
+            report(ec);
+            return false;
+        }
+        d.gathering = true;
+        return true;
+    }
+
+    bool stop_gathering(std::size_t i)
+    {
+        driven& d = streams_[i];
+        if (!d.gathering) return false;
+        d.gathering = false;
+        if (const std::error_code ec =
+                ready_->watch(d.stream->transport().native_handle(), media_tag(i), true)) {
+            drop_media(i); // it can no longer be waited on
+            report(ec);
+        }
+        return true;
+    }
+
+    /// A media socket that closed: every wait would end at once. Say so once
+    /// and stop waiting on it.
+    void drop_media(std::size_t i)
+    {
+        driven& d = streams_[i];
+        if (!d.waited_on) return;
+        d.waited_on = false;
+        ready_->remove(d.stream->transport().native_handle(), media_tag(i));
+        if (live_ > 0) --live_;
+        report(std::make_error_code(std::errc::bad_file_descriptor));
     }
 
     void run_posted()
@@ -335,7 +490,8 @@ private:
             work.swap(posted_);
         }
         for (auto& w : work)
-            w(stream_);
+            for (driven& d : streams_)
+                w(*d.stream);
     }
 
     // The counters are the thread's alone to write.
@@ -355,12 +511,16 @@ private:
     static constexpr std::chrono::nanoseconds report_flush = std::chrono::milliseconds{100};
     static constexpr std::chrono::nanoseconds idle = std::chrono::milliseconds{1};
     static constexpr std::chrono::nanoseconds paused = std::chrono::milliseconds{100};
+    // Less than a wake-up costs (20-35 µs of CPU on the VM in the README).
+    static constexpr std::chrono::nanoseconds send_together_within = std::chrono::microseconds{20};
 
-    Stream& stream_;
+    std::vector<driven> streams_;
     stream_thread_options options_;
     refill_handler refill_;
     error_handler error_;
     detail::wake_signal wake_;
+    std::optional<detail::readiness_set> ready_;
+    std::size_t live_ = 0; ///< receivers whose socket is still waited on
     std::atomic<bool> stopping_{false};
     std::mutex posted_mutex_;
     std::vector<std::function<void(Stream&)>> posted_;
