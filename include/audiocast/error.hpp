@@ -57,6 +57,9 @@ enum class errc {
     // Threads: refused when a stream_thread starts.
     invalid_thread_option,
     thread_priority_refused,
+
+    // Receiving streams: refused when one is made.
+    invalid_stats_interval,
 };
 
 namespace detail {
@@ -100,6 +103,7 @@ public:
         case errc::invalid_rtcp: return "malformed RTCP packet";
         case errc::invalid_thread_option: return "stream thread option out of range";
         case errc::thread_priority_refused: return "real-time thread priority refused";
+        case errc::invalid_stats_interval: return "statistics interval out of range";
         }
         return "unknown audiocast error";
     }

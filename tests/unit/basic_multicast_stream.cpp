@@ -386,3 +386,48 @@ TEST_CASE("a packet the transport refuses is reported and counted as failed")
     CHECK(ec == std::errc::no_buffer_space);
     CHECK(tx.sender().stats().packets_send_failed == 1);
 }
+
+TEST_CASE("with a statistics interval, stats() is published at most that often and lags by "
+          "less than it; the audio is the same")
+{
+    audiocast::receiver_config every_20ms;
+    every_20ms.stats_interval = 20ms;
+    harness h{1, {}, 1, harness::fixed_ids(), every_20ms};
+    harness reference{1}; // publishes at every pull
+    h.source = reference.source = make_source(24'000, 2);
+
+    // 1 ms pulls: the counters move every 20 ms, never in between.
+    std::uint64_t last = h.receivers[0].stats().packets_received;
+    int changes = 0;
+    for (int ms = 0; ms < 400; ++ms) {
+        h.run(1ms);
+        reference.run(1ms);
+        const std::uint64_t now = h.receivers[0].stats().packets_received;
+        const std::uint64_t truth = reference.receivers[0].stats().packets_received;
+        if (now != last) {
+            ++changes;
+            CHECK(ms % 20 == 0); // published at the first pull, then every 20 ms
+            CHECK(now == truth); // what was true when it was published
+        }
+        // Behind by at most 20 ms of 5 ms packets.
+        CHECK(truth - now <= 4);
+        last = now;
+    }
+    CHECK(changes >= 400 / 20 - 3); // counting starts with the first packet, after 40 ms
+    CHECK(changes <= 400 / 20 + 1);
+    drain(h);
+    drain(reference);
+    CHECK(h.outputs[0] == reference.outputs[0]);
+}
+
+TEST_CASE("a statistics interval over 1 s is refused with the limit named")
+{
+    audiocast::manual_clock clock;
+    audiocast::loopback_group group{clock};
+    audiocast::receiver_config cfg;
+    cfg.stats_interval = 2s;
+    CHECK(audiocast::check(cfg).code == audiocast::errc::invalid_stats_interval);
+    CHECK_THROWS_WITH(
+        (audiocast::loopback_receiver{group.join(), audiocast::pcm_codec{}, clock, cfg}),
+        Catch::Contains("statistics interval 2000 ms") && Catch::Contains("0-1000"));
+}

@@ -72,27 +72,71 @@ std::vector<float> edge_floats()
     return v;
 }
 
+/// Which kernels: the portable ones, what pcm::encode() or decode() picks on
+/// this CPU, or one vector kernel family for the bulk and the portable ones
+/// for the tail.
+enum class encoder { portable, chosen, avx2, avx512 };
+
+/// The vector kernel families this CPU can run, each compared on its own:
+/// pcm::encode() picks only the widest.
+std::vector<encoder> vector_encoders()
+{
+    std::vector<encoder> v{encoder::chosen};
+    if (pcm::avx2::available()) v.push_back(encoder::avx2);
+    if (pcm::avx512::available()) v.push_back(encoder::avx512);
+    return v;
+}
+
 template <class T>
 std::vector<std::byte> encoded(sample_format f, const std::vector<T>& in, std::size_t n,
-                               bool portable)
+                               encoder with)
 {
     std::vector<std::byte> out(n * audiocast::bytes_per_sample(f) + 64, std::byte{0xA5});
-    if (portable)
-        pcm::portable_encode(f, in.data(), n, out.data());
-    else
-        pcm::encode(f, in.data(), n, out.data());
+    const bool l24 = f == sample_format::l24;
+    std::size_t done = 0;
+    switch (with) {
+    case encoder::portable: break;
+    case encoder::chosen: pcm::encode(f, in.data(), n, out.data()); return out;
+    case encoder::avx2:
+        done = l24 ? pcm::avx2::encode_l24(in.data(), n, out.data())
+                   : pcm::avx2::encode_l16(in.data(), n, out.data());
+        break;
+    case encoder::avx512:
+        if (l24)
+            done = pcm::avx512::encode_l24(in.data(), n, out.data());
+        else if constexpr (std::is_same_v<T, float>)
+            done = pcm::avx512::encode_l16(in.data(), n, out.data());
+        break;
+    }
+    pcm::portable_encode(f, in.data() + done, n - done,
+                         out.data() + done * audiocast::bytes_per_sample(f));
     return out; // the 64 guard bytes must be untouched on both sides
 }
 
 template <class T>
 std::vector<T> decoded(sample_format f, const std::vector<std::byte>& in, std::size_t n,
-                       bool portable)
+                       encoder with)
 {
     std::vector<T> out(n + 16, T{42});
-    if (portable)
-        pcm::portable_decode(f, in.data(), n, out.data());
-    else
-        pcm::decode(f, in.data(), n, out.data());
+    const bool l24 = f == sample_format::l24;
+    std::size_t done = 0;
+    switch (with) {
+    case encoder::portable: break;
+    case encoder::chosen: pcm::decode(f, in.data(), n, out.data()); return out;
+    case encoder::avx2:
+        done = l24 ? pcm::avx2::decode_l24(in.data(), n, out.data())
+                   : pcm::avx2::decode_l16(in.data(), n, out.data());
+        break;
+    case encoder::avx512:
+        if constexpr (!std::is_same_v<T, std::int16_t>)
+            done = l24 ? pcm::avx512::decode_l24(in.data(), n, out.data())
+                       : pcm::avx512::decode_l16(in.data(), n, out.data());
+        else if (l24)
+            done = pcm::avx512::decode_l24(in.data(), n, out.data());
+        break;
+    }
+    pcm::portable_decode(f, in.data() + done * audiocast::bytes_per_sample(f), n - done,
+                         out.data() + done);
     return out;
 }
 
@@ -117,7 +161,8 @@ TEST_CASE("the CPU's PCM kernels are reported")
 {
     // Which kernels the rest of this file compares against the portable ones.
     INFO("AVX2 kernels compiled in: " << AUDIOCAST_HAS_AVX2_KERNELS
-                                      << ", used on this CPU: " << pcm::avx2::available());
+                                      << ", used on this CPU: " << pcm::avx2::available()
+                                      << "; AVX-512 float encoders: " << pcm::avx512::available());
     SUCCEED();
 }
 
@@ -129,10 +174,11 @@ TEMPLATE_TEST_CASE("encode writes the portable kernels' bytes at every length an
     for (std::size_t offset = 0; offset < 4; ++offset) {
         const std::vector<TestType> in(all.begin() + static_cast<std::ptrdiff_t>(offset),
                                        all.end());
-        for (std::size_t n = 0; n <= 130; ++n) {
-            CAPTURE(offset, n);
-            REQUIRE(encoded(f, in, n, false) == encoded(f, in, n, true));
-        }
+        for (const encoder with : vector_encoders())
+            for (std::size_t n = 0; n <= 130; ++n) {
+                CAPTURE(offset, n, static_cast<int>(with));
+                REQUIRE(encoded(f, in, n, with) == encoded(f, in, n, encoder::portable));
+            }
     }
 }
 
@@ -142,8 +188,11 @@ TEST_CASE("encode rounds, clips and maps NaN like the portable kernels in every 
     std::vector<float> in = edge_floats();
     // Each value in every position of a vector: rotate the list through 16 lanes.
     for (std::size_t shift = 0; shift < 16; ++shift) {
-        CAPTURE(shift);
-        REQUIRE(encoded(f, in, in.size(), false) == encoded(f, in, in.size(), true));
+        for (const encoder with : vector_encoders()) {
+            CAPTURE(shift, static_cast<int>(with));
+            REQUIRE(encoded(f, in, in.size(), with) ==
+                    encoded(f, in, in.size(), encoder::portable));
+        }
         in.insert(in.begin(), 0.25f);
     }
 }
@@ -158,9 +207,10 @@ TEMPLATE_TEST_CASE("decode gives the portable kernels' samples at every length",
         for (std::size_t b = 0; b < 4; ++b)
             wire[4 * i + b] =
                 static_cast<std::byte>(static_cast<std::uint32_t>(noise[i]) >> (8 * b));
-    for (std::size_t n = 0; n <= 130; ++n) {
-        CAPTURE(n);
-        REQUIRE(
-            same_bits(decoded<TestType>(f, wire, n, false), decoded<TestType>(f, wire, n, true)));
-    }
+    for (const encoder with : vector_encoders())
+        for (std::size_t n = 0; n <= 130; ++n) {
+            CAPTURE(n, static_cast<int>(with));
+            REQUIRE(same_bits(decoded<TestType>(f, wire, n, with),
+                              decoded<TestType>(f, wire, n, encoder::portable)));
+        }
 }

@@ -1,6 +1,7 @@
 // audiocast — the PCM codec's sample kernels: int16, int32 and float to L16
 // and L24 on the wire and back, portable, with the AVX2 kernels
-// (detail/pcm_avx2.hpp) taking the bulk of a buffer where the CPU has them.
+// (detail/pcm_avx2.hpp, and detail/pcm_avx512.hpp for float input) taking the
+// bulk of a buffer where the CPU has them.
 // Internal to codec/pcm.hpp, whose pcm_codec comment gives the conversion
 // table these implement.
 #pragma once
@@ -8,6 +9,7 @@
 #include <audiocast/detail/config.hpp>
 #include <audiocast/detail/endian.hpp>
 #include <audiocast/detail/pcm_avx2.hpp>
+#include <audiocast/detail/pcm_avx512.hpp>
 #include <audiocast/format.hpp>
 
 #include <algorithm>
@@ -224,12 +226,22 @@ void portable_decode(sample_format f, const std::byte* in, std::size_t n, T* out
         decode_l16(in, n, out);
 }
 
-/// The AVX2 kernels where the CPU has them, for all but a short tail, which
-/// the portable ones finish.
+/// The AVX2 kernels where the CPU has them (AVX-512 where it has those, for
+/// the conversions detail/pcm_avx512.hpp does), for all but a short tail,
+/// which the portable ones finish.
 template <pcm_sample T>
 void encode(sample_format f, const T* in, std::size_t n, std::byte* out) noexcept
 {
     std::size_t done = 0;
+    const bool l24 = f == sample_format::l24;
+    if (avx512::encodes<T>(l24) && avx512::available()) {
+        if (l24)
+            done = avx512::encode_l24(in, n, out);
+        else if constexpr (std::is_same_v<T, float>)
+            done = avx512::encode_l16(in, n, out);
+        portable_encode(f, in + done, n - done, out + done * bytes_per_sample(f));
+        return;
+    }
     if (avx2::available())
         done =
             f == sample_format::l24 ? avx2::encode_l24(in, n, out) : avx2::encode_l16(in, n, out);
@@ -240,9 +252,18 @@ template <pcm_sample T>
 void decode(sample_format f, const std::byte* in, std::size_t n, T* out) noexcept
 {
     std::size_t done = 0;
-    if (avx2::available())
-        done =
-            f == sample_format::l24 ? avx2::decode_l24(in, n, out) : avx2::decode_l16(in, n, out);
+    const bool l24 = f == sample_format::l24;
+    if constexpr (avx512::decodes<T>(true)) {
+        if (avx512::decodes<T>(l24) && avx512::available()) {
+            if (l24)
+                done = avx512::decode_l24(in, n, out);
+            else if constexpr (avx512::decodes<T>(false))
+                done = avx512::decode_l16(in, n, out);
+            portable_decode(f, in + done * bytes_per_sample(f), n - done, out + done);
+            return;
+        }
+    }
+    if (avx2::available()) done = l24 ? avx2::decode_l24(in, n, out) : avx2::decode_l16(in, n, out);
     portable_decode(f, in + done * bytes_per_sample(f), n - done, out + done);
 }
 

@@ -50,6 +50,13 @@ struct receiver_config {
     /// report is looked up among them on the audio thread, so this bounds
     /// that work too; members beyond it are not tracked.
     std::size_t max_members = 256;
+    /// A receiving stream (stream/receiver_stream.hpp): how often pull()
+    /// publishes the figures stats() returns; 0 at every pull. Publishing
+    /// reads counters from all over the session, a few cache misses a pull:
+    /// a process that plays a thousand streams spent a fifth of its playout
+    /// thread on them (benchmarks/fanout.cpp), and 20 ms saves that while
+    /// stats() stays fresh enough for a display. At most 1 s.
+    std::chrono::nanoseconds stats_interval{};
 };
 
 inline constexpr setting_limit playout_latency_limit{
@@ -58,6 +65,8 @@ inline constexpr setting_limit playout_latency_limit{
     errc::invalid_latency};
 inline constexpr setting_limit playout_rate_adjustment_limit{
     "playout rate adjustment", 0, max_playout_rate_adjustment, "", errc::invalid_rate_adjustment};
+inline constexpr setting_limit stats_interval_limit{"statistics interval", 0, 1'000, "ms",
+                                                    errc::invalid_stats_interval};
 inline constexpr setting_limit receiver_members_limit{
     "RTCP members to remember", 1, detail::max_rtcp_members, "", errc::invalid_rtcp};
 
@@ -70,6 +79,9 @@ inline constexpr setting_limit receiver_members_limit{
         if (auto p = rtp::payload_type_limit.check(*config.payload_type)) return p;
     if (auto p = playout_rate_adjustment_limit.check(config.max_rate_adjustment)) return p;
     if (auto p = rtp::extension_id_limit.check(config.send_time_extension_id)) return p;
+    if (auto p = stats_interval_limit.check(
+            std::chrono::duration<double, std::milli>(config.stats_interval).count()))
+        return p;
     return detail::check_rtcp_settings(config.cname, config.rtcp_minimum_interval,
                                        config.max_members, receiver_members_limit);
 }

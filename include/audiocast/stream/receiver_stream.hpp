@@ -55,7 +55,7 @@ public:
     basic_multicast_receiver(Transport transport, Codec codec, Clock clock,
                              const receiver_config& config = {})
         : base{std::move(transport), std::nullopt, std::move(clock)},
-          session_{std::move(codec), config}
+          session_{std::move(codec), config}, stats_interval_{config.stats_interval}
     {
         init();
     }
@@ -67,7 +67,7 @@ public:
     basic_multicast_receiver(Transport transport, Transport control, Codec codec, Clock clock,
                              const receiver_config& config = {})
         : base{std::move(transport), std::move(control), std::move(clock)},
-          session_{std::move(codec), config}
+          session_{std::move(codec), config}, stats_interval_{config.stats_interval}
     {
         init();
         report_scratch_.resize(receiver_session<Codec>::rtcp_report_bytes());
@@ -118,8 +118,14 @@ public:
                 outbox_->push(std::span<const std::byte>{report_scratch_.data(), size}, now,
                               wall_time{});
         }
-        // Counters every time; the percentiles walk two histograms, so they
-        // are refreshed at most every stats_refresh of stream time.
+        // Counters every time, or every stats_interval (receiver_config); the
+        // percentiles walk two histograms, so they are refreshed at most every
+        // stats_refresh of stream time.
+        if (stats_interval_ > std::chrono::nanoseconds::zero()) {
+            if (published_ever_ && now - published_at_ < stats_interval_) return n;
+            published_ever_ = true;
+            published_at_ = now;
+        }
         if (now - percentiles_at_ >= stats_refresh) {
             r.percentiles(percentiles_);
             percentiles_at_ = now;
@@ -140,8 +146,9 @@ public:
         return n;
     }
 
-    /// The figures as of the last pull(); the latency and IPDV percentiles
-    /// are at most stats_refresh older. Call from one thread at a time (it
+    /// The figures as of the last pull(), or at most receiver_config's
+    /// stats_interval older; the latency and IPDV percentiles at most
+    /// stats_refresh older. Call from one thread at a time (it
     /// may be the audio thread or another one).
     [[nodiscard]] receiver_stats stats() const { return published_->read(); }
 
@@ -381,6 +388,9 @@ private:
     std::unique_ptr<detail::triple_buffer<receiver_stats>> published_;
     receiver_stats percentiles_;
     time_point percentiles_at_{};
+    std::chrono::nanoseconds stats_interval_; ///< the config's; 0: publish at every pull
+    bool published_ever_ = false;
+    time_point published_at_{};
     // RTCP hand-offs both ways: reports from the group to the audio side,
     // this receiver's own reports back.
     std::vector<std::byte> report_scratch_;
