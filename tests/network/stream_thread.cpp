@@ -312,7 +312,7 @@ TEST_CASE("stream_thread: options out of range are refused with the limit named,
     }
 }
 
-TEST_CASE("stream_thread: one thread sends four streams and one receives them; each plays its "
+TEST_CASE("stream_thread: one thread sends four streams and one receives them, each plays its "
           "own source bit-exact, and the senders share their wake-ups",
           "[network][stream_thread]")
 {

@@ -388,7 +388,7 @@ TEST_CASE("a packet the transport refuses is reported and counted as failed")
 }
 
 TEST_CASE("with a statistics interval, stats() is published at most that often and lags by "
-          "less than it; the audio is the same")
+          "less than it, and the audio is the same")
 {
     audiocast::receiver_config every_20ms;
     every_20ms.stats_interval = 20ms;
