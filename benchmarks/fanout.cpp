@@ -294,13 +294,9 @@ public:
             const thread_clock self = thread_clock::of_this_thread();
             const auto cpu_start = self.now();
             while (!stopping_.load(std::memory_order_relaxed)) {
-                const auto since_epoch = rounds_.next().time_since_epoch();
-                const auto whole = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
-                ::timespec at{};
-                at.tv_sec = static_cast<::time_t>(whole.count());
-                at.tv_nsec = static_cast<long>(
-                    std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch - whole)
-                        .count());
+                const ::timespec at = audiocast::detail::to_timespec(
+                    std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        rounds_.next().time_since_epoch()));
                 // steady_clock is CLOCK_MONOTONIC with libstdc++ and libc++.
                 if (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nullptr) == EINTR)
                     continue;

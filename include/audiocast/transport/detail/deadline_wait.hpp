@@ -87,17 +87,24 @@ private:
     int write_fd_ = -1;
 };
 
+/// `d` (not negative) as a timespec, for the waits that take one.
+[[nodiscard]] inline ::timespec to_timespec(std::chrono::nanoseconds d) noexcept
+{
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(d);
+    ::timespec t{};
+    t.tv_sec = static_cast<::time_t>(seconds.count());
+    t.tv_nsec = static_cast<long>((d - seconds).count());
+    return t;
+}
+
 /// Waits until one of `fds` is readable (their revents say which) or
 /// `timeout` has passed; returns how many are ready, 0 at the timeout, -1 on
 /// an error other than a signal (errno says which).
 inline int wait_readable_for(std::span<::pollfd> fds, std::chrono::nanoseconds timeout) noexcept
 {
     if (timeout < std::chrono::nanoseconds::zero()) timeout = {};
-    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout);
 #if defined(__linux__) || defined(__FreeBSD__)
-    ::timespec t{};
-    t.tv_sec = static_cast<::time_t>(seconds.count());
-    t.tv_nsec = static_cast<long>((timeout - seconds).count());
+    const ::timespec t = to_timespec(timeout);
     const int ready = ::ppoll(fds.data(), static_cast<::nfds_t>(fds.size()), &t, nullptr);
     return ready < 0 && errno == EINTR ? 0 : ready;
 #else
@@ -105,9 +112,7 @@ inline int wait_readable_for(std::span<::pollfd> fds, std::chrono::nanoseconds t
     const int ready = ::poll(fds.data(), static_cast<::nfds_t>(fds.size()),
                              static_cast<int>(std::min<long long>(ms.count(), 1'000'000)));
     if (ready != 0) return ready < 0 && errno == EINTR ? 0 : ready;
-    const auto rest = timeout - ms;
-    ::timespec t{};
-    t.tv_nsec = static_cast<long>(rest.count());
+    const ::timespec t = to_timespec(timeout - ms);
     ::nanosleep(&t, nullptr);
     return 0;
 #endif

@@ -147,10 +147,7 @@ private:
 #if defined(__linux__)
     int wait_epoll(std::chrono::nanoseconds timeout) noexcept
     {
-        const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout);
-        ::timespec t{};
-        t.tv_sec = static_cast<::time_t>(seconds.count());
-        t.tv_nsec = static_cast<long>((timeout - seconds).count());
+        const ::timespec t = to_timespec(timeout);
         const int capacity = static_cast<int>(events_.size());
         if (!pwait2_missing_) {
             const int ready = ::epoll_pwait2(epoll_fd_, events_.data(), capacity, &t, nullptr);
