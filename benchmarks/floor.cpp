@@ -3,6 +3,7 @@
 //
 //   audiocast-bench-floor --send --ptime-ms P --seconds S
 //   audiocast-bench-floor --receive --seconds S [--interval-ms I]
+//   audiocast-bench-floor --fanout N --ptime-ms P --seconds S [--interval-ms I]
 //
 // --send: one thread sleeps to each packet's absolute deadline
 // (clock_nanosleep(2), TIMER_ABSTIME) and sends one 48 kHz stereo L16 RTP
@@ -13,6 +14,18 @@
 // own CPU time (getrusage, the whole process). Whatever audiocast or GStreamer
 // spend beyond these figures is theirs; these are the machine's.
 //
+// --fanout N: the floor under audiocast-bench-fanout's thread driver, the same
+// three threads doing the least their work allows. The sender as --send; N
+// sockets joined to the group, read by one thread that wakes every I ms
+// (default 5; 0: whenever one is readable), asks epoll(7) which are readable
+// and empties each with recvmmsg(2) straight into a ring of packets indexed by
+// sequence number; a playout thread that wakes at each packet's deadline plus
+// 40 ms (the receivers' default latency) and, for every receiver, copies that
+// packet's samples out with a byte swap, or counts an underrun. No jitter
+// buffer logic, no statistics, no concealment, no rate control: what is left
+// is the kernel's delivery, the system calls and the memory traffic of N
+// streams. Prints each thread's CPU time as a share of one core.
+//
 // Runs only inside a private network namespace (scripts/bench makes one):
 // anywhere else it prints SKIP and exits 77 before opening a socket.
 #include "bench_common.hpp"
@@ -21,23 +34,36 @@
 #include <audiocast/wire/rtp.hpp>
 
 #include <poll.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 
+#include <algorithm>
 #include <array>
+#include <atomic>
+#include <bit>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <iostream>
+#include <memory>
+#include <span>
+#include <stdexcept>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 namespace {
 
 constexpr const char* usage =
     "usage: audiocast-bench-floor --send --ptime-ms 1|2|5|10|20 --seconds S\n"
-    "       audiocast-bench-floor --receive --seconds S [--interval-ms I]\n";
+    "       audiocast-bench-floor --receive --seconds S [--interval-ms I]\n"
+    "       audiocast-bench-floor --fanout N --ptime-ms P --seconds S [--interval-ms I]\n";
 
 ::timespec to_timespec(std::chrono::nanoseconds t)
 {
@@ -105,6 +131,255 @@ int receive(double seconds, long interval_ms)
     return 0;
 }
 
+// ---- --fanout ------------------------------------------------------------
+
+/// The CPU time of the calling thread.
+std::chrono::nanoseconds thread_cpu()
+{
+    ::timespec t{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return std::chrono::seconds{t.tv_sec} + std::chrono::nanoseconds{t.tv_nsec};
+}
+
+/// Where a fan-out run keeps each receiver's packets: a ring of slots indexed
+/// by sequence number, long enough for the playout latency, two receive
+/// intervals and some spare.
+struct ring_layout {
+    std::size_t slot_bytes;
+    std::size_t slots;
+};
+
+/// One receiver of the fan-out floor: a socket and its ring. The receiving
+/// thread writes slots and then publishes the highest sequence it stored; the
+/// playout thread reads only what was published.
+struct bare_receiver {
+    audiocast::udp_multicast_transport socket;
+    std::vector<std::byte> ring;
+    std::int64_t next = 0; ///< the receiving thread's: the sequence expected next
+    std::uint64_t received = 0, misfiled = 0;
+    std::atomic<std::int64_t> stored{-1};
+    std::uint64_t underruns = 0; ///< the playout thread's
+
+    bare_receiver(asio::io_context& io, const ring_layout& layout)
+        : socket{io, {.interface = "lo", .receive_buffer_bytes = 1 << 20}},
+          ring(layout.slot_bytes * layout.slots)
+    {}
+};
+
+/// Empties one receiver's socket into its ring with recvmmsg(2), each datagram
+/// straight into the slot its sequence number will most likely have.
+void drain(bare_receiver& r, const ring_layout& layout)
+{
+    constexpr std::size_t batch = 32;
+    std::array<::mmsghdr, batch> messages{};
+    std::array<::iovec, batch> pieces{};
+    const std::size_t vlen = std::min(batch, layout.slots / 2);
+    for (;;) {
+        for (std::size_t j = 0; j < vlen; ++j) {
+            const auto slot =
+                static_cast<std::size_t>(r.next + static_cast<std::int64_t>(j)) % layout.slots;
+            pieces[j] = {r.ring.data() + slot * layout.slot_bytes, layout.slot_bytes};
+            messages[j].msg_hdr = {};
+            messages[j].msg_hdr.msg_iov = &pieces[j];
+            messages[j].msg_hdr.msg_iovlen = 1;
+        }
+        const int n = ::recvmmsg(r.socket.native_handle(), messages.data(),
+                                 static_cast<unsigned>(vlen), MSG_DONTWAIT, nullptr);
+        if (n <= 0) return;
+        for (int j = 0; j < n; ++j) {
+            const auto* bytes =
+                static_cast<const unsigned char*>(pieces[static_cast<std::size_t>(j)].iov_base);
+            const auto sequence = static_cast<std::uint16_t>(bytes[2] << 8 | bytes[3]);
+            const auto delta = static_cast<std::int16_t>(
+                static_cast<std::uint16_t>(sequence - static_cast<std::uint16_t>(r.next)));
+            // A loss or a reordering leaves the packet in the wrong slot: the
+            // floor does not re-file it (the playout then counts an underrun),
+            // it only keeps counting sequence numbers right.
+            if (delta != 0) ++r.misfiled;
+            r.next += delta + 1;
+        }
+        r.received += static_cast<std::uint64_t>(n);
+        r.stored.store(r.next - 1, std::memory_order_release);
+        if (static_cast<std::size_t>(n) < vlen) return;
+    }
+}
+
+/// Copies packet `sequence`'s samples from `r`'s ring to `out` with a byte
+/// swap (L16 is big-endian); false when it has not arrived.
+bool play(bare_receiver& r, const ring_layout& layout, std::int64_t sequence,
+          std::span<std::int16_t> out)
+{
+    if (r.stored.load(std::memory_order_acquire) < sequence) return false;
+    const std::byte* packet =
+        r.ring.data() + static_cast<std::size_t>(sequence) % layout.slots * layout.slot_bytes;
+    const auto* bytes = reinterpret_cast<const unsigned char*>(packet);
+    if ((bytes[2] << 8 | bytes[3]) != static_cast<int>(sequence & 0xFFFF)) return false;
+    const std::byte* samples = packet + audiocast::rtp::fixed_header_size;
+    for (std::size_t k = 0; k < out.size(); ++k) {
+        std::uint16_t v = 0;
+        std::memcpy(&v, samples + 2 * k, 2);
+        out[k] = static_cast<std::int16_t>(__builtin_bswap16(v));
+    }
+    return true;
+}
+
+/// Raises the soft limit on descriptors to what `sockets` sockets need.
+void raise_descriptor_limit(std::size_t sockets)
+{
+    ::rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+    const auto wanted = static_cast<::rlim_t>(sockets + 64);
+    if (limit.rlim_cur >= wanted) return;
+    if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < wanted)
+        throw std::runtime_error{std::to_string(sockets) + " sockets need " +
+                                 std::to_string(wanted) + " descriptors; the hard limit is " +
+                                 std::to_string(limit.rlim_max)};
+    limit.rlim_cur = wanted;
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0)
+        throw std::runtime_error{"cannot raise the descriptor limit to " + std::to_string(wanted)};
+}
+
+int fanout(long receivers, long ptime_ms, double seconds, long interval_ms)
+{
+    using namespace std::chrono;
+    const auto period = milliseconds{ptime_ms};
+    const auto latency = milliseconds{40};
+    const auto interval = milliseconds{interval_ms};
+    const std::size_t frames = static_cast<std::size_t>(48 * ptime_ms);
+    const std::size_t packet_bytes = audiocast::rtp::fixed_header_size + frames * 4;
+    const ring_layout layout{
+        std::bit_ceil(packet_bytes),
+        std::bit_ceil(static_cast<std::size_t>((latency + 2 * interval + 20ms) / period) + 1)};
+    const auto count = static_cast<std::int64_t>(seconds * 1000.0 / static_cast<double>(ptime_ms));
+    const auto duration = count * period;
+
+    raise_descriptor_limit(static_cast<std::size_t>(receivers) + 1);
+    asio::io_context io{1};
+    audiocast::udp_multicast_transport sender{io, {.interface = "lo", .join = false}};
+    std::vector<std::unique_ptr<bare_receiver>> rx;
+    for (long i = 0; i < receivers; ++i)
+        rx.push_back(std::make_unique<bare_receiver>(io, layout));
+    const int set = ::epoll_create1(EPOLL_CLOEXEC);
+    if (set < 0) throw std::system_error{errno, std::generic_category(), "epoll_create1"};
+    for (auto& r : rx) {
+        ::epoll_event e{};
+        e.events = EPOLLIN;
+        e.data.ptr = r.get();
+        if (::epoll_ctl(set, EPOLL_CTL_ADD, r->socket.native_handle(), &e) != 0)
+            throw std::system_error{errno, std::generic_category(), "epoll_ctl"};
+    }
+
+    const auto start = steady_clock::now().time_since_epoch() + 50ms;
+    const auto sleep_until = [](nanoseconds t) {
+        const ::timespec at = to_timespec(t);
+        while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nullptr) != 0) {
+        }
+    };
+    std::atomic<std::int64_t> send_cpu{0}, receive_cpu{0}, playout_cpu{0};
+    std::uint64_t send_failures = 0, late_rounds = 0, rounds = 0;
+    nanoseconds sender_lateness_max{}, longest_pass{}, playout_lateness_max{};
+
+    std::thread sending{[&] {
+        const auto cpu0 = thread_cpu();
+        std::vector<std::byte> packet(packet_bytes);
+        audiocast::rtp::header h;
+        h.payload_type = 96;
+        h.ssrc = 0xF100'0002;
+        for (std::int64_t i = 0; i < count; ++i) {
+            const auto due = start + (i + 1) * period;
+            sleep_until(due);
+            sender_lateness_max =
+                std::max(sender_lateness_max, steady_clock::now().time_since_epoch() - due);
+            h.sequence = static_cast<std::uint16_t>(i);
+            h.timestamp = static_cast<std::uint32_t>(static_cast<std::size_t>(i) * frames);
+            audiocast::rtp::write_header(h, packet);
+            std::error_code ec;
+            sender.send(packet, ec);
+            if (ec) ++send_failures;
+        }
+        send_cpu = (thread_cpu() - cpu0).count();
+    }};
+    std::uint64_t first_second_underruns = 0;
+    std::thread receiving{[&] {
+        const auto cpu0 = thread_cpu();
+        std::vector<::epoll_event> ready(rx.size());
+        const auto last = start + duration + latency + 100ms;
+        bool measured = false;
+        for (std::int64_t tick = 1;; ++tick) {
+            if (interval_ms > 0) sleep_until(start + tick * interval);
+            const auto now = steady_clock::now().time_since_epoch();
+            if (!measured && now >= start + duration) {
+                receive_cpu = (thread_cpu() - cpu0).count();
+                measured = true;
+            }
+            if (now >= last) break;
+            const int n = ::epoll_wait(set, ready.data(), static_cast<int>(ready.size()),
+                                       interval_ms > 0 ? 0 : 100);
+            for (int k = 0; k < n; ++k)
+                drain(*static_cast<bare_receiver*>(ready[static_cast<std::size_t>(k)].data.ptr),
+                      layout);
+            longest_pass = std::max(longest_pass, steady_clock::now().time_since_epoch() - now);
+        }
+    }};
+    std::thread playing{[&] {
+        const auto cpu0 = thread_cpu();
+        constexpr std::int64_t max_catch_up = 20;
+        std::vector<std::int16_t> out(frames * 2);
+        for (std::int64_t next = 0; next < count;) {
+            const auto deadline = start + (next + 1) * period + latency;
+            sleep_until(deadline);
+            const auto late = steady_clock::now().time_since_epoch() - deadline;
+            playout_lateness_max = std::max(playout_lateness_max, duration_cast<nanoseconds>(late));
+            const auto due = std::min({late / period + 1, count - next, max_catch_up});
+            if (due > 1) ++late_rounds;
+            ++rounds;
+            for (auto& r : rx)
+                for (std::int64_t d = 0; d < due; ++d)
+                    if (!play(*r, layout, next + d, out)) {
+                        ++r->underruns;
+                        if ((next + d) * period < 1s) ++first_second_underruns;
+                    }
+            next += due;
+        }
+        playout_cpu = (thread_cpu() - cpu0).count();
+    }};
+    sending.join();
+    playing.join();
+    receiving.join();
+    ::close(set);
+
+    std::uint64_t received = 0, misfiled = 0, underruns = 0;
+    for (const auto& r : rx) {
+        received += r->received;
+        misfiled += r->misfiled;
+        underruns += r->underruns;
+    }
+    const double core = static_cast<double>(duration_cast<nanoseconds>(duration).count()) / 100.0;
+    std::printf(
+        "floor: fan-out to %ld receivers, %lld packets of %ld ms in %.1f s, receive "
+        "interval %ld ms: received %llu of %llu, misfiled %llu, underruns %llu (%llu in the "
+        "first second), late "
+        "playout rounds %llu of %llu, sender and playout lateness max %.3f and %.3f ms, longest "
+        "receive pass %.3f ms, "
+        "send failures %llu; "
+        "cpu %% of a core: send %.1f, receive %.1f, playout %.1f\n",
+        receivers, static_cast<long long>(count), ptime_ms,
+        static_cast<double>(duration.count()) / 1e3, interval_ms,
+        static_cast<unsigned long long>(received),
+        static_cast<unsigned long long>(static_cast<std::uint64_t>(count) *
+                                        static_cast<std::uint64_t>(receivers)),
+        static_cast<unsigned long long>(misfiled), static_cast<unsigned long long>(underruns),
+        static_cast<unsigned long long>(first_second_underruns),
+        static_cast<unsigned long long>(late_rounds), static_cast<unsigned long long>(rounds),
+        static_cast<double>(sender_lateness_max.count()) / 1e6,
+        static_cast<double>(playout_lateness_max.count()) / 1e6,
+        static_cast<double>(longest_pass.count()) / 1e6,
+        static_cast<unsigned long long>(send_failures), static_cast<double>(send_cpu.load()) / core,
+        static_cast<double>(receive_cpu.load()) / core,
+        static_cast<double>(playout_cpu.load()) / core);
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char* argv[])
@@ -113,15 +388,17 @@ int main(int argc, char* argv[])
     long ptime_ms = 5;
     double seconds = 10;
     long interval_ms = 0;
+    long receivers = 0;
     try {
         const audiocast_bench::command_line args{
-            argc, argv, {"ptime-ms", "seconds", "interval-ms"}, {"send", "receive"}};
-        if (args.has("send") == args.has("receive"))
-            throw audiocast_bench::usage_error{"give one of --send and --receive"};
+            argc, argv, {"ptime-ms", "seconds", "interval-ms", "fanout"}, {"send", "receive"}};
+        if (int{args.has("send")} + int{args.has("receive")} + int{args.has("fanout")} != 1)
+            throw audiocast_bench::usage_error{"give one of --send, --receive and --fanout"};
+        receivers = args.integer("fanout", 0, 1, 4000);
         sending = args.has("send");
         ptime_ms = args.integer("ptime-ms", 5, 1, 20);
         seconds = args.number("seconds", 10, 0, 3600);
-        interval_ms = args.integer("interval-ms", 0, 0, 100);
+        interval_ms = args.integer("interval-ms", receivers > 0 ? 5 : 0, 0, 100);
         if (!audiocast::is_allowed_packet_time(std::chrono::milliseconds{ptime_ms}))
             throw audiocast_bench::usage_error{"--ptime-ms " + std::to_string(ptime_ms) +
                                                " is not one of " +
@@ -138,6 +415,7 @@ int main(int argc, char* argv[])
         return 77;
     }
     try {
+        if (receivers > 0) return fanout(receivers, ptime_ms, seconds, interval_ms);
         return sending ? send(ptime_ms, seconds) : receive(seconds, interval_ms);
     } catch (const std::exception& e) {
         std::cerr << "audiocast-bench-floor: " << e.what() << '\n';

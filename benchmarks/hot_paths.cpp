@@ -19,6 +19,7 @@
 //   build/release/benchmarks/audiocast-bench-hot-paths
 // No network, no threads: it runs anywhere.
 #include <audiocast/codec/pcm.hpp>
+#include <audiocast/loopback_stream.hpp>
 #include <audiocast/session/jitter_buffer.hpp>
 #include <audiocast/session/playout_rate.hpp>
 #include <audiocast/session/playout_resampler.hpp>
@@ -30,6 +31,7 @@
 
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstddef>
@@ -37,6 +39,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -174,15 +177,135 @@ void receiver_per_packet(benchmark::State& state, bool rate_control)
         rx.pull(std::span<std::int16_t>{out}, now);
         now += 5ms;
     }
+    // The sender's packets are made ahead, a batch at a time: pausing the timer
+    // for every packet cost more than the receiver's work (two reads of the
+    // thread's CPU clock, each a system call on this VM), which the figure
+    // then included.
+    constexpr std::size_t batch = 256;
+    std::vector<std::byte> packets(batch * packet.size());
+    std::array<std::size_t, batch> sizes{};
+    std::array<audiocast::time_point, batch> times{};
+    std::size_t used = batch;
     for (auto _ : state) {
-        state.PauseTiming();
-        tx.write(std::span<const std::int16_t>{in}, now);
-        const std::size_t n = tx.next_packet(now, wall, packet);
-        state.ResumeTiming();
-        rx.on_datagram(std::span<const std::byte>{packet.data(), n}, now, wall);
-        rx.pull(std::span<std::int16_t>{out}, now);
+        if (used == batch) {
+            state.PauseTiming();
+            for (std::size_t i = 0; i < batch; ++i) {
+                tx.write(std::span<const std::int16_t>{in}, now);
+                sizes[i] = tx.next_packet(
+                    now, wall,
+                    std::span<std::byte>{packets.data() + i * packet.size(), packet.size()});
+                times[i] = now;
+                now += 5ms;
+            }
+            used = 0;
+            state.ResumeTiming();
+        }
+        rx.on_datagram(
+            std::span<const std::byte>{packets.data() + used * packet.size(), sizes[used]},
+            times[used], wall);
+        rx.pull(std::span<std::int16_t>{out}, times[used]);
         benchmark::DoNotOptimize(out.data());
+        ++used;
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+
+// The same steady state across `count` receivers, each fed every packet and
+// pulled in turn, as one thread plays a thousand listeners
+// (audiocast-bench-fanout): by the time a receiver's turn comes again, the
+// others have pushed its state out of the caches. The difference from
+// receiver_session/packet is what a receiver costs cold.
+void receivers_per_packet(benchmark::State& state, std::size_t count)
+{
+    audiocast::sender_session<audiocast::pcm_codec> tx{audiocast::pcm_codec{}};
+    std::vector<std::unique_ptr<audiocast::receiver_session<audiocast::pcm_codec>>> rx;
+    for (std::size_t i = 0; i < count; ++i)
+        rx.push_back(std::make_unique<audiocast::receiver_session<audiocast::pcm_codec>>(
+            audiocast::pcm_codec{}));
+    const auto in = signal<std::int16_t>();
+    std::vector<std::byte> packet(tx.max_packet_bytes());
+    std::vector<std::int16_t> out(samples);
+    audiocast::time_point now{1000s};
+    const audiocast::wall_time wall{1'800'000'000s};
+    const auto next_packet = [&] {
+        tx.write(std::span<const std::int16_t>{in}, now);
+        return tx.next_packet(now, wall, packet);
+    };
+    for (int i = 0; i < 20; ++i) {
+        const std::size_t n = next_packet();
+        for (auto& r : rx) {
+            r->on_datagram(std::span<const std::byte>{packet.data(), n}, now, wall);
+            r->pull(std::span<std::int16_t>{out}, now);
+        }
         now += 5ms;
+    }
+    std::size_t turn = count;
+    std::size_t size = 0;
+    for (auto _ : state) {
+        if (turn == count) {
+            // One pause per `count` packets: its cost (two system calls) is
+            // a few nanoseconds a packet from a hundred receivers up.
+            state.PauseTiming();
+            now += 5ms;
+            size = next_packet();
+            turn = 0;
+            state.ResumeTiming();
+        }
+        auto& r = *rx[turn++];
+        r.on_datagram(std::span<const std::byte>{packet.data(), size}, now, wall);
+        r.pull(std::span<std::int16_t>{out}, now);
+        benchmark::DoNotOptimize(out.data());
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+
+// The whole receiving stream across `count` receivers in one thread: each
+// reads its datagram from its transport into its inbox (poll(), the network
+// side) and plays it (pull(), the audio side), in turn. Over the session's
+// cost cold (receivers_per_packet), this adds the hand-off between the two
+// sides and the figures pull() publishes, as the fan-out benchmark's
+// receivers do (every 20 ms), and the in-memory transport's own work.
+void receiver_streams_per_packet(benchmark::State& state, std::size_t count)
+{
+    audiocast::manual_clock clock;
+    audiocast::loopback_group group{clock, {}, 1};
+    audiocast::loopback_transport source = group.join();
+    audiocast::receiver_config config;
+    config.stats_interval = 20ms;
+    std::vector<std::unique_ptr<audiocast::loopback_receiver>> rx;
+    for (std::size_t i = 0; i < count; ++i)
+        rx.push_back(std::make_unique<audiocast::loopback_receiver>(
+            group.join(), audiocast::pcm_codec{}, clock, config));
+    audiocast::sender_session<audiocast::pcm_codec> tx{audiocast::pcm_codec{}};
+    const auto in = signal<std::int16_t>();
+    std::vector<std::byte> packet(tx.max_packet_bytes());
+    std::vector<std::int16_t> out(samples);
+    const auto send_one = [&] {
+        tx.write(std::span<const std::int16_t>{in}, clock.now());
+        const std::size_t n = tx.next_packet(clock.now(), clock.wall_now(), packet);
+        source.send(std::span<const std::byte>{packet.data(), n});
+    };
+    for (int i = 0; i < 20; ++i) {
+        send_one();
+        for (auto& r : rx) {
+            r->poll();
+            r->pull(std::span<std::int16_t>{out});
+        }
+        clock.advance(5ms);
+    }
+    std::size_t turn = count;
+    for (auto _ : state) {
+        if (turn == count) {
+            state.PauseTiming();
+            clock.advance(5ms);
+            send_one();
+            turn = 0;
+            state.ResumeTiming();
+        }
+        auto& r = *rx[turn++];
+        r.poll();
+        r.pull(std::span<std::int16_t>{out});
+        benchmark::DoNotOptimize(out.data());
     }
     state.SetItemsProcessed(state.iterations());
 }
@@ -221,9 +344,13 @@ void receiver_per_foreign_datagram(benchmark::State& state, bool rtp)
     };
     for (auto& b : junk)
         b = static_cast<std::byte>(next());
+    // The stream's clock moves only with its real packets, so how many
+    // strangers' datagrams come between two of them changes nothing the
+    // receiver decides; one every 1,440 keeps the paused timer's own cost
+    // (about 1.6 us, two system calls on this VM) out of the figure.
     std::size_t count = 0;
     for (auto _ : state) {
-        if (++count % 90 == 0) {
+        if (++count % 1440 == 0) {
             state.PauseTiming();
             real_packet();
             state.ResumeTiming();
@@ -374,6 +501,14 @@ int main(int argc, char** argv)
     benchmark::RegisterBenchmark("receiver_session/packet", receiver_per_packet, true);
     benchmark::RegisterBenchmark("receiver_session/packet_without_rate_control",
                                  receiver_per_packet, false);
+    for (const std::size_t count : {std::size_t{100}, std::size_t{1000}}) {
+        benchmark::RegisterBenchmark(
+            ("receiver_session/packet_" + std::to_string(count) + "_receivers").c_str(),
+            receivers_per_packet, count);
+        benchmark::RegisterBenchmark(
+            ("receiver_stream/packet_" + std::to_string(count) + "_receivers").c_str(),
+            receiver_streams_per_packet, count);
+    }
     benchmark::RegisterBenchmark("receiver_session/foreign_rtp", receiver_per_foreign_datagram,
                                  true);
     benchmark::RegisterBenchmark("receiver_session/foreign_junk", receiver_per_foreign_datagram,
