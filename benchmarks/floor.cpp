@@ -19,9 +19,10 @@
 // sockets joined to the group, read by one thread that wakes every I ms
 // (default 5; 0: whenever one is readable), asks epoll(7) which are readable
 // and empties each with recvmmsg(2) straight into a ring of packets indexed by
-// sequence number; a playout thread that wakes at each packet's deadline plus
-// 40 ms (the receivers' default latency) and, for every receiver, copies that
-// packet's samples out with a byte swap, or counts an underrun. No jitter
+// sequence number; a playout thread that wakes every packet time and, for
+// every receiver, from 40 ms (the receivers' default latency) after its first
+// read on, copies the next packet's samples out with a byte swap, or counts
+// an underrun. No jitter
 // buffer logic, no statistics, no concealment, no rate control: what is left
 // is the kernel's delivery, the system calls and the memory traffic of N
 // streams. Prints each thread's CPU time as a share of one core.
@@ -158,7 +159,15 @@ struct bare_receiver {
     std::int64_t next = 0; ///< the receiving thread's: the sequence expected next
     std::uint64_t received = 0, misfiled = 0;
     std::atomic<std::int64_t> stored{-1};
-    std::uint64_t underruns = 0; ///< the playout thread's
+    // When the receiving thread read the first packet, and its sequence: a
+    // receiver starts playing one latency after its first read, as the
+    // library's receivers do (and not on the sender's schedule, which a
+    // receiver whose first read came late could never meet).
+    std::int64_t first_sequence = 0;
+    std::atomic<std::int64_t> first_read_ns{-1};
+    std::int64_t block_offset = 0; ///< the playout thread's: sequence = block + offset
+    bool playing = false;          ///< the playout thread's
+    std::uint64_t underruns = 0;   ///< the playout thread's
 
     bare_receiver(asio::io_context& io, const ring_layout& layout)
         : socket{io, {.interface = "lo", .receive_buffer_bytes = 1 << 20}},
@@ -197,6 +206,12 @@ void drain(bare_receiver& r, const ring_layout& layout)
             // it only keeps counting sequence numbers right.
             if (delta != 0) ++r.misfiled;
             r.next += delta + 1;
+        }
+        if (r.received == 0) {
+            const auto* first = static_cast<const unsigned char*>(pieces[0].iov_base);
+            r.first_sequence = first[2] << 8 | first[3];
+            r.first_read_ns.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                                  std::memory_order_release);
         }
         r.received += static_cast<std::uint64_t>(n);
         r.stored.store(r.next - 1, std::memory_order_release);
@@ -334,11 +349,22 @@ int fanout(long receivers, long ptime_ms, double seconds, long interval_ms)
             if (due > 1) ++late_rounds;
             ++rounds;
             for (auto& r : rx)
-                for (std::int64_t d = 0; d < due; ++d)
-                    if (!play(*r, layout, next + d, out)) {
-                        ++r->underruns;
-                        if ((next + d) * period < 1s) ++first_second_underruns;
+                for (std::int64_t d = 0; d < due; ++d) {
+                    const std::int64_t block = next + d;
+                    if (!r->playing) {
+                        const std::int64_t first = r->first_read_ns.load(std::memory_order_acquire);
+                        const auto block_due = start + (block + 1) * period + latency;
+                        if (first < 0 || block_due < nanoseconds{first} + latency) continue;
+                        r->playing = true;
+                        r->block_offset = r->first_sequence - block;
                     }
+                    const std::int64_t sequence = block + r->block_offset;
+                    if (sequence >= count) break; // the sender has finished
+                    if (!play(*r, layout, sequence, out)) {
+                        ++r->underruns;
+                        if (block * period < 1s) ++first_second_underruns;
+                    }
+                }
             next += due;
         }
         playout_cpu = (thread_cpu() - cpu0).count();

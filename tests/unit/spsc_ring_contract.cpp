@@ -20,11 +20,11 @@
 #include <vector>
 
 using namespace std::chrono_literals;
+using audiocast::spsc_ring;
 using audiocast::time_point;
 using audiocast::wall_time;
 using audiocast::detail::datagram_meta;
 using audiocast::detail::datagram_ring;
-using audiocast::spsc_ring;
 using audiocast::detail::triple_buffer;
 
 namespace {
@@ -247,6 +247,36 @@ TEST_CASE("datagram_ring carries datagrams of every size from 0 to max_bytes int
     }
     CHECK(ring.dropped_full() == 0);
     CHECK(ring.dropped_too_big() == 0);
+}
+
+TEST_CASE("datagram_ring keeps full slots apart at sizes around a cache line")
+{
+    // Every slot filled to its last byte, each with its own meta: no slot's
+    // datagram may reach another's, at sizes either side of a cache line.
+    for (const std::size_t max_bytes : {1u, 15u, 16u, 17u, 63u, 64u, 65u, 127u, 2048u}) {
+        CAPTURE(max_bytes);
+        datagram_ring ring(8, max_bytes);
+        for (std::size_t seq = 0; seq < 8; ++seq)
+            REQUIRE(ring.push(
+                datagram(seq, max_bytes), arrival(seq), arrival_wall(seq),
+                audiocast::endpoint::ipv4({192, 0, 2, 1}, static_cast<std::uint16_t>(5000 + seq))));
+        for (std::size_t seq = 0; seq < 8; ++seq)
+            REQUIRE(
+                ring.consume_one([&](std::span<const std::byte> bytes, const datagram_meta& meta) {
+                    CHECK(meta.size == max_bytes);
+                    CHECK(meta.arrival == arrival(seq));
+                    CHECK(meta.arrival_wall == arrival_wall(seq));
+                    CHECK(meta.from.port == 5000 + seq);
+                    CHECK(same_bytes(bytes, datagram(seq, max_bytes)));
+                }));
+    }
+}
+
+TEST_CASE("datagram_ring refuses storage it cannot address")
+{
+    CHECK_THROWS_AS(datagram_ring(4, std::numeric_limits<std::size_t>::max() - 8),
+                    std::length_error);
+    CHECK_THROWS_AS(datagram_ring(std::size_t{1} << 60, 4096), std::length_error);
 }
 
 TEST_CASE("datagram_ring refuses and counts a datagram larger than max_bytes")
