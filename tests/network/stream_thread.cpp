@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <span>
 #include <system_error>
@@ -414,4 +415,88 @@ TEST_CASE("stream_thread: one thread sends four streams and one receives them, e
     CHECK(tx.waits <= 3 * 200 + 500ms / 1ms + 20);
     // The receivers are read together: a wait an interval, not one a stream.
     CHECK(rx.waits <= 200 + 1500ms / 100ms + 10);
+}
+
+TEST_CASE("stream_thread: a closed socket among many receivers is reported once and dropped, "
+          "and the others play bit-exact",
+          "[network][stream_thread]")
+{
+    asio::io_context io; // never run: the threads wait themselves
+    const audiocast::pcm_codec codec{audiocast::pcm_config{.packet_time = 5ms}};
+    audiocast::receiver_config rx_config;
+    rx_config.max_rate_adjustment = 0; // shared clock: bit-exact playout
+    const audiocast::udp_multicast_options group{
+        .group = "239.255.0.80", .port = 5480, .interface = "lo"};
+
+    audiocast::multicast_sender tx{
+        audiocast::udp_multicast_transport{
+            io, {.group = group.group, .port = group.port, .interface = "lo", .join = false}},
+        codec, audiocast::steady_clock{}};
+    // The middle one of three: refused before a socket was opened, so its
+    // socket stays closed, as a careless caller's would after a failed open.
+    std::error_code open_ec;
+    audiocast::udp_multicast_transport closed{io, {.group = "10.1.2.3"}, open_ec};
+    REQUIRE(open_ec == audiocast::errc::not_multicast_address);
+    std::vector<std::unique_ptr<audiocast::multicast_receiver>> receivers;
+    receivers.push_back(std::make_unique<audiocast::multicast_receiver>(
+        audiocast::udp_multicast_transport{io, group}, codec, audiocast::steady_clock{},
+        rx_config));
+    receivers.push_back(std::make_unique<audiocast::multicast_receiver>(
+        std::move(closed), codec, audiocast::steady_clock{}, rx_config));
+    receivers.push_back(std::make_unique<audiocast::multicast_receiver>(
+        audiocast::udp_multicast_transport{io, group}, codec, audiocast::steady_clock{},
+        rx_config));
+    std::vector<audiocast::multicast_receiver*> receiving_streams;
+    for (auto& r : receivers)
+        receiving_streams.push_back(r.get());
+
+    audiocast::stream_thread<audiocast::multicast_receiver> receiving{
+        std::span<audiocast::multicast_receiver* const>{receiving_streams},
+        {.receive_interval = 5ms}};
+    audiocast::stream_thread<audiocast::multicast_sender> sending{tx};
+    std::mutex errors_mutex;
+    std::vector<std::error_code> receive_errors, send_errors;
+    receiving.on_error([&](std::error_code ec) {
+        std::lock_guard lock{errors_mutex};
+        receive_errors.push_back(ec);
+    });
+    sending.on_error([&](std::error_code ec) {
+        std::lock_guard lock{errors_mutex};
+        send_errors.push_back(ec);
+    });
+    const std::vector<std::int16_t> source = make_source(24'000, channels, 17); // 0.5 s
+    std::size_t written = 0; // frames; the sending thread's
+    sending.on_refill([&](audiocast::multicast_sender& s) {
+        const std::size_t left = std::min<std::size_t>(source.size() / channels - written, 720);
+        if (left > 0)
+            written += s.write(
+                std::span<const std::int16_t>{source.data() + written * channels, left * channels});
+        if (written * channels == source.size()) s.flush();
+    });
+    receiving.start();
+    sending.start();
+
+    constexpr std::size_t block_samples = 240 * channels;
+    constexpr std::size_t blocks = 200; // 1 s
+    std::vector<std::vector<std::int16_t>> played(
+        receivers.size(), std::vector<std::int16_t>(blocks * block_samples));
+    steady::time_point next = steady::now() + 5ms;
+    for (std::size_t b = 0; b < blocks; ++b) {
+        std::this_thread::sleep_until(next);
+        for (std::size_t i = 0; i < receivers.size(); ++i)
+            receivers[i]->pull(
+                std::span<std::int16_t>{played[i].data() + b * block_samples, block_samples});
+        next += 5ms;
+    }
+    sending.stop();
+    receiving.stop();
+
+    CHECK(send_errors.empty());
+    REQUIRE(receive_errors.size() == 1); // once, not at every wait
+    CHECK(receive_errors.front() == std::errc::bad_file_descriptor);
+    // The thread went on for the streams it could wait on.
+    CHECK(trimmed(played[0], channels) == source);
+    CHECK(trimmed(played[2], channels) == source);
+    CHECK(receivers[1]->stats().packets_received == 0);
+    CHECK(std::all_of(played[1].begin(), played[1].end(), [](std::int16_t v) { return v == 0; }));
 }
