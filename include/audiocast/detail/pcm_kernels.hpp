@@ -253,15 +253,13 @@ void decode(sample_format f, const std::byte* in, std::size_t n, T* out) noexcep
 {
     std::size_t done = 0;
     const bool l24 = f == sample_format::l24;
-    if constexpr (avx512::decodes<T>(true)) {
-        if (avx512::decodes<T>(l24) && avx512::available()) {
-            if (l24)
-                done = avx512::decode_l24(in, n, out);
-            else if constexpr (avx512::decodes<T>(false))
-                done = avx512::decode_l16(in, n, out);
-            portable_decode(f, in + done * bytes_per_sample(f), n - done, out + done);
-            return;
-        }
+    if (avx512::decodes<T>(l24) && avx512::available()) {
+        if (l24)
+            done = avx512::decode_l24(in, n, out);
+        else if constexpr (avx512::decodes<T>(false)) // L16 to int16 is AVX2's
+            done = avx512::decode_l16(in, n, out);
+        portable_decode(f, in + done * bytes_per_sample(f), n - done, out + done);
+        return;
     }
     if (avx2::available()) done = l24 ? avx2::decode_l24(in, n, out) : avx2::decode_l16(in, n, out);
     portable_decode(f, in + done * bytes_per_sample(f), n - done, out + done);
