@@ -24,6 +24,7 @@
 #include <audiocast/clock/steady_clock.hpp>
 
 #include <audiocast/session/announcement_directory.hpp>
+#include <audiocast/session/clock_offset.hpp>
 #include <audiocast/session/jitter_buffer.hpp>
 #include <audiocast/session/receiver_session.hpp>
 #include <audiocast/session/sender_session.hpp>

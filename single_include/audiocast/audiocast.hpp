@@ -875,6 +875,13 @@ struct timestamp {
 // source's loss, highest sequence number, jitter, and the LSR/DLSR pair from
 // which the source computes the round trip.
 //
+// An extended report (XR, RFC 3611) carries blocks after the sender's SSRC.
+// Two of them measure a listener's round trip to the sender, as an SR and a
+// report block do the other way round: the listener sends a Receiver
+// Reference Time block (RRTR, §4.4) with its NTP time, and the sender answers
+// with a DLRR block (§4.5) that echoes the middle 32 bits of that time (LRR)
+// and says how long it held it (DLRR, 1/65536 s), one sub-block a listener.
+//
 // compound_writer builds a compound into a caller's buffer; parse_compound()
 // checks a datagram as Appendix A.2 does (version, lengths, padding only on
 // the last packet) and packet_view reads each packet. Neither allocates nor
@@ -972,6 +979,12 @@ inline constexpr std::uint8_t type_sr = 200;
 inline constexpr std::uint8_t type_rr = 201;
 inline constexpr std::uint8_t type_sdes = 202;
 inline constexpr std::uint8_t type_bye = 203;
+/// Extended report (RFC 3611 §2).
+inline constexpr std::uint8_t type_xr = 207;
+
+/// XR block types (RFC 3611 §4).
+inline constexpr std::uint8_t xr_rrtr = 4; ///< Receiver Reference Time
+inline constexpr std::uint8_t xr_dlrr = 5; ///< Delay since the Last Receiver Report
 
 /// SDES item types (RFC 3550 §6.5).
 inline constexpr std::uint8_t sdes_end = 0;
@@ -986,6 +999,13 @@ inline constexpr std::size_t max_text = 255;
 inline constexpr std::size_t header_size = 4;
 inline constexpr std::size_t sender_info_size = 20;
 inline constexpr std::size_t report_block_size = 24;
+/// An XR block's header, an RRTR block, a DLRR sub-block.
+inline constexpr std::size_t xr_block_header_size = 4;
+inline constexpr std::size_t rrtr_block_size = 12;
+inline constexpr std::size_t dlrr_item_size = 12;
+/// An XR's 16-bit length counts its words less one: 3 a listener, and 3 for
+/// the packet's header, its SSRC and the block's header.
+inline constexpr std::size_t max_dlrr_items = (0xFFFF - 2) / 3;
 
 /// Bytes compound_writer takes for each packet (RFC 3550 §6.4-6.6).
 [[nodiscard]] constexpr std::size_t sender_report_size(std::size_t blocks) noexcept
@@ -1004,6 +1024,17 @@ inline constexpr std::size_t report_block_size = 24;
 [[nodiscard]] constexpr std::size_t bye_size(std::size_t sources, std::size_t reason) noexcept
 {
     return header_size + 4 * sources + (reason == 0 ? 0 : (1 + reason + 3) / 4 * 4);
+}
+
+/// An XR with one RRTR block.
+[[nodiscard]] constexpr std::size_t reference_time_size() noexcept
+{
+    return header_size + 4 + rrtr_block_size;
+}
+/// An XR with one DLRR block of `items` sub-blocks.
+[[nodiscard]] constexpr std::size_t dlrr_size(std::size_t items) noexcept
+{
+    return header_size + 4 + xr_block_header_size + items * dlrr_item_size;
 }
 
 /// The sender information of an SR (RFC 3550 §6.4.1).
@@ -1027,6 +1058,16 @@ struct report_block {
     std::uint32_t delay_since_last_sr = 0; ///< in 1/65536 s
 
     friend constexpr bool operator==(const report_block&, const report_block&) = default;
+};
+
+/// One DLRR sub-block (RFC 3611 §4.5): the sender's answer to one listener's
+/// Receiver Reference Time.
+struct dlrr_item {
+    std::uint32_t ssrc = 0;                ///< the listener that sent the RRTR
+    std::uint32_t last_rr = 0;             ///< middle 32 bits of its NTP time; 0: none yet
+    std::uint32_t delay_since_last_rr = 0; ///< in 1/65536 s
+
+    friend constexpr bool operator==(const dlrr_item&, const dlrr_item&) = default;
 };
 
 /// The 24-bit signed range of cumulative_lost; values beyond it saturate.
@@ -1109,6 +1150,42 @@ public:
         size_ += n;
     }
 
+    /// An XR packet with one Receiver Reference Time block: `ssrc`'s NTP time
+    /// `now` (RFC 3611 §4.4).
+    void reference_time(std::uint32_t ssrc, ntp::timestamp now) noexcept
+    {
+        if (!begin(true)) return;
+        const std::size_t n = reference_time_size();
+        if (!fits(n)) return;
+        std::byte* p = here();
+        write_header(p, 0, type_xr, n);
+        detail::store_be32(p + 4, ssrc);
+        write_xr_block_header(p + 8, xr_rrtr, rrtr_block_size);
+        detail::store_be64(p + 12, now.to_u64());
+        size_ += n;
+    }
+
+    /// An XR packet with one DLRR block answering `items` (RFC 3611 §4.5);
+    /// at most max_dlrr_items, and at least one.
+    void delay_since_last_rr(std::uint32_t ssrc, std::span<const dlrr_item> items) noexcept
+    {
+        if (!begin(!items.empty() && items.size() <= max_dlrr_items)) return;
+        const std::size_t n = dlrr_size(items.size());
+        if (!fits(n)) return;
+        std::byte* p = here();
+        write_header(p, 0, type_xr, n);
+        detail::store_be32(p + 4, ssrc);
+        write_xr_block_header(p + 8, xr_dlrr, xr_block_header_size + items.size() * dlrr_item_size);
+        std::byte* item = p + 12;
+        for (const dlrr_item& d : items) {
+            detail::store_be32(item, d.ssrc);
+            detail::store_be32(item + 4, d.last_rr);
+            detail::store_be32(item + 8, d.delay_since_last_rr);
+            item += dlrr_item_size;
+        }
+        size_ += n;
+    }
+
     /// Bytes written so far: the datagram to send.
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return out_.first(size_); }
@@ -1136,6 +1213,14 @@ private:
     {
         p[0] = static_cast<std::byte>(0x80 | count); // V=2, no padding
         p[1] = static_cast<std::byte>(type);
+        detail::store_be16(p + 2, static_cast<std::uint16_t>(bytes / 4 - 1));
+    }
+
+    // An XR block's header: type, a reserved octet, its length in words less one.
+    static void write_xr_block_header(std::byte* p, std::uint8_t type, std::size_t bytes) noexcept
+    {
+        p[0] = static_cast<std::byte>(type);
+        p[1] = std::byte{0};
         detail::store_be16(p + 2, static_cast<std::uint16_t>(bytes / 4 - 1));
     }
 
@@ -1272,7 +1357,60 @@ public:
         return {reinterpret_cast<const char*>(body_.data() + at + 1), len};
     }
 
+    /// The NTP time of an XR's first Receiver Reference Time block; nullopt
+    /// for another packet, an XR without one, or one whose blocks overrun it.
+    [[nodiscard]] std::optional<ntp::timestamp> reference_time() const noexcept
+    {
+        std::optional<ntp::timestamp> found;
+        const bool whole = for_each_xr_block([&](std::uint8_t type, std::span<const std::byte> b) {
+            if (type == xr_rrtr && !found && b.size() == rrtr_block_size - xr_block_header_size)
+                found = ntp::timestamp::from_u64(detail::load_be64(b.data()));
+        });
+        return whole ? found : std::nullopt;
+    }
+
+    /// Calls f(dlrr_item) for each sub-block of each DLRR block of an XR.
+    /// Returns false, having called nothing, when a block overruns the packet
+    /// or a DLRR block is not whole sub-blocks.
+    template <class F>
+    bool for_each_dlrr(F&& f) const
+    {
+        bool sound = true;
+        const bool whole = for_each_xr_block([&](std::uint8_t type, std::span<const std::byte> b) {
+            if (type == xr_dlrr && b.size() % dlrr_item_size != 0) sound = false;
+        });
+        if (!whole || !sound) return false;
+        for_each_xr_block([&](std::uint8_t type, std::span<const std::byte> b) {
+            if (type != xr_dlrr) return;
+            for (std::size_t at = 0; at < b.size(); at += dlrr_item_size)
+                f(dlrr_item{detail::load_be32(b.data() + at), detail::load_be32(b.data() + at + 4),
+                            detail::load_be32(b.data() + at + 8)});
+        });
+        return true;
+    }
+
 private:
+    // Calls f(type, contents) for each block of an XR, the contents after the
+    // block's header; false as soon as a block overruns the packet (blocks
+    // before it have been visited). Nothing for another packet type.
+    template <class F>
+    bool for_each_xr_block(F&& f) const
+    {
+        if (type_ != type_xr) return true;
+        if (body_.size() < 4) return false;
+        std::size_t at = 4; // past the sender's SSRC
+        while (at < body_.size()) {
+            if (body_.size() - at < xr_block_header_size) return false;
+            const std::size_t size =
+                (std::size_t{detail::load_be16(body_.data() + at + 2)} + 1) * 4;
+            if (body_.size() - at < size) return false;
+            f(static_cast<std::uint8_t>(body_[at]),
+              body_.subspan(at + xr_block_header_size, size - xr_block_header_size));
+            at += size;
+        }
+        return true;
+    }
+
     [[nodiscard]] std::size_t blocks_offset() const noexcept
     {
         if (type_ == type_sr) return 4 + sender_info_size;
@@ -4178,6 +4316,258 @@ private:
 
 } // namespace audiocast
 // end include/audiocast/session/announcement_directory.hpp
+// begin include/audiocast/session/clock_offset.hpp
+// audiocast — the sender's clock as a listener can know it without a common
+// clock: from round trips (RFC 3611 RRTR and DLRR blocks, with the SR that
+// carries the DLRR), filtered as NTP-class tools filter theirs.
+//
+// An exchange gives four times. The listener sends its Receiver Reference
+// Time at t1 (its own clock); the sender receives it at t2 and answers at t3
+// (the sender's clock: t3 is the answering SR's NTP time, t3 - t2 its DLRR);
+// the listener receives the answer at t4 (its own clock). Then
+//
+//   offset = ((t2 - t1) + (t3 - t4)) / 2   the sender's clock minus the listener's
+//   delay  = (t4 - t1) - (t3 - t2)         the round trip spent on the network
+//
+// and the offset is wrong by half the difference between the two one-way
+// delays, which no exchange can observe: at most delay / 2, and exactly that
+// when the path is asymmetric for good (the known limit of the method).
+//
+// Every exchange bounds the truth: the offset lies within delay / 2 of what
+// the exchange says, since neither one-way delay is negative. Queueing only
+// ever adds delay, so the estimator (1) fits the sender's rate through the
+// fastest exchange of each `window` (the most symmetric ones) over the last
+// `history` windows, and (2) with that rate taken out, intersects the bounds
+// of the last `recent` exchanges and takes the middle of what is left. The
+// tightest upper bound comes from the fastest trip out and the tightest lower
+// bound from the fastest trip back, which need not be the same exchange: so
+// the error shrinks with the least jitter seen each way, not with the least
+// seen on both at once. Fixed memory; add() and estimate() allocate nothing
+// and take no lock (docs/architecture.md, Threads).
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+namespace audiocast {
+
+/// One round trip, in nanoseconds since each clock's own epoch: t1 and t4 on
+/// the listener's clock, t2 and t3 on the sender's.
+struct clock_exchange {
+    std::chrono::nanoseconds t1{}; ///< the listener sent its reference time
+    std::chrono::nanoseconds t2{}; ///< the sender received it
+    std::chrono::nanoseconds t3{}; ///< the sender answered
+    std::chrono::nanoseconds t4{}; ///< the listener received the answer
+
+    /// The sender's clock minus the listener's, as this exchange sees it.
+    [[nodiscard]] constexpr std::chrono::nanoseconds offset() const noexcept
+    {
+        return ((t2 - t1) + (t3 - t4)) / 2;
+    }
+    /// The round trip spent on the network (the sender's hold taken out).
+    [[nodiscard]] constexpr std::chrono::nanoseconds delay() const noexcept
+    {
+        return (t4 - t1) - (t3 - t2);
+    }
+};
+
+/// What the listener believes about the sender's clock.
+struct clock_estimate {
+    /// The sender's clock minus the listener's at listener time `at`.
+    std::chrono::nanoseconds offset{};
+    /// At most this far from the truth, if the rate is right: half the width
+    /// of what the recent exchanges' bounds leave (or of how far they cross).
+    std::chrono::nanoseconds uncertainty{};
+    /// How much faster the sender's clock runs than the listener's, in parts
+    /// per million; 0 until two windows have been believed.
+    double rate_ppm = 0;
+    /// Listener time of `offset`.
+    std::chrono::nanoseconds at{};
+
+    /// The sender's clock at listener time `t`.
+    [[nodiscard]] std::chrono::nanoseconds sender_time(std::chrono::nanoseconds t) const noexcept
+    {
+        const double drift = static_cast<double>((t - at).count()) * rate_ppm * 1e-6;
+        return t + offset + std::chrono::nanoseconds{static_cast<std::int64_t>(drift)};
+    }
+};
+
+class clock_offset_estimator {
+public:
+    /// Believed windows kept for the rate: the line is fitted through this many.
+    static constexpr std::size_t history = 64;
+    /// Exchanges of which the fastest is believed, by default.
+    static constexpr std::size_t default_window = 8;
+    static constexpr std::size_t max_window = 64;
+    /// Exchanges whose bounds correct the rate (all) and give the offset
+    /// (the newest quarter).
+    static constexpr std::size_t recent = 512;
+
+    /// `window` clamped to 1..max_window.
+    explicit clock_offset_estimator(std::size_t window = default_window) noexcept
+        : window_{std::clamp<std::size_t>(window, 1, max_window)}
+    {}
+
+    /// Takes one exchange. One whose round trip comes out negative (a clock
+    /// stepped, or the times do not belong together) is refused and counted.
+    void add(const clock_exchange& e) noexcept
+    {
+        if (e.delay() < std::chrono::nanoseconds::zero() || e.t4 < e.t1) {
+            ++refused_;
+            return;
+        }
+        ++accepted_;
+        recent_[recent_next_ % recent] = e;
+        ++recent_next_;
+        if (in_window_ == 0 || e.delay() < fastest_.delay()) fastest_ = e;
+        if (++in_window_ < window_) return;
+        believed_[next_ % history] = fastest_;
+        ++next_;
+        in_window_ = 0;
+    }
+
+    /// The estimate from the windows believed so far; before the first window
+    /// is complete, from the fastest exchange yet. nullopt before any.
+    [[nodiscard]] std::optional<clock_estimate> estimate() const noexcept
+    {
+        const std::size_t kept = std::min(next_, history);
+        // A window not yet complete is left out once there are whole ones:
+        // its fastest exchange may be its only one, and as the newest point
+        // it would pull the end of the line, where the estimate is read.
+        const std::size_t points = kept > 0 ? kept : (in_window_ > 0 ? 1 : 0);
+        if (points == 0) return std::nullopt;
+        const auto point = [&](std::size_t i) -> const clock_exchange& {
+            // Oldest first; the current window's fastest last.
+            if (i == kept) return fastest_;
+            return believed_[(next_ - kept + i) % history];
+        };
+        const clock_exchange& newest = point(points - 1);
+        std::chrono::nanoseconds fastest_delay = newest.delay();
+        for (std::size_t i = 0; i < points; ++i)
+            fastest_delay = std::min(fastest_delay, point(i).delay());
+
+        clock_estimate out;
+        out.uncertainty = fastest_delay / 2;
+        out.at = midpoint(newest);
+        out.offset = newest.offset();
+        if (points < 2) {
+            narrow(out, 0);
+            return out;
+        }
+        // Least squares through (midpoint, offset), relative to the newest
+        // point so the doubles hold differences of seconds, not of decades.
+        double sx = 0, sy = 0, sxx = 0, sxy = 0;
+        for (std::size_t i = 0; i < points; ++i) {
+            const double x = static_cast<double>((midpoint(point(i)) - out.at).count());
+            const double y = static_cast<double>((point(i).offset() - out.offset).count());
+            sx += x;
+            sy += y;
+            sxx += x * x;
+            sxy += x * y;
+        }
+        const auto n = static_cast<double>(points);
+        const double spread = n * sxx - sx * sx;
+        if (!(spread > 0)) {
+            narrow(out, 0);
+            return out;
+        }
+        const double slope = (n * sxy - sx * sy) / spread;
+        const double intercept = (sy - slope * sx) / n;
+        out.rate_ppm = slope * 1e6;
+        out.offset += std::chrono::nanoseconds{static_cast<std::int64_t>(intercept)};
+        narrow(out, slope);
+        return out;
+    }
+
+    /// Starts over: a new sender, or a clock that stepped.
+    void reset() noexcept
+    {
+        next_ = 0;
+        in_window_ = 0;
+        recent_next_ = 0;
+    }
+
+    [[nodiscard]] std::uint64_t accepted() const noexcept { return accepted_; }
+    [[nodiscard]] std::uint64_t refused() const noexcept { return refused_; }
+
+private:
+    // The bounds of recent exchanges [first, first + count) (oldest first),
+    // each taken about `out`'s line with the drift `slope` taken out, and
+    // intersected: their middle, half their width, and the exchanges' mean
+    // time, all relative to `out`. Bounds that cross (an error in the rate, a
+    // path or a clock that changed under them) still have a middle between
+    // the fastest trip out and the fastest trip back; the width is then how
+    // far they cross.
+    struct band {
+        double middle = 0;
+        double half_width = 0;
+        double mean_x = 0;
+    };
+    [[nodiscard]] band bounds(const clock_estimate& out, double slope, std::size_t first,
+                              std::size_t count) const noexcept
+    {
+        const std::size_t kept = std::min(recent_next_, recent);
+        double upper = 0, lower = 0, sum_x = 0;
+        for (std::size_t i = first; i < first + count; ++i) {
+            const clock_exchange& e = recent_[(recent_next_ - kept + i) % recent];
+            const double x = static_cast<double>((midpoint(e) - out.at).count());
+            const double off = static_cast<double>((e.offset() - out.offset).count()) - x * slope;
+            const double half = static_cast<double>(e.delay().count()) / 2;
+            if (i == first || off + half < upper) upper = off + half;
+            if (i == first || off - half > lower) lower = off - half;
+            sum_x += x;
+        }
+        return {(upper + lower) / 2, std::abs(upper - lower) / 2,
+                sum_x / static_cast<double>(count)};
+    }
+
+    // Moves `out`'s line to the middle of the recent exchanges' bounds, after
+    // correcting the rate `slope` (from the fastest of each window) by how
+    // far the middle of the older half of them lies from the newer half's.
+    void narrow(clock_estimate& out, double slope) const noexcept
+    {
+        const std::size_t kept = std::min(recent_next_, recent);
+        if (kept == 0) return;
+        if (kept >= 64) {
+            const band older = bounds(out, slope, 0, kept / 2);
+            const band newer = bounds(out, slope, kept / 2, kept - kept / 2);
+            if (newer.mean_x > older.mean_x) {
+                slope += (newer.middle - older.middle) / (newer.mean_x - older.mean_x);
+                out.rate_ppm = slope * 1e6;
+            }
+        }
+        // The newest quarter: enough exchanges for a fast trip each way, few
+        // enough that an error left in the rate barely tilts them.
+        const std::size_t newest = std::max<std::size_t>(1, kept / 4);
+        const band b = bounds(out, slope, kept - newest, newest);
+        out.offset += std::chrono::nanoseconds{static_cast<std::int64_t>(b.middle)};
+        out.uncertainty = std::chrono::nanoseconds{static_cast<std::int64_t>(b.half_width)};
+    }
+
+    // When, on the listener's clock, an exchange's offset holds: halfway
+    // through its round trip.
+    static std::chrono::nanoseconds midpoint(const clock_exchange& e) noexcept
+    {
+        return e.t1 + (e.t4 - e.t1) / 2;
+    }
+
+    std::size_t window_;
+    std::array<clock_exchange, history> believed_{};
+    std::size_t next_ = 0; ///< windows believed so far
+    clock_exchange fastest_{};
+    std::size_t in_window_ = 0;
+    std::array<clock_exchange, recent> recent_{};
+    std::size_t recent_next_ = 0;
+    std::uint64_t accepted_ = 0;
+    std::uint64_t refused_ = 0;
+};
+
+} // namespace audiocast
+// end include/audiocast/session/clock_offset.hpp
 // begin include/audiocast/session/jitter_buffer.hpp
 // audiocast — the receiver's jitter buffer.
 //

@@ -4,11 +4,11 @@
 //
 //   make_seeds DIR
 #include <audiocast/codec/pcm.hpp>
-#include <audiocast/wire/sap.hpp>
-#include <audiocast/wire/sdp.hpp>
 #include <audiocast/session/sender_session.hpp>
 #include <audiocast/wire/rtcp.hpp>
 #include <audiocast/wire/rtp.hpp>
+#include <audiocast/wire/sap.hpp>
+#include <audiocast/wire/sdp.hpp>
 
 #include <array>
 #include <chrono>
@@ -103,6 +103,27 @@ bytes receiver_report()
     return out;
 }
 
+/// A listener's report with its Receiver Reference Time (RFC 3611 §4.4), and
+/// the sender's report with the DLRR that answers two listeners (§4.5).
+bytes round_trip_reports(bool answer)
+{
+    bytes out(512);
+    audiocast::rtcp::compound_writer w{out};
+    if (answer) {
+        w.sender_report(0xABCD'EF01, {.ntp = audiocast::ntp::timestamp{3'900'000'001u, 0},
+                                      .rtp_timestamp = 96'000});
+        const std::array<audiocast::rtcp::dlrr_item, 2> items{
+            {{0x0102'0304, 0x7080'4000, 0x0000'0800}, {0x0506'0708, 0x7080'5000, 0x0000'0400}}};
+        w.delay_since_last_rr(0xABCD'EF01, items);
+    } else {
+        w.receiver_report(0x0102'0304);
+        w.reference_time(0x0102'0304, audiocast::ntp::timestamp{3'900'000'000u, 0x4000'0000u});
+    }
+    w.cname(answer ? 0xABCD'EF01 : 0x0102'0304, "audiocast@127.0.0.1");
+    out.resize(w.size());
+    return out;
+}
+
 /// The receiver_session target's records: step (µs), length (top bit: RTCP;
 /// bit 14: from a second host), bytes.
 void record(bytes& out, std::uint16_t step_us, std::span<const std::byte> datagram, bool control,
@@ -179,6 +200,8 @@ try {
     save(root / "rtcp_parse", "sr_sdes", sender_report(false));
     save(root / "rtcp_parse", "sr_sdes_bye", sender_report(true));
     save(root / "rtcp_parse", "rr_sdes", receiver_report());
+    save(root / "rtcp_parse", "rr_rrtr_sdes", round_trip_reports(false));
+    save(root / "rtcp_parse", "sr_dlrr_sdes", round_trip_reports(true));
 
     // sdp_parse: ours, in both formats, and one in ffmpeg's style.
     audiocast::stream_description d;

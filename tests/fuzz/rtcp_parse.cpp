@@ -30,6 +30,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             for (std::size_t i = 0; i < p.bye_count(); ++i)
                 sum += p.bye_source(i);
             sum += p.bye_reason().size();
+            if (const auto t = p.reference_time()) sum += t->to_u64();
+            p.for_each_dlrr([&](const audiocast::rtcp::dlrr_item& d) { sum += d.last_rr; });
             if (p.body().data() < datagram.data() ||
                 p.body().data() + p.body().size() > datagram.data() + datagram.size())
                 std::abort();

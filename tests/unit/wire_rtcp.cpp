@@ -303,3 +303,136 @@ TEST_CASE("the packet sizes the writer reports are the sizes it writes")
     REQUIRE_FALSE(w.error());
     CHECK_FALSE(parse(w.bytes()).ec);
 }
+
+TEST_CASE("a Receiver Reference Time block is laid out as RFC 3611 section 4.4 shows")
+{
+    std::array<std::byte, 64> out{};
+    rtcp::compound_writer w{out};
+    const auto now = audiocast::ntp::timestamp::from_u64(0xE123'4567'89AB'CDEFu);
+    w.reference_time(0xCAFE'0001, now);
+    REQUIRE_FALSE(w.error());
+    CHECK(w.size() == rtcp::reference_time_size());
+    CHECK(std::vector<std::byte>(w.bytes().begin(), w.bytes().end()) ==
+          bytes({0x80, 207,  0x00, 0x04,                            // V=2, XR, 5 words less one
+                 0xCA, 0xFE, 0x00, 0x01,                            // the sender's SSRC
+                 4,    0,    0x00, 0x02,                            // BT=4, block length 2
+                 0xE1, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF})); // NTP time
+
+    const seen s = parse(w.bytes());
+    REQUIRE_FALSE(s.ec);
+    REQUIRE(s.packets.size() == 1);
+    CHECK(s.packets[0].type() == rtcp::type_xr);
+    CHECK(s.packets[0].ssrc() == 0xCAFE'0001u);
+    CHECK(s.packets[0].reference_time() == now);
+    CHECK(s.packets[0].for_each_dlrr([](const rtcp::dlrr_item&) { FAIL("no DLRR here"); }));
+}
+
+TEST_CASE("a DLRR block answers each listener and reads back sub-block for sub-block")
+{
+    const std::array<rtcp::dlrr_item, 3> items{{{0x1111'1111, 0x2345'6789, 0x0001'8000},
+                                                {0x2222'2222, 0, 0},
+                                                {0x3333'3333, 0xFFFF'FFFF, 0x7FFF'FFFF}}};
+    std::array<std::byte, 128> out{};
+    rtcp::compound_writer w{out};
+    w.receiver_report(0x5EED'0001);
+    w.delay_since_last_rr(0x5EED'0001, items);
+    REQUIRE_FALSE(w.error());
+    CHECK(w.size() == rtcp::receiver_report_size(0) + rtcp::dlrr_size(3));
+    // The block's header: BT=5, reserved, 3 words a listener.
+    const std::byte* block = out.data() + rtcp::receiver_report_size(0) + 8;
+    CHECK(block[0] == std::byte{5});
+    CHECK(block[3] == std::byte{9});
+
+    const seen s = parse(w.bytes());
+    REQUIRE_FALSE(s.ec);
+    REQUIRE(s.packets.size() == 2);
+    std::vector<rtcp::dlrr_item> read;
+    CHECK(s.packets[1].for_each_dlrr([&](const rtcp::dlrr_item& d) { read.push_back(d); }));
+    CHECK(read == std::vector<rtcp::dlrr_item>(items.begin(), items.end()));
+    CHECK_FALSE(s.packets[1].reference_time());
+    // An RR has no XR blocks.
+    CHECK(s.packets[0].for_each_dlrr([](const rtcp::dlrr_item&) { FAIL("not an XR"); }));
+}
+
+TEST_CASE("XR blocks of unknown types are skipped, and blocks that overrun the packet are "
+          "refused without a partial answer")
+{
+    // An unknown block (BT=42, one word of contents) before an RRTR.
+    const auto with_unknown =
+        bytes({0x80, 207,  0x00, 0x06, 0x00, 0x00, 0x00, 0x07, 42,   0,    0,    1,    0xAA, 0xBB,
+               0xCC, 0xDD, 4,    0,    0,    2,    0x00, 0x00, 0x00, 0x01, 0x80, 0x00, 0x00, 0x00});
+    const seen ok = parse(with_unknown);
+    REQUIRE_FALSE(ok.ec);
+    REQUIRE(ok.packets.size() == 1);
+    CHECK(ok.packets[0].reference_time() ==
+          audiocast::ntp::timestamp::from_u64(0x0000'0001'8000'0000u));
+
+    // A DLRR block that claims 6 words in a packet that holds 3 of them:
+    // the compound is sound (its own length is right), the block is not.
+    const auto overrun =
+        bytes({0x80, 207,  0x00, 0x05, 0x00, 0x00, 0x00, 0x07, 5,    0,    0,    6,
+               0x11, 0x11, 0x11, 0x11, 0x22, 0x22, 0x22, 0x22, 0x00, 0x00, 0x01, 0x00});
+    const seen bad = parse(overrun);
+    REQUIRE_FALSE(bad.ec);
+    REQUIRE(bad.packets.size() == 1);
+    bool called = false;
+    CHECK_FALSE(bad.packets[0].for_each_dlrr([&](const rtcp::dlrr_item&) { called = true; }));
+    CHECK_FALSE(called);
+    CHECK_FALSE(bad.packets[0].reference_time());
+
+    // A DLRR block of two words: not whole sub-blocks.
+    const auto ragged = bytes({0x80, 207, 0x00, 0x04, 0x00, 0x00, 0x00, 0x07, 5,    0,
+                               0,    2,   0x11, 0x11, 0x11, 0x11, 0x22, 0x22, 0x22, 0x22});
+    const seen r = parse(ragged);
+    REQUIRE_FALSE(r.ec);
+    CHECK_FALSE(r.packets[0].for_each_dlrr([](const rtcp::dlrr_item&) { FAIL("ragged"); }));
+
+    // An RRTR block of the wrong length is not a reference time.
+    const auto short_rrtr =
+        bytes({0x80, 207, 0x00, 0x03, 0x00, 0x00, 0x00, 0x07, 4, 0, 0, 1, 0x00, 0x00, 0x00, 0x01});
+    const seen sr = parse(short_rrtr);
+    REQUIRE_FALSE(sr.ec);
+    CHECK_FALSE(sr.packets[0].reference_time());
+
+    // An XR too short for its SSRC.
+    const auto no_ssrc = bytes({0x80, 207, 0x00, 0x00});
+    const seen ns = parse(no_ssrc);
+    REQUIRE_FALSE(ns.ec);
+    CHECK_FALSE(ns.packets[0].reference_time());
+    CHECK_FALSE(ns.packets[0].for_each_dlrr([](const rtcp::dlrr_item&) {}));
+}
+
+TEST_CASE("the writer refuses a DLRR block with no listener or more than its length can count")
+{
+    std::vector<std::byte> out(rtcp::dlrr_size(rtcp::max_dlrr_items + 1));
+    {
+        rtcp::compound_writer w{out};
+        w.delay_since_last_rr(1, {});
+        CHECK(w.error() == errc::invalid_rtcp);
+        CHECK(w.size() == 0);
+    }
+    {
+        const std::vector<rtcp::dlrr_item> many(rtcp::max_dlrr_items + 1);
+        rtcp::compound_writer w{out};
+        w.delay_since_last_rr(1, many);
+        CHECK(w.error() == errc::invalid_rtcp);
+        CHECK(w.size() == 0);
+    }
+    {
+        const std::vector<rtcp::dlrr_item> all(rtcp::max_dlrr_items);
+        rtcp::compound_writer w{out};
+        w.delay_since_last_rr(1, all);
+        REQUIRE_FALSE(w.error());
+        const seen s = parse(w.bytes());
+        REQUIRE_FALSE(s.ec);
+        std::size_t n = 0;
+        CHECK(s.packets[0].for_each_dlrr([&](const rtcp::dlrr_item&) { ++n; }));
+        CHECK(n == rtcp::max_dlrr_items);
+    }
+    {
+        std::array<std::byte, 19> small{};
+        rtcp::compound_writer w{small};
+        w.reference_time(1, {});
+        CHECK(w.error() == errc::buffer_too_small);
+    }
+}

@@ -16,6 +16,13 @@
 // source's loss, highest sequence number, jitter, and the LSR/DLSR pair from
 // which the source computes the round trip.
 //
+// An extended report (XR, RFC 3611) carries blocks after the sender's SSRC.
+// Two of them measure a listener's round trip to the sender, as an SR and a
+// report block do the other way round: the listener sends a Receiver
+// Reference Time block (RRTR, §4.4) with its NTP time, and the sender answers
+// with a DLRR block (§4.5) that echoes the middle 32 bits of that time (LRR)
+// and says how long it held it (DLRR, 1/65536 s), one sub-block a listener.
+//
 // compound_writer builds a compound into a caller's buffer; parse_compound()
 // checks a datagram as Appendix A.2 does (version, lengths, padding only on
 // the last packet) and packet_view reads each packet. Neither allocates nor
@@ -45,6 +52,12 @@ inline constexpr std::uint8_t type_sr = 200;
 inline constexpr std::uint8_t type_rr = 201;
 inline constexpr std::uint8_t type_sdes = 202;
 inline constexpr std::uint8_t type_bye = 203;
+/// Extended report (RFC 3611 §2).
+inline constexpr std::uint8_t type_xr = 207;
+
+/// XR block types (RFC 3611 §4).
+inline constexpr std::uint8_t xr_rrtr = 4; ///< Receiver Reference Time
+inline constexpr std::uint8_t xr_dlrr = 5; ///< Delay since the Last Receiver Report
 
 /// SDES item types (RFC 3550 §6.5).
 inline constexpr std::uint8_t sdes_end = 0;
@@ -59,6 +72,13 @@ inline constexpr std::size_t max_text = 255;
 inline constexpr std::size_t header_size = 4;
 inline constexpr std::size_t sender_info_size = 20;
 inline constexpr std::size_t report_block_size = 24;
+/// An XR block's header, an RRTR block, a DLRR sub-block.
+inline constexpr std::size_t xr_block_header_size = 4;
+inline constexpr std::size_t rrtr_block_size = 12;
+inline constexpr std::size_t dlrr_item_size = 12;
+/// An XR's 16-bit length counts its words less one: 3 a listener, and 3 for
+/// the packet's header, its SSRC and the block's header.
+inline constexpr std::size_t max_dlrr_items = (0xFFFF - 2) / 3;
 
 /// Bytes compound_writer takes for each packet (RFC 3550 §6.4-6.6).
 [[nodiscard]] constexpr std::size_t sender_report_size(std::size_t blocks) noexcept
@@ -77,6 +97,17 @@ inline constexpr std::size_t report_block_size = 24;
 [[nodiscard]] constexpr std::size_t bye_size(std::size_t sources, std::size_t reason) noexcept
 {
     return header_size + 4 * sources + (reason == 0 ? 0 : (1 + reason + 3) / 4 * 4);
+}
+
+/// An XR with one RRTR block.
+[[nodiscard]] constexpr std::size_t reference_time_size() noexcept
+{
+    return header_size + 4 + rrtr_block_size;
+}
+/// An XR with one DLRR block of `items` sub-blocks.
+[[nodiscard]] constexpr std::size_t dlrr_size(std::size_t items) noexcept
+{
+    return header_size + 4 + xr_block_header_size + items * dlrr_item_size;
 }
 
 /// The sender information of an SR (RFC 3550 §6.4.1).
@@ -100,6 +131,16 @@ struct report_block {
     std::uint32_t delay_since_last_sr = 0; ///< in 1/65536 s
 
     friend constexpr bool operator==(const report_block&, const report_block&) = default;
+};
+
+/// One DLRR sub-block (RFC 3611 §4.5): the sender's answer to one listener's
+/// Receiver Reference Time.
+struct dlrr_item {
+    std::uint32_t ssrc = 0;                ///< the listener that sent the RRTR
+    std::uint32_t last_rr = 0;             ///< middle 32 bits of its NTP time; 0: none yet
+    std::uint32_t delay_since_last_rr = 0; ///< in 1/65536 s
+
+    friend constexpr bool operator==(const dlrr_item&, const dlrr_item&) = default;
 };
 
 /// The 24-bit signed range of cumulative_lost; values beyond it saturate.
@@ -182,6 +223,42 @@ public:
         size_ += n;
     }
 
+    /// An XR packet with one Receiver Reference Time block: `ssrc`'s NTP time
+    /// `now` (RFC 3611 §4.4).
+    void reference_time(std::uint32_t ssrc, ntp::timestamp now) noexcept
+    {
+        if (!begin(true)) return;
+        const std::size_t n = reference_time_size();
+        if (!fits(n)) return;
+        std::byte* p = here();
+        write_header(p, 0, type_xr, n);
+        detail::store_be32(p + 4, ssrc);
+        write_xr_block_header(p + 8, xr_rrtr, rrtr_block_size);
+        detail::store_be64(p + 12, now.to_u64());
+        size_ += n;
+    }
+
+    /// An XR packet with one DLRR block answering `items` (RFC 3611 §4.5);
+    /// at most max_dlrr_items, and at least one.
+    void delay_since_last_rr(std::uint32_t ssrc, std::span<const dlrr_item> items) noexcept
+    {
+        if (!begin(!items.empty() && items.size() <= max_dlrr_items)) return;
+        const std::size_t n = dlrr_size(items.size());
+        if (!fits(n)) return;
+        std::byte* p = here();
+        write_header(p, 0, type_xr, n);
+        detail::store_be32(p + 4, ssrc);
+        write_xr_block_header(p + 8, xr_dlrr, xr_block_header_size + items.size() * dlrr_item_size);
+        std::byte* item = p + 12;
+        for (const dlrr_item& d : items) {
+            detail::store_be32(item, d.ssrc);
+            detail::store_be32(item + 4, d.last_rr);
+            detail::store_be32(item + 8, d.delay_since_last_rr);
+            item += dlrr_item_size;
+        }
+        size_ += n;
+    }
+
     /// Bytes written so far: the datagram to send.
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return out_.first(size_); }
@@ -209,6 +286,14 @@ private:
     {
         p[0] = static_cast<std::byte>(0x80 | count); // V=2, no padding
         p[1] = static_cast<std::byte>(type);
+        detail::store_be16(p + 2, static_cast<std::uint16_t>(bytes / 4 - 1));
+    }
+
+    // An XR block's header: type, a reserved octet, its length in words less one.
+    static void write_xr_block_header(std::byte* p, std::uint8_t type, std::size_t bytes) noexcept
+    {
+        p[0] = static_cast<std::byte>(type);
+        p[1] = std::byte{0};
         detail::store_be16(p + 2, static_cast<std::uint16_t>(bytes / 4 - 1));
     }
 
@@ -345,7 +430,60 @@ public:
         return {reinterpret_cast<const char*>(body_.data() + at + 1), len};
     }
 
+    /// The NTP time of an XR's first Receiver Reference Time block; nullopt
+    /// for another packet, an XR without one, or one whose blocks overrun it.
+    [[nodiscard]] std::optional<ntp::timestamp> reference_time() const noexcept
+    {
+        std::optional<ntp::timestamp> found;
+        const bool whole = for_each_xr_block([&](std::uint8_t type, std::span<const std::byte> b) {
+            if (type == xr_rrtr && !found && b.size() == rrtr_block_size - xr_block_header_size)
+                found = ntp::timestamp::from_u64(detail::load_be64(b.data()));
+        });
+        return whole ? found : std::nullopt;
+    }
+
+    /// Calls f(dlrr_item) for each sub-block of each DLRR block of an XR.
+    /// Returns false, having called nothing, when a block overruns the packet
+    /// or a DLRR block is not whole sub-blocks.
+    template <class F>
+    bool for_each_dlrr(F&& f) const
+    {
+        bool sound = true;
+        const bool whole = for_each_xr_block([&](std::uint8_t type, std::span<const std::byte> b) {
+            if (type == xr_dlrr && b.size() % dlrr_item_size != 0) sound = false;
+        });
+        if (!whole || !sound) return false;
+        for_each_xr_block([&](std::uint8_t type, std::span<const std::byte> b) {
+            if (type != xr_dlrr) return;
+            for (std::size_t at = 0; at < b.size(); at += dlrr_item_size)
+                f(dlrr_item{detail::load_be32(b.data() + at), detail::load_be32(b.data() + at + 4),
+                            detail::load_be32(b.data() + at + 8)});
+        });
+        return true;
+    }
+
 private:
+    // Calls f(type, contents) for each block of an XR, the contents after the
+    // block's header; false as soon as a block overruns the packet (blocks
+    // before it have been visited). Nothing for another packet type.
+    template <class F>
+    bool for_each_xr_block(F&& f) const
+    {
+        if (type_ != type_xr) return true;
+        if (body_.size() < 4) return false;
+        std::size_t at = 4; // past the sender's SSRC
+        while (at < body_.size()) {
+            if (body_.size() - at < xr_block_header_size) return false;
+            const std::size_t size =
+                (std::size_t{detail::load_be16(body_.data() + at + 2)} + 1) * 4;
+            if (body_.size() - at < size) return false;
+            f(static_cast<std::uint8_t>(body_[at]),
+              body_.subspan(at + xr_block_header_size, size - xr_block_header_size));
+            at += size;
+        }
+        return true;
+    }
+
     [[nodiscard]] std::size_t blocks_offset() const noexcept
     {
         if (type_ == type_sr) return 4 + sender_info_size;
