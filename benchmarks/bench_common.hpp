@@ -127,6 +127,23 @@ private:
     std::map<std::string, std::string> values_;
 };
 
+/// Raises the soft limit on open descriptors to what `sockets` sockets need,
+/// and some to spare; throws, naming the hard limit, when it cannot.
+inline void raise_descriptor_limit(std::size_t sockets)
+{
+    ::rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+    const auto wanted = static_cast<::rlim_t>(sockets + 64);
+    if (limit.rlim_cur >= wanted) return;
+    if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < wanted)
+        throw std::runtime_error{std::to_string(sockets) + " sockets need " +
+                                 std::to_string(wanted) + " file descriptors; the hard limit is " +
+                                 std::to_string(limit.rlim_max)};
+    limit.rlim_cur = wanted;
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0)
+        throw std::runtime_error{"cannot raise the descriptor limit to " + std::to_string(wanted)};
+}
+
 /// Process CPU time, user plus system, all threads (getrusage(2)). Kernel
 /// work done on the process's behalf, such as the loopback delivery of what it
 /// sends, counts as its system time.

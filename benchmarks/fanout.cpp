@@ -336,22 +336,6 @@ private:
     std::thread thread_;
 };
 
-/// Room for one descriptor per receiver and some to spare.
-void raise_descriptor_limit(std::size_t receivers)
-{
-    ::rlimit limit{};
-    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
-    const auto wanted = static_cast<::rlim_t>(receivers + 64);
-    if (limit.rlim_cur >= wanted) return;
-    if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < wanted)
-        throw std::runtime_error{std::to_string(receivers) + " receivers need " +
-                                 std::to_string(wanted) + " file descriptors; the hard limit is " +
-                                 std::to_string(limit.rlim_max)};
-    limit.rlim_cur = wanted;
-    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0)
-        throw std::runtime_error{"cannot raise the descriptor limit to " + std::to_string(wanted)};
-}
-
 template <class T>
 T median(std::vector<T> v)
 {
@@ -640,7 +624,7 @@ machine_busy_since(const std::optional<std::chrono::microseconds>& start)
 
 int run_in_process(const options& opt)
 {
-    raise_descriptor_limit(static_cast<std::size_t>(opt.receivers));
+    audiocast_bench::raise_descriptor_limit(static_cast<std::size_t>(opt.receivers));
     const run_plan plan{opt};
 
     // Declared first so that they outlive every socket and timer on them.
@@ -798,7 +782,7 @@ audiocast::receiver_config stats_every_20ms()
 int run_threads(const options& opt)
 {
     const auto total = static_cast<std::size_t>(opt.streams * opt.receivers);
-    raise_descriptor_limit(total + static_cast<std::size_t>(opt.streams));
+    audiocast_bench::raise_descriptor_limit(total + static_cast<std::size_t>(opt.streams));
     const run_plan plan{opt};
     asio::io_context io; // owns the sockets' Asio state; never run: the threads wait themselves
 

@@ -37,7 +37,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -238,22 +237,6 @@ bool play(bare_receiver& r, const ring_layout& layout, std::int64_t sequence,
     return true;
 }
 
-/// Raises the soft limit on descriptors to what `sockets` sockets need.
-void raise_descriptor_limit(std::size_t sockets)
-{
-    ::rlimit limit{};
-    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
-    const auto wanted = static_cast<::rlim_t>(sockets + 64);
-    if (limit.rlim_cur >= wanted) return;
-    if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < wanted)
-        throw std::runtime_error{std::to_string(sockets) + " sockets need " +
-                                 std::to_string(wanted) + " descriptors; the hard limit is " +
-                                 std::to_string(limit.rlim_max)};
-    limit.rlim_cur = wanted;
-    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0)
-        throw std::runtime_error{"cannot raise the descriptor limit to " + std::to_string(wanted)};
-}
-
 int fanout(long receivers, long ptime_ms, double seconds, long interval_ms)
 {
     using namespace std::chrono;
@@ -268,7 +251,7 @@ int fanout(long receivers, long ptime_ms, double seconds, long interval_ms)
     const auto count = static_cast<std::int64_t>(seconds * 1000.0 / static_cast<double>(ptime_ms));
     const auto duration = count * period;
 
-    raise_descriptor_limit(static_cast<std::size_t>(receivers) + 1);
+    audiocast_bench::raise_descriptor_limit(static_cast<std::size_t>(receivers) + 1);
     asio::io_context io{1};
     audiocast::udp_multicast_transport sender{io, {.interface = "lo", .join = false}};
     std::vector<std::unique_ptr<bare_receiver>> rx;
