@@ -367,7 +367,12 @@ def playback_through_pulseaudio():
         raise Failure(f"latency_target_ms is {stats['latency_target_ms']}, while the client "
                       f"said: '{line}'")
     played = harness.read_wav(tmp("client0.wav"))
-    harness.expect_starts_after_silence(played, source, "the client's WAV")
+    try:
+        harness.expect_starts_after_silence(played, source, "the client's WAV")
+    except Failure as e:
+        playout = {k: stats[k] for k in ("underruns", "device_underflows", "resampled_frames",
+                                        "playout_rate_adjustment_ppm", "frames_discarded", "resyncs")}
+        raise Failure(f"{e}; the client's playout: {playout}") from None
     # PulseAudio inserts silence if the client's writes ever come late; the
     # samples themselves must all arrive, unchanged and in order.
     harness.expect_same_audio(harness.without_silence(recorded), source,

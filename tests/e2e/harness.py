@@ -151,7 +151,25 @@ def expect_same_audio(got, want, what):
     n = min(got.frames, want.frames)
     first = next((i for i in range(n) if got.frame(i) != want.frame(i)), n)
     raise Failure(f"{what}: {got.frames} frames, expected {want.frames}; first difference at "
-                  f"frame {first} ({want.seconds(first):.3f} s)")
+                  f"frame {first} ({want.seconds(first):.3f} s); differing spans (first frame, "
+                  f"frames) {differing_spans(got, want)[:8]}{where_it_came_from(got, want, first)}")
+
+
+def where_it_came_from(got, want, first):
+    """Where in `want` the 48 frames of `got` from `first` on are found, if
+    anywhere within a second: a shift says frames were skipped or repeated,
+    none says they were changed (resampled, concealed, corrupted)."""
+    fb, probe = got.frame_bytes, 48
+    piece = got.data[first * fb:(first + probe) * fb]
+    if len(piece) < probe * fb or not piece.strip(b"\0"):
+        return ""
+    lo = max(0, first - want.rate) * fb
+    at = want.data.find(piece, lo, (first + want.rate + probe) * fb)
+    while at >= 0 and at % fb:
+        at = want.data.find(piece, at + 1, (first + want.rate + probe) * fb)
+    if at < 0:
+        return "; the audio there is not the source's within a second either way"
+    return f"; the audio there is the source's from frame {at // fb} (shifted {at // fb - first})"
 
 
 def differing_spans(got, want):
