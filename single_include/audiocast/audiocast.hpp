@@ -1469,15 +1469,48 @@ std::size_t parse_compound(std::span<const std::byte> datagram, std::error_code&
     return packets;
 }
 
-/// Adds `waited` to the DLSR of every report block (with an LSR) in the
-/// first packet of a compound written by compound_writer: for a report that
-/// waited between being written and being sent, so the source's round-trip
-/// figure does not count the wait (RFC 3550 §6.4.1 measures DLSR to the
-/// sending). Does nothing to a compound that does not start with an SR or RR.
+/// Adds `waited` to the time of each RRTR block (RFC 3611 §4.4) in the XR
+/// packets of a compound, whose time says when it left.
+inline void move_reference_times(std::span<std::byte> compound,
+                                 std::chrono::nanoseconds waited) noexcept
+{
+    const auto ns = static_cast<std::uint64_t>(waited.count());
+    const std::uint64_t units =
+        (ns / 1'000'000'000u << 32) + ((ns % 1'000'000'000u << 32) / 1'000'000'000u);
+    std::size_t at = 0;
+    while (compound.size() - at >= header_size) {
+        const std::size_t size = (std::size_t{detail::load_be16(compound.data() + at + 2)} + 1) * 4;
+        if (size > compound.size() - at) return;
+        if (static_cast<std::uint8_t>(compound[at + 1]) == type_xr) {
+            std::size_t block = at + header_size + 4;
+            while (at + size - block >= xr_block_header_size) {
+                const std::size_t length =
+                    xr_block_header_size +
+                    std::size_t{detail::load_be16(compound.data() + block + 2)} * 4;
+                if (length > at + size - block) break;
+                if (static_cast<std::uint8_t>(compound[block]) == xr_rrtr &&
+                    length == rrtr_block_size) {
+                    std::byte* t = compound.data() + block + xr_block_header_size;
+                    detail::store_be64(t, detail::load_be64(t) + units);
+                }
+                block += length;
+            }
+        }
+        at += size;
+    }
+}
+
+/// For a compound written by compound_writer that waited between being
+/// written and being sent: adds `waited` to the DLSR of every report block
+/// (with an LSR) in its first packet, so the source's round-trip figure does
+/// not count the wait (RFC 3550 §6.4.1 measures DLSR to the sending), and to
+/// the time of every RRTR block (RFC 3611 §4.4), which says when it left.
+/// Changes no report block of a compound that does not start with an SR or RR.
 inline void add_report_delay(std::span<std::byte> compound,
                              std::chrono::nanoseconds waited) noexcept
 {
     if (compound.size() < header_size + 4 || waited.count() <= 0) return;
+    move_reference_times(compound, waited);
     const auto type = static_cast<std::uint8_t>(compound[1]);
     const std::size_t first = type == type_sr   ? header_size + 4 + sender_info_size
                               : type == type_rr ? header_size + 4
@@ -5516,6 +5549,7 @@ private:
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <optional>
 
 namespace audiocast {
 
@@ -5877,6 +5911,20 @@ struct receiver_stats {
     endpoint source{};             ///< where its packets come from
     /// Latency was measured from sender reports (packets carried no send time).
     bool latency_from_sender_reports = false;
+    /// Synchronized playout (session/sender_clock.hpp): questions asked for
+    /// the source's clock, round trips believed, and answers to us that
+    /// answered no open question (late, repeated or forged).
+    std::uint64_t clock_questions = 0;
+    std::uint64_t clock_exchanges = 0;
+    std::uint64_t clock_answers_unmatched = 0;
+    /// The source's wall clock (since the Unix epoch) less this receiver's
+    /// steady clock, as the round trips give it, and how far it may be off
+    /// (half the width of what they leave, not counting path asymmetry);
+    /// unset before the first exchange. clock_rate_ppm: how much faster the
+    /// source's clock runs.
+    std::optional<std::chrono::nanoseconds> clock_offset{};
+    std::optional<std::chrono::nanoseconds> clock_uncertainty{};
+    double clock_rate_ppm = 0;
 };
 
 /// What a sender has done, cumulative.
@@ -5892,6 +5940,11 @@ struct sender_stats {
     std::uint64_t reports_sent = 0;      ///< RTCP compounds written (SR + SDES, or with BYE)
     std::uint64_t reports_received = 0;  ///< RRs and SRs from others
     std::uint64_t control_malformed = 0; ///< RTCP datagrams that failed validation
+    /// Listeners' reference times heard (RFC 3611 RRTR), and the answers to
+    /// them sent (DLRR sub-blocks): a listener's newer one replaces one still
+    /// unanswered, so requests beyond the answers were superseded or unheard.
+    std::uint64_t clock_requests = 0;
+    std::uint64_t clock_answers = 0;
 };
 
 } // namespace audiocast
@@ -6509,6 +6562,11 @@ struct receiver_config {
     /// thread on them (benchmarks/fanout.cpp), and 20 ms saves that while
     /// stats() stays fresh enough for a display. At most 1 s.
     std::chrono::nanoseconds stats_interval{};
+    /// Play each frame when every listener that synchronizes plays it: at
+    /// the source's wall-clock time of its RTP timestamp plus the latency
+    /// (docs/architecture.md, Synchronized playout). Asks the source for its
+    /// clock over RTCP (RFC 3611 RRTR and DLRR).
+    bool synchronized_playout = false;
 };
 
 inline constexpr setting_limit playout_latency_limit{
@@ -6553,6 +6611,10 @@ inline constexpr setting_limit receiver_members_limit{
 // packets make it the source.
 // Out: on schedule, an RR with a block about the source when it sent since
 // the last report, SDES with the CNAME; BYE when the receiver leaves.
+// Synchronized playout asks the source for its clock (session/sender_clock.hpp):
+// every report then carries an RRTR block, and more compounds (an empty RR,
+// SDES, RRTR) go between reports while the estimate settles. Answers (DLRR
+// after the source's SR) count only from the source's host.
 //
 // The receiver session owns one and hands it the parts it reads: the source
 // selector, the reception meter and the source's sequence tracker. Sans-I/O
@@ -6751,6 +6813,7 @@ inline std::string random_cname(std::random_device& rd)
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -6765,6 +6828,14 @@ struct participant {
     std::optional<rtcp::report_block> about_us{};
     /// Round trip from that block's LSR and DLSR (RFC 3550 §6.4.1), when it had them.
     std::optional<std::chrono::nanoseconds> round_trip{};
+    /// Its last reference time not yet answered (RFC 3611 §4.4 RRTR): the
+    /// middle 32 bits, which the answer's DLRR echoes, and when it came on
+    /// our wall clock, from which the answer's delay is counted.
+    std::optional<std::uint32_t> reference_unanswered{};
+    wall_time reference_arrival{};
+    /// Since when it has waited for an answer: a newer question does not
+    /// move it, so that the longest waiting are answered first.
+    wall_time waiting_since{};
 
     [[nodiscard]] std::string_view cname() const noexcept { return {cname_.data(), cname_length_}; }
     void set_cname(std::string_view name) noexcept
@@ -6791,6 +6862,8 @@ public:
 
     [[nodiscard]] auto begin() const noexcept { return members_.begin(); }
     [[nodiscard]] auto end() const noexcept { return members_.end(); }
+    /// The members, to change what is known of them (not who they are).
+    [[nodiscard]] std::span<participant> all() noexcept { return members_; }
 
     [[nodiscard]] const participant* find(std::uint32_t ssrc) const noexcept
     {
@@ -6870,6 +6943,7 @@ public:
     [[nodiscard]] std::uint32_t ssrc() const noexcept { return ssrc_; }
     [[nodiscard]] std::string_view cname() const noexcept { return cname_; }
     [[nodiscard]] const participant_table& members() const noexcept { return members_; }
+    [[nodiscard]] participant_table& members() noexcept { return members_; }
 
     /// Joins the group's RTCP at `now` (a sender at its first packet, a
     /// receiver at its first datagram); later calls do nothing.
@@ -6893,7 +6967,8 @@ public:
     /// when the compound is malformed (what came before the fault was still
     /// visited).
     template <class Visit>
-    bool on_compound(std::span<const std::byte> datagram, time_point arrival, Visit&& visit) noexcept
+    bool on_compound(std::span<const std::byte> datagram, time_point arrival,
+                     Visit&& visit) noexcept
     {
         std::error_code ec;
         std::size_t packets = 0;
@@ -6928,15 +7003,39 @@ public:
     std::size_t write_report(time_point now, std::span<std::byte> out, std::error_code& ec,
                              WriteReport&& report) noexcept
     {
+        return write_report(now, out, ec, report, [](rtcp::compound_writer&) {});
+    }
+
+    /// write_report() with `extra(writer)` writing more packets after the SDES
+    /// (RTCP XR, say).
+    template <class WriteReport, class WriteExtra>
+    std::size_t write_report(time_point now, std::span<std::byte> out, std::error_code& ec,
+                             WriteReport&& report, WriteExtra&& extra) noexcept
+    {
         ec.clear();
         if (!schedule_.due(now)) return 0;
         expire(now);
+        const std::size_t size = write_unscheduled(out, ec, report, extra);
+        if (size != 0) schedule_.sent(now, size, members_.size() + 1, 1, we_send());
+        return size;
+    }
+
+    /// A compound outside the report schedule, which it leaves as it was:
+    /// `report(writer)`, SDES with the CNAME, `extra(writer)`. For clock
+    /// exchanges (RFC 3611 RRTR and DLRR), which are small and bounded by
+    /// their own interval. Returns its size, 0 with `ec` set when `out` is
+    /// too small.
+    template <class WriteReport, class WriteExtra>
+    std::size_t write_unscheduled(std::span<std::byte> out, std::error_code& ec,
+                                  WriteReport&& report, WriteExtra&& extra) const noexcept
+    {
+        ec.clear();
         rtcp::compound_writer w{out};
         report(w);
         w.cname(ssrc_, cname_);
-        if ((ec = w.error())) return 0;
-        schedule_.sent(now, w.size(), members_.size() + 1, 1, we_send());
-        return w.size();
+        extra(w);
+        ec = w.error();
+        return ec ? 0 : w.size();
     }
 
     /// The compound that leaves the group (§6.6): `report(writer)` writes the
@@ -6983,6 +7082,214 @@ private:
 
 } // namespace audiocast
 // end include/audiocast/session/rtcp_participant.hpp
+// begin include/audiocast/session/sender_clock.hpp
+// audiocast — a listener learning its source's clock (docs/architecture.md,
+// Synchronized playout): it asks with RTCP XR Receiver Reference Time blocks
+// (RFC 3611 §4.4), the source answers with DLRR blocks (§4.5) after an SR,
+// and each answer that echoes a question of ours is one round trip for
+// clock_offset_estimator (session/clock_offset.hpp).
+//
+// The four times of a round trip:
+//   t1  when our question left, on our steady clock. The question's NTP time
+//       is that clock, mapped once onto our wall clock, so the answer's echo
+//       (its middle 32 bits) reads back as a steady time to 1/65536 s. A
+//       question that waits before it leaves has its time moved on by the
+//       wait (rtcp::add_report_delay), so t1 is when it left, not when it was
+//       written.
+//   t2  when the source received it: t3 less the answer's delay.
+//   t3  when the source answered: the NTP time of the SR before the DLRR.
+//   t4  when the answer arrived, on our steady clock.
+//
+// Only an answer to a question still open counts, each question once: a
+// stranger cannot make up exchanges without seeing our questions, and the
+// receiver_reports that owns this one takes answers only from the source's
+// host (source selection). Questions go out fast while the estimate settles
+// and slowly after, and less often the more members the group has, so a
+// source's answers stay within what it sends (sender_config::clock_answers).
+//
+// Sans-I/O, fixed memory, allocation-free: it runs on the audio thread.
+
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+namespace audiocast {
+
+class sender_clock {
+public:
+    /// Questions while the estimate settles, at most this often, for this
+    /// long after a source is chosen; then at most `steady_interval`.
+    static constexpr std::chrono::nanoseconds settling_interval = std::chrono::milliseconds{50};
+    static constexpr std::chrono::nanoseconds settling_time = std::chrono::seconds{5};
+    static constexpr std::chrono::nanoseconds steady_interval = std::chrono::milliseconds{500};
+    /// Each member of the group adds this to the interval: a source answers
+    /// 640 listeners a second by default (32 every 50 ms), so that many
+    /// settling at once is what it can answer.
+    static constexpr std::chrono::nanoseconds per_member = std::chrono::microseconds{1'563};
+    /// Questions remembered, and how long one waits for its answer.
+    static constexpr std::size_t open_questions = 16;
+    static constexpr std::chrono::nanoseconds answer_timeout = std::chrono::seconds{2};
+
+    /// `asking`: whether questions are asked at all.
+    explicit sender_clock(bool asking) noexcept : asking_{asking} {}
+
+    [[nodiscard]] bool asking() const noexcept { return asking_; }
+
+    /// Maps our steady clock onto our wall clock for the questions' times:
+    /// once, at the first datagram that carries both.
+    void start(time_point now, wall_time wall) noexcept
+    {
+        if (started_) return;
+        started_ = true;
+        base_steady_ = now;
+        base_ntp_ = ntp::from_wall(wall).to_u64();
+    }
+
+    /// A new source was chosen at `now`: what was learnt of the last one's
+    /// clock is forgotten, and its questions with it.
+    void new_source(time_point now) noexcept
+    {
+        has_source_ = true;
+        source_since_ = now;
+        last_question_.reset();
+        estimator_.reset();
+        estimate_.reset();
+        questions_ = {};
+    }
+
+    /// When the next question is due, for a group of `members` others;
+    /// nullopt when not asking or there is nobody to ask.
+    [[nodiscard]] std::optional<time_point> next_question_due(std::size_t members) const noexcept
+    {
+        if (!asking_ || !has_source_ || !started_) return std::nullopt;
+        if (!last_question_) return source_since_;
+        const bool settling = *last_question_ - source_since_ < settling_time;
+        const std::chrono::nanoseconds interval =
+            (settling ? settling_interval : steady_interval) +
+            per_member * static_cast<std::int64_t>(std::min<std::size_t>(members, 1u << 20));
+        return *last_question_ + interval;
+    }
+
+    /// Asks at `now`: remembers the question and returns the time to send in
+    /// its RRTR block.
+    ntp::timestamp ask(time_point now) noexcept
+    {
+        const std::uint64_t t = base_ntp_ + to_ntp_units(now - base_steady_);
+        questions_[next_question_++ % open_questions] = {t, now, true};
+        last_question_ = now;
+        ++asked_;
+        return ntp::timestamp::from_u64(t);
+    }
+
+    /// One DLRR sub-block from the source, in a compound whose SR (the
+    /// answer's time) says `answered`, arrived at `arrival`. Sub-blocks for
+    /// other listeners are ignored; ours count when they answer an open
+    /// question, and are counted as unmatched otherwise.
+    void on_answer(const rtcp::dlrr_item& item, std::uint32_t self, ntp::timestamp answered,
+                   time_point arrival) noexcept
+    {
+        if (item.ssrc != self) return;
+        const std::optional<time_point> asked = open_question(item.last_rr, arrival);
+        if (!asked) {
+            ++unmatched_;
+            return;
+        }
+        const auto sent = ntp::to_wall(answered).time_since_epoch();
+        estimator_.add({.t1 = asked->time_since_epoch(),
+                        .t2 = sent - ntp::from_short_duration(item.delay_since_last_rr),
+                        .t3 = sent,
+                        .t4 = arrival.time_since_epoch()});
+        estimate_ = estimator_.estimate();
+    }
+
+    /// The source's clock (its wall clock, in nanoseconds since the Unix
+    /// epoch) against our steady clock; nullopt before the first exchange.
+    [[nodiscard]] const std::optional<clock_estimate>& estimate() const noexcept
+    {
+        return estimate_;
+    }
+
+    [[nodiscard]] std::uint64_t asked() const noexcept { return asked_; }
+    /// Round trips believed (the estimator refuses impossible ones).
+    [[nodiscard]] std::uint64_t exchanges() const noexcept { return estimator_.accepted(); }
+    /// Answers addressed to us that echoed no open question: late, repeated
+    /// or forged.
+    [[nodiscard]] std::uint64_t unmatched() const noexcept
+    {
+        return unmatched_ + estimator_.refused();
+    }
+
+private:
+    struct question {
+        std::uint64_t ntp = 0; ///< the time sent, before any wait was added
+        time_point written{};
+        bool open = false;
+    };
+
+    static std::uint64_t to_ntp_units(std::chrono::nanoseconds d) noexcept
+    {
+        if (d.count() <= 0) return 0;
+        const auto ns = static_cast<std::uint64_t>(d.count());
+        return (ns / 1'000'000'000u << 32) + ((ns % 1'000'000'000u << 32) / 1'000'000'000u);
+    }
+
+    // When the question that `echo` answers left: the open question written
+    // last before it (the echo is its time plus the wait before it left, to
+    // 1/65536 s), closed so that it counts once. nullopt when none is open.
+    std::optional<time_point> open_question(std::uint32_t echo, time_point arrival) noexcept
+    {
+        if (echo == 0) return std::nullopt; // "no reference time received"
+        question* best = nullptr;
+        std::uint32_t best_wait = 0;
+        for (question& q : questions_) {
+            if (!q.open) continue;
+            if (arrival - q.written > answer_timeout) {
+                q.open = false;
+                continue;
+            }
+            const std::uint32_t wait = echo - ntp::short_form(ntp::timestamp::from_u64(q.ntp));
+            if (wait > max_wait_units) continue;
+            if (best == nullptr || wait < best_wait) {
+                best = &q;
+                best_wait = wait;
+            }
+        }
+        if (best == nullptr) return std::nullopt;
+        best->open = false;
+        // The echo dropped the low 16 bits of the fraction: the middle of
+        // what it can mean, less what our time had there, is the wait.
+        const std::int64_t units = (std::int64_t{best_wait} << 16) + 0x8000 -
+                                   static_cast<std::int64_t>(best->ntp & 0xFFFF);
+        const std::int64_t ns =
+            std::max<std::int64_t>(0, units) * 1'000'000'000 / (std::int64_t{1} << 32);
+        return best->written + std::chrono::nanoseconds{ns};
+    }
+
+    // A question leaves within a poll of being written; more than this and
+    // it is another question's echo.
+    static constexpr std::uint32_t max_wait_units = 65'536 / 4; // 250 ms
+
+    bool asking_;
+    bool started_ = false;
+    bool has_source_ = false;
+    time_point base_steady_{};
+    std::uint64_t base_ntp_ = 0;
+    time_point source_since_{};
+    std::optional<time_point> last_question_;
+    std::array<question, open_questions> questions_{};
+    std::size_t next_question_ = 0;
+    clock_offset_estimator estimator_;
+    std::optional<clock_estimate> estimate_;
+    std::uint64_t asked_ = 0;
+    std::uint64_t unmatched_ = 0;
+};
+
+} // namespace audiocast
+// end include/audiocast/session/sender_clock.hpp
 // begin include/audiocast/session/sequence_tracker.hpp
 // audiocast — per-source RTP sequence tracking: RFC 3550 Appendix A.1
 // validation, A.3 loss accounting, and duplicate and reorder detection.
@@ -7631,9 +7938,12 @@ namespace audiocast {
 class receiver_reports {
 public:
     /// `ssrc` and `cname` are drawn at random when unset or empty.
+    /// `ask_clock`: ask the source for its clock (synchronized playout).
     receiver_reports(const rtcp_timing& timing, std::size_t max_members,
-                     std::optional<std::uint32_t> ssrc, std::string_view cname)
-        : rtcp_{rtcp_participant::role::receiver, timing, max_members, ssrc, cname}
+                     std::optional<std::uint32_t> ssrc, std::string_view cname,
+                     bool ask_clock = false)
+        : rtcp_{rtcp_participant::role::receiver, timing, max_members, ssrc, cname},
+          clock_{ask_clock}
     {}
 
     /// This receiver's SSRC and canonical name, fixed at construction.
@@ -7641,30 +7951,51 @@ public:
     [[nodiscard]] std::string_view cname() const noexcept { return rtcp_.cname(); }
 
     /// Starts the report schedule at the first datagram, media or control.
-    void join(time_point arrival) noexcept { rtcp_.join(arrival); }
+    void join(time_point arrival, wall_time arrival_wall) noexcept
+    {
+        rtcp_.join(arrival);
+        clock_.start(arrival, arrival_wall);
+    }
 
-    /// When the next report is due; nullopt before anything arrived.
+    /// When the next report, or the next question for the source's clock,
+    /// is due; nullopt before anything arrived.
     [[nodiscard]] std::optional<time_point> next_report_due() const noexcept
     {
-        return rtcp_.next_report_due();
+        const auto scheduled = rtcp_.next_report_due();
+        const auto question = clock_.next_question_due(rtcp_.members().size());
+        if (!scheduled || !question) return scheduled;
+        return std::min(*scheduled, *question);
     }
+
+    /// What this receiver has learnt of the source's clock.
+    [[nodiscard]] const sender_clock& source_clock() const noexcept { return clock_; }
 
     /// One RTCP datagram from `from`; see the file comment. Malformed ones
     /// are counted and change nothing.
-    void on_control(std::span<const std::byte> datagram, time_point arrival, const endpoint& from,
-                    source_selector& selector, reception_meter& meter) noexcept
+    void on_control(std::span<const std::byte> datagram, time_point arrival, wall_time arrival_wall,
+                    const endpoint& from, source_selector& selector,
+                    reception_meter& meter) noexcept
     {
-        join(arrival);
+        join(arrival, arrival_wall);
+        // The source's SR earlier in this compound: the time of its answers.
+        std::optional<ntp::timestamp> answered;
         const bool well_formed = rtcp_.on_compound(
             datagram, arrival, [&](const rtcp::packet_view& p, const participant*) {
                 const std::uint32_t ssrc = *p.ssrc();
                 if (p.type() == rtcp::type_sr) {
                     const auto info = p.sender();
                     if (!info) return;
-                    if (selector.is_source(ssrc, from))
+                    if (selector.is_source(ssrc, from)) {
                         meter.on_sender_report(*info, arrival);
-                    else if (!selector.has_source() || ssrc != selector.ssrc())
+                        answered = info->ntp;
+                    } else if (!selector.has_source() || ssrc != selector.ssrc()) {
                         pending_sr_ = {ssrc, *info, arrival, from};
+                    }
+                } else if (p.type() == rtcp::type_xr) {
+                    if (!answered || !clock_.asking() || !selector.is_source(ssrc, from)) return;
+                    (void)p.for_each_dlrr([&](const rtcp::dlrr_item& item) {
+                        clock_.on_answer(item, rtcp_.ssrc(), *answered, arrival);
+                    });
                 } else if (p.type() == rtcp::type_bye) {
                     for (std::size_t i = 0; i < p.bye_count(); ++i)
                         (void)selector.on_bye(p.bye_source(i), from, arrival);
@@ -7675,8 +8006,10 @@ public:
 
     /// The selector has chosen a new source: a report it sent before its
     /// first packet, from its host, now counts.
-    void on_new_source(const source_selector& selector, reception_meter& meter) noexcept
+    void on_new_source(const source_selector& selector, reception_meter& meter,
+                       time_point now) noexcept
     {
+        clock_.new_source(now);
         if (pending_sr_ && pending_sr_->ssrc == selector.ssrc() &&
             pending_sr_->from.same_host(selector.source_endpoint()))
             meter.on_sender_report(pending_sr_->info, pending_sr_->arrival);
@@ -7695,16 +8028,31 @@ public:
     {
         const bool about_source = selector.has_source() && heard_since_report_ && tracker.valid();
         const std::uint32_t self = rtcp_.ssrc();
-        const std::size_t size = rtcp_.write_report(now, out, ec, [&](rtcp::compound_writer& w) {
-            if (about_source) {
-                const rtcp::report_block b = block_about(selector.ssrc(), tracker, meter, now);
-                w.receiver_report(self, std::span<const rtcp::report_block>{&b, 1});
-            } else {
-                w.receiver_report(self);
-            }
-        });
+        const auto question = clock_.next_question_due(rtcp_.members().size());
+        const bool asking = question && *question <= now;
+        const auto ask = [&](rtcp::compound_writer& w) {
+            if (asking) w.reference_time(self, clock_.ask(now));
+        };
+        std::size_t size = rtcp_.write_report(
+            now, out, ec,
+            [&](rtcp::compound_writer& w) {
+                if (about_source) {
+                    const rtcp::report_block b = block_about(selector.ssrc(), tracker, meter, now);
+                    w.receiver_report(self, std::span<const rtcp::report_block>{&b, 1});
+                } else {
+                    w.receiver_report(self);
+                }
+            },
+            ask);
+        if (size != 0) {
+            heard_since_report_ = false;
+        } else if (!ec && asking) {
+            // A question between reports: an RR without blocks leaves the
+            // loss interval to the next report.
+            size = rtcp_.write_unscheduled(
+                out, ec, [&](rtcp::compound_writer& w) { w.receiver_report(self); }, ask);
+        }
         if (size == 0) return 0;
-        heard_since_report_ = false;
         ++sent_;
         return size;
     }
@@ -7730,11 +8078,12 @@ public:
     }
 
     /// Bytes write_report() and write_bye() need at most: an RR with one
-    /// block, SDES with a 255-byte CNAME, a BYE with a 255-byte reason.
+    /// block, SDES with a 255-byte CNAME, the larger of a BYE with a 255-byte
+    /// reason and an RRTR block.
     [[nodiscard]] static constexpr std::size_t max_bytes() noexcept
     {
         return rtcp::receiver_report_size(1) + rtcp::cname_size(rtcp::max_text) +
-               rtcp::bye_size(1, rtcp::max_text);
+               std::max(rtcp::bye_size(1, rtcp::max_text), rtcp::reference_time_size());
     }
 
     [[nodiscard]] std::uint64_t sent() const noexcept { return sent_; }
@@ -7766,6 +8115,7 @@ private:
     };
 
     rtcp_participant rtcp_;
+    sender_clock clock_;
     bool heard_since_report_ = false;
     std::optional<sender_report_seen> pending_sr_;
     std::uint64_t sent_ = 0;
@@ -8278,7 +8628,7 @@ public:
     void on_datagram(std::span<const std::byte> datagram, time_point arrival,
                      wall_time arrival_wall, const endpoint& from = {}) noexcept
     {
-        reports_.join(arrival);
+        reports_.join(arrival, arrival_wall);
         bool passed = false;
         const rtp::packet_view packet = screen_.screen(datagram, passed);
         if (!passed) {
@@ -8290,7 +8640,7 @@ public:
         case source_selector::verdict::held:
         case source_selector::verdict::foreign: return;
         case source_selector::verdict::adopted:
-            begin_source(h);
+            begin_source(h, arrival);
             // What it sent while on probation, oldest first, then this packet.
             selector_.release_held(
                 [this](std::span<const std::byte> held, time_point at, wall_time at_wall) noexcept {
@@ -8322,10 +8672,10 @@ public:
     /// Takes one RTCP datagram from the group, sent from `from`
     /// (session/receiver_reports.hpp says what counts). Malformed ones are
     /// counted and dropped.
-    void on_control(std::span<const std::byte> datagram, time_point arrival, wall_time,
+    void on_control(std::span<const std::byte> datagram, time_point arrival, wall_time arrival_wall,
                     const endpoint& from = {}) noexcept
     {
-        reports_.on_control(datagram, arrival, from, selector_, meter_);
+        reports_.on_control(datagram, arrival, arrival_wall, from, selector_, meter_);
     }
 
     /// When the next receiver report is due; nullopt before anything arrived.
@@ -8377,6 +8727,15 @@ public:
         playout_.counters(s);
         s.reports_sent = reports_.sent();
         s.control_malformed = reports_.malformed();
+        const sender_clock& clock = reports_.source_clock();
+        s.clock_questions = clock.asked();
+        s.clock_exchanges = clock.exchanges();
+        s.clock_answers_unmatched = clock.unmatched();
+        if (const auto& e = clock.estimate()) {
+            s.clock_offset = e->offset;
+            s.clock_uncertainty = e->uncertainty;
+            s.clock_rate_ppm = e->rate_ppm;
+        }
         s.source_left = selector_.left();
         if (selector_.has_source()) {
             s.source_ssrc = selector_.ssrc();
@@ -8400,7 +8759,8 @@ private:
                     .fade = config_.fade,
                     .max_rate_adjustment = config_.max_rate_adjustment,
                     .capacity_frames = sizes.buffer_frames}},
-          reports_{sizes.rtcp, config_.max_members, config_.ssrc, config_.cname},
+          reports_{sizes.rtcp, config_.max_members, config_.ssrc, config_.cname,
+                   config_.synchronized_playout},
           screen_{codec_.format(), config_.payload_type, config_.send_time_extension_id,
                   std::min(decoded_.size() / codec_.format().channels, playout_.capacity() / 2)}
     {}
@@ -8409,11 +8769,11 @@ private:
     // afresh; the totals keep what the old source counted. The last source's
     // audio still to play (it said BYE and this one took over at once) is
     // followed, not erased.
-    void begin_source(const rtp::header& h) noexcept
+    void begin_source(const rtp::header& h, time_point arrival) noexcept
     {
         feed_.begin(h, playout_.has_audio_to_play());
         meter_.new_source();
-        reports_.on_new_source(selector_, meter_);
+        reports_.on_new_source(selector_, meter_, arrival);
     }
 
     // One packet of the source: the feed says where it goes, if anywhere;
@@ -8532,7 +8892,22 @@ struct sender_config {
     std::chrono::nanoseconds rtcp_minimum_interval = std::chrono::seconds{5};
     /// RTCP: listeners remembered at once; reports from more are counted, not kept.
     std::size_t max_listeners = 1024;
+    /// RTCP XR: a listener that asks (RFC 3611 RRTR) learns this sender's
+    /// clock from the answer (an SR with a DLRR block), for synchronized
+    /// playout (session/clock_offset.hpp). One answer covers at most this
+    /// many listeners; 0 answers none. At most max_clock_answers_per_report.
+    std::size_t clock_answers = 32;
+    /// Answers go out with the scheduled reports, and between them at most
+    /// this often: so the answers' bandwidth is bounded however many ask.
+    std::chrono::nanoseconds clock_answer_interval = std::chrono::milliseconds{50};
 };
+
+/// The most listeners one answer covers: the compound still fits 1,200 bytes.
+inline constexpr std::size_t max_clock_answers_per_report = 64;
+inline constexpr setting_limit clock_answers_limit{
+    "listeners one clock answer covers", 0, max_clock_answers_per_report, "", errc::invalid_rtcp};
+inline constexpr setting_limit clock_answer_interval_limit{"interval between clock answers", 1,
+                                                           60'000, "ms", errc::invalid_rtcp};
 
 inline constexpr setting_limit sender_queue_limit{"sender queue", 1, unbounded, "packets",
                                                   errc::buffer_too_small};
@@ -8546,6 +8921,10 @@ inline constexpr setting_limit sender_listeners_limit{
         if (auto p = rtp::payload_type_limit.check(*config.payload_type)) return p;
     if (auto p = rtp::extension_id_limit.check(config.send_time_extension_id)) return p;
     if (auto p = sender_queue_limit.check(static_cast<double>(config.queue_packets))) return p;
+    if (auto p = clock_answers_limit.check(static_cast<double>(config.clock_answers))) return p;
+    if (auto p = clock_answer_interval_limit.check(
+            std::chrono::duration<double, std::milli>(config.clock_answer_interval).count()))
+        return p;
     return detail::check_rtcp_settings(config.cname, config.rtcp_minimum_interval,
                                        config.max_listeners, sender_listeners_limit);
 }
@@ -8558,8 +8937,12 @@ inline constexpr setting_limit sender_listeners_limit{
 //
 // Out: on schedule, an SR (the NTP time of an RTP timestamp, so that
 // listeners can measure latency and their round trip) with SDES and the
-// CNAME; BYE when the stream ends. In: the listeners' receiver reports about
-// this stream (loss, jitter, and the LSR/DLSR pair from which the round trip
+// CNAME; BYE when the stream ends. Listeners that ask for this sender's clock
+// (RFC 3611 RRTR, for synchronized playout) are answered with a DLRR block
+// after an SR, whose NTP time is the answer: with the next report, or sooner
+// in a compound of its own, at most one such every clock_answer_interval and
+// each for at most clock_answers listeners, the longest waiting first. In: the listeners' receiver
+// reports about this stream (loss, jitter, and the LSR/DLSR pair from which the round trip
 // follows), their CNAMEs and BYEs; its own reports heard back and reports
 // about other sources are ignored. summarize() gives the worst of them, which
 // is what a sender's operator wants to see.
@@ -8570,6 +8953,7 @@ inline constexpr setting_limit sender_listeners_limit{
 
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -8594,12 +8978,22 @@ struct listener_summary {
     std::optional<std::chrono::nanoseconds> worst_round_trip{};
 };
 
+/// How a sender answers listeners' reference times: each answer for at most
+/// `listeners` of them (0: none), answers between the scheduled reports at
+/// most every `interval` (sender_config::clock_answers, clock_answer_interval).
+struct clock_answering {
+    std::size_t listeners = 32;
+    std::chrono::nanoseconds interval = std::chrono::milliseconds{50};
+};
+
 class sender_reports {
 public:
     /// `ssrc` and `cname` are drawn at random when unset or empty.
     sender_reports(const rtcp_timing& timing, std::size_t max_listeners,
-                   std::optional<std::uint32_t> ssrc, std::string_view cname)
-        : rtcp_{rtcp_participant::role::sender, timing, max_listeners, ssrc, cname}
+                   std::optional<std::uint32_t> ssrc, std::string_view cname,
+                   clock_answering answering = {})
+        : rtcp_{rtcp_participant::role::sender, timing, max_listeners, ssrc, cname},
+          answering_{std::min(answering.listeners, max_answers), answering.interval}
     {}
 
     [[nodiscard]] std::uint32_t ssrc() const noexcept { return rtcp_.ssrc(); }
@@ -8610,21 +9004,37 @@ public:
     /// Whether a packet has left, so that listeners may know this SSRC.
     [[nodiscard]] bool joined() const noexcept { return rtcp_.joined(); }
 
-    /// When the next report is due; nullopt until the first packet left.
+    /// When the next report, or the next answer to a listener's clock
+    /// request, is due; nullopt until the first packet left.
     [[nodiscard]] std::optional<time_point> next_report_due() const noexcept
     {
-        return rtcp_.next_report_due();
+        const auto scheduled = rtcp_.next_report_due();
+        if (!scheduled || unanswered_ == 0) return scheduled;
+        const time_point answer =
+            last_answer_ ? std::max(*last_answer_ + answering_.interval, asked_at_) : asked_at_;
+        return std::min(*scheduled, answer);
     }
 
-    /// If a report is due at `now`, writes an SR with `info`, then SDES,
-    /// into `out` and returns its size; 0 otherwise.
+    /// If a report is due at `now`, writes an SR with `info`, then SDES and
+    /// the answers to listeners' clock requests, into `out` and returns its
+    /// size; if only answers are due, the same outside the schedule; 0
+    /// otherwise.
     std::size_t write_report(time_point now, const rtcp::sender_info& info,
                              std::span<std::byte> out, std::error_code& ec,
                              sender_stats& stats) noexcept
     {
-        const std::size_t size = rtcp_.write_report(
-            now, out, ec, [&](rtcp::compound_writer& w) { w.sender_report(ssrc(), info); });
-        if (size != 0) ++stats.reports_sent;
+        const auto sr = [&](rtcp::compound_writer& w) { w.sender_report(ssrc(), info); };
+        std::size_t answered = 0;
+        const bool answering = answer_due(now);
+        const auto answers = [&](rtcp::compound_writer& w) {
+            if (answering) answered = answer(w, info.ntp);
+        };
+        std::size_t size = rtcp_.write_report(now, out, ec, sr, answers);
+        if (size == 0 && !ec && answering) size = rtcp_.write_unscheduled(out, ec, sr, answers);
+        if (size == 0) return 0;
+        ++stats.reports_sent;
+        stats.clock_answers += answered;
+        if (answered != 0) last_answer_ = now;
         return size;
     }
 
@@ -8643,11 +9053,12 @@ public:
     }
 
     /// Bytes write_report() and write_bye() need at most: an SR, SDES with a
-    /// 255-byte CNAME, and a BYE with a 255-byte reason.
+    /// 255-byte CNAME, and the larger of a BYE with a 255-byte reason and the
+    /// most answers.
     [[nodiscard]] static constexpr std::size_t max_bytes() noexcept
     {
         return rtcp::sender_report_size(0) + rtcp::cname_size(rtcp::max_text) +
-               rtcp::bye_size(1, rtcp::max_text);
+               std::max(rtcp::bye_size(1, rtcp::max_text), rtcp::dlrr_size(max_answers));
     }
 
     /// One RTCP datagram from the group; see the file comment. Malformed ones
@@ -8668,6 +9079,19 @@ public:
                         listener->about_us = b;
                         listener->round_trip = round_trip(b, arrival_wall);
                     }
+                } else if (p.type() == rtcp::type_xr) {
+                    const auto reference = p.reference_time();
+                    if (!reference || answering_.listeners == 0) return;
+                    ++stats.clock_requests;
+                    participant* l = rtcp_.heard(*p.ssrc(), arrival);
+                    if (l == nullptr) return;
+                    if (unanswered_ == 0) asked_at_ = arrival;
+                    if (!l->reference_unanswered) {
+                        ++unanswered_;
+                        l->waiting_since = arrival_wall;
+                    }
+                    l->reference_unanswered = ntp::short_form(*reference);
+                    l->reference_arrival = arrival_wall;
                 } else if (p.type() == rtcp::type_sdes) {
                     p.for_each_cname([&](std::uint32_t who, std::string_view name) {
                         if (who == self) return;
@@ -8707,6 +9131,43 @@ public:
 
 private:
     static constexpr std::uint32_t round_trip_rounding_units = 2;
+    static constexpr std::size_t max_answers = max_clock_answers_per_report;
+
+    [[nodiscard]] bool answer_due(time_point now) const noexcept
+    {
+        return unanswered_ != 0 && rtcp_.joined() &&
+               (!last_answer_ || now - *last_answer_ >= answering_.interval);
+    }
+
+    // A DLRR block (RFC 3611 §4.5) for the listeners waiting longest, their
+    // delay counted up to `sent`, the SR's time; returns how many it holds.
+    std::size_t answer(rtcp::compound_writer& w, ntp::timestamp sent) noexcept
+    {
+        if (unanswered_ == 0) return 0;
+        const wall_time now_wall = ntp::to_wall(sent);
+        std::array<rtcp::dlrr_item, max_answers> items;
+        std::size_t count = 0;
+        std::size_t waiting = 0;
+        // Oldest first: a pass per item over a table of at most a few
+        // thousand, a few times a second at most.
+        std::span<participant> members = rtcp_.members().all();
+        while (count < answering_.listeners) {
+            participant* oldest = nullptr;
+            for (participant& l : members)
+                if (l.reference_unanswered &&
+                    (oldest == nullptr || l.waiting_since < oldest->waiting_since))
+                    oldest = &l;
+            if (oldest == nullptr) break;
+            items[count++] = {oldest->ssrc, *oldest->reference_unanswered,
+                              ntp::to_short_duration(now_wall - oldest->reference_arrival)};
+            oldest->reference_unanswered.reset();
+        }
+        for (const participant& l : members)
+            waiting += l.reference_unanswered ? 1u : 0u;
+        unanswered_ = waiting; // members that left while waiting are forgotten here
+        if (count != 0) w.delay_since_last_rr(ssrc(), std::span{items.data(), count});
+        return count;
+    }
 
     // RFC 3550 §6.4.1: round trip = arrival - LSR - DLSR, in 1/65536 s.
     static std::optional<std::chrono::nanoseconds> round_trip(const rtcp::report_block& b,
@@ -8725,6 +9186,10 @@ private:
     }
 
     rtcp_participant rtcp_;
+    clock_answering answering_;
+    std::size_t unanswered_ = 0; ///< listeners waiting for an answer, or fewer who left
+    time_point asked_at_{};      ///< when the first of them asked
+    std::optional<time_point> last_answer_;
 };
 
 } // namespace audiocast
@@ -8752,7 +9217,11 @@ public:
     /// Throws std::system_error when `config` is invalid (see validate()).
     explicit sender_session(Codec codec, const sender_config& config = {})
         : codec_{std::move(codec)}, config_{checked(config)},
-          reports_{timing_of(codec_, config_), config_.max_listeners, config_.ssrc, config_.cname},
+          reports_{timing_of(codec_, config_),
+                   config_.max_listeners,
+                   config_.ssrc,
+                   config_.cname,
+                   {config_.clock_answers, config_.clock_answer_interval}},
           ssrc_{reports_.ssrc()}
     {
         std::random_device rd;

@@ -233,7 +233,9 @@ TEST_CASE("a round trip shorter than RTCP's 1/65536 s resolution is zero, and on
     receiver r{pcm_codec{}, receiver_ids(1)};
     l.run(
         t0, t0 + 1s,
-        [&](std::span<const std::byte> p, time_point sent) { r.on_datagram(p, sent, wall_at(sent)); },
+        [&](std::span<const std::byte> p, time_point sent) {
+            r.on_datagram(p, sent, wall_at(sent));
+        },
         [](std::uint64_t) { return false; });
     std::array<std::byte, sender::rtcp_report_bytes()> sr{};
     std::error_code ec;
@@ -451,19 +453,34 @@ TEST_CASE("nobody says BYE for an SSRC that never sent anything (RFC 3550 6.3.7)
     CHECK_FALSE(ec);
 }
 
-TEST_CASE("a BYE with the longest CNAME and reason fits rtcp_report_bytes()")
+TEST_CASE("a BYE with the longest CNAME and reason, and an answer to the most listeners' clock "
+          "questions, fit rtcp_report_bytes(), the second exactly")
 {
     audiocast::sender_config c = sender_ids();
     c.cname = std::string(255, 'c');
+    c.clock_answers = audiocast::max_clock_answers_per_report;
     direct_link l;
     l.tx = sender{pcm_codec{}, c};
     l.packet.resize(l.tx.max_packet_bytes());
     l.run(t0, t0 + 10ms, [](auto, auto) {}, [](std::uint64_t) { return false; });
     std::array<std::byte, sender::rtcp_report_bytes()> out{};
     std::error_code ec;
-    CHECK(l.tx.write_bye(t0 + 10ms, wall_at(t0 + 10ms), out, ec, std::string(255, 'r')) ==
+    CHECK(l.tx.write_bye(t0 + 10ms, wall_at(t0 + 10ms), out, ec, std::string(255, 'r')) <=
           out.size());
     CHECK_FALSE(ec);
+    // Every listener asks for the sender's clock (RFC 3611 RRTR) at once.
+    for (std::uint32_t listener = 1; listener <= 100; ++listener) {
+        std::vector<std::byte> question(128);
+        rtcp::compound_writer w{question};
+        w.receiver_report(listener);
+        w.cname(listener, "l");
+        w.reference_time(listener, audiocast::ntp::from_wall(wall_at(t0 + 10ms)));
+        question.resize(w.size());
+        l.tx.on_control(question, t0 + 10ms, wall_at(t0 + 10ms));
+    }
+    CHECK(l.tx.write_report(t0 + 11ms, wall_at(t0 + 11ms), out, ec) == out.size());
+    CHECK_FALSE(ec);
+    CHECK(l.tx.stats().clock_answers == audiocast::max_clock_answers_per_report);
 }
 
 TEST_CASE("a compound stuffed with reports from many members buys a sender no more than 16 "

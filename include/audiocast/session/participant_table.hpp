@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -31,6 +32,14 @@ struct participant {
     std::optional<rtcp::report_block> about_us{};
     /// Round trip from that block's LSR and DLSR (RFC 3550 §6.4.1), when it had them.
     std::optional<std::chrono::nanoseconds> round_trip{};
+    /// Its last reference time not yet answered (RFC 3611 §4.4 RRTR): the
+    /// middle 32 bits, which the answer's DLRR echoes, and when it came on
+    /// our wall clock, from which the answer's delay is counted.
+    std::optional<std::uint32_t> reference_unanswered{};
+    wall_time reference_arrival{};
+    /// Since when it has waited for an answer: a newer question does not
+    /// move it, so that the longest waiting are answered first.
+    wall_time waiting_since{};
 
     [[nodiscard]] std::string_view cname() const noexcept { return {cname_.data(), cname_length_}; }
     void set_cname(std::string_view name) noexcept
@@ -57,6 +66,8 @@ public:
 
     [[nodiscard]] auto begin() const noexcept { return members_.begin(); }
     [[nodiscard]] auto end() const noexcept { return members_.end(); }
+    /// The members, to change what is known of them (not who they are).
+    [[nodiscard]] std::span<participant> all() noexcept { return members_; }
 
     [[nodiscard]] const participant* find(std::uint32_t ssrc) const noexcept
     {

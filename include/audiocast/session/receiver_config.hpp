@@ -57,6 +57,11 @@ struct receiver_config {
     /// thread on them (benchmarks/fanout.cpp), and 20 ms saves that while
     /// stats() stays fresh enough for a display. At most 1 s.
     std::chrono::nanoseconds stats_interval{};
+    /// Play each frame when every listener that synchronizes plays it: at
+    /// the source's wall-clock time of its RTP timestamp plus the latency
+    /// (docs/architecture.md, Synchronized playout). Asks the source for its
+    /// clock over RTCP (RFC 3611 RRTR and DLRR).
+    bool synchronized_playout = false;
 };
 
 inline constexpr setting_limit playout_latency_limit{

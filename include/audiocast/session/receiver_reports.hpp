@@ -10,6 +10,10 @@
 // packets make it the source.
 // Out: on schedule, an RR with a block about the source when it sent since
 // the last report, SDES with the CNAME; BYE when the receiver leaves.
+// Synchronized playout asks the source for its clock (session/sender_clock.hpp):
+// every report then carries an RRTR block, and more compounds (an empty RR,
+// SDES, RRTR) go between reports while the estimate settles. Answers (DLRR
+// after the source's SR) count only from the source's host.
 //
 // The receiver session owns one and hands it the parts it reads: the source
 // selector, the reception meter and the source's sequence tracker. Sans-I/O
@@ -19,6 +23,7 @@
 #include <audiocast/endpoint.hpp>
 #include <audiocast/session/reception_meter.hpp>
 #include <audiocast/session/rtcp_participant.hpp>
+#include <audiocast/session/sender_clock.hpp>
 #include <audiocast/session/sequence_tracker.hpp>
 #include <audiocast/session/source_selector.hpp>
 #include <audiocast/time.hpp>
@@ -37,9 +42,12 @@ namespace audiocast {
 class receiver_reports {
 public:
     /// `ssrc` and `cname` are drawn at random when unset or empty.
+    /// `ask_clock`: ask the source for its clock (synchronized playout).
     receiver_reports(const rtcp_timing& timing, std::size_t max_members,
-                     std::optional<std::uint32_t> ssrc, std::string_view cname)
-        : rtcp_{rtcp_participant::role::receiver, timing, max_members, ssrc, cname}
+                     std::optional<std::uint32_t> ssrc, std::string_view cname,
+                     bool ask_clock = false)
+        : rtcp_{rtcp_participant::role::receiver, timing, max_members, ssrc, cname},
+          clock_{ask_clock}
     {}
 
     /// This receiver's SSRC and canonical name, fixed at construction.
@@ -47,30 +55,51 @@ public:
     [[nodiscard]] std::string_view cname() const noexcept { return rtcp_.cname(); }
 
     /// Starts the report schedule at the first datagram, media or control.
-    void join(time_point arrival) noexcept { rtcp_.join(arrival); }
+    void join(time_point arrival, wall_time arrival_wall) noexcept
+    {
+        rtcp_.join(arrival);
+        clock_.start(arrival, arrival_wall);
+    }
 
-    /// When the next report is due; nullopt before anything arrived.
+    /// When the next report, or the next question for the source's clock,
+    /// is due; nullopt before anything arrived.
     [[nodiscard]] std::optional<time_point> next_report_due() const noexcept
     {
-        return rtcp_.next_report_due();
+        const auto scheduled = rtcp_.next_report_due();
+        const auto question = clock_.next_question_due(rtcp_.members().size());
+        if (!scheduled || !question) return scheduled;
+        return std::min(*scheduled, *question);
     }
+
+    /// What this receiver has learnt of the source's clock.
+    [[nodiscard]] const sender_clock& source_clock() const noexcept { return clock_; }
 
     /// One RTCP datagram from `from`; see the file comment. Malformed ones
     /// are counted and change nothing.
-    void on_control(std::span<const std::byte> datagram, time_point arrival, const endpoint& from,
-                    source_selector& selector, reception_meter& meter) noexcept
+    void on_control(std::span<const std::byte> datagram, time_point arrival, wall_time arrival_wall,
+                    const endpoint& from, source_selector& selector,
+                    reception_meter& meter) noexcept
     {
-        join(arrival);
+        join(arrival, arrival_wall);
+        // The source's SR earlier in this compound: the time of its answers.
+        std::optional<ntp::timestamp> answered;
         const bool well_formed = rtcp_.on_compound(
             datagram, arrival, [&](const rtcp::packet_view& p, const participant*) {
                 const std::uint32_t ssrc = *p.ssrc();
                 if (p.type() == rtcp::type_sr) {
                     const auto info = p.sender();
                     if (!info) return;
-                    if (selector.is_source(ssrc, from))
+                    if (selector.is_source(ssrc, from)) {
                         meter.on_sender_report(*info, arrival);
-                    else if (!selector.has_source() || ssrc != selector.ssrc())
+                        answered = info->ntp;
+                    } else if (!selector.has_source() || ssrc != selector.ssrc()) {
                         pending_sr_ = {ssrc, *info, arrival, from};
+                    }
+                } else if (p.type() == rtcp::type_xr) {
+                    if (!answered || !clock_.asking() || !selector.is_source(ssrc, from)) return;
+                    (void)p.for_each_dlrr([&](const rtcp::dlrr_item& item) {
+                        clock_.on_answer(item, rtcp_.ssrc(), *answered, arrival);
+                    });
                 } else if (p.type() == rtcp::type_bye) {
                     for (std::size_t i = 0; i < p.bye_count(); ++i)
                         (void)selector.on_bye(p.bye_source(i), from, arrival);
@@ -81,8 +110,10 @@ public:
 
     /// The selector has chosen a new source: a report it sent before its
     /// first packet, from its host, now counts.
-    void on_new_source(const source_selector& selector, reception_meter& meter) noexcept
+    void on_new_source(const source_selector& selector, reception_meter& meter,
+                       time_point now) noexcept
     {
+        clock_.new_source(now);
         if (pending_sr_ && pending_sr_->ssrc == selector.ssrc() &&
             pending_sr_->from.same_host(selector.source_endpoint()))
             meter.on_sender_report(pending_sr_->info, pending_sr_->arrival);
@@ -101,16 +132,31 @@ public:
     {
         const bool about_source = selector.has_source() && heard_since_report_ && tracker.valid();
         const std::uint32_t self = rtcp_.ssrc();
-        const std::size_t size = rtcp_.write_report(now, out, ec, [&](rtcp::compound_writer& w) {
-            if (about_source) {
-                const rtcp::report_block b = block_about(selector.ssrc(), tracker, meter, now);
-                w.receiver_report(self, std::span<const rtcp::report_block>{&b, 1});
-            } else {
-                w.receiver_report(self);
-            }
-        });
+        const auto question = clock_.next_question_due(rtcp_.members().size());
+        const bool asking = question && *question <= now;
+        const auto ask = [&](rtcp::compound_writer& w) {
+            if (asking) w.reference_time(self, clock_.ask(now));
+        };
+        std::size_t size = rtcp_.write_report(
+            now, out, ec,
+            [&](rtcp::compound_writer& w) {
+                if (about_source) {
+                    const rtcp::report_block b = block_about(selector.ssrc(), tracker, meter, now);
+                    w.receiver_report(self, std::span<const rtcp::report_block>{&b, 1});
+                } else {
+                    w.receiver_report(self);
+                }
+            },
+            ask);
+        if (size != 0) {
+            heard_since_report_ = false;
+        } else if (!ec && asking) {
+            // A question between reports: an RR without blocks leaves the
+            // loss interval to the next report.
+            size = rtcp_.write_unscheduled(
+                out, ec, [&](rtcp::compound_writer& w) { w.receiver_report(self); }, ask);
+        }
         if (size == 0) return 0;
-        heard_since_report_ = false;
         ++sent_;
         return size;
     }
@@ -136,11 +182,12 @@ public:
     }
 
     /// Bytes write_report() and write_bye() need at most: an RR with one
-    /// block, SDES with a 255-byte CNAME, a BYE with a 255-byte reason.
+    /// block, SDES with a 255-byte CNAME, the larger of a BYE with a 255-byte
+    /// reason and an RRTR block.
     [[nodiscard]] static constexpr std::size_t max_bytes() noexcept
     {
         return rtcp::receiver_report_size(1) + rtcp::cname_size(rtcp::max_text) +
-               rtcp::bye_size(1, rtcp::max_text);
+               std::max(rtcp::bye_size(1, rtcp::max_text), rtcp::reference_time_size());
     }
 
     [[nodiscard]] std::uint64_t sent() const noexcept { return sent_; }
@@ -172,6 +219,7 @@ private:
     };
 
     rtcp_participant rtcp_;
+    sender_clock clock_;
     bool heard_since_report_ = false;
     std::optional<sender_report_seen> pending_sr_;
     std::uint64_t sent_ = 0;

@@ -101,7 +101,7 @@ public:
     void on_datagram(std::span<const std::byte> datagram, time_point arrival,
                      wall_time arrival_wall, const endpoint& from = {}) noexcept
     {
-        reports_.join(arrival);
+        reports_.join(arrival, arrival_wall);
         bool passed = false;
         const rtp::packet_view packet = screen_.screen(datagram, passed);
         if (!passed) {
@@ -113,7 +113,7 @@ public:
         case source_selector::verdict::held:
         case source_selector::verdict::foreign: return;
         case source_selector::verdict::adopted:
-            begin_source(h);
+            begin_source(h, arrival);
             // What it sent while on probation, oldest first, then this packet.
             selector_.release_held(
                 [this](std::span<const std::byte> held, time_point at, wall_time at_wall) noexcept {
@@ -145,10 +145,10 @@ public:
     /// Takes one RTCP datagram from the group, sent from `from`
     /// (session/receiver_reports.hpp says what counts). Malformed ones are
     /// counted and dropped.
-    void on_control(std::span<const std::byte> datagram, time_point arrival, wall_time,
+    void on_control(std::span<const std::byte> datagram, time_point arrival, wall_time arrival_wall,
                     const endpoint& from = {}) noexcept
     {
-        reports_.on_control(datagram, arrival, from, selector_, meter_);
+        reports_.on_control(datagram, arrival, arrival_wall, from, selector_, meter_);
     }
 
     /// When the next receiver report is due; nullopt before anything arrived.
@@ -200,6 +200,15 @@ public:
         playout_.counters(s);
         s.reports_sent = reports_.sent();
         s.control_malformed = reports_.malformed();
+        const sender_clock& clock = reports_.source_clock();
+        s.clock_questions = clock.asked();
+        s.clock_exchanges = clock.exchanges();
+        s.clock_answers_unmatched = clock.unmatched();
+        if (const auto& e = clock.estimate()) {
+            s.clock_offset = e->offset;
+            s.clock_uncertainty = e->uncertainty;
+            s.clock_rate_ppm = e->rate_ppm;
+        }
         s.source_left = selector_.left();
         if (selector_.has_source()) {
             s.source_ssrc = selector_.ssrc();
@@ -223,7 +232,8 @@ private:
                     .fade = config_.fade,
                     .max_rate_adjustment = config_.max_rate_adjustment,
                     .capacity_frames = sizes.buffer_frames}},
-          reports_{sizes.rtcp, config_.max_members, config_.ssrc, config_.cname},
+          reports_{sizes.rtcp, config_.max_members, config_.ssrc, config_.cname,
+                   config_.synchronized_playout},
           screen_{codec_.format(), config_.payload_type, config_.send_time_extension_id,
                   std::min(decoded_.size() / codec_.format().channels, playout_.capacity() / 2)}
     {}
@@ -232,11 +242,11 @@ private:
     // afresh; the totals keep what the old source counted. The last source's
     // audio still to play (it said BYE and this one took over at once) is
     // followed, not erased.
-    void begin_source(const rtp::header& h) noexcept
+    void begin_source(const rtp::header& h, time_point arrival) noexcept
     {
         feed_.begin(h, playout_.has_audio_to_play());
         meter_.new_source();
-        reports_.on_new_source(selector_, meter_);
+        reports_.on_new_source(selector_, meter_, arrival);
     }
 
     // One packet of the source: the feed says where it goes, if anywhere;

@@ -60,6 +60,7 @@ public:
     [[nodiscard]] std::uint32_t ssrc() const noexcept { return ssrc_; }
     [[nodiscard]] std::string_view cname() const noexcept { return cname_; }
     [[nodiscard]] const participant_table& members() const noexcept { return members_; }
+    [[nodiscard]] participant_table& members() noexcept { return members_; }
 
     /// Joins the group's RTCP at `now` (a sender at its first packet, a
     /// receiver at its first datagram); later calls do nothing.
@@ -83,7 +84,8 @@ public:
     /// when the compound is malformed (what came before the fault was still
     /// visited).
     template <class Visit>
-    bool on_compound(std::span<const std::byte> datagram, time_point arrival, Visit&& visit) noexcept
+    bool on_compound(std::span<const std::byte> datagram, time_point arrival,
+                     Visit&& visit) noexcept
     {
         std::error_code ec;
         std::size_t packets = 0;
@@ -118,15 +120,39 @@ public:
     std::size_t write_report(time_point now, std::span<std::byte> out, std::error_code& ec,
                              WriteReport&& report) noexcept
     {
+        return write_report(now, out, ec, report, [](rtcp::compound_writer&) {});
+    }
+
+    /// write_report() with `extra(writer)` writing more packets after the SDES
+    /// (RTCP XR, say).
+    template <class WriteReport, class WriteExtra>
+    std::size_t write_report(time_point now, std::span<std::byte> out, std::error_code& ec,
+                             WriteReport&& report, WriteExtra&& extra) noexcept
+    {
         ec.clear();
         if (!schedule_.due(now)) return 0;
         expire(now);
+        const std::size_t size = write_unscheduled(out, ec, report, extra);
+        if (size != 0) schedule_.sent(now, size, members_.size() + 1, 1, we_send());
+        return size;
+    }
+
+    /// A compound outside the report schedule, which it leaves as it was:
+    /// `report(writer)`, SDES with the CNAME, `extra(writer)`. For clock
+    /// exchanges (RFC 3611 RRTR and DLRR), which are small and bounded by
+    /// their own interval. Returns its size, 0 with `ec` set when `out` is
+    /// too small.
+    template <class WriteReport, class WriteExtra>
+    std::size_t write_unscheduled(std::span<std::byte> out, std::error_code& ec,
+                                  WriteReport&& report, WriteExtra&& extra) const noexcept
+    {
+        ec.clear();
         rtcp::compound_writer w{out};
         report(w);
         w.cname(ssrc_, cname_);
-        if ((ec = w.error())) return 0;
-        schedule_.sent(now, w.size(), members_.size() + 1, 1, we_send());
-        return w.size();
+        extra(w);
+        ec = w.error();
+        return ec ? 0 : w.size();
     }
 
     /// The compound that leaves the group (§6.6): `report(writer)` writes the

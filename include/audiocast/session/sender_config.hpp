@@ -60,7 +60,22 @@ struct sender_config {
     std::chrono::nanoseconds rtcp_minimum_interval = std::chrono::seconds{5};
     /// RTCP: listeners remembered at once; reports from more are counted, not kept.
     std::size_t max_listeners = 1024;
+    /// RTCP XR: a listener that asks (RFC 3611 RRTR) learns this sender's
+    /// clock from the answer (an SR with a DLRR block), for synchronized
+    /// playout (session/clock_offset.hpp). One answer covers at most this
+    /// many listeners; 0 answers none. At most max_clock_answers_per_report.
+    std::size_t clock_answers = 32;
+    /// Answers go out with the scheduled reports, and between them at most
+    /// this often: so the answers' bandwidth is bounded however many ask.
+    std::chrono::nanoseconds clock_answer_interval = std::chrono::milliseconds{50};
 };
+
+/// The most listeners one answer covers: the compound still fits 1,200 bytes.
+inline constexpr std::size_t max_clock_answers_per_report = 64;
+inline constexpr setting_limit clock_answers_limit{
+    "listeners one clock answer covers", 0, max_clock_answers_per_report, "", errc::invalid_rtcp};
+inline constexpr setting_limit clock_answer_interval_limit{"interval between clock answers", 1,
+                                                           60'000, "ms", errc::invalid_rtcp};
 
 inline constexpr setting_limit sender_queue_limit{"sender queue", 1, unbounded, "packets",
                                                   errc::buffer_too_small};
@@ -74,6 +89,10 @@ inline constexpr setting_limit sender_listeners_limit{
         if (auto p = rtp::payload_type_limit.check(*config.payload_type)) return p;
     if (auto p = rtp::extension_id_limit.check(config.send_time_extension_id)) return p;
     if (auto p = sender_queue_limit.check(static_cast<double>(config.queue_packets))) return p;
+    if (auto p = clock_answers_limit.check(static_cast<double>(config.clock_answers))) return p;
+    if (auto p = clock_answer_interval_limit.check(
+            std::chrono::duration<double, std::milli>(config.clock_answer_interval).count()))
+        return p;
     return detail::check_rtcp_settings(config.cname, config.rtcp_minimum_interval,
                                        config.max_listeners, sender_listeners_limit);
 }

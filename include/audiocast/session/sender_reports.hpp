@@ -3,8 +3,12 @@
 //
 // Out: on schedule, an SR (the NTP time of an RTP timestamp, so that
 // listeners can measure latency and their round trip) with SDES and the
-// CNAME; BYE when the stream ends. In: the listeners' receiver reports about
-// this stream (loss, jitter, and the LSR/DLSR pair from which the round trip
+// CNAME; BYE when the stream ends. Listeners that ask for this sender's clock
+// (RFC 3611 RRTR, for synchronized playout) are answered with a DLRR block
+// after an SR, whose NTP time is the answer: with the next report, or sooner
+// in a compound of its own, at most one such every clock_answer_interval and
+// each for at most clock_answers listeners, the longest waiting first. In: the listeners' receiver
+// reports about this stream (loss, jitter, and the LSR/DLSR pair from which the round trip
 // follows), their CNAMEs and BYEs; its own reports heard back and reports
 // about other sources are ignored. summarize() gives the worst of them, which
 // is what a sender's operator wants to see.
@@ -17,12 +21,14 @@
 #include <audiocast/format.hpp>
 #include <audiocast/session/participant_table.hpp>
 #include <audiocast/session/rtcp_participant.hpp>
+#include <audiocast/session/sender_config.hpp>
 #include <audiocast/session/stats.hpp>
 #include <audiocast/time.hpp>
 #include <audiocast/wire/ntp.hpp>
 #include <audiocast/wire/rtcp.hpp>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -47,12 +53,22 @@ struct listener_summary {
     std::optional<std::chrono::nanoseconds> worst_round_trip{};
 };
 
+/// How a sender answers listeners' reference times: each answer for at most
+/// `listeners` of them (0: none), answers between the scheduled reports at
+/// most every `interval` (sender_config::clock_answers, clock_answer_interval).
+struct clock_answering {
+    std::size_t listeners = 32;
+    std::chrono::nanoseconds interval = std::chrono::milliseconds{50};
+};
+
 class sender_reports {
 public:
     /// `ssrc` and `cname` are drawn at random when unset or empty.
     sender_reports(const rtcp_timing& timing, std::size_t max_listeners,
-                   std::optional<std::uint32_t> ssrc, std::string_view cname)
-        : rtcp_{rtcp_participant::role::sender, timing, max_listeners, ssrc, cname}
+                   std::optional<std::uint32_t> ssrc, std::string_view cname,
+                   clock_answering answering = {})
+        : rtcp_{rtcp_participant::role::sender, timing, max_listeners, ssrc, cname},
+          answering_{std::min(answering.listeners, max_answers), answering.interval}
     {}
 
     [[nodiscard]] std::uint32_t ssrc() const noexcept { return rtcp_.ssrc(); }
@@ -63,21 +79,37 @@ public:
     /// Whether a packet has left, so that listeners may know this SSRC.
     [[nodiscard]] bool joined() const noexcept { return rtcp_.joined(); }
 
-    /// When the next report is due; nullopt until the first packet left.
+    /// When the next report, or the next answer to a listener's clock
+    /// request, is due; nullopt until the first packet left.
     [[nodiscard]] std::optional<time_point> next_report_due() const noexcept
     {
-        return rtcp_.next_report_due();
+        const auto scheduled = rtcp_.next_report_due();
+        if (!scheduled || unanswered_ == 0) return scheduled;
+        const time_point answer =
+            last_answer_ ? std::max(*last_answer_ + answering_.interval, asked_at_) : asked_at_;
+        return std::min(*scheduled, answer);
     }
 
-    /// If a report is due at `now`, writes an SR with `info`, then SDES,
-    /// into `out` and returns its size; 0 otherwise.
+    /// If a report is due at `now`, writes an SR with `info`, then SDES and
+    /// the answers to listeners' clock requests, into `out` and returns its
+    /// size; if only answers are due, the same outside the schedule; 0
+    /// otherwise.
     std::size_t write_report(time_point now, const rtcp::sender_info& info,
                              std::span<std::byte> out, std::error_code& ec,
                              sender_stats& stats) noexcept
     {
-        const std::size_t size = rtcp_.write_report(
-            now, out, ec, [&](rtcp::compound_writer& w) { w.sender_report(ssrc(), info); });
-        if (size != 0) ++stats.reports_sent;
+        const auto sr = [&](rtcp::compound_writer& w) { w.sender_report(ssrc(), info); };
+        std::size_t answered = 0;
+        const bool answering = answer_due(now);
+        const auto answers = [&](rtcp::compound_writer& w) {
+            if (answering) answered = answer(w, info.ntp);
+        };
+        std::size_t size = rtcp_.write_report(now, out, ec, sr, answers);
+        if (size == 0 && !ec && answering) size = rtcp_.write_unscheduled(out, ec, sr, answers);
+        if (size == 0) return 0;
+        ++stats.reports_sent;
+        stats.clock_answers += answered;
+        if (answered != 0) last_answer_ = now;
         return size;
     }
 
@@ -96,11 +128,12 @@ public:
     }
 
     /// Bytes write_report() and write_bye() need at most: an SR, SDES with a
-    /// 255-byte CNAME, and a BYE with a 255-byte reason.
+    /// 255-byte CNAME, and the larger of a BYE with a 255-byte reason and the
+    /// most answers.
     [[nodiscard]] static constexpr std::size_t max_bytes() noexcept
     {
         return rtcp::sender_report_size(0) + rtcp::cname_size(rtcp::max_text) +
-               rtcp::bye_size(1, rtcp::max_text);
+               std::max(rtcp::bye_size(1, rtcp::max_text), rtcp::dlrr_size(max_answers));
     }
 
     /// One RTCP datagram from the group; see the file comment. Malformed ones
@@ -121,6 +154,19 @@ public:
                         listener->about_us = b;
                         listener->round_trip = round_trip(b, arrival_wall);
                     }
+                } else if (p.type() == rtcp::type_xr) {
+                    const auto reference = p.reference_time();
+                    if (!reference || answering_.listeners == 0) return;
+                    ++stats.clock_requests;
+                    participant* l = rtcp_.heard(*p.ssrc(), arrival);
+                    if (l == nullptr) return;
+                    if (unanswered_ == 0) asked_at_ = arrival;
+                    if (!l->reference_unanswered) {
+                        ++unanswered_;
+                        l->waiting_since = arrival_wall;
+                    }
+                    l->reference_unanswered = ntp::short_form(*reference);
+                    l->reference_arrival = arrival_wall;
                 } else if (p.type() == rtcp::type_sdes) {
                     p.for_each_cname([&](std::uint32_t who, std::string_view name) {
                         if (who == self) return;
@@ -160,6 +206,43 @@ public:
 
 private:
     static constexpr std::uint32_t round_trip_rounding_units = 2;
+    static constexpr std::size_t max_answers = max_clock_answers_per_report;
+
+    [[nodiscard]] bool answer_due(time_point now) const noexcept
+    {
+        return unanswered_ != 0 && rtcp_.joined() &&
+               (!last_answer_ || now - *last_answer_ >= answering_.interval);
+    }
+
+    // A DLRR block (RFC 3611 §4.5) for the listeners waiting longest, their
+    // delay counted up to `sent`, the SR's time; returns how many it holds.
+    std::size_t answer(rtcp::compound_writer& w, ntp::timestamp sent) noexcept
+    {
+        if (unanswered_ == 0) return 0;
+        const wall_time now_wall = ntp::to_wall(sent);
+        std::array<rtcp::dlrr_item, max_answers> items;
+        std::size_t count = 0;
+        std::size_t waiting = 0;
+        // Oldest first: a pass per item over a table of at most a few
+        // thousand, a few times a second at most.
+        std::span<participant> members = rtcp_.members().all();
+        while (count < answering_.listeners) {
+            participant* oldest = nullptr;
+            for (participant& l : members)
+                if (l.reference_unanswered &&
+                    (oldest == nullptr || l.waiting_since < oldest->waiting_since))
+                    oldest = &l;
+            if (oldest == nullptr) break;
+            items[count++] = {oldest->ssrc, *oldest->reference_unanswered,
+                              ntp::to_short_duration(now_wall - oldest->reference_arrival)};
+            oldest->reference_unanswered.reset();
+        }
+        for (const participant& l : members)
+            waiting += l.reference_unanswered ? 1u : 0u;
+        unanswered_ = waiting; // members that left while waiting are forgotten here
+        if (count != 0) w.delay_since_last_rr(ssrc(), std::span{items.data(), count});
+        return count;
+    }
 
     // RFC 3550 §6.4.1: round trip = arrival - LSR - DLSR, in 1/65536 s.
     static std::optional<std::chrono::nanoseconds> round_trip(const rtcp::report_block& b,
@@ -178,6 +261,10 @@ private:
     }
 
     rtcp_participant rtcp_;
+    clock_answering answering_;
+    std::size_t unanswered_ = 0; ///< listeners waiting for an answer, or fewer who left
+    time_point asked_at_{};      ///< when the first of them asked
+    std::optional<time_point> last_answer_;
 };
 
 } // namespace audiocast

@@ -44,7 +44,11 @@ public:
     /// Throws std::system_error when `config` is invalid (see validate()).
     explicit sender_session(Codec codec, const sender_config& config = {})
         : codec_{std::move(codec)}, config_{checked(config)},
-          reports_{timing_of(codec_, config_), config_.max_listeners, config_.ssrc, config_.cname},
+          reports_{timing_of(codec_, config_),
+                   config_.max_listeners,
+                   config_.ssrc,
+                   config_.cname,
+                   {config_.clock_answers, config_.clock_answer_interval}},
           ssrc_{reports_.ssrc()}
     {
         std::random_device rd;

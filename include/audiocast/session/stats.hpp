@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <optional>
 
 namespace audiocast {
 
@@ -378,6 +379,20 @@ struct receiver_stats {
     endpoint source{};             ///< where its packets come from
     /// Latency was measured from sender reports (packets carried no send time).
     bool latency_from_sender_reports = false;
+    /// Synchronized playout (session/sender_clock.hpp): questions asked for
+    /// the source's clock, round trips believed, and answers to us that
+    /// answered no open question (late, repeated or forged).
+    std::uint64_t clock_questions = 0;
+    std::uint64_t clock_exchanges = 0;
+    std::uint64_t clock_answers_unmatched = 0;
+    /// The source's wall clock (since the Unix epoch) less this receiver's
+    /// steady clock, as the round trips give it, and how far it may be off
+    /// (half the width of what they leave, not counting path asymmetry);
+    /// unset before the first exchange. clock_rate_ppm: how much faster the
+    /// source's clock runs.
+    std::optional<std::chrono::nanoseconds> clock_offset{};
+    std::optional<std::chrono::nanoseconds> clock_uncertainty{};
+    double clock_rate_ppm = 0;
 };
 
 /// What a sender has done, cumulative.
@@ -393,6 +408,11 @@ struct sender_stats {
     std::uint64_t reports_sent = 0;      ///< RTCP compounds written (SR + SDES, or with BYE)
     std::uint64_t reports_received = 0;  ///< RRs and SRs from others
     std::uint64_t control_malformed = 0; ///< RTCP datagrams that failed validation
+    /// Listeners' reference times heard (RFC 3611 RRTR), and the answers to
+    /// them sent (DLRR sub-blocks): a listener's newer one replaces one still
+    /// unanswered, so requests beyond the answers were superseded or unheard.
+    std::uint64_t clock_requests = 0;
+    std::uint64_t clock_answers = 0;
 };
 
 } // namespace audiocast

@@ -542,15 +542,48 @@ std::size_t parse_compound(std::span<const std::byte> datagram, std::error_code&
     return packets;
 }
 
-/// Adds `waited` to the DLSR of every report block (with an LSR) in the
-/// first packet of a compound written by compound_writer: for a report that
-/// waited between being written and being sent, so the source's round-trip
-/// figure does not count the wait (RFC 3550 §6.4.1 measures DLSR to the
-/// sending). Does nothing to a compound that does not start with an SR or RR.
+/// Adds `waited` to the time of each RRTR block (RFC 3611 §4.4) in the XR
+/// packets of a compound, whose time says when it left.
+inline void move_reference_times(std::span<std::byte> compound,
+                                 std::chrono::nanoseconds waited) noexcept
+{
+    const auto ns = static_cast<std::uint64_t>(waited.count());
+    const std::uint64_t units =
+        (ns / 1'000'000'000u << 32) + ((ns % 1'000'000'000u << 32) / 1'000'000'000u);
+    std::size_t at = 0;
+    while (compound.size() - at >= header_size) {
+        const std::size_t size = (std::size_t{detail::load_be16(compound.data() + at + 2)} + 1) * 4;
+        if (size > compound.size() - at) return;
+        if (static_cast<std::uint8_t>(compound[at + 1]) == type_xr) {
+            std::size_t block = at + header_size + 4;
+            while (at + size - block >= xr_block_header_size) {
+                const std::size_t length =
+                    xr_block_header_size +
+                    std::size_t{detail::load_be16(compound.data() + block + 2)} * 4;
+                if (length > at + size - block) break;
+                if (static_cast<std::uint8_t>(compound[block]) == xr_rrtr &&
+                    length == rrtr_block_size) {
+                    std::byte* t = compound.data() + block + xr_block_header_size;
+                    detail::store_be64(t, detail::load_be64(t) + units);
+                }
+                block += length;
+            }
+        }
+        at += size;
+    }
+}
+
+/// For a compound written by compound_writer that waited between being
+/// written and being sent: adds `waited` to the DLSR of every report block
+/// (with an LSR) in its first packet, so the source's round-trip figure does
+/// not count the wait (RFC 3550 §6.4.1 measures DLSR to the sending), and to
+/// the time of every RRTR block (RFC 3611 §4.4), which says when it left.
+/// Changes no report block of a compound that does not start with an SR or RR.
 inline void add_report_delay(std::span<std::byte> compound,
                              std::chrono::nanoseconds waited) noexcept
 {
     if (compound.size() < header_size + 4 || waited.count() <= 0) return;
+    move_reference_times(compound, waited);
     const auto type = static_cast<std::uint8_t>(compound[1]);
     const std::size_t first = type == type_sr   ? header_size + 4 + sender_info_size
                               : type == type_rr ? header_size + 4

@@ -1,0 +1,211 @@
+// audiocast — a listener learning its source's clock (docs/architecture.md,
+// Synchronized playout): it asks with RTCP XR Receiver Reference Time blocks
+// (RFC 3611 §4.4), the source answers with DLRR blocks (§4.5) after an SR,
+// and each answer that echoes a question of ours is one round trip for
+// clock_offset_estimator (session/clock_offset.hpp).
+//
+// The four times of a round trip:
+//   t1  when our question left, on our steady clock. The question's NTP time
+//       is that clock, mapped once onto our wall clock, so the answer's echo
+//       (its middle 32 bits) reads back as a steady time to 1/65536 s. A
+//       question that waits before it leaves has its time moved on by the
+//       wait (rtcp::add_report_delay), so t1 is when it left, not when it was
+//       written.
+//   t2  when the source received it: t3 less the answer's delay.
+//   t3  when the source answered: the NTP time of the SR before the DLRR.
+//   t4  when the answer arrived, on our steady clock.
+//
+// Only an answer to a question still open counts, each question once: a
+// stranger cannot make up exchanges without seeing our questions, and the
+// receiver_reports that owns this one takes answers only from the source's
+// host (source selection). Questions go out fast while the estimate settles
+// and slowly after, and less often the more members the group has, so a
+// source's answers stay within what it sends (sender_config::clock_answers).
+//
+// Sans-I/O, fixed memory, allocation-free: it runs on the audio thread.
+#pragma once
+
+#include <audiocast/session/clock_offset.hpp>
+#include <audiocast/time.hpp>
+#include <audiocast/wire/ntp.hpp>
+#include <audiocast/wire/rtcp.hpp>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+namespace audiocast {
+
+class sender_clock {
+public:
+    /// Questions while the estimate settles, at most this often, for this
+    /// long after a source is chosen; then at most `steady_interval`.
+    static constexpr std::chrono::nanoseconds settling_interval = std::chrono::milliseconds{50};
+    static constexpr std::chrono::nanoseconds settling_time = std::chrono::seconds{5};
+    static constexpr std::chrono::nanoseconds steady_interval = std::chrono::milliseconds{500};
+    /// Each member of the group adds this to the interval: a source answers
+    /// 640 listeners a second by default (32 every 50 ms), so that many
+    /// settling at once is what it can answer.
+    static constexpr std::chrono::nanoseconds per_member = std::chrono::microseconds{1'563};
+    /// Questions remembered, and how long one waits for its answer.
+    static constexpr std::size_t open_questions = 16;
+    static constexpr std::chrono::nanoseconds answer_timeout = std::chrono::seconds{2};
+
+    /// `asking`: whether questions are asked at all.
+    explicit sender_clock(bool asking) noexcept : asking_{asking} {}
+
+    [[nodiscard]] bool asking() const noexcept { return asking_; }
+
+    /// Maps our steady clock onto our wall clock for the questions' times:
+    /// once, at the first datagram that carries both.
+    void start(time_point now, wall_time wall) noexcept
+    {
+        if (started_) return;
+        started_ = true;
+        base_steady_ = now;
+        base_ntp_ = ntp::from_wall(wall).to_u64();
+    }
+
+    /// A new source was chosen at `now`: what was learnt of the last one's
+    /// clock is forgotten, and its questions with it.
+    void new_source(time_point now) noexcept
+    {
+        has_source_ = true;
+        source_since_ = now;
+        last_question_.reset();
+        estimator_.reset();
+        estimate_.reset();
+        questions_ = {};
+    }
+
+    /// When the next question is due, for a group of `members` others;
+    /// nullopt when not asking or there is nobody to ask.
+    [[nodiscard]] std::optional<time_point> next_question_due(std::size_t members) const noexcept
+    {
+        if (!asking_ || !has_source_ || !started_) return std::nullopt;
+        if (!last_question_) return source_since_;
+        const bool settling = *last_question_ - source_since_ < settling_time;
+        const std::chrono::nanoseconds interval =
+            (settling ? settling_interval : steady_interval) +
+            per_member * static_cast<std::int64_t>(std::min<std::size_t>(members, 1u << 20));
+        return *last_question_ + interval;
+    }
+
+    /// Asks at `now`: remembers the question and returns the time to send in
+    /// its RRTR block.
+    ntp::timestamp ask(time_point now) noexcept
+    {
+        const std::uint64_t t = base_ntp_ + to_ntp_units(now - base_steady_);
+        questions_[next_question_++ % open_questions] = {t, now, true};
+        last_question_ = now;
+        ++asked_;
+        return ntp::timestamp::from_u64(t);
+    }
+
+    /// One DLRR sub-block from the source, in a compound whose SR (the
+    /// answer's time) says `answered`, arrived at `arrival`. Sub-blocks for
+    /// other listeners are ignored; ours count when they answer an open
+    /// question, and are counted as unmatched otherwise.
+    void on_answer(const rtcp::dlrr_item& item, std::uint32_t self, ntp::timestamp answered,
+                   time_point arrival) noexcept
+    {
+        if (item.ssrc != self) return;
+        const std::optional<time_point> asked = open_question(item.last_rr, arrival);
+        if (!asked) {
+            ++unmatched_;
+            return;
+        }
+        const auto sent = ntp::to_wall(answered).time_since_epoch();
+        estimator_.add({.t1 = asked->time_since_epoch(),
+                        .t2 = sent - ntp::from_short_duration(item.delay_since_last_rr),
+                        .t3 = sent,
+                        .t4 = arrival.time_since_epoch()});
+        estimate_ = estimator_.estimate();
+    }
+
+    /// The source's clock (its wall clock, in nanoseconds since the Unix
+    /// epoch) against our steady clock; nullopt before the first exchange.
+    [[nodiscard]] const std::optional<clock_estimate>& estimate() const noexcept
+    {
+        return estimate_;
+    }
+
+    [[nodiscard]] std::uint64_t asked() const noexcept { return asked_; }
+    /// Round trips believed (the estimator refuses impossible ones).
+    [[nodiscard]] std::uint64_t exchanges() const noexcept { return estimator_.accepted(); }
+    /// Answers addressed to us that echoed no open question: late, repeated
+    /// or forged.
+    [[nodiscard]] std::uint64_t unmatched() const noexcept
+    {
+        return unmatched_ + estimator_.refused();
+    }
+
+private:
+    struct question {
+        std::uint64_t ntp = 0; ///< the time sent, before any wait was added
+        time_point written{};
+        bool open = false;
+    };
+
+    static std::uint64_t to_ntp_units(std::chrono::nanoseconds d) noexcept
+    {
+        if (d.count() <= 0) return 0;
+        const auto ns = static_cast<std::uint64_t>(d.count());
+        return (ns / 1'000'000'000u << 32) + ((ns % 1'000'000'000u << 32) / 1'000'000'000u);
+    }
+
+    // When the question that `echo` answers left: the open question written
+    // last before it (the echo is its time plus the wait before it left, to
+    // 1/65536 s), closed so that it counts once. nullopt when none is open.
+    std::optional<time_point> open_question(std::uint32_t echo, time_point arrival) noexcept
+    {
+        if (echo == 0) return std::nullopt; // "no reference time received"
+        question* best = nullptr;
+        std::uint32_t best_wait = 0;
+        for (question& q : questions_) {
+            if (!q.open) continue;
+            if (arrival - q.written > answer_timeout) {
+                q.open = false;
+                continue;
+            }
+            const std::uint32_t wait = echo - ntp::short_form(ntp::timestamp::from_u64(q.ntp));
+            if (wait > max_wait_units) continue;
+            if (best == nullptr || wait < best_wait) {
+                best = &q;
+                best_wait = wait;
+            }
+        }
+        if (best == nullptr) return std::nullopt;
+        best->open = false;
+        // The echo dropped the low 16 bits of the fraction: the middle of
+        // what it can mean, less what our time had there, is the wait.
+        const std::int64_t units = (std::int64_t{best_wait} << 16) + 0x8000 -
+                                   static_cast<std::int64_t>(best->ntp & 0xFFFF);
+        const std::int64_t ns =
+            std::max<std::int64_t>(0, units) * 1'000'000'000 / (std::int64_t{1} << 32);
+        return best->written + std::chrono::nanoseconds{ns};
+    }
+
+    // A question leaves within a poll of being written; more than this and
+    // it is another question's echo.
+    static constexpr std::uint32_t max_wait_units = 65'536 / 4; // 250 ms
+
+    bool asking_;
+    bool started_ = false;
+    bool has_source_ = false;
+    time_point base_steady_{};
+    std::uint64_t base_ntp_ = 0;
+    time_point source_since_{};
+    std::optional<time_point> last_question_;
+    std::array<question, open_questions> questions_{};
+    std::size_t next_question_ = 0;
+    clock_offset_estimator estimator_;
+    std::optional<clock_estimate> estimate_;
+    std::uint64_t asked_ = 0;
+    std::uint64_t unmatched_ = 0;
+};
+
+} // namespace audiocast
