@@ -48,6 +48,22 @@ namespace audiocast_examples {
     j["resampled_frames"] = s.resampled_frames;
     j["source_changes"] = s.source_changes;
     j["resyncs"] = s.resyncs;
+    // Synchronized playout: the source's clock as the round trips give it,
+    // and how far playout is from the common timeline.
+    const auto in_us = [](std::chrono::nanoseconds d) {
+        return static_cast<double>(d.count()) / 1e3;
+    };
+    j["clock"] = {{"questions", s.clock_questions},
+                  {"exchanges", s.clock_exchanges},
+                  {"answers_unmatched", s.clock_answers_unmatched},
+                  {"uncertainty_us", s.clock_uncertainty
+                                         ? nlohmann::ordered_json(in_us(*s.clock_uncertainty))
+                                         : nlohmann::ordered_json(nullptr)},
+                  {"rate_ppm", s.clock_offset ? nlohmann::ordered_json(s.clock_rate_ppm)
+                                              : nlohmann::ordered_json(nullptr)}};
+    j["sync_error_us"] = s.sync_error ? nlohmann::ordered_json(in_us(*s.sync_error))
+                                      : nlohmann::ordered_json(nullptr);
+    j["sync_realignments"] = s.sync_realignments;
     j["buffered_frames"] = s.buffered_frames;
     j["sender_reports"] = s.sender_reports;
     j["receiver_reports_sent"] = s.reports_sent;

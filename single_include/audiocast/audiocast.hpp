@@ -2508,6 +2508,7 @@ std::size_t encode_l24(const T*, std::size_t, std::byte*) noexcept
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 namespace audiocast::detail::pcm {
 
@@ -2592,6 +2593,15 @@ template <pcm_sample T>
         return top;
     else
         return static_cast<float>(top) * (1.0f / 2147483648.0f);
+}
+
+/// Each of `in` (the codec concept's samples: 24 bits in the top of an
+/// int32, as L24) as the application's sample type, into `out`.
+template <pcm_sample T>
+constexpr void from_l24(std::span<const std::int32_t> in, std::span<T> out) noexcept
+{
+    for (std::size_t i = 0; i < in.size(); ++i)
+        out[i] = from_l24<T>(in[i]);
 }
 
 [[nodiscard]] constexpr std::int32_t load_l24(const std::byte* p) noexcept
@@ -4524,6 +4534,8 @@ public:
         recent_next_ = 0;
     }
 
+    /// Windows believed since the last reset(): with two, the rate is known.
+    [[nodiscard]] std::size_t windows() const noexcept { return next_; }
     [[nodiscard]] std::uint64_t accepted() const noexcept { return accepted_; }
     [[nodiscard]] std::uint64_t refused() const noexcept { return refused_; }
 
@@ -4926,7 +4938,10 @@ private:
 // until the next packet re-anchors it (an underrun, counted, unless the
 // packet's marker bit says the sender paused on purpose). Between re-anchors,
 // playout is kept at the target latency against clock drift by resampling
-// within ±max_rate_adjustment (session/playout_rate.hpp). A source that takes
+// within ±max_rate_adjustment (session/playout_rate.hpp). Synchronized
+// playout (synchronize()) times frames by the common timeline instead, less
+// the device's output latency, and realigns when more than 1 ms off it
+// (docs/architecture.md, Synchronized playout). A source that takes
 // over while the last one's audio is still buffered follows that audio on the
 // same schedule (follows) instead of erasing it.
 //
@@ -4935,6 +4950,140 @@ private:
 // construction, no allocation, every call noexcept: pull() runs on the audio
 // thread.
 
+// begin include/audiocast/session/common_schedule.hpp
+// audiocast — the common timeline on one listener's clock (docs/architecture.md,
+// Synchronized playout): when the frame at each playout position is to be
+// heard. The receiver session builds it from the source's last sender report
+// and its estimate of the source's clock (session/sender_clock.hpp); the
+// playout timeline plays to it (session/playout.hpp).
+
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+
+namespace audiocast {
+
+/// The frame at `position` is heard at `heard`, each later one `frame_ns`
+/// after the one before (the source's frame period on our clock);
+/// `feed_forward` is the rate adjustment that spacing asks of an audio
+/// device that runs on our clock.
+struct common_schedule {
+    std::uint64_t position = 0;
+    time_point heard{};
+    double frame_ns = 0;
+    double feed_forward = 0;
+
+    [[nodiscard]] time_point heard_at(std::uint64_t p) const noexcept
+    {
+        // Positions wrap modulo 2^64: only the difference counts.
+        const auto frames = static_cast<double>(static_cast<std::int64_t>(p - position));
+        return heard + std::chrono::nanoseconds{std::llround(frames * frame_ns)};
+    }
+};
+
+} // namespace audiocast
+// end include/audiocast/session/common_schedule.hpp
+// begin include/audiocast/session/playout_fades.hpp
+// audiocast — playout without clicks (docs/architecture.md, Playout): where
+// the sound stops or jumps, it fades rather than steps.
+//
+// A missing run is concealed with silence faded from the last frame played,
+// and the audio after it fades back in. A jump to meet the common timeline
+// (synchronized playout) fades out the last frame played, and the audio at the
+// new place fades in. The playout timeline owns one and tells it what it
+// plays; samples are the codec concept's (24 bits in the top of an int32).
+// Fixed memory, noexcept: it runs on the audio thread.
+
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace audiocast {
+
+class playout_fades {
+public:
+    /// Fades `fade_frames` long (at least one) of `channels`-channel frames.
+    playout_fades(unsigned channels, std::uint64_t fade_frames) noexcept
+        : channels_{channels}, fade_frames_{std::max<std::uint64_t>(1, fade_frames)}
+    {}
+
+    [[nodiscard]] std::uint64_t fade_frames() const noexcept { return fade_frames_; }
+
+    /// Stored audio about to play, whole frames: faded in if it follows a
+    /// gap or a jump, and its last frame remembered to fade from.
+    void play(std::span<std::int32_t> samples) noexcept
+    {
+        fade_out_done_ = 0;
+        const std::size_t frames = samples.size() / channels_;
+        if (frames == 0) return;
+        if (fading_in_) {
+            for (std::size_t f = 0; f < frames && fade_in_done_ < fade_frames_;
+                 ++f, ++fade_in_done_)
+                for (unsigned c = 0; c < channels_; ++c) {
+                    auto& v = samples[f * channels_ + c];
+                    v = scaled(v, fade_in_done_ + 1);
+                }
+            if (fade_in_done_ >= fade_frames_) fading_in_ = false;
+        }
+        std::copy_n(samples.data() + (frames - 1) * channels_, channels_, last_frame_.data());
+    }
+
+    /// `frames` missing frames into `out`: the last frame played fading to
+    /// silence, then silence; what plays next fades in.
+    void conceal(std::span<std::int32_t> out, std::size_t frames) noexcept
+    {
+        for (std::size_t f = 0; f < frames; ++f) {
+            const std::uint64_t step = fade_out_done_ + f;
+            for (unsigned c = 0; c < channels_; ++c)
+                out[f * channels_ + c] =
+                    step < fade_frames_ ? scaled(last_frame_[c], fade_frames_ - step) : 0;
+        }
+        fade_out_done_ += frames;
+        start_fade_in();
+    }
+
+    /// Before a jump: the last frame played, fading to silence over
+    /// out.size() / channels frames; what plays next fades in.
+    void fade_out(std::span<std::int32_t> out) noexcept
+    {
+        const std::size_t frames = out.size() / channels_;
+        for (std::size_t f = 0; f < frames; ++f)
+            for (unsigned c = 0; c < channels_; ++c)
+                out[f * channels_ + c] = static_cast<std::int32_t>(
+                    static_cast<std::int64_t>(last_frame_[c]) *
+                    static_cast<std::int64_t>(frames - f) / static_cast<std::int64_t>(frames + 1));
+        start_fade_in();
+    }
+
+private:
+    void start_fade_in() noexcept
+    {
+        fade_in_done_ = 0;
+        fading_in_ = true;
+    }
+
+    // `v` at step / (fade_frames + 1) of its level.
+    [[nodiscard]] std::int32_t scaled(std::int32_t v, std::uint64_t step) const noexcept
+    {
+        return static_cast<std::int32_t>(static_cast<std::int64_t>(v) *
+                                         static_cast<std::int64_t>(step) /
+                                         static_cast<std::int64_t>(fade_frames_ + 1));
+    }
+
+    unsigned channels_;
+    std::uint64_t fade_frames_;
+    std::array<std::int32_t, max_channels> last_frame_{};
+    std::uint64_t fade_out_done_ = 0;
+    std::uint64_t fade_in_done_ = 0;
+    bool fading_in_ = false;
+};
+
+} // namespace audiocast
+// end include/audiocast/session/playout_fades.hpp
 // begin include/audiocast/session/playout_rate.hpp
 // audiocast — playout that stays at its latency when clocks disagree.
 //
@@ -5033,6 +5182,9 @@ public:
     static constexpr double integral_s = 20.0;
     /// The integral may let go when the drift it holds is below this.
     static constexpr double negligible_drift = 5e-6;
+    /// Synchronized playout corrects faster: an error e plays e / 1 s faster.
+    static constexpr double sync_proportional_s = 1.0;
+    static constexpr std::chrono::nanoseconds sync_window = std::chrono::milliseconds{250};
 
     /// Corrections start when the error passes an eighth of the target
     /// latency (1 ms at least) and may stop within a quarter of that: smaller
@@ -5051,6 +5203,7 @@ public:
         arrival_.reset();
         playout_.reset();
         reference_.reset();
+        synced_.reset();
         has_last_ = false;
         engaged_ = false;
         integral_ = 0;
@@ -5100,6 +5253,42 @@ public:
             std::clamp(error_s / proportional_s + integral_, -max_adjustment_, max_adjustment_);
     }
 
+    /// Synchronized playout, once a pull instead of on_playout(): `lateness`
+    /// is how much later than the common timeline the read position is heard,
+    /// and `feed_forward` the adjustment the clocks' known rates ask for. The
+    /// most punctual pull of the last quarter to half second counts, so
+    /// callback jitter does not steer; the controller is always engaged, so
+    /// that playout stays on the timeline to well under the first
+    /// controller's threshold.
+    void on_sync(std::chrono::nanoseconds lateness, double feed_forward, time_point t) noexcept
+    {
+        synced_.add(lateness.count(), t);
+        const double dt =
+            has_last_ ? std::clamp(std::chrono::duration<double>(t - last_).count(), 0.0, 0.1)
+                      : 0.0;
+        last_ = t;
+        has_last_ = true;
+        const auto e = synced_.value();
+        if (!e || max_adjustment_ == 0) {
+            adjustment_ = std::clamp(feed_forward, -max_adjustment_, max_adjustment_);
+            return;
+        }
+        const double error_s = static_cast<double>(*e) * 1e-9;
+        integral_ = std::clamp(integral_ + error_s * dt / (sync_proportional_s * integral_s),
+                               -max_adjustment_, max_adjustment_);
+        adjustment_ = std::clamp(feed_forward + error_s / sync_proportional_s + integral_,
+                                 -max_adjustment_, max_adjustment_);
+        engaged_ = true;
+    }
+
+    /// The synchronized error now (the most punctual pull's), if known.
+    [[nodiscard]] std::optional<std::chrono::nanoseconds> sync_error() const noexcept
+    {
+        const auto e = synced_.value();
+        if (!e) return std::nullopt;
+        return std::chrono::nanoseconds{*e};
+    }
+
     /// How much later the fastest packets play than they did when the first
     /// window was full (negative: earlier); unset until both windows are.
     [[nodiscard]] std::optional<std::chrono::nanoseconds> error() const noexcept
@@ -5121,6 +5310,7 @@ private:
     std::chrono::nanoseconds release_;
     windowed_minimum arrival_{window};
     windowed_minimum playout_{window};
+    windowed_minimum synced_{sync_window};
     std::optional<std::chrono::nanoseconds> reference_;
     time_point last_{};
     bool has_last_ = false;
@@ -5925,6 +6115,14 @@ struct receiver_stats {
     std::optional<std::chrono::nanoseconds> clock_offset{};
     std::optional<std::chrono::nanoseconds> clock_uncertainty{};
     double clock_rate_ppm = 0;
+    /// How much later than the common timeline playout is heard now (the
+    /// most punctual pull of the last quarter second; negative: early), by
+    /// this receiver's estimate of the source's clock; unset while playout
+    /// is not synchronized.
+    std::optional<std::chrono::nanoseconds> sync_error{};
+    /// Times playout jumped to meet the common timeline (a fade out and in):
+    /// when synchronization began, and after a jump of either clock.
+    std::uint64_t sync_realignments = 0;
 };
 
 /// What a sender has done, cumulative.
@@ -5955,6 +6153,7 @@ struct sender_stats {
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -5980,6 +6179,10 @@ public:
         other,     ///< after a gap, or reordered
     };
 
+    /// Further off the common timeline than this, playout realigns at once
+    /// (a fade out, a jump, a fade in) rather than resampling its way there.
+    static constexpr std::chrono::nanoseconds realign_beyond = std::chrono::milliseconds{1};
+
     struct settings {
         audio_format format;
         std::chrono::nanoseconds latency;
@@ -5993,7 +6196,7 @@ public:
           buffer_{s.format.channels, s.capacity_frames},
           scratch_(scratch_frames * s.format.channels), rate_{s.max_rate_adjustment, s.latency},
           resampler_{s.format.channels},
-          fade_frames_{std::max<std::uint64_t>(1, frames_in(s.fade, s.format.sample_rate))}
+          fades_{s.format.channels, frames_in(s.fade, s.format.sample_rate)}
     {}
 
     [[nodiscard]] playout_state state() const noexcept { return state_; }
@@ -6017,6 +6220,22 @@ public:
         const time_point end_due = start_time_ + since_anchor(end);
         const time_point due = arrival + latency_;
         return due > end_due ? end + frames_in(due - end_due, format_) : end;
+    }
+
+    /// Plays to `schedule` from the next pull on; nullopt stops synchronizing
+    /// (playout then holds the latency it has).
+    void synchronize(const std::optional<common_schedule>& schedule) noexcept
+    {
+        if (schedule.has_value() != sync_.has_value()) rate_.reset();
+        sync_ = schedule;
+    }
+    [[nodiscard]] const auto& synchronized_to() const noexcept { return sync_; }
+
+    /// How long after a pull() the device plays what it returned: the
+    /// device's output latency, which synchronized playout takes off.
+    void set_output_latency(std::chrono::nanoseconds latency) noexcept
+    {
+        output_latency_ = std::max(std::chrono::nanoseconds::zero(), latency);
     }
 
     /// Puts a packet's decoded `samples` at `position`. `marker` is its RTP
@@ -6116,12 +6335,19 @@ public:
             const std::uint64_t at = buffer_.read_position() - resampler_.pending();
             const auto phase = std::chrono::nanoseconds{
                 std::llround(resampler_.phase() * 1e9 / format_.sample_rate)};
-            rate_.on_playout(now - start_time_ - since_anchor(at) - phase, now);
+            if (!sync_) {
+                rate_.on_playout(now - start_time_ - since_anchor(at) - phase, now);
+            } else if (sync_error_ = now + output_latency_ - sync_->heard_at(at) - phase;
+                       std::chrono::abs(sync_error_) > realign_beyond) {
+                done = realign(out, sync_error_);
+            } else {
+                rate_.on_sync(sync_error_, sync_->feed_forward, now);
+            }
             resampler_.set_adjustment(rate_.adjustment());
         }
 
         if (state_ == playout_state::buffering) {
-            std::size_t lead = frames;
+            std::size_t lead = frames - done;
             if (now >= start_time_) {
                 lead = 0;
                 // Pulled well after the start time (the device opened late):
@@ -6133,10 +6359,10 @@ public:
                     buffer_.skip(frames_in(now - start_time_, format_));
             } else {
                 lead = static_cast<std::size_t>(
-                    std::min<std::uint64_t>(frames, frames_in(start_time_ - now, format_)));
+                    std::min<std::uint64_t>(frames - done, frames_in(start_time_ - now, format_)));
             }
-            fill_silence(out.subspan(0, lead * channels));
-            done = lead;
+            std::ranges::fill(out.subspan(done * channels, lead * channels), T{});
+            done += lead;
             if (done < frames) state_ = playout_state::playing;
         }
 
@@ -6148,8 +6374,8 @@ public:
                                        [this](std::span<std::int32_t> frame) noexcept {
                                            return next_source_frame(frame);
                                        });
-                convert(std::span<const std::int32_t>{scratch_.data(), n * channels},
-                        out.subspan(done * channels, n * channels));
+                detail::pcm::from_l24(std::span<const std::int32_t>{scratch_.data(), n * channels},
+                                      out.subspan(done * channels, n * channels));
                 done += n;
                 if (n < want) {
                     state_ = playout_state::drained;
@@ -6168,19 +6394,19 @@ public:
             auto dest = out.subspan(done * channels, n * channels);
             const std::span<std::int32_t> run{scratch_.data(), n * channels};
             if (present) {
-                apply_fade_in(run);
-                std::copy_n(scratch_.data() + (n - 1) * channels, channels, last_frame_.data());
+                fades_.play(run);
             } else {
-                conceal(run, n);
+                fades_.conceal(run, n);
+                concealed_ += n;
             }
-            convert(std::span<const std::int32_t>{run}, dest);
+            detail::pcm::from_l24(std::span<const std::int32_t>{run}, dest);
             // What played, for the resampler to start from should the rate change.
             if (rate_limit_ > 0) resampler_.remember(run);
             done += n;
         }
 
         // Silence after the last frame, and in a trailing partial frame.
-        fill_silence(out.subspan(done * channels));
+        std::ranges::fill(out.subspan(done * channels), T{});
         return frames;
     }
 
@@ -6196,6 +6422,8 @@ public:
         s.resampled_frames = resampler_.interpolated();
         s.resyncs = resyncs_;
         s.buffered_frames = buffer_.buffered_frames();
+        s.sync_realignments = realignments_;
+        if (sync_) s.sync_error = sync_error_;
     }
 
 private:
@@ -6220,16 +6448,56 @@ private:
         played_end_ = std::max(played_end_, buffer_.read_position());
     }
 
-    // Playout starts over at `position`, due `latency` after `arrival`; what
-    // was buffered and not played is counted as discarded.
+    // Playout is `late` off the common timeline, more than resampling should
+    // mend: the last frame played fades out into `out`, then playout jumps
+    // ahead over the frames it is late by (discarded), or waits in silence
+    // until the next is due, and fades in. Returns the frames written.
+    template <pcm_sample T>
+    std::size_t realign(std::span<T> out, std::chrono::nanoseconds late) noexcept
+    {
+        ++realignments_;
+        const unsigned channels = format_.channels;
+        const std::size_t fade = static_cast<std::size_t>(
+            std::min<std::uint64_t>(out.size() / channels, fades_.fade_frames()));
+        const std::span<std::int32_t> faded{scratch_.data(),
+                                            std::min(fade, scratch_frames) * channels};
+        fades_.fade_out(faded);
+        detail::pcm::from_l24(std::span<const std::int32_t>{faded}, out.subspan(0, faded.size()));
+        const std::size_t written = faded.size() / channels;
+        const auto written_time = duration_of(written, format_.sample_rate);
+        const std::uint64_t read = buffer_.read_position() - resampler_.pending();
+        restart_rate_control();
+        // From `written` frames on, the frame due is this far past `read`.
+        const auto ahead = late + written_time;
+        if (ahead > std::chrono::nanoseconds::zero()) {
+            const std::uint64_t target = read + frames_in(ahead, format_);
+            const std::size_t before = buffer_.buffered_frames();
+            if (target > buffer_.read_position()) buffer_.skip(target - buffer_.read_position());
+            frames_discarded_ += before - buffer_.buffered_frames();
+        } else {
+            start_time_ = sync_->heard_at(buffer_.read_position()) - output_latency_;
+            anchor_position_ = buffer_.read_position();
+            state_ = playout_state::buffering;
+        }
+        return written;
+    }
+
+    // Playout starts over at `position`, due `latency` after `arrival` (or
+    // when the common timeline has it heard); what was buffered and not
+    // played is counted as discarded.
     void anchor(std::uint64_t position, time_point arrival) noexcept
     {
         frames_discarded_ += buffer_.buffered_frames();
         buffer_.reset(position);
-        start_time_ = arrival + latency_;
+        start_time_ = sync_ ? sync_->heard_at(position) - output_latency_ : arrival + latency_;
         state_ = playout_state::buffering;
         anchor_position_ = position;
         anchor_arrival_ = arrival;
+        restart_rate_control();
+    }
+
+    void restart_rate_control() noexcept
+    {
         rate_.reset();
         resampler_.reset();
         resampler_.set_adjustment(0);
@@ -6251,66 +6519,12 @@ private:
         bool present = false;
         (void)buffer_.read_run(frame, present);
         if (present) {
-            apply_fade_in(frame);
-            std::copy_n(frame.data(), frame.size(), last_frame_.data());
+            fades_.play(frame);
         } else {
-            conceal(frame, 1);
+            fades_.conceal(frame, 1);
+            ++concealed_;
         }
         return true;
-    }
-
-    template <pcm_sample T>
-    static void fill_silence(std::span<T> out) noexcept
-    {
-        std::fill(out.begin(), out.end(), T{});
-    }
-
-    // Decoded samples hold 24 bits in the top of an int32 (the codec
-    // concept), as L24 does: the codec's own conversion serves.
-    template <pcm_sample T>
-    static void convert(std::span<const std::int32_t> in, std::span<T> out) noexcept
-    {
-        for (std::size_t i = 0; i < in.size(); ++i)
-            out[i] = detail::pcm::from_l24<T>(in[i]);
-    }
-
-    // Silence for a missing run, faded from the last played frame so the gap
-    // does not click; the audio after it fades back in.
-    void conceal(std::span<std::int32_t> out, std::size_t frames) noexcept
-    {
-        const unsigned channels = format_.channels;
-        concealed_ += frames;
-        for (std::size_t f = 0; f < frames; ++f) {
-            const std::uint64_t step = fade_out_done_ + f;
-            for (unsigned c = 0; c < channels; ++c) {
-                std::int32_t v = 0;
-                if (step < fade_frames_)
-                    v = static_cast<std::int32_t>(static_cast<std::int64_t>(last_frame_[c]) *
-                                                  static_cast<std::int64_t>(fade_frames_ - step) /
-                                                  static_cast<std::int64_t>(fade_frames_ + 1));
-                out[f * channels + c] = v;
-            }
-        }
-        fade_out_done_ += frames;
-        fade_in_done_ = 0;
-        fading_in_ = true;
-    }
-
-    void apply_fade_in(std::span<std::int32_t> samples) noexcept
-    {
-        fade_out_done_ = 0;
-        if (!fading_in_) return;
-        const unsigned channels = format_.channels;
-        const std::size_t frames = samples.size() / channels;
-        for (std::size_t f = 0; f < frames && fade_in_done_ < fade_frames_; ++f, ++fade_in_done_) {
-            for (unsigned c = 0; c < channels; ++c) {
-                auto& v = samples[f * channels + c];
-                v = static_cast<std::int32_t>(static_cast<std::int64_t>(v) *
-                                              static_cast<std::int64_t>(fade_in_done_ + 1) /
-                                              static_cast<std::int64_t>(fade_frames_ + 1));
-            }
-        }
-        if (fade_in_done_ >= fade_frames_) fading_in_ = false;
     }
 
     audio_format format_;
@@ -6318,7 +6532,6 @@ private:
     double rate_limit_;
     jitter_buffer buffer_;
     std::vector<std::int32_t> scratch_;
-    std::array<std::int32_t, max_channels> last_frame_{};
 
     playout_state state_ = playout_state::idle;
     /// On the current timeline, the position after the last frame played
@@ -6331,10 +6544,12 @@ private:
     time_point anchor_arrival_{};
     playout_rate_controller rate_;
     playout_resampler resampler_;
-    std::uint64_t fade_frames_;
-    std::uint64_t fade_out_done_ = 0;
-    std::uint64_t fade_in_done_ = 0;
-    bool fading_in_ = false;
+    playout_fades fades_;
+
+    std::optional<common_schedule> sync_;
+    std::chrono::nanoseconds output_latency_{};
+    std::chrono::nanoseconds sync_error_{};
+    std::uint64_t realignments_ = 0;
 
     std::uint64_t late_ = 0;
     std::uint64_t underruns_ = 0;
@@ -6368,6 +6583,7 @@ private:
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -6380,6 +6596,9 @@ struct rtcp_timing {
     double session_bytes_per_s = 200'000;
     /// RFC 3550 §6.2: the fixed minimum between reports is RECOMMENDED at 5 s.
     std::chrono::nanoseconds minimum = std::chrono::seconds{5};
+    /// Seeds the randomized intervals (RFC 3550 §6.3.1); unset draws one from
+    /// std::random_device. A simulation sets it to run the same way each time.
+    std::optional<std::uint64_t> seed{};
 };
 
 /// RFC 3550 §6.2's session bandwidth of a stream in `format` sent in packets
@@ -6555,6 +6774,9 @@ struct receiver_config {
     /// report is looked up among them on the audio thread, so this bounds
     /// that work too; members beyond it are not tracked.
     std::size_t max_members = 256;
+    /// RTCP: seeds the randomized report intervals; unset draws a seed. Set
+    /// it where runs must repeat exactly (a simulation, a test).
+    std::optional<std::uint64_t> rtcp_seed{};
     /// A receiving stream (stream/receiver_stream.hpp): how often pull()
     /// publishes the figures stats() returns; 0 at every pull. Publishing
     /// reads counters from all over the session, a few cache misses a pull:
@@ -6612,9 +6834,10 @@ inline constexpr setting_limit receiver_members_limit{
 // Out: on schedule, an RR with a block about the source when it sent since
 // the last report, SDES with the CNAME; BYE when the receiver leaves.
 // Synchronized playout asks the source for its clock (session/sender_clock.hpp):
-// every report then carries an RRTR block, and more compounds (an empty RR,
-// SDES, RRTR) go between reports while the estimate settles. Answers (DLRR
-// after the source's SR) count only from the source's host.
+// a report written when a question is due carries an RRTR block, and between
+// reports the questions go in compounds of their own (an RR without blocks,
+// SDES, RRTR). Answers (DLRR after the source's SR) count only from the
+// source's host.
 //
 // The receiver session owns one and hands it the parts it reads: the source
 // selector, the reception meter and the source's sequence tracker. Sans-I/O
@@ -6933,7 +7156,8 @@ public:
     /// setting was wrong): `max_members` >= 1, `cname` at most 255 bytes.
     rtcp_participant(role r, const rtcp_timing& timing, std::size_t max_members,
                      std::optional<std::uint32_t> ssrc, std::string_view cname)
-        : role_{r}, schedule_{timing, std::random_device{}()}, members_{max_members}
+        : role_{r}, schedule_{timing, timing.seed ? *timing.seed : std::random_device{}()},
+          members_{max_members}
     {
         std::random_device rd;
         ssrc_ = ssrc.value_or(static_cast<std::uint32_t>(rd()));
@@ -7113,6 +7337,7 @@ private:
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -7122,14 +7347,17 @@ namespace audiocast {
 class sender_clock {
 public:
     /// Questions while the estimate settles, at most this often, for this
-    /// long after a source is chosen; then at most `steady_interval`.
-    static constexpr std::chrono::nanoseconds settling_interval = std::chrono::milliseconds{50};
-    static constexpr std::chrono::nanoseconds settling_time = std::chrono::seconds{5};
+    /// long after a source is chosen; then at most `steady_interval`. The
+    /// estimate's error shrinks with the round trips it has seen, so they
+    /// come fast at first: a minute of them takes the first seconds' error
+    /// from hundreds of microseconds to tens.
+    static constexpr std::chrono::nanoseconds settling_interval = std::chrono::milliseconds{10};
+    static constexpr std::chrono::nanoseconds settling_time = std::chrono::seconds{60};
     static constexpr std::chrono::nanoseconds steady_interval = std::chrono::milliseconds{500};
-    /// Each member of the group adds this to the interval: a source answers
-    /// 640 listeners a second by default (32 every 50 ms), so that many
-    /// settling at once is what it can answer.
-    static constexpr std::chrono::nanoseconds per_member = std::chrono::microseconds{1'563};
+    /// Each member of the group adds this to the interval, so a whole group
+    /// settling at once asks at most 400 times a second (about 290 kbit/s
+    /// of RTCP with the answers), and settles more slowly the larger it is.
+    static constexpr std::chrono::nanoseconds per_member = std::chrono::microseconds{2'500};
     /// Questions remembered, and how long one waits for its answer.
     static constexpr std::size_t open_questions = 16;
     static constexpr std::chrono::nanoseconds answer_timeout = std::chrono::seconds{2};
@@ -7158,6 +7386,7 @@ public:
         last_question_.reset();
         estimator_.reset();
         estimate_.reset();
+        report_.reset();
         questions_ = {};
     }
 
@@ -7212,6 +7441,32 @@ public:
     {
         return estimate_;
     }
+
+    /// The source's last sender report: the wall-clock time of an RTP
+    /// timestamp (RFC 3550 §6.4.1), which places its media on its clock.
+    void on_sender_report(const rtcp::sender_info& info) noexcept { report_ = info; }
+    [[nodiscard]] const std::optional<rtcp::sender_info>& sender_report() const noexcept
+    {
+        return report_;
+    }
+
+    /// Our steady time at which the source's wall clock reads `sender`
+    /// (nanoseconds since the Unix epoch); nullopt before the first exchange.
+    [[nodiscard]] std::optional<time_point>
+    local_time(std::chrono::nanoseconds sender) const noexcept
+    {
+        if (!estimate_) return std::nullopt;
+        // sender = t + offset + (t - at) * r, solved for t.
+        const double r = estimate_->rate_ppm * 1e-6;
+        const auto from_at = sender - estimate_->offset - estimate_->at;
+        const double t = static_cast<double>(from_at.count()) / (1 + r);
+        return time_point{estimate_->at + std::chrono::nanoseconds{std::llround(t)}};
+    }
+
+    /// Whether the estimate has the rate as well as the offset (two windows
+    /// of round trips): before that, one fast or slow exchange moves it by
+    /// as much as the path's jitter.
+    [[nodiscard]] bool settled() const noexcept { return estimator_.windows() >= 2; }
 
     [[nodiscard]] std::uint64_t asked() const noexcept { return asked_; }
     /// Round trips believed (the estimator refuses impossible ones).
@@ -7284,6 +7539,7 @@ private:
     std::size_t next_question_ = 0;
     clock_offset_estimator estimator_;
     std::optional<clock_estimate> estimate_;
+    std::optional<rtcp::sender_info> report_;
     std::uint64_t asked_ = 0;
     std::uint64_t unmatched_ = 0;
 };
@@ -7987,6 +8243,7 @@ public:
                     if (!info) return;
                     if (selector.is_source(ssrc, from)) {
                         meter.on_sender_report(*info, arrival);
+                        clock_.on_sender_report(*info);
                         answered = info->ntp;
                     } else if (!selector.has_source() || ssrc != selector.ssrc()) {
                         pending_sr_ = {ssrc, *info, arrival, from};
@@ -8010,6 +8267,9 @@ public:
                        time_point now) noexcept
     {
         clock_.new_source(now);
+        if (pending_sr_ && pending_sr_->ssrc == selector.ssrc() &&
+            pending_sr_->from.same_host(selector.source_endpoint()))
+            clock_.on_sender_report(pending_sr_->info);
         if (pending_sr_ && pending_sr_->ssrc == selector.ssrc() &&
             pending_sr_->from.same_host(selector.source_endpoint()))
             meter.on_sender_report(pending_sr_->info, pending_sr_->arrival);
@@ -8176,7 +8436,8 @@ struct receiver_sizes {
             .rtcp = {.session_bytes_per_s = rtcp_session_bandwidth(
                          f.sample_rate, c.frames_per_packet(), c.payload_bytes(),
                          rtp::fixed_header_size + rtp::send_time_extension_size),
-                     .minimum = config.rtcp_minimum_interval},
+                     .minimum = config.rtcp_minimum_interval,
+                     .seed = config.rtcp_seed},
         };
     }
 };
@@ -8233,6 +8494,7 @@ struct receiver_sizes {
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 namespace audiocast {
 
@@ -8356,6 +8618,13 @@ public:
 
     /// One past the newest packet's last frame.
     [[nodiscard]] std::uint64_t newest_end() const noexcept { return newest_end_; }
+    /// Where the RTP timestamp `ts` lies on this timeline (the nearest such
+    /// position to the newest packet); nullopt before the first packet.
+    [[nodiscard]] std::optional<std::uint64_t> position_of(std::uint32_t ts) const noexcept
+    {
+        if (!started_) return std::nullopt;
+        return extend(ts);
+    }
 
     /// Packets dropped as jumps no packet confirmed, or as older packets
     /// placed where none can be; the held one is counted until it is confirmed.
@@ -8432,6 +8701,7 @@ private:
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -8505,6 +8775,15 @@ public:
         case source_timeline::verdict::reordered: at(where.position, placing::other); break;
         }
         return true;
+    }
+
+    /// Where the source's RTP timestamp `ts` plays in the playout buffer;
+    /// nullopt before its first packet.
+    [[nodiscard]] std::optional<std::uint64_t> position_of(std::uint32_t ts) const noexcept
+    {
+        const auto p = timeline_.position_of(ts);
+        if (!p) return std::nullopt;
+        return *p + position_offset_;
     }
 
     /// The source's sequence numbers, for its receiver reports.
@@ -8651,6 +8930,8 @@ public:
         case source_selector::verdict::source: break;
         }
         play(packet, arrival, arrival_wall);
+        // The source's reports may have come before its first packet placed it.
+        if (config_.synchronized_playout && !playout_.synchronized_to()) synchronize();
     }
 
     /// Fills `out` (whole interleaved frames) with the frames due for playout
@@ -8660,6 +8941,15 @@ public:
     std::size_t pull(std::span<T> out, time_point now) noexcept
     {
         return playout_.pull(out, now);
+    }
+
+    /// How long after a pull() the audio device plays what it returned (its
+    /// output latency, as the audio API reports it): synchronized playout
+    /// pulls each frame that much before the common timeline has it heard.
+    /// Real-time safe; call it again when the device's figure changes.
+    void set_output_latency(std::chrono::nanoseconds latency) noexcept
+    {
+        playout_.set_output_latency(latency);
     }
 
     // ---- RTCP (RFC 3550 §6) -------------------------------------------
@@ -8676,6 +8966,7 @@ public:
                     const endpoint& from = {}) noexcept
     {
         reports_.on_control(datagram, arrival, arrival_wall, from, selector_, meter_);
+        synchronize();
     }
 
     /// When the next receiver report is due; nullopt before anything arrived.
@@ -8774,6 +9065,7 @@ private:
         feed_.begin(h, playout_.has_audio_to_play());
         meter_.new_source();
         reports_.on_new_source(selector_, meter_, arrival);
+        playout_.synchronize(std::nullopt);
     }
 
     // One packet of the source: the feed says where it goes, if anywhere;
@@ -8796,6 +9088,26 @@ private:
         if (!feed_.on_packet(packet, packet.payload.size() / frame_bytes, arrival, arrival_wall,
                              playout_, place))
             ++malformed_;
+    }
+
+    // Synchronized playout: the common timeline (the source's wall-clock time
+    // of each RTP timestamp, by its last report, plus the latency) on our
+    // clock, by what the round trips say of the source's clock.
+    void synchronize() noexcept
+    {
+        if (!config_.synchronized_playout) return;
+        const sender_clock& clock = reports_.source_clock();
+        const auto& report = clock.sender_report();
+        const auto& estimate = clock.estimate();
+        if (!report || !estimate || !clock.settled()) return;
+        const auto position = feed_.position_of(report->rtp_timestamp);
+        const auto heard = clock.local_time(ntp::to_wall(report->ntp).time_since_epoch());
+        if (!position || !heard) return;
+        const double faster = estimate->rate_ppm * 1e-6;
+        playout_.synchronize(common_schedule{.position = *position,
+                                             .heard = *heard + config_.latency,
+                                             .frame_ns = 1e9 / format().sample_rate / (1 + faster),
+                                             .feed_forward = faster});
     }
 
     static const receiver_config& checked(const receiver_config& config)
@@ -8892,6 +9204,9 @@ struct sender_config {
     std::chrono::nanoseconds rtcp_minimum_interval = std::chrono::seconds{5};
     /// RTCP: listeners remembered at once; reports from more are counted, not kept.
     std::size_t max_listeners = 1024;
+    /// RTCP: seeds the randomized report intervals; unset draws a seed. Set
+    /// it where runs must repeat exactly (a simulation, a test).
+    std::optional<std::uint64_t> rtcp_seed{};
     /// RTCP XR: a listener that asks (RFC 3611 RRTR) learns this sender's
     /// clock from the answer (an SR with a DLRR block), for synchronized
     /// playout (session/clock_offset.hpp). One answer covers at most this
@@ -8899,7 +9214,7 @@ struct sender_config {
     std::size_t clock_answers = 32;
     /// Answers go out with the scheduled reports, and between them at most
     /// this often: so the answers' bandwidth is bounded however many ask.
-    std::chrono::nanoseconds clock_answer_interval = std::chrono::milliseconds{50};
+    std::chrono::nanoseconds clock_answer_interval = std::chrono::milliseconds{10};
 };
 
 /// The most listeners one answer covers: the compound still fits 1,200 bytes.
@@ -8983,7 +9298,7 @@ struct listener_summary {
 /// most every `interval` (sender_config::clock_answers, clock_answer_interval).
 struct clock_answering {
     std::size_t listeners = 32;
-    std::chrono::nanoseconds interval = std::chrono::milliseconds{50};
+    std::chrono::nanoseconds interval = std::chrono::milliseconds{10};
 };
 
 class sender_reports {
@@ -9541,7 +9856,8 @@ private:
                                    (config.send_time_extension ? rtp::send_time_extension_size : 0);
         return {.session_bytes_per_s = rtcp_session_bandwidth(
                     c.format().sample_rate, c.frames_per_packet(), c.payload_bytes(), header),
-                .minimum = config.rtcp_minimum_interval};
+                .minimum = config.rtcp_minimum_interval,
+                .seed = config.rtcp_seed};
     }
 
     // The RTP timestamp of `now` on the media clock: the last packet's, moved
@@ -11157,6 +11473,15 @@ public:
     [[nodiscard]] const Codec& codec() const noexcept { return session_.codec(); }
     [[nodiscard]] const audio_format& format() const noexcept { return codec().format(); }
 
+    /// Any thread: how long after pull() returns the audio device plays what
+    /// it returned (its output latency, as the audio API reports it; set it
+    /// again when that changes). Synchronized playout pulls each frame that
+    /// much ahead of the common timeline (receiver_config::synchronized_playout).
+    void set_output_latency(std::chrono::nanoseconds latency) noexcept
+    {
+        output_latency_->store(latency.count(), std::memory_order_relaxed);
+    }
+
     /// The session. It belongs to the audio thread once pull() is in use.
     [[nodiscard]] receiver_session<Codec>& receiver() noexcept { return session_; }
     [[nodiscard]] const receiver_session<Codec>& receiver() const noexcept { return session_; }
@@ -11185,6 +11510,8 @@ public:
         }
         // The network side keeps room in the inbox for the source now played.
         admission_->publish_source(r.source(), r.source_endpoint());
+        r.set_output_latency(
+            std::chrono::nanoseconds{output_latency_->load(std::memory_order_relaxed)});
         const time_point now = this->clock_.now();
         const std::size_t n = r.pull(out, now);
         // A receiver report that fell due is written here, where the session
@@ -11347,6 +11674,7 @@ private:
         admission_ = std::make_unique<detail::inbox_admission>(session_.screen());
         socket_overflow_ = std::make_unique<std::atomic<std::uint64_t>>(0);
         published_ = std::make_unique<detail::triple_buffer<receiver_stats>>();
+        output_latency_ = std::make_unique<std::atomic<std::int64_t>>(0);
     }
 
     // The group's reports in, to the audio side; the reports pull() wrote, out.
@@ -11476,6 +11804,8 @@ private:
     bool reported_ = false; ///< a report has gone out (network side)
     /// Control datagrams the network side refused as not RTCP; read by pull().
     std::unique_ptr<std::atomic<std::uint64_t>> control_refused_;
+    /// The device's output latency in nanoseconds, from any thread; read by pull().
+    std::unique_ptr<std::atomic<std::int64_t>> output_latency_;
 };
 
 } // namespace audiocast

@@ -16,6 +16,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 namespace audiocast::detail::pcm {
 
@@ -100,6 +101,15 @@ template <pcm_sample T>
         return top;
     else
         return static_cast<float>(top) * (1.0f / 2147483648.0f);
+}
+
+/// Each of `in` (the codec concept's samples: 24 bits in the top of an
+/// int32, as L24) as the application's sample type, into `out`.
+template <pcm_sample T>
+constexpr void from_l24(std::span<const std::int32_t> in, std::span<T> out) noexcept
+{
+    for (std::size_t i = 0; i < in.size(); ++i)
+        out[i] = from_l24<T>(in[i]);
 }
 
 [[nodiscard]] constexpr std::int32_t load_l24(const std::byte* p) noexcept

@@ -173,6 +173,8 @@ public:
         recent_next_ = 0;
     }
 
+    /// Windows believed since the last reset(): with two, the rate is known.
+    [[nodiscard]] std::size_t windows() const noexcept { return next_; }
     [[nodiscard]] std::uint64_t accepted() const noexcept { return accepted_; }
     [[nodiscard]] std::uint64_t refused() const noexcept { return refused_; }
 

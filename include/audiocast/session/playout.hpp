@@ -13,7 +13,10 @@
 // until the next packet re-anchors it (an underrun, counted, unless the
 // packet's marker bit says the sender paused on purpose). Between re-anchors,
 // playout is kept at the target latency against clock drift by resampling
-// within ±max_rate_adjustment (session/playout_rate.hpp). A source that takes
+// within ±max_rate_adjustment (session/playout_rate.hpp). Synchronized
+// playout (synchronize()) times frames by the common timeline instead, less
+// the device's output latency, and realigns when more than 1 ms off it
+// (docs/architecture.md, Synchronized playout). A source that takes
 // over while the last one's audio is still buffered follows that audio on the
 // same schedule (follows) instead of erasing it.
 //
@@ -25,7 +28,9 @@
 
 #include <audiocast/codec/pcm.hpp>
 #include <audiocast/format.hpp>
+#include <audiocast/session/common_schedule.hpp>
 #include <audiocast/session/jitter_buffer.hpp>
+#include <audiocast/session/playout_fades.hpp>
 #include <audiocast/session/playout_rate.hpp>
 #include <audiocast/session/playout_resampler.hpp>
 #include <audiocast/session/stats.hpp>
@@ -36,6 +41,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -61,6 +67,10 @@ public:
         other,     ///< after a gap, or reordered
     };
 
+    /// Further off the common timeline than this, playout realigns at once
+    /// (a fade out, a jump, a fade in) rather than resampling its way there.
+    static constexpr std::chrono::nanoseconds realign_beyond = std::chrono::milliseconds{1};
+
     struct settings {
         audio_format format;
         std::chrono::nanoseconds latency;
@@ -74,7 +84,7 @@ public:
           buffer_{s.format.channels, s.capacity_frames},
           scratch_(scratch_frames * s.format.channels), rate_{s.max_rate_adjustment, s.latency},
           resampler_{s.format.channels},
-          fade_frames_{std::max<std::uint64_t>(1, frames_in(s.fade, s.format.sample_rate))}
+          fades_{s.format.channels, frames_in(s.fade, s.format.sample_rate)}
     {}
 
     [[nodiscard]] playout_state state() const noexcept { return state_; }
@@ -98,6 +108,22 @@ public:
         const time_point end_due = start_time_ + since_anchor(end);
         const time_point due = arrival + latency_;
         return due > end_due ? end + frames_in(due - end_due, format_) : end;
+    }
+
+    /// Plays to `schedule` from the next pull on; nullopt stops synchronizing
+    /// (playout then holds the latency it has).
+    void synchronize(const std::optional<common_schedule>& schedule) noexcept
+    {
+        if (schedule.has_value() != sync_.has_value()) rate_.reset();
+        sync_ = schedule;
+    }
+    [[nodiscard]] const auto& synchronized_to() const noexcept { return sync_; }
+
+    /// How long after a pull() the device plays what it returned: the
+    /// device's output latency, which synchronized playout takes off.
+    void set_output_latency(std::chrono::nanoseconds latency) noexcept
+    {
+        output_latency_ = std::max(std::chrono::nanoseconds::zero(), latency);
     }
 
     /// Puts a packet's decoded `samples` at `position`. `marker` is its RTP
@@ -197,12 +223,19 @@ public:
             const std::uint64_t at = buffer_.read_position() - resampler_.pending();
             const auto phase = std::chrono::nanoseconds{
                 std::llround(resampler_.phase() * 1e9 / format_.sample_rate)};
-            rate_.on_playout(now - start_time_ - since_anchor(at) - phase, now);
+            if (!sync_) {
+                rate_.on_playout(now - start_time_ - since_anchor(at) - phase, now);
+            } else if (sync_error_ = now + output_latency_ - sync_->heard_at(at) - phase;
+                       std::chrono::abs(sync_error_) > realign_beyond) {
+                done = realign(out, sync_error_);
+            } else {
+                rate_.on_sync(sync_error_, sync_->feed_forward, now);
+            }
             resampler_.set_adjustment(rate_.adjustment());
         }
 
         if (state_ == playout_state::buffering) {
-            std::size_t lead = frames;
+            std::size_t lead = frames - done;
             if (now >= start_time_) {
                 lead = 0;
                 // Pulled well after the start time (the device opened late):
@@ -214,10 +247,10 @@ public:
                     buffer_.skip(frames_in(now - start_time_, format_));
             } else {
                 lead = static_cast<std::size_t>(
-                    std::min<std::uint64_t>(frames, frames_in(start_time_ - now, format_)));
+                    std::min<std::uint64_t>(frames - done, frames_in(start_time_ - now, format_)));
             }
-            fill_silence(out.subspan(0, lead * channels));
-            done = lead;
+            std::ranges::fill(out.subspan(done * channels, lead * channels), T{});
+            done += lead;
             if (done < frames) state_ = playout_state::playing;
         }
 
@@ -229,8 +262,8 @@ public:
                                        [this](std::span<std::int32_t> frame) noexcept {
                                            return next_source_frame(frame);
                                        });
-                convert(std::span<const std::int32_t>{scratch_.data(), n * channels},
-                        out.subspan(done * channels, n * channels));
+                detail::pcm::from_l24(std::span<const std::int32_t>{scratch_.data(), n * channels},
+                                      out.subspan(done * channels, n * channels));
                 done += n;
                 if (n < want) {
                     state_ = playout_state::drained;
@@ -249,19 +282,19 @@ public:
             auto dest = out.subspan(done * channels, n * channels);
             const std::span<std::int32_t> run{scratch_.data(), n * channels};
             if (present) {
-                apply_fade_in(run);
-                std::copy_n(scratch_.data() + (n - 1) * channels, channels, last_frame_.data());
+                fades_.play(run);
             } else {
-                conceal(run, n);
+                fades_.conceal(run, n);
+                concealed_ += n;
             }
-            convert(std::span<const std::int32_t>{run}, dest);
+            detail::pcm::from_l24(std::span<const std::int32_t>{run}, dest);
             // What played, for the resampler to start from should the rate change.
             if (rate_limit_ > 0) resampler_.remember(run);
             done += n;
         }
 
         // Silence after the last frame, and in a trailing partial frame.
-        fill_silence(out.subspan(done * channels));
+        std::ranges::fill(out.subspan(done * channels), T{});
         return frames;
     }
 
@@ -277,6 +310,8 @@ public:
         s.resampled_frames = resampler_.interpolated();
         s.resyncs = resyncs_;
         s.buffered_frames = buffer_.buffered_frames();
+        s.sync_realignments = realignments_;
+        if (sync_) s.sync_error = sync_error_;
     }
 
 private:
@@ -301,16 +336,56 @@ private:
         played_end_ = std::max(played_end_, buffer_.read_position());
     }
 
-    // Playout starts over at `position`, due `latency` after `arrival`; what
-    // was buffered and not played is counted as discarded.
+    // Playout is `late` off the common timeline, more than resampling should
+    // mend: the last frame played fades out into `out`, then playout jumps
+    // ahead over the frames it is late by (discarded), or waits in silence
+    // until the next is due, and fades in. Returns the frames written.
+    template <pcm_sample T>
+    std::size_t realign(std::span<T> out, std::chrono::nanoseconds late) noexcept
+    {
+        ++realignments_;
+        const unsigned channels = format_.channels;
+        const std::size_t fade = static_cast<std::size_t>(
+            std::min<std::uint64_t>(out.size() / channels, fades_.fade_frames()));
+        const std::span<std::int32_t> faded{scratch_.data(),
+                                            std::min(fade, scratch_frames) * channels};
+        fades_.fade_out(faded);
+        detail::pcm::from_l24(std::span<const std::int32_t>{faded}, out.subspan(0, faded.size()));
+        const std::size_t written = faded.size() / channels;
+        const auto written_time = duration_of(written, format_.sample_rate);
+        const std::uint64_t read = buffer_.read_position() - resampler_.pending();
+        restart_rate_control();
+        // From `written` frames on, the frame due is this far past `read`.
+        const auto ahead = late + written_time;
+        if (ahead > std::chrono::nanoseconds::zero()) {
+            const std::uint64_t target = read + frames_in(ahead, format_);
+            const std::size_t before = buffer_.buffered_frames();
+            if (target > buffer_.read_position()) buffer_.skip(target - buffer_.read_position());
+            frames_discarded_ += before - buffer_.buffered_frames();
+        } else {
+            start_time_ = sync_->heard_at(buffer_.read_position()) - output_latency_;
+            anchor_position_ = buffer_.read_position();
+            state_ = playout_state::buffering;
+        }
+        return written;
+    }
+
+    // Playout starts over at `position`, due `latency` after `arrival` (or
+    // when the common timeline has it heard); what was buffered and not
+    // played is counted as discarded.
     void anchor(std::uint64_t position, time_point arrival) noexcept
     {
         frames_discarded_ += buffer_.buffered_frames();
         buffer_.reset(position);
-        start_time_ = arrival + latency_;
+        start_time_ = sync_ ? sync_->heard_at(position) - output_latency_ : arrival + latency_;
         state_ = playout_state::buffering;
         anchor_position_ = position;
         anchor_arrival_ = arrival;
+        restart_rate_control();
+    }
+
+    void restart_rate_control() noexcept
+    {
         rate_.reset();
         resampler_.reset();
         resampler_.set_adjustment(0);
@@ -332,66 +407,12 @@ private:
         bool present = false;
         (void)buffer_.read_run(frame, present);
         if (present) {
-            apply_fade_in(frame);
-            std::copy_n(frame.data(), frame.size(), last_frame_.data());
+            fades_.play(frame);
         } else {
-            conceal(frame, 1);
+            fades_.conceal(frame, 1);
+            ++concealed_;
         }
         return true;
-    }
-
-    template <pcm_sample T>
-    static void fill_silence(std::span<T> out) noexcept
-    {
-        std::fill(out.begin(), out.end(), T{});
-    }
-
-    // Decoded samples hold 24 bits in the top of an int32 (the codec
-    // concept), as L24 does: the codec's own conversion serves.
-    template <pcm_sample T>
-    static void convert(std::span<const std::int32_t> in, std::span<T> out) noexcept
-    {
-        for (std::size_t i = 0; i < in.size(); ++i)
-            out[i] = detail::pcm::from_l24<T>(in[i]);
-    }
-
-    // Silence for a missing run, faded from the last played frame so the gap
-    // does not click; the audio after it fades back in.
-    void conceal(std::span<std::int32_t> out, std::size_t frames) noexcept
-    {
-        const unsigned channels = format_.channels;
-        concealed_ += frames;
-        for (std::size_t f = 0; f < frames; ++f) {
-            const std::uint64_t step = fade_out_done_ + f;
-            for (unsigned c = 0; c < channels; ++c) {
-                std::int32_t v = 0;
-                if (step < fade_frames_)
-                    v = static_cast<std::int32_t>(static_cast<std::int64_t>(last_frame_[c]) *
-                                                  static_cast<std::int64_t>(fade_frames_ - step) /
-                                                  static_cast<std::int64_t>(fade_frames_ + 1));
-                out[f * channels + c] = v;
-            }
-        }
-        fade_out_done_ += frames;
-        fade_in_done_ = 0;
-        fading_in_ = true;
-    }
-
-    void apply_fade_in(std::span<std::int32_t> samples) noexcept
-    {
-        fade_out_done_ = 0;
-        if (!fading_in_) return;
-        const unsigned channels = format_.channels;
-        const std::size_t frames = samples.size() / channels;
-        for (std::size_t f = 0; f < frames && fade_in_done_ < fade_frames_; ++f, ++fade_in_done_) {
-            for (unsigned c = 0; c < channels; ++c) {
-                auto& v = samples[f * channels + c];
-                v = static_cast<std::int32_t>(static_cast<std::int64_t>(v) *
-                                              static_cast<std::int64_t>(fade_in_done_ + 1) /
-                                              static_cast<std::int64_t>(fade_frames_ + 1));
-            }
-        }
-        if (fade_in_done_ >= fade_frames_) fading_in_ = false;
     }
 
     audio_format format_;
@@ -399,7 +420,6 @@ private:
     double rate_limit_;
     jitter_buffer buffer_;
     std::vector<std::int32_t> scratch_;
-    std::array<std::int32_t, max_channels> last_frame_{};
 
     playout_state state_ = playout_state::idle;
     /// On the current timeline, the position after the last frame played
@@ -412,10 +432,12 @@ private:
     time_point anchor_arrival_{};
     playout_rate_controller rate_;
     playout_resampler resampler_;
-    std::uint64_t fade_frames_;
-    std::uint64_t fade_out_done_ = 0;
-    std::uint64_t fade_in_done_ = 0;
-    bool fading_in_ = false;
+    playout_fades fades_;
+
+    std::optional<common_schedule> sync_;
+    std::chrono::nanoseconds output_latency_{};
+    std::chrono::nanoseconds sync_error_{};
+    std::uint64_t realignments_ = 0;
 
     std::uint64_t late_ = 0;
     std::uint64_t underruns_ = 0;

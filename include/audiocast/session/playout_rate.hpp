@@ -97,6 +97,9 @@ public:
     static constexpr double integral_s = 20.0;
     /// The integral may let go when the drift it holds is below this.
     static constexpr double negligible_drift = 5e-6;
+    /// Synchronized playout corrects faster: an error e plays e / 1 s faster.
+    static constexpr double sync_proportional_s = 1.0;
+    static constexpr std::chrono::nanoseconds sync_window = std::chrono::milliseconds{250};
 
     /// Corrections start when the error passes an eighth of the target
     /// latency (1 ms at least) and may stop within a quarter of that: smaller
@@ -115,6 +118,7 @@ public:
         arrival_.reset();
         playout_.reset();
         reference_.reset();
+        synced_.reset();
         has_last_ = false;
         engaged_ = false;
         integral_ = 0;
@@ -164,6 +168,42 @@ public:
             std::clamp(error_s / proportional_s + integral_, -max_adjustment_, max_adjustment_);
     }
 
+    /// Synchronized playout, once a pull instead of on_playout(): `lateness`
+    /// is how much later than the common timeline the read position is heard,
+    /// and `feed_forward` the adjustment the clocks' known rates ask for. The
+    /// most punctual pull of the last quarter to half second counts, so
+    /// callback jitter does not steer; the controller is always engaged, so
+    /// that playout stays on the timeline to well under the first
+    /// controller's threshold.
+    void on_sync(std::chrono::nanoseconds lateness, double feed_forward, time_point t) noexcept
+    {
+        synced_.add(lateness.count(), t);
+        const double dt =
+            has_last_ ? std::clamp(std::chrono::duration<double>(t - last_).count(), 0.0, 0.1)
+                      : 0.0;
+        last_ = t;
+        has_last_ = true;
+        const auto e = synced_.value();
+        if (!e || max_adjustment_ == 0) {
+            adjustment_ = std::clamp(feed_forward, -max_adjustment_, max_adjustment_);
+            return;
+        }
+        const double error_s = static_cast<double>(*e) * 1e-9;
+        integral_ = std::clamp(integral_ + error_s * dt / (sync_proportional_s * integral_s),
+                               -max_adjustment_, max_adjustment_);
+        adjustment_ = std::clamp(feed_forward + error_s / sync_proportional_s + integral_,
+                                 -max_adjustment_, max_adjustment_);
+        engaged_ = true;
+    }
+
+    /// The synchronized error now (the most punctual pull's), if known.
+    [[nodiscard]] std::optional<std::chrono::nanoseconds> sync_error() const noexcept
+    {
+        const auto e = synced_.value();
+        if (!e) return std::nullopt;
+        return std::chrono::nanoseconds{*e};
+    }
+
     /// How much later the fastest packets play than they did when the first
     /// window was full (negative: earlier); unset until both windows are.
     [[nodiscard]] std::optional<std::chrono::nanoseconds> error() const noexcept
@@ -185,6 +225,7 @@ private:
     std::chrono::nanoseconds release_;
     windowed_minimum arrival_{window};
     windowed_minimum playout_{window};
+    windowed_minimum synced_{sync_window};
     std::optional<std::chrono::nanoseconds> reference_;
     time_point last_{};
     bool has_last_ = false;

@@ -50,6 +50,9 @@ struct receiver_config {
     /// report is looked up among them on the audio thread, so this bounds
     /// that work too; members beyond it are not tracked.
     std::size_t max_members = 256;
+    /// RTCP: seeds the randomized report intervals; unset draws a seed. Set
+    /// it where runs must repeat exactly (a simulation, a test).
+    std::optional<std::uint64_t> rtcp_seed{};
     /// A receiving stream (stream/receiver_stream.hpp): how often pull()
     /// publishes the figures stats() returns; 0 at every pull. Publishing
     /// reads counters from all over the session, a few cache misses a pull:

@@ -11,9 +11,10 @@
 // Out: on schedule, an RR with a block about the source when it sent since
 // the last report, SDES with the CNAME; BYE when the receiver leaves.
 // Synchronized playout asks the source for its clock (session/sender_clock.hpp):
-// every report then carries an RRTR block, and more compounds (an empty RR,
-// SDES, RRTR) go between reports while the estimate settles. Answers (DLRR
-// after the source's SR) count only from the source's host.
+// a report written when a question is due carries an RRTR block, and between
+// reports the questions go in compounds of their own (an RR without blocks,
+// SDES, RRTR). Answers (DLRR after the source's SR) count only from the
+// source's host.
 //
 // The receiver session owns one and hands it the parts it reads: the source
 // selector, the reception meter and the source's sequence tracker. Sans-I/O
@@ -91,6 +92,7 @@ public:
                     if (!info) return;
                     if (selector.is_source(ssrc, from)) {
                         meter.on_sender_report(*info, arrival);
+                        clock_.on_sender_report(*info);
                         answered = info->ntp;
                     } else if (!selector.has_source() || ssrc != selector.ssrc()) {
                         pending_sr_ = {ssrc, *info, arrival, from};
@@ -114,6 +116,9 @@ public:
                        time_point now) noexcept
     {
         clock_.new_source(now);
+        if (pending_sr_ && pending_sr_->ssrc == selector.ssrc() &&
+            pending_sr_->from.same_host(selector.source_endpoint()))
+            clock_.on_sender_report(pending_sr_->info);
         if (pending_sr_ && pending_sr_->ssrc == selector.ssrc() &&
             pending_sr_->from.same_host(selector.source_endpoint()))
             meter.on_sender_report(pending_sr_->info, pending_sr_->arrival);

@@ -124,6 +124,8 @@ public:
         case source_selector::verdict::source: break;
         }
         play(packet, arrival, arrival_wall);
+        // The source's reports may have come before its first packet placed it.
+        if (config_.synchronized_playout && !playout_.synchronized_to()) synchronize();
     }
 
     /// Fills `out` (whole interleaved frames) with the frames due for playout
@@ -133,6 +135,15 @@ public:
     std::size_t pull(std::span<T> out, time_point now) noexcept
     {
         return playout_.pull(out, now);
+    }
+
+    /// How long after a pull() the audio device plays what it returned (its
+    /// output latency, as the audio API reports it): synchronized playout
+    /// pulls each frame that much before the common timeline has it heard.
+    /// Real-time safe; call it again when the device's figure changes.
+    void set_output_latency(std::chrono::nanoseconds latency) noexcept
+    {
+        playout_.set_output_latency(latency);
     }
 
     // ---- RTCP (RFC 3550 §6) -------------------------------------------
@@ -149,6 +160,7 @@ public:
                     const endpoint& from = {}) noexcept
     {
         reports_.on_control(datagram, arrival, arrival_wall, from, selector_, meter_);
+        synchronize();
     }
 
     /// When the next receiver report is due; nullopt before anything arrived.
@@ -247,6 +259,7 @@ private:
         feed_.begin(h, playout_.has_audio_to_play());
         meter_.new_source();
         reports_.on_new_source(selector_, meter_, arrival);
+        playout_.synchronize(std::nullopt);
     }
 
     // One packet of the source: the feed says where it goes, if anywhere;
@@ -269,6 +282,26 @@ private:
         if (!feed_.on_packet(packet, packet.payload.size() / frame_bytes, arrival, arrival_wall,
                              playout_, place))
             ++malformed_;
+    }
+
+    // Synchronized playout: the common timeline (the source's wall-clock time
+    // of each RTP timestamp, by its last report, plus the latency) on our
+    // clock, by what the round trips say of the source's clock.
+    void synchronize() noexcept
+    {
+        if (!config_.synchronized_playout) return;
+        const sender_clock& clock = reports_.source_clock();
+        const auto& report = clock.sender_report();
+        const auto& estimate = clock.estimate();
+        if (!report || !estimate || !clock.settled()) return;
+        const auto position = feed_.position_of(report->rtp_timestamp);
+        const auto heard = clock.local_time(ntp::to_wall(report->ntp).time_since_epoch());
+        if (!position || !heard) return;
+        const double faster = estimate->rate_ppm * 1e-6;
+        playout_.synchronize(common_schedule{.position = *position,
+                                             .heard = *heard + config_.latency,
+                                             .frame_ns = 1e9 / format().sample_rate / (1 + faster),
+                                             .feed_forward = faster});
     }
 
     static const receiver_config& checked(const receiver_config& config)

@@ -55,7 +55,8 @@ struct receiver_sizes {
             .rtcp = {.session_bytes_per_s = rtcp_session_bandwidth(
                          f.sample_rate, c.frames_per_packet(), c.payload_bytes(),
                          rtp::fixed_header_size + rtp::send_time_extension_size),
-                     .minimum = config.rtcp_minimum_interval},
+                     .minimum = config.rtcp_minimum_interval,
+                     .seed = config.rtcp_seed},
         };
     }
 };

@@ -50,7 +50,8 @@ public:
     /// setting was wrong): `max_members` >= 1, `cname` at most 255 bytes.
     rtcp_participant(role r, const rtcp_timing& timing, std::size_t max_members,
                      std::optional<std::uint32_t> ssrc, std::string_view cname)
-        : role_{r}, schedule_{timing, std::random_device{}()}, members_{max_members}
+        : role_{r}, schedule_{timing, timing.seed ? *timing.seed : std::random_device{}()},
+          members_{max_members}
     {
         std::random_device rd;
         ssrc_ = ssrc.value_or(static_cast<std::uint32_t>(rd()));

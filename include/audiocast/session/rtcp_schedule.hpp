@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -31,6 +32,9 @@ struct rtcp_timing {
     double session_bytes_per_s = 200'000;
     /// RFC 3550 §6.2: the fixed minimum between reports is RECOMMENDED at 5 s.
     std::chrono::nanoseconds minimum = std::chrono::seconds{5};
+    /// Seeds the randomized intervals (RFC 3550 §6.3.1); unset draws one from
+    /// std::random_device. A simulation sets it to run the same way each time.
+    std::optional<std::uint64_t> seed{};
 };
 
 /// RFC 3550 §6.2's session bandwidth of a stream in `format` sent in packets

@@ -33,6 +33,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -42,14 +43,17 @@ namespace audiocast {
 class sender_clock {
 public:
     /// Questions while the estimate settles, at most this often, for this
-    /// long after a source is chosen; then at most `steady_interval`.
-    static constexpr std::chrono::nanoseconds settling_interval = std::chrono::milliseconds{50};
-    static constexpr std::chrono::nanoseconds settling_time = std::chrono::seconds{5};
+    /// long after a source is chosen; then at most `steady_interval`. The
+    /// estimate's error shrinks with the round trips it has seen, so they
+    /// come fast at first: a minute of them takes the first seconds' error
+    /// from hundreds of microseconds to tens.
+    static constexpr std::chrono::nanoseconds settling_interval = std::chrono::milliseconds{10};
+    static constexpr std::chrono::nanoseconds settling_time = std::chrono::seconds{60};
     static constexpr std::chrono::nanoseconds steady_interval = std::chrono::milliseconds{500};
-    /// Each member of the group adds this to the interval: a source answers
-    /// 640 listeners a second by default (32 every 50 ms), so that many
-    /// settling at once is what it can answer.
-    static constexpr std::chrono::nanoseconds per_member = std::chrono::microseconds{1'563};
+    /// Each member of the group adds this to the interval, so a whole group
+    /// settling at once asks at most 400 times a second (about 290 kbit/s
+    /// of RTCP with the answers), and settles more slowly the larger it is.
+    static constexpr std::chrono::nanoseconds per_member = std::chrono::microseconds{2'500};
     /// Questions remembered, and how long one waits for its answer.
     static constexpr std::size_t open_questions = 16;
     static constexpr std::chrono::nanoseconds answer_timeout = std::chrono::seconds{2};
@@ -78,6 +82,7 @@ public:
         last_question_.reset();
         estimator_.reset();
         estimate_.reset();
+        report_.reset();
         questions_ = {};
     }
 
@@ -132,6 +137,32 @@ public:
     {
         return estimate_;
     }
+
+    /// The source's last sender report: the wall-clock time of an RTP
+    /// timestamp (RFC 3550 §6.4.1), which places its media on its clock.
+    void on_sender_report(const rtcp::sender_info& info) noexcept { report_ = info; }
+    [[nodiscard]] const std::optional<rtcp::sender_info>& sender_report() const noexcept
+    {
+        return report_;
+    }
+
+    /// Our steady time at which the source's wall clock reads `sender`
+    /// (nanoseconds since the Unix epoch); nullopt before the first exchange.
+    [[nodiscard]] std::optional<time_point>
+    local_time(std::chrono::nanoseconds sender) const noexcept
+    {
+        if (!estimate_) return std::nullopt;
+        // sender = t + offset + (t - at) * r, solved for t.
+        const double r = estimate_->rate_ppm * 1e-6;
+        const auto from_at = sender - estimate_->offset - estimate_->at;
+        const double t = static_cast<double>(from_at.count()) / (1 + r);
+        return time_point{estimate_->at + std::chrono::nanoseconds{std::llround(t)}};
+    }
+
+    /// Whether the estimate has the rate as well as the offset (two windows
+    /// of round trips): before that, one fast or slow exchange moves it by
+    /// as much as the path's jitter.
+    [[nodiscard]] bool settled() const noexcept { return estimator_.windows() >= 2; }
 
     [[nodiscard]] std::uint64_t asked() const noexcept { return asked_; }
     /// Round trips believed (the estimator refuses impossible ones).
@@ -204,6 +235,7 @@ private:
     std::size_t next_question_ = 0;
     clock_offset_estimator estimator_;
     std::optional<clock_estimate> estimate_;
+    std::optional<rtcp::sender_info> report_;
     std::uint64_t asked_ = 0;
     std::uint64_t unmatched_ = 0;
 };

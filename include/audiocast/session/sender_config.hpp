@@ -60,6 +60,9 @@ struct sender_config {
     std::chrono::nanoseconds rtcp_minimum_interval = std::chrono::seconds{5};
     /// RTCP: listeners remembered at once; reports from more are counted, not kept.
     std::size_t max_listeners = 1024;
+    /// RTCP: seeds the randomized report intervals; unset draws a seed. Set
+    /// it where runs must repeat exactly (a simulation, a test).
+    std::optional<std::uint64_t> rtcp_seed{};
     /// RTCP XR: a listener that asks (RFC 3611 RRTR) learns this sender's
     /// clock from the answer (an SR with a DLRR block), for synchronized
     /// playout (session/clock_offset.hpp). One answer covers at most this
@@ -67,7 +70,7 @@ struct sender_config {
     std::size_t clock_answers = 32;
     /// Answers go out with the scheduled reports, and between them at most
     /// this often: so the answers' bandwidth is bounded however many ask.
-    std::chrono::nanoseconds clock_answer_interval = std::chrono::milliseconds{50};
+    std::chrono::nanoseconds clock_answer_interval = std::chrono::milliseconds{10};
 };
 
 /// The most listeners one answer covers: the compound still fits 1,200 bytes.

@@ -58,7 +58,7 @@ struct listener_summary {
 /// most every `interval` (sender_config::clock_answers, clock_answer_interval).
 struct clock_answering {
     std::size_t listeners = 32;
-    std::chrono::nanoseconds interval = std::chrono::milliseconds{50};
+    std::chrono::nanoseconds interval = std::chrono::milliseconds{10};
 };
 
 class sender_reports {

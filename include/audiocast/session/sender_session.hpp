@@ -368,7 +368,8 @@ private:
                                    (config.send_time_extension ? rtp::send_time_extension_size : 0);
         return {.session_bytes_per_s = rtcp_session_bandwidth(
                     c.format().sample_rate, c.frames_per_packet(), c.payload_bytes(), header),
-                .minimum = config.rtcp_minimum_interval};
+                .minimum = config.rtcp_minimum_interval,
+                .seed = config.rtcp_seed};
     }
 
     // The RTP timestamp of `now` on the media clock: the last packet's, moved

@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -98,6 +99,15 @@ public:
         case source_timeline::verdict::reordered: at(where.position, placing::other); break;
         }
         return true;
+    }
+
+    /// Where the source's RTP timestamp `ts` plays in the playout buffer;
+    /// nullopt before its first packet.
+    [[nodiscard]] std::optional<std::uint64_t> position_of(std::uint32_t ts) const noexcept
+    {
+        const auto p = timeline_.position_of(ts);
+        if (!p) return std::nullopt;
+        return *p + position_offset_;
     }
 
     /// The source's sequence numbers, for its receiver reports.

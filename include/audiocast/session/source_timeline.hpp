@@ -32,6 +32,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 namespace audiocast {
 
@@ -155,6 +156,13 @@ public:
 
     /// One past the newest packet's last frame.
     [[nodiscard]] std::uint64_t newest_end() const noexcept { return newest_end_; }
+    /// Where the RTP timestamp `ts` lies on this timeline (the nearest such
+    /// position to the newest packet); nullopt before the first packet.
+    [[nodiscard]] std::optional<std::uint64_t> position_of(std::uint32_t ts) const noexcept
+    {
+        if (!started_) return std::nullopt;
+        return extend(ts);
+    }
 
     /// Packets dropped as jumps no packet confirmed, or as older packets
     /// placed where none can be; the held one is counted until it is confirmed.

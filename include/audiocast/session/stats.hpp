@@ -393,6 +393,14 @@ struct receiver_stats {
     std::optional<std::chrono::nanoseconds> clock_offset{};
     std::optional<std::chrono::nanoseconds> clock_uncertainty{};
     double clock_rate_ppm = 0;
+    /// How much later than the common timeline playout is heard now (the
+    /// most punctual pull of the last quarter second; negative: early), by
+    /// this receiver's estimate of the source's clock; unset while playout
+    /// is not synchronized.
+    std::optional<std::chrono::nanoseconds> sync_error{};
+    /// Times playout jumped to meet the common timeline (a fade out and in):
+    /// when synchronization began, and after a jump of either clock.
+    std::uint64_t sync_realignments = 0;
 };
 
 /// What a sender has done, cumulative.

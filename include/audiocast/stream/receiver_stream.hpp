@@ -80,6 +80,15 @@ public:
     [[nodiscard]] const Codec& codec() const noexcept { return session_.codec(); }
     [[nodiscard]] const audio_format& format() const noexcept { return codec().format(); }
 
+    /// Any thread: how long after pull() returns the audio device plays what
+    /// it returned (its output latency, as the audio API reports it; set it
+    /// again when that changes). Synchronized playout pulls each frame that
+    /// much ahead of the common timeline (receiver_config::synchronized_playout).
+    void set_output_latency(std::chrono::nanoseconds latency) noexcept
+    {
+        output_latency_->store(latency.count(), std::memory_order_relaxed);
+    }
+
     /// The session. It belongs to the audio thread once pull() is in use.
     [[nodiscard]] receiver_session<Codec>& receiver() noexcept { return session_; }
     [[nodiscard]] const receiver_session<Codec>& receiver() const noexcept { return session_; }
@@ -108,6 +117,8 @@ public:
         }
         // The network side keeps room in the inbox for the source now played.
         admission_->publish_source(r.source(), r.source_endpoint());
+        r.set_output_latency(
+            std::chrono::nanoseconds{output_latency_->load(std::memory_order_relaxed)});
         const time_point now = this->clock_.now();
         const std::size_t n = r.pull(out, now);
         // A receiver report that fell due is written here, where the session
@@ -270,6 +281,7 @@ private:
         admission_ = std::make_unique<detail::inbox_admission>(session_.screen());
         socket_overflow_ = std::make_unique<std::atomic<std::uint64_t>>(0);
         published_ = std::make_unique<detail::triple_buffer<receiver_stats>>();
+        output_latency_ = std::make_unique<std::atomic<std::int64_t>>(0);
     }
 
     // The group's reports in, to the audio side; the reports pull() wrote, out.
@@ -399,6 +411,8 @@ private:
     bool reported_ = false; ///< a report has gone out (network side)
     /// Control datagrams the network side refused as not RTCP; read by pull().
     std::unique_ptr<std::atomic<std::uint64_t>> control_refused_;
+    /// The device's output latency in nanoseconds, from any thread; read by pull().
+    std::unique_ptr<std::atomic<std::int64_t>> output_latency_;
 };
 
 } // namespace audiocast

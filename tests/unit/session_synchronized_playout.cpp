@@ -1,0 +1,88 @@
+// Synchronized playout (docs/architecture.md, Synchronized playout): every
+// listener hears each frame when the common timeline says, whatever its clock.
+//
+// A deterministic simulation: one sender, listeners whose clocks are offset by
+// seconds and run hundreds of ppm fast or slow, paths with jitter and loss,
+// audio devices that pull on the listener's clock and play after an output
+// latency. The audio is a ramp (each sample is its frame's number), so what a
+// device plays at a given instant says which frame it is, to a fraction of a
+// frame through the resampler.
+#include <audiocast/codec/pcm.hpp>
+#include <audiocast/session/receiver_session.hpp>
+#include <audiocast/session/sender_session.hpp>
+#include <audiocast/wire/rtcp.hpp>
+
+#include "../support/sync_simulation.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+
+using namespace std::chrono_literals;
+using audiocast::test::sync_simulation;
+using std::chrono::nanoseconds;
+
+// The target is every frame within 50 us of the common timeline from 5 s on.
+// Over an hour it is met at the median; the tail is not yet, nor in the first
+// half minute (the estimate still moves by tens of microseconds as round
+// trips come in). These bounds are what the simulation shows, with a margin,
+// so that a regression fails; the runs are seeded, so they repeat exactly.
+TEST_CASE("synchronized playout: two listeners 10 s apart in clock and 400 ppm apart in rate, "
+          "over paths with 2 ms of jitter and 1 % loss, hear frames within 50 us of the common "
+          "timeline at the median and 150 us at the 99th percentile from 5 s after they join, "
+          "for a simulated hour")
+{
+    sync_simulation sim{{.jitter = 2ms, .loss = 0.01, .seed = 17}};
+    sim.add({.offset = 9'300'000'000ns, .rate_ppm = 200, .output_latency = 20ms});
+    sim.add({.offset = -10s, .rate_ppm = -200, .output_latency = 60ms, .join_at = 3s});
+    sim.run(1h);
+    const auto results = sim.listeners();
+    for (const auto& l : results) {
+        INFO("listener " << l.index << ": " << l.describe());
+        CHECK(l.measured > 300'000);
+        CHECK(l.quantile(0.5) < 50us);
+        CHECK(l.quantile(0.99) < 150us);
+        CHECK(l.worst_after_settling < 300us);
+        CHECK(l.stats.sync_realignments >= 1);
+        CHECK(l.stats.sync_realignments <= 2);
+        CHECK(l.stats.underruns == 0);
+    }
+}
+
+TEST_CASE("synchronized playout: a listener whose path is asymmetric plays late or early by half "
+          "the asymmetry, the known limit")
+{
+    sync_simulation sim{{.jitter = 0ms, .loss = 0, .seed = 3}};
+    sim.add({.offset = 2s,
+             .rate_ppm = 0,
+             .output_latency = 10ms,
+             .downlink = 500us,
+             .uplink = 2'500us});
+    sim.run(20s);
+    const auto results = sim.listeners();
+    const auto& l = results.front();
+    INFO(l.describe());
+    // It believes the sender's clock 1 ms later than it is, so plays 1 ms early.
+    CHECK(std::chrono::abs(l.last_error + 1ms) < 30us);
+}
+
+TEST_CASE("synchronized playout: ten listeners joining seconds apart, each with its own device "
+          "latency, hear frames within 100 us of the common timeline at the median and 200 us at "
+          "the 99th percentile in their first half minute")
+{
+    sync_simulation sim{{.jitter = 2ms, .loss = 0.01, .seed = 29}};
+    for (int i = 0; i < 10; ++i)
+        sim.add({.offset = nanoseconds{(i - 5) * 1'700'000'000LL},
+                 .rate_ppm = -180.0 + 40.0 * i,
+                 .output_latency = nanoseconds{(5 + 7 * i) * 1'000'000LL},
+                 .join_at = nanoseconds{i * 700'000'000LL}});
+    sim.run(30s);
+    const auto results = sim.listeners();
+    for (const auto& l : results) {
+        INFO("listener " << l.index << ": " << l.describe());
+        CHECK(l.measured > 1'500);
+        CHECK(l.quantile(0.5) < 100us);
+        CHECK(l.quantile(0.99) < 200us);
+        CHECK(l.worst_after_settling < 300us);
+    }
+}
