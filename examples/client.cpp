@@ -84,6 +84,7 @@ struct client_options {
     int latency_ms = 40;
     bool latency_given = false;             ///< --latency-ms was on the command line
     int max_rate_ppm = 1'000;               ///< receiver_config::max_rate_adjustment, in ppm
+    bool sync = false;                      ///< --sync: receiver_config::synchronized_playout
     std::optional<int> receive_interval_ms; ///< --receive-interval-ms; unset: from the latency
     std::optional<std::string> device;      ///< --device: a number or (part of) a name
     bool no_playback = false;
@@ -184,6 +185,7 @@ public:
         audiocast::receiver_config config;
         config.latency = std::chrono::milliseconds{opt_.latency_ms};
         config.max_rate_adjustment = opt_.max_rate_ppm * 1e-6;
+        config.synchronized_playout = opt_.sync;
         if (opt_.described) {
             // An SDP names the payload type, and the send-time extension's id if any.
             config.payload_type = opt_.described->payload_type;
@@ -217,9 +219,10 @@ public:
                 ? std::chrono::nanoseconds{std::chrono::milliseconds{*opt_.receive_interval_ms}}
                 : std::min<std::chrono::nanoseconds>(config.latency / 4, 10ms);
         thread_.emplace(*stream_, audiocast::stream_thread_options{.receive_interval = interval});
-        if (device_playout_)
+        if (device_playout_) {
+            stream_->set_output_latency(device_playout_->output_latency());
             device_playout_->attach(*stream_);
-        else
+        } else
             // Blocks of a quarter of the latency, 10 ms at most, as a device
             // would take them: fewer wake-ups, none late for the latency.
             timer_playout_.emplace(
@@ -362,6 +365,10 @@ private:
             }
             const audiocast::receiver_stats stats = stream_->stats();
             note_the_end(stats);
+            // The device's latency may change while it runs (a sink that
+            // grows its buffer): synchronized playout takes the latest.
+            if (device_playout_ && opt_.sync)
+                stream_->set_output_latency(device_playout_->output_latency());
             if (opt_.stop_at_end && stream_ended_) {
                 finish();
                 return;
@@ -443,6 +450,16 @@ private:
         if (s.packets_malformed != 0) line += " | malformed " + std::to_string(s.packets_malformed);
         if (s.packets_foreign != 0) line += " | foreign " + std::to_string(s.packets_foreign);
         if (s.packets_discarded != 0) line += " | discarded " + std::to_string(s.packets_discarded);
+        if (opt_.sync) {
+            if (s.sync_error) {
+                std::snprintf(text, sizeof text, " | sync %+.0f us (clock +-%.0f us)",
+                              static_cast<double>(s.sync_error->count()) / 1e3,
+                              static_cast<double>(s.clock_uncertainty.value_or(0ns).count()) / 1e3);
+                line += text;
+            } else {
+                line += " | sync: learning the sender's clock";
+            }
+        }
         return line;
     }
 
@@ -583,6 +600,10 @@ int main(int argc, char* argv[])
                    "0 keeps playout bit-exact (and lets the buffer drift)")
         ->check(within(audiocast::playout_rate_adjustment_limit, 1e6, "ppm"))
         ->capture_default_str();
+    app.add_flag("--sync", opt.sync,
+                 "Play in step with every other listener that synchronizes: each frame at the "
+                 "sender's clock time of it plus the playout latency, learnt from round trips "
+                 "to an audiocast-server (RTCP XR); set the same --latency-ms on each");
     app.add_option("--receive-interval-ms", opt.receive_interval_ms,
                    "Let packets gather this long between reads, so that one wake-up takes "
                    "many (arrival times stay exact); 0 wakes for every packet. Default: a "

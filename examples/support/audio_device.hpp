@@ -252,6 +252,17 @@ public:
         }
     }
 
+    /// The stream's latency as the audio API reports it, in frames; 0 when
+    /// it reports none or the stream is not open.
+    [[nodiscard]] long latency_frames() noexcept
+    {
+        try {
+            return audio_->isStreamOpen() ? audio_->getStreamLatency() : 0;
+        } catch (const RtAudioError&) {
+            return 0;
+        }
+    }
+
     /// Stops the callbacks (when this returns, none runs) and closes the device.
     void stop() noexcept
     {

@@ -151,6 +151,16 @@ public:
 
     void stop() noexcept { stream_.stop(); }
 
+    /// How long after a callback the device plays what it returned, as the
+    /// audio API reports it (RtAudio's stream latency).
+    [[nodiscard]] std::chrono::nanoseconds output_latency() noexcept
+    {
+        const long frames = stream_.latency_frames();
+        return frames > 0
+                   ? audiocast::duration_of(static_cast<std::uint64_t>(frames), format_.sample_rate)
+                   : std::chrono::nanoseconds::zero();
+    }
+
     [[nodiscard]] std::uint64_t device_underflows() const noexcept { return underflows_.load(); }
 
 private:

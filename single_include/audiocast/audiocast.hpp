@@ -4938,17 +4938,15 @@ private:
 // until the next packet re-anchors it (an underrun, counted, unless the
 // packet's marker bit says the sender paused on purpose). Between re-anchors,
 // playout is kept at the target latency against clock drift by resampling
-// within ±max_rate_adjustment (session/playout_rate.hpp). Synchronized
-// playout (synchronize()) times frames by the common timeline instead, less
-// the device's output latency, and realigns when more than 1 ms off it
-// (docs/architecture.md, Synchronized playout). A source that takes
-// over while the last one's audio is still buffered follows that audio on the
-// same schedule (follows) instead of erasing it.
+// within ±max_rate_adjustment (session/playout_rate.hpp). Synchronized playout
+// (synchronize()) follows the common timeline instead, less the device's output
+// latency (docs/architecture.md, Synchronized playout). A source that takes over
+// while the last one's audio is still buffered follows that audio on the same
+// schedule (follows) instead of erasing it.
 //
 // Samples are the codec concept's: 24 bits in the top of an int32. pull()
-// converts them to the application's sample type. Fixed memory after
-// construction, no allocation, every call noexcept: pull() runs on the audio
-// thread.
+// converts them to the application's sample type. Fixed memory, no allocation,
+// every call noexcept: pull() runs on the audio thread.
 
 // begin include/audiocast/session/common_schedule.hpp
 // audiocast — the common timeline on one listener's clock (docs/architecture.md,
@@ -6115,8 +6113,8 @@ struct receiver_stats {
     std::optional<std::chrono::nanoseconds> clock_offset{};
     std::optional<std::chrono::nanoseconds> clock_uncertainty{};
     double clock_rate_ppm = 0;
-    /// How much later than the common timeline playout is heard now (the
-    /// most punctual pull of the last quarter second; negative: early), by
+    /// How much later than the common timeline playout is heard (the most
+    /// punctual pull of the last quarter to half second; negative: early), by
     /// this receiver's estimate of the source's clock; unset while playout
     /// is not synchronized.
     std::optional<std::chrono::nanoseconds> sync_error{};
@@ -6222,20 +6220,22 @@ public:
         return due > end_due ? end + frames_in(due - end_due, format_) : end;
     }
 
-    /// Plays to `schedule` from the next pull on; nullopt stops synchronizing
-    /// (playout then holds the latency it has).
+    /// Plays to `schedule` from the next pull on; nullopt stops (and holds the latency it has).
     void synchronize(const std::optional<common_schedule>& schedule) noexcept
     {
-        if (schedule.has_value() != sync_.has_value()) rate_.reset();
+        if (schedule.has_value() != sync_.has_value()) {
+            rate_.reset();
+            sync_error_.reset();
+        }
         sync_ = schedule;
     }
     [[nodiscard]] const auto& synchronized_to() const noexcept { return sync_; }
 
-    /// How long after a pull() the device plays what it returned: the
-    /// device's output latency, which synchronized playout takes off.
-    void set_output_latency(std::chrono::nanoseconds latency) noexcept
+    /// The device's output latency (from a pull() to its sound), which synchronized playout takes
+    /// off.
+    void set_output_latency(std::chrono::nanoseconds d) noexcept
     {
-        output_latency_ = std::max(std::chrono::nanoseconds::zero(), latency);
+        output_latency_ = std::max(d, {});
     }
 
     /// Puts a packet's decoded `samples` at `position`. `marker` is its RTP
@@ -6337,11 +6337,14 @@ public:
                 std::llround(resampler_.phase() * 1e9 / format_.sample_rate)};
             if (!sync_) {
                 rate_.on_playout(now - start_time_ - since_anchor(at) - phase, now);
-            } else if (sync_error_ = now + output_latency_ - sync_->heard_at(at) - phase;
-                       std::chrono::abs(sync_error_) > realign_beyond) {
-                done = realign(out, sync_error_);
             } else {
-                rate_.on_sync(sync_error_, sync_->feed_forward, now);
+                // The most punctual pull lately decides: any one pull may run late.
+                rate_.on_sync(now + output_latency_ - sync_->heard_at(at) - phase,
+                              sync_->feed_forward, now);
+                if (const auto e = rate_.sync_error()) {
+                    sync_error_ = *e;
+                    if (std::chrono::abs(*e) > realign_beyond) done = realign(out, *e);
+                }
             }
             resampler_.set_adjustment(rate_.adjustment());
         }
@@ -6429,12 +6432,11 @@ public:
 private:
     static constexpr std::size_t scratch_frames = 256;
 
-    // Still buffering, and the frame playout was anchored on was due before
-    // this packet arrived, by more than callback jitter: what is buffered is a
-    // backlog (a listener that joined the group before it was ready and read
-    // what queued meanwhile at once), not the live stream. Playout starts with
-    // the frame due now, as a late first pull would (pull()); the stale frames
-    // are counted as discarded.
+    // Still buffering, and the anchor frame was due before this packet came,
+    // by more than callback jitter: what is buffered is a backlog (a listener
+    // that joined before it was ready read what queued meanwhile at once), not
+    // the live stream. Playout starts with the frame due now, as a late first
+    // pull would (pull()); the stale frames are counted as discarded.
     void skip_backlog(time_point arrival) noexcept
     {
         const std::uint64_t overdue = frames_in(arrival - start_time_, format_);
@@ -6464,11 +6466,10 @@ private:
         fades_.fade_out(faded);
         detail::pcm::from_l24(std::span<const std::int32_t>{faded}, out.subspan(0, faded.size()));
         const std::size_t written = faded.size() / channels;
-        const auto written_time = duration_of(written, format_.sample_rate);
         const std::uint64_t read = buffer_.read_position() - resampler_.pending();
         restart_rate_control();
         // From `written` frames on, the frame due is this far past `read`.
-        const auto ahead = late + written_time;
+        const auto ahead = late + duration_of(written, format_.sample_rate);
         if (ahead > std::chrono::nanoseconds::zero()) {
             const std::uint64_t target = read + frames_in(ahead, format_);
             const std::size_t before = buffer_.buffered_frames();
@@ -6482,9 +6483,8 @@ private:
         return written;
     }
 
-    // Playout starts over at `position`, due `latency` after `arrival` (or
-    // when the common timeline has it heard); what was buffered and not
-    // played is counted as discarded.
+    // Playout starts over at `position`, due `latency` after `arrival` (or as
+    // the common timeline has it); what was buffered unplayed is discarded.
     void anchor(std::uint64_t position, time_point arrival) noexcept
     {
         frames_discarded_ += buffer_.buffered_frames();
@@ -6548,7 +6548,7 @@ private:
 
     std::optional<common_schedule> sync_;
     std::chrono::nanoseconds output_latency_{};
-    std::chrono::nanoseconds sync_error_{};
+    std::optional<std::chrono::nanoseconds> sync_error_;
     std::uint64_t realignments_ = 0;
 
     std::uint64_t late_ = 0;

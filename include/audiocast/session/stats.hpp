@@ -393,8 +393,8 @@ struct receiver_stats {
     std::optional<std::chrono::nanoseconds> clock_offset{};
     std::optional<std::chrono::nanoseconds> clock_uncertainty{};
     double clock_rate_ppm = 0;
-    /// How much later than the common timeline playout is heard now (the
-    /// most punctual pull of the last quarter second; negative: early), by
+    /// How much later than the common timeline playout is heard (the most
+    /// punctual pull of the last quarter to half second; negative: early), by
     /// this receiver's estimate of the source's clock; unset while playout
     /// is not synchronized.
     std::optional<std::chrono::nanoseconds> sync_error{};
