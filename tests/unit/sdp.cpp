@@ -357,7 +357,8 @@ TEST_CASE("a stream that names its sender says so in a=source-filter and reads i
     v6.group = "ff0e::1:5";
     v6.source = "2001:db8::7";
     const std::string text6 = audiocast::to_sdp(v6);
-    CHECK(text6.find("a=source-filter: incl IN IP6 ff0e::1:5 2001:db8::7\r\n") != std::string::npos);
+    CHECK(text6.find("a=source-filter: incl IN IP6 ff0e::1:5 2001:db8::7\r\n") !=
+          std::string::npos);
     CHECK(audiocast::parse_sdp(text6) == v6);
 
     CHECK(audiocast::to_sdp(stream_description{}).find("source-filter") == std::string::npos);
@@ -370,12 +371,13 @@ TEST_CASE("a=source-filter is read at session or media level, for the group or a
           "192.0.2.1");
     CHECK(audiocast::parse_sdp(with_filter("incl IN IP4 * 192.0.2.2", "")).source == "192.0.2.2");
     // Media level wins; the first source of a list is the sender.
-    CHECK(audiocast::parse_sdp(with_filter("incl IN IP4 * 192.0.2.1",
-                                           "incl IN IP4 239.255.0.1 192.0.2.3 192.0.2.4"))
+    CHECK(audiocast::parse_sdp(
+              with_filter("incl IN IP4 * 192.0.2.1", "incl IN IP4 239.255.0.1 192.0.2.3 192.0.2.4"))
               .source == "192.0.2.3");
     // A filter for another group, or one that excludes, names no sender.
     CHECK(audiocast::parse_sdp(with_filter("incl IN IP4 239.9.9.9 192.0.2.1", "")).source.empty());
-    CHECK(audiocast::parse_sdp(with_filter("excl IN IP4 239.255.0.1 192.0.2.1", "")).source.empty());
+    CHECK(
+        audiocast::parse_sdp(with_filter("excl IN IP4 239.255.0.1 192.0.2.1", "")).source.empty());
     CHECK(audiocast::parse_sdp(with_filter("", "incl IN IP6 ff0e::1 2001:db8::1", "ff0e::1", "IP6"))
               .source == "2001:db8::1");
 }

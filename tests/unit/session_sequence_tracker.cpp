@@ -64,7 +64,8 @@ TEST_CASE("reset takes the first packet, and updating with it again is a duplica
     CHECK(t.expected() == 2u);
 }
 
-TEST_CASE("probation tolerates a gap and counts the loss from the first packet", "[sequence_tracker]")
+TEST_CASE("probation tolerates a gap and counts the loss from the first packet",
+          "[sequence_tracker]")
 {
     sequence_tracker t;
     CHECK(t.update(500) == verdict::probation);
@@ -287,7 +288,8 @@ TEST_CASE("a single stray far packet is refused and changes nothing", "[sequence
     CHECK(t.duplicates() == 0u);
 }
 
-TEST_CASE("a jump of exactly max_dropout is a large jump, one less is in order", "[sequence_tracker]")
+TEST_CASE("a jump of exactly max_dropout is a large jump, one less is in order",
+          "[sequence_tracker]")
 {
     auto t = started_at(0);
     CHECK(t.update(1 + 2999) == verdict::in_order); // udelta 2999

@@ -20,10 +20,16 @@ const audiocast::wall_time w0{std::chrono::seconds{1'800'000'000}};
 const endpoint sender = endpoint::ipv4({192, 0, 2, 1}, 5000);
 const endpoint stranger = endpoint::ipv4({192, 0, 2, 66}, 6000);
 
-source_selector make() { return source_selector{250ms, 64, 0x1234'5678'9ABC'DEF0}; }
+source_selector make()
+{
+    return source_selector{250ms, 64, 0x1234'5678'9ABC'DEF0};
+}
 
 /// A datagram whose one byte says which packet it was.
-std::vector<std::byte> tagged(std::uint8_t tag) { return std::vector<std::byte>(8, std::byte{tag}); }
+std::vector<std::byte> tagged(std::uint8_t tag)
+{
+    return std::vector<std::byte>(8, std::byte{tag});
+}
 
 verdict offer(source_selector& s, std::uint32_t ssrc, std::uint16_t seq, const endpoint& from,
               audiocast::time_point at, std::uint8_t tag = 0)
@@ -119,9 +125,10 @@ TEST_CASE("the same SSRC from another address is another source", "[source_selec
     CHECK(s.source_endpoint() == sender);
 }
 
-TEST_CASE("a validated source that keeps sending is never displaced, and one silent for the timeout "
-          "is, by the next validated source at once",
-          "[source_selector]")
+TEST_CASE(
+    "a validated source that keeps sending is never displaced, and one silent for the timeout "
+    "is, by the next validated source at once",
+    "[source_selector]")
 {
     auto s = make();
     offer(s, 1, 10, sender, t0);
@@ -167,8 +174,7 @@ TEST_CASE("a source that goes on sending after its BYE takes the BYE back", "[so
     offer(s, 1, 11, sender, t0);
     REQUIRE(s.on_bye(1, sender, t0 + 10ms));
     // Sent before the BYE, still on the way: the BYE stands.
-    CHECK(offer(s, 1, 12, sender, t0 + 10ms + source_selector::bye_grace - 1ms) ==
-          verdict::source);
+    CHECK(offer(s, 1, 12, sender, t0 + 10ms + source_selector::bye_grace - 1ms) == verdict::source);
     CHECK(s.left());
     CHECK(offer(s, 1, 13, sender, t0 + 10ms + source_selector::bye_grace) == verdict::source);
     CHECK_FALSE(s.left());

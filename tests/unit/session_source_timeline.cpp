@@ -94,9 +94,10 @@ TEST_CASE("the next sequence number with a timestamp that does not follow is hel
     }
 }
 
-TEST_CASE("a lone packet far ahead in sequence changes nothing, and a confirmed one counts its gap as "
-          "loss, or restarts the count beyond MAX_DROPOUT",
-          "[source_timeline]")
+TEST_CASE(
+    "a lone packet far ahead in sequence changes nothing, and a confirmed one counts its gap as "
+    "loss, or restarts the count beyond MAX_DROPOUT",
+    "[source_timeline]")
 {
     stream s;
     for (int i = 0; i < 5; ++i)
@@ -137,8 +138,7 @@ TEST_CASE("near ahead in sequence but not where its number puts it on the timeli
     stream s;
     for (int i = 0; i < 5; ++i)
         s.next();
-    CHECK(s.at(static_cast<std::uint16_t>(s.seq + 20), s.ts + 0x7000'0000u) ==
-          verdict::held_jump);
+    CHECK(s.at(static_cast<std::uint16_t>(s.seq + 20), s.ts + 0x7000'0000u) == verdict::held_jump);
     CHECK(s.at(static_cast<std::uint16_t>(s.seq + 20), s.ts - 5000) == verdict::held_jump);
     // Ahead by more than the window, though consistent.
     CHECK(s.at(static_cast<std::uint16_t>(s.seq + 40), s.ts + 40 * frames) == verdict::held_jump);
