@@ -220,7 +220,18 @@ public:
                 : std::min<std::chrono::nanoseconds>(config.latency / 4, 10ms);
         thread_.emplace(*stream_, audiocast::stream_thread_options{.receive_interval = interval});
         if (device_playout_) {
-            stream_->set_output_latency(device_playout_->output_latency());
+            const auto output = device_playout_->output_latency();
+            stream_->set_output_latency(output);
+            // Synchronized playout hands each frame to the device its output
+            // latency early: the playout latency must cover that and the path.
+            if (opt_.sync && config.latency < output + 10ms)
+                std::cerr << program << ": warning: the audio device plays "
+                          << std::chrono::round<std::chrono::milliseconds>(output).count()
+                          << " ms after it is given audio; with --sync, playout latency "
+                          << std::chrono::round<std::chrono::milliseconds>(config.latency).count()
+                          << " ms will play late (use --latency-ms "
+                          << std::chrono::ceil<std::chrono::milliseconds>(output + 10ms).count()
+                          << " or more on every listener)" << std::endl;
             device_playout_->attach(*stream_);
         } else
             // Blocks of a quarter of the latency, 10 ms at most, as a device

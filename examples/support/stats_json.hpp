@@ -56,6 +56,7 @@ namespace audiocast_examples {
     j["clock"] = {{"questions", s.clock_questions},
                   {"exchanges", s.clock_exchanges},
                   {"answers_unmatched", s.clock_answers_unmatched},
+                  {"steps", s.clock_steps},
                   {"uncertainty_us", s.clock_uncertainty
                                          ? nlohmann::ordered_json(in_us(*s.clock_uncertainty))
                                          : nlohmann::ordered_json(nullptr)},

@@ -1481,7 +1481,7 @@ inline void move_reference_times(std::span<std::byte> compound,
     while (compound.size() - at >= header_size) {
         const std::size_t size = (std::size_t{detail::load_be16(compound.data() + at + 2)} + 1) * 4;
         if (size > compound.size() - at) return;
-        if (static_cast<std::uint8_t>(compound[at + 1]) == type_xr) {
+        if (static_cast<std::uint8_t>(compound[at + 1]) == type_xr && size >= header_size + 4) {
             std::size_t block = at + header_size + 4;
             while (at + size - block >= xr_block_header_size) {
                 const std::size_t length =
@@ -5202,6 +5202,7 @@ public:
         playout_.reset();
         reference_.reset();
         synced_.reset();
+        synced_long_.reset();
         has_last_ = false;
         engaged_ = false;
         integral_ = 0;
@@ -5261,6 +5262,7 @@ public:
     void on_sync(std::chrono::nanoseconds lateness, double feed_forward, time_point t) noexcept
     {
         synced_.add(lateness.count(), t);
+        synced_long_.add(lateness.count(), t);
         const double dt =
             has_last_ ? std::clamp(std::chrono::duration<double>(t - last_).count(), 0.0, 0.1)
                       : 0.0;
@@ -5283,6 +5285,14 @@ public:
     [[nodiscard]] std::optional<std::chrono::nanoseconds> sync_error() const noexcept
     {
         const auto e = synced_.value();
+        if (!e) return std::nullopt;
+        return std::chrono::nanoseconds{*e};
+    }
+    /// The same over the last one to two seconds: what a realignment goes by,
+    /// so that a thread starved for a moment (every pull late) moves nothing.
+    [[nodiscard]] std::optional<std::chrono::nanoseconds> settled_sync_error() const noexcept
+    {
+        const auto e = synced_long_.value();
         if (!e) return std::nullopt;
         return std::chrono::nanoseconds{*e};
     }
@@ -5309,6 +5319,7 @@ private:
     windowed_minimum arrival_{window};
     windowed_minimum playout_{window};
     windowed_minimum synced_{sync_window};
+    windowed_minimum synced_long_{window};
     std::optional<std::chrono::nanoseconds> reference_;
     time_point last_{};
     bool has_last_ = false;
@@ -6105,6 +6116,9 @@ struct receiver_stats {
     std::uint64_t clock_questions = 0;
     std::uint64_t clock_exchanges = 0;
     std::uint64_t clock_answers_unmatched = 0;
+    /// Times the source's clock stepped (a round trip far outside what the
+    /// estimate holds) and the estimate started over.
+    std::uint64_t clock_steps = 0;
     /// The source's wall clock (since the Unix epoch) less this receiver's
     /// steady clock, as the round trips give it, and how far it may be off
     /// (half the width of what they leave, not counting path asymmetry);
@@ -6341,28 +6355,27 @@ public:
                 // The most punctual pull lately decides: any one pull may run late.
                 rate_.on_sync(now + output_latency_ - sync_->heard_at(at) - phase,
                               sync_->feed_forward, now);
-                if (const auto e = rate_.sync_error()) {
-                    sync_error_ = *e;
-                    if (std::chrono::abs(*e) > realign_beyond) done = realign(out, *e);
-                }
+                if (const auto e = rate_.sync_error()) sync_error_ = *e;
+                if (const auto e = rate_.settled_sync_error(); e && abs(*e) > realign_beyond)
+                    done = realign(out, *e);
             }
             resampler_.set_adjustment(rate_.adjustment());
         }
 
         if (state_ == playout_state::buffering) {
+            // When out[done] is pulled: after a realignment's fade, not `now`.
+            const time_point at = now + duration_of(done, format_.sample_rate);
             std::size_t lead = frames - done;
-            if (now >= start_time_) {
+            if (at >= start_time_) {
                 lead = 0;
-                // Pulled well after the start time (the device opened late):
-                // the frames that should already have played are dropped, so
-                // playout sits at the target latency rather than behind it.
-                // Lateness within half the latency is ordinary callback
-                // jitter and costs no audio.
-                if (now - start_time_ > latency_ / 2)
-                    buffer_.skip(frames_in(now - start_time_, format_));
+                // Pulled well after the start time (the device opened late): the
+                // frames due before are dropped, so playout sits at its latency.
+                // Lateness within half the latency is callback jitter: kept.
+                if (at - start_time_ > latency_ / 2)
+                    buffer_.skip(frames_in(at - start_time_, format_));
             } else {
                 lead = static_cast<std::size_t>(
-                    std::min<std::uint64_t>(frames - done, frames_in(start_time_ - now, format_)));
+                    std::min<std::uint64_t>(frames - done, frames_in(start_time_ - at, format_)));
             }
             std::ranges::fill(out.subspan(done * channels, lead * channels), T{});
             done += lead;
@@ -6478,6 +6491,7 @@ private:
         } else {
             start_time_ = sync_->heard_at(buffer_.read_position()) - output_latency_;
             anchor_position_ = buffer_.read_position();
+            played_end_ = buffer_.read_position(); // a late packet must not rewind into it
             state_ = playout_state::buffering;
         }
         return written;
@@ -6538,8 +6552,7 @@ private:
     /// before playout last re-anchored: nothing before it may play again.
     std::uint64_t played_end_ = 0;
     time_point start_time_{};
-    // The frame playout was anchored on, and when it arrived: the origin of
-    // the rate controller's measurements.
+    // The anchor frame and its arrival: the rate controller's origin.
     std::uint64_t anchor_position_ = 0;
     time_point anchor_arrival_{};
     playout_rate_controller rate_;
@@ -7038,6 +7051,7 @@ inline std::string random_cname(std::random_device& rd)
 #include <optional>
 #include <span>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace audiocast {
@@ -7093,6 +7107,11 @@ public:
         const auto it = std::find_if(members_.begin(), members_.end(),
                                      [ssrc](const participant& p) { return p.ssrc == ssrc; });
         return it == members_.end() ? nullptr : &*it;
+    }
+
+    [[nodiscard]] participant* find(std::uint32_t ssrc) noexcept
+    {
+        return const_cast<participant*>(std::as_const(*this).find(ssrc));
     }
 
     /// The member `ssrc`, added when new; nullptr when new and the table is full.
@@ -7359,7 +7378,7 @@ public:
     /// of RTCP with the answers), and settles more slowly the larger it is.
     static constexpr std::chrono::nanoseconds per_member = std::chrono::microseconds{2'500};
     /// Questions remembered, and how long one waits for its answer.
-    static constexpr std::size_t open_questions = 16;
+    static constexpr std::size_t open_questions = 64;
     static constexpr std::chrono::nanoseconds answer_timeout = std::chrono::seconds{2};
 
     /// `asking`: whether questions are asked at all.
@@ -7427,11 +7446,27 @@ public:
             ++unmatched_;
             return;
         }
+        // The delay was rounded to 1/65536 s: t2 as late as it can be, so
+        // the bound t2 - t1 is never tighter than the truth.
         const auto sent = ntp::to_wall(answered).time_since_epoch();
-        estimator_.add({.t1 = asked->time_since_epoch(),
-                        .t2 = sent - ntp::from_short_duration(item.delay_since_last_rr),
-                        .t3 = sent,
-                        .t4 = arrival.time_since_epoch()});
+        const clock_exchange e{.t1 = asked->time_since_epoch(),
+                               .t2 = sent - ntp::from_short_duration(item.delay_since_last_rr) +
+                                     half_unit,
+                               .t3 = sent,
+                               .t4 = arrival.time_since_epoch()};
+        // A round trip that the estimate cannot hold by far more than its own
+        // width says the source's clock stepped (NTP setting it at boot, say):
+        // what was learnt is forgotten and playout stops following it until
+        // the estimate settles again.
+        if (estimate_ && e.delay() >= std::chrono::nanoseconds::zero()) {
+            const auto predicted =
+                estimate_->sender_time(e.t1 + (e.t4 - e.t1) / 2) - (e.t1 + (e.t4 - e.t1) / 2);
+            if (std::chrono::abs(e.offset() - predicted) > e.delay() / 2 + step_tolerance) {
+                ++steps_;
+                estimator_.reset();
+            }
+        }
+        estimator_.add(e);
         estimate_ = estimator_.estimate();
     }
 
@@ -7466,7 +7501,15 @@ public:
     /// Whether the estimate has the rate as well as the offset (two windows
     /// of round trips): before that, one fast or slow exchange moves it by
     /// as much as the path's jitter.
-    [[nodiscard]] bool settled() const noexcept { return estimator_.windows() >= 2; }
+    /// A rate beyond what any two crystals disagree by is not believed.
+    [[nodiscard]] bool settled() const noexcept
+    {
+        return estimator_.windows() >= 2 && estimate_ &&
+               std::abs(estimate_->rate_ppm) <= max_believable_ppm;
+    }
+
+    /// Times the source's clock was seen to step and the estimate started over.
+    [[nodiscard]] std::uint64_t steps() const noexcept { return steps_; }
 
     [[nodiscard]] std::uint64_t asked() const noexcept { return asked_; }
     /// Round trips believed (the estimator refuses impossible ones).
@@ -7515,10 +7558,11 @@ private:
         }
         if (best == nullptr) return std::nullopt;
         best->open = false;
-        // The echo dropped the low 16 bits of the fraction: the middle of
-        // what it can mean, less what our time had there, is the wait.
-        const std::int64_t units = (std::int64_t{best_wait} << 16) + 0x8000 -
-                                   static_cast<std::int64_t>(best->ntp & 0xFFFF);
+        // The echo dropped the low 16 bits of the fraction: the least it can
+        // mean, so that t1 is never after the question left and the bound
+        // t2 - t1 never tighter than the truth.
+        const std::int64_t units =
+            (std::int64_t{best_wait} << 16) - static_cast<std::int64_t>(best->ntp & 0xFFFF);
         const std::int64_t ns =
             std::max<std::int64_t>(0, units) * 1'000'000'000 / (std::int64_t{1} << 32);
         return best->written + std::chrono::nanoseconds{ns};
@@ -7527,6 +7571,9 @@ private:
     // A question leaves within a poll of being written; more than this and
     // it is another question's echo.
     static constexpr std::uint32_t max_wait_units = 65'536 / 4; // 250 ms
+    static constexpr std::chrono::nanoseconds half_unit{7'629}; // 1/131072 s
+    static constexpr std::chrono::nanoseconds step_tolerance = std::chrono::milliseconds{10};
+    static constexpr double max_believable_ppm = 1'000;
 
     bool asking_;
     bool started_ = false;
@@ -7542,6 +7589,7 @@ private:
     std::optional<rtcp::sender_info> report_;
     std::uint64_t asked_ = 0;
     std::uint64_t unmatched_ = 0;
+    std::uint64_t steps_ = 0;
 };
 
 } // namespace audiocast
@@ -8289,7 +8337,8 @@ public:
         const bool about_source = selector.has_source() && heard_since_report_ && tracker.valid();
         const std::uint32_t self = rtcp_.ssrc();
         const auto question = clock_.next_question_due(rtcp_.members().size());
-        const bool asking = question && *question <= now;
+        // A source that said BYE is asked nothing more.
+        const bool asking = question && *question <= now && !selector.left();
         const auto ask = [&](rtcp::compound_writer& w) {
             if (asking) w.reference_time(self, clock_.ask(now));
         };
@@ -9022,6 +9071,7 @@ public:
         s.clock_questions = clock.asked();
         s.clock_exchanges = clock.exchanges();
         s.clock_answers_unmatched = clock.unmatched();
+        s.clock_steps = clock.steps();
         if (const auto& e = clock.estimate()) {
             s.clock_offset = e->offset;
             s.clock_uncertainty = e->uncertainty;
@@ -9341,15 +9391,19 @@ public:
         const auto sr = [&](rtcp::compound_writer& w) { w.sender_report(ssrc(), info); };
         std::size_t answered = 0;
         const bool answering = answer_due(now);
+        // The interval starts whether or not anyone is still waiting (a
+        // member that asked may have left): no compound outside the
+        // schedule without an answer in it.
+        if (answering) last_answer_ = now;
         const auto answers = [&](rtcp::compound_writer& w) {
             if (answering) answered = answer(w, info.ntp);
         };
         std::size_t size = rtcp_.write_report(now, out, ec, sr, answers);
-        if (size == 0 && !ec && answering) size = rtcp_.write_unscheduled(out, ec, sr, answers);
+        if (size == 0 && !ec && answering && count_waiting() != 0)
+            size = rtcp_.write_unscheduled(out, ec, sr, answers);
         if (size == 0) return 0;
         ++stats.reports_sent;
         stats.clock_answers += answered;
-        if (answered != 0) last_answer_ = now;
         return size;
     }
 
@@ -9398,7 +9452,9 @@ public:
                     const auto reference = p.reference_time();
                     if (!reference || answering_.listeners == 0) return;
                     ++stats.clock_requests;
-                    participant* l = rtcp_.heard(*p.ssrc(), arrival);
+                    // Only members that report (an RR or SR, which a question's
+                    // compound starts with) are answered: an XR alone adds none.
+                    participant* l = rtcp_.members().find(*p.ssrc());
                     if (l == nullptr) return;
                     if (unanswered_ == 0) asked_at_ = arrival;
                     if (!l->reference_unanswered) {
@@ -9448,6 +9504,16 @@ private:
     static constexpr std::uint32_t round_trip_rounding_units = 2;
     static constexpr std::size_t max_answers = max_clock_answers_per_report;
 
+    // Recounts the listeners waiting for an answer: the count keeps members
+    // that left while waiting until this forgets them.
+    std::size_t count_waiting() noexcept
+    {
+        std::size_t waiting = 0;
+        for (const participant& l : rtcp_.members())
+            waiting += l.reference_unanswered ? 1u : 0u;
+        return unanswered_ = waiting;
+    }
+
     [[nodiscard]] bool answer_due(time_point now) const noexcept
     {
         return unanswered_ != 0 && rtcp_.joined() &&
@@ -9458,28 +9524,34 @@ private:
     // delay counted up to `sent`, the SR's time; returns how many it holds.
     std::size_t answer(rtcp::compound_writer& w, ntp::timestamp sent) noexcept
     {
-        if (unanswered_ == 0) return 0;
+        if (unanswered_ == 0 || answering_.listeners == 0) return 0;
         const wall_time now_wall = ntp::to_wall(sent);
-        std::array<rtcp::dlrr_item, max_answers> items;
+        // The longest waiting, in one pass over the table: a max-heap (by
+        // waiting_since) of the oldest found so far.
+        std::array<participant*, max_answers> oldest;
         std::size_t count = 0;
-        std::size_t waiting = 0;
-        // Oldest first: a pass per item over a table of at most a few
-        // thousand, a few times a second at most.
-        std::span<participant> members = rtcp_.members().all();
-        while (count < answering_.listeners) {
-            participant* oldest = nullptr;
-            for (participant& l : members)
-                if (l.reference_unanswered &&
-                    (oldest == nullptr || l.waiting_since < oldest->waiting_since))
-                    oldest = &l;
-            if (oldest == nullptr) break;
-            items[count++] = {oldest->ssrc, *oldest->reference_unanswered,
-                              ntp::to_short_duration(now_wall - oldest->reference_arrival)};
-            oldest->reference_unanswered.reset();
+        const auto later = [](const participant* a, const participant* b) {
+            return a->waiting_since < b->waiting_since;
+        };
+        for (participant& l : rtcp_.members().all()) {
+            if (!l.reference_unanswered) continue;
+            if (count < answering_.listeners) {
+                oldest[count++] = &l;
+                std::push_heap(oldest.begin(), oldest.begin() + count, later);
+            } else if (l.waiting_since < oldest[0]->waiting_since) {
+                std::pop_heap(oldest.begin(), oldest.begin() + count, later);
+                oldest[count - 1] = &l;
+                std::push_heap(oldest.begin(), oldest.begin() + count, later);
+            }
         }
-        for (const participant& l : members)
-            waiting += l.reference_unanswered ? 1u : 0u;
-        unanswered_ = waiting; // members that left while waiting are forgotten here
+        std::array<rtcp::dlrr_item, max_answers> items;
+        for (std::size_t i = 0; i < count; ++i) {
+            participant& l = *oldest[i];
+            items[i] = {l.ssrc, *l.reference_unanswered,
+                        ntp::to_short_duration(now_wall - l.reference_arrival)};
+            l.reference_unanswered.reset();
+        }
+        unanswered_ -= std::min(unanswered_, count);
         if (count != 0) w.delay_since_last_rr(ssrc(), std::span{items.data(), count});
         return count;
     }
@@ -9861,17 +9933,23 @@ private:
     }
 
     // The RTP timestamp of `now` on the media clock: the last packet's, moved
-    // on by the time since its deadline, which is when its first frame was due.
+    // on by the whole frames since its deadline, which is when its first frame
+    // was due. The NTP time is that frame's instant, not `now`: a pair off by
+    // part of a frame (up to 21 us at 48 kHz) would move every listener that
+    // plays to it (docs/architecture.md, Synchronized playout).
     rtcp::sender_info sender_info_at(time_point now, wall_time wall_now) const noexcept
     {
         std::uint32_t ts = next_timestamp();
+        wall_time at = wall_now;
         if (reports_.joined()) {
             ts = last_sent_timestamp_;
-            if (now > last_sent_due_)
-                ts += static_cast<std::uint32_t>(
-                    frames_in(now - last_sent_due_, codec_.format().sample_rate));
+            std::uint64_t frames = 0;
+            const std::uint32_t rate = codec_.format().sample_rate;
+            if (now > last_sent_due_) frames = frames_in(now - last_sent_due_, rate);
+            ts += static_cast<std::uint32_t>(frames);
+            at = wall_now - (now - (last_sent_due_ + duration_of(frames, rate)));
         }
-        return {.ntp = ntp::from_wall(wall_now),
+        return {.ntp = ntp::from_wall(at),
                 .rtp_timestamp = ts,
                 // What left the host: packets the transport refused are not counted.
                 .packet_count =
@@ -11494,7 +11572,8 @@ public:
         auto& r = session_;
         // A few control datagrams a pull, so a flood of them cannot take the
         // audio thread's time; the rest wait for the next pull (reports come
-        // seconds apart, so a real session never queues them). poll() has
+        // seconds apart, clock questions and answers a few hundred a second
+        // at most, so a real session does not queue them). poll() has
         // already dropped what is not RTCP.
         if (control_inbox_)
             for (std::size_t i = 0; i < max_control_per_pull; ++i)
@@ -11641,8 +11720,10 @@ public:
 
 private:
     static constexpr std::size_t max_datagram_bytes = 65'536;
-    static constexpr std::size_t control_slots = 32;
-    static constexpr std::size_t max_control_per_pull = 8;
+    // Synchronized playout adds every member's clock questions and the
+    // source's answers (hundreds a second at most, sender_clock.hpp).
+    static constexpr std::size_t control_slots = 64;
+    static constexpr std::size_t max_control_per_pull = 16;
 
     // The largest payload a packet of the codec may carry: up to its MTU when
     // it says (another sender's packets may be longer than ours would be).

@@ -364,3 +364,68 @@ TEST_CASE("sender_config: clock answers beyond the limit are refused, naming it"
     settings.clock_answer_interval = 0ms;
     CHECK(audiocast::check(settings));
 }
+
+TEST_CASE("sender_clock: questions from members that at once say BYE buy no compounds outside the "
+          "report schedule")
+{
+    group g;
+    g.run(10ms); // the sender has sent, so it reports
+    std::uint64_t compounds = 0;
+    const std::uint64_t scheduled_before = g.tx.stats().reports_sent;
+    for (int i = 0; i < 200; ++i) {
+        // A stranger's RR, a question, and BYE, in one compound.
+        const std::uint32_t who = 0xBAD00000u + static_cast<std::uint32_t>(i);
+        std::vector<std::byte> out(256);
+        rtcp::compound_writer w{out};
+        w.receiver_report(who);
+        w.cname(who, "x");
+        w.reference_time(who, ntp::from_wall(sender_wall(g.now)));
+        w.bye(std::span{&who, 1});
+        out.resize(w.size());
+        g.tx.on_control(out, g.now, sender_wall(g.now));
+        std::vector<std::byte> report(4096);
+        std::error_code ec;
+        if (g.tx.write_report(g.now, sender_wall(g.now), report, ec) > 0) ++compounds;
+        g.now += 100us;
+    }
+    // 20 ms of flood: the scheduled report may fall in it; nothing else goes out.
+    CHECK(compounds <= 1);
+    CHECK(g.tx.stats().reports_sent - scheduled_before == compounds);
+    CHECK(g.tx.stats().clock_answers == 0);
+}
+
+TEST_CASE(
+    "sender_clock: a source whose wall clock steps is relearnt, and is not followed meanwhile")
+{
+    audiocast::sender_clock c{true};
+    c.start(t0, wall_time{std::chrono::seconds{1'800'000'000}});
+    c.new_source(t0);
+    // The source's wall clock is ours plus `offset`; 1 ms each way.
+    const auto exchange = [&](time_point asked, nanoseconds offset) {
+        const ntp::timestamp q = c.ask(asked);
+        const auto sender_now = [&](time_point t) {
+            return wall_time{offset + t.time_since_epoch()};
+        };
+        const time_point received = asked + 1ms;
+        const time_point answered = received + 2ms;
+        c.on_answer({7, ntp::short_form(q),
+                     ntp::to_short_duration(sender_now(answered) - sender_now(received))},
+                    7, ntp::from_wall(sender_now(answered)), answered + 1ms);
+    };
+    time_point t = t0;
+    for (int i = 0; i < 100; ++i, t += 10ms)
+        exchange(t, 5s);
+    REQUIRE(c.settled());
+    CHECK(std::chrono::abs(c.estimate()->offset - 5s) < 20us);
+    CHECK(c.steps() == 0);
+    // NTP sets the source's clock 30 s ahead.
+    exchange(t, 35s);
+    t += 10ms;
+    CHECK(c.steps() == 1);
+    CHECK_FALSE(c.settled());
+    for (int i = 0; i < 30; ++i, t += 10ms)
+        exchange(t, 35s);
+    REQUIRE(c.settled());
+    CHECK(std::chrono::abs(c.estimate()->offset - 35s) < 20us);
+    CHECK(c.steps() == 1);
+}

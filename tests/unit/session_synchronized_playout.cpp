@@ -86,3 +86,46 @@ TEST_CASE("synchronized playout: ten listeners joining seconds apart, each with 
         CHECK(l.worst_after_settling < 300us);
     }
 }
+
+namespace {
+
+// Playout of a mono ramp (frame n's sample is n << 16), all of it buffered,
+// played to a schedule `offset` later than it was anchored; pulls of 10 ms
+// for `seconds`. Returns the playout's figures.
+audiocast::receiver_stats play_ramp_to(nanoseconds offset, int seconds)
+{
+    const audiocast::audio_format mono{audiocast::sample_format::l16, 48'000, 1};
+    audiocast::playout_timeline playout{{.format = mono,
+                                         .latency = 40ms,
+                                         .fade = 2ms,
+                                         .max_rate_adjustment = 0.001,
+                                         .capacity_frames = 48'000 * 4}};
+    const audiocast::time_point t0{std::chrono::seconds{100}};
+    std::vector<std::int32_t> ramp(48'000 * 3);
+    for (std::size_t i = 0; i < ramp.size(); ++i)
+        ramp[i] = static_cast<std::int32_t>(i << 8);
+    playout.place(ramp, 0, t0, audiocast::playout_timeline::placing::start, false);
+    playout.synchronize(audiocast::common_schedule{
+        .position = 0, .heard = t0 + 40ms + offset, .frame_ns = 1e9 / 48'000, .feed_forward = 0});
+    std::vector<std::int32_t> out(480);
+    for (int k = 0; k < seconds * 100; ++k)
+        playout.pull(std::span{out}, t0 + 40ms + k * 10ms);
+    audiocast::receiver_stats s;
+    playout.counters(s);
+    return s;
+}
+
+} // namespace
+
+TEST_CASE("synchronized playout: a listener 5 ms early, or 5 ms late, realigns once and then "
+          "plays on the schedule")
+{
+    for (const nanoseconds offset : {nanoseconds{5ms}, nanoseconds{-5ms}}) {
+        INFO("the schedule is " << offset.count() << " ns from where playout anchored");
+        const auto s = play_ramp_to(offset, 2);
+        CHECK(s.sync_realignments == 1);
+        REQUIRE(s.sync_error);
+        CHECK(std::chrono::abs(*s.sync_error) < 25us);
+        CHECK(s.underruns == 0);
+    }
+}

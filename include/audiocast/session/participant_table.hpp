@@ -19,6 +19,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace audiocast {
@@ -74,6 +75,11 @@ public:
         const auto it = std::find_if(members_.begin(), members_.end(),
                                      [ssrc](const participant& p) { return p.ssrc == ssrc; });
         return it == members_.end() ? nullptr : &*it;
+    }
+
+    [[nodiscard]] participant* find(std::uint32_t ssrc) noexcept
+    {
+        return const_cast<participant*>(std::as_const(*this).find(ssrc));
     }
 
     /// The member `ssrc`, added when new; nullptr when new and the table is full.

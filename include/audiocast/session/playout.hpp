@@ -229,28 +229,27 @@ public:
                 // The most punctual pull lately decides: any one pull may run late.
                 rate_.on_sync(now + output_latency_ - sync_->heard_at(at) - phase,
                               sync_->feed_forward, now);
-                if (const auto e = rate_.sync_error()) {
-                    sync_error_ = *e;
-                    if (std::chrono::abs(*e) > realign_beyond) done = realign(out, *e);
-                }
+                if (const auto e = rate_.sync_error()) sync_error_ = *e;
+                if (const auto e = rate_.settled_sync_error(); e && abs(*e) > realign_beyond)
+                    done = realign(out, *e);
             }
             resampler_.set_adjustment(rate_.adjustment());
         }
 
         if (state_ == playout_state::buffering) {
+            // When out[done] is pulled: after a realignment's fade, not `now`.
+            const time_point at = now + duration_of(done, format_.sample_rate);
             std::size_t lead = frames - done;
-            if (now >= start_time_) {
+            if (at >= start_time_) {
                 lead = 0;
-                // Pulled well after the start time (the device opened late):
-                // the frames that should already have played are dropped, so
-                // playout sits at the target latency rather than behind it.
-                // Lateness within half the latency is ordinary callback
-                // jitter and costs no audio.
-                if (now - start_time_ > latency_ / 2)
-                    buffer_.skip(frames_in(now - start_time_, format_));
+                // Pulled well after the start time (the device opened late): the
+                // frames due before are dropped, so playout sits at its latency.
+                // Lateness within half the latency is callback jitter: kept.
+                if (at - start_time_ > latency_ / 2)
+                    buffer_.skip(frames_in(at - start_time_, format_));
             } else {
                 lead = static_cast<std::size_t>(
-                    std::min<std::uint64_t>(frames - done, frames_in(start_time_ - now, format_)));
+                    std::min<std::uint64_t>(frames - done, frames_in(start_time_ - at, format_)));
             }
             std::ranges::fill(out.subspan(done * channels, lead * channels), T{});
             done += lead;
@@ -366,6 +365,7 @@ private:
         } else {
             start_time_ = sync_->heard_at(buffer_.read_position()) - output_latency_;
             anchor_position_ = buffer_.read_position();
+            played_end_ = buffer_.read_position(); // a late packet must not rewind into it
             state_ = playout_state::buffering;
         }
         return written;
@@ -426,8 +426,7 @@ private:
     /// before playout last re-anchored: nothing before it may play again.
     std::uint64_t played_end_ = 0;
     time_point start_time_{};
-    // The frame playout was anchored on, and when it arrived: the origin of
-    // the rate controller's measurements.
+    // The anchor frame and its arrival: the rate controller's origin.
     std::uint64_t anchor_position_ = 0;
     time_point anchor_arrival_{};
     playout_rate_controller rate_;

@@ -119,6 +119,7 @@ public:
         playout_.reset();
         reference_.reset();
         synced_.reset();
+        synced_long_.reset();
         has_last_ = false;
         engaged_ = false;
         integral_ = 0;
@@ -178,6 +179,7 @@ public:
     void on_sync(std::chrono::nanoseconds lateness, double feed_forward, time_point t) noexcept
     {
         synced_.add(lateness.count(), t);
+        synced_long_.add(lateness.count(), t);
         const double dt =
             has_last_ ? std::clamp(std::chrono::duration<double>(t - last_).count(), 0.0, 0.1)
                       : 0.0;
@@ -200,6 +202,14 @@ public:
     [[nodiscard]] std::optional<std::chrono::nanoseconds> sync_error() const noexcept
     {
         const auto e = synced_.value();
+        if (!e) return std::nullopt;
+        return std::chrono::nanoseconds{*e};
+    }
+    /// The same over the last one to two seconds: what a realignment goes by,
+    /// so that a thread starved for a moment (every pull late) moves nothing.
+    [[nodiscard]] std::optional<std::chrono::nanoseconds> settled_sync_error() const noexcept
+    {
+        const auto e = synced_long_.value();
         if (!e) return std::nullopt;
         return std::chrono::nanoseconds{*e};
     }
@@ -226,6 +236,7 @@ private:
     windowed_minimum arrival_{window};
     windowed_minimum playout_{window};
     windowed_minimum synced_{sync_window};
+    windowed_minimum synced_long_{window};
     std::optional<std::chrono::nanoseconds> reference_;
     time_point last_{};
     bool has_last_ = false;

@@ -138,7 +138,8 @@ public:
         const bool about_source = selector.has_source() && heard_since_report_ && tracker.valid();
         const std::uint32_t self = rtcp_.ssrc();
         const auto question = clock_.next_question_due(rtcp_.members().size());
-        const bool asking = question && *question <= now;
+        // A source that said BYE is asked nothing more.
+        const bool asking = question && *question <= now && !selector.left();
         const auto ask = [&](rtcp::compound_writer& w) {
             if (asking) w.reference_time(self, clock_.ask(now));
         };

@@ -216,6 +216,7 @@ public:
         s.clock_questions = clock.asked();
         s.clock_exchanges = clock.exchanges();
         s.clock_answers_unmatched = clock.unmatched();
+        s.clock_steps = clock.steps();
         if (const auto& e = clock.estimate()) {
             s.clock_offset = e->offset;
             s.clock_uncertainty = e->uncertainty;

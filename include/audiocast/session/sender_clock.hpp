@@ -55,7 +55,7 @@ public:
     /// of RTCP with the answers), and settles more slowly the larger it is.
     static constexpr std::chrono::nanoseconds per_member = std::chrono::microseconds{2'500};
     /// Questions remembered, and how long one waits for its answer.
-    static constexpr std::size_t open_questions = 16;
+    static constexpr std::size_t open_questions = 64;
     static constexpr std::chrono::nanoseconds answer_timeout = std::chrono::seconds{2};
 
     /// `asking`: whether questions are asked at all.
@@ -123,11 +123,27 @@ public:
             ++unmatched_;
             return;
         }
+        // The delay was rounded to 1/65536 s: t2 as late as it can be, so
+        // the bound t2 - t1 is never tighter than the truth.
         const auto sent = ntp::to_wall(answered).time_since_epoch();
-        estimator_.add({.t1 = asked->time_since_epoch(),
-                        .t2 = sent - ntp::from_short_duration(item.delay_since_last_rr),
-                        .t3 = sent,
-                        .t4 = arrival.time_since_epoch()});
+        const clock_exchange e{.t1 = asked->time_since_epoch(),
+                               .t2 = sent - ntp::from_short_duration(item.delay_since_last_rr) +
+                                     half_unit,
+                               .t3 = sent,
+                               .t4 = arrival.time_since_epoch()};
+        // A round trip that the estimate cannot hold by far more than its own
+        // width says the source's clock stepped (NTP setting it at boot, say):
+        // what was learnt is forgotten and playout stops following it until
+        // the estimate settles again.
+        if (estimate_ && e.delay() >= std::chrono::nanoseconds::zero()) {
+            const auto predicted =
+                estimate_->sender_time(e.t1 + (e.t4 - e.t1) / 2) - (e.t1 + (e.t4 - e.t1) / 2);
+            if (std::chrono::abs(e.offset() - predicted) > e.delay() / 2 + step_tolerance) {
+                ++steps_;
+                estimator_.reset();
+            }
+        }
+        estimator_.add(e);
         estimate_ = estimator_.estimate();
     }
 
@@ -162,7 +178,15 @@ public:
     /// Whether the estimate has the rate as well as the offset (two windows
     /// of round trips): before that, one fast or slow exchange moves it by
     /// as much as the path's jitter.
-    [[nodiscard]] bool settled() const noexcept { return estimator_.windows() >= 2; }
+    /// A rate beyond what any two crystals disagree by is not believed.
+    [[nodiscard]] bool settled() const noexcept
+    {
+        return estimator_.windows() >= 2 && estimate_ &&
+               std::abs(estimate_->rate_ppm) <= max_believable_ppm;
+    }
+
+    /// Times the source's clock was seen to step and the estimate started over.
+    [[nodiscard]] std::uint64_t steps() const noexcept { return steps_; }
 
     [[nodiscard]] std::uint64_t asked() const noexcept { return asked_; }
     /// Round trips believed (the estimator refuses impossible ones).
@@ -211,10 +235,11 @@ private:
         }
         if (best == nullptr) return std::nullopt;
         best->open = false;
-        // The echo dropped the low 16 bits of the fraction: the middle of
-        // what it can mean, less what our time had there, is the wait.
-        const std::int64_t units = (std::int64_t{best_wait} << 16) + 0x8000 -
-                                   static_cast<std::int64_t>(best->ntp & 0xFFFF);
+        // The echo dropped the low 16 bits of the fraction: the least it can
+        // mean, so that t1 is never after the question left and the bound
+        // t2 - t1 never tighter than the truth.
+        const std::int64_t units =
+            (std::int64_t{best_wait} << 16) - static_cast<std::int64_t>(best->ntp & 0xFFFF);
         const std::int64_t ns =
             std::max<std::int64_t>(0, units) * 1'000'000'000 / (std::int64_t{1} << 32);
         return best->written + std::chrono::nanoseconds{ns};
@@ -223,6 +248,9 @@ private:
     // A question leaves within a poll of being written; more than this and
     // it is another question's echo.
     static constexpr std::uint32_t max_wait_units = 65'536 / 4; // 250 ms
+    static constexpr std::chrono::nanoseconds half_unit{7'629}; // 1/131072 s
+    static constexpr std::chrono::nanoseconds step_tolerance = std::chrono::milliseconds{10};
+    static constexpr double max_believable_ppm = 1'000;
 
     bool asking_;
     bool started_ = false;
@@ -238,6 +266,7 @@ private:
     std::optional<rtcp::sender_info> report_;
     std::uint64_t asked_ = 0;
     std::uint64_t unmatched_ = 0;
+    std::uint64_t steps_ = 0;
 };
 
 } // namespace audiocast

@@ -101,15 +101,19 @@ public:
         const auto sr = [&](rtcp::compound_writer& w) { w.sender_report(ssrc(), info); };
         std::size_t answered = 0;
         const bool answering = answer_due(now);
+        // The interval starts whether or not anyone is still waiting (a
+        // member that asked may have left): no compound outside the
+        // schedule without an answer in it.
+        if (answering) last_answer_ = now;
         const auto answers = [&](rtcp::compound_writer& w) {
             if (answering) answered = answer(w, info.ntp);
         };
         std::size_t size = rtcp_.write_report(now, out, ec, sr, answers);
-        if (size == 0 && !ec && answering) size = rtcp_.write_unscheduled(out, ec, sr, answers);
+        if (size == 0 && !ec && answering && count_waiting() != 0)
+            size = rtcp_.write_unscheduled(out, ec, sr, answers);
         if (size == 0) return 0;
         ++stats.reports_sent;
         stats.clock_answers += answered;
-        if (answered != 0) last_answer_ = now;
         return size;
     }
 
@@ -158,7 +162,9 @@ public:
                     const auto reference = p.reference_time();
                     if (!reference || answering_.listeners == 0) return;
                     ++stats.clock_requests;
-                    participant* l = rtcp_.heard(*p.ssrc(), arrival);
+                    // Only members that report (an RR or SR, which a question's
+                    // compound starts with) are answered: an XR alone adds none.
+                    participant* l = rtcp_.members().find(*p.ssrc());
                     if (l == nullptr) return;
                     if (unanswered_ == 0) asked_at_ = arrival;
                     if (!l->reference_unanswered) {
@@ -208,6 +214,16 @@ private:
     static constexpr std::uint32_t round_trip_rounding_units = 2;
     static constexpr std::size_t max_answers = max_clock_answers_per_report;
 
+    // Recounts the listeners waiting for an answer: the count keeps members
+    // that left while waiting until this forgets them.
+    std::size_t count_waiting() noexcept
+    {
+        std::size_t waiting = 0;
+        for (const participant& l : rtcp_.members())
+            waiting += l.reference_unanswered ? 1u : 0u;
+        return unanswered_ = waiting;
+    }
+
     [[nodiscard]] bool answer_due(time_point now) const noexcept
     {
         return unanswered_ != 0 && rtcp_.joined() &&
@@ -218,28 +234,34 @@ private:
     // delay counted up to `sent`, the SR's time; returns how many it holds.
     std::size_t answer(rtcp::compound_writer& w, ntp::timestamp sent) noexcept
     {
-        if (unanswered_ == 0) return 0;
+        if (unanswered_ == 0 || answering_.listeners == 0) return 0;
         const wall_time now_wall = ntp::to_wall(sent);
-        std::array<rtcp::dlrr_item, max_answers> items;
+        // The longest waiting, in one pass over the table: a max-heap (by
+        // waiting_since) of the oldest found so far.
+        std::array<participant*, max_answers> oldest;
         std::size_t count = 0;
-        std::size_t waiting = 0;
-        // Oldest first: a pass per item over a table of at most a few
-        // thousand, a few times a second at most.
-        std::span<participant> members = rtcp_.members().all();
-        while (count < answering_.listeners) {
-            participant* oldest = nullptr;
-            for (participant& l : members)
-                if (l.reference_unanswered &&
-                    (oldest == nullptr || l.waiting_since < oldest->waiting_since))
-                    oldest = &l;
-            if (oldest == nullptr) break;
-            items[count++] = {oldest->ssrc, *oldest->reference_unanswered,
-                              ntp::to_short_duration(now_wall - oldest->reference_arrival)};
-            oldest->reference_unanswered.reset();
+        const auto later = [](const participant* a, const participant* b) {
+            return a->waiting_since < b->waiting_since;
+        };
+        for (participant& l : rtcp_.members().all()) {
+            if (!l.reference_unanswered) continue;
+            if (count < answering_.listeners) {
+                oldest[count++] = &l;
+                std::push_heap(oldest.begin(), oldest.begin() + count, later);
+            } else if (l.waiting_since < oldest[0]->waiting_since) {
+                std::pop_heap(oldest.begin(), oldest.begin() + count, later);
+                oldest[count - 1] = &l;
+                std::push_heap(oldest.begin(), oldest.begin() + count, later);
+            }
         }
-        for (const participant& l : members)
-            waiting += l.reference_unanswered ? 1u : 0u;
-        unanswered_ = waiting; // members that left while waiting are forgotten here
+        std::array<rtcp::dlrr_item, max_answers> items;
+        for (std::size_t i = 0; i < count; ++i) {
+            participant& l = *oldest[i];
+            items[i] = {l.ssrc, *l.reference_unanswered,
+                        ntp::to_short_duration(now_wall - l.reference_arrival)};
+            l.reference_unanswered.reset();
+        }
+        unanswered_ -= std::min(unanswered_, count);
         if (count != 0) w.delay_since_last_rr(ssrc(), std::span{items.data(), count});
         return count;
     }

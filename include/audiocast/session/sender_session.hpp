@@ -373,17 +373,23 @@ private:
     }
 
     // The RTP timestamp of `now` on the media clock: the last packet's, moved
-    // on by the time since its deadline, which is when its first frame was due.
+    // on by the whole frames since its deadline, which is when its first frame
+    // was due. The NTP time is that frame's instant, not `now`: a pair off by
+    // part of a frame (up to 21 us at 48 kHz) would move every listener that
+    // plays to it (docs/architecture.md, Synchronized playout).
     rtcp::sender_info sender_info_at(time_point now, wall_time wall_now) const noexcept
     {
         std::uint32_t ts = next_timestamp();
+        wall_time at = wall_now;
         if (reports_.joined()) {
             ts = last_sent_timestamp_;
-            if (now > last_sent_due_)
-                ts += static_cast<std::uint32_t>(
-                    frames_in(now - last_sent_due_, codec_.format().sample_rate));
+            std::uint64_t frames = 0;
+            const std::uint32_t rate = codec_.format().sample_rate;
+            if (now > last_sent_due_) frames = frames_in(now - last_sent_due_, rate);
+            ts += static_cast<std::uint32_t>(frames);
+            at = wall_now - (now - (last_sent_due_ + duration_of(frames, rate)));
         }
-        return {.ntp = ntp::from_wall(wall_now),
+        return {.ntp = ntp::from_wall(at),
                 .rtp_timestamp = ts,
                 // What left the host: packets the transport refused are not counted.
                 .packet_count =

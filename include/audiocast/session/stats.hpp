@@ -385,6 +385,9 @@ struct receiver_stats {
     std::uint64_t clock_questions = 0;
     std::uint64_t clock_exchanges = 0;
     std::uint64_t clock_answers_unmatched = 0;
+    /// Times the source's clock stepped (a round trip far outside what the
+    /// estimate holds) and the estimate started over.
+    std::uint64_t clock_steps = 0;
     /// The source's wall clock (since the Unix epoch) less this receiver's
     /// steady clock, as the round trips give it, and how far it may be off
     /// (half the width of what they leave, not counting path asymmetry);

@@ -101,7 +101,8 @@ public:
         auto& r = session_;
         // A few control datagrams a pull, so a flood of them cannot take the
         // audio thread's time; the rest wait for the next pull (reports come
-        // seconds apart, so a real session never queues them). poll() has
+        // seconds apart, clock questions and answers a few hundred a second
+        // at most, so a real session does not queue them). poll() has
         // already dropped what is not RTCP.
         if (control_inbox_)
             for (std::size_t i = 0; i < max_control_per_pull; ++i)
@@ -248,8 +249,10 @@ public:
 
 private:
     static constexpr std::size_t max_datagram_bytes = 65'536;
-    static constexpr std::size_t control_slots = 32;
-    static constexpr std::size_t max_control_per_pull = 8;
+    // Synchronized playout adds every member's clock questions and the
+    // source's answers (hundreds a second at most, sender_clock.hpp).
+    static constexpr std::size_t control_slots = 64;
+    static constexpr std::size_t max_control_per_pull = 16;
 
     // The largest payload a packet of the codec may carry: up to its MTU when
     // it says (another sender's packets may be longer than ours would be).

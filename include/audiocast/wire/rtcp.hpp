@@ -554,7 +554,7 @@ inline void move_reference_times(std::span<std::byte> compound,
     while (compound.size() - at >= header_size) {
         const std::size_t size = (std::size_t{detail::load_be16(compound.data() + at + 2)} + 1) * 4;
         if (size > compound.size() - at) return;
-        if (static_cast<std::uint8_t>(compound[at + 1]) == type_xr) {
+        if (static_cast<std::uint8_t>(compound[at + 1]) == type_xr && size >= header_size + 4) {
             std::size_t block = at + header_size + 4;
             while (at + size - block >= xr_block_header_size) {
                 const std::size_t length =
