@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -373,21 +374,20 @@ private:
     }
 
     // The RTP timestamp of `now` on the media clock: the last packet's, moved
-    // on by the whole frames since its deadline, which is when its first frame
-    // was due. The NTP time is that frame's instant, not `now`: a pair off by
-    // part of a frame (up to 21 us at 48 kHz) would move every listener that
-    // plays to it (docs/architecture.md, Synchronized playout).
+    // on (or back) by the time since its deadline, which is when its first
+    // frame was due, rounded to the nearest frame. The NTP time is when the
+    // report is sent (RFC 3550 §6.4.1); rounding, not truncating, keeps the
+    // pair within half a frame of each other and unbiased, which listeners
+    // that play in step rely on (docs/architecture.md, Synchronized playout).
     rtcp::sender_info sender_info_at(time_point now, wall_time wall_now) const noexcept
     {
         std::uint32_t ts = next_timestamp();
-        wall_time at = wall_now;
+        const wall_time at = wall_now;
         if (reports_.joined()) {
-            ts = last_sent_timestamp_;
-            std::uint64_t frames = 0;
-            const std::uint32_t rate = codec_.format().sample_rate;
-            if (now > last_sent_due_) frames = frames_in(now - last_sent_due_, rate);
-            ts += static_cast<std::uint32_t>(frames);
-            at = wall_now - (now - (last_sent_due_ + duration_of(frames, rate)));
+            const double frames = std::chrono::duration<double>(now - last_sent_due_).count() *
+                                  codec_.format().sample_rate;
+            ts = last_sent_timestamp_ +
+                 static_cast<std::uint32_t>(static_cast<std::int64_t>(std::llround(frames)));
         }
         return {.ntp = ntp::from_wall(at),
                 .rtp_timestamp = ts,
