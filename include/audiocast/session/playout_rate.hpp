@@ -135,11 +135,7 @@ public:
     void on_playout(std::chrono::nanoseconds lateness, time_point t) noexcept
     {
         playout_.add(lateness.count(), t);
-        const double dt =
-            has_last_ ? std::clamp(std::chrono::duration<double>(t - last_).count(), 0.0, 0.1)
-                      : 0.0;
-        last_ = t;
-        has_last_ = true;
+        const double dt = step(t);
         if (!reference_)
             if (const auto playout = playout_.value(), arrival = arrival_.value();
                 playout && arrival)
@@ -161,12 +157,7 @@ public:
             adjustment_ = 0;
             return;
         }
-        const double error_s = std::chrono::duration<double>(*e).count();
-        // The integral is clamped to the limit, so it cannot wind up.
-        integral_ = std::clamp(integral_ + error_s * dt / (proportional_s * integral_s),
-                               -max_adjustment_, max_adjustment_);
-        adjustment_ =
-            std::clamp(error_s / proportional_s + integral_, -max_adjustment_, max_adjustment_);
+        steer(std::chrono::duration<double>(*e).count(), dt, proportional_s, 0);
     }
 
     /// Synchronized playout, once a pull instead of on_playout(): `lateness`
@@ -180,38 +171,26 @@ public:
     {
         synced_.add(lateness.count(), t);
         synced_long_.add(lateness.count(), t);
-        const double dt =
-            has_last_ ? std::clamp(std::chrono::duration<double>(t - last_).count(), 0.0, 0.1)
-                      : 0.0;
-        last_ = t;
-        has_last_ = true;
+        const double dt = step(t);
         const auto e = synced_.value();
         if (!e || max_adjustment_ == 0) {
             adjustment_ = std::clamp(feed_forward, -max_adjustment_, max_adjustment_);
             return;
         }
-        const double error_s = static_cast<double>(*e) * 1e-9;
-        integral_ = std::clamp(integral_ + error_s * dt / (sync_proportional_s * integral_s),
-                               -max_adjustment_, max_adjustment_);
-        adjustment_ = std::clamp(feed_forward + error_s / sync_proportional_s + integral_,
-                                 -max_adjustment_, max_adjustment_);
         engaged_ = true;
+        steer(static_cast<double>(*e) * 1e-9, dt, sync_proportional_s, feed_forward);
     }
 
     /// The synchronized error now (the most punctual pull's), if known.
     [[nodiscard]] std::optional<std::chrono::nanoseconds> sync_error() const noexcept
     {
-        const auto e = synced_.value();
-        if (!e) return std::nullopt;
-        return std::chrono::nanoseconds{*e};
+        return as_duration(synced_.value());
     }
     /// The same over the last one to two seconds: what a realignment goes by,
     /// so that a thread starved for a moment (every pull late) moves nothing.
     [[nodiscard]] std::optional<std::chrono::nanoseconds> settled_sync_error() const noexcept
     {
-        const auto e = synced_long_.value();
-        if (!e) return std::nullopt;
-        return std::chrono::nanoseconds{*e};
+        return as_duration(synced_long_.value());
     }
 
     /// How much later the fastest packets play than they did when the first
@@ -230,6 +209,34 @@ public:
     [[nodiscard]] double drift() const noexcept { return integral_; }
 
 private:
+    // Seconds since the last pull (0 for the first, at most 0.1).
+    double step(time_point t) noexcept
+    {
+        const double dt =
+            has_last_ ? std::clamp(std::chrono::duration<double>(t - last_).count(), 0.0, 0.1)
+                      : 0.0;
+        last_ = t;
+        has_last_ = true;
+        return dt;
+    }
+
+    // The PI step both controllers share: an error of `error_s` plays
+    // error_s / proportional faster at once, the integral learns the drift
+    // (clamped to the limit, so it cannot wind up), on top of `feed_forward`.
+    void steer(double error_s, double dt, double proportional, double feed_forward) noexcept
+    {
+        integral_ = std::clamp(integral_ + error_s * dt / (proportional * integral_s),
+                               -max_adjustment_, max_adjustment_);
+        adjustment_ = std::clamp(feed_forward + error_s / proportional + integral_,
+                                 -max_adjustment_, max_adjustment_);
+    }
+
+    static std::optional<std::chrono::nanoseconds> as_duration(std::optional<std::int64_t> ns)
+    {
+        if (!ns) return std::nullopt;
+        return std::chrono::nanoseconds{*ns};
+    }
+
     double max_adjustment_;
     std::chrono::nanoseconds engage_;
     std::chrono::nanoseconds release_;
