@@ -3477,7 +3477,8 @@ private:
 // L16, RFC 3190 L24, with the channel count), a=ptime, a=recvonly (a
 // broadcast: receivers only receive), a=extmap for the send-time extension
 // (RFC 6051's ntp-64), and what AES67 receivers look for where it costs
-// nothing: a=ts-refclk:local and a=mediaclk:direct (RFC 7273); and, when the
+// nothing: a=ts-refclk and a=mediaclk (RFC 7273; a shared reference clock is
+// what lets listeners synchronize by the reports alone); and, when the
 // stream names its sender, a=source-filter (RFC 4570) so that receivers can
 // join source-specifically (RFC 4607) and hear no one else.
 //
@@ -3621,6 +3622,12 @@ struct stream_description {
     std::optional<std::uint8_t> send_time_extension_id{};
     /// a=mediaclk:direct offset: the RTP timestamp at the media clock's epoch.
     std::optional<std::uint32_t> media_clock_offset{};
+    /// a=ts-refclk (RFC 7273 §4.8), as written after the colon: the clock the
+    /// source's reports are on. "local" is its own; "ntp=<server>",
+    /// "ntp=/traceable/", "ptp=IEEE1588-2008:<grandmaster>:<domain>" and the
+    /// GNSS clocks say that the hosts share a clock (shares_wall_clock()).
+    /// Empty when unsaid.
+    std::string reference_clock{};
     media_direction direction = media_direction::recvonly;
     std::string tool{}; ///< a=tool, when the writer named itself
     /// a=source-filter incl: the address the stream is sent from, for a
@@ -3629,6 +3636,17 @@ struct stream_description {
 
     friend bool operator==(const stream_description&, const stream_description&) = default;
 };
+
+/// Whether `d` says that its source's wall clock is one its listeners share
+/// (RFC 7273: an NTP or PTP reference, or a GNSS one), so that a listener
+/// whose own clock follows the same reference can place the source's reports
+/// on its own wall clock (clock_knowledge::shared_wall_clock).
+[[nodiscard]] inline bool shares_wall_clock(const stream_description& d) noexcept
+{
+    const std::string_view c = d.reference_clock;
+    return c.starts_with("ntp=") || c.starts_with("ptp=") || c == "gps" || c == "gal" ||
+           c == "glonass";
+}
 
 } // namespace audiocast
 // end include/audiocast/wire/stream_description.hpp
@@ -3797,6 +3815,7 @@ struct media_section {
     std::optional<std::chrono::microseconds> ptime;
     std::optional<std::uint8_t> ntp64_id;
     std::optional<std::uint32_t> mediaclk;
+    std::optional<std::string> refclk;
     std::optional<media_direction> direction;
     std::vector<std::pair<std::string, std::string>> source_filters; // (group or "*", source)
     std::size_t line = 0;
@@ -3918,6 +3937,12 @@ private:
                 m->direction = dir;
             else
                 session_direction_ = dir;
+            return std::nullopt;
+        }
+        if (name == "ts-refclk") {
+            // RFC 7273 §4.8: several lines are alternatives; the first is taken.
+            auto& refclk = m != nullptr ? m->refclk : session_refclk_;
+            if (!refclk) refclk = std::string{arg};
             return std::nullopt;
         }
         if (name == "source-filter") {
@@ -4104,6 +4129,7 @@ private:
         out.packet_time = audio->ptime;
         out.send_time_extension_id = audio->ntp64_id;
         out.media_clock_offset = audio->mediaclk;
+        out.reference_clock = audio->refclk.value_or(session_refclk_.value_or(""));
         out.direction = audio->direction.value_or(session_direction_.value_or(
             media_direction::sendrecv)); // RFC 8866 §6.7: sendrecv when unsaid
         out.tool = tool_;
@@ -4127,6 +4153,7 @@ private:
     std::string tool_;
     std::optional<std::string> session_connection_;
     std::optional<media_direction> session_direction_;
+    std::optional<std::string> session_refclk_;
     std::vector<std::pair<std::string, std::string>> session_source_filters_;
     std::vector<media_section> media_;
 };
@@ -4180,10 +4207,14 @@ namespace audiocast {
     if (d.send_time_extension_id)
         line("a=extmap:" + std::to_string(*d.send_time_extension_id) + " " +
              std::string{ntp64_extension_uri});
-    if (d.media_clock_offset) {
-        line("a=ts-refclk:local");
+    // RFC 7273: what clock the reports are on, and how the media clock
+    // follows it: direct (an offset from its epoch) or the sender's own,
+    // tied to it by the reports.
+    if (!d.reference_clock.empty()) line("a=ts-refclk:" + s::clean(d.reference_clock));
+    if (d.media_clock_offset)
         line("a=mediaclk:direct=" + std::to_string(*d.media_clock_offset));
-    }
+    else if (!d.reference_clock.empty())
+        line("a=mediaclk:sender");
     return t;
 }
 
@@ -6765,6 +6796,18 @@ namespace audiocast {
 inline constexpr std::chrono::nanoseconds min_playout_latency = std::chrono::milliseconds{1};
 inline constexpr std::chrono::nanoseconds max_playout_latency = std::chrono::seconds{5};
 
+/// How synchronized playout knows the source's wall clock.
+enum class clock_knowledge {
+    /// Learnt from round trips over RTCP (RFC 3611 RRTR and DLRR): any two
+    /// hosts, with a source that answers (audiocast's does).
+    round_trips,
+    /// The hosts' wall clocks are one clock (NTP or PTP keeps them together;
+    /// a stream description says so with RFC 7273's a=ts-refclk): the
+    /// source's reports are read on our own wall clock and nothing is asked.
+    /// How well the hosts agree is theirs to keep; no figure here shows it.
+    shared_wall_clock,
+};
+
 /// Settings of a receiver_session.
 struct receiver_config {
     /// Target playout latency: the time from a talkspurt's first arrival to its playout.
@@ -6806,9 +6849,10 @@ struct receiver_config {
     std::chrono::nanoseconds stats_interval{};
     /// Play each frame when every listener that synchronizes plays it: at
     /// the source's wall-clock time of its RTP timestamp plus the latency
-    /// (docs/architecture.md, Synchronized playout). Asks the source for its
-    /// clock over RTCP (RFC 3611 RRTR and DLRR).
+    /// (docs/architecture.md, Synchronized playout). How the source's clock
+    /// is known: `source_clock`.
     bool synchronized_playout = false;
+    clock_knowledge source_clock = clock_knowledge::round_trips;
 };
 
 inline constexpr setting_limit playout_latency_limit{
@@ -7388,10 +7432,36 @@ public:
     static constexpr std::size_t open_questions = 64;
     static constexpr std::chrono::nanoseconds answer_timeout = std::chrono::seconds{2};
 
-    /// `asking`: whether questions are asked at all.
-    explicit sender_clock(bool asking) noexcept : asking_{asking} {}
+    /// `asking`: whether questions are asked at all. `shared`: the hosts'
+    /// wall clocks are one (clock_knowledge::shared_wall_clock), so the
+    /// source's clock is our own wall clock, read against our steady clock.
+    explicit sender_clock(bool asking, bool shared = false) noexcept
+        : asking_{asking && !shared}, shared_{shared}
+    {}
 
     [[nodiscard]] bool asking() const noexcept { return asking_; }
+
+    /// Our steady and wall clocks, read together at `now` (a datagram's
+    /// arrival). On a shared clock they are the estimate, fitted like round
+    /// trips of no delay so that a wall clock slewed against the steady one
+    /// is followed, and one that steps starts it over; otherwise ignored.
+    void on_local_times(time_point now, wall_time wall) noexcept
+    {
+        if (!shared_) return;
+        if (last_reading_ && now - *last_reading_ < reading_interval) return;
+        last_reading_ = now;
+        const clock_exchange e{.t1 = now.time_since_epoch(),
+                               .t2 = wall.time_since_epoch(),
+                               .t3 = wall.time_since_epoch(),
+                               .t4 = now.time_since_epoch()};
+        if (estimate_ &&
+            std::chrono::abs(e.offset() - (estimate_->sender_time(e.t1) - e.t1)) > step_tolerance) {
+            ++steps_;
+            estimator_.reset();
+        }
+        estimator_.add(e);
+        estimate_ = estimator_.estimate();
+    }
 
     /// Maps our steady clock onto our wall clock for the questions' times:
     /// once, at the first datagram that carries both.
@@ -7410,10 +7480,13 @@ public:
         has_source_ = true;
         source_since_ = now;
         last_question_.reset();
+        report_.reset();
+        media_anchor_.reset();
+        window_best_.reset();
+        questions_ = {};
+        if (shared_) return; // our own clocks: still right
         estimator_.reset();
         estimate_.reset();
-        report_.reset();
-        questions_ = {};
     }
 
     /// When the next question is due, for a group of `members` others;
@@ -7490,6 +7563,47 @@ public:
     [[nodiscard]] const std::optional<rtcp::sender_info>& sender_report() const noexcept
     {
         return report_;
+    }
+
+    /// A packet of the source whose header carries its send time (RFC 6051's
+    /// ntp-64 extension): like a report, the wall-clock time of an RTP
+    /// timestamp, but in every packet, from the first, and not rounded to a
+    /// frame. A packet leaves no earlier than its time, often a little later
+    /// (pacing), so the one sent most promptly in each media_window stands
+    /// for the source's media clock. Returns whether that changed.
+    bool on_source_packet(std::uint32_t rtp_timestamp, ntp::timestamp sent,
+                          std::uint32_t sample_rate) noexcept
+    {
+        if (!asking_ && !shared_) return false;
+        const auto wall = ntp::to_wall(sent).time_since_epoch();
+        if (!window_best_ || wall - window_opened_ >= media_window || wall < window_opened_) {
+            const bool closed = window_best_.has_value();
+            if (closed) media_anchor_ = window_best_;
+            window_opened_ = wall;
+            window_ts_ = rtp_timestamp;
+            window_best_ = rtcp::sender_info{.ntp = sent, .rtp_timestamp = rtp_timestamp};
+            window_best_lateness_ = 0;
+            return closed;
+        }
+        // How much later than the window's first packet this one left, for
+        // its place on the media clock.
+        const double lateness =
+            static_cast<double>((wall - window_opened_).count()) -
+            static_cast<double>(static_cast<std::int32_t>(rtp_timestamp - window_ts_)) * 1e9 /
+                sample_rate;
+        if (lateness < window_best_lateness_) {
+            window_best_lateness_ = lateness;
+            window_best_ = rtcp::sender_info{.ntp = sent, .rtp_timestamp = rtp_timestamp};
+        }
+        return false;
+    }
+
+    /// The wall-clock time of an RTP timestamp of the source: from its
+    /// packets' send times when they carry them, else from its last report.
+    [[nodiscard]] const std::optional<rtcp::sender_info>& media_anchor() const noexcept
+    {
+        // A window not yet over may hold only late packets: not before one is.
+        return media_anchor_ ? media_anchor_ : report_;
     }
 
     /// Our steady time at which the source's wall clock reads `sender`
@@ -7581,8 +7695,22 @@ private:
     static constexpr std::chrono::nanoseconds half_unit{7'629}; // 1/131072 s
     static constexpr std::chrono::nanoseconds step_tolerance = std::chrono::milliseconds{10};
     static constexpr double max_believable_ppm = 1'000;
+    // On a shared clock: readings at most this often (a flood of datagrams
+    // is not a flood of readings); 8 of them, a window, in 80 ms.
+    static constexpr std::chrono::nanoseconds reading_interval = std::chrono::milliseconds{10};
+
+    // The media clock from packets' send times: the most promptly sent of a
+    // window; half a second holds 100 packets of 5 ms.
+    static constexpr std::chrono::nanoseconds media_window = std::chrono::milliseconds{500};
 
     bool asking_;
+    bool shared_;
+    std::optional<rtcp::sender_info> media_anchor_;
+    std::optional<rtcp::sender_info> window_best_;
+    std::chrono::nanoseconds window_opened_{};
+    std::uint32_t window_ts_ = 0;
+    double window_best_lateness_ = 0;
+    std::optional<time_point> last_reading_;
     bool started_ = false;
     bool has_source_ = false;
     time_point base_steady_{};
@@ -8249,12 +8377,15 @@ namespace audiocast {
 class receiver_reports {
 public:
     /// `ssrc` and `cname` are drawn at random when unset or empty.
-    /// `ask_clock`: ask the source for its clock (synchronized playout).
+    /// `synchronizing`: learn the source's clock, as `knowledge` says
+    /// (synchronized playout).
     receiver_reports(const rtcp_timing& timing, std::size_t max_members,
                      std::optional<std::uint32_t> ssrc, std::string_view cname,
-                     bool ask_clock = false)
+                     bool synchronizing = false,
+                     clock_knowledge knowledge = clock_knowledge::round_trips)
         : rtcp_{rtcp_participant::role::receiver, timing, max_members, ssrc, cname},
-          clock_{ask_clock}
+          clock_{synchronizing && knowledge == clock_knowledge::round_trips,
+                 synchronizing && knowledge == clock_knowledge::shared_wall_clock}
     {}
 
     /// This receiver's SSRC and canonical name, fixed at construction.
@@ -8266,6 +8397,7 @@ public:
     {
         rtcp_.join(arrival);
         clock_.start(arrival, arrival_wall);
+        clock_.on_local_times(arrival, arrival_wall);
     }
 
     /// When the next report, or the next question for the source's clock,
@@ -8276,6 +8408,13 @@ public:
         const auto question = clock_.next_question_due(rtcp_.members().size());
         if (!scheduled || !question) return scheduled;
         return std::min(*scheduled, *question);
+    }
+
+    /// A packet of the source that carries its send time (session/sender_clock.hpp).
+    bool on_source_packet(std::uint32_t rtp_timestamp, ntp::timestamp sent,
+                          std::uint32_t sample_rate) noexcept
+    {
+        return clock_.on_source_packet(rtp_timestamp, sent, sample_rate);
     }
 
     /// What this receiver has learnt of the source's clock.
@@ -9107,8 +9246,8 @@ private:
                     .fade = config_.fade,
                     .max_rate_adjustment = config_.max_rate_adjustment,
                     .capacity_frames = sizes.buffer_frames}},
-          reports_{sizes.rtcp, config_.max_members, config_.ssrc, config_.cname,
-                   config_.synchronized_playout},
+          reports_{sizes.rtcp,    config_.max_members,          config_.ssrc,
+                   config_.cname, config_.synchronized_playout, config_.source_clock},
           screen_{codec_.format(), config_.payload_type, config_.send_time_extension_id,
                   std::min(decoded_.size() / codec_.format().channels, playout_.capacity() / 2)}
     {}
@@ -9141,6 +9280,9 @@ private:
             reports_.heard_from_source();
             playout_.place(std::span<const std::int32_t>{decoded_.data(), samples}, position, at,
                            how, p.hdr.marker, jump_from);
+            if (p.hdr.send_time &&
+                reports_.on_source_packet(p.hdr.timestamp, *p.hdr.send_time, format().sample_rate))
+                synchronize();
         };
         if (!feed_.on_packet(packet, packet.payload.size() / frame_bytes, arrival, arrival_wall,
                              playout_, place))
@@ -9148,21 +9290,25 @@ private:
     }
 
     // Synchronized playout: the common timeline (the source's wall-clock time
-    // of each RTP timestamp, by its last report, plus the latency) on our
-    // clock, by what the round trips say of the source's clock.
+    // of each RTP timestamp, by its packets' send times or its last report,
+    // plus the latency) on our clock, by what the round trips (or the shared
+    // clock) say of the source's clock.
     void synchronize() noexcept
     {
         if (!config_.synchronized_playout) return;
         const sender_clock& clock = reports_.source_clock();
-        const auto& report = clock.sender_report();
+        const auto& report = clock.media_anchor();
         const auto& estimate = clock.estimate();
         if (!report || !estimate || !clock.settled()) return;
         const auto position = feed_.position_of(report->rtp_timestamp);
-        const auto heard = clock.local_time(ntp::to_wall(report->ntp).time_since_epoch());
+        // D is the source's time: on our clock it is longer or shorter by the
+        // rate (20 us of 100 ms at 200 ppm).
+        const auto heard =
+            clock.local_time(ntp::to_wall(report->ntp).time_since_epoch() + config_.latency);
         if (!position || !heard) return;
         const double faster = estimate->rate_ppm * 1e-6;
         playout_.synchronize(common_schedule{.position = *position,
-                                             .heard = *heard + config_.latency,
+                                             .heard = *heard,
                                              .frame_ns = 1e9 / format().sample_rate / (1 + faster),
                                              .feed_forward = faster});
     }

@@ -53,6 +53,11 @@ public:
         std::chrono::nanoseconds join_at{};
         std::chrono::nanoseconds downlink = std::chrono::microseconds{500};
         std::chrono::nanoseconds uplink = std::chrono::microseconds{500};
+        /// Set: its wall clock is the sender's, off by this much (a clock the
+        /// hosts share through NTP or PTP), and it synchronizes by that
+        /// (clock_knowledge::shared_wall_clock), asking nothing. Its steady
+        /// clock still runs at its own offset and rate.
+        std::optional<std::chrono::nanoseconds> shared_wall_clock_error{};
     };
 
     /// What one listener did, measured against the truth.
@@ -88,8 +93,9 @@ public:
               << " ns; offset estimate uncertainty "
               << (stats.clock_uncertainty ? stats.clock_uncertainty->count() : -1) << " ns, rate "
               << stats.clock_rate_ppm << " ppm, exchanges " << stats.clock_exchanges
-              << ", realignments " << stats.sync_realignments << ", underruns " << stats.underruns
-              << ", concealed " << stats.concealed_frames;
+              << ", sync error " << (stats.sync_error ? stats.sync_error->count() : -1)
+              << " ns, realignments " << stats.sync_realignments << ", underruns "
+              << stats.underruns << ", concealed " << stats.concealed_frames;
             return o.str();
         }
     };
@@ -120,6 +126,7 @@ public:
         c.synchronized_playout = true;
         c.rtcp_seed = net_.seed + listeners_.size() + 1;
         c.latency = net_.latency;
+        if (s.shared_wall_clock_error) c.source_clock = clock_knowledge::shared_wall_clock;
         auto& l = listeners_.emplace_back(listener{
             s, std::make_unique<receiver_session<pcm_codec>>(pcm_codec{codec_config()}, c), {}});
         l.result.index = listeners_.size() - 1;
@@ -192,9 +199,12 @@ private:
         return wall_time{std::chrono::seconds{1'800'000'000}} + (t - start);
     }
 
-    // A listener's wall clock: its steady clock, from another date.
-    static wall_time listener_wall(time_point local)
+    // A listener's wall clock: its steady clock, from another date; or, on
+    // a shared clock, the sender's give or take its error.
+    static wall_time listener_wall(const listener& l, time_point local)
     {
+        if (const auto error = l.settings.shared_wall_clock_error)
+            return sender_wall(true_time(l, local)) + *error;
         return wall_time{std::chrono::seconds{1'700'000'000}} + (local - start);
     }
 
@@ -248,8 +258,11 @@ private:
     void report_only()
     {
         std::error_code ec;
-        if (const std::size_t n = tx_->write_report(now_, sender_wall(now_), report_, ec))
-            to_listeners(std::span<const std::byte>{report_.data(), n}, true);
+        if (const std::size_t n = tx_->write_report(now_, sender_wall(now_), report_, ec)) {
+            const std::span<const std::byte> sent{report_.data(), n};
+            if (!reference_) remember_reference(sent);
+            to_listeners(sent, true);
+        }
     }
 
     // The sender's own SR places its media on its clock: the truth.
@@ -272,7 +285,7 @@ private:
             at(arrives, [this, i, copy, control] {
                 listener& to = listeners_[i];
                 const time_point local = local_time(to, now_);
-                const wall_time wall = listener_wall(local);
+                const wall_time wall = listener_wall(to, local);
                 const endpoint from = endpoint::ipv4({10, 0, 0, 1}, control ? 5005 : 5004);
                 if (control)
                     to.rx->on_control(*copy, local, wall, from);
@@ -301,7 +314,7 @@ private:
             at(arrives, [this, i, copy, sender_host] {
                 listener& to = listeners_[i];
                 const time_point local = local_time(to, now_);
-                to.rx->on_control(*copy, local, listener_wall(local), sender_host);
+                to.rx->on_control(*copy, local, listener_wall(to, local), sender_host);
             });
         }
     }

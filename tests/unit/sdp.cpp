@@ -46,6 +46,7 @@ TEST_CASE("an audiocast stream is described line by line as RFC 8866 orders them
     d.packet_time = 5ms;
     d.send_time_extension_id = 1;
     d.media_clock_offset = 123456;
+    d.reference_clock = "local";
     d.tool = "audiocast 0.1.0";
     CHECK(audiocast::to_sdp(d) == "v=0\r\n"
                                   "o=- 42 7 IN IP4 192.0.2.10\r\n"
@@ -164,7 +165,40 @@ TEST_CASE("an SDP as PipeWire and AES67 devices announce it is read")
     CHECK(d.format == audiocast::audio_format{sample_format::l24, 48'000, 2});
     CHECK(d.packet_time == 1ms);
     CHECK(d.media_clock_offset == 963214424u);
+    CHECK(d.reference_clock == "ptp=IEEE1588-2008:00-1D-C1-FF-FE-12-34-56:0");
+    // A PTP reference: listeners on the same grandmaster share the clock.
+    CHECK(audiocast::shares_wall_clock(d));
     CHECK(d.direction == media_direction::recvonly);
+}
+
+TEST_CASE("a stream on a shared NTP clock says so with a=ts-refclk and a=mediaclk:sender, and "
+          "listeners read that they may synchronize by its reports (RFC 7273)")
+{
+    stream_description d;
+    d.reference_clock = "ntp=/traceable/";
+    const std::string text = audiocast::to_sdp(d);
+    CHECK(text.ends_with("a=ts-refclk:ntp=/traceable/\r\na=mediaclk:sender\r\n"));
+    const stream_description back = audiocast::parse_sdp(text);
+    CHECK(back == d);
+    CHECK(audiocast::shares_wall_clock(back));
+
+    // Its own clock, or none said: a listener must ask (round trips).
+    d.reference_clock = "local";
+    CHECK_FALSE(audiocast::shares_wall_clock(audiocast::parse_sdp(audiocast::to_sdp(d))));
+    d.reference_clock.clear();
+    CHECK(audiocast::to_sdp(d).find("ts-refclk") == std::string::npos);
+    CHECK_FALSE(audiocast::shares_wall_clock(audiocast::parse_sdp(audiocast::to_sdp(d))));
+}
+
+TEST_CASE("a=ts-refclk at session level holds for the media, which may say otherwise; of several "
+          "alternatives the first is taken")
+{
+    const std::string head = "v=0\r\ns=x\r\nc=IN IP4 239.255.0.9/1\r\nt=0 0\r\n"
+                             "a=ts-refclk:ntp=192.0.2.123\r\n";
+    const std::string media = "m=audio 6000 RTP/AVP 96\r\na=rtpmap:96 L16/48000/2\r\n";
+    CHECK(audiocast::parse_sdp(head + media).reference_clock == "ntp=192.0.2.123");
+    CHECK(audiocast::parse_sdp(head + media + "a=ts-refclk:local\r\na=ts-refclk:ntp=x\r\n")
+              .reference_clock == "local");
 }
 
 TEST_CASE("the static L16 payload types need no rtpmap")

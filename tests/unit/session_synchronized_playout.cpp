@@ -87,6 +87,43 @@ TEST_CASE("synchronized playout: ten listeners joining seconds apart, each with 
     }
 }
 
+TEST_CASE("synchronized playout on a shared wall clock (RFC 7273, NTP or PTP): listeners whose "
+          "steady clocks run 400 ppm apart ask nothing, hear frames within 50 us of the common "
+          "timeline, and are off by exactly the error of their wall clock")
+{
+    sync_simulation sim{{.jitter = 2ms, .loss = 0.01, .seed = 41}};
+    sim.add(
+        {.offset = 4s, .rate_ppm = 200, .output_latency = 20ms, .shared_wall_clock_error = 0ns});
+    sim.add({.offset = -7s,
+             .rate_ppm = -200,
+             .output_latency = 45ms,
+             .join_at = 2s,
+             .shared_wall_clock_error = 0ns});
+    // Its wall clock reads 300 us ahead of the sender's: it believes each frame
+    // due 300 us earlier than it is, and plays it so.
+    sim.add({.offset = 1s,
+             .rate_ppm = 50,
+             .output_latency = 10ms,
+             .join_at = 1s,
+             .shared_wall_clock_error = 300us});
+    sim.run(60s);
+    const auto results = sim.listeners();
+    for (const auto& l : results) {
+        INFO("listener " << l.index << ": " << l.describe());
+        CHECK(l.measured > 5'000);
+        CHECK(l.stats.clock_questions == 0);
+        CHECK(l.stats.clock_answers_unmatched == 0);
+        CHECK(l.stats.underruns == 0);
+    }
+    for (std::size_t i : {0u, 1u}) {
+        INFO("listener " << i << ": " << results[i].describe());
+        CHECK(results[i].quantile(0.99) < 50us);
+        CHECK(results[i].worst_after_settling < 50us);
+    }
+    INFO("listener 2: " << results[2].describe());
+    CHECK(std::chrono::abs(results[2].last_error + 300us) < 20us);
+}
+
 namespace {
 
 // Playout of a mono ramp (frame n's sample is n << 16), all of it buffered,

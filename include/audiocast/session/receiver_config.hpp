@@ -21,6 +21,18 @@ namespace audiocast {
 inline constexpr std::chrono::nanoseconds min_playout_latency = std::chrono::milliseconds{1};
 inline constexpr std::chrono::nanoseconds max_playout_latency = std::chrono::seconds{5};
 
+/// How synchronized playout knows the source's wall clock.
+enum class clock_knowledge {
+    /// Learnt from round trips over RTCP (RFC 3611 RRTR and DLRR): any two
+    /// hosts, with a source that answers (audiocast's does).
+    round_trips,
+    /// The hosts' wall clocks are one clock (NTP or PTP keeps them together;
+    /// a stream description says so with RFC 7273's a=ts-refclk): the
+    /// source's reports are read on our own wall clock and nothing is asked.
+    /// How well the hosts agree is theirs to keep; no figure here shows it.
+    shared_wall_clock,
+};
+
 /// Settings of a receiver_session.
 struct receiver_config {
     /// Target playout latency: the time from a talkspurt's first arrival to its playout.
@@ -62,9 +74,10 @@ struct receiver_config {
     std::chrono::nanoseconds stats_interval{};
     /// Play each frame when every listener that synchronizes plays it: at
     /// the source's wall-clock time of its RTP timestamp plus the latency
-    /// (docs/architecture.md, Synchronized playout). Asks the source for its
-    /// clock over RTCP (RFC 3611 RRTR and DLRR).
+    /// (docs/architecture.md, Synchronized playout). How the source's clock
+    /// is known: `source_clock`.
     bool synchronized_playout = false;
+    clock_knowledge source_clock = clock_knowledge::round_trips;
 };
 
 inline constexpr setting_limit playout_latency_limit{

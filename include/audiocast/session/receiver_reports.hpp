@@ -22,6 +22,7 @@
 #pragma once
 
 #include <audiocast/endpoint.hpp>
+#include <audiocast/session/receiver_config.hpp>
 #include <audiocast/session/reception_meter.hpp>
 #include <audiocast/session/rtcp_participant.hpp>
 #include <audiocast/session/sender_clock.hpp>
@@ -43,12 +44,15 @@ namespace audiocast {
 class receiver_reports {
 public:
     /// `ssrc` and `cname` are drawn at random when unset or empty.
-    /// `ask_clock`: ask the source for its clock (synchronized playout).
+    /// `synchronizing`: learn the source's clock, as `knowledge` says
+    /// (synchronized playout).
     receiver_reports(const rtcp_timing& timing, std::size_t max_members,
                      std::optional<std::uint32_t> ssrc, std::string_view cname,
-                     bool ask_clock = false)
+                     bool synchronizing = false,
+                     clock_knowledge knowledge = clock_knowledge::round_trips)
         : rtcp_{rtcp_participant::role::receiver, timing, max_members, ssrc, cname},
-          clock_{ask_clock}
+          clock_{synchronizing && knowledge == clock_knowledge::round_trips,
+                 synchronizing && knowledge == clock_knowledge::shared_wall_clock}
     {}
 
     /// This receiver's SSRC and canonical name, fixed at construction.
@@ -60,6 +64,7 @@ public:
     {
         rtcp_.join(arrival);
         clock_.start(arrival, arrival_wall);
+        clock_.on_local_times(arrival, arrival_wall);
     }
 
     /// When the next report, or the next question for the source's clock,
@@ -70,6 +75,13 @@ public:
         const auto question = clock_.next_question_due(rtcp_.members().size());
         if (!scheduled || !question) return scheduled;
         return std::min(*scheduled, *question);
+    }
+
+    /// A packet of the source that carries its send time (session/sender_clock.hpp).
+    bool on_source_packet(std::uint32_t rtp_timestamp, ntp::timestamp sent,
+                          std::uint32_t sample_rate) noexcept
+    {
+        return clock_.on_source_packet(rtp_timestamp, sent, sample_rate);
     }
 
     /// What this receiver has learnt of the source's clock.

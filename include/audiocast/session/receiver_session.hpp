@@ -245,8 +245,8 @@ private:
                     .fade = config_.fade,
                     .max_rate_adjustment = config_.max_rate_adjustment,
                     .capacity_frames = sizes.buffer_frames}},
-          reports_{sizes.rtcp, config_.max_members, config_.ssrc, config_.cname,
-                   config_.synchronized_playout},
+          reports_{sizes.rtcp,    config_.max_members,          config_.ssrc,
+                   config_.cname, config_.synchronized_playout, config_.source_clock},
           screen_{codec_.format(), config_.payload_type, config_.send_time_extension_id,
                   std::min(decoded_.size() / codec_.format().channels, playout_.capacity() / 2)}
     {}
@@ -279,6 +279,9 @@ private:
             reports_.heard_from_source();
             playout_.place(std::span<const std::int32_t>{decoded_.data(), samples}, position, at,
                            how, p.hdr.marker, jump_from);
+            if (p.hdr.send_time &&
+                reports_.on_source_packet(p.hdr.timestamp, *p.hdr.send_time, format().sample_rate))
+                synchronize();
         };
         if (!feed_.on_packet(packet, packet.payload.size() / frame_bytes, arrival, arrival_wall,
                              playout_, place))
@@ -286,21 +289,25 @@ private:
     }
 
     // Synchronized playout: the common timeline (the source's wall-clock time
-    // of each RTP timestamp, by its last report, plus the latency) on our
-    // clock, by what the round trips say of the source's clock.
+    // of each RTP timestamp, by its packets' send times or its last report,
+    // plus the latency) on our clock, by what the round trips (or the shared
+    // clock) say of the source's clock.
     void synchronize() noexcept
     {
         if (!config_.synchronized_playout) return;
         const sender_clock& clock = reports_.source_clock();
-        const auto& report = clock.sender_report();
+        const auto& report = clock.media_anchor();
         const auto& estimate = clock.estimate();
         if (!report || !estimate || !clock.settled()) return;
         const auto position = feed_.position_of(report->rtp_timestamp);
-        const auto heard = clock.local_time(ntp::to_wall(report->ntp).time_since_epoch());
+        // D is the source's time: on our clock it is longer or shorter by the
+        // rate (20 us of 100 ms at 200 ppm).
+        const auto heard =
+            clock.local_time(ntp::to_wall(report->ntp).time_since_epoch() + config_.latency);
         if (!position || !heard) return;
         const double faster = estimate->rate_ppm * 1e-6;
         playout_.synchronize(common_schedule{.position = *position,
-                                             .heard = *heard + config_.latency,
+                                             .heard = *heard,
                                              .frame_ns = 1e9 / format().sample_rate / (1 + faster),
                                              .feed_forward = faster});
     }

@@ -58,10 +58,36 @@ public:
     static constexpr std::size_t open_questions = 64;
     static constexpr std::chrono::nanoseconds answer_timeout = std::chrono::seconds{2};
 
-    /// `asking`: whether questions are asked at all.
-    explicit sender_clock(bool asking) noexcept : asking_{asking} {}
+    /// `asking`: whether questions are asked at all. `shared`: the hosts'
+    /// wall clocks are one (clock_knowledge::shared_wall_clock), so the
+    /// source's clock is our own wall clock, read against our steady clock.
+    explicit sender_clock(bool asking, bool shared = false) noexcept
+        : asking_{asking && !shared}, shared_{shared}
+    {}
 
     [[nodiscard]] bool asking() const noexcept { return asking_; }
+
+    /// Our steady and wall clocks, read together at `now` (a datagram's
+    /// arrival). On a shared clock they are the estimate, fitted like round
+    /// trips of no delay so that a wall clock slewed against the steady one
+    /// is followed, and one that steps starts it over; otherwise ignored.
+    void on_local_times(time_point now, wall_time wall) noexcept
+    {
+        if (!shared_) return;
+        if (last_reading_ && now - *last_reading_ < reading_interval) return;
+        last_reading_ = now;
+        const clock_exchange e{.t1 = now.time_since_epoch(),
+                               .t2 = wall.time_since_epoch(),
+                               .t3 = wall.time_since_epoch(),
+                               .t4 = now.time_since_epoch()};
+        if (estimate_ &&
+            std::chrono::abs(e.offset() - (estimate_->sender_time(e.t1) - e.t1)) > step_tolerance) {
+            ++steps_;
+            estimator_.reset();
+        }
+        estimator_.add(e);
+        estimate_ = estimator_.estimate();
+    }
 
     /// Maps our steady clock onto our wall clock for the questions' times:
     /// once, at the first datagram that carries both.
@@ -80,10 +106,13 @@ public:
         has_source_ = true;
         source_since_ = now;
         last_question_.reset();
+        report_.reset();
+        media_anchor_.reset();
+        window_best_.reset();
+        questions_ = {};
+        if (shared_) return; // our own clocks: still right
         estimator_.reset();
         estimate_.reset();
-        report_.reset();
-        questions_ = {};
     }
 
     /// When the next question is due, for a group of `members` others;
@@ -160,6 +189,47 @@ public:
     [[nodiscard]] const std::optional<rtcp::sender_info>& sender_report() const noexcept
     {
         return report_;
+    }
+
+    /// A packet of the source whose header carries its send time (RFC 6051's
+    /// ntp-64 extension): like a report, the wall-clock time of an RTP
+    /// timestamp, but in every packet, from the first, and not rounded to a
+    /// frame. A packet leaves no earlier than its time, often a little later
+    /// (pacing), so the one sent most promptly in each media_window stands
+    /// for the source's media clock. Returns whether that changed.
+    bool on_source_packet(std::uint32_t rtp_timestamp, ntp::timestamp sent,
+                          std::uint32_t sample_rate) noexcept
+    {
+        if (!asking_ && !shared_) return false;
+        const auto wall = ntp::to_wall(sent).time_since_epoch();
+        if (!window_best_ || wall - window_opened_ >= media_window || wall < window_opened_) {
+            const bool closed = window_best_.has_value();
+            if (closed) media_anchor_ = window_best_;
+            window_opened_ = wall;
+            window_ts_ = rtp_timestamp;
+            window_best_ = rtcp::sender_info{.ntp = sent, .rtp_timestamp = rtp_timestamp};
+            window_best_lateness_ = 0;
+            return closed;
+        }
+        // How much later than the window's first packet this one left, for
+        // its place on the media clock.
+        const double lateness =
+            static_cast<double>((wall - window_opened_).count()) -
+            static_cast<double>(static_cast<std::int32_t>(rtp_timestamp - window_ts_)) * 1e9 /
+                sample_rate;
+        if (lateness < window_best_lateness_) {
+            window_best_lateness_ = lateness;
+            window_best_ = rtcp::sender_info{.ntp = sent, .rtp_timestamp = rtp_timestamp};
+        }
+        return false;
+    }
+
+    /// The wall-clock time of an RTP timestamp of the source: from its
+    /// packets' send times when they carry them, else from its last report.
+    [[nodiscard]] const std::optional<rtcp::sender_info>& media_anchor() const noexcept
+    {
+        // A window not yet over may hold only late packets: not before one is.
+        return media_anchor_ ? media_anchor_ : report_;
     }
 
     /// Our steady time at which the source's wall clock reads `sender`
@@ -251,8 +321,22 @@ private:
     static constexpr std::chrono::nanoseconds half_unit{7'629}; // 1/131072 s
     static constexpr std::chrono::nanoseconds step_tolerance = std::chrono::milliseconds{10};
     static constexpr double max_believable_ppm = 1'000;
+    // On a shared clock: readings at most this often (a flood of datagrams
+    // is not a flood of readings); 8 of them, a window, in 80 ms.
+    static constexpr std::chrono::nanoseconds reading_interval = std::chrono::milliseconds{10};
+
+    // The media clock from packets' send times: the most promptly sent of a
+    // window; half a second holds 100 packets of 5 ms.
+    static constexpr std::chrono::nanoseconds media_window = std::chrono::milliseconds{500};
 
     bool asking_;
+    bool shared_;
+    std::optional<rtcp::sender_info> media_anchor_;
+    std::optional<rtcp::sender_info> window_best_;
+    std::chrono::nanoseconds window_opened_{};
+    std::uint32_t window_ts_ = 0;
+    double window_best_lateness_ = 0;
+    std::optional<time_point> last_reading_;
     bool started_ = false;
     bool has_source_ = false;
     time_point base_steady_{};

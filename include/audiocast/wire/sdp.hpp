@@ -11,7 +11,8 @@
 // L16, RFC 3190 L24, with the channel count), a=ptime, a=recvonly (a
 // broadcast: receivers only receive), a=extmap for the send-time extension
 // (RFC 6051's ntp-64), and what AES67 receivers look for where it costs
-// nothing: a=ts-refclk:local and a=mediaclk:direct (RFC 7273); and, when the
+// nothing: a=ts-refclk and a=mediaclk (RFC 7273; a shared reference clock is
+// what lets listeners synchronize by the reports alone); and, when the
 // stream names its sender, a=source-filter (RFC 4570) so that receivers can
 // join source-specifically (RFC 4607) and hear no one else.
 //
@@ -84,10 +85,14 @@ namespace audiocast {
     if (d.send_time_extension_id)
         line("a=extmap:" + std::to_string(*d.send_time_extension_id) + " " +
              std::string{ntp64_extension_uri});
-    if (d.media_clock_offset) {
-        line("a=ts-refclk:local");
+    // RFC 7273: what clock the reports are on, and how the media clock
+    // follows it: direct (an offset from its epoch) or the sender's own,
+    // tied to it by the reports.
+    if (!d.reference_clock.empty()) line("a=ts-refclk:" + s::clean(d.reference_clock));
+    if (d.media_clock_offset)
         line("a=mediaclk:direct=" + std::to_string(*d.media_clock_offset));
-    }
+    else if (!d.reference_clock.empty())
+        line("a=mediaclk:sender");
     return t;
 }
 

@@ -37,6 +37,12 @@ struct stream_description {
     std::optional<std::uint8_t> send_time_extension_id{};
     /// a=mediaclk:direct offset: the RTP timestamp at the media clock's epoch.
     std::optional<std::uint32_t> media_clock_offset{};
+    /// a=ts-refclk (RFC 7273 §4.8), as written after the colon: the clock the
+    /// source's reports are on. "local" is its own; "ntp=<server>",
+    /// "ntp=/traceable/", "ptp=IEEE1588-2008:<grandmaster>:<domain>" and the
+    /// GNSS clocks say that the hosts share a clock (shares_wall_clock()).
+    /// Empty when unsaid.
+    std::string reference_clock{};
     media_direction direction = media_direction::recvonly;
     std::string tool{}; ///< a=tool, when the writer named itself
     /// a=source-filter incl: the address the stream is sent from, for a
@@ -45,5 +51,16 @@ struct stream_description {
 
     friend bool operator==(const stream_description&, const stream_description&) = default;
 };
+
+/// Whether `d` says that its source's wall clock is one its listeners share
+/// (RFC 7273: an NTP or PTP reference, or a GNSS one), so that a listener
+/// whose own clock follows the same reference can place the source's reports
+/// on its own wall clock (clock_knowledge::shared_wall_clock).
+[[nodiscard]] inline bool shares_wall_clock(const stream_description& d) noexcept
+{
+    const std::string_view c = d.reference_clock;
+    return c.starts_with("ntp=") || c.starts_with("ptp=") || c == "gps" || c == "gal" ||
+           c == "glonass";
+}
 
 } // namespace audiocast

@@ -47,6 +47,7 @@ struct media_section {
     std::optional<std::chrono::microseconds> ptime;
     std::optional<std::uint8_t> ntp64_id;
     std::optional<std::uint32_t> mediaclk;
+    std::optional<std::string> refclk;
     std::optional<media_direction> direction;
     std::vector<std::pair<std::string, std::string>> source_filters; // (group or "*", source)
     std::size_t line = 0;
@@ -168,6 +169,12 @@ private:
                 m->direction = dir;
             else
                 session_direction_ = dir;
+            return std::nullopt;
+        }
+        if (name == "ts-refclk") {
+            // RFC 7273 §4.8: several lines are alternatives; the first is taken.
+            auto& refclk = m != nullptr ? m->refclk : session_refclk_;
+            if (!refclk) refclk = std::string{arg};
             return std::nullopt;
         }
         if (name == "source-filter") {
@@ -354,6 +361,7 @@ private:
         out.packet_time = audio->ptime;
         out.send_time_extension_id = audio->ntp64_id;
         out.media_clock_offset = audio->mediaclk;
+        out.reference_clock = audio->refclk.value_or(session_refclk_.value_or(""));
         out.direction = audio->direction.value_or(session_direction_.value_or(
             media_direction::sendrecv)); // RFC 8866 §6.7: sendrecv when unsaid
         out.tool = tool_;
@@ -377,6 +385,7 @@ private:
     std::string tool_;
     std::optional<std::string> session_connection_;
     std::optional<media_direction> session_direction_;
+    std::optional<std::string> session_refclk_;
     std::vector<std::pair<std::string, std::string>> session_source_filters_;
     std::vector<media_section> media_;
 };
