@@ -21,7 +21,11 @@
 #include "support/console.hpp"
 #include "support/discovery.hpp"
 #include "support/example_error.hpp"
+#include "support/output_device.hpp"
 #include "support/playout_drivers.hpp"
+#if AUDIOCAST_EXAMPLES_HAS_PULSE
+#include "support/pulse_playout.hpp"
+#endif
 #include "support/recorder.hpp"
 #include "support/small_file.hpp"
 #include "support/sound_file.hpp"
@@ -85,8 +89,11 @@ struct client_options {
     bool latency_given = false;             ///< --latency-ms was on the command line
     int max_rate_ppm = 1'000;               ///< receiver_config::max_rate_adjustment, in ppm
     bool sync = false;                      ///< --sync: receiver_config::synchronized_playout
+    bool no_sync = false;                   ///< --no-sync: not even when the description asks
+    std::string sync_clock = "auto";        ///< --sync-clock: receiver_config::source_clock
     std::optional<int> receive_interval_ms; ///< --receive-interval-ms; unset: from the latency
     std::optional<std::string> device;      ///< --device: a number or (part of) a name
+    std::optional<int> device_buffer_ms;    ///< --device-buffer-ms; unset: the output's own
     bool no_playback = false;
     std::string output;
     std::optional<double> duration_s;
@@ -117,6 +124,9 @@ void take_description(client_options& opt, audiocast::stream_description d, cons
                               o->get_name() + " cannot be given with it"};
     opt.described = std::move(d);
     const audiocast::stream_description& d2 = *opt.described;
+    // A stream on a clock its listeners share (RFC 7273) is meant to be
+    // heard in step: every listener that follows the clock can.
+    if (audiocast::shares_wall_clock(d2) && !opt.no_sync) opt.sync = true;
     opt.network.group = d2.group;
     opt.network.port = d2.port;
     if (d2.packet_time) {
@@ -175,9 +185,23 @@ public:
         if (!opt.output.empty()) check_writable(opt.output, "--output");
         if (!opt.stats_json.empty()) check_writable(opt.stats_json, "--stats-json");
         if (!opt.output.empty()) recorder_.emplace(opt.output, format_);
-        if (audio)
-            device_playout_.emplace(std::move(audio), *device, format_,
-                                    recorder_ ? &*recorder_ : nullptr);
+        if (audio) device_playout_ = make_output(std::move(audio), *device);
+    }
+
+    /// RtAudio's device, but with --sync on PulseAudio libpulse directly:
+    /// RtAudio's PulseAudio backend reports no latency (it writes through
+    /// pa_simple), and synchronized playout needs to know when it is heard.
+    std::unique_ptr<output_device> make_output(std::unique_ptr<RtAudio> audio, unsigned device)
+    {
+        recorder* rec = recorder_ ? &*recorder_ : nullptr;
+#if AUDIOCAST_EXAMPLES_HAS_PULSE
+        if (opt_.sync && audio->getCurrentApi() == RtAudio::LINUX_PULSE)
+            return std::make_unique<pulse_playout>(
+                format_, rec, audio->getDeviceInfo(device).name,
+                std::chrono::milliseconds{opt_.device_buffer_ms.value_or(40)});
+#endif
+        return std::make_unique<device_playout>(std::move(audio), device, format_, rec,
+                                                opt_.device_buffer_ms.value_or(5));
     }
 
     int run()
@@ -186,6 +210,8 @@ public:
         config.latency = std::chrono::milliseconds{opt_.latency_ms};
         config.max_rate_adjustment = opt_.max_rate_ppm * 1e-6;
         config.synchronized_playout = opt_.sync;
+        config.source_clock = shared_clock() ? audiocast::clock_knowledge::shared_wall_clock
+                                             : audiocast::clock_knowledge::round_trips;
         if (opt_.described) {
             // An SDP names the payload type, and the send-time extension's id if any.
             config.payload_type = opt_.described->payload_type;
@@ -221,7 +247,7 @@ public:
         thread_.emplace(*stream_, audiocast::stream_thread_options{.receive_interval = interval});
         if (device_playout_) {
             const auto output = device_playout_->output_latency();
-            stream_->set_output_latency(output);
+            if (!device_playout_->times_each_pull()) stream_->set_output_latency(output);
             // Synchronized playout hands each frame to the device its output
             // latency early: the playout latency must cover that and the path.
             if (opt_.sync && config.latency < output + 10ms)
@@ -249,7 +275,11 @@ public:
         if (!opt_.quiet)
             std::cout << program << ": listening on " << opt_.network.where() << " for "
                       << audiocast::to_string(f) << ", playout latency " << latency_ms << " ms"
-                      << latency_note << ", "
+                      << latency_note
+                      << (!opt_.sync       ? ""
+                          : shared_clock() ? ", in step by the clock the hosts share"
+                                           : ", in step by round trips to the sender")
+                      << ", "
                       << (device_playout_ ? "playing on " + device_playout_->describe()
                                           : std::string{"no playback"})
                       << (opt_.output.empty() ? "" : ", recording to '" + opt_.output + "'")
@@ -309,6 +339,16 @@ public:
     }
 
 private:
+    /// Whether synchronized playout reads the sender's reports on our own
+    /// wall clock: asked for, or (auto) the description names a clock the
+    /// hosts share.
+    [[nodiscard]] bool shared_clock() const
+    {
+        if (opt_.sync_clock == "shared") return true;
+        return opt_.sync_clock == "auto" && opt_.described &&
+               audiocast::shares_wall_clock(*opt_.described);
+    }
+
     /// Joins the group: RTP on its port, RTCP on port + 1.
     void open_sockets()
     {
@@ -378,7 +418,7 @@ private:
             note_the_end(stats);
             // The device's latency may change while it runs (a sink that
             // grows its buffer): synchronized playout takes the latest.
-            if (device_playout_ && opt_.sync)
+            if (device_playout_ && opt_.sync && !device_playout_->times_each_pull())
                 stream_->set_output_latency(device_playout_->output_latency());
             if (opt_.stop_at_end && stream_ended_) {
                 finish();
@@ -534,6 +574,11 @@ private:
         j["duration_s"] = seconds;
         j.update(audiocast_examples::receiver_figures(s));
         j["device_underflows"] = device_playout_ ? device_playout_->device_underflows() : 0;
+        j["output_latency_us"] = device_playout_
+                                     ? std::chrono::duration_cast<std::chrono::microseconds>(
+                                           device_playout_->output_latency())
+                                           .count()
+                                     : 0;
         j["frames_recorded"] = frames_written;
         j["recording_failed"] = recording_failed_;
         j["frames_not_recorded"] = frames_dropped;
@@ -556,7 +601,7 @@ private:
     std::optional<recorder> recorder_;
     std::optional<multicast_receiver> stream_;
     std::optional<audiocast::stream_thread<multicast_receiver>> thread_;
-    std::optional<device_playout> device_playout_;
+    std::unique_ptr<output_device> device_playout_;
     std::optional<timer_playout> timer_playout_;
     // SIGHUP (a closed terminal or ssh session) ends the run as cleanly as
     // SIGTERM: the recording and the figures are finished, BYE is sent.
@@ -611,10 +656,21 @@ int main(int argc, char* argv[])
                    "0 keeps playout bit-exact (and lets the buffer drift)")
         ->check(within(audiocast::playout_rate_adjustment_limit, 1e6, "ppm"))
         ->capture_default_str();
-    app.add_flag("--sync", opt.sync,
-                 "Play in step with every other listener that synchronizes: each frame at the "
-                 "sender's clock time of it plus the playout latency, learnt from round trips "
-                 "to an audiocast-server (RTCP XR); set the same --latency-ms on each");
+    auto* no_sync = app.add_flag("--no-sync", opt.no_sync,
+                                 "Play on this listener's own schedule even when the stream's "
+                                 "description (a=ts-refclk naming NTP or PTP) asks for --sync");
+    app.add_option("--sync-clock", opt.sync_clock,
+                   "How --sync knows the sender's clock: round-trips (RTCP XR, any hosts, an "
+                   "audiocast-server), shared (this host's clock follows the sender's NTP or "
+                   "PTP reference: its reports alone), auto (shared when the description says "
+                   "a=ts-refclk:ntp= or ptp=)")
+        ->check(CLI::IsMember({"auto", "round-trips", "shared"}))
+        ->capture_default_str();
+    auto* sync = app.add_flag("--sync", opt.sync,
+                              "Play in step with every other listener that synchronizes: each "
+                              "frame at the sender's clock time of it plus the playout "
+                              "latency; set the same --latency-ms on each (see --sync-clock)");
+    sync->excludes(no_sync);
     app.add_option("--receive-interval-ms", opt.receive_interval_ms,
                    "Let packets gather this long between reads, so that one wake-up takes "
                    "many (arrival times stay exact); 0 wakes for every packet. Default: a "
@@ -625,9 +681,16 @@ int main(int argc, char* argv[])
                        "Audio output device, by number or by (part of) its name (see "
                        "--list-devices); without it the system's default, which PulseAudio "
                        "takes from PULSE_SINK when it is set");
+    auto* device_buffer =
+        app.add_option("--device-buffer-ms", opt.device_buffer_ms,
+                       "How much audio the output device takes ahead, in ms: the callback "
+                       "block of an RtAudio device (default 5), or with --sync on PulseAudio "
+                       "the stream's target buffer (default 40)")
+            ->check(CLI::Range(1, 1000));
     auto* no_playback =
         app.add_flag("--no-playback", opt.no_playback, "Play nothing; pull on a timer instead");
     device->excludes(no_playback);
+    device_buffer->excludes(no_playback);
     app.add_option("--output", opt.output,
                    "Write exactly what playout produces to this WAV file (16- or 24-bit)")
         ->check(non_empty_path());

@@ -44,6 +44,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -51,6 +52,7 @@
 #include <span>
 #include <sstream>
 #include <string>
+#include <sys/timex.h>
 #include <system_error>
 #include <vector>
 
@@ -77,7 +79,8 @@ struct server_options {
     std::string name;
     std::string sdp;
     bool sap = false;
-    bool plain_rtp = false; ///< --plain-rtp: no header extension, no a=extmap
+    bool plain_rtp = false;          ///< --plain-rtp: no header extension, no a=extmap
+    std::string ts_refclk = "local"; ///< --ts-refclk: the SDP's a=ts-refclk (RFC 7273)
     double sap_interval_s = 5;
     std::optional<sap_address> sap_group;    ///< --sap-group; unset: the scope's own
     audiocast::stream_thread_options pacing; ///< --timer-slack-us, --spin-us, --realtime-priority
@@ -96,6 +99,20 @@ public:
           thread_{stream_, opt.pacing}, signals_{io_, SIGINT, SIGTERM, SIGHUP}, duration_timer_{io_}
     {}
 
+    /// --ts-refclk promises listeners that this host's wall clock is the one
+    /// they follow; the kernel knows whether NTP or PTP keeps it so.
+    static void warn_if_clock_unsynchronized()
+    {
+        struct timex t{};
+        if (::ntp_adjtime(&t) == TIME_ERROR)
+            std::cerr << program
+                      << ": warning: --ts-refclk says listeners share this host's clock, but the "
+                         "kernel says no time service keeps it synchronized (adjtimex: "
+                         "TIME_ERROR); listeners that trust the SDP will play apart by however "
+                         "far the clocks are"
+                      << std::endl;
+    }
+
     /// The stream as SDP describes it (RFC 8866), for --sdp and SAP.
     [[nodiscard]] audiocast::stream_description description() const
     {
@@ -112,7 +129,13 @@ public:
         d.packet_time = stream_.codec().nominal_packet_time();
         if (stream_.sender().config().send_time_extension)
             d.send_time_extension_id = stream_.sender().config().send_time_extension_id;
-        d.media_clock_offset = stream_.sender().initial_timestamp();
+        // RFC 7273. On its own clock the media clock is direct from the
+        // stream's start (what AES67 receivers look for); on a shared one the
+        // reports tie it to that clock: the RTP timestamps are not derived
+        // from the shared clock's epoch, so direct would be untrue.
+        d.reference_clock = opt_.ts_refclk;
+        if (!audiocast::shares_wall_clock(d))
+            d.media_clock_offset = stream_.sender().initial_timestamp();
         d.tool = "audiocast " + std::to_string(AUDIOCAST_VERSION_MAJOR) + "." +
                  std::to_string(AUDIOCAST_VERSION_MINOR) + "." +
                  std::to_string(AUDIOCAST_VERSION_PATCH);
@@ -122,6 +145,7 @@ public:
     int run()
     {
         const audiocast::audio_format& f = stream_.format();
+        if (audiocast::shares_wall_clock(description())) warn_if_clock_unsynchronized();
         if (!opt_.sdp.empty()) write_sdp();
         if (!opt_.quiet) {
             // Through the console's writer, like every line while streaming:
@@ -561,6 +585,14 @@ int main(int argc, char* argv[])
                  "Send plain RTP, without the send-time header extension (and no a=extmap in the "
                  "SDP), for receivers that mishandle extensions, such as PipeWire 0.3 (it plays "
                  "them as audio); listeners then measure latency from the sender reports");
+    app.add_option("--ts-refclk", opt.ts_refclk,
+                   "The clock this host's wall clock follows, for the SDP's a=ts-refclk (RFC "
+                   "7273): local (none), ntp=<server>, ntp=/traceable/, "
+                   "ptp=IEEE1588-2008:<grandmaster>:<domain>, gps. A shared one lets "
+                   "listeners whose clocks follow it too play in step by the sender's reports "
+                   "alone (audiocast-client --sdp then synchronizes by default)")
+        ->check(refclk_syntax())
+        ->capture_default_str();
     app.add_option("--sdp", opt.sdp,
                    "Write the stream's SDP description here (for ffmpeg, GStreamer, VLC, "
                    "audiocast-client --sdp)")

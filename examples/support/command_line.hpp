@@ -4,6 +4,7 @@
 #pragma once
 
 #include "support/example_error.hpp"
+#include "support/untrusted_text.hpp"
 
 #include <audiocast/codec/pcm.hpp>
 #include <audiocast/error.hpp>
@@ -219,6 +220,28 @@ inline CLI::Validator non_empty_path()
                               return text.empty() ? "an empty path names no file" : std::string{};
                           },
                           "PATH"};
+}
+
+/// An RFC 7273 ts-refclk value: local, private, gps, gal, glonass, or
+/// ntp=... / ptp=... followed by printable text without spaces (it goes into
+/// an SDP line as it is).
+inline CLI::Validator refclk_syntax()
+{
+    return CLI::Validator{
+        [](std::string& text) -> std::string {
+            const bool visible =
+                std::all_of(text.begin(), text.end(), [](char c) { return c > ' ' && c < 0x7F; });
+            const bool named =
+                text == "local" || text == "private" || text == "gps" || text == "gal" ||
+                text == "glonass" ||
+                ((text.starts_with("ntp=") || text.starts_with("ptp=")) && text.size() > 4);
+            return visible && named ? std::string{}
+                                    : "'" + printable(text) +
+                                          "' is not an RFC 7273 clock (local, ntp=<server>, "
+                                          "ntp=/traceable/, ptp=IEEE1588-2008:<gmid>:<domain>, "
+                                          "gps, gal, glonass, private)";
+        },
+        "CLOCK"};
 }
 
 /// A finite number in [low, high]: CLI11's Range lets NaN through, since

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "support/audio_device.hpp"
+#include "support/output_device.hpp"
 #include "support/recorder.hpp"
 
 #include <audiocast/multicast_stream.hpp>
@@ -21,8 +22,6 @@
 #include <vector>
 
 namespace audiocast_examples {
-
-using audiocast::multicast_receiver;
 
 /// Calls pull() like an audio device: a block of frames each time the audio
 /// of the blocks before it has had time to play, on a thread of its own, as a
@@ -106,31 +105,36 @@ private:
 /// bursts at its playing pace (PulseAudio: up to about 100 ms at a time).
 /// Playout latency must cover those bursts, or each one drains the jitter
 /// buffer; burst() is the largest seen once the device is pacing.
-class device_playout {
+class device_playout final : public output_device {
 public:
     device_playout(std::unique_ptr<RtAudio> audio, unsigned device,
-                   const audiocast::audio_format& format, recorder* rec)
-        : stream_{std::move(audio), device, direction::output}, format_{format}, recorder_{rec}
+                   const audiocast::audio_format& format, recorder* rec, int block_ms = 5)
+        : stream_{std::move(audio), device, direction::output}, format_{format}, recorder_{rec},
+          block_frames_{static_cast<unsigned>(std::max<std::uint64_t>(
+              1, audiocast::frames_in(std::chrono::milliseconds{block_ms}, format)))}
     {}
 
-    [[nodiscard]] std::string describe() const { return stream_.describe(); }
+    [[nodiscard]] std::string describe() const override { return stream_.describe(); }
 
-    void start()
+    void start() override
     {
         // int32 carries L16 and L24 samples to the device exactly.
-        stream_.start(format_.channels, format_.sample_rate, RTAUDIO_SINT32,
-                      format_.sample_rate / 200, &device_playout::on_audio, this); // 5 ms
+        stream_.start(format_.channels, format_.sample_rate, RTAUDIO_SINT32, block_frames_,
+                      &device_playout::on_audio, this);
     }
 
     /// From now on the callback plays `s`. The release pairs with the
     /// callback's acquire, so it sees `s` fully built.
-    void attach(multicast_receiver& s) noexcept { playing_.store(&s, std::memory_order_release); }
+    void attach(multicast_receiver& s) noexcept override
+    {
+        playing_.store(&s, std::memory_order_release);
+    }
 
     /// Waits, 3 s at most, until the device has been pacing for `observe`,
     /// so that burst() has seen its bursts. Joining the group before that
     /// would let the first packets wait in the inbox through the device's
     /// quiet spell after its first fill, and playout would skip them.
-    void warm_up(std::chrono::nanoseconds observe) const
+    void warm_up(std::chrono::nanoseconds observe) const override
     {
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{3};
         while (std::chrono::steady_clock::now() < deadline) {
@@ -143,17 +147,17 @@ public:
     }
 
     /// The most audio the device asked for at once while pacing.
-    [[nodiscard]] std::chrono::nanoseconds burst() const noexcept
+    [[nodiscard]] std::chrono::nanoseconds burst() const noexcept override
     {
         return audiocast::duration_of(max_burst_frames_.load(std::memory_order_relaxed),
                                       format_.sample_rate);
     }
 
-    void stop() noexcept { stream_.stop(); }
+    void stop() noexcept override { stream_.stop(); }
 
     /// How long after a callback the device plays what it returned, as the
     /// audio API reports it (RtAudio's stream latency).
-    [[nodiscard]] std::chrono::nanoseconds output_latency() noexcept
+    [[nodiscard]] std::chrono::nanoseconds output_latency() noexcept override
     {
         const long frames = stream_.latency_frames();
         return frames > 0
@@ -161,7 +165,10 @@ public:
                    : std::chrono::nanoseconds::zero();
     }
 
-    [[nodiscard]] std::uint64_t device_underflows() const noexcept { return underflows_.load(); }
+    [[nodiscard]] std::uint64_t device_underflows() const noexcept override
+    {
+        return underflows_.load();
+    }
 
 private:
     // Calls closer together than this are one burst.
@@ -208,6 +215,7 @@ private:
     audio_stream stream_;
     audiocast::audio_format format_;
     recorder* recorder_;
+    unsigned block_frames_;
     std::atomic<multicast_receiver*> playing_{nullptr};
     std::atomic<std::uint64_t> underflows_{0};
     std::atomic<std::int64_t> last_call_ns_{0};

@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""End-to-end tests of synchronized playout (audiocast-client --sync): real
+processes, real multicast on lo inside a private network namespace, and for
+the sound, a real PulseAudio whose null sink mixes every listener.
+
+    tests/network/netns-run python3 tests/e2e/synchronized.py --bin-dir DIR CASE
+
+Exit 0: passed; 1: failed; 77: skipped, with the reason.
+"""
+
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2e  # noqa: E402
+import harness  # noqa: E402
+from harness import Children, Failure, expect_exit  # noqa: E402
+
+RATE = 48000
+CLICK_EVERY = 4800     # frames: 10 clicks a second
+CLICK = 8000           # three copies on one sample still fit 16 bits
+ALIGNED = 10           # frames: 0.2 ms at 48 kHz, the most the copies may spread
+SETTLE_S = 2.0         # after a listener joins, before its clicks count
+
+
+def two_listeners_synchronize():
+    """Two clients with --sync, started a second apart, learn the server's
+    clock over real sockets (RTCP XR round trips) and hold playout on the
+    common timeline (with no device, a timer pulls: no output latency);
+    neither loses a packet or underruns meanwhile."""
+    with Children() as children:
+        server = children.start(e2e.server_cmd("--tone", "440", "--duration", "7"), "server",
+                                close_stdin=True)
+        server.wait_for_line(r"streaming", 10)
+        clients = []
+        for i in range(2):
+            clients.append(children.start(
+                e2e.client_cmd("--sync", "--no-playback", "--latency-ms", "100", "--duration",
+                               str(6 - i), "--stats-json", e2e.tmp(f"client{i}.json")),
+                f"client{i}"))
+            clients[-1].wait_for_line(r"listening on", 10)
+            time.sleep(1)
+        for c in clients:
+            expect_exit(c, 0, 15)
+        expect_exit(server, 0, 15)
+    for i in range(2):
+        stats = harness.read_json(e2e.tmp(f"client{i}.json"))
+        clock = stats["clock"]
+        print(f"client{i}: {clock['exchanges']} round trips, clock +-{clock['uncertainty_us']} us, "
+              f"sync error {stats['sync_error_us']} us, {stats['sync_realignments']} realignments")
+        # An answer can come for a question the listener has since let go
+        # (it keeps the last 64): a few are unmatched, not many.
+        if clock["exchanges"] < 50 or clock["answers_unmatched"] > clock["exchanges"] // 10:
+            raise Failure(f"client{i}: the sender's clock was not learnt: {clock}")
+        if stats["sync_error_us"] is None or abs(stats["sync_error_us"]) > 1000:
+            raise Failure(f"client{i}: playout is not on the common timeline: "
+                          f"sync error {stats['sync_error_us']} us")
+        for field in ("packets_lost", "underruns"):
+            if stats[field] != 0:
+                raise Failure(f"client{i}: {field} is {stats[field]}")
+
+
+def clicks(seconds):
+    """Stereo L16 silence with a single-sample click every CLICK_EVERY frames."""
+    frames = int(RATE * seconds)
+    data = bytearray(frames * 4)
+    one = CLICK.to_bytes(2, "little", signed=True) * 2
+    for f in range(CLICK_EVERY // 2, frames, CLICK_EVERY):
+        data[f * 4:f * 4 + 4] = one
+    return harness.Sound(RATE, 2, 2, bytes(data))
+
+
+def click_groups(recorded):
+    """The recording's clicks: runs of nonzero samples (left channel) no
+    more than 50 frames apart, each as (first frame, last frame, how many
+    clicks it sums)."""
+    left = memoryview(recorded.data).cast("h")[0::2]
+    groups = []
+    for f, v in enumerate(left):
+        if v == 0:
+            continue
+        if groups and f - groups[-1][1] <= 50:
+            first, _, total = groups[-1]
+            groups[-1] = (first, f, total + v)
+        else:
+            groups.append((f, f, v))
+    return [(first, last, total / CLICK) for first, last, total in groups]
+
+
+def clicks_in_step(buffers_ms, latency_ms, shared_clock=False):
+    """Three --sync clients, started 1.5 s apart while the server streams
+    clicks, play into one PulseAudio null sink; its monitor is recorded.
+    Each client plays through libpulse with its own device buffer, and tells
+    playout, at every write, how long until that write is heard. Once the
+    last has joined and settled, every click must be heard once from each
+    client, the three copies within ALIGNED frames of each other.
+
+    The sink's three streams share its clock, so rate steering has nothing
+    to follow here: it is off (--max-rate-ppm 0), so that each copy of a
+    click stays one sample and its position is exact; steering toward the
+    common timeline is measured in tests/unit/session_synchronized_playout.cpp.
+
+    `shared_clock`: the server says in its SDP that its clock is one the
+    hosts share (--ts-refclk ntp=/traceable/, true of one host); the clients
+    are given only that SDP, synchronize because it asks, and by the
+    server's reports alone: they ask no round trip."""
+    seconds = 14.0
+    source = clicks(seconds)
+    harness.write_wav(e2e.tmp("clicks.wav"), source)
+    joins = []
+    with Children() as children:
+        env = e2e.start_pulseaudio(children)
+        with open(e2e.tmp("monitor.raw"), "wb") as raw:
+            recorder = children.start(
+                ["parec", "--device=audiocast_test.monitor", "--format=s16le", "--rate=48000",
+                 "--channels=2", "--raw", "--latency-msec=20"], "parec", env=env,
+                stdout_file=raw)
+            recording_since = time.monotonic()
+            time.sleep(0.3)
+            refclk = (["--ts-refclk", "ntp=/traceable/", "--sdp", e2e.tmp("stream.sdp")]
+                      if shared_clock else [])
+            server = children.start(e2e.server_cmd("--file", e2e.tmp("clicks.wav"), *refclk),
+                                    "server", close_stdin=True)
+            server.wait_for_line(r"streaming", 10)
+            streaming_since = time.monotonic()
+            clients = []
+            for i, buffer_ms in enumerate(buffers_ms):
+                time.sleep(0.5 if i == 0 else 1.5)
+                remaining = seconds - (time.monotonic() - streaming_since) + 1.5
+                joins.append(time.monotonic() - recording_since)
+                stream = (["--sdp", e2e.tmp("stream.sdp")] if shared_clock else
+                          ["--sync", "--format", "L16", "--rate", "48000", "--channels", "2"])
+                clients.append(children.start(
+                    e2e.client_cmd(*stream, "--latency-ms", str(latency_ms), "--device-buffer-ms",
+                                   str(buffer_ms), "--max-rate-ppm", "0", "--duration",
+                                   f"{remaining:.2f}", "--stats-json",
+                                   e2e.tmp(f"client{i}.json")),
+                    f"client{i}", env=env))
+                line = clients[-1].wait_for_line(r"listening on", 10)
+                if "through libpulse" not in line:
+                    raise Failure(f"client{i} does not play through libpulse: '{line}'")
+                how = "the clock the hosts share" if shared_clock else "round trips"
+                if f"in step by {how}" not in line:
+                    raise Failure(f"client{i} does not synchronize by {how}: '{line}'")
+            expect_exit(server, 0, 20)
+            for c in clients:
+                expect_exit(c, 0, 20)
+            time.sleep(0.5)  # what the sink still holds reaches the monitor
+            recorder.end()
+    with open(e2e.tmp("monitor.raw"), "rb") as raw:
+        recorded = harness.Sound(RATE, 2, 2, raw.read())
+    groups = click_groups(recorded)
+    if not groups:
+        raise Failure("the null sink's monitor recorded no click")
+
+    figures = []
+    for i in range(len(buffers_ms)):
+        stats = harness.read_json(e2e.tmp(f"client{i}.json"))
+        figures.append(stats)
+        print(f"client{i}: device buffer {buffers_ms[i]} ms, output latency "
+              f"{stats['output_latency_us'] / 1000:.1f} ms, {stats['clock']['exchanges']} round "
+              f"trips, clock +-{stats['clock']['uncertainty_us']} us, sync error "
+              f"{stats['sync_error_us']} us, {stats['sync_realignments']} realignments, "
+              f"underruns {stats['underruns']}, device underflows {stats['device_underflows']}")
+        for field in ("packets_lost", "packets_late"):
+            if stats[field] != 0:
+                raise Failure(f"client{i}: {field} is {stats[field]}")
+        if shared_clock and stats["clock"]["questions"] != 0:
+            raise Failure(f"client{i} asked {stats['clock']['questions']} clock questions on a "
+                          f"shared clock")
+
+    # The clicks that count: from SETTLE_S after the last client joined (its
+    # start-up realignment is behind it) to the end of the stream, which
+    # every client still plays. The monitor's frame count stands for time
+    # since parec started, to within its own latency: far less than SETTLE_S.
+    first = int((joins[-1] + latency_ms / 1000 + SETTLE_S) * RATE)
+    counted = [g for g in groups if g[0] >= first]
+    last_click = counted[-1][0] if counted else first
+    wanted = (last_click - first) // CLICK_EVERY
+    spreads = [last - first_frame for first_frame, last, _ in counted]
+    bad = [(f, l, round(n, 2)) for f, l, n in counted if abs(n - 3) > 0.01 or l - f > ALIGNED]
+    gaps = [b[0] - a[0] for a, b in zip(counted, counted[1:])]
+    print(f"{len(counted)} clicks from frame {first} on, copies spread over "
+          f"p50 {statistics.median(spreads) if spreads else '-'} / max "
+          f"{max(spreads) if spreads else '-'} frames "
+          f"(distribution: {sorted(set((s, spreads.count(s)) for s in spreads))}); "
+          f"{len(groups)} groups in all")
+    if len(counted) < wanted or len(counted) < 40:
+        raise Failure(f"{len(counted)} clicks heard from frame {first}, expected {wanted} "
+                      f"(and at least 40); the recording has {recorded.frames} frames")
+    odd = [i for i, g in enumerate(gaps) if abs(g - CLICK_EVERY) > ALIGNED]
+    if odd:
+        around = counted[max(0, odd[0] - 2):odd[0] + 4]
+        raise Failure(f"clicks not {CLICK_EVERY} frames apart: {sorted(set(gaps))[:10]}; "
+                      f"around the first (first frame, last frame, copies): {around}")
+    if bad:
+        raise Failure(f"{len(bad)} of {len(counted)} clicks not heard once from each client "
+                      f"within {ALIGNED} frames (first frame, last frame, copies): {bad[:10]}")
+
+
+def three_listeners_click_in_step():
+    clicks_in_step(buffers_ms=(40, 40, 40), latency_ms=200)
+
+
+def device_buffers_apart_click_in_step():
+    clicks_in_step(buffers_ms=(30, 80, 200), latency_ms=300)
+
+
+def shared_clock_click_in_step():
+    clicks_in_step(buffers_ms=(40, 40, 40), latency_ms=200, shared_clock=True)
+
+
+CASES = {
+    "two_listeners_synchronize": two_listeners_synchronize,
+    "three_listeners_click_in_step": three_listeners_click_in_step,
+    "device_buffers_apart_click_in_step": device_buffers_apart_click_in_step,
+    "shared_clock_click_in_step": shared_clock_click_in_step,
+}
+
+
+def set_up(bin_dir, tmp_dir):
+    e2e.set_up(bin_dir, tmp_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(harness.run_cases(CASES, "e2e", set_up))
