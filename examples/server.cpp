@@ -331,7 +331,49 @@ private:
                           in_ms(*sum.worst_round_trip));
             text += figures;
         }
-        return text + ")";
+        return text + ")" + each_listener();
+    }
+
+    /// A line for each listener (the first max_listed): its name, its round
+    /// trip (RFC 3550, from its last report), and for one that asks for our
+    /// clock, how far its estimate of it can be off: half the round trip,
+    /// since a round trip's midpoint is what it takes for our time.
+    [[nodiscard]] std::string each_listener()
+    {
+        static constexpr std::size_t max_listed = 20;
+        std::string text;
+        std::size_t listed = 0, more = 0;
+        for (const audiocast::participant& l : stream_.sender().listeners()) {
+            if (listed == max_listed) {
+                ++more;
+                continue;
+            }
+            ++listed;
+            char ssrc[16];
+            std::snprintf(ssrc, sizeof ssrc, "%08x", static_cast<unsigned>(l.ssrc));
+            text += "\n  " + (l.cname().empty() ? std::string{ssrc} : printable(l.cname())) + ": ";
+            char figures[160];
+            if (l.round_trip)
+                std::snprintf(figures, sizeof figures, "round trip %.3f ms", in_ms(*l.round_trip));
+            else
+                std::snprintf(figures, sizeof figures, "no round trip yet");
+            text += figures;
+            if (l.clock_questions > 0) {
+                if (l.round_trip)
+                    std::snprintf(figures, sizeof figures,
+                                  "; in step by our clock (%llu questions), its estimate within "
+                                  "+-%.3f ms",
+                                  static_cast<unsigned long long>(l.clock_questions),
+                                  in_ms(*l.round_trip) / 2);
+                else
+                    std::snprintf(figures, sizeof figures,
+                                  "; in step by our clock (%llu questions)",
+                                  static_cast<unsigned long long>(l.clock_questions));
+                text += figures;
+            }
+        }
+        if (more > 0) text += "\n  and " + std::to_string(more) + " more";
+        return text;
     }
 
     /// SAP (RFC 2974): the stream's SDP on the well-known group of its

@@ -7124,6 +7124,8 @@ struct participant {
     /// Since when it has waited for an answer: a newer question does not
     /// move it, so that the longest waiting are answered first.
     wall_time waiting_since{};
+    /// Questions for our clock it has asked (synchronized playout).
+    std::uint64_t clock_questions = 0;
 
     [[nodiscard]] std::string_view cname() const noexcept { return {cname_.data(), cname_length_}; }
     void set_cname(std::string_view name) noexcept
@@ -9609,6 +9611,7 @@ public:
                     // compound starts with) are answered: an XR alone adds none.
                     participant* l = rtcp_.members().find(*p.ssrc());
                     if (l == nullptr) return;
+                    ++l->clock_questions;
                     if (unanswered_ == 0) asked_at_ = arrival;
                     if (!l->reference_unanswered) {
                         ++unanswered_;

@@ -9,7 +9,9 @@ Exit 0: passed; 1: failed; 77: skipped, with the reason.
 """
 
 import os
+import re
 import statistics
+import subprocess
 import sys
 import time
 
@@ -32,7 +34,7 @@ def two_listeners_synchronize():
     neither loses a packet or underruns meanwhile."""
     with Children() as children:
         server = children.start(e2e.server_cmd("--tone", "440", "--duration", "7"), "server",
-                                close_stdin=True)
+                                stdin=subprocess.PIPE)
         server.wait_for_line(r"streaming", 10)
         clients = []
         for i in range(2):
@@ -42,6 +44,28 @@ def two_listeners_synchronize():
                 f"client{i}"))
             clients[-1].wait_for_line(r"listening on", 10)
             time.sleep(1)
+        # STATUS lists each listener: its round trip, and that it asks for
+        # the server's clock, with how far its estimate can be off. Round
+        # trips come from RTCP receiver reports, seconds apart.
+        # Until a listener's first scheduled report has come, there is no
+        # round trip to show.
+        step = (r"^  .+: (round trip [0-9.]+ ms; in step by our clock \(\d+ questions\), its "
+                r"estimate within \+-[0-9.]+ ms|no round trip yet; in step by our clock "
+                r"\(\d+ questions\))$")
+        deadline = time.monotonic() + 3.5
+        while True:
+            mark = server.send("STATUS\n")
+            server.wait_for_line(r"^playing at", 5, after=mark)
+            time.sleep(0.2)
+            listed = [l for l in server.lines[mark:] if re.match(step, l)]
+            if (len(listed) == 2 and all("round trip" in l for l in listed)
+                    or time.monotonic() > deadline):
+                break
+            time.sleep(0.3)
+        if len(listed) != 2:
+            raise Failure(f"STATUS does not show both listeners in step: "
+                          f"{server.lines[mark:]}")
+        print("STATUS:\n" + "\n".join(listed))
         for c in clients:
             expect_exit(c, 0, 15)
         expect_exit(server, 0, 15)

@@ -166,6 +166,7 @@ public:
                     // compound starts with) are answered: an XR alone adds none.
                     participant* l = rtcp_.members().find(*p.ssrc());
                     if (l == nullptr) return;
+                    ++l->clock_questions;
                     if (unanswered_ == 0) asked_at_ = arrival;
                     if (!l->reference_unanswered) {
                         ++unanswered_;
