@@ -127,6 +127,21 @@ void take_description(client_options& opt, audiocast::stream_description d, cons
     // A stream on a clock its listeners share (RFC 7273) is meant to be
     // heard in step: every listener that follows the clock can.
     if (audiocast::shares_wall_clock(d2) && !opt.no_sync) opt.sync = true;
+    // The sender's common playout latency D, unless the command line gives
+    // one: listeners in step must all use the same, so it is not raised to
+    // fit the device either (a warning says when it is too small).
+    if (d2.playout_delay && !opt.latency_given) {
+        const auto ms = d2.playout_delay->count();
+        if (!audiocast::playout_latency_limit.holds(static_cast<double>(ms)))
+            throw example_error{
+                std::string{source} + " asks for a playout delay of " + std::to_string(ms) +
+                " ms, outside the " +
+                std::to_string(static_cast<long>(audiocast::playout_latency_limit.min)) + "-" +
+                std::to_string(static_cast<long>(audiocast::playout_latency_limit.max)) +
+                " ms a listener can play at; give --latency-ms"};
+        opt.latency_ms = static_cast<int>(ms);
+        opt.latency_given = true;
+    }
     opt.network.group = d2.group;
     opt.network.port = d2.port;
     if (d2.packet_time) {

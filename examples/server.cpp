@@ -79,8 +79,9 @@ struct server_options {
     std::string name;
     std::string sdp;
     bool sap = false;
-    bool plain_rtp = false;          ///< --plain-rtp: no header extension, no a=extmap
-    std::string ts_refclk = "local"; ///< --ts-refclk: the SDP's a=ts-refclk (RFC 7273)
+    bool plain_rtp = false;              ///< --plain-rtp: no header extension, no a=extmap
+    std::string ts_refclk = "local";     ///< --ts-refclk: the SDP's a=ts-refclk (RFC 7273)
+    std::optional<int> playout_delay_ms; ///< --playout-delay-ms: the SDP's common latency D
     double sap_interval_s = 5;
     std::optional<sap_address> sap_group;    ///< --sap-group; unset: the scope's own
     audiocast::stream_thread_options pacing; ///< --timer-slack-us, --spin-us, --realtime-priority
@@ -134,6 +135,8 @@ public:
         // reports tie it to that clock: the RTP timestamps are not derived
         // from the shared clock's epoch, so direct would be untrue.
         d.reference_clock = opt_.ts_refclk;
+        if (opt_.playout_delay_ms)
+            d.playout_delay = std::chrono::milliseconds{*opt_.playout_delay_ms};
         if (!audiocast::shares_wall_clock(d))
             d.media_clock_offset = stream_.sender().initial_timestamp();
         d.tool = "audiocast " + std::to_string(AUDIOCAST_VERSION_MAJOR) + "." +
@@ -635,6 +638,11 @@ int main(int argc, char* argv[])
                    "alone (audiocast-client --sdp then synchronizes by default)")
         ->check(refclk_syntax())
         ->capture_default_str();
+    app.add_option("--playout-delay-ms", opt.playout_delay_ms,
+                   "The playout latency every listener that plays in step should use, for the "
+                   "SDP (a=x-audiocast-playout-delay); audiocast-client --sdp takes it unless "
+                   "given --latency-ms")
+        ->check(within(audiocast::playout_latency_limit));
     app.add_option("--sdp", opt.sdp,
                    "Write the stream's SDP description here (for ffmpeg, GStreamer, VLC, "
                    "audiocast-client --sdp)")

@@ -3628,6 +3628,10 @@ struct stream_description {
     /// GNSS clocks say that the hosts share a clock (shares_wall_clock()).
     /// Empty when unsaid.
     std::string reference_clock{};
+    /// a=x-audiocast-playout-delay, in milliseconds: the common playout
+    /// latency D the sender asks of listeners that synchronize, so that all
+    /// use the same. No standard attribute says it; other readers ignore it.
+    std::optional<std::chrono::milliseconds> playout_delay{};
     media_direction direction = media_direction::recvonly;
     std::string tool{}; ///< a=tool, when the writer named itself
     /// a=source-filter incl: the address the stream is sent from, for a
@@ -3816,6 +3820,7 @@ struct media_section {
     std::optional<std::uint8_t> ntp64_id;
     std::optional<std::uint32_t> mediaclk;
     std::optional<std::string> refclk;
+    std::optional<std::chrono::milliseconds> playout_delay;
     std::optional<media_direction> direction;
     std::vector<std::pair<std::string, std::string>> source_filters; // (group or "*", source)
     std::size_t line = 0;
@@ -3991,6 +3996,12 @@ private:
             if (f.size() >= 2 && to_int(f[0].substr(0, f[0].find('/')), id) && id >= 1 &&
                 id <= 14 && f[1] == ntp64_extension_uri)
                 m->ntp64_id = static_cast<std::uint8_t>(id);
+        } else if (name == "x-audiocast-playout-delay") {
+            unsigned ms = 0;
+            if (!to_int(arg, ms) || ms > 60'000)
+                return bad(number, "is not x-audiocast-playout-delay:<milliseconds, at most 60000>",
+                           value);
+            m->playout_delay = std::chrono::milliseconds{ms};
         } else if (name == "mediaclk") {
             // "direct=<offset>", optionally followed by " rate=..." (RFC 7273 §5).
             std::uint32_t offset = 0;
@@ -4130,6 +4141,7 @@ private:
         out.send_time_extension_id = audio->ntp64_id;
         out.media_clock_offset = audio->mediaclk;
         out.reference_clock = audio->refclk.value_or(session_refclk_.value_or(""));
+        out.playout_delay = audio->playout_delay;
         out.direction = audio->direction.value_or(session_direction_.value_or(
             media_direction::sendrecv)); // RFC 8866 §6.7: sendrecv when unsaid
         out.tool = tool_;
@@ -4215,6 +4227,8 @@ namespace audiocast {
         line("a=mediaclk:direct=" + std::to_string(*d.media_clock_offset));
     else if (!d.reference_clock.empty())
         line("a=mediaclk:sender");
+    if (d.playout_delay)
+        line("a=x-audiocast-playout-delay:" + std::to_string(d.playout_delay->count()));
     return t;
 }
 
@@ -6283,8 +6297,7 @@ public:
     }
     [[nodiscard]] const auto& synchronized_to() const noexcept { return sync_; }
 
-    /// The device's output latency (from a pull() to its sound), which synchronized playout takes
-    /// off.
+    /// The device's output latency (a pull() to its sound): synchronized playout takes it off.
     void set_output_latency(std::chrono::nanoseconds d) noexcept
     {
         output_latency_ = std::max(d, {});
@@ -6403,13 +6416,16 @@ public:
         if (state_ == playout_state::buffering) {
             // When out[done] is pulled: after a realignment's fade, not `now`.
             const time_point at = now + duration_of(done, format_.sample_rate);
+            // On a schedule, by this pull's output latency (it varies by pull).
+            if (sync_) start_time_ = sync_->heard_at(buffer_.read_position()) - output_latency_;
             std::size_t lead = frames - done;
             if (at >= start_time_) {
                 lead = 0;
                 // Pulled well after the start time (the device opened late): the
                 // frames due before are dropped, so playout sits at its latency.
-                // Lateness within half the latency is callback jitter: kept.
-                if (at - start_time_ > latency_ / 2)
+                // Lateness within half the latency is callback jitter: kept,
+                // unless a common schedule says which frame is due.
+                if (at - start_time_ > (sync_ ? std::chrono::nanoseconds{} : latency_ / 2))
                     buffer_.skip(frames_in(at - start_time_, format_));
             } else {
                 lead = static_cast<std::size_t>(
@@ -6853,6 +6869,12 @@ struct receiver_config {
     /// is known: `source_clock`.
     bool synchronized_playout = false;
     clock_knowledge source_clock = clock_knowledge::round_trips;
+    /// How long synchronized playout waits in silence for the source's clock
+    /// after a source starts, before it plays on its own schedule (a source
+    /// that answers no clock questions: ffmpeg, GStreamer); 0 plays at once
+    /// and jumps into step later. Round trips settle in well under a second
+    /// with a few listeners; a group of 100 on a busy network takes seconds.
+    std::chrono::nanoseconds sync_wait = std::chrono::seconds{8};
 };
 
 inline constexpr setting_limit playout_latency_limit{
@@ -9137,6 +9159,14 @@ public:
     template <pcm_sample T>
     std::size_t pull(std::span<T> out, time_point now) noexcept
     {
+        // Synchronized playout stays silent until it knows the source's clock
+        // (receiver_config::sync_wait), so that it starts in step rather
+        // than jumps into step; the playout keeps only recent audio meanwhile.
+        if (config_.synchronized_playout && !playout_.synchronized_to() && source_since_ &&
+            now - *source_since_ < config_.sync_wait) {
+            std::ranges::fill(out, T{});
+            return out.size() / format().channels;
+        }
         return playout_.pull(out, now);
     }
 
@@ -9264,6 +9294,7 @@ private:
         meter_.new_source();
         reports_.on_new_source(selector_, meter_, arrival);
         playout_.synchronize(std::nullopt);
+        source_since_ = arrival;
     }
 
     // One packet of the source: the feed says where it goes, if anywhere;
@@ -9331,6 +9362,7 @@ private:
     reception_meter meter_;
     playout_timeline playout_;
     std::uint64_t malformed_ = 0;
+    std::optional<time_point> source_since_; // when the source now played began
 
     receiver_reports reports_;
     // Built from the sizes above, so declared after them.

@@ -127,9 +127,10 @@ def clicks_in_step(buffers_ms, latency_ms, shared_clock=False):
     common timeline is measured in tests/unit/session_synchronized_playout.cpp.
 
     `shared_clock`: the server says in its SDP that its clock is one the
-    hosts share (--ts-refclk ntp=/traceable/, true of one host); the clients
-    are given only that SDP, synchronize because it asks, and by the
-    server's reports alone: they ask no round trip."""
+    hosts share (--ts-refclk ntp=/traceable/, true of one host) and which
+    playout latency to use; the clients are given only that SDP, synchronize
+    because it asks, at its latency, by the server's timestamps alone: they
+    ask no round trip."""
     seconds = 14.0
     source = clicks(seconds)
     harness.write_wav(e2e.tmp("clicks.wav"), source)
@@ -143,8 +144,8 @@ def clicks_in_step(buffers_ms, latency_ms, shared_clock=False):
                 stdout_file=raw)
             recording_since = time.monotonic()
             time.sleep(0.3)
-            refclk = (["--ts-refclk", "ntp=/traceable/", "--sdp", e2e.tmp("stream.sdp")]
-                      if shared_clock else [])
+            refclk = (["--ts-refclk", "ntp=/traceable/", "--playout-delay-ms", str(latency_ms),
+                       "--sdp", e2e.tmp("stream.sdp")] if shared_clock else [])
             server = children.start(e2e.server_cmd("--file", e2e.tmp("clicks.wav"), *refclk),
                                     "server", close_stdin=True)
             server.wait_for_line(r"streaming", 10)
@@ -154,10 +155,12 @@ def clicks_in_step(buffers_ms, latency_ms, shared_clock=False):
                 time.sleep(0.5 if i == 0 else 1.5)
                 remaining = seconds - (time.monotonic() - streaming_since) + 1.5
                 joins.append(time.monotonic() - recording_since)
+                # On the shared clock the SDP gives the latency too.
                 stream = (["--sdp", e2e.tmp("stream.sdp")] if shared_clock else
-                          ["--sync", "--format", "L16", "--rate", "48000", "--channels", "2"])
+                          ["--sync", "--format", "L16", "--rate", "48000", "--channels", "2",
+                           "--latency-ms", str(latency_ms)])
                 clients.append(children.start(
-                    e2e.client_cmd(*stream, "--latency-ms", str(latency_ms), "--device-buffer-ms",
+                    e2e.client_cmd(*stream, "--device-buffer-ms",
                                    str(buffer_ms), "--max-rate-ppm", "0", "--duration",
                                    f"{remaining:.2f}", "--stats-json",
                                    e2e.tmp(f"client{i}.json")),
@@ -165,6 +168,8 @@ def clicks_in_step(buffers_ms, latency_ms, shared_clock=False):
                 line = clients[-1].wait_for_line(r"listening on", 10)
                 if "through libpulse" not in line:
                     raise Failure(f"client{i} does not play through libpulse: '{line}'")
+                if f"playout latency {latency_ms} ms" not in line:
+                    raise Failure(f"client{i} does not play at {latency_ms} ms: '{line}'")
                 how = "the clock the hosts share" if shared_clock else "round trips"
                 if f"in step by {how}" not in line:
                     raise Failure(f"client{i} does not synchronize by {how}: '{line}'")

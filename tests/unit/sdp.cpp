@@ -176,8 +176,10 @@ TEST_CASE("a stream on a shared NTP clock says so with a=ts-refclk and a=mediacl
 {
     stream_description d;
     d.reference_clock = "ntp=/traceable/";
+    d.playout_delay = 250ms;
     const std::string text = audiocast::to_sdp(d);
-    CHECK(text.ends_with("a=ts-refclk:ntp=/traceable/\r\na=mediaclk:sender\r\n"));
+    CHECK(text.ends_with("a=ts-refclk:ntp=/traceable/\r\na=mediaclk:sender\r\n"
+                         "a=x-audiocast-playout-delay:250\r\n"));
     const stream_description back = audiocast::parse_sdp(text);
     CHECK(back == d);
     CHECK(audiocast::shares_wall_clock(back));
@@ -190,7 +192,7 @@ TEST_CASE("a stream on a shared NTP clock says so with a=ts-refclk and a=mediacl
     CHECK_FALSE(audiocast::shares_wall_clock(audiocast::parse_sdp(audiocast::to_sdp(d))));
 }
 
-TEST_CASE("a=ts-refclk at session level holds for the media, which may say otherwise; of several "
+TEST_CASE("a=ts-refclk at session level holds for the media which may say otherwise. Of several "
           "alternatives the first is taken")
 {
     const std::string head = "v=0\r\ns=x\r\nc=IN IP4 239.255.0.9/1\r\nt=0 0\r\n"
@@ -438,4 +440,19 @@ TEST_CASE("an error quotes a hostile line escaped and cut, never raw or whole")
     CHECK(message.find('\x07') == std::string::npos);
     CHECK(message.find("\\x1b]0;pwned\\x07") != std::string::npos);
     CHECK(message.size() < 300);
+}
+
+TEST_CASE("a playout delay that is not a number of milliseconds up to a minute is refused, naming "
+          "the line")
+{
+    const std::string head = "v=0\r\ns=x\r\nc=IN IP4 239.255.0.9/1\r\nt=0 0\r\n"
+                             "m=audio 6000 RTP/AVP 96\r\na=rtpmap:96 L16/48000/2\r\n";
+    CHECK(audiocast::parse_sdp(head + "a=x-audiocast-playout-delay:120\r\n").playout_delay ==
+          std::chrono::milliseconds{120});
+    for (const char* bad : {"-5", "1.5", "60001", "99999999999999999999", ""}) {
+        INFO(bad);
+        CHECK(refusal(head + "a=x-audiocast-playout-delay:" + bad + "\r\n") == errc::invalid_sdp);
+    }
+    CHECK(message_of(head + "a=x-audiocast-playout-delay:60001\r\n").find("at most 60000") !=
+          std::string::npos);
 }

@@ -119,8 +119,7 @@ public:
     }
     [[nodiscard]] const auto& synchronized_to() const noexcept { return sync_; }
 
-    /// The device's output latency (from a pull() to its sound), which synchronized playout takes
-    /// off.
+    /// The device's output latency (a pull() to its sound): synchronized playout takes it off.
     void set_output_latency(std::chrono::nanoseconds d) noexcept
     {
         output_latency_ = std::max(d, {});
@@ -239,13 +238,16 @@ public:
         if (state_ == playout_state::buffering) {
             // When out[done] is pulled: after a realignment's fade, not `now`.
             const time_point at = now + duration_of(done, format_.sample_rate);
+            // On a schedule, by this pull's output latency (it varies by pull).
+            if (sync_) start_time_ = sync_->heard_at(buffer_.read_position()) - output_latency_;
             std::size_t lead = frames - done;
             if (at >= start_time_) {
                 lead = 0;
                 // Pulled well after the start time (the device opened late): the
                 // frames due before are dropped, so playout sits at its latency.
-                // Lateness within half the latency is callback jitter: kept.
-                if (at - start_time_ > latency_ / 2)
+                // Lateness within half the latency is callback jitter: kept,
+                // unless a common schedule says which frame is due.
+                if (at - start_time_ > (sync_ ? std::chrono::nanoseconds{} : latency_ / 2))
                     buffer_.skip(frames_in(at - start_time_, format_));
             } else {
                 lead = static_cast<std::size_t>(

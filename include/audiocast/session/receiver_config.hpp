@@ -78,6 +78,12 @@ struct receiver_config {
     /// is known: `source_clock`.
     bool synchronized_playout = false;
     clock_knowledge source_clock = clock_knowledge::round_trips;
+    /// How long synchronized playout waits in silence for the source's clock
+    /// after a source starts, before it plays on its own schedule (a source
+    /// that answers no clock questions: ffmpeg, GStreamer); 0 plays at once
+    /// and jumps into step later. Round trips settle in well under a second
+    /// with a few listeners; a group of 100 on a busy network takes seconds.
+    std::chrono::nanoseconds sync_wait = std::chrono::seconds{8};
 };
 
 inline constexpr setting_limit playout_latency_limit{

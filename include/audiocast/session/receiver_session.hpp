@@ -134,6 +134,14 @@ public:
     template <pcm_sample T>
     std::size_t pull(std::span<T> out, time_point now) noexcept
     {
+        // Synchronized playout stays silent until it knows the source's clock
+        // (receiver_config::sync_wait), so that it starts in step rather
+        // than jumps into step; the playout keeps only recent audio meanwhile.
+        if (config_.synchronized_playout && !playout_.synchronized_to() && source_since_ &&
+            now - *source_since_ < config_.sync_wait) {
+            std::ranges::fill(out, T{});
+            return out.size() / format().channels;
+        }
         return playout_.pull(out, now);
     }
 
@@ -261,6 +269,7 @@ private:
         meter_.new_source();
         reports_.on_new_source(selector_, meter_, arrival);
         playout_.synchronize(std::nullopt);
+        source_since_ = arrival;
     }
 
     // One packet of the source: the feed says where it goes, if anywhere;
@@ -328,6 +337,7 @@ private:
     reception_meter meter_;
     playout_timeline playout_;
     std::uint64_t malformed_ = 0;
+    std::optional<time_point> source_since_; // when the source now played began
 
     receiver_reports reports_;
     // Built from the sizes above, so declared after them.

@@ -93,6 +93,8 @@ namespace audiocast {
         line("a=mediaclk:direct=" + std::to_string(*d.media_clock_offset));
     else if (!d.reference_clock.empty())
         line("a=mediaclk:sender");
+    if (d.playout_delay)
+        line("a=x-audiocast-playout-delay:" + std::to_string(d.playout_delay->count()));
     return t;
 }
 

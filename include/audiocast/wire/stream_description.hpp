@@ -43,6 +43,10 @@ struct stream_description {
     /// GNSS clocks say that the hosts share a clock (shares_wall_clock()).
     /// Empty when unsaid.
     std::string reference_clock{};
+    /// a=x-audiocast-playout-delay, in milliseconds: the common playout
+    /// latency D the sender asks of listeners that synchronize, so that all
+    /// use the same. No standard attribute says it; other readers ignore it.
+    std::optional<std::chrono::milliseconds> playout_delay{};
     media_direction direction = media_direction::recvonly;
     std::string tool{}; ///< a=tool, when the writer named itself
     /// a=source-filter incl: the address the stream is sent from, for a

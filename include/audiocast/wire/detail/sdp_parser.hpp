@@ -48,6 +48,7 @@ struct media_section {
     std::optional<std::uint8_t> ntp64_id;
     std::optional<std::uint32_t> mediaclk;
     std::optional<std::string> refclk;
+    std::optional<std::chrono::milliseconds> playout_delay;
     std::optional<media_direction> direction;
     std::vector<std::pair<std::string, std::string>> source_filters; // (group or "*", source)
     std::size_t line = 0;
@@ -223,6 +224,12 @@ private:
             if (f.size() >= 2 && to_int(f[0].substr(0, f[0].find('/')), id) && id >= 1 &&
                 id <= 14 && f[1] == ntp64_extension_uri)
                 m->ntp64_id = static_cast<std::uint8_t>(id);
+        } else if (name == "x-audiocast-playout-delay") {
+            unsigned ms = 0;
+            if (!to_int(arg, ms) || ms > 60'000)
+                return bad(number, "is not x-audiocast-playout-delay:<milliseconds, at most 60000>",
+                           value);
+            m->playout_delay = std::chrono::milliseconds{ms};
         } else if (name == "mediaclk") {
             // "direct=<offset>", optionally followed by " rate=..." (RFC 7273 §5).
             std::uint32_t offset = 0;
@@ -362,6 +369,7 @@ private:
         out.send_time_extension_id = audio->ntp64_id;
         out.media_clock_offset = audio->mediaclk;
         out.reference_clock = audio->refclk.value_or(session_refclk_.value_or(""));
+        out.playout_delay = audio->playout_delay;
         out.direction = audio->direction.value_or(session_direction_.value_or(
             media_direction::sendrecv)); // RFC 8866 §6.7: sendrecv when unsaid
         out.tool = tool_;
