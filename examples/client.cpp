@@ -126,7 +126,10 @@ void take_description(client_options& opt, audiocast::stream_description d, cons
     const audiocast::stream_description& d2 = *opt.described;
     // A stream on a clock its listeners share (RFC 7273) is meant to be
     // heard in step: every listener that follows the clock can.
-    if (audiocast::shares_wall_clock(d2) && !opt.no_sync) opt.sync = true;
+    // Only a media clock the sender ties to it by its timestamps (RFC 7273
+    // mediaclk:sender): an AES67 source's direct media clock sends neither
+    // reports nor send times that audiocast reads.
+    if (audiocast::shares_wall_clock(d2) && !d2.media_clock_offset && !opt.no_sync) opt.sync = true;
     // The sender's common playout latency D, unless the command line gives
     // one: listeners in step must all use the same, so it is not raised to
     // fit the device either (a warning says when it is too small).

@@ -26,6 +26,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -282,6 +283,11 @@ private:
         const double heard_ns = static_cast<double>(stamp_ns) +
                                 static_cast<double>(t->sink_usec) * 1e3 -
                                 read_frames * 1e9 / format_.sample_rate;
+        // The sink's latency stepped (a stream asking for less joined it):
+        // the old line no longer holds, so it starts over from this point.
+        if (points_ >= 2 &&
+            std::abs(heard_ns - frame_zero_heard(static_cast<double>(stamp_ns))) > max_off_line_ns)
+            points_ = 0;
         line_[points_next_] = {static_cast<double>(stamp_ns), heard_ns};
         points_next_ = (points_next_ + 1) % line_.size();
         points_ = std::min(points_ + 1, line_.size());
@@ -338,8 +344,10 @@ private:
     }
 
     // The main loop's thread, which plays: pull() and recorder::push() are
-    // real-time safe, and the latency is read from the stream's cached,
-    // interpolated timing (no request to the server).
+    // real-time safe, and the latency comes from timing reports already
+    // received (no request to the server). libpulse's own write is not: it
+    // copies into shared memory and signals the server, as any PulseAudio
+    // client must; this thread is libpulse's, not a device's callback.
     static void on_writable(pa_stream* s, std::size_t bytes, void* self_ptr)
     {
         auto& self = *static_cast<pulse_playout*>(self_ptr);
@@ -391,6 +399,7 @@ private:
     std::string sink_name_;
     static constexpr pa_usec_t report_interval_us = 250'000;
     static constexpr double min_fit_span_ns = 2e9;
+    static constexpr double max_off_line_ns = 500e3;
 
     // The main loop thread's own.
     std::vector<std::int32_t> samples_;

@@ -3998,8 +3998,8 @@ private:
                 m->ntp64_id = static_cast<std::uint8_t>(id);
         } else if (name == "x-audiocast-playout-delay") {
             unsigned ms = 0;
-            if (!to_int(arg, ms) || ms > 60'000)
-                return bad(number, "is not x-audiocast-playout-delay:<milliseconds, at most 60000>",
+            if (!to_int(arg, ms) || ms < 1 || ms > 5'000)
+                return bad(number, "is not x-audiocast-playout-delay:<milliseconds, 1 to 5000>",
                            value);
             m->playout_delay = std::chrono::milliseconds{ms};
         } else if (name == "mediaclk") {
@@ -4222,7 +4222,11 @@ namespace audiocast {
     // RFC 7273: what clock the reports are on, and how the media clock
     // follows it: direct (an offset from its epoch) or the sender's own,
     // tied to it by the reports.
-    if (!d.reference_clock.empty()) line("a=ts-refclk:" + s::clean(d.reference_clock));
+    // A direct media clock needs a reference: the sender's own unless said.
+    if (!d.reference_clock.empty())
+        line("a=ts-refclk:" + s::clean(d.reference_clock));
+    else if (d.media_clock_offset)
+        line("a=ts-refclk:local");
     if (d.media_clock_offset)
         line("a=mediaclk:direct=" + std::to_string(*d.media_clock_offset));
     else if (!d.reference_clock.empty())
@@ -4996,8 +5000,9 @@ private:
 // begin include/audiocast/session/common_schedule.hpp
 // audiocast — the common timeline on one listener's clock (docs/architecture.md,
 // Synchronized playout): when the frame at each playout position is to be
-// heard. The receiver session builds it from the source's last sender report
-// and its estimate of the source's clock (session/sender_clock.hpp); the
+// heard. The receiver session builds it from the source's media clock (its
+// packets' send times, or its last sender report) and its estimate of the
+// source's clock (session/sender_clock.hpp); the
 // playout timeline plays to it (session/playout.hpp).
 
 
@@ -7506,6 +7511,7 @@ public:
         last_question_.reset();
         report_.reset();
         media_anchor_.reset();
+        unconfirmed_.reset();
         window_best_.reset();
         questions_ = {};
         if (shared_) return; // our own clocks: still right
@@ -7600,14 +7606,18 @@ public:
     {
         if (!asking_ && !shared_) return false;
         const auto wall = ntp::to_wall(sent).time_since_epoch();
+        // A packet reordered across a window's start is no new window; far
+        // earlier than it is a step (or a forgery), which the next window
+        // must confirm before it counts.
+        if (window_best_ && wall < window_opened_ && window_opened_ - wall <= media_window)
+            return false;
         if (!window_best_ || wall - window_opened_ >= media_window || wall < window_opened_) {
-            const bool closed = window_best_.has_value();
-            if (closed) media_anchor_ = window_best_;
+            const bool changed = window_best_ && adopt(*window_best_, sample_rate);
             window_opened_ = wall;
             window_ts_ = rtp_timestamp;
             window_best_ = rtcp::sender_info{.ntp = sent, .rtp_timestamp = rtp_timestamp};
             window_best_lateness_ = 0;
-            return closed;
+            return changed;
         }
         // How much later than the window's first packet this one left, for
         // its place on the media clock.
@@ -7621,6 +7631,11 @@ public:
         }
         return false;
     }
+
+    /// Times the media clock's anchor moved further than anchor_tolerance
+    /// and the next window confirmed it (a step of the source's clock or
+    /// media); one window alone moves nothing.
+    [[nodiscard]] std::uint64_t anchor_steps() const noexcept { return anchor_steps_; }
 
     /// The wall-clock time of an RTP timestamp of the source: from its
     /// packets' send times when they carry them, else from its last report.
@@ -7667,6 +7682,38 @@ public:
     }
 
 private:
+    // A window's most prompt packet becomes the anchor if it lies within
+    // anchor_tolerance of where the anchor now puts it, or if the window
+    // before said the same: one packet with a forged or mistaken send time
+    // (a spoofer with the source's address and the next sequence number)
+    // moves no one's timeline by more than the tolerance.
+    bool adopt(const rtcp::sender_info& best, std::uint32_t sample_rate) noexcept
+    {
+        const auto off_from = [&](const rtcp::sender_info& from) {
+            const double predicted =
+                static_cast<double>(ntp::to_wall(from.ntp).time_since_epoch().count()) +
+                static_cast<double>(
+                    static_cast<std::int32_t>(best.rtp_timestamp - from.rtp_timestamp)) *
+                    1e9 / sample_rate;
+            return std::abs(static_cast<double>(ntp::to_wall(best.ntp).time_since_epoch().count()) -
+                            predicted);
+        };
+        const double tolerance = static_cast<double>(anchor_tolerance.count());
+        if (!media_anchor_ || off_from(*media_anchor_) <= tolerance) {
+            media_anchor_ = best;
+            unconfirmed_.reset();
+            return true;
+        }
+        if (unconfirmed_ && off_from(*unconfirmed_) <= tolerance) {
+            ++anchor_steps_;
+            media_anchor_ = best;
+            unconfirmed_.reset();
+            return true;
+        }
+        unconfirmed_ = best;
+        return false;
+    }
+
     struct question {
         std::uint64_t ntp = 0; ///< the time sent, before any wait was added
         time_point written{};
@@ -7729,7 +7776,10 @@ private:
 
     bool asking_;
     bool shared_;
+    static constexpr std::chrono::nanoseconds anchor_tolerance = std::chrono::milliseconds{2};
     std::optional<rtcp::sender_info> media_anchor_;
+    std::optional<rtcp::sender_info> unconfirmed_;
+    std::uint64_t anchor_steps_ = 0;
     std::optional<rtcp::sender_info> window_best_;
     std::chrono::nanoseconds window_opened_{};
     std::uint32_t window_ts_ = 0;
@@ -9159,11 +9209,13 @@ public:
     template <pcm_sample T>
     std::size_t pull(std::span<T> out, time_point now) noexcept
     {
-        // Synchronized playout stays silent until it knows the source's clock
-        // (receiver_config::sync_wait), so that it starts in step rather
+        // Synchronized playout does not start until it knows the source's
+        // clock (receiver_config::sync_wait), so that it starts in step rather
         // than jumps into step; the playout keeps only recent audio meanwhile.
+        // Audio already playing (the last source's, followed) plays on.
         if (config_.synchronized_playout && !playout_.synchronized_to() && source_since_ &&
-            now - *source_since_ < config_.sync_wait) {
+            now - *source_since_ < config_.sync_wait &&
+            playout_.state() != playout_state::playing) {
             std::ranges::fill(out, T{});
             return out.size() / format().channels;
         }

@@ -429,3 +429,74 @@ TEST_CASE(
     CHECK(std::chrono::abs(c.estimate()->offset - 35s) < 20us);
     CHECK(c.steps() == 1);
 }
+
+namespace {
+
+// Packets of 5 ms at 48 kHz from RTP timestamp 1000, the first sent at
+// `base`; packet k leaves `late(k)` after its time. Returns what the clock
+// takes as the media clock's anchor after each packet.
+struct media_feed {
+    audiocast::sender_clock clock{true};
+    wall_time base{std::chrono::seconds{1'800'000'000}};
+
+    bool send(std::uint32_t k, nanoseconds late = {})
+    {
+        const auto sent = base + k * 5ms + late;
+        return clock.on_source_packet(1000 + k * 240, ntp::from_wall(sent), 48'000);
+    }
+    // How far the anchor puts RTP timestamp 1000 from `base`.
+    [[nodiscard]] nanoseconds anchor_error() const
+    {
+        const auto& a = clock.media_anchor();
+        REQUIRE(a);
+        const auto at =
+            ntp::to_wall(a->ntp) -
+            nanoseconds{static_cast<std::int64_t>(a->rtp_timestamp - 1000) * 1'000'000 / 48};
+        return at - base;
+    }
+};
+
+} // namespace
+
+TEST_CASE("the media clock comes from the most promptly sent packet of each half second, not from "
+          "one late, reordered or forged")
+{
+    media_feed f;
+    CHECK_FALSE(f.clock.media_anchor()); // no window is over yet, and no report came
+    // Pacing lateness of 100-900 us, one packet in ten exactly on time.
+    for (std::uint32_t k = 0; k < 400; ++k)
+        f.send(k, k % 10 == 7 ? 0ns : nanoseconds{100'000 + (k * 7919) % 800'000});
+    CHECK(std::chrono::abs(f.anchor_error()) < 1us);
+
+    SECTION("a packet reordered across a window's start changes nothing")
+    {
+        f.send(401, 300us);
+        f.send(399, 0ns); // late in arrival, earlier in time than the window's first
+        for (std::uint32_t k = 402; k < 600; ++k)
+            f.send(k, k % 10 == 7 ? 0ns : nanoseconds{100'000 + (k * 7919) % 800'000});
+        CHECK(std::chrono::abs(f.anchor_error()) < 1us);
+    }
+    SECTION("one packet whose send time is forged, 10 s off or 1.5 ms early, moves the anchor by "
+            "no more than 2 ms, and not for good")
+    {
+        for (const nanoseconds forged :
+             {nanoseconds{10s}, nanoseconds{-10s}, nanoseconds{-1500us}}) {
+            INFO("forged by " << forged.count() << " ns");
+            media_feed g;
+            for (std::uint32_t k = 0; k < 600; ++k) {
+                g.send(k, k == 250 ? forged : nanoseconds{100'000});
+                if (g.clock.media_anchor())
+                    CHECK(std::chrono::abs(g.anchor_error() - 100us) <= 2ms);
+            }
+            CHECK(std::chrono::abs(g.anchor_error() - 100us) < 1us);
+            CHECK(g.clock.anchor_steps() == 0);
+        }
+    }
+    SECTION("a step that lasts is followed after one window confirms it")
+    {
+        for (std::uint32_t k = 400; k < 800; ++k)
+            f.send(k, 50ms);
+        CHECK(std::chrono::abs(f.anchor_error() - 50ms) < 1us);
+        CHECK(f.clock.anchor_steps() == 1);
+    }
+}

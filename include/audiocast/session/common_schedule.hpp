@@ -1,7 +1,8 @@
 // audiocast — the common timeline on one listener's clock (docs/architecture.md,
 // Synchronized playout): when the frame at each playout position is to be
-// heard. The receiver session builds it from the source's last sender report
-// and its estimate of the source's clock (session/sender_clock.hpp); the
+// heard. The receiver session builds it from the source's media clock (its
+// packets' send times, or its last sender report) and its estimate of the
+// source's clock (session/sender_clock.hpp); the
 // playout timeline plays to it (session/playout.hpp).
 #pragma once
 

@@ -134,11 +134,13 @@ public:
     template <pcm_sample T>
     std::size_t pull(std::span<T> out, time_point now) noexcept
     {
-        // Synchronized playout stays silent until it knows the source's clock
-        // (receiver_config::sync_wait), so that it starts in step rather
+        // Synchronized playout does not start until it knows the source's
+        // clock (receiver_config::sync_wait), so that it starts in step rather
         // than jumps into step; the playout keeps only recent audio meanwhile.
+        // Audio already playing (the last source's, followed) plays on.
         if (config_.synchronized_playout && !playout_.synchronized_to() && source_since_ &&
-            now - *source_since_ < config_.sync_wait) {
+            now - *source_since_ < config_.sync_wait &&
+            playout_.state() != playout_state::playing) {
             std::ranges::fill(out, T{});
             return out.size() / format().channels;
         }

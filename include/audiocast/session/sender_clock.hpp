@@ -108,6 +108,7 @@ public:
         last_question_.reset();
         report_.reset();
         media_anchor_.reset();
+        unconfirmed_.reset();
         window_best_.reset();
         questions_ = {};
         if (shared_) return; // our own clocks: still right
@@ -202,14 +203,18 @@ public:
     {
         if (!asking_ && !shared_) return false;
         const auto wall = ntp::to_wall(sent).time_since_epoch();
+        // A packet reordered across a window's start is no new window; far
+        // earlier than it is a step (or a forgery), which the next window
+        // must confirm before it counts.
+        if (window_best_ && wall < window_opened_ && window_opened_ - wall <= media_window)
+            return false;
         if (!window_best_ || wall - window_opened_ >= media_window || wall < window_opened_) {
-            const bool closed = window_best_.has_value();
-            if (closed) media_anchor_ = window_best_;
+            const bool changed = window_best_ && adopt(*window_best_, sample_rate);
             window_opened_ = wall;
             window_ts_ = rtp_timestamp;
             window_best_ = rtcp::sender_info{.ntp = sent, .rtp_timestamp = rtp_timestamp};
             window_best_lateness_ = 0;
-            return closed;
+            return changed;
         }
         // How much later than the window's first packet this one left, for
         // its place on the media clock.
@@ -223,6 +228,11 @@ public:
         }
         return false;
     }
+
+    /// Times the media clock's anchor moved further than anchor_tolerance
+    /// and the next window confirmed it (a step of the source's clock or
+    /// media); one window alone moves nothing.
+    [[nodiscard]] std::uint64_t anchor_steps() const noexcept { return anchor_steps_; }
 
     /// The wall-clock time of an RTP timestamp of the source: from its
     /// packets' send times when they carry them, else from its last report.
@@ -269,6 +279,38 @@ public:
     }
 
 private:
+    // A window's most prompt packet becomes the anchor if it lies within
+    // anchor_tolerance of where the anchor now puts it, or if the window
+    // before said the same: one packet with a forged or mistaken send time
+    // (a spoofer with the source's address and the next sequence number)
+    // moves no one's timeline by more than the tolerance.
+    bool adopt(const rtcp::sender_info& best, std::uint32_t sample_rate) noexcept
+    {
+        const auto off_from = [&](const rtcp::sender_info& from) {
+            const double predicted =
+                static_cast<double>(ntp::to_wall(from.ntp).time_since_epoch().count()) +
+                static_cast<double>(
+                    static_cast<std::int32_t>(best.rtp_timestamp - from.rtp_timestamp)) *
+                    1e9 / sample_rate;
+            return std::abs(static_cast<double>(ntp::to_wall(best.ntp).time_since_epoch().count()) -
+                            predicted);
+        };
+        const double tolerance = static_cast<double>(anchor_tolerance.count());
+        if (!media_anchor_ || off_from(*media_anchor_) <= tolerance) {
+            media_anchor_ = best;
+            unconfirmed_.reset();
+            return true;
+        }
+        if (unconfirmed_ && off_from(*unconfirmed_) <= tolerance) {
+            ++anchor_steps_;
+            media_anchor_ = best;
+            unconfirmed_.reset();
+            return true;
+        }
+        unconfirmed_ = best;
+        return false;
+    }
+
     struct question {
         std::uint64_t ntp = 0; ///< the time sent, before any wait was added
         time_point written{};
@@ -331,7 +373,10 @@ private:
 
     bool asking_;
     bool shared_;
+    static constexpr std::chrono::nanoseconds anchor_tolerance = std::chrono::milliseconds{2};
     std::optional<rtcp::sender_info> media_anchor_;
+    std::optional<rtcp::sender_info> unconfirmed_;
+    std::uint64_t anchor_steps_ = 0;
     std::optional<rtcp::sender_info> window_best_;
     std::chrono::nanoseconds window_opened_{};
     std::uint32_t window_ts_ = 0;

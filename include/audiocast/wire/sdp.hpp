@@ -88,7 +88,11 @@ namespace audiocast {
     // RFC 7273: what clock the reports are on, and how the media clock
     // follows it: direct (an offset from its epoch) or the sender's own,
     // tied to it by the reports.
-    if (!d.reference_clock.empty()) line("a=ts-refclk:" + s::clean(d.reference_clock));
+    // A direct media clock needs a reference: the sender's own unless said.
+    if (!d.reference_clock.empty())
+        line("a=ts-refclk:" + s::clean(d.reference_clock));
+    else if (d.media_clock_offset)
+        line("a=ts-refclk:local");
     if (d.media_clock_offset)
         line("a=mediaclk:direct=" + std::to_string(*d.media_clock_offset));
     else if (!d.reference_clock.empty())

@@ -226,8 +226,8 @@ private:
                 m->ntp64_id = static_cast<std::uint8_t>(id);
         } else if (name == "x-audiocast-playout-delay") {
             unsigned ms = 0;
-            if (!to_int(arg, ms) || ms > 60'000)
-                return bad(number, "is not x-audiocast-playout-delay:<milliseconds, at most 60000>",
+            if (!to_int(arg, ms) || ms < 1 || ms > 5'000)
+                return bad(number, "is not x-audiocast-playout-delay:<milliseconds, 1 to 5000>",
                            value);
             m->playout_delay = std::chrono::milliseconds{ms};
         } else if (name == "mediaclk") {
