@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <thread>
 
 namespace audiocast_examples {
 
@@ -40,6 +41,16 @@ public:
     [[nodiscard]] virtual std::uint64_t device_underflows() const noexcept = 0;
     /// Stops the callbacks: when this returns, none runs.
     virtual void stop() noexcept = 0;
+
+protected:
+    /// For warm_up(): polls `ready` every 5 ms, 3 s at most.
+    template <class Ready>
+    static void wait_until(Ready ready)
+    {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{3};
+        while (std::chrono::steady_clock::now() < deadline && !ready())
+            std::this_thread::sleep_for(std::chrono::milliseconds{5});
+    }
 };
 
 } // namespace audiocast_examples

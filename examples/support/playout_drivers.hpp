@@ -136,14 +136,11 @@ public:
     /// quiet spell after its first fill, and playout would skip them.
     void warm_up(std::chrono::nanoseconds observe) const override
     {
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{3};
-        while (std::chrono::steady_clock::now() < deadline) {
+        wait_until([&] {
             const std::int64_t since = pacing_since_ns_.load(std::memory_order_relaxed);
-            if (since != 0 &&
-                last_call_ns_.load(std::memory_order_relaxed) - since >= observe.count())
-                return;
-            std::this_thread::sleep_for(std::chrono::milliseconds{5});
-        }
+            return since != 0 &&
+                   last_call_ns_.load(std::memory_order_relaxed) - since >= observe.count();
+        });
     }
 
     /// The most audio the device asked for at once while pacing.

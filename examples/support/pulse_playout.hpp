@@ -90,14 +90,11 @@ public:
     /// and asked for audio at its own pace for `observe`.
     void warm_up(std::chrono::nanoseconds observe) const override
     {
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{3};
-        while (std::chrono::steady_clock::now() < deadline) {
+        wait_until([&] {
             const std::int64_t since = pacing_since_ns_.load(std::memory_order_relaxed);
-            if (timed_.load(std::memory_order_relaxed) && since != 0 &&
-                last_call_ns_.load(std::memory_order_relaxed) - since >= observe.count())
-                return;
-            std::this_thread::sleep_for(std::chrono::milliseconds{5});
-        }
+            return timed_.load(std::memory_order_relaxed) && since != 0 &&
+                   last_call_ns_.load(std::memory_order_relaxed) - since >= observe.count();
+        });
     }
 
     [[nodiscard]] std::chrono::nanoseconds burst() const noexcept override
