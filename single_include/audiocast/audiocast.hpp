@@ -3623,10 +3623,12 @@ struct stream_description {
     /// a=mediaclk:direct offset: the RTP timestamp at the media clock's epoch.
     std::optional<std::uint32_t> media_clock_offset{};
     /// a=ts-refclk (RFC 7273 §4.8), as written after the colon: the clock the
-    /// source's reports are on. "local" is its own; "ntp=<server>",
-    /// "ntp=/traceable/", "ptp=IEEE1588-2008:<grandmaster>:<domain>" and the
-    /// GNSS clocks say that the hosts share a clock (shares_wall_clock()).
-    /// Empty when unsaid.
+    /// source's reports are on. "ntp=<server>", "ntp=/traceable/",
+    /// "ptp=IEEE1588-2008:<grandmaster>:<domain>" and the GNSS clocks say that
+    /// the hosts share a clock (shares_wall_clock()). Empty when unsaid or
+    /// "local" (the source's own clock): both tell a listener to ask, and
+    /// parse_sdp() reads "local" as empty so that what it reads is written back
+    /// the same (to_sdp() writes "local" beside a direct media clock).
     std::string reference_clock{};
     /// a=x-audiocast-playout-delay, in milliseconds: the common playout
     /// latency D the sender asks of listeners that synchronize, so that all
@@ -3947,7 +3949,8 @@ private:
         if (name == "ts-refclk") {
             // RFC 7273 §4.8: several lines are alternatives; the first is taken.
             auto& refclk = m != nullptr ? m->refclk : session_refclk_;
-            if (!refclk) refclk = std::string{arg};
+            // "local" (the source's own clock) tells a listener what unsaid does.
+            if (!refclk) refclk = arg == "local" ? std::string{} : std::string{arg};
             return std::nullopt;
         }
         if (name == "source-filter") {

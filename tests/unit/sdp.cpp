@@ -91,7 +91,8 @@ TEST_CASE("what audiocast writes it reads back unchanged")
         d.packet_time = 20ms;
         d.send_time_extension_id = 14;
         d.media_clock_offset = 0;
-        d.reference_clock = "local"; // what a direct media clock is written with
+        d.reference_clock = "ptp=IEEE1588-2008:00-1D-C1-FF-FE-12-34-56:0"; // AES67's form
+        d.playout_delay = std::chrono::milliseconds{120};
         d.tool = "a tool";
         d.direction = media_direction::sendonly;
     }
@@ -200,7 +201,20 @@ TEST_CASE("a=ts-refclk at session level holds for the media which may say otherw
     const std::string media = "m=audio 6000 RTP/AVP 96\r\na=rtpmap:96 L16/48000/2\r\n";
     CHECK(audiocast::parse_sdp(head + media).reference_clock == "ntp=192.0.2.123");
     CHECK(audiocast::parse_sdp(head + media + "a=ts-refclk:local\r\na=ts-refclk:ntp=x\r\n")
-              .reference_clock == "local");
+              .reference_clock.empty());
+}
+
+TEST_CASE("a direct media clock on the source's own clock reads back unchanged: a=ts-refclk:local "
+          "is read as no shared clock, which is what to_sdp() writes it for (fuzz finding)")
+{
+    stream_description d;
+    d.media_clock_offset = 12'345;
+    const std::string text = audiocast::to_sdp(d);
+    CHECK(text.ends_with("a=ts-refclk:local\r\na=mediaclk:direct=12345\r\n"));
+    const stream_description back = audiocast::parse_sdp(text);
+    CHECK(back == d);
+    CHECK(back.reference_clock.empty());
+    CHECK_FALSE(audiocast::shares_wall_clock(back));
 }
 
 TEST_CASE("the static L16 payload types need no rtpmap")

@@ -175,7 +175,8 @@ private:
         if (name == "ts-refclk") {
             // RFC 7273 §4.8: several lines are alternatives; the first is taken.
             auto& refclk = m != nullptr ? m->refclk : session_refclk_;
-            if (!refclk) refclk = std::string{arg};
+            // "local" (the source's own clock) tells a listener what unsaid does.
+            if (!refclk) refclk = arg == "local" ? std::string{} : std::string{arg};
             return std::nullopt;
         }
         if (name == "source-filter") {
