@@ -175,7 +175,7 @@ TEST_CASE("clock_offset: an exchange whose round trip comes out negative is refu
 TEST_CASE("clock_offset: reset() forgets the old sender, and neither add() nor estimate() "
           "allocates")
 {
-    clock_offset_estimator e{4};
+    clock_offset_estimator e;
     const sender_clock first{.offset = 5s, .rate_ppm = 100};
     const sender_clock second{.offset = -3s};
     std::mt19937_64 rng{7};

@@ -46,10 +46,11 @@ public:
     /// long after a source is chosen; then at most `steady_interval`. The
     /// estimate's error shrinks with the round trips it has seen, so they
     /// come fast at first: a minute of them takes the first seconds' error
-    /// from hundreds of microseconds to tens.
+    /// from hundreds of microseconds to a few. After that, ten a second hold
+    /// it there on 2 ms of jitter (two a second let it wander by 30 us).
     static constexpr std::chrono::nanoseconds settling_interval = std::chrono::milliseconds{10};
     static constexpr std::chrono::nanoseconds settling_time = std::chrono::seconds{60};
-    static constexpr std::chrono::nanoseconds steady_interval = std::chrono::milliseconds{500};
+    static constexpr std::chrono::nanoseconds steady_interval = std::chrono::milliseconds{100};
     /// Each member of the group adds this to the interval, so a whole group
     /// settling at once asks at most 400 times a second (about 290 kbit/s
     /// of RTCP with the answers), and settles more slowly the larger it is.
@@ -255,13 +256,12 @@ public:
         return time_point{estimate_->at + std::chrono::nanoseconds{std::llround(t)}};
     }
 
-    /// Whether the estimate has the rate as well as the offset (two windows
-    /// of round trips): before that, one fast or slow exchange moves it by
-    /// as much as the path's jitter.
-    /// A rate beyond what any two crystals disagree by is not believed.
+    /// Whether the estimate has the rate as well as the offset (two round
+    /// trips at least). A rate beyond what any two crystals disagree by is
+    /// not believed: the first few round trips, close together, give one.
     [[nodiscard]] bool settled() const noexcept
     {
-        return estimator_.windows() >= 2 && estimate_ &&
+        return estimator_.exchanges() >= 2 && estimate_ &&
                std::abs(estimate_->rate_ppm) <= max_believable_ppm;
     }
 
