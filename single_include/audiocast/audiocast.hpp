@@ -4414,7 +4414,8 @@ private:
 // begin include/audiocast/session/clock_offset.hpp
 // audiocast — the sender's clock as a listener can know it without a common
 // clock: from round trips (RFC 3611 RRTR and DLRR blocks, with the SR that
-// carries the DLRR), filtered as NTP-class tools filter theirs.
+// carries the DLRR), bounded the way NTP-class tools bound theirs and fitted
+// through the fastest trips each way.
 //
 // An exchange gives four times. The listener sends its Receiver Reference
 // Time at t1 (its own clock); the sender receives it at t2 and answers at t3
@@ -4428,17 +4429,26 @@ private:
 // delays, which no exchange can observe: at most delay / 2, and exactly that
 // when the path is asymmetric for good (the known limit of the method).
 //
-// Every exchange bounds the truth: the offset lies within delay / 2 of what
-// the exchange says, since neither one-way delay is negative. Queueing only
-// ever adds delay, so the estimator (1) fits the sender's rate through the
-// fastest exchange of each `window` (the most symmetric ones) over the last
-// `history` windows, and (2) with that rate taken out, intersects the bounds
-// of the last `recent` exchanges and takes the middle of what is left. The
-// tightest upper bound comes from the fastest trip out and the tightest lower
-// bound from the fastest trip back, which need not be the same exchange: so
-// the error shrinks with the least jitter seen each way, not with the least
-// seen on both at once. Fixed memory; add() and estimate() allocate nothing
-// and take no lock (docs/architecture.md, Threads).
+// Every exchange bounds the truth twice, since no one-way delay is negative:
+// the offset at t1 is at most t2 - t1 (the trip out) and the offset at t4 at
+// least t3 - t4 (the trip back). Queueing only ever adds delay, so the offset
+// line runs under every upper bound and over every lower one, and what
+// constrains it are the fastest trips out and, separately, the fastest trips
+// back, whatever exchange each came from: the vertices of the lower convex
+// hull of the upper bounds and of the upper hull of the lower bounds. The
+// estimator takes the rate that leaves the widest corridor between the two
+// hulls (a line of any other rate runs into the fastest trips at one end or
+// the other; compare the linear-programming skew estimate of Moon, Skelly
+// and Towsley, 1999) and the offset halfway across it. Its error shrinks
+// with the least jitter seen each way, which falls as one over the number of
+// exchanges, not one over its square root as an average's would, and the
+// rate rests on hull vertices far apart in time.
+//
+// Each exchange's bounds are kept until `capacity` are; then time is cut into
+// bins, twice as wide each time they fill, and each bin keeps its tightest
+// bound each way (a hull rests on those). Bounds older than `history` are
+// dropped, a bin's worth at a time. Fixed memory; add() and estimate()
+// allocate nothing and take no lock (docs/architecture.md, Threads).
 
 #include <algorithm>
 #include <array>
@@ -4447,6 +4457,7 @@ private:
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <utility>
 
 namespace audiocast {
 
@@ -4474,11 +4485,12 @@ struct clock_exchange {
 struct clock_estimate {
     /// The sender's clock minus the listener's at listener time `at`.
     std::chrono::nanoseconds offset{};
-    /// At most this far from the truth, if the rate is right: half the width
-    /// of what the recent exchanges' bounds leave (or of how far they cross).
+    /// At most this far from the truth, if the rate is right: half the gap
+    /// between the lowest bound from the trips out and the highest from the
+    /// trips back at `at` (or half how far they cross, should they).
     std::chrono::nanoseconds uncertainty{};
     /// How much faster the sender's clock runs than the listener's, in parts
-    /// per million; 0 until two windows have been believed.
+    /// per million; 0 until the exchanges span two points.
     double rate_ppm = 0;
     /// Listener time of `offset`.
     std::chrono::nanoseconds at{};
@@ -4493,174 +4505,374 @@ struct clock_estimate {
 
 class clock_offset_estimator {
 public:
-    /// Believed windows kept for the rate: the line is fitted through this many.
-    static constexpr std::size_t history = 64;
-    /// Exchanges of which the fastest is believed, by default.
-    static constexpr std::size_t default_window = 8;
-    static constexpr std::size_t max_window = 64;
-    /// Exchanges whose bounds correct the rate (all) and give the offset
-    /// (the newest quarter).
-    static constexpr std::size_t recent = 512;
+    /// Bounds kept each way. When all are taken, time is cut into bins,
+    /// first `bin_width` wide and twice as wide each time they fill again,
+    /// and each bin keeps its tightest bound.
+    static constexpr std::size_t capacity = 512;
+    static constexpr std::chrono::nanoseconds bin_width = std::chrono::milliseconds{20};
+    /// Bounds further back than this from the newest are dropped: a
+    /// crystal's rate wanders with its temperature, and a line fits minutes,
+    /// not hours.
+    static constexpr std::chrono::nanoseconds history = std::chrono::seconds{300};
 
-    /// `window` clamped to 1..max_window.
-    explicit clock_offset_estimator(std::size_t window = default_window) noexcept
-        : window_{std::clamp<std::size_t>(window, 1, max_window)}
-    {}
+    /// An exchange with a bound further than this outside the corridor the
+    /// estimate holds (a trip out faster than the estimate allows, or a trip
+    /// back) contradicts it: a forged answer, or the source's clock moved.
+    /// It is held back; one tighter than the truth would otherwise hold the
+    /// hull, and the estimate, off for all of `history`.
+    static constexpr std::chrono::nanoseconds contradiction_tolerance =
+        std::chrono::microseconds{100};
+    /// When `contradictions_to_restart` of the last `recent` exchanges
+    /// contradict it, the clock moved (a step): the estimate starts over
+    /// from the first of them. Fewer were noise or forgeries, and are left
+    /// out.
+    static constexpr std::size_t recent = 8;
+    static constexpr std::size_t contradictions_to_restart = 4;
+    /// An estimate is judged against only once it rests on this many
+    /// exchanges: the first few give a rate far off.
+    static constexpr std::size_t exchanges_to_judge = 16;
+    /// Bounds that no line can keep to (the hulls cross) by more than this
+    /// say the rate changed (an NTP daemon slewing the source's clock, a
+    /// crystal warming): the older half of the history is dropped until a
+    /// line fits again.
+    static constexpr std::chrono::nanoseconds crossing_tolerance = std::chrono::microseconds{5};
 
     /// Takes one exchange. One whose round trip comes out negative (a clock
-    /// stepped, or the times do not belong together) is refused and counted.
+    /// stepped, or the times do not belong together) is refused and counted;
+    /// one that contradicts the estimate is held back (see above).
     void add(const clock_exchange& e) noexcept
     {
         if (e.delay() < std::chrono::nanoseconds::zero() || e.t4 < e.t1) {
             ++refused_;
             return;
         }
-        ++accepted_;
-        recent_[recent_next_ % recent] = e;
-        ++recent_next_;
-        if (in_window_ == 0 || e.delay() < fastest_.delay()) fastest_ = e;
-        if (++in_window_ < window_) return;
-        believed_[next_ % history] = fastest_;
-        ++next_;
-        in_window_ = 0;
+        const bool against = exchanges_ >= exchanges_to_judge && contradicts(e);
+        if (recent_count_ == recent) {
+            if (recent_[recent_first_].against) ++ignored_;
+            recent_first_ = (recent_first_ + 1) % recent;
+            --recent_count_;
+        }
+        recent_[(recent_first_ + recent_count_++) % recent] = {e, against};
+        if (!against) {
+            take(e);
+            return;
+        }
+        ++contradicted_;
+        std::size_t against_count = 0;
+        std::size_t first = recent;
+        for (std::size_t k = 0; k < recent_count_; ++k) {
+            if (!recent_[(recent_first_ + k) % recent].against) continue;
+            ++against_count;
+            first = std::min(first, k);
+        }
+        if (against_count < contradictions_to_restart) return;
+        std::array<clock_exchange, recent> moved{};
+        std::size_t n = 0;
+        for (std::size_t k = first; k < recent_count_; ++k)
+            moved[n++] = recent_[(recent_first_ + k) % recent].exchange;
+        reset();
+        ++restarts_;
+        for (std::size_t k = 0; k < n; ++k)
+            take(moved[k]);
     }
 
-    /// The estimate from the windows believed so far; before the first window
-    /// is complete, from the fastest exchange yet. nullopt before any.
-    [[nodiscard]] std::optional<clock_estimate> estimate() const noexcept
+    /// The estimate from the exchanges so far; nullopt before any.
+    [[nodiscard]] const std::optional<clock_estimate>& estimate() const noexcept
     {
-        const std::size_t kept = std::min(next_, history);
-        // A window not yet complete is left out once there are whole ones:
-        // its fastest exchange may be its only one, and as the newest point
-        // it would pull the end of the line, where the estimate is read.
-        const std::size_t points = kept > 0 ? kept : (in_window_ > 0 ? 1 : 0);
-        if (points == 0) return std::nullopt;
-        const auto point = [&](std::size_t i) -> const clock_exchange& {
-            // Oldest first; the current window's fastest last.
-            if (i == kept) return fastest_;
-            return believed_[(next_ - kept + i) % history];
-        };
-        const clock_exchange& newest = point(points - 1);
-        std::chrono::nanoseconds fastest_delay = newest.delay();
-        for (std::size_t i = 0; i < points; ++i)
-            fastest_delay = std::min(fastest_delay, point(i).delay());
-
-        clock_estimate out;
-        out.uncertainty = fastest_delay / 2;
-        out.at = midpoint(newest);
-        out.offset = newest.offset();
-        if (points < 2) {
-            narrow(out, 0);
-            return out;
-        }
-        // Least squares through (midpoint, offset), relative to the newest
-        // point so the doubles hold differences of seconds, not of decades.
-        double sx = 0, sy = 0, sxx = 0, sxy = 0;
-        for (std::size_t i = 0; i < points; ++i) {
-            const double x = static_cast<double>((midpoint(point(i)) - out.at).count());
-            const double y = static_cast<double>((point(i).offset() - out.offset).count());
-            sx += x;
-            sy += y;
-            sxx += x * x;
-            sxy += x * y;
-        }
-        const auto n = static_cast<double>(points);
-        const double spread = n * sxx - sx * sx;
-        if (!(spread > 0)) {
-            narrow(out, 0);
-            return out;
-        }
-        const double slope = (n * sxy - sx * sy) / spread;
-        const double intercept = (sy - slope * sx) / n;
-        out.rate_ppm = slope * 1e6;
-        out.offset += std::chrono::nanoseconds{static_cast<std::int64_t>(intercept)};
-        narrow(out, slope);
-        return out;
+        return estimate_;
     }
 
     /// Starts over: a new sender, or a clock that stepped.
     void reset() noexcept
     {
-        next_ = 0;
-        in_window_ = 0;
-        recent_next_ = 0;
+        out_.clear();
+        back_.clear();
+        exchanges_ = 0;
+        recent_count_ = 0;
+        estimate_.reset();
     }
 
-    /// Windows believed since the last reset(): with two, the rate is known.
-    [[nodiscard]] std::size_t windows() const noexcept { return next_; }
+    /// Exchanges since the last reset(): with two, the rate has a first value.
+    [[nodiscard]] std::size_t exchanges() const noexcept { return exchanges_; }
     [[nodiscard]] std::uint64_t accepted() const noexcept { return accepted_; }
     [[nodiscard]] std::uint64_t refused() const noexcept { return refused_; }
+    /// Exchanges that contradicted the estimate when they came...
+    [[nodiscard]] std::uint64_t contradicted() const noexcept { return contradicted_; }
+    /// ...of those, the ones left out for good (too few others agreed)...
+    [[nodiscard]] std::uint64_t ignored() const noexcept { return ignored_; }
+    /// ...and the times enough of them restarted the estimate.
+    [[nodiscard]] std::uint64_t restarts() const noexcept { return restarts_; }
+    /// Times the history was cut because no line kept to it.
+    [[nodiscard]] std::uint64_t narrowings() const noexcept { return narrowings_; }
 
 private:
-    // The bounds of recent exchanges [first, first + count) (oldest first),
-    // each taken about `out`'s line with the drift `slope` taken out, and
-    // intersected: their middle, half their width, and the exchanges' mean
-    // time, all relative to `out`. Bounds that cross (an error in the rate, a
-    // path or a clock that changed under them) still have a middle between
-    // the fastest trip out and the fastest trip back; the width is then how
-    // far they cross.
-    struct band {
-        double middle = 0;
-        double half_width = 0;
-        double mean_x = 0;
-    };
-    [[nodiscard]] band bounds(const clock_estimate& out, double slope, std::size_t first,
-                              std::size_t count) const noexcept
+    void take(const clock_exchange& e) noexcept
     {
-        const std::size_t kept = std::min(recent_next_, recent);
-        double upper = 0, lower = 0, sum_x = 0;
-        for (std::size_t i = first; i < first + count; ++i) {
-            const clock_exchange& e = recent_[(recent_next_ - kept + i) % recent];
-            const double x = static_cast<double>((midpoint(e) - out.at).count());
-            const double off = static_cast<double>((e.offset() - out.offset).count()) - x * slope;
-            const double half = static_cast<double>(e.delay().count()) / 2;
-            if (i == first || off + half < upper) upper = off + half;
-            if (i == first || off - half > lower) lower = off - half;
-            sum_x += x;
+        ++accepted_;
+        ++exchanges_;
+        const double slope = estimate_ ? estimate_->rate_ppm * 1e-6 : 0.0;
+        out_.add({e.t1.count(), (e.t2 - e.t1).count()}, +1, slope);
+        back_.add({e.t4.count(), (e.t3 - e.t4).count()}, -1, slope);
+        const std::int64_t oldest = out_.newest().x - history.count();
+        out_.forget_before(oldest);
+        back_.forget_before(oldest);
+        fit();
+        while (half_width_ < -static_cast<double>(crossing_tolerance.count()) && out_.size() > 2 &&
+               back_.size() > 2) {
+            const std::int64_t middle = out_.at(out_.size() / 2).x;
+            out_.forget_before(middle);
+            back_.forget_before(middle);
+            ++narrowings_;
+            fit();
         }
-        return {(upper + lower) / 2, std::abs(upper - lower) / 2,
-                sum_x / static_cast<double>(count)};
     }
 
-    // Moves `out`'s line to the middle of the recent exchanges' bounds, after
-    // correcting the rate `slope` (from the fastest of each window) by how
-    // far the middle of the older half of them lies from the newer half's.
-    void narrow(clock_estimate& out, double slope) const noexcept
+    // Whether the trip out was faster than the estimate's floor allows, or
+    // the trip back than its ceiling, by more than the tolerance.
+    [[nodiscard]] bool contradicts(const clock_exchange& e) const noexcept
     {
-        const std::size_t kept = std::min(recent_next_, recent);
-        if (kept == 0) return;
-        if (kept >= 64) {
-            const band older = bounds(out, slope, 0, kept / 2);
-            const band newer = bounds(out, slope, kept / 2, kept - kept / 2);
-            if (newer.mean_x > older.mean_x) {
-                slope += (newer.middle - older.middle) / (newer.mean_x - older.mean_x);
-                out.rate_ppm = slope * 1e6;
+        if (!estimate_) return false;
+        const clock_estimate& est = *estimate_;
+        const auto offset_at = [&](std::chrono::nanoseconds t) { return est.sender_time(t) - t; };
+        // The corridor's edges, which cross when the bounds already disagree
+        // with any line: then the floor is the higher.
+        const std::chrono::nanoseconds half{std::llround(half_width_)};
+        const bool out_too_fast = e.t2 - e.t1 < offset_at(e.t1) - half - contradiction_tolerance;
+        const bool back_too_fast = e.t3 - e.t4 > offset_at(e.t4) + half + contradiction_tolerance;
+        return out_too_fast || back_too_fast;
+    }
+
+    // One bound: at listener time x (ns), the offset is at most (a trip
+    // out) or at least (a trip back) y (ns).
+    struct bound {
+        std::int64_t x = 0;
+        std::int64_t y = 0;
+    };
+
+    // The bounds of one side, by time, and the convex hull that every line
+    // within them must keep to: from below for upper bounds (side +1), from
+    // above for lower ones (side -1).
+    class bounds {
+    public:
+        void clear() noexcept
+        {
+            count_ = 0;
+            width_ = 0;
+        }
+        [[nodiscard]] std::size_t size() const noexcept { return count_; }
+        [[nodiscard]] const bound& newest() const noexcept { return bounds_[count_ - 1]; }
+        [[nodiscard]] const bound& at(std::size_t i) const noexcept { return bounds_[i]; }
+
+        // `slope`: the drift the estimate knows, taken out to compare two
+        // bounds of one bin.
+        void add(const bound& b, int side, double slope) noexcept
+        {
+            if (count_ > 0 && same_bin(bounds_[count_ - 1].x, b.x)) {
+                keep_tighter(bounds_[count_ - 1], b, side, slope);
+                return;
+            }
+            while (count_ == capacity) {
+                coarsen(side, slope);
+                if (same_bin(bounds_[count_ - 1].x, b.x)) {
+                    keep_tighter(bounds_[count_ - 1], b, side, slope);
+                    return;
+                }
+            }
+            // An answer that overtook an older one's goes before it.
+            std::size_t i = count_;
+            for (; i > 0 && bounds_[i - 1].x > b.x; --i)
+                bounds_[i] = bounds_[i - 1];
+            bounds_[i] = b;
+            ++count_;
+        }
+
+        void forget_before(std::int64_t oldest) noexcept
+        {
+            std::size_t gone = 0;
+            while (gone + 1 < count_ && bounds_[gone].x < oldest)
+                ++gone;
+            drop_oldest(gone);
+        }
+
+        // The hull's vertices, as indices, by time (Andrew's monotone chain).
+        std::size_t hull(int side) noexcept
+        {
+            const double s = side;
+            const std::int64_t x0 = count_ > 0 ? bounds_[0].x : 0;
+            const std::int64_t y0 = count_ > 0 ? bounds_[0].y : 0;
+            const auto rel = [&](std::size_t i) {
+                return std::pair{static_cast<double>(bounds_[i].x - x0),
+                                 static_cast<double>(bounds_[i].y - y0)};
+            };
+            std::size_t n = 0;
+            for (std::size_t i = 0; i < count_; ++i) {
+                const auto [px, py] = rel(i);
+                if (n > 0) {
+                    const auto [lx, ly] = rel(hull_[n - 1]);
+                    if (px == lx) {
+                        // Same instant: the tighter bound alone.
+                        if (s * (py - ly) >= 0) continue;
+                        --n;
+                    }
+                }
+                while (n >= 2) {
+                    const auto [ax, ay] = rel(hull_[n - 2]);
+                    const auto [bx, by] = rel(hull_[n - 1]);
+                    if (s * ((bx - ax) * (py - ay) - (by - ay) * (px - ax)) > 0) break;
+                    --n;
+                }
+                hull_[n++] = static_cast<std::uint16_t>(i);
+            }
+            hull_count_ = n;
+            return n;
+        }
+        [[nodiscard]] const bound& vertex(std::size_t k) const noexcept
+        {
+            return bounds_[hull_[k]];
+        }
+
+    private:
+        [[nodiscard]] bool same_bin(std::int64_t a, std::int64_t b) const noexcept
+        {
+            return width_ > 0 && floor_div(a, width_) == floor_div(b, width_);
+        }
+        static std::int64_t floor_div(std::int64_t a, std::int64_t b) noexcept
+        {
+            return a / b - (a % b < 0 ? 1 : 0);
+        }
+
+        // Into `keep`, the tighter of it and `other` (with the drift taken
+        // out).
+        static void keep_tighter(bound& keep, const bound& other, int side, double slope) noexcept
+        {
+            const double above = static_cast<double>(other.y - keep.y) -
+                                 slope * static_cast<double>(other.x - keep.x);
+            if (side * above < 0) keep = other;
+        }
+
+        // Doubles the bins' width (the first, bin_width) and merges the bounds
+        // that now share one: the tightest of each stretch of time stays, and
+        // a hull rests on those. Every stretch is kept at the same grain, so
+        // dropping the oldest by age drops one bin's worth.
+        void coarsen(int side, double slope) noexcept
+        {
+            width_ = width_ == 0 ? bin_width.count() : 2 * width_;
+            std::size_t kept = 0;
+            for (std::size_t i = 0; i < count_; ++i) {
+                if (kept > 0 && same_bin(bounds_[kept - 1].x, bounds_[i].x))
+                    keep_tighter(bounds_[kept - 1], bounds_[i], side, slope);
+                else
+                    bounds_[kept++] = bounds_[i];
+            }
+            count_ = kept;
+        }
+
+        void drop_oldest(std::size_t n) noexcept
+        {
+            n = std::min(n, count_ - 1);
+            if (n == 0) return;
+            std::copy(bounds_.begin() + static_cast<std::ptrdiff_t>(n),
+                      bounds_.begin() + static_cast<std::ptrdiff_t>(count_), bounds_.begin());
+            count_ -= n;
+        }
+
+        std::array<bound, capacity> bounds_{};
+        std::size_t count_ = 0;
+        std::int64_t width_ = 0; ///< ns; 0: every exchange its own bound
+        std::array<std::uint16_t, capacity> hull_{};
+        std::size_t hull_count_ = 0;
+    };
+
+    void fit() noexcept
+    {
+        const std::size_t highs = out_.hull(+1);
+        const std::size_t lows = back_.hull(-1);
+        const std::int64_t x0 = out_.newest().x;
+        const std::int64_t y0 = out_.newest().y;
+        const auto rel = [&](const bound& b) {
+            return std::pair{static_cast<double>(b.x - x0), static_cast<double>(b.y - y0)};
+        };
+        // With the drift `slope` taken out: the lowest upper bound and the
+        // highest lower bound, wherever they lie in time.
+        const auto corridor = [&](double slope) {
+            double high = 0;
+            double low = 0;
+            for (std::size_t k = 0; k < highs; ++k) {
+                const auto [x, y] = rel(out_.vertex(k));
+                if (k == 0 || y - slope * x < high) high = y - slope * x;
+            }
+            for (std::size_t k = 0; k < lows; ++k) {
+                const auto [x, y] = rel(back_.vertex(k));
+                if (k == 0 || y - slope * x > low) low = y - slope * x;
+            }
+            return std::pair{high, low};
+        };
+        const auto width = [&](double slope) {
+            const auto [high, low] = corridor(slope);
+            return high - low;
+        };
+        // The rate is the one that leaves the widest corridor between the
+        // hulls: any other tilts the line into the fastest trips at one end
+        // or the other. The width is concave in the rate, with its corners
+        // at the hulls' edges, so the widest is found by bisecting them (the
+        // lower hull's edges steepen along it, the upper's flatten).
+        std::size_t m = 0;
+        {
+            std::size_t i = 0;
+            std::size_t j = lows > 1 ? lows - 1 : 0; // the upper hull's edges, flattest first
+            const auto edge = [&](const bounds& side, std::size_t k) {
+                const auto [ax, ay] = rel(side.vertex(k));
+                const auto [bx, by] = rel(side.vertex(k + 1));
+                return (by - ay) / (bx - ax);
+            };
+            while (i + 1 < highs || j > 0) {
+                const bool take_high =
+                    j == 0 || (i + 1 < highs && edge(out_, i) <= edge(back_, j - 1));
+                slopes_[m++] = take_high ? edge(out_, i++) : edge(back_, --j);
             }
         }
-        // The newest quarter: enough exchanges for a fast trip each way, few
-        // enough that an error left in the rate barely tilts them.
-        const std::size_t newest = std::max<std::size_t>(1, kept / 4);
-        const band b = bounds(out, slope, kept - newest, newest);
-        out.offset += std::chrono::nanoseconds{static_cast<std::int64_t>(b.middle)};
-        out.uncertainty = std::chrono::nanoseconds{static_cast<std::int64_t>(b.half_width)};
+        double slope = 0;
+        if (m > 0) {
+            std::size_t lo = 0;
+            std::size_t hi = m - 1;
+            while (lo < hi) {
+                const std::size_t mid = lo + (hi - lo) / 2;
+                if (width(slopes_[mid]) < width(slopes_[mid + 1]))
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            slope = slopes_[lo];
+        }
+        const auto [high, low] = corridor(slope);
+        clock_estimate est;
+        est.at = std::chrono::nanoseconds{x0};
+        est.offset = std::chrono::nanoseconds{y0 + std::llround((high + low) / 2)};
+        half_width_ = (high - low) / 2;
+        est.uncertainty = std::chrono::nanoseconds{std::llround(std::abs(half_width_))};
+        est.rate_ppm = slope * 1e6;
+        estimate_ = est;
     }
 
-    // When, on the listener's clock, an exchange's offset holds: halfway
-    // through its round trip.
-    static std::chrono::nanoseconds midpoint(const clock_exchange& e) noexcept
-    {
-        return e.t1 + (e.t4 - e.t1) / 2;
-    }
-
-    std::size_t window_;
-    std::array<clock_exchange, history> believed_{};
-    std::size_t next_ = 0; ///< windows believed so far
-    clock_exchange fastest_{};
-    std::size_t in_window_ = 0;
-    std::array<clock_exchange, recent> recent_{};
-    std::size_t recent_next_ = 0;
+    std::array<double, 2 * capacity> slopes_{}; ///< the hulls' edges, by slope
+    bounds out_;                                ///< upper bounds, from the trips out: t2 - t1 at t1
+    bounds back_; ///< lower bounds, from the trips back: t3 - t4 at t4
+    std::optional<clock_estimate> estimate_;
+    double half_width_ = 0; ///< ns; negative when the hulls cross
+    struct recent_exchange {
+        clock_exchange exchange{};
+        bool against = false; ///< contradicted the estimate, so held back
+    };
+    std::array<recent_exchange, recent> recent_{};
+    std::size_t recent_first_ = 0;
+    std::size_t recent_count_ = 0;
+    std::size_t exchanges_ = 0;
     std::uint64_t accepted_ = 0;
     std::uint64_t refused_ = 0;
+    std::uint64_t contradicted_ = 0;
+    std::uint64_t ignored_ = 0;
+    std::uint64_t restarts_ = 0;
+    std::uint64_t narrowings_ = 0;
 };
 
 } // namespace audiocast
@@ -7449,13 +7661,15 @@ namespace audiocast {
 class sender_clock {
 public:
     /// Questions while the estimate settles, at most this often, for this
-    /// long after a source is chosen; then at most `steady_interval`. The
+    /// long after a source is chosen (or its clock stepped and the estimate
+    /// started over); then at most `steady_interval`. The
     /// estimate's error shrinks with the round trips it has seen, so they
     /// come fast at first: a minute of them takes the first seconds' error
-    /// from hundreds of microseconds to tens.
+    /// from hundreds of microseconds to a few. After that, ten a second hold
+    /// it there on 2 ms of jitter (two a second let it wander by 30 us).
     static constexpr std::chrono::nanoseconds settling_interval = std::chrono::milliseconds{10};
     static constexpr std::chrono::nanoseconds settling_time = std::chrono::seconds{60};
-    static constexpr std::chrono::nanoseconds steady_interval = std::chrono::milliseconds{500};
+    static constexpr std::chrono::nanoseconds steady_interval = std::chrono::milliseconds{100};
     /// Each member of the group adds this to the interval, so a whole group
     /// settling at once asks at most 400 times a second (about 290 kbit/s
     /// of RTCP with the answers), and settles more slowly the larger it is.
@@ -7475,17 +7689,22 @@ public:
 
     /// Our steady and wall clocks, read together at `now` (a datagram's
     /// arrival). On a shared clock they are the estimate, fitted like round
-    /// trips of no delay so that a wall clock slewed against the steady one
-    /// is followed, and one that steps starts it over; otherwise ignored.
+    /// trips of reading_slack so that a wall clock slewed against the steady
+    /// one is followed, and one that steps starts it over; otherwise ignored.
     void on_local_times(time_point now, wall_time wall) noexcept
     {
         if (!shared_) return;
         if (last_reading_ && now - *last_reading_ < reading_interval) return;
         last_reading_ = now;
-        const clock_exchange e{.t1 = now.time_since_epoch(),
+        // Two reads a moment apart, taken as a round trip of reading_slack
+        // around them: readings alike within it leave the hull a corridor
+        // to fit (identical bounds each way cross at the least jitter). A
+        // read delayed further (the thread preempted between the two) is
+        // held back as a contradiction.
+        const clock_exchange e{.t1 = now.time_since_epoch() - reading_slack / 2,
                                .t2 = wall.time_since_epoch(),
                                .t3 = wall.time_since_epoch(),
-                               .t4 = now.time_since_epoch()};
+                               .t4 = now.time_since_epoch() + reading_slack / 2};
         if (estimate_ &&
             std::chrono::abs(e.offset() - (estimate_->sender_time(e.t1) - e.t1)) > step_tolerance) {
             ++steps_;
@@ -7510,7 +7729,7 @@ public:
     void new_source(time_point now) noexcept
     {
         has_source_ = true;
-        source_since_ = now;
+        settling_since_ = now;
         last_question_.reset();
         report_.reset();
         media_anchor_.reset();
@@ -7527,8 +7746,8 @@ public:
     [[nodiscard]] std::optional<time_point> next_question_due(std::size_t members) const noexcept
     {
         if (!asking_ || !has_source_ || !started_) return std::nullopt;
-        if (!last_question_) return source_since_;
-        const bool settling = *last_question_ - source_since_ < settling_time;
+        if (!last_question_) return settling_since_;
+        const bool settling = *last_question_ - settling_since_ < settling_time;
         const std::chrono::nanoseconds interval =
             (settling ? settling_interval : steady_interval) +
             per_member * static_cast<std::int64_t>(std::min<std::size_t>(members, 1u << 20));
@@ -7579,8 +7798,13 @@ public:
                 estimator_.reset();
             }
         }
+        const std::uint64_t restarts = estimator_.restarts();
         estimator_.add(e);
         estimate_ = estimator_.estimate();
+        // Started over, by the step above or by the estimator's own finding:
+        // it settles again as it did at first, with questions coming fast.
+        if (estimator_.exchanges() == 1 || estimator_.restarts() != restarts)
+            settling_since_ = arrival;
     }
 
     /// The source's clock (its wall clock, in nanoseconds since the Unix
@@ -7661,13 +7885,12 @@ public:
         return time_point{estimate_->at + std::chrono::nanoseconds{std::llround(t)}};
     }
 
-    /// Whether the estimate has the rate as well as the offset (two windows
-    /// of round trips): before that, one fast or slow exchange moves it by
-    /// as much as the path's jitter.
-    /// A rate beyond what any two crystals disagree by is not believed.
+    /// Whether the estimate has the rate as well as the offset (two round
+    /// trips at least). A rate beyond what any two crystals disagree by is
+    /// not believed: the first few round trips, close together, give one.
     [[nodiscard]] bool settled() const noexcept
     {
-        return estimator_.windows() >= 2 && estimate_ &&
+        return estimator_.exchanges() >= 2 && estimate_ &&
                std::abs(estimate_->rate_ppm) <= max_believable_ppm;
     }
 
@@ -7772,6 +7995,7 @@ private:
     // On a shared clock: readings at most this often (a flood of datagrams
     // is not a flood of readings); 8 of them, a window, in 80 ms.
     static constexpr std::chrono::nanoseconds reading_interval = std::chrono::milliseconds{10};
+    static constexpr std::chrono::nanoseconds reading_slack = std::chrono::microseconds{20};
 
     // The media clock from packets' send times: the most promptly sent of a
     // window; half a second holds 100 packets of 5 ms.
@@ -7792,7 +8016,7 @@ private:
     bool has_source_ = false;
     time_point base_steady_{};
     std::uint64_t base_ntp_ = 0;
-    time_point source_since_{};
+    time_point settling_since_{}; ///< a source chosen, or its estimate started over
     std::optional<time_point> last_question_;
     std::array<question, open_questions> questions_{};
     std::size_t next_question_ = 0;

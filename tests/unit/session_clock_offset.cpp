@@ -117,8 +117,8 @@ TEST_CASE("clock_offset: an asymmetric path puts the estimate off by half the as
     CHECK(estimate->rate_ppm == Approx(0).margin(1e-6));
 }
 
-TEST_CASE("clock_offset: rates 200 ppm apart, 2 ms of jitter and 1 % loss: within 150 us after "
-          "5 s and 100 us after a minute, held for a simulated hour")
+TEST_CASE("clock_offset: rates 200 ppm apart, 2 ms of jitter and 1 % loss: within 100 us after "
+          "5 s and 25 us after a minute, held for a simulated hour")
 {
     for (const double rate : {200.0, -200.0, 37.5}) {
         for (const nanoseconds offset : {nanoseconds{10s}, nanoseconds{-10s}}) {
@@ -142,8 +142,8 @@ TEST_CASE("clock_offset: rates 200 ppm apart, 2 ms of jitter and 1 % loss: withi
             });
             INFO("worst error " << first_minute.count() << " ns in the first minute, "
                                 << after.count() << " ns after");
-            CHECK(first_minute < 150us);
-            CHECK(after < 100us);
+            CHECK(first_minute < 100us);
+            CHECK(after < 25us);
             CHECK(e.estimate()->rate_ppm == Approx(rate).margin(2));
             CHECK(e.refused() == 0);
         }
@@ -193,4 +193,144 @@ TEST_CASE("clock_offset: reset() forgets the old sender, and neither add() nor e
     }
     CHECK(std::abs(error_at(e, second, t).count()) < nanoseconds{250us}.count());
     CHECK(e.estimate()->rate_ppm == Approx(0).margin(20));
+}
+
+namespace {
+
+/// An answer forged to say the sender's clock is `shift` from where it is,
+/// after a round trip of 1 ms: its bounds 0.5 ms either side of the truth
+/// moved by `shift`.
+clock_exchange forged(const sender_clock& sender, nanoseconds t1, nanoseconds shift)
+{
+    const nanoseconds answered = sender.at(t1 + 500us) + shift;
+    return {.t1 = t1, .t2 = answered, .t3 = answered, .t4 = t1 + 1ms};
+}
+
+/// The worst error's size seen.
+struct worst_error {
+    nanoseconds value{};
+    void see(const clock_offset_estimator& e, const sender_clock& sender, nanoseconds t)
+    {
+        value = std::max(value, nanoseconds{std::abs(error_at(e, sender, t).count())});
+    }
+};
+
+} // namespace
+
+TEST_CASE("clock_offset: one forged answer that no true round trip could give (a bound beyond "
+          "the estimate's corridor) is left out and does not move the estimate, whichever way "
+          "it points")
+{
+    for (const nanoseconds shift : {nanoseconds{-3ms}, nanoseconds{3ms}, nanoseconds{-2ms}}) {
+        CAPTURE(shift.count());
+        clock_offset_estimator e;
+        const sender_clock sender{.offset = 4s, .rate_ppm = -120};
+        std::mt19937_64 rng{23};
+        const network_path path{.up = 1ms, .down = 1ms, .jitter = 2ms};
+        const nanoseconds t = run(e, sender, path, 50s, 100ms, 600, rng, [](nanoseconds) {});
+        e.add(forged(sender, t, shift));
+        worst_error worst;
+        worst.see(e, sender, t + 2ms);
+        run(e, sender, path, t + 100ms, 100ms, 600, rng,
+            [&](nanoseconds at) { worst.see(e, sender, at); });
+        INFO("worst error after the forgery " << worst.value.count() << " ns");
+        CHECK(worst.value < 50us);
+        CHECK(e.contradicted() == 1);
+        CHECK(e.ignored() == 1);
+        CHECK(e.restarts() == 0);
+    }
+}
+
+TEST_CASE("clock_offset: forged answers beyond the corridor that win every third question do "
+          "not move the estimate")
+{
+    clock_offset_estimator e;
+    const sender_clock sender{.offset = -6s, .rate_ppm = 80};
+    std::mt19937_64 rng{29};
+    const network_path path{.up = 1ms, .down = 1ms, .jitter = 2ms};
+    nanoseconds t = run(e, sender, path, 10s, 100ms, 100, rng, [](nanoseconds) {});
+    worst_error worst;
+    for (int i = 0; i < 200; ++i) {
+        e.add(forged(sender, t, i % 2 == 0 ? -2ms : 2ms));
+        worst.see(e, sender, t + 2ms);
+        t = run(e, sender, path, t + 100ms, 100ms, 2, rng,
+                [&](nanoseconds at) { worst.see(e, sender, at); });
+    }
+    INFO("worst error " << worst.value.count() << " ns");
+    CHECK(worst.value < 50us);
+    CHECK(e.contradicted() == 200);
+    CHECK(e.ignored() >= 197); // the last few may still be held
+    CHECK(e.restarts() == 0);
+}
+
+TEST_CASE("clock_offset: forged answers inside the corridor move the estimate by about the "
+          "shift they claim, and no further: what an asymmetric path does")
+{
+    // A forger whose trip out is 0.9 ms faster than the fastest true one:
+    // no true bound contradicts it, and no exchange can tell it from a path
+    // that fast one way. Only authentication (SRTCP) tells it from the
+    // source. What is asserted is that the damage stays bounded by its
+    // claim: 1.4 ms, here.
+    clock_offset_estimator e;
+    const sender_clock sender{.offset = 8s, .rate_ppm = 35};
+    std::mt19937_64 rng{41};
+    const network_path path{.up = 1ms, .down = 1ms, .jitter = 2ms};
+    nanoseconds t = run(e, sender, path, 10s, 100ms, 100, rng, [](nanoseconds) {});
+    worst_error worst;
+    for (int i = 0; i < 200; ++i) {
+        e.add(forged(sender, t, -1'400us));
+        worst.see(e, sender, t + 2ms);
+        t = run(e, sender, path, t + 100ms, 100ms, 3, rng,
+                [&](nanoseconds at) { worst.see(e, sender, at); });
+    }
+    INFO("worst error " << worst.value.count() << " ns");
+    CHECK(worst.value < 2 * 1'400us);
+    CHECK(worst.value > 500us); // it did work: this is no defence, SRTCP is
+}
+
+TEST_CASE("clock_offset: a source clock that steps by 3 ms (less than a listener notices at "
+          "once) is followed after four round trips that contradict the estimate")
+{
+    clock_offset_estimator e;
+    const sender_clock before{.offset = 2s, .rate_ppm = 60};
+    std::mt19937_64 rng{31};
+    const network_path path{.up = 1ms, .down = 1ms, .jitter = 2ms};
+    const nanoseconds t = run(e, before, path, 20s, 100ms, 600, rng, [](nanoseconds) {});
+    sender_clock after = before;
+    after.offset += 3ms;
+    worst_error worst;
+    // Once the estimate starts over, questions come as fast as at first
+    // (sender_clock's settling interval).
+    const nanoseconds end = run(e, after, path, t, 10ms, 3'000, rng, [&](nanoseconds at) {
+        if (at > t + 5s) worst.see(e, after, at);
+    });
+    INFO("worst error from 5 s after the step " << worst.value.count() << " ns");
+    CHECK(e.restarts() == 1);
+    CHECK(worst.value < 50us);
+    CHECK(std::abs(error_at(e, after, end).count()) < nanoseconds{20us}.count());
+}
+
+TEST_CASE("clock_offset: a source clock whose rate changes by 0.5 or 2 ppm (a crystal warming, "
+          "an NTP daemon's correction) is followed within 50 or 150 us")
+{
+    for (const double change : {0.5, -0.5, 2.0, -2.0}) {
+        CAPTURE(change);
+        clock_offset_estimator e;
+        const sender_clock before{.offset = -3s, .rate_ppm = 150};
+        std::mt19937_64 rng{37};
+        const network_path path{.up = 1ms, .down = 1ms, .jitter = 2ms, .loss = 0.01};
+        const nanoseconds t = run(e, before, path, 200s, 100ms, 3'000, rng, [](nanoseconds) {});
+        // The same reading at t, from then on at the new rate.
+        const double rate = before.rate_ppm + change;
+        const sender_clock after{.offset = before.offset +
+                                           nanoseconds{static_cast<std::int64_t>(
+                                               static_cast<double>(t.count()) * -change * 1e-6)},
+                                 .rate_ppm = rate};
+        REQUIRE(std::abs((after.at(t) - before.at(t)).count()) < 2);
+        worst_error worst;
+        run(e, after, path, t, 100ms, 4'000, rng, [&](nanoseconds at) { worst.see(e, after, at); });
+        INFO("worst error in the 400 s after the change " << worst.value.count() << " ns");
+        CHECK(worst.value < (std::abs(change) < 1 ? 50us : 150us));
+        CHECK(e.estimate()->rate_ppm == Approx(rate).margin(0.2));
+    }
 }

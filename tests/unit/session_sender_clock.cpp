@@ -352,6 +352,40 @@ TEST_CASE("sender_clock: a question that waited before it left is timed from whe
     CHECK(std::chrono::abs(c.estimate()->uncertainty - 2ms) < 16us);
 }
 
+TEST_CASE("sender_clock: once the source's clock steps and the estimate starts over, questions "
+          "come as fast as at first again")
+{
+    audiocast::sender_clock c{true};
+    const wall_time wall{std::chrono::seconds{1'800'000'000}};
+    c.start(t0, wall);
+    c.new_source(t0);
+    // The source's clock reads ours plus 10 s (and `step`); each way takes
+    // 1 ms and it holds each question 1 ms.
+    std::chrono::nanoseconds step{};
+    const auto exchange = [&](time_point at) {
+        const ntp::timestamp asked = c.ask(at);
+        const auto answered = ntp::from_wall(wall_time{10s + step + (at + 2ms).time_since_epoch()});
+        c.on_answer({7, ntp::short_form(asked), ntp::to_short_duration(1ms)}, 7, answered,
+                    at + 3ms);
+    };
+    time_point t = t0;
+    while (t < t0 + 90s) {
+        t = *c.next_question_due(1);
+        exchange(t);
+    }
+    CHECK(*c.next_question_due(1) - t >= audiocast::sender_clock::steady_interval);
+    // 3 ms: less than a listener takes for a step at once, so the estimator
+    // finds it, after four round trips that contradict what it holds.
+    step = 3ms;
+    for (int i = 0; i < 4; ++i) {
+        t = *c.next_question_due(1);
+        exchange(t);
+    }
+    CHECK(*c.next_question_due(1) - t < 2 * audiocast::sender_clock::settling_interval);
+    REQUIRE(c.estimate());
+    CHECK(std::chrono::abs(c.estimate()->offset - (10s + step)) < 16us);
+}
+
 TEST_CASE("sender_config: clock answers beyond the limit are refused, naming it")
 {
     auto settings = sender_settings();

@@ -102,23 +102,65 @@ public:
     /// not hours.
     static constexpr std::chrono::nanoseconds history = std::chrono::seconds{300};
 
+    /// An exchange with a bound further than this outside the corridor the
+    /// estimate holds (a trip out faster than the estimate allows, or a trip
+    /// back) contradicts it: a forged answer, or the source's clock moved.
+    /// It is held back; one tighter than the truth would otherwise hold the
+    /// hull, and the estimate, off for all of `history`.
+    static constexpr std::chrono::nanoseconds contradiction_tolerance =
+        std::chrono::microseconds{100};
+    /// When `contradictions_to_restart` of the last `recent` exchanges
+    /// contradict it, the clock moved (a step): the estimate starts over
+    /// from the first of them. Fewer were noise or forgeries, and are left
+    /// out.
+    static constexpr std::size_t recent = 8;
+    static constexpr std::size_t contradictions_to_restart = 4;
+    /// An estimate is judged against only once it rests on this many
+    /// exchanges: the first few give a rate far off.
+    static constexpr std::size_t exchanges_to_judge = 16;
+    /// Bounds that no line can keep to (the hulls cross) by more than this
+    /// say the rate changed (an NTP daemon slewing the source's clock, a
+    /// crystal warming): the older half of the history is dropped until a
+    /// line fits again.
+    static constexpr std::chrono::nanoseconds crossing_tolerance = std::chrono::microseconds{5};
+
     /// Takes one exchange. One whose round trip comes out negative (a clock
-    /// stepped, or the times do not belong together) is refused and counted.
+    /// stepped, or the times do not belong together) is refused and counted;
+    /// one that contradicts the estimate is held back (see above).
     void add(const clock_exchange& e) noexcept
     {
         if (e.delay() < std::chrono::nanoseconds::zero() || e.t4 < e.t1) {
             ++refused_;
             return;
         }
-        ++accepted_;
-        ++exchanges_;
-        const double slope = estimate_ ? estimate_->rate_ppm * 1e-6 : 0.0;
-        out_.add({e.t1.count(), (e.t2 - e.t1).count()}, +1, slope);
-        back_.add({e.t4.count(), (e.t3 - e.t4).count()}, -1, slope);
-        const std::int64_t oldest = out_.newest().x - history.count();
-        out_.forget_before(oldest);
-        back_.forget_before(oldest);
-        fit();
+        const bool against = exchanges_ >= exchanges_to_judge && contradicts(e);
+        if (recent_count_ == recent) {
+            if (recent_[recent_first_].against) ++ignored_;
+            recent_first_ = (recent_first_ + 1) % recent;
+            --recent_count_;
+        }
+        recent_[(recent_first_ + recent_count_++) % recent] = {e, against};
+        if (!against) {
+            take(e);
+            return;
+        }
+        ++contradicted_;
+        std::size_t against_count = 0;
+        std::size_t first = recent;
+        for (std::size_t k = 0; k < recent_count_; ++k) {
+            if (!recent_[(recent_first_ + k) % recent].against) continue;
+            ++against_count;
+            first = std::min(first, k);
+        }
+        if (against_count < contradictions_to_restart) return;
+        std::array<clock_exchange, recent> moved{};
+        std::size_t n = 0;
+        for (std::size_t k = first; k < recent_count_; ++k)
+            moved[n++] = recent_[(recent_first_ + k) % recent].exchange;
+        reset();
+        ++restarts_;
+        for (std::size_t k = 0; k < n; ++k)
+            take(moved[k]);
     }
 
     /// The estimate from the exchanges so far; nullopt before any.
@@ -133,6 +175,7 @@ public:
         out_.clear();
         back_.clear();
         exchanges_ = 0;
+        recent_count_ = 0;
         estimate_.reset();
     }
 
@@ -140,8 +183,52 @@ public:
     [[nodiscard]] std::size_t exchanges() const noexcept { return exchanges_; }
     [[nodiscard]] std::uint64_t accepted() const noexcept { return accepted_; }
     [[nodiscard]] std::uint64_t refused() const noexcept { return refused_; }
+    /// Exchanges that contradicted the estimate when they came...
+    [[nodiscard]] std::uint64_t contradicted() const noexcept { return contradicted_; }
+    /// ...of those, the ones left out for good (too few others agreed)...
+    [[nodiscard]] std::uint64_t ignored() const noexcept { return ignored_; }
+    /// ...and the times enough of them restarted the estimate.
+    [[nodiscard]] std::uint64_t restarts() const noexcept { return restarts_; }
+    /// Times the history was cut because no line kept to it.
+    [[nodiscard]] std::uint64_t narrowings() const noexcept { return narrowings_; }
 
 private:
+    void take(const clock_exchange& e) noexcept
+    {
+        ++accepted_;
+        ++exchanges_;
+        const double slope = estimate_ ? estimate_->rate_ppm * 1e-6 : 0.0;
+        out_.add({e.t1.count(), (e.t2 - e.t1).count()}, +1, slope);
+        back_.add({e.t4.count(), (e.t3 - e.t4).count()}, -1, slope);
+        const std::int64_t oldest = out_.newest().x - history.count();
+        out_.forget_before(oldest);
+        back_.forget_before(oldest);
+        fit();
+        while (half_width_ < -static_cast<double>(crossing_tolerance.count()) && out_.size() > 2 &&
+               back_.size() > 2) {
+            const std::int64_t middle = out_.at(out_.size() / 2).x;
+            out_.forget_before(middle);
+            back_.forget_before(middle);
+            ++narrowings_;
+            fit();
+        }
+    }
+
+    // Whether the trip out was faster than the estimate's floor allows, or
+    // the trip back than its ceiling, by more than the tolerance.
+    [[nodiscard]] bool contradicts(const clock_exchange& e) const noexcept
+    {
+        if (!estimate_) return false;
+        const clock_estimate& est = *estimate_;
+        const auto offset_at = [&](std::chrono::nanoseconds t) { return est.sender_time(t) - t; };
+        // The corridor's edges, which cross when the bounds already disagree
+        // with any line: then the floor is the higher.
+        const std::chrono::nanoseconds half{std::llround(half_width_)};
+        const bool out_too_fast = e.t2 - e.t1 < offset_at(e.t1) - half - contradiction_tolerance;
+        const bool back_too_fast = e.t3 - e.t4 > offset_at(e.t4) + half + contradiction_tolerance;
+        return out_too_fast || back_too_fast;
+    }
+
     // One bound: at listener time x (ns), the offset is at most (a trip
     // out) or at least (a trip back) y (ns).
     struct bound {
@@ -348,18 +435,31 @@ private:
         clock_estimate est;
         est.at = std::chrono::nanoseconds{x0};
         est.offset = std::chrono::nanoseconds{y0 + std::llround((high + low) / 2)};
-        est.uncertainty = std::chrono::nanoseconds{std::llround(std::abs(high - low) / 2)};
+        half_width_ = (high - low) / 2;
+        est.uncertainty = std::chrono::nanoseconds{std::llround(std::abs(half_width_))};
         est.rate_ppm = slope * 1e6;
         estimate_ = est;
     }
 
     std::array<double, 2 * capacity> slopes_{}; ///< the hulls' edges, by slope
-    bounds out_;  ///< upper bounds, from the trips out: t2 - t1 at t1
+    bounds out_;                                ///< upper bounds, from the trips out: t2 - t1 at t1
     bounds back_; ///< lower bounds, from the trips back: t3 - t4 at t4
     std::optional<clock_estimate> estimate_;
+    double half_width_ = 0; ///< ns; negative when the hulls cross
+    struct recent_exchange {
+        clock_exchange exchange{};
+        bool against = false; ///< contradicted the estimate, so held back
+    };
+    std::array<recent_exchange, recent> recent_{};
+    std::size_t recent_first_ = 0;
+    std::size_t recent_count_ = 0;
     std::size_t exchanges_ = 0;
     std::uint64_t accepted_ = 0;
     std::uint64_t refused_ = 0;
+    std::uint64_t contradicted_ = 0;
+    std::uint64_t ignored_ = 0;
+    std::uint64_t restarts_ = 0;
+    std::uint64_t narrowings_ = 0;
 };
 
 } // namespace audiocast

@@ -43,7 +43,8 @@ namespace audiocast {
 class sender_clock {
 public:
     /// Questions while the estimate settles, at most this often, for this
-    /// long after a source is chosen; then at most `steady_interval`. The
+    /// long after a source is chosen (or its clock stepped and the estimate
+    /// started over); then at most `steady_interval`. The
     /// estimate's error shrinks with the round trips it has seen, so they
     /// come fast at first: a minute of them takes the first seconds' error
     /// from hundreds of microseconds to a few. After that, ten a second hold
@@ -70,17 +71,22 @@ public:
 
     /// Our steady and wall clocks, read together at `now` (a datagram's
     /// arrival). On a shared clock they are the estimate, fitted like round
-    /// trips of no delay so that a wall clock slewed against the steady one
-    /// is followed, and one that steps starts it over; otherwise ignored.
+    /// trips of reading_slack so that a wall clock slewed against the steady
+    /// one is followed, and one that steps starts it over; otherwise ignored.
     void on_local_times(time_point now, wall_time wall) noexcept
     {
         if (!shared_) return;
         if (last_reading_ && now - *last_reading_ < reading_interval) return;
         last_reading_ = now;
-        const clock_exchange e{.t1 = now.time_since_epoch(),
+        // Two reads a moment apart, taken as a round trip of reading_slack
+        // around them: readings alike within it leave the hull a corridor
+        // to fit (identical bounds each way cross at the least jitter). A
+        // read delayed further (the thread preempted between the two) is
+        // held back as a contradiction.
+        const clock_exchange e{.t1 = now.time_since_epoch() - reading_slack / 2,
                                .t2 = wall.time_since_epoch(),
                                .t3 = wall.time_since_epoch(),
-                               .t4 = now.time_since_epoch()};
+                               .t4 = now.time_since_epoch() + reading_slack / 2};
         if (estimate_ &&
             std::chrono::abs(e.offset() - (estimate_->sender_time(e.t1) - e.t1)) > step_tolerance) {
             ++steps_;
@@ -105,7 +111,7 @@ public:
     void new_source(time_point now) noexcept
     {
         has_source_ = true;
-        source_since_ = now;
+        settling_since_ = now;
         last_question_.reset();
         report_.reset();
         media_anchor_.reset();
@@ -122,8 +128,8 @@ public:
     [[nodiscard]] std::optional<time_point> next_question_due(std::size_t members) const noexcept
     {
         if (!asking_ || !has_source_ || !started_) return std::nullopt;
-        if (!last_question_) return source_since_;
-        const bool settling = *last_question_ - source_since_ < settling_time;
+        if (!last_question_) return settling_since_;
+        const bool settling = *last_question_ - settling_since_ < settling_time;
         const std::chrono::nanoseconds interval =
             (settling ? settling_interval : steady_interval) +
             per_member * static_cast<std::int64_t>(std::min<std::size_t>(members, 1u << 20));
@@ -174,8 +180,13 @@ public:
                 estimator_.reset();
             }
         }
+        const std::uint64_t restarts = estimator_.restarts();
         estimator_.add(e);
         estimate_ = estimator_.estimate();
+        // Started over, by the step above or by the estimator's own finding:
+        // it settles again as it did at first, with questions coming fast.
+        if (estimator_.exchanges() == 1 || estimator_.restarts() != restarts)
+            settling_since_ = arrival;
     }
 
     /// The source's clock (its wall clock, in nanoseconds since the Unix
@@ -366,6 +377,7 @@ private:
     // On a shared clock: readings at most this often (a flood of datagrams
     // is not a flood of readings); 8 of them, a window, in 80 ms.
     static constexpr std::chrono::nanoseconds reading_interval = std::chrono::milliseconds{10};
+    static constexpr std::chrono::nanoseconds reading_slack = std::chrono::microseconds{20};
 
     // The media clock from packets' send times: the most promptly sent of a
     // window; half a second holds 100 packets of 5 ms.
@@ -386,7 +398,7 @@ private:
     bool has_source_ = false;
     time_point base_steady_{};
     std::uint64_t base_ntp_ = 0;
-    time_point source_since_{};
+    time_point settling_since_{}; ///< a source chosen, or its estimate started over
     std::optional<time_point> last_question_;
     std::array<question, open_questions> questions_{};
     std::size_t next_question_ = 0;
