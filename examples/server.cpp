@@ -339,8 +339,9 @@ private:
 
     /// A line for each listener (the first max_listed): its name, its round
     /// trip (RFC 3550, from its last report), and for one that asks for our
-    /// clock, how far its estimate of it can be off: half the round trip,
-    /// since a round trip's midpoint is what it takes for our time.
+    /// clock, how far its estimate of it can be off: half the shortest of its
+    /// recent round trips, since its estimate rests on its fastest trips and
+    /// takes their midpoint for our time.
     [[nodiscard]] std::string each_listener()
     {
         static constexpr std::size_t max_listed = 20;
@@ -362,12 +363,12 @@ private:
                 std::snprintf(figures, sizeof figures, "no round trip yet");
             text += figures;
             if (l.clock_questions > 0) {
-                if (l.round_trip)
+                if (const auto shortest = l.shortest_recent_round_trip())
                     std::snprintf(figures, sizeof figures,
                                   "; in step by our clock (%llu questions), its estimate within "
                                   "+-%.3f ms",
                                   static_cast<unsigned long long>(l.clock_questions),
-                                  in_ms(*l.round_trip) / 2);
+                                  in_ms(*shortest) / 2);
                 else
                     std::snprintf(figures, sizeof figures,
                                   "; in step by our clock (%llu questions)",

@@ -4536,6 +4536,12 @@ public:
     /// crystal warming): the older half of the history is dropped until a
     /// line fits again.
     static constexpr std::chrono::nanoseconds crossing_tolerance = std::chrono::microseconds{5};
+    static constexpr std::size_t kept_when_narrowing = 16;
+    /// No rate beyond this is taken: while every answer so far came back
+    /// after the latest question left (a round trip longer than the
+    /// questions' interval), the corridor widens without end as the rate
+    /// grows, and the widest is no estimate.
+    static constexpr double max_rate_ppm = 2'000;
 
     /// Takes one exchange. One whose round trip comes out negative (a clock
     /// stepped, or the times do not belong together) is refused and counted;
@@ -4617,11 +4623,18 @@ private:
         out_.forget_before(oldest);
         back_.forget_before(oldest);
         fit();
-        while (half_width_ < -static_cast<double>(crossing_tolerance.count()) && out_.size() > 2 &&
-               back_.size() > 2) {
+        // Halving, but never below kept_when_narrowing bounds a side: a
+        // crossing at the newest bound itself (a forgery inside the
+        // tolerance) is not cured by forgetting, and a rate from a handful
+        // of bounds close together is worse than the crossing. Each pass
+        // drops something or stops, so this ends within log2(capacity).
+        while (half_width_ < -static_cast<double>(crossing_tolerance.count()) &&
+               out_.size() >= 2 * kept_when_narrowing && back_.size() >= 2 * kept_when_narrowing) {
+            const std::size_t before = out_.size() + back_.size();
             const std::int64_t middle = out_.at(out_.size() / 2).x;
             out_.forget_before(middle);
             back_.forget_before(middle);
+            if (out_.size() + back_.size() == before) break;
             ++narrowings_;
             fit();
         }
@@ -4678,10 +4691,19 @@ private:
                     return;
                 }
             }
-            // An answer that overtook an older one's goes before it.
+            // An answer that overtook an older one's goes before it; two at
+            // one instant are one bound, the tighter (the hull and the cut
+            // by time both need each instant once).
             std::size_t i = count_;
-            for (; i > 0 && bounds_[i - 1].x > b.x; --i)
-                bounds_[i] = bounds_[i - 1];
+            while (i > 0 && bounds_[i - 1].x > b.x)
+                --i;
+            if (i > 0 && bounds_[i - 1].x == b.x) {
+                keep_tighter(bounds_[i - 1], b, side, slope);
+                return;
+            }
+            std::copy_backward(bounds_.begin() + static_cast<std::ptrdiff_t>(i),
+                               bounds_.begin() + static_cast<std::ptrdiff_t>(count_),
+                               bounds_.begin() + static_cast<std::ptrdiff_t>(count_ + 1));
             bounds_[i] = b;
             ++count_;
         }
@@ -4815,11 +4837,12 @@ private:
         // hulls: any other tilts the line into the fastest trips at one end
         // or the other. The width is concave in the rate, with its corners
         // at the hulls' edges, so the widest is found by bisecting them (the
-        // lower hull's edges steepen along it, the upper's flatten).
+        // lower hull's edges steepen along it; the upper's, walked from
+        // its newest back, steepen too).
         std::size_t m = 0;
         {
             std::size_t i = 0;
-            std::size_t j = lows > 1 ? lows - 1 : 0; // the upper hull's edges, flattest first
+            std::size_t j = lows > 1 ? lows - 1 : 0; // the upper hull's edges, newest first
             const auto edge = [&](const bounds& side, std::size_t k) {
                 const auto [ax, ay] = rel(side.vertex(k));
                 const auto [bx, by] = rel(side.vertex(k + 1));
@@ -4844,6 +4867,7 @@ private:
             }
             slope = slopes_[lo];
         }
+        slope = std::clamp(slope, -max_rate_ppm * 1e-6, max_rate_ppm * 1e-6);
         const auto [high, low] = corridor(slope);
         clock_estimate est;
         est.at = std::chrono::nanoseconds{x0};
@@ -6645,8 +6669,11 @@ public:
                 // frames due before are dropped, so playout sits at its latency.
                 // Lateness within half the latency is callback jitter: kept,
                 // unless a common schedule says which frame is due.
-                if (at - start_time_ > (sync_ ? std::chrono::nanoseconds{} : latency_ / 2))
+                if (at - start_time_ > (sync_ ? std::chrono::nanoseconds{} : latency_ / 2)) {
+                    const std::size_t before = buffer_.buffered_frames();
                     buffer_.skip(frames_in(at - start_time_, format_));
+                    frames_discarded_ += before - buffer_.buffered_frames();
+                }
             } else {
                 lead = static_cast<std::size_t>(
                     std::min<std::uint64_t>(frames - done, frames_in(start_time_ - at, format_)));
@@ -7369,6 +7396,27 @@ struct participant {
     /// Questions for our clock it has asked (synchronized playout).
     std::uint64_t clock_questions = 0;
 
+    /// Takes the round trip of its latest report (none: the report could not
+    /// time one).
+    void note_round_trip(std::optional<std::chrono::nanoseconds> trip) noexcept
+    {
+        round_trip = trip;
+        if (!trip) return;
+        recent_trips_[next_trip_++ % recent_trips_.size()] = *trip;
+        trips_kept_ = std::min<std::size_t>(trips_kept_ + 1, recent_trips_.size());
+    }
+    /// The shortest of its last few round trips. A listener's estimate of
+    /// our clock rests on its fastest trips, so half this is how far off
+    /// that estimate can be; one report's trip, queued behind others, says
+    /// more about the queue.
+    [[nodiscard]] std::optional<std::chrono::nanoseconds>
+    shortest_recent_round_trip() const noexcept
+    {
+        if (trips_kept_ == 0) return std::nullopt;
+        return *std::min_element(recent_trips_.begin(),
+                                 recent_trips_.begin() + static_cast<std::ptrdiff_t>(trips_kept_));
+    }
+
     [[nodiscard]] std::string_view cname() const noexcept { return {cname_.data(), cname_length_}; }
     void set_cname(std::string_view name) noexcept
     {
@@ -7379,6 +7427,9 @@ struct participant {
 private:
     std::array<char, rtcp::max_text> cname_{};
     std::uint8_t cname_length_ = 0;
+    std::array<std::chrono::nanoseconds, 8> recent_trips_{}; ///< about 40 s of reports
+    std::size_t next_trip_ = 0;
+    std::size_t trips_kept_ = 0;
 };
 
 class participant_table {
@@ -7705,11 +7756,6 @@ public:
                                .t2 = wall.time_since_epoch(),
                                .t3 = wall.time_since_epoch(),
                                .t4 = now.time_since_epoch() + reading_slack / 2};
-        if (estimate_ &&
-            std::chrono::abs(e.offset() - (estimate_->sender_time(e.t1) - e.t1)) > step_tolerance) {
-            ++steps_;
-            estimator_.reset();
-        }
         estimator_.add(e);
         estimate_ = estimator_.estimate();
     }
@@ -7786,24 +7832,17 @@ public:
                                      half_unit,
                                .t3 = sent,
                                .t4 = arrival.time_since_epoch()};
-        // A round trip that the estimate cannot hold by far more than its own
-        // width says the source's clock stepped (NTP setting it at boot, say):
-        // what was learnt is forgotten and playout stops following it until
-        // the estimate settles again.
-        if (estimate_ && e.delay() >= std::chrono::nanoseconds::zero()) {
-            const auto predicted =
-                estimate_->sender_time(e.t1 + (e.t4 - e.t1) / 2) - (e.t1 + (e.t4 - e.t1) / 2);
-            if (std::chrono::abs(e.offset() - predicted) > e.delay() / 2 + step_tolerance) {
-                ++steps_;
-                estimator_.reset();
-            }
-        }
+        // A source clock that stepped (NTP setting it at boot, say) is the
+        // estimator's to find: round trips that contradict what it holds,
+        // four of eight, start it over (steps()). One answer alone, however
+        // far off, does not: it may be forged.
+        const std::size_t before = estimator_.exchanges();
         const std::uint64_t restarts = estimator_.restarts();
         estimator_.add(e);
         estimate_ = estimator_.estimate();
-        // Started over, by the step above or by the estimator's own finding:
-        // it settles again as it did at first, with questions coming fast.
-        if (estimator_.exchanges() == 1 || estimator_.restarts() != restarts)
+        // Started over: it settles again as it did at first, with questions
+        // coming fast.
+        if ((before == 0 && estimator_.exchanges() == 1) || estimator_.restarts() != restarts)
             settling_since_ = arrival;
     }
 
@@ -7885,17 +7924,18 @@ public:
         return time_point{estimate_->at + std::chrono::nanoseconds{std::llround(t)}};
     }
 
-    /// Whether the estimate has the rate as well as the offset (two round
-    /// trips at least). A rate beyond what any two crystals disagree by is
+    /// Whether the estimate rests on enough round trips to be judged by
+    /// (clock_offset_estimator::exchanges_to_judge, a fifth of a second of
+    /// them at first). A rate beyond what any two crystals disagree by is
     /// not believed: the first few round trips, close together, give one.
     [[nodiscard]] bool settled() const noexcept
     {
-        return estimator_.exchanges() >= 2 && estimate_ &&
+        return estimator_.exchanges() >= clock_offset_estimator::exchanges_to_judge && estimate_ &&
                std::abs(estimate_->rate_ppm) <= max_believable_ppm;
     }
 
     /// Times the source's clock was seen to step and the estimate started over.
-    [[nodiscard]] std::uint64_t steps() const noexcept { return steps_; }
+    [[nodiscard]] std::uint64_t steps() const noexcept { return estimator_.restarts(); }
 
     [[nodiscard]] std::uint64_t asked() const noexcept { return asked_; }
     /// Round trips believed (the estimator refuses impossible ones).
@@ -7990,10 +8030,9 @@ private:
     // it is another question's echo.
     static constexpr std::uint32_t max_wait_units = 65'536 / 4; // 250 ms
     static constexpr std::chrono::nanoseconds half_unit{7'629}; // 1/131072 s
-    static constexpr std::chrono::nanoseconds step_tolerance = std::chrono::milliseconds{10};
     static constexpr double max_believable_ppm = 1'000;
     // On a shared clock: readings at most this often (a flood of datagrams
-    // is not a flood of readings); 8 of them, a window, in 80 ms.
+    // is not a flood of readings).
     static constexpr std::chrono::nanoseconds reading_interval = std::chrono::milliseconds{10};
     static constexpr std::chrono::nanoseconds reading_slack = std::chrono::microseconds{20};
 
@@ -8025,7 +8064,6 @@ private:
     std::optional<rtcp::sender_info> report_;
     std::uint64_t asked_ = 0;
     std::uint64_t unmatched_ = 0;
-    std::uint64_t steps_ = 0;
 };
 
 } // namespace audiocast
@@ -9912,7 +9950,7 @@ public:
                         const rtcp::report_block b = p.block(i);
                         if (b.ssrc != self) continue;
                         listener->about_us = b;
-                        listener->round_trip = round_trip(b, arrival_wall);
+                        listener->note_round_trip(round_trip(b, arrival_wall));
                     }
                 } else if (p.type() == rtcp::type_xr) {
                     const auto reference = p.reference_time();

@@ -41,7 +41,10 @@ class sync_simulation {
 public:
     struct network {
         std::chrono::nanoseconds jitter{}; ///< uniform, added to each datagram's delay
-        double loss = 0;                   ///< each datagram, either way
+        /// Uniform: how long after it was stamped each of the sender's
+        /// datagrams leaves (the scheduler, pacing), the same for every listener.
+        std::chrono::nanoseconds send_delay{};
+        double loss = 0; ///< each datagram, either way
         std::uint64_t seed = 1;
         std::chrono::nanoseconds latency = std::chrono::milliseconds{100}; ///< the common D
     };
@@ -227,6 +230,12 @@ private:
     }
 
     bool lost() { return std::uniform_real_distribution<double>{0, 1}(rng_) < net_.loss; }
+    std::chrono::nanoseconds send_delay()
+    {
+        if (net_.send_delay.count() == 0) return {}; // draws nothing: seeded runs repeat
+        return std::chrono::nanoseconds{
+            std::uniform_int_distribution<std::int64_t>{0, net_.send_delay.count()}(rng_)};
+    }
     std::chrono::nanoseconds jitter()
     {
         if (net_.jitter.count() == 0) return {};
@@ -277,10 +286,11 @@ private:
     void to_listeners(std::span<const std::byte> bytes, bool control)
     {
         const auto copy = std::make_shared<std::vector<std::byte>>(bytes.begin(), bytes.end());
+        const time_point leaves = now_ + send_delay();
         for (std::size_t i = 0; i < listeners_.size(); ++i) {
             listener& l = listeners_[i];
             if (lost()) continue;
-            const time_point arrives = now_ + l.settings.downlink + jitter();
+            const time_point arrives = leaves + l.settings.downlink + jitter();
             if (arrives < start + l.settings.join_at) continue;
             at(arrives, [this, i, copy, control] {
                 listener& to = listeners_[i];

@@ -334,3 +334,41 @@ TEST_CASE("clock_offset: a source clock whose rate changes by 0.5 or 2 ppm (a cr
         CHECK(e.estimate()->rate_ppm == Approx(rate).margin(0.2));
     }
 }
+
+TEST_CASE("clock_offset: round trips at one instant whose bounds no line can hold end add() "
+          "(found in review: the halving never dropped a bound and spun)")
+{
+    clock_offset_estimator e;
+    e.add({.t1 = 0ns, .t2 = 0ns, .t3 = 0ns, .t4 = 1us});
+    e.add({.t1 = 0ns, .t2 = 102us, .t3 = 102us, .t4 = 2us});
+    e.add({.t1 = 1ms, .t2 = 1ms, .t3 = 1ms, .t4 = 1'001us});
+    REQUIRE(e.estimate());
+    CHECK(e.accepted() == 3);
+    // Many more at a handful of instants, crossing every way.
+    for (int i = 0; i < 2'000; ++i) {
+        const nanoseconds t1{(i % 5) * 1'000'000LL};
+        const nanoseconds y{((i * 7919) % 400) * 1'000LL};
+        e.add({.t1 = t1, .t2 = t1 + y, .t3 = t1 + y, .t4 = t1 + 1us});
+    }
+    REQUIRE(e.estimate());
+    CHECK(std::abs(e.estimate()->rate_ppm) <= clock_offset_estimator::max_rate_ppm);
+}
+
+TEST_CASE("clock_offset: while every answer comes back after the latest question left (round "
+          "trips longer than the questions' interval) the rate stays within what clocks do")
+{
+    clock_offset_estimator e;
+    e.add({.t1 = 0ms, .t2 = 15ms, .t3 = 15ms, .t4 = 30ms});
+    e.add({.t1 = 10ms, .t2 = 15ms, .t3 = 15ms, .t4 = 40ms});
+    REQUIRE(e.estimate());
+    CHECK(std::abs(e.estimate()->rate_ppm) <= clock_offset_estimator::max_rate_ppm);
+    // And with round trips of 30 ms asked every 10 ms, it still finds the
+    // sender's clock.
+    const sender_clock sender{.offset = 2s, .rate_ppm = 40};
+    std::mt19937_64 rng{43};
+    clock_offset_estimator f;
+    const nanoseconds end = run(f, sender, {.up = 14ms, .down = 14ms, .jitter = 1ms}, 10s, 10ms,
+                                3'000, rng, [](nanoseconds) {});
+    CHECK(std::abs(error_at(f, sender, end).count()) < nanoseconds{50us}.count());
+    CHECK(f.estimate()->rate_ppm == Approx(40).margin(1));
+}

@@ -152,3 +152,20 @@ TEST_CASE("a new source that starts over discards what was buffered, and counts 
     CHECK(s.frames_discarded == packet_frames);
     CHECK(count(pull(p, 4'800, 45ms), 1) == 0);
 }
+
+TEST_CASE("a playout timeline first pulled well after its start time drops the frames it is late "
+          "by, and counts them as discarded")
+{
+    auto p = make_playout(40ms);
+    for (std::uint32_t k = 0; k < 10; ++k)
+        p.place(packet_of(static_cast<std::int16_t>(k + 1)),
+                1'000 + k * static_cast<std::uint32_t>(packet_frames), at(100ms),
+                k == 0 ? placing::start : placing::continues, false);
+    // Due at 140 ms, first pulled at 170 ms (the device opened late): the
+    // 30 ms due before, six packets, are not played late but dropped.
+    const auto out = pull(p, packet_frames, 170ms);
+    CHECK(count(out, 7) == packet_frames);
+    audiocast::receiver_stats s;
+    p.counters(s);
+    CHECK(s.frames_discarded == 6 * packet_frames);
+}

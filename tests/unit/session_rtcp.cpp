@@ -259,6 +259,41 @@ TEST_CASE("a round trip shorter than RTCP's 1/65536 s resolution is zero, and on
     CHECK_FALSE(round_trip_when_read_at(wall_at(when) - 5ms).has_value());
 }
 
+TEST_CASE("a sender keeps the shortest of a listener's recent round trips, which its clock "
+          "estimate rests on, beside the latest")
+{
+    direct_link l;
+    receiver r{pcm_codec{}, receiver_ids(1)};
+    l.run(
+        t0, t0 + 1s,
+        [&](std::span<const std::byte> p, time_point sent) {
+            r.on_datagram(p, sent, wall_at(sent));
+        },
+        [](std::uint64_t) { return false; });
+    std::array<std::byte, sender::rtcp_report_bytes()> sr{};
+    std::error_code ec;
+    const time_point sr_time = *l.tx.next_report_due();
+    const std::size_t sr_size = l.tx.write_report(sr_time, wall_at(sr_time), sr, ec);
+    r.on_control(std::span<const std::byte>{sr.data(), sr_size}, sr_time, wall_at(sr_time));
+    const time_point when = std::max(*r.next_report_due(), sr_time + 1s);
+    std::array<std::byte, receiver::rtcp_report_bytes()> rr{};
+    const std::size_t n = r.write_report(when, rr, ec);
+    REQUIRE(n > 0);
+    // The same report, arriving as if it had queued 3, 1, 7 and 4 ms.
+    for (const auto queued : {3ms, 1ms, 7ms, 4ms})
+        l.tx.on_control(std::span<const std::byte>{rr.data(), n}, when, wall_at(when) + queued);
+    const audiocast::participant* p = l.tx.listeners().find(1);
+    REQUIRE(p != nullptr);
+    REQUIRE(p->round_trip);
+    REQUIRE(p->shortest_recent_round_trip());
+    CHECK(std::chrono::abs(*p->round_trip - 4ms) < 50us);
+    CHECK(std::chrono::abs(*p->shortest_recent_round_trip() - 1ms) < 50us);
+    // Eight later reports of 5 ms each push the 1 ms one out.
+    for (int i = 0; i < 8; ++i)
+        l.tx.on_control(std::span<const std::byte>{rr.data(), n}, when, wall_at(when) + 5ms);
+    CHECK(std::chrono::abs(*p->shortest_recent_round_trip() - 5ms) < 50us);
+}
+
 TEST_CASE("a sender learns its listeners, their CNAMEs, loss and round trip, and forgets them")
 {
     direct_link l;

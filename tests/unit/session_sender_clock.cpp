@@ -386,6 +386,38 @@ TEST_CASE("sender_clock: once the source's clock steps and the estimate starts o
     CHECK(std::chrono::abs(c.estimate()->offset - (10s + step)) < 16us);
 }
 
+TEST_CASE("sender_clock: one answer far off the estimate (a forgery, or a step not yet "
+          "confirmed) neither starts it over nor moves it")
+{
+    audiocast::sender_clock c{true};
+    const wall_time wall{std::chrono::seconds{1'800'000'000}};
+    c.start(t0, wall);
+    c.new_source(t0);
+    std::chrono::nanoseconds shift{};
+    const auto exchange = [&](time_point at) {
+        const ntp::timestamp asked = c.ask(at);
+        const auto answered =
+            ntp::from_wall(wall_time{10s + shift + (at + 2ms).time_since_epoch()});
+        c.on_answer({7, ntp::short_form(asked), ntp::to_short_duration(1ms)}, 7, answered,
+                    at + 3ms);
+    };
+    time_point t = t0;
+    for (int i = 0; i < 200; ++i, t += 10ms)
+        exchange(t);
+    REQUIRE(c.settled());
+    for (const auto forged : {std::chrono::nanoseconds{30s}, std::chrono::nanoseconds{-25ms}}) {
+        shift = forged;
+        exchange(t);
+        t += 10ms;
+        shift = {};
+        for (int i = 0; i < 8; ++i, t += 10ms)
+            exchange(t);
+    }
+    CHECK(c.steps() == 0);
+    CHECK(c.settled());
+    CHECK(std::chrono::abs(c.estimate()->offset - 10s) < 16us);
+}
+
 TEST_CASE("sender_config: clock answers beyond the limit are refused, naming it")
 {
     auto settings = sender_settings();
@@ -452,7 +484,13 @@ TEST_CASE(
     REQUIRE(c.settled());
     CHECK(std::chrono::abs(c.estimate()->offset - 5s) < 20us);
     CHECK(c.steps() == 0);
-    // NTP sets the source's clock 30 s ahead.
+    // NTP sets the source's clock 30 s ahead. One answer alone could be
+    // forged; four of the last eight that contradict the estimate start it
+    // over.
+    for (int i = 0; i < 3; ++i, t += 10ms)
+        exchange(t, 35s);
+    CHECK(c.steps() == 0);
+    CHECK(std::chrono::abs(c.estimate()->offset - 5s) < 20us);
     exchange(t, 35s);
     t += 10ms;
     CHECK(c.steps() == 1);

@@ -49,6 +49,28 @@ TEST_CASE("synchronized playout: two listeners 10 s apart in clock and 400 ppm a
     }
 }
 
+// Not yet at the target: with send times stamped up to 1 ms before the
+// datagrams leave, listeners stray to 61 and 91 us (p99 53 us) over ten
+// minutes, where exact stamps keep them within 25 us. The media anchor and
+// the answers' t3 both carry the sender's scheduling delay. The bounds are
+// what the simulation shows, with a margin, until that is fixed.
+TEST_CASE("synchronized playout: a sender whose datagrams leave up to 1 ms after they were "
+          "stamped (its scheduler, pacing) keeps every listener within 150 us")
+{
+    sync_simulation sim{{.jitter = 2ms, .send_delay = 1ms, .loss = 0.01, .seed = 53}};
+    sim.add({.offset = 3s, .rate_ppm = 120, .output_latency = 25ms});
+    sim.add({.offset = -8s, .rate_ppm = -90, .output_latency = 50ms, .join_at = 2s});
+    sim.run(10min);
+    const auto results = sim.listeners();
+    for (const auto& l : results) {
+        INFO("listener " << l.index << ": " << l.describe());
+        CHECK(l.measured > 50'000);
+        CHECK(l.quantile(0.99) < 75us);
+        CHECK(l.worst_after_settling < 150us);
+        CHECK(l.stats.underruns == 0);
+    }
+}
+
 TEST_CASE("synchronized playout: a listener whose path is asymmetric plays late or early by half "
           "the asymmetry, the known limit")
 {

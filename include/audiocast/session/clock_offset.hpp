@@ -123,6 +123,12 @@ public:
     /// crystal warming): the older half of the history is dropped until a
     /// line fits again.
     static constexpr std::chrono::nanoseconds crossing_tolerance = std::chrono::microseconds{5};
+    static constexpr std::size_t kept_when_narrowing = 16;
+    /// No rate beyond this is taken: while every answer so far came back
+    /// after the latest question left (a round trip longer than the
+    /// questions' interval), the corridor widens without end as the rate
+    /// grows, and the widest is no estimate.
+    static constexpr double max_rate_ppm = 2'000;
 
     /// Takes one exchange. One whose round trip comes out negative (a clock
     /// stepped, or the times do not belong together) is refused and counted;
@@ -204,11 +210,18 @@ private:
         out_.forget_before(oldest);
         back_.forget_before(oldest);
         fit();
-        while (half_width_ < -static_cast<double>(crossing_tolerance.count()) && out_.size() > 2 &&
-               back_.size() > 2) {
+        // Halving, but never below kept_when_narrowing bounds a side: a
+        // crossing at the newest bound itself (a forgery inside the
+        // tolerance) is not cured by forgetting, and a rate from a handful
+        // of bounds close together is worse than the crossing. Each pass
+        // drops something or stops, so this ends within log2(capacity).
+        while (half_width_ < -static_cast<double>(crossing_tolerance.count()) &&
+               out_.size() >= 2 * kept_when_narrowing && back_.size() >= 2 * kept_when_narrowing) {
+            const std::size_t before = out_.size() + back_.size();
             const std::int64_t middle = out_.at(out_.size() / 2).x;
             out_.forget_before(middle);
             back_.forget_before(middle);
+            if (out_.size() + back_.size() == before) break;
             ++narrowings_;
             fit();
         }
@@ -265,10 +278,19 @@ private:
                     return;
                 }
             }
-            // An answer that overtook an older one's goes before it.
+            // An answer that overtook an older one's goes before it; two at
+            // one instant are one bound, the tighter (the hull and the cut
+            // by time both need each instant once).
             std::size_t i = count_;
-            for (; i > 0 && bounds_[i - 1].x > b.x; --i)
-                bounds_[i] = bounds_[i - 1];
+            while (i > 0 && bounds_[i - 1].x > b.x)
+                --i;
+            if (i > 0 && bounds_[i - 1].x == b.x) {
+                keep_tighter(bounds_[i - 1], b, side, slope);
+                return;
+            }
+            std::copy_backward(bounds_.begin() + static_cast<std::ptrdiff_t>(i),
+                               bounds_.begin() + static_cast<std::ptrdiff_t>(count_),
+                               bounds_.begin() + static_cast<std::ptrdiff_t>(count_ + 1));
             bounds_[i] = b;
             ++count_;
         }
@@ -402,11 +424,12 @@ private:
         // hulls: any other tilts the line into the fastest trips at one end
         // or the other. The width is concave in the rate, with its corners
         // at the hulls' edges, so the widest is found by bisecting them (the
-        // lower hull's edges steepen along it, the upper's flatten).
+        // lower hull's edges steepen along it; the upper's, walked from
+        // its newest back, steepen too).
         std::size_t m = 0;
         {
             std::size_t i = 0;
-            std::size_t j = lows > 1 ? lows - 1 : 0; // the upper hull's edges, flattest first
+            std::size_t j = lows > 1 ? lows - 1 : 0; // the upper hull's edges, newest first
             const auto edge = [&](const bounds& side, std::size_t k) {
                 const auto [ax, ay] = rel(side.vertex(k));
                 const auto [bx, by] = rel(side.vertex(k + 1));
@@ -431,6 +454,7 @@ private:
             }
             slope = slopes_[lo];
         }
+        slope = std::clamp(slope, -max_rate_ppm * 1e-6, max_rate_ppm * 1e-6);
         const auto [high, low] = corridor(slope);
         clock_estimate est;
         est.at = std::chrono::nanoseconds{x0};

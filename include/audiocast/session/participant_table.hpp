@@ -44,6 +44,27 @@ struct participant {
     /// Questions for our clock it has asked (synchronized playout).
     std::uint64_t clock_questions = 0;
 
+    /// Takes the round trip of its latest report (none: the report could not
+    /// time one).
+    void note_round_trip(std::optional<std::chrono::nanoseconds> trip) noexcept
+    {
+        round_trip = trip;
+        if (!trip) return;
+        recent_trips_[next_trip_++ % recent_trips_.size()] = *trip;
+        trips_kept_ = std::min<std::size_t>(trips_kept_ + 1, recent_trips_.size());
+    }
+    /// The shortest of its last few round trips. A listener's estimate of
+    /// our clock rests on its fastest trips, so half this is how far off
+    /// that estimate can be; one report's trip, queued behind others, says
+    /// more about the queue.
+    [[nodiscard]] std::optional<std::chrono::nanoseconds>
+    shortest_recent_round_trip() const noexcept
+    {
+        if (trips_kept_ == 0) return std::nullopt;
+        return *std::min_element(recent_trips_.begin(),
+                                 recent_trips_.begin() + static_cast<std::ptrdiff_t>(trips_kept_));
+    }
+
     [[nodiscard]] std::string_view cname() const noexcept { return {cname_.data(), cname_length_}; }
     void set_cname(std::string_view name) noexcept
     {
@@ -54,6 +75,9 @@ struct participant {
 private:
     std::array<char, rtcp::max_text> cname_{};
     std::uint8_t cname_length_ = 0;
+    std::array<std::chrono::nanoseconds, 8> recent_trips_{}; ///< about 40 s of reports
+    std::size_t next_trip_ = 0;
+    std::size_t trips_kept_ = 0;
 };
 
 class participant_table {

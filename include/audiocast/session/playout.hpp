@@ -247,8 +247,11 @@ public:
                 // frames due before are dropped, so playout sits at its latency.
                 // Lateness within half the latency is callback jitter: kept,
                 // unless a common schedule says which frame is due.
-                if (at - start_time_ > (sync_ ? std::chrono::nanoseconds{} : latency_ / 2))
+                if (at - start_time_ > (sync_ ? std::chrono::nanoseconds{} : latency_ / 2)) {
+                    const std::size_t before = buffer_.buffered_frames();
                     buffer_.skip(frames_in(at - start_time_, format_));
+                    frames_discarded_ += before - buffer_.buffered_frames();
+                }
             } else {
                 lead = static_cast<std::size_t>(
                     std::min<std::uint64_t>(frames - done, frames_in(start_time_ - at, format_)));

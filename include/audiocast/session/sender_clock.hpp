@@ -87,11 +87,6 @@ public:
                                .t2 = wall.time_since_epoch(),
                                .t3 = wall.time_since_epoch(),
                                .t4 = now.time_since_epoch() + reading_slack / 2};
-        if (estimate_ &&
-            std::chrono::abs(e.offset() - (estimate_->sender_time(e.t1) - e.t1)) > step_tolerance) {
-            ++steps_;
-            estimator_.reset();
-        }
         estimator_.add(e);
         estimate_ = estimator_.estimate();
     }
@@ -168,24 +163,17 @@ public:
                                      half_unit,
                                .t3 = sent,
                                .t4 = arrival.time_since_epoch()};
-        // A round trip that the estimate cannot hold by far more than its own
-        // width says the source's clock stepped (NTP setting it at boot, say):
-        // what was learnt is forgotten and playout stops following it until
-        // the estimate settles again.
-        if (estimate_ && e.delay() >= std::chrono::nanoseconds::zero()) {
-            const auto predicted =
-                estimate_->sender_time(e.t1 + (e.t4 - e.t1) / 2) - (e.t1 + (e.t4 - e.t1) / 2);
-            if (std::chrono::abs(e.offset() - predicted) > e.delay() / 2 + step_tolerance) {
-                ++steps_;
-                estimator_.reset();
-            }
-        }
+        // A source clock that stepped (NTP setting it at boot, say) is the
+        // estimator's to find: round trips that contradict what it holds,
+        // four of eight, start it over (steps()). One answer alone, however
+        // far off, does not: it may be forged.
+        const std::size_t before = estimator_.exchanges();
         const std::uint64_t restarts = estimator_.restarts();
         estimator_.add(e);
         estimate_ = estimator_.estimate();
-        // Started over, by the step above or by the estimator's own finding:
-        // it settles again as it did at first, with questions coming fast.
-        if (estimator_.exchanges() == 1 || estimator_.restarts() != restarts)
+        // Started over: it settles again as it did at first, with questions
+        // coming fast.
+        if ((before == 0 && estimator_.exchanges() == 1) || estimator_.restarts() != restarts)
             settling_since_ = arrival;
     }
 
@@ -267,17 +255,18 @@ public:
         return time_point{estimate_->at + std::chrono::nanoseconds{std::llround(t)}};
     }
 
-    /// Whether the estimate has the rate as well as the offset (two round
-    /// trips at least). A rate beyond what any two crystals disagree by is
+    /// Whether the estimate rests on enough round trips to be judged by
+    /// (clock_offset_estimator::exchanges_to_judge, a fifth of a second of
+    /// them at first). A rate beyond what any two crystals disagree by is
     /// not believed: the first few round trips, close together, give one.
     [[nodiscard]] bool settled() const noexcept
     {
-        return estimator_.exchanges() >= 2 && estimate_ &&
+        return estimator_.exchanges() >= clock_offset_estimator::exchanges_to_judge && estimate_ &&
                std::abs(estimate_->rate_ppm) <= max_believable_ppm;
     }
 
     /// Times the source's clock was seen to step and the estimate started over.
-    [[nodiscard]] std::uint64_t steps() const noexcept { return steps_; }
+    [[nodiscard]] std::uint64_t steps() const noexcept { return estimator_.restarts(); }
 
     [[nodiscard]] std::uint64_t asked() const noexcept { return asked_; }
     /// Round trips believed (the estimator refuses impossible ones).
@@ -372,10 +361,9 @@ private:
     // it is another question's echo.
     static constexpr std::uint32_t max_wait_units = 65'536 / 4; // 250 ms
     static constexpr std::chrono::nanoseconds half_unit{7'629}; // 1/131072 s
-    static constexpr std::chrono::nanoseconds step_tolerance = std::chrono::milliseconds{10};
     static constexpr double max_believable_ppm = 1'000;
     // On a shared clock: readings at most this often (a flood of datagrams
-    // is not a flood of readings); 8 of them, a window, in 80 ms.
+    // is not a flood of readings).
     static constexpr std::chrono::nanoseconds reading_interval = std::chrono::milliseconds{10};
     static constexpr std::chrono::nanoseconds reading_slack = std::chrono::microseconds{20};
 
@@ -407,7 +395,6 @@ private:
     std::optional<rtcp::sender_info> report_;
     std::uint64_t asked_ = 0;
     std::uint64_t unmatched_ = 0;
-    std::uint64_t steps_ = 0;
 };
 
 } // namespace audiocast

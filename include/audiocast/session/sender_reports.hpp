@@ -156,7 +156,7 @@ public:
                         const rtcp::report_block b = p.block(i);
                         if (b.ssrc != self) continue;
                         listener->about_us = b;
-                        listener->round_trip = round_trip(b, arrival_wall);
+                        listener->note_round_trip(round_trip(b, arrival_wall));
                     }
                 } else if (p.type() == rtcp::type_xr) {
                     const auto reference = p.reference_time();
