@@ -178,14 +178,16 @@ private:
     {
         auto& self = *static_cast<device_playout*>(self_ptr);
         self.measure(frames);
-        if ((status & RTAUDIO_OUTPUT_UNDERFLOW) != 0)
-            self.underflows_.fetch_add(1, std::memory_order_relaxed);
+        const bool underflow = (status & RTAUDIO_OUTPUT_UNDERFLOW) != 0;
+        if (underflow) self.underflows_.fetch_add(1, std::memory_order_relaxed);
         const std::span<std::int32_t> out{static_cast<std::int32_t*>(output),
                                           std::size_t{frames} * self.format_.channels};
-        if (multicast_receiver* s = self.playing_.load(std::memory_order_acquire))
+        if (multicast_receiver* s = self.playing_.load(std::memory_order_acquire)) {
+            if (underflow) s->output_restarted();
             s->pull(out);
-        else
+        } else {
             std::fill(out.begin(), out.end(), 0);
+        }
         if (self.recorder_ != nullptr) self.recorder_->push(out);
         return 0;
     }

@@ -5346,6 +5346,14 @@ public:
         start_fade_in();
     }
 
+    /// The output went silent by itself (the device ran dry): what plays
+    /// next fades in.
+    void resume_after_gap() noexcept
+    {
+        fade_out_done_ = fade_frames_;
+        start_fade_in();
+    }
+
 private:
     void start_fade_in() noexcept
     {
@@ -6545,6 +6553,26 @@ public:
     void set_output_latency(std::chrono::nanoseconds d) noexcept
     {
         output_latency_ = std::max(d, {});
+    }
+
+    /// The device's output stopped and started again (it ran dry): where its
+    /// pulls are heard moved by however long it waited. On a common timeline
+    /// the next pull places playout on it again at once (skipping what is
+    /// now late, or silent until the next frame is due, then fading in)
+    /// rather than after the rate control's one-to-two-second window has
+    /// seen every pull late. Without one, playout goes by arrival and stays.
+    void restart_output() noexcept
+    {
+        if (!sync_ || state_ != playout_state::playing) return;
+        ++realignments_;
+        // The frames the resampler took but has not played go back first.
+        const std::uint64_t unplayed = buffer_.read_position() - resampler_.pending();
+        restart_rate_control();
+        buffer_.rewind(unplayed);
+        played_end_ = buffer_.read_position(); // a late packet must not rewind into it
+        anchor_position_ = buffer_.read_position();
+        state_ = playout_state::buffering;
+        fades_.resume_after_gap();
     }
 
     /// Puts a packet's decoded `samples` at `position`. `marker` is its RTP
@@ -9496,6 +9524,10 @@ public:
         playout_.set_output_latency(latency);
     }
 
+    /// The device's output stopped and started again (an underflow): see
+    /// playout_timeline::restart_output(). Real-time safe.
+    void restart_output() noexcept { playout_.restart_output(); }
+
     // ---- RTCP (RFC 3550 §6) -------------------------------------------
 
     /// This receiver's SSRC and canonical name in its reports. Fixed at
@@ -12065,6 +12097,12 @@ public:
         output_latency_->store(latency.count(), std::memory_order_relaxed);
     }
 
+    /// Any thread: the device's output stopped and started again (the audio
+    /// API reported an underflow), so the time its pulls are heard moved.
+    /// Synchronized playout places itself on the common timeline again at
+    /// the next pull (receiver_session::restart_output()).
+    void output_restarted() noexcept { output_restarted_->store(true, std::memory_order_relaxed); }
+
     /// The session. It belongs to the audio thread once pull() is in use.
     [[nodiscard]] receiver_session<Codec>& receiver() noexcept { return session_; }
     [[nodiscard]] const receiver_session<Codec>& receiver() const noexcept { return session_; }
@@ -12096,6 +12134,7 @@ public:
         admission_->publish_source(r.source(), r.source_endpoint());
         r.set_output_latency(
             std::chrono::nanoseconds{output_latency_->load(std::memory_order_relaxed)});
+        if (output_restarted_->exchange(false, std::memory_order_relaxed)) r.restart_output();
         const time_point now = this->clock_.now();
         const std::size_t n = r.pull(out, now);
         // A receiver report that fell due is written here, where the session
@@ -12261,6 +12300,7 @@ private:
         socket_overflow_ = std::make_unique<std::atomic<std::uint64_t>>(0);
         published_ = std::make_unique<detail::triple_buffer<receiver_stats>>();
         output_latency_ = std::make_unique<std::atomic<std::int64_t>>(0);
+        output_restarted_ = std::make_unique<std::atomic<bool>>(false);
     }
 
     // The group's reports in, to the audio side; the reports pull() wrote, out.
@@ -12392,6 +12432,8 @@ private:
     std::unique_ptr<std::atomic<std::uint64_t>> control_refused_;
     /// The device's output latency in nanoseconds, from any thread; read by pull().
     std::unique_ptr<std::atomic<std::int64_t>> output_latency_;
+    /// Set by output_restarted() from any thread; taken by pull().
+    std::unique_ptr<std::atomic<bool>> output_restarted_;
 };
 
 } // namespace audiocast

@@ -208,6 +208,86 @@ TEST_CASE("synchronized playout: a listener that learns the schedule before it p
     }
 }
 
+namespace {
+
+// Playout on a schedule learnt before it starts, pulled every 10 ms for a
+// second; then the device runs dry for `gap` (no pulls) and starts again
+// with the same latency, told so (`told`) or not; then pulled for 400 ms.
+audiocast::receiver_stats play_through_device_gap(nanoseconds gap, bool told)
+{
+    const audiocast::audio_format mono{audiocast::sample_format::l16, 48'000, 1};
+    audiocast::playout_timeline playout{{.format = mono,
+                                         .latency = 40ms,
+                                         .fade = 2ms,
+                                         .max_rate_adjustment = 0.001,
+                                         .capacity_frames = 48'000 * 4}};
+    const audiocast::time_point t0{std::chrono::seconds{100}};
+    const std::vector<std::int32_t> audio(48'000 * 3, 1 << 20);
+    playout.synchronize(audiocast::common_schedule{
+        .position = 0, .heard = t0 + 40ms, .frame_ns = 1e9 / 48'000, .feed_forward = 0});
+    playout.place(audio, 0, t0, audiocast::playout_timeline::placing::start, false);
+    std::vector<std::int32_t> out(480);
+    audiocast::time_point now = t0 + 40ms;
+    for (int k = 0; k < 100; ++k, now += 10ms)
+        playout.pull(std::span{out}, now);
+    now += gap;
+    if (told) playout.restart_output();
+    for (int k = 0; k < 40; ++k, now += 10ms)
+        playout.pull(std::span{out}, now);
+    audiocast::receiver_stats s;
+    playout.counters(s);
+    return s;
+}
+
+} // namespace
+
+// A PulseAudio stream that underflows waits to be refilled: every frame
+// after plays later by that wait. Seen end to end as one listener's clicks
+// 7.5 and 15 ms behind the others' for a second (tests/e2e/synchronized.py,
+// stalled_listener_clicks_in_step_again).
+TEST_CASE("synchronized playout: a device that ran dry for 200 ms and says so is back on the "
+          "schedule at its next pull, not after a second or two of playing 200 ms late")
+{
+    const auto told = play_through_device_gap(200ms, true);
+    CHECK(told.sync_realignments == 1);
+    REQUIRE(told.sync_error);
+    CHECK(std::chrono::abs(*told.sync_error) < 25us);
+    // What fell due in the gap is skipped, not played late.
+    CHECK(told.frames_discarded == 9'600);
+    CHECK(told.underruns == 0);
+
+    // Not told, playout waits for its rate control's window to see every
+    // pull late; 400 ms later it still plays the 200 ms late.
+    const auto untold = play_through_device_gap(200ms, false);
+    REQUIRE(untold.sync_error);
+    CHECK(*untold.sync_error > 190ms);
+    CHECK(untold.sync_realignments == 0);
+}
+
+TEST_CASE("synchronized playout: a device restart before playout has started, or with no schedule, "
+          "changes nothing")
+{
+    const audiocast::audio_format mono{audiocast::sample_format::l16, 48'000, 1};
+    audiocast::playout_timeline playout{{.format = mono,
+                                         .latency = 40ms,
+                                         .fade = 2ms,
+                                         .max_rate_adjustment = 0.001,
+                                         .capacity_frames = 48'000}};
+    const audiocast::time_point t0{std::chrono::seconds{100}};
+    const std::vector<std::int32_t> audio(4'800, 1 << 20);
+    playout.restart_output();
+    playout.place(audio, 0, t0, audiocast::playout_timeline::placing::start, false);
+    std::vector<std::int32_t> out(480);
+    playout.pull(std::span{out}, t0 + 40ms);
+    playout.restart_output(); // no schedule: arrival-anchored playout stays
+    playout.pull(std::span{out}, t0 + 50ms);
+    audiocast::receiver_stats s;
+    playout.counters(s);
+    CHECK(s.sync_realignments == 0);
+    CHECK(s.frames_discarded == 0);
+    CHECK(std::ranges::all_of(out, [](std::int32_t v) { return v != 0; }));
+}
+
 TEST_CASE("synchronized playout: a listener waits in silence for the source's clock, and plays on "
           "its own schedule after sync_wait when the source never answers")
 {

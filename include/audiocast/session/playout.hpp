@@ -125,6 +125,26 @@ public:
         output_latency_ = std::max(d, {});
     }
 
+    /// The device's output stopped and started again (it ran dry): where its
+    /// pulls are heard moved by however long it waited. On a common timeline
+    /// the next pull places playout on it again at once (skipping what is
+    /// now late, or silent until the next frame is due, then fading in)
+    /// rather than after the rate control's one-to-two-second window has
+    /// seen every pull late. Without one, playout goes by arrival and stays.
+    void restart_output() noexcept
+    {
+        if (!sync_ || state_ != playout_state::playing) return;
+        ++realignments_;
+        // The frames the resampler took but has not played go back first.
+        const std::uint64_t unplayed = buffer_.read_position() - resampler_.pending();
+        restart_rate_control();
+        buffer_.rewind(unplayed);
+        played_end_ = buffer_.read_position(); // a late packet must not rewind into it
+        anchor_position_ = buffer_.read_position();
+        state_ = playout_state::buffering;
+        fades_.resume_after_gap();
+    }
+
     /// Puts a packet's decoded `samples` at `position`. `marker` is its RTP
     /// marker bit (the first packet after a pause); `jump_from`, for a jump,
     /// is where the timeline stood before it.

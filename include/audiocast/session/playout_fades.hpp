@@ -74,6 +74,14 @@ public:
         start_fade_in();
     }
 
+    /// The output went silent by itself (the device ran dry): what plays
+    /// next fades in.
+    void resume_after_gap() noexcept
+    {
+        fade_out_done_ = fade_frames_;
+        start_fade_in();
+    }
+
 private:
     void start_fade_in() noexcept
     {

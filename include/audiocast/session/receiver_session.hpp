@@ -156,6 +156,10 @@ public:
         playout_.set_output_latency(latency);
     }
 
+    /// The device's output stopped and started again (an underflow): see
+    /// playout_timeline::restart_output(). Real-time safe.
+    void restart_output() noexcept { playout_.restart_output(); }
+
     // ---- RTCP (RFC 3550 §6) -------------------------------------------
 
     /// This receiver's SSRC and canonical name in its reports. Fixed at

@@ -89,6 +89,12 @@ public:
         output_latency_->store(latency.count(), std::memory_order_relaxed);
     }
 
+    /// Any thread: the device's output stopped and started again (the audio
+    /// API reported an underflow), so the time its pulls are heard moved.
+    /// Synchronized playout places itself on the common timeline again at
+    /// the next pull (receiver_session::restart_output()).
+    void output_restarted() noexcept { output_restarted_->store(true, std::memory_order_relaxed); }
+
     /// The session. It belongs to the audio thread once pull() is in use.
     [[nodiscard]] receiver_session<Codec>& receiver() noexcept { return session_; }
     [[nodiscard]] const receiver_session<Codec>& receiver() const noexcept { return session_; }
@@ -120,6 +126,7 @@ public:
         admission_->publish_source(r.source(), r.source_endpoint());
         r.set_output_latency(
             std::chrono::nanoseconds{output_latency_->load(std::memory_order_relaxed)});
+        if (output_restarted_->exchange(false, std::memory_order_relaxed)) r.restart_output();
         const time_point now = this->clock_.now();
         const std::size_t n = r.pull(out, now);
         // A receiver report that fell due is written here, where the session
@@ -285,6 +292,7 @@ private:
         socket_overflow_ = std::make_unique<std::atomic<std::uint64_t>>(0);
         published_ = std::make_unique<detail::triple_buffer<receiver_stats>>();
         output_latency_ = std::make_unique<std::atomic<std::int64_t>>(0);
+        output_restarted_ = std::make_unique<std::atomic<bool>>(false);
     }
 
     // The group's reports in, to the audio side; the reports pull() wrote, out.
@@ -416,6 +424,8 @@ private:
     std::unique_ptr<std::atomic<std::uint64_t>> control_refused_;
     /// The device's output latency in nanoseconds, from any thread; read by pull().
     std::unique_ptr<std::atomic<std::int64_t>> output_latency_;
+    /// Set by output_restarted() from any thread; taken by pull().
+    std::unique_ptr<std::atomic<bool>> output_restarted_;
 };
 
 } // namespace audiocast
