@@ -434,6 +434,7 @@ private:
             }
             const audiocast::receiver_stats stats = stream_->stats();
             note_the_end(stats);
+            note_device_underflows();
             // The device's latency may change while it runs (a sink that
             // grows its buffer): synchronized playout takes the latest.
             if (device_playout_ && opt_.sync && !device_playout_->times_each_pull())
@@ -452,6 +453,21 @@ private:
             }
             arm_watch();
         });
+    }
+
+    /// Says when the device ran dry: a gap in the sound the stream did not
+    /// cause (synchronized playout realigns after it at once).
+    void note_device_underflows()
+    {
+        if (!device_playout_) return;
+        const std::uint64_t n = device_playout_->device_underflows();
+        if (n == device_underflows_seen_) return;
+        std::cerr << (tty_ ? "\n" : "") << program << ": warning: the audio device ran dry ("
+                  << n << (n == 1 ? " time" : " times")
+                  << " so far): this host did not keep it fed; a larger --device-buffer-ms "
+                     "rides over that"
+                  << std::endl;
+        device_underflows_seen_ = n;
     }
 
     /// Says once that the stream ended: the sender said BYE and nothing came
@@ -635,6 +651,7 @@ private:
     /// After the sender's BYE, this long without its packets ends the stream.
     static constexpr std::chrono::milliseconds bye_grace{500};
     std::uint64_t last_received_ = 0;
+    std::uint64_t device_underflows_seen_ = 0;
     std::chrono::steady_clock::time_point last_packet_seen_{};
     bool stream_ended_ = false;
     bool said_silent_ = false;

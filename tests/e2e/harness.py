@@ -244,6 +244,7 @@ class Process:
             self._readers.append(threading.Thread(target=self._read, args=(self.proc.stdout,),
                                                   daemon=True))
         self.stderr_lines = []
+        self.stderr_times = []  # when each stderr line came (time.monotonic())
         self._readers.append(threading.Thread(target=self._read_err, args=(self.proc.stderr,),
                                               daemon=True))
         for r in self._readers:
@@ -263,6 +264,7 @@ class Process:
             if isinstance(line, bytes):
                 line = line.decode(errors="replace")
             self.stderr_lines.append(line.rstrip("\n"))
+            self.stderr_times.append(time.monotonic())
 
     def mark(self):
         """How many stdout lines have come so far, for wait_for_line(after=)."""
