@@ -462,8 +462,8 @@ private:
         if (!device_playout_) return;
         const std::uint64_t n = device_playout_->device_underflows();
         if (n == device_underflows_seen_) return;
-        std::cerr << (tty_ ? "\n" : "") << program << ": warning: the audio device ran dry ("
-                  << n << (n == 1 ? " time" : " times")
+        std::cerr << (tty_ ? "\n" : "") << program << ": warning: the audio device ran dry (" << n
+                  << (n == 1 ? " time" : " times")
                   << " so far): this host did not keep it fed; a larger --device-buffer-ms "
                      "rides over that"
                   << std::endl;

@@ -178,6 +178,10 @@ private:
     {
         auto& self = *static_cast<device_playout*>(self_ptr);
         self.measure(frames);
+        // The device ran dry: synchronized playout places itself again. On
+        // JACK the flag means an xrun anywhere in the graph, so it may come
+        // when this output did not stop: the cost is a fade in and a
+        // placement by this one callback's timing.
         const bool underflow = (status & RTAUDIO_OUTPUT_UNDERFLOW) != 0;
         if (underflow) self.underflows_.fetch_add(1, std::memory_order_relaxed);
         const std::span<std::int32_t> out{static_cast<std::int32_t*>(output),

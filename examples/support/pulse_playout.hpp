@@ -258,7 +258,8 @@ private:
     }
 
     // The stream stopped and starts again when refilled: where frame 0
-    // lands moves, so the line starts over, from a report asked for now.
+    // lands moves, so the line starts over from reports made after this
+    // (the one already here may be from before the stall, off by all of it).
     static void on_underflow(pa_stream* s, void* self_ptr)
     {
         auto& self = *static_cast<pulse_playout*>(self_ptr);
@@ -266,10 +267,11 @@ private:
         self.points_ = 0;
         self.candidate_.reset();
         self.untimed_since_underflow_ = true;
+        if (const pa_timing_info* t = pa_stream_get_timing_info(s))
+            self.last_report_us_ =
+                std::int64_t{t->timestamp.tv_sec} * 1'000'000 + std::int64_t{t->timestamp.tv_usec};
         if (multicast_receiver* playing = self.playing_.load(std::memory_order_acquire))
             playing->output_restarted();
-        if (pa_operation* op = pa_stream_update_timing_info(s, nullptr, nullptr))
-            pa_operation_unref(op);
     }
 
     // The newest timing report, if it is new, as a point of the line.
@@ -364,7 +366,17 @@ private:
                                 static_cast<double>(frames_written_) * 1e9 / format_.sample_rate;
             return std::chrono::nanoseconds{std::llround(std::max(0.0, next - now_ns))};
         }
-        if (untimed_since_underflow_) return std::nullopt;
+        if (untimed_since_underflow_) {
+            // Reports made while the stream waits to be refilled say it is
+            // not playing; ask again soon rather than at the 250 ms timer,
+            // as nothing is pulled meanwhile.
+            if (now - last_untimed_ask_ >= untimed_ask_interval)
+                if (pa_operation* op = pa_stream_update_timing_info(s, nullptr, nullptr)) {
+                    pa_operation_unref(op);
+                    last_untimed_ask_ = now;
+                }
+            return std::nullopt;
+        }
         pa_usec_t latency = 0;
         int negative = 0;
         if (pa_stream_get_latency(s, &latency, &negative) != 0) return std::nullopt;
@@ -437,6 +449,8 @@ private:
     std::size_t points_next_ = 0;
     std::optional<std::pair<double, double>> candidate_; // a report off the line, unconfirmed
     bool untimed_since_underflow_ = false;
+    std::chrono::steady_clock::time_point last_untimed_ask_{};
+    static constexpr std::chrono::milliseconds untimed_ask_interval{20};
     std::int64_t last_report_us_ = -1;
     pa_time_event* timer_ = nullptr;
     pa_threaded_mainloop* loop_ = nullptr;

@@ -352,6 +352,32 @@ TEST_CASE("sender_clock: a question that waited before it left is timed from whe
     CHECK(std::chrono::abs(c.estimate()->uncertainty - 2ms) < 16us);
 }
 
+TEST_CASE("sender_clock: a second copy of an answer is not credited to an earlier question whose "
+          "answer was lost")
+{
+    audiocast::sender_clock c{true};
+    const wall_time wall{std::chrono::seconds{1'800'000'000}};
+    c.start(t0, wall);
+    c.new_source(t0);
+    // The sender's clock equals ours plus 10 s; each way takes 2 ms.
+    const wall_time sender_epoch{10s};
+    const auto sender_at = [&](time_point t) {
+        return ntp::from_wall(sender_epoch + t.time_since_epoch());
+    };
+    c.ask(t0 + 1s); // its answer is lost
+    const ntp::timestamp second = c.ask(t0 + 1'100ms);
+    const audiocast::rtcp::dlrr_item answer{7, ntp::short_form(second), 0};
+    c.on_answer(answer, 7, sender_at(t0 + 1'102ms), t0 + 1'104ms);
+    CHECK(c.exchanges() == 1);
+    // The network delivers the same compound again (multicast may): the
+    // first question, still open, did not ask it.
+    c.on_answer(answer, 7, sender_at(t0 + 1'102ms), t0 + 1'105ms);
+    CHECK(c.exchanges() == 1);
+    CHECK(c.unmatched() == 1);
+    REQUIRE(c.estimate());
+    CHECK(std::chrono::abs(c.estimate()->offset - 10s) < 16us);
+}
+
 TEST_CASE("sender_clock: once the source's clock steps and the estimate starts over, questions "
           "come as fast as at first again")
 {

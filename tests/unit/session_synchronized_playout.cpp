@@ -213,7 +213,9 @@ namespace {
 // Playout on a schedule learnt before it starts, pulled every 10 ms for a
 // second; then the device runs dry for `gap` (no pulls) and starts again
 // with the same latency, told so (`told`) or not; then pulled for 400 ms.
-audiocast::receiver_stats play_through_device_gap(nanoseconds gap, bool told)
+// `packet_first`: the next packet is placed before the first pull after it.
+audiocast::receiver_stats play_through_device_gap(nanoseconds gap, bool told,
+                                                  bool packet_first = false)
 {
     const audiocast::audio_format mono{audiocast::sample_format::l16, 48'000, 1};
     audiocast::playout_timeline playout{{.format = mono,
@@ -232,6 +234,9 @@ audiocast::receiver_stats play_through_device_gap(nanoseconds gap, bool told)
         playout.pull(std::span{out}, now);
     now += gap;
     if (told) playout.restart_output();
+    if (packet_first)
+        playout.place(std::span{audio}.first(480), audio.size(), now,
+                      audiocast::playout_timeline::placing::continues, false);
     for (int k = 0; k < 40; ++k, now += 10ms)
         playout.pull(std::span{out}, now);
     audiocast::receiver_stats s;
@@ -255,6 +260,14 @@ TEST_CASE("synchronized playout: a device that ran dry for 200 ms and says so is
     // What fell due in the gap is skipped, not played late.
     CHECK(told.frames_discarded == 9'600);
     CHECK(told.underruns == 0);
+
+    // A packet that comes between the restart and the next pull finds
+    // playout due where the schedule has it, not where it last anchored.
+    const auto packet_first = play_through_device_gap(200ms, true, true);
+    CHECK(packet_first.frames_discarded == 9'600);
+    CHECK(packet_first.packets_late == 0);
+    REQUIRE(packet_first.sync_error);
+    CHECK(std::chrono::abs(*packet_first.sync_error) < 25us);
 
     // Not told, playout waits for its rate control's window to see every
     // pull late; 400 ms later it still plays the 200 ms late.

@@ -135,12 +135,14 @@ public:
     {
         if (!sync_ || state_ != playout_state::playing) return;
         ++realignments_;
-        // The frames the resampler took but has not played go back first.
-        const std::uint64_t unplayed = buffer_.read_position() - resampler_.pending();
+        // What the resampler took but had not played is gone with the gap.
+        frames_discarded_ += resampler_.pending();
         restart_rate_control();
-        buffer_.rewind(unplayed);
         played_end_ = buffer_.read_position(); // a late packet must not rewind into it
         anchor_position_ = buffer_.read_position();
+        // Due as the schedule has it, so that a packet placed before the
+        // next pull measures its lateness from there (pull() sets it again).
+        start_time_ = sync_->heard_at(buffer_.read_position()) - output_latency_;
         state_ = playout_state::buffering;
         fades_.resume_after_gap();
     }

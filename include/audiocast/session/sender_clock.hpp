@@ -81,8 +81,10 @@ public:
         // Two reads a moment apart, taken as a round trip of reading_slack
         // around them: readings alike within it leave the hull a corridor
         // to fit (identical bounds each way cross at the least jitter). A
-        // read delayed further (the thread preempted between the two) is
-        // held back as a contradiction.
+        // read delayed beyond the estimator's contradiction tolerance (the
+        // thread preempted between the two) is held back as a contradiction;
+        // one delayed less, but past the slack, crosses the hulls, and the
+        // estimator drops the older half of its readings until a line fits.
         const clock_exchange e{.t1 = now.time_since_epoch() - reading_slack / 2,
                                .t2 = wall.time_since_epoch(),
                                .t3 = wall.time_since_epoch(),
@@ -324,16 +326,19 @@ private:
         return (ns / 1'000'000'000u << 32) + ((ns % 1'000'000'000u << 32) / 1'000'000'000u);
     }
 
-    // When the question that `echo` answers left: the open question written
-    // last before it (the echo is its time plus the wait before it left, to
-    // 1/65536 s), closed so that it counts once. nullopt when none is open.
+    // When the question that `echo` answers left: the question written last
+    // before it (the echo is its time plus the wait before it left, to
+    // 1/65536 s), closed so that it counts once. nullopt when that question
+    // is answered already (a copy of its answer must not be credited to an
+    // earlier question whose answer was lost: the bound would be its wait
+    // too loose) or none is recent.
     std::optional<time_point> open_question(std::uint32_t echo, time_point arrival) noexcept
     {
         if (echo == 0) return std::nullopt; // "no reference time received"
         question* best = nullptr;
         std::uint32_t best_wait = 0;
         for (question& q : questions_) {
-            if (!q.open) continue;
+            if (q.ntp == 0) continue; // never asked
             if (arrival - q.written > answer_timeout) {
                 q.open = false;
                 continue;
@@ -345,7 +350,7 @@ private:
                 best_wait = wait;
             }
         }
-        if (best == nullptr) return std::nullopt;
+        if (best == nullptr || !best->open) return std::nullopt;
         best->open = false;
         // The echo dropped the low 16 bits of the fraction: the least it can
         // mean, so that t1 is never after the question left and the bound
