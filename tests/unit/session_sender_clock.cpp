@@ -64,6 +64,15 @@ audiocast::receiver_config listener_settings(std::uint32_t ssrc, bool synchroniz
     return c;
 }
 
+// A listener's clock that asks, started at t0 with a source to ask.
+audiocast::sender_clock asking_clock()
+{
+    audiocast::sender_clock c{true};
+    c.start(t0, wall_time{std::chrono::seconds{1'800'000'000}});
+    c.new_source(t0);
+    return c;
+}
+
 std::vector<std::byte> copy_of(std::span<const std::byte> b)
 {
     return {b.begin(), b.end()};
@@ -319,10 +328,7 @@ TEST_CASE("sender_clock: answers from another host, to a question never asked, o
 
 TEST_CASE("sender_clock: a question that waited before it left is timed from when it left")
 {
-    audiocast::sender_clock c{true};
-    const wall_time wall{std::chrono::seconds{1'800'000'000}};
-    c.start(t0, wall);
-    c.new_source(t0);
+    audiocast::sender_clock c = asking_clock();
     const ntp::timestamp asked = c.ask(t0 + 1s);
     // The network side held the compound 3 ms before sending it.
     std::vector<std::byte> out(128);
@@ -355,10 +361,7 @@ TEST_CASE("sender_clock: a question that waited before it left is timed from whe
 TEST_CASE("sender_clock: a second copy of an answer is not credited to an earlier question whose "
           "answer was lost")
 {
-    audiocast::sender_clock c{true};
-    const wall_time wall{std::chrono::seconds{1'800'000'000}};
-    c.start(t0, wall);
-    c.new_source(t0);
+    audiocast::sender_clock c = asking_clock();
     // The sender's clock equals ours plus 10 s; each way takes 2 ms.
     const wall_time sender_epoch{10s};
     const auto sender_at = [&](time_point t) {
@@ -381,10 +384,7 @@ TEST_CASE("sender_clock: a second copy of an answer is not credited to an earlie
 TEST_CASE("sender_clock: once the source's clock steps and the estimate starts over, questions "
           "come as fast as at first again")
 {
-    audiocast::sender_clock c{true};
-    const wall_time wall{std::chrono::seconds{1'800'000'000}};
-    c.start(t0, wall);
-    c.new_source(t0);
+    audiocast::sender_clock c = asking_clock();
     // The source's clock reads ours plus 10 s (and `step`); each way takes
     // 1 ms and it holds each question 1 ms.
     std::chrono::nanoseconds step{};
@@ -415,10 +415,7 @@ TEST_CASE("sender_clock: once the source's clock steps and the estimate starts o
 TEST_CASE("sender_clock: one answer far off the estimate (a forgery, or a step not yet "
           "confirmed) neither starts it over nor moves it")
 {
-    audiocast::sender_clock c{true};
-    const wall_time wall{std::chrono::seconds{1'800'000'000}};
-    c.start(t0, wall);
-    c.new_source(t0);
+    audiocast::sender_clock c = asking_clock();
     std::chrono::nanoseconds shift{};
     const auto exchange = [&](time_point at) {
         const ntp::timestamp asked = c.ask(at);
@@ -489,9 +486,7 @@ TEST_CASE("sender_clock: questions from members that at once say BYE buy no comp
 TEST_CASE(
     "sender_clock: a source whose wall clock steps is relearnt, and is not followed meanwhile")
 {
-    audiocast::sender_clock c{true};
-    c.start(t0, wall_time{std::chrono::seconds{1'800'000'000}});
-    c.new_source(t0);
+    audiocast::sender_clock c = asking_clock();
     // The source's wall clock is ours plus `offset`; 1 ms each way.
     const auto exchange = [&](time_point asked, nanoseconds offset) {
         const ntp::timestamp q = c.ask(asked);

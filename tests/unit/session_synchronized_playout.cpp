@@ -151,18 +151,23 @@ TEST_CASE("synchronized playout on a shared wall clock (RFC 7273, NTP or PTP): l
 
 namespace {
 
+// Mono 48 kHz playout at 40 ms latency, able to resample, holding `capacity_frames`.
+audiocast::playout_timeline mono_playout(std::size_t capacity_frames)
+{
+    return audiocast::playout_timeline{{.format = {audiocast::sample_format::l16, 48'000, 1},
+                                        .latency = 40ms,
+                                        .fade = 2ms,
+                                        .max_rate_adjustment = 0.001,
+                                        .capacity_frames = capacity_frames}};
+}
+
 // Playout of a mono ramp (frame n's sample is n << 16), all of it buffered,
 // played to a schedule `offset` later than it was anchored; pulls of 10 ms
 // for `seconds`. `playing`: the schedule comes once playout has started (on
 // its arrival anchor), else before. Returns the playout's figures.
 audiocast::receiver_stats play_ramp_to(nanoseconds offset, int seconds, bool playing = true)
 {
-    const audiocast::audio_format mono{audiocast::sample_format::l16, 48'000, 1};
-    audiocast::playout_timeline playout{{.format = mono,
-                                         .latency = 40ms,
-                                         .fade = 2ms,
-                                         .max_rate_adjustment = 0.001,
-                                         .capacity_frames = 48'000 * 4}};
+    audiocast::playout_timeline playout = mono_playout(48'000 * 4);
     const audiocast::time_point t0{std::chrono::seconds{100}};
     std::vector<std::int32_t> ramp(48'000 * 3);
     for (std::size_t i = 0; i < ramp.size(); ++i)
@@ -217,12 +222,7 @@ namespace {
 audiocast::receiver_stats play_through_device_gap(nanoseconds gap, bool told,
                                                   bool packet_first = false)
 {
-    const audiocast::audio_format mono{audiocast::sample_format::l16, 48'000, 1};
-    audiocast::playout_timeline playout{{.format = mono,
-                                         .latency = 40ms,
-                                         .fade = 2ms,
-                                         .max_rate_adjustment = 0.001,
-                                         .capacity_frames = 48'000 * 4}};
+    audiocast::playout_timeline playout = mono_playout(48'000 * 4);
     const audiocast::time_point t0{std::chrono::seconds{100}};
     const std::vector<std::int32_t> audio(48'000 * 3, 1 << 20);
     playout.synchronize(audiocast::common_schedule{
@@ -280,12 +280,7 @@ TEST_CASE("synchronized playout: a device that ran dry for 200 ms and says so is
 TEST_CASE("synchronized playout: a device restart before playout has started, or with no schedule, "
           "changes nothing")
 {
-    const audiocast::audio_format mono{audiocast::sample_format::l16, 48'000, 1};
-    audiocast::playout_timeline playout{{.format = mono,
-                                         .latency = 40ms,
-                                         .fade = 2ms,
-                                         .max_rate_adjustment = 0.001,
-                                         .capacity_frames = 48'000}};
+    audiocast::playout_timeline playout = mono_playout(48'000);
     const audiocast::time_point t0{std::chrono::seconds{100}};
     const std::vector<std::int32_t> audio(4'800, 1 << 20);
     playout.restart_output();
