@@ -182,6 +182,7 @@ public:
                 end_from_stream("the source failed");
                 return;
             }
+            note_schedule_slips(s.sender().stats());
             if (source_->exhausted() && s.sender().queued_packets() == 0)
                 end_from_stream("the file has been sent");
         });
@@ -478,6 +479,35 @@ private:
         if (!out) throw example_error{"cannot write '" + opt_.sdp + "': " + std::strerror(errno)};
     }
 
+    // From the stream's thread: a slipped schedule is a gap every listener
+    // hears, so it is said when it happens (at most once a second), on the
+    // io_context's thread: a slow stderr must not hold the stream.
+    void note_schedule_slips(const audiocast::sender_stats& s)
+    {
+        if (s.schedule_slips == slips_said_) return;
+        const auto now = std::chrono::steady_clock::now();
+        if (slips_said_ != 0 && now - slips_said_at_ < std::chrono::seconds{1}) return;
+        const std::uint64_t slips = s.schedule_slips;
+        const double gap_ms = in_ms(s.slipped - slipped_said_);
+        const double total_ms = in_ms(s.slipped);
+        const std::uint64_t gap_frames =
+            audiocast::frames_in(s.slipped - slipped_said_, stream_.format().sample_rate);
+        slips_said_ = slips;
+        slipped_said_ = s.slipped;
+        slips_said_at_ = now;
+        asio::post(io_, [slips, gap_ms, gap_frames, total_ms] {
+            char text[320];
+            std::snprintf(
+                text, sizeof text,
+                ": warning: sending fell behind and skipped %.1f ms ahead (%llu frames): every "
+                "listener hears a gap (%llu %s so far, %.1f ms in all); this host did "
+                "not run the stream's thread in time",
+                gap_ms, static_cast<unsigned long long>(gap_frames),
+                static_cast<unsigned long long>(slips), slips == 1 ? "time" : "times", total_ms);
+            std::cerr << program << text << std::endl;
+        });
+    }
+
     // From the stream's thread: the end is the io_context's to carry out.
     void end_from_stream(const char* why)
     {
@@ -519,6 +549,10 @@ private:
     console_writer replies_;
     std::string source_error_; ///< why the source failed; empty while it works
     std::uint64_t send_errors_ = 0;
+    // The stream thread's own: the schedule slips already warned of.
+    std::uint64_t slips_said_ = 0;
+    std::chrono::nanoseconds slipped_said_{};
+    std::chrono::steady_clock::time_point slips_said_at_{};
     std::uint64_t session_id_ = std::random_device{}();
     std::atomic<bool> finished_{false}; ///< set on the io_context, read by status()
     bool end_posted_ = false;           ///< the stream's thread asked for the end

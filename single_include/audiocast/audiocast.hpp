@@ -6449,7 +6449,10 @@ struct sender_stats {
     std::uint64_t packets_send_failed = 0;
     std::uint64_t payload_bytes_sent = 0;
     std::uint64_t frames_sent = 0;
-    std::uint64_t schedule_slips = 0;    ///< times the schedule moved forward (see max_lateness)
+    std::uint64_t schedule_slips = 0; ///< times the schedule moved forward (see max_lateness)
+    /// How far it moved in all: a gap every listener hears, as the RTP
+    /// timestamp moves on with it.
+    std::chrono::nanoseconds slipped{};
     duration_histogram lateness;         ///< how late each packet was taken after its deadline
     std::uint64_t reports_sent = 0;      ///< RTCP compounds written (SR + SDES, or with BYE)
     std::uint64_t reports_received = 0;  ///< RRs and SRs from others
@@ -10298,11 +10301,20 @@ public:
         time_point due = due_of_front();
         if (due > now) return 0;
         if (now - due > config_.max_lateness) {
-            // Sending every late packet at once would burst; move the schedule instead.
-            anchor_time_ = now;
+            // Sending every late packet at once would burst; the schedule
+            // moves instead, and the RTP timestamp with it, as after a pause:
+            // the media clock keeps wall time, so every listener that plays in
+            // step hears one gap at the same instant, where it is in the
+            // stream, instead of each placing itself again when it notices
+            // (docs/architecture.md, Pause and resume). No marker: the sender
+            // chose no silence, so a listener that ran dry counts it.
+            const std::uint64_t skipped = frames_in(now - due, codec_.format().sample_rate);
+            timestamp_shift_ += skipped;
+            anchor_time_ = due + duration_of(skipped, codec_.format());
             anchor_position_ = position_;
             ++stats_.schedule_slips;
-            due = now;
+            stats_.slipped += duration_of(skipped, codec_.format());
+            due = anchor_time_;
         }
 
         queued_packet& s = queue_[head_];

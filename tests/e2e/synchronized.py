@@ -118,7 +118,7 @@ def click_groups(recorded):
     return [(first, last, total / CLICK) for first, last, total in groups]
 
 
-def clicks_in_step(buffers_ms, latency_ms, shared_clock=False, stall_s=0.0):
+def clicks_in_step(buffers_ms, latency_ms, shared_clock=False, stall_s=0.0, sender_stall_s=0.0):
     """Three --sync clients, started 1.5 s apart while the server streams
     clicks, play into one PulseAudio null sink; its monitor is recorded.
     Each client plays through libpulse with its own device buffer, and tells
@@ -143,8 +143,15 @@ def clicks_in_step(buffers_ms, latency_ms, shared_clock=False, stall_s=0.0):
     refilled. From RESUMED_S after it resumes, its clicks must be in step
     again (playout is told of the underflow and places itself again at its
     first pull once PulseAudio has said when the stream plays); those
-    between are not counted."""
-    seconds = 14.0 + (4.0 if stall_s else 0.0)
+    between are not counted.
+
+    `sender_stall_s`: once every client has settled, the server is stopped
+    for that long instead. Its schedule slips and its RTP timestamps move on
+    with it, so the clicks after it come that much later on every client at
+    once: every click stays in step, none is left out, and the server warns
+    of the gap. On any run, a slip the server warns of (a loaded host) may
+    move the clicks' grid by what it says, never the copies apart."""
+    seconds = 14.0 + (4.0 if stall_s or sender_stall_s else 0.0)
     source = clicks(seconds)
     harness.write_wav(e2e.tmp("clicks.wav"), source)
     joins = []
@@ -187,13 +194,14 @@ def clicks_in_step(buffers_ms, latency_ms, shared_clock=False, stall_s=0.0):
                 if f"in step by {how}" not in line:
                     raise Failure(f"client{i} does not synchronize by {how}: '{line}'")
             stalled = None
-            if stall_s:
+            if stall_s or sender_stall_s:
                 time.sleep(max(0.0, joins[-1] + latency_ms / 1000 + SETTLE_S + 1.0 -
                                (time.monotonic() - recording_since)))
+                who = server if sender_stall_s else clients[0]
                 stalled = [time.monotonic() - recording_since]
-                os.kill(clients[0].proc.pid, signal.SIGSTOP)
-                time.sleep(stall_s)
-                os.kill(clients[0].proc.pid, signal.SIGCONT)
+                os.kill(who.proc.pid, signal.SIGSTOP)
+                time.sleep(sender_stall_s or stall_s)
+                os.kill(who.proc.pid, signal.SIGCONT)
                 stalled.append(time.monotonic() - recording_since)
             expect_exit(server, 0, 20)
             for c in clients:
@@ -222,7 +230,18 @@ def clicks_in_step(buffers_ms, latency_ms, shared_clock=False, stall_s=0.0):
             raise Failure(f"client{i} asked {stats['clock']['questions']} clock questions on a "
                           f"shared clock")
 
-    if stalled and figures[0]["device_underflows"] == 0:
+    # What the server skipped when its schedule slipped: the clicks after a
+    # slip come that many frames later on every client.
+    slips = [int(m.group(1)) for m in
+             (re.search(r"skipped [0-9.]+ ms ahead \(([0-9]+) frames\)", l)
+              for l in server.stderr_lines) if m]
+    for frames in slips:
+        print(f"the server's schedule slipped {frames} frames")
+    if sender_stall_s and not slips:
+        raise Failure(f"the server was stopped for {sender_stall_s} s but did not warn that its "
+                      f"schedule slipped: {server.stderr_lines[-5:]}")
+
+    if stall_s and figures[0]["device_underflows"] == 0:
         raise Failure("client0 was stopped but its device never ran dry: the stall tested nothing")
 
     # The clicks that count: from SETTLE_S after the last client joined (its
@@ -238,7 +257,7 @@ def clicks_in_step(buffers_ms, latency_ms, shared_clock=False, stall_s=0.0):
     # (this host is two cores shared with PulseAudio, a server and three
     # clients), from before the last check that did not see it.
     gaps_in_sound = []
-    if stalled:
+    if stall_s:
         gaps_in_sound.append((stalled[0] - 0.1, stalled[1] + RESUMED_S))
         print(f"client0 stopped from {stalled[0]:.2f} s to {stalled[1]:.2f} s of the recording")
     for i, c in enumerate(clients):
@@ -255,10 +274,21 @@ def clicks_in_step(buffers_ms, latency_ms, shared_clock=False, stall_s=0.0):
         return any(a <= frame < b for a, b in windows)
 
     counted = [g for g in counted if not in_gap(g[0])]
-    last_click = counted[-1][0] if counted else first
-    # Every click due from `first` on, on the grid the counted ones lie on.
-    grid = counted[0][0] - (counted[0][0] - first) // CLICK_EVERY * CLICK_EVERY if counted else 0
-    slots = range(grid, last_click + 1, CLICK_EVERY) if counted else []
+    # Across a slip of the server's schedule the grid moves by the slip.
+    def slipped_by(g):
+        return any(abs(g - CLICK_EVERY - frames) <= ALIGNED for frames in slips)
+
+    # Every click due from `first` on, on the grid the counted ones lie on
+    # (a grid of its own after each slip).
+    slots = []
+    start = 0
+    for end in range(1, len(counted) + 1):
+        if end < len(counted) and not slipped_by(counted[end][0] - counted[end - 1][0]):
+            continue
+        head = counted[start][0]
+        grid = head - (head - first) // CLICK_EVERY * CLICK_EVERY if start == 0 else head
+        slots += range(grid, counted[end - 1][0] + 1, CLICK_EVERY)
+        start = end
     wanted = sum(1 for f in slots if not in_gap(f))
     if slots and wanted < len(slots) * 3 // 4:
         raise Failure(f"devices ran dry over {len(slots) - wanted} of {len(slots)} clicks: too "
@@ -276,9 +306,12 @@ def clicks_in_step(buffers_ms, latency_ms, shared_clock=False, stall_s=0.0):
                       f"(and at least 40); the recording has {recorded.frames} frames")
     # Across a gap in the sound, clicks may be missing but stay on the grid.
     odd = [i for i, g in enumerate(gaps)
-           if abs(g - CLICK_EVERY) > ALIGNED and
+           if abs(g - CLICK_EVERY) > ALIGNED and not slipped_by(g) and
            not (any(counted[i][0] < a <= counted[i + 1][0] for a, _ in windows) and
                 abs(g - round(g / CLICK_EVERY) * CLICK_EVERY) <= ALIGNED)]
+    if sender_stall_s and not any(slipped_by(g) for g in gaps):
+        raise Failure(f"the server's schedule slipped {slips} frames, but no two clicks heard "
+                      f"are that much more than {CLICK_EVERY} frames apart: {sorted(set(gaps))}")
     if odd and SANITIZED:
         print(f"not asserted under a sanitizer: clicks not {CLICK_EVERY} frames apart: "
               f"{sorted(set(gaps))[:10]}")
@@ -313,12 +346,17 @@ def stalled_listener_clicks_in_step_again():
     clicks_in_step(buffers_ms=(30, 80, 200), latency_ms=300, stall_s=0.2)
 
 
+def stalled_server_clicks_stay_in_step():
+    clicks_in_step(buffers_ms=(30, 80, 200), latency_ms=300, sender_stall_s=0.13)
+
+
 CASES = {
     "two_listeners_synchronize": two_listeners_synchronize,
     "three_listeners_click_in_step": three_listeners_click_in_step,
     "device_buffers_apart_click_in_step": device_buffers_apart_click_in_step,
     "shared_clock_click_in_step": shared_clock_click_in_step,
     "stalled_listener_clicks_in_step_again": stalled_listener_clicks_in_step_again,
+    "stalled_server_clicks_stay_in_step": stalled_server_clicks_stay_in_step,
 }
 
 

@@ -33,6 +33,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace audiocast::test {
@@ -47,6 +48,12 @@ public:
         double loss = 0; ///< each datagram, either way
         std::uint64_t seed = 1;
         std::chrono::nanoseconds latency = std::chrono::milliseconds{100}; ///< the common D
+        /// The sender's process stops at `sender_stall_at` (true time since
+        /// the start) for `sender_stall_for`, both whole ticks: nothing is
+        /// written or sent meanwhile, and at the end what fell due is written
+        /// at once, as a file source catches up (its schedule slips).
+        std::chrono::nanoseconds sender_stall_at{};
+        std::chrono::nanoseconds sender_stall_for{};
     };
 
     struct listener_settings {
@@ -246,12 +253,26 @@ private:
     // Every tick: the next 10 ms of the ramp, the packet due, the report due.
     void send(std::uint64_t k)
     {
-        for (std::size_t i = 0; i < frames_per_pull; ++i)
-            ramp_[i] = static_cast<std::int16_t>(
-                static_cast<std::uint16_t>((k * frames_per_pull + i) & 0xFFFF));
-        tx_->write(std::span<const std::int16_t>{ramp_}, now_);
-        while (const std::size_t n = tx_->next_packet(now_, sender_wall(now_), packet_))
+        const time_point stall = start + net_.sender_stall_at;
+        if (net_.sender_stall_for.count() > 0 && now_ >= stall &&
+            now_ < stall + net_.sender_stall_for) {
+            at(stall + net_.sender_stall_for, [this, k] { send(k); });
+            return;
+        }
+        // After a stall, every tick's worth that fell due.
+        for (; start + static_cast<std::int64_t>(k) * tick < now_; ++k)
+            write_ramp(k);
+        write_ramp(k);
+        while (const std::size_t n = tx_->next_packet(now_, sender_wall(now_), packet_)) {
+            // Where the RTP timestamp moved on from the ramp (a slip): the
+            // frames from here on play that much later.
+            const std::uint64_t sent_from = tx_->position() - frames_per_pull;
+            const auto moved = static_cast<std::uint32_t>(
+                tx_->next_timestamp() - 1'000u - static_cast<std::uint32_t>(tx_->position()));
+            if (moved != (moves_.empty() ? 0u : moves_.back().second))
+                moves_.emplace_back(sent_from, moved);
             to_listeners(std::span<const std::byte>{packet_.data(), n}, false);
+        }
         std::error_code ec;
         if (const std::size_t n = tx_->write_report(now_, sender_wall(now_), report_, ec)) {
             const std::span<const std::byte> sent{report_.data(), n};
@@ -262,6 +283,14 @@ private:
         if (const auto due = tx_->next_report_due(); due && *due < now_ + tick && *due > now_)
             at(*due, [this] { report_only(); });
         at(now_ + tick, [this, k] { send(k + 1); });
+    }
+
+    void write_ramp(std::uint64_t k)
+    {
+        for (std::size_t i = 0; i < frames_per_pull; ++i)
+            ramp_[i] = static_cast<std::int16_t>(
+                static_cast<std::uint16_t>((k * frames_per_pull + i) & 0xFFFF));
+        tx_->write(std::span<const std::int16_t>{ramp_}, now_);
     }
 
     void report_only()
@@ -372,8 +401,18 @@ private:
         const double since =
             std::chrono::duration<double>(sender_wall(heard) - net_.latency - reference_wall)
                 .count();
-        const double due_frame = static_cast<double>(reference_->rtp_timestamp) - 1'000.0 +
-                                 since * rate; // frame numbers start at timestamp 1000
+        double due_frame = static_cast<double>(reference_->rtp_timestamp) - 1'000.0 +
+                           since * rate; // frame numbers start at timestamp 1000
+        // Past a slip the ramp's frames carry timestamps moved on by it; in
+        // the gap itself no frame is due.
+        for (std::size_t i = moves_.size(); i-- > 0;) {
+            const double before = i == 0 ? 0.0 : moves_[i - 1].second;
+            const double gap_from = static_cast<double>(moves_[i].first) + before;
+            if (due_frame < gap_from) continue;
+            if (due_frame < static_cast<double>(moves_[i].first) + moves_[i].second) return;
+            due_frame -= moves_[i].second;
+            break;
+        }
         double due_on_ramp = std::fmod(due_frame + 32768, 65536.0) - 32768;
         if (due_on_ramp < -32768) due_on_ramp += 65536;
         if (std::abs(due_on_ramp) > 32768 - wrap_margin) return;
@@ -400,6 +439,8 @@ private:
     std::vector<std::byte> packet_;
     std::vector<std::byte> report_;
     std::optional<rtcp::sender_info> reference_;
+    // (ramp frame, how far the RTP timestamp moved on from it there), in order.
+    std::vector<std::pair<std::uint64_t, std::uint32_t>> moves_;
 };
 
 } // namespace audiocast::test

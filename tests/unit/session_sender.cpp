@@ -1,13 +1,18 @@
 #include <audiocast/session/sender_session.hpp>
 
 #include <audiocast/codec/pcm.hpp>
+#include <audiocast/wire/ntp.hpp>
+#include <audiocast/wire/rtcp.hpp>
 #include <audiocast/wire/rtp.hpp>
 
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <cstdint>
+#include <optional>
 #include <span>
+#include <system_error>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -109,18 +114,49 @@ TEST_CASE("sender paces packets at absolute deadlines")
     CHECK(s.stats().schedule_slips == 0);
 }
 
-TEST_CASE("sender moves its schedule instead of bursting when far behind")
+TEST_CASE("sender moves its schedule instead of bursting when far behind, and its RTP timestamp "
+          "with it, so that the media clock keeps wall time")
 {
     session s{pcm_codec{}, fixed()};
     const auto in = frames(240 * 10);
     s.write(std::span<const std::int16_t>{in}, t0);
-    std::vector<std::byte> buf(s.max_packet_bytes());
-    CHECK(s.next_packet(t0, w0, buf) > 0);
+    std::vector<std::byte> buf;
+    CHECK(take(s, t0, buf).hdr.timestamp == 1000);
+    // The second packet was due at t0 + 5 ms; it is taken 95 ms late.
     const auto late = t0 + 100ms;
-    CHECK(s.next_packet(late, w0, buf) > 0);
+    const auto p = take(s, late, buf);
     CHECK(s.stats().schedule_slips == 1);
+    CHECK(s.stats().slipped == 95ms);
+    // Its timestamp is the one its send time has on the media clock: a gap
+    // of 95 ms (4560 frames at 48 kHz) that every listener hears at once.
+    // Unlike a resume it is not marked: no talkspurt the sender chose, so a
+    // listener that ran dry meanwhile counts an underrun.
+    CHECK(p.hdr.timestamp == 1000 + 240 + 4560);
+    CHECK_FALSE(p.hdr.marker);
+    CHECK(p.hdr.sequence == 101);
+    buf.resize(s.max_packet_bytes());
     CHECK(s.next_packet(late, w0, buf) == 0);
     CHECK(s.next_due() == late + 5ms);
+    CHECK(take(s, late + 5ms, buf).hdr.timestamp == 1000 + 480 + 4560);
+    CHECK_FALSE(buf.empty());
+    // The report maps its media clock onto wall time as before the slip:
+    // the timestamp the first packet's pace gives at the report's time.
+    const auto due = s.next_report_due();
+    REQUIRE(due);
+    REQUIRE(*due > late);
+    std::vector<std::byte> report(1500);
+    std::error_code ec;
+    const std::size_t n = s.write_report(*due, w0 + (*due - t0), report, ec);
+    REQUIRE_FALSE(ec);
+    REQUIRE(n > 0);
+    std::optional<audiocast::rtcp::sender_info> sr;
+    audiocast::rtcp::parse_compound(std::span<const std::byte>{report.data(), n}, ec,
+                                    [&](const audiocast::rtcp::packet_view& v) {
+                                        if (const auto info = v.sender()) sr = *info;
+                                    });
+    REQUIRE(sr);
+    const auto frames_since_t0 = std::chrono::duration<double>(*due - t0).count() * 48'000;
+    CHECK(sr->rtp_timestamp == 1000 + static_cast<std::uint32_t>(std::llround(frames_since_t0)));
 }
 
 TEST_CASE("sender numbers wrap at 2^16 and 2^32")

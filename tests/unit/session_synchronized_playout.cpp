@@ -71,6 +71,33 @@ TEST_CASE("synchronized playout: a sender whose datagrams leave up to 1 ms after
     }
 }
 
+// The sender's process stopped for 50 ms (a loaded host): its schedule
+// slips and its timestamps move on with it, so listeners with devices 10 and
+// 190 ms deep hear the gap at the same instant and play on in step, without
+// placing themselves again. Before the timestamps moved with the schedule,
+// each stepped to the new media clock when its own checks confirmed it.
+TEST_CASE("synchronized playout: a sender that stalls for 50 ms leaves a gap every listener hears "
+          "at the same instant, and they play on within 50 us of the common timeline")
+{
+    sync_simulation sim{{.jitter = 2ms,
+                         .loss = 0.01,
+                         .seed = 61,
+                         .latency = 300ms,
+                         .sender_stall_at = 20s,
+                         .sender_stall_for = 50ms}};
+    sim.add({.offset = 4s, .rate_ppm = 150, .output_latency = 10ms});
+    sim.add({.offset = -6s, .rate_ppm = -150, .output_latency = 190ms, .join_at = 1s});
+    sim.run(40s);
+    const auto results = sim.listeners();
+    for (const auto& l : results) {
+        INFO("listener " << l.index << ": " << l.describe());
+        CHECK(l.measured > 3'000);
+        CHECK(l.worst_after_settling < 50us);
+        CHECK(l.stats.sync_realignments == 0);
+        CHECK(l.stats.underruns == 0);
+    }
+}
+
 TEST_CASE("synchronized playout: a listener whose path is asymmetric plays late or early by half "
           "the asymmetry, the known limit")
 {

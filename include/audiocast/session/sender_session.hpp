@@ -194,11 +194,20 @@ public:
         time_point due = due_of_front();
         if (due > now) return 0;
         if (now - due > config_.max_lateness) {
-            // Sending every late packet at once would burst; move the schedule instead.
-            anchor_time_ = now;
+            // Sending every late packet at once would burst; the schedule
+            // moves instead, and the RTP timestamp with it, as after a pause:
+            // the media clock keeps wall time, so every listener that plays in
+            // step hears one gap at the same instant, where it is in the
+            // stream, instead of each placing itself again when it notices
+            // (docs/architecture.md, Pause and resume). No marker: the sender
+            // chose no silence, so a listener that ran dry counts it.
+            const std::uint64_t skipped = frames_in(now - due, codec_.format().sample_rate);
+            timestamp_shift_ += skipped;
+            anchor_time_ = due + duration_of(skipped, codec_.format());
             anchor_position_ = position_;
             ++stats_.schedule_slips;
-            due = now;
+            stats_.slipped += duration_of(skipped, codec_.format());
+            due = anchor_time_;
         }
 
         queued_packet& s = queue_[head_];

@@ -414,7 +414,10 @@ struct sender_stats {
     std::uint64_t packets_send_failed = 0;
     std::uint64_t payload_bytes_sent = 0;
     std::uint64_t frames_sent = 0;
-    std::uint64_t schedule_slips = 0;    ///< times the schedule moved forward (see max_lateness)
+    std::uint64_t schedule_slips = 0; ///< times the schedule moved forward (see max_lateness)
+    /// How far it moved in all: a gap every listener hears, as the RTP
+    /// timestamp moves on with it.
+    std::chrono::nanoseconds slipped{};
     duration_histogram lateness;         ///< how late each packet was taken after its deadline
     std::uint64_t reports_sent = 0;      ///< RTCP compounds written (SR + SDES, or with BYE)
     std::uint64_t reports_received = 0;  ///< RRs and SRs from others
