@@ -10308,12 +10308,8 @@ public:
             // stream, instead of each placing itself again when it notices
             // (docs/architecture.md, Pause and resume). No marker: the sender
             // chose no silence, so a listener that ran dry counts it.
-            const std::uint64_t skipped = frames_in(now - due, codec_.format().sample_rate);
-            timestamp_shift_ += skipped;
-            anchor_time_ = due + duration_of(skipped, codec_.format());
-            anchor_position_ = position_;
             ++stats_.schedule_slips;
-            stats_.slipped += duration_of(skipped, codec_.format());
+            stats_.slipped += move_media_clock_on(due, now);
             due = anchor_time_;
         }
 
@@ -10458,18 +10454,26 @@ private:
         return anchor_time_ + duration_of(position_ - anchor_position_, codec_.format());
     }
 
-    // Re-anchors the schedule at the resume and moves the RTP timestamp on by
-    // the time the stream stood still, so the media clock keeps wall time.
+    // The stream stood still from `was_due` to `to` (a pause, a slip): the
+    // RTP timestamp moves on by the whole frames between, and the schedule
+    // starts again on the media clock's instant for them, so the media clock
+    // keeps wall time. Returns the time moved on.
+    std::chrono::nanoseconds move_media_clock_on(time_point was_due, time_point to) noexcept
+    {
+        const std::uint64_t skipped =
+            to > was_due ? frames_in(to - was_due, codec_.format().sample_rate) : 0;
+        timestamp_shift_ += skipped;
+        const std::chrono::nanoseconds moved = duration_of(skipped, codec_.format());
+        anchor_time_ = to > was_due ? was_due + moved : to;
+        anchor_position_ = position_;
+        return moved;
+    }
+
     void resume() noexcept
     {
         resume_pending_ = false;
         marker_next_ = true;
-        const time_point was_due = due_of_front();
-        const time_point start = std::max(resumed_at_, queue_[head_].written);
-        if (start > was_due)
-            timestamp_shift_ += frames_in(start - was_due, codec_.format().sample_rate);
-        anchor_time_ = start;
-        anchor_position_ = position_;
+        (void)move_media_clock_on(due_of_front(), std::max(resumed_at_, queue_[head_].written));
     }
 
     static const sender_config& checked(const sender_config& config)
