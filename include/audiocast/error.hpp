@@ -60,6 +60,11 @@ enum class errc {
 
     // Receiving streams: refused when one is made.
     invalid_stats_interval,
+
+    // Codecs: refused when one is made.
+    invalid_bitrate,
+    invalid_codec_setting,
+    codec_failed,
 };
 
 namespace detail {
@@ -74,7 +79,7 @@ public:
         case errc::invalid_sample_rate: return "sample rate out of range (8000-192000 Hz)";
         case errc::invalid_channel_count: return "channel count out of range (1-64)";
         case errc::invalid_sample_format: return "unknown sample format";
-        case errc::invalid_packet_time: return "packet time must be 1, 2, 5, 10 or 20 ms";
+        case errc::invalid_packet_time: return "packet time not one the codec allows";
         case errc::packet_exceeds_mtu: return "packet does not fit the MTU";
         case errc::invalid_mtu: return "MTU out of range";
         case errc::invalid_latency: return "playout latency out of range";
@@ -104,6 +109,9 @@ public:
         case errc::invalid_thread_option: return "stream thread option out of range";
         case errc::thread_priority_refused: return "real-time thread priority refused";
         case errc::invalid_stats_interval: return "statistics interval out of range";
+        case errc::invalid_bitrate: return "bitrate out of range";
+        case errc::invalid_codec_setting: return "codec setting out of range";
+        case errc::codec_failed: return "the codec library refused the configuration";
         }
         return "unknown audiocast error";
     }

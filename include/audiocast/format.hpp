@@ -19,11 +19,12 @@
 
 namespace audiocast {
 
-/// How samples travel on the wire: big-endian, interleaved, signed
-/// (RFC 3551 §4.5.11 for L16, RFC 3190 §4 for L24).
+/// How samples travel on the wire: linear PCM, big-endian, interleaved,
+/// signed (RFC 3551 §4.5.11 for L16, RFC 3190 §4 for L24), or compressed.
 enum class sample_format : std::uint8_t {
-    l16, ///< 16-bit
-    l24, ///< 24-bit
+    l16,  ///< 16-bit
+    l24,  ///< 24-bit
+    opus, ///< Opus (RFC 7587): no fixed size a sample; only opus_codec carries it
 };
 
 /// The sample types the API takes and gives: int16, int32 holding a 24-bit
@@ -34,15 +35,27 @@ template <class T>
 concept pcm_sample =
     std::same_as<T, std::int16_t> || std::same_as<T, std::int32_t> || std::same_as<T, float>;
 
+/// Bytes of one sample on the wire; 0 for a compressed format, whose
+/// packets say how many frames they hold.
 [[nodiscard]] constexpr std::size_t bytes_per_sample(sample_format f) noexcept
 {
-    return f == sample_format::l24 ? 3 : 2;
+    switch (f) {
+    case sample_format::l16: return 2;
+    case sample_format::l24: return 3;
+    case sample_format::opus: return 0;
+    }
+    return 2; // no such format: validate() refuses it
 }
 
 /// The RTP encoding name used in SDP `a=rtpmap` lines.
 [[nodiscard]] constexpr std::string_view encoding_name(sample_format f) noexcept
 {
-    return f == sample_format::l24 ? "L24" : "L16";
+    switch (f) {
+    case sample_format::l16: return "L16";
+    case sample_format::l24: return "L24";
+    case sample_format::opus: return "opus";
+    }
+    return "L16";
 }
 
 [[nodiscard]] constexpr std::size_t bytes_per_frame(sample_format f, unsigned channels) noexcept
@@ -77,6 +90,8 @@ struct audio_format {
            std::to_string(f.channels);
 }
 
+/// The linear formats: what check() and validate() take. Opus is checked by
+/// opus_codec::validate(), which knows its own limits.
 inline constexpr setting_limit sample_format_limit{
     "sample format", 0, 1, "", errc::invalid_sample_format, "0 is L16, 1 is L24"};
 inline constexpr setting_limit sample_rate_limit{"sample rate", min_sample_rate, max_sample_rate,

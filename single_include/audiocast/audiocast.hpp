@@ -243,6 +243,11 @@ enum class errc {
 
     // Receiving streams: refused when one is made.
     invalid_stats_interval,
+
+    // Codecs: refused when one is made.
+    invalid_bitrate,
+    invalid_codec_setting,
+    codec_failed,
 };
 
 namespace detail {
@@ -257,7 +262,7 @@ public:
         case errc::invalid_sample_rate: return "sample rate out of range (8000-192000 Hz)";
         case errc::invalid_channel_count: return "channel count out of range (1-64)";
         case errc::invalid_sample_format: return "unknown sample format";
-        case errc::invalid_packet_time: return "packet time must be 1, 2, 5, 10 or 20 ms";
+        case errc::invalid_packet_time: return "packet time not one the codec allows";
         case errc::packet_exceeds_mtu: return "packet does not fit the MTU";
         case errc::invalid_mtu: return "MTU out of range";
         case errc::invalid_latency: return "playout latency out of range";
@@ -287,6 +292,9 @@ public:
         case errc::invalid_thread_option: return "stream thread option out of range";
         case errc::thread_priority_refused: return "real-time thread priority refused";
         case errc::invalid_stats_interval: return "statistics interval out of range";
+        case errc::invalid_bitrate: return "bitrate out of range";
+        case errc::invalid_codec_setting: return "codec setting out of range";
+        case errc::codec_failed: return "the codec library refused the configuration";
         }
         return "unknown audiocast error";
     }
@@ -448,11 +456,12 @@ inline void throw_if(const setting_problem& p)
 
 namespace audiocast {
 
-/// How samples travel on the wire: big-endian, interleaved, signed
-/// (RFC 3551 §4.5.11 for L16, RFC 3190 §4 for L24).
+/// How samples travel on the wire: linear PCM, big-endian, interleaved,
+/// signed (RFC 3551 §4.5.11 for L16, RFC 3190 §4 for L24), or compressed.
 enum class sample_format : std::uint8_t {
-    l16, ///< 16-bit
-    l24, ///< 24-bit
+    l16,  ///< 16-bit
+    l24,  ///< 24-bit
+    opus, ///< Opus (RFC 7587): no fixed size a sample; only opus_codec carries it
 };
 
 /// The sample types the API takes and gives: int16, int32 holding a 24-bit
@@ -463,15 +472,27 @@ template <class T>
 concept pcm_sample =
     std::same_as<T, std::int16_t> || std::same_as<T, std::int32_t> || std::same_as<T, float>;
 
+/// Bytes of one sample on the wire; 0 for a compressed format, whose
+/// packets say how many frames they hold.
 [[nodiscard]] constexpr std::size_t bytes_per_sample(sample_format f) noexcept
 {
-    return f == sample_format::l24 ? 3 : 2;
+    switch (f) {
+    case sample_format::l16: return 2;
+    case sample_format::l24: return 3;
+    case sample_format::opus: return 0;
+    }
+    return 2; // no such format: validate() refuses it
 }
 
 /// The RTP encoding name used in SDP `a=rtpmap` lines.
 [[nodiscard]] constexpr std::string_view encoding_name(sample_format f) noexcept
 {
-    return f == sample_format::l24 ? "L24" : "L16";
+    switch (f) {
+    case sample_format::l16: return "L16";
+    case sample_format::l24: return "L24";
+    case sample_format::opus: return "opus";
+    }
+    return "L16";
 }
 
 [[nodiscard]] constexpr std::size_t bytes_per_frame(sample_format f, unsigned channels) noexcept
@@ -506,6 +527,8 @@ struct audio_format {
            std::to_string(f.channels);
 }
 
+/// The linear formats: what check() and validate() take. Opus is checked by
+/// opus_codec::validate(), which knows its own limits.
 inline constexpr setting_limit sample_format_limit{
     "sample format", 0, 1, "", errc::invalid_sample_format, "0 is L16, 1 is L24"};
 inline constexpr setting_limit sample_rate_limit{"sample rate", min_sample_rate, max_sample_rate,
