@@ -132,7 +132,7 @@ TEST_CASE("opus_codec: stereo at 128 kbit/s in 20 ms packets plays back what wen
     CHECK(snr > 20);
 }
 
-TEST_CASE("opus_codec: every frame time Opus allows makes packets of that many frames; int16, "
+TEST_CASE("opus_codec: every frame time Opus allows makes packets of that many frames, and int16, "
           "int32 and float samples all encode")
 {
     for (const auto us : audiocast::opus_frame_times_us) {
@@ -250,7 +250,7 @@ TEST_CASE("opus_codec: a copy encodes and decodes as the original would from the
     CHECK(encode(original, second) == encode(copy, second));
 }
 
-TEST_CASE("opus_codec: flush() completes the last frame with silence; reset() drops it")
+TEST_CASE("opus_codec: flush() completes the last frame with silence, and reset() drops it")
 {
     opus_codec codec{opus_config{.channels = 1, .bitrate = 32'000}};
     std::vector<packet> packets;
