@@ -207,9 +207,18 @@ def clicks_in_step(buffers_ms, latency_ms, shared_clock=False, stall_s=0.0, send
             for c in clients:
                 expect_exit(c, 0, 20)
             time.sleep(0.5)  # what the sink still holds reaches the monitor
+            recording_until = time.monotonic()
             recorder.end()
     with open(e2e.tmp("monitor.raw"), "rb") as raw:
         recorded = harness.Sound(RATE, 2, 2, raw.read())
+    # parec's frames stand for time since it started; if it dropped audio
+    # (a loaded host), every click after the loss comes early by it, on
+    # every client at once. Said, so that a failure tells that from ours.
+    short_s = (recording_until - recording_since) - recorded.frames / RATE
+    print(f"the recording holds {recorded.frames / RATE:.2f} s of "
+          f"{recording_until - recording_since:.2f} s recorded ({short_s:.2f} s short; "
+          f"parec's own latency is 0.02 s)")
+    print(f"the server's last words:\n{server.transcript()}")
     groups = click_groups(recorded)
     if not groups:
         raise Failure("the null sink's monitor recorded no click")
