@@ -101,16 +101,27 @@ concept readiness_waiting_transport = transport<T> && requires(T& t) {
 //   c.format()              The audio_format it carries; fixed at construction.
 //   c.packet_time()         Duration of one full packet; a whole number of frames.
 //   c.frames_per_packet()   Frames in one full packet.
-//   c.payload_bytes()       Bytes of one full packet's payload.
-//   c.encode(samples, out)  Converts whole frames of int16/int32/float samples to wire
-//                           bytes in out; returns the bytes written. Pure.
-//   c.decode(payload, out)  Converts wire bytes to int32 samples (24 significant bits
-//                           in the top); returns the samples written. Pure.
+//   c.payload_bytes()       Bytes of one full packet's payload (for a codec whose
+//                           payloads vary in size, the most one may take).
+//   c.frames_in(payload)    Frames `payload` decodes to; 0 when it is none this codec
+//                           can decode. A packet's duration, whatever its size.
+//   c.decode(payload, out)  Decodes one payload, the next in stream order, to int32
+//                           samples (24 significant bits in the top); returns the
+//                           samples written. May change the codec (a compressed
+//                           codec's decoder carries state from packet to packet).
 //   c.write(samples, sink)  Chunking: appends whole frames, calls sink(payload) once
 //                           for each full packet, keeps the remainder for the next call.
-//   c.flush(sink)           Emits the remainder, if any, as one shorter packet.
+//   c.flush(sink)           Emits the remainder, if any, as one last packet.
 //   c.pending_frames()      Frames held for the next packet.
 //   c.reset()               Drops the remainder.
+//
+// Optionally:
+//   c.max_packet_frames()   The most frames one payload may decode to (a receiver's
+//                           buffers hold that many); else what the largest UDP
+//                           payload holds at the format's bytes a frame.
+//
+// pcm_converter is PCM's own: stateless conversions between samples and wire
+// bytes, encode(samples, out) and a const decode(payload, out).
 // ---------------------------------------------------------------------------
 template <class C>
 concept codec_description = requires(const C& c) {
@@ -144,8 +155,15 @@ concept packet_chunker = requires(C& c, const C& cc, std::span<const std::int16_
 };
 
 template <class C>
+concept payload_decoder =
+    requires(C& c, const C& cc, std::span<const std::byte> payload, std::span<std::int32_t> out) {
+        { cc.frames_in(payload) } -> std::same_as<std::size_t>;
+        { c.decode(payload, out) } -> std::same_as<std::size_t>;
+    };
+
+template <class C>
 concept codec =
-    std::copy_constructible<C> && codec_description<C> && pcm_converter<C> && packet_chunker<C>;
+    std::copy_constructible<C> && codec_description<C> && payload_decoder<C> && packet_chunker<C>;
 
 // ---------------------------------------------------------------------------
 // clock: where the stream gets its time; sessions are handed what it returns.

@@ -710,16 +710,27 @@ concept readiness_waiting_transport = transport<T> && requires(T& t) {
 //   c.format()              The audio_format it carries; fixed at construction.
 //   c.packet_time()         Duration of one full packet; a whole number of frames.
 //   c.frames_per_packet()   Frames in one full packet.
-//   c.payload_bytes()       Bytes of one full packet's payload.
-//   c.encode(samples, out)  Converts whole frames of int16/int32/float samples to wire
-//                           bytes in out; returns the bytes written. Pure.
-//   c.decode(payload, out)  Converts wire bytes to int32 samples (24 significant bits
-//                           in the top); returns the samples written. Pure.
+//   c.payload_bytes()       Bytes of one full packet's payload (for a codec whose
+//                           payloads vary in size, the most one may take).
+//   c.frames_in(payload)    Frames `payload` decodes to; 0 when it is none this codec
+//                           can decode. A packet's duration, whatever its size.
+//   c.decode(payload, out)  Decodes one payload, the next in stream order, to int32
+//                           samples (24 significant bits in the top); returns the
+//                           samples written. May change the codec (a compressed
+//                           codec's decoder carries state from packet to packet).
 //   c.write(samples, sink)  Chunking: appends whole frames, calls sink(payload) once
 //                           for each full packet, keeps the remainder for the next call.
-//   c.flush(sink)           Emits the remainder, if any, as one shorter packet.
+//   c.flush(sink)           Emits the remainder, if any, as one last packet.
 //   c.pending_frames()      Frames held for the next packet.
 //   c.reset()               Drops the remainder.
+//
+// Optionally:
+//   c.max_packet_frames()   The most frames one payload may decode to (a receiver's
+//                           buffers hold that many); else what the largest UDP
+//                           payload holds at the format's bytes a frame.
+//
+// pcm_converter is PCM's own: stateless conversions between samples and wire
+// bytes, encode(samples, out) and a const decode(payload, out).
 // ---------------------------------------------------------------------------
 template <class C>
 concept codec_description = requires(const C& c) {
@@ -753,8 +764,15 @@ concept packet_chunker = requires(C& c, const C& cc, std::span<const std::int16_
 };
 
 template <class C>
+concept payload_decoder =
+    requires(C& c, const C& cc, std::span<const std::byte> payload, std::span<std::int32_t> out) {
+        { cc.frames_in(payload) } -> std::same_as<std::size_t>;
+        { c.decode(payload, out) } -> std::same_as<std::size_t>;
+    };
+
+template <class C>
 concept codec =
-    std::copy_constructible<C> && codec_description<C> && pcm_converter<C> && packet_chunker<C>;
+    std::copy_constructible<C> && codec_description<C> && payload_decoder<C> && packet_chunker<C>;
 
 // ---------------------------------------------------------------------------
 // clock: where the stream gets its time; sessions are handed what it returns.
@@ -3020,6 +3038,14 @@ public:
         return n;
     }
 
+    /// Frames in `payload`: its size over the bytes a frame, or 0 when that
+    /// is not whole (no payload of this codec).
+    [[nodiscard]] std::size_t frames_in(std::span<const std::byte> payload) const noexcept
+    {
+        const std::size_t frame_bytes = bytes_per_frame(format_);
+        return payload.size() % frame_bytes == 0 ? payload.size() / frame_bytes : 0;
+    }
+
     /// Appends whole frames and calls `sink(std::span<const std::byte>)` once
     /// per full packet of payload_bytes(); keeps the remainder for the next
     /// call. Returns the frames consumed, which is all of them. If samples.size()
@@ -5182,7 +5208,8 @@ private:
 //
 // The test is stateless: the datagram parses as RTP (wire/rtp.hpp), carries
 // the payload type the receiver was told to expect, and holds a whole number
-// of frames that the receiver's buffers can take. The receiver session counts
+// of frames (for a compressed codec: is a packet its codec can decode) that
+// the receiver's buffers can take. The receiver session counts
 // what fails it as malformed; the receiver stream applies the same screen on
 // its network thread, so that such datagrams never take a place in the
 // hand-off to the audio side. Being immutable after construction, one screen
@@ -5199,11 +5226,17 @@ namespace audiocast {
 
 class packet_screen {
 public:
+    /// The frames a compressed payload decodes to, 0 for none: a codec's
+    /// static frames_in(), which reads only the payload (codec/opus.hpp).
+    using frame_counter = std::size_t (*)(std::span<const std::byte>) noexcept;
+
     /// `payload_type`: the one to accept, or any when unset. `max_frames`:
-    /// the most frames one packet may carry.
+    /// the most frames one packet may carry. `frames_in`: for a compressed
+    /// format, how many frames a payload holds; linear PCM counts its bytes.
     packet_screen(const audio_format& format, std::optional<std::uint8_t> payload_type,
-                  std::uint8_t send_time_extension_id, std::size_t max_frames) noexcept
-        : frame_bytes_{bytes_per_frame(format)}, max_frames_{max_frames},
+                  std::uint8_t send_time_extension_id, std::size_t max_frames,
+                  frame_counter frames_in = nullptr) noexcept
+        : frame_bytes_{bytes_per_frame(format)}, max_frames_{max_frames}, frames_in_{frames_in},
           payload_type_{payload_type}, send_time_extension_id_{send_time_extension_id}
     {}
 
@@ -5218,15 +5251,24 @@ public:
         rtp::packet_view packet = rtp::parse(datagram, ec, send_time_extension_id_);
         const std::size_t size = packet.payload.size();
         // A packet type this receiver cannot play must not capture the stream.
-        passed = !ec && size != 0 && size % frame_bytes_ == 0 &&
-                 size / frame_bytes_ <= max_frames_ &&
+        const std::size_t held = ec || size == 0 ? 0 : frames(packet.payload);
+        passed = held != 0 && held <= max_frames_ &&
                  (!payload_type_ || packet.hdr.payload_type == *payload_type_);
         return packet;
+    }
+
+    /// Frames `payload` holds, 0 when it is none of this stream's.
+    [[nodiscard]] std::size_t frames(std::span<const std::byte> payload) const noexcept
+    {
+        if (frames_in_ != nullptr) return frames_in_(payload);
+        if (frame_bytes_ == 0) return 0;
+        return payload.size() % frame_bytes_ == 0 ? payload.size() / frame_bytes_ : 0;
     }
 
 private:
     std::size_t frame_bytes_;
     std::size_t max_frames_;
+    frame_counter frames_in_;
     std::optional<std::uint8_t> payload_type_;
     std::uint8_t send_time_extension_id_;
 };
@@ -8997,7 +9039,8 @@ struct receiver_sizes {
     /// The largest RTP payload: 65507 bytes (the UDP limit) less the fixed header.
     static constexpr std::size_t max_payload_bytes = 65'507 - rtp::fixed_header_size;
 
-    /// Samples of the largest payload, decoded.
+    /// Samples of the largest payload, decoded: the codec's max_packet_frames()
+    /// where it has one, else what the largest UDP payload holds.
     std::size_t decoded_samples = 0;
     /// The playout buffer: the target latency twice over plus generous
     /// headroom for jitter and large packets; memory stays bounded by the latency.
@@ -9022,8 +9065,13 @@ struct receiver_sizes {
         std::size_t payload = c.payload_bytes();
         if constexpr (requires { c.max_payload_bytes(); })
             payload = std::max(payload, c.max_payload_bytes());
+        std::size_t decoded_samples = 0;
+        if constexpr (requires { c.max_packet_frames(); })
+            decoded_samples = c.max_packet_frames() * f.channels;
+        else
+            decoded_samples = max_payload_bytes / bytes_per_sample(f.encoding);
         return {
-            .decoded_samples = max_payload_bytes / bytes_per_sample(f.encoding),
+            .decoded_samples = decoded_samples,
             .buffer_frames = static_cast<std::size_t>(
                 frames_in(2 * latency + std::chrono::milliseconds{200}, f.sample_rate)),
             .believable_step = frames_in(latency + std::chrono::milliseconds{100}, f.sample_rate),
@@ -9663,7 +9711,8 @@ private:
           reports_{sizes.rtcp,    config_.max_members,          config_.ssrc,
                    config_.cname, config_.synchronized_playout, config_.source_clock},
           screen_{codec_.format(), config_.payload_type, config_.send_time_extension_id,
-                  std::min(decoded_.size() / codec_.format().channels, playout_.capacity() / 2)}
+                  std::min(decoded_.size() / codec_.format().channels, playout_.capacity() / 2),
+                  frame_counter_of()}
     {}
 
     // The selector chose a new source: counts, timeline and reports start
@@ -9683,13 +9732,11 @@ private:
     // there it is decoded into the playout buffer.
     void play(const rtp::packet_view& packet, time_point arrival, wall_time arrival_wall) noexcept
     {
-        const std::size_t frame_bytes = bytes_per_frame(format());
-        const auto place = [this, frame_bytes](const rtp::packet_view& p, std::uint64_t position,
-                                               time_point at, wall_time at_wall,
-                                               source_feed::placing how,
-                                               std::uint64_t jump_from) noexcept {
+        const auto place = [this](const rtp::packet_view& p, std::uint64_t position, time_point at,
+                                  wall_time at_wall, source_feed::placing how,
+                                  std::uint64_t jump_from) noexcept {
             const std::size_t samples = codec_.decode(
-                p.payload, std::span<std::int32_t>{decoded_.data(), p.payload.size() / frame_bytes *
+                p.payload, std::span<std::int32_t>{decoded_.data(), codec_.frames_in(p.payload) *
                                                                         format().channels});
             meter_.on_packet(p, at, at_wall);
             reports_.heard_from_source();
@@ -9699,7 +9746,7 @@ private:
                 reports_.on_source_packet(p.hdr.timestamp, *p.hdr.send_time, format().sample_rate))
                 synchronize();
         };
-        if (!feed_.on_packet(packet, packet.payload.size() / frame_bytes, arrival, arrival_wall,
+        if (!feed_.on_packet(packet, codec_.frames_in(packet.payload), arrival, arrival_wall,
                              playout_, place))
             ++malformed_;
     }
@@ -9726,6 +9773,18 @@ private:
                                              .heard = *heard,
                                              .frame_ns = 1e9 / format().sample_rate / (1 + faster),
                                              .feed_forward = faster});
+    }
+
+    // A compressed codec's payloads say their own length (a static
+    // frames_in()); linear PCM's are counted by the screen from the format.
+    static packet_screen::frame_counter frame_counter_of() noexcept
+    {
+        if constexpr (requires(std::span<const std::byte> p) {
+                          { Codec::frames_in(p) } noexcept -> std::same_as<std::size_t>;
+                      })
+            return &Codec::frames_in;
+        else
+            return nullptr;
     }
 
     static const receiver_config& checked(const receiver_config& config)
@@ -10460,7 +10519,7 @@ private:
         queued_packet& s = queue_[(head_ + count_) % queue_.size()];
         std::copy(payload.begin(), payload.end(), s.payload.begin());
         s.size = payload.size();
-        s.frames = payload.size() / bytes_per_frame(codec_.format());
+        s.frames = codec_.frames_in(payload);
         s.written = now;
         ++count_;
         if (!anchored_) {

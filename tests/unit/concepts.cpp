@@ -37,6 +37,7 @@ TEST_CASE("the library's policies model their concepts")
 {
     STATIC_REQUIRE(audiocast::transport<audiocast::loopback_transport>);
     STATIC_REQUIRE(audiocast::codec<audiocast::pcm_codec>);
+    STATIC_REQUIRE(audiocast::pcm_converter<audiocast::pcm_codec>);
     STATIC_REQUIRE(audiocast::clock<audiocast::manual_clock>);
     STATIC_REQUIRE(audiocast::clock<audiocast::steady_clock>);
 }

@@ -1,6 +1,7 @@
 #include <audiocast/session/receiver_session.hpp>
 
 #include <audiocast/codec/pcm.hpp>
+#include <audiocast/session/packet_screen.hpp>
 #include <audiocast/session/sender_session.hpp>
 #include <audiocast/wire/rtp.hpp>
 
@@ -10,6 +11,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <string>
 #include <vector>
@@ -381,4 +383,35 @@ TEST_CASE("a backlog read at once, dated when it arrived, plays from the live ed
     CHECK(out[0] >= 49);
     CHECK(out[0] <= 53);
     CHECK(s.frames_discarded + 240 + s.buffered_frames == 60 * 240);
+}
+
+TEST_CASE("packet_screen: a compressed format's payloads are counted by its codec, and one the "
+          "codec cannot read, or longer than the buffers take, is refused")
+{
+    // A codec whose payloads hold ten frames a byte, none when the first byte is 0.
+    constexpr audiocast::packet_screen::frame_counter tens =
+        [](std::span<const std::byte> p) noexcept -> std::size_t {
+        return p.empty() || p[0] == std::byte{0} ? 0 : p.size() * 10;
+    };
+    const audiocast::audio_format compressed{audiocast::sample_format::opus, 48'000, 2};
+    const audiocast::packet_screen screen{compressed, 96, 1, 40, tens};
+    const auto datagram = [](std::initializer_list<int> payload) {
+        std::vector<std::byte> d{std::byte{0x80}, std::byte{96}};
+        d.resize(12);
+        for (int b : payload)
+            d.push_back(static_cast<std::byte>(b));
+        return d;
+    };
+    bool passed = false;
+    (void)screen.screen(datagram({7, 1, 2}), passed);
+    CHECK(passed);
+    CHECK(screen.frames(std::vector<std::byte>{std::byte{7}, std::byte{1}}) == 20);
+    (void)screen.screen(datagram({0, 1, 2}), passed);
+    CHECK_FALSE(passed);
+    (void)screen.screen(datagram({7, 1, 2, 3, 4}), passed); // 50 frames, beyond 40
+    CHECK_FALSE(passed);
+    // Without a counter a compressed format has no bytes a frame: nothing passes.
+    const audiocast::packet_screen blind{compressed, 96, 1, 40};
+    (void)blind.screen(datagram({7, 1, 2}), passed);
+    CHECK_FALSE(passed);
 }

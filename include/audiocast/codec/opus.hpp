@@ -88,7 +88,8 @@ struct opus_config {
 /// back into 48 kHz frames. The encoder and decoder states live in buffers
 /// allocated at construction (libopus states are flat, so a copy of the codec
 /// is a copy of the bytes); nothing allocates after construction, and libopus
-/// itself allocates nothing to encode or decode.
+/// itself allocates nothing to encode or decode. A moved-from codec may only
+/// be assigned to or destroyed.
 class opus_codec {
 public:
     /// Stereo, 20 ms, 128 kbit/s, music, in-band FEC for 5 % loss.
@@ -107,7 +108,8 @@ public:
 
     /// Checks, in this order: the channel count (errc::invalid_channel_count),
     /// the frame time (errc::invalid_packet_time), the bitrate
-    /// (errc::invalid_bitrate), complexity and expected loss
+    /// (errc::invalid_bitrate: 6000-510000 bit/s, and 9600 at least in 2.5 ms
+    /// frames), complexity and expected loss
     /// (errc::invalid_codec_setting), the MTU (errc::invalid_mtu), and that
     /// a packet at the bitrate fits the MTU (errc::packet_exceeds_mtu).
     static void validate(const opus_config& config, std::error_code& ec) noexcept
@@ -117,6 +119,8 @@ public:
             detail::assign(ec, p);
         else if (!is_opus_frame_time(config.frame_time))
             ec = errc::invalid_packet_time;
+        else if (config.bitrate < min_bitrate(config.frame_time))
+            ec = errc::invalid_bitrate;
         else if (config.mtu < 576 || config.mtu > 65'535)
             ec = errc::invalid_mtu;
         else if (average_packet_bytes(config) > max_payload_bytes_of(config))
@@ -139,6 +143,12 @@ public:
             detail::throw_error(ec, "Opus frame " + std::to_string(config.frame_time.count()) +
                                         " us is not one of " + allowed + " us");
         }
+        if (ec == errc::invalid_bitrate)
+            detail::throw_error(ec, "Opus at " + std::to_string(config.frame_time.count()) +
+                                        " us needs at least " +
+                                        std::to_string(min_bitrate(config.frame_time)) +
+                                        " bit/s, not " + std::to_string(config.bitrate) +
+                                        ": below it libopus sends packets with no audio");
         if (ec == errc::invalid_mtu)
             detail::throw_error(ec, "MTU " + std::to_string(config.mtu) +
                                         " bytes is outside 576-65535 bytes");
@@ -158,6 +168,8 @@ public:
     /// The most payload one packet may take: what the MTU leaves.
     [[nodiscard]] std::size_t payload_bytes() const noexcept { return max_payload_bytes_; }
     [[nodiscard]] std::size_t max_payload_bytes() const noexcept { return max_payload_bytes_; }
+    /// The most one payload may decode to: 120 ms (receivers size buffers by it).
+    [[nodiscard]] static std::size_t max_packet_frames() noexcept { return opus_max_packet_frames; }
     [[nodiscard]] std::uint32_t bitrate() const noexcept { return bitrate_; }
     [[nodiscard]] bool inband_fec() const noexcept { return inband_fec_; }
 
@@ -238,29 +250,34 @@ public:
     }
 
     /// A packet of `frames` frames went missing: continues the sound by the
-    /// decoder's packet-loss concealment. `frames` is rounded down to 2.5 ms
-    /// steps (120 at 48 kHz); returns the samples written.
+    /// decoder's packet-loss concealment. Conceals as much of it as `out`
+    /// holds, at most 120 ms, in 2.5 ms steps (120 frames); returns the
+    /// samples written. A longer loss is concealed in several calls.
     template <pcm_sample T>
     std::size_t conceal(std::size_t frames, std::span<T> out) noexcept
     {
-        frames = std::min(
-            {frames / plc_step * plc_step, opus_max_packet_frames, out.size() / format_.channels});
+        frames = std::min({frames, opus_max_packet_frames, out.size() / format_.channels});
+        frames = frames / plc_step * plc_step;
         if (frames == 0) return 0;
         return run_decoder({}, frames, false, out);
     }
 
-    /// The packet before `next` went missing and held `frames` frames:
+    /// The packet before `next` went missing and held `frames` frames (at
+    /// most 120 ms, a multiple of 2.5 ms: conceal any earlier loss first):
     /// recovers it from the low-bitrate copy `next` carries (in-band FEC), or
-    /// conceals it where `next` carries none. Then decode(next) as usual.
+    /// conceals it where `next` carries none or cannot be read. Then
+    /// decode(next) as usual. Returns the samples written; 0, with nothing
+    /// done, when `frames` is not such a duration or `out` cannot hold it.
     template <pcm_sample T>
     std::size_t recover(std::span<const std::byte> next, std::size_t frames,
                         std::span<T> out) noexcept
     {
-        frames = std::min(
-            {frames / plc_step * plc_step, opus_max_packet_frames, out.size() / format_.channels});
-        if (frames == 0) return 0;
-        if (frames_in(next) == 0) return conceal(frames, out);
-        return run_decoder(next, frames, true, out);
+        if (frames == 0 || frames % plc_step != 0 || frames > opus_max_packet_frames ||
+            frames * format_.channels > out.size())
+            return 0;
+        if (frames_in(next) != 0)
+            if (const std::size_t n = run_decoder(next, frames, true, out); n != 0) return n;
+        return conceal(frames, out);
     }
 
     /// Forgets what was decoded: the next packet starts a new stream.
@@ -320,6 +337,13 @@ private:
         return opus_expected_loss_limit.check(config.expected_loss_percent);
     }
 
+    // libopus 1.3 sends a packet with no audio (its TOC byte alone) below 3
+    // bytes a frame: 9600 bit/s at 2.5 ms, under the 6000 floor otherwise.
+    static std::uint32_t min_bitrate(std::chrono::microseconds t) noexcept
+    {
+        return static_cast<std::uint32_t>(24 * 1'000'000 / t.count());
+    }
+
     static bool is_opus_frame_time(std::chrono::microseconds t) noexcept
     {
         return std::ranges::find(opus_frame_times_us, t.count()) != opus_frame_times_us.end();
@@ -376,12 +400,13 @@ private:
         else if constexpr (std::same_as<T, std::int16_t>)
             return static_cast<float>(s) / 32768.0f;
         else
-            return static_cast<float>(s / 256) / 8388608.0f; // the top 24 bits
+            return static_cast<float>(s >> 8) / 8388608.0f; // the top 24 bits, as pcm_codec
     }
 
     template <pcm_sample T>
     static T from_float(float x) noexcept
     {
+        if (std::isnan(x)) return T{};
         if constexpr (std::same_as<T, float>) {
             return x;
         } else if constexpr (std::same_as<T, std::int16_t>) {

@@ -240,6 +240,14 @@ public:
         return n;
     }
 
+    /// Frames in `payload`: its size over the bytes a frame, or 0 when that
+    /// is not whole (no payload of this codec).
+    [[nodiscard]] std::size_t frames_in(std::span<const std::byte> payload) const noexcept
+    {
+        const std::size_t frame_bytes = bytes_per_frame(format_);
+        return payload.size() % frame_bytes == 0 ? payload.size() / frame_bytes : 0;
+    }
+
     /// Appends whole frames and calls `sink(std::span<const std::byte>)` once
     /// per full packet of payload_bytes(); keeps the remainder for the next
     /// call. Returns the frames consumed, which is all of them. If samples.size()

@@ -262,7 +262,8 @@ private:
           reports_{sizes.rtcp,    config_.max_members,          config_.ssrc,
                    config_.cname, config_.synchronized_playout, config_.source_clock},
           screen_{codec_.format(), config_.payload_type, config_.send_time_extension_id,
-                  std::min(decoded_.size() / codec_.format().channels, playout_.capacity() / 2)}
+                  std::min(decoded_.size() / codec_.format().channels, playout_.capacity() / 2),
+                  frame_counter_of()}
     {}
 
     // The selector chose a new source: counts, timeline and reports start
@@ -282,13 +283,11 @@ private:
     // there it is decoded into the playout buffer.
     void play(const rtp::packet_view& packet, time_point arrival, wall_time arrival_wall) noexcept
     {
-        const std::size_t frame_bytes = bytes_per_frame(format());
-        const auto place = [this, frame_bytes](const rtp::packet_view& p, std::uint64_t position,
-                                               time_point at, wall_time at_wall,
-                                               source_feed::placing how,
-                                               std::uint64_t jump_from) noexcept {
+        const auto place = [this](const rtp::packet_view& p, std::uint64_t position, time_point at,
+                                  wall_time at_wall, source_feed::placing how,
+                                  std::uint64_t jump_from) noexcept {
             const std::size_t samples = codec_.decode(
-                p.payload, std::span<std::int32_t>{decoded_.data(), p.payload.size() / frame_bytes *
+                p.payload, std::span<std::int32_t>{decoded_.data(), codec_.frames_in(p.payload) *
                                                                         format().channels});
             meter_.on_packet(p, at, at_wall);
             reports_.heard_from_source();
@@ -298,7 +297,7 @@ private:
                 reports_.on_source_packet(p.hdr.timestamp, *p.hdr.send_time, format().sample_rate))
                 synchronize();
         };
-        if (!feed_.on_packet(packet, packet.payload.size() / frame_bytes, arrival, arrival_wall,
+        if (!feed_.on_packet(packet, codec_.frames_in(packet.payload), arrival, arrival_wall,
                              playout_, place))
             ++malformed_;
     }
@@ -325,6 +324,18 @@ private:
                                              .heard = *heard,
                                              .frame_ns = 1e9 / format().sample_rate / (1 + faster),
                                              .feed_forward = faster});
+    }
+
+    // A compressed codec's payloads say their own length (a static
+    // frames_in()); linear PCM's are counted by the screen from the format.
+    static packet_screen::frame_counter frame_counter_of() noexcept
+    {
+        if constexpr (requires(std::span<const std::byte> p) {
+                          { Codec::frames_in(p) } noexcept -> std::same_as<std::size_t>;
+                      })
+            return &Codec::frames_in;
+        else
+            return nullptr;
     }
 
     static const receiver_config& checked(const receiver_config& config)

@@ -21,7 +21,8 @@ struct receiver_sizes {
     /// The largest RTP payload: 65507 bytes (the UDP limit) less the fixed header.
     static constexpr std::size_t max_payload_bytes = 65'507 - rtp::fixed_header_size;
 
-    /// Samples of the largest payload, decoded.
+    /// Samples of the largest payload, decoded: the codec's max_packet_frames()
+    /// where it has one, else what the largest UDP payload holds.
     std::size_t decoded_samples = 0;
     /// The playout buffer: the target latency twice over plus generous
     /// headroom for jitter and large packets; memory stays bounded by the latency.
@@ -46,8 +47,13 @@ struct receiver_sizes {
         std::size_t payload = c.payload_bytes();
         if constexpr (requires { c.max_payload_bytes(); })
             payload = std::max(payload, c.max_payload_bytes());
+        std::size_t decoded_samples = 0;
+        if constexpr (requires { c.max_packet_frames(); })
+            decoded_samples = c.max_packet_frames() * f.channels;
+        else
+            decoded_samples = max_payload_bytes / bytes_per_sample(f.encoding);
         return {
-            .decoded_samples = max_payload_bytes / bytes_per_sample(f.encoding),
+            .decoded_samples = decoded_samples,
             .buffer_frames = static_cast<std::size_t>(
                 frames_in(2 * latency + std::chrono::milliseconds{200}, f.sample_rate)),
             .believable_step = frames_in(latency + std::chrono::milliseconds{100}, f.sample_rate),

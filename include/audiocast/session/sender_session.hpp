@@ -330,7 +330,7 @@ private:
         queued_packet& s = queue_[(head_ + count_) % queue_.size()];
         std::copy(payload.begin(), payload.end(), s.payload.begin());
         s.size = payload.size();
-        s.frames = payload.size() / bytes_per_frame(codec_.format());
+        s.frames = codec_.frames_in(payload);
         s.written = now;
         ++count_;
         if (!anchored_) {
