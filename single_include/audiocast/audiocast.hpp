@@ -2810,6 +2810,43 @@ void decode(sample_format f, const std::byte* in, std::size_t n, T* out) noexcep
 
 } // namespace audiocast::detail::pcm
 // end include/audiocast/detail/pcm_kernels.hpp
+// begin include/audiocast/detail/whole_frames.hpp
+// audiocast — the one check every writer of interleaved samples makes: that
+// they are whole frames. Codecs and the sender session share it, and its
+// message: "7 samples is not a whole number of 2-channel frames".
+
+
+#include <cstddef>
+#include <string>
+#include <system_error>
+
+namespace audiocast::detail {
+
+/// True when `samples` is a whole number of `channels`-sample frames; else
+/// sets errc::frames_not_whole. Clears `ec` when it is.
+[[nodiscard]] inline bool whole_frames(std::size_t samples, unsigned channels,
+                                       std::error_code& ec) noexcept
+{
+    if (channels == 0 || samples % channels != 0) {
+        ec = errc::frames_not_whole;
+        return false;
+    }
+    ec.clear();
+    return true;
+}
+
+/// Throws errc::frames_not_whole, naming the count, unless `samples` is a
+/// whole number of `channels`-sample frames.
+inline void require_whole_frames(std::size_t samples, unsigned channels)
+{
+    std::error_code ec;
+    if (!whole_frames(samples, channels, ec))
+        throw_error(ec, std::to_string(samples) + " samples is not a whole number of " +
+                            std::to_string(channels) + "-channel frames");
+}
+
+} // namespace audiocast::detail
+// end include/audiocast/detail/whole_frames.hpp
 
 #include <algorithm>
 #include <array>
@@ -3057,11 +3094,7 @@ public:
         requires std::invocable<Sink&, std::span<const std::byte>>
     std::size_t write(std::span<const T> samples, Sink&& sink, std::error_code& ec)
     {
-        if (samples.size() % format_.channels != 0) {
-            ec = errc::frames_not_whole;
-            return 0;
-        }
-        ec.clear();
+        if (!detail::whole_frames(samples.size(), format_.channels, ec)) return 0;
         return write_frames(samples, sink);
     }
 
@@ -3070,11 +3103,7 @@ public:
         requires std::invocable<Sink&, std::span<const std::byte>>
     std::size_t write(std::span<const T> samples, Sink&& sink)
     {
-        if (samples.size() % format_.channels != 0)
-            detail::throw_error(errc::frames_not_whole, std::to_string(samples.size()) +
-                                                            " samples is not a whole number of " +
-                                                            std::to_string(format_.channels) +
-                                                            "-channel frames");
+        detail::require_whole_frames(samples.size(), format_.channels);
         return write_frames(samples, sink);
     }
 
@@ -10299,12 +10328,8 @@ public:
     template <pcm_sample T>
     std::size_t write(std::span<const T> samples, time_point now, std::error_code& ec) noexcept
     {
-        ec.clear();
         const unsigned channels = codec_.format().channels;
-        if (samples.size() % channels != 0) {
-            ec = errc::frames_not_whole;
-            return 0;
-        }
+        if (!detail::whole_frames(samples.size(), channels, ec)) return 0;
         if (paused_ && config_.pacing == pacing_mode::as_written) {
             // A live source cannot wait for PLAY: what it captures while
             // paused is dropped, so playback resumes with live audio, and the
@@ -10321,13 +10346,9 @@ public:
     template <pcm_sample T>
     std::size_t write(std::span<const T> samples, time_point now)
     {
+        detail::require_whole_frames(samples.size(), codec_.format().channels);
         std::error_code ec;
-        const std::size_t n = write(samples, now, ec);
-        if (ec)
-            detail::throw_error(
-                ec, std::to_string(samples.size()) + " samples is not a whole number of " +
-                        std::to_string(codec_.format().channels) + "-channel frames");
-        return n;
+        return write(samples, now, ec);
     }
 
     /// Sends the frames held for an incomplete packet as one shorter packet

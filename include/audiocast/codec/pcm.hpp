@@ -9,6 +9,7 @@
 
 #include <audiocast/detail/config.hpp>
 #include <audiocast/detail/pcm_kernels.hpp>
+#include <audiocast/detail/whole_frames.hpp>
 #include <audiocast/error.hpp>
 #include <audiocast/format.hpp>
 #include <audiocast/limits.hpp>
@@ -259,11 +260,7 @@ public:
         requires std::invocable<Sink&, std::span<const std::byte>>
     std::size_t write(std::span<const T> samples, Sink&& sink, std::error_code& ec)
     {
-        if (samples.size() % format_.channels != 0) {
-            ec = errc::frames_not_whole;
-            return 0;
-        }
-        ec.clear();
+        if (!detail::whole_frames(samples.size(), format_.channels, ec)) return 0;
         return write_frames(samples, sink);
     }
 
@@ -272,11 +269,7 @@ public:
         requires std::invocable<Sink&, std::span<const std::byte>>
     std::size_t write(std::span<const T> samples, Sink&& sink)
     {
-        if (samples.size() % format_.channels != 0)
-            detail::throw_error(errc::frames_not_whole, std::to_string(samples.size()) +
-                                                            " samples is not a whole number of " +
-                                                            std::to_string(format_.channels) +
-                                                            "-channel frames");
+        detail::require_whole_frames(samples.size(), format_.channels);
         return write_frames(samples, sink);
     }
 

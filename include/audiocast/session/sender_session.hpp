@@ -12,6 +12,7 @@
 #pragma once
 
 #include <audiocast/concepts.hpp>
+#include <audiocast/detail/whole_frames.hpp>
 #include <audiocast/error.hpp>
 #include <audiocast/format.hpp>
 #include <audiocast/session/sender_config.hpp>
@@ -110,12 +111,8 @@ public:
     template <pcm_sample T>
     std::size_t write(std::span<const T> samples, time_point now, std::error_code& ec) noexcept
     {
-        ec.clear();
         const unsigned channels = codec_.format().channels;
-        if (samples.size() % channels != 0) {
-            ec = errc::frames_not_whole;
-            return 0;
-        }
+        if (!detail::whole_frames(samples.size(), channels, ec)) return 0;
         if (paused_ && config_.pacing == pacing_mode::as_written) {
             // A live source cannot wait for PLAY: what it captures while
             // paused is dropped, so playback resumes with live audio, and the
@@ -132,13 +129,9 @@ public:
     template <pcm_sample T>
     std::size_t write(std::span<const T> samples, time_point now)
     {
+        detail::require_whole_frames(samples.size(), codec_.format().channels);
         std::error_code ec;
-        const std::size_t n = write(samples, now, ec);
-        if (ec)
-            detail::throw_error(
-                ec, std::to_string(samples.size()) + " samples is not a whole number of " +
-                        std::to_string(codec_.format().channels) + "-channel frames");
-        return n;
+        return write(samples, now, ec);
     }
 
     /// Sends the frames held for an incomplete packet as one shorter packet
