@@ -310,8 +310,16 @@ private:
         line += "; " + listeners();
         if (s.packets_send_failed != 0)
             line += "; " + std::to_string(s.packets_send_failed) + " sends failed";
-        if (s.schedule_slips != 0)
-            line += "; " + std::to_string(s.schedule_slips) + " schedule slips";
+        if (s.schedule_slips != 0) {
+            // The whole gap, frames too: the last slip's warning may not
+            // have been said yet (at most one a second).
+            char slipped[96];
+            std::snprintf(slipped, sizeof slipped, "; %llu schedule slips (%.1f ms, %llu frames)",
+                          static_cast<unsigned long long>(s.schedule_slips), in_ms(s.slipped),
+                          static_cast<unsigned long long>(
+                              audiocast::frames_in(s.slipped, stream_.format().sample_rate)));
+            line += slipped;
+        }
         return line + source_->status();
     }
 

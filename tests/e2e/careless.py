@@ -59,10 +59,11 @@ def yes_status_into_the_console():
     got = harness.read_wav(e2e.tmp("client0.wav"))
     stats = harness.read_json(e2e.tmp("client0.json"))
     try:
-        harness.expect_starts_after_silence(got, source, "the client's recording")
+        harness.expect_starts_after_silence(got, source, "the client's recording",
+                                            slipped_frames=harness.server_slipped_frames(server))
     except Failure as f:
         raise Failure(f"{f}; the client's figures: {stats}") from None
-    e2e.expect_no_loss(stats, "the client")
+    e2e.expect_no_loss(stats, "the client", harness.server_slipped_frames(server))
     if peak > 64 * 1024:
         raise Failure(f"the server's peak memory is {peak} KiB under `yes STATUS`")
     print(f"yes STATUS: peak memory {peak} KiB; {stats['packets_received']} packets, none lost; "
@@ -386,7 +387,8 @@ def forged_bye_is_no_end():
         raise Failure(f"the client said the stream ended {len(ended)} times:\n"
                       f"{client.transcript()}")
     got = harness.read_wav(e2e.tmp("client0.wav"))
-    harness.expect_starts_after_silence(got, source, "the client's recording")
+    harness.expect_starts_after_silence(got, source, "the client's recording",
+                                        slipped_frames=harness.server_slipped_frames(server))
     if took > 3:
         raise Failure(f"--stop-at-end took {took:.1f} s after the server's BYE")
     print(f"a forged BYE mid-stream changed nothing; the real one stopped the client in "
@@ -413,9 +415,10 @@ def packets_too_big_for_the_mtu():
         expect_exit(server, 0, 10)
         expect_exit(client, 0, 10)
     got = harness.read_wav(e2e.tmp("client0.wav"))
-    harness.expect_starts_after_silence(got, source, "the client's recording")
+    harness.expect_starts_after_silence(got, source, "the client's recording",
+                                        slipped_frames=harness.server_slipped_frames(server))
     stats = harness.read_json(e2e.tmp("client0.json"))
-    e2e.expect_no_loss(stats, "the client")
+    e2e.expect_no_loss(stats, "the client", harness.server_slipped_frames(server))
     print(f"{said}; 20 ms packets with --mtu 9000: {stats['packets_received']} packets, exact")
 
 

@@ -79,11 +79,16 @@ def start_clients(children, count, sound, seconds, playback=False, env=None, pre
     return clients
 
 
-def expect_no_loss(stats, what):
+def expect_no_loss(stats, what, slipped_frames=0):
+    """Nothing lost; what the client concealed is at most the gap a slipping
+    server said it skipped (harness.server_slipped_frames)."""
     for field in ("packets_lost", "packets_late", "packets_malformed", "packets_overrun",
-                  "concealed_frames", "frames_not_recorded"):
+                  "frames_not_recorded"):
         if stats[field] != 0:
             raise Failure(f"{what}: {field} is {stats[field]}, expected 0: {stats}")
+    if stats["concealed_frames"] > slipped_frames:
+        raise Failure(f"{what}: concealed_frames is {stats['concealed_frames']}, expected at "
+                      f"most the {slipped_frames} the server skipped: {stats}")
     if stats["packets_received"] == 0:
         raise Failure(f"{what}: received nothing")
 
@@ -107,11 +112,13 @@ def file_to_three_clients(rate, channels, width):
         # The server's BYE at the end of the file (RTCP) reaches every client.
         c.wait_for_line(r"the sender said BYE: the stream has ended", 0)
     sent = None
+    slipped = harness.server_slipped_frames(server)
     for i in range(3):
         got = harness.read_wav(tmp(f"client{i}.wav"))
-        lead = harness.expect_starts_after_silence(got, source, f"client {i}'s WAV")
+        lead = harness.expect_starts_after_silence(got, source, f"client {i}'s WAV",
+                                                   slipped_frames=slipped)
         stats = harness.read_json(tmp(f"client{i}.json"))
-        expect_no_loss(stats, f"client {i}")
+        expect_no_loss(stats, f"client {i}", slipped)
         sent = sent or stats["packets_received"]
         if stats["packets_received"] != sent:
             raise Failure(f"client {i} received {stats['packets_received']} packets, "
@@ -151,15 +158,16 @@ def pause_and_play():
             expect_exit(c, 0, 15)
     for i in range(3):
         got = harness.read_wav(tmp(f"client{i}.wav"))
-        harness.expect_same_audio(harness.without_silence(got), source,
-                                  f"client {i}'s WAV without its silence")
+        harness.expect_same_audio_across_slips(harness.without_silence(got), source,
+                                               f"client {i}'s WAV without its silence",
+                                               harness.server_slipped_frames(server))
         runs = harness.runs_of_silence(got)
         inner = [n for start, n in runs if start > 0 and start + n < got.frames]
         if len(inner) != 1 or not 1.8 <= got.seconds(inner[0]) <= 2.6:
             raise Failure(f"client {i}: expected one pause of about 2 s inside the audio, "
                           f"found silent runs of {[round(got.seconds(n), 3) for n in inner]} s")
         stats = harness.read_json(tmp(f"client{i}.json"))
-        expect_no_loss(stats, f"client {i}")
+        expect_no_loss(stats, f"client {i}", harness.server_slipped_frames(server))
         if stats["underruns"] != 0:
             raise Failure(f"client {i}: the pause counted as {stats['underruns']} underruns")
         print(f"client {i}: the source bit-exact around a pause of "
@@ -302,9 +310,48 @@ def file_over_ipv6():
             expect_exit(c, 0, 10)
     for i in range(2):
         got = harness.read_wav(tmp(f"client{i}.wav"))
-        harness.expect_starts_after_silence(got, source, f"client {i}'s WAV")
-        expect_no_loss(harness.read_json(tmp(f"client{i}.json")), f"client {i}")
+        harness.expect_starts_after_silence(got, source, f"client {i}'s WAV",
+                                            slipped_frames=harness.server_slipped_frames(server))
+        expect_no_loss(harness.read_json(tmp(f"client{i}.json")), f"client {i}",
+                       harness.server_slipped_frames(server))
     print("ff15::1 on v0: both clients bit-exact")
+
+
+def stalled_server_leaves_the_gap_it_reports():
+    """A server the host stops running for 150 ms (SIGSTOP, as a loaded host
+    deschedules it) skips its schedule ahead rather than bursting, and says
+    by how much. The listener hears exactly that gap: the source bit-exact
+    before and after it, with a fade either side, and nothing lost."""
+    source = harness.noise(48000, 2, 2, 3.0, seed=23)
+    harness.write_wav(tmp("source.wav"), source)
+    with Children() as children:
+        [client] = start_clients(children, 1, source, seconds=6.0, latency_ms=300)
+        server = children.start(server_cmd("--file", tmp("source.wav")), "server")
+        server.wait_for_line(r"streaming", 10)
+        time.sleep(1.0)
+        os.kill(server.proc.pid, signal.SIGSTOP)
+        time.sleep(0.15)
+        os.kill(server.proc.pid, signal.SIGCONT)
+        expect_exit(server, 0, 15)
+        expect_exit(client, 0, 15)
+    slipped = harness.server_slipped_frames(server)
+    if not 0.1 * 48000 <= slipped <= 0.5 * 48000:
+        raise Failure(f"the server, stopped for 150 ms, says it skipped {slipped} frames\n"
+                      f"{server.transcript()}")
+    got = harness.read_wav(tmp("client0.wav"))
+    lead = harness.leading_silence(got)
+    body = harness.Sound(got.rate, got.channels, got.width,
+                         got.data[lead * got.frame_bytes:
+                                  (lead + source.frames + slipped) * got.frame_bytes])
+    gaps = harness.expect_same_audio_across_slips(body, source, "the client's WAV", slipped)
+    if len(gaps) != 1 or abs(gaps[0][1] - slipped) > 96:
+        raise Failure(f"the server skipped {slipped} frames; the recording has gaps {gaps}")
+    stats = harness.read_json(tmp("client0.json"))
+    for field in ("packets_lost", "packets_late", "resyncs", "frames_discarded"):
+        if stats[field] != 0:
+            raise Failure(f"{field} is {stats[field]}, expected 0: {stats}")
+    print(f"the server skipped {slipped} frames ({slipped / 48:.1f} ms); the recording is the "
+          f"source bit-exact but for one gap {gaps[0]}")
 
 
 def start_pulseaudio(children):
@@ -363,14 +410,15 @@ def playback_through_pulseaudio():
     with open(tmp("monitor.raw"), "rb") as raw:
         recorded = harness.Sound(48000, 2, 2, raw.read())
     stats = harness.read_json(tmp("client0.json"))
-    expect_no_loss(stats, "the client")
+    expect_no_loss(stats, "the client", harness.server_slipped_frames(server))
     # The figures give the latency in force, raised to fit the device or not.
     if used is None or stats["latency_target_ms"] != int(used.group(1)):
         raise Failure(f"latency_target_ms is {stats['latency_target_ms']}, while the client "
                       f"said: '{line}'")
     played = harness.read_wav(tmp("client0.wav"))
     try:
-        harness.expect_starts_after_silence(played, source, "the client's WAV")
+        harness.expect_starts_after_silence(played, source, "the client's WAV",
+                                            slipped_frames=harness.server_slipped_frames(server))
     except Failure as e:
         playout = {k: stats[k] for k in ("underruns", "device_underflows", "resampled_frames",
                                         "playout_rate_adjustment_ppm", "frames_discarded", "resyncs")}
@@ -537,6 +585,7 @@ CASES = {
     "options_quiet_and_quit": options_quiet_and_quit,
     "loop_until_sigterm": loop_until_sigterm,
     "file_over_ipv6": file_over_ipv6,
+    "stalled_server_leaves_the_gap_it_reports": stalled_server_leaves_the_gap_it_reports,
     "no_audio_device": no_audio_device,
     "bad_arguments": bad_arguments,
 }

@@ -172,9 +172,12 @@ def where_it_came_from(got, want, first):
     return f"; the audio there is the source's from frame {at // fb} (shifted {at // fb - first})"
 
 
+SPAN_MERGE_FRAMES = 480
+
+
 def differing_spans(got, want):
     """[(first frame, length)] of every run of frames where `got` and `want`
-    differ; runs closer than 480 frames are one span."""
+    differ; runs closer than SPAN_MERGE_FRAMES are one span."""
     fb, n = got.frame_bytes, min(got.frames, want.frames)
     spans, block = [], 240
     for start in range(0, n, block):
@@ -184,23 +187,36 @@ def differing_spans(got, want):
         for i in range(start, end):
             if got.frame(i) == want.frame(i):
                 continue
-            if spans and i - (spans[-1][0] + spans[-1][1]) < 480:
+            if spans and i - (spans[-1][0] + spans[-1][1]) < SPAN_MERGE_FRAMES:
                 spans[-1] = (spans[-1][0], i + 1 - spans[-1][0])
             else:
                 spans.append((i, 1))
     return spans
 
 
+def losses_that_explain(span_frames, packet_frames, fade_frames):
+    """The fewest lost packets that can change a span of `span_frames`.
+
+    One loss changes at most its packet and a fade either side. Losses close
+    together make one span, because differing_spans() joins runs of change
+    less than SPAN_MERGE_FRAMES apart; k losses spread as far as that allows
+    cover k * (packet + 2 fades) + (k - 1) * (SPAN_MERGE_FRAMES - 1) frames,
+    which is more than k adjacent losses cover, so that is the bound."""
+    one = packet_frames + 2 * fade_frames
+    apart = SPAN_MERGE_FRAMES - 1
+    return max(1, -(-(span_frames + apart) // (one + apart)))
+
+
 def expect_same_audio_but_for_lost_packets(got, want, what, lost, packet_frames, fade_frames):
     """`got` holds `want`'s frames, except where `lost` packets were
-    concealed: a span of k lost packets in a row changes at most their frames
-    and the fades either side, so the spans must add up to no more than
-    `lost` packets."""
+    concealed: each lost packet changes at most its frames and the fades
+    either side, so the spans must take no more than `lost` packets to
+    explain (losses_that_explain)."""
     if (got.rate, got.channels, got.width, got.frames) != (want.rate, want.channels, want.width,
                                                            want.frames):
         expect_same_audio(got, want, what)
     spans = differing_spans(got, want)
-    packets = sum(-(-max(length - 2 * fade_frames, 1) // packet_frames) for _, length in spans)
+    packets = sum(losses_that_explain(length, packet_frames, fade_frames) for _, length in spans)
     if packets > lost:
         raise Failure(f"{what}: it differs from the source in {len(spans)} spans "
                       f"(first frame, frames) {spans[:8]}, which take at least {packets} lost "
@@ -208,13 +224,84 @@ def expect_same_audio_but_for_lost_packets(got, want, what, lost, packet_frames,
                       f"{lost} were lost")
 
 
-def expect_starts_after_silence(got, want, what):
-    """`got` is silence, then exactly `want`, then silence only."""
+def server_slipped_frames(server):
+    """The frames an audiocast-server's schedule skipped ahead when it fell
+    behind (a loaded host): its final status line's total if it has one,
+    else the sum of its warnings. Every listener hears that many frames of
+    gap (a fade to silence) where the slip happened."""
+    for line in reversed(server.lines):
+        m = re.search(r"schedule slips \([0-9.]+ ms, ([0-9]+) frames\)", line)
+        if m:
+            return int(m.group(1))
+    return sum(int(m.group(1)) for m in
+               (re.search(r"skipped [0-9.]+ ms ahead \(([0-9]+) frames\)", l)
+                for l in server.stderr_lines) if m)
+
+
+def without_gaps(got, want, most_frames, change_frames):
+    """`got` with the gaps a sender's slips put in it taken out: where `got`
+    stops matching `want`, and matches again `change_frames` later once d
+    frames are removed (0 < d, all the d's together at most `most_frames`),
+    those d frames are removed. What the gap changed around it stays for the
+    caller to count. Returns (the Sound, [(frame, frames removed)])."""
+    fb, data, removed = got.frame_bytes, bytearray(got.data), []
+    probe, left, pos = 48, most_frames, 0
+    while left > 0:
+        n = min(len(data) // fb, want.frames)
+        first = next((i for i in range(pos, n) if data[i * fb:(i + 1) * fb] != want.frame(i)),
+                     None)
+        if first is None:
+            break
+        after = first + change_frames
+        piece = want.data[after * fb:(after + probe) * fb]
+        if len(piece) < probe * fb:
+            break
+        at = data.find(piece, after * fb, (after + left + probe) * fb)
+        while at >= 0 and at % fb:
+            at = data.find(piece, at + 1, (after + left + probe) * fb)
+        shift = at // fb - after if at >= 0 else 0
+        if shift > 0:
+            del data[first * fb:(first + shift) * fb]
+            removed.append((first, shift))
+            left -= shift
+        pos = after
+    return Sound(got.rate, got.channels, got.width, bytes(data)), removed
+
+
+def expect_same_audio_across_slips(got, want, what, slipped_frames, lost=0, packet_frames=240,
+                                   fade_frames=96):
+    """`got` holds `want`'s frames but for `lost` concealed packets and the
+    gaps of a sender's schedule slips (`slipped_frames` in all, from
+    server_slipped_frames()): each gap is taken out, and what its fades
+    changed around it costs as much as one lost packet. `got` may run on past
+    `want` by the gaps. Returns what was taken out, to print."""
+    if slipped_frames == 0 and lost == 0:
+        expect_same_audio(got, want, what)
+        return []
+    gaps = []
+    if slipped_frames:
+        got, gaps = without_gaps(got, want, slipped_frames, packet_frames + 2 * fade_frames)
+        if got.frames > want.frames:
+            got = Sound(got.rate, got.channels, got.width, got.data[:len(want.data)])
+    try:
+        expect_same_audio_but_for_lost_packets(got, want, what, lost + len(gaps), packet_frames,
+                                               fade_frames)
+    except Failure as f:
+        raise Failure(f"{f}; the server's schedule slipped {slipped_frames} frames and "
+                      f"{sum(n for _, n in gaps)} were found as gaps {gaps}") from None
+    return gaps
+
+
+def expect_starts_after_silence(got, want, what, slipped_frames=0):
+    """`got` is silence, then exactly `want`, then silence only; but for the
+    gaps of a sender's slips, `slipped_frames` in all (server_slipped_frames)."""
     lead = leading_silence(got)
     body = Sound(got.rate, got.channels, got.width,
-                 got.data[lead * got.frame_bytes:(lead + want.frames) * got.frame_bytes])
-    expect_same_audio(body, want, what)
-    rest = got.data[(lead + want.frames) * got.frame_bytes:]
+                 got.data[lead * got.frame_bytes:
+                          (lead + want.frames + slipped_frames) * got.frame_bytes])
+    gaps = expect_same_audio_across_slips(body, want, what, slipped_frames)
+    end = lead + want.frames + sum(n for _, n in gaps)
+    rest = got.data[end * got.frame_bytes:]
     if rest.strip(b"\0"):
         raise Failure(f"{what}: audio after the end of the source")
     return lead
