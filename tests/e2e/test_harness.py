@@ -11,6 +11,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+import synchronized  # noqa: E402
 
 PACKET = 240
 FADE = 96
@@ -109,6 +110,42 @@ class SlipGaps(unittest.TestCase):
         got = harness.without_silence(with_gap(self.source, 12000, 6101, seed=5))
         gaps = harness.expect_same_audio_across_slips(got, self.source, "slip", 6101)
         self.assertEqual(gaps, [(12000, FADE)])
+
+
+class ClickGaps(unittest.TestCase):
+    """The click-alignment cases judge the gaps between clicks heard: one
+    click apart, a slip of the server, or whole clicks across a dry device."""
+    EVERY = synchronized.CLICK_EVERY
+
+    def test_clicks_on_the_grid_are_not_odd(self):
+        heard = [1000 + i * self.EVERY for i in range(5)]
+        self.assertEqual(synchronized.judge_click_gaps(heard, [], []), ([False] * 4, []))
+
+    def test_a_slip_moves_the_grid(self):
+        heard = [1000, 1000 + self.EVERY, 1000 + 2 * self.EVERY + 6017]
+        self.assertEqual(synchronized.judge_click_gaps(heard, [], [6017]), ([False, True], []))
+
+    def test_clicks_left_out_where_a_device_ran_dry(self):
+        heard = [1000, 1000 + self.EVERY, 1000 + 13 * self.EVERY]
+        window = [(1000 + self.EVERY + 10, 1000 + 12 * self.EVERY)]
+        self.assertEqual(synchronized.judge_click_gaps(heard, window, []), ([False, False], []))
+        self.assertEqual(synchronized.judge_click_gaps(heard, [], [])[1], [1])
+
+    def test_a_slip_where_a_device_ran_dry(self):
+        # The CI's stalled-server run: client0 ran dry around the server's
+        # 6017-frame slip, and the clicks heard either side were 58817
+        # frames (eleven clicks and the slip) apart.
+        heard = [329381, 329381 + self.EVERY, 329381 + self.EVERY + 58817]
+        window = [(329381 + self.EVERY + 100, 329381 + self.EVERY + 50000)]
+        self.assertEqual(synchronized.judge_click_gaps(heard, window, [6017]),
+                         ([False, True], []))
+        # Without the dry device to explain the clicks left out, it is odd.
+        self.assertEqual(synchronized.judge_click_gaps(heard, [], [6017]), ([False, False], [1]))
+
+    def test_a_gap_off_the_grid_is_odd_even_across_a_dry_device(self):
+        heard = [1000, 1000 + 3 * self.EVERY + 200]
+        window = [(2000, 9000)]
+        self.assertEqual(synchronized.judge_click_gaps(heard, window, [6017])[1], [0])
 
 
 if __name__ == "__main__":
