@@ -3,7 +3,7 @@
 // Each concept is a conjunction of small named requirements; the semantic
 // requirements, which no compiler checks, are written beside each one. Models:
 //   transport: loopback_transport, udp_multicast_transport (network issue)
-//   codec:     pcm_codec
+//   codec:     pcm_codec, opus_codec (loss_repairing_codec)
 //   clock:     steady_clock, manual_clock
 #pragma once
 
@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <span>
 #include <system_error>
+#include <type_traits>
 
 namespace audiocast {
 
@@ -164,6 +165,33 @@ concept payload_decoder =
 template <class C>
 concept codec =
     std::copy_constructible<C> && codec_description<C> && payload_decoder<C> && packet_chunker<C>;
+
+// ---------------------------------------------------------------------------
+// loss_repairing_codec: a codec whose decoder carries state from packet to
+// packet and can repair what went missing (Opus). A receiver decodes such a
+// codec's packets in stream order (session/decode_order.hpp).
+//
+//   c.conceal(frames, out)        Continues the sound over `frames` missing frames (at
+//                                 most a packet's worth of max_packet_frames() a call,
+//                                 whole repair_step()s); returns the samples written.
+//   c.recover(next, frames, out)  The `frames` just before payload `next` went missing:
+//                                 rebuilds them from what `next` carries about them
+//                                 (in-band FEC), else conceals; returns samples written.
+//   c.repair_step()               The granule conceal() and recover() work in (frames).
+//   c.reset_decoder()             The next payload starts a new stream.
+// A copy of the codec is a copy of its decoder's state, made without allocating
+// once the copy has the same configuration (copy assignment).
+// ---------------------------------------------------------------------------
+template <class C>
+concept loss_repairing_codec =
+    codec<C> && std::is_copy_assignable_v<C> &&
+    requires(C& c, const C& cc, std::span<const std::byte> next, std::size_t frames,
+             std::span<std::int32_t> out) {
+        { c.conceal(frames, out) } noexcept -> std::same_as<std::size_t>;
+        { c.recover(next, frames, out) } noexcept -> std::same_as<std::size_t>;
+        { cc.repair_step() } noexcept -> std::same_as<std::size_t>;
+        { c.reset_decoder() } noexcept;
+    };
 
 // ---------------------------------------------------------------------------
 // clock: where the stream gets its time; sessions are handed what it returns.

@@ -55,7 +55,7 @@
 // Each concept is a conjunction of small named requirements; the semantic
 // requirements, which no compiler checks, are written beside each one. Models:
 //   transport: loopback_transport, udp_multicast_transport (network issue)
-//   codec:     pcm_codec
+//   codec:     pcm_codec, opus_codec (loss_repairing_codec)
 //   clock:     steady_clock, manual_clock
 
 // begin include/audiocast/endpoint.hpp
@@ -626,6 +626,7 @@ using wall_time = std::chrono::time_point<std::chrono::system_clock, std::chrono
 #include <cstdint>
 #include <span>
 #include <system_error>
+#include <type_traits>
 
 namespace audiocast {
 
@@ -773,6 +774,33 @@ concept payload_decoder =
 template <class C>
 concept codec =
     std::copy_constructible<C> && codec_description<C> && payload_decoder<C> && packet_chunker<C>;
+
+// ---------------------------------------------------------------------------
+// loss_repairing_codec: a codec whose decoder carries state from packet to
+// packet and can repair what went missing (Opus). A receiver decodes such a
+// codec's packets in stream order (session/decode_order.hpp).
+//
+//   c.conceal(frames, out)        Continues the sound over `frames` missing frames (at
+//                                 most a packet's worth of max_packet_frames() a call,
+//                                 whole repair_step()s); returns the samples written.
+//   c.recover(next, frames, out)  The `frames` just before payload `next` went missing:
+//                                 rebuilds them from what `next` carries about them
+//                                 (in-band FEC), else conceals; returns samples written.
+//   c.repair_step()               The granule conceal() and recover() work in (frames).
+//   c.reset_decoder()             The next payload starts a new stream.
+// A copy of the codec is a copy of its decoder's state, made without allocating
+// once the copy has the same configuration (copy assignment).
+// ---------------------------------------------------------------------------
+template <class C>
+concept loss_repairing_codec =
+    codec<C> && std::is_copy_assignable_v<C> &&
+    requires(C& c, const C& cc, std::span<const std::byte> next, std::size_t frames,
+             std::span<std::int32_t> out) {
+        { c.conceal(frames, out) } noexcept -> std::same_as<std::size_t>;
+        { c.recover(next, frames, out) } noexcept -> std::same_as<std::size_t>;
+        { cc.repair_step() } noexcept -> std::same_as<std::size_t>;
+        { c.reset_decoder() } noexcept;
+    };
 
 // ---------------------------------------------------------------------------
 // clock: where the stream gets its time; sessions are handed what it returns.
@@ -5225,85 +5253,45 @@ private:
 //       ─► source_feed: where the packet belongs, and whether to believe it
 //          (source_timeline), a held jump, a source that follows another
 //       ─► reception_meter: jitter, latency, IPDV, throughput
-//       ─► the codec's decode ─► playout_timeline: jitter buffer, anchoring,
-//          concealment, rate control
+//       ─► the codec's decode (a stateful codec's in stream order, repairing
+//          what went missing: decode_order) ─► playout_timeline: jitter
+//          buffer, anchoring, concealment, rate control
 //       ─► pull(frames, now) ─► the application or audio device
 //   on_control(bytes, arrival, from) ─► receiver_reports: members, the
 //       source's sender reports and BYE; write_report() for receiver reports
 
-// begin include/audiocast/session/packet_screen.hpp
-// audiocast — whether a datagram could be the stream's RTP at all
-// (docs/architecture.md, The path of a packet).
+// begin include/audiocast/session/decode_order.hpp
+// audiocast — a stateful codec's packets decoded in stream order, and what
+// went missing repaired by the codec itself (docs/architecture.md, Stateful
+// codecs).
 //
-// The test is stateless: the datagram parses as RTP (wire/rtp.hpp), carries
-// the payload type the receiver was told to expect, and holds a whole number
-// of frames (for a compressed codec: is a packet its codec can decode) that
-// the receiver's buffers can take. The receiver session counts
-// what fails it as malformed; the receiver stream applies the same screen on
-// its network thread, so that such datagrams never take a place in the
-// hand-off to the audio side. Being immutable after construction, one screen
-// may be read from any number of threads.
+// Linear PCM decodes any packet alone, so the playout buffer takes packets
+// in any order. An Opus decoder carries state from packet to packet: each
+// packet must be decoded after the one before it, and a lost packet is best
+// repaired by the decoder (its concealment, or the copy of it the next
+// packet carries, in-band FEC) rather than by the playout's fade to silence.
+// This part keeps the decoder's place in the stream (`next`) and decides:
+//
+// - The packet at `next` (or overlapping it) is decoded at once.
+// - A packet after a gap is heard at once: it is decoded on a spare copy of
+//   the decoder that first repairs the gap as the decoder would, and kept.
+//   The gap may still fill: reordering is not loss. If the missing packets
+//   come, they are decoded in order, then the kept packet again (its frames
+//   are already stored: the decode only moves the decoder on), and nothing
+//   is repaired.
+// - The gap is taken for lost on the word of a second packet after it, or
+//   when playout is about to reach it (repair_if_due()). The decoder then
+//   repairs it, the last packet's worth from the kept packet's in-band FEC,
+//   the rest by concealment, and the repaired frames fill the gap.
+// - A packet wholly before `next` comes too late: its frames were repaired.
+// - A gap longer than the repair limit (the shorter of 120 ms and the
+//   latency) starts the decoder afresh: nothing useful is left to repair
+//   from. A talkspurt's first packet (marker) has nothing before it to
+//   repair. A new source, a follow-on or a jump resets the decoder.
+//
+// Sans-I/O; memory is fixed at construction (the spare copy too: copy
+// assignment between codecs of one configuration allocates nothing).
 
-
-#include <cstddef>
-#include <cstdint>
-#include <optional>
-#include <span>
-#include <system_error>
-
-namespace audiocast {
-
-class packet_screen {
-public:
-    /// The frames a compressed payload decodes to, 0 for none: a codec's
-    /// static frames_in(), which reads only the payload (codec/opus.hpp).
-    using frame_counter = std::size_t (*)(std::span<const std::byte>) noexcept;
-
-    /// `payload_type`: the one to accept, or any when unset. `max_frames`:
-    /// the most frames one packet may carry. `frames_in`: for a compressed
-    /// format, how many frames a payload holds; linear PCM counts its bytes.
-    packet_screen(const audio_format& format, std::optional<std::uint8_t> payload_type,
-                  std::uint8_t send_time_extension_id, std::size_t max_frames,
-                  frame_counter frames_in = nullptr) noexcept
-        : frame_bytes_{bytes_per_frame(format)}, max_frames_{max_frames}, frames_in_{frames_in},
-          payload_type_{payload_type}, send_time_extension_id_{send_time_extension_id}
-    {}
-
-    /// The parsed packet, and in `passed` whether `datagram` passes; when it
-    /// does not, the packet means nothing. The view points into `datagram`.
-    /// (A flag rather than std::optional: the packet is returned in place on
-    /// a path every datagram of a flood takes.)
-    [[nodiscard]] rtp::packet_view screen(std::span<const std::byte> datagram,
-                                          bool& passed) const noexcept
-    {
-        std::error_code ec;
-        rtp::packet_view packet = rtp::parse(datagram, ec, send_time_extension_id_);
-        const std::size_t size = packet.payload.size();
-        // A packet type this receiver cannot play must not capture the stream.
-        const std::size_t held = ec || size == 0 ? 0 : frames(packet.payload);
-        passed = held != 0 && held <= max_frames_ &&
-                 (!payload_type_ || packet.hdr.payload_type == *payload_type_);
-        return packet;
-    }
-
-    /// Frames `payload` holds, 0 when it is none of this stream's.
-    [[nodiscard]] std::size_t frames(std::span<const std::byte> payload) const noexcept
-    {
-        if (frames_in_ != nullptr) return frames_in_(payload);
-        if (frame_bytes_ == 0) return 0;
-        return payload.size() % frame_bytes_ == 0 ? payload.size() / frame_bytes_ : 0;
-    }
-
-private:
-    std::size_t frame_bytes_;
-    std::size_t max_frames_;
-    frame_counter frames_in_;
-    std::optional<std::uint8_t> payload_type_;
-    std::uint8_t send_time_extension_id_;
-};
-
-} // namespace audiocast
-// end include/audiocast/session/packet_screen.hpp
 // begin include/audiocast/session/playout.hpp
 // audiocast — the playout timeline: when each frame of the source plays
 // (docs/architecture.md, Playout timeline).
@@ -6482,7 +6470,11 @@ struct receiver_stats {
     std::chrono::nanoseconds ipdv_p50{};
     std::chrono::nanoseconds ipdv_p99{};
     std::uint64_t underruns = 0;
+    /// Frames the playout filled for missing ones (a fade to silence and back).
     std::uint64_t concealed_frames = 0;
+    /// Frames of lost packets a stateful codec rebuilt (Opus: in-band FEC, or
+    /// the decoder's own concealment), played where the packets would have.
+    std::uint64_t frames_repaired = 0;
     /// Frames stored and never played because playout started over: a new
     /// source took over, a confirmed jump, or playout fell a window behind.
     std::uint64_t frames_discarded = 0;
@@ -6756,6 +6748,20 @@ public:
             rate_.on_arrival(arrival - anchor_arrival_ - since_anchor(position), arrival);
     }
 
+    /// Stores frames a stateful codec repaired (its concealment, or in-band
+    /// FEC, for a lost packet: session/decode_order.hpp) where nothing is
+    /// stored yet. They are the stream's own frames, late or not: they never
+    /// anchor playout, pace the rate control or count as late. Ignored while
+    /// no packet anchors playout (idle, drained).
+    void fill(std::uint64_t position, std::span<const std::int32_t> samples) noexcept
+    {
+        if (state_ == playout_state::idle || state_ == playout_state::drained) return;
+        (void)buffer_.insert(position, samples);
+    }
+
+    /// The position of the next frame playout takes from the buffer.
+    [[nodiscard]] std::uint64_t next_to_play() const noexcept { return buffer_.read_position(); }
+
     /// Fills `out` (whole interleaved frames) with the frames due for playout
     /// at `now` and returns the frames written, out.size() / channels. Never
     /// blocks, allocates or fails: what is missing is silence.
@@ -7001,6 +7007,308 @@ private:
 
 } // namespace audiocast
 // end include/audiocast/session/playout.hpp
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace audiocast {
+
+template <loss_repairing_codec Codec>
+class decode_order {
+public:
+    using placing = playout_timeline::placing;
+
+    /// `prototype`: the receiver's codec, of which the spare is a copy.
+    /// `max_packet_frames`: the most one payload decodes to.
+    /// `max_payload_bytes`: the largest payload to keep. `max_repair_frames`:
+    /// the longest gap repaired; after a longer one the decoder starts afresh.
+    decode_order(const Codec& prototype, std::size_t max_packet_frames,
+                 std::size_t max_payload_bytes, std::size_t max_repair_frames)
+        : spare_{prototype}, channels_{prototype.format().channels},
+          max_repair_{max_repair_frames / prototype.repair_step() * prototype.repair_step()},
+          decoded_(max_packet_frames * channels_),
+          repaired_(std::max(std::min(max_repair_, max_packet_frames), std::size_t{1}) *
+                    channels_),
+          kept_payload_(max_payload_bytes)
+    {}
+
+    /// A new source: the next packet restarts the decoder.
+    void reset() noexcept
+    {
+        started_ = false;
+        kept_ = false;
+    }
+
+    /// One packet the source timeline placed at `position`, as `how`.
+    /// Calls `emit(samples)` with the packet's own decoded frames, to be
+    /// placed at `position` (empty for an undecodable packet that restarts
+    /// the stream, so that playout still starts there), and
+    /// `fill(position, samples)` with repaired frames.
+    template <class Emit, class Fill>
+    void on_packet(Codec& codec, std::span<const std::byte> payload, std::uint64_t position,
+                   placing how, bool marker, Emit&& emit, Fill&& fill) noexcept
+    {
+        const std::size_t frames = codec.frames_in(payload);
+        if (!started_ || how == placing::start || how == placing::follows ||
+            how == placing::jump) {
+            codec.reset_decoder();
+            started_ = true;
+            kept_ = false;
+            next_ = position;
+            decode_in_order(codec, payload, position, emit, true);
+            return;
+        }
+        // A second packet after a gap: what the gap lacks is lost.
+        if (kept_ && position >= kept_end()) repair_kept_gap(codec, fill);
+        if (position + frames <= next_ ||
+            (kept_ && position < kept_end() && position + frames > kept_position_)) {
+            ++late_; // the decoder has passed it: its frames were repaired or heard
+            return;
+        }
+        if (position > next_) {
+            if (kept_) {
+                // A later packet of the gap came before the gap's first:
+                // the frames before it are lost.
+                repaired_frames_ += repair(codec, next_, position - next_, payload, fill);
+                next_ = position;
+            } else {
+                on_packet_after_gap(codec, payload, position, marker, emit);
+                return;
+            }
+        }
+        decode_in_order(codec, payload, position, emit, false);
+        if (kept_ && kept_position_ <= next_) catch_up(codec);
+    }
+
+    /// Playout is about to play up to `playing_until`: if that reaches a gap
+    /// before a kept packet, the gap is taken for lost and repaired now.
+    template <class Fill>
+    void repair_if_due(Codec& codec, std::uint64_t playing_until, Fill&& fill) noexcept
+    {
+        if (kept_ && next_ < playing_until) repair_kept_gap(codec, fill);
+    }
+
+    /// Whether a packet after a gap is kept, waiting for the gap to fill.
+    [[nodiscard]] bool waiting() const noexcept { return kept_; }
+    /// Where the decoder stands: one past the last frame it decoded or repaired.
+    [[nodiscard]] std::uint64_t next() const noexcept { return next_; }
+
+    /// Packets that came after the decoder had passed their frames.
+    [[nodiscard]] std::uint64_t late() const noexcept { return late_; }
+    /// Packets the codec could not decode.
+    [[nodiscard]] std::uint64_t malformed() const noexcept { return malformed_; }
+    /// Frames the codec repaired (concealment or in-band FEC) for the playout.
+    [[nodiscard]] std::uint64_t repaired_frames() const noexcept { return repaired_frames_; }
+
+private:
+    [[nodiscard]] std::uint64_t kept_end() const noexcept { return kept_position_ + kept_frames_; }
+    [[nodiscard]] std::span<const std::byte> kept_payload() const noexcept
+    {
+        return {kept_payload_.data(), kept_bytes_};
+    }
+
+    template <class Emit>
+    void decode_in_order(Codec& codec, std::span<const std::byte> payload, std::uint64_t position,
+                         Emit& emit, bool restart) noexcept
+    {
+        const std::size_t n = codec.decode(payload, std::span<std::int32_t>{decoded_});
+        if (n == 0) {
+            // Its frames are lost; the decoder stays where it was.
+            ++malformed_;
+            if (restart) emit(std::span<const std::int32_t>{});
+            return;
+        }
+        emit(std::span<const std::int32_t>{decoded_.data(), n});
+        next_ = std::max(next_, position + n / channels_);
+    }
+
+    // Nothing kept, and the packet lies `position - next_` frames ahead.
+    template <class Emit>
+    void on_packet_after_gap(Codec& codec, std::span<const std::byte> payload,
+                             std::uint64_t position, bool marker,
+                             Emit& emit) noexcept
+    {
+        const std::uint64_t gap = position - next_;
+        if (marker || gap > max_repair_ || payload.size() > kept_payload_.size()) {
+            // A talkspurt follows silence the sender chose; after a long gap
+            // nothing is left to repair from.
+            if (!marker) codec.reset_decoder();
+            next_ = position;
+            decode_in_order(codec, payload, position, emit, false);
+            return;
+        }
+        spare_ = codec;
+        const auto discard = [](std::uint64_t, std::span<const std::int32_t>) noexcept {};
+        (void)repair(spare_, next_, static_cast<std::size_t>(gap), payload, discard);
+        const std::size_t n = spare_.decode(payload, std::span<std::int32_t>{decoded_});
+        if (n == 0) {
+            ++malformed_;
+            return;
+        }
+        emit(std::span<const std::int32_t>{decoded_.data(), n});
+        std::copy(payload.begin(), payload.end(), kept_payload_.begin());
+        kept_bytes_ = payload.size();
+        kept_position_ = position;
+        kept_frames_ = n / channels_;
+        kept_ = true;
+    }
+
+    // The gap before the kept packet is lost: repaired, then the kept
+    // packet decoded again in order.
+    template <class Fill>
+    void repair_kept_gap(Codec& codec, Fill& fill) noexcept
+    {
+        if (kept_position_ > next_)
+            repaired_frames_ += repair(codec, next_, static_cast<std::size_t>(kept_position_ - next_),
+                                       kept_payload(), fill);
+        next_ = std::max(next_, kept_position_);
+        catch_up(codec);
+    }
+
+    // The kept packet's frames are stored already (heard through the
+    // spare); decoding it again only moves the decoder past it.
+    void catch_up(Codec& codec) noexcept
+    {
+        kept_ = false;
+        if (kept_end() <= next_) return; // passed while the gap filled
+        if (codec.decode(kept_payload(), std::span<std::int32_t>{decoded_}) != 0)
+            next_ = kept_end();
+    }
+
+    // Repairs `frames` frames from `at` on `c`: concealment for all but the
+    // last packet's worth, which comes from `next`'s in-band FEC where it has
+    // any. Whole repair steps; a remainder is left to the playout. Returns
+    // the frames repaired.
+    template <class Fill>
+    std::size_t repair(Codec& c, std::uint64_t at, std::size_t frames,
+                       std::span<const std::byte> next, Fill& fill) noexcept
+    {
+        const std::size_t step = c.repair_step();
+        frames = std::min(frames, max_repair_);
+        const std::size_t from_next = std::min(frames, c.frames_in(next)) / step * step;
+        std::size_t to_conceal = frames - from_next;
+        std::size_t done = 0;
+        while (to_conceal >= step) {
+            const std::size_t n =
+                c.conceal(std::min(to_conceal, max_frames()), std::span<std::int32_t>{repaired_}) /
+                channels_;
+            if (n == 0) break;
+            fill(at, std::span<const std::int32_t>{repaired_.data(), n * channels_});
+            at += n;
+            to_conceal -= n;
+            done += n;
+        }
+        at += to_conceal; // less than a step: the playout conceals it
+        if (from_next > 0) {
+            const std::size_t n =
+                c.recover(next, from_next, std::span<std::int32_t>{repaired_}) / channels_;
+            fill(at, std::span<const std::int32_t>{repaired_.data(), n * channels_});
+            done += n;
+        }
+        return done;
+    }
+
+    [[nodiscard]] std::size_t max_frames() const noexcept { return repaired_.size() / channels_; }
+
+    Codec spare_;
+    unsigned channels_;
+    std::size_t max_repair_;
+    std::vector<std::int32_t> decoded_;
+    std::vector<std::int32_t> repaired_;
+
+    bool started_ = false;
+    std::uint64_t next_ = 0;
+
+    // A packet after a gap, heard already, until the gap fills or is lost.
+    bool kept_ = false;
+    std::vector<std::byte> kept_payload_;
+    std::size_t kept_bytes_ = 0;
+    std::uint64_t kept_position_ = 0;
+    std::size_t kept_frames_ = 0;
+
+    std::uint64_t late_ = 0;
+    std::uint64_t malformed_ = 0;
+    std::uint64_t repaired_frames_ = 0;
+};
+
+} // namespace audiocast
+// end include/audiocast/session/decode_order.hpp
+// begin include/audiocast/session/packet_screen.hpp
+// audiocast — whether a datagram could be the stream's RTP at all
+// (docs/architecture.md, The path of a packet).
+//
+// The test is stateless: the datagram parses as RTP (wire/rtp.hpp), carries
+// the payload type the receiver was told to expect, and holds a whole number
+// of frames (for a compressed codec: is a packet its codec can decode) that
+// the receiver's buffers can take. The receiver session counts
+// what fails it as malformed; the receiver stream applies the same screen on
+// its network thread, so that such datagrams never take a place in the
+// hand-off to the audio side. Being immutable after construction, one screen
+// may be read from any number of threads.
+
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <system_error>
+
+namespace audiocast {
+
+class packet_screen {
+public:
+    /// The frames a compressed payload decodes to, 0 for none: a codec's
+    /// static frames_in(), which reads only the payload (codec/opus.hpp).
+    using frame_counter = std::size_t (*)(std::span<const std::byte>) noexcept;
+
+    /// `payload_type`: the one to accept, or any when unset. `max_frames`:
+    /// the most frames one packet may carry. `frames_in`: for a compressed
+    /// format, how many frames a payload holds; linear PCM counts its bytes.
+    packet_screen(const audio_format& format, std::optional<std::uint8_t> payload_type,
+                  std::uint8_t send_time_extension_id, std::size_t max_frames,
+                  frame_counter frames_in = nullptr) noexcept
+        : frame_bytes_{bytes_per_frame(format)}, max_frames_{max_frames}, frames_in_{frames_in},
+          payload_type_{payload_type}, send_time_extension_id_{send_time_extension_id}
+    {}
+
+    /// The parsed packet, and in `passed` whether `datagram` passes; when it
+    /// does not, the packet means nothing. The view points into `datagram`.
+    /// (A flag rather than std::optional: the packet is returned in place on
+    /// a path every datagram of a flood takes.)
+    [[nodiscard]] rtp::packet_view screen(std::span<const std::byte> datagram,
+                                          bool& passed) const noexcept
+    {
+        std::error_code ec;
+        rtp::packet_view packet = rtp::parse(datagram, ec, send_time_extension_id_);
+        const std::size_t size = packet.payload.size();
+        // A packet type this receiver cannot play must not capture the stream.
+        const std::size_t held = ec || size == 0 ? 0 : frames(packet.payload);
+        passed = held != 0 && held <= max_frames_ &&
+                 (!payload_type_ || packet.hdr.payload_type == *payload_type_);
+        return packet;
+    }
+
+    /// Frames `payload` holds, 0 when it is none of this stream's.
+    [[nodiscard]] std::size_t frames(std::span<const std::byte> payload) const noexcept
+    {
+        if (frames_in_ != nullptr) return frames_in_(payload);
+        if (frame_bytes_ == 0) return 0;
+        return payload.size() % frame_bytes_ == 0 ? payload.size() / frame_bytes_ : 0;
+    }
+
+private:
+    std::size_t frame_bytes_;
+    std::size_t max_frames_;
+    frame_counter frames_in_;
+    std::optional<std::uint8_t> payload_type_;
+    std::uint8_t send_time_extension_id_;
+};
+
+} // namespace audiocast
+// end include/audiocast/session/packet_screen.hpp
 // begin include/audiocast/session/receiver_config.hpp
 // audiocast — the settings of a receiver, their limits, and the check that
 // names the first one broken (limits.hpp). receiver_session and the stream's
@@ -9513,6 +9821,7 @@ private:
 // end include/audiocast/session/source_feed.hpp
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -9522,6 +9831,20 @@ private:
 #include <vector>
 
 namespace audiocast {
+
+namespace detail {
+/// What receiver_session keeps to decode in order: a decode_order for a
+/// stateful codec, nothing for one whose packets decode alone.
+struct no_decode_order {};
+template <class Codec>
+struct decode_order_for {
+    using type = no_decode_order;
+};
+template <loss_repairing_codec Codec>
+struct decode_order_for<Codec> {
+    using type = decode_order<Codec>;
+};
+} // namespace detail
 
 /// The receiver's half of the protocol; see the file comment. Not thread-safe:
 /// on_datagram() and pull() are called by one owner (the stream's receiver,
@@ -9622,6 +9945,7 @@ public:
             std::ranges::fill(out, T{});
             return out.size() / format().channels;
         }
+        if constexpr (repairs_loss) repair_kept_gap_if_due(out.size() / format().channels);
         return playout_.pull(out, now);
     }
 
@@ -9699,9 +10023,14 @@ public:
     {
         feed_.counters(s);
         s.packets_malformed = malformed_;
+        if constexpr (repairs_loss) {
+            s.packets_malformed += order_.malformed();
+            s.frames_repaired = order_.repaired_frames();
+        }
         s.packets_foreign = selector_.foreign();
         meter_.counters(s);
         playout_.counters(s);
+        if constexpr (repairs_loss) s.packets_late += order_.late();
         s.reports_sent = reports_.sent();
         s.control_malformed = reports_.malformed();
         const sender_clock& clock = reports_.source_clock();
@@ -9726,9 +10055,16 @@ public:
     void percentiles(receiver_stats& s) const noexcept { meter_.percentiles(s); }
 
 private:
+    static constexpr bool repairs_loss = loss_repairing_codec<Codec>;
+    // How far ahead of a pull's frames a waiting gap counts as due: the next
+    // pull may come before another packet does.
+    static constexpr std::chrono::milliseconds repair_margin{5};
+    using order_type = typename detail::decode_order_for<Codec>::type;
+
     // `codec` is moved from only once `sizes` has been taken from it.
     receiver_session(Codec&& codec, const receiver_config& config, const receiver_sizes& sizes)
         : codec_{std::move(codec)}, config_{config}, decoded_(sizes.decoded_samples),
+          order_{make_order(codec_, config_, sizes)},
           selector_{config_.source_timeout, sizes.max_held_bytes},
           feed_{sizes.believable_step, receiver_sizes::max_payload_bytes},
           meter_{codec_.format().sample_rate},
@@ -9751,6 +10087,7 @@ private:
     void begin_source(const rtp::header& h, time_point arrival) noexcept
     {
         feed_.begin(h, playout_.has_audio_to_play());
+        if constexpr (repairs_loss) order_.reset();
         meter_.new_source();
         reports_.on_new_source(selector_, meter_, arrival);
         playout_.synchronize(std::nullopt);
@@ -9764,13 +10101,25 @@ private:
         const auto place = [this](const rtp::packet_view& p, std::uint64_t position, time_point at,
                                   wall_time at_wall, source_feed::placing how,
                                   std::uint64_t jump_from) noexcept {
-            const std::size_t samples = codec_.decode(
-                p.payload, std::span<std::int32_t>{decoded_.data(), codec_.frames_in(p.payload) *
-                                                                        format().channels});
             meter_.on_packet(p, at, at_wall);
             reports_.heard_from_source();
-            playout_.place(std::span<const std::int32_t>{decoded_.data(), samples}, position, at,
-                           how, p.hdr.marker, jump_from);
+            if constexpr (repairs_loss) {
+                order_.on_packet(
+                    codec_, p.payload, position, how, p.hdr.marker,
+                    [&](std::span<const std::int32_t> samples) noexcept {
+                        playout_.place(samples, position, at, how, p.hdr.marker, jump_from);
+                    },
+                    [this](std::uint64_t from, std::span<const std::int32_t> samples) noexcept {
+                        playout_.fill(from, samples);
+                    });
+            } else {
+                const std::size_t samples = codec_.decode(
+                    p.payload, std::span<std::int32_t>{decoded_.data(),
+                                                       codec_.frames_in(p.payload) *
+                                                           format().channels});
+                playout_.place(std::span<const std::int32_t>{decoded_.data(), samples}, position,
+                               at, how, p.hdr.marker, jump_from);
+            }
             if (p.hdr.send_time &&
                 reports_.on_source_packet(p.hdr.timestamp, *p.hdr.send_time, format().sample_rate))
                 synchronize();
@@ -9816,6 +10165,36 @@ private:
             return nullptr;
     }
 
+    // A stateful codec's gap still waiting for its packets is taken for
+    // lost and repaired just before playout reaches it: within the frames
+    // this pull takes and a margin for the next pull's.
+    void repair_kept_gap_if_due(std::size_t pulled_frames) noexcept
+    {
+        const std::uint64_t margin = frames_in(repair_margin, format());
+        order_.repair_if_due(codec_, playout_.next_to_play() + pulled_frames + margin,
+                             [this](std::uint64_t from, std::span<const std::int32_t> s) noexcept {
+                                 playout_.fill(from, s);
+                             });
+    }
+
+    static order_type make_order(const Codec& codec, const receiver_config& config,
+                                 const receiver_sizes& sizes)
+    {
+        if constexpr (repairs_loss) {
+            // Beyond 120 ms (or the latency, when shorter) a decoder's
+            // concealment has faded to nothing; the packets after such a gap
+            // start it afresh.
+            const auto repairable = std::min(
+                frames_in(std::chrono::milliseconds{120}, codec.format()),
+                frames_in(config.latency, codec.format()));
+            return order_type{codec, sizes.decoded_samples / codec.format().channels,
+                              receiver_sizes::max_payload_bytes,
+                              static_cast<std::size_t>(repairable)};
+        } else {
+            return order_type{};
+        }
+    }
+
     static const receiver_config& checked(const receiver_config& config)
     {
         validate(config);
@@ -9825,6 +10204,8 @@ private:
     Codec codec_;
     receiver_config config_;
     std::vector<std::int32_t> decoded_;
+    // A stateful codec's place in the stream (declared after codec_, which it copies).
+    [[no_unique_address]] order_type order_;
 
     // Which source plays, and where its packets go.
     source_selector selector_;

@@ -231,12 +231,61 @@ TEST_CASE("the static L16 payload types need no rtpmap")
 TEST_CASE("the first payload type audiocast can play is chosen")
 {
     const stream_description d = audiocast::parse_sdp("v=0\ns=x\nc=IN IP4 239.255.0.9/1\nt=0 0\n"
-                                                      "m=audio 6000 RTP/AVP 0 111 96\n"
-                                                      "a=rtpmap:111 opus/48000/2\n"
+                                                      "m=audio 6000 RTP/AVP 0 8 96\n"
+                                                      "a=rtpmap:8 PCMA/8000\n"
                                                       "a=rtpmap:96 l16/32000\n");
     CHECK(d.payload_type == 96);
     CHECK(d.format ==
           audiocast::audio_format{sample_format::l16, 32'000, 1}); // one channel by default
+}
+
+TEST_CASE("Opus is read as RFC 7587 writes it: opus/48000/2, the channels sent from "
+          "sprop-stereo, the parameters kept")
+{
+    const std::string head = "v=0\ns=x\nc=IN IP4 239.255.0.9/1\nt=0 0\n"
+                             "m=audio 6000 RTP/AVP 0 111 96\n"
+                             "a=rtpmap:111 OPUS/48000/2\n"
+                             "a=rtpmap:96 L16/48000/2\n";
+    const stream_description stereo =
+        audiocast::parse_sdp(head + "a=fmtp:111 useinbandfec=1; sprop-stereo=1;stereo=1\n");
+    CHECK(stereo.payload_type == 111);
+    CHECK(stereo.format == audiocast::audio_format{sample_format::opus, 48'000, 2});
+    CHECK(stereo.format_parameters == "useinbandfec=1; sprop-stereo=1;stereo=1");
+    // Mono unless sprop-stereo says 1 (RFC 7587 §7.1), whatever stereo= asks.
+    CHECK(audiocast::parse_sdp(head + "a=fmtp:111 stereo=1\n").format.channels == 1);
+    CHECK(audiocast::parse_sdp(head).format.channels == 1);
+    CHECK(audiocast::parse_sdp(head + "a=fmtp:96 sprop-stereo=1\n").format.channels == 1);
+
+    // Opus at another rate or channel count is not RFC 7587's: the next type plays.
+    const stream_description other = audiocast::parse_sdp(
+        "v=0\ns=x\nc=IN IP4 239.255.0.9/1\nt=0 0\nm=audio 6000 RTP/AVP 111 96\n"
+        "a=rtpmap:111 opus/44100/2\na=rtpmap:96 L16/48000/2\n");
+    CHECK(other.payload_type == 96);
+    CHECK(refusal("v=0\ns=x\nc=IN IP4 239.255.0.9/1\nt=0 0\nm=audio 6000 RTP/AVP 111\n"
+                  "a=rtpmap:111 opus/48000/1\n") == errc::unsupported_sdp);
+    CHECK(refusal(head + "a=fmtp:x stereo=1\n") == errc::invalid_sdp);
+}
+
+TEST_CASE("an Opus stream is written as opus/48000/2 with its parameters, sprop-stereo=1 for "
+          "stereo, and reads back unchanged")
+{
+    stream_description d;
+    d.payload_type = 111;
+    d.format = {sample_format::opus, 48'000, 2};
+    d.format_parameters = "useinbandfec=1; maxaveragebitrate=64000";
+    const std::string text = audiocast::to_sdp(d);
+    CHECK(text.find("a=rtpmap:111 opus/48000/2\r\n") != std::string::npos);
+    CHECK(text.find("a=fmtp:111 useinbandfec=1; maxaveragebitrate=64000; sprop-stereo=1\r\n") !=
+          std::string::npos);
+    const stream_description back = audiocast::parse_sdp(text);
+    CHECK(back.format == d.format);
+    CHECK(back.format_parameters == "useinbandfec=1; maxaveragebitrate=64000; sprop-stereo=1");
+
+    d.format.channels = 1;
+    d.format_parameters = "sprop-stereo=0";
+    const std::string mono = audiocast::to_sdp(d);
+    CHECK(mono.find("a=rtpmap:111 opus/48000/2\r\n") != std::string::npos);
+    CHECK(audiocast::parse_sdp(mono) == d);
 }
 
 TEST_CASE("a media-level connection overrides the session's")
@@ -351,9 +400,10 @@ TEST_CASE("a stream audiocast cannot play is refused as unsupported, saying why"
     CHECK(refusal(head) == errc::unsupported_sdp);
     CHECK(message_of(head).find("no audio media") != std::string::npos);
 
-    const std::string opus = head + "m=audio 6000 RTP/AVP 111\na=rtpmap:111 opus/48000/2\n";
-    CHECK(refusal(opus) == errc::unsupported_sdp);
-    CHECK(message_of(opus).find("opus/48000; audiocast plays L16 and L24") != std::string::npos);
+    const std::string g722 = head + "m=audio 6000 RTP/AVP 9\na=rtpmap:9 G722/8000\n";
+    CHECK(refusal(g722) == errc::unsupported_sdp);
+    CHECK(message_of(g722).find("G722/8000; audiocast plays L16, L24 and Opus") !=
+          std::string::npos);
 
     const std::string srtp = head + "m=audio 6000 RTP/SAVP 96\na=rtpmap:96 L16/48000/2\n";
     CHECK(message_of(srtp).find("RTP/SAVP") != std::string::npos);

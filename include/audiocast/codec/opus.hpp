@@ -273,6 +273,20 @@ public:
         return conceal(frames, out);
     }
 
+    /// The a=fmtp parameters that describe this encoder's stream in SDP
+    /// (RFC 7587 §7): "stereo=1; sprop-stereo=1; useinbandfec=1;
+    /// maxaveragebitrate=64000" for stereo with in-band FEC at 64 kbit/s.
+    [[nodiscard]] std::string sdp_format_parameters() const
+    {
+        const std::string stereo = format_.channels == 2 ? "1" : "0";
+        return "stereo=" + stereo + "; sprop-stereo=" + stereo +
+               "; useinbandfec=" + (inband_fec_ ? "1" : "0") +
+               "; maxaveragebitrate=" + std::to_string(bitrate_);
+    }
+
+    /// conceal() and recover() work in whole steps of this many frames: 2.5 ms.
+    [[nodiscard]] std::size_t repair_step() const noexcept { return plc_step; }
+
     /// Forgets what was decoded: the next packet starts a new stream.
     void reset_decoder() noexcept { opus_decoder_ctl(decoder(), OPUS_RESET_STATE); }
 

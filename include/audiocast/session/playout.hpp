@@ -229,6 +229,20 @@ public:
             rate_.on_arrival(arrival - anchor_arrival_ - since_anchor(position), arrival);
     }
 
+    /// Stores frames a stateful codec repaired (its concealment, or in-band
+    /// FEC, for a lost packet: session/decode_order.hpp) where nothing is
+    /// stored yet. They are the stream's own frames, late or not: they never
+    /// anchor playout, pace the rate control or count as late. Ignored while
+    /// no packet anchors playout (idle, drained).
+    void fill(std::uint64_t position, std::span<const std::int32_t> samples) noexcept
+    {
+        if (state_ == playout_state::idle || state_ == playout_state::drained) return;
+        (void)buffer_.insert(position, samples);
+    }
+
+    /// The position of the next frame playout takes from the buffer.
+    [[nodiscard]] std::uint64_t next_to_play() const noexcept { return buffer_.read_position(); }
+
     /// Fills `out` (whole interleaved frames) with the frames due for playout
     /// at `now` and returns the frames written, out.size() / channels. Never
     /// blocks, allocates or fails: what is missing is silence.

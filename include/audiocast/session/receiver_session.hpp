@@ -10,8 +10,9 @@
 //       ─► source_feed: where the packet belongs, and whether to believe it
 //          (source_timeline), a held jump, a source that follows another
 //       ─► reception_meter: jitter, latency, IPDV, throughput
-//       ─► the codec's decode ─► playout_timeline: jitter buffer, anchoring,
-//          concealment, rate control
+//       ─► the codec's decode (a stateful codec's in stream order, repairing
+//          what went missing: decode_order) ─► playout_timeline: jitter
+//          buffer, anchoring, concealment, rate control
 //       ─► pull(frames, now) ─► the application or audio device
 //   on_control(bytes, arrival, from) ─► receiver_reports: members, the
 //       source's sender reports and BYE; write_report() for receiver reports
@@ -22,6 +23,7 @@
 #include <audiocast/endpoint.hpp>
 #include <audiocast/error.hpp>
 #include <audiocast/format.hpp>
+#include <audiocast/session/decode_order.hpp>
 #include <audiocast/session/packet_screen.hpp>
 #include <audiocast/session/playout.hpp>
 #include <audiocast/session/receiver_config.hpp>
@@ -35,6 +37,7 @@
 #include <audiocast/wire/rtp.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -44,6 +47,20 @@
 #include <vector>
 
 namespace audiocast {
+
+namespace detail {
+/// What receiver_session keeps to decode in order: a decode_order for a
+/// stateful codec, nothing for one whose packets decode alone.
+struct no_decode_order {};
+template <class Codec>
+struct decode_order_for {
+    using type = no_decode_order;
+};
+template <loss_repairing_codec Codec>
+struct decode_order_for<Codec> {
+    using type = decode_order<Codec>;
+};
+} // namespace detail
 
 /// The receiver's half of the protocol; see the file comment. Not thread-safe:
 /// on_datagram() and pull() are called by one owner (the stream's receiver,
@@ -144,6 +161,7 @@ public:
             std::ranges::fill(out, T{});
             return out.size() / format().channels;
         }
+        if constexpr (repairs_loss) repair_kept_gap_if_due(out.size() / format().channels);
         return playout_.pull(out, now);
     }
 
@@ -221,9 +239,14 @@ public:
     {
         feed_.counters(s);
         s.packets_malformed = malformed_;
+        if constexpr (repairs_loss) {
+            s.packets_malformed += order_.malformed();
+            s.frames_repaired = order_.repaired_frames();
+        }
         s.packets_foreign = selector_.foreign();
         meter_.counters(s);
         playout_.counters(s);
+        if constexpr (repairs_loss) s.packets_late += order_.late();
         s.reports_sent = reports_.sent();
         s.control_malformed = reports_.malformed();
         const sender_clock& clock = reports_.source_clock();
@@ -248,9 +271,16 @@ public:
     void percentiles(receiver_stats& s) const noexcept { meter_.percentiles(s); }
 
 private:
+    static constexpr bool repairs_loss = loss_repairing_codec<Codec>;
+    // How far ahead of a pull's frames a waiting gap counts as due: the next
+    // pull may come before another packet does.
+    static constexpr std::chrono::milliseconds repair_margin{5};
+    using order_type = typename detail::decode_order_for<Codec>::type;
+
     // `codec` is moved from only once `sizes` has been taken from it.
     receiver_session(Codec&& codec, const receiver_config& config, const receiver_sizes& sizes)
         : codec_{std::move(codec)}, config_{config}, decoded_(sizes.decoded_samples),
+          order_{make_order(codec_, config_, sizes)},
           selector_{config_.source_timeout, sizes.max_held_bytes},
           feed_{sizes.believable_step, receiver_sizes::max_payload_bytes},
           meter_{codec_.format().sample_rate},
@@ -263,7 +293,7 @@ private:
                    config_.cname, config_.synchronized_playout, config_.source_clock},
           screen_{codec_.format(), config_.payload_type, config_.send_time_extension_id,
                   std::min(decoded_.size() / codec_.format().channels, playout_.capacity() / 2),
-                  frame_counter_of()}
+                  frame_counter_of(codec_)}
     {}
 
     // The selector chose a new source: counts, timeline and reports start
@@ -273,6 +303,7 @@ private:
     void begin_source(const rtp::header& h, time_point arrival) noexcept
     {
         feed_.begin(h, playout_.has_audio_to_play());
+        if constexpr (repairs_loss) order_.reset();
         meter_.new_source();
         reports_.on_new_source(selector_, meter_, arrival);
         playout_.synchronize(std::nullopt);
@@ -286,13 +317,26 @@ private:
         const auto place = [this](const rtp::packet_view& p, std::uint64_t position, time_point at,
                                   wall_time at_wall, source_feed::placing how,
                                   std::uint64_t jump_from) noexcept {
-            const std::size_t samples = codec_.decode(
-                p.payload, std::span<std::int32_t>{decoded_.data(), codec_.frames_in(p.payload) *
-                                                                        format().channels});
             meter_.on_packet(p, at, at_wall);
             reports_.heard_from_source();
-            playout_.place(std::span<const std::int32_t>{decoded_.data(), samples}, position, at,
-                           how, p.hdr.marker, jump_from);
+            if (decodes_in_order()) {
+                order_.on_packet(
+                    codec_, p.payload, position, how, p.hdr.marker,
+                    [&](std::span<const std::int32_t> samples) noexcept {
+                        playout_.place(samples, position, at, how, p.hdr.marker, jump_from);
+                    },
+                    [this](std::uint64_t from, std::span<const std::int32_t> samples) noexcept {
+                        playout_.fill(from, samples);
+                    });
+            } else {
+                // Any packet decodes alone: the playout buffer takes them in any order.
+                const std::size_t samples = codec_.decode(
+                    p.payload, std::span<std::int32_t>{decoded_.data(),
+                                                       codec_.frames_in(p.payload) *
+                                                           format().channels});
+                playout_.place(std::span<const std::int32_t>{decoded_.data(), samples}, position,
+                               at, how, p.hdr.marker, jump_from);
+            }
             if (p.hdr.send_time &&
                 reports_.on_source_packet(p.hdr.timestamp, *p.hdr.send_time, format().sample_rate))
                 synchronize();
@@ -326,16 +370,64 @@ private:
                                              .feed_forward = faster});
     }
 
-    // A compressed codec's payloads say their own length (a static
-    // frames_in()); linear PCM's are counted by the screen from the format.
-    static packet_screen::frame_counter frame_counter_of() noexcept
+    // A stateful codec is decoded in stream order (decode_order), unless
+    // it says at run time that this instance carries no state (a codec
+    // chosen at run time that holds linear PCM).
+    [[nodiscard]] bool decodes_in_order() const noexcept
     {
-        if constexpr (requires(std::span<const std::byte> p) {
+        if constexpr (!repairs_loss)
+            return false;
+        else if constexpr (requires { { codec_.carries_state() } noexcept -> std::same_as<bool>; })
+            return codec_.carries_state();
+        else
+            return true;
+    }
+
+    // A compressed codec's payloads say their own length (a static
+    // frames_in(), or a codec chosen at run time names its counter);
+    // linear PCM's are counted by the screen from the format.
+    static packet_screen::frame_counter frame_counter_of(const Codec& codec) noexcept
+    {
+        if constexpr (requires {
+                          { codec.frame_counter() } noexcept -> std::same_as<packet_screen::frame_counter>;
+                      })
+            return codec.frame_counter();
+        else if constexpr (requires(std::span<const std::byte> p) {
                           { Codec::frames_in(p) } noexcept -> std::same_as<std::size_t>;
                       })
             return &Codec::frames_in;
         else
             return nullptr;
+    }
+
+    // A stateful codec's gap still waiting for its packets is taken for
+    // lost and repaired just before playout reaches it: within the frames
+    // this pull takes and a margin for the next pull's.
+    void repair_kept_gap_if_due(std::size_t pulled_frames) noexcept
+    {
+        const std::uint64_t margin = frames_in(repair_margin, format());
+        order_.repair_if_due(codec_, playout_.next_to_play() + pulled_frames + margin,
+                             [this](std::uint64_t from, std::span<const std::int32_t> s) noexcept {
+                                 playout_.fill(from, s);
+                             });
+    }
+
+    static order_type make_order(const Codec& codec, const receiver_config& config,
+                                 const receiver_sizes& sizes)
+    {
+        if constexpr (repairs_loss) {
+            // Beyond 120 ms (or the latency, when shorter) a decoder's
+            // concealment has faded to nothing; the packets after such a gap
+            // start it afresh.
+            const auto repairable = std::min(
+                frames_in(std::chrono::milliseconds{120}, codec.format()),
+                frames_in(config.latency, codec.format()));
+            return order_type{codec, sizes.decoded_samples / codec.format().channels,
+                              receiver_sizes::max_payload_bytes,
+                              static_cast<std::size_t>(repairable)};
+        } else {
+            return order_type{};
+        }
     }
 
     static const receiver_config& checked(const receiver_config& config)
@@ -347,6 +439,8 @@ private:
     Codec codec_;
     receiver_config config_;
     std::vector<std::int32_t> decoded_;
+    // A stateful codec's place in the stream (declared after codec_, which it copies).
+    [[no_unique_address]] order_type order_;
 
     // Which source plays, and where its packets go.
     source_selector selector_;

@@ -353,7 +353,11 @@ struct receiver_stats {
     std::chrono::nanoseconds ipdv_p50{};
     std::chrono::nanoseconds ipdv_p99{};
     std::uint64_t underruns = 0;
+    /// Frames the playout filled for missing ones (a fade to silence and back).
     std::uint64_t concealed_frames = 0;
+    /// Frames of lost packets a stateful codec rebuilt (Opus: in-band FEC, or
+    /// the decoder's own concealment), played where the packets would have.
+    std::uint64_t frames_repaired = 0;
     /// Frames stored and never played because playout started over: a new
     /// source took over, a confirmed jump, or playout fell a window behind.
     std::uint64_t frames_discarded = 0;

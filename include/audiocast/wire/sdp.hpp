@@ -8,7 +8,8 @@
 //   audiocast::stream_description back = audiocast::parse_sdp(text);
 //
 // What is written, beyond what RFC 8866 requires: a=rtpmap (RFC 3551 §4.5.11
-// L16, RFC 3190 L24, with the channel count), a=ptime, a=recvonly (a
+// L16, RFC 3190 L24, with the channel count; RFC 7587 opus/48000/2 with
+// a=fmtp, sprop-stereo=1 for a stereo stream), a=ptime, a=recvonly (a
 // broadcast: receivers only receive), a=extmap for the send-time extension
 // (RFC 6051's ntp-64), and what AES67 receivers look for where it costs
 // nothing: a=ts-refclk and a=mediaclk (RFC 7273; a shared reference clock is
@@ -24,7 +25,7 @@
 // address is not of the family it says, is refused with errc::invalid_sdp.
 //
 // The parser takes the first audio media section it can play (RTP/AVP, an
-// L16 or L24 payload type, or the static types 10 and 11 of RFC 3551) and
+// L16, L24 or Opus payload type, or the static types 10 and 11 of RFC 3551) and
 // ignores what it does not need. What it cannot honour (no audio, another
 // encoding, an encrypted profile, no connection address or a host name for
 // one, a format out of audiocast's limits) is refused with
@@ -68,9 +69,18 @@ namespace audiocast {
     if (!d.source.empty())
         line("a=source-filter: incl IN " + ip + " " + s::clean(d.group) + " " + s::clean(d.source));
     line("m=audio " + std::to_string(d.port) + " RTP/AVP " + std::to_string(d.payload_type));
+    const bool opus = d.format.encoding == sample_format::opus;
+    // RFC 7587 §7: Opus is always opus/48000/2; sprop-stereo says whether
+    // the sender sends stereo.
     line("a=rtpmap:" + std::to_string(d.payload_type) + " " +
          std::string{encoding_name(d.format.encoding)} + "/" +
-         std::to_string(d.format.sample_rate) + "/" + std::to_string(d.format.channels));
+         std::to_string(d.format.sample_rate) + "/" +
+         (opus ? std::string{"2"} : std::to_string(d.format.channels)));
+    std::string parameters = s::clean(d.format_parameters);
+    if (opus && d.format.channels == 2 && !s::format_parameter(parameters, "sprop-stereo"))
+        parameters += (parameters.empty() ? "" : "; ") + std::string{"sprop-stereo=1"};
+    if (!parameters.empty())
+        line("a=fmtp:" + std::to_string(d.payload_type) + " " + parameters);
     if (d.packet_time) {
         const auto us = d.packet_time->count();
         std::string ms = std::to_string(us / 1000);

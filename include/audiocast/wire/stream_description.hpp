@@ -32,6 +32,9 @@ struct stream_description {
     std::uint16_t port = 5004;         ///< m= port; RTCP is on port + 1
     std::uint8_t payload_type = 96;    ///< m= format, 0-127
     audio_format format{};             ///< a=rtpmap
+    /// a=fmtp for the payload type, as written after "a=fmtp:<pt> ": Opus's
+    /// "useinbandfec=1; sprop-stereo=1" (RFC 7587 §7). Empty when there is none.
+    std::string format_parameters{};
     std::optional<std::chrono::microseconds> packet_time{}; ///< a=ptime, which may be fractional
     /// a=extmap id of the ntp-64 send-time extension; unset when packets carry none.
     std::optional<std::uint8_t> send_time_extension_id{};

@@ -44,6 +44,7 @@ struct media_section {
     std::vector<std::uint8_t> payload_types;
     std::optional<std::string> connection; // "IN IP4 239.255.0.1/1"
     std::vector<rtpmap> maps;
+    std::vector<std::pair<std::uint8_t, std::string>> fmtps; // (payload type, parameters)
     std::optional<std::chrono::microseconds> ptime;
     std::optional<std::uint8_t> ntp64_id;
     std::optional<std::uint32_t> mediaclk;
@@ -214,6 +215,14 @@ private:
                 return bad(number, "is not rtpmap:<payload type> <encoding>/<rate>[/<channels>]",
                            value);
             m->maps.push_back(std::move(r));
+        } else if (name == "fmtp") {
+            // "fmtp:<payload type> <parameters>"; the first line for a type counts.
+            const std::size_t space = arg.find_first_of(" \t");
+            unsigned pt = 0;
+            if (space == std::string_view::npos || !to_int(arg.substr(0, space), pt) || pt > 127)
+                return bad(number, "is not fmtp:<payload type> <parameters>", value);
+            m->fmtps.emplace_back(static_cast<std::uint8_t>(pt),
+                                  std::string{trim(arg.substr(space + 1))});
         } else if (name == "ptime") {
             std::chrono::microseconds t{};
             if (!to_packet_time(arg, t) || t.count() == 0)
@@ -254,12 +263,27 @@ private:
         }
     }
 
+    /// The a=fmtp parameters of payload type `pt` in section `m`; empty when none.
+    static std::string_view parameters_of(const media_section& m, std::uint8_t pt)
+    {
+        for (const auto& [type, parameters] : m.fmtps)
+            if (type == pt) return parameters;
+        return {};
+    }
+
     /// The format of payload type `pt` in section `m`, if audiocast plays it.
     static std::optional<audio_format> format_of(const media_section& m, std::uint8_t pt)
     {
         for (const rtpmap& r : m.maps) {
             if (r.payload_type != pt) continue;
             audio_format f;
+            if (iequals(r.encoding, "opus")) {
+                // RFC 7587 §7: always opus/48000/2; whether the sender sends
+                // stereo is sprop-stereo's to say (mono unless it is 1).
+                if (r.rate != 48'000 || r.channels != 2) return std::nullopt;
+                const auto stereo = format_parameter(parameters_of(m, pt), "sprop-stereo");
+                return audio_format{sample_format::opus, 48'000, stereo == "1" ? 2u : 1u};
+            }
             if (iequals(r.encoding, "L16"))
                 f.encoding = sample_format::l16;
             else if (iequals(r.encoding, "L24"))
@@ -343,12 +367,12 @@ private:
             }
             if (audio != nullptr) break;
             why = "media line " + std::to_string(m.line) + " carries " + encodings_of(m) +
-                  "; audiocast plays L16 and L24";
+                  "; audiocast plays L16, L24 and Opus (as RFC 7587 writes it: opus/48000/2)";
         }
         if (audio == nullptr) return unsupported(0, why);
 
         std::error_code ec;
-        validate(out.format, ec);
+        if (out.format.encoding != sample_format::opus) validate(out.format, ec);
         if (ec)
             return unsupported(audio->line, "the stream is " + to_string(out.format) +
                                                 ", outside audiocast's limits (" +
@@ -366,6 +390,7 @@ private:
         out.session_id = origin_id_;
         out.session_version = origin_version_;
         out.port = audio->port;
+        out.format_parameters = std::string{parameters_of(*audio, out.payload_type)};
         out.packet_time = audio->ptime;
         out.send_time_extension_id = audio->ntp64_id;
         out.media_clock_offset = audio->mediaclk;

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -65,6 +66,24 @@ bool to_int(std::string_view s, Int& out) noexcept
     if (ec != std::errc{} || end != s.data() + s.size()) return false; // "12abc" is not 12
     out = value;
     return true;
+}
+
+/// The value of parameter `name` in an a=fmtp parameter list
+/// ("useinbandfec=1; sprop-stereo=1"), if it is there; a parameter without a
+/// value reads as empty.
+inline std::optional<std::string_view> format_parameter(std::string_view list,
+                                                        std::string_view name) noexcept
+{
+    while (!list.empty()) {
+        const std::size_t end = list.find(';');
+        const std::string_view item = trim(list.substr(0, end));
+        const std::size_t eq = item.find('=');
+        if (trim(item.substr(0, eq)) == name)
+            return eq == std::string_view::npos ? std::string_view{} : trim(item.substr(eq + 1));
+        if (end == std::string_view::npos) break;
+        list.remove_prefix(end + 1);
+    }
+    return std::nullopt;
 }
 
 inline bool iequals(std::string_view a, std::string_view b) noexcept

@@ -1,0 +1,363 @@
+// decode_order: a stateful codec's packets decoded in stream order, what
+// went missing repaired by the codec, reordering not mistaken for loss. A
+// scripted codec logs what the receiver asked of it, so each case states
+// the decoder's whole history.
+#include <audiocast/session/decode_order.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <algorithm>
+#include <array>
+#include <memory>
+#include <ostream>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr std::size_t packet_frames = 240; // 5 ms at 48 kHz
+constexpr std::size_t step = 120;   // the codec's repair step, 2.5 ms
+
+/// Mono; a payload is {id, frames / step}; id 0xff cannot be decoded. Every
+/// sample a call writes is the id decoded, -1 for concealment and -2 for
+/// recovery, so a test sees which call made which frame. Copies (the
+/// receiver's spare) log with "spare " in front.
+class scripted_codec {
+public:
+    explicit scripted_codec(std::shared_ptr<std::vector<std::string>> log) : log_{std::move(log)} {}
+    scripted_codec(const scripted_codec& other) : log_{other.log_}, spare_{true} {}
+    scripted_codec& operator=(const scripted_codec& other)
+    {
+        log_ = other.log_;
+        spare_ = true;
+        return *this;
+    }
+
+    [[nodiscard]] const audiocast::audio_format& format() const noexcept { return format_; }
+    [[nodiscard]] std::chrono::nanoseconds packet_time() const noexcept
+    {
+        return std::chrono::milliseconds{5};
+    }
+    [[nodiscard]] std::size_t frames_per_packet() const noexcept { return packet_frames; }
+    [[nodiscard]] std::size_t payload_bytes() const noexcept { return 2; }
+    [[nodiscard]] static std::size_t max_packet_frames() noexcept { return 5760; }
+    [[nodiscard]] std::size_t frames_in(std::span<const std::byte> p) const noexcept
+    {
+        return p.size() == 2 ? std::to_integer<std::size_t>(p[1]) * step : 0;
+    }
+    std::size_t decode(std::span<const std::byte> p, std::span<std::int32_t> out) noexcept
+    {
+        const auto id = std::to_integer<int>(p[0]);
+        if (id == 0xff || frames_in(p) > out.size()) {
+            say("refuse " + std::to_string(id));
+            return 0;
+        }
+        say("decode " + std::to_string(id));
+        std::fill_n(out.begin(), frames_in(p), id);
+        return frames_in(p);
+    }
+    std::size_t conceal(std::size_t frames, std::span<std::int32_t> out) noexcept
+    {
+        frames = std::min(frames, out.size()) / step * step;
+        say("conceal " + std::to_string(frames));
+        std::fill_n(out.begin(), frames, -1);
+        return frames;
+    }
+    std::size_t recover(std::span<const std::byte> next, std::size_t frames,
+                        std::span<std::int32_t> out) noexcept
+    {
+        say("recover " + std::to_string(frames) + " from " +
+            std::to_string(std::to_integer<int>(next[0])));
+        std::fill_n(out.begin(), frames, -2);
+        return frames;
+    }
+    [[nodiscard]] std::size_t repair_step() const noexcept { return step; }
+    void reset_decoder() noexcept { say("reset"); }
+
+    template <class T, class Sink>
+    void write(std::span<const T>, Sink&&)
+    {}
+    template <class Sink>
+    void flush(Sink&&)
+    {}
+    [[nodiscard]] std::size_t pending_frames() const noexcept { return 0; }
+    void reset() noexcept {}
+
+private:
+    void say(std::string what) noexcept
+    {
+        try {
+            log_->push_back((spare_ ? "spare " : "") + std::move(what));
+        } catch (...) {
+        }
+    }
+
+    audiocast::audio_format format_{audiocast::sample_format::opus, 48'000, 1};
+    std::shared_ptr<std::vector<std::string>> log_;
+    bool spare_ = false;
+};
+
+static_assert(audiocast::loss_repairing_codec<scripted_codec>);
+static_assert(!audiocast::loss_repairing_codec<audiocast::pcm_codec>);
+
+using placing = audiocast::playout_timeline::placing;
+
+struct placed {
+    std::uint64_t position;
+    std::size_t frames;
+    int value; // the first sample
+    bool operator==(const placed&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const placed& p)
+{
+    return os << "{" << p.position << ", " << p.frames << ", " << p.value << "}";
+}
+
+/// A receiver's decode_order with the scripted codec, its repair limit at
+/// 40 ms, and what it emitted and filled.
+struct receiver {
+    std::shared_ptr<std::vector<std::string>> log = std::make_shared<std::vector<std::string>>();
+    scripted_codec codec{log};
+    audiocast::decode_order<scripted_codec> order{codec, 5760, 64, 1920};
+    std::vector<placed> emitted;
+    std::vector<placed> filled;
+
+    void packet(int id, std::uint64_t position, placing how = placing::other, bool marker = false,
+                std::size_t frames = packet_frames)
+    {
+        const std::array<std::byte, 2> payload{std::byte(id), std::byte(frames / step)};
+        order.on_packet(
+            codec, payload, position, how, marker,
+            [&](std::span<const std::int32_t> s) {
+                emitted.push_back({position, s.size(), s.empty() ? 0 : s[0]});
+            },
+            [&](std::uint64_t at, std::span<const std::int32_t> s) {
+                filled.push_back({at, s.size(), s[0]});
+            });
+    }
+    // Packet n of a stream of 240-frame packets from position 0.
+    void nth(int n, placing how = placing::other) { packet(n, std::uint64_t(n) * packet_frames, how); }
+    void playing_until(std::uint64_t position)
+    {
+        order.repair_if_due(codec, position, [&](std::uint64_t at, std::span<const std::int32_t> s) {
+            filled.push_back({at, s.size(), s[0]});
+        });
+    }
+    std::vector<std::string> history()
+    {
+        auto h = *log;
+        log->clear();
+        return h;
+    }
+};
+
+using strings = std::vector<std::string>;
+
+} // namespace
+
+TEST_CASE("decode_order: packets in order are decoded once each, in order, nothing repaired")
+{
+    receiver r;
+    r.nth(0, placing::start);
+    for (int n = 1; n < 4; ++n)
+        r.nth(n, placing::continues);
+    CHECK(r.history() == strings{"reset", "decode 0", "decode 1", "decode 2", "decode 3"});
+    CHECK(r.emitted == std::vector<placed>{{0, 240, 0}, {240, 240, 1}, {480, 240, 2}, {720, 240, 3}});
+    CHECK(r.filled.empty());
+    CHECK(r.order.next() == 960);
+    CHECK(r.order.repaired_frames() == 0);
+}
+
+TEST_CASE("decode_order: a packet after a gap is heard at once, from a copy of the decoder that "
+          "repaired the gap, and the gap waits")
+{
+    receiver r;
+    r.nth(0, placing::start);
+    r.nth(2);
+    CHECK(r.history() ==
+          strings{"reset", "decode 0", "spare recover 240 from 2", "spare decode 2"});
+    CHECK(r.emitted.back() == placed{480, 240, 2});
+    CHECK(r.filled.empty());
+    CHECK(r.order.waiting());
+    CHECK(r.order.next() == 240); // the decoder itself has not moved
+}
+
+TEST_CASE("decode_order: the missing packet arriving after the next is decoded in order and "
+          "nothing is repaired or late")
+{
+    receiver r;
+    r.nth(0, placing::start);
+    r.nth(2);
+    r.history();
+    r.nth(1);
+    // 2's frames are stored already: decoding it again only moves the decoder on.
+    CHECK(r.history() == strings{"decode 1", "decode 2"});
+    CHECK(r.emitted.back() == placed{240, 240, 1});
+    CHECK(r.emitted.size() == 3);
+    CHECK(r.filled.empty());
+    CHECK_FALSE(r.order.waiting());
+    CHECK(r.order.next() == 720);
+    CHECK(r.order.late() == 0);
+    CHECK(r.order.repaired_frames() == 0);
+}
+
+TEST_CASE("decode_order: a second packet after the gap takes it for lost: the decoder repairs it "
+          "from the kept packet's FEC, then moves past the kept packet")
+{
+    receiver r;
+    r.nth(0, placing::start);
+    r.nth(2);
+    r.history();
+    r.nth(3, placing::continues);
+    CHECK(r.history() == strings{"recover 240 from 2", "decode 2", "decode 3"});
+    CHECK(r.filled == std::vector<placed>{{240, 240, -2}});
+    CHECK(r.emitted.back() == placed{720, 240, 3});
+    CHECK(r.order.repaired_frames() == 240);
+
+    // The lost packet, now: the decoder is past it.
+    r.nth(1);
+    CHECK(r.history().empty());
+    CHECK(r.order.late() == 1);
+    CHECK(r.emitted.size() == 3);
+}
+
+TEST_CASE("decode_order: a longer gap is concealed but for its last packet, which comes from the "
+          "FEC of the packet after it")
+{
+    receiver r;
+    r.nth(0, placing::start);
+    r.nth(4); // 1, 2 and 3 missing: 720 frames
+    r.nth(5, placing::continues);
+    CHECK(r.history() == strings{"reset", "decode 0", "spare conceal 480", "spare recover 240 from 4",
+                                 "spare decode 4", "conceal 480", "recover 240 from 4", "decode 4",
+                                 "decode 5"});
+    CHECK(r.filled == std::vector<placed>{{240, 480, -1}, {720, 240, -2}});
+    CHECK(r.order.repaired_frames() == 720);
+}
+
+TEST_CASE("decode_order: a gap still open when playout reaches it is repaired then, not before")
+{
+    receiver r;
+    r.nth(0, placing::start);
+    r.nth(2);
+    r.history();
+    r.playing_until(240); // up to the gap, not into it
+    CHECK(r.history().empty());
+    CHECK(r.order.waiting());
+    r.playing_until(241);
+    CHECK(r.history() == strings{"recover 240 from 2", "decode 2"});
+    CHECK(r.filled == std::vector<placed>{{240, 240, -2}});
+    CHECK_FALSE(r.order.waiting());
+    r.nth(3, placing::continues);
+    CHECK(r.history() == strings{"decode 3"});
+}
+
+TEST_CASE("decode_order: a later packet of a gap, before the gap's first, says the frames before "
+          "it were lost")
+{
+    receiver r;
+    r.nth(0, placing::start);
+    r.nth(3); // 1 and 2 missing
+    r.history();
+    r.nth(2); // 1 is lost: 2 says so, and carries its FEC
+    CHECK(r.history() == strings{"recover 240 from 2", "decode 2", "decode 3"});
+    CHECK(r.filled == std::vector<placed>{{240, 240, -2}});
+    CHECK(r.emitted.back() == placed{480, 240, 2});
+    CHECK(r.order.next() == 960);
+    r.nth(1);
+    CHECK(r.order.late() == 1);
+}
+
+TEST_CASE("decode_order: a gap longer than the repair limit starts the decoder afresh, and one "
+          "before a talkspurt is not repaired")
+{
+    SECTION("a long gap")
+    {
+        receiver r;
+        r.nth(0, placing::start);
+        r.nth(10); // 2160 frames missing, over the 1920 limit
+        CHECK(r.history() == strings{"reset", "decode 0", "reset", "decode 10"});
+        CHECK_FALSE(r.order.waiting());
+        CHECK(r.order.next() == 2640);
+    }
+    SECTION("a talkspurt")
+    {
+        receiver r;
+        r.nth(0, placing::start);
+        r.packet(3, 720, placing::other, true);
+        CHECK(r.history() == strings{"reset", "decode 0", "decode 3"});
+        CHECK(r.filled.empty());
+        CHECK_FALSE(r.order.waiting());
+    }
+}
+
+TEST_CASE("decode_order: a new source, a follow-on or a jump restarts the decoder and forgets a "
+          "kept packet")
+{
+    for (const placing how : {placing::start, placing::follows, placing::jump}) {
+        receiver r;
+        r.nth(0, placing::start);
+        r.nth(2);
+        r.history();
+        r.packet(9, 50'000, how);
+        CHECK(r.history() == strings{"reset", "decode 9"});
+        CHECK_FALSE(r.order.waiting());
+        CHECK(r.order.next() == 50'240);
+        CHECK(r.filled.empty());
+    }
+}
+
+TEST_CASE("decode_order: an undecodable packet is counted and its frames are lost; one that "
+          "restarts the stream still lets playout start there")
+{
+    receiver r;
+    r.packet(0xff, 0, placing::start);
+    CHECK(r.emitted == std::vector<placed>{{0, 0, 0}});
+    CHECK(r.order.malformed() == 1);
+    CHECK(r.order.next() == 0);
+    r.history();
+
+    r.nth(1, placing::continues); // the 240 frames before are a gap now
+    CHECK(r.history() == strings{"spare recover 240 from 1", "spare decode 1"});
+    r.nth(2, placing::continues);
+    CHECK(r.history() == strings{"recover 240 from 1", "decode 1", "decode 2"});
+    CHECK(r.order.repaired_frames() == 240);
+
+    r.packet(0xff, 720, placing::continues); // forged next packet, undecodable
+    CHECK(r.order.malformed() == 2);
+    CHECK(r.order.next() == 720);
+    CHECK_FALSE(r.order.waiting());
+}
+
+TEST_CASE("decode_order: a packet that overlaps the decoder's place is decoded in order")
+{
+    // GStreamer's first Opus packet lies 312 frames (its pre-skip) early, so
+    // the next one begins before it ends; whole steps here.
+    receiver r;
+    r.nth(0, placing::start);
+    r.packet(1, 120, placing::continues);
+    CHECK(r.history() == strings{"reset", "decode 0", "decode 1"});
+    CHECK(r.order.next() == 360);
+    CHECK(r.order.late() == 0);
+}
+
+TEST_CASE("decode_order: a packet overlapping the kept one is late, and the decoder's place only "
+          "moves forward")
+{
+    receiver r;
+    r.nth(0, placing::start);
+    r.nth(2);
+    r.history();
+    r.packet(7, 400); // between the gap and the kept packet's frames
+    CHECK(r.order.late() == 1);
+    CHECK(r.history().empty());
+    r.nth(1);
+    CHECK(r.order.next() == 720);
+    r.packet(8, 100); // behind the decoder
+    CHECK(r.order.late() == 2);
+    CHECK(r.order.next() == 720);
+}
