@@ -3580,7 +3580,8 @@ private:
 //   audiocast::stream_description back = audiocast::parse_sdp(text);
 //
 // What is written, beyond what RFC 8866 requires: a=rtpmap (RFC 3551 §4.5.11
-// L16, RFC 3190 L24, with the channel count), a=ptime, a=recvonly (a
+// L16, RFC 3190 L24, with the channel count; RFC 7587 opus/48000/2 with
+// a=fmtp, sprop-stereo=1 for a stereo stream), a=ptime, a=recvonly (a
 // broadcast: receivers only receive), a=extmap for the send-time extension
 // (RFC 6051's ntp-64), and what AES67 receivers look for where it costs
 // nothing: a=ts-refclk and a=mediaclk (RFC 7273; a shared reference clock is
@@ -3596,7 +3597,7 @@ private:
 // address is not of the family it says, is refused with errc::invalid_sdp.
 //
 // The parser takes the first audio media section it can play (RTP/AVP, an
-// L16 or L24 payload type, or the static types 10 and 11 of RFC 3551) and
+// L16, L24 or Opus payload type, or the static types 10 and 11 of RFC 3551) and
 // ignores what it does not need. What it cannot honour (no audio, another
 // encoding, an encrypted profile, no connection address or a host name for
 // one, a format out of audiocast's limits) is refused with
@@ -3723,6 +3724,9 @@ struct stream_description {
     std::uint16_t port = 5004;         ///< m= port; RTCP is on port + 1
     std::uint8_t payload_type = 96;    ///< m= format, 0-127
     audio_format format{};             ///< a=rtpmap
+    /// a=fmtp for the payload type, as written after "a=fmtp:<pt> ": Opus's
+    /// "useinbandfec=1; sprop-stereo=1" (RFC 7587 §7). Empty when there is none.
+    std::string format_parameters{};
     std::optional<std::chrono::microseconds> packet_time{}; ///< a=ptime, which may be fractional
     /// a=extmap id of the ntp-64 send-time extension; unset when packets carry none.
     std::optional<std::uint8_t> send_time_extension_id{};
@@ -3769,6 +3773,7 @@ struct stream_description {
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -3823,6 +3828,24 @@ bool to_int(std::string_view s, Int& out) noexcept
     if (ec != std::errc{} || end != s.data() + s.size()) return false; // "12abc" is not 12
     out = value;
     return true;
+}
+
+/// The value of parameter `name` in an a=fmtp parameter list
+/// ("useinbandfec=1; sprop-stereo=1"), if it is there; a parameter without a
+/// value reads as empty.
+inline std::optional<std::string_view> format_parameter(std::string_view list,
+                                                        std::string_view name) noexcept
+{
+    while (!list.empty()) {
+        const std::size_t end = list.find(';');
+        const std::string_view item = trim(list.substr(0, end));
+        const std::size_t eq = item.find('=');
+        if (trim(item.substr(0, eq)) == name)
+            return eq == std::string_view::npos ? std::string_view{} : trim(item.substr(eq + 1));
+        if (end == std::string_view::npos) break;
+        list.remove_prefix(end + 1);
+    }
+    return std::nullopt;
 }
 
 inline bool iequals(std::string_view a, std::string_view b) noexcept
@@ -3924,6 +3947,7 @@ struct media_section {
     std::vector<std::uint8_t> payload_types;
     std::optional<std::string> connection; // "IN IP4 239.255.0.1/1"
     std::vector<rtpmap> maps;
+    std::vector<std::pair<std::uint8_t, std::string>> fmtps; // (payload type, parameters)
     std::optional<std::chrono::microseconds> ptime;
     std::optional<std::uint8_t> ntp64_id;
     std::optional<std::uint32_t> mediaclk;
@@ -4094,6 +4118,14 @@ private:
                 return bad(number, "is not rtpmap:<payload type> <encoding>/<rate>[/<channels>]",
                            value);
             m->maps.push_back(std::move(r));
+        } else if (name == "fmtp") {
+            // "fmtp:<payload type> <parameters>"; the first line for a type counts.
+            const std::size_t space = arg.find_first_of(" \t");
+            unsigned pt = 0;
+            if (space == std::string_view::npos || !to_int(arg.substr(0, space), pt) || pt > 127)
+                return bad(number, "is not fmtp:<payload type> <parameters>", value);
+            m->fmtps.emplace_back(static_cast<std::uint8_t>(pt),
+                                  std::string{trim(arg.substr(space + 1))});
         } else if (name == "ptime") {
             std::chrono::microseconds t{};
             if (!to_packet_time(arg, t) || t.count() == 0)
@@ -4134,12 +4166,27 @@ private:
         }
     }
 
+    /// The a=fmtp parameters of payload type `pt` in section `m`; empty when none.
+    static std::string_view parameters_of(const media_section& m, std::uint8_t pt)
+    {
+        for (const auto& [type, parameters] : m.fmtps)
+            if (type == pt) return parameters;
+        return {};
+    }
+
     /// The format of payload type `pt` in section `m`, if audiocast plays it.
     static std::optional<audio_format> format_of(const media_section& m, std::uint8_t pt)
     {
         for (const rtpmap& r : m.maps) {
             if (r.payload_type != pt) continue;
             audio_format f;
+            if (iequals(r.encoding, "opus")) {
+                // RFC 7587 §7: always opus/48000/2; whether the sender sends
+                // stereo is sprop-stereo's to say (mono unless it is 1).
+                if (r.rate != 48'000 || r.channels != 2) return std::nullopt;
+                const auto stereo = format_parameter(parameters_of(m, pt), "sprop-stereo");
+                return audio_format{sample_format::opus, 48'000, stereo == "1" ? 2u : 1u};
+            }
             if (iequals(r.encoding, "L16"))
                 f.encoding = sample_format::l16;
             else if (iequals(r.encoding, "L24"))
@@ -4223,12 +4270,12 @@ private:
             }
             if (audio != nullptr) break;
             why = "media line " + std::to_string(m.line) + " carries " + encodings_of(m) +
-                  "; audiocast plays L16 and L24";
+                  "; audiocast plays L16, L24 and Opus (as RFC 7587 writes it: opus/48000/2)";
         }
         if (audio == nullptr) return unsupported(0, why);
 
         std::error_code ec;
-        validate(out.format, ec);
+        if (out.format.encoding != sample_format::opus) validate(out.format, ec);
         if (ec)
             return unsupported(audio->line, "the stream is " + to_string(out.format) +
                                                 ", outside audiocast's limits (" +
@@ -4246,6 +4293,7 @@ private:
         out.session_id = origin_id_;
         out.session_version = origin_version_;
         out.port = audio->port;
+        out.format_parameters = std::string{parameters_of(*audio, out.payload_type)};
         out.packet_time = audio->ptime;
         out.send_time_extension_id = audio->ntp64_id;
         out.media_clock_offset = audio->mediaclk;
@@ -4311,9 +4359,18 @@ namespace audiocast {
     if (!d.source.empty())
         line("a=source-filter: incl IN " + ip + " " + s::clean(d.group) + " " + s::clean(d.source));
     line("m=audio " + std::to_string(d.port) + " RTP/AVP " + std::to_string(d.payload_type));
+    const bool opus = d.format.encoding == sample_format::opus;
+    // RFC 7587 §7: Opus is always opus/48000/2; sprop-stereo says whether
+    // the sender sends stereo.
     line("a=rtpmap:" + std::to_string(d.payload_type) + " " +
          std::string{encoding_name(d.format.encoding)} + "/" +
-         std::to_string(d.format.sample_rate) + "/" + std::to_string(d.format.channels));
+         std::to_string(d.format.sample_rate) + "/" +
+         (opus ? std::string{"2"} : std::to_string(d.format.channels)));
+    std::string parameters = s::clean(d.format_parameters);
+    if (opus && d.format.channels == 2 && !s::format_parameter(parameters, "sprop-stereo"))
+        parameters += (parameters.empty() ? "" : "; ") + std::string{"sprop-stereo=1"};
+    if (!parameters.empty())
+        line("a=fmtp:" + std::to_string(d.payload_type) + " " + parameters);
     if (d.packet_time) {
         const auto us = d.packet_time->count();
         std::string ms = std::to_string(us / 1000);
@@ -10077,7 +10134,7 @@ private:
                    config_.cname, config_.synchronized_playout, config_.source_clock},
           screen_{codec_.format(), config_.payload_type, config_.send_time_extension_id,
                   std::min(decoded_.size() / codec_.format().channels, playout_.capacity() / 2),
-                  frame_counter_of()}
+                  frame_counter_of(codec_)}
     {}
 
     // The selector chose a new source: counts, timeline and reports start
@@ -10103,7 +10160,7 @@ private:
                                   std::uint64_t jump_from) noexcept {
             meter_.on_packet(p, at, at_wall);
             reports_.heard_from_source();
-            if constexpr (repairs_loss) {
+            if (decodes_in_order()) {
                 order_.on_packet(
                     codec_, p.payload, position, how, p.hdr.marker,
                     [&](std::span<const std::int32_t> samples) noexcept {
@@ -10113,6 +10170,7 @@ private:
                         playout_.fill(from, samples);
                     });
             } else {
+                // Any packet decodes alone: the playout buffer takes them in any order.
                 const std::size_t samples = codec_.decode(
                     p.payload, std::span<std::int32_t>{decoded_.data(),
                                                        codec_.frames_in(p.payload) *
@@ -10153,11 +10211,29 @@ private:
                                              .feed_forward = faster});
     }
 
-    // A compressed codec's payloads say their own length (a static
-    // frames_in()); linear PCM's are counted by the screen from the format.
-    static packet_screen::frame_counter frame_counter_of() noexcept
+    // A stateful codec is decoded in stream order (decode_order), unless
+    // it says at run time that this instance carries no state (a codec
+    // chosen at run time that holds linear PCM).
+    [[nodiscard]] bool decodes_in_order() const noexcept
     {
-        if constexpr (requires(std::span<const std::byte> p) {
+        if constexpr (!repairs_loss)
+            return false;
+        else if constexpr (requires { { codec_.carries_state() } noexcept -> std::same_as<bool>; })
+            return codec_.carries_state();
+        else
+            return true;
+    }
+
+    // A compressed codec's payloads say their own length (a static
+    // frames_in(), or a codec chosen at run time names its counter);
+    // linear PCM's are counted by the screen from the format.
+    static packet_screen::frame_counter frame_counter_of(const Codec& codec) noexcept
+    {
+        if constexpr (requires {
+                          { codec.frame_counter() } noexcept -> std::same_as<packet_screen::frame_counter>;
+                      })
+            return codec.frame_counter();
+        else if constexpr (requires(std::span<const std::byte> p) {
                           { Codec::frames_in(p) } noexcept -> std::same_as<std::size_t>;
                       })
             return &Codec::frames_in;
