@@ -71,7 +71,6 @@
 namespace {
 
 using namespace std::chrono_literals;
-using audiocast::multicast_receiver;
 using namespace audiocast_examples;
 
 constexpr const char* program = "audiocast-client";
@@ -182,7 +181,7 @@ public:
         : opt_{opt}, format_{opt.format.format()},
           // The receiver takes packets of any length; the packet time only
           // sizes the codec's buffers, so the shortest one fits every format.
-          codec_{make_codec(format_, 1ms, opt.mtu)}
+          codec_{make_stream_codec(format_, 1ms, opt.mtu)}
     {
         // What the command line can get wrong is checked before any file is
         // touched, so a refused run leaves existing outputs as they were.
@@ -584,6 +583,11 @@ private:
                       static_cast<unsigned long long>(s.underruns),
                       static_cast<unsigned long long>(s.concealed_frames));
         std::string line = text;
+        if (s.frames_repaired > 0) {
+            std::snprintf(text, sizeof text, ", repaired frames %llu (the codec's FEC or concealment)",
+                          static_cast<unsigned long long>(s.frames_repaired));
+            line += text;
+        }
         // Only when it happened: what this host dropped before the stream saw it.
         if (s.socket_overflow + s.packets_overrun > 0) {
             std::snprintf(text, sizeof text,
@@ -624,7 +628,7 @@ private:
 
     const client_options& opt_;
     audiocast::audio_format format_;
-    audiocast::pcm_codec codec_;
+    stream_codec codec_;
     asio::io_context io_{1};
     // The stream's sockets, which its own thread waits on. Their io_context is
     // never run: were they on io_, its thread would wake for every datagram.

@@ -59,7 +59,6 @@
 namespace {
 
 using namespace std::chrono_literals;
-using audiocast::multicast_sender;
 using namespace audiocast_examples;
 
 constexpr const char* program = "audiocast-server";
@@ -68,6 +67,7 @@ struct server_options {
     network_options network;
     format_options format;
     int packet_time_ms = 5;
+    opus_options opus; ///< --bitrate, --frame-ms
     std::size_t mtu = audiocast::default_mtu; ///< --mtu: the path's, in bytes
     int ttl = 1;
     std::optional<double> tone_hz;
@@ -92,7 +92,7 @@ struct server_options {
 class server {
 public:
     server(const server_options& opt, std::unique_ptr<source> src,
-           const audiocast::pcm_codec& codec)
+           const stream_codec& codec)
         : opt_{opt}, source_{std::move(src)},
           stream_{open_transport(sockets_io_, opt.network.media(false, opt.ttl)),
                   open_transport(sockets_io_, opt.network.control(opt.ttl)), codec,
@@ -128,6 +128,7 @@ public:
         d.payload_type = stream_.sender().payload_type();
         d.format = stream_.format();
         d.packet_time = stream_.codec().nominal_packet_time();
+        d.format_parameters = stream_.codec().sdp_format_parameters();
         if (stream_.sender().config().send_time_extension)
             d.send_time_extension_id = stream_.sender().config().send_time_extension_id;
         // RFC 7273. On its own clock the media clock is direct from the
@@ -156,7 +157,11 @@ public:
             std::ostringstream out;
             out << program << ": streaming " << source_->describe() << " as "
                 << audiocast::to_string(f) << " in "
-                << stream_.codec().nominal_packet_time().count() << " ms packets (RTP PT "
+                << packet_ms_text(stream_.codec().nominal_packet_time()) << " ms "
+                << (stream_.codec().is_opus()
+                        ? "frames at " + std::to_string(stream_.codec().opus()->bitrate()) + " bit/s"
+                        : std::string{"packets"})
+                << " (RTP PT "
                 << int{stream_.sender().payload_type()} << ") to " << opt_.network.where()
                 << ", TTL " << opt_.ttl << '\n'
                 << "  listen with: audiocast-client --group " << opt_.network.group << " --port "
@@ -580,13 +585,15 @@ std::unique_ptr<source> make_source(const server_options& opt, audiocast::audio_
         format.sample_rate = reader->sample_rate();
         format.channels = reader->channels();
         if (opt.format.encoding_option->count() == 0) format.encoding = reader->natural_encoding();
-        const std::size_t block = make_codec(format, packet_time, opt.mtu).frames_per_packet() *
+        const std::size_t block =
+            make_stream_codec(format, packet_time, opt.mtu, opt.opus).frames_per_packet() *
                                   16; // a read every 16 packets
         if (reader->is_float())
             return std::make_unique<file_source<float>>(std::move(reader), opt.loop, block);
         return std::make_unique<file_source<std::int32_t>>(std::move(reader), opt.loop, block);
     }
-    const std::size_t packet_frames = make_codec(format, packet_time, opt.mtu).frames_per_packet();
+    const std::size_t packet_frames =
+        make_stream_codec(format, packet_time, opt.mtu, opt.opus).frames_per_packet();
     if (opt.capture) {
         // A number or a name (see --list-devices); "" is the default device.
         const std::optional<std::string> device =
@@ -618,14 +625,24 @@ int main(int argc, char* argv[])
 
     server_options opt;
     CLI::App app{"audiocast-server: streams a tone, a sound file or a capture device to an IP "
-                 "multicast group as RTP (L16/L24). Console: PLAY, PAUSE, STATUS, QUIT.",
+                 "multicast group as RTP (L16, L24 or Opus). Console: PLAY, PAUSE, STATUS, QUIT.",
                  program};
     opt.network.add_to(app);
     opt.network.add_source_to(
         app, "Send from this address of the host, and name it in the SDP and SAP announcement "
              "(a=source-filter, RFC 4570), so that listeners can join for this sender alone");
     opt.format.add_to(app);
-    add_packet_time(app, opt.packet_time_ms);
+    auto* ptime = add_packet_time(app, opt.packet_time_ms);
+    auto* bitrate =
+        app.add_option("--bitrate", opt.opus.bitrate,
+                       "With --codec opus: the encoder's bitrate in bit/s, 6000-510000")
+            ->check(within(audiocast::opus_bitrate_limit))
+            ->capture_default_str();
+    auto* frame_ms = app.add_option("--frame-ms", opt.opus.frame_ms,
+                                    "With --codec opus: ms of audio a packet carries: 2.5, 5, "
+                                    "10, 20, 40 or 60 (in-band FEC needs 10 or more)")
+                         ->check(CLI::IsMember({2.5, 5.0, 10.0, 20.0, 40.0, 60.0}))
+                         ->capture_default_str();
     app.add_option("--mtu", opt.mtu,
                    "The network path's MTU in bytes: a packet (audio + 56 bytes of IP, UDP and "
                    "RTP headers) must fit it. 9000 on a jumbo-frame LAN")
@@ -725,10 +742,14 @@ int main(int argc, char* argv[])
             print_devices(std::cout, direction::input);
             return 0;
         }
+        if (opt.format.is_opus() && ptime->count() != 0)
+            throw usage_error{"--ptime-ms is for PCM; an Opus packet's length is --frame-ms"};
+        if (!opt.format.is_opus() && (bitrate->count() != 0 || frame_ms->count() != 0))
+            throw usage_error{"--bitrate and --frame-ms are for --codec opus"};
         const std::chrono::milliseconds packet_time{opt.packet_time_ms};
         audiocast::audio_format format;
         std::unique_ptr<source> src = make_source(opt, format, packet_time);
-        const audiocast::pcm_codec codec = make_codec(format, packet_time, opt.mtu);
+        const stream_codec codec = make_stream_codec(format, packet_time, opt.mtu, opt.opus);
         server s{opt, std::move(src), codec};
         return s.run();
     });

@@ -4,8 +4,10 @@
 #pragma once
 
 #include "support/example_error.hpp"
+#include "support/stream_codec.hpp"
 #include "support/untrusted_text.hpp"
 
+#include <audiocast/codec/opus.hpp>
 #include <audiocast/codec/pcm.hpp>
 #include <audiocast/error.hpp>
 #include <audiocast/format.hpp>
@@ -132,8 +134,10 @@ struct format_options {
     void add_to(CLI::App& app)
     {
         encoding_option =
-            app.add_option("--format", encoding, "Wire encoding: L16 or L24 (big-endian PCM)")
-                ->transform(CLI::IsMember({"L16", "L24"}, CLI::ignore_case))
+            app.add_option("--format,--codec", encoding,
+                           "Wire encoding: L16 or L24 (big-endian PCM), or opus (RFC 7587; "
+                           "48 kHz, 1 or 2 channels)")
+                ->transform(CLI::IsMember({"L16", "L24", "opus"}, CLI::ignore_case))
                 ->capture_default_str();
         rate_option = app.add_option("--rate", sample_rate, "Sample rate in Hz")
                           ->check(within(audiocast::sample_rate_limit))
@@ -143,10 +147,13 @@ struct format_options {
                               ->capture_default_str();
     }
 
+    [[nodiscard]] bool is_opus() const noexcept { return encoding == "opus"; }
+
     [[nodiscard]] audiocast::audio_format format() const
     {
-        return {.encoding = encoding == "L24" ? audiocast::sample_format::l24
-                                              : audiocast::sample_format::l16,
+        return {.encoding = is_opus()            ? audiocast::sample_format::opus
+                            : encoding == "L24" ? audiocast::sample_format::l24
+                                                : audiocast::sample_format::l16,
                 .sample_rate = sample_rate,
                 .channels = channels};
     }
@@ -328,6 +335,49 @@ inline audiocast::pcm_codec make_codec(const audiocast::audio_format& format,
     }
     try {
         return audiocast::pcm_codec{config};
+    } catch (const std::system_error& e) {
+        throw usage_error{e.what()};
+    }
+}
+
+/// A packet time in ms as SDP's a=ptime writes it: "5", "2.5".
+[[nodiscard]] inline std::string packet_ms_text(std::chrono::microseconds t)
+{
+    std::string text = std::to_string(t.count() / 1000);
+    if (t.count() % 1000 != 0) {
+        std::string frac = std::to_string(1000 + t.count() % 1000).substr(1);
+        while (frac.back() == '0')
+            frac.pop_back();
+        text += "." + frac;
+    }
+    return text;
+}
+
+/// What the server's --bitrate and --frame-ms set for Opus.
+struct opus_options {
+    std::uint32_t bitrate = 96'000;
+    double frame_ms = 20;
+};
+
+/// The codec for `format`: PCM in `packet_time` packets (make_codec()), or
+/// Opus in frames of opus.frame_ms at opus.bitrate. A usage_error says what
+/// does not fit: Opus takes 48 kHz and 1 or 2 channels.
+inline stream_codec make_stream_codec(const audiocast::audio_format& format,
+                                      std::chrono::milliseconds packet_time, std::size_t mtu,
+                                      const opus_options& opus = {})
+{
+    if (format.encoding != audiocast::sample_format::opus)
+        return stream_codec{make_codec(format, packet_time, mtu)};
+    if (format.sample_rate != audiocast::opus_rtp_rate)
+        throw usage_error{"Opus takes 48000 Hz audio (RFC 7587), not " +
+                          std::to_string(format.sample_rate) + " Hz"};
+    const audiocast::opus_config config{
+        .channels = format.channels,
+        .frame_time = std::chrono::microseconds{std::llround(opus.frame_ms * 1000)},
+        .bitrate = opus.bitrate,
+        .mtu = mtu};
+    try {
+        return stream_codec{audiocast::opus_codec{config}};
     } catch (const std::system_error& e) {
         throw usage_error{e.what()};
     }

@@ -3,6 +3,8 @@
 // pulse_playout (support/pulse_playout.hpp), which measures its latency.
 #pragma once
 
+#include "support/stream_codec.hpp"
+
 #include <audiocast/multicast_stream.hpp>
 
 #include <chrono>
@@ -12,7 +14,6 @@
 
 namespace audiocast_examples {
 
-using audiocast::multicast_receiver;
 
 /// An audio output that starts before the stream exists, plays silence until
 /// attach(), then calls the stream's pull() from its own thread.

@@ -6,6 +6,7 @@
 
 #include "support/audio_device.hpp"
 #include "support/sound_file.hpp"
+#include "support/stream_codec.hpp"
 
 #include <audiocast/multicast_stream.hpp>
 
@@ -25,7 +26,6 @@
 
 namespace audiocast_examples {
 
-using audiocast::multicast_sender;
 
 /// Where the audio comes from. fill() runs on the stream's executor after
 /// each round of sending and writes until the stream's queue is full.

@@ -43,6 +43,7 @@ namespace audiocast_examples {
     j["ipdv_ms"] = {{"p50", in_ms(s.ipdv_p50)}, {"p99", in_ms(s.ipdv_p99)}};
     j["underruns"] = s.underruns;
     j["concealed_frames"] = s.concealed_frames;
+    j["frames_repaired"] = s.frames_repaired;
     j["frames_discarded"] = s.frames_discarded;
     j["playout_rate_adjustment_ppm"] = s.playout_rate_adjustment * 1e6;
     j["resampled_frames"] = s.resampled_frames;

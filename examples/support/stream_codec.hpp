@@ -1,0 +1,154 @@
+// The examples' codec: linear PCM or Opus, chosen at run time by --format
+// or by the stream's SDP. It models audiocast's `codec` and
+// `loss_repairing_codec` concepts by handing each call to the codec it
+// holds, and says at run time what the library would otherwise learn from
+// the type: whether its decoder carries state (Opus: decoded in stream order,
+// losses repaired by the decoder; PCM: any packet decodes alone) and how a
+// payload's frames are counted.
+#pragma once
+
+#include <audiocast/codec/opus.hpp>
+#include <audiocast/codec/pcm.hpp>
+#include <audiocast/basic_multicast_stream.hpp>
+#include <audiocast/clock/steady_clock.hpp>
+#include <audiocast/concepts.hpp>
+#include <audiocast/session/packet_screen.hpp>
+#include <audiocast/session/receiver_sizes.hpp>
+#include <audiocast/transport/udp_multicast.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <span>
+#include <string>
+#include <system_error>
+#include <variant>
+
+namespace audiocast_examples {
+
+class stream_codec {
+public:
+    explicit stream_codec(audiocast::pcm_codec c) : codec_{std::move(c)} {}
+    explicit stream_codec(audiocast::opus_codec c) : codec_{std::move(c)} {}
+
+    [[nodiscard]] bool is_opus() const noexcept
+    {
+        return std::holds_alternative<audiocast::opus_codec>(codec_);
+    }
+    [[nodiscard]] const audiocast::opus_codec* opus() const noexcept
+    {
+        return std::get_if<audiocast::opus_codec>(&codec_);
+    }
+
+    // ---- codec -----------------------------------------------------------
+    [[nodiscard]] const audiocast::audio_format& format() const noexcept
+    {
+        return std::visit([](const auto& c) -> const audiocast::audio_format& { return c.format(); }, codec_);
+    }
+    [[nodiscard]] std::chrono::nanoseconds packet_time() const noexcept
+    {
+        return std::visit([](const auto& c) { return c.packet_time(); }, codec_);
+    }
+    [[nodiscard]] std::size_t frames_per_packet() const noexcept
+    {
+        return std::visit([](const auto& c) { return c.frames_per_packet(); }, codec_);
+    }
+    [[nodiscard]] std::size_t payload_bytes() const noexcept
+    {
+        return std::visit([](const auto& c) { return c.payload_bytes(); }, codec_);
+    }
+    [[nodiscard]] std::size_t max_payload_bytes() const noexcept
+    {
+        return std::visit([](const auto& c) { return c.max_payload_bytes(); }, codec_);
+    }
+    /// The most frames one payload decodes to: 120 ms of Opus, or what the
+    /// largest UDP payload holds of PCM.
+    [[nodiscard]] std::size_t max_packet_frames() const noexcept
+    {
+        if (const auto* o = opus()) return o->max_packet_frames();
+        return audiocast::receiver_sizes::max_payload_bytes / audiocast::bytes_per_frame(format());
+    }
+    [[nodiscard]] std::size_t frames_in(std::span<const std::byte> payload) const noexcept
+    {
+        return std::visit([&](const auto& c) { return c.frames_in(payload); }, codec_);
+    }
+    template <audiocast::pcm_sample T>
+    std::size_t decode(std::span<const std::byte> payload, std::span<T> out) noexcept
+    {
+        return std::visit([&](auto& c) { return c.decode(payload, out); }, codec_);
+    }
+    template <audiocast::pcm_sample T, class Sink>
+    std::size_t write(std::span<const T> samples, Sink&& sink)
+    {
+        return std::visit([&](auto& c) { return c.write(samples, sink); }, codec_);
+    }
+    template <class Sink>
+    void flush(Sink&& sink)
+    {
+        std::visit([&](auto& c) { c.flush(sink); }, codec_);
+    }
+    [[nodiscard]] std::size_t pending_frames() const noexcept
+    {
+        return std::visit([](const auto& c) { return c.pending_frames(); }, codec_);
+    }
+    void reset() noexcept
+    {
+        std::visit([](auto& c) { c.reset(); }, codec_);
+    }
+
+    // ---- loss_repairing_codec (Opus; PCM repairs nothing) --------------------
+    /// Whether the decoder carries state: the receiver then decodes in order.
+    [[nodiscard]] bool carries_state() const noexcept { return is_opus(); }
+    /// How the receiver's screen counts a payload's frames: Opus's TOC, or
+    /// (none) PCM's size over the format's frame.
+    [[nodiscard]] audiocast::packet_screen::frame_counter frame_counter() const noexcept
+    {
+        return is_opus() ? &audiocast::opus_codec::frames_in : nullptr;
+    }
+    std::size_t conceal(std::size_t frames, std::span<std::int32_t> out) noexcept
+    {
+        auto* o = std::get_if<audiocast::opus_codec>(&codec_);
+        return o != nullptr ? o->conceal(frames, out) : 0;
+    }
+    std::size_t recover(std::span<const std::byte> next, std::size_t frames,
+                        std::span<std::int32_t> out) noexcept
+    {
+        auto* o = std::get_if<audiocast::opus_codec>(&codec_);
+        return o != nullptr ? o->recover(next, frames, out) : 0;
+    }
+    [[nodiscard]] std::size_t repair_step() const noexcept
+    {
+        const auto* o = opus();
+        return o != nullptr ? o->repair_step() : 1;
+    }
+    void reset_decoder() noexcept
+    {
+        if (auto* o = std::get_if<audiocast::opus_codec>(&codec_)) o->reset_decoder();
+    }
+
+    // ---- for SDP and messages ----------------------------------------------
+    /// The packet time SDP's a=ptime states: PCM's as configured, Opus's frame.
+    [[nodiscard]] std::chrono::microseconds nominal_packet_time() const noexcept
+    {
+        if (const auto* o = opus()) return o->frame_time();
+        return std::get<audiocast::pcm_codec>(codec_).nominal_packet_time();
+    }
+    /// a=fmtp: Opus's parameters; none for PCM.
+    [[nodiscard]] std::string sdp_format_parameters() const
+    {
+        const auto* o = opus();
+        return o != nullptr ? o->sdp_format_parameters() : std::string{};
+    }
+
+private:
+    std::variant<audiocast::pcm_codec, audiocast::opus_codec> codec_;
+};
+
+static_assert(audiocast::loss_repairing_codec<stream_codec>);
+
+/// The examples' streams: real multicast, the steady clock, either codec.
+using multicast_stream = audiocast::basic_multicast_stream<audiocast::udp_multicast_transport,
+                                                           stream_codec, audiocast::steady_clock>;
+using multicast_sender = multicast_stream::sender;
+using multicast_receiver = multicast_stream::receiver;
+
+} // namespace audiocast_examples
