@@ -9510,7 +9510,8 @@ struct receiver_sizes {
 // as well as sequence numbers:
 //
 // - A packet close to the newest one, in sequence and on the timeline, is
-//   believed at once: the next one (`continues`), one after a few lost
+//   believed at once: the next one (`continues`; the second may overlap the
+//   first one's end by up to half a packet), one after a few lost
 //   (`after_gap`, when its timestamp is no further on than the packets
 //   between would take), or an older one not seen before (`reordered`).
 // - Anything else is a jump: far in sequence, or on a timeline that does not
@@ -9532,6 +9533,7 @@ struct receiver_sizes {
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <utility>
 
 namespace audiocast {
 
@@ -9566,6 +9568,7 @@ public:
     void reset() noexcept
     {
         started_ = false;
+        second_due_ = false;
         held_ = false;
         tracker_ = sequence_tracker{};
         received_before_ = 0;
@@ -9585,8 +9588,10 @@ public:
             newest_timestamp_ = (std::uint64_t{1} << 32) + timestamp;
             where = {tracker_.extended_of(sequence), newest_timestamp_};
             commit_newest(where, frames);
+            second_due_ = true;
             return verdict::first;
         }
+        const bool second = std::exchange(second_due_, false);
         const std::uint64_t position = extend(timestamp);
         const auto ahead = static_cast<std::uint16_t>(sequence - newest_sequence_low());
         where = {tracker_.extended_of(sequence), position};
@@ -9595,8 +9600,16 @@ public:
             // (ahead - 1) packets lost between: at most twice the newest one's
             // frames each, which allows a sender whose packets vary in size.
             const std::uint64_t room = (std::uint64_t{ahead} - 1) * 2 * newest_frames_;
-            if (position >= newest_end_ && position - newest_end_ <= room &&
-                position - newest_end_ <= max_step_) {
+            // The second packet may begin up to half a packet before the
+            // first one ends (the overlap is dropped): GStreamer stamps its
+            // first Opus packet early by the encoder's pre-skip, 312 frames.
+            // Only there: later, a forged packet could use it to push out
+            // the real next one.
+            const std::uint64_t overlap =
+                ahead == 1 && second ? newest_frames_ / 2 : 0;
+            if (position + overlap >= newest_end_ &&
+                (position <= newest_end_ ||
+                 (position - newest_end_ <= room && position - newest_end_ <= max_step_))) {
                 const auto v = tracker_.update(sequence);
                 if (v == sequence_tracker::verdict::duplicate) return verdict::duplicate;
                 drop_held();
@@ -9715,6 +9728,7 @@ private:
 
     std::uint64_t max_step_;
     bool started_ = false;
+    bool second_due_ = false; // the next packet is the second: it may overlap the first
     sequence_tracker tracker_;
     std::uint64_t newest_sequence_ = 0;
     std::uint64_t newest_timestamp_ = 0;
@@ -10160,16 +10174,21 @@ private:
                                   std::uint64_t jump_from) noexcept {
             meter_.on_packet(p, at, at_wall);
             reports_.heard_from_source();
-            if (decodes_in_order()) {
-                order_.on_packet(
-                    codec_, p.payload, position, how, p.hdr.marker,
-                    [&](std::span<const std::int32_t> samples) noexcept {
-                        playout_.place(samples, position, at, how, p.hdr.marker, jump_from);
-                    },
-                    [this](std::uint64_t from, std::span<const std::int32_t> samples) noexcept {
-                        playout_.fill(from, samples);
-                    });
-            } else {
+            bool in_order = false;
+            if constexpr (repairs_loss) {
+                if (decodes_in_order()) {
+                    in_order = true;
+                    order_.on_packet(
+                        codec_, p.payload, position, how, p.hdr.marker,
+                        [&](std::span<const std::int32_t> samples) noexcept {
+                            playout_.place(samples, position, at, how, p.hdr.marker, jump_from);
+                        },
+                        [this](std::uint64_t from, std::span<const std::int32_t> samples) noexcept {
+                            playout_.fill(from, samples);
+                        });
+                }
+            }
+            if (!in_order) {
                 // Any packet decodes alone: the playout buffer takes them in any order.
                 const std::size_t samples = codec_.decode(
                     p.payload, std::span<std::int32_t>{decoded_.data(),

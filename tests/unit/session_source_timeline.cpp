@@ -47,6 +47,32 @@ TEST_CASE("packets in sequence continue the timeline and are counted", "[source_
     CHECK(s.t.discarded() == 0);
 }
 
+TEST_CASE("the second packet may begin up to half a packet before the first one ends, as "
+          "GStreamer's second Opus packet does, and no later one may",
+          "[source_timeline]")
+{
+    stream s;
+    CHECK(s.next() == verdict::first);
+    const auto start = s.where.position;
+    // The first packet was stamped 100 frames early: the second overlaps it.
+    s.ts -= 100;
+    CHECK(s.next() == verdict::continues);
+    CHECK(s.where.position == start + frames - 100);
+    CHECK(s.next() == verdict::continues);
+    CHECK(s.t.discarded() == 0);
+    CHECK(s.t.lost() == 0);
+
+    // Later, an overlap is no continuation: a jump to confirm, so that a
+    // forged packet cannot push out the real next one.
+    s.ts -= 100;
+    CHECK(s.next() == verdict::held_jump);
+
+    stream t;
+    t.next();
+    t.ts -= frames / 2 + 1; // more than half a packet back
+    CHECK(t.next() == verdict::held_jump);
+}
+
 TEST_CASE("a packet after a few lost ones is believed when its timestamp fits the gap",
           "[source_timeline]")
 {

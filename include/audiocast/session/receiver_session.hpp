@@ -319,16 +319,21 @@ private:
                                   std::uint64_t jump_from) noexcept {
             meter_.on_packet(p, at, at_wall);
             reports_.heard_from_source();
-            if (decodes_in_order()) {
-                order_.on_packet(
-                    codec_, p.payload, position, how, p.hdr.marker,
-                    [&](std::span<const std::int32_t> samples) noexcept {
-                        playout_.place(samples, position, at, how, p.hdr.marker, jump_from);
-                    },
-                    [this](std::uint64_t from, std::span<const std::int32_t> samples) noexcept {
-                        playout_.fill(from, samples);
-                    });
-            } else {
+            bool in_order = false;
+            if constexpr (repairs_loss) {
+                if (decodes_in_order()) {
+                    in_order = true;
+                    order_.on_packet(
+                        codec_, p.payload, position, how, p.hdr.marker,
+                        [&](std::span<const std::int32_t> samples) noexcept {
+                            playout_.place(samples, position, at, how, p.hdr.marker, jump_from);
+                        },
+                        [this](std::uint64_t from, std::span<const std::int32_t> samples) noexcept {
+                            playout_.fill(from, samples);
+                        });
+                }
+            }
+            if (!in_order) {
                 // Any packet decodes alone: the playout buffer takes them in any order.
                 const std::size_t samples = codec_.decode(
                     p.payload, std::span<std::int32_t>{decoded_.data(),

@@ -8,7 +8,8 @@
 // as well as sequence numbers:
 //
 // - A packet close to the newest one, in sequence and on the timeline, is
-//   believed at once: the next one (`continues`), one after a few lost
+//   believed at once: the next one (`continues`; the second may overlap the
+//   first one's end by up to half a packet), one after a few lost
 //   (`after_gap`, when its timestamp is no further on than the packets
 //   between would take), or an older one not seen before (`reordered`).
 // - Anything else is a jump: far in sequence, or on a timeline that does not
@@ -33,6 +34,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <utility>
 
 namespace audiocast {
 
@@ -67,6 +69,7 @@ public:
     void reset() noexcept
     {
         started_ = false;
+        second_due_ = false;
         held_ = false;
         tracker_ = sequence_tracker{};
         received_before_ = 0;
@@ -86,8 +89,10 @@ public:
             newest_timestamp_ = (std::uint64_t{1} << 32) + timestamp;
             where = {tracker_.extended_of(sequence), newest_timestamp_};
             commit_newest(where, frames);
+            second_due_ = true;
             return verdict::first;
         }
+        const bool second = std::exchange(second_due_, false);
         const std::uint64_t position = extend(timestamp);
         const auto ahead = static_cast<std::uint16_t>(sequence - newest_sequence_low());
         where = {tracker_.extended_of(sequence), position};
@@ -96,8 +101,16 @@ public:
             // (ahead - 1) packets lost between: at most twice the newest one's
             // frames each, which allows a sender whose packets vary in size.
             const std::uint64_t room = (std::uint64_t{ahead} - 1) * 2 * newest_frames_;
-            if (position >= newest_end_ && position - newest_end_ <= room &&
-                position - newest_end_ <= max_step_) {
+            // The second packet may begin up to half a packet before the
+            // first one ends (the overlap is dropped): GStreamer stamps its
+            // first Opus packet early by the encoder's pre-skip, 312 frames.
+            // Only there: later, a forged packet could use it to push out
+            // the real next one.
+            const std::uint64_t overlap =
+                ahead == 1 && second ? newest_frames_ / 2 : 0;
+            if (position + overlap >= newest_end_ &&
+                (position <= newest_end_ ||
+                 (position - newest_end_ <= room && position - newest_end_ <= max_step_))) {
                 const auto v = tracker_.update(sequence);
                 if (v == sequence_tracker::verdict::duplicate) return verdict::duplicate;
                 drop_held();
@@ -216,6 +229,7 @@ private:
 
     std::uint64_t max_step_;
     bool started_ = false;
+    bool second_due_ = false; // the next packet is the second: it may overlap the first
     sequence_tracker tracker_;
     std::uint64_t newest_sequence_ = 0;
     std::uint64_t newest_timestamp_ = 0;
