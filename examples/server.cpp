@@ -638,6 +638,23 @@ int main(int argc, char* argv[])
                        "With --codec opus: the encoder's bitrate in bit/s, 6000-510000")
             ->check(within(audiocast::opus_bitrate_limit))
             ->capture_default_str();
+    auto* application =
+        app.add_option("--application", opt.opus.application,
+                       "With --codec opus: what the encoder is tuned for: audio (music and "
+                       "mixed), voip (speech) or lowdelay (2.5 ms less delay, no speech mode, "
+                       "no in-band FEC)")
+            ->transform(CLI::IsMember({"audio", "voip", "lowdelay"}, CLI::ignore_case))
+            ->capture_default_str();
+    bool no_fec = false;
+    auto* no_fec_flag = app.add_flag("--no-fec", no_fec,
+                                     "With --codec opus: no in-band FEC (each packet then "
+                                     "carries no copy of the one before)");
+    auto* expected_loss =
+        app.add_option("--expected-loss", opt.opus.expected_loss,
+                       "With --codec opus: the % of packets the network loses, which the "
+                       "encoder protects against (more in-band FEC, at the cost of bitrate)")
+            ->check(CLI::Range(0, 100))
+            ->capture_default_str();
     auto* frame_ms = app.add_option("--frame-ms", opt.opus.frame_ms,
                                     "With --codec opus: ms of audio a packet carries: 2.5, 5, "
                                     "10, 20, 40 or 60 (in-band FEC needs 10 or more)")
@@ -744,8 +761,12 @@ int main(int argc, char* argv[])
         }
         if (opt.format.is_opus() && ptime->count() != 0)
             throw usage_error{"--ptime-ms is for PCM; an Opus packet's length is --frame-ms"};
-        if (!opt.format.is_opus() && (bitrate->count() != 0 || frame_ms->count() != 0))
-            throw usage_error{"--bitrate and --frame-ms are for --codec opus"};
+        if (!opt.format.is_opus() && (bitrate->count() != 0 || frame_ms->count() != 0 ||
+                                      application->count() != 0 || no_fec_flag->count() != 0 ||
+                                      expected_loss->count() != 0))
+            throw usage_error{"--bitrate, --frame-ms, --application, --expected-loss and "
+                              "--no-fec are for --codec opus"};
+        opt.opus.fec = !no_fec;
         const std::chrono::milliseconds packet_time{opt.packet_time_ms};
         audiocast::audio_format format;
         std::unique_ptr<source> src = make_source(opt, format, packet_time);

@@ -357,6 +357,9 @@ inline audiocast::pcm_codec make_codec(const audiocast::audio_format& format,
 struct opus_options {
     std::uint32_t bitrate = 96'000;
     double frame_ms = 20;
+    std::string application = "audio"; ///< audio, voip or lowdelay
+    bool fec = true;                    ///< in-band FEC (off with --no-fec)
+    unsigned expected_loss = 5;         ///< % of packets the encoder protects against
 };
 
 /// The codec for `format`: PCM in `packet_time` packets (make_codec()), or
@@ -374,7 +377,13 @@ inline stream_codec make_stream_codec(const audiocast::audio_format& format,
     const audiocast::opus_config config{
         .channels = format.channels,
         .frame_time = std::chrono::microseconds{std::llround(opus.frame_ms * 1000)},
+        .application = opus.application == "voip"       ? audiocast::opus_application::voip
+                       : opus.application == "lowdelay" ? audiocast::opus_application::low_delay
+                                                        : audiocast::opus_application::audio,
         .bitrate = opus.bitrate,
+        // SILK's FEC needs 10 ms frames and more, and no CELT-only mode.
+        .inband_fec = opus.fec && opus.frame_ms >= 10 && opus.application != "lowdelay",
+        .expected_loss_percent = opus.expected_loss,
         .mtu = mtu};
     try {
         return stream_codec{audiocast::opus_codec{config}};
