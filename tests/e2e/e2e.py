@@ -502,9 +502,9 @@ def bad_arguments():
     with open(tmp("good.sdp"), "w") as f:
         f.write("v=0\ns=x\nc=IN IP4 239.255.0.1/1\nt=0 0\nm=audio 5004 RTP/AVP 96\n"
                 "a=rtpmap:96 L16/48000/2\n")
-    with open(tmp("opus.sdp"), "w") as f:
-        f.write("v=0\ns=x\nc=IN IP4 239.255.0.1/1\nt=0 0\nm=audio 5004 RTP/AVP 111\n"
-                "a=rtpmap:111 opus/48000/2\n")
+    with open(tmp("g722.sdp"), "w") as f:
+        f.write("v=0\ns=x\nc=IN IP4 239.255.0.1/1\nt=0 0\nm=audio 5004 RTP/AVP 9\n"
+                "a=rtpmap:9 G722/8000\n")
 
     server, client = "audiocast-server", "audiocast-client"
     cases = [
@@ -527,6 +527,14 @@ def bad_arguments():
         (server, ["--format", "L24", "--rate", "192000", "--channels", "8", "--ptime-ms", "5"],
          2, "MTU"),
         (server, ["--file", tmp("good.wav"), "--rate", "44100"], 2, "own rate"),
+        # Opus: 48 kHz, 1 or 2 channels, its own options, and PCM's not.
+        (server, ["--codec", "opus", "--rate", "44100"], 2, "48000 Hz"),
+        (server, ["--codec", "opus", "--channels", "3"], 2, "3"),
+        (server, ["--codec", "opus", "--ptime-ms", "5"], 2, "--frame-ms"),
+        (server, ["--codec", "opus", "--frame-ms", "3"], 2, "--frame-ms"),
+        (server, ["--codec", "opus", "--bitrate", "1000"], 2, "--bitrate"),
+        (server, ["--bitrate", "64000"], 2, "--codec opus"),
+        (server, ["--no-fec"], 2, "--codec opus"),
         # A device is named or numbered; with no audio device at all, any is missing.
         (server, ["--capture", "abc"], 1, "no audio input device"),
         (server, ["--volume", "3"], 2, "--volume"),
@@ -551,7 +559,8 @@ def bad_arguments():
         (client, ["--sdp", tmp("good.sdp"), "--discover"], 2, "excludes"),
         (client, ["--sdp", tmp("missing.sdp"), "--no-playback"], 1, "missing.sdp"),
         (client, ["--sdp", tmp("text.wav"), "--no-playback"], 1, "is not of the form"),
-        (client, ["--sdp", tmp("opus.sdp"), "--no-playback"], 1, "audiocast plays L16 and L24"),
+        (client, ["--sdp", tmp("g722.sdp"), "--no-playback"], 1,
+         "audiocast plays L16, L24 and Opus"),
         (server, ["--port", "65535"], 2, "RTCP"),
         (server, ["--sap-interval", "0"], 2, "--sap-interval"),
         (client, ["--no-playback", "--output", tmp("no/such/dir/out.wav")], 1, "out.wav"),

@@ -311,7 +311,7 @@ TEST_CASE("decode_order: a new source, a follow-on or a jump restarts the decode
     }
 }
 
-TEST_CASE("decode_order: an undecodable packet is counted and its frames are lost; one that "
+TEST_CASE("decode_order: an undecodable packet is counted and its frames are lost, and one that "
           "restarts the stream still lets playout start there")
 {
     receiver r;
