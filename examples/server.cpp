@@ -771,6 +771,15 @@ int main(int argc, char* argv[])
         audiocast::audio_format format;
         std::unique_ptr<source> src = make_source(opt, format, packet_time);
         const stream_codec codec = make_stream_codec(format, packet_time, opt.mtu, opt.opus);
+        if (const auto* opus = codec.opus(); opus != nullptr && opt.opus.fec) {
+            if (!opus->inband_fec())
+                std::cerr << program << ": note: this stream carries no in-band FEC: it needs "
+                          << "--frame-ms 10 or more and an --application other than lowdelay"
+                          << std::endl;
+            else if (opt.opus.expected_loss == 0)
+                std::cerr << program << ": note: with --expected-loss 0 the encoder adds no "
+                          << "in-band FEC to its packets" << std::endl;
+        }
         server s{opt, std::move(src), codec};
         return s.run();
     });

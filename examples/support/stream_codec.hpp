@@ -120,6 +120,13 @@ public:
         const auto* o = opus();
         return o != nullptr ? o->repair_step() : 1;
     }
+    /// The decoder's state of `other`, which holds the same kind of codec.
+    void copy_decoder_from(const stream_codec& other) noexcept
+    {
+        auto* to = std::get_if<audiocast::opus_codec>(&codec_);
+        const auto* from = other.opus();
+        if (to != nullptr && from != nullptr) to->copy_decoder_from(*from);
+    }
     void reset_decoder() noexcept
     {
         if (auto* o = std::get_if<audiocast::opus_codec>(&codec_)) o->reset_decoder();

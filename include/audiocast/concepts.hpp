@@ -180,7 +180,8 @@ concept codec =
 //   c.repair_step()               The granule conceal() and recover() work in (frames).
 //   c.reset_decoder()             The next payload starts a new stream.
 // A copy of the codec is a copy of its decoder's state, made without allocating
-// once the copy has the same configuration (copy assignment).
+// once the copy has the same configuration (copy assignment). Optionally,
+// c.copy_decoder_from(other) copies the decoder's state alone (cheaper).
 // ---------------------------------------------------------------------------
 template <class C>
 concept loss_repairing_codec =

@@ -789,7 +789,8 @@ concept codec =
 //   c.repair_step()               The granule conceal() and recover() work in (frames).
 //   c.reset_decoder()             The next payload starts a new stream.
 // A copy of the codec is a copy of its decoder's state, made without allocating
-// once the copy has the same configuration (copy assignment).
+// once the copy has the same configuration (copy assignment). Optionally,
+// c.copy_decoder_from(other) copies the decoder's state alone (cheaper).
 // ---------------------------------------------------------------------------
 template <class C>
 concept loss_repairing_codec =
@@ -3830,6 +3831,14 @@ bool to_int(std::string_view s, Int& out) noexcept
     return true;
 }
 
+inline bool iequals(std::string_view a, std::string_view b) noexcept
+{
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
 /// The value of parameter `name` in an a=fmtp parameter list
 /// ("useinbandfec=1; sprop-stereo=1"), if it is there; a parameter without a
 /// value reads as empty.
@@ -3840,20 +3849,12 @@ inline std::optional<std::string_view> format_parameter(std::string_view list,
         const std::size_t end = list.find(';');
         const std::string_view item = trim(list.substr(0, end));
         const std::size_t eq = item.find('=');
-        if (trim(item.substr(0, eq)) == name)
+        if (iequals(trim(item.substr(0, eq)), name)) // RFC 7587 names are case-insensitive
             return eq == std::string_view::npos ? std::string_view{} : trim(item.substr(eq + 1));
         if (end == std::string_view::npos) break;
         list.remove_prefix(end + 1);
     }
     return std::nullopt;
-}
-
-inline bool iequals(std::string_view a, std::string_view b) noexcept
-{
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
 }
 
 /// "5", "0.125", "4.988": a=ptime in ms, to microseconds.
@@ -4119,13 +4120,14 @@ private:
                            value);
             m->maps.push_back(std::move(r));
         } else if (name == "fmtp") {
-            // "fmtp:<payload type> <parameters>"; the first line for a type counts.
+            // "fmtp:<payload type> <parameters>". One that is not of that form
+            // says nothing audiocast can use, like any attribute it does not
+            // know: ignored, so that it cannot refuse a stream it does not touch.
             const std::size_t space = arg.find_first_of(" \t");
             unsigned pt = 0;
-            if (space == std::string_view::npos || !to_int(arg.substr(0, space), pt) || pt > 127)
-                return bad(number, "is not fmtp:<payload type> <parameters>", value);
-            m->fmtps.emplace_back(static_cast<std::uint8_t>(pt),
-                                  std::string{trim(arg.substr(space + 1))});
+            if (space != std::string_view::npos && to_int(arg.substr(0, space), pt) && pt <= 127)
+                m->fmtps.emplace_back(static_cast<std::uint8_t>(pt),
+                                      std::string{trim(arg.substr(space + 1))});
         } else if (name == "ptime") {
             std::chrono::microseconds t{};
             if (!to_packet_time(arg, t) || t.count() == 0)
@@ -4364,8 +4366,8 @@ namespace audiocast {
     // the sender sends stereo.
     line("a=rtpmap:" + std::to_string(d.payload_type) + " " +
          std::string{encoding_name(d.format.encoding)} + "/" +
-         std::to_string(d.format.sample_rate) + "/" +
-         (opus ? std::string{"2"} : std::to_string(d.format.channels)));
+         (opus ? std::string{"48000/2"}
+               : std::to_string(d.format.sample_rate) + "/" + std::to_string(d.format.channels)));
     std::string parameters = s::clean(d.format_parameters);
     if (opus && d.format.channels == 2 && !s::format_parameter(parameters, "sprop-stereo"))
         parameters += (parameters.empty() ? "" : "; ") + std::string{"sprop-stereo=1"};
@@ -5342,9 +5344,11 @@ private:
 //   the rest by concealment, and the repaired frames fill the gap.
 // - A packet wholly before `next` comes too late: its frames were repaired.
 // - A gap longer than the repair limit (the shorter of 120 ms and the
-//   latency) starts the decoder afresh: nothing useful is left to repair
-//   from. A talkspurt's first packet (marker) has nothing before it to
-//   repair. A new source, a follow-on or a jump resets the decoder.
+//   latency) starts the decoder afresh once it is settled: nothing useful is
+//   left to repair from. A talkspurt's first packet (marker) has nothing
+//   before it to repair. Either is kept like any packet after a gap, so the
+//   gap's packets that come in time are still decoded. A new source, a
+//   follow-on or a jump resets the decoder at once.
 //
 // Sans-I/O; memory is fixed at construction (the spare copy too: copy
 // assignment between codecs of one configuration allocates nothing).
@@ -7129,8 +7133,7 @@ public:
             if (kept_) {
                 // A later packet of the gap came before the gap's first:
                 // the frames before it are lost.
-                repaired_frames_ += repair(codec, next_, position - next_, payload, fill);
-                next_ = position;
+                bridge(codec, position, payload, false, fill);
             } else {
                 on_packet_after_gap(codec, payload, position, marker, emit);
                 return;
@@ -7183,23 +7186,30 @@ private:
     }
 
     // Nothing kept, and the packet lies `position - next_` frames ahead.
+    // It is heard at once through the spare, and kept: nothing changes the
+    // decoder until the gap is settled, so the packets of the gap that come
+    // in time are still decoded, and a packet the codec refuses (forged,
+    // say) costs nothing but itself.
     template <class Emit>
     void on_packet_after_gap(Codec& codec, std::span<const std::byte> payload,
-                             std::uint64_t position, bool marker,
-                             Emit& emit) noexcept
+                             std::uint64_t position, bool marker, Emit& emit) noexcept
     {
-        const std::uint64_t gap = position - next_;
-        if (marker || gap > max_repair_ || payload.size() > kept_payload_.size()) {
-            // A talkspurt follows silence the sender chose; after a long gap
-            // nothing is left to repair from.
-            if (!marker) codec.reset_decoder();
-            next_ = position;
-            decode_in_order(codec, payload, position, emit, false);
+        if (payload.size() > kept_payload_.size()) {
+            ++malformed_; // no payload the screen passes is this large
             return;
         }
-        spare_ = codec;
-        const auto discard = [](std::uint64_t, std::span<const std::int32_t>) noexcept {};
-        (void)repair(spare_, next_, static_cast<std::size_t>(gap), payload, discard);
+        // A talkspurt follows silence the sender chose: nothing to repair.
+        // After a long gap nothing is left to repair from: the decoder
+        // starts afresh and the playout fades over the gap.
+        const bool long_gap = position - next_ > max_repair_;
+        copy_decoder(spare_, codec);
+        if (long_gap) {
+            spare_.reset_decoder();
+        } else if (!marker) {
+            const auto discard = [](std::uint64_t, std::span<const std::int32_t>) noexcept {};
+            (void)repair(spare_, next_, static_cast<std::size_t>(position - next_), payload,
+                         discard);
+        }
         const std::size_t n = spare_.decode(payload, std::span<std::int32_t>{decoded_});
         if (n == 0) {
             ++malformed_;
@@ -7210,19 +7220,42 @@ private:
         kept_bytes_ = payload.size();
         kept_position_ = position;
         kept_frames_ = n / channels_;
+        kept_marker_ = marker;
         kept_ = true;
     }
 
-    // The gap before the kept packet is lost: repaired, then the kept
-    // packet decoded again in order.
+    // The gap before the kept packet is lost: bridged, then the kept packet
+    // decoded again in order.
     template <class Fill>
     void repair_kept_gap(Codec& codec, Fill& fill) noexcept
     {
-        if (kept_position_ > next_)
-            repaired_frames_ += repair(codec, next_, static_cast<std::size_t>(kept_position_ - next_),
-                                       kept_payload(), fill);
-        next_ = std::max(next_, kept_position_);
+        if (kept_position_ > next_) bridge(codec, kept_position_, kept_payload(), kept_marker_, fill);
         catch_up(codec);
+    }
+
+    // The frames from the decoder's place to `to` are lost, and `next` is
+    // the packet there: repaired as the decoder can, or, after a long gap,
+    // left to the playout with the decoder started afresh; before a
+    // talkspurt (`marker`) there is nothing to repair.
+    template <class Fill>
+    void bridge(Codec& codec, std::uint64_t to, std::span<const std::byte> next, bool marker,
+                Fill& fill) noexcept
+    {
+        if (to - next_ > max_repair_)
+            codec.reset_decoder();
+        else if (!marker)
+            repaired_frames_ += repair(codec, next_, static_cast<std::size_t>(to - next_), next, fill);
+        next_ = to;
+    }
+
+    // The spare takes the decoder's state: only the decoder's, where the
+    // codec can copy that alone (copy_decoder_from()), else the whole codec.
+    static void copy_decoder(Codec& to, const Codec& from) noexcept
+    {
+        if constexpr (requires { to.copy_decoder_from(from); })
+            to.copy_decoder_from(from);
+        else
+            to = from;
     }
 
     // The kept packet's frames are stored already (heard through the
@@ -7281,6 +7314,7 @@ private:
 
     // A packet after a gap, heard already, until the gap fills or is lost.
     bool kept_ = false;
+    bool kept_marker_ = false;
     std::vector<std::byte> kept_payload_;
     std::size_t kept_bytes_ = 0;
     std::uint64_t kept_position_ = 0;
@@ -9533,7 +9567,6 @@ struct receiver_sizes {
 #include <cstddef>
 #include <cstdint>
 #include <optional>
-#include <utility>
 
 namespace audiocast {
 
@@ -9591,7 +9624,7 @@ public:
             second_due_ = true;
             return verdict::first;
         }
-        const bool second = std::exchange(second_due_, false);
+        const bool second = second_due_;
         const std::uint64_t position = extend(timestamp);
         const auto ahead = static_cast<std::uint16_t>(sequence - newest_sequence_low());
         where = {tracker_.extended_of(sequence), position};
@@ -9714,6 +9747,7 @@ private:
 
     void commit_newest(const placement& where, std::size_t frames) noexcept
     {
+        second_due_ = false; // a packet believed after the first: no second may overlap now
         newest_sequence_ = where.sequence;
         newest_timestamp_ = where.position;
         newest_end_ = where.position + frames;

@@ -17,6 +17,7 @@ network namespace: it sends to multicast groups on lo with TTL 1.
 
 import argparse
 import json
+import os
 import random
 import select
 import signal
@@ -24,6 +25,9 @@ import socket
 import struct
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402  (the namespace check)
 
 
 def endpoint(text):
@@ -61,6 +65,7 @@ def main():
     p.add_argument("--max-seconds", type=float, default=120.0)
     a = p.parse_args()
 
+    harness.require_private_namespace()  # it sends multicast: never on the host's interfaces
     (src_group, src_port), (dst_group, dst_port) = a.source, a.target
     if not (src_group.startswith("239.") and dst_group.startswith("239.")):
         sys.exit("lossy_relay: only administratively scoped groups (239/8), inside a namespace")

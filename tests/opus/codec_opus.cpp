@@ -268,11 +268,18 @@ TEST_CASE("opus_codec: a copy encodes and decodes as the original would from the
     for (const packet& p : head)
         (void)listener.decode(std::span<const std::byte>{p}, std::span<float>{a});
     opus_codec twin = listener;
+    // copy_decoder_from() takes the decoder's state alone: a receiver's spare.
+    opus_codec spare{config};
+    spare.copy_decoder_from(listener);
+    std::vector<float> c(5760 * 2);
     for (const packet& p : tail) {
         const std::size_t na = listener.decode(std::span<const std::byte>{p}, std::span<float>{a});
         const std::size_t nb = twin.decode(std::span<const std::byte>{p}, std::span<float>{b});
+        const std::size_t nc = spare.decode(std::span<const std::byte>{p}, std::span<float>{c});
         REQUIRE(na == nb);
+        REQUIRE(na == nc);
         CHECK(std::equal(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(na), b.begin()));
+        CHECK(std::equal(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(na), c.begin()));
     }
 }
 
@@ -374,12 +381,13 @@ TEST_CASE("opus_codec: a configuration out of bounds is refused, naming the valu
                                         "packet; the MTU allows 1444: "));
 }
 
-TEST_CASE("opus_codec: encoding, decoding, concealing and recovering allocate nothing once the "
-          "codec is made")
+TEST_CASE("opus_codec: encoding, decoding, concealing, recovering and copying a decoder's state "
+          "allocate nothing once the codecs are made")
 {
     const opus_config config{.channels = 2, .bitrate = 96'000, .expected_loss_percent = 10};
     opus_codec encoder{config};
     opus_codec decoder{config};
+    opus_codec spare{config};
     const std::vector<float> sound = buzz(48'000, 2);
     std::vector<packet> packets;
     packets.reserve(64);
@@ -401,6 +409,9 @@ TEST_CASE("opus_codec: encoding, decoding, concealing and recovering allocate no
             else if (decoded % 5 == 4)
                 decoded += decoder.conceal(960, std::span<std::int32_t>{out}) > 0;
             decoded += decoder.decode(payload, std::span<std::int32_t>{out}) > 0;
+            // What a receiver does at a gap: its spare takes the decoder's state.
+            if (decoded % 7 == 3) spare.copy_decoder_from(decoder);
+            if (decoded % 7 == 5) spare = decoder;
         });
         audiocast_test::count_c_allocations(false);
         cxx = counting.count();

@@ -263,7 +263,10 @@ TEST_CASE("Opus is read as RFC 7587 writes it: opus/48000/2, the channels sent f
     CHECK(other.payload_type == 96);
     CHECK(refusal("v=0\ns=x\nc=IN IP4 239.255.0.9/1\nt=0 0\nm=audio 6000 RTP/AVP 111\n"
                   "a=rtpmap:111 opus/48000/1\n") == errc::unsupported_sdp);
-    CHECK(refusal(head + "a=fmtp:x stereo=1\n") == errc::invalid_sdp);
+    // An a=fmtp that is not of its form is ignored, as an unknown attribute
+    // is; names are case-insensitive.
+    CHECK(audiocast::parse_sdp(head + "a=fmtp:x stereo=1\na=fmtp:101\n").payload_type == 111);
+    CHECK(audiocast::parse_sdp(head + "a=fmtp:111 Sprop-Stereo=1\n").format.channels == 2);
 }
 
 TEST_CASE("an Opus stream is written as opus/48000/2 with its parameters, sprop-stereo=1 for "
@@ -280,6 +283,11 @@ TEST_CASE("an Opus stream is written as opus/48000/2 with its parameters, sprop-
     const stream_description back = audiocast::parse_sdp(text);
     CHECK(back.format == d.format);
     CHECK(back.format_parameters == "useinbandfec=1; maxaveragebitrate=64000; sprop-stereo=1");
+
+    // Opus's rtpmap is 48000 whatever the format's rate says.
+    d.format.sample_rate = 44'100;
+    CHECK(audiocast::to_sdp(d).find("a=rtpmap:111 opus/48000/2\r\n") != std::string::npos);
+    d.format.sample_rate = 48'000;
 
     d.format.channels = 1;
     d.format_parameters = "sprop-stereo=0";

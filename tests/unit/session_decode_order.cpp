@@ -23,16 +23,21 @@ constexpr std::size_t step = 120;   // the codec's repair step, 2.5 ms
 
 /// Mono; a payload is {id, frames / step}; id 0xff cannot be decoded. Every
 /// sample a call writes is the id decoded, -1 for concealment and -2 for
-/// recovery, so a test sees which call made which frame. Copies (the
-/// receiver's spare) log with "spare " in front.
+/// recovery, so a test sees which call made which frame. Its state is the
+/// last id decoded (-1 after a reset). Copies (the receiver's spare) log with
+/// "spare " in front, and say the state a decode starts from: the spare must
+/// start from the decoder's.
 class scripted_codec {
 public:
     explicit scripted_codec(std::shared_ptr<std::vector<std::string>> log) : log_{std::move(log)} {}
-    scripted_codec(const scripted_codec& other) : log_{other.log_}, spare_{true} {}
+    scripted_codec(const scripted_codec& other)
+        : log_{other.log_}, spare_{true}, last_{other.last_}
+    {}
     scripted_codec& operator=(const scripted_codec& other)
     {
         log_ = other.log_;
         spare_ = true;
+        last_ = other.last_;
         return *this;
     }
 
@@ -55,7 +60,9 @@ public:
             say("refuse " + std::to_string(id));
             return 0;
         }
-        say("decode " + std::to_string(id));
+        say("decode " + std::to_string(id) +
+            (spare_ ? " after " + std::to_string(last_) : std::string{}));
+        last_ = id;
         std::fill_n(out.begin(), frames_in(p), id);
         return frames_in(p);
     }
@@ -75,7 +82,11 @@ public:
         return frames;
     }
     [[nodiscard]] std::size_t repair_step() const noexcept { return step; }
-    void reset_decoder() noexcept { say("reset"); }
+    void reset_decoder() noexcept
+    {
+        say("reset");
+        last_ = -1;
+    }
 
     template <class T, class Sink>
     void write(std::span<const T>, Sink&&)
@@ -98,6 +109,7 @@ private:
     audiocast::audio_format format_{audiocast::sample_format::opus, 48'000, 1};
     std::shared_ptr<std::vector<std::string>> log_;
     bool spare_ = false;
+    int last_ = -1;
 };
 
 static_assert(audiocast::loss_repairing_codec<scripted_codec>);
@@ -179,7 +191,7 @@ TEST_CASE("decode_order: a packet after a gap is heard at once, from a copy of t
     r.nth(0, placing::start);
     r.nth(2);
     CHECK(r.history() ==
-          strings{"reset", "decode 0", "spare recover 240 from 2", "spare decode 2"});
+          strings{"reset", "decode 0", "spare recover 240 from 2", "spare decode 2 after 0"});
     CHECK(r.emitted.back() == placed{480, 240, 2});
     CHECK(r.filled.empty());
     CHECK(r.order.waiting());
@@ -232,9 +244,9 @@ TEST_CASE("decode_order: a longer gap is concealed but for its last packet, whic
     r.nth(0, placing::start);
     r.nth(4); // 1, 2 and 3 missing: 720 frames
     r.nth(5, placing::continues);
-    CHECK(r.history() == strings{"reset", "decode 0", "spare conceal 480", "spare recover 240 from 4",
-                                 "spare decode 4", "conceal 480", "recover 240 from 4", "decode 4",
-                                 "decode 5"});
+    CHECK(r.history() == strings{"reset", "decode 0", "spare conceal 480",
+                                 "spare recover 240 from 4", "spare decode 4 after 0", "conceal 480",
+                                 "recover 240 from 4", "decode 4", "decode 5"});
     CHECK(r.filled == std::vector<placed>{{240, 480, -1}, {720, 240, -2}});
     CHECK(r.order.repaired_frames() == 720);
 }
@@ -272,16 +284,33 @@ TEST_CASE("decode_order: a later packet of a gap, before the gap's first, says t
     CHECK(r.order.late() == 1);
 }
 
-TEST_CASE("decode_order: a gap longer than the repair limit starts the decoder afresh, and one "
-          "before a talkspurt is not repaired")
+TEST_CASE("decode_order: a gap longer than the repair limit starts the decoder afresh once it is "
+          "settled, and one before a talkspurt is not repaired")
 {
     SECTION("a long gap")
     {
         receiver r;
         r.nth(0, placing::start);
-        r.nth(10); // 2160 frames missing, over the 1920 limit
-        CHECK(r.history() == strings{"reset", "decode 0", "reset", "decode 10"});
-        CHECK_FALSE(r.order.waiting());
+        r.nth(10); // 2160 frames missing, over the 1920 limit: heard afresh
+        CHECK(r.history() == strings{"reset", "decode 0", "spare reset", "spare decode 10 after -1"});
+        CHECK(r.order.waiting());
+        CHECK(r.order.next() == 240);
+        r.nth(11, placing::continues);
+        CHECK(r.history() == strings{"reset", "decode 10", "decode 11"});
+        CHECK(r.filled.empty());
+        CHECK(r.order.next() == 2880);
+    }
+    SECTION("a long gap whose packets come in time after all")
+    {
+        receiver r;
+        r.nth(0, placing::start);
+        r.nth(10);
+        r.history();
+        for (int n = 1; n < 10; ++n)
+            r.nth(n);
+        CHECK(r.history() == strings{"decode 1", "decode 2", "decode 3", "decode 4", "decode 5",
+                                     "decode 6", "decode 7", "decode 8", "decode 9", "decode 10"});
+        CHECK(r.order.late() == 0);
         CHECK(r.order.next() == 2640);
     }
     SECTION("a talkspurt")
@@ -289,9 +318,31 @@ TEST_CASE("decode_order: a gap longer than the repair limit starts the decoder a
         receiver r;
         r.nth(0, placing::start);
         r.packet(3, 720, placing::other, true);
-        CHECK(r.history() == strings{"reset", "decode 0", "decode 3"});
+        CHECK(r.history() == strings{"reset", "decode 0", "spare decode 3 after 0"});
+        r.nth(4, placing::continues);
+        CHECK(r.history() == strings{"decode 3", "decode 4"});
         CHECK(r.filled.empty());
+        CHECK(r.order.repaired_frames() == 0);
+    }
+}
+
+TEST_CASE("decode_order: a packet after a gap that the codec refuses changes nothing: the gap's "
+          "packets still play in order")
+{
+    // A forger's packet far ahead, or 160 ms on, with a body libopus refuses.
+    for (const std::uint64_t at : {std::uint64_t{720}, std::uint64_t{4800}}) {
+        receiver r;
+        r.nth(0, placing::start);
+        r.packet(0xff, at);
+        CHECK(r.order.malformed() == 1);
         CHECK_FALSE(r.order.waiting());
+        CHECK(r.order.next() == 240);
+        r.history();
+        r.nth(1, placing::continues);
+        r.nth(2, placing::continues);
+        CHECK(r.history() == strings{"decode 1", "decode 2"});
+        CHECK(r.order.late() == 0);
+        CHECK(r.filled.empty());
     }
 }
 
@@ -322,7 +373,7 @@ TEST_CASE("decode_order: an undecodable packet is counted and its frames are los
     r.history();
 
     r.nth(1, placing::continues); // the 240 frames before are a gap now
-    CHECK(r.history() == strings{"spare recover 240 from 1", "spare decode 1"});
+    CHECK(r.history() == strings{"spare recover 240 from 1", "spare decode 1 after -1"});
     r.nth(2, placing::continues);
     CHECK(r.history() == strings{"recover 240 from 1", "decode 1", "decode 2"});
     CHECK(r.order.repaired_frames() == 240);

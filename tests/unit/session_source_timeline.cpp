@@ -62,6 +62,14 @@ TEST_CASE("the second packet may begin up to half a packet before the first one 
     CHECK(s.t.discarded() == 0);
     CHECK(s.t.lost() == 0);
 
+    // A copy of the first packet before the second changes nothing.
+    stream d;
+    d.next();
+    const std::uint16_t first_seq = d.seq - 1;
+    CHECK(d.at(first_seq, d.ts - frames) == verdict::duplicate);
+    d.ts -= 100;
+    CHECK(d.next() == verdict::continues);
+
     // Later, an overlap is no continuation: a jump to confirm, so that a
     // forged packet cannot push out the real next one.
     s.ts -= 100;

@@ -287,6 +287,18 @@ public:
     /// conceal() and recover() work in whole steps of this many frames: 2.5 ms.
     [[nodiscard]] std::size_t repair_step() const noexcept { return plc_step; }
 
+    /// Takes `other`'s decoder state, not its encoder's: what a receiver's
+    /// spare decoder needs (session/decode_order.hpp), at a fraction of a
+    /// whole copy. Both must carry the same channel count; if they do not,
+    /// nothing changes. Allocates nothing.
+    void copy_decoder_from(const opus_codec& other) noexcept
+    {
+        AUDIOCAST_ASSERT(decoder_state_.size() == other.decoder_state_.size());
+        if (decoder_state_.size() != other.decoder_state_.size()) return;
+        std::copy(other.decoder_state_.begin(), other.decoder_state_.end(),
+                  decoder_state_.begin());
+    }
+
     /// Forgets what was decoded: the next packet starts a new stream.
     void reset_decoder() noexcept { opus_decoder_ctl(decoder(), OPUS_RESET_STATE); }
 

@@ -22,9 +22,11 @@
 //   the rest by concealment, and the repaired frames fill the gap.
 // - A packet wholly before `next` comes too late: its frames were repaired.
 // - A gap longer than the repair limit (the shorter of 120 ms and the
-//   latency) starts the decoder afresh: nothing useful is left to repair
-//   from. A talkspurt's first packet (marker) has nothing before it to
-//   repair. A new source, a follow-on or a jump resets the decoder.
+//   latency) starts the decoder afresh once it is settled: nothing useful is
+//   left to repair from. A talkspurt's first packet (marker) has nothing
+//   before it to repair. Either is kept like any packet after a gap, so the
+//   gap's packets that come in time are still decoded. A new source, a
+//   follow-on or a jump resets the decoder at once.
 //
 // Sans-I/O; memory is fixed at construction (the spare copy too: copy
 // assignment between codecs of one configuration allocates nothing).
@@ -97,8 +99,7 @@ public:
             if (kept_) {
                 // A later packet of the gap came before the gap's first:
                 // the frames before it are lost.
-                repaired_frames_ += repair(codec, next_, position - next_, payload, fill);
-                next_ = position;
+                bridge(codec, position, payload, false, fill);
             } else {
                 on_packet_after_gap(codec, payload, position, marker, emit);
                 return;
@@ -151,23 +152,30 @@ private:
     }
 
     // Nothing kept, and the packet lies `position - next_` frames ahead.
+    // It is heard at once through the spare, and kept: nothing changes the
+    // decoder until the gap is settled, so the packets of the gap that come
+    // in time are still decoded, and a packet the codec refuses (forged,
+    // say) costs nothing but itself.
     template <class Emit>
     void on_packet_after_gap(Codec& codec, std::span<const std::byte> payload,
-                             std::uint64_t position, bool marker,
-                             Emit& emit) noexcept
+                             std::uint64_t position, bool marker, Emit& emit) noexcept
     {
-        const std::uint64_t gap = position - next_;
-        if (marker || gap > max_repair_ || payload.size() > kept_payload_.size()) {
-            // A talkspurt follows silence the sender chose; after a long gap
-            // nothing is left to repair from.
-            if (!marker) codec.reset_decoder();
-            next_ = position;
-            decode_in_order(codec, payload, position, emit, false);
+        if (payload.size() > kept_payload_.size()) {
+            ++malformed_; // no payload the screen passes is this large
             return;
         }
-        spare_ = codec;
-        const auto discard = [](std::uint64_t, std::span<const std::int32_t>) noexcept {};
-        (void)repair(spare_, next_, static_cast<std::size_t>(gap), payload, discard);
+        // A talkspurt follows silence the sender chose: nothing to repair.
+        // After a long gap nothing is left to repair from: the decoder
+        // starts afresh and the playout fades over the gap.
+        const bool long_gap = position - next_ > max_repair_;
+        copy_decoder(spare_, codec);
+        if (long_gap) {
+            spare_.reset_decoder();
+        } else if (!marker) {
+            const auto discard = [](std::uint64_t, std::span<const std::int32_t>) noexcept {};
+            (void)repair(spare_, next_, static_cast<std::size_t>(position - next_), payload,
+                         discard);
+        }
         const std::size_t n = spare_.decode(payload, std::span<std::int32_t>{decoded_});
         if (n == 0) {
             ++malformed_;
@@ -178,19 +186,42 @@ private:
         kept_bytes_ = payload.size();
         kept_position_ = position;
         kept_frames_ = n / channels_;
+        kept_marker_ = marker;
         kept_ = true;
     }
 
-    // The gap before the kept packet is lost: repaired, then the kept
-    // packet decoded again in order.
+    // The gap before the kept packet is lost: bridged, then the kept packet
+    // decoded again in order.
     template <class Fill>
     void repair_kept_gap(Codec& codec, Fill& fill) noexcept
     {
-        if (kept_position_ > next_)
-            repaired_frames_ += repair(codec, next_, static_cast<std::size_t>(kept_position_ - next_),
-                                       kept_payload(), fill);
-        next_ = std::max(next_, kept_position_);
+        if (kept_position_ > next_) bridge(codec, kept_position_, kept_payload(), kept_marker_, fill);
         catch_up(codec);
+    }
+
+    // The frames from the decoder's place to `to` are lost, and `next` is
+    // the packet there: repaired as the decoder can, or, after a long gap,
+    // left to the playout with the decoder started afresh; before a
+    // talkspurt (`marker`) there is nothing to repair.
+    template <class Fill>
+    void bridge(Codec& codec, std::uint64_t to, std::span<const std::byte> next, bool marker,
+                Fill& fill) noexcept
+    {
+        if (to - next_ > max_repair_)
+            codec.reset_decoder();
+        else if (!marker)
+            repaired_frames_ += repair(codec, next_, static_cast<std::size_t>(to - next_), next, fill);
+        next_ = to;
+    }
+
+    // The spare takes the decoder's state: only the decoder's, where the
+    // codec can copy that alone (copy_decoder_from()), else the whole codec.
+    static void copy_decoder(Codec& to, const Codec& from) noexcept
+    {
+        if constexpr (requires { to.copy_decoder_from(from); })
+            to.copy_decoder_from(from);
+        else
+            to = from;
     }
 
     // The kept packet's frames are stored already (heard through the
@@ -249,6 +280,7 @@ private:
 
     // A packet after a gap, heard already, until the gap fills or is lost.
     bool kept_ = false;
+    bool kept_marker_ = false;
     std::vector<std::byte> kept_payload_;
     std::size_t kept_bytes_ = 0;
     std::uint64_t kept_position_ = 0;

@@ -34,7 +34,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
-#include <utility>
 
 namespace audiocast {
 
@@ -92,7 +91,7 @@ public:
             second_due_ = true;
             return verdict::first;
         }
-        const bool second = std::exchange(second_due_, false);
+        const bool second = second_due_;
         const std::uint64_t position = extend(timestamp);
         const auto ahead = static_cast<std::uint16_t>(sequence - newest_sequence_low());
         where = {tracker_.extended_of(sequence), position};
@@ -215,6 +214,7 @@ private:
 
     void commit_newest(const placement& where, std::size_t frames) noexcept
     {
+        second_due_ = false; // a packet believed after the first: no second may overlap now
         newest_sequence_ = where.sequence;
         newest_timestamp_ = where.position;
         newest_end_ = where.position + frames;

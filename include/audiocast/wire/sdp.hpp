@@ -74,8 +74,8 @@ namespace audiocast {
     // the sender sends stereo.
     line("a=rtpmap:" + std::to_string(d.payload_type) + " " +
          std::string{encoding_name(d.format.encoding)} + "/" +
-         std::to_string(d.format.sample_rate) + "/" +
-         (opus ? std::string{"2"} : std::to_string(d.format.channels)));
+         (opus ? std::string{"48000/2"}
+               : std::to_string(d.format.sample_rate) + "/" + std::to_string(d.format.channels)));
     std::string parameters = s::clean(d.format_parameters);
     if (opus && d.format.channels == 2 && !s::format_parameter(parameters, "sprop-stereo"))
         parameters += (parameters.empty() ? "" : "; ") + std::string{"sprop-stereo=1"};

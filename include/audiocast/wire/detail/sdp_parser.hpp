@@ -216,13 +216,14 @@ private:
                            value);
             m->maps.push_back(std::move(r));
         } else if (name == "fmtp") {
-            // "fmtp:<payload type> <parameters>"; the first line for a type counts.
+            // "fmtp:<payload type> <parameters>". One that is not of that form
+            // says nothing audiocast can use, like any attribute it does not
+            // know: ignored, so that it cannot refuse a stream it does not touch.
             const std::size_t space = arg.find_first_of(" \t");
             unsigned pt = 0;
-            if (space == std::string_view::npos || !to_int(arg.substr(0, space), pt) || pt > 127)
-                return bad(number, "is not fmtp:<payload type> <parameters>", value);
-            m->fmtps.emplace_back(static_cast<std::uint8_t>(pt),
-                                  std::string{trim(arg.substr(space + 1))});
+            if (space != std::string_view::npos && to_int(arg.substr(0, space), pt) && pt <= 127)
+                m->fmtps.emplace_back(static_cast<std::uint8_t>(pt),
+                                      std::string{trim(arg.substr(space + 1))});
         } else if (name == "ptime") {
             std::chrono::microseconds t{};
             if (!to_packet_time(arg, t) || t.count() == 0)

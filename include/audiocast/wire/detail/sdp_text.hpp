@@ -68,6 +68,14 @@ bool to_int(std::string_view s, Int& out) noexcept
     return true;
 }
 
+inline bool iequals(std::string_view a, std::string_view b) noexcept
+{
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
 /// The value of parameter `name` in an a=fmtp parameter list
 /// ("useinbandfec=1; sprop-stereo=1"), if it is there; a parameter without a
 /// value reads as empty.
@@ -78,20 +86,12 @@ inline std::optional<std::string_view> format_parameter(std::string_view list,
         const std::size_t end = list.find(';');
         const std::string_view item = trim(list.substr(0, end));
         const std::size_t eq = item.find('=');
-        if (trim(item.substr(0, eq)) == name)
+        if (iequals(trim(item.substr(0, eq)), name)) // RFC 7587 names are case-insensitive
             return eq == std::string_view::npos ? std::string_view{} : trim(item.substr(eq + 1));
         if (end == std::string_view::npos) break;
         list.remove_prefix(end + 1);
     }
     return std::nullopt;
-}
-
-inline bool iequals(std::string_view a, std::string_view b) noexcept
-{
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
 }
 
 /// "5", "0.125", "4.988": a=ptime in ms, to microseconds.
