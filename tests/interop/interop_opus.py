@@ -17,34 +17,23 @@ Exit 0 passed, 1 failed, 77 skipped with the reason.
 
 import math
 import os
-import shutil
 import signal
 import struct
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+import interop  # noqa: E402  (its tool checks and temporary files)
 from harness import Children, Failure, expect_exit  # noqa: E402
+from interop import need, tmp, wait_until_bound  # noqa: E402
 
 BIN = ""
-TMP = ""
-GROUP, PORT = "239.255.0.1", 5004
+GROUP, PORT = interop.GROUP, interop.PORT
 RATE = 48000
 LEFT_HZ, RIGHT_HZ, LEVEL = 440, 554, 0.4
 WINDOW_S = 1.5  # whole periods of both tones
-
-
-def tmp(name):
-    return os.path.join(TMP, name)
-
-
-def need(*tools):
-    missing = [t for t in tools if shutil.which(t) is None]
-    if missing:
-        harness.skip(f"{', '.join(missing)} not installed (Debian: ffmpeg, gstreamer1.0-tools, "
-                     "gstreamer1.0-plugins-good, gstreamer1.0-plugins-base; scripts/setup "
-                     "installs them)")
 
 
 def write_tones(seconds=3.0):
@@ -137,18 +126,6 @@ def check_client(what):
     if stats["packets_received"] < 100:
         raise Failure(f"the client received {stats['packets_received']} packets")
     expect_tones(harness.read_wav(tmp("client.wav")), "the client's WAV")
-
-
-def wait_until_bound(port, timeout=15):
-    wanted = f":{port:04X} "
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with open("/proc/net/udp") as f:
-            if any(wanted in line.split("->")[0] for line in f.readlines()[1:]):
-                time.sleep(0.3)
-                return
-        time.sleep(0.05)
-    raise Failure(f"nothing bound UDP port {port} within {timeout} s")
 
 
 # ---- audiocast-server -> third-party receivers -----------------------------
@@ -246,8 +223,9 @@ CASES = {
 
 
 def set_up(bin_dir, tmp_dir):
-    global BIN, TMP
-    BIN, TMP = bin_dir, tmp_dir
+    global BIN
+    BIN = bin_dir
+    interop.set_up(bin_dir, tmp_dir)
 
 
 if __name__ == "__main__":
