@@ -115,6 +115,24 @@ def runs_of_silence(sound):
     return runs
 
 
+def pauses_besides_slips(sound, slipped_frames):
+    """The lengths (frames) of the silent runs inside `sound` (not at its
+    start or end), less those a slipping server explains: runs no longer
+    than the frames it said it skipped, the shortest first, as long as
+    their sum stays within it. A slip's gap is its frames less the fades
+    around it, so never more."""
+    inner = sorted(n for start, n in runs_of_silence(sound)
+                   if start > 0 and start + n < sound.frames)
+    left = slipped_frames
+    kept = []
+    for n in inner:
+        if n <= left:
+            left -= n
+        else:
+            kept.append(n)
+    return kept
+
+
 def without_silence(sound):
     """The frames that are not all zero, in order."""
     zero = bytes(sound.frame_bytes)

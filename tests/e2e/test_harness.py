@@ -112,6 +112,30 @@ class SlipGaps(unittest.TestCase):
         self.assertEqual(gaps, [(12000, FADE)])
 
 
+class PausesBesidesSlips(unittest.TestCase):
+    """A pause heard as silence, beside the gap a slipping server left (the
+    CI failure of 7ec3a9e: e2e_pause_and_play found runs of 0.038 and
+    1.961 s, the first a slip the server reported)."""
+
+    def sound(self, *runs):
+        data = bytearray(harness.noise(48000, 2, 2, 4, seed=3).data)
+        for start, n in runs:
+            data[start * 4:(start + n) * 4] = bytes(n * 4)
+        return harness.Sound(48000, 2, 2, bytes(data))
+
+    def test_the_pause_alone(self):
+        self.assertEqual(harness.pauses_besides_slips(self.sound((48000, 94128)), 0), [94128])
+
+    def test_a_slip_is_not_a_pause(self):
+        got = self.sound((10000, 1824), (48000, 94128))
+        self.assertEqual(harness.pauses_besides_slips(got, 2000), [94128])
+        self.assertEqual(harness.pauses_besides_slips(got, 0), [1824, 94128])
+
+    def test_a_gap_longer_than_the_slip_stays(self):
+        got = self.sound((10000, 3000), (48000, 94128))
+        self.assertEqual(harness.pauses_besides_slips(got, 2000), [3000, 94128])
+
+
 class ClickGaps(unittest.TestCase):
     """The click-alignment cases judge the gaps between clicks heard: one
     click apart, a slip of the server, or whole clicks across a dry device."""
