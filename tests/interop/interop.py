@@ -78,8 +78,8 @@ def client(children, *args):
                            "--stats-json", tmp("client.json"), *args], "client")
 
 
-def check_received(got, source, what):
-    lead = harness.expect_starts_after_silence(got, source, what)
+def check_received(got, source, what, slipped_frames=0):
+    lead = harness.expect_starts_after_silence(got, source, what, slipped_frames)
     print(f"{what}: {got.frames} frames, the source's {source.frames} bit-exact"
           + (f" after {lead} frames of silence" if lead else ""))
 
@@ -265,7 +265,9 @@ def own_sdp_and_sap():
         if any(l.startswith('"studio B"') for l in across.lines):
             raise Failure(f"the withdrawn stream is still listed: {across.lines}")
         expect_exit(by_sdp, 0, 15)
-    check_received(harness.read_wav(tmp("client.wav")), source, "the --sdp client's WAV")
+    # A server that fell behind on a loaded host skipped ahead, and said so.
+    check_received(harness.read_wav(tmp("client.wav")), source, "the --sdp client's WAV",
+                   harness.server_slipped_frames(srv))
     named = harness.read_json(tmp("by_name.json"))
     if named["packets_received"] < 300 or named["packets_lost"] != 0:
         raise Failure(f"the --sap client received {named['packets_received']} packets, "
