@@ -584,7 +584,8 @@ private:
                       static_cast<unsigned long long>(s.concealed_frames));
         std::string line = text;
         if (s.frames_repaired > 0) {
-            std::snprintf(text, sizeof text, ", repaired frames %llu (the codec's FEC or concealment)",
+            std::snprintf(text, sizeof text,
+                          ", repaired frames %llu (the codec's FEC or concealment)",
                           static_cast<unsigned long long>(s.frames_repaired));
             line += text;
         }

@@ -67,7 +67,7 @@ struct server_options {
     network_options network;
     format_options format;
     int packet_time_ms = 5;
-    opus_options opus; ///< --bitrate, --frame-ms
+    opus_options opus;                        ///< --bitrate, --frame-ms
     std::size_t mtu = audiocast::default_mtu; ///< --mtu: the path's, in bytes
     int ttl = 1;
     std::optional<double> tone_hz;
@@ -91,8 +91,7 @@ struct server_options {
 
 class server {
 public:
-    server(const server_options& opt, std::unique_ptr<source> src,
-           const stream_codec& codec)
+    server(const server_options& opt, std::unique_ptr<source> src, const stream_codec& codec)
         : opt_{opt}, source_{std::move(src)},
           stream_{open_transport(sockets_io_, opt.network.media(false, opt.ttl)),
                   open_transport(sockets_io_, opt.network.control(opt.ttl)), codec,
@@ -159,11 +158,11 @@ public:
                 << audiocast::to_string(f) << " in "
                 << packet_ms_text(stream_.codec().nominal_packet_time()) << " ms "
                 << (stream_.codec().is_opus()
-                        ? "frames at " + std::to_string(stream_.codec().opus()->bitrate()) + " bit/s"
+                        ? "frames at " + std::to_string(stream_.codec().opus()->bitrate()) +
+                              " bit/s"
                         : std::string{"packets"})
-                << " (RTP PT "
-                << int{stream_.sender().payload_type()} << ") to " << opt_.network.where()
-                << ", TTL " << opt_.ttl << '\n'
+                << " (RTP PT " << int{stream_.sender().payload_type()} << ") to "
+                << opt_.network.where() << ", TTL " << opt_.ttl << '\n'
                 << "  listen with: audiocast-client --group " << opt_.network.group << " --port "
                 << opt_.network.port
                 << (opt_.network.interface.empty() ? "" : " --interface " + opt_.network.interface)
@@ -587,7 +586,7 @@ std::unique_ptr<source> make_source(const server_options& opt, audiocast::audio_
         if (opt.format.encoding_option->count() == 0) format.encoding = reader->natural_encoding();
         const std::size_t block =
             make_stream_codec(format, packet_time, opt.mtu, opt.opus).frames_per_packet() *
-                                  16; // a read every 16 packets
+            16; // a read every 16 packets
         if (reader->is_float())
             return std::make_unique<file_source<float>>(std::move(reader), opt.loop, block);
         return std::make_unique<file_source<std::int32_t>>(std::move(reader), opt.loop, block);
@@ -633,11 +632,10 @@ int main(int argc, char* argv[])
              "(a=source-filter, RFC 4570), so that listeners can join for this sender alone");
     opt.format.add_to(app);
     auto* ptime = add_packet_time(app, opt.packet_time_ms);
-    auto* bitrate =
-        app.add_option("--bitrate", opt.opus.bitrate,
-                       "With --codec opus: the encoder's bitrate in bit/s, 6000-510000")
-            ->check(within(audiocast::opus_bitrate_limit))
-            ->capture_default_str();
+    auto* bitrate = app.add_option("--bitrate", opt.opus.bitrate,
+                                   "With --codec opus: the encoder's bitrate in bit/s, 6000-510000")
+                        ->check(within(audiocast::opus_bitrate_limit))
+                        ->capture_default_str();
     auto* application =
         app.add_option("--application", opt.opus.application,
                        "With --codec opus: what the encoder is tuned for: audio (music and "
@@ -761,9 +759,9 @@ int main(int argc, char* argv[])
         }
         if (opt.format.is_opus() && ptime->count() != 0)
             throw usage_error{"--ptime-ms is for PCM; an Opus packet's length is --frame-ms"};
-        if (!opt.format.is_opus() && (bitrate->count() != 0 || frame_ms->count() != 0 ||
-                                      application->count() != 0 || no_fec_flag->count() != 0 ||
-                                      expected_loss->count() != 0))
+        if (!opt.format.is_opus() &&
+            (bitrate->count() != 0 || frame_ms->count() != 0 || application->count() != 0 ||
+             no_fec_flag->count() != 0 || expected_loss->count() != 0))
             throw usage_error{"--bitrate, --frame-ms, --application, --expected-loss and "
                               "--no-fec are for --codec opus"};
         opt.opus.fec = !no_fec;

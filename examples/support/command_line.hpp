@@ -14,6 +14,7 @@
 #include <audiocast/limits.hpp>
 #include <audiocast/transport/udp_multicast.hpp>
 #include <audiocast/wire/sap.hpp>
+#include <audiocast/wire/sdp.hpp>
 
 #include <asio/ip/address.hpp>
 
@@ -151,7 +152,7 @@ struct format_options {
 
     [[nodiscard]] audiocast::audio_format format() const
     {
-        return {.encoding = is_opus()            ? audiocast::sample_format::opus
+        return {.encoding = is_opus()           ? audiocast::sample_format::opus
                             : encoding == "L24" ? audiocast::sample_format::l24
                                                 : audiocast::sample_format::l16,
                 .sample_rate = sample_rate,
@@ -343,14 +344,7 @@ inline audiocast::pcm_codec make_codec(const audiocast::audio_format& format,
 /// A packet time in ms as SDP's a=ptime writes it: "5", "2.5".
 [[nodiscard]] inline std::string packet_ms_text(std::chrono::microseconds t)
 {
-    std::string text = std::to_string(t.count() / 1000);
-    if (t.count() % 1000 != 0) {
-        std::string frac = std::to_string(1000 + t.count() % 1000).substr(1);
-        while (frac.back() == '0')
-            frac.pop_back();
-        text += "." + frac;
-    }
-    return text;
+    return audiocast::detail::sdp::packet_time_text(t);
 }
 
 /// What the server's --bitrate and --frame-ms set for Opus.
@@ -358,8 +352,8 @@ struct opus_options {
     std::uint32_t bitrate = 96'000;
     double frame_ms = 20;
     std::string application = "audio"; ///< audio, voip or lowdelay
-    bool fec = true;                    ///< in-band FEC (off with --no-fec)
-    unsigned expected_loss = 5;         ///< % of packets the encoder protects against
+    bool fec = true;                   ///< in-band FEC (off with --no-fec)
+    unsigned expected_loss = 5;        ///< % of packets the encoder protects against
 };
 
 /// The codec for `format`: PCM in `packet_time` packets (make_codec()), or

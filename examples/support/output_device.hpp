@@ -14,7 +14,6 @@
 
 namespace audiocast_examples {
 
-
 /// An audio output that starts before the stream exists, plays silence until
 /// attach(), then calls the stream's pull() from its own thread.
 class output_device {

@@ -26,7 +26,6 @@
 
 namespace audiocast_examples {
 
-
 /// Where the audio comes from. fill() runs on the stream's executor after
 /// each round of sending and writes until the stream's queue is full.
 class source {

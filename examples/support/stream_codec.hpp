@@ -7,10 +7,10 @@
 // payload's frames are counted.
 #pragma once
 
-#include <audiocast/codec/opus.hpp>
-#include <audiocast/codec/pcm.hpp>
 #include <audiocast/basic_multicast_stream.hpp>
 #include <audiocast/clock/steady_clock.hpp>
+#include <audiocast/codec/opus.hpp>
+#include <audiocast/codec/pcm.hpp>
 #include <audiocast/concepts.hpp>
 #include <audiocast/session/packet_screen.hpp>
 #include <audiocast/session/receiver_sizes.hpp>
@@ -42,7 +42,8 @@ public:
     // ---- codec -----------------------------------------------------------
     [[nodiscard]] const audiocast::audio_format& format() const noexcept
     {
-        return std::visit([](const auto& c) -> const audiocast::audio_format& { return c.format(); }, codec_);
+        return std::visit(
+            [](const auto& c) -> const audiocast::audio_format& { return c.format(); }, codec_);
     }
     [[nodiscard]] std::chrono::nanoseconds packet_time() const noexcept
     {

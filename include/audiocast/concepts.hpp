@@ -184,15 +184,16 @@ concept codec =
 // c.copy_decoder_from(other) copies the decoder's state alone (cheaper).
 // ---------------------------------------------------------------------------
 template <class C>
-concept loss_repairing_codec =
-    codec<C> && std::is_copy_assignable_v<C> &&
-    requires(C& c, const C& cc, std::span<const std::byte> next, std::size_t frames,
-             std::span<std::int32_t> out) {
-        { c.conceal(frames, out) } noexcept -> std::same_as<std::size_t>;
-        { c.recover(next, frames, out) } noexcept -> std::same_as<std::size_t>;
-        { cc.repair_step() } noexcept -> std::same_as<std::size_t>;
-        { c.reset_decoder() } noexcept;
-    };
+concept loss_repairing_codec = codec<C> && std::is_copy_assignable_v<C> &&
+                               requires(C& c, const C& cc, std::span<const std::byte> next,
+                                        std::size_t frames, std::span<std::int32_t> out) {
+                                   { c.conceal(frames, out) } noexcept -> std::same_as<std::size_t>;
+                                   {
+                                       c.recover(next, frames, out)
+                                   } noexcept -> std::same_as<std::size_t>;
+                                   { cc.repair_step() } noexcept -> std::same_as<std::size_t>;
+                                   { c.reset_decoder() } noexcept;
+                               };
 
 // ---------------------------------------------------------------------------
 // clock: where the stream gets its time; sessions are handed what it returns.

@@ -793,15 +793,16 @@ concept codec =
 // c.copy_decoder_from(other) copies the decoder's state alone (cheaper).
 // ---------------------------------------------------------------------------
 template <class C>
-concept loss_repairing_codec =
-    codec<C> && std::is_copy_assignable_v<C> &&
-    requires(C& c, const C& cc, std::span<const std::byte> next, std::size_t frames,
-             std::span<std::int32_t> out) {
-        { c.conceal(frames, out) } noexcept -> std::same_as<std::size_t>;
-        { c.recover(next, frames, out) } noexcept -> std::same_as<std::size_t>;
-        { cc.repair_step() } noexcept -> std::same_as<std::size_t>;
-        { c.reset_decoder() } noexcept;
-    };
+concept loss_repairing_codec = codec<C> && std::is_copy_assignable_v<C> &&
+                               requires(C& c, const C& cc, std::span<const std::byte> next,
+                                        std::size_t frames, std::span<std::int32_t> out) {
+                                   { c.conceal(frames, out) } noexcept -> std::same_as<std::size_t>;
+                                   {
+                                       c.recover(next, frames, out)
+                                   } noexcept -> std::same_as<std::size_t>;
+                                   { cc.repair_step() } noexcept -> std::same_as<std::size_t>;
+                                   { c.reset_decoder() } noexcept;
+                               };
 
 // ---------------------------------------------------------------------------
 // clock: where the stream gets its time; sessions are handed what it returns.
@@ -3857,6 +3858,19 @@ inline std::optional<std::string_view> format_parameter(std::string_view list,
     return std::nullopt;
 }
 
+/// A packet time as a=ptime writes it, in ms: "5", "2.5", "0.125".
+inline std::string packet_time_text(std::chrono::microseconds t)
+{
+    std::string ms = std::to_string(t.count() / 1000);
+    if (t.count() % 1000 != 0) {
+        std::string frac = std::to_string(1000 + t.count() % 1000).substr(1);
+        while (frac.back() == '0')
+            frac.pop_back();
+        ms += "." + frac;
+    }
+    return ms;
+}
+
 /// "5", "0.125", "4.988": a=ptime in ms, to microseconds.
 inline bool to_packet_time(std::string_view s, std::chrono::microseconds& out) noexcept
 {
@@ -4371,19 +4385,8 @@ namespace audiocast {
     std::string parameters = s::clean(d.format_parameters);
     if (opus && d.format.channels == 2 && !s::format_parameter(parameters, "sprop-stereo"))
         parameters += (parameters.empty() ? "" : "; ") + std::string{"sprop-stereo=1"};
-    if (!parameters.empty())
-        line("a=fmtp:" + std::to_string(d.payload_type) + " " + parameters);
-    if (d.packet_time) {
-        const auto us = d.packet_time->count();
-        std::string ms = std::to_string(us / 1000);
-        if (us % 1000 != 0) {
-            std::string frac = std::to_string(1000 + us % 1000).substr(1);
-            while (frac.back() == '0')
-                frac.pop_back();
-            ms += "." + frac;
-        }
-        line("a=ptime:" + ms);
-    }
+    if (!parameters.empty()) line("a=fmtp:" + std::to_string(d.payload_type) + " " + parameters);
+    if (d.packet_time) line("a=ptime:" + s::packet_time_text(*d.packet_time));
     if (d.send_time_extension_id)
         line("a=extmap:" + std::to_string(*d.send_time_extension_id) + " " +
              std::string{ntp64_extension_uri});
@@ -7091,8 +7094,7 @@ public:
         : spare_{prototype}, channels_{prototype.format().channels},
           max_repair_{max_repair_frames / prototype.repair_step() * prototype.repair_step()},
           decoded_(max_packet_frames * channels_),
-          repaired_(std::max(std::min(max_repair_, max_packet_frames), std::size_t{1}) *
-                    channels_),
+          repaired_(std::max(std::min(max_repair_, max_packet_frames), std::size_t{1}) * channels_),
           kept_payload_(max_payload_bytes)
     {}
 
@@ -7113,8 +7115,7 @@ public:
                    placing how, bool marker, Emit&& emit, Fill&& fill) noexcept
     {
         const std::size_t frames = codec.frames_in(payload);
-        if (!started_ || how == placing::start || how == placing::follows ||
-            how == placing::jump) {
+        if (!started_ || how == placing::start || how == placing::follows || how == placing::jump) {
             codec.reset_decoder();
             started_ = true;
             kept_ = false;
@@ -7229,7 +7230,8 @@ private:
     template <class Fill>
     void repair_kept_gap(Codec& codec, Fill& fill) noexcept
     {
-        if (kept_position_ > next_) bridge(codec, kept_position_, kept_payload(), kept_marker_, fill);
+        if (kept_position_ > next_)
+            bridge(codec, kept_position_, kept_payload(), kept_marker_, fill);
         catch_up(codec);
     }
 
@@ -7244,7 +7246,8 @@ private:
         if (to - next_ > max_repair_)
             codec.reset_decoder();
         else if (!marker)
-            repaired_frames_ += repair(codec, next_, static_cast<std::size_t>(to - next_), next, fill);
+            repaired_frames_ +=
+                repair(codec, next_, static_cast<std::size_t>(to - next_), next, fill);
         next_ = to;
     }
 
@@ -9638,8 +9641,7 @@ public:
             // first Opus packet early by the encoder's pre-skip, 312 frames.
             // Only there: later, a forged packet could use it to push out
             // the real next one.
-            const std::uint64_t overlap =
-                ahead == 1 && second ? newest_frames_ / 2 : 0;
+            const std::uint64_t overlap = ahead == 1 && second ? newest_frames_ / 2 : 0;
             if (position + overlap >= newest_end_ &&
                 (position <= newest_end_ ||
                  (position - newest_end_ <= room && position - newest_end_ <= max_step_))) {
@@ -10224,10 +10226,10 @@ private:
             }
             if (!in_order) {
                 // Any packet decodes alone: the playout buffer takes them in any order.
-                const std::size_t samples = codec_.decode(
-                    p.payload, std::span<std::int32_t>{decoded_.data(),
-                                                       codec_.frames_in(p.payload) *
-                                                           format().channels});
+                const std::size_t samples =
+                    codec_.decode(p.payload, std::span<std::int32_t>{decoded_.data(),
+                                                                     codec_.frames_in(p.payload) *
+                                                                         format().channels});
                 playout_.place(std::span<const std::int32_t>{decoded_.data(), samples}, position,
                                at, how, p.hdr.marker, jump_from);
             }
@@ -10271,7 +10273,9 @@ private:
     {
         if constexpr (!repairs_loss)
             return false;
-        else if constexpr (requires { { codec_.carries_state() } noexcept -> std::same_as<bool>; })
+        else if constexpr (requires {
+                               { codec_.carries_state() } noexcept -> std::same_as<bool>;
+                           })
             return codec_.carries_state();
         else
             return true;
@@ -10283,12 +10287,14 @@ private:
     static packet_screen::frame_counter frame_counter_of(const Codec& codec) noexcept
     {
         if constexpr (requires {
-                          { codec.frame_counter() } noexcept -> std::same_as<packet_screen::frame_counter>;
+                          {
+                              codec.frame_counter()
+                          } noexcept -> std::same_as<packet_screen::frame_counter>;
                       })
             return codec.frame_counter();
         else if constexpr (requires(std::span<const std::byte> p) {
-                          { Codec::frames_in(p) } noexcept -> std::same_as<std::size_t>;
-                      })
+                               { Codec::frames_in(p) } noexcept -> std::same_as<std::size_t>;
+                           })
             return &Codec::frames_in;
         else
             return nullptr;
@@ -10313,9 +10319,9 @@ private:
             // Beyond 120 ms (or the latency, when shorter) a decoder's
             // concealment has faded to nothing; the packets after such a gap
             // start it afresh.
-            const auto repairable = std::min(
-                frames_in(std::chrono::milliseconds{120}, codec.format()),
-                frames_in(config.latency, codec.format()));
+            const auto repairable =
+                std::min(frames_in(std::chrono::milliseconds{120}, codec.format()),
+                         frames_in(config.latency, codec.format()));
             return order_type{codec, sizes.decoded_samples / codec.format().channels,
                               receiver_sizes::max_payload_bytes,
                               static_cast<std::size_t>(repairable)};

@@ -191,8 +191,8 @@ TEST_CASE("an Opus receiver rebuilds lost packets from the next packet's in-band
     const std::size_t from = 48'000 * 2 / 2, to = source.size();
     const double with_fec = snr_db(fec_lossy.samples, fec_clean.samples, from, to);
     const double concealed = snr_db(plc_lossy.samples, plc_clean.samples, from, to);
-    WARN("8 % loss from 0.5 s, 64 kbit/s stereo voice-like buzz, 40 ms latency: " << lost
-         << " of " << fec_lossy.stats.packets_expected << " packets lost; SNR against the "
+    WARN("8 % loss from 0.5 s, 64 kbit/s stereo voice-like buzz, 40 ms latency: "
+         << lost << " of " << fec_lossy.stats.packets_expected << " packets lost; SNR against the "
          << "lossless stream " << with_fec << " dB with in-band FEC, " << concealed
          << " dB with concealment alone");
     CHECK(with_fec >= 15);

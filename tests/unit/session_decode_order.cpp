@@ -6,10 +6,10 @@
 
 #include <catch2/catch.hpp>
 
-#include <cstddef>
-#include <cstdint>
 #include <algorithm>
 #include <array>
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <ostream>
 #include <span>
@@ -19,7 +19,7 @@
 namespace {
 
 constexpr std::size_t packet_frames = 240; // 5 ms at 48 kHz
-constexpr std::size_t step = 120;   // the codec's repair step, 2.5 ms
+constexpr std::size_t step = 120;          // the codec's repair step, 2.5 ms
 
 /// Mono; a payload is {id, frames / step}; id 0xff cannot be decoded. Every
 /// sample a call writes is the id decoded, -1 for concealment and -2 for
@@ -30,8 +30,7 @@ constexpr std::size_t step = 120;   // the codec's repair step, 2.5 ms
 class scripted_codec {
 public:
     explicit scripted_codec(std::shared_ptr<std::vector<std::string>> log) : log_{std::move(log)} {}
-    scripted_codec(const scripted_codec& other)
-        : log_{other.log_}, spare_{true}, last_{other.last_}
+    scripted_codec(const scripted_codec& other) : log_{other.log_}, spare_{true}, last_{other.last_}
     {}
     scripted_codec& operator=(const scripted_codec& other)
     {
@@ -152,12 +151,16 @@ struct receiver {
             });
     }
     // Packet n of a stream of 240-frame packets from position 0.
-    void nth(int n, placing how = placing::other) { packet(n, std::uint64_t(n) * packet_frames, how); }
+    void nth(int n, placing how = placing::other)
+    {
+        packet(n, std::uint64_t(n) * packet_frames, how);
+    }
     void playing_until(std::uint64_t position)
     {
-        order.repair_if_due(codec, position, [&](std::uint64_t at, std::span<const std::int32_t> s) {
-            filled.push_back({at, s.size(), s[0]});
-        });
+        order.repair_if_due(codec, position,
+                            [&](std::uint64_t at, std::span<const std::int32_t> s) {
+                                filled.push_back({at, s.size(), s[0]});
+                            });
     }
     std::vector<std::string> history()
     {
@@ -178,7 +181,8 @@ TEST_CASE("decode_order: packets in order are decoded once each, in order, nothi
     for (int n = 1; n < 4; ++n)
         r.nth(n, placing::continues);
     CHECK(r.history() == strings{"reset", "decode 0", "decode 1", "decode 2", "decode 3"});
-    CHECK(r.emitted == std::vector<placed>{{0, 240, 0}, {240, 240, 1}, {480, 240, 2}, {720, 240, 3}});
+    CHECK(r.emitted ==
+          std::vector<placed>{{0, 240, 0}, {240, 240, 1}, {480, 240, 2}, {720, 240, 3}});
     CHECK(r.filled.empty());
     CHECK(r.order.next() == 960);
     CHECK(r.order.repaired_frames() == 0);
@@ -245,8 +249,8 @@ TEST_CASE("decode_order: a longer gap is concealed but for its last packet, whic
     r.nth(4); // 1, 2 and 3 missing: 720 frames
     r.nth(5, placing::continues);
     CHECK(r.history() == strings{"reset", "decode 0", "spare conceal 480",
-                                 "spare recover 240 from 4", "spare decode 4 after 0", "conceal 480",
-                                 "recover 240 from 4", "decode 4", "decode 5"});
+                                 "spare recover 240 from 4", "spare decode 4 after 0",
+                                 "conceal 480", "recover 240 from 4", "decode 4", "decode 5"});
     CHECK(r.filled == std::vector<placed>{{240, 480, -1}, {720, 240, -2}});
     CHECK(r.order.repaired_frames() == 720);
 }
@@ -292,7 +296,8 @@ TEST_CASE("decode_order: a gap longer than the repair limit starts the decoder a
         receiver r;
         r.nth(0, placing::start);
         r.nth(10); // 2160 frames missing, over the 1920 limit: heard afresh
-        CHECK(r.history() == strings{"reset", "decode 0", "spare reset", "spare decode 10 after -1"});
+        CHECK(r.history() ==
+              strings{"reset", "decode 0", "spare reset", "spare decode 10 after -1"});
         CHECK(r.order.waiting());
         CHECK(r.order.next() == 240);
         r.nth(11, placing::continues);

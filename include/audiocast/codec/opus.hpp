@@ -295,8 +295,7 @@ public:
     {
         AUDIOCAST_ASSERT(decoder_state_.size() == other.decoder_state_.size());
         if (decoder_state_.size() != other.decoder_state_.size()) return;
-        std::copy(other.decoder_state_.begin(), other.decoder_state_.end(),
-                  decoder_state_.begin());
+        std::copy(other.decoder_state_.begin(), other.decoder_state_.end(), decoder_state_.begin());
     }
 
     /// Forgets what was decoded: the next packet starts a new stream.

@@ -57,8 +57,7 @@ public:
         : spare_{prototype}, channels_{prototype.format().channels},
           max_repair_{max_repair_frames / prototype.repair_step() * prototype.repair_step()},
           decoded_(max_packet_frames * channels_),
-          repaired_(std::max(std::min(max_repair_, max_packet_frames), std::size_t{1}) *
-                    channels_),
+          repaired_(std::max(std::min(max_repair_, max_packet_frames), std::size_t{1}) * channels_),
           kept_payload_(max_payload_bytes)
     {}
 
@@ -79,8 +78,7 @@ public:
                    placing how, bool marker, Emit&& emit, Fill&& fill) noexcept
     {
         const std::size_t frames = codec.frames_in(payload);
-        if (!started_ || how == placing::start || how == placing::follows ||
-            how == placing::jump) {
+        if (!started_ || how == placing::start || how == placing::follows || how == placing::jump) {
             codec.reset_decoder();
             started_ = true;
             kept_ = false;
@@ -195,7 +193,8 @@ private:
     template <class Fill>
     void repair_kept_gap(Codec& codec, Fill& fill) noexcept
     {
-        if (kept_position_ > next_) bridge(codec, kept_position_, kept_payload(), kept_marker_, fill);
+        if (kept_position_ > next_)
+            bridge(codec, kept_position_, kept_payload(), kept_marker_, fill);
         catch_up(codec);
     }
 
@@ -210,7 +209,8 @@ private:
         if (to - next_ > max_repair_)
             codec.reset_decoder();
         else if (!marker)
-            repaired_frames_ += repair(codec, next_, static_cast<std::size_t>(to - next_), next, fill);
+            repaired_frames_ +=
+                repair(codec, next_, static_cast<std::size_t>(to - next_), next, fill);
         next_ = to;
     }
 

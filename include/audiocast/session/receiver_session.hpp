@@ -335,10 +335,10 @@ private:
             }
             if (!in_order) {
                 // Any packet decodes alone: the playout buffer takes them in any order.
-                const std::size_t samples = codec_.decode(
-                    p.payload, std::span<std::int32_t>{decoded_.data(),
-                                                       codec_.frames_in(p.payload) *
-                                                           format().channels});
+                const std::size_t samples =
+                    codec_.decode(p.payload, std::span<std::int32_t>{decoded_.data(),
+                                                                     codec_.frames_in(p.payload) *
+                                                                         format().channels});
                 playout_.place(std::span<const std::int32_t>{decoded_.data(), samples}, position,
                                at, how, p.hdr.marker, jump_from);
             }
@@ -382,7 +382,9 @@ private:
     {
         if constexpr (!repairs_loss)
             return false;
-        else if constexpr (requires { { codec_.carries_state() } noexcept -> std::same_as<bool>; })
+        else if constexpr (requires {
+                               { codec_.carries_state() } noexcept -> std::same_as<bool>;
+                           })
             return codec_.carries_state();
         else
             return true;
@@ -394,12 +396,14 @@ private:
     static packet_screen::frame_counter frame_counter_of(const Codec& codec) noexcept
     {
         if constexpr (requires {
-                          { codec.frame_counter() } noexcept -> std::same_as<packet_screen::frame_counter>;
+                          {
+                              codec.frame_counter()
+                          } noexcept -> std::same_as<packet_screen::frame_counter>;
                       })
             return codec.frame_counter();
         else if constexpr (requires(std::span<const std::byte> p) {
-                          { Codec::frames_in(p) } noexcept -> std::same_as<std::size_t>;
-                      })
+                               { Codec::frames_in(p) } noexcept -> std::same_as<std::size_t>;
+                           })
             return &Codec::frames_in;
         else
             return nullptr;
@@ -424,9 +428,9 @@ private:
             // Beyond 120 ms (or the latency, when shorter) a decoder's
             // concealment has faded to nothing; the packets after such a gap
             // start it afresh.
-            const auto repairable = std::min(
-                frames_in(std::chrono::milliseconds{120}, codec.format()),
-                frames_in(config.latency, codec.format()));
+            const auto repairable =
+                std::min(frames_in(std::chrono::milliseconds{120}, codec.format()),
+                         frames_in(config.latency, codec.format()));
             return order_type{codec, sizes.decoded_samples / codec.format().channels,
                               receiver_sizes::max_payload_bytes,
                               static_cast<std::size_t>(repairable)};

@@ -105,8 +105,7 @@ public:
             // first Opus packet early by the encoder's pre-skip, 312 frames.
             // Only there: later, a forged packet could use it to push out
             // the real next one.
-            const std::uint64_t overlap =
-                ahead == 1 && second ? newest_frames_ / 2 : 0;
+            const std::uint64_t overlap = ahead == 1 && second ? newest_frames_ / 2 : 0;
             if (position + overlap >= newest_end_ &&
                 (position <= newest_end_ ||
                  (position - newest_end_ <= room && position - newest_end_ <= max_step_))) {

@@ -79,19 +79,8 @@ namespace audiocast {
     std::string parameters = s::clean(d.format_parameters);
     if (opus && d.format.channels == 2 && !s::format_parameter(parameters, "sprop-stereo"))
         parameters += (parameters.empty() ? "" : "; ") + std::string{"sprop-stereo=1"};
-    if (!parameters.empty())
-        line("a=fmtp:" + std::to_string(d.payload_type) + " " + parameters);
-    if (d.packet_time) {
-        const auto us = d.packet_time->count();
-        std::string ms = std::to_string(us / 1000);
-        if (us % 1000 != 0) {
-            std::string frac = std::to_string(1000 + us % 1000).substr(1);
-            while (frac.back() == '0')
-                frac.pop_back();
-            ms += "." + frac;
-        }
-        line("a=ptime:" + ms);
-    }
+    if (!parameters.empty()) line("a=fmtp:" + std::to_string(d.payload_type) + " " + parameters);
+    if (d.packet_time) line("a=ptime:" + s::packet_time_text(*d.packet_time));
     if (d.send_time_extension_id)
         line("a=extmap:" + std::to_string(*d.send_time_extension_id) + " " +
              std::string{ntp64_extension_uri});

@@ -94,6 +94,19 @@ inline std::optional<std::string_view> format_parameter(std::string_view list,
     return std::nullopt;
 }
 
+/// A packet time as a=ptime writes it, in ms: "5", "2.5", "0.125".
+inline std::string packet_time_text(std::chrono::microseconds t)
+{
+    std::string ms = std::to_string(t.count() / 1000);
+    if (t.count() % 1000 != 0) {
+        std::string frac = std::to_string(1000 + t.count() % 1000).substr(1);
+        while (frac.back() == '0')
+            frac.pop_back();
+        ms += "." + frac;
+    }
+    return ms;
+}
+
 /// "5", "0.125", "4.988": a=ptime in ms, to microseconds.
 inline bool to_packet_time(std::string_view s, std::chrono::microseconds& out) noexcept
 {
