@@ -68,6 +68,49 @@ inline std::optional<std::size_t> head_skipped(const std::vector<std::int16_t>& 
     return skipped / channels;
 }
 
+/// The silent frames `played` holds between `source`'s frames: 0 when they
+/// are equal, nullopt when `played` is not `source` with runs of silence put
+/// between its frames. A sender that slipped its schedule sends such a gap
+/// (sender_session::next_packet), every listener plays it, and its length is
+/// the sender's stats().slipped; `source` must have no silent frame
+/// (make_source).
+inline std::optional<std::size_t> inserted_silence(const std::vector<std::int16_t>& played,
+                                                   const std::vector<std::int16_t>& source,
+                                                   unsigned channels)
+{
+    if (played.size() % channels != 0 || source.size() % channels != 0) return std::nullopt;
+    std::size_t p = 0;
+    std::size_t s = 0;
+    std::size_t silent = 0;
+    while (p < played.size()) {
+        if (s < source.size() &&
+            std::equal(played.begin() + static_cast<std::ptrdiff_t>(p),
+                       played.begin() + static_cast<std::ptrdiff_t>(p + channels),
+                       source.begin() + static_cast<std::ptrdiff_t>(s))) {
+            s += channels;
+        } else if (silent_frame(played.data() + p, channels)) {
+            ++silent;
+        } else {
+            return std::nullopt;
+        }
+        p += channels;
+    }
+    if (s != source.size()) return std::nullopt;
+    return silent;
+}
+
+/// True when `played` is `source` bit-exact but for the gap `sent` reports
+/// its sender slipped (inserted_silence): a sending thread held up past
+/// max_lateness on a loaded host slips, and every listener plays that gap.
+inline bool is_source_but_the_slip(const std::vector<std::int16_t>& played,
+                                   const std::vector<std::int16_t>& source, unsigned channels,
+                                   const audiocast::sender_stats& sent,
+                                   std::uint32_t sample_rate = 48'000)
+{
+    return inserted_silence(played, source, channels) ==
+           audiocast::frames_in(sent.slipped, sample_rate);
+}
+
 struct harness {
     audiocast::manual_clock clock;
     audiocast::loopback_group group;

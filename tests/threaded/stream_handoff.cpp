@@ -35,6 +35,7 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 using audiocast_test::head_skipped;
+using audiocast_test::inserted_silence;
 using audiocast_test::trimmed;
 using stream = audiocast::basic_multicast_stream<audiocast::loopback_transport,
                                                  audiocast::pcm_codec, audiocast::steady_clock>;
@@ -186,8 +187,9 @@ void run_attempts(Attempt attempt)
 
 /// The checks both tests end with, on the test thread after the join.
 void require_played_bit_exact(const listener& l, const std::vector<std::int16_t>& source,
-                              std::uint64_t packets_sent)
+                              const audiocast::sender_stats& sent)
 {
+    const std::uint64_t packets_sent = sent.packets_sent;
     INFO("audio thread pulled " << l.blocks_pulled << " blocks");
     CHECK(l.blocks_pulled == steps);
     const auto played = trimmed(l.output, channels);
@@ -196,8 +198,13 @@ void require_played_bit_exact(const listener& l, const std::vector<std::int16_t>
                    << (skipped && *skipped > 0 ? ", all but the first " + std::to_string(*skipped) +
                                                      " (receiver_session's late-start rule)"
                                                : std::string{}));
-    const bool bit_exact = played == source; // not printed: 96'000 samples
-    CHECK(bit_exact);
+    // A network thread held up past max_lateness (a loaded host) slips the
+    // sender's schedule: a gap of what it reports, which the listener plays.
+    const auto slipped = audiocast::frames_in(sent.slipped, 48'000);
+    INFO("the sender slipped " << slipped << " frames");
+    // not printed: 96'000 samples
+    const bool bit_exact_but_the_slip = inserted_silence(played, source, channels) == slipped;
+    CHECK(bit_exact_but_the_slip);
     const auto s = l.rx.stats();
     CHECK(s.packets_received == packets_sent);
     CHECK(s.packets_lost == 0);
@@ -259,7 +266,7 @@ TEST_CASE("stream hand-off: a network thread writes and polls while an audio thr
         CHECK(written == source_frames);
         CHECK(tx.sender().queued_packets() == 0);
         CHECK(tx.sender().stats().packets_sent == 200);
-        require_played_bit_exact(l, source, tx.sender().stats().packets_sent);
+        require_played_bit_exact(l, source, tx.sender().stats());
         return {};
     });
 }
@@ -323,7 +330,7 @@ TEST_CASE("stream hand-off with RTCP: reports cross between the network and audi
         REQUIRE_FALSE(when.timed_out());
         INFO("first network error: " << first_error.message());
         CHECK_FALSE(first_error);
-        require_played_bit_exact(l, source, tx.sender().stats().packets_sent);
+        require_played_bit_exact(l, source, tx.sender().stats());
         const auto s = l.rx.stats();
         CHECK(s.sender_reports >= 3);
         CHECK(s.reports_sent >= 3);
@@ -394,7 +401,7 @@ TEST_CASE("stream hand-off: an audio thread push()es captured 1 ms blocks into a
         CHECK(short_pushes == 0);
         CHECK(tx.sender().queued_packets() == 0);
         CHECK(tx.sender().stats().packets_sent == 200);
-        require_played_bit_exact(l, source, tx.sender().stats().packets_sent);
+        require_played_bit_exact(l, source, tx.sender().stats());
         return {};
     });
 }

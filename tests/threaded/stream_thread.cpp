@@ -186,7 +186,11 @@ TEST_CASE("stream_thread: a sending and a receiving thread over a socketpair, wo
     CHECK(seen_while_paused.load() == 0);
     CHECK(tx.sender().stats().packets_sent == 500);
     CHECK(rx.stats().packets_lost == 0);
-    CHECK(trimmed(played, 2) == source);
+    // A sending thread held up past max_lateness (a loaded host) slips its
+    // schedule: a gap of what it reports, which every listener plays.
+    const auto slipped = audiocast::frames_in(tx.sender().stats().slipped, 48'000);
+    INFO("the sender slipped " << slipped << " frames");
+    CHECK(audiocast_test::inserted_silence(trimmed(played, 2), source, 2) == slipped);
     // Gathered reads: far fewer wake-ups than the 500 packets.
     CHECK(counts.waits < 400);
 }
