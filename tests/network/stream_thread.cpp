@@ -417,8 +417,10 @@ TEST_CASE("stream_thread: one thread sends four streams and one receives them, e
     // refills take (about 100 µs in a debug build); those within 20 µs share
     // a wake-up, the others do not. Fewer waits than sends, then.
     CHECK(tx.waits <= 3 * 200 + 500ms / 1ms + 20);
-    // The receivers are read together: a wait an interval, not one a stream.
-    CHECK(rx.waits <= 200 + 1500ms / 100ms + 10);
+    // The receivers are read together: a wait an interval, not one a stream
+    // (that would be 800). A loaded host wakes a few more times (the CI run
+    // of e681a56: 228, with 29 media wake-ups).
+    CHECK(rx.waits <= 200 + 1500ms / 100ms + 30);
 }
 
 TEST_CASE("stream_thread: a closed socket among many receivers is reported once and dropped, "
