@@ -236,6 +236,25 @@ public:
                 config.send_time_extension_id = *opt_.described->send_time_extension_id;
         }
         std::string latency_note;
+        if (const auto fec = opt_.network.fec()) {
+            // A packet of a matrix's first row is rebuilt up to this many
+            // packets late: the session must take it, and playout wait for it.
+            config.max_misorder = audiocast::parity_fec_repair_delay(*fec);
+            const auto needed = std::chrono::ceil<std::chrono::milliseconds>(
+                                    codec_.nominal_packet_time() * config.max_misorder) +
+                                20ms;
+            if (config.latency < needed && !opt_.latency_given) {
+                config.latency = needed;
+                latency_note += " (raised for --fec's repair delay of " +
+                                std::to_string(config.max_misorder) + " packets)";
+            } else if (config.latency < needed) {
+                std::cerr << program << ": warning: --fec " << opt_.network.fec_text
+                          << " rebuilds a packet up to " << config.max_misorder
+                          << " packets late; with --latency-ms " << opt_.latency_ms
+                          << " those play too late (use --latency-ms " << needed.count()
+                          << " or more)" << std::endl;
+            }
+        }
         if (device_playout_) {
             // The device first, so that it plays at its own pace before the
             // stream's packets are taken in, and its bursts are known. The
@@ -247,7 +266,7 @@ public:
             control_.reset();
             device_playout_->start();
             device_playout_->warm_up(300ms);
-            latency_note = fit_latency_to_device(config.latency);
+            latency_note += fit_latency_to_device(config.latency);
             open_sockets();
         }
         stream_.emplace(std::move(*transport_), std::move(*control_), codec_,
@@ -350,7 +369,7 @@ public:
         }
         const audiocast::receiver_stats s = stream_->stats();
         if (tty_ && !opt_.quiet) std::cout << '\n';
-        if (!opt_.quiet) std::cout << program << ": " << summary(s) << std::endl;
+        if (!opt_.quiet) std::cout << program << ": " << summary(s) << fec_summary() << std::endl;
         if (!opt_.stats_json.empty()) write_json(s, seconds, frames_written, frames_dropped);
         return rc;
     }
@@ -372,8 +391,9 @@ private:
         try {
             auto media = opt_.network.media(true);
             media.receive_buffer_bytes = 1 << 20;
-            transport_.emplace(open_transport(sockets_io_, media));
-            control_.emplace(open_transport(sockets_io_, opt_.network.control()));
+            transport_.emplace(open_media_transport(sockets_io_, opt_.network, media, false));
+            control_.emplace(multicast_transport::unprotected(
+                open_transport(sockets_io_, opt_.network.control())));
         } catch (const usage_error& e) {
             // What a description got wrong is the file's fault, not the
             // command line's: exit 1, naming the file.
@@ -562,6 +582,18 @@ private:
         return text;
     }
 
+    /// What FEC did, for the last line; empty without --fec. Read after the
+    /// stream's thread stopped.
+    [[nodiscard]] std::string fec_summary() const
+    {
+        const auto& d = stream_->transport().decoder();
+        if (!d) return {};
+        const auto& f = d->stats();
+        return "; FEC rebuilt " + std::to_string(f.packets_recovered) + " packets from " +
+               std::to_string(f.repairs_received) + " repair packets (" +
+               std::to_string(f.repairs_malformed) + " malformed)";
+    }
+
     [[nodiscard]] static std::string summary(const audiocast::receiver_stats& s)
     {
         char text[480];
@@ -621,6 +653,17 @@ private:
         j["frames_recorded"] = frames_written;
         j["recording_failed"] = recording_failed_;
         j["frames_not_recorded"] = frames_dropped;
+        if (const auto& d = stream_->transport().decoder()) {
+            // What FEC rebuilt is in packets_received; packets_lost is what it could not.
+            const auto& f = d->stats();
+            j["fec"] = {{"repairs_received", f.repairs_received},
+                        {"repairs_used", f.repairs_used},
+                        {"repairs_malformed", f.repairs_malformed},
+                        {"repairs_out_of_window", f.repairs_out_of_window},
+                        {"repairs_mismatched", f.repairs_mismatched},
+                        {"repairs_expired", f.repairs_expired},
+                        {"packets_recovered", f.packets_recovered}};
+        }
         // Replaced, not thrown: a name from the network is not valid UTF-8
         // by promise.
         write_whole_file(opt_.stats_json,
@@ -635,8 +678,8 @@ private:
     // never run: were they on io_, its thread would wake for every datagram.
     asio::io_context sockets_io_{1};
     // Until the stream takes them: RTP on the group's port, RTCP on port + 1.
-    std::optional<audiocast::udp_multicast_transport> transport_;
-    std::optional<audiocast::udp_multicast_transport> control_;
+    std::optional<multicast_transport> transport_;
+    std::optional<multicast_transport> control_;
     std::optional<recorder> recorder_;
     std::optional<multicast_receiver> stream_;
     std::optional<audiocast::stream_thread<multicast_receiver>> thread_;
@@ -683,6 +726,10 @@ int main(int argc, char* argv[])
         app, "Hear only the sender at this address: the kernel drops every other sender's "
              "packets (a source-specific join, RFC 4607). An SDP's a=source-filter sets it too; "
              "this wins");
+    opt.network.add_fec_to(
+        app, "Rebuild lost packets from the sender's SMPTE 2022-1 FEC (its --fec LxD, LxDc "
+             "or Lr): joins the repair flows on port + 2 and port + 4, and raises the playout "
+             "latency, unless given, to wait for them (D x L x 2 packets)");
     opt.format.add_to(app);
     auto* latency =
         app.add_option("--latency-ms", opt.latency_ms,

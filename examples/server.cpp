@@ -93,9 +93,11 @@ class server {
 public:
     server(const server_options& opt, std::unique_ptr<source> src, const stream_codec& codec)
         : opt_{opt}, source_{std::move(src)},
-          stream_{open_transport(sockets_io_, opt.network.media(false, opt.ttl)),
-                  open_transport(sockets_io_, opt.network.control(opt.ttl)), codec,
-                  audiocast::steady_clock{}, sender_config_for(*source_, opt)},
+          stream_{open_media_transport(sockets_io_, opt.network, opt.network.media(false, opt.ttl),
+                                       true),
+                  multicast_transport::unprotected(
+                      open_transport(sockets_io_, opt.network.control(opt.ttl))),
+                  codec, audiocast::steady_clock{}, sender_config_for(*source_, opt)},
           thread_{stream_, opt.pacing}, signals_{io_, SIGINT, SIGTERM, SIGHUP}, duration_timer_{io_}
     {}
 
@@ -167,8 +169,9 @@ public:
                 << opt_.network.port
                 << (opt_.network.interface.empty() ? "" : " --interface " + opt_.network.interface)
                 << " --format " << audiocast::encoding_name(f.encoding) << " --rate "
-                << f.sample_rate << " --channels " << f.channels << '\n'
-                << "  console: PLAY, PAUSE, STATUS, QUIT";
+                << f.sample_rate << " --channels " << f.channels
+                << (opt_.network.fec_text.empty() ? "" : " --fec " + opt_.network.fec_text) << '\n'
+                << fec_text() << "  console: PLAY, PAUSE, STATUS, QUIT";
             replies_.reply(out.str());
         }
         // The stream's thread runs the refill and everything else the stream
@@ -324,7 +327,31 @@ private:
                               audiocast::frames_in(s.slipped, stream_.format().sample_rate)));
             line += slipped;
         }
+        if (const auto& e = stream_.transport().encoder()) {
+            line += "; FEC repairs sent " +
+                    std::to_string(e->stats().row_repairs + e->stats().column_repairs);
+            if (const auto failed = stream_.transport().stats().repair_send_failures; failed != 0)
+                line += " (" + std::to_string(failed) + " failed)";
+        }
         return line + source_->status();
+    }
+
+    /// The line that says what --fec adds, with its newline; empty without it.
+    [[nodiscard]] std::string fec_text() const
+    {
+        const auto fec = opt_.network.fec();
+        if (!fec) return {};
+        char text[256];
+        std::snprintf(text, sizeof text,
+                      "  FEC: SMPTE 2022-1, %u x %u%s, %.0f %% more packets; columns on port %u, "
+                      "rows on port %u; a packet is rebuilt up to %u packets late\n",
+                      unsigned{fec->columns}, unsigned{fec->rows},
+                      fec->row_repair && fec->column_repair ? ""
+                      : fec->row_repair                     ? " (rows only)"
+                                                            : " (columns only)",
+                      audiocast::overhead(*fec) * 100, unsigned{opt_.network.port} + 2u,
+                      unsigned{opt_.network.port} + 4u, audiocast::parity_fec_repair_delay(*fec));
+        return text;
     }
 
     /// What the listeners' RTCP reports say: "3 listeners (worst loss 0.0 %,
@@ -630,6 +657,11 @@ int main(int argc, char* argv[])
     opt.network.add_source_to(
         app, "Send from this address of the host, and name it in the SDP and SAP announcement "
              "(a=source-filter, RFC 4570), so that listeners can join for this sender alone");
+    opt.network.add_fec_to(
+        app, "Forward error correction, SMPTE 2022-1 (as GStreamer's rtpst2022-1-fecenc): LxD "
+             "sends a repair packet for each row of L packets and each column of a matrix D "
+             "deep (10x10: 20 % more packets), on port + 4 and port + 2; LxDc columns only, Lr "
+             "rows only. Listeners need --fec too, and latency for D x L x 2 packets");
     opt.format.add_to(app);
     auto* ptime = add_packet_time(app, opt.packet_time_ms);
     auto* bitrate = app.add_option("--bitrate", opt.opus.bitrate,

@@ -12,6 +12,7 @@
 #include <audiocast/error.hpp>
 #include <audiocast/format.hpp>
 #include <audiocast/limits.hpp>
+#include <audiocast/protection/parity_fec_config.hpp>
 #include <audiocast/transport/udp_multicast.hpp>
 #include <audiocast/wire/sap.hpp>
 #include <audiocast/wire/sdp.hpp>
@@ -25,6 +26,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <exception>
 #include <iostream>
 #include <optional>
@@ -112,6 +114,76 @@ struct network_options {
                 .interface = interface,
                 .hops = hops,
                 .join = true};
+    }
+
+    /// --fec LxD: SMPTE 2022-1 parity FEC, its repair flows on port + 2
+    /// (columns) and port + 4 (rows).
+    std::string fec_text;
+
+    void add_fec_to(CLI::App& app, const std::string& help)
+    {
+        app.add_option("--fec", fec_text, help)->check([](const std::string& text) {
+            std::string why;
+            (void)parse_fec(text, why);
+            return why;
+        });
+    }
+
+    /// What --fec asked for; none without it.
+    [[nodiscard]] std::optional<audiocast::parity_fec_config> fec() const
+    {
+        if (fec_text.empty()) return std::nullopt;
+        std::string why;
+        return parse_fec(fec_text, why);
+    }
+
+    /// "LxD" (rows and columns), "LxDc" (columns only) or "Lr" (rows only).
+    static std::optional<audiocast::parity_fec_config> parse_fec(const std::string& text,
+                                                                 std::string& why)
+    {
+        audiocast::parity_fec_config c;
+        unsigned l = 0, d = 1;
+        char kind = 0;
+        char extra = 0;
+        const int got_matrix = std::sscanf(text.c_str(), "%ux%u%c%c", &l, &d, &kind, &extra);
+        const int got_rows = std::sscanf(text.c_str(), "%u%c%c", &l, &kind, &extra);
+        if (got_matrix == 2 || (got_matrix == 3 && kind == 'c')) {
+            c.row_repair = got_matrix == 2;
+        } else if (got_rows == 2 && kind == 'r') {
+            d = 1;
+            c.column_repair = false;
+        } else {
+            why = "--fec '" + text +
+                  "' is not LxD (a matrix L packets wide and D deep, rows and columns: 10x10), "
+                  "LxDc (columns only) or Lr (rows only)";
+            return std::nullopt;
+        }
+        // The library's limits on the numbers as given, before they narrow.
+        for (const auto& p : {audiocast::parity_fec_columns_limit.check(l),
+                              audiocast::parity_fec_rows_limit.check(d)})
+            if (p) {
+                why = "--fec " + text + ": " + p.describe();
+                return std::nullopt;
+            }
+        c.columns = static_cast<std::uint8_t>(l);
+        c.rows = static_cast<std::uint8_t>(d);
+        if (const auto p = check(c)) {
+            why = "--fec " + text + ": " + p.describe();
+            return std::nullopt;
+        }
+        return c;
+    }
+
+    /// A repair flow's port: + 2 for columns, + 4 for rows.
+    [[nodiscard]] audiocast::udp_multicast_options repair(bool rows, bool join, int hops = 1) const
+    {
+        if (port > 65531)
+            throw usage_error{"--port " + std::to_string(port) +
+                              " leaves no ports + 2 and + 4 for --fec's repair flows; use an "
+                              "even port up to 65530"};
+        auto o = media(join, hops);
+        o.port = static_cast<std::uint16_t>(port + (rows ? 4 : 2));
+        return o;
     }
 
     [[nodiscard]] std::string where() const
@@ -406,6 +478,30 @@ open_transport(asio::io_context& io, const audiocast::udp_multicast_options& opt
         if (is_bad_argument(e.code())) throw usage_error{e.what()};
         throw example_error{std::string{"cannot open the multicast socket: "} + e.what()};
     }
+}
+
+/// The stream's media transport: the group's RTP port `media`, with --fec's
+/// repair flows beside it when asked for; a sender protects, a listener
+/// rebuilds. Without --fec it is the RTP port alone.
+inline multicast_transport open_media_transport(asio::io_context& io, const network_options& net,
+                                                const audiocast::udp_multicast_options& media,
+                                                bool sender)
+{
+    const auto fec = net.fec();
+    if (!fec) return multicast_transport::unprotected(open_transport(io, media));
+    const auto flow = [&](bool rows) -> std::optional<audiocast::udp_multicast_transport> {
+        if (!(rows ? fec->row_repair : fec->column_repair)) return std::nullopt;
+        auto o = net.repair(rows, !sender, media.hops);
+        o.receive_buffer_bytes = media.receive_buffer_bytes;
+        return open_transport(io, o);
+    };
+    auto columns = flow(false);
+    auto rows = flow(true);
+    if (sender)
+        return multicast_transport::sender(open_transport(io, media), std::move(columns),
+                                           std::move(rows), *fec);
+    return multicast_transport::receiver(open_transport(io, media), std::move(columns),
+                                         std::move(rows), *fec);
 }
 
 /// Runs `body` (which parses `app` and does the work) and turns what it

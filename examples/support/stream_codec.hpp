@@ -12,6 +12,7 @@
 #include <audiocast/codec/opus.hpp>
 #include <audiocast/codec/pcm.hpp>
 #include <audiocast/concepts.hpp>
+#include <audiocast/protection/parity_fec_transport.hpp>
 #include <audiocast/session/packet_screen.hpp>
 #include <audiocast/session/receiver_sizes.hpp>
 #include <audiocast/transport/udp_multicast.hpp>
@@ -153,9 +154,13 @@ private:
 
 static_assert(audiocast::loss_repairing_codec<stream_codec>);
 
+/// The examples' transport: real multicast, with SMPTE 2022-1 FEC when
+/// --fec asks for it (unprotected() otherwise, and for RTCP).
+using multicast_transport = audiocast::parity_fec_transport<audiocast::udp_multicast_transport>;
+
 /// The examples' streams: real multicast, the steady clock, either codec.
-using multicast_stream = audiocast::basic_multicast_stream<audiocast::udp_multicast_transport,
-                                                           stream_codec, audiocast::steady_clock>;
+using multicast_stream =
+    audiocast::basic_multicast_stream<multicast_transport, stream_codec, audiocast::steady_clock>;
 using multicast_sender = multicast_stream::sender;
 using multicast_receiver = multicast_stream::receiver;
 

@@ -15,6 +15,7 @@
 #include <audiocast/time.hpp>
 
 #include <audiocast/wire/ntp.hpp>
+#include <audiocast/wire/parity_fec.hpp>
 #include <audiocast/wire/rtcp.hpp>
 #include <audiocast/wire/rtp.hpp>
 
@@ -37,6 +38,10 @@
 #include <audiocast/wire/sdp.hpp>
 
 #include <audiocast/transport/loopback.hpp>
+#include <audiocast/protection/parity_fec_config.hpp>
+#include <audiocast/protection/parity_fec_decoder.hpp>
+#include <audiocast/protection/parity_fec_encoder.hpp>
+#include <audiocast/protection/parity_fec_transport.hpp>
 
 #include <audiocast/basic_multicast_stream.hpp>
 #include <audiocast/loopback_stream.hpp>

@@ -65,6 +65,14 @@ enum class errc {
     invalid_bitrate,
     invalid_codec_setting,
     codec_failed,
+
+    // Forward error correction: refused when a protection is made, or a
+    // repair packet counted and dropped.
+    invalid_fec_setting,
+    invalid_fec_packet,
+
+    // Receiving streams: refused when one is made.
+    invalid_reorder_window,
 };
 
 namespace detail {
@@ -112,6 +120,9 @@ public:
         case errc::invalid_bitrate: return "bitrate out of range";
         case errc::invalid_codec_setting: return "codec setting out of range";
         case errc::codec_failed: return "the codec library refused the configuration";
+        case errc::invalid_fec_setting: return "FEC matrix setting out of range";
+        case errc::invalid_fec_packet: return "malformed FEC repair packet";
+        case errc::invalid_reorder_window: return "reorder window out of range";
         }
         return "unknown audiocast error";
     }

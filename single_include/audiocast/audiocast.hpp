@@ -248,6 +248,14 @@ enum class errc {
     invalid_bitrate,
     invalid_codec_setting,
     codec_failed,
+
+    // Forward error correction: refused when a protection is made, or a
+    // repair packet counted and dropped.
+    invalid_fec_setting,
+    invalid_fec_packet,
+
+    // Receiving streams: refused when one is made.
+    invalid_reorder_window,
 };
 
 namespace detail {
@@ -295,6 +303,9 @@ public:
         case errc::invalid_bitrate: return "bitrate out of range";
         case errc::invalid_codec_setting: return "codec setting out of range";
         case errc::codec_failed: return "the codec library refused the configuration";
+        case errc::invalid_fec_setting: return "FEC matrix setting out of range";
+        case errc::invalid_fec_packet: return "malformed FEC repair packet";
+        case errc::invalid_reorder_window: return "reorder window out of range";
         }
         return "unknown audiocast error";
     }
@@ -927,37 +938,49 @@ struct timestamp {
 
 } // namespace audiocast::ntp
 // end include/audiocast/wire/ntp.hpp
-// begin include/audiocast/wire/rtcp.hpp
-// audiocast — RTCP control packets (RFC 3550 §6): sender and receiver
-// reports, source descriptions (CNAME) and BYE, in compound datagrams.
+// begin include/audiocast/wire/parity_fec.hpp
+// audiocast — the repair packet of SMPTE 2022-1 row/column parity FEC.
 //
-// Every RTCP packet starts with the same word (RFC 3550 §6.4.1):
+// A repair packet protects NA media packets of one RTP stream, the ones
+// numbered SNBase + i * Offset (i < NA): a row of consecutive packets
+// (Offset 1) or a column of a matrix L packets wide (Offset L). Its payload is
+// the XOR of theirs, and its headers carry the XOR of what a lost packet's own
+// headers would have said, so that one missing packet of the NA is rebuilt
+// from the others. It is an RTP packet on a port of its own (by convention
+// the media port + 2 for columns, + 4 for rows):
 //
 //    0                   1                   2                   3
 //    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
 //   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//   |V=2|P|   RC    |   PT=SR=200   |             length            |
+//   |V=2| P, X, CC rec. |M|   FEC PT    |  its own sequence number   |
+//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//   |              timestamp (any; the newest media packet's)       |
+//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//   |                 SSRC (the media stream's)                     |
+//   +=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+
+//   |      SNBase low bits          |        Length recovery        |
+//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//   |E| PT recovery |                    Mask (0)                   |
+//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//   |                          TS recovery                          |
+//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//   |N|D|type |index|    Offset     |      NA       | SNBase ext (0)|
+//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//   |  XOR of the protected packets' bytes after their 12-byte      |
+//   |  fixed headers, each zero-padded to the longest ...           |
 //   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //
-// `length` is the packet's size in 32-bit words minus one; a datagram holds
-// one or more packets back to back (a compound packet, §6.1). An SR carries
-// the sender's NTP time and the RTP timestamp of the same instant, with its
-// packet and octet counts; each report block (in an SR or RR) tells one
-// source's loss, highest sequence number, jitter, and the LSR/DLSR pair from
-// which the source computes the round trip.
+// The recovery of the P, X and CC bits and of the marker sits in the repair
+// packet's own RTP header (RFC 2733 §7, which SMPTE 2022-1 extends), so a
+// generic RTP parser must not read that header's P, X or CC; parse() here
+// does not. E is 1, N, type, index, Mask and SNBase ext are 0 (SMPTE 2022-1,
+// as GStreamer's rtpst2022-1-fecenc writes them); D is 1 for a row.
 //
-// An extended report (XR, RFC 3611) carries blocks after the sender's SSRC.
-// Two of them measure a listener's round trip to the sender, as an SR and a
-// report block do the other way round: the listener sends a Receiver
-// Reference Time block (RRTR, §4.4) with its NTP time, and the sender answers
-// with a DLRR block (§4.5) that echoes the middle 32 bits of that time (LRR)
-// and says how long it held it (DLRR, 1/65536 s), one sub-block a listener.
-//
-// compound_writer builds a compound into a caller's buffer; parse_compound()
-// checks a datagram as Appendix A.2 does (version, lengths, padding only on
-// the last packet) and packet_view reads each packet. Neither allocates nor
-// reads outside the span. The first packet is not required to be an SR or
-// RR, so reduced-size RTCP (RFC 5506) is read too.
+// What is protected is everything after the fixed header: CSRCs, header
+// extension, payload and padding (RFC 2733 §6), so a rebuilt packet is the
+// original byte for byte. Where the media packets carry none of the first
+// three, as those of `audiocast-server --plain-rtp` and GStreamer's
+// payloaders, that is exactly the payload GStreamer XORs.
 
 // begin include/audiocast/detail/endian.hpp
 // audiocast — big-endian loads and stores for the wire.
@@ -1032,6 +1055,625 @@ constexpr void store_be64(std::byte* p, std::uint64_t v) noexcept
 
 } // namespace audiocast::detail
 // end include/audiocast/detail/endian.hpp
+// begin include/audiocast/wire/rtp.hpp
+// audiocast — the RTP data packet: fixed header, header extension, payload.
+//
+// Layout (RFC 3550 §5.1), all fields big-endian:
+//
+//    0                   1                   2                   3
+//    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//   |V=2|P|X|  CC   |M|     PT      |       sequence number         |
+//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//   |                           timestamp                           |
+//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//   |                             SSRC                              |
+//   +=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+
+//   |                   CSRC list (CC x 32 bits)                    |
+//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//   |  profile-defined (0xBEDE)     |    length (32-bit words)      |  if X
+//   |  extension elements, zero-padded to a word boundary ...       |
+//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//   |  payload ...                  | padding ...   | pad count     |  count if P
+//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//
+// audiocast sends no CSRCs and no padding; it may send one header extension
+// element, the sender's wall-clock send time (RFC 6051 §3.3, 64-bit NTP, in the
+// RFC 8285 one-byte form), so receivers on a shared clock can measure one-way
+// latency. The parser accepts everything RFC 3550 allows and validates every
+// length before reading; it never allocates and never reads outside the span.
+
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <string>
+#include <system_error>
+
+namespace audiocast::rtp {
+
+inline constexpr std::size_t fixed_header_size = 12;
+
+/// Payload types are 7 bits (RFC 3550 §5.1).
+inline constexpr std::uint8_t max_payload_type = 127;
+
+/// The local ID under which the send-time element is sent unless configured
+/// otherwise; SDP announces it as `a=extmap:1 urn:ietf:params:rtp-hdrext:ntp-64`.
+inline constexpr std::uint8_t default_send_time_extension_id = 1;
+
+/// Bytes the send-time extension adds: the 4-byte block header (0xBEDE and
+/// the length in words), 1 element header byte, 8 data bytes and 3 zero bytes
+/// of padding to reach a word boundary (RFC 8285 §4.2).
+inline constexpr std::size_t send_time_extension_size = 16;
+
+/// The fields of one RTP header that audiocast reads and writes.
+struct header {
+    bool marker = false;           ///< first packet after a pause (RFC 3551 §4.1)
+    std::uint8_t payload_type = 0; ///< 0-127
+    std::uint16_t sequence = 0;
+    std::uint32_t timestamp = 0; ///< in sample-rate units
+    std::uint32_t ssrc = 0;
+    /// The sender's wall clock when the packet left; when set, written as the
+    /// RFC 6051 64-bit NTP element and header_size() grows by 16.
+    std::optional<ntp::timestamp> send_time;
+    /// RFC 8285 one-byte local ID of the send-time element, 1-14.
+    std::uint8_t send_time_extension_id = default_send_time_extension_id;
+
+    friend constexpr bool operator==(const header&, const header&) = default;
+};
+
+/// A validated datagram. `payload` points into the datagram and excludes the
+/// padding; CSRCs and extension elements other than the send time are not
+/// surfaced (audiocast has no use for them) but are checked and skipped.
+struct packet_view {
+    header hdr;
+    std::uint8_t csrc_count = 0;
+    bool padded = false;
+    std::span<const std::byte> payload;
+};
+
+/// Bytes write_header() writes for `h`: 12, or 28 with a send time.
+[[nodiscard]] constexpr std::size_t header_size(const header& h) noexcept
+{
+    return fixed_header_size + (h.send_time ? send_time_extension_size : 0);
+}
+
+/// The ids an RFC 8285 one-byte header extension element can have: 1-14
+/// (0 is padding, 15 stops parsing, §4.2).
+inline constexpr setting_limit extension_id_limit{
+    "send-time extension id",    1, 14, "", errc::invalid_header_extension,
+    "RFC 8285 one-byte elements"};
+
+/// The 7-bit payload type field (RFC 3550 §5.1).
+inline constexpr setting_limit payload_type_limit{"payload type", 0, 127, "",
+                                                  errc::invalid_payload_type};
+
+/// Whether `id` can name an RFC 8285 one-byte header extension element.
+[[nodiscard]] constexpr bool is_valid_extension_id(std::uint8_t id) noexcept
+{
+    return extension_id_limit.holds(id);
+}
+
+namespace detail {
+
+inline constexpr std::uint8_t rtp_version = 2;            // RFC 3550 §5.1
+inline constexpr std::uint16_t one_byte_profile = 0xBEDE; // RFC 8285 §4.2
+inline constexpr unsigned one_byte_padding_id = 0;        // RFC 8285 §4.2: a lone padding byte
+inline constexpr unsigned one_byte_stop_id = 15;          // RFC 8285 §4.2: stop parsing here
+inline constexpr std::size_t send_time_size = 8;          // RFC 6051 §3.3: 64-bit NTP
+
+/// Checks what write_header() needs from `h` apart from buffer space;
+/// errc{} means nothing is wrong.
+[[nodiscard]] constexpr errc check_header(const header& h) noexcept
+{
+    if (h.payload_type > max_payload_type) return errc::invalid_payload_type;
+    if (h.send_time && !is_valid_extension_id(h.send_time_extension_id))
+        return errc::invalid_header_extension;
+    return errc{};
+}
+
+/// ec.clear() fetches system_category() through an out-of-line call; on the
+/// per-packet path skip it when `ec` already says success, as it does on
+/// every packet but the first.
+inline void clear_error(std::error_code& ec) noexcept
+{
+    if (ec) ec.clear();
+}
+
+/// The message of a check_header() failure.
+[[nodiscard]] inline std::string describe_header_error(const header& h, std::error_code ec)
+{
+    if (ec == errc::invalid_payload_type)
+        return "RTP payload type " + std::to_string(h.payload_type) + " is outside 0-" +
+               std::to_string(max_payload_type);
+    return "header extension ID " + std::to_string(h.send_time_extension_id) +
+           " is outside 1-14 (RFC 8285 one-byte form)";
+}
+
+/// Which parse rule a datagram broke, with the numbers its message needs.
+/// Filled only on the error path, so the fast path pays nothing for it.
+struct parse_failure {
+    enum class rule : std::uint8_t {
+        fixed_header,
+        version,
+        csrc_list,
+        extension_header,
+        extension_length,
+        extension_element,
+        padding_zero,
+        padding_overrun,
+    };
+    rule what = rule::fixed_header;
+    std::size_t value = 0;  ///< the offending field (count, length, ID ...)
+    std::size_t value2 = 0; ///< a second field where one is needed (element length)
+    std::size_t needed = 0; ///< bytes the field asks for, or the offset where it starts
+    std::size_t limit = 0;  ///< bytes actually there
+};
+
+[[nodiscard]] inline std::string describe(const parse_failure& f)
+{
+    using std::to_string;
+    switch (f.what) {
+    case parse_failure::rule::fixed_header:
+        return "RTP packet of " + to_string(f.limit) + " bytes is shorter than the " +
+               to_string(fixed_header_size) + "-byte fixed header";
+    case parse_failure::rule::version:
+        return "RTP version " + to_string(f.value) + " is not supported; only version 2 is";
+    case parse_failure::rule::csrc_list:
+        return "CSRC count " + to_string(f.value) + " needs " + to_string(f.needed) +
+               " bytes; the packet has " + to_string(f.limit);
+    case parse_failure::rule::extension_header:
+        return "header extension header needs " + to_string(f.needed) + " bytes; the packet has " +
+               to_string(f.limit);
+    case parse_failure::rule::extension_length:
+        return "header extension length " + to_string(f.value) + " words needs " +
+               to_string(f.needed) + " bytes; the packet has " + to_string(f.limit);
+    case parse_failure::rule::extension_element:
+        return "header extension element ID " + to_string(f.value) + " with " +
+               to_string(f.value2) + " data bytes at byte " + to_string(f.needed) +
+               " runs past the extension block, which ends at byte " + to_string(f.limit);
+    case parse_failure::rule::padding_zero:
+        return "padding count 0 is invalid; with the P bit set the count includes itself "
+               "(RFC 3550 §5.1)";
+    case parse_failure::rule::padding_overrun:
+        return "padding count " + to_string(f.value) + " exceeds the " + to_string(f.limit) +
+               " bytes after the headers";
+    }
+    return "invalid RTP packet";
+}
+
+/// The one parser behind both parse() overloads. `why` is null on the fast
+/// path; the throwing overload passes it to learn the numbers for its message.
+[[nodiscard]] inline packet_view parse(std::span<const std::byte> datagram, std::error_code& ec,
+                                       std::uint8_t send_time_extension_id,
+                                       parse_failure* why) noexcept
+{
+    using audiocast::detail::load_be16;
+    using audiocast::detail::load_be32;
+    using audiocast::detail::load_be64;
+
+    const std::byte* const p = datagram.data();
+    const std::size_t size = datagram.size();
+    // Every path returns `v` so the view is built in place (NRVO); an error
+    // empties it.
+    packet_view v;
+    const auto fail = [&](errc e, const parse_failure& f) noexcept {
+        ec = e;
+        if (why) *why = f;
+        v = packet_view{};
+    };
+
+    if (size < fixed_header_size) [[unlikely]] {
+        fail(errc::packet_truncated,
+             {parse_failure::rule::fixed_header, 0, 0, fixed_header_size, size});
+        return v;
+    }
+
+    const auto b0 = std::to_integer<unsigned>(p[0]);
+    const auto b1 = std::to_integer<unsigned>(p[1]);
+    if ((b0 >> 6) != rtp_version) [[unlikely]] {
+        fail(errc::unsupported_rtp_version, {parse_failure::rule::version, b0 >> 6, 0, 0, 0});
+        return v;
+    }
+
+    v.padded = (b0 & 0x20u) != 0;
+    const bool extended = (b0 & 0x10u) != 0;
+    v.csrc_count = static_cast<std::uint8_t>(b0 & 0x0Fu);
+    v.hdr.marker = (b1 & 0x80u) != 0;
+    v.hdr.payload_type = static_cast<std::uint8_t>(b1 & 0x7Fu);
+    v.hdr.sequence = load_be16(p + 2);
+    v.hdr.timestamp = load_be32(p + 4);
+    v.hdr.ssrc = load_be32(p + 8);
+    v.hdr.send_time_extension_id = send_time_extension_id;
+
+    std::size_t offset = fixed_header_size + 4u * v.csrc_count;
+    if (offset > size) [[unlikely]] {
+        fail(errc::packet_truncated,
+             {parse_failure::rule::csrc_list, v.csrc_count, 0, offset, size});
+        return v;
+    }
+
+    if (extended) {
+        // RFC 3550 §5.3.1: 16 bits defined by the profile, 16 bits of length
+        // in 32-bit words not counting this 4-byte header.
+        if (size - offset < 4) [[unlikely]] {
+            fail(errc::invalid_header_extension,
+                 {parse_failure::rule::extension_header, 0, 0, offset + 4, size});
+            return v;
+        }
+        const std::uint16_t profile = load_be16(p + offset);
+        const std::size_t words = load_be16(p + offset + 2);
+        const std::size_t begin = offset + 4;
+        const std::size_t end = begin + 4 * words;
+        if (end > size) [[unlikely]] {
+            fail(errc::invalid_header_extension,
+                 {parse_failure::rule::extension_length, words, 0, end, size});
+            return v;
+        }
+
+        // Only the one-byte form can hold our element; the two-byte form
+        // (0x100X, RFC 8285 §4.3) and other profiles' blocks are skipped whole.
+        if (profile == one_byte_profile) {
+            std::size_t i = begin;
+            while (i < end) {
+                const auto byte = std::to_integer<unsigned>(p[i]);
+                const unsigned id = byte >> 4;
+                if (id == one_byte_padding_id) {
+                    // A padding byte has no length field (RFC 8285 §4.2);
+                    // like libwebrtc, any byte with ID 0 counts as one.
+                    ++i;
+                    continue;
+                }
+                if (id == one_byte_stop_id) break;
+                const std::size_t length = (byte & 0x0Fu) + 1u; // L is length - 1
+                if (length > end - i - 1) [[unlikely]] {
+                    fail(errc::invalid_header_extension,
+                         {parse_failure::rule::extension_element, id, length, i, end});
+                    return v;
+                }
+                if (id == send_time_extension_id && length == send_time_size)
+                    v.hdr.send_time = ntp::timestamp::from_u64(load_be64(p + i + 1));
+                i += 1 + length;
+            }
+        }
+        offset = end;
+    }
+
+    std::size_t payload_end = size;
+    if (v.padded) {
+        // RFC 3550 §5.1: the last byte counts the padding, itself included.
+        // With nothing after the headers it would be a header byte, and any
+        // non-zero value then exceeds the zero bytes available.
+        const std::size_t pad = std::to_integer<std::size_t>(p[size - 1]);
+        if (pad == 0) [[unlikely]] {
+            fail(errc::invalid_padding, {parse_failure::rule::padding_zero, 0, 0, 0, 0});
+            return v;
+        }
+        if (pad > size - offset) [[unlikely]] {
+            fail(errc::invalid_padding,
+                 {parse_failure::rule::padding_overrun, pad, 0, 0, size - offset});
+            return v;
+        }
+        payload_end = size - pad;
+    }
+
+    v.payload = datagram.subspan(offset, payload_end - offset);
+    clear_error(ec);
+    return v;
+}
+
+} // namespace detail
+
+/// Writes the header of `h` (and its send-time extension, if any) at the start
+/// of `out` and returns the bytes written, header_size(h). On error writes
+/// nothing and returns 0: errc::invalid_payload_type for a payload type above
+/// 127, errc::invalid_header_extension for a send time whose extension ID is
+/// not 1-14 (the ID is not checked when there is no send time), and
+/// errc::buffer_too_small when `out` is shorter than header_size(h).
+inline std::size_t write_header(const header& h, std::span<std::byte> out,
+                                std::error_code& ec) noexcept
+{
+    using audiocast::detail::store_be16;
+    using audiocast::detail::store_be32;
+    using audiocast::detail::store_be64;
+
+    if (const errc e = detail::check_header(h); e != errc{}) {
+        ec = e;
+        return 0;
+    }
+    const std::size_t n = header_size(h);
+    if (out.size() < n) {
+        ec = errc::buffer_too_small;
+        return 0;
+    }
+
+    std::byte* const p = out.data();
+    const unsigned x_bit = h.send_time ? 0x10u : 0u;
+    p[0] = static_cast<std::byte>(unsigned{detail::rtp_version} << 6 | x_bit);
+    p[1] = static_cast<std::byte>((h.marker ? 0x80u : 0u) | h.payload_type);
+    store_be16(p + 2, h.sequence);
+    store_be32(p + 4, h.timestamp);
+    store_be32(p + 8, h.ssrc);
+    if (h.send_time) {
+        std::byte* const e = p + fixed_header_size;
+        store_be16(e, detail::one_byte_profile);
+        store_be16(e + 2, static_cast<std::uint16_t>((send_time_extension_size - 4) / 4));
+        e[4] = static_cast<std::byte>(unsigned{h.send_time_extension_id} << 4 |
+                                      (detail::send_time_size - 1));
+        store_be64(e + 5, h.send_time->to_u64());
+        // Zero padding to the word boundary (RFC 8285 §4.2).
+        e[13] = e[14] = e[15] = std::byte{0};
+    }
+    detail::clear_error(ec);
+    return n;
+}
+
+/// Throwing form of write_header(); the message names the value and the limit.
+inline std::size_t write_header(const header& h, std::span<std::byte> out)
+{
+    std::error_code ec;
+    const std::size_t n = write_header(h, out, ec);
+    if (ec == errc::buffer_too_small)
+        audiocast::detail::throw_error(ec, "RTP header needs " + std::to_string(header_size(h)) +
+                                               " bytes; the buffer has " +
+                                               std::to_string(out.size()));
+    if (ec) audiocast::detail::throw_error(ec, detail::describe_header_error(h, ec));
+    return n;
+}
+
+/// Writes a whole packet, header then payload, into `out` and returns its size,
+/// header_size(h) + payload.size(). The payload may already sit in `out` at
+/// offset header_size(h) (a codec that encodes in place); then it is not
+/// copied. Errors as write_header(), with errc::buffer_too_small when the whole
+/// packet does not fit; on error `out` is left untouched.
+inline std::size_t serialize(const header& h, std::span<const std::byte> payload,
+                             std::span<std::byte> out, std::error_code& ec) noexcept
+{
+    if (const errc e = detail::check_header(h); e != errc{}) {
+        ec = e;
+        return 0;
+    }
+    const std::size_t n = header_size(h);
+    if (out.size() < n || out.size() - n < payload.size()) {
+        ec = errc::buffer_too_small;
+        return 0;
+    }
+    // Payload first: memmove is right even if a caller's payload overlaps the
+    // header area, and the header written after it then wins.
+    if (!payload.empty() && payload.data() != out.data() + n)
+        std::memmove(out.data() + n, payload.data(), payload.size());
+    write_header(h, out, ec);
+    return n + payload.size();
+}
+
+/// Throwing form of serialize(); the message names the sizes involved.
+inline std::size_t serialize(const header& h, std::span<const std::byte> payload,
+                             std::span<std::byte> out)
+{
+    std::error_code ec;
+    const std::size_t n = serialize(h, payload, out, ec);
+    if (ec == errc::buffer_too_small) {
+        const std::size_t head = header_size(h);
+        audiocast::detail::throw_error(
+            ec, "RTP packet needs " + std::to_string(head) + " + " +
+                    std::to_string(payload.size()) + " = " + std::to_string(head + payload.size()) +
+                    " bytes; the buffer has " + std::to_string(out.size()));
+    }
+    if (ec) audiocast::detail::throw_error(ec, detail::describe_header_error(h, ec));
+    return n;
+}
+
+/// Validates `datagram` as an RTP packet and returns a view of it. Each broken
+/// rule has its own error, checked in this order:
+///   errc::packet_truncated          shorter than 12 bytes, or the CSRC list runs past the end
+///   errc::unsupported_rtp_version   version field is not 2
+///   errc::invalid_header_extension  X set and the extension header, its length, or a
+///                                   one-byte element's data runs past its end
+///   errc::invalid_padding           P set and the pad count is 0 or exceeds the bytes
+///                                   after the headers
+/// In a one-byte (0xBEDE) block, ID 0 bytes are padding and ID 15 ends the
+/// block (RFC 8285 §4.2); the element with `send_time_extension_id` and 8 data
+/// bytes fills hdr.send_time, one of another length is ignored (an ID outside
+/// 1-14 never matches). Blocks of other profiles, the two-byte form included,
+/// are skipped. On error returns an empty view.
+[[nodiscard]] inline packet_view
+parse(std::span<const std::byte> datagram, std::error_code& ec,
+      std::uint8_t send_time_extension_id = default_send_time_extension_id) noexcept
+{
+    return detail::parse(datagram, ec, send_time_extension_id, nullptr);
+}
+
+/// Throwing form of parse(); the message names the offending field and the
+/// bytes available ("CSRC count 15 needs 72 bytes; the packet has 40").
+[[nodiscard]] inline packet_view
+parse(std::span<const std::byte> datagram,
+      std::uint8_t send_time_extension_id = default_send_time_extension_id)
+{
+    std::error_code ec;
+    detail::parse_failure why;
+    const packet_view v = detail::parse(datagram, ec, send_time_extension_id, &why);
+    if (ec) audiocast::detail::throw_error(ec, detail::describe(why));
+    return v;
+}
+
+} // namespace audiocast::rtp
+// end include/audiocast/wire/rtp.hpp
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <system_error>
+
+namespace audiocast::parity_fec {
+
+/// The bytes of the FEC header, after the repair packet's RTP fixed header.
+inline constexpr std::size_t fec_header_size = 16;
+/// Where a repair packet's XOR of the protected bytes begins.
+inline constexpr std::size_t repair_payload_offset = rtp::fixed_header_size + fec_header_size;
+
+/// What a repair packet protects, and the XOR of the protected packets'
+/// header fields.
+struct repair_header {
+    // From the repair packet's own RTP header.
+    std::uint8_t payload_type = 0; ///< of the repair packets themselves
+    std::uint16_t sequence = 0;    ///< of the repair stream; nothing depends on it
+    std::uint32_t timestamp = 0;
+    std::uint32_t ssrc = 0;               ///< the protected stream's
+    std::uint8_t first_byte_recovery = 0; ///< P, X and CC (the low 6 bits of byte 0)
+    bool marker_recovery = false;
+    // The FEC header.
+    std::uint16_t sn_base = 0;
+    std::uint16_t length_recovery = 0;
+    std::uint8_t payload_type_recovery = 0; ///< 7 bits
+    std::uint32_t timestamp_recovery = 0;
+    bool row = false;        ///< D: a row (Offset 1) rather than a column
+    std::uint8_t offset = 0; ///< 1 for a row, L for a column
+    std::uint8_t count = 0;  ///< NA: packets protected
+    /// The XOR of the protected bytes; points into the parsed datagram.
+    std::span<const std::byte> payload{};
+
+    /// The sequence number of the i-th protected packet (i < count).
+    [[nodiscard]] constexpr std::uint16_t protected_sequence(unsigned i) const noexcept
+    {
+        return static_cast<std::uint16_t>(sn_base + i * offset);
+    }
+};
+
+namespace detail {
+
+inline constexpr unsigned extension_flag = 0x80u; // E, byte 8 of the FEC header
+inline constexpr unsigned direction_flag = 0x40u; // D, byte 12
+
+} // namespace detail
+
+/// Reads a repair packet. Refuses with errc::packet_truncated one too short
+/// for the two headers, errc::unsupported_rtp_version one not of RTP version
+/// 2, and errc::invalid_fec_packet one whose FEC header is not of SMPTE
+/// 2022-1's XOR form (E 1; N, type, index and Mask 0), protects nothing
+/// (NA 0, Offset 0) or is a row with an Offset other than 1. Length recovery
+/// is an XOR of lengths and may exceed every one of them: only the length it
+/// rebuilds is checked, by the decoder. Never reads outside `datagram`.
+[[nodiscard]] inline repair_header parse(std::span<const std::byte> datagram,
+                                         std::error_code& ec) noexcept
+{
+    using audiocast::detail::load_be16;
+    using audiocast::detail::load_be32;
+    repair_header h;
+    if (datagram.size() < repair_payload_offset) {
+        ec = errc::packet_truncated;
+        return {};
+    }
+    const std::byte* p = datagram.data();
+    const auto b0 = std::to_integer<unsigned>(p[0]);
+    if ((b0 >> 6) != 2) {
+        ec = errc::unsupported_rtp_version;
+        return {};
+    }
+    h.first_byte_recovery = static_cast<std::uint8_t>(b0 & 0x3Fu);
+    const auto b1 = std::to_integer<unsigned>(p[1]);
+    h.marker_recovery = (b1 & 0x80u) != 0;
+    h.payload_type = static_cast<std::uint8_t>(b1 & 0x7Fu);
+    h.sequence = load_be16(p + 2);
+    h.timestamp = load_be32(p + 4);
+    h.ssrc = load_be32(p + 8);
+
+    const std::byte* f = p + rtp::fixed_header_size;
+    h.sn_base = load_be16(f);
+    h.length_recovery = load_be16(f + 2);
+    const auto e_pt = std::to_integer<unsigned>(f[4]);
+    const std::uint32_t mask = (std::to_integer<std::uint32_t>(f[5]) << 16) |
+                               (std::to_integer<std::uint32_t>(f[6]) << 8) |
+                               std::to_integer<std::uint32_t>(f[7]);
+    h.payload_type_recovery = static_cast<std::uint8_t>(e_pt & 0x7Fu);
+    h.timestamp_recovery = load_be32(f + 8);
+    const auto ndti = std::to_integer<unsigned>(f[12]);
+    h.row = (ndti & detail::direction_flag) != 0;
+    h.offset = std::to_integer<std::uint8_t>(f[13]);
+    h.count = std::to_integer<std::uint8_t>(f[14]);
+    const auto sn_ext = std::to_integer<unsigned>(f[15]);
+    h.payload = datagram.subspan(repair_payload_offset);
+
+    const bool xor_form = (e_pt & detail::extension_flag) != 0 && mask == 0 &&
+                          (ndti & ~detail::direction_flag) == 0 && sn_ext == 0;
+    const bool shape = h.count > 0 && h.offset > 0 && (!h.row || h.offset == 1);
+    if (!xor_form || !shape) {
+        ec = errc::invalid_fec_packet;
+        return {};
+    }
+    ec.clear();
+    return h;
+}
+
+/// Writes the RTP and FEC headers of `h` at the start of `out` (at least
+/// repair_payload_offset bytes; errc::buffer_too_small otherwise) and returns
+/// repair_payload_offset; the XOR follows, written by the caller.
+inline std::size_t write_headers(const repair_header& h, std::span<std::byte> out,
+                                 std::error_code& ec) noexcept
+{
+    using audiocast::detail::store_be16;
+    using audiocast::detail::store_be32;
+    if (out.size() < repair_payload_offset) {
+        ec = errc::buffer_too_small;
+        return 0;
+    }
+    std::byte* p = out.data();
+    p[0] = std::byte{static_cast<unsigned char>(0x80u | (h.first_byte_recovery & 0x3Fu))};
+    p[1] = std::byte{
+        static_cast<unsigned char>((h.marker_recovery ? 0x80u : 0u) | (h.payload_type & 0x7Fu))};
+    store_be16(p + 2, h.sequence);
+    store_be32(p + 4, h.timestamp);
+    store_be32(p + 8, h.ssrc);
+    std::byte* f = p + rtp::fixed_header_size;
+    store_be16(f, h.sn_base);
+    store_be16(f + 2, h.length_recovery);
+    f[4] = std::byte{
+        static_cast<unsigned char>(detail::extension_flag | (h.payload_type_recovery & 0x7Fu))};
+    f[5] = f[6] = f[7] = std::byte{0};
+    store_be32(f + 8, h.timestamp_recovery);
+    f[12] = std::byte{static_cast<unsigned char>(h.row ? detail::direction_flag : 0u)};
+    f[13] = std::byte{h.offset};
+    f[14] = std::byte{h.count};
+    f[15] = std::byte{0};
+    ec.clear();
+    return repair_payload_offset;
+}
+
+} // namespace audiocast::parity_fec
+// end include/audiocast/wire/parity_fec.hpp
+// begin include/audiocast/wire/rtcp.hpp
+// audiocast — RTCP control packets (RFC 3550 §6): sender and receiver
+// reports, source descriptions (CNAME) and BYE, in compound datagrams.
+//
+// Every RTCP packet starts with the same word (RFC 3550 §6.4.1):
+//
+//    0                   1                   2                   3
+//    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//   |V=2|P|   RC    |   PT=SR=200   |             length            |
+//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//
+// `length` is the packet's size in 32-bit words minus one; a datagram holds
+// one or more packets back to back (a compound packet, §6.1). An SR carries
+// the sender's NTP time and the RTP timestamp of the same instant, with its
+// packet and octet counts; each report block (in an SR or RR) tells one
+// source's loss, highest sequence number, jitter, and the LSR/DLSR pair from
+// which the source computes the round trip.
+//
+// An extended report (XR, RFC 3611) carries blocks after the sender's SSRC.
+// Two of them measure a listener's round trip to the sender, as an SR and a
+// report block do the other way round: the listener sends a Receiver
+// Reference Time block (RRTR, §4.4) with its NTP time, and the sender answers
+// with a DLRR block (§4.5) that echoes the middle 32 bits of that time (LRR)
+// and says how long it held it (DLRR, 1/65536 s), one sub-block a listener.
+//
+// compound_writer builds a compound into a caller's buffer; parse_compound()
+// checks a datagram as Appendix A.2 does (version, lengths, padding only on
+// the last packet) and packet_view reads each packet. Neither allocates nor
+// reads outside the span. The first packet is not required to be an SR or
+// RR, so reduced-size RTCP (RFC 5506) is read too.
+
 
 #include <algorithm>
 #include <chrono>
@@ -1611,451 +2253,6 @@ inline void add_report_delay(std::span<std::byte> compound,
 
 } // namespace audiocast::rtcp
 // end include/audiocast/wire/rtcp.hpp
-// begin include/audiocast/wire/rtp.hpp
-// audiocast — the RTP data packet: fixed header, header extension, payload.
-//
-// Layout (RFC 3550 §5.1), all fields big-endian:
-//
-//    0                   1                   2                   3
-//    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
-//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//   |V=2|P|X|  CC   |M|     PT      |       sequence number         |
-//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//   |                           timestamp                           |
-//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//   |                             SSRC                              |
-//   +=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+
-//   |                   CSRC list (CC x 32 bits)                    |
-//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//   |  profile-defined (0xBEDE)     |    length (32-bit words)      |  if X
-//   |  extension elements, zero-padded to a word boundary ...       |
-//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//   |  payload ...                  | padding ...   | pad count     |  count if P
-//   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//
-// audiocast sends no CSRCs and no padding; it may send one header extension
-// element, the sender's wall-clock send time (RFC 6051 §3.3, 64-bit NTP, in the
-// RFC 8285 one-byte form), so receivers on a shared clock can measure one-way
-// latency. The parser accepts everything RFC 3550 allows and validates every
-// length before reading; it never allocates and never reads outside the span.
-
-
-#include <cstddef>
-#include <cstdint>
-#include <cstring>
-#include <optional>
-#include <span>
-#include <string>
-#include <system_error>
-
-namespace audiocast::rtp {
-
-inline constexpr std::size_t fixed_header_size = 12;
-
-/// Payload types are 7 bits (RFC 3550 §5.1).
-inline constexpr std::uint8_t max_payload_type = 127;
-
-/// The local ID under which the send-time element is sent unless configured
-/// otherwise; SDP announces it as `a=extmap:1 urn:ietf:params:rtp-hdrext:ntp-64`.
-inline constexpr std::uint8_t default_send_time_extension_id = 1;
-
-/// Bytes the send-time extension adds: the 4-byte block header (0xBEDE and
-/// the length in words), 1 element header byte, 8 data bytes and 3 zero bytes
-/// of padding to reach a word boundary (RFC 8285 §4.2).
-inline constexpr std::size_t send_time_extension_size = 16;
-
-/// The fields of one RTP header that audiocast reads and writes.
-struct header {
-    bool marker = false;           ///< first packet after a pause (RFC 3551 §4.1)
-    std::uint8_t payload_type = 0; ///< 0-127
-    std::uint16_t sequence = 0;
-    std::uint32_t timestamp = 0; ///< in sample-rate units
-    std::uint32_t ssrc = 0;
-    /// The sender's wall clock when the packet left; when set, written as the
-    /// RFC 6051 64-bit NTP element and header_size() grows by 16.
-    std::optional<ntp::timestamp> send_time;
-    /// RFC 8285 one-byte local ID of the send-time element, 1-14.
-    std::uint8_t send_time_extension_id = default_send_time_extension_id;
-
-    friend constexpr bool operator==(const header&, const header&) = default;
-};
-
-/// A validated datagram. `payload` points into the datagram and excludes the
-/// padding; CSRCs and extension elements other than the send time are not
-/// surfaced (audiocast has no use for them) but are checked and skipped.
-struct packet_view {
-    header hdr;
-    std::uint8_t csrc_count = 0;
-    bool padded = false;
-    std::span<const std::byte> payload;
-};
-
-/// Bytes write_header() writes for `h`: 12, or 28 with a send time.
-[[nodiscard]] constexpr std::size_t header_size(const header& h) noexcept
-{
-    return fixed_header_size + (h.send_time ? send_time_extension_size : 0);
-}
-
-/// The ids an RFC 8285 one-byte header extension element can have: 1-14
-/// (0 is padding, 15 stops parsing, §4.2).
-inline constexpr setting_limit extension_id_limit{
-    "send-time extension id",    1, 14, "", errc::invalid_header_extension,
-    "RFC 8285 one-byte elements"};
-
-/// The 7-bit payload type field (RFC 3550 §5.1).
-inline constexpr setting_limit payload_type_limit{"payload type", 0, 127, "",
-                                                  errc::invalid_payload_type};
-
-/// Whether `id` can name an RFC 8285 one-byte header extension element.
-[[nodiscard]] constexpr bool is_valid_extension_id(std::uint8_t id) noexcept
-{
-    return extension_id_limit.holds(id);
-}
-
-namespace detail {
-
-inline constexpr std::uint8_t rtp_version = 2;            // RFC 3550 §5.1
-inline constexpr std::uint16_t one_byte_profile = 0xBEDE; // RFC 8285 §4.2
-inline constexpr unsigned one_byte_padding_id = 0;        // RFC 8285 §4.2: a lone padding byte
-inline constexpr unsigned one_byte_stop_id = 15;          // RFC 8285 §4.2: stop parsing here
-inline constexpr std::size_t send_time_size = 8;          // RFC 6051 §3.3: 64-bit NTP
-
-/// Checks what write_header() needs from `h` apart from buffer space;
-/// errc{} means nothing is wrong.
-[[nodiscard]] constexpr errc check_header(const header& h) noexcept
-{
-    if (h.payload_type > max_payload_type) return errc::invalid_payload_type;
-    if (h.send_time && !is_valid_extension_id(h.send_time_extension_id))
-        return errc::invalid_header_extension;
-    return errc{};
-}
-
-/// ec.clear() fetches system_category() through an out-of-line call; on the
-/// per-packet path skip it when `ec` already says success, as it does on
-/// every packet but the first.
-inline void clear_error(std::error_code& ec) noexcept
-{
-    if (ec) ec.clear();
-}
-
-/// The message of a check_header() failure.
-[[nodiscard]] inline std::string describe_header_error(const header& h, std::error_code ec)
-{
-    if (ec == errc::invalid_payload_type)
-        return "RTP payload type " + std::to_string(h.payload_type) + " is outside 0-" +
-               std::to_string(max_payload_type);
-    return "header extension ID " + std::to_string(h.send_time_extension_id) +
-           " is outside 1-14 (RFC 8285 one-byte form)";
-}
-
-/// Which parse rule a datagram broke, with the numbers its message needs.
-/// Filled only on the error path, so the fast path pays nothing for it.
-struct parse_failure {
-    enum class rule : std::uint8_t {
-        fixed_header,
-        version,
-        csrc_list,
-        extension_header,
-        extension_length,
-        extension_element,
-        padding_zero,
-        padding_overrun,
-    };
-    rule what = rule::fixed_header;
-    std::size_t value = 0;  ///< the offending field (count, length, ID ...)
-    std::size_t value2 = 0; ///< a second field where one is needed (element length)
-    std::size_t needed = 0; ///< bytes the field asks for, or the offset where it starts
-    std::size_t limit = 0;  ///< bytes actually there
-};
-
-[[nodiscard]] inline std::string describe(const parse_failure& f)
-{
-    using std::to_string;
-    switch (f.what) {
-    case parse_failure::rule::fixed_header:
-        return "RTP packet of " + to_string(f.limit) + " bytes is shorter than the " +
-               to_string(fixed_header_size) + "-byte fixed header";
-    case parse_failure::rule::version:
-        return "RTP version " + to_string(f.value) + " is not supported; only version 2 is";
-    case parse_failure::rule::csrc_list:
-        return "CSRC count " + to_string(f.value) + " needs " + to_string(f.needed) +
-               " bytes; the packet has " + to_string(f.limit);
-    case parse_failure::rule::extension_header:
-        return "header extension header needs " + to_string(f.needed) + " bytes; the packet has " +
-               to_string(f.limit);
-    case parse_failure::rule::extension_length:
-        return "header extension length " + to_string(f.value) + " words needs " +
-               to_string(f.needed) + " bytes; the packet has " + to_string(f.limit);
-    case parse_failure::rule::extension_element:
-        return "header extension element ID " + to_string(f.value) + " with " +
-               to_string(f.value2) + " data bytes at byte " + to_string(f.needed) +
-               " runs past the extension block, which ends at byte " + to_string(f.limit);
-    case parse_failure::rule::padding_zero:
-        return "padding count 0 is invalid; with the P bit set the count includes itself "
-               "(RFC 3550 §5.1)";
-    case parse_failure::rule::padding_overrun:
-        return "padding count " + to_string(f.value) + " exceeds the " + to_string(f.limit) +
-               " bytes after the headers";
-    }
-    return "invalid RTP packet";
-}
-
-/// The one parser behind both parse() overloads. `why` is null on the fast
-/// path; the throwing overload passes it to learn the numbers for its message.
-[[nodiscard]] inline packet_view parse(std::span<const std::byte> datagram, std::error_code& ec,
-                                       std::uint8_t send_time_extension_id,
-                                       parse_failure* why) noexcept
-{
-    using audiocast::detail::load_be16;
-    using audiocast::detail::load_be32;
-    using audiocast::detail::load_be64;
-
-    const std::byte* const p = datagram.data();
-    const std::size_t size = datagram.size();
-    // Every path returns `v` so the view is built in place (NRVO); an error
-    // empties it.
-    packet_view v;
-    const auto fail = [&](errc e, const parse_failure& f) noexcept {
-        ec = e;
-        if (why) *why = f;
-        v = packet_view{};
-    };
-
-    if (size < fixed_header_size) [[unlikely]] {
-        fail(errc::packet_truncated,
-             {parse_failure::rule::fixed_header, 0, 0, fixed_header_size, size});
-        return v;
-    }
-
-    const auto b0 = std::to_integer<unsigned>(p[0]);
-    const auto b1 = std::to_integer<unsigned>(p[1]);
-    if ((b0 >> 6) != rtp_version) [[unlikely]] {
-        fail(errc::unsupported_rtp_version, {parse_failure::rule::version, b0 >> 6, 0, 0, 0});
-        return v;
-    }
-
-    v.padded = (b0 & 0x20u) != 0;
-    const bool extended = (b0 & 0x10u) != 0;
-    v.csrc_count = static_cast<std::uint8_t>(b0 & 0x0Fu);
-    v.hdr.marker = (b1 & 0x80u) != 0;
-    v.hdr.payload_type = static_cast<std::uint8_t>(b1 & 0x7Fu);
-    v.hdr.sequence = load_be16(p + 2);
-    v.hdr.timestamp = load_be32(p + 4);
-    v.hdr.ssrc = load_be32(p + 8);
-    v.hdr.send_time_extension_id = send_time_extension_id;
-
-    std::size_t offset = fixed_header_size + 4u * v.csrc_count;
-    if (offset > size) [[unlikely]] {
-        fail(errc::packet_truncated,
-             {parse_failure::rule::csrc_list, v.csrc_count, 0, offset, size});
-        return v;
-    }
-
-    if (extended) {
-        // RFC 3550 §5.3.1: 16 bits defined by the profile, 16 bits of length
-        // in 32-bit words not counting this 4-byte header.
-        if (size - offset < 4) [[unlikely]] {
-            fail(errc::invalid_header_extension,
-                 {parse_failure::rule::extension_header, 0, 0, offset + 4, size});
-            return v;
-        }
-        const std::uint16_t profile = load_be16(p + offset);
-        const std::size_t words = load_be16(p + offset + 2);
-        const std::size_t begin = offset + 4;
-        const std::size_t end = begin + 4 * words;
-        if (end > size) [[unlikely]] {
-            fail(errc::invalid_header_extension,
-                 {parse_failure::rule::extension_length, words, 0, end, size});
-            return v;
-        }
-
-        // Only the one-byte form can hold our element; the two-byte form
-        // (0x100X, RFC 8285 §4.3) and other profiles' blocks are skipped whole.
-        if (profile == one_byte_profile) {
-            std::size_t i = begin;
-            while (i < end) {
-                const auto byte = std::to_integer<unsigned>(p[i]);
-                const unsigned id = byte >> 4;
-                if (id == one_byte_padding_id) {
-                    // A padding byte has no length field (RFC 8285 §4.2);
-                    // like libwebrtc, any byte with ID 0 counts as one.
-                    ++i;
-                    continue;
-                }
-                if (id == one_byte_stop_id) break;
-                const std::size_t length = (byte & 0x0Fu) + 1u; // L is length - 1
-                if (length > end - i - 1) [[unlikely]] {
-                    fail(errc::invalid_header_extension,
-                         {parse_failure::rule::extension_element, id, length, i, end});
-                    return v;
-                }
-                if (id == send_time_extension_id && length == send_time_size)
-                    v.hdr.send_time = ntp::timestamp::from_u64(load_be64(p + i + 1));
-                i += 1 + length;
-            }
-        }
-        offset = end;
-    }
-
-    std::size_t payload_end = size;
-    if (v.padded) {
-        // RFC 3550 §5.1: the last byte counts the padding, itself included.
-        // With nothing after the headers it would be a header byte, and any
-        // non-zero value then exceeds the zero bytes available.
-        const std::size_t pad = std::to_integer<std::size_t>(p[size - 1]);
-        if (pad == 0) [[unlikely]] {
-            fail(errc::invalid_padding, {parse_failure::rule::padding_zero, 0, 0, 0, 0});
-            return v;
-        }
-        if (pad > size - offset) [[unlikely]] {
-            fail(errc::invalid_padding,
-                 {parse_failure::rule::padding_overrun, pad, 0, 0, size - offset});
-            return v;
-        }
-        payload_end = size - pad;
-    }
-
-    v.payload = datagram.subspan(offset, payload_end - offset);
-    clear_error(ec);
-    return v;
-}
-
-} // namespace detail
-
-/// Writes the header of `h` (and its send-time extension, if any) at the start
-/// of `out` and returns the bytes written, header_size(h). On error writes
-/// nothing and returns 0: errc::invalid_payload_type for a payload type above
-/// 127, errc::invalid_header_extension for a send time whose extension ID is
-/// not 1-14 (the ID is not checked when there is no send time), and
-/// errc::buffer_too_small when `out` is shorter than header_size(h).
-inline std::size_t write_header(const header& h, std::span<std::byte> out,
-                                std::error_code& ec) noexcept
-{
-    using audiocast::detail::store_be16;
-    using audiocast::detail::store_be32;
-    using audiocast::detail::store_be64;
-
-    if (const errc e = detail::check_header(h); e != errc{}) {
-        ec = e;
-        return 0;
-    }
-    const std::size_t n = header_size(h);
-    if (out.size() < n) {
-        ec = errc::buffer_too_small;
-        return 0;
-    }
-
-    std::byte* const p = out.data();
-    const unsigned x_bit = h.send_time ? 0x10u : 0u;
-    p[0] = static_cast<std::byte>(unsigned{detail::rtp_version} << 6 | x_bit);
-    p[1] = static_cast<std::byte>((h.marker ? 0x80u : 0u) | h.payload_type);
-    store_be16(p + 2, h.sequence);
-    store_be32(p + 4, h.timestamp);
-    store_be32(p + 8, h.ssrc);
-    if (h.send_time) {
-        std::byte* const e = p + fixed_header_size;
-        store_be16(e, detail::one_byte_profile);
-        store_be16(e + 2, static_cast<std::uint16_t>((send_time_extension_size - 4) / 4));
-        e[4] = static_cast<std::byte>(unsigned{h.send_time_extension_id} << 4 |
-                                      (detail::send_time_size - 1));
-        store_be64(e + 5, h.send_time->to_u64());
-        // Zero padding to the word boundary (RFC 8285 §4.2).
-        e[13] = e[14] = e[15] = std::byte{0};
-    }
-    detail::clear_error(ec);
-    return n;
-}
-
-/// Throwing form of write_header(); the message names the value and the limit.
-inline std::size_t write_header(const header& h, std::span<std::byte> out)
-{
-    std::error_code ec;
-    const std::size_t n = write_header(h, out, ec);
-    if (ec == errc::buffer_too_small)
-        audiocast::detail::throw_error(ec, "RTP header needs " + std::to_string(header_size(h)) +
-                                               " bytes; the buffer has " +
-                                               std::to_string(out.size()));
-    if (ec) audiocast::detail::throw_error(ec, detail::describe_header_error(h, ec));
-    return n;
-}
-
-/// Writes a whole packet, header then payload, into `out` and returns its size,
-/// header_size(h) + payload.size(). The payload may already sit in `out` at
-/// offset header_size(h) (a codec that encodes in place); then it is not
-/// copied. Errors as write_header(), with errc::buffer_too_small when the whole
-/// packet does not fit; on error `out` is left untouched.
-inline std::size_t serialize(const header& h, std::span<const std::byte> payload,
-                             std::span<std::byte> out, std::error_code& ec) noexcept
-{
-    if (const errc e = detail::check_header(h); e != errc{}) {
-        ec = e;
-        return 0;
-    }
-    const std::size_t n = header_size(h);
-    if (out.size() < n || out.size() - n < payload.size()) {
-        ec = errc::buffer_too_small;
-        return 0;
-    }
-    // Payload first: memmove is right even if a caller's payload overlaps the
-    // header area, and the header written after it then wins.
-    if (!payload.empty() && payload.data() != out.data() + n)
-        std::memmove(out.data() + n, payload.data(), payload.size());
-    write_header(h, out, ec);
-    return n + payload.size();
-}
-
-/// Throwing form of serialize(); the message names the sizes involved.
-inline std::size_t serialize(const header& h, std::span<const std::byte> payload,
-                             std::span<std::byte> out)
-{
-    std::error_code ec;
-    const std::size_t n = serialize(h, payload, out, ec);
-    if (ec == errc::buffer_too_small) {
-        const std::size_t head = header_size(h);
-        audiocast::detail::throw_error(
-            ec, "RTP packet needs " + std::to_string(head) + " + " +
-                    std::to_string(payload.size()) + " = " + std::to_string(head + payload.size()) +
-                    " bytes; the buffer has " + std::to_string(out.size()));
-    }
-    if (ec) audiocast::detail::throw_error(ec, detail::describe_header_error(h, ec));
-    return n;
-}
-
-/// Validates `datagram` as an RTP packet and returns a view of it. Each broken
-/// rule has its own error, checked in this order:
-///   errc::packet_truncated          shorter than 12 bytes, or the CSRC list runs past the end
-///   errc::unsupported_rtp_version   version field is not 2
-///   errc::invalid_header_extension  X set and the extension header, its length, or a
-///                                   one-byte element's data runs past its end
-///   errc::invalid_padding           P set and the pad count is 0 or exceeds the bytes
-///                                   after the headers
-/// In a one-byte (0xBEDE) block, ID 0 bytes are padding and ID 15 ends the
-/// block (RFC 8285 §4.2); the element with `send_time_extension_id` and 8 data
-/// bytes fills hdr.send_time, one of another length is ignored (an ID outside
-/// 1-14 never matches). Blocks of other profiles, the two-byte form included,
-/// are skipped. On error returns an empty view.
-[[nodiscard]] inline packet_view
-parse(std::span<const std::byte> datagram, std::error_code& ec,
-      std::uint8_t send_time_extension_id = default_send_time_extension_id) noexcept
-{
-    return detail::parse(datagram, ec, send_time_extension_id, nullptr);
-}
-
-/// Throwing form of parse(); the message names the offending field and the
-/// bytes available ("CSRC count 15 needs 72 bytes; the packet has 40").
-[[nodiscard]] inline packet_view
-parse(std::span<const std::byte> datagram,
-      std::uint8_t send_time_extension_id = default_send_time_extension_id)
-{
-    std::error_code ec;
-    detail::parse_failure why;
-    const packet_view v = detail::parse(datagram, ec, send_time_extension_id, &why);
-    if (ec) audiocast::detail::throw_error(ec, detail::describe(why));
-    return v;
-}
-
-} // namespace audiocast::rtp
-// end include/audiocast/wire/rtp.hpp
 
 // begin include/audiocast/codec/pcm.hpp
 // audiocast — the PCM codec: L16 / L24 on the wire, int16 / int32 / float in the API.
@@ -7576,6 +7773,329 @@ private:
 
 } // namespace audiocast
 // end include/audiocast/session/rtcp_schedule.hpp
+// begin include/audiocast/session/sequence_tracker.hpp
+// audiocast — per-source RTP sequence tracking: RFC 3550 Appendix A.1
+// validation, A.3 loss accounting, and duplicate and reorder detection.
+//
+// Runs once per received packet: fixed memory, no allocation, noexcept.
+
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+namespace audiocast {
+
+/// Sequence state of one RTP source (one SSRC): RFC 3550 Appendix A.1's
+/// `update_seq` (probation, wrap, large jumps, misorder) and Appendix A.3's
+/// expected / lost / fraction-lost arithmetic, with three deliberate deviations:
+///
+/// 1. Probation tolerates the network: A.1 wants MIN_SEQUENTIAL consecutive
+///    packets and starts over on any gap or inversion, so loss or reordering
+///    in the first packets would throw away audio a receiver can play. Here a
+///    probation run is MIN_SEQUENTIAL distinct packets that lie close together
+///    (ahead by less than MAX_DROPOUT or behind by less than MAX_MISORDER); a
+///    packet farther away starts the run again, as in A.1. The run's packets
+///    count as received and the base is the LOWEST number of the run, so
+///    received() + lost() == the number sent from the base to extended_max().
+/// 2. Duplicates are not counted as received (A.1 counts them, which is why A.3
+///    lets the loss go negative). A bitmap of the last `window` extended
+///    sequence numbers recognises them; they return verdict::duplicate.
+/// 3. A packet older than the base but within MAX_MISORDER of the highest (one
+///    sent before the first counted packet and overtaken) moves the base down
+///    to it. Together with 2 this keeps lost() >= 0 always: every counted
+///    packet is a distinct sequence number in [base, extended_max].
+///
+/// A.1 detail kept exactly: a packet 100 or more behind the highest one
+/// (MAX_MISORDER) falls in the "very large jump" branch, is refused, and arms
+/// the restart check, so two consecutive such packets restart the sequence.
+///
+/// One A.1 quirk is not kept: A.1 tests `seq == s->max_seq + 1` with integer
+/// promotion, so 65535 followed by 0 fails probation. Here the test is modulo
+/// 2^16, and a probation run that crosses the wrap counts one cycle.
+class sequence_tracker {
+public:
+    static constexpr int min_sequential = 2;           ///< A.1 MIN_SEQUENTIAL
+    static constexpr std::uint32_t max_dropout = 3000; ///< A.1 MAX_DROPOUT
+    /// A.1 MAX_MISORDER, unless the receiver asks for more (a receiver of
+    /// FEC, whose repairs rebuild packets long after later ones arrived).
+    static constexpr std::uint32_t default_max_misorder = 100;
+    /// Extended sequence numbers remembered for duplicate detection. Larger
+    /// than max_misorder, so every packet A.1 accepts as misordered is covered.
+    static constexpr std::uint32_t window = 1024;
+    /// The most max_misorder may be: below the duplicate window.
+    static constexpr std::uint32_t max_max_misorder = window - 1;
+
+    /// What update() decided about one packet.
+    enum class verdict {
+        in_order,  ///< newest so far (gaps allowed, up to max_dropout); counted
+        reordered, ///< behind the newest, within max_misorder, not seen before; counted
+        duplicate, ///< already seen; not counted
+        probation, ///< the source is not valid yet (A.1); not counted yet
+        bad,       ///< a large jump, too old, or before the base; not counted
+        restarted, ///< second consecutive packet after a large jump: counts re-based (A.1)
+    };
+
+    /// No source yet; the first update() starts one as reset() would.
+    /// `max_misorder`: how far behind the highest a packet may arrive and be
+    /// taken as reordered (A.1 MAX_MISORDER); at most max_max_misorder.
+    explicit sequence_tracker(std::uint32_t max_misorder = default_max_misorder) noexcept
+        : max_misorder_{std::min(std::max(max_misorder, 1u), max_max_misorder)}
+    {}
+
+    [[nodiscard]] std::uint32_t max_misorder() const noexcept { return max_misorder_; }
+
+    /// A new source begins with this packet, which is taken as the first of its
+    /// probation run (A.1: `init_seq(s, seq); s->max_seq = seq - 1;
+    /// s->probation = MIN_SEQUENTIAL;` then `update_seq(s, seq)`). Every counter
+    /// returns to zero. Calling update() with the same number right after is
+    /// harmless: A.1 restarts the run at that packet, which is the same state.
+    void reset(std::uint16_t first_seq) noexcept
+    {
+        started_ = true;
+        base_ext_ = first_seq;
+        bad_seq_ = no_bad_seq;
+        received_ = expected_prior_ = received_prior_ = 0;
+        duplicates_ = reordered_ = 0;
+        start_run(first_seq);
+    }
+
+    /// Accounts one arriving packet with sequence number `seq`.
+    verdict update(std::uint16_t seq) noexcept
+    {
+        if (!started_) {
+            reset(seq);
+            return valid() ? verdict::in_order : verdict::probation;
+        }
+        if (probation_ > 0) return update_in_probation(seq);
+
+        // A.1: the distance ahead of the highest number seen, modulo 2^16.
+        const auto udelta = static_cast<std::uint16_t>(seq - max_seq_);
+        if (udelta < max_dropout) {
+            if (udelta == 0) return count_duplicate();
+            // In order, with a permissible gap; past 65535 it counts another
+            // 2^16 cycle (A.1's `s->cycles += RTP_SEQ_MOD`).
+            const std::uint64_t ext = extended_max() + udelta;
+            advance_to(ext);
+            cycles_ = ext - seq;
+            max_seq_ = seq;
+            ++received_;
+            return verdict::in_order;
+        }
+        if (udelta <= seq_mod - max_misorder_) {
+            // A very large jump. Two consecutive such packets mean the sender
+            // restarted without telling us: re-sync on this one (A.1).
+            if (seq == bad_seq_) {
+                restart(seq);
+                return verdict::restarted;
+            }
+            bad_seq_ = (std::uint32_t{seq} + 1) & (seq_mod - 1);
+            return verdict::bad;
+        }
+        // Behind the highest by 1 to max_misorder - 1: duplicate or reordered.
+        const std::uint64_t behind = seq_mod - udelta;
+        const std::uint64_t ext_max = extended_max();
+        if (behind > ext_max) return verdict::bad;
+        const std::uint64_t ext = ext_max - behind;
+        if (seen(ext)) return count_duplicate();
+        // Sent before the first packet we counted, overtaken on the way: the
+        // stream began earlier than we thought.
+        if (ext < base_ext_) base_ext_ = ext;
+        mark(ext);
+        ++received_;
+        ++reordered_;
+        return verdict::reordered;
+    }
+
+    /// A.3 `extended_max = s->cycles + s->max_seq`: the highest sequence number
+    /// seen with its count of wraps in the bits above the low 16. Its low 32 bits
+    /// are the RTCP reception report's "extended highest sequence number".
+    [[nodiscard]] std::uint64_t extended_max() const noexcept { return cycles_ + max_seq_; }
+
+    /// Extends `seq` relative to the highest number seen: the nearer of the
+    /// candidates in the current, previous or next cycle (within 2^15 either
+    /// way), so it serves reordered and late packets as well as new ones.
+    /// Returns 0 for a number that would fall before the first cycle; only a
+    /// packet sent before the base can, and update() refuses those.
+    [[nodiscard]] std::uint64_t extended_of(std::uint16_t seq) const noexcept
+    {
+        const auto ahead = static_cast<std::uint16_t>(seq - max_seq_);
+        const std::uint64_t ext_max = extended_max();
+        if (ahead < seq_mod / 2) return ext_max + ahead;
+        const std::uint64_t behind = seq_mod - ahead;
+        return behind > ext_max ? 0 : ext_max - behind;
+    }
+
+    /// Distinct packets counted since the base; 0 until the source is valid.
+    [[nodiscard]] std::uint64_t received() const noexcept { return valid() ? received_ : 0; }
+
+    /// A.3 `expected = extended_max - s->base_seq + 1`; 0 until the source is valid.
+    [[nodiscard]] std::uint64_t expected() const noexcept
+    {
+        return valid() ? extended_max() - base_ext_ + 1 : 0;
+    }
+
+    /// A.3 cumulative loss, `expected - received`. A.3 lets it go negative when
+    /// duplicates are counted; here it never does (see the class comment), so a
+    /// caller may rely on lost() >= 0. The RTCP field is 24-bit signed: the
+    /// report writer clamps it.
+    [[nodiscard]] std::int64_t lost() const noexcept
+    {
+        return static_cast<std::int64_t>(expected()) - static_cast<std::int64_t>(received());
+    }
+
+    /// A.3 fraction lost since the previous call, as the RTCP 8-bit fixed-point
+    /// field (lost / expected * 256, truncated; 0 when nothing was expected or
+    /// nothing was lost). Each call starts a new interval.
+    std::uint8_t fraction_lost() noexcept
+    {
+        const std::uint64_t expected_now = expected();
+        const std::uint64_t received_now = received();
+        const std::uint64_t expected_interval = expected_now - expected_prior_;
+        expected_prior_ = expected_now;
+        const std::uint64_t received_interval = received_now - received_prior_;
+        received_prior_ = received_now;
+        if (expected_interval == 0 || received_interval >= expected_interval) return 0;
+        const std::uint64_t lost_interval = expected_interval - received_interval;
+        return static_cast<std::uint8_t>((lost_interval << 8) / expected_interval);
+    }
+
+    /// Packets refused as already seen, since reset().
+    [[nodiscard]] std::uint64_t duplicates() const noexcept { return duplicates_; }
+
+    /// Packets counted as reordered, since reset().
+    [[nodiscard]] std::uint64_t reordered() const noexcept { return reordered_; }
+
+    /// True once probation has passed (A.1: MIN_SEQUENTIAL consecutive packets).
+    [[nodiscard]] bool valid() const noexcept { return started_ && probation_ == 0; }
+
+private:
+    static constexpr std::uint32_t seq_mod = 1u << 16;       ///< A.1 RTP_SEQ_MOD
+    static constexpr std::uint32_t no_bad_seq = seq_mod + 1; ///< A.1: "seq == bad_seq is false"
+    static constexpr std::size_t word_bits = 64;
+
+    verdict update_in_probation(std::uint16_t seq) noexcept
+    {
+        const auto udelta = static_cast<std::uint16_t>(seq - max_seq_);
+        const std::uint64_t ext_max = extended_max();
+        const std::uint64_t behind = seq_mod - udelta;
+        if (udelta == 0) return count_duplicate();
+        if (udelta < max_dropout) {
+            const std::uint64_t ext = ext_max + udelta;
+            advance_to(ext);
+            cycles_ = ext - seq;
+            max_seq_ = seq;
+        } else if (behind < max_misorder_ && behind <= ext_max) {
+            const std::uint64_t ext = ext_max - behind;
+            if (seen(ext)) return count_duplicate();
+            mark(ext);
+            run_first_ = std::min(run_first_, ext);
+        } else {
+            // Far from the run: A.1 starts it again at this packet.
+            start_run(seq);
+            return verdict::probation;
+        }
+        ++run_length_;
+        if (--probation_ == 0) {
+            validate();
+            return verdict::in_order;
+        }
+        return verdict::probation;
+    }
+
+    void start_run(std::uint16_t seq) noexcept
+    {
+        probation_ = min_sequential - 1;
+        max_seq_ = seq;
+        cycles_ = 0;
+        run_length_ = 1;
+        run_first_ = seq;
+        seen_.fill(0);
+        mark(seq);
+        if (probation_ == 0) validate();
+    }
+
+    // The run that completes probation becomes the counted stream; its lowest
+    // packet is the base (deviation 1 in the class comment).
+    void validate() noexcept
+    {
+        probation_ = 0;
+        base_ext_ = run_first_;
+        received_ = run_length_;
+        bad_seq_ = no_bad_seq;
+        expected_prior_ = received_prior_ = 0;
+    }
+
+    // A.1 init_seq() on a restart, then `s->received++` for this packet.
+    void restart(std::uint16_t seq) noexcept
+    {
+        max_seq_ = seq;
+        cycles_ = 0;
+        base_ext_ = seq;
+        bad_seq_ = no_bad_seq;
+        received_ = 1;
+        expected_prior_ = received_prior_ = 0;
+        seen_.fill(0);
+        mark(seq);
+    }
+
+    verdict count_duplicate() noexcept
+    {
+        ++duplicates_;
+        return verdict::duplicate;
+    }
+
+    // Moves the window's top from extended_max() to `new_max`, forgetting the
+    // numbers that slide out (their slots are reused by the ones coming in).
+    void advance_to(std::uint64_t new_max) noexcept
+    {
+        const std::uint64_t old_max = extended_max();
+        if (new_max - old_max >= window) {
+            seen_.fill(0);
+        } else {
+            for (std::uint64_t ext = old_max + 1; ext < new_max; ++ext)
+                clear(ext);
+        }
+        mark(new_max);
+    }
+
+    [[nodiscard]] bool seen(std::uint64_t ext) const noexcept
+    {
+        const auto slot = static_cast<std::size_t>(ext % window);
+        return (seen_[slot / word_bits] >> (slot % word_bits) & 1u) != 0;
+    }
+    void mark(std::uint64_t ext) noexcept
+    {
+        const auto slot = static_cast<std::size_t>(ext % window);
+        seen_[slot / word_bits] |= std::uint64_t{1} << (slot % word_bits);
+    }
+    void clear(std::uint64_t ext) noexcept
+    {
+        const auto slot = static_cast<std::size_t>(ext % window);
+        seen_[slot / word_bits] &= ~(std::uint64_t{1} << (slot % word_bits));
+    }
+
+    bool started_ = false;
+    int probation_ = 0;                  ///< A.1 s->probation: consecutive packets still needed
+    std::uint16_t max_seq_ = 0;          ///< A.1 s->max_seq
+    std::uint64_t cycles_ = 0;           ///< A.1 s->cycles, already shifted (a multiple of 2^16)
+    std::uint64_t base_ext_ = 0;         ///< A.1 s->base_seq, extended
+    std::uint32_t bad_seq_ = no_bad_seq; ///< A.1 s->bad_seq: last bad number + 1
+    std::uint64_t run_length_ = 0;       ///< packets in the current probation run
+    std::uint64_t run_first_ = 0;        ///< lowest extended number of that run
+    std::uint64_t received_ = 0;
+    std::uint64_t expected_prior_ = 0;
+    std::uint64_t received_prior_ = 0;
+    std::uint64_t duplicates_ = 0;
+    std::uint64_t reordered_ = 0;
+    std::array<std::uint64_t, window / word_bits>
+        seen_{}; ///< bit per extended number, modulo window
+    std::uint32_t max_misorder_ = default_max_misorder;
+};
+
+} // namespace audiocast
+// end include/audiocast/session/sequence_tracker.hpp
 
 #include <chrono>
 #include <cstddef>
@@ -7612,6 +8132,12 @@ struct receiver_config {
     /// once. Until then every other source is counted as foreign and ignored
     /// (session/source_selector.hpp).
     std::chrono::nanoseconds source_timeout = std::chrono::milliseconds{250};
+    /// How many packets behind the newest one a packet may arrive and still
+    /// play (RFC 3550 A.1 MAX_MISORDER, 100); one further behind is taken for
+    /// a restarted sender's. A receiver of FEC raises it to the repair window:
+    /// a column's repair rebuilds a packet up to 2 x L x D packets late
+    /// (protection/parity_fec_config.hpp). At most 1023.
+    std::uint32_t max_misorder = sequence_tracker::default_max_misorder;
     /// Length of the fade out of a concealed gap and the fade back in after it.
     std::chrono::nanoseconds fade = std::chrono::milliseconds{2};
     /// How far playout may run faster or slower than the stream to stay at the
@@ -7664,6 +8190,10 @@ inline constexpr setting_limit stats_interval_limit{"statistics interval", 0, 1'
 inline constexpr setting_limit receiver_members_limit{
     "RTCP members to remember", 1, detail::max_rtcp_members, "", errc::invalid_rtcp};
 
+inline constexpr setting_limit reorder_window_limit{"reorder window", 1,
+                                                    sequence_tracker::max_max_misorder, "packets",
+                                                    errc::invalid_reorder_window};
+
 /// The first setting of `config` that breaks its limit; none when all hold.
 [[nodiscard]] constexpr setting_problem check(const receiver_config& config) noexcept
 {
@@ -7672,6 +8202,7 @@ inline constexpr setting_limit receiver_members_limit{
     if (config.payload_type)
         if (auto p = rtp::payload_type_limit.check(*config.payload_type)) return p;
     if (auto p = playout_rate_adjustment_limit.check(config.max_rate_adjustment)) return p;
+    if (auto p = reorder_window_limit.check(config.max_misorder)) return p;
     if (auto p = rtp::extension_id_limit.check(config.send_time_extension_id)) return p;
     if (auto p = stats_interval_limit.check(
             std::chrono::duration<double, std::milli>(config.stats_interval).count()))
@@ -8602,318 +9133,6 @@ private:
 
 } // namespace audiocast
 // end include/audiocast/session/sender_clock.hpp
-// begin include/audiocast/session/sequence_tracker.hpp
-// audiocast — per-source RTP sequence tracking: RFC 3550 Appendix A.1
-// validation, A.3 loss accounting, and duplicate and reorder detection.
-//
-// Runs once per received packet: fixed memory, no allocation, noexcept.
-
-
-#include <algorithm>
-#include <array>
-#include <cstddef>
-#include <cstdint>
-
-namespace audiocast {
-
-/// Sequence state of one RTP source (one SSRC): RFC 3550 Appendix A.1's
-/// `update_seq` (probation, wrap, large jumps, misorder) and Appendix A.3's
-/// expected / lost / fraction-lost arithmetic, with three deliberate deviations:
-///
-/// 1. Probation tolerates the network: A.1 wants MIN_SEQUENTIAL consecutive
-///    packets and starts over on any gap or inversion, so loss or reordering
-///    in the first packets would throw away audio a receiver can play. Here a
-///    probation run is MIN_SEQUENTIAL distinct packets that lie close together
-///    (ahead by less than MAX_DROPOUT or behind by less than MAX_MISORDER); a
-///    packet farther away starts the run again, as in A.1. The run's packets
-///    count as received and the base is the LOWEST number of the run, so
-///    received() + lost() == the number sent from the base to extended_max().
-/// 2. Duplicates are not counted as received (A.1 counts them, which is why A.3
-///    lets the loss go negative). A bitmap of the last `window` extended
-///    sequence numbers recognises them; they return verdict::duplicate.
-/// 3. A packet older than the base but within MAX_MISORDER of the highest (one
-///    sent before the first counted packet and overtaken) moves the base down
-///    to it. Together with 2 this keeps lost() >= 0 always: every counted
-///    packet is a distinct sequence number in [base, extended_max].
-///
-/// A.1 detail kept exactly: a packet 100 or more behind the highest one
-/// (MAX_MISORDER) falls in the "very large jump" branch, is refused, and arms
-/// the restart check, so two consecutive such packets restart the sequence.
-///
-/// One A.1 quirk is not kept: A.1 tests `seq == s->max_seq + 1` with integer
-/// promotion, so 65535 followed by 0 fails probation. Here the test is modulo
-/// 2^16, and a probation run that crosses the wrap counts one cycle.
-class sequence_tracker {
-public:
-    static constexpr int min_sequential = 2;           ///< A.1 MIN_SEQUENTIAL
-    static constexpr std::uint32_t max_dropout = 3000; ///< A.1 MAX_DROPOUT
-    static constexpr std::uint32_t max_misorder = 100; ///< A.1 MAX_MISORDER
-    /// Extended sequence numbers remembered for duplicate detection. Larger
-    /// than max_misorder, so every packet A.1 accepts as misordered is covered.
-    static constexpr std::uint32_t window = 1024;
-
-    /// What update() decided about one packet.
-    enum class verdict {
-        in_order,  ///< newest so far (gaps allowed, up to max_dropout); counted
-        reordered, ///< behind the newest, within max_misorder, not seen before; counted
-        duplicate, ///< already seen; not counted
-        probation, ///< the source is not valid yet (A.1); not counted yet
-        bad,       ///< a large jump, too old, or before the base; not counted
-        restarted, ///< second consecutive packet after a large jump: counts re-based (A.1)
-    };
-
-    /// No source yet; the first update() starts one as reset() would.
-    sequence_tracker() = default;
-
-    /// A new source begins with this packet, which is taken as the first of its
-    /// probation run (A.1: `init_seq(s, seq); s->max_seq = seq - 1;
-    /// s->probation = MIN_SEQUENTIAL;` then `update_seq(s, seq)`). Every counter
-    /// returns to zero. Calling update() with the same number right after is
-    /// harmless: A.1 restarts the run at that packet, which is the same state.
-    void reset(std::uint16_t first_seq) noexcept
-    {
-        started_ = true;
-        base_ext_ = first_seq;
-        bad_seq_ = no_bad_seq;
-        received_ = expected_prior_ = received_prior_ = 0;
-        duplicates_ = reordered_ = 0;
-        start_run(first_seq);
-    }
-
-    /// Accounts one arriving packet with sequence number `seq`.
-    verdict update(std::uint16_t seq) noexcept
-    {
-        if (!started_) {
-            reset(seq);
-            return valid() ? verdict::in_order : verdict::probation;
-        }
-        if (probation_ > 0) return update_in_probation(seq);
-
-        // A.1: the distance ahead of the highest number seen, modulo 2^16.
-        const auto udelta = static_cast<std::uint16_t>(seq - max_seq_);
-        if (udelta < max_dropout) {
-            if (udelta == 0) return count_duplicate();
-            // In order, with a permissible gap; past 65535 it counts another
-            // 2^16 cycle (A.1's `s->cycles += RTP_SEQ_MOD`).
-            const std::uint64_t ext = extended_max() + udelta;
-            advance_to(ext);
-            cycles_ = ext - seq;
-            max_seq_ = seq;
-            ++received_;
-            return verdict::in_order;
-        }
-        if (udelta <= seq_mod - max_misorder) {
-            // A very large jump. Two consecutive such packets mean the sender
-            // restarted without telling us: re-sync on this one (A.1).
-            if (seq == bad_seq_) {
-                restart(seq);
-                return verdict::restarted;
-            }
-            bad_seq_ = (std::uint32_t{seq} + 1) & (seq_mod - 1);
-            return verdict::bad;
-        }
-        // Behind the highest by 1 to max_misorder - 1: duplicate or reordered.
-        const std::uint64_t behind = seq_mod - udelta;
-        const std::uint64_t ext_max = extended_max();
-        if (behind > ext_max) return verdict::bad;
-        const std::uint64_t ext = ext_max - behind;
-        if (seen(ext)) return count_duplicate();
-        // Sent before the first packet we counted, overtaken on the way: the
-        // stream began earlier than we thought.
-        if (ext < base_ext_) base_ext_ = ext;
-        mark(ext);
-        ++received_;
-        ++reordered_;
-        return verdict::reordered;
-    }
-
-    /// A.3 `extended_max = s->cycles + s->max_seq`: the highest sequence number
-    /// seen with its count of wraps in the bits above the low 16. Its low 32 bits
-    /// are the RTCP reception report's "extended highest sequence number".
-    [[nodiscard]] std::uint64_t extended_max() const noexcept { return cycles_ + max_seq_; }
-
-    /// Extends `seq` relative to the highest number seen: the nearer of the
-    /// candidates in the current, previous or next cycle (within 2^15 either
-    /// way), so it serves reordered and late packets as well as new ones.
-    /// Returns 0 for a number that would fall before the first cycle; only a
-    /// packet sent before the base can, and update() refuses those.
-    [[nodiscard]] std::uint64_t extended_of(std::uint16_t seq) const noexcept
-    {
-        const auto ahead = static_cast<std::uint16_t>(seq - max_seq_);
-        const std::uint64_t ext_max = extended_max();
-        if (ahead < seq_mod / 2) return ext_max + ahead;
-        const std::uint64_t behind = seq_mod - ahead;
-        return behind > ext_max ? 0 : ext_max - behind;
-    }
-
-    /// Distinct packets counted since the base; 0 until the source is valid.
-    [[nodiscard]] std::uint64_t received() const noexcept { return valid() ? received_ : 0; }
-
-    /// A.3 `expected = extended_max - s->base_seq + 1`; 0 until the source is valid.
-    [[nodiscard]] std::uint64_t expected() const noexcept
-    {
-        return valid() ? extended_max() - base_ext_ + 1 : 0;
-    }
-
-    /// A.3 cumulative loss, `expected - received`. A.3 lets it go negative when
-    /// duplicates are counted; here it never does (see the class comment), so a
-    /// caller may rely on lost() >= 0. The RTCP field is 24-bit signed: the
-    /// report writer clamps it.
-    [[nodiscard]] std::int64_t lost() const noexcept
-    {
-        return static_cast<std::int64_t>(expected()) - static_cast<std::int64_t>(received());
-    }
-
-    /// A.3 fraction lost since the previous call, as the RTCP 8-bit fixed-point
-    /// field (lost / expected * 256, truncated; 0 when nothing was expected or
-    /// nothing was lost). Each call starts a new interval.
-    std::uint8_t fraction_lost() noexcept
-    {
-        const std::uint64_t expected_now = expected();
-        const std::uint64_t received_now = received();
-        const std::uint64_t expected_interval = expected_now - expected_prior_;
-        expected_prior_ = expected_now;
-        const std::uint64_t received_interval = received_now - received_prior_;
-        received_prior_ = received_now;
-        if (expected_interval == 0 || received_interval >= expected_interval) return 0;
-        const std::uint64_t lost_interval = expected_interval - received_interval;
-        return static_cast<std::uint8_t>((lost_interval << 8) / expected_interval);
-    }
-
-    /// Packets refused as already seen, since reset().
-    [[nodiscard]] std::uint64_t duplicates() const noexcept { return duplicates_; }
-
-    /// Packets counted as reordered, since reset().
-    [[nodiscard]] std::uint64_t reordered() const noexcept { return reordered_; }
-
-    /// True once probation has passed (A.1: MIN_SEQUENTIAL consecutive packets).
-    [[nodiscard]] bool valid() const noexcept { return started_ && probation_ == 0; }
-
-private:
-    static constexpr std::uint32_t seq_mod = 1u << 16;       ///< A.1 RTP_SEQ_MOD
-    static constexpr std::uint32_t no_bad_seq = seq_mod + 1; ///< A.1: "seq == bad_seq is false"
-    static constexpr std::size_t word_bits = 64;
-
-    verdict update_in_probation(std::uint16_t seq) noexcept
-    {
-        const auto udelta = static_cast<std::uint16_t>(seq - max_seq_);
-        const std::uint64_t ext_max = extended_max();
-        const std::uint64_t behind = seq_mod - udelta;
-        if (udelta == 0) return count_duplicate();
-        if (udelta < max_dropout) {
-            const std::uint64_t ext = ext_max + udelta;
-            advance_to(ext);
-            cycles_ = ext - seq;
-            max_seq_ = seq;
-        } else if (behind < max_misorder && behind <= ext_max) {
-            const std::uint64_t ext = ext_max - behind;
-            if (seen(ext)) return count_duplicate();
-            mark(ext);
-            run_first_ = std::min(run_first_, ext);
-        } else {
-            // Far from the run: A.1 starts it again at this packet.
-            start_run(seq);
-            return verdict::probation;
-        }
-        ++run_length_;
-        if (--probation_ == 0) {
-            validate();
-            return verdict::in_order;
-        }
-        return verdict::probation;
-    }
-
-    void start_run(std::uint16_t seq) noexcept
-    {
-        probation_ = min_sequential - 1;
-        max_seq_ = seq;
-        cycles_ = 0;
-        run_length_ = 1;
-        run_first_ = seq;
-        seen_.fill(0);
-        mark(seq);
-        if (probation_ == 0) validate();
-    }
-
-    // The run that completes probation becomes the counted stream; its lowest
-    // packet is the base (deviation 1 in the class comment).
-    void validate() noexcept
-    {
-        probation_ = 0;
-        base_ext_ = run_first_;
-        received_ = run_length_;
-        bad_seq_ = no_bad_seq;
-        expected_prior_ = received_prior_ = 0;
-    }
-
-    // A.1 init_seq() on a restart, then `s->received++` for this packet.
-    void restart(std::uint16_t seq) noexcept
-    {
-        max_seq_ = seq;
-        cycles_ = 0;
-        base_ext_ = seq;
-        bad_seq_ = no_bad_seq;
-        received_ = 1;
-        expected_prior_ = received_prior_ = 0;
-        seen_.fill(0);
-        mark(seq);
-    }
-
-    verdict count_duplicate() noexcept
-    {
-        ++duplicates_;
-        return verdict::duplicate;
-    }
-
-    // Moves the window's top from extended_max() to `new_max`, forgetting the
-    // numbers that slide out (their slots are reused by the ones coming in).
-    void advance_to(std::uint64_t new_max) noexcept
-    {
-        const std::uint64_t old_max = extended_max();
-        if (new_max - old_max >= window) {
-            seen_.fill(0);
-        } else {
-            for (std::uint64_t ext = old_max + 1; ext < new_max; ++ext)
-                clear(ext);
-        }
-        mark(new_max);
-    }
-
-    [[nodiscard]] bool seen(std::uint64_t ext) const noexcept
-    {
-        const auto slot = static_cast<std::size_t>(ext % window);
-        return (seen_[slot / word_bits] >> (slot % word_bits) & 1u) != 0;
-    }
-    void mark(std::uint64_t ext) noexcept
-    {
-        const auto slot = static_cast<std::size_t>(ext % window);
-        seen_[slot / word_bits] |= std::uint64_t{1} << (slot % word_bits);
-    }
-    void clear(std::uint64_t ext) noexcept
-    {
-        const auto slot = static_cast<std::size_t>(ext % window);
-        seen_[slot / word_bits] &= ~(std::uint64_t{1} << (slot % word_bits));
-    }
-
-    bool started_ = false;
-    int probation_ = 0;                  ///< A.1 s->probation: consecutive packets still needed
-    std::uint16_t max_seq_ = 0;          ///< A.1 s->max_seq
-    std::uint64_t cycles_ = 0;           ///< A.1 s->cycles, already shifted (a multiple of 2^16)
-    std::uint64_t base_ext_ = 0;         ///< A.1 s->base_seq, extended
-    std::uint32_t bad_seq_ = no_bad_seq; ///< A.1 s->bad_seq: last bad number + 1
-    std::uint64_t run_length_ = 0;       ///< packets in the current probation run
-    std::uint64_t run_first_ = 0;        ///< lowest extended number of that run
-    std::uint64_t received_ = 0;
-    std::uint64_t expected_prior_ = 0;
-    std::uint64_t received_prior_ = 0;
-    std::uint64_t duplicates_ = 0;
-    std::uint64_t reordered_ = 0;
-    std::array<std::uint64_t, window / word_bits>
-        seen_{}; ///< bit per extended number, modulo window
-};
-
-} // namespace audiocast
-// end include/audiocast/session/sequence_tracker.hpp
 // begin include/audiocast/session/source_selector.hpp
 // audiocast — which sender a receiver plays (docs/architecture.md, Source selection).
 //
@@ -9597,7 +9816,13 @@ public:
 
     /// `max_step`: how far, in frames, a packet may lie from the newest one
     /// and still be believed on its own (the jitter buffer's window).
-    explicit source_timeline(std::uint64_t max_step) noexcept : max_step_{max_step} {}
+    /// `max_misorder`: how far behind the newest a packet may arrive and still
+    /// be placed (sequence_tracker).
+    explicit source_timeline(
+        std::uint64_t max_step,
+        std::uint32_t max_misorder = sequence_tracker::default_max_misorder) noexcept
+        : max_step_{max_step}, tracker_{max_misorder}
+    {}
 
     /// A new source: the next packet starts the timeline. The tracker's
     /// counts begin afresh (the caller keeps the old ones).
@@ -9606,7 +9831,7 @@ public:
         started_ = false;
         second_due_ = false;
         held_ = false;
-        tracker_ = sequence_tracker{};
+        tracker_ = sequence_tracker{tracker_.max_misorder()};
         received_before_ = 0;
         lost_before_ = 0;
         discarded_ = 0;
@@ -9651,7 +9876,7 @@ public:
                 commit_newest(where, frames);
                 return ahead == 1 ? verdict::continues : verdict::after_gap;
             }
-        } else if (ahead == 0 || ahead > seq_mod - sequence_tracker::max_misorder) {
+        } else if (ahead == 0 || ahead > seq_mod - tracker_.max_misorder()) {
             // At or just behind the newest: a duplicate, or an older packet,
             // which must lie on the timeline before the newest one ends.
             const bool placed_before =
@@ -9731,7 +9956,7 @@ public:
 private:
     static constexpr std::uint32_t seq_mod = 1u << 16;
     /// A packet further ahead than this in sequence is a jump to confirm.
-    static constexpr std::uint16_t max_gap = sequence_tracker::max_misorder;
+    static constexpr std::uint16_t max_gap = sequence_tracker::default_max_misorder;
 
     [[nodiscard]] std::uint16_t newest_sequence_low() const noexcept
     {
@@ -9800,9 +10025,11 @@ public:
 
     /// `believable_step`: how far from the newest packet another may lie and
     /// be believed alone (source_timeline). `max_payload_bytes`: the largest
-    /// payload a held jump may need.
-    source_feed(std::uint64_t believable_step, std::size_t max_payload_bytes)
-        : timeline_{believable_step}, jump_payload_(max_payload_bytes)
+    /// payload a held jump may need. `max_misorder`: how far behind the newest
+    /// a packet may arrive and still be placed (sequence_tracker).
+    source_feed(std::uint64_t believable_step, std::size_t max_payload_bytes,
+                std::uint32_t max_misorder = sequence_tracker::default_max_misorder)
+        : timeline_{believable_step, max_misorder}, jump_payload_(max_payload_bytes)
     {}
 
     /// The selector chose a new source whose first packet has header `h`:
@@ -10173,7 +10400,7 @@ private:
         : codec_{std::move(codec)}, config_{config}, decoded_(sizes.decoded_samples),
           order_{make_order(codec_, config_, sizes)},
           selector_{config_.source_timeout, sizes.max_held_bytes},
-          feed_{sizes.believable_step, receiver_sizes::max_payload_bytes},
+          feed_{sizes.believable_step, receiver_sizes::max_payload_bytes, config_.max_misorder},
           meter_{codec_.format().sample_rate},
           playout_{{.format = codec_.format(),
                     .latency = config_.latency,
@@ -12069,6 +12296,980 @@ private:
 
 } // namespace audiocast
 // end include/audiocast/transport/loopback.hpp
+// begin include/audiocast/protection/parity_fec_config.hpp
+// audiocast — the settings of SMPTE 2022-1 row/column parity FEC.
+//
+// Media packets are laid out row by row in a matrix `columns` (L) wide and
+// `rows` (D) deep. Each row of L consecutive packets gets a row repair packet
+// and each column of D packets L apart a column repair packet, so the
+// overhead is 1/D (columns) + 1/L (rows) of the media packets: 10 x 10 with
+// both is 20 %. One lost packet in a row or a column is rebuilt; with both,
+// rebuilding in one direction frees the other, so most patterns of a few
+// losses in a matrix are repaired, and a burst of up to L packets is
+// repaired by the columns alone. The price is latency: a column's repair
+// packet leaves after the matrix's last row, spread over the next matrix (so
+// that a burst at the end of one matrix does not also take its repairs), and
+// a receiver rebuilds a packet of the first row up to 2 x L x D packets after
+// it was sent. See docs/architecture.md, Packet protection.
+
+
+#include <cstddef>
+#include <cstdint>
+#include <system_error>
+
+namespace audiocast {
+
+struct parity_fec_config {
+    std::uint8_t columns = 10;      ///< L: packets in a row, 1-255
+    std::uint8_t rows = 10;         ///< D: rows in a matrix, 1-255
+    bool row_repair = true;         ///< send a repair packet for each row
+    bool column_repair = true;      ///< send a repair packet for each column
+    std::uint8_t payload_type = 96; ///< of the repair packets (96-127, as GStreamer allows)
+    /// The largest media datagram protected, in bytes; a longer one is sent
+    /// unprotected and counted. Repair packets are up to 16 bytes longer.
+    std::size_t max_datagram = 1500;
+};
+
+inline constexpr setting_limit parity_fec_columns_limit{"FEC columns (L)", 1, 255, "",
+                                                        errc::invalid_fec_setting};
+inline constexpr setting_limit parity_fec_rows_limit{"FEC rows (D)", 1, 255, "",
+                                                     errc::invalid_fec_setting};
+/// A receiver's reorder window (receiver_config::max_misorder) holds at most
+/// 1023 packets, so a matrix may delay a repair no more.
+inline constexpr setting_limit parity_fec_delay_limit{
+    "FEC repair delay (2 x L x D + L)",
+    1,
+    1023,
+    "packets",
+    errc::invalid_fec_setting,
+    "a receiver's reorder window holds at most 1023 packets"};
+inline constexpr setting_limit parity_fec_payload_type_limit{"FEC payload type", 96, 127, "",
+                                                             errc::invalid_fec_setting};
+inline constexpr setting_limit parity_fec_datagram_limit{
+    "FEC largest protected datagram", 13, 65'507, "bytes", errc::invalid_fec_setting};
+
+/// The first setting of `c` that breaks its limit; none when all hold.
+[[nodiscard]] constexpr setting_problem check(const parity_fec_config& c) noexcept
+{
+    if (auto p = parity_fec_columns_limit.check(c.columns)) return p;
+    if (auto p = parity_fec_rows_limit.check(c.rows)) return p;
+    if (auto p = parity_fec_delay_limit.check(2.0 * c.columns * c.rows + c.columns)) return p;
+    if (auto p = parity_fec_payload_type_limit.check(c.payload_type)) return p;
+    if (auto p = parity_fec_datagram_limit.check(static_cast<double>(c.max_datagram))) return p;
+    return {};
+}
+
+inline void validate(const parity_fec_config& c, std::error_code& ec) noexcept
+{
+    detail::assign(ec, check(c));
+}
+
+inline void validate(const parity_fec_config& c)
+{
+    detail::throw_if(check(c));
+}
+
+/// How many packets after a packet the last repair that can rebuild it may
+/// come (a column's, spread over the next matrix), and so how far behind the
+/// newest a rebuilt packet may arrive: a receiver's
+/// receiver_config::max_misorder must be at least this, and its playout
+/// latency at least this many packet times.
+[[nodiscard]] constexpr std::uint32_t parity_fec_repair_delay(const parity_fec_config& c) noexcept
+{
+    return 2u * c.columns * c.rows + c.columns;
+}
+
+/// The fraction of the media packets' count that repair packets add.
+[[nodiscard]] constexpr double overhead(const parity_fec_config& c) noexcept
+{
+    return (c.row_repair ? 1.0 / c.columns : 0.0) + (c.column_repair ? 1.0 / c.rows : 0.0);
+}
+
+} // namespace audiocast
+// end include/audiocast/protection/parity_fec_config.hpp
+// begin include/audiocast/protection/parity_fec_decoder.hpp
+// audiocast — rebuilds lost media packets from SMPTE 2022-1 repair packets.
+//
+// Sans-I/O: the caller hands over every media datagram it receives
+// (on_media) and every repair datagram (on_repair), and takes the packets
+// rebuilt (take_recovered) to pass on as if they had arrived. A repair packet
+// that finds exactly one of its packets missing rebuilds it as soon as a later
+// packet has come (one merely behind its repair is not rebuilt too); one that
+// finds more waits, and each packet that arrives or is rebuilt tries the
+// waiting repairs that protect it again, so that rows and columns free each
+// other. Packets are kept for a window of sequence numbers (about two
+// matrices: a column's repair leaves up to a matrix after its packets), and
+// repairs as long as what they protect is in it. Allocates only when made;
+// nothing here blocks or calls the system.
+//
+// A repair rebuilds a packet only from packets of its own SSRC, and never a
+// longer one than it carries, so packets of another sender on the group can
+// cost repairs but never make one rebuild wrong bytes; a host that can forge
+// the sender's packets can forge repairs as well, no more.
+
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <system_error>
+#include <vector>
+
+namespace audiocast {
+
+/// What a parity_fec_decoder has seen and done, cumulative.
+struct parity_fec_decoder_stats {
+    std::uint64_t repairs_received = 0;
+    std::uint64_t repairs_malformed = 0; ///< failed parity_fec::parse, or inconsistent
+    /// Protecting a span longer than the window, or packets the window has
+    /// passed: of no use here.
+    std::uint64_t repairs_out_of_window = 0;
+    /// Not of the matrix this decoder was made for: a row not L long, a
+    /// column not D deep or not L apart (the sender's --fec differs), or a
+    /// kind it was told not to expect.
+    std::uint64_t repairs_mismatched = 0;
+    std::uint64_t repairs_used = 0;    ///< rebuilt a packet
+    std::uint64_t repairs_expired = 0; ///< dropped, still missing two or more packets
+    std::uint64_t packets_recovered = 0;
+    /// Rebuilt packets dropped because more were waiting to be taken than
+    /// the window holds; not expected unless take_recovered() is not called.
+    std::uint64_t recovered_dropped = 0;
+};
+
+class parity_fec_decoder {
+public:
+    /// Keeps packets for the matrix `expected` describes: at least
+    /// 2 x L x D + L sequence numbers. Throws std::system_error (errc::invalid_fec_setting)
+    /// naming a setting out of range.
+    explicit parity_fec_decoder(const parity_fec_config& expected)
+        : config_{checked(expected)}, window_{window_for(config_)}, slots_(window_),
+          bytes_(window_ * config_.max_datagram),
+          pending_(2 * (std::size_t{config_.columns} + config_.rows) + 16), recovered_(window_),
+          work_(window_)
+    {
+        for (auto& p : pending_)
+            p.bytes.resize(parity_fec::repair_payload_offset + config_.max_datagram -
+                           rtp::fixed_header_size);
+    }
+
+    [[nodiscard]] const parity_fec_decoder_stats& stats() const noexcept { return stats_; }
+    /// Sequence numbers a packet is kept for.
+    [[nodiscard]] std::size_t window_packets() const noexcept { return window_; }
+
+    /// A media datagram that arrived; the caller passes it on as well.
+    void on_media(std::span<const std::byte> datagram, const datagram_origin& origin) noexcept
+    {
+        if (datagram.size() < rtp::fixed_header_size || datagram.size() > config_.max_datagram ||
+            (std::to_integer<unsigned>(datagram[0]) >> 6) != 2)
+            return;
+        const std::uint16_t sequence = detail::load_be16(datagram.data() + 2);
+        const std::uint16_t newest_before = newest_;
+        if (!store(sequence, datagram, origin)) return;
+        settle(sequence);
+        if (newest_ != newest_before) {
+            // Packets before this one that are still missing are lost (or
+            // reordered): the repairs that waited for that may rebuild them.
+            for (auto& p : pending_)
+                if (p.used && p.deferred) try_repair(p);
+            drain_work();
+        }
+    }
+
+    /// A repair datagram that arrived.
+    void on_repair(std::span<const std::byte> datagram) noexcept
+    {
+        ++stats_.repairs_received;
+        std::error_code ec;
+        const parity_fec::repair_header h = parity_fec::parse(datagram, ec);
+        if (ec) {
+            ++stats_.repairs_malformed;
+            return;
+        }
+        // Only the matrix expected: so a repair costs at most max(L, D)
+        // lookups, whatever a forger puts in its header.
+        const bool row_shape = h.row && h.count == config_.columns;
+        const bool column_shape = !h.row && h.offset == config_.columns && h.count == config_.rows;
+        if (!row_shape && !column_shape) {
+            ++stats_.repairs_mismatched;
+            return;
+        }
+        const std::uint16_t first = h.protected_sequence(0);
+        const std::uint16_t last = h.protected_sequence(h.count - 1u);
+        const int w = static_cast<int>(window_);
+        if (have_newest_ && (age(last) >= w || age(first) <= -w)) {
+            ++stats_.repairs_out_of_window;
+            return;
+        }
+        if (datagram.size() - parity_fec::repair_payload_offset >
+            config_.max_datagram - rtp::fixed_header_size) {
+            ++stats_.repairs_malformed;
+            return;
+        }
+        pending_repair* p = free_pending();
+        p->deferred = false;
+        std::copy(datagram.begin(), datagram.end(), p->bytes.begin());
+        p->size = datagram.size();
+        p->header = h;
+        p->header.payload = std::span<const std::byte>{p->bytes}.subspan(
+            parity_fec::repair_payload_offset, h.payload.size());
+        p->used = true;
+        try_repair(*p);
+        drain_work();
+    }
+
+    /// Whether a rebuilt packet waits to be taken.
+    [[nodiscard]] bool has_recovered() const noexcept { return recovered_count_ > 0; }
+
+    /// Copies the oldest rebuilt packet into `out` and returns its size (0
+    /// when none waits, or when `out` is shorter; it is then dropped), with
+    /// where its packets came from in `origin`.
+    std::size_t take_recovered(std::span<std::byte> out, datagram_origin& origin) noexcept
+    {
+        while (recovered_count_ > 0) {
+            const std::uint16_t sequence = recovered_[recovered_head_];
+            recovered_head_ = (recovered_head_ + 1) % recovered_.size();
+            --recovered_count_;
+            const slot* s = find(sequence);
+            if (s == nullptr) continue; // the window passed it meanwhile
+            if (out.size() < s->size) return 0;
+            std::copy_n(slot_bytes(*s), s->size, out.data());
+            origin = s->origin;
+            origin.waited = {};
+            origin.dropped_before.reset();
+            return s->size;
+        }
+        return 0;
+    }
+
+private:
+    struct slot {
+        bool present = false;
+        std::uint16_t sequence = 0;
+        std::uint32_t ssrc = 0;
+        std::size_t size = 0;
+        datagram_origin origin{};
+    };
+
+    struct pending_repair {
+        bool used = false;
+        bool deferred = false; // misses one packet, not yet overtaken by a later one
+        std::vector<std::byte> bytes;
+        std::size_t size = 0;
+        parity_fec::repair_header header{};
+    };
+
+    static const parity_fec_config& checked(const parity_fec_config& c)
+    {
+        validate(c);
+        return c;
+    }
+
+    // 2 x L x D + L and some, rounded up to a power of two: it divides 2^16,
+    // so a sequence number's slot stays its own when the numbers wrap.
+    static std::size_t window_for(const parity_fec_config& c) noexcept
+    {
+        const std::size_t needed = parity_fec_repair_delay(c) + 16;
+        std::size_t w = 64;
+        while (w < needed)
+            w *= 2;
+        return w;
+    }
+
+    // How many sequence numbers `s` is behind the newest packet (negative:
+    // ahead of it).
+    [[nodiscard]] int age(std::uint16_t s) const noexcept
+    {
+        return static_cast<std::int16_t>(static_cast<std::uint16_t>(newest_ - s));
+    }
+
+    [[nodiscard]] std::size_t index_of(std::uint16_t s) const noexcept { return s % window_; }
+
+    std::byte* slot_bytes(const slot& s) noexcept
+    {
+        return bytes_.data() + static_cast<std::size_t>(&s - slots_.data()) * config_.max_datagram;
+    }
+
+    [[nodiscard]] const slot* find(std::uint16_t s) const noexcept
+    {
+        if (!have_newest_) return nullptr;
+        const int a = age(s);
+        if (a < 0 || a >= static_cast<int>(window_)) return nullptr;
+        const slot& x = slots_[index_of(s)];
+        return x.present && x.sequence == s ? &x : nullptr;
+    }
+
+    bool store(std::uint16_t s, std::span<const std::byte> datagram,
+               const datagram_origin& origin) noexcept
+    {
+        if (!have_newest_ || age(s) < 0) {
+            have_newest_ = true;
+            newest_ = s;
+        }
+        if (age(s) >= static_cast<int>(window_)) return false; // the window passed it
+        slot& x = slots_[index_of(s)];
+        x.present = true;
+        x.sequence = s;
+        x.ssrc = detail::load_be32(datagram.data() + 8);
+        x.size = datagram.size();
+        x.origin = origin;
+        std::copy(datagram.begin(), datagram.end(), slot_bytes(x));
+        return true;
+    }
+
+    pending_repair* free_pending() noexcept
+    {
+        pending_repair* oldest = &pending_.front();
+        for (auto& p : pending_) {
+            if (!p.used) return &p;
+            if (have_newest_ && age(last_of(p)) >= static_cast<int>(window_)) {
+                ++stats_.repairs_expired;
+                p.used = false;
+                return &p;
+            }
+            if (age(last_of(p)) > age(last_of(*oldest))) oldest = &p;
+        }
+        ++stats_.repairs_expired;
+        oldest->used = false;
+        return oldest;
+    }
+
+    [[nodiscard]] static std::uint16_t last_of(const pending_repair& p) noexcept
+    {
+        return p.header.protected_sequence(p.header.count - 1u);
+    }
+
+    [[nodiscard]] static bool protects(const parity_fec::repair_header& h, std::uint16_t s) noexcept
+    {
+        const auto distance = static_cast<std::uint16_t>(s - h.sn_base);
+        return distance % h.offset == 0 && distance / h.offset < h.count;
+    }
+
+    // A packet is here: try the waiting repairs that protect it, and those
+    // that what they rebuild frees in turn.
+    void settle(std::uint16_t s) noexcept
+    {
+        push_work(s);
+        drain_work();
+    }
+
+    void push_work(std::uint16_t s) noexcept
+    {
+        if (work_count_ < work_.size()) work_[work_count_++] = s;
+    }
+
+    void drain_work() noexcept
+    {
+        while (work_count_ > 0) {
+            const std::uint16_t s = work_[--work_count_];
+            for (auto& p : pending_)
+                if (p.used && protects(p.header, s)) try_repair(p);
+        }
+    }
+
+    // Rebuilds the one packet `p` misses, if it misses one; drops `p` once
+    // it has nothing left to do.
+    void try_repair(pending_repair& p) noexcept
+    {
+        const parity_fec::repair_header& h = p.header;
+        p.deferred = false;
+        unsigned missing = 0;
+        std::uint16_t lost = 0;
+        for (unsigned i = 0; i < h.count; ++i) {
+            const std::uint16_t s = h.protected_sequence(i);
+            const slot* x = find(s);
+            if (x == nullptr || x->ssrc != h.ssrc) {
+                lost = s;
+                if (++missing > 1) return; // wait for more
+            }
+        }
+        if (missing == 1 && (!have_newest_ || age(lost) <= 0)) {
+            // Nothing sent after it has come yet: it may be on its way (a
+            // sender may send a row's repair before the row's last packet,
+            // as GStreamer's does, and repairs come on other sockets).
+            p.deferred = true;
+            return;
+        }
+        p.used = false;
+        if (missing == 0) return;
+        if (have_newest_ && age(lost) >= static_cast<int>(window_)) {
+            ++stats_.repairs_out_of_window;
+            return;
+        }
+        if (rebuild(h, lost)) {
+            ++stats_.repairs_used;
+            push_work(lost);
+        }
+    }
+
+    bool rebuild(const parity_fec::repair_header& h, std::uint16_t lost) noexcept
+    {
+        // The lost packet's length after its fixed header, then its bytes.
+        std::uint16_t length = h.length_recovery;
+        unsigned first_byte = h.first_byte_recovery;
+        bool marker = h.marker_recovery;
+        unsigned payload_type = h.payload_type_recovery;
+        std::uint32_t timestamp = h.timestamp_recovery;
+        const slot* origin_of = nullptr;
+        for (unsigned i = 0; i < h.count; ++i) {
+            const std::uint16_t s = h.protected_sequence(i);
+            if (s == lost) continue;
+            const slot* x = find(s);
+            const std::byte* d = slot_bytes(*x);
+            length ^= static_cast<std::uint16_t>(x->size - rtp::fixed_header_size);
+            first_byte ^= std::to_integer<unsigned>(d[0]) & 0x3Fu;
+            marker ^= (std::to_integer<unsigned>(d[1]) & 0x80u) != 0;
+            payload_type ^= std::to_integer<unsigned>(d[1]) & 0x7Fu;
+            timestamp ^= detail::load_be32(d + 4);
+            if (origin_of == nullptr) origin_of = x;
+        }
+        if (length > h.payload.size() ||
+            std::size_t{length} > config_.max_datagram - rtp::fixed_header_size) {
+            ++stats_.repairs_malformed;
+            return false;
+        }
+        if (!have_newest_ || age(lost) < 0) {
+            have_newest_ = true;
+            newest_ = lost;
+        }
+        // Into the lost packet's own slot, which find() then reports.
+        slot& y = slots_[index_of(lost)];
+        y.present = false;
+        std::byte* out = slot_bytes(y);
+        out[0] = std::byte{static_cast<unsigned char>(0x80u | (first_byte & 0x3Fu))};
+        out[1] =
+            std::byte{static_cast<unsigned char>((marker ? 0x80u : 0u) | (payload_type & 0x7Fu))};
+        detail::store_be16(out + 2, lost);
+        detail::store_be32(out + 4, timestamp);
+        detail::store_be32(out + 8, h.ssrc);
+        std::byte* region = out + rtp::fixed_header_size;
+        std::copy_n(h.payload.begin(), length, region);
+        for (unsigned i = 0; i < h.count; ++i) {
+            const std::uint16_t s = h.protected_sequence(i);
+            if (s == lost) continue;
+            const slot* x = find(s);
+            const std::byte* d = slot_bytes(*x) + rtp::fixed_header_size;
+            const std::size_t n = std::min<std::size_t>(x->size - rtp::fixed_header_size, length);
+            for (std::size_t k = 0; k < n; ++k)
+                region[k] ^= d[k];
+        }
+        y.present = true;
+        y.sequence = lost;
+        y.ssrc = h.ssrc;
+        y.size = rtp::fixed_header_size + length;
+        y.origin = origin_of != nullptr ? origin_of->origin : datagram_origin{};
+        ++stats_.packets_recovered;
+        if (recovered_count_ == recovered_.size()) {
+            ++stats_.recovered_dropped;
+            recovered_head_ = (recovered_head_ + 1) % recovered_.size();
+            --recovered_count_;
+        }
+        recovered_[(recovered_head_ + recovered_count_) % recovered_.size()] = lost;
+        ++recovered_count_;
+        return true;
+    }
+
+    parity_fec_config config_;
+    std::size_t window_;
+    std::vector<slot> slots_;
+    std::vector<std::byte> bytes_;
+    std::vector<pending_repair> pending_;
+    std::vector<std::uint16_t> recovered_;
+    std::size_t recovered_head_ = 0;
+    std::size_t recovered_count_ = 0;
+    std::vector<std::uint16_t> work_;
+    std::size_t work_count_ = 0;
+    bool have_newest_ = false;
+    std::uint16_t newest_ = 0;
+    parity_fec_decoder_stats stats_;
+};
+
+} // namespace audiocast
+// end include/audiocast/protection/parity_fec_decoder.hpp
+// begin include/audiocast/protection/parity_fec_encoder.hpp
+// audiocast — builds SMPTE 2022-1 repair packets from the media packets sent.
+//
+// Sans-I/O: protect() takes each media datagram as it leaves and hands the
+// repair packets that are then due to a callback. A row's repair leaves right
+// after the row's last packet; a matrix's column repairs are built after its
+// last packet and leave one every D media packets of the next matrix, so a
+// burst that takes the end of a matrix does not also take its repairs
+// (parity_fec_config.hpp). Allocates only when made.
+
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <system_error>
+#include <vector>
+
+namespace audiocast {
+
+/// What a parity_fec_encoder has done, cumulative.
+struct parity_fec_encoder_stats {
+    std::uint64_t media_protected = 0;
+    /// Media datagrams sent without protection: longer than max_datagram, or
+    /// not RTP version 2.
+    std::uint64_t media_unprotected = 0;
+    /// Times the matrix started over because the sequence numbers or the
+    /// SSRC jumped (a new stream): the packets since its start had only the
+    /// repairs already sent.
+    std::uint64_t restarts = 0;
+    std::uint64_t row_repairs = 0;
+    std::uint64_t column_repairs = 0;
+};
+
+class parity_fec_encoder {
+public:
+    /// Throws std::system_error (errc::invalid_fec_setting) naming the
+    /// setting out of range.
+    explicit parity_fec_encoder(const parity_fec_config& config)
+        : config_{checked(config)}, row_{region_capacity()},
+          columns_(config_.columns, group{region_capacity()}),
+          queued_(config_.columns, std::vector<std::byte>(max_repair_bytes())),
+          queued_sizes_(config_.columns, 0)
+    {}
+
+    [[nodiscard]] const parity_fec_config& config() const noexcept { return config_; }
+    [[nodiscard]] const parity_fec_encoder_stats& stats() const noexcept { return stats_; }
+
+    /// The longest repair packet this encoder builds.
+    [[nodiscard]] std::size_t max_repair_bytes() const noexcept
+    {
+        return parity_fec::repair_payload_offset + region_capacity();
+    }
+
+    /// Takes the media datagram just sent (an RTP packet) and calls
+    /// emit(bool row, std::span<const std::byte> repair) for each repair
+    /// packet due after it, rows first.
+    template <class Emit>
+    void protect(std::span<const std::byte> datagram, Emit&& emit) noexcept
+    {
+        if (datagram.size() < rtp::fixed_header_size || datagram.size() > config_.max_datagram ||
+            (std::to_integer<unsigned>(datagram[0]) >> 6) != 2) {
+            ++stats_.media_unprotected;
+            return;
+        }
+        const std::uint16_t sequence = detail::load_be16(datagram.data() + 2);
+        const std::uint32_t ssrc = detail::load_be32(datagram.data() + 8);
+        if (started_ &&
+            (sequence != static_cast<std::uint16_t>(last_sequence_ + 1) || ssrc != ssrc_)) {
+            ++stats_.restarts;
+            start_over(emit);
+        }
+        started_ = true;
+        last_sequence_ = sequence;
+        last_timestamp_ = detail::load_be32(datagram.data() + 4);
+        ssrc_ = ssrc;
+        ++stats_.media_protected;
+
+        const std::size_t column = index_ % config_.columns;
+        if (config_.row_repair) {
+            row_.add(datagram);
+            if (row_.count == config_.columns) {
+                const std::size_t n = build(row_, true, 1, row_buffer_.data());
+                ++stats_.row_repairs;
+                emit(true, std::span<const std::byte>{row_buffer_.data(), n});
+                row_.clear();
+            }
+        }
+        if (config_.column_repair) columns_[column].add(datagram);
+
+        // One queued column repair every D packets of the next matrix.
+        if (config_.column_repair && queued_next_ < queued_count_ && index_ % config_.rows == 0) {
+            const std::size_t q = queued_next_++;
+            ++stats_.column_repairs;
+            emit(false, std::span<const std::byte>{queued_[q].data(), queued_sizes_[q]});
+        }
+
+        ++index_;
+        if (index_ == matrix_size()) {
+            index_ = 0;
+            if (config_.column_repair) queue_columns(emit);
+        }
+    }
+
+private:
+    struct group {
+        explicit group(std::size_t capacity) : bytes(capacity) {}
+        std::vector<std::byte> bytes; // XOR of the regions after the fixed headers
+        std::size_t longest = 0;
+        std::uint16_t sn_base = 0;
+        std::uint16_t length = 0;
+        std::uint32_t timestamp = 0;
+        std::uint8_t payload_type = 0;
+        std::uint8_t first_byte = 0;
+        bool marker = false;
+        unsigned count = 0;
+
+        void add(std::span<const std::byte> d) noexcept
+        {
+            const auto region = d.subspan(rtp::fixed_header_size);
+            if (count == 0) sn_base = detail::load_be16(d.data() + 2);
+            const auto b0 = std::to_integer<unsigned>(d[0]);
+            const auto b1 = std::to_integer<unsigned>(d[1]);
+            first_byte ^= static_cast<std::uint8_t>(b0 & 0x3Fu);
+            marker ^= (b1 & 0x80u) != 0;
+            payload_type ^= static_cast<std::uint8_t>(b1 & 0x7Fu);
+            timestamp ^= detail::load_be32(d.data() + 4);
+            length ^= static_cast<std::uint16_t>(region.size());
+            for (std::size_t i = 0; i < region.size(); ++i)
+                bytes[i] ^= region[i];
+            longest = std::max(longest, region.size());
+            ++count;
+        }
+
+        void clear() noexcept
+        {
+            std::fill_n(bytes.begin(), longest, std::byte{0});
+            longest = 0;
+            length = 0;
+            timestamp = 0;
+            payload_type = 0;
+            first_byte = 0;
+            marker = false;
+            count = 0;
+        }
+    };
+
+    static const parity_fec_config& checked(const parity_fec_config& c)
+    {
+        validate(c);
+        return c;
+    }
+
+    [[nodiscard]] std::size_t region_capacity() const noexcept
+    {
+        return config_.max_datagram - rtp::fixed_header_size;
+    }
+    [[nodiscard]] std::size_t matrix_size() const noexcept
+    {
+        return std::size_t{config_.columns} * config_.rows;
+    }
+
+    std::size_t build(const group& g, bool row, std::uint8_t offset, std::byte* out) noexcept
+    {
+        parity_fec::repair_header h;
+        h.payload_type = config_.payload_type;
+        h.sequence = row ? row_sequence_++ : column_sequence_++;
+        h.timestamp = last_timestamp_;
+        h.ssrc = ssrc_;
+        h.first_byte_recovery = g.first_byte;
+        h.marker_recovery = g.marker;
+        h.sn_base = g.sn_base;
+        h.length_recovery = g.length;
+        h.payload_type_recovery = g.payload_type;
+        h.timestamp_recovery = g.timestamp;
+        h.row = row;
+        h.offset = offset;
+        h.count = static_cast<std::uint8_t>(g.count);
+        std::error_code ec;
+        const std::size_t head =
+            parity_fec::write_headers(h, std::span<std::byte>{out, max_repair_bytes()}, ec);
+        std::copy_n(g.bytes.begin(), g.longest, out + head);
+        return head + g.longest;
+    }
+
+    template <class Emit>
+    void queue_columns(Emit& emit) noexcept
+    {
+        flush_queued(emit); // all have left by now: the last one D packets ago
+        for (std::size_t c = 0; c < config_.columns; ++c) {
+            group& g = columns_[c];
+            queued_sizes_[c] =
+                g.count == 0 ? 0 : build(g, false, config_.columns, queued_[c].data());
+            g.clear();
+        }
+        queued_count_ = config_.columns;
+        queued_next_ = 0;
+    }
+
+    template <class Emit>
+    void flush_queued(Emit& emit) noexcept
+    {
+        while (queued_next_ < queued_count_) {
+            const std::size_t q = queued_next_++;
+            if (queued_sizes_[q] == 0) continue;
+            ++stats_.column_repairs;
+            emit(false, std::span<const std::byte>{queued_[q].data(), queued_sizes_[q]});
+        }
+        queued_count_ = queued_next_ = 0;
+    }
+
+    template <class Emit>
+    void start_over(Emit& emit) noexcept
+    {
+        // The finished matrix's column repairs still protect what was sent.
+        flush_queued(emit);
+        row_.clear();
+        for (auto& g : columns_)
+            g.clear();
+        index_ = 0;
+    }
+
+    parity_fec_config config_;
+    group row_;
+    std::vector<group> columns_;
+    std::vector<std::vector<std::byte>> queued_;
+    std::vector<std::size_t> queued_sizes_;
+    std::vector<std::byte> row_buffer_ = std::vector<std::byte>(max_repair_bytes());
+    std::size_t queued_count_ = 0;
+    std::size_t queued_next_ = 0;
+    std::size_t index_ = 0; // position in the matrix, row by row
+    bool started_ = false;
+    std::uint16_t last_sequence_ = 0;
+    std::uint32_t last_timestamp_ = 0;
+    std::uint32_t ssrc_ = 0;
+    std::uint16_t row_sequence_ = 0;
+    std::uint16_t column_sequence_ = 0;
+    parity_fec_encoder_stats stats_;
+};
+
+} // namespace audiocast
+// end include/audiocast/protection/parity_fec_encoder.hpp
+// begin include/audiocast/protection/parity_fec_transport.hpp
+// audiocast — SMPTE 2022-1 parity FEC as a transport adapter.
+//
+// A parity_fec_transport<T> models `transport` by wrapping three T: the media
+// flow and the two repair flows (columns, rows; by convention the media port
+// + 2 and + 4). As a sender it sends each media datagram and then the repair
+// packets it completes; as a receiver it hands on each media datagram and,
+// among them, the ones its repairs rebuild, so the stream's session sees only
+// RTP media and never knows FEC was there (docs/architecture.md, Packet
+// protection). A receiver without FEC joins only the media flow and plays it.
+//
+//   using fec_udp = parity_fec_transport<udp_multicast_transport>;
+//   basic_multicast_stream<fec_udp, pcm_codec, steady_clock>::receiver rx{
+//       fec_udp::receiver(media, columns, rows, fec), fec_udp::unprotected(control), ...};
+//
+// The stream's control flow (RTCP) is of the same type, made unprotected().
+// Waiting is on the media flow alone (native_handle, async_wait_readable):
+// the repair flows are read whenever the media flow has been read empty,
+// which it is at each media packet, so a repair waits at most a packet time
+// longer to be used, and is never read before the media sent ahead of it
+// that has arrived.
+
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace audiocast {
+
+/// What a parity_fec_transport has done besides its encoder's and decoder's
+/// counts, cumulative.
+struct parity_fec_transport_stats {
+    std::uint64_t repair_send_failures = 0;  ///< repair packets a repair flow refused
+    std::uint64_t repair_receive_errors = 0; ///< errors reading a repair flow (not would_block)
+};
+
+template <transport Transport>
+class parity_fec_transport {
+public:
+    /// Sends media on `media` and repair packets on `columns` and `rows` (a
+    /// flow the config turns off may be absent).
+    static parity_fec_transport sender(Transport media, std::optional<Transport> columns,
+                                       std::optional<Transport> rows,
+                                       const parity_fec_config& config)
+    {
+        parity_fec_transport t{std::move(media), std::move(columns), std::move(rows)};
+        t.encoder_.emplace(config);
+        return t;
+    }
+
+    /// Receives media on `media` and repair packets on `columns` and `rows`,
+    /// keeping packets for the matrix `config` describes.
+    static parity_fec_transport receiver(Transport media, std::optional<Transport> columns,
+                                         std::optional<Transport> rows,
+                                         const parity_fec_config& config)
+    {
+        parity_fec_transport t{std::move(media), std::move(columns), std::move(rows)};
+        t.decoder_.emplace(config);
+        t.scratch_.resize(config.max_datagram + parity_fec::fec_header_size);
+        return t;
+    }
+
+    /// `inner` alone, as it is: the stream's control flow.
+    static parity_fec_transport unprotected(Transport inner)
+    {
+        return parity_fec_transport{std::move(inner), std::nullopt, std::nullopt};
+    }
+
+    parity_fec_transport(parity_fec_transport&&) noexcept = default;
+    parity_fec_transport& operator=(parity_fec_transport&&) noexcept = default;
+
+    /// Sends `datagram` on the media flow, then the repair packets due after
+    /// it. A datagram the media flow refused is protected all the same: a
+    /// receiver can rebuild what this host failed to send.
+    void send(std::span<const std::byte> datagram, std::error_code& ec) noexcept
+    {
+        media_.send(datagram, ec);
+        if (!encoder_) return;
+        encoder_->protect(datagram, [this](bool row, std::span<const std::byte> repair) {
+            auto& flow = row ? rows_ : columns_;
+            if (!flow) return;
+            std::error_code repair_ec;
+            flow->send(repair, repair_ec);
+            if (repair_ec) ++stats_.repair_send_failures;
+        });
+    }
+
+    /// The next media datagram: one rebuilt, or one that arrived.
+    std::size_t receive(std::span<std::byte> buffer, std::error_code& ec) noexcept
+    {
+        datagram_origin origin;
+        return receive(buffer, origin, ec);
+    }
+
+    /// As receive(buffer, ec), with where it came from (for a rebuilt one,
+    /// where the packets it was rebuilt from came from, waited zero).
+    std::size_t receive(std::span<std::byte> buffer, datagram_origin& origin,
+                        std::error_code& ec) noexcept
+    {
+        origin = {};
+        if (!decoder_) return receive_inner(media_, buffer, origin, ec);
+        // Media first: a repair read before the packets sent ahead of it
+        // would take one of them for lost.
+        const std::size_t n = receive_inner(media_, buffer, origin, ec);
+        if (!ec) {
+            decoder_->on_media(buffer.first(n), origin);
+            return n;
+        }
+        if (ec != std::errc::operation_would_block) return n;
+        read_repairs();
+        if (const std::size_t r = take_one(buffer, origin); r > 0) {
+            ec.clear();
+            return r;
+        }
+        return n;
+    }
+
+    /// Fills `slots` with rebuilt and arrived media datagrams; fewer than
+    /// asked means none is left (batch_receiver).
+    std::size_t receive_batch(std::span<received_datagram> slots, std::error_code& ec) noexcept
+        requires batch_receiver<Transport>
+    {
+        if (!decoder_) return media_.receive_batch(slots, ec);
+        const std::size_t got = media_.receive_batch(slots, ec);
+        for (std::size_t i = 0; i < got; ++i)
+            if (!slots[i].truncated)
+                decoder_->on_media(
+                    std::span<const std::byte>{slots[i].buffer.data(), slots[i].size},
+                    slots[i].origin);
+        if (got == slots.size() || (ec && ec != std::errc::operation_would_block)) return got;
+        // The media flow had no more: now the repairs, and what they rebuild.
+        read_repairs();
+        const std::size_t n = got + take_recovered(slots.subspan(got));
+        if (n > 0 && ec == std::errc::operation_would_block) ec.clear();
+        return n;
+    }
+
+    [[nodiscard]] int native_handle() noexcept
+        requires descriptor_transport<Transport>
+    {
+        return media_.native_handle();
+    }
+
+    template <class Handler>
+    void async_wait_readable(Handler&& handler)
+        requires readiness_waiting_transport<Transport>
+    {
+        media_.async_wait_readable(std::forward<Handler>(handler));
+    }
+
+    void cancel_waits() noexcept
+        requires readiness_waiting_transport<Transport>
+    {
+        media_.cancel_waits();
+    }
+
+    [[nodiscard]] Transport& media() noexcept { return media_; }
+    [[nodiscard]] const Transport& media() const noexcept { return media_; }
+    [[nodiscard]] std::optional<Transport>& column_flow() noexcept { return columns_; }
+    [[nodiscard]] std::optional<Transport>& row_flow() noexcept { return rows_; }
+    /// The sender's encoder; empty for a receiver or unprotected().
+    [[nodiscard]] const std::optional<parity_fec_encoder>& encoder() const noexcept
+    {
+        return encoder_;
+    }
+    /// The receiver's decoder; empty for a sender or unprotected().
+    [[nodiscard]] const std::optional<parity_fec_decoder>& decoder() const noexcept
+    {
+        return decoder_;
+    }
+    [[nodiscard]] const parity_fec_transport_stats& stats() const noexcept { return stats_; }
+
+private:
+    parity_fec_transport(Transport media, std::optional<Transport> columns,
+                         std::optional<Transport> rows)
+        : media_{std::move(media)}, columns_{std::move(columns)}, rows_{std::move(rows)}
+    {}
+
+    // The most repair packets read from one flow at a call: a flood there
+    // cannot hold the media up.
+    static constexpr int max_repairs_per_read = 64;
+
+    static std::size_t receive_inner(Transport& t, std::span<std::byte> buffer,
+                                     datagram_origin& origin, std::error_code& ec) noexcept
+    {
+        if constexpr (origin_reporting_receiver<Transport>)
+            return t.receive(buffer, origin, ec);
+        else
+            return t.receive(buffer, ec);
+    }
+
+    void read_repairs() noexcept
+    {
+        for (auto* flow : {&columns_, &rows_}) {
+            if (!*flow) continue;
+            for (int i = 0; i < max_repairs_per_read; ++i) {
+                std::error_code ec;
+                const std::size_t n = (*flow)->receive(std::span<std::byte>{scratch_}, ec);
+                if (ec == std::errc::operation_would_block) break;
+                if (ec) {
+                    ++stats_.repair_receive_errors; // message_size among them: counted, dropped
+                    if (ec != std::errc::message_size) break;
+                    continue;
+                }
+                decoder_->on_repair(std::span<const std::byte>{scratch_.data(), n});
+            }
+        }
+    }
+
+    std::size_t take_one(std::span<std::byte> buffer, datagram_origin& origin) noexcept
+    {
+        while (decoder_->has_recovered())
+            if (const std::size_t n = decoder_->take_recovered(buffer, origin); n > 0) return n;
+        return 0;
+    }
+
+    std::size_t take_recovered(std::span<received_datagram> slots) noexcept
+    {
+        std::size_t n = 0;
+        while (n < slots.size() && decoder_->has_recovered()) {
+            received_datagram& d = slots[n];
+            d.truncated = false;
+            d.size = decoder_->take_recovered(d.buffer, d.origin);
+            if (d.size > 0) ++n;
+        }
+        return n;
+    }
+
+    Transport media_;
+    std::optional<Transport> columns_;
+    std::optional<Transport> rows_;
+    std::optional<parity_fec_encoder> encoder_;
+    std::optional<parity_fec_decoder> decoder_;
+    std::vector<std::byte> scratch_;
+    parity_fec_transport_stats stats_;
+};
+
+} // namespace audiocast
+// end include/audiocast/protection/parity_fec_transport.hpp
 
 // begin include/audiocast/basic_multicast_stream.hpp
 // audiocast — basic_multicast_stream: a transport, a codec and a clock

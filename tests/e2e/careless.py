@@ -215,6 +215,14 @@ def settings_out_of_range_name_the_limit():
          "--realtime-priority: real-time priority 100 is outside 0-99"),
         (e2e.client_cmd("--receive-interval-ms", "101", "--no-playback"),
          "--receive-interval-ms: receive interval 101 ms is outside 0-100 ms"),
+        (e2e.server_cmd("--fec", "40x40"),
+         "--fec 40x40: FEC repair delay (2 x L x D + L) 3240 packets is outside 1-1023 packets"),
+        (e2e.client_cmd("--fec", "300x5", "--no-playback"),
+         "--fec 300x5: FEC columns (L) 300 is outside 1-255"),
+        (e2e.server_cmd("--fec", "0r"), "--fec 0r: FEC columns (L) 0 is outside 1-255"),
+        (e2e.server_cmd("--fec", "10"), "--fec '10' is not LxD"),
+        (e2e.server_cmd("--fec", "10x10", "--port", "65533"),
+         "--port 65533 leaves no ports + 2 and + 4 for --fec's repair flows"),
         # Within its own limit, but packets gathered that long would all reach
         # playout after their time: refused, naming both.
         (e2e.client_cmd("--receive-interval-ms", "30", "--latency-ms", "40", "--no-playback"),

@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
-"""End-to-end through a lossy network: audiocast-server streams Opus to a
-group; one audiocast-client listens there (the lossless decode), and a
-relay (lossy_relay.py: seeded random and burst loss, in user space) passes
-the stream on to a second group, where another client listens. The two
-recordings are the same packets decoded, but for what the relay dropped:
-the lossy one is compared with the lossless one by SNR.
+"""End-to-end through a lossy network: a relay (lossy_relay.py: seeded
+random and burst loss, in user space) passes audiocast-server's stream on
+from one group to a second, where clients listen.
+
+- Opus: one client listens on the first group too (the lossless decode); the
+  two recordings are the same packets decoded but for what the relay
+  dropped, and the lossy one is compared with the lossless one by SNR.
+- PCM with SMPTE 2022-1 FEC (--fec): the relay drops media and repair
+  packets alike; a client with --fec rebuilds what it can, bit-exact, and
+  one without plays the media flow alone.
 
     tests/network/netns-run python3 tests/e2e/lossy.py --bin-dir DIR CASE
 
@@ -150,7 +154,84 @@ def opus_through_loss_fec_beats_concealment():
                       f"({without:.1f} dB) by 6 dB")
 
 
-CASES = {"opus_through_loss_fec_beats_concealment": opus_through_loss_fec_beats_concealment}
+PACKET = 48  # 1 ms L16 packets
+FADE = 96  # the playout's 2 ms fades
+
+
+def pcm_parity_fec_rebuilds_what_the_relay_drops():
+    """5 % of media and repair packets dropped, 10 x 10 FEC (20 %): the client
+    with --fec records the source bit-exact but for the packets FEC could not
+    rebuild, and those are what its figures call lost; the client without
+    plays every packet the relay let through and conceals the rest."""
+    source = harness.noise(RATE, 2, 2, 8.0, seed=31)
+    harness.write_wav(tmp("source.wav"), source)
+    counts = tmp("relay.json")
+    fec_port = RELAYED[1]
+    with Children() as children:
+        relay = children.start([sys.executable, os.path.join(os.path.dirname(__file__),
+                                                             "lossy_relay.py"),
+                                "--from", f"{DIRECT[0]}:{DIRECT[1]}",
+                                "--to", f"{RELAYED[0]}:{fec_port}", "--loss", "0.05",
+                                "--repair-ports", "2,4", "--after", "20", "--seed", "5",
+                                "--counts", counts], "relay")
+        relay.wait_for_line(r"relaying", 10)
+        listeners = {}
+        for name, extra in (("with_fec", ["--fec", "10x10"]), ("without_fec", [])):
+            listeners[name] = children.start(
+                [os.path.join(BIN, "audiocast-client"), "--interface", "lo", "--group",
+                 RELAYED[0], "--port", str(fec_port), "--no-playback", "--latency-ms", "300",
+                 "--max-rate-ppm", "0", "--output", tmp(f"{name}.wav"), "--stats-json",
+                 tmp(f"{name}.json"), "--duration", "30", *extra], name)
+        for c in listeners.values():
+            c.wait_for_line(r"listening on", 10)
+        server = children.start([os.path.join(BIN, "audiocast-server"), "--interface", "lo",
+                                 "--group", DIRECT[0], "--port", str(DIRECT[1]), "--ptime-ms",
+                                 "1", "--fec", "10x10", "--file", tmp("source.wav")], "server")
+        server.wait_for_line(r"FEC: SMPTE 2022-1, 10 x 10, 20 % more packets", 10)
+        expect_exit(server, 0, 30)
+        for c in listeners.values():
+            c.wait_for_line(r"said BYE", 10)
+            c.proc.send_signal(signal.SIGINT)
+            expect_exit(c, 0, 10)
+        relay.proc.send_signal(signal.SIGTERM)
+        expect_exit(relay, 0, 10)
+    relayed = harness.read_json(counts)
+    dropped = relayed["dropped"]
+    slipped = harness.server_slipped_frames(server)
+    fec, plain = harness.read_json(tmp("with_fec.json")), harness.read_json(tmp("without_fec.json"))
+    f = fec["fec"]
+    said = (f"the relay dropped {dropped} of {dropped + relayed['forwarded']} media packets and "
+            f"{relayed['repairs_dropped']} of {relayed['repairs_dropped'] + relayed['repairs_forwarded']}"
+            f" repair packets; the --fec client rebuilt {f['packets_recovered']} from "
+            f"{f['repairs_received']} repairs and lost {fec['packets_lost']}")
+    print(said)
+    if dropped < 200:
+        raise Failure(f"{said}: the relay dropped too few for the test to mean anything")
+    # A packet overtaken by a later one may be rebuilt before it arrives: the
+    # session then counts the arrival a duplicate (none on lo, as a rule).
+    if f["packets_recovered"] + fec["packets_lost"] != dropped + fec["packets_duplicate"]:
+        raise Failure(f"{said}: rebuilt and lost do not add up to what was dropped: {fec}")
+    if fec["packets_lost"] > dropped // 10:
+        raise Failure(f"{said}: FEC left more than a tenth of the loss")
+    if fec["packets_late"] or fec["underruns"] or fec["source_changes"] != 1:
+        raise Failure(f"{said}: the --fec client took rebuilt packets late or restarted: {fec}")
+    got = harness.read_wav(tmp("with_fec.wav"))
+    lead = harness.leading_silence(got)
+    body = harness.Sound(got.rate, got.channels, got.width,
+                         got.data[lead * got.frame_bytes:
+                                  (lead + source.frames + slipped) * got.frame_bytes])
+    harness.expect_same_audio_across_slips(body, source, "the --fec client's recording",
+                                           slipped, fec["packets_lost"], PACKET, FADE)
+    if plain["packets_lost"] != dropped:
+        raise Failure(f"{said}; the client without --fec counted {plain['packets_lost']} lost, "
+                      f"the relay dropped {dropped}")
+    print(f"without --fec: {plain['packets_lost']} lost and {plain['concealed_frames']} frames "
+          f"concealed; with it the recording is the source but for {fec['packets_lost']} packets")
+
+
+CASES = {"opus_through_loss_fec_beats_concealment": opus_through_loss_fec_beats_concealment,
+         "pcm_parity_fec_rebuilds_what_the_relay_drops":
+             pcm_parity_fec_rebuilds_what_the_relay_drops}
 
 
 def set_up(bin_dir, tmp_dir):

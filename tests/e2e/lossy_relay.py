@@ -4,9 +4,12 @@ a stream's RTP and RTCP from one multicast group and sends them on to
 another, dropping RTP packets at random and in bursts, reproducibly.
 
     lossy_relay.py --from 239.255.0.1:5004 --to 239.255.0.2:5006 --loss 0.05 \
-        [--burst-start P --burst-end P] [--after N] [--seed S] [--counts PATH]
+        [--burst-start P --burst-end P] [--after N] [--seed S] [--counts PATH] \
+        [--repair-ports 2,4]
 
-RTCP (port + 1) passes untouched. Random loss drops each RTP packet with
+RTCP (port + 1) passes untouched. --repair-ports relays the FEC repair flows
+at those offsets from the port too, through the same losses: one channel,
+in the order datagrams arrive, as a network path would lose them. Random loss drops each RTP packet with
 probability --loss; burst loss (Gilbert-Elliott) enters a bad state with
 probability --burst-start per packet, in which every packet is dropped, and
 leaves it with probability --burst-end. The first --after packets pass. On
@@ -63,6 +66,8 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--counts", default="")
     p.add_argument("--max-seconds", type=float, default=120.0)
+    p.add_argument("--repair-ports", default="",
+                   help="offsets from the port of FEC repair flows to relay, lossy: 2,4")
     a = p.parse_args()
 
     harness.require_private_namespace()  # it sends multicast: never on the host's interfaces
@@ -70,9 +75,12 @@ def main():
     if not (src_group.startswith("239.") and dst_group.startswith("239.")):
         sys.exit("lossy_relay: only administratively scoped groups (239/8), inside a namespace")
     rtp, rtcp = joined_socket(src_group, src_port), joined_socket(src_group, src_port + 1)
+    repairs = {joined_socket(src_group, src_port + int(o)): int(o)
+               for o in a.repair_ports.split(",") if o}
     out = sending_socket()
     rng = random.Random(a.seed)
-    counts = {"forwarded": 0, "dropped": 0, "dropped_sequences": []}
+    counts = {"forwarded": 0, "dropped": 0, "dropped_sequences": [],
+              "repairs_forwarded": 0, "repairs_dropped": 0}
     bad = False
     seen = 0
     stop = []
@@ -82,7 +90,7 @@ def main():
     deadline = time.monotonic() + a.max_seconds
     while not stop and time.monotonic() < deadline:
         try:
-            ready, _, _ = select.select([rtp, rtcp], [], [], 0.1)
+            ready, _, _ = select.select([rtp, rtcp, *repairs], [], [], 0.1)
         except InterruptedError:
             continue
         for s in ready:
@@ -95,6 +103,11 @@ def main():
             if seen > a.after:
                 bad = (rng.random() >= a.burst_end) if bad else (rng.random() < a.burst_start)
                 drop = bad or rng.random() < a.loss
+            if s in repairs:
+                counts["repairs_dropped" if drop else "repairs_forwarded"] += 1
+                if not drop:
+                    out.sendto(data, (dst_group, dst_port + repairs[s]))
+                continue
             if drop:
                 counts["dropped"] += 1
                 if len(data) >= 4:

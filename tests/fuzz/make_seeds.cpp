@@ -4,12 +4,14 @@
 //
 //   make_seeds DIR
 #include <audiocast/codec/pcm.hpp>
+#include <audiocast/protection/parity_fec_encoder.hpp>
 #include <audiocast/session/sender_session.hpp>
 #include <audiocast/wire/rtcp.hpp>
 #include <audiocast/wire/rtp.hpp>
 #include <audiocast/wire/sap.hpp>
 #include <audiocast/wire/sdp.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -20,6 +22,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -194,6 +197,37 @@ try {
             if (i == 20) record(in, 10, sender_report(true), true, true);
         }
         save(root / "receiver_session", "stranger_replays_the_stream", in);
+    }
+
+    // parity_fec_decoder: a 4 x 3 matrix's media and repairs as they leave,
+    // with a packet of a row, a whole row and a square of four missing.
+    {
+        audiocast::parity_fec_config fec;
+        fec.columns = 4;
+        fec.rows = 3;
+        fec.max_datagram = 600;
+        const audiocast::pcm_config small{.packet_time = 1ms};
+        const std::vector<bytes> media = packets(small, 36);
+        const auto add = [](bytes& in, bool repair, std::span<const std::byte> d) {
+            in.push_back(std::byte{repair ? std::uint8_t{1} : std::uint8_t{0}});
+            in.push_back(std::byte(static_cast<unsigned char>(d.size() >> 8)));
+            in.push_back(std::byte(static_cast<unsigned char>(d.size() & 0xFF)));
+            in.insert(in.end(), d.begin(), d.end());
+        };
+        for (const auto& [name, missing] :
+             std::vector<std::pair<std::string, std::vector<std::size_t>>>{
+                 {"one_in_a_row", {5}},
+                 {"a_whole_row", {16, 17, 18, 19}},
+                 {"a_square_of_four", {24, 25, 28, 29}}}) {
+            audiocast::parity_fec_encoder e{fec};
+            bytes in;
+            for (std::size_t i = 0; i < media.size(); ++i) {
+                if (std::find(missing.begin(), missing.end(), i) == missing.end())
+                    add(in, false, media[i]);
+                e.protect(media[i], [&](bool, std::span<const std::byte> r) { add(in, true, r); });
+            }
+            save(root / "parity_fec_decoder", name, in);
+        }
     }
 
     // rtcp_parse: the compounds a sender and a listener send.

@@ -466,3 +466,18 @@ TEST_CASE("a statistics interval over 1 s is refused with the limit named")
         (audiocast::loopback_receiver{group.join(), audiocast::pcm_codec{}, clock, cfg}),
         Catch::Contains("statistics interval 2000 ms") && Catch::Contains("0-1000"));
 }
+
+TEST_CASE("a reorder window beyond what duplicates are remembered for is refused with the limit "
+          "named")
+{
+    audiocast::manual_clock clock;
+    audiocast::loopback_group group{clock};
+    audiocast::receiver_config cfg;
+    cfg.max_misorder = 2000;
+    CHECK(audiocast::check(cfg).code == audiocast::errc::invalid_reorder_window);
+    CHECK_THROWS_WITH(
+        (audiocast::loopback_receiver{group.join(), audiocast::pcm_codec{}, clock, cfg}),
+        Catch::Contains("reorder window 2000 packets") && Catch::Contains("1-1023"));
+    cfg.max_misorder = 0;
+    CHECK(audiocast::check(cfg).code == audiocast::errc::invalid_reorder_window);
+}

@@ -356,3 +356,31 @@ TEST_CASE("reset begins a new source and clears every counter", "[sequence_track
     CHECK(t.received() == 2u);
     CHECK(t.extended_max() == 501u);
 }
+
+TEST_CASE("a receiver of FEC widens MAX_MISORDER: a packet rebuilt 200 behind the newest counts as "
+          "reordered, where A.1's 100 takes it for a jump and two such for a restart",
+          "[sequence_tracker]")
+{
+    // A.1's window: a row rebuilt long after (two consecutive packets 200
+    // behind) restarts the sequence, and the counts go wrong.
+    sequence_tracker narrow = started_at(1000);
+    for (std::uint16_t s = 1002; s < 1400; ++s)
+        if (s != 1150 && s != 1151) REQUIRE(narrow.update(s) == verdict::in_order);
+    CHECK(narrow.update(1150) == verdict::bad);
+    CHECK(narrow.update(1151) == verdict::restarted);
+
+    sequence_tracker wide{256};
+    CHECK(wide.max_misorder() == 256);
+    wide.reset(1000);
+    REQUIRE(wide.update(1001) == verdict::in_order);
+    for (std::uint16_t s = 1002; s < 1400; ++s)
+        if (s != 1150 && s != 1151) REQUIRE(wide.update(s) == verdict::in_order);
+    CHECK(wide.update(1150) == verdict::reordered);
+    CHECK(wide.update(1151) == verdict::reordered);
+    CHECK(wide.update(1151) == verdict::duplicate);
+    CHECK(wide.received() == 400);
+    // Beyond the wider window it is a jump again.
+    CHECK(wide.update(1000 - 200) == verdict::bad);
+    // The window never exceeds what duplicates are remembered for.
+    CHECK(sequence_tracker{5000}.max_misorder() == sequence_tracker::max_max_misorder);
+}

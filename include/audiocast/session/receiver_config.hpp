@@ -8,6 +8,7 @@
 #include <audiocast/limits.hpp>
 #include <audiocast/session/playout_rate.hpp>
 #include <audiocast/session/rtcp_schedule.hpp>
+#include <audiocast/session/sequence_tracker.hpp>
 #include <audiocast/wire/rtp.hpp>
 
 #include <chrono>
@@ -45,6 +46,12 @@ struct receiver_config {
     /// once. Until then every other source is counted as foreign and ignored
     /// (session/source_selector.hpp).
     std::chrono::nanoseconds source_timeout = std::chrono::milliseconds{250};
+    /// How many packets behind the newest one a packet may arrive and still
+    /// play (RFC 3550 A.1 MAX_MISORDER, 100); one further behind is taken for
+    /// a restarted sender's. A receiver of FEC raises it to the repair window:
+    /// a column's repair rebuilds a packet up to 2 x L x D packets late
+    /// (protection/parity_fec_config.hpp). At most 1023.
+    std::uint32_t max_misorder = sequence_tracker::default_max_misorder;
     /// Length of the fade out of a concealed gap and the fade back in after it.
     std::chrono::nanoseconds fade = std::chrono::milliseconds{2};
     /// How far playout may run faster or slower than the stream to stay at the
@@ -97,6 +104,10 @@ inline constexpr setting_limit stats_interval_limit{"statistics interval", 0, 1'
 inline constexpr setting_limit receiver_members_limit{
     "RTCP members to remember", 1, detail::max_rtcp_members, "", errc::invalid_rtcp};
 
+inline constexpr setting_limit reorder_window_limit{"reorder window", 1,
+                                                    sequence_tracker::max_max_misorder, "packets",
+                                                    errc::invalid_reorder_window};
+
 /// The first setting of `config` that breaks its limit; none when all hold.
 [[nodiscard]] constexpr setting_problem check(const receiver_config& config) noexcept
 {
@@ -105,6 +116,7 @@ inline constexpr setting_limit receiver_members_limit{
     if (config.payload_type)
         if (auto p = rtp::payload_type_limit.check(*config.payload_type)) return p;
     if (auto p = playout_rate_adjustment_limit.check(config.max_rate_adjustment)) return p;
+    if (auto p = reorder_window_limit.check(config.max_misorder)) return p;
     if (auto p = rtp::extension_id_limit.check(config.send_time_extension_id)) return p;
     if (auto p = stats_interval_limit.check(
             std::chrono::duration<double, std::milli>(config.stats_interval).count()))

@@ -282,7 +282,7 @@ private:
         : codec_{std::move(codec)}, config_{config}, decoded_(sizes.decoded_samples),
           order_{make_order(codec_, config_, sizes)},
           selector_{config_.source_timeout, sizes.max_held_bytes},
-          feed_{sizes.believable_step, receiver_sizes::max_payload_bytes},
+          feed_{sizes.believable_step, receiver_sizes::max_payload_bytes, config_.max_misorder},
           meter_{codec_.format().sample_rate},
           playout_{{.format = codec_.format(),
                     .latency = config_.latency,

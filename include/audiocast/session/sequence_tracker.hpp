@@ -44,10 +44,14 @@ class sequence_tracker {
 public:
     static constexpr int min_sequential = 2;           ///< A.1 MIN_SEQUENTIAL
     static constexpr std::uint32_t max_dropout = 3000; ///< A.1 MAX_DROPOUT
-    static constexpr std::uint32_t max_misorder = 100; ///< A.1 MAX_MISORDER
+    /// A.1 MAX_MISORDER, unless the receiver asks for more (a receiver of
+    /// FEC, whose repairs rebuild packets long after later ones arrived).
+    static constexpr std::uint32_t default_max_misorder = 100;
     /// Extended sequence numbers remembered for duplicate detection. Larger
     /// than max_misorder, so every packet A.1 accepts as misordered is covered.
     static constexpr std::uint32_t window = 1024;
+    /// The most max_misorder may be: below the duplicate window.
+    static constexpr std::uint32_t max_max_misorder = window - 1;
 
     /// What update() decided about one packet.
     enum class verdict {
@@ -60,7 +64,13 @@ public:
     };
 
     /// No source yet; the first update() starts one as reset() would.
-    sequence_tracker() = default;
+    /// `max_misorder`: how far behind the highest a packet may arrive and be
+    /// taken as reordered (A.1 MAX_MISORDER); at most max_max_misorder.
+    explicit sequence_tracker(std::uint32_t max_misorder = default_max_misorder) noexcept
+        : max_misorder_{std::min(std::max(max_misorder, 1u), max_max_misorder)}
+    {}
+
+    [[nodiscard]] std::uint32_t max_misorder() const noexcept { return max_misorder_; }
 
     /// A new source begins with this packet, which is taken as the first of its
     /// probation run (A.1: `init_seq(s, seq); s->max_seq = seq - 1;
@@ -99,7 +109,7 @@ public:
             ++received_;
             return verdict::in_order;
         }
-        if (udelta <= seq_mod - max_misorder) {
+        if (udelta <= seq_mod - max_misorder_) {
             // A very large jump. Two consecutive such packets mean the sender
             // restarted without telling us: re-sync on this one (A.1).
             if (seq == bad_seq_) {
@@ -202,7 +212,7 @@ private:
             advance_to(ext);
             cycles_ = ext - seq;
             max_seq_ = seq;
-        } else if (behind < max_misorder && behind <= ext_max) {
+        } else if (behind < max_misorder_ && behind <= ext_max) {
             const std::uint64_t ext = ext_max - behind;
             if (seen(ext)) return count_duplicate();
             mark(ext);
@@ -307,6 +317,7 @@ private:
     std::uint64_t reordered_ = 0;
     std::array<std::uint64_t, window / word_bits>
         seen_{}; ///< bit per extended number, modulo window
+    std::uint32_t max_misorder_ = default_max_misorder;
 };
 
 } // namespace audiocast

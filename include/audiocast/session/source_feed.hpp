@@ -37,9 +37,11 @@ public:
 
     /// `believable_step`: how far from the newest packet another may lie and
     /// be believed alone (source_timeline). `max_payload_bytes`: the largest
-    /// payload a held jump may need.
-    source_feed(std::uint64_t believable_step, std::size_t max_payload_bytes)
-        : timeline_{believable_step}, jump_payload_(max_payload_bytes)
+    /// payload a held jump may need. `max_misorder`: how far behind the newest
+    /// a packet may arrive and still be placed (sequence_tracker).
+    source_feed(std::uint64_t believable_step, std::size_t max_payload_bytes,
+                std::uint32_t max_misorder = sequence_tracker::default_max_misorder)
+        : timeline_{believable_step, max_misorder}, jump_payload_(max_payload_bytes)
     {}
 
     /// The selector chose a new source whose first packet has header `h`:

@@ -61,7 +61,13 @@ public:
 
     /// `max_step`: how far, in frames, a packet may lie from the newest one
     /// and still be believed on its own (the jitter buffer's window).
-    explicit source_timeline(std::uint64_t max_step) noexcept : max_step_{max_step} {}
+    /// `max_misorder`: how far behind the newest a packet may arrive and still
+    /// be placed (sequence_tracker).
+    explicit source_timeline(
+        std::uint64_t max_step,
+        std::uint32_t max_misorder = sequence_tracker::default_max_misorder) noexcept
+        : max_step_{max_step}, tracker_{max_misorder}
+    {}
 
     /// A new source: the next packet starts the timeline. The tracker's
     /// counts begin afresh (the caller keeps the old ones).
@@ -70,7 +76,7 @@ public:
         started_ = false;
         second_due_ = false;
         held_ = false;
-        tracker_ = sequence_tracker{};
+        tracker_ = sequence_tracker{tracker_.max_misorder()};
         received_before_ = 0;
         lost_before_ = 0;
         discarded_ = 0;
@@ -115,7 +121,7 @@ public:
                 commit_newest(where, frames);
                 return ahead == 1 ? verdict::continues : verdict::after_gap;
             }
-        } else if (ahead == 0 || ahead > seq_mod - sequence_tracker::max_misorder) {
+        } else if (ahead == 0 || ahead > seq_mod - tracker_.max_misorder()) {
             // At or just behind the newest: a duplicate, or an older packet,
             // which must lie on the timeline before the newest one ends.
             const bool placed_before =
@@ -195,7 +201,7 @@ public:
 private:
     static constexpr std::uint32_t seq_mod = 1u << 16;
     /// A packet further ahead than this in sequence is a jump to confirm.
-    static constexpr std::uint16_t max_gap = sequence_tracker::max_misorder;
+    static constexpr std::uint16_t max_gap = sequence_tracker::default_max_misorder;
 
     [[nodiscard]] std::uint16_t newest_sequence_low() const noexcept
     {
