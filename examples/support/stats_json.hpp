@@ -44,6 +44,7 @@ namespace audiocast_examples {
     j["underruns"] = s.underruns;
     j["concealed_frames"] = s.concealed_frames;
     j["frames_repaired"] = s.frames_repaired;
+    j["packets_rebuilt"] = s.packets_rebuilt;
     j["frames_discarded"] = s.frames_discarded;
     j["playout_rate_adjustment_ppm"] = s.playout_rate_adjustment * 1e6;
     j["resampled_frames"] = s.resampled_frames;

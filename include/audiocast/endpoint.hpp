@@ -100,6 +100,10 @@ struct datagram_origin {
     /// socket(7): the socket's count since it opened, modulo 2^32). Unset
     /// when the transport cannot tell.
     std::optional<std::uint32_t> dropped_before{};
+    /// A protection layer rebuilt it from other packets (FEC) rather than
+    /// receiving it now: its arrival says nothing of the network, so the
+    /// receiver plays it but does not time it.
+    bool rebuilt = false;
 };
 
 /// One datagram of a batch (batch_receiver in concepts.hpp): the caller gives

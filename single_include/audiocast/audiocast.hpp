@@ -160,6 +160,10 @@ struct datagram_origin {
     /// socket(7): the socket's count since it opened, modulo 2^32). Unset
     /// when the transport cannot tell.
     std::optional<std::uint32_t> dropped_before{};
+    /// A protection layer rebuilt it from other packets (FEC) rather than
+    /// receiving it now: its arrival says nothing of the network, so the
+    /// receiver plays it but does not time it.
+    bool rebuilt = false;
 };
 
 /// One datagram of a batch (batch_receiver in concepts.hpp): the caller gives
@@ -6702,6 +6706,10 @@ struct receiver_stats {
     std::uint64_t packets_duplicate = 0;
     std::uint64_t packets_reordered = 0;
     std::uint64_t packets_malformed = 0; ///< failed validation, dropped
+    /// Of the datagrams taken in, those a protection layer rebuilt (FEC)
+    /// rather than received: counted in packets_received when played, never
+    /// timed for jitter, latency or IPDV.
+    std::uint64_t packets_rebuilt = 0;
     /// From a source other than the one played (another SSRC or address, or
     /// one still on probation), ignored.
     std::uint64_t packets_foreign = 0;
@@ -8270,10 +8278,13 @@ public:
     }
 
     /// One packet of the source, as it arrived.
-    void on_packet(const rtp::packet_view& packet, time_point arrival,
-                   wall_time arrival_wall) noexcept
+    /// One packet of the source; `timed`: its arrival is the network's (not
+    /// a packet rebuilt by FEC), so it counts for jitter, latency and IPDV.
+    void on_packet(const rtp::packet_view& packet, time_point arrival, wall_time arrival_wall,
+                   bool timed = true) noexcept
     {
         throughput_.record(packet.payload.size(), arrival);
+        if (!timed) return;
         // RFC 3550 A.8: arrival in timestamp units from any fixed origin.
         if (!have_transit_) {
             have_transit_ = true;
@@ -10230,11 +10241,13 @@ public:
     }
 
     /// Takes one datagram as it arrived from `from` (see endpoint.hpp; the
-    /// overload without it is for transports that cannot tell). Never fails:
-    /// what cannot be used is counted (malformed, foreign, duplicate,
-    /// discarded, late) and dropped.
+    /// overload without it is for transports that cannot tell); `rebuilt`:
+    /// a protection layer rebuilt it (datagram_origin::rebuilt), so it plays
+    /// but is not timed. Never fails: what cannot be used is counted
+    /// (malformed, foreign, duplicate, discarded, late) and dropped.
     void on_datagram(std::span<const std::byte> datagram, time_point arrival,
-                     wall_time arrival_wall, const endpoint& from = {}) noexcept
+                     wall_time arrival_wall, const endpoint& from = {},
+                     bool rebuilt = false) noexcept
     {
         reports_.join(arrival, arrival_wall);
         bool passed = false;
@@ -10258,7 +10271,8 @@ public:
             break;
         case source_selector::verdict::source: break;
         }
-        play(packet, arrival, arrival_wall);
+        if (rebuilt) ++rebuilt_;
+        play(packet, arrival, arrival_wall, rebuilt);
         // The source's reports may have come before its first packet placed it.
         if (config_.synchronized_playout && !playout_.synchronized_to()) synchronize();
     }
@@ -10357,6 +10371,7 @@ public:
     {
         feed_.counters(s);
         s.packets_malformed = malformed_;
+        s.packets_rebuilt = rebuilt_;
         if constexpr (repairs_loss) {
             s.packets_malformed += order_.malformed();
             s.frames_repaired = order_.repaired_frames();
@@ -10430,12 +10445,15 @@ private:
 
     // One packet of the source: the feed says where it goes, if anywhere;
     // there it is decoded into the playout buffer.
-    void play(const rtp::packet_view& packet, time_point arrival, wall_time arrival_wall) noexcept
+    void play(const rtp::packet_view& packet, time_point arrival, wall_time arrival_wall,
+              bool rebuilt = false) noexcept
     {
-        const auto place = [this](const rtp::packet_view& p, std::uint64_t position, time_point at,
-                                  wall_time at_wall, source_feed::placing how,
-                                  std::uint64_t jump_from) noexcept {
-            meter_.on_packet(p, at, at_wall);
+        const auto place = [this, rebuilt, &packet](const rtp::packet_view& p,
+                                                    std::uint64_t position, time_point at,
+                                                    wall_time at_wall, source_feed::placing how,
+                                                    std::uint64_t jump_from) noexcept {
+            // A held packet placed with this one was received, not rebuilt.
+            meter_.on_packet(p, at, at_wall, !(rebuilt && p.hdr.sequence == packet.hdr.sequence));
             reports_.heard_from_source();
             bool in_order = false;
             if constexpr (repairs_loss) {
@@ -10575,6 +10593,7 @@ private:
     reception_meter meter_;
     playout_timeline playout_;
     std::uint64_t malformed_ = 0;
+    std::uint64_t rebuilt_ = 0;
     std::optional<time_point> source_since_; // when the source now played began
 
     receiver_reports reports_;
@@ -12536,6 +12555,7 @@ public:
             origin = s->origin;
             origin.waited = {};
             origin.dropped_before.reset();
+            origin.rebuilt = true;
             return s->size;
         }
         return 0;
@@ -13369,6 +13389,7 @@ struct datagram_meta {
     time_point arrival;     ///< monotonic arrival time
     wall_time arrival_wall; ///< wall-clock arrival time, for one-way latency
     endpoint from{};        ///< its source, when the transport told
+    bool rebuilt = false;   ///< datagram_origin::rebuilt
 };
 
 /// A fixed number of fixed-size slots, each holding one whole datagram and
@@ -13392,7 +13413,7 @@ public:
     /// changes nothing else when it is larger than max_bytes() or every slot
     /// is taken. A caller that retries a full refusal sees it counted each time.
     bool push(std::span<const std::byte> datagram, time_point arrival, wall_time arrival_wall,
-              const endpoint& from = {}) noexcept
+              const endpoint& from = {}, bool rebuilt = false) noexcept
     {
         if (datagram.size() > max_bytes_) {
             count(dropped_too_big_);
@@ -13404,7 +13425,7 @@ public:
         }
         const std::size_t slot = indices_.write_index() & indices_.mask();
         std::copy_n(datagram.data(), datagram.size(), bytes_.get() + slot * max_bytes_);
-        meta_[slot] = datagram_meta{datagram.size(), arrival, arrival_wall, from};
+        meta_[slot] = datagram_meta{datagram.size(), arrival, arrival_wall, from, rebuilt};
         indices_.commit_write(1);
         return true;
     }
@@ -13970,7 +13991,7 @@ public:
                     break;
         while (inbox_->consume_one(
             [&r](std::span<const std::byte> datagram, const detail::datagram_meta& meta) noexcept {
-                r.on_datagram(datagram, meta.arrival, meta.arrival_wall, meta.from);
+                r.on_datagram(datagram, meta.arrival, meta.arrival_wall, meta.from, meta.rebuilt);
             })) {
         }
         // The network side keeps room in the inbox for the source now played.
@@ -14247,7 +14268,8 @@ private:
         // Dated when it arrived, not when it was read: a backlog read at
         // once (a listener that joined before it was ready) is old.
         // A refusal (inbox full or datagram too big) is counted by the inbox.
-        inbox_->push(datagram, now - origin.waited, wall - origin.waited, origin.from);
+        inbox_->push(datagram, now - origin.waited, wall - origin.waited, origin.from,
+                     origin.rebuilt);
     }
 
     receiver_session<Codec> session_;

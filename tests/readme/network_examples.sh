@@ -13,7 +13,14 @@ trap 'rm -rf "$work"' EXIT
 cd "$work"
 timeout 20 "$receiver" >receiver.out 2>&1 &
 receiver_pid=$!
-sleep 0.3
+# Until the receiver has bound the group's port (it joins as it binds), at
+# most 5 s: a fixed 0.3 s was too short on a loaded host (the CI run of
+# bb82824: the first 19 packets came before it joined).
+for _ in $(seq 50); do
+    grep -q ":138C " /proc/net/udp && break
+    sleep 0.1
+done
+sleep 0.1
 timeout 20 "$sender" || { echo "FAILED: the sender exited $?"; kill "$receiver_pid"; exit 1; }
 wait "$receiver_pid" || { echo "FAILED: the receiver exited $?"; cat receiver.out; exit 1; }
 cat receiver.out

@@ -38,6 +38,7 @@ struct datagram_meta {
     time_point arrival;     ///< monotonic arrival time
     wall_time arrival_wall; ///< wall-clock arrival time, for one-way latency
     endpoint from{};        ///< its source, when the transport told
+    bool rebuilt = false;   ///< datagram_origin::rebuilt
 };
 
 /// A fixed number of fixed-size slots, each holding one whole datagram and
@@ -61,7 +62,7 @@ public:
     /// changes nothing else when it is larger than max_bytes() or every slot
     /// is taken. A caller that retries a full refusal sees it counted each time.
     bool push(std::span<const std::byte> datagram, time_point arrival, wall_time arrival_wall,
-              const endpoint& from = {}) noexcept
+              const endpoint& from = {}, bool rebuilt = false) noexcept
     {
         if (datagram.size() > max_bytes_) {
             count(dropped_too_big_);
@@ -73,7 +74,7 @@ public:
         }
         const std::size_t slot = indices_.write_index() & indices_.mask();
         std::copy_n(datagram.data(), datagram.size(), bytes_.get() + slot * max_bytes_);
-        meta_[slot] = datagram_meta{datagram.size(), arrival, arrival_wall, from};
+        meta_[slot] = datagram_meta{datagram.size(), arrival, arrival_wall, from, rebuilt};
         indices_.commit_write(1);
         return true;
     }

@@ -152,6 +152,7 @@ public:
             origin = s->origin;
             origin.waited = {};
             origin.dropped_before.reset();
+            origin.rebuilt = true;
             return s->size;
         }
         return 0;

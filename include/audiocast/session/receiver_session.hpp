@@ -112,11 +112,13 @@ public:
     }
 
     /// Takes one datagram as it arrived from `from` (see endpoint.hpp; the
-    /// overload without it is for transports that cannot tell). Never fails:
-    /// what cannot be used is counted (malformed, foreign, duplicate,
-    /// discarded, late) and dropped.
+    /// overload without it is for transports that cannot tell); `rebuilt`:
+    /// a protection layer rebuilt it (datagram_origin::rebuilt), so it plays
+    /// but is not timed. Never fails: what cannot be used is counted
+    /// (malformed, foreign, duplicate, discarded, late) and dropped.
     void on_datagram(std::span<const std::byte> datagram, time_point arrival,
-                     wall_time arrival_wall, const endpoint& from = {}) noexcept
+                     wall_time arrival_wall, const endpoint& from = {},
+                     bool rebuilt = false) noexcept
     {
         reports_.join(arrival, arrival_wall);
         bool passed = false;
@@ -140,7 +142,8 @@ public:
             break;
         case source_selector::verdict::source: break;
         }
-        play(packet, arrival, arrival_wall);
+        if (rebuilt) ++rebuilt_;
+        play(packet, arrival, arrival_wall, rebuilt);
         // The source's reports may have come before its first packet placed it.
         if (config_.synchronized_playout && !playout_.synchronized_to()) synchronize();
     }
@@ -239,6 +242,7 @@ public:
     {
         feed_.counters(s);
         s.packets_malformed = malformed_;
+        s.packets_rebuilt = rebuilt_;
         if constexpr (repairs_loss) {
             s.packets_malformed += order_.malformed();
             s.frames_repaired = order_.repaired_frames();
@@ -312,12 +316,15 @@ private:
 
     // One packet of the source: the feed says where it goes, if anywhere;
     // there it is decoded into the playout buffer.
-    void play(const rtp::packet_view& packet, time_point arrival, wall_time arrival_wall) noexcept
+    void play(const rtp::packet_view& packet, time_point arrival, wall_time arrival_wall,
+              bool rebuilt = false) noexcept
     {
-        const auto place = [this](const rtp::packet_view& p, std::uint64_t position, time_point at,
-                                  wall_time at_wall, source_feed::placing how,
-                                  std::uint64_t jump_from) noexcept {
-            meter_.on_packet(p, at, at_wall);
+        const auto place = [this, rebuilt, &packet](const rtp::packet_view& p,
+                                                    std::uint64_t position, time_point at,
+                                                    wall_time at_wall, source_feed::placing how,
+                                                    std::uint64_t jump_from) noexcept {
+            // A held packet placed with this one was received, not rebuilt.
+            meter_.on_packet(p, at, at_wall, !(rebuilt && p.hdr.sequence == packet.hdr.sequence));
             reports_.heard_from_source();
             bool in_order = false;
             if constexpr (repairs_loss) {
@@ -457,6 +464,7 @@ private:
     reception_meter meter_;
     playout_timeline playout_;
     std::uint64_t malformed_ = 0;
+    std::uint64_t rebuilt_ = 0;
     std::optional<time_point> source_since_; // when the source now played began
 
     receiver_reports reports_;

@@ -38,10 +38,13 @@ public:
     }
 
     /// One packet of the source, as it arrived.
-    void on_packet(const rtp::packet_view& packet, time_point arrival,
-                   wall_time arrival_wall) noexcept
+    /// One packet of the source; `timed`: its arrival is the network's (not
+    /// a packet rebuilt by FEC), so it counts for jitter, latency and IPDV.
+    void on_packet(const rtp::packet_view& packet, time_point arrival, wall_time arrival_wall,
+                   bool timed = true) noexcept
     {
         throughput_.record(packet.payload.size(), arrival);
+        if (!timed) return;
         // RFC 3550 A.8: arrival in timestamp units from any fixed origin.
         if (!have_transit_) {
             have_transit_ = true;

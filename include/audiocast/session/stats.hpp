@@ -324,6 +324,10 @@ struct receiver_stats {
     std::uint64_t packets_duplicate = 0;
     std::uint64_t packets_reordered = 0;
     std::uint64_t packets_malformed = 0; ///< failed validation, dropped
+    /// Of the datagrams taken in, those a protection layer rebuilt (FEC)
+    /// rather than received: counted in packets_received when played, never
+    /// timed for jitter, latency or IPDV.
+    std::uint64_t packets_rebuilt = 0;
     /// From a source other than the one played (another SSRC or address, or
     /// one still on probation), ignored.
     std::uint64_t packets_foreign = 0;

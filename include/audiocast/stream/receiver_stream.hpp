@@ -119,7 +119,7 @@ public:
                     break;
         while (inbox_->consume_one(
             [&r](std::span<const std::byte> datagram, const detail::datagram_meta& meta) noexcept {
-                r.on_datagram(datagram, meta.arrival, meta.arrival_wall, meta.from);
+                r.on_datagram(datagram, meta.arrival, meta.arrival_wall, meta.from, meta.rebuilt);
             })) {
         }
         // The network side keeps room in the inbox for the source now played.
@@ -396,7 +396,8 @@ private:
         // Dated when it arrived, not when it was read: a backlog read at
         // once (a listener that joined before it was ready) is old.
         // A refusal (inbox full or datagram too big) is counted by the inbox.
-        inbox_->push(datagram, now - origin.waited, wall - origin.waited, origin.from);
+        inbox_->push(datagram, now - origin.waited, wall - origin.waited, origin.from,
+                     origin.rebuilt);
     }
 
     receiver_session<Codec> session_;
