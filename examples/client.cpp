@@ -243,16 +243,19 @@ public:
             const auto needed = std::chrono::ceil<std::chrono::milliseconds>(
                                     codec_.nominal_packet_time() * config.max_misorder) +
                                 20ms;
+            // Without an SDP the packet time is this client's assumption
+            // (the stream may use shorter packets): it is said with the number.
+            const std::string packets = std::to_string(config.max_misorder) + " packets of " +
+                                        packet_ms_text(codec_.nominal_packet_time()) + " ms";
             if (config.latency < needed && !opt_.latency_given) {
                 config.latency = needed;
-                latency_note += " (raised for --fec's repair delay of " +
-                                std::to_string(config.max_misorder) + " packets)";
+                latency_note += " (raised for --fec's repair delay of " + packets + ")";
             } else if (config.latency < needed) {
                 std::cerr << program << ": warning: --fec " << opt_.network.fec_text
-                          << " rebuilds a packet up to " << config.max_misorder
-                          << " packets late; with --latency-ms " << opt_.latency_ms
-                          << " those play too late (use --latency-ms " << needed.count()
-                          << " or more)" << std::endl;
+                          << " rebuilds a packet up to " << packets << " late; with --latency-ms "
+                          << opt_.latency_ms << " those play too late (use --latency-ms "
+                          << needed.count() << " or more, or less for shorter packets)"
+                          << std::endl;
             }
         }
         if (device_playout_) {
