@@ -333,7 +333,10 @@ private:
             if (const auto failed = stream_.transport().stats().repair_send_failures; failed != 0)
                 line += " (" + std::to_string(failed) + " failed)";
         }
-        return line + source_->status();
+        // One line of the whole, then a line for each listener: whatever is
+        // added to the whole goes before the listener lines, or it would read
+        // as the last listener's.
+        return line + source_->status() + each_listener();
     }
 
     /// The line that says what --fec adds, with its newline; empty without it.
@@ -374,7 +377,7 @@ private:
                           in_ms(*sum.worst_round_trip));
             text += figures;
         }
-        return text + ")" + each_listener();
+        return text + ")";
     }
 
     /// A line for each listener (the first max_listed): its name, its round

@@ -356,6 +356,48 @@ def stalled_server_leaves_the_gap_it_reports():
           f"source bit-exact but for one gap {gaps[0]}")
 
 
+def status_after_a_slip_lists_each_listener_on_its_own_line():
+    """STATUS is one line of the whole stream, then one line per listener.
+    After the server slipped its schedule (stopped for 150 ms), what it says
+    of the slip belongs to the stream's line: it once trailed the last
+    listener's line, which then read as that listener's slip (and broke a
+    script that parsed the listener lines)."""
+    with Children() as children:
+        server = children.start(server_cmd("--tone", "440", "--duration", "8"), "server",
+                                stdin=subprocess.PIPE)
+        server.wait_for_line(r"streaming", 10)
+        clients = [children.start(client_cmd("--no-playback", "--duration", "6"), f"client{i}")
+                   for i in range(2)]
+        for c in clients:
+            c.wait_for_line(r"listening on", 10)
+        time.sleep(1.0)
+        os.kill(server.proc.pid, signal.SIGSTOP)
+        time.sleep(0.15)
+        os.kill(server.proc.pid, signal.SIGCONT)
+        listener = r"^  [^ ].*: (round trip [0-9.]+ ms|no round trip yet)$"
+        deadline = time.monotonic() + 8
+        while True:
+            mark = server.send("STATUS\n")
+            server.wait_for_line(r"^playing at", 5, after=mark)
+            time.sleep(0.2)
+            reply = server.lines[mark:]
+            head = next(i for i, l in enumerate(reply) if l.startswith("playing at"))
+            listed = [l for l in reply[head + 1:] if l.startswith("  ")]
+            if len(listed) == 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        if "schedule slips" not in reply[head]:
+            raise Failure(f"the server was stopped for 150 ms, and its STATUS line does not say "
+                          f"it slipped: {reply}")
+        if len(listed) != 2 or not all(re.match(listener, l) for l in listed):
+            raise Failure(f"STATUS does not list each of the 2 listeners on a line of its own: "
+                          f"{reply}")
+        print("STATUS:\n" + "\n".join([reply[head]] + listed))
+        for c in clients:
+            expect_exit(c, 0, 15)
+        expect_exit(server, 0, 15)
+
+
 def start_pulseaudio(children):
     """A private PulseAudio with one null sink, reachable on a socket in TMP."""
     if not all(shutil.which(tool) for tool in ("pulseaudio", "parec", "paplay")):
@@ -597,6 +639,8 @@ CASES = {
     "loop_until_sigterm": loop_until_sigterm,
     "file_over_ipv6": file_over_ipv6,
     "stalled_server_leaves_the_gap_it_reports": stalled_server_leaves_the_gap_it_reports,
+    "status_after_a_slip_lists_each_listener_on_its_own_line":
+        status_after_a_slip_lists_each_listener_on_its_own_line,
     "no_audio_device": no_audio_device,
     "bad_arguments": bad_arguments,
 }
