@@ -594,7 +594,8 @@ private:
         const auto& f = d->stats();
         return "; FEC rebuilt " + std::to_string(f.packets_recovered) + " packets from " +
                std::to_string(f.repairs_received) + " repair packets (" +
-               std::to_string(f.repairs_malformed) + " malformed)";
+               std::to_string(f.repairs_malformed) + " malformed, " +
+               std::to_string(f.repairs_foreign) + " not from the source's host)";
     }
 
     [[nodiscard]] static std::string summary(const audiocast::receiver_stats& s)
@@ -665,6 +666,8 @@ private:
                         {"repairs_out_of_window", f.repairs_out_of_window},
                         {"repairs_mismatched", f.repairs_mismatched},
                         {"repairs_expired", f.repairs_expired},
+                        {"repairs_foreign", f.repairs_foreign},
+                        {"media_ignored", f.media_ignored},
                         {"packets_recovered", f.packets_recovered}};
         }
         // Replaced, not thrown: a name from the network is not valid UTF-8

@@ -56,6 +56,11 @@ struct payload_sink_archetype {
 //                                 waiting: 0 and ec = operation_would_block.
 //   t.native_handle() -> int      (descriptor_transport) A descriptor that poll(2)
 //                                 reports readable when receive() has a datagram.
+//   t.follow_source(ssrc, from)   (source_following_transport) The source the receiver
+//                                 plays: its SSRC, address and port. A transport that
+//                                 keeps packets of one source (FEC) keeps that one's.
+//                                 A receiving stream calls it on its network thread
+//                                 once its session adopts a source, and at each change.
 // ---------------------------------------------------------------------------
 template <class T>
 concept datagram_sender = requires(T& t, std::span<const std::byte> datagram, std::error_code& ec) {
@@ -85,6 +90,12 @@ template <class T>
 concept descriptor_transport = transport<T> && requires(T& t) {
     { t.native_handle() } noexcept -> std::same_as<int>;
 };
+
+template <class T>
+concept source_following_transport =
+    transport<T> && requires(T& t, std::uint32_t ssrc, const endpoint& from) {
+        { t.follow_source(ssrc, from) } noexcept;
+    };
 
 /// A transport an event loop can wait on: async_wait_readable(handler) calls
 /// handler(std::error_code) once a datagram may be received (then receive()

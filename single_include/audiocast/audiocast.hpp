@@ -680,6 +680,11 @@ struct payload_sink_archetype {
 //                                 waiting: 0 and ec = operation_would_block.
 //   t.native_handle() -> int      (descriptor_transport) A descriptor that poll(2)
 //                                 reports readable when receive() has a datagram.
+//   t.follow_source(ssrc, from)   (source_following_transport) The source the receiver
+//                                 plays: its SSRC, address and port. A transport that
+//                                 keeps packets of one source (FEC) keeps that one's.
+//                                 A receiving stream calls it on its network thread
+//                                 once its session adopts a source, and at each change.
 // ---------------------------------------------------------------------------
 template <class T>
 concept datagram_sender = requires(T& t, std::span<const std::byte> datagram, std::error_code& ec) {
@@ -709,6 +714,12 @@ template <class T>
 concept descriptor_transport = transport<T> && requires(T& t) {
     { t.native_handle() } noexcept -> std::same_as<int>;
 };
+
+template <class T>
+concept source_following_transport =
+    transport<T> && requires(T& t, std::uint32_t ssrc, const endpoint& from) {
+        { t.follow_source(ssrc, from) } noexcept;
+    };
 
 /// A transport an event loop can wait on: async_wait_readable(handler) calls
 /// handler(std::error_code) once a datagram may be received (then receive()
@@ -12421,15 +12432,23 @@ inline void validate(const parity_fec_config& c)
 // repairs as long as what they protect is in it. Allocates only when made;
 // nothing here blocks or calls the system.
 //
-// A repair rebuilds a packet only from packets of its own SSRC, and never a
-// longer one than it carries, so packets of another sender on the group can
-// cost repairs but never make one rebuild wrong bytes; a host that can forge
-// the sender's packets can forge repairs as well, no more.
+// A repair rebuilds a packet only from packets of its own SSRC that came from
+// its own host, and never a longer one than it carries, so packets of another
+// sender on the group can cost repairs but never make one rebuild wrong bytes,
+// and repairs forged by another host (with the sender's SSRC and sequence
+// numbers: any listener learns both) rebuild nothing. Once told which source
+// the receiver plays (follow(): basic_multicast_receiver tells its transport),
+// it keeps that source's packets alone, so nobody else's can move its window,
+// and drops every repair that is not from that source's host on arrival, so a
+// flood of them cannot push out the real ones waiting. A host that forges the
+// sender's own address can forge repairs as well as packets; only
+// authentication (SRTP) stops it (docs/robustness.md).
 
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <system_error>
 #include <vector>
@@ -12447,12 +12466,18 @@ struct parity_fec_decoder_stats {
     /// column not D deep or not L apart (the sender's --fec differs), or a
     /// kind it was told not to expect.
     std::uint64_t repairs_mismatched = 0;
+    /// From another host than the source followed (follow()), or for another
+    /// SSRC: dropped on arrival.
+    std::uint64_t repairs_foreign = 0;
     std::uint64_t repairs_used = 0;    ///< rebuilt a packet
     std::uint64_t repairs_expired = 0; ///< dropped, still missing two or more packets
     std::uint64_t packets_recovered = 0;
     /// Rebuilt packets dropped because more were waiting to be taken than
     /// the window holds; not expected unless take_recovered() is not called.
     std::uint64_t recovered_dropped = 0;
+    /// Media datagrams not of the source followed: neither kept nor allowed
+    /// to move the window.
+    std::uint64_t media_ignored = 0;
 };
 
 class parity_fec_decoder {
@@ -12475,13 +12500,55 @@ public:
     /// Sequence numbers a packet is kept for.
     [[nodiscard]] std::size_t window_packets() const noexcept { return window_; }
 
+    /// From now on, keeps only the packets of `ssrc` from `from` (the source
+    /// the receiver plays, its address and port) and takes repairs only from
+    /// that host: what it kept of others, and the repairs waiting that are
+    /// not from there, are dropped. Until called, it keeps every sender's.
+    /// It rebuilds only packets sent after the first of the source's that
+    /// comes from now on: before, others' packets could have moved its window
+    /// past some of the source's, which it would then take for lost though
+    /// the receiver had them.
+    void follow(std::uint32_t ssrc, const endpoint& from) noexcept
+    {
+        if (following_ && ssrc == followed_ssrc_ && from == followed_from_) return;
+        following_ = true;
+        awaiting_first_ = true;
+        followed_ssrc_ = ssrc;
+        followed_from_ = from;
+        // The newest packet kept becomes the window's front.
+        const slot* newest = nullptr;
+        for (slot& x : slots_) {
+            if (!x.present) continue;
+            if (!is_followed(x.ssrc, x.origin.from) || find(x.sequence) != &x) {
+                x.present = false;
+                continue;
+            }
+            if (newest == nullptr || age(x.sequence) < age(newest->sequence)) newest = &x;
+        }
+        have_newest_ = newest != nullptr;
+        if (newest != nullptr) newest_ = newest->sequence;
+        for (auto& p : pending_)
+            if (p.used && (p.header.ssrc != ssrc || !p.from.same_host(from))) {
+                p.used = false;
+                ++stats_.repairs_foreign;
+            }
+    }
+
     /// A media datagram that arrived; the caller passes it on as well.
     void on_media(std::span<const std::byte> datagram, const datagram_origin& origin) noexcept
     {
         if (datagram.size() < rtp::fixed_header_size || datagram.size() > config_.max_datagram ||
             (std::to_integer<unsigned>(datagram[0]) >> 6) != 2)
             return;
+        if (following_ && !is_followed(detail::load_be32(datagram.data() + 8), origin.from)) {
+            ++stats_.media_ignored;
+            return;
+        }
         const std::uint16_t sequence = detail::load_be16(datagram.data() + 2);
+        if (awaiting_first_) {
+            awaiting_first_ = false;
+            rebuild_from_ = sequence;
+        }
         const std::uint16_t newest_before = newest_;
         if (!store(sequence, datagram, origin)) return;
         settle(sequence);
@@ -12494,8 +12561,8 @@ public:
         }
     }
 
-    /// A repair datagram that arrived.
-    void on_repair(std::span<const std::byte> datagram) noexcept
+    /// A repair datagram that arrived from `from` (unknown: from anywhere).
+    void on_repair(std::span<const std::byte> datagram, const endpoint& from = {}) noexcept
     {
         ++stats_.repairs_received;
         std::error_code ec;
@@ -12512,6 +12579,10 @@ public:
             ++stats_.repairs_mismatched;
             return;
         }
+        if (following_ && (h.ssrc != followed_ssrc_ || !from.same_host(followed_from_))) {
+            ++stats_.repairs_foreign;
+            return;
+        }
         const std::uint16_t first = h.protected_sequence(0);
         const std::uint16_t last = h.protected_sequence(h.count - 1u);
         const int w = static_cast<int>(window_);
@@ -12526,6 +12597,7 @@ public:
         }
         pending_repair* p = free_pending();
         p->deferred = false;
+        p->from = from;
         std::copy(datagram.begin(), datagram.end(), p->bytes.begin());
         p->size = datagram.size();
         p->header = h;
@@ -12576,7 +12648,16 @@ private:
         std::vector<std::byte> bytes;
         std::size_t size = 0;
         parity_fec::repair_header header{};
+        endpoint from{}; // the host it came from
     };
+
+    // The source followed; an unknown address (a transport that cannot tell)
+    // matches any, as endpoint::same_host does.
+    [[nodiscard]] bool is_followed(std::uint32_t ssrc, const endpoint& from) const noexcept
+    {
+        return ssrc == followed_ssrc_ &&
+               (from == followed_from_ || !from.known() || !followed_from_.known());
+    }
 
     static const parity_fec_config& checked(const parity_fec_config& c)
     {
@@ -12697,7 +12778,7 @@ private:
         for (unsigned i = 0; i < h.count; ++i) {
             const std::uint16_t s = h.protected_sequence(i);
             const slot* x = find(s);
-            if (x == nullptr || x->ssrc != h.ssrc) {
+            if (x == nullptr || x->ssrc != h.ssrc || !x->origin.from.same_host(p.from)) {
                 lost = s;
                 if (++missing > 1) return; // wait for more
             }
@@ -12711,7 +12792,10 @@ private:
         }
         p.used = false;
         if (missing == 0) return;
-        if (have_newest_ && age(lost) >= static_cast<int>(window_)) {
+        if (rebuild_from_ && age(*rebuild_from_) >= static_cast<int>(window_))
+            rebuild_from_.reset(); // every packet in the window came after it
+        if ((have_newest_ && age(lost) >= static_cast<int>(window_)) || awaiting_first_ ||
+            (rebuild_from_ && static_cast<std::int16_t>(lost - *rebuild_from_) < 0)) {
             ++stats_.repairs_out_of_window;
             return;
         }
@@ -12800,6 +12884,11 @@ private:
     std::size_t work_count_ = 0;
     bool have_newest_ = false;
     std::uint16_t newest_ = 0;
+    bool following_ = false;
+    bool awaiting_first_ = false; // following, and no packet of the source yet
+    std::optional<std::uint16_t> rebuild_from_;
+    std::uint32_t followed_ssrc_ = 0;
+    endpoint followed_from_{};
     parity_fec_decoder_stats stats_;
 };
 
@@ -13068,6 +13157,11 @@ private:
 // which it is at each media packet, so a repair waits at most a packet time
 // longer to be used, and is never read before the media sent ahead of it
 // that has arrived.
+//
+// A receiver rebuilds only the packets of the source its stream plays, from
+// repairs of that source's host: the stream tells it which source that is
+// (source_following_transport), and the decoder then ignores every other
+// sender's packets and repairs (parity_fec_decoder.hpp).
 
 
 #include <cstddef>
@@ -13168,6 +13262,14 @@ public:
         return n;
     }
 
+    /// The source the receiver plays (source_following_transport): from now
+    /// on only its packets are kept for repairs, and only repairs from its
+    /// host are used. Does nothing for a sender or unprotected().
+    void follow_source(std::uint32_t ssrc, const endpoint& from) noexcept
+    {
+        if (decoder_) decoder_->follow(ssrc, from);
+    }
+
     /// Fills `slots` with rebuilt and arrived media datagrams; fewer than
     /// asked means none is left (batch_receiver).
     std::size_t receive_batch(std::span<received_datagram> slots, std::error_code& ec) noexcept
@@ -13248,14 +13350,16 @@ private:
             if (!*flow) continue;
             for (int i = 0; i < max_repairs_per_read; ++i) {
                 std::error_code ec;
-                const std::size_t n = (*flow)->receive(std::span<std::byte>{scratch_}, ec);
+                datagram_origin origin;
+                const std::size_t n =
+                    receive_inner(**flow, std::span<std::byte>{scratch_}, origin, ec);
                 if (ec == std::errc::operation_would_block) break;
                 if (ec) {
                     ++stats_.repair_receive_errors; // message_size among them: counted, dropped
                     if (ec != std::errc::message_size) break;
                     continue;
                 }
-                decoder_->on_repair(std::span<const std::byte>{scratch_.data(), n});
+                decoder_->on_repair(std::span<const std::byte>{scratch_.data(), n}, origin.from);
             }
         }
     }
@@ -13683,6 +13787,9 @@ public:
         return false;
     }
 
+    /// Network side: the source the audio side last published.
+    [[nodiscard]] const source_identity& played_source() noexcept { return source_.read(); }
+
     /// Network side: counts a datagram refused before it could be screened
     /// (one larger than the receive buffer).
     void refuse_malformed() noexcept { count(malformed_); }
@@ -14072,6 +14179,7 @@ public:
     std::size_t poll_media(std::error_code& ec) noexcept
     {
         ec.clear();
+        if constexpr (source_following_transport<Transport>) follow_played_source();
         if constexpr (batch_receiver<Transport>)
             return receive_batches(ec);
         else
@@ -14249,6 +14357,16 @@ private:
         return received;
     }
 
+    // A transport that keeps one source's packets (FEC) keeps the one the
+    // session plays, as the audio side last published it.
+    void follow_played_source() noexcept
+    {
+        const detail::source_identity& played = admission_->played_source();
+        if (!played.known || played == followed_) return;
+        followed_ = played;
+        this->transport_.follow_source(played.ssrc, played.from);
+    }
+
     // The socket's drop count is its total since it opened, modulo 2^32.
     void count_socket_drops(std::uint32_t dropped_before) noexcept
     {
@@ -14280,6 +14398,7 @@ private:
     std::unique_ptr<detail::datagram_ring> inbox_;
     std::unique_ptr<detail::inbox_admission> admission_;
     std::uint32_t socket_drops_seen_ = 0; ///< network side
+    detail::source_identity followed_{};  ///< network side: told the transport
     std::unique_ptr<std::atomic<std::uint64_t>> socket_overflow_;
     std::unique_ptr<detail::triple_buffer<receiver_stats>> published_;
     receiver_stats percentiles_;

@@ -17,9 +17,14 @@ Exit 0: passed; 1: failed; 77: skipped, with the reason.
 
 import math
 import os
+import random
+import select
 import signal
+import socket
 import struct
 import sys
+import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -158,15 +163,86 @@ PACKET = 48  # 1 ms L16 packets
 FADE = 96  # the playout's 2 ms fades
 
 
-def pcm_parity_fec_rebuilds_what_the_relay_drops():
-    """5 % of media and repair packets dropped, 10 x 10 FEC (20 %): the client
-    with --fec records the source bit-exact but for the packets FEC could not
-    rebuild, and those are what its figures call lost; the client without
-    plays every packet the relay let through and conceals the rest."""
+STRANGER = "127.0.0.2"  # another host: lo answers for all of 127/8
+
+
+class FecForger(threading.Thread):
+    """Another host on the group the clients listen on. From before the
+    server starts it floods the media and repair ports (junk, and RTP and
+    repair headers with random SSRCs and numbers). Once it has heard the
+    stream it forges, for each real repair it hears, repairs for the rows and
+    the matrix still in progress (the real one's headers with junk where the
+    XOR belongs), so they arrive ahead of the real ones, and it sends the
+    stream's next packets with junk payloads from its own address."""
+
+    def __init__(self, group, port):
+        super().__init__(daemon=True)
+        self.group, self.port = group, port
+        self.stop = threading.Event()
+        self.rng = random.Random(0xFEC)
+        self.flooded = self.forged_repairs = self.forged_media = 0
+
+    def listening(self, port):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((self.group, port))
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+                     socket.inet_aton(self.group) + socket.inet_aton("127.0.0.1"))
+        s.setblocking(False)
+        return s
+
+    def run(self):
+        out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        out.bind((STRANGER, 0))
+        out.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("127.0.0.1"))
+        media, columns, rows = (self.listening(self.port + k) for k in (0, 2, 4))
+        junk = bytes(self.rng.getrandbits(8) for _ in range(1500))
+        heard = None  # (ssrc, newest sequence, newest timestamp)
+        while not self.stop.is_set():
+            readable, _, _ = select.select([media, columns, rows], [], [], 0.001)
+            for sock in readable:
+                try:
+                    data, (addr, _) = sock.recvfrom(4096)
+                except BlockingIOError:
+                    continue
+                if addr == STRANGER or len(data) < 28:
+                    continue
+                if sock is media:
+                    _, pt, seq, ts, ssrc = struct.unpack("!BBHII", data[:12])
+                    heard = (ssrc, seq, ts)
+                    fake = struct.pack("!BBHII", 0x80, pt, (seq + 1) & 0xFFFF,
+                                       (ts + PACKET) & 0xFFFFFFFF, ssrc) + junk[:len(data) - 12]
+                    out.sendto(fake, (self.group, self.port))
+                    self.forged_media += 1
+                    continue
+                (base,) = struct.unpack("!H", data[12:14])
+                ahead = (10, 20) if sock is rows else (100,)
+                for step in ahead:
+                    forged = (data[:12] + struct.pack("!H", (base + step) & 0xFFFF) + data[14:28]
+                              + junk[:len(data) - 28])
+                    out.sendto(forged, (self.group, self.port + (4 if sock is rows else 2)))
+                    self.forged_repairs += 1
+            if heard is None:  # the flood before the stream: about 3,000 datagrams/s
+                for k in (0, 2, 4):
+                    d = struct.pack("!BBHII", 0x80, 96, self.rng.getrandbits(16),
+                                    self.rng.getrandbits(32), self.rng.getrandbits(32))
+                    if k:
+                        d += struct.pack("!HHBBHIBBBB", self.rng.getrandbits(16), 200, 0x80, 0,
+                                         0, 0, 0x40 if k == 4 else 0, 1 if k == 4 else 10, 10, 0)
+                    out.sendto(d + junk[:200], (self.group, self.port + k))
+                    self.flooded += 1
+
+
+def fec_through_the_relay(forger=False):
+    """audiocast-server --fec 10x10 through the relay (5 % of media and repair
+    packets dropped) to a client with --fec and one without; with `forger`,
+    a FecForger on the clients' group. Returns what the --fec client's
+    figures say, after checking its recording."""
     source = harness.noise(RATE, 2, 2, 8.0, seed=31)
     harness.write_wav(tmp("source.wav"), source)
     counts = tmp("relay.json")
     fec_port = RELAYED[1]
+    stranger = FecForger(RELAYED[0], fec_port) if forger else None
     with Children() as children:
         relay = children.start([sys.executable, os.path.join(os.path.dirname(__file__),
                                                              "lossy_relay.py"),
@@ -184,11 +260,17 @@ def pcm_parity_fec_rebuilds_what_the_relay_drops():
                  tmp(f"{name}.json"), "--duration", "30", *extra], name)
         for c in listeners.values():
             c.wait_for_line(r"listening on", 10)
+        if stranger:
+            stranger.start()
+            time.sleep(0.5)
         server = children.start([os.path.join(BIN, "audiocast-server"), "--interface", "lo",
                                  "--group", DIRECT[0], "--port", str(DIRECT[1]), "--ptime-ms",
                                  "1", "--fec", "10x10", "--file", tmp("source.wav")], "server")
         server.wait_for_line(r"FEC: SMPTE 2022-1, 10 x 10, 20 % more packets", 10)
         expect_exit(server, 0, 30)
+        if stranger:
+            stranger.stop.set()
+            stranger.join(2)
         for c in listeners.values():
             c.wait_for_line(r"said BYE", 10)
             c.proc.send_signal(signal.SIGINT)
@@ -207,6 +289,14 @@ def pcm_parity_fec_rebuilds_what_the_relay_drops():
     print(said)
     if dropped < 200:
         raise Failure(f"{said}: the relay dropped too few for the test to mean anything")
+    # The recording first: a forged repair used would show here.
+    got = harness.read_wav(tmp("with_fec.wav"))
+    lead = harness.leading_silence(got)
+    body = harness.Sound(got.rate, got.channels, got.width,
+                         got.data[lead * got.frame_bytes:
+                                  (lead + source.frames + slipped) * got.frame_bytes])
+    harness.expect_same_audio_across_slips(body, source, "the --fec client's recording",
+                                           slipped, fec["packets_lost"], PACKET, FADE)
     # A packet overtaken by a later one may be rebuilt before it arrives: the
     # session then counts the arrival a duplicate (none on lo, as a rule).
     if f["packets_recovered"] + fec["packets_lost"] != dropped + fec["packets_duplicate"]:
@@ -219,13 +309,6 @@ def pcm_parity_fec_rebuilds_what_the_relay_drops():
     # is the network's (it was 104 ms at p99 when they were).
     if fec["packets_rebuilt"] != f["packets_recovered"] or fec["latency_ms"]["p99"] > 20:
         raise Failure(f"{said}: rebuilt packets were counted or timed as received: {fec}")
-    got = harness.read_wav(tmp("with_fec.wav"))
-    lead = harness.leading_silence(got)
-    body = harness.Sound(got.rate, got.channels, got.width,
-                         got.data[lead * got.frame_bytes:
-                                  (lead + source.frames + slipped) * got.frame_bytes])
-    harness.expect_same_audio_across_slips(body, source, "the --fec client's recording",
-                                           slipped, fec["packets_lost"], PACKET, FADE)
     if plain["packets_lost"] != dropped:
         raise Failure(f"{said}; the client without --fec counted {plain['packets_lost']} lost, "
                       f"the relay dropped {dropped}")
@@ -233,11 +316,46 @@ def pcm_parity_fec_rebuilds_what_the_relay_drops():
           f"concealed; with it the recording is the source but for {fec['packets_lost']} packets; "
           f"latency p99 {fec['latency_ms']['p99']:.3f} ms with --fec (rebuilt packets not timed), "
           f"{plain['latency_ms']['p99']:.3f} ms without")
+    if stranger:
+        print(f"the forger flooded {stranger.flooded} datagrams before the stream, then forged "
+              f"{stranger.forged_repairs} repairs and {stranger.forged_media} packets; the --fec "
+              f"client dropped {f['repairs_foreign']} repairs as not from the source's host and "
+              f"ignored {f['media_ignored']} packets of other sources")
+        # What the socket dropped under the flood is counted in socket_overflow.
+        arrived = stranger.forged_repairs - fec["socket_overflow"]
+        if f["repairs_foreign"] < arrived * 0.95 or f["repairs_foreign"] > stranger.forged_repairs + stranger.flooded:
+            raise Failure(f"{stranger.forged_repairs} repairs forged; the client counted "
+                          f"{f['repairs_foreign']} as not from the source's host: {f}")
+        if f["media_ignored"] < (stranger.forged_media - fec["socket_overflow"]) * 0.95:
+            raise Failure(f"{stranger.forged_media} packets forged; the FEC decoder ignored "
+                          f"{f['media_ignored']}: {f}")
+    return fec
+
+
+def pcm_parity_fec_rebuilds_what_the_relay_drops():
+    """5 % of media and repair packets dropped, 10 x 10 FEC (20 %): the client
+    with --fec records the source bit-exact but for the packets FEC could not
+    rebuild, and those are what its figures call lost; the client without
+    plays every packet the relay let through and conceals the rest."""
+    fec_through_the_relay()
+
+
+def pcm_parity_fec_ignores_a_forger():
+    """The same, with a host on the clients' group that floods every flow
+    before the server starts, then forges repairs with the stream's SSRC for
+    the rows and matrix in progress (junk XORs, ahead of the real ones) and
+    the stream's next packets from its own address. The --fec client's
+    recording is still the source bit-exact but for what FEC could not
+    rebuild: nothing forged was used (before the fix, a forged repair that
+    found one packet missing rebuilt it from junk), and every forged repair
+    is counted as not from the source's host."""
+    fec_through_the_relay(forger=True)
 
 
 CASES = {"opus_through_loss_fec_beats_concealment": opus_through_loss_fec_beats_concealment,
          "pcm_parity_fec_rebuilds_what_the_relay_drops":
-             pcm_parity_fec_rebuilds_what_the_relay_drops}
+             pcm_parity_fec_rebuilds_what_the_relay_drops,
+         "pcm_parity_fec_ignores_a_forger": pcm_parity_fec_ignores_a_forger}
 
 
 def set_up(bin_dir, tmp_dir):

@@ -200,7 +200,9 @@ try {
     }
 
     // parity_fec_decoder: a 4 x 3 matrix's media and repairs as they leave,
-    // with a packet of a row, a whole row and a square of four missing.
+    // with a packet of a row, a whole row and a square of four missing; and
+    // one told to follow the sender, with another host's copies of its
+    // repairs (junk where the XOR was) ahead of each of its own.
     {
         audiocast::parity_fec_config fec;
         fec.columns = 4;
@@ -228,6 +230,25 @@ try {
             }
             save(root / "parity_fec_decoder", name, in);
         }
+        audiocast::parity_fec_encoder e{fec};
+        bytes in;
+        in.push_back(std::byte{0x80}); // follow host 0, the packets' SSRC
+        in.push_back(std::byte{0});
+        in.push_back(std::byte{4});
+        in.insert(in.end(), media[0].begin() + 8, media[0].begin() + 12);
+        for (std::size_t i = 0; i < media.size(); ++i) {
+            if (i != 5) add(in, false, media[i]);
+            e.protect(media[i], [&](bool, std::span<const std::byte> r) {
+                bytes forged(r.begin(), r.end());
+                for (std::size_t k = audiocast::parity_fec::repair_payload_offset;
+                     k < forged.size(); ++k)
+                    forged[k] = std::byte{0xA5};
+                add(in, true, forged);
+                in[in.size() - forged.size() - 3] = std::byte{0x03}; // a repair from host 1
+                add(in, true, r);
+            });
+        }
+        save(root / "parity_fec_decoder", "followed_with_a_forger", in);
     }
 
     // rtcp_parse: the compounds a sender and a listener send.

@@ -1,9 +1,12 @@
 // libFuzzer target: the SMPTE 2022-1 repair packet parser and the decoder on
 // any mix of media and repair datagrams. The input is a sequence of records
 // [kind][length, 2 bytes big-endian][bytes]: kind's low bit says repair (1) or
-// media (0). A repair that parses must write back to the same headers; the
-// decoder must never rebuild a packet longer than it keeps, nor one that is
-// not RTP version 2 with the SSRC its repair named.
+// media (0), its bits 1 and 2 which of four hosts sent it, and its top bit
+// that the record instead tells the decoder to follow a source (that host, the
+// SSRC in its first four bytes). A repair that parses must write back to the
+// same headers; the decoder must never rebuild a packet longer than it keeps,
+// nor one that is not RTP version 2, nor, while it follows a source, one of
+// another SSRC or host.
 #include <audiocast/detail/endian.hpp>
 #include <audiocast/protection/parity_fec_decoder.hpp>
 #include <audiocast/wire/parity_fec.hpp>
@@ -45,18 +48,32 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::vector<std::byte> out(config.max_datagram);
     const auto* p = reinterpret_cast<const std::byte*>(data);
     std::size_t at = 0;
+    bool following = false;
+    std::uint32_t followed_ssrc = 0;
+    audiocast::endpoint followed{};
     while (at + 3 <= size) {
-        const bool repair = (std::to_integer<unsigned>(p[at]) & 1u) != 0;
+        const unsigned kind = std::to_integer<unsigned>(p[at]);
+        const bool repair = (kind & 1u) != 0;
+        const auto host = audiocast::endpoint::ipv4(
+            {10, 0, 0, static_cast<std::uint8_t>((kind >> 1) & 3u)}, 5004);
         const std::size_t length = audiocast::detail::load_be16(p + at + 1);
         at += 3;
         const std::size_t n = length < size - at ? length : size - at;
         const std::span<const std::byte> datagram{p + at, n};
         at += n;
-        if (repair) {
+        if ((kind & 0x80u) != 0) {
+            if (n < 4) continue;
+            following = true;
+            followed_ssrc = audiocast::detail::load_be32(datagram.data());
+            followed = host;
+            d.follow(followed_ssrc, followed);
+        } else if (repair) {
             check_round_trip(datagram);
-            d.on_repair(datagram);
+            d.on_repair(datagram, host);
         } else {
-            d.on_media(datagram, {});
+            audiocast::datagram_origin from;
+            from.from = host;
+            d.on_media(datagram, from);
         }
         audiocast::datagram_origin origin;
         while (d.has_recovered()) {
@@ -64,6 +81,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             if (got == 0) continue;
             if (got < 12 || got > config.max_datagram ||
                 (std::to_integer<unsigned>(out[0]) >> 6) != 2)
+                std::abort();
+            if (following && (audiocast::detail::load_be32(out.data() + 8) != followed_ssrc ||
+                              !(origin.from == followed)))
                 std::abort();
         }
     }

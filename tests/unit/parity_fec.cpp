@@ -419,6 +419,130 @@ TEST_CASE("parity FEC decoder: junk and hostile repair packets are counted and d
     CHECK(d.stats().repairs_malformed > 1900);
 }
 
+namespace {
+
+/// A repair packet that says it protects `count` packets from `sn_base`,
+/// `offset` apart, of `ssrc`, carrying `payload_size` bytes of junk: what a
+/// host that has listened to the stream can forge.
+bytes forged_repair(std::uint32_t ssrc, std::uint16_t sn_base, std::uint8_t offset,
+                    std::uint8_t count, std::size_t payload_size, unsigned junk_seed)
+{
+    fec::repair_header h;
+    h.ssrc = ssrc;
+    h.sn_base = sn_base;
+    h.offset = offset;
+    h.count = count;
+    h.row = offset == 1;
+    h.payload_type = 100;
+    // 0: the lost packet's length comes out of the others' alone, and fits.
+    bytes p(fec::repair_payload_offset + payload_size);
+    std::error_code ec;
+    fec::write_headers(h, p, ec);
+    std::mt19937 rng{junk_seed};
+    for (std::size_t i = fec::repair_payload_offset; i < p.size(); ++i)
+        p[i] = std::byte(static_cast<unsigned char>(rng()));
+    return p;
+}
+
+const audiocast::endpoint sender_host = audiocast::endpoint::ipv4({192, 0, 2, 1}, 5004);
+const audiocast::endpoint sender_repairs = audiocast::endpoint::ipv4({192, 0, 2, 1}, 40'000);
+const audiocast::endpoint forger_host = audiocast::endpoint::ipv4({192, 0, 2, 66}, 5004);
+
+audiocast::datagram_origin sent_from(const audiocast::endpoint& from)
+{
+    audiocast::datagram_origin o;
+    o.from = from;
+    return o;
+}
+
+} // namespace
+
+TEST_CASE("parity FEC decoder: repairs forged by another host with the sender's SSRC and the "
+          "lost packet's sequence number rebuild nothing, and the sender's own repair rebuilds it")
+{
+    const auto config = matrix(4, 3);
+    parity_fec_encoder e{config};
+    std::vector<bytes> media;
+    for (std::uint16_t s = 0; s < 24; ++s)
+        media.push_back(media_packet(s, 88));
+    const auto repairs = encode(e, media);
+    const bool following = GENERATE(false, true);
+    INFO((following ? "told the source it plays" : "told nothing"));
+    parity_fec_decoder d{config};
+    if (following) d.follow(0x5EED'0001, sender_host);
+    std::vector<bytes> rebuilt;
+    std::size_t r = 0;
+    for (std::uint16_t s = 0; s < 24; ++s) {
+        if (s != 5) d.on_media(media[s], sent_from(sender_host));
+        // From packet 6 on, the forger sends a row and a column repair
+        // missing packet 5 and nothing else, ahead of the sender's own.
+        if (s >= 6) {
+            d.on_repair(forged_repair(0x5EED'0001, 4, 1, 4, 88, s), forger_host);
+            d.on_repair(forged_repair(0x5EED'0001, 1, 4, 3, 88, 100u + s), forger_host);
+        }
+        while (r < repairs.size() && repairs[r].after == s + 1u)
+            d.on_repair(repairs[r++].datagram, sender_repairs);
+        bytes buffer(2000);
+        audiocast::datagram_origin origin;
+        while (d.has_recovered())
+            if (const auto n = d.take_recovered(buffer, origin); n > 0)
+                rebuilt.emplace_back(buffer.begin(),
+                                     buffer.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+    REQUIRE(rebuilt.size() == 1);
+    CHECK(rebuilt[0] == media[5]);
+    if (following) CHECK(d.stats().repairs_foreign == 2 * 18);
+}
+
+TEST_CASE("parity FEC decoder: once following a source, another host's packets with its SSRC far "
+          "ahead move nothing, and a change of source keeps only the new one's packets")
+{
+    const auto config = matrix(4, 3);
+    parity_fec_encoder e{config};
+    std::vector<bytes> media;
+    for (std::uint16_t s = 0; s < 24; ++s)
+        media.push_back(media_packet(s, 76));
+    const auto repairs = encode(e, media);
+    parity_fec_decoder d{config};
+    // Before the receiver chose a source, a flood: packets with the
+    // sender's SSRC from another host, numbered up to 30,000 ahead.
+    for (std::uint16_t s = 0; s < 40; ++s)
+        d.on_media(media_packet(static_cast<std::uint16_t>(s * 750), 76), sent_from(forger_host));
+    d.follow(0x5EED'0001, sender_host);
+    std::vector<bytes> rebuilt;
+    std::size_t r = 0;
+    for (std::uint16_t s = 0; s < 24; ++s) {
+        if (s != 9) d.on_media(media[s], sent_from(sender_host));
+        // And while the sender streams, the same forger 20,000 ahead.
+        d.on_media(media_packet(static_cast<std::uint16_t>(s + 20'000), 76),
+                   sent_from(forger_host));
+        while (r < repairs.size() && repairs[r].after == s + 1u)
+            d.on_repair(repairs[r++].datagram, sender_repairs);
+        bytes buffer(2000);
+        audiocast::datagram_origin origin;
+        while (d.has_recovered())
+            if (const auto n = d.take_recovered(buffer, origin); n > 0)
+                rebuilt.emplace_back(buffer.begin(),
+                                     buffer.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+    REQUIRE(rebuilt.size() == 1);
+    CHECK(rebuilt[0] == media[9]);
+    CHECK(d.stats().media_ignored == 24);
+    CHECK(d.stats().repairs_out_of_window == 0);
+
+    // The source changes to the forger's host (it validated and took over
+    // when the sender left): the sender's packets are forgotten, so a
+    // repair of the sender's finds none of them.
+    d.follow(0x5EED'0001, forger_host);
+    d.on_repair(repairs.back().datagram, sender_repairs);
+    CHECK(d.stats().repairs_foreign == 1);
+    for (std::uint16_t s = 100; s < 104; ++s)
+        if (s != 102) d.on_media(media_packet(s, 76), sent_from(forger_host));
+    d.on_media(media_packet(104, 76), sent_from(forger_host));
+    d.on_repair(forged_repair(0x5EED'0001, 100, 1, 4, 88, 7), forger_host);
+    CHECK(d.stats().packets_recovered == 2); // the new source's own repair is used
+}
+
 TEST_CASE("parity FEC: at 5 % random loss of media and repairs alike, a 10 x 10 matrix (20 % "
           "overhead) leaves at most 0.1 % of packets unrecovered, over ten seeds")
 {
@@ -482,14 +606,18 @@ struct lossy_fec_run {
         return c;
     }
 
-    void run(std::size_t frames)
+    /// Streams `frames`, starting at the `lead`-th millisecond; `each_ms`
+    /// runs every millisecond before the sender sends (a stranger's turn).
+    template <class Step = void (*)(std::size_t)>
+    void run(std::size_t frames, std::size_t lead = 0, Step each_ms = [](std::size_t) {})
     {
         source = audiocast_test::make_source(frames, 2);
         std::size_t written = 0;
         std::vector<std::int16_t> block(96);
-        const auto steps = frames / 48 + 600;
+        const auto steps = lead + frames / 48 + 600;
         for (std::size_t i = 0; i < steps; ++i) {
-            if (written < frames)
+            each_ms(i);
+            if (i >= lead && written < frames)
                 written += tx.write(std::span<const std::int16_t>{source}.subspan(written * 2));
             tx.poll();
             with_fec.poll();
@@ -564,4 +692,91 @@ TEST_CASE("parity FEC stream: at 5 % random loss on every flow, a listener with 
     CHECK(plain.packets_lost > 900);
     CHECK(plain.packets_received + plain.packets_lost == sent);
     CHECK(plain.concealed_frames >= plain.packets_lost * 48);
+}
+
+TEST_CASE("parity FEC stream: a host that floods the group before the sender starts, then forges "
+          "its packets and repairs ahead of its own, never makes the listener play a wrong byte")
+{
+    audiocast::network_faults faults;
+    faults.loss = 0.05;
+    lossy_fec_run r{faults, matrix(10, 10)};
+    // Another host on all three flows. It has listened: it knows the
+    // sender's SSRC, its sequence numbers and where its matrices start.
+    const auto stranger = audiocast::endpoint::ipv4({127, 0, 0, 2}, 5004);
+    auto forged_media = r.media.join(stranger);
+    auto forged_columns = r.columns.join(stranger);
+    auto forged_rows = r.rows.join(stranger);
+    constexpr std::size_t lead = 300; // ms of flood before the sender starts
+    std::mt19937 rng{29};
+    const auto draw = [&rng] { return static_cast<std::uint32_t>(rng()); };
+    std::uint64_t forged_repairs = 0;
+    const auto send = [](audiocast::loopback_transport& t, const bytes& d) {
+        std::error_code ec;
+        t.send(d, ec);
+    };
+    const auto forge = [&](std::size_t ms) {
+        if (ms < lead) { // random SSRCs and sequence numbers, and repairs for them
+            send(forged_media,
+                 media_packet(static_cast<std::uint16_t>(draw()), 192, false, draw()));
+            send(forged_columns,
+                 forged_repair(draw(), static_cast<std::uint16_t>(draw()), 10, 10, 256, draw()));
+            return;
+        }
+        // Once it has heard the sender: the sender's next packet, from this host.
+        const auto sent = r.tx.sender().stats().packets_sent;
+        // (It stops with the sender: a forger that goes on takes over once
+        // the source has left, as any new sender would; only SRTP tells.)
+        if (sent == 0 || sent == 8'000) return;
+        send(forged_media,
+             media_packet(static_cast<std::uint16_t>(1000 + sent), 192, false, 0x5EED'0001));
+        if (sent < 100) return;
+        // Repairs for the matrix just finished: each column (the sender's
+        // own leave over the next matrix) and its last two rows.
+        const auto start = static_cast<std::uint16_t>(1000 + (sent / 100 - 1) * 100);
+        for (std::uint16_t c = 0; c < 10; ++c)
+            send(forged_columns, forged_repair(0x5EED'0001, static_cast<std::uint16_t>(start + c),
+                                               10, 10, 256, draw()));
+        for (std::uint16_t row = 8; row < 10; ++row)
+            send(forged_rows,
+                 forged_repair(0x5EED'0001, static_cast<std::uint16_t>(start + row * 10), 1, 10,
+                               256, draw()));
+        forged_repairs += 12;
+        // Keep the stranger's own queues from filling: it reads nothing.
+        bytes sink(2048);
+        for (auto* t : {&forged_media, &forged_columns, &forged_rows}) {
+            std::error_code ec;
+            while (!ec)
+                (void)t->receive(sink, ec);
+        }
+    };
+    r.run(48 * 8'000, lead, forge); // 8,000 packets
+
+    const auto sent = r.tx.sender().stats().packets_sent;
+    REQUIRE(sent == 8'000);
+    const auto& dec = *r.with_fec.transport().decoder();
+    const auto s = r.with_fec.stats();
+    INFO("rebuilt " << dec.stats().packets_recovered << ", unrecovered " << s.packets_lost
+                    << "; repairs foreign " << dec.stats().repairs_foreign << " of "
+                    << forged_repairs << " forged; media ignored " << dec.stats().media_ignored
+                    << "; received " << dec.stats().repairs_received << " malformed "
+                    << dec.stats().repairs_malformed << " mismatched "
+                    << dec.stats().repairs_mismatched << " out of window "
+                    << dec.stats().repairs_out_of_window);
+    CHECK(dec.stats().packets_recovered > 300); // of about 400 lost (5 %)
+    // The stranger never became the source, and its packets were not kept.
+    CHECK(s.source_changes == 1);
+    CHECK(s.packets_foreign > 0);
+    CHECK(dec.stats().media_ignored > 7'000);
+    // Every forged repair after the listener chose its source was dropped
+    // on arrival (but the 5 % the network lost).
+    CHECK(dec.stats().repairs_foreign > forged_repairs * 9 / 10);
+    // What the sender's own repairs rebuilt is all that was rebuilt, and
+    // the recording is the source but for what stayed lost.
+    CHECK(s.packets_rebuilt == dec.stats().packets_recovered);
+    CHECK(s.packets_received + s.packets_lost == sent);
+    // Nor did a repair rebuild a packet the listener had (one the flood kept
+    // out of the decoder's window before the listener chose its source).
+    CHECK(s.packets_duplicate == 0);
+    CHECK(s.packets_lost <= sent / 250);
+    CHECK(frames_differing(r.played, r.source) <= s.packets_lost * (48 + 2 * 48));
 }

@@ -12,10 +12,17 @@
 // repairs as long as what they protect is in it. Allocates only when made;
 // nothing here blocks or calls the system.
 //
-// A repair rebuilds a packet only from packets of its own SSRC, and never a
-// longer one than it carries, so packets of another sender on the group can
-// cost repairs but never make one rebuild wrong bytes; a host that can forge
-// the sender's packets can forge repairs as well, no more.
+// A repair rebuilds a packet only from packets of its own SSRC that came from
+// its own host, and never a longer one than it carries, so packets of another
+// sender on the group can cost repairs but never make one rebuild wrong bytes,
+// and repairs forged by another host (with the sender's SSRC and sequence
+// numbers: any listener learns both) rebuild nothing. Once told which source
+// the receiver plays (follow(): basic_multicast_receiver tells its transport),
+// it keeps that source's packets alone, so nobody else's can move its window,
+// and drops every repair that is not from that source's host on arrival, so a
+// flood of them cannot push out the real ones waiting. A host that forges the
+// sender's own address can forge repairs as well as packets; only
+// authentication (SRTP) stops it (docs/robustness.md).
 #pragma once
 
 #include <audiocast/detail/endian.hpp>
@@ -27,6 +34,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <system_error>
 #include <vector>
@@ -44,12 +52,18 @@ struct parity_fec_decoder_stats {
     /// column not D deep or not L apart (the sender's --fec differs), or a
     /// kind it was told not to expect.
     std::uint64_t repairs_mismatched = 0;
+    /// From another host than the source followed (follow()), or for another
+    /// SSRC: dropped on arrival.
+    std::uint64_t repairs_foreign = 0;
     std::uint64_t repairs_used = 0;    ///< rebuilt a packet
     std::uint64_t repairs_expired = 0; ///< dropped, still missing two or more packets
     std::uint64_t packets_recovered = 0;
     /// Rebuilt packets dropped because more were waiting to be taken than
     /// the window holds; not expected unless take_recovered() is not called.
     std::uint64_t recovered_dropped = 0;
+    /// Media datagrams not of the source followed: neither kept nor allowed
+    /// to move the window.
+    std::uint64_t media_ignored = 0;
 };
 
 class parity_fec_decoder {
@@ -72,13 +86,55 @@ public:
     /// Sequence numbers a packet is kept for.
     [[nodiscard]] std::size_t window_packets() const noexcept { return window_; }
 
+    /// From now on, keeps only the packets of `ssrc` from `from` (the source
+    /// the receiver plays, its address and port) and takes repairs only from
+    /// that host: what it kept of others, and the repairs waiting that are
+    /// not from there, are dropped. Until called, it keeps every sender's.
+    /// It rebuilds only packets sent after the first of the source's that
+    /// comes from now on: before, others' packets could have moved its window
+    /// past some of the source's, which it would then take for lost though
+    /// the receiver had them.
+    void follow(std::uint32_t ssrc, const endpoint& from) noexcept
+    {
+        if (following_ && ssrc == followed_ssrc_ && from == followed_from_) return;
+        following_ = true;
+        awaiting_first_ = true;
+        followed_ssrc_ = ssrc;
+        followed_from_ = from;
+        // The newest packet kept becomes the window's front.
+        const slot* newest = nullptr;
+        for (slot& x : slots_) {
+            if (!x.present) continue;
+            if (!is_followed(x.ssrc, x.origin.from) || find(x.sequence) != &x) {
+                x.present = false;
+                continue;
+            }
+            if (newest == nullptr || age(x.sequence) < age(newest->sequence)) newest = &x;
+        }
+        have_newest_ = newest != nullptr;
+        if (newest != nullptr) newest_ = newest->sequence;
+        for (auto& p : pending_)
+            if (p.used && (p.header.ssrc != ssrc || !p.from.same_host(from))) {
+                p.used = false;
+                ++stats_.repairs_foreign;
+            }
+    }
+
     /// A media datagram that arrived; the caller passes it on as well.
     void on_media(std::span<const std::byte> datagram, const datagram_origin& origin) noexcept
     {
         if (datagram.size() < rtp::fixed_header_size || datagram.size() > config_.max_datagram ||
             (std::to_integer<unsigned>(datagram[0]) >> 6) != 2)
             return;
+        if (following_ && !is_followed(detail::load_be32(datagram.data() + 8), origin.from)) {
+            ++stats_.media_ignored;
+            return;
+        }
         const std::uint16_t sequence = detail::load_be16(datagram.data() + 2);
+        if (awaiting_first_) {
+            awaiting_first_ = false;
+            rebuild_from_ = sequence;
+        }
         const std::uint16_t newest_before = newest_;
         if (!store(sequence, datagram, origin)) return;
         settle(sequence);
@@ -91,8 +147,8 @@ public:
         }
     }
 
-    /// A repair datagram that arrived.
-    void on_repair(std::span<const std::byte> datagram) noexcept
+    /// A repair datagram that arrived from `from` (unknown: from anywhere).
+    void on_repair(std::span<const std::byte> datagram, const endpoint& from = {}) noexcept
     {
         ++stats_.repairs_received;
         std::error_code ec;
@@ -109,6 +165,10 @@ public:
             ++stats_.repairs_mismatched;
             return;
         }
+        if (following_ && (h.ssrc != followed_ssrc_ || !from.same_host(followed_from_))) {
+            ++stats_.repairs_foreign;
+            return;
+        }
         const std::uint16_t first = h.protected_sequence(0);
         const std::uint16_t last = h.protected_sequence(h.count - 1u);
         const int w = static_cast<int>(window_);
@@ -123,6 +183,7 @@ public:
         }
         pending_repair* p = free_pending();
         p->deferred = false;
+        p->from = from;
         std::copy(datagram.begin(), datagram.end(), p->bytes.begin());
         p->size = datagram.size();
         p->header = h;
@@ -173,7 +234,16 @@ private:
         std::vector<std::byte> bytes;
         std::size_t size = 0;
         parity_fec::repair_header header{};
+        endpoint from{}; // the host it came from
     };
+
+    // The source followed; an unknown address (a transport that cannot tell)
+    // matches any, as endpoint::same_host does.
+    [[nodiscard]] bool is_followed(std::uint32_t ssrc, const endpoint& from) const noexcept
+    {
+        return ssrc == followed_ssrc_ &&
+               (from == followed_from_ || !from.known() || !followed_from_.known());
+    }
 
     static const parity_fec_config& checked(const parity_fec_config& c)
     {
@@ -294,7 +364,7 @@ private:
         for (unsigned i = 0; i < h.count; ++i) {
             const std::uint16_t s = h.protected_sequence(i);
             const slot* x = find(s);
-            if (x == nullptr || x->ssrc != h.ssrc) {
+            if (x == nullptr || x->ssrc != h.ssrc || !x->origin.from.same_host(p.from)) {
                 lost = s;
                 if (++missing > 1) return; // wait for more
             }
@@ -308,7 +378,10 @@ private:
         }
         p.used = false;
         if (missing == 0) return;
-        if (have_newest_ && age(lost) >= static_cast<int>(window_)) {
+        if (rebuild_from_ && age(*rebuild_from_) >= static_cast<int>(window_))
+            rebuild_from_.reset(); // every packet in the window came after it
+        if ((have_newest_ && age(lost) >= static_cast<int>(window_)) || awaiting_first_ ||
+            (rebuild_from_ && static_cast<std::int16_t>(lost - *rebuild_from_) < 0)) {
             ++stats_.repairs_out_of_window;
             return;
         }
@@ -397,6 +470,11 @@ private:
     std::size_t work_count_ = 0;
     bool have_newest_ = false;
     std::uint16_t newest_ = 0;
+    bool following_ = false;
+    bool awaiting_first_ = false; // following, and no packet of the source yet
+    std::optional<std::uint16_t> rebuild_from_;
+    std::uint32_t followed_ssrc_ = 0;
+    endpoint followed_from_{};
     parity_fec_decoder_stats stats_;
 };
 

@@ -18,6 +18,11 @@
 // which it is at each media packet, so a repair waits at most a packet time
 // longer to be used, and is never read before the media sent ahead of it
 // that has arrived.
+//
+// A receiver rebuilds only the packets of the source its stream plays, from
+// repairs of that source's host: the stream tells it which source that is
+// (source_following_transport), and the decoder then ignores every other
+// sender's packets and repairs (parity_fec_decoder.hpp).
 #pragma once
 
 #include <audiocast/concepts.hpp>
@@ -124,6 +129,14 @@ public:
         return n;
     }
 
+    /// The source the receiver plays (source_following_transport): from now
+    /// on only its packets are kept for repairs, and only repairs from its
+    /// host are used. Does nothing for a sender or unprotected().
+    void follow_source(std::uint32_t ssrc, const endpoint& from) noexcept
+    {
+        if (decoder_) decoder_->follow(ssrc, from);
+    }
+
     /// Fills `slots` with rebuilt and arrived media datagrams; fewer than
     /// asked means none is left (batch_receiver).
     std::size_t receive_batch(std::span<received_datagram> slots, std::error_code& ec) noexcept
@@ -204,14 +217,16 @@ private:
             if (!*flow) continue;
             for (int i = 0; i < max_repairs_per_read; ++i) {
                 std::error_code ec;
-                const std::size_t n = (*flow)->receive(std::span<std::byte>{scratch_}, ec);
+                datagram_origin origin;
+                const std::size_t n =
+                    receive_inner(**flow, std::span<std::byte>{scratch_}, origin, ec);
                 if (ec == std::errc::operation_would_block) break;
                 if (ec) {
                     ++stats_.repair_receive_errors; // message_size among them: counted, dropped
                     if (ec != std::errc::message_size) break;
                     continue;
                 }
-                decoder_->on_repair(std::span<const std::byte>{scratch_.data(), n});
+                decoder_->on_repair(std::span<const std::byte>{scratch_.data(), n}, origin.from);
             }
         }
     }

@@ -78,6 +78,9 @@ public:
         return false;
     }
 
+    /// Network side: the source the audio side last published.
+    [[nodiscard]] const source_identity& played_source() noexcept { return source_.read(); }
+
     /// Network side: counts a datagram refused before it could be screened
     /// (one larger than the receive buffer).
     void refuse_malformed() noexcept { count(malformed_); }

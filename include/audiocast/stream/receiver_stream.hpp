@@ -200,6 +200,7 @@ public:
     std::size_t poll_media(std::error_code& ec) noexcept
     {
         ec.clear();
+        if constexpr (source_following_transport<Transport>) follow_played_source();
         if constexpr (batch_receiver<Transport>)
             return receive_batches(ec);
         else
@@ -377,6 +378,16 @@ private:
         return received;
     }
 
+    // A transport that keeps one source's packets (FEC) keeps the one the
+    // session plays, as the audio side last published it.
+    void follow_played_source() noexcept
+    {
+        const detail::source_identity& played = admission_->played_source();
+        if (!played.known || played == followed_) return;
+        followed_ = played;
+        this->transport_.follow_source(played.ssrc, played.from);
+    }
+
     // The socket's drop count is its total since it opened, modulo 2^32.
     void count_socket_drops(std::uint32_t dropped_before) noexcept
     {
@@ -408,6 +419,7 @@ private:
     std::unique_ptr<detail::datagram_ring> inbox_;
     std::unique_ptr<detail::inbox_admission> admission_;
     std::uint32_t socket_drops_seen_ = 0; ///< network side
+    detail::source_identity followed_{};  ///< network side: told the transport
     std::unique_ptr<std::atomic<std::uint64_t>> socket_overflow_;
     std::unique_ptr<detail::triple_buffer<receiver_stats>> published_;
     receiver_stats percentiles_;
