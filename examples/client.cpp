@@ -158,6 +158,19 @@ void take_description(client_options& opt, audiocast::stream_description d, cons
     }
     if (opt.network.source_option == nullptr || opt.network.source_option->count() == 0)
         opt.network.source = d2.source;
+    // SMPTE 2022-1 repair flows it declares: joined as --fec would.
+    if (d2.fec) {
+        audiocast::parity_fec_config c;
+        c.columns = d2.fec->columns;
+        c.rows = d2.fec->rows;
+        c.column_repair = d2.fec->column_flow;
+        c.row_repair = d2.fec->row_flow;
+        c.payload_type = d2.fec->payload_type;
+        if (const auto p = check(c))
+            throw example_error{std::string{source} +
+                                " declares FEC this client cannot take: " + p.describe()};
+        opt.network.described_fec = c;
+    }
     opt.format.encoding = std::string{audiocast::encoding_name(d2.format.encoding)};
     opt.format.sample_rate = d2.format.sample_rate;
     opt.format.channels = d2.format.channels;

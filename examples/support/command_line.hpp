@@ -129,10 +129,13 @@ struct network_options {
         });
     }
 
-    /// What --fec asked for; none without it.
+    /// The FEC an SDP (--sdp, --sap) declares; --fec overrides it.
+    std::optional<audiocast::parity_fec_config> described_fec;
+
+    /// What --fec asked for, or else what the SDP declares; none without either.
     [[nodiscard]] std::optional<audiocast::parity_fec_config> fec() const
     {
-        if (fec_text.empty()) return std::nullopt;
+        if (fec_text.empty()) return described_fec;
         std::string why;
         return parse_fec(fec_text, why);
     }

@@ -3803,6 +3803,18 @@ private:
 // stream names its sender, a=source-filter (RFC 4570) so that receivers can
 // join source-specifically (RFC 4607) and hear no one else.
 //
+// A stream with SMPTE 2022-1 FEC (stream_description::fec) gets an m=
+// section for each repair flow, at the media port + 2 (columns) and + 4
+// (rows) as SMPTE 2022-1 places them, each "2dparityfec" at the media's clock
+// rate with a=fmtp L=, D= and repair-window= (microseconds, as RFC 6015
+// names it, when the packet time is known), all grouped with the media by
+// a=group:FEC-FR (RFC 5956) and a=mid. A reader that knows none of it plays
+// the first section, the media. The parser reads such a group back: the
+// group holding the chosen audio section, its 2dparityfec sections (others,
+// such as ulpfec, are passed over: the media still plays), whose L and D
+// must agree and be 1-255 (errc::invalid_sdp) and whose ports must be the
+// media port + 2 or + 4 (errc::unsupported_sdp, naming the port).
+//
 // a=source-filter is read at session or media level (media wins): an `incl`
 // filter for the stream's group, or for `*`, names the sender (the first of
 // its list). `excl` filters and filters for other addresses are ignored: a
@@ -3963,6 +3975,21 @@ struct stream_description {
     /// a=source-filter incl: the address the stream is sent from, for a
     /// source-specific join; empty when the description names none.
     std::string source{};
+    /// SMPTE 2022-1 row/column parity FEC sent beside the media; unset when
+    /// the stream has none. Each repair flow is an m= section of its own
+    /// (encoding 2dparityfec, the name SMPTE 2022-1's flows go by in SDP),
+    /// grouped with the media by a=group:FEC-FR (RFC 5956), on SMPTE 2022-1's
+    /// ports: the media port + 2 for columns, + 4 for rows. A receiver that
+    /// does not know them plays the media section alone.
+    struct parity_fec_flows {
+        std::uint8_t columns = 10;      ///< L: packets in a row (a=fmtp L=)
+        std::uint8_t rows = 10;         ///< D: rows in a matrix (a=fmtp D=)
+        bool column_flow = true;        ///< column repairs on the media port + 2
+        bool row_flow = true;           ///< row repairs on the media port + 4
+        std::uint8_t payload_type = 96; ///< of the repair packets (both flows)
+        friend bool operator==(const parity_fec_flows&, const parity_fec_flows&) = default;
+    };
+    std::optional<parity_fec_flows> fec{};
 
     friend bool operator==(const stream_description&, const stream_description&) = default;
 };
@@ -4169,6 +4196,8 @@ struct rtpmap {
 };
 
 struct media_section {
+    std::string media; // "audio", "application", ...
+    std::string mid;   // a=mid (RFC 5888)
     std::uint16_t port = 0;
     std::string protocol;
     std::vector<std::uint8_t> payload_types;
@@ -4258,8 +4287,15 @@ private:
             if (f.size() < 4) return bad(number, "needs <media> <port> <proto> <fmt> ...", value);
             media_section s;
             s.line = number;
+            s.media = std::string{f[0]};
             if (f[0] != "audio") {
+                // Never played, but it may be a repair flow of the audio's
+                // (FEC-FR): its port and first format, read leniently.
                 s.protocol = "(not audio)";
+                unsigned pt = 0;
+                if (!to_int(f[1].substr(0, f[1].find('/')), s.port)) s.port = 0;
+                if (to_int(f[3], pt) && pt <= 127)
+                    s.payload_types.push_back(static_cast<std::uint8_t>(pt));
                 media_.push_back(std::move(s));
                 return std::nullopt;
             }
@@ -4329,7 +4365,19 @@ private:
             }
             return std::nullopt;
         }
+        if (name == "group" && m == nullptr) {
+            // RFC 5956 FEC-FR (and RFC 4756's FEC, which it replaced): the
+            // media and the flows that repair it, by a=mid.
+            const auto f = fields(arg);
+            if (!f.empty() && (f[0] == "FEC-FR" || f[0] == "FEC"))
+                fec_groups_.emplace_back(f.begin() + 1, f.end()); // copies: the text goes
+            return std::nullopt;
+        }
         if (m == nullptr) return std::nullopt; // other session-level attributes
+        if (name == "mid") {
+            m->mid = std::string{arg};
+            return std::nullopt;
+        }
         if (name == "rtpmap") {
             const auto f = fields(arg);
             unsigned pt = 0;
@@ -4530,6 +4578,7 @@ private:
         out.direction = audio->direction.value_or(session_direction_.value_or(
             media_direction::sendrecv)); // RFC 8866 §6.7: sendrecv when unsaid
         out.tool = tool_;
+        if (auto f = repair_flows(*audio, out)) return f;
         out.source.clear();
         for (const auto* filters : {&audio->source_filters, &session_source_filters_}) {
             for (const auto& [group, source] : *filters) {
@@ -4539,6 +4588,67 @@ private:
                 break;
             }
             if (!out.source.empty()) break;
+        }
+        return std::nullopt;
+    }
+
+    /// The SMPTE 2022-1 repair flows an FEC-FR group gives `audio`, if any.
+    std::optional<failure> repair_flows(const media_section& audio, stream_description& out) const
+    {
+        out.fec.reset();
+        if (audio.mid.empty()) return std::nullopt;
+        for (const auto& group : fec_groups_) {
+            if (std::find(group.begin(), group.end(), audio.mid) == group.end()) continue;
+            stream_description::parity_fec_flows flows;
+            flows.column_flow = flows.row_flow = false;
+            for (const media_section& m : media_) {
+                if (&m == &audio || m.mid.empty() || m.payload_types.empty() ||
+                    std::find(group.begin(), group.end(), m.mid) == group.end())
+                    continue;
+                const std::uint8_t pt = m.payload_types.front();
+                const auto map = std::find_if(m.maps.begin(), m.maps.end(), [pt](const rtpmap& r) {
+                    return r.payload_type == pt;
+                });
+                if (map == m.maps.end() || !iequals(map->encoding, "2dparityfec"))
+                    continue; // another scheme: the media plays without it
+                const std::string_view parameters = parameters_of(m, pt);
+                unsigned l = 0, d = 0;
+                const auto l_text = format_parameter(parameters, "L");
+                const auto d_text = format_parameter(parameters, "D");
+                if (!l_text || !d_text || !to_int(*l_text, l) || !to_int(*d_text, d) || l < 1 ||
+                    l > 255 || d < 1 || d > 255)
+                    return failure{
+                        errc::invalid_sdp,
+                        "SDP line " + std::to_string(m.line) +
+                            ": a 2dparityfec repair flow needs a=fmtp:" + std::to_string(pt) +
+                            " L=<1-255>; D=<1-255>, not '" + excerpt(parameters) + "'"};
+                const bool first = !flows.column_flow && !flows.row_flow;
+                if (!first && (l != flows.columns || d != flows.rows || pt != flows.payload_type))
+                    return failure{errc::invalid_sdp,
+                                   "SDP line " + std::to_string(m.line) +
+                                       ": the repair flows disagree on their matrix or payload "
+                                       "type (L=" +
+                                       std::to_string(l) + ", D=" + std::to_string(d) + ", " +
+                                       std::to_string(pt) +
+                                       " after L=" + std::to_string(flows.columns) +
+                                       ", D=" + std::to_string(flows.rows) + ", " +
+                                       std::to_string(flows.payload_type) + ")"};
+                flows.columns = static_cast<std::uint8_t>(l);
+                flows.rows = static_cast<std::uint8_t>(d);
+                flows.payload_type = pt;
+                if (m.port == audio.port + 2)
+                    flows.column_flow = true;
+                else if (m.port == audio.port + 4)
+                    flows.row_flow = true;
+                else
+                    return unsupported(
+                        m.line, "a repair flow on port " + std::to_string(m.port) +
+                                    "; SMPTE 2022-1 puts columns on the media port " + "+ 2 (" +
+                                    std::to_string(audio.port + 2) + ") and rows on + 4 (" +
+                                    std::to_string(audio.port + 4) + ")");
+            }
+            if (flows.column_flow || flows.row_flow) out.fec = flows;
+            return std::nullopt;
         }
         return std::nullopt;
     }
@@ -4553,6 +4663,7 @@ private:
     std::optional<std::string> session_refclk_;
     std::vector<std::pair<std::string, std::string>> session_source_filters_;
     std::vector<media_section> media_;
+    std::vector<std::vector<std::string>> fec_groups_; // a=group:FEC-FR, the mids of each
 };
 
 } // namespace audiocast::detail::sdp
@@ -4586,6 +4697,9 @@ namespace audiocast {
     line(std::string{"a="} + s::direction_name(d.direction));
     if (!d.source.empty())
         line("a=source-filter: incl IN " + ip + " " + s::clean(d.group) + " " + s::clean(d.source));
+    if (d.fec)
+        line(std::string{"a=group:FEC-FR 1"} + (d.fec->column_flow ? " 2" : "") +
+             (d.fec->row_flow ? " 3" : ""));
     line("m=audio " + std::to_string(d.port) + " RTP/AVP " + std::to_string(d.payload_type));
     const bool opus = d.format.encoding == sample_format::opus;
     // RFC 7587 §7: Opus is always opus/48000/2; sprop-stereo says whether
@@ -4616,6 +4730,27 @@ namespace audiocast {
         line("a=mediaclk:sender");
     if (d.playout_delay)
         line("a=x-audiocast-playout-delay:" + std::to_string(d.playout_delay->count()));
+    if (d.fec) {
+        line("a=mid:1");
+        const auto& f = *d.fec;
+        const std::string pt = std::to_string(f.payload_type);
+        std::string matrix = "L=" + std::to_string(f.columns) + "; D=" + std::to_string(f.rows);
+        // RFC 6015's repair-window: the longest a repair may come after the
+        // first packet it protects, a column's 2 x L x D + L packets.
+        if (d.packet_time)
+            matrix += "; repair-window=" +
+                      std::to_string((2 * f.columns * f.rows + f.columns) * d.packet_time->count());
+        const auto flow = [&](int offset, const char* what, const char* mid) {
+            line("m=audio " + std::to_string(d.port + offset) + " RTP/AVP " + pt);
+            line(std::string{"i=SMPTE 2022-1 "} + what + " repairs");
+            line("a=rtpmap:" + pt + " 2dparityfec/" +
+                 std::to_string(opus ? 48'000u : d.format.sample_rate));
+            line("a=fmtp:" + pt + " " + matrix);
+            line(std::string{"a=mid:"} + mid);
+        };
+        if (f.column_flow) flow(2, "column", "2");
+        if (f.row_flow) flow(4, "row", "3");
+    }
     return t;
 }
 

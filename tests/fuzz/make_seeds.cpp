@@ -268,6 +268,9 @@ try {
     d.media_clock_offset = 12345;
     d.tool = "audiocast";
     save_text(root / "sdp_parse", "audiocast_l24_ipv6", audiocast::to_sdp(d));
+    d.fec = audiocast::stream_description::parity_fec_flows{};
+    save_text(root / "sdp_parse", "audiocast_parity_fec", audiocast::to_sdp(d));
+    d.fec.reset();
     save_text(root / "sdp_parse", "ffmpeg_style",
               "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=No Name\r\nc=IN IP4 239.255.0.1/1\r\n"
               "t=0 0\r\na=tool:libavformat 59.27.100\r\nm=audio 5004 RTP/AVP 97\r\n"

@@ -190,9 +190,79 @@ def gstreamer_to_client():
                                            stats["packets_lost"], PACKET, FADE)
 
 
+def sdp_to_ffmpeg_and_client():
+    """audiocast-server --fec --sdp declares the repair flows (a=group:FEC-FR,
+    an m= section each). ffmpeg, which knows no SMPTE 2022-1, reads the same
+    SDP and records the media bit-exact, passing the repair sections over;
+    audiocast-client --sdp, without --fec, joins the repair flows the SDP
+    declares. ffmpeg waits for a BYE on every stream the SDP lists and the
+    repair flows send none, so it is stopped once it has written the source;
+    it writes nothing until it has given up on the repair streams' codec
+    (its analyzeduration, 5 s)."""
+    need("ffmpeg")
+    source = harness.noise(RATE, 2, 2, 3.0, seed=43)
+    harness.write_wav(tmp("source.wav"), source)
+    group, port = DIRECT
+    serve = [os.path.join(BIN, "audiocast-server"), "--interface", "lo", "--group", group,
+             "--port", str(port), "--ptime-ms", "1", "--fec", "10x10", "--file",
+             tmp("source.wav"), "--quiet"]
+    with Children() as children:
+        expect_exit(children.start(serve + ["--sdp", tmp("fec.sdp"), "--duration", "0.001"],
+                                   "writer"), 0, 10)
+        with open(tmp("fec.sdp"), encoding="utf-8") as f:
+            sdp = f.read()
+        print(sdp)
+        for want in ("a=group:FEC-FR 1 2 3", f"m=audio {port + 2} ", f"m=audio {port + 4} ",
+                     "2dparityfec/48000", "a=fmtp:96 L=10; D=10; repair-window=210000"):
+            if want not in sdp:
+                raise Failure(f"the --fec server's SDP does not say '{want}':\n{sdp}")
+        ffmpeg = children.start(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "warning",
+                                 "-y", "-protocol_whitelist", "file,udp,rtp",
+                                 "-i", tmp("fec.sdp"), "-c:a", "pcm_s16le", "-f", "s16le",
+                                 tmp("ffmpeg.raw")], "ffmpeg")
+        client = children.start([os.path.join(BIN, "audiocast-client"), "--interface", "lo",
+                                 "--sdp", tmp("fec.sdp"), "--no-playback", "--latency-ms", "300",
+                                 "--max-rate-ppm", "0", "--output", tmp("client.wav"),
+                                 "--stats-json", tmp("client.json"), "--duration", "20"],
+                                "client")
+        client.wait_for_line(r"listening on", 10)
+        for p in (port, port + 2, port + 4):
+            wait_until_bound(p)
+        server = children.start(serve, "server")
+        expect_exit(server, 0, 20)
+        client.wait_for_line(r"said BYE", 10)
+        client.proc.send_signal(signal.SIGINT)
+        expect_exit(client, 0, 10)
+        # ffmpeg looks for the repair streams' codec for its whole
+        # analyzeduration (5 s) before it writes: wait for the whole source.
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and (
+                not os.path.exists(tmp("ffmpeg.raw"))
+                or os.path.getsize(tmp("ffmpeg.raw")) < len(source.data)):
+            time.sleep(0.2)
+        time.sleep(0.5)
+        ffmpeg.proc.send_signal(signal.SIGTERM)
+        ffmpeg.proc.wait(10)
+    slipped = harness.server_slipped_frames(server)
+    with open(tmp("ffmpeg.raw"), "rb") as f:
+        got = harness.Sound(RATE, 2, 2, f.read())
+    harness.expect_starts_after_silence(got, source, "ffmpeg's recording", slipped)
+    harness.expect_starts_after_silence(harness.read_wav(tmp("client.wav")), source,
+                                        "the client's recording", slipped)
+    stats = harness.read_json(tmp("client.json"))
+    fec = stats.get("fec")
+    packets = source.frames // PACKET
+    if not fec or fec["repairs_received"] < packets // 5 - 10:
+        raise Failure(f"audiocast-client --sdp did not join the repair flows the SDP declares "
+                      f"({packets} packets, so {packets // 5} repairs): {fec}")
+    print(f"ffmpeg recorded the media bit-exact beside the repair sections; audiocast-client "
+          f"--sdp received {fec['repairs_received']} repairs for {packets} packets")
+
+
 CASES = {
     "fec_server_to_gstreamer": server_to_gstreamer,
     "fec_gstreamer_to_client": gstreamer_to_client,
+    "fec_sdp_to_ffmpeg_and_client": sdp_to_ffmpeg_and_client,
 }
 
 

@@ -528,3 +528,113 @@ TEST_CASE("a playout delay that is not a number of milliseconds from 1 to 5000 i
     CHECK(message_of(head + "a=x-audiocast-playout-delay:5001\r\n").find("1 to 5000") !=
           std::string::npos);
 }
+
+TEST_CASE("a stream with SMPTE 2022-1 FEC declares each repair flow as an m= section grouped "
+          "with the media by FEC-FR, and reads back the same")
+{
+    stream_description d;
+    d.port = 5004;
+    d.packet_time = 1ms;
+    d.fec = stream_description::parity_fec_flows{
+        .columns = 10, .rows = 5, .column_flow = true, .row_flow = true, .payload_type = 100};
+    const std::string text = audiocast::to_sdp(d);
+    INFO(text);
+    // The group before the first m=, the media's mid, then each flow at
+    // SMPTE 2022-1's port with its matrix and RFC 6015's repair window
+    // (2 x 10 x 5 + 10 packets of 1 ms).
+    CHECK(text.find("a=group:FEC-FR 1 2 3\r\n") < text.find("m=audio 5004 "));
+    CHECK(text.find("a=mid:1\r\nm=audio 5006 RTP/AVP 100\r\n"
+                    "i=SMPTE 2022-1 column repairs\r\n"
+                    "a=rtpmap:100 2dparityfec/48000\r\n"
+                    "a=fmtp:100 L=10; D=5; repair-window=110000\r\n"
+                    "a=mid:2\r\n"
+                    "m=audio 5008 RTP/AVP 100\r\n"
+                    "i=SMPTE 2022-1 row repairs\r\n") != std::string::npos);
+    const stream_description back = audiocast::parse_sdp(text);
+    CHECK(back == d);
+
+    SECTION("columns only, or rows only, name only their own flow")
+    {
+        d.fec->row_flow = false;
+        const std::string columns = audiocast::to_sdp(d);
+        CHECK(columns.find("a=group:FEC-FR 1 2\r\n") != std::string::npos);
+        CHECK(columns.find("m=audio 5008") == std::string::npos);
+        CHECK(audiocast::parse_sdp(columns) == d);
+        d.fec->row_flow = true;
+        d.fec->column_flow = false;
+        d.fec->rows = 1;
+        const std::string rows = audiocast::to_sdp(d);
+        CHECK(rows.find("a=group:FEC-FR 1 3\r\n") != std::string::npos);
+        CHECK(audiocast::parse_sdp(rows) == d);
+    }
+    SECTION("without FEC, no group, no mid, no other section")
+    {
+        d.fec.reset();
+        const std::string plain = audiocast::to_sdp(d);
+        CHECK(plain.find("a=group") == std::string::npos);
+        CHECK(plain.find("a=mid") == std::string::npos);
+        CHECK(plain.find("m=audio", plain.find("m=audio") + 1) == std::string::npos);
+    }
+}
+
+TEST_CASE("repair flows are read from another writer's FEC group, other FEC schemes are passed "
+          "over, and flows that cannot be joined are refused naming the line")
+{
+    const std::string head = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=ch 1\r\nc=IN IP4 "
+                             "233.252.0.1/32\r\nt=0 0\r\n";
+    const std::string media = "m=audio 30000 RTP/AVP 97\r\na=rtpmap:97 L24/48000/2\r\na=mid:S1\r\n";
+    const auto repair = [](int port, const std::string& pt, const std::string& encoding,
+                           const std::string& fmtp, const std::string& mid) {
+        return "m=application " + std::to_string(port) + " RTP/AVP " + pt + "\r\na=rtpmap:" + pt +
+               " " + encoding + "/48000\r\n" +
+               (fmtp.empty() ? "" : "a=fmtp:" + pt + " " + fmtp + "\r\n") + "a=mid:" + mid + "\r\n";
+    };
+    SECTION("RFC 5956's order, application sections, RFC 4756's older FEC semantics")
+    {
+        const auto semantics = GENERATE(std::string{"FEC-FR"}, std::string{"FEC"});
+        const auto d =
+            audiocast::parse_sdp(head + "a=group:" + semantics + " S1 R1 R2\r\n" + media +
+                                 repair(30002, "110", "2dparityfec", "L=4;D=8", "R1") +
+                                 repair(30004, "110", "2DParityFEC", "L=4; D=8", "R2"));
+        REQUIRE(d.fec);
+        CHECK(d.fec->columns == 4);
+        CHECK(d.fec->rows == 8);
+        CHECK(d.fec->column_flow);
+        CHECK(d.fec->row_flow);
+        CHECK(d.fec->payload_type == 110);
+        CHECK(d.port == 30000);
+        CHECK(d.format.encoding == sample_format::l24);
+    }
+    SECTION("a group of another scheme (RFC 6015's own) leaves the media to play alone")
+    {
+        const auto d = audiocast::parse_sdp(head + "a=group:FEC-FR S1 R1\r\n" + media +
+                                            repair(30002, "110", "1d-interleaved-parityfec",
+                                                   "L=4; D=8; repair-window=200000", "R1"));
+        CHECK_FALSE(d.fec);
+        CHECK(d.port == 30000);
+    }
+    SECTION("flows outside the group, or a group without the media, are not the stream's")
+    {
+        CHECK_FALSE(audiocast::parse_sdp(head + "a=group:FEC-FR S9 R1\r\n" + media +
+                                         repair(30002, "110", "2dparityfec", "L=4; D=8", "R1"))
+                        .fec);
+    }
+    SECTION("refused")
+    {
+        const std::string on_port_6 = head + "a=group:FEC-FR S1 R1\r\n" + media +
+                                      repair(30006, "110", "2dparityfec", "L=4; D=8", "R1");
+        CHECK(refusal(on_port_6) == errc::unsupported_sdp);
+        CHECK_THAT(message_of(on_port_6), Catch::Contains("repair flow on port 30006") &&
+                                              Catch::Contains("30002") && Catch::Contains("30004"));
+        const std::string no_matrix = head + "a=group:FEC-FR S1 R1\r\n" + media +
+                                      repair(30002, "110", "2dparityfec", "L=0; D=8", "R1");
+        CHECK(refusal(no_matrix) == errc::invalid_sdp);
+        CHECK_THAT(message_of(no_matrix),
+                   Catch::Contains("L=<1-255>; D=<1-255>") && Catch::Contains("'L=0; D=8'"));
+        const std::string disagree = head + "a=group:FEC-FR S1 R1 R2\r\n" + media +
+                                     repair(30002, "110", "2dparityfec", "L=4; D=8", "R1") +
+                                     repair(30004, "110", "2dparityfec", "L=5; D=8", "R2");
+        CHECK(refusal(disagree) == errc::invalid_sdp);
+        CHECK_THAT(message_of(disagree), Catch::Contains("disagree"));
+    }
+}

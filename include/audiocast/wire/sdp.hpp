@@ -17,6 +17,18 @@
 // stream names its sender, a=source-filter (RFC 4570) so that receivers can
 // join source-specifically (RFC 4607) and hear no one else.
 //
+// A stream with SMPTE 2022-1 FEC (stream_description::fec) gets an m=
+// section for each repair flow, at the media port + 2 (columns) and + 4
+// (rows) as SMPTE 2022-1 places them, each "2dparityfec" at the media's clock
+// rate with a=fmtp L=, D= and repair-window= (microseconds, as RFC 6015
+// names it, when the packet time is known), all grouped with the media by
+// a=group:FEC-FR (RFC 5956) and a=mid. A reader that knows none of it plays
+// the first section, the media. The parser reads such a group back: the
+// group holding the chosen audio section, its 2dparityfec sections (others,
+// such as ulpfec, are passed over: the media still plays), whose L and D
+// must agree and be 1-255 (errc::invalid_sdp) and whose ports must be the
+// media port + 2 or + 4 (errc::unsupported_sdp, naming the port).
+//
 // a=source-filter is read at session or media level (media wins): an `incl`
 // filter for the stream's group, or for `*`, names the sender (the first of
 // its list). `excl` filters and filters for other addresses are ignored: a
@@ -68,6 +80,9 @@ namespace audiocast {
     line(std::string{"a="} + s::direction_name(d.direction));
     if (!d.source.empty())
         line("a=source-filter: incl IN " + ip + " " + s::clean(d.group) + " " + s::clean(d.source));
+    if (d.fec)
+        line(std::string{"a=group:FEC-FR 1"} + (d.fec->column_flow ? " 2" : "") +
+             (d.fec->row_flow ? " 3" : ""));
     line("m=audio " + std::to_string(d.port) + " RTP/AVP " + std::to_string(d.payload_type));
     const bool opus = d.format.encoding == sample_format::opus;
     // RFC 7587 §7: Opus is always opus/48000/2; sprop-stereo says whether
@@ -98,6 +113,27 @@ namespace audiocast {
         line("a=mediaclk:sender");
     if (d.playout_delay)
         line("a=x-audiocast-playout-delay:" + std::to_string(d.playout_delay->count()));
+    if (d.fec) {
+        line("a=mid:1");
+        const auto& f = *d.fec;
+        const std::string pt = std::to_string(f.payload_type);
+        std::string matrix = "L=" + std::to_string(f.columns) + "; D=" + std::to_string(f.rows);
+        // RFC 6015's repair-window: the longest a repair may come after the
+        // first packet it protects, a column's 2 x L x D + L packets.
+        if (d.packet_time)
+            matrix += "; repair-window=" +
+                      std::to_string((2 * f.columns * f.rows + f.columns) * d.packet_time->count());
+        const auto flow = [&](int offset, const char* what, const char* mid) {
+            line("m=audio " + std::to_string(d.port + offset) + " RTP/AVP " + pt);
+            line(std::string{"i=SMPTE 2022-1 "} + what + " repairs");
+            line("a=rtpmap:" + pt + " 2dparityfec/" +
+                 std::to_string(opus ? 48'000u : d.format.sample_rate));
+            line("a=fmtp:" + pt + " " + matrix);
+            line(std::string{"a=mid:"} + mid);
+        };
+        if (f.column_flow) flow(2, "column", "2");
+        if (f.row_flow) flow(4, "row", "3");
+    }
     return t;
 }
 

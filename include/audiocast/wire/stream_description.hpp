@@ -57,6 +57,21 @@ struct stream_description {
     /// a=source-filter incl: the address the stream is sent from, for a
     /// source-specific join; empty when the description names none.
     std::string source{};
+    /// SMPTE 2022-1 row/column parity FEC sent beside the media; unset when
+    /// the stream has none. Each repair flow is an m= section of its own
+    /// (encoding 2dparityfec, the name SMPTE 2022-1's flows go by in SDP),
+    /// grouped with the media by a=group:FEC-FR (RFC 5956), on SMPTE 2022-1's
+    /// ports: the media port + 2 for columns, + 4 for rows. A receiver that
+    /// does not know them plays the media section alone.
+    struct parity_fec_flows {
+        std::uint8_t columns = 10;      ///< L: packets in a row (a=fmtp L=)
+        std::uint8_t rows = 10;         ///< D: rows in a matrix (a=fmtp D=)
+        bool column_flow = true;        ///< column repairs on the media port + 2
+        bool row_flow = true;           ///< row repairs on the media port + 4
+        std::uint8_t payload_type = 96; ///< of the repair packets (both flows)
+        friend bool operator==(const parity_fec_flows&, const parity_fec_flows&) = default;
+    };
+    std::optional<parity_fec_flows> fec{};
 
     friend bool operator==(const stream_description&, const stream_description&) = default;
 };

@@ -39,6 +39,8 @@ struct rtpmap {
 };
 
 struct media_section {
+    std::string media; // "audio", "application", ...
+    std::string mid;   // a=mid (RFC 5888)
     std::uint16_t port = 0;
     std::string protocol;
     std::vector<std::uint8_t> payload_types;
@@ -128,8 +130,15 @@ private:
             if (f.size() < 4) return bad(number, "needs <media> <port> <proto> <fmt> ...", value);
             media_section s;
             s.line = number;
+            s.media = std::string{f[0]};
             if (f[0] != "audio") {
+                // Never played, but it may be a repair flow of the audio's
+                // (FEC-FR): its port and first format, read leniently.
                 s.protocol = "(not audio)";
+                unsigned pt = 0;
+                if (!to_int(f[1].substr(0, f[1].find('/')), s.port)) s.port = 0;
+                if (to_int(f[3], pt) && pt <= 127)
+                    s.payload_types.push_back(static_cast<std::uint8_t>(pt));
                 media_.push_back(std::move(s));
                 return std::nullopt;
             }
@@ -199,7 +208,19 @@ private:
             }
             return std::nullopt;
         }
+        if (name == "group" && m == nullptr) {
+            // RFC 5956 FEC-FR (and RFC 4756's FEC, which it replaced): the
+            // media and the flows that repair it, by a=mid.
+            const auto f = fields(arg);
+            if (!f.empty() && (f[0] == "FEC-FR" || f[0] == "FEC"))
+                fec_groups_.emplace_back(f.begin() + 1, f.end()); // copies: the text goes
+            return std::nullopt;
+        }
         if (m == nullptr) return std::nullopt; // other session-level attributes
+        if (name == "mid") {
+            m->mid = std::string{arg};
+            return std::nullopt;
+        }
         if (name == "rtpmap") {
             const auto f = fields(arg);
             unsigned pt = 0;
@@ -400,6 +421,7 @@ private:
         out.direction = audio->direction.value_or(session_direction_.value_or(
             media_direction::sendrecv)); // RFC 8866 §6.7: sendrecv when unsaid
         out.tool = tool_;
+        if (auto f = repair_flows(*audio, out)) return f;
         out.source.clear();
         for (const auto* filters : {&audio->source_filters, &session_source_filters_}) {
             for (const auto& [group, source] : *filters) {
@@ -409,6 +431,67 @@ private:
                 break;
             }
             if (!out.source.empty()) break;
+        }
+        return std::nullopt;
+    }
+
+    /// The SMPTE 2022-1 repair flows an FEC-FR group gives `audio`, if any.
+    std::optional<failure> repair_flows(const media_section& audio, stream_description& out) const
+    {
+        out.fec.reset();
+        if (audio.mid.empty()) return std::nullopt;
+        for (const auto& group : fec_groups_) {
+            if (std::find(group.begin(), group.end(), audio.mid) == group.end()) continue;
+            stream_description::parity_fec_flows flows;
+            flows.column_flow = flows.row_flow = false;
+            for (const media_section& m : media_) {
+                if (&m == &audio || m.mid.empty() || m.payload_types.empty() ||
+                    std::find(group.begin(), group.end(), m.mid) == group.end())
+                    continue;
+                const std::uint8_t pt = m.payload_types.front();
+                const auto map = std::find_if(m.maps.begin(), m.maps.end(), [pt](const rtpmap& r) {
+                    return r.payload_type == pt;
+                });
+                if (map == m.maps.end() || !iequals(map->encoding, "2dparityfec"))
+                    continue; // another scheme: the media plays without it
+                const std::string_view parameters = parameters_of(m, pt);
+                unsigned l = 0, d = 0;
+                const auto l_text = format_parameter(parameters, "L");
+                const auto d_text = format_parameter(parameters, "D");
+                if (!l_text || !d_text || !to_int(*l_text, l) || !to_int(*d_text, d) || l < 1 ||
+                    l > 255 || d < 1 || d > 255)
+                    return failure{
+                        errc::invalid_sdp,
+                        "SDP line " + std::to_string(m.line) +
+                            ": a 2dparityfec repair flow needs a=fmtp:" + std::to_string(pt) +
+                            " L=<1-255>; D=<1-255>, not '" + excerpt(parameters) + "'"};
+                const bool first = !flows.column_flow && !flows.row_flow;
+                if (!first && (l != flows.columns || d != flows.rows || pt != flows.payload_type))
+                    return failure{errc::invalid_sdp,
+                                   "SDP line " + std::to_string(m.line) +
+                                       ": the repair flows disagree on their matrix or payload "
+                                       "type (L=" +
+                                       std::to_string(l) + ", D=" + std::to_string(d) + ", " +
+                                       std::to_string(pt) +
+                                       " after L=" + std::to_string(flows.columns) +
+                                       ", D=" + std::to_string(flows.rows) + ", " +
+                                       std::to_string(flows.payload_type) + ")"};
+                flows.columns = static_cast<std::uint8_t>(l);
+                flows.rows = static_cast<std::uint8_t>(d);
+                flows.payload_type = pt;
+                if (m.port == audio.port + 2)
+                    flows.column_flow = true;
+                else if (m.port == audio.port + 4)
+                    flows.row_flow = true;
+                else
+                    return unsupported(
+                        m.line, "a repair flow on port " + std::to_string(m.port) +
+                                    "; SMPTE 2022-1 puts columns on the media port " + "+ 2 (" +
+                                    std::to_string(audio.port + 2) + ") and rows on + 4 (" +
+                                    std::to_string(audio.port + 4) + ")");
+            }
+            if (flows.column_flow || flows.row_flow) out.fec = flows;
+            return std::nullopt;
         }
         return std::nullopt;
     }
@@ -423,6 +506,7 @@ private:
     std::optional<std::string> session_refclk_;
     std::vector<std::pair<std::string, std::string>> session_source_filters_;
     std::vector<media_section> media_;
+    std::vector<std::vector<std::string>> fec_groups_; // a=group:FEC-FR, the mids of each
 };
 
 } // namespace audiocast::detail::sdp
