@@ -681,6 +681,7 @@ private:
                         {"repairs_expired", f.repairs_expired},
                         {"repairs_foreign", f.repairs_foreign},
                         {"media_ignored", f.media_ignored},
+                        {"media_conflicting", f.media_conflicting},
                         {"packets_recovered", f.packets_recovered}};
         }
         // Replaced, not thrown: a name from the network is not valid UTF-8

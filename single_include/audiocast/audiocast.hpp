@@ -12575,8 +12575,12 @@ inline void validate(const parity_fec_config& c)
 // the receiver plays (follow(): basic_multicast_receiver tells its transport),
 // it keeps that source's packets alone, so nobody else's can move its window,
 // and drops every repair that is not from that source's host on arrival, so a
-// flood of them cannot push out the real ones waiting. A host that forges the
-// sender's own address can forge repairs as well as packets; only
+// flood of them cannot push out the real ones waiting. Two packets with one
+// sequence number and different bytes (a forger on the sender's own address
+// and port, whichever came first) are neither used for repairs until a repair
+// that misses only that one tells which the sender sent, so a forged packet
+// cannot make a later rebuild wrong either. A host that forges the sender's
+// own address can still forge repairs, as it can forge packets; only
 // authentication (SRTP) stops it (docs/robustness.md).
 
 
@@ -12613,6 +12617,9 @@ struct parity_fec_decoder_stats {
     /// Media datagrams not of the source followed: neither kept nor allowed
     /// to move the window.
     std::uint64_t media_ignored = 0;
+    /// Media datagrams with the sequence number of one kept but other bytes:
+    /// neither is used for repairs until a repair tells which is the sender's.
+    std::uint64_t media_conflicting = 0;
 };
 
 class parity_fec_decoder {
@@ -12771,6 +12778,7 @@ public:
 private:
     struct slot {
         bool present = false;
+        bool conflicted = false; // two packets of this number came: neither is trusted
         std::uint16_t sequence = 0;
         std::uint32_t ssrc = 0;
         std::size_t size = 0;
@@ -12843,7 +12851,16 @@ private:
         }
         if (age(s) >= static_cast<int>(window_)) return false; // the window passed it
         slot& x = slots_[index_of(s)];
+        if (x.present && x.sequence == s) {
+            if (x.size == datagram.size() &&
+                std::equal(datagram.begin(), datagram.end(), slot_bytes(x)))
+                return false; // the network's duplicate: nothing new
+            if (!x.conflicted) ++stats_.media_conflicting;
+            x.conflicted = true;
+            return true;
+        }
         x.present = true;
+        x.conflicted = false;
         x.sequence = s;
         x.ssrc = detail::load_be32(datagram.data() + 8);
         x.size = datagram.size();
@@ -12913,7 +12930,8 @@ private:
         for (unsigned i = 0; i < h.count; ++i) {
             const std::uint16_t s = h.protected_sequence(i);
             const slot* x = find(s);
-            if (x == nullptr || x->ssrc != h.ssrc || !x->origin.from.same_host(p.from)) {
+            if (x == nullptr || x->ssrc != h.ssrc || !x->origin.from.same_host(p.from) ||
+                x->conflicted) {
                 lost = s;
                 if (++missing > 1) return; // wait for more
             }
@@ -12972,6 +12990,9 @@ private:
         }
         // Into the lost packet's own slot, which find() then reports.
         slot& y = slots_[index_of(lost)];
+        // Two packets of this number came: this tells which was the sender's,
+        // for later repairs. The receiver has had one already; none is handed on.
+        const bool settles_conflict = y.present && y.sequence == lost && y.conflicted;
         y.present = false;
         std::byte* out = slot_bytes(y);
         out[0] = std::byte{static_cast<unsigned char>(0x80u | (first_byte & 0x3Fu))};
@@ -12992,10 +13013,12 @@ private:
                 region[k] ^= d[k];
         }
         y.present = true;
+        y.conflicted = false;
         y.sequence = lost;
         y.ssrc = h.ssrc;
         y.size = rtp::fixed_header_size + length;
         y.origin = origin_of != nullptr ? origin_of->origin : datagram_origin{};
+        if (settles_conflict) return true;
         ++stats_.packets_recovered;
         if (recovered_count_ == recovered_.size()) {
             ++stats_.recovered_dropped;

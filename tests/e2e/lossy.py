@@ -28,6 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+import hostile  # noqa: E402  (its raw-socket Forger)
 from harness import Children, Failure, expect_exit  # noqa: E402
 
 BIN = ""
@@ -173,14 +174,17 @@ class FecForger(threading.Thread):
     stream it forges, for each real repair it hears, repairs for the rows and
     the matrix still in progress (the real one's headers with junk where the
     XOR belongs), so they arrive ahead of the real ones, and it sends the
-    stream's next packets with junk payloads from its own address."""
+    stream's next packets with junk payloads from its own address. Every
+    twentieth packet it hears it sends again, its payload junk, from the
+    sender's own address and port (a raw socket, as any host on a LAN can)."""
 
     def __init__(self, group, port):
         super().__init__(daemon=True)
         self.group, self.port = group, port
         self.stop = threading.Event()
         self.rng = random.Random(0xFEC)
-        self.flooded = self.forged_repairs = self.forged_media = 0
+        self.flooded = self.forged_repairs = self.forged_media = self.spoofed = 0
+        self.heard = 0
 
     def listening(self, port):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -192,6 +196,7 @@ class FecForger(threading.Thread):
         return s
 
     def run(self):
+        spoofer = hostile.Forger()
         out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         out.bind((STRANGER, 0))
         out.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("127.0.0.1"))
@@ -202,7 +207,7 @@ class FecForger(threading.Thread):
             readable, _, _ = select.select([media, columns, rows], [], [], 0.001)
             for sock in readable:
                 try:
-                    data, (addr, _) = sock.recvfrom(4096)
+                    data, (addr, port) = sock.recvfrom(4096)
                 except BlockingIOError:
                     continue
                 if addr == STRANGER or len(data) < 28:
@@ -210,6 +215,11 @@ class FecForger(threading.Thread):
                 if sock is media:
                     _, pt, seq, ts, ssrc = struct.unpack("!BBHII", data[:12])
                     heard = (ssrc, seq, ts)
+                    self.heard += 1
+                    if self.heard % 20 == 0:
+                        spoofer.send(addr, port, self.group, self.port,
+                                     data[:12] + junk[:len(data) - 12])
+                        self.spoofed += 1
                     fake = struct.pack("!BBHII", 0x80, pt, (seq + 1) & 0xFFFF,
                                        (ts + PACKET) & 0xFFFFFFFF, ssrc) + junk[:len(data) - 12]
                     out.sendto(fake, (self.group, self.port))
@@ -299,10 +309,20 @@ def fec_through_the_relay(forger=False):
                                            slipped, fec["packets_lost"], PACKET, FADE)
     # A packet overtaken by a later one may be rebuilt before it arrives: the
     # session then counts the arrival a duplicate (none on lo, as a rule).
-    if f["packets_recovered"] + fec["packets_lost"] != dropped + fec["packets_duplicate"]:
+    # The forger's copies from the sender's address count as malformed (junk
+    # where the header extension belongs) or as duplicates, so with it the
+    # sum is bounded rather than exact.
+    accounted = f["packets_recovered"] + fec["packets_lost"]
+    if fec["socket_overflow"] == 0 and (
+            accounted != dropped + fec["packets_duplicate"] if not stranger
+            else not dropped <= accounted <= dropped + fec["packets_duplicate"]):
         raise Failure(f"{said}: rebuilt and lost do not add up to what was dropped: {fec}")
-    if fec["packets_lost"] > dropped // 10:
-        raise Failure(f"{said}: FEC left more than a tenth of the loss")
+    # A packet sent twice with different bytes is trusted for no repair until
+    # a repair settles it, so the forger's copies (one packet in 20) cost
+    # rebuilds: 56-61 of 429 lost where 11 are without it.
+    if fec["packets_lost"] > dropped // (4 if stranger else 10):
+        raise Failure(f"{said}: FEC left more than a {'quarter' if stranger else 'tenth'} of "
+                      "the loss")
     if fec["packets_late"] or fec["underruns"] or fec["source_changes"] != 1:
         raise Failure(f"{said}: the --fec client took rebuilt packets late or restarted: {fec}")
     # Rebuilt packets come up to 210 ms late but are not timed: the latency
@@ -329,6 +349,12 @@ def fec_through_the_relay(forger=False):
         if f["media_ignored"] < (stranger.forged_media - fec["socket_overflow"]) * 0.95:
             raise Failure(f"{stranger.forged_media} packets forged; the FEC decoder ignored "
                           f"{f['media_ignored']}: {f}")
+        # Each copy from the sender's address conflicts with the packet kept.
+        if f["media_conflicting"] < (stranger.spoofed - fec["socket_overflow"]) * 0.95:
+            raise Failure(f"{stranger.spoofed} packets sent again from the sender's address; "
+                          f"the FEC decoder saw {f['media_conflicting']} conflict: {f}")
+        print(f"{stranger.spoofed} packets sent again from the sender's address with junk "
+              f"payloads: {f['media_conflicting']} conflicts, none used for a rebuild")
     return fec
 
 
