@@ -166,10 +166,14 @@ void take_description(client_options& opt, audiocast::stream_description d, cons
         c.column_repair = d2.fec->column_flow;
         c.row_repair = d2.fec->row_flow;
         c.payload_type = d2.fec->payload_type;
+        // FEC it cannot take leaves the media to play alone, as for a
+        // listener that knows no FEC.
         if (const auto p = check(c))
-            throw example_error{std::string{source} +
-                                " declares FEC this client cannot take: " + p.describe()};
-        opt.network.described_fec = c;
+            std::cerr << program << ": warning: " << source
+                      << " declares FEC this client cannot take (" << p.describe()
+                      << "); playing the media without it" << std::endl;
+        else
+            opt.network.described_fec = c;
     }
     opt.format.encoding = std::string{audiocast::encoding_name(d2.format.encoding)};
     opt.format.sample_rate = d2.format.sample_rate;
@@ -262,13 +266,13 @@ public:
                                         packet_ms_text(codec_.nominal_packet_time()) + " ms";
             if (config.latency < needed && !opt_.latency_given) {
                 config.latency = needed;
-                latency_note += " (raised for --fec's repair delay of " + packets + ")";
+                latency_note += " (raised for FEC's repair delay of " + packets + ")";
             } else if (config.latency < needed) {
-                std::cerr << program << ": warning: --fec " << opt_.network.fec_text
-                          << " rebuilds a packet up to " << packets << " late; with --latency-ms "
-                          << opt_.latency_ms << " those play too late (use --latency-ms "
-                          << needed.count() << " or more, or less for shorter packets)"
-                          << std::endl;
+                std::cerr << program << ": warning: FEC " << static_cast<unsigned>(fec->columns)
+                          << "x" << static_cast<unsigned>(fec->rows) << " rebuilds a packet up to "
+                          << packets << " late; with --latency-ms " << opt_.latency_ms
+                          << " those play too late (use --latency-ms " << needed.count()
+                          << " or more, or less for shorter packets)" << std::endl;
             }
         }
         if (device_playout_) {

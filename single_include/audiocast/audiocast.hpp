@@ -3813,7 +3813,10 @@ private:
 // group holding the chosen audio section, its 2dparityfec sections (others,
 // such as ulpfec, are passed over: the media still plays), whose L and D
 // must agree and be 1-255 (errc::invalid_sdp) and whose ports must be the
-// media port + 2 or + 4 (errc::unsupported_sdp, naming the port).
+// media port + 2 or + 4, at the media's address, over RTP/AVP
+// (errc::unsupported_sdp, naming the line). Round trips hold for the values a
+// reader can give back: a flow at all, L and D 1-255, a payload type 0-127,
+// and ports up to 65535 (a flow that would pass it is not written).
 //
 // a=source-filter is read at session or media level (media wins): an `incl`
 // filter for the stream's group, or for `*`, names the sender (the first of
@@ -4291,7 +4294,7 @@ private:
             if (f[0] != "audio") {
                 // Never played, but it may be a repair flow of the audio's
                 // (FEC-FR): its port and first format, read leniently.
-                s.protocol = "(not audio)";
+                s.protocol = std::string{f[2]};
                 unsigned pt = 0;
                 if (!to_int(f[1].substr(0, f[1].find('/')), s.port)) s.port = 0;
                 if (to_int(f[3], pt) && pt <= 127)
@@ -4530,7 +4533,7 @@ private:
         const media_section* audio = nullptr;
         std::string why = "no audio media (m=audio)";
         for (const media_section& m : media_) {
-            if (m.protocol == "(not audio)") continue;
+            if (m.media != "audio" || is_repair_flow(m)) continue;
             if (m.protocol != "RTP/AVP" && m.protocol != "RTP/AVPF") {
                 why = "media line " + std::to_string(m.line) + " uses " + m.protocol +
                       "; audiocast plays RTP/AVP (no SRTP)";
@@ -4592,6 +4595,16 @@ private:
         return std::nullopt;
     }
 
+    /// Whether `m` is a SMPTE 2022-1 repair flow (never the stream itself).
+    static bool is_repair_flow(const media_section& m)
+    {
+        return !m.payload_types.empty() &&
+               std::any_of(m.maps.begin(), m.maps.end(), [&m](const rtpmap& r) {
+                   return r.payload_type == m.payload_types.front() &&
+                          iequals(r.encoding, "2dparityfec");
+               });
+    }
+
     /// The SMPTE 2022-1 repair flows an FEC-FR group gives `audio`, if any.
     std::optional<failure> repair_flows(const media_section& audio, stream_description& out) const
     {
@@ -4611,6 +4624,19 @@ private:
                 });
                 if (map == m.maps.end() || !iequals(map->encoding, "2dparityfec"))
                     continue; // another scheme: the media plays without it
+                // Joined at the media's group, as plain RTP: one elsewhere
+                // cannot be, and joining the media's group there would be wrong.
+                const std::optional<std::string>& own =
+                    m.connection ? m.connection : session_connection_;
+                const std::optional<std::string>& media_connection =
+                    audio.connection ? audio.connection : session_connection_;
+                if (own != media_connection)
+                    return unsupported(m.line, "a repair flow at '" + excerpt(own.value_or("")) +
+                                                   "', not the media's address '" +
+                                                   excerpt(media_connection.value_or("")) + "'");
+                if (m.protocol != "RTP/AVP" && m.protocol != "RTP/AVPF")
+                    return unsupported(m.line, "a repair flow over " + m.protocol +
+                                                   "; audiocast takes RTP/AVP (no SRTP)");
                 const std::string_view parameters = parameters_of(m, pt);
                 unsigned l = 0, d = 0;
                 const auto l_text = format_parameter(parameters, "L");
@@ -4647,8 +4673,10 @@ private:
                                     std::to_string(audio.port + 2) + ") and rows on + 4 (" +
                                     std::to_string(audio.port + 4) + ")");
             }
-            if (flows.column_flow || flows.row_flow) out.fec = flows;
-            return std::nullopt;
+            if (flows.column_flow || flows.row_flow) {
+                out.fec = flows;
+                return std::nullopt;
+            }
         }
         return std::nullopt;
     }
@@ -4698,8 +4726,9 @@ namespace audiocast {
     if (!d.source.empty())
         line("a=source-filter: incl IN " + ip + " " + s::clean(d.group) + " " + s::clean(d.source));
     if (d.fec)
-        line(std::string{"a=group:FEC-FR 1"} + (d.fec->column_flow ? " 2" : "") +
-             (d.fec->row_flow ? " 3" : ""));
+        line(std::string{"a=group:FEC-FR 1"} +
+             (d.fec->column_flow && d.port <= 65'533 ? " 2" : "") +
+             (d.fec->row_flow && d.port <= 65'531 ? " 3" : ""));
     line("m=audio " + std::to_string(d.port) + " RTP/AVP " + std::to_string(d.payload_type));
     const bool opus = d.format.encoding == sample_format::opus;
     // RFC 7587 §7: Opus is always opus/48000/2; sprop-stereo says whether
@@ -4748,8 +4777,10 @@ namespace audiocast {
             line("a=fmtp:" + pt + " " + matrix);
             line(std::string{"a=mid:"} + mid);
         };
-        if (f.column_flow) flow(2, "column", "2");
-        if (f.row_flow) flow(4, "row", "3");
+        // A flow whose port would pass 65535 cannot be: not written (nor
+        // named in the group), and a reader plays the media without it.
+        if (f.column_flow && d.port <= 65'533) flow(2, "column", "2");
+        if (f.row_flow && d.port <= 65'531) flow(4, "row", "3");
     }
     return t;
 }
@@ -12577,10 +12608,11 @@ inline void validate(const parity_fec_config& c)
 // and drops every repair that is not from that source's host on arrival, so a
 // flood of them cannot push out the real ones waiting. Two packets with one
 // sequence number and different bytes (a forger on the sender's own address
-// and port, whichever came first) are neither used for repairs until a repair
-// that misses only that one tells which the sender sent, so a forged packet
-// cannot make a later rebuild wrong either. A host that forges the sender's
-// own address can still forge repairs, as it can forge packets; only
+// and port) are neither used for repairs until a repair that misses only that
+// one tells which the sender sent. But a packet forged from the sender's own
+// address where the sender's was lost (or has yet to come) is taken for the
+// sender's, and a repair may rebuild another from it: a host that can forge
+// the sender's address can forge packets and repairs alike, and only
 // authentication (SRTP) stops it (docs/robustness.md).
 
 
@@ -12599,16 +12631,18 @@ struct parity_fec_decoder_stats {
     std::uint64_t repairs_received = 0;
     std::uint64_t repairs_malformed = 0; ///< failed parity_fec::parse, or inconsistent
     /// Protecting a span longer than the window, or packets the window has
-    /// passed: of no use here.
+    /// passed, or (once following a source) packets sent before the first of
+    /// the source's it saw: of no use here.
     std::uint64_t repairs_out_of_window = 0;
     /// Not of the matrix this decoder was made for: a row not L long, a
     /// column not D deep or not L apart (the sender's --fec differs), or a
     /// kind it was told not to expect.
     std::uint64_t repairs_mismatched = 0;
-    /// From another host than the source followed (follow()), or for another
-    /// SSRC: dropped on arrival.
+    /// Not the followed source's (follow()): from another host, or for
+    /// another SSRC; dropped on arrival, or when follow() changes source.
     std::uint64_t repairs_foreign = 0;
-    std::uint64_t repairs_used = 0;    ///< rebuilt a packet
+    /// Rebuilt a packet, or settled which of two packets of one number was sent.
+    std::uint64_t repairs_used = 0;
     std::uint64_t repairs_expired = 0; ///< dropped, still missing two or more packets
     std::uint64_t packets_recovered = 0;
     /// Rebuilt packets dropped because more were waiting to be taken than
@@ -12617,8 +12651,9 @@ struct parity_fec_decoder_stats {
     /// Media datagrams not of the source followed: neither kept nor allowed
     /// to move the window.
     std::uint64_t media_ignored = 0;
-    /// Media datagrams with the sequence number of one kept but other bytes:
-    /// neither is used for repairs until a repair tells which is the sender's.
+    /// Times a media datagram came with the sequence number of one kept but
+    /// other bytes: neither is used for repairs until a repair tells which is
+    /// the sender's (a third copy of a number already in doubt is not counted).
     std::uint64_t media_conflicting = 0;
 };
 
@@ -12655,6 +12690,10 @@ public:
         if (following_ && ssrc == followed_ssrc_ && from == followed_from_) return;
         following_ = true;
         awaiting_first_ = true;
+        rebuild_from_.reset();
+        // What waits to be handed on was another source's, or is the new
+        // one's packet it may receive itself.
+        recovered_count_ = 0;
         followed_ssrc_ = ssrc;
         followed_from_ = from;
         // The newest packet kept becomes the window's front.
@@ -12687,12 +12726,16 @@ public:
             return;
         }
         const std::uint16_t sequence = detail::load_be16(datagram.data() + 2);
+        const std::uint16_t newest_before = newest_;
+        if (!store(sequence, datagram, origin)) return;
         if (awaiting_first_) {
             awaiting_first_ = false;
             rebuild_from_ = sequence;
         }
-        const std::uint16_t newest_before = newest_;
-        if (!store(sequence, datagram, origin)) return;
+        // Once the window has passed it, every packet in it came after; and
+        // it must go before the 16-bit distance to it wraps.
+        if (rebuild_from_ && static_cast<std::uint16_t>(newest_ - *rebuild_from_) >= window_)
+            rebuild_from_.reset();
         settle(sequence);
         if (newest_ != newest_before) {
             // Packets before this one that are still missing are lost (or
@@ -12945,8 +12988,6 @@ private:
         }
         p.used = false;
         if (missing == 0) return;
-        if (rebuild_from_ && age(*rebuild_from_) >= static_cast<int>(window_))
-            rebuild_from_.reset(); // every packet in the window came after it
         if ((have_newest_ && age(lost) >= static_cast<int>(window_)) || awaiting_first_ ||
             (rebuild_from_ && static_cast<std::int16_t>(lost - *rebuild_from_) < 0)) {
             ++stats_.repairs_out_of_window;
@@ -13889,7 +13930,7 @@ private:
 //    passes probation and takes over exactly as the session decides.
 //
 // Threading contract: publish_source() is called by the audio side, admit()
-// by the network side, each from one thread at a time; the counters may be
+// and played_source() by the network side, each from one thread at a time; the counters may be
 // read from any thread. Nothing here locks, allocates or makes a system call.
 
 

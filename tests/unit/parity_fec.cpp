@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <span>
@@ -580,6 +581,32 @@ TEST_CASE("parity FEC decoder: a packet forged from the sender's own address wit
     CHECK(d.stats().packets_recovered == 1);
 }
 
+TEST_CASE("parity FEC decoder: following a source, a packet lost after 40,000 without loss is "
+          "still rebuilt (the first packet's mark does not wrap)")
+{
+    const auto config = matrix(4, 3);
+    parity_fec_encoder e{config};
+    parity_fec_decoder d{config};
+    d.follow(0x5EED'0001, sender_host);
+    const std::uint16_t lost = 40'002; // 40,002 packets after the first
+    std::vector<bytes> rebuilt;
+    bytes buffer(2000);
+    audiocast::datagram_origin origin;
+    for (std::uint32_t i = 0; i < 40'012; ++i) {
+        const auto s = static_cast<std::uint16_t>(i);
+        const bytes packet = media_packet(s, 60);
+        if (s != lost) d.on_media(packet, sent_from(sender_host));
+        e.protect(packet,
+                  [&](bool, std::span<const std::byte> r) { d.on_repair(r, sender_repairs); });
+        while (d.has_recovered())
+            if (const auto n = d.take_recovered(buffer, origin); n > 0)
+                rebuilt.emplace_back(buffer.begin(),
+                                     buffer.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+    REQUIRE(rebuilt.size() == 1);
+    CHECK(rebuilt[0] == media_packet(lost, 60));
+}
+
 TEST_CASE("parity FEC: at 5 % random loss of media and repairs alike, a 10 x 10 matrix (20 % "
           "overhead) leaves at most 0.1 % of packets unrecovered, over ten seeds")
 {
@@ -816,4 +843,70 @@ TEST_CASE("parity FEC stream: a host that floods the group before the sender sta
     CHECK(s.packets_duplicate == 0);
     CHECK(s.packets_lost <= sent / 250);
     CHECK(frames_differing(r.played, r.source) <= s.packets_lost * (48 + 2 * 48));
+}
+
+TEST_CASE("parity FEC stream: a listener that joins in the middle of a matrix, with its repairs "
+          "for packets it never had still coming, rebuilds only what it lost since, on time")
+{
+    audiocast::network_faults faults;
+    faults.loss = 0.05;
+    audiocast::manual_clock clock;
+    audiocast::loopback_group media{clock, faults, 31}, columns{clock, faults, 32},
+        rows{clock, faults, 33};
+    const auto config = matrix(10, 10);
+    fec_stream::sender tx{fec_loopback::sender(media.join(), columns.join(), rows.join(), config),
+                          lossy_fec_run::codec(), clock, lossy_fec_run::sender_config()};
+    std::optional<fec_stream::receiver> late;
+    const auto source = audiocast_test::make_source(48 * 3'000, 2);
+    std::vector<std::int16_t> played, block(96);
+    std::size_t written = 0;
+    for (std::size_t ms = 0; ms < 3'000 + 600; ++ms) {
+        // 1,234 packets in: the 13th matrix's 35th packet, its row 3 half
+        // sent, the 12th matrix's column repairs still to come.
+        if (ms == 1'234)
+            late.emplace(fec_loopback::receiver(media.join(), columns.join(), rows.join(), config),
+                         lossy_fec_run::codec(), clock, lossy_fec_run::receiver_config());
+        if (written * 2 < source.size())
+            written += tx.write(std::span<const std::int16_t>{source}.subspan(written * 2));
+        tx.poll();
+        if (late) {
+            late->poll();
+            late->pull(std::span<std::int16_t>{block});
+            played.insert(played.end(), block.begin(), block.end());
+        }
+        clock.advance(1ms);
+    }
+    REQUIRE(late);
+    const auto s = late->stats();
+    const auto& dec = *late->transport().decoder();
+    INFO("received " << s.packets_received << ", lost " << s.packets_lost << ", rebuilt "
+                     << dec.stats().packets_recovered << "; repairs "
+                     << dec.stats().repairs_received << ", out of window "
+                     << dec.stats().repairs_out_of_window << ", expired "
+                     << dec.stats().repairs_expired);
+    // What it heard from its first packet on, every packet accounted for,
+    // none late or twice, and nothing from before it joined.
+    CHECK(s.packets_received + s.packets_lost >= 3'000 - 1'234 - 2);
+    CHECK(s.packets_received + s.packets_lost <= 3'000 - 1'234 + 2);
+    CHECK(s.packets_late == 0);
+    CHECK(s.packets_duplicate == 0);
+    CHECK(s.resyncs == 0);
+    CHECK(dec.stats().packets_recovered > 50); // of about 85 lost (5 %)
+    CHECK(s.packets_lost <= 12);
+    // The recording is the source from where it joined, but for what stayed lost.
+    const auto t = audiocast_test::trimmed(played, 2);
+    REQUIRE(t.size() >= 2 * 48);
+    // (The source repeats itself: look where a listener joined 1,234 ms in can start.)
+    const auto at = std::search(source.begin() + 2 * 48 * 1'200, source.end(), t.begin(),
+                                t.begin() + 2 * 48);
+    REQUIRE(at != source.end());
+    const auto first = static_cast<std::size_t>(at - source.begin()) / 2;
+    std::size_t differing = 0;
+    for (std::size_t f = first; f * 2 + 1 < source.size(); ++f) {
+        const std::size_t i = (f - first) * 2;
+        if (i + 1 >= t.size() || t[i] != source[f * 2] || t[i + 1] != source[f * 2 + 1])
+            ++differing;
+    }
+    CHECK(first >= 48 * 1'230);
+    CHECK(differing <= s.packets_lost * (48 + 2 * 48));
 }

@@ -567,6 +567,17 @@ TEST_CASE("a stream with SMPTE 2022-1 FEC declares each repair flow as an m= sec
         CHECK(rows.find("a=group:FEC-FR 1 3\r\n") != std::string::npos);
         CHECK(audiocast::parse_sdp(rows) == d);
     }
+    SECTION("a flow whose port would pass 65535 is not written, and the rest reads back")
+    {
+        d.port = 65'532; // columns at 65534; rows would be at 65536
+        const std::string high = audiocast::to_sdp(d);
+        CHECK(high.find("a=group:FEC-FR 1 2\r\n") != std::string::npos);
+        CHECK(high.find("65536") == std::string::npos);
+        const auto back_high = audiocast::parse_sdp(high);
+        REQUIRE(back_high.fec);
+        CHECK(back_high.fec->column_flow);
+        CHECK_FALSE(back_high.fec->row_flow);
+    }
     SECTION("without FEC, no group, no mid, no other section")
     {
         d.fec.reset();
@@ -636,5 +647,23 @@ TEST_CASE("repair flows are read from another writer's FEC group, other FEC sche
                                      repair(30004, "110", "2dparityfec", "L=5; D=8", "R2");
         CHECK(refusal(disagree) == errc::invalid_sdp);
         CHECK_THAT(message_of(disagree), Catch::Contains("disagree"));
+        // At another group, the flow would be joined at the media's: wrong.
+        std::string elsewhere = repair(30002, "110", "2dparityfec", "L=4; D=8", "R1");
+        elsewhere.insert(elsewhere.find("a=rtpmap"), "c=IN IP4 233.252.0.9/32\r\n");
+        const std::string at_another_group = head + "a=group:FEC-FR S1 R1\r\n" + media + elsewhere;
+        CHECK(refusal(at_another_group) == errc::unsupported_sdp);
+        CHECK_THAT(message_of(at_another_group), Catch::Contains("233.252.0.9"));
+        std::string secured = repair(30002, "110", "2dparityfec", "L=4; D=8", "R1");
+        secured.replace(secured.find("RTP/AVP"), 7, "RTP/SAVP");
+        CHECK(refusal(head + "a=group:FEC-FR S1 R1\r\n" + media + secured) ==
+              errc::unsupported_sdp);
+    }
+    SECTION("a refused media section is named as such, not as its repair flow")
+    {
+        std::string secured_media = media;
+        secured_media.replace(secured_media.find("RTP/AVP"), 7, "RTP/SAVP");
+        CHECK_THAT(message_of(head + "a=group:FEC-FR S1 R1\r\n" + secured_media +
+                              repair(30002, "110", "2dparityfec", "L=4; D=8", "R1")),
+                   Catch::Contains("RTP/SAVP") && !Catch::Contains("2dparityfec"));
     }
 }

@@ -22,10 +22,11 @@
 // and drops every repair that is not from that source's host on arrival, so a
 // flood of them cannot push out the real ones waiting. Two packets with one
 // sequence number and different bytes (a forger on the sender's own address
-// and port, whichever came first) are neither used for repairs until a repair
-// that misses only that one tells which the sender sent, so a forged packet
-// cannot make a later rebuild wrong either. A host that forges the sender's
-// own address can still forge repairs, as it can forge packets; only
+// and port) are neither used for repairs until a repair that misses only that
+// one tells which the sender sent. But a packet forged from the sender's own
+// address where the sender's was lost (or has yet to come) is taken for the
+// sender's, and a repair may rebuild another from it: a host that can forge
+// the sender's address can forge packets and repairs alike, and only
 // authentication (SRTP) stops it (docs/robustness.md).
 #pragma once
 
@@ -50,16 +51,18 @@ struct parity_fec_decoder_stats {
     std::uint64_t repairs_received = 0;
     std::uint64_t repairs_malformed = 0; ///< failed parity_fec::parse, or inconsistent
     /// Protecting a span longer than the window, or packets the window has
-    /// passed: of no use here.
+    /// passed, or (once following a source) packets sent before the first of
+    /// the source's it saw: of no use here.
     std::uint64_t repairs_out_of_window = 0;
     /// Not of the matrix this decoder was made for: a row not L long, a
     /// column not D deep or not L apart (the sender's --fec differs), or a
     /// kind it was told not to expect.
     std::uint64_t repairs_mismatched = 0;
-    /// From another host than the source followed (follow()), or for another
-    /// SSRC: dropped on arrival.
+    /// Not the followed source's (follow()): from another host, or for
+    /// another SSRC; dropped on arrival, or when follow() changes source.
     std::uint64_t repairs_foreign = 0;
-    std::uint64_t repairs_used = 0;    ///< rebuilt a packet
+    /// Rebuilt a packet, or settled which of two packets of one number was sent.
+    std::uint64_t repairs_used = 0;
     std::uint64_t repairs_expired = 0; ///< dropped, still missing two or more packets
     std::uint64_t packets_recovered = 0;
     /// Rebuilt packets dropped because more were waiting to be taken than
@@ -68,8 +71,9 @@ struct parity_fec_decoder_stats {
     /// Media datagrams not of the source followed: neither kept nor allowed
     /// to move the window.
     std::uint64_t media_ignored = 0;
-    /// Media datagrams with the sequence number of one kept but other bytes:
-    /// neither is used for repairs until a repair tells which is the sender's.
+    /// Times a media datagram came with the sequence number of one kept but
+    /// other bytes: neither is used for repairs until a repair tells which is
+    /// the sender's (a third copy of a number already in doubt is not counted).
     std::uint64_t media_conflicting = 0;
 };
 
@@ -106,6 +110,10 @@ public:
         if (following_ && ssrc == followed_ssrc_ && from == followed_from_) return;
         following_ = true;
         awaiting_first_ = true;
+        rebuild_from_.reset();
+        // What waits to be handed on was another source's, or is the new
+        // one's packet it may receive itself.
+        recovered_count_ = 0;
         followed_ssrc_ = ssrc;
         followed_from_ = from;
         // The newest packet kept becomes the window's front.
@@ -138,12 +146,16 @@ public:
             return;
         }
         const std::uint16_t sequence = detail::load_be16(datagram.data() + 2);
+        const std::uint16_t newest_before = newest_;
+        if (!store(sequence, datagram, origin)) return;
         if (awaiting_first_) {
             awaiting_first_ = false;
             rebuild_from_ = sequence;
         }
-        const std::uint16_t newest_before = newest_;
-        if (!store(sequence, datagram, origin)) return;
+        // Once the window has passed it, every packet in it came after; and
+        // it must go before the 16-bit distance to it wraps.
+        if (rebuild_from_ && static_cast<std::uint16_t>(newest_ - *rebuild_from_) >= window_)
+            rebuild_from_.reset();
         settle(sequence);
         if (newest_ != newest_before) {
             // Packets before this one that are still missing are lost (or
@@ -396,8 +408,6 @@ private:
         }
         p.used = false;
         if (missing == 0) return;
-        if (rebuild_from_ && age(*rebuild_from_) >= static_cast<int>(window_))
-            rebuild_from_.reset(); // every packet in the window came after it
         if ((have_newest_ && age(lost) >= static_cast<int>(window_)) || awaiting_first_ ||
             (rebuild_from_ && static_cast<std::int16_t>(lost - *rebuild_from_) < 0)) {
             ++stats_.repairs_out_of_window;

@@ -17,7 +17,7 @@
 //    passes probation and takes over exactly as the session decides.
 //
 // Threading contract: publish_source() is called by the audio side, admit()
-// by the network side, each from one thread at a time; the counters may be
+// and played_source() by the network side, each from one thread at a time; the counters may be
 // read from any thread. Nothing here locks, allocates or makes a system call.
 #pragma once
 

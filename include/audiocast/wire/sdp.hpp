@@ -27,7 +27,10 @@
 // group holding the chosen audio section, its 2dparityfec sections (others,
 // such as ulpfec, are passed over: the media still plays), whose L and D
 // must agree and be 1-255 (errc::invalid_sdp) and whose ports must be the
-// media port + 2 or + 4 (errc::unsupported_sdp, naming the port).
+// media port + 2 or + 4, at the media's address, over RTP/AVP
+// (errc::unsupported_sdp, naming the line). Round trips hold for the values a
+// reader can give back: a flow at all, L and D 1-255, a payload type 0-127,
+// and ports up to 65535 (a flow that would pass it is not written).
 //
 // a=source-filter is read at session or media level (media wins): an `incl`
 // filter for the stream's group, or for `*`, names the sender (the first of
@@ -81,8 +84,9 @@ namespace audiocast {
     if (!d.source.empty())
         line("a=source-filter: incl IN " + ip + " " + s::clean(d.group) + " " + s::clean(d.source));
     if (d.fec)
-        line(std::string{"a=group:FEC-FR 1"} + (d.fec->column_flow ? " 2" : "") +
-             (d.fec->row_flow ? " 3" : ""));
+        line(std::string{"a=group:FEC-FR 1"} +
+             (d.fec->column_flow && d.port <= 65'533 ? " 2" : "") +
+             (d.fec->row_flow && d.port <= 65'531 ? " 3" : ""));
     line("m=audio " + std::to_string(d.port) + " RTP/AVP " + std::to_string(d.payload_type));
     const bool opus = d.format.encoding == sample_format::opus;
     // RFC 7587 §7: Opus is always opus/48000/2; sprop-stereo says whether
@@ -131,8 +135,10 @@ namespace audiocast {
             line("a=fmtp:" + pt + " " + matrix);
             line(std::string{"a=mid:"} + mid);
         };
-        if (f.column_flow) flow(2, "column", "2");
-        if (f.row_flow) flow(4, "row", "3");
+        // A flow whose port would pass 65535 cannot be: not written (nor
+        // named in the group), and a reader plays the media without it.
+        if (f.column_flow && d.port <= 65'533) flow(2, "column", "2");
+        if (f.row_flow && d.port <= 65'531) flow(4, "row", "3");
     }
     return t;
 }

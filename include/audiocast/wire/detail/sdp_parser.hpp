@@ -134,7 +134,7 @@ private:
             if (f[0] != "audio") {
                 // Never played, but it may be a repair flow of the audio's
                 // (FEC-FR): its port and first format, read leniently.
-                s.protocol = "(not audio)";
+                s.protocol = std::string{f[2]};
                 unsigned pt = 0;
                 if (!to_int(f[1].substr(0, f[1].find('/')), s.port)) s.port = 0;
                 if (to_int(f[3], pt) && pt <= 127)
@@ -373,7 +373,7 @@ private:
         const media_section* audio = nullptr;
         std::string why = "no audio media (m=audio)";
         for (const media_section& m : media_) {
-            if (m.protocol == "(not audio)") continue;
+            if (m.media != "audio" || is_repair_flow(m)) continue;
             if (m.protocol != "RTP/AVP" && m.protocol != "RTP/AVPF") {
                 why = "media line " + std::to_string(m.line) + " uses " + m.protocol +
                       "; audiocast plays RTP/AVP (no SRTP)";
@@ -435,6 +435,16 @@ private:
         return std::nullopt;
     }
 
+    /// Whether `m` is a SMPTE 2022-1 repair flow (never the stream itself).
+    static bool is_repair_flow(const media_section& m)
+    {
+        return !m.payload_types.empty() &&
+               std::any_of(m.maps.begin(), m.maps.end(), [&m](const rtpmap& r) {
+                   return r.payload_type == m.payload_types.front() &&
+                          iequals(r.encoding, "2dparityfec");
+               });
+    }
+
     /// The SMPTE 2022-1 repair flows an FEC-FR group gives `audio`, if any.
     std::optional<failure> repair_flows(const media_section& audio, stream_description& out) const
     {
@@ -454,6 +464,19 @@ private:
                 });
                 if (map == m.maps.end() || !iequals(map->encoding, "2dparityfec"))
                     continue; // another scheme: the media plays without it
+                // Joined at the media's group, as plain RTP: one elsewhere
+                // cannot be, and joining the media's group there would be wrong.
+                const std::optional<std::string>& own =
+                    m.connection ? m.connection : session_connection_;
+                const std::optional<std::string>& media_connection =
+                    audio.connection ? audio.connection : session_connection_;
+                if (own != media_connection)
+                    return unsupported(m.line, "a repair flow at '" + excerpt(own.value_or("")) +
+                                                   "', not the media's address '" +
+                                                   excerpt(media_connection.value_or("")) + "'");
+                if (m.protocol != "RTP/AVP" && m.protocol != "RTP/AVPF")
+                    return unsupported(m.line, "a repair flow over " + m.protocol +
+                                                   "; audiocast takes RTP/AVP (no SRTP)");
                 const std::string_view parameters = parameters_of(m, pt);
                 unsigned l = 0, d = 0;
                 const auto l_text = format_parameter(parameters, "L");
@@ -490,8 +513,10 @@ private:
                                     std::to_string(audio.port + 2) + ") and rows on + 4 (" +
                                     std::to_string(audio.port + 4) + ")");
             }
-            if (flows.column_flow || flows.row_flow) out.fec = flows;
-            return std::nullopt;
+            if (flows.column_flow || flows.row_flow) {
+                out.fec = flows;
+                return std::nullopt;
+            }
         }
         return std::nullopt;
     }
