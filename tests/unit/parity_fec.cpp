@@ -542,7 +542,7 @@ TEST_CASE("parity FEC decoder: once following a source, another host's packets w
 }
 
 TEST_CASE("parity FEC decoder: a packet forged from the sender's own address with a number it "
-          "already sent makes no rebuild wrong; a repair tells which of the two was the sender's")
+          "already sent makes no rebuild wrong, and a repair tells which of the two was the sender's")
 {
     const auto config = matrix(4, 3);
     parity_fec_encoder e{config};
