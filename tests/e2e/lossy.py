@@ -68,6 +68,21 @@ def client(children, name, where, *extra, latency_ms=100):
                            "--stats-json", tmp(f"{name}.json"), "--duration", "20", *extra], name)
 
 
+def start_relay(children, seed, after, repairs=False):
+    """The lossy relay from DIRECT to RELAYED at 5 % random loss, the first
+    `after` packets spared; with `repairs`, the FEC repair flows too (port + 2
+    and + 4, through the same losses). Its counts go to relay.json."""
+    relay = children.start([sys.executable, os.path.join(os.path.dirname(__file__),
+                                                         "lossy_relay.py"),
+                            "--from", f"{DIRECT[0]}:{DIRECT[1]}",
+                            "--to", f"{RELAYED[0]}:{RELAYED[1]}", "--loss", "0.05",
+                            *(["--repair-ports", "2,4"] if repairs else []),
+                            "--after", str(after), "--seed", str(seed),
+                            "--counts", tmp("relay.json")], "relay")
+    relay.wait_for_line(r"relaying", 10)
+    return relay
+
+
 def samples(sound):
     return struct.unpack(f"<{len(sound.data) // 2}h", sound.data)
 
@@ -100,13 +115,7 @@ def through_loss(fec):
     write_buzz(6.0)
     counts = tmp("relay.json")
     with Children() as children:
-        relay = children.start([sys.executable, os.path.join(os.path.dirname(__file__),
-                                                             "lossy_relay.py"),
-                                "--from", f"{DIRECT[0]}:{DIRECT[1]}",
-                                "--to", f"{RELAYED[0]}:{RELAYED[1]}",
-                                "--loss", "0.05",
-                                "--after", "50", "--seed", "3", "--counts", counts], "relay")
-        relay.wait_for_line(r"relaying", 10)
+        relay = start_relay(children, seed=3, after=50)
         lossless = client(children, "lossless", DIRECT)
         lossy = client(children, "lossy", RELAYED)
         for c in (lossless, lossy):
@@ -172,13 +181,7 @@ def opus_through_parity_fec():
     write_buzz(8.0)
     counts = tmp("relay.json")
     with Children() as children:
-        relay = children.start([sys.executable, os.path.join(os.path.dirname(__file__),
-                                                             "lossy_relay.py"),
-                                "--from", f"{DIRECT[0]}:{DIRECT[1]}",
-                                "--to", f"{RELAYED[0]}:{RELAYED[1]}", "--loss", "0.05",
-                                "--repair-ports", "2,4", "--after", "20", "--seed", "9",
-                                "--counts", counts], "relay")
-        relay.wait_for_line(r"relaying", 10)
+        relay = start_relay(children, seed=9, after=20, repairs=True)
         lossless = client(children, "lossless", DIRECT)
         # 45 packets of 20 ms may pass before a repair comes: 900 ms.
         lossy = client(children, "lossy", RELAYED, "--fec", "5x4", latency_ms=1000)
@@ -318,13 +321,7 @@ def fec_through_the_relay(forger=False):
     fec_port = RELAYED[1]
     stranger = FecForger(RELAYED[0], fec_port) if forger else None
     with Children() as children:
-        relay = children.start([sys.executable, os.path.join(os.path.dirname(__file__),
-                                                             "lossy_relay.py"),
-                                "--from", f"{DIRECT[0]}:{DIRECT[1]}",
-                                "--to", f"{RELAYED[0]}:{fec_port}", "--loss", "0.05",
-                                "--repair-ports", "2,4", "--after", "20", "--seed", "5",
-                                "--counts", counts], "relay")
-        relay.wait_for_line(r"relaying", 10)
+        relay = start_relay(children, seed=5, after=20, repairs=True)
         listeners = {}
         for name, extra in (("with_fec", ["--fec", "10x10"]), ("without_fec", [])):
             listeners[name] = children.start(

@@ -85,6 +85,16 @@ std::map<std::uint16_t, bytes> decode(parity_fec_decoder& d, const std::vector<b
     return rebuilt;
 }
 
+/// Appends every packet `d` has rebuilt and not yet handed on to `into`.
+void take_rebuilt(parity_fec_decoder& d, std::vector<bytes>& into)
+{
+    bytes buffer(2000);
+    audiocast::datagram_origin origin;
+    while (d.has_recovered())
+        if (const auto n = d.take_recovered(buffer, origin); n > 0)
+            into.emplace_back(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(n));
+}
+
 parity_fec_config matrix(std::uint8_t columns, std::uint8_t rows)
 {
     parity_fec_config c;
@@ -351,12 +361,7 @@ TEST_CASE("parity FEC decoder: another sender's packets on the group cost repair
         if (s == 1) d.on_media(media_packet(1, 300, false, 0xBAD), {});
         while (r < repairs.size() && repairs[r].after == s + 1u)
             d.on_repair(repairs[r++].datagram);
-        bytes buffer(2000);
-        audiocast::datagram_origin origin;
-        while (d.has_recovered())
-            if (const auto n = d.take_recovered(buffer, origin); n > 0)
-                rebuilt.emplace_back(buffer.begin(),
-                                     buffer.begin() + static_cast<std::ptrdiff_t>(n));
+        take_rebuilt(d, rebuilt);
     }
     // Column 2 (packets 2, 6, 10) still rebuilds it, right; the row then
     // tells which packet 1 was the sender's (handed on to no one: the
@@ -480,12 +485,7 @@ TEST_CASE("parity FEC decoder: repairs forged by another host with the sender's 
         }
         while (r < repairs.size() && repairs[r].after == s + 1u)
             d.on_repair(repairs[r++].datagram, sender_repairs);
-        bytes buffer(2000);
-        audiocast::datagram_origin origin;
-        while (d.has_recovered())
-            if (const auto n = d.take_recovered(buffer, origin); n > 0)
-                rebuilt.emplace_back(buffer.begin(),
-                                     buffer.begin() + static_cast<std::ptrdiff_t>(n));
+        take_rebuilt(d, rebuilt);
     }
     REQUIRE(rebuilt.size() == 1);
     CHECK(rebuilt[0] == media[5]);
@@ -516,12 +516,7 @@ TEST_CASE("parity FEC decoder: once following a source, another host's packets w
                    sent_from(forger_host));
         while (r < repairs.size() && repairs[r].after == s + 1u)
             d.on_repair(repairs[r++].datagram, sender_repairs);
-        bytes buffer(2000);
-        audiocast::datagram_origin origin;
-        while (d.has_recovered())
-            if (const auto n = d.take_recovered(buffer, origin); n > 0)
-                rebuilt.emplace_back(buffer.begin(),
-                                     buffer.begin() + static_cast<std::ptrdiff_t>(n));
+        take_rebuilt(d, rebuilt);
     }
     REQUIRE(rebuilt.size() == 1);
     CHECK(rebuilt[0] == media[9]);
@@ -541,8 +536,9 @@ TEST_CASE("parity FEC decoder: once following a source, another host's packets w
     CHECK(d.stats().packets_recovered == 2); // the new source's own repair is used
 }
 
-TEST_CASE("parity FEC decoder: a packet forged from the sender's own address with a number it "
-          "already sent makes no rebuild wrong, and a repair tells which of the two was the sender's")
+TEST_CASE(
+    "parity FEC decoder: a packet forged from the sender's own address with a number it "
+    "already sent makes no rebuild wrong, and a repair tells which of the two was the sender's")
 {
     const auto config = matrix(4, 3);
     parity_fec_encoder e{config};
@@ -565,12 +561,7 @@ TEST_CASE("parity FEC decoder: a packet forged from the sender's own address wit
         if (s == 1 && !forged_first) d.on_media(forged, sent_from(sender_host));
         while (r < repairs.size() && repairs[r].after == s + 1u)
             d.on_repair(repairs[r++].datagram, sender_repairs);
-        bytes buffer(2000);
-        audiocast::datagram_origin origin;
-        while (d.has_recovered())
-            if (const auto n = d.take_recovered(buffer, origin); n > 0)
-                rebuilt.emplace_back(buffer.begin(),
-                                     buffer.begin() + static_cast<std::ptrdiff_t>(n));
+        take_rebuilt(d, rebuilt);
     }
     // The row of 0-3 misses 2 and cannot trust 1; the column of 1, 5, 9
     // settles 1 (handed on to no one: the receiver has had a packet 1), and
@@ -590,18 +581,13 @@ TEST_CASE("parity FEC decoder: following a source, a packet lost after 40,000 wi
     d.follow(0x5EED'0001, sender_host);
     const std::uint16_t lost = 40'002; // 40,002 packets after the first
     std::vector<bytes> rebuilt;
-    bytes buffer(2000);
-    audiocast::datagram_origin origin;
     for (std::uint32_t i = 0; i < 40'012; ++i) {
         const auto s = static_cast<std::uint16_t>(i);
         const bytes packet = media_packet(s, 60);
         if (s != lost) d.on_media(packet, sent_from(sender_host));
         e.protect(packet,
                   [&](bool, std::span<const std::byte> r) { d.on_repair(r, sender_repairs); });
-        while (d.has_recovered())
-            if (const auto n = d.take_recovered(buffer, origin); n > 0)
-                rebuilt.emplace_back(buffer.begin(),
-                                     buffer.begin() + static_cast<std::ptrdiff_t>(n));
+        take_rebuilt(d, rebuilt);
     }
     REQUIRE(rebuilt.size() == 1);
     CHECK(rebuilt[0] == media_packet(lost, 60));
@@ -897,8 +883,8 @@ TEST_CASE("parity FEC stream: a listener that joins in the middle of a matrix, w
     const auto t = audiocast_test::trimmed(played, 2);
     REQUIRE(t.size() >= 2 * 48);
     // (The source repeats itself: look where a listener joined 1,234 ms in can start.)
-    const auto at = std::search(source.begin() + 2 * 48 * 1'200, source.end(), t.begin(),
-                                t.begin() + 2 * 48);
+    const auto at =
+        std::search(source.begin() + 2 * 48 * 1'200, source.end(), t.begin(), t.begin() + 2 * 48);
     REQUIRE(at != source.end());
     const auto first = static_cast<std::size_t>(at - source.begin()) / 2;
     std::size_t differing = 0;
