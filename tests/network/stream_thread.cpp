@@ -416,7 +416,14 @@ TEST_CASE("stream_thread: one thread sends four streams and one receives them, e
     // frames are written, so the four start as far apart as their first
     // refills take (about 100 µs in a debug build); those within 20 µs share
     // a wake-up, the others do not. Fewer waits than sends, then.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    // Under a sanitizer a refill takes several times longer, so the four may
+    // start too far apart to share (the fresh-clone CI of b162ede under ASan:
+    // 1187 waits); there only the ceiling of a wait a send is held.
+    CHECK(tx.waits <= 4 * 200 + 500ms / 1ms + 40); // four streams
+#else
     CHECK(tx.waits <= 3 * 200 + 500ms / 1ms + 20);
+#endif
     // The receivers are read together: a wait an interval, not one a stream
     // (that would be 800). A loaded host wakes a few more times (the CI run
     // of e681a56: 228, with 29 media wake-ups).
