@@ -160,12 +160,7 @@ void take_description(client_options& opt, audiocast::stream_description d, cons
         opt.network.source = d2.source;
     // SMPTE 2022-1 repair flows it declares: joined as --fec would.
     if (d2.fec) {
-        audiocast::parity_fec_config c;
-        c.columns = d2.fec->columns;
-        c.rows = d2.fec->rows;
-        c.column_repair = d2.fec->column_flow;
-        c.row_repair = d2.fec->row_flow;
-        c.payload_type = d2.fec->payload_type;
+        const audiocast::parity_fec_config c = fec_config_of(*d2.fec);
         // FEC it cannot take leaves the media to play alone, as for a
         // listener that knows no FEC.
         if (const auto p = check(c))

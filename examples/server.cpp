@@ -141,13 +141,7 @@ public:
             d.playout_delay = std::chrono::milliseconds{*opt_.playout_delay_ms};
         if (!audiocast::shares_wall_clock(d))
             d.media_clock_offset = stream_.sender().initial_timestamp();
-        if (const auto fec = opt_.network.fec())
-            d.fec =
-                audiocast::stream_description::parity_fec_flows{.columns = fec->columns,
-                                                                .rows = fec->rows,
-                                                                .column_flow = fec->column_repair,
-                                                                .row_flow = fec->row_repair,
-                                                                .payload_type = fec->payload_type};
+        if (const auto fec = opt_.network.fec()) d.fec = fec_flows_of(*fec);
         d.tool = "audiocast " + std::to_string(AUDIOCAST_VERSION_MAJOR) + "." +
                  std::to_string(AUDIOCAST_VERSION_MINOR) + "." +
                  std::to_string(AUDIOCAST_VERSION_PATCH);

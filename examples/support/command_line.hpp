@@ -16,6 +16,7 @@
 #include <audiocast/transport/udp_multicast.hpp>
 #include <audiocast/wire/sap.hpp>
 #include <audiocast/wire/sdp.hpp>
+#include <audiocast/wire/stream_description.hpp>
 
 #include <asio/ip/address.hpp>
 
@@ -481,6 +482,29 @@ open_transport(asio::io_context& io, const audiocast::udp_multicast_options& opt
         if (is_bad_argument(e.code())) throw usage_error{e.what()};
         throw example_error{std::string{"cannot open the multicast socket: "} + e.what()};
     }
+}
+
+/// What an SDP says of SMPTE 2022-1 FEC, as the library's settings, and back.
+inline audiocast::parity_fec_config
+fec_config_of(const audiocast::stream_description::parity_fec_flows& f)
+{
+    audiocast::parity_fec_config c;
+    c.columns = f.columns;
+    c.rows = f.rows;
+    c.column_repair = f.column_flow;
+    c.row_repair = f.row_flow;
+    c.payload_type = f.payload_type;
+    return c;
+}
+
+inline audiocast::stream_description::parity_fec_flows
+fec_flows_of(const audiocast::parity_fec_config& c)
+{
+    return {.columns = c.columns,
+            .rows = c.rows,
+            .column_flow = c.column_repair,
+            .row_flow = c.row_repair,
+            .payload_type = c.payload_type};
 }
 
 /// The stream's media transport: the group's RTP port `media`, with --fec's

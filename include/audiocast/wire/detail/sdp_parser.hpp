@@ -458,12 +458,8 @@ private:
                 if (&m == &audio || m.mid.empty() || m.payload_types.empty() ||
                     std::find(group.begin(), group.end(), m.mid) == group.end())
                     continue;
+                if (!is_repair_flow(m)) continue; // another scheme: the media plays without it
                 const std::uint8_t pt = m.payload_types.front();
-                const auto map = std::find_if(m.maps.begin(), m.maps.end(), [pt](const rtpmap& r) {
-                    return r.payload_type == pt;
-                });
-                if (map == m.maps.end() || !iequals(map->encoding, "2dparityfec"))
-                    continue; // another scheme: the media plays without it
                 // Joined at the media's group, as plain RTP: one elsewhere
                 // cannot be, and joining the media's group there would be wrong.
                 const std::optional<std::string>& own =
