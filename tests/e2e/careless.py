@@ -275,6 +275,33 @@ def sdp_files_that_are_not():
     print(f"{z.stderr_lines[0]} / {d.stderr_lines[0]} / {said}")
 
 
+def sdp_with_fec_the_client_cannot_take():
+    """An SDP that declares SMPTE 2022-1 repair flows of a 40 x 40 matrix
+    (a repair delay of 3,240 packets, past the 1,023 a listener can wait):
+    the client says so, naming the limit, and listens to the media alone,
+    as a listener that knows no FEC would."""
+    with open(e2e.tmp("wide_fec.sdp"), "w", encoding="utf-8") as f:
+        f.write("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=x\r\nc=IN IP4 239.255.0.1/1\r\n"
+                "t=0 0\r\na=group:FEC-FR 1 2 3\r\n"
+                "m=audio 5004 RTP/AVP 96\r\na=rtpmap:96 L16/48000/2\r\na=mid:1\r\n"
+                "m=audio 5006 RTP/AVP 97\r\na=rtpmap:97 2dparityfec/48000\r\n"
+                "a=fmtp:97 L=40; D=40\r\na=mid:2\r\n"
+                "m=audio 5008 RTP/AVP 97\r\na=rtpmap:97 2dparityfec/48000\r\n"
+                "a=fmtp:97 L=40; D=40\r\na=mid:3\r\n")
+    with Children() as children:
+        c = children.start(e2e.client_cmd("--sdp", e2e.tmp("wide_fec.sdp"), "--no-playback",
+                                          "--duration", "1", "--stats-json",
+                                          e2e.tmp("wide_fec.json")), "client")
+        c.wait_for_line(r"listening on", 10)
+        expect_exit(c, 0, 10)
+    said = " ".join(c.stderr_lines)
+    if "declares FEC this client cannot take" not in said or "1023" not in said:
+        raise Failure(f"the client did not say it cannot take the SDP's FEC: {said}")
+    if "fec" in harness.read_json(e2e.tmp("wide_fec.json")):
+        raise Failure("the client joined FEC it said it could not take")
+    print(said)
+
+
 def escape_codes_in_an_sdp_stay_escaped():
     """An SDP whose bad line is 1 MB of text with escape codes: the error
     echoes it escaped and cut, not raw and whole."""
@@ -520,6 +547,7 @@ CASES = {
     "help_and_version_win": help_and_version_win,
     "settings_out_of_range_name_the_limit": settings_out_of_range_name_the_limit,
     "sdp_files_that_are_not": sdp_files_that_are_not,
+    "sdp_with_fec_the_client_cannot_take": sdp_with_fec_the_client_cannot_take,
     "escape_codes_in_an_sdp_stay_escaped": escape_codes_in_an_sdp_stay_escaped,
     "link_local_group_asks_for_an_interface": link_local_group_asks_for_an_interface,
     "corrupt_file_ends_with_bye": corrupt_file_ends_with_bye,
