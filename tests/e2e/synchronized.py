@@ -26,7 +26,7 @@ CLICK_EVERY = 4800     # frames: 10 clicks a second
 CLICK = 8000           # three copies on one sample still fit 16 bits
 ALIGNED = 10           # frames: 0.2 ms at 48 kHz, the most the copies may spread
 SETTLE_S = 2.0         # after a listener joins, before its clicks count
-RESUMED_S = 0.5        # after a stalled listener resumes, before its clicks count
+RESUMED_S = 2.0        # after a stalled listener resumes, before its clicks count
 WATCH_TICK_S = 0.25    # how often audiocast-client looks at its device's underflows
 # The asan preset's test environment sets ASAN_OPTIONS (CMakePresets.json).
 SANITIZED = "ASAN_OPTIONS" in os.environ or "TSAN_OPTIONS" in os.environ
@@ -173,8 +173,11 @@ def clicks_in_step(buffers_ms, latency_ms, shared_clock=False, stall_s=0.0, send
     dry (an underflow) and PulseAudio starts the stream again when it is
     refilled. From RESUMED_S after it resumes, its clicks must be in step
     again (playout is told of the underflow and places itself again at its
-    first pull once PulseAudio has said when the stream plays); those
-    between are not counted.
+    first pull once PulseAudio has said when the stream plays; with rate
+    steering off, it checks that placement once its rate controller's
+    one-to-two-second window has settled, and places itself again if it is
+    off: the latency PulseAudio reports as a stream starts again has been
+    seen 0.36 ms off); those between are not counted.
 
     `sender_stall_s`: once every client has settled, the server is stopped
     for that long instead. Its schedule slips and its RTP timestamps move on
@@ -182,7 +185,7 @@ def clicks_in_step(buffers_ms, latency_ms, shared_clock=False, stall_s=0.0, send
     once: every click stays in step, none is left out, and the server warns
     of the gap. On any run, a slip the server warns of (a loaded host) may
     move the clicks' grid by what it says, never the copies apart."""
-    seconds = 14.0 + (4.0 if stall_s or sender_stall_s else 0.0)
+    seconds = 14.0 + (6.0 if stall_s or sender_stall_s else 0.0)
     source = clicks(seconds)
     harness.write_wav(e2e.tmp("clicks.wav"), source)
     joins = []
@@ -337,7 +340,7 @@ def clicks_in_step(buffers_ms, latency_ms, shared_clock=False, stall_s=0.0, send
         slots += range(grid, counted[end - 1][0] + 1, CLICK_EVERY)
         start = end
     wanted = sum(1 for f in slots if not in_gap(f))
-    if slots and wanted < len(slots) * 3 // 4:
+    if slots and wanted < len(slots) // 2:
         raise Failure(f"devices ran dry over {len(slots) - wanted} of {len(slots)} clicks: too "
                       f"little is left to judge alignment by")
     spreads = [last - first_frame for first_frame, last, _ in counted]
@@ -357,22 +360,11 @@ def clicks_in_step(buffers_ms, latency_ms, shared_clock=False, stall_s=0.0, send
         raise Failure(f"the server's schedule slipped {slips} frames, but no two clicks heard "
                       f"are that much more than {CLICK_EVERY} frames apart: {sorted(set(gaps))}")
     # A device that ran dry because this host fell behind (not the stall the
-    # test makes) may come back a few frames off and, with --max-rate-ppm 0,
-    # stay there: seen once in CI, 17 frames (0.35 ms) after an underflow at
-    # 16.46 s, with the server's schedule slipping 24 ms at the same time. It
-    # is said, not asserted: what this test holds the listeners to is the
-    # stall it makes, on a host that keeps up.
-    def after_unplanned(frame):
-        return unplanned_from is not None and frame >= unplanned_from
-
-    late_odd = [i for i in odd if after_unplanned(counted[i + 1][0])]
-    late_bad = [b for b in bad if after_unplanned(b[0])]
-    if late_odd or late_bad:
-        print(f"not asserted after an underflow this host caused (from frame {unplanned_from}): "
-              f"{len(late_odd)} click gaps off the grid, {len(late_bad)} clicks spread over more "
-              f"than {ALIGNED} frames: {late_bad[:10]}")
-    odd = [i for i in odd if i not in late_odd]
-    bad = [b for b in bad if b not in late_bad]
+    # test makes) is held to the same: back in step RESUMED_S after. (It came
+    # back 17 frames off and stayed there, with --max-rate-ppm 0, before
+    # playout checked its placement once settled.)
+    if unplanned_from is not None:
+        print(f"an underflow this host caused, from frame {unplanned_from}: held to the same")
     if odd and SANITIZED:
         print(f"not asserted under a sanitizer: clicks not {CLICK_EVERY} frames apart: "
               f"{sorted(set(gaps))[:10]}")

@@ -181,13 +181,14 @@ TEST_CASE("synchronized playout on a shared wall clock (RFC 7273, NTP or PTP): l
 
 namespace {
 
-// Mono 48 kHz playout at 40 ms latency, able to resample, holding `capacity_frames`.
-audiocast::playout_timeline mono_playout(std::size_t capacity_frames)
+// Mono 48 kHz playout at 40 ms latency, able to resample (unless `rate` is
+// 0), holding `capacity_frames`.
+audiocast::playout_timeline mono_playout(std::size_t capacity_frames, double rate = 0.001)
 {
     return audiocast::playout_timeline{{.format = {audiocast::sample_format::l16, 48'000, 1},
                                         .latency = 40ms,
                                         .fade = 2ms,
-                                        .max_rate_adjustment = 0.001,
+                                        .max_rate_adjustment = rate,
                                         .capacity_frames = capacity_frames}};
 }
 
@@ -305,6 +306,64 @@ TEST_CASE("synchronized playout: a device that ran dry for 200 ms and says so is
     REQUIRE(untold.sync_error);
     CHECK(*untold.sync_error > 190ms);
     CHECK(untold.sync_realignments == 0);
+}
+
+namespace {
+
+// Playout that cannot resample (max_rate_adjustment 0) on a schedule from the
+// start, at 20 ms output latency; after a second the device runs dry for
+// 200 ms, and the latency it reports when it starts again is `misreport` off
+// what it really is, and is right from the next pull on. Pulled every 10 ms
+// for `after` more. Returns the playout's figures.
+audiocast::receiver_stats restart_with_a_misreported_latency(nanoseconds misreport,
+                                                             nanoseconds after)
+{
+    audiocast::playout_timeline playout = mono_playout(48'000 * 8, 0);
+    const audiocast::time_point t0{std::chrono::seconds{100}};
+    const std::vector<std::int32_t> audio(48'000 * 6, 1 << 20);
+    playout.set_output_latency(20ms);
+    playout.synchronize(audiocast::common_schedule{
+        .position = 0, .heard = t0 + 60ms, .frame_ns = 1e9 / 48'000, .feed_forward = 0});
+    playout.place(audio, 0, t0, audiocast::playout_timeline::placing::start, false);
+    std::vector<std::int32_t> out(480);
+    audiocast::time_point now = t0 + 40ms;
+    for (int k = 0; k < 100; ++k, now += 10ms)
+        playout.pull(std::span{out}, now);
+    now += 200ms;
+    playout.set_output_latency(20ms + misreport);
+    playout.restart_output();
+    playout.pull(std::span{out}, now);
+    playout.set_output_latency(20ms);
+    for (auto end = now + after; now < end;) {
+        now += 10ms;
+        playout.pull(std::span{out}, now);
+    }
+    audiocast::receiver_stats s;
+    playout.counters(s);
+    return s;
+}
+
+} // namespace
+
+// Seen end to end (tests/e2e/synchronized.py, stalled_listener_clicks_in_step_again,
+// --max-rate-ppm 0): a listener whose device ran dry came back 15 to 17
+// frames off the others and stayed there, its own figures saying -364 us.
+TEST_CASE("synchronized playout that cannot resample, placed 360 us off after a device restart, "
+          "places itself again once settled, and only once")
+{
+    for (const nanoseconds misreport : {nanoseconds{360us}, nanoseconds{-360us}}) {
+        INFO("the latency reported at the restart is off by " << misreport.count() << " ns");
+        const auto s = restart_with_a_misreported_latency(misreport, 10s);
+        CHECK(s.sync_realignments == 2); // the restart, then the check
+        REQUIRE(s.sync_error);
+        CHECK(std::chrono::abs(*s.sync_error) < 25us);
+        CHECK(s.underruns == 0);
+    }
+    // Within the check's tolerance, nothing moves: a realignment is a fade out and in.
+    const auto near = restart_with_a_misreported_latency(60us, 10s);
+    CHECK(near.sync_realignments == 1);
+    REQUIRE(near.sync_error);
+    CHECK(std::chrono::abs(*near.sync_error + 60us) < 25us);
 }
 
 TEST_CASE("synchronized playout: a device restart before playout has started, or with no schedule, "

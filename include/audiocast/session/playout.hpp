@@ -68,6 +68,13 @@ public:
     /// Further off the common timeline than this, playout realigns at once
     /// (a fade out, a jump, a fade in) rather than resampling its way there.
     static constexpr std::chrono::nanoseconds realign_beyond = std::chrono::milliseconds{1};
+    /// A placement on the common timeline goes by the output latency of one
+    /// moment (a device restarting after it ran dry reports it late). Playout
+    /// that cannot resample (max_rate_adjustment 0) would keep any error it
+    /// started with below realign_beyond; so once the first window has
+    /// settled after a placement, an error beyond this places it once more.
+    /// About 5 frames at 48 kHz: below what two listeners are heard apart by.
+    static constexpr std::chrono::nanoseconds replace_beyond = std::chrono::microseconds{100};
 
     struct settings {
         audio_format format;
@@ -114,6 +121,7 @@ public:
         if (schedule.has_value() != sync_.has_value()) {
             rate_.reset();
             sync_error_.reset();
+            placement_unchecked_ = true;
         }
         sync_ = schedule;
     }
@@ -144,6 +152,7 @@ public:
         // next pull measures its lateness from there (pull() sets it again).
         start_time_ = sync_->heard_at(buffer_.read_position()) - output_latency_;
         state_ = playout_state::buffering;
+        placement_unchecked_ = true;
         fades_.resume_after_gap();
     }
 
@@ -265,8 +274,12 @@ public:
                 rate_.on_sync(now + output_latency_ - sync_->heard_at(at) - phase,
                               sync_->feed_forward, now);
                 if (const auto e = rate_.sync_error()) sync_error_ = *e;
-                if (const auto e = rate_.settled_sync_error(); e && abs(*e) > realign_beyond)
-                    done = realign(out, *e);
+                if (const auto e = rate_.settled_sync_error()) {
+                    const bool check = placement_unchecked_ && rate_limit_ == 0;
+                    placement_unchecked_ = false;
+                    if (abs(*e) > (check ? replace_beyond : realign_beyond))
+                        done = realign(out, *e);
+                }
             }
             resampler_.set_adjustment(rate_.adjustment());
         }
@@ -386,6 +399,8 @@ private:
     std::size_t realign(std::span<T> out, std::chrono::nanoseconds late) noexcept
     {
         ++realignments_;
+        // A jump as large as this one may land a little off; a small one is the check.
+        placement_unchecked_ = abs(late) > realign_beyond;
         const unsigned channels = format_.channels;
         const std::size_t fade = static_cast<std::size_t>(
             std::min<std::uint64_t>(out.size() / channels, fades_.fade_frames()));
@@ -422,6 +437,7 @@ private:
         state_ = playout_state::buffering;
         anchor_position_ = position;
         anchor_arrival_ = arrival;
+        placement_unchecked_ = true;
         restart_rate_control();
     }
 
@@ -478,6 +494,8 @@ private:
     std::chrono::nanoseconds output_latency_{};
     std::optional<std::chrono::nanoseconds> sync_error_;
     std::uint64_t realignments_ = 0;
+    // Placed on the schedule since the settled error was last looked at (replace_beyond).
+    bool placement_unchecked_ = false;
 
     std::uint64_t late_ = 0;
     std::uint64_t underruns_ = 0;
