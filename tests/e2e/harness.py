@@ -159,6 +159,19 @@ def leading_silence(sound):
     return i
 
 
+def start_in_source(got, from_frame, want, probe=48):
+    """The frame of `want` at which `got`'s audio from `from_frame` on begins
+    (its first `probe` frames found there), or None: where a recording that
+    should start at the source's first frame really starts."""
+    piece = got.data[from_frame * got.frame_bytes:(from_frame + probe) * got.frame_bytes]
+    if len(piece) < probe * got.frame_bytes:
+        return None
+    at = want.data.find(piece)
+    while at >= 0 and at % want.frame_bytes:
+        at = want.data.find(piece, at + 1)
+    return at // want.frame_bytes if at >= 0 else None
+
+
 def expect_same_audio(got, want, what):
     """`got` holds exactly `want`'s frames; says where they first differ."""
     if (got.rate, got.channels, got.width) != (want.rate, want.channels, want.width):

@@ -32,6 +32,16 @@ class LossAccounting(unittest.TestCase):
     def setUp(self):
         self.source = harness.noise(48000, 2, 2, 1, seed=1)
 
+    def test_a_recording_that_starts_late_is_found_where_it_starts(self):
+        fb = self.source.frame_bytes
+        silence = bytes(100 * fb)
+        got = harness.Sound(48000, 2, 2, silence + self.source.data[3 * PACKET * fb:])
+        self.assertEqual(harness.start_in_source(got, 100, self.source), 3 * PACKET)
+        whole = harness.Sound(48000, 2, 2, silence + self.source.data)
+        self.assertEqual(harness.start_in_source(whole, 100, self.source), 0)
+        other = harness.noise(48000, 2, 2, 1, seed=9)
+        self.assertIsNone(harness.start_in_source(other, 0, self.source))
+
     def test_one_loss_is_one_packet(self):
         got = conceal(self.source, 10, seed=2)
         harness.expect_same_audio_but_for_lost_packets(got, self.source, "one", 1, PACKET, FADE)
