@@ -257,8 +257,11 @@ TEST_CASE("stream_thread: with a receive interval, a receiver at 1 ms packets wa
     // 1.5 s of packets is 300 intervals; a busy machine may stretch some.
     CHECK(run.rx_media.batches <= run.packets / 4);
     CHECK(run.rx_counts.waits <= run.packets / 4 + 2s / 100ms + run.rx_counts.control_wakeups);
-    // A read that finds nothing only when the stream stops (or pauses).
-    CHECK(run.rx_media.found_nothing <= 2);
+    // A read that finds nothing only when the stream stops (or pauses), or
+    // when an interval passed with no packet (the sender descheduled for
+    // over 5 ms: the fresh-clone CI saw 3 with ctest running two tests at
+    // once); reads that routinely find nothing would be one an interval.
+    CHECK(run.rx_media.found_nothing <= 2 + run.packets / 300);
 }
 
 TEST_CASE("stream_thread: work posted from another thread runs on the stream's thread, and a "
