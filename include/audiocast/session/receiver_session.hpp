@@ -307,11 +307,7 @@ private:
     void begin_source(const rtp::header& h, time_point arrival) noexcept
     {
         feed_.begin(h, playout_.has_audio_to_play());
-        if constexpr (repairs_loss)
-            order_.reset(
-                codec_, [this](std::uint64_t from, std::span<const std::int32_t> samples) noexcept {
-                    playout_.fill(from, samples);
-                });
+        if constexpr (repairs_loss) order_.reset();
         meter_.new_source();
         reports_.on_new_source(selector_, meter_, arrival);
         playout_.synchronize(std::nullopt);
@@ -442,14 +438,9 @@ private:
             const auto repairable =
                 std::min(frames_in(std::chrono::milliseconds{120}, codec.format()),
                          frames_in(config.latency, codec.format()));
-            // Packets wait for a gap before them to fill while playout has
-            // not reached it: about a latency's worth of the codec's packets.
-            const auto packet = std::max<std::chrono::nanoseconds>(codec.packet_time(),
-                                                                   std::chrono::milliseconds{1});
-            const auto kept = std::clamp<std::int64_t>(config.latency / packet + 1, 8, 64);
             return order_type{codec, sizes.decoded_samples / codec.format().channels,
                               receiver_sizes::max_payload_bytes,
-                              static_cast<std::size_t>(repairable), static_cast<std::size_t>(kept)};
+                              static_cast<std::size_t>(repairable)};
         } else {
             return order_type{};
         }
