@@ -13,11 +13,13 @@ trap 'rm -rf "$work"' EXIT
 cd "$work"
 timeout 20 "$receiver" >receiver.out 2>&1 &
 receiver_pid=$!
-# Until the receiver has bound the group's port (it joins as it binds), at
-# most 5 s: a fixed 0.3 s was too short on a loaded host (the CI run of
-# bb82824: the first 19 packets came before it joined).
+# Until the receiver has bound the group's port and joined 239.255.0.1
+# (/proc/net/igmp lists it as 0100FFEF), at most 5 s: a fixed 0.3 s was too
+# short on a loaded host (the CI run of bb82824: the first 19 packets came
+# before it joined), and so was the bind alone (the fresh-clone CI of
+# bdaa7c3: 13 packets came between its bind and its join).
 for _ in $(seq 50); do
-    grep -q ":138C " /proc/net/udp && break
+    grep -q ":138C " /proc/net/udp && grep -q "0100FFEF" /proc/net/igmp && break
     sleep 0.1
 done
 sleep 0.1
