@@ -5711,24 +5711,29 @@ private:
 // - The packet at `next` (or overlapping it) is decoded at once.
 // - A packet after a gap is heard at once: it is decoded on a spare copy of
 //   the decoder that first repairs the gap as the decoder would, and kept.
-//   The gap may still fill: reordering is not loss. If the missing packets
-//   come, they are decoded in order, then the kept packet again (its frames
-//   are already stored: the decode only moves the decoder on), and nothing
-//   is repaired.
-// - The gap is taken for lost on the word of a second packet after it, or
-//   when playout is about to reach it (repair_if_due()). The decoder then
-//   repairs it, the last packet's worth from the kept packet's in-band FEC,
-//   the rest by concealment, and the repaired frames fill the gap.
-// - A packet wholly before `next` comes too late: its frames were repaired.
+//   So are the packets after it, through the same spare, which repairs any
+//   further gap as it comes. The gaps may still fill: reordering, or a packet
+//   a FEC layer rebuilds many packets later, is not loss. A packet that fills
+//   the gap at `next` is decoded in order, then the kept packets again up to
+//   the next gap (their frames are already stored: the decode only moves the
+//   decoder on), and nothing is repaired. One that fills a later gap, which
+//   the spare has passed, is kept unheard, and decoded (and stored) when the
+//   decoder reaches it.
+// - A gap is taken for lost when playout is about to reach it
+//   (repair_if_due()), or when the kept packets fill their store. The decoder
+//   then repairs it, the last packet's worth from the next packet's in-band
+//   FEC, the rest by concealment, and the repaired frames fill the gap.
+// - A packet wholly before `next`, or overlapping a kept one, comes too late.
 // - A gap longer than the repair limit (the shorter of 120 ms and the
 //   latency) starts the decoder afresh once it is settled: nothing useful is
 //   left to repair from. A talkspurt's first packet (marker) has nothing
-//   before it to repair. Either is kept like any packet after a gap, so the
-//   gap's packets that come in time are still decoded. A new source, a
-//   follow-on or a jump resets the decoder at once.
+//   before it to repair. A new source, a follow-on or a jump resets the
+//   decoder at once.
 //
 // Sans-I/O; memory is fixed at construction (the spare copy too: copy
-// assignment between codecs of one configuration allocates nothing).
+// assignment between codecs of one configuration allocates nothing). Taking
+// a gap for lost decodes the kept packets after it again, at most
+// max_kept_packets of them.
 
 // begin include/audiocast/session/playout.hpp
 // audiocast — the playout timeline: when each frame of the source plays
@@ -7480,32 +7485,41 @@ template <loss_repairing_codec Codec>
 class decode_order {
 public:
     using placing = playout_timeline::placing;
+    /// Packets kept after gaps by default: 160 ms of 5 ms packets, 640 ms of 20 ms.
+    static constexpr std::size_t default_max_kept_packets = 32;
 
     /// `prototype`: the receiver's codec, of which the spare is a copy.
     /// `max_packet_frames`: the most one payload decodes to.
     /// `max_payload_bytes`: the largest payload to keep. `max_repair_frames`:
     /// the longest gap repaired; after a longer one the decoder starts afresh.
+    /// `max_kept_packets`: how many packets after gaps wait for them to fill.
     decode_order(const Codec& prototype, std::size_t max_packet_frames,
-                 std::size_t max_payload_bytes, std::size_t max_repair_frames)
+                 std::size_t max_payload_bytes, std::size_t max_repair_frames,
+                 std::size_t max_kept_packets = default_max_kept_packets)
         : spare_{prototype}, channels_{prototype.format().channels},
           max_repair_{max_repair_frames / prototype.repair_step() * prototype.repair_step()},
-          decoded_(max_packet_frames * channels_),
+          max_payload_{max_payload_bytes}, decoded_(max_packet_frames * channels_),
           repaired_(std::max(std::min(max_repair_, max_packet_frames), std::size_t{1}) * channels_),
-          kept_payload_(max_payload_bytes)
+          kept_(std::max<std::size_t>(max_kept_packets, 1)), moved_(kept_.size()),
+          // The largest payload always fits once the store is empty; the rest
+          // holds typical packets (a 20 ms Opus packet is at most 1275 bytes).
+          store_(max_payload_bytes +
+                 (kept_.size() - 1) * std::min<std::size_t>(max_payload_bytes, 2048))
     {}
 
     /// A new source: the next packet restarts the decoder.
     void reset() noexcept
     {
         started_ = false;
-        kept_ = false;
+        forget_kept();
     }
 
     /// One packet the source timeline placed at `position`, as `how`.
     /// Calls `emit(samples)` with the packet's own decoded frames, to be
     /// placed at `position` (empty for an undecodable packet that restarts
     /// the stream, so that playout still starts there), and
-    /// `fill(position, samples)` with repaired frames.
+    /// `fill(position, samples)` with repaired frames, and with those of a
+    /// packet kept unheard once the decoder reaches it.
     template <class Emit, class Fill>
     void on_packet(Codec& codec, std::span<const std::byte> payload, std::uint64_t position,
                    placing how, bool marker, Emit&& emit, Fill&& fill) noexcept
@@ -7514,42 +7528,58 @@ public:
         if (!started_ || how == placing::start || how == placing::follows || how == placing::jump) {
             codec.reset_decoder();
             started_ = true;
-            kept_ = false;
+            forget_kept();
             next_ = position;
             decode_in_order(codec, payload, position, emit, true);
             return;
         }
-        // A second packet after a gap: what the gap lacks is lost.
-        if (kept_ && position >= kept_end()) repair_kept_gap(codec, fill);
-        if (position + frames <= next_ ||
-            (kept_ && position < kept_end() && position + frames > kept_position_)) {
-            ++late_; // the decoder has passed it: its frames were repaired or heard
-            return;
-        }
-        if (position > next_) {
-            if (kept_) {
-                // A later packet of the gap came before the gap's first:
-                // the frames before it are lost.
-                bridge(codec, position, payload, false, fill);
-            } else {
-                on_packet_after_gap(codec, payload, position, marker, emit);
+        for (;;) {
+            if (position + frames <= next_ || overlaps_kept(position, frames)) {
+                ++late_; // the decoder has passed it, or holds it: its frames were repaired or
+                         // heard
                 return;
             }
+            if (position <= next_) {
+                decode_in_order(codec, payload, position, emit, false);
+                advance(codec, fill);
+                return;
+            }
+            if (kept_count_ > 0 && position < kept_[0].position) {
+                // A later packet of the gap at the decoder's place came before
+                // the gap's first: the frames before it are lost.
+                bridge(codec, position, payload, false, fill);
+                decode_in_order(codec, payload, position, emit, false);
+                advance(codec, fill);
+                return;
+            }
+            if (payload.size() > max_payload_ || frames == 0) {
+                ++malformed_; // no payload the screen passes is this large, or says no length
+                return;
+            }
+            if (kept_count_ < kept_.size() && make_room(payload.size())) break;
+            // The store is full: the oldest gap is taken for lost, and the
+            // packet looked at again against where the decoder then stands.
+            repair_first_gap(codec, fill);
         }
-        decode_in_order(codec, payload, position, emit, false);
-        if (kept_ && kept_position_ <= next_) catch_up(codec);
+        if (kept_count_ == 0 || position >= spare_next_)
+            hear_after_gap(codec, payload, position, marker, emit);
+        else
+            keep(payload, position, frames, marker, false); // in a gap the spare has passed
     }
 
-    /// Playout is about to play up to `playing_until`: if that reaches a gap
-    /// before a kept packet, the gap is taken for lost and repaired now.
+    /// Playout is about to play up to `playing_until`: each gap before it
+    /// still waiting for its packets is taken for lost and repaired now.
     template <class Fill>
     void repair_if_due(Codec& codec, std::uint64_t playing_until, Fill&& fill) noexcept
     {
-        if (kept_ && next_ < playing_until) repair_kept_gap(codec, fill);
+        while (kept_count_ > 0 && next_ < playing_until)
+            repair_first_gap(codec, fill);
     }
 
-    /// Whether a packet after a gap is kept, waiting for the gap to fill.
-    [[nodiscard]] bool waiting() const noexcept { return kept_; }
+    /// Whether packets after a gap are kept, waiting for the gap to fill.
+    [[nodiscard]] bool waiting() const noexcept { return kept_count_ > 0; }
+    /// Packets kept after gaps.
+    [[nodiscard]] std::size_t kept() const noexcept { return kept_count_; }
     /// Where the decoder stands: one past the last frame it decoded or repaired.
     [[nodiscard]] std::uint64_t next() const noexcept { return next_; }
 
@@ -7561,10 +7591,35 @@ public:
     [[nodiscard]] std::uint64_t repaired_frames() const noexcept { return repaired_frames_; }
 
 private:
-    [[nodiscard]] std::uint64_t kept_end() const noexcept { return kept_position_ + kept_frames_; }
-    [[nodiscard]] std::span<const std::byte> kept_payload() const noexcept
+    // A packet after a gap: its payload in the store, and whether its frames
+    // were heard (decoded through the spare and emitted) or wait for the decoder.
+    struct kept_packet {
+        std::uint64_t position = 0;
+        std::size_t frames = 0;
+        std::size_t offset = 0;
+        std::size_t bytes = 0;
+        bool marker = false;
+        bool heard = false;
+    };
+
+    [[nodiscard]] std::span<const std::byte> payload_of(const kept_packet& k) const noexcept
     {
-        return {kept_payload_.data(), kept_bytes_};
+        return {store_.data() + k.offset, k.bytes};
+    }
+
+    void forget_kept() noexcept
+    {
+        kept_count_ = 0;
+        store_used_ = 0;
+    }
+
+    [[nodiscard]] bool overlaps_kept(std::uint64_t position, std::size_t frames) const noexcept
+    {
+        for (std::size_t i = 0; i < kept_count_; ++i)
+            if (position < kept_[i].position + kept_[i].frames &&
+                position + frames > kept_[i].position)
+                return true;
+        return false;
     }
 
     template <class Emit>
@@ -7582,30 +7637,28 @@ private:
         next_ = std::max(next_, position + n / channels_);
     }
 
-    // Nothing kept, and the packet lies `position - next_` frames ahead.
-    // It is heard at once through the spare, and kept: nothing changes the
-    // decoder until the gap is settled, so the packets of the gap that come
-    // in time are still decoded, and a packet the codec refuses (forged,
-    // say) costs nothing but itself.
+    // The packet lies after everything heard so far, past a gap. It is heard
+    // at once through the spare (which takes the decoder's state when
+    // nothing is kept) and kept: nothing changes the decoder until the gap
+    // is settled, so the gap's packets that come in time are still decoded,
+    // and a packet the codec refuses (forged, say) costs nothing but itself.
     template <class Emit>
-    void on_packet_after_gap(Codec& codec, std::span<const std::byte> payload,
-                             std::uint64_t position, bool marker, Emit& emit) noexcept
+    void hear_after_gap(Codec& codec, std::span<const std::byte> payload, std::uint64_t position,
+                        bool marker, Emit& emit) noexcept
     {
-        if (payload.size() > kept_payload_.size()) {
-            ++malformed_; // no payload the screen passes is this large
-            return;
+        if (kept_count_ == 0) {
+            copy_decoder(spare_, codec);
+            spare_next_ = next_;
         }
         // A talkspurt follows silence the sender chose: nothing to repair.
         // After a long gap nothing is left to repair from: the decoder
         // starts afresh and the playout fades over the gap.
-        const bool long_gap = position - next_ > max_repair_;
-        copy_decoder(spare_, codec);
-        if (long_gap) {
+        const std::uint64_t gap = position - spare_next_;
+        if (gap > max_repair_) {
             spare_.reset_decoder();
-        } else if (!marker) {
+        } else if (gap > 0 && !marker) {
             const auto discard = [](std::uint64_t, std::span<const std::int32_t>) noexcept {};
-            (void)repair(spare_, next_, static_cast<std::size_t>(position - next_), payload,
-                         discard);
+            (void)repair(spare_, spare_next_, static_cast<std::size_t>(gap), payload, discard);
         }
         const std::size_t n = spare_.decode(payload, std::span<std::int32_t>{decoded_});
         if (n == 0) {
@@ -7613,22 +7666,87 @@ private:
             return;
         }
         emit(std::span<const std::int32_t>{decoded_.data(), n});
-        std::copy(payload.begin(), payload.end(), kept_payload_.begin());
-        kept_bytes_ = payload.size();
-        kept_position_ = position;
-        kept_frames_ = n / channels_;
-        kept_marker_ = marker;
-        kept_ = true;
+        spare_next_ = position + n / channels_;
+        keep(payload, position, n / channels_, marker, true);
     }
 
-    // The gap before the kept packet is lost: bridged, then the kept packet
-    // decoded again in order.
-    template <class Fill>
-    void repair_kept_gap(Codec& codec, Fill& fill) noexcept
+    // Stores the packet among the kept ones, in position order; make_room()
+    // has made room.
+    void keep(std::span<const std::byte> payload, std::uint64_t position, std::size_t frames,
+              bool marker, bool heard) noexcept
     {
-        if (kept_position_ > next_)
-            bridge(codec, kept_position_, kept_payload(), kept_marker_, fill);
-        catch_up(codec);
+        std::size_t at = kept_count_;
+        while (at > 0 && kept_[at - 1].position > position) {
+            kept_[at] = kept_[at - 1];
+            --at;
+        }
+        kept_[at] = {position, frames, store_used_, payload.size(), marker, heard};
+        std::copy(payload.begin(), payload.end(), store_.data() + store_used_);
+        store_used_ += payload.size();
+        ++kept_count_;
+    }
+
+    // Whether `bytes` more fit the store, once the kept payloads are moved
+    // together (those taken from the front leave holes).
+    bool make_room(std::size_t bytes) noexcept
+    {
+        if (store_used_ + bytes <= store_.size()) return true;
+        // By offset, so that each moves down over nothing it still needs.
+        for (std::size_t i = 0; i < kept_count_; ++i)
+            moved_[i] = i;
+        std::sort(moved_.data(), moved_.data() + kept_count_, [this](std::size_t a, std::size_t b) {
+            return kept_[a].offset < kept_[b].offset;
+        });
+        std::size_t used = 0;
+        for (std::size_t i = 0; i < kept_count_; ++i) {
+            kept_packet& k = kept_[moved_[i]];
+            if (k.offset != used)
+                std::copy(store_.data() + k.offset, store_.data() + k.offset + k.bytes,
+                          store_.data() + used);
+            k.offset = used;
+            used += k.bytes;
+        }
+        store_used_ = used;
+        return store_used_ + bytes <= store_.size();
+    }
+
+    void pop_front() noexcept
+    {
+        std::move(kept_.data() + 1, kept_.data() + kept_count_, kept_.data());
+        if (--kept_count_ == 0) store_used_ = 0;
+    }
+
+    // The decoder moves on through the kept packets from its place up to
+    // the next gap. Those heard are stored already: decoding them again
+    // only moves the decoder past them. Those kept unheard are stored now.
+    template <class Fill>
+    void advance(Codec& codec, Fill& fill) noexcept
+    {
+        while (kept_count_ > 0 && kept_[0].position <= next_) {
+            const kept_packet k = kept_[0];
+            if (k.position + k.frames > next_) { // else passed while the gap filled
+                const std::size_t n =
+                    codec.decode(payload_of(k), std::span<std::int32_t>{decoded_});
+                if (n == 0) {
+                    ++malformed_;
+                } else {
+                    if (!k.heard)
+                        fill(k.position, std::span<const std::int32_t>{decoded_.data(), n});
+                    next_ = std::max(next_, k.position + n / channels_);
+                }
+            }
+            pop_front();
+        }
+    }
+
+    // The gap before the first kept packet is lost: bridged, then the
+    // decoder moves on through the kept packets up to the next gap.
+    template <class Fill>
+    void repair_first_gap(Codec& codec, Fill& fill) noexcept
+    {
+        const kept_packet& k = kept_[0];
+        if (k.position > next_) bridge(codec, k.position, payload_of(k), k.marker, fill);
+        advance(codec, fill);
     }
 
     // The frames from the decoder's place to `to` are lost, and `next` is
@@ -7655,16 +7773,6 @@ private:
             to.copy_decoder_from(from);
         else
             to = from;
-    }
-
-    // The kept packet's frames are stored already (heard through the
-    // spare); decoding it again only moves the decoder past it.
-    void catch_up(Codec& codec) noexcept
-    {
-        kept_ = false;
-        if (kept_end() <= next_) return; // passed while the gap filled
-        if (codec.decode(kept_payload(), std::span<std::int32_t>{decoded_}) != 0)
-            next_ = kept_end();
     }
 
     // Repairs `frames` frames from `at` on `c`: concealment for all but the
@@ -7705,19 +7813,21 @@ private:
     Codec spare_;
     unsigned channels_;
     std::size_t max_repair_;
+    std::size_t max_payload_;
     std::vector<std::int32_t> decoded_;
     std::vector<std::int32_t> repaired_;
 
     bool started_ = false;
     std::uint64_t next_ = 0;
 
-    // A packet after a gap, heard already, until the gap fills or is lost.
-    bool kept_ = false;
-    bool kept_marker_ = false;
-    std::vector<std::byte> kept_payload_;
-    std::size_t kept_bytes_ = 0;
-    std::uint64_t kept_position_ = 0;
-    std::size_t kept_frames_ = 0;
+    // Packets after gaps, in position order, until the gaps fill or are lost;
+    // the spare has heard up to spare_next_.
+    std::vector<kept_packet> kept_;
+    std::vector<std::size_t> moved_;
+    std::size_t kept_count_ = 0;
+    std::vector<std::byte> store_;
+    std::size_t store_used_ = 0;
+    std::uint64_t spare_next_ = 0;
 
     std::uint64_t late_ = 0;
     std::uint64_t malformed_ = 0;
@@ -10758,9 +10868,14 @@ private:
             const auto repairable =
                 std::min(frames_in(std::chrono::milliseconds{120}, codec.format()),
                          frames_in(config.latency, codec.format()));
+            // Packets wait for a gap before them to fill while playout has
+            // not reached it: about a latency's worth of the codec's packets.
+            const auto packet = std::max<std::chrono::nanoseconds>(codec.packet_time(),
+                                                                   std::chrono::milliseconds{1});
+            const auto kept = std::clamp<std::int64_t>(config.latency / packet + 1, 8, 64);
             return order_type{codec, sizes.decoded_samples / codec.format().channels,
                               receiver_sizes::max_payload_bytes,
-                              static_cast<std::size_t>(repairable)};
+                              static_cast<std::size_t>(repairable), static_cast<std::size_t>(kept)};
         } else {
             return order_type{};
         }

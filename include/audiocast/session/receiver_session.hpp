@@ -438,9 +438,14 @@ private:
             const auto repairable =
                 std::min(frames_in(std::chrono::milliseconds{120}, codec.format()),
                          frames_in(config.latency, codec.format()));
+            // Packets wait for a gap before them to fill while playout has
+            // not reached it: about a latency's worth of the codec's packets.
+            const auto packet = std::max<std::chrono::nanoseconds>(codec.packet_time(),
+                                                                   std::chrono::milliseconds{1});
+            const auto kept = std::clamp<std::int64_t>(config.latency / packet + 1, 8, 64);
             return order_type{codec, sizes.decoded_samples / codec.format().channels,
                               receiver_sizes::max_payload_bytes,
-                              static_cast<std::size_t>(repairable)};
+                              static_cast<std::size_t>(repairable), static_cast<std::size_t>(kept)};
         } else {
             return order_type{};
         }
