@@ -149,7 +149,7 @@ struct receiver {
                 emitted.push_back({position, s.size(), s.empty() ? 0 : s[0]});
             },
             [&](std::uint64_t at, std::span<const std::int32_t> s) {
-                filled.push_back({at, s.size(), s[0]});
+                filled.push_back({at, s.size(), s.empty() ? 0 : s[0]});
             });
     }
     // Packet n of a stream of 240-frame packets from position 0.
@@ -161,7 +161,7 @@ struct receiver {
     {
         order.repair_if_due(codec, position,
                             [&](std::uint64_t at, std::span<const std::int32_t> s) {
-                                filled.push_back({at, s.size(), s[0]});
+                                filled.push_back({at, s.size(), s.empty() ? 0 : s[0]});
                             });
     }
     std::vector<std::string> history()
@@ -284,20 +284,36 @@ TEST_CASE("decode_order: a gap still open when playout reaches it is repaired th
     CHECK(r.history() == strings{"decode 3"});
 }
 
-TEST_CASE("decode_order: a later packet of a gap, before the gap's first, says the frames before "
-          "it were lost")
+// A FEC layer may rebuild k+1 (alone in its row) before k (which waits for
+// its column): k is not lost for that.
+TEST_CASE("decode_order: a later packet of a gap, before the gap's first, is kept unheard, and the "
+          "first still decodes in order when it comes")
 {
     receiver r;
     r.nth(0, placing::start);
     r.nth(3); // 1 and 2 missing
     r.history();
-    r.nth(2); // 1 is lost: 2 says so, and carries its FEC
-    CHECK(r.history() == strings{"recover 240 from 2", "decode 2", "decode 3"});
-    CHECK(r.filled == std::vector<placed>{{240, 240, -2}});
-    CHECK(r.emitted.back() == placed{480, 240, 2});
-    CHECK(r.order.next() == 960);
+    r.nth(2);
+    CHECK(r.history().empty()); // the spare has passed it
+    CHECK(r.order.next() == 240);
     r.nth(1);
-    CHECK(r.order.late() == 1);
+    CHECK(r.history() == strings{"decode 1", "decode 2", "decode 3"});
+    CHECK(r.emitted.back() == placed{240, 240, 1});
+    CHECK(r.filled == std::vector<placed>{{480, 240, 2}});
+    CHECK(r.order.late() == 0);
+    CHECK(r.order.next() == 960);
+
+    // Or playout reaches 1 first: lost, repaired from 2's FEC, and 2 stored.
+    receiver q;
+    q.nth(0, placing::start);
+    q.nth(3);
+    q.nth(2);
+    q.history();
+    q.playing_until(241);
+    CHECK(q.history() == strings{"recover 240 from 2", "decode 2", "decode 3"});
+    CHECK(q.filled == std::vector<placed>{{240, 240, -2}, {480, 240, 2}});
+    q.nth(1);
+    CHECK(q.order.late() == 1);
 }
 
 TEST_CASE("decode_order: a gap longer than the repair limit starts the decoder afresh once it is "
@@ -366,20 +382,39 @@ TEST_CASE("decode_order: a packet after a gap that the codec refuses changes not
     }
 }
 
-TEST_CASE("decode_order: a new source, a follow-on or a jump restarts the decoder and forgets a "
-          "kept packet")
+TEST_CASE("decode_order: a new source, a follow-on or a jump settles what waits, then restarts the "
+          "decoder")
 {
     for (const placing how : {placing::start, placing::follows, placing::jump}) {
         receiver r;
         r.nth(0, placing::start);
-        r.nth(2);
+        for (const int n : {2, 3, 5, 6, 4}) // 4 comes into a gap the spare has passed
+            r.nth(n);
         r.history();
         r.packet(9, 50'000, how);
-        CHECK(r.history() == strings{"reset", "decode 9"});
+        // A jump or a follow-on still plays what was buffered before it: the
+        // gaps are repaired and 4 is stored.
+        CHECK(r.history() == strings{"recover 240 from 2", "decode 2", "decode 3", "decode 4",
+                                     "decode 5", "decode 6", "reset", "decode 9"});
+        CHECK(r.filled == std::vector<placed>{{240, 240, -2}, {960, 240, 4}});
         CHECK_FALSE(r.order.waiting());
         CHECK(r.order.next() == 50'240);
-        CHECK(r.filled.empty());
+        CHECK(r.order.late() == 0);
     }
+    // A new source (the session's begin_source) settles the same way.
+    receiver r;
+    r.nth(0, placing::start);
+    for (const int n : {2, 3, 5, 6, 4})
+        r.nth(n);
+    r.history();
+    r.order.reset(r.codec, [&](std::uint64_t at, std::span<const std::int32_t> s) {
+        r.filled.push_back({at, s.size(), s[0]});
+    });
+    CHECK(r.history() == strings{"recover 240 from 2", "decode 2", "decode 3", "decode 4",
+                                 "decode 5", "decode 6"});
+    CHECK(r.filled == std::vector<placed>{{240, 240, -2}, {960, 240, 4}});
+    r.packet(9, 50'000, placing::other);
+    CHECK(r.history() == strings{"reset", "decode 9"});
 }
 
 TEST_CASE("decode_order: an undecodable packet is counted and its frames are lost, and one that "
@@ -573,4 +608,73 @@ TEST_CASE("decode_order: a stream with a gap always waiting decodes every packet
     CHECK(r.order.late() == 0);
     CHECK(r.order.malformed() == 0);
     CHECK_FALSE(r.order.waiting());
+}
+
+TEST_CASE("decode_order: a packet the codec refuses while packets are kept costs only itself")
+{
+    SECTION("in the gap at the decoder's place")
+    {
+        receiver r;
+        r.nth(0, placing::start);
+        r.nth(3);
+        r.packet(0xff, 480); // forged where 2 belongs
+        r.history();
+        r.nth(1);
+        CHECK(r.history() == strings{"decode 1", "refuse 255"});
+        CHECK(r.order.late() == 0);
+        CHECK(r.order.malformed() == 1);
+        CHECK(r.order.next() == 480);
+        r.nth(2); // the real 2, still in time
+        CHECK(r.history() == strings{"decode 2", "decode 3"});
+        CHECK(r.order.late() == 0);
+    }
+    SECTION("after the packets heard: the spare repairs its frames once")
+    {
+        receiver r;
+        r.nth(0, placing::start);
+        r.nth(2);
+        r.history();
+        r.packet(0xff, 960); // 3 missing, and a forgery where 4 belongs
+        r.nth(4);
+        CHECK(r.history() ==
+              strings{"spare recover 240 from 255", "spare refuse 255", "spare decode 4 after 2"});
+        r.nth(3); // the spare has passed it: kept unheard
+        r.playing_until(241);
+        CHECK(r.history() == strings{"recover 240 from 2", "decode 2", "decode 3", "decode 4"});
+        CHECK(r.filled == std::vector<placed>{{240, 240, -2}, {720, 240, 3}});
+        CHECK(r.order.malformed() == 1);
+        CHECK(r.order.late() == 0);
+    }
+    SECTION("far ahead: the packets after it are stored when the decoder reaches them")
+    {
+        receiver r;
+        r.nth(0, placing::start);
+        r.nth(2);
+        r.history();
+        r.packet(0xff, 4800);
+        r.nth(3);
+        CHECK(r.history() == strings{"spare reset", "spare refuse 255"});
+        r.playing_until(241);
+        CHECK(r.history() == strings{"recover 240 from 2", "decode 2", "decode 3"});
+        CHECK(r.filled == std::vector<placed>{{240, 240, -2}, {720, 240, 3}});
+        CHECK_FALSE(r.order.waiting());
+    }
+}
+
+TEST_CASE("decode_order: a packet sent before the first one placed, just below position 0 where "
+          "positions wrap, lies behind the decoder, not far ahead")
+{
+    receiver r;
+    r.nth(0, placing::start);
+    r.nth(3);
+    r.history();
+    r.packet(7, ~std::uint64_t{0} - 119, placing::other, false, 480); // ends at 360
+    CHECK(r.history() == strings{"decode 7"}); // it overlaps the decoder's place
+    CHECK(r.order.next() == 360);
+    r.packet(8, ~std::uint64_t{0} - 479); // wholly before 0
+    CHECK(r.order.late() == 1);
+    r.nth(1);
+    r.nth(2);
+    CHECK(r.history() == strings{"decode 1", "decode 2", "decode 3"});
+    CHECK(r.order.next() == 960);
 }

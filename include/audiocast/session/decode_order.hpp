@@ -74,11 +74,14 @@ public:
                  (kept_.size() - 1) * std::min<std::size_t>(max_payload_bytes, 2048))
     {}
 
-    /// A new source: the next packet restarts the decoder.
-    void reset() noexcept
+    /// A new source: what the last one left waiting is settled (its gaps
+    /// repaired, the packets kept unheard stored through `fill`), and the
+    /// next packet restarts the decoder.
+    template <class Fill>
+    void reset(Codec& codec, Fill&& fill) noexcept
     {
+        settle(codec, fill);
         started_ = false;
-        forget_kept();
     }
 
     /// One packet the source timeline placed at `position`, as `how`.
@@ -93,28 +96,28 @@ public:
     {
         const std::size_t frames = codec.frames_in(payload);
         if (!started_ || how == placing::start || how == placing::follows || how == placing::jump) {
+            // What waits on the old timeline is settled first: a jump or a
+            // follow-on still plays the audio buffered before it.
+            settle(codec, fill);
             codec.reset_decoder();
             started_ = true;
-            forget_kept();
             next_ = position;
             decode_in_order(codec, payload, position, emit, true);
             return;
         }
         for (;;) {
-            if (position + frames <= next_ || overlaps_kept(position, frames)) {
-                ++late_; // the decoder has passed it, or holds it: its frames were repaired or
-                         // heard
+            // Signed: a packet sent before the first one placed may lie just
+            // below position 0, where positions wrap.
+            const auto ahead = static_cast<std::int64_t>(position - next_);
+            if (ahead + static_cast<std::int64_t>(frames) <= 0) {
+                ++late_; // the decoder has passed it: its frames were repaired
                 return;
             }
-            if (position <= next_) {
-                decode_in_order(codec, payload, position, emit, false);
-                advance(codec, fill);
+            if (overlaps_kept(position, frames)) {
+                ++late_; // it overlaps a packet the decoder holds already: a forgery, or a copy
                 return;
             }
-            if (kept_count_ > 0 && position < kept_[0].position) {
-                // A later packet of the gap at the decoder's place came before
-                // the gap's first: the frames before it are lost.
-                bridge(codec, position, payload, false, fill);
+            if (ahead <= 0) {
                 decode_in_order(codec, payload, position, emit, false);
                 advance(codec, fill);
                 return;
@@ -128,10 +131,13 @@ public:
             // packet looked at again against where the decoder then stands.
             repair_first_gap(codec, fill);
         }
+        // A packet in a gap the spare has passed (the one at the decoder's
+        // place, after its first packet, too) is kept unheard: its frames
+        // are stored when the decoder reaches it, in order.
         if (kept_count_ == 0 || position >= spare_next_)
             hear_after_gap(codec, payload, position, marker, emit);
         else
-            keep(payload, position, frames, marker, false); // in a gap the spare has passed
+            keep(payload, position, frames, marker, false);
     }
 
     /// Playout is about to play up to `playing_until`: each gap before it
@@ -174,9 +180,12 @@ private:
         return {store_.data() + k.offset, k.bytes};
     }
 
-    void forget_kept() noexcept
+    // Every gap still waiting is taken for lost, and every packet kept decoded.
+    template <class Fill>
+    void settle(Codec& codec, Fill& fill) noexcept
     {
-        kept_count_ = 0;
+        while (kept_count_ > 0)
+            repair_first_gap(codec, fill);
         store_used_ = 0;
     }
 
@@ -201,7 +210,8 @@ private:
             return;
         }
         emit(std::span<const std::int32_t>{decoded_.data(), n});
-        next_ = std::max(next_, position + n / channels_);
+        if (static_cast<std::int64_t>(position + n / channels_ - next_) > 0)
+            next_ = position + n / channels_;
     }
 
     // The packet lies after everything heard so far, past a gap. It is heard
@@ -229,7 +239,10 @@ private:
         }
         const std::size_t n = spare_.decode(payload, std::span<std::int32_t>{decoded_});
         if (n == 0) {
+            // The spare has repaired up to it: a later packet goes on from
+            // there rather than repairing the same frames again.
             ++malformed_;
+            spare_next_ = position;
             return;
         }
         emit(std::span<const std::int32_t>{decoded_.data(), n});
@@ -291,11 +304,13 @@ private:
     {
         while (kept_count_ > 0 && kept_[0].position <= next_) {
             const kept_packet k = kept_[0];
-            if (k.position + k.frames > next_) { // else passed while the gap filled
+            if (k.position + k.frames <= next_) {
+                if (!k.heard) ++late_; // passed while the gap filled: never stored
+            } else {
                 const std::size_t n =
                     codec.decode(payload_of(k), std::span<std::int32_t>{decoded_});
                 if (n == 0) {
-                    ++malformed_;
+                    if (!k.heard) ++malformed_; // a heard one's frames played, and it counted
                 } else {
                     if (!k.heard)
                         fill(k.position, std::span<const std::int32_t>{decoded_.data(), n});
@@ -369,7 +384,7 @@ private:
         if (from_next > 0) {
             const std::size_t n =
                 c.recover(next, from_next, std::span<std::int32_t>{repaired_}) / channels_;
-            fill(at, std::span<const std::int32_t>{repaired_.data(), n * channels_});
+            if (n > 0) fill(at, std::span<const std::int32_t>{repaired_.data(), n * channels_});
             done += n;
         }
         return done;

@@ -307,7 +307,11 @@ private:
     void begin_source(const rtp::header& h, time_point arrival) noexcept
     {
         feed_.begin(h, playout_.has_audio_to_play());
-        if constexpr (repairs_loss) order_.reset();
+        if constexpr (repairs_loss)
+            order_.reset(
+                codec_, [this](std::uint64_t from, std::span<const std::int32_t> samples) noexcept {
+                    playout_.fill(from, samples);
+                });
         meter_.new_source();
         reports_.on_new_source(selector_, meter_, arrival);
         playout_.synchronize(std::nullopt);
