@@ -475,16 +475,31 @@ def read_json(path):
         return json.load(f)
 
 
+def keep(directory, under):
+    """Copies `directory` to the first free `under`/N and returns that path."""
+    import shutil
+    os.makedirs(under, exist_ok=True)
+    n = 1
+    while os.path.exists(os.path.join(under, str(n))):
+        n += 1
+    target = os.path.join(under, str(n))
+    shutil.copytree(directory, target)
+    return target
+
+
 def run_cases(cases, prefix, set_up):
     """The command line of a case script: `--bin-dir DIR CASE`, or `--list`.
     `set_up(bin_dir, tmp_dir)` runs inside the private namespace before the
     case, in a temporary directory removed after it. Returns the exit code:
-    0 passed, 1 failed (the Failure printed), 77 skipped."""
+    0 passed, 1 failed (the Failure printed), 77 skipped. With --keep-failed
+    DIR, a failed case's directory (recordings, stats) is copied to a new
+    DIR/N first, so that an intermittent failure can be looked at."""
     import argparse
     import tempfile
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin-dir", required=True)
     parser.add_argument("--list", action="store_true")
+    parser.add_argument("--keep-failed", metavar="DIR")
     parser.add_argument("case", nargs="?", choices=sorted(cases))
     args = parser.parse_args()
     if args.list:
@@ -499,6 +514,8 @@ def run_cases(cases, prefix, set_up):
             cases[args.case]()
         except Failure as e:
             print(f"FAILED: {args.case}: {e}")
+            if args.keep_failed:
+                print(f"kept in {keep(d, args.keep_failed)}")
             return 1
     print(f"passed: {args.case}")
     return 0
