@@ -111,7 +111,29 @@ def aligned_snr(got, reference, clean_frames):
     return 10 * math.log10(signal_power / max(noise, 1e-9)), last - first
 
 
+# A run is tried again when the lossless client ran dry as well: the sender
+# (or the whole machine) stalled for longer than the 100 ms latency, so both
+# clients re-anchored, each at its own packet's arrival, and the recordings no
+# longer line up. Such a run says nothing of loss repair. (Seen with ctest
+# running two jobs on a loaded 2-core machine; stopping the server for 120 ms
+# gives the same: one underrun at each client, none late, nothing concealed.)
+ATTEMPTS = 3
+
+
 def through_loss(fec):
+    for attempt in range(1, ATTEMPTS + 1):
+        snr = through_loss_once(fec)
+        if snr is not None:
+            return snr
+        print(f"attempt {attempt} of {ATTEMPTS}: the lossless client ran dry too; the sender "
+              f"or the machine stalled past the latency")
+    raise Failure(f"in {ATTEMPTS} runs the sender or the machine stalled past the latency every "
+                  f"time: nothing was measured")
+
+
+def through_loss_once(fec):
+    """The SNR of the lossy client's recording against the lossless one's, or
+    None where the lossless client ran dry too."""
     write_buzz(6.0)
     counts = tmp("relay.json")
     with Children() as children:
@@ -135,6 +157,10 @@ def through_loss(fec):
         expect_exit(relay, 0, 10)
     dropped = harness.read_json(counts)["dropped"]
     clean, lost = harness.read_json(tmp("lossless.json")), harness.read_json(tmp("lossy.json"))
+    if clean["underruns"]:
+        print(f"the lossless client ran dry {clean['underruns']} times, the lossy one "
+              f"{lost['underruns']} times")
+        return None
     if clean["packets_lost"] or clean["frames_repaired"] or clean["concealed_frames"]:
         raise Failure(f"the lossless client lost audio: {clean}")
     if lost["packets_lost"] != dropped:
@@ -153,7 +179,8 @@ def through_loss(fec):
         raise Failure(f"{dropped * FRAME} frames were lost, {lost['frames_repaired']} repaired "
                       f"by the decoder and {lost['concealed_frames']} concealed by the playout")
     if lost["underruns"] or lost["packets_late"]:
-        raise Failure(f"the lossy client ran dry or took packets late: {lost}")
+        raise Failure(f"the lossy client ran dry or took packets late, the lossless one did not: "
+                      f"{lost}")
     return snr
 
 
