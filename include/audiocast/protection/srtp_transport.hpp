@@ -1,0 +1,312 @@
+// audiocast — SRTP and SRTCP (RFC 3711) as a transport adapter, through
+// libsrtp2 (docs/architecture.md, Packet protection).
+//
+// An srtp_transport<T> models `transport` by wrapping one T. It protects
+// each datagram it sends (SRTP for a media flow, SRTCP for a control flow)
+// and removes the protection from each it receives; a datagram that fails
+// authentication or the replay check is counted and dropped there, so it
+// never reaches the session, the jitter buffer or a sequence tracker, and
+// never costs a valid packet its place.
+//
+//   using srtp_udp = srtp_transport<udp_multicast_transport>;
+//   srtp_udp media{udp_multicast_transport{...}, key, srtp_flow::media};
+//
+// Multicast: one sender and many receivers share the master key, so every
+// key holder can send as well as listen (docs/robustness.md says what that
+// leaves open). Outbound packets go through one libsrtp session (any
+// outbound SSRC), inbound through another (any inbound SSRC, each with its
+// own replay window), so a flow can both send and receive (RTCP).
+//
+// libsrtp allocates a stream's state when a new SSRC first authenticates;
+// that happens on the thread that receives, never the audio thread. A
+// forged packet allocates nothing: it fails authentication first.
+#pragma once
+
+#include <audiocast/concepts.hpp>
+#include <audiocast/endpoint.hpp>
+#include <audiocast/error.hpp>
+#include <audiocast/protection/srtp_key.hpp>
+
+#include <srtp2/srtp.h>
+
+#include <algorithm>
+#include <array>
+#include <climits>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace audiocast {
+
+/// Which protection a flow takes: SRTP (RTP media) or SRTCP (its control flow).
+enum class srtp_flow { media, control };
+
+/// What an srtp_transport dropped or could not protect, cumulative.
+struct srtp_stats {
+    /// Received datagrams that failed authentication: forged, made with
+    /// another key, corrupted, or not SRTP at all.
+    std::uint64_t unauthenticated = 0;
+    /// Received datagrams that authenticated but were seen before, or are
+    /// older than the replay window: replays.
+    std::uint64_t replayed = 0;
+    /// Received datagrams too short to hold SRTP's headers, or refused for
+    /// another reason.
+    std::uint64_t malformed = 0;
+    /// Datagrams libsrtp would not protect (not sent).
+    std::uint64_t protect_failures = 0;
+};
+
+namespace detail {
+
+struct srtp_session_deleter {
+    void operator()(srtp_ctx_t* s) const noexcept { srtp_dealloc(s); }
+};
+using srtp_session = std::unique_ptr<srtp_ctx_t, srtp_session_deleter>;
+
+inline srtp_err_status_t srtp_library() noexcept
+{
+    // Once a process: libsrtp's crypto kernel, self-tests included.
+    static const srtp_err_status_t status = srtp_init();
+    return status;
+}
+
+inline srtp_session make_srtp_session(const srtp_key& key, bool outbound,
+                                      unsigned long replay_window, std::error_code& ec) noexcept
+{
+    ec.clear();
+    if (!key.valid()) {
+        ec = make_error_code(errc::invalid_srtp_key);
+        return nullptr;
+    }
+    if (srtp_library() != srtp_err_status_ok) {
+        ec = make_error_code(errc::srtp_failed);
+        return nullptr;
+    }
+    srtp_policy_t policy{};
+    if (key.suite() == srtp_suite::aead_aes_128_gcm) {
+        srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtp);
+        srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtcp);
+    } else {
+        srtp_crypto_policy_set_rtp_default(&policy.rtp);
+        srtp_crypto_policy_set_rtcp_default(&policy.rtcp);
+    }
+    policy.ssrc.type = outbound ? ssrc_any_outbound : ssrc_any_inbound;
+    policy.ssrc.value = 0;
+    // libsrtp copies the key into its session; it never writes through this.
+    std::array<unsigned char, srtp_max_master_bytes> material{};
+    const auto bytes = key.bytes();
+    for (std::size_t i = 0; i < bytes.size(); ++i)
+        material[i] = std::to_integer<unsigned char>(bytes[i]);
+    policy.key = material.data();
+    policy.window_size = replay_window;
+    policy.allow_repeat_tx = 0;
+    policy.next = nullptr;
+    srtp_t session = nullptr;
+    const srtp_err_status_t status = srtp_create(&session, &policy);
+    volatile unsigned char* wipe = material.data();
+    for (std::size_t i = 0; i < material.size(); ++i)
+        wipe[i] = 0;
+    if (status != srtp_err_status_ok) {
+        ec = make_error_code(errc::srtp_failed);
+        return nullptr;
+    }
+    return srtp_session{session};
+}
+
+} // namespace detail
+
+template <transport Transport>
+class srtp_transport {
+public:
+    /// Packets a receiver's replay window spans, per SSRC (RFC 3711 asks at
+    /// least 64; a FEC layer over SRTP reorders by up to its repair delay).
+    static constexpr unsigned long default_replay_window = 1024;
+    /// The most datagrams one receive() call drops before it gives up for
+    /// now (would_block): a flood cannot hold the caller there.
+    static constexpr int max_drops_per_call = 64;
+
+    /// Protects `inner` with `key` as a media (SRTP) or control (SRTCP) flow.
+    /// Refused with errc::invalid_srtp_key for a key that was refused, or
+    /// errc::srtp_failed where libsrtp refuses.
+    srtp_transport(Transport inner, const srtp_key& key, srtp_flow flow, std::error_code& ec)
+        : inner_{std::move(inner)}, flow_{flow}
+    {
+        out_ = detail::make_srtp_session(key, true, default_replay_window, ec);
+        if (!ec) in_ = detail::make_srtp_session(key, false, default_replay_window, ec);
+        if (ec) out_.reset();
+    }
+
+    srtp_transport(Transport inner, const srtp_key& key, srtp_flow flow)
+        : inner_{std::move(inner)}, flow_{flow}
+    {
+        std::error_code ec;
+        out_ = detail::make_srtp_session(key, true, default_replay_window, ec);
+        if (!ec) in_ = detail::make_srtp_session(key, false, default_replay_window, ec);
+        if (ec)
+            detail::throw_error(ec, std::string{"SRTP with "} +
+                                        std::string{srtp_suite_name(key.suite())} + ": " +
+                                        ec.message());
+    }
+
+    srtp_transport(srtp_transport&&) noexcept = default;
+    srtp_transport& operator=(srtp_transport&&) noexcept = default;
+
+    /// Protects `datagram` and sends it. One larger than the UDP limit less
+    /// the tag is refused with std::errc::message_size, as the inner
+    /// transport would refuse it.
+    void send(std::span<const std::byte> datagram, std::error_code& ec) noexcept
+    {
+        ec.clear();
+        if (!out_) {
+            ec = make_error_code(errc::srtp_failed);
+            return;
+        }
+        if (datagram.size() + trailer > sealed_.size()) {
+            ec = std::make_error_code(std::errc::message_size);
+            return;
+        }
+        std::copy(datagram.begin(), datagram.end(), sealed_.begin());
+        int len = static_cast<int>(datagram.size());
+        const srtp_err_status_t status =
+            flow_ == srtp_flow::media ? srtp_protect(out_.get(), sealed_.data(), &len)
+                                      : srtp_protect_rtcp(out_.get(), sealed_.data(), &len);
+        if (status != srtp_err_status_ok) {
+            ++stats_.protect_failures;
+            ec = make_error_code(errc::srtp_failed);
+            return;
+        }
+        inner_.send(std::span<const std::byte>{sealed_.data(), static_cast<std::size_t>(len)}, ec);
+    }
+
+    /// As send(datagram, ec); throws std::system_error.
+    void send(std::span<const std::byte> datagram)
+    {
+        std::error_code ec;
+        send(datagram, ec);
+        if (ec) detail::throw_error(ec, "SRTP send of " + std::to_string(datagram.size()) + " bytes");
+    }
+
+    /// The next datagram that authenticates, its protection removed; those
+    /// that do not are counted and dropped.
+    std::size_t receive(std::span<std::byte> buffer, std::error_code& ec) noexcept
+    {
+        datagram_origin origin;
+        return receive(buffer, origin, ec);
+    }
+
+    std::size_t receive(std::span<std::byte> buffer, datagram_origin& origin,
+                        std::error_code& ec) noexcept
+    {
+        for (int dropped = 0; dropped < max_drops_per_call; ++dropped) {
+            std::size_t n = 0;
+            if constexpr (origin_reporting_receiver<Transport>)
+                n = inner_.receive(buffer, origin, ec);
+            else
+                n = inner_.receive(buffer, ec);
+            if (ec) return n;
+            if (const auto opened = open(buffer.first(n))) return *opened;
+        }
+        ec = std::make_error_code(std::errc::operation_would_block);
+        return 0;
+    }
+
+    /// Fills `slots` with datagrams that authenticate, protection removed;
+    /// fewer than asked means none is left, or a flood is being dropped.
+    std::size_t receive_batch(std::span<received_datagram> slots, std::error_code& ec) noexcept
+        requires batch_receiver<Transport>
+    {
+        std::size_t kept = 0;
+        for (int round = 0; round < max_batch_rounds && kept < slots.size(); ++round) {
+            const std::size_t asked = slots.size() - kept;
+            const std::size_t got = inner_.receive_batch(slots.subspan(kept), ec);
+            for (std::size_t i = kept; i < kept + got; ++i) {
+                received_datagram& d = slots[i];
+                if (d.truncated) {
+                    ++stats_.malformed;
+                    continue;
+                }
+                const auto opened = open(std::span<std::byte>{d.buffer.data(), d.size});
+                if (!opened) continue;
+                d.size = *opened;
+                if (i != kept) std::swap(slots[kept], slots[i]);
+                ++kept;
+            }
+            if (got < asked) break; // the inner transport has no more
+        }
+        if (kept > 0 && ec == std::errc::operation_would_block) ec.clear();
+        return kept;
+    }
+
+    [[nodiscard]] int native_handle() noexcept
+        requires descriptor_transport<Transport>
+    {
+        return inner_.native_handle();
+    }
+
+    template <class Handler>
+    void async_wait_readable(Handler&& handler)
+        requires readiness_waiting_transport<Transport>
+    {
+        inner_.async_wait_readable(std::forward<Handler>(handler));
+    }
+
+    void cancel_waits() noexcept
+        requires readiness_waiting_transport<Transport>
+    {
+        inner_.cancel_waits();
+    }
+
+    void follow_source(std::uint32_t ssrc, const endpoint& from) noexcept
+        requires source_following_transport<Transport>
+    {
+        inner_.follow_source(ssrc, from);
+    }
+
+    [[nodiscard]] Transport& inner() noexcept { return inner_; }
+    [[nodiscard]] const Transport& inner() const noexcept { return inner_; }
+    [[nodiscard]] srtp_flow flow() const noexcept { return flow_; }
+    [[nodiscard]] const srtp_stats& stats() const noexcept { return stats_; }
+
+private:
+    // SRTP_MAX_TRAILER_LEN covers SRTCP's index and either suite's tag.
+    static constexpr std::size_t trailer = SRTP_MAX_TRAILER_LEN;
+    static constexpr std::size_t max_datagram = 65'507;
+    static constexpr int max_batch_rounds = 8;
+
+    // Removes the protection in place; nullopt (and counted) for a datagram
+    // that is dropped.
+    std::optional<std::size_t> open(std::span<std::byte> datagram) noexcept
+    {
+        if (!in_ || datagram.size() > INT_MAX) {
+            ++stats_.malformed;
+            return std::nullopt;
+        }
+        int len = static_cast<int>(datagram.size());
+        const srtp_err_status_t status =
+            flow_ == srtp_flow::media ? srtp_unprotect(in_.get(), datagram.data(), &len)
+                                      : srtp_unprotect_rtcp(in_.get(), datagram.data(), &len);
+        switch (status) {
+        case srtp_err_status_ok: return static_cast<std::size_t>(len);
+        case srtp_err_status_auth_fail: ++stats_.unauthenticated; break;
+        case srtp_err_status_replay_fail:
+        case srtp_err_status_replay_old: ++stats_.replayed; break;
+        default: ++stats_.malformed; break;
+        }
+        return std::nullopt;
+    }
+
+    Transport inner_;
+    srtp_flow flow_;
+    detail::srtp_session out_;
+    detail::srtp_session in_;
+    std::vector<std::byte> sealed_ = std::vector<std::byte>(max_datagram + trailer);
+    srtp_stats stats_;
+};
+
+} // namespace audiocast
