@@ -40,10 +40,11 @@ std::vector<std::byte> rtp_packet(std::uint32_t ssrc, std::uint16_t sequence,
     p[1] = std::byte{96};
     p[2] = std::byte(sequence >> 8);
     p[3] = std::byte(sequence & 0xff);
-    for (int i = 0; i < 4; ++i)
-        p[4 + i] = std::byte(((sequence * 160u) >> (24 - 8 * i)) & 0xff);
-    for (int i = 0; i < 4; ++i)
-        p[8 + i] = std::byte((ssrc >> (24 - 8 * i)) & 0xff);
+    const std::uint32_t timestamp = sequence * 160u;
+    for (std::size_t i = 0; i < 4; ++i) {
+        p[4 + i] = std::byte((timestamp >> (24 - 8 * i)) & 0xffu);
+        p[8 + i] = std::byte((ssrc >> (24 - 8 * i)) & 0xffu);
+    }
     return p;
 }
 
@@ -166,14 +167,17 @@ TEST_CASE("SRTP: a stranger's forged packets (the stream's SSRC and next numbers
     }
     // Replays: every packet captured off the wire, sent again.
     std::array<std::byte, 2048> buffer{};
-    std::uint64_t replays = 0;
+    std::vector<std::vector<std::byte>> captured;
     for (;;) {
         std::error_code ec;
         const std::size_t n = capture.receive(buffer, ec);
         if (ec) break;
-        stranger.send(std::span<const std::byte>{buffer.data(), n});
-        ++replays;
+        captured.emplace_back(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(n));
     }
+    // (Sent once all are captured: the capture hears its own group.)
+    const std::uint64_t replays = captured.size();
+    for (const auto& d : captured)
+        stranger.send(d);
     const auto got = drain(rx);
     // The stream's own 200, once each, in order; none of the forgeries.
     REQUIRE(got.size() == sent.size());
