@@ -52,8 +52,10 @@ struct srtp_stats {
     /// Received datagrams that failed authentication: forged, made with
     /// another key, corrupted, or not SRTP at all.
     std::uint64_t unauthenticated = 0;
-    /// Received datagrams that authenticated but were seen before, or are
-    /// older than the replay window: replays.
+    /// Received datagrams whose packet index was already received, or is
+    /// older than the replay window: replays. libsrtp checks the index
+    /// before the tag, so a forgery that claims a used index is counted
+    /// here too, refused just the same and without being decrypted.
     std::uint64_t replayed = 0;
     /// Received datagrams too short to hold SRTP's headers, or refused for
     /// another reason.
