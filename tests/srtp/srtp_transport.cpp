@@ -123,7 +123,8 @@ TEST_CASE("SRTP keys: the suites' names and lengths, and base64 read strictly, w
 TEST_CASE("SRTP: what a key holder sends arrives byte for byte, in either suite, and the wire "
           "carries the payload encrypted with a tag")
 {
-    for (const srtp_suite suite : {srtp_suite::aes_cm_128_hmac_sha1_80, srtp_suite::aead_aes_128_gcm}) {
+    for (const srtp_suite suite :
+         {srtp_suite::aes_cm_128_hmac_sha1_80, srtp_suite::aead_aes_128_gcm}) {
         INFO(audiocast::srtp_suite_name(suite));
         const srtp_key key = srtp_key::generate(suite);
         audiocast::manual_clock clock;
@@ -240,8 +241,8 @@ TEST_CASE("SRTP over the loopback group: a stream plays its source bit-exact to 
                              rc};
     const srtp_key wrong = srtp_key::generate(srtp_suite::aes_cm_128_hmac_sha1_80);
     srtp_stream::receiver stranger{srtp_loopback{media.join(), wrong, srtp_flow::media},
-                                   srtp_loopback{control.join(), wrong, srtp_flow::control},
-                                   codec, clock, rc};
+                                   srtp_loopback{control.join(), wrong, srtp_flow::control}, codec,
+                                   clock, rc};
 
     const auto source = audiocast_test::make_source(48'000, 2);
     std::vector<std::int16_t> played, overheard, block(96);
@@ -294,4 +295,24 @@ TEST_CASE("SRTP: forgeries that claim numbers far ahead do not move the replay w
     CHECK(drain(rx) == sent);
     CHECK(rx.stats().unauthenticated == 600);
     CHECK(rx.stats().replayed == 0);
+}
+
+TEST_CASE("SRTP unprotected(): plain RTP passes both ways, and a protected listener refuses it")
+{
+    const srtp_key key = srtp_key::generate(srtp_suite::aes_cm_128_hmac_sha1_80);
+    audiocast::manual_clock clock;
+    audiocast::loopback_group group{clock};
+    auto plain_tx = srtp_loopback::unprotected(group.join());
+    auto plain_rx = srtp_loopback::unprotected(group.join());
+    srtp_loopback keyed_rx{group.join(), key, srtp_flow::media};
+    CHECK_FALSE(plain_tx.is_protected());
+    CHECK(keyed_rx.is_protected());
+    std::vector<std::vector<std::byte>> sent;
+    for (std::uint16_t s = 0; s < 20; ++s) {
+        sent.push_back(rtp_packet(42, s));
+        plain_tx.send(sent.back());
+    }
+    CHECK(drain(plain_rx) == sent);
+    CHECK(drain(keyed_rx).empty());
+    CHECK(keyed_rx.stats().unauthenticated == 20);
 }

@@ -137,7 +137,7 @@ public:
     /// Refused with errc::invalid_srtp_key for a key that was refused, or
     /// errc::srtp_failed where libsrtp refuses.
     srtp_transport(Transport inner, const srtp_key& key, srtp_flow flow, std::error_code& ec)
-        : inner_{std::move(inner)}, flow_{flow}
+        : inner_{std::move(inner)}, flow_{flow}, sealed_(max_datagram + trailer)
     {
         out_ = detail::make_srtp_session(key, true, default_replay_window, ec);
         if (!ec) in_ = detail::make_srtp_session(key, false, default_replay_window, ec);
@@ -145,7 +145,7 @@ public:
     }
 
     srtp_transport(Transport inner, const srtp_key& key, srtp_flow flow)
-        : inner_{std::move(inner)}, flow_{flow}
+        : inner_{std::move(inner)}, flow_{flow}, sealed_(max_datagram + trailer)
     {
         std::error_code ec;
         out_ = detail::make_srtp_session(key, true, default_replay_window, ec);
@@ -154,6 +154,14 @@ public:
             detail::throw_error(ec, std::string{"SRTP with "} +
                                         std::string{srtp_suite_name(key.suite())} + ": " +
                                         ec.message());
+    }
+
+    /// `inner` without protection, sending and receiving plain RTP: for a
+    /// program that chooses SRTP at run time and keeps one transport type.
+    /// is_protected() tells the two apart.
+    static srtp_transport unprotected(Transport inner)
+    {
+        return srtp_transport{std::move(inner), flow_unprotected{}};
     }
 
     srtp_transport(srtp_transport&&) noexcept = default;
@@ -165,6 +173,10 @@ public:
     void send(std::span<const std::byte> datagram, std::error_code& ec) noexcept
     {
         ec.clear();
+        if (!protected_) {
+            inner_.send(datagram, ec);
+            return;
+        }
         if (!out_) {
             ec = make_error_code(errc::srtp_failed);
             return;
@@ -175,9 +187,9 @@ public:
         }
         std::copy(datagram.begin(), datagram.end(), sealed_.begin());
         int len = static_cast<int>(datagram.size());
-        const srtp_err_status_t status =
-            flow_ == srtp_flow::media ? srtp_protect(out_.get(), sealed_.data(), &len)
-                                      : srtp_protect_rtcp(out_.get(), sealed_.data(), &len);
+        const srtp_err_status_t status = flow_ == srtp_flow::media
+                                             ? srtp_protect(out_.get(), sealed_.data(), &len)
+                                             : srtp_protect_rtcp(out_.get(), sealed_.data(), &len);
         if (status != srtp_err_status_ok) {
             ++stats_.protect_failures;
             ec = make_error_code(errc::srtp_failed);
@@ -191,7 +203,8 @@ public:
     {
         std::error_code ec;
         send(datagram, ec);
-        if (ec) detail::throw_error(ec, "SRTP send of " + std::to_string(datagram.size()) + " bytes");
+        if (ec)
+            detail::throw_error(ec, "SRTP send of " + std::to_string(datagram.size()) + " bytes");
     }
 
     /// The next datagram that authenticates, its protection removed; those
@@ -211,7 +224,7 @@ public:
                 n = inner_.receive(buffer, origin, ec);
             else
                 n = inner_.receive(buffer, ec);
-            if (ec) return n;
+            if (ec || !protected_) return n;
             if (const auto opened = open(buffer.first(n))) return *opened;
         }
         ec = std::make_error_code(std::errc::operation_would_block);
@@ -223,6 +236,7 @@ public:
     std::size_t receive_batch(std::span<received_datagram> slots, std::error_code& ec) noexcept
         requires batch_receiver<Transport>
     {
+        if (!protected_) return inner_.receive_batch(slots, ec);
         std::size_t kept = 0;
         for (int round = 0; round < max_batch_rounds && kept < slots.size(); ++round) {
             const std::size_t asked = slots.size() - kept;
@@ -273,6 +287,8 @@ public:
     [[nodiscard]] Transport& inner() noexcept { return inner_; }
     [[nodiscard]] const Transport& inner() const noexcept { return inner_; }
     [[nodiscard]] srtp_flow flow() const noexcept { return flow_; }
+    /// False for unprotected(): datagrams pass as they are.
+    [[nodiscard]] bool is_protected() const noexcept { return protected_; }
     [[nodiscard]] const srtp_stats& stats() const noexcept { return stats_; }
 
 private:
@@ -280,6 +296,11 @@ private:
     static constexpr std::size_t trailer = SRTP_MAX_TRAILER_LEN;
     static constexpr std::size_t max_datagram = 65'507;
     static constexpr int max_batch_rounds = 8;
+
+    struct flow_unprotected {};
+    srtp_transport(Transport inner, flow_unprotected)
+        : inner_{std::move(inner)}, flow_{srtp_flow::media}, protected_{false}
+    {}
 
     // Removes the protection in place; nullopt (and counted) for a datagram
     // that is dropped.
@@ -305,9 +326,12 @@ private:
 
     Transport inner_;
     srtp_flow flow_;
+    bool protected_ = true;
     detail::srtp_session out_;
     detail::srtp_session in_;
-    std::vector<std::byte> sealed_ = std::vector<std::byte>(max_datagram + trailer);
+    // Protection happens in a copy: the caller's datagram is const, and may
+    // be sent again (RTCP) or kept (a FEC layer). Empty when unprotected.
+    std::vector<std::byte> sealed_;
     srtp_stats stats_;
 };
 
