@@ -4489,7 +4489,8 @@ private:
             return std::nullopt;
         }
         const auto parts = split(f[2].substr(7), '|');
-        if (parts.size() > 2 || (parts.size() == 2 && parts[1].find(':') != std::string_view::npos)) {
+        if (parts.size() > 2 ||
+            (parts.size() == 2 && parts[1].find(':') != std::string_view::npos)) {
             why = "has an MKI; audiocast takes one key without";
             return std::nullopt;
         }

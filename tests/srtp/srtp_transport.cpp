@@ -70,6 +70,32 @@ std::vector<std::vector<std::byte>> drain(srtp_loopback& t)
     return got;
 }
 
+/// The loopback transport read in batches, as a socket is with recvmmsg:
+/// each slot gets the next datagram, up to `most` a call.
+struct batch_loopback {
+    audiocast::loopback_transport inner;
+    std::size_t most = 64;
+    void send(std::span<const std::byte> d, std::error_code& ec) noexcept { inner.send(d, ec); }
+    std::size_t receive(std::span<std::byte> b, std::error_code& ec) noexcept
+    {
+        return inner.receive(b, ec);
+    }
+    std::size_t receive_batch(std::span<audiocast::received_datagram> slots,
+                              std::error_code& ec) noexcept
+    {
+        std::size_t got = 0;
+        while (got < slots.size() && got < most) {
+            const std::size_t n = inner.receive(slots[got].buffer, ec);
+            if (ec) break;
+            slots[got].size = n;
+            slots[got].truncated = false;
+            ++got;
+        }
+        if (got > 0) ec.clear();
+        return got;
+    }
+};
+
 } // namespace
 
 TEST_CASE("SRTP keys: the suites' names and lengths, and base64 read strictly, with refusals that "
@@ -315,4 +341,84 @@ TEST_CASE("SRTP unprotected(): plain RTP passes both ways, and a protected liste
     CHECK(drain(plain_rx) == sent);
     CHECK(drain(keyed_rx).empty());
     CHECK(keyed_rx.stats().unauthenticated == 20);
+}
+
+TEST_CASE("SRTP read in batches: the datagrams that authenticate fill the first slots, in order, "
+          "each once, and forged ones between them are counted")
+{
+    const srtp_key key = srtp_key::generate(srtp_suite::aes_cm_128_hmac_sha1_80);
+    using srtp_batch = audiocast::srtp_transport<batch_loopback>;
+    audiocast::manual_clock clock;
+    audiocast::loopback_group group{clock};
+    srtp_loopback tx{group.join(), key, srtp_flow::media};
+    srtp_batch rx{batch_loopback{group.join()}, key, srtp_flow::media};
+    auto stranger = group.join();
+    std::vector<std::vector<std::byte>> sent;
+    std::uint16_t next = 0;
+    const auto send_real = [&](int count) {
+        for (int i = 0; i < count; ++i) {
+            sent.push_back(rtp_packet(7, next++));
+            tx.send(sent.back());
+        }
+    };
+    const auto forge = [&](int count) {
+        for (int i = 0; i < count; ++i)
+            stranger.send(rtp_packet(7, static_cast<std::uint16_t>(next + 100 + i), 170));
+    };
+    // One real packet in a batch of 4 slots; then real and forged mixed.
+    send_real(1);
+    forge(2);
+    send_real(3);
+    forge(5);
+    send_real(2);
+    std::vector<audiocast::received_datagram> slots(4);
+    std::vector<std::vector<std::byte>> buffers(slots.size(), std::vector<std::byte>(2048));
+    for (std::size_t i = 0; i < slots.size(); ++i)
+        slots[i].buffer = buffers[i];
+    std::vector<std::vector<std::byte>> got;
+    for (int call = 0; call < 20; ++call) {
+        std::error_code ec;
+        const std::size_t n = rx.receive_batch(slots, ec);
+        for (std::size_t i = 0; i < n; ++i)
+            got.emplace_back(slots[i].buffer.begin(),
+                             slots[i].buffer.begin() + static_cast<std::ptrdiff_t>(slots[i].size));
+        if (n == 0) break;
+    }
+    CHECK(got == sent);
+    CHECK(rx.stats().unauthenticated == 7);
+    CHECK(rx.stats().malformed == 0);
+    CHECK(rx.stats().replayed == 0);
+}
+
+TEST_CASE("SRTP read in batches: forgeries ahead of real packets do not end the read early, so a "
+          "caller that stops at a short batch still gets every real packet")
+{
+    const srtp_key key = srtp_key::generate(srtp_suite::aes_cm_128_hmac_sha1_80);
+    using srtp_batch = audiocast::srtp_transport<batch_loopback>;
+    audiocast::manual_clock clock;
+    audiocast::loopback_group group{clock};
+    srtp_loopback tx{group.join(), key, srtp_flow::media};
+    srtp_batch rx{batch_loopback{group.join(), 4}, key, srtp_flow::media};
+    auto stranger = group.join();
+    for (std::uint16_t s = 0; s < 200; ++s)
+        stranger.send(rtp_packet(7, static_cast<std::uint16_t>(1000 + s), 170));
+    for (std::uint16_t s = 0; s < 3; ++s)
+        tx.send(rtp_packet(7, s));
+    std::vector<audiocast::received_datagram> slots(4);
+    std::vector<std::vector<std::byte>> buffers(slots.size(), std::vector<std::byte>(2048));
+    for (std::size_t i = 0; i < slots.size(); ++i)
+        slots[i].buffer = buffers[i];
+    std::error_code ec;
+    CHECK(rx.receive_batch(slots, ec) == 3); // short: nothing is left
+    CHECK_FALSE(ec);
+    CHECK(rx.stats().unauthenticated == 200);
+    // A flood larger than one call's budget ends the call, counted, and the
+    // next call goes on where it stopped.
+    const auto budget = static_cast<std::uint16_t>(srtp_batch::max_drops_per_call);
+    for (std::uint16_t s = 0; s < budget + 10; ++s)
+        stranger.send(rtp_packet(7, static_cast<std::uint16_t>(3000 + s), 170));
+    tx.send(rtp_packet(7, 3));
+    CHECK(rx.receive_batch(slots, ec) == 0);
+    CHECK(rx.receive_batch(slots, ec) == 1);
+    CHECK(rx.stats().unauthenticated == 200u + budget + 10u);
 }

@@ -50,6 +50,13 @@ enum class srtp_suite {
     return std::nullopt;
 }
 
+/// The bytes SRTP adds to each RTP packet in suite `s`: its authentication
+/// tag. A sender leaves this much of the path's MTU free.
+[[nodiscard]] constexpr std::size_t srtp_tag_bytes(srtp_suite s) noexcept
+{
+    return s == srtp_suite::aead_aes_128_gcm ? 16 : 10;
+}
+
 /// Master key and master salt together, in bytes: 16 + 14 for AES-CM
 /// (RFC 3711), 16 + 12 for AES-GCM (RFC 7714).
 [[nodiscard]] constexpr std::size_t srtp_master_bytes(srtp_suite s) noexcept
