@@ -85,6 +85,7 @@ struct server_options {
     bool sap = false;
     bool sap_announces_key = false;      ///< --sap-announces-key: SAP may carry an SRTP key
     srtp_options srtp;                   ///< --srtp, --srtp-suite, --key, --key-file
+    std::optional<std::uint32_t> ssrc;   ///< --ssrc; unset: a random one (RFC 3550)
     bool plain_rtp = false;              ///< --plain-rtp: no header extension, no a=extmap
     std::string ts_refclk = "local";     ///< --ts-refclk: the SDP's a=ts-refclk (RFC 7273)
     std::optional<int> playout_delay_ms; ///< --playout-delay-ms: the SDP's common latency D
@@ -269,6 +270,7 @@ private:
         // Plain RTP: receivers that ignore the X bit (PipeWire 0.3) would
         // read the send-time extension as audio.
         c.send_time_extension = !opt.plain_rtp;
+        c.ssrc = opt.ssrc;
         return c;
     }
 
@@ -772,6 +774,9 @@ int main(int argc, char* argv[])
                  "With --srtp and --sap: announce the SDP with its a=crypto key, to every host "
                  "that listens for SAP (without this, --srtp refuses --sap)");
     opt.srtp.add_to(app, true);
+    app.add_option("--ssrc", opt.ssrc,
+                   "The stream's RTP SSRC, 0-4294967295 (default: a random one, as RFC 3550 "
+                   "asks), for receivers that must be told it, such as GStreamer's srtpdec");
     app.add_option("--sap-interval", opt.sap_interval_s,
                    "Seconds between SAP announcements (randomized by a third)")
         ->check(finite_range(1.0, 3600.0))
@@ -847,6 +852,14 @@ int main(int argc, char* argv[])
                               "if that is meant, or hand listeners --sdp or --key-file instead"};
         if (opt.sap_announces_key && !(opt.network.srtp && opt.sap))
             throw usage_error{"--sap-announces-key is for --srtp with --sap"};
+        // SRTP's keystream follows the SSRC and the packet index: a key used
+        // again with the same SSRC encrypts new audio with old keystream.
+        if (opt.network.srtp && opt.ssrc && opt.srtp.key_given())
+            std::cerr << program
+                      << ": warning: --ssrc with a key from --key-file or --key: a run before this "
+                         "one with the same key and SSRC used the same keystream, which lets "
+                         "whoever recorded both read them; give each run a fresh key"
+                      << std::endl;
         // The tag goes in each packet beside the audio.
         if (opt.network.srtp) opt.mtu -= audiocast::srtp_tag_bytes(opt.network.srtp->suite());
         const std::chrono::milliseconds packet_time{opt.packet_time_ms};

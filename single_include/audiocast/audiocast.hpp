@@ -3837,6 +3837,9 @@ private:
 // can honour: AES_CM_128_HMAC_SHA1_80 or AEAD_AES_128_GCM (RFC 7714), one
 // inline key whose lifetime, if given, is ignored (libsrtp enforces its
 // own), and no MKI or session parameters. A repair flow (FEC) stays RTP/AVP.
+// An a=crypto line under RTP/AVP is taken too: RFC 4568 defines it for the
+// secure profiles only, but ffmpeg writes its SRTP streams that way, and a
+// listener that ignored the key would play ciphertext.
 //
 // The parser takes the first audio media section it can play (RTP/AVP, or
 // RTP/SAVP with a key it can use; an L16, L24 or Opus payload type, or the
@@ -4612,7 +4615,9 @@ private:
                       "; audiocast plays RTP/AVP, and RTP/SAVP with a=crypto";
                 continue;
             }
-            if (secure && !m.crypto) {
+            // ffmpeg writes its SRTP streams as RTP/AVP with a=crypto: a key
+            // given means the packets are protected, whatever the profile says.
+            if ((secure || !m.crypto_refused.empty()) && !m.crypto) {
                 why = "media line " + std::to_string(m.line) + " uses " + m.protocol + " but " +
                       (m.crypto_refused.empty() ? std::string{"gives no a=crypto key"}
                                                 : "its a=crypto " + m.crypto_refused);
@@ -4660,9 +4665,7 @@ private:
         out.direction = audio->direction.value_or(session_direction_.value_or(
             media_direction::sendrecv)); // RFC 8866 §6.7: sendrecv when unsaid
         out.tool = tool_;
-        // A key offered for plain RTP/AVP protects nothing (RFC 4568 §5).
-        const bool secure = audio->protocol == "RTP/SAVP" || audio->protocol == "RTP/SAVPF";
-        out.crypto = secure ? audio->crypto : std::nullopt;
+        out.crypto = audio->crypto;
         if (auto f = repair_flows(*audio, out)) return f;
         out.source.clear();
         for (const auto* filters : {&audio->source_filters, &session_source_filters_}) {

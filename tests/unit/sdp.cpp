@@ -713,11 +713,17 @@ TEST_CASE("an SRTP stream's key travels in a=crypto over RTP/SAVP, and is read b
                    Catch::Contains("a=crypto line 7") && Catch::Contains(why));
         CHECK(message_of(with(line)).find('\x1b') == std::string::npos);
     }
-    // A key offered for plain RTP protects nothing: the stream is plain.
-    const auto plain = audiocast::parse_sdp(
-        "v=0\ns=x\nc=IN IP4 239.255.0.9/1\nt=0 0\nm=audio 6000 RTP/AVP 96\n"
-        "a=rtpmap:96 L16/48000/2\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:QUJD\n");
-    CHECK_FALSE(plain.crypto);
+    // ffmpeg writes SRTP as RTP/AVP with a=crypto: the key is taken, or the
+    // listener would play ciphertext; one that cannot be honoured refuses it.
+    const std::string avp = "v=0\ns=x\nc=IN IP4 239.255.0.9/1\nt=0 0\nm=audio 6000 RTP/AVP 97\n"
+                            "a=rtpmap:97 L16/48000/2\n";
+    const auto as_ffmpeg =
+        audiocast::parse_sdp(avp + "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:QUJD\n");
+    REQUIRE(as_ffmpeg.crypto);
+    CHECK(as_ffmpeg.crypto->key == "QUJD");
+    CHECK(refusal(avp + "a=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:QUJD\n") ==
+          errc::unsupported_sdp);
+    CHECK_FALSE(audiocast::parse_sdp(avp).crypto);
     // A line-break smuggled into the key cannot add a line to what is written.
     d.crypto->key = "QUJD\r\na=source-filter: incl IN IP4 239.255.0.1 10.0.0.66";
     CHECK(audiocast::to_sdp(d).find("\r\na=source-filter") == std::string::npos);

@@ -45,6 +45,9 @@
 // can honour: AES_CM_128_HMAC_SHA1_80 or AEAD_AES_128_GCM (RFC 7714), one
 // inline key whose lifetime, if given, is ignored (libsrtp enforces its
 // own), and no MKI or session parameters. A repair flow (FEC) stays RTP/AVP.
+// An a=crypto line under RTP/AVP is taken too: RFC 4568 defines it for the
+// secure profiles only, but ffmpeg writes its SRTP streams that way, and a
+// listener that ignored the key would play ciphertext.
 //
 // The parser takes the first audio media section it can play (RTP/AVP, or
 // RTP/SAVP with a key it can use; an L16, L24 or Opus payload type, or the

@@ -428,7 +428,9 @@ private:
                       "; audiocast plays RTP/AVP, and RTP/SAVP with a=crypto";
                 continue;
             }
-            if (secure && !m.crypto) {
+            // ffmpeg writes its SRTP streams as RTP/AVP with a=crypto: a key
+            // given means the packets are protected, whatever the profile says.
+            if ((secure || !m.crypto_refused.empty()) && !m.crypto) {
                 why = "media line " + std::to_string(m.line) + " uses " + m.protocol + " but " +
                       (m.crypto_refused.empty() ? std::string{"gives no a=crypto key"}
                                                 : "its a=crypto " + m.crypto_refused);
@@ -476,9 +478,7 @@ private:
         out.direction = audio->direction.value_or(session_direction_.value_or(
             media_direction::sendrecv)); // RFC 8866 §6.7: sendrecv when unsaid
         out.tool = tool_;
-        // A key offered for plain RTP/AVP protects nothing (RFC 4568 §5).
-        const bool secure = audio->protocol == "RTP/SAVP" || audio->protocol == "RTP/SAVPF";
-        out.crypto = secure ? audio->crypto : std::nullopt;
+        out.crypto = audio->crypto;
         if (auto f = repair_flows(*audio, out)) return f;
         out.source.clear();
         for (const auto* filters : {&audio->source_filters, &session_source_filters_}) {
