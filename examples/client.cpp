@@ -558,6 +558,10 @@ private:
             if (s.packets_malformed != 0)
                 line += "; " + std::to_string(s.packets_malformed) + " packets do not match " +
                         audiocast::to_string(f) + " (check --format, --rate, --channels)";
+            if (const auto refused = srtp_refused(); refused != 0)
+                line += "; " + std::to_string(refused) +
+                        " packets failed SRTP's checks (check the key, --srtp-suite, and that "
+                        "the sender uses SRTP)";
             return line;
         }
         std::snprintf(text, sizeof text,
@@ -572,6 +576,8 @@ private:
         if (s.packets_malformed != 0) line += " | malformed " + std::to_string(s.packets_malformed);
         if (s.packets_foreign != 0) line += " | foreign " + std::to_string(s.packets_foreign);
         if (s.packets_discarded != 0) line += " | discarded " + std::to_string(s.packets_discarded);
+        if (const auto refused = srtp_refused(); refused != 0)
+            line += " | SRTP refused " + std::to_string(refused);
         if (opt_.sync) {
             if (s.sync_error) {
                 std::snprintf(text, sizeof text, " | sync %+.0f us (clock +-%.0f us)",
@@ -611,6 +617,13 @@ private:
                std::to_string(f.repairs_received) + " repair packets (" +
                std::to_string(f.repairs_malformed) + " malformed, " +
                std::to_string(f.repairs_foreign) + " not from the source's host)";
+    }
+
+    /// Datagrams SRTP refused on the media flow so far; any thread may ask.
+    [[nodiscard]] std::uint64_t srtp_refused() const
+    {
+        const auto m = stream_->transport().stats();
+        return m.unauthenticated + m.replayed + m.malformed;
     }
 
     /// What SRTP refused, for the last line; empty without --srtp. Read

@@ -346,6 +346,13 @@ private:
         }
         if (const auto failed = stream_.transport().stats().protect_failures; failed != 0)
             line += "; SRTP could not protect " + std::to_string(failed) + " packets";
+        // Listeners' reports come as SRTCP: what failed its checks is no listener's.
+        if (const auto c = stream_.control_transport().stats();
+            c.unauthenticated + c.replayed + c.malformed != 0)
+            line += "; SRTCP refused " +
+                    std::to_string(c.unauthenticated + c.replayed + c.malformed) +
+                    " RTCP packets (unauthenticated " + std::to_string(c.unauthenticated) +
+                    ", replayed " + std::to_string(c.replayed) + ")";
         // One line of the whole, then a line for each listener: whatever is
         // added to the whole goes before the listener lines, or it would read
         // as the last listener's.

@@ -31,6 +31,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <climits>
 #include <cstddef>
 #include <cstdint>
@@ -195,7 +196,7 @@ public:
                                              ? srtp_protect(out_.get(), sealed_.data(), &len)
                                              : srtp_protect_rtcp(out_.get(), sealed_.data(), &len);
         if (status != srtp_err_status_ok) {
-            ++stats_.protect_failures;
+            count(stats_.protect_failures);
             ec = make_error_code(errc::srtp_failed);
             return;
         }
@@ -254,7 +255,7 @@ public:
             for (std::size_t i = kept; i < end; ++i) {
                 received_datagram& d = slots[i];
                 if (d.truncated) {
-                    ++stats_.malformed;
+                    count(stats_.malformed);
                     continue;
                 }
                 const auto opened = open(std::span<std::byte>{d.buffer.data(), d.size});
@@ -299,7 +300,15 @@ public:
     [[nodiscard]] srtp_flow flow() const noexcept { return flow_; }
     /// False for unprotected(): datagrams pass as they are.
     [[nodiscard]] bool is_protected() const noexcept { return protected_; }
-    [[nodiscard]] const srtp_stats& stats() const noexcept { return stats_; }
+    /// The counts so far. Any thread may ask (a status line on another
+    /// thread than the one that receives): each count is read atomically.
+    [[nodiscard]] srtp_stats stats() const noexcept
+    {
+        return {.unauthenticated = stats_.unauthenticated.load(std::memory_order_relaxed),
+                .replayed = stats_.replayed.load(std::memory_order_relaxed),
+                .malformed = stats_.malformed.load(std::memory_order_relaxed),
+                .protect_failures = stats_.protect_failures.load(std::memory_order_relaxed)};
+    }
 
 private:
     // SRTP_MAX_TRAILER_LEN covers SRTCP's index and either suite's tag.
@@ -307,7 +316,8 @@ private:
     static constexpr std::size_t max_datagram = 65'507;
     [[nodiscard]] std::uint64_t refused() const noexcept
     {
-        return stats_.unauthenticated + stats_.replayed + stats_.malformed;
+        const srtp_stats s = stats();
+        return s.unauthenticated + s.replayed + s.malformed;
     }
 
     struct flow_unprotected {};
@@ -320,7 +330,7 @@ private:
     std::optional<std::size_t> open(std::span<std::byte> datagram) noexcept
     {
         if (!in_ || datagram.size() > INT_MAX) {
-            ++stats_.malformed;
+            count(stats_.malformed);
             return std::nullopt;
         }
         int len = static_cast<int>(datagram.size());
@@ -329,10 +339,10 @@ private:
                                       : srtp_unprotect_rtcp(in_.get(), datagram.data(), &len);
         switch (status) {
         case srtp_err_status_ok: return static_cast<std::size_t>(len);
-        case srtp_err_status_auth_fail: ++stats_.unauthenticated; break;
+        case srtp_err_status_auth_fail: count(stats_.unauthenticated); break;
         case srtp_err_status_replay_fail:
-        case srtp_err_status_replay_old: ++stats_.replayed; break;
-        default: ++stats_.malformed; break;
+        case srtp_err_status_replay_old: count(stats_.replayed); break;
+        default: count(stats_.malformed); break;
         }
         return std::nullopt;
     }
@@ -345,7 +355,30 @@ private:
     // Protection happens in a copy: the caller's datagram is const, and may
     // be sent again (RTCP) or kept (a FEC layer). Empty when unprotected.
     std::vector<std::byte> sealed_;
-    srtp_stats stats_;
+    // Written by the receiving (or sending) thread alone, read by any: a
+    // relaxed increment costs no lock, and only a refused datagram pays it.
+    struct counters {
+        std::atomic<std::uint64_t> unauthenticated{0};
+        std::atomic<std::uint64_t> replayed{0};
+        std::atomic<std::uint64_t> malformed{0};
+        std::atomic<std::uint64_t> protect_failures{0};
+        counters() = default;
+        counters(counters&& o) noexcept { *this = std::move(o); }
+        counters& operator=(counters&& o) noexcept
+        {
+            for (auto [to, from] :
+                 {std::pair{&unauthenticated, &o.unauthenticated},
+                  std::pair{&replayed, &o.replayed}, std::pair{&malformed, &o.malformed},
+                  std::pair{&protect_failures, &o.protect_failures}})
+                to->store(from->load(std::memory_order_relaxed), std::memory_order_relaxed);
+            return *this;
+        }
+    };
+    static void count(std::atomic<std::uint64_t>& c) noexcept
+    {
+        c.fetch_add(1, std::memory_order_relaxed);
+    }
+    counters stats_;
 };
 
 } // namespace audiocast
