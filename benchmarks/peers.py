@@ -2,6 +2,7 @@
 """audiocast beside GStreamer on the same stream, in one run.
 
     benchmarks/peers.py --build DIR --out DIR [--seconds S] [--repeats N] [--ptimes "5 1"]
+                        [--srtp]
 
 DIR is a build folder (build/release) with the examples and benchmarks built.
 
@@ -27,11 +28,17 @@ run time), only its user/system split is sampled. On loopback the kernel
 delivers each datagram to every listening socket inside the sender's send
 call, so a sender's figure includes that delivery, the same for both senders.
 
+With --srtp, two more rounds each time stream the same with SRTP
+(AES_CM_128_HMAC_SHA1_80, a fresh key each round): audiocast-server --srtp
+and audiocast-client --srtp, GStreamer's srtpenc and srtpdec; the table
+then shows what SRTP adds to each program, beside the same without it.
+
 Writes DIR/peers.csv (one row per process and round) and prints the table
 of medians that the README's Performance section shows.
 """
 
 import argparse
+import base64
 import os
 import signal
 import statistics
@@ -84,18 +91,33 @@ class Measured:
             self.proc.send_signal(signal.SIGINT)
 
 
-def gst_sender(src, ptime_ms):
+# The SSRC of the SRTP rounds: srtpdec takes its key from caps that name it.
+SRTP_SSRC = 0x5EC0DE
+
+
+def gst_sender(src, ptime_ms, key=None):
     ns = ptime_ms * 1_000_000
+    protect = ([f"ssrc={SRTP_SSRC}", "!", "srtpenc", f"key={base64.b64decode(key).hex()}",
+                "rtp-cipher=aes-128-icm", "rtp-auth=hmac-sha1-80", "rtcp-cipher=aes-128-icm",
+                "rtcp-auth=hmac-sha1-80"] if key else [])
     return ["gst-launch-1.0", "-q", "filesrc", f"location={src}", "!", "wavparse",
             "!", "audioconvert", "!", "audio/x-raw,format=S16BE",
-            "!", "rtpL16pay", "pt=96", f"min-ptime={ns}", f"max-ptime={ns}",
+            "!", "rtpL16pay", "pt=96", f"min-ptime={ns}", f"max-ptime={ns}", *protect,
             "!", "udpsink", f"host={GROUP}", f"port={PORT}", "multicast-iface=lo",
             "auto-multicast=true", "ttl-mc=1"]
 
 
-def gst_receiver(out):
+def gst_receiver(out, key=None):
+    caps = CAPS
+    open_ = []
+    if key:
+        caps = (CAPS.replace("application/x-rtp", "application/x-srtp") +
+                f",ssrc=(uint){SRTP_SSRC},srtp-key=(buffer){base64.b64decode(key).hex()},"
+                "srtp-cipher=aes-128-icm,srtp-auth=hmac-sha1-80,srtcp-cipher=aes-128-icm,"
+                "srtcp-auth=hmac-sha1-80")
+        open_ = ["!", "srtpdec"]
     return ["gst-launch-1.0", "-e", "-q", "udpsrc", f"address={GROUP}", f"port={PORT}",
-            "multicast-iface=lo", f"caps={CAPS}", "!", "rtpjitterbuffer", "latency=100",
+            "multicast-iface=lo", f"caps={caps}", *open_, "!", "rtpjitterbuffer", "latency=100",
             "!", "rtpL16depay", "!", "audioconvert", "!", "wavenc",
             "!", "filesink", f"location={out}"]
 
@@ -142,22 +164,34 @@ def one_round(args, work, source, ptime, repeat, sender, log, rows):
     examples = os.path.join(args.build, "examples")
     benchmarks = os.path.join(args.build, "benchmarks")
     listen = args.seconds + 3
+    key = None
+    protect = []
+    if sender.endswith("-srtp"):
+        # A fresh key each round: an SSRC used again with a key reuses its keystream.
+        key = base64.b64encode(os.urandom(30)).decode()
+        key_file = os.path.join(work, "stream.key")
+        with open(key_file, "w") as f:
+            f.write(key + "\n")
+        os.chmod(key_file, 0o600)
+        protect = ["--srtp", "--key-file", key_file]
     receivers = [
         Measured([os.path.join(examples, "audiocast-client"), "--interface", "lo", "--group", GROUP,
                   "--port", str(PORT), "--no-playback", "--max-rate-ppm", "0", "--output", client_wav,
-                  "--duration", str(listen), "--quiet"], "audiocast-client", log),
-        Measured(gst_receiver(gst_wav), "gstreamer-receiver", log),
+                  "--duration", str(listen), "--quiet", *protect], "audiocast-client", log),
+        Measured(gst_receiver(gst_wav, key), "gstreamer-receiver", log),
         Measured([os.path.join(benchmarks, "audiocast-bench-arrivals"), "--group", GROUP, "--port",
                   str(PORT), "--rate", "48000", "--seconds", str(args.seconds - 1),
                   "--label", sender, "--csv", arrivals_csv], "arrivals", log),
     ]
     time.sleep(1.0)  # every receiver has joined
-    if sender == "audiocast":
+    if sender.startswith("audiocast"):
+        ssrc = ["--ssrc", str(SRTP_SSRC)] if key else []
         send = Measured([os.path.join(examples, "audiocast-server"), "--interface", "lo",
                          "--group", GROUP, "--port", str(PORT), "--file", src,
-                         "--ptime-ms", str(ptime), "--quiet"], "audiocast-server", log)
+                         "--ptime-ms", str(ptime), "--quiet", *protect, *ssrc],
+                        "audiocast-server", log)
     else:
-        send = Measured(gst_sender(src, ptime), "gstreamer-sender", log)
+        send = Measured(gst_sender(src, ptime, key), "gstreamer-sender", log)
     if send.wait(args.seconds + 30) != 0:
         raise harness.Failure(f"{send.name} exited {send.status}; see {log.name}")
     arrivals = receivers[2]
@@ -179,7 +213,7 @@ def one_round(args, work, source, ptime, repeat, sender, log, rows):
             harness.expect_same_audio(got, harness.without_silence(source), f"{p.name}'s recording")
         except harness.Failure as e:
             raise harness.Failure(f"{sender} round, {ptime} ms: {e}")
-    sender_name = "audiocast-server" if sender == "audiocast" else "gstreamer-sender"
+    sender_name = "audiocast-server" if sender.startswith("audiocast") else "gstreamer-sender"
     for p in [send] + receivers[:2]:
         late = ((fields["lateness_p50_us"], fields["lateness_p99_us"], fields["lateness_max_us"])
                 if p.name == sender_name else ("", "", ""))
@@ -190,7 +224,7 @@ def one_round(args, work, source, ptime, repeat, sender, log, rows):
           f" sender lateness p99 {fields['lateness_p99_us']} us", flush=True)
 
 
-def table(rows, ptimes):
+def table(rows, ptimes, srtp=False):
     def median(sender, process, ptime, column):
         values = [float(r[column]) for r in rows
                   if r[2] == sender and r[3] == process and r[0] == ptime and r[column] != ""]
@@ -210,6 +244,17 @@ def table(rows, ptimes):
             ("floor: a receiver woken by each packet", "floor", "floor-receiver"),
             ("floor: a receiver woken every 10 ms", "floor", "floor-receiver-10ms")):
         print(f"{label:44}" + "".join(f"{median(sender, process, p, 6):>16.2f} %" for p in ptimes))
+    if srtp:
+        for label, sender, process in (
+                ("audiocast-server --srtp", "audiocast-srtp", "audiocast-server"),
+                ("GStreamer sender ! srtpenc", "gstreamer-srtp", "gstreamer-sender"),
+                ("audiocast-client --srtp, audiocast's", "audiocast-srtp", "audiocast-client"),
+                ("audiocast-client --srtp, GStreamer's", "gstreamer-srtp", "audiocast-client"),
+                ("GStreamer srtpdec, audiocast's stream", "audiocast-srtp", "gstreamer-receiver"),
+                ("GStreamer srtpdec, GStreamer's stream", "gstreamer-srtp",
+                 "gstreamer-receiver")):
+            print(f"{label:44}" + "".join(f"{median(sender, process, p, 6):>16.2f} %"
+                                          for p in ptimes))
     for label, sender, process in (("sender lateness p99, audiocast", "audiocast",
                                     "audiocast-server"),
                                    ("sender lateness p99, GStreamer", "gstreamer",
@@ -271,6 +316,8 @@ def main():
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--ptimes", default="5 1")
+    parser.add_argument("--srtp", action="store_true",
+                        help="also stream with SRTP, both programs, and show what it adds")
     args = parser.parse_args()
     if not 5 <= args.seconds <= 120 or not 1 <= args.repeats <= 10:
         parser.error("--seconds must be 5-120 and --repeats 1-10")
@@ -288,15 +335,17 @@ def main():
         for ptime in ptimes:
             for repeat in range(1, args.repeats + 1):
                 # Alternating, so that a disturbance of the machine falls on both.
-                for sender in (("audiocast", "gstreamer") if repeat % 2 else
-                               ("gstreamer", "audiocast")):
+                senders = ["audiocast", "gstreamer"]
+                if args.srtp:
+                    senders += ["audiocast-srtp", "gstreamer-srtp"]
+                for sender in (senders if repeat % 2 else senders[::-1]):
                     one_round(args, work, source, ptime, repeat, sender, log, rows)
                 floor_round(args, work, ptime, repeat, log, rows)
     with open(os.path.join(args.out, "peers.csv"), "w") as f:
         f.write(HEADER + "\n")
         for r in rows:
             f.write(",".join(str(v) for v in r) + "\n")
-    table(rows, ptimes)
+    table(rows, ptimes, args.srtp)
     plot(rows, ptimes, args.out)
     return 0
 

@@ -29,6 +29,7 @@
 #include "support/recorder.hpp"
 #include "support/small_file.hpp"
 #include "support/sound_file.hpp"
+#include "support/srtp_options.hpp"
 #include "support/stats_json.hpp"
 #include "support/text.hpp"
 #include "support/untrusted_text.hpp"
@@ -105,6 +106,7 @@ struct client_options {
     std::optional<sap_address> sap_group;                   ///< --sap-group
     bool group_given = false;                               ///< --group was on the command line
     std::optional<audiocast::stream_description> described; ///< read from --sdp or --sap
+    srtp_options srtp; ///< --srtp, --srtp-suite, --key, --key-file
 };
 
 sap_choice sap_choice_of(const client_options& opt)
@@ -384,7 +386,9 @@ public:
         }
         const audiocast::receiver_stats s = stream_->stats();
         if (tty_ && !opt_.quiet) std::cout << '\n';
-        if (!opt_.quiet) std::cout << program << ": " << summary(s) << fec_summary() << std::endl;
+        if (!opt_.quiet)
+            std::cout << program << ": " << summary(s) << fec_summary() << srtp_summary()
+                      << std::endl;
         if (!opt_.stats_json.empty()) write_json(s, seconds, frames_written, frames_dropped);
         return rc;
     }
@@ -407,8 +411,7 @@ private:
             auto media = opt_.network.media(true);
             media.receive_buffer_bytes = 1 << 20;
             transport_.emplace(open_media_transport(sockets_io_, opt_.network, media, false));
-            control_.emplace(multicast_transport::unprotected(
-                open_transport(sockets_io_, opt_.network.control())));
+            control_.emplace(open_control_transport(sockets_io_, opt_.network));
         } catch (const usage_error& e) {
             // What a description got wrong is the file's fault, not the
             // command line's: exit 1, naming the file.
@@ -555,6 +558,10 @@ private:
             if (s.packets_malformed != 0)
                 line += "; " + std::to_string(s.packets_malformed) + " packets do not match " +
                         audiocast::to_string(f) + " (check --format, --rate, --channels)";
+            if (const auto refused = srtp_refused(); refused != 0)
+                line += "; " + std::to_string(refused) +
+                        " packets failed SRTP's checks (check the key, --srtp-suite, and that "
+                        "the sender uses SRTP)";
             return line;
         }
         std::snprintf(text, sizeof text,
@@ -569,6 +576,8 @@ private:
         if (s.packets_malformed != 0) line += " | malformed " + std::to_string(s.packets_malformed);
         if (s.packets_foreign != 0) line += " | foreign " + std::to_string(s.packets_foreign);
         if (s.packets_discarded != 0) line += " | discarded " + std::to_string(s.packets_discarded);
+        if (const auto refused = srtp_refused(); refused != 0)
+            line += " | SRTP refused " + std::to_string(refused);
         if (opt_.sync) {
             if (s.sync_error) {
                 std::snprintf(text, sizeof text, " | sync %+.0f us (clock +-%.0f us)",
@@ -601,13 +610,34 @@ private:
     /// stream's thread stopped.
     [[nodiscard]] std::string fec_summary() const
     {
-        const auto& d = stream_->transport().decoder();
+        const auto& d = stream_->transport().inner().decoder();
         if (!d) return {};
         const auto& f = d->stats();
         return "; FEC rebuilt " + std::to_string(f.packets_recovered) + " packets from " +
                std::to_string(f.repairs_received) + " repair packets (" +
                std::to_string(f.repairs_malformed) + " malformed, " +
                std::to_string(f.repairs_foreign) + " not from the source's host)";
+    }
+
+    /// Datagrams SRTP refused on the media flow so far; any thread may ask.
+    [[nodiscard]] std::uint64_t srtp_refused() const
+    {
+        const auto m = stream_->transport().stats();
+        return m.unauthenticated + m.replayed + m.malformed;
+    }
+
+    /// What SRTP refused, for the last line; empty without --srtp. Read
+    /// after the stream's thread stopped.
+    [[nodiscard]] std::string srtp_summary() const
+    {
+        if (!stream_->transport().is_protected()) return {};
+        const auto& m = stream_->transport().stats();
+        const auto& c = stream_->control_transport().stats();
+        return "; SRTP refused " + std::to_string(m.unauthenticated + m.replayed + m.malformed) +
+               " packets (unauthenticated " + std::to_string(m.unauthenticated) + ", replayed " +
+               std::to_string(m.replayed) + ", malformed " + std::to_string(m.malformed) +
+               ") and " + std::to_string(c.unauthenticated + c.replayed + c.malformed) +
+               " RTCP packets";
     }
 
     [[nodiscard]] static std::string summary(const audiocast::receiver_stats& s)
@@ -669,7 +699,7 @@ private:
         j["frames_recorded"] = frames_written;
         j["recording_failed"] = recording_failed_;
         j["frames_not_recorded"] = frames_dropped;
-        if (const auto& d = stream_->transport().decoder()) {
+        if (const auto& d = stream_->transport().inner().decoder()) {
             // What FEC rebuilt is in packets_received; packets_lost is what it could not.
             const auto& f = d->stats();
             j["fec"] = {{"repairs_received", f.repairs_received},
@@ -682,6 +712,17 @@ private:
                         {"media_ignored", f.media_ignored},
                         {"media_conflicting", f.media_conflicting},
                         {"packets_recovered", f.packets_recovered}};
+        }
+        if (stream_->transport().is_protected()) {
+            const auto& m = stream_->transport().stats();
+            const auto& c = stream_->control_transport().stats();
+            j["srtp"] = {{"suite", audiocast::srtp_suite_name(opt_.network.srtp->suite())},
+                         {"unauthenticated", m.unauthenticated},
+                         {"replayed", m.replayed},
+                         {"malformed", m.malformed},
+                         {"rtcp_unauthenticated", c.unauthenticated},
+                         {"rtcp_replayed", c.replayed},
+                         {"rtcp_malformed", c.malformed}};
         }
         // Replaced, not thrown: a name from the network is not valid UTF-8
         // by promise.
@@ -812,6 +853,7 @@ int main(int argc, char* argv[])
                  "Stop when the stream ends: the sender said BYE and sent nothing for 0.5 s "
                  "after it, or nothing came for 3 s after packets did (without it, and without "
                  "--duration, the client listens, and records silence, until stopped)");
+    opt.srtp.add_to(app, false);
     app.add_option("--stats-json", opt.stats_json, "Write the figures as JSON here at exit")
         ->check(non_empty_path());
     bool discover_flag = false;
@@ -874,6 +916,14 @@ int main(int argc, char* argv[])
             print_devices(std::cout, direction::output);
             return 0;
         }
+        opt.network.srtp = opt.srtp.resolve(
+            program, false,
+            opt.described ? opt.described->crypto
+                          : std::optional<audiocast::stream_description::sdes_crypto>{});
+        // Each packet carries the tag beside what the MTU was for.
+        if (opt.network.srtp)
+            opt.mtu = std::min(audiocast::max_mtu,
+                               opt.mtu + audiocast::srtp_tag_bytes(opt.network.srtp->suite()));
         client c{opt};
         return c.run();
     });

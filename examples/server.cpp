@@ -17,6 +17,7 @@
 #include "support/interface_address.hpp"
 #include "support/sound_file.hpp"
 #include "support/sources.hpp"
+#include "support/srtp_options.hpp"
 #include "support/text.hpp"
 #include "support/untrusted_text.hpp"
 
@@ -45,6 +46,7 @@
 #include <cstring>
 #include <fstream>
 
+#include <fcntl.h>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -52,8 +54,10 @@
 #include <span>
 #include <sstream>
 #include <string>
+#include <sys/stat.h>
 #include <sys/timex.h>
 #include <system_error>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -79,6 +83,9 @@ struct server_options {
     std::string name;
     std::string sdp;
     bool sap = false;
+    bool sap_announces_key = false;      ///< --sap-announces-key: SAP may carry an SRTP key
+    srtp_options srtp;                   ///< --srtp, --srtp-suite, --key, --key-file
+    std::optional<std::uint32_t> ssrc;   ///< --ssrc; unset: a random one (RFC 3550)
     bool plain_rtp = false;              ///< --plain-rtp: no header extension, no a=extmap
     std::string ts_refclk = "local";     ///< --ts-refclk: the SDP's a=ts-refclk (RFC 7273)
     std::optional<int> playout_delay_ms; ///< --playout-delay-ms: the SDP's common latency D
@@ -95,9 +102,8 @@ public:
         : opt_{opt}, source_{std::move(src)},
           stream_{open_media_transport(sockets_io_, opt.network, opt.network.media(false, opt.ttl),
                                        true),
-                  multicast_transport::unprotected(
-                      open_transport(sockets_io_, opt.network.control(opt.ttl))),
-                  codec, audiocast::steady_clock{}, sender_config_for(*source_, opt)},
+                  open_control_transport(sockets_io_, opt.network, opt.ttl), codec,
+                  audiocast::steady_clock{}, sender_config_for(*source_, opt)},
           thread_{stream_, opt.pacing}, signals_{io_, SIGINT, SIGTERM, SIGHUP}, duration_timer_{io_}
     {}
 
@@ -142,6 +148,8 @@ public:
         if (!audiocast::shares_wall_clock(d))
             d.media_clock_offset = stream_.sender().initial_timestamp();
         if (const auto fec = opt_.network.fec()) d.fec = fec_flows_of(*fec);
+        if (const auto& key = opt_.network.srtp)
+            d.crypto = {std::string{audiocast::srtp_suite_name(key->suite())}, key->base64()};
         d.tool = "audiocast " + std::to_string(AUDIOCAST_VERSION_MAJOR) + "." +
                  std::to_string(AUDIOCAST_VERSION_MINOR) + "." +
                  std::to_string(AUDIOCAST_VERSION_PATCH);
@@ -172,7 +180,7 @@ public:
                 << " --format " << audiocast::encoding_name(f.encoding) << " --rate "
                 << f.sample_rate << " --channels " << f.channels
                 << (opt_.network.fec_text.empty() ? "" : " --fec " + opt_.network.fec_text) << '\n'
-                << fec_text() << "  console: PLAY, PAUSE, STATUS, QUIT";
+                << fec_text() << srtp_text() << "  console: PLAY, PAUSE, STATUS, QUIT";
             replies_.reply(out.str());
         }
         // The stream's thread runs the refill and everything else the stream
@@ -262,6 +270,7 @@ private:
         // Plain RTP: receivers that ignore the X bit (PipeWire 0.3) would
         // read the send-time extension as audio.
         c.send_time_extension = !opt.plain_rtp;
+        c.ssrc = opt.ssrc;
         return c;
     }
 
@@ -328,16 +337,39 @@ private:
                               audiocast::frames_in(s.slipped, stream_.format().sample_rate)));
             line += slipped;
         }
-        if (const auto& e = stream_.transport().encoder()) {
+        if (const auto& e = stream_.transport().inner().encoder()) {
             line += "; FEC repairs sent " +
                     std::to_string(e->stats().row_repairs + e->stats().column_repairs);
-            if (const auto failed = stream_.transport().stats().repair_send_failures; failed != 0)
+            if (const auto failed = stream_.transport().inner().stats().repair_send_failures;
+                failed != 0)
                 line += " (" + std::to_string(failed) + " failed)";
         }
+        if (const auto failed = stream_.transport().stats().protect_failures; failed != 0)
+            line += "; SRTP could not protect " + std::to_string(failed) + " packets";
+        // Listeners' reports come as SRTCP: what failed its checks is no listener's.
+        if (const auto c = stream_.control_transport().stats();
+            c.unauthenticated + c.replayed + c.malformed != 0)
+            line += "; SRTCP refused " +
+                    std::to_string(c.unauthenticated + c.replayed + c.malformed) +
+                    " RTCP packets (unauthenticated " + std::to_string(c.unauthenticated) +
+                    ", replayed " + std::to_string(c.replayed) + ")";
         // One line of the whole, then a line for each listener: whatever is
         // added to the whole goes before the listener lines, or it would read
         // as the last listener's.
         return line + source_->status() + each_listener();
+    }
+
+    /// The line that says how --srtp protects the stream, with its newline;
+    /// empty without it. Never the key.
+    [[nodiscard]] std::string srtp_text() const
+    {
+        const auto& key = opt_.network.srtp;
+        if (!key) return {};
+        return "  SRTP: " + std::string{audiocast::srtp_suite_name(key->suite())} +
+               (opt_.srtp.key_given() ? "; listeners need the same key"
+                : opt_.sdp.empty() ? "; a fresh key that no listener has (give --sdp or --key-file)"
+                                   : "; a fresh key, in the SDP") +
+               (opt_.sdp.empty() ? "" : " (the SDP holds the key: keep it secret)") + "\n";
     }
 
     /// The line that says what --fec adds, with its newline; empty without it.
@@ -516,6 +548,18 @@ private:
 
     void write_sdp() const
     {
+        // With a=crypto the description is as secret as the key: readable by
+        // its owner alone, a file that was not is made so before the key goes in.
+        if (opt_.network.srtp) {
+            const std::string shown = "'" + printable(opt_.sdp, max_path_chars) + "'";
+            const int fd = ::open(opt_.sdp.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+            if (fd < 0 || ::fchmod(fd, 0600) != 0 || ::ftruncate(fd, 0) != 0) {
+                const int error = errno;
+                if (fd >= 0) ::close(fd);
+                throw example_error{"cannot write " + shown + ": " + std::strerror(error)};
+            }
+            ::close(fd);
+        }
         std::ofstream out{opt_.sdp, std::ios::trunc};
         out << audiocast::to_sdp(description());
         out.close();
@@ -733,6 +777,13 @@ int main(int argc, char* argv[])
         "--sap-group", sap_group_text,
         "Announce on this SAP group instead, ADDR[:PORT] or [IPv6]:PORT (default port 9875): "
         "224.0.0.56 is where PipeWire's RTP modules listen. Implies --sap");
+    app.add_flag("--sap-announces-key", opt.sap_announces_key,
+                 "With --srtp and --sap: announce the SDP with its a=crypto key, to every host "
+                 "that listens for SAP (without this, --srtp refuses --sap)");
+    opt.srtp.add_to(app, true);
+    app.add_option("--ssrc", opt.ssrc,
+                   "The stream's RTP SSRC, 0-4294967295 (default: a random one, as RFC 3550 "
+                   "asks), for receivers that must be told it, such as GStreamer's srtpdec");
     app.add_option("--sap-interval", opt.sap_interval_s,
                    "Seconds between SAP announcements (randomized by a third)")
         ->check(finite_range(1.0, 3600.0))
@@ -801,6 +852,23 @@ int main(int argc, char* argv[])
             throw usage_error{"--bitrate, --frame-ms, --application, --expected-loss and "
                               "--no-fec are for --codec opus"};
         opt.opus.fec = !no_fec;
+        opt.network.srtp = opt.srtp.resolve(program, true);
+        if (opt.network.srtp && opt.sap && !opt.sap_announces_key)
+            throw usage_error{"--sap would announce the SRTP key (a=crypto) to every host that "
+                              "listens for SAP, and with it the stream; give --sap-announces-key "
+                              "if that is meant, or hand listeners --sdp or --key-file instead"};
+        if (opt.sap_announces_key && !(opt.network.srtp && opt.sap))
+            throw usage_error{"--sap-announces-key is for --srtp with --sap"};
+        // SRTP's keystream follows the SSRC and the packet index: a key used
+        // again with the same SSRC encrypts new audio with old keystream.
+        if (opt.network.srtp && opt.ssrc && opt.srtp.key_given())
+            std::cerr << program
+                      << ": warning: --ssrc with a key from --key-file or --key: a run before this "
+                         "one with the same key and SSRC used the same keystream, which lets "
+                         "whoever recorded both read them; give each run a fresh key"
+                      << std::endl;
+        // The tag goes in each packet beside the audio.
+        if (opt.network.srtp) opt.mtu -= audiocast::srtp_tag_bytes(opt.network.srtp->suite());
         const std::chrono::milliseconds packet_time{opt.packet_time_ms};
         audiocast::audio_format format;
         std::unique_ptr<source> src = make_source(opt, format, packet_time);

@@ -74,6 +74,8 @@ struct network_options {
     /// join, RFC 4607); a sender sends from it and names it in its SDP.
     std::string source;
     CLI::Option* source_option = nullptr;
+    /// The SRTP key both flows are protected with (--srtp); none: plain RTP.
+    std::optional<audiocast::srtp_key> srtp;
 
     void add_to(CLI::App& app)
     {
@@ -507,15 +509,14 @@ fec_flows_of(const audiocast::parity_fec_config& c)
             .payload_type = c.payload_type};
 }
 
-/// The stream's media transport: the group's RTP port `media`, with --fec's
-/// repair flows beside it when asked for; a sender protects, a listener
-/// rebuilds. Without --fec it is the RTP port alone.
-inline multicast_transport open_media_transport(asio::io_context& io, const network_options& net,
-                                                const audiocast::udp_multicast_options& media,
-                                                bool sender)
+/// The group's RTP port `media`, with --fec's repair flows beside it when
+/// asked for; a sender protects, a listener rebuilds. Without --fec it is
+/// the RTP port alone.
+inline fec_transport open_fec_transport(asio::io_context& io, const network_options& net,
+                                        const audiocast::udp_multicast_options& media, bool sender)
 {
     const auto fec = net.fec();
-    if (!fec) return multicast_transport::unprotected(open_transport(io, media));
+    if (!fec) return fec_transport::unprotected(open_transport(io, media));
     const auto flow = [&](bool rows) -> std::optional<audiocast::udp_multicast_transport> {
         if (!(rows ? fec->row_repair : fec->column_repair)) return std::nullopt;
         auto o = net.repair(rows, !sender, media.hops);
@@ -525,10 +526,30 @@ inline multicast_transport open_media_transport(asio::io_context& io, const netw
     auto columns = flow(false);
     auto rows = flow(true);
     if (sender)
-        return multicast_transport::sender(open_transport(io, media), std::move(columns),
-                                           std::move(rows), *fec);
-    return multicast_transport::receiver(open_transport(io, media), std::move(columns),
-                                         std::move(rows), *fec);
+        return fec_transport::sender(open_transport(io, media), std::move(columns), std::move(rows),
+                                     *fec);
+    return fec_transport::receiver(open_transport(io, media), std::move(columns), std::move(rows),
+                                   *fec);
+}
+
+/// The stream's media transport: open_fec_transport(), with SRTP over it
+/// when the network options carry a key.
+inline multicast_transport open_media_transport(asio::io_context& io, const network_options& net,
+                                                const audiocast::udp_multicast_options& media,
+                                                bool sender)
+{
+    auto inner = open_fec_transport(io, net, media, sender);
+    if (!net.srtp) return multicast_transport::unprotected(std::move(inner));
+    return multicast_transport{std::move(inner), *net.srtp, audiocast::srtp_flow::media};
+}
+
+/// The stream's control transport: RTCP on port + 1, as SRTCP with --srtp.
+inline multicast_transport open_control_transport(asio::io_context& io, const network_options& net,
+                                                  int hops = 1)
+{
+    auto inner = fec_transport::unprotected(open_transport(io, net.control(hops)));
+    if (!net.srtp) return multicast_transport::unprotected(std::move(inner));
+    return multicast_transport{std::move(inner), *net.srtp, audiocast::srtp_flow::control};
 }
 
 /// Runs `body` (which parses `app` and does the work) and turns what it

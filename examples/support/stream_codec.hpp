@@ -13,6 +13,7 @@
 #include <audiocast/codec/pcm.hpp>
 #include <audiocast/concepts.hpp>
 #include <audiocast/protection/parity_fec_transport.hpp>
+#include <audiocast/protection/srtp_transport.hpp>
 #include <audiocast/session/packet_screen.hpp>
 #include <audiocast/session/receiver_sizes.hpp>
 #include <audiocast/transport/udp_multicast.hpp>
@@ -155,8 +156,12 @@ private:
 static_assert(audiocast::loss_repairing_codec<stream_codec>);
 
 /// The examples' transport: real multicast, with SMPTE 2022-1 FEC when
-/// --fec asks for it (unprotected() otherwise, and for RTCP).
-using multicast_transport = audiocast::parity_fec_transport<audiocast::udp_multicast_transport>;
+/// --fec asks for it (unprotected() otherwise, and for RTCP), and SRTP over
+/// it when --srtp does. SRTP is outermost: the FEC layer repairs protected
+/// packets, so a packet it rebuilds is authenticated like any other, and
+/// repairs a stranger forges can only make packets that fail.
+using fec_transport = audiocast::parity_fec_transport<audiocast::udp_multicast_transport>;
+using multicast_transport = audiocast::srtp_transport<fec_transport>;
 
 /// The examples' streams: real multicast, the steady clock, either codec.
 using multicast_stream =

@@ -73,6 +73,10 @@ enum class errc {
 
     // Receiving streams: refused when one is made.
     invalid_reorder_window,
+
+    // SRTP: a key refused when it is read, a session libsrtp refused.
+    invalid_srtp_key,
+    srtp_failed,
 };
 
 namespace detail {
@@ -123,6 +127,8 @@ public:
         case errc::invalid_fec_setting: return "FEC matrix setting out of range";
         case errc::invalid_fec_packet: return "malformed FEC repair packet";
         case errc::invalid_reorder_window: return "reorder window out of range";
+        case errc::invalid_srtp_key: return "SRTP master key not of the suite's length";
+        case errc::srtp_failed: return "libsrtp refused the session";
         }
         return "unknown audiocast error";
     }

@@ -260,6 +260,10 @@ enum class errc {
 
     // Receiving streams: refused when one is made.
     invalid_reorder_window,
+
+    // SRTP: a key refused when it is read, a session libsrtp refused.
+    invalid_srtp_key,
+    srtp_failed,
 };
 
 namespace detail {
@@ -310,6 +314,8 @@ public:
         case errc::invalid_fec_setting: return "FEC matrix setting out of range";
         case errc::invalid_fec_packet: return "malformed FEC repair packet";
         case errc::invalid_reorder_window: return "reorder window out of range";
+        case errc::invalid_srtp_key: return "SRTP master key not of the suite's length";
+        case errc::srtp_failed: return "libsrtp refused the session";
         }
         return "unknown audiocast error";
     }
@@ -3825,11 +3831,22 @@ private:
 // session keeps strangers out. A filter that is not RFC 4570's form, or whose
 // address is not of the family it says, is refused with errc::invalid_sdp.
 //
-// The parser takes the first audio media section it can play (RTP/AVP, an
-// L16, L24 or Opus payload type, or the static types 10 and 11 of RFC 3551) and
-// ignores what it does not need. What it cannot honour (no audio, another
-// encoding, an encrypted profile, no connection address or a host name for
-// one, a format out of audiocast's limits) is refused with
+// A stream protected by SRTP (stream_description::crypto) is RTP/SAVP with
+// one a=crypto line (RFC 4568): tag 1, the suite, and the key inline. The
+// parser takes RTP/SAVP or RTP/SAVPF media with the first a=crypto line it
+// can honour: AES_CM_128_HMAC_SHA1_80 or AEAD_AES_128_GCM (RFC 7714), one
+// inline key whose lifetime, if given, is ignored (libsrtp enforces its
+// own), and no MKI or session parameters. A repair flow (FEC) stays RTP/AVP.
+// An a=crypto line under RTP/AVP is taken too: RFC 4568 defines it for the
+// secure profiles only, but ffmpeg writes its SRTP streams that way, and a
+// listener that ignored the key would play ciphertext.
+//
+// The parser takes the first audio media section it can play (RTP/AVP, or
+// RTP/SAVP with a key it can use; an L16, L24 or Opus payload type, or the
+// static types 10 and 11 of RFC 3551) and ignores what it does not need.
+// What it cannot honour (no audio, another encoding, an encrypted profile
+// without a usable a=crypto, no connection address or a host name for one,
+// a format out of audiocast's limits) is refused with
 // errc::unsupported_sdp; text that is not SDP, or an address of the other
 // family than its line says, with errc::invalid_sdp. The throwing form's
 // message names the line.
@@ -3993,6 +4010,16 @@ struct stream_description {
         friend bool operator==(const parity_fec_flows&, const parity_fec_flows&) = default;
     };
     std::optional<parity_fec_flows> fec{};
+    /// a=crypto (RFC 4568, SDES): the SRTP suite and the master key and salt
+    /// every packet is protected with, inline, in base64. With it the media
+    /// line says RTP/SAVP, and the description is as secret as the key:
+    /// whoever reads it can listen, and send as the stream.
+    struct sdes_crypto {
+        std::string suite; ///< "AES_CM_128_HMAC_SHA1_80" or "AEAD_AES_128_GCM"
+        std::string key;   ///< base64 of the master key and salt
+        friend bool operator==(const sdes_crypto&, const sdes_crypto&) = default;
+    };
+    std::optional<sdes_crypto> crypto{};
 
     friend bool operator==(const stream_description&, const stream_description&) = default;
 };
@@ -4214,6 +4241,8 @@ struct media_section {
     std::optional<std::chrono::milliseconds> playout_delay;
     std::optional<media_direction> direction;
     std::vector<std::pair<std::string, std::string>> source_filters; // (group or "*", source)
+    std::optional<stream_description::sdes_crypto> crypto; // the first a=crypto it can use
+    std::string crypto_refused;                            // why an a=crypto could not be used
     std::size_t line = 0;
 };
 
@@ -4422,6 +4451,14 @@ private:
                 return bad(number, "is not x-audiocast-playout-delay:<milliseconds, 1 to 5000>",
                            value);
             m->playout_delay = std::chrono::milliseconds{ms};
+        } else if (name == "crypto") {
+            if (!m->crypto) {
+                std::string why;
+                if (auto c = sdes_crypto_of(arg, why))
+                    m->crypto = std::move(c);
+                else if (m->crypto_refused.empty())
+                    m->crypto_refused = "line " + std::to_string(number) + " " + why;
+            }
         } else if (name == "mediaclk") {
             // "direct=<offset>", optionally followed by " rate=..." (RFC 7273 §5).
             std::uint32_t offset = 0;
@@ -4432,6 +4469,44 @@ private:
             }
         }
         return std::nullopt;
+    }
+
+    /// RFC 4568 §9.1: "<tag> <suite> inline:<key>[|<lifetime>][|<MKI>:<length>]
+    /// [<session parameters>]", taken when audiocast can honour all of it.
+    static std::optional<stream_description::sdes_crypto> sdes_crypto_of(std::string_view arg,
+                                                                         std::string& why)
+    {
+        const auto f = fields(arg);
+        unsigned tag = 0;
+        if (f.size() < 3 || !to_int(f[0], tag) || !f[2].starts_with("inline:")) {
+            why = "is not crypto:<tag> <suite> inline:<key>";
+            return std::nullopt;
+        }
+        if (f[1] != "AES_CM_128_HMAC_SHA1_80" && f[1] != "AEAD_AES_128_GCM") {
+            why = "offers " + excerpt(f[1]) +
+                  "; audiocast takes AES_CM_128_HMAC_SHA1_80 and AEAD_AES_128_GCM";
+            return std::nullopt;
+        }
+        if (f.size() > 3) {
+            why = "has session parameters (" + excerpt(f[3]) + "); audiocast takes none";
+            return std::nullopt;
+        }
+        const auto parts = split(f[2].substr(7), '|');
+        if (parts.size() > 2 ||
+            (parts.size() == 2 && parts[1].find(':') != std::string_view::npos)) {
+            why = "has an MKI; audiocast takes one key without";
+            return std::nullopt;
+        }
+        const std::string_view key = parts[0];
+        const bool base64 = !key.empty() && std::ranges::all_of(key, [](char c) {
+            return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                   c == '+' || c == '/' || c == '=';
+        });
+        if (!base64) {
+            why = "has a key that is not base64";
+            return std::nullopt;
+        }
+        return stream_description::sdes_crypto{std::string{f[1]}, std::string{key}};
     }
 
     static std::vector<std::string_view> split(std::string_view s, char sep)
@@ -4534,9 +4609,18 @@ private:
         std::string why = "no audio media (m=audio)";
         for (const media_section& m : media_) {
             if (m.media != "audio" || is_repair_flow(m)) continue;
-            if (m.protocol != "RTP/AVP" && m.protocol != "RTP/AVPF") {
+            const bool secure = m.protocol == "RTP/SAVP" || m.protocol == "RTP/SAVPF";
+            if (m.protocol != "RTP/AVP" && m.protocol != "RTP/AVPF" && !secure) {
                 why = "media line " + std::to_string(m.line) + " uses " + m.protocol +
-                      "; audiocast plays RTP/AVP (no SRTP)";
+                      "; audiocast plays RTP/AVP, and RTP/SAVP with a=crypto";
+                continue;
+            }
+            // ffmpeg writes its SRTP streams as RTP/AVP with a=crypto: a key
+            // given means the packets are protected, whatever the profile says.
+            if ((secure || !m.crypto_refused.empty()) && !m.crypto) {
+                why = "media line " + std::to_string(m.line) + " uses " + m.protocol + " but " +
+                      (m.crypto_refused.empty() ? std::string{"gives no a=crypto key"}
+                                                : "its a=crypto " + m.crypto_refused);
                 continue;
             }
             for (std::uint8_t pt : m.payload_types) {
@@ -4581,6 +4665,7 @@ private:
         out.direction = audio->direction.value_or(session_direction_.value_or(
             media_direction::sendrecv)); // RFC 8866 §6.7: sendrecv when unsaid
         out.tool = tool_;
+        out.crypto = audio->crypto;
         if (auto f = repair_flows(*audio, out)) return f;
         out.source.clear();
         for (const auto* filters : {&audio->source_filters, &session_source_filters_}) {
@@ -4725,7 +4810,10 @@ namespace audiocast {
         line(std::string{"a=group:FEC-FR 1"} +
              (d.fec->column_flow && d.port <= 65'533 ? " 2" : "") +
              (d.fec->row_flow && d.port <= 65'531 ? " 3" : ""));
-    line("m=audio " + std::to_string(d.port) + " RTP/AVP " + std::to_string(d.payload_type));
+    line("m=audio " + std::to_string(d.port) + (d.crypto ? " RTP/SAVP " : " RTP/AVP ") +
+         std::to_string(d.payload_type));
+    if (d.crypto)
+        line("a=crypto:1 " + s::clean(d.crypto->suite) + " inline:" + s::clean(d.crypto->key));
     const bool opus = d.format.encoding == sample_format::opus;
     // RFC 7587 §7: Opus is always opus/48000/2; sprop-stereo says whether
     // the sender sends stereo.

@@ -667,3 +667,64 @@ TEST_CASE("repair flows are read from another writer's FEC group, other FEC sche
                    Catch::Contains("RTP/SAVP") && !Catch::Contains("2dparityfec"));
     }
 }
+
+TEST_CASE("an SRTP stream's key travels in a=crypto over RTP/SAVP, and is read back only where it "
+          "can be honoured")
+{
+    audiocast::stream_description d;
+    d.crypto = audiocast::stream_description::sdes_crypto{
+        "AES_CM_128_HMAC_SHA1_80", "4fl6DT4Bi+DWT6MsBt5BOQ7Gda1Jiv7rtpYLOqvm"};
+    const std::string text = audiocast::to_sdp(d);
+    CHECK_THAT(text, Catch::Contains("m=audio 5004 RTP/SAVP 96\r\n"));
+    CHECK_THAT(text, Catch::Contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 "
+                                     "inline:4fl6DT4Bi+DWT6MsBt5BOQ7Gda1Jiv7rtpYLOqvm\r\n"));
+    CHECK(audiocast::parse_sdp(text) == d);
+    d.crypto->suite = "AEAD_AES_128_GCM";
+    CHECK(audiocast::parse_sdp(audiocast::to_sdp(d)) == d);
+
+    const std::string head = "v=0\ns=x\nc=IN IP4 239.255.0.9/1\nt=0 0\n"
+                             "m=audio 6000 RTP/SAVP 96\na=rtpmap:96 L16/48000/2\n";
+    const auto with = [&](const std::string& crypto) { return head + crypto + "\n"; };
+    // As other tools write it: a lifetime (ignored), several offers (the
+    // first that can be honoured wins).
+    const auto lifetime =
+        audiocast::parse_sdp(with("a=crypto:7 AES_CM_128_HMAC_SHA1_80 inline:QUJD|2^31"));
+    REQUIRE(lifetime.crypto);
+    CHECK(lifetime.crypto->key == "QUJD");
+    const auto offers = audiocast::parse_sdp(
+        with("a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:WFla\na=crypto:2 AEAD_AES_128_GCM "
+             "inline:QUJD"));
+    REQUIRE(offers.crypto);
+    CHECK(offers.crypto->suite == "AEAD_AES_128_GCM");
+
+    // What cannot be honoured is refused, and the message says which line and why.
+    CHECK(refusal(head) == errc::unsupported_sdp);
+    CHECK_THAT(message_of(head), Catch::Contains("RTP/SAVP") && Catch::Contains("no a=crypto"));
+    for (const auto& [line, why] : std::vector<std::pair<std::string, std::string>>{
+             {"a=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:QUJD", "AES_CM_128_HMAC_SHA1_32"},
+             {"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:QUJD|2^20|1:4", "MKI"},
+             {"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:QUJD UNENCRYPTED_SRTP",
+              "session parameters"},
+             {"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:QU\x1b[2JD", "not base64"},
+             {"a=crypto:1 AES_CM_128_HMAC_SHA1_80 QUJD", "crypto:<tag> <suite> inline:<key>"}}) {
+        INFO(line);
+        CHECK(refusal(with(line)) == errc::unsupported_sdp);
+        CHECK_THAT(message_of(with(line)),
+                   Catch::Contains("a=crypto line 7") && Catch::Contains(why));
+        CHECK(message_of(with(line)).find('\x1b') == std::string::npos);
+    }
+    // ffmpeg writes SRTP as RTP/AVP with a=crypto: the key is taken, or the
+    // listener would play ciphertext; one that cannot be honoured refuses it.
+    const std::string avp = "v=0\ns=x\nc=IN IP4 239.255.0.9/1\nt=0 0\nm=audio 6000 RTP/AVP 97\n"
+                            "a=rtpmap:97 L16/48000/2\n";
+    const auto as_ffmpeg =
+        audiocast::parse_sdp(avp + "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:QUJD\n");
+    REQUIRE(as_ffmpeg.crypto);
+    CHECK(as_ffmpeg.crypto->key == "QUJD");
+    CHECK(refusal(avp + "a=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:QUJD\n") ==
+          errc::unsupported_sdp);
+    CHECK_FALSE(audiocast::parse_sdp(avp).crypto);
+    // A line-break smuggled into the key cannot add a line to what is written.
+    d.crypto->key = "QUJD\r\na=source-filter: incl IN IP4 239.255.0.1 10.0.0.66";
+    CHECK(audiocast::to_sdp(d).find("\r\na=source-filter") == std::string::npos);
+}

@@ -39,11 +39,22 @@
 // session keeps strangers out. A filter that is not RFC 4570's form, or whose
 // address is not of the family it says, is refused with errc::invalid_sdp.
 //
-// The parser takes the first audio media section it can play (RTP/AVP, an
-// L16, L24 or Opus payload type, or the static types 10 and 11 of RFC 3551) and
-// ignores what it does not need. What it cannot honour (no audio, another
-// encoding, an encrypted profile, no connection address or a host name for
-// one, a format out of audiocast's limits) is refused with
+// A stream protected by SRTP (stream_description::crypto) is RTP/SAVP with
+// one a=crypto line (RFC 4568): tag 1, the suite, and the key inline. The
+// parser takes RTP/SAVP or RTP/SAVPF media with the first a=crypto line it
+// can honour: AES_CM_128_HMAC_SHA1_80 or AEAD_AES_128_GCM (RFC 7714), one
+// inline key whose lifetime, if given, is ignored (libsrtp enforces its
+// own), and no MKI or session parameters. A repair flow (FEC) stays RTP/AVP.
+// An a=crypto line under RTP/AVP is taken too: RFC 4568 defines it for the
+// secure profiles only, but ffmpeg writes its SRTP streams that way, and a
+// listener that ignored the key would play ciphertext.
+//
+// The parser takes the first audio media section it can play (RTP/AVP, or
+// RTP/SAVP with a key it can use; an L16, L24 or Opus payload type, or the
+// static types 10 and 11 of RFC 3551) and ignores what it does not need.
+// What it cannot honour (no audio, another encoding, an encrypted profile
+// without a usable a=crypto, no connection address or a host name for one,
+// a format out of audiocast's limits) is refused with
 // errc::unsupported_sdp; text that is not SDP, or an address of the other
 // family than its line says, with errc::invalid_sdp. The throwing form's
 // message names the line.
@@ -87,7 +98,10 @@ namespace audiocast {
         line(std::string{"a=group:FEC-FR 1"} +
              (d.fec->column_flow && d.port <= 65'533 ? " 2" : "") +
              (d.fec->row_flow && d.port <= 65'531 ? " 3" : ""));
-    line("m=audio " + std::to_string(d.port) + " RTP/AVP " + std::to_string(d.payload_type));
+    line("m=audio " + std::to_string(d.port) + (d.crypto ? " RTP/SAVP " : " RTP/AVP ") +
+         std::to_string(d.payload_type));
+    if (d.crypto)
+        line("a=crypto:1 " + s::clean(d.crypto->suite) + " inline:" + s::clean(d.crypto->key));
     const bool opus = d.format.encoding == sample_format::opus;
     // RFC 7587 §7: Opus is always opus/48000/2; sprop-stereo says whether
     // the sender sends stereo.

@@ -72,6 +72,16 @@ struct stream_description {
         friend bool operator==(const parity_fec_flows&, const parity_fec_flows&) = default;
     };
     std::optional<parity_fec_flows> fec{};
+    /// a=crypto (RFC 4568, SDES): the SRTP suite and the master key and salt
+    /// every packet is protected with, inline, in base64. With it the media
+    /// line says RTP/SAVP, and the description is as secret as the key:
+    /// whoever reads it can listen, and send as the stream.
+    struct sdes_crypto {
+        std::string suite; ///< "AES_CM_128_HMAC_SHA1_80" or "AEAD_AES_128_GCM"
+        std::string key;   ///< base64 of the master key and salt
+        friend bool operator==(const sdes_crypto&, const sdes_crypto&) = default;
+    };
+    std::optional<sdes_crypto> crypto{};
 
     friend bool operator==(const stream_description&, const stream_description&) = default;
 };

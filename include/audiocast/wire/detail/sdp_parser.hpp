@@ -54,6 +54,8 @@ struct media_section {
     std::optional<std::chrono::milliseconds> playout_delay;
     std::optional<media_direction> direction;
     std::vector<std::pair<std::string, std::string>> source_filters; // (group or "*", source)
+    std::optional<stream_description::sdes_crypto> crypto; // the first a=crypto it can use
+    std::string crypto_refused;                            // why an a=crypto could not be used
     std::size_t line = 0;
 };
 
@@ -262,6 +264,14 @@ private:
                 return bad(number, "is not x-audiocast-playout-delay:<milliseconds, 1 to 5000>",
                            value);
             m->playout_delay = std::chrono::milliseconds{ms};
+        } else if (name == "crypto") {
+            if (!m->crypto) {
+                std::string why;
+                if (auto c = sdes_crypto_of(arg, why))
+                    m->crypto = std::move(c);
+                else if (m->crypto_refused.empty())
+                    m->crypto_refused = "line " + std::to_string(number) + " " + why;
+            }
         } else if (name == "mediaclk") {
             // "direct=<offset>", optionally followed by " rate=..." (RFC 7273 §5).
             std::uint32_t offset = 0;
@@ -272,6 +282,44 @@ private:
             }
         }
         return std::nullopt;
+    }
+
+    /// RFC 4568 §9.1: "<tag> <suite> inline:<key>[|<lifetime>][|<MKI>:<length>]
+    /// [<session parameters>]", taken when audiocast can honour all of it.
+    static std::optional<stream_description::sdes_crypto> sdes_crypto_of(std::string_view arg,
+                                                                         std::string& why)
+    {
+        const auto f = fields(arg);
+        unsigned tag = 0;
+        if (f.size() < 3 || !to_int(f[0], tag) || !f[2].starts_with("inline:")) {
+            why = "is not crypto:<tag> <suite> inline:<key>";
+            return std::nullopt;
+        }
+        if (f[1] != "AES_CM_128_HMAC_SHA1_80" && f[1] != "AEAD_AES_128_GCM") {
+            why = "offers " + excerpt(f[1]) +
+                  "; audiocast takes AES_CM_128_HMAC_SHA1_80 and AEAD_AES_128_GCM";
+            return std::nullopt;
+        }
+        if (f.size() > 3) {
+            why = "has session parameters (" + excerpt(f[3]) + "); audiocast takes none";
+            return std::nullopt;
+        }
+        const auto parts = split(f[2].substr(7), '|');
+        if (parts.size() > 2 ||
+            (parts.size() == 2 && parts[1].find(':') != std::string_view::npos)) {
+            why = "has an MKI; audiocast takes one key without";
+            return std::nullopt;
+        }
+        const std::string_view key = parts[0];
+        const bool base64 = !key.empty() && std::ranges::all_of(key, [](char c) {
+            return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                   c == '+' || c == '/' || c == '=';
+        });
+        if (!base64) {
+            why = "has a key that is not base64";
+            return std::nullopt;
+        }
+        return stream_description::sdes_crypto{std::string{f[1]}, std::string{key}};
     }
 
     static std::vector<std::string_view> split(std::string_view s, char sep)
@@ -374,9 +422,18 @@ private:
         std::string why = "no audio media (m=audio)";
         for (const media_section& m : media_) {
             if (m.media != "audio" || is_repair_flow(m)) continue;
-            if (m.protocol != "RTP/AVP" && m.protocol != "RTP/AVPF") {
+            const bool secure = m.protocol == "RTP/SAVP" || m.protocol == "RTP/SAVPF";
+            if (m.protocol != "RTP/AVP" && m.protocol != "RTP/AVPF" && !secure) {
                 why = "media line " + std::to_string(m.line) + " uses " + m.protocol +
-                      "; audiocast plays RTP/AVP (no SRTP)";
+                      "; audiocast plays RTP/AVP, and RTP/SAVP with a=crypto";
+                continue;
+            }
+            // ffmpeg writes its SRTP streams as RTP/AVP with a=crypto: a key
+            // given means the packets are protected, whatever the profile says.
+            if ((secure || !m.crypto_refused.empty()) && !m.crypto) {
+                why = "media line " + std::to_string(m.line) + " uses " + m.protocol + " but " +
+                      (m.crypto_refused.empty() ? std::string{"gives no a=crypto key"}
+                                                : "its a=crypto " + m.crypto_refused);
                 continue;
             }
             for (std::uint8_t pt : m.payload_types) {
@@ -421,6 +478,7 @@ private:
         out.direction = audio->direction.value_or(session_direction_.value_or(
             media_direction::sendrecv)); // RFC 8866 §6.7: sendrecv when unsaid
         out.tool = tool_;
+        out.crypto = audio->crypto;
         if (auto f = repair_flows(*audio, out)) return f;
         out.source.clear();
         for (const auto* filters : {&audio->source_filters, &session_source_filters_}) {

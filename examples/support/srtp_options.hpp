@@ -1,0 +1,189 @@
+// --srtp, --srtp-suite, --key and --key-file, which the server and the client
+// share: where the SRTP master key comes from, and keeping it secret on the
+// way (docs/architecture.md, Packet protection; docs/robustness.md says what
+// SRTP protects against and what it does not).
+//
+// A key is base64 of the master key and salt, as ffmpeg's -srtp_out_params
+// and SDP's a=crypto write it. A key file holds that one line; one that
+// others may read is used with a warning, since whoever reads it can listen
+// and send as the stream. A server given a --key-file that does not exist
+// makes a fresh key and writes it there, readable by its owner alone.
+#pragma once
+
+#include "support/example_error.hpp"
+#include "support/small_file.hpp"
+#include "support/untrusted_text.hpp"
+
+#include <audiocast/protection/srtp_key.hpp>
+#include <audiocast/wire/stream_description.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace audiocast_examples {
+
+/// A key file is one line of base64; anything much larger is the wrong file.
+inline constexpr std::size_t max_key_file_bytes = 1024;
+
+struct srtp_options {
+    bool enabled = false;
+    std::string suite_text{
+        audiocast::srtp_suite_name(audiocast::srtp_suite::aes_cm_128_hmac_sha1_80)};
+    std::string key_text;
+    std::string key_file;
+    CLI::Option* enabled_option = nullptr;
+    CLI::Option* suite_option = nullptr;
+    CLI::Option* key_option = nullptr;
+    CLI::Option* key_file_option = nullptr;
+
+    void add_to(CLI::App& app, bool sender)
+    {
+        enabled_option = app.add_flag(
+            "--srtp", enabled,
+            sender ? "Protect the stream with SRTP (RFC 3711): listeners need the key, from "
+                     "--key-file, --key or the SDP's a=crypto; without a key option a fresh "
+                     "one is made, and only --sdp tells it"
+                   : "The stream is protected with SRTP: play only what authenticates with the "
+                     "key from --key-file or --key (implied by an SDP with a=crypto)");
+        suite_option = app.add_option("--srtp-suite", suite_text,
+                                      "The SRTP suite: AES_CM_128_HMAC_SHA1_80 (a 30-byte key) or "
+                                      "AEAD_AES_128_GCM (28 bytes)")
+                           ->check([](const std::string& t) -> std::string {
+                               return audiocast::srtp_suite_named(t)
+                                          ? std::string{}
+                                          : "is not AES_CM_128_HMAC_SHA1_80 or AEAD_AES_128_GCM";
+                           })
+                           ->capture_default_str();
+        key_option = app.add_option(
+            "--key", key_text,
+            "The SRTP master key and salt in base64 (other users can read a command line: "
+            "prefer --key-file)");
+        key_file_option = app.add_option(
+            "--key-file", key_file,
+            sender ? "Read the SRTP key (base64, one line) from this file, readable by its owner "
+                     "alone; a file that does not exist is made with a fresh key"
+                   : "Read the SRTP key (base64, one line) from this file, readable by its owner "
+                     "alone");
+        key_option->excludes(key_file_option);
+    }
+
+    [[nodiscard]] bool key_given() const noexcept
+    {
+        return key_option->count() != 0 || key_file_option->count() != 0;
+    }
+
+    [[nodiscard]] audiocast::srtp_suite suite() const
+    {
+        return *audiocast::srtp_suite_named(suite_text);
+    }
+
+    /// The key to protect the stream with, or none. `from_sdp` is the key an
+    /// SDP description gave (the client's --sdp); a key option wins over it.
+    [[nodiscard]] std::optional<audiocast::srtp_key>
+    resolve(const char* program, bool sender,
+            const std::optional<audiocast::stream_description::sdes_crypto>& from_sdp = {}) const
+    {
+        if (!enabled && !key_given() && !from_sdp) {
+            if (suite_option->count() != 0) throw usage_error{"--srtp-suite is for --srtp"};
+            return std::nullopt;
+        }
+        if (!enabled && key_given() && !from_sdp)
+            throw usage_error{"--key and --key-file are for --srtp"};
+        if (key_option->count() != 0) {
+            std::cerr << program
+                      << ": warning: --key puts the SRTP key on the command line, where other "
+                         "users of this host can read it; --key-file keeps it in a file only "
+                         "you can read"
+                      << std::endl;
+            return parse(key_text, "--key");
+        }
+        if (key_file_option->count() != 0) {
+            if (sender && !exists(key_file)) return create_key_file(program);
+            return read_key_file(program);
+        }
+        if (from_sdp) {
+            const auto suite = audiocast::srtp_suite_named(from_sdp->suite);
+            if (!suite) throw example_error{"the SDP's a=crypto suite is not one audiocast takes"};
+            std::string why;
+            std::error_code ec;
+            auto key = audiocast::srtp_key::from_base64(*suite, from_sdp->key, ec, &why);
+            if (ec) throw example_error{"the SDP's a=crypto key: " + why};
+            return key;
+        }
+        if (!sender)
+            throw usage_error{"--srtp needs the key: --key-file, --key, or --sdp with a=crypto"};
+        return audiocast::srtp_key::generate(suite());
+    }
+
+private:
+    [[nodiscard]] audiocast::srtp_key parse(std::string_view text, const std::string& where) const
+    {
+        // One trailing line end, as an editor or `echo` leaves it.
+        while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
+            text.remove_suffix(1);
+        std::error_code ec;
+        std::string why;
+        auto key = audiocast::srtp_key::from_base64(suite(), text, ec, &why);
+        if (ec) throw usage_error{where + ": " + why};
+        return key;
+    }
+
+    static bool exists(const std::string& path)
+    {
+        struct ::stat st{};
+        return ::stat(path.c_str(), &st) == 0 || errno != ENOENT;
+    }
+
+    [[nodiscard]] audiocast::srtp_key read_key_file(const char* program) const
+    {
+        const std::string shown = "'" + printable(key_file, max_path_chars) + "'";
+        struct ::stat st{};
+        if (::stat(key_file.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+            (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+            char mode[8];
+            std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+            std::cerr << program << ": warning: the key file " << shown << " has mode " << mode
+                      << ": others may read it, and whoever does can listen and send as the "
+                         "stream (chmod 600 it)"
+                      << std::endl;
+        }
+        return parse(read_small_file(key_file, max_key_file_bytes, "an SRTP key"),
+                     "--key-file " + shown);
+    }
+
+    [[nodiscard]] audiocast::srtp_key create_key_file(const char* program) const
+    {
+        const std::string shown = "'" + printable(key_file, max_path_chars) + "'";
+        auto key = audiocast::srtp_key::generate(suite());
+        const int fd = ::open(key_file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            const int error = errno;
+            throw example_error{"cannot make the key file " + shown + ": " + std::strerror(error)};
+        }
+        const std::string line = key.base64() + "\n";
+        const ssize_t wrote = ::write(fd, line.data(), line.size());
+        const int write_error = errno;
+        const bool closed = ::close(fd) == 0;
+        if (wrote != static_cast<ssize_t>(line.size()) || !closed) {
+            ::unlink(key_file.c_str());
+            throw example_error{"cannot write the key file " + shown + ": " +
+                                (wrote < 0 ? std::strerror(write_error) : "the disk is full")};
+        }
+        std::cerr << program << ": made a fresh " << audiocast::srtp_suite_name(suite())
+                  << " key in " << shown << " (readable by you alone); give listeners a copy"
+                  << std::endl;
+        return key;
+    }
+};
+
+} // namespace audiocast_examples
