@@ -261,9 +261,31 @@ def options_quiet_and_quit():
     if not 900 < stats["packets_per_s"] < 1100:
         raise Failure(f"{stats['packets_per_s']:.0f} packets/s, expected 1000 at 1 ms")
     got = harness.read_wav(tmp("client0.wav"))
-    expect_tone(got, 1500, "the client's WAV", min_seconds=1.5)
+    # A server that falls behind at 1 ms packets skips ahead, and every
+    # listener hears that gap as silence inside the tone (the fresh-clone CI
+    # of 12017c2 once heard a tone of 1428.8 Hz, about 5 % of it silent, with
+    # nothing lost): allowed where the server says it slipped, and no more.
+    slipped = harness.server_slipped_frames(server)
+    lead = harness.leading_silence(got)
+    runs = harness.runs_of_silence(got)
+    tail = runs[-1][0] if runs and runs[-1][0] + runs[-1][1] == got.frames else got.frames
+    inner = [(at, n) for at, n in runs if lead < at and at + n < tail and n >= 48]
+    gap = sum(n for _, n in inner)
+    if gap > slipped:
+        raise Failure(f"the client's WAV has {gap} frames of silence inside the tone "
+                      f"({inner}), and the server slipped {slipped}: "
+                      f"{server.stderr_lines}; {stats}")
+    if inner:
+        # Judge the longest stretch of tone between the gaps.
+        edges = [lead] + [e for at, n in inner for e in (at, at + n)] + [tail]
+        start, end = max(zip(edges[::2], edges[1::2]), key=lambda p: p[1] - p[0])
+        got = harness.Sound(got.rate, got.channels, got.width,
+                            got.data[start * got.frame_bytes:end * got.frame_bytes])
+    expect_tone(got, 1500, "the client's WAV", min_seconds=0.5 if inner else 1.5)
     print(f"L24/96000/1 in 1 ms packets: {stats['packets_received']} packets, "
-          f"{stats['packets_per_s']:.0f}/s, the tone intact; quiet, QUIT and SIGINT honoured")
+          f"{stats['packets_per_s']:.0f}/s, the tone intact"
+          + (f" but for {gap} frames the server skipped" if inner else "")
+          + "; quiet, QUIT and SIGINT honoured")
 
 
 def loop_until_sigterm():
