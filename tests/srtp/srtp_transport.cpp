@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <tuple>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -421,4 +422,33 @@ TEST_CASE("SRTP read in batches: forgeries ahead of real packets do not end the 
     CHECK(rx.receive_batch(slots, ec) == 0);
     CHECK(rx.receive_batch(slots, ec) == 1);
     CHECK(rx.stats().unauthenticated == 200u + budget + 10u);
+}
+
+TEST_CASE("SRTP: a datagram that protection would push past the UDP limit is refused before it "
+          "is protected, naming the size and the limit")
+{
+    audiocast::manual_clock clock;
+    audiocast::loopback_group group{clock};
+    for (const auto& [suite, flow, most] :
+         {std::tuple{srtp_suite::aes_cm_128_hmac_sha1_80, srtp_flow::media, 65'497u},
+          std::tuple{srtp_suite::aead_aes_128_gcm, srtp_flow::media, 65'491u},
+          std::tuple{srtp_suite::aes_cm_128_hmac_sha1_80, srtp_flow::control, 65'493u}}) {
+        srtp_loopback tx{group.join(), srtp_key::generate(suite), flow};
+        std::vector<std::byte> big = rtp_packet(1, 1, most - 12);
+        if (flow == srtp_flow::control) big[1] = std::byte{200};
+        std::error_code ec;
+        tx.send(std::vector<std::byte>(big.begin(), big.end()), ec);
+        CHECK_FALSE(ec);
+        big.push_back(std::byte{0});
+        tx.send(big, ec);
+        CHECK(ec == std::errc::message_size);
+        CHECK(tx.stats().protect_failures == 0);
+        try {
+            tx.send(big);
+            FAIL("no exception");
+        } catch (const std::system_error& e) {
+            CHECK_THAT(e.what(), Catch::Contains(std::to_string(most + 1) + " bytes") &&
+                                     Catch::Contains("at most " + std::to_string(most)));
+        }
+    }
 }

@@ -143,7 +143,8 @@ public:
     /// Refused with errc::invalid_srtp_key for a key that was refused, or
     /// errc::srtp_failed where libsrtp refuses.
     srtp_transport(Transport inner, const srtp_key& key, srtp_flow flow, std::error_code& ec)
-        : inner_{std::move(inner)}, flow_{flow}, sealed_(max_datagram + trailer)
+        : inner_{std::move(inner)}, flow_{flow}, added_{added_bytes(key.suite(), flow)},
+          sealed_(max_datagram + trailer)
     {
         out_ = detail::make_srtp_session(key, true, default_replay_window, ec);
         if (!ec) in_ = detail::make_srtp_session(key, false, default_replay_window, ec);
@@ -151,7 +152,8 @@ public:
     }
 
     srtp_transport(Transport inner, const srtp_key& key, srtp_flow flow)
-        : inner_{std::move(inner)}, flow_{flow}, sealed_(max_datagram + trailer)
+        : inner_{std::move(inner)}, flow_{flow}, added_{added_bytes(key.suite(), flow)},
+          sealed_(max_datagram + trailer)
     {
         std::error_code ec;
         out_ = detail::make_srtp_session(key, true, default_replay_window, ec);
@@ -174,8 +176,8 @@ public:
     srtp_transport& operator=(srtp_transport&&) noexcept = default;
 
     /// Protects `datagram` and sends it. One larger than the UDP limit less
-    /// the tag is refused with std::errc::message_size, as the inner
-    /// transport would refuse it.
+    /// what protection adds (the tag, and SRTCP's index) is refused with
+    /// std::errc::message_size before anything is protected or sent.
     void send(std::span<const std::byte> datagram, std::error_code& ec) noexcept
     {
         ec.clear();
@@ -187,7 +189,7 @@ public:
             ec = make_error_code(errc::srtp_failed);
             return;
         }
-        if (datagram.size() + trailer > sealed_.size()) {
+        if (datagram.size() > max_plain()) {
             ec = std::make_error_code(std::errc::message_size);
             return;
         }
@@ -210,7 +212,9 @@ public:
         std::error_code ec;
         send(datagram, ec);
         if (ec)
-            detail::throw_error(ec, "SRTP send of " + std::to_string(datagram.size()) + " bytes");
+            detail::throw_error(ec, "SRTP send of " + std::to_string(datagram.size()) +
+                                        " bytes (at most " + std::to_string(max_plain()) +
+                                        ": protected, that is the UDP limit)");
     }
 
     /// The next datagram that authenticates, its protection removed; those
@@ -312,8 +316,18 @@ public:
     }
 
 private:
-    // SRTP_MAX_TRAILER_LEN covers SRTCP's index and either suite's tag.
-    static constexpr std::size_t trailer = SRTP_MAX_TRAILER_LEN;
+    // libsrtp asks SRTP_MAX_TRAILER_LEN of room past the packet, and 4 more
+    // for SRTCP (srtp.h, srtp_protect_rtcp).
+    static constexpr std::size_t trailer = SRTP_MAX_TRAILER_LEN + 4;
+
+    /// What protection adds to a datagram: the tag, and SRTCP's index.
+    static constexpr std::size_t added_bytes(srtp_suite suite, srtp_flow flow) noexcept
+    {
+        return srtp_tag_bytes(suite) + (flow == srtp_flow::control ? 4 : 0);
+    }
+
+    /// The largest datagram that, protected, still fits in one UDP datagram.
+    [[nodiscard]] std::size_t max_plain() const noexcept { return max_datagram - added_; }
     static constexpr std::size_t max_datagram = 65'507;
     [[nodiscard]] std::uint64_t refused() const noexcept
     {
@@ -351,6 +365,7 @@ private:
     Transport inner_;
     srtp_flow flow_;
     bool protected_ = true;
+    std::size_t added_ = 0;
     detail::srtp_session out_;
     detail::srtp_session in_;
     // Protection happens in a copy: the caller's datagram is const, and may
