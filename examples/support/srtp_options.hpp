@@ -99,24 +99,36 @@ struct srtp_options {
         }
         if (!enabled && key_given() && !from_sdp)
             throw usage_error{"--key and --key-file are for --srtp"};
+        // The SDP says which suite the stream uses: a key option is read in
+        // it, and a --srtp-suite that says otherwise is refused.
+        audiocast::srtp_suite in_use = suite();
+        if (from_sdp) {
+            const auto described = audiocast::srtp_suite_named(from_sdp->suite);
+            if (!described)
+                throw example_error{"the SDP's a=crypto suite is not one audiocast takes"};
+            if (suite_option->count() != 0 && *described != in_use)
+                throw usage_error{"--srtp-suite " + suite_text +
+                                  " disagrees with the SDP, whose "
+                                  "a=crypto says " +
+                                  from_sdp->suite};
+            in_use = *described;
+        }
         if (key_option->count() != 0) {
             std::cerr << program
                       << ": warning: --key puts the SRTP key on the command line, where other "
                          "users of this host can read it; --key-file keeps it in a file only "
                          "you can read"
                       << std::endl;
-            return parse(key_text, "--key");
+            return parse(key_text, "--key", in_use);
         }
         if (key_file_option->count() != 0) {
             if (sender && !exists(key_file)) return create_key_file(program);
-            return read_key_file(program);
+            return read_key_file(program, in_use);
         }
         if (from_sdp) {
-            const auto suite = audiocast::srtp_suite_named(from_sdp->suite);
-            if (!suite) throw example_error{"the SDP's a=crypto suite is not one audiocast takes"};
             std::string why;
             std::error_code ec;
-            auto key = audiocast::srtp_key::from_base64(*suite, from_sdp->key, ec, &why);
+            auto key = audiocast::srtp_key::from_base64(in_use, from_sdp->key, ec, &why);
             if (ec) throw example_error{"the SDP's a=crypto key: " + why};
             return key;
         }
@@ -126,14 +138,15 @@ struct srtp_options {
     }
 
 private:
-    [[nodiscard]] audiocast::srtp_key parse(std::string_view text, const std::string& where) const
+    [[nodiscard]] static audiocast::srtp_key parse(std::string_view text, const std::string& where,
+                                                   audiocast::srtp_suite in_use)
     {
         // One trailing line end, as an editor or `echo` leaves it.
         while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
             text.remove_suffix(1);
         std::error_code ec;
         std::string why;
-        auto key = audiocast::srtp_key::from_base64(suite(), text, ec, &why);
+        auto key = audiocast::srtp_key::from_base64(in_use, text, ec, &why);
         if (ec) throw usage_error{where + ": " + why};
         return key;
     }
@@ -144,7 +157,8 @@ private:
         return ::stat(path.c_str(), &st) == 0 || errno != ENOENT;
     }
 
-    [[nodiscard]] audiocast::srtp_key read_key_file(const char* program) const
+    [[nodiscard]] audiocast::srtp_key read_key_file(const char* program,
+                                                    audiocast::srtp_suite in_use) const
     {
         const std::string shown = "'" + printable(key_file, max_path_chars) + "'";
         struct ::stat st{};
@@ -158,7 +172,7 @@ private:
                       << std::endl;
         }
         return parse(read_small_file(key_file, max_key_file_bytes, "an SRTP key"),
-                     "--key-file " + shown);
+                     "--key-file " + shown, in_use);
     }
 
     [[nodiscard]] audiocast::srtp_key create_key_file(const char* program) const

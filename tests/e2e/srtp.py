@@ -324,6 +324,14 @@ def careless_keys():
         f.write("4fl6DT4Bi+DWT6MsBt5BOQ7Gda1Jiv7rtpYLOqvm\n")
     os.chmod(e2e.tmp("open.key"), 0o644)
     escape_name = e2e.tmp("\x1b[2Jkey")
+    # A GCM stream's SDP, and a 28-byte key file that matches it.
+    gcm_key = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHA=="
+    with open(e2e.tmp("gcm.sdp"), "w") as f:
+        f.write("v=0\ns=x\nc=IN IP4 239.255.0.1/1\nt=0 0\nm=audio 5004 RTP/SAVP 96\n"
+                f"a=rtpmap:96 L16/48000/2\na=crypto:1 AEAD_AES_128_GCM inline:{gcm_key}\n")
+    with open(e2e.tmp("gcm.key"), "w") as f:
+        f.write(gcm_key + "\n")
+    os.chmod(e2e.tmp("gcm.key"), 0o600)
     server, client = "audiocast-server", "audiocast-client"
     cases = [
         (client, ["--srtp", "--no-playback"], 2, "needs the key"),
@@ -340,6 +348,9 @@ def careless_keys():
                   e2e.tmp("open.key"), "--no-playback"], 2, "excludes"),
         (server, ["--srtp", "--key-file", e2e.tmp("no-such-dir/new.key")], 1, "new.key"),
         (server, ["--sap-announces-key"], 2, "--sap"),
+        # The SDP's suite against another on the command line: both named.
+        (client, ["--sdp", e2e.tmp("gcm.sdp"), "--srtp-suite", "AES_CM_128_HMAC_SHA1_80",
+                  "--no-playback"], 2, "a=crypto says AEAD_AES_128_GCM"),
     ]
     failures = []
     with Children() as children:
@@ -355,6 +366,14 @@ def careless_keys():
             if words not in err or "\x1b" in err or "OqvmQ" in err or "rtpYL" in err:
                 failures.append(f"{program} {args}: stderr {err!r} should hold {words!r}, no "
                                 f"escape code and no key")
+        # A key file read in the SDP's suite (28 bytes for GCM), not the default's.
+        p = children.start(e2e.client_cmd("--sdp", e2e.tmp("gcm.sdp"), "--key-file",
+                                          e2e.tmp("gcm.key"), "--no-playback", "--duration",
+                                          "0.3"), "gcm")
+        try:
+            expect_exit(p, 0, 10)
+        except Failure as f:
+            failures.append(f"a GCM SDP with its key file: {f}")
         # Used, with a warning each: a key file others may read; --key.
         for args, warning in (
                 (["--key-file", e2e.tmp("open.key")], "0644"),
