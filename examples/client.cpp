@@ -637,7 +637,13 @@ private:
                " packets (unauthenticated " + std::to_string(m.unauthenticated) + ", replayed " +
                std::to_string(m.replayed) + ", malformed " + std::to_string(m.malformed) +
                ") and " + std::to_string(c.unauthenticated + c.replayed + c.malformed) +
-               " RTCP packets";
+               " RTCP packets" +
+               (m.rollovers_found == 0
+                    ? std::string{}
+                    : "; joined " + std::to_string(m.rollovers_found) +
+                          " sources after their sequence numbers wrapped (rollover counters "
+                          "found in " +
+                          std::to_string(m.rollover_trials) + " trials)");
     }
 
     [[nodiscard]] static std::string summary(const audiocast::receiver_stats& s)
@@ -720,6 +726,8 @@ private:
                          {"unauthenticated", m.unauthenticated},
                          {"replayed", m.replayed},
                          {"malformed", m.malformed},
+                         {"rollovers_found", m.rollovers_found},
+                         {"rollover_trials", m.rollover_trials},
                          {"rtcp_unauthenticated", c.unauthenticated},
                          {"rtcp_replayed", c.replayed},
                          {"rtcp_malformed", c.malformed}};

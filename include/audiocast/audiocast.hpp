@@ -42,6 +42,7 @@
 #include <audiocast/protection/parity_fec_decoder.hpp>
 #include <audiocast/protection/parity_fec_encoder.hpp>
 #include <audiocast/protection/parity_fec_transport.hpp>
+#include <audiocast/protection/srtp_rollover_search.hpp>
 
 #include <audiocast/basic_multicast_stream.hpp>
 #include <audiocast/loopback_stream.hpp>

@@ -176,6 +176,48 @@ def gstreamer_to_client(suite="AES_CM_128_HMAC_SHA1_80", key_text=KEY):
         raise Failure(f"the client refused packets of GStreamer's stream: {s}")
 
 
+def gstreamer_late_joiner():
+    """The client joins GStreamer's SRTP stream after its sequence numbers
+    wrapped (the rollover counter is 1 and is never on the wire): it finds the
+    counter and plays the rest of the stream bit-exact from its second packet."""
+    need_srtp_elements()
+    source = interop.source_for("l16_48k_stereo", seconds=8.0)
+    key = key_file()
+    with Children() as children:
+        # 5 ms packets from number 65,300: the wrap comes 1.2 s in.
+        gst = children.start([
+            "gst-launch-1.0", "-q",
+            "filesrc", f"location={tmp('source.wav')}", "!", "wavparse",
+            "!", "audioconvert", "!", "audio/x-raw,format=S16BE", "!", "rtpL16pay",
+            "seqnum-offset=65300", "min-ptime=5000000", "max-ptime=5000000",
+            "!", "srtpenc", f"key={base64.b64decode(KEY).hex()}",
+            "!", "udpsink", f"host={GROUP}", f"port={PORT}", "multicast-iface=lo",
+            "auto-multicast=true", "ttl-mc=1"], "gstreamer")
+        time.sleep(2.5)
+        c = interop.client(children, "--srtp", "--key-file", key, "--format", "L16", "--rate",
+                           "48000", "--channels", "2", "--duration", "4")
+        expect_exit(c, 0, 15)
+        expect_exit(gst, 0, 15)
+    stats = harness.read_json(tmp("client.json"))
+    s = stats.get("srtp")
+    if not s or s["rollovers_found"] != 1:
+        raise Failure(f"the client did not find the stream's rollover counter: {s}")
+    if s["unauthenticated"] > 1 or s["replayed"] or s["malformed"]:
+        raise Failure(f"the client refused more than the stream's first packet: {s}")
+    if stats["packets_lost"] or stats["packets_late"] or stats["concealed_frames"]:
+        raise Failure(f"the client lost audio after it joined: {stats}")
+    got = harness.read_wav(tmp("client.wav"))
+    silent = len(got.data) - len(got.data.lstrip(b"\0"))
+    g = got.data[silent - silent % 4:]
+    start = source.data.find(g[:4 * 240])
+    if len(g) < 4 * 48000 or start < 0:
+        raise Failure(f"the client's {got.frames} frames hold no second of the source")
+    if source.data[start:start + len(g)] != g:
+        raise Failure("the client's recording departs from the source after it joined")
+    print(f"joined at source frame {start // 4} (after the wrap at about 56,640): "
+          f"{len(g) // 4} frames bit-exact; ROC found in {s['rollover_trials']} trials")
+
+
 CASES = {
     "srtp_server_to_ffmpeg": server_to_ffmpeg,
     "srtp_server_to_gstreamer": server_to_gstreamer,
@@ -183,6 +225,7 @@ CASES = {
     "srtp_ffmpeg_to_client": ffmpeg_to_client,
     "srtp_gstreamer_to_client": gstreamer_to_client,
     "srtp_gstreamer_to_client_gcm": lambda: gstreamer_to_client("AEAD_AES_128_GCM", GCM_KEY),
+    "srtp_gstreamer_late_joiner": gstreamer_late_joiner,
 }
 
 

@@ -452,3 +452,168 @@ TEST_CASE("SRTP: a datagram that protection would push past the UDP limit is ref
         }
     }
 }
+
+namespace {
+
+/// A sender as libsrtp is one, that has been streaming for `wraps` wraps of
+/// its sequence numbers when a listener joins: its rollover counter is set
+/// as a long-running sender's would be.
+class long_running_sender {
+public:
+    long_running_sender(const srtp_key& key, std::uint32_t ssrc, std::uint32_t wraps)
+        : ssrc_{ssrc}, wraps_{wraps}
+    {
+        std::error_code ec;
+        session_ = audiocast::detail::make_srtp_session(key, true, 1024, ec);
+        REQUIRE_FALSE(ec);
+    }
+
+    /// Packet `sequence` of the stream, protected, at the current wrap.
+    std::vector<std::byte> packet(std::uint16_t sequence, std::uint8_t fill)
+    {
+        auto p = rtp_packet(ssrc_, sequence, 160, fill);
+        p.resize(p.size() + SRTP_MAX_TRAILER_LEN);
+        if (!started_) {
+            // libsrtp makes the stream on its first packet; a real sender's
+            // ROC then counts up from 0 with each wrap.
+            auto first = rtp_packet(ssrc_, static_cast<std::uint16_t>(sequence - 1));
+            first.resize(first.size() + SRTP_MAX_TRAILER_LEN);
+            int n = 12 + 160;
+            REQUIRE(srtp_protect(session_.get(), first.data(), &n) == srtp_err_status_ok);
+            REQUIRE(srtp_set_stream_roc(session_.get(), ssrc_, wraps_) == srtp_err_status_ok);
+            started_ = true;
+        }
+        int len = 12 + 160;
+        REQUIRE(srtp_protect(session_.get(), p.data(), &len) == srtp_err_status_ok);
+        p.resize(static_cast<std::size_t>(len));
+        return p;
+    }
+
+private:
+    audiocast::detail::srtp_session session_;
+    std::uint32_t ssrc_;
+    std::uint32_t wraps_;
+    bool started_ = false;
+};
+
+} // namespace
+
+TEST_CASE("SRTP: a listener that joins after the sender's sequence numbers wrapped finds the "
+          "rollover counter and plays from its second packet")
+{
+    for (const srtp_suite suite :
+         {srtp_suite::aes_cm_128_hmac_sha1_80, srtp_suite::aead_aes_128_gcm}) {
+        INFO(audiocast::srtp_suite_name(suite));
+        const srtp_key key = srtp_key::generate(suite);
+        audiocast::manual_clock clock;
+        audiocast::loopback_group group{clock};
+        srtp_loopback tx{group.join(), key, srtp_flow::media};
+        // Once across the wrap before the listener is there.
+        for (std::uint16_t s = 0; s < 100; ++s)
+            tx.send(rtp_packet(0x5EED, static_cast<std::uint16_t>(65'500 + s)));
+        srtp_loopback late{group.join(), key, srtp_flow::media};
+        std::vector<std::vector<std::byte>> sent;
+        for (std::uint16_t s = 100; s < 300; ++s) {
+            sent.push_back(rtp_packet(0x5EED, static_cast<std::uint16_t>(65'500 + s)));
+            tx.send(sent.back());
+        }
+        const auto got = drain(late);
+        // The first tells it of the source, the second is in sequence and
+        // finds ROC 1; from there on everything.
+        REQUIRE(got.size() == sent.size() - 1);
+        CHECK(std::equal(got.begin(), got.end(), sent.begin() + 1));
+        CHECK(late.stats().rollovers_found == 1);
+        CHECK(late.stats().unauthenticated == 1);
+    }
+}
+
+TEST_CASE("SRTP: a listener that joins a sender hundreds of wraps old (days at 5 ms packets) "
+          "finds it within a few packets")
+{
+    const srtp_key key = srtp_key::generate(srtp_suite::aes_cm_128_hmac_sha1_80);
+    audiocast::manual_clock clock;
+    audiocast::loopback_group group{clock};
+    auto wire = group.join();
+    srtp_loopback late{group.join(), key, srtp_flow::media};
+    long_running_sender sender{key, 0xD00D, 1'500};
+    for (std::uint16_t s = 0; s < 50; ++s)
+        wire.send(
+            sender.packet(static_cast<std::uint16_t>(40'000 + s), static_cast<std::uint8_t>(s)));
+    const auto got = drain(late);
+    // 512 trials a packet: ROC 1,500 is reached with the fourth in sequence.
+    REQUIRE(got.size() == 50 - 3);
+    for (std::size_t i = 0; i < got.size(); ++i)
+        CHECK(got[i] == rtp_packet(0xD00D, static_cast<std::uint16_t>(40'003 + i), 160,
+                                   static_cast<std::uint8_t>(3 + i)));
+    CHECK(late.stats().rollovers_found == 1);
+    CHECK(late.stats().rollover_trials == 3 * 512);
+}
+
+TEST_CASE("SRTP: a stranger's in-sequence forgeries from a new source buy at most the search "
+          "budget, and a real late joiner is still found beside them")
+{
+    const srtp_key key = srtp_key::generate(srtp_suite::aes_cm_128_hmac_sha1_80);
+    audiocast::manual_clock clock;
+    audiocast::loopback_group group{clock};
+    auto wire = group.join();
+    srtp_loopback late{group.join(), key, srtp_flow::media};
+    long_running_sender sender{key, 0xD00D, 3};
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<std::vector<std::byte>> sent;
+    for (std::uint16_t s = 0; s < 2'000; ++s) {
+        wire.send(rtp_packet(0xBAD, s, 170)); // in sequence, with a tag's worth of junk
+        if (s >= 1'000) {
+            sent.push_back(rtp_packet(0xD00D, s, 160, static_cast<std::uint8_t>(s)));
+            wire.send(sender.packet(s, static_cast<std::uint8_t>(s)));
+        }
+    }
+    const auto got = drain(late);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    // The forger's source took the budget first; the real one was found once
+    // it had a share (ROC 3 takes one packet's trials).
+    REQUIRE_FALSE(got.empty());
+    CHECK(std::equal(got.begin(), got.end(), sent.end() - static_cast<std::ptrdiff_t>(got.size())));
+    CHECK(late.stats().rollovers_found == 1);
+    const double budget = audiocast::srtp_rollover_search::trials_per_second * (1 + seconds);
+    CHECK(static_cast<double>(late.stats().rollover_trials) <= budget);
+}
+
+TEST_CASE("SRTP: a stranger who names the sender's SSRC before it starts does not keep it from "
+          "playing from its first packet")
+{
+    const srtp_key key = srtp_key::generate(srtp_suite::aes_cm_128_hmac_sha1_80);
+    audiocast::manual_clock clock;
+    audiocast::loopback_group group{clock};
+    srtp_loopback rx{group.join(), key, srtp_flow::media};
+    auto stranger = group.join();
+    for (std::uint16_t s = 0; s < 50; ++s)
+        stranger.send(rtp_packet(0xC0FFEE, static_cast<std::uint16_t>(7'000 + s), 170));
+    srtp_loopback tx{group.join(), key, srtp_flow::media};
+    std::vector<std::vector<std::byte>> sent;
+    for (std::uint16_t s = 0; s < 100; ++s) {
+        sent.push_back(rtp_packet(0xC0FFEE, static_cast<std::uint16_t>(7'050 + s)));
+        tx.send(sent.back());
+    }
+    CHECK(drain(rx) == sent);
+    CHECK(rx.stats().unauthenticated == 50);
+}
+
+TEST_CASE("SRTP: past the sources libsrtp keeps state for, the oldest is let go, and every "
+          "source still plays, the first among them")
+{
+    const srtp_key key = srtp_key::generate(srtp_suite::aes_cm_128_hmac_sha1_80);
+    audiocast::manual_clock clock;
+    audiocast::loopback_group group{clock};
+    srtp_loopback tx{group.join(), key, srtp_flow::media};
+    srtp_loopback rx{group.join(), key, srtp_flow::media};
+    std::vector<std::vector<std::byte>> sent;
+    for (int round = 0; round < 2; ++round)
+        for (std::uint32_t ssrc = 1; ssrc <= 100; ++ssrc)
+            for (std::uint16_t s = 0; s < 3; ++s) {
+                sent.push_back(rtp_packet(ssrc, static_cast<std::uint16_t>(round * 3 + s)));
+                tx.send(sent.back());
+            }
+    CHECK(drain(rx) == sent);
+    CHECK(refused(rx.stats()) == 0);
+}

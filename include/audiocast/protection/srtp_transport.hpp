@@ -19,22 +19,29 @@
 //
 // libsrtp allocates a stream's state when a new SSRC first authenticates;
 // that happens on the thread that receives, never the audio thread. A
-// forged packet allocates nothing: it fails authentication first.
+// forged packet allocates nothing: it fails authentication first. A source
+// that joined after its sequence numbers wrapped has its rollover counter
+// found by trial (srtp_rollover_search.hpp), within a budget of trials a
+// second; that search allocates one stream per searched source (8 at most).
+// libsrtp keeps the state of max_sources sources, the oldest let go.
 #pragma once
 
 #include <audiocast/concepts.hpp>
 #include <audiocast/endpoint.hpp>
 #include <audiocast/error.hpp>
 #include <audiocast/protection/srtp_key.hpp>
+#include <audiocast/protection/srtp_rollover_search.hpp>
 
 #include <srtp2/srtp.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <climits>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <span>
@@ -63,6 +70,12 @@ struct srtp_stats {
     std::uint64_t malformed = 0;
     /// Datagrams libsrtp would not protect (not sent).
     std::uint64_t protect_failures = 0;
+    /// Sources that joined this listener after their sequence numbers had
+    /// wrapped, whose rollover counter was found by search.
+    std::uint64_t rollovers_found = 0;
+    /// Rollover counters tried in those searches (bounded per second:
+    /// srtp_rollover_search.hpp).
+    std::uint64_t rollover_trials = 0;
 };
 
 namespace detail {
@@ -79,6 +92,47 @@ inline srtp_err_status_t srtp_library() noexcept
     return status;
 }
 
+/// The policy for `key`'s suite, for the sources `type` names (one, `ssrc`,
+/// for ssrc_specific). Its key is left for the caller to point at.
+inline srtp_policy_t srtp_policy_for(const srtp_key& key, srtp_ssrc_type_t type, std::uint32_t ssrc,
+                                     unsigned long replay_window) noexcept
+{
+    srtp_policy_t policy{};
+    if (key.suite() == srtp_suite::aead_aes_128_gcm) {
+        srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtp);
+        srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtcp);
+    } else {
+        srtp_crypto_policy_set_rtp_default(&policy.rtp);
+        srtp_crypto_policy_set_rtcp_default(&policy.rtcp);
+    }
+    policy.ssrc.type = type;
+    policy.ssrc.value = ssrc;
+    policy.key = nullptr;
+    policy.window_size = replay_window;
+    policy.allow_repeat_tx = 0;
+    policy.next = nullptr;
+    return policy;
+}
+
+using srtp_key_material = std::array<unsigned char, srtp_max_master_bytes>;
+
+/// libsrtp takes the key as unsigned char; it copies it and never writes
+/// through the pointer.
+inline void copy_key_material(const srtp_key& key, srtp_key_material& material) noexcept
+{
+    const auto bytes = key.bytes();
+    for (std::size_t i = 0; i < bytes.size(); ++i)
+        material[i] = std::to_integer<unsigned char>(bytes[i]);
+}
+
+inline void wipe(srtp_key_material& material) noexcept
+{
+    // Through a volatile pointer, so that the stores are not optimized away.
+    volatile unsigned char* p = material.data();
+    for (std::size_t i = 0; i < material.size(); ++i)
+        p[i] = 0;
+}
+
 inline srtp_session make_srtp_session(const srtp_key& key, bool outbound,
                                       unsigned long replay_window, std::error_code& ec) noexcept
 {
@@ -91,30 +145,14 @@ inline srtp_session make_srtp_session(const srtp_key& key, bool outbound,
         ec = make_error_code(errc::srtp_failed);
         return nullptr;
     }
-    srtp_policy_t policy{};
-    if (key.suite() == srtp_suite::aead_aes_128_gcm) {
-        srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtp);
-        srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtcp);
-    } else {
-        srtp_crypto_policy_set_rtp_default(&policy.rtp);
-        srtp_crypto_policy_set_rtcp_default(&policy.rtcp);
-    }
-    policy.ssrc.type = outbound ? ssrc_any_outbound : ssrc_any_inbound;
-    policy.ssrc.value = 0;
-    // libsrtp copies the key into its session; it never writes through this.
-    std::array<unsigned char, srtp_max_master_bytes> material{};
-    const auto bytes = key.bytes();
-    for (std::size_t i = 0; i < bytes.size(); ++i)
-        material[i] = std::to_integer<unsigned char>(bytes[i]);
+    srtp_policy_t policy =
+        srtp_policy_for(key, outbound ? ssrc_any_outbound : ssrc_any_inbound, 0, replay_window);
+    srtp_key_material material{};
+    copy_key_material(key, material);
     policy.key = material.data();
-    policy.window_size = replay_window;
-    policy.allow_repeat_tx = 0;
-    policy.next = nullptr;
     srtp_t session = nullptr;
     const srtp_err_status_t status = srtp_create(&session, &policy);
-    volatile unsigned char* wipe = material.data();
-    for (std::size_t i = 0; i < material.size(); ++i)
-        wipe[i] = 0;
+    wipe(material);
     if (status != srtp_err_status_ok) {
         ec = make_error_code(errc::srtp_failed);
         return nullptr;
@@ -143,8 +181,8 @@ public:
     /// Refused with errc::invalid_srtp_key for a key that was refused, or
     /// errc::srtp_failed where libsrtp refuses.
     srtp_transport(Transport inner, const srtp_key& key, srtp_flow flow, std::error_code& ec)
-        : inner_{std::move(inner)}, flow_{flow}, added_{added_bytes(key.suite(), flow)},
-          sealed_(max_datagram + trailer)
+        : inner_{std::move(inner)}, flow_{flow}, added_{added_bytes(key.suite(), flow)}, key_{key},
+          sealed_(max_datagram + trailer), trial_(max_datagram + trailer)
     {
         out_ = detail::make_srtp_session(key, true, default_replay_window, ec);
         if (!ec) in_ = detail::make_srtp_session(key, false, default_replay_window, ec);
@@ -152,8 +190,8 @@ public:
     }
 
     srtp_transport(Transport inner, const srtp_key& key, srtp_flow flow)
-        : inner_{std::move(inner)}, flow_{flow}, added_{added_bytes(key.suite(), flow)},
-          sealed_(max_datagram + trailer)
+        : inner_{std::move(inner)}, flow_{flow}, added_{added_bytes(key.suite(), flow)}, key_{key},
+          sealed_(max_datagram + trailer), trial_(max_datagram + trailer)
     {
         std::error_code ec;
         out_ = detail::make_srtp_session(key, true, default_replay_window, ec);
@@ -259,13 +297,14 @@ public:
             const std::size_t end = kept + got; // kept moves as slots are kept
             for (std::size_t i = kept; i < end; ++i) {
                 received_datagram& d = slots[i];
-                if (d.truncated) {
-                    count(stats_.malformed);
-                    continue;
+                // A truncated datagram is handed on as it is, for the stream
+                // to count as malformed, as receive() hands on its error: it
+                // cannot be authenticated, and whole, it might have been.
+                if (!d.truncated) {
+                    const auto opened = open(std::span<std::byte>{d.buffer.data(), d.size});
+                    if (!opened) continue;
+                    d.size = *opened;
                 }
-                const auto opened = open(std::span<std::byte>{d.buffer.data(), d.size});
-                if (!opened) continue;
-                d.size = *opened;
                 if (i != kept) std::swap(slots[kept], slots[i]);
                 ++kept;
             }
@@ -312,7 +351,9 @@ public:
         return {.unauthenticated = stats_.unauthenticated.load(std::memory_order_relaxed),
                 .replayed = stats_.replayed.load(std::memory_order_relaxed),
                 .malformed = stats_.malformed.load(std::memory_order_relaxed),
-                .protect_failures = stats_.protect_failures.load(std::memory_order_relaxed)};
+                .protect_failures = stats_.protect_failures.load(std::memory_order_relaxed),
+                .rollovers_found = stats_.rollovers_found.load(std::memory_order_relaxed),
+                .rollover_trials = stats_.rollover_trials.load(std::memory_order_relaxed)};
     }
 
 private:
@@ -348,12 +389,28 @@ private:
             count(stats_.malformed);
             return std::nullopt;
         }
+        // RTP carries its SSRC at offset 8, RTCP at 4; shorter is malformed
+        // for libsrtp too.
+        const std::size_t ssrc_at = flow_ == srtp_flow::media ? 8 : 4;
+        if (datagram.size() < ssrc_at + 4) return refuse(srtp_err_status_bad_param);
+        const std::uint32_t ssrc = read_be32(datagram.subspan(ssrc_at, 4));
+        if (ssrc == last_known_ssrc_ && last_known_valid_) return unprotect(datagram);
+        return open_from_new_source(datagram, ssrc);
+    }
+
+    std::optional<std::size_t> unprotect(std::span<std::byte> datagram) noexcept
+    {
         int len = static_cast<int>(datagram.size());
         const srtp_err_status_t status =
             flow_ == srtp_flow::media ? srtp_unprotect(in_.get(), datagram.data(), &len)
                                       : srtp_unprotect_rtcp(in_.get(), datagram.data(), &len);
+        if (status != srtp_err_status_ok) return refuse(status);
+        return static_cast<std::size_t>(len);
+    }
+
+    std::optional<std::size_t> refuse(srtp_err_status_t status) noexcept
+    {
         switch (status) {
-        case srtp_err_status_ok: return static_cast<std::size_t>(len);
         case srtp_err_status_auth_fail: count(stats_.unauthenticated); break;
         case srtp_err_status_replay_fail:
         case srtp_err_status_replay_old: count(stats_.replayed); break;
@@ -362,15 +419,166 @@ private:
         return std::nullopt;
     }
 
+    // A source other than the last one that authenticated: one libsrtp
+    // keeps state for (it authenticated before), a new one, or one whose
+    // rollover counter is being searched (srtp_rollover_search.hpp).
+    std::optional<std::size_t> open_from_new_source(std::span<std::byte> datagram,
+                                                    std::uint32_t ssrc) noexcept
+    {
+        const bool searching = flow_ == srtp_flow::media && search_.searching(ssrc);
+        if (has_stream(ssrc) && !searching) {
+            const auto opened = unprotect(datagram);
+            if (opened) remember_last(ssrc);
+            return opened;
+        }
+        // Tried in a copy: the datagram must stay as it came for the next
+        // trial, and a failed AEAD check may leave it decrypted in place.
+        // First at ROC 0, as libsrtp assumes for a new source (a trial
+        // stream whose pending ROC is 0 does the same): a source that
+        // started with the listener there, or one a forger named first.
+        if (searching && has_stream(ssrc)) srtp_set_stream_roc(in_.get(), ssrc, 0);
+        int len = 0;
+        srtp_err_status_t status = trial(datagram, len);
+        if (status == srtp_err_status_ok) {
+            if (searching) search_.tried(ssrc, 1, true);
+            return admit(datagram, len, ssrc);
+        }
+        if (flow_ != srtp_flow::media || status != srtp_err_status_auth_fail)
+            return refuse(status); // SRTCP carries its index: no ROC to find
+        const auto sequence = static_cast<std::uint16_t>(
+            (std::to_integer<unsigned>(datagram[2]) << 8) | std::to_integer<unsigned>(datagram[3]));
+        const srtp_rollover_search::step step =
+            search_.next(ssrc, sequence, std::chrono::steady_clock::now());
+        if (step.forget) forget(*step.forget);
+        if (step.count == 0) return refuse(status);
+        stats_.rollover_trials.fetch_add(step.count, std::memory_order_relaxed);
+        if (!has_stream(ssrc) && !add_trial_stream(ssrc)) return refuse(srtp_err_status_alloc_fail);
+        for (std::uint32_t roc = step.first; roc != step.first + step.count; ++roc) {
+            srtp_set_stream_roc(in_.get(), ssrc, roc);
+            status = trial(datagram, len);
+            if (status == srtp_err_status_ok) {
+                search_.tried(ssrc, roc + 1, true);
+                count(stats_.rollovers_found);
+                return admit(datagram, len, ssrc);
+            }
+        }
+        if (const auto given_up = search_.tried(ssrc, step.first + step.count, false))
+            forget(*given_up);
+        return refuse(srtp_err_status_auth_fail);
+    }
+
+    srtp_err_status_t trial(std::span<const std::byte> datagram, int& len) noexcept
+    {
+        std::copy(datagram.begin(), datagram.end(), trial_.begin());
+        len = static_cast<int>(datagram.size());
+        return flow_ == srtp_flow::media ? srtp_unprotect(in_.get(), trial_.data(), &len)
+                                         : srtp_unprotect_rtcp(in_.get(), trial_.data(), &len);
+    }
+
+    // A trial authenticated: its plaintext becomes the datagram, and
+    // libsrtp now keeps state for the source.
+    std::optional<std::size_t> admit(std::span<std::byte> datagram, int len,
+                                     std::uint32_t ssrc) noexcept
+    {
+        const auto n = static_cast<std::size_t>(len);
+        std::copy_n(trial_.begin(), n, datagram.begin());
+        remember_new(ssrc);
+        remember_last(ssrc);
+        return n;
+    }
+
+    [[nodiscard]] bool has_stream(std::uint32_t ssrc) const noexcept
+    {
+        std::uint32_t roc = 0;
+        return srtp_get_stream_roc(in_.get(), ssrc, &roc) == srtp_err_status_ok;
+    }
+
+    // A stream of its own for a source being searched, so that its ROC can
+    // be set (libsrtp's template for new sources always assumes 0).
+    bool add_trial_stream(std::uint32_t ssrc) noexcept
+    {
+        srtp_policy_t policy =
+            detail::srtp_policy_for(*key_, ssrc_specific, ssrc, default_replay_window);
+        detail::srtp_key_material material{};
+        detail::copy_key_material(*key_, material);
+        policy.key = material.data();
+        const bool added = srtp_add_stream(in_.get(), &policy) == srtp_err_status_ok;
+        detail::wipe(material);
+        return added;
+    }
+
+    void forget(std::uint32_t ssrc) noexcept
+    {
+        // libsrtp's srtp_remove_stream takes the SSRC as it is on the wire.
+        srtp_remove_stream(in_.get(), as_on_the_wire(ssrc));
+        if (last_known_ssrc_ == ssrc) last_known_valid_ = false;
+    }
+
+    void remember_last(std::uint32_t ssrc) noexcept
+    {
+        last_known_ssrc_ = ssrc;
+        last_known_valid_ = true;
+    }
+
+    // libsrtp keeps a stream per source that ever authenticated; the oldest
+    // is let go past max_sources, so key holders that restart with new
+    // SSRCs cannot grow it without bound.
+    void remember_new(std::uint32_t ssrc) noexcept
+    {
+        if (std::find(known_.begin(), known_.begin() + static_cast<std::ptrdiff_t>(known_count_),
+                      ssrc) != known_.begin() + static_cast<std::ptrdiff_t>(known_count_))
+            return;
+        if (known_count_ == known_.size()) {
+            forget(known_[known_oldest_]);
+            known_[known_oldest_] = ssrc;
+            known_oldest_ = (known_oldest_ + 1) % known_.size();
+            return;
+        }
+        known_[known_count_++] = ssrc;
+    }
+
+    static std::uint32_t as_on_the_wire(std::uint32_t ssrc) noexcept
+    {
+        const std::array<unsigned char, 4> wire{
+            static_cast<unsigned char>(ssrc >> 24), static_cast<unsigned char>(ssrc >> 16),
+            static_cast<unsigned char>(ssrc >> 8), static_cast<unsigned char>(ssrc)};
+        std::uint32_t v = 0;
+        std::memcpy(&v, wire.data(), sizeof v);
+        return v;
+    }
+
+    static std::uint32_t read_be32(std::span<const std::byte> b) noexcept
+    {
+        std::uint32_t v = 0;
+        for (const std::byte x : b)
+            v = (v << 8) | std::to_integer<std::uint32_t>(x);
+        return v;
+    }
+
     Transport inner_;
     srtp_flow flow_;
     bool protected_ = true;
     std::size_t added_ = 0;
+    // Kept for the streams of sources whose ROC is searched; wiped when
+    // destroyed, as every srtp_key is.
+    std::optional<srtp_key> key_;
     detail::srtp_session out_;
     detail::srtp_session in_;
+    srtp_rollover_search search_;
+    // Sources libsrtp keeps state for, oldest first once full.
+    static constexpr std::size_t max_sources = 64;
+    std::array<std::uint32_t, max_sources> known_{};
+    std::size_t known_count_ = 0;
+    std::size_t known_oldest_ = 0;
+    // The source of the last datagram that authenticated: most datagrams
+    // come from it, and then no table is searched.
+    std::uint32_t last_known_ssrc_ = 0;
+    bool last_known_valid_ = false;
     // Protection happens in a copy: the caller's datagram is const, and may
     // be sent again (RTCP) or kept (a FEC layer). Empty when unprotected.
     std::vector<std::byte> sealed_;
+    // A received datagram's copy for trials (a new source, a ROC search).
+    std::vector<std::byte> trial_;
     // Written by the receiving (or sending) thread alone, read by any: a
     // relaxed increment costs no lock, and only a refused datagram pays it.
     struct counters {
@@ -378,6 +586,8 @@ private:
         std::atomic<std::uint64_t> replayed{0};
         std::atomic<std::uint64_t> malformed{0};
         std::atomic<std::uint64_t> protect_failures{0};
+        std::atomic<std::uint64_t> rollovers_found{0};
+        std::atomic<std::uint64_t> rollover_trials{0};
         counters() = default;
         counters(counters&& o) noexcept { *this = std::move(o); }
         counters& operator=(counters&& o) noexcept
@@ -385,7 +595,9 @@ private:
             for (auto [to, from] :
                  {std::pair{&unauthenticated, &o.unauthenticated},
                   std::pair{&replayed, &o.replayed}, std::pair{&malformed, &o.malformed},
-                  std::pair{&protect_failures, &o.protect_failures}})
+                  std::pair{&protect_failures, &o.protect_failures},
+                  std::pair{&rollovers_found, &o.rollovers_found},
+                  std::pair{&rollover_trials, &o.rollover_trials}})
                 to->store(from->load(std::memory_order_relaxed), std::memory_order_relaxed);
             return *this;
         }
