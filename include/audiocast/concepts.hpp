@@ -52,8 +52,12 @@ struct payload_sink_archetype {
 //                                 (batch_receiver) Fills slots[0..n) with the datagrams
 //                                 waiting, in one system call where the platform has one
 //                                 (recvmmsg). n < slots.size() means none is left waiting,
-//                                 so the caller need not call again to learn it. None
-//                                 waiting: 0 and ec = operation_would_block.
+//                                 or that the transport stopped early on a bound of its own
+//                                 (srtp_transport's on what one call drops); either way the
+//                                 caller may stop, and a descriptor with more waiting stays
+//                                 readable. None waiting: 0 and ec = operation_would_block.
+//                                 With an error, slots[0..n) still hold datagrams received
+//                                 before it.
 //   t.native_handle() -> int      (descriptor_transport) A descriptor that poll(2)
 //                                 reports readable when receive() has a datagram.
 //   t.follow_source(ssrc, from)   (source_following_transport) The source the receiver

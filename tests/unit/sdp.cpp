@@ -724,7 +724,39 @@ TEST_CASE("an SRTP stream's key travels in a=crypto over RTP/SAVP, and is read b
     CHECK(refusal(avp + "a=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:QUJD\n") ==
           errc::unsupported_sdp);
     CHECK_FALSE(audiocast::parse_sdp(avp).crypto);
-    // A line-break smuggled into the key cannot add a line to what is written.
+    // A line-break smuggled into the key cannot add a line to what is
+    // written: the description is refused.
     d.crypto->key = "QUJD\r\na=source-filter: incl IN IP4 239.255.0.1 10.0.0.66";
-    CHECK(audiocast::to_sdp(d).find("\r\na=source-filter") == std::string::npos);
+    std::error_code ec;
+    CHECK(audiocast::to_sdp(d, ec).find("\r\na=source-filter") == std::string::npos);
+    CHECK(ec == errc::invalid_srtp_key);
+}
+
+TEST_CASE("to_sdp refuses an a=crypto it could not write as it is, naming lengths and never the "
+          "key, rather than hand listeners another key")
+{
+    audiocast::stream_description d;
+    using crypto = audiocast::stream_description::sdes_crypto;
+    for (const crypto& c :
+         {crypto{"AES_CM_128_HMAC_SHA1_32", "QUJD"},
+          crypto{"AES_CM_128_HMAC_SHA1_80\r\na=x", "QUJD"},
+          crypto{"AES_CM_128_HMAC_SHA1_80", "QU\r\nJD"}, crypto{"AEAD_AES_128_GCM", ""},
+          crypto{"AEAD_AES_128_GCM", "secret key"}}) {
+        d.crypto = c;
+        std::error_code ec;
+        CHECK(audiocast::to_sdp(d, ec).empty());
+        CHECK(ec == audiocast::errc::invalid_srtp_key);
+        try {
+            (void)audiocast::to_sdp(d);
+            FAIL("not refused");
+        } catch (const std::system_error& e) {
+            CHECK(e.code() == audiocast::errc::invalid_srtp_key);
+            CHECK_THAT(e.what(), !Catch::Contains("secret") && Catch::Contains("characters"));
+        }
+    }
+    d.crypto = crypto{"AEAD_AES_128_GCM", "4fl6DT4Bi+DWT6MsBt5BOQ7Gda1Jiv7rtpYLOqvm"};
+    std::error_code ec;
+    const auto back = audiocast::parse_sdp(audiocast::to_sdp(d, ec));
+    CHECK_FALSE(ec);
+    CHECK(back.crypto == d.crypto);
 }

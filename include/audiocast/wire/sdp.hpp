@@ -66,16 +66,48 @@
 #include <audiocast/wire/detail/sdp_parser.hpp>
 #include <audiocast/wire/stream_description.hpp>
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <system_error>
 
 namespace audiocast {
 
-/// The SDP text of `d`, lines ending in CRLF (RFC 8866 §5).
-[[nodiscard]] inline std::string to_sdp(const stream_description& d)
+namespace detail::sdp {
+
+/// Why `c` could not be written so that a parser reads back the same key:
+/// a suite audiocast does not take, or a key that is not base64. Empty if
+/// it can.
+[[nodiscard]] inline std::string crypto_unwritable(const stream_description::sdes_crypto& c)
+{
+    if (c.suite != "AES_CM_128_HMAC_SHA1_80" && c.suite != "AEAD_AES_128_GCM")
+        return "the a=crypto suite (" + std::to_string(c.suite.size()) +
+               " characters) is not AES_CM_128_HMAC_SHA1_80 or AEAD_AES_128_GCM";
+    const bool base64 = !c.key.empty() && std::ranges::all_of(c.key, [](char ch) {
+        return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+               ch == '+' || ch == '/' || ch == '=';
+    });
+    // A key is never shown, not even in part: only its length.
+    if (!base64)
+        return "the a=crypto key (" + std::to_string(c.key.size()) +
+               " characters) is empty or not base64";
+    return {};
+}
+
+} // namespace detail::sdp
+
+/// The SDP text of `d`, lines ending in CRLF (RFC 8866 §5). A `crypto` it
+/// could not write as it is (a suite audiocast does not take, a key that is
+/// not base64: cleaning it would hand listeners another key) is refused with
+/// errc::invalid_srtp_key and an empty text.
+[[nodiscard]] inline std::string to_sdp(const stream_description& d, std::error_code& ec)
 {
     namespace s = detail::sdp;
+    ec.clear();
+    if (d.crypto && !s::crypto_unwritable(*d.crypto).empty()) {
+        ec = make_error_code(errc::invalid_srtp_key);
+        return {};
+    }
     const bool v6 = s::is_ipv6(d.group);
     const std::string ip = v6 ? "IP6" : "IP4";
     const std::string origin =
@@ -100,8 +132,7 @@ namespace audiocast {
              (d.fec->row_flow && d.port <= 65'531 ? " 3" : ""));
     line("m=audio " + std::to_string(d.port) + (d.crypto ? " RTP/SAVP " : " RTP/AVP ") +
          std::to_string(d.payload_type));
-    if (d.crypto)
-        line("a=crypto:1 " + s::clean(d.crypto->suite) + " inline:" + s::clean(d.crypto->key));
+    if (d.crypto) line("a=crypto:1 " + d.crypto->suite + " inline:" + d.crypto->key);
     const bool opus = d.format.encoding == sample_format::opus;
     // RFC 7587 §7: Opus is always opus/48000/2; sprop-stereo says whether
     // the sender sends stereo.
@@ -155,6 +186,15 @@ namespace audiocast {
         if (f.row_flow && d.port <= 65'531) flow(4, "row", "3");
     }
     return t;
+}
+
+/// As to_sdp(d, ec); throws std::system_error naming what was refused.
+[[nodiscard]] inline std::string to_sdp(const stream_description& d)
+{
+    std::error_code ec;
+    std::string text = to_sdp(d, ec);
+    if (ec) detail::throw_error(ec, "SDP: " + detail::sdp::crypto_unwritable(*d.crypto));
+    return text;
 }
 
 /// Reads an SDP stream description; see the file comment for what is refused.
