@@ -73,6 +73,7 @@ struct server_options {
     int packet_time_ms = 5;
     opus_options opus;                        ///< --bitrate, --frame-ms
     std::size_t mtu = audiocast::default_mtu; ///< --mtu: the path's, in bytes
+    std::size_t protection_bytes = 0;         ///< what SRTP adds to each packet
     int ttl = 1;
     std::optional<double> tone_hz;
     std::string file;
@@ -548,22 +549,13 @@ private:
 
     void write_sdp() const
     {
-        // With a=crypto the description is as secret as the key: readable by
-        // its owner alone, a file that was not is made so before the key goes in.
-        if (opt_.network.srtp) {
-            const std::string shown = "'" + printable(opt_.sdp, max_path_chars) + "'";
-            const int fd = ::open(opt_.sdp.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-            if (fd < 0 || ::fchmod(fd, 0600) != 0 || ::ftruncate(fd, 0) != 0) {
-                const int error = errno;
-                if (fd >= 0) ::close(fd);
-                throw example_error{"cannot write " + shown + ": " + std::strerror(error)};
-            }
-            ::close(fd);
-        }
-        std::ofstream out{opt_.sdp, std::ios::trunc};
-        out << audiocast::to_sdp(description());
-        out.close();
-        if (!out) throw example_error{"cannot write '" + opt_.sdp + "': " + std::strerror(errno)};
+        // With a=crypto the description is as secret as the key: it never
+        // lands, even for a moment, in a file others may read.
+        const std::string text = audiocast::to_sdp(description());
+        if (opt_.network.srtp)
+            write_secret_file(opt_.sdp, text);
+        else
+            write_whole_file(opt_.sdp, text);
     }
 
     // From the stream's thread: a slipped schedule is a gap every listener
@@ -660,14 +652,16 @@ std::unique_ptr<source> make_source(const server_options& opt, audiocast::audio_
         format.channels = reader->channels();
         if (opt.format.encoding_option->count() == 0) format.encoding = reader->natural_encoding();
         const std::size_t block =
-            make_stream_codec(format, packet_time, opt.mtu, opt.opus).frames_per_packet() *
+            make_stream_codec(format, packet_time, opt.mtu, opt.opus, opt.protection_bytes)
+                .frames_per_packet() *
             16; // a read every 16 packets
         if (reader->is_float())
             return std::make_unique<file_source<float>>(std::move(reader), opt.loop, block);
         return std::make_unique<file_source<std::int32_t>>(std::move(reader), opt.loop, block);
     }
     const std::size_t packet_frames =
-        make_stream_codec(format, packet_time, opt.mtu, opt.opus).frames_per_packet();
+        make_stream_codec(format, packet_time, opt.mtu, opt.opus, opt.protection_bytes)
+            .frames_per_packet();
     if (opt.capture) {
         // A number or a name (see --list-devices); "" is the default device.
         const std::optional<std::string> device =
@@ -857,6 +851,11 @@ int main(int argc, char* argv[])
             throw usage_error{"--sap would announce the SRTP key (a=crypto) to every host that "
                               "listens for SAP, and with it the stream; give --sap-announces-key "
                               "if that is meant, or hand listeners --sdp or --key-file instead"};
+        if (opt.network.srtp && !opt.srtp.key_given() && opt.sdp.empty() && !opt.sap)
+            std::cerr << program
+                      << ": warning: --srtp without --key-file, --key or --sdp streams with a "
+                         "fresh key that no listener is given: none will hear the stream"
+                      << std::endl;
         if (opt.sap_announces_key && !(opt.network.srtp && opt.sap))
             throw usage_error{"--sap-announces-key is for --srtp with --sap"};
         // SRTP's keystream follows the SSRC and the packet index: a key used
@@ -868,11 +867,13 @@ int main(int argc, char* argv[])
                          "whoever recorded both read them; give each run a fresh key"
                       << std::endl;
         // The tag goes in each packet beside the audio.
-        if (opt.network.srtp) opt.mtu -= audiocast::srtp_tag_bytes(opt.network.srtp->suite());
+        if (opt.network.srtp)
+            opt.protection_bytes = audiocast::srtp_tag_bytes(opt.network.srtp->suite());
         const std::chrono::milliseconds packet_time{opt.packet_time_ms};
         audiocast::audio_format format;
         std::unique_ptr<source> src = make_source(opt, format, packet_time);
-        const stream_codec codec = make_stream_codec(format, packet_time, opt.mtu, opt.opus);
+        const stream_codec codec =
+            make_stream_codec(format, packet_time, opt.mtu, opt.opus, opt.protection_bytes);
         if (const auto* opus = codec.opus(); opus != nullptr && opt.opus.fec) {
             if (!opus->inband_fec())
                 std::cerr << program << ": note: this stream carries no in-band FEC: it needs "

@@ -382,11 +382,18 @@ inline CLI::Option* add_packet_time(CLI::App& app, int& ms)
 /// The codec for `format`, `packet_time` and `mtu`, or a usage_error that
 /// says the numbers and what would fit: "10 ms of L16/48000/2 is 1920 bytes;
 /// a 1500-byte MTU carries 1444; use --ptime-ms 5 or --mtu 1976".
+/// `protection_bytes` is what protection adds to each packet (SRTP's tag):
+/// the MTU the message names is still the one the user gave.
 inline audiocast::pcm_codec make_codec(const audiocast::audio_format& format,
                                        std::chrono::milliseconds packet_time,
-                                       std::size_t mtu = audiocast::default_mtu)
+                                       std::size_t mtu = audiocast::default_mtu,
+                                       std::size_t protection_bytes = 0)
 {
-    const audiocast::pcm_config config{.format = format, .packet_time = packet_time, .mtu = mtu};
+    const audiocast::pcm_config config{.format = format,
+                                       .packet_time = packet_time,
+                                       .mtu = mtu,
+                                       .header_overhead =
+                                           audiocast::default_header_overhead + protection_bytes};
     std::error_code ec;
     audiocast::pcm_codec::validate(config, ec);
     if (ec == audiocast::errc::packet_exceeds_mtu) {
@@ -439,10 +446,11 @@ struct opus_options {
 /// does not fit: Opus takes 48 kHz and 1 or 2 channels.
 inline stream_codec make_stream_codec(const audiocast::audio_format& format,
                                       std::chrono::milliseconds packet_time, std::size_t mtu,
-                                      const opus_options& opus = {})
+                                      const opus_options& opus = {},
+                                      std::size_t protection_bytes = 0)
 {
     if (format.encoding != audiocast::sample_format::opus)
-        return stream_codec{make_codec(format, packet_time, mtu)};
+        return stream_codec{make_codec(format, packet_time, mtu, protection_bytes)};
     if (format.sample_rate != audiocast::opus_rtp_rate)
         throw usage_error{"Opus takes 48000 Hz audio (RFC 7587), not " +
                           std::to_string(format.sample_rate) + " Hz"};
@@ -456,7 +464,8 @@ inline stream_codec make_stream_codec(const audiocast::audio_format& format,
         // SILK's FEC needs 10 ms frames and more, and no CELT-only mode.
         .inband_fec = opus.fec && opus.frame_ms >= 10 && opus.application != "lowdelay",
         .expected_loss_percent = opus.expected_loss,
-        .mtu = mtu};
+        .mtu = mtu,
+        .header_overhead = audiocast::opus_config{}.header_overhead + protection_bytes};
     try {
         return stream_codec{audiocast::opus_codec{config}};
     } catch (const std::system_error& e) {

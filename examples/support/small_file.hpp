@@ -16,6 +16,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace audiocast_examples {
 
@@ -91,6 +92,21 @@ inline void check_writable(const std::string& path, const char* option)
 
 /// Writes `text` to `path` whole, replacing it; an example_error with the
 /// system's reason, read when the failure happened, otherwise.
+/// Writes all of `text` to `fd`; 0, or the errno that stopped it (ENOSPC
+/// for a write that made no progress).
+[[nodiscard]] inline int write_all(int fd, std::string_view text) noexcept
+{
+    std::size_t done = 0;
+    while (done < text.size()) {
+        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return errno;
+        if (n == 0) return ENOSPC;
+        done += static_cast<std::size_t>(n);
+    }
+    return 0;
+}
+
 inline void write_whole_file(const std::string& path, const std::string& text)
 {
     const std::string shown = "'" + printable(path, max_path_chars) + "'";
@@ -99,19 +115,38 @@ inline void write_whole_file(const std::string& path, const std::string& text)
         const int error = errno;
         throw example_error{"cannot write " + shown + ": " + std::strerror(error)};
     }
-    std::size_t done = 0;
-    while (done < text.size()) {
-        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            const int error = errno;
-            ::close(fd);
-            throw example_error{"cannot write " + shown + ": " + std::strerror(error)};
-        }
-        done += static_cast<std::size_t>(n);
+    if (const int error = write_all(fd, text); error != 0) {
+        ::close(fd);
+        throw example_error{"cannot write " + shown + ": " + std::strerror(error)};
     }
     if (::close(fd) != 0) {
         const int error = errno;
+        throw example_error{"cannot write " + shown + ": " + std::strerror(error)};
+    }
+}
+
+/// Replaces `path` with a file that holds `text` and that only its owner
+/// may read (mode 600), for a secret (an SDP with a key inline). The text is
+/// written to a new file beside it, made with O_EXCL so that nothing another
+/// user placed there (a symbolic link, a file others may open) receives it,
+/// synced, then renamed over `path`: `path` is never a file with part of the
+/// secret, or one that others could read.
+inline void write_secret_file(const std::string& path, const std::string& text)
+{
+    const std::string shown = "'" + printable(path, max_path_chars) + "'";
+    std::string temporary = path + ".XXXXXX";
+    // mkstemp makes the file with O_EXCL and mode 600.
+    const int fd = ::mkstemp(temporary.data());
+    if (fd < 0) {
+        const int error = errno;
+        throw example_error{"cannot write " + shown + ": " + std::strerror(error)};
+    }
+    int error = ::fchmod(fd, 0600) != 0 ? errno : write_all(fd, text);
+    if (error == 0 && ::fsync(fd) != 0) error = errno;
+    if (::close(fd) != 0 && error == 0) error = errno;
+    if (error == 0 && ::rename(temporary.c_str(), path.c_str()) != 0) error = errno;
+    if (error != 0) {
+        ::unlink(temporary.c_str());
         throw example_error{"cannot write " + shown + ": " + std::strerror(error)};
     }
 }

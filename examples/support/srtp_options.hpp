@@ -35,6 +35,15 @@ namespace audiocast_examples {
 /// A key file is one line of base64; anything much larger is the wrong file.
 inline constexpr std::size_t max_key_file_bytes = 1024;
 
+/// Overwrites a key's text before its memory goes back, as srtp_key does
+/// with the key itself.
+inline void wipe(std::string& text) noexcept
+{
+    volatile char* p = text.data();
+    for (std::size_t i = 0; i < text.size(); ++i)
+        p[i] = 0;
+}
+
 struct srtp_options {
     bool enabled = false;
     std::string suite_text{
@@ -122,7 +131,8 @@ struct srtp_options {
             return parse(key_text, "--key", in_use);
         }
         if (key_file_option->count() != 0) {
-            if (sender && !exists(key_file)) return create_key_file(program);
+            if (sender)
+                if (auto made = create_key_file(program)) return std::move(*made);
             return read_key_file(program, in_use);
         }
         if (from_sdp) {
@@ -151,12 +161,6 @@ private:
         return key;
     }
 
-    static bool exists(const std::string& path)
-    {
-        struct ::stat st{};
-        return ::stat(path.c_str(), &st) == 0 || errno != ENOENT;
-    }
-
     [[nodiscard]] audiocast::srtp_key read_key_file(const char* program,
                                                     audiocast::srtp_suite in_use) const
     {
@@ -171,27 +175,39 @@ private:
                          "stream (chmod 600 it)"
                       << std::endl;
         }
-        return parse(read_small_file(key_file, max_key_file_bytes, "an SRTP key"),
-                     "--key-file " + shown, in_use);
+        std::string text = read_small_file(key_file, max_key_file_bytes, "an SRTP key");
+        try {
+            auto key = parse(text, "--key-file " + shown, in_use);
+            wipe(text);
+            return key;
+        } catch (...) {
+            wipe(text);
+            throw;
+        }
     }
 
-    [[nodiscard]] audiocast::srtp_key create_key_file(const char* program) const
+    // A fresh key in a new file, or nullopt where the file exists (and is
+    // then read). Made with O_EXCL | O_NOFOLLOW in one step: no test then
+    // create for another user to slip a link or a file into.
+    [[nodiscard]] std::optional<audiocast::srtp_key> create_key_file(const char* program) const
     {
         const std::string shown = "'" + printable(key_file, max_path_chars) + "'";
-        auto key = audiocast::srtp_key::generate(suite());
-        const int fd = ::open(key_file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        const int fd =
+            ::open(key_file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 && errno == EEXIST) return std::nullopt;
         if (fd < 0) {
             const int error = errno;
             throw example_error{"cannot make the key file " + shown + ": " + std::strerror(error)};
         }
-        const std::string line = key.base64() + "\n";
-        const ssize_t wrote = ::write(fd, line.data(), line.size());
-        const int write_error = errno;
-        const bool closed = ::close(fd) == 0;
-        if (wrote != static_cast<ssize_t>(line.size()) || !closed) {
+        auto key = audiocast::srtp_key::generate(suite());
+        std::string line = key.base64() + "\n";
+        int error = write_all(fd, line);
+        if (error == 0 && ::fsync(fd) != 0) error = errno;
+        if (::close(fd) != 0 && error == 0) error = errno;
+        wipe(line);
+        if (error != 0) {
             ::unlink(key_file.c_str());
-            throw example_error{"cannot write the key file " + shown + ": " +
-                                (wrote < 0 ? std::strerror(write_error) : "the disk is full")};
+            throw example_error{"cannot write the key file " + shown + ": " + std::strerror(error)};
         }
         std::cerr << program << ": made a fresh " << audiocast::srtp_suite_name(suite())
                   << " key in " << shown << " (readable by you alone); give listeners a copy"

@@ -682,8 +682,12 @@ struct payload_sink_archetype {
 //                                 (batch_receiver) Fills slots[0..n) with the datagrams
 //                                 waiting, in one system call where the platform has one
 //                                 (recvmmsg). n < slots.size() means none is left waiting,
-//                                 so the caller need not call again to learn it. None
-//                                 waiting: 0 and ec = operation_would_block.
+//                                 or that the transport stopped early on a bound of its own
+//                                 (srtp_transport's on what one call drops); either way the
+//                                 caller may stop, and a descriptor with more waiting stays
+//                                 readable. None waiting: 0 and ec = operation_would_block.
+//                                 With an error, slots[0..n) still hold datagrams received
+//                                 before it.
 //   t.native_handle() -> int      (descriptor_transport) A descriptor that poll(2)
 //                                 reports readable when receive() has a datagram.
 //   t.follow_source(ssrc, from)   (source_following_transport) The source the receiver
@@ -4778,16 +4782,48 @@ private:
 } // namespace audiocast::detail::sdp
 // end include/audiocast/wire/detail/sdp_parser.hpp
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <system_error>
 
 namespace audiocast {
 
-/// The SDP text of `d`, lines ending in CRLF (RFC 8866 §5).
-[[nodiscard]] inline std::string to_sdp(const stream_description& d)
+namespace detail::sdp {
+
+/// Why `c` could not be written so that a parser reads back the same key:
+/// a suite audiocast does not take, or a key that is not base64. Empty if
+/// it can.
+[[nodiscard]] inline std::string crypto_unwritable(const stream_description::sdes_crypto& c)
+{
+    if (c.suite != "AES_CM_128_HMAC_SHA1_80" && c.suite != "AEAD_AES_128_GCM")
+        return "the a=crypto suite (" + std::to_string(c.suite.size()) +
+               " characters) is not AES_CM_128_HMAC_SHA1_80 or AEAD_AES_128_GCM";
+    const bool base64 = !c.key.empty() && std::ranges::all_of(c.key, [](char ch) {
+        return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+               ch == '+' || ch == '/' || ch == '=';
+    });
+    // A key is never shown, not even in part: only its length.
+    if (!base64)
+        return "the a=crypto key (" + std::to_string(c.key.size()) +
+               " characters) is empty or not base64";
+    return {};
+}
+
+} // namespace detail::sdp
+
+/// The SDP text of `d`, lines ending in CRLF (RFC 8866 §5). A `crypto` it
+/// could not write as it is (a suite audiocast does not take, a key that is
+/// not base64: cleaning it would hand listeners another key) is refused with
+/// errc::invalid_srtp_key and an empty text.
+[[nodiscard]] inline std::string to_sdp(const stream_description& d, std::error_code& ec)
 {
     namespace s = detail::sdp;
+    ec.clear();
+    if (d.crypto && !s::crypto_unwritable(*d.crypto).empty()) {
+        ec = make_error_code(errc::invalid_srtp_key);
+        return {};
+    }
     const bool v6 = s::is_ipv6(d.group);
     const std::string ip = v6 ? "IP6" : "IP4";
     const std::string origin =
@@ -4813,7 +4849,7 @@ namespace audiocast {
     line("m=audio " + std::to_string(d.port) + (d.crypto ? " RTP/SAVP " : " RTP/AVP ") +
          std::to_string(d.payload_type));
     if (d.crypto)
-        line("a=crypto:1 " + s::clean(d.crypto->suite) + " inline:" + s::clean(d.crypto->key));
+        line("a=crypto:1 " + d.crypto->suite + " inline:" + d.crypto->key);
     const bool opus = d.format.encoding == sample_format::opus;
     // RFC 7587 §7: Opus is always opus/48000/2; sprop-stereo says whether
     // the sender sends stereo.
@@ -4867,6 +4903,15 @@ namespace audiocast {
         if (f.row_flow && d.port <= 65'531) flow(4, "row", "3");
     }
     return t;
+}
+
+/// As to_sdp(d, ec); throws std::system_error naming what was refused.
+[[nodiscard]] inline std::string to_sdp(const stream_description& d)
+{
+    std::error_code ec;
+    std::string text = to_sdp(d, ec);
+    if (ec) detail::throw_error(ec, "SDP: " + detail::sdp::crypto_unwritable(*d.crypto));
+    return text;
 }
 
 /// Reads an SDP stream description; see the file comment for what is refused.
@@ -13829,6 +13874,187 @@ private:
 
 } // namespace audiocast
 // end include/audiocast/protection/parity_fec_transport.hpp
+// begin include/audiocast/protection/srtp_rollover_search.hpp
+// audiocast — finding a late joiner's SRTP rollover counter (docs/architecture.md,
+// Packet protection).
+//
+// SRTP authenticates a packet's 48-bit index: its 16-bit sequence number
+// and a rollover counter (ROC) that the sender increments each time the
+// sequence wraps. The ROC is never on the wire. A listener that is there
+// from the start counts the wraps; one that joins later starts from ROC 0,
+// and once the sender has wrapped (within minutes at small packet times)
+// nothing it receives authenticates. SDES keying (RFC 4568) carries no ROC,
+// so the listener finds it: it tries ROC 1, 2, ... against the packets it
+// receives until one authenticates. A wrong ROC cannot authenticate (the
+// tag would have to be forged), so the first that does is the sender's.
+//
+// This is the bookkeeping of that search, without libsrtp or a clock: which
+// sources are being searched, which ROCs to try next for a packet, and how
+// many trials the budget allows. The budget is what keeps a stranger from
+// buying CPU with forgeries: trials are a fixed number per second across
+// all sources, and a source is tried only once it sends in sequence.
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+namespace audiocast {
+
+class srtp_rollover_search {
+public:
+    using time_point = std::chrono::steady_clock::time_point;
+
+    /// Trials per second, across all sources. One trial costs what refusing
+    /// a forged packet does (about 2.8 us with AES-CM, audiocast-bench-srtp),
+    /// so the search spends at most about 6 % of a core, and only while an
+    /// unknown source keeps sending.
+    static constexpr std::uint32_t trials_per_second = 20'000;
+    /// The most trials one packet is given, so that one receive call is
+    /// held no more than about 1.5 ms.
+    static constexpr std::uint32_t trials_per_packet = 512;
+    /// The highest ROC tried: 2^20 wraps is 11 years of 5 ms packets (2 years
+    /// of 1 ms ones). A source not found by then is given up.
+    static constexpr std::uint32_t max_rollover = 1u << 20;
+    /// Sources searched at once; a new one replaces the one heard from
+    /// least recently.
+    static constexpr std::size_t max_sources = 8;
+    /// How far ahead of its last number a source's next packet may be and
+    /// still count as in sequence (loss and reordering allowed).
+    static constexpr std::uint16_t max_sequence_step = 16;
+
+    /// What to do for one packet from a source no ROC is known for.
+    struct step {
+        /// ROCs to try, in order: [first, first + count). count is 0 when the
+        /// packet earns no trials (first from its source, out of sequence,
+        /// budget spent, or the source given up).
+        std::uint32_t first = 0;
+        std::uint32_t count = 0;
+        /// A source whose search ended without a find (replaced, or given
+        /// up): the caller forgets what it kept for it.
+        std::optional<std::uint32_t> forget;
+    };
+
+    /// A packet numbered `sequence` from `ssrc` that did not authenticate at
+    /// ROC 0 arrived at `now`.
+    step next(std::uint32_t ssrc, std::uint16_t sequence, time_point now) noexcept
+    {
+        refill(now);
+        step s;
+        source* src = find(ssrc);
+        if (src == nullptr) {
+            src = replace_stalest(s.forget);
+            *src = source{.ssrc = ssrc,
+                          .last_sequence = sequence,
+                          .next_roc = 1,
+                          .heard = ++heard_,
+                          .in_use = true};
+            return s; // first packet: not yet known to send in sequence
+        }
+        src->heard = ++heard_;
+        const auto step_ahead = static_cast<std::uint16_t>(sequence - src->last_sequence);
+        if (step_ahead == 0 || step_ahead > max_sequence_step || src->given_up) return s;
+        src->last_sequence = sequence;
+        const std::uint32_t left = max_rollover - src->next_roc;
+        s.first = src->next_roc;
+        s.count = std::min({tokens_, trials_per_packet, left});
+        tokens_ -= s.count;
+        trials_ += s.count;
+        return s;
+    }
+
+    /// The caller tried [first, up_to) for `ssrc`; `found` if up_to - 1
+    /// authenticated. A found source leaves the search. Returns the source
+    /// to forget when this ended its search without a find.
+    std::optional<std::uint32_t> tried(std::uint32_t ssrc, std::uint32_t up_to, bool found) noexcept
+    {
+        source* src = find(ssrc);
+        if (src == nullptr) return std::nullopt;
+        if (found) {
+            *src = source{};
+            ++found_;
+            return std::nullopt;
+        }
+        src->next_roc = std::max(src->next_roc, up_to);
+        if (src->next_roc >= max_rollover && !src->given_up) {
+            src->given_up = true;
+            ++given_up_;
+            return ssrc;
+        }
+        return std::nullopt;
+    }
+
+    /// True while `ssrc` is being searched (its ROC is not known).
+    [[nodiscard]] bool searching(std::uint32_t ssrc) const noexcept
+    {
+        return std::any_of(sources_.begin(), sources_.end(),
+                           [&](const source& s) { return s.in_use && s.ssrc == ssrc; });
+    }
+
+    /// Trials granted so far, sources found, and sources given up.
+    [[nodiscard]] std::uint64_t trials() const noexcept { return trials_; }
+    [[nodiscard]] std::uint64_t found() const noexcept { return found_; }
+    [[nodiscard]] std::uint64_t given_up() const noexcept { return given_up_; }
+
+private:
+    struct source {
+        std::uint32_t ssrc = 0;
+        std::uint16_t last_sequence = 0;
+        std::uint32_t next_roc = 1;
+        std::uint64_t heard = 0; // when last heard, in packets
+        bool in_use = false;
+        bool given_up = false;
+    };
+
+    source* find(std::uint32_t ssrc) noexcept
+    {
+        for (source& s : sources_)
+            if (s.in_use && s.ssrc == ssrc) return &s;
+        return nullptr;
+    }
+
+    source* replace_stalest(std::optional<std::uint32_t>& forget) noexcept
+    {
+        source* stalest = &sources_[0];
+        for (source& s : sources_) {
+            if (!s.in_use) return &s;
+            if (s.heard < stalest->heard) stalest = &s;
+        }
+        // A given-up source's state was forgotten when it gave up.
+        if (!stalest->given_up) forget = stalest->ssrc;
+        return stalest;
+    }
+
+    void refill(time_point now) noexcept
+    {
+        if (!refilled_) {
+            refilled_ = now;
+            tokens_ = trials_per_second;
+            return;
+        }
+        if (now <= *refilled_) return;
+        const auto elapsed =
+            std::chrono::duration_cast<std::chrono::microseconds>(now - *refilled_);
+        const auto earned = elapsed.count() * trials_per_second / 1'000'000;
+        if (earned <= 0) return; // keep the remainder for the next packet
+        tokens_ = static_cast<std::uint32_t>(
+            std::min<std::int64_t>(trials_per_second, std::int64_t{tokens_} + earned));
+        *refilled_ += std::chrono::microseconds{earned * 1'000'000 / trials_per_second};
+    }
+
+    std::array<source, max_sources> sources_{};
+    std::uint64_t heard_ = 0;
+    std::uint32_t tokens_ = 0;
+    std::optional<time_point> refilled_;
+    std::uint64_t trials_ = 0;
+    std::uint64_t found_ = 0;
+    std::uint64_t given_up_ = 0;
+};
+
+} // namespace audiocast
+// end include/audiocast/protection/srtp_rollover_search.hpp
 
 // begin include/audiocast/basic_multicast_stream.hpp
 // audiocast — basic_multicast_stream: a transport, a codec and a clock
@@ -14287,18 +14513,23 @@ namespace audiocast::detail {
 template <std::size_t Slots>
 class datagram_batch {
 public:
-    /// Gives every slot a buffer of `bytes_each` bytes.
+    /// Gives every slot a buffer of `bytes_each` bytes, each starting on an
+    /// 8-byte boundary: a protection layer (libsrtp) reads RTP's header in
+    /// place as 32-bit words.
     void allocate(std::size_t bytes_each)
     {
-        bytes_.resize(Slots * bytes_each);
+        const std::size_t stride = (bytes_each + 7) / 8 * 8;
+        bytes_.resize(Slots * stride);
         for (std::size_t i = 0; i < Slots; ++i)
-            slots_[i].buffer = std::span<std::byte>{bytes_.data() + i * bytes_each, bytes_each};
+            slots_[i].buffer = std::span<std::byte>{bytes_.data() + i * stride, bytes_each};
     }
 
     /// Reads batches from `transport` until one comes back short (the
-    /// transport had no more: no call is made to learn it) or `limit`
-    /// datagrams were read, calling take(std::span<const received_datagram>)
-    /// with each batch. Returns the datagrams read; would_block is not an error.
+    /// transport had no more, or stopped early: no call is made to learn
+    /// which), one reports an error, or `limit` datagrams were read, calling
+    /// take(std::span<const received_datagram>) with each batch, including
+    /// the datagrams of one that ended in an error. Returns the datagrams
+    /// read; would_block is not an error.
     template <batch_receiver T, class Take>
     std::size_t drain(T& transport, std::size_t limit, std::error_code& ec, Take&& take) noexcept
     {
@@ -14306,10 +14537,11 @@ public:
         while (read < limit) {
             const std::size_t got = transport.receive_batch(slots_, ec);
             if (ec == std::errc::operation_would_block) ec.clear();
-            if (ec || got == 0) break;
+            // Datagrams read before an error are taken before it is told:
+            // they were received, and dropping them would lose good audio.
             read += got;
-            take(std::span<const received_datagram>{slots_.data(), got});
-            if (got < Slots) break;
+            if (got > 0) take(std::span<const received_datagram>{slots_.data(), got});
+            if (ec || got < Slots) break;
         }
         return read;
     }

@@ -119,13 +119,19 @@ def key_file_plays_and_strangers_hear_nothing():
 
 def sdp_carries_the_key():
     """--srtp with --sdp and no key option: a fresh AEAD_AES_128_GCM key goes
-    in the SDP's a=crypto, the file readable by its owner alone (an existing
-    file of mode 644 is made so), and a client given only the SDP plays the
-    tone. The server refuses --sap unless --sap-announces-key."""
+    in the SDP's a=crypto, the file readable by its owner alone, and a client
+    given only the SDP plays the tone. Where the path is a link another user
+    could have placed (to a file others may read), the link is replaced and
+    its target never receives the key. The server refuses --sap unless
+    --sap-announces-key."""
     sdp = e2e.tmp("stream.sdp")
-    with open(sdp, "w") as f:
+    victim = e2e.tmp("readable-by-all.txt")
+    with open(victim, "w") as f:
         f.write("old\n")
-    os.chmod(sdp, 0o644)
+    os.chmod(victim, 0o644)
+    if os.path.lexists(sdp):
+        os.unlink(sdp)
+    os.symlink(victim, sdp)
     with Children() as children:
         refused = children.start(e2e.server_cmd("--srtp", "--sap", "--tone", "440"), "refused")
         expect_exit(refused, 2, 10)
@@ -136,9 +142,17 @@ def sdp_carries_the_key():
                                                "--sdp", sdp, "--tone", "440", "--duration", "4"),
                                 "server")
         server.wait_for_line(r"streaming", 10)
+        if os.path.islink(sdp):
+            raise Failure("the keyed SDP was written through a symbolic link")
         mode = stat.S_IMODE(os.stat(sdp).st_mode)
         if mode != 0o600:
             raise Failure(f"the keyed SDP has mode {mode:04o}, expected 0600")
+        with open(victim) as f:
+            if f.read() != "old\n":
+                raise Failure("the keyed SDP went into the file the link pointed at")
+        left = [n for n in os.listdir(os.path.dirname(sdp)) if n.startswith("stream.sdp.")]
+        if left:
+            raise Failure(f"temporary files left beside the SDP: {left}")
         with open(sdp) as f:
             text = f.read()
         if "RTP/SAVP" not in text or not re.search(r"a=crypto:1 AEAD_AES_128_GCM inline:\S{40}",
@@ -348,6 +362,9 @@ def careless_keys():
                   e2e.tmp("open.key"), "--no-playback"], 2, "excludes"),
         (server, ["--srtp", "--key-file", e2e.tmp("no-such-dir/new.key")], 1, "new.key"),
         (server, ["--sap-announces-key"], 2, "--sap"),
+        # The MTU named is the one given, and the advice makes room for the tag.
+        (server, ["--srtp", "--mtu", "1000", "--ptime-ms", "10", "--tone", "440"], 2,
+         "a 1000-byte MTU carries 934; use --ptime-ms 2 or --mtu 1986"),
         # The SDP's suite against another on the command line: both named.
         (client, ["--sdp", e2e.tmp("gcm.sdp"), "--srtp-suite", "AES_CM_128_HMAC_SHA1_80",
                   "--no-playback"], 2, "a=crypto says AEAD_AES_128_GCM"),
@@ -387,9 +404,19 @@ def careless_keys():
                 continue
             if not any(warning in line and "warning" in line for line in p.stderr_lines):
                 failures.append(f"{args}: no warning naming {warning!r}:\n{p.transcript()}")
+        # A fresh key that no listener is given: streamed, with a warning.
+        p = children.start(e2e.server_cmd("--srtp", "--tone", "440", "--duration", "0.3"),
+                           "keyless")
+        try:
+            expect_exit(p, 0, 10)
+            if not any("warning" in line and "no listener" in line for line in p.stderr_lines):
+                failures.append(f"--srtp alone: no warning that no listener has the key:\n"
+                                f"{p.transcript()}")
+        except Failure as f:
+            failures.append(f"--srtp alone: {f}")
     if failures:
         raise Failure("\n".join(failures))
-    print(f"{len(cases)} careless keys refused, each saying why; 2 risky ones used with a "
+    print(f"{len(cases)} careless keys refused, each saying why; 3 risky ones used with a "
           f"warning")
 
 
