@@ -2,7 +2,9 @@
 
 #include <catch2/catch.hpp>
 
+#if !defined(_WIN32)
 #include <arpa/inet.h>
+#endif
 
 #include <array>
 #include <cstddef>
@@ -13,6 +15,7 @@
 using audiocast::detail::is_ipv4_literal;
 using audiocast::detail::is_ipv6_literal;
 
+#if !defined(_WIN32)
 namespace {
 
 // The C library's answer, which the sans-I/O check must match.
@@ -23,6 +26,7 @@ bool pton(int family, const std::string& text)
 }
 
 } // namespace
+#endif
 
 TEST_CASE("IPv4 literals are dotted quads of octets 0-255 without leading zeros", "[detail][sdp]")
 {
@@ -47,6 +51,10 @@ TEST_CASE("IPv6 literals follow RFC 4291 text form, with one :: and an optional 
         CHECK_FALSE(is_ipv6_literal(bad));
 }
 
+// glibc's inet_pton is the oracle: it is as strict as RFC 4291's text form.
+// Windows's is not (it takes "::fff:10.0.10.01", a leading zero in the
+// dotted quad), so there the fixed lists above stand alone.
+#if !defined(_WIN32)
 TEST_CASE("The literal checks agree with inet_pton on random text", "[detail][sdp]")
 {
     // Text drawn from the characters addresses are made of, so that most
@@ -91,3 +99,4 @@ TEST_CASE("The literal checks agree with inet_pton on random text", "[detail][sd
     CHECK(valid4 > 1000);
     CHECK(valid6 > 1000);
 }
+#endif
