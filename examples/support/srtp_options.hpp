@@ -166,6 +166,10 @@ private:
     {
         const std::string shown = "'" + printable(key_file, max_path_chars) + "'";
         struct ::stat st{};
+        if (::stat(key_file.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid != ::geteuid())
+            std::cerr << program << ": warning: the key file " << shown
+                      << " belongs to another user, who can read it and change the key"
+                      << std::endl;
         if (::stat(key_file.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
             (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
             char mode[8];
@@ -200,7 +204,8 @@ private:
             throw example_error{"cannot make the key file " + shown + ": " + std::strerror(error)};
         }
         auto key = audiocast::srtp_key::generate(suite());
-        std::string line = key.base64() + "\n";
+        std::string line = key.base64(); // no temporary copy left unwiped
+        line += '\n';
         int error = write_all(fd, line);
         if (error == 0 && ::fsync(fd) != 0) error = errno;
         if (::close(fd) != 0 && error == 0) error = errno;

@@ -527,26 +527,28 @@ TEST_CASE("SRTP: a listener that joins after the sender's sequence numbers wrapp
     }
 }
 
-TEST_CASE("SRTP: a listener that joins a sender hundreds of wraps old (days at 5 ms packets) "
-          "finds it within a few packets")
+TEST_CASE("SRTP: a listener that joins a sender hundreds of wraps old (a day and a half at 5 "
+          "ms packets) plays from its second packet")
 {
     const srtp_key key = srtp_key::generate(srtp_suite::aes_cm_128_hmac_sha1_80);
     audiocast::manual_clock clock;
     audiocast::loopback_group group{clock};
     auto wire = group.join();
     srtp_loopback late{group.join(), key, srtp_flow::media};
-    long_running_sender sender{key, 0xD00D, 1'500};
+    long_running_sender sender{key, 0xD00D, 400};
     for (std::uint16_t s = 0; s < 50; ++s)
         wire.send(
             sender.packet(static_cast<std::uint16_t>(40'000 + s), static_cast<std::uint8_t>(s)));
     const auto got = drain(late);
-    // 512 trials a packet: ROC 1,500 is reached with the fourth in sequence.
-    REQUIRE(got.size() == 50 - 3);
+    // The second packet's trials (a source's reserve, less its stream's
+    // cost) reach ROC 400.
+    using search = audiocast::srtp_rollover_search;
+    REQUIRE(got.size() == 50 - 1);
     for (std::size_t i = 0; i < got.size(); ++i)
-        CHECK(got[i] == rtp_packet(0xD00D, static_cast<std::uint16_t>(40'003 + i), 160,
-                                   static_cast<std::uint8_t>(3 + i)));
+        CHECK(got[i] == rtp_packet(0xD00D, static_cast<std::uint16_t>(40'001 + i), 160,
+                                   static_cast<std::uint8_t>(1 + i)));
     CHECK(late.stats().rollovers_found == 1);
-    CHECK(late.stats().rollover_trials == 3 * 512);
+    CHECK(late.stats().rollover_trials == search::burst_trials - search::stream_cost);
 }
 
 TEST_CASE("SRTP: a stranger's in-sequence forgeries from a new source buy at most the search "
@@ -570,12 +572,13 @@ TEST_CASE("SRTP: a stranger's in-sequence forgeries from a new source buy at mos
     const auto got = drain(late);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    // The forger's source took the budget first; the real one was found once
-    // it had a share (ROC 3 takes one packet's trials).
-    REQUIRE_FALSE(got.empty());
-    CHECK(std::equal(got.begin(), got.end(), sent.end() - static_cast<std::ptrdiff_t>(got.size())));
+    // The forger's source spent its own budget; the real one, with its own,
+    // was found at its second packet.
+    REQUIRE(got.size() == sent.size() - 1);
+    CHECK(std::equal(got.begin(), got.end(), sent.begin() + 1));
     CHECK(late.stats().rollovers_found == 1);
-    const double budget = audiocast::srtp_rollover_search::trials_per_second * (1 + seconds);
+    using search = audiocast::srtp_rollover_search;
+    const double budget = 2 * (search::burst_trials + search::trials_per_second * seconds);
     CHECK(static_cast<double>(late.stats().rollover_trials) <= budget);
 }
 
@@ -599,21 +602,53 @@ TEST_CASE("SRTP: a stranger who names the sender's SSRC before it starts does no
     CHECK(rx.stats().unauthenticated == 50);
 }
 
-TEST_CASE("SRTP: past the sources libsrtp keeps state for, the oldest is let go, and every "
-          "source still plays, the first among them")
+TEST_CASE("SRTP: past the sources libsrtp keeps state for, the one used least recently is let "
+          "go, and every source still plays, the first among them")
 {
     const srtp_key key = srtp_key::generate(srtp_suite::aes_cm_128_hmac_sha1_80);
     audiocast::manual_clock clock;
     audiocast::loopback_group group{clock};
     srtp_loopback tx{group.join(), key, srtp_flow::media};
     srtp_loopback rx{group.join(), key, srtp_flow::media};
+    auto wire = group.join();
+    constexpr auto sources = static_cast<std::uint32_t>(srtp_loopback::max_sources + 100);
     std::vector<std::vector<std::byte>> sent;
+    std::vector<std::vector<std::byte>> got;
+    std::vector<std::byte> steady_first; // its first packet as on the wire, to replay
+    std::array<std::byte, 2048> buffer{};
+    std::uint16_t steady_sequence = 0;
     for (int round = 0; round < 2; ++round)
-        for (std::uint32_t ssrc = 1; ssrc <= 100; ++ssrc)
-            for (std::uint16_t s = 0; s < 3; ++s) {
-                sent.push_back(rtp_packet(ssrc, static_cast<std::uint16_t>(round * 3 + s)));
+        for (std::uint32_t ssrc = 1; ssrc <= sources; ++ssrc) {
+            for (std::uint16_t s = 0; s < 2; ++s) {
+                sent.push_back(rtp_packet(ssrc, static_cast<std::uint16_t>(round * 2 + s)));
                 tx.send(sent.back());
             }
-    CHECK(drain(rx) == sent);
-    CHECK(refused(rx.stats()) == 0);
+            // One source keeps sending among them: never the one let go.
+            if (ssrc % 100 == 0) {
+                sent.push_back(rtp_packet(0xFEED, steady_sequence++));
+                tx.send(sent.back());
+            }
+            // Read as it goes: the loopback group holds a few thousand.
+            for (auto& d : drain(rx))
+                got.push_back(std::move(d));
+            for (std::error_code ec;;) {
+                const std::size_t n = wire.receive(buffer, ec);
+                if (ec) break;
+                if (steady_first.empty() && n > 12 && buffer[8] == std::byte{0} &&
+                    buffer[10] == std::byte{0xFE} && buffer[11] == std::byte{0xED})
+                    steady_first.assign(buffer.begin(),
+                                        buffer.begin() + static_cast<std::ptrdiff_t>(n));
+            }
+        }
+    CHECK(got.size() == sent.size());
+    CHECK(got == sent);
+    CHECK(rx.stats().unauthenticated == 0);
+    CHECK(rx.stats().replayed == 0);
+    CHECK(rx.stats().malformed == 0);
+    // Its state was kept, replay window and all (more than max_sources were
+    // admitted after it): its first packet, sent again, is a replay.
+    REQUIRE_FALSE(steady_first.empty());
+    wire.send(steady_first);
+    CHECK(drain(rx).empty());
+    CHECK(rx.stats().replayed == 1);
 }

@@ -22,8 +22,9 @@
 // forged packet allocates nothing: it fails authentication first. A source
 // that joined after its sequence numbers wrapped has its rollover counter
 // found by trial (srtp_rollover_search.hpp), within a budget of trials a
-// second; that search allocates one stream per searched source (8 at most).
-// libsrtp keeps the state of max_sources sources, the oldest let go.
+// second per source; that search gives each searched source (8 at most) a
+// stream of its own.
+// libsrtp keeps the state of max_sources sources, the least recently used let go.
 #pragma once
 
 #include <audiocast/concepts.hpp>
@@ -170,12 +171,17 @@ public:
     static constexpr unsigned long default_replay_window = 1024;
     /// The most datagrams one receive() or receive_batch() call drops before
     /// it gives up for now (would_block, or a short batch): one call spends
-    /// at most about 3 ms refusing (checking one costs about 2.8 us with
-    /// AES-CM, audiocast-bench-srtp). The bound is per call, not per poll: a
-    /// stream's poll makes many calls, so a flood faster than it can refuse
-    /// holds the poll longer. It is well above what a poll's worth of flood at
-    /// 20,000 datagrams/s holds, so a caller that polls at intervals keeps up.
+    /// at most about 3.5 ms refusing (checking one costs about 3.4 us with
+    /// AES-CM, audiocast-bench-srtp), and at most srtp_rollover_search's
+    /// reserve for each source it searches (8 x 512 trials, about 14 ms)
+    /// searching for late sources' ROCs. The bound is per call, not per
+    /// poll: a stream's poll makes many calls, so a flood faster than it can refuse holds the poll
+    /// longer. It is well above what a poll's worth of flood at 20,000 datagrams/s holds, so a
+    /// caller that polls at intervals keeps up.
     static constexpr int max_drops_per_call = 1024;
+    /// Sources libsrtp keeps state for, per flow (a few kilobytes each; on a
+    /// control flow, one for each listener's RTCP).
+    static constexpr std::size_t max_sources = 1024;
 
     /// Protects `inner` with `key` as a media (SRTP) or control (SRTCP) flow.
     /// Refused with errc::invalid_srtp_key for a key that was refused, or
@@ -184,6 +190,7 @@ public:
         : inner_{std::move(inner)}, flow_{flow}, added_{added_bytes(key.suite(), flow)}, key_{key},
           sealed_(max_datagram + trailer), trial_(max_datagram + trailer)
     {
+        known_.reserve(max_sources);
         out_ = detail::make_srtp_session(key, true, default_replay_window, ec);
         if (!ec) in_ = detail::make_srtp_session(key, false, default_replay_window, ec);
         if (ec) out_.reset();
@@ -193,6 +200,7 @@ public:
         : inner_{std::move(inner)}, flow_{flow}, added_{added_bytes(key.suite(), flow)}, key_{key},
           sealed_(max_datagram + trailer), trial_(max_datagram + trailer)
     {
+        known_.reserve(max_sources);
         std::error_code ec;
         out_ = detail::make_srtp_session(key, true, default_replay_window, ec);
         if (!ec) in_ = detail::make_srtp_session(key, false, default_replay_window, ec);
@@ -462,13 +470,14 @@ private:
                 return admit(datagram, len, ssrc);
             }
         }
-        if (const auto given_up = search_.tried(ssrc, step.first + step.count, false))
-            forget(*given_up);
+        search_.tried(ssrc, step.first + step.count, false);
         return refuse(srtp_err_status_auth_fail);
     }
 
     srtp_err_status_t trial(std::span<const std::byte> datagram, int& len) noexcept
     {
+        // libsrtp writes no further than the datagram (it only shortens it).
+        if (datagram.size() > trial_.size()) return srtp_err_status_bad_param;
         std::copy(datagram.begin(), datagram.end(), trial_.begin());
         len = static_cast<int>(datagram.size());
         return flow_ == srtp_flow::media ? srtp_unprotect(in_.get(), trial_.data(), &len)
@@ -516,25 +525,33 @@ private:
 
     void remember_last(std::uint32_t ssrc) noexcept
     {
+        if (last_known_valid_ && last_known_ssrc_ == ssrc) return;
         last_known_ssrc_ = ssrc;
         last_known_valid_ = true;
+        // Used now: the last to be let go (the table is scanned only when the
+        // source changes, not for every datagram).
+        for (known_source& k : known_)
+            if (k.ssrc == ssrc) k.used = ++uses_;
     }
 
-    // libsrtp keeps a stream per source that ever authenticated; the oldest
-    // is let go past max_sources, so key holders that restart with new
-    // SSRCs cannot grow it without bound.
+    // libsrtp keeps a stream per source that ever authenticated; past
+    // max_sources the one used least recently is let go, so key holders that
+    // come and go (restarts with new SSRCs, listeners' RTCP) cannot grow it
+    // without bound. One let go that comes back is a new source to libsrtp,
+    // with a fresh replay window (docs/robustness.md).
     void remember_new(std::uint32_t ssrc) noexcept
     {
-        if (std::find(known_.begin(), known_.begin() + static_cast<std::ptrdiff_t>(known_count_),
-                      ssrc) != known_.begin() + static_cast<std::ptrdiff_t>(known_count_))
-            return;
-        if (known_count_ == known_.size()) {
-            forget(known_[known_oldest_]);
-            known_[known_oldest_] = ssrc;
-            known_oldest_ = (known_oldest_ + 1) % known_.size();
+        for (const known_source& k : known_)
+            if (k.ssrc == ssrc) return;
+        if (known_.size() < known_.capacity()) { // reserved: no allocation
+            known_.push_back({ssrc, ++uses_});
             return;
         }
-        known_[known_count_++] = ssrc;
+        auto least = std::min_element(
+            known_.begin(), known_.end(),
+            [](const known_source& a, const known_source& b) { return a.used < b.used; });
+        forget(least->ssrc);
+        *least = {ssrc, ++uses_};
     }
 
     static std::uint32_t as_on_the_wire(std::uint32_t ssrc) noexcept
@@ -565,11 +582,13 @@ private:
     detail::srtp_session out_;
     detail::srtp_session in_;
     srtp_rollover_search search_;
-    // Sources libsrtp keeps state for, oldest first once full.
-    static constexpr std::size_t max_sources = 64;
-    std::array<std::uint32_t, max_sources> known_{};
-    std::size_t known_count_ = 0;
-    std::size_t known_oldest_ = 0;
+    // Sources libsrtp keeps state for, each with when it was last used.
+    struct known_source {
+        std::uint32_t ssrc;
+        std::uint64_t used;
+    };
+    std::vector<known_source> known_;
+    std::uint64_t uses_ = 0;
     // The source of the last datagram that authenticated: most datagrams
     // come from it, and then no table is searched.
     std::uint32_t last_known_ssrc_ = 0;
