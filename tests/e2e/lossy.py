@@ -441,11 +441,16 @@ def fec_through_the_relay(forger=False):
     # session then counts the arrival a duplicate (none on lo, as a rule).
     # The forger's copies from the sender's address count as malformed (junk
     # where the header extension belongs) or as duplicates, so with it the
-    # sum is bounded rather than exact.
+    # sum is bounded rather than exact. A packet the session discarded (a
+    # jump no packet confirmed) is lost too though the relay passed it: the
+    # fresh-clone CI of 66afa45 counted 430 for 429 dropped, with one
+    # discarded (which packet, and whether the forger caused it, is not yet
+    # known).
     accounted = f["packets_recovered"] + fec["packets_lost"]
     if fec["socket_overflow"] == 0 and (
             accounted != dropped + fec["packets_duplicate"] if not stranger
-            else not dropped <= accounted <= dropped + fec["packets_duplicate"]):
+            else not dropped <= accounted <= dropped + fec["packets_duplicate"]
+            + fec["packets_discarded"]):
         raise Failure(f"{said}: rebuilt and lost do not add up to what was dropped: {fec}")
     # A packet sent twice with different bytes is trusted for no repair until
     # a repair settles it, so the forger's copies (one packet in 20) cost
