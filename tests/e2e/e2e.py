@@ -368,14 +368,19 @@ def stalled_server_leaves_the_gap_it_reports():
                          got.data[lead * got.frame_bytes:
                                   (lead + source.frames + slipped) * got.frame_bytes])
     gaps = harness.expect_same_audio_across_slips(body, source, "the client's WAV", slipped)
-    if len(gaps) != 1 or abs(gaps[0][1] - slipped) > 96:
+    # A loaded host (AddressSanitizer in CI) may also deschedule the server
+    # at other moments, or twice across the stop: each slip is a gap it
+    # reports. The listener must hear what the server said and no more, and
+    # the stop itself, 150 ms, as one gap of at least 100 ms.
+    heard = sum(length for _, length in gaps)
+    if not gaps or abs(heard - slipped) > 96 * len(gaps) or max(l for _, l in gaps) < 4800:
         raise Failure(f"the server skipped {slipped} frames; the recording has gaps {gaps}")
     stats = harness.read_json(tmp("client0.json"))
     for field in ("packets_lost", "packets_late", "resyncs", "frames_discarded"):
         if stats[field] != 0:
             raise Failure(f"{field} is {stats[field]}, expected 0: {stats}")
     print(f"the server skipped {slipped} frames ({slipped / 48:.1f} ms); the recording is the "
-          f"source bit-exact but for one gap {gaps[0]}")
+          f"source bit-exact but for the gaps {gaps}")
 
 
 def status_after_a_slip_lists_each_listener_on_its_own_line():
