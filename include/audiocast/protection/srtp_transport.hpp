@@ -28,6 +28,7 @@
 #pragma once
 
 #include <audiocast/concepts.hpp>
+#include <audiocast/detail/endian.hpp>
 #include <audiocast/endpoint.hpp>
 #include <audiocast/error.hpp>
 #include <audiocast/protection/srtp_key.hpp>
@@ -401,7 +402,7 @@ private:
         // for libsrtp too.
         const std::size_t ssrc_at = flow_ == srtp_flow::media ? 8 : 4;
         if (datagram.size() < ssrc_at + 4) return refuse(srtp_err_status_bad_param);
-        const std::uint32_t ssrc = read_be32(datagram.subspan(ssrc_at, 4));
+        const std::uint32_t ssrc = detail::load_be32(datagram.data() + ssrc_at);
         if (ssrc == last_known_ssrc_ && last_known_valid_) return unprotect(datagram);
         return open_from_new_source(datagram, ssrc);
     }
@@ -453,8 +454,7 @@ private:
         }
         if (flow_ != srtp_flow::media || status != srtp_err_status_auth_fail)
             return refuse(status); // SRTCP carries its index: no ROC to find
-        const auto sequence = static_cast<std::uint16_t>(
-            (std::to_integer<unsigned>(datagram[2]) << 8) | std::to_integer<unsigned>(datagram[3]));
+        const std::uint16_t sequence = detail::load_be16(datagram.data() + 2);
         const srtp_rollover_search::step step =
             search_.next(ssrc, sequence, std::chrono::steady_clock::now());
         if (step.forget) forget(*step.forget);
@@ -556,19 +556,10 @@ private:
 
     static std::uint32_t as_on_the_wire(std::uint32_t ssrc) noexcept
     {
-        const std::array<unsigned char, 4> wire{
-            static_cast<unsigned char>(ssrc >> 24), static_cast<unsigned char>(ssrc >> 16),
-            static_cast<unsigned char>(ssrc >> 8), static_cast<unsigned char>(ssrc)};
+        std::array<std::byte, 4> wire{};
+        detail::store_be32(wire.data(), ssrc);
         std::uint32_t v = 0;
         std::memcpy(&v, wire.data(), sizeof v);
-        return v;
-    }
-
-    static std::uint32_t read_be32(std::span<const std::byte> b) noexcept
-    {
-        std::uint32_t v = 0;
-        for (const std::byte x : b)
-            v = (v << 8) | std::to_integer<std::uint32_t>(x);
         return v;
     }
 
