@@ -4216,6 +4216,16 @@ inline const char* direction_name(media_direction d) noexcept
 
 namespace audiocast::detail::sdp {
 
+/// Non-empty, and only base64's characters: what an a=crypto key may hold,
+/// read or written.
+[[nodiscard]] inline bool is_base64_text(std::string_view text) noexcept
+{
+    return !text.empty() && std::ranges::all_of(text, [](char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+               c == '+' || c == '/' || c == '=';
+    });
+}
+
 struct failure {
     std::error_code code;
     std::string message;
@@ -4502,11 +4512,7 @@ private:
             return std::nullopt;
         }
         const std::string_view key = parts[0];
-        const bool base64 = !key.empty() && std::ranges::all_of(key, [](char c) {
-            return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                   c == '+' || c == '/' || c == '=';
-        });
-        if (!base64) {
+        if (!is_base64_text(key)) {
             why = "has a key that is not base64";
             return std::nullopt;
         }
@@ -4799,12 +4805,8 @@ namespace detail::sdp {
     if (c.suite != "AES_CM_128_HMAC_SHA1_80" && c.suite != "AEAD_AES_128_GCM")
         return "the a=crypto suite (" + std::to_string(c.suite.size()) +
                " characters) is not AES_CM_128_HMAC_SHA1_80 or AEAD_AES_128_GCM";
-    const bool base64 = !c.key.empty() && std::ranges::all_of(c.key, [](char ch) {
-        return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-               ch == '+' || ch == '/' || ch == '=';
-    });
     // A key is never shown, not even in part: only its length.
-    if (!base64)
+    if (!is_base64_text(c.key))
         return "the a=crypto key (" + std::to_string(c.key.size()) +
                " characters) is empty or not base64";
     return {};

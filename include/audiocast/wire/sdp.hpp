@@ -83,12 +83,8 @@ namespace detail::sdp {
     if (c.suite != "AES_CM_128_HMAC_SHA1_80" && c.suite != "AEAD_AES_128_GCM")
         return "the a=crypto suite (" + std::to_string(c.suite.size()) +
                " characters) is not AES_CM_128_HMAC_SHA1_80 or AEAD_AES_128_GCM";
-    const bool base64 = !c.key.empty() && std::ranges::all_of(c.key, [](char ch) {
-        return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-               ch == '+' || ch == '/' || ch == '=';
-    });
     // A key is never shown, not even in part: only its length.
-    if (!base64)
+    if (!is_base64_text(c.key))
         return "the a=crypto key (" + std::to_string(c.key.size()) +
                " characters) is empty or not base64";
     return {};

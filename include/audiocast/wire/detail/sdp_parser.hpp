@@ -25,6 +25,16 @@
 
 namespace audiocast::detail::sdp {
 
+/// Non-empty, and only base64's characters: what an a=crypto key may hold,
+/// read or written.
+[[nodiscard]] inline bool is_base64_text(std::string_view text) noexcept
+{
+    return !text.empty() && std::ranges::all_of(text, [](char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+               c == '+' || c == '/' || c == '=';
+    });
+}
+
 struct failure {
     std::error_code code;
     std::string message;
@@ -311,11 +321,7 @@ private:
             return std::nullopt;
         }
         const std::string_view key = parts[0];
-        const bool base64 = !key.empty() && std::ranges::all_of(key, [](char c) {
-            return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                   c == '+' || c == '/' || c == '=';
-        });
-        if (!base64) {
+        if (!is_base64_text(key)) {
             why = "has a key that is not base64";
             return std::nullopt;
         }
