@@ -271,7 +271,11 @@ def options_quiet_and_quit():
     tail = runs[-1][0] if runs and runs[-1][0] + runs[-1][1] == got.frames else got.frames
     inner = [(at, n) for at, n in runs if lead < at and at + n < tail and n >= 48]
     gap = sum(n for _, n in inner)
-    if gap > slipped:
+    # A run of silence may take in a sample of the tone itself that is zero
+    # (1500 Hz at 96 kHz crosses zero on a sample every 32) or a fade's last
+    # sample rounded to zero: the CI of dce5929 heard 3046 frames of silence
+    # where the server skipped 3045. A few frames a gap, no more.
+    if gap > slipped + 4 * len(inner):
         raise Failure(f"the client's WAV has {gap} frames of silence inside the tone "
                       f"({inner}), and the server slipped {slipped}: "
                       f"{server.stderr_lines}; {stats}")
