@@ -275,7 +275,7 @@ def options_quiet_and_quit():
     # (1500 Hz at 96 kHz crosses zero on a sample every 32) or a fade's last
     # sample rounded to zero: the CI of dce5929 heard 3046 frames of silence
     # where the server skipped 3045. A few frames a gap, no more.
-    if gap > slipped + 4 * len(inner):
+    if gap > slipped + harness.SLIP_EDGE_FRAMES * len(inner):
         raise Failure(f"the client's WAV has {gap} frames of silence inside the tone "
                       f"({inner}), and the server slipped {slipped}: "
                       f"{server.stderr_lines}; {stats}")

@@ -74,6 +74,7 @@ def two_listeners_synchronize():
         for c in clients:
             expect_exit(c, 0, 15)
         expect_exit(server, 0, 15)
+    slips = harness.server_slips(server)
     for i in range(2):
         stats = harness.read_json(e2e.tmp(f"client{i}.json"))
         clock = stats["clock"]
@@ -86,9 +87,14 @@ def two_listeners_synchronize():
         if stats["sync_error_us"] is None or abs(stats["sync_error_us"]) > 1000:
             raise Failure(f"client{i}: playout is not on the common timeline: "
                           f"sync error {stats['sync_error_us']} us")
-        for field in ("packets_lost", "underruns"):
-            if stats[field] != 0:
-                raise Failure(f"client{i}: {field} is {stats[field]}")
+        if stats["packets_lost"] != 0:
+            raise Failure(f"client{i}: packets_lost is {stats['packets_lost']}: {stats}")
+        # A server the host stopped for longer than the latency (100 ms) runs
+        # every listener dry once, through no fault of theirs: one underrun a
+        # slip it reported, no more (the CI of dce5929 saw 3 with none shown).
+        if stats["underruns"] > slips:
+            raise Failure(f"client{i}: underruns is {stats['underruns']}, and the server "
+                          f"slipped {slips} times: {server.stderr_lines}; {stats}")
 
 
 def clicks(seconds):
