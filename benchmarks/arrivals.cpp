@@ -74,7 +74,7 @@ int run(const options& opt)
     audiocast::udp_multicast_transport socket{io,
                                               {.group = opt.group,
                                                .port = static_cast<std::uint16_t>(opt.port),
-                                               .interface = "lo",
+                                               .multicast_interface = "lo",
                                                .receive_buffer_bytes = 4 << 20}};
     std::vector<arrival> arrivals;
     arrivals.reserve(static_cast<std::size_t>(opt.seconds * 1000) + 1000);

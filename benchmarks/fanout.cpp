@@ -145,7 +145,8 @@ struct listener {
 
     listener(asio::io_context& io, const audiocast::pcm_config& codec)
         : stream{audiocast::udp_multicast_transport{
-                     io, {.interface = "lo", .receive_buffer_bytes = receive_buffer_bytes}},
+                     io,
+                     {.multicast_interface = "lo", .receive_buffer_bytes = receive_buffer_bytes}},
                  audiocast::pcm_codec{codec}, audiocast::steady_clock{}},
           runner{stream, io.get_executor()}
     {}
@@ -306,8 +307,7 @@ public:
         }};
         if (priority_ > 0) {
             std::string what;
-            if (audiocast::detail::set_realtime_priority(thread_.native_handle(), priority_,
-                                                         what)) {
+            if (audiocast::detail::set_realtime_priority(thread_, priority_, what)) {
                 stop();
                 throw std::runtime_error{"--playout-priority: " + what};
             }
@@ -418,7 +418,8 @@ struct sender_side {
     std::error_code first_error;
 
     sender_side(asio::io_context& io, const audiocast::pcm_config& codec)
-        : stream{audiocast::udp_multicast_transport{io, {.interface = "lo", .join = false}},
+        : stream{audiocast::udp_multicast_transport{io,
+                                                    {.multicast_interface = "lo", .join = false}},
                  audiocast::pcm_codec{codec}, audiocast::steady_clock{}},
           runner{stream, io.get_executor()}
     {
@@ -723,7 +724,7 @@ struct sending_streams {
 
         sender(asio::io_context& io, const audiocast::pcm_config& codec, const std::string& group)
             : stream{audiocast::udp_multicast_transport{
-                         io, {.group = group, .interface = "lo", .join = false}},
+                         io, {.group = group, .multicast_interface = "lo", .join = false}},
                      audiocast::pcm_codec{codec}, audiocast::steady_clock{}}
         {}
     };
@@ -795,7 +796,7 @@ int run_threads(const options& opt)
             receivers.push_back(std::make_unique<audiocast::multicast_receiver>(
                 audiocast::udp_multicast_transport{io,
                                                    {.group = group_of(i),
-                                                    .interface = "lo",
+                                                    .multicast_interface = "lo",
                                                     .receive_buffer_bytes = receive_buffer_bytes}},
                 audiocast::pcm_codec{plan.codec}, audiocast::steady_clock{}, stats_every_20ms()));
             receiving.push_back(receivers.back().get());

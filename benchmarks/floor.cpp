@@ -74,7 +74,7 @@ constexpr const char* usage =
 int send(long ptime_ms, double seconds)
 {
     asio::io_context io{1};
-    audiocast::udp_multicast_transport socket{io, {.interface = "lo", .join = false}};
+    audiocast::udp_multicast_transport socket{io, {.multicast_interface = "lo", .join = false}};
     const std::uint32_t frames = static_cast<std::uint32_t>(48 * ptime_ms);
     std::vector<std::byte> packet(audiocast::rtp::fixed_header_size + frames * 4);
     audiocast::rtp::header h;
@@ -105,7 +105,7 @@ int send(long ptime_ms, double seconds)
 int receive(double seconds, long interval_ms)
 {
     asio::io_context io{1};
-    audiocast::udp_multicast_transport socket{io, {.interface = "lo"}};
+    audiocast::udp_multicast_transport socket{io, {.multicast_interface = "lo"}};
     constexpr std::size_t batch = 32;
     std::vector<std::byte> bytes(batch * 2048);
     std::array<audiocast::received_datagram, batch> slots{};
@@ -169,7 +169,7 @@ struct bare_receiver {
     std::uint64_t underruns = 0;   ///< the playout thread's
 
     bare_receiver(asio::io_context& io, const ring_layout& layout)
-        : socket{io, {.interface = "lo", .receive_buffer_bytes = 1 << 20}},
+        : socket{io, {.multicast_interface = "lo", .receive_buffer_bytes = 1 << 20}},
           ring(layout.slot_bytes * layout.slots)
     {}
 };
@@ -253,7 +253,7 @@ int fanout(long receivers, long ptime_ms, double seconds, long interval_ms)
 
     audiocast_bench::raise_descriptor_limit(static_cast<std::size_t>(receivers) + 1);
     asio::io_context io{1};
-    audiocast::udp_multicast_transport sender{io, {.interface = "lo", .join = false}};
+    audiocast::udp_multicast_transport sender{io, {.multicast_interface = "lo", .join = false}};
     std::vector<std::unique_ptr<bare_receiver>> rx;
     for (long i = 0; i < receivers; ++i)
         rx.push_back(std::make_unique<bare_receiver>(io, layout));

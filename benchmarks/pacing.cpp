@@ -68,7 +68,7 @@ int run(const options& opt)
     const audiocast::pcm_config codec_config{.packet_time =
                                                  std::chrono::milliseconds{opt.ptime_ms}};
     audiocast::multicast_sender sender{
-        audiocast::udp_multicast_transport{io, {.interface = "lo", .join = false}},
+        audiocast::udp_multicast_transport{io, {.multicast_interface = "lo", .join = false}},
         audiocast::pcm_codec{codec_config}, audiocast::steady_clock{}};
     audiocast::stream_runner<audiocast::multicast_sender> runner{sender, io.get_executor()};
     audiocast::stream_thread<audiocast::multicast_sender> thread{

@@ -177,7 +177,9 @@ public:
                 << opt_.network.where() << ", TTL " << opt_.ttl << '\n'
                 << "  listen with: audiocast-client --group " << opt_.network.group << " --port "
                 << opt_.network.port
-                << (opt_.network.interface.empty() ? "" : " --interface " + opt_.network.interface)
+                << (opt_.network.multicast_interface.empty()
+                        ? ""
+                        : " --interface " + opt_.network.multicast_interface)
                 << " --format " << audiocast::encoding_name(f.encoding) << " --rate "
                 << f.sample_rate << " --channels " << f.channels
                 << (opt_.network.fec_text.empty() ? "" : " --fec " + opt_.network.fec_text) << '\n'
@@ -535,9 +537,9 @@ private:
         }
         const auto group = asio::ip::make_address(opt_.network.group, ec);
         const bool v6 = !ec && group.is_v6();
-        const auto given = asio::ip::make_address(opt_.network.interface, ec);
+        const auto given = asio::ip::make_address(opt_.network.multicast_interface, ec);
         if (!ec) return given;
-        return address_of_interface(opt_.network.interface, v6);
+        return address_of_interface(opt_.network.multicast_interface, v6);
     }
 
     /// The message id hash, never 0 (RFC 2974 §5 lets listeners ignore 0).

@@ -69,7 +69,7 @@ inline CLI::Validator within(const audiocast::setting_limit& limit, double scale
 struct network_options {
     std::string group = "239.255.0.1";
     std::uint16_t port = 5004;
-    std::string interface;
+    std::string multicast_interface;
     /// The sender's address: a listener hears no one else (a source-specific
     /// join, RFC 4607); a sender sends from it and names it in its SDP.
     std::string source;
@@ -83,7 +83,7 @@ struct network_options {
         app.add_option("--port", port, "UDP port of the group (RTP)")
             ->check(within(audiocast::group_port_limit))
             ->capture_default_str();
-        app.add_option("--interface", interface,
+        app.add_option("--interface", multicast_interface,
                        "Interface to use, by address or name (default: the system's choice)");
     }
 
@@ -98,7 +98,7 @@ struct network_options {
     {
         return {.group = group,
                 .port = port,
-                .interface = interface,
+                .multicast_interface = multicast_interface,
                 .hops = hops,
                 .join = join,
                 .source = source};
@@ -114,7 +114,7 @@ struct network_options {
                               "below it (RFC 3550 section 11)"};
         return {.group = group,
                 .port = static_cast<std::uint16_t>(port + 1),
-                .interface = interface,
+                .multicast_interface = multicast_interface,
                 .hops = hops,
                 .join = true};
     }
@@ -196,7 +196,7 @@ struct network_options {
     {
         const bool v6 = group.find(':') != std::string::npos;
         return (v6 ? "[" + group + "]" : group) + ":" + std::to_string(port) +
-               (interface.empty() ? "" : " on " + interface);
+               (multicast_interface.empty() ? "" : " on " + multicast_interface);
     }
 };
 

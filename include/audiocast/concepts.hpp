@@ -21,6 +21,17 @@
 
 namespace audiocast {
 
+/// What a descriptor_transport's native_handle() returns: a file descriptor on
+/// POSIX; on Windows a SOCKET, which is an unsigned integer as wide as a
+/// pointer (spelt here without <winsock2.h>, which this header need not bring).
+#if defined(_WIN32)
+using native_socket = std::uintptr_t;
+inline constexpr native_socket invalid_native_socket = ~native_socket{0};
+#else
+using native_socket = int;
+inline constexpr native_socket invalid_native_socket = -1;
+#endif
+
 namespace detail {
 
 /// Stands in for any callable the codec hands finished packet payloads to.
@@ -58,8 +69,10 @@ struct payload_sink_archetype {
 //                                 readable. None waiting: 0 and ec = operation_would_block.
 //                                 With an error, slots[0..n) still hold datagrams received
 //                                 before it.
-//   t.native_handle() -> int      (descriptor_transport) A descriptor that poll(2)
-//                                 reports readable when receive() has a datagram.
+//   t.native_handle() -> native_socket
+//                                 (descriptor_transport) A descriptor that poll(2)
+//                                 (WSAPoll on Windows) reports readable when receive()
+//                                 has a datagram; invalid_native_socket when closed.
 //   t.follow_source(ssrc, from)   (source_following_transport) The source the receiver
 //                                 plays: its SSRC, address and port. A transport that
 //                                 keeps packets of one source (FEC) keeps that one's.
@@ -92,7 +105,7 @@ concept batch_receiver = requires(T& t, std::span<received_datagram> slots, std:
 
 template <class T>
 concept descriptor_transport = transport<T> && requires(T& t) {
-    { t.native_handle() } noexcept -> std::same_as<int>;
+    { t.native_handle() } noexcept -> std::same_as<native_socket>;
 };
 
 template <class T>

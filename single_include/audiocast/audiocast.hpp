@@ -651,6 +651,17 @@ using wall_time = std::chrono::time_point<std::chrono::system_clock, std::chrono
 
 namespace audiocast {
 
+/// What a descriptor_transport's native_handle() returns: a file descriptor on
+/// POSIX; on Windows a SOCKET, which is an unsigned integer as wide as a
+/// pointer (spelt here without <winsock2.h>, which this header need not bring).
+#if defined(_WIN32)
+using native_socket = std::uintptr_t;
+inline constexpr native_socket invalid_native_socket = ~native_socket{0};
+#else
+using native_socket = int;
+inline constexpr native_socket invalid_native_socket = -1;
+#endif
+
 namespace detail {
 
 /// Stands in for any callable the codec hands finished packet payloads to.
@@ -688,8 +699,10 @@ struct payload_sink_archetype {
 //                                 readable. None waiting: 0 and ec = operation_would_block.
 //                                 With an error, slots[0..n) still hold datagrams received
 //                                 before it.
-//   t.native_handle() -> int      (descriptor_transport) A descriptor that poll(2)
-//                                 reports readable when receive() has a datagram.
+//   t.native_handle() -> native_socket
+//                                 (descriptor_transport) A descriptor that poll(2)
+//                                 (WSAPoll on Windows) reports readable when receive()
+//                                 has a datagram; invalid_native_socket when closed.
 //   t.follow_source(ssrc, from)   (source_following_transport) The source the receiver
 //                                 plays: its SSRC, address and port. A transport that
 //                                 keeps packets of one source (FEC) keeps that one's.
@@ -722,7 +735,7 @@ concept batch_receiver = requires(T& t, std::span<received_datagram> slots, std:
 
 template <class T>
 concept descriptor_transport = transport<T> && requires(T& t) {
-    { t.native_handle() } noexcept -> std::same_as<int>;
+    { t.native_handle() } noexcept -> std::same_as<native_socket>;
 };
 
 template <class T>
@@ -13771,7 +13784,7 @@ public:
         return n;
     }
 
-    [[nodiscard]] int native_handle() noexcept
+    [[nodiscard]] native_socket native_handle() noexcept
         requires descriptor_transport<Transport>
     {
         return media_.native_handle();
@@ -15449,8 +15462,8 @@ using loopback_receiver = loopback_stream::receiver;
 // blocks. It knows nothing of RTP; it moves bytes.
 //
 //     asio::io_context io;
-//     audiocast::udp_multicast_transport sender{io, {.interface = "eth0", .join = false}};
-//     audiocast::udp_multicast_transport listener{io, {.interface = "eth0"}};
+//     audiocast::udp_multicast_transport sender{io, {.multicast_interface = "eth0", .join =
+//     false}}; audiocast::udp_multicast_transport listener{io, {.multicast_interface = "eth0"}};
 //
 //     sender.send(packet);                        // to 239.255.0.1:5004, TTL 1
 //     std::array<std::byte, 1500> buffer;
@@ -15481,19 +15494,20 @@ using loopback_receiver = loopback_stream::receiver;
 // Threads: as with an Asio socket, one transport is used from one thread at a
 // time (or a strand); distinct transports are independent.
 //
-// Platforms: POSIX (Linux, macOS, the BSDs). Interfaces are resolved with
-// if_nametoindex(3), if_indextoname(3) and getifaddrs(3)
-// (transport/detail/multicast_interface.hpp), and datagrams are read with
-// recvmsg(2), which reports truncation (MSG_TRUNC) where Asio's receive_from
-// does not (transport/detail/datagram_reader.hpp).
+// Platforms: POSIX (Linux, macOS, the BSDs) and Windows (docs/architecture.md,
+// Platforms). Asio opens, binds, joins and sends everywhere; the rest is in
+// transport/detail: interfaces are resolved from getifaddrs(3) or Windows's
+// GetAdaptersAddresses (multicast_interface.hpp), and datagrams are read with
+// recvmsg(2), or recvfrom on Windows, which report truncation where Asio's
+// receive_from does not (datagram_reader.hpp). Windows refuses to bind a
+// socket to a multicast address, so there the socket falls back to the
+// wildcard address (Windows delivers to a socket the groups it joined, so
+// binding to the group is not needed to keep other groups out there).
 
 
 #if !AUDIOCAST_HAS_ASIO
 #error                                                                                             \
     "audiocast/transport/udp_multicast.hpp needs standalone Asio (<asio.hpp>; Debian: libasio-dev)"
-#endif
-#if defined(_WIN32)
-#error "audiocast/transport/udp_multicast.hpp supports POSIX systems only"
 #endif
 
 #include <asio/any_io_executor.hpp>
@@ -15513,6 +15527,19 @@ using loopback_receiver = loopback_stream::receiver;
 // (SO_TIMESTAMPNS, socket(7)), so that a backlog read at once is dated when it
 // arrived, and the socket's count of datagrams dropped for a full receive
 // buffer (SO_RXQ_OVFL, Linux), so that a receiver can say what the host lost.
+// Linux reads a batch in one recvmmsg(2); other POSIX systems one recvmsg(2) a
+// datagram, and where they lack SO_TIMESTAMPNS (macOS) without arrival times.
+//
+// Windows: WSARecvMsg, one a datagram, which reports truncation as
+// WSAEMSGSIZE with the datagram's first bytes in the buffer, and with
+// IP_PKTINFO each datagram's destination. Windows will not bind a socket to a
+// group, and a socket bound to the wildcard address receives every group any
+// socket of the host joined on its port; read_up_to drops what was sent to
+// another group, as binding to the group makes the kernel do elsewhere. Where
+// WSARecvMsg or IP_PKTINFO is refused, recvfrom, without that filter. Winsock
+// attaches neither an arrival time nor a drop count (not before Windows 11's
+// SIO_TIMESTAMPING), so `waited` stays 0 (a backlog looks fresh) and the drop
+// count unknown.
 
 // begin include/audiocast/transport/detail/multicast_interface.hpp
 // audiocast — the platform side of udp_multicast_transport: finding an
@@ -15520,23 +15547,179 @@ using loopback_receiver = loopback_stream::receiver;
 // source-specific join Asio has no option for. Internal to
 // transport/udp_multicast.hpp.
 
+// begin include/audiocast/transport/detail/socket_calls.hpp
+// audiocast — the few socket calls the transports make below Asio, spelt once
+// for POSIX and once for Windows (Winsock): the last error and what it means,
+// setsockopt with the argument types each takes, and the Winsock start-up a
+// socket needs before Asio has made one. Internal to transport/.
+//
+// Winsock's errors are its own numbers (WSAEWOULDBLOCK, WSAEMSGSIZE, ...), not
+// errno's; socket_error() gives the few a caller tests for (would block, too
+// large, in use, ...) as the std::errc a POSIX system reports, so that the
+// code above compares against one set of conditions on every platform.
+
+
+#if defined(_WIN32)
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#else
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <unistd.h>
+#endif
+
+#include <cerrno>
+#include <cstddef>
+#include <system_error>
+
+namespace audiocast::detail {
+
+/// The calling thread's last socket error: WSAGetLastError() on Windows,
+/// errno elsewhere.
+[[nodiscard]] inline int last_socket_error() noexcept
+{
+#if defined(_WIN32)
+    return ::WSAGetLastError();
+#else
+    return errno;
+#endif
+}
+
+/// Whether a socket error means "nothing to read now" (EAGAIN and EWOULDBLOCK
+/// may differ; Winsock says WSAEWOULDBLOCK).
+[[nodiscard]] inline bool is_would_block(int error) noexcept
+{
+#if defined(_WIN32)
+    return error == WSAEWOULDBLOCK;
+#else
+#if EAGAIN != EWOULDBLOCK
+    if (error == EAGAIN) return true;
+#endif
+    return error == EWOULDBLOCK;
+#endif
+}
+
+/// Whether a socket error means a signal interrupted the call (POSIX only).
+[[nodiscard]] inline bool is_interrupted(int error) noexcept
+{
+#if defined(_WIN32)
+    return error == WSAEINTR;
+#else
+    return error == EINTR;
+#endif
+}
+
+/// A socket error as an error_code. On POSIX, errno in the system category
+/// (which compares equal to std::errc). On Windows the Winsock errors a caller
+/// tests for become their std::errc, and the rest stay in the system category,
+/// where message() still names them.
+[[nodiscard]] inline std::error_code socket_error(int error) noexcept
+{
+    if (is_would_block(error)) return std::make_error_code(std::errc::operation_would_block);
+#if defined(_WIN32)
+    switch (error) {
+    case WSAEMSGSIZE: return std::make_error_code(std::errc::message_size);
+    case WSAEADDRINUSE: return std::make_error_code(std::errc::address_in_use);
+    case WSAEADDRNOTAVAIL: return std::make_error_code(std::errc::address_not_available);
+    case WSAENOTSOCK:
+    case WSAEBADF: return std::make_error_code(std::errc::bad_file_descriptor);
+    case WSAEINVAL: return std::make_error_code(std::errc::invalid_argument);
+    case WSAENOPROTOOPT: return std::make_error_code(std::errc::no_protocol_option);
+    case WSAENETUNREACH: return std::make_error_code(std::errc::network_unreachable);
+    case WSAEHOSTUNREACH: return std::make_error_code(std::errc::host_unreachable);
+    case WSAENOBUFS: return std::make_error_code(std::errc::no_buffer_space);
+    case WSAEACCES: return std::make_error_code(std::errc::permission_denied);
+    case WSAEINTR: return std::make_error_code(std::errc::interrupted);
+    default: break;
+    }
+#endif
+    return {error, std::system_category()};
+}
+
+/// setsockopt(2) with the argument types of the platform (Winsock takes
+/// const char* and int). Returns 0 or the socket error.
+[[nodiscard]] inline int set_socket_option(native_socket s, int level, int name, const void* value,
+                                           std::size_t size) noexcept
+{
+#if defined(_WIN32)
+    const int result = ::setsockopt(static_cast<SOCKET>(s), level, name,
+                                    static_cast<const char*>(value), static_cast<int>(size));
+#else
+    const int result = ::setsockopt(s, level, name, value, static_cast<::socklen_t>(size));
+#endif
+    return result == 0 ? 0 : last_socket_error();
+}
+
+/// Closes a socket made below Asio.
+inline void close_socket(native_socket s) noexcept
+{
+    if (s == invalid_native_socket) return;
+#if defined(_WIN32)
+    ::closesocket(static_cast<SOCKET>(s));
+#else
+    ::close(s);
+#endif
+}
+
+/// Holds Winsock started (WSAStartup) for as long as it lives, so that a
+/// socket can be made before, or without, any Asio object, which starts it
+/// too; the calls are counted, so each start has its cleanup. Nothing on
+/// POSIX.
+class socket_library {
+public:
+    socket_library() noexcept
+    {
+#if defined(_WIN32)
+        ::WSADATA data{};
+        started_ = ::WSAStartup(MAKEWORD(2, 2), &data) == 0;
+#endif
+    }
+    socket_library(const socket_library&) = delete;
+    socket_library& operator=(const socket_library&) = delete;
+    ~socket_library()
+    {
+#if defined(_WIN32)
+        if (started_) ::WSACleanup();
+#endif
+    }
+
+    [[nodiscard]] bool started() const noexcept { return started_; }
+
+private:
+    bool started_ = true;
+};
+
+} // namespace audiocast::detail
+// end include/audiocast/transport/detail/socket_calls.hpp
 
 #include <asio/ip/address.hpp>
 #include <asio/ip/udp.hpp>
 
+#if defined(_WIN32)
+#include <iphlpapi.h>
+#include <netioapi.h>
+#if defined(_MSC_VER)
+#pragma comment(lib, "iphlpapi.lib")
+#pragma comment(lib, "ws2_32.lib")
+#endif
+#else
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#endif
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <system_error>
+#include <vector>
 
 namespace audiocast {
 
@@ -15549,59 +15732,161 @@ struct udp_interface {
     asio::ip::address_v4 ipv4{};
 };
 
-/// The system's interface addresses (getifaddrs(3)), freed on destruction.
-class interface_addresses {
-public:
-    interface_addresses() noexcept
-    {
-        if (::getifaddrs(&list_) != 0) list_ = nullptr;
-    }
-    interface_addresses(const interface_addresses&) = delete;
-    interface_addresses& operator=(const interface_addresses&) = delete;
-    ~interface_addresses()
-    {
-        if (list_ != nullptr) ::freeifaddrs(list_);
-    }
+/// One network interface as the system lists it: its name, its index, and
+/// its unicast addresses.
+struct network_interface {
+    /// POSIX: the kernel's name ("eth0"). Windows: the name the user sees
+    /// ("Ethernet", in UTF-8); the system's alias ("ethernet_32769",
+    /// if_indextoname) is `alias`.
+    std::string name;
+    std::string alias;
+    unsigned int index = 0;
+    std::vector<asio::ip::address> addresses;
+};
 
-    /// The name of the interface that holds `address`; empty when none does.
-    [[nodiscard]] std::string holding(const asio::ip::address& address) const
-    {
-        for (const ::ifaddrs* a = list_; a != nullptr; a = a->ifa_next) {
-            if (a->ifa_addr == nullptr) continue;
-            if (address.is_v4() && a->ifa_addr->sa_family == AF_INET) {
+#if defined(_WIN32)
+/// `text` (UTF-16, as Windows gives names) in UTF-8.
+[[nodiscard]] inline std::string utf8_of(const wchar_t* text)
+{
+    if (text == nullptr) return {};
+    const int size = ::WideCharToMultiByte(CP_UTF8, 0, text, -1, nullptr, 0, nullptr, nullptr);
+    if (size <= 1) return {};
+    std::string out(static_cast<std::size_t>(size), '\0');
+    ::WideCharToMultiByte(CP_UTF8, 0, text, -1, out.data(), size, nullptr, nullptr);
+    out.resize(static_cast<std::size_t>(size - 1));
+    return out;
+}
+#endif
+
+/// The system's interfaces with their addresses: getifaddrs(3) on POSIX,
+/// GetAdaptersAddresses on Windows. Empty when the system will not say.
+[[nodiscard]] inline std::vector<network_interface> list_network_interfaces()
+{
+    std::vector<network_interface> found;
+    const auto entry = [&](const std::string& name) -> network_interface& {
+        for (network_interface& i : found)
+            if (i.name == name) return i;
+        network_interface& added = found.emplace_back();
+        added.name = name;
+        return added;
+    };
+#if defined(_WIN32)
+    // The size needed is only known by asking; it may grow in between.
+    std::vector<unsigned char> buffer(16 * 1024);
+    ULONG result = ERROR_BUFFER_OVERFLOW;
+    for (int attempt = 0; attempt < 4 && result == ERROR_BUFFER_OVERFLOW; ++attempt) {
+        auto size = static_cast<ULONG>(buffer.size());
+        result = ::GetAdaptersAddresses(
+            AF_UNSPEC, GAA_FLAG_SKIP_ANYCAST | GAA_FLAG_SKIP_MULTICAST | GAA_FLAG_SKIP_DNS_SERVER,
+            nullptr, reinterpret_cast<IP_ADAPTER_ADDRESSES*>(buffer.data()), &size);
+        if (result == ERROR_BUFFER_OVERFLOW) buffer.resize(size);
+    }
+    if (result != NO_ERROR) return found;
+    for (auto* a = reinterpret_cast<const IP_ADAPTER_ADDRESSES*>(buffer.data()); a != nullptr;
+         a = a->Next) {
+        network_interface& i = entry(utf8_of(a->FriendlyName));
+        i.index = a->IfIndex != 0 ? a->IfIndex : a->Ipv6IfIndex;
+        char alias[IF_MAX_STRING_SIZE + 1] = {};
+        if (::if_indextoname(i.index, alias) != nullptr) i.alias = alias;
+        for (const IP_ADAPTER_UNICAST_ADDRESS* u = a->FirstUnicastAddress; u != nullptr;
+             u = u->Next) {
+            const ::sockaddr* sa = u->Address.lpSockaddr;
+            if (sa == nullptr) continue;
+            if (sa->sa_family == AF_INET) {
                 ::sockaddr_in in{};
-                std::memcpy(&in, a->ifa_addr, sizeof in);
-                const auto bytes = address.to_v4().to_bytes();
-                if (std::memcmp(&in.sin_addr, bytes.data(), bytes.size()) == 0) return a->ifa_name;
-            }
-            if (address.is_v6() && a->ifa_addr->sa_family == AF_INET6) {
+                std::memcpy(&in, sa, sizeof in);
+                asio::ip::address_v4::bytes_type bytes{};
+                std::memcpy(bytes.data(), &in.sin_addr, bytes.size());
+                i.addresses.emplace_back(asio::ip::address_v4{bytes});
+            } else if (sa->sa_family == AF_INET6) {
                 ::sockaddr_in6 in6{};
-                std::memcpy(&in6, a->ifa_addr, sizeof in6);
-                const auto bytes = address.to_v6().to_bytes();
-                if (std::memcmp(&in6.sin6_addr, bytes.data(), bytes.size()) == 0)
-                    return a->ifa_name;
+                std::memcpy(&in6, sa, sizeof in6);
+                asio::ip::address_v6::bytes_type bytes{};
+                std::memcpy(bytes.data(), &in6.sin6_addr, bytes.size());
+                i.addresses.emplace_back(asio::ip::address_v6{bytes, in6.sin6_scope_id});
             }
         }
-        return {};
     }
-
-    /// The first IPv4 address of the interface called `name`.
-    [[nodiscard]] std::optional<asio::ip::address_v4> ipv4_of(const std::string& name) const
-    {
-        for (const ::ifaddrs* a = list_; a != nullptr; a = a->ifa_next) {
-            if (a->ifa_addr == nullptr || a->ifa_addr->sa_family != AF_INET) continue;
-            if (name != a->ifa_name) continue;
+#else
+    ::ifaddrs* list = nullptr;
+    if (::getifaddrs(&list) != 0) return found;
+    for (const ::ifaddrs* a = list; a != nullptr; a = a->ifa_next) {
+        if (a->ifa_name == nullptr) continue;
+        network_interface& i = entry(a->ifa_name);
+        i.index = ::if_nametoindex(a->ifa_name);
+        if (a->ifa_addr == nullptr) continue;
+        if (a->ifa_addr->sa_family == AF_INET) {
             ::sockaddr_in in{};
             std::memcpy(&in, a->ifa_addr, sizeof in);
             asio::ip::address_v4::bytes_type bytes{};
             std::memcpy(bytes.data(), &in.sin_addr, bytes.size());
-            return asio::ip::address_v4{bytes};
+            i.addresses.emplace_back(asio::ip::address_v4{bytes});
+        } else if (a->ifa_addr->sa_family == AF_INET6) {
+            ::sockaddr_in6 in6{};
+            std::memcpy(&in6, a->ifa_addr, sizeof in6);
+            asio::ip::address_v6::bytes_type bytes{};
+            std::memcpy(bytes.data(), &in6.sin6_addr, bytes.size());
+            i.addresses.emplace_back(asio::ip::address_v6{bytes, in6.sin6_scope_id});
         }
+    }
+    ::freeifaddrs(list);
+#endif
+    return found;
+}
+
+/// The system's interfaces, for finding one by address, name or index.
+class interface_addresses {
+public:
+    interface_addresses() : list_{list_network_interfaces()} {}
+
+    /// The interface that holds `address` (its scope aside); none when none does.
+    [[nodiscard]] const network_interface* holding(const asio::ip::address& address) const
+    {
+        for (const network_interface& i : list_)
+            for (const asio::ip::address& a : i.addresses)
+                if (same_address(a, address)) return &i;
+        return nullptr;
+    }
+
+    /// The interface called `name`: on Windows its name or its alias; on
+    /// POSIX also any other name the kernel knows it by (if_nametoindex(3):
+    /// Linux's alternative names).
+    [[nodiscard]] const network_interface* named(const std::string& name) const
+    {
+        for (const network_interface& i : list_)
+            if (i.name == name || (!i.alias.empty() && i.alias == name)) return &i;
+#if !defined(_WIN32)
+        if (const unsigned int index = ::if_nametoindex(name.c_str()); index != 0)
+            return numbered(index);
+#endif
+        return nullptr;
+    }
+
+    /// The interface with index `index`.
+    [[nodiscard]] const network_interface* numbered(unsigned int index) const
+    {
+        for (const network_interface& i : list_)
+            if (i.index == index) return &i;
+        return nullptr;
+    }
+
+    /// The first IPv4 address of `i`.
+    [[nodiscard]] static std::optional<asio::ip::address_v4> ipv4_of(const network_interface& i)
+    {
+        for (const asio::ip::address& a : i.addresses)
+            if (a.is_v4()) return a.to_v4();
         return std::nullopt;
     }
 
 private:
-    ::ifaddrs* list_ = nullptr;
+    static bool same_address(const asio::ip::address& a, const asio::ip::address& b) noexcept
+    {
+        if (a.is_v4() && b.is_v4()) return a.to_v4() == b.to_v4();
+        if (a.is_v6() && b.is_v6()) return a.to_v6().to_bytes() == b.to_v6().to_bytes();
+        return false;
+    }
+
+    std::vector<network_interface> list_;
 };
 
 inline const char* ip_version(const asio::ip::address& a) noexcept
@@ -15617,18 +15902,6 @@ inline std::string endpoint_text(const asio::ip::udp::endpoint& e)
     return e.address().is_v6() ? "[" + address + "]:" + port : address + ":" + port;
 }
 
-/// Asio's system errors in std::system_category, so that they compare equal
-/// to std::errc conditions: Asio 1.22 reports them in its own "asio.system"
-/// category, which maps to none. operation_would_block is made exact (EAGAIN
-/// and EWOULDBLOCK may differ).
-inline bool is_would_block(int error) noexcept
-{
-#if EAGAIN != EWOULDBLOCK
-    if (error == EAGAIN) return true;
-#endif
-    return error == EWOULDBLOCK;
-}
-
 /// The sans-I/O form of an Asio endpoint (endpoint.hpp).
 inline endpoint to_endpoint(const asio::ip::udp::endpoint& e) noexcept
 {
@@ -15637,11 +15910,44 @@ inline endpoint to_endpoint(const asio::ip::udp::endpoint& e) noexcept
     return endpoint::ipv6(a.to_v6().to_bytes(), e.port());
 }
 
+/// Asio's system errors as socket_error() gives them, so that they compare
+/// equal to std::errc conditions: Asio 1.22 reports them in its own
+/// "asio.system" category, which maps to none.
 inline std::error_code from_asio(std::error_code ec) noexcept
 {
     if (!ec || ec.category() != asio::system_category()) return ec;
-    if (is_would_block(ec.value())) return std::make_error_code(std::errc::operation_would_block);
-    return {ec.value(), std::system_category()};
+    return socket_error(ec.value());
+}
+
+/// `text` as an IP address. An IPv6 scope ("fe80::1%eth0", "ff12::1%3") is
+/// looked up here, by name or index, in `interfaces`: Windows's own parser
+/// knows only the system's aliases ("%ethernet_32769"). On failure sets `ec`.
+inline asio::ip::address parse_address(const std::string& text,
+                                       const interface_addresses& interfaces, std::error_code& ec)
+{
+    const std::size_t percent = text.find('%');
+    if (percent == std::string::npos) return asio::ip::make_address(text, ec);
+    const asio::ip::address unscoped = asio::ip::make_address(text.substr(0, percent), ec);
+    const std::string scope = text.substr(percent + 1);
+    if (ec || !unscoped.is_v6() || scope.empty()) {
+        ec = make_error_code(errc::invalid_address);
+        return {};
+    }
+    unsigned int index = 0;
+    if (scope.find_first_not_of("0123456789") == std::string::npos) {
+        const auto [end, parsed] =
+            std::from_chars(scope.data(), scope.data() + scope.size(), index);
+        if (parsed != std::errc{}) index = 0;
+    } else if (const network_interface* i = interfaces.named(scope)) {
+        index = i->index;
+    }
+    if (index == 0) {
+        ec = make_error_code(errc::invalid_address);
+        return {};
+    }
+    asio::ip::address_v6 v6 = unscoped.to_v6();
+    v6.scope_id(index);
+    return v6;
 }
 
 /// Resolves options.interface for `group`; on failure sets `what` to a
@@ -15654,50 +15960,50 @@ inline std::error_code resolve_interface(const std::string& spec, const asio::ip
         if (group.is_v6()) out.index = static_cast<unsigned int>(group.to_v6().scope_id());
         return {};
     }
-    const interface_addresses addresses;
+    const interface_addresses interfaces;
+    // Digits are an index, first: Windows reads "3" as the address 0.0.0.3.
+    const bool digits = spec.find_first_not_of("0123456789") == std::string::npos;
     std::error_code parse_ec;
-    const asio::ip::address address = asio::ip::make_address(spec, parse_ec);
-    if (!parse_ec) {
+    const asio::ip::address address =
+        digits ? asio::ip::address{} : parse_address(spec, interfaces, parse_ec);
+    if (!digits && !parse_ec) {
         if (address.is_v4() != group.is_v4()) {
             what = "interface " + spec + " is an " + ip_version(address) + " address but group " +
                    group.to_string() + " is " + ip_version(group);
             return make_error_code(errc::address_family_mismatch);
         }
         if (address.is_unspecified()) return {};
-        const std::string name = addresses.holding(address);
-        if (name.empty()) {
+        const network_interface* holder = interfaces.holding(address);
+        if (holder == nullptr) {
             what = "no interface has the address " + spec;
             return make_error_code(errc::no_such_interface);
         }
-        out.index = ::if_nametoindex(name.c_str());
+        out.index = holder->index;
         if (address.is_v4()) out.ipv4 = address.to_v4();
         return {};
     }
 
-    std::string name;
-    const bool digits = spec.find_first_not_of("0123456789") == std::string::npos;
+    const network_interface* chosen = nullptr;
     if (digits) {
         unsigned int index = 0;
         const auto [end, parse] = std::from_chars(spec.data(), spec.data() + spec.size(), index);
-        char buffer[IF_NAMESIZE] = {};
-        if (parse != std::errc{} || index == 0 || ::if_indextoname(index, buffer) == nullptr) {
+        if (parse == std::errc{} && index != 0) chosen = interfaces.numbered(index);
+        if (chosen == nullptr) {
             what = "no interface with index " + spec;
             return make_error_code(errc::no_such_interface);
         }
-        out.index = index;
-        name = buffer;
     } else {
-        out.index = ::if_nametoindex(spec.c_str());
-        if (out.index == 0) {
+        chosen = interfaces.named(spec);
+        if (chosen == nullptr) {
             what = "no interface named " + spec;
             return make_error_code(errc::no_such_interface);
         }
-        name = spec;
     }
+    out.index = chosen->index;
     if (group.is_v4()) {
-        const auto ipv4 = addresses.ipv4_of(name);
+        const auto ipv4 = interface_addresses::ipv4_of(*chosen);
         if (!ipv4) {
-            what = "interface " + name + " has no IPv4 address, which IPv4 group " +
+            what = "interface " + chosen->name + " has no IPv4 address, which IPv4 group " +
                    group.to_string() + " needs to be joined on it";
             return make_error_code(errc::address_family_mismatch);
         }
@@ -15710,12 +16016,13 @@ inline std::error_code resolve_interface(const std::string& spec, const asio::ip
 /// alone, on `iface`. IPv4 names the interface by address
 /// (IP_ADD_SOURCE_MEMBERSHIP, ip(7)); IPv6 by index (MCAST_JOIN_SOURCE_GROUP,
 /// RFC 3678). The kernel leaves the group when the socket closes.
-inline std::error_code join_source_group(int fd, const asio::ip::address& group,
+inline std::error_code join_source_group(native_socket handle, const asio::ip::address& group,
                                          const asio::ip::address& source,
                                          const udp_interface& iface) noexcept
 {
     int result = 0;
     if (group.is_v4()) {
+        // Set by name: Windows orders the fields differently.
         ::ip_mreq_source req{};
         const auto g = group.to_v4().to_bytes();
         const auto s = source.to_v4().to_bytes();
@@ -15723,7 +16030,7 @@ inline std::error_code join_source_group(int fd, const asio::ip::address& group,
         std::memcpy(&req.imr_multiaddr, g.data(), g.size());
         std::memcpy(&req.imr_sourceaddr, s.data(), s.size());
         std::memcpy(&req.imr_interface, i.data(), i.size());
-        result = ::setsockopt(fd, IPPROTO_IP, IP_ADD_SOURCE_MEMBERSHIP, &req, sizeof req);
+        result = set_socket_option(handle, IPPROTO_IP, IP_ADD_SOURCE_MEMBERSHIP, &req, sizeof req);
     } else {
         ::group_source_req req{};
         req.gsr_interface = iface.index;
@@ -15739,10 +16046,9 @@ inline std::error_code join_source_group(int fd, const asio::ip::address& group,
         s.sin6_scope_id = source.to_v6().scope_id();
         std::memcpy(&req.gsr_group, &g, sizeof g);
         std::memcpy(&req.gsr_source, &s, sizeof s);
-        result = ::setsockopt(fd, IPPROTO_IPV6, MCAST_JOIN_SOURCE_GROUP, &req, sizeof req);
+        result = set_socket_option(handle, IPPROTO_IPV6, MCAST_JOIN_SOURCE_GROUP, &req, sizeof req);
     }
-    if (result == 0) return {};
-    return {errno, std::system_category()};
+    return result == 0 ? std::error_code{} : socket_error(result);
 }
 
 } // namespace detail
@@ -15752,15 +16058,21 @@ inline std::error_code join_source_group(int fd, const asio::ip::address& group,
 
 #include <asio/ip/udp.hpp>
 
+#if defined(_WIN32)
+#include <mstcpip.h>
+#include <mswsock.h>
+#else
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <time.h>
+#endif
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -15773,13 +16085,39 @@ class datagram_reader {
 public:
     /// Asks the kernel to attach an arrival time and a drop count to every
     /// datagram `fd` receives; a kernel without either simply leaves it out.
-    void enable(int fd) noexcept
+    /// `group`: where the datagrams to keep are sent (Windows drops others).
+    void enable(native_socket handle, [[maybe_unused]] const asio::ip::address& group) noexcept
     {
+#if defined(_WIN32)
+        const auto s = static_cast<SOCKET>(handle);
+        // A datagram this socket sent that met an ICMP "port unreachable"
+        // would otherwise fail its next receive with WSAECONNRESET.
+        BOOL report = FALSE;
+        DWORD unused = 0;
+        ::WSAIoctl(s, SIO_UDP_CONNRESET, &report, sizeof report, nullptr, 0, &unused, nullptr,
+                   nullptr);
+        GUID id = WSAID_WSARECVMSG;
+        LPFN_WSARECVMSG function = nullptr;
+        const DWORD on = 1;
+        const bool pktinfo =
+            group.is_v4()
+                ? set_socket_option(handle, IPPROTO_IP, IP_PKTINFO, &on, sizeof on) == 0
+                : set_socket_option(handle, IPPROTO_IPV6, IPV6_PKTINFO, &on, sizeof on) == 0;
+        if (pktinfo && ::WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, &function,
+                                  sizeof function, &unused, nullptr, nullptr) == 0) {
+            receive_message_ = function;
+            group_ = group;
+        }
+#else
         const int on = 1;
+#if defined(SO_TIMESTAMPNS)
         // Without arrival times waited stays 0, which only makes a backlog look fresh.
-        timestamps_ = ::setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) == 0;
+        timestamps_ = ::setsockopt(handle, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) == 0;
+#endif
 #if defined(SO_RXQ_OVFL)
-        drop_counts_ = ::setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof on) == 0;
+        drop_counts_ = ::setsockopt(handle, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof on) == 0;
+#endif
+        (void)on;
 #endif
     }
 
@@ -15787,11 +16125,12 @@ public:
     /// sender lands in `source` and `origin`, with how long it waited and the
     /// socket's drop count. `truncated`: it was larger than `buffer`. With
     /// nothing waiting, sets operation_would_block.
-    std::size_t read(int fd, std::span<std::byte> buffer, asio::ip::udp::endpoint& source,
-                     bool& truncated, datagram_origin& origin, std::error_code& ec) const noexcept
+    std::size_t read(native_socket handle, std::span<std::byte> buffer,
+                     asio::ip::udp::endpoint& source, bool& truncated, datagram_origin& origin,
+                     std::error_code& ec) const noexcept
     {
         received_datagram slot{.buffer = buffer};
-        const std::size_t n = read_up_to<1>(fd, std::span<received_datagram>{&slot, 1}, ec);
+        const std::size_t n = read_up_to<1>(handle, std::span<received_datagram>{&slot, 1}, ec);
         if (n == 0) return 0;
         source = last_source_;
         truncated = slot.truncated;
@@ -15805,17 +16144,114 @@ public:
     /// Reads up to slots.size() (at most max_batch) waiting datagrams in one
     /// recvmmsg(2), and returns how many; with none waiting, sets
     /// operation_would_block. Fewer than asked means the queue was empty when
-    /// the kernel looked. Elsewhere than Linux, one recvmsg(2) a datagram.
-    std::size_t read_batch(int fd, std::span<received_datagram> slots,
+    /// the kernel looked. Elsewhere than Linux, one call a datagram.
+    std::size_t read_batch(native_socket handle, std::span<received_datagram> slots,
                            std::error_code& ec) const noexcept
     {
-        return read_up_to<max_batch>(fd, slots, ec);
+        return read_up_to<max_batch>(handle, slots, ec);
     }
 
 private:
+#if defined(_WIN32)
+    template <std::size_t Max>
+    std::size_t read_up_to(native_socket handle, std::span<received_datagram> slots,
+                           std::error_code& ec) const noexcept
+    {
+        const std::size_t n = std::min(slots.size(), Max);
+        if (n == 0) return 0;
+        std::size_t got = 0;
+        // Datagrams to other groups are consumed and dropped, a bounded
+        // number a call: a flood of them ends the call, not the thread.
+        std::size_t dropped = 0;
+        while (got < n && dropped < 4 * Max) {
+            received_datagram& slot = slots[got];
+            asio::ip::udp::endpoint& from = sources_[got];
+            const ULONG wanted =
+                static_cast<ULONG>(std::min<std::size_t>(slot.buffer.size(), INT_MAX));
+            std::size_t size = 0;
+            int error = 0;
+            bool elsewhere = false;
+            if (receive_message_ != nullptr) {
+                alignas(::WSACMSGHDR) char control[WSA_CMSG_SPACE(sizeof(::IN6_PKTINFO)) +
+                                                   WSA_CMSG_SPACE(sizeof(::IN_PKTINFO))];
+                ::WSABUF data{wanted, reinterpret_cast<CHAR*>(slot.buffer.data())};
+                ::WSAMSG message{};
+                message.name = from.data();
+                message.namelen = static_cast<INT>(from.capacity());
+                message.lpBuffers = &data;
+                message.dwBufferCount = 1;
+                message.Control = ::WSABUF{sizeof control, control};
+                DWORD received = 0;
+                if (receive_message_(static_cast<SOCKET>(handle), &message, &received, nullptr,
+                                     nullptr) != 0)
+                    error = last_socket_error();
+                size = error == WSAEMSGSIZE ? wanted : received;
+                if (error == 0 && (message.dwFlags & MSG_TRUNC) != 0) error = WSAEMSGSIZE;
+                if (error == 0 || error == WSAEMSGSIZE) {
+                    from.resize(static_cast<std::size_t>(message.namelen));
+                    elsewhere = sent_elsewhere(message);
+                }
+            } else {
+                int from_size = static_cast<int>(from.capacity());
+                const int r = ::recvfrom(static_cast<SOCKET>(handle),
+                                         reinterpret_cast<char*>(slot.buffer.data()),
+                                         static_cast<int>(wanted), 0, from.data(), &from_size);
+                error = r < 0 ? last_socket_error() : 0;
+                size = r < 0 ? wanted : static_cast<std::size_t>(r);
+                if (error == 0 || error == WSAEMSGSIZE)
+                    from.resize(static_cast<std::size_t>(from_size));
+            }
+            if (error != 0 && error != WSAEMSGSIZE) {
+                if (got > 0) break; // what was read is returned; the error comes again
+                ec = socket_error(error);
+                return 0;
+            }
+            if (elsewhere) {
+                ++dropped;
+                continue;
+            }
+            slot.size = size;
+            slot.truncated = error == WSAEMSGSIZE;
+            slot.origin = {};
+            slot.origin.from = to_endpoint(from);
+            ++got;
+        }
+        if (got == 0) {
+            ec = std::make_error_code(std::errc::operation_would_block);
+            return 0;
+        }
+        last_source_ = sources_[got - 1];
+        return got;
+    }
+
+    /// Whether IP_PKTINFO says `message` was sent to another address than the
+    /// group; false when it says nothing.
+    bool sent_elsewhere(::WSAMSG& message) const noexcept
+    {
+        for (::WSACMSGHDR* c = WSA_CMSG_FIRSTHDR(&message); c != nullptr;
+             c = WSA_CMSG_NXTHDR(&message, c)) {
+            if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO && group_.is_v4()) {
+                ::IN_PKTINFO info{};
+                std::memcpy(&info, WSA_CMSG_DATA(c), sizeof info);
+                const auto want = group_.to_v4().to_bytes();
+                return std::memcmp(&info.ipi_addr, want.data(), want.size()) != 0;
+            }
+            if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO && group_.is_v6()) {
+                ::IN6_PKTINFO info{};
+                std::memcpy(&info, WSA_CMSG_DATA(c), sizeof info);
+                const auto want = group_.to_v6().to_bytes();
+                return std::memcmp(&info.ipi6_addr, want.data(), want.size()) != 0;
+            }
+        }
+        return false;
+    }
+
+    LPFN_WSARECVMSG receive_message_ = nullptr;
+    asio::ip::address group_{};
+#else
     // The headers live on the stack, sized for at most Max datagrams.
     template <std::size_t Max>
-    std::size_t read_up_to(int fd, std::span<received_datagram> slots,
+    std::size_t read_up_to(native_socket fd, std::span<received_datagram> slots,
                            std::error_code& ec) const noexcept
     {
         const std::size_t n = std::min(slots.size(), Max);
@@ -15865,9 +16301,8 @@ private:
             const int error = errno;
             if (count < 0 && error == EINTR && ++attempts < 8) continue;
             if (got > 0) break; // what was read is returned; the error comes again
-            ec = count < 0 && !is_would_block(error)
-                     ? std::error_code{error, std::system_category()}
-                     : std::make_error_code(std::errc::operation_would_block);
+            ec = count < 0 ? socket_error(error)
+                           : std::make_error_code(std::errc::operation_would_block);
             return 0;
         }
         const std::chrono::nanoseconds now = wall_now();
@@ -15917,6 +16352,7 @@ private:
         if (drop_counts_) origin.dropped_before = 0;
         for (::cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
             if (c->cmsg_level != SOL_SOCKET) continue;
+#if defined(SO_TIMESTAMPNS)
             if (c->cmsg_type == SCM_TIMESTAMPNS) {
                 ::timespec stamp{};
                 std::memcpy(&stamp, CMSG_DATA(c), sizeof stamp);
@@ -15924,6 +16360,7 @@ private:
                     std::chrono::seconds{stamp.tv_sec} + std::chrono::nanoseconds{stamp.tv_nsec};
                 origin.waited = std::max(now - at, std::chrono::nanoseconds::zero());
             }
+#endif
 #if defined(SO_RXQ_OVFL)
             if (c->cmsg_type == SO_RXQ_OVFL) {
                 std::uint32_t count = 0;
@@ -15933,6 +16370,8 @@ private:
 #endif
         }
     }
+
+#endif
 
     bool timestamps_ = false;
     bool drop_counts_ = false;
@@ -15979,8 +16418,11 @@ struct udp_multicast_options {
     /// "fe80::1%eth0"), its name ("eth0") or its index ("3"). IPv4 names the
     /// interface by an IPv4 address (ip(7): IP_ADD_MEMBERSHIP, IP_MULTICAST_IF),
     /// so an interface given by name or index needs one; IPv6 names it by
-    /// index (ipv6(7): IPV6_ADD_MEMBERSHIP, IPV6_MULTICAST_IF).
-    std::string interface{};
+    /// index (ipv6(7): IPV6_ADD_MEMBERSHIP, IPV6_MULTICAST_IF). On Windows
+    /// the name is the one the user sees ("Ethernet") or the system's alias
+    /// ("ethernet_32769"). Not called `interface`: <windows.h> defines that
+    /// as a macro.
+    std::string multicast_interface{};
     /// IPv4 TTL or IPv6 hop limit of what is sent, 0-255. 1 stays on the local
     /// link; 0 stays on this host.
     int hops = 1;
@@ -16167,10 +16609,11 @@ public:
     }
 
     /// The socket's descriptor, for a poll(2) loop (transport/stream_thread.hpp);
-    /// -1 when closed.
-    [[nodiscard]] int native_handle() noexcept
+    /// invalid_native_socket (-1 on POSIX) when closed.
+    [[nodiscard]] native_socket native_handle() noexcept
     {
-        return socket_.is_open() ? socket_.native_handle() : -1;
+        return socket_.is_open() ? static_cast<native_socket>(socket_.native_handle())
+                                 : invalid_native_socket;
     }
 
     /// The socket, for options this class does not cover.
@@ -16191,7 +16634,8 @@ private:
         joined_ = options.join;
 
         std::error_code parse_ec;
-        const asio::ip::address group = asio::ip::make_address(options.group, parse_ec);
+        const asio::ip::address group =
+            detail::parse_address(options.group, detail::interface_addresses{}, parse_ec);
         if (parse_ec) {
             ec = make_error_code(errc::invalid_address);
             return "multicast group \"" + options.group + "\" is not an IP address";
@@ -16214,7 +16658,8 @@ private:
         }
         std::optional<asio::ip::address> source;
         if (!options.source.empty()) {
-            const asio::ip::address a = asio::ip::make_address(options.source, parse_ec);
+            const asio::ip::address a =
+                detail::parse_address(options.source, detail::interface_addresses{}, parse_ec);
             if (parse_ec) {
                 ec = make_error_code(errc::invalid_address);
                 return "source \"" + options.source + "\" is not an IP address";
@@ -16233,7 +16678,7 @@ private:
         }
         detail::udp_interface iface;
         std::string what;
-        ec = detail::resolve_interface(options.interface, group, iface, what);
+        ec = detail::resolve_interface(options.multicast_interface, group, iface, what);
         if (ec) return what;
         // A link- or interface-local group exists on one link only: without an
         // interface the kernel can join it on none ("Invalid argument").
@@ -16257,8 +16702,9 @@ private:
         }
         group_ = asio::ip::udp::endpoint{group_address, options.port};
         const std::string group_text = detail::endpoint_text(group_);
-        const std::string on =
-            options.interface.empty() ? "" : " on interface " + options.interface;
+        const std::string on = options.multicast_interface.empty()
+                                   ? ""
+                                   : " on interface " + options.multicast_interface;
 
         const auto fail = [&](std::string message) {
             ec = detail::from_asio(ec);
@@ -16287,6 +16733,17 @@ private:
                                                   ? asio::ip::udp::endpoint{*source, 0}
                                                   : asio::ip::udp::endpoint{group_.protocol(), 0};
         socket_.bind(local, ec);
+#if defined(_WIN32)
+        if (options.join && detail::from_asio(ec) == std::errc::address_not_available) {
+            ec.clear();
+            socket_.bind(asio::ip::udp::endpoint{group_.protocol(), options.port}, ec);
+        }
+#endif
+#if defined(_WIN32)
+        // Windows refuses a port another socket holds exclusively with WSAEACCES.
+        if (detail::from_asio(ec) == std::errc::permission_denied)
+            ec = std::make_error_code(std::errc::address_in_use);
+#endif
         if (detail::from_asio(ec) == std::errc::address_in_use) {
             ec = make_error_code(errc::address_in_use);
             return fail("port " + std::to_string(options.port) +
@@ -16308,14 +16765,14 @@ private:
                 socket_.set_option(asio::ip::multicast::join_group{group.to_v6(), iface.index}, ec);
             if (ec) return fail("cannot join " + group.to_string() + on);
         }
-        if (!options.interface.empty()) {
+        if (!options.multicast_interface.empty()) {
             if (group.is_v4())
                 socket_.set_option(asio::ip::multicast::outbound_interface{iface.ipv4}, ec);
             else
                 socket_.set_option(asio::ip::multicast::outbound_interface{iface.index}, ec);
             if (ec)
                 return fail("cannot send to " + group.to_string() + " through interface " +
-                            options.interface);
+                            options.multicast_interface);
         }
         socket_.set_option(asio::ip::multicast::hops{options.hops}, ec);
         if (ec) return fail("cannot set multicast hops to " + std::to_string(options.hops));
@@ -16325,7 +16782,7 @@ private:
                         (options.loopback ? "on" : "off"));
         socket_.non_blocking(true, ec);
         if (ec) return fail("cannot make the socket for " + group_text + " non-blocking");
-        if (options.join) reader_.enable(socket_.native_handle());
+        if (options.join) reader_.enable(native_handle(), group);
         return {};
     }
 
@@ -16570,8 +17027,20 @@ private:
 // The wait is ppoll(2) with a nanosecond timeout where the platform has it
 // (Linux, FreeBSD); elsewhere poll(2), whose millisecond timeout is rounded
 // down, then clock_nanosleep(2) to the deadline when nothing became readable.
+//
+// Windows: WSAPoll, in milliseconds rounded down, then the rest on a
+// high-resolution waitable timer (Windows 10 1803 and later; an ordinary one
+// before, as coarse as the system's timer). Another thread wakes the wait
+// through a UDP socket bound to 127.0.0.1 that sends to itself: WSAPoll waits
+// on sockets alone. Real-time priority is THREAD_PRIORITY_TIME_CRITICAL.
 
 
+#if defined(_WIN32)
+#include <windows.h>
+#if defined(__MINGW32__)
+#include <pthread.h> // pthread_gethandle: std::thread is winpthreads' here
+#endif
+#else
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -16582,23 +17051,52 @@ private:
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #endif
+#endif
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <span>
 #include <string>
 #include <system_error>
+#include <thread>
 
 namespace audiocast::detail {
 
+/// What a readiness wait polls: pollfd on POSIX, WSAPOLLFD on Windows.
+#if defined(_WIN32)
+using poll_entry = ::WSAPOLLFD;
+#else
+using poll_entry = ::pollfd;
+#endif
+
 /// A descriptor that becomes readable when notify() is called from any
-/// thread: an eventfd on Linux, a pipe elsewhere.
+/// thread: an eventfd on Linux, a pipe elsewhere on POSIX, and on Windows a
+/// UDP socket on 127.0.0.1 that sends to itself.
 class wake_signal {
 public:
     wake_signal() noexcept
     {
-#if defined(__linux__)
+#if defined(_WIN32)
+        if (!library_.started()) return;
+        const SOCKET s = ::socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+        if (s == INVALID_SOCKET) return;
+        ::sockaddr_in self{};
+        self.sin_family = AF_INET;
+        self.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int size = sizeof self;
+        u_long non_blocking = 1;
+        if (::bind(s, reinterpret_cast<const ::sockaddr*>(&self), sizeof self) != 0 ||
+            ::getsockname(s, reinterpret_cast<::sockaddr*>(&self), &size) != 0 ||
+            ::connect(s, reinterpret_cast<const ::sockaddr*>(&self), sizeof self) != 0 ||
+            // FIONBIO is an unsigned constant that Winsock takes as a long.
+            ::ioctlsocket(s, static_cast<long>(FIONBIO), &non_blocking) != 0) {
+            ::closesocket(s);
+            return;
+        }
+        read_fd_ = write_fd_ = static_cast<native_socket>(s);
+#elif defined(__linux__)
         read_fd_ = write_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 #else
         int fds[2];
@@ -16616,26 +17114,37 @@ public:
     wake_signal& operator=(const wake_signal&) = delete;
     ~wake_signal()
     {
-        if (read_fd_ >= 0) ::close(read_fd_);
-        if (write_fd_ >= 0 && write_fd_ != read_fd_) ::close(write_fd_);
+        close_socket(read_fd_);
+        if (write_fd_ != read_fd_) close_socket(write_fd_);
     }
 
     /// Whether the descriptor could be made (else the system is out of them).
-    [[nodiscard]] bool valid() const noexcept { return read_fd_ >= 0; }
-    [[nodiscard]] int fd() const noexcept { return read_fd_; }
+    [[nodiscard]] bool valid() const noexcept { return read_fd_ != invalid_native_socket; }
+    [[nodiscard]] native_socket fd() const noexcept { return read_fd_; }
 
     void notify() const noexcept
     {
         const std::uint64_t one = 1;
         // Full means already readable, which is all a notification is for.
+#if defined(_WIN32)
+        ::send(static_cast<SOCKET>(write_fd_), reinterpret_cast<const char*>(&one), sizeof one, 0);
+#else
         [[maybe_unused]] const auto written = ::write(write_fd_, &one, sizeof one);
+#endif
     }
 
     /// Makes the descriptor unreadable again.
     void drain() const noexcept
     {
         std::uint64_t value[8];
-#if defined(__linux__)
+#if defined(_WIN32)
+        // A bound on the datagrams taken: notifications that keep coming end
+        // the next wait instead.
+        for (int i = 0; i < 1024; ++i)
+            if (::recv(static_cast<SOCKET>(read_fd_), reinterpret_cast<char*>(value), sizeof value,
+                       0) < 0)
+                break;
+#elif defined(__linux__)
         // One read empties an eventfd: its counter goes back to 0.
         [[maybe_unused]] const auto n = ::read(read_fd_, value, sizeof value);
 #else
@@ -16645,10 +17154,14 @@ public:
     }
 
 private:
-    int read_fd_ = -1;
-    int write_fd_ = -1;
+#if defined(_WIN32)
+    socket_library library_;
+#endif
+    native_socket read_fd_ = invalid_native_socket;
+    native_socket write_fd_ = invalid_native_socket;
 };
 
+#if !defined(_WIN32)
 /// `d` (not negative) as a timespec, for the waits that take one.
 [[nodiscard]] inline ::timespec to_timespec(std::chrono::nanoseconds d) noexcept
 {
@@ -16658,14 +17171,55 @@ private:
     t.tv_nsec = static_cast<long>((d - seconds).count());
     return t;
 }
+#else
+/// Sleeps the calling thread for `d` on a waitable timer of its own, a
+/// high-resolution one where Windows has it (10 version 1803 on).
+inline void sleep_precisely(std::chrono::nanoseconds d) noexcept
+{
+    struct thread_timer {
+        HANDLE handle = nullptr;
+        thread_timer() noexcept
+        {
+            constexpr DWORD high_resolution = 0x00000002; // CREATE_WAITABLE_TIMER_HIGH_RESOLUTION
+            handle = ::CreateWaitableTimerExW(nullptr, nullptr, high_resolution, TIMER_ALL_ACCESS);
+            if (handle == nullptr)
+                handle = ::CreateWaitableTimerExW(nullptr, nullptr, 0, TIMER_ALL_ACCESS);
+        }
+        thread_timer(const thread_timer&) = delete;
+        thread_timer& operator=(const thread_timer&) = delete;
+        ~thread_timer()
+        {
+            if (handle != nullptr) ::CloseHandle(handle);
+        }
+    };
+    if (d <= std::chrono::nanoseconds::zero()) return;
+    thread_local const thread_timer timer;
+    // Relative times are negative, in units of 100 ns.
+    ::LARGE_INTEGER due{};
+    due.QuadPart = -std::max<long long>(1, d.count() / 100);
+    if (timer.handle == nullptr ||
+        !::SetWaitableTimer(timer.handle, &due, 0, nullptr, nullptr, FALSE)) {
+        ::Sleep(static_cast<DWORD>(std::chrono::ceil<std::chrono::milliseconds>(d).count()));
+        return;
+    }
+    ::WaitForSingleObject(timer.handle, INFINITE);
+}
+#endif
 
 /// Waits until one of `fds` is readable (their revents say which) or
 /// `timeout` has passed; returns how many are ready, 0 at the timeout, -1 on
-/// an error other than a signal (errno says which).
-inline int wait_readable_for(std::span<::pollfd> fds, std::chrono::nanoseconds timeout) noexcept
+/// an error other than a signal (last_socket_error() says which).
+inline int wait_readable_for(std::span<poll_entry> fds, std::chrono::nanoseconds timeout) noexcept
 {
     if (timeout < std::chrono::nanoseconds::zero()) timeout = {};
-#if defined(__linux__) || defined(__FreeBSD__)
+#if defined(_WIN32)
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
+    const int ready = ::WSAPoll(fds.data(), static_cast<ULONG>(fds.size()),
+                                static_cast<INT>(std::min<long long>(ms.count(), 1'000'000)));
+    if (ready != 0) return ready;
+    sleep_precisely(timeout - ms);
+    return 0;
+#elif defined(__linux__) || defined(__FreeBSD__)
     const ::timespec t = to_timespec(timeout);
     const int ready = ::ppoll(fds.data(), static_cast<::nfds_t>(fds.size()), &t, nullptr);
     return ready < 0 && errno == EINTR ? 0 : ready;
@@ -16691,14 +17245,31 @@ inline void set_timer_slack([[maybe_unused]] std::chrono::nanoseconds slack) noe
 #endif
 }
 
-/// Gives `thread` SCHED_FIFO at `priority` (1-99); the error and a message
-/// that says what a user can do when the system refuses.
-inline std::error_code set_realtime_priority(::pthread_t thread, int priority,
+/// Gives `thread` real-time scheduling: SCHED_FIFO at `priority` (1-99) on
+/// POSIX, THREAD_PRIORITY_TIME_CRITICAL on Windows (whatever the number);
+/// the error and a message that says what a user can do when the system
+/// refuses.
+inline std::error_code set_realtime_priority(std::thread& thread, int priority,
                                              std::string& what) noexcept
 {
+#if defined(_WIN32)
+#if defined(__MINGW32__)
+    const HANDLE handle = ::pthread_gethandle(thread.native_handle());
+#else
+    const HANDLE handle = thread.native_handle();
+#endif
+    if (::SetThreadPriority(handle, THREAD_PRIORITY_TIME_CRITICAL)) return {};
+    const auto error = static_cast<int>(::GetLastError());
+    try {
+        what = "real-time priority " + std::to_string(priority) +
+               " (THREAD_PRIORITY_TIME_CRITICAL) refused: " + std::system_category().message(error);
+    } catch (...) {
+    }
+    return make_error_code(errc::thread_priority_refused);
+#else
     ::sched_param param{};
     param.sched_priority = priority;
-    const int error = ::pthread_setschedparam(thread, SCHED_FIFO, &param);
+    const int error = ::pthread_setschedparam(thread.native_handle(), SCHED_FIFO, &param);
     if (error == 0) return {};
     try {
         what = "real-time priority " + std::to_string(priority) +
@@ -16709,6 +17280,7 @@ inline std::error_code set_realtime_priority(::pthread_t thread, int priority,
     } catch (...) {
     }
     return make_error_code(errc::thread_priority_refused);
+#endif
 }
 
 } // namespace audiocast::detail
@@ -16723,7 +17295,8 @@ inline std::error_code set_realtime_priority(::pthread_t thread, int priority,
 // (each with a media and a control socket). The wait is epoll_pwait2(2), whose
 // timeout is in nanoseconds; on a kernel older than 5.11 it is ppoll(2) on the
 // epoll descriptor, then epoll_wait(2) without a timeout. Elsewhere (the BSDs,
-// macOS) a poll(2) array, whose cost grows with its length.
+// macOS) a poll(2) array, whose cost grows with its length; on Windows the
+// same array for WSAPoll.
 //
 // A descriptor is added with a tag the caller chooses and is reported by that
 // tag. One that is not watched stays in the set but ends no wait: a receiver
@@ -16731,10 +17304,10 @@ inline std::error_code set_realtime_priority(::pthread_t thread, int priority,
 // of an interval.
 
 
-#include <poll.h>
-#include <unistd.h>
 #if defined(__linux__)
+#include <poll.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 #endif
 
 #include <array>
@@ -16777,9 +17350,10 @@ public:
 
     /// Adds `fd`, to be reported as `tag`; an invalid descriptor is refused
     /// (bad_file_descriptor), as are more than one per tag.
-    std::error_code add(int fd, std::uint32_t tag, bool watched)
+    std::error_code add(native_socket fd, std::uint32_t tag, bool watched)
     {
-        if (fd < 0) return std::make_error_code(std::errc::bad_file_descriptor);
+        if (fd == invalid_native_socket || !valid_handle(fd))
+            return std::make_error_code(std::errc::bad_file_descriptor);
 #if defined(__linux__)
         ::epoll_event event{};
         event.events = watched ? EPOLLIN : 0u;
@@ -16794,7 +17368,7 @@ public:
     }
 
     /// Starts or stops watching `fd` (added as `tag`).
-    std::error_code watch(int fd, std::uint32_t tag, bool watched) noexcept
+    std::error_code watch(native_socket fd, std::uint32_t tag, bool watched) noexcept
     {
 #if defined(__linux__)
         ::epoll_event event{};
@@ -16811,14 +17385,15 @@ public:
     }
 
     /// Takes `fd` (added as `tag`) out of the set.
-    void remove(int fd, [[maybe_unused]] std::uint32_t tag) noexcept
+    void remove(native_socket fd, [[maybe_unused]] std::uint32_t tag) noexcept
     {
 #if defined(__linux__)
         ::epoll_event unused{};
         ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, &unused);
 #else
         for (std::size_t i = 0; i < tags_.size(); ++i)
-            if (tags_[i] == tag && polled_[i].fd == fd) polled_[i].fd = -1; // poll(2) skips it
+            if (tags_[i] == tag && polled_[i].fd == fd)
+                polled_[i].fd = invalid_native_socket; // poll(2) and WSAPoll skip it
 #endif
     }
 
@@ -16844,7 +17419,7 @@ public:
 #else
         for (auto& p : polled_)
             p.revents = 0;
-        const int ready = wait_readable_for(std::span<::pollfd>{polled_}, timeout);
+        const int ready = wait_readable_for(std::span<poll_entry>{polled_}, timeout);
         if (ready <= 0) return ready;
         int reported = 0;
         for (std::size_t i = 0; i < polled_.size(); ++i) {
@@ -16858,6 +17433,16 @@ public:
     }
 
 private:
+    // A negative descriptor means "skip me" to poll(2); none is valid to add.
+    static bool valid_handle([[maybe_unused]] native_socket fd) noexcept
+    {
+#if defined(_WIN32)
+        return true;
+#else
+        return fd >= 0;
+#endif
+    }
+
 #if defined(__linux__)
     int wait_epoll(std::chrono::nanoseconds timeout) noexcept
     {
@@ -16882,15 +17467,13 @@ private:
     // More ready than this: the rest end the next wait at once (level-triggered).
     std::array<::epoll_event, 128> events_{};
 #else
-    std::vector<::pollfd> polled_;
+    std::vector<poll_entry> polled_;
     std::vector<std::uint32_t> tags_;
 #endif
 };
 
 } // namespace audiocast::detail
 // end include/audiocast/transport/detail/readiness_set.hpp
-
-#include <poll.h>
 
 #include <algorithm>
 #include <array>
@@ -17095,15 +17678,14 @@ private:
         }
         ready_.emplace(); // afresh: a restart adds every descriptor again
         if (!wake_.valid() || !ready_->valid()) {
-            ec = std::error_code{EMFILE, std::system_category()};
+            ec = std::make_error_code(std::errc::too_many_files_open);
             return "cannot make the stream thread's wake-up or readiness descriptor";
         }
         stopping_.store(false, std::memory_order_relaxed);
         thread_ = std::thread{[this] { run(); }};
         if (options_.realtime_priority > 0) {
             std::string what;
-            ec = detail::set_realtime_priority(thread_.native_handle(), options_.realtime_priority,
-                                               what);
+            ec = detail::set_realtime_priority(thread_, options_.realtime_priority, what);
             if (ec) {
                 const std::error_code refused = ec;
                 stop();
@@ -17205,7 +17787,7 @@ private:
                 });
             bump(waits_);
             if (ready < 0) {
-                report(std::error_code{errno, std::system_category()});
+                report(detail::socket_error(detail::last_socket_error()));
                 return;
             }
             if (posted) run_posted();

@@ -36,7 +36,8 @@ TEST_CASE("parity FEC over UDP: batched reads hand over the packets that arrived
 {
     asio::io_context io;
     const auto options = [](std::uint16_t port, bool join) {
-        return audiocast::udp_multicast_options{.port = port, .interface = "lo", .join = join};
+        return audiocast::udp_multicast_options{
+            .port = port, .multicast_interface = "lo", .join = join};
     };
     audiocast::parity_fec_config config;
     config.columns = 4;

@@ -14,6 +14,7 @@
 // is cut off.
 #include <audiocast/multicast_stream.hpp>
 
+#include "../support/private_namespace.hpp"
 #include "../support/stream_harness.hpp"
 
 #include <catch2/catch.hpp>
@@ -23,8 +24,6 @@
 #include <asio/ip/udp.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
-
-#include <net/if.h>
 
 #include <algorithm>
 #include <chrono>
@@ -82,15 +81,6 @@ constexpr auto sender_phase = 400us;
 // whose audio differs only so, by no more frames than its worst pull was late,
 // is run again, up to this many times in all; anything else fails at once.
 constexpr int max_attempts = 3;
-
-/// Why the IPv6 test cannot run; empty when v0 is there for it.
-std::string ipv6_refusal()
-{
-    const char* flag = std::getenv("AUDIOCAST_NETNS_IPV6");
-    if (flag != nullptr && std::string_view{flag} == "1" && ::if_nametoindex("v0") != 0) return {};
-    const char* why = std::getenv("AUDIOCAST_NETNS_IPV6_WHY");
-    return why != nullptr && *why != '\0' ? why : "the namespace has no veth pair v0/v1";
-}
 
 /// The runs of non-silent frames in `out`, in order.
 std::vector<std::vector<std::int16_t>> sounding_runs(const std::vector<std::int16_t>& out)
@@ -390,10 +380,10 @@ TEST_CASE("multicast_stream: one sender reaches 20 receivers on one io_context, 
     run_attempts([](bool last) -> std::string {
         asio::io_context io;
         constexpr std::size_t frames = 96'000;
-        std::vector<udp_multicast_options> options(20, {.port = 5100, .interface = "lo"});
+        std::vector<udp_multicast_options> options(20, {.port = 5100, .multicast_interface = "lo"});
         listening listeners{io, options, blocks_for(frames, 500ms)};
         sending sender{io,
-                       {.port = 5100, .interface = "lo", .join = false},
+                       {.port = 5100, .multicast_interface = "lo", .join = false},
                        make_source(frames, channels),
                        0x5EED'0001};
 
@@ -431,15 +421,15 @@ TEST_CASE("multicast_stream: a stranger's junk and a second sender on the group 
         constexpr std::size_t frames = 72'000; // 1.5 s
         // The transports pass everything on; each session must refuse the
         // intruders.
-        std::vector<udp_multicast_options> options(4, {.port = port, .interface = "lo"});
+        std::vector<udp_multicast_options> options(4, {.port = port, .multicast_interface = "lo"});
         listening listeners{io, options, blocks_for(frames, 500ms)};
         sending sender{io,
-                       {.port = port, .interface = "lo", .join = false},
+                       {.port = port, .multicast_interface = "lo", .join = false},
                        make_source(frames, channels),
                        0x5EED'0002};
         // The second sender: its own ephemeral port, its own SSRC, 0.8 s of other audio.
         sending intruder{io,
-                         {.port = port, .interface = "lo", .join = false},
+                         {.port = port, .multicast_interface = "lo", .join = false},
                          make_source(38'400, channels, 1'000'000),
                          0xBAD'5EED};
 
@@ -535,7 +525,8 @@ TEST_CASE("multicast_stream: datagrams the kernel dropped for a full socket buff
     asio::io_context io;
     // The smallest receive buffer Linux grants: a burst read late overflows it.
     multicast_receiver rx{
-        udp_multicast_transport{io, {.port = 5108, .interface = "lo", .receive_buffer_bytes = 1}},
+        udp_multicast_transport{
+            io, {.port = 5108, .multicast_interface = "lo", .receive_buffer_bytes = 1}},
         audiocast::pcm_codec{}, audiocast::steady_clock{}};
     asio::ip::udp::socket stranger{io,
                                    asio::ip::udp::endpoint{asio::ip::make_address("127.0.0.1"), 0}};
@@ -571,9 +562,10 @@ TEST_CASE("multicast_stream: a receiver follows a restarted sender with no call,
         // default) of silence from the one it plays. The new sender starts
         // 300 ms after the old one's last packet, says no BYE, and has a new
         // port and SSRC.
-        std::vector<udp_multicast_options> options(2, {.port = port, .interface = "lo"});
+        std::vector<udp_multicast_options> options(2, {.port = port, .multicast_interface = "lo"});
         listening listeners{io, options, blocks_for(48'000 + 24'100, 1000ms)};
-        const udp_multicast_options sender_options{.port = port, .interface = "lo", .join = false};
+        const udp_multicast_options sender_options{
+            .port = port, .multicast_interface = "lo", .join = false};
         const auto source_a = make_source(48'000, channels);
         auto a = std::make_unique<sending>(io, sender_options, source_a, 0xA11CE);
         // 24'100 frames: the last packet is a short one, sent by flush().
@@ -652,7 +644,7 @@ TEST_CASE("multicast_stream: a receiver follows a restarted sender with no call,
 TEST_CASE("multicast_stream: IPv6 group ff15::1 on v0 by interface index reaches 3 receivers, "
           "each playing 1 s bit-exact")
 {
-    if (const auto why = ipv6_refusal(); !why.empty()) {
+    if (const auto why = audiocast_test::ipv6_refusal(); !why.empty()) {
         WARN("IPv6 skipped: " << why);
         return;
     }
@@ -660,12 +652,12 @@ TEST_CASE("multicast_stream: IPv6 group ff15::1 on v0 by interface index reaches
         asio::io_context io;
         constexpr std::uint16_t port = 5106;
         constexpr std::size_t frames = 48'000;
-        const std::string v0 = std::to_string(::if_nametoindex("v0"));
+        const std::string v0 = std::to_string(audiocast_test::interface_index("v0"));
         std::vector<udp_multicast_options> options(
-            3, {.group = "ff15::1", .port = port, .interface = v0});
+            3, {.group = "ff15::1", .port = port, .multicast_interface = v0});
         listening listeners{io, options, blocks_for(frames, 500ms)};
         sending sender{io,
-                       {.group = "ff15::1", .port = port, .interface = v0, .join = false},
+                       {.group = "ff15::1", .port = port, .multicast_interface = v0, .join = false},
                        make_source(frames, channels),
                        0x5EED'0006};
 

@@ -81,7 +81,10 @@ public:
         if (ec == std::errc::operation_would_block) ++calls_.found_nothing;
         return n;
     }
-    [[nodiscard]] int native_handle() noexcept { return inner_.native_handle(); }
+    [[nodiscard]] audiocast::native_socket native_handle() noexcept
+    {
+        return inner_.native_handle();
+    }
 
     [[nodiscard]] const socket_calls& calls() const { return calls_; }
 
@@ -97,11 +100,11 @@ using counted_receiver = counted_stream::receiver;
 
 audiocast::udp_multicast_options media(bool join)
 {
-    return {.group = "239.255.0.61", .port = 5460, .interface = "lo", .join = join};
+    return {.group = "239.255.0.61", .port = 5460, .multicast_interface = "lo", .join = join};
 }
 audiocast::udp_multicast_options control()
 {
-    return {.group = "239.255.0.61", .port = 5461, .interface = "lo"};
+    return {.group = "239.255.0.61", .port = 5461, .multicast_interface = "lo"};
 }
 
 /// The audio side: pulls 1 ms blocks at absolute steps from now + `delay`
@@ -337,12 +340,12 @@ TEST_CASE("stream_thread: one thread sends four streams and one receives them, e
         audiocast::sender_config tx_config;
         tx_config.ssrc = 0x5EED'0100 + static_cast<std::uint32_t>(i);
         senders.push_back(std::make_unique<counted_sender>(
-            counting_transport{io,
-                               {.group = group(i), .port = 5470, .interface = "lo", .join = false}},
+            counting_transport{
+                io, {.group = group(i), .port = 5470, .multicast_interface = "lo", .join = false}},
             codec, audiocast::steady_clock{}, tx_config));
         receivers.push_back(std::make_unique<counted_receiver>(
-            counting_transport{io, {.group = group(i), .port = 5470, .interface = "lo"}}, codec,
-            audiocast::steady_clock{}, rx_config));
+            counting_transport{io, {.group = group(i), .port = 5470, .multicast_interface = "lo"}},
+            codec, audiocast::steady_clock{}, rx_config));
         sources.push_back(make_source(48'000, channels, 100 + static_cast<unsigned>(i))); // 1 s
     }
     std::vector<counted_sender*> sending_streams;
@@ -442,11 +445,12 @@ TEST_CASE("stream_thread: a closed socket among many receivers is reported once 
     audiocast::receiver_config rx_config;
     rx_config.max_rate_adjustment = 0; // shared clock: bit-exact playout
     const audiocast::udp_multicast_options group{
-        .group = "239.255.0.80", .port = 5480, .interface = "lo"};
+        .group = "239.255.0.80", .port = 5480, .multicast_interface = "lo"};
 
     audiocast::multicast_sender tx{
         audiocast::udp_multicast_transport{
-            io, {.group = group.group, .port = group.port, .interface = "lo", .join = false}},
+            io,
+            {.group = group.group, .port = group.port, .multicast_interface = "lo", .join = false}},
         codec, audiocast::steady_clock{}};
     // The middle one of three: refused before a socket was opened, so its
     // socket stays closed, as a careless caller's would after a failed open.

@@ -2,13 +2,13 @@
 //
 // Runs only inside a private network namespace made for it by
 // tests/network/netns-run (lo with 224.0.0.0/4 routed to it for IPv4, the
-// veth pair v0/v1 for IPv6). main() refuses to open a socket anywhere else:
-// without AUDIOCAST_NETNS=1, or when any interface but lo, v0 and v1 is
-// present, every test is skipped (exit 77). Every wait has a deadline.
+// veth pair v0/v1 for IPv6). main() (main.cpp) refuses to open a socket
+// anywhere else: without AUDIOCAST_NETNS=1, or when any interface but lo, v0
+// and v1 is present, every test is skipped (exit 77). Every wait has a deadline.
 #include <audiocast/transport/udp_multicast.hpp>
 
-#define CATCH_CONFIG_RUNNER
 #include "../support/private_namespace.hpp"
+#include "../support/wine.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -19,8 +19,6 @@
 #include <asio/ip/multicast.hpp>
 #include <asio/ip/udp.hpp>
 #include <asio/socket_base.hpp>
-
-#include <net/if.h>
 
 #include <algorithm>
 #include <array>
@@ -48,15 +46,6 @@ static_assert(audiocast::transport<udp_multicast_transport>);
 namespace {
 
 using steady = std::chrono::steady_clock;
-
-/// Why the IPv6 tests cannot run; empty when v0 is there for them.
-std::string ipv6_refusal()
-{
-    const char* flag = std::getenv("AUDIOCAST_NETNS_IPV6");
-    if (flag != nullptr && std::string_view{flag} == "1" && ::if_nametoindex("v0") != 0) return {};
-    const char* why = std::getenv("AUDIOCAST_NETNS_IPV6_WHY");
-    return why != nullptr && *why != '\0' ? why : "the namespace has no veth pair v0/v1";
-}
 
 /// Datagram `index` of a run: a 4-byte big-endian index, then bytes drawn
 /// from the index, 4 to 1403 bytes in all, so no two are alike.
@@ -229,8 +218,8 @@ void require_refused(Make&& make, Code code, const std::string& message)
 /// Opens a transport with `options` and reads each option back from its socket.
 void require_options_round_trip(const udp_multicast_options& options)
 {
-    CAPTURE(options.group, options.interface, options.hops, options.loopback, options.reuse_address,
-            options.join);
+    CAPTURE(options.group, options.multicast_interface, options.hops, options.loopback,
+            options.reuse_address, options.join);
     asio::io_context io;
     udp_multicast_transport t{io, options};
     asio::ip::multicast::hops hops;
@@ -253,7 +242,7 @@ void require_options_round_trip(const udp_multicast_options& options)
 TEST_CASE("IPv4 socket options round-trip: hops, loopback, address reuse, receive buffer")
 {
     require_options_round_trip({.port = 5010,
-                                .interface = "lo",
+                                .multicast_interface = "lo",
                                 .hops = GENERATE(0, 1, 7, 255),
                                 .loopback = GENERATE(true, false),
                                 .reuse_address = GENERATE(true, false),
@@ -263,13 +252,13 @@ TEST_CASE("IPv4 socket options round-trip: hops, loopback, address reuse, receiv
 
 TEST_CASE("IPv6 socket options round-trip: hops, loopback, address reuse, receive buffer")
 {
-    if (const auto why = ipv6_refusal(); !why.empty()) {
+    if (const auto why = audiocast_test::ipv6_refusal(); !why.empty()) {
         WARN("IPv6 skipped: " << why);
         return;
     }
     require_options_round_trip({.group = "ff15::1",
                                 .port = 5010,
-                                .interface = "v0",
+                                .multicast_interface = "v0",
                                 .hops = GENERATE(0, 1, 7, 255),
                                 .loopback = GENERATE(true, false),
                                 .reuse_address = GENERATE(true, false),
@@ -282,13 +271,13 @@ TEST_CASE("one sender reaches 20 receivers on 239.255.0.1 over lo: 1000 distinct
 {
     asio::io_context io;
     // The interface named every way there is; "" leaves it to the route to lo.
-    const std::array<std::string, 4> interfaces{"lo", "127.0.0.1",
-                                                std::to_string(::if_nametoindex("lo")), ""};
+    const std::array<std::string, 4> interfaces{
+        "lo", "127.0.0.1", std::to_string(audiocast_test::interface_index("lo")), ""};
     std::vector<udp_multicast_transport> receivers;
     receivers.reserve(20);
     for (std::size_t i = 0; i < 20; ++i)
-        receivers.emplace_back(io, udp_multicast_options{.interface = interfaces[i % 4]});
-    udp_multicast_transport sender{io, {.interface = "lo", .join = false}};
+        receivers.emplace_back(io, udp_multicast_options{.multicast_interface = interfaces[i % 4]});
+    udp_multicast_transport sender{io, {.multicast_interface = "lo", .join = false}};
     REQUIRE(sender.group_endpoint() ==
             asio::ip::udp::endpoint{asio::ip::make_address("239.255.0.1"), 5004});
 
@@ -301,21 +290,22 @@ TEST_CASE("one sender reaches 20 receivers on 239.255.0.1 over lo: 1000 distinct
 
 TEST_CASE("IPv6 group ff15::1 on v0, joined and sent by interface index, reaches every receiver")
 {
-    if (const auto why = ipv6_refusal(); !why.empty()) {
+    if (const auto why = audiocast_test::ipv6_refusal(); !why.empty()) {
         WARN("IPv6 skipped: " << why);
         return;
     }
     asio::io_context io;
-    const unsigned int v0 = ::if_nametoindex("v0");
+    const unsigned int v0 = audiocast_test::interface_index("v0");
     const std::string index = std::to_string(v0);
     std::vector<udp_multicast_transport> receivers;
     for (int i = 0; i < 3; ++i)
         receivers.emplace_back(
-            io, udp_multicast_options{.group = "ff15::1", .port = 5020, .interface = index});
+            io,
+            udp_multicast_options{.group = "ff15::1", .port = 5020, .multicast_interface = index});
     receivers.emplace_back(
-        io, udp_multicast_options{.group = "ff15::1", .port = 5020, .interface = "v0"});
+        io, udp_multicast_options{.group = "ff15::1", .port = 5020, .multicast_interface = "v0"});
     udp_multicast_transport sender{
-        io, {.group = "ff15::1", .port = 5020, .interface = index, .join = false}};
+        io, {.group = "ff15::1", .port = 5020, .multicast_interface = index, .join = false}};
     // ff15::1 is site-local: it needs no scope, so none is added.
     CHECK(sender.group_endpoint().address().to_v6().scope_id() == 0);
 
@@ -330,19 +320,19 @@ TEST_CASE("IPv6 group ff15::1 on v0, joined and sent by interface index, reaches
 
 TEST_CASE("a link-local IPv6 group carries its interface as scope and works on it")
 {
-    if (const auto why = ipv6_refusal(); !why.empty()) {
+    if (const auto why = audiocast_test::ipv6_refusal(); !why.empty()) {
         WARN("IPv6 skipped: " << why);
         return;
     }
     asio::io_context io;
-    const unsigned int v0 = ::if_nametoindex("v0");
+    const unsigned int v0 = audiocast_test::interface_index("v0");
     std::vector<udp_multicast_transport> receivers;
     receivers.emplace_back(
-        io, udp_multicast_options{.group = "ff12::1", .port = 5022, .interface = "v0"});
+        io, udp_multicast_options{.group = "ff12::1", .port = 5022, .multicast_interface = "v0"});
     // The scope in the group's text stands for the interface.
     receivers.emplace_back(io, udp_multicast_options{.group = "ff12::1%v0", .port = 5022});
     udp_multicast_transport sender{
-        io, {.group = "ff12::1", .port = 5022, .interface = "v0", .join = false}};
+        io, {.group = "ff12::1", .port = 5022, .multicast_interface = "v0", .join = false}};
     CHECK(sender.group_endpoint().address().to_v6().scope_id() == v0);
     CHECK(receivers.back().group_endpoint().address().to_v6().scope_id() == v0);
 
@@ -354,8 +344,8 @@ TEST_CASE("receive accepts every sender and tells each datagram's address and po
     // Choosing the sender is the receiver session's job (source_selector.hpp):
     // the transport passes everything on, saying where it came from.
     asio::io_context io;
-    udp_multicast_transport listener{io, {.port = 5030, .interface = "lo"}};
-    udp_multicast_transport a{io, {.port = 5030, .interface = "lo", .join = false}};
+    udp_multicast_transport listener{io, {.port = 5030, .multicast_interface = "lo"}};
+    udp_multicast_transport a{io, {.port = 5030, .multicast_interface = "lo", .join = false}};
     asio::ip::udp::socket stranger{io,
                                    asio::ip::udp::endpoint{asio::ip::make_address("127.0.0.2"), 0}};
     stranger.set_option(
@@ -364,6 +354,10 @@ TEST_CASE("receive accepts every sender and tells each datagram's address and po
     stranger.send_to(asio::buffer(junk), listener.group_endpoint());
     a.send(bytes_of("from a"));
 
+    // Wine binds a socket given one of lo's addresses to the wildcard address
+    // on lo (for broadcasts, as Windows receives them), so what it sends
+    // leaves from 127.0.0.1, whatever local_endpoint() says.
+    const bool stranger_has_its_address = audiocast_test::wine_version().empty();
     std::array<std::byte, 64> buffer{};
     std::vector<std::pair<std::string, audiocast::endpoint>> got;
     const auto end = steady::now() + 2s;
@@ -377,8 +371,13 @@ TEST_CASE("receive accepts every sender and tells each datagram's address and po
     }
     REQUIRE(got.size() == 2);
     CHECK(got[0].first == "junk");
-    CHECK(got[0].second ==
-          audiocast::endpoint::ipv4({127, 0, 0, 2}, stranger.local_endpoint().port()));
+    if (stranger_has_its_address)
+        CHECK(got[0].second ==
+              audiocast::endpoint::ipv4({127, 0, 0, 2}, stranger.local_endpoint().port()));
+    else
+        WARN("wine " << audiocast_test::wine_version()
+                     << " sends from 127.0.0.1 for a socket bound to 127.0.0.2: "
+                        "the stranger's own address is not checked");
     CHECK(got[1].first == "from a");
     CHECK(got[1].second ==
           audiocast::endpoint::ipv4({127, 0, 0, 1}, a.socket().local_endpoint().port()));
@@ -417,12 +416,18 @@ TEST_CASE("a receiver joined for source 127.0.0.1 hears the sender there and nev
           "127.0.0.2 on the same group and port")
 {
     asio::io_context io;
-    udp_multicast_transport only_real{io, {.port = 5032, .interface = "lo", .source = "127.0.0.1"}};
-    udp_multicast_transport anyone{io, {.port = 5032, .interface = "lo"}};
+    udp_multicast_transport only_real{
+        io, {.port = 5032, .multicast_interface = "lo", .source = "127.0.0.1"}};
+    udp_multicast_transport anyone{io, {.port = 5032, .multicast_interface = "lo"}};
     udp_multicast_transport real{
-        io, {.port = 5032, .interface = "lo", .join = false, .source = "127.0.0.1"}};
+        io, {.port = 5032, .multicast_interface = "lo", .join = false, .source = "127.0.0.1"}};
     udp_multicast_transport stranger{
-        io, {.port = 5032, .interface = "lo", .join = false, .source = "127.0.0.2"}};
+        io, {.port = 5032, .multicast_interface = "lo", .join = false, .source = "127.0.0.2"}};
+    if (const std::string wine = audiocast_test::wine_version(); !wine.empty()) {
+        // Its stranger would send from 127.0.0.1 too (see above): nothing to filter.
+        WARN("wine " << wine << " cannot send from 127.0.0.2: source filtering is not tested");
+        return;
+    }
     for (int i = 0; i < 20; ++i) {
         stranger.send(bytes_of("stranger"));
         real.send(bytes_of("real"));
@@ -442,25 +447,39 @@ TEST_CASE("a receiver joined for source 127.0.0.1 hears the sender there and nev
 TEST_CASE("a source-specific IPv6 receiver on v1 hears v0's sender and not a sender on v1 "
           "itself")
 {
-    if (const auto why = ipv6_refusal(); !why.empty()) {
+    if (const auto why = audiocast_test::ipv6_refusal(); !why.empty()) {
         WARN("IPv6 skipped: " << why);
         return;
     }
     asio::io_context io;
     // v0's link-local address, which a sender out of v0 sends from.
-    udp_multicast_transport probe{io, {.group = "ff12::7", .port = 5034, .interface = "v1"}};
+    udp_multicast_transport probe{io,
+                                  {.group = "ff12::7", .port = 5034, .multicast_interface = "v1"}};
     udp_multicast_transport out_v0{
-        io, {.group = "ff12::7", .port = 5034, .interface = "v0", .join = false}};
+        io, {.group = "ff12::7", .port = 5034, .multicast_interface = "v0", .join = false}};
     const auto origin = origin_of_next(out_v0, probe);
     REQUIRE(origin.from.family == audiocast::endpoint::family_type::ipv6);
     asio::ip::address_v6::bytes_type bytes{};
     std::copy(origin.from.address.begin(), origin.from.address.begin() + 16, bytes.begin());
     const std::string v0_address = asio::ip::address_v6{bytes}.to_string();
 
+    if (const std::string wine = audiocast_test::wine_version(); !wine.empty()) {
+        // Wine refuses MCAST_JOIN_SOURCE_GROUP (WSAENOPROTOOPT); Windows has it.
+        std::error_code ec;
+        udp_multicast_transport refused{
+            io,
+            {.group = "ff12::7", .port = 5034, .multicast_interface = "v1", .source = v0_address},
+            ec};
+        CHECK(ec == std::errc::no_protocol_option);
+        WARN("wine " << wine
+                     << " has no MCAST_JOIN_SOURCE_GROUP: IPv6 source filtering is "
+                        "refused, as it should be, and not tested");
+        return;
+    }
     udp_multicast_transport only_v0{
-        io, {.group = "ff12::7", .port = 5034, .interface = "v1", .source = v0_address}};
+        io, {.group = "ff12::7", .port = 5034, .multicast_interface = "v1", .source = v0_address}};
     udp_multicast_transport out_v1{
-        io, {.group = "ff12::7", .port = 5034, .interface = "v1", .join = false}};
+        io, {.group = "ff12::7", .port = 5034, .multicast_interface = "v1", .join = false}};
     for (int i = 0; i < 20; ++i) {
         out_v1.send(bytes_of("v1"));
         out_v0.send(bytes_of("v0"));
@@ -470,6 +489,31 @@ TEST_CASE("a source-specific IPv6 receiver on v1 hears v0's sender and not a sen
     CHECK(count_text(filtered, "v0") == 20);
     CHECK(count_text(filtered, "v1") == 0);
     CHECK(count_text(all, "v1") == 20); // it does reach v1's members that take any source
+}
+
+TEST_CASE("two groups on one port: each transport hears its own group and never the other")
+{
+    // Linux keeps the other group out by binding to the group; Windows binds
+    // to the wildcard address and drops what IP_PKTINFO says went elsewhere.
+    asio::io_context io;
+    udp_multicast_transport first{
+        io, {.group = "239.255.0.21", .port = 5052, .multicast_interface = "lo"}};
+    udp_multicast_transport second{
+        io, {.group = "239.255.0.22", .port = 5052, .multicast_interface = "lo"}};
+    udp_multicast_transport to_first{
+        io, {.group = "239.255.0.21", .port = 5052, .multicast_interface = "lo", .join = false}};
+    udp_multicast_transport to_second{
+        io, {.group = "239.255.0.22", .port = 5052, .multicast_interface = "lo", .join = false}};
+    for (int i = 0; i < 20; ++i) {
+        to_first.send(bytes_of("first"));
+        to_second.send(bytes_of("second"));
+    }
+    const auto heard_first = received_within(first, 200ms);
+    const auto heard_second = received_within(second, 50ms);
+    CHECK(count_text(heard_first, "first") == 20);
+    CHECK(count_text(heard_first, "second") == 0);
+    CHECK(count_text(heard_second, "second") == 20);
+    CHECK(count_text(heard_second, "first") == 0);
 }
 
 TEST_CASE("a source must be a sender's address of the group's family")
@@ -495,8 +539,8 @@ TEST_CASE("receive tells how long a datagram waited in the socket, so a backlog 
           "for fresh packets")
 {
     asio::io_context io;
-    udp_multicast_transport listener{io, {.port = 5032, .interface = "lo"}};
-    udp_multicast_transport a{io, {.port = 5032, .interface = "lo", .join = false}};
+    udp_multicast_transport listener{io, {.port = 5032, .multicast_interface = "lo"}};
+    udp_multicast_transport a{io, {.port = 5032, .multicast_interface = "lo", .join = false}};
     a.send(bytes_of("old"));
     std::this_thread::sleep_for(300ms);
     a.send(bytes_of("new"));
@@ -507,9 +551,15 @@ TEST_CASE("receive tells how long a datagram waited in the socket, so a backlog 
     REQUIRE_FALSE(ec);
     listener.receive(buffer, new_origin, ec);
     REQUIRE_FALSE(ec);
+#if defined(_WIN32)
+    // Winsock gives no arrival time (datagram_reader.hpp): unknown is 0.
+    CHECK(old_origin.waited == 0ns);
+    CHECK(new_origin.waited == 0ns);
+#else
     CHECK(old_origin.waited >= 250ms);
     CHECK(old_origin.waited < 5s);
     CHECK(new_origin.waited < 100ms);
+#endif
 }
 
 TEST_CASE("receive tells how many datagrams the socket dropped for a full buffer, so a receiver "
@@ -518,15 +568,21 @@ TEST_CASE("receive tells how many datagrams the socket dropped for a full buffer
     asio::io_context io;
     // The smallest buffer Linux grants holds a few of these; the rest of the
     // burst is dropped, as when a flood outruns the network thread.
-    udp_multicast_transport listener{io,
-                                     {.port = 5034, .interface = "lo", .receive_buffer_bytes = 1}};
-    udp_multicast_transport a{io, {.port = 5034, .interface = "lo", .join = false}};
+    udp_multicast_transport listener{
+        io, {.port = 5034, .multicast_interface = "lo", .receive_buffer_bytes = 1}};
+    udp_multicast_transport a{io, {.port = 5034, .multicast_interface = "lo", .join = false}};
     constexpr std::uint32_t burst = 200;
     for (std::uint32_t i = 0; i < burst; ++i)
         a.send(datagram(i * 1000 + 999)); // about 1 KiB each
     std::array<std::byte, 2048> buffer{};
     audiocast::datagram_origin origin;
     std::error_code ec;
+#if defined(_WIN32)
+    // Winsock gives no drop count (datagram_reader.hpp): it stays unknown.
+    (void)listener.receive(buffer, origin, ec);
+    REQUIRE_FALSE(ec);
+    CHECK_FALSE(origin.dropped_before.has_value());
+#else
     std::uint32_t read = 0;
     for (;;) {
         (void)listener.receive(buffer, origin, ec);
@@ -543,13 +599,14 @@ TEST_CASE("receive tells how many datagrams the socket dropped for a full buffer
     REQUIRE_FALSE(ec);
     REQUIRE(origin.dropped_before.has_value());
     CHECK(*origin.dropped_before == burst - read);
+#endif
 }
 
 TEST_CASE("receive cuts a datagram larger than the buffer, consumes it and reports message_size")
 {
     asio::io_context io;
-    udp_multicast_transport listener{io, {.port = 5034, .interface = "lo"}};
-    udp_multicast_transport sender{io, {.port = 5034, .interface = "lo", .join = false}};
+    udp_multicast_transport listener{io, {.port = 5034, .multicast_interface = "lo"}};
+    udp_multicast_transport sender{io, {.port = 5034, .multicast_interface = "lo", .join = false}};
     const auto big = datagram(99); // 4 + 99 * 37 % 1400 = 267 bytes
     REQUIRE(big.size() > 40);
 
@@ -571,8 +628,8 @@ TEST_CASE("receive cuts a datagram larger than the buffer, consumes it and repor
 TEST_CASE("a zero-length datagram arrives with size 0 and no error")
 {
     asio::io_context io;
-    udp_multicast_transport listener{io, {.port = 5036, .interface = "lo"}};
-    udp_multicast_transport sender{io, {.port = 5036, .interface = "lo", .join = false}};
+    udp_multicast_transport listener{io, {.port = 5036, .multicast_interface = "lo"}};
+    udp_multicast_transport sender{io, {.port = 5036, .multicast_interface = "lo", .join = false}};
     sender.send(std::span<const std::byte>{});
     std::array<std::byte, 16> buffer{};
     std::error_code ec;
@@ -584,8 +641,8 @@ TEST_CASE("a zero-length datagram arrives with size 0 and no error")
 TEST_CASE("a send-only transport sends to the group and its receive always says would_block")
 {
     asio::io_context io;
-    udp_multicast_transport listener{io, {.port = 5038, .interface = "lo"}};
-    udp_multicast_transport sender{io, {.port = 5038, .interface = "lo", .join = false}};
+    udp_multicast_transport listener{io, {.port = 5038, .multicast_interface = "lo"}};
+    udp_multicast_transport sender{io, {.port = 5038, .multicast_interface = "lo", .join = false}};
     CHECK(sender.socket().local_endpoint().port() != 5038); // an ephemeral port of its own
 
     sender.send(bytes_of("hello"));
@@ -602,7 +659,7 @@ TEST_CASE("a send-only transport sends to the group and its receive always says 
 TEST_CASE("the throwing receive reports would_block naming the group")
 {
     asio::io_context io;
-    udp_multicast_transport listener{io, {.port = 5040, .interface = "lo"}};
+    udp_multicast_transport listener{io, {.port = 5040, .multicast_interface = "lo"}};
     std::array<std::byte, 16> buffer{};
     require_refused([&] { (void)listener.receive(buffer); }, std::errc::operation_would_block,
                     "no datagram waiting from group 239.255.0.1:5040");
@@ -611,8 +668,8 @@ TEST_CASE("the throwing receive reports would_block naming the group")
 TEST_CASE("async_wait_readable drives a receiver on an io_context")
 {
     asio::io_context io;
-    udp_multicast_transport listener{io, {.port = 5042, .interface = "lo"}};
-    udp_multicast_transport sender{io, {.port = 5042, .interface = "lo", .join = false}};
+    udp_multicast_transport listener{io, {.port = 5042, .multicast_interface = "lo"}};
+    udp_multicast_transport sender{io, {.port = 5042, .multicast_interface = "lo", .join = false}};
     CHECK(listener.get_executor() == asio::any_io_executor{io.get_executor()});
 
     constexpr std::uint32_t count = 100;
@@ -669,24 +726,36 @@ TEST_CASE("refused options name what was asked, with their audiocast::errc")
          {.group = "239.255.0.300"},
          errc::invalid_address,
          "multicast group \"239.255.0.300\" is not an IP address"},
+        {"a scope no interface has",
+         {.group = "ff12::1%eth7"},
+         errc::invalid_address,
+         "multicast group \"ff12::1%eth7\" is not an IP address"},
+        {"an empty scope",
+         {.group = "ff12::1%"},
+         errc::invalid_address,
+         "multicast group \"ff12::1%\" is not an IP address"},
+        {"a scope on an IPv4 group",
+         {.group = "239.255.0.1%lo"},
+         errc::invalid_address,
+         "multicast group \"239.255.0.1%lo\" is not an IP address"},
         {"IPv4 group, IPv6 interface",
-         {.interface = "::1"},
+         {.multicast_interface = "::1"},
          errc::address_family_mismatch,
          "interface ::1 is an IPv6 address but group 239.255.0.1 is IPv4"},
         {"IPv6 group, IPv4 interface",
-         {.group = "ff15::1", .interface = "127.0.0.1"},
+         {.group = "ff15::1", .multicast_interface = "127.0.0.1"},
          errc::address_family_mismatch,
          "interface 127.0.0.1 is an IPv4 address but group ff15::1 is IPv6"},
         {"missing interface name",
-         {.interface = "eth7"},
+         {.multicast_interface = "eth7"},
          errc::no_such_interface,
          "no interface named eth7"},
         {"missing interface index",
-         {.interface = "4242"},
+         {.multicast_interface = "4242"},
          errc::no_such_interface,
          "no interface with index 4242"},
         {"address no interface has",
-         {.interface = "10.9.9.9"},
+         {.multicast_interface = "10.9.9.9"},
          errc::no_such_interface,
          "no interface has the address 10.9.9.9"},
         {"hops too large",
@@ -700,9 +769,9 @@ TEST_CASE("refused options name what was asked, with their audiocast::errc")
          errc::invalid_buffer_size,
          "receive buffer 0 bytes is outside 1-2147483647 bytes"},
     };
-    if (ipv6_refusal().empty())
+    if (audiocast_test::ipv6_refusal().empty())
         refusals.push_back({"IPv4 group on an interface without IPv4",
-                            {.interface = "v0"},
+                            {.multicast_interface = "v0"},
                             errc::address_family_mismatch,
                             "interface v0 has no IPv4 address, which IPv4 group 239.255.0.1 "
                             "needs to be joined on it"});
@@ -721,11 +790,13 @@ TEST_CASE("refused options name what was asked, with their audiocast::errc")
 TEST_CASE("a port in use is refused with address_in_use when reuse is off on either side")
 {
     asio::io_context io;
-    udp_multicast_transport first{io, {.port = 5044, .interface = "lo", .reuse_address = false}};
+    udp_multicast_transport first{
+        io, {.port = 5044, .multicast_interface = "lo", .reuse_address = false}};
 
     SECTION("reuse off on both")
     {
-        const udp_multicast_options second{.port = 5044, .interface = "lo", .reuse_address = false};
+        const udp_multicast_options second{
+            .port = 5044, .multicast_interface = "lo", .reuse_address = false};
         std::error_code ec;
         udp_multicast_transport t{io, second, ec};
         CHECK(ec == audiocast::errc::address_in_use);
@@ -735,7 +806,7 @@ TEST_CASE("a port in use is refused with address_in_use when reuse is off on eit
     }
     SECTION("reuse on for the second only")
     {
-        const udp_multicast_options second{.port = 5044, .interface = "lo"};
+        const udp_multicast_options second{.port = 5044, .multicast_interface = "lo"};
         require_refused([&] { udp_multicast_transport{io, second}; },
                         audiocast::errc::address_in_use,
                         "port 5044 is in use by a socket that does not share it");
@@ -745,8 +816,8 @@ TEST_CASE("a port in use is refused with address_in_use when reuse is off on eit
 TEST_CASE("a datagram over the UDP limit is refused with message_size and reaches no one")
 {
     asio::io_context io;
-    udp_multicast_transport listener{io, {.port = 5046, .interface = "lo"}};
-    udp_multicast_transport sender{io, {.port = 5046, .interface = "lo", .join = false}};
+    udp_multicast_transport listener{io, {.port = 5046, .multicast_interface = "lo"}};
+    udp_multicast_transport sender{io, {.port = 5046, .multicast_interface = "lo", .join = false}};
     const std::vector<std::byte> huge(udp_multicast_transport::max_datagram_size + 1);
     std::error_code ec;
     sender.send(huge, ec);
@@ -766,7 +837,7 @@ TEST_CASE("a datagram over the UDP limit is refused with message_size and reache
 TEST_CASE("a moved-from or unopened transport reports bad_file_descriptor")
 {
     asio::io_context io;
-    udp_multicast_transport original{io, {.port = 5048, .interface = "lo"}};
+    udp_multicast_transport original{io, {.port = 5048, .multicast_interface = "lo"}};
     udp_multicast_transport moved{std::move(original)};
     CHECK(moved.socket().is_open());
 
@@ -782,23 +853,4 @@ TEST_CASE("a moved-from or unopened transport reports bad_file_descriptor")
         CHECK(t->receive(buffer, ec) == 0);
         CHECK(ec == std::errc::bad_file_descriptor);
     }
-}
-
-int main(int argc, char* argv[])
-{
-    Catch::Session session;
-    if (const int status = session.applyCommandLine(argc, argv); status != 0) return status;
-    const auto& config = session.configData();
-    const bool listing = config.listTests || config.listTestNamesOnly || config.listTags ||
-                         config.listReporters || config.showHelp;
-    if (!listing) {
-        // Before any socket exists: never on the host's interfaces.
-        if (const std::string why = audiocast_test::namespace_refusal(); !why.empty()) {
-            std::cout << "SKIP: every network test: " << why << '\n';
-            return 77;
-        }
-        if (const std::string why = ipv6_refusal(); !why.empty())
-            std::cout << "note: IPv6 tests will be skipped: " << why << '\n';
-    }
-    return session.run();
 }

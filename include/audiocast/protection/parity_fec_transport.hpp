@@ -157,7 +157,7 @@ public:
         return n;
     }
 
-    [[nodiscard]] int native_handle() noexcept
+    [[nodiscard]] native_socket native_handle() noexcept
         requires descriptor_transport<Transport>
     {
         return media_.native_handle();

@@ -323,7 +323,7 @@ public:
         return kept;
     }
 
-    [[nodiscard]] int native_handle() noexcept
+    [[nodiscard]] native_socket native_handle() noexcept
         requires descriptor_transport<Transport>
     {
         return inner_.native_handle();

@@ -37,8 +37,6 @@
 #include <audiocast/transport/detail/deadline_wait.hpp>
 #include <audiocast/transport/detail/readiness_set.hpp>
 
-#include <poll.h>
-
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -242,15 +240,14 @@ private:
         }
         ready_.emplace(); // afresh: a restart adds every descriptor again
         if (!wake_.valid() || !ready_->valid()) {
-            ec = std::error_code{EMFILE, std::system_category()};
+            ec = std::make_error_code(std::errc::too_many_files_open);
             return "cannot make the stream thread's wake-up or readiness descriptor";
         }
         stopping_.store(false, std::memory_order_relaxed);
         thread_ = std::thread{[this] { run(); }};
         if (options_.realtime_priority > 0) {
             std::string what;
-            ec = detail::set_realtime_priority(thread_.native_handle(), options_.realtime_priority,
-                                               what);
+            ec = detail::set_realtime_priority(thread_, options_.realtime_priority, what);
             if (ec) {
                 const std::error_code refused = ec;
                 stop();
@@ -352,7 +349,7 @@ private:
                 });
             bump(waits_);
             if (ready < 0) {
-                report(std::error_code{errno, std::system_category()});
+                report(detail::socket_error(detail::last_socket_error()));
                 return;
             }
             if (posted) run_posted();

@@ -6,8 +6,8 @@
 // blocks. It knows nothing of RTP; it moves bytes.
 //
 //     asio::io_context io;
-//     audiocast::udp_multicast_transport sender{io, {.interface = "eth0", .join = false}};
-//     audiocast::udp_multicast_transport listener{io, {.interface = "eth0"}};
+//     audiocast::udp_multicast_transport sender{io, {.multicast_interface = "eth0", .join =
+//     false}}; audiocast::udp_multicast_transport listener{io, {.multicast_interface = "eth0"}};
 //
 //     sender.send(packet);                        // to 239.255.0.1:5004, TTL 1
 //     std::array<std::byte, 1500> buffer;
@@ -38,11 +38,15 @@
 // Threads: as with an Asio socket, one transport is used from one thread at a
 // time (or a strand); distinct transports are independent.
 //
-// Platforms: POSIX (Linux, macOS, the BSDs). Interfaces are resolved with
-// if_nametoindex(3), if_indextoname(3) and getifaddrs(3)
-// (transport/detail/multicast_interface.hpp), and datagrams are read with
-// recvmsg(2), which reports truncation (MSG_TRUNC) where Asio's receive_from
-// does not (transport/detail/datagram_reader.hpp).
+// Platforms: POSIX (Linux, macOS, the BSDs) and Windows (docs/architecture.md,
+// Platforms). Asio opens, binds, joins and sends everywhere; the rest is in
+// transport/detail: interfaces are resolved from getifaddrs(3) or Windows's
+// GetAdaptersAddresses (multicast_interface.hpp), and datagrams are read with
+// recvmsg(2), or recvfrom on Windows, which report truncation where Asio's
+// receive_from does not (datagram_reader.hpp). Windows refuses to bind a
+// socket to a multicast address, so there the socket falls back to the
+// wildcard address (Windows delivers to a socket the groups it joined, so
+// binding to the group is not needed to keep other groups out there).
 #pragma once
 
 #include <audiocast/detail/config.hpp>
@@ -54,9 +58,6 @@
 #error                                                                                             \
     "audiocast/transport/udp_multicast.hpp needs standalone Asio (<asio.hpp>; Debian: libasio-dev)"
 #endif
-#if defined(_WIN32)
-#error "audiocast/transport/udp_multicast.hpp supports POSIX systems only"
-#endif
 
 #include <asio/any_io_executor.hpp>
 #include <asio/buffer.hpp>
@@ -66,6 +67,7 @@
 #include <asio/ip/udp.hpp>
 #include <asio/socket_base.hpp>
 
+#include <audiocast/concepts.hpp>
 #include <audiocast/transport/detail/datagram_reader.hpp>
 #include <audiocast/transport/detail/multicast_interface.hpp>
 
@@ -104,8 +106,11 @@ struct udp_multicast_options {
     /// "fe80::1%eth0"), its name ("eth0") or its index ("3"). IPv4 names the
     /// interface by an IPv4 address (ip(7): IP_ADD_MEMBERSHIP, IP_MULTICAST_IF),
     /// so an interface given by name or index needs one; IPv6 names it by
-    /// index (ipv6(7): IPV6_ADD_MEMBERSHIP, IPV6_MULTICAST_IF).
-    std::string interface{};
+    /// index (ipv6(7): IPV6_ADD_MEMBERSHIP, IPV6_MULTICAST_IF). On Windows
+    /// the name is the one the user sees ("Ethernet") or the system's alias
+    /// ("ethernet_32769"). Not called `interface`: <windows.h> defines that
+    /// as a macro.
+    std::string multicast_interface{};
     /// IPv4 TTL or IPv6 hop limit of what is sent, 0-255. 1 stays on the local
     /// link; 0 stays on this host.
     int hops = 1;
@@ -292,10 +297,11 @@ public:
     }
 
     /// The socket's descriptor, for a poll(2) loop (transport/stream_thread.hpp);
-    /// -1 when closed.
-    [[nodiscard]] int native_handle() noexcept
+    /// invalid_native_socket (-1 on POSIX) when closed.
+    [[nodiscard]] native_socket native_handle() noexcept
     {
-        return socket_.is_open() ? socket_.native_handle() : -1;
+        return socket_.is_open() ? static_cast<native_socket>(socket_.native_handle())
+                                 : invalid_native_socket;
     }
 
     /// The socket, for options this class does not cover.
@@ -316,7 +322,8 @@ private:
         joined_ = options.join;
 
         std::error_code parse_ec;
-        const asio::ip::address group = asio::ip::make_address(options.group, parse_ec);
+        const asio::ip::address group =
+            detail::parse_address(options.group, detail::interface_addresses{}, parse_ec);
         if (parse_ec) {
             ec = make_error_code(errc::invalid_address);
             return "multicast group \"" + options.group + "\" is not an IP address";
@@ -339,7 +346,8 @@ private:
         }
         std::optional<asio::ip::address> source;
         if (!options.source.empty()) {
-            const asio::ip::address a = asio::ip::make_address(options.source, parse_ec);
+            const asio::ip::address a =
+                detail::parse_address(options.source, detail::interface_addresses{}, parse_ec);
             if (parse_ec) {
                 ec = make_error_code(errc::invalid_address);
                 return "source \"" + options.source + "\" is not an IP address";
@@ -358,7 +366,7 @@ private:
         }
         detail::udp_interface iface;
         std::string what;
-        ec = detail::resolve_interface(options.interface, group, iface, what);
+        ec = detail::resolve_interface(options.multicast_interface, group, iface, what);
         if (ec) return what;
         // A link- or interface-local group exists on one link only: without an
         // interface the kernel can join it on none ("Invalid argument").
@@ -382,8 +390,9 @@ private:
         }
         group_ = asio::ip::udp::endpoint{group_address, options.port};
         const std::string group_text = detail::endpoint_text(group_);
-        const std::string on =
-            options.interface.empty() ? "" : " on interface " + options.interface;
+        const std::string on = options.multicast_interface.empty()
+                                   ? ""
+                                   : " on interface " + options.multicast_interface;
 
         const auto fail = [&](std::string message) {
             ec = detail::from_asio(ec);
@@ -412,6 +421,17 @@ private:
                                                   ? asio::ip::udp::endpoint{*source, 0}
                                                   : asio::ip::udp::endpoint{group_.protocol(), 0};
         socket_.bind(local, ec);
+#if defined(_WIN32)
+        if (options.join && detail::from_asio(ec) == std::errc::address_not_available) {
+            ec.clear();
+            socket_.bind(asio::ip::udp::endpoint{group_.protocol(), options.port}, ec);
+        }
+#endif
+#if defined(_WIN32)
+        // Windows refuses a port another socket holds exclusively with WSAEACCES.
+        if (detail::from_asio(ec) == std::errc::permission_denied)
+            ec = std::make_error_code(std::errc::address_in_use);
+#endif
         if (detail::from_asio(ec) == std::errc::address_in_use) {
             ec = make_error_code(errc::address_in_use);
             return fail("port " + std::to_string(options.port) +
@@ -433,14 +453,14 @@ private:
                 socket_.set_option(asio::ip::multicast::join_group{group.to_v6(), iface.index}, ec);
             if (ec) return fail("cannot join " + group.to_string() + on);
         }
-        if (!options.interface.empty()) {
+        if (!options.multicast_interface.empty()) {
             if (group.is_v4())
                 socket_.set_option(asio::ip::multicast::outbound_interface{iface.ipv4}, ec);
             else
                 socket_.set_option(asio::ip::multicast::outbound_interface{iface.index}, ec);
             if (ec)
                 return fail("cannot send to " + group.to_string() + " through interface " +
-                            options.interface);
+                            options.multicast_interface);
         }
         socket_.set_option(asio::ip::multicast::hops{options.hops}, ec);
         if (ec) return fail("cannot set multicast hops to " + std::to_string(options.hops));
@@ -450,7 +470,7 @@ private:
                         (options.loopback ? "on" : "off"));
         socket_.non_blocking(true, ec);
         if (ec) return fail("cannot make the socket for " + group_text + " non-blocking");
-        if (options.join) reader_.enable(socket_.native_handle());
+        if (options.join) reader_.enable(native_handle(), group);
         return {};
     }
 

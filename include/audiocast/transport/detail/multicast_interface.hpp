@@ -6,23 +6,35 @@
 
 #include <audiocast/endpoint.hpp>
 #include <audiocast/error.hpp>
+#include <audiocast/transport/detail/socket_calls.hpp>
 
 #include <asio/ip/address.hpp>
 #include <asio/ip/udp.hpp>
 
+#if defined(_WIN32)
+#include <iphlpapi.h>
+#include <netioapi.h>
+#if defined(_MSC_VER)
+#pragma comment(lib, "iphlpapi.lib")
+#pragma comment(lib, "ws2_32.lib")
+#endif
+#else
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#endif
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <system_error>
+#include <vector>
 
 namespace audiocast {
 
@@ -35,59 +47,161 @@ struct udp_interface {
     asio::ip::address_v4 ipv4{};
 };
 
-/// The system's interface addresses (getifaddrs(3)), freed on destruction.
-class interface_addresses {
-public:
-    interface_addresses() noexcept
-    {
-        if (::getifaddrs(&list_) != 0) list_ = nullptr;
-    }
-    interface_addresses(const interface_addresses&) = delete;
-    interface_addresses& operator=(const interface_addresses&) = delete;
-    ~interface_addresses()
-    {
-        if (list_ != nullptr) ::freeifaddrs(list_);
-    }
+/// One network interface as the system lists it: its name, its index, and
+/// its unicast addresses.
+struct network_interface {
+    /// POSIX: the kernel's name ("eth0"). Windows: the name the user sees
+    /// ("Ethernet", in UTF-8); the system's alias ("ethernet_32769",
+    /// if_indextoname) is `alias`.
+    std::string name;
+    std::string alias;
+    unsigned int index = 0;
+    std::vector<asio::ip::address> addresses;
+};
 
-    /// The name of the interface that holds `address`; empty when none does.
-    [[nodiscard]] std::string holding(const asio::ip::address& address) const
-    {
-        for (const ::ifaddrs* a = list_; a != nullptr; a = a->ifa_next) {
-            if (a->ifa_addr == nullptr) continue;
-            if (address.is_v4() && a->ifa_addr->sa_family == AF_INET) {
+#if defined(_WIN32)
+/// `text` (UTF-16, as Windows gives names) in UTF-8.
+[[nodiscard]] inline std::string utf8_of(const wchar_t* text)
+{
+    if (text == nullptr) return {};
+    const int size = ::WideCharToMultiByte(CP_UTF8, 0, text, -1, nullptr, 0, nullptr, nullptr);
+    if (size <= 1) return {};
+    std::string out(static_cast<std::size_t>(size), '\0');
+    ::WideCharToMultiByte(CP_UTF8, 0, text, -1, out.data(), size, nullptr, nullptr);
+    out.resize(static_cast<std::size_t>(size - 1));
+    return out;
+}
+#endif
+
+/// The system's interfaces with their addresses: getifaddrs(3) on POSIX,
+/// GetAdaptersAddresses on Windows. Empty when the system will not say.
+[[nodiscard]] inline std::vector<network_interface> list_network_interfaces()
+{
+    std::vector<network_interface> found;
+    const auto entry = [&](const std::string& name) -> network_interface& {
+        for (network_interface& i : found)
+            if (i.name == name) return i;
+        network_interface& added = found.emplace_back();
+        added.name = name;
+        return added;
+    };
+#if defined(_WIN32)
+    // The size needed is only known by asking; it may grow in between.
+    std::vector<unsigned char> buffer(16 * 1024);
+    ULONG result = ERROR_BUFFER_OVERFLOW;
+    for (int attempt = 0; attempt < 4 && result == ERROR_BUFFER_OVERFLOW; ++attempt) {
+        auto size = static_cast<ULONG>(buffer.size());
+        result = ::GetAdaptersAddresses(
+            AF_UNSPEC, GAA_FLAG_SKIP_ANYCAST | GAA_FLAG_SKIP_MULTICAST | GAA_FLAG_SKIP_DNS_SERVER,
+            nullptr, reinterpret_cast<IP_ADAPTER_ADDRESSES*>(buffer.data()), &size);
+        if (result == ERROR_BUFFER_OVERFLOW) buffer.resize(size);
+    }
+    if (result != NO_ERROR) return found;
+    for (auto* a = reinterpret_cast<const IP_ADAPTER_ADDRESSES*>(buffer.data()); a != nullptr;
+         a = a->Next) {
+        network_interface& i = entry(utf8_of(a->FriendlyName));
+        i.index = a->IfIndex != 0 ? a->IfIndex : a->Ipv6IfIndex;
+        char alias[IF_MAX_STRING_SIZE + 1] = {};
+        if (::if_indextoname(i.index, alias) != nullptr) i.alias = alias;
+        for (const IP_ADAPTER_UNICAST_ADDRESS* u = a->FirstUnicastAddress; u != nullptr;
+             u = u->Next) {
+            const ::sockaddr* sa = u->Address.lpSockaddr;
+            if (sa == nullptr) continue;
+            if (sa->sa_family == AF_INET) {
                 ::sockaddr_in in{};
-                std::memcpy(&in, a->ifa_addr, sizeof in);
-                const auto bytes = address.to_v4().to_bytes();
-                if (std::memcmp(&in.sin_addr, bytes.data(), bytes.size()) == 0) return a->ifa_name;
-            }
-            if (address.is_v6() && a->ifa_addr->sa_family == AF_INET6) {
+                std::memcpy(&in, sa, sizeof in);
+                asio::ip::address_v4::bytes_type bytes{};
+                std::memcpy(bytes.data(), &in.sin_addr, bytes.size());
+                i.addresses.emplace_back(asio::ip::address_v4{bytes});
+            } else if (sa->sa_family == AF_INET6) {
                 ::sockaddr_in6 in6{};
-                std::memcpy(&in6, a->ifa_addr, sizeof in6);
-                const auto bytes = address.to_v6().to_bytes();
-                if (std::memcmp(&in6.sin6_addr, bytes.data(), bytes.size()) == 0)
-                    return a->ifa_name;
+                std::memcpy(&in6, sa, sizeof in6);
+                asio::ip::address_v6::bytes_type bytes{};
+                std::memcpy(bytes.data(), &in6.sin6_addr, bytes.size());
+                i.addresses.emplace_back(asio::ip::address_v6{bytes, in6.sin6_scope_id});
             }
         }
-        return {};
     }
-
-    /// The first IPv4 address of the interface called `name`.
-    [[nodiscard]] std::optional<asio::ip::address_v4> ipv4_of(const std::string& name) const
-    {
-        for (const ::ifaddrs* a = list_; a != nullptr; a = a->ifa_next) {
-            if (a->ifa_addr == nullptr || a->ifa_addr->sa_family != AF_INET) continue;
-            if (name != a->ifa_name) continue;
+#else
+    ::ifaddrs* list = nullptr;
+    if (::getifaddrs(&list) != 0) return found;
+    for (const ::ifaddrs* a = list; a != nullptr; a = a->ifa_next) {
+        if (a->ifa_name == nullptr) continue;
+        network_interface& i = entry(a->ifa_name);
+        i.index = ::if_nametoindex(a->ifa_name);
+        if (a->ifa_addr == nullptr) continue;
+        if (a->ifa_addr->sa_family == AF_INET) {
             ::sockaddr_in in{};
             std::memcpy(&in, a->ifa_addr, sizeof in);
             asio::ip::address_v4::bytes_type bytes{};
             std::memcpy(bytes.data(), &in.sin_addr, bytes.size());
-            return asio::ip::address_v4{bytes};
+            i.addresses.emplace_back(asio::ip::address_v4{bytes});
+        } else if (a->ifa_addr->sa_family == AF_INET6) {
+            ::sockaddr_in6 in6{};
+            std::memcpy(&in6, a->ifa_addr, sizeof in6);
+            asio::ip::address_v6::bytes_type bytes{};
+            std::memcpy(bytes.data(), &in6.sin6_addr, bytes.size());
+            i.addresses.emplace_back(asio::ip::address_v6{bytes, in6.sin6_scope_id});
         }
+    }
+    ::freeifaddrs(list);
+#endif
+    return found;
+}
+
+/// The system's interfaces, for finding one by address, name or index.
+class interface_addresses {
+public:
+    interface_addresses() : list_{list_network_interfaces()} {}
+
+    /// The interface that holds `address` (its scope aside); none when none does.
+    [[nodiscard]] const network_interface* holding(const asio::ip::address& address) const
+    {
+        for (const network_interface& i : list_)
+            for (const asio::ip::address& a : i.addresses)
+                if (same_address(a, address)) return &i;
+        return nullptr;
+    }
+
+    /// The interface called `name`: on Windows its name or its alias; on
+    /// POSIX also any other name the kernel knows it by (if_nametoindex(3):
+    /// Linux's alternative names).
+    [[nodiscard]] const network_interface* named(const std::string& name) const
+    {
+        for (const network_interface& i : list_)
+            if (i.name == name || (!i.alias.empty() && i.alias == name)) return &i;
+#if !defined(_WIN32)
+        if (const unsigned int index = ::if_nametoindex(name.c_str()); index != 0)
+            return numbered(index);
+#endif
+        return nullptr;
+    }
+
+    /// The interface with index `index`.
+    [[nodiscard]] const network_interface* numbered(unsigned int index) const
+    {
+        for (const network_interface& i : list_)
+            if (i.index == index) return &i;
+        return nullptr;
+    }
+
+    /// The first IPv4 address of `i`.
+    [[nodiscard]] static std::optional<asio::ip::address_v4> ipv4_of(const network_interface& i)
+    {
+        for (const asio::ip::address& a : i.addresses)
+            if (a.is_v4()) return a.to_v4();
         return std::nullopt;
     }
 
 private:
-    ::ifaddrs* list_ = nullptr;
+    static bool same_address(const asio::ip::address& a, const asio::ip::address& b) noexcept
+    {
+        if (a.is_v4() && b.is_v4()) return a.to_v4() == b.to_v4();
+        if (a.is_v6() && b.is_v6()) return a.to_v6().to_bytes() == b.to_v6().to_bytes();
+        return false;
+    }
+
+    std::vector<network_interface> list_;
 };
 
 inline const char* ip_version(const asio::ip::address& a) noexcept
@@ -103,18 +217,6 @@ inline std::string endpoint_text(const asio::ip::udp::endpoint& e)
     return e.address().is_v6() ? "[" + address + "]:" + port : address + ":" + port;
 }
 
-/// Asio's system errors in std::system_category, so that they compare equal
-/// to std::errc conditions: Asio 1.22 reports them in its own "asio.system"
-/// category, which maps to none. operation_would_block is made exact (EAGAIN
-/// and EWOULDBLOCK may differ).
-inline bool is_would_block(int error) noexcept
-{
-#if EAGAIN != EWOULDBLOCK
-    if (error == EAGAIN) return true;
-#endif
-    return error == EWOULDBLOCK;
-}
-
 /// The sans-I/O form of an Asio endpoint (endpoint.hpp).
 inline endpoint to_endpoint(const asio::ip::udp::endpoint& e) noexcept
 {
@@ -123,11 +225,44 @@ inline endpoint to_endpoint(const asio::ip::udp::endpoint& e) noexcept
     return endpoint::ipv6(a.to_v6().to_bytes(), e.port());
 }
 
+/// Asio's system errors as socket_error() gives them, so that they compare
+/// equal to std::errc conditions: Asio 1.22 reports them in its own
+/// "asio.system" category, which maps to none.
 inline std::error_code from_asio(std::error_code ec) noexcept
 {
     if (!ec || ec.category() != asio::system_category()) return ec;
-    if (is_would_block(ec.value())) return std::make_error_code(std::errc::operation_would_block);
-    return {ec.value(), std::system_category()};
+    return socket_error(ec.value());
+}
+
+/// `text` as an IP address. An IPv6 scope ("fe80::1%eth0", "ff12::1%3") is
+/// looked up here, by name or index, in `interfaces`: Windows's own parser
+/// knows only the system's aliases ("%ethernet_32769"). On failure sets `ec`.
+inline asio::ip::address parse_address(const std::string& text,
+                                       const interface_addresses& interfaces, std::error_code& ec)
+{
+    const std::size_t percent = text.find('%');
+    if (percent == std::string::npos) return asio::ip::make_address(text, ec);
+    const asio::ip::address unscoped = asio::ip::make_address(text.substr(0, percent), ec);
+    const std::string scope = text.substr(percent + 1);
+    if (ec || !unscoped.is_v6() || scope.empty()) {
+        ec = make_error_code(errc::invalid_address);
+        return {};
+    }
+    unsigned int index = 0;
+    if (scope.find_first_not_of("0123456789") == std::string::npos) {
+        const auto [end, parsed] =
+            std::from_chars(scope.data(), scope.data() + scope.size(), index);
+        if (parsed != std::errc{}) index = 0;
+    } else if (const network_interface* i = interfaces.named(scope)) {
+        index = i->index;
+    }
+    if (index == 0) {
+        ec = make_error_code(errc::invalid_address);
+        return {};
+    }
+    asio::ip::address_v6 v6 = unscoped.to_v6();
+    v6.scope_id(index);
+    return v6;
 }
 
 /// Resolves options.interface for `group`; on failure sets `what` to a
@@ -140,50 +275,50 @@ inline std::error_code resolve_interface(const std::string& spec, const asio::ip
         if (group.is_v6()) out.index = static_cast<unsigned int>(group.to_v6().scope_id());
         return {};
     }
-    const interface_addresses addresses;
+    const interface_addresses interfaces;
+    // Digits are an index, first: Windows reads "3" as the address 0.0.0.3.
+    const bool digits = spec.find_first_not_of("0123456789") == std::string::npos;
     std::error_code parse_ec;
-    const asio::ip::address address = asio::ip::make_address(spec, parse_ec);
-    if (!parse_ec) {
+    const asio::ip::address address =
+        digits ? asio::ip::address{} : parse_address(spec, interfaces, parse_ec);
+    if (!digits && !parse_ec) {
         if (address.is_v4() != group.is_v4()) {
             what = "interface " + spec + " is an " + ip_version(address) + " address but group " +
                    group.to_string() + " is " + ip_version(group);
             return make_error_code(errc::address_family_mismatch);
         }
         if (address.is_unspecified()) return {};
-        const std::string name = addresses.holding(address);
-        if (name.empty()) {
+        const network_interface* holder = interfaces.holding(address);
+        if (holder == nullptr) {
             what = "no interface has the address " + spec;
             return make_error_code(errc::no_such_interface);
         }
-        out.index = ::if_nametoindex(name.c_str());
+        out.index = holder->index;
         if (address.is_v4()) out.ipv4 = address.to_v4();
         return {};
     }
 
-    std::string name;
-    const bool digits = spec.find_first_not_of("0123456789") == std::string::npos;
+    const network_interface* chosen = nullptr;
     if (digits) {
         unsigned int index = 0;
         const auto [end, parse] = std::from_chars(spec.data(), spec.data() + spec.size(), index);
-        char buffer[IF_NAMESIZE] = {};
-        if (parse != std::errc{} || index == 0 || ::if_indextoname(index, buffer) == nullptr) {
+        if (parse == std::errc{} && index != 0) chosen = interfaces.numbered(index);
+        if (chosen == nullptr) {
             what = "no interface with index " + spec;
             return make_error_code(errc::no_such_interface);
         }
-        out.index = index;
-        name = buffer;
     } else {
-        out.index = ::if_nametoindex(spec.c_str());
-        if (out.index == 0) {
+        chosen = interfaces.named(spec);
+        if (chosen == nullptr) {
             what = "no interface named " + spec;
             return make_error_code(errc::no_such_interface);
         }
-        name = spec;
     }
+    out.index = chosen->index;
     if (group.is_v4()) {
-        const auto ipv4 = addresses.ipv4_of(name);
+        const auto ipv4 = interface_addresses::ipv4_of(*chosen);
         if (!ipv4) {
-            what = "interface " + name + " has no IPv4 address, which IPv4 group " +
+            what = "interface " + chosen->name + " has no IPv4 address, which IPv4 group " +
                    group.to_string() + " needs to be joined on it";
             return make_error_code(errc::address_family_mismatch);
         }
@@ -196,12 +331,13 @@ inline std::error_code resolve_interface(const std::string& spec, const asio::ip
 /// alone, on `iface`. IPv4 names the interface by address
 /// (IP_ADD_SOURCE_MEMBERSHIP, ip(7)); IPv6 by index (MCAST_JOIN_SOURCE_GROUP,
 /// RFC 3678). The kernel leaves the group when the socket closes.
-inline std::error_code join_source_group(int fd, const asio::ip::address& group,
+inline std::error_code join_source_group(native_socket handle, const asio::ip::address& group,
                                          const asio::ip::address& source,
                                          const udp_interface& iface) noexcept
 {
     int result = 0;
     if (group.is_v4()) {
+        // Set by name: Windows orders the fields differently.
         ::ip_mreq_source req{};
         const auto g = group.to_v4().to_bytes();
         const auto s = source.to_v4().to_bytes();
@@ -209,7 +345,7 @@ inline std::error_code join_source_group(int fd, const asio::ip::address& group,
         std::memcpy(&req.imr_multiaddr, g.data(), g.size());
         std::memcpy(&req.imr_sourceaddr, s.data(), s.size());
         std::memcpy(&req.imr_interface, i.data(), i.size());
-        result = ::setsockopt(fd, IPPROTO_IP, IP_ADD_SOURCE_MEMBERSHIP, &req, sizeof req);
+        result = set_socket_option(handle, IPPROTO_IP, IP_ADD_SOURCE_MEMBERSHIP, &req, sizeof req);
     } else {
         ::group_source_req req{};
         req.gsr_interface = iface.index;
@@ -225,10 +361,9 @@ inline std::error_code join_source_group(int fd, const asio::ip::address& group,
         s.sin6_scope_id = source.to_v6().scope_id();
         std::memcpy(&req.gsr_group, &g, sizeof g);
         std::memcpy(&req.gsr_source, &s, sizeof s);
-        result = ::setsockopt(fd, IPPROTO_IPV6, MCAST_JOIN_SOURCE_GROUP, &req, sizeof req);
+        result = set_socket_option(handle, IPPROTO_IPV6, MCAST_JOIN_SOURCE_GROUP, &req, sizeof req);
     }
-    if (result == 0) return {};
-    return {errno, std::system_category()};
+    return result == 0 ? std::error_code{} : socket_error(result);
 }
 
 } // namespace detail

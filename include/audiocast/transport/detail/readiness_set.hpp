@@ -7,7 +7,8 @@
 // (each with a media and a control socket). The wait is epoll_pwait2(2), whose
 // timeout is in nanoseconds; on a kernel older than 5.11 it is ppoll(2) on the
 // epoll descriptor, then epoll_wait(2) without a timeout. Elsewhere (the BSDs,
-// macOS) a poll(2) array, whose cost grows with its length.
+// macOS) a poll(2) array, whose cost grows with its length; on Windows the
+// same array for WSAPoll.
 //
 // A descriptor is added with a tag the caller chooses and is reported by that
 // tag. One that is not watched stays in the set but ends no wait: a receiver
@@ -17,10 +18,10 @@
 
 #include <audiocast/transport/detail/deadline_wait.hpp>
 
-#include <poll.h>
-#include <unistd.h>
 #if defined(__linux__)
+#include <poll.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 #endif
 
 #include <array>
@@ -63,9 +64,10 @@ public:
 
     /// Adds `fd`, to be reported as `tag`; an invalid descriptor is refused
     /// (bad_file_descriptor), as are more than one per tag.
-    std::error_code add(int fd, std::uint32_t tag, bool watched)
+    std::error_code add(native_socket fd, std::uint32_t tag, bool watched)
     {
-        if (fd < 0) return std::make_error_code(std::errc::bad_file_descriptor);
+        if (fd == invalid_native_socket || !valid_handle(fd))
+            return std::make_error_code(std::errc::bad_file_descriptor);
 #if defined(__linux__)
         ::epoll_event event{};
         event.events = watched ? EPOLLIN : 0u;
@@ -80,7 +82,7 @@ public:
     }
 
     /// Starts or stops watching `fd` (added as `tag`).
-    std::error_code watch(int fd, std::uint32_t tag, bool watched) noexcept
+    std::error_code watch(native_socket fd, std::uint32_t tag, bool watched) noexcept
     {
 #if defined(__linux__)
         ::epoll_event event{};
@@ -97,14 +99,15 @@ public:
     }
 
     /// Takes `fd` (added as `tag`) out of the set.
-    void remove(int fd, [[maybe_unused]] std::uint32_t tag) noexcept
+    void remove(native_socket fd, [[maybe_unused]] std::uint32_t tag) noexcept
     {
 #if defined(__linux__)
         ::epoll_event unused{};
         ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, &unused);
 #else
         for (std::size_t i = 0; i < tags_.size(); ++i)
-            if (tags_[i] == tag && polled_[i].fd == fd) polled_[i].fd = -1; // poll(2) skips it
+            if (tags_[i] == tag && polled_[i].fd == fd)
+                polled_[i].fd = invalid_native_socket; // poll(2) and WSAPoll skip it
 #endif
     }
 
@@ -130,7 +133,7 @@ public:
 #else
         for (auto& p : polled_)
             p.revents = 0;
-        const int ready = wait_readable_for(std::span<::pollfd>{polled_}, timeout);
+        const int ready = wait_readable_for(std::span<poll_entry>{polled_}, timeout);
         if (ready <= 0) return ready;
         int reported = 0;
         for (std::size_t i = 0; i < polled_.size(); ++i) {
@@ -144,6 +147,16 @@ public:
     }
 
 private:
+    // A negative descriptor means "skip me" to poll(2); none is valid to add.
+    static bool valid_handle([[maybe_unused]] native_socket fd) noexcept
+    {
+#if defined(_WIN32)
+        return true;
+#else
+        return fd >= 0;
+#endif
+    }
+
 #if defined(__linux__)
     int wait_epoll(std::chrono::nanoseconds timeout) noexcept
     {
@@ -168,7 +181,7 @@ private:
     // More ready than this: the rest end the next wait at once (level-triggered).
     std::array<::epoll_event, 128> events_{};
 #else
-    std::vector<::pollfd> polled_;
+    std::vector<poll_entry> polled_;
     std::vector<std::uint32_t> tags_;
 #endif
 };
