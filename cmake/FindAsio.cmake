@@ -58,7 +58,7 @@ if(Asio_FOUND)
             set_property(TARGET Asio::Asio APPEND PROPERTY
                 INTERFACE_COMPILE_DEFINITIONS _WIN32_WINNT=0x0A00 WIN32_LEAN_AND_MEAN NOMINMAX)
             set_property(TARGET Asio::Asio APPEND PROPERTY
-                INTERFACE_LINK_LIBRARIES ws2_32 mswsock iphlpapi)
+                INTERFACE_LINK_LIBRARIES ws2_32 mswsock iphlpapi winmm)
         endif()
     endif()
 endif()

@@ -15462,8 +15462,9 @@ using loopback_receiver = loopback_stream::receiver;
 // blocks. It knows nothing of RTP; it moves bytes.
 //
 //     asio::io_context io;
-//     audiocast::udp_multicast_transport sender{io, {.multicast_interface = "eth0", .join =
-//     false}}; audiocast::udp_multicast_transport listener{io, {.multicast_interface = "eth0"}};
+//     using audiocast::udp_multicast_transport;
+//     udp_multicast_transport sender{io, {.multicast_interface = "eth0", .join = false}};
+//     udp_multicast_transport listener{io, {.multicast_interface = "eth0"}};
 //
 //     sender.send(packet);                        // to 239.255.0.1:5004, TTL 1
 //     std::array<std::byte, 1500> buffer;
@@ -15472,8 +15473,8 @@ using loopback_receiver = loopback_stream::receiver;
 //     listener.async_wait_readable([&](std::error_code) { /* receive until would_block */ });
 //
 // One socket per transport, bound to the group's address and port rather than
-// to the wildcard address: on Linux a wildcard-bound socket receives every
-// group any socket on the host has joined on that port (IP_MULTICAST_ALL,
+// to the wildcard address (except on Windows, see Platforms below): on Linux a wildcard-bound
+// socket receives every group any socket on the host has joined on that port (IP_MULTICAST_ALL,
 // ip(7)); binding to the group keeps other groups out. With reuse_address on
 // (SO_REUSEADDR, socket(7)) any number of listeners on one host share the port
 // and each gets its own copy of every datagram.
@@ -15498,11 +15499,12 @@ using loopback_receiver = loopback_stream::receiver;
 // Platforms). Asio opens, binds, joins and sends everywhere; the rest is in
 // transport/detail: interfaces are resolved from getifaddrs(3) or Windows's
 // GetAdaptersAddresses (multicast_interface.hpp), and datagrams are read with
-// recvmsg(2), or recvfrom on Windows, which report truncation where Asio's
+// recvmsg(2), or WSARecvMsg on Windows, which report truncation where Asio's
 // receive_from does not (datagram_reader.hpp). Windows refuses to bind a
-// socket to a multicast address, so there the socket falls back to the
-// wildcard address (Windows delivers to a socket the groups it joined, so
-// binding to the group is not needed to keep other groups out there).
+// socket to a multicast address, so there the socket takes the wildcard
+// address, and the reader drops what IP_PKTINFO says was sent to another group
+// (a wildcard-bound socket hears every group joined on its port, on Windows as
+// on Linux). Windows gives no arrival time: `waited` is 0 there.
 
 
 #if !AUDIOCAST_HAS_ASIO
@@ -15534,12 +15536,15 @@ using loopback_receiver = loopback_stream::receiver;
 // WSAEMSGSIZE with the datagram's first bytes in the buffer, and with
 // IP_PKTINFO each datagram's destination. Windows will not bind a socket to a
 // group, and a socket bound to the wildcard address receives every group any
-// socket of the host joined on its port; read_up_to drops what was sent to
-// another group, as binding to the group makes the kernel do elsewhere. Where
-// WSARecvMsg or IP_PKTINFO is refused, recvfrom, without that filter. Winsock
-// attaches neither an arrival time nor a drop count (not before Windows 11's
-// SIO_TIMESTAMPING), so `waited` stays 0 (a backlog looks fresh) and the drop
-// count unknown.
+// socket of the host joined on its port, from every source; read_up_to drops
+// what was sent to another group, or from another source than a
+// source-specific join's, as the kernel does elsewhere. It drops at most four
+// batches' worth a call, and counts none: they were never this transport's.
+// Where WSARecvMsg or IP_PKTINFO is refused, a socket bound to the group
+// reads with recvfrom, and one bound to the wildcard address is refused
+// (udp_multicast.hpp). Winsock attaches neither an arrival time nor a drop
+// count (not before Windows 11's SIO_TIMESTAMPING), so `waited` stays 0 (a
+// backlog looks fresh) and the drop count unknown.
 
 // begin include/audiocast/transport/detail/multicast_interface.hpp
 // audiocast — the platform side of udp_multicast_transport: finding an
@@ -15597,16 +15602,6 @@ namespace audiocast::detail {
     if (error == EAGAIN) return true;
 #endif
     return error == EWOULDBLOCK;
-#endif
-}
-
-/// Whether a socket error means a signal interrupted the call (POSIX only).
-[[nodiscard]] inline bool is_interrupted(int error) noexcept
-{
-#if defined(_WIN32)
-    return error == WSAEINTR;
-#else
-    return error == EINTR;
 #endif
 }
 
@@ -15763,13 +15758,6 @@ struct network_interface {
 [[nodiscard]] inline std::vector<network_interface> list_network_interfaces()
 {
     std::vector<network_interface> found;
-    const auto entry = [&](const std::string& name) -> network_interface& {
-        for (network_interface& i : found)
-            if (i.name == name) return i;
-        network_interface& added = found.emplace_back();
-        added.name = name;
-        return added;
-    };
 #if defined(_WIN32)
     // The size needed is only known by asking; it may grow in between.
     std::vector<unsigned char> buffer(16 * 1024);
@@ -15784,7 +15772,9 @@ struct network_interface {
     if (result != NO_ERROR) return found;
     for (auto* a = reinterpret_cast<const IP_ADAPTER_ADDRESSES*>(buffer.data()); a != nullptr;
          a = a->Next) {
-        network_interface& i = entry(utf8_of(a->FriendlyName));
+        // One entry an adapter: two may share a name the user sees.
+        network_interface& i = found.emplace_back();
+        i.name = utf8_of(a->FriendlyName);
         i.index = a->IfIndex != 0 ? a->IfIndex : a->Ipv6IfIndex;
         char alias[IF_MAX_STRING_SIZE + 1] = {};
         if (::if_indextoname(i.index, alias) != nullptr) i.alias = alias;
@@ -15812,8 +15802,16 @@ struct network_interface {
     if (::getifaddrs(&list) != 0) return found;
     for (const ::ifaddrs* a = list; a != nullptr; a = a->ifa_next) {
         if (a->ifa_name == nullptr) continue;
-        network_interface& i = entry(a->ifa_name);
-        i.index = ::if_nametoindex(a->ifa_name);
+        // getifaddrs lists an interface once an address (and once a link on Linux).
+        auto same = std::find_if(found.rbegin(), found.rend(),
+                                 [&](const network_interface& i) { return i.name == a->ifa_name; });
+        if (same == found.rend()) {
+            network_interface& added = found.emplace_back();
+            added.name = a->ifa_name;
+            added.index = ::if_nametoindex(a->ifa_name); // once a name
+            same = found.rbegin();
+        }
+        network_interface& i = *same;
         if (a->ifa_addr == nullptr) continue;
         if (a->ifa_addr->sa_family == AF_INET) {
             ::sockaddr_in in{};
@@ -15834,17 +15832,21 @@ struct network_interface {
     return found;
 }
 
-/// The system's interfaces, for finding one by address, name or index.
+/// The system's interfaces, for finding one by address, name or index;
+/// listed once, when first asked.
 class interface_addresses {
 public:
-    interface_addresses() : list_{list_network_interfaces()} {}
-
-    /// The interface that holds `address` (its scope aside); none when none does.
+    /// The interface that holds `address`; none when none does. An IPv6
+    /// address with a scope ("fe80::1%eth1") is looked for on that interface
+    /// alone: a link-local address may be on several.
     [[nodiscard]] const network_interface* holding(const asio::ip::address& address) const
     {
-        for (const network_interface& i : list_)
+        const unsigned long scope = address.is_v6() ? address.to_v6().scope_id() : 0;
+        for (const network_interface& i : list()) {
+            if (scope != 0 && i.index != scope) continue;
             for (const asio::ip::address& a : i.addresses)
                 if (same_address(a, address)) return &i;
+        }
         return nullptr;
     }
 
@@ -15853,7 +15855,7 @@ public:
     /// Linux's alternative names).
     [[nodiscard]] const network_interface* named(const std::string& name) const
     {
-        for (const network_interface& i : list_)
+        for (const network_interface& i : list())
             if (i.name == name || (!i.alias.empty() && i.alias == name)) return &i;
 #if !defined(_WIN32)
         if (const unsigned int index = ::if_nametoindex(name.c_str()); index != 0)
@@ -15862,10 +15864,11 @@ public:
         return nullptr;
     }
 
-    /// The interface with index `index`.
+    /// The interface with index `index` (never 0, which names none).
     [[nodiscard]] const network_interface* numbered(unsigned int index) const
     {
-        for (const network_interface& i : list_)
+        if (index == 0) return nullptr;
+        for (const network_interface& i : list())
             if (i.index == index) return &i;
         return nullptr;
     }
@@ -15886,7 +15889,13 @@ private:
         return false;
     }
 
-    std::vector<network_interface> list_;
+    const std::vector<network_interface>& list() const
+    {
+        if (!list_) list_ = list_network_interfaces();
+        return *list_;
+    }
+
+    mutable std::optional<std::vector<network_interface>> list_;
 };
 
 inline const char* ip_version(const asio::ip::address& a) noexcept
@@ -15926,8 +15935,16 @@ inline asio::ip::address parse_address(const std::string& text,
                                        const interface_addresses& interfaces, std::error_code& ec)
 {
     const std::size_t percent = text.find('%');
+    const std::string bare = text.substr(0, percent);
+    // Windows's own parser (WSAStringToAddress, under Asio) also takes
+    // "239.1", "239.255.0.1:6000" and "[ff15::1]:5004": only the literal
+    // forms RFC 4291 and inet_pton(3) define are addresses here.
+    if (!is_ipv4_literal(bare) && !is_ipv6_literal(bare)) {
+        ec = make_error_code(errc::invalid_address);
+        return {};
+    }
     if (percent == std::string::npos) return asio::ip::make_address(text, ec);
-    const asio::ip::address unscoped = asio::ip::make_address(text.substr(0, percent), ec);
+    const asio::ip::address unscoped = asio::ip::make_address(bare, ec);
     const std::string scope = text.substr(percent + 1);
     if (ec || !unscoped.is_v6() || scope.empty()) {
         ec = make_error_code(errc::invalid_address);
@@ -15953,14 +15970,14 @@ inline asio::ip::address parse_address(const std::string& text,
 /// Resolves options.interface for `group`; on failure sets `what` to a
 /// message naming what was asked.
 inline std::error_code resolve_interface(const std::string& spec, const asio::ip::address& group,
-                                         udp_interface& out, std::string& what)
+                                         const interface_addresses& interfaces, udp_interface& out,
+                                         std::string& what)
 {
     out = {};
     if (spec.empty()) {
         if (group.is_v6()) out.index = static_cast<unsigned int>(group.to_v6().scope_id());
         return {};
     }
-    const interface_addresses interfaces;
     // Digits are an index, first: Windows reads "3" as the address 0.0.0.3.
     const bool digits = spec.find_first_not_of("0123456789") == std::string::npos;
     std::error_code parse_ec;
@@ -15976,6 +15993,10 @@ inline std::error_code resolve_interface(const std::string& spec, const asio::ip
         const network_interface* holder = interfaces.holding(address);
         if (holder == nullptr) {
             what = "no interface has the address " + spec;
+            return make_error_code(errc::no_such_interface);
+        }
+        if (holder->index == 0) {
+            what = "the interface with the address " + spec + " has no index the system gives";
             return make_error_code(errc::no_such_interface);
         }
         out.index = holder->index;
@@ -15998,6 +16019,10 @@ inline std::error_code resolve_interface(const std::string& spec, const asio::ip
             what = "no interface named " + spec;
             return make_error_code(errc::no_such_interface);
         }
+    }
+    if (chosen->index == 0) {
+        what = "interface " + spec + " has no index the system gives";
+        return make_error_code(errc::no_such_interface);
     }
     out.index = chosen->index;
     if (group.is_v4()) {
@@ -16076,6 +16101,7 @@ inline std::error_code join_source_group(native_socket handle, const asio::ip::a
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <system_error>
 
@@ -16085,8 +16111,13 @@ class datagram_reader {
 public:
     /// Asks the kernel to attach an arrival time and a drop count to every
     /// datagram `fd` receives; a kernel without either simply leaves it out.
-    /// `group`: where the datagrams to keep are sent (Windows drops others).
-    void enable(native_socket handle, [[maybe_unused]] const asio::ip::address& group) noexcept
+    /// Before the socket is bound, so that no datagram comes without what is
+    /// asked. `group`: where the datagrams to keep are sent, and `source` (if
+    /// any) who sent them; Windows drops the others. Returns false where the
+    /// platform cannot tell, which matters only to a socket bound to the
+    /// wildcard address (Windows).
+    bool enable(native_socket handle, [[maybe_unused]] const asio::ip::address& group,
+                [[maybe_unused]] const std::optional<asio::ip::address>& source) noexcept
     {
 #if defined(_WIN32)
         const auto s = static_cast<SOCKET>(handle);
@@ -16103,11 +16134,13 @@ public:
             group.is_v4()
                 ? set_socket_option(handle, IPPROTO_IP, IP_PKTINFO, &on, sizeof on) == 0
                 : set_socket_option(handle, IPPROTO_IPV6, IPV6_PKTINFO, &on, sizeof on) == 0;
-        if (pktinfo && ::WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, &function,
-                                  sizeof function, &unused, nullptr, nullptr) == 0) {
-            receive_message_ = function;
-            group_ = group;
-        }
+        if (!pktinfo || ::WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, &function,
+                                   sizeof function, &unused, nullptr, nullptr) != 0)
+            return false;
+        receive_message_ = function;
+        group_ = group;
+        source_ = source;
+        return true;
 #else
         const int on = 1;
 #if defined(SO_TIMESTAMPNS)
@@ -16118,6 +16151,7 @@ public:
         drop_counts_ = ::setsockopt(handle, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof on) == 0;
 #endif
         (void)on;
+        return true;
 #endif
     }
 
@@ -16189,7 +16223,7 @@ private:
                 if (error == 0 && (message.dwFlags & MSG_TRUNC) != 0) error = WSAEMSGSIZE;
                 if (error == 0 || error == WSAEMSGSIZE) {
                     from.resize(static_cast<std::size_t>(message.namelen));
-                    elsewhere = sent_elsewhere(message);
+                    elsewhere = sent_elsewhere(message) || !from_source(from.address());
                 }
             } else {
                 int from_size = static_cast<int>(from.capacity());
@@ -16224,10 +16258,12 @@ private:
         return got;
     }
 
-    /// Whether IP_PKTINFO says `message` was sent to another address than the
-    /// group; false when it says nothing.
+    /// Whether `message` was not sent to the group: IP_PKTINFO names another
+    /// address, or says nothing (asked before the bind, it always comes; cut
+    /// off, the datagram cannot be placed).
     bool sent_elsewhere(::WSAMSG& message) const noexcept
     {
+        if ((message.dwFlags & MSG_CTRUNC) != 0) return true;
         for (::WSACMSGHDR* c = WSA_CMSG_FIRSTHDR(&message); c != nullptr;
              c = WSA_CMSG_NXTHDR(&message, c)) {
             if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO && group_.is_v4()) {
@@ -16243,11 +16279,22 @@ private:
                 return std::memcmp(&info.ipi6_addr, want.data(), want.size()) != 0;
             }
         }
+        return true;
+    }
+
+    /// Whether `a` is the source-specific join's source (or there is none).
+    bool from_source(const asio::ip::address& a) const noexcept
+    {
+        if (!source_) return true;
+        if (a.is_v4() && source_->is_v4()) return a.to_v4() == source_->to_v4();
+        if (a.is_v6() && source_->is_v6())
+            return a.to_v6().to_bytes() == source_->to_v6().to_bytes();
         return false;
     }
 
     LPFN_WSARECVMSG receive_message_ = nullptr;
     asio::ip::address group_{};
+    std::optional<asio::ip::address> source_{};
 #else
     // The headers live on the stack, sized for at most Max datagrams.
     template <std::size_t Max>
@@ -16428,7 +16475,9 @@ struct udp_multicast_options {
     int hops = 1;
     /// Whether this host's own members of the group receive what it sends
     /// (IP_MULTICAST_LOOP, IPV6_MULTICAST_LOOP). A transport that joined
-    /// receives its own datagrams too when this is on.
+    /// receives its own datagrams too when this is on. On Windows the option
+    /// acts on the receiving socket instead: a listener with it off hears no
+    /// sender on this host, and a sender's setting changes nothing.
     bool loopback = true;
     /// SO_REUSEADDR: lets many listeners on one host bind the group's port.
     /// Off, a second transport on the same group and port is refused with
@@ -16633,9 +16682,10 @@ private:
         ec.clear();
         joined_ = options.join;
 
+        // Listed once for the group's scope, the source's and the interface.
+        const detail::interface_addresses interfaces;
         std::error_code parse_ec;
-        const asio::ip::address group =
-            detail::parse_address(options.group, detail::interface_addresses{}, parse_ec);
+        const asio::ip::address group = detail::parse_address(options.group, interfaces, parse_ec);
         if (parse_ec) {
             ec = make_error_code(errc::invalid_address);
             return "multicast group \"" + options.group + "\" is not an IP address";
@@ -16658,8 +16708,7 @@ private:
         }
         std::optional<asio::ip::address> source;
         if (!options.source.empty()) {
-            const asio::ip::address a =
-                detail::parse_address(options.source, detail::interface_addresses{}, parse_ec);
+            const asio::ip::address a = detail::parse_address(options.source, interfaces, parse_ec);
             if (parse_ec) {
                 ec = make_error_code(errc::invalid_address);
                 return "source \"" + options.source + "\" is not an IP address";
@@ -16678,7 +16727,7 @@ private:
         }
         detail::udp_interface iface;
         std::string what;
-        ec = detail::resolve_interface(options.multicast_interface, group, iface, what);
+        ec = detail::resolve_interface(options.multicast_interface, group, interfaces, iface, what);
         if (ec) return what;
         // A link- or interface-local group exists on one link only: without an
         // interface the kernel can join it on none ("Invalid argument").
@@ -16732,12 +16781,24 @@ private:
                                               : source
                                                   ? asio::ip::udp::endpoint{*source, 0}
                                                   : asio::ip::udp::endpoint{group_.protocol(), 0};
+        // Before the bind, so that every datagram comes with what it asks for.
+        const bool filters = options.join && reader_.enable(native_handle(), group, source);
         socket_.bind(local, ec);
 #if defined(_WIN32)
         if (options.join && detail::from_asio(ec) == std::errc::address_not_available) {
+            // Windows binds no socket to a group: the wildcard address, and
+            // the reader keeps other groups out, which it must then be able to.
+            if (!filters) {
+                ec = std::make_error_code(std::errc::no_protocol_option);
+                return fail("cannot tell which group a datagram was sent to (WSARecvMsg with "
+                            "IP_PKTINFO refused), so cannot keep other groups on port " +
+                            std::to_string(options.port) + " out");
+            }
             ec.clear();
             socket_.bind(asio::ip::udp::endpoint{group_.protocol(), options.port}, ec);
         }
+#else
+        (void)filters;
 #endif
 #if defined(_WIN32)
         // Windows refuses a port another socket holds exclusively with WSAEACCES.
@@ -16782,7 +16843,6 @@ private:
                         (options.loopback ? "on" : "off"));
         socket_.non_blocking(true, ec);
         if (ec) return fail("cannot make the socket for " + group_text + " non-blocking");
-        if (options.join) reader_.enable(native_handle(), group);
         return {};
     }
 
@@ -17028,17 +17088,22 @@ private:
 // (Linux, FreeBSD); elsewhere poll(2), whose millisecond timeout is rounded
 // down, then clock_nanosleep(2) to the deadline when nothing became readable.
 //
-// Windows: WSAPoll, in milliseconds rounded down, then the rest on a
-// high-resolution waitable timer (Windows 10 1803 and later; an ordinary one
-// before, as coarse as the system's timer). Another thread wakes the wait
+// Windows: WSAPoll, in milliseconds to a tick of the system timer short of the
+// deadline (a stream_thread holds that timer at 1 ms while it runs), then the
+// rest on a high-resolution waitable timer (Windows 10 1803 and later; an
+// ordinary one before). Another thread wakes the wait
 // through a UDP socket bound to 127.0.0.1 that sends to itself: WSAPoll waits
 // on sockets alone. Real-time priority is THREAD_PRIORITY_TIME_CRITICAL.
 
 
 #if defined(_WIN32)
+#include <timeapi.h>
 #include <windows.h>
-#if defined(__MINGW32__)
-#include <pthread.h> // pthread_gethandle: std::thread is winpthreads' here
+#if defined(_MSC_VER)
+#pragma comment(lib, "winmm.lib")
+#endif
+#if __has_include(<pthread.h>)
+#include <pthread.h> // pthread_gethandle, where std::thread is winpthreads' (MinGW, posix)
 #endif
 #else
 #include <fcntl.h>
@@ -17061,6 +17126,7 @@ private:
 #include <string>
 #include <system_error>
 #include <thread>
+#include <type_traits>
 
 namespace audiocast::detail {
 
@@ -17080,7 +17146,9 @@ public:
     {
 #if defined(_WIN32)
         if (!library_.started()) return;
-        const SOCKET s = ::socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+        // Not inherited: a child process must not hold the thread's wake-up.
+        const SOCKET s =
+            ::WSASocketW(AF_INET, SOCK_DGRAM, IPPROTO_UDP, nullptr, 0, WSA_FLAG_NO_HANDLE_INHERIT);
         if (s == INVALID_SOCKET) return;
         ::sockaddr_in self{};
         self.sin_family = AF_INET;
@@ -17206,6 +17274,30 @@ inline void sleep_precisely(std::chrono::nanoseconds d) noexcept
 }
 #endif
 
+/// Holds the system timer at 1 ms for as long as it lives (Windows's
+/// timeBeginPeriod; 15.6 ms otherwise, which WSAPoll's timeout is rounded
+/// to). Nothing elsewhere.
+class fine_system_timer {
+public:
+    fine_system_timer() noexcept
+    {
+#if defined(_WIN32)
+        held_ = ::timeBeginPeriod(1) == TIMERR_NOERROR;
+#endif
+    }
+    fine_system_timer(const fine_system_timer&) = delete;
+    fine_system_timer& operator=(const fine_system_timer&) = delete;
+    ~fine_system_timer()
+    {
+#if defined(_WIN32)
+        if (held_) ::timeEndPeriod(1);
+#endif
+    }
+
+private:
+    [[maybe_unused]] bool held_ = false;
+};
+
 /// Waits until one of `fds` is readable (their revents say which) or
 /// `timeout` has passed; returns how many are ready, 0 at the timeout, -1 on
 /// an error other than a signal (last_socket_error() says which).
@@ -17213,11 +17305,15 @@ inline int wait_readable_for(std::span<poll_entry> fds, std::chrono::nanoseconds
 {
     if (timeout < std::chrono::nanoseconds::zero()) timeout = {};
 #if defined(_WIN32)
+    // WSAPoll ends on a tick of the system timer (1 ms while a
+    // fine_system_timer is held): it waits a tick short of the deadline, and
+    // the waitable timer the rest.
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
+    const auto polled = std::max<long long>(ms.count() - 1, 0);
     const int ready = ::WSAPoll(fds.data(), static_cast<ULONG>(fds.size()),
-                                static_cast<INT>(std::min<long long>(ms.count(), 1'000'000)));
+                                static_cast<INT>(std::min<long long>(polled, 1'000'000)));
     if (ready != 0) return ready;
-    sleep_precisely(timeout - ms);
+    sleep_precisely(timeout - std::chrono::milliseconds{polled});
     return 0;
 #elif defined(__linux__) || defined(__FreeBSD__)
     const ::timespec t = to_timespec(timeout);
@@ -17249,16 +17345,25 @@ inline void set_timer_slack([[maybe_unused]] std::chrono::nanoseconds slack) noe
 /// POSIX, THREAD_PRIORITY_TIME_CRITICAL on Windows (whatever the number);
 /// the error and a message that says what a user can do when the system
 /// refuses.
+#if defined(_WIN32)
+/// `thread`'s Windows handle, whatever its native handle is: a HANDLE (MSVC,
+/// clang-cl) or a winpthreads pthread_t (MinGW's posix thread model).
+template <class Thread>
+HANDLE windows_handle_of(Thread& thread) noexcept
+{
+    if constexpr (std::is_convertible_v<typename Thread::native_handle_type, HANDLE>)
+        return thread.native_handle();
+    else
+        return pthread_gethandle(thread.native_handle());
+}
+#endif
+
 inline std::error_code set_realtime_priority(std::thread& thread, int priority,
                                              std::string& what) noexcept
 {
 #if defined(_WIN32)
-#if defined(__MINGW32__)
-    const HANDLE handle = ::pthread_gethandle(thread.native_handle());
-#else
-    const HANDLE handle = thread.native_handle();
-#endif
-    if (::SetThreadPriority(handle, THREAD_PRIORITY_TIME_CRITICAL)) return {};
+    const HANDLE handle = windows_handle_of(thread);
+    if (handle != nullptr && ::SetThreadPriority(handle, THREAD_PRIORITY_TIME_CRITICAL)) return {};
     const auto error = static_cast<int>(::GetLastError());
     try {
         what = "real-time priority " + std::to_string(priority) +
@@ -17361,7 +17466,10 @@ public:
         if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0)
             return {errno, std::system_category()};
 #else
-        polled_.push_back({fd, static_cast<short>(watched ? POLLIN : 0), 0});
+        // One not watched is skipped by its descriptor, not by empty events:
+        // WSAPoll wants at least one event an entry.
+        polled_.push_back({watched ? fd : invalid_native_socket, POLLIN, 0});
+        handles_.push_back(fd);
         tags_.push_back(tag);
 #endif
         return {};
@@ -17378,8 +17486,8 @@ public:
             return {errno, std::system_category()};
 #else
         for (std::size_t i = 0; i < tags_.size(); ++i)
-            if (tags_[i] == tag && polled_[i].fd == fd)
-                polled_[i].events = static_cast<short>(watched ? POLLIN : 0);
+            if (tags_[i] == tag && handles_[i] == fd)
+                polled_[i].fd = watched ? fd : invalid_native_socket;
 #endif
         return {};
     }
@@ -17392,8 +17500,10 @@ public:
         ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, &unused);
 #else
         for (std::size_t i = 0; i < tags_.size(); ++i)
-            if (tags_[i] == tag && polled_[i].fd == fd)
+            if (tags_[i] == tag && handles_[i] == fd) {
                 polled_[i].fd = invalid_native_socket; // poll(2) and WSAPoll skip it
+                handles_[i] = invalid_native_socket;
+            }
 #endif
     }
 
@@ -17468,6 +17578,7 @@ private:
     std::array<::epoll_event, 128> events_{};
 #else
     std::vector<poll_entry> polled_;
+    std::vector<native_socket> handles_; // each entry's socket, watched or not
     std::vector<std::uint32_t> tags_;
 #endif
 };
@@ -17726,6 +17837,7 @@ private:
     void run()
     {
         detail::set_timer_slack(options_.timer_slack);
+        const detail::fine_system_timer fine_timer; // Windows: 1 ms ticks while the thread runs
         if (streams_.empty()) return;
         live_ = 0;
         add_descriptors();

@@ -288,6 +288,7 @@ private:
     void run()
     {
         detail::set_timer_slack(options_.timer_slack);
+        const detail::fine_system_timer fine_timer; // Windows: 1 ms ticks while the thread runs
         if (streams_.empty()) return;
         live_ = 0;
         add_descriptors();

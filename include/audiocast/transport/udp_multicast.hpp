@@ -6,8 +6,9 @@
 // blocks. It knows nothing of RTP; it moves bytes.
 //
 //     asio::io_context io;
-//     audiocast::udp_multicast_transport sender{io, {.multicast_interface = "eth0", .join =
-//     false}}; audiocast::udp_multicast_transport listener{io, {.multicast_interface = "eth0"}};
+//     using audiocast::udp_multicast_transport;
+//     udp_multicast_transport sender{io, {.multicast_interface = "eth0", .join = false}};
+//     udp_multicast_transport listener{io, {.multicast_interface = "eth0"}};
 //
 //     sender.send(packet);                        // to 239.255.0.1:5004, TTL 1
 //     std::array<std::byte, 1500> buffer;
@@ -16,8 +17,8 @@
 //     listener.async_wait_readable([&](std::error_code) { /* receive until would_block */ });
 //
 // One socket per transport, bound to the group's address and port rather than
-// to the wildcard address: on Linux a wildcard-bound socket receives every
-// group any socket on the host has joined on that port (IP_MULTICAST_ALL,
+// to the wildcard address (except on Windows, see Platforms below): on Linux a wildcard-bound
+// socket receives every group any socket on the host has joined on that port (IP_MULTICAST_ALL,
 // ip(7)); binding to the group keeps other groups out. With reuse_address on
 // (SO_REUSEADDR, socket(7)) any number of listeners on one host share the port
 // and each gets its own copy of every datagram.
@@ -42,11 +43,12 @@
 // Platforms). Asio opens, binds, joins and sends everywhere; the rest is in
 // transport/detail: interfaces are resolved from getifaddrs(3) or Windows's
 // GetAdaptersAddresses (multicast_interface.hpp), and datagrams are read with
-// recvmsg(2), or recvfrom on Windows, which report truncation where Asio's
+// recvmsg(2), or WSARecvMsg on Windows, which report truncation where Asio's
 // receive_from does not (datagram_reader.hpp). Windows refuses to bind a
-// socket to a multicast address, so there the socket falls back to the
-// wildcard address (Windows delivers to a socket the groups it joined, so
-// binding to the group is not needed to keep other groups out there).
+// socket to a multicast address, so there the socket takes the wildcard
+// address, and the reader drops what IP_PKTINFO says was sent to another group
+// (a wildcard-bound socket hears every group joined on its port, on Windows as
+// on Linux). Windows gives no arrival time: `waited` is 0 there.
 #pragma once
 
 #include <audiocast/detail/config.hpp>
@@ -116,7 +118,9 @@ struct udp_multicast_options {
     int hops = 1;
     /// Whether this host's own members of the group receive what it sends
     /// (IP_MULTICAST_LOOP, IPV6_MULTICAST_LOOP). A transport that joined
-    /// receives its own datagrams too when this is on.
+    /// receives its own datagrams too when this is on. On Windows the option
+    /// acts on the receiving socket instead: a listener with it off hears no
+    /// sender on this host, and a sender's setting changes nothing.
     bool loopback = true;
     /// SO_REUSEADDR: lets many listeners on one host bind the group's port.
     /// Off, a second transport on the same group and port is refused with
@@ -321,9 +325,10 @@ private:
         ec.clear();
         joined_ = options.join;
 
+        // Listed once for the group's scope, the source's and the interface.
+        const detail::interface_addresses interfaces;
         std::error_code parse_ec;
-        const asio::ip::address group =
-            detail::parse_address(options.group, detail::interface_addresses{}, parse_ec);
+        const asio::ip::address group = detail::parse_address(options.group, interfaces, parse_ec);
         if (parse_ec) {
             ec = make_error_code(errc::invalid_address);
             return "multicast group \"" + options.group + "\" is not an IP address";
@@ -346,8 +351,7 @@ private:
         }
         std::optional<asio::ip::address> source;
         if (!options.source.empty()) {
-            const asio::ip::address a =
-                detail::parse_address(options.source, detail::interface_addresses{}, parse_ec);
+            const asio::ip::address a = detail::parse_address(options.source, interfaces, parse_ec);
             if (parse_ec) {
                 ec = make_error_code(errc::invalid_address);
                 return "source \"" + options.source + "\" is not an IP address";
@@ -366,7 +370,7 @@ private:
         }
         detail::udp_interface iface;
         std::string what;
-        ec = detail::resolve_interface(options.multicast_interface, group, iface, what);
+        ec = detail::resolve_interface(options.multicast_interface, group, interfaces, iface, what);
         if (ec) return what;
         // A link- or interface-local group exists on one link only: without an
         // interface the kernel can join it on none ("Invalid argument").
@@ -420,12 +424,24 @@ private:
                                               : source
                                                   ? asio::ip::udp::endpoint{*source, 0}
                                                   : asio::ip::udp::endpoint{group_.protocol(), 0};
+        // Before the bind, so that every datagram comes with what it asks for.
+        const bool filters = options.join && reader_.enable(native_handle(), group, source);
         socket_.bind(local, ec);
 #if defined(_WIN32)
         if (options.join && detail::from_asio(ec) == std::errc::address_not_available) {
+            // Windows binds no socket to a group: the wildcard address, and
+            // the reader keeps other groups out, which it must then be able to.
+            if (!filters) {
+                ec = std::make_error_code(std::errc::no_protocol_option);
+                return fail("cannot tell which group a datagram was sent to (WSARecvMsg with "
+                            "IP_PKTINFO refused), so cannot keep other groups on port " +
+                            std::to_string(options.port) + " out");
+            }
             ec.clear();
             socket_.bind(asio::ip::udp::endpoint{group_.protocol(), options.port}, ec);
         }
+#else
+        (void)filters;
 #endif
 #if defined(_WIN32)
         // Windows refuses a port another socket holds exclusively with WSAEACCES.
@@ -470,7 +486,6 @@ private:
                         (options.loopback ? "on" : "off"));
         socket_.non_blocking(true, ec);
         if (ec) return fail("cannot make the socket for " + group_text + " non-blocking");
-        if (options.join) reader_.enable(native_handle(), group);
         return {};
     }
 

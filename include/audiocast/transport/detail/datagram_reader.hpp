@@ -13,12 +13,15 @@
 // WSAEMSGSIZE with the datagram's first bytes in the buffer, and with
 // IP_PKTINFO each datagram's destination. Windows will not bind a socket to a
 // group, and a socket bound to the wildcard address receives every group any
-// socket of the host joined on its port; read_up_to drops what was sent to
-// another group, as binding to the group makes the kernel do elsewhere. Where
-// WSARecvMsg or IP_PKTINFO is refused, recvfrom, without that filter. Winsock
-// attaches neither an arrival time nor a drop count (not before Windows 11's
-// SIO_TIMESTAMPING), so `waited` stays 0 (a backlog looks fresh) and the drop
-// count unknown.
+// socket of the host joined on its port, from every source; read_up_to drops
+// what was sent to another group, or from another source than a
+// source-specific join's, as the kernel does elsewhere. It drops at most four
+// batches' worth a call, and counts none: they were never this transport's.
+// Where WSARecvMsg or IP_PKTINFO is refused, a socket bound to the group
+// reads with recvfrom, and one bound to the wildcard address is refused
+// (udp_multicast.hpp). Winsock attaches neither an arrival time nor a drop
+// count (not before Windows 11's SIO_TIMESTAMPING), so `waited` stays 0 (a
+// backlog looks fresh) and the drop count unknown.
 #pragma once
 
 #include <audiocast/concepts.hpp>
@@ -46,6 +49,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <system_error>
 
@@ -55,8 +59,13 @@ class datagram_reader {
 public:
     /// Asks the kernel to attach an arrival time and a drop count to every
     /// datagram `fd` receives; a kernel without either simply leaves it out.
-    /// `group`: where the datagrams to keep are sent (Windows drops others).
-    void enable(native_socket handle, [[maybe_unused]] const asio::ip::address& group) noexcept
+    /// Before the socket is bound, so that no datagram comes without what is
+    /// asked. `group`: where the datagrams to keep are sent, and `source` (if
+    /// any) who sent them; Windows drops the others. Returns false where the
+    /// platform cannot tell, which matters only to a socket bound to the
+    /// wildcard address (Windows).
+    bool enable(native_socket handle, [[maybe_unused]] const asio::ip::address& group,
+                [[maybe_unused]] const std::optional<asio::ip::address>& source) noexcept
     {
 #if defined(_WIN32)
         const auto s = static_cast<SOCKET>(handle);
@@ -73,11 +82,13 @@ public:
             group.is_v4()
                 ? set_socket_option(handle, IPPROTO_IP, IP_PKTINFO, &on, sizeof on) == 0
                 : set_socket_option(handle, IPPROTO_IPV6, IPV6_PKTINFO, &on, sizeof on) == 0;
-        if (pktinfo && ::WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, &function,
-                                  sizeof function, &unused, nullptr, nullptr) == 0) {
-            receive_message_ = function;
-            group_ = group;
-        }
+        if (!pktinfo || ::WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, &function,
+                                   sizeof function, &unused, nullptr, nullptr) != 0)
+            return false;
+        receive_message_ = function;
+        group_ = group;
+        source_ = source;
+        return true;
 #else
         const int on = 1;
 #if defined(SO_TIMESTAMPNS)
@@ -88,6 +99,7 @@ public:
         drop_counts_ = ::setsockopt(handle, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof on) == 0;
 #endif
         (void)on;
+        return true;
 #endif
     }
 
@@ -159,7 +171,7 @@ private:
                 if (error == 0 && (message.dwFlags & MSG_TRUNC) != 0) error = WSAEMSGSIZE;
                 if (error == 0 || error == WSAEMSGSIZE) {
                     from.resize(static_cast<std::size_t>(message.namelen));
-                    elsewhere = sent_elsewhere(message);
+                    elsewhere = sent_elsewhere(message) || !from_source(from.address());
                 }
             } else {
                 int from_size = static_cast<int>(from.capacity());
@@ -194,10 +206,12 @@ private:
         return got;
     }
 
-    /// Whether IP_PKTINFO says `message` was sent to another address than the
-    /// group; false when it says nothing.
+    /// Whether `message` was not sent to the group: IP_PKTINFO names another
+    /// address, or says nothing (asked before the bind, it always comes; cut
+    /// off, the datagram cannot be placed).
     bool sent_elsewhere(::WSAMSG& message) const noexcept
     {
+        if ((message.dwFlags & MSG_CTRUNC) != 0) return true;
         for (::WSACMSGHDR* c = WSA_CMSG_FIRSTHDR(&message); c != nullptr;
              c = WSA_CMSG_NXTHDR(&message, c)) {
             if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO && group_.is_v4()) {
@@ -213,11 +227,22 @@ private:
                 return std::memcmp(&info.ipi6_addr, want.data(), want.size()) != 0;
             }
         }
+        return true;
+    }
+
+    /// Whether `a` is the source-specific join's source (or there is none).
+    bool from_source(const asio::ip::address& a) const noexcept
+    {
+        if (!source_) return true;
+        if (a.is_v4() && source_->is_v4()) return a.to_v4() == source_->to_v4();
+        if (a.is_v6() && source_->is_v6())
+            return a.to_v6().to_bytes() == source_->to_v6().to_bytes();
         return false;
     }
 
     LPFN_WSARECVMSG receive_message_ = nullptr;
     asio::ip::address group_{};
+    std::optional<asio::ip::address> source_{};
 #else
     // The headers live on the stack, sized for at most Max datagrams.
     template <std::size_t Max>

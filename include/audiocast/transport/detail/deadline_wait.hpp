@@ -7,9 +7,10 @@
 // (Linux, FreeBSD); elsewhere poll(2), whose millisecond timeout is rounded
 // down, then clock_nanosleep(2) to the deadline when nothing became readable.
 //
-// Windows: WSAPoll, in milliseconds rounded down, then the rest on a
-// high-resolution waitable timer (Windows 10 1803 and later; an ordinary one
-// before, as coarse as the system's timer). Another thread wakes the wait
+// Windows: WSAPoll, in milliseconds to a tick of the system timer short of the
+// deadline (a stream_thread holds that timer at 1 ms while it runs), then the
+// rest on a high-resolution waitable timer (Windows 10 1803 and later; an
+// ordinary one before). Another thread wakes the wait
 // through a UDP socket bound to 127.0.0.1 that sends to itself: WSAPoll waits
 // on sockets alone. Real-time priority is THREAD_PRIORITY_TIME_CRITICAL.
 #pragma once
@@ -19,9 +20,13 @@
 #include <audiocast/transport/detail/socket_calls.hpp>
 
 #if defined(_WIN32)
+#include <timeapi.h>
 #include <windows.h>
-#if defined(__MINGW32__)
-#include <pthread.h> // pthread_gethandle: std::thread is winpthreads' here
+#if defined(_MSC_VER)
+#pragma comment(lib, "winmm.lib")
+#endif
+#if __has_include(<pthread.h>)
+#include <pthread.h> // pthread_gethandle, where std::thread is winpthreads' (MinGW, posix)
 #endif
 #else
 #include <fcntl.h>
@@ -44,6 +49,7 @@
 #include <string>
 #include <system_error>
 #include <thread>
+#include <type_traits>
 
 namespace audiocast::detail {
 
@@ -63,7 +69,9 @@ public:
     {
 #if defined(_WIN32)
         if (!library_.started()) return;
-        const SOCKET s = ::socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+        // Not inherited: a child process must not hold the thread's wake-up.
+        const SOCKET s =
+            ::WSASocketW(AF_INET, SOCK_DGRAM, IPPROTO_UDP, nullptr, 0, WSA_FLAG_NO_HANDLE_INHERIT);
         if (s == INVALID_SOCKET) return;
         ::sockaddr_in self{};
         self.sin_family = AF_INET;
@@ -189,6 +197,30 @@ inline void sleep_precisely(std::chrono::nanoseconds d) noexcept
 }
 #endif
 
+/// Holds the system timer at 1 ms for as long as it lives (Windows's
+/// timeBeginPeriod; 15.6 ms otherwise, which WSAPoll's timeout is rounded
+/// to). Nothing elsewhere.
+class fine_system_timer {
+public:
+    fine_system_timer() noexcept
+    {
+#if defined(_WIN32)
+        held_ = ::timeBeginPeriod(1) == TIMERR_NOERROR;
+#endif
+    }
+    fine_system_timer(const fine_system_timer&) = delete;
+    fine_system_timer& operator=(const fine_system_timer&) = delete;
+    ~fine_system_timer()
+    {
+#if defined(_WIN32)
+        if (held_) ::timeEndPeriod(1);
+#endif
+    }
+
+private:
+    [[maybe_unused]] bool held_ = false;
+};
+
 /// Waits until one of `fds` is readable (their revents say which) or
 /// `timeout` has passed; returns how many are ready, 0 at the timeout, -1 on
 /// an error other than a signal (last_socket_error() says which).
@@ -196,11 +228,15 @@ inline int wait_readable_for(std::span<poll_entry> fds, std::chrono::nanoseconds
 {
     if (timeout < std::chrono::nanoseconds::zero()) timeout = {};
 #if defined(_WIN32)
+    // WSAPoll ends on a tick of the system timer (1 ms while a
+    // fine_system_timer is held): it waits a tick short of the deadline, and
+    // the waitable timer the rest.
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
+    const auto polled = std::max<long long>(ms.count() - 1, 0);
     const int ready = ::WSAPoll(fds.data(), static_cast<ULONG>(fds.size()),
-                                static_cast<INT>(std::min<long long>(ms.count(), 1'000'000)));
+                                static_cast<INT>(std::min<long long>(polled, 1'000'000)));
     if (ready != 0) return ready;
-    sleep_precisely(timeout - ms);
+    sleep_precisely(timeout - std::chrono::milliseconds{polled});
     return 0;
 #elif defined(__linux__) || defined(__FreeBSD__)
     const ::timespec t = to_timespec(timeout);
@@ -232,16 +268,25 @@ inline void set_timer_slack([[maybe_unused]] std::chrono::nanoseconds slack) noe
 /// POSIX, THREAD_PRIORITY_TIME_CRITICAL on Windows (whatever the number);
 /// the error and a message that says what a user can do when the system
 /// refuses.
+#if defined(_WIN32)
+/// `thread`'s Windows handle, whatever its native handle is: a HANDLE (MSVC,
+/// clang-cl) or a winpthreads pthread_t (MinGW's posix thread model).
+template <class Thread>
+HANDLE windows_handle_of(Thread& thread) noexcept
+{
+    if constexpr (std::is_convertible_v<typename Thread::native_handle_type, HANDLE>)
+        return thread.native_handle();
+    else
+        return pthread_gethandle(thread.native_handle());
+}
+#endif
+
 inline std::error_code set_realtime_priority(std::thread& thread, int priority,
                                              std::string& what) noexcept
 {
 #if defined(_WIN32)
-#if defined(__MINGW32__)
-    const HANDLE handle = ::pthread_gethandle(thread.native_handle());
-#else
-    const HANDLE handle = thread.native_handle();
-#endif
-    if (::SetThreadPriority(handle, THREAD_PRIORITY_TIME_CRITICAL)) return {};
+    const HANDLE handle = windows_handle_of(thread);
+    if (handle != nullptr && ::SetThreadPriority(handle, THREAD_PRIORITY_TIME_CRITICAL)) return {};
     const auto error = static_cast<int>(::GetLastError());
     try {
         what = "real-time priority " + std::to_string(priority) +

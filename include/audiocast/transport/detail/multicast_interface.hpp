@@ -4,6 +4,7 @@
 // transport/udp_multicast.hpp.
 #pragma once
 
+#include <audiocast/detail/ip_literal.hpp>
 #include <audiocast/endpoint.hpp>
 #include <audiocast/error.hpp>
 #include <audiocast/transport/detail/socket_calls.hpp>
@@ -78,13 +79,6 @@ struct network_interface {
 [[nodiscard]] inline std::vector<network_interface> list_network_interfaces()
 {
     std::vector<network_interface> found;
-    const auto entry = [&](const std::string& name) -> network_interface& {
-        for (network_interface& i : found)
-            if (i.name == name) return i;
-        network_interface& added = found.emplace_back();
-        added.name = name;
-        return added;
-    };
 #if defined(_WIN32)
     // The size needed is only known by asking; it may grow in between.
     std::vector<unsigned char> buffer(16 * 1024);
@@ -99,7 +93,9 @@ struct network_interface {
     if (result != NO_ERROR) return found;
     for (auto* a = reinterpret_cast<const IP_ADAPTER_ADDRESSES*>(buffer.data()); a != nullptr;
          a = a->Next) {
-        network_interface& i = entry(utf8_of(a->FriendlyName));
+        // One entry an adapter: two may share a name the user sees.
+        network_interface& i = found.emplace_back();
+        i.name = utf8_of(a->FriendlyName);
         i.index = a->IfIndex != 0 ? a->IfIndex : a->Ipv6IfIndex;
         char alias[IF_MAX_STRING_SIZE + 1] = {};
         if (::if_indextoname(i.index, alias) != nullptr) i.alias = alias;
@@ -127,8 +123,16 @@ struct network_interface {
     if (::getifaddrs(&list) != 0) return found;
     for (const ::ifaddrs* a = list; a != nullptr; a = a->ifa_next) {
         if (a->ifa_name == nullptr) continue;
-        network_interface& i = entry(a->ifa_name);
-        i.index = ::if_nametoindex(a->ifa_name);
+        // getifaddrs lists an interface once an address (and once a link on Linux).
+        auto same = std::find_if(found.rbegin(), found.rend(),
+                                 [&](const network_interface& i) { return i.name == a->ifa_name; });
+        if (same == found.rend()) {
+            network_interface& added = found.emplace_back();
+            added.name = a->ifa_name;
+            added.index = ::if_nametoindex(a->ifa_name); // once a name
+            same = found.rbegin();
+        }
+        network_interface& i = *same;
         if (a->ifa_addr == nullptr) continue;
         if (a->ifa_addr->sa_family == AF_INET) {
             ::sockaddr_in in{};
@@ -149,17 +153,21 @@ struct network_interface {
     return found;
 }
 
-/// The system's interfaces, for finding one by address, name or index.
+/// The system's interfaces, for finding one by address, name or index;
+/// listed once, when first asked.
 class interface_addresses {
 public:
-    interface_addresses() : list_{list_network_interfaces()} {}
-
-    /// The interface that holds `address` (its scope aside); none when none does.
+    /// The interface that holds `address`; none when none does. An IPv6
+    /// address with a scope ("fe80::1%eth1") is looked for on that interface
+    /// alone: a link-local address may be on several.
     [[nodiscard]] const network_interface* holding(const asio::ip::address& address) const
     {
-        for (const network_interface& i : list_)
+        const unsigned long scope = address.is_v6() ? address.to_v6().scope_id() : 0;
+        for (const network_interface& i : list()) {
+            if (scope != 0 && i.index != scope) continue;
             for (const asio::ip::address& a : i.addresses)
                 if (same_address(a, address)) return &i;
+        }
         return nullptr;
     }
 
@@ -168,7 +176,7 @@ public:
     /// Linux's alternative names).
     [[nodiscard]] const network_interface* named(const std::string& name) const
     {
-        for (const network_interface& i : list_)
+        for (const network_interface& i : list())
             if (i.name == name || (!i.alias.empty() && i.alias == name)) return &i;
 #if !defined(_WIN32)
         if (const unsigned int index = ::if_nametoindex(name.c_str()); index != 0)
@@ -177,10 +185,11 @@ public:
         return nullptr;
     }
 
-    /// The interface with index `index`.
+    /// The interface with index `index` (never 0, which names none).
     [[nodiscard]] const network_interface* numbered(unsigned int index) const
     {
-        for (const network_interface& i : list_)
+        if (index == 0) return nullptr;
+        for (const network_interface& i : list())
             if (i.index == index) return &i;
         return nullptr;
     }
@@ -201,7 +210,13 @@ private:
         return false;
     }
 
-    std::vector<network_interface> list_;
+    const std::vector<network_interface>& list() const
+    {
+        if (!list_) list_ = list_network_interfaces();
+        return *list_;
+    }
+
+    mutable std::optional<std::vector<network_interface>> list_;
 };
 
 inline const char* ip_version(const asio::ip::address& a) noexcept
@@ -241,8 +256,16 @@ inline asio::ip::address parse_address(const std::string& text,
                                        const interface_addresses& interfaces, std::error_code& ec)
 {
     const std::size_t percent = text.find('%');
+    const std::string bare = text.substr(0, percent);
+    // Windows's own parser (WSAStringToAddress, under Asio) also takes
+    // "239.1", "239.255.0.1:6000" and "[ff15::1]:5004": only the literal
+    // forms RFC 4291 and inet_pton(3) define are addresses here.
+    if (!is_ipv4_literal(bare) && !is_ipv6_literal(bare)) {
+        ec = make_error_code(errc::invalid_address);
+        return {};
+    }
     if (percent == std::string::npos) return asio::ip::make_address(text, ec);
-    const asio::ip::address unscoped = asio::ip::make_address(text.substr(0, percent), ec);
+    const asio::ip::address unscoped = asio::ip::make_address(bare, ec);
     const std::string scope = text.substr(percent + 1);
     if (ec || !unscoped.is_v6() || scope.empty()) {
         ec = make_error_code(errc::invalid_address);
@@ -268,14 +291,14 @@ inline asio::ip::address parse_address(const std::string& text,
 /// Resolves options.interface for `group`; on failure sets `what` to a
 /// message naming what was asked.
 inline std::error_code resolve_interface(const std::string& spec, const asio::ip::address& group,
-                                         udp_interface& out, std::string& what)
+                                         const interface_addresses& interfaces, udp_interface& out,
+                                         std::string& what)
 {
     out = {};
     if (spec.empty()) {
         if (group.is_v6()) out.index = static_cast<unsigned int>(group.to_v6().scope_id());
         return {};
     }
-    const interface_addresses interfaces;
     // Digits are an index, first: Windows reads "3" as the address 0.0.0.3.
     const bool digits = spec.find_first_not_of("0123456789") == std::string::npos;
     std::error_code parse_ec;
@@ -291,6 +314,10 @@ inline std::error_code resolve_interface(const std::string& spec, const asio::ip
         const network_interface* holder = interfaces.holding(address);
         if (holder == nullptr) {
             what = "no interface has the address " + spec;
+            return make_error_code(errc::no_such_interface);
+        }
+        if (holder->index == 0) {
+            what = "the interface with the address " + spec + " has no index the system gives";
             return make_error_code(errc::no_such_interface);
         }
         out.index = holder->index;
@@ -313,6 +340,10 @@ inline std::error_code resolve_interface(const std::string& spec, const asio::ip
             what = "no interface named " + spec;
             return make_error_code(errc::no_such_interface);
         }
+    }
+    if (chosen->index == 0) {
+        what = "interface " + spec + " has no index the system gives";
+        return make_error_code(errc::no_such_interface);
     }
     out.index = chosen->index;
     if (group.is_v4()) {

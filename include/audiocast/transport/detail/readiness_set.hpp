@@ -75,7 +75,10 @@ public:
         if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0)
             return {errno, std::system_category()};
 #else
-        polled_.push_back({fd, static_cast<short>(watched ? POLLIN : 0), 0});
+        // One not watched is skipped by its descriptor, not by empty events:
+        // WSAPoll wants at least one event an entry.
+        polled_.push_back({watched ? fd : invalid_native_socket, POLLIN, 0});
+        handles_.push_back(fd);
         tags_.push_back(tag);
 #endif
         return {};
@@ -92,8 +95,8 @@ public:
             return {errno, std::system_category()};
 #else
         for (std::size_t i = 0; i < tags_.size(); ++i)
-            if (tags_[i] == tag && polled_[i].fd == fd)
-                polled_[i].events = static_cast<short>(watched ? POLLIN : 0);
+            if (tags_[i] == tag && handles_[i] == fd)
+                polled_[i].fd = watched ? fd : invalid_native_socket;
 #endif
         return {};
     }
@@ -106,8 +109,10 @@ public:
         ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, &unused);
 #else
         for (std::size_t i = 0; i < tags_.size(); ++i)
-            if (tags_[i] == tag && polled_[i].fd == fd)
+            if (tags_[i] == tag && handles_[i] == fd) {
                 polled_[i].fd = invalid_native_socket; // poll(2) and WSAPoll skip it
+                handles_[i] = invalid_native_socket;
+            }
 #endif
     }
 
@@ -182,6 +187,7 @@ private:
     std::array<::epoll_event, 128> events_{};
 #else
     std::vector<poll_entry> polled_;
+    std::vector<native_socket> handles_; // each entry's socket, watched or not
     std::vector<std::uint32_t> tags_;
 #endif
 };

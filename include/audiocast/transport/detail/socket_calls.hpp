@@ -52,16 +52,6 @@ namespace audiocast::detail {
 #endif
 }
 
-/// Whether a socket error means a signal interrupted the call (POSIX only).
-[[nodiscard]] inline bool is_interrupted(int error) noexcept
-{
-#if defined(_WIN32)
-    return error == WSAEINTR;
-#else
-    return error == EINTR;
-#endif
-}
-
 /// A socket error as an error_code. On POSIX, errno in the system category
 /// (which compares equal to std::errc). On Windows the Winsock errors a caller
 /// tests for become their std::errc, and the rest stay in the system category,
