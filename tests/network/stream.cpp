@@ -548,7 +548,12 @@ TEST_CASE("multicast_stream: datagrams the kernel dropped for a full socket buff
     std::vector<std::int16_t> out(96);
     (void)rx.pull(std::span<std::int16_t>{out});
     const auto s = rx.stats();
+#if defined(_WIN32)
+    // Winsock gives no drop count (transport/detail/datagram_reader.hpp).
+    CHECK(s.socket_overflow == 0);
+#else
     CHECK(s.socket_overflow == burst + 1 - read);
+#endif
     CHECK(s.packets_malformed == read); // what did arrive is not RTP
 }
 

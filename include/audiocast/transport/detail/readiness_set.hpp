@@ -143,7 +143,9 @@ public:
         int reported = 0;
         for (std::size_t i = 0; i < polled_.size(); ++i) {
             const short revents = polled_[i].revents;
-            if (revents == 0) continue;
+            // A skipped entry: wine's WSAPoll marks it POLLNVAL, where poll(2)
+            // and Windows clear it.
+            if (revents == 0 || polled_[i].fd == invalid_native_socket) continue;
             ++reported;
             on_ready(tags_[i], (revents & POLLNVAL) != 0);
         }
