@@ -79,7 +79,13 @@ def late_listener_through_a_real_device():
             recorder.end()
     stats = harness.read_json(e2e.tmp("client0.json"))
     played = harness.read_wav(e2e.tmp("client0.wav"))
-    lead, k, n = expect_clean_segment(played, source, "the client's WAV")
+    try:
+        lead, k, n = expect_clean_segment(played, source, "the client's WAV")
+    except Failure as f:
+        # The fresh-clone run of 12960ff failed here once, 2.34 s in, with no
+        # more said: say whether the server slipped and what the client saw.
+        raise Failure(f"{f}; the server slipped {harness.server_slipped_frames(server)} frames "
+                      f"({server.stderr_lines}); {stats}") from None
     with open(e2e.tmp("monitor.raw"), "rb") as raw:
         recorded = harness.Sound(48000, 2, 2, raw.read())
     _, k_device, n_device = expect_clean_segment(recorded, source, "the null sink's monitor")
