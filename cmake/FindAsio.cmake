@@ -54,11 +54,12 @@ if(Asio_FOUND)
             INTERFACE_COMPILE_DEFINITIONS ASIO_STANDALONE
             INTERFACE_LINK_LIBRARIES Threads::Threads)
         if(WIN32)
-            # Winsock, and Windows 10 as the oldest target (Asio asks for one).
+            # Winsock, and Windows 10 as the oldest target (Asio asks for one);
+            # the transport's timer (winmm) and SRTP key generation (bcrypt).
             set_property(TARGET Asio::Asio APPEND PROPERTY
                 INTERFACE_COMPILE_DEFINITIONS _WIN32_WINNT=0x0A00 WIN32_LEAN_AND_MEAN NOMINMAX)
             set_property(TARGET Asio::Asio APPEND PROPERTY
-                INTERFACE_LINK_LIBRARIES ws2_32 mswsock iphlpapi winmm)
+                INTERFACE_LINK_LIBRARIES ws2_32 mswsock iphlpapi winmm bcrypt)
         endif()
     endif()
 endif()

@@ -21,6 +21,15 @@
 
 #if defined(__linux__)
 #include <sys/random.h>
+#elif defined(_WIN32)
+#include <windows.h>
+// After windows.h, which defines the types it uses.
+#include <bcrypt.h>
+#if defined(_MSC_VER)
+#pragma comment(lib, "bcrypt.lib")
+#endif
+#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
+#include <stdlib.h> // arc4random_buf
 #endif
 
 namespace audiocast {
@@ -197,6 +206,21 @@ public:
             }
             got += static_cast<std::size_t>(n);
         }
+        key.valid_ = true;
+#elif defined(_WIN32)
+        // The system's preferred generator (the one CryptGenRandom and
+        // RtlGenRandom use); no algorithm handle to open or leak.
+        const NTSTATUS status =
+            ::BCryptGenRandom(nullptr, reinterpret_cast<PUCHAR>(key.bytes_.data()),
+                              static_cast<ULONG>(want), BCRYPT_USE_SYSTEM_PREFERRED_RNG);
+        if (status < 0) {
+            ec = std::make_error_code(std::errc::io_error);
+            return key;
+        }
+        key.valid_ = true;
+#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
+        // The kernel's generator; it cannot fail.
+        ::arc4random_buf(key.bytes_.data(), want);
         key.valid_ = true;
 #else
         ec = std::make_error_code(std::errc::function_not_supported);
