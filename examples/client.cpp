@@ -46,7 +46,11 @@
 
 #include <CLI/CLI.hpp>
 
+#if defined(_WIN32)
+#include <io.h>
+#else
 #include <unistd.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -200,6 +204,7 @@ public:
         // What the command line can get wrong is checked before any file is
         // touched, so a refused run leaves existing outputs as they were.
         open_sockets();
+#if AUDIOCAST_EXAMPLES_HAS_RTAUDIO
         std::unique_ptr<RtAudio> audio;
         std::optional<unsigned> device;
         if (!opt.no_playback) {
@@ -211,14 +216,23 @@ public:
                     "); use --no-playback, with --output PATH.wav to record "
                     "what would have played"};
         }
+#else
+        if (!opt.no_playback)
+            throw usage_error{"this build plays through no audio device (RtAudio was not found "
+                              "when it was built): give --no-playback, with --output PATH.wav to "
+                              "record what would have played"};
+#endif
         // Every output is checked before any is touched: a run refused for
         // its --stats-json leaves an existing --output as it was.
         if (!opt.output.empty()) check_writable(opt.output, "--output");
         if (!opt.stats_json.empty()) check_writable(opt.stats_json, "--stats-json");
         if (!opt.output.empty()) recorder_.emplace(opt.output, format_);
+#if AUDIOCAST_EXAMPLES_HAS_RTAUDIO
         if (audio) device_playout_ = make_output(std::move(audio), *device);
+#endif
     }
 
+#if AUDIOCAST_EXAMPLES_HAS_RTAUDIO
     /// RtAudio's device, but with --sync on PulseAudio libpulse directly:
     /// RtAudio's PulseAudio backend reports no latency (it writes through
     /// pa_simple), and synchronized playout needs to know when it is heard.
@@ -234,6 +248,7 @@ public:
         return std::make_unique<device_playout>(std::move(audio), device, format_, rec,
                                                 opt_.device_buffer_ms.value_or(5));
     }
+#endif
 
     int run()
     {
@@ -610,7 +625,7 @@ private:
     /// stream's thread stopped.
     [[nodiscard]] std::string fec_summary() const
     {
-        const auto& d = stream_->transport().inner().decoder();
+        const auto& d = fec_layer(stream_->transport()).decoder();
         if (!d) return {};
         const auto& f = d->stats();
         return "; FEC rebuilt " + std::to_string(f.packets_recovered) + " packets from " +
@@ -622,14 +637,19 @@ private:
     /// Datagrams SRTP refused on the media flow so far; any thread may ask.
     [[nodiscard]] std::uint64_t srtp_refused() const
     {
+#if AUDIOCAST_EXAMPLES_HAS_SRTP
         const auto m = stream_->transport().stats();
         return m.unauthenticated + m.replayed + m.malformed;
+#else
+        return 0;
+#endif
     }
 
     /// What SRTP refused, for the last line; empty without --srtp. Read
     /// after the stream's thread stopped.
     [[nodiscard]] std::string srtp_summary() const
     {
+#if AUDIOCAST_EXAMPLES_HAS_SRTP
         if (!stream_->transport().is_protected()) return {};
         const auto& m = stream_->transport().stats();
         const auto& c = stream_->control_transport().stats();
@@ -644,6 +664,9 @@ private:
                           " sources after their sequence numbers wrapped (rollover counters "
                           "found in " +
                           std::to_string(m.rollover_trials) + " trials)");
+#else
+        return {};
+#endif
     }
 
     [[nodiscard]] static std::string summary(const audiocast::receiver_stats& s)
@@ -705,7 +728,7 @@ private:
         j["frames_recorded"] = frames_written;
         j["recording_failed"] = recording_failed_;
         j["frames_not_recorded"] = frames_dropped;
-        if (const auto& d = stream_->transport().inner().decoder()) {
+        if (const auto& d = fec_layer(stream_->transport()).decoder()) {
             // What FEC rebuilt is in packets_received; packets_lost is what it could not.
             const auto& f = d->stats();
             j["fec"] = {{"repairs_received", f.repairs_received},
@@ -719,6 +742,7 @@ private:
                         {"media_conflicting", f.media_conflicting},
                         {"packets_recovered", f.packets_recovered}};
         }
+#if AUDIOCAST_EXAMPLES_HAS_SRTP
         if (stream_->transport().is_protected()) {
             const auto& m = stream_->transport().stats();
             const auto& c = stream_->control_transport().stats();
@@ -732,6 +756,7 @@ private:
                          {"rtcp_replayed", c.replayed},
                          {"rtcp_malformed", c.malformed}};
         }
+#endif
         // Replaced, not thrown: a name from the network is not valid UTF-8
         // by promise.
         write_whole_file(opt_.stats_json,
@@ -755,7 +780,11 @@ private:
     std::optional<timer_playout> timer_playout_;
     // SIGHUP (a closed terminal or ssh session) ends the run as cleanly as
     // SIGTERM: the recording and the figures are finished, BYE is sent.
+#if defined(SIGHUP)
     asio::signal_set signals_{io_, SIGINT, SIGTERM, SIGHUP};
+#else
+    asio::signal_set signals_{io_, SIGINT, SIGTERM};
+#endif
     asio::steady_timer duration_timer_{io_};
     asio::steady_timer watch_timer_{io_};
     std::chrono::steady_clock::time_point started_{};
@@ -774,7 +803,11 @@ private:
     bool recording_failed_ = false;
     std::int64_t latency_used_ms_ = 0; ///< the playout latency in force, after fitting the device
     std::uint64_t receive_errors_ = 0;
+#if defined(_WIN32)
+    bool tty_ = ::_isatty(::_fileno(stdout)) != 0;
+#else
     bool tty_ = ::isatty(STDOUT_FILENO) == 1;
+#endif
 };
 
 } // namespace
@@ -783,7 +816,9 @@ int main(int argc, char* argv[])
 {
     // stdout may be a pipe that closes (| head); the WAV and the figures are
     // still written.
+#if defined(SIGPIPE)
     std::signal(SIGPIPE, SIG_IGN);
+#endif
     ensure_standard_streams();
     client_options opt;
     CLI::App app{"audiocast-client: joins an IP multicast group, plays the RTP audio stream it "

@@ -45,8 +45,6 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-
-#include <fcntl.h>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -54,11 +52,12 @@
 #include <span>
 #include <sstream>
 #include <string>
-#include <sys/stat.h>
-#include <sys/timex.h>
 #include <system_error>
-#include <unistd.h>
 #include <vector>
+
+#if defined(__linux__)
+#include <sys/timex.h>
+#endif
 
 namespace {
 
@@ -105,13 +104,18 @@ public:
                                        true),
                   open_control_transport(sockets_io_, opt.network, opt.ttl), codec,
                   audiocast::steady_clock{}, sender_config_for(*source_, opt)},
-          thread_{stream_, opt.pacing}, signals_{io_, SIGINT, SIGTERM, SIGHUP}, duration_timer_{io_}
-    {}
+          thread_{stream_, opt.pacing}, signals_{io_, SIGINT, SIGTERM}, duration_timer_{io_}
+    {
+#if defined(SIGHUP)
+        signals_.add(SIGHUP);
+#endif
+    }
 
     /// --ts-refclk promises listeners that this host's wall clock is the one
     /// they follow; the kernel knows whether NTP or PTP keeps it so.
     static void warn_if_clock_unsynchronized()
     {
+#if defined(__linux__)
         struct timex t{};
         if (::ntp_adjtime(&t) == TIME_ERROR)
             std::cerr << program
@@ -120,6 +124,17 @@ public:
                          "TIME_ERROR); listeners that trust the SDP will play apart by however "
                          "far the clocks are"
                       << std::endl;
+#endif // elsewhere no call says it portably; the user is trusted
+    }
+
+    /// "packets", or for Opus "frames at 96000 bit/s", for the first line.
+    [[nodiscard]] std::string packet_kind() const
+    {
+#if AUDIOCAST_EXAMPLES_HAS_OPUS
+        if (const auto* opus = stream_.codec().opus())
+            return "frames at " + std::to_string(opus->bitrate()) + " bit/s";
+#endif
+        return "packets";
     }
 
     /// The stream as SDP describes it (RFC 8866), for --sdp and SAP.
@@ -168,11 +183,7 @@ public:
             std::ostringstream out;
             out << program << ": streaming " << source_->describe() << " as "
                 << audiocast::to_string(f) << " in "
-                << packet_ms_text(stream_.codec().nominal_packet_time()) << " ms "
-                << (stream_.codec().is_opus()
-                        ? "frames at " + std::to_string(stream_.codec().opus()->bitrate()) +
-                              " bit/s"
-                        : std::string{"packets"})
+                << packet_ms_text(stream_.codec().nominal_packet_time()) << " ms " << packet_kind()
                 << " (RTP PT " << int{stream_.sender().payload_type()} << ") to "
                 << opt_.network.where() << ", TTL " << opt_.ttl << '\n'
                 << "  listen with: audiocast-client --group " << opt_.network.group << " --port "
@@ -213,9 +224,9 @@ public:
         signals_.async_wait([this](std::error_code ec, int signal) {
             // SIGHUP: the terminal or ssh session closed; stop as cleanly.
             if (!ec)
-                finish(signal == SIGINT   ? "interrupted"
-                       : signal == SIGHUP ? "hung up"
-                                          : "terminated");
+                finish(signal == SIGINT    ? "interrupted"
+                       : signal == SIGTERM ? "terminated"
+                                           : "hung up");
         });
         if (opt_.duration_s) {
             duration_timer_.expires_after(std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -340,13 +351,14 @@ private:
                               audiocast::frames_in(s.slipped, stream_.format().sample_rate)));
             line += slipped;
         }
-        if (const auto& e = stream_.transport().inner().encoder()) {
+        if (const auto& e = fec_layer(stream_.transport()).encoder()) {
             line += "; FEC repairs sent " +
                     std::to_string(e->stats().row_repairs + e->stats().column_repairs);
-            if (const auto failed = stream_.transport().inner().stats().repair_send_failures;
+            if (const auto failed = fec_layer(stream_.transport()).stats().repair_send_failures;
                 failed != 0)
                 line += " (" + std::to_string(failed) + " failed)";
         }
+#if AUDIOCAST_EXAMPLES_HAS_SRTP
         if (const auto failed = stream_.transport().stats().protect_failures; failed != 0)
             line += "; SRTP could not protect " + std::to_string(failed) + " packets";
         // Listeners' reports come as SRTCP: what failed its checks is no listener's.
@@ -356,6 +368,7 @@ private:
                     std::to_string(c.unauthenticated + c.replayed + c.malformed) +
                     " RTCP packets (unauthenticated " + std::to_string(c.unauthenticated) +
                     ", replayed " + std::to_string(c.replayed) + ")";
+#endif
         // One line of the whole, then a line for each listener: whatever is
         // added to the whole goes before the listener lines, or it would read
         // as the last listener's.
@@ -668,7 +681,12 @@ std::unique_ptr<source> make_source(const server_options& opt, audiocast::audio_
         // A number or a name (see --list-devices); "" is the default device.
         const std::optional<std::string> device =
             opt.capture->empty() ? std::nullopt : std::optional<std::string>{*opt.capture};
+#if AUDIOCAST_EXAMPLES_HAS_RTAUDIO
         return std::make_unique<capture_source>(device, format, packet_frames);
+#else
+        (void)device;
+        require(audio_device_feature, "--capture");
+#endif
     }
     const double hz = opt.tone_hz.value_or(440.0);
     if (!(hz > 0) || hz >= format.sample_rate / 2.0) {
@@ -686,11 +704,15 @@ std::unique_ptr<source> make_source(const server_options& opt, audiocast::audio_
 int main(int argc, char* argv[])
 {
     // stdout may be a pipe that closes; the stream goes on.
+#if defined(SIGPIPE)
     std::signal(SIGPIPE, SIG_IGN);
+#endif
+#if defined(SIGTTIN)
     // Started in the background of a terminal, a read of the console would
     // stop the whole process (SIGTTIN); ignored, the read fails and the
     // console ends, and streaming goes on.
     std::signal(SIGTTIN, SIG_IGN);
+#endif
     ensure_standard_streams();
 
     server_options opt;
@@ -710,8 +732,10 @@ int main(int argc, char* argv[])
     auto* ptime = add_packet_time(app, opt.packet_time_ms);
     auto* bitrate = app.add_option("--bitrate", opt.opus.bitrate,
                                    "With --codec opus: the encoder's bitrate in bit/s, 6000-510000")
-                        ->check(within(audiocast::opus_bitrate_limit))
                         ->capture_default_str();
+#if AUDIOCAST_EXAMPLES_HAS_OPUS
+    bitrate->check(within(audiocast::opus_bitrate_limit));
+#endif
     auto* application =
         app.add_option("--application", opt.opus.application,
                        "With --codec opus: what the encoder is tuned for: audio (music and "
@@ -745,8 +769,8 @@ int main(int argc, char* argv[])
     auto* tone = app.add_option("--tone", opt.tone_hz,
                                 "Stream a sine of this frequency in Hz (the default source, 440)");
     auto* file = app.add_option("--file", opt.file,
-                                "Stream a sound file (any format libsndfile reads); it keeps its "
-                                "rate and channels")
+                                std::string{"Stream a sound file ("} + readable_sound_files +
+                                    "); it keeps its rate and channels")
                      ->check(non_empty_path());
     auto* capture =
         app.add_option(
@@ -876,6 +900,7 @@ int main(int argc, char* argv[])
         std::unique_ptr<source> src = make_source(opt, format, packet_time);
         const stream_codec codec =
             make_stream_codec(format, packet_time, opt.mtu, opt.opus, opt.protection_bytes);
+#if AUDIOCAST_EXAMPLES_HAS_OPUS
         if (const auto* opus = codec.opus(); opus != nullptr && opt.opus.fec) {
             if (!opus->inband_fec())
                 std::cerr << program << ": note: this stream carries no in-band FEC: it needs "
@@ -885,6 +910,7 @@ int main(int argc, char* argv[])
                 std::cerr << program << ": note: with --expected-loss 0 the encoder adds no "
                           << "in-band FEC to its packets" << std::endl;
         }
+#endif
         server s{opt, std::move(src), codec};
         return s.run();
     });

@@ -1,9 +1,26 @@
 // Audio devices for the examples, through RtAudio: find one, list them, and
 // say plainly when there is none. Only the examples use RtAudio; the library
-// never does.
+// never does. A build without RtAudio (support/build_features.hpp) has no
+// devices, and --list-devices, --capture and playback say so.
 #pragma once
 
+#include "support/build_features.hpp"
 #include "support/example_error.hpp"
+
+#include <ostream>
+
+namespace audiocast_examples {
+enum class direction { output, input };
+} // namespace audiocast_examples
+
+#if !AUDIOCAST_EXAMPLES_HAS_RTAUDIO
+namespace audiocast_examples {
+inline void print_devices(std::ostream&, direction)
+{
+    require(audio_device_feature, "--list-devices");
+}
+} // namespace audiocast_examples
+#else
 
 #include <RtAudio.h>
 
@@ -79,8 +96,6 @@ inline std::unique_ptr<RtAudio> open_audio_system()
         throw example_error{std::string{"cannot open the audio system: "} + e.what()};
     }
 }
-
-enum class direction { output, input };
 
 /// The devices of the current API with channels in `dir`, as "N: name (C channels)".
 inline std::vector<std::string> describe_devices(RtAudio& audio, direction dir)
@@ -294,3 +309,5 @@ inline std::string compiled_apis()
 }
 
 } // namespace audiocast_examples
+
+#endif // AUDIOCAST_EXAMPLES_HAS_RTAUDIO

@@ -3,16 +3,20 @@
 // stderr and an exit code.
 #pragma once
 
+#include "support/build_features.hpp"
 #include "support/example_error.hpp"
 #include "support/stream_codec.hpp"
 #include "support/untrusted_text.hpp"
 
+#if AUDIOCAST_EXAMPLES_HAS_OPUS
 #include <audiocast/codec/opus.hpp>
+#endif
 #include <audiocast/codec/pcm.hpp>
 #include <audiocast/error.hpp>
 #include <audiocast/format.hpp>
 #include <audiocast/limits.hpp>
 #include <audiocast/protection/parity_fec_config.hpp>
+#include <audiocast/protection/srtp_key.hpp>
 #include <audiocast/transport/udp_multicast.hpp>
 #include <audiocast/wire/sap.hpp>
 #include <audiocast/wire/sdp.hpp>
@@ -292,6 +296,8 @@ struct sap_address {
         if (arg == "--version") {
             std::cout << program << " " << AUDIOCAST_VERSION_MAJOR << "." << AUDIOCAST_VERSION_MINOR
                       << "." << AUDIOCAST_VERSION_PATCH << " (audiocast)" << std::endl;
+            if (const auto missing = missing_features(); !missing.empty())
+                std::cout << "built without " << missing << std::endl;
             return 0;
         }
     }
@@ -451,6 +457,7 @@ inline stream_codec make_stream_codec(const audiocast::audio_format& format,
 {
     if (format.encoding != audiocast::sample_format::opus)
         return stream_codec{make_codec(format, packet_time, mtu, protection_bytes)};
+#if AUDIOCAST_EXAMPLES_HAS_OPUS
     if (format.sample_rate != audiocast::opus_rtp_rate)
         throw usage_error{"Opus takes 48000 Hz audio (RFC 7587), not " +
                           std::to_string(format.sample_rate) + " Hz"};
@@ -471,6 +478,11 @@ inline stream_codec make_stream_codec(const audiocast::audio_format& format,
     } catch (const std::system_error& e) {
         throw usage_error{e.what()};
     }
+#else
+    (void)opus;
+    require(opus_feature, "an Opus stream");
+    return stream_codec{make_codec(format, packet_time, mtu, protection_bytes)}; // not reached
+#endif
 }
 
 /// Errors of the transport that are the command line's fault: the group, the
@@ -548,8 +560,12 @@ inline multicast_transport open_media_transport(asio::io_context& io, const netw
                                                 bool sender)
 {
     auto inner = open_fec_transport(io, net, media, sender);
+#if AUDIOCAST_EXAMPLES_HAS_SRTP
     if (!net.srtp) return multicast_transport::unprotected(std::move(inner));
     return multicast_transport{std::move(inner), *net.srtp, audiocast::srtp_flow::media};
+#else
+    return inner; // srtp_options::resolve() refused --srtp
+#endif
 }
 
 /// The stream's control transport: RTCP on port + 1, as SRTCP with --srtp.
@@ -557,8 +573,12 @@ inline multicast_transport open_control_transport(asio::io_context& io, const ne
                                                   int hops = 1)
 {
     auto inner = fec_transport::unprotected(open_transport(io, net.control(hops)));
+#if AUDIOCAST_EXAMPLES_HAS_SRTP
     if (!net.srtp) return multicast_transport::unprotected(std::move(inner));
     return multicast_transport{std::move(inner), *net.srtp, audiocast::srtp_flow::control};
+#else
+    return inner;
+#endif
 }
 
 /// Runs `body` (which parses `app` and does the work) and turns what it

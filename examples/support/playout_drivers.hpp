@@ -99,6 +99,8 @@ private:
     std::thread thread_;
 };
 
+#if AUDIOCAST_EXAMPLES_HAS_RTAUDIO
+
 /// Plays through an RtAudio output device. The device starts before the
 /// stream exists and plays silence until attach(); meanwhile its callbacks
 /// show how it asks for audio: a first burst that fills its own buffer, then
@@ -226,5 +228,6 @@ private:
     std::atomic<std::uint64_t> max_burst_frames_{0};
     std::uint64_t burst_frames_ = 0; // the audio thread's own
 };
+#endif // AUDIOCAST_EXAMPLES_HAS_RTAUDIO
 
 } // namespace audiocast_examples

@@ -8,17 +8,106 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#if defined(_WIN32)
+#include <io.h>
+#include <windows.h>
+#else
 #include <unistd.h>
+#endif
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <memory>
+#include <random>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 namespace audiocast_examples {
+
+// The few file calls below are POSIX's; Windows' C runtime has the same ones
+// under other names (MSVC's and MinGW's alike), without modes or symbolic
+// links to refuse.
+namespace file_calls {
+#if defined(_WIN32)
+inline int create_new(const std::string& path) noexcept
+{
+    return ::_open(path.c_str(), _O_WRONLY | _O_CREAT | _O_EXCL | _O_BINARY | _O_NOINHERIT,
+                   _S_IREAD | _S_IWRITE);
+}
+inline int open_existing(const std::string& path) noexcept
+{
+    return ::_open(path.c_str(), _O_WRONLY | _O_BINARY | _O_NOINHERIT);
+}
+inline int replace(const std::string& path) noexcept
+{
+    return ::_open(path.c_str(), _O_WRONLY | _O_CREAT | _O_TRUNC | _O_BINARY | _O_NOINHERIT,
+                   _S_IREAD | _S_IWRITE);
+}
+inline long long write(int fd, const char* data, std::size_t size) noexcept
+{
+    return ::_write(fd, data, static_cast<unsigned>(std::min<std::size_t>(size, 1u << 30)));
+}
+inline int sync(int fd) noexcept
+{
+    return ::_commit(fd);
+}
+inline int close(int fd) noexcept
+{
+    return ::_close(fd);
+}
+inline int remove(const std::string& path) noexcept
+{
+    return ::_unlink(path.c_str());
+}
+/// Replaces `to` with `from` in one step, as POSIX rename() does.
+inline int rename_over(const std::string& from, const std::string& to) noexcept
+{
+    if (::MoveFileExA(from.c_str(), to.c_str(), MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH))
+        return 0;
+    errno = EACCES;
+    return -1;
+}
+#else
+// O_NOFOLLOW: a symbolic link another user left at the path is not followed.
+inline int create_new(const std::string& path, ::mode_t mode = 0644) noexcept
+{
+    return ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+}
+inline int open_existing(const std::string& path) noexcept
+{
+    return ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+}
+inline int replace(const std::string& path) noexcept
+{
+    return ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+}
+inline long long write(int fd, const char* data, std::size_t size) noexcept
+{
+    return ::write(fd, data, size);
+}
+inline int sync(int fd) noexcept
+{
+    return ::fsync(fd);
+}
+inline int close(int fd) noexcept
+{
+    return ::close(fd);
+}
+inline int remove(const std::string& path) noexcept
+{
+    return ::unlink(path.c_str());
+}
+inline int rename_over(const std::string& from, const std::string& to) noexcept
+{
+    return std::rename(from.c_str(), to.c_str());
+}
+#endif
+} // namespace file_calls
 
 /// A path the user typed is shown whole (escaped) up to this length.
 inline constexpr std::size_t max_path_chars = 1024;
@@ -30,12 +119,10 @@ inline constexpr std::size_t max_path_chars = 1024;
                                                  const char* what)
 {
     const std::string shown = "'" + printable(path, max_path_chars) + "'";
-    struct ::stat st{};
-    if (::stat(path.c_str(), &st) != 0) {
-        const int error = errno;
-        throw example_error{"cannot read " + shown + ": " + std::strerror(error)};
-    }
-    if (S_ISDIR(st.st_mode))
+    std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (ec) throw example_error{"cannot read " + shown + ": " + ec.message()};
+    if (std::filesystem::is_directory(status))
         throw example_error{shown + " is a directory; give the file that holds " + what};
     const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file{std::fopen(path.c_str(), "rb"),
                                                                &std::fclose};
@@ -68,37 +155,36 @@ inline constexpr std::size_t max_path_chars = 1024;
 inline void check_writable(const std::string& path, const char* option)
 {
     const std::string shown = "'" + printable(path, max_path_chars) + "'";
-    struct ::stat st{};
-    if (::stat(path.c_str(), &st) == 0) {
-        if (S_ISDIR(st.st_mode))
+    std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (std::filesystem::exists(status)) {
+        if (std::filesystem::is_directory(status))
             throw usage_error{std::string{option} + " " + shown + " is a directory; give a file"};
-        const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+        const int fd = file_calls::open_existing(path);
         if (fd < 0) {
             const int error = errno;
             throw example_error{"cannot write " + shown + " (" + option +
                                 "): " + std::strerror(error)};
         }
-        ::close(fd);
+        file_calls::close(fd);
         return;
     }
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    const int fd = file_calls::create_new(path);
     if (fd < 0) {
         const int error = errno;
         throw example_error{"cannot write " + shown + " (" + option + "): " + std::strerror(error)};
     }
-    ::close(fd);
-    ::unlink(path.c_str());
+    file_calls::close(fd);
+    file_calls::remove(path);
 }
 
-/// Writes `text` to `path` whole, replacing it; an example_error with the
-/// system's reason, read when the failure happened, otherwise.
 /// Writes all of `text` to `fd`; 0, or the errno that stopped it (ENOSPC
 /// for a write that made no progress).
 [[nodiscard]] inline int write_all(int fd, std::string_view text) noexcept
 {
     std::size_t done = 0;
     while (done < text.size()) {
-        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        const long long n = file_calls::write(fd, text.data() + done, text.size() - done);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return errno;
         if (n == 0) return ENOSPC;
@@ -107,19 +193,21 @@ inline void check_writable(const std::string& path, const char* option)
     return 0;
 }
 
+/// Writes `text` to `path` whole, replacing it; an example_error with the
+/// system's reason, read when the failure happened, otherwise.
 inline void write_whole_file(const std::string& path, const std::string& text)
 {
     const std::string shown = "'" + printable(path, max_path_chars) + "'";
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const int fd = file_calls::replace(path);
     if (fd < 0) {
         const int error = errno;
         throw example_error{"cannot write " + shown + ": " + std::strerror(error)};
     }
     if (const int error = write_all(fd, text); error != 0) {
-        ::close(fd);
+        file_calls::close(fd);
         throw example_error{"cannot write " + shown + ": " + std::strerror(error)};
     }
-    if (::close(fd) != 0) {
+    if (file_calls::close(fd) != 0) {
         const int error = errno;
         throw example_error{"cannot write " + shown + ": " + std::strerror(error)};
     }
@@ -130,23 +218,37 @@ inline void write_whole_file(const std::string& path, const std::string& text)
 /// written to a new file beside it, made with O_EXCL so that nothing another
 /// user placed there (a symbolic link, a file others may open) receives it,
 /// synced, then renamed over `path`: `path` is never a file with part of the
-/// secret, or one that others could read.
+/// secret, or one that others could read. (On Windows the new file takes the
+/// folder's access rules, which in a user's own folders admit that user alone.)
 inline void write_secret_file(const std::string& path, const std::string& text)
 {
     const std::string shown = "'" + printable(path, max_path_chars) + "'";
-    std::string temporary = path + ".XXXXXX";
-    // mkstemp makes the file with O_EXCL and mode 600.
-    const int fd = ::mkstemp(temporary.data());
+    // A name beside `path` that nobody can guess and take first; a clash
+    // (EEXIST) tries another.
+    std::random_device entropy;
+    std::string temporary;
+    int fd = -1;
+    for (int attempt = 0; attempt < 16 && fd < 0; ++attempt) {
+        char suffix[24];
+        std::snprintf(suffix, sizeof suffix, ".%08x%08x", entropy(), entropy());
+        temporary = path + suffix;
+#if defined(_WIN32)
+        fd = file_calls::create_new(temporary);
+#else
+        fd = file_calls::create_new(temporary, 0600);
+#endif
+        if (fd < 0 && errno != EEXIST) break;
+    }
     if (fd < 0) {
         const int error = errno;
         throw example_error{"cannot write " + shown + ": " + std::strerror(error)};
     }
-    int error = ::fchmod(fd, 0600) != 0 ? errno : write_all(fd, text);
-    if (error == 0 && ::fsync(fd) != 0) error = errno;
-    if (::close(fd) != 0 && error == 0) error = errno;
-    if (error == 0 && ::rename(temporary.c_str(), path.c_str()) != 0) error = errno;
+    int error = write_all(fd, text);
+    if (error == 0 && file_calls::sync(fd) != 0) error = errno;
+    if (file_calls::close(fd) != 0 && error == 0) error = errno;
+    if (error == 0 && file_calls::rename_over(temporary, path) != 0) error = errno;
     if (error != 0) {
-        ::unlink(temporary.c_str());
+        file_calls::remove(temporary);
         throw example_error{"cannot write " + shown + ": " + std::strerror(error)};
     }
 }

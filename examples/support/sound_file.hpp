@@ -1,9 +1,23 @@
 // Sound files for the examples, through libsndfile: the server reads any file
 // libsndfile can, the client writes WAV. Errors are example_error with a
-// message that names the file and says what is wrong with it.
+// message that names the file and says what is wrong with it. A build
+// without libsndfile (support/build_features.hpp) reads and writes WAV
+// through the examples' own support/wav_file.hpp instead.
 #pragma once
 
+#include "support/build_features.hpp"
 #include "support/example_error.hpp"
+
+#if !AUDIOCAST_EXAMPLES_HAS_SNDFILE
+#include "support/wav_file.hpp"
+
+namespace audiocast_examples {
+using sound_file_reader = wav_file_reader;
+using wav_writer = wav_file_writer;
+/// What --file reads, for the help text.
+inline constexpr const char* readable_sound_files = "a WAV file: PCM or floating point";
+} // namespace audiocast_examples
+#else
 
 #include <audiocast/format.hpp>
 
@@ -16,6 +30,9 @@
 #include <string>
 
 namespace audiocast_examples {
+
+/// What --file reads, for the help text.
+inline constexpr const char* readable_sound_files = "any format libsndfile reads";
 
 /// A sound file open for reading. Integer files are read as int32 (a 16- or
 /// 24-bit sample in the top bits, exact); floating-point files as float, so
@@ -175,3 +192,5 @@ private:
 };
 
 } // namespace audiocast_examples
+
+#endif // AUDIOCAST_EXAMPLES_HAS_SNDFILE

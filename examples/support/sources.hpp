@@ -174,6 +174,7 @@ private:
     std::size_t at_ = 0;        ///< where in whole_ the next block starts
 };
 
+#if AUDIOCAST_EXAMPLES_HAS_RTAUDIO
 /// An RtAudio input device. Its callback hands samples to the stream with
 /// push(), which is real-time safe; the stream sends each packet as soon as
 /// its frames are in (pacing_mode::as_written), since the device keeps time.
@@ -243,5 +244,6 @@ private:
     std::atomic<std::uint64_t> dropped_{0};
     std::atomic<std::uint64_t> overflows_{0};
 };
+#endif // AUDIOCAST_EXAMPLES_HAS_RTAUDIO
 
 } // namespace audiocast_examples

@@ -10,6 +10,7 @@
 // makes a fresh key and writes it there, readable by its owner alone.
 #pragma once
 
+#include "support/build_features.hpp"
 #include "support/example_error.hpp"
 #include "support/small_file.hpp"
 #include "support/untrusted_text.hpp"
@@ -19,9 +20,10 @@
 
 #include <CLI/CLI.hpp>
 
-#include <fcntl.h>
 #include <sys/stat.h>
+#if !defined(_WIN32)
 #include <unistd.h>
+#endif
 
 #include <cerrno>
 #include <cstring>
@@ -108,6 +110,7 @@ struct srtp_options {
         }
         if (!enabled && key_given() && !from_sdp)
             throw usage_error{"--key and --key-file are for --srtp"};
+        require(srtp_feature, enabled ? "--srtp" : "an SDP with a=crypto (an SRTP stream)");
         // The SDP says which suite the stream uses: a key option is read in
         // it, and a --srtp-suite that says otherwise is refused.
         audiocast::srtp_suite in_use = suite();
@@ -165,6 +168,7 @@ private:
                                                     audiocast::srtp_suite in_use) const
     {
         const std::string shown = "'" + printable(key_file, max_path_chars) + "'";
+#if !defined(_WIN32) // who may read a file is POSIX's owner and mode here, ACLs on Windows
         struct ::stat st{};
         if (::stat(key_file.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid != ::geteuid())
             std::cerr << program << ": warning: the key file " << shown
@@ -179,6 +183,9 @@ private:
                          "stream (chmod 600 it)"
                       << std::endl;
         }
+#else
+        (void)program;
+#endif
         std::string text = read_small_file(key_file, max_key_file_bytes, "an SRTP key");
         try {
             auto key = parse(text, "--key-file " + shown, in_use);
@@ -196,8 +203,11 @@ private:
     [[nodiscard]] std::optional<audiocast::srtp_key> create_key_file(const char* program) const
     {
         const std::string shown = "'" + printable(key_file, max_path_chars) + "'";
-        const int fd =
-            ::open(key_file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+#if defined(_WIN32)
+        const int fd = file_calls::create_new(key_file);
+#else
+        const int fd = file_calls::create_new(key_file, 0600);
+#endif
         if (fd < 0 && errno == EEXIST) return std::nullopt;
         if (fd < 0) {
             const int error = errno;
@@ -207,11 +217,11 @@ private:
         std::string line = key.base64(); // no temporary copy left unwiped
         line += '\n';
         int error = write_all(fd, line);
-        if (error == 0 && ::fsync(fd) != 0) error = errno;
-        if (::close(fd) != 0 && error == 0) error = errno;
+        if (error == 0 && file_calls::sync(fd) != 0) error = errno;
+        if (file_calls::close(fd) != 0 && error == 0) error = errno;
         wipe(line);
         if (error != 0) {
-            ::unlink(key_file.c_str());
+            file_calls::remove(key_file);
             throw example_error{"cannot write the key file " + shown + ": " + std::strerror(error)};
         }
         std::cerr << program << ": made a fresh " << audiocast::srtp_suite_name(suite())
