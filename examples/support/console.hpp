@@ -79,15 +79,19 @@ inline read_outcome read_input(char* buffer, std::size_t size, int timeout_ms,
     DWORD mode = 0;
     const DWORD type = ::GetFileType(in);
     if (type == FILE_TYPE_PIPE) {
-        // A pipe's writer may never write: read only what is there.
+        // A pipe's writer may never write: read only what is there. A pipe
+        // that cannot be peeked (wine's, made by a Linux parent) is read
+        // whole-heartedly, and stop() cancels the read.
         DWORD available = 0;
-        if (!::PeekNamedPipe(in, nullptr, 0, nullptr, &available, nullptr))
+        if (::PeekNamedPipe(in, nullptr, 0, nullptr, &available, nullptr)) {
+            if (available == 0) {
+                ::Sleep(static_cast<DWORD>(timeout_ms));
+                return read_outcome::nothing_yet;
+            }
+            want = std::min(want, available);
+        } else if (::GetLastError() == ERROR_BROKEN_PIPE) {
             return read_outcome::ended; // the writer closed it
-        if (available == 0) {
-            ::Sleep(static_cast<DWORD>(timeout_ms));
-            return read_outcome::nothing_yet;
         }
-        want = std::min(want, available);
     } else if (type == FILE_TYPE_CHAR && ::GetConsoleMode(in, &mode)) {
         // Signalled on any console event, a key or a click: the read that
         // follows may still wait for a whole line, and stop() cancels it.
@@ -186,9 +190,9 @@ public:
     /// Each line (without its end-of-line) and the end of input are handed to
     /// `io` through asio::post.
     console_reader(asio::io_context& io, line_handler on_line, end_handler on_end)
-        : io_{io}, on_line_{std::move(on_line)}, on_end_{std::move(on_end)}
+        : state_{std::make_shared<state>(io, std::move(on_line), std::move(on_end))}
     {
-        thread_ = std::thread{[this] { run(); }};
+        thread_ = std::thread{[s = state_] { run(s); }};
     }
 
     console_reader(const console_reader&) = delete;
@@ -196,20 +200,30 @@ public:
 
     ~console_reader() { stop(); }
 
+    /// After this returns, nothing more is posted to the io_context.
     void stop() noexcept
     {
-        stopping_ = true;
+        {
+            const std::lock_guard lock{state_->posting};
+            state_->stopping = true;
+        }
+        if (!thread_.joinable()) return;
 #if defined(_WIN32)
-        // A console read waits for a whole line; end it.
-        while (thread_.joinable() && !ended_.load()) {
-            console_io::cancel_blocking_call(thread_handle_.load());
+        // A console read waits for a whole line, and a pipe wine cannot peek
+        // for a write: end the read. Where even that cannot end it (wine's
+        // pipes), the thread is left to end with the process; it owns what it
+        // uses, and posts nothing more.
+        const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds{500};
+        while (!state_->ended.load() && std::chrono::steady_clock::now() < give_up) {
+            console_io::cancel_blocking_call(state_->thread_handle.load());
             std::this_thread::sleep_for(std::chrono::milliseconds{10});
         }
+        if (!state_->ended.load()) {
+            thread_.detach();
+            return;
+        }
 #endif
-        if (thread_.joinable()) thread_.join();
-#if defined(_WIN32)
-        if (const HANDLE h = thread_handle_.exchange(nullptr)) ::CloseHandle(h);
-#endif
+        thread_.join();
     }
 
     /// Lines handed to the io_context and not yet handled, at most.
@@ -219,21 +233,51 @@ private:
     static constexpr int poll_interval_ms = 100;
     static constexpr std::size_t max_line = 4096;
 
-    void run()
+    // Shared by the reader thread, the posted handlers and the reader object,
+    // any of which may be the last to go.
+    struct state {
+        state(asio::io_context& i, line_handler l, end_handler e)
+            : io{i}, on_line{std::move(l)}, on_end{std::move(e)}
+        {}
+        ~state()
+        {
+#if defined(_WIN32)
+            if (const HANDLE h = thread_handle.exchange(nullptr)) ::CloseHandle(h);
+#endif
+        }
+        asio::io_context& io;
+        line_handler on_line;
+        end_handler on_end;
+        std::mutex posting; ///< held while posting, and while stopping is set
+        bool stopping = false;
+        std::atomic<int> pending{0};
+        std::atomic<bool> ended{false};
+#if defined(_WIN32)
+        std::atomic<HANDLE> thread_handle{nullptr};
+#endif
+        [[nodiscard]] bool stopped()
+        {
+            const std::lock_guard lock{posting};
+            return stopping;
+        }
+    };
+
+    static void run(const std::shared_ptr<state>& shared)
     {
 #if defined(_WIN32)
-        thread_handle_.store(console_io::current_thread());
+        shared->thread_handle.store(console_io::current_thread());
 #endif
-        read_lines();
-        ended_.store(true);
+        read_lines(shared);
+        shared->ended.store(true);
     }
 
-    void read_lines()
+    static void read_lines(const std::shared_ptr<state>& shared)
     {
+        state& s = *shared;
         std::string line;
         char chunk[512];
-        while (!stopping_) {
-            if (pending_->load(std::memory_order_acquire) >= max_pending) {
+        while (!s.stopped()) {
+            if (s.pending.load(std::memory_order_acquire) >= max_pending) {
                 // Back-pressure: the writer of stdin waits, not the server.
                 std::this_thread::sleep_for(std::chrono::milliseconds{5});
                 continue;
@@ -244,42 +288,34 @@ private:
             if (outcome == console_io::read_outcome::ended) break; // end of input, or not open
             for (std::size_t i = 0; i < n; ++i) {
                 if (chunk[i] == '\n') {
-                    post_line(std::move(line));
+                    post_line(shared, std::move(line));
                     line.clear();
                     // A chunk may hold many lines: wait for room between them.
-                    while (pending_->load(std::memory_order_acquire) >= max_pending && !stopping_)
+                    while (s.pending.load(std::memory_order_acquire) >= max_pending && !s.stopped())
                         std::this_thread::sleep_for(std::chrono::milliseconds{5});
                 } else if (line.size() < max_line) {
                     line += chunk[i];
                 }
             }
         }
-        if (!stopping_) {
-            if (!line.empty()) post_line(std::move(line));
-            asio::post(io_, [this] { on_end_(); });
-        }
+        if (!line.empty()) post_line(shared, std::move(line));
+        const std::lock_guard lock{s.posting};
+        if (!s.stopping) asio::post(s.io, [shared] { shared->on_end(); });
     }
 
-    void post_line(std::string line)
+    static void post_line(const std::shared_ptr<state>& shared, std::string line)
     {
         if (!line.empty() && line.back() == '\r') line.pop_back();
-        pending_->fetch_add(1, std::memory_order_acq_rel);
-        asio::post(io_, [this, pending = pending_, l = std::move(line)]() mutable {
-            pending->fetch_sub(1, std::memory_order_acq_rel);
-            on_line_(std::move(l));
+        const std::lock_guard lock{shared->posting};
+        if (shared->stopping) return;
+        shared->pending.fetch_add(1, std::memory_order_acq_rel);
+        asio::post(shared->io, [shared, l = std::move(line)]() mutable {
+            shared->pending.fetch_sub(1, std::memory_order_acq_rel);
+            shared->on_line(std::move(l));
         });
     }
 
-    asio::io_context& io_;
-    line_handler on_line_;
-    end_handler on_end_;
-    std::atomic<bool> stopping_{false};
-    std::atomic<bool> ended_{false};
-#if defined(_WIN32)
-    std::atomic<HANDLE> thread_handle_{nullptr};
-#endif
-    // Shared with posted handlers, which may outlive the reader in the queue.
-    std::shared_ptr<std::atomic<int>> pending_ = std::make_shared<std::atomic<int>>(0);
+    std::shared_ptr<state> state_;
     std::thread thread_;
 };
 
@@ -292,14 +328,14 @@ public:
     /// Replies waiting to be written, at most; more are dropped and counted.
     static constexpr std::size_t max_queued = 64;
 
-    console_writer()
+    console_writer() : state_{std::make_shared<state>()}
     {
-        thread_ = std::thread{[this] {
+        thread_ = std::thread{[s = state_] {
 #if defined(_WIN32)
-            thread_handle_.store(console_io::current_thread());
+            s->thread_handle.store(console_io::current_thread());
 #endif
-            write_all();
-            ended_.store(true);
+            write_all(*s);
+            s->ended.store(true);
         }};
     }
     console_writer(const console_writer&) = delete;
@@ -307,37 +343,41 @@ public:
     ~console_writer()
     {
         {
-            const std::lock_guard lock{mutex_};
-            closing_ = true;
+            const std::lock_guard lock{state_->mutex};
+            state_->closing = true;
         }
-        wake_.notify_one();
+        state_->wake.notify_one();
 #if defined(_WIN32)
         // A write to a pipe nobody reads blocks; after the grace, end it.
-        const auto give_up = std::chrono::steady_clock::now() + closing_grace;
-        while (!ended_.load()) {
-            if (std::chrono::steady_clock::now() > give_up)
-                console_io::cancel_blocking_call(thread_handle_.load());
+        // Where even that cannot end it (wine's pipes), the thread is left to
+        // end with the process: it owns what it uses.
+        const auto start = std::chrono::steady_clock::now();
+        while (!state_->ended.load() &&
+               std::chrono::steady_clock::now() < start + closing_grace * 2) {
+            if (std::chrono::steady_clock::now() > start + closing_grace)
+                console_io::cancel_blocking_call(state_->thread_handle.load());
             std::this_thread::sleep_for(std::chrono::milliseconds{10});
+        }
+        if (!state_->ended.load()) {
+            thread_.detach();
+            return;
         }
 #endif
         thread_.join();
-#if defined(_WIN32)
-        if (const HANDLE h = thread_handle_.exchange(nullptr)) ::CloseHandle(h);
-#endif
     }
 
     /// Queues one reply (one or more lines); never blocks on stdout.
     void reply(std::string text)
     {
         {
-            const std::lock_guard lock{mutex_};
-            if (lines_.size() >= max_queued) {
-                ++dropped_;
+            const std::lock_guard lock{state_->mutex};
+            if (state_->lines.size() >= max_queued) {
+                ++state_->dropped;
                 return;
             }
-            lines_.push_back(std::move(text) + "\n");
+            state_->lines.push_back(std::move(text) + "\n");
         }
-        wake_.notify_one();
+        state_->wake.notify_one();
     }
 
 private:
@@ -345,25 +385,43 @@ private:
     /// After closing, how long queued replies may wait for stdout.
     static constexpr std::chrono::milliseconds closing_grace{300};
 
-    void write_all()
+    struct state {
+        ~state()
+        {
+#if defined(_WIN32)
+            if (const HANDLE h = thread_handle.exchange(nullptr)) ::CloseHandle(h);
+#endif
+        }
+        std::mutex mutex;
+        std::condition_variable wake;
+        std::deque<std::string> lines;
+        std::uint64_t dropped = 0;
+        bool closing = false;
+        std::atomic<bool> ended{false};
+#if defined(_WIN32)
+        std::atomic<HANDLE> thread_handle{nullptr};
+#endif
+    };
+
+    static void write_all(state& s)
     {
-        std::unique_lock lock{mutex_};
+        std::unique_lock lock{s.mutex};
         std::chrono::steady_clock::time_point give_up{};
         for (;;) {
-            wake_.wait(lock, [this] { return closing_ || !lines_.empty(); });
-            if (closing_ && give_up == std::chrono::steady_clock::time_point{})
+            s.wake.wait(lock, [&s] { return s.closing || !s.lines.empty(); });
+            if (s.closing && give_up == std::chrono::steady_clock::time_point{})
                 give_up = std::chrono::steady_clock::now() + closing_grace;
-            if (lines_.empty()) return; // closing, all written
-            if (closing_ && std::chrono::steady_clock::now() > give_up) return;
-            std::string text = lines_.front();
-            const std::uint64_t dropped = std::exchange(dropped_, 0);
+            if (s.lines.empty()) return; // closing, all written
+            if (s.closing && std::chrono::steady_clock::now() > give_up) return;
+            std::string text = s.lines.front();
+            const std::uint64_t dropped = std::exchange(s.dropped, 0);
             lock.unlock();
             if (dropped != 0)
                 text = "(" + std::to_string(dropped) +
                        " replies dropped: the console's output was not read)\n" + text;
             const bool written = write_when_ready(text);
             lock.lock();
-            if (written) lines_.pop_front();
+            if (written) s.lines.pop_front();
         }
     }
 
@@ -379,15 +437,7 @@ private:
         return true;
     }
 
-    std::mutex mutex_;
-    std::condition_variable wake_;
-    std::deque<std::string> lines_;
-    std::uint64_t dropped_ = 0;
-    bool closing_ = false;
-    std::atomic<bool> ended_{false};
-#if defined(_WIN32)
-    std::atomic<HANDLE> thread_handle_{nullptr};
-#endif
+    std::shared_ptr<state> state_;
     std::thread thread_;
 };
 

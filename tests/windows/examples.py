@@ -17,7 +17,9 @@ import math
 import os
 import re
 import struct
+import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 import harness  # noqa: E402
@@ -92,9 +94,20 @@ def expect_clean(stats, what, slipped):
                       f"skipped {slipped}: {stats}")
 
 
-def stream(server, client, source, what, server_args, client_seconds):
+def frames_sent(server, packet_frames):
+    """What the server's last line says it sent, in frames."""
+    for line in reversed(server.lines):
+        m = re.search(r"sent (\d+) packets", line)
+        if m:
+            return int(m.group(1)) * packet_frames
+    raise Failure(f"the server did not say what it sent\n{server.transcript()}")
+
+
+def stream(server, client, source, what, server_args, client_seconds, packet_frames=None):
     """Starts `client` (a command maker) recording, then `server`; checks the
-    recording holds `source` bit-exact after its leading silence."""
+    recording holds `source` bit-exact after its leading silence. With
+    `packet_frames`, `source` is cut to the packets the server says it sent
+    (--duration ends a tone after a number of packets the timer decides)."""
     with Children() as children:
         c = children.start(client("client", *client_args(source, client_seconds, "got")),
                            "client")
@@ -102,6 +115,11 @@ def stream(server, client, source, what, server_args, client_seconds):
         s = children.start(server("server", *server_args), "server")
         expect_exit(s, 0, 60)
         expect_exit(c, 0, 60)
+    if packet_frames:
+        # The source's first frame is already left out (see the tone case).
+        frames = frames_sent(s, packet_frames) - 1
+        source = harness.Sound(source.rate, source.channels, source.width,
+                               source.data[:frames * source.frame_bytes])
     slipped = harness.server_slipped_frames(s)
     got = harness.read_wav(tmp("got.wav"))
     stats = harness.read_json(tmp("got.json"))
@@ -124,12 +142,13 @@ def windows_server_tone_to_linux_client():
     seconds = 2.0
     # The tone's first frame is sin(0) = 0, which a recording cannot tell
     # from the silence before the stream: the reference starts at the second.
-    whole = tone(997, 48000, 2, 2, seconds)
+    # It is longer than the stream, and cut to what the server sent.
+    whole = tone(997, 48000, 2, 2, seconds + 1)
     reference = harness.Sound(whole.rate, whole.channels, whole.width,
                               whole.data[whole.frame_bytes:])
     stream(windows, linux, reference, "the Linux client's WAV of the Windows server's tone",
            ["--tone", "997", *format_args(48000, 2, 2), "--duration", str(seconds)],
-           client_seconds=seconds + 4)
+           client_seconds=seconds + 4, packet_frames=240)
 
 
 def windows_server_file_to_linux_client():
@@ -148,6 +167,111 @@ def linux_server_file_to_windows_client():
     harness.write_wav(tmp("source.wav"), source)
     stream(linux, windows, source, "the Windows client's WAV of the Linux server's file",
            ["--file", tmp("source.wav")], client_seconds=5.5)
+
+
+def windows_server_console_pause_and_play():
+    """PAUSE, STATUS and PLAY typed into audiocast-server.exe's console (a
+    pipe, which the Windows console reader peeks): the Linux client hears
+    the file bit-exact around one pause of about 2 s."""
+    source = harness.noise(48000, 2, 2, 3.0, seed=49)
+    harness.write_wav(tmp("source.wav"), source)
+    with Children() as children:
+        c = children.start(linux("client", *client_args(source, 10.0, "got")), "client")
+        c.wait_for_line(r"listening on", 30)
+        s = children.start(windows("server", "--file", tmp("source.wav")), "server",
+                           stdin=subprocess.PIPE)
+        s.wait_for_line(r"console: PLAY, PAUSE", 30)
+        time.sleep(1.0)
+        s.wait_for_line(r"^PAUSED at", 5, after=s.send("pause\n"))
+        s.wait_for_line(r"^paused at .* sent \d+ packets", 5, after=s.send("STATUS\n"))
+        time.sleep(2.0)
+        s.wait_for_line(r"^PLAYING from", 5, after=s.send("PLAY\n"))
+        expect_exit(s, 0, 30)
+        expect_exit(c, 0, 30)
+    slipped = harness.server_slipped_frames(s)
+    got = harness.read_wav(tmp("got.wav"))
+    harness.expect_same_audio_across_slips(harness.without_silence(got), source,
+                                           "the Linux client's WAV without its silence", slipped)
+    inner = harness.pauses_besides_slips(got, slipped)
+    if len(inner) != 1 or not 1.8 <= got.seconds(inner[0]) <= 2.8:
+        raise Failure(f"expected one pause of about 2 s inside the audio, found silent runs of "
+                      f"{[round(got.seconds(n), 3) for n in inner]} s besides {slipped} frames "
+                      f"the server said it skipped\n{s.transcript()}")
+    print(f"the source bit-exact around a pause of {got.seconds(inner[0]):.3f} s")
+
+
+def yes_status_into_the_windows_console():
+    """`yes STATUS | audiocast-server.exe` with an output nobody reads: the
+    console reader takes lines no faster than they are handled, the replies
+    that cannot be written are dropped, the server ends on time (its blocked
+    write cancelled) and the Linux client hears every packet."""
+    source = harness.noise(48000, 2, 2, 2.0, seed=50)
+    harness.write_wav(tmp("source.wav"), source)
+    yes = subprocess.Popen(["yes", "STATUS"], stdout=subprocess.PIPE)
+    unread_r, unread_w = os.pipe()  # the server's stdout: nobody reads it
+    try:
+        with Children() as children:
+            c = children.start(linux("client", *client_args(source, 6.0, "got")), "client")
+            c.wait_for_line(r"listening on", 30)
+            s = children.start(windows("server", "--file", tmp("source.wav")), "server",
+                               stdin=yes.stdout, stdout_file=unread_w)
+            expect_exit(s, 0, 30)
+            expect_exit(c, 0, 30)
+    finally:
+        yes.kill()
+        yes.wait(5)
+        os.close(unread_r)
+        os.close(unread_w)
+    slipped = harness.server_slipped_frames(s)
+    got = harness.read_wav(tmp("got.wav"))
+    stats = harness.read_json(tmp("got.json"))
+    try:
+        expect_clean(stats, "the Linux client", slipped)
+        harness.expect_starts_after_silence(got, source, "the Linux client's WAV",
+                                            slipped_frames=slipped)
+    except Failure as e:
+        raise Failure(f"{e}\n{s.transcript()}") from None
+    print(f"yes STATUS: {stats['packets_received']} packets, none lost; latency p99 "
+          f"{stats['latency_ms']['p99']:.3f} ms")
+
+
+def linux_server_sdp_to_windows_client():
+    """audiocast-client.exe --sdp reads the Linux server's SDP file (the
+    format, the group and the port from it) and records bit-exact."""
+    source = harness.noise(44100, 1, 3, 1.5, seed=51)
+    harness.write_wav(tmp("source.wav"), source)
+    with Children() as children:
+        s = children.start(linux("server", "--file", tmp("source.wav"), "--sdp",
+                                 tmp("stream.sdp"), "--duration", "30", "--loop"), "server",
+                           stdin=subprocess.PIPE)
+        s.wait_for_line(r"console: PLAY, PAUSE", 10)
+        s.send("PAUSE\n")
+        s.wait_for_line(r"^PAUSED at", 5)
+        c = children.start(windows("client", "--sdp", tmp("stream.sdp"), "--duration", "5",
+                                   "--latency-ms", LATENCY_MS, "--max-rate-ppm", "0",
+                                   "--no-playback", "--output", tmp("got.wav"),
+                                   "--stats-json", tmp("got.json")), "client")
+        c.wait_for_line(r"listening on", 30)
+        s.send("PLAY\n")
+        expect_exit(c, 0, 30)
+        s.send("QUIT\n")
+        expect_exit(s, 0, 30)
+    got = harness.read_wav(tmp("got.wav"))
+    if (got.rate, got.channels, got.width) != (44100, 1, 3):
+        raise Failure(f"the client took {got.rate} Hz, {got.channels} ch, {8 * got.width} bit "
+                      f"from the SDP; expected 44100 Hz, 1 ch, 24 bit\n{c.transcript()}")
+    # It loops: the recording is the source again and again from where it joined.
+    body = harness.without_silence(got)
+    at = harness.start_in_source(body, 0, source)
+    if at is None:
+        raise Failure(f"the Windows client's recording is not the source\n{s.transcript()}\n"
+                      f"{c.transcript()}")
+    looped = harness.Sound(source.rate, source.channels, source.width,
+                           (source.data[at * source.frame_bytes:] + source.data * 4)
+                           [:body.frames * source.frame_bytes])
+    harness.expect_same_audio_across_slips(body, looped, "the Windows client's WAV",
+                                           harness.server_slipped_frames(s))
+    print(f"the Windows client took L24/44100/1 from the SDP; {body.frames} frames bit-exact")
 
 
 def windows_build_says_what_it_lacks():
@@ -181,6 +305,9 @@ CASES = {f.__name__: f for f in (
     windows_server_tone_to_linux_client,
     windows_server_file_to_linux_client,
     linux_server_file_to_windows_client,
+    windows_server_console_pause_and_play,
+    yes_status_into_the_windows_console,
+    linux_server_sdp_to_windows_client,
     windows_build_says_what_it_lacks,
 )}
 
