@@ -88,7 +88,7 @@ inline read_outcome read_input(char* buffer, std::size_t size, int timeout_ms,
                 ::Sleep(static_cast<DWORD>(timeout_ms));
                 return read_outcome::nothing_yet;
             }
-            want = std::min(want, available);
+            want = (std::min)(want, available);
         } else if (::GetLastError() == ERROR_BROKEN_PIPE) {
             return read_outcome::ended; // the writer closed it
         }
@@ -101,8 +101,15 @@ inline read_outcome read_input(char* buffer, std::size_t size, int timeout_ms,
     DWORD n = 0;
     if (!::ReadFile(in, buffer, want, &n, nullptr)) {
         const DWORD error = ::GetLastError();
+        // A message longer than the buffer: the rest comes with the next read.
+        if (error == ERROR_MORE_DATA && n != 0) {
+            got = n;
+            return read_outcome::data;
+        }
         return error == ERROR_OPERATION_ABORTED ? read_outcome::nothing_yet : read_outcome::ended;
     }
+    // Ctrl+C during a console read returns no bytes, and is no end of input.
+    if (n == 0 && ::GetLastError() == ERROR_OPERATION_ABORTED) return read_outcome::nothing_yet;
     if (n == 0) return read_outcome::ended;
     got = n;
     return read_outcome::data;
@@ -298,7 +305,11 @@ private:
                 }
             }
         }
-        if (!line.empty()) post_line(shared, std::move(line));
+        if (!line.empty()) {
+            while (s.pending.load(std::memory_order_acquire) >= max_pending && !s.stopped())
+                std::this_thread::sleep_for(std::chrono::milliseconds{5});
+            post_line(shared, std::move(line));
+        }
         const std::lock_guard lock{s.posting};
         if (!s.stopping) asio::post(s.io, [shared] { shared->on_end(); });
     }
@@ -419,22 +430,27 @@ private:
             if (dropped != 0)
                 text = "(" + std::to_string(dropped) +
                        " replies dropped: the console's output was not read)\n" + text;
-            const bool written = write_when_ready(text);
+            const std::size_t written = write_when_ready(text);
             lock.lock();
-            if (written) s.lines.pop_front();
+            if (written == text.size())
+                s.lines.pop_front();
+            else // the rest waits; what went is not written again
+                s.lines.front() = text.substr(written);
         }
     }
 
-    // Writes `text` once stdout is ready for it; false when it was not ready
-    // within one poll interval (the caller tries again, or gives up).
-    static bool write_when_ready(std::string_view text)
+    // Writes `text` as stdout takes it; returns how much went (or was
+    // dropped), short of the whole when stdout was not ready within one poll
+    // interval (the caller tries the rest again, or gives up).
+    static std::size_t write_when_ready(std::string_view text)
     {
-        while (!text.empty()) {
+        std::size_t done = 0;
+        while (done < text.size()) {
             std::size_t written = 0;
-            if (!console_io::write_output(text, poll_interval_ms, written)) return false;
-            text.remove_prefix(std::min(written, text.size()));
+            if (!console_io::write_output(text.substr(done), poll_interval_ms, written)) break;
+            done += (std::min)(written, text.size() - done);
         }
-        return true;
+        return done;
     }
 
     std::shared_ptr<state> state_;

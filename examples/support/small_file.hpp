@@ -18,8 +18,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <memory>
 #include <random>
@@ -64,12 +66,23 @@ inline int remove(const std::string& path) noexcept
 {
     return ::_unlink(path.c_str());
 }
-/// Replaces `to` with `from` in one step, as POSIX rename() does.
+/// Replaces `to` with `from` in one step, as POSIX rename() does; errno says
+/// why not, as near as POSIX's names come.
 inline int rename_over(const std::string& from, const std::string& to) noexcept
 {
     if (::MoveFileExA(from.c_str(), to.c_str(), MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH))
         return 0;
-    errno = EACCES;
+    switch (::GetLastError()) {
+    case ERROR_FILE_NOT_FOUND:
+    case ERROR_PATH_NOT_FOUND: errno = ENOENT; break;
+    case ERROR_ACCESS_DENIED:
+    case ERROR_SHARING_VIOLATION:
+    case ERROR_LOCK_VIOLATION: errno = EACCES; break;
+    case ERROR_DISK_FULL:
+    case ERROR_HANDLE_DISK_FULL: errno = ENOSPC; break;
+    case ERROR_NOT_SAME_DEVICE: errno = EXDEV; break;
+    default: errno = EIO; break;
+    }
     return -1;
 }
 #else
@@ -219,19 +232,29 @@ inline void write_whole_file(const std::string& path, const std::string& text)
 /// user placed there (a symbolic link, a file others may open) receives it,
 /// synced, then renamed over `path`: `path` is never a file with part of the
 /// secret, or one that others could read. (On Windows the new file takes the
-/// folder's access rules, which in a user's own folders admit that user alone.)
+/// access rules its folder passes on: in the user's profile the user alone,
+/// with SYSTEM and the administrators; elsewhere maybe more. Nothing here
+/// narrows them, and the Windows build from Debian has no SRTP to write.)
 inline void write_secret_file(const std::string& path, const std::string& text)
 {
     const std::string shown = "'" + printable(path, max_path_chars) + "'";
-    // A name beside `path` that nobody can guess and take first; a clash
-    // (EEXIST) tries another.
-    std::random_device entropy;
+    // A name beside `path` that nobody can guess and take first, as long as
+    // mkstemp's (".XXXXXX"); a clash (EEXIST) tries another.
     std::string temporary;
     int fd = -1;
+    std::mt19937_64 pick;
+    try {
+        std::random_device entropy;
+        pick.seed((std::uint64_t{entropy()} << 32) ^ entropy());
+    } catch (const std::exception& e) {
+        throw example_error{"cannot write " + shown + ": no random name for it (" + e.what() + ")"};
+    }
+    static constexpr char letters[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     for (int attempt = 0; attempt < 16 && fd < 0; ++attempt) {
-        char suffix[24];
-        std::snprintf(suffix, sizeof suffix, ".%08x%08x", entropy(), entropy());
-        temporary = path + suffix;
+        temporary = path + ".";
+        for (int i = 0; i < 6; ++i)
+            temporary += letters[pick() % (sizeof letters - 1)];
 #if defined(_WIN32)
         fd = file_calls::create_new(temporary);
 #else

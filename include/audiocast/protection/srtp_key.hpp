@@ -22,9 +22,20 @@
 #if defined(__linux__)
 #include <sys/random.h>
 #elif defined(_WIN32)
+// Winsock 2 before windows.h (which would otherwise bring in the old
+// winsock.h, and Asio refuses to follow it), and no min and max macros.
+#if !defined(NOMINMAX)
+#define NOMINMAX
+#define AUDIOCAST_SRTP_KEY_DEFINED_NOMINMAX
+#endif
 #include <windows.h>
+#include <winsock2.h>
 // After windows.h, which defines the types it uses.
 #include <bcrypt.h>
+#if defined(AUDIOCAST_SRTP_KEY_DEFINED_NOMINMAX)
+#undef NOMINMAX
+#undef AUDIOCAST_SRTP_KEY_DEFINED_NOMINMAX
+#endif
 #if defined(_MSC_VER)
 #pragma comment(lib, "bcrypt.lib")
 #endif
