@@ -176,7 +176,7 @@ def windows_server_console_pause_and_play():
     source = harness.noise(48000, 2, 2, 3.0, seed=49)
     harness.write_wav(tmp("source.wav"), source)
     with Children() as children:
-        c = children.start(linux("client", *client_args(source, 10.0, "got")), "client")
+        c = children.start(linux("client", *client_args(source, 16.0, "got")), "client")
         c.wait_for_line(r"listening on", 30)
         s = children.start(windows("server", "--file", tmp("source.wav")), "server",
                            stdin=subprocess.PIPE)
@@ -291,9 +291,25 @@ def windows_build_says_what_it_lacks():
              r"needs the Opus codec.*libopus"),
             (windows("server", "--srtp"), r"--srtp needs SRTP.*libsrtp2"),
         ]
+        # SDP files that name what the build lacks, from the Linux server
+        # (which has it all); the Windows client refuses each, saying why.
+        for name, extra in (("srtp.sdp", ["--srtp"]),
+                            ("opus.sdp", ["--codec", "opus", "--rate", "48000"])):
+            maker = children.start(linux("server", "--tone", "440", "--duration", "0.05",
+                                         "--sdp", tmp(name), *extra), f"sdp-{name}")
+            expect_exit(maker, 0, 30)
+        refusals += [
+            (windows("client", "--no-playback", "--sdp", tmp("srtp.sdp")),
+             r"needs SRTP, and this build has none.*libsrtp2"),
+            (windows("client", "--no-playback", "--sdp", tmp("opus.sdp")),
+             r"needs the Opus codec.*libopus"),
+        ]
         for i, (args, pattern) in enumerate(refusals):
             p = children.start(args, f"refused{i}")
-            expect_exit(p, 2, 60)
+            # A command line is refused with 2; what an SDP file holds, with 1 or 2.
+            rc = p.wait(60)
+            if rc not in ((1, 2) if "--sdp" in args else (2,)):
+                raise Failure(f"{' '.join(args[2:])}: exit {rc}\n{p.transcript()}")
             said = "\n".join(p.lines + p.stderr_lines)
             if not re.search(pattern, said):
                 raise Failure(f"{' '.join(args[2:])}: expected /{pattern}/, got:\n{said}")
