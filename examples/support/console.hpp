@@ -69,6 +69,26 @@ inline void cancel_blocking_call(HANDLE h) noexcept
     if (h != nullptr) ::CancelSynchronousIo(h);
 }
 
+/// Waits for `thread` to set `ended`, cancelling its blocked call (its handle
+/// in `handle`) from `cancel_after` on; joins it, or, where nothing ended it
+/// by `give_up_after` (wine's pipes), leaves it to end with the process: it
+/// must own what it uses.
+inline void end_or_leave(std::thread& thread, const std::atomic<bool>& ended,
+                         const std::atomic<HANDLE>& handle, std::chrono::milliseconds cancel_after,
+                         std::chrono::milliseconds give_up_after) noexcept
+{
+    const auto start = std::chrono::steady_clock::now();
+    while (!ended.load() && std::chrono::steady_clock::now() < start + give_up_after) {
+        if (std::chrono::steady_clock::now() >= start + cancel_after)
+            cancel_blocking_call(handle.load());
+        std::this_thread::sleep_for(std::chrono::milliseconds{10});
+    }
+    if (ended.load())
+        thread.join();
+    else
+        thread.detach();
+}
+
 inline read_outcome read_input(char* buffer, std::size_t size, int timeout_ms,
                                std::size_t& got) noexcept
 {
@@ -220,17 +240,11 @@ public:
         // for a write: end the read. Where even that cannot end it (wine's
         // pipes), the thread is left to end with the process; it owns what it
         // uses, and posts nothing more.
-        const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds{500};
-        while (!state_->ended.load() && std::chrono::steady_clock::now() < give_up) {
-            console_io::cancel_blocking_call(state_->thread_handle.load());
-            std::this_thread::sleep_for(std::chrono::milliseconds{10});
-        }
-        if (!state_->ended.load()) {
-            thread_.detach();
-            return;
-        }
-#endif
+        console_io::end_or_leave(thread_, state_->ended, state_->thread_handle,
+                                 std::chrono::milliseconds{0}, std::chrono::milliseconds{500});
+#else
         thread_.join();
+#endif
     }
 
     /// Lines handed to the io_context and not yet handled, at most.
@@ -362,19 +376,11 @@ public:
         // A write to a pipe nobody reads blocks; after the grace, end it.
         // Where even that cannot end it (wine's pipes), the thread is left to
         // end with the process: it owns what it uses.
-        const auto start = std::chrono::steady_clock::now();
-        while (!state_->ended.load() &&
-               std::chrono::steady_clock::now() < start + closing_grace * 2) {
-            if (std::chrono::steady_clock::now() > start + closing_grace)
-                console_io::cancel_blocking_call(state_->thread_handle.load());
-            std::this_thread::sleep_for(std::chrono::milliseconds{10});
-        }
-        if (!state_->ended.load()) {
-            thread_.detach();
-            return;
-        }
-#endif
+        console_io::end_or_leave(thread_, state_->ended, state_->thread_handle, closing_grace,
+                                 closing_grace * 2);
+#else
         thread_.join();
+#endif
     }
 
     /// Queues one reply (one or more lines); never blocks on stdout.

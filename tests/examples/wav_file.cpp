@@ -168,34 +168,32 @@ bytes extensible_fmt(unsigned channels, unsigned bits, unsigned valid_bits,
                                little_endian(0x3, 4), little_endian(sub_format, 2), guid_tail}));
 }
 
-bytes samples_le(std::initializer_list<std::int64_t> values, std::size_t size)
+// Each value's bits, little-endian, `size` bytes each.
+template <class T, class ToBits>
+bytes each_le(std::initializer_list<T> values, std::size_t size, ToBits to_bits)
 {
     bytes out;
-    for (const std::int64_t v : values) {
-        const bytes one = little_endian(static_cast<std::uint64_t>(v), size);
+    for (const T v : values) {
+        const bytes one = little_endian(to_bits(v), size);
         out.insert(out.end(), one.begin(), one.end());
     }
     return out;
+}
+
+bytes samples_le(std::initializer_list<std::int64_t> values, std::size_t size)
+{
+    return each_le(values, size, [](std::int64_t v) { return static_cast<std::uint64_t>(v); });
 }
 
 bytes floats_le(std::initializer_list<float> values)
 {
-    bytes out;
-    for (const float v : values) {
-        const bytes one = little_endian(std::bit_cast<std::uint32_t>(v), 4);
-        out.insert(out.end(), one.begin(), one.end());
-    }
-    return out;
+    return each_le(values, 4,
+                   [](float v) { return std::uint64_t{std::bit_cast<std::uint32_t>(v)}; });
 }
 
 bytes doubles_le(std::initializer_list<double> values)
 {
-    bytes out;
-    for (const double v : values) {
-        const bytes one = little_endian(std::bit_cast<std::uint64_t>(v), 8);
-        out.insert(out.end(), one.begin(), one.end());
-    }
-    return out;
+    return each_le(values, 8, [](double v) { return std::bit_cast<std::uint64_t>(v); });
 }
 
 std::vector<std::int32_t> read_all_int32(wav_file_reader& reader, std::size_t frames_a_call = 1000)
