@@ -346,6 +346,11 @@ void run_to_end(asio::io_context& io, listening& listeners)
 void require_bit_exact(listening& listeners, sending& sent)
 {
     const auto slipped = audiocast::frames_in(sent.stream().sender().stats().slipped, 48'000);
+    // A pull late by more than the playout latency's spare finds its audio gone.
+    INFO(
+        "the audio side's worst pull ran "
+        << std::chrono::duration_cast<std::chrono::microseconds>(listeners.worst_lateness()).count()
+        << " us late");
     for (std::size_t r = 0; r < listeners.size(); ++r) {
         INFO("receiver " << r);
         const auto played = trimmed(listeners.output(r), channels);
