@@ -36,7 +36,8 @@ namespace audiocast_examples {
 // links to refuse.
 namespace file_calls {
 #if defined(_WIN32)
-inline int create_new(const std::string& path) noexcept
+// `mode` is POSIX's; here the file takes its folder's access rules.
+inline int create_new(const std::string& path, int /*mode*/ = 0644) noexcept
 {
     return ::_open(path.c_str(), _O_WRONLY | _O_CREAT | _O_EXCL | _O_BINARY | _O_NOINHERIT,
                    _S_IREAD | _S_IWRITE);
@@ -255,11 +256,7 @@ inline void write_secret_file(const std::string& path, const std::string& text)
         temporary = path + ".";
         for (int i = 0; i < 6; ++i)
             temporary += letters[pick() % (sizeof letters - 1)];
-#if defined(_WIN32)
-        fd = file_calls::create_new(temporary);
-#else
         fd = file_calls::create_new(temporary, 0600);
-#endif
         if (fd < 0 && errno != EEXIST) break;
     }
     if (fd < 0) {

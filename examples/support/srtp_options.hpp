@@ -203,11 +203,7 @@ private:
     [[nodiscard]] std::optional<audiocast::srtp_key> create_key_file(const char* program) const
     {
         const std::string shown = "'" + printable(key_file, max_path_chars) + "'";
-#if defined(_WIN32)
-        const int fd = file_calls::create_new(key_file);
-#else
         const int fd = file_calls::create_new(key_file, 0600);
-#endif
         if (fd < 0 && errno == EEXIST) return std::nullopt;
         if (fd < 0) {
             const int error = errno;

@@ -196,12 +196,14 @@ bytes doubles_le(std::initializer_list<double> values)
     return each_le(values, 8, [](double v) { return std::bit_cast<std::uint64_t>(v); });
 }
 
-std::vector<std::int32_t> read_all_int32(wav_file_reader& reader, std::size_t frames_a_call = 1000)
+/// Everything `reader` gives as `Sample`, `frames_a_call` frames a read.
+template <class Sample>
+std::vector<Sample> read_all(wav_file_reader& reader, std::size_t frames_a_call)
 {
-    std::vector<std::int32_t> all;
-    std::vector<std::int32_t> block(frames_a_call * reader.channels());
+    std::vector<Sample> all;
+    std::vector<Sample> block(frames_a_call * reader.channels());
     for (int calls = 0; calls < 1'000'000; ++calls) {
-        const std::size_t frames = reader.read(block);
+        const std::size_t frames = reader.read(std::span<Sample>{block});
         if (frames == 0) break;
         all.insert(all.end(), block.begin(),
                    block.begin() + static_cast<std::ptrdiff_t>(frames * reader.channels()));
@@ -209,17 +211,14 @@ std::vector<std::int32_t> read_all_int32(wav_file_reader& reader, std::size_t fr
     return all;
 }
 
+std::vector<std::int32_t> read_all_int32(wav_file_reader& reader, std::size_t frames_a_call = 1000)
+{
+    return read_all<std::int32_t>(reader, frames_a_call);
+}
+
 std::vector<float> read_all_float(wav_file_reader& reader, std::size_t frames_a_call = 1000)
 {
-    std::vector<float> all;
-    std::vector<float> block(frames_a_call * reader.channels());
-    for (int calls = 0; calls < 1'000'000; ++calls) {
-        const std::size_t frames = reader.read(block);
-        if (frames == 0) break;
-        all.insert(all.end(), block.begin(),
-                   block.begin() + static_cast<std::ptrdiff_t>(frames * reader.channels()));
-    }
-    return all;
+    return read_all<float>(reader, frames_a_call);
 }
 
 /// Samples as a stream carries them: `bits` significant bits at the top of
