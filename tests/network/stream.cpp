@@ -81,15 +81,18 @@ constexpr auto sender_phase = 400us;
 // thread. Under wine (where the Windows build's suite runs here) every socket
 // call is a round trip to wineserver: a send, a receive and a receive that
 // finds nothing took 50 to 110 us each on this machine (wine 8.0), against 0.2
-// to 1.2 us on Linux (benchmarks/socket_calls.cpp). 20 receivers of 5 ms
+// to 2 us on Linux (benchmarks/socket_calls.cpp). 20 receivers of 5 ms
 // packets (4,000 datagrams a second, each read and then a read that finds
-// nothing) spend 76 % of one thread's time on those two reads alone; with the
-// waits and the 1 ms pull timer's wake-ups the thread fell behind from the
-// first packet on (1.5 s by the end). So under wine the fan-out case has
-// 5 receivers and the stranger sends its junk every 4 ms: the same sockets,
-// sessions and checks at a quarter of the datagrams (a packet cannot be made
-// longer instead: 10 ms of L16 stereo at 48 kHz is more than a 1500-byte MTU
-// takes). Elsewhere, Windows included, they run with 20 and every 1 ms.
+// nothing, as Windows's path reads until the socket is empty) spend 42 to 76 %
+// of one thread's time on those two reads alone; with the waits and the 1 ms
+// pull timer's wake-ups the thread fell behind from the first packet on
+// (1.5 s by the end). So under wine the fan-out case has 5 receivers, a
+// quarter of the datagrams to read, and in the intruder case the stranger
+// sends its junk every 4 ms instead of every 1 ms; the stream, the second
+// sender and the checks stay as they are. (A packet cannot be made longer
+// instead: 10 ms of L16 stereo at 48 kHz is more than a 1500-byte MTU takes.)
+// Elsewhere, Windows included, the cases run with 20 receivers and junk
+// every 1 ms.
 struct fan_out_load {
     std::size_t receivers;
     std::chrono::milliseconds junk_interval;
@@ -411,7 +414,8 @@ std::size_t blocks_for(std::size_t source_frames, std::chrono::milliseconds slac
 } // namespace
 
 TEST_CASE("multicast_stream: one sender reaches 20 receivers (5 under wine) on one io_context, "
-          "each playing 2 s of 48 kHz stereo L16 bit-exact with no packet lost")
+          "each playing 2 s of 48 kHz stereo L16 bit-exact with no packet lost",
+          "[realtime]")
 {
     run_attempts([](bool last) -> std::string {
         asio::io_context io;
@@ -450,7 +454,8 @@ TEST_CASE("multicast_stream: one sender reaches 20 receivers (5 under wine) on o
 }
 
 TEST_CASE("multicast_stream: a stranger's junk and a second sender on the group are counted and "
-          "dropped while the stream plays on bit-exact")
+          "dropped while the stream plays on bit-exact",
+          "[realtime]")
 {
     run_attempts([](bool last) -> std::string {
         asio::io_context io;
@@ -596,7 +601,8 @@ TEST_CASE("multicast_stream: datagrams the kernel dropped for a full socket buff
 }
 
 TEST_CASE("multicast_stream: a receiver follows a restarted sender with no call, playing the "
-          "first sender's audio and then the second's, each bit-exact")
+          "first sender's audio and then the second's, each bit-exact",
+          "[realtime]")
 {
     run_attempts([](bool last) -> std::string {
         asio::io_context io;
@@ -685,7 +691,8 @@ TEST_CASE("multicast_stream: a receiver follows a restarted sender with no call,
 }
 
 TEST_CASE("multicast_stream: IPv6 group ff15::1 on v0 by interface index reaches 3 receivers, "
-          "each playing 1 s bit-exact")
+          "each playing 1 s bit-exact",
+          "[realtime]")
 {
     if (const auto why = audiocast_test::ipv6_refusal(); !why.empty()) {
         WARN("IPv6 skipped: " << why);

@@ -206,7 +206,7 @@ threaded_run stream_through_threads(std::chrono::milliseconds ptime,
 TEST_CASE("stream_thread: a sender and a receiver on threads of their own play the source "
           "bit-exact, at two system calls a packet for the sender and one wait and one batch a "
           "wake-up for the receiver",
-          "[network][stream_thread]")
+          "[network][stream_thread][realtime]")
 {
     const threaded_run run = stream_through_threads(5ms, {});
     REQUIRE(run.errors.empty());
@@ -244,7 +244,7 @@ TEST_CASE("stream_thread: a sender and a receiver on threads of their own play t
 
 TEST_CASE("stream_thread: with a receive interval, a receiver at 1 ms packets wakes and reads "
           "about once an interval, and still plays the source bit-exact",
-          "[network][stream_thread]")
+          "[network][stream_thread][realtime]")
 {
     const threaded_run run = stream_through_threads(1ms, {.receive_interval = 5ms});
     REQUIRE(run.errors.empty());
@@ -269,7 +269,7 @@ TEST_CASE("stream_thread: with a receive interval, a receiver at 1 ms packets wa
 
 TEST_CASE("stream_thread: work posted from another thread runs on the stream's thread, and a "
           "paused sender sends nothing until PLAY",
-          "[network][stream_thread]")
+          "[network][stream_thread][realtime]")
 {
     asio::io_context io;
     counted_sender tx{counting_transport{io, media(false)}, audiocast::pcm_codec{},
@@ -324,7 +324,7 @@ TEST_CASE("stream_thread: options out of range are refused with the limit named,
 
 TEST_CASE("stream_thread: one thread sends four streams and one receives them, each plays its "
           "own source bit-exact, and the senders share their wake-ups",
-          "[network][stream_thread]")
+          "[network][stream_thread][realtime]")
 {
     constexpr std::size_t streams = 4;
     asio::io_context io; // never run: the threads wait themselves
@@ -438,7 +438,7 @@ TEST_CASE("stream_thread: one thread sends four streams and one receives them, e
 
 TEST_CASE("stream_thread: a closed socket among many receivers is reported once and dropped, "
           "and the others play bit-exact",
-          "[network][stream_thread]")
+          "[network][stream_thread][realtime]")
 {
     asio::io_context io; // never run: the threads wait themselves
     const audiocast::pcm_codec codec{audiocast::pcm_config{.packet_time = 5ms}};
