@@ -10248,8 +10248,10 @@ struct receiver_sizes {
 //   follow (the sequence continues but the timestamp moved, as after a
 //   pause, a sender's restart, or a forged packet). A jump changes nothing
 //   until the next packet confirms it, by following it in both sequence and
-//   timeline (`confirmed_jump`). Until then it is `held_jump`, and the caller
-//   keeps it aside; another jump replaces it.
+//   timeline (`confirmed_jump`); a jump forward and near in sequence (a
+//   sender that slipped its schedule) is confirmed too by a later packet that
+//   follows it as one after a gap follows the newest. Until then it is
+//   `held_jump`, and the caller keeps it aside; another jump replaces it.
 //
 // So a stranger who sends one packet with the stream's SSRC, the next
 // sequence number and any timestamp costs at most that packet's frames: it is
@@ -10331,6 +10333,13 @@ public:
         const auto ahead = static_cast<std::uint16_t>(sequence - newest_sequence_low());
         where = {tracker_.extended_of(sequence), position};
 
+        // A jump held after a sender's schedule slip is genuine: a later
+        // packet confirms it even across lost ones. Checked first, since after
+        // a slip of less than a packet the successor also fits the gap after
+        // the newest one, and believed alone it would drop the held packet.
+        if (held_ && follows_held_across_gap(sequence, position))
+            return confirm_held(sequence, position, frames, where);
+
         if (ahead != 0 && ahead <= max_gap) {
             // (ahead - 1) packets lost between: at most twice the newest one's
             // frames each, which allows a sender whose packets vary in size.
@@ -10367,26 +10376,8 @@ public:
 
         // A jump: believed only when the next packet follows it.
         if (held_ && sequence == static_cast<std::uint16_t>(held_sequence_ + 1) &&
-            position == held_position_ + held_frames_) {
-            held_ = false;
-            // Through the tracker in order, so A.1 decides what the jump
-            // means: loss below MAX_DROPOUT, a restarted sequence beyond it.
-            (void)tracker_.update(held_sequence_);
-            const std::uint64_t received = tracker_.received();
-            const std::int64_t lost = tracker_.lost();
-            const auto v = tracker_.update(sequence);
-            restarted_ = v == sequence_tracker::verdict::restarted;
-            if (restarted_) {
-                // A.1 counts afresh from here; the totals keep what came before.
-                received_before_ += received;
-                lost_before_ += lost;
-            }
-            held_placement_ = {tracker_.extended_of(held_sequence_), held_position_};
-            where = {tracker_.extended_of(sequence), position};
-            newest_timestamp_ = position;
-            commit_newest(where, frames);
-            return verdict::confirmed_jump;
-        }
+            position == held_position_ + held_frames_)
+            return confirm_held(sequence, position, frames, where);
         drop_held();
         held_ = true;
         held_sequence_ = sequence;
@@ -10396,7 +10387,9 @@ public:
     }
 
     /// After confirmed_jump: where the held packet lies, and whether the
-    /// sequence restarted (A.1: counts began again) rather than jumped.
+    /// sequence restarted (A.1: counts began again) rather than jumped. The
+    /// confirming packet follows the held one directly, or after packets lost
+    /// between them (their sequence numbers tell which).
     [[nodiscard]] placement held() const noexcept { return held_placement_; }
     [[nodiscard]] bool restarted() const noexcept { return restarted_; }
 
@@ -10453,6 +10446,49 @@ private:
         newest_timestamp_ = where.position;
         newest_end_ = where.position + frames;
         newest_frames_ = frames;
+    }
+
+    // Whether a packet after the held one follows it as a packet after a gap
+    // follows the newest (the same room for the packets lost between), where
+    // the held jump lies forward of the audio believed and both are near
+    // ahead in sequence, so the tracker sees them in order. A forgery with a
+    // timestamp a little off is confirmed this way only when the real packets
+    // of its number and the next are both lost; it then fills no more than
+    // their gap.
+    [[nodiscard]] bool follows_held_across_gap(std::uint16_t sequence,
+                                               std::uint64_t position) const noexcept
+    {
+        const auto held_ahead = static_cast<std::uint16_t>(held_sequence_ - newest_sequence_low());
+        const auto gap = static_cast<std::uint16_t>(sequence - held_sequence_);
+        if (held_ahead == 0 || held_ahead > max_gap || gap == 0 || gap > max_gap) return false;
+        if (held_position_ < newest_end_) return false;
+        const std::uint64_t held_end = held_position_ + held_frames_;
+        const std::uint64_t room = (std::uint64_t{gap} - 1) * 2 * newest_frames_;
+        return position >= held_end && position - held_end <= room &&
+               position - held_end <= max_step_;
+    }
+
+    verdict confirm_held(std::uint16_t sequence, std::uint64_t position, std::size_t frames,
+                         placement& where) noexcept
+    {
+        held_ = false;
+        // Through the tracker in order, so A.1 decides what the jump means:
+        // loss below MAX_DROPOUT, a restarted sequence beyond it.
+        (void)tracker_.update(held_sequence_);
+        const std::uint64_t received = tracker_.received();
+        const std::int64_t lost = tracker_.lost();
+        const auto v = tracker_.update(sequence);
+        restarted_ = v == sequence_tracker::verdict::restarted;
+        if (restarted_) {
+            // A.1 counts afresh from here; the totals keep what came before.
+            received_before_ += received;
+            lost_before_ += lost;
+        }
+        held_placement_ = {tracker_.extended_of(held_sequence_), held_position_};
+        where = {tracker_.extended_of(sequence), position};
+        newest_timestamp_ = position;
+        commit_newest(where, frames);
+        return verdict::confirmed_jump;
     }
 
     void drop_held() noexcept
@@ -10546,7 +10582,9 @@ public:
         case source_timeline::verdict::confirmed_jump:
             place(jump_packet_, timeline_.held().position + position_offset_, jump_arrival_,
                   jump_arrival_wall_, placing::jump, jump_from_);
-            at(where.position, placing::continues);
+            // After the held packet, or after packets lost between the two.
+            at(where.position, where.sequence == timeline_.held().sequence + 1 ? placing::continues
+                                                                               : placing::other);
             break;
         case source_timeline::verdict::first:
             if (follows_previous_) {

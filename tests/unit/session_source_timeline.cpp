@@ -128,6 +128,86 @@ TEST_CASE("the next sequence number with a timestamp that does not follow is hel
     }
 }
 
+TEST_CASE("a sender that slipped its schedule: the packet after the slip is held, and the next "
+          "packet confirms it even where that one alone would fit the gap after the newest",
+          "[source_timeline]")
+{
+    stream s;
+    for (int i = 0; i < 5; ++i)
+        s.next();
+    SECTION("slipped by less than a packet: kept, not dropped for its successor")
+    {
+        s.ts += 100;
+        CHECK(s.next() == verdict::held_jump);
+        CHECK(s.next() == verdict::confirmed_jump);
+        CHECK(s.t.held().position + frames == s.where.position);
+        CHECK(s.t.discarded() == 0);
+        CHECK(s.t.received() == 7);
+        CHECK(s.t.lost() == 0);
+    }
+    SECTION("the packet after the slipped one lost: the one after that confirms it")
+    {
+        s.ts += 100;
+        CHECK(s.next() == verdict::held_jump);
+        const auto held_sequence = s.t.tracker().extended_of(static_cast<std::uint16_t>(s.seq - 1));
+        s.seq++; // lost
+        s.ts += frames;
+        CHECK(s.next() == verdict::confirmed_jump);
+        CHECK(s.t.held().sequence == held_sequence);
+        CHECK(s.where.sequence == held_sequence + 2);
+        CHECK(s.t.discarded() == 0);
+        CHECK(s.t.lost() == 1);
+        CHECK(s.t.received() == 7);
+    }
+    SECTION("slipped by 2000 frames, the next three lost: the fourth confirms it")
+    {
+        s.ts += 2000;
+        CHECK(s.next() == verdict::held_jump);
+        s.seq += 3;
+        s.ts += 3 * frames;
+        CHECK(s.next() == verdict::confirmed_jump);
+        CHECK(s.t.lost() == 3);
+        CHECK(s.t.discarded() == 0);
+    }
+    SECTION("a later packet further on than the packets between could take does not confirm it")
+    {
+        s.ts += 100;
+        CHECK(s.next() == verdict::held_jump);
+        s.seq += 1;
+        s.ts += 3 * frames; // one packet lost, yet three packets' frames on
+        CHECK(s.next() == verdict::held_jump);
+        CHECK(s.t.discarded() == 2); // the first held one, and this one while held
+    }
+}
+
+TEST_CASE("a forgery a few frames off, with the next sequence number: the real packets drop it, "
+          "and it is never placed over audio already believed",
+          "[source_timeline]")
+{
+    stream s;
+    for (int i = 0; i < 5; ++i)
+        s.next();
+    const std::uint32_t real_ts = s.ts;
+    SECTION("its real packet lost: the real next one, a packet on, is no confirmation")
+    {
+        CHECK(s.at(s.seq, real_ts + 7) == verdict::held_jump);
+        s.seq++; // the real one with its number: lost
+        s.ts += frames;
+        CHECK(s.next() == verdict::after_gap);
+        CHECK(s.t.discarded() == 1);
+        CHECK(s.t.lost() == 1);
+    }
+    SECTION("stamped inside the newest packet: no later packet confirms it across a gap")
+    {
+        CHECK(s.at(s.seq, real_ts - 100) == verdict::held_jump);
+        s.seq += 2; // the real packets of its number and the next: lost
+        s.ts += 2 * frames;
+        CHECK(s.next() == verdict::after_gap);
+        CHECK(s.t.discarded() == 1);
+        CHECK(s.t.lost() == 2);
+    }
+}
+
 TEST_CASE(
     "a lone packet far ahead in sequence changes nothing, and a confirmed one counts its gap as "
     "loss, or restarts the count beyond MAX_DROPOUT",

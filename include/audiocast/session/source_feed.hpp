@@ -84,7 +84,9 @@ public:
         case source_timeline::verdict::confirmed_jump:
             place(jump_packet_, timeline_.held().position + position_offset_, jump_arrival_,
                   jump_arrival_wall_, placing::jump, jump_from_);
-            at(where.position, placing::continues);
+            // After the held packet, or after packets lost between the two.
+            at(where.position, where.sequence == timeline_.held().sequence + 1 ? placing::continues
+                                                                               : placing::other);
             break;
         case source_timeline::verdict::first:
             if (follows_previous_) {
