@@ -310,6 +310,24 @@ TEST_CASE("a timeline jump that the next packet confirms restarts playout there,
     CHECK(s.buffered_frames == 2 * 240);
 }
 
+TEST_CASE("after a sender's schedule slip whose next packet is lost, the packet after the slip "
+          "is played, not discarded")
+{
+    receiver r{pcm_codec{}};
+    packet_maker m;
+    for (int i = 0; i < 10; ++i)
+        r.on_datagram(m.next(i == 0), t0 + i * 5ms, w0);
+    m.timestamp += 960; // the sender moved its schedule 20 ms on
+    r.on_datagram(m.next(), t0 + 75ms, w0);
+    (void)m.next(); // lost on the way
+    r.on_datagram(m.next(), t0 + 85ms, w0);
+    const auto s = r.stats();
+    CHECK(s.packets_discarded == 0); // was 1: the jumped packet, which no next packet confirmed
+    CHECK(s.packets_lost == 1);
+    CHECK(s.packets_received == 12);
+    CHECK(s.resyncs == 0);
+}
+
 TEST_CASE("a receiver refuses a packet with no audio in it")
 {
     receiver r{pcm_codec{}};
