@@ -18,8 +18,9 @@
 //   until the next packet confirms it, by following it in both sequence and
 //   timeline (`confirmed_jump`); a jump forward and near in sequence (a
 //   sender that slipped its schedule) is confirmed too by a later packet that
-//   follows it as one after a gap follows the newest. Until then it is
-//   `held_jump`, and the caller keeps it aside; another jump replaces it.
+//   follows it as one after a gap follows the newest, when that packet does
+//   not fit after the newest itself. Until then it is `held_jump`, and the
+//   caller keeps it aside; another jump replaces it.
 //
 // So a stranger who sends one packet with the stream's SSRC, the next
 // sequence number and any timestamp costs at most that packet's frames: it is
@@ -104,13 +105,6 @@ public:
         const auto ahead = static_cast<std::uint16_t>(sequence - newest_sequence_low());
         where = {tracker_.extended_of(sequence), position};
 
-        // A jump held after a sender's schedule slip is genuine: a later
-        // packet confirms it even across lost ones. Checked first, since after
-        // a slip of less than a packet the successor also fits the gap after
-        // the newest one, and believed alone it would drop the held packet.
-        if (held_ && follows_held_across_gap(sequence, position))
-            return confirm_held(sequence, position, frames, where);
-
         if (ahead != 0 && ahead <= max_gap) {
             // (ahead - 1) packets lost between: at most twice the newest one's
             // frames each, which allows a sender whose packets vary in size.
@@ -145,9 +139,14 @@ public:
             return verdict::discarded;
         }
 
-        // A jump: believed only when the next packet follows it.
-        if (held_ && sequence == static_cast<std::uint16_t>(held_sequence_ + 1) &&
-            position == held_position_ + held_frames_)
+        // A jump: believed only when the next packet follows it, or a later
+        // one follows it across lost packets (a sender's schedule slip whose
+        // next packet was lost). Only a packet no rule above believed gets
+        // here, so a real packet that fits the stream always wins over a held
+        // forgery, however the two arrive.
+        if (held_ && ((sequence == static_cast<std::uint16_t>(held_sequence_ + 1) &&
+                       position == held_position_ + held_frames_) ||
+                      follows_held_across_gap(sequence, position)))
             return confirm_held(sequence, position, frames, where);
         drop_held();
         held_ = true;
@@ -222,10 +221,9 @@ private:
     // Whether a packet after the held one follows it as a packet after a gap
     // follows the newest (the same room for the packets lost between), where
     // the held jump lies forward of the audio believed and both are near
-    // ahead in sequence, so the tracker sees them in order. A forgery with a
-    // timestamp a little off is confirmed this way only when the real packets
-    // of its number and the next are both lost; it then fills no more than
-    // their gap.
+    // ahead in sequence, so the tracker sees them in order. Asked only of a
+    // packet that does not fit the stream after the newest: a forged held
+    // packet is then confirmed only by a real jump it foretold.
     [[nodiscard]] bool follows_held_across_gap(std::uint16_t sequence,
                                                std::uint64_t position) const noexcept
     {
